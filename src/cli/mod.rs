@@ -1,0 +1,105 @@
+//! The command line: one file per subcommand. `main.rs` only calls [`main`].
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod validate;
+
+/// Global flags every subcommand shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// When to use colour (NO_COLOR is respected with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// More log output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl GlobalArgs {
+    /// Whether to colour output written to a stream that is (or is not) a terminal.
+    pub fn use_color(&self, is_terminal: bool) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "adsctl", version, about = "Plan/apply for advertising accounts", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config directory offline.
+    Validate(validate::Args),
+}
+
+/// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
+#[derive(Debug)]
+pub struct CommandError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub exit_code: u8,
+}
+
+impl CommandError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CommandError {
+            message: message.into(),
+            hint: None,
+            exit_code: 1,
+        }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// An error already printed (diagnostics); only the exit code is left.
+    pub fn silent(exit_code: u8) -> Self {
+        CommandError {
+            message: String::new(),
+            hint: None,
+            exit_code,
+        }
+    }
+}
+
+pub type CommandResult = Result<ExitCode, CommandError>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if !e.message.is_empty() {
+                eprintln!("error: {}", e.message);
+                if let Some(h) = &e.hint {
+                    eprintln!("hint: {h}");
+                }
+            }
+            ExitCode::from(e.exit_code)
+        }
+    }
+}

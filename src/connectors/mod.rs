@@ -1,0 +1,221 @@
+//! The connector trait: everything the engine needs from an ad platform, and nothing platform-specific.
+//!
+//! One module per platform lives below this one (`google_ads/`, `meta/`); each owns its wire types,
+//! mapping, client and errors. The engine talks only to [`Connector`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Account, Address, Kind, Money, Resource, Value};
+
+/// The result of reading an account.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    /// Full read: every live (non-removed, or pinned) object of the managed kinds.
+    /// Incremental read: only the objects changed since the marker.
+    pub resources: Vec<Resource>,
+    /// Incremental read only: platform ids of objects that were removed since the marker.
+    pub removed_ids: Vec<String>,
+    /// True for a full read; false for a delta to merge into a cached snapshot.
+    pub complete: bool,
+    /// Opaque marker to pass to the next incremental read (a change_status time, an updated_time).
+    pub marker: Option<String>,
+}
+
+/// How to read.
+#[derive(Clone, Debug, Default)]
+pub struct ReadRequest {
+    /// `Some(marker)` asks for only what changed since; the connector may still answer with a full read.
+    pub since: Option<String>,
+    /// Platform ids pinned with `id:` in the YAML: read even when removed/archived.
+    pub pinned_ids: Vec<String>,
+}
+
+/// A reference to a platform object in an operation: an id known already, or the result of an earlier
+/// create in the same batch (connectors with temporary ids / batch dependencies resolve it in one request).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdRef {
+    Known(String),
+    /// Index of the creating operation within the same [`ApplyBatch`].
+    Pending(usize),
+}
+
+/// What to do to one resource.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OpAction {
+    /// Create with these fields, and attach the ownership marker.
+    Create { fields: BTreeMap<String, Value> },
+    /// Set these fields (only those that changed) on an existing object.
+    Update {
+        id: String,
+        set: BTreeMap<String, Value>,
+        /// The live values being replaced (connectors may need siblings, e.g. a whole creative).
+        before: BTreeMap<String, Value>,
+    },
+    /// Attach the ownership marker to an existing object (adopting it).
+    Adopt { id: String },
+    /// Pause it (removal policy `pause`).
+    Pause { id: String },
+    /// Remove / delete it.
+    Remove { id: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    pub address: Address,
+    pub kind: Kind,
+    pub action: OpAction,
+    /// The parent object (campaign of an ad group, …), when the kind has one.
+    pub parent: Option<IdRef>,
+    /// Platform ids (or pending creates) for every `Value::Ref` in the fields, keyed by address.
+    #[serde(default)]
+    pub refs: BTreeMap<Address, IdRef>,
+}
+
+/// A batch of operations for one account, in dependency order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ApplyBatch {
+    pub ops: Vec<Operation>,
+}
+
+/// Outcome of one operation. The results vector is always as long as the batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum OpOutcome {
+    /// Done; `id` is the platform id (new for a create).
+    Applied { id: String },
+    /// Dry run (`validate`) found nothing wrong.
+    Valid,
+    /// The platform rejected this operation.
+    Failed(OpError),
+    /// Not attempted because something it depends on failed.
+    Skipped { reason: String },
+}
+
+/// A platform error belonging to one operation, in words a person can act on. Never contains a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpError {
+    /// The platform's code (`QUOTA_ERROR.RESOURCE_EXHAUSTED`, `100`, …).
+    pub code: String,
+    pub message: String,
+    /// The field it is about, when the platform says (`operations[0].create.name`).
+    pub field: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// What a connector can do; the engine plans batches with it.
+#[derive(Clone, Debug)]
+pub struct Capabilities {
+    /// Most operations one apply request may carry (Google 10,000; Meta 50 batch calls).
+    pub max_ops_per_request: usize,
+    /// A parent and its children can be created in one request (temporary ids / batch dependencies).
+    pub creates_children_in_one_request: bool,
+    /// The platform has an ownership marker (label / ad label).
+    pub ownership_marker: bool,
+    /// Fields whose change needs a replace (remove + create), per kind.
+    pub immutable_fields: BTreeMap<Kind, Vec<&'static str>>,
+    /// Fields the platform never changes in place but the connector swaps transparently (Meta creatives):
+    /// the plan says so next to the change.
+    pub swapped_fields: BTreeMap<Kind, Vec<&'static str>>,
+    /// Fields the platform accepts but never reads back (audience `members`): the engine takes their live
+    /// value from what the state store recorded at the last successful apply.
+    pub write_only_fields: BTreeMap<Kind, Vec<&'static str>>,
+}
+
+/// Health of an account's integration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Health {
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// An inclusive range of days in the account's time zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateRange {
+    pub since: NaiveDate,
+    pub until: NaiveDate,
+}
+
+/// Granularity of a metrics pull.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsLevel {
+    Campaign,
+    AdGroup,
+    Ad,
+}
+
+/// One object's performance on one day, exact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricRow {
+    pub date: NaiveDate,
+    pub kind: Kind,
+    /// Platform id of the object.
+    pub id: String,
+    /// Its name on the platform (for objects not in the YAML).
+    pub name: String,
+    pub impressions: u64,
+    pub clicks: u64,
+    pub cost: Money,
+    pub conversions: Decimal,
+    pub conversion_value: Money,
+}
+
+/// Errors that stop a whole call (as opposed to one operation).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("authentication failed: {message}")]
+    Auth { message: String, hint: String },
+    #[error("{message}")]
+    Quota { message: String, hint: String },
+    #[error("{platform} API error {code}: {message}")]
+    Api {
+        platform: &'static str,
+        code: String,
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("could not reach {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl ConnectorError {
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            ConnectorError::Auth { hint, .. } | ConnectorError::Quota { hint, .. } => Some(hint),
+            ConnectorError::Api { hint, .. } => hint.as_deref(),
+            ConnectorError::Transport { .. } => Some("check the endpoint and your network; retry later"),
+            ConnectorError::Config(_) => None,
+        }
+    }
+}
+
+/// One platform, one account at a time. Implementations are cheap to share (`Arc`) and safe to call
+/// concurrently for different accounts.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn platform(&self) -> crate::model::Platform;
+    fn capabilities(&self) -> Capabilities;
+    /// Read live state (full, or incremental since a marker).
+    async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError>;
+    /// Apply one batch. Partial failure is normal: one outcome per operation, in order.
+    async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError>;
+    /// Dry run: ask the platform to validate without changing anything.
+    async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError>;
+    async fn health(&self, account: &Account) -> Result<Health, ConnectorError>;
+    /// Performance by object and day.
+    async fn metrics(
+        &self,
+        account: &Account,
+        level: MetricsLevel,
+        range: DateRange,
+    ) -> Result<Vec<MetricRow>, ConnectorError>;
+}

@@ -1,0 +1,10 @@
+//! adsctl: plan/apply for advertising accounts.
+//!
+//! The pipeline runs one way: `spec` (YAML → typed spec → desired [`model::Resource`]s) → `plan` (diff against
+//! live resources read by a [`connectors::Connector`]) → `apply` (executor, journal) → connectors.
+//! See `docs/architecture.md`.
+
+pub mod cli;
+pub mod connectors;
+pub mod model;
+pub mod spec;

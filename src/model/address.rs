@@ -1,0 +1,209 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What a resource is. Platform-neutral: a Google Ads campaign and a Meta campaign are both `Campaign`;
+/// which fields they carry is the platform's business (see `docs/resource-model.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Google Ads shared campaign budget (a campaign's own budget is part of the campaign).
+    Budget,
+    /// Customer-file audience (Google Customer Match user list, Meta custom audience).
+    Audience,
+    /// Meta lookalike audience.
+    LookalikeAudience,
+    Campaign,
+    /// Google Ads ad group.
+    AdGroup,
+    /// Meta ad set.
+    AdSet,
+    Ad,
+    /// Google Ads keyword (ad group criterion).
+    Keyword,
+    /// Google Ads negative keyword (campaign or ad group criterion).
+    NegativeKeyword,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::Budget,
+        Kind::Audience,
+        Kind::LookalikeAudience,
+        Kind::Campaign,
+        Kind::AdGroup,
+        Kind::AdSet,
+        Kind::Ad,
+        Kind::Keyword,
+        Kind::NegativeKeyword,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Budget => "budget",
+            Kind::Audience => "audience",
+            Kind::LookalikeAudience => "lookalike_audience",
+            Kind::Campaign => "campaign",
+            Kind::AdGroup => "ad_group",
+            Kind::AdSet => "ad_set",
+            Kind::Ad => "ad",
+            Kind::Keyword => "keyword",
+            Kind::NegativeKeyword => "negative_keyword",
+        }
+    }
+
+    /// Creation rank: lower ranks are created first and removed last.
+    pub fn rank(self) -> u8 {
+        match self {
+            Kind::Budget | Kind::Audience => 0,
+            Kind::LookalikeAudience => 1,
+            Kind::Campaign => 2,
+            Kind::AdGroup | Kind::AdSet => 3,
+            Kind::Ad | Kind::Keyword | Kind::NegativeKeyword => 4,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = AddressParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| AddressParseError(format!("unknown kind `{s}`")))
+    }
+}
+
+/// Where a resource lives: `<account>/<kind>/<name>[/<kind>/<name>…]`.
+///
+/// Names are the resource's name within its parent, or a natural key for unnamed kinds
+/// (a keyword is `<text>:<match type>` with the text lower-cased; a Google responsive search ad is its
+/// 1-based position in its ad group). In the string form `/` and `%` inside names are percent-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub account: String,
+    pub path: Vec<(Kind, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid address: {0}")]
+pub struct AddressParseError(pub String);
+
+fn escape(s: &str) -> String {
+    s.replace('%', "%25").replace('/', "%2F")
+}
+fn unescape(s: &str) -> String {
+    s.replace("%2F", "/").replace("%2f", "/").replace("%25", "%")
+}
+
+impl Address {
+    pub fn account(account: impl Into<String>) -> Address {
+        Address {
+            account: account.into(),
+            path: Vec::new(),
+        }
+    }
+    /// A child address: `self/<kind>/<name>`.
+    pub fn child(&self, kind: Kind, name: impl Into<String>) -> Address {
+        let mut a = self.clone();
+        a.path.push((kind, name.into()));
+        a
+    }
+    pub fn kind(&self) -> Option<Kind> {
+        self.path.last().map(|(k, _)| *k)
+    }
+    pub fn name(&self) -> Option<&str> {
+        self.path.last().map(|(_, n)| n.as_str())
+    }
+    pub fn parent(&self) -> Option<Address> {
+        if self.path.is_empty() {
+            return None;
+        }
+        let mut a = self.clone();
+        a.path.pop();
+        if a.path.is_empty() {
+            None
+        } else {
+            Some(a)
+        }
+    }
+    /// True when `self` is `other` or lies below it (used by `--target`).
+    pub fn is_within(&self, other: &Address) -> bool {
+        self.account == other.account
+            && self.path.len() >= other.path.len()
+            && self.path[..other.path.len()] == other.path[..]
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&escape(&self.account))?;
+        for (k, n) in &self.path {
+            write!(f, "/{}/{}", k, escape(n))?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Address {
+    type Err = AddressParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split('/');
+        let account = parts
+            .next()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| AddressParseError(format!("`{s}` has no account")))?;
+        let mut a = Address::account(unescape(account));
+        loop {
+            match (parts.next(), parts.next()) {
+                (None, _) => break,
+                (Some(k), Some(n)) if !n.is_empty() => a.path.push((k.parse()?, unescape(n))),
+                _ => {
+                    return Err(AddressParseError(format!(
+                        "`{s}`: expected <account>/<kind>/<name>[/<kind>/<name>…]"
+                    )))
+                }
+            }
+        }
+        Ok(a)
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_slashes() {
+        let a = Address::account("acme")
+            .child(Kind::Campaign, "A/B 100%")
+            .child(Kind::AdGroup, "x")
+            .child(Kind::Keyword, "running shoes:phrase");
+        let s = a.to_string();
+        assert_eq!(s, "acme/campaign/A%2FB 100%25/ad_group/x/keyword/running shoes:phrase");
+        assert_eq!(s.parse::<Address>().unwrap(), a);
+        assert_eq!(a.parent().unwrap().to_string(), "acme/campaign/A%2FB 100%25/ad_group/x");
+        assert!(a.is_within(&Address::account("acme").child(Kind::Campaign, "A/B 100%")));
+        assert!("acme/campaign".parse::<Address>().is_err());
+        assert!("acme/bogus/x".parse::<Address>().is_err());
+    }
+}

@@ -1,0 +1,98 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Address, Kind, Value};
+
+/// Where a desired resource was declared, for error messages (`file:line:col`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// Refuse any plan that would remove or replace this resource, even after its YAML block is deleted.
+    #[serde(default)]
+    pub prevent_destroy: bool,
+    /// Field names (as in `fields`) whose live value is never changed back.
+    #[serde(default)]
+    pub ignore_changes: Vec<String>,
+}
+
+/// One object on a platform, in platform-neutral form.
+///
+/// Desired resources (from the spec) carry exactly the fields the user wrote; live resources (from a connector)
+/// carry every field the connector knows. Diffing compares only the desired resource's fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub address: Address,
+    pub kind: Kind,
+    /// Platform id: the `id:` pin on a desired resource, the actual id on a live one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Managed fields. Names are snake_case, dotted for nesting (`budget.daily`, `targeting.countries`).
+    pub fields: BTreeMap<String, Value>,
+    /// Desired only.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lifecycle: Lifecycle,
+    /// Live only: the ownership marker (label / ad label) is present.
+    #[serde(default)]
+    pub owned: bool,
+    /// Live only: platform-reported facts that are not managed (review status, effective status, …), shown to
+    /// people and kept for status views, never diffed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub observed: BTreeMap<String, String>,
+    /// Desired only: where it was declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceLocation>,
+}
+
+fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
+}
+
+impl Resource {
+    pub fn new(address: Address, kind: Kind) -> Resource {
+        Resource {
+            address,
+            kind,
+            id: None,
+            fields: BTreeMap::new(),
+            lifecycle: Lifecycle::default(),
+            owned: false,
+            observed: BTreeMap::new(),
+            source: None,
+        }
+    }
+    pub fn with(mut self, field: &str, value: Value) -> Resource {
+        self.fields.insert(field.to_string(), value);
+        self
+    }
+    pub fn parent(&self) -> Option<Address> {
+        self.address.parent()
+    }
+    /// Addresses this resource refers to (besides its parent): shared budgets, audiences.
+    pub fn refs(&self) -> Vec<&Address> {
+        fn walk<'a>(v: &'a Value, out: &mut Vec<&'a Address>) {
+            match v {
+                Value::Ref(a) => out.push(a),
+                Value::List(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Value::Set(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Value::Map(m) => m.values().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.fields.values().for_each(|v| walk(v, &mut out));
+        out
+    }
+}
