@@ -1,0 +1,43 @@
+//! The seam between the emulator core and one emulated platform.
+
+use std::time::Duration;
+
+use axum::response::Response;
+
+/// A fault the core decided to inject into one request. The core handles latency, timeouts, connection resets
+/// and lost responses itself; the platform renders the error bodies and implements read lag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Delay the response.
+    Latency(Duration),
+    /// A 5xx with the platform's real body (Google 503 UNAVAILABLE / 500 INTERNAL; Meta 500 with
+    /// `is_transient: true`).
+    ServerError,
+    /// The platform's rate-limit signal (Google 429 RESOURCE_EXHAUSTED with `retryDelay`; Meta 400 code 17/80004
+    /// with usage headers at 100 %).
+    RateLimit,
+    /// The request hangs past the client's timeout.
+    Timeout,
+    /// The connection is dropped before any response.
+    ConnectionReset,
+    /// The write is committed, then the response is lost (connection dropped).
+    LostResponse,
+    /// Reads in this request see the state from before the most recent writes.
+    ReadLag,
+}
+
+/// One emulated platform. Implementations keep their own state behind interior mutability.
+pub trait PlatformEmulator: Send + Sync + 'static {
+    /// `google_ads` or `meta`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    fn name(&self) -> &'static str;
+    /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
+    fn router(&self) -> axum::Router;
+    /// The platform's error response for an injected fault.
+    fn fault_response(&self, fault: FaultKind) -> Response;
+    /// The whole state as JSON (admin dump, persistence).
+    fn dump(&self) -> serde_json::Value;
+    /// Replace the whole state from a dump.
+    fn restore(&self, dump: serde_json::Value) -> Result<(), String>;
+    /// Forget everything.
+    fn reset(&self);
+}
