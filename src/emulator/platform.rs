@@ -41,3 +41,15 @@ pub trait PlatformEmulator: Send + Sync + 'static {
     /// Forget everything.
     fn reset(&self);
 }
+
+/// Well-known credentials the emulator accepts out of the box (documented; not secrets of any real account).
+/// The quickstart and the tests use them; a `--seed` file may add others.
+pub mod defaults {
+    pub const GOOGLE_CLIENT_ID: &str = "emulator-client-id.apps.googleusercontent.com";
+    pub const GOOGLE_CLIENT_SECRET: &str = "emulator-client-secret";
+    pub const GOOGLE_DEVELOPER_TOKEN: &str = "emulator-developer-token";
+    pub const GOOGLE_REFRESH_TOKEN: &str = "1//emulator-refresh-token";
+    pub const META_APP_ID: &str = "100000000000001";
+    pub const META_APP_SECRET: &str = "emulator-app-secret";
+    pub const META_ACCESS_TOKEN: &str = "EAAemulator-long-lived-access-token";
+}
