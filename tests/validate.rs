@@ -67,7 +67,7 @@ mod examples {
 
     #[test]
     fn examples_validate_with_the_binary() {
-        let examples: &[&str] = &["examples/quickstart"];
+        let examples: &[&str] = &["examples/quickstart", "examples/agency"];
         for ex in examples {
             let out = std::process::Command::new(env!("CARGO_BIN_EXE_adsctl"))
                 .args(["validate", ex])
@@ -75,6 +75,61 @@ mod examples {
                 .output()
                 .unwrap();
             assert!(out.status.success(), "{ex}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+mod schemas {
+    use super::*;
+
+    #[test]
+    fn committed_schemas_are_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args(["schema", "--quiet", "--out"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for name in ["adsctl.schema.json", "resources.schema.json"] {
+            let fresh = std::fs::read_to_string(dir.path().join(name)).unwrap();
+            let committed = std::fs::read_to_string(repo().join("schemas").join(name)).unwrap_or_default();
+            assert!(
+                fresh == committed,
+                "schemas/{name} is stale: run `cargo run -- schema --out schemas` and commit the result"
+            );
+        }
+    }
+
+    #[test]
+    fn every_example_file_names_its_schema() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&repo().join("examples"), &mut files);
+        assert!(files.len() >= 8);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let first = text.lines().next().unwrap_or("");
+            let want = if f.file_name().unwrap() == "adsctl.yaml" {
+                "adsctl.schema.json"
+            } else {
+                "resources.schema.json"
+            };
+            let rel = first
+                .strip_prefix("# yaml-language-server: $schema=")
+                .unwrap_or_else(|| panic!("{}: first line is {first:?}", f.display()));
+            assert!(rel.ends_with(want), "{}: {rel}", f.display());
+            let target = f.parent().unwrap().join(rel);
+            assert!(target.exists(), "{}: {rel} does not resolve", f.display());
         }
     }
 }
