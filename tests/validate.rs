@@ -133,3 +133,98 @@ mod schemas {
         }
     }
 }
+
+mod corpus {
+    use std::process::Command;
+
+    use super::*;
+
+    fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    /// `file:line:col code` of every error, from `--json`.
+    fn locations(json: &[u8]) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}:{} {}",
+                    e["file"].as_str().unwrap(),
+                    e["line"],
+                    e["column"],
+                    e["code"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Every directory under tests/invalid is one invalid input: `adsctl validate` exits 1, prints nothing on
+    /// stdout, reports exactly the positions in its `expected.txt`, and its message is snapshotted.
+    #[test]
+    fn every_invalid_input_fails_at_the_right_place() {
+        let root = repo().join("tests/invalid");
+        let mut cases: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 40, "only {} invalid inputs", cases.len());
+        for case in &cases {
+            let human = run(&root, &["validate", "--color", "never", case]);
+            assert_eq!(
+                human.status.code(),
+                Some(1),
+                "{case}: {}",
+                String::from_utf8_lossy(&human.stderr)
+            );
+            assert!(human.stdout.is_empty(), "{case}: stdout not empty");
+            let text = String::from_utf8(human.stderr).unwrap();
+            assert!(!text.contains("panicked"), "{case}: {text}");
+            insta::assert_snapshot!(format!("invalid-{case}"), text);
+
+            let json = run(&root, &["validate", "--json", case]);
+            assert_eq!(json.status.code(), Some(1), "{case}");
+            let got = locations(&json.stdout);
+            let want: Vec<String> = std::fs::read_to_string(root.join(case).join("expected.txt"))
+                .unwrap_or_else(|_| panic!("{case}: no expected.txt"))
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            assert_eq!(got, want, "{case}: error positions");
+        }
+    }
+
+    /// A 50 MB file is refused by its size, before it is read.
+    #[test]
+    fn huge_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("adsctl.yaml"),
+            "accounts:\n  a:\n    platform: meta\n    ad_account_id: act_1\n    currency: USD\n",
+        )
+        .unwrap();
+        let f = std::fs::File::create(dir.path().join("big.yaml")).unwrap();
+        f.set_len(50 * 1024 * 1024).unwrap();
+        let started = std::time::Instant::now();
+        let out = run(dir.path(), &["validate", "--json", "."]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            locations(&out.stdout),
+            vec!["./big.yaml:1:1 file-too-large".to_string()]
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let human = run(dir.path(), &["validate", "--color", "never", "."]);
+        insta::assert_snapshot!("huge-file", String::from_utf8(human.stderr).unwrap());
+    }
+}

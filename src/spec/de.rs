@@ -128,7 +128,25 @@ impl<'a> NodeDe<'a> {
             NodeKind::Scalar { text, .. } if !self.0.is_null() => format!("`{text}`"),
             _ => self.0.type_name().to_string(),
         };
-        Err(DeError::new(Code::InvalidType, format!("expected {exp}, found {found}")).at(self.0.span))
+        let want = exp.to_string();
+        let hint = if want.starts_with("a list") {
+            "write a list: `[a, b]`, or one `- item` per line"
+        } else if want.starts_with("a mapping") {
+            "write `key: value` pairs, indented under this key"
+        } else if want.starts_with("true or false") {
+            "write `true` or `false`"
+        } else if want.contains("integer") {
+            "write a whole number"
+        } else if want.starts_with("a string") {
+            "write text (quote it if it looks like a number or contains `: `)"
+        } else {
+            "see docs/spec.md for this field"
+        };
+        Err(
+            DeError::new(Code::InvalidType, format!("expected {exp}, found {found}"))
+                .hint(hint)
+                .at(self.0.span),
+        )
     }
     fn int<T: std::str::FromStr>(&self, what: &'static str) -> Result<T, DeError> {
         match self.text() {
@@ -300,8 +318,14 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
             match &self.0.kind {
                 NodeKind::Map(entries) => {
                     check_duplicate_keys(entries, None);
+                    let first: Vec<&(Node, Node)> = entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, (k, _))| !entries[..*i].iter().any(|(p, _)| key_text(p) == key_text(k)))
+                        .map(|(_, e)| e)
+                        .collect();
                     visitor.visit_map(Map {
-                        entries: entries.iter(),
+                        entries: first.into_iter(),
                         value: None,
                     })
                 }
@@ -319,18 +343,21 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match &self.0.kind {
                 NodeKind::Map(entries) => {
+                    check_duplicate_keys(entries, Some(fields));
                     let known: Vec<&(Node, Node)> = entries
                         .iter()
-                        .filter(|(k, _)| {
+                        .enumerate()
+                        .filter(|(i, (k, _))| {
                             let key = key_text(k);
                             if fields.contains(&key) {
-                                return true;
+                                // A repeated key was reported above; the first one counts.
+                                return !entries[..*i].iter().any(|(p, _)| key_text(p) == key);
                             }
                             report(unknown_field(k, key, name, fields));
                             false
                         })
+                        .map(|(_, e)| e)
                         .collect();
-                    check_duplicate_keys(entries, Some(fields));
                     visitor.visit_map(Map {
                         entries: known.into_iter(),
                         value: None,
@@ -374,6 +401,7 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
 
 /// A struct's name in messages: `AdGroup` → `ad group`.
 pub fn describe(name: &str) -> String {
+    let name = name.strip_suffix("Spec").unwrap_or(name);
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {

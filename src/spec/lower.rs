@@ -459,7 +459,7 @@ impl<'a> Lower<'a> {
                 s.span,
                 Code::Constraint,
                 format!("`{field}` is {n} characters; the limit is {max}"),
-                format!("shorten it by {} characters", n - max),
+                format!("shorten it by {}", plural(n - max, "character")),
             );
             return None;
         }
@@ -1361,7 +1361,7 @@ impl<'a> Lower<'a> {
                     t.span,
                     Code::Constraint,
                     format!("{what} is {len} characters; the limit is {max_len}"),
-                    format!("shorten it by {} characters", len - max_len),
+                    format!("shorten it by {}", plural(len - max_len, "character")),
                 );
                 ok = false;
             }
@@ -1778,5 +1778,13 @@ impl<'a> Lower<'a> {
                 .insert("creative.call_to_action".into(), Value::str(cta.wire()));
         }
         self.resources.push(r);
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

@@ -91,6 +91,8 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
         }
     };
 
+    // An account that failed to parse makes every reference to it dangle: do not pile those on.
+    let accounts_ok = errors.is_empty();
     let mut files = Vec::new();
     match load::resource_files(dir) {
         Ok(paths) => {
@@ -118,11 +120,9 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
     if let Some(pf) = project_file {
         lower.accounts(pf);
     }
-    let accounts_ok = errors.is_empty();
     lower.files(files);
     let mut lower_errors = std::mem::take(&mut lower.errors);
     if !accounts_ok {
-        // An account that failed to parse makes every reference to it dangle: do not pile those on.
         lower_errors.retain(|e| !(e.code == Code::UnknownReference && e.message.starts_with("unknown account")));
     }
     errors.extend(lower_errors);

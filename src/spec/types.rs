@@ -139,7 +139,6 @@ pub struct Campaign {
     pub budget: Option<S<CampaignBudget>>,
 
     /// Google Ads: the advertising channel (`search`, `display`, …). Cannot change after creation.
-    #[serde(alias = "advertising_channel_type")]
     pub channel: Option<S<Channel>>,
     /// Google Ads: exactly one bidding strategy.
     pub bidding: Option<S<Bidding>>,
