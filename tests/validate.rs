@@ -228,3 +228,68 @@ mod corpus {
         insta::assert_snapshot!("huge-file", String::from_utf8(human.stderr).unwrap());
     }
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    const PROJECT: &str = "accounts:\n  g:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n  j:\n    platform: google_ads\n    customer_id: 222-333-4444\n    currency: JPY\n";
+
+    fn load_campaign(account: &str, daily: &str) -> Result<i64, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("adsctl.yaml"), PROJECT).unwrap();
+        let r = format!(
+            "campaigns:\n  - name: C\n    account: {account}\n    channel: search\n    budget: {{ daily: {daily} }}\n    bidding: {{ manual_cpc: {{}} }}\n"
+        );
+        std::fs::write(dir.path().join("r.yaml"), r).unwrap();
+        match adsctl::spec::load(dir.path()) {
+            Ok(p) => Ok(p.resources[0].fields["budget.daily"].as_money().unwrap().micros()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// A YAML number (plain or quoted) becomes exactly its value in micros: no f64 on the way.
+        #[test]
+        fn yaml_amounts_are_exact(units in 1u64..100_000_000, cents in 0u64..100, quoted in any::<bool>()) {
+            let text = format!("{units}.{cents:02}");
+            let written = if quoted { format!("\"{text}\"") } else { text };
+            let micros = load_campaign("g", &written).unwrap();
+            prop_assert_eq!(micros as u64, units * 1_000_000 + cents * 10_000);
+        }
+
+        /// More decimals than the currency has is an error, never a rounding.
+        #[test]
+        fn excess_precision_in_yaml_is_an_error(units in 0u64..1_000_000, digit in 1u8..10, jpy in any::<bool>()) {
+            let (account, text) = if jpy { ("j", format!("{units}.{digit}")) } else { ("g", format!("{units}.00{digit}")) };
+            let err = load_campaign(account, &text).unwrap_err();
+            prop_assert!(err.contains("more decimals"), "{}", err);
+        }
+
+        /// Arbitrary text in a resource file never panics the loader: it is valid or it is reported.
+        #[test]
+        fn arbitrary_resource_files_never_panic(body in "[ -~\n\t]{0,300}") {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("adsctl.yaml"), PROJECT).unwrap();
+            std::fs::write(dir.path().join("r.yaml"), &body).unwrap();
+            if let Err(e) = adsctl::spec::load(dir.path()) {
+                prop_assert!(!e.errors.is_empty());
+                for x in &e.errors {
+                    prop_assert!(x.line >= 1 && x.column >= 1);
+                }
+            }
+        }
+
+        /// Removing any line of a valid example yields a valid project or positioned errors, never a panic.
+        #[test]
+        fn truncated_examples_never_panic(drop in 0usize..40) {
+            let src = std::fs::read_to_string(super::repo().join("examples/quickstart/campaigns/spring-sale-search.yaml")).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("adsctl.yaml"), std::fs::read_to_string(super::repo().join("examples/quickstart/adsctl.yaml")).unwrap()).unwrap();
+            let body: Vec<&str> = src.lines().enumerate().filter(|(i, _)| *i != drop).map(|(_, l)| l).collect();
+            std::fs::write(dir.path().join("c.yaml"), body.join("\n")).unwrap();
+            let _ = adsctl::spec::load(dir.path());
+        }
+    }
+}
