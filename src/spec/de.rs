@@ -150,11 +150,11 @@ impl<'a> NodeDe<'a> {
     }
     fn int<T: std::str::FromStr>(&self, what: &'static str) -> Result<T, DeError> {
         match self.text() {
-            Some((t, _)) if !self.0.is_null() => {
-                t.trim().replace('_', "").parse::<T>().map_err(|_| {
-                    DeError::new(Code::InvalidType, format!("expected {what}, found `{t}`")).at(self.0.span)
-                })
-            }
+            Some((t, _)) if !self.0.is_null() => t.trim().replace('_', "").parse::<T>().map_err(|_| {
+                DeError::new(Code::InvalidType, format!("expected {what}, found `{t}`"))
+                    .hint("write a whole number")
+                    .at(self.0.span)
+            }),
             _ => self.fail(&what),
         }
     }
@@ -175,7 +175,9 @@ fn remember(e: DeError) -> DeError {
 macro_rules! positioned {
     ($self:ident, $body:expr) => {{
         let span = $self.0.span;
-        let r: Result<_, DeError> = $body;
+        // A closure, so that `?` inside the body is positioned too.
+        #[allow(clippy::redundant_closure_call)]
+        let r: Result<_, DeError> = (move || $body)();
         r.map_err(|e| remember(e.at(span)))
     }};
 }
@@ -674,5 +676,88 @@ mod tests {
             "{msgs:?}"
         );
         assert!(msgs.contains(&"4:22 invalid value `fuzzy`".to_string()), "{msgs:?}");
+    }
+}
+
+/// An optional field that is checked on its own: absent, present, or invalid (its error recorded). It reads as
+/// an `Option<Spanned<T>>` (an invalid value reads as `None`), so the rest of a resource is still checked.
+#[derive(Clone, Debug)]
+pub struct Opt<T> {
+    value: Option<Spanned<T>>,
+    invalid: bool,
+}
+
+impl<T> Default for Opt<T> {
+    fn default() -> Self {
+        Opt {
+            value: None,
+            invalid: false,
+        }
+    }
+}
+
+impl<T> Opt<T> {
+    /// The field was written but its value was rejected (the error is already recorded).
+    pub fn is_invalid(&self) -> bool {
+        self.invalid
+    }
+}
+
+impl<T> Deref for Opt<T> {
+    type Target = Option<Spanned<T>>;
+    fn deref(&self) -> &Option<Spanned<T>> {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Opt<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let item = Item::<Option<Spanned<T>>>::deserialize(d)?;
+        Ok(match item.value {
+            Some(value) => Opt { value, invalid: false },
+            None => Opt {
+                value: None,
+                invalid: true,
+            },
+        })
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Opt<T> {
+    fn is_referenceable() -> bool {
+        T::is_referenceable()
+    }
+    fn schema_name() -> String {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        T::json_schema(gen)
+    }
+}
+#[cfg(test)]
+mod opt_tests {
+    use super::super::yaml::parse;
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct G {
+        #[serde(default)]
+        a: Opt<u32>,
+        #[serde(default)]
+        b: Opt<String>,
+    }
+
+    #[test]
+    fn opt_recovers() {
+        let doc = parse("{ a: lots, b: -5 }", 0, "t").unwrap().remove(0);
+        let g: Option<G> = from_node(&doc);
+        let errs = collect();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let g = g.unwrap();
+        assert!(g.a.is_invalid());
+        assert_eq!(g.b.as_ref().unwrap().value, "-5");
     }
 }
