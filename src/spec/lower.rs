@@ -806,12 +806,9 @@ impl<'a> Lower<'a> {
                     }
                 }
                 _ => {
-                    let src = a
-                        .customer_file_source
-                        .as_ref()
-                        .map(|s| s.wire())
-                        .unwrap_or("user_provided_only");
-                    r.fields.insert("customer_file_source".into(), Value::str(src));
+                    if let Some(src) = a.customer_file_source.as_ref() {
+                        r.fields.insert("customer_file_source".into(), Value::str(src.wire()));
+                    }
                 }
             }
             if let Some(e) = &emails {
@@ -1559,13 +1556,22 @@ impl<'a> Lower<'a> {
         }
         let addr = r.address.clone();
         let cbo = c.budget.is_some();
+        let bid_strategy = c.bid_strategy.as_ref().map(|b| b.value);
         self.resources.push(r);
         for s in c.ad_sets.into_iter().filter_map(|i| i.value) {
-            self.ad_set(acct, &addr, cbo, adopted, s);
+            self.ad_set(acct, &addr, cbo, adopted, bid_strategy, s);
         }
     }
 
-    fn ad_set(&mut self, acct: &Account, campaign: &Address, cbo: bool, campaign_adopted: bool, s: AdSet) {
+    fn ad_set(
+        &mut self,
+        acct: &Account,
+        campaign: &Address,
+        cbo: bool,
+        campaign_adopted: bool,
+        campaign_bid_strategy: Option<MetaBidStrategy>,
+        s: AdSet,
+    ) {
         if s.name.trim().is_empty() {
             self.err(s.name.span, Code::Constraint, "ad set name is empty", "give it a name");
             return;
@@ -1627,6 +1633,34 @@ impl<'a> Lower<'a> {
         }
         if let Some(t) = &*s.targeting {
             self.targeting(acct, t, &mut r);
+        }
+        if let Some(b) = s.budget.as_ref() {
+            if b.lifetime.is_some() && s.end_time.is_none() && !cbo {
+                self.err(
+                    b.span,
+                    Code::MissingField,
+                    "an ad set with a lifetime budget needs `end_time`",
+                    "add `end_time: 2026-06-30T23:59:59Z`",
+                );
+            }
+        }
+        let strategy = s.bid_strategy.as_ref().map(|b| b.value).or(campaign_bid_strategy);
+        if matches!(
+            strategy,
+            Some(MetaBidStrategy::LowestCostWithBidCap | MetaBidStrategy::CostCap)
+        ) && s.bid_amount.is_none()
+            && !s.bid_amount.is_invalid()
+        {
+            self.err(
+                s.name.span,
+                Code::MissingField,
+                format!(
+                    "ad set `{}` needs `bid_amount`: its bid strategy is {}",
+                    s.name.value,
+                    strategy.map(|x| x.wire()).unwrap_or("")
+                ),
+                "add `bid_amount: 2.50` (the cap, in the account currency)",
+            );
         }
         self.resources.push(r);
         for ad in s.ads.into_iter().filter_map(|i| i.value) {

@@ -38,9 +38,11 @@ pub struct AccountSpec {
     pub platform: S<PlatformSpec>,
     /// Google Ads customer id, `123-456-7890` or `1234567890`.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub customer_id: Opt<String>,
     /// Google Ads manager (MCC) customer id to act through, if any.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub login_customer_id: Opt<String>,
     /// Meta ad account id, `act_<digits>`.
     #[serde(default)]
@@ -123,6 +125,7 @@ pub struct SharedBudget {
     pub account: S<String>,
     /// Adopt an existing budget by its id instead of creating one.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// Daily amount in the account currency (`50`, `12.34`, `"12.34"`).
     pub amount: S<Amount>,
@@ -144,6 +147,7 @@ pub struct Campaign {
     pub account: S<String>,
     /// Adopt an existing campaign by its platform id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// `enabled` / `active` or `paused` (mapped to the platform's name).
     #[serde(default)]
@@ -320,6 +324,7 @@ pub struct AdGroup {
     pub name: S<String>,
     /// Adopt an existing ad group by its id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// `enabled` or `paused`.
     #[serde(default)]
@@ -355,6 +360,7 @@ pub struct Keyword {
     pub match_type: S<MatchType>,
     /// Adopt an existing keyword by its criterion id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// `enabled` or `paused`.
     #[serde(default)]
@@ -377,6 +383,7 @@ pub struct NegativeKeyword {
     pub match_type: S<MatchType>,
     /// Adopt an existing criterion by its id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     #[serde(default)]
     pub lifecycle: Opt<LifecycleSpec>,
@@ -390,6 +397,7 @@ pub struct GoogleAd {
     pub responsive_search: S<ResponsiveSearchAd>,
     /// Adopt an existing ad by its id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// `enabled` or `paused`.
     #[serde(default)]
@@ -487,6 +495,7 @@ pub struct AdSet {
     pub name: S<String>,
     /// Adopt an existing ad set by its id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// `active` or `paused`.
     #[serde(default)]
@@ -531,9 +540,11 @@ pub struct Targeting {
     pub countries: Opt<Vec<S<String>>>,
     /// Region keys.
     #[serde(default)]
+    #[schemars(with = "Vec<IdText>")]
     pub regions: Opt<Vec<S<String>>>,
     /// City keys.
     #[serde(default)]
+    #[schemars(with = "Vec<IdText>")]
     pub cities: Opt<Vec<S<String>>>,
     /// Age range, 13–65.
     #[serde(default)]
@@ -578,6 +589,7 @@ pub struct MetaAd {
     pub name: S<String>,
     /// Adopt an existing ad by its id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     /// `active` or `paused`.
     #[serde(default)]
@@ -593,6 +605,7 @@ pub struct MetaAd {
 #[serde(deny_unknown_fields)]
 pub struct Creative {
     /// The Facebook Page id the ad runs as (digits).
+    #[schemars(with = "IdText")]
     pub page_id: S<String>,
     /// The destination URL.
     pub link: S<String>,
@@ -670,6 +683,7 @@ pub struct LookalikeAudience {
     pub ratio: S<DecimalText>,
     /// Adopt an existing lookalike audience by its id.
     #[serde(default)]
+    #[schemars(with = "IdText")]
     pub id: Opt<String>,
     #[serde(default)]
     pub lifecycle: Opt<LifecycleSpec>,
@@ -741,6 +755,33 @@ text_scalar!(
 );
 text_scalar!(DecimalText, "An exact decimal number (`3.5`, `\"0.05\"`).");
 
+/// A platform id: digits, quoted or not (`"1234567890"`, `1234567890`, `123-456-7890`).
+pub struct IdText;
+
+impl JsonSchema for IdText {
+    fn schema_name() -> String {
+        "IdText".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let num = SchemaObject {
+            instance_type: Some(InstanceType::Integer.into()),
+            ..Default::default()
+        };
+        let text = SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            ..Default::default()
+        };
+        let s = SchemaObject {
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(vec![num.into(), text.into()]),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        s.into()
+    }
+}
+
 /// Local names to entries, in the order written (keys keep their positions).
 #[derive(Debug)]
 pub struct NamedMap<T> {
@@ -781,15 +822,36 @@ impl<T: JsonSchema> JsonSchema for NamedMap<T> {
 // enums: YAML takes lower snake case (upper case works too); lowering maps to the platform's enum name.
 
 macro_rules! spec_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $wire:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vm])* $v),* }
+    ($(#[doc = $doc:literal])* $name:ident { $($v:ident => $wire:literal $(| $alias:literal)*),* $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+        pub enum $name { $(#[serde(rename = $wire $(, alias = $alias)*)] $v),* }
         impl $name {
             /// The platform's enum name, lower snake case (the `Value::Str` of the resource model).
             pub fn wire(self) -> &'static str {
                 match self { $($name::$v => $wire),* }
+            }
+        }
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                // Lower snake case first (what completion offers), then aliases, then the platform's upper case.
+                let lower: &[&str] = &[$($wire),*];
+                let aliases: &[&str] = &[$($($alias,)*)*];
+                let values: Vec<serde_json::Value> = lower
+                    .iter()
+                    .chain(aliases)
+                    .map(|v| serde_json::Value::from(*v))
+                    .chain(lower.iter().map(|v| serde_json::Value::from(v.to_uppercase())))
+                    .collect();
+                let mut s = SchemaObject::default();
+                s.instance_type = Some(InstanceType::String.into());
+                s.enum_values = Some(values);
+                let doc: Vec<&str> = vec![$($doc.trim()),*];
+                s.metadata().description = Some(doc.join(" "));
+                s.into()
             }
         }
     };
@@ -846,18 +908,12 @@ spec_enum!(
 spec_enum!(
     /// Meta campaign objective (the OUTCOME_* set).
     Objective {
-        #[serde(alias = "traffic")]
-        OutcomeTraffic => "outcome_traffic",
-        #[serde(alias = "sales")]
-        OutcomeSales => "outcome_sales",
-        #[serde(alias = "leads")]
-        OutcomeLeads => "outcome_leads",
-        #[serde(alias = "awareness")]
-        OutcomeAwareness => "outcome_awareness",
-        #[serde(alias = "engagement")]
-        OutcomeEngagement => "outcome_engagement",
-        #[serde(alias = "app_promotion")]
-        OutcomeAppPromotion => "outcome_app_promotion",
+        OutcomeTraffic => "outcome_traffic" | "traffic",
+        OutcomeSales => "outcome_sales" | "sales",
+        OutcomeLeads => "outcome_leads" | "leads",
+        OutcomeAwareness => "outcome_awareness" | "awareness",
+        OutcomeEngagement => "outcome_engagement" | "engagement",
+        OutcomeAppPromotion => "outcome_app_promotion" | "app_promotion",
     }
 );
 
