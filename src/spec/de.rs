@@ -88,8 +88,20 @@ thread_local! {
     static LAST: RefCell<Option<DeError>> = const { RefCell::new(None) };
 }
 
+/// Errors kept per document; past this, more are dropped (the loader caps its output anyway).
+const MAX_SINK: usize = 2000;
+
 fn report(e: DeError) {
-    SINK.with(|s| s.borrow_mut().push(e));
+    SINK.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < MAX_SINK {
+            s.push(e);
+        }
+    });
+}
+
+fn sink_full() -> bool {
+    SINK.with(|s| s.borrow().len() >= MAX_SINK)
 }
 
 /// Drain the errors recorded on this thread (unknown fields, recovered list elements).
@@ -319,13 +331,7 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match &self.0.kind {
                 NodeKind::Map(entries) => {
-                    check_duplicate_keys(entries, None);
-                    let first: Vec<&(Node, Node)> = entries
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, (k, _))| !entries[..*i].iter().any(|(p, _)| key_text(p) == key_text(k)))
-                        .map(|(_, e)| e)
-                        .collect();
+                    let first = first_occurrences(entries, None);
                     visitor.visit_map(Map {
                         entries: first.into_iter(),
                         value: None,
@@ -345,20 +351,18 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match &self.0.kind {
                 NodeKind::Map(entries) => {
-                    check_duplicate_keys(entries, Some(fields));
-                    let known: Vec<&(Node, Node)> = entries
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, (k, _))| {
+                    let known: Vec<&(Node, Node)> = first_occurrences(entries, Some(fields))
+                        .into_iter()
+                        .filter(|(k, _)| {
                             let key = key_text(k);
                             if fields.contains(&key) {
-                                // A repeated key was reported above; the first one counts.
-                                return !entries[..*i].iter().any(|(p, _)| key_text(p) == key);
+                                return true;
                             }
-                            report(unknown_field(k, key, name, fields));
+                            if !sink_full() {
+                                report(unknown_field(k, key, name, fields));
+                            }
                             false
                         })
-                        .map(|(_, e)| e)
                         .collect();
                     visitor.visit_map(Map {
                         entries: known.into_iter(),
@@ -432,23 +436,27 @@ fn unknown_field(k: &Node, key: &str, name: &str, fields: &[&str]) -> DeError {
     e
 }
 
-fn check_duplicate_keys(entries: &[(Node, Node)], fields: Option<&[&str]>) {
-    for (i, (k, _)) in entries.iter().enumerate() {
-        let key = key_text(k);
-        if fields.is_some_and(|f| !f.contains(&key)) {
-            continue;
-        }
-        if entries[..i].iter().any(|(p, _)| key_text(p) == key) {
+/// The entries whose key appears for the first time; a repeated key is reported (for a struct, only keys that
+/// are fields: unknown ones are reported as unknown). Linear, so a huge mapping cannot stall the loader.
+fn first_occurrences<'a>(entries: &'a [(Node, Node)], fields: Option<&[&str]>) -> Vec<&'a (Node, Node)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let key = key_text(&e.0);
+        if seen.insert(key) {
+            out.push(e);
+        } else if fields.is_none_or(|f| f.contains(&key)) {
             report(
                 DeError::new(
                     Code::DuplicateKey,
                     format!("key `{key}` is given twice in this mapping"),
                 )
                 .hint("remove one of them")
-                .at(k.span),
+                .at(e.0.span),
             );
         }
     }
+    out
 }
 
 struct Seq<'a> {

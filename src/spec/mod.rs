@@ -26,6 +26,9 @@ pub use error::{Code, SpecError, SpecErrors};
 pub use load::MAX_YAML_BYTES;
 pub use lower::managed_fields;
 
+/// At most this many problems are returned (a broken generated file could otherwise produce millions).
+pub const MAX_ERRORS: usize = 1000;
+
 /// A validated config directory.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -144,5 +147,13 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
         }
     }
     out.sort();
+    if out.errors.len() > MAX_ERRORS {
+        let more = out.errors.len() - MAX_ERRORS;
+        out.errors.truncate(MAX_ERRORS);
+        out.errors.push(
+            SpecError::file_level(&dir_name, Code::Constraint, format!("{more} more problems not listed"))
+                .with_hint("fix the problems above first"),
+        );
+    }
     Err(out)
 }
