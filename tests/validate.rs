@@ -66,6 +66,87 @@ mod examples {
     }
 
     #[test]
+    fn agency_lowers_references_decimals_and_lifecycle() {
+        let p = adsctl::spec::load(&repo().join("examples/agency")).unwrap();
+        assert_eq!(p.accounts.len(), 3);
+        assert_eq!(
+            p.accounts["contoso-search"].login_customer_id.as_deref(),
+            Some("9998887777")
+        );
+        assert_eq!(p.accounts["contoso-search"].platform_id, "3456789012");
+        assert_eq!(
+            p.accounts["contoso-search"].on_removed,
+            adsctl::model::RemovalPolicy::Orphan
+        );
+        let g = &p.accounts["northwind-search"].guardrails;
+        assert_eq!(g.max_daily_budget.unwrap().micros(), 1_200_000_000);
+        assert_eq!((g.max_increase_pct, g.max_changes), (Some(25), Some(200)));
+        let by = |a: &str| {
+            p.resources
+                .iter()
+                .find(|r| r.address.to_string() == a)
+                .unwrap_or_else(|| panic!("no {a}"))
+        };
+        let budget = by("northwind-search/budget/Northwind - Generic");
+        assert_eq!(budget.fields["amount"].as_money().unwrap().micros(), 480_500_000);
+        assert!(budget.lifecycle.prevent_destroy);
+        let c = by("northwind-search/campaign/Northwind - Generic Coffee");
+        assert_eq!(
+            c.fields["budget.shared"],
+            Value::Ref("northwind-search/budget/Northwind - Generic".parse().unwrap())
+        );
+        assert_eq!(c.fields["bidding.target_roas"], Value::Decimal("4.5".parse().unwrap()));
+        assert_eq!(c.lifecycle.ignore_changes, vec!["status".to_string()]);
+        assert!(c.refs().iter().any(|r| r.kind() == Some(Kind::Budget)));
+        let adopted = by("contoso-search/campaign/Contoso - Running");
+        assert_eq!(adopted.id.as_deref(), Some("17283940"));
+        assert!(
+            !adopted.fields.contains_key("channel"),
+            "a field not written is not managed"
+        );
+        let lal = by("northwind-social/lookalike_audience/Northwind buyers - lookalike DE 1%25");
+        assert_eq!(lal.fields["ratio"], Value::Decimal("0.01".parse().unwrap()));
+        assert_eq!(
+            lal.fields["origin"],
+            Value::Ref("northwind-social/audience/Northwind customers".parse().unwrap())
+        );
+        let retargeting = by("northwind-social/campaign/Northwind - Retargeting");
+        assert_eq!(retargeting.fields["start_time"], Value::str("2026-01-31T23:00:00Z"));
+        assert_eq!(retargeting.fields["objective"], Value::str("outcome_sales"));
+        let set = by("northwind-social/campaign/Northwind - Retargeting/ad_set/Site visitors 30d");
+        assert_eq!(
+            set.fields["budget.lifetime"].as_money().unwrap().micros(),
+            3_000_000_000
+        );
+        let neg = by("northwind-search/campaign/Northwind - Brand/negative_keyword/jobs:broad");
+        assert_eq!(neg.kind, Kind::NegativeKeyword);
+        assert_eq!(neg.fields["match_type"], Value::str("broad"));
+        // Every address parses back, every reference resolves to a declared resource, every parent exists.
+        let all: std::collections::BTreeSet<String> = p.resources.iter().map(|r| r.address.to_string()).collect();
+        for r in &p.resources {
+            assert_eq!(
+                r.address.to_string().parse::<adsctl::model::Address>().unwrap(),
+                r.address
+            );
+            assert!(r.source.is_some());
+            for x in r.refs() {
+                assert!(all.contains(&x.to_string()), "{} refers to missing {x}", r.address);
+            }
+            if let Some(parent) = r.parent() {
+                assert!(all.contains(&parent.to_string()), "{} has no parent", r.address);
+            }
+            let known = adsctl::spec::managed_fields(p.accounts[&r.address.account].platform, r.kind);
+            for f in r.fields.keys() {
+                assert!(
+                    known.contains(&f.as_str()),
+                    "{}: field {f} not in the resource model",
+                    r.address
+                );
+            }
+        }
+    }
+
+    #[test]
     fn examples_validate_with_the_binary() {
         let examples: &[&str] = &["examples/quickstart", "examples/agency"];
         for ex in examples {
@@ -203,6 +284,25 @@ mod corpus {
                 .collect();
             assert_eq!(got, want, "{case}: error positions");
         }
+    }
+
+    /// A generated file full of mistakes yields a bounded list, quickly.
+    #[test]
+    fn error_flood_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("adsctl.yaml"),
+            "accounts:\n  a:\n    platform: meta\n    ad_account_id: act_1\n    currency: USD\n",
+        )
+        .unwrap();
+        let mut body = String::from("campaigns:\n  - name: A\n    account: a\n");
+        for i in 0..5000 {
+            body.push_str(&format!("    k{i}: {i}\n"));
+        }
+        std::fs::write(dir.path().join("r.yaml"), body).unwrap();
+        let e = adsctl::spec::load(dir.path()).unwrap_err();
+        assert_eq!(e.errors.len(), adsctl::spec::MAX_ERRORS + 1);
+        assert!(e.render(false).contains("more (`--json` lists them all)"));
     }
 
     /// A 50 MB file is refused by its size, before it is read.
