@@ -369,7 +369,12 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
                         value: None,
                     })
                 }
-                _ => self.fail(&format!("a mapping ({})", describe(name)).as_str()),
+                _ => self
+                    .fail(&format!("a mapping ({})", describe(name)).as_str())
+                    .map_err(|e| match example(name) {
+                        Some(ex) => e.hint(format!("write it like `{ex}`")),
+                        None => e,
+                    }),
             }
         })
     }
@@ -403,6 +408,24 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_unit()
     }
+}
+
+/// How a mapping is written, for type errors on the structs people most often write as a scalar.
+fn example(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "CampaignBudget" => "budget: { daily: 50 }",
+        "Bidding" => "bidding: { maximize_conversions: {} }",
+        "ManualCpc" | "MaximizeConversions" | "MaximizeConversionValue" | "TargetSpend" => "manual_cpc: {}",
+        "TargetCpa" => "target_cpa: { target_cpa: 15 }",
+        "TargetRoas" => "target_roas: { target_roas: 4 }",
+        "AgeRange" => "age: { min: 18, max: 65 }",
+        "CustomerFile" => "customer_file: { path: data/list.csv, column: email }",
+        "GuardrailsSpec" => "guardrails: { max_daily_budget: 500 }",
+        "LifecycleSpec" => "lifecycle: { prevent_destroy: true }",
+        "Keyword" | "NegativeKeyword" => "- { text: running shoes, match: phrase }",
+        "GoogleAd" => "- responsive_search: { headlines: [...], descriptions: [...], final_url: ... }",
+        _ => return None,
+    })
 }
 
 /// A struct's name in messages: `AdGroup` → `ad group`.

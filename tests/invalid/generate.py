@@ -95,6 +95,8 @@ case("campaign-unknown-account", {"r.yaml": gcamp(account="serch")})
 case("campaign-bad-status", {"r.yaml": gcamp(extra="    status: running\n")})
 case("type-error-list-expected", {"r.yaml": gcamp(extra="    ad_groups:\n      - name: G\n        keywords: running shoes\n")})
 case("type-error-bool-expected", {"r.yaml": gcamp(extra="    eu_political_advertising: nope\n")})
+case("type-error-budget-scalar", {"r.yaml": gcamp().replace("budget: { daily: 50 }", "budget: 50")})
+case("type-error-keyword-string", {"r.yaml": gcamp(extra="    ad_groups:\n      - name: G\n        keywords:\n          - running shoes\n          - { text: trail shoes, match: exact }\n")})
 case("duplicate-yaml-key", {"r.yaml": gcamp(extra="    channel: display\n")})
 # --- Google campaign rules
 case("google-missing-bidding", {"r.yaml": gcamp().replace("    bidding: { manual_cpc: {} }\n", "")})
