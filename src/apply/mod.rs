@@ -411,6 +411,17 @@ impl AccountRun<'_> {
                                 hint: None,
                             }),
                         };
+                        // A failure caused by a dependency that failed in the same request is a skip.
+                        if let StepState::Failed(_) = st[i] {
+                            if let Some(d) = steps[i].deps.iter().find(|d| {
+                                sent.contains(d) && matches!(st[**d], StepState::Failed(_) | StepState::Skipped(_))
+                            }) {
+                                st[i] = StepState::Skipped(format!(
+                                    "{} did not succeed",
+                                    changes[steps[*d].change].address
+                                ));
+                            }
+                        }
                         // The outcome is known: the intent is settled.
                         if let Some(key) = intents[k] {
                             self.store.journal_resolve(key)?;

@@ -208,6 +208,22 @@ impl MemoryConnector {
         id
     }
 
+    /// Change one field of a live object as if someone edited it in the platform's UI. False if not found.
+    pub fn edit(&self, account: &str, id: &str, field: &str, value: Value) -> bool {
+        let mut d = self.lock();
+        let found = d
+            .accounts
+            .get_mut(account)
+            .and_then(|rs| rs.iter_mut().find(|r| r.id.as_deref() == Some(id)));
+        match found {
+            Some(r) => {
+                r.fields.insert(field.to_string(), value);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.lock().faults = faults;
     }
@@ -264,6 +280,15 @@ impl MemoryConnector {
             let outcome = (|| {
                 if d.faults.fail_addresses.iter().any(|a| *a == op.address.to_string()) {
                     return simulated("SIMULATED_FAILURE", format!("{}: injected failure", op.address));
+                }
+                let pending_failed =
+                    op.parent.iter().chain(op.refs.values()).any(
+                        |r| matches!(r, IdRef::Pending(i) if !matches!(out.get(*i), Some(OpOutcome::Applied { .. }))),
+                    );
+                if pending_failed {
+                    return OpOutcome::Skipped {
+                        reason: "an operation it depends on in this batch failed".into(),
+                    };
                 }
                 let parent = match &op.parent {
                     Some(p) => match resolve(p, &out, live) {

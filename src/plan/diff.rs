@@ -222,6 +222,28 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
                     ),
                     overridden: false,
                 });
+            } else if let Some(n) = Some(
+                live.iter()
+                    .filter(|x| {
+                        x.address != l.address
+                            && x.address.is_within(&l.address)
+                            && !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i)))
+                    })
+                    .count(),
+            )
+            .filter(|n| *n > 0)
+            {
+                blockers.push(Blocker {
+                    kind: BlockerKind::Replace,
+                    account: account.name.clone(),
+                    address: Some(d.address.clone()),
+                    message: format!(
+                        "{}: changing {fields_list} needs a replace, which would delete {n} object(s) below it that \
+                         adsctl does not manage",
+                        d.address
+                    ),
+                    overridden: false,
+                });
             } else if !opts.allow_replace {
                 blockers.push(Blocker {
                     kind: BlockerKind::Replace,
@@ -298,7 +320,16 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
             continue;
         }
         let remembered = state.iter().find(|e| e.id == id).is_some_and(|e| e.prevent_destroy);
-        let (action, note) = match account.on_removed {
+        let shields_unowned = live.iter().any(|x| {
+            x.address != l.address
+                && x.address.is_within(&l.address)
+                && !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i)))
+        });
+        let policy = match account.on_removed {
+            RemovalPolicy::Remove if shields_unowned => RemovalPolicy::Pause,
+            p => p,
+        };
+        let (action, note) = match policy {
             RemovalPolicy::Orphan => (Action::Orphan, "not in the YAML; on_removed: orphan leaves it alone"),
             RemovalPolicy::Pause if !pausable(l.kind) => (
                 Action::Orphan,
@@ -309,6 +340,11 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
             }
             RemovalPolicy::Pause => (Action::Pause, "not in the YAML; on_removed: pause"),
             RemovalPolicy::Remove => (Action::Remove, "not in the YAML; on_removed: remove"),
+        };
+        let note = if shields_unowned && account.on_removed == RemovalPolicy::Remove {
+            "not in the YAML; objects adsctl does not manage live below it, so it is not removed"
+        } else {
+            note
         };
         if remembered && action.is_change() {
             blockers.push(Blocker {

@@ -122,6 +122,9 @@ fn field_lines(st: Style, f: &FieldChange, cur: Currency, indent: &str, out: &mu
     };
     let name = &f.field;
     match (&f.before, &f.after) {
+        (Some(b), Some(a)) if b == a => {
+            let _ = writeln!(out, "{indent}{name}: {}{tags}", value(a, cur));
+        }
         (Some(Value::Money(b)), Some(Value::Money(a))) => {
             let _ = writeln!(out, "{indent}{name}: {}{tags}", money_change(*b, *a, cur));
         }
@@ -364,8 +367,11 @@ pub fn markdown(plan: &Plan) -> String {
         for l in lines {
             // diff highlighting keys on the first column
             let t = l.trim_start();
-            if t.starts_with(['+', '-', '~', '±']) {
-                let _ = writeln!(out, "{}{}", &t[..t.chars().next().map_or(0, char::len_utf8)], l);
+            let indent = l.len() - t.len();
+            if let Some(sym) = t.chars().next().filter(|c| ['+', '-', '~', '±'].contains(c)) {
+                // `!` is how diff highlighting marks a change
+                let first = if sym == '~' || sym == '±' { '!' } else { sym };
+                let _ = writeln!(out, "{first}{}{}", " ".repeat(indent), &t[sym.len_utf8()..]);
             } else {
                 let _ = writeln!(out, " {l}");
             }
