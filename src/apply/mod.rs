@@ -617,3 +617,95 @@ pub async fn execute(
     store.flush()?;
     Ok(report)
 }
+
+/// The platform's verdict on one operation of a plan (`plan --validate`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub account: String,
+    pub address: Address,
+    pub ok: bool,
+    pub verdict: String,
+}
+
+/// Send every operation of a plan to the platforms' validation (dry run), nothing is changed. Operations that
+/// need the id of an object the plan creates are checked in the same request when the connector supports
+/// temporary ids, and reported as not checked otherwise.
+pub async fn validate(
+    plan: &Plan,
+    accounts: &BTreeMap<String, Account>,
+    connectors: &BTreeMap<String, Arc<dyn Connector>>,
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for a in &plan.accounts {
+        let (Some(account), Some(conn)) = (accounts.get(&a.account), connectors.get(&a.account)) else {
+            continue;
+        };
+        let caps = conn.capabilities();
+        let max = caps.max_ops_per_request.max(1);
+        let steps = steps_of(&a.changes);
+        let mut ids: BTreeMap<Address, String> = a.known_ids.clone();
+        for c in &a.changes {
+            if let (Some(id), false) = (&c.id, c.action == Action::Replace) {
+                ids.insert(c.address.clone(), id.clone());
+            }
+        }
+        let create_step: BTreeMap<&Address, usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == StepKind::Create)
+            .map(|(i, s)| (&a.changes[s.change].address, i))
+            .collect();
+        let mut batch: Vec<(usize, Operation)> = Vec::new();
+        let mut pending_batches: Vec<Vec<(usize, Operation)>> = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            let c = &a.changes[s.change];
+            if batch.len() == max {
+                pending_batches.push(std::mem::take(&mut batch));
+            }
+            let in_batch: Vec<usize> = batch.iter().map(|(j, _)| *j).collect();
+            let resolve = |addr: &Address| -> Option<IdRef> {
+                if let Some(&cs) = create_step.get(addr) {
+                    return match in_batch.iter().position(|j| *j == cs) {
+                        Some(p) if caps.creates_children_in_one_request => Some(IdRef::Pending(p)),
+                        _ => None,
+                    };
+                }
+                ids.get(addr).map(|id| IdRef::Known(id.clone()))
+            };
+            let own = if s.kind == StepKind::Create { None } else { c.id.clone() };
+            match operation(c, s.kind, &resolve, own) {
+                Ok(op) => batch.push((i, op)),
+                Err(why) => out.push(Verdict {
+                    account: a.account.clone(),
+                    address: c.address.clone(),
+                    ok: true,
+                    verdict: format!("not checked: {why} until the plan is applied"),
+                }),
+            }
+        }
+        pending_batches.push(batch);
+        for b in pending_batches.into_iter().filter(|b| !b.is_empty()) {
+            let (idx, ops): (Vec<usize>, Vec<Operation>) = b.into_iter().unzip();
+            let result = conn.validate(account, &ApplyBatch { ops }).await;
+            for (k, i) in idx.iter().enumerate() {
+                let address = a.changes[steps[*i].change].address.clone();
+                let (ok, verdict) = match &result {
+                    Ok(outcomes) => match outcomes.get(k) {
+                        Some(OpOutcome::Valid) | Some(OpOutcome::Applied { .. }) => (true, "valid".to_string()),
+                        Some(OpOutcome::Failed(e)) => (false, format!("{} ({})", e.message, e.code)),
+                        Some(OpOutcome::Skipped { reason }) => (true, format!("not checked: {reason}")),
+                        None => (false, "no verdict returned".to_string()),
+                    },
+                    Err(e) => (false, format!("validation request failed: {e}")),
+                };
+                out.push(Verdict {
+                    account: a.account.clone(),
+                    address,
+                    ok,
+                    verdict,
+                });
+            }
+        }
+    }
+    out
+}
