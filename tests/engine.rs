@@ -825,3 +825,248 @@ mod rendering {
         assert!(plan::file::load(&f).unwrap_err().to_string().contains("version 99"));
     }
 }
+
+/// The `adsctl` binary against the memory sandbox backend (`ADSCTL_BACKEND=memory:FILE`).
+mod binary {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    use adsctl::connectors::memory::MemoryData;
+    use adsctl::state::ApplyLock;
+
+    use super::*;
+
+    const CAMPAIGNS: &str = "campaigns:
+  - name: Brand
+    account: acme
+    channel: search
+    status: enabled
+    budget: { daily: BUDGET }
+    bidding: { manual_cpc: {} }
+    ad_groups:
+      - name: Shoes
+        default_cpc: 1.20
+        keywords:
+          - { text: running shoes, match: phrase }
+          - { text: trail shoes, match: exact }
+";
+
+    struct Sandbox {
+        dir: tempfile::TempDir,
+    }
+
+    impl Sandbox {
+        fn new(budget: &str) -> Sandbox {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("adsctl.yaml"),
+                "accounts:\n  acme:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n",
+            )
+            .unwrap();
+            let s = Sandbox { dir };
+            s.budget(budget);
+            s
+        }
+        fn budget(&self, b: &str) {
+            std::fs::write(self.dir.path().join("campaigns.yaml"), CAMPAIGNS.replace("BUDGET", b)).unwrap();
+        }
+        fn mem(&self) -> PathBuf {
+            self.dir.path().join("platform.json")
+        }
+        fn state(&self) -> PathBuf {
+            self.dir.path().join(".adsctl")
+        }
+        fn run(&self, args: &[&str]) -> Output {
+            Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .args(args)
+                .current_dir(self.dir.path())
+                .env("ADSCTL_BACKEND", format!("memory:{}", self.mem().display()))
+                .env_remove("ADSCTL_STATE_DIR")
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        }
+        fn data(&self) -> MemoryData {
+            serde_json::from_str(&std::fs::read_to_string(self.mem()).unwrap()).unwrap()
+        }
+        fn write_data(&self, d: &MemoryData) {
+            std::fs::write(self.mem(), serde_json::to_string(d).unwrap()).unwrap();
+        }
+    }
+
+    fn code(o: &Output) -> i32 {
+        o.status.code().unwrap_or(-1)
+    }
+    fn stderr(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+    fn stdout(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    #[test]
+    fn detailed_exitcode_is_0_2_1() {
+        let s = Sandbox::new("50");
+        let o = s.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stdout(&o).contains("Plan: 4 to create"));
+        let o = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+        let o = s.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", stdout(&o));
+        // without the flag, changes still exit 0
+        s.budget("60");
+        assert_eq!(code(&s.run(&["plan"])), 0);
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 2);
+        // errors: bad YAML, and a backend that cannot be used
+        std::fs::write(s.dir.path().join("campaigns.yaml"), "campaigns: [ {name: 1").unwrap();
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 1);
+        s.budget("60");
+        let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args(["plan", "--detailed-exitcode"])
+            .current_dir(s.dir.path())
+            .env("ADSCTL_BACKEND", "nonsense")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 1);
+        assert!(stderr(&o).contains("ADSCTL_BACKEND"));
+    }
+
+    #[test]
+    fn stale_saved_plan_is_refused() {
+        let s = Sandbox::new("50");
+        assert_eq!(code(&s.run(&["apply", "--auto-approve"])), 0);
+        s.budget("60");
+        let o = s.run(&["plan", "--out", "plan.json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        // someone edits the campaign in the platform's UI after the plan was reviewed
+        let mut d = s.data();
+        let c = d
+            .accounts
+            .get_mut("acme")
+            .unwrap()
+            .iter_mut()
+            .find(|r| r.kind == adsctl::model::Kind::Campaign)
+            .unwrap();
+        c.fields.insert("status".into(), Value::str("paused"));
+        s.write_data(&d);
+        let o = s.run(&["apply", "plan.json"]);
+        assert_eq!(code(&o), 1);
+        assert!(
+            stderr(&o).contains("changed since this plan was made"),
+            "{}",
+            stderr(&o)
+        );
+        let c = s.data().accounts["acme"]
+            .iter()
+            .find(|r| r.kind == adsctl::model::Kind::Campaign)
+            .unwrap()
+            .clone();
+        assert_eq!(c.fields["budget.daily"], money("50"), "nothing was applied");
+        // a fresh plan applies exactly
+        assert_eq!(code(&s.run(&["plan", "--out", "plan.json"])), 0);
+        let o = s.run(&["apply", "plan.json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let c = s.data().accounts["acme"]
+            .iter()
+            .find(|r| r.kind == adsctl::model::Kind::Campaign)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (c.fields["budget.daily"].clone(), c.fields["status"].clone()),
+            (money("60"), Value::str("enabled"))
+        );
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 0);
+    }
+
+    #[test]
+    fn concurrent_apply_is_refused_and_a_stale_lock_is_taken_over() {
+        let s = Sandbox::new("50");
+        let held = ApplyLock::acquire(&s.state()).unwrap();
+        let o = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 1);
+        let err = stderr(&o);
+        assert!(err.contains("another adsctl apply holds the lock"), "{err}");
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            !s.mem().exists() || s.data().accounts.values().all(Vec::is_empty),
+            "nothing applied"
+        );
+        drop(held);
+        // a lock file left by a process that died: detected, taken over
+        let dead = Command::new("true").spawn().unwrap();
+        let pid = dead.id();
+        let mut dead = dead;
+        dead.wait().unwrap();
+        std::fs::write(
+            s.state().join("apply.lock"),
+            format!("pid {pid} since 2026-01-01T00:00:00Z\n"),
+        )
+        .unwrap();
+        let o = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stderr(&o).contains("stale apply lock"), "{}", stderr(&o));
+    }
+
+    #[test]
+    fn a_killed_apply_is_resolved_without_duplicates() {
+        for k in 0..4 {
+            let s = Sandbox::new("50");
+            let mut d = MemoryData::default();
+            d.faults.crash_at_op = Some(k);
+            d.faults.crash_point = CrashPoint::AfterCommit;
+            d.faults.crash_style = adsctl::connectors::memory::CrashStyle::Abort;
+            d.capabilities.max_ops_per_request = 1;
+            s.write_data(&d);
+            let o = s.run(&["apply", "--auto-approve"]);
+            assert_ne!(code(&o), 0, "k={k}: the process was aborted");
+            let o = s.run(&["apply", "--auto-approve"]);
+            assert_eq!(code(&o), 0, "k={k}: {}", stderr(&o));
+            let live = &s.data().accounts["acme"];
+            assert_eq!(live.len(), 4, "k={k}: duplicates: {live:?}");
+            assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 0);
+        }
+    }
+
+    #[test]
+    fn formats_targets_cache_and_state_commands() {
+        let s = Sandbox::new("50");
+        let o = s.run(&["plan", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["format_version"], 1);
+        let o = s.run(&["plan", "--format", "markdown"]);
+        assert!(stdout(&o).starts_with("### adsctl plan"));
+        let o = s.run(&[
+            "plan",
+            "--target",
+            "acme/campaign/Brand/ad_group/Shoes/keyword/trail shoes:exact",
+        ]);
+        assert!(stdout(&o).contains("Plan: 3 to create"), "{}", stdout(&o));
+        let o = s.run(&["plan", "--validate"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stderr(&o).contains("✓ acme/campaign/Brand: valid"), "{}", stderr(&o));
+        assert_eq!(code(&s.run(&["apply", "--auto-approve"])), 0);
+        // --refresh=false plans from the cache: an edit on the platform is not seen until refreshed
+        let mut d = s.data();
+        d.accounts
+            .get_mut("acme")
+            .unwrap()
+            .retain(|r| r.kind != adsctl::model::Kind::Keyword);
+        s.write_data(&d);
+        assert_eq!(code(&s.run(&["plan", "--refresh=false", "--detailed-exitcode"])), 0);
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 2);
+        let o = s.run(&["state", "list"]);
+        assert!(
+            stdout(&o).contains("acme/campaign/Brand  campaign  id"),
+            "{}",
+            stdout(&o)
+        );
+        let o = s.run(&["state", "show", "acme/campaign/Brand"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["entry"]["kind"], "campaign");
+        assert_eq!(code(&s.run(&["state", "rm", "acme/campaign/Brand"])), 0);
+        assert_eq!(code(&s.run(&["state", "rm", "acme/campaign/Brand"])), 1);
+        assert!(stdout(&s.run(&["state", "history"])).contains("succeeded"));
+        let _ = Path::new(".");
+    }
+}

@@ -459,10 +459,15 @@ impl AccountRun<'_> {
         self.store.flush()?;
 
         let mut out = Vec::new();
+        let mut cache = self.store.cache_get(&plan.account)?;
         for (ci, c) in changes.iter().enumerate() {
             let mine: Vec<(&Step, &StepState)> = by_change[ci].iter().map(|&i| (&steps[i], &st[i])).collect();
             if mine.is_empty() {
                 continue;
+            }
+            // Write through to the live cache so that `plan --refresh=false` sees what was applied.
+            if let Some(cache) = cache.as_mut() {
+                write_through(cache, c, &mine, &caps);
             }
             let failed = mine.iter().find_map(|(_, x)| match x {
                 StepState::Failed(e) => Some(e.clone()),
@@ -487,6 +492,9 @@ impl AccountRun<'_> {
                 action: c.action,
                 outcome,
             });
+        }
+        if let Some(cache) = cache {
+            self.store.cache_put(&plan.account, &cache)?;
         }
         Ok(out)
     }
@@ -552,6 +560,65 @@ impl AccountRun<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Apply the settled steps of one change to the cached live state.
+fn write_through(
+    cache: &mut crate::state::CachedLive,
+    c: &Change,
+    mine: &[(&Step, &StepState)],
+    caps: &crate::connectors::Capabilities,
+) {
+    let write_only = caps.write_only_fields.get(&c.kind);
+    let readable = |fields: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
+        fields
+            .iter()
+            .filter(|(k, _)| write_only.is_none_or(|w| !w.contains(&k.as_str())))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let find = |cache: &mut crate::state::CachedLive, id: &str| {
+        cache.resources.iter().position(|r| r.id.as_deref() == Some(id))
+    };
+    for (s, x) in mine {
+        let StepState::Done(new_id) = x else { continue };
+        match s.kind {
+            StepKind::Create => {
+                let mut r = crate::model::Resource::new(c.address.clone(), c.kind);
+                r.id = new_id.clone();
+                r.fields = readable(&c.desired);
+                r.owned = true;
+                cache.resources.push(r);
+            }
+            StepKind::Update | StepKind::Adopt | StepKind::Pause => {
+                let Some(i) = c.id.as_deref().and_then(|id| find(cache, id)) else {
+                    continue;
+                };
+                let r = &mut cache.resources[i];
+                match s.kind {
+                    StepKind::Adopt => r.owned = true,
+                    StepKind::Pause => {
+                        r.fields.insert("status".into(), Value::str("paused"));
+                    }
+                    _ => {
+                        let set: BTreeMap<String, Value> = c
+                            .fields
+                            .iter()
+                            .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
+                            .collect();
+                        r.fields.extend(readable(&set));
+                    }
+                }
+            }
+            StepKind::Remove => {
+                if let Some(i) = c.id.as_deref().and_then(|id| find(cache, id)) {
+                    let gone = cache.resources[i].address.clone();
+                    cache.resources.remove(i);
+                    cache.resources.retain(|r| !r.address.is_within(&gone));
+                }
+            }
+        }
     }
 }
 
