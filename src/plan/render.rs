@@ -10,6 +10,17 @@ use super::guardrails::pct_change;
 use super::{AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, Plan, Summary};
 use crate::model::{Address, Currency, Money, Value};
 
+/// Observed statuses not worth a line when nothing changes.
+const BENIGN: [&str; 7] = [
+    "active",
+    "enabled",
+    "approved",
+    "eligible",
+    "serving",
+    "paused",
+    "campaign_paused",
+];
+
 /// Text longer than this is shown as a word diff rather than `old → new`.
 const LONG_TEXT: usize = 40;
 
@@ -176,6 +187,29 @@ fn field_lines(st: Style, f: &FieldChange, cur: Currency, indent: &str, out: &mu
                 }
             }
         }
+        (Some(Value::Set(b)), Some(Value::Set(a))) if b.len() + a.len() > 6 => {
+            let added = a.difference(b).count();
+            let removed = b.difference(a).count();
+            let _ = writeln!(
+                out,
+                "{indent}{name}: {} → {} items ({}, {}){tags}",
+                b.len(),
+                a.len(),
+                st.green(&format!("+{added}")),
+                st.red(&format!("-{removed}"))
+            );
+        }
+        (None, Some(Value::Set(a)))
+            if a.len() > 6 || (a.len() > 3 && value(&Value::Set(a.clone()), cur).len() > 100) =>
+        {
+            let _ = writeln!(out, "{indent}{name}: {} items{tags}", a.len());
+        }
+        (None, Some(Value::List(xs))) if xs.len() > 2 || value(&Value::List(xs.clone()), cur).len() > 80 => {
+            let _ = writeln!(out, "{indent}{name}:{tags}");
+            for x in xs {
+                let _ = writeln!(out, "{indent}  - {}", value(x, cur));
+            }
+        }
         (None, Some(a)) => {
             let _ = writeln!(out, "{indent}{name}: {}{tags}", value(a, cur));
         }
@@ -246,6 +280,23 @@ fn account_block(st: Style, a: &AccountPlan, out: &mut String) {
             for f in &c.fields {
                 field_lines(st, f, cur, &inner, out);
             }
+        }
+    }
+    let attention: Vec<&Change> = a
+        .changes
+        .iter()
+        .filter(|c| !c.action.is_change())
+        .filter(|c| {
+            c.observed
+                .values()
+                .any(|v| !BENIGN.contains(&v.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    if !attention.is_empty() {
+        let _ = writeln!(out, "  {}", st.bold("Observed (unchanged resources):"));
+        for c in attention {
+            let facts: Vec<String> = c.observed.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let _ = writeln!(out, "    {}  {}", c.address, st.yellow(&facts.join(", ")));
         }
     }
     let s = &a.spend;

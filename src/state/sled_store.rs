@@ -45,6 +45,14 @@ impl SledStore {
             path: dir.to_path_buf(),
             message: e.to_string(),
         })?;
+        // The state is local and may hold cached account data: keep it out of Git.
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            let _ = std::fs::write(
+                &ignore,
+                "# adsctl local state (cache, id map, journal); never commit it\n*\n",
+            );
+        }
         let db = sled::Config::new().path(dir.join("db")).open().map_err(|e| {
             let message = e.to_string();
             if message.contains("could not acquire lock") {
