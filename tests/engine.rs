@@ -506,12 +506,18 @@ mod executor {
     /// or between a create and its ownership marker); a new run converges, with no duplicates.
     #[test]
     fn crash_at_every_operation_converges_without_duplicates() {
+        crash_test(2, false);
+        crash_test(3, true);
+    }
+
+    fn crash_test(max_ops_per_request: usize, creates_children_in_one_request: bool) {
+        let caps = MemoryCaps {
+            max_ops_per_request,
+            creates_children_in_one_request,
+        };
         // how many operations a clean apply takes
         let probe = Env::new(&[account("acme", RemovalPolicy::Pause)]);
-        probe.mem.set_capabilities(MemoryCaps {
-            max_ops_per_request: 2,
-            creates_children_in_one_request: false,
-        });
+        probe.mem.set_capabilities(caps.clone());
         probe.converge(&shop("50"));
         let total = probe.mem.ops_seen();
         assert!(total >= 7);
@@ -523,10 +529,7 @@ mod executor {
         ] {
             for k in 0..total {
                 let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
-                env.mem.set_capabilities(MemoryCaps {
-                    max_ops_per_request: 2,
-                    creates_children_in_one_request: false,
-                });
+                env.mem.set_capabilities(caps.clone());
                 env.mem.set_faults(Faults {
                     crash_at_op: Some(k),
                     crash_point: point,

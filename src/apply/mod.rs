@@ -672,6 +672,10 @@ pub async fn execute(
     for r in results {
         report.results.extend(r?);
     }
+    if report.results.is_empty() {
+        store.flush()?;
+        return Ok(report);
+    }
     store.history_add(&HistoryEntry {
         at: Utc::now(),
         user: crate::state::os_user(),
