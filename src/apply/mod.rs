@@ -137,7 +137,8 @@ struct Step {
 fn steps_of(changes: &[Change]) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut creates: BTreeMap<&Address, usize> = BTreeMap::new();
-    let mut removals: Vec<(usize, &Address)> = Vec::new();
+    // removal steps registered under every ancestor address, so a parent's removal waits for all of them
+    let mut removals_below: BTreeMap<Address, Vec<usize>> = BTreeMap::new();
     for (ci, c) in changes.iter().enumerate() {
         let needs: Vec<usize> = c
             .address
@@ -180,18 +181,18 @@ fn steps_of(changes: &[Change]) -> Vec<Step> {
             }
             Action::Pause | Action::Remove => {
                 // children first: a parent waits for its descendants' removals
-                let deps = removals
-                    .iter()
-                    .filter(|(_, a)| a.is_within(&c.address) && *a != &c.address)
-                    .map(|(s, _)| *s)
-                    .collect();
+                let deps = removals_below.remove(&c.address).unwrap_or_default();
                 let kind = if c.action == Action::Pause {
                     StepKind::Pause
                 } else {
                     StepKind::Remove
                 };
                 let s = push(kind, deps, true);
-                removals.push((s, &c.address));
+                let mut p = c.address.parent();
+                while let Some(a) = p {
+                    p = a.parent();
+                    removals_below.entry(a).or_default().push(s);
+                }
             }
             Action::Orphan | Action::NoOp => {}
         }
@@ -305,6 +306,7 @@ impl AccountRun<'_> {
 
         loop {
             let mut batch: Vec<usize> = Vec::new();
+            let mut in_batch = vec![false; steps.len()];
             let first_phase_open = steps
                 .iter()
                 .zip(&st)
@@ -328,12 +330,11 @@ impl AccountRun<'_> {
                 }
                 let ready = s.deps.iter().all(|d| {
                     matches!(st[*d], StepState::Done(_))
-                        || (caps.creates_children_in_one_request
-                            && steps[*d].kind == StepKind::Create
-                            && batch.contains(d))
+                        || (caps.creates_children_in_one_request && steps[*d].kind == StepKind::Create && in_batch[*d])
                 });
                 if ready && batch.len() < max {
                     batch.push(i);
+                    in_batch[i] = true;
                 }
             }
             if batch.is_empty() {
@@ -343,6 +344,7 @@ impl AccountRun<'_> {
             // Resolve ids and build the operations.
             let mut ops = Vec::new();
             let mut sent: Vec<usize> = Vec::new();
+            let mut sent_pos: BTreeMap<usize, usize> = BTreeMap::new();
             for &i in &batch {
                 let s = &steps[i];
                 let c = &changes[s.change];
@@ -351,8 +353,8 @@ impl AccountRun<'_> {
                         if let StepState::Done(Some(id)) = &st[cs] {
                             return Some(IdRef::Known(id.clone()));
                         }
-                        if let Some(p) = sent.iter().position(|x| *x == cs) {
-                            return Some(IdRef::Pending(p));
+                        if let Some(p) = sent_pos.get(&cs) {
+                            return Some(IdRef::Pending(*p));
                         }
                     }
                     ids.get(a).map(|id| IdRef::Known(id.clone()))
@@ -361,6 +363,7 @@ impl AccountRun<'_> {
                 match operation(c, s.kind, &resolve, own) {
                     Ok(op) => {
                         ops.push(op);
+                        sent_pos.insert(i, sent.len());
                         sent.push(i);
                     }
                     Err(message) => {
@@ -414,7 +417,8 @@ impl AccountRun<'_> {
                         // A failure caused by a dependency that failed in the same request is a skip.
                         if let StepState::Failed(_) = st[i] {
                             if let Some(d) = steps[i].deps.iter().find(|d| {
-                                sent.contains(d) && matches!(st[**d], StepState::Failed(_) | StepState::Skipped(_))
+                                sent_pos.contains_key(d)
+                                    && matches!(st[**d], StepState::Failed(_) | StepState::Skipped(_))
                             }) {
                                 st[i] = StepState::Skipped(format!(
                                     "{} did not succeed",

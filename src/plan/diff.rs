@@ -1,6 +1,6 @@
 //! Identity (desired ↔ live) and the diff of one account.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{
     guardrails, order, spend, AccountInput, AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, PlanError,
@@ -60,13 +60,26 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
     let pending_addrs: BTreeSet<&Address> = pending.iter().map(|i| &i.address).collect();
 
     // ---- identity ----
+    // Indexes of live objects by id and by address (rebuilt after a rename moves a subtree).
+    fn index(live: &[Resource]) -> (HashMap<String, Vec<usize>>, HashMap<Address, Vec<usize>>) {
+        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_addr: HashMap<Address, Vec<usize>> = HashMap::new();
+        for (i, l) in live.iter().enumerate() {
+            if let Some(id) = &l.id {
+                by_id.entry(id.clone()).or_default().push(i);
+            }
+            by_addr.entry(l.address.clone()).or_default().push(i);
+        }
+        (by_id, by_addr)
+    }
+    let (mut id_index, mut addr_index) = index(&live);
     let mut matched: Vec<Option<usize>> = vec![None; desired.len()];
     let mut taken = vec![false; live.len()];
     for (di, d) in desired.iter().enumerate() {
         let by_id = |id: &str, live: &[Resource], taken: &[bool]| {
-            live.iter()
-                .enumerate()
-                .position(|(i, l)| !taken[i] && l.id.as_deref() == Some(id) && l.kind == d.kind)
+            id_index
+                .get(id)
+                .and_then(|is| is.iter().copied().find(|&i| !taken[i] && live[i].kind == d.kind))
         };
         let found = if let Some(pin) = &d.id {
             match by_id(pin, &live, &taken) {
@@ -84,9 +97,15 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
             match from_state {
                 Some(i) => Some(i),
                 None => {
-                    let candidates: Vec<usize> = (0..live.len())
-                        .filter(|&i| !taken[i] && live[i].kind == d.kind && live[i].address == d.address)
-                        .collect();
+                    let candidates: Vec<usize> = addr_index
+                        .get(&d.address)
+                        .map(|is| {
+                            is.iter()
+                                .copied()
+                                .filter(|&i| !taken[i] && live[i].kind == d.kind)
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     match candidates.len() {
                         0 => None,
                         1 => Some(candidates[0]),
@@ -115,6 +134,7 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
                         l.address = rebase(&l.address, &from, &d.address);
                     }
                 }
+                (id_index, addr_index) = index(&live);
             }
         }
     }
@@ -310,6 +330,20 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
     }
 
     // ---- live, owned, not in the YAML ----
+    let state_by_id: HashMap<&str, &crate::state::StateEntry> = state.iter().map(|e| (e.id.as_str(), e)).collect();
+    // Addresses with an object adsctl does not manage somewhere below them (never removed: it would cascade).
+    let mut above_unowned: BTreeSet<Address> = BTreeSet::new();
+    for x in &live {
+        if !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i))) {
+            let mut p = x.address.parent();
+            while let Some(a) = p {
+                p = a.parent();
+                if !above_unowned.insert(a) {
+                    break;
+                }
+            }
+        }
+    }
     for (li, l) in live.iter().enumerate() {
         if taken[li] {
             continue;
@@ -319,12 +353,8 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
         if !owned || replaced.iter().any(|r| l.address.is_within(r)) {
             continue;
         }
-        let remembered = state.iter().find(|e| e.id == id).is_some_and(|e| e.prevent_destroy);
-        let shields_unowned = live.iter().any(|x| {
-            x.address != l.address
-                && x.address.is_within(&l.address)
-                && !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i)))
-        });
+        let remembered = state_by_id.get(id.as_str()).is_some_and(|e| e.prevent_destroy);
+        let shields_unowned = above_unowned.contains(&l.address);
         let policy = match account.on_removed {
             RemovalPolicy::Remove if shields_unowned => RemovalPolicy::Pause,
             p => p,

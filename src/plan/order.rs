@@ -1,6 +1,6 @@
 //! Ordering of changes and `--target` filtering.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::diff::value_refs;
 use super::{Action, Change};
@@ -32,29 +32,22 @@ pub fn filter_targets(changes: Vec<Change>, targets: &[Address], account: &str) 
         .filter(|c| targets.iter().any(|t| t.account == account && c.address.is_within(t)))
         .map(|c| c.address.clone())
         .collect();
-    loop {
-        let mut added = false;
-        for c in &changes {
-            if !keep.contains(&c.address) {
-                continue;
+    let by_addr: BTreeMap<&Address, &Change> = changes.iter().map(|c| (&c.address, c)).collect();
+    let mut todo: Vec<Address> = keep.iter().cloned().collect();
+    while let Some(a) = todo.pop() {
+        let Some(c) = by_addr.get(&a) else { continue };
+        let needs = c
+            .address
+            .parent()
+            .into_iter()
+            .chain(c.desired.values().flat_map(value_refs));
+        for n in needs {
+            let creates = by_addr
+                .get(&n)
+                .is_some_and(|o| matches!(o.action, Action::Create | Action::Replace));
+            if creates && keep.insert(n.clone()) {
+                todo.push(n);
             }
-            let needs: Vec<Address> = c
-                .address
-                .parent()
-                .into_iter()
-                .chain(c.desired.values().flat_map(value_refs))
-                .collect();
-            for n in needs {
-                let creates = changes
-                    .iter()
-                    .any(|o| o.address == n && matches!(o.action, Action::Create | Action::Replace));
-                if creates && keep.insert(n) {
-                    added = true;
-                }
-            }
-        }
-        if !added {
-            break;
         }
     }
     changes.into_iter().filter(|c| keep.contains(&c.address)).collect()
