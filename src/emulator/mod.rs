@@ -6,6 +6,7 @@
 //! Layout: this module owns the server, configuration, seed/persistence, fault injection, request counting and
 //! the admin API under `/_emulator/`; each platform lives in its own folder and implements [`PlatformEmulator`].
 
+pub mod meta;
 pub mod platform;
 
 pub use platform::{FaultKind, PlatformEmulator};
