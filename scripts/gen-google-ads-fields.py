@@ -36,6 +36,9 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "AddOfflineUserDataJobOperationsRequest", "AddOfflineUserDataJobOperationsResponse",
     "RunOfflineUserDataJobRequest", "ListAccessibleCustomersRequest", "ListAccessibleCustomersResponse",
     "GoogleAdsRow",
+]] + [f"{V}.services.Mutate{r}Response" for r in [
+    "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
+    "AdGroupLabels", "AdGroupAdLabels", "UserLists",
 ]] + [
     f"{V}.resources.ChangeStatus", f"{V}.resources.Customer", f"{V}.resources.OfflineUserDataJob",
     f"{V}.common.Metrics", f"{V}.common.Segments", f"{V}.errors.GoogleAdsFailure",
@@ -111,7 +114,7 @@ def parse_options(toks, i):
         elif t == "{":
             i = skip_block(toks, i)
             continue
-        elif t == "field_behavior" and toks[i + 1] == ")" and toks[i + 2] == "=":
+        elif t.endswith("field_behavior") and toks[i + 1] == ")" and toks[i + 2] == "=":
             behaviours.append(toks[i + 3])
         i += 1
 
