@@ -90,7 +90,7 @@ impl Platforms {
 pub fn build_platforms(config: &EmulatorConfig) -> Platforms {
     let mut p = Platforms::default();
     p.add(Arc::new(google_ads::GoogleAdsEmulator::new(config)));
-    // Meta emulator: `p.add(Arc::new(meta::MetaEmulator::new(config)));` goes on this line.
+    p.add(Arc::new(meta::MetaEmulator::new(config)));
     p
 }
 

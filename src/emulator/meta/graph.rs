@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::GraphError;
 use super::params::{self, table, ApiSpec};
-use super::state::{Kind, MetaConfig, Obj, Outcome, Review, State, TokenInfo};
+use super::state::{Kind, MetaConfig, Obj, Outcome, Review, State, TokenInfo, NOMINAL_CALLS_PER_WINDOW};
 use super::util::{self, format_time};
 use super::{insights, Inner};
 
@@ -534,14 +534,7 @@ fn authenticate(
     let key = util::sha256_hex(token);
     let info: TokenInfo = match st.tokens.get(&key) {
         Some(i) => i.clone(),
-        None if token == crate::emulator::platform::defaults::META_ACCESS_TOKEN => TokenInfo {
-            app_id: cfg.app_id.clone(),
-            user_id: "100000000000100".into(),
-            issued_ms: 0,
-            expires_ms: None,
-            scopes: vec!["ads_management".into(), "ads_read".into()],
-            kind: "SYSTEM_USER".into(),
-        },
+        None if is_static_token(cfg, token) => static_token_info(cfg),
         None => return Err(GraphError::token_invalid()),
     };
     if let Some(exp) = info.expires_ms {
@@ -552,7 +545,7 @@ fn authenticate(
             ));
         }
     }
-    if let Some(secret) = &cfg.app_secret {
+    if let Some(secret) = cfg.secret_of(&info.app_id) {
         match proof {
             Some(p) => {
                 let expected = util::hmac_sha256_hex(secret.as_bytes(), token.as_bytes());
@@ -565,6 +558,22 @@ fn authenticate(
         }
     }
     Ok(key)
+}
+
+/// The well-known emulator token and the seed file's tokens: system-user tokens that never expire.
+pub fn is_static_token(cfg: &MetaConfig, token: &str) -> bool {
+    token == crate::emulator::platform::defaults::META_ACCESS_TOKEN || cfg.extra_tokens.iter().any(|t| t == token)
+}
+
+pub fn static_token_info(cfg: &MetaConfig) -> TokenInfo {
+    TokenInfo {
+        app_id: cfg.app_id.clone(),
+        user_id: "100000000000100".into(),
+        issued_ms: 0,
+        expires_ms: None,
+        scopes: vec!["ads_management".into(), "ads_read".into()],
+        kind: "SYSTEM_USER".into(),
+    }
 }
 
 /// The ad account a call is about (for business use case usage).
@@ -592,8 +601,9 @@ fn count_call(
     token_key: &str,
     account: Option<&str>,
 ) -> (Vec<(String, String)>, Option<GraphError>) {
+    let window = cfg.rate_window.as_millis() as i64;
     let u = &mut st.usage;
-    if now - u.window_start_ms >= 3_600_000 || now < u.window_start_ms {
+    if now - u.window_start_ms >= window || now < u.window_start_ms {
         *u = Default::default();
         u.window_start_ms = now;
     }
@@ -608,26 +618,26 @@ fn count_call(
         *c += 1;
         *c
     });
-    let regain_min = ((u.window_start_ms + 3_600_000 - now).max(0) + 59_999) / 60_000;
+    let regain_min = ((u.window_start_ms + window - now).max(0) + 59_999) / 60_000;
+    let over = |calls: u64, limit: Option<u64>| limit.is_some_and(|l| calls > l);
     let mut err = None;
-    if let Some(c) = acct_calls {
-        if c > cfg.account_calls_per_hour {
-            err = Some(GraphError::account_limit());
-        }
-    }
-    if err.is_none() && user > cfg.user_calls_per_hour {
+    if acct_calls.is_some_and(|c| over(c, cfg.account_calls_per_window)) {
+        err = Some(GraphError::account_limit());
+    } else if over(user, cfg.user_calls_per_window) {
         err = Some(GraphError::user_limit());
-    }
-    if err.is_none() && u.app_calls > cfg.app_calls_per_hour {
+    } else if over(u.app_calls, cfg.app_calls_per_window) {
         err = Some(GraphError::app_limit());
     }
-    let app_pct = pct(u.app_calls, cfg.app_calls_per_hour).max(pct(user, cfg.user_calls_per_hour));
+    let nominal = |l: Option<u64>| l.unwrap_or(NOMINAL_CALLS_PER_WINDOW * 10);
+    let app_pct =
+        pct(u.app_calls, nominal(cfg.app_calls_per_window)).max(pct(user, nominal(cfg.user_calls_per_window)));
     let mut headers = vec![(
         "X-App-Usage".to_string(),
         json!({"call_count": app_pct, "total_cputime": app_pct / 2, "total_time": app_pct / 2}).to_string(),
     )];
     if let (Some(a), Some(c)) = (account, acct_calls) {
-        headers.extend(account_usage_headers(a, pct(c, cfg.account_calls_per_hour), regain_min));
+        let limit = cfg.account_calls_per_window.unwrap_or(NOMINAL_CALLS_PER_WINDOW);
+        headers.extend(account_usage_headers(a, pct(c, limit), regain_min));
     }
     (headers, err)
 }
@@ -675,7 +685,11 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
             return Err(GraphError::unsupported(&method, first));
         }
         let cfg = ctx.cfg;
-        ctx.st.ensure_account(acct, cfg);
+        if cfg.auto_create_accounts {
+            ctx.st.ensure_account(acct, cfg);
+        } else if !ctx.st.accounts.contains_key(acct) {
+            return Err(GraphError::unsupported(&method, first));
+        }
         let api = api_for("AdAccount", &method, edge, first)?;
         let p = params::validate(api, &ctx.req.params, method == "GET")?;
         let acct = acct.to_string();

@@ -30,6 +30,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::emulator::config::EmulatorConfig;
+use crate::emulator::counters::{EndpointLabel, OperationCount};
+use crate::emulator::faults::ReadLag;
 use crate::emulator::platform::{FaultKind, PlatformEmulator};
 use graph::{GraphRequest, GraphResponse};
 pub use state::MetaConfig;
@@ -79,12 +82,21 @@ pub struct MetaEmulator {
 
 impl Default for MetaEmulator {
     fn default() -> Self {
-        Self::new(MetaConfig::default())
+        Self::with_config(MetaConfig::default())
     }
 }
 
 impl MetaEmulator {
-    pub fn new(cfg: MetaConfig) -> Self {
+    /// The Meta emulator of the core configuration: its settings, plus the seed file's ad accounts.
+    pub fn new(config: &EmulatorConfig) -> Self {
+        let emu = Self::with_config(MetaConfig::from_core(config));
+        for a in &config.seed.meta.ad_accounts {
+            emu.add_account(&a.id, &a.currency, &a.timezone_name, a.name.as_deref());
+        }
+        emu
+    }
+
+    pub fn with_config(cfg: MetaConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 cfg: RwLock::new(cfg),
@@ -128,9 +140,11 @@ impl MetaEmulator {
         let mut guard = self.inner.lock();
         let st: &mut State = &mut guard;
         let now = self.inner.now_ms(st);
+        let app_id = cfg.app_id.clone();
         oauth::issue_token(
             st,
             &cfg,
+            &app_id,
             now,
             ttl.map(|t| t.as_millis() as i64),
             vec!["ads_management".into(), "ads_read".into()],
@@ -172,7 +186,7 @@ async fn collect_params(
     req: Request,
 ) -> Result<(axum::http::Method, String, HeaderMap, Vec<(String, String)>, bool), Response> {
     let (parts, body) = req.into_parts();
-    let read_lag = parts.extensions.get::<FaultKind>() == Some(&FaultKind::ReadLag);
+    let read_lag = parts.extensions.get::<ReadLag>().is_some();
     let mut params = util::parse_form(parts.uri.query().unwrap_or(""));
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
@@ -259,12 +273,45 @@ async fn entry(inner: Arc<Inner>, req: Request) -> Response {
         read_lag,
     };
     // Handlers are synchronous and short; the state lock is never held across an await.
-    let resp = if req.path.is_empty() && req.method == "POST" && req.param("batch").is_some() {
+    let is_batch = req.path.is_empty() && req.method == "POST" && req.param("batch").is_some();
+    let label = endpoint_label(&req.method, &req.path, is_batch);
+    let resp = if is_batch {
         batch::run(&inner, &req)
     } else {
         inner.handle(&req)
     };
-    to_response(resp)
+    // Operations carried: batch entries, uploaded users, one per other write.
+    let ops = if is_batch {
+        resp.body.as_array().map_or(0, |a| a.len() as u64)
+    } else if req.path.ends_with("/users") {
+        resp.body.get("num_received").and_then(Value::as_u64).unwrap_or(0)
+    } else if req.method != "GET" && resp.status == 200 {
+        1
+    } else {
+        0
+    };
+    let mut out = to_response(resp);
+    out.extensions_mut().insert(EndpointLabel(label));
+    out.extensions_mut().insert(OperationCount(ops));
+    out
+}
+
+/// `POST /v25.0/act_{ad_account_id}/campaigns`, `GET /v25.0/{id}/insights`, `POST /v25.0/ (batch)`.
+fn endpoint_label(method: &str, path: &str, is_batch: bool) -> String {
+    if is_batch {
+        return format!("POST /{VERSION}/ (batch)");
+    }
+    let shape: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, seg)| match (i, seg) {
+            (0, s) if s.starts_with("act_") => "act_{ad_account_id}",
+            (0, _) => "{id}",
+            (_, s) => s,
+        })
+        .collect();
+    format!("{method} /{VERSION}/{}", shape.join("/"))
 }
 
 fn html_escape(s: &str) -> String {
@@ -318,9 +365,9 @@ struct ConfigBody {
     report_run_duration_ms: Option<u64>,
     read_lag_ms: Option<u64>,
     require_appsecret_proof: Option<bool>,
-    app_calls_per_hour: Option<u64>,
-    user_calls_per_hour: Option<u64>,
-    account_calls_per_hour: Option<u64>,
+    app_calls_per_window: Option<u64>,
+    user_calls_per_window: Option<u64>,
+    account_calls_per_window: Option<u64>,
     adset_budget_changes_per_hour: Option<u64>,
     max_page_limit: Option<usize>,
     short_token_ttl_secs: Option<u64>,
@@ -471,14 +518,14 @@ fn admin_router(emu: MetaEmulator) -> Router {
                         if let Some(v) = b.require_appsecret_proof {
                             c.require_appsecret_proof = v;
                         }
-                        if let Some(v) = b.app_calls_per_hour {
-                            c.app_calls_per_hour = v;
+                        if let Some(v) = b.app_calls_per_window {
+                            c.app_calls_per_window = Some(v);
                         }
-                        if let Some(v) = b.user_calls_per_hour {
-                            c.user_calls_per_hour = v;
+                        if let Some(v) = b.user_calls_per_window {
+                            c.user_calls_per_window = Some(v);
                         }
-                        if let Some(v) = b.account_calls_per_hour {
-                            c.account_calls_per_hour = v;
+                        if let Some(v) = b.account_calls_per_window {
+                            c.account_calls_per_window = Some(v);
                         }
                         if let Some(v) = b.adset_budget_changes_per_hour {
                             c.adset_budget_changes_per_hour = v;

@@ -38,6 +38,7 @@ fn new_secret(st: &mut State, seed: u64, prefix: &str, what: &str) -> String {
 pub fn issue_token(
     st: &mut State,
     cfg: &super::MetaConfig,
+    app_id: &str,
     now: i64,
     ttl_ms: Option<i64>,
     scopes: Vec<String>,
@@ -46,7 +47,7 @@ pub fn issue_token(
     st.tokens.insert(
         util::sha256_hex(&token),
         TokenInfo {
-            app_id: cfg.app_id.clone(),
+            app_id: app_id.to_string(),
             user_id: "100000000000100".into(),
             issued_ms: now,
             expires_ms: ttl_ms.map(|t| now + t),
@@ -61,7 +62,7 @@ pub fn issue_token(
 pub fn dialog(inner: &Inner, params: &[(String, String)]) -> Result<String, String> {
     let cfg = inner.config();
     let client_id = param(params, "client_id").ok_or("The client_id parameter is missing.")?;
-    if client_id != cfg.app_id {
+    if !cfg.knows_app(client_id) {
         return Err("Invalid App ID: the client_id does not name a known app.".into());
     }
     let redirect = param(params, "redirect_uri").ok_or("The redirect_uri parameter is missing.")?;
@@ -121,14 +122,14 @@ pub fn access_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse
     let r = (|| {
         let cfg = inner.config();
         let client_id = param(params, "client_id").ok_or_else(|| GraphError::missing_param("client_id"))?;
-        if client_id != cfg.app_id {
+        if !cfg.knows_app(client_id) {
             return Err(GraphError::new(
                 101,
                 "Error validating application. Invalid application ID.",
             ));
         }
         let secret = param(params, "client_secret").ok_or_else(|| GraphError::missing_param("client_secret"))?;
-        if cfg.app_secret.as_deref().is_some_and(|s| !util::ct_eq(s, secret)) {
+        if cfg.secret_of(client_id).is_some_and(|s| !util::ct_eq(s, secret)) {
             return Err(GraphError::new(1, "Error validating client secret."));
         }
         let mut guard = inner.lock();
@@ -149,7 +150,7 @@ pub fn access_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse
                 ));
             }
             let ttl = cfg.long_token_ttl.as_millis() as i64;
-            let token = issue_token(st, &cfg, now, Some(ttl), info.scopes);
+            let token = issue_token(st, &cfg, client_id, now, Some(ttl), info.scopes);
             return Ok(json!({ "access_token": token, "token_type": "bearer", "expires_in": ttl / 1000 }));
         }
         let code = param(params, "code").ok_or_else(|| GraphError::missing_param("code"))?;
@@ -159,6 +160,9 @@ pub fn access_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse
             .get(&key)
             .cloned()
             .ok_or_else(|| GraphError::new(100, "Invalid verification code format.").kind("OAuthException"))?;
+        if info.client_id != client_id {
+            return Err(GraphError::new(100, "Invalid verification code format.").kind("OAuthException"));
+        }
         if info.used {
             return Err(GraphError::new(100, "This authorization code has been used.").subcode(36009));
         }
@@ -176,7 +180,7 @@ pub fn access_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse
             c.used = true;
         }
         let ttl = cfg.short_token_ttl.as_millis() as i64;
-        let token = issue_token(st, &cfg, now, Some(ttl), info.scopes);
+        let token = issue_token(st, &cfg, client_id, now, Some(ttl), info.scopes);
         Ok(json!({ "access_token": token, "token_type": "bearer", "expires_in": ttl / 1000 }))
     })();
     respond(inner, r)
@@ -190,9 +194,11 @@ pub fn debug_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse 
         let st: &State = &guard;
         let now = inner.now_ms(st);
         let caller = param(params, "access_token").ok_or_else(GraphError::token_missing)?;
-        let app_token = cfg.app_secret.as_ref().map(|s| format!("{}|{}", cfg.app_id, s));
-        let caller_ok = app_token.as_deref().is_some_and(|t| util::ct_eq(t, caller))
-            || caller == crate::emulator::platform::defaults::META_ACCESS_TOKEN
+        let app_token_ok = caller
+            .split_once('|')
+            .is_some_and(|(id, secret)| cfg.secret_of(id).is_some_and(|s| util::ct_eq(s, secret)));
+        let caller_ok = app_token_ok
+            || graph::is_static_token(&cfg, caller)
             || st
                 .tokens
                 .get(&util::sha256_hex(caller))
@@ -201,15 +207,8 @@ pub fn debug_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse 
             return Err(GraphError::token_invalid());
         }
         let input = param(params, "input_token").ok_or_else(|| GraphError::missing_param("input_token"))?;
-        let info = if input == crate::emulator::platform::defaults::META_ACCESS_TOKEN {
-            Some(TokenInfo {
-                app_id: cfg.app_id.clone(),
-                user_id: "100000000000100".into(),
-                issued_ms: 0,
-                expires_ms: None,
-                scopes: vec!["ads_management".into(), "ads_read".into()],
-                kind: "SYSTEM_USER".into(),
-            })
+        let info = if graph::is_static_token(&cfg, input) {
+            Some(graph::static_token_info(&cfg))
         } else {
             st.tokens.get(&util::sha256_hex(input)).cloned()
         };

@@ -7,14 +7,20 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::emulator::config::EmulatorConfig;
 use crate::emulator::platform::defaults;
 
-/// Settings of the Meta emulator (defaults like the real service where one exists).
+/// Settings of the Meta emulator (defaults like the real service where one exists). Built from the core's
+/// [`EmulatorConfig`] by [`MetaConfig::from_core`]; tests may adjust it further.
 #[derive(Clone, Debug)]
 pub struct MetaConfig {
     pub app_id: String,
     /// When set, an `appsecret_proof` that is sent is checked against it.
     pub app_secret: Option<String>,
+    /// Further apps (id, secret) from the seed file.
+    pub extra_apps: Vec<(String, String)>,
+    /// Further never-expiring access tokens from the seed file.
+    pub extra_tokens: Vec<String>,
     /// Refuse calls without `appsecret_proof` ("Require App Secret" app setting).
     pub require_appsecret_proof: bool,
     /// Lifetime of a token from the code exchange.
@@ -29,42 +35,93 @@ pub struct MetaConfig {
     pub report_run_duration: Duration,
     /// Objects written less than this long ago are seen in their previous version by a read under ReadLag.
     pub read_lag: Duration,
-    /// Calls per hour per app (code 4), per token (code 17), per ad account (code 80004).
-    pub app_calls_per_hour: u64,
-    pub user_calls_per_hour: u64,
-    pub account_calls_per_hour: u64,
+    /// Length of the rate-limit window.
+    pub rate_window: Duration,
+    /// Calls per window per app (code 4), per token (code 17), per ad account (code 80004); None: unlimited
+    /// (usage headers are then reported against the real default of 100,000 per ad account).
+    pub app_calls_per_window: Option<u64>,
+    pub user_calls_per_window: Option<u64>,
+    pub account_calls_per_window: Option<u64>,
     /// Budget changes per ad set per hour (code 613).
     pub adset_budget_changes_per_hour: u64,
     /// Largest `limit` honoured on an edge.
     pub max_page_limit: usize,
     /// Mixed into generated ids, codes and tokens so that runs are reproducible.
     pub seed: u64,
+    /// Create unknown ad accounts on first use (otherwise they do not exist).
+    pub auto_create_accounts: bool,
     /// Currency and time zone of ad accounts created on first use.
     pub default_currency: String,
     pub default_timezone: String,
 }
+
+/// Usage percentages are reported against this many calls per window when no limit is set.
+pub const NOMINAL_CALLS_PER_WINDOW: u64 = 100_000;
 
 impl Default for MetaConfig {
     fn default() -> Self {
         Self {
             app_id: defaults::META_APP_ID.to_string(),
             app_secret: Some(defaults::META_APP_SECRET.to_string()),
+            extra_apps: Vec::new(),
+            extra_tokens: Vec::new(),
             require_appsecret_proof: false,
-            short_token_ttl: Duration::from_secs(2 * 3600),
+            short_token_ttl: Duration::from_secs(3600),
             long_token_ttl: Duration::from_secs(5_183_944),
-            review_delay: Duration::from_secs(5),
+            review_delay: Duration::from_secs(2),
             disapprove_trigger: "DISAPPROVE_ME".to_string(),
             report_run_duration: Duration::from_secs(2),
             read_lag: Duration::from_secs(2),
-            app_calls_per_hour: 1_000_000,
-            user_calls_per_hour: 1_000_000,
-            account_calls_per_hour: 100_000,
+            rate_window: Duration::from_secs(3600),
+            app_calls_per_window: None,
+            user_calls_per_window: None,
+            account_calls_per_window: None,
             adset_budget_changes_per_hour: 4,
             max_page_limit: 5000,
             seed: 0,
+            auto_create_accounts: true,
             default_currency: "USD".to_string(),
             default_timezone: "America/Los_Angeles".to_string(),
         }
+    }
+}
+
+impl MetaConfig {
+    /// The Meta settings of the core configuration (token TTL, review delay, seed, rate limits, seed file).
+    pub fn from_core(core: &EmulatorConfig) -> Self {
+        let limits = &core.rate_limits.meta;
+        Self {
+            short_token_ttl: core.token_ttl,
+            review_delay: core.review_delay,
+            seed: core.metric_seed,
+            rate_window: Duration::from_secs(limits.window_secs.max(1)),
+            account_calls_per_window: limits.calls_per_window.map(u64::from),
+            auto_create_accounts: core.auto_create_accounts,
+            extra_apps: core
+                .seed
+                .meta
+                .apps
+                .iter()
+                .map(|a| (a.app_id.clone(), a.app_secret.clone()))
+                .collect(),
+            extra_tokens: core.seed.meta.access_tokens.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// The secret of an app this emulator knows.
+    pub fn secret_of(&self, app_id: &str) -> Option<&str> {
+        if app_id == self.app_id {
+            return self.app_secret.as_deref();
+        }
+        self.extra_apps
+            .iter()
+            .find(|(id, _)| id == app_id)
+            .map(|(_, s)| s.as_str())
+    }
+
+    pub fn knows_app(&self, app_id: &str) -> bool {
+        app_id == self.app_id || self.extra_apps.iter().any(|(id, _)| id == app_id)
     }
 }
 
