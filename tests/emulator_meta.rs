@@ -117,6 +117,10 @@ impl Env {
 
     /// A campaign with a daily budget, an ad set, a creative and an ad; returns their ids.
     async fn tree(&self, acct: &str, message: &str) -> (String, String, String, String) {
+        self.tree_with_budget(acct, message, "3000").await
+    }
+
+    async fn tree_with_budget(&self, acct: &str, message: &str, budget: &str) -> (String, String, String, String) {
         let c = self
             .post(
                 &format!("{acct}/campaigns"),
@@ -125,7 +129,7 @@ impl Env {
                     ("objective", "OUTCOME_TRAFFIC"),
                     ("status", "ACTIVE"),
                     ("special_ad_categories", "[]"),
-                    ("daily_budget", "3000"),
+                    ("daily_budget", budget),
                 ],
             )
             .await
@@ -272,6 +276,39 @@ mod objects {
             .await
             .ok();
         assert_eq!(all["data"][0]["id"], ad.as_str());
+    }
+
+    #[tokio::test]
+    async fn adset_budget_changes_are_limited() {
+        let env = start().await;
+        let c = env
+            .post("act_21/campaigns", &[("name", "c"), ("special_ad_categories", "[]")])
+            .await
+            .ok();
+        let s = env
+            .post(
+                "act_21/adsets",
+                &[
+                    ("name", "s"),
+                    ("campaign_id", c["id"].as_str().unwrap()),
+                    ("daily_budget", "1000"),
+                    ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+                ],
+            )
+            .await
+            .ok();
+        let s = s["id"].as_str().unwrap();
+        for b in ["1100", "1200", "1300", "1400"] {
+            env.post(s, &[("daily_budget", b)]).await.ok();
+        }
+        let r = env.post(s, &[("daily_budget", "1500")]).await;
+        assert_eq!(r.err()["code"], 613);
+        assert_eq!(
+            env.get(s, &[("fields", "daily_budget")]).await.ok()["daily_budget"],
+            "1400"
+        );
+        env.admin("clock", json!({"advance_secs": 3601})).await;
+        env.post(s, &[("daily_budget", "1500")]).await.ok();
     }
 
     #[tokio::test]
@@ -602,7 +639,7 @@ mod audiences {
         assert_eq!(r["num_received"], 152);
         assert_eq!(r["num_invalid_entries"], 2);
         assert_eq!(r["audience_id"], aud.as_str());
-        assert_eq!(r["session_id"], "9778993");
+        assert_eq!(r["session_id"], 9778993);
         assert!(r["invalid_entry_samples"].is_object());
 
         let r = env
@@ -715,7 +752,6 @@ mod insights {
         assert!((7.0 * 25.0..=7.0 * 30.0).contains(&spend_total), "{spend_total}");
         // Identical across calls.
         assert_eq!(env.get("act_3/insights", &q).await.ok(), a);
-        // Conversions of today arrive late: fewer than a matured day would show.
         let b = env
             .get(
                 &format!("{c}/insights"),
@@ -751,6 +787,31 @@ mod insights {
         let res = env.get(&format!("{run}/insights"), &[]).await.ok();
         assert_eq!(res["data"], a["data"]);
     }
+}
+
+#[tokio::test]
+async fn late_conversions_arrive_for_recent_days() {
+    let env = start().await;
+    env.tree_with_budget("act_4", "Hi", "300000").await;
+    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let range = json!({"since": today, "until": today}).to_string();
+    let q = [("fields", "actions,spend"), ("time_range", range.as_str())];
+    let purchases = |b: &Value| -> i64 {
+        b["data"][0]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action_type"] == "purchase")
+            .map_or(0, |a| a["value"].as_str().unwrap().parse().unwrap())
+    };
+    let early = env.get("act_4/insights", &q).await.ok();
+    env.admin("clock", json!({"advance_secs": 4 * 86_400})).await;
+    let late = env.get("act_4/insights", &q).await.ok();
+    assert_eq!(
+        early["data"][0]["spend"], late["data"][0]["spend"],
+        "delivery of a past day is fixed"
+    );
+    assert!(purchases(&late) > purchases(&early), "{early} vs {late}");
 }
 
 mod review_and_admin {

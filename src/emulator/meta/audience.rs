@@ -279,7 +279,7 @@ pub fn upload(ctx: &mut Ctx, id: &str, p: &Map<String, Value>, add: bool) -> Res
     }
     Ok(json!({
         "audience_id": id,
-        "session_id": session_id,
+        "session_id": session_id.parse::<u64>().map(Value::from).unwrap_or(Value::String(session_id)),
         "num_received": data.len(),
         "num_invalid_entries": invalid,
         "invalid_entry_samples": Value::Object(samples),

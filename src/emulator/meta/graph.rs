@@ -1468,20 +1468,27 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
     if p.contains_key("lifetime_budget") {
         new.fields.remove("daily_budget");
     }
+    let mut budget_change = false;
     match old.kind {
         Kind::AdSet => {
             let changes_budget = ["daily_budget", "lifetime_budget"]
                 .iter()
                 .any(|b| p.get(*b).is_some_and(|v| old.fields.get(*b) != Some(v)));
-            if changes_budget && !dry {
+            if changes_budget {
+                let campaign = old.str_field("campaign_id").and_then(|c| ctx.st.objects.get(c));
+                if campaign.is_some_and(|c| has_budget(&c.fields)) {
+                    return Err(GraphError::rule(
+                        "Budget Set at Campaign Level",
+                        "This ad set's campaign has a campaign budget; the ad set can't have its own budget.",
+                    ));
+                }
                 let hour_ago = ctx.now - 3_600_000;
-                let limit = ctx.cfg.adset_budget_changes_per_hour;
                 let changes = ctx.st.budget_changes.entry(id.to_string()).or_default();
                 changes.retain(|t| *t > hour_ago);
-                if changes.len() as u64 >= limit {
+                if changes.len() as u64 >= ctx.cfg.adset_budget_changes_per_hour {
                     return Err(GraphError::budget_change_limit());
                 }
-                changes.push(ctx.now);
+                budget_change = true;
             }
         }
         Kind::Ad => {
@@ -1506,6 +1513,9 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
     if dry {
         return Ok(json!({ "success": true }));
     }
+    if budget_change {
+        ctx.st.budget_changes.entry(id.to_string()).or_default().push(ctx.now);
+    }
     for (k, v) in fields {
         new.fields.insert(k, v);
     }
@@ -1521,10 +1531,13 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
 }
 
 fn cascade_delete(ctx: &mut Ctx, parent: &str, now: i64) {
-    let children: Vec<String> = ctx
-        .st
-        .objects
-        .values()
+    let Some(account) = ctx.st.objects.get(parent).map(|o| o.account.clone()) else {
+        return;
+    };
+    let children: Vec<String> = [Kind::AdSet, Kind::Ad]
+        .iter()
+        .flat_map(|k| ctx.st.ids(&account, *k).iter())
+        .filter_map(|i| ctx.st.objects.get(i))
         .filter(|o| o.str_field("campaign_id") == Some(parent) || o.str_field("adset_id") == Some(parent))
         .filter(|o| o.status() != "DELETED")
         .map(|o| o.id.clone())
@@ -1616,6 +1629,9 @@ fn remove_labels(ctx: &mut Ctx, id: &str, p: &Map<String, Value>) -> Result<Valu
     }
     let now = ctx.now;
     if let Some(o) = ctx.st.objects.get_mut(id) {
+        let mut prev = o.clone();
+        prev.prev = None;
+        o.prev = Some(Box::new(prev));
         if let Some(Value::Array(ls)) = o.fields.get_mut("adlabels") {
             ls.retain(|l| !ids.iter().any(|i| l.get("id").and_then(Value::as_str) == Some(i)));
         }

@@ -1,7 +1,7 @@
 //! Insights: deterministic synthetic metrics per ad and day (a hash of the ad id and the date), aggregated to
 //! the requested level and time increment; sync (`GET …/insights`) and async report runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Days, NaiveDate};
 use rust_decimal::Decimal;
@@ -177,37 +177,45 @@ fn preset(p: &str, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     }
 }
 
-/// The daily budget share of one ad (minor units).
-fn daily_share(ctx: &Ctx, ad: &Obj) -> i64 {
+/// Live (not deleted) ads per ad set and per campaign, keyed `adset:{id}` / `campaign:{id}`.
+fn ad_counts(ctx: &Ctx, account: &str) -> HashMap<String, i64> {
+    let mut counts = HashMap::new();
+    for id in ctx.st.ids(account, Kind::Ad) {
+        let Some(ad) = ctx.st.objects.get(id).filter(|a| a.status() != "DELETED") else {
+            continue;
+        };
+        for (prefix, field) in [("adset", "adset_id"), ("campaign", "campaign_id")] {
+            if let Some(parent) = ad.str_field(field) {
+                *counts.entry(format!("{prefix}:{parent}")).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The daily budget share of one ad (minor units): its ad set's or campaign's budget split over their ads.
+fn daily_share(ctx: &Ctx, ad: &Obj, counts: &HashMap<String, i64>) -> i64 {
     let budget_of = |o: &Obj| -> Option<i64> {
         if let Some(d) = o.fields.get("daily_budget").and_then(Value::as_i64) {
             return Some(d);
         }
         o.fields.get("lifetime_budget").and_then(Value::as_i64).map(|l| l / 30)
     };
-    let siblings = |field: &str, id: &str| -> i64 {
-        ctx.st
-            .ids(&ad.account, Kind::Ad)
-            .iter()
-            .filter(|i| ctx.st.objects.get(*i).and_then(|o| o.str_field(field)) == Some(id))
-            .count()
-            .max(1) as i64
-    };
-    let adset = ad.str_field("adset_id").and_then(|i| ctx.st.objects.get(i));
-    if let Some(b) = adset.and_then(budget_of) {
-        return b / siblings("adset_id", &adset.map(|a| a.id.clone()).unwrap_or_default());
+    let split = |key: String, budget: i64| budget / counts.get(&key).copied().unwrap_or(1).max(1);
+    let adset_id = ad.str_field("adset_id").unwrap_or("");
+    if let Some(b) = ctx.st.objects.get(adset_id).and_then(budget_of) {
+        return split(format!("adset:{adset_id}"), b);
     }
     let campaign_id = ad.str_field("campaign_id").unwrap_or("");
     if let Some(b) = ctx.st.objects.get(campaign_id).and_then(budget_of) {
-        return b / siblings("campaign_id", campaign_id);
+        return split(format!("campaign:{campaign_id}"), b);
     }
     2000
 }
 
-fn day_metrics(ctx: &Ctx, ad: &Obj, day: NaiveDate, today: NaiveDate) -> Day {
+fn day_metrics(seed: u64, ad: &Obj, share: i64, day: NaiveDate, today: NaiveDate) -> Day {
     let date = day.format("%Y-%m-%d").to_string();
-    let h = util::hash64(&[&ad.id, &date]);
-    let share = daily_share(ctx, ad);
+    let h = util::hash64(&[&ad.id, &date, &seed.to_string()]);
     let spend = share * (85 + (h % 16) as i64) / 100;
     let cpm = 300 + ((h >> 8) % 1200) as i64;
     let impressions = spend * 1000 / cpm;
@@ -271,11 +279,14 @@ fn rows(ctx: &Ctx, target: &Target, q: &Query) -> Result<Vec<Value>, GraphError>
 
     // (entity order, entity id, bucket start) -> (bucket stop, sums, sample ad)
     let mut groups: BTreeMap<(usize, String, NaiveDate), (NaiveDate, Day, String)> = BTreeMap::new();
+    let counts = ad_counts(ctx, &account);
     for (order, ad_id) in ctx.st.ids(&account, Kind::Ad).iter().enumerate() {
         let Some(ad) = ctx.st.objects.get(ad_id) else { continue };
-        if !filter(ad) {
+        // Deleted ads deliver nothing (and do not take a share of the budget).
+        if !filter(ad) || ad.status() == "DELETED" {
             continue;
         }
+        let share = daily_share(ctx, ad, &counts);
         let entity = match q.level {
             Level::Account => String::new(),
             Level::Campaign => ad.str_field("campaign_id").unwrap_or("").to_string(),
@@ -301,7 +312,7 @@ fn rows(ctx: &Ctx, target: &Target, q: &Query) -> Result<Vec<Value>, GraphError>
         let mut day = q.since;
         while day <= last {
             let (start, stop) = bucket(q, day);
-            let m = day_metrics(ctx, ad, day, today);
+            let m = day_metrics(ctx.cfg.seed, ad, share, day, today);
             let g = groups
                 .entry((entity_order, entity.clone(), start))
                 .or_insert_with(|| (stop, Day::default(), ad.id.clone()));

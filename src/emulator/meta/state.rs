@@ -199,8 +199,8 @@ pub struct Obj {
     pub updated_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
-    /// The version before the most recent write (read lag), if that write was an update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The version before the most recent write (read lag), if that write was an update. Not persisted.
+    #[serde(skip)]
     pub prev: Option<Box<Obj>>,
 }
 
