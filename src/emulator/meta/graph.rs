@@ -59,6 +59,12 @@ const INSIGHTS_READS: &[&str] = &[
     "time_increment",
     "date_preset",
     "limit",
+    "filtering",
+    "breakdowns",
+    "action_breakdowns",
+    "time_ranges",
+    "summary",
+    "summary_action_breakdowns",
 ];
 
 pub const ROUTES: &[Route] = &[

@@ -50,6 +50,98 @@ struct Query {
     until: NaiveDate,
     increment: Increment,
     fields: Vec<String>,
+    filters: Vec<Filter>,
+}
+
+/// One `filtering` entry the emulator evaluates: an id (or name, or effective status) of the ad's hierarchy
+/// compared with one value or a list.
+struct Filter {
+    field: String,
+    operator: String,
+    values: Vec<String>,
+}
+
+/// Insights parameters that change the shape of the result and that the emulator does not compute; they are
+/// refused (rather than silently ignored) when set to anything but their default.
+const UNSUPPORTED: &[&str] = &["breakdowns", "time_ranges", "summary", "summary_action_breakdowns"];
+const FILTER_FIELDS: &[&str] = &[
+    "campaign.id",
+    "adset.id",
+    "ad.id",
+    "campaign.name",
+    "adset.name",
+    "ad.name",
+    "ad.effective_status",
+    "adset.effective_status",
+    "campaign.effective_status",
+];
+
+fn parse_filters(v: Option<&Value>) -> Result<Vec<Filter>, GraphError> {
+    let Some(items) = v.and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let field = it.get("field").and_then(Value::as_str).unwrap_or("");
+        let operator = it.get("operator").and_then(Value::as_str).unwrap_or("");
+        if !FILTER_FIELDS.contains(&field) {
+            return Err(GraphError::invalid_param(format!(
+                "(#100) Filtering field {field} is invalid. The emulator filters on: {}",
+                FILTER_FIELDS.join(", ")
+            )));
+        }
+        if !matches!(
+            operator,
+            "EQUAL" | "NOT_EQUAL" | "IN" | "NOT_IN" | "CONTAIN" | "NOT_CONTAIN"
+        ) {
+            return Err(GraphError::invalid_param(format!(
+                "(#100) Filtering operator {operator} is invalid for {field}."
+            )));
+        }
+        let values = match it.get("value") {
+            Some(Value::Array(a)) => a.iter().map(scalar).collect(),
+            Some(v) => vec![scalar(v)],
+            None => Vec::new(),
+        };
+        out.push(Filter {
+            field: field.into(),
+            operator: operator.into(),
+            values,
+        });
+    }
+    Ok(out)
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn passes(ctx: &Ctx, ad: &Obj, filters: &[Filter]) -> bool {
+    filters.iter().all(|f| {
+        let (level, attr) = f.field.split_once('.').unwrap_or(("ad", "id"));
+        let obj = match level {
+            "campaign" => ad.str_field("campaign_id").and_then(|i| ctx.st.objects.get(i)),
+            "adset" => ad.str_field("adset_id").and_then(|i| ctx.st.objects.get(i)),
+            _ => Some(ad),
+        };
+        let actual = match (obj, attr) {
+            (Some(o), "id") => o.id.clone(),
+            (Some(o), "name") => o.str_field("name").unwrap_or("").to_string(),
+            (Some(o), _) => graph::effective_status(ctx.st, ctx.cfg, o, ctx.now),
+            (None, _) => String::new(),
+        };
+        let any_eq = f.values.iter().any(|v| *v == actual);
+        let any_contains = f.values.iter().any(|v| actual.contains(v.as_str()));
+        match f.operator.as_str() {
+            "EQUAL" | "IN" => any_eq,
+            "NOT_EQUAL" | "NOT_IN" => !any_eq,
+            "CONTAIN" => any_contains,
+            _ => !any_contains,
+        }
+    })
 }
 
 /// Metrics of one ad on one day, in the account currency's minor units.
@@ -83,6 +175,28 @@ fn today(ctx: &Ctx) -> NaiveDate {
 }
 
 fn parse_query(ctx: &Ctx, target_level: Level, p: &Map<String, Value>) -> Result<Query, GraphError> {
+    for name in UNSUPPORTED {
+        let set = match p.get(*name) {
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(_) => true,
+            None => false,
+        };
+        if set {
+            return Err(GraphError::rule(
+                "Not Supported by the Emulator",
+                format!("The emulator does not compute insights with {name}; leave it out."),
+            ));
+        }
+    }
+    if let Some(Value::Array(a)) = p.get("action_breakdowns") {
+        if a.iter().any(|v| v != "action_type") {
+            return Err(GraphError::rule(
+                "Not Supported by the Emulator",
+                "The emulator breaks actions down by action_type only.",
+            ));
+        }
+    }
+    let filters = parse_filters(p.get("filtering"))?;
     let fields: Vec<String> = match p.get("fields").or(None) {
         Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
         _ => match ctx.req.param("fields") {
@@ -151,6 +265,7 @@ fn parse_query(ctx: &Ctx, target_level: Level, p: &Map<String, Value>) -> Result
         until,
         increment,
         fields,
+        filters,
     })
 }
 
@@ -283,7 +398,7 @@ fn rows(ctx: &Ctx, target: &Target, q: &Query) -> Result<Vec<Value>, GraphError>
     for (order, ad_id) in ctx.st.ids(&account, Kind::Ad).iter().enumerate() {
         let Some(ad) = ctx.st.objects.get(ad_id) else { continue };
         // Deleted ads deliver nothing (and do not take a share of the budget).
-        if !filter(ad) || ad.status() == "DELETED" {
+        if !filter(ad) || ad.status() == "DELETED" || !passes(ctx, ad, &q.filters) {
             continue;
         }
         let share = daily_share(ctx, ad, &counts);
