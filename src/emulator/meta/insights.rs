@@ -133,7 +133,7 @@ fn passes(ctx: &Ctx, ad: &Obj, filters: &[Filter]) -> bool {
             (Some(o), _) => graph::effective_status(ctx.st, ctx.cfg, o, ctx.now),
             (None, _) => String::new(),
         };
-        let any_eq = f.values.iter().any(|v| *v == actual);
+        let any_eq = f.values.contains(&actual);
         let any_contains = f.values.iter().any(|v| actual.contains(v.as_str()));
         match f.operator.as_str() {
             "EQUAL" | "IN" => any_eq,
