@@ -3,10 +3,36 @@
 //! Written from `../shared/reference/meta-marketing` (WIRE-NOTES.md and the codegen node specs, distilled into
 //! the committed `params.json` by `scripts/gen-meta-params.py`); it shares no code with `connectors/`.
 //!
-//! Routes (all under the version root `/v25.0/`): ad account edges (`act_{id}/campaigns|adsets|ads|
-//! adcreatives|adlabels|customaudiences|insights`), object nodes (`/{id}` GET/POST/DELETE and their edges),
-//! the Batch API (`POST /v25.0/`), OAuth (`dialog/oauth`, `oauth/access_token`, `debug_token`), and admin
-//! routes under `/_emulator/meta/`.
+//! Graph routes (under the version root `/v25.0/`):
+//! - ad accounts `act_{id}`: GET; GET/POST `campaigns`, `adsets`, `ads`, `adcreatives`, `adlabels`,
+//!   `customaudiences`; GET (sync) and POST (async report run) `insights`;
+//! - objects `/{id}`: GET (`fields=`, nested `campaign{name}`), POST (update), DELETE; their edges `adlabels`,
+//!   `users` (custom audiences, POST/DELETE), `insights`, `adsets`/`ads`/`adcreatives` (children),
+//!   `campaigns`/`adsets`/`ads`/`adcreatives` of an ad label, and `/{report_run_id}/insights`;
+//! - the Batch API: `POST /v25.0/` with `batch=[…]`;
+//! - OAuth: `GET /v25.0/dialog/oauth` (auto-approves; loopback `redirect_uri` only), `GET /v25.0/oauth/access_token`
+//!   (code exchange, `grant_type=fb_exchange_token`), `GET /debug_token` (also under `/v25.0/`).
+//!
+//! Every call is validated against the spec table: an unknown parameter, a value of the wrong type (a float
+//! budget), a bad enum value or a missing required parameter is answered with the Graph error object (code 100).
+//! The only parameters outside the node specs are the Graph-wide `access_token`, `appsecret_proof`, `method`,
+//! and, on reads, `fields`, `limit`, `after`, `before`.
+//!
+//! Admin routes (JSON bodies; not counted, never faulted):
+//! - `GET /_emulator/meta/objects/{id}`: the stored object; `POST` the same path with `{"field": value, …}` changes
+//!   it behind the client's back (drift; `null` removes a field);
+//! - `POST /_emulator/meta/review/{ad_id}` `{"outcome": "APPROVED"|"DISAPPROVED"|"PENDING", "feedback": "…"}`;
+//! - `POST /_emulator/meta/clock` `{"advance_secs": N}` moves the emulated clock (token expiry, review, report
+//!   runs, rate-limit windows, "today" of the insights);
+//! - `POST /_emulator/meta/accounts` `{"id": "act_1", "currency": "JPY", "timezone_name": "Asia/Tokyo"}`;
+//! - `POST /_emulator/meta/tokens` `{"ttl_secs": 60}` issues an access token (absent ttl: never expires);
+//! - `POST /_emulator/meta/config` `{"review_delay_ms", "disapprove_trigger", "report_run_duration_ms",
+//!   "read_lag_ms", "require_appsecret_proof", "app_calls_per_window", "user_calls_per_window",
+//!   "account_calls_per_window", "adset_budget_changes_per_hour", "max_page_limit", "short_token_ttl_secs"}`.
+//!
+//! Review: a new ad (or one whose creative changes) is PENDING_REVIEW for `review_delay`, then ACTIVE, or
+//! DISAPPROVED (with `ad_review_feedback`) when its creative or name contains `disapprove_trigger`
+//! (default `DISAPPROVE_ME`, case-insensitive).
 
 pub mod audience;
 pub mod batch;

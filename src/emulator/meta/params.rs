@@ -11,7 +11,7 @@ use super::error::GraphError;
 
 /// Parameters the Graph API accepts on every call, outside any node's spec: credentials and the
 /// read-side selection and paging parameters.
-pub const GLOBAL_PARAMS: &[&str] = &["access_token", "appsecret_proof"];
+pub const GLOBAL_PARAMS: &[&str] = &["access_token", "appsecret_proof", "method"];
 /// Read-side parameters accepted on every GET (field selection and cursor paging).
 pub const READ_PARAMS: &[&str] = &["fields", "limit", "after", "before"];
 
