@@ -32,3 +32,10 @@ impl PlatformEmulator for GoogleAdsEmulator {
     }
     fn reset(&self) {}
 }
+pub mod errors;
+pub mod gaql;
+pub mod metrics;
+pub mod mutate;
+pub mod resources;
+pub mod schema;
+pub mod store;
