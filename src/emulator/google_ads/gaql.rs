@@ -856,15 +856,17 @@ pub fn run(plan: &Plan, cust: &Customer, lag_seq: Option<u64>, seed: u64, today:
     let non_date: Vec<&Cond> = q.conds.iter().filter(|c| c.field != "segments.date").collect();
     let mut rows: Vec<Value> = Vec::new();
     let want_metrics = !plan.metrics.is_empty() || plan.date_selected;
-    for (mut row, created, budget, rn) in base {
+    for (mut row, _created, budget, rn) in base {
         if !want_metrics {
             if non_date.iter().all(|c| eval(c, &row)) {
                 rows.push(row);
             }
             continue;
         }
-        let (from, to) = plan.range.unwrap_or((created.max(today - Duration::days(365)), today));
-        let (from, to) = (from.max(created), to.min(today));
+        // history is synthesised for every past day (at most 400 days per object), so a new object has data
+        let (from, to) = plan.range.unwrap_or((today - Duration::days(365), today));
+        let to = to.min(today);
+        let from = from.max(to - Duration::days(400));
         let all_metrics: Vec<String> = metrics::SUPPORTED.iter().map(|s| s.to_string()).collect();
         if plan.date_selected {
             let mut d = from;

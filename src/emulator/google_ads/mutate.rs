@@ -124,6 +124,13 @@ impl<'a> MutateCtx<'a> {
         self.undo.push((res, key.to_string(), old));
     }
 
+    /// Write an object without the mutate rules (admin drift), recording the change.
+    pub fn force_put(&mut self, res: Res, key: &str, v: Value, status: &str) {
+        let rn = self.rn(res, key);
+        self.put(res, key, v.clone());
+        self.record_change(res, &rn, &v, status);
+    }
+
     fn delete(&mut self, res: Res, key: &str) {
         let old = self.cust.set(res, key, None);
         self.undo.push((res, key.to_string(), old));
