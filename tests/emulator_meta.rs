@@ -1054,6 +1054,41 @@ mod spec_table {
             .any(|v| v == "OUTCOME_SALES"));
     }
 
+    /// Where the reference lives next to a development checkout (a user's clone has none: then nothing to do).
+    fn reference_specs() -> Option<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        [root.join("../shared"), root.join("../../shared")]
+            .into_iter()
+            .map(|p| p.join("reference/meta-marketing/specs"))
+            .find(|p| p.join("enum_types.json").is_file())
+    }
+
+    #[test]
+    fn committed_table_is_what_the_script_makes_from_the_reference() {
+        let Some(specs) = reference_specs() else {
+            eprintln!("no ../shared/reference/meta-marketing/specs here: nothing to compare");
+            return;
+        };
+        let out = tempfile::tempdir().unwrap();
+        let fresh = out.path().join("params.json");
+        let status = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-meta-params.py"))
+            .arg(&specs)
+            .arg(&fresh)
+            .stdout(std::process::Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => {
+                let fresh = std::fs::read_to_string(&fresh).unwrap();
+                assert!(
+                    fresh == TABLE,
+                    "src/emulator/meta/params.json is stale: run scripts/gen-meta-params.py"
+                );
+            }
+            _ => eprintln!("python3 is not available: nothing to compare"),
+        }
+    }
+
     #[tokio::test]
     async fn anything_outside_the_spec_is_refused_on_every_served_write() {
         let env = super::start().await;
