@@ -34,6 +34,9 @@ SERVED = {
 }
 # Value types whose fields the emulator reads (insights rows, lookalike specs, sessions): fields only.
 FIELDS_ONLY = ["AdsInsights", "AdsActionStats", "LookalikeSpec", "CustomAudienceSession", "AdgroupReviewFeedback"]
+# JSON-valued parameters checked key by key (targeting, object_story_spec, promoted_object): these types and every
+# spec type their fields reach (the served object nodes themselves excepted), fields only.
+VALUE_ROOTS = ["Targeting", "AdCreativeObjectStorySpec", "AdPromotedObject"]
 
 
 def load(name):
@@ -78,7 +81,15 @@ def main():
         for t in fields.values():
             used.update(type_names(t))
         nodes[node] = {"fields": dict(sorted(fields.items())), "apis": apis}
-    for node in FIELDS_ONLY:
+    closure, todo = [], list(VALUE_ROOTS)
+    while todo:
+        name = todo.pop(0)
+        if name in closure or name in SERVED or not os.path.isfile(os.path.join(SPECS, name + ".json")):
+            continue
+        closure.append(name)
+        for f in load(name)["fields"]:
+            todo.extend(type_names(f["type"]))
+    for node in FIELDS_ONLY + sorted(set(closure) - set(FIELDS_ONLY)):
         spec = load(node)
         fields = {f["name"]: f["type"] for f in spec["fields"]}
         for t in fields.values():

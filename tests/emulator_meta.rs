@@ -463,6 +463,81 @@ mod wrong_shapes {
     }
 
     #[tokio::test]
+    async fn json_parameters_are_checked_key_by_key() {
+        let env = start().await;
+        let c = env
+            .post(
+                "act_6/campaigns",
+                &[("special_ad_categories", "[]"), ("daily_budget", "1000")],
+            )
+            .await
+            .ok();
+        let c = c["id"].as_str().unwrap();
+        let adset = |targeting: &'static str| [("name", "s"), ("campaign_id", c), ("targeting", targeting)];
+        let r = env
+            .post("act_6/adsets", &adset(r#"{"geo_locations":{"countrys":["US"]}}"#))
+            .await;
+        assert!(
+            r.err()["message"]
+                .as_str()
+                .unwrap()
+                .contains("targeting[geo_locations][countrys]"),
+            "{}",
+            r.body
+        );
+        let r = env
+            .post(
+                "act_6/adsets",
+                &adset(r#"{"geo_locations":{"countries":["US"]},"age_min":70}"#),
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Invalid Age Range");
+        let r = env
+            .post("act_6/adsets", &adset(r#"{"geo_locations":{"countries":["usa"]}}"#))
+            .await;
+        assert_eq!(r.err()["code"], 100);
+        let r = env
+            .post(
+                "act_6/adsets",
+                &adset(r#"{"geo_locations":{"countries":["US"]},"custom_audiences":[{"id":"404"}]}"#),
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Invalid Custom Audience");
+        env.post(
+            "act_6/adsets",
+            &adset(r#"{"geo_locations":{"countries":["US"]},"genders":[1],"age_min":21}"#),
+        )
+        .await
+        .ok();
+
+        let r = env
+            .post(
+                "act_6/adcreatives",
+                &[("object_story_spec", r#"{"link_data":{"link":"https://example.com"}}"#)],
+            )
+            .await;
+        assert_eq!(
+            r.err()["message"],
+            "(#100) The parameter object_story_spec[page_id] is required"
+        );
+        let bad_cta =
+            r#"{"page_id":"1","link_data":{"link":"https://example.com","call_to_action":{"type":"CLICK_HERE"}}}"#;
+        let r = env.post("act_6/adcreatives", &[("object_story_spec", bad_cta)]).await;
+        assert!(
+            r.err()["message"]
+                .as_str()
+                .unwrap()
+                .contains("call_to_action][type] must be one of"),
+            "{}",
+            r.body
+        );
+        let good_cta = r#"{"page_id":"1","link_data":{"link":"https://example.com","call_to_action":{"type":"LEARN_MORE","value":{"link":"https://example.com"}}}}"#;
+        env.post("act_6/adcreatives", &[("object_story_spec", good_cta)])
+            .await
+            .ok();
+    }
+
+    #[tokio::test]
     async fn tokens_and_appsecret_proof() {
         let env = start().await;
         let r = env.get("act_1", &[("access_token", "EAAnot-a-token")]).await;

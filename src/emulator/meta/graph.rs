@@ -1384,13 +1384,10 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
                 }
                 _ => {}
             }
-            let geo = p.get("targeting").and_then(|t| t.get("geo_locations"));
-            if geo.is_none() {
-                return Err(GraphError::rule(
-                    "Your Audience Is Missing a Location",
-                    "Your audience is missing a location. Add targeting.geo_locations (countries, regions, cities or zips).",
-                ));
-            }
+            let targeting = p
+                .get("targeting")
+                .ok_or_else(|| GraphError::missing_param("targeting"))?;
+            check_targeting(ctx, account, targeting)?;
             fields.entry("status").or_insert(json!("ACTIVE"));
         }
         Kind::Ad => {
@@ -1413,6 +1410,7 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
             });
         }
         Kind::AdCreative => {
+            check_creative(&p)?;
             fields.entry("status").or_insert(json!("ACTIVE"));
         }
         Kind::AdLabel => {}
@@ -1438,6 +1436,106 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
         prev: None,
     });
     Ok(json!({ "id": id }))
+}
+
+/// Targeting rules beyond the spec's shape: a location, a valid age range and genders, ISO country codes, and
+/// custom audiences that exist in the ad account.
+fn check_targeting(ctx: &Ctx, account: &str, t: &Value) -> Result<(), GraphError> {
+    let missing_location = || {
+        GraphError::rule(
+            "Your Audience Is Missing a Location",
+            "Your audience is missing a location. Add targeting.geo_locations (countries, regions, cities or zips).",
+        )
+    };
+    let geo = t
+        .get("geo_locations")
+        .and_then(Value::as_object)
+        .ok_or_else(missing_location)?;
+    let places = geo
+        .iter()
+        .filter(|(k, _)| *k != "location_types")
+        .any(|(_, v)| v.as_array().is_some_and(|a| !a.is_empty()));
+    if !places {
+        return Err(missing_location());
+    }
+    for c in geo.get("countries").and_then(Value::as_array).into_iter().flatten() {
+        let ok = c
+            .as_str()
+            .is_some_and(|s| s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()));
+        if !ok {
+            return Err(GraphError::rule(
+                "Invalid Country",
+                format!("{c} is not a country code: use two-letter ISO 3166-1 codes such as US."),
+            ));
+        }
+    }
+    let age = |k: &str| -> Option<u64> {
+        t.get(k)
+            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+    };
+    let (min, max) = (age("age_min").unwrap_or(18), age("age_max").unwrap_or(65));
+    if !(13..=65).contains(&min) || !(13..=65).contains(&max) || min > max {
+        return Err(GraphError::rule(
+            "Invalid Age Range",
+            "age_min and age_max must be between 13 and 65, with age_min no greater than age_max.",
+        ));
+    }
+    for g in t.get("genders").and_then(Value::as_array).into_iter().flatten() {
+        if !matches!(g.as_u64(), Some(1 | 2)) {
+            return Err(GraphError::rule(
+                "Invalid Gender",
+                "genders takes 1 (male) and 2 (female).",
+            ));
+        }
+    }
+    for key in ["custom_audiences", "excluded_custom_audiences"] {
+        for a in t.get(key).and_then(Value::as_array).into_iter().flatten() {
+            let id = a
+                .get("id")
+                .map(|v| v.to_string().trim_matches('"').to_string())
+                .unwrap_or_default();
+            let exists = ctx
+                .st
+                .objects
+                .get(&id)
+                .is_some_and(|o| o.kind == Kind::CustomAudience && o.account == account);
+            if !exists {
+                return Err(GraphError::rule(
+                    "Invalid Custom Audience",
+                    format!("The custom audience {id} in targeting.{key} does not exist in this ad account."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A creative needs something to show: an object_story_spec (with its page) or an existing post.
+fn check_creative(p: &Map<String, Value>) -> Result<(), GraphError> {
+    if let Some(spec) = p.get("object_story_spec") {
+        if spec.get("page_id").is_none() {
+            return Err(GraphError::missing_param("object_story_spec[page_id]"));
+        }
+        if let Some(link) = spec.get("link_data") {
+            if link.get("link").is_none() && link.get("child_attachments").is_none() {
+                return Err(GraphError::missing_param("object_story_spec[link_data][link]"));
+            }
+        }
+        return Ok(());
+    }
+    let alternatives = [
+        "object_story_id",
+        "asset_feed_spec",
+        "object_id",
+        "source_instagram_media_id",
+    ];
+    if alternatives.iter().any(|k| p.contains_key(*k)) {
+        return Ok(());
+    }
+    Err(GraphError::rule(
+        "Creative Has Nothing to Show",
+        "Give the creative an object_story_spec (page_id and link_data, photo_data or video_data) or an object_story_id.",
+    ))
 }
 
 fn creative_id(v: Option<&Value>) -> Result<String, GraphError> {
@@ -1511,6 +1609,11 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
         }
         Kind::CustomAudience => super::audience::check_update(&p, &mut fields)?,
         _ => {}
+    }
+    if old.kind == Kind::AdSet {
+        if let Some(t) = p.get("targeting") {
+            check_targeting(ctx, &old.account, t)?;
+        }
     }
     if let Some(l) = p.get("adlabels") {
         let labels = resolve_labels(ctx, &old.account, l, dry)?;

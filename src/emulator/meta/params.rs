@@ -86,6 +86,9 @@ pub fn validate(api: &ApiSpec, params: &[(String, String)], read: bool) -> Resul
             return Err(GraphError::unknown_param(name));
         };
         let value = coerce(name, &spec.ty, raw)?;
+        if is_value_type(&spec.ty) {
+            check_value(&spec.ty, &value, name)?;
+        }
         out.insert(name.clone(), value);
     }
     for p in api.params.iter().filter(|p| p.required) {
@@ -198,6 +201,85 @@ fn coerce_json(name: &str, ty: &str, v: Value) -> Result<Value, GraphError> {
     }
 }
 
+/// A JSON-valued type whose keys the table knows (Targeting, AdCreativeObjectStorySpec, …): a node of the
+/// table without API calls.
+fn is_value_type(ty: &str) -> bool {
+    let t = ty.trim();
+    let t = t.strip_prefix("list<").and_then(|x| x.strip_suffix('>')).unwrap_or(t);
+    table().nodes.get(t.trim()).is_some_and(|n| n.apis.is_empty())
+}
+
+/// Check a JSON value against a spec type, key by key for value types: an unknown key, a value of the wrong
+/// type or a bad enum value anywhere inside is an error naming its path (`targeting[geo_locations][countries]`).
+pub fn check_value(ty: &str, v: &Value, path: &str) -> Result<(), GraphError> {
+    let ty = ty.trim();
+    let bad = |what: &str| {
+        Err(GraphError::invalid_param(format!(
+            "(#100) Param {path} must be {what}."
+        )))
+    };
+    if let Some(inner) = ty.strip_prefix("list<").and_then(|t| t.strip_suffix('>')) {
+        let Value::Array(items) = v else { return bad("an array") };
+        for (i, it) in items.iter().enumerate() {
+            check_value(inner, it, &format!("{path}[{i}]"))?;
+        }
+        return Ok(());
+    }
+    match ty {
+        "string" => match v {
+            Value::String(_) | Value::Number(_) => Ok(()),
+            _ => bad("a string"),
+        },
+        "int" => match v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
+            Value::String(s) if parse_int(s).is_some() => Ok(()),
+            _ => bad("an integer"),
+        },
+        "unsigned int" => match v {
+            Value::Number(n) if n.is_u64() => Ok(()),
+            Value::String(s) if parse_uint(s).is_some() => Ok(()),
+            _ => bad("a non-negative integer"),
+        },
+        "float" => match v {
+            Value::Number(_) => Ok(()),
+            Value::String(s) if s.trim().parse::<f64>().is_ok() => Ok(()),
+            _ => bad("a number"),
+        },
+        "bool" => match v {
+            Value::Bool(_) => Ok(()),
+            Value::String(s) if matches!(s.as_str(), "true" | "false") => Ok(()),
+            _ => bad("a boolean"),
+        },
+        _ => {
+            if let Some(values) = table().enums.get(ty) {
+                return match v {
+                    Value::String(s) if values.contains(s) => Ok(()),
+                    _ => Err(GraphError::invalid_param(format!(
+                        "(#100) Param {path} must be one of {{{}}}",
+                        values.join(", ")
+                    ))),
+                };
+            }
+            let Some(node) = table().nodes.get(ty).filter(|n| n.apis.is_empty()) else {
+                return Ok(());
+            };
+            let Value::Object(m) = v else {
+                return bad("a JSON object");
+            };
+            for (k, val) in m {
+                let Some(fty) = node.fields.get(k) else {
+                    return Err(GraphError::invalid_param(format!(
+                        "(#100) Param {path}[{k}] is not a valid field of {ty}"
+                    ))
+                    .user("Invalid parameter", format!("{k} is not a field of {ty}.")));
+                };
+                check_value(fty, val, &format!("{path}[{k}]"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
 fn is_scalar_type(ty: &str) -> bool {
     matches!(ty.trim(), "string" | "int" | "unsigned int") || table().enums.contains_key(ty.trim())
 }
@@ -293,6 +375,24 @@ mod tests {
             coerce("fields", "list<string>", "impressions,clicks").unwrap(),
             serde_json::json!(["impressions", "clicks"])
         );
+    }
+
+    #[test]
+    fn json_values_are_checked_key_by_key() {
+        let ok =
+            serde_json::json!({"age_min": 25, "geo_locations": {"countries": ["US"], "regions": [{"key": "3847"}]}});
+        assert!(check_value("Targeting", &ok, "targeting").is_ok());
+        let unknown = serde_json::json!({"geo_locations": {"countrys": ["US"]}});
+        let e = check_value("Targeting", &unknown, "targeting").unwrap_err();
+        assert!(
+            e.message.contains("targeting[geo_locations][countrys]"),
+            "{}",
+            e.message
+        );
+        let wrong = serde_json::json!({"age_min": "old"});
+        assert!(check_value("Targeting", &wrong, "targeting").is_err());
+        let cta = serde_json::json!({"page_id": "1", "link_data": {"call_to_action": {"type": "NOT_A_CTA"}}});
+        assert!(check_value("AdCreativeObjectStorySpec", &cta, "object_story_spec").is_err());
     }
 
     #[test]
