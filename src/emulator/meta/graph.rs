@@ -78,19 +78,19 @@ pub const ROUTES: &[Route] = &[
         node: "AdAccount",
         method: "GET",
         edge: Some("campaigns"),
-        reads: &["effective_status"],
+        reads: &["effective_status", "is_completed"],
     },
     Route {
         node: "AdAccount",
         method: "GET",
         edge: Some("adsets"),
-        reads: &["effective_status"],
+        reads: &["effective_status", "updated_since", "is_completed"],
     },
     Route {
         node: "AdAccount",
         method: "GET",
         edge: Some("ads"),
-        reads: &["effective_status"],
+        reads: &["effective_status", "updated_since"],
     },
     Route {
         node: "AdAccount",
@@ -108,7 +108,7 @@ pub const ROUTES: &[Route] = &[
         node: "AdAccount",
         method: "GET",
         edge: Some("customaudiences"),
-        reads: &["fields"],
+        reads: &["fields", "filtering"],
     },
     Route {
         node: "AdAccount",
@@ -212,13 +212,13 @@ pub const ROUTES: &[Route] = &[
         node: "Campaign",
         method: "GET",
         edge: Some("adsets"),
-        reads: &["effective_status"],
+        reads: &["effective_status", "is_completed"],
     },
     Route {
         node: "Campaign",
         method: "GET",
         edge: Some("ads"),
-        reads: &["effective_status"],
+        reads: &["effective_status", "updated_since"],
     },
     Route {
         node: "Campaign",
@@ -273,7 +273,7 @@ pub const ROUTES: &[Route] = &[
         node: "AdSet",
         method: "GET",
         edge: Some("ads"),
-        reads: &["effective_status"],
+        reads: &["effective_status", "updated_since"],
     },
     Route {
         node: "AdSet",
@@ -1219,13 +1219,28 @@ fn list_edge(
         .get("effective_status")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+    let updated_since = p.get("updated_since").and_then(Value::as_i64);
+    let is_completed = p.get("is_completed").and_then(Value::as_bool);
+    let filters = edge_filters(p.get("filtering"), node)?;
     let mut items = Vec::new();
     for id in ctx.st.ids(account, kind) {
         let Some(o) = ctx.st.objects.get(id).and_then(|o| lagged(ctx, o)) else {
             continue;
         };
-        if !filter(o) {
+        if !filter(o) || !filters.iter().all(|f| f.passes(o)) {
             continue;
+        }
+        if updated_since.is_some_and(|t| o.updated_ms / 1000 < t) {
+            continue;
+        }
+        if let Some(want) = is_completed {
+            let end = o
+                .str_field("stop_time")
+                .or_else(|| o.str_field("end_time"))
+                .and_then(params::parse_datetime);
+            if end.is_some_and(|e| e * 1000 <= ctx.now) != want {
+                continue;
+            }
         }
         if matches!(kind, Kind::Campaign | Kind::AdSet | Kind::Ad) {
             let eff = effective_status(ctx.st, ctx.cfg, o, ctx.now);
@@ -1238,6 +1253,85 @@ fn list_edge(
         items.push(render(ctx, o, &sel)?);
     }
     page(ctx, items)
+}
+
+/// One `filtering` entry on an edge (`[{"field":"subtype","operator":"EQUAL","value":"LOOKALIKE"}]`), over the
+/// object's id and stored fields.
+struct EdgeFilter {
+    field: String,
+    operator: String,
+    values: Vec<String>,
+}
+
+impl EdgeFilter {
+    fn passes(&self, o: &Obj) -> bool {
+        let actual = match self.field.as_str() {
+            "id" => o.id.clone(),
+            f => match o.fields.get(f) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None if f == "subtype" => "CUSTOM".to_string(),
+                None => String::new(),
+            },
+        };
+        let num = |s: &str| s.parse::<f64>().ok();
+        let first = self.values.first().map(String::as_str).unwrap_or("");
+        match self.operator.as_str() {
+            "EQUAL" | "IN" => self.values.contains(&actual),
+            "NOT_EQUAL" | "NOT_IN" => !self.values.contains(&actual),
+            "CONTAIN" => actual.contains(first),
+            "NOT_CONTAIN" => !actual.contains(first),
+            "GREATER_THAN" => num(&actual).zip(num(first)).is_some_and(|(a, b)| a > b),
+            "LESS_THAN" => num(&actual).zip(num(first)).is_some_and(|(a, b)| a < b),
+            _ => false,
+        }
+    }
+}
+
+fn edge_filters(v: Option<&Value>, node: &str) -> Result<Vec<EdgeFilter>, GraphError> {
+    let Some(items) = v.and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for it in items {
+        let field = it.get("field").and_then(Value::as_str).unwrap_or("");
+        if !table().has_field(node, field) {
+            return Err(GraphError::invalid_param(format!(
+                "(#100) Filtering field {field} is invalid"
+            )));
+        }
+        let operator = it.get("operator").and_then(Value::as_str).unwrap_or("");
+        let known = [
+            "EQUAL",
+            "NOT_EQUAL",
+            "IN",
+            "NOT_IN",
+            "CONTAIN",
+            "NOT_CONTAIN",
+            "GREATER_THAN",
+            "LESS_THAN",
+        ];
+        if !known.contains(&operator) {
+            return Err(GraphError::invalid_param(format!(
+                "(#100) Filtering operator {operator} is invalid"
+            )));
+        }
+        let scalar = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let values = match it.get("value") {
+            Some(Value::Array(a)) => a.iter().map(scalar).collect(),
+            Some(v) => vec![scalar(v)],
+            None => Vec::new(),
+        };
+        out.push(EdgeFilter {
+            field: field.into(),
+            operator: operator.into(),
+            values,
+        });
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
