@@ -1073,3 +1073,45 @@ mod binary {
         let _ = Path::new(".");
     }
 }
+
+/// Timing of a large account (run with `cargo test --test engine -- --ignored --nocapture large`).
+#[test]
+#[ignore]
+fn large_account_timing() {
+    let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+    env.mem.set_capabilities(MemoryCaps {
+        max_ops_per_request: 1000,
+        creates_children_in_one_request: true,
+    });
+    let mut d = Vec::new();
+    for c in 0..10 {
+        let ca = format!("acme/campaign/C{c}");
+        d.push(
+            res(&ca)
+                .with("status", Value::str("enabled"))
+                .with("budget.daily", money("10")),
+        );
+        for g in 0..20 {
+            let ga = format!("{ca}/ad_group/G{g}");
+            d.push(res(&ga).with("default_cpc", money("1")));
+            for k in 0..50 {
+                d.push(res(&format!("{ga}/keyword/kw{k}:exact")).with("status", Value::str("enabled")));
+            }
+        }
+    }
+    let t = std::time::Instant::now();
+    let p = env.plan(&d);
+    let t_plan = t.elapsed();
+    let t = std::time::Instant::now();
+    assert!(env.apply(&p).ok());
+    let t_apply = t.elapsed();
+    let t = std::time::Instant::now();
+    assert!(!env.plan(&d).has_changes());
+    eprintln!(
+        "{} resources: plan {:?}, apply {:?}, re-plan {:?}",
+        d.len(),
+        t_plan,
+        t_apply,
+        t.elapsed()
+    );
+}

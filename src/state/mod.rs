@@ -123,8 +123,8 @@ pub trait StateStore: Send + Sync {
     /// Forget one address; true when it was known.
     fn remove_entry(&self, address: &Address) -> Result<bool, StateError>;
 
-    /// Record an intent durably (flushed before returning); returns its key.
-    fn journal_add(&self, intent: &Intent) -> Result<u64, StateError>;
+    /// Record intents durably (flushed once, before returning); returns their keys in order.
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError>;
     fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError>;
     fn journal_resolve(&self, key: u64) -> Result<(), StateError>;
 
