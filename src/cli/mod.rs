@@ -8,6 +8,7 @@ mod apply;
 mod plan;
 mod schema;
 mod state;
+mod emulator;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -63,6 +64,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Inspect or edit the local state (id map, history).
     State(state::Args),
+    /// Run the local Google Ads + Meta API emulator.
+    Emulator(emulator::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::State(args) => state::run(&cli.global, args),
+        Command::Emulator(args) => emulator::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
