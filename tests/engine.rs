@@ -760,6 +760,27 @@ mod rendering {
     }
 
     #[test]
+    fn drift() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        // edits made in the platform's UI; the YAML did not change
+        let live = env.live("acme");
+        let id = |a: &str| live.iter().find(|r| r.address == addr(a)).unwrap().id.clone().unwrap();
+        assert!(env
+            .mem
+            .edit("acme", &id("acme/campaign/Spring Sale"), "status", Value::str("paused")));
+        assert!(env.mem.edit(
+            "acme",
+            &id("acme/campaign/Spring Sale/ad_group/Shoes"),
+            "default_cpc",
+            money("2.50")
+        ));
+        let p = env.plan(&shop("50"));
+        assert_eq!(p.summary().drifted, 2);
+        insta::assert_snapshot!("drift", render::human(&p, false));
+    }
+
+    #[test]
     fn replaces() {
         let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
         env.converge(&shop("50"));

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
+mod emulator;
 mod plan;
 mod schema;
 mod state;
-mod emulator;
 mod validate;
 
 /// Global flags every subcommand shares.

@@ -435,7 +435,7 @@ impl Connector for MemoryConnector {
 
     async fn read(&self, account: &Account, _req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         self.reload()?;
-        let d = self.lock();
+        let mut d = self.lock();
         let write_only = self.capabilities_unlocked();
         let resources = d
             .accounts
@@ -452,6 +452,21 @@ impl Connector for MemoryConnector {
                 r
             })
             .collect();
+        // Reviews finish between reads: a new ad is `pending_review` once, then `active`.
+        let mut reviewed = false;
+        for r in d.accounts.get_mut(&account.name).into_iter().flatten() {
+            if let Some(s) = r
+                .observed
+                .get_mut("effective_status")
+                .filter(|s| *s == "pending_review")
+            {
+                *s = "active".into();
+                reviewed = true;
+            }
+        }
+        if reviewed {
+            self.persist(&d)?;
+        }
         Ok(LiveSnapshot {
             resources,
             removed_ids: Vec::new(),
