@@ -502,6 +502,31 @@ mod executor {
         assert_eq!((h[0].result.as_str(), h[0].succeeded), ("succeeded", 14));
     }
 
+    /// A request whose response is lost: its creates stay journaled, the next run finds them and adopts or
+    /// keeps them, and nothing is created twice.
+    #[test]
+    fn lost_responses_leave_intents_that_the_next_run_resolves() {
+        for k in 0..7 {
+            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+            env.mem.set_capabilities(MemoryCaps {
+                max_ops_per_request: 3,
+                creates_children_in_one_request: true,
+            });
+            env.mem.set_faults(Faults {
+                lose_response_at_op: Some(k),
+                ..Default::default()
+            });
+            let r = env.converge(&shop("50"));
+            assert!(r.failed() > 0, "k={k}");
+            assert!(!env.store.journal_pending(Some("acme")).unwrap().is_empty(), "k={k}");
+            let r = env.converge(&shop("50"));
+            assert!(r.ok(), "k={k}: {r:?}");
+            assert_eq!(env.live("acme").len(), 7, "k={k}: duplicates");
+            assert!(env.store.journal_pending(None).unwrap().is_empty());
+            assert!(!env.plan(&shop("50")).has_changes());
+        }
+    }
+
     /// The memory platform crashes at operation k (before committing, after committing with the response lost,
     /// or between a create and its ownership marker); a new run converges, with no duplicates.
     #[test]

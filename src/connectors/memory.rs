@@ -57,6 +57,10 @@ pub struct Faults {
     pub crash_point: CrashPoint,
     #[serde(default)]
     pub crash_style: CrashStyle,
+    /// Commit operations up to and including this one, then fail the whole request as if the response was
+    /// lost in transit (the caller cannot know what was applied).
+    #[serde(default)]
+    pub lose_response_at_op: Option<u64>,
 }
 
 /// Tunable capabilities (to exercise batching).
@@ -393,6 +397,14 @@ impl MemoryConnector {
                 self.persist(d)?;
                 drop(guard);
                 crash_now(style, &op.address.to_string());
+            }
+            if !dry_run && d.faults.lose_response_at_op == Some(d.ops_seen - 1) {
+                d.faults.lose_response_at_op = None;
+                self.persist(d)?;
+                return Err(ConnectorError::Transport {
+                    url: "memory".into(),
+                    message: "connection reset before the response arrived".into(),
+                });
             }
         }
         if !dry_run {
