@@ -297,6 +297,13 @@ mod identity_and_diff {
                 .map(|(_, x)| x)
                 .collect();
             assert_eq!(brand.first().copied(), expect, "{policy:?}");
+            if policy == RemovalPolicy::Orphan {
+                let text = plan::render::human(&p, false);
+                assert!(
+                    text.contains("Left alone") && text.contains("acme/campaign/Brand"),
+                    "{text}"
+                );
+            }
             assert!(env.apply(&p).ok());
             assert!(!env.plan(&without).has_changes(), "{policy:?} did not converge");
         }
