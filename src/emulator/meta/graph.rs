@@ -1151,6 +1151,14 @@ fn decode_cursor(c: &str) -> Result<usize, GraphError> {
 
 /// Page a full list per `limit` / `after` / `before`; `paging.next` only when more remains.
 pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
+    let n = items.len();
+    let (start, end) = window(ctx, n)?;
+    let data: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
+    Ok(envelope(ctx, data, start, end, n))
+}
+
+/// The slice `[start, end)` of `n` items this request's `limit` / `after` / `before` select.
+fn window(ctx: &Ctx, n: usize) -> Result<(usize, usize), GraphError> {
     let limit = match ctx.req.param("limit") {
         Some(l) => l
             .trim()
@@ -1159,8 +1167,7 @@ pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
         None => 25,
     }
     .clamp(1, ctx.cfg.max_page_limit.max(1));
-    let n = items.len();
-    let (start, end) = if let Some(a) = ctx.req.param("after") {
+    Ok(if let Some(a) = ctx.req.param("after") {
         let s = decode_cursor(a)? + 1;
         (s.min(n), (s + limit).min(n))
     } else if let Some(b) = ctx.req.param("before") {
@@ -1168,8 +1175,10 @@ pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
         (e.saturating_sub(limit), e)
     } else {
         (0, limit.min(n))
-    };
-    let data: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
+    })
+}
+
+fn envelope(ctx: &Ctx, data: Vec<Value>, start: usize, end: usize, n: usize) -> Value {
     let mut out = Map::new();
     out.insert("data".into(), Value::Array(data));
     if end > start {
@@ -1203,7 +1212,7 @@ pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
         }
         out.insert("paging".into(), Value::Object(paging));
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 fn list_edge(
@@ -1222,7 +1231,7 @@ fn list_edge(
     let updated_since = p.get("updated_since").and_then(Value::as_i64);
     let is_completed = p.get("is_completed").and_then(Value::as_bool);
     let filters = edge_filters(p.get("filtering"), node)?;
-    let mut items = Vec::new();
+    let mut matches: Vec<&Obj> = Vec::new();
     for id in ctx.st.ids(account, kind) {
         let Some(o) = ctx.st.objects.get(id).and_then(|o| lagged(ctx, o)) else {
             continue;
@@ -1243,16 +1252,26 @@ fn list_edge(
             }
         }
         if matches!(kind, Kind::Campaign | Kind::AdSet | Kind::Ad) {
-            let eff = effective_status(ctx.st, ctx.cfg, o, ctx.now);
             match &wanted {
-                Some(w) if !w.iter().any(|s| s == &eff || s == o.status()) => continue,
+                Some(w) => {
+                    let eff = effective_status(ctx.st, ctx.cfg, o, ctx.now);
+                    if !w.iter().any(|s| s == &eff || s == o.status()) {
+                        continue;
+                    }
+                }
                 None if o.status() == "DELETED" => continue,
-                _ => {}
+                None => {}
             }
         }
-        items.push(render(ctx, o, &sel)?);
+        matches.push(o);
     }
-    page(ctx, items)
+    // Render only the page.
+    let (start, end) = window(ctx, matches.len())?;
+    let data = matches[start..end]
+        .iter()
+        .map(|o| render(ctx, o, &sel))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(envelope(ctx, data, start, end, matches.len()))
 }
 
 /// One `filtering` entry on an edge (`[{"field":"subtype","operator":"EQUAL","value":"LOOKALIKE"}]`), over the
