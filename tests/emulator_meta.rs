@@ -887,7 +887,10 @@ async fn late_conversions_arrive_for_recent_days() {
     env.tree_with_budget("act_4", "Hi", "300000").await;
     let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
     let range = json!({"since": today, "until": today}).to_string();
-    let q = [("fields", "actions,spend"), ("time_range", range.as_str())];
+    let q = [
+        ("fields", "actions,action_values,spend"),
+        ("time_range", range.as_str()),
+    ];
     let purchases = |b: &Value| -> i64 {
         b["data"][0]["actions"]
             .as_array()
@@ -904,6 +907,12 @@ async fn late_conversions_arrive_for_recent_days() {
         "delivery of a past day is fixed"
     );
     assert!(purchases(&late) > purchases(&early), "{early} vs {late}");
+    let value: f64 = late["data"][0]["action_values"][0]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(value > 0.0);
 }
 
 mod review_and_admin {

@@ -154,6 +154,8 @@ struct Day {
     link_clicks: i64,
     landing_page_views: i64,
     purchases: i64,
+    /// Value of the purchases, minor units.
+    purchase_value: i64,
 }
 
 impl Day {
@@ -165,6 +167,7 @@ impl Day {
         self.link_clicks += o.link_clicks;
         self.landing_page_views += o.landing_page_views;
         self.purchases += o.purchases;
+        self.purchase_value += o.purchase_value;
     }
 }
 
@@ -348,6 +351,8 @@ fn day_metrics(seed: u64, ad: &Obj, share: i64, day: NaiveDate, today: NaiveDate
         _ => 100,
     };
     let purchases = clicks * (2 + ((h >> 48) % 7) as i64) / 100 * maturity / 100;
+    // Each order is worth 20 % to 60 % of the ad's daily budget share.
+    let purchase_value = purchases * share * (20 + ((h >> 56) % 41) as i64) / 100;
     Day {
         spend,
         impressions,
@@ -356,6 +361,7 @@ fn day_metrics(seed: u64, ad: &Obj, share: i64, day: NaiveDate, today: NaiveDate
         link_clicks,
         landing_page_views,
         purchases,
+        purchase_value,
     }
 }
 
@@ -479,6 +485,7 @@ fn rows(ctx: &Ctx, target: &Target, q: &Query) -> Result<Vec<Value>, GraphError>
                 "cpm" => money_ratio(d.spend, d.impressions, 1000, &currency).map(|v| json!(v)),
                 "cpp" => money_ratio(d.spend, d.reach, 1000, &currency).map(|v| json!(v)),
                 "actions" => Some(actions(&d)),
+                "action_values" => Some(action_values(&d, &currency)),
                 "cost_per_action_type" => Some(cost_per_action(&d, &currency)),
                 _ => None,
             };
@@ -549,6 +556,17 @@ fn actions(d: &Day) -> Value {
             .map(|(t, n)| json!({ "action_type": t, "value": n.to_string() }))
             .collect(),
     )
+}
+
+fn action_values(d: &Day, currency: &str) -> Value {
+    if d.purchase_value == 0 {
+        return Value::Array(Vec::new());
+    }
+    let v = format_money(d.purchase_value, currency);
+    json!([
+        { "action_type": "offsite_conversion.fb_pixel_purchase", "value": v },
+        { "action_type": "purchase", "value": v },
+    ])
 }
 
 fn cost_per_action(d: &Day, currency: &str) -> Value {
