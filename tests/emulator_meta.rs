@@ -356,6 +356,27 @@ mod objects {
             }
         }
         assert_eq!(sizes, vec![3, 3, 1]);
+        // Hostile cursors: an error or an empty page, never a crash.
+        let huge = hex::encode(format!("cursor:{}", usize::MAX));
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("after", &huge)]).await.ok()["data"],
+            json!([])
+        );
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("after", "zz")]).await.err()["code"],
+            100
+        );
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("limit", "-1")]).await.err()["code"],
+            100
+        );
+        let old = json!({"since": "2001-01-01", "until": "2001-01-31"}).to_string();
+        assert_eq!(
+            env.get(&format!("{acct}/insights"), &[("time_range", &old)])
+                .await
+                .err()["code"],
+            3018
+        );
     }
 
     #[tokio::test]

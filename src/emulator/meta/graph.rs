@@ -1168,8 +1168,8 @@ fn window(ctx: &Ctx, n: usize) -> Result<(usize, usize), GraphError> {
     }
     .clamp(1, ctx.cfg.max_page_limit.max(1));
     Ok(if let Some(a) = ctx.req.param("after") {
-        let s = decode_cursor(a)? + 1;
-        (s.min(n), (s + limit).min(n))
+        let s = decode_cursor(a)?.saturating_add(1);
+        (s.min(n), s.saturating_add(limit).min(n))
     } else if let Some(b) = ctx.req.param("before") {
         let e = decode_cursor(b)?.min(n);
         (e.saturating_sub(limit), e)
