@@ -477,7 +477,8 @@ impl Inner {
         if let Some(a) = &account {
             st.last_account = Some(a.clone());
         }
-        let (headers, limited) = count_call(st, &cfg, now, &token_key, account.as_deref());
+        let (mut headers, limited) = count_call(st, &cfg, now, &token_key, account.as_deref());
+        headers.push(("x-fb-trace-id".to_string(), trace.clone()));
         if let Some(e) = limited {
             return error_response(&e, &trace, headers);
         }
