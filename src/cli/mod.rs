@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod emulator;
+mod schema;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -54,6 +55,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Run the local Google Ads + Meta API emulator.
     Emulator(emulator::Args),
+    /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
+    Schema(schema::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
+        Command::Schema(args) => schema::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
