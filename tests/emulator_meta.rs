@@ -418,6 +418,82 @@ mod objects {
     }
 }
 
+mod seed {
+    use super::*;
+
+    #[tokio::test]
+    async fn seeded_accounts_tokens_and_apps() {
+        let cfg = EmulatorConfig {
+            auto_create_accounts: false,
+            seed: serde_yaml::from_str(
+                "meta:\n  ad_accounts:\n    - { id: act_100, currency: EUR, name: Berlin }\n  \
+                 access_tokens: [EAAseeded-token]\n  apps: [{ app_id: '200000000000002', app_secret: other-secret }]\n",
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let env = start_with(cfg).await;
+        let a = env
+            .get(
+                "act_100",
+                &[("access_token", "EAAseeded-token"), ("fields", "currency,name")],
+            )
+            .await
+            .ok();
+        assert_eq!(a, json!({"currency": "EUR", "name": "Berlin"}));
+        assert_eq!(
+            env.get("act_999", &[]).await.err()["error_subcode"],
+            33,
+            "no auto-created accounts"
+        );
+
+        // The seeded app logs in, and its tokens carry proofs made with its own secret.
+        let redirect = "http://localhost:9/cb";
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[("client_id", "200000000000002"), ("redirect_uri", redirect)])
+            .send()
+            .await
+            .unwrap();
+        let loc = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+        let wrong = [
+            ("client_id", "200000000000002"),
+            ("client_secret", META_APP_SECRET),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let r = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&wrong))
+            .await;
+        assert_eq!(r.err()["message"], "Error validating client secret.");
+        let right = [
+            ("client_id", "200000000000002"),
+            ("client_secret", "other-secret"),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let tok = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&right))
+            .await
+            .ok();
+        let token = tok["access_token"].as_str().unwrap();
+        let proof = hmac_sha256_hex(b"other-secret", token.as_bytes());
+        env.get("act_100", &[("access_token", token), ("appsecret_proof", &proof)])
+            .await
+            .ok();
+        let default_app_proof = hmac_sha256_hex(META_APP_SECRET.as_bytes(), token.as_bytes());
+        let r = env
+            .get(
+                "act_100",
+                &[("access_token", token), ("appsecret_proof", &default_app_proof)],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
+    }
+}
+
 mod wrong_shapes {
     use super::*;
 
