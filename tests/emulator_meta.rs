@@ -537,7 +537,7 @@ mod wrong_shapes {
         let r = env.get(c["id"].as_str().unwrap(), &[("fields", "name,nope")]).await;
         assert_eq!(
             r.err()["message"],
-            "(#100) Tried accessing nonexisting field (nope) on node type (Campaign)"
+            "(#100) Tried accessing nonexisting field (nope) on node type (AdCampaignGroup)"
         );
 
         let r = env.get("999999", &[]).await;
