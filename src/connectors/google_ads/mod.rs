@@ -160,13 +160,24 @@ impl GoogleAdsConnector {
         if batch.ops.is_empty() {
             return Ok(Vec::new());
         }
-        let label = if mutate::needs_label(&batch.ops) {
+        let mut user_labels = HashMap::new();
+        let label = if mutate::needs_user_labels(&batch.ops) {
+            let rows = read::search_stream(&client, read::Q_LABEL).await?;
+            user_labels = read::labels_by_name(&rows);
+            let owner = user_labels.get(OWNER_LABEL).cloned();
+            if let Some(l) = &owner {
+                self.remember_label(&client.customer_id, l.clone());
+            }
+            owner
+        } else if mutate::needs_label(&batch.ops) {
             self.owner_label(&client).await?
         } else {
             None
         };
         let ctx = read::campaign_context(&client, &mutate::context_needed(&batch.ops)).await?;
-        let built = mutate::Builder::new(&client.customer_id, label.clone(), &ctx).build(&batch.ops);
+        let built = mutate::Builder::new(&client.customer_id, label.clone(), &ctx)
+            .with_labels(user_labels)
+            .build(&batch.ops);
         let (mut outcomes, resolved) =
             mutate::execute(&client, &built, batch.ops.len(), validate_only, self.max_ops).await?;
         if label.is_none() {

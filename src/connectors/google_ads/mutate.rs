@@ -91,6 +91,15 @@ pub fn context_needed(ops: &[Operation]) -> Vec<String> {
     ids
 }
 
+/// Whether the operations set campaign `labels` (the account's labels must be known).
+pub fn needs_user_labels(ops: &[Operation]) -> bool {
+    ops.iter().any(|o| match &o.action {
+        OpAction::Create { fields } => fields.contains_key("labels"),
+        OpAction::Update { set, .. } => set.contains_key("labels"),
+        _ => false,
+    })
+}
+
 /// Whether applying the operations needs the ownership label.
 pub fn needs_label(ops: &[Operation]) -> bool {
     ops.iter().any(|o| {
@@ -106,6 +115,10 @@ pub struct Builder<'a> {
     temp_of: HashMap<usize, String>,
     label: Option<String>,
     ctx: &'a HashMap<String, CampaignContext>,
+    /// User label names → resource names (existing, or created in this batch).
+    user_labels: HashMap<String, String>,
+    /// Label creations queued for this batch.
+    new_labels: Vec<Unit>,
 }
 
 impl<'a> Builder<'a> {
@@ -116,6 +129,73 @@ impl<'a> Builder<'a> {
             temp_of: HashMap::new(),
             label,
             ctx,
+            user_labels: HashMap::new(),
+            new_labels: Vec::new(),
+        }
+    }
+
+    /// The account's labels by name (from `SELECT label.resource_name, label.name FROM label`).
+    pub fn with_labels(mut self, labels: HashMap<String, String>) -> Self {
+        self.user_labels = labels;
+        self
+    }
+
+    /// The resource name of a user label, queuing its creation when the account has none by that name.
+    fn user_label(&mut self, name: &str) -> String {
+        if let Some(rn) = self.user_labels.get(name) {
+            return rn.clone();
+        }
+        let n = self.temp();
+        let t = format!("customers/{}/labels/{n}", self.customer);
+        self.new_labels.push(Unit {
+            op: None,
+            rank: 0,
+            body: json!({"labelOperation": {"create": {"resourceName": t, "name": name}}}),
+            temp: Some(t.clone()),
+            primary: false,
+            creates: true,
+        });
+        self.user_labels.insert(name.to_string(), t.clone());
+        t
+    }
+
+    /// CampaignLabel links to add (and remove) so that the campaign carries exactly `want`.
+    fn campaign_labels(
+        &mut self,
+        built: &mut Built,
+        i: usize,
+        campaign: &str,
+        want: &std::collections::BTreeSet<String>,
+        had: &std::collections::BTreeSet<String>,
+    ) {
+        for name in want.difference(had) {
+            let label = self.user_label(name);
+            Self::unit(
+                built,
+                i,
+                20,
+                json!({"campaignLabelOperation": {"create": {"campaign": campaign, "label": label}}}),
+                None,
+                false,
+            );
+        }
+        for name in had.difference(want) {
+            if let Some(label) = self.user_labels.get(name) {
+                let link = format!(
+                    "customers/{}/campaignLabels/{}~{}",
+                    self.customer,
+                    id_of(campaign),
+                    id_of(label)
+                );
+                Self::unit(
+                    built,
+                    i,
+                    30,
+                    json!({"campaignLabelOperation": {"remove": link}}),
+                    None,
+                    false,
+                );
+            }
         }
     }
 
@@ -179,6 +259,7 @@ impl<'a> Builder<'a> {
                 Err(msg) => built.immediate[i] = Some(failed("ADSCTL.UNSUPPORTED", msg)),
             }
         }
+        built.units.extend(std::mem::take(&mut self.new_labels));
         built.units.sort_by_key(|u| u.rank);
         built
     }
@@ -338,9 +419,6 @@ impl<'a> Builder<'a> {
                 Ok(())
             }
             Kind::Campaign => {
-                if fields.contains_key("labels") {
-                    return Err("campaign `labels` are not supported by the Google Ads connector yet".into());
-                }
                 let budget = match fields.get("budget.shared") {
                     Some(Value::Ref(addr)) => {
                         let r = op
@@ -386,6 +464,8 @@ impl<'a> Builder<'a> {
                     true,
                 );
                 self.temp_of.insert(i, t.clone());
+                let want = mapping::members(fields.get("labels"));
+                self.campaign_labels(built, i, &t, &want, &Default::default());
                 self.label_link(built, i, Kind::Campaign, &t)
             }
             Kind::AdGroup => {
@@ -470,6 +550,7 @@ impl<'a> Builder<'a> {
     ) -> Result<(), String> {
         let rn = self.rn(op.kind, id);
         let mut pushed = false;
+        let mut linked = false;
         let mut push =
             |built: &mut Built, key: &str, rank: u8, mut obj: Map<String, Json>, mask: Vec<String>, rn: &str| {
                 if mask.is_empty() {
@@ -493,7 +574,10 @@ impl<'a> Builder<'a> {
             }
             Kind::Campaign => {
                 if set.contains_key("labels") {
-                    return Err("campaign `labels` are not supported by the Google Ads connector yet".into());
+                    let want = mapping::members(set.get("labels"));
+                    let had = mapping::members(before.get("labels"));
+                    self.campaign_labels(built, i, &rn, &want, &had);
+                    linked = true;
                 }
                 let ctx = self.ctx.get(id).cloned().unwrap_or_default();
                 let (b, bmask) = mapping::budget_json(set, "budget.");
@@ -555,7 +639,7 @@ impl<'a> Builder<'a> {
             }
             other => return Err(format!("{other} is not a Google Ads kind")),
         }
-        if !pushed && !built.uploads.iter().any(|u| u.op == i) {
+        if !pushed && !linked && !built.uploads.iter().any(|u| u.op == i) {
             built.immediate[i] = Some(OpOutcome::Applied { id: id.to_string() });
         }
         Ok(())
@@ -1009,6 +1093,41 @@ mod tests {
             json!({"campaignLabelOperation": {"create": {"campaign": "customers/123/campaigns/5",
                 "label": "customers/123/labels/9"}}})
         );
+    }
+
+    #[test]
+    fn campaign_labels_are_linked_and_unlinked() {
+        let ctx = HashMap::new();
+        let set = |xs: &[&str]| Value::Set(xs.iter().map(|x| Value::str(*x)).collect());
+        let ops = vec![Operation {
+            address: addr("a/campaign/Spring"),
+            kind: Kind::Campaign,
+            action: OpAction::Update {
+                id: "21".into(),
+                set: [("labels".to_string(), set(&["brand", "new"]))].into(),
+                before: [("labels".to_string(), set(&["brand", "old"]))].into(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        }];
+        let labels: HashMap<String, String> = [
+            ("brand".to_string(), "customers/123/labels/8".to_string()),
+            ("old".to_string(), "customers/123/labels/7".to_string()),
+        ]
+        .into();
+        let built = Builder::new("123", None, &ctx).with_labels(labels).build(&ops);
+        let bodies: Vec<&Json> = built.units.iter().map(|u| &u.body).collect();
+        assert_eq!(bodies.len(), 3, "{bodies:?}");
+        assert_eq!(bodies[0]["labelOperation"]["create"]["name"], "new");
+        assert_eq!(
+            bodies[1]["campaignLabelOperation"]["create"]["label"],
+            bodies[0]["labelOperation"]["create"]["resourceName"]
+        );
+        assert_eq!(
+            *bodies[2],
+            json!({"campaignLabelOperation": {"remove": "customers/123/campaignLabels/21~7"}})
+        );
+        assert!(built.immediate[0].is_none());
     }
 
     #[test]

@@ -116,6 +116,15 @@ pub fn owner_label(labels: &[Json]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Label names → resource names.
+pub fn labels_by_name(labels: &[Json]) -> HashMap<String, String> {
+    labels
+        .iter()
+        .filter_map(|r| r.get("label"))
+        .filter_map(|l| Some((get_str(l, "name")?.to_string(), get_str(l, "resourceName")?.to_string())))
+        .collect()
+}
+
 /// Read every kind: one searchStream each.
 pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleAdsError> {
     let p = !pinned.is_empty();
