@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod connectors;
 pub mod emulator;
+pub mod import;
 pub mod model;
 pub mod secret;
 pub mod spec;
