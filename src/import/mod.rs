@@ -3,8 +3,9 @@
 //! `adsctl.yaml` holding the account. Platform-neutral: it works from `Resource` fields as listed in
 //! `docs/resource-model.md`, for Google Ads and Meta alike.
 //!
-//! Customer-file audiences are not imported: their members are write-only on both platforms, and a customer
-//! file cannot be rebuilt from the platform.
+//! Customer-file audiences are imported with an empty customer file and `ignore_changes: [members]`: members
+//! are write-only on both platforms, so the file cannot be rebuilt; fill it and drop the `ignore_changes` to
+//! manage the membership.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -441,6 +442,34 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         });
     }
 
+    let mut audiences = Vec::new();
+    for a in mine.iter().filter(|r| r.kind == Kind::Audience) {
+        let name = a.address.name().unwrap_or_default();
+        let csv = Path::new("data").join(format!("{}.csv", slug(name)));
+        let mut m = Mapping::new();
+        map_insert(&mut m, "name", s(name));
+        map_insert(&mut m, "accounts", Yaml::Sequence(vec![s(&account.name)]));
+        plain_fields(&mut m, a, account.currency, &["members"]);
+        let mut file = Mapping::new();
+        map_insert(&mut file, "path", s(&csv.display().to_string()));
+        map_insert(&mut file, "column", s("email"));
+        map_insert(&mut m, "customer_file", Yaml::Mapping(file));
+        let mut lifecycle = Mapping::new();
+        map_insert(&mut lifecycle, "ignore_changes", Yaml::Sequence(vec![s("members")]));
+        map_insert(&mut m, "lifecycle", Yaml::Mapping(lifecycle));
+        audiences.push(Yaml::Mapping(m));
+        files.push(ImportedFile {
+            path: csv,
+            contents: "email\n".into(),
+        });
+    }
+    if !audiences.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("audiences.yaml"),
+            contents: document("audiences", audiences)?,
+        });
+    }
+
     let mut used: BTreeSet<String> = BTreeSet::new();
     for c in mine.iter().filter(|r| r.kind == Kind::Campaign) {
         let m = match account.platform {
@@ -658,6 +687,37 @@ mod tests {
         assert_eq!(set["ads"][0]["creative"]["page_id"], s("1122"));
         let project: Yaml = serde_yaml::from_str(&files[0].contents).unwrap();
         assert_eq!(project["accounts"]["acme"]["ad_account_id"], s("act_1"));
+    }
+
+    /// The quickstart's desired resources, taken as live, import back to the same resources.
+    #[test]
+    fn quickstart_round_trips_through_import() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+        let project = crate::spec::load(&root).unwrap();
+        for account in project.accounts.values() {
+            let live: Vec<Resource> = project
+                .resources
+                .iter()
+                .filter(|r| r.address.account == account.name)
+                .cloned()
+                .collect();
+            assert!(live.len() >= 4, "{}", account.name);
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), &render(account, &live).unwrap()).unwrap();
+            let back = crate::spec::load(dir.path()).unwrap_or_else(|e| panic!("{}: {e:?}", account.name));
+            assert_eq!(back.accounts[&account.name], *account);
+            let key = |rs: &[Resource]| -> BTreeMap<String, BTreeMap<String, Value>> {
+                rs.iter()
+                    .filter(|r| r.address.account == account.name)
+                    .map(|r| {
+                        let mut f = r.fields.clone();
+                        f.remove("members");
+                        (r.address.to_string(), f)
+                    })
+                    .collect()
+            };
+            assert_eq!(key(&back.resources), key(&live), "account {}", account.name);
+        }
     }
 
     #[test]
