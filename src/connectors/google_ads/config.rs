@@ -49,6 +49,15 @@ impl CredentialSource for EnvCredentials {
     }
 }
 
+/// Fixed credentials (tests, or credentials resolved elsewhere).
+pub struct StaticCredentials(pub Credentials);
+
+impl CredentialSource for StaticCredentials {
+    fn credentials(&self, _account: &Account) -> Result<Credentials, GoogleAdsError> {
+        Ok(self.0.clone())
+    }
+}
+
 /// Resolve credentials through a lookup function (the environment, or a test's map).
 /// `Account.login_customer_id` wins over the variable.
 pub fn credentials_from(
@@ -136,8 +145,16 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         Settings {
             endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+            // An account pointed at another API host (the emulator) gets its token endpoint there too.
             token_url: get(ENV_TOKEN_URL)
                 .filter(|s| !s.trim().is_empty())
+                .or_else(|| {
+                    account
+                        .endpoint
+                        .as_deref()
+                        .filter(|e| !e.trim().is_empty())
+                        .map(|e| format!("{}/token", e.trim().trim_end_matches('/')))
+                })
                 .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string()),
             max_ops_per_request: (num("ADSCTL_GOOGLE_ADS_MAX_OPS", MAX_MUTATE_OPERATIONS as u64) as usize)
                 .clamp(1, MAX_MUTATE_OPERATIONS),
@@ -220,5 +237,11 @@ mod tests {
         assert_eq!(s.max_ops_per_request, 10_000);
         acct.endpoint = Some("http://127.0.0.1:7".into());
         assert_eq!(Settings::from_lookup(&acct, env).endpoint, "http://127.0.0.1:7");
+        let s = Settings::from_lookup(&acct, |_| None);
+        assert_eq!(s.token_url, "http://127.0.0.1:7/token");
+        let s = Settings::from_lookup(&acct, |k| {
+            (k == ENV_TOKEN_URL).then(|| "http://127.0.0.1:8/t".to_string())
+        });
+        assert_eq!(s.token_url, "http://127.0.0.1:8/t");
     }
 }

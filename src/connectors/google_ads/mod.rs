@@ -47,16 +47,40 @@ pub struct GoogleAdsConnector {
     /// Owner label resource name per customer, once known.
     labels: Mutex<HashMap<String, String>>,
     max_ops: usize,
+    /// Settings for every account instead of the environment's (tests, embedding).
+    settings: Option<Settings>,
 }
 
 impl GoogleAdsConnector {
     /// Build the connector and check the account's credentials resolve (nothing is sent yet).
     pub fn new(account: &Account, credentials: Arc<dyn CredentialSource>) -> Result<Self, ConnectorError> {
+        Self::build(account, credentials, None)
+    }
+
+    /// Like [`GoogleAdsConnector::new`], with explicit settings instead of the environment's.
+    pub fn with_settings(
+        account: &Account,
+        credentials: Arc<dyn CredentialSource>,
+        settings: Settings,
+    ) -> Result<Self, ConnectorError> {
+        Self::build(account, credentials, Some(settings))
+    }
+
+    fn build(
+        account: &Account,
+        credentials: Arc<dyn CredentialSource>,
+        settings: Option<Settings>,
+    ) -> Result<Self, ConnectorError> {
+        let max_ops = settings
+            .as_ref()
+            .map(|s| s.max_ops_per_request)
+            .unwrap_or_else(|| Settings::for_account(account).max_ops_per_request);
         let c = GoogleAdsConnector {
             credentials,
             clients: Mutex::new(HashMap::new()),
             labels: Mutex::new(HashMap::new()),
-            max_ops: Settings::for_account(account).max_ops_per_request,
+            max_ops,
+            settings,
         };
         c.client(account)?;
         Ok(c)
@@ -81,7 +105,8 @@ impl GoogleAdsConnector {
             )));
         }
         let creds = self.credentials.credentials(account)?;
-        let c = Arc::new(Client::new(Settings::for_account(account), creds, customer)?);
+        let settings = self.settings.clone().unwrap_or_else(|| Settings::for_account(account));
+        let c = Arc::new(Client::new(settings, creds, customer)?);
         clients.insert(account.name.clone(), c.clone());
         Ok(c)
     }
