@@ -59,14 +59,14 @@ campaign.maximize_conversion_value.target_roas, campaign.target_cpa.target_cpa_m
 campaign.target_roas.target_roas, campaign.target_spend.cpc_bid_ceiling_micros, campaign.start_date_time, \
 campaign.end_date_time, campaign.network_settings.target_google_search, \
 campaign.network_settings.target_search_network, campaign.network_settings.target_content_network, \
-campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising, \
-campaign.labels FROM campaign";
+campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising \
+FROM campaign";
 
 pub const Q_AD_GROUP: &str = "SELECT ad_group.resource_name, ad_group.id, ad_group.name, ad_group.status, \
-ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign, ad_group.labels FROM ad_group";
+ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign FROM ad_group";
 
 pub const Q_AD: &str = "SELECT ad_group_ad.resource_name, ad_group_ad.status, ad_group_ad.ad_group, \
-ad_group_ad.labels, ad_group_ad.ad.id, ad_group_ad.ad.type, ad_group_ad.ad.final_urls, \
+ad_group_ad.ad.id, ad_group_ad.ad.type, ad_group_ad.ad.final_urls, \
 ad_group_ad.ad.responsive_search_ad.headlines, ad_group_ad.ad.responsive_search_ad.descriptions, \
 ad_group_ad.ad.responsive_search_ad.path1, ad_group_ad.ad.responsive_search_ad.path2, \
 ad_group_ad.policy_summary.approval_status FROM ad_group_ad";
@@ -79,6 +79,11 @@ FROM ad_group_criterion";
 pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, user_list.name, \
 user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
 user_list.size_for_search FROM user_list";
+
+pub const Q_CAMPAIGN_LABEL: &str = "SELECT campaign_label.campaign, campaign_label.label FROM campaign_label";
+pub const Q_AD_GROUP_LABEL: &str = "SELECT ad_group_label.ad_group, ad_group_label.label FROM ad_group_label";
+pub const Q_AD_GROUP_AD_LABEL: &str =
+    "SELECT ad_group_ad_label.ad_group_ad, ad_group_ad_label.label FROM ad_group_ad_label";
 
 /// A query with the removed objects filtered out, unless some are pinned (GAQL has no OR: then the filter is
 /// applied locally).
@@ -104,6 +109,8 @@ pub struct Raw {
     pub ads: Vec<Json>,
     pub criteria: Vec<Json>,
     pub user_lists: Vec<Json>,
+    /// CampaignLabel / AdGroupLabel / AdGroupAdLabel links (ownership and user labels).
+    pub links: Vec<Json>,
 }
 
 /// The owner label's resource name, when the account has one.
@@ -144,7 +151,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         p,
     );
     let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
-    let (labels, budgets, campaigns, ad_groups, ads, criteria, user_lists) = tokio::try_join!(
+    let (labels, budgets, campaigns, ad_groups, ads, criteria, user_lists, l1, l2, l3) = tokio::try_join!(
         search_stream(client, Q_LABEL),
         search_stream(client, &q_budget),
         search_stream(client, &q_campaign),
@@ -152,7 +159,11 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         search_stream(client, &q_ad),
         search_stream(client, &q_criterion),
         search_stream(client, &q_user_list),
+        search_stream(client, Q_CAMPAIGN_LABEL),
+        search_stream(client, Q_AD_GROUP_LABEL),
+        search_stream(client, Q_AD_GROUP_AD_LABEL),
     )?;
+    let links = l1.into_iter().chain(l2).chain(l3).collect();
     let user_lists = user_lists
         .into_iter()
         .filter(|r| {
@@ -169,6 +180,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         ads,
         criteria,
         user_lists,
+        links,
     })
 }
 
@@ -176,29 +188,40 @@ fn kept(status: Option<&str>, id: &str, pinned: &BTreeSet<String>) -> bool {
     status != Some("REMOVED") || pinned.contains(id)
 }
 
-/// The label id behind a `labels` entry: `customers/1/campaignLabels/21~9` (a CampaignLabel / AdGroupLabel /
-/// AdGroupAdLabel resource name, whose last `~` part is the label id) → `9`.
-fn label_id_of(link: &str) -> String {
-    id_of(link).rsplit('~').next().unwrap_or_default().to_string()
+/// Target resource name → label ids attached to it, from the link rows.
+fn label_links(links: &[Json]) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for row in links {
+        for (key, target) in [
+            ("campaignLabel", "campaign"),
+            ("adGroupLabel", "adGroup"),
+            ("adGroupAdLabel", "adGroupAd"),
+        ] {
+            if let Some(l) = row.get(key) {
+                if let (Some(t), Some(label)) = (get_str(l, target), get_str(l, "label")) {
+                    out.entry(t.to_string()).or_default().push(id_of(label));
+                }
+            }
+        }
+    }
+    out
 }
 
-fn has_label(obj: &Json, label_id: Option<&str>) -> bool {
+fn has_label(links: &HashMap<String, Vec<String>>, rn: &str, label_id: Option<&str>) -> bool {
     let Some(label) = label_id else { return false };
-    obj.get("labels")
-        .and_then(Json::as_array)
-        .is_some_and(|ls| ls.iter().filter_map(Json::as_str).any(|l| label_id_of(l) == label))
+    links.get(rn).is_some_and(|ls| ls.iter().any(|l| l == label))
 }
 
-fn label_names(obj: &Json, names: &HashMap<String, String>) -> Option<Value> {
-    let ls = obj.get("labels").and_then(Json::as_array)?;
-    let set: BTreeSet<Value> = ls
-        .iter()
-        .filter_map(Json::as_str)
-        .filter_map(|rn| names.get(&label_id_of(rn)))
+fn label_names(links: &HashMap<String, Vec<String>>, rn: &str, names: &HashMap<String, String>) -> Value {
+    let set: BTreeSet<Value> = links
+        .get(rn)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| names.get(id))
         .filter(|n| n.as_str() != OWNER_LABEL)
         .map(|n| Value::str(n.clone()))
         .collect();
-    Some(Value::Set(set))
+    Value::Set(set)
 }
 
 /// Context kept for apply: the own budget of each campaign, the strategy in force.
@@ -220,6 +243,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         .filter_map(|r| r.get("label"))
         .filter_map(|l| Some((id_of(get_str(l, "resourceName")?), get_str(l, "name")?.to_string())))
         .collect();
+    let links = label_links(&raw.links);
     let mut out = Vec::new();
 
     // Budgets: shared ones are resources; own ones fold into their campaign.
@@ -278,10 +302,8 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             }
             r.observed.insert("budget_resource_name".into(), brn.to_string());
         }
-        if let Some(l) = label_names(c, &names_by_id) {
-            r.fields.insert("labels".into(), l);
-        }
-        r.owned = has_label(c, owner);
+        r.fields.insert("labels".into(), label_names(&links, rn, &names_by_id));
+        r.owned = has_label(&links, rn, owner);
         campaigns.insert(rn.to_string(), addr);
         out.push(r);
     }
@@ -303,7 +325,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let mut r = Resource::new(addr.clone(), Kind::AdGroup);
         r.id = Some(id);
         r.fields = mapping::ad_group_fields(g);
-        r.owned = has_label(g, owner);
+        r.owned = has_label(&links, rn, owner);
         ad_groups.insert(rn.to_string(), addr);
         out.push(r);
     }
@@ -331,7 +353,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             let mut r = Resource::new(parent.child(Kind::Ad, (i + 1).to_string()), Kind::Ad);
             r.id = Some(id_of(rn));
             r.fields = mapping::ad_fields(a);
-            r.owned = has_label(a, owner);
+            r.owned = has_label(&links, rn, owner);
             if let Some(s) = get_str(a, "policySummary.approvalStatus") {
                 r.observed.insert("approval_status".into(), lower(s));
             }
@@ -473,7 +495,7 @@ mod tests {
                 json!({"campaignBudget": {"resourceName": "customers/1/campaignBudgets/12", "id": "12", "name": "Pool", "amountMicros": "90000000", "explicitlyShared": true, "status": "ENABLED"}}),
             ],
             campaigns: vec![
-                json!({"campaign": {"resourceName": "customers/1/campaigns/21", "id": "21", "name": "Spring", "status": "ENABLED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/11", "labels": ["customers/1/campaignLabels/21~9", "customers/1/campaignLabels/21~8"]}}),
+                json!({"campaign": {"resourceName": "customers/1/campaigns/21", "id": "21", "name": "Spring", "status": "ENABLED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/11"}}),
                 json!({"campaign": {"resourceName": "customers/1/campaigns/22", "id": "22", "name": "Pooled", "status": "PAUSED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/12"}}),
                 json!({"campaign": {"resourceName": "customers/1/campaigns/23", "id": "23", "name": "Gone", "status": "REMOVED"}}),
             ],
@@ -487,6 +509,11 @@ mod tests {
             criteria: vec![
                 json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~5", "criterionId": "5", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": false, "keyword": {"text": "Running Shoes", "matchType": "PHRASE"}}}),
                 json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~6", "criterionId": "6", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": true, "keyword": {"text": "free", "matchType": "BROAD"}}}),
+            ],
+            links: vec![
+                json!({"campaignLabel": {"campaign": "customers/1/campaigns/21", "label": "customers/1/labels/9"}}),
+                json!({"campaignLabel": {"campaign": "customers/1/campaigns/21", "label": "customers/1/labels/8"}}),
+                json!({"adGroupLabel": {"adGroup": "customers/1/adGroups/31", "label": "customers/1/labels/9"}}),
             ],
             user_lists: vec![
                 json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN"}}),
