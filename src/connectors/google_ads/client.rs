@@ -161,11 +161,28 @@ impl Client {
             .set_token_uri(token_url)
             .set_auth_type(AuthType::RequestBody);
         let refresh = RefreshToken::new(self.creds.refresh_token.expose().to_string());
-        let resp = client
-            .exchange_refresh_token(&refresh)
-            .request_async(&self.oauth_http)
-            .await
-            .map_err(|e| GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None)))?;
+        let mut backoff = self.backoff();
+        let resp = loop {
+            match client
+                .exchange_refresh_token(&refresh)
+                .request_async(&self.oauth_http)
+                .await
+            {
+                Ok(r) => break r,
+                // A refusal (invalid_grant, invalid_client) is final; a broken connection or a 429/5xx page
+                // (not an OAuth error body) is worth another try.
+                Err(e @ oauth2::RequestTokenError::ServerResponse(_)) => {
+                    return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None)))
+                }
+                Err(e) => match backoff.next() {
+                    Some(d) => {
+                        tracing::warn!(delay = ?d, "token refresh failed; retrying");
+                        tokio::time::sleep(d).await;
+                    }
+                    None => return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None))),
+                },
+            }
+        };
         let token = Secret::new(resp.access_token().secret().clone());
         let lifetime = resp.expires_in().unwrap_or(Duration::from_secs(3600));
         let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN).max(Duration::from_secs(1));
