@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod apply;
+mod plan;
 mod schema;
+mod state;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -54,6 +57,12 @@ pub enum Command {
     Validate(validate::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
+    /// Show what would change: the YAML against the live accounts.
+    Plan(plan::Args),
+    /// Apply a saved plan exactly, or plan and apply after confirmation.
+    Apply(apply::Args),
+    /// Inspect or edit the local state (id map, history).
+    State(state::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -93,6 +102,9 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
+        Command::State(args) => state::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
