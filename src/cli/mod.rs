@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
+mod import;
 mod plan;
 mod schema;
 mod state;
@@ -63,6 +64,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Inspect or edit the local state (id map, history).
     State(state::Args),
+    /// Write an account's live campaigns as YAML (one file per campaign).
+    Import(import::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::State(args) => state::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
