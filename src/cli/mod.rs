@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
 mod import;
+mod emulator;
 mod plan;
 mod schema;
 mod state;
@@ -66,6 +67,8 @@ pub enum Command {
     State(state::Args),
     /// Write an account's live campaigns as YAML (one file per campaign).
     Import(import::Args),
+    /// Run the local Google Ads + Meta API emulator.
+    Emulator(emulator::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::State(args) => state::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        Command::Emulator(args) => emulator::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
