@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
-mod import;
 mod emulator;
+mod import;
 mod plan;
 mod schema;
 mod state;
