@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
+pub mod meta;
+
 /// The result of reading an account.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LiveSnapshot {
