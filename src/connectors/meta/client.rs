@@ -138,6 +138,16 @@ struct RawBatchEntry {
     code: u16,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    headers: Vec<RawHeader>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    value: String,
 }
 
 /// Encode parameters as `application/x-www-form-urlencoded`.
@@ -389,10 +399,8 @@ impl GraphClient {
     /// unknown.
     pub async fn batch(&self, calls: &[BatchCall], extra: &[(String, String)]) -> Result<Vec<BatchReply>, CallError> {
         let batch = Json::Array(calls.iter().map(BatchCall::to_json).collect());
-        let mut params = vec![
-            ("batch".to_string(), batch.to_string()),
-            ("include_headers".to_string(), "false".to_string()),
-        ];
+        // Per-call headers carry the usage figures (X-Business-Use-Case-Usage, …) the throttle learns from.
+        let mut params = vec![("batch".to_string(), batch.to_string())];
         params.extend(extra.iter().cloned());
         let n = u32::try_from(calls.len()).unwrap_or(u32::MAX).max(1);
         let json = (|| self.attempt(Method::Post, "", &params, n))
@@ -412,6 +420,8 @@ impl GraphClient {
                 Some(entry) => match serde_json::from_value::<RawBatchEntry>(entry.clone()) {
                     Err(_) => BatchReply::Unknown,
                     Ok(e) => {
+                        self.throttle
+                            .observe(e.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())));
                         let body = self.redact(e.body.as_deref().unwrap_or("null"));
                         match GraphError::parse(&body) {
                             Some(err) => {

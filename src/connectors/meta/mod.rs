@@ -18,7 +18,7 @@ pub mod throttle;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde_json::Value as Json;
@@ -30,7 +30,7 @@ use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
     OpOutcome, ReadRequest,
 };
-use crate::model::{Account, Address, Kind, Platform, Resource, Value};
+use crate::model::{Account, Address, Kind, Platform, Value};
 
 pub use self::config::{register_credential_source, resolve_credentials, MetaCredentials, API_VERSION};
 
@@ -78,7 +78,19 @@ struct Cache {
 
 pub struct MetaConnector {
     client: GraphClient,
-    cache: Mutex<Cache>,
+    /// Shared by every connector of the same ad account in this process (the engine may build one per call).
+    cache: Arc<Mutex<Cache>>,
+}
+
+fn shared_cache(act: &str) -> Arc<Mutex<Cache>> {
+    static CACHES: OnceLock<Mutex<HashMap<String, Arc<Mutex<Cache>>>>> = OnceLock::new();
+    CACHES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(act.to_string())
+        .or_default()
+        .clone()
 }
 
 /// `act_<digits>` whatever the user wrote.
@@ -141,10 +153,11 @@ impl MetaConnector {
                 account.name, account.platform
             )));
         }
-        let client = GraphClient::new(cfg, creds, &account.name, &act_id(&account.platform_id))?;
+        let act = act_id(&account.platform_id);
+        let client = GraphClient::new(cfg, creds, &account.name, &act)?;
         Ok(MetaConnector {
             client,
-            cache: Mutex::new(Cache::default()),
+            cache: shared_cache(&format!("{}|{act}", account.endpoint.as_deref().unwrap_or(""))),
         })
     }
 
@@ -446,12 +459,4 @@ impl Connector for MetaConnector {
     ) -> Result<Vec<MetricRow>, ConnectorError> {
         insights::metrics(self, account, level, range).await
     }
-}
-
-/// Live resources of one snapshot by id (used by apply for lookups in tests and by import).
-pub fn by_id(resources: &[Resource]) -> HashMap<&str, &Resource> {
-    resources
-        .iter()
-        .filter_map(|r| r.id.as_deref().map(|id| (id, r)))
-        .collect()
 }

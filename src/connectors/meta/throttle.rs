@@ -194,7 +194,9 @@ impl Throttle {
                         Self::write(&self.account_usage, |s| {
                             s.pct = s.pct.max(pct);
                             if pct >= 100 && reset_s > 0 {
-                                s.blocked_until = Some(Instant::now() + Duration::from_secs(reset_s));
+                                // Seconds, on the same (possibly shortened) clock as the regain minutes.
+                                let wait = self.regain_minute.mul_f64(reset_s as f64 / 60.0);
+                                s.blocked_until = Some(Instant::now() + wait);
                             }
                         });
                     }
