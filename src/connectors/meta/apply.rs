@@ -745,6 +745,32 @@ pub async fn run(
             Err(outcome) => p.decide(Some(i), outcome),
         }
     }
+    // A lookalike needs its seed's members (≥ 100): one whose origin is created here goes after the upload.
+    let seeded: HashSet<usize> = p.members.keys().copied().collect();
+    let (first, deferred): (VecDeque<Call>, VecDeque<Call>) = queue.into_iter().partition(|c| {
+        !(c.op.is_some_and(|i| batch.ops[i].kind == Kind::LookalikeAudience)
+            && c.refs().iter().any(|r| matches!(r, Ref::Op(j) if seeded.contains(j))))
+    });
+    execute(&mut p, &act, first).await?;
+    upload_members(&mut p).await;
+    if !deferred.is_empty() {
+        execute(&mut p, &act, deferred).await?;
+    }
+
+    Ok(p.outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(OpOutcome::Skipped {
+                reason: "not attempted".into(),
+            })
+        })
+        .collect())
+}
+
+/// Send calls in batches until every one is decided.
+async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> Result<(), ConnectorError> {
+    let conn = p.conn;
+    let validate = p.validate;
     let max_attempts = conn.client.cfg.max_retries + 1;
     let mut round = 0u32;
     let mut any_sent_ok = false;
@@ -913,7 +939,7 @@ pub async fn run(
         }
         // Look up creates whose outcome is unknown before anything is sent again.
         if !unknown_creates.is_empty() {
-            let found = lookup_creates(&p, &act, &unknown_creates).await;
+            let found = lookup_creates(p, act, &unknown_creates).await;
             for (c, hit) in unknown_creates.into_iter().zip(found) {
                 match hit {
                     Ok(Some(id)) => {
@@ -963,7 +989,13 @@ pub async fn run(
         }
     }
 
-    // Audience members, after their audience exists.
+    Ok(())
+}
+
+/// Audience members, after their audience exists.
+async fn upload_members(p: &mut Planner<'_>) {
+    let conn = p.conn;
+    let validate = p.validate;
     if !validate {
         let mut ops: Vec<usize> = p.members.keys().copied().collect();
         ops.sort_unstable();
@@ -1000,15 +1032,6 @@ pub async fn run(
             }
         }
     }
-
-    Ok(p.outcomes
-        .into_iter()
-        .map(|o| {
-            o.unwrap_or(OpOutcome::Skipped {
-                reason: "not attempted".into(),
-            })
-        })
-        .collect())
 }
 
 /// Find what unknown creates made: one listing per edge, twice (a second look after a pause, for platforms that

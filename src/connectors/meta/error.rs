@@ -46,7 +46,12 @@ pub enum ErrorClass {
 impl GraphError {
     /// Parse an error body; `None` when it is not a Graph error envelope.
     pub fn parse(body: &str) -> Option<GraphError> {
-        serde_json::from_str::<Envelope>(body).ok().map(|e| e.error)
+        // Only an object with an `error` object: serde would also read a struct from a JSON array.
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        if !v.get("error").is_some_and(serde_json::Value::is_object) {
+            return None;
+        }
+        serde_json::from_value::<Envelope>(v).ok().map(|e| e.error)
     }
 
     pub fn class(&self) -> ErrorClass {
@@ -207,5 +212,7 @@ mod tests {
     fn non_graph_bodies_are_not_errors() {
         assert!(GraphError::parse("<html>bad gateway</html>").is_none());
         assert!(GraphError::parse(r#"{"id":"1"}"#).is_none());
+        // A batch response is an array: never an error envelope.
+        assert!(GraphError::parse(r#"[{"code":200,"body":"{}"}]"#).is_none());
     }
 }
