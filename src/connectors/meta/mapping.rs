@@ -167,12 +167,11 @@ impl ReadContext<'_> {
     }
 }
 
-fn observed_status(r: &mut Resource, status: &Option<String>, effective: &Option<String>) {
+/// Only facts worth a person's attention go to `observed` (the plan lists unchanged resources whose observed
+/// values are not benign): the effective status, review feedback, delivery issues.
+fn observed_status(r: &mut Resource, effective: &Option<String>) {
     if let Some(e) = effective {
         r.observed.insert("effective_status".into(), e.to_ascii_lowercase());
-    }
-    if let Some(s) = status {
-        r.observed.insert("configured_status".into(), s.to_ascii_lowercase());
     }
 }
 
@@ -214,7 +213,7 @@ pub fn campaign_resource(c: &wire::Campaign, ctx: &ReadContext) -> Result<Resour
         r.fields.insert("stop_time".into(), Value::Str(read_time(t)));
     }
     r.owned = owned_by_label(&c.adlabels, ctx.label_id);
-    observed_status(&mut r, &c.status, &c.effective_status);
+    observed_status(&mut r, &c.effective_status);
     Ok(r)
 }
 
@@ -259,7 +258,7 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
         r.fields.extend(targeting_fields(t, ctx));
     }
     r.owned = owned_by_label(&s.adlabels, ctx.label_id);
-    observed_status(&mut r, &s.status, &s.effective_status);
+    observed_status(&mut r, &s.effective_status);
     Ok(r)
 }
 
@@ -420,12 +419,9 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
         r.fields.extend(creative_fields(spec));
     }
     r.owned = owned_by_label(&a.adlabels, ctx.label_id);
-    observed_status(&mut r, &a.status, &a.effective_status);
+    observed_status(&mut r, &a.effective_status);
     if let Some(fb) = a.ad_review_feedback.as_ref().and_then(review_feedback) {
         r.observed.insert("review_feedback".into(), fb);
-    }
-    if let Some(c) = creative {
-        r.observed.insert("creative_id".into(), c.id.clone());
     }
     if let Some(issues) = a.issues_info.as_ref().and_then(Json::as_array) {
         let msgs: Vec<String> = issues
@@ -495,26 +491,6 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
         _ => return None,
     };
     r.id = Some(a.id.clone());
-    if let Some(lo) = a.approximate_count_lower_bound {
-        r.observed
-            .insert("approximate_count_lower_bound".into(), lo.to_string());
-    }
-    if let Some(s) = a
-        .operation_status
-        .as_ref()
-        .and_then(|s| s.get("description"))
-        .and_then(Json::as_str)
-    {
-        r.observed.insert("operation_status".into(), s.to_string());
-    }
-    if let Some(s) = a
-        .delivery_status
-        .as_ref()
-        .and_then(|s| s.get("description"))
-        .and_then(Json::as_str)
-    {
-        r.observed.insert("delivery_status".into(), s.to_string());
-    }
     Some(r)
 }
 
