@@ -97,7 +97,7 @@ impl Env {
             base_url: self.url(),
             retry_min_delay: Duration::from_millis(20),
             retry_max_delay: Duration::from_millis(200),
-            regain_minute: Duration::from_millis(100),
+            regain_minute: Duration::from_millis(10),
             slow_down_max_delay: Duration::from_millis(50),
             calls_per_minute: 100_000,
             calls_per_hour: 1_000_000,
@@ -1162,5 +1162,83 @@ EXTRA
             assert_eq!(rs.iter().filter(|r| r.kind == Kind::Campaign).count(), 1);
             s.assert_no_secrets();
         });
+    }
+}
+
+mod secrets {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Every log line at TRACE (ours, reqwest's, hyper's), every outcome and error, while applying, reading,
+    /// failing on a rate limit, losing responses and using a rejected token: no secret anywhere.
+    #[tokio::test]
+    async fn no_secret_in_logs_outcomes_or_errors() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // Process-wide (a thread-scoped subscriber can miss callsites cached by concurrent tests); the other
+        // tests' logs land in the buffer too, which only widens the check.
+        tracing::subscriber::set_global_default(subscriber).expect("only this test installs a subscriber");
+
+        let env = Env::start().await;
+        env.add_account("act_1212", "USD").await;
+        let account = env.account("social", "act_1212", "USD");
+        let conn = env.connector(&account);
+        let mut seen = String::new();
+        let out = conn.apply(&account, &campaign_tree("social", "Quiet", 1, 1)).await;
+        seen.push_str(&format!("{out:?}"));
+        env.admin("/_emulator/faults", json!({"lost": 0.4, "429": 0.3, "seed": 3}))
+            .await;
+        let out = conn.apply(&account, &campaign_tree("social", "Noisy", 1, 2)).await;
+        seen.push_str(&format!("{out:?}"));
+        env.admin("/_emulator/faults", json!({})).await;
+        let snap = conn.read(&account, &ReadRequest::default()).await;
+        seen.push_str(&format!("{snap:?}"));
+        let bad = MetaConnector::with(
+            &account,
+            MetaConfig {
+                base_url: env.url(),
+                ..MetaConfig::default()
+            },
+            MetaCredentials {
+                access_token: Secret::new("EAAnot-a-real-token-0123456789"),
+                ..creds()
+            },
+        )
+        .unwrap();
+        let err = bad.read(&account, &ReadRequest::default()).await.unwrap_err();
+        seen.push_str(&format!("{err} {err:?} {:?}", err.hint()));
+        let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+        assert!(logs.contains("meta request"), "logging was captured");
+        assert!(
+            logs.contains("retrying") || logs.contains("looking up"),
+            "the faults were met (rate limits retried, lost responses looked up)"
+        );
+        let all = format!("{logs}\n{seen}");
+        let proof = creds().appsecret_proof().unwrap();
+        for (what, s) in [
+            ("access token", defaults::META_ACCESS_TOKEN),
+            ("rejected token", "EAAnot-a-real-token-0123456789"),
+            ("app secret", defaults::META_APP_SECRET),
+            ("appsecret_proof", proof.expose()),
+        ] {
+            assert!(!all.contains(s), "the {what} was printed");
+        }
     }
 }
