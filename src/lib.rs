@@ -4,6 +4,8 @@
 //! live resources read by a [`connectors::Connector`]) → `apply` (executor, journal) → connectors.
 //! See `docs/architecture.md`.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;

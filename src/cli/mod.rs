@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod auth;
+pub mod history;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -51,6 +53,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate a config directory offline.
     Validate(validate::Args),
+    /// Connect platform accounts and keep their credentials healthy.
+    Auth(auth::Args),
+    /// The audit log: auth events and applies.
+    History(history::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -87,8 +93,11 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Auth(args) => auth::run(&cli.global, args),
+        Command::History(args) => history::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
