@@ -284,6 +284,43 @@ mod tests {
         assert_eq!(s.expose(), "deserialised-secret-value");
     }
 
+    /// A buffer shared with the subscriber.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_events_that_format_a_secret_by_mistake_are_masked() {
+        let buf = Buf::default();
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(RedactingMakeWriter(move || sink.clone()))
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        let token = Secret::new("ya29.logged-by-mistake-0123");
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(
+                url = "https://x/y?access_token=abcdefgh&z=1",
+                "calling with {}",
+                token.expose()
+            );
+            tracing::info!(token = ?token, "debug-formatted");
+        });
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("calling with ****"), "{out}");
+        assert!(!out.contains("logged-by-mistake"), "{out}");
+        assert!(!out.contains("abcdefgh"), "{out}");
+        assert!(out.contains("Secret(****)"), "{out}");
+    }
+
     #[test]
     fn writer_scrubs_whole_events() {
         use std::io::Write;
