@@ -426,11 +426,11 @@ impl Setup {
     fn login_env(&self, server: &fake::Server) -> Vec<(&'static str, String)> {
         let mut e = self.base_env(server);
         e.extend([
-            ("ADSCTL_GOOGLE_CLIENT_ID", G_CLIENT_ID.to_string()),
-            ("ADSCTL_GOOGLE_CLIENT_SECRET", G_CLIENT_SECRET.to_string()),
-            ("ADSCTL_GOOGLE_DEVELOPER_TOKEN", G_DEV_TOKEN.to_string()),
-            ("ADSCTL_META_APP_ID", M_APP_ID.to_string()),
-            ("ADSCTL_META_APP_SECRET", M_APP_SECRET.to_string()),
+            ("GOOGLE_ADS_CLIENT_ID", G_CLIENT_ID.to_string()),
+            ("GOOGLE_ADS_CLIENT_SECRET", G_CLIENT_SECRET.to_string()),
+            ("GOOGLE_ADS_DEVELOPER_TOKEN", G_DEV_TOKEN.to_string()),
+            ("FACEBOOK_APP_ID", M_APP_ID.to_string()),
+            ("FACEBOOK_APP_SECRET", M_APP_SECRET.to_string()),
         ]);
         e
     }
@@ -694,9 +694,9 @@ mod vault {
         env_of(&[
             ("ADSCTL_MASTER_KEY", key.to_string()),
             ("ADSCTL_KEY_FILE", s.key_file.display().to_string()),
-            ("ADSCTL_GOOGLE_CLIENT_ID", G_CLIENT_ID.into()),
-            ("ADSCTL_GOOGLE_CLIENT_SECRET", G_CLIENT_SECRET.into()),
-            ("ADSCTL_GOOGLE_DEVELOPER_TOKEN", G_DEV_TOKEN.into()),
+            ("GOOGLE_ADS_CLIENT_ID", G_CLIENT_ID.into()),
+            ("GOOGLE_ADS_CLIENT_SECRET", G_CLIENT_SECRET.into()),
+            ("GOOGLE_ADS_DEVELOPER_TOKEN", G_DEV_TOKEN.into()),
         ])
     }
 
@@ -807,7 +807,7 @@ mod vault {
         let acct = s.account("acme-social");
         let mut pairs = vec![
             ("ADSCTL_KEY_FILE", s.key_file.display().to_string()),
-            ("ADSCTL_META_ACCESS_TOKEN", "EAAenv-SECRET-token".to_string()),
+            ("FACEBOOK_ACCESS_TOKEN", "EAAenv-SECRET-token".to_string()),
         ];
         let a = Auth::with_env(&s.root, env_of(&pairs));
         assert_eq!(a.credentials(&acct).unwrap().source, CredentialSource::Env);

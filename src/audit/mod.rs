@@ -73,9 +73,24 @@ impl AuditEntry {
 }
 
 fn os_user() -> Option<String> {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    static USER: OnceLock<Option<String>> = OnceLock::new();
+    USER.get_or_init(|| {
+        ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                // No variable (cron, CI containers): ask the system.
+                let out = std::process::Command::new(if cfg!(windows) { "whoami" } else { "id" })
+                    .args(if cfg!(windows) { &[][..] } else { &["-un"][..] })
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .output()
+                    .ok()?;
+                let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                (out.status.success() && !name.is_empty()).then_some(name)
+            })
+    })
+    .clone()
 }
 
 /// `Name <email>` from git (one lookup per process and root).

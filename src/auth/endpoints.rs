@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `ADSCTL_GOOGLE_ADS_ENDPOINT` (API base) | `https://googleads.googleapis.com` |
 //! | `ADSCTL_GOOGLE_OAUTH_ENDPOINT` (serves `/o/oauth2/v2/auth` and `/token`) | the account's / API override, else Google's |
+//! | `ADSCTL_GOOGLE_OAUTH_TOKEN_URL` (the token endpoint alone, as the connector reads it) | from the line above |
 //! | `ADSCTL_META_ENDPOINT` (Graph base) | `https://graph.facebook.com` |
 //! | `ADSCTL_META_DIALOG_ENDPOINT` (serves `/v25.0/dialog/oauth`) | the Graph override, else `https://www.facebook.com` |
 
@@ -57,7 +58,8 @@ pub fn google(account: &Account, env: &EnvFn) -> GoogleEndpoints {
         .or_else(|| var(env, "ADSCTL_GOOGLE_ADS_ENDPOINT"));
     let oauth_override = var(env, "ADSCTL_GOOGLE_OAUTH_ENDPOINT").or_else(|| api_override.clone());
     let api_base = api_override.unwrap_or_else(|| "https://googleads.googleapis.com".into());
-    match oauth_override {
+    let token_override = var(env, "ADSCTL_GOOGLE_OAUTH_TOKEN_URL");
+    let mut ep = match oauth_override {
         Some(base) => GoogleEndpoints {
             auth_url: format!("{base}/o/oauth2/v2/auth"),
             token_url: format!("{base}/token"),
@@ -68,7 +70,11 @@ pub fn google(account: &Account, env: &EnvFn) -> GoogleEndpoints {
             token_url: "https://oauth2.googleapis.com/token".into(),
             api_base,
         },
+    };
+    if let Some(t) = token_override {
+        ep.token_url = t;
     }
+    ep
 }
 
 pub fn meta(account: &Account, env: &EnvFn) -> MetaEndpoints {

@@ -120,12 +120,12 @@ impl AuthError {
             AuthError::UnknownAccount { known, .. } => format!("accounts in adsctl.yaml: {}", known.join(", ")),
             AuthError::Missing { account, platform } => match platform {
                 Platform::GoogleAds => format!(
-                    "run `adsctl auth login {account}`, or set ADSCTL_GOOGLE_CLIENT_ID, ADSCTL_GOOGLE_CLIENT_SECRET, \
-                     ADSCTL_GOOGLE_REFRESH_TOKEN and ADSCTL_GOOGLE_DEVELOPER_TOKEN"
+                    "run `adsctl auth login {account}`, or set GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, \
+                     GOOGLE_ADS_REFRESH_TOKEN and GOOGLE_ADS_DEVELOPER_TOKEN"
                 ),
                 _ => format!(
                     "run `adsctl auth login {account}` or `adsctl auth set-token {account}`, or set \
-                     ADSCTL_META_ACCESS_TOKEN (and ADSCTL_META_APP_ID, ADSCTL_META_APP_SECRET)"
+                     FACEBOOK_ACCESS_TOKEN (and FACEBOOK_APP_ID, FACEBOOK_APP_SECRET)"
                 ),
             },
             AuthError::Transport { .. } => "check the endpoint and your network, then retry".into(),
@@ -264,14 +264,14 @@ impl Credentials {
 
 /// The environment variables read for CI credentials (see `docs/auth.md`).
 pub mod env_names {
-    pub const GOOGLE_CLIENT_ID: &str = "ADSCTL_GOOGLE_CLIENT_ID";
-    pub const GOOGLE_CLIENT_SECRET: &str = "ADSCTL_GOOGLE_CLIENT_SECRET";
-    pub const GOOGLE_DEVELOPER_TOKEN: &str = "ADSCTL_GOOGLE_DEVELOPER_TOKEN";
-    pub const GOOGLE_REFRESH_TOKEN: &str = "ADSCTL_GOOGLE_REFRESH_TOKEN";
-    pub const GOOGLE_LOGIN_CUSTOMER_ID: &str = "ADSCTL_GOOGLE_LOGIN_CUSTOMER_ID";
-    pub const META_ACCESS_TOKEN: &str = "ADSCTL_META_ACCESS_TOKEN";
-    pub const META_APP_ID: &str = "ADSCTL_META_APP_ID";
-    pub const META_APP_SECRET: &str = "ADSCTL_META_APP_SECRET";
+    pub const GOOGLE_CLIENT_ID: &str = "GOOGLE_ADS_CLIENT_ID";
+    pub const GOOGLE_CLIENT_SECRET: &str = "GOOGLE_ADS_CLIENT_SECRET";
+    pub const GOOGLE_DEVELOPER_TOKEN: &str = "GOOGLE_ADS_DEVELOPER_TOKEN";
+    pub const GOOGLE_REFRESH_TOKEN: &str = "GOOGLE_ADS_REFRESH_TOKEN";
+    pub const GOOGLE_LOGIN_CUSTOMER_ID: &str = "GOOGLE_ADS_LOGIN_CUSTOMER_ID";
+    pub const META_ACCESS_TOKEN: &str = "FACEBOOK_ACCESS_TOKEN";
+    pub const META_APP_ID: &str = "FACEBOOK_APP_ID";
+    pub const META_APP_SECRET: &str = "FACEBOOK_APP_SECRET";
     /// `vault` or `env` forces one source; unset (or `auto`) means vault first, then environment.
     pub const AUTH_SOURCE: &str = "ADSCTL_AUTH_SOURCE";
 }
@@ -637,4 +637,19 @@ pub fn installed() -> Auth {
 /// An account's credentials, vault first, then environment (see [`Auth::credentials`]).
 pub fn credentials(account: &Account) -> Result<Credentials, AuthError> {
     installed().credentials(account)
+}
+
+/// [`Auth::record_sync`] on the installed context.
+pub fn record_sync(account: &str) {
+    installed().record_sync(account)
+}
+
+/// [`Auth::record_error`] on the installed context.
+pub fn record_error(account: &str, message: &str) {
+    installed().record_error(account, message)
+}
+
+/// [`Auth::record_refresh`] on the installed context.
+pub fn record_refresh(account: &Account, report: RefreshReport) -> Result<(), AuthError> {
+    installed().record_refresh(account, report)
 }

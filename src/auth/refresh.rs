@@ -115,7 +115,7 @@ impl Auth {
                             account.name
                         ),
                         hint: format!(
-                            "run `adsctl auth login {}` with ADSCTL_META_APP_ID and ADSCTL_META_APP_SECRET set",
+                            "run `adsctl auth login {}` with FACEBOOK_APP_ID and FACEBOOK_APP_SECRET set",
                             account.name
                         ),
                     });

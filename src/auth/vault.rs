@@ -184,7 +184,13 @@ impl Vault {
     fn write_file(&self, file: &VaultFile) -> Result<(), AuthError> {
         let body = serde_json::to_vec_pretty(file).map_err(|e| self.io("encode", e))?;
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.io("create the folder of", e))?;
+            if !dir.exists() {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                b.create(dir).map_err(|e| self.io("create the folder of", e))?;
+            }
         }
         let tmp = self.path.with_extension("json.tmp");
         let _ = std::fs::remove_file(&tmp);
