@@ -802,6 +802,35 @@ mod vault {
     }
 
     #[test]
+    fn meta_user_tokens_near_their_end_show_expiring_then_expired() {
+        let s = setup();
+        let a = Auth::with_env(
+            &s.root,
+            env_of(&[("ADSCTL_KEY_FILE", s.key_file.display().to_string())]),
+        );
+        let acct = s.account("acme-social");
+        let status_with = |days: i64| {
+            let m = auth::MetaCredentials {
+                access_token: adsctl::secret::Secret::new("EAAuser-SECRET-exp"),
+                token_kind: auth::MetaTokenKind::LongLivedUser,
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::days(days)),
+                app_id: Some(M_APP_ID.into()),
+                app_secret: Some(adsctl::secret::Secret::new(M_APP_SECRET)),
+            };
+            a.store(&acct.name, &CredentialKind::Meta(m)).unwrap();
+            a.status(std::slice::from_ref(&acct)).remove(0)
+        };
+        assert_eq!(status_with(40).status, TokenStatus::Active);
+        let r = status_with(3);
+        assert_eq!(r.status, TokenStatus::Expiring);
+        assert!(r.hint.unwrap().contains("adsctl auth refresh acme-social"));
+        assert_eq!(status_with(-1).status, TokenStatus::Expired);
+        // The expiry is readable without the key (clear metadata), the token is not.
+        let raw = std::fs::read_to_string(a.vault().path()).unwrap();
+        assert!(raw.contains("expires_at") && !raw.contains("EAAuser"));
+    }
+
+    #[test]
     fn env_credentials_are_the_fallback_and_the_source_can_be_forced() {
         let s = setup();
         let acct = s.account("acme-social");

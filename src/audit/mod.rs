@@ -289,6 +289,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn git_author_is_recorded_inside_a_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .output()
+        };
+        if !git(&["init", "-q"]).is_ok_and(|o| o.status.success()) {
+            return; // no git on this machine: nothing to record
+        }
+        git(&["config", "user.name", "Ada Lovelace"]).unwrap();
+        git(&["config", "user.email", "ada@example.com"]).unwrap();
+        let e = AuditEntry::new("apply").in_repo(Some(dir.path()));
+        assert_eq!(e.git_author.as_deref(), Some("Ada Lovelace <ada@example.com>"));
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(AuditEntry::new("apply").in_repo(Some(outside.path())).git_author, None);
+    }
+
+    #[test]
     fn chain_detects_edits() {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::at_state_dir(dir.path());
