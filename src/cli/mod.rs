@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod auth;
 pub mod history;
+mod schema;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -57,6 +58,8 @@ pub enum Command {
     Auth(auth::Args),
     /// The audit log: auth events and applies.
     History(history::Args),
+    /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
+    Schema(schema::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Auth(args) => auth::run(&cli.global, args),
         Command::History(args) => history::run(&cli.global, args),
+        Command::Schema(args) => schema::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
