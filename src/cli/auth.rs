@@ -47,6 +47,9 @@ pub enum AuthCommand {
     },
     /// One row per account: credential source, status, expiry, last sync / validation / error.
     Status {
+        /// The config directory (same as --dir).
+        #[arg(value_name = "DIR")]
+        path: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -104,9 +107,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
         .map_err(|e| CommandError::new(format!("cannot start the async runtime: {e}")))
 }
 
-fn open(dir: &DirArg) -> Result<(Auth, Vec<Account>), CommandError> {
-    let (root, accounts) = project::load_accounts(&dir.dir).map_err(auth_error)?;
-    let a = Auth::for_project(&root);
+fn open(global: &GlobalArgs, dir: &DirArg) -> Result<(Auth, Vec<Account>), CommandError> {
+    let project = match crate::spec::load(&dir.dir) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
+            return Err(CommandError::silent(1));
+        }
+    };
+    let a = Auth::for_project(&project.root);
+    let accounts: Vec<Account> = project.accounts.into_values().collect();
     auth::install(a.clone());
     Ok((a, accounts))
 }
@@ -123,7 +133,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             timeout,
             dir,
         } => {
-            let (a, accounts) = open(dir)?;
+            let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
             let no_browser = *no_browser;
             let pasted = no_browser.then(|| {
@@ -173,7 +183,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::SetToken { account: name, dir } => {
-            let (a, accounts) = open(dir)?;
+            let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
             let mut input = String::new();
             let stdin = std::io::stdin();
@@ -194,8 +204,12 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             println!("Stored the token of {} in the encrypted vault.", acct.name);
             Ok(ExitCode::SUCCESS)
         }
-        AuthCommand::Status { json, dir } => {
-            let (a, accounts) = open(dir)?;
+        AuthCommand::Status { path, json, dir } => {
+            let dir = match path {
+                Some(p) => DirArg { dir: p.clone() },
+                None => dir.clone(),
+            };
+            let (a, accounts) = open(global, &dir)?;
             let rows = a.status(&accounts);
             if *json {
                 let text = serde_json::to_string_pretty(&rows)
@@ -211,7 +225,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             json,
             dir,
         } => {
-            let (a, accounts) = open(dir)?;
+            let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
             let v = runtime()?.block_on(a.validate(acct)).map_err(auth_error)?;
             if *json {
@@ -236,7 +250,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::Refresh { account: name, dir } => {
-            let (a, accounts) = open(dir)?;
+            let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
             let c = runtime()?.block_on(a.refresh(acct)).map_err(auth_error)?;
             let until = match &c.kind {
@@ -254,7 +268,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::Logout { account: name, dir } => {
-            let (a, accounts) = open(dir)?;
+            let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
             if a.logout(&acct.name).map_err(auth_error)? {
                 println!("Deleted the stored tokens of {}.", acct.name);
@@ -268,7 +282,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             forget_old,
             dir,
         } => {
-            let (a, _) = open(dir)?;
+            let (a, _) = open(global, dir)?;
             let new = if *new_key_stdin {
                 let mut line = String::new();
                 std::io::stdin()
