@@ -386,7 +386,8 @@ impl Auth {
                 self.vault().path().display()
             ),
             hint: format!(
-                "set {} or restore the key file ({}) it was written with",
+                "set {} or restore the key file ({}) it was written with; or discard this account's tokens with \
+                 `adsctl auth logout {account}`",
                 key::ENV_MASTER_KEY,
                 key::ENV_KEY_FILE
             ),
