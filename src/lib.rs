@@ -6,9 +6,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod apply;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;
 pub mod model;
+pub mod plan;
 pub mod secret;
 pub mod spec;
+pub mod state;

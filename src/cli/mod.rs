@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod auth;
 pub mod history;
+mod apply;
+mod plan;
 mod schema;
+mod state;
+mod emulator;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -60,6 +64,14 @@ pub enum Command {
     History(history::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
+    /// Show what would change: the YAML against the live accounts.
+    Plan(plan::Args),
+    /// Apply a saved plan exactly, or plan and apply after confirmation.
+    Apply(apply::Args),
+    /// Inspect or edit the local state (id map, history).
+    State(state::Args),
+    /// Run the local Google Ads + Meta API emulator.
+    Emulator(emulator::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -102,6 +114,10 @@ pub fn main() -> ExitCode {
         Command::Auth(args) => auth::run(&cli.global, args),
         Command::History(args) => history::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
+        Command::State(args) => state::run(&cli.global, args),
+        Command::Emulator(args) => emulator::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
