@@ -4,9 +4,9 @@
 //! live resources read by a [`connectors::Connector`]) → `apply` (executor, journal) → connectors.
 //! See `docs/architecture.md`.
 
+pub mod apply;
 pub mod audit;
 pub mod auth;
-pub mod apply;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;

@@ -1092,3 +1092,63 @@ mod cli {
         assert_eq!(run(c, "x-SECRET-token\n").code, 1);
     }
 }
+
+/// The same flows against the built-in emulator, with its well-known credentials.
+mod emulator {
+    use super::*;
+    use adsctl::emulator::config::EmulatorConfig;
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::Emulator;
+
+    fn env_for(s: &Setup, url: &str, with_app: bool) -> EnvFn {
+        let mut pairs = vec![
+            ("ADSCTL_KEY_FILE", s.key_file.display().to_string()),
+            ("ADSCTL_GOOGLE_ADS_ENDPOINT", url.to_string()),
+            ("ADSCTL_META_ENDPOINT", url.to_string()),
+        ];
+        if with_app {
+            pairs.extend([
+                ("GOOGLE_ADS_CLIENT_ID", defaults::GOOGLE_CLIENT_ID.to_string()),
+                ("GOOGLE_ADS_CLIENT_SECRET", defaults::GOOGLE_CLIENT_SECRET.to_string()),
+                (
+                    "GOOGLE_ADS_DEVELOPER_TOKEN",
+                    defaults::GOOGLE_DEVELOPER_TOKEN.to_string(),
+                ),
+                ("FACEBOOK_APP_ID", defaults::META_APP_ID.to_string()),
+                ("FACEBOOK_APP_SECRET", defaults::META_APP_SECRET.to_string()),
+            ]);
+        }
+        env_of(&pairs)
+    }
+
+    #[tokio::test]
+    async fn login_both_platforms_through_the_loopback_listener_then_use_the_stored_tokens() {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let s = setup();
+        let login = Auth::with_env(&s.root, env_for(&s, &emu.url(), true));
+        for name in ["acme-search", "acme-social"] {
+            login.login(&s.account(name), opts(browser())).await.unwrap();
+        }
+        let later = Auth::with_env(&s.root, env_for(&s, &emu.url(), false));
+        for name in ["acme-search", "acme-social"] {
+            let acct = s.account(name);
+            let c = later.credentials(&acct).unwrap();
+            assert_eq!(c.source, CredentialSource::Vault, "{name}");
+            let v = later
+                .validate(&acct)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e} ({})", e.hint()));
+            assert_eq!(v.currency.as_deref(), Some("USD"), "{name}");
+            later.refresh(&acct).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let meta = later.credentials(&s.account("acme-social")).unwrap();
+        let m = meta.meta().unwrap();
+        assert_eq!(m.token_kind, auth::MetaTokenKind::LongLivedUser);
+        assert!((m.expires_at.unwrap() - chrono::Utc::now()).num_days() >= 50);
+        for row in later.status(&s.accounts()) {
+            assert_eq!(row.status, TokenStatus::Active, "{row:?}");
+            assert!(row.last_validation.is_some());
+        }
+        emu.shutdown().await.unwrap();
+    }
+}

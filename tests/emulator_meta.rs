@@ -781,11 +781,20 @@ mod audiences {
 
         // Edge filtering on the audiences' fields.
         let only_lal = json!([{"field": "subtype", "operator": "EQUAL", "value": "LOOKALIKE"}]).to_string();
-        let l = env.get("act_9/customaudiences", &[("filtering", &only_lal), ("fields", "id,subtype")]).await.ok();
+        let l = env
+            .get(
+                "act_9/customaudiences",
+                &[("filtering", &only_lal), ("fields", "id,subtype")],
+            )
+            .await
+            .ok();
         assert_eq!(l["data"].as_array().unwrap().len(), 1);
         assert_eq!(l["data"][0]["id"], lal["id"]);
         let bogus = json!([{"field": "colour", "operator": "EQUAL", "value": "red"}]).to_string();
-        assert_eq!(env.get("act_9/customaudiences", &[("filtering", &bogus)]).await.err()["code"], 100);
+        assert_eq!(
+            env.get("act_9/customaudiences", &[("filtering", &bogus)]).await.err()["code"],
+            100
+        );
 
         // DELETE removes members.
         let gone = json!({"schema": "EMAIL_SHA256", "data": hashes(100, "a")});

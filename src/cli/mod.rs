@@ -4,13 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub mod auth;
-pub mod history;
 mod apply;
+pub mod auth;
+mod emulator;
+pub mod history;
 mod plan;
 mod schema;
 mod state;
-mod emulator;
 mod validate;
 
 /// Global flags every subcommand shares.
