@@ -945,6 +945,22 @@ mod cli {
         }
     }
 
+    fn copy_dir(from: &Path, to: &Path, except: &[&str]) {
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            if except.contains(&name.as_str()) {
+                continue;
+            }
+            if p.is_dir() {
+                std::fs::create_dir_all(to.join(&name)).unwrap();
+                copy_dir(&p, &to.join(&name), except);
+            } else {
+                std::fs::copy(&p, to.join(&name)).unwrap();
+            }
+        }
+    }
+
     fn all_files(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -982,6 +998,25 @@ mod cli {
         c.args(["-vvv", "auth", "set-token", "acme-social"]);
         let o = run(c, &format!("{meta_system}\n"));
         record(&mut printed, "set-token", &o);
+
+        // Plan and apply (against the engine's offline sandbox) with the secrets in the environment.
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+            &s.root,
+            &["adsctl.yaml"],
+        );
+        let mut sandbox_env = login_env.clone();
+        sandbox_env.push((
+            "ADSCTL_BACKEND",
+            format!("memory:{}", s.root.join("platform.json").display()),
+        ));
+        for args in [vec!["-vvv", "plan"], vec!["-vvv", "apply", "--auto-approve"]] {
+            let mut c = adsctl(&s, &sandbox_env);
+            c.args(&args);
+            let o = run(c, "");
+            record(&mut printed, &args.join(" "), &o);
+            assert!(o.stdout.contains("to create"), "{}", o.stdout);
+        }
 
         // From here on: no credentials in the environment.
         for args in [
