@@ -1186,4 +1186,39 @@ mod emulator {
         }
         emu.shutdown().await.unwrap();
     }
+
+    #[tokio::test]
+    async fn set_token_stores_tokens_made_elsewhere_and_they_work() {
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let s = setup();
+        // Google: a refresh token from elsewhere (client and developer token from the environment).
+        let with_app = Auth::with_env(&s.root, env_for(&s, &emu.url(), true));
+        with_app
+            .set_token(
+                &s.account("acme-search"),
+                adsctl::secret::Secret::new(defaults::GOOGLE_REFRESH_TOKEN),
+            )
+            .unwrap();
+        // Meta: a system-user token, no app at all.
+        let bare = Auth::with_env(&s.root, env_for(&s, &emu.url(), false));
+        bare.set_token(
+            &s.account("acme-social"),
+            adsctl::secret::Secret::new(defaults::META_ACCESS_TOKEN),
+        )
+        .unwrap();
+        for name in ["acme-search", "acme-social"] {
+            let v = bare
+                .validate(&s.account(name))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(v.currency.as_deref(), Some("USD"));
+        }
+        let m = bare.credentials(&s.account("acme-social")).unwrap();
+        assert_eq!(m.meta().unwrap().token_kind, auth::MetaTokenKind::SystemUser);
+        // Nothing to refresh for a system-user token; Google gets a new access token.
+        assert!(bare.refresh(&s.account("acme-social")).await.is_ok());
+        let g = bare.refresh(&s.account("acme-search")).await.unwrap();
+        assert!(g.google().unwrap().access_token.is_some());
+        emu.shutdown().await.unwrap();
+    }
 }
