@@ -8,5 +8,6 @@ pub mod cli;
 pub mod connectors;
 pub mod emulator;
 pub mod model;
+pub mod reconcile;
 pub mod secret;
 pub mod spec;
