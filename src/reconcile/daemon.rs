@@ -147,6 +147,7 @@ impl<R: Reconciler> Daemon<R> {
             hub: hub.clone(),
             desired: desired_tx,
             fingerprint: None,
+            account_fingerprints: BTreeMap::new(),
             workers: BTreeMap::new(),
             parent_cancel: workers_cancel.clone(),
         };
@@ -185,20 +186,30 @@ struct Supervisor<R: Reconciler> {
     hub: Arc<StatusHub>,
     desired: watch::Sender<Option<Arc<Project>>>,
     fingerprint: Option<[u8; 32]>,
+    account_fingerprints: BTreeMap<String, [u8; 32]>,
     workers: BTreeMap<String, Worker>,
     parent_cancel: CancellationToken,
 }
 
 /// A digest of what the daemon reconciles towards: a reload that changes nothing triggers nothing.
-fn fingerprint(p: &Project) -> [u8; 32] {
+fn digest<T: serde::Serialize>(doc: &T) -> [u8; 32] {
     let mut h = Sha256::new();
-    let doc = (&p.accounts, &p.resources);
-    match serde_json::to_vec(&doc) {
+    match serde_json::to_vec(doc) {
         Ok(bytes) => h.update(&bytes),
         // Cannot happen for these types; make every load look new rather than never reconciling.
         Err(_) => h.update(fastrand::u64(..).to_le_bytes()),
     }
     h.finalize().into()
+}
+
+fn fingerprint(p: &Project) -> [u8; 32] {
+    digest(&(&p.accounts, &p.resources))
+}
+
+/// What one account reconciles towards: its settings and the resources addressed to it.
+fn account_fingerprint(p: &Project, name: &str) -> [u8; 32] {
+    let resources: Vec<_> = p.resources.iter().filter(|r| r.address.account == name).collect();
+    digest(&(p.accounts.get(name), resources))
 }
 
 impl<R: Reconciler> Supervisor<R> {
@@ -243,14 +254,19 @@ impl<R: Reconciler> Supervisor<R> {
                 // It finishes its reconcile in flight on its own.
                 drop(w.join);
             }
+            self.account_fingerprints.remove(&name);
             self.hub.remove_account(&name);
         }
         for (name, account) in &project.accounts {
             self.hub.register_account(account);
+            let fp = account_fingerprint(project, name);
+            let changed = self.account_fingerprints.insert(name.clone(), fp) != Some(fp);
             match self.workers.get(name) {
                 Some(w) => {
-                    // Full channel means a reconcile is already queued: coalesce.
-                    let _ = w.trigger.try_send(());
+                    if changed {
+                        // Full channel means a reconcile is already queued: coalesce.
+                        let _ = w.trigger.try_send(());
+                    }
                 }
                 None => {
                     let w = self.spawn_worker(name.clone());
