@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod schema;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -51,6 +52,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a config directory offline.
     Validate(validate::Args),
+    /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
+    Schema(schema::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Schema(args) => schema::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

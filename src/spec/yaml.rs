@@ -1,0 +1,263 @@
+//! A small, guarded YAML front end: source text → a tree of [`Node`]s that remember where they were written.
+//!
+//! Built on `yaml-rust2`'s event parser so that every node (keys included) carries a position, which semantic
+//! errors (duplicates, dangling references) need. Guards: aliases are rejected (no alias bombs), nesting is
+//! limited, and the caller limits file sizes before parsing.
+
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::error::{Code, SpecError};
+
+/// Deepest nesting of collections accepted in one document.
+pub const MAX_DEPTH: usize = 64;
+
+/// A position in one source file. `offset`/`len` are bytes (for snippets); `line`/`col` are 1-based, the column
+/// counted in characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Span {
+    pub file: usize,
+    pub offset: usize,
+    pub len: usize,
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+    Block,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Scalar { text: String, style: Style },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+impl Node {
+    /// A plain `null`, `~` or empty scalar.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { text, style: Style::Plain } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+    pub fn type_name(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Scalar { .. } if self.is_null() => "null",
+            NodeKind::Scalar {
+                text,
+                style: Style::Plain,
+            } => plain_type(text),
+            NodeKind::Scalar { .. } => "a string",
+            NodeKind::Seq(_) => "a list",
+            NodeKind::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// What a plain scalar looks like under the YAML 1.2 core schema (for error messages).
+pub fn plain_type(text: &str) -> &'static str {
+    match text {
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => "a boolean",
+        _ if text.parse::<i64>().is_ok() => "an integer",
+        _ if !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+            && text.chars().any(|c| c.is_ascii_digit()) =>
+        {
+            "a number"
+        }
+        _ => "a string",
+    }
+}
+
+/// Byte offset of the start of each line, to turn (line, col) into offsets.
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Lines { text, starts }
+    }
+    /// Byte offset of a 1-based line and 1-based char column.
+    fn offset(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let rest = &self.text[start..];
+        rest.char_indices()
+            .nth(col.saturating_sub(1))
+            .map(|(i, _)| start + i)
+            .unwrap_or(self.text.len())
+    }
+}
+
+fn span_at(lines: &Lines<'_>, file: usize, m: &Marker, len: usize) -> Span {
+    // yaml-rust2 markers: 1-based line, 0-based char column.
+    let line = m.line().max(1);
+    let col = m.col() + 1;
+    let offset = lines.offset(line, col);
+    let len = len.min(lines.text.len().saturating_sub(offset));
+    Span {
+        file,
+        offset,
+        len,
+        line,
+        col,
+    }
+}
+
+/// Parse every document of one file. An error stops at the first syntax problem (YAML cannot be resumed).
+pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError> {
+    let lines = Lines::new(text);
+    let mut parser = Parser::new_from_str(text);
+    let mut docs = Vec::new();
+    // Stack of open collections: (node under construction, pending key for maps).
+    enum Open {
+        Seq(Node),
+        Map(Node, Option<Node>),
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let err = |span: Span, code: Code, msg: String, hint: &str| {
+        SpecError::new(path, span, code, msg).with_hint(hint.to_string())
+    };
+    loop {
+        let (event, mark) = match parser.next_token() {
+            Ok(x) => x,
+            Err(e) => {
+                let span = span_at(&lines, file, e.marker(), 1);
+                return Err(err(
+                    span,
+                    Code::YamlSyntax,
+                    format!("YAML syntax error: {}", e.info()),
+                    "check the indentation and quoting around this position",
+                ));
+            }
+        };
+        let finished: Option<Node> = match event {
+            Event::StreamEnd => break,
+            Event::StreamStart | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => None,
+            Event::Alias(_) => {
+                return Err(err(
+                    span_at(&lines, file, &mark, 1),
+                    Code::YamlAlias,
+                    "YAML aliases (`*name`) are not supported".into(),
+                    "write the value out in full; aliases can expand explosively and hide what is managed",
+                ))
+            }
+            Event::Scalar(text, style, _, _) => {
+                let (style, extra) = match style {
+                    TScalarStyle::Plain => (Style::Plain, 0),
+                    TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => (Style::Quoted, 2),
+                    TScalarStyle::Literal | TScalarStyle::Folded => (Style::Block, 1),
+                };
+                let len = if style == Style::Block { 1 } else { text.len() + extra };
+                Some(Node {
+                    span: span_at(&lines, file, &mark, len),
+                    kind: NodeKind::Scalar { text, style },
+                })
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(
+                        span_at(&lines, file, &mark, 1),
+                        Code::TooDeep,
+                        format!("nesting deeper than {MAX_DEPTH} levels"),
+                        "flatten the structure; no adsctl resource nests this deep",
+                    ));
+                }
+                let span = span_at(&lines, file, &mark, 1);
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Open::Seq(Node {
+                        kind: NodeKind::Seq(Vec::new()),
+                        span,
+                    })
+                } else {
+                    Open::Map(
+                        Node {
+                            kind: NodeKind::Map(Vec::new()),
+                            span,
+                        },
+                        None,
+                    )
+                });
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                Some(Open::Seq(n)) | Some(Open::Map(n, None)) => Some(n),
+                // A key without a value cannot happen in a well-formed event stream.
+                Some(Open::Map(n, Some(_))) => Some(n),
+                None => None,
+            },
+        };
+        if let Some(node) = finished {
+            match stack.last_mut() {
+                None => docs.push(node),
+                Some(Open::Seq(seq)) => {
+                    if let NodeKind::Seq(items) = &mut seq.kind {
+                        items.push(node);
+                    }
+                }
+                Some(Open::Map(map, pending)) => match pending.take() {
+                    None => *pending = Some(node),
+                    Some(key) => {
+                        if let NodeKind::Map(entries) = &mut map.kind {
+                            entries.push((key, node));
+                        }
+                    }
+                },
+            }
+        }
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let mut d = parse(text, 0, "t.yaml").unwrap();
+        assert_eq!(d.len(), 1);
+        d.remove(0)
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let n = one("a: 1\nbé: [x, 'y']\n");
+        let NodeKind::Map(e) = &n.kind else { panic!() };
+        assert_eq!((e[0].0.span.line, e[0].0.span.col), (1, 1));
+        assert_eq!((e[1].0.span.line, e[1].0.span.col), (2, 1));
+        let NodeKind::Seq(items) = &e[1].1.kind else { panic!() };
+        assert_eq!((items[0].span.line, items[0].span.col), (2, 6));
+        assert_eq!(items[0].span.offset, "a: 1\nbé: [".len());
+        assert_eq!((items[1].span.line, items[1].span.col), (2, 9));
+    }
+
+    #[test]
+    fn rejects_aliases_and_depth() {
+        assert!(parse("a: &x [1]\nb: *x\n", 0, "t").is_err());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(parse(&deep, 0, "t").is_err());
+        let deep_block: String = (0..100).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        assert!(parse(&deep_block, 0, "t").is_err());
+    }
+
+    #[test]
+    fn multi_document() {
+        assert_eq!(parse("a: 1\n---\nb: 2\n", 0, "t").unwrap().len(), 2);
+        assert_eq!(parse("", 0, "t").unwrap().len(), 0);
+    }
+}
