@@ -4,7 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod apply;
+mod plan;
 mod schema;
+mod state;
+mod emulator;
 mod validate;
 
 /// Global flags every subcommand shares.
@@ -54,6 +58,14 @@ pub enum Command {
     Validate(validate::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
+    /// Show what would change: the YAML against the live accounts.
+    Plan(plan::Args),
+    /// Apply a saved plan exactly, or plan and apply after confirmation.
+    Apply(apply::Args),
+    /// Inspect or edit the local state (id map, history).
+    State(state::Args),
+    /// Run the local Google Ads + Meta API emulator.
+    Emulator(emulator::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -93,6 +105,10 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
+        Command::State(args) => state::run(&cli.global, args),
+        Command::Emulator(args) => emulator::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

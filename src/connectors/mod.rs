@@ -10,6 +10,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub mod memory;
+pub mod registry;
+
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
 /// The result of reading an account.

@@ -1,0 +1,205 @@
+//! Emulator configuration shared by every platform, and the `--seed` file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::faults::FaultSpec;
+use super::EmulatorError;
+
+/// Everything the core and the platforms need to start. `Default` is what the tests and the quickstart use:
+/// a free loopback port, no persistence, no faults, real-looking token lifetimes.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Where to listen (loopback only; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Persist the state to this file periodically and on clean shutdown (and restore it at start).
+    pub data: Option<PathBuf>,
+    /// How often the state is written to `data`.
+    pub persist_interval: Duration,
+    /// Accounts and extra credentials.
+    pub seed: SeedFile,
+    /// Faults to inject from the start (changeable at run time with `POST /_emulator/faults`).
+    pub faults: FaultSpec,
+    /// Lifetime of the access tokens the OAuth endpoints issue (Google: 3600 s; Meta short-lived: 1 h).
+    pub token_ttl: Duration,
+    /// How long a Meta ad stays in PENDING_REVIEW before its review completes.
+    pub review_delay: Duration,
+    /// How long a `timeout` fault hangs before the connection is dropped.
+    pub fault_hang: Duration,
+    /// Rate limits per platform.
+    pub rate_limits: RateLimits,
+    /// Seed of the synthetic metrics (same seed, same numbers on every run).
+    pub metric_seed: u64,
+    /// Accounts that are not in the seed are created the first time they are used.
+    pub auto_create_accounts: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: None,
+            persist_interval: Duration::from_secs(5),
+            seed: SeedFile::default(),
+            faults: FaultSpec::default(),
+            token_ttl: Duration::from_secs(3600),
+            review_delay: Duration::from_secs(2),
+            fault_hang: Duration::from_secs(30),
+            rate_limits: RateLimits::default(),
+            metric_seed: 0,
+            auto_create_accounts: true,
+        }
+    }
+}
+
+/// Rate limits, per platform. `None` switches a limit off.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    pub google_ads: GoogleRateLimits,
+    pub meta: MetaRateLimits,
+}
+
+/// Google Ads: requests per second per customer (the real service answers RESOURCE_EXHAUSTED when a
+/// developer token sends too fast) and the daily operation allowance of the developer token's access level.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleRateLimits {
+    pub requests_per_second: Option<u32>,
+    /// Basic access: 15,000 operations a day. Off by default so that benchmarks are not throttled.
+    pub daily_operations: Option<u64>,
+}
+
+/// Meta: calls per rolling window per ad account (business use case) and per app.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetaRateLimits {
+    /// Calls allowed per ad account in one window before code 80004 / usage at 100 %.
+    pub calls_per_window: Option<u32>,
+    /// Length of the window in seconds.
+    pub window_secs: u64,
+}
+
+impl Default for MetaRateLimits {
+    fn default() -> Self {
+        MetaRateLimits {
+            calls_per_window: None,
+            window_secs: 3600,
+        }
+    }
+}
+
+/// The `--seed` YAML file.
+///
+/// ```yaml
+/// google_ads:
+///   customers:
+///     - { customer_id: "1234567890", currency: USD, time_zone: America/New_York, descriptive_name: Acme }
+///   developer_tokens: [my-dev-token]
+/// meta:
+///   ad_accounts:
+///     - { id: act_1234567890, currency: USD, timezone_name: America/Los_Angeles, name: Acme }
+/// ```
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedFile {
+    pub google_ads: GoogleSeed,
+    pub meta: MetaSeed,
+}
+
+impl SeedFile {
+    /// Read a seed file (YAML).
+    pub fn load(path: &Path) -> Result<SeedFile, EmulatorError> {
+        let text = std::fs::read_to_string(path).map_err(|e| EmulatorError::Seed {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        serde_yaml::from_str(&text).map_err(|e| EmulatorError::Seed {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleSeed {
+    pub customers: Vec<GoogleCustomerSeed>,
+    /// Developer tokens accepted in addition to the well-known default.
+    pub developer_tokens: Vec<String>,
+    /// Refresh tokens accepted in addition to the well-known default.
+    pub refresh_tokens: Vec<String>,
+    /// OAuth clients accepted in addition to the well-known default.
+    pub clients: Vec<OAuthClientSeed>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleCustomerSeed {
+    /// Ten digits; dashes are accepted and dropped.
+    pub customer_id: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub descriptive_name: Option<String>,
+    /// A manager (MCC) account.
+    #[serde(default)]
+    pub manager: bool,
+    /// For a manager: the customer ids it manages (they accept it as `login-customer-id`).
+    #[serde(default)]
+    pub clients: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientSeed {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetaSeed {
+    pub ad_accounts: Vec<MetaAdAccountSeed>,
+    /// Access tokens accepted in addition to the well-known default.
+    pub access_tokens: Vec<String>,
+    /// Apps (id and secret) in addition to the well-known default.
+    pub apps: Vec<MetaAppSeed>,
+    /// Further platform-specific seed keys, read by the Meta emulator itself.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaAdAccountSeed {
+    /// `act_<digits>` (the `act_` prefix is added when missing).
+    pub id: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default = "default_time_zone")]
+    pub timezone_name: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaAppSeed {
+    pub app_id: String,
+    pub app_secret: String,
+}
+
+fn default_currency() -> String {
+    "USD".to_string()
+}
+
+fn default_time_zone() -> String {
+    "America/New_York".to_string()
+}

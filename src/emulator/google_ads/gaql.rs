@@ -1,0 +1,1001 @@
+//! A GAQL parser and evaluator for the subset adsctl and its users need: SELECT … FROM … [WHERE c AND c …]
+//! [ORDER BY f [ASC|DESC], …] [LIMIT n], with =, !=, >, >=, <, <=, IN, NOT IN, LIKE, NOT LIKE, BETWEEN,
+//! DURING, IS NULL; fields checked against the v25 table.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use serde_json::{json, Map, Value};
+
+use super::errors::{self, AdsError, Code};
+use super::metrics::{self, Day};
+use super::resources::Res;
+use super::schema::schema;
+use super::store::{Customer, Obj, Prev};
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Num(String),
+    Op(String),
+    Comma,
+    LParen,
+    RParen,
+}
+
+fn qerr(code: Code, msg: impl Into<String>) -> AdsError {
+    AdsError::new(code, msg)
+}
+
+fn lex(q: &str) -> Result<Vec<Tok>, AdsError> {
+    let mut out = Vec::new();
+    let cs: Vec<char> = q.chars().collect();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '\'' || c == '"' {
+            let mut s = String::new();
+            let mut j = i + 1;
+            loop {
+                match cs.get(j) {
+                    None => {
+                        return Err(qerr(
+                            errors::QUERY_STRING_NOT_TERMINATED,
+                            "A string literal is not terminated.",
+                        ))
+                    }
+                    Some('\\') => {
+                        if let Some(n) = cs.get(j + 1) {
+                            s.push(*n);
+                        }
+                        j += 2;
+                    }
+                    Some(x) if *x == c => break,
+                    Some(x) => {
+                        s.push(*x);
+                        j += 1;
+                    }
+                }
+            }
+            out.push(Tok::Str(s));
+            i = j + 1;
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let mut j = i;
+            while j < cs.len() && (cs[j].is_ascii_alphanumeric() || cs[j] == '_' || cs[j] == '.') {
+                j += 1;
+            }
+            out.push(Tok::Ident(cs[i..j].iter().collect()));
+            i = j;
+        } else if c.is_ascii_digit() || (c == '-' && cs.get(i + 1).is_some_and(char::is_ascii_digit)) {
+            let mut j = i + 1;
+            while j < cs.len() && (cs[j].is_ascii_digit() || cs[j] == '.') {
+                j += 1;
+            }
+            out.push(Tok::Num(cs[i..j].iter().collect()));
+            i = j;
+        } else if c == ',' {
+            out.push(Tok::Comma);
+            i += 1;
+        } else if c == '(' {
+            out.push(Tok::LParen);
+            i += 1;
+        } else if c == ')' {
+            out.push(Tok::RParen);
+            i += 1;
+        } else if "=!<>".contains(c) {
+            let two: String = cs[i..(i + 2).min(cs.len())].iter().collect();
+            if matches!(two.as_str(), "!=" | ">=" | "<=") {
+                out.push(Tok::Op(two));
+                i += 2;
+            } else if c == '!' {
+                return Err(qerr(errors::QUERY_BAD_OPERATOR, "Invalid operator '!'."));
+            } else {
+                out.push(Tok::Op(c.to_string()));
+                i += 1;
+            }
+        } else {
+            return Err(qerr(
+                errors::QUERY_UNEXPECTED_INPUT,
+                format!("Error in query: unexpected input {c}."),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lit {
+    Str(String),
+    Num(String),
+    Ident(String),
+}
+
+impl Lit {
+    fn text(&self) -> &str {
+        match self {
+            Lit::Str(s) | Lit::Num(s) | Lit::Ident(s) => s,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CondOp {
+    Cmp(String, Lit),
+    In(Vec<Lit>, bool),
+    Like(String, bool),
+    Between(Lit, Lit),
+    During(String),
+    IsNull(bool),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cond {
+    pub field: String,
+    pub op: CondOp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub select: Vec<String>,
+    pub from: String,
+    pub conds: Vec<Cond>,
+    pub order: Vec<(String, bool)>,
+    pub limit: Option<usize>,
+}
+
+struct P {
+    t: Vec<Tok>,
+    i: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&Tok> {
+        self.t.get(self.i)
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.t.get(self.i).cloned();
+        self.i += 1;
+        t
+    }
+    fn kw(&self, k: &str) -> bool {
+        matches!(self.peek(), Some(Tok::Ident(s)) if s.eq_ignore_ascii_case(k))
+    }
+    fn eat_kw(&mut self, k: &str) -> bool {
+        if self.kw(k) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn ident(&mut self) -> Result<String, AdsError> {
+        match self.next() {
+            Some(Tok::Ident(s)) => Ok(s),
+            None => Err(qerr(
+                errors::QUERY_UNEXPECTED_END_OF_QUERY,
+                "Error in query: unexpected end of query.",
+            )),
+            Some(t) => Err(qerr(
+                errors::QUERY_UNEXPECTED_INPUT,
+                format!("Error in query: unexpected input {t:?}."),
+            )),
+        }
+    }
+    fn lit(&mut self) -> Result<Lit, AdsError> {
+        match self.next() {
+            Some(Tok::Str(s)) => Ok(Lit::Str(s)),
+            Some(Tok::Num(s)) => Ok(Lit::Num(s)),
+            Some(Tok::Ident(s)) => Ok(Lit::Ident(s)),
+            None => Err(qerr(
+                errors::QUERY_UNEXPECTED_END_OF_QUERY,
+                "Error in query: unexpected end of query.",
+            )),
+            Some(t) => Err(qerr(
+                errors::QUERY_UNEXPECTED_INPUT,
+                format!("Error in query: unexpected input {t:?}."),
+            )),
+        }
+    }
+}
+
+const KEYWORDS: &[&str] = &["FROM", "WHERE", "ORDER", "LIMIT", "PARAMETERS", "AND"];
+
+pub fn parse(q: &str) -> Result<Query, AdsError> {
+    let mut p = P { t: lex(q)?, i: 0 };
+    if !p.eat_kw("SELECT") {
+        return Err(qerr(errors::QUERY_EXPECTED_SELECT, "Error in query: expected SELECT."));
+    }
+    let mut select = vec![p.ident()?];
+    while p.peek() == Some(&Tok::Comma) {
+        p.i += 1;
+        select.push(p.ident()?);
+    }
+    if !p.eat_kw("FROM") {
+        return Err(qerr(errors::QUERY_EXPECTED_FROM, "Error in query: expected FROM."));
+    }
+    let from = p.ident()?;
+    let mut conds = Vec::new();
+    if p.eat_kw("WHERE") {
+        loop {
+            let field = p.ident()?;
+            let op = if p.eat_kw("IN") {
+                CondOp::In(list(&mut p)?, false)
+            } else if p.eat_kw("NOT") {
+                if p.eat_kw("IN") {
+                    CondOp::In(list(&mut p)?, true)
+                } else if p.eat_kw("LIKE") {
+                    CondOp::Like(p.lit()?.text().to_string(), true)
+                } else {
+                    return Err(qerr(
+                        errors::QUERY_BAD_OPERATOR,
+                        "Error in query: bad operator after NOT.",
+                    ));
+                }
+            } else if p.eat_kw("LIKE") {
+                CondOp::Like(p.lit()?.text().to_string(), false)
+            } else if p.eat_kw("BETWEEN") {
+                let a = p.lit()?;
+                if !p.eat_kw("AND") {
+                    return Err(qerr(errors::QUERY_ERROR, "Error in query: expected AND in BETWEEN."));
+                }
+                CondOp::Between(a, p.lit()?)
+            } else if p.eat_kw("DURING") {
+                CondOp::During(p.ident()?.to_ascii_uppercase())
+            } else if p.eat_kw("IS") {
+                let neg = p.eat_kw("NOT");
+                if !p.eat_kw("NULL") {
+                    return Err(qerr(errors::QUERY_BAD_OPERATOR, "Error in query: expected NULL."));
+                }
+                CondOp::IsNull(neg)
+            } else {
+                match p.next() {
+                    Some(Tok::Op(o)) => CondOp::Cmp(o, p.lit()?),
+                    None => {
+                        return Err(qerr(
+                            errors::QUERY_UNEXPECTED_END_OF_QUERY,
+                            "Error in query: unexpected end of query.",
+                        ))
+                    }
+                    Some(t) => {
+                        return Err(qerr(
+                            errors::QUERY_BAD_OPERATOR,
+                            format!("Error in query: bad operator {t:?}."),
+                        ))
+                    }
+                }
+            };
+            conds.push(Cond { field, op });
+            if !p.eat_kw("AND") {
+                break;
+            }
+        }
+    }
+    let mut order = Vec::new();
+    if p.eat_kw("ORDER") {
+        if !p.eat_kw("BY") {
+            return Err(qerr(errors::QUERY_ERROR, "Error in query: expected BY."));
+        }
+        loop {
+            let f = p.ident()?;
+            let desc = if p.eat_kw("DESC") {
+                true
+            } else {
+                p.eat_kw("ASC");
+                false
+            };
+            order.push((f, desc));
+            if p.peek() != Some(&Tok::Comma) {
+                break;
+            }
+            p.i += 1;
+        }
+    }
+    let mut limit = None;
+    if p.eat_kw("LIMIT") {
+        match p.next() {
+            Some(Tok::Num(n)) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => limit = Some(n),
+                _ => return Err(qerr(errors::QUERY_BAD_LIMIT_VALUE, "The LIMIT value is not valid.")),
+            },
+            _ => return Err(qerr(errors::QUERY_BAD_LIMIT_VALUE, "The LIMIT value is not valid.")),
+        }
+    }
+    if p.eat_kw("PARAMETERS") {
+        // include_drafts=true and the like: accepted and ignored
+        while p.next().is_some() {}
+    }
+    if let Some(t) = p.peek() {
+        let s = match t {
+            Tok::Ident(s) if KEYWORDS.iter().any(|k| s.eq_ignore_ascii_case(k)) => s.clone(),
+            t => format!("{t:?}"),
+        };
+        return Err(qerr(
+            errors::QUERY_UNEXPECTED_INPUT,
+            format!("Error in query: unexpected input {s}."),
+        ));
+    }
+    Ok(Query {
+        select,
+        from,
+        conds,
+        order,
+        limit,
+    })
+}
+
+fn list(p: &mut P) -> Result<Vec<Lit>, AdsError> {
+    if p.next() != Some(Tok::LParen) {
+        return Err(qerr(errors::QUERY_ERROR, "Error in query: expected a list."));
+    }
+    let mut v = Vec::new();
+    loop {
+        if p.peek() == Some(&Tok::RParen) {
+            p.i += 1;
+            break;
+        }
+        v.push(p.lit()?);
+        match p.next() {
+            Some(Tok::Comma) => {}
+            Some(Tok::RParen) => break,
+            _ => return Err(qerr(errors::QUERY_ERROR, "Error in query: expected , or ).")),
+        }
+    }
+    Ok(v)
+}
+
+/// The resources GAQL can select FROM here, with the resources attributed to each.
+fn attributed(from: &str) -> Option<&'static [&'static str]> {
+    Some(match from {
+        "campaign" => &["campaign", "campaign_budget", "customer"],
+        "campaign_budget" => &["campaign_budget", "customer"],
+        "ad_group" => &["ad_group", "campaign", "customer"],
+        "ad_group_ad" | "ad_group_criterion" => {
+            &["ad_group_ad", "ad_group_criterion", "ad_group", "campaign", "customer"]
+        }
+        "label" => &["label", "customer"],
+        "campaign_label" => &["campaign_label", "campaign", "label", "customer"],
+        "ad_group_label" => &["ad_group_label", "ad_group", "campaign", "label", "customer"],
+        "ad_group_ad_label" => &[
+            "ad_group_ad_label",
+            "ad_group_ad",
+            "ad_group",
+            "campaign",
+            "label",
+            "customer",
+        ],
+        "user_list" => &["user_list", "customer"],
+        "customer" => &["customer"],
+        "change_status" => &["change_status", "customer"],
+        _ => return None,
+    })
+}
+
+fn with_metrics(from: &str) -> bool {
+    matches!(
+        from,
+        "campaign" | "ad_group" | "ad_group_ad" | "ad_group_criterion" | "customer" | "campaign_budget"
+    )
+}
+
+fn message_of(resource: &str) -> Option<String> {
+    match resource {
+        "customer" => Some("resources.Customer".into()),
+        "change_status" => Some("resources.ChangeStatus".into()),
+        r => Res::by_gaql(r).map(Res::message),
+    }
+}
+
+/// What a checked query selects.
+pub struct Plan {
+    pub q: Query,
+    pub metrics: Vec<String>,
+    pub date_selected: bool,
+    pub range: Option<(NaiveDate, NaiveDate)>,
+    pub field_mask: String,
+}
+
+/// Check fields and clauses against the table. Errors are the real QueryError codes.
+pub fn check(q: Query, today: NaiveDate) -> Result<Plan, AdsError> {
+    let Some(attr) = attributed(&q.from) else {
+        let known = message_of(&q.from).is_some()
+            || schema()
+                .message("services.GoogleAdsRow")
+                .is_some_and(|r| r.by_name(&q.from).is_some());
+        return Err(if known {
+            AdsError::new(
+                errors::QUERY_BAD_RESOURCE_TYPE_IN_FROM_CLAUSE,
+                format!("The emulator does not serve FROM {}.", q.from),
+            )
+        } else {
+            AdsError::new(
+                errors::QUERY_BAD_RESOURCE_TYPE_IN_FROM_CLAUSE,
+                format!("Invalid resource type in the FROM clause: '{}'.", q.from),
+            )
+        });
+    };
+    let mut metrics_sel = Vec::new();
+    let mut date_selected = false;
+    let all_fields = q
+        .select
+        .iter()
+        .map(|f| (f, 's'))
+        .chain(q.conds.iter().map(|c| (&c.field, 'w')))
+        .chain(q.order.iter().map(|(f, _)| (f, 'o')));
+    for (f, clause) in all_fields {
+        let unrecognized = || {
+            AdsError::new(
+                errors::QUERY_UNRECOGNIZED_FIELD,
+                format!("Unrecognized field in the query: '{f}'."),
+            )
+            .trigger(f.clone())
+        };
+        let Some((head, rest)) = f.split_once('.') else {
+            return Err(unrecognized());
+        };
+        match head {
+            "metrics" => {
+                if schema().field_path("common.Metrics", rest).is_none() {
+                    return Err(unrecognized());
+                }
+                if !with_metrics(&q.from) {
+                    return Err(AdsError::new(
+                        errors::QUERY_PROHIBITED_METRIC,
+                        format!("Metrics cannot be requested for resource '{}'.", q.from),
+                    )
+                    .trigger(f.clone()));
+                }
+                if !metrics::SUPPORTED.contains(&rest) {
+                    return Err(AdsError::new(
+                        errors::QUERY_UNRECOGNIZED_FIELD,
+                        format!("The emulator does not compute '{f}'."),
+                    )
+                    .trigger(f.clone()));
+                }
+                if clause == 's' && !metrics_sel.iter().any(|m: &String| m == rest) {
+                    metrics_sel.push(rest.to_string());
+                }
+            }
+            "segments" => {
+                if schema().field_path("common.Segments", rest).is_none() {
+                    return Err(unrecognized());
+                }
+                if rest != "date" || !with_metrics(&q.from) {
+                    return Err(AdsError::new(
+                        errors::QUERY_UNRECOGNIZED_FIELD,
+                        format!("The emulator supports only segments.date, on resources with metrics ('{f}')."),
+                    )
+                    .trigger(f.clone()));
+                }
+                if clause == 's' {
+                    date_selected = true;
+                }
+            }
+            r => {
+                let Some(msg) = message_of(r) else {
+                    return Err(unrecognized());
+                };
+                if schema().field_path(&msg, rest).is_none() {
+                    return Err(unrecognized());
+                }
+                if !attr.contains(&r) {
+                    return Err(AdsError::new(
+                        errors::QUERY_PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE,
+                        format!("Cannot select fields from resource '{r}' in a query FROM '{}'.", q.from),
+                    )
+                    .trigger(f.clone()));
+                }
+            }
+        }
+    }
+    // date range from the segments.date conditions
+    let mut range: Option<(NaiveDate, NaiveDate)> = None;
+    for c in q.conds.iter().filter(|c| c.field == "segments.date") {
+        let r = date_cond(&c.op, today)?;
+        range = Some(match range {
+            None => r,
+            Some((a, b)) => (a.max(r.0), b.min(r.1)),
+        });
+    }
+    if date_selected && range.is_none() {
+        return Err(AdsError::new(
+            errors::QUERY_EXPECTED_FILTERS_ON_DATE_RANGE,
+            "Date range filter on segments.date is required when segments.date is selected.",
+        ));
+    }
+    let field_mask = q.select.iter().map(|f| camel_path(f)).collect::<Vec<_>>().join(",");
+    Ok(Plan {
+        metrics: metrics_sel,
+        date_selected,
+        range,
+        field_mask,
+        q,
+    })
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, AdsError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        AdsError::new(
+            errors::QUERY_INVALID_DATE_FORMAT,
+            format!("Invalid date '{s}': expected YYYY-MM-DD."),
+        )
+    })
+}
+
+fn date_cond(op: &CondOp, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), AdsError> {
+    let far_past = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today);
+    Ok(match op {
+        CondOp::Between(a, b) => (parse_date(a.text())?, parse_date(b.text())?),
+        CondOp::Cmp(o, l) => {
+            let d = parse_date(l.text())?;
+            match o.as_str() {
+                "=" => (d, d),
+                ">=" => (d, today),
+                ">" => (d + Duration::days(1), today),
+                "<=" => (far_past, d),
+                "<" => (far_past, d - Duration::days(1)),
+                _ => {
+                    return Err(AdsError::new(
+                        errors::QUERY_BAD_OPERATOR,
+                        "Operator not allowed on segments.date.",
+                    ))
+                }
+            }
+        }
+        CondOp::In(items, false) => {
+            let ds: Result<Vec<_>, _> = items.iter().map(|l| parse_date(l.text())).collect();
+            let ds = ds?;
+            match (ds.iter().min(), ds.iter().max()) {
+                (Some(a), Some(b)) => (*a, *b),
+                _ => return Err(AdsError::new(errors::QUERY_ERROR, "Empty date list.")),
+            }
+        }
+        CondOp::During(p) => during(p, today)?,
+        _ => {
+            return Err(AdsError::new(
+                errors::QUERY_BAD_OPERATOR,
+                "Operator not allowed on segments.date.",
+            ))
+        }
+    })
+}
+
+/// Predefined date ranges (LAST_N_DAYS end yesterday).
+pub fn during(p: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), AdsError> {
+    let y = today - Duration::days(1);
+    let first = today.with_day(1).unwrap_or(today);
+    Ok(match p {
+        "TODAY" => (today, today),
+        "YESTERDAY" => (y, y),
+        "LAST_7_DAYS" => (today - Duration::days(7), y),
+        "LAST_14_DAYS" => (today - Duration::days(14), y),
+        "LAST_30_DAYS" => (today - Duration::days(30), y),
+        "THIS_MONTH" => (first, today),
+        "LAST_MONTH" => {
+            let end = first - Duration::days(1);
+            (end.with_day(1).unwrap_or(end), end)
+        }
+        _ => {
+            return Err(AdsError::new(
+                errors::QUERY_INVALID_VALUE_WITH_DURING_OPERATOR,
+                format!("Invalid value with DURING operator: '{p}'."),
+            ))
+        }
+    })
+}
+
+/// `campaign.network_settings.target_google_search` → `campaign.networkSettings.targetGoogleSearch`.
+pub fn camel_path(f: &str) -> String {
+    f.split('.').map(camel).collect::<Vec<_>>().join(".")
+}
+
+fn camel(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.push(c.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn get_path<'v>(row: &'v Value, camel_path: &str) -> Option<&'v Value> {
+    let mut v = row;
+    for p in camel_path.split('.') {
+        v = v.get(p)?;
+    }
+    Some(v)
+}
+
+fn set_path(out: &mut Value, camel_path: &str, val: Value) {
+    let parts: Vec<&str> = camel_path.split('.').collect();
+    let mut cur = out;
+    for p in &parts[..parts.len() - 1] {
+        if !cur.get(p).is_some_and(Value::is_object) {
+            if let Some(m) = cur.as_object_mut() {
+                m.insert(p.to_string(), json!({}));
+            }
+        }
+        let Some(next) = cur.get_mut(p) else {
+            return;
+        };
+        cur = next;
+    }
+    if let Some(m) = cur.as_object_mut() {
+        m.insert(parts[parts.len() - 1].to_string(), val);
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => {
+            if *b {
+                "TRUE".into()
+            } else {
+                "FALSE".into()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn cmp_text(a: &str, b: &str) -> Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        _ => a.cmp(b),
+    }
+}
+
+fn like(text: &str, pattern: &str) -> bool {
+    // % is any run, _ any one character; [x] escapes
+    fn rec(t: &[char], p: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('%') => (0..=t.len()).any(|i| rec(&t[i..], &p[1..])),
+            Some('_') => !t.is_empty() && rec(&t[1..], &p[1..]),
+            Some('[') if p.len() >= 3 && p[2] == ']' => t.first() == Some(&p[1]) && rec(&t[1..], &p[3..]),
+            Some(c) => t.first() == Some(c) && rec(&t[1..], &p[1..]),
+        }
+    }
+    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    rec(&t, &p)
+}
+
+fn eval(c: &Cond, row: &Value) -> bool {
+    let v = get_path(row, &camel_path(&c.field));
+    match &c.op {
+        CondOp::IsNull(neg) => v.is_none() != *neg,
+        CondOp::Cmp(o, l) => {
+            let Some(v) = v else {
+                return o == "!=";
+            };
+            let ord = cmp_text(&value_text(v), l.text());
+            match o.as_str() {
+                "=" => ord == Ordering::Equal,
+                "!=" => ord != Ordering::Equal,
+                ">" => ord == Ordering::Greater,
+                ">=" => ord != Ordering::Less,
+                "<" => ord == Ordering::Less,
+                "<=" => ord != Ordering::Greater,
+                _ => false,
+            }
+        }
+        CondOp::In(items, neg) => {
+            let hit = v.is_some_and(|v| {
+                let t = value_text(v);
+                items.iter().any(|l| cmp_text(&t, l.text()) == Ordering::Equal)
+            });
+            hit != *neg
+        }
+        CondOp::Like(p, neg) => v.is_some_and(|v| like(&value_text(v), p)) != *neg,
+        CondOp::Between(a, b) => v.is_some_and(|v| {
+            let t = value_text(v);
+            cmp_text(&t, a.text()) != Ordering::Less && cmp_text(&t, b.text()) != Ordering::Greater
+        }),
+        CondOp::During(_) => true,
+    }
+}
+
+/// The state a lagged read sees: the object before the most recent write request touched it.
+fn view(o: &Obj, lag_seq: Option<u64>) -> Option<&Value> {
+    match lag_seq {
+        Some(s) if o.seq == s => match &o.prev {
+            Prev::Created => None,
+            Prev::Was(v) => Some(v),
+            Prev::Unchanged => Some(&o.v),
+        },
+        _ => Some(&o.v),
+    }
+}
+
+/// Evaluate a checked query against one customer.
+pub fn run(plan: &Plan, cust: &Customer, lag_seq: Option<u64>, seed: u64, today: NaiveDate) -> Vec<Value> {
+    let q = &plan.q;
+    let lookup = |rn: Option<&Value>| -> Option<Value> {
+        let rn = rn?.as_str()?;
+        let (_, o) = cust.get_rn(rn)?;
+        view(o, lag_seq).cloned()
+    };
+    // base rows: (row object, created date, budget micros)
+    let mut base: Vec<(Value, NaiveDate, u64, String)> = Vec::new();
+    let budget_of = |campaign: Option<&Value>| -> u64 {
+        let Some(b) = campaign.and_then(|c| lookup(c.get("campaignBudget"))) else {
+            return 0;
+        };
+        let daily = b
+            .get("amountMicros")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<u64>().ok());
+        let total = b
+            .get("totalAmountMicros")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<u64>().ok());
+        daily.or(total.map(|t| t / 30)).unwrap_or(0)
+    };
+    let customer_json = cust.info.resource();
+    match q.from.as_str() {
+        "customer" => {
+            let mut budget = 0;
+            if let Some(t) = cust.table(Res::Campaign) {
+                for o in t.values() {
+                    if let Some(v) = view(o, lag_seq) {
+                        budget += budget_of(Some(v));
+                    }
+                }
+            }
+            let created = today - Duration::days(90);
+            base.push((
+                json!({"customer": customer_json}),
+                created,
+                budget,
+                format!("customers/{}", cust.info.id),
+            ));
+        }
+        "change_status" => {
+            for r in cust.change_status.values() {
+                base.push((
+                    json!({"changeStatus": r.v, "customer": customer_json}),
+                    today,
+                    0,
+                    String::new(),
+                ));
+            }
+        }
+        from => {
+            let Some(res) = Res::by_gaql(from) else {
+                return Vec::new();
+            };
+            if let Some(t) = cust.table(res) {
+                for o in t.values() {
+                    let Some(v) = view(o, lag_seq) else {
+                        continue;
+                    };
+                    let mut row = Map::new();
+                    let rn = v
+                        .get("resourceName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    let mut ctx: BTreeMap<&str, Value> = BTreeMap::new();
+                    ctx.insert(res.def().json, v.clone());
+                    match res {
+                        Res::Campaign => {
+                            if let Some(b) = lookup(v.get("campaignBudget")) {
+                                ctx.insert("campaignBudget", b);
+                            }
+                        }
+                        Res::AdGroup => {
+                            if let Some(c) = lookup(v.get("campaign")) {
+                                ctx.insert("campaign", c);
+                            }
+                        }
+                        Res::AdGroupAd | Res::AdGroupCriterion | Res::AdGroupLabel => {
+                            if let Some(ag) = lookup(v.get("adGroup")) {
+                                if let Some(c) = lookup(ag.get("campaign")) {
+                                    ctx.insert("campaign", c);
+                                }
+                                ctx.insert("adGroup", ag);
+                            }
+                        }
+                        Res::AdGroupAdLabel => {
+                            if let Some(aga) = lookup(v.get("adGroupAd")) {
+                                if let Some(ag) = lookup(aga.get("adGroup")) {
+                                    if let Some(c) = lookup(ag.get("campaign")) {
+                                        ctx.insert("campaign", c);
+                                    }
+                                    ctx.insert("adGroup", ag);
+                                }
+                                ctx.insert("adGroupAd", aga);
+                            }
+                        }
+                        Res::CampaignLabel => {
+                            if let Some(c) = lookup(v.get("campaign")) {
+                                ctx.insert("campaign", c);
+                            }
+                        }
+                        _ => {}
+                    }
+                    if matches!(res, Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel) {
+                        if let Some(l) = lookup(v.get("label")) {
+                            ctx.insert("label", l);
+                        }
+                    }
+                    let mut budget = match res {
+                        Res::CampaignBudget => {
+                            let daily = v
+                                .get("amountMicros")
+                                .and_then(Value::as_str)
+                                .and_then(|s| s.parse::<u64>().ok());
+                            daily.unwrap_or(0)
+                        }
+                        _ => budget_of(ctx.get("campaign")),
+                    };
+                    if matches!(res, Res::AdGroup | Res::AdGroupAd | Res::AdGroupCriterion) {
+                        budget /= 2 + (crate::emulator::rng::hash_str(&rn) % 3);
+                    }
+                    for (k, x) in ctx {
+                        row.insert(k.to_string(), x);
+                    }
+                    row.insert("customer".into(), customer_json.clone());
+                    base.push((Value::Object(row), o.created, budget, rn));
+                }
+            }
+        }
+    }
+    let non_date: Vec<&Cond> = q.conds.iter().filter(|c| c.field != "segments.date").collect();
+    let mut rows: Vec<Value> = Vec::new();
+    let want_metrics = !plan.metrics.is_empty() || plan.date_selected;
+    for (mut row, _created, budget, rn) in base {
+        if !want_metrics {
+            if non_date.iter().all(|c| eval(c, &row)) {
+                rows.push(row);
+            }
+            continue;
+        }
+        // history is synthesised for every past day (at most 400 days per object), so a new object has data
+        let (from, to) = plan.range.unwrap_or((today - Duration::days(365), today));
+        let to = to.min(today);
+        let from = from.max(to - Duration::days(400));
+        let all_metrics: Vec<String> = metrics::SUPPORTED.iter().map(|s| s.to_string()).collect();
+        if plan.date_selected {
+            let mut d = from;
+            while d <= to {
+                let m = metrics::day(seed, &rn, d, today, budget);
+                let mut r = row.clone();
+                set_path(&mut r, "metrics", metrics::to_json(&m, &all_metrics));
+                set_path(&mut r, "segments.date", json!(d.to_string()));
+                if non_date.iter().all(|c| eval(c, &r)) {
+                    rows.push(r);
+                }
+                d += Duration::days(1);
+            }
+        } else {
+            let mut total = Day::default();
+            let mut d = from;
+            while d <= to {
+                total.add(&metrics::day(seed, &rn, d, today, budget));
+                d += Duration::days(1);
+            }
+            set_path(&mut row, "metrics", metrics::to_json(&total, &all_metrics));
+            if non_date.iter().all(|c| eval(c, &row)) {
+                rows.push(row);
+            }
+        }
+    }
+    if !q.order.is_empty() {
+        let keys: Vec<(String, bool)> = q.order.iter().map(|(f, d)| (camel_path(f), *d)).collect();
+        rows.sort_by(|a, b| {
+            for (k, desc) in &keys {
+                let (x, y) = (get_path(a, k).map(value_text), get_path(b, k).map(value_text));
+                let o = match (x, y) {
+                    (Some(x), Some(y)) => cmp_text(&x, &y),
+                    (None, Some(_)) => Ordering::Less,
+                    (Some(_), None) => Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                };
+                let o = if *desc { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    if let Some(l) = q.limit {
+        rows.truncate(l);
+    }
+    // project onto the selected fields (plus each selected resource's resourceName)
+    let sel: Vec<String> = q.select.iter().map(|f| camel_path(f)).collect();
+    rows.into_iter()
+        .map(|r| {
+            let mut out = json!({});
+            for f in &sel {
+                let head = f.split('.').next().unwrap_or_default();
+                if head != "metrics" && head != "segments" {
+                    let rn_path = format!("{head}.resourceName");
+                    if let Some(v) = get_path(&r, &rn_path) {
+                        set_path(&mut out, &rn_path, v.clone());
+                    }
+                }
+                if let Some(v) = get_path(&r, f) {
+                    set_path(&mut out, f, v.clone());
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_subset() {
+        let q = parse("SELECT campaign.id, campaign.name, metrics.clicks FROM campaign WHERE campaign.status != 'REMOVED' AND campaign.name LIKE '%Sale%' AND segments.date DURING LAST_30_DAYS AND campaign.id IN (1, 2) ORDER BY campaign.id DESC LIMIT 10").unwrap();
+        assert_eq!(q.select.len(), 3);
+        assert_eq!(q.conds.len(), 4);
+        assert_eq!(q.order, vec![("campaign.id".to_string(), true)]);
+        assert_eq!(q.limit, Some(10));
+        let q2 = parse("select campaign.id from campaign where segments.date between '2026-01-01' and '2026-01-31'")
+            .unwrap();
+        assert!(matches!(q2.conds[0].op, CondOp::Between(_, _)));
+        assert!(parse("SELECT FROM campaign").is_err());
+        assert!(parse("SELECT campaign.id FROM campaign WHERE campaign.name = 'x").is_err());
+        assert!(like("Spring Sale", "%Sale"));
+        assert!(!like("Spring Sale", "Sale%"));
+    }
+
+    #[test]
+    fn checks_fields_against_the_table() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        let e = check(parse("SELECT campaign.nope FROM campaign").unwrap(), today)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, errors::QUERY_UNRECOGNIZED_FIELD);
+        assert!(check(
+            parse("SELECT campaign.network_settings.target_google_search, campaign_budget.amount_micros FROM campaign")
+                .unwrap(),
+            today
+        )
+        .is_ok());
+        let e = check(
+            parse("SELECT segments.date, metrics.clicks FROM campaign").unwrap(),
+            today,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, errors::QUERY_EXPECTED_FILTERS_ON_DATE_RANGE);
+        let e = check(parse("SELECT label.name, metrics.clicks FROM label").unwrap(), today)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, errors::QUERY_PROHIBITED_METRIC);
+        let e = check(parse("SELECT ad_group.name FROM campaign").unwrap(), today)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, errors::QUERY_PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE);
+        let p = check(
+            parse("SELECT campaign.id FROM campaign WHERE segments.date DURING LAST_7_DAYS").unwrap(),
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            p.range,
+            Some((
+                NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()
+            ))
+        );
+    }
+}

@@ -1,0 +1,894 @@
+//! Mutate semantics: create / update (with updateMask) / remove, the platform rules, temporary ids,
+//! atomic vs partial failure, validateOnly, and change_status rows.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+
+use super::errors::{self, AdsError, Code};
+use super::resources::{screaming, Res};
+use super::schema::{schema, FieldKind};
+use super::store::{name_scope, now_string, parse_rn, ChangeRow, Customer, Obj, Prev};
+
+pub type Loc = Vec<(String, Option<usize>)>;
+
+/// One write request against one customer. Changes are applied at once and undone on failure.
+pub struct MutateCtx<'a> {
+    pub cust: &'a mut Customer,
+    pub seq: u64,
+    pub next_id: &'a mut u64,
+    pub today: NaiveDate,
+    pub allow_temp_ids: bool,
+    undo: Vec<(Res, String, Option<Obj>)>,
+    changes: Vec<(String, Value)>,
+    temp: HashMap<String, String>,
+    failed_temp: HashSet<String>,
+}
+
+/// Marks where one operation started, to undo just that operation (partial failure).
+pub struct Savepoint {
+    undo: usize,
+    changes: usize,
+}
+
+impl<'a> MutateCtx<'a> {
+    pub fn new(cust: &'a mut Customer, seq: u64, next_id: &'a mut u64, today: NaiveDate, temp: bool) -> Self {
+        MutateCtx {
+            cust,
+            seq,
+            next_id,
+            today,
+            allow_temp_ids: temp,
+            undo: Vec::new(),
+            changes: Vec::new(),
+            temp: HashMap::new(),
+            failed_temp: HashSet::new(),
+        }
+    }
+
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            undo: self.undo.len(),
+            changes: self.changes.len(),
+        }
+    }
+
+    pub fn rollback_to(&mut self, sp: &Savepoint) {
+        while self.undo.len() > sp.undo {
+            if let Some((res, key, old)) = self.undo.pop() {
+                self.cust.set(res, &key, old);
+            }
+        }
+        self.changes.truncate(sp.changes);
+    }
+
+    /// Keep the changes: write the change_status rows.
+    pub fn commit(mut self) {
+        let now = now_string();
+        for (rn, mut row) in std::mem::take(&mut self.changes) {
+            *self.next_id += 1;
+            let id = *self.next_id;
+            let status = row
+                .get("resourceStatus")
+                .and_then(Value::as_str)
+                .unwrap_or("CHANGED")
+                .to_string();
+            // A resource added and then changed within the sync window still reads as ADDED.
+            let keep_added = status == "CHANGED"
+                && self
+                    .cust
+                    .change_status
+                    .get(&rn)
+                    .is_some_and(|r| r.v.get("resourceStatus").and_then(Value::as_str) == Some("ADDED"));
+            if let Some(m) = row.as_object_mut() {
+                m.insert(
+                    "resourceName".into(),
+                    Value::String(format!("customers/{}/changeStatus/{id}", self.cust.info.id)),
+                );
+                m.insert("lastChangeDateTime".into(), Value::String(now.clone()));
+                if keep_added {
+                    m.insert("resourceStatus".into(), Value::String("ADDED".into()));
+                }
+            }
+            self.cust.change_status.insert(rn, ChangeRow { id, v: row });
+        }
+    }
+
+    /// Undo everything.
+    pub fn rollback(mut self) {
+        let sp = Savepoint { undo: 0, changes: 0 };
+        self.rollback_to(&sp);
+    }
+
+    fn new_id(&mut self) -> u64 {
+        *self.next_id += 1;
+        *self.next_id
+    }
+
+    fn put(&mut self, res: Res, key: &str, v: Value) {
+        let old = self.cust.get(res, key).cloned();
+        let prev = match &old {
+            Some(o) if o.seq == self.seq => o.prev.clone(),
+            Some(o) => Prev::Was(o.v.clone()),
+            None => Prev::Created,
+        };
+        let created = old.as_ref().map_or(self.today, |o| o.created);
+        let obj = Obj {
+            v,
+            seq: self.seq,
+            prev,
+            created,
+        };
+        let old = self.cust.set(res, key, Some(obj));
+        self.undo.push((res, key.to_string(), old));
+    }
+
+    /// Write an object without the mutate rules (admin drift), recording the change.
+    pub fn force_put(&mut self, res: Res, key: &str, v: Value, status: &str) {
+        let rn = self.rn(res, key);
+        self.put(res, key, v.clone());
+        self.record_change(res, &rn, &v, status);
+    }
+
+    fn delete(&mut self, res: Res, key: &str) {
+        let old = self.cust.set(res, key, None);
+        self.undo.push((res, key.to_string(), old));
+    }
+
+    fn record_change(&mut self, res: Res, rn: &str, v: &Value, status: &str) {
+        let Some(ct) = res.def().change_type else {
+            return;
+        };
+        let mut row = Map::new();
+        row.insert("resourceType".into(), json!(ct));
+        row.insert("resourceStatus".into(), json!(status));
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(|x| Value::String(x.to_string()));
+        match res {
+            Res::Campaign => {
+                row.insert("campaign".into(), json!(rn));
+            }
+            Res::CampaignBudget => {
+                row.insert("campaignBudget".into(), json!(rn));
+            }
+            Res::AdGroup => {
+                row.insert("adGroup".into(), json!(rn));
+                if let Some(c) = s("campaign") {
+                    row.insert("campaign".into(), c);
+                }
+            }
+            Res::AdGroupAd | Res::AdGroupCriterion => {
+                let field = if res == Res::AdGroupAd {
+                    "adGroupAd"
+                } else {
+                    "adGroupCriterion"
+                };
+                row.insert(field.into(), json!(rn));
+                if let Some(ag) = s("adGroup") {
+                    if let Some(c) = self
+                        .cust
+                        .get_rn(ag.as_str().unwrap_or_default())
+                        .and_then(|(_, o)| o.v.get("campaign").cloned())
+                    {
+                        row.insert("campaign".into(), c);
+                    }
+                    row.insert("adGroup".into(), ag);
+                }
+            }
+            _ => {}
+        }
+        self.changes.push((rn.to_string(), Value::Object(row)));
+    }
+
+    /// Replace temporary resource names with the real ones created earlier in this request.
+    fn substitute(&self, v: &mut Value) -> Result<(), String> {
+        match v {
+            Value::String(s) => {
+                if let Some(real) = self.temp.get(s.as_str()) {
+                    *s = real.clone();
+                } else if is_temp_rn(s) {
+                    return Err(s.clone());
+                }
+                Ok(())
+            }
+            Value::Array(a) => a.iter_mut().try_for_each(|x| self.substitute(x)),
+            Value::Object(m) => m.values_mut().try_for_each(|x| self.substitute(x)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Apply one `XxxOperation` (already checked by the JSON front end). Returns the resource name and the
+    /// resource (for `MUTABLE_RESOURCE` responses).
+    pub fn apply(&mut self, res: Res, op: &Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let err = |code: Code, msg: &str, path: &[&str]| {
+            let mut e = AdsError::new(code, msg).under(loc);
+            for p in path {
+                e = e.at(p, None);
+            }
+            vec![e]
+        };
+        let Some(op) = op.as_object() else {
+            return Err(err(
+                errors::OPERATION_REQUIRED,
+                "Mutate operations must have 'create', 'update', or 'remove' specified.",
+                &[],
+            ));
+        };
+        let mut op = op.clone();
+        if let Err(t) = self.substitute_op(&mut op) {
+            let code = if self.failed_temp.contains(&t) {
+                errors::TEMP_ID_RESOURCE_HAD_ERRORS
+            } else {
+                errors::RESOURCE_NOT_FOUND
+            };
+            return Err(vec![AdsError::new(
+                code,
+                "The operation refers to a temporary id that was not created before it in this request.",
+            )
+            .trigger(t)
+            .under(loc)]);
+        }
+        if let Some(body) = op.get("create") {
+            let temp_name = body
+                .get("resourceName")
+                .and_then(Value::as_str)
+                .filter(|s| is_temp_rn(s))
+                .map(str::to_string);
+            if let Some(t) = &temp_name {
+                if self.temp.contains_key(t) || self.failed_temp.contains(t) {
+                    return Err(err(
+                        errors::DUPLICATE_TEMP_IDS,
+                        "Multiple operations use the same temporary id.",
+                        &["create", "resource_name"],
+                    ));
+                }
+            }
+            let r = self.create(res, body, loc);
+            if let Some(t) = temp_name {
+                match &r {
+                    Ok((rn, _)) => {
+                        self.temp.insert(t, rn.clone());
+                    }
+                    Err(_) => {
+                        self.failed_temp.insert(t);
+                    }
+                }
+            }
+            r
+        } else if let Some(body) = op.get("update") {
+            self.update(res, body, op.get("updateMask"), loc)
+        } else if let Some(rn) = op.get("remove") {
+            self.remove(res, rn.as_str().unwrap_or_default(), loc)
+        } else {
+            Err(err(
+                errors::OPERATION_REQUIRED,
+                "Mutate operations must have 'create', 'update', or 'remove' specified.",
+                &[],
+            ))
+        }
+    }
+
+    fn substitute_op(&self, op: &mut Map<String, Value>) -> Result<(), String> {
+        for (k, v) in op.iter_mut() {
+            if k == "create" {
+                // the create's own temporary resource name is the definition, not a reference
+                if let Value::Object(m) = v {
+                    for (fk, fv) in m.iter_mut() {
+                        if fk != "resourceName" {
+                            self.substitute(fv)?;
+                        }
+                    }
+                }
+            } else {
+                self.substitute(v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn rn(&self, res: Res, key: &str) -> String {
+        format!("customers/{}/{}/{key}", self.cust.info.id, res.def().coll)
+    }
+
+    fn live_ref(&self, rn: &str, want: Res, field: &str, loc: &Loc, what: &str) -> Result<Value, Vec<AdsError>> {
+        let at = |code: Code, msg: String| {
+            vec![AdsError::new(code, msg)
+                .trigger(rn.to_string())
+                .under(loc)
+                .at(what, None)
+                .at(field, None)]
+        };
+        match self.cust.get_rn(rn) {
+            Some((r, o)) if r == want => {
+                if o.v.get("status").and_then(Value::as_str) == Some("REMOVED") {
+                    let code = if want == Res::CampaignBudget {
+                        errors::CAMPAIGN_BUDGET_REMOVED
+                    } else {
+                        errors::OPERATION_NOT_PERMITTED_FOR_REMOVED_RESOURCE
+                    };
+                    Err(at(code, "The operation is not permitted on a removed resource.".into()))
+                } else {
+                    Ok(o.v.clone())
+                }
+            }
+            _ => Err(at(errors::RESOURCE_NOT_FOUND, "The resource was not found.".into())),
+        }
+    }
+
+    fn create(&mut self, res: Res, body: &Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let mut v = body.clone();
+        strip_output_only(&res.message(), &mut v);
+        let Some(m) = v.as_object_mut() else {
+            return Err(vec![
+                AdsError::new(errors::OPERATION_REQUIRED, "Empty create.").under(loc)
+            ]);
+        };
+        m.remove("resourceName");
+        let req = |m: &Map<String, Value>, field: &str, proto: &str| -> Result<(), Vec<AdsError>> {
+            if m.get(field).is_none_or(|x| x.as_str() == Some("")) {
+                Err(vec![AdsError::new(
+                    errors::FIELD_REQUIRED,
+                    "The required field was not present.",
+                )
+                .under(loc)
+                .at("create", None)
+                .at(proto, None)])
+            } else {
+                Ok(())
+            }
+        };
+        let cid = self.cust.info.id.clone();
+        let key: String;
+        match res {
+            Res::CampaignBudget => {
+                let shared = m.get("explicitlyShared").and_then(Value::as_bool).unwrap_or(true);
+                if shared {
+                    req(m, "name", "name")?;
+                }
+                let period = m.get("period").and_then(Value::as_str).unwrap_or("DAILY").to_string();
+                if period == "CUSTOM_PERIOD" {
+                    req(m, "totalAmountMicros", "total_amount_micros")?;
+                } else {
+                    req(m, "amountMicros", "amount_micros")?;
+                }
+                check_money(m, loc)?;
+                m.entry("status").or_insert(json!("ENABLED"));
+                m.entry("deliveryMethod").or_insert(json!("STANDARD"));
+                m.entry("explicitlyShared").or_insert(json!(shared));
+                m.entry("period").or_insert(json!(period));
+                key = self.new_id().to_string();
+            }
+            Res::Campaign => {
+                req(m, "name", "name")?;
+                req(m, "advertisingChannelType", "advertising_channel_type")?;
+                req(m, "campaignBudget", "campaign_budget")?;
+                let budget_rn = m
+                    .get("campaignBudget")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let budget = self.live_ref(&budget_rn, Res::CampaignBudget, "campaign_budget", loc, "create")?;
+                if budget.get("explicitlyShared").and_then(Value::as_bool) == Some(false)
+                    && self.cust.budget_uses(&budget_rn) > 0
+                {
+                    return Err(vec![AdsError::new(
+                        errors::IMPLICITLY_SHARED_BUDGET_MULTIPLE_CAMPAIGNS,
+                        "A campaign budget that is not explicitly shared can only be used by one campaign.",
+                    )
+                    .trigger(budget_rn)
+                    .under(loc)
+                    .at("create", None)
+                    .at("campaign_budget", None)]);
+                }
+                let Some(kind) = bidding_member(m) else {
+                    return Err(vec![AdsError::new(
+                        errors::FIELD_REQUIRED,
+                        "A bidding strategy is required: set exactly one member of campaign_bidding_strategy.",
+                    )
+                    .under(loc)
+                    .at("create", None)]);
+                };
+                if m.get("containsEuPoliticalAdvertising").is_none() {
+                    return Err(vec![AdsError::new(
+                        errors::EU_POLITICAL_ADVERTISING_DECLARATION_REQUIRED,
+                        "The campaign must declare whether it contains EU political advertising.",
+                    )
+                    .under(loc)
+                    .at("create", None)
+                    .at("contains_eu_political_advertising", None)]);
+                }
+                if let Some(t) = bidding_type(&kind) {
+                    m.insert("biddingStrategyType".into(), json!(t));
+                }
+                m.entry("status").or_insert(json!("ENABLED"));
+                m.insert("servingStatus".into(), json!("SERVING"));
+                key = self.new_id().to_string();
+            }
+            Res::AdGroup => {
+                req(m, "name", "name")?;
+                req(m, "campaign", "campaign")?;
+                let c = m
+                    .get("campaign")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                self.live_ref(&c, Res::Campaign, "campaign", loc, "create")?;
+                m.entry("status").or_insert(json!("ENABLED"));
+                key = self.new_id().to_string();
+            }
+            Res::AdGroupAd => {
+                req(m, "adGroup", "ad_group")?;
+                req(m, "ad", "ad")?;
+                let ag = m.get("adGroup").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.live_ref(&ag, Res::AdGroup, "ad_group", loc, "create")?;
+                let ad_id = self.new_id();
+                let ag_id = ag.rsplit('/').next().unwrap_or_default().to_string();
+                if let Some(Value::Object(ad)) = m.get_mut("ad") {
+                    let member = ad.keys().find(|k| k.ends_with("Ad") || k.ends_with("AdInfo")).cloned();
+                    ad.insert("resourceName".into(), json!(format!("customers/{cid}/ads/{ad_id}")));
+                    ad.insert("id".into(), json!(ad_id.to_string()));
+                    if let Some(t) = member.map(|k| screaming(&k)) {
+                        if schema().enum_has("google.ads.googleads.v25.enums.AdTypeEnum.AdType", &t) {
+                            ad.insert("type".into(), json!(t));
+                        }
+                    }
+                }
+                m.entry("status").or_insert(json!("ENABLED"));
+                m.insert(
+                    "policySummary".into(),
+                    json!({"reviewStatus": "REVIEWED", "approvalStatus": "APPROVED"}),
+                );
+                key = format!("{ag_id}~{ad_id}");
+            }
+            Res::AdGroupCriterion => {
+                req(m, "adGroup", "ad_group")?;
+                let ag = m.get("adGroup").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.live_ref(&ag, Res::AdGroup, "ad_group", loc, "create")?;
+                let crit_id = self.new_id();
+                let ag_id = ag.rsplit('/').next().unwrap_or_default().to_string();
+                let criterion = m
+                    .keys()
+                    .find(|k| {
+                        schema()
+                            .message("resources.AdGroupCriterion")
+                            .and_then(|msg| msg.by_json(k))
+                            .is_some_and(|f| f.oneof.as_deref() == Some("criterion"))
+                    })
+                    .cloned();
+                if let Some(t) = criterion.map(|k| screaming(&k)) {
+                    if schema().enum_has("google.ads.googleads.v25.enums.CriterionTypeEnum.CriterionType", &t) {
+                        m.insert("type".into(), json!(t));
+                    }
+                }
+                m.insert("criterionId".into(), json!(crit_id.to_string()));
+                m.entry("status").or_insert(json!("ENABLED"));
+                m.entry("negative").or_insert(json!(false));
+                m.insert("approvalStatus".into(), json!("APPROVED"));
+                key = format!("{ag_id}~{crit_id}");
+            }
+            Res::Label => {
+                req(m, "name", "name")?;
+                m.insert("status".into(), json!("ENABLED"));
+                key = self.new_id().to_string();
+            }
+            Res::UserList => {
+                req(m, "name", "name")?;
+                let kind = m
+                    .keys()
+                    .find(|k| {
+                        schema()
+                            .message("resources.UserList")
+                            .and_then(|msg| msg.by_json(k))
+                            .is_some_and(|f| f.oneof.as_deref() == Some("user_list"))
+                    })
+                    .cloned();
+                let t = match kind.as_deref() {
+                    Some("crmBasedUserList") => "CRM_BASED",
+                    Some("ruleBasedUserList") => "RULE_BASED",
+                    Some("logicalUserList") => "LOGICAL",
+                    Some("basicUserList") => "REMARKETING",
+                    Some("similarUserList") => "SIMILAR",
+                    Some("lookalikeUserList") => "LOOKALIKE",
+                    _ => "UNKNOWN",
+                };
+                m.insert("type".into(), json!(t));
+                m.entry("membershipStatus").or_insert(json!("OPEN"));
+                m.insert("readOnly".into(), json!(false));
+                m.insert("sizeForSearch".into(), json!("0"));
+                m.insert("sizeForDisplay".into(), json!("0"));
+                m.insert("eligibleForSearch".into(), json!(true));
+                m.insert("eligibleForDisplay".into(), json!(true));
+                key = self.new_id().to_string();
+            }
+            Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel => {
+                let (target_field, target_proto, target_res, dup) = match res {
+                    Res::CampaignLabel => (
+                        "campaign",
+                        "campaign",
+                        Res::Campaign,
+                        errors::CAMPAIGN_LABEL_ALREADY_EXISTS,
+                    ),
+                    Res::AdGroupLabel => (
+                        "adGroup",
+                        "ad_group",
+                        Res::AdGroup,
+                        errors::ADGROUP_LABEL_ALREADY_EXISTS,
+                    ),
+                    _ => (
+                        "adGroupAd",
+                        "ad_group_ad",
+                        Res::AdGroupAd,
+                        errors::AD_GROUP_AD_LABEL_ALREADY_EXISTS,
+                    ),
+                };
+                req(m, target_field, target_proto)?;
+                req(m, "label", "label")?;
+                let t = m
+                    .get(target_field)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let l = m.get("label").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.live_ref(&t, target_res, target_proto, loc, "create")?;
+                self.live_ref(&l, Res::Label, "label", loc, "create")?;
+                let tk = t.rsplit('/').next().unwrap_or_default();
+                let lk = l.rsplit('/').next().unwrap_or_default();
+                key = format!("{tk}~{lk}");
+                if self.cust.get(res, &key).is_some() {
+                    return Err(vec![AdsError::new(
+                        dup,
+                        "The label is already applied to this resource.",
+                    )
+                    .trigger(l)
+                    .under(loc)
+                    .at("create", None)]);
+                }
+            }
+        }
+        let rn = self.rn(res, &key);
+        if !matches!(res, Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel) {
+            let id = key.rsplit('~').next().unwrap_or_default().to_string();
+            match res {
+                Res::AdGroupAd | Res::AdGroupCriterion => {}
+                _ => {
+                    m.insert("id".into(), json!(id));
+                }
+            }
+        }
+        m.insert("resourceName".into(), json!(rn));
+        let v = Value::Object(m.clone());
+        self.check_unique_name(res, &v, None, loc, "create")?;
+        self.put(res, &key, v.clone());
+        self.record_change(res, &rn, &v, "ADDED");
+        Ok((rn, v))
+    }
+
+    fn check_unique_name(
+        &self,
+        res: Res,
+        v: &Value,
+        own_key: Option<&str>,
+        loc: &Loc,
+        what: &str,
+    ) -> Result<(), Vec<AdsError>> {
+        let (Some(scope), Some(name)) = (name_scope(res, v), v.get("name").and_then(Value::as_str)) else {
+            return Ok(());
+        };
+        if v.get("status").and_then(Value::as_str) == Some("REMOVED") {
+            return Ok(());
+        }
+        match self.cust.name_taken(res, &scope, name) {
+            Some(k) if Some(k.as_str()) != own_key => {
+                let (code, msg) = match res {
+                    Res::Campaign => (
+                        errors::DUPLICATE_CAMPAIGN_NAME,
+                        "A campaign with this name already exists.",
+                    ),
+                    Res::AdGroup => (
+                        errors::DUPLICATE_ADGROUP_NAME,
+                        "An ad group with this name already exists in the campaign.",
+                    ),
+                    Res::CampaignBudget => (
+                        errors::BUDGET_DUPLICATE_NAME,
+                        "A campaign budget with this name already exists.",
+                    ),
+                    Res::Label => (errors::LABEL_DUPLICATE_NAME, "A label with this name already exists."),
+                    _ => (
+                        errors::USER_LIST_NAME_ALREADY_USED,
+                        "A user list with this name already exists.",
+                    ),
+                };
+                Err(vec![AdsError::new(code, msg)
+                    .trigger(name.to_string())
+                    .under(loc)
+                    .at(what, None)
+                    .at("name", None)])
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn locate(&self, res: Res, rn: &str, loc: &Loc, what: &str) -> Result<(String, Obj), Vec<AdsError>> {
+        let e = |code: Code, msg: &str| {
+            let mut e = AdsError::new(code, msg)
+                .trigger(rn.to_string())
+                .under(loc)
+                .at(what, None);
+            if what == "update" {
+                e = e.at("resource_name", None);
+            }
+            vec![e]
+        };
+        if rn.is_empty() {
+            return Err(e(errors::RESOURCE_NAME_MISSING, "The resource name is missing."));
+        }
+        let Some((r, key)) = parse_rn(rn, &self.cust.info.id) else {
+            return Err(e(errors::RESOURCE_NAME_MALFORMED, "The resource name is malformed."));
+        };
+        if r != res {
+            return Err(e(errors::RESOURCE_NAME_MALFORMED, "The resource name is malformed."));
+        }
+        let Some(o) = self.cust.get(res, &key) else {
+            return Err(e(errors::RESOURCE_NOT_FOUND, "The resource was not found."));
+        };
+        if o.v.get("status").and_then(Value::as_str) == Some("REMOVED") {
+            let (code, msg) = match res {
+                Res::AdGroupAd => (
+                    errors::CANNOT_OPERATE_ON_REMOVED_ADGROUPAD,
+                    "Cannot operate on a removed ad group ad.",
+                ),
+                Res::CampaignBudget => (errors::CAMPAIGN_BUDGET_REMOVED, "The campaign budget has been removed."),
+                _ => (
+                    errors::OPERATION_NOT_PERMITTED_FOR_REMOVED_RESOURCE,
+                    "The operation is not permitted on a removed resource.",
+                ),
+            };
+            return Err(e(code, msg));
+        }
+        Ok((key, o.clone()))
+    }
+
+    fn update(
+        &mut self,
+        res: Res,
+        body: &Value,
+        mask: Option<&Value>,
+        loc: &Loc,
+    ) -> Result<(String, Value), Vec<AdsError>> {
+        let rn = body
+            .get("resourceName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let (key, old) = self.locate(res, &rn, loc, "update")?;
+        let Some(mask) = mask.and_then(Value::as_str).filter(|s| !s.trim().is_empty()) else {
+            return Err(vec![AdsError::new(
+                errors::FIELD_MASK_MISSING,
+                "The field mask must be set for an update.",
+            )
+            .under(loc)
+            .at("update_mask", None)]);
+        };
+        let message = res.message();
+        let mut v = old.v.clone();
+        let mut touched_bidding = None;
+        for path in mask.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some(f) = schema().json_path(&message, path) else {
+                return Err(vec![AdsError::new(
+                    errors::FIELD_NOT_FOUND,
+                    "The field mask contained an invalid field.",
+                )
+                .trigger(path.to_string())
+                .under(loc)
+                .at("update_mask", None)]);
+            };
+            if f.is_immutable() || f.is_output_only() {
+                return Err(vec![AdsError::new(
+                    errors::IMMUTABLE_FIELD,
+                    "The field cannot be modified after creation.",
+                )
+                .trigger(path.to_string())
+                .under(loc)
+                .at("update", None)
+                .at(&f.name, None)]);
+            }
+            if f.oneof.as_deref() == Some("campaign_bidding_strategy") {
+                touched_bidding = Some(path.split('.').next().unwrap_or(path).to_string());
+            }
+            copy_path(body, &mut v, path);
+        }
+        if let (Some(member), Some(m)) = (touched_bidding, v.as_object_mut()) {
+            // setting one member of the oneof clears the others
+            if let Some(msg) = schema().message(&message) {
+                for f in &msg.fields {
+                    if f.oneof.as_deref() == Some("campaign_bidding_strategy") && f.json != member {
+                        m.remove(&f.json);
+                    }
+                }
+            }
+            if let Some(t) = bidding_type(&member) {
+                m.insert("biddingStrategyType".into(), json!(t));
+            }
+        }
+        if let Some(m) = v.as_object() {
+            check_money(m, &[loc.clone(), vec![("update".to_string(), None)]].concat())?;
+        }
+        if res == Res::Campaign {
+            let new_b = v
+                .get("campaignBudget")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if old.v.get("campaignBudget").and_then(Value::as_str) != Some(new_b.as_str()) {
+                let budget = self.live_ref(&new_b, Res::CampaignBudget, "campaign_budget", loc, "update")?;
+                if budget.get("explicitlyShared").and_then(Value::as_bool) == Some(false)
+                    && self.cust.budget_uses(&new_b) > 0
+                {
+                    return Err(vec![AdsError::new(
+                        errors::IMPLICITLY_SHARED_BUDGET_MULTIPLE_CAMPAIGNS,
+                        "A campaign budget that is not explicitly shared can only be used by one campaign.",
+                    )
+                    .trigger(new_b)
+                    .under(loc)
+                    .at("update", None)
+                    .at("campaign_budget", None)]);
+                }
+            }
+        }
+        self.check_unique_name(res, &v, Some(&key), loc, "update")?;
+        self.put(res, &key, v.clone());
+        self.record_change(res, &rn, &v, "CHANGED");
+        Ok((rn, v))
+    }
+
+    fn remove(&mut self, res: Res, rn: &str, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let (key, old) = self.locate(res, rn, loc, "remove")?;
+        if res == Res::CampaignBudget && self.cust.budget_uses(rn) > 0 {
+            return Err(vec![AdsError::new(
+                errors::CAMPAIGN_BUDGET_IN_USE,
+                "The campaign budget is in use by a campaign.",
+            )
+            .trigger(rn.to_string())
+            .under(loc)
+            .at("remove", None)]);
+        }
+        if res.def().soft_remove {
+            let mut v = old.v.clone();
+            if let Some(m) = v.as_object_mut() {
+                m.insert("status".into(), json!("REMOVED"));
+            }
+            self.put(res, &key, v.clone());
+            self.record_change(res, rn, &v, "REMOVED");
+            Ok((rn.to_string(), v))
+        } else {
+            self.delete(res, &key);
+            Ok((rn.to_string(), old.v))
+        }
+    }
+}
+
+/// `customers/123/campaigns/-1` (a temporary id).
+pub fn is_temp_rn(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("customers/") else {
+        return false;
+    };
+    let mut parts = rest.split('/');
+    let (Some(c), Some(_coll), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    c.chars().all(|x| x.is_ascii_digit())
+        && id
+            .split('~')
+            .any(|p| p.starts_with('-') && p.len() > 1 && p[1..].chars().all(|x| x.is_ascii_digit()))
+}
+
+fn check_money(m: &Map<String, Value>, loc: &[(String, Option<usize>)]) -> Result<(), Vec<AdsError>> {
+    for (k, proto) in [
+        ("amountMicros", "amount_micros"),
+        ("totalAmountMicros", "total_amount_micros"),
+    ] {
+        let Some(n) = m.get(k).and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok()) else {
+            continue;
+        };
+        if n < 0 {
+            return Err(vec![AdsError::new(
+                errors::BUDGET_NEGATIVE_MONEY_AMOUNT,
+                "The budget amount is negative.",
+            )
+            .under(loc)
+            .at(proto, None)]);
+        }
+        if n % 10_000 != 0 {
+            return Err(vec![AdsError::new(
+                errors::BUDGET_NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT,
+                "The budget amount is not a multiple of the minimum currency unit.",
+            )
+            .under(loc)
+            .at(proto, None)]);
+        }
+    }
+    Ok(())
+}
+
+/// The member of `campaign_bidding_strategy` that is set, if any.
+fn bidding_member(m: &Map<String, Value>) -> Option<String> {
+    let msg = schema().message("resources.Campaign")?;
+    m.keys()
+        .find(|k| {
+            msg.by_json(k)
+                .is_some_and(|f| f.oneof.as_deref() == Some("campaign_bidding_strategy"))
+        })
+        .cloned()
+}
+
+/// BiddingStrategyType of a oneof member (`manualCpc` → `MANUAL_CPC`), when the enum has it.
+fn bidding_type(member: &str) -> Option<String> {
+    if member == "biddingStrategy" {
+        return None;
+    }
+    let t = screaming(member);
+    schema()
+        .enum_has(
+            "google.ads.googleads.v25.enums.BiddingStrategyTypeEnum.BiddingStrategyType",
+            &t,
+        )
+        .then_some(t)
+}
+
+/// Copy the value at a camelCase dotted path from `src` into `dst` (removing it when absent in `src`).
+fn copy_path(src: &Value, dst: &mut Value, path: &str) {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut s = Some(src);
+    for p in &parts {
+        s = s.and_then(|x| x.get(p));
+    }
+    let mut d = dst;
+    for p in &parts[..parts.len() - 1] {
+        if !d.get(p).is_some_and(Value::is_object) {
+            if let Some(m) = d.as_object_mut() {
+                m.insert(p.to_string(), json!({}));
+            }
+        }
+        let Some(next) = d.get_mut(p) else {
+            return;
+        };
+        d = next;
+    }
+    let last = parts[parts.len() - 1];
+    if let Some(m) = d.as_object_mut() {
+        match s {
+            Some(v) if !v.is_null() => {
+                m.insert(last.to_string(), v.clone());
+            }
+            _ => {
+                m.remove(last);
+            }
+        }
+    }
+}
+
+/// Drop OUTPUT_ONLY fields (recursively) from a create body: the service computes them.
+pub fn strip_output_only(message: &str, v: &mut Value) {
+    let Some(msg) = schema().message(message) else {
+        return;
+    };
+    let Value::Object(m) = v else {
+        return;
+    };
+    m.retain(|k, _| !msg.by_json(k).is_some_and(|f| f.is_output_only()));
+    for (k, x) in m.iter_mut() {
+        if let Some(f) = msg.by_json(k) {
+            if f.kind == FieldKind::Message {
+                if f.repeated {
+                    if let Value::Array(items) = x {
+                        for it in items {
+                            strip_output_only(&f.type_name, it);
+                        }
+                    }
+                } else {
+                    strip_output_only(&f.type_name, x);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1372 @@
+//! The Google Ads emulator over real HTTP: each endpoint family, accepted shapes from WIRE-NOTES round-trip,
+//! wrong shapes get the real error bodies; plus the core (faults, counters, persistence, CLI).
+
+use std::time::Duration;
+
+use adsctl::emulator::config::GoogleCustomerSeed;
+use adsctl::emulator::platform::defaults;
+use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec};
+use serde_json::{json, Value};
+
+const CID: &str = "1234567890";
+
+struct Env {
+    em: EmulatorHandle,
+    http: reqwest::Client,
+    token: String,
+}
+
+async fn start_with(mut cfg: EmulatorConfig) -> Env {
+    cfg.review_delay = Duration::ZERO;
+    cfg.seed.google_ads.customers.push(GoogleCustomerSeed {
+        customer_id: "999-000-1111".into(),
+        currency: "EUR".into(),
+        time_zone: "Europe/Paris".into(),
+        descriptive_name: Some("Manager".into()),
+        manager: true,
+        clients: vec![CID.into()],
+    });
+    let em = Emulator::start(cfg).await.expect("start");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut env = Env {
+        em,
+        http,
+        token: String::new(),
+    };
+    env.token = env.refresh().await;
+    env
+}
+
+async fn start() -> Env {
+    start_with(EmulatorConfig::default()).await
+}
+
+impl Env {
+    fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.em.url())
+    }
+
+    async fn refresh(&self) -> String {
+        let r: Value = self
+            .http
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("client_secret", defaults::GOOGLE_CLIENT_SECRET),
+                ("refresh_token", defaults::GOOGLE_REFRESH_TOKEN),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["access_token"].as_str().unwrap().to_string()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post_h(path, body, &[]).await
+    }
+
+    async fn post_h(&self, path: &str, body: Value, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut rb = self
+            .http
+            .post(self.url(&format!("/v25/customers/{CID}/{path}")))
+            .bearer_auth(&self.token)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .json(&body);
+        for (k, v) in extra {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn search(&self, q: &str) -> Vec<Value> {
+        let (s, b) = self.post("googleAds:searchStream", json!({"query": q})).await;
+        assert_eq!(s, 200, "{b}");
+        b.as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["results"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    async fn budget(&self, name: &str, shared: bool) -> String {
+        let (s, b) = self
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":name,"amountMicros":"50000000","explicitlyShared":shared}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["results"][0]["resourceName"].as_str().unwrap().to_string()
+    }
+
+    async fn campaign(&self, name: &str, budget: &str) -> (u16, Value) {
+        self.post(
+            "campaigns:mutate",
+            json!({"operations":[{"create": campaign_body(name, budget)}]}),
+        )
+        .await
+    }
+}
+
+fn campaign_body(name: &str, budget: &str) -> Value {
+    json!({
+        "name": name, "status": "PAUSED", "advertisingChannelType": "SEARCH", "campaignBudget": budget,
+        "networkSettings": {"targetGoogleSearch": true, "targetSearchNetwork": true, "targetContentNetwork": false},
+        "maximizeConversions": {"targetCpaMicros": "12500000"},
+        "containsEuPoliticalAdvertising": "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING",
+        "startDateTime": "2026-12-01 00:00:00"
+    })
+}
+
+fn first_error(b: &Value) -> &Value {
+    &b["error"]["details"][0]["errors"][0]
+}
+
+fn error_code(b: &Value) -> (String, String) {
+    let ec = first_error(b)["errorCode"].as_object().unwrap();
+    let (k, v) = ec.iter().next().unwrap();
+    (k.clone(), v.as_str().unwrap().to_string())
+}
+
+fn assert_ads_failure(status: u16, b: &Value, http: u16, rpc: &str, code: (&str, &str)) {
+    assert_eq!(status, http, "{b}");
+    assert_eq!(b["error"]["status"], rpc, "{b}");
+    assert_eq!(
+        b["error"]["details"][0]["@type"],
+        "type.googleapis.com/google.ads.googleads.v25.errors.GoogleAdsFailure"
+    );
+    assert_eq!(error_code(b), (code.0.to_string(), code.1.to_string()), "{b}");
+}
+
+fn assert_bad_request(status: u16, b: &Value, contains: &str) {
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["error"]["status"], "INVALID_ARGUMENT");
+    assert_eq!(
+        b["error"]["details"][0]["@type"],
+        "type.googleapis.com/google.rpc.BadRequest"
+    );
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(contains), "{msg}");
+    assert!(b["error"]["details"][0]["fieldViolations"][0]["description"].is_string());
+}
+
+mod oauth {
+    use super::*;
+
+    #[tokio::test]
+    async fn refresh_grant_and_its_errors() {
+        let env = start().await;
+        assert!(env.token.starts_with("ya29."));
+        let r = env
+            .http
+            .post(env.url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("client_secret", defaults::GOOGLE_CLIENT_SECRET),
+                ("refresh_token", "1//wrong"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(b["error"], "invalid_grant");
+        let r = env
+            .http
+            .post(env.url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("client_secret", "nope"),
+                ("refresh_token", defaults::GOOGLE_REFRESH_TOKEN),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    }
+
+    #[tokio::test]
+    async fn authorization_code_with_pkce() {
+        use base64::Engine;
+        use sha2::Digest;
+        let env = start().await;
+        let verifier = "a-verifier-that-is-long-enough-0123456789-abcdefghijklmnop";
+        let challenge =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let redirect = "http://127.0.0.1:45678/callback";
+        let r = env
+            .http
+            .get(env.url("/o/oauth2/v2/auth"))
+            .query(&[
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", "https://www.googleapis.com/auth/adwords"),
+                ("state", "xyz"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("access_type", "offline"),
+                ("prompt", "consent"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(loc.starts_with(redirect), "{loc}");
+        let q: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
+        assert_eq!(q["state"], "xyz");
+        let exchange = |v: &'static str, code: String| {
+            env.http.post(env.url("/token")).form(&[
+                ("grant_type", "authorization_code".to_string()),
+                ("client_id", defaults::GOOGLE_CLIENT_ID.to_string()),
+                ("client_secret", defaults::GOOGLE_CLIENT_SECRET.to_string()),
+                ("code", code),
+                ("redirect_uri", redirect.to_string()),
+                ("code_verifier", v.to_string()),
+            ])
+        };
+        // a wrong verifier burns the code, like the real server
+        let bad = exchange("wrong-verifier", q["code"].clone()).send().await.unwrap();
+        assert_eq!(bad.status(), 400);
+        assert_eq!(bad.json::<Value>().await.unwrap()["error"], "invalid_grant");
+        let r = env
+            .http
+            .get(env.url("/o/oauth2/v2/auth"))
+            .query(&[
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        let q: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(loc.split_once('?').unwrap().1).unwrap();
+        let ok: Value = exchange(verifier, q["code"].clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(ok["access_token"].as_str().unwrap().starts_with("ya29."));
+        let rt = ok["refresh_token"].as_str().unwrap();
+        let again = env
+            .http
+            .post(env.url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("client_secret", defaults::GOOGLE_CLIENT_SECRET),
+                ("refresh_token", rt),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 200);
+        // only loopback redirects
+        let r = env
+            .http
+            .get(env.url("/o/oauth2/v2/auth"))
+            .query(&[
+                ("client_id", defaults::GOOGLE_CLIENT_ID),
+                ("redirect_uri", "https://example.com/cb"),
+                ("response_type", "code"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+}
+
+mod auth {
+    use super::*;
+
+    #[tokio::test]
+    async fn headers_and_tokens_are_checked() {
+        let env = start().await;
+        let q = json!({"query": "SELECT customer.id FROM customer"});
+        // missing developer-token
+        let r = env
+            .http
+            .post(env.url(&format!("/v25/customers/{CID}/googleAds:search")))
+            .bearer_auth(&env.token)
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "DEVELOPER_TOKEN_PARAMETER_MISSING"),
+        );
+        assert!(b["error"]["details"][0]["requestId"].is_string());
+        // wrong token
+        let r = env
+            .http
+            .post(env.url(&format!("/v25/customers/{CID}/googleAds:search")))
+            .bearer_auth("ya29.not-a-token")
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().contains_key("request-id"));
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "OAUTH_TOKEN_INVALID"),
+        );
+        // login-customer-id: a manager of the customer passes, anyone else is denied
+        let (s, _) = env
+            .post_h("googleAds:search", q.clone(), &[("login-customer-id", "9990001111")])
+            .await;
+        assert_eq!(s, 200);
+        let (s, b) = env
+            .post_h("googleAds:search", q.clone(), &[("login-customer-id", "999-000-1111")])
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("headerError", "INVALID_LOGIN_CUSTOMER_ID"),
+        );
+        env.em.google_ads().unwrap().add_customer(&GoogleCustomerSeed {
+            customer_id: "5550001111".into(),
+            currency: "USD".into(),
+            time_zone: "UTC".into(),
+            descriptive_name: None,
+            manager: false,
+            clients: vec![],
+        });
+        let (s, b) = env
+            .post_h("googleAds:search", q.clone(), &[("login-customer-id", "5550001111")])
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            403,
+            "PERMISSION_DENIED",
+            ("authorizationError", "USER_PERMISSION_DENIED"),
+        );
+        // bad customer id
+        let r = env
+            .http
+            .post(env.url("/v25/customers/123/googleAds:search"))
+            .bearer_auth(&env.token)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "INVALID_CUSTOMER_ID"));
+        // every issued token expires
+        env.http
+            .post(env.url("/_emulator/google_ads/expire_tokens"))
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = env.post("googleAds:search", q).await;
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "OAUTH_TOKEN_EXPIRED"),
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_expire_after_the_configured_ttl() {
+        let env = start_with(EmulatorConfig {
+            token_ttl: Duration::ZERO,
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let (s, b) = env
+            .post("googleAds:search", json!({"query": "SELECT customer.id FROM customer"}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "OAUTH_TOKEN_EXPIRED"),
+        );
+    }
+
+    #[tokio::test]
+    async fn list_accessible_customers() {
+        let env = start().await;
+        let r: Value = env
+            .http
+            .get(env.url("/v25/customers:listAccessibleCustomers"))
+            .bearer_auth(&env.token)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["resourceNames"], json!(["customers/9990001111"]));
+    }
+}
+
+mod mutate {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_service_round_trips() {
+        let env = start().await;
+        let budget = env.budget("Spring budget", false).await;
+        let (s, b) = env.campaign("Spring Sale - Search", &budget).await;
+        assert_eq!(s, 200, "{b}");
+        let campaign = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "adGroups:mutate",
+                json!({"operations":[{"create":{"name":"Running Shoes","status":"ENABLED","type":"SEARCH_STANDARD","campaign":campaign,"cpcBidMicros":"1200000"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let ad_group = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "adGroupAds:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"status":"PAUSED","ad":{"finalUrls":["https://example.com/shoes"],
+                    "responsiveSearchAd":{"headlines":[{"text":"Spring Sale on Shoes","pinnedField":"HEADLINE_1"},{"text":"Free Returns"},{"text":"Shop Trail Runners"}],
+                    "descriptions":[{"text":"Up to 40% off running shoes."},{"text":"Free shipping over $50."}],"path1":"shoes","path2":"sale"}}}}],
+                    "responseContentType":"MUTABLE_RESOURCE"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let ad = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        assert!(ad.contains('~'), "{ad}");
+        assert_eq!(b["results"][0]["adGroupAd"]["ad"]["type"], "RESPONSIVE_SEARCH_AD");
+        let (s, b) = env
+            .post(
+                "adGroupCriteria:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"status":"ENABLED","negative":false,"cpcBidMicros":"1500000","keyword":{"text":"running shoes","matchType":"PHRASE"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"create":{"name":"adsctl-managed"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let label = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        for (svc, field, target) in [
+            ("campaignLabels", "campaign", &campaign),
+            ("adGroupLabels", "adGroup", &ad_group),
+            ("adGroupAdLabels", "adGroupAd", &ad),
+        ] {
+            let (s, b) = env
+                .post(
+                    &format!("{svc}:mutate"),
+                    json!({"operations":[{"create":{field: target, "label": label}}]}),
+                )
+                .await;
+            assert_eq!(s, 200, "{svc}: {b}");
+        }
+        let (s, b) = env
+            .post(
+                "userLists:mutate",
+                json!({"operations":[{"create":{"name":"Newsletter subscribers","description":"from adsctl","membershipLifeSpan":"30",
+                    "crmBasedUserList":{"uploadKeyType":"CONTACT_INFO","dataSourceType":"FIRST_PARTY"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+
+        let rows = env
+            .search("SELECT campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type, campaign.bidding_strategy_type, campaign.maximize_conversions.target_cpa_micros, campaign.network_settings.target_google_search, campaign_budget.amount_micros, campaign_budget.explicitly_shared FROM campaign")
+            .await;
+        assert_eq!(rows.len(), 1);
+        let c = &rows[0];
+        assert_eq!(c["campaign"]["name"], "Spring Sale - Search");
+        assert_eq!(c["campaign"]["status"], "PAUSED");
+        assert_eq!(c["campaign"]["biddingStrategyType"], "MAXIMIZE_CONVERSIONS");
+        assert_eq!(c["campaign"]["maximizeConversions"]["targetCpaMicros"], "12500000");
+        assert_eq!(c["campaign"]["networkSettings"]["targetGoogleSearch"], true);
+        assert_eq!(c["campaignBudget"]["amountMicros"], "50000000");
+        assert_eq!(c["campaignBudget"]["explicitlyShared"], false);
+        assert!(c["campaign"]["id"].is_string());
+        let rows = env
+            .search("SELECT ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type, ad_group.name, campaign.name FROM ad_group_criterion")
+            .await;
+        assert_eq!(rows[0]["adGroupCriterion"]["keyword"]["matchType"], "PHRASE");
+        assert_eq!(rows[0]["adGroup"]["name"], "Running Shoes");
+        let rows = env
+            .search("SELECT ad_group_ad.ad.responsive_search_ad.headlines, ad_group_ad.status FROM ad_group_ad")
+            .await;
+        assert_eq!(
+            rows[0]["adGroupAd"]["ad"]["responsiveSearchAd"]["headlines"][0]["pinnedField"],
+            "HEADLINE_1"
+        );
+        for (q, n) in [
+            ("SELECT campaign_label.campaign, label.name FROM campaign_label", 1),
+            ("SELECT ad_group_label.ad_group FROM ad_group_label", 1),
+            ("SELECT ad_group_ad_label.ad_group_ad FROM ad_group_ad_label", 1),
+            (
+                "SELECT user_list.name, user_list.type, user_list.size_for_search FROM user_list",
+                1,
+            ),
+            (
+                "SELECT customer.id, customer.currency_code, customer.time_zone FROM customer",
+                1,
+            ),
+        ] {
+            assert_eq!(env.search(q).await.len(), n, "{q}");
+        }
+        // update with a mask, then remove
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update":{"resourceName":campaign,"status":"ENABLED","name":"Renamed"},"updateMask":"status,name"}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, _) = env.post("campaignLabels:mutate", json!({"operations":[{"remove": format!("{}~{}", campaign.replace("/campaigns/", "/campaignLabels/"), label.rsplit('/').next().unwrap())}]})).await;
+        assert_eq!(s, 200);
+        let (s, _) = env
+            .post("campaigns:mutate", json!({"operations":[{"remove": campaign}]}))
+            .await;
+        assert_eq!(s, 200);
+        let rows = env
+            .search("SELECT campaign.name, campaign.status FROM campaign WHERE campaign.status = 'REMOVED'")
+            .await;
+        assert_eq!(rows[0]["campaign"]["name"], "Renamed");
+        assert!(env
+            .search("SELECT campaign_label.campaign FROM campaign_label")
+            .await
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn wrong_shapes_get_the_front_end_error() {
+        let env = start().await;
+        let budget = env.budget("b", true).await;
+        // snake_case key
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"x","amount_micros":"1000000"}}]}),
+            )
+            .await;
+        assert_bad_request(
+            s,
+            &b,
+            "Unknown name \"amount_micros\" at 'operations[0].create': Cannot find field.",
+        );
+        assert_eq!(
+            b["error"]["details"][0]["fieldViolations"][0]["field"],
+            "operations[0].create"
+        );
+        // unknown field, top level
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[], "dryRun": true}))
+            .await;
+        assert_bad_request(
+            s,
+            &b,
+            "Invalid JSON payload received. Unknown name \"dryRun\": Cannot find field.",
+        );
+        // bad enum
+        let mut body = campaign_body("c", &budget);
+        body["advertisingChannelType"] = json!("BILLBOARD");
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": body}]}))
+            .await;
+        assert_bad_request(s, &b, "Invalid value at 'operations[0].create.advertising_channel_type' (type.googleapis.com/google.ads.googleads.v25.enums.AdvertisingChannelTypeEnum.AdvertisingChannelType), \"BILLBOARD\"");
+        // int64 must be a string
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"y","amountMicros":10.5}}]}),
+            )
+            .await;
+        assert_bad_request(
+            s,
+            &b,
+            "Invalid value at 'operations[0].create.amount_micros' (TYPE_INT64), 10.5",
+        );
+        // two bidding strategies
+        let mut body = campaign_body("c", &budget);
+        body["manualCpc"] = json!({});
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": body}]}))
+            .await;
+        assert_bad_request(s, &b, "Oneof field 'campaign_bidding_strategy' is already set");
+        // no bidding strategy: the backend says so
+        let mut body = campaign_body("c", &budget);
+        body.as_object_mut().unwrap().remove("maximizeConversions");
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": body}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        // 10,001 operations
+        let ops: Vec<Value> = (0..10_001)
+            .map(|i| json!({"create":{"name": format!("l{i}")}}))
+            .collect();
+        let (s, b) = env.post("labels:mutate", json!({"operations": ops})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "TOO_MANY_MUTATE_OPERATIONS"),
+        );
+        // a budget not on a cent boundary
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"z","amountMicros":"1000001"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT"),
+        );
+    }
+
+    #[tokio::test]
+    async fn platform_rules() {
+        let env = start().await;
+        let own = env.budget("own", false).await;
+        let (s, b) = env.campaign("Same", &own).await;
+        assert_eq!(s, 200, "{b}");
+        let campaign = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        // a non-shared budget serves one campaign
+        let (s, b) = env.campaign("Other", &own).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            (
+                "campaignBudgetError",
+                "CANNOT_USE_IMPLICITLY_SHARED_CAMPAIGN_BUDGET_WITH_MULTIPLE_CAMPAIGNS",
+            ),
+        );
+        // unique names per customer
+        let shared = env.budget("shared", true).await;
+        let (s, b) = env.campaign("Same", &shared).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignError", "DUPLICATE_CAMPAIGN_NAME"),
+        );
+        let loc = &first_error(&b)["location"]["fieldPathElements"];
+        assert_eq!(
+            loc,
+            &json!([{"fieldName":"operations","index":0},{"fieldName":"create"},{"fieldName":"name"}])
+        );
+        // immutable channel type
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"update":{"resourceName":campaign,"advertisingChannelType":"DISPLAY"},"updateMask":"advertisingChannelType"}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "IMMUTABLE_FIELD"));
+        // updateMask paths must exist
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update":{"resourceName":campaign},"updateMask":"status,colour"}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldMaskError", "FIELD_NOT_FOUND"));
+        // a budget in use cannot be removed
+        let (s, b) = env
+            .post("campaignBudgets:mutate", json!({"operations":[{"remove": own}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "CAMPAIGN_BUDGET_IN_USE"),
+        );
+        // removed objects cannot be modified
+        let (s, _) = env
+            .post("campaigns:mutate", json!({"operations":[{"remove": campaign}]}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update":{"resourceName":campaign,"status":"PAUSED"},"updateMask":"status"}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            (
+                "operationAccessDeniedError",
+                "OPERATION_NOT_PERMITTED_FOR_REMOVED_RESOURCE",
+            ),
+        );
+        // the name of a removed campaign is free again
+        let (s, b) = env.campaign("Same", &shared).await;
+        assert_eq!(s, 200, "{b}");
+        // unknown resource
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"update":{"resourceName":format!("customers/{CID}/campaigns/42"),"status":"PAUSED"},"updateMask":"status"}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+    }
+
+    #[tokio::test]
+    async fn partial_failure_and_validate_only() {
+        let env = start().await;
+        let ops = json!([
+            {"create":{"name":"ok-1"}},
+            {"create":{"name":"ok-1"}},
+            {"create":{"name":"ok-2"}}
+        ]);
+        // atomic by default: nothing is written
+        let (s, b) = env.post("labels:mutate", json!({"operations": ops})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("labelError", "DUPLICATE_NAME"));
+        assert!(env.search("SELECT label.name FROM label").await.is_empty());
+        // validateOnly: errors only, nothing written
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"create":{"name":"v"}}], "validateOnly": true}),
+            )
+            .await;
+        assert_eq!((s, &b), (200, &json!({})));
+        assert!(env.search("SELECT label.name FROM label").await.is_empty());
+        // partialFailure: the good ones stay, results keep their positions
+        let (s, b) = env
+            .post("labels:mutate", json!({"operations": ops, "partialFailure": true}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let r = b["results"].as_array().unwrap();
+        assert_eq!(r.len(), 3);
+        assert!(r[0]["resourceName"].is_string() && r[2]["resourceName"].is_string());
+        assert_eq!(r[1], json!({}));
+        let pf = &b["partialFailureError"];
+        assert_eq!(pf["code"], 3);
+        assert_eq!(
+            pf["details"][0]["errors"][0]["location"]["fieldPathElements"][0],
+            json!({"fieldName":"operations","index":1})
+        );
+        assert_eq!(env.search("SELECT label.name FROM label").await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn google_ads_mutate_with_temporary_ids() {
+        let env = start().await;
+        let b1 = format!("customers/{CID}/campaignBudgets/-1");
+        let c1 = format!("customers/{CID}/campaigns/-2");
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignBudgetOperation":{"create":{"resourceName":b1,"name":"tmp","amountMicros":"20000000","explicitlyShared":false}}},
+                    {"campaignOperation":{"create":{"resourceName":c1,"name":"Temp","advertisingChannelType":"SEARCH","campaignBudget":b1,"manualCpc":{"enhancedCpcEnabled":false},"containsEuPoliticalAdvertising":"DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"}}},
+                    {"adGroupOperation":{"create":{"name":"AG","campaign":c1,"cpcBidMicros":"1000000"}}}
+                ]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let r = b["mutateOperationResponses"].as_array().unwrap();
+        assert!(r[0]["campaignBudgetResult"]["resourceName"]
+            .as_str()
+            .unwrap()
+            .ends_with(|c: char| c.is_ascii_digit()));
+        assert!(r[1]["campaignResult"]["resourceName"].is_string());
+        assert!(r[2]["adGroupResult"]["resourceName"].is_string());
+        let rows = env
+            .search("SELECT ad_group.name, campaign.name, campaign.bidding_strategy_type FROM ad_group")
+            .await;
+        assert_eq!(rows[0]["campaign"]["name"], "Temp");
+        assert_eq!(rows[0]["campaign"]["biddingStrategyType"], "MANUAL_CPC");
+        // a temporary id that was never created
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"adGroupOperation":{"create":{"name":"AG2","campaign":format!("customers/{CID}/campaigns/-9")}}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"][0],
+            json!({"fieldName":"mutate_operations","index":0})
+        );
+    }
+}
+
+mod search {
+    use super::*;
+
+    #[tokio::test]
+    async fn pages_of_ten_thousand_and_streams() {
+        let env = start().await;
+        for chunk in 0..2 {
+            let ops: Vec<Value> = (0..5_001)
+                .map(|i| json!({"create":{"name": format!("l{chunk}-{i}")}}))
+                .collect();
+            let (s, b) = env.post("labels:mutate", json!({"operations": ops})).await;
+            assert_eq!(s, 200, "{b}");
+        }
+        let (s, p1) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id, label.name FROM label","searchSettings":{"returnTotalResultsCount":true}}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(p1["results"].as_array().unwrap().len(), 10_000);
+        assert_eq!(p1["totalResultsCount"], "10002");
+        assert_eq!(p1["fieldMask"], "label.id,label.name");
+        let tok = p1["nextPageToken"].as_str().unwrap();
+        let (_, p2) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id, label.name FROM label","pageToken":tok}),
+            )
+            .await;
+        assert_eq!(p2["results"].as_array().unwrap().len(), 2);
+        assert!(p2.get("nextPageToken").is_none());
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id FROM label","pageToken":"bm9wZQ"}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "INVALID_PAGE_TOKEN"));
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id FROM label","pageSize":100}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "PAGE_SIZE_NOT_SUPPORTED"),
+        );
+        let (s, chunks) = env
+            .post("googleAds:searchStream", json!({"query":"SELECT label.id FROM label"}))
+            .await;
+        assert_eq!(s, 200);
+        let chunks = chunks.as_array().unwrap();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[1]["results"].as_array().unwrap().len(), 2);
+        assert!(chunks[0]["requestId"].is_string());
+        // searchStream has no pageSize field at all: the front end rejects it
+        let (s, b) = env
+            .post(
+                "googleAds:searchStream",
+                json!({"query":"SELECT label.id FROM label","pageSize":1}),
+            )
+            .await;
+        assert_bad_request(s, &b, "Unknown name \"pageSize\"");
+    }
+
+    #[tokio::test]
+    async fn gaql_filters_order_limit_and_metrics() {
+        let env = start().await;
+        let shared = env.budget("shared", true).await;
+        for n in ["Alpha Sale", "Beta", "Gamma Sale"] {
+            let (s, b) = env.campaign(n, &shared).await;
+            assert_eq!(s, 200, "{b}");
+        }
+        let names = |rows: Vec<Value>| -> Vec<String> {
+            rows.iter()
+                .map(|r| r["campaign"]["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(
+                env.search(
+                    "SELECT campaign.name FROM campaign WHERE campaign.name LIKE '%Sale' ORDER BY campaign.name DESC"
+                )
+                .await
+            ),
+            ["Gamma Sale", "Alpha Sale"]
+        );
+        assert_eq!(names(env.search("SELECT campaign.name FROM campaign WHERE campaign.name IN ('Beta', 'Nope') AND campaign.status != 'REMOVED'").await), ["Beta"]);
+        assert_eq!(
+            names(
+                env.search("SELECT campaign.name FROM campaign ORDER BY campaign.name LIMIT 1")
+                    .await
+            ),
+            ["Alpha Sale"]
+        );
+        assert_eq!(
+            env.search("SELECT campaign.name FROM campaign WHERE campaign.status = 'ENABLED'")
+                .await
+                .len(),
+            0
+        );
+        let q = "SELECT campaign.id, segments.date, metrics.impressions, metrics.clicks, metrics.cost_micros, metrics.conversions FROM campaign WHERE segments.date DURING LAST_7_DAYS";
+        let a = env.search(q).await;
+        assert_eq!(a.len(), 3 * 7);
+        assert_eq!(a, env.search(q).await, "metrics are deterministic");
+        for r in &a {
+            let imp: u64 = r["metrics"]["impressions"].as_str().unwrap().parse().unwrap();
+            let clicks: u64 = r["metrics"]["clicks"].as_str().unwrap().parse().unwrap();
+            let cost: u64 = r["metrics"]["costMicros"].as_str().unwrap().parse().unwrap();
+            assert!(clicks <= imp);
+            assert!(cost <= 50_000_000);
+            assert!(r["metrics"]["conversions"].is_number());
+        }
+        let b = env
+            .search("SELECT campaign.id, segments.date, metrics.clicks FROM campaign WHERE segments.date BETWEEN '2026-01-01' AND '2026-01-31' AND campaign.name = 'Beta'")
+            .await;
+        assert_eq!(b.len(), 31);
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT campaign.colour FROM campaign"}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("queryError", "UNRECOGNIZED_FIELD"));
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT segments.date, metrics.clicks FROM campaign"}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("queryError", "EXPECTED_FILTERS_ON_DATE_RANGE"),
+        );
+    }
+
+    #[tokio::test]
+    async fn change_status_and_drift() {
+        let env = start().await;
+        let shared = env.budget("shared", true).await;
+        let (_, b) = env.campaign("Tracked", &shared).await;
+        let campaign = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let rows = env
+            .search("SELECT change_status.resource_type, change_status.resource_status, change_status.campaign, change_status.last_change_date_time FROM change_status WHERE change_status.resource_type = 'CAMPAIGN'")
+            .await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["changeStatus"]["resourceStatus"], "ADDED");
+        let since = rows[0]["changeStatus"]["lastChangeDateTime"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // somebody pauses it in the web UI
+        let r = env
+            .http
+            .post(env.url("/_emulator/google_ads/drift"))
+            .json(&json!({"resourceName": campaign, "set": {"status": "ENABLED"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let rows = env
+            .search(&format!("SELECT change_status.campaign, change_status.resource_status FROM change_status WHERE change_status.last_change_date_time > '{since}'"))
+            .await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["changeStatus"]["campaign"], campaign);
+        assert_eq!(
+            env.search("SELECT campaign.status FROM campaign").await[0]["campaign"]["status"],
+            "ENABLED"
+        );
+    }
+}
+
+mod jobs {
+    use super::*;
+
+    #[tokio::test]
+    async fn customer_match_upload() {
+        let env = start().await;
+        let (_, b) = env
+            .post("userLists:mutate", json!({"operations":[{"create":{"name":"CM","crmBasedUserList":{"uploadKeyType":"CONTACT_INFO","dataSourceType":"FIRST_PARTY"}}}]}))
+            .await;
+        let ul = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "offlineUserDataJobs:create",
+                json!({"job":{"type":"CUSTOMER_MATCH_USER_LIST","customerMatchUserListMetadata":{"userList":ul,"consent":{"adUserData":"GRANTED","adPersonalization":"GRANTED"}}}}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let job = b["resourceName"].as_str().unwrap().to_string();
+        let tail = job.split_once(&format!("customers/{CID}/")).unwrap().1.to_string();
+        let h = |s: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes()));
+        let (s, b) = env
+            .post(
+                &format!("{tail}:addOperations"),
+                json!({"enablePartialFailure": true, "operations":[
+                    {"create":{"userIdentifiers":[{"hashedEmail": h("a@example.com")}]}},
+                    {"create":{"userIdentifiers":[{"hashedEmail": "NOT-A-HASH"}]}},
+                    {"create":{"userIdentifiers":[{"hashedEmail": h("b@example.com")}]}}
+                ]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(
+            b["partialFailureError"]["details"][0]["errors"][0]["errorCode"],
+            json!({"offlineUserDataJobError":"INVALID_SHA256_FORMAT"})
+        );
+        // creates and removes cannot be mixed in one job
+        let (s, b) = env
+            .post(
+                &format!("{tail}:addOperations"),
+                json!({"operations":[{"remove":{"userIdentifiers":[{"hashedEmail": h("a@example.com")}]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("offlineUserDataJobError", "CONFLICTING_OPERATION"),
+        );
+        let (s, op) = env.post(&format!("{tail}:run"), json!({})).await;
+        assert_eq!(s, 200, "{op}");
+        let name = op["name"].as_str().unwrap().to_string();
+        let done: Value = env
+            .http
+            .get(env.url(&format!("/v25/{name}")))
+            .bearer_auth(&env.token)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(done["done"], true, "{done}");
+        let rows = env.search("SELECT user_list.size_for_search FROM user_list").await;
+        assert_eq!(rows[0]["userList"]["sizeForSearch"], "2");
+        let (s, b) = env.post(&format!("{tail}:run"), json!({})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("offlineUserDataJobError", "JOB_ALREADY_STARTED"),
+        );
+    }
+}
+
+mod core {
+    use super::*;
+
+    async fn set_faults(env: &Env, spec: &str) {
+        let r = env
+            .http
+            .post(env.url("/_emulator/faults"))
+            .json(&json!({"spec": spec}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn faults_counters_and_admin() {
+        let env = start().await;
+        let q = json!({"query":"SELECT label.name FROM label"});
+        set_faults(&env, "5xx=1").await;
+        let (s, b) = env.post("googleAds:search", q.clone()).await;
+        assert_ads_failure(s, &b, 503, "UNAVAILABLE", ("internalError", "TRANSIENT_ERROR"));
+        // admin routes are never faulted
+        let r = env.http.get(env.url("/_emulator/dump")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        set_faults(&env, "429=1").await;
+        let (s, b) = env.post("googleAds:search", q.clone()).await;
+        assert_ads_failure(
+            s,
+            &b,
+            429,
+            "RESOURCE_EXHAUSTED",
+            ("quotaError", "RESOURCE_TEMPORARILY_EXHAUSTED"),
+        );
+        assert_eq!(first_error(&b)["details"]["quotaErrorDetails"]["retryDelay"], "1s");
+        set_faults(&env, "reset=1").await;
+        let r = env
+            .http
+            .post(env.url(&format!("/v25/customers/{CID}/googleAds:search")))
+            .json(&q)
+            .send()
+            .await;
+        assert!(r.is_err(), "the connection was dropped");
+        // lost response: the write commits, the client never hears
+        set_faults(&env, "lost=1").await;
+        let r = env
+            .http
+            .post(env.url(&format!("/v25/customers/{CID}/labels:mutate")))
+            .bearer_auth(&env.token)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .json(&json!({"operations":[{"create":{"name":"lost"}}]}))
+            .send()
+            .await;
+        assert!(r.is_err());
+        set_faults(&env, "").await;
+        assert_eq!(env.search("SELECT label.name FROM label").await.len(), 1);
+        // read lag: a read right after a write does not see it
+        let (s, _) = env
+            .post("labels:mutate", json!({"operations":[{"create":{"name":"fresh"}}]}))
+            .await;
+        assert_eq!(s, 200);
+        set_faults(&env, "lag=1").await;
+        assert_eq!(env.search("SELECT label.name FROM label").await.len(), 1);
+        set_faults(&env, "").await;
+        assert_eq!(env.search("SELECT label.name FROM label").await.len(), 2);
+        // timeouts hang (then drop)
+        set_faults(&env, "timeout=1").await;
+        let r = env
+            .http
+            .post(env.url(&format!("/v25/customers/{CID}/googleAds:search")))
+            .timeout(Duration::from_millis(300))
+            .json(&q)
+            .send()
+            .await;
+        assert!(r.unwrap_err().is_timeout());
+        set_faults(&env, "").await;
+        // counters
+        let c: Value = env
+            .http
+            .get(env.url("/_emulator/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let m = &c["endpoints"]["POST /v25/customers/{customerId}/labels:mutate"];
+        assert_eq!(m["requests"], 2, "{c}");
+        assert_eq!(m["operations"], 2);
+        let f: Value = env
+            .http
+            .get(env.url("/_emulator/faults"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(f["spec"]["5xx"], 0.0);
+        env.http.delete(env.url("/_emulator/requests")).send().await.unwrap();
+        let c: Value = env
+            .http
+            .get(env.url("/_emulator/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(c["total_requests"], 0);
+        // reset
+        env.http.post(env.url("/_emulator/reset")).send().await.unwrap();
+        let d: Value = env
+            .http
+            .get(env.url("/_emulator/dump"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            d["platforms"]["google_ads"]["customers"][CID].is_null(),
+            "{}",
+            d["platforms"]["google_ads"]["customers"]
+        );
+        let bad = env
+            .http
+            .post(env.url("/_emulator/faults"))
+            .json(&json!({"5xx": 3}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn fault_sequence_is_reproducible_from_the_seed() {
+        let run = || async {
+            let env = start_with(EmulatorConfig {
+                faults: FaultSpec::parse("5xx=0.3,seed=11").unwrap(),
+                ..EmulatorConfig::default()
+            })
+            .await;
+            let mut v = Vec::new();
+            for _ in 0..20 {
+                v.push(
+                    env.post("googleAds:search", json!({"query":"SELECT label.name FROM label"}))
+                        .await
+                        .0,
+                );
+            }
+            v
+        };
+        let a = run().await;
+        assert_eq!(a, run().await);
+        assert!(a.contains(&503) && a.contains(&200), "{a:?}");
+    }
+
+    #[tokio::test]
+    async fn rate_limits() {
+        let mut cfg = EmulatorConfig::default();
+        cfg.rate_limits.google_ads.daily_operations = Some(3);
+        let env = start_with(cfg).await;
+        let ops: Vec<Value> = (0..4).map(|i| json!({"create":{"name": format!("l{i}")}})).collect();
+        let (s, b) = env.post("labels:mutate", json!({"operations": ops})).await;
+        assert_ads_failure(s, &b, 429, "RESOURCE_EXHAUSTED", ("quotaError", "RESOURCE_EXHAUSTED"));
+        let d = &first_error(&b)["details"]["quotaErrorDetails"];
+        assert_eq!(d["rateScope"], "DEVELOPER");
+        assert!(d["retryDelay"].as_str().unwrap().ends_with('s'));
+        let mut cfg = EmulatorConfig::default();
+        cfg.rate_limits.google_ads.requests_per_second = Some(1);
+        let env = start_with(cfg).await;
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(
+                env.post("googleAds:search", json!({"query":"SELECT label.name FROM label"}))
+                    .await
+                    .0,
+            );
+        }
+        assert!(statuses.contains(&429), "{statuses:?}");
+    }
+
+    #[tokio::test]
+    async fn state_persists_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("state.json");
+        let cfg = || EmulatorConfig {
+            data: Some(data.clone()),
+            ..EmulatorConfig::default()
+        };
+        let env = start_with(cfg()).await;
+        let (s, _) = env
+            .post("labels:mutate", json!({"operations":[{"create":{"name":"kept"}}]}))
+            .await;
+        assert_eq!(s, 200);
+        env.em.shutdown().await.unwrap();
+        let env = start_with(cfg()).await;
+        let rows = env.search("SELECT label.name FROM label").await;
+        assert_eq!(rows[0]["label"]["name"], "kept");
+        // names stay unique after a restore (indexes rebuilt)
+        let (s, b) = env
+            .post("labels:mutate", json!({"operations":[{"create":{"name":"kept"}}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("labelError", "DUPLICATE_NAME"));
+    }
+
+    #[test]
+    fn cli_prints_the_url_first_and_saves_on_sigterm() {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("cli.json");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args(["emulator", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let health: Value = rt.block_on(async {
+            reqwest::get(format!("{url}/_emulator/health"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        assert_eq!(health["status"], "ok");
+        let st = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}");
+        let saved: Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+        assert!(saved["platforms"]["google_ads"].is_object());
+    }
+}
+
+mod fields_table {
+    /// The committed table is what the script derives from the reference protos (checked when the reference
+    /// is around; a user's clone has no ../shared and relies on the committed file).
+    #[test]
+    fn committed_table_matches_the_protos() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let candidates = [
+            root.join("../shared/reference/google-ads/protos"),
+            root.join("../../shared/reference/google-ads/protos"),
+        ];
+        let Some(protos) = candidates.iter().find(|p| p.is_dir()) else {
+            eprintln!("reference protos not found: skipping the regeneration check");
+            return;
+        };
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let st = std::process::Command::new("python3")
+            .arg(root.join("scripts/gen-google-ads-fields.py"))
+            .arg(protos)
+            .arg(out.path())
+            .stdout(std::process::Stdio::null())
+            .status();
+        let Ok(st) = st else {
+            eprintln!("python3 not available: skipping the regeneration check");
+            return;
+        };
+        assert!(st.success());
+        let fresh = std::fs::read_to_string(out.path()).unwrap();
+        let committed = std::fs::read_to_string(root.join("src/emulator/google_ads/fields.json")).unwrap();
+        assert!(
+            fresh == committed,
+            "src/emulator/google_ads/fields.json is stale: rerun scripts/gen-google-ads-fields.py"
+        );
+    }
+}
