@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
+mod emulator;
 mod plan;
 mod schema;
 mod state;
-mod emulator;
 mod validate;
+mod watch;
 
 /// Global flags every subcommand shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -66,6 +67,8 @@ pub enum Command {
     State(state::Args),
     /// Run the local Google Ads + Meta API emulator.
     Emulator(emulator::Args),
+    /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
+    Watch(watch::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::State(args) => state::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
+        Command::Watch(args) => watch::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@
 
 pub mod backoff;
 pub mod daemon;
+pub mod engine;
 pub mod metrics;
 mod page;
 pub mod server;
