@@ -254,10 +254,10 @@ fn atomic_write(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-struct Running {
-    _dir: tempfile::TempDir,
+/// A daemon and its status server, running in this test's runtime.
+struct Served {
+    _tmp: tempfile::TempDir,
     dir: PathBuf,
-    platform: Arc<FakePlatform>,
     handle: DaemonHandle,
     base: String,
     http: reqwest::Client,
@@ -266,7 +266,7 @@ struct Running {
     server: tokio::task::JoinHandle<()>,
 }
 
-impl Running {
+impl Served {
     async fn status(&self) -> serde_json::Value {
         self.http
             .get(format!("{}/api/v1/status", self.base))
@@ -291,7 +291,7 @@ impl Running {
         let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
-    async fn stop(self) -> Arc<FakePlatform> {
+    async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(10), self.daemon)
             .await
@@ -301,21 +301,12 @@ impl Running {
             .await
             .expect("server stops")
             .unwrap();
-        self.platform
     }
 }
 
-async fn start(yaml: &str, tweak: impl FnOnce(&mut DaemonConfig), work: Duration) -> Running {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().canonicalize().unwrap();
-    std::fs::write(dir.join("adsctl.yaml"), yaml).unwrap();
-    let platform = Arc::new(FakePlatform::default());
-    let fake = Arc::new(Fake {
-        dir: dir.clone(),
-        platform: platform.clone(),
-        work,
-    });
-    let mut cfg = DaemonConfig::new(&dir);
+/// Test defaults: no interval runs (an hour), a short debounce, a fast backoff.
+fn test_config(dir: &Path) -> DaemonConfig {
+    let mut cfg = DaemonConfig::new(dir);
     cfg.interval = Duration::from_secs(3600);
     cfg.debounce = Duration::from_millis(100);
     cfg.backoff = BackoffPolicy {
@@ -323,8 +314,12 @@ async fn start(yaml: &str, tweak: impl FnOnce(&mut DaemonConfig), work: Duration
         max: Duration::from_secs(30),
         jitter: true,
     };
-    tweak(&mut cfg);
-    let daemon = Daemon::new(fake, cfg);
+    cfg
+}
+
+async fn serve<R: Reconciler>(tmp: tempfile::TempDir, reconciler: Arc<R>, cfg: DaemonConfig) -> Served {
+    let dir = cfg.dir.clone();
+    let daemon = Daemon::new(reconciler, cfg);
     let handle = daemon.handle();
     let shutdown = CancellationToken::new();
     let server = StatusServer::bind(
@@ -341,16 +336,53 @@ async fn start(yaml: &str, tweak: impl FnOnce(&mut DaemonConfig), work: Duration
     let server = tokio::spawn(async move { server.serve(s).await.unwrap() });
     let s = shutdown.clone();
     let daemon = tokio::spawn(async move { daemon.run(s).await.unwrap() });
-    Running {
-        _dir: tmp,
+    Served {
+        _tmp: tmp,
         dir,
-        platform,
         handle,
         base,
         http: reqwest::Client::new(),
         shutdown,
         daemon,
         server,
+    }
+}
+
+/// A daemon over the fake reconciler.
+struct Running {
+    served: Served,
+    platform: Arc<FakePlatform>,
+}
+
+impl std::ops::Deref for Running {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.served
+    }
+}
+
+impl Running {
+    async fn stop(self) -> Arc<FakePlatform> {
+        self.served.stop().await;
+        self.platform
+    }
+}
+
+async fn start(yaml: &str, tweak: impl FnOnce(&mut DaemonConfig), work: Duration) -> Running {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    std::fs::write(dir.join("adsctl.yaml"), yaml).unwrap();
+    let platform = Arc::new(FakePlatform::default());
+    let fake = Arc::new(Fake {
+        dir: dir.clone(),
+        platform: platform.clone(),
+        work,
+    });
+    let mut cfg = test_config(&dir);
+    tweak(&mut cfg);
+    Running {
+        served: serve(tmp, fake, cfg).await,
+        platform,
     }
 }
 
@@ -829,5 +861,392 @@ mod server {
         );
         stop.cancel();
         server.await.unwrap();
+    }
+}
+
+/// The real reconciler (spec, engine, state) over the in-memory platform, and the binary.
+mod engine {
+    use super::*;
+    use adsctl::connectors::memory::MemoryConnector;
+    use adsctl::connectors::{
+        ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
+        OpOutcome, ReadRequest,
+    };
+    use adsctl::model::Money;
+    use adsctl::reconcile::engine::EngineReconciler;
+
+    const SEARCH: &str = "acme-search";
+    const SOCIAL: &str = "acme-social";
+    const CAMPAIGN_FILE: &str = "campaigns/spring-sale-search.yaml";
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// A copy of examples/quickstart (acme-search on Google Ads, acme-social on Meta).
+    fn quickstart() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap().join("repo");
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"), &dir);
+        (tmp, dir)
+    }
+
+    /// The in-memory platform, with a switchable 503 storm per account.
+    struct Storm {
+        inner: MemoryConnector,
+        failing: Arc<Mutex<BTreeSet<String>>>,
+    }
+
+    impl Storm {
+        fn check(&self, account: &Account) -> Result<(), ConnectorError> {
+            if self.failing.lock().unwrap().contains(&account.name) {
+                return Err(ConnectorError::Api {
+                    platform: "google_ads",
+                    code: "UNAVAILABLE".into(),
+                    message: "The service is currently unavailable. (HTTP 503)".into(),
+                    hint: Some("transient; retry later".into()),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Storm {
+        fn platform(&self) -> Platform {
+            self.inner.platform()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.inner.capabilities()
+        }
+        async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+            self.check(account)?;
+            self.inner.read(account, req).await
+        }
+        async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+            self.check(account)?;
+            self.inner.apply(account, batch).await
+        }
+        async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+            self.inner.validate(account, batch).await
+        }
+        async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
+            self.inner.health(account).await
+        }
+        async fn metrics(
+            &self,
+            account: &Account,
+            level: MetricsLevel,
+            range: DateRange,
+        ) -> Result<Vec<MetricRow>, ConnectorError> {
+            self.check(account)?;
+            self.inner.metrics(account, level, range).await
+        }
+    }
+
+    struct Engine {
+        served: Served,
+        google: MemoryConnector,
+        failing: Arc<Mutex<BTreeSet<String>>>,
+    }
+
+    async fn start_engine(tweak: impl FnOnce(&mut DaemonConfig)) -> Engine {
+        let (tmp, dir) = quickstart();
+        let google = MemoryConnector::new(Platform::GoogleAds);
+        let failing: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let (g, f) = (google.sibling(Platform::GoogleAds), failing.clone());
+        let resolver = move |a: &Account| -> Result<Arc<dyn Connector>, ConnectorError> {
+            Ok(Arc::new(Storm {
+                inner: g.sibling(a.platform),
+                failing: f.clone(),
+            }))
+        };
+        let reconciler = EngineReconciler::open_with(&dir, Box::new(resolver)).await.unwrap();
+        let mut cfg = test_config(&dir);
+        tweak(&mut cfg);
+        Engine {
+            served: serve(tmp, Arc::new(reconciler), cfg).await,
+            google,
+            failing,
+        }
+    }
+
+    fn usd(s: &str) -> Value {
+        Value::Money(Money::parse(s, Currency::from_code("USD").unwrap()).unwrap())
+    }
+
+    /// The live search campaign: (id, daily budget).
+    fn live_campaign(m: &MemoryConnector) -> Option<(String, Option<Value>)> {
+        m.snapshot(SEARCH)
+            .into_iter()
+            .find(|r| r.kind == Kind::Campaign && r.address.name() == Some("Spring Sale - Search"))
+            .map(|r| (r.id.clone().unwrap_or_default(), r.fields.get("budget.daily").cloned()))
+    }
+
+    async fn wait_budget(e: &Engine, want: &str, what: &str) -> String {
+        let want = usd(want);
+        poll(Duration::from_secs(10), what, || async {
+            live_campaign(&e.google).and_then(|(id, b)| (b.as_ref() == Some(&want)).then_some(id))
+        })
+        .await
+    }
+
+    fn edit(dir: &Path, from: &str, to: &str) {
+        let path = dir.join(CAMPAIGN_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from} not in {}", path.display());
+        atomic_write(&path, &text.replacen(from, to, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edits_are_applied_and_drift_is_repaired() {
+        let e = start_engine(|c| c.interval = Duration::from_millis(300)).await;
+        wait_budget(&e, "50", "the quickstart applied").await;
+        poll(Duration::from_secs(10), "both accounts in sync", || async {
+            let s = e.served.status().await;
+            s["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["status"] == "in_sync")
+                .then_some(())
+        })
+        .await;
+        // An edit of the YAML (20 %: within max_increase_pct 30).
+        edit(&e.served.dir, "daily: 50.00", "daily: 60.00");
+        let id = wait_budget(&e, "60", "the edit applied").await;
+        // Someone changes the budget in the web interface: repaired on the next interval.
+        assert!(e.google.edit(SEARCH, &id, "budget.daily", usd("55")));
+        wait_budget(&e, "60", "the drift repaired").await;
+        let s = e.served.account_status(SEARCH).await;
+        assert_eq!(s["platform"], "google_ads");
+        assert!(s["last_sync"].is_string());
+        let (_, plan) = e.served.get("/api/v1/plan").await;
+        let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        assert!(plan["accounts"][SEARCH]["accounts"].is_array(), "{plan}");
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_guardrail_violation_is_reported_and_not_applied() {
+        let e = start_engine(|_| {}).await;
+        wait_budget(&e, "50", "the quickstart applied").await;
+        // 50 → 400: past max_increase_pct (30) and max_daily_budget (500 with the others).
+        edit(&e.served.dir, "daily: 50.00", "daily: 400.00");
+        let s = poll(Duration::from_secs(10), "the guardrail reported", || async {
+            let s = e.served.account_status(SEARCH).await;
+            (s["status"] == "blocked").then_some(s)
+        })
+        .await;
+        assert!(!s["blocked"].as_array().unwrap().is_empty(), "{s}");
+        assert_eq!(s["pending"]["update"], 1, "{s}");
+        assert_eq!(live_campaign(&e.google).unwrap().1, Some(usd("50")), "nothing applied");
+        let (_, page) = e.served.get("/").await;
+        assert!(page.contains("<dt>Guardrails</dt>"), "{page}");
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalid_edit_is_reported_and_nothing_is_applied() {
+        let e = start_engine(|c| c.interval = Duration::from_millis(300)).await;
+        let id = wait_budget(&e, "50", "the quickstart applied").await;
+        // A budget change together with a typo: the whole edit is refused.
+        edit(&e.served.dir, "daily: 50.00", "daily: 60.00");
+        edit(&e.served.dir, "status: enabled", "staus: enabled");
+        let s = poll(Duration::from_secs(10), "the invalid config reported", || async {
+            let s = e.served.status().await;
+            (s["config"]["valid"] == false).then_some(s)
+        })
+        .await;
+        let diags = s["config"]["diagnostics"].as_array().unwrap();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.as_str().unwrap().contains("spring-sale-search.yaml:")),
+            "{s}"
+        );
+        // The last good state is still reconciled: drift goes back to 50, the invalid 60 is never applied.
+        assert!(e.google.edit(SEARCH, &id, "budget.daily", usd("45")));
+        wait_budget(&e, "50", "the drift repaired towards the last good state").await;
+        assert_eq!(e.served.status().await["config"]["valid"], false);
+        assert_eq!(e.served.get("/readyz").await.0, 200);
+        // Fixed: applied.
+        edit(&e.served.dir, "staus: enabled", "status: enabled");
+        wait_budget(&e, "60", "the fixed edit applied").await;
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn observe_mode_only_reports() {
+        let e = start_engine(|c| c.mode = Mode::Observe).await;
+        let s = poll(Duration::from_secs(10), "the pending plan reported", || async {
+            let s = e.served.account_status(SEARCH).await;
+            (s["reconciles"].as_u64().unwrap_or(0) >= 1).then_some(s)
+        })
+        .await;
+        assert_eq!(s["status"], "drifted");
+        assert!(s["pending"]["create"].as_u64().unwrap() >= 5, "{s}");
+        assert!(e.google.snapshot(SEARCH).is_empty(), "observe mode never writes");
+        assert!(e.google.snapshot(SOCIAL).is_empty());
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_503_storm_on_one_account_does_not_affect_the_other() {
+        let e = start_engine(|c| {
+            c.interval = Duration::from_millis(100);
+            c.watch_files = false;
+        })
+        .await;
+        e.failing.lock().unwrap().insert(SEARCH.into());
+        let social = poll(
+            Duration::from_secs(15),
+            "15 reconciles of the healthy account",
+            || async {
+                let s = e.served.account_status(SOCIAL).await;
+                (s["reconciles"].as_u64().unwrap_or(0) >= 15).then_some(s)
+            },
+        )
+        .await;
+        assert_eq!(social["status"], "in_sync");
+        assert!(!e.google.snapshot(SOCIAL).is_empty(), "the healthy account was applied");
+        let search = e.served.account_status(SEARCH).await;
+        assert_eq!(search["status"], "failing");
+        assert!(
+            search["last_error"]["message"].as_str().unwrap().contains("503"),
+            "{search}"
+        );
+        let attempts = search["reconciles"].as_u64().unwrap();
+        assert!(
+            (2..=8).contains(&attempts),
+            "the failing account tried {attempts} times: no backoff?"
+        );
+        assert!(e.google.snapshot(SEARCH).is_empty());
+        let (_, metrics) = e.served.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"google_ads\",code=\"UNAVAILABLE\"}"),
+            "{metrics}"
+        );
+        e.failing.lock().unwrap().clear();
+        e.served
+            .handle
+            .commands
+            .send(adsctl::reconcile::Command::ReconcileNow(Some(SEARCH.into())))
+            .await
+            .unwrap();
+        wait_budget(&e, "50", "the account recovered").await;
+        e.served.stop().await;
+    }
+
+    /// `adsctl watch` as a process: it holds the state lock, serves its status, and exits 0 on SIGTERM with the
+    /// journal clean and the lock released.
+    #[test]
+    fn sigterm_exits_zero_with_the_journal_clean() {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+
+        let (_tmp, dir) = quickstart();
+        let memory = dir.parent().unwrap().join("platform.json");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args([
+                "watch",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--interval",
+                "1h",
+            ])
+            .arg(&dir)
+            .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
+            .env_remove("ADSCTL_STATE_DIR")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        let mut addr = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while addr.is_none() && std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+                if v["message"] == "status server listening" {
+                    addr = v["listen"].as_str().map(str::to_string);
+                }
+                log.push(line);
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no listen address in {log:?}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            poll(Duration::from_secs(20), "both accounts in sync", || async {
+                let s: serde_json::Value = http
+                    .get(format!("http://{addr}/api/v1/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let accounts = s["accounts"].as_array()?;
+                (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
+            })
+            .await;
+            let r = http.get(format!("http://{addr}/readyz")).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        });
+        // The daemon holds the state lock: a concurrent apply is refused.
+        let state = dir.join(".adsctl");
+        assert!(
+            adsctl::state::ApplyLock::acquire(&state).is_err(),
+            "the lock is held while watching"
+        );
+
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        reader.join().unwrap();
+        log.extend(rx.try_iter());
+        assert!(exit.success(), "exit status {exit:?}; log: {log:#?}");
+        assert!(log.iter().any(|l| l.contains("SIGTERM received")), "{log:#?}");
+        // The lock is released and the journal has no pending intent.
+        let _lock = adsctl::state::ApplyLock::acquire(&state).expect("lock released");
+        let store = adsctl::state::SledStore::open(&state).unwrap();
+        use adsctl::state::StateStore;
+        assert!(store.journal_pending(None).unwrap().is_empty(), "journal clean");
+        // No secret-looking material in the logs.
+        assert!(!log.iter().any(|l| l.contains("emulator-") || l.contains("Bearer")));
     }
 }
