@@ -77,11 +77,20 @@ impl PlanSummary {
 
 impl std::fmt::Display for PlanSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} to create, {} to update, {} to remove",
-            self.create, self.update, self.remove
-        )
+        let parts: Vec<String> = [
+            (self.create, "create"),
+            (self.update, "update"),
+            (self.remove, "remove"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} to {what}"))
+        .collect();
+        if parts.is_empty() {
+            f.write_str("nothing")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
     }
 }
 

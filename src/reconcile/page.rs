@@ -154,7 +154,7 @@ main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:20px;margin:0 0 4px}.sub{color:var(--muted);margin:0 0 16px}
 .banner{padding:10px 14px;border-radius:6px;margin:0 0 16px;border:1px solid var(--line);background:var(--card)}
 .banner.bad{border-color:var(--bad);color:var(--bad)}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:16px}
 .card{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--muted);border-radius:6px;padding:14px 16px}
 .card.in_sync{border-left-color:var(--ok)}.card.drifted,.card.blocked{border-left-color:var(--warn)}.card.failing{border-left-color:var(--bad)}
 header{display:flex;align-items:center;gap:8px}h2{font-size:16px;margin:0;flex:1}
