@@ -13,6 +13,7 @@ pub mod emulator;
 pub mod import;
 pub mod model;
 pub mod plan;
+pub mod reconcile;
 pub mod secret;
 pub mod spec;
 pub mod state;

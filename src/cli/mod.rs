@@ -7,12 +7,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod apply;
 pub mod auth;
 mod emulator;
-mod import;
 pub mod history;
+mod import;
 mod plan;
 mod schema;
 mod state;
 mod validate;
+mod watch;
 
 /// Global flags every subcommand shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -75,6 +76,8 @@ pub enum Command {
     Import(import::Args),
     /// Run the local Google Ads + Meta API emulator.
     Emulator(emulator::Args),
+    /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
+    Watch(watch::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::State(args) => state::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
+        Command::Watch(args) => watch::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
