@@ -25,6 +25,7 @@ use crate::audit::{AuditEntry, AuditLog};
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
 
+pub mod connect;
 pub mod endpoints;
 pub mod health;
 pub mod key;
