@@ -194,7 +194,8 @@ mod schemas {
                 }
             }
         }
-        // Every config directory under examples/ (one holding adsctl.yaml; other examples are not adsctl YAML).
+        // Every config directory under examples/ (those holding an adsctl.yaml); examples/ also holds a CI
+        // workflow and a systemd unit, which are not adsctl files.
         let mut files = Vec::new();
         for e in std::fs::read_dir(repo().join("examples")).unwrap() {
             let dir = e.unwrap().path();
