@@ -1111,6 +1111,67 @@ EXTRA
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn import_then_plan_has_no_changes() {
+        let env = Env::start().await;
+        env.add_account("act_5151", "USD").await;
+        let s = Sandbox::new(&env, "act_5151", "USD", "pause");
+        s.write("30", "Import me", "Imported.", true);
+        // An audience and a lookalike too (members are write-only: imported with an empty file).
+        let mut csv = String::from("email\n");
+        for i in 0..150 {
+            csv.push_str(&format!("user{i}@example.com\n"));
+        }
+        std::fs::write(s.path().join("subscribers.csv"), csv).unwrap();
+        std::fs::write(
+            s.path().join("audiences.yaml"),
+            "audiences:\n  - name: Subscribers\n    accounts: [social]\n    description: Newsletter\n    \
+             customer_file: { path: subscribers.csv, column: email }\nlookalike_audiences:\n  - name: Subscribers LAL\n    \
+             account: social\n    origin: Subscribers\n    country: US\n    ratio: 0.02\n",
+        )
+        .unwrap();
+        tokio::task::block_in_place(|| {
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let out = s.path().join("imported");
+            s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
+            let plan_imported = |args: &[&str]| {
+                let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                    .args(args)
+                    .arg(out.to_str().unwrap())
+                    .current_dir(&out)
+                    .env_remove("ADSCTL_BACKEND")
+                    .env_remove("ADSCTL_STATE_DIR")
+                    .env("ADSCTL_META_ENDPOINT", &s.url)
+                    .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap();
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                s.outputs.borrow_mut().push_str(&text);
+                (o.status.code(), text)
+            };
+            // Campaigns, ad sets and ads carry the ownership ad label: unchanged. Custom audiences have no ad
+            // labels on Meta, so a repository without adsctl's state adopts them (an adopt makes no call).
+            let (code, text) = plan_imported(&["plan", "--detailed-exitcode"]);
+            assert_eq!(code, Some(2), "{text}");
+            assert!(
+                text.contains("0 to create, 0 to update, 2 to adopt, 0 to replace, 0 to pause, 0 to remove"),
+                "{text}"
+            );
+            assert!(text.contains("4 unchanged"), "{text}");
+            let (code, text) = plan_imported(&["apply", "--auto-approve"]);
+            assert_eq!(code, Some(0), "{text}");
+            let (code, text) = plan_imported(&["plan", "--detailed-exitcode"]);
+            assert_eq!(code, Some(0), "the imported project plans no changes:\n{text}");
+            s.assert_no_secrets();
+        });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn removal_policy_remove_deletes_and_yen_budgets_are_whole() {
         let env = Env::start().await;
         env.add_account("act_8888", "JPY").await;
