@@ -1172,6 +1172,53 @@ EXTRA
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn credential_errors_say_how_to_fix_them() {
+        let env = Env::start().await;
+        env.add_account("act_6161", "USD").await;
+        let s = Sandbox::new(&env, "act_6161", "USD", "pause");
+        s.write("30", "Creds", "Hello.", false);
+        let expired = env.admin("/_emulator/meta/tokens", json!({"ttl_secs": 60})).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.admin("/_emulator/meta/clock", json!({"advance_secs": 600})).await;
+        tokio::task::block_in_place(|| {
+            let run = |token: Option<&str>| {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+                c.args(["plan"])
+                    .current_dir(s.path())
+                    .env_remove("ADSCTL_BACKEND")
+                    .env_remove("ADSCTL_STATE_DIR")
+                    .env_remove("FACEBOOK_ACCESS_TOKEN")
+                    .env("ADSCTL_META_ENDPOINT", &s.url)
+                    .env("NO_COLOR", "1");
+                if let Some(t) = token {
+                    c.env("FACEBOOK_ACCESS_TOKEN", t);
+                }
+                let o = c.output().unwrap();
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                s.outputs.borrow_mut().push_str(&text);
+                (o.status.code(), text)
+            };
+            let (code, text) = run(None);
+            assert_ne!(code, Some(0), "{text}");
+            assert!(
+                text.contains("adsctl auth login social") && text.contains("FACEBOOK_ACCESS_TOKEN"),
+                "{text}"
+            );
+            let (code, text) = run(Some(&expired));
+            assert_ne!(code, Some(0), "{text}");
+            assert!(text.contains("adsctl auth login social"), "{text}");
+            assert!(!text.contains(&expired), "the expired token is not printed");
+            s.assert_no_secrets();
+        });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn removal_policy_remove_deletes_and_yen_budgets_are_whole() {
         let env = Env::start().await;
         env.add_account("act_8888", "JPY").await;
