@@ -1054,6 +1054,11 @@ EXTRA
         tokio::task::block_in_place(|| {
             let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
             assert!(plan.contains("to create"), "{plan}");
+            // A dry run through execution_options=["validate_only"] changes nothing.
+            let checked = s.expect(&["plan", "--validate"], 0);
+            assert!(checked.contains("Spring Sale - Social: valid"), "{checked}");
+            assert!(checked.contains("its creative is valid"), "{checked}");
+            assert!(live(&env, "act_7777", &rt).is_empty());
             s.expect(&["apply", "--auto-approve"], 0);
             let plan = s.expect(&["plan", "--detailed-exitcode"], 0);
             assert!(plan.contains("no changes"), "{plan}");
