@@ -246,6 +246,14 @@ mod connector {
             assert_eq!(a.fields.get(&k), Some(&v), "{k}");
         }
         assert!(a.observed.contains_key("effective_status"));
+        let h = conn.health(&account).await.unwrap();
+        assert!(h.ok, "{}", h.detail);
+        let wrong = Account {
+            currency: Currency::from_code("EUR").unwrap(),
+            ..account.clone()
+        };
+        let h = conn.health(&wrong).await.unwrap();
+        assert!(!h.ok && h.detail.contains("currency"), "{}", h.detail);
         // The stored budget is in minor units: $50.00 → 5000.
         assert_eq!(
             env.object(&ids[0]).await["fields"]["daily_budget"]
