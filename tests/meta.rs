@@ -739,11 +739,23 @@ mod failures {
         let env = Env::start_with(config).await;
         env.add_account("act_1111", "USD").await;
         let account = env.account("social", "act_1111", "USD");
-        let conn = env.connector(&account);
+        // One "minute" of estimated_time_to_regain_access lasts 300 ms here (the window is one second).
+        let conn = MetaConnector::with(
+            &account,
+            MetaConfig {
+                regain_minute: Duration::from_millis(300),
+                ..env.connector(&account).client().cfg.clone()
+            },
+            creds(),
+        )
+        .unwrap();
         let out = conn
             .apply(&account, &campaign_tree("social", "Limited", 2, 3))
             .await
             .unwrap();
+        // The usage headers were learned: past 75 % requests were slowed, at 100 % the client waited.
+        let (slowed, waited) = conn.client().throttle.stats();
+        assert!(slowed > 0 && waited > 0, "slowed {slowed}, waited {waited}");
         let ids = applied_ids(&out);
         assert_eq!(ids.len(), 9);
         let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
