@@ -347,6 +347,29 @@ mod lifecycle {
         h.shutdown().await.unwrap();
     }
 
+    /// A removed campaign takes its own budget along, so the name can be used again (a replace).
+    #[tokio::test]
+    async fn a_removed_campaign_can_be_created_again() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        all_applied(&c.apply(&acct, &ApplyBatch { ops: tree("Again", 1) }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        let camp = &live["acme/campaign/Again"];
+        let remove = Operation {
+            address: camp.address.clone(),
+            kind: Kind::Campaign,
+            action: OpAction::Remove { id: camp.id.clone().unwrap() },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        all_applied(&c.apply(&acct, &ApplyBatch { ops: vec![remove] }).await.unwrap());
+        all_applied(&c.apply(&acct, &ApplyBatch { ops: tree("Again", 1) }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_ne!(live["acme/campaign/Again"].id, camp.id);
+        h.shutdown().await.unwrap();
+    }
+
     /// The reference: `AdGroupAd.ad` is IMMUTABLE; responsive search ad text changes go through AdService
     /// (`adOperation` in googleAds:mutate, `ads:mutate`).
     #[tokio::test]

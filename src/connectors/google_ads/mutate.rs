@@ -83,6 +83,8 @@ pub fn context_needed(ops: &[Operation]) -> Vec<String> {
             {
                 Some(id.clone())
             }
+            // A removed campaign takes its own budget along (or the name stays taken).
+            OpAction::Remove { id } => Some(id.clone()),
             _ => None,
         })
         .collect();
@@ -358,6 +360,21 @@ impl<'a> Builder<'a> {
                     None,
                     true,
                 );
+                if op.kind == Kind::Campaign {
+                    if let Some(ctx) = self.ctx.get(id).filter(|c| c.own_budget) {
+                        if let Some(b) = &ctx.budget_rn {
+                            // After the campaign: a budget in use cannot be removed.
+                            Self::unit(
+                                built,
+                                i,
+                                39,
+                                json!({"campaignBudgetOperation": {"remove": b}}),
+                                None,
+                                false,
+                            );
+                        }
+                    }
+                }
                 Ok(())
             }
         }
@@ -991,6 +1008,15 @@ mod tests {
             CampaignContext {
                 budget_rn: Some("customers/123/campaignBudgets/11".into()),
                 strategy: Some("manual_cpc".into()),
+                own_budget: true,
+            },
+        );
+        ctx.insert(
+            "23".to_string(),
+            CampaignContext {
+                budget_rn: Some("customers/123/campaignBudgets/13".into()),
+                strategy: None,
+                own_budget: true,
             },
         );
         let ops = vec![

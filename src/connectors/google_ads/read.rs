@@ -229,6 +229,8 @@ fn label_names(links: &HashMap<String, Vec<String>>, rn: &str, names: &HashMap<S
 pub struct CampaignContext {
     pub budget_rn: Option<String>,
     pub strategy: Option<String>,
+    /// The budget is the campaign's own (not explicitly shared): it goes when the campaign goes.
+    pub own_budget: bool,
 }
 
 /// Address the raw rows into resources.
@@ -452,7 +454,7 @@ pub async fn campaign_context(
         in_list(ids)
     );
     let rows = search_stream(client, &q).await?;
-    Ok(rows
+    let mut out: HashMap<String, CampaignContext> = rows
         .iter()
         .filter_map(|r| r.get("campaign"))
         .filter_map(|c| {
@@ -464,10 +466,30 @@ pub async fn campaign_context(
                 CampaignContext {
                     budget_rn: get_str(c, "campaignBudget").map(str::to_string),
                     strategy: mapping::strategy_of(c),
+                    own_budget: false,
                 },
             ))
         })
-        .collect())
+        .collect();
+    let budget_ids: Vec<String> = out.values().filter_map(|c| c.budget_rn.clone()).collect();
+    if !budget_ids.is_empty() {
+        let q = format!(
+            "SELECT campaign_budget.resource_name, campaign_budget.explicitly_shared FROM campaign_budget \
+             WHERE campaign_budget.id IN ({})",
+            in_list(&budget_ids)
+        );
+        let own: BTreeSet<String> = search_stream(client, &q)
+            .await?
+            .iter()
+            .filter_map(|r| r.get("campaignBudget"))
+            .filter(|b| !mapping::get_bool(b, "explicitlyShared").unwrap_or(false))
+            .filter_map(|b| get_str(b, "resourceName").map(str::to_string))
+            .collect();
+        for c in out.values_mut() {
+            c.own_budget = c.budget_rn.as_ref().is_some_and(|b| own.contains(b));
+        }
+    }
+    Ok(out)
 }
 
 /// Build a full snapshot.
