@@ -210,6 +210,8 @@ mod connector {
             }
         }
         assert_eq!(live.values().filter(|r| r.kind == Kind::Keyword).count(), 30);
+        let health = c.health(&acct).await.unwrap();
+        assert!(health.ok, "{}", health.detail);
         assert_eq!(live.values().filter(|r| r.kind == Kind::Ad).count(), 6);
         h.shutdown().await.unwrap();
     }
@@ -347,6 +349,58 @@ mod lifecycle {
         h.shutdown().await.unwrap();
     }
 
+    /// With a small batch limit the tree spans several requests: temporary names resolved by an earlier request
+    /// are substituted in the later ones, and a rejected operation fails alone (partial failure).
+    #[tokio::test]
+    async fn small_batches_and_partial_failure() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        all_applied(
+            &connector(&acct, settings(&acct))
+                .apply(&acct, &ApplyBatch { ops: tree("Taken", 0) })
+                .await
+                .unwrap(),
+        );
+        let mut s = settings(&acct);
+        s.max_ops_per_request = 4;
+        let c = connector(&acct, s);
+        assert_eq!(c.capabilities().max_ops_per_request, 4);
+        let mut ops = tree("Taken", 0);
+        let offset = ops.len();
+        ops.extend(tree("Split", 2).into_iter().map(|mut o| {
+            if let Some(IdRef::Pending(i)) = &mut o.parent {
+                *i += offset;
+            }
+            o
+        }));
+        h.counters().reset();
+        let out = c.apply(&acct, &ApplyBatch { ops: ops.clone() }).await.unwrap();
+        assert!(
+            matches!(&out[0], OpOutcome::Failed(e) if e.code.contains("DUPLICATE")),
+            "{:?}",
+            out[0]
+        );
+        all_applied(&out[1..]);
+        let mutates = h
+            .counters()
+            .snapshot()
+            .endpoints
+            .iter()
+            .filter(|(k, _)| k.contains(":mutate"))
+            .map(|(_, v)| (v.requests, v.max_operations_per_request))
+            .next()
+            .unwrap();
+        assert!(mutates.0 > 1 && mutates.1 <= 4, "{mutates:?}");
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        for op in &ops[1..] {
+            let r = &live[&op.address.to_string()];
+            if matches!(op.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad) {
+                assert!(r.owned, "{}", op.address);
+            }
+        }
+        h.shutdown().await.unwrap();
+    }
+
     /// A removed campaign takes its own budget along, so the name can be used again (a replace).
     #[tokio::test]
     async fn a_removed_campaign_can_be_created_again() {
@@ -359,7 +413,9 @@ mod lifecycle {
         let remove = Operation {
             address: camp.address.clone(),
             kind: Kind::Campaign,
-            action: OpAction::Remove { id: camp.id.clone().unwrap() },
+            action: OpAction::Remove {
+                id: camp.id.clone().unwrap(),
+            },
             parent: None,
             refs: BTreeMap::new(),
         };
@@ -653,6 +709,16 @@ mod audiences_and_metrics {
         }
         // Same seed, same numbers.
         assert_eq!(rows, c.metrics(&acct, MetricsLevel::Campaign, range).await.unwrap());
+        let groups = c.metrics(&acct, MetricsLevel::AdGroup, range).await.unwrap();
+        assert!(
+            groups.iter().all(|r| r.kind == Kind::AdGroup && r.name == "Group 0"),
+            "{groups:?}"
+        );
+        let ads = c.metrics(&acct, MetricsLevel::Ad, range).await.unwrap();
+        assert!(
+            !ads.is_empty() && ads.iter().all(|r| r.kind == Kind::Ad && r.id.contains('~')),
+            "{ads:?}"
+        );
         h.shutdown().await.unwrap();
     }
 }
