@@ -664,6 +664,7 @@ mod audiences_and_metrics {
         let live = by_address(&snap.resources);
         let list = &live["acme/audience/Subscribers"];
         assert_eq!(list.fields["membership_life_span_days"], Value::Int(540));
+        assert!(list.owned, "adsctl marks the lists it creates");
         assert!(!list.fields.contains_key("members"), "members are write-only");
 
         // One added, one removed: one job each.
@@ -797,6 +798,18 @@ mod end_to_end {
             };
             p.spring("50", "Free Returns on Every Order");
             std::fs::write(p.path().join("campaigns/autumn.yaml"), AUTUMN).unwrap();
+            std::fs::create_dir(p.path().join("data")).unwrap();
+            std::fs::write(
+                p.path().join("data/subs.csv"),
+                "email\nAnn@Example.com\nbob@example.com\n",
+            )
+            .unwrap();
+            std::fs::write(
+                p.path().join("audiences.yaml"),
+                "audiences:\n  - name: Subscribers\n    accounts: [acme]\n    description: Newsletter\n    \
+                 customer_file: { path: data/subs.csv, column: email }\n    membership_life_span_days: 30\n",
+            )
+            .unwrap();
             p
         }
         fn path(&self) -> &Path {
@@ -1046,6 +1059,7 @@ mod end_to_end {
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         assert!(target.join("campaigns/spring-sale.yaml").exists());
         assert!(target.join("campaigns/autumn.yaml").exists());
+        assert!(target.join("audiences.yaml").exists());
         let o = p.run_in(&target, &["plan", "--detailed-exitcode", &target.display().to_string()]);
         assert_eq!(
             code(&o),

@@ -145,15 +145,13 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         Settings {
             endpoint: endpoint.trim().trim_end_matches('/').to_string(),
-            // An account pointed at another API host (the emulator) gets its token endpoint there too.
+            // An API endpoint moved elsewhere (the emulator, which serves `/token` too) moves the token endpoint
+            // along unless ADSCTL_GOOGLE_OAUTH_TOKEN_URL says otherwise.
             token_url: get(ENV_TOKEN_URL)
                 .filter(|s| !s.trim().is_empty())
                 .or_else(|| {
-                    account
-                        .endpoint
-                        .as_deref()
-                        .filter(|e| !e.trim().is_empty())
-                        .map(|e| format!("{}/token", e.trim().trim_end_matches('/')))
+                    let e = endpoint.trim().trim_end_matches('/');
+                    (e != DEFAULT_ENDPOINT).then(|| format!("{e}/token"))
                 })
                 .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string()),
             max_ops_per_request: (num("ADSCTL_GOOGLE_ADS_MAX_OPS", MAX_MUTATE_OPERATIONS as u64) as usize)
@@ -234,6 +232,7 @@ mod tests {
         };
         let s = Settings::from_lookup(&acct, env);
         assert_eq!(s.endpoint, "http://127.0.0.1:9");
+        assert_eq!(s.token_url, "http://127.0.0.1:9/token");
         assert_eq!(s.max_ops_per_request, 10_000);
         acct.endpoint = Some("http://127.0.0.1:7".into());
         assert_eq!(Settings::from_lookup(&acct, env).endpoint, "http://127.0.0.1:7");

@@ -313,6 +313,17 @@ impl<'a> Builder<'a> {
                 if matches!(op.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad) {
                     let target = self.rn(op.kind, id);
                     self.label_link(built, i, op.kind, &target)
+                } else if op.kind == Kind::Audience {
+                    Self::unit(
+                        built,
+                        i,
+                        11,
+                        json!({"userListOperation": {"update": {"resourceName": self.rn(Kind::Audience, id),
+                            "integrationCode": OWNER_LABEL}, "updateMask": "integrationCode"}}),
+                        None,
+                        true,
+                    );
+                    Ok(())
                 } else {
                     built.immediate[i] = Some(OpOutcome::Applied { id: id.clone() });
                     Ok(())
@@ -411,6 +422,7 @@ impl<'a> Builder<'a> {
                 let (mut obj, _) = mapping::audience_json(fields);
                 obj.insert("resourceName".into(), json!(t));
                 obj.insert("name".into(), json!(name));
+                obj.insert("integrationCode".into(), json!(OWNER_LABEL));
                 obj.insert(
                     "crmBasedUserList".into(),
                     json!({"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}),

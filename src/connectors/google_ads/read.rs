@@ -78,7 +78,7 @@ FROM ad_group_criterion";
 
 pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, user_list.name, \
 user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
-user_list.size_for_search FROM user_list";
+user_list.integration_code FROM user_list";
 
 pub const Q_CAMPAIGN_LABEL: &str = "SELECT campaign_label.campaign, campaign_label.label FROM campaign_label";
 pub const Q_AD_GROUP_LABEL: &str = "SELECT ad_group_label.ad_group, ad_group_label.label FROM ad_group_label";
@@ -302,7 +302,6 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
                 }
                 None => {}
             }
-            r.observed.insert("budget_resource_name".into(), brn.to_string());
         }
         r.fields.insert("labels".into(), label_names(&links, rn, &names_by_id));
         r.owned = has_label(&links, rn, owner);
@@ -400,9 +399,9 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let mut r = Resource::new(acct.child(Kind::Audience, name), Kind::Audience);
         r.id = Some(id);
         r.fields = mapping::audience_fields(u);
-        if let Some(s) = get_i64(u, "sizeForSearch") {
-            r.observed.insert("size_for_search".into(), s.to_string());
-        }
+        // User lists have no labels: adsctl marks the ones it creates (or adopts) in `integrationCode`, the
+        // field meant for an external system's id.
+        r.owned = get_str(u, "integrationCode") == Some(OWNER_LABEL);
         out.push(r);
     }
     out
@@ -538,7 +537,7 @@ mod tests {
                 json!({"adGroupLabel": {"adGroup": "customers/1/adGroups/31", "label": "customers/1/labels/9"}}),
             ],
             user_lists: vec![
-                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN"}}),
+                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed"}}),
             ],
         }
     }
