@@ -401,6 +401,83 @@ mod lifecycle {
         h.shutdown().await.unwrap();
     }
 
+    #[tokio::test]
+    async fn shared_budgets_and_campaign_labels() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        let pool = Address::account("acme").child(Kind::Budget, "Pool");
+        let mut camp = tree("Pooled", 0).remove(0);
+        if let OpAction::Create { fields } = &mut camp.action {
+            fields.remove("budget.daily");
+            fields.insert("budget.shared".into(), Value::Ref(pool.clone()));
+            fields.insert(
+                "labels".into(),
+                Value::Set([Value::str("brand"), Value::str("q3")].into()),
+            );
+        }
+        camp.refs.insert(pool.clone(), IdRef::Pending(0));
+        let ops = vec![
+            create(
+                &pool,
+                Kind::Budget,
+                None,
+                fields(vec![("amount", money(90)), ("delivery_method", Value::str("standard"))]),
+            ),
+            camp,
+        ];
+        all_applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        let budget = &live["acme/budget/Pool"];
+        assert_eq!(budget.fields["amount"], money(90));
+        let campaign = &live["acme/campaign/Pooled"];
+        assert_eq!(campaign.fields["budget.shared"], Value::Ref(pool.clone()));
+        assert!(!campaign.fields.contains_key("budget.daily"));
+        assert_eq!(
+            campaign.fields["labels"],
+            Value::Set([Value::str("brand"), Value::str("q3")].into())
+        );
+        assert!(campaign.owned);
+
+        // Change the pool's amount and swap one label.
+        let ops = vec![
+            Operation {
+                address: budget.address.clone(),
+                kind: Kind::Budget,
+                action: OpAction::Update {
+                    id: budget.id.clone().unwrap(),
+                    set: fields(vec![("amount", money(120))]),
+                    before: fields(vec![("amount", money(90))]),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+            Operation {
+                address: campaign.address.clone(),
+                kind: Kind::Campaign,
+                action: OpAction::Update {
+                    id: campaign.id.clone().unwrap(),
+                    set: fields(vec![(
+                        "labels",
+                        Value::Set([Value::str("brand"), Value::str("q4")].into()),
+                    )]),
+                    before: fields(vec![("labels", campaign.fields["labels"].clone())]),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+        ];
+        all_applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_eq!(live["acme/budget/Pool"].fields["amount"], money(120));
+        assert_eq!(
+            live["acme/campaign/Pooled"].fields["labels"],
+            Value::Set([Value::str("brand"), Value::str("q4")].into())
+        );
+        assert!(live["acme/campaign/Pooled"].owned);
+        h.shutdown().await.unwrap();
+    }
+
     /// A removed campaign takes its own budget along, so the name can be used again (a replace).
     #[tokio::test]
     async fn a_removed_campaign_can_be_created_again() {
