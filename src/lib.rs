@@ -5,12 +5,15 @@
 //! See `docs/architecture.md`.
 
 pub mod apply;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;
 pub mod import;
 pub mod model;
 pub mod plan;
+pub mod reconcile;
 pub mod secret;
 pub mod spec;
 pub mod state;
