@@ -49,6 +49,40 @@ impl CredentialSource for EnvCredentials {
     }
 }
 
+/// The project's credential resolution (`crate::auth`): the encrypted token vault first, then the environment.
+/// `Account.login_customer_id` wins over a stored or environment one. When neither has credentials, the error
+/// names the missing variables.
+pub struct AuthCredentials;
+
+impl CredentialSource for AuthCredentials {
+    fn credentials(&self, account: &Account) -> Result<Credentials, GoogleAdsError> {
+        match crate::auth::credentials(account) {
+            Ok(c) => {
+                let g = c.google().ok_or_else(|| {
+                    GoogleAdsError::MissingCredentials(format!(
+                        "the credentials stored for `{}` are not Google Ads credentials",
+                        account.name
+                    ))
+                })?;
+                Ok(Credentials {
+                    client_id: g.client_id.clone(),
+                    client_secret: g.client_secret.clone(),
+                    developer_token: g.developer_token.clone(),
+                    refresh_token: g.refresh_token.clone(),
+                    login_customer_id: account
+                        .login_customer_id
+                        .clone()
+                        .or_else(|| g.login_customer_id.clone())
+                        .map(|l| digits(&l))
+                        .filter(|l| !l.is_empty()),
+                })
+            }
+            Err(crate::auth::AuthError::Missing { .. }) => EnvCredentials.credentials(account),
+            Err(e) => Err(GoogleAdsError::MissingCredentials(format!("{e} ({})", e.hint()))),
+        }
+    }
+}
+
 /// Fixed credentials (tests, or credentials resolved elsewhere).
 pub struct StaticCredentials(pub Credentials);
 
