@@ -183,6 +183,21 @@ mod connector {
             h.counters().snapshot()
         );
         assert_eq!(endpoint_requests(&h, ":mutate"), 1);
+        // 40 objects + the own budget + the label + 10 label links (campaign, 3 ad groups, 6 ads).
+        let ops_sent: u64 = h
+            .counters()
+            .snapshot()
+            .endpoints
+            .iter()
+            .filter(|(k, _)| k.contains("googleAds:mutate"))
+            .map(|(_, v)| v.operations)
+            .sum();
+        assert_eq!(ops_sent, 52);
+        assert_eq!(
+            adsctl::connectors::google_ads::operation_cost(&ops),
+            51,
+            "the label is a one-off"
+        );
 
         h.counters().reset();
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();

@@ -186,9 +186,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
 
 /// Not removed, or pinned (composite ids `adGroupId~adId` may be pinned by either form).
 fn kept(status: Option<&str>, id: &str, pinned: &BTreeSet<String>) -> bool {
-    status != Some("REMOVED")
-        || pinned.contains(id)
-        || id.rsplit_once('~').is_some_and(|(_, own)| pinned.contains(own))
+    status != Some("REMOVED") || pinned.contains(id) || id.rsplit_once('~').is_some_and(|(_, own)| pinned.contains(own))
 }
 
 /// Target resource name → label ids attached to it, from the link rows.
