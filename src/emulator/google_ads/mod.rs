@@ -726,32 +726,34 @@ fn search(inner: &Inner, cid: &str, body: &[u8], rid: &str, lag: bool, stream: b
             }
         }
     };
-    let rows = {
+    let window = (!stream).then_some((offset, PAGE_ROWS));
+    let (rows, total) = {
         let st = inner.state.lock();
         let Some(cust) = st.customers.get(cid) else {
             return not_found(rid);
         };
         let lag_seq = lag.then_some(st.write_seq);
-        gaql::run(&plan, cust, lag_seq, inner.cfg.metric_seed, today)
+        gaql::run(&plan, cust, lag_seq, inner.cfg.metric_seed, today, window)
     };
     if stream {
-        let mut chunks: Vec<Value> = rows
-            .chunks(PAGE_ROWS)
-            .map(|c| json!({"results": c, "fieldMask": plan.field_mask, "requestId": rid}))
-            .collect();
+        let mut chunks: Vec<Value> = Vec::new();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Value> = rows.by_ref().take(PAGE_ROWS).collect();
+            chunks.push(json!({"results": chunk, "fieldMask": plan.field_mask, "requestId": rid}));
+        }
         if chunks.is_empty() {
             chunks.push(json!({"fieldMask": plan.field_mask, "requestId": rid}));
         }
         return Json(Value::Array(chunks)).into_response();
     }
-    if offset > rows.len() {
+    if offset > total {
         return bad(AdsError::new(errors::INVALID_PAGE_TOKEN, "Page token is invalid.").at("page_token", None));
     }
-    let total = rows.len();
-    let end = (offset + PAGE_ROWS).min(total);
+    let end = offset + rows.len();
     let mut out = serde_json::Map::new();
-    if end > offset {
-        out.insert("results".into(), Value::Array(rows[offset..end].to_vec()));
+    if !rows.is_empty() {
+        out.insert("results".into(), Value::Array(rows));
     }
     if end < total {
         out.insert("nextPageToken".into(), json!(encode_page_token(end, qhash)));
@@ -804,7 +806,11 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
     } else {
         "mutate_operations"
     };
-    let ops: Vec<Value> = req.get(list_key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut req = req;
+    let ops: Vec<Value> = match req.get_mut(list_key).map(Value::take) {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
     let n = ops.len() as u64;
     let bad = |e: AdsError| (errors::failure(Status::InvalidArgument, &[e], rid), n);
     if ops.is_empty() {
@@ -836,13 +842,18 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
         return (not_found(rid), n);
     };
     let mut ctx = mutate::MutateCtx::new(cust, seq, &mut st.next_id, today(), res.is_none());
+    ctx.want_resources = mutable;
     let mut results: Vec<Value> = Vec::with_capacity(ops.len());
     let mut errs: Vec<AdsError> = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
+    for (i, mut op) in ops.into_iter().enumerate() {
         let (r, inner_op, loc) = match res {
             Some(r) => (r, op, vec![(list_proto.to_string(), Some(i))]),
             None => {
-                let Some((key, inner_op)) = op.as_object().and_then(|m| m.iter().next()) else {
+                let Some((key, inner_op)) = op
+                    .as_object_mut()
+                    .and_then(|m| m.iter_mut().next())
+                    .map(|(k, v)| (k.clone(), v.take()))
+                else {
                     errs.push(
                         AdsError::new(
                             errors::OPERATION_REQUIRED,
@@ -853,7 +864,7 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
                     results.push(json!({}));
                     continue;
                 };
-                let Some(r) = Res::by_mutate_op(key) else {
+                let Some(r) = Res::by_mutate_op(&key) else {
                     errs.push(
                         AdsError::new(errors::OPERATION_REQUIRED, "Unsupported operation.").at(list_proto, Some(i)),
                     );

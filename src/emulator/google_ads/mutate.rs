@@ -20,6 +20,8 @@ pub struct MutateCtx<'a> {
     pub next_id: &'a mut u64,
     pub today: NaiveDate,
     pub allow_temp_ids: bool,
+    /// Return the mutated resources (responseContentType MUTABLE_RESOURCE).
+    pub want_resources: bool,
     undo: Vec<(Res, String, Option<Obj>)>,
     changes: Vec<(String, Value)>,
     temp: HashMap<String, String>,
@@ -40,6 +42,7 @@ impl<'a> MutateCtx<'a> {
             next_id,
             today,
             allow_temp_ids: temp,
+            want_resources: false,
             undo: Vec::new(),
             changes: Vec::new(),
             temp: HashMap::new(),
@@ -106,14 +109,20 @@ impl<'a> MutateCtx<'a> {
         *self.next_id
     }
 
+    /// Record the change, store the object, and hand back what the response needs.
+    fn finish(&mut self, res: Res, key: &str, rn: String, v: Value, status: &str) -> (String, Value) {
+        self.record_change(res, &rn, &v, status);
+        let ret = if self.want_resources { v.clone() } else { Value::Null };
+        self.put(res, key, v);
+        (rn, ret)
+    }
+
     fn put(&mut self, res: Res, key: &str, v: Value) {
-        let old = self.cust.get(res, key).cloned();
-        let prev = match &old {
-            Some(o) if o.seq == self.seq => o.prev.clone(),
-            Some(o) => Prev::Was(o.v.clone()),
-            None => Prev::Created,
+        let (prev, created) = match self.cust.get(res, key) {
+            Some(o) if o.seq == self.seq => (o.prev.clone(), o.created),
+            Some(o) => (Prev::Was(o.v.clone()), o.created),
+            None => (Prev::Created, self.today),
         };
-        let created = old.as_ref().map_or(self.today, |o| o.created);
         let obj = Obj {
             v,
             seq: self.seq,
@@ -199,7 +208,7 @@ impl<'a> MutateCtx<'a> {
 
     /// Apply one `XxxOperation` (already checked by the JSON front end). Returns the resource name and the
     /// resource (for `MUTABLE_RESOURCE` responses).
-    pub fn apply(&mut self, res: Res, op: &Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+    pub fn apply(&mut self, res: Res, op: Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
         let err = |code: Code, msg: &str, path: &[&str]| {
             let mut e = AdsError::new(code, msg).under(loc);
             for p in path {
@@ -207,15 +216,19 @@ impl<'a> MutateCtx<'a> {
             }
             vec![e]
         };
-        let Some(op) = op.as_object() else {
+        let Value::Object(mut op) = op else {
             return Err(err(
                 errors::OPERATION_REQUIRED,
                 "Mutate operations must have 'create', 'update', or 'remove' specified.",
                 &[],
             ));
         };
-        let mut op = op.clone();
-        if let Err(t) = self.substitute_op(&mut op) {
+        let substituted = if self.allow_temp_ids {
+            self.substitute_op(&mut op)
+        } else {
+            Ok(())
+        };
+        if let Err(t) = substituted {
             let code = if self.failed_temp.contains(&t) {
                 errors::TEMP_ID_RESOURCE_HAD_ERRORS
             } else {
@@ -228,7 +241,7 @@ impl<'a> MutateCtx<'a> {
             .trigger(t)
             .under(loc)]);
         }
-        if let Some(body) = op.get("create") {
+        if let Some(body) = op.remove("create") {
             let temp_name = body
                 .get("resourceName")
                 .and_then(Value::as_str)
@@ -315,8 +328,8 @@ impl<'a> MutateCtx<'a> {
         }
     }
 
-    fn create(&mut self, res: Res, body: &Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
-        let mut v = body.clone();
+    fn create(&mut self, res: Res, body: Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let mut v = body;
         strip_output_only(&res.message(), &mut v);
         let Some(m) = v.as_object_mut() else {
             return Err(vec![
@@ -556,11 +569,9 @@ impl<'a> MutateCtx<'a> {
             }
         }
         m.insert("resourceName".into(), json!(rn));
-        let v = Value::Object(m.clone());
+        let v = Value::Object(std::mem::take(m));
         self.check_unique_name(res, &v, None, loc, "create")?;
-        self.put(res, &key, v.clone());
-        self.record_change(res, &rn, &v, "ADDED");
-        Ok((rn, v))
+        Ok(self.finish(res, &key, rn, v, "ADDED"))
     }
 
     fn check_unique_name(
@@ -608,7 +619,7 @@ impl<'a> MutateCtx<'a> {
         }
     }
 
-    fn locate(&self, res: Res, rn: &str, loc: &Loc, what: &str) -> Result<(String, Obj), Vec<AdsError>> {
+    fn locate(&self, res: Res, rn: &str, loc: &Loc, what: &str) -> Result<(String, Value), Vec<AdsError>> {
         let e = |code: Code, msg: &str| {
             let mut e = AdsError::new(code, msg)
                 .trigger(rn.to_string())
@@ -645,7 +656,7 @@ impl<'a> MutateCtx<'a> {
             };
             return Err(e(code, msg));
         }
-        Ok((key, o.clone()))
+        Ok((key, o.v.clone()))
     }
 
     fn update(
@@ -670,7 +681,7 @@ impl<'a> MutateCtx<'a> {
             .at("update_mask", None)]);
         };
         let message = res.message();
-        let mut v = old.v.clone();
+        let mut v = old.clone();
         let mut touched_bidding = None;
         for path in mask.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some(f) = schema().json_path(&message, path) else {
@@ -719,7 +730,7 @@ impl<'a> MutateCtx<'a> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            if old.v.get("campaignBudget").and_then(Value::as_str) != Some(new_b.as_str()) {
+            if old.get("campaignBudget").and_then(Value::as_str) != Some(new_b.as_str()) {
                 let budget = self.live_ref(&new_b, Res::CampaignBudget, "campaign_budget", loc, "update")?;
                 if budget.get("explicitlyShared").and_then(Value::as_bool) == Some(false)
                     && self.cust.budget_uses(&new_b) > 0
@@ -736,9 +747,7 @@ impl<'a> MutateCtx<'a> {
             }
         }
         self.check_unique_name(res, &v, Some(&key), loc, "update")?;
-        self.put(res, &key, v.clone());
-        self.record_change(res, &rn, &v, "CHANGED");
-        Ok((rn, v))
+        Ok(self.finish(res, &key, rn, v, "CHANGED"))
     }
 
     fn remove(&mut self, res: Res, rn: &str, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
@@ -753,16 +762,14 @@ impl<'a> MutateCtx<'a> {
             .at("remove", None)]);
         }
         if res.def().soft_remove {
-            let mut v = old.v.clone();
+            let mut v = old.clone();
             if let Some(m) = v.as_object_mut() {
                 m.insert("status".into(), json!("REMOVED"));
             }
-            self.put(res, &key, v.clone());
-            self.record_change(res, rn, &v, "REMOVED");
-            Ok((rn.to_string(), v))
+            Ok(self.finish(res, &key, rn.to_string(), v, "REMOVED"))
         } else {
             self.delete(res, &key);
-            Ok((rn.to_string(), old.v))
+            Ok((rn.to_string(), old))
         }
     }
 }
