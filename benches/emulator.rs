@@ -163,10 +163,13 @@ async fn main() {
         updated += rns.len();
     }
     let upd_secs = t.elapsed().as_secs_f64();
+    let upd_cpu = cpu_secs() - cpu0;
     println!(
-        "mutate update: {updated} ops in 3 requests, {:.2} s → {:.0} ops/s",
+        "mutate update: {updated} ops in 3 requests, {:.2} s wall → {:.0} ops/s; {:.2} CPU s → {:.0} ops per CPU-second",
         upd_secs,
-        updated as f64 / upd_secs
+        updated as f64 / upd_secs,
+        upd_cpu,
+        updated as f64 / upd_cpu
     );
 
     // search latency at 100k objects
