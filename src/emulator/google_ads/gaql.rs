@@ -793,7 +793,7 @@ pub fn run(
         v
     };
     // (row parts, budget micros, resource name for metrics)
-    let mut base: Vec<(Parts, u64, String)> = Vec::new();
+    let mut base: Vec<(Parts, u64, std::borrow::Cow<str>)> = Vec::new();
     match q.from.as_str() {
         "customer" => {
             let mut budget = 0;
@@ -809,16 +809,12 @@ pub fn run(
             base.push((
                 vec![("customer", &customer_json)],
                 budget,
-                format!("customers/{}", cust.info.id),
+                format!("customers/{}", cust.info.id).into(),
             ));
         }
         "change_status" => {
             for r in cust.change_status.values() {
-                base.push((
-                    vec![("changeStatus", &r.v), ("customer", &customer_json)],
-                    0,
-                    String::new(),
-                ));
+                base.push((vec![("changeStatus", &r.v), ("customer", &customer_json)], 0, "".into()));
             }
         }
         from => {
@@ -875,11 +871,7 @@ pub fn run(
                         }
                     }
                     parts.push(("customer", &customer_json));
-                    let rn = v
-                        .get("resourceName")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
+                    let rn = v.get("resourceName").and_then(Value::as_str).unwrap_or_default();
                     let mut budget = match res {
                         _ if !want_metrics => 0,
                         Res::CampaignBudget => amount(v, "amountMicros").unwrap_or(0),
@@ -887,9 +879,9 @@ pub fn run(
                         _ => budget_of(parts.iter().find(|(k, _)| *k == "campaign").map(|(_, c)| *c)),
                     };
                     if matches!(res, Res::AdGroup | Res::AdGroupAd | Res::AdGroupCriterion) {
-                        budget /= 2 + (crate::emulator::rng::hash_str(&rn) % 3);
+                        budget /= 2 + (crate::emulator::rng::hash_str(rn) % 3);
                     }
-                    base.push((parts, budget, rn));
+                    base.push((parts, budget, rn.into()));
                 }
             }
         }

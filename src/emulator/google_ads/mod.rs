@@ -332,7 +332,7 @@ async fn drift_handler(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> Resp
     if !violations.is_empty() {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": violations.list}))).into_response();
     }
-    let Some(old) = cust.get(res, &key).cloned() else {
+    let Some(old) = cust.get(res, key).cloned() else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "no such resource"}))).into_response();
     };
     let mut v = old.v.clone();
@@ -342,7 +342,7 @@ async fn drift_handler(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> Resp
         }
     }
     let mut ctx = mutate::MutateCtx::new(cust, seq, &mut st.next_id, today(), false);
-    ctx.force_put(res, &key, v.clone(), "CHANGED");
+    ctx.force_put(res, key, v.clone(), "CHANGED");
     ctx.commit();
     Json(json!({"resource": v})).into_response()
 }

@@ -639,7 +639,7 @@ impl<'a> MutateCtx<'a> {
         if r != res {
             return Err(e(errors::RESOURCE_NAME_MALFORMED, "The resource name is malformed."));
         }
-        let Some(o) = self.cust.get(res, &key) else {
+        let Some(o) = self.cust.get(res, key) else {
             return Err(e(errors::RESOURCE_NOT_FOUND, "The resource was not found."));
         };
         if o.v.get("status").and_then(Value::as_str) == Some("REMOVED") {
@@ -656,7 +656,7 @@ impl<'a> MutateCtx<'a> {
             };
             return Err(e(code, msg));
         }
-        Ok((key, o.v.clone()))
+        Ok((key.to_string(), o.v.clone()))
     }
 
     fn update(
