@@ -569,6 +569,33 @@ mod mutate {
             .search("SELECT campaign_label.campaign FROM campaign_label")
             .await
             .is_empty());
+
+        // everything the emulator stored (including the fields it computes) is valid v25 JSON of its resource
+        use adsctl::emulator::google_ads::schema::{schema, Violations};
+        let dump: Value = env
+            .http
+            .get(env.url("/_emulator/dump"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cust = &dump["platforms"]["google_ads"]["customers"][CID];
+        let tables = cust["tables"].as_object().unwrap();
+        assert_eq!(tables.len(), 10);
+        for (res, objects) in tables {
+            for (key, o) in objects.as_object().unwrap() {
+                let mut v = Violations::default();
+                schema().check(&format!("resources.{res}"), &o["v"], "", &mut v);
+                assert!(v.is_empty(), "{res} {key}: {v:?}");
+            }
+        }
+        for row in cust["change_status"].as_object().unwrap().values() {
+            let mut v = Violations::default();
+            schema().check("resources.ChangeStatus", &row["v"], "", &mut v);
+            assert!(v.is_empty(), "change_status: {v:?}");
+        }
     }
 
     #[tokio::test]
