@@ -4,9 +4,16 @@
 //! live resources read by a [`connectors::Connector`]) → `apply` (executor, journal) → connectors.
 //! See `docs/architecture.md`.
 
+pub mod apply;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;
+pub mod import;
 pub mod model;
+pub mod plan;
+pub mod reconcile;
 pub mod secret;
 pub mod spec;
+pub mod state;

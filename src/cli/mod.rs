@@ -4,9 +4,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod apply;
+pub mod auth;
 mod emulator;
+pub mod history;
+mod import;
+mod plan;
 mod schema;
+mod state;
 mod validate;
+mod watch;
 
 /// Global flags every subcommand shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,10 +60,24 @@ pub struct Cli {
 pub enum Command {
     /// Validate a config directory offline.
     Validate(validate::Args),
-    /// Run the local Google Ads + Meta API emulator.
-    Emulator(emulator::Args),
+    /// Connect platform accounts and keep their credentials healthy.
+    Auth(auth::Args),
+    /// The audit log: auth events and applies.
+    History(history::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
+    /// Show what would change: the YAML against the live accounts.
+    Plan(plan::Args),
+    /// Apply a saved plan exactly, or plan and apply after confirmation.
+    Apply(apply::Args),
+    /// Inspect or edit the local state (id map, history).
+    State(state::Args),
+    /// Write an account's live campaigns as YAML (one file per campaign).
+    Import(import::Args),
+    /// Run the local Google Ads + Meta API emulator.
+    Emulator(emulator::Args),
+    /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
+    Watch(watch::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -93,10 +114,18 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
-        Command::Emulator(args) => emulator::run(&cli.global, args),
+        Command::Auth(args) => auth::run(&cli.global, args),
+        Command::History(args) => history::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
+        Command::State(args) => state::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
+        Command::Emulator(args) => emulator::run(&cli.global, args),
+        Command::Watch(args) => watch::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,7 @@ pub mod config;
 pub mod counters;
 pub mod faults;
 pub mod google_ads;
+pub mod meta;
 pub mod platform;
 pub mod rng;
 pub mod server;
@@ -96,7 +97,7 @@ impl Platforms {
 pub fn build_platforms(config: &EmulatorConfig) -> Platforms {
     let mut p = Platforms::default();
     p.add(Arc::new(google_ads::GoogleAdsEmulator::new(config)));
-    // Meta emulator: `p.add(Arc::new(meta::MetaEmulator::new(config)));` goes on this line.
+    p.add(Arc::new(meta::MetaEmulator::new(config)));
     p
 }
 

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Regenerate src/emulator/meta/params.json, the Meta Graph API v25.0 parameter table the emulator validates
+against, from the Marketing API codegen specs (facebook-business-sdk-codegen api_specs/specs/*.json, copied
+into ../shared/reference/meta-marketing/specs/).
+
+Usage: scripts/gen-meta-params.py [SPECS_DIR] [OUT]
+  SPECS_DIR defaults to ../shared/reference/meta-marketing/specs next to the repository (or one level higher)
+  OUT       defaults to src/emulator/meta/params.json
+
+The table keeps, for every node the emulator serves, its readable fields (name -> type) and its API calls
+(method, edge or null for the node itself, parameters with type and required flag), plus every enum type those
+parameters and fields name. Nothing is added by hand: the emulator's Graph-wide parameters (access_token,
+appsecret_proof, fields, limit, after, before) live in the Rust code, not here.
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CANDIDATES = [os.path.join(ROOT, *up, "shared", "reference", "meta-marketing", "specs") for up in ([".."], ["..", ".."])]
+SPECS = sys.argv[1] if len(sys.argv) > 1 else next((c for c in CANDIDATES if os.path.isdir(c)), CANDIDATES[0])
+OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "src", "emulator", "meta", "params.json")
+
+# node -> edges served (None = the node itself). Nodes listed with "*" keep all their API calls.
+SERVED = {
+    "AdAccount": [None, "campaigns", "adsets", "ads", "adcreatives", "adlabels", "customaudiences", "insights"],
+    "Campaign": "*",
+    "AdSet": "*",
+    "Ad": "*",
+    "AdCreative": "*",
+    "AdLabel": "*",
+    "CustomAudience": "*",
+    "AdReportRun": "*",
+}
+# Value types whose fields the emulator reads (insights rows, lookalike specs, sessions): fields only.
+FIELDS_ONLY = ["AdsInsights", "AdsActionStats", "LookalikeSpec", "CustomAudienceSession", "AdgroupReviewFeedback"]
+# JSON-valued parameters checked key by key (targeting, object_story_spec, promoted_object): these types and every
+# spec type their fields reach (the served object nodes themselves excepted), fields only.
+VALUE_ROOTS = ["Targeting", "AdCreativeObjectStorySpec", "AdPromotedObject"]
+
+
+def load(name):
+    with open(os.path.join(SPECS, name + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def type_names(t):
+    """Every identifier inside a type expression such as list<map<string, int>>."""
+    out, cur = [], ""
+    for ch in t:
+        if ch.isalnum() or ch == "_":
+            cur += ch
+        else:
+            if cur:
+                out.append(cur)
+            cur = ""
+    if cur:
+        out.append(cur)
+    return out
+
+
+def main():
+    enums_all = {e["name"]: e["values"] for e in load("enum_types")}
+    nodes, used = {}, set()
+    for node, edges in SERVED.items():
+        spec = load(node)
+        apis = []
+        for api in spec["apis"]:
+            ep = api.get("endpoint")
+            if edges != "*" and ep not in edges:
+                continue
+            params = [
+                {"name": p["name"], "type": p["type"], "required": bool(p.get("required", False))}
+                for p in api.get("params", [])
+            ]
+            for p in params:
+                used.update(type_names(p["type"]))
+            apis.append({"method": api["method"], "endpoint": ep, "return": api.get("return"), "params": params})
+        apis.sort(key=lambda a: (a["endpoint"] or "", a["method"]))
+        fields = {f["name"]: f["type"] for f in spec["fields"]}
+        for t in fields.values():
+            used.update(type_names(t))
+        nodes[node] = {"fields": dict(sorted(fields.items())), "apis": apis}
+    closure, todo = [], list(VALUE_ROOTS)
+    while todo:
+        name = todo.pop(0)
+        if name in closure or name in SERVED or not os.path.isfile(os.path.join(SPECS, name + ".json")):
+            continue
+        closure.append(name)
+        for f in load(name)["fields"]:
+            todo.extend(type_names(f["type"]))
+    for node in FIELDS_ONLY + sorted(set(closure) - set(FIELDS_ONLY)):
+        spec = load(node)
+        fields = {f["name"]: f["type"] for f in spec["fields"]}
+        for t in fields.values():
+            used.update(type_names(t))
+        nodes[node] = {"fields": dict(sorted(fields.items())), "apis": []}
+    enums = {name: enums_all[name] for name in sorted(used) if name in enums_all}
+    table = {
+        "generated_by": "scripts/gen-meta-params.py",
+        "source": "facebook-business-sdk-codegen api_specs/specs (Graph API v25.0); Copyright (c) Meta Platforms, Inc. and affiliates.",
+        "nodes": nodes,
+        "enums": enums,
+    }
+    with open(OUT, "w", encoding="utf-8") as f:
+        json.dump(table, f, indent=1, sort_keys=False)
+        f.write("\n")
+    print(f"wrote {OUT}: {len(nodes)} nodes, {sum(len(n['apis']) for n in nodes.values())} calls, {len(enums)} enums")
+
+
+if __name__ == "__main__":
+    main()

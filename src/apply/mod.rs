@@ -1,0 +1,795 @@
+//! The executor: applies a [`Plan`] in dependency order, in batches up to each connector's maximum, accounts
+//! in parallel; journals every create before it is sent; skips the dependents of a failed operation and keeps
+//! going with independent work; records ids, applied values and history in the state store.
+//!
+//! Entry point: [`execute`] (the CLI's `apply`, the `watch` daemon and the tests all call it).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpError, OpOutcome, Operation};
+use crate::model::{Account, Address, Value};
+use crate::plan::{AccountPlan, Action, Change, Plan};
+use crate::state::{HistoryEntry, Intent, StateEntry, StateError, StateStore};
+
+/// An account to apply to, with its connector.
+#[derive(Clone)]
+pub struct Target {
+    pub account: Account,
+    pub connector: Arc<dyn Connector>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// Accounts applied at the same time.
+    pub concurrency: usize,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            concurrency: 4,
+            progress: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the plan is blocked ({0}); it cannot be applied")]
+    Blocked(String),
+    #[error("the plan names account `{0}`, which is not configured")]
+    UnknownAccount(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What happened to one change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ChangeOutcome {
+    Succeeded {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    Failed {
+        error: OpError,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    pub account: String,
+    pub address: Address,
+    pub action: Action,
+    #[serde(flatten)]
+    pub outcome: ChangeOutcome,
+}
+
+/// The final report of an apply.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub plan_hash: String,
+    pub results: Vec<ChangeResult>,
+}
+
+impl ApplyReport {
+    fn count(&self, f: impl Fn(&ChangeOutcome) -> bool) -> usize {
+        self.results.iter().filter(|r| f(&r.outcome)).count()
+    }
+    pub fn succeeded(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::Succeeded { .. }))
+    }
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::Failed { .. }))
+    }
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::Skipped { .. }))
+    }
+    pub fn ok(&self) -> bool {
+        self.failed() == 0 && self.skipped() == 0
+    }
+    pub fn result_word(&self) -> &'static str {
+        if self.ok() {
+            "succeeded"
+        } else if self.succeeded() == 0 {
+            "failed"
+        } else {
+            "partial"
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum StepState {
+    Pending,
+    Done(Option<String>),
+    Failed(OpError),
+    Skipped(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepKind {
+    Create,
+    Update,
+    Adopt,
+    Pause,
+    Remove,
+}
+
+#[derive(Debug)]
+struct Step {
+    change: usize,
+    kind: StepKind,
+    deps: Vec<usize>,
+    removal_phase: bool,
+}
+
+fn steps_of(changes: &[Change]) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut creates: BTreeMap<&Address, usize> = BTreeMap::new();
+    // removal steps registered under every ancestor address, so a parent's removal waits for all of them
+    let mut removals_below: BTreeMap<Address, Vec<usize>> = BTreeMap::new();
+    for (ci, c) in changes.iter().enumerate() {
+        let needs: Vec<usize> = c
+            .address
+            .parent()
+            .into_iter()
+            .chain(c.desired.values().flat_map(refs_of))
+            .filter_map(|a| creates.get(&a).copied())
+            .collect();
+        let mut push = |kind, deps: Vec<usize>, removal_phase| {
+            steps.push(Step {
+                change: ci,
+                kind,
+                deps,
+                removal_phase,
+            });
+            steps.len() - 1
+        };
+        match c.action {
+            Action::Create => {
+                let s = push(StepKind::Create, needs, false);
+                creates.insert(&c.address, s);
+            }
+            Action::Update => {
+                push(StepKind::Update, needs, false);
+            }
+            Action::Adopt => {
+                let a = push(StepKind::Adopt, Vec::new(), false);
+                if !c.fields.is_empty() {
+                    let mut deps = needs;
+                    deps.push(a);
+                    push(StepKind::Update, deps, false);
+                }
+            }
+            Action::Replace => {
+                let r = push(StepKind::Remove, Vec::new(), false);
+                let mut deps = needs;
+                deps.push(r);
+                let s = push(StepKind::Create, deps, false);
+                creates.insert(&c.address, s);
+            }
+            Action::Pause | Action::Remove => {
+                // children first: a parent waits for its descendants' removals
+                let deps = removals_below.remove(&c.address).unwrap_or_default();
+                let kind = if c.action == Action::Pause {
+                    StepKind::Pause
+                } else {
+                    StepKind::Remove
+                };
+                let s = push(kind, deps, true);
+                let mut p = c.address.parent();
+                while let Some(a) = p {
+                    p = a.parent();
+                    removals_below.entry(a).or_default().push(s);
+                }
+            }
+            Action::Orphan | Action::NoOp => {}
+        }
+    }
+    steps
+}
+
+fn refs_of(v: &Value) -> Vec<Address> {
+    match v {
+        Value::Ref(a) => vec![a.clone()],
+        Value::List(xs) => xs.iter().flat_map(refs_of).collect(),
+        Value::Set(xs) => xs.iter().flat_map(refs_of).collect(),
+        Value::Map(m) => m.values().flat_map(refs_of).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Build the operation of one step; `None` when an id it needs is unknown.
+fn operation(
+    c: &Change,
+    kind: StepKind,
+    resolve: &dyn Fn(&Address) -> Option<IdRef>,
+    own_id: Option<String>,
+) -> Result<Operation, String> {
+    let id = || {
+        own_id
+            .clone()
+            .ok_or_else(|| format!("{} has no known platform id", c.address))
+    };
+    let action = match kind {
+        StepKind::Create => OpAction::Create {
+            fields: c.desired.clone(),
+        },
+        StepKind::Update => {
+            let mut set = BTreeMap::new();
+            let mut before = BTreeMap::new();
+            for f in &c.fields {
+                if let Some(a) = &f.after {
+                    set.insert(f.field.clone(), a.clone());
+                }
+                if let Some(b) = &f.before {
+                    before.insert(f.field.clone(), b.clone());
+                }
+            }
+            OpAction::Update { id: id()?, set, before }
+        }
+        StepKind::Adopt => OpAction::Adopt { id: id()? },
+        StepKind::Pause => OpAction::Pause { id: id()? },
+        StepKind::Remove => OpAction::Remove { id: id()? },
+    };
+    let parent = match c.address.parent() {
+        Some(p) => Some(resolve(&p).ok_or_else(|| format!("the parent {p} has no known platform id"))?),
+        None => None,
+    };
+    let mut refs = BTreeMap::new();
+    if matches!(kind, StepKind::Create | StepKind::Update) {
+        for a in c.desired.values().flat_map(refs_of) {
+            let r = resolve(&a).ok_or_else(|| format!("the referenced {a} has no known platform id"))?;
+            refs.insert(a, r);
+        }
+    }
+    Ok(Operation {
+        address: c.address.clone(),
+        kind: c.kind,
+        action,
+        parent,
+        refs,
+    })
+}
+
+struct AccountRun<'a> {
+    plan: &'a AccountPlan,
+    target: &'a Target,
+    store: &'a dyn StateStore,
+    plan_hash: &'a str,
+    progress: Option<&'a indicatif::ProgressBar>,
+}
+
+impl AccountRun<'_> {
+    async fn run(self) -> Result<Vec<ChangeResult>, StateError> {
+        let plan = self.plan;
+        let changes = &plan.changes;
+        let caps = self.target.connector.capabilities();
+        let max = caps.max_ops_per_request.max(1);
+
+        // Intents left by an interrupted apply were resolved by identity when this plan was made (found live:
+        // matched and adopted; not found: planned as creates again); they are done with.
+        for (key, _) in self.store.journal_pending(Some(&plan.account))? {
+            self.store.journal_resolve(key)?;
+        }
+
+        let steps = steps_of(changes);
+        let mut by_change: Vec<Vec<usize>> = vec![Vec::new(); changes.len()];
+        for (i, s) in steps.iter().enumerate() {
+            by_change[s.change].push(i);
+        }
+        let mut st: Vec<StepState> = vec![StepState::Pending; steps.len()];
+        // Ids of existing objects: live parents/refs, and every change that has one (not replaced ones).
+        let mut ids: BTreeMap<Address, String> = plan.known_ids.clone();
+        for c in changes {
+            if let (Some(id), false) = (&c.id, c.action == Action::Replace) {
+                ids.insert(c.address.clone(), id.clone());
+            }
+        }
+        let create_step: BTreeMap<&Address, usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == StepKind::Create)
+            .map(|(i, s)| (&changes[s.change].address, i))
+            .collect();
+
+        loop {
+            let mut batch: Vec<usize> = Vec::new();
+            let mut in_batch = vec![false; steps.len()];
+            let first_phase_open = steps
+                .iter()
+                .zip(&st)
+                .any(|(s, x)| !s.removal_phase && matches!(x, StepState::Pending));
+            for i in 0..steps.len() {
+                if !matches!(st[i], StepState::Pending) {
+                    continue;
+                }
+                let s = &steps[i];
+                if let Some(d) = s
+                    .deps
+                    .iter()
+                    .find(|d| matches!(st[**d], StepState::Failed(_) | StepState::Skipped(_)))
+                {
+                    let reason = format!("{} did not succeed", changes[steps[*d].change].address);
+                    st[i] = StepState::Skipped(reason);
+                    continue;
+                }
+                if s.removal_phase && first_phase_open {
+                    continue;
+                }
+                let ready = s.deps.iter().all(|d| {
+                    matches!(st[*d], StepState::Done(_))
+                        || (caps.creates_children_in_one_request && steps[*d].kind == StepKind::Create && in_batch[*d])
+                });
+                if ready && batch.len() < max {
+                    batch.push(i);
+                    in_batch[i] = true;
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+
+            // Resolve ids and build the operations.
+            let mut ops = Vec::new();
+            let mut sent: Vec<usize> = Vec::new();
+            let mut sent_pos: BTreeMap<usize, usize> = BTreeMap::new();
+            for &i in &batch {
+                let s = &steps[i];
+                let c = &changes[s.change];
+                let resolve = |a: &Address| -> Option<IdRef> {
+                    if let Some(&cs) = create_step.get(a) {
+                        if let StepState::Done(Some(id)) = &st[cs] {
+                            return Some(IdRef::Known(id.clone()));
+                        }
+                        if let Some(p) = sent_pos.get(&cs) {
+                            return Some(IdRef::Pending(*p));
+                        }
+                    }
+                    ids.get(a).map(|id| IdRef::Known(id.clone()))
+                };
+                let own = if s.kind == StepKind::Create { None } else { c.id.clone() };
+                match operation(c, s.kind, &resolve, own) {
+                    Ok(op) => {
+                        ops.push(op);
+                        sent_pos.insert(i, sent.len());
+                        sent.push(i);
+                    }
+                    Err(message) => {
+                        st[i] = StepState::Failed(OpError {
+                            code: "unresolved_id".into(),
+                            message,
+                            field: None,
+                            hint: Some("run `adsctl plan` again: live state changed".into()),
+                        })
+                    }
+                }
+            }
+            if ops.is_empty() {
+                continue;
+            }
+
+            // Write-ahead journal: every create is recorded (durably) before it is sent.
+            let creates: Vec<Intent> = sent
+                .iter()
+                .filter(|&&i| steps[i].kind == StepKind::Create)
+                .map(|&i| {
+                    let c = &changes[steps[i].change];
+                    Intent {
+                        account: plan.account.clone(),
+                        address: c.address.clone(),
+                        kind: c.kind,
+                        plan_hash: self.plan_hash.to_string(),
+                        at: Utc::now(),
+                    }
+                })
+                .collect();
+            let mut keys = self.store.journal_add(&creates)?.into_iter();
+            let intents: Vec<Option<u64>> = sent
+                .iter()
+                .map(|&i| {
+                    if steps[i].kind == StepKind::Create {
+                        keys.next()
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+
+            let batch_req = ApplyBatch { ops };
+            let result = self.target.connector.apply(&self.target.account, &batch_req).await;
+            match result {
+                Ok(outcomes) => {
+                    for (k, &i) in sent.iter().enumerate() {
+                        st[i] = match outcomes.get(k) {
+                            Some(OpOutcome::Applied { id }) => StepState::Done(Some(id.clone())),
+                            Some(OpOutcome::Failed(e)) => StepState::Failed(e.clone()),
+                            Some(OpOutcome::Skipped { reason }) => StepState::Skipped(reason.clone()),
+                            Some(OpOutcome::Valid) | None => StepState::Failed(OpError {
+                                code: "no_result".into(),
+                                message: "the platform returned no result for this operation".into(),
+                                field: None,
+                                hint: None,
+                            }),
+                        };
+                        // A failure caused by a dependency that failed in the same request is a skip.
+                        if let StepState::Failed(_) = st[i] {
+                            if let Some(d) = steps[i].deps.iter().find(|d| {
+                                sent_pos.contains_key(d)
+                                    && matches!(st[**d], StepState::Failed(_) | StepState::Skipped(_))
+                            }) {
+                                st[i] = StepState::Skipped(format!(
+                                    "{} did not succeed",
+                                    changes[steps[*d].change].address
+                                ));
+                            }
+                        }
+                        // The outcome is known: the intent is settled.
+                        if let Some(key) = intents[k] {
+                            self.store.journal_resolve(key)?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The request failed as a whole: creates may or may not have happened, so their intents
+                    // stay in the journal for the next run to resolve by identity.
+                    let error = OpError {
+                        code: "request_failed".into(),
+                        message: e.to_string(),
+                        field: None,
+                        hint: e.hint().map(str::to_string),
+                    };
+                    for &i in &sent {
+                        st[i] = StepState::Failed(error.clone());
+                    }
+                }
+            }
+            if let Some(pb) = self.progress {
+                pb.inc(sent.len() as u64);
+            }
+            let touched: std::collections::BTreeSet<usize> = sent.iter().map(|&i| steps[i].change).collect();
+            self.record(changes, &by_change, &steps, &st, touched.into_iter())?;
+        }
+
+        // Whatever could not run (a dependency cycle would be a bug; report it rather than hang).
+        for s in st.iter_mut() {
+            if matches!(s, StepState::Pending) {
+                *s = StepState::Skipped("its dependencies never completed".into());
+            }
+        }
+        self.record(changes, &by_change, &steps, &st, 0..changes.len())?;
+        self.store.flush()?;
+
+        let mut out = Vec::new();
+        let mut cache = self.store.cache_get(&plan.account)?;
+        for (ci, c) in changes.iter().enumerate() {
+            let mine: Vec<(&Step, &StepState)> = by_change[ci].iter().map(|&i| (&steps[i], &st[i])).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            // Write through to the live cache so that `plan --refresh=false` sees what was applied.
+            if let Some(cache) = cache.as_mut() {
+                write_through(cache, c, &mine, &caps);
+            }
+            let failed = mine.iter().find_map(|(_, x)| match x {
+                StepState::Failed(e) => Some(e.clone()),
+                _ => None,
+            });
+            let skipped = mine.iter().find_map(|(_, x)| match x {
+                StepState::Skipped(r) => Some(r.clone()),
+                _ => None,
+            });
+            let id = mine.iter().rev().find_map(|(_, x)| match x {
+                StepState::Done(id) => id.clone(),
+                _ => None,
+            });
+            let outcome = match (failed, skipped) {
+                (Some(error), _) => ChangeOutcome::Failed { error },
+                (None, Some(reason)) => ChangeOutcome::Skipped { reason },
+                (None, None) => ChangeOutcome::Succeeded { id },
+            };
+            out.push(ChangeResult {
+                account: plan.account.clone(),
+                address: c.address.clone(),
+                action: c.action,
+                outcome,
+            });
+        }
+        if let Some(cache) = cache {
+            self.store.cache_put(&plan.account, &cache)?;
+        }
+        Ok(out)
+    }
+
+    /// Bring the id map up to date with every change whose steps are settled (idempotent: run after each batch).
+    fn record(
+        &self,
+        changes: &[Change],
+        by_change: &[Vec<usize>],
+        steps: &[Step],
+        st: &[StepState],
+        which: impl Iterator<Item = usize>,
+    ) -> Result<(), StateError> {
+        for ci in which {
+            let c = &changes[ci];
+            let mine: Vec<(&Step, &StepState)> = by_change[ci].iter().map(|&i| (&steps[i], &st[i])).collect();
+            let all_done = mine.iter().all(|(_, x)| matches!(x, StepState::Done(_)));
+            let existing = self.store.entry(&c.address)?;
+            let entry = |id: String, applied| StateEntry {
+                address: c.address.clone(),
+                kind: c.kind,
+                id,
+                prevent_destroy: c.prevent_destroy,
+                applied,
+                updated_at: Utc::now(),
+            };
+            match c.action {
+                Action::Remove | Action::Orphan if all_done => {
+                    self.store.remove_entry(&c.address)?;
+                }
+                Action::Pause if all_done && existing.is_none() => {
+                    if let Some(id) = &c.id {
+                        self.store.put_entry(&entry(id.clone(), BTreeMap::new()))?;
+                    }
+                }
+                Action::NoOp if c.desired.is_empty() => {}
+                Action::Create | Action::Replace | Action::Update | Action::Adopt | Action::NoOp if all_done => {
+                    let new_id = mine.iter().rev().find_map(|(s, x)| match (s.kind, x) {
+                        (StepKind::Create, StepState::Done(id)) => id.clone(),
+                        _ => None,
+                    });
+                    if let Some(id) = new_id.or_else(|| c.id.clone()) {
+                        let want = entry(id, c.desired.clone());
+                        if existing.as_ref().map(|e| (&e.id, &e.applied, e.prevent_destroy))
+                            != Some((&want.id, &want.applied, want.prevent_destroy))
+                        {
+                            self.store.put_entry(&want)?;
+                        }
+                    }
+                }
+                Action::Adopt => {
+                    // adopted but its update failed: owned now, nothing new applied
+                    let adopted = mine
+                        .iter()
+                        .any(|(s, x)| s.kind == StepKind::Adopt && matches!(x, StepState::Done(_)));
+                    if adopted && existing.is_none() {
+                        if let Some(id) = &c.id {
+                            self.store.put_entry(&entry(id.clone(), BTreeMap::new()))?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Apply the settled steps of one change to the cached live state.
+fn write_through(
+    cache: &mut crate::state::CachedLive,
+    c: &Change,
+    mine: &[(&Step, &StepState)],
+    caps: &crate::connectors::Capabilities,
+) {
+    let write_only = caps.write_only_fields.get(&c.kind);
+    let readable = |fields: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
+        fields
+            .iter()
+            .filter(|(k, _)| write_only.is_none_or(|w| !w.contains(&k.as_str())))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let find = |cache: &mut crate::state::CachedLive, id: &str| {
+        cache.resources.iter().position(|r| r.id.as_deref() == Some(id))
+    };
+    for (s, x) in mine {
+        let StepState::Done(new_id) = x else { continue };
+        match s.kind {
+            StepKind::Create => {
+                let mut r = crate::model::Resource::new(c.address.clone(), c.kind);
+                r.id = new_id.clone();
+                r.fields = readable(&c.desired);
+                r.owned = true;
+                cache.resources.push(r);
+            }
+            StepKind::Update | StepKind::Adopt | StepKind::Pause => {
+                let Some(i) = c.id.as_deref().and_then(|id| find(cache, id)) else {
+                    continue;
+                };
+                let r = &mut cache.resources[i];
+                match s.kind {
+                    StepKind::Adopt => r.owned = true,
+                    StepKind::Pause => {
+                        r.fields.insert("status".into(), Value::str("paused"));
+                    }
+                    _ => {
+                        let set: BTreeMap<String, Value> = c
+                            .fields
+                            .iter()
+                            .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
+                            .collect();
+                        r.fields.extend(readable(&set));
+                    }
+                }
+            }
+            StepKind::Remove => {
+                if let Some(i) = c.id.as_deref().and_then(|id| find(cache, id)) {
+                    let gone = cache.resources[i].address.clone();
+                    cache.resources.remove(i);
+                    cache.resources.retain(|r| !r.address.is_within(&gone));
+                }
+            }
+        }
+    }
+}
+
+/// Apply a plan. Accounts run concurrently (at most `opts.concurrency` at a time); within an account,
+/// operations run in dependency order and in batches of the connector's maximum.
+pub async fn execute(
+    plan: &Plan,
+    targets: &BTreeMap<String, Target>,
+    store: &dyn StateStore,
+    opts: &ExecOptions,
+) -> Result<ApplyReport, ApplyError> {
+    if plan.is_blocked() {
+        let names: Vec<String> = plan.active_blockers().map(|b| b.message.clone()).collect();
+        return Err(ApplyError::Blocked(names.join("; ")));
+    }
+    for a in &plan.accounts {
+        if !targets.contains_key(&a.account) {
+            return Err(ApplyError::UnknownAccount(a.account.clone()));
+        }
+    }
+    let plan_hash = crate::plan::file::plan_hash(plan);
+    let total: usize = plan.accounts.iter().map(|a| steps_of(&a.changes).len()).sum();
+    let progress = (opts.progress && total > 0).then(|| {
+        let pb = indicatif::ProgressBar::new(total as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} operations {elapsed}") {
+            pb.set_style(style);
+        }
+        pb
+    });
+    let runs = plan.accounts.iter().filter_map(|a| {
+        targets.get(&a.account).map(|target| AccountRun {
+            plan: a,
+            target,
+            store,
+            plan_hash: &plan_hash,
+            progress: progress.as_ref(),
+        })
+    });
+    let results: Vec<Result<Vec<ChangeResult>, StateError>> = futures_util::stream::iter(runs)
+        .map(AccountRun::run)
+        .buffered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let mut report = ApplyReport {
+        plan_hash,
+        results: Vec::new(),
+    };
+    for r in results {
+        report.results.extend(r?);
+    }
+    if report.results.is_empty() {
+        store.flush()?;
+        return Ok(report);
+    }
+    store.history_add(&HistoryEntry {
+        at: Utc::now(),
+        user: crate::state::os_user(),
+        plan_hash: report.plan_hash.clone(),
+        result: report.result_word().to_string(),
+        succeeded: report.succeeded(),
+        failed: report.failed(),
+        skipped: report.skipped(),
+    })?;
+    store.flush()?;
+    Ok(report)
+}
+
+/// The platform's verdict on one operation of a plan (`plan --validate`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub account: String,
+    pub address: Address,
+    pub ok: bool,
+    pub verdict: String,
+}
+
+/// Send every operation of a plan to the platforms' validation (dry run), nothing is changed. Operations that
+/// need the id of an object the plan creates are checked in the same request when the connector supports
+/// temporary ids, and reported as not checked otherwise.
+pub async fn validate(
+    plan: &Plan,
+    accounts: &BTreeMap<String, Account>,
+    connectors: &BTreeMap<String, Arc<dyn Connector>>,
+) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for a in &plan.accounts {
+        let (Some(account), Some(conn)) = (accounts.get(&a.account), connectors.get(&a.account)) else {
+            continue;
+        };
+        let caps = conn.capabilities();
+        let max = caps.max_ops_per_request.max(1);
+        let steps = steps_of(&a.changes);
+        let mut ids: BTreeMap<Address, String> = a.known_ids.clone();
+        for c in &a.changes {
+            if let (Some(id), false) = (&c.id, c.action == Action::Replace) {
+                ids.insert(c.address.clone(), id.clone());
+            }
+        }
+        let create_step: BTreeMap<&Address, usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == StepKind::Create)
+            .map(|(i, s)| (&a.changes[s.change].address, i))
+            .collect();
+        let mut batch: Vec<(usize, Operation)> = Vec::new();
+        let mut pending_batches: Vec<Vec<(usize, Operation)>> = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            let c = &a.changes[s.change];
+            if batch.len() == max {
+                pending_batches.push(std::mem::take(&mut batch));
+            }
+            let in_batch: Vec<usize> = batch.iter().map(|(j, _)| *j).collect();
+            let resolve = |addr: &Address| -> Option<IdRef> {
+                if let Some(&cs) = create_step.get(addr) {
+                    return match in_batch.iter().position(|j| *j == cs) {
+                        Some(p) if caps.creates_children_in_one_request => Some(IdRef::Pending(p)),
+                        _ => None,
+                    };
+                }
+                ids.get(addr).map(|id| IdRef::Known(id.clone()))
+            };
+            let own = if s.kind == StepKind::Create { None } else { c.id.clone() };
+            match operation(c, s.kind, &resolve, own) {
+                Ok(op) => batch.push((i, op)),
+                Err(why) => out.push(Verdict {
+                    account: a.account.clone(),
+                    address: c.address.clone(),
+                    ok: true,
+                    verdict: format!("not checked: {why} until the plan is applied"),
+                }),
+            }
+        }
+        pending_batches.push(batch);
+        for b in pending_batches.into_iter().filter(|b| !b.is_empty()) {
+            let (idx, ops): (Vec<usize>, Vec<Operation>) = b.into_iter().unzip();
+            let result = conn.validate(account, &ApplyBatch { ops }).await;
+            for (k, i) in idx.iter().enumerate() {
+                let address = a.changes[steps[*i].change].address.clone();
+                let (ok, verdict) = match &result {
+                    Ok(outcomes) => match outcomes.get(k) {
+                        Some(OpOutcome::Valid) | Some(OpOutcome::Applied { .. }) => (true, "valid".to_string()),
+                        Some(OpOutcome::Failed(e)) => (false, format!("{} ({})", e.message, e.code)),
+                        Some(OpOutcome::Skipped { reason }) => (true, format!("not checked: {reason}")),
+                        None => (false, "no verdict returned".to_string()),
+                    },
+                    Err(e) => (false, format!("validation request failed: {e}")),
+                };
+                out.push(Verdict {
+                    account: a.account.clone(),
+                    address,
+                    ok,
+                    verdict,
+                });
+            }
+        }
+    }
+    out
+}

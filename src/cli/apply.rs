@@ -1,0 +1,230 @@
+//! `adsctl apply [PLAN_FILE | DIR]`: apply a saved plan exactly, or plan and apply after confirmation.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::plan::{connectors, load_project, make, open_store, runtime, state_error, PlanFlags};
+use super::{CommandError, CommandResult, GlobalArgs};
+use crate::apply::{self, ChangeOutcome, ExecOptions, Target};
+use crate::plan::live::{read_account, ReadMode};
+use crate::plan::{file, render};
+use crate::state::{self, ApplyLock};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A plan saved with `adsctl plan --out FILE`, or the config directory (default: `.`).
+    pub path: Option<PathBuf>,
+    /// The config directory when applying a plan file.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Apply without asking (needed when not on a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Accounts applied at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallelism: u16,
+    /// Print the final report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn confirm(n: usize) -> Result<bool, CommandError> {
+    eprint!("Apply these {n} change(s)? Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CommandError::new(format!("could not read the answer: {e}")))?;
+    Ok(line.trim() == "yes")
+}
+
+pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    let (plan_file, dir) = match &args.path {
+        Some(p) if p.is_file() => (Some(p.clone()), args.dir.clone()),
+        Some(p) => (None, p.clone()),
+        None => (None, args.dir.clone()),
+    };
+    let project = load_project(global, &dir)?;
+    let state_dir = state::state_dir(&project.root);
+    let lock = ApplyLock::acquire(&state_dir).map_err(|e| {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint(hint)
+    })?;
+    if let Some(stale) = &lock.stale {
+        eprintln!(
+            "warning: took over a stale apply lock ({stale}): that process is gone; if it was interrupted, this \
+             run resolves its journal"
+        );
+    }
+    let store = open_store(&project.root)?;
+    let rt = runtime()?;
+
+    let plan = match &plan_file {
+        Some(path) => {
+            if !args.flags.targets.is_empty() || args.flags.allow_replace || !args.flags.allow_guardrails.is_empty() {
+                return Err(CommandError::new(
+                    "--target, --allow-replace and --allow-guardrail belong to the plan, not to applying a saved plan",
+                )
+                .with_hint("pass them to `adsctl plan --out FILE`"));
+            }
+            let plan = file::load(path).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+            if plan.is_blocked() {
+                return Err(CommandError::new(format!("{} is a blocked plan", path.display())));
+            }
+            // Refuse if live state moved since the plan was made.
+            let targets: Vec<_> = plan.targets.clone();
+            let conns = connectors(&project, &targets)?;
+            for a in &plan.accounts {
+                let account = project.accounts.get(&a.account).ok_or_else(|| {
+                    CommandError::new(format!(
+                        "the plan names account `{}`, which adsctl.yaml does not",
+                        a.account
+                    ))
+                })?;
+                let conn = conns
+                    .get(&a.account)
+                    .ok_or_else(|| CommandError::new(format!("no connector for account `{}`", a.account)))?;
+                let live = rt
+                    .block_on(read_account(conn.as_ref(), account, &store, ReadMode::Full, Vec::new()))
+                    .map_err(|e| {
+                        let hint = e.hint();
+                        let err = CommandError::new(e.to_string());
+                        match hint {
+                            Some(h) => err.with_hint(h),
+                            None => err,
+                        }
+                    })?;
+                if file::fingerprint(&live.resources) != a.live_fingerprint {
+                    return Err(CommandError::new(format!(
+                        "the live state of account `{}` changed since this plan was made ({}); nothing was applied",
+                        a.account,
+                        plan.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+                    ))
+                    .with_hint(format!(
+                        "make and review a new plan: adsctl plan --out {}",
+                        path.display()
+                    )));
+                }
+            }
+            plan
+        }
+        None => {
+            let plan = make(&rt, &project, &store, &args.flags, ReadMode::Full)?;
+            if !global.quiet || plan.is_blocked() {
+                print!(
+                    "{}",
+                    render::human(&plan, global.use_color(std::io::stdout().is_terminal()))
+                );
+            }
+            if plan.is_blocked() {
+                return Err(CommandError::new(
+                    "the plan is blocked (see above); nothing was applied",
+                ));
+            }
+            if !plan.has_changes() {
+                if !global.quiet {
+                    println!("No changes. The accounts match the YAML.");
+                }
+                // still record ids / prevent_destroy of what matched
+                let targets = targets_for(&project, &plan)?;
+                rt.block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                    .map_err(|e| CommandError::new(e.to_string()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !args.auto_approve {
+                if !std::io::stdin().is_terminal() {
+                    return Err(CommandError::new("refusing to apply without confirmation")
+                        .with_hint("not on a terminal: review the plan and pass --auto-approve"));
+                }
+                if !confirm(plan.change_count())? {
+                    eprintln!("Apply cancelled; nothing was changed.");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            plan
+        }
+    };
+
+    let targets = targets_for(&project, &plan)?;
+    let opts = ExecOptions {
+        concurrency: usize::from(args.parallelism),
+        progress: std::io::stderr().is_terminal() && !global.quiet,
+    };
+    let report = rt
+        .block_on(apply::execute(&plan, &targets, &store, &opts))
+        .map_err(|e| match e {
+            apply::ApplyError::State(s) => state_error(s),
+            other => CommandError::new(other.to_string()),
+        })?;
+    drop(lock);
+
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| CommandError::new(format!("could not serialise the report: {e}")))?;
+        println!("{json}");
+    } else {
+        for r in &report.results {
+            match &r.outcome {
+                ChangeOutcome::Failed { error } => {
+                    eprintln!(
+                        "✗ {} {}: {} ({})",
+                        r.action.as_str(),
+                        r.address,
+                        error.message,
+                        error.code
+                    );
+                    if let Some(h) = &error.hint {
+                        eprintln!("    hint: {h}");
+                    }
+                }
+                ChangeOutcome::Skipped { reason } => {
+                    eprintln!("- skipped {} {}: {reason}", r.action.as_str(), r.address)
+                }
+                ChangeOutcome::Succeeded { .. } if global.verbose > 0 => {
+                    eprintln!("✓ {} {}", r.action.as_str(), r.address)
+                }
+                ChangeOutcome::Succeeded { .. } => {}
+            }
+        }
+        if !global.quiet || !report.ok() {
+            println!(
+                "Apply {}: {} succeeded, {} failed, {} skipped.",
+                if report.ok() { "complete" } else { "incomplete" },
+                report.succeeded(),
+                report.failed(),
+                report.skipped()
+            );
+        }
+    }
+    if report.ok() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CommandError::silent(1))
+    }
+}
+
+fn targets_for(
+    project: &crate::spec::Project,
+    plan: &crate::plan::Plan,
+) -> Result<BTreeMap<String, Target>, CommandError> {
+    let conns = connectors(project, &plan.targets)?;
+    let mut out = BTreeMap::new();
+    for a in &plan.accounts {
+        let (Some(account), Some(c)) = (project.accounts.get(&a.account), conns.get(&a.account)) else {
+            return Err(CommandError::new(format!("account `{}` is not configured", a.account)));
+        };
+        out.insert(
+            a.account.clone(),
+            Target {
+                account: account.clone(),
+                connector: c.clone(),
+            },
+        );
+    }
+    Ok(out)
+}

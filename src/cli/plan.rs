@@ -1,0 +1,222 @@
+//! `adsctl plan`: read live state, diff it against the YAML, show (and optionally save) the plan.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::{CommandError, CommandResult, GlobalArgs};
+use crate::connectors::{registry, Connector};
+use crate::model::Address;
+use crate::plan::live::ReadMode;
+use crate::plan::{self, render, Plan, PlanErrors, PlanOptions, GUARDRAIL_NAMES};
+use crate::spec::{self, Project};
+use crate::state::{self, SledStore, StateError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// Options shared by `plan` and `apply` (without a plan file).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanFlags {
+    /// Limit the plan to this address and everything below it (repeatable).
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<Address>,
+    /// Allow replacing resources whose immutable fields changed (their history is lost).
+    #[arg(long)]
+    pub allow_replace: bool,
+    /// Let the plan exceed this account guardrail (repeatable).
+    #[arg(long = "allow-guardrail", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(GUARDRAIL_NAMES))]
+    pub allow_guardrails: Vec<String>,
+}
+
+impl PlanFlags {
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            allow_replace: self.allow_replace,
+            allow_guardrails: self.allow_guardrails.iter().cloned().collect(),
+            targets: self.targets.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config directory (holding adsctl.yaml).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Save the plan (with a fingerprint of the live state) for `adsctl apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Shorthand for `--format json` (the versioned plan format, see docs/plan-format.md).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Read live state from the platforms (`--refresh=false` plans from the local cache).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Also send the operations to the platforms' validation (dry run) and show the verdict per operation.
+    #[arg(long)]
+    pub validate: bool,
+}
+
+/// Load the config directory, printing spec diagnostics.
+pub(super) fn load_project(global: &GlobalArgs, dir: &Path) -> Result<Project, CommandError> {
+    spec::load(dir).map_err(|errors| {
+        eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
+        CommandError::silent(1)
+    })
+}
+
+pub(super) fn state_error(e: StateError) -> CommandError {
+    let hint = e.hint();
+    let err = CommandError::new(e.to_string());
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
+}
+
+pub(super) fn open_store(project_root: &Path) -> Result<SledStore, CommandError> {
+    SledStore::open(&state::state_dir(project_root)).map_err(state_error)
+}
+
+/// Connectors for the accounts a plan concerns.
+pub(super) fn connectors(
+    project: &Project,
+    targets: &[Address],
+) -> Result<BTreeMap<String, Arc<dyn Connector>>, CommandError> {
+    let mut out = BTreeMap::new();
+    for a in project.accounts.values() {
+        if !targets.is_empty() && !targets.iter().any(|t| t.account == a.name) {
+            continue;
+        }
+        let c = registry::connector_for(a).map_err(|e| {
+            let err = CommandError::new(e.to_string());
+            match e.hint() {
+                Some(h) => err.with_hint(h),
+                None => err,
+            }
+        })?;
+        out.insert(a.name.clone(), c);
+    }
+    Ok(out)
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::new(format!("could not start the async runtime: {e}")))
+}
+
+pub(super) fn plan_errors(e: PlanErrors) -> CommandError {
+    for err in &e.0 {
+        eprintln!("error: {err}");
+        if let Some(h) = err.hint() {
+            eprintln!("  hint: {h}");
+        }
+    }
+    CommandError::silent(1)
+}
+
+/// Plan a loaded project (what `plan` and `apply` without a file both do).
+pub(super) fn make(
+    rt: &tokio::runtime::Runtime,
+    project: &Project,
+    store: &SledStore,
+    flags: &PlanFlags,
+    mode: ReadMode,
+) -> Result<Plan, CommandError> {
+    for t in &flags.targets {
+        if !project.accounts.contains_key(&t.account) {
+            return Err(CommandError::new(format!("--target {t}: no account `{}`", t.account))
+                .with_hint("the first segment of an address is an account name from adsctl.yaml"));
+        }
+    }
+    let connectors = connectors(project, &flags.targets)?;
+    rt.block_on(plan::plan_project(project, store, &connectors, &flags.options(), mode))
+        .map_err(plan_errors)
+}
+
+pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    let project = load_project(global, &args.dir)?;
+    let store = open_store(&project.root)?;
+    let rt = runtime()?;
+    let mode = if args.refresh {
+        ReadMode::Incremental
+    } else {
+        ReadMode::CacheOnly
+    };
+    let plan = make(&rt, &project, &store, &args.flags, mode)?;
+
+    let format = if args.json { Format::Json } else { args.format };
+    match format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&plan)
+                .map_err(|e| CommandError::new(format!("could not serialise the plan: {e}")))?;
+            println!("{json}");
+        }
+        Format::Markdown => print!("{}", render::markdown(&plan)),
+        Format::Human => {
+            if !global.quiet || plan.has_changes() || plan.is_blocked() {
+                print!(
+                    "{}",
+                    render::human(&plan, global.use_color(std::io::stdout().is_terminal()))
+                );
+            }
+        }
+    }
+
+    if args.validate && !plan.is_blocked() {
+        let connectors = connectors(&project, &args.flags.targets)?;
+        let verdicts = rt.block_on(crate::apply::validate(&plan, &project.accounts, &connectors));
+        let mut bad = 0;
+        eprintln!("Validation by the platforms (dry run):");
+        for v in &verdicts {
+            if !v.ok {
+                bad += 1;
+            }
+            eprintln!("  {} {}: {}", if v.ok { "✓" } else { "✗" }, v.address, v.verdict);
+        }
+        if bad > 0 {
+            return Err(
+                CommandError::new(format!("{bad} operation(s) were rejected by the platform's validation"))
+                    .with_hint("fix the YAML and plan again; nothing was changed"),
+            );
+        }
+    }
+
+    if plan.is_blocked() {
+        return Err(CommandError::new(
+            "the plan is blocked (see above); nothing can be applied",
+        ));
+    }
+    if let Some(out) = &args.out {
+        plan::file::save(&plan, out).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+        if !global.quiet {
+            eprintln!(
+                "Saved the plan to {}. Apply exactly this plan with: adsctl apply {}",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,107 @@
+//! `adsctl state list | show ADDRESS | rm ADDRESS | history`: inspect and edit the local state.
+//!
+//! These work on the state directory alone (`.adsctl/` in `--dir`, or `ADSCTL_STATE_DIR`), even when the YAML
+//! does not load.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::plan::state_error;
+use super::{CommandError, CommandResult, GlobalArgs};
+use crate::model::Address;
+use crate::state::{self, ApplyLock, SledStore, StateStore};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config directory whose state to use.
+    #[arg(long, default_value = ".", global = true)]
+    pub dir: PathBuf,
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StateCommand {
+    /// Every resource the state knows (address, kind, platform id).
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the state knows about one address, and its cached live object.
+    Show { address: Address },
+    /// Forget one address (the platform object is not touched; the next plan finds it again by identity).
+    Rm { address: Address },
+    /// The apply history.
+    History,
+}
+
+pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    let dir = state::state_dir(&args.dir);
+    match &args.command {
+        StateCommand::List { json } => {
+            let store = SledStore::open(&dir).map_err(state_error)?;
+            let entries = store.entries(None).map_err(state_error)?;
+            if *json {
+                let s = serde_json::to_string_pretty(&entries)
+                    .map_err(|e| CommandError::new(format!("could not serialise the state: {e}")))?;
+                println!("{s}");
+            } else {
+                for e in &entries {
+                    let flag = if e.prevent_destroy { "  prevent_destroy" } else { "" };
+                    println!("{}  {}  id {}{flag}", e.address, e.kind, e.id);
+                }
+                if entries.is_empty() && !global.quiet {
+                    eprintln!("the state in {} knows no resources", dir.display());
+                }
+            }
+        }
+        StateCommand::Show { address } => {
+            let store = SledStore::open(&dir).map_err(state_error)?;
+            let entry = store.entry(address).map_err(state_error)?.ok_or_else(|| {
+                CommandError::new(format!("{address} is not in the state"))
+                    .with_hint("`adsctl state list` shows what the state knows")
+            })?;
+            let live = store.cache_get(&address.account).map_err(state_error)?.and_then(|c| {
+                c.resources
+                    .into_iter()
+                    .find(|r| r.id.as_deref() == Some(entry.id.as_str()))
+            });
+            let out = serde_json::json!({ "entry": entry, "cached_live": live });
+            let s = serde_json::to_string_pretty(&out)
+                .map_err(|e| CommandError::new(format!("could not serialise the state: {e}")))?;
+            println!("{s}");
+        }
+        StateCommand::Rm { address } => {
+            let _lock = ApplyLock::acquire(&dir).map_err(|e| {
+                let hint = e.hint();
+                CommandError::new(e.to_string()).with_hint(hint)
+            })?;
+            let store = SledStore::open(&dir).map_err(state_error)?;
+            if !store.remove_entry(address).map_err(state_error)? {
+                return Err(CommandError::new(format!("{address} is not in the state"))
+                    .with_hint("`adsctl state list` shows what the state knows"));
+            }
+            store.flush().map_err(state_error)?;
+            if !global.quiet {
+                println!("Forgot {address} (nothing changed on the platform).");
+            }
+        }
+        StateCommand::History => {
+            let store = SledStore::open(&dir).map_err(state_error)?;
+            for h in store.history().map_err(state_error)? {
+                println!(
+                    "{}  {}  {}  {}  ({} succeeded, {} failed, {} skipped)",
+                    h.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    h.user,
+                    h.plan_hash,
+                    h.result,
+                    h.succeeded,
+                    h.failed,
+                    h.skipped
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

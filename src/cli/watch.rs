@@ -1,0 +1,216 @@
+//! `adsctl watch`: run the reconciler daemon with its status server until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{CommandError, CommandResult, GlobalArgs};
+use crate::reconcile::{BackoffPolicy, Daemon, DaemonConfig, Mode, Reconciler, ServerConfig, StatusServer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config directory (holding adsctl.yaml).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Reconcile every account at least this often (`90s`, `5m`, `1h`).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// `apply` keeps the accounts converged (within the guardrails); `observe` only reports drift.
+    #[arg(long, value_enum, default_value_t = Mode::Apply)]
+    pub mode: Mode,
+    /// Address of the status server. Any non-loopback address requires ADSCTL_STATUS_TOKEN.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// Log as human-readable text or as JSON lines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Quiet period after a file change before reloading.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// Longest wait between retries of a failing account (backoff starts at 5s and doubles, with jitter).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub max_backoff: Duration,
+    /// On SIGINT/SIGTERM, how long a reconcile in flight may take to finish.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Do not watch the directory; reconcile on the interval only.
+    #[arg(long)]
+    pub no_file_watch: bool,
+}
+
+/// `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {s:?}: expected a number (e.g. 5m, 90s, 1h)"));
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let d = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86_400)),
+            _ => return Err(format!("invalid duration {s:?}: unit must be ms, s, m, h or d")),
+        };
+        total = total.saturating_add(d);
+    }
+    if total.is_zero() {
+        return Err("the duration must be positive".into());
+    }
+    Ok(total)
+}
+
+fn init_logging(global: &GlobalArgs, format: LogFormat) {
+    let default = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "info",
+            1 => "adsctl=debug,info",
+            _ => "adsctl=trace,debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Another subscriber may already be set (tests): keep it.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(global.use_color(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+            .try_init(),
+    };
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+fn daemon_config(args: &Args) -> DaemonConfig {
+    let mut cfg = DaemonConfig::new(&args.dir);
+    cfg.interval = args.interval;
+    cfg.mode = args.mode;
+    cfg.debounce = args.debounce;
+    cfg.backoff = BackoffPolicy {
+        max: args.max_backoff.max(BackoffPolicy::default().base),
+        ..BackoffPolicy::default()
+    };
+    cfg.shutdown_grace = args.shutdown_grace;
+    cfg.watch_files = !args.no_file_watch;
+    cfg
+}
+
+/// Serve the status server and run the daemon with `reconciler` until a signal; exit 0 after a clean stop.
+pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandResult {
+    let daemon = Daemon::new(reconciler, daemon_config(args));
+    let server = StatusServer::bind(ServerConfig::from_env(args.listen), daemon.hub())
+        .await
+        .map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+    let shutdown = CancellationToken::new();
+    tracing::info!(listen = %server.local_addr(), "status server listening");
+    let server_stop = CancellationToken::new();
+    let server_task = tokio::spawn(server.serve(server_stop.clone()));
+    let signal_token = shutdown.clone();
+    let signals = tokio::spawn(async move {
+        shutdown_signal().await;
+        signal_token.cancel();
+    });
+    let result = daemon.run(shutdown).await;
+    signals.abort();
+    // The status server answers until the daemon has stopped (readyz says "shutting down" meanwhile).
+    server_stop.cancel();
+    match tokio::time::timeout(Duration::from_secs(5), server_task).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "status server error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "status server task failed"),
+        Err(_) => tracing::warn!("status server did not stop in time"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    result.map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    init_logging(global, args.log_format);
+    if !args.dir.join("adsctl.yaml").is_file() {
+        return Err(CommandError::new(format!("{} has no adsctl.yaml", args.dir.display()))
+            .with_hint("pass the config directory: adsctl watch path/to/repo"));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::new(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let reconciler = crate::reconcile::engine::EngineReconciler::open(&args.dir)
+            .await
+            .map_err(|e| CommandError {
+                message: e.to_string(),
+                hint: e.hint(),
+                exit_code: 1,
+            })?;
+        serve(args, Arc::new(reconciler)).await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

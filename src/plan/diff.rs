@@ -1,0 +1,469 @@
+//! Identity (desired ↔ live) and the diff of one account.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{
+    guardrails, order, spend, AccountInput, AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, PlanError,
+    PlanErrors, PlanOptions,
+};
+use crate::model::{Address, Kind, RemovalPolicy, Resource, Value};
+
+/// Kinds that have a `status` a removal policy of `pause` can set.
+fn pausable(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Campaign | Kind::AdGroup | Kind::AdSet | Kind::Ad | Kind::Keyword
+    )
+}
+
+fn rebase(addr: &Address, from: &Address, to: &Address) -> Address {
+    let mut a = to.clone();
+    a.path.extend(addr.path[from.path.len()..].iter().cloned());
+    a
+}
+
+/// Plan one account: match, diff, order, spend impact, guardrails.
+pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountPlan, Vec<Blocker>), PlanErrors> {
+    let AccountInput {
+        account,
+        capabilities: caps,
+        desired,
+        mut live,
+        live_fetched_at,
+        from_cache,
+        state,
+        pending,
+    } = input;
+    let fingerprint = super::file::fingerprint(&live);
+    let mut errors = Vec::new();
+
+    // Desired resources parents first, so that a matched parent's live subtree can be re-addressed before
+    // its children are matched.
+    let mut desired = desired;
+    desired.sort_by(|a, b| (a.address.path.len(), &a.address).cmp(&(b.address.path.len(), &b.address)));
+    let mut seen = BTreeSet::new();
+    for d in &desired {
+        if d.address.account != account.name {
+            errors.push(PlanError::UnknownAccount {
+                address: d.address.clone(),
+                account: d.address.account.clone(),
+            });
+        } else if !seen.insert(d.address.clone()) {
+            errors.push(PlanError::DuplicateDesired {
+                address: d.address.clone(),
+            });
+        }
+    }
+
+    let state_by_addr: BTreeMap<&Address, _> = state.iter().map(|e| (&e.address, e)).collect();
+    let state_ids: BTreeSet<&str> = state.iter().map(|e| e.id.as_str()).collect();
+    let pending_addrs: BTreeSet<&Address> = pending.iter().map(|i| &i.address).collect();
+
+    // ---- identity ----
+    // Indexes of live objects by id and by address (rebuilt after a rename moves a subtree).
+    fn index(live: &[Resource]) -> (HashMap<String, Vec<usize>>, HashMap<Address, Vec<usize>>) {
+        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_addr: HashMap<Address, Vec<usize>> = HashMap::new();
+        for (i, l) in live.iter().enumerate() {
+            if let Some(id) = &l.id {
+                by_id.entry(id.clone()).or_default().push(i);
+            }
+            by_addr.entry(l.address.clone()).or_default().push(i);
+        }
+        (by_id, by_addr)
+    }
+    let (mut id_index, mut addr_index) = index(&live);
+    let mut matched: Vec<Option<usize>> = vec![None; desired.len()];
+    let mut taken = vec![false; live.len()];
+    for (di, d) in desired.iter().enumerate() {
+        let by_id = |id: &str, live: &[Resource], taken: &[bool]| {
+            id_index
+                .get(id)
+                .and_then(|is| is.iter().copied().find(|&i| !taken[i] && live[i].kind == d.kind))
+        };
+        let found = if let Some(pin) = &d.id {
+            match by_id(pin, &live, &taken) {
+                Some(i) => Some(i),
+                None => {
+                    errors.push(PlanError::PinnedNotFound {
+                        address: d.address.clone(),
+                        id: pin.clone(),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            let from_state = state_by_addr.get(&d.address).and_then(|e| by_id(&e.id, &live, &taken));
+            match from_state {
+                Some(i) => Some(i),
+                None => {
+                    let candidates: Vec<usize> = addr_index
+                        .get(&d.address)
+                        .map(|is| {
+                            is.iter()
+                                .copied()
+                                .filter(|&i| !taken[i] && live[i].kind == d.kind)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    match candidates.len() {
+                        0 => None,
+                        1 => Some(candidates[0]),
+                        _ => {
+                            errors.push(PlanError::Ambiguous {
+                                address: d.address.clone(),
+                                ids: candidates
+                                    .iter()
+                                    .map(|&i| live[i].id.clone().unwrap_or_else(|| "?".into()))
+                                    .collect(),
+                            });
+                            continue;
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(li) = found {
+            taken[li] = true;
+            matched[di] = Some(li);
+            let from = live[li].address.clone();
+            if from != d.address {
+                // Renamed on the platform (found by pin or id map): its live subtree follows the desired name.
+                for l in live.iter_mut() {
+                    if l.address.is_within(&from) {
+                        l.address = rebase(&l.address, &from, &d.address);
+                    }
+                }
+                (id_index, addr_index) = index(&live);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PlanErrors(errors));
+    }
+
+    // ---- diff ----
+    let field_in =
+        |map: &BTreeMap<Kind, Vec<&'static str>>, kind: Kind, f: &str| map.get(&kind).is_some_and(|v| v.contains(&f));
+    let mut changes: Vec<Change> = Vec::new();
+    let mut blockers: Vec<Blocker> = Vec::new();
+    let mut replaced: Vec<Address> = Vec::new();
+    for (di, d) in desired.iter().enumerate() {
+        let entry = state_by_addr.get(&d.address).copied();
+        let Some(li) = matched[di] else {
+            let mut notes = Vec::new();
+            if pending_addrs.contains(&d.address) {
+                notes
+                    .push("an interrupted apply journaled this create; it was not found live, so it is created".into());
+            }
+            changes.push(Change {
+                address: d.address.clone(),
+                kind: d.kind,
+                action: Action::Create,
+                id: None,
+                fields: d
+                    .fields
+                    .iter()
+                    .map(|(k, v)| FieldChange {
+                        field: k.clone(),
+                        before: None,
+                        after: Some(v.clone()),
+                        forces_replace: false,
+                        swapped: false,
+                        write_only: field_in(&caps.write_only_fields, d.kind, k),
+                        drift: false,
+                    })
+                    .collect(),
+                desired: d.fields.clone(),
+                prevent_destroy: d.lifecycle.prevent_destroy,
+                observed: BTreeMap::new(),
+                notes,
+            });
+            continue;
+        };
+        let l = &live[li];
+        let mut fields = Vec::new();
+        for (k, dv) in &d.fields {
+            if d.lifecycle.ignore_changes.iter().any(|i| i == k) {
+                continue;
+            }
+            let write_only = field_in(&caps.write_only_fields, d.kind, k);
+            let applied = entry.and_then(|e| e.applied.get(k));
+            let lv = if write_only { applied } else { l.fields.get(k) };
+            if lv == Some(dv) {
+                continue;
+            }
+            fields.push(FieldChange {
+                field: k.clone(),
+                before: lv.cloned(),
+                after: Some(dv.clone()),
+                forces_replace: field_in(&caps.immutable_fields, d.kind, k),
+                swapped: field_in(&caps.swapped_fields, d.kind, k),
+                write_only,
+                drift: !write_only && applied == Some(dv),
+            });
+        }
+        let owned = l.owned || l.id.as_deref().is_some_and(|id| state_ids.contains(id));
+        let mut notes = Vec::new();
+        let action = if fields.iter().any(|f| f.forces_replace) {
+            replaced.push(d.address.clone());
+            Action::Replace
+        } else if !owned {
+            if pending_addrs.contains(&d.address) {
+                notes.push("created by an interrupted apply (found in the journal); adopted, not created again".into());
+            } else {
+                notes.push("exists on the platform but was not created by adsctl: it will be adopted".into());
+            }
+            Action::Adopt
+        } else if !fields.is_empty() {
+            Action::Update
+        } else {
+            Action::NoOp
+        };
+        if fields.iter().any(|f| f.swapped) {
+            notes.push("creative will be swapped: a new creative replaces the old".into());
+        }
+        let prevent_destroy = d.lifecycle.prevent_destroy || entry.is_some_and(|e| e.prevent_destroy);
+        if action == Action::Replace {
+            let immutable: Vec<&str> = fields
+                .iter()
+                .filter(|f| f.forces_replace)
+                .map(|f| f.field.as_str())
+                .collect();
+            let fields_list = immutable.join(", ");
+            if prevent_destroy {
+                blockers.push(Blocker {
+                    kind: BlockerKind::PreventDestroy,
+                    account: account.name.clone(),
+                    address: Some(d.address.clone()),
+                    message: format!(
+                        "{} has prevent_destroy but changing {fields_list} needs a replace",
+                        d.address
+                    ),
+                    overridden: false,
+                });
+            } else if let Some(n) = Some(
+                live.iter()
+                    .filter(|x| {
+                        x.address != l.address
+                            && x.address.is_within(&l.address)
+                            && !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i)))
+                    })
+                    .count(),
+            )
+            .filter(|n| *n > 0)
+            {
+                blockers.push(Blocker {
+                    kind: BlockerKind::Replace,
+                    account: account.name.clone(),
+                    address: Some(d.address.clone()),
+                    message: format!(
+                        "{}: changing {fields_list} needs a replace, which would delete {n} object(s) below it that \
+                         adsctl does not manage",
+                        d.address
+                    ),
+                    overridden: false,
+                });
+            } else if !opts.allow_replace {
+                blockers.push(Blocker {
+                    kind: BlockerKind::Replace,
+                    account: account.name.clone(),
+                    address: Some(d.address.clone()),
+                    message: format!(
+                        "{}: {fields_list} cannot change in place; replacing it loses its history (pass --allow-replace)",
+                        d.address
+                    ),
+                    overridden: false,
+                });
+            }
+            // A replace recreates every field.
+            let mut all: Vec<FieldChange> = Vec::new();
+            for (k, v) in &d.fields {
+                match fields.iter().find(|f| &f.field == k) {
+                    Some(f) => all.push(f.clone()),
+                    None => all.push(FieldChange {
+                        field: k.clone(),
+                        before: l.fields.get(k).cloned(),
+                        after: Some(v.clone()),
+                        forces_replace: false,
+                        swapped: false,
+                        write_only: field_in(&caps.write_only_fields, d.kind, k),
+                        drift: false,
+                    }),
+                }
+            }
+            fields = all;
+        }
+        changes.push(Change {
+            address: d.address.clone(),
+            kind: d.kind,
+            action,
+            id: l.id.clone(),
+            fields,
+            desired: d.fields.clone(),
+            prevent_destroy: d.lifecycle.prevent_destroy,
+            observed: l.observed.clone(),
+            notes,
+        });
+    }
+
+    // Descendants of a replaced resource go with it and are created again under the new one.
+    for c in changes.iter_mut() {
+        if c.action != Action::Replace && replaced.iter().any(|r| c.address.is_within(r) && &c.address != r) {
+            c.action = Action::Create;
+            c.id = None;
+            c.fields = c
+                .desired
+                .iter()
+                .map(|(k, v)| FieldChange {
+                    field: k.clone(),
+                    before: None,
+                    after: Some(v.clone()),
+                    forces_replace: false,
+                    swapped: false,
+                    write_only: field_in(&caps.write_only_fields, c.kind, k),
+                    drift: false,
+                })
+                .collect();
+            c.notes = vec!["created again under its replaced parent".into()];
+        }
+    }
+
+    // ---- live, owned, not in the YAML ----
+    let state_by_id: HashMap<&str, &crate::state::StateEntry> = state.iter().map(|e| (e.id.as_str(), e)).collect();
+    // Addresses with an object adsctl does not manage somewhere below them (never removed: it would cascade).
+    let mut above_unowned: BTreeSet<Address> = BTreeSet::new();
+    for x in &live {
+        if !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i))) {
+            let mut p = x.address.parent();
+            while let Some(a) = p {
+                p = a.parent();
+                if !above_unowned.insert(a) {
+                    break;
+                }
+            }
+        }
+    }
+    for (li, l) in live.iter().enumerate() {
+        if taken[li] {
+            continue;
+        }
+        let Some(id) = l.id.clone() else { continue };
+        let owned = l.owned || state_ids.contains(id.as_str());
+        if !owned || replaced.iter().any(|r| l.address.is_within(r)) {
+            continue;
+        }
+        let remembered = state_by_id.get(id.as_str()).is_some_and(|e| e.prevent_destroy);
+        let shields_unowned = above_unowned.contains(&l.address);
+        let policy = match account.on_removed {
+            RemovalPolicy::Remove if shields_unowned => RemovalPolicy::Pause,
+            p => p,
+        };
+        let (action, note) = match policy {
+            RemovalPolicy::Orphan => (Action::Orphan, "not in the YAML; on_removed: orphan leaves it alone"),
+            RemovalPolicy::Pause if !pausable(l.kind) => (
+                Action::Orphan,
+                "not in the YAML; this kind cannot be paused, so it is left alone",
+            ),
+            RemovalPolicy::Pause if l.fields.get("status") == Some(&Value::str("paused")) => {
+                (Action::NoOp, "not in the YAML; already paused")
+            }
+            RemovalPolicy::Pause => (Action::Pause, "not in the YAML; on_removed: pause"),
+            RemovalPolicy::Remove => (Action::Remove, "not in the YAML; on_removed: remove"),
+        };
+        let note = if shields_unowned && account.on_removed == RemovalPolicy::Remove {
+            "not in the YAML; objects adsctl does not manage live below it, so it is not removed"
+        } else {
+            note
+        };
+        if remembered && action.is_change() {
+            blockers.push(Blocker {
+                kind: BlockerKind::PreventDestroy,
+                account: account.name.clone(),
+                address: Some(l.address.clone()),
+                message: format!(
+                    "{} was deleted from the YAML but has prevent_destroy (remembered from the last apply)",
+                    l.address
+                ),
+                overridden: false,
+            });
+        }
+        let fields = match action {
+            Action::Pause => vec![FieldChange {
+                field: "status".into(),
+                before: l.fields.get("status").cloned(),
+                after: Some(Value::str("paused")),
+                forces_replace: false,
+                swapped: false,
+                write_only: false,
+                drift: false,
+            }],
+            _ => Vec::new(),
+        };
+        changes.push(Change {
+            address: l.address.clone(),
+            kind: l.kind,
+            action,
+            id: Some(id),
+            fields,
+            desired: BTreeMap::new(),
+            prevent_destroy: remembered,
+            observed: l.observed.clone(),
+            notes: vec![note.to_string()],
+        });
+    }
+
+    // ---- --target ----
+    if !opts.targets.is_empty() {
+        changes = order::filter_targets(changes, &opts.targets, &account.name);
+        blockers.retain(|b| {
+            b.address
+                .as_ref()
+                .is_none_or(|a| changes.iter().any(|c| &c.address == a))
+        });
+    }
+
+    let changes = order::sort(changes);
+
+    // Ids of live parents and references the changes need.
+    let live_ids: BTreeMap<&Address, &str> = live
+        .iter()
+        .filter_map(|l| l.id.as_deref().map(|id| (&l.address, id)))
+        .collect();
+    let mut known_ids = BTreeMap::new();
+    for c in &changes {
+        let refs = c.desired.values().flat_map(value_refs);
+        for a in c.address.parent().into_iter().chain(refs) {
+            if let Some(id) = live_ids.get(&a) {
+                known_ids.insert(a, id.to_string());
+            }
+        }
+    }
+
+    let spend = spend::impact(&live, &changes);
+    let mut plan = AccountPlan {
+        account: account.name.clone(),
+        platform: account.platform,
+        currency: account.currency,
+        live_fingerprint: fingerprint,
+        live_fetched_at,
+        from_cache,
+        changes,
+        known_ids,
+        spend,
+    };
+    blockers.extend(guardrails::check(&account, &plan, &live, &opts.allow_guardrails));
+    plan.changes.shrink_to_fit();
+    Ok((plan, blockers))
+}
+
+/// Addresses a value refers to.
+pub(crate) fn value_refs(v: &Value) -> Vec<Address> {
+    match v {
+        Value::Ref(a) => vec![a.clone()],
+        Value::List(xs) => xs.iter().flat_map(value_refs).collect(),
+        Value::Set(xs) => xs.iter().flat_map(value_refs).collect(),
+        Value::Map(m) => m.values().flat_map(value_refs).collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,231 @@
+//! Reading live state (from the platform, or the cache) and planning a whole project.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{make_plan, AccountInput, Plan, PlanError, PlanErrors, PlanOptions};
+use crate::connectors::{Connector, ReadRequest};
+use crate::model::{Account, Resource};
+use crate::spec::Project;
+use crate::state::{CachedLive, StateStore};
+
+/// How to obtain live state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Read from the platform; incremental from the cached marker when there is one.
+    Incremental,
+    /// Read everything from the platform (what `apply` does).
+    Full,
+    /// Only the local cache (`--refresh=false`).
+    CacheOnly,
+}
+
+/// The live state of one account as read.
+#[derive(Clone, Debug)]
+pub struct LiveRead {
+    pub resources: Vec<Resource>,
+    pub fetched_at: DateTime<Utc>,
+    pub from_cache: bool,
+}
+
+fn merge(cached: CachedLive, delta: crate::connectors::LiveSnapshot) -> Vec<Resource> {
+    let mut by_id: BTreeMap<String, Resource> = BTreeMap::new();
+    let mut no_id = Vec::new();
+    for r in cached.resources.into_iter().chain(delta.resources) {
+        match r.id.clone() {
+            Some(id) => {
+                by_id.insert(id, r);
+            }
+            None => no_id.push(r),
+        }
+    }
+    for id in &delta.removed_ids {
+        by_id.remove(id);
+    }
+    by_id.into_values().chain(no_id).collect()
+}
+
+/// Read one account and refresh the cache.
+pub async fn read_account(
+    connector: &dyn Connector,
+    account: &Account,
+    store: &dyn StateStore,
+    mode: ReadMode,
+    pinned_ids: Vec<String>,
+) -> Result<LiveRead, PlanError> {
+    let cached = store.cache_get(&account.name)?;
+    if mode == ReadMode::CacheOnly {
+        let c = cached.ok_or_else(|| PlanError::NoCache {
+            account: account.name.clone(),
+        })?;
+        return Ok(LiveRead {
+            resources: c.resources,
+            fetched_at: c.fetched_at,
+            from_cache: true,
+        });
+    }
+    let since = match (&cached, mode) {
+        (Some(c), ReadMode::Incremental) => c.marker.clone(),
+        _ => None,
+    };
+    let req = ReadRequest { since, pinned_ids };
+    let snap = connector
+        .read(account, &req)
+        .await
+        .map_err(|source| PlanError::Connector {
+            account: account.name.clone(),
+            source,
+        })?;
+    let marker = snap.marker.clone();
+    let resources = match cached {
+        Some(c) if !snap.complete && req.since.is_some() => merge(c, snap),
+        _ => snap.resources,
+    };
+    let fetched_at = Utc::now();
+    store.cache_put(
+        &account.name,
+        &CachedLive {
+            fetched_at,
+            marker,
+            resources: resources.clone(),
+        },
+    )?;
+    Ok(LiveRead {
+        resources,
+        fetched_at,
+        from_cache: false,
+    })
+}
+
+/// Read every account of the project (concurrently) that the plan concerns, and plan it.
+pub async fn plan_project(
+    project: &Project,
+    store: &dyn StateStore,
+    connectors: &BTreeMap<String, Arc<dyn Connector>>,
+    opts: &PlanOptions,
+    mode: ReadMode,
+) -> Result<Plan, PlanErrors> {
+    let mut errors = Vec::new();
+    for r in &project.resources {
+        if !project.accounts.contains_key(&r.address.account) {
+            errors.push(PlanError::UnknownAccount {
+                address: r.address.clone(),
+                account: r.address.account.clone(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PlanErrors(errors));
+    }
+    let accounts: Vec<&Account> = project
+        .accounts
+        .values()
+        .filter(|a| opts.targets.is_empty() || opts.targets.iter().any(|t| t.account == a.name))
+        .collect();
+
+    let reads = accounts.iter().map(|account| {
+        let pinned: Vec<String> = project
+            .resources
+            .iter()
+            .filter(|r| r.address.account == account.name)
+            .filter_map(|r| r.id.clone())
+            .collect();
+        let connector = connectors.get(&account.name).cloned();
+        async move {
+            let Some(connector) = connector else {
+                return Err(PlanError::Connector {
+                    account: account.name.clone(),
+                    source: crate::connectors::ConnectorError::Config(format!(
+                        "no connector for account `{}`",
+                        account.name
+                    )),
+                });
+            };
+            let read = read_account(connector.as_ref(), account, store, mode, pinned).await?;
+            Ok((connector.capabilities(), read))
+        }
+    });
+    let results = futures_util::future::join_all(reads).await;
+
+    let mut inputs = Vec::new();
+    for (account, result) in accounts.iter().zip(results) {
+        match result {
+            Ok((capabilities, read)) => {
+                let state = store.entries(Some(&account.name)).map_err(PlanError::from)?;
+                let pending = store
+                    .journal_pending(Some(&account.name))
+                    .map_err(PlanError::from)?
+                    .into_iter()
+                    .map(|(_, i)| i)
+                    .collect();
+                inputs.push(AccountInput {
+                    account: (*account).clone(),
+                    capabilities,
+                    desired: project
+                        .resources
+                        .iter()
+                        .filter(|r| r.address.account == account.name)
+                        .cloned()
+                        .collect(),
+                    live: read.resources,
+                    live_fetched_at: read.fetched_at,
+                    from_cache: read.from_cache,
+                    state,
+                    pending,
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PlanErrors(errors));
+    }
+    make_plan(inputs, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::LiveSnapshot;
+    use crate::model::{Kind, Value};
+
+    fn r(id: &str, name: &str, status: &str) -> Resource {
+        let mut r = Resource::new(
+            crate::model::Address::account("a").child(Kind::Campaign, name),
+            Kind::Campaign,
+        )
+        .with("status", Value::str(status));
+        r.id = Some(id.into());
+        r
+    }
+
+    #[test]
+    fn incremental_reads_merge_into_the_cache_by_id() {
+        let cached = CachedLive {
+            fetched_at: Utc::now(),
+            marker: Some("1".into()),
+            resources: vec![r("1", "A", "enabled"), r("2", "B", "enabled"), r("3", "C", "enabled")],
+        };
+        let delta = LiveSnapshot {
+            resources: vec![r("2", "B", "paused"), r("4", "D", "enabled")],
+            removed_ids: vec!["3".into()],
+            complete: false,
+            marker: Some("2".into()),
+        };
+        let merged = merge(cached, delta);
+        let got: Vec<(String, String)> = merged
+            .iter()
+            .map(|x| (x.id.clone().unwrap(), x.fields["status"].to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("1".into(), "\"enabled\"".into()),
+                ("2".into(), "\"paused\"".into()),
+                ("4".into(), "\"enabled\"".into())
+            ]
+        );
+    }
+}

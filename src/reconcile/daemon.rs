@@ -1,0 +1,391 @@
+//! The supervisor loop and the per-account workers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::BackoffPolicy;
+use super::status::StatusHub;
+use super::watcher::{self, WatchError};
+use super::{Mode, Reconciler};
+use crate::spec::Project;
+
+/// How the daemon runs.
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// The config directory (watched when `watch_files`).
+    pub dir: PathBuf,
+    /// Reconcile every account at least this often.
+    pub interval: Duration,
+    pub mode: Mode,
+    /// Quiet period after the last file change before reloading.
+    pub debounce: Duration,
+    pub backoff: BackoffPolicy,
+    /// On shutdown, how long a reconcile in flight may take to finish before it is stopped.
+    pub shutdown_grace: Duration,
+    pub watch_files: bool,
+}
+
+impl DaemonConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> DaemonConfig {
+        DaemonConfig {
+            dir: dir.into(),
+            interval: Duration::from_secs(300),
+            mode: Mode::Apply,
+            debounce: Duration::from_millis(300),
+            backoff: BackoffPolicy::default(),
+            shutdown_grace: Duration::from_secs(30),
+            watch_files: true,
+        }
+    }
+}
+
+/// Messages to the supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Reload the config directory (sent by the file watcher).
+    Reload,
+    /// Reconcile one account (or all) now.
+    ReconcileNow(Option<String>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+}
+
+impl DaemonError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            DaemonError::Watch(_) => {
+                "check that the directory exists and is readable; raise fs.inotify.max_user_watches if it is large"
+            }
+        }
+    }
+}
+
+/// A handle to talk to a running daemon.
+#[derive(Clone)]
+pub struct DaemonHandle {
+    pub commands: mpsc::Sender<Command>,
+    pub hub: Arc<StatusHub>,
+}
+
+pub struct Daemon<R: Reconciler> {
+    reconciler: Arc<R>,
+    config: DaemonConfig,
+    hub: Arc<StatusHub>,
+    commands_tx: mpsc::Sender<Command>,
+    commands_rx: mpsc::Receiver<Command>,
+}
+
+struct Worker {
+    trigger: mpsc::Sender<()>,
+    cancel: CancellationToken,
+    join: JoinHandle<()>,
+}
+
+impl<R: Reconciler> Daemon<R> {
+    pub fn new(reconciler: Arc<R>, config: DaemonConfig) -> Daemon<R> {
+        let hub = Arc::new(StatusHub::new(config.mode, config.interval));
+        let (commands_tx, commands_rx) = mpsc::channel(64);
+        Daemon {
+            reconciler,
+            config,
+            hub,
+            commands_tx,
+            commands_rx,
+        }
+    }
+
+    pub fn hub(&self) -> Arc<StatusHub> {
+        self.hub.clone()
+    }
+
+    pub fn handle(&self) -> DaemonHandle {
+        DaemonHandle {
+            commands: self.commands_tx.clone(),
+            hub: self.hub.clone(),
+        }
+    }
+
+    /// Run until `shutdown` is cancelled; then let every reconcile in flight finish (within the grace period)
+    /// and call [`Reconciler::shutdown`].
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), DaemonError> {
+        let Daemon {
+            reconciler,
+            config,
+            hub,
+            commands_tx,
+            mut commands_rx,
+        } = self;
+        hub.set_state_open(reconciler.state_ready());
+        let workers_cancel = CancellationToken::new();
+        let _watcher = if config.watch_files {
+            Some(watcher::spawn(
+                &config.dir,
+                config.debounce,
+                commands_tx.clone(),
+                workers_cancel.clone(),
+            )?)
+        } else {
+            None
+        };
+        drop(commands_tx);
+        let (desired_tx, _) = watch::channel::<Option<Arc<Project>>>(None);
+        let mut sup = Supervisor {
+            reconciler: reconciler.clone(),
+            config: config.clone(),
+            hub: hub.clone(),
+            desired: desired_tx,
+            fingerprint: None,
+            account_fingerprints: BTreeMap::new(),
+            workers: BTreeMap::new(),
+            parent_cancel: workers_cancel.clone(),
+        };
+        sup.reload().await;
+        tracing::info!(dir = %config.dir.display(), mode = config.mode.as_str(), interval = ?config.interval, "watching");
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                cmd = commands_rx.recv() => match cmd {
+                    Some(Command::Reload) => sup.reload().await,
+                    Some(Command::ReconcileNow(None)) => sup.trigger_all(),
+                    Some(Command::ReconcileNow(Some(a))) => sup.trigger(&a),
+                    None => break,
+                },
+            }
+        }
+        tracing::info!("shutting down: letting reconciles in flight finish");
+        hub.set_shutting_down();
+        workers_cancel.cancel();
+        for (name, w) in std::mem::take(&mut sup.workers) {
+            if let Err(e) = w.join.await {
+                tracing::error!(account = %name, error = %e, "worker ended abnormally");
+            }
+        }
+        reconciler.shutdown().await;
+        hub.set_state_open(false);
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+struct Supervisor<R: Reconciler> {
+    reconciler: Arc<R>,
+    config: DaemonConfig,
+    hub: Arc<StatusHub>,
+    desired: watch::Sender<Option<Arc<Project>>>,
+    fingerprint: Option<[u8; 32]>,
+    account_fingerprints: BTreeMap<String, [u8; 32]>,
+    workers: BTreeMap<String, Worker>,
+    parent_cancel: CancellationToken,
+}
+
+/// A digest of what the daemon reconciles towards: a reload that changes nothing triggers nothing.
+fn digest<T: serde::Serialize>(doc: &T) -> [u8; 32] {
+    let mut h = Sha256::new();
+    match serde_json::to_vec(doc) {
+        Ok(bytes) => h.update(&bytes),
+        // Cannot happen for these types; make every load look new rather than never reconciling.
+        Err(_) => h.update(fastrand::u64(..).to_le_bytes()),
+    }
+    h.finalize().into()
+}
+
+fn fingerprint(p: &Project) -> [u8; 32] {
+    digest(&(&p.accounts, &p.resources))
+}
+
+/// What one account reconciles towards: its settings and the resources addressed to it.
+fn account_fingerprint(p: &Project, name: &str) -> [u8; 32] {
+    let resources: Vec<_> = p.resources.iter().filter(|r| r.address.account == name).collect();
+    digest(&(p.accounts.get(name), resources))
+}
+
+impl<R: Reconciler> Supervisor<R> {
+    async fn reload(&mut self) {
+        match self.reconciler.load().await {
+            Ok(project) => {
+                let fp = fingerprint(&project);
+                let changed = self.fingerprint != Some(fp);
+                self.hub.config_loaded(changed);
+                if !changed {
+                    tracing::debug!("config reloaded, unchanged");
+                    return;
+                }
+                self.fingerprint = Some(fp);
+                tracing::info!(
+                    accounts = project.accounts.len(),
+                    resources = project.resources.len(),
+                    "config loaded"
+                );
+                let project = Arc::new(project);
+                self.desired.send_replace(Some(project.clone()));
+                self.sync_workers(&project);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, diagnostics = ?e.diagnostics, "invalid config: keeping the last good one, nothing of it is applied");
+                self.hub.config_failed(&e);
+            }
+        }
+    }
+
+    fn sync_workers(&mut self, project: &Project) {
+        let gone: Vec<String> = self
+            .workers
+            .keys()
+            .filter(|k| !project.accounts.contains_key(*k))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(w) = self.workers.remove(&name) {
+                tracing::info!(account = %name, "account removed from the config: stopping its worker");
+                w.cancel.cancel();
+                // It finishes its reconcile in flight on its own.
+                drop(w.join);
+            }
+            self.account_fingerprints.remove(&name);
+            self.hub.remove_account(&name);
+        }
+        for (name, account) in &project.accounts {
+            self.hub.register_account(account);
+            let fp = account_fingerprint(project, name);
+            let changed = self.account_fingerprints.insert(name.clone(), fp) != Some(fp);
+            match self.workers.get(name) {
+                Some(w) => {
+                    if changed {
+                        // Full channel means a reconcile is already queued: coalesce.
+                        let _ = w.trigger.try_send(());
+                    }
+                }
+                None => {
+                    let w = self.spawn_worker(name.clone());
+                    self.workers.insert(name.clone(), w);
+                }
+            }
+        }
+    }
+
+    fn trigger(&self, name: &str) {
+        if let Some(w) = self.workers.get(name) {
+            let _ = w.trigger.try_send(());
+        }
+    }
+
+    fn trigger_all(&self) {
+        for w in self.workers.values() {
+            let _ = w.trigger.try_send(());
+        }
+    }
+
+    fn spawn_worker(&self, name: String) -> Worker {
+        let (trigger, trigger_rx) = mpsc::channel(1);
+        let cancel = self.parent_cancel.child_token();
+        let ctx = WorkerCtx {
+            name,
+            reconciler: self.reconciler.clone(),
+            desired: self.desired.subscribe(),
+            hub: self.hub.clone(),
+            config: self.config.clone(),
+            cancel: cancel.clone(),
+        };
+        let join = tokio::spawn(ctx.run(trigger_rx));
+        Worker { trigger, cancel, join }
+    }
+}
+
+struct WorkerCtx<R: Reconciler> {
+    name: String,
+    reconciler: Arc<R>,
+    desired: watch::Receiver<Option<Arc<Project>>>,
+    hub: Arc<StatusHub>,
+    config: DaemonConfig,
+    cancel: CancellationToken,
+}
+
+impl<R: Reconciler> WorkerCtx<R> {
+    /// One account's loop: wait for the timer or a trigger, reconcile, schedule the next run. Sequential by
+    /// construction, so one account is never reconciled twice at once.
+    async fn run(self, mut trigger: mpsc::Receiver<()>) {
+        let mut next = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(next) => {}
+                t = trigger.recv() => if t.is_none() { return },
+            }
+            while trigger.try_recv().is_ok() {}
+            let project = self.desired.borrow().clone();
+            let Some(project) = project else {
+                next = Instant::now() + self.config.interval;
+                continue;
+            };
+            let Some(account) = project.accounts.get(&self.name).cloned() else {
+                return;
+            };
+            self.hub.begin(&self.name);
+            let started = Instant::now();
+            let fut = self.reconciler.reconcile(&project, &account, self.config.mode);
+            tokio::pin!(fut);
+            let result = tokio::select! {
+                r = &mut fut => Some(r),
+                _ = self.cancel.cancelled() => {
+                    tracing::info!(account = %self.name, grace = ?self.config.shutdown_grace, "finishing the reconcile in flight");
+                    tokio::time::timeout(self.config.shutdown_grace, &mut fut).await.ok()
+                }
+            };
+            let took = started.elapsed();
+            let delay = match result {
+                None => {
+                    tracing::warn!(account = %self.name, "reconcile stopped by shutdown before it finished");
+                    self.hub.interrupted(&self.name);
+                    return;
+                }
+                Some(Ok(outcome)) => {
+                    tracing::info!(
+                        account = %self.name,
+                        took_ms = took.as_millis() as u64,
+                        drifted = outcome.drifted.len(),
+                        applied = outcome.applied.total(),
+                        pending = outcome.pending.total(),
+                        blocked = outcome.blocked.len(),
+                        "reconciled"
+                    );
+                    self.hub.succeeded(&account, self.config.mode, &outcome, took);
+                    outcome.requeue_after.unwrap_or(self.config.interval)
+                }
+                Some(Err(err)) => {
+                    let failures = self.hub.failed(&account, &err, took);
+                    let mut delay = self.config.backoff.delay(failures);
+                    if let Some(floor) = err.retry_after() {
+                        delay = delay.max(floor);
+                    }
+                    tracing::warn!(
+                        account = %self.name,
+                        error = %err,
+                        failures,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "reconcile failed; backing off"
+                    );
+                    delay
+                }
+            };
+            if self.cancel.is_cancelled() {
+                return;
+            }
+            self.hub.set_next(&self.name, delay);
+            next = Instant::now() + delay;
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The real [`Reconciler`]: the engine's library API (spec load, incremental refresh, plan, guardrails, apply).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::{ApiCalls, LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome, Reconciler, ReviewIssue};
+use crate::apply::{ChangeOutcome, ExecOptions, Target};
+use crate::connectors::{Connector, ConnectorError, DateRange, MetricsLevel};
+use crate::model::{Account, Address, Money};
+use crate::plan::live::ReadMode;
+use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanOptions};
+use crate::spec::Project;
+use crate::state::{ApplyLock, SledStore, StateError, StateStore};
+
+/// Picks the connector of an account (the registry by default; tests inject their own).
+pub type ConnectorResolver = dyn Fn(&Account) -> Result<Arc<dyn Connector>, ConnectorError> + Send + Sync;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the state in {path} is locked by another adsctl process: {message}")]
+    Locked {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl OpenError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            OpenError::Locked { hint, .. } => Some(hint.clone()),
+            OpenError::State(e) => e.hint(),
+        }
+    }
+}
+
+/// Reconciles accounts through the engine. Holds the state store and the apply lock for its whole life.
+pub struct EngineReconciler {
+    dir: PathBuf,
+    store: Arc<SledStore>,
+    lock: Mutex<Option<ApplyLock>>,
+    resolver: Box<ConnectorResolver>,
+    connectors: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
+}
+
+impl EngineReconciler {
+    /// Open the state of the project in `dir` (`$ADSCTL_STATE_DIR` or `dir/.adsctl`) and take its lock; accounts
+    /// get their connector from the registry (`ADSCTL_BACKEND` selects the memory backend).
+    pub async fn open(dir: &Path) -> Result<EngineReconciler, OpenError> {
+        Self::open_with(dir, Box::new(crate::connectors::registry::connector_for)).await
+    }
+
+    pub async fn open_with(dir: &Path, resolver: Box<ConnectorResolver>) -> Result<EngineReconciler, OpenError> {
+        let state_dir = crate::state::state_dir(dir);
+        let (lock, store) = {
+            let state_dir = state_dir.clone();
+            tokio::task::spawn_blocking(move || -> Result<(ApplyLock, SledStore), OpenError> {
+                let lock = ApplyLock::acquire(&state_dir).map_err(|e| OpenError::Locked {
+                    path: state_dir.clone(),
+                    message: e.to_string(),
+                    hint: "only one adsctl (apply or watch) may use a state at a time; stop the other one, or give \
+                           this daemon its own ADSCTL_STATE_DIR"
+                        .into(),
+                })?;
+                let store = SledStore::open(&state_dir)?;
+                Ok((lock, store))
+            })
+            .await
+            .map_err(|e| OpenError::State(StateError::Storage(e.to_string())))??
+        };
+        if let Some(stale) = &lock.stale {
+            tracing::warn!(previous = %stale, "took over the lock of an adsctl that stopped without releasing it");
+        }
+        Ok(EngineReconciler {
+            dir: dir.to_path_buf(),
+            store: Arc::new(store),
+            lock: Mutex::new(Some(lock)),
+            resolver,
+            connectors: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ReconcileError> {
+        let mut map = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = map.get(&account.name) {
+            if c.platform() == account.platform {
+                return Ok(c.clone());
+            }
+        }
+        let c = (self.resolver)(account).map_err(|e| connector_error(account, e))?;
+        map.insert(account.name.clone(), c.clone());
+        Ok(c)
+    }
+}
+
+fn connector_error(account: &Account, e: ConnectorError) -> ReconcileError {
+    let platform = account.platform.as_str().to_string();
+    let hint = e.hint().map(str::to_string);
+    match e {
+        ConnectorError::Auth { message, hint } => ReconcileError::Auth {
+            platform,
+            message,
+            hint,
+        },
+        ConnectorError::Quota { message, hint } => ReconcileError::Api {
+            platform,
+            code: "quota".into(),
+            message,
+            hint: Some(hint),
+            retry_after: None,
+        },
+        ConnectorError::Api { code, message, .. } => ReconcileError::Api {
+            platform,
+            code,
+            message,
+            hint,
+            retry_after: None,
+        },
+        ConnectorError::Transport { url, message } => ReconcileError::Api {
+            platform,
+            code: "transport".into(),
+            message: format!("could not reach {url}: {message}"),
+            hint,
+            retry_after: None,
+        },
+        ConnectorError::Config(message) => ReconcileError::Plan {
+            message,
+            hint: Some("check the account's settings in adsctl.yaml and the credentials".into()),
+        },
+    }
+}
+
+fn plan_errors(account: &Account, errs: PlanErrors) -> ReconcileError {
+    // A platform error decides the kind (and the backoff); otherwise report every planning problem.
+    let mut errs = errs.0;
+    if let Some(i) = errs.iter().position(|e| matches!(e, PlanError::Connector { .. })) {
+        if let PlanError::Connector { source, .. } = errs.swap_remove(i) {
+            return connector_error(account, source);
+        }
+    }
+    let hint = errs.iter().find_map(PlanError::hint);
+    if let Some(i) = errs.iter().position(|e| matches!(e, PlanError::State(_))) {
+        if let PlanError::State(e) = errs.swap_remove(i) {
+            return ReconcileError::State {
+                message: e.to_string(),
+                hint: e.hint(),
+            };
+        }
+    }
+    let message: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    ReconcileError::Plan {
+        message: message.join("; "),
+        hint,
+    }
+}
+
+/// Statuses that mean "the platform's review has not approved this" (connectors report them lower-case).
+fn review_issue(address: &Address, observed: &BTreeMap<String, String>) -> Option<ReviewIssue> {
+    let bad_approval = observed
+        .get("approval_status")
+        .filter(|s| !matches!(s.as_str(), "approved" | "unknown" | "unspecified"));
+    let bad_effective = observed.get("effective_status").filter(|s| {
+        matches!(
+            s.as_str(),
+            "disapproved" | "pending_review" | "with_issues" | "in_process"
+        )
+    });
+    let status = bad_approval.or(bad_effective)?;
+    let detail = ["review_feedback", "issues"]
+        .iter()
+        .filter_map(|k| observed.get(*k))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(ReviewIssue {
+        address: address.to_string(),
+        status: status.clone(),
+        detail,
+    })
+}
+
+fn summarize<'a>(actions: impl Iterator<Item = Action> + 'a) -> PlanSummary {
+    let mut s = PlanSummary::default();
+    for a in actions {
+        match a {
+            Action::Create => s.create += 1,
+            Action::Update | Action::Adopt => s.update += 1,
+            Action::Replace => {
+                s.remove += 1;
+                s.create += 1;
+            }
+            Action::Pause | Action::Remove => s.remove += 1,
+            Action::Orphan | Action::NoOp => {}
+        }
+    }
+    s
+}
+
+impl EngineReconciler {
+    /// Today's spend (best effort: a failed metrics pull leaves it unknown and does not fail the reconcile).
+    async fn spend_today(
+        &self,
+        connector: &dyn Connector,
+        account: &Account,
+        api_calls: &mut Vec<ApiCalls>,
+    ) -> Option<Money> {
+        let today = Utc::now().date_naive();
+        let rows = connector
+            .metrics(
+                account,
+                MetricsLevel::Campaign,
+                DateRange {
+                    since: today,
+                    until: today,
+                },
+            )
+            .await;
+        let platform = account.platform.as_str().to_string();
+        match rows {
+            Ok(rows) => {
+                api_calls.push(ApiCalls {
+                    platform,
+                    code: "ok".into(),
+                    count: 1,
+                    error: false,
+                });
+                rows.iter().try_fold(Money::ZERO, |acc, r| acc.checked_add(r.cost))
+            }
+            Err(e) => {
+                tracing::debug!(account = %account.name, error = %e, "metrics pull failed");
+                let code = match &e {
+                    ConnectorError::Api { code, .. } => code.clone(),
+                    ConnectorError::Auth { .. } => "auth".into(),
+                    ConnectorError::Quota { .. } => "quota".into(),
+                    ConnectorError::Transport { .. } => "transport".into(),
+                    ConnectorError::Config(_) => "config".into(),
+                };
+                api_calls.push(ApiCalls {
+                    platform,
+                    code,
+                    count: 1,
+                    error: true,
+                });
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Reconciler for EngineReconciler {
+    async fn load(&self) -> Result<Project, LoadError> {
+        let dir = self.dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || crate::spec::load(&dir))
+            .await
+            .map_err(|e| LoadError {
+                message: format!("loading the config stopped: {e}"),
+                diagnostics: vec![],
+            })?;
+        loaded.map_err(|errs| {
+            let n = errs.len();
+            LoadError {
+                message: format!(
+                    "{n} problem{} in the config; nothing of this edit is applied",
+                    if n == 1 { "" } else { "s" }
+                ),
+                diagnostics: errs.errors.iter().map(ToString::to_string).collect(),
+            }
+        })
+    }
+
+    async fn reconcile(
+        &self,
+        project: &Project,
+        account: &Account,
+        mode: Mode,
+    ) -> Result<ReconcileOutcome, ReconcileError> {
+        let connector = self.connector(account)?;
+        let platform = account.platform.as_str().to_string();
+        // Plan this account alone: its settings and its resources.
+        let sub = Project {
+            root: project.root.clone(),
+            accounts: BTreeMap::from([(account.name.clone(), account.clone())]),
+            resources: project
+                .resources
+                .iter()
+                .filter(|r| r.address.account == account.name)
+                .cloned()
+                .collect(),
+        };
+        let connectors = BTreeMap::from([(account.name.clone(), connector.clone())]);
+        let plan: Plan = crate::plan::plan_project(
+            &sub,
+            self.store.as_ref(),
+            &connectors,
+            &PlanOptions::default(),
+            ReadMode::Incremental,
+        )
+        .await
+        .map_err(|e| plan_errors(account, e))?;
+
+        let changes: Vec<_> = plan.accounts.iter().flat_map(|a| &a.changes).collect();
+        let drifted: Vec<String> = changes
+            .iter()
+            .filter(|c| c.action.is_change() && c.fields.iter().any(|f| f.drift))
+            .map(|c| c.address.to_string())
+            .collect();
+        let review_issues: Vec<ReviewIssue> = changes
+            .iter()
+            .filter_map(|c| review_issue(&c.address, &c.observed))
+            .collect();
+        let planned = summarize(changes.iter().map(|c| c.action));
+        let blocked: Vec<String> = plan.active_blockers().map(|b| b.message.clone()).collect();
+        let plan_json = serde_json::to_value(&plan).unwrap_or(serde_json::Value::Null);
+        // Counted per connector call (one call may be several HTTP requests): the read that succeeded here,
+        // then the apply's failures and the metrics pull below.
+        let mut api_calls = vec![ApiCalls {
+            platform: platform.clone(),
+            code: "ok".into(),
+            count: 1,
+            error: false,
+        }];
+
+        let (applied, pending) = if mode == Mode::Observe || !blocked.is_empty() || planned.total() == 0 {
+            (PlanSummary::default(), planned)
+        } else {
+            let targets = BTreeMap::from([(
+                account.name.clone(),
+                Target {
+                    account: account.clone(),
+                    connector: connector.clone(),
+                },
+            )]);
+            // The executor's future is not `Send` (its stream of borrowed account runs trips rustc's higher-
+            // ranked lifetime inference), so it runs on a blocking thread driven by this runtime's handle.
+            let store = self.store.clone();
+            let to_apply = plan.clone();
+            let handle = tokio::runtime::Handle::current();
+            let report = tokio::task::spawn_blocking(move || {
+                handle.block_on(async move {
+                    crate::apply::execute(
+                        &to_apply,
+                        &targets,
+                        store.as_ref(),
+                        &ExecOptions {
+                            concurrency: 1,
+                            progress: false,
+                        },
+                    )
+                    .await
+                })
+            })
+            .await
+            .map_err(|e| ReconcileError::Apply {
+                message: format!("the apply stopped: {e}"),
+                hint: None,
+            })?
+            .map_err(|e| ReconcileError::Apply {
+                message: e.to_string(),
+                hint: None,
+            })?;
+            let applied = summarize(
+                report
+                    .results
+                    .iter()
+                    .filter(|r| matches!(r.outcome, ChangeOutcome::Succeeded { .. }))
+                    .map(|r| r.action),
+            );
+            for r in &report.results {
+                if let ChangeOutcome::Failed { error } = &r.outcome {
+                    api_calls.push(ApiCalls {
+                        platform: platform.clone(),
+                        code: error.code.clone(),
+                        count: 1,
+                        error: true,
+                    });
+                }
+            }
+            if !report.ok() {
+                let first = report.results.iter().find_map(|r| match &r.outcome {
+                    ChangeOutcome::Failed { error } => Some(format!("{}: {}", r.address, error.message)),
+                    _ => None,
+                });
+                return Err(ReconcileError::Apply {
+                    message: format!(
+                        "{} of {} changes failed, {} skipped{}",
+                        report.failed(),
+                        report.results.len(),
+                        report.skipped(),
+                        first.map(|f| format!(" (first: {f})")).unwrap_or_default()
+                    ),
+                    hint: report.results.iter().find_map(|r| match &r.outcome {
+                        ChangeOutcome::Failed { error } => error.hint.clone(),
+                        _ => None,
+                    }),
+                });
+            }
+            (applied, PlanSummary::default())
+        };
+        let spend_today = self.spend_today(connector.as_ref(), account, &mut api_calls).await;
+        Ok(ReconcileOutcome {
+            drifted,
+            pending,
+            applied,
+            blocked,
+            plan: plan_json,
+            review_issues,
+            token_expires_at: None,
+            spend_today,
+            api_calls,
+            rate_limit_wait: std::time::Duration::ZERO,
+            requeue_after: None,
+        })
+    }
+
+    fn state_ready(&self) -> bool {
+        self.lock.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+    }
+
+    async fn shutdown(&self) {
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "could not flush the state");
+        }
+        // Release the lock now rather than at exit.
+        self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}

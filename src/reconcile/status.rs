@@ -1,0 +1,404 @@
+//! What the daemon knows about itself and every account, shared by the workers and the status server.
+
+use std::collections::BTreeMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::metrics::Metrics;
+use super::{LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome, ReviewIssue};
+use crate::model::Account;
+
+/// The health of one account, as shown on the status page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountHealth {
+    /// Not reconciled yet.
+    Pending,
+    /// Live state matches the desired state (or was just made to).
+    InSync,
+    /// Observe mode: drift or pending changes found, not applied.
+    Drifted,
+    /// A guardrail refused the plan; nothing applied.
+    Blocked,
+    /// The last reconcile failed; the account is backing off.
+    Failing,
+}
+
+impl AccountHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountHealth::Pending => "pending",
+            AccountHealth::InSync => "in_sync",
+            AccountHealth::Drifted => "drifted",
+            AccountHealth::Blocked => "blocked",
+            AccountHealth::Failing => "failing",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorInfo {
+    pub kind: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The JSON status of one account (`/api/v1/status`).
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountStatus {
+    pub account: String,
+    pub platform: String,
+    pub currency: String,
+    pub status: AccountHealth,
+    /// A reconcile is running right now.
+    pub reconciling: bool,
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// The last successful reconcile.
+    pub last_sync: Option<DateTime<Utc>>,
+    pub last_error: Option<ErrorInfo>,
+    pub consecutive_failures: u32,
+    pub next_reconcile_at: Option<DateTime<Utc>>,
+    /// Resources that differed from the desired state at the last reconcile.
+    pub drift: Vec<String>,
+    /// Changes planned and not applied.
+    pub pending: PlanSummary,
+    /// Changes applied by the last reconcile.
+    pub last_applied: PlanSummary,
+    /// Guardrail violations that stopped the last apply.
+    pub blocked: Vec<String>,
+    pub review_issues: Vec<ReviewIssue>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// Spend today, formatted in the account's currency.
+    pub spend_today: Option<String>,
+    pub reconciles: u64,
+    #[serde(skip)]
+    pub plan: serde_json::Value,
+}
+
+impl AccountStatus {
+    fn new(account: &Account) -> AccountStatus {
+        AccountStatus {
+            account: account.name.clone(),
+            platform: account.platform.as_str().to_string(),
+            currency: account.currency.code().to_string(),
+            status: AccountHealth::Pending,
+            reconciling: false,
+            last_attempt: None,
+            last_sync: None,
+            last_error: None,
+            consecutive_failures: 0,
+            next_reconcile_at: None,
+            drift: Vec::new(),
+            pending: PlanSummary::default(),
+            last_applied: PlanSummary::default(),
+            blocked: Vec::new(),
+            review_issues: Vec::new(),
+            token_expires_at: None,
+            spend_today: None,
+            reconciles: 0,
+            plan: serde_json::Value::Null,
+        }
+    }
+}
+
+/// The state of the config directory.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ConfigStatus {
+    /// A valid config has been loaded at least once.
+    pub loaded: bool,
+    /// The last load was valid (false: the daemon keeps reconciling the last good one).
+    pub valid: bool,
+    /// Incremented on every valid load whose content changed.
+    pub generation: u64,
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// Why the last load failed; nothing of the failed edit is applied.
+    pub error: Option<String>,
+    pub diagnostics: Vec<String>,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DaemonInfo {
+    pub version: &'static str,
+    pub mode: Mode,
+    pub interval_seconds: f64,
+    pub started_at: DateTime<Utc>,
+    pub shutting_down: bool,
+    pub state_open: bool,
+}
+
+/// The whole `/api/v1/status` document.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    pub daemon: DaemonInfo,
+    pub config: ConfigStatus,
+    pub accounts: Vec<AccountStatus>,
+}
+
+struct Inner {
+    daemon: DaemonInfo,
+    config: ConfigStatus,
+    accounts: BTreeMap<String, AccountStatus>,
+}
+
+/// Shared, lock-protected status plus the metrics. Locks are held only for short, non-async sections.
+pub struct StatusHub {
+    inner: RwLock<Inner>,
+    pub metrics: Metrics,
+}
+
+impl StatusHub {
+    pub fn new(mode: Mode, interval: Duration) -> StatusHub {
+        StatusHub {
+            inner: RwLock::new(Inner {
+                daemon: DaemonInfo {
+                    version: env!("CARGO_PKG_VERSION"),
+                    mode,
+                    interval_seconds: interval.as_secs_f64(),
+                    started_at: Utc::now(),
+                    shutting_down: false,
+                    state_open: false,
+                },
+                config: ConfigStatus::default(),
+                accounts: BTreeMap::new(),
+            }),
+            metrics: Metrics::new(),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let g = self.read();
+        Snapshot {
+            daemon: g.daemon.clone(),
+            config: g.config.clone(),
+            accounts: g.accounts.values().cloned().collect(),
+        }
+    }
+
+    pub fn account(&self, name: &str) -> Option<AccountStatus> {
+        self.read().accounts.get(name).cloned()
+    }
+
+    /// The current plan of every account (`/api/v1/plan`).
+    pub fn plans(&self) -> serde_json::Value {
+        let g = self.read();
+        let accounts: serde_json::Map<String, serde_json::Value> =
+            g.accounts.iter().map(|(k, a)| (k.clone(), a.plan.clone())).collect();
+        serde_json::json!({
+            "config_generation": g.config.generation,
+            "mode": g.daemon.mode,
+            "accounts": accounts,
+        })
+    }
+
+    /// `/readyz`: a valid config has been loaded and the state store is open.
+    pub fn ready(&self) -> Result<(), String> {
+        let g = self.read();
+        if g.daemon.shutting_down {
+            return Err("shutting down".into());
+        }
+        if !g.daemon.state_open {
+            return Err("state store not open".into());
+        }
+        if !g.config.loaded {
+            return Err(match &g.config.error {
+                Some(e) => format!("config not loaded: {e}"),
+                None => "config not loaded yet".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn set_state_open(&self, open: bool) {
+        self.write().daemon.state_open = open;
+    }
+
+    pub fn set_shutting_down(&self) {
+        self.write().daemon.shutting_down = true;
+    }
+
+    pub fn config_loaded(&self, changed: bool) {
+        let mut g = self.write();
+        g.config.loaded = true;
+        g.config.valid = true;
+        if changed {
+            g.config.generation += 1;
+        }
+        g.config.loaded_at = Some(Utc::now());
+        g.config.error = None;
+        g.config.diagnostics.clear();
+        drop(g);
+        self.metrics.config_valid.set(1);
+        self.metrics
+            .config_reloads
+            .get_or_create(&super::metrics::ResultLabels { result: "ok".into() })
+            .inc();
+    }
+
+    pub fn config_failed(&self, err: &LoadError) {
+        let mut g = self.write();
+        g.config.valid = false;
+        g.config.error = Some(err.message.clone());
+        g.config.diagnostics = err.diagnostics.clone();
+        g.config.failed_at = Some(Utc::now());
+        drop(g);
+        self.metrics.config_valid.set(0);
+        self.metrics
+            .config_reloads
+            .get_or_create(&super::metrics::ResultLabels { result: "error".into() })
+            .inc();
+    }
+
+    /// Make sure an account is listed (a worker was started for it); refresh its platform/currency.
+    pub fn register_account(&self, account: &Account) {
+        let mut g = self.write();
+        let entry = g
+            .accounts
+            .entry(account.name.clone())
+            .or_insert_with(|| AccountStatus::new(account));
+        entry.platform = account.platform.as_str().to_string();
+        entry.currency = account.currency.code().to_string();
+    }
+
+    pub fn remove_account(&self, name: &str) {
+        self.write().accounts.remove(name);
+        self.metrics.forget_account(name);
+    }
+
+    pub fn begin(&self, name: &str) {
+        let mut g = self.write();
+        if let Some(a) = g.accounts.get_mut(name) {
+            a.reconciling = true;
+            a.last_attempt = Some(Utc::now());
+            a.next_reconcile_at = None;
+        }
+    }
+
+    pub fn set_next(&self, name: &str, after: Duration) {
+        let mut g = self.write();
+        if let Some(a) = g.accounts.get_mut(name) {
+            a.next_reconcile_at = chrono::Duration::from_std(after).ok().map(|d| Utc::now() + d);
+        }
+    }
+
+    /// Record a successful reconcile.
+    pub fn succeeded(&self, account: &Account, mode: Mode, outcome: &ReconcileOutcome, took: Duration) {
+        let name = account.name.as_str();
+        let platform = account.platform.as_str();
+        let result = if !outcome.blocked.is_empty() {
+            "blocked"
+        } else if mode == Mode::Observe && (outcome.pending.total() > 0 || !outcome.drifted.is_empty()) {
+            "drift_only"
+        } else {
+            "success"
+        };
+        let now = Utc::now();
+        {
+            let mut g = self.write();
+            let a = g
+                .accounts
+                .entry(name.to_string())
+                .or_insert_with(|| AccountStatus::new(account));
+            a.reconciling = false;
+            a.reconciles += 1;
+            a.last_sync = Some(now);
+            a.last_error = None;
+            a.consecutive_failures = 0;
+            a.drift = outcome.drifted.clone();
+            a.pending = outcome.pending;
+            a.last_applied = outcome.applied;
+            a.blocked = outcome.blocked.clone();
+            a.review_issues = outcome.review_issues.clone();
+            if outcome.token_expires_at.is_some() {
+                a.token_expires_at = outcome.token_expires_at;
+            }
+            a.spend_today = outcome.spend_today.map(|m| m.display(account.currency));
+            a.plan = outcome.plan.clone();
+            a.status = if !outcome.blocked.is_empty() {
+                AccountHealth::Blocked
+            } else if outcome.pending.total() > 0 || (mode == Mode::Observe && !outcome.drifted.is_empty()) {
+                AccountHealth::Drifted
+            } else {
+                AccountHealth::InSync
+            };
+        }
+        let m = &self.metrics;
+        m.count_reconcile(name, result);
+        m.observe_duration(name, took);
+        Metrics::account_gauge(&m.drifted_resources, name, outcome.drifted.len() as i64);
+        Metrics::account_gauge(&m.pending_changes, name, outcome.pending.total() as i64);
+        Metrics::account_gauge(&m.last_success, name, now.timestamp());
+        Metrics::account_gauge(&m.consecutive_failures, name, 0);
+        for c in &outcome.api_calls {
+            m.count_api(&c.platform, &c.code, c.count, c.error);
+        }
+        m.add_rate_limit_wait(platform, outcome.rate_limit_wait);
+    }
+
+    /// Record a failed reconcile; returns the number of consecutive failures.
+    pub fn failed(&self, account: &Account, err: &ReconcileError, took: Duration) -> u32 {
+        let name = account.name.as_str();
+        let failures = {
+            let mut g = self.write();
+            let a = g
+                .accounts
+                .entry(name.to_string())
+                .or_insert_with(|| AccountStatus::new(account));
+            a.reconciling = false;
+            a.reconciles += 1;
+            a.consecutive_failures = a.consecutive_failures.saturating_add(1);
+            a.status = AccountHealth::Failing;
+            a.last_error = Some(ErrorInfo {
+                kind: err.kind().to_string(),
+                message: err.to_string(),
+                hint: err.hint().map(str::to_string),
+                at: Utc::now(),
+            });
+            a.consecutive_failures
+        };
+        let m = &self.metrics;
+        m.count_reconcile(name, err.kind());
+        m.observe_duration(name, took);
+        Metrics::account_gauge(&m.consecutive_failures, name, failures as i64);
+        if let Some((platform, code)) = err.api_code() {
+            m.count_api(platform, code, 1, true);
+        }
+        failures
+    }
+
+    /// A reconcile stopped by shutdown before it finished.
+    pub fn interrupted(&self, name: &str) {
+        let mut g = self.write();
+        if let Some(a) = g.accounts.get_mut(name) {
+            a.reconciling = false;
+        }
+    }
+
+    /// Refresh time-dependent gauges (token expiry) and encode the metrics.
+    pub fn encode_metrics(&self) -> String {
+        let now = Utc::now();
+        let expiries: Vec<(String, DateTime<Utc>)> = self
+            .read()
+            .accounts
+            .values()
+            .filter_map(|a| a.token_expires_at.map(|t| (a.account.clone(), t)))
+            .collect();
+        for (account, t) in expiries {
+            let secs = (t - now).num_milliseconds() as f64 / 1000.0;
+            self.metrics.set_token_expiry(&account, secs);
+        }
+        self.metrics.encode()
+    }
+}

@@ -1,0 +1,164 @@
+//! Local state: a cache of live state, the id map, the write-ahead journal, remembered `prevent_destroy`,
+//! last-applied write-only values and the apply history.
+//!
+//! The platform is the source of truth; everything here can be lost and rebuilt (a fresh CI runner plans
+//! correctly with an empty state). The engine talks to the [`StateStore`] trait only, so another backend
+//! (PostgreSQL for several replicas) can be added without touching it. [`SledStore`] is the embedded default,
+//! kept under `.adsctl/` beside `adsctl.yaml` (or `ADSCTL_STATE_DIR`).
+
+mod lock;
+mod sled_store;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Address, Kind, Resource, Value};
+
+pub use lock::{ApplyLock, LockError};
+pub use sled_store::SledStore;
+
+/// The environment variable that overrides where the state lives.
+pub const STATE_DIR_ENV: &str = "ADSCTL_STATE_DIR";
+
+/// Where the state of the project rooted at `root` lives: `$ADSCTL_STATE_DIR`, else `root/.adsctl`.
+pub fn state_dir(root: &Path) -> PathBuf {
+    match std::env::var_os(STATE_DIR_ENV) {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root.join(".adsctl"),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state in {path} is in use by another adsctl process")]
+    Busy { path: PathBuf },
+    #[error("could not open the state in {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("state storage error: {0}")]
+    Storage(String),
+    #[error("the state holds an unreadable record `{key}`: {message}")]
+    Corrupt { key: String, message: String },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+impl StateError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StateError::Busy { .. } => {
+                Some("wait for the other adsctl command (plan, apply or watch) to finish, then retry".into())
+            }
+            StateError::Corrupt { .. } => Some(
+                "the state is only a cache: remove the record with `adsctl state rm ADDRESS`, or delete the state \
+                 directory; the next plan rebuilds it from the platforms"
+                    .into(),
+            ),
+            StateError::Lock(e) => Some(e.hint()),
+            _ => None,
+        }
+    }
+}
+
+/// A cached read of one account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CachedLive {
+    pub fetched_at: DateTime<Utc>,
+    /// The connector's incremental marker from that read.
+    pub marker: Option<String>,
+    pub resources: Vec<Resource>,
+}
+
+/// What the state remembers about one managed resource (the id map entry).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateEntry {
+    pub address: Address,
+    pub kind: Kind,
+    /// The platform id.
+    pub id: String,
+    /// `prevent_destroy` as last applied: deleting the YAML block does not lift it.
+    #[serde(default)]
+    pub prevent_destroy: bool,
+    /// The desired fields at the last successful apply (write-only fields take their live value from here;
+    /// drift is a live value that left what was applied).
+    #[serde(default)]
+    pub applied: BTreeMap<String, Value>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A create about to be sent (write-ahead journal).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub account: String,
+    pub address: Address,
+    pub kind: Kind,
+    pub plan_hash: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One line of the apply history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub user: String,
+    pub plan_hash: String,
+    /// `succeeded`, `failed` or `partial`.
+    pub result: String,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// The state backend. Synchronous and cheap: every call is a local read or write.
+pub trait StateStore: Send + Sync {
+    fn cache_get(&self, account: &str) -> Result<Option<CachedLive>, StateError>;
+    fn cache_put(&self, account: &str, live: &CachedLive) -> Result<(), StateError>;
+
+    /// Id map entries, all or of one account, sorted by address.
+    fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError>;
+    fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError>;
+    fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError>;
+    /// Forget one address; true when it was known.
+    fn remove_entry(&self, address: &Address) -> Result<bool, StateError>;
+
+    /// Record intents durably (flushed once, before returning); returns their keys in order.
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError>;
+    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError>;
+    fn journal_resolve(&self, key: u64) -> Result<(), StateError>;
+
+    fn history_add(&self, entry: &HistoryEntry) -> Result<(), StateError>;
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError>;
+
+    /// Make everything written so far durable.
+    fn flush(&self) -> Result<(), StateError>;
+}
+
+/// The OS user running adsctl, for the apply history.
+pub fn os_user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(user_from_passwd)
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The name of this process's uid in /etc/passwd (containers and CI runners often set no USER).
+#[cfg(unix)]
+fn user_from_passwd() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut parts = l.split(':');
+        let name = parts.next()?;
+        let uid_field = parts.nth(1)?;
+        (uid_field.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(not(unix))]
+fn user_from_passwd() -> Option<String> {
+    None
+}

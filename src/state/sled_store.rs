@@ -1,0 +1,236 @@
+//! The embedded state backend: one sled database, one tree per kind of record, values as JSON.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{CachedLive, HistoryEntry, Intent, StateEntry, StateError, StateStore};
+use crate::model::Address;
+
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    cache: sled::Tree,
+    ids: sled::Tree,
+    journal: sled::Tree,
+    history: sled::Tree,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").field("path", &self.path).finish()
+    }
+}
+
+fn storage(e: sled::Error) -> StateError {
+    StateError::Storage(e.to_string())
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StateError> {
+    serde_json::to_vec(v).map_err(|e| StateError::Storage(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StateError> {
+    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+impl SledStore {
+    /// Open (creating) the state in `dir`.
+    pub fn open(dir: &Path) -> Result<SledStore, StateError> {
+        std::fs::create_dir_all(dir).map_err(|e| StateError::Open {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        // The state is local and may hold cached account data: keep it out of Git.
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            let _ = std::fs::write(
+                &ignore,
+                "# adsctl local state (cache, id map, journal); never commit it\n*\n",
+            );
+        }
+        let db = sled::Config::new().path(dir.join("db")).open().map_err(|e| {
+            let message = e.to_string();
+            if message.contains("could not acquire lock") {
+                StateError::Busy {
+                    path: dir.to_path_buf(),
+                }
+            } else {
+                StateError::Open {
+                    path: dir.to_path_buf(),
+                    message,
+                }
+            }
+        })?;
+        let tree = |name: &str| db.open_tree(name).map_err(storage);
+        Ok(SledStore {
+            path: dir.to_path_buf(),
+            cache: tree("cache")?,
+            ids: tree("ids")?,
+            journal: tree("journal")?,
+            history: tree("history")?,
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl StateStore for SledStore {
+    fn cache_get(&self, account: &str) -> Result<Option<CachedLive>, StateError> {
+        match self.cache.get(account.as_bytes()).map_err(storage)? {
+            Some(v) => Ok(Some(decode(account.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn cache_put(&self, account: &str, live: &CachedLive) -> Result<(), StateError> {
+        self.cache.insert(account.as_bytes(), encode(live)?).map_err(storage)?;
+        Ok(())
+    }
+
+    fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+        let mut out = Vec::new();
+        for kv in self.ids.iter() {
+            let (k, v) = kv.map_err(storage)?;
+            let e: StateEntry = decode(&k, &v)?;
+            if account.is_none_or(|a| e.address.account == a) {
+                out.push(e);
+            }
+        }
+        out.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(out)
+    }
+
+    fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
+        let key = address.to_string();
+        match self.ids.get(key.as_bytes()).map_err(storage)? {
+            Some(v) => Ok(Some(decode(key.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError> {
+        self.ids
+            .insert(entry.address.to_string().as_bytes(), encode(entry)?)
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+        Ok(self
+            .ids
+            .remove(address.to_string().as_bytes())
+            .map_err(storage)?
+            .is_some())
+    }
+
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
+        let mut keys = Vec::with_capacity(intents.len());
+        for intent in intents {
+            let key = self.db.generate_id().map_err(storage)?;
+            self.journal
+                .insert(key.to_be_bytes(), encode(intent)?)
+                .map_err(storage)?;
+            keys.push(key);
+        }
+        if !keys.is_empty() {
+            self.journal.flush().map_err(storage)?;
+        }
+        Ok(keys)
+    }
+
+    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
+        let mut out = Vec::new();
+        for kv in self.journal.iter() {
+            let (k, v) = kv.map_err(storage)?;
+            let key = <[u8; 8]>::try_from(k.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StateError::Corrupt {
+                    key: hex::encode(&k),
+                    message: "journal key is not 8 bytes".into(),
+                })?;
+            let intent: Intent = decode(&k, &v)?;
+            if account.is_none_or(|a| intent.account == a) {
+                out.push((key, intent));
+            }
+        }
+        Ok(out)
+    }
+
+    fn journal_resolve(&self, key: u64) -> Result<(), StateError> {
+        self.journal.remove(key.to_be_bytes()).map_err(storage)?;
+        Ok(())
+    }
+
+    fn history_add(&self, entry: &HistoryEntry) -> Result<(), StateError> {
+        let key = self.db.generate_id().map_err(storage)?;
+        self.history
+            .insert(key.to_be_bytes(), encode(entry)?)
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let mut out = Vec::new();
+        for kv in self.history.iter() {
+            let (k, v) = kv.map_err(storage)?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn flush(&self) -> Result<(), StateError> {
+        self.db.flush().map_err(storage)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::Kind;
+
+    #[test]
+    fn round_trips_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let a = Address::account("acme").child(Kind::Campaign, "C");
+        let e = StateEntry {
+            address: a.clone(),
+            kind: Kind::Campaign,
+            id: "1".into(),
+            prevent_destroy: true,
+            applied: Default::default(),
+            updated_at: Utc::now(),
+        };
+        s.put_entry(&e).unwrap();
+        assert_eq!(s.entry(&a).unwrap(), Some(e.clone()));
+        assert_eq!(s.entries(Some("acme")).unwrap(), vec![e]);
+        assert!(s.entries(Some("other")).unwrap().is_empty());
+        let k = s
+            .journal_add(&[Intent {
+                account: "acme".into(),
+                address: a.clone(),
+                kind: Kind::Campaign,
+                plan_hash: "h".into(),
+                at: Utc::now(),
+            }])
+            .unwrap()[0];
+        assert_eq!(s.journal_pending(Some("acme")).unwrap().len(), 1);
+        s.journal_resolve(k).unwrap();
+        assert!(s.journal_pending(None).unwrap().is_empty());
+        assert!(s.remove_entry(&a).unwrap());
+        assert!(!s.remove_entry(&a).unwrap());
+        // a second open of the same state is refused clearly
+        assert!(matches!(SledStore::open(dir.path()), Err(StateError::Busy { .. })));
+    }
+}

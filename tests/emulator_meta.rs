@@ -1,0 +1,1312 @@
+//! The Meta Graph API v25.0 emulator over real HTTP (started in-process with `Emulator::start` on 127.0.0.1:0).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adsctl::emulator::meta::{util::hmac_sha256_hex, MetaEmulator};
+use adsctl::emulator::platform::defaults::{META_ACCESS_TOKEN, META_APP_ID, META_APP_SECRET};
+use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec, PlatformEmulator};
+use serde_json::{json, Value};
+
+struct Env {
+    handle: EmulatorHandle,
+    http: reqwest::Client,
+    base: String,
+    meta: Arc<MetaEmulator>,
+}
+
+struct Resp {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Resp {
+    fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "{}", self.body);
+        self.body
+    }
+    fn err(&self) -> &Value {
+        assert_ne!(self.status, 200, "expected an error, got {}", self.body);
+        &self.body["error"]
+    }
+    fn header_json(&self, name: &str) -> Value {
+        let raw = self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("null");
+        serde_json::from_str(raw).unwrap_or(Value::Null)
+    }
+}
+
+async fn start_with(cfg: EmulatorConfig) -> Env {
+    let handle = Emulator::start(cfg).await.expect("emulator starts");
+    let meta = handle
+        .platforms()
+        .get::<MetaEmulator>()
+        .expect("meta platform registered");
+    meta.configure(|c| {
+        c.review_delay = Duration::from_millis(150);
+        c.report_run_duration = Duration::from_millis(150);
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Env {
+        base: format!("{}/v25.0", handle.url()),
+        handle,
+        http,
+        meta,
+    }
+}
+
+async fn start() -> Env {
+    start_with(EmulatorConfig::default()).await
+}
+
+fn with_token(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if !p.iter().any(|(k, _)| k == "access_token") {
+        p.push(("access_token".into(), META_ACCESS_TOKEN.into()));
+    }
+    p
+}
+
+impl Env {
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp { status, headers, body }
+    }
+    async fn get(&self, path: &str, params: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .get(format!("{}/{path}", self.base))
+                .query(&with_token(params)),
+        )
+        .await
+    }
+    async fn post(&self, path: &str, params: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .post(format!("{}/{path}", self.base))
+                .form(&with_token(params)),
+        )
+        .await
+    }
+    async fn delete(&self, path: &str, params: &[(&str, &str)]) -> Resp {
+        self.send(
+            self.http
+                .delete(format!("{}/{path}", self.base))
+                .query(&with_token(params)),
+        )
+        .await
+    }
+    async fn admin(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_emulator/meta/{path}", self.handle.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "admin {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// A campaign with a daily budget, an ad set, a creative and an ad; returns their ids.
+    async fn tree(&self, acct: &str, message: &str) -> (String, String, String, String) {
+        self.tree_with_budget(acct, message, "3000").await
+    }
+
+    async fn tree_with_budget(&self, acct: &str, message: &str, budget: &str) -> (String, String, String, String) {
+        let c = self
+            .post(
+                &format!("{acct}/campaigns"),
+                &[
+                    ("name", "Spring Sale - Social"),
+                    ("objective", "OUTCOME_TRAFFIC"),
+                    ("status", "ACTIVE"),
+                    ("special_ad_categories", "[]"),
+                    ("daily_budget", budget),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let s = self
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "US 25-45"),
+                    ("campaign_id", &c),
+                    ("optimization_goal", "LINK_CLICKS"),
+                    ("billing_event", "IMPRESSIONS"),
+                    (
+                        "targeting",
+                        r#"{"age_max":45,"age_min":25,"geo_locations":{"countries":["US"],"location_types":["home"]}}"#,
+                    ),
+                    ("start_time", "2024-06-16T04:45:17+0000"),
+                    ("status", "ACTIVE"),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let story =
+            json!({"page_id": "1122334455", "link_data": {"link": "https://example.com/shoes", "message": message}});
+        let cr = self
+            .post(
+                &format!("{acct}/adcreatives"),
+                &[("name", "Shoes creative"), ("object_story_spec", &story.to_string())],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let ad = self
+            .post(
+                &format!("{acct}/ads"),
+                &[
+                    ("name", "Shoes carousel"),
+                    ("adset_id", &s),
+                    ("creative", &json!({"creative_id": cr}).to_string()),
+                    ("status", "ACTIVE"),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (c, s, cr, ad)
+    }
+
+    async fn wait_status(&self, ad: &str, want: &str) -> Value {
+        for _ in 0..200 {
+            let b = self
+                .get(ad, &[("fields", "effective_status,ad_review_feedback")])
+                .await
+                .ok();
+            if b["effective_status"] == want {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("ad {ad} never reached {want}");
+    }
+}
+
+mod objects {
+    use super::*;
+
+    #[tokio::test]
+    async fn campaign_adset_creative_ad_round_trip() {
+        let env = start().await;
+        let acct = "act_1234567890";
+        let (c, s, cr, ad) = env.tree(acct, "Spring is here.").await;
+
+        let camp = env
+            .get(
+                &c,
+                &[(
+                    "fields",
+                    "id,name,objective,status,effective_status,daily_budget,special_ad_categories,bid_strategy",
+                )],
+            )
+            .await
+            .ok();
+        assert_eq!(camp["name"], "Spring Sale - Social");
+        assert_eq!(camp["daily_budget"], "3000", "budgets read back as strings");
+        assert_eq!(camp["special_ad_categories"], json!([]));
+        assert_eq!(camp["effective_status"], "ACTIVE");
+
+        let adset = env
+            .get(&s, &[("fields", "campaign_id,targeting,start_time,campaign{name}")])
+            .await
+            .ok();
+        assert_eq!(adset["campaign_id"], c.as_str());
+        assert_eq!(adset["targeting"]["geo_locations"]["countries"], json!(["US"]));
+        assert_eq!(adset["start_time"], "2024-06-16T04:45:17+0000");
+        assert_eq!(adset["campaign"]["name"], "Spring Sale - Social");
+
+        let a = env
+            .get(&ad, &[("fields", "creative,adset_id,campaign_id,effective_status")])
+            .await
+            .ok();
+        assert_eq!(a["creative"]["id"], cr.as_str());
+        assert_eq!(a["campaign_id"], c.as_str());
+        assert_eq!(a["effective_status"], "PENDING_REVIEW");
+        env.wait_status(&ad, "ACTIVE").await;
+
+        // Updates answer {"success":true}; pausing the campaign shows through on the ad.
+        assert_eq!(
+            env.post(&c, &[("status", "PAUSED"), ("daily_budget", "4500")])
+                .await
+                .ok(),
+            json!({"success": true})
+        );
+        assert_eq!(
+            env.get(&c, &[("fields", "daily_budget")]).await.ok()["daily_budget"],
+            "4500"
+        );
+        assert_eq!(
+            env.get(&ad, &[("fields", "effective_status")]).await.ok()["effective_status"],
+            "CAMPAIGN_PAUSED"
+        );
+
+        // Creatives are immutable: only name/status/adlabels/account_id may be posted.
+        let r = env.post(&cr, &[("object_story_spec", "{}")]).await;
+        assert_eq!(r.err()["code"], 100);
+
+        // Delete; deleted objects leave the default listing but can still be read.
+        assert_eq!(env.delete(&ad, &[]).await.ok(), json!({"success": true}));
+        let list = env.get(&format!("{acct}/ads"), &[("fields", "id")]).await.ok();
+        assert_eq!(list["data"], json!([]));
+        assert!(list.get("paging").is_none());
+        assert_eq!(env.get(&ad, &[("fields", "status")]).await.ok()["status"], "DELETED");
+        let all = env
+            .get(&format!("{acct}/ads"), &[("effective_status", r#"["DELETED"]"#)])
+            .await
+            .ok();
+        assert_eq!(all["data"][0]["id"], ad.as_str());
+    }
+
+    #[tokio::test]
+    async fn adset_budget_changes_are_limited() {
+        let env = start().await;
+        let c = env
+            .post("act_21/campaigns", &[("name", "c"), ("special_ad_categories", "[]")])
+            .await
+            .ok();
+        let s = env
+            .post(
+                "act_21/adsets",
+                &[
+                    ("name", "s"),
+                    ("campaign_id", c["id"].as_str().unwrap()),
+                    ("daily_budget", "1000"),
+                    ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+                ],
+            )
+            .await
+            .ok();
+        let s = s["id"].as_str().unwrap();
+        for b in ["1100", "1200", "1300", "1400"] {
+            env.post(s, &[("daily_budget", b)]).await.ok();
+        }
+        let r = env.post(s, &[("daily_budget", "1500")]).await;
+        assert_eq!(r.err()["code"], 613);
+        assert_eq!(
+            env.get(s, &[("fields", "daily_budget")]).await.ok()["daily_budget"],
+            "1400"
+        );
+        env.admin("clock", json!({"advance_secs": 3601})).await;
+        env.post(s, &[("daily_budget", "1500")]).await.ok();
+    }
+
+    #[tokio::test]
+    async fn labels_and_paging() {
+        let env = start().await;
+        let acct = "act_42";
+        let c = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[
+                    ("name", "c"),
+                    ("special_ad_categories", "[]"),
+                    ("adlabels", r#"[{"name":"adsctl:managed"}]"#),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let got = env.get(&c, &[("fields", "adlabels")]).await.ok();
+        let label = got["adlabels"][0]["id"].as_str().unwrap().to_string();
+        assert_eq!(got["adlabels"][0]["name"], "adsctl:managed");
+        let by_label = env.get(&format!("{label}/campaigns"), &[]).await.ok();
+        assert_eq!(by_label["data"][0]["id"], c.as_str());
+
+        for i in 0..6 {
+            env.post(&format!("{acct}/adlabels"), &[("name", &format!("l{i}"))])
+                .await
+                .ok();
+        }
+        // 7 labels, pages of 3: 3 + 3 + 1, `next` only while more remains.
+        let mut url = format!(
+            "{}/{acct}/adlabels?limit=3&fields=name&access_token={META_ACCESS_TOKEN}",
+            env.base
+        );
+        let mut sizes = Vec::new();
+        loop {
+            let page = env.send(env.http.get(&url)).await.ok();
+            sizes.push(page["data"].as_array().unwrap().len());
+            assert!(page["paging"]["cursors"]["after"].is_string());
+            match page["paging"]["next"].as_str() {
+                Some(n) => url = n.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(sizes, vec![3, 3, 1]);
+        // Hostile cursors: an error or an empty page, never a crash.
+        let huge = hex::encode(format!("cursor:{}", usize::MAX));
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("after", &huge)]).await.ok()["data"],
+            json!([])
+        );
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("after", "zz")]).await.err()["code"],
+            100
+        );
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("limit", "-1")]).await.err()["code"],
+            100
+        );
+        let old = json!({"since": "2001-01-01", "until": "2001-01-31"}).to_string();
+        assert_eq!(
+            env.get(&format!("{acct}/insights"), &[("time_range", &old)])
+                .await
+                .err()["code"],
+            3018
+        );
+    }
+
+    #[tokio::test]
+    async fn validate_only_and_jpy_budgets() {
+        let env = start().await;
+        env.meta.add_account("act_777", "JPY", "Asia/Tokyo", None);
+        let r = env
+            .post(
+                "act_777/campaigns",
+                &[
+                    ("name", "dry"),
+                    ("special_ad_categories", "[]"),
+                    ("execution_options", r#"["validate_only"]"#),
+                ],
+            )
+            .await
+            .ok();
+        assert_eq!(r, json!({"success": true}));
+        assert_eq!(env.get("act_777/campaigns", &[]).await.ok()["data"], json!([]));
+        // JPY has offset 1: 5000 means ¥5,000.
+        let c = env
+            .post(
+                "act_777/campaigns",
+                &[
+                    ("name", "jp"),
+                    ("special_ad_categories", "[]"),
+                    ("daily_budget", "5000"),
+                ],
+            )
+            .await
+            .ok();
+        let got = env
+            .get(c["id"].as_str().unwrap(), &[("fields", "daily_budget")])
+            .await
+            .ok();
+        assert_eq!(got["daily_budget"], "5000");
+        let acct = env.get("act_777", &[("fields", "currency,timezone_name")]).await.ok();
+        assert_eq!(acct["currency"], "JPY");
+    }
+}
+
+mod seed {
+    use super::*;
+
+    #[tokio::test]
+    async fn seeded_accounts_tokens_and_apps() {
+        let cfg = EmulatorConfig {
+            auto_create_accounts: false,
+            seed: serde_yaml::from_str(
+                "meta:\n  ad_accounts:\n    - { id: act_100, currency: EUR, name: Berlin }\n  \
+                 access_tokens: [EAAseeded-token]\n  apps: [{ app_id: '200000000000002', app_secret: other-secret }]\n",
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let env = start_with(cfg).await;
+        let a = env
+            .get(
+                "act_100",
+                &[("access_token", "EAAseeded-token"), ("fields", "currency,name")],
+            )
+            .await
+            .ok();
+        assert_eq!(a, json!({"currency": "EUR", "name": "Berlin"}));
+        assert_eq!(
+            env.get("act_999", &[]).await.err()["error_subcode"],
+            33,
+            "no auto-created accounts"
+        );
+
+        // The seeded app logs in, and its tokens carry proofs made with its own secret.
+        let redirect = "http://localhost:9/cb";
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[("client_id", "200000000000002"), ("redirect_uri", redirect)])
+            .send()
+            .await
+            .unwrap();
+        let loc = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+        let wrong = [
+            ("client_id", "200000000000002"),
+            ("client_secret", META_APP_SECRET),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let r = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&wrong))
+            .await;
+        assert_eq!(r.err()["message"], "Error validating client secret.");
+        let right = [
+            ("client_id", "200000000000002"),
+            ("client_secret", "other-secret"),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let tok = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&right))
+            .await
+            .ok();
+        let token = tok["access_token"].as_str().unwrap();
+        let proof = hmac_sha256_hex(b"other-secret", token.as_bytes());
+        env.get("act_100", &[("access_token", token), ("appsecret_proof", &proof)])
+            .await
+            .ok();
+        let default_app_proof = hmac_sha256_hex(META_APP_SECRET.as_bytes(), token.as_bytes());
+        let r = env
+            .get(
+                "act_100",
+                &[("access_token", token), ("appsecret_proof", &default_app_proof)],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
+    }
+}
+
+mod wrong_shapes {
+    use super::*;
+
+    #[tokio::test]
+    async fn params_are_checked_against_the_spec() {
+        let env = start().await;
+        let p = "act_1/campaigns";
+        let r = env
+            .post(p, &[("name", "x"), ("special_ad_categories", "[]"), ("colour", "red")])
+            .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 100);
+        assert_eq!(r.err()["type"], "OAuthException");
+        assert!(r.err()["message"].as_str().unwrap().contains("colour"), "{}", r.body);
+        assert!(r.err()["fbtrace_id"].is_string());
+        assert!(r.err()["error_user_msg"].is_string());
+
+        let r = env
+            .post(p, &[("special_ad_categories", "[]"), ("objective", "TRAFFIC")])
+            .await;
+        let msg = r.err()["message"].as_str().unwrap();
+        assert!(msg.starts_with("(#100) Param objective must be one of {"), "{msg}");
+        assert!(msg.contains("OUTCOME_TRAFFIC"));
+
+        let r = env
+            .post(p, &[("special_ad_categories", "[]"), ("daily_budget", "50.5")])
+            .await;
+        assert_eq!(r.err()["code"], 100);
+        assert!(r.err()["message"].as_str().unwrap().contains("daily_budget"));
+
+        let r = env.post(p, &[("name", "no categories")]).await;
+        assert_eq!(
+            r.err()["message"],
+            "(#100) The parameter special_ad_categories is required"
+        );
+
+        let r = env.post(p, &[("special_ad_categories", r#"["NOT_A_CATEGORY"]"#)]).await;
+        assert_eq!(r.err()["code"], 100);
+
+        let c = env.post(p, &[("special_ad_categories", "[]")]).await.ok();
+        let r = env.get(c["id"].as_str().unwrap(), &[("fields", "name,nope")]).await;
+        assert_eq!(
+            r.err()["message"],
+            "(#100) Tried accessing nonexisting field (nope) on node type (AdCampaignGroup)"
+        );
+
+        let r = env.get("999999", &[]).await;
+        assert_eq!(r.err()["error_subcode"], 33);
+        assert_eq!(r.err()["type"], "GraphMethodException");
+
+        // An ad set without a location.
+        let r = env
+            .post(
+                "act_1/adsets",
+                &[
+                    ("name", "s"),
+                    ("campaign_id", c["id"].as_str().unwrap()),
+                    ("daily_budget", "100"),
+                    ("targeting", "{}"),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
+    }
+
+    #[tokio::test]
+    async fn json_parameters_are_checked_key_by_key() {
+        let env = start().await;
+        let c = env
+            .post(
+                "act_6/campaigns",
+                &[("special_ad_categories", "[]"), ("daily_budget", "1000")],
+            )
+            .await
+            .ok();
+        let c = c["id"].as_str().unwrap();
+        let adset = |targeting: &'static str| [("name", "s"), ("campaign_id", c), ("targeting", targeting)];
+        let r = env
+            .post("act_6/adsets", &adset(r#"{"geo_locations":{"countrys":["US"]}}"#))
+            .await;
+        assert!(
+            r.err()["message"]
+                .as_str()
+                .unwrap()
+                .contains("targeting[geo_locations][countrys]"),
+            "{}",
+            r.body
+        );
+        let r = env
+            .post(
+                "act_6/adsets",
+                &adset(r#"{"geo_locations":{"countries":["US"]},"age_min":70}"#),
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Invalid Age Range");
+        let r = env
+            .post("act_6/adsets", &adset(r#"{"geo_locations":{"countries":["usa"]}}"#))
+            .await;
+        assert_eq!(r.err()["code"], 100);
+        let r = env
+            .post(
+                "act_6/adsets",
+                &adset(r#"{"geo_locations":{"countries":["US"]},"custom_audiences":[{"id":"404"}]}"#),
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Invalid Custom Audience");
+        env.post(
+            "act_6/adsets",
+            &adset(r#"{"geo_locations":{"countries":["US"]},"genders":[1],"age_min":21}"#),
+        )
+        .await
+        .ok();
+
+        let r = env
+            .post(
+                "act_6/adcreatives",
+                &[("object_story_spec", r#"{"link_data":{"link":"https://example.com"}}"#)],
+            )
+            .await;
+        assert_eq!(
+            r.err()["message"],
+            "(#100) The parameter object_story_spec[page_id] is required"
+        );
+        let bad_cta =
+            r#"{"page_id":"1","link_data":{"link":"https://example.com","call_to_action":{"type":"CLICK_HERE"}}}"#;
+        let r = env.post("act_6/adcreatives", &[("object_story_spec", bad_cta)]).await;
+        assert!(
+            r.err()["message"]
+                .as_str()
+                .unwrap()
+                .contains("call_to_action][type] must be one of"),
+            "{}",
+            r.body
+        );
+        let good_cta = r#"{"page_id":"1","link_data":{"link":"https://example.com","call_to_action":{"type":"LEARN_MORE","value":{"link":"https://example.com"}}}}"#;
+        env.post("act_6/adcreatives", &[("object_story_spec", good_cta)])
+            .await
+            .ok();
+    }
+
+    #[tokio::test]
+    async fn tokens_and_appsecret_proof() {
+        let env = start().await;
+        let r = env.get("act_1", &[("access_token", "EAAnot-a-token")]).await;
+        assert_eq!(r.err()["code"], 190);
+        assert!(r.headers.get("www-authenticate").is_some());
+
+        let short = env.admin("tokens", json!({"ttl_secs": 60})).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.get("act_1", &[("access_token", &short)]).await.ok();
+        env.admin("clock", json!({"advance_secs": 120})).await;
+        let r = env.get("act_1", &[("access_token", &short)]).await;
+        assert_eq!(r.err()["code"], 190);
+        assert_eq!(r.err()["error_subcode"], 463);
+        assert!(r.err()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error validating access token: Session has expired"));
+        assert!(
+            !r.body.to_string().contains(&short),
+            "the token never appears in an error"
+        );
+
+        let good = hmac_sha256_hex(META_APP_SECRET.as_bytes(), META_ACCESS_TOKEN.as_bytes());
+        env.get("act_1", &[("appsecret_proof", &good)]).await.ok();
+        let bad = hmac_sha256_hex(b"wrong-secret", META_ACCESS_TOKEN.as_bytes());
+        let r = env.get("act_1", &[("appsecret_proof", &bad)]).await;
+        assert_eq!(
+            r.err()["message"],
+            "Invalid appsecret_proof provided in the API argument"
+        );
+        env.meta.configure(|c| c.require_appsecret_proof = true);
+        let r = env.get("act_1", &[]).await;
+        assert_eq!(r.err()["code"], 100);
+        env.get("act_1", &[("appsecret_proof", &good)]).await.ok();
+    }
+}
+
+mod batch {
+    use super::*;
+
+    #[tokio::test]
+    async fn dependencies_order_and_omitted_responses() {
+        let env = start().await;
+        let adset_body = format!(
+            "name=s&campaign_id={{result=c1:$.id}}&daily_budget=1000&targeting={}",
+            urlencode(r#"{"geo_locations":{"countries":["US"]}}"#)
+        );
+        let batch = json!([
+            {"method": "POST", "relative_url": "act_5/campaigns", "name": "c1", "omit_response_on_success": false,
+             "body": "name=Batch+campaign&special_ad_categories=%5B%5D"},
+            {"method": "POST", "relative_url": "act_5/campaigns", "name": "c2",
+             "body": "name=Second&special_ad_categories=%5B%5D"},
+            {"method": "POST", "relative_url": "act_5/adsets", "name": "s1", "body": adset_body},
+            {"method": "GET", "relative_url": "{result=c2:$.id}?fields=name"},
+            {"method": "POST", "relative_url": "act_5/campaigns", "body": "name=bad&special_ad_categories=%5B%5D&colour=red"},
+        ]);
+        let r = env.post("", &[("batch", &batch.to_string())]).await.ok();
+        let items = r.as_array().unwrap();
+        assert_eq!(items.len(), 5);
+        let first: Value = serde_json::from_str(items[0]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(items[0]["code"], 200);
+        let c1 = first["id"].as_str().unwrap();
+        assert!(
+            items[1].is_null(),
+            "named and referenced later without the flag: omitted"
+        );
+        let adset: Value = serde_json::from_str(items[2]["body"].as_str().unwrap()).unwrap();
+        let got = env
+            .get(adset["id"].as_str().unwrap(), &[("fields", "campaign_id")])
+            .await
+            .ok();
+        assert_eq!(got["campaign_id"], c1);
+        let read: Value = serde_json::from_str(items[3]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(read["name"], "Second");
+        assert_eq!(items[4]["code"], 400);
+        let err: Value = serde_json::from_str(items[4]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(err["error"]["code"], 100);
+
+        // A dependency on a failed request fails too.
+        let batch = json!([
+            {"method": "POST", "relative_url": "act_5/campaigns", "name": "bad", "body": "name=x"},
+            {"method": "POST", "relative_url": "act_5/adsets", "body": "name=s&campaign_id={result=bad:$.id}"},
+        ]);
+        let r = env.post("", &[("batch", &batch.to_string())]).await.ok();
+        assert_eq!(r[0]["code"], 400);
+        assert_eq!(r[1]["code"], 400);
+    }
+
+    #[tokio::test]
+    async fn at_most_fifty() {
+        let env = start().await;
+        let one = json!({"method": "GET", "relative_url": "act_5?fields=id"});
+        let r = env
+            .post("", &[("batch", &Value::Array(vec![one.clone(); 50]).to_string())])
+            .await
+            .ok();
+        assert_eq!(r.as_array().unwrap().len(), 50);
+        let r = env
+            .post("", &[("batch", &Value::Array(vec![one; 51]).to_string())])
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(r.err()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Maximum batch size is 50"));
+        let counts = env.handle.counters().snapshot();
+        let b = &counts.endpoints["POST /v25.0/ (batch)"];
+        assert_eq!(b.operations, 50);
+    }
+
+    fn urlencode(s: &str) -> String {
+        adsctl::emulator::meta::util::percent_encode(s)
+    }
+}
+
+mod audiences {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn hashes(n: usize, tag: &str) -> Vec<String> {
+        (0..n)
+            .map(|i| hex::encode(Sha256::digest(format!("user{i}@{tag}.example"))))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn uploads_lookalikes_and_limits() {
+        let env = start().await;
+        let aud = env
+            .post(
+                "act_9/customaudiences",
+                &[
+                    ("name", "Newsletter"),
+                    ("subtype", "CUSTOM"),
+                    ("customer_file_source", "USER_PROVIDED_ONLY"),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let users = format!("{aud}/users");
+
+        // Too small for a lookalike yet.
+        let spec = r#"{"country":"US","ratio":0.01}"#;
+        let r = env
+            .post(
+                "act_9/customaudiences",
+                &[
+                    ("name", "LAL"),
+                    ("subtype", "LOOKALIKE"),
+                    ("origin_audience_id", &aud),
+                    ("lookalike_spec", spec),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
+
+        let mut data = hashes(150, "a");
+        data.push("NOT-A-HASH".into());
+        data.push(hashes(1, "b")[0].to_uppercase());
+        let payload = json!({"schema": "EMAIL_SHA256", "data": data});
+        let session = json!({"session_id": 9778993, "batch_seq": 1, "last_batch_flag": true});
+        let r = env
+            .post(
+                &users,
+                &[("payload", &payload.to_string()), ("session", &session.to_string())],
+            )
+            .await
+            .ok();
+        assert_eq!(r["num_received"], 152);
+        assert_eq!(r["num_invalid_entries"], 2);
+        assert_eq!(r["audience_id"], aud.as_str());
+        assert_eq!(r["session_id"], 9778993);
+        assert!(r["invalid_entry_samples"].is_object());
+
+        let r = env
+            .post(
+                &users,
+                &[(
+                    "payload",
+                    &json!({"schema": "EMAIL_SHA256", "data": ["bad", "worse"]}).to_string(),
+                )],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100, "nothing readable: an error");
+        let r = env
+            .post(
+                &users,
+                &[(
+                    "payload",
+                    &json!({"schema": "EMAIL_SHA256", "data": hashes(10_001, "c")}).to_string(),
+                )],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
+
+        let bad_ratio = r#"{"country":"US","ratio":0.25}"#;
+        let r = env
+            .post(
+                "act_9/customaudiences",
+                &[
+                    ("name", "LAL"),
+                    ("subtype", "LOOKALIKE"),
+                    ("origin_audience_id", &aud),
+                    ("lookalike_spec", bad_ratio),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
+        let lal = env
+            .post(
+                "act_9/customaudiences",
+                &[
+                    ("name", "LAL"),
+                    ("subtype", "LOOKALIKE"),
+                    ("origin_audience_id", &aud),
+                    ("lookalike_spec", spec),
+                ],
+            )
+            .await
+            .ok();
+        let got = env
+            .get(lal["id"].as_str().unwrap(), &[("fields", "subtype,lookalike_spec")])
+            .await
+            .ok();
+        assert_eq!(got["subtype"], "LOOKALIKE");
+        assert_eq!(got["lookalike_spec"]["country"], "US");
+        let seed = env
+            .get(
+                &aud,
+                &[("fields", "approximate_count_lower_bound,approximate_count_upper_bound")],
+            )
+            .await
+            .ok();
+        assert!(seed["approximate_count_lower_bound"].as_i64().unwrap() <= 150);
+        assert!(seed["approximate_count_upper_bound"].as_i64().unwrap() >= 150);
+
+        // Edge filtering on the audiences' fields.
+        let only_lal = json!([{"field": "subtype", "operator": "EQUAL", "value": "LOOKALIKE"}]).to_string();
+        let l = env
+            .get(
+                "act_9/customaudiences",
+                &[("filtering", &only_lal), ("fields", "id,subtype")],
+            )
+            .await
+            .ok();
+        assert_eq!(l["data"].as_array().unwrap().len(), 1);
+        assert_eq!(l["data"][0]["id"], lal["id"]);
+        let bogus = json!([{"field": "colour", "operator": "EQUAL", "value": "red"}]).to_string();
+        assert_eq!(
+            env.get("act_9/customaudiences", &[("filtering", &bogus)]).await.err()["code"],
+            100
+        );
+
+        // DELETE removes members.
+        let gone = json!({"schema": "EMAIL_SHA256", "data": hashes(100, "a")});
+        env.delete(&users, &[("payload", &gone.to_string())]).await.ok();
+        let seed = env.get(&aud, &[("fields", "approximate_count_upper_bound")]).await.ok();
+        assert!(seed["approximate_count_upper_bound"].as_i64().unwrap() < 100);
+    }
+}
+
+mod insights {
+    use super::*;
+
+    fn day(offset: i64) -> String {
+        (chrono::Utc::now().date_naive() - chrono::Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn sync_async_and_determinism() {
+        let env = start().await;
+        let (c, _, _, ad) = env.tree("act_3", "Hello").await;
+        let range = json!({"since": day(6), "until": day(0)}).to_string();
+        let q = [
+            ("level", "ad"),
+            (
+                "fields",
+                "ad_id,campaign_id,impressions,clicks,spend,ctr,cpc,actions,account_currency",
+            ),
+            ("time_range", range.as_str()),
+            ("time_increment", "1"),
+        ];
+        let a = env.get("act_3/insights", &q).await.ok();
+        let rows = a["data"].as_array().unwrap();
+        assert_eq!(rows.len(), 7);
+        let mut spend_total = 0.0;
+        for r in rows {
+            let imp: i64 = r["impressions"].as_str().unwrap().parse().unwrap();
+            let clicks: i64 = r["clicks"].as_str().unwrap().parse().unwrap();
+            assert!(clicks <= imp && imp > 0);
+            assert_eq!(r["ad_id"], ad.as_str());
+            assert_eq!(r["campaign_id"], c.as_str());
+            assert_eq!(r["date_start"], r["date_stop"]);
+            spend_total += r["spend"].as_str().unwrap().parse::<f64>().unwrap();
+        }
+        // Spend stays near the 30.00 daily budget.
+        assert!((7.0 * 25.0..=7.0 * 30.0).contains(&spend_total), "{spend_total}");
+        // Identical across calls.
+        assert_eq!(env.get("act_3/insights", &q).await.ok(), a);
+        let b = env
+            .get(
+                &format!("{c}/insights"),
+                &[("fields", "impressions,spend"), ("date_preset", "last_7d")],
+            )
+            .await
+            .ok();
+        assert_eq!(b["data"].as_array().unwrap().len(), 1);
+
+        let bad = env
+            .get("act_3/insights", &[("fields", "impressions,not_a_metric")])
+            .await;
+        assert_eq!(bad.err()["code"], 100);
+
+        // Async: POST → report_run_id → poll → results equal to the sync ones.
+        let run = env.post("act_3/insights", &q).await.ok()["report_run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut done = false;
+        for _ in 0..200 {
+            let s = env
+                .get(&run, &[("fields", "async_status,async_percent_completion")])
+                .await
+                .ok();
+            if s["async_status"] == "Job Completed" && s["async_percent_completion"] == 100 {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(done);
+        let res = env.get(&format!("{run}/insights"), &[]).await.ok();
+        assert_eq!(res["data"], a["data"]);
+    }
+}
+
+#[tokio::test]
+async fn late_conversions_arrive_for_recent_days() {
+    let env = start().await;
+    env.tree_with_budget("act_4", "Hi", "300000").await;
+    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let range = json!({"since": today, "until": today}).to_string();
+    let q = [
+        ("fields", "actions,action_values,spend"),
+        ("time_range", range.as_str()),
+    ];
+    let purchases = |b: &Value| -> i64 {
+        b["data"][0]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action_type"] == "purchase")
+            .map_or(0, |a| a["value"].as_str().unwrap().parse().unwrap())
+    };
+    let early = env.get("act_4/insights", &q).await.ok();
+    env.admin("clock", json!({"advance_secs": 4 * 86_400})).await;
+    let late = env.get("act_4/insights", &q).await.ok();
+    assert_eq!(
+        early["data"][0]["spend"], late["data"][0]["spend"],
+        "delivery of a past day is fixed"
+    );
+    assert!(purchases(&late) > purchases(&early), "{early} vs {late}");
+    let value: f64 = late["data"][0]["action_values"][0]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(value > 0.0);
+}
+
+mod review_and_admin {
+    use super::*;
+
+    #[tokio::test]
+    async fn disapproval_trigger_and_admin_outcome() {
+        let env = start().await;
+        let (c, _, _, ad) = env.tree("act_8", "Buy now DISAPPROVE_ME").await;
+        let b = env.wait_status(&ad, "DISAPPROVED").await;
+        assert!(b["ad_review_feedback"]["global"].is_object());
+        env.admin(&format!("review/{ad}"), json!({"outcome": "APPROVED"})).await;
+        assert_eq!(
+            env.get(&ad, &[("fields", "effective_status")]).await.ok()["effective_status"],
+            "ACTIVE"
+        );
+
+        // Drift: a change made behind adsctl's back.
+        env.admin(&format!("objects/{c}"), json!({"name": "Renamed in the UI"}))
+            .await;
+        assert_eq!(
+            env.get(&c, &[("fields", "name")]).await.ok()["name"],
+            "Renamed in the UI"
+        );
+
+        // Dump, reset, restore.
+        let dump = env.meta.dump();
+        assert!(!dump.to_string().contains(META_ACCESS_TOKEN));
+        env.meta.reset();
+        assert_eq!(env.get(&c, &[]).await.status, 400);
+        env.meta.restore(dump).unwrap();
+        assert_eq!(
+            env.get(&c, &[("fields", "name")]).await.ok()["name"],
+            "Renamed in the UI"
+        );
+    }
+}
+
+mod limits_and_faults {
+    use super::*;
+
+    #[tokio::test]
+    async fn usage_headers_rise_then_80004() {
+        let mut cfg = EmulatorConfig::default();
+        cfg.rate_limits.meta.calls_per_window = Some(4);
+        let env = start_with(cfg).await;
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let r = env.get("act_11", &[]).await;
+            assert_eq!(r.status, 200);
+            seen.push(
+                r.header_json("x-business-use-case-usage")["11"][0]["call_count"]
+                    .as_u64()
+                    .unwrap(),
+            );
+        }
+        assert_eq!(seen, vec![25, 50, 75, 100]);
+        let r = env.get("act_11", &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 80004);
+        assert_eq!(r.err()["error_subcode"], 2446079);
+        assert_eq!(r.err()["is_transient"], true);
+        assert_eq!(r.header_json("x-business-use-case-usage")["11"][0]["call_count"], 100);
+        assert!(r.header_json("x-app-usage")["call_count"].is_u64());
+    }
+
+    #[tokio::test]
+    async fn injected_faults_and_read_lag() {
+        let env = start().await;
+        env.get("act_12", &[]).await.ok();
+        env.handle.faults().set(FaultSpec {
+            server_error: 1.0,
+            ..Default::default()
+        });
+        let r = env.get("act_12", &[]).await;
+        assert_eq!(r.status, 500);
+        assert_eq!(r.err()["is_transient"], true);
+        env.handle.faults().set(FaultSpec {
+            rate_limit: 1.0,
+            ..Default::default()
+        });
+        let r = env.get("act_12", &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 80004);
+        assert_eq!(r.header_json("x-business-use-case-usage")["12"][0]["call_count"], 100);
+
+        env.handle.faults().set(FaultSpec::default());
+        let c = env
+            .post(
+                "act_12/campaigns",
+                &[("name", "before"), ("special_ad_categories", "[]")],
+            )
+            .await
+            .ok();
+        let id = c["id"].as_str().unwrap().to_string();
+        env.meta.configure(|c| c.read_lag = Duration::from_secs(60));
+        env.post(&id, &[("name", "after")]).await.ok();
+        env.handle.faults().set(FaultSpec {
+            lag: 1.0,
+            ..Default::default()
+        });
+        assert_eq!(env.get(&id, &[("fields", "name")]).await.ok()["name"], "before");
+        env.handle.faults().set(FaultSpec::default());
+        assert_eq!(env.get(&id, &[("fields", "name")]).await.ok()["name"], "after");
+
+        let counts = env.handle.counters().snapshot();
+        assert!(counts
+            .endpoints
+            .contains_key("POST /v25.0/act_{ad_account_id}/campaigns"));
+        assert!(counts.endpoints.contains_key("GET /v25.0/{id}"));
+    }
+}
+
+mod oauth {
+    use super::*;
+
+    #[tokio::test]
+    async fn dialog_code_exchange_long_lived_and_debug_token() {
+        let env = start().await;
+        let redirect = "http://127.0.0.1:9/callback";
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[
+                ("client_id", META_APP_ID),
+                ("redirect_uri", redirect),
+                ("state", "xyz"),
+                ("scope", "ads_management,ads_read"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+        let loc = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        assert!(loc.as_str().starts_with(redirect));
+        let q: std::collections::HashMap<_, _> = loc.query_pairs().into_owned().collect();
+        assert_eq!(q["state"], "xyz");
+        let code = q["code"].clone();
+
+        let ex = [
+            ("client_id", META_APP_ID),
+            ("client_secret", META_APP_SECRET),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let tok = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&ex))
+            .await
+            .ok();
+        assert_eq!(tok["token_type"], "bearer");
+        let short = tok["access_token"].as_str().unwrap().to_string();
+        let again = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&ex))
+            .await;
+        assert_eq!(again.err()["code"], 100, "a code is single-use");
+
+        let long = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&[
+                ("grant_type", "fb_exchange_token"),
+                ("client_id", META_APP_ID),
+                ("client_secret", META_APP_SECRET),
+                ("fb_exchange_token", short.as_str()),
+            ]))
+            .await
+            .ok();
+        assert_eq!(long["expires_in"], 5_183_944);
+        let long = long["access_token"].as_str().unwrap().to_string();
+        env.get("act_1", &[("access_token", &long)]).await.ok();
+
+        let app_token = format!("{META_APP_ID}|{META_APP_SECRET}");
+        let dbg = env
+            .send(
+                env.http
+                    .get(format!("{}/debug_token", env.handle.url()))
+                    .query(&[("input_token", long.as_str()), ("access_token", &app_token)]),
+            )
+            .await
+            .ok();
+        assert_eq!(dbg["data"]["is_valid"], true);
+        assert_eq!(dbg["data"]["app_id"], META_APP_ID);
+        assert!(dbg["data"]["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "ads_management"));
+
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[("client_id", META_APP_ID), ("redirect_uri", "https://evil.example/cb")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+    }
+}
+
+/// Every parameter the emulator reads by name, on every route it serves, exists in that call's spec in the
+/// committed table (parsed here on its own, not through the emulator's loader).
+mod spec_table {
+    use adsctl::emulator::meta::graph::ROUTES;
+    use adsctl::emulator::meta::params::{GLOBAL_PARAMS, READ_PARAMS};
+    use serde_json::Value;
+
+    const TABLE: &str = include_str!("../src/emulator/meta/params.json");
+
+    #[test]
+    fn served_routes_and_their_params_exist_in_the_spec() {
+        let t: Value = serde_json::from_str(TABLE).unwrap();
+        for r in ROUTES {
+            let apis = t["nodes"][r.node]["apis"]
+                .as_array()
+                .unwrap_or_else(|| panic!("node {}", r.node));
+            let api = apis
+                .iter()
+                .find(|a| a["method"] == r.method && a["endpoint"].as_str() == r.edge)
+                .unwrap_or_else(|| panic!("{} {} {:?} is not in the spec", r.node, r.method, r.edge));
+            let names: Vec<&str> = api["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for p in r.reads {
+                let global = GLOBAL_PARAMS.contains(p) || (r.method == "GET" && READ_PARAMS.contains(p));
+                assert!(
+                    names.contains(p) || global,
+                    "{} {} {:?} reads {p}, absent from the spec",
+                    r.node,
+                    r.method,
+                    r.edge
+                );
+            }
+        }
+        // The table's enums are the ones the spec names (spot check).
+        assert!(t["enums"]["adaccountcampaigns_objective_enum_param"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "OUTCOME_SALES"));
+    }
+
+    /// Where the reference lives next to a development checkout (a user's clone has none: then nothing to do).
+    fn reference_specs() -> Option<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        [root.join("../shared"), root.join("../../shared")]
+            .into_iter()
+            .map(|p| p.join("reference/meta-marketing/specs"))
+            .find(|p| p.join("enum_types.json").is_file())
+    }
+
+    #[test]
+    fn committed_table_is_what_the_script_makes_from_the_reference() {
+        let Some(specs) = reference_specs() else {
+            eprintln!("no ../shared/reference/meta-marketing/specs here: nothing to compare");
+            return;
+        };
+        let out = tempfile::tempdir().unwrap();
+        let fresh = out.path().join("params.json");
+        let status = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-meta-params.py"))
+            .arg(&specs)
+            .arg(&fresh)
+            .stdout(std::process::Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => {
+                let fresh = std::fs::read_to_string(&fresh).unwrap();
+                assert!(
+                    fresh == TABLE,
+                    "src/emulator/meta/params.json is stale: run scripts/gen-meta-params.py"
+                );
+            }
+            _ => eprintln!("python3 is not available: nothing to compare"),
+        }
+    }
+
+    #[tokio::test]
+    async fn anything_outside_the_spec_is_refused_on_every_served_write() {
+        let env = super::start().await;
+        let c = env
+            .post("act_2/campaigns", &[("special_ad_categories", "[]")])
+            .await
+            .ok();
+        let id = c["id"].as_str().unwrap().to_string();
+        for path in [
+            "act_2/campaigns",
+            "act_2/adsets",
+            "act_2/ads",
+            "act_2/adcreatives",
+            "act_2/adlabels",
+            "act_2/customaudiences",
+            id.as_str(),
+        ] {
+            let r = env.post(path, &[("definitely_not_a_param", "1")]).await;
+            assert_eq!(r.status, 400, "{path}: {}", r.body);
+            assert_eq!(r.err()["code"], 100, "{path}");
+        }
+    }
+}

@@ -1,0 +1,1170 @@
+//! The plan/apply engine against the in-memory connector: identity, diff, ordering, executor, journal,
+//! state, rendering snapshots, and (in `binary`) the `adsctl` binary itself.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use adsctl::apply::{self, ApplyReport, ExecOptions, Target};
+use adsctl::connectors::memory::{CrashPoint, Faults, MemoryCaps, MemoryConnector};
+use adsctl::connectors::Connector;
+use adsctl::model::{Account, Address, Currency, Guardrails, Money, Platform, RemovalPolicy, Resource, Value};
+use adsctl::plan::live::ReadMode;
+use adsctl::plan::{self, Action, Plan, PlanErrors, PlanOptions};
+use adsctl::spec::Project;
+use adsctl::state::{SledStore, StateStore};
+
+fn usd() -> Currency {
+    Currency::from_code("USD").unwrap()
+}
+
+fn money(s: &str) -> Value {
+    Value::Money(Money::parse(s, usd()).unwrap())
+}
+
+fn account(name: &str, on_removed: RemovalPolicy) -> Account {
+    Account {
+        name: name.into(),
+        platform: Platform::GoogleAds,
+        platform_id: "1234567890".into(),
+        login_customer_id: None,
+        currency: usd(),
+        time_zone: None,
+        on_removed,
+        guardrails: Guardrails::default(),
+        endpoint: None,
+    }
+}
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+fn res(address: &str) -> Resource {
+    let a = addr(address);
+    let kind = a.kind().unwrap();
+    Resource::new(a, kind)
+}
+
+/// A project, a memory platform and a state store in a temporary directory.
+struct Env {
+    _dir: tempfile::TempDir,
+    store: SledStore,
+    mem: Arc<MemoryConnector>,
+    accounts: BTreeMap<String, Account>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Env {
+    fn new(accounts: &[Account]) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("state")).unwrap();
+        Env {
+            _dir: dir,
+            store,
+            mem: Arc::new(MemoryConnector::new(Platform::GoogleAds)),
+            accounts: accounts.iter().map(|a| (a.name.clone(), a.clone())).collect(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn project(&self, desired: &[Resource]) -> Project {
+        Project {
+            root: self._dir.path().to_path_buf(),
+            accounts: self.accounts.clone(),
+            resources: desired.to_vec(),
+        }
+    }
+
+    fn try_plan(&self, desired: &[Resource], opts: &PlanOptions) -> Result<Plan, PlanErrors> {
+        let connectors: BTreeMap<String, Arc<dyn Connector>> = self
+            .accounts
+            .keys()
+            .map(|k| (k.clone(), self.mem.clone() as Arc<dyn Connector>))
+            .collect();
+        self.rt.block_on(plan::plan_project(
+            &self.project(desired),
+            &self.store,
+            &connectors,
+            opts,
+            ReadMode::Full,
+        ))
+    }
+
+    fn plan(&self, desired: &[Resource]) -> Plan {
+        self.try_plan(desired, &PlanOptions::default()).unwrap()
+    }
+
+    fn apply(&self, plan: &Plan) -> ApplyReport {
+        let targets: BTreeMap<String, Target> = self
+            .accounts
+            .values()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    Target {
+                        account: a.clone(),
+                        connector: self.mem.clone(),
+                    },
+                )
+            })
+            .collect();
+        self.rt
+            .block_on(apply::execute(plan, &targets, &self.store, &ExecOptions::default()))
+            .unwrap()
+    }
+
+    /// Plan and apply; returns the report.
+    fn converge(&self, desired: &[Resource]) -> ApplyReport {
+        let p = self.plan(desired);
+        assert!(!p.is_blocked(), "blocked: {:?}", p.blockers);
+        self.apply(&p)
+    }
+
+    fn live(&self, account: &str) -> Vec<Resource> {
+        self.mem.snapshot(account)
+    }
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.accounts
+        .iter()
+        .flat_map(|a| &a.changes)
+        .filter(|c| c.action.is_change())
+        .map(|c| (c.address.to_string(), c.action))
+        .collect()
+}
+
+/// A small search account: a campaign, an ad group, two keywords, a shared budget, an audience.
+fn shop(daily: &str) -> Vec<Resource> {
+    vec![
+        res("acme/budget/Shared")
+            .with("amount", money("20"))
+            .with("delivery_method", Value::str("standard")),
+        res("acme/campaign/Spring Sale")
+            .with("status", Value::str("enabled"))
+            .with("channel", Value::str("search"))
+            .with("budget.daily", money(daily)),
+        res("acme/campaign/Brand")
+            .with("status", Value::str("enabled"))
+            .with("channel", Value::str("search"))
+            .with("budget.shared", Value::Ref(addr("acme/budget/Shared"))),
+        res("acme/campaign/Spring Sale/ad_group/Shoes")
+            .with("status", Value::str("enabled"))
+            .with("default_cpc", money("1.20")),
+        res("acme/campaign/Spring Sale/ad_group/Shoes/keyword/running shoes:phrase")
+            .with("status", Value::str("enabled")),
+        res("acme/campaign/Spring Sale/ad_group/Shoes/keyword/trail shoes:exact")
+            .with("status", Value::str("enabled"))
+            .with("cpc_bid", money("0.80")),
+        res("acme/audience/Subscribers")
+            .with("description", Value::str("newsletter"))
+            .with(
+                "members",
+                Value::Set([Value::str("aa11"), Value::str("bb22")].into_iter().collect()),
+            ),
+    ]
+}
+
+mod identity_and_diff {
+    use super::*;
+
+    #[test]
+    fn create_then_nothing_to_do() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let p = env.plan(&shop("50"));
+        assert_eq!(p.summary().create, 7);
+        // parents before children, shared budget before the campaign that refers to it
+        let order: Vec<String> = actions(&p).into_iter().map(|(a, _)| a).collect();
+        let pos = |s: &str| order.iter().position(|x| x == s).unwrap();
+        assert!(pos("acme/budget/Shared") < pos("acme/campaign/Brand"));
+        assert!(pos("acme/campaign/Spring Sale") < pos("acme/campaign/Spring Sale/ad_group/Shoes"));
+        let r = env.apply(&p);
+        assert!(r.ok(), "{r:?}");
+        let again = env.plan(&shop("50"));
+        assert!(!again.has_changes(), "{:?}", actions(&again));
+        // write-only members are compared with what the last apply wrote
+        let mut more = shop("50");
+        more[6].fields.insert(
+            "members".into(),
+            Value::Set([Value::str("aa11"), Value::str("cc33")].into_iter().collect()),
+        );
+        let p = env.plan(&more);
+        let c = &p.accounts[0]
+            .changes
+            .iter()
+            .find(|c| c.action == Action::Update)
+            .unwrap();
+        assert_eq!(c.address, addr("acme/audience/Subscribers"));
+        assert!(c.fields[0].write_only);
+    }
+
+    #[test]
+    fn works_with_an_empty_state() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        // a fresh CI runner: same platform, no state
+        let fresh = Env {
+            mem: env.mem.clone(),
+            ..Env::new(&[account("acme", RemovalPolicy::Pause)])
+        };
+        let p = fresh.plan(&shop("50"));
+        // Everything is recognised; only the write-only audience members, which no platform reads back and
+        // this runner never recorded, are sent again.
+        assert_eq!(
+            actions(&p),
+            vec![("acme/audience/Subscribers".to_string(), Action::Update)]
+        );
+        let c = p.accounts[0]
+            .changes
+            .iter()
+            .find(|c| c.action == Action::Update)
+            .unwrap();
+        assert!(c.fields.iter().all(|f| f.write_only && f.before.is_none()));
+    }
+
+    #[test]
+    fn two_live_candidates_are_an_error_naming_both() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let a = env
+            .mem
+            .insert("acme", res("acme/campaign/Brand").with("status", Value::str("enabled")));
+        let b = env
+            .mem
+            .insert("acme", res("acme/campaign/Brand").with("status", Value::str("paused")));
+        let err = env
+            .try_plan(
+                &[res("acme/campaign/Brand").with("status", Value::str("enabled"))],
+                &PlanOptions::default(),
+            )
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&a) && msg.contains(&b), "{msg}");
+        assert!(err.0[0].hint().unwrap().contains("id:"));
+        // an id pin settles it
+        let mut pinned = res("acme/campaign/Brand").with("status", Value::str("enabled"));
+        pinned.id = Some(b.clone());
+        let p = env.plan(&[pinned]);
+        let c = &p.accounts[0].changes[0];
+        assert_eq!((c.action, c.id.as_deref()), (Action::Adopt, Some(b.as_str())));
+    }
+
+    #[test]
+    fn unowned_objects_are_adopted_explicitly_and_never_removed() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
+        env.mem
+            .insert("acme", res("acme/campaign/Brand").with("status", Value::str("enabled")));
+        env.mem.insert(
+            "acme",
+            res("acme/campaign/Manual").with("status", Value::str("enabled")),
+        );
+        let desired = [res("acme/campaign/Brand").with("status", Value::str("paused"))];
+        let p = env.plan(&desired);
+        assert_eq!(actions(&p), vec![("acme/campaign/Brand".to_string(), Action::Adopt)]);
+        assert!(env.apply(&p).ok());
+        assert!(!env.plan(&desired).has_changes());
+        let live = env.live("acme");
+        assert!(
+            live.iter()
+                .find(|r| r.address == addr("acme/campaign/Brand"))
+                .unwrap()
+                .owned
+        );
+        let manual = live.iter().find(|r| r.address == addr("acme/campaign/Manual")).unwrap();
+        assert!(!manual.owned);
+        assert_eq!(manual.fields["status"], Value::str("enabled"));
+    }
+
+    #[test]
+    fn removal_policies() {
+        for (policy, expect) in [
+            (RemovalPolicy::Pause, Some(Action::Pause)),
+            (RemovalPolicy::Remove, Some(Action::Remove)),
+            (RemovalPolicy::Orphan, None),
+        ] {
+            let env = Env::new(&[account("acme", policy)]);
+            env.converge(&shop("50"));
+            let without: Vec<Resource> = shop("50")
+                .into_iter()
+                .filter(|r| r.address.name() != Some("Brand"))
+                .collect();
+            let p = env.plan(&without);
+            let brand: Vec<Action> = actions(&p)
+                .into_iter()
+                .filter(|(a, _)| a == "acme/campaign/Brand")
+                .map(|(_, x)| x)
+                .collect();
+            assert_eq!(brand.first().copied(), expect, "{policy:?}");
+            if policy == RemovalPolicy::Orphan {
+                let text = plan::render::human(&p, false);
+                assert!(
+                    text.contains("Left alone") && text.contains("acme/campaign/Brand"),
+                    "{text}"
+                );
+            }
+            assert!(env.apply(&p).ok());
+            assert!(!env.plan(&without).has_changes(), "{policy:?} did not converge");
+        }
+    }
+
+    #[test]
+    fn prevent_destroy_is_remembered_after_the_block_is_deleted() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
+        let mut d = shop("50");
+        d[2].lifecycle.prevent_destroy = true;
+        env.converge(&d);
+        let without: Vec<Resource> = d.into_iter().filter(|r| r.address.name() != Some("Brand")).collect();
+        let p = env.plan(&without);
+        assert!(p.is_blocked());
+        assert!(p.blockers[0].message.contains("acme/campaign/Brand"));
+        assert!(apply_refused(&env, &p));
+    }
+
+    fn apply_refused(env: &Env, p: &Plan) -> bool {
+        let targets: BTreeMap<String, Target> = BTreeMap::new();
+        env.rt
+            .block_on(apply::execute(p, &targets, &env.store, &ExecOptions::default()))
+            .is_err()
+    }
+
+    #[test]
+    fn immutable_change_is_a_replace_refused_without_allow_replace() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        let mut d = shop("50");
+        d[1].fields.insert("channel".into(), Value::str("display"));
+        let p = env.plan(&d);
+        assert!(p.is_blocked());
+        let opts = PlanOptions {
+            allow_replace: true,
+            ..Default::default()
+        };
+        let p = env.try_plan(&d, &opts).unwrap();
+        assert!(!p.is_blocked());
+        let acts = actions(&p);
+        assert!(acts.contains(&("acme/campaign/Spring Sale".into(), Action::Replace)));
+        // its children go with it and are created again
+        assert!(acts.contains(&("acme/campaign/Spring Sale/ad_group/Shoes".into(), Action::Create)));
+        assert!(env.apply(&p).ok());
+        assert!(!env.plan(&d).has_changes());
+        assert_eq!(env.live("acme").len(), 7);
+    }
+
+    #[test]
+    fn ignore_changes_and_semantic_equality() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let c = res("acme/campaign/C")
+            .with("status", Value::str("enabled"))
+            .with("final_url", Value::Url("https://Example.com".into()))
+            .with(
+                "labels",
+                Value::Set([Value::str("a"), Value::str("b")].into_iter().collect()),
+            );
+        env.converge(std::slice::from_ref(&c));
+        // the same URL written differently, the same set in another order: no change
+        let mut same = c.clone();
+        same.fields
+            .insert("final_url".into(), Value::Url("https://example.com/".into()));
+        same.fields
+            .insert("labels".into(), Value::List(vec![Value::str("b"), Value::str("a")]));
+        assert!(!env.plan(&[same]).has_changes());
+        // someone pauses it in the UI: drift; unless ignored
+        let id = env.live("acme")[0].id.clone().unwrap();
+        let mut edited = env.live("acme")[0].clone();
+        edited.fields.insert("status".into(), Value::str("paused"));
+        env.mem.set_faults(Faults::default());
+        replace_live(&env, "acme", &id, edited);
+        let p = env.plan(std::slice::from_ref(&c));
+        let f = &p.accounts[0].changes[0].fields[0];
+        assert!(f.drift, "{f:?}");
+        let mut ignoring = c.clone();
+        ignoring.lifecycle.ignore_changes = vec!["status".into()];
+        assert!(!env.plan(&[ignoring]).has_changes());
+    }
+
+    pub(crate) fn replace_live(env: &Env, account: &str, id: &str, r: Resource) {
+        for (k, v) in r.fields {
+            assert!(env.mem.edit(account, id, &k, v));
+        }
+    }
+
+    #[test]
+    fn targets_limit_the_plan_but_keep_needed_parents() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let opts = PlanOptions {
+            targets: vec![addr("acme/campaign/Spring Sale/ad_group/Shoes")],
+            ..Default::default()
+        };
+        let p = env.try_plan(&shop("50"), &opts).unwrap();
+        let acts: Vec<String> = actions(&p).into_iter().map(|(a, _)| a).collect();
+        assert!(acts.contains(&"acme/campaign/Spring Sale".to_string()));
+        assert!(
+            acts.iter().all(|a| a.starts_with("acme/campaign/Spring Sale")),
+            "{acts:?}"
+        );
+        assert_eq!(acts.len(), 4);
+    }
+
+    #[test]
+    fn guardrails_name_each_violating_resource_unless_allowed() {
+        let mut a = account("acme", RemovalPolicy::Pause);
+        a.guardrails = Guardrails {
+            max_daily_budget: Some(Money::parse("100", usd()).unwrap()),
+            max_increase_pct: Some(30),
+            max_changes: Some(50),
+        };
+        let env = Env::new(&[a]);
+        env.converge(&shop("50"));
+        let p = env.plan(&shop("75"));
+        let names: Vec<String> = p
+            .active_blockers()
+            .map(|b| {
+                format!(
+                    "{:?} {}",
+                    b.kind,
+                    b.address.as_ref().map(|a| a.to_string()).unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec!["Guardrail { name: \"max_increase_pct\" } acme/campaign/Spring Sale".to_string()]
+        );
+        let opts = PlanOptions {
+            allow_guardrails: ["max_increase_pct".to_string()].into_iter().collect(),
+            ..Default::default()
+        };
+        assert!(!env.try_plan(&shop("75"), &opts).unwrap().is_blocked());
+        let p = env.plan(&shop("90"));
+        assert!(
+            p.active_blockers().any(|b| b.message.contains("max_daily_budget")),
+            "{:?}",
+            p.blockers
+        );
+    }
+}
+
+mod executor {
+    use super::*;
+
+    #[test]
+    fn batches_respect_the_connector_maximum_without_temporary_ids() {
+        for (max, one_request) in [(1, false), (2, false), (3, true), (100, true)] {
+            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+            env.mem.set_capabilities(MemoryCaps {
+                max_ops_per_request: max,
+                creates_children_in_one_request: one_request,
+            });
+            let r = env.converge(&shop("50"));
+            assert!(r.ok(), "max {max}: {r:?}");
+            assert_eq!(env.live("acme").len(), 7);
+            assert!(!env.plan(&shop("50")).has_changes());
+        }
+    }
+
+    #[test]
+    fn dependents_of_a_failure_are_skipped_and_independent_work_continues() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.mem.set_faults(Faults {
+            fail_addresses: vec!["acme/campaign/Spring Sale".into()],
+            ..Default::default()
+        });
+        let r = env.converge(&shop("50"));
+        assert_eq!(r.failed(), 1);
+        assert_eq!(r.skipped(), 3, "{r:?}"); // the ad group and its two keywords
+        assert_eq!(r.succeeded(), 3);
+        let skipped: Vec<String> = r
+            .results
+            .iter()
+            .filter(|x| matches!(x.outcome, apply::ChangeOutcome::Skipped { .. }))
+            .map(|x| x.address.to_string())
+            .collect();
+        assert!(skipped.iter().all(|s| s.starts_with("acme/campaign/Spring Sale/")));
+        env.mem.set_faults(Faults::default());
+        assert!(env.converge(&shop("50")).ok());
+        assert!(!env.plan(&shop("50")).has_changes());
+    }
+
+    #[test]
+    fn accounts_apply_in_parallel_and_history_is_kept() {
+        let env = Env::new(&[
+            account("acme", RemovalPolicy::Pause),
+            account("beta", RemovalPolicy::Pause),
+        ]);
+        let mut d = shop("50");
+        d.extend(shop("10").into_iter().map(|mut r| {
+            r.address.account = "beta".into();
+            if let Some(Value::Ref(a)) = r.fields.get_mut("budget.shared") {
+                a.account = "beta".into();
+            }
+            r
+        }));
+        let r = env.converge(&d);
+        assert!(r.ok());
+        assert_eq!((env.live("acme").len(), env.live("beta").len()), (7, 7));
+        let h = env.store.history().unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!((h[0].result.as_str(), h[0].succeeded), ("succeeded", 14));
+    }
+
+    /// A request whose response is lost: its creates stay journaled, the next run finds them and adopts or
+    /// keeps them, and nothing is created twice.
+    #[test]
+    fn lost_responses_leave_intents_that_the_next_run_resolves() {
+        for k in 0..7 {
+            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+            env.mem.set_capabilities(MemoryCaps {
+                max_ops_per_request: 3,
+                creates_children_in_one_request: true,
+            });
+            env.mem.set_faults(Faults {
+                lose_response_at_op: Some(k),
+                ..Default::default()
+            });
+            let r = env.converge(&shop("50"));
+            assert!(r.failed() > 0, "k={k}");
+            assert!(!env.store.journal_pending(Some("acme")).unwrap().is_empty(), "k={k}");
+            let r = env.converge(&shop("50"));
+            assert!(r.ok(), "k={k}: {r:?}");
+            assert_eq!(env.live("acme").len(), 7, "k={k}: duplicates");
+            assert!(env.store.journal_pending(None).unwrap().is_empty());
+            assert!(!env.plan(&shop("50")).has_changes());
+        }
+    }
+
+    /// The memory platform crashes at operation k (before committing, after committing with the response lost,
+    /// or between a create and its ownership marker); a new run converges, with no duplicates.
+    #[test]
+    fn crash_at_every_operation_converges_without_duplicates() {
+        crash_test(2, false);
+        crash_test(3, true);
+    }
+
+    fn crash_test(max_ops_per_request: usize, creates_children_in_one_request: bool) {
+        let caps = MemoryCaps {
+            max_ops_per_request,
+            creates_children_in_one_request,
+        };
+        // how many operations a clean apply takes
+        let probe = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        probe.mem.set_capabilities(caps.clone());
+        probe.converge(&shop("50"));
+        let total = probe.mem.ops_seen();
+        assert!(total >= 7);
+        let mut runs = 0;
+        for point in [
+            CrashPoint::BeforeCommit,
+            CrashPoint::AfterCommit,
+            CrashPoint::BeforeMarker,
+        ] {
+            for k in 0..total {
+                let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+                env.mem.set_capabilities(caps.clone());
+                env.mem.set_faults(Faults {
+                    crash_at_op: Some(k),
+                    crash_point: point,
+                    ..Default::default()
+                });
+                let p = env.plan(&shop("50"));
+                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| env.apply(&p)));
+                assert!(crashed.is_err(), "no crash at {k} ({point:?})");
+                if point != CrashPoint::BeforeCommit {
+                    // the interrupted create is still journaled
+                    assert!(!env.store.journal_pending(Some("acme")).unwrap().is_empty());
+                }
+                let again = env.plan(&shop("50"));
+                if point == CrashPoint::BeforeMarker {
+                    assert!(
+                        again.accounts[0]
+                            .changes
+                            .iter()
+                            .any(|c| c.action == Action::Adopt
+                                && c.notes.iter().any(|n| n.contains("interrupted apply"))),
+                        "k={k}: {:?}",
+                        actions(&again)
+                    );
+                }
+                let r = env.apply(&again);
+                assert!(r.ok(), "k={k} {point:?}: {r:?}");
+                let live = env.live("acme");
+                let mut addrs: Vec<String> = live.iter().map(|r| r.address.to_string()).collect();
+                addrs.sort();
+                addrs.dedup();
+                assert_eq!((addrs.len(), live.len()), (7, 7), "k={k} {point:?}: duplicates");
+                assert!(live.iter().all(|r| r.owned));
+                assert!(!env.plan(&shop("50")).has_changes(), "k={k} {point:?}");
+                assert!(env.store.journal_pending(None).unwrap().is_empty());
+                runs += 1;
+            }
+        }
+        assert_eq!(runs, 3 * total);
+    }
+}
+
+mod property {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    struct Props {
+        status: bool,
+        budget: Option<u8>,
+        channel: bool,
+        owned: bool,
+    }
+
+    fn props() -> impl Strategy<Value = Props> {
+        (
+            any::<bool>(),
+            proptest::option::of(0u8..3),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(status, budget, channel, owned)| Props {
+                status,
+                budget,
+                channel,
+                owned,
+            })
+    }
+
+    /// A tree: campaigns → ad groups → keywords, each node present or not, with random fields.
+    type Tree = Vec<Option<(Props, Vec<Option<(Props, Vec<Option<Props>>)>>)>>;
+
+    fn tree() -> impl Strategy<Value = Tree> {
+        let kw = proptest::option::of(props());
+        let ag = proptest::option::of((props(), proptest::collection::vec(kw, 2)));
+        let camp = proptest::option::of((props(), proptest::collection::vec(ag, 2)));
+        proptest::collection::vec(camp, 3)
+    }
+
+    fn resources(t: &Tree, live: bool) -> Vec<Resource> {
+        let status = |p: &Props| Value::str(if p.status { "enabled" } else { "paused" });
+        let mut out = Vec::new();
+        let mk = |a: &str, p: &Props, extra: &dyn Fn(Resource) -> Resource| {
+            let mut r = res(a).with("status", status(p));
+            if live {
+                r.owned = p.owned;
+                r = r.with("serving_status", Value::str("serving"));
+            }
+            extra(r)
+        };
+        for (ci, c) in t.iter().enumerate() {
+            let Some((cp, groups)) = c else { continue };
+            let ca = format!("acme/campaign/C{ci}");
+            out.push(mk(&ca, cp, &|r| {
+                let r = r.with(
+                    "channel",
+                    Value::str(if cp.channel || live { "search" } else { "display" }),
+                );
+                match cp.budget {
+                    Some(b) => r.with("budget.daily", money(["10", "20", "50"][b as usize])),
+                    None if live => r.with("budget.daily", money("5")),
+                    None => r,
+                }
+            }));
+            for (gi, g) in groups.iter().enumerate() {
+                let Some((gp, kws)) = g else { continue };
+                let ga = format!("{ca}/ad_group/G{gi}");
+                out.push(mk(&ga, gp, &|r| match gp.budget {
+                    Some(b) => r.with("default_cpc", money(["0.10", "0.20", "1"][b as usize])),
+                    None => r,
+                }));
+                for (ki, k) in kws.iter().enumerate() {
+                    let Some(kp) = k else { continue };
+                    out.push(mk(&format!("{ga}/keyword/kw{ki}:exact"), kp, &|r| r));
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, max_global_rejects: 4096, ..ProptestConfig::default() })]
+
+        /// apply(plan) followed by a new plan yields no changes, and nothing unowned is ever touched.
+        #[test]
+        fn apply_then_plan_is_empty_and_unowned_is_untouched(
+            desired in tree(),
+            live in tree(),
+            policy in prop_oneof![Just(RemovalPolicy::Pause), Just(RemovalPolicy::Remove), Just(RemovalPolicy::Orphan)],
+            members in proptest::option::of(proptest::collection::btree_set("[a-f0-9]{4}", 0..3)),
+            batch in 1usize..4,
+            one_request in any::<bool>(),
+        ) {
+            let env = Env::new(&[account("acme", policy)]);
+            env.mem.set_capabilities(MemoryCaps { max_ops_per_request: batch, creates_children_in_one_request: one_request });
+            for r in resources(&live, true) {
+                env.mem.insert("acme", r);
+            }
+            let mut want = resources(&desired, false);
+            if let Some(m) = members {
+                want.push(res("acme/audience/A").with("members", Value::Set(m.into_iter().map(Value::Str).collect())));
+            }
+            let opts = PlanOptions { allow_replace: true, ..Default::default() };
+            let p = env.try_plan(&want, &opts).unwrap();
+            // replacing would delete objects adsctl does not manage: refused, nothing to check
+            prop_assume!(!p.is_blocked());
+            let desired_addrs: Vec<Address> = want.iter().map(|r| r.address.clone()).collect();
+            let untouchable: Vec<Resource> = env
+                .live("acme")
+                .into_iter()
+                .filter(|r| !r.owned && !desired_addrs.contains(&r.address))
+                .collect();
+            let report = env.apply(&p);
+            prop_assert!(report.ok(), "{:?}", report);
+            let again = env.try_plan(&want, &opts).unwrap();
+            prop_assert!(!again.has_changes(), "{:?}", actions(&again));
+            let after = env.live("acme");
+            for u in &untouchable {
+                prop_assert!(after.contains(u), "unowned {} was touched", u.address);
+            }
+            // every desired resource exists exactly once
+            for a in &desired_addrs {
+                prop_assert_eq!(after.iter().filter(|r| &r.address == a).count(), 1);
+            }
+        }
+    }
+}
+
+mod rendering {
+    use adsctl::plan::render;
+
+    use super::*;
+
+    fn ad(text: &str) -> Resource {
+        res("acme/campaign/Spring Sale/ad_group/Shoes/ad/1")
+            .with("status", Value::str("enabled"))
+            .with(
+                "headlines",
+                Value::List(vec![
+                    Value::str("Spring Sale on Shoes"),
+                    Value::str("Free Returns"),
+                    Value::str("Shop Trail"),
+                ]),
+            )
+            .with("final_url", Value::Url("https://example.com/shoes".into()))
+            .with("creative.message", Value::str(text))
+    }
+
+    #[test]
+    fn creates() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        insta::assert_snapshot!("creates", render::human(&env.plan(&shop("50")), false));
+    }
+
+    #[test]
+    fn updates_drift_and_long_text() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let mut d = shop("50");
+        d.push(ad(
+            "Spring is here. Up to 40% off running shoes, free returns for thirty days.",
+        ));
+        env.converge(&d);
+        // someone lowers the ad group bid in the UI (drift); the YAML raises a budget and rewrites the ad
+        let g = env
+            .live("acme")
+            .into_iter()
+            .find(|r| r.kind == adsctl::model::Kind::AdGroup)
+            .unwrap();
+        let mut edited = g.clone();
+        edited.fields.insert("default_cpc".into(), money("0.90"));
+        identity_and_diff::replace_live(&env, "acme", g.id.as_deref().unwrap(), edited);
+        let mut d2 = shop("75");
+        let mut new_ad = ad("Spring is here. Up to 50% off trail shoes, free returns for thirty days.");
+        new_ad.fields.insert(
+            "headlines".into(),
+            Value::List(vec![
+                Value::str("Spring Sale on Shoes"),
+                Value::str("Shop Trail Runners"),
+                Value::str("Shop Trail"),
+            ]),
+        );
+        d2.push(new_ad);
+        let p = env.plan(&d2);
+        insta::assert_snapshot!("updates", render::human(&p, false));
+        insta::assert_snapshot!("updates_markdown", render::markdown(&p));
+        let colored = render::human(&p, true);
+        assert!(colored.contains("\x1b[33m~"), "updates are yellow");
+    }
+
+    #[test]
+    fn drift() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        // edits made in the platform's UI; the YAML did not change
+        let live = env.live("acme");
+        let id = |a: &str| live.iter().find(|r| r.address == addr(a)).unwrap().id.clone().unwrap();
+        assert!(env
+            .mem
+            .edit("acme", &id("acme/campaign/Spring Sale"), "status", Value::str("paused")));
+        assert!(env.mem.edit(
+            "acme",
+            &id("acme/campaign/Spring Sale/ad_group/Shoes"),
+            "default_cpc",
+            money("2.50")
+        ));
+        let p = env.plan(&shop("50"));
+        assert_eq!(p.summary().drifted, 2);
+        insta::assert_snapshot!("drift", render::human(&p, false));
+    }
+
+    #[test]
+    fn replaces() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        let mut d = shop("50");
+        d[1].fields.insert("channel".into(), Value::str("display"));
+        insta::assert_snapshot!("replace_refused", render::human(&env.plan(&d), false));
+        let opts = PlanOptions {
+            allow_replace: true,
+            ..Default::default()
+        };
+        insta::assert_snapshot!(
+            "replace_allowed",
+            render::human(&env.try_plan(&d, &opts).unwrap(), false)
+        );
+    }
+
+    #[test]
+    fn removals() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
+        env.converge(&shop("50"));
+        let d: Vec<Resource> = shop("50")
+            .into_iter()
+            .filter(|r| !r.address.to_string().contains("Spring Sale"))
+            .collect();
+        insta::assert_snapshot!("removals", render::human(&env.plan(&d), false));
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        insta::assert_snapshot!("pauses", render::human(&env.plan(&d), false));
+    }
+
+    #[test]
+    fn guardrail_failures() {
+        let mut env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        env.accounts.get_mut("acme").unwrap().guardrails = Guardrails {
+            max_daily_budget: Some(Money::parse("100", usd()).unwrap()),
+            max_increase_pct: Some(30),
+            max_changes: Some(1),
+        };
+        let mut d = shop("120");
+        d[0].fields.insert("amount".into(), money("30"));
+        let p = env.plan(&d);
+        insta::assert_snapshot!("guardrails", render::human(&p, false));
+        let opts = PlanOptions {
+            allow_guardrails: ["max_changes".to_string()].into_iter().collect(),
+            ..Default::default()
+        };
+        let p = env.try_plan(&d, &opts).unwrap();
+        assert!(p.blockers.iter().any(|b| b.overridden));
+        assert!(render::human(&p, false).contains("Overridden guardrails:"));
+    }
+
+    #[test]
+    fn json_round_trips_through_a_plan_file() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let p = env.plan(&shop("50"));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("plan.json");
+        plan::file::save(&p, &f).unwrap();
+        let back = plan::file::load(&f).unwrap();
+        assert_eq!(back, p);
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert_eq!(v["format_version"], 1);
+        assert_eq!(v["accounts"][0]["changes"][0]["action"], "create");
+        std::fs::write(&f, r#"{"format_version": 99}"#).unwrap();
+        assert!(plan::file::load(&f).unwrap_err().to_string().contains("version 99"));
+    }
+}
+
+/// The `adsctl` binary against the memory sandbox backend (`ADSCTL_BACKEND=memory:FILE`).
+mod binary {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    use adsctl::connectors::memory::MemoryData;
+    use adsctl::state::ApplyLock;
+
+    use super::*;
+
+    const CAMPAIGNS: &str = "campaigns:
+  - name: Brand
+    account: acme
+    channel: search
+    status: enabled
+    budget: { daily: BUDGET }
+    bidding: { manual_cpc: {} }
+    ad_groups:
+      - name: Shoes
+        default_cpc: 1.20
+        keywords:
+          - { text: running shoes, match: phrase }
+          - { text: trail shoes, match: exact }
+";
+
+    struct Sandbox {
+        dir: tempfile::TempDir,
+    }
+
+    impl Sandbox {
+        fn new(budget: &str) -> Sandbox {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("adsctl.yaml"),
+                "accounts:\n  acme:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n",
+            )
+            .unwrap();
+            let s = Sandbox { dir };
+            s.budget(budget);
+            s
+        }
+        fn budget(&self, b: &str) {
+            std::fs::write(self.dir.path().join("campaigns.yaml"), CAMPAIGNS.replace("BUDGET", b)).unwrap();
+        }
+        fn mem(&self) -> PathBuf {
+            self.dir.path().join("platform.json")
+        }
+        fn state(&self) -> PathBuf {
+            self.dir.path().join(".adsctl")
+        }
+        fn run(&self, args: &[&str]) -> Output {
+            Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .args(args)
+                .current_dir(self.dir.path())
+                .env("ADSCTL_BACKEND", format!("memory:{}", self.mem().display()))
+                .env_remove("ADSCTL_STATE_DIR")
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        }
+        fn data(&self) -> MemoryData {
+            serde_json::from_str(&std::fs::read_to_string(self.mem()).unwrap()).unwrap()
+        }
+        fn write_data(&self, d: &MemoryData) {
+            std::fs::write(self.mem(), serde_json::to_string(d).unwrap()).unwrap();
+        }
+    }
+
+    fn code(o: &Output) -> i32 {
+        o.status.code().unwrap_or(-1)
+    }
+    fn stderr(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+    fn stdout(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    #[test]
+    fn detailed_exitcode_is_0_2_1() {
+        let s = Sandbox::new("50");
+        let o = s.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stdout(&o).contains("Plan: 4 to create"));
+        let o = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+        let o = s.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", stdout(&o));
+        // without the flag, changes still exit 0
+        s.budget("60");
+        assert_eq!(code(&s.run(&["plan"])), 0);
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 2);
+        // errors: bad YAML, and a backend that cannot be used
+        std::fs::write(s.dir.path().join("campaigns.yaml"), "campaigns: [ {name: 1").unwrap();
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 1);
+        s.budget("60");
+        let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args(["plan", "--detailed-exitcode"])
+            .current_dir(s.dir.path())
+            .env("ADSCTL_BACKEND", "nonsense")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 1);
+        assert!(stderr(&o).contains("ADSCTL_BACKEND"));
+    }
+
+    #[test]
+    fn stale_saved_plan_is_refused() {
+        let s = Sandbox::new("50");
+        assert_eq!(code(&s.run(&["apply", "--auto-approve"])), 0);
+        s.budget("60");
+        let o = s.run(&["plan", "--out", "plan.json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        // someone edits the campaign in the platform's UI after the plan was reviewed
+        let mut d = s.data();
+        let c = d
+            .accounts
+            .get_mut("acme")
+            .unwrap()
+            .iter_mut()
+            .find(|r| r.kind == adsctl::model::Kind::Campaign)
+            .unwrap();
+        c.fields.insert("status".into(), Value::str("paused"));
+        s.write_data(&d);
+        let o = s.run(&["apply", "plan.json"]);
+        assert_eq!(code(&o), 1);
+        assert!(
+            stderr(&o).contains("changed since this plan was made"),
+            "{}",
+            stderr(&o)
+        );
+        let c = s.data().accounts["acme"]
+            .iter()
+            .find(|r| r.kind == adsctl::model::Kind::Campaign)
+            .unwrap()
+            .clone();
+        assert_eq!(c.fields["budget.daily"], money("50"), "nothing was applied");
+        // a fresh plan applies exactly
+        assert_eq!(code(&s.run(&["plan", "--out", "plan.json"])), 0);
+        let o = s.run(&["apply", "plan.json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let c = s.data().accounts["acme"]
+            .iter()
+            .find(|r| r.kind == adsctl::model::Kind::Campaign)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (c.fields["budget.daily"].clone(), c.fields["status"].clone()),
+            (money("60"), Value::str("enabled"))
+        );
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 0);
+    }
+
+    #[test]
+    fn concurrent_apply_is_refused_and_a_stale_lock_is_taken_over() {
+        let s = Sandbox::new("50");
+        let held = ApplyLock::acquire(&s.state()).unwrap();
+        let o = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 1);
+        let err = stderr(&o);
+        assert!(err.contains("another adsctl apply holds the lock"), "{err}");
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            !s.mem().exists() || s.data().accounts.values().all(Vec::is_empty),
+            "nothing applied"
+        );
+        drop(held);
+        // a lock file left by a process that died: detected, taken over
+        let dead = Command::new("true").spawn().unwrap();
+        let pid = dead.id();
+        let mut dead = dead;
+        dead.wait().unwrap();
+        std::fs::write(
+            s.state().join("apply.lock"),
+            format!("pid {pid} since 2026-01-01T00:00:00Z\n"),
+        )
+        .unwrap();
+        let o = s.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stderr(&o).contains("stale apply lock"), "{}", stderr(&o));
+    }
+
+    #[test]
+    fn a_killed_apply_is_resolved_without_duplicates() {
+        for k in 0..4 {
+            let s = Sandbox::new("50");
+            let mut d = MemoryData::default();
+            d.faults.crash_at_op = Some(k);
+            d.faults.crash_point = CrashPoint::AfterCommit;
+            d.faults.crash_style = adsctl::connectors::memory::CrashStyle::Abort;
+            d.capabilities.max_ops_per_request = 1;
+            s.write_data(&d);
+            let o = s.run(&["apply", "--auto-approve"]);
+            assert_ne!(code(&o), 0, "k={k}: the process was aborted");
+            let o = s.run(&["apply", "--auto-approve"]);
+            assert_eq!(code(&o), 0, "k={k}: {}", stderr(&o));
+            let live = &s.data().accounts["acme"];
+            assert_eq!(live.len(), 4, "k={k}: duplicates: {live:?}");
+            assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 0);
+        }
+    }
+
+    #[test]
+    fn formats_targets_cache_and_state_commands() {
+        let s = Sandbox::new("50");
+        let o = s.run(&["plan", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["format_version"], 1);
+        let o = s.run(&["plan", "--format", "markdown"]);
+        assert!(stdout(&o).starts_with("### adsctl plan"));
+        let o = s.run(&[
+            "plan",
+            "--target",
+            "acme/campaign/Brand/ad_group/Shoes/keyword/trail shoes:exact",
+        ]);
+        assert!(stdout(&o).contains("Plan: 3 to create"), "{}", stdout(&o));
+        let o = s.run(&["plan", "--validate"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(stderr(&o).contains("✓ acme/campaign/Brand: valid"), "{}", stderr(&o));
+        assert_eq!(code(&s.run(&["apply", "--auto-approve"])), 0);
+        // --refresh=false plans from the cache: an edit on the platform is not seen until refreshed
+        let mut d = s.data();
+        d.accounts
+            .get_mut("acme")
+            .unwrap()
+            .retain(|r| r.kind != adsctl::model::Kind::Keyword);
+        s.write_data(&d);
+        assert_eq!(code(&s.run(&["plan", "--refresh=false", "--detailed-exitcode"])), 0);
+        assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 2);
+        let o = s.run(&["state", "list"]);
+        assert!(
+            stdout(&o).contains("acme/campaign/Brand  campaign  id"),
+            "{}",
+            stdout(&o)
+        );
+        let o = s.run(&["state", "show", "acme/campaign/Brand"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["entry"]["kind"], "campaign");
+        assert_eq!(code(&s.run(&["state", "rm", "acme/campaign/Brand"])), 0);
+        assert_eq!(code(&s.run(&["state", "rm", "acme/campaign/Brand"])), 1);
+        assert!(stdout(&s.run(&["state", "history"])).contains("succeeded"));
+        let _ = Path::new(".");
+    }
+}
+
+/// Timing of a large account (run with `cargo test --test engine -- --ignored --nocapture large`).
+#[test]
+#[ignore]
+fn large_account_timing() {
+    let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+    env.mem.set_capabilities(MemoryCaps {
+        max_ops_per_request: 1000,
+        creates_children_in_one_request: true,
+    });
+    let mut d = Vec::new();
+    for c in 0..10 {
+        let ca = format!("acme/campaign/C{c}");
+        d.push(
+            res(&ca)
+                .with("status", Value::str("enabled"))
+                .with("budget.daily", money("10")),
+        );
+        for g in 0..20 {
+            let ga = format!("{ca}/ad_group/G{g}");
+            d.push(res(&ga).with("default_cpc", money("1")));
+            for k in 0..50 {
+                d.push(res(&format!("{ga}/keyword/kw{k}:exact")).with("status", Value::str("enabled")));
+            }
+        }
+    }
+    let t = std::time::Instant::now();
+    let p = env.plan(&d);
+    let t_plan = t.elapsed();
+    let t = std::time::Instant::now();
+    assert!(env.apply(&p).ok());
+    let t_apply = t.elapsed();
+    let t = std::time::Instant::now();
+    assert!(!env.plan(&d).has_changes());
+    eprintln!(
+        "{} resources: plan {:?}, apply {:?}, re-plan {:?}",
+        d.len(),
+        t_plan,
+        t_apply,
+        t.elapsed()
+    );
+}

@@ -1,0 +1,1252 @@
+//! `adsctl watch`: the daemon loop, scheduler, backoff, file watcher, status server and metrics.
+//!
+//! `daemon` runs the library daemon against a fake reconciler (an in-memory "platform" whose live state the
+//! tests change behind the daemon's back); every wait polls with a deadline, no fixed sleeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Platform, RemovalPolicy, Resource, Value};
+use adsctl::reconcile::{
+    BackoffPolicy, Daemon, DaemonConfig, DaemonHandle, LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome,
+    Reconciler, ServerConfig, StatusServer,
+};
+use adsctl::spec::Project;
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+/// Poll `f` every 25 ms until it returns `Some`, or panic after `timeout` with `what`.
+async fn poll<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The fake: `adsctl.yaml` with `accounts:` and `campaigns: [{account, name, budget}]`; live state is a map of
+// campaign address → budget per account.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FakeConfig {
+    accounts: BTreeMap<String, FakeAccount>,
+    #[serde(default)]
+    campaigns: Vec<FakeCampaign>,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FakeAccount {
+    platform: Platform,
+    currency: String,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FakeCampaign {
+    account: String,
+    name: String,
+    budget: i64,
+}
+
+#[derive(Default)]
+struct FakePlatform {
+    live: Mutex<BTreeMap<String, BTreeMap<String, i64>>>,
+    failing: Mutex<BTreeSet<String>>,
+    calls: Mutex<BTreeMap<String, u32>>,
+    in_flight: Mutex<BTreeMap<String, u32>>,
+    overlaps: Mutex<u32>,
+    shut_down: AtomicBool,
+}
+
+impl FakePlatform {
+    fn live(&self, account: &str, campaign: &str) -> Option<i64> {
+        let key = format!("{account}/campaign/{campaign}");
+        self.live
+            .lock()
+            .unwrap()
+            .get(account)
+            .and_then(|m| m.get(&key).copied())
+    }
+    fn set_live(&self, account: &str, campaign: &str, budget: i64) {
+        let key = format!("{account}/campaign/{campaign}");
+        self.live
+            .lock()
+            .unwrap()
+            .entry(account.into())
+            .or_default()
+            .insert(key, budget);
+    }
+    fn calls(&self, account: &str) -> u32 {
+        self.calls.lock().unwrap().get(account).copied().unwrap_or(0)
+    }
+}
+
+struct Fake {
+    dir: PathBuf,
+    platform: Arc<FakePlatform>,
+    /// How long one reconcile takes.
+    work: Duration,
+}
+
+fn load_fake(dir: &Path) -> Result<Project, LoadError> {
+    let path = dir.join("adsctl.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| LoadError {
+        message: format!("cannot read {}: {e}", path.display()),
+        diagnostics: vec![],
+    })?;
+    let cfg: FakeConfig = serde_yaml::from_str(&text).map_err(|e| LoadError {
+        message: "adsctl.yaml is invalid".into(),
+        diagnostics: vec![format!("adsctl.yaml: {e}")],
+    })?;
+    let mut accounts = BTreeMap::new();
+    for (name, a) in cfg.accounts {
+        let currency = Currency::from_code(&a.currency).map_err(|e| LoadError {
+            message: format!("account {name}: {e}"),
+            diagnostics: vec![],
+        })?;
+        accounts.insert(
+            name.clone(),
+            Account {
+                name: name.clone(),
+                platform: a.platform,
+                platform_id: "1234567890".into(),
+                login_customer_id: None,
+                currency,
+                time_zone: None,
+                on_removed: RemovalPolicy::Pause,
+                guardrails: Guardrails::default(),
+                endpoint: None,
+            },
+        );
+    }
+    let mut resources = Vec::new();
+    for c in cfg.campaigns {
+        if !accounts.contains_key(&c.account) {
+            return Err(LoadError {
+                message: format!("campaign {} names unknown account {}", c.name, c.account),
+                diagnostics: vec![],
+            });
+        }
+        resources.push(
+            Resource::new(
+                Address::account(&c.account).child(Kind::Campaign, &c.name),
+                Kind::Campaign,
+            )
+            .with("budget", Value::Int(c.budget)),
+        );
+    }
+    Ok(Project {
+        root: dir.to_path_buf(),
+        accounts,
+        resources,
+    })
+}
+
+#[async_trait]
+impl Reconciler for Fake {
+    async fn load(&self) -> Result<Project, LoadError> {
+        load_fake(&self.dir)
+    }
+
+    async fn reconcile(
+        &self,
+        project: &Project,
+        account: &Account,
+        mode: Mode,
+    ) -> Result<ReconcileOutcome, ReconcileError> {
+        let p = &self.platform;
+        {
+            let mut f = p.in_flight.lock().unwrap();
+            let n = f.entry(account.name.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                *p.overlaps.lock().unwrap() += 1;
+            }
+        }
+        *p.calls.lock().unwrap().entry(account.name.clone()).or_default() += 1;
+        tokio::time::sleep(self.work).await;
+        let result = if p.failing.lock().unwrap().contains(&account.name) {
+            Err(ReconcileError::Api {
+                platform: account.platform.as_str().into(),
+                code: "503".into(),
+                message: "The service is currently unavailable.".into(),
+                hint: Some("transient; adsctl retries with backoff".into()),
+                retry_after: None,
+            })
+        } else {
+            let mut live = p.live.lock().unwrap();
+            let live = live.entry(account.name.clone()).or_default();
+            let mut drifted = Vec::new();
+            let mut summary = PlanSummary::default();
+            let mut changes = Vec::new();
+            for r in project.resources.iter().filter(|r| r.address.account == account.name) {
+                let want = r.fields.get("budget").and_then(Value::as_int).unwrap_or(0);
+                let key = r.address.to_string();
+                match live.get(&key) {
+                    None => summary.create += 1,
+                    Some(have) if *have != want => {
+                        summary.update += 1;
+                        drifted.push(key.clone());
+                    }
+                    Some(_) => continue,
+                }
+                changes.push(serde_json::json!({"address": key, "budget": want}));
+                if mode == Mode::Apply {
+                    live.insert(key, want);
+                }
+            }
+            let (applied, pending) = match mode {
+                Mode::Apply => (summary, PlanSummary::default()),
+                Mode::Observe => (PlanSummary::default(), summary),
+            };
+            Ok(ReconcileOutcome {
+                drifted,
+                applied,
+                pending,
+                plan: serde_json::json!({ "changes": changes }),
+                token_expires_at: Some(chrono::Utc::now() + chrono::Duration::minutes(50)),
+                spend_today: adsctl::model::Money::parse("12.34", account.currency).ok(),
+                api_calls: vec![adsctl::reconcile::ApiCalls {
+                    platform: account.platform.as_str().into(),
+                    code: "200".into(),
+                    count: 2,
+                    error: false,
+                }],
+                ..Default::default()
+            })
+        };
+        *p.in_flight.lock().unwrap().entry(account.name.clone()).or_default() -= 1;
+        result
+    }
+
+    async fn shutdown(&self) {
+        self.platform.shut_down.store(true, Ordering::SeqCst);
+    }
+}
+
+const TWO_ACCOUNTS: &str = "accounts:
+  search: { platform: google_ads, currency: USD }
+  social: { platform: meta, currency: EUR }
+campaigns:
+  - { account: search, name: Spring, budget: 50 }
+  - { account: social, name: Summer, budget: 30 }
+";
+
+/// Write like an editor doing an atomic save: a temporary file renamed over the original.
+fn atomic_write(path: &Path, text: &str) {
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A daemon and its status server, running in this test's runtime.
+struct Served {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    handle: DaemonHandle,
+    base: String,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    daemon: tokio::task::JoinHandle<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    async fn status(&self) -> serde_json::Value {
+        self.http
+            .get(format!("{}/api/v1/status", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+    async fn account_status(&self, name: &str) -> serde_json::Value {
+        let s = self.status().await;
+        s["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account"] == name)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.daemon)
+            .await
+            .expect("daemon stops")
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .expect("server stops")
+            .unwrap();
+    }
+}
+
+/// Test defaults: no interval runs (an hour), a short debounce, a fast backoff.
+fn test_config(dir: &Path) -> DaemonConfig {
+    let mut cfg = DaemonConfig::new(dir);
+    cfg.interval = Duration::from_secs(3600);
+    cfg.debounce = Duration::from_millis(100);
+    cfg.backoff = BackoffPolicy {
+        base: Duration::from_millis(100),
+        max: Duration::from_secs(30),
+        jitter: true,
+    };
+    cfg
+}
+
+async fn serve<R: Reconciler>(tmp: tempfile::TempDir, reconciler: Arc<R>, cfg: DaemonConfig) -> Served {
+    let dir = cfg.dir.clone();
+    let daemon = Daemon::new(reconciler, cfg);
+    let handle = daemon.handle();
+    let shutdown = CancellationToken::new();
+    let server = StatusServer::bind(
+        ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            token: None,
+        },
+        handle.hub.clone(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let s = shutdown.clone();
+    let server = tokio::spawn(async move { server.serve(s).await.unwrap() });
+    let s = shutdown.clone();
+    let daemon = tokio::spawn(async move { daemon.run(s).await.unwrap() });
+    Served {
+        _tmp: tmp,
+        dir,
+        handle,
+        base,
+        http: reqwest::Client::new(),
+        shutdown,
+        daemon,
+        server,
+    }
+}
+
+/// A daemon over the fake reconciler.
+struct Running {
+    served: Served,
+    platform: Arc<FakePlatform>,
+}
+
+impl std::ops::Deref for Running {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.served
+    }
+}
+
+impl Running {
+    async fn stop(self) -> Arc<FakePlatform> {
+        self.served.stop().await;
+        self.platform
+    }
+}
+
+async fn start(yaml: &str, tweak: impl FnOnce(&mut DaemonConfig), work: Duration) -> Running {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    std::fs::write(dir.join("adsctl.yaml"), yaml).unwrap();
+    let platform = Arc::new(FakePlatform::default());
+    let fake = Arc::new(Fake {
+        dir: dir.clone(),
+        platform: platform.clone(),
+        work,
+    });
+    let mut cfg = test_config(&dir);
+    tweak(&mut cfg);
+    Running {
+        served: serve(tmp, fake, cfg).await,
+        platform,
+    }
+}
+
+mod daemon {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edits_are_applied_within_seconds() {
+        let r = start(TWO_ACCOUNTS, |_| {}, Duration::ZERO).await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50) && p.live("social", "Summer") == Some(30)).then_some(())
+        })
+        .await;
+        // An atomic save (temporary file renamed over the original).
+        atomic_write(
+            &r.dir.join("adsctl.yaml"),
+            &TWO_ACCOUNTS.replace("budget: 50", "budget: 70"),
+        );
+        poll(Duration::from_secs(5), "atomic-save edit applied", || async {
+            (p.live("search", "Spring") == Some(70)).then_some(())
+        })
+        .await;
+        // An in-place save.
+        std::fs::write(
+            r.dir.join("adsctl.yaml"),
+            TWO_ACCOUNTS.replace("budget: 50", "budget: 90"),
+        )
+        .unwrap();
+        poll(Duration::from_secs(5), "in-place edit applied", || async {
+            (p.live("search", "Spring") == Some(90)).then_some(())
+        })
+        .await;
+        // The interval is an hour: only the watcher can have triggered these. A save that changes nothing, or a
+        // file the watcher ignores, triggers no reconcile.
+        let calls = p.calls("social");
+        std::fs::write(r.dir.join(".adsctl.yaml.swp"), "x").unwrap();
+        std::fs::write(r.dir.join("notes.md"), "x").unwrap();
+        std::fs::write(
+            r.dir.join("adsctl.yaml"),
+            TWO_ACCOUNTS.replace("budget: 50", "budget: 90"),
+        )
+        .unwrap();
+        let gen = r.status().await["config"]["generation"].as_u64().unwrap();
+        assert_eq!(gen, 3, "three distinct valid configs loaded");
+        // A new account in the config gets its own worker.
+        let three = format!(
+            "{}  - {{ account: extra, name: Autumn, budget: 5 }}\n",
+            TWO_ACCOUNTS.replace("campaigns:", "  extra: { platform: meta, currency: USD }\ncampaigns:")
+        );
+        atomic_write(&r.dir.join("adsctl.yaml"), &three);
+        poll(Duration::from_secs(5), "new account reconciled", || async {
+            (p.live("extra", "Autumn") == Some(5)).then_some(())
+        })
+        .await;
+        assert_eq!(r.status().await["config"]["generation"], 4);
+        // The social account's part of the config never changed after the start: no reconcile was triggered
+        // for it by the edits of the other accounts, by ignored files or by a save that changed nothing.
+        assert_eq!(
+            p.calls("social"),
+            calls,
+            "only accounts whose desired state changed are triggered"
+        );
+        let p = r.stop().await;
+        assert!(p.shut_down.load(Ordering::SeqCst), "Reconciler::shutdown called");
+        assert_eq!(*p.overlaps.lock().unwrap(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drift_is_repaired_on_the_next_interval() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.interval = Duration::from_millis(200);
+                c.watch_files = false;
+            },
+            Duration::ZERO,
+        )
+        .await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        // Someone changes the budget in the platform's web interface.
+        p.set_live("search", "Spring", 999);
+        poll(Duration::from_secs(5), "drift repaired", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        let (_, metrics) = r.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_reconciles_total{account=\"search\",result=\"success\"}"),
+            "{metrics}"
+        );
+        r.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn observe_mode_reports_drift_and_applies_nothing() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.interval = Duration::from_millis(200);
+                c.watch_files = false;
+                c.mode = Mode::Observe;
+            },
+            Duration::ZERO,
+        )
+        .await;
+        let p = r.platform.clone();
+        p.set_live("search", "Spring", 40);
+        let s = poll(Duration::from_secs(5), "drift reported", || async {
+            let a = r.account_status("search").await;
+            (a["reconciles"].as_u64().unwrap_or(0) >= 2).then_some(a)
+        })
+        .await;
+        assert_eq!(s["status"], "drifted");
+        assert_eq!(s["drift"][0], "search/campaign/Spring");
+        assert_eq!(s["pending"]["update"], 1);
+        assert_eq!(p.live("search", "Spring"), Some(40), "observe mode never writes");
+        assert_eq!(p.live("social", "Summer"), None);
+        let (_, plan) = r.get("/api/v1/plan").await;
+        let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        assert_eq!(plan["mode"], "observe");
+        assert_eq!(plan["accounts"]["search"]["changes"][0]["budget"], 50);
+        r.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalid_edit_is_reported_and_nothing_is_applied() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.interval = Duration::from_millis(200);
+            },
+            Duration::ZERO,
+        )
+        .await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        // A typo in a key, and a budget change in the same (invalid) edit.
+        atomic_write(
+            &r.dir.join("adsctl.yaml"),
+            &TWO_ACCOUNTS.replace("budget: 50", "budgte: 75"),
+        );
+        let s = poll(Duration::from_secs(5), "invalid config reported", || async {
+            let s = r.status().await;
+            (s["config"]["valid"] == false).then_some(s)
+        })
+        .await;
+        assert_eq!(s["config"]["loaded"], true);
+        assert_eq!(s["config"]["generation"], 1);
+        assert!(s["config"]["error"].as_str().unwrap().contains("invalid"), "{s}");
+        assert!(
+            s["config"]["diagnostics"][0].as_str().unwrap().contains("budgte"),
+            "{s}"
+        );
+        // The daemon keeps reconciling the last good state: drift is still repaired back to 50, never 75.
+        p.set_live("search", "Spring", 1);
+        poll(
+            Duration::from_secs(5),
+            "drift repaired with the last good config",
+            || async { (p.live("search", "Spring") == Some(50)).then_some(()) },
+        )
+        .await;
+        assert_eq!(r.get("/readyz").await.0, 200, "still ready with the last good config");
+        let (_, page) = r.get("/").await;
+        assert!(page.contains("The last edit is invalid and was not applied"), "{page}");
+        let (_, metrics) = r.get("/metrics").await;
+        assert!(metrics.contains("adsctl_config_valid 0"), "{metrics}");
+        // Fixing the file recovers.
+        atomic_write(
+            &r.dir.join("adsctl.yaml"),
+            &TWO_ACCOUNTS.replace("budget: 50", "budget: 75"),
+        );
+        poll(Duration::from_secs(5), "fixed edit applied", || async {
+            (p.live("search", "Spring") == Some(75)).then_some(())
+        })
+        .await;
+        assert_eq!(r.status().await["config"]["valid"], true);
+        r.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_account_backs_off_without_affecting_another() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.interval = Duration::from_millis(100);
+                c.watch_files = false;
+            },
+            Duration::ZERO,
+        )
+        .await;
+        let p = r.platform.clone();
+        p.failing.lock().unwrap().insert("search".into());
+        // The healthy account keeps its 100 ms rhythm…
+        poll(
+            Duration::from_secs(10),
+            "20 reconciles of the healthy account",
+            || async { (p.calls("social") >= 20).then_some(()) },
+        )
+        .await;
+        // …while the failing one backs off exponentially (100, 200, 400, 800 ms … with jitter).
+        let failing_calls = p.calls("search");
+        assert!(
+            (2..=8).contains(&failing_calls),
+            "failing account attempted {failing_calls} times while the healthy one ran 20"
+        );
+        let s = r.account_status("search").await;
+        assert_eq!(s["status"], "failing");
+        assert_eq!(s["last_error"]["kind"], "api_error");
+        assert!(s["last_error"]["message"].as_str().unwrap().contains("503"));
+        assert!(s["consecutive_failures"].as_u64().unwrap() >= 2);
+        let healthy = r.account_status("social").await;
+        assert_eq!(healthy["status"], "in_sync");
+        assert!(healthy["last_error"].is_null());
+        let (_, metrics) = r.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"google_ads\",code=\"503\"}"),
+            "{metrics}"
+        );
+        // Recovery: the account comes back once the platform does.
+        p.failing.lock().unwrap().clear();
+        r.handle
+            .commands
+            .send(adsctl::reconcile::Command::ReconcileNow(Some("search".into())))
+            .await
+            .unwrap();
+        poll(Duration::from_secs(10), "recovered", || async {
+            let s = r.account_status("search").await;
+            (s["status"] == "in_sync").then_some(())
+        })
+        .await;
+        assert_eq!(r.account_status("search").await["consecutive_failures"], 0);
+        r.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn never_two_reconciles_of_one_account_at_once() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.interval = Duration::from_millis(10);
+                c.debounce = Duration::from_millis(10);
+            },
+            Duration::from_millis(20),
+        )
+        .await;
+        for i in 0..30 {
+            r.handle
+                .commands
+                .send(adsctl::reconcile::Command::ReconcileNow(None))
+                .await
+                .unwrap();
+            if i % 10 == 0 {
+                std::fs::write(r.dir.join("adsctl.yaml"), TWO_ACCOUNTS.replace("50", &format!("5{i}"))).unwrap();
+            }
+            tokio::task::yield_now().await;
+        }
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "some reconciles", || async {
+            (p.calls("search") >= 10 && p.calls("social") >= 10).then_some(())
+        })
+        .await;
+        let p = r.stop().await;
+        assert_eq!(
+            *p.overlaps.lock().unwrap(),
+            0,
+            "an account was reconciled twice at once"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_lets_the_reconcile_in_flight_finish() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.watch_files = false;
+            },
+            Duration::from_millis(400),
+        )
+        .await;
+        poll(Duration::from_secs(5), "a reconcile in flight", || async {
+            let a = r.account_status("search").await;
+            (a["reconciling"] == true).then_some(())
+        })
+        .await;
+        let p = r.stop().await;
+        assert_eq!(
+            p.live("search", "Spring"),
+            Some(50),
+            "the batch in flight was finished, not torn"
+        );
+        assert!(p.shut_down.load(Ordering::SeqCst));
+    }
+}
+
+mod server {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn metrics_parse_as_prometheus_text() {
+        let r = start(TWO_ACCOUNTS, |c| c.watch_files = false, Duration::ZERO).await;
+        poll(Duration::from_secs(5), "both reconciled", || async {
+            let s = r.status().await;
+            s["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["last_sync"].is_string())
+                .then_some(())
+        })
+        .await;
+        let resp = r.http.get(format!("{}/metrics", r.base)).send().await.unwrap();
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+        let text = resp.text().await.unwrap();
+        let lines = text.lines().map(|l| Ok(l.to_string()));
+        let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+        let names: BTreeSet<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();
+        for want in [
+            "adsctl_reconciles_total",
+            "adsctl_reconcile_duration_seconds",
+            "adsctl_drifted_resources",
+            "adsctl_pending_changes",
+            "adsctl_api_requests_total",
+            "adsctl_token_expiry_seconds",
+            "adsctl_last_successful_sync_timestamp_seconds",
+            "adsctl_config_valid",
+        ] {
+            assert!(names.contains(want), "{want} missing from {names:?}");
+        }
+        let histogram = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "adsctl_reconcile_duration_seconds" && s.labels.get("account") == Some("social"))
+            .unwrap();
+        match &histogram.value {
+            prometheus_parse::Value::Histogram(buckets) => {
+                assert!(buckets.len() >= 10);
+                assert!(buckets.last().unwrap().count >= 1.0, "{buckets:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let expiry = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "adsctl_token_expiry_seconds" && s.labels.get("account") == Some("search"))
+            .unwrap();
+        match expiry.value {
+            prometheus_parse::Value::Gauge(v) => assert!(v > 2900.0 && v <= 3000.0, "{v}"),
+            ref other => panic!("{other:?}"),
+        }
+        let requests = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "adsctl_api_requests_total"
+                    && s.labels.get("platform") == Some("meta")
+                    && s.labels.get("code") == Some("200")
+            })
+            .unwrap();
+        // prometheus-parse reads OpenMetrics counters (`# TYPE x counter` + `x_total`) as untyped samples.
+        assert!(
+            matches!(requests.value, prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) if v >= 2.0),
+            "{:?}",
+            requests.value
+        );
+        r.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_page_renders_one_card_per_account() {
+        let r = start(TWO_ACCOUNTS, |c| c.watch_files = false, Duration::ZERO).await;
+        poll(Duration::from_secs(5), "both reconciled", || async {
+            let s = r.status().await;
+            s["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["status"] == "in_sync")
+                .then_some(())
+        })
+        .await;
+        assert_eq!(r.get("/healthz").await, (200, "ok\n".into()));
+        assert_eq!(r.get("/readyz").await.0, 200);
+        let (code, page) = r.get("/").await;
+        assert_eq!(code, 200);
+        assert_eq!(page.matches("<section class=\"card").count(), 2, "{page}");
+        for (account, platform, spend) in [("search", "google_ads", "$12.34"), ("social", "meta", "12.34")] {
+            let start = page.find(&format!("data-account=\"{account}\"")).expect("card");
+            let card = &page[start..start + page[start..].find("</section>").unwrap()];
+            assert!(card.contains(platform), "{card}");
+            assert!(card.contains("in sync"), "{card}");
+            for label in ["Last sync", "Token", "Drift", "Spend today"] {
+                assert!(card.contains(&format!("<dt>{label}</dt>")), "{label} in {card}");
+            }
+            assert!(card.contains(spend), "{spend} in {card}");
+            assert!(card.contains("expires <time"), "{card}");
+        }
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no external URL"
+        );
+        assert!(!page.contains("<script"), "no script");
+        r.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn off_loopback_needs_a_token() {
+        let hub = Arc::new(adsctl::reconcile::StatusHub::new(Mode::Apply, Duration::from_secs(60)));
+        // Refuses to start bound elsewhere without a token (checked before binding anything).
+        let err = StatusServer::bind(
+            ServerConfig {
+                listen: "0.0.0.0:0".parse().unwrap(),
+                token: None,
+            },
+            hub.clone(),
+        )
+        .await
+        .err()
+        .expect("refused");
+        assert!(matches!(err, adsctl::reconcile::ServerError::TokenRequired { .. }));
+        assert!(err.hint().contains("ADSCTL_STATUS_TOKEN"));
+        // The router as it runs off loopback, served here on loopback.
+        let token = adsctl::secret::Secret::new("s3cret-status-token");
+        let app = adsctl::reconcile::server::router(hub, Some(token));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(s.cancelled_owned())
+                .await
+                .unwrap()
+        });
+        let http = reqwest::Client::new();
+        for path in ["/", "/metrics", "/api/v1/status", "/api/v1/plan", "/readyz"] {
+            let r = http.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{path}");
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("s3cret"), "{body}");
+            let r = http
+                .get(format!("{base}{path}"))
+                .bearer_auth("wrong-token")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{path}");
+            let r = http
+                .get(format!("{base}{path}"))
+                .bearer_auth("s3cret-status-token")
+                .send()
+                .await
+                .unwrap();
+            // readyz: authorised, but no config loaded.
+            let want = if path == "/readyz" { 503 } else { 200 };
+            assert_eq!(r.status().as_u16(), want, "{path}");
+        }
+        assert_eq!(
+            http.get(format!("{base}/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            200
+        );
+        stop.cancel();
+        server.await.unwrap();
+    }
+}
+
+/// The real reconciler (spec, engine, state) over the in-memory platform, and the binary.
+mod engine {
+    use super::*;
+    use adsctl::connectors::memory::MemoryConnector;
+    use adsctl::connectors::{
+        ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
+        OpOutcome, ReadRequest,
+    };
+    use adsctl::model::Money;
+    use adsctl::reconcile::engine::EngineReconciler;
+
+    const SEARCH: &str = "acme-search";
+    const SOCIAL: &str = "acme-social";
+    const CAMPAIGN_FILE: &str = "campaigns/spring-sale-search.yaml";
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// A copy of examples/quickstart (acme-search on Google Ads, acme-social on Meta).
+    fn quickstart() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap().join("repo");
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"), &dir);
+        (tmp, dir)
+    }
+
+    /// The in-memory platform, with a switchable 503 storm per account.
+    struct Storm {
+        inner: MemoryConnector,
+        failing: Arc<Mutex<BTreeSet<String>>>,
+    }
+
+    impl Storm {
+        fn check(&self, account: &Account) -> Result<(), ConnectorError> {
+            if self.failing.lock().unwrap().contains(&account.name) {
+                return Err(ConnectorError::Api {
+                    platform: "google_ads",
+                    code: "UNAVAILABLE".into(),
+                    message: "The service is currently unavailable. (HTTP 503)".into(),
+                    hint: Some("transient; retry later".into()),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Storm {
+        fn platform(&self) -> Platform {
+            self.inner.platform()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.inner.capabilities()
+        }
+        async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+            self.check(account)?;
+            self.inner.read(account, req).await
+        }
+        async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+            self.check(account)?;
+            self.inner.apply(account, batch).await
+        }
+        async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+            self.inner.validate(account, batch).await
+        }
+        async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
+            self.inner.health(account).await
+        }
+        async fn metrics(
+            &self,
+            account: &Account,
+            level: MetricsLevel,
+            range: DateRange,
+        ) -> Result<Vec<MetricRow>, ConnectorError> {
+            self.check(account)?;
+            self.inner.metrics(account, level, range).await
+        }
+    }
+
+    struct Engine {
+        served: Served,
+        google: MemoryConnector,
+        failing: Arc<Mutex<BTreeSet<String>>>,
+    }
+
+    async fn start_engine(tweak: impl FnOnce(&mut DaemonConfig)) -> Engine {
+        let (tmp, dir) = quickstart();
+        let google = MemoryConnector::new(Platform::GoogleAds);
+        let failing: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let (g, f) = (google.sibling(Platform::GoogleAds), failing.clone());
+        let resolver = move |a: &Account| -> Result<Arc<dyn Connector>, ConnectorError> {
+            Ok(Arc::new(Storm {
+                inner: g.sibling(a.platform),
+                failing: f.clone(),
+            }))
+        };
+        let reconciler = EngineReconciler::open_with(&dir, Box::new(resolver)).await.unwrap();
+        let mut cfg = test_config(&dir);
+        tweak(&mut cfg);
+        Engine {
+            served: serve(tmp, Arc::new(reconciler), cfg).await,
+            google,
+            failing,
+        }
+    }
+
+    fn usd(s: &str) -> Value {
+        Value::Money(Money::parse(s, Currency::from_code("USD").unwrap()).unwrap())
+    }
+
+    /// The live search campaign: (id, daily budget).
+    fn live_campaign(m: &MemoryConnector) -> Option<(String, Option<Value>)> {
+        m.snapshot(SEARCH)
+            .into_iter()
+            .find(|r| r.kind == Kind::Campaign && r.address.name() == Some("Spring Sale - Search"))
+            .map(|r| (r.id.clone().unwrap_or_default(), r.fields.get("budget.daily").cloned()))
+    }
+
+    async fn wait_budget(e: &Engine, want: &str, what: &str) -> String {
+        let want = usd(want);
+        poll(Duration::from_secs(10), what, || async {
+            live_campaign(&e.google).and_then(|(id, b)| (b.as_ref() == Some(&want)).then_some(id))
+        })
+        .await
+    }
+
+    fn edit(dir: &Path, from: &str, to: &str) {
+        let path = dir.join(CAMPAIGN_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from} not in {}", path.display());
+        atomic_write(&path, &text.replacen(from, to, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edits_are_applied_and_drift_is_repaired() {
+        let e = start_engine(|c| c.interval = Duration::from_millis(300)).await;
+        wait_budget(&e, "50", "the quickstart applied").await;
+        poll(Duration::from_secs(10), "both accounts in sync", || async {
+            let s = e.served.status().await;
+            s["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["status"] == "in_sync")
+                .then_some(())
+        })
+        .await;
+        // An edit of the YAML (20 %: within max_increase_pct 30).
+        edit(&e.served.dir, "daily: 50.00", "daily: 60.00");
+        let id = wait_budget(&e, "60", "the edit applied").await;
+        // Someone changes the budget in the web interface: repaired on the next interval.
+        assert!(e.google.edit(SEARCH, &id, "budget.daily", usd("55")));
+        wait_budget(&e, "60", "the drift repaired").await;
+        let s = e.served.account_status(SEARCH).await;
+        assert_eq!(s["platform"], "google_ads");
+        assert!(s["last_sync"].is_string());
+        let (_, plan) = e.served.get("/api/v1/plan").await;
+        let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        assert!(plan["accounts"][SEARCH]["accounts"].is_array(), "{plan}");
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_guardrail_violation_is_reported_and_not_applied() {
+        let e = start_engine(|_| {}).await;
+        wait_budget(&e, "50", "the quickstart applied").await;
+        // 50 → 400: past max_increase_pct (30) and max_daily_budget (500 with the others).
+        edit(&e.served.dir, "daily: 50.00", "daily: 400.00");
+        let s = poll(Duration::from_secs(10), "the guardrail reported", || async {
+            let s = e.served.account_status(SEARCH).await;
+            (s["status"] == "blocked").then_some(s)
+        })
+        .await;
+        assert!(!s["blocked"].as_array().unwrap().is_empty(), "{s}");
+        assert_eq!(s["pending"]["update"], 1, "{s}");
+        assert_eq!(live_campaign(&e.google).unwrap().1, Some(usd("50")), "nothing applied");
+        let (_, page) = e.served.get("/").await;
+        assert!(page.contains("<dt>Guardrails</dt>"), "{page}");
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalid_edit_is_reported_and_nothing_is_applied() {
+        let e = start_engine(|c| c.interval = Duration::from_millis(300)).await;
+        let id = wait_budget(&e, "50", "the quickstart applied").await;
+        // A budget change together with a typo: the whole edit is refused.
+        edit(&e.served.dir, "daily: 50.00", "daily: 60.00");
+        edit(&e.served.dir, "status: enabled", "staus: enabled");
+        let s = poll(Duration::from_secs(10), "the invalid config reported", || async {
+            let s = e.served.status().await;
+            (s["config"]["valid"] == false).then_some(s)
+        })
+        .await;
+        let diags = s["config"]["diagnostics"].as_array().unwrap();
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.as_str().unwrap().contains("spring-sale-search.yaml:")),
+            "{s}"
+        );
+        // The last good state is still reconciled: drift goes back to 50, the invalid 60 is never applied.
+        assert!(e.google.edit(SEARCH, &id, "budget.daily", usd("45")));
+        wait_budget(&e, "50", "the drift repaired towards the last good state").await;
+        assert_eq!(e.served.status().await["config"]["valid"], false);
+        assert_eq!(e.served.get("/readyz").await.0, 200);
+        // Fixed: applied.
+        edit(&e.served.dir, "staus: enabled", "status: enabled");
+        wait_budget(&e, "60", "the fixed edit applied").await;
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn observe_mode_only_reports() {
+        let e = start_engine(|c| c.mode = Mode::Observe).await;
+        let s = poll(Duration::from_secs(10), "the pending plan reported", || async {
+            let s = e.served.account_status(SEARCH).await;
+            (s["reconciles"].as_u64().unwrap_or(0) >= 1).then_some(s)
+        })
+        .await;
+        assert_eq!(s["status"], "drifted");
+        assert!(s["pending"]["create"].as_u64().unwrap() >= 5, "{s}");
+        assert!(e.google.snapshot(SEARCH).is_empty(), "observe mode never writes");
+        assert!(e.google.snapshot(SOCIAL).is_empty());
+        e.served.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_503_storm_on_one_account_does_not_affect_the_other() {
+        let e = start_engine(|c| {
+            c.interval = Duration::from_millis(100);
+            c.watch_files = false;
+        })
+        .await;
+        e.failing.lock().unwrap().insert(SEARCH.into());
+        let social = poll(
+            Duration::from_secs(15),
+            "15 reconciles of the healthy account",
+            || async {
+                let s = e.served.account_status(SOCIAL).await;
+                (s["reconciles"].as_u64().unwrap_or(0) >= 15).then_some(s)
+            },
+        )
+        .await;
+        assert_eq!(social["status"], "in_sync");
+        assert!(!e.google.snapshot(SOCIAL).is_empty(), "the healthy account was applied");
+        let search = e.served.account_status(SEARCH).await;
+        assert_eq!(search["status"], "failing");
+        assert!(
+            search["last_error"]["message"].as_str().unwrap().contains("503"),
+            "{search}"
+        );
+        let attempts = search["reconciles"].as_u64().unwrap();
+        assert!(
+            (2..=8).contains(&attempts),
+            "the failing account tried {attempts} times: no backoff?"
+        );
+        assert!(e.google.snapshot(SEARCH).is_empty());
+        let (_, metrics) = e.served.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"google_ads\",code=\"UNAVAILABLE\"}"),
+            "{metrics}"
+        );
+        e.failing.lock().unwrap().clear();
+        e.served
+            .handle
+            .commands
+            .send(adsctl::reconcile::Command::ReconcileNow(Some(SEARCH.into())))
+            .await
+            .unwrap();
+        wait_budget(&e, "50", "the account recovered").await;
+        e.served.stop().await;
+    }
+
+    /// `adsctl watch` as a process: it holds the state lock, serves its status, and exits 0 on SIGTERM with the
+    /// journal clean and the lock released.
+    #[test]
+    fn sigterm_exits_zero_with_the_journal_clean() {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+
+        let (_tmp, dir) = quickstart();
+        let memory = dir.parent().unwrap().join("platform.json");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args([
+                "watch",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--interval",
+                "1h",
+            ])
+            .arg(&dir)
+            .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
+            .env_remove("ADSCTL_STATE_DIR")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        let mut addr = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while addr.is_none() && std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+                if v["message"] == "status server listening" {
+                    addr = v["listen"].as_str().map(str::to_string);
+                }
+                log.push(line);
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no listen address in {log:?}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            poll(Duration::from_secs(20), "both accounts in sync", || async {
+                let s: serde_json::Value = http
+                    .get(format!("http://{addr}/api/v1/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let accounts = s["accounts"].as_array()?;
+                (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
+            })
+            .await;
+            let r = http.get(format!("http://{addr}/readyz")).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        });
+        // The daemon holds the state lock: a concurrent apply is refused.
+        let state = dir.join(".adsctl");
+        assert!(
+            adsctl::state::ApplyLock::acquire(&state).is_err(),
+            "the lock is held while watching"
+        );
+
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        reader.join().unwrap();
+        log.extend(rx.try_iter());
+        assert!(exit.success(), "exit status {exit:?}; log: {log:#?}");
+        assert!(log.iter().any(|l| l.contains("SIGTERM received")), "{log:#?}");
+        // The lock is released and the journal has no pending intent.
+        let _lock = adsctl::state::ApplyLock::acquire(&state).expect("lock released");
+        let store = adsctl::state::SledStore::open(&state).unwrap();
+        use adsctl::state::StateStore;
+        assert!(store.journal_pending(None).unwrap().is_empty(), "journal clean");
+        // No secret-looking material in the logs.
+        assert!(!log.iter().any(|l| l.contains("emulator-") || l.contains("Bearer")));
+    }
+}
