@@ -452,7 +452,8 @@ fn route(
     let (resp, ops) = match tail {
         "googleAds:search" => (search(inner, cid, body, rid, lag, false), 1),
         "googleAds:searchStream" => (search(inner, cid, body, rid, lag, true), 1),
-        "googleAds:mutate" => mutate_handler(inner, cid, None, body, rid),
+        "googleAds:mutate" => mutate_handler(inner, cid, None, false, body, rid),
+        "ads:mutate" => mutate_handler(inner, cid, None, true, body, rid),
         "offlineUserDataJobs:create" => (jobs::create(inner, cid, body, rid), 1),
         t if t.starts_with("offlineUserDataJobs/") && t.ends_with(":addOperations") => {
             jobs::add_operations(inner, cid, t.trim_end_matches(":addOperations"), body, rid)
@@ -462,7 +463,7 @@ fn route(
         }
         t if t.starts_with("operations/") => (jobs::get_operation(inner, cid, t, rid), 0),
         t => match t.strip_suffix(":mutate").and_then(Res::by_coll) {
-            Some(res) => mutate_handler(inner, cid, Some(res), body, rid),
+            Some(res) => mutate_handler(inner, cid, Some(res), false, body, rid),
             None => (not_found(rid), 0),
         },
     };
@@ -787,25 +788,19 @@ fn decode_page_token(t: &str, qhash: u64) -> Option<usize> {
 }
 
 /// Per-service `:mutate` (`res` set) or `googleAds:mutate`.
-fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: &str) -> (Response, u64) {
+fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, ads: bool, body: &[u8], rid: &str) -> (Response, u64) {
     let message = match res {
         Some(r) => format!("services.{}", r.def().request),
+        None if ads => "services.MutateAdsRequest".to_string(),
         None => "services.MutateGoogleAdsRequest".to_string(),
     };
+    let per_service = res.is_some() || ads;
     let req = match parse_body(&message, body, rid) {
         Ok(v) => v,
         Err(r) => return (r, 0),
     };
-    let list_key = if res.is_some() {
-        "operations"
-    } else {
-        "mutateOperations"
-    };
-    let list_proto = if res.is_some() {
-        "operations"
-    } else {
-        "mutate_operations"
-    };
+    let list_key = if per_service { "operations" } else { "mutateOperations" };
+    let list_proto = if per_service { "operations" } else { "mutate_operations" };
     let mut req = req;
     let ops: Vec<Value> = match req.get_mut(list_key).map(Value::take) {
         Some(Value::Array(a)) => a,
@@ -846,8 +841,9 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
     let mut results: Vec<Value> = Vec::with_capacity(ops.len());
     let mut errs: Vec<AdsError> = Vec::new();
     for (i, mut op) in ops.into_iter().enumerate() {
-        let (r, inner_op, loc) = match res {
-            Some(r) => (r, op, vec![(list_proto.to_string(), Some(i))]),
+        let (target, inner_op, loc) = match res {
+            Some(r) => (Some(r), op, vec![(list_proto.to_string(), Some(i))]),
+            None if ads => (None, op, vec![(list_proto.to_string(), Some(i))]),
             None => {
                 let Some((key, inner_op)) = op
                     .as_object_mut()
@@ -864,34 +860,44 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
                     results.push(json!({}));
                     continue;
                 };
-                let Some(r) = Res::by_mutate_op(&key) else {
-                    errs.push(
-                        AdsError::new(errors::OPERATION_REQUIRED, "Unsupported operation.").at(list_proto, Some(i)),
-                    );
-                    results.push(json!({}));
-                    continue;
-                };
-                (
-                    r,
-                    inner_op,
-                    vec![
-                        (list_proto.to_string(), Some(i)),
-                        (r.def().mutate_op_proto.to_string(), None),
-                    ],
-                )
+                if key == "adOperation" {
+                    let loc = vec![(list_proto.to_string(), Some(i)), ("ad_operation".to_string(), None)];
+                    (None, inner_op, loc)
+                } else {
+                    let Some(r) = Res::by_mutate_op(&key) else {
+                        errs.push(
+                            AdsError::new(errors::OPERATION_REQUIRED, "Unsupported operation.").at(list_proto, Some(i)),
+                        );
+                        results.push(json!({}));
+                        continue;
+                    };
+                    (
+                        Some(r),
+                        inner_op,
+                        vec![
+                            (list_proto.to_string(), Some(i)),
+                            (r.def().mutate_op_proto.to_string(), None),
+                        ],
+                    )
+                }
             }
         };
         let sp = ctx.savepoint();
-        match ctx.apply(r, inner_op, &loc) {
+        let applied = match target {
+            Some(r) => ctx.apply(r, inner_op, &loc),
+            None => ctx.update_ad(inner_op, &loc),
+        };
+        match applied {
             Ok((rn, v)) => {
+                let (member, result) = match target {
+                    Some(r) => (r.def().json, r.def().result),
+                    None => ("ad", "adResult"),
+                };
                 let mut one = json!({"resourceName": rn});
                 if mutable {
-                    one[r.def().json] = v;
+                    one[member] = v;
                 }
-                results.push(match res {
-                    Some(_) => one,
-                    None => json!({ r.def().result: one }),
-                });
+                results.push(if per_service { one } else { json!({ result: one }) });
             }
             Err(mut e) => {
                 if partial {
@@ -911,7 +917,7 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
         return (Json(json!({})).into_response(), n);
     }
     ctx.commit();
-    let key = if res.is_some() {
+    let key = if per_service {
         "results"
     } else {
         "mutateOperationResponses"

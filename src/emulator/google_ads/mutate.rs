@@ -281,6 +281,112 @@ impl<'a> MutateCtx<'a> {
         }
     }
 
+    /// AdService: update an ad in place (`customers/{cid}/ads/{adId}`), e.g. a responsive search ad's
+    /// headlines. The ad lives inside its ad group ad; the change is recorded on the ad group ad.
+    pub fn update_ad(&mut self, op: Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let Value::Object(mut op) = op else {
+            return Err(vec![AdsError::new(
+                errors::OPERATION_REQUIRED,
+                "Mutate operations must have 'update' specified.",
+            )
+            .under(loc)]);
+        };
+        if self.allow_temp_ids {
+            if let Err(t) = self.substitute_op(&mut op) {
+                return Err(vec![AdsError::new(
+                    errors::RESOURCE_NOT_FOUND,
+                    "The operation refers to an unknown temporary id.",
+                )
+                .trigger(t)
+                .under(loc)]);
+            }
+        }
+        let Some(body) = op.get("update") else {
+            return Err(vec![AdsError::new(
+                errors::OPERATION_REQUIRED,
+                "Mutate operations must have 'update' specified.",
+            )
+            .under(loc)]);
+        };
+        let rn = body
+            .get("resourceName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let e = |code: Code, msg: &str| {
+            vec![AdsError::new(code, msg)
+                .trigger(rn.clone())
+                .under(loc)
+                .at("update", None)
+                .at("resource_name", None)]
+        };
+        if rn.is_empty() {
+            return Err(e(errors::RESOURCE_NAME_MISSING, "The resource name is missing."));
+        }
+        let prefix = format!("customers/{}/ads/", self.cust.info.id);
+        let Some(ad_id) = rn
+            .strip_prefix(&prefix)
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+        else {
+            return Err(e(errors::RESOURCE_NAME_MALFORMED, "The resource name is malformed."));
+        };
+        let suffix = format!("~{ad_id}");
+        let found = self
+            .cust
+            .table(Res::AdGroupAd)
+            .and_then(|t| t.iter().find(|(k, _)| k.ends_with(&suffix)))
+            .map(|(k, o)| (k.clone(), o.v.clone()));
+        let Some((key, mut v)) = found else {
+            return Err(e(errors::RESOURCE_NOT_FOUND, "The resource was not found."));
+        };
+        if v.get("status").and_then(Value::as_str) == Some("REMOVED") {
+            return Err(e(
+                errors::CANNOT_OPERATE_ON_REMOVED_ADGROUPAD,
+                "Cannot operate on a removed ad group ad.",
+            ));
+        }
+        let Some(mask) = op
+            .get("updateMask")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+        else {
+            return Err(vec![AdsError::new(
+                errors::FIELD_MASK_MISSING,
+                "The field mask must be set for an update.",
+            )
+            .under(loc)
+            .at("update_mask", None)]);
+        };
+        let mut ad = v.get("ad").cloned().unwrap_or_else(|| json!({}));
+        for path in mask.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some(f) = schema().json_path("resources.Ad", path) else {
+                return Err(vec![AdsError::new(
+                    errors::FIELD_NOT_FOUND,
+                    "The field mask contained an invalid field.",
+                )
+                .trigger(path.to_string())
+                .under(loc)
+                .at("update_mask", None)]);
+            };
+            if f.is_immutable() || f.is_output_only() {
+                return Err(vec![AdsError::new(
+                    errors::IMMUTABLE_FIELD,
+                    "The field cannot be modified after creation.",
+                )
+                .trigger(path.to_string())
+                .under(loc)
+                .at("update", None)
+                .at(&f.name, None)]);
+            }
+            copy_path(body, &mut ad, path);
+        }
+        v["ad"] = ad.clone();
+        let aga_rn = self.rn(Res::AdGroupAd, &key);
+        self.record_change(Res::AdGroupAd, &aga_rn, &v, "CHANGED");
+        self.put(Res::AdGroupAd, &key, v);
+        Ok((rn, if self.want_resources { ad } else { Value::Null }))
+    }
+
     fn substitute_op(&self, op: &mut Map<String, Value>) -> Result<(), String> {
         for (k, v) in op.iter_mut() {
             if k == "create" {
