@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;
+pub mod import;
 pub mod model;
 pub mod plan;
 pub mod reconcile;

@@ -356,6 +356,27 @@ mod objects {
             }
         }
         assert_eq!(sizes, vec![3, 3, 1]);
+        // Hostile cursors: an error or an empty page, never a crash.
+        let huge = hex::encode(format!("cursor:{}", usize::MAX));
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("after", &huge)]).await.ok()["data"],
+            json!([])
+        );
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("after", "zz")]).await.err()["code"],
+            100
+        );
+        assert_eq!(
+            env.get(&format!("{acct}/adlabels"), &[("limit", "-1")]).await.err()["code"],
+            100
+        );
+        let old = json!({"since": "2001-01-01", "until": "2001-01-31"}).to_string();
+        assert_eq!(
+            env.get(&format!("{acct}/insights"), &[("time_range", &old)])
+                .await
+                .err()["code"],
+            3018
+        );
     }
 
     #[tokio::test]
@@ -394,6 +415,82 @@ mod objects {
         assert_eq!(got["daily_budget"], "5000");
         let acct = env.get("act_777", &[("fields", "currency,timezone_name")]).await.ok();
         assert_eq!(acct["currency"], "JPY");
+    }
+}
+
+mod seed {
+    use super::*;
+
+    #[tokio::test]
+    async fn seeded_accounts_tokens_and_apps() {
+        let cfg = EmulatorConfig {
+            auto_create_accounts: false,
+            seed: serde_yaml::from_str(
+                "meta:\n  ad_accounts:\n    - { id: act_100, currency: EUR, name: Berlin }\n  \
+                 access_tokens: [EAAseeded-token]\n  apps: [{ app_id: '200000000000002', app_secret: other-secret }]\n",
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        let env = start_with(cfg).await;
+        let a = env
+            .get(
+                "act_100",
+                &[("access_token", "EAAseeded-token"), ("fields", "currency,name")],
+            )
+            .await
+            .ok();
+        assert_eq!(a, json!({"currency": "EUR", "name": "Berlin"}));
+        assert_eq!(
+            env.get("act_999", &[]).await.err()["error_subcode"],
+            33,
+            "no auto-created accounts"
+        );
+
+        // The seeded app logs in, and its tokens carry proofs made with its own secret.
+        let redirect = "http://localhost:9/cb";
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[("client_id", "200000000000002"), ("redirect_uri", redirect)])
+            .send()
+            .await
+            .unwrap();
+        let loc = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+        let wrong = [
+            ("client_id", "200000000000002"),
+            ("client_secret", META_APP_SECRET),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let r = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&wrong))
+            .await;
+        assert_eq!(r.err()["message"], "Error validating client secret.");
+        let right = [
+            ("client_id", "200000000000002"),
+            ("client_secret", "other-secret"),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let tok = env
+            .send(env.http.get(format!("{}/oauth/access_token", env.base)).query(&right))
+            .await
+            .ok();
+        let token = tok["access_token"].as_str().unwrap();
+        let proof = hmac_sha256_hex(b"other-secret", token.as_bytes());
+        env.get("act_100", &[("access_token", token), ("appsecret_proof", &proof)])
+            .await
+            .ok();
+        let default_app_proof = hmac_sha256_hex(META_APP_SECRET.as_bytes(), token.as_bytes());
+        let r = env
+            .get(
+                "act_100",
+                &[("access_token", token), ("appsecret_proof", &default_app_proof)],
+            )
+            .await;
+        assert_eq!(r.err()["code"], 100);
     }
 }
 
@@ -440,7 +537,7 @@ mod wrong_shapes {
         let r = env.get(c["id"].as_str().unwrap(), &[("fields", "name,nope")]).await;
         assert_eq!(
             r.err()["message"],
-            "(#100) Tried accessing nonexisting field (nope) on node type (Campaign)"
+            "(#100) Tried accessing nonexisting field (nope) on node type (AdCampaignGroup)"
         );
 
         let r = env.get("999999", &[]).await;
@@ -781,11 +878,20 @@ mod audiences {
 
         // Edge filtering on the audiences' fields.
         let only_lal = json!([{"field": "subtype", "operator": "EQUAL", "value": "LOOKALIKE"}]).to_string();
-        let l = env.get("act_9/customaudiences", &[("filtering", &only_lal), ("fields", "id,subtype")]).await.ok();
+        let l = env
+            .get(
+                "act_9/customaudiences",
+                &[("filtering", &only_lal), ("fields", "id,subtype")],
+            )
+            .await
+            .ok();
         assert_eq!(l["data"].as_array().unwrap().len(), 1);
         assert_eq!(l["data"][0]["id"], lal["id"]);
         let bogus = json!([{"field": "colour", "operator": "EQUAL", "value": "red"}]).to_string();
-        assert_eq!(env.get("act_9/customaudiences", &[("filtering", &bogus)]).await.err()["code"], 100);
+        assert_eq!(
+            env.get("act_9/customaudiences", &[("filtering", &bogus)]).await.err()["code"],
+            100
+        );
 
         // DELETE removes members.
         let gone = json!({"schema": "EMAIL_SHA256", "data": hashes(100, "a")});
@@ -878,7 +984,10 @@ async fn late_conversions_arrive_for_recent_days() {
     env.tree_with_budget("act_4", "Hi", "300000").await;
     let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
     let range = json!({"since": today, "until": today}).to_string();
-    let q = [("fields", "actions,spend"), ("time_range", range.as_str())];
+    let q = [
+        ("fields", "actions,action_values,spend"),
+        ("time_range", range.as_str()),
+    ];
     let purchases = |b: &Value| -> i64 {
         b["data"][0]["actions"]
             .as_array()
@@ -895,6 +1004,12 @@ async fn late_conversions_arrive_for_recent_days() {
         "delivery of a past day is fixed"
     );
     assert!(purchases(&late) > purchases(&early), "{early} vs {late}");
+    let value: f64 = late["data"][0]["action_values"][0]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(value > 0.0);
 }
 
 mod review_and_admin {

@@ -297,6 +297,13 @@ mod identity_and_diff {
                 .map(|(_, x)| x)
                 .collect();
             assert_eq!(brand.first().copied(), expect, "{policy:?}");
+            if policy == RemovalPolicy::Orphan {
+                let text = plan::render::human(&p, false);
+                assert!(
+                    text.contains("Left alone") && text.contains("acme/campaign/Brand"),
+                    "{text}"
+                );
+            }
             assert!(env.apply(&p).ok());
             assert!(!env.plan(&without).has_changes(), "{policy:?} did not converge");
         }
@@ -500,6 +507,31 @@ mod executor {
         let h = env.store.history().unwrap();
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].result.as_str(), h[0].succeeded), ("succeeded", 14));
+    }
+
+    /// A request whose response is lost: its creates stay journaled, the next run finds them and adopts or
+    /// keeps them, and nothing is created twice.
+    #[test]
+    fn lost_responses_leave_intents_that_the_next_run_resolves() {
+        for k in 0..7 {
+            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+            env.mem.set_capabilities(MemoryCaps {
+                max_ops_per_request: 3,
+                creates_children_in_one_request: true,
+            });
+            env.mem.set_faults(Faults {
+                lose_response_at_op: Some(k),
+                ..Default::default()
+            });
+            let r = env.converge(&shop("50"));
+            assert!(r.failed() > 0, "k={k}");
+            assert!(!env.store.journal_pending(Some("acme")).unwrap().is_empty(), "k={k}");
+            let r = env.converge(&shop("50"));
+            assert!(r.ok(), "k={k}: {r:?}");
+            assert_eq!(env.live("acme").len(), 7, "k={k}: duplicates");
+            assert!(env.store.journal_pending(None).unwrap().is_empty());
+            assert!(!env.plan(&shop("50")).has_changes());
+        }
     }
 
     /// The memory platform crashes at operation k (before committing, after committing with the response lost,
@@ -757,6 +789,27 @@ mod rendering {
         insta::assert_snapshot!("updates_markdown", render::markdown(&p));
         let colored = render::human(&p, true);
         assert!(colored.contains("\x1b[33m~"), "updates are yellow");
+    }
+
+    #[test]
+    fn drift() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.converge(&shop("50"));
+        // edits made in the platform's UI; the YAML did not change
+        let live = env.live("acme");
+        let id = |a: &str| live.iter().find(|r| r.address == addr(a)).unwrap().id.clone().unwrap();
+        assert!(env
+            .mem
+            .edit("acme", &id("acme/campaign/Spring Sale"), "status", Value::str("paused")));
+        assert!(env.mem.edit(
+            "acme",
+            &id("acme/campaign/Spring Sale/ad_group/Shoes"),
+            "default_cpc",
+            money("2.50")
+        ));
+        let p = env.plan(&shop("50"));
+        assert_eq!(p.summary().drifted, 2);
+        insta::assert_snapshot!("drift", render::human(&p, false));
     }
 
     #[test]
@@ -1072,4 +1125,46 @@ mod binary {
         assert!(stdout(&s.run(&["state", "history"])).contains("succeeded"));
         let _ = Path::new(".");
     }
+}
+
+/// Timing of a large account (run with `cargo test --test engine -- --ignored --nocapture large`).
+#[test]
+#[ignore]
+fn large_account_timing() {
+    let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+    env.mem.set_capabilities(MemoryCaps {
+        max_ops_per_request: 1000,
+        creates_children_in_one_request: true,
+    });
+    let mut d = Vec::new();
+    for c in 0..10 {
+        let ca = format!("acme/campaign/C{c}");
+        d.push(
+            res(&ca)
+                .with("status", Value::str("enabled"))
+                .with("budget.daily", money("10")),
+        );
+        for g in 0..20 {
+            let ga = format!("{ca}/ad_group/G{g}");
+            d.push(res(&ga).with("default_cpc", money("1")));
+            for k in 0..50 {
+                d.push(res(&format!("{ga}/keyword/kw{k}:exact")).with("status", Value::str("enabled")));
+            }
+        }
+    }
+    let t = std::time::Instant::now();
+    let p = env.plan(&d);
+    let t_plan = t.elapsed();
+    let t = std::time::Instant::now();
+    assert!(env.apply(&p).ok());
+    let t_apply = t.elapsed();
+    let t = std::time::Instant::now();
+    assert!(!env.plan(&d).has_changes());
+    eprintln!(
+        "{} resources: plan {:?}, apply {:?}, re-plan {:?}",
+        d.len(),
+        t_plan,
+        t_apply,
+        t.elapsed()
+    );
 }

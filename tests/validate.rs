@@ -66,6 +66,87 @@ mod examples {
     }
 
     #[test]
+    fn agency_lowers_references_decimals_and_lifecycle() {
+        let p = adsctl::spec::load(&repo().join("examples/agency")).unwrap();
+        assert_eq!(p.accounts.len(), 3);
+        assert_eq!(
+            p.accounts["contoso-search"].login_customer_id.as_deref(),
+            Some("9998887777")
+        );
+        assert_eq!(p.accounts["contoso-search"].platform_id, "3456789012");
+        assert_eq!(
+            p.accounts["contoso-search"].on_removed,
+            adsctl::model::RemovalPolicy::Orphan
+        );
+        let g = &p.accounts["northwind-search"].guardrails;
+        assert_eq!(g.max_daily_budget.unwrap().micros(), 1_200_000_000);
+        assert_eq!((g.max_increase_pct, g.max_changes), (Some(25), Some(200)));
+        let by = |a: &str| {
+            p.resources
+                .iter()
+                .find(|r| r.address.to_string() == a)
+                .unwrap_or_else(|| panic!("no {a}"))
+        };
+        let budget = by("northwind-search/budget/Northwind - Generic");
+        assert_eq!(budget.fields["amount"].as_money().unwrap().micros(), 480_500_000);
+        assert!(budget.lifecycle.prevent_destroy);
+        let c = by("northwind-search/campaign/Northwind - Generic Coffee");
+        assert_eq!(
+            c.fields["budget.shared"],
+            Value::Ref("northwind-search/budget/Northwind - Generic".parse().unwrap())
+        );
+        assert_eq!(c.fields["bidding.target_roas"], Value::Decimal("4.5".parse().unwrap()));
+        assert_eq!(c.lifecycle.ignore_changes, vec!["status".to_string()]);
+        assert!(c.refs().iter().any(|r| r.kind() == Some(Kind::Budget)));
+        let adopted = by("contoso-search/campaign/Contoso - Running");
+        assert_eq!(adopted.id.as_deref(), Some("17283940"));
+        assert!(
+            !adopted.fields.contains_key("channel"),
+            "a field not written is not managed"
+        );
+        let lal = by("northwind-social/lookalike_audience/Northwind buyers - lookalike DE 1%25");
+        assert_eq!(lal.fields["ratio"], Value::Decimal("0.01".parse().unwrap()));
+        assert_eq!(
+            lal.fields["origin"],
+            Value::Ref("northwind-social/audience/Northwind customers".parse().unwrap())
+        );
+        let retargeting = by("northwind-social/campaign/Northwind - Retargeting");
+        assert_eq!(retargeting.fields["start_time"], Value::str("2026-01-31T23:00:00Z"));
+        assert_eq!(retargeting.fields["objective"], Value::str("outcome_sales"));
+        let set = by("northwind-social/campaign/Northwind - Retargeting/ad_set/Site visitors 30d");
+        assert_eq!(
+            set.fields["budget.lifetime"].as_money().unwrap().micros(),
+            3_000_000_000
+        );
+        let neg = by("northwind-search/campaign/Northwind - Brand/negative_keyword/jobs:broad");
+        assert_eq!(neg.kind, Kind::NegativeKeyword);
+        assert_eq!(neg.fields["match_type"], Value::str("broad"));
+        // Every address parses back, every reference resolves to a declared resource, every parent exists.
+        let all: std::collections::BTreeSet<String> = p.resources.iter().map(|r| r.address.to_string()).collect();
+        for r in &p.resources {
+            assert_eq!(
+                r.address.to_string().parse::<adsctl::model::Address>().unwrap(),
+                r.address
+            );
+            assert!(r.source.is_some());
+            for x in r.refs() {
+                assert!(all.contains(&x.to_string()), "{} refers to missing {x}", r.address);
+            }
+            if let Some(parent) = r.parent() {
+                assert!(all.contains(&parent.to_string()), "{} has no parent", r.address);
+            }
+            let known = adsctl::spec::managed_fields(p.accounts[&r.address.account].platform, r.kind);
+            for f in r.fields.keys() {
+                assert!(
+                    known.contains(&f.as_str()),
+                    "{}: field {f} not in the resource model",
+                    r.address
+                );
+            }
+        }
+    }
+
+    #[test]
     fn examples_validate_with_the_binary() {
         let examples: &[&str] = &["examples/quickstart", "examples/agency"];
         for ex in examples {
@@ -130,6 +211,185 @@ mod schemas {
             assert!(rel.ends_with(want), "{}: {rel}", f.display());
             let target = f.parent().unwrap().join(rel);
             assert!(target.exists(), "{}: {rel} does not resolve", f.display());
+        }
+    }
+}
+
+mod corpus {
+    use std::process::Command;
+
+    use super::*;
+
+    fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    /// `file:line:col code` of every error, from `--json`.
+    fn locations(json: &[u8]) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}:{} {}",
+                    e["file"].as_str().unwrap(),
+                    e["line"],
+                    e["column"],
+                    e["code"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Every directory under tests/invalid is one invalid input: `adsctl validate` exits 1, prints nothing on
+    /// stdout, reports exactly the positions in its `expected.txt`, and its message is snapshotted.
+    #[test]
+    fn every_invalid_input_fails_at_the_right_place() {
+        let root = repo().join("tests/invalid");
+        let mut cases: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        cases.sort();
+        assert!(cases.len() >= 40, "only {} invalid inputs", cases.len());
+        for case in &cases {
+            let human = run(&root, &["validate", "--color", "never", case]);
+            assert_eq!(
+                human.status.code(),
+                Some(1),
+                "{case}: {}",
+                String::from_utf8_lossy(&human.stderr)
+            );
+            assert!(human.stdout.is_empty(), "{case}: stdout not empty");
+            let text = String::from_utf8(human.stderr).unwrap();
+            assert!(!text.contains("panicked"), "{case}: {text}");
+            insta::assert_snapshot!(format!("invalid-{case}"), text);
+
+            let json = run(&root, &["validate", "--json", case]);
+            assert_eq!(json.status.code(), Some(1), "{case}");
+            let got = locations(&json.stdout);
+            let want: Vec<String> = std::fs::read_to_string(root.join(case).join("expected.txt"))
+                .unwrap_or_else(|_| panic!("{case}: no expected.txt"))
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            assert_eq!(got, want, "{case}: error positions");
+        }
+    }
+
+    /// A generated file full of mistakes yields a bounded list, quickly.
+    #[test]
+    fn error_flood_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("adsctl.yaml"),
+            "accounts:\n  a:\n    platform: meta\n    ad_account_id: act_1\n    currency: USD\n",
+        )
+        .unwrap();
+        let mut body = String::from("campaigns:\n  - name: A\n    account: a\n");
+        for i in 0..5000 {
+            body.push_str(&format!("    k{i}: {i}\n"));
+        }
+        std::fs::write(dir.path().join("r.yaml"), body).unwrap();
+        let e = adsctl::spec::load(dir.path()).unwrap_err();
+        assert_eq!(e.errors.len(), adsctl::spec::MAX_ERRORS + 1);
+        assert!(e.render(false).contains("more (`--json` lists them all)"));
+    }
+
+    /// A 50 MB file is refused by its size, before it is read.
+    #[test]
+    fn huge_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("adsctl.yaml"),
+            "accounts:\n  a:\n    platform: meta\n    ad_account_id: act_1\n    currency: USD\n",
+        )
+        .unwrap();
+        let f = std::fs::File::create(dir.path().join("big.yaml")).unwrap();
+        f.set_len(50 * 1024 * 1024).unwrap();
+        let started = std::time::Instant::now();
+        let out = run(dir.path(), &["validate", "--json", "."]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            locations(&out.stdout),
+            vec!["./big.yaml:1:1 file-too-large".to_string()]
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let human = run(dir.path(), &["validate", "--color", "never", "."]);
+        insta::assert_snapshot!("huge-file", String::from_utf8(human.stderr).unwrap());
+    }
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    const PROJECT: &str = "accounts:\n  g:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n  j:\n    platform: google_ads\n    customer_id: 222-333-4444\n    currency: JPY\n";
+
+    fn load_campaign(account: &str, daily: &str) -> Result<i64, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("adsctl.yaml"), PROJECT).unwrap();
+        let r = format!(
+            "campaigns:\n  - name: C\n    account: {account}\n    channel: search\n    budget: {{ daily: {daily} }}\n    bidding: {{ manual_cpc: {{}} }}\n"
+        );
+        std::fs::write(dir.path().join("r.yaml"), r).unwrap();
+        match adsctl::spec::load(dir.path()) {
+            Ok(p) => Ok(p.resources[0].fields["budget.daily"].as_money().unwrap().micros()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// A YAML number (plain or quoted) becomes exactly its value in micros: no f64 on the way.
+        #[test]
+        fn yaml_amounts_are_exact(units in 1u64..100_000_000, cents in 0u64..100, quoted in any::<bool>()) {
+            let text = format!("{units}.{cents:02}");
+            let written = if quoted { format!("\"{text}\"") } else { text };
+            let micros = load_campaign("g", &written).unwrap();
+            prop_assert_eq!(micros as u64, units * 1_000_000 + cents * 10_000);
+        }
+
+        /// More decimals than the currency has is an error, never a rounding.
+        #[test]
+        fn excess_precision_in_yaml_is_an_error(units in 0u64..1_000_000, digit in 1u8..10, jpy in any::<bool>()) {
+            let (account, text) = if jpy { ("j", format!("{units}.{digit}")) } else { ("g", format!("{units}.00{digit}")) };
+            let err = load_campaign(account, &text).unwrap_err();
+            prop_assert!(err.contains("more decimals"), "{}", err);
+        }
+
+        /// Arbitrary text in a resource file never panics the loader: it is valid or it is reported.
+        #[test]
+        fn arbitrary_resource_files_never_panic(body in "[ -~\n\t]{0,300}") {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("adsctl.yaml"), PROJECT).unwrap();
+            std::fs::write(dir.path().join("r.yaml"), &body).unwrap();
+            if let Err(e) = adsctl::spec::load(dir.path()) {
+                prop_assert!(!e.errors.is_empty());
+                for x in &e.errors {
+                    prop_assert!(x.line >= 1 && x.column >= 1);
+                }
+            }
+        }
+
+        /// Removing any line of a valid example yields a valid project or positioned errors, never a panic.
+        #[test]
+        fn truncated_examples_never_panic(drop in 0usize..40) {
+            let src = std::fs::read_to_string(super::repo().join("examples/quickstart/campaigns/spring-sale-search.yaml")).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("adsctl.yaml"), std::fs::read_to_string(super::repo().join("examples/quickstart/adsctl.yaml")).unwrap()).unwrap();
+            let body: Vec<&str> = src.lines().enumerate().filter(|(i, _)| *i != drop).map(|(_, l)| l).collect();
+            std::fs::write(dir.path().join("c.yaml"), body.join("\n")).unwrap();
+            let _ = adsctl::spec::load(dir.path());
         }
     }
 }

@@ -381,22 +381,31 @@ impl AccountRun<'_> {
             }
 
             // Write-ahead journal: every create is recorded (durably) before it is sent.
-            let mut intents: Vec<Option<u64>> = Vec::new();
-            for &i in &sent {
-                let s = &steps[i];
-                intents.push(if s.kind == StepKind::Create {
-                    let c = &changes[s.change];
-                    Some(self.store.journal_add(&Intent {
+            let creates: Vec<Intent> = sent
+                .iter()
+                .filter(|&&i| steps[i].kind == StepKind::Create)
+                .map(|&i| {
+                    let c = &changes[steps[i].change];
+                    Intent {
                         account: plan.account.clone(),
                         address: c.address.clone(),
                         kind: c.kind,
                         plan_hash: self.plan_hash.to_string(),
                         at: Utc::now(),
-                    })?)
-                } else {
-                    None
-                });
-            }
+                    }
+                })
+                .collect();
+            let mut keys = self.store.journal_add(&creates)?.into_iter();
+            let intents: Vec<Option<u64>> = sent
+                .iter()
+                .map(|&i| {
+                    if steps[i].kind == StepKind::Create {
+                        keys.next()
+                    } else {
+                        None
+                    }
+                })
+                .collect();
 
             let batch_req = ApplyBatch { ops };
             let result = self.target.connector.apply(&self.target.account, &batch_req).await;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
 mod emulator;
+mod import;
 mod plan;
 mod schema;
 mod state;
@@ -65,6 +66,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Inspect or edit the local state (id map, history).
     State(state::Args),
+    /// Write an account's live campaigns as YAML (one file per campaign).
+    Import(import::Args),
     /// Run the local Google Ads + Meta API emulator.
     Emulator(emulator::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::State(args) => state::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
         Command::Watch(args) => watch::run(&cli.global, args),
     };

@@ -8,7 +8,7 @@
 //! duplicate created by the engine is visible. Faults (failing addresses, a crash at the k-th operation) are
 //! injectable for the executor's tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -57,6 +57,10 @@ pub struct Faults {
     pub crash_point: CrashPoint,
     #[serde(default)]
     pub crash_style: CrashStyle,
+    /// Commit operations up to and including this one, then fail the whole request as if the response was
+    /// lost in transit (the caller cannot know what was applied).
+    #[serde(default)]
+    pub lose_response_at_op: Option<u64>,
 }
 
 /// Tunable capabilities (to exercise batching).
@@ -247,6 +251,13 @@ impl MemoryConnector {
             &mut guard
         };
         let mut out: Vec<OpOutcome> = Vec::with_capacity(batch.ops.len());
+        let index = |live: &[Resource]| -> HashMap<String, usize> {
+            live.iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.id.clone().map(|id| (id, i)))
+                .collect()
+        };
+        let mut idx = index(d.accounts.get(&account.name).map(Vec::as_slice).unwrap_or_default());
         for op in &batch.ops {
             let crash = if dry_run {
                 None
@@ -263,7 +274,11 @@ impl MemoryConnector {
                 drop(guard);
                 crash_now(style, &op.address.to_string());
             }
-            let resolve = |r: &IdRef, out: &[OpOutcome], live: &[Resource]| -> Result<Resource, String> {
+            let resolve = |r: &IdRef,
+                           out: &[OpOutcome],
+                           live: &[Resource],
+                           idx: &HashMap<String, usize>|
+             -> Result<Resource, String> {
                 let id = match r {
                     IdRef::Known(id) => id.clone(),
                     IdRef::Pending(i) => match out.get(*i) {
@@ -271,8 +286,8 @@ impl MemoryConnector {
                         _ => return Err(format!("operation {i} of this batch did not create anything")),
                     },
                 };
-                live.iter()
-                    .find(|x| x.id.as_deref() == Some(id.as_str()))
+                idx.get(&id)
+                    .and_then(|i| live.get(*i))
                     .cloned()
                     .ok_or_else(|| format!("no object with id {id}"))
             };
@@ -291,18 +306,18 @@ impl MemoryConnector {
                     };
                 }
                 let parent = match &op.parent {
-                    Some(p) => match resolve(p, &out, live) {
+                    Some(p) => match resolve(p, &out, live, &idx) {
                         Ok(p) => Some(p),
                         Err(m) => return simulated("PARENT_NOT_FOUND", m),
                     },
                     None => None,
                 };
                 for r in op.refs.values() {
-                    if let Err(m) = resolve(r, &out, live) {
+                    if let Err(m) = resolve(r, &out, live, &idx) {
                         return simulated("REFERENCE_NOT_FOUND", m);
                     }
                 }
-                let find = |live: &[Resource], id: &str| live.iter().position(|x| x.id.as_deref() == Some(id));
+                let find = |_: &[Resource], id: &str| idx.get(id).copied();
                 match &op.action {
                     OpAction::Create { fields } => {
                         if fields.values().any(has_negative_money) {
@@ -325,6 +340,7 @@ impl MemoryConnector {
                         if op.kind == Kind::Ad {
                             r.observed.insert("effective_status".into(), "pending_review".into());
                         }
+                        idx.insert(id.clone(), live.len());
                         live.push(r);
                         OpOutcome::Applied { id }
                     }
@@ -367,6 +383,7 @@ impl MemoryConnector {
                             x.id.as_deref() != Some(gone_id.as_str())
                                 && !(x.address.is_within(&gone) && x.address != gone)
                         });
+                        idx = index(live);
                         OpOutcome::Applied { id: id.clone() }
                     }
                 }
@@ -380,6 +397,14 @@ impl MemoryConnector {
                 self.persist(d)?;
                 drop(guard);
                 crash_now(style, &op.address.to_string());
+            }
+            if !dry_run && d.faults.lose_response_at_op == Some(d.ops_seen - 1) {
+                d.faults.lose_response_at_op = None;
+                self.persist(d)?;
+                return Err(ConnectorError::Transport {
+                    url: "memory".into(),
+                    message: "connection reset before the response arrived".into(),
+                });
             }
         }
         if !dry_run {
@@ -422,7 +447,7 @@ impl Connector for MemoryConnector {
 
     async fn read(&self, account: &Account, _req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         self.reload()?;
-        let d = self.lock();
+        let mut d = self.lock();
         let write_only = self.capabilities_unlocked();
         let resources = d
             .accounts
@@ -439,6 +464,21 @@ impl Connector for MemoryConnector {
                 r
             })
             .collect();
+        // Reviews finish between reads: a new ad is `pending_review` once, then `active`.
+        let mut reviewed = false;
+        for r in d.accounts.get_mut(&account.name).into_iter().flatten() {
+            if let Some(s) = r
+                .observed
+                .get_mut("effective_status")
+                .filter(|s| *s == "pending_review")
+            {
+                *s = "active".into();
+                reviewed = true;
+            }
+        }
+        if reviewed {
+            self.persist(&d)?;
+        }
         Ok(LiveSnapshot {
             resources,
             removed_ids: Vec::new(),

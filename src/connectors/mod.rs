@@ -15,6 +15,8 @@ pub mod registry;
 
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
+pub mod google_ads;
+
 /// The result of reading an account.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LiveSnapshot {

@@ -47,7 +47,8 @@ pub fn connector_for(account: &Account) -> Result<Arc<dyn Connector>, ConnectorE
         };
     }
     match account.platform {
-        Platform::GoogleAds | Platform::Meta => Err(ConnectorError::Config(format!(
+        Platform::GoogleAds => super::google_ads::connector(account),
+        Platform::Meta => Err(ConnectorError::Config(format!(
             "account `{}`: the {} connector is not built into this adsctl yet (set {BACKEND_ENV}=memory:FILE for \
              the offline sandbox)",
             account.name, account.platform

@@ -184,3 +184,48 @@ pub async fn plan_project(
     }
     make_plan(inputs, opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::LiveSnapshot;
+    use crate::model::{Kind, Value};
+
+    fn r(id: &str, name: &str, status: &str) -> Resource {
+        let mut r = Resource::new(
+            crate::model::Address::account("a").child(Kind::Campaign, name),
+            Kind::Campaign,
+        )
+        .with("status", Value::str(status));
+        r.id = Some(id.into());
+        r
+    }
+
+    #[test]
+    fn incremental_reads_merge_into_the_cache_by_id() {
+        let cached = CachedLive {
+            fetched_at: Utc::now(),
+            marker: Some("1".into()),
+            resources: vec![r("1", "A", "enabled"), r("2", "B", "enabled"), r("3", "C", "enabled")],
+        };
+        let delta = LiveSnapshot {
+            resources: vec![r("2", "B", "paused"), r("4", "D", "enabled")],
+            removed_ids: vec!["3".into()],
+            complete: false,
+            marker: Some("2".into()),
+        };
+        let merged = merge(cached, delta);
+        let got: Vec<(String, String)> = merged
+            .iter()
+            .map(|x| (x.id.clone().unwrap(), x.fields["status"].to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("1".into(), "\"enabled\"".into()),
+                ("2".into(), "\"paused\"".into()),
+                ("4".into(), "\"enabled\"".into())
+            ]
+        );
+    }
+}

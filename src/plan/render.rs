@@ -282,6 +282,18 @@ fn account_block(st: Style, a: &AccountPlan, out: &mut String) {
             }
         }
     }
+    let orphans: Vec<&Change> = a.changes.iter().filter(|c| c.action == Action::Orphan).collect();
+    if !orphans.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.bold("Left alone (owned by adsctl, no longer in the YAML):")
+        );
+        for c in orphans {
+            let why = c.notes.first().map(|n| format!("  # {n}")).unwrap_or_default();
+            let _ = writeln!(out, "    {}{}", c.address, st.dim(&why));
+        }
+    }
     let attention: Vec<&Change> = a
         .changes
         .iter()

@@ -106,7 +106,10 @@ impl Emails {
                 )]
             })?
             .clone();
-        let Some(idx) = headers.iter().position(|h| h.trim().eq_ignore_ascii_case(column)) else {
+        let Some(idx) = headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(column))
+        else {
             let names: Vec<&str> = headers.iter().collect();
             return Err(vec![problem(
                 Some(1),

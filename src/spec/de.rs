@@ -88,8 +88,20 @@ thread_local! {
     static LAST: RefCell<Option<DeError>> = const { RefCell::new(None) };
 }
 
+/// Errors kept per document; past this, more are dropped (the loader caps its output anyway).
+const MAX_SINK: usize = 2000;
+
 fn report(e: DeError) {
-    SINK.with(|s| s.borrow_mut().push(e));
+    SINK.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < MAX_SINK {
+            s.push(e);
+        }
+    });
+}
+
+fn sink_full() -> bool {
+    SINK.with(|s| s.borrow().len() >= MAX_SINK)
 }
 
 /// Drain the errors recorded on this thread (unknown fields, recovered list elements).
@@ -128,15 +140,33 @@ impl<'a> NodeDe<'a> {
             NodeKind::Scalar { text, .. } if !self.0.is_null() => format!("`{text}`"),
             _ => self.0.type_name().to_string(),
         };
-        Err(DeError::new(Code::InvalidType, format!("expected {exp}, found {found}")).at(self.0.span))
+        let want = exp.to_string();
+        let hint = if want.starts_with("a list") {
+            "write a list: `[a, b]`, or one `- item` per line"
+        } else if want.starts_with("a mapping") {
+            "write `key: value` pairs, indented under this key"
+        } else if want.starts_with("true or false") {
+            "write `true` or `false`"
+        } else if want.contains("integer") {
+            "write a whole number"
+        } else if want.starts_with("a string") {
+            "write text (quote it if it looks like a number or contains `: `)"
+        } else {
+            "see docs/spec.md for this field"
+        };
+        Err(
+            DeError::new(Code::InvalidType, format!("expected {exp}, found {found}"))
+                .hint(hint)
+                .at(self.0.span),
+        )
     }
     fn int<T: std::str::FromStr>(&self, what: &'static str) -> Result<T, DeError> {
         match self.text() {
-            Some((t, _)) if !self.0.is_null() => {
-                t.trim().replace('_', "").parse::<T>().map_err(|_| {
-                    DeError::new(Code::InvalidType, format!("expected {what}, found `{t}`")).at(self.0.span)
-                })
-            }
+            Some((t, _)) if !self.0.is_null() => t.trim().replace('_', "").parse::<T>().map_err(|_| {
+                DeError::new(Code::InvalidType, format!("expected {what}, found `{t}`"))
+                    .hint("write a whole number")
+                    .at(self.0.span)
+            }),
             _ => self.fail(&what),
         }
     }
@@ -157,7 +187,9 @@ fn remember(e: DeError) -> DeError {
 macro_rules! positioned {
     ($self:ident, $body:expr) => {{
         let span = $self.0.span;
-        let r: Result<_, DeError> = $body;
+        // A closure, so that `?` inside the body is positioned too.
+        #[allow(clippy::redundant_closure_call)]
+        let r: Result<_, DeError> = (move || $body)();
         r.map_err(|e| remember(e.at(span)))
     }};
 }
@@ -299,9 +331,9 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match &self.0.kind {
                 NodeKind::Map(entries) => {
-                    check_duplicate_keys(entries, None);
+                    let first = first_occurrences(entries, None);
                     visitor.visit_map(Map {
-                        entries: entries.iter(),
+                        entries: first.into_iter(),
                         value: None,
                     })
                 }
@@ -319,24 +351,30 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match &self.0.kind {
                 NodeKind::Map(entries) => {
-                    let known: Vec<&(Node, Node)> = entries
-                        .iter()
+                    let known: Vec<&(Node, Node)> = first_occurrences(entries, Some(fields))
+                        .into_iter()
                         .filter(|(k, _)| {
                             let key = key_text(k);
                             if fields.contains(&key) {
                                 return true;
                             }
-                            report(unknown_field(k, key, name, fields));
+                            if !sink_full() {
+                                report(unknown_field(k, key, name, fields));
+                            }
                             false
                         })
                         .collect();
-                    check_duplicate_keys(entries, Some(fields));
                     visitor.visit_map(Map {
                         entries: known.into_iter(),
                         value: None,
                     })
                 }
-                _ => self.fail(&format!("a mapping ({})", describe(name)).as_str()),
+                _ => self
+                    .fail(&format!("a mapping ({})", describe(name)).as_str())
+                    .map_err(|e| match example(name) {
+                        Some(ex) => e.hint(format!("write it like `{ex}`")),
+                        None => e,
+                    }),
             }
         })
     }
@@ -372,8 +410,27 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
     }
 }
 
+/// How a mapping is written, for type errors on the structs people most often write as a scalar.
+fn example(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "CampaignBudget" => "budget: { daily: 50 }",
+        "Bidding" => "bidding: { maximize_conversions: {} }",
+        "ManualCpc" | "MaximizeConversions" | "MaximizeConversionValue" | "TargetSpend" => "manual_cpc: {}",
+        "TargetCpa" => "target_cpa: { target_cpa: 15 }",
+        "TargetRoas" => "target_roas: { target_roas: 4 }",
+        "AgeRange" => "age: { min: 18, max: 65 }",
+        "CustomerFile" => "customer_file: { path: data/list.csv, column: email }",
+        "GuardrailsSpec" => "guardrails: { max_daily_budget: 500 }",
+        "LifecycleSpec" => "lifecycle: { prevent_destroy: true }",
+        "Keyword" | "NegativeKeyword" => "- { text: running shoes, match: phrase }",
+        "GoogleAd" => "- responsive_search: { headlines: [...], descriptions: [...], final_url: ... }",
+        _ => return None,
+    })
+}
+
 /// A struct's name in messages: `AdGroup` → `ad group`.
 pub fn describe(name: &str) -> String {
+    let name = name.strip_suffix("Spec").unwrap_or(name);
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
@@ -402,23 +459,27 @@ fn unknown_field(k: &Node, key: &str, name: &str, fields: &[&str]) -> DeError {
     e
 }
 
-fn check_duplicate_keys(entries: &[(Node, Node)], fields: Option<&[&str]>) {
-    for (i, (k, _)) in entries.iter().enumerate() {
-        let key = key_text(k);
-        if fields.is_some_and(|f| !f.contains(&key)) {
-            continue;
-        }
-        if entries[..i].iter().any(|(p, _)| key_text(p) == key) {
+/// The entries whose key appears for the first time; a repeated key is reported (for a struct, only keys that
+/// are fields: unknown ones are reported as unknown). Linear, so a huge mapping cannot stall the loader.
+fn first_occurrences<'a>(entries: &'a [(Node, Node)], fields: Option<&[&str]>) -> Vec<&'a (Node, Node)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let key = key_text(&e.0);
+        if seen.insert(key) {
+            out.push(e);
+        } else if fields.is_none_or(|f| f.contains(&key)) {
             report(
                 DeError::new(
                     Code::DuplicateKey,
                     format!("key `{key}` is given twice in this mapping"),
                 )
                 .hint("remove one of them")
-                .at(k.span),
+                .at(e.0.span),
             );
         }
     }
+    out
 }
 
 struct Seq<'a> {
@@ -646,5 +707,88 @@ mod tests {
             "{msgs:?}"
         );
         assert!(msgs.contains(&"4:22 invalid value `fuzzy`".to_string()), "{msgs:?}");
+    }
+}
+
+/// An optional field that is checked on its own: absent, present, or invalid (its error recorded). It reads as
+/// an `Option<Spanned<T>>` (an invalid value reads as `None`), so the rest of a resource is still checked.
+#[derive(Clone, Debug)]
+pub struct Opt<T> {
+    value: Option<Spanned<T>>,
+    invalid: bool,
+}
+
+impl<T> Default for Opt<T> {
+    fn default() -> Self {
+        Opt {
+            value: None,
+            invalid: false,
+        }
+    }
+}
+
+impl<T> Opt<T> {
+    /// The field was written but its value was rejected (the error is already recorded).
+    pub fn is_invalid(&self) -> bool {
+        self.invalid
+    }
+}
+
+impl<T> Deref for Opt<T> {
+    type Target = Option<Spanned<T>>;
+    fn deref(&self) -> &Option<Spanned<T>> {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Opt<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let item = Item::<Option<Spanned<T>>>::deserialize(d)?;
+        Ok(match item.value {
+            Some(value) => Opt { value, invalid: false },
+            None => Opt {
+                value: None,
+                invalid: true,
+            },
+        })
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Opt<T> {
+    fn is_referenceable() -> bool {
+        T::is_referenceable()
+    }
+    fn schema_name() -> String {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        T::json_schema(gen)
+    }
+}
+#[cfg(test)]
+mod opt_tests {
+    use super::super::yaml::parse;
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct G {
+        #[serde(default)]
+        a: Opt<u32>,
+        #[serde(default)]
+        b: Opt<String>,
+    }
+
+    #[test]
+    fn opt_recovers() {
+        let doc = parse("{ a: lots, b: -5 }", 0, "t").unwrap().remove(0);
+        let g: Option<G> = from_node(&doc);
+        let errs = collect();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let g = g.unwrap();
+        assert!(g.a.is_invalid());
+        assert_eq!(g.b.as_ref().unwrap().value, "-5");
     }
 }

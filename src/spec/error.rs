@@ -119,6 +119,9 @@ impl fmt::Display for SpecError {
     }
 }
 
+/// At most this many errors are drawn with snippets; the rest are counted.
+pub const MAX_RENDERED: usize = 100;
+
 /// Every error found in a config directory (never empty when returned as an `Err`).
 #[derive(Clone, Debug, Default)]
 pub struct SpecErrors {
@@ -160,7 +163,7 @@ impl SpecErrors {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
-        for e in &self.errors {
+        for e in self.errors.iter().take(MAX_RENDERED) {
             let mut diag = MietteDiagnostic::new(format!("{}: {}", e.location(), e.message))
                 .with_severity(miette::Severity::Error);
             if let Some(h) = &e.hint {
@@ -178,6 +181,9 @@ impl SpecErrors {
             out.push('\n');
         }
         let n = self.errors.len();
+        if n > MAX_RENDERED {
+            out.push_str(&format!("… and {} more (`--json` lists them all)\n", n - MAX_RENDERED));
+        }
         out.push_str(&format!(
             "error: {n} problem{} found; nothing was changed\n",
             if n == 1 { "" } else { "s" }

@@ -139,7 +139,8 @@ impl<'a> Lower<'a> {
         match platform {
             Platform::GoogleAds => {
                 ok &= !other_field(self, &spec.ad_account_id, "ad_account_id", "meta");
-                match &spec.customer_id {
+                match &*spec.customer_id {
+                    None if spec.customer_id.is_invalid() => ok = false,
                     None => {
                         self.err(
                             name.span,
@@ -162,7 +163,7 @@ impl<'a> Lower<'a> {
                         }
                     },
                 }
-                if let Some(l) = &spec.login_customer_id {
+                if let Some(l) = &*spec.login_customer_id {
                     match customer_id(l) {
                         Some(d) => login = Some(d),
                         None => {
@@ -180,7 +181,8 @@ impl<'a> Lower<'a> {
             Platform::Meta => {
                 ok &= !other_field(self, &spec.customer_id, "customer_id", "google_ads");
                 ok &= !other_field(self, &spec.login_customer_id, "login_customer_id", "google_ads");
-                match &spec.ad_account_id {
+                match &*spec.ad_account_id {
+                    None if spec.ad_account_id.is_invalid() => ok = false,
                     None => {
                         self.err(
                             name.span,
@@ -214,7 +216,7 @@ impl<'a> Lower<'a> {
             }
             _ => {}
         }
-        if let Some(tz) = &spec.time_zone {
+        if let Some(tz) = &*spec.time_zone {
             let valid = tz.contains('/') || tz.as_str() == "UTC";
             if !valid || tz.contains(' ') {
                 self.err(
@@ -226,7 +228,7 @@ impl<'a> Lower<'a> {
                 ok = false;
             }
         }
-        if let Some(ep) = &spec.endpoint {
+        if let Some(ep) = &*spec.endpoint {
             if !(ep.starts_with("http://") || ep.starts_with("https://")) {
                 self.err(
                     ep.span,
@@ -238,11 +240,11 @@ impl<'a> Lower<'a> {
             }
         }
         let mut guardrails = Guardrails::default();
-        if let (Some(g), Some(c)) = (&spec.guardrails, currency) {
-            if let Some(m) = &g.max_daily_budget {
+        if let (Some(g), Some(c)) = (&*spec.guardrails, currency) {
+            if let Some(m) = &*g.max_daily_budget {
                 guardrails.max_daily_budget = self.amount(m, c, "max_daily_budget");
             }
-            if let Some(p) = &g.max_increase_pct {
+            if let Some(p) = &*g.max_increase_pct {
                 if p.value == 0 {
                     self.err(
                         p.span,
@@ -253,7 +255,7 @@ impl<'a> Lower<'a> {
                 }
                 guardrails.max_increase_pct = Some(p.value);
             }
-            if let Some(p) = &g.max_changes {
+            if let Some(p) = &*g.max_changes {
                 if p.value == 0 {
                     self.err(
                         p.span,
@@ -272,10 +274,10 @@ impl<'a> Lower<'a> {
             platform_id,
             login_customer_id: login,
             currency,
-            time_zone: spec.time_zone.map(|t| t.value),
-            on_removed: spec.on_removed.map(|p| p.value.into()).unwrap_or_default(),
+            time_zone: spec.time_zone.as_ref().map(|t| t.value.clone()),
+            on_removed: spec.on_removed.as_ref().map(|p| p.value.into()).unwrap_or_default(),
             guardrails,
-            endpoint: spec.endpoint.map(|e| e.value),
+            endpoint: spec.endpoint.as_ref().map(|e| e.value.clone()),
         })
     }
 
@@ -361,7 +363,7 @@ impl<'a> Lower<'a> {
         kind: Kind,
         span: Span,
         id: &Option<S<String>>,
-        lifecycle: &Option<LifecycleSpec>,
+        lifecycle: &Option<S<LifecycleSpec>>,
         platform: Platform,
     ) -> Resource {
         let mut r = Resource::new(addr, kind);
@@ -459,7 +461,7 @@ impl<'a> Lower<'a> {
                 s.span,
                 Code::Constraint,
                 format!("`{field}` is {n} characters; the limit is {max}"),
-                format!("shorten it by {} characters", n - max),
+                format!("shorten it by {}", plural(n - max, "character")),
             );
             return None;
         }
@@ -663,7 +665,7 @@ impl<'a> Lower<'a> {
         if let Some(m) = self.amount(&b.amount, acct.currency, "amount") {
             r.fields.insert("amount".into(), Value::Money(m));
         }
-        if let Some(d) = &b.delivery_method {
+        if let Some(d) = &*b.delivery_method {
             r.fields.insert("delivery_method".into(), Value::str(d.wire()));
         }
         self.resources.push(r);
@@ -733,7 +735,7 @@ impl<'a> Lower<'a> {
             .collect();
         if !platforms.is_empty() {
             if !platforms.contains(&Platform::GoogleAds) {
-                if let Some(d) = &a.membership_life_span_days {
+                if let Some(d) = &*a.membership_life_span_days {
                     self.err(
                         d.span,
                         Code::InvalidValue,
@@ -743,7 +745,7 @@ impl<'a> Lower<'a> {
                 }
             }
             if !platforms.contains(&Platform::Meta) {
-                if let Some(d) = &a.customer_file_source {
+                if let Some(d) = &*a.customer_file_source {
                     self.err(
                         d.span,
                         Code::InvalidValue,
@@ -785,12 +787,12 @@ impl<'a> Lower<'a> {
             }
             let id = a.ids.as_ref().and_then(|m| m.get(&acct.name).cloned());
             let mut r = self.resource(addr, Kind::Audience, a.name.span, &id, &a.lifecycle, acct.platform);
-            if let Some(d) = &a.description {
+            if let Some(d) = &*a.description {
                 r.fields.insert("description".into(), Value::Str(d.value.clone()));
             }
             match acct.platform {
                 Platform::GoogleAds => {
-                    if let Some(d) = &a.membership_life_span_days {
+                    if let Some(d) = &*a.membership_life_span_days {
                         if !(1..=540).contains(&d.value) {
                             self.err(
                                 d.span,
@@ -804,12 +806,9 @@ impl<'a> Lower<'a> {
                     }
                 }
                 _ => {
-                    let src = a
-                        .customer_file_source
-                        .as_ref()
-                        .map(|s| s.wire())
-                        .unwrap_or("user_provided_only");
-                    r.fields.insert("customer_file_source".into(), Value::str(src));
+                    if let Some(src) = a.customer_file_source.as_ref() {
+                        r.fields.insert("customer_file_source".into(), Value::str(src.wire()));
+                    }
                 }
             }
             if let Some(e) = &emails {
@@ -820,7 +819,7 @@ impl<'a> Lower<'a> {
             }
             self.resources.push(r);
         }
-        if let Some(ids) = &a.ids {
+        if let Some(ids) = &*a.ids {
             for k in ids.keys() {
                 if !a.accounts.iter().any(|x| x.value == *k) {
                     self.err(
@@ -998,17 +997,19 @@ impl<'a> Lower<'a> {
         }
         self.status(&c.status, p, &mut r);
         let adopted = c.id.is_some();
-        match &c.channel {
+        match &*c.channel {
             Some(ch) => {
                 r.fields.insert("channel".into(), Value::str(ch.wire()));
             }
-            None if !adopted => self.missing(c.name.span, "channel", "a Google Ads campaign", "search"),
+            None if !adopted && !c.channel.is_invalid() => {
+                self.missing(c.name.span, "channel", "a Google Ads campaign", "search")
+            }
             None => {}
         }
-        match &c.budget {
+        match &*c.budget {
             Some(b) => {
                 self.not_here(&b.lifetime, "budget.lifetime", p, "Meta");
-                match (&b.daily, &b.shared) {
+                match (&*b.daily, &*b.shared) {
                     (Some(_), Some(s)) => self.err(
                         s.span,
                         Code::Constraint,
@@ -1044,7 +1045,7 @@ impl<'a> Lower<'a> {
                                 hint,
                             );
                         }
-                        if let Some(d) = &b.delivery_method {
+                        if let Some(d) = &*b.delivery_method {
                             self.err(
                                 d.span,
                                 Code::InvalidValue,
@@ -1055,16 +1056,18 @@ impl<'a> Lower<'a> {
                     }
                     _ => {}
                 }
-                if let (Some(d), None) = (&b.delivery_method, &b.shared) {
+                if let (Some(d), None) = (&*b.delivery_method, &*b.shared) {
                     r.fields.insert("budget.delivery_method".into(), Value::str(d.wire()));
                 }
             }
-            None if !adopted => self.missing(c.name.span, "budget", "a Google Ads campaign", "{ daily: 50 }"),
+            None if !adopted && !c.budget.is_invalid() => {
+                self.missing(c.name.span, "budget", "a Google Ads campaign", "{ daily: 50 }")
+            }
             None => {}
         }
-        match &c.bidding {
+        match &*c.bidding {
             Some(b) => self.bidding(b, cur, &mut r),
-            None if !adopted => self.missing(
+            None if !adopted && !c.bidding.is_invalid() => self.missing(
                 c.name.span,
                 "bidding",
                 "a Google Ads campaign",
@@ -1074,7 +1077,7 @@ impl<'a> Lower<'a> {
         }
         let start = c.start_date.as_ref().and_then(|d| self.date(d, "start_date", &mut r));
         let end = c.end_date.as_ref().and_then(|d| self.date(d, "end_date", &mut r));
-        if let (Some(s), Some(e), Some(ed)) = (start, end, &c.end_date) {
+        if let (Some(s), Some(e), Some(ed)) = (start, end, &*c.end_date) {
             if e < s {
                 self.err(
                     ed.span,
@@ -1084,22 +1087,22 @@ impl<'a> Lower<'a> {
                 );
             }
         }
-        if let Some(n) = &c.network {
+        if let Some(n) = &*c.network {
             for (f, v) in [
-                ("network.google_search", &n.google_search),
-                ("network.search_network", &n.search_network),
-                ("network.content_network", &n.content_network),
-                ("network.partner_search_network", &n.partner_search_network),
+                ("network.google_search", &*n.google_search),
+                ("network.search_network", &*n.search_network),
+                ("network.content_network", &*n.content_network),
+                ("network.partner_search_network", &*n.partner_search_network),
             ] {
                 if let Some(v) = v {
                     r.fields.insert(f.into(), Value::Bool(v.value));
                 }
             }
         }
-        if let Some(e) = &c.eu_political_advertising {
+        if let Some(e) = &*c.eu_political_advertising {
             r.fields.insert("eu_political_advertising".into(), Value::Bool(e.value));
         }
-        if let Some(l) = &c.labels {
+        if let Some(l) = &*c.labels {
             for x in l.iter() {
                 if x.trim().is_empty() {
                     self.err(x.span, Code::Constraint, "empty label", "remove it");
@@ -1181,8 +1184,8 @@ impl<'a> Lower<'a> {
             return;
         }
         r.fields.insert("bidding.strategy".into(), Value::str(set[0]));
-        if let Some(m) = &b.manual_cpc {
-            if let Some(e) = &m.enhanced_cpc {
+        if let Some(m) = &*b.manual_cpc {
+            if let Some(e) = &*m.enhanced_cpc {
                 r.fields.insert("bidding.enhanced_cpc".into(), Value::Bool(e.value));
             }
         }
@@ -1293,10 +1296,10 @@ impl<'a> Lower<'a> {
             acct.platform,
         );
         self.status(&g.status, acct.platform, &mut r);
-        if let Some(t) = &g.ad_group_type {
+        if let Some(t) = &*g.ad_group_type {
             r.fields.insert("type".into(), Value::str(t.wire()));
         }
-        if let Some(a) = &g.default_cpc {
+        if let Some(a) = &*g.default_cpc {
             if let Some(m) = self.amount(a, acct.currency, "default_cpc") {
                 r.fields.insert("default_cpc".into(), Value::Money(m));
             }
@@ -1312,7 +1315,7 @@ impl<'a> Lower<'a> {
             }
             let mut kr = self.resource(ka, Kind::Keyword, k.text.span, &k.id, &k.lifecycle, acct.platform);
             self.status(&k.status, acct.platform, &mut kr);
-            if let Some(a) = &k.cpc_bid {
+            if let Some(a) = &*k.cpc_bid {
                 if let Some(m) = self.amount(a, acct.currency, "cpc_bid") {
                     kr.fields.insert("cpc_bid".into(), Value::Money(m));
                 }
@@ -1361,7 +1364,7 @@ impl<'a> Lower<'a> {
                     t.span,
                     Code::Constraint,
                     format!("{what} is {len} characters; the limit is {max_len}"),
-                    format!("shorten it by {} characters", len - max_len),
+                    format!("shorten it by {}", plural(len - max_len, "character")),
                 );
                 ok = false;
             }
@@ -1409,14 +1412,14 @@ impl<'a> Lower<'a> {
         if let Some(u) = self.url(&rsa.final_url, "final_url") {
             r.fields.insert("final_url".into(), u);
         }
-        for (f, v) in [("path1", &rsa.path1), ("path2", &rsa.path2)] {
+        for (f, v) in [("path1", &*rsa.path1), ("path2", &*rsa.path2)] {
             if let Some(v) = v {
                 if let Some(x) = self.text(v, f, 15) {
                     r.fields.insert(f.into(), x);
                 }
             }
         }
-        if let (Some(p2), None) = (&rsa.path2, &rsa.path1) {
+        if let (Some(p2), None) = (&*rsa.path2, &*rsa.path1) {
             self.err(
                 p2.span,
                 Code::Constraint,
@@ -1430,7 +1433,7 @@ impl<'a> Lower<'a> {
     // ---------------------------------------------------------------- Meta
 
     fn meta_budget(&mut self, b: &S<CampaignBudget>, cur: Currency, r: &mut Resource) {
-        if let Some(s) = &b.shared {
+        if let Some(s) = &*b.shared {
             self.err(
                 s.span,
                 Code::InvalidValue,
@@ -1438,7 +1441,7 @@ impl<'a> Lower<'a> {
                 "use `daily` or `lifetime`",
             );
         }
-        if let Some(d) = &b.delivery_method {
+        if let Some(d) = &*b.delivery_method {
             self.err(
                 d.span,
                 Code::InvalidValue,
@@ -1446,7 +1449,7 @@ impl<'a> Lower<'a> {
                 "remove it",
             );
         }
-        match (&b.daily, &b.lifetime) {
+        match (&*b.daily, &*b.lifetime) {
             (Some(_), Some(l)) => self.err(
                 l.span,
                 Code::Constraint,
@@ -1492,14 +1495,16 @@ impl<'a> Lower<'a> {
         }
         let adopted = c.id.is_some();
         self.status(&c.status, p, &mut r);
-        match &c.objective {
+        match &*c.objective {
             Some(o) => {
                 r.fields.insert("objective".into(), Value::str(o.wire()));
             }
-            None if !adopted => self.missing(c.name.span, "objective", "a Meta campaign", "traffic"),
+            None if !adopted && !c.objective.is_invalid() => {
+                self.missing(c.name.span, "objective", "a Meta campaign", "traffic")
+            }
             None => {}
         }
-        match &c.special_ad_categories {
+        match &*c.special_ad_categories {
             Some(cats) => {
                 if cats.len() > 1 && cats.iter().any(|x| x.value == SpecialAdCategory::None) {
                     self.err(
@@ -1516,18 +1521,20 @@ impl<'a> Lower<'a> {
                     .collect();
                 r.fields.insert("special_ad_categories".into(), Value::Set(set));
             }
-            None if !adopted => self.missing(c.name.span, "special_ad_categories", "a Meta campaign", "[]"),
+            None if !adopted && !c.special_ad_categories.is_invalid() => {
+                self.missing(c.name.span, "special_ad_categories", "a Meta campaign", "[]")
+            }
             None => {}
         }
-        if let Some(b) = &c.budget {
+        if let Some(b) = &*c.budget {
             self.meta_budget(b, acct.currency, &mut r);
         }
-        if let Some(b) = &c.bid_strategy {
+        if let Some(b) = &*c.bid_strategy {
             r.fields.insert("bid_strategy".into(), Value::str(b.wire()));
         }
         let start = c.start_time.as_ref().and_then(|t| self.time(t, "start_time", &mut r));
         let stop = c.stop_time.as_ref().and_then(|t| self.time(t, "stop_time", &mut r));
-        if let (Some(s), Some(e), Some(st)) = (start, stop, &c.stop_time) {
+        if let (Some(s), Some(e), Some(st)) = (start, stop, &*c.stop_time) {
             if e <= s {
                 self.err(
                     st.span,
@@ -1537,7 +1544,7 @@ impl<'a> Lower<'a> {
                 );
             }
         }
-        if let Some(b) = &c.budget {
+        if let Some(b) = &*c.budget {
             if b.lifetime.is_some() && c.stop_time.is_none() {
                 self.err(
                     b.span,
@@ -1549,13 +1556,22 @@ impl<'a> Lower<'a> {
         }
         let addr = r.address.clone();
         let cbo = c.budget.is_some();
+        let bid_strategy = c.bid_strategy.as_ref().map(|b| b.value);
         self.resources.push(r);
         for s in c.ad_sets.into_iter().filter_map(|i| i.value) {
-            self.ad_set(acct, &addr, cbo, adopted, s);
+            self.ad_set(acct, &addr, cbo, adopted, bid_strategy, s);
         }
     }
 
-    fn ad_set(&mut self, acct: &Account, campaign: &Address, cbo: bool, campaign_adopted: bool, s: AdSet) {
+    fn ad_set(
+        &mut self,
+        acct: &Account,
+        campaign: &Address,
+        cbo: bool,
+        campaign_adopted: bool,
+        campaign_bid_strategy: Option<MetaBidStrategy>,
+        s: AdSet,
+    ) {
         if s.name.trim().is_empty() {
             self.err(s.name.span, Code::Constraint, "ad set name is empty", "give it a name");
             return;
@@ -1573,21 +1589,21 @@ impl<'a> Lower<'a> {
             acct.platform,
         );
         self.status(&s.status, acct.platform, &mut r);
-        if let Some(g) = &s.optimization_goal {
+        if let Some(g) = &*s.optimization_goal {
             r.fields.insert("optimization_goal".into(), Value::str(g.wire()));
         }
-        if let Some(b) = &s.billing_event {
+        if let Some(b) = &*s.billing_event {
             r.fields.insert("billing_event".into(), Value::str(b.wire()));
         }
-        if let Some(a) = &s.bid_amount {
+        if let Some(a) = &*s.bid_amount {
             if let Some(m) = self.amount(a, acct.currency, "bid_amount") {
                 r.fields.insert("bid_amount".into(), Value::Money(m));
             }
         }
-        if let Some(b) = &s.bid_strategy {
+        if let Some(b) = &*s.bid_strategy {
             r.fields.insert("bid_strategy".into(), Value::str(b.wire()));
         }
-        match &s.budget {
+        match &*s.budget {
             Some(b) if cbo => self.err(
                 b.span,
                 Code::Constraint,
@@ -1595,7 +1611,7 @@ impl<'a> Lower<'a> {
                 "remove the ad set budget or the campaign budget",
             ),
             Some(b) => self.meta_budget(b, acct.currency, &mut r),
-            None if !cbo && !campaign_adopted && s.id.is_none() => self.missing(
+            None if !cbo && !campaign_adopted && s.id.is_none() && !s.budget.is_invalid() => self.missing(
                 s.name.span,
                 "budget",
                 "an ad set of a campaign without a campaign budget",
@@ -1605,7 +1621,7 @@ impl<'a> Lower<'a> {
         }
         let start = s.start_time.as_ref().and_then(|t| self.time(t, "start_time", &mut r));
         let end = s.end_time.as_ref().and_then(|t| self.time(t, "end_time", &mut r));
-        if let (Some(a), Some(b), Some(et)) = (start, end, &s.end_time) {
+        if let (Some(a), Some(b), Some(et)) = (start, end, &*s.end_time) {
             if b <= a {
                 self.err(
                     et.span,
@@ -1615,8 +1631,36 @@ impl<'a> Lower<'a> {
                 );
             }
         }
-        if let Some(t) = &s.targeting {
+        if let Some(t) = &*s.targeting {
             self.targeting(acct, t, &mut r);
+        }
+        if let Some(b) = s.budget.as_ref() {
+            if b.lifetime.is_some() && s.end_time.is_none() && !cbo {
+                self.err(
+                    b.span,
+                    Code::MissingField,
+                    "an ad set with a lifetime budget needs `end_time`",
+                    "add `end_time: 2026-06-30T23:59:59Z`",
+                );
+            }
+        }
+        let strategy = s.bid_strategy.as_ref().map(|b| b.value).or(campaign_bid_strategy);
+        if matches!(
+            strategy,
+            Some(MetaBidStrategy::LowestCostWithBidCap | MetaBidStrategy::CostCap)
+        ) && s.bid_amount.is_none()
+            && !s.bid_amount.is_invalid()
+        {
+            self.err(
+                s.name.span,
+                Code::MissingField,
+                format!(
+                    "ad set `{}` needs `bid_amount`: its bid strategy is {}",
+                    s.name.value,
+                    strategy.map(|x| x.wire()).unwrap_or("")
+                ),
+                "add `bid_amount: 2.50` (the cap, in the account currency)",
+            );
         }
         self.resources.push(r);
         for ad in s.ads.into_iter().filter_map(|i| i.value) {
@@ -1625,7 +1669,7 @@ impl<'a> Lower<'a> {
     }
 
     fn targeting(&mut self, acct: &Account, t: &S<Targeting>, r: &mut Resource) {
-        if let Some(cs) = &t.countries {
+        if let Some(cs) = &*t.countries {
             let mut ok = true;
             for c in cs.iter() {
                 if !is_country(&c.trim().to_ascii_uppercase()) {
@@ -1646,17 +1690,17 @@ impl<'a> Lower<'a> {
             }
         }
         for (f, v) in [
-            ("targeting.regions", &t.regions),
-            ("targeting.cities", &t.cities),
-            ("targeting.facebook_positions", &t.facebook_positions),
-            ("targeting.instagram_positions", &t.instagram_positions),
+            ("targeting.regions", &*t.regions),
+            ("targeting.cities", &*t.cities),
+            ("targeting.facebook_positions", &*t.facebook_positions),
+            ("targeting.instagram_positions", &*t.instagram_positions),
         ] {
             if let Some(v) = v {
                 r.fields.insert(f.into(), Self::set_of_str(v, |s| s.to_string()));
             }
         }
-        if let Some(age) = &t.age {
-            for (f, v) in [("targeting.age_min", &age.min), ("targeting.age_max", &age.max)] {
+        if let Some(age) = &*t.age {
+            for (f, v) in [("targeting.age_min", &*age.min), ("targeting.age_max", &*age.max)] {
                 if let Some(v) = v {
                     if !(13..=65).contains(&v.value) {
                         self.err(
@@ -1670,7 +1714,7 @@ impl<'a> Lower<'a> {
                     }
                 }
             }
-            if let (Some(a), Some(b)) = (&age.min, &age.max) {
+            if let (Some(a), Some(b)) = (&*age.min, &*age.max) {
                 if a.value > b.value {
                     self.err(
                         b.span,
@@ -1681,21 +1725,21 @@ impl<'a> Lower<'a> {
                 }
             }
         }
-        if let Some(g) = &t.genders {
+        if let Some(g) = &*t.genders {
             r.fields.insert(
                 "targeting.genders".into(),
                 Value::Set(g.iter().map(|x| Value::str(x.wire())).collect()),
             );
         }
-        if let Some(p) = &t.publisher_platforms {
+        if let Some(p) = &*t.publisher_platforms {
             r.fields.insert(
                 "targeting.publisher_platforms".into(),
                 Value::Set(p.iter().map(|x| Value::str(x.wire())).collect()),
             );
         }
         for (f, v) in [
-            ("targeting.custom_audiences", &t.custom_audiences),
-            ("targeting.excluded_custom_audiences", &t.excluded_custom_audiences),
+            ("targeting.custom_audiences", &*t.custom_audiences),
+            ("targeting.excluded_custom_audiences", &*t.excluded_custom_audiences),
         ] {
             if let Some(v) = v {
                 let mut set = BTreeSet::new();
@@ -1736,9 +1780,9 @@ impl<'a> Lower<'a> {
             r.fields.insert("creative.link".into(), u);
         }
         for (f, v, max) in [
-            ("creative.message", &c.message, 2200),
-            ("creative.headline", &c.headline, 255),
-            ("creative.description", &c.description, 255),
+            ("creative.message", &*c.message, 2200),
+            ("creative.headline", &*c.headline, 255),
+            ("creative.description", &*c.description, 255),
         ] {
             if let Some(v) = v {
                 if let Some(x) = self.text(v, f, max) {
@@ -1746,7 +1790,7 @@ impl<'a> Lower<'a> {
                 }
             }
         }
-        match (&c.image_hash, &c.image_url) {
+        match (&*c.image_hash, &*c.image_url) {
             (Some(_), Some(u)) => self.err(
                 u.span,
                 Code::Constraint,
@@ -1773,10 +1817,18 @@ impl<'a> Lower<'a> {
             }
             _ => {}
         }
-        if let Some(cta) = &c.call_to_action {
+        if let Some(cta) = &*c.call_to_action {
             r.fields
                 .insert("creative.call_to_action".into(), Value::str(cta.wire()));
         }
         self.resources.push(r);
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

@@ -26,6 +26,9 @@ pub use error::{Code, SpecError, SpecErrors};
 pub use load::MAX_YAML_BYTES;
 pub use lower::managed_fields;
 
+/// At most this many problems are returned (a broken generated file could otherwise produce millions).
+pub const MAX_ERRORS: usize = 1000;
+
 /// A validated config directory.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -91,6 +94,8 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
         }
     };
 
+    // An account that failed to parse makes every reference to it dangle: do not pile those on.
+    let accounts_ok = errors.is_empty();
     let mut files = Vec::new();
     match load::resource_files(dir) {
         Ok(paths) => {
@@ -118,11 +123,9 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
     if let Some(pf) = project_file {
         lower.accounts(pf);
     }
-    let accounts_ok = errors.is_empty();
     lower.files(files);
     let mut lower_errors = std::mem::take(&mut lower.errors);
     if !accounts_ok {
-        // An account that failed to parse makes every reference to it dangle: do not pile those on.
         lower_errors.retain(|e| !(e.code == Code::UnknownReference && e.message.starts_with("unknown account")));
     }
     errors.extend(lower_errors);
@@ -144,5 +147,13 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
         }
     }
     out.sort();
+    if out.errors.len() > MAX_ERRORS {
+        let more = out.errors.len() - MAX_ERRORS;
+        out.errors.truncate(MAX_ERRORS);
+        out.errors.push(
+            SpecError::file_level(&dir_name, Code::Constraint, format!("{more} more problems not listed"))
+                .with_hint("fix the problems above first"),
+        );
+    }
     Err(out)
 }

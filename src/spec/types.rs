@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::de::{Item, Spanned};
+use super::de::{Item, Opt, Spanned};
 use crate::model::{Platform, RemovalPolicy};
 
 type S<T> = Spanned<T>;
@@ -37,22 +37,31 @@ pub struct AccountSpec {
     /// The ad platform: `google_ads` or `meta` (more platforms are planned).
     pub platform: S<PlatformSpec>,
     /// Google Ads customer id, `123-456-7890` or `1234567890`.
-    pub customer_id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub customer_id: Opt<String>,
     /// Google Ads manager (MCC) customer id to act through, if any.
-    pub login_customer_id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub login_customer_id: Opt<String>,
     /// Meta ad account id, `act_<digits>`.
-    pub ad_account_id: Option<S<String>>,
+    #[serde(default)]
+    pub ad_account_id: Opt<String>,
     /// ISO 4217 currency code of the account (`USD`, `EUR`, `JPY`, …). Every amount in this account is in it.
     pub currency: S<String>,
     /// IANA time zone of the account (`Europe/Paris`), informational.
-    pub time_zone: Option<S<String>>,
+    #[serde(default)]
+    pub time_zone: Opt<String>,
     /// What happens to resources adsctl manages in this account when they disappear from the YAML:
     /// `pause` (default), `remove` or `orphan` (stop managing).
-    pub on_removed: Option<S<OnRemoved>>,
+    #[serde(default)]
+    pub on_removed: Opt<OnRemoved>,
     /// Limits every plan for this account must respect.
-    pub guardrails: Option<S<GuardrailsSpec>>,
+    #[serde(default)]
+    pub guardrails: Opt<GuardrailsSpec>,
     /// Override of the platform API base URL for this account (e.g. the local emulator).
-    pub endpoint: Option<S<String>>,
+    #[serde(default)]
+    pub endpoint: Opt<String>,
 }
 
 /// Guardrails: plans that break them are refused unless explicitly allowed.
@@ -60,11 +69,14 @@ pub struct AccountSpec {
 #[serde(deny_unknown_fields)]
 pub struct GuardrailsSpec {
     /// The largest allowed sum of daily budgets in the account after an apply, in the account currency.
-    pub max_daily_budget: Option<S<Amount>>,
+    #[serde(default)]
+    pub max_daily_budget: Opt<Amount>,
     /// The largest increase of any one budget in one apply, in percent.
-    pub max_increase_pct: Option<S<u32>>,
+    #[serde(default)]
+    pub max_increase_pct: Opt<u32>,
     /// The largest number of changes in one apply.
-    pub max_changes: Option<S<u32>>,
+    #[serde(default)]
+    pub max_changes: Opt<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -96,7 +108,7 @@ pub struct ResourceFile {
 pub struct LifecycleSpec {
     /// Refuse any plan that would remove or replace this resource.
     #[serde(default)]
-    pub prevent_destroy: Option<S<bool>>,
+    pub prevent_destroy: Opt<bool>,
     /// Fields (as named in `docs/resource-model.md`, e.g. `status`, `budget.daily`) whose live value is never
     /// changed back to the YAML value.
     #[serde(default)]
@@ -112,12 +124,16 @@ pub struct SharedBudget {
     /// The Google Ads account (local name from adsctl.yaml).
     pub account: S<String>,
     /// Adopt an existing budget by its id instead of creating one.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// Daily amount in the account currency (`50`, `12.34`, `"12.34"`).
     pub amount: S<Amount>,
     /// `standard` (default) or `accelerated`.
-    pub delivery_method: Option<S<DeliveryMethod>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub delivery_method: Opt<DeliveryMethod>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
 }
 
 /// A campaign. Google Ads campaigns use `channel`, `bidding`, `ad_groups`…; Meta campaigns use `objective`,
@@ -130,30 +146,41 @@ pub struct Campaign {
     /// The account (local name from adsctl.yaml).
     pub account: S<String>,
     /// Adopt an existing campaign by its platform id.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// `enabled` / `active` or `paused` (mapped to the platform's name).
-    pub status: Option<S<Status>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
     /// The campaign budget. Google Ads: `daily` or `shared`; Meta: `daily` or `lifetime` (campaign budget
     /// optimisation; leave it out to budget on the ad sets).
-    pub budget: Option<S<CampaignBudget>>,
+    #[serde(default)]
+    pub budget: Opt<CampaignBudget>,
 
     /// Google Ads: the advertising channel (`search`, `display`, …). Cannot change after creation.
-    #[serde(alias = "advertising_channel_type")]
-    pub channel: Option<S<Channel>>,
+    #[serde(default)]
+    pub channel: Opt<Channel>,
     /// Google Ads: exactly one bidding strategy.
-    pub bidding: Option<S<Bidding>>,
+    #[serde(default)]
+    pub bidding: Opt<Bidding>,
     /// Google Ads: first day (`YYYY-MM-DD`).
-    pub start_date: Option<S<String>>,
+    #[serde(default)]
+    pub start_date: Opt<String>,
     /// Google Ads: last day (`YYYY-MM-DD`).
-    pub end_date: Option<S<String>>,
+    #[serde(default)]
+    pub end_date: Opt<String>,
     /// Google Ads: where ads may show.
-    pub network: Option<S<NetworkSettings>>,
+    #[serde(default)]
+    pub network: Opt<NetworkSettings>,
     /// Google Ads: whether the campaign contains EU political advertising (required by Google for new campaigns;
     /// defaults to `false` when created).
-    pub eu_political_advertising: Option<S<bool>>,
+    #[serde(default)]
+    pub eu_political_advertising: Opt<bool>,
     /// Google Ads: label names.
-    pub labels: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub labels: Opt<Vec<S<String>>>,
     /// Google Ads: ad groups.
     #[serde(default)]
     pub ad_groups: Vec<Item<AdGroup>>,
@@ -163,16 +190,21 @@ pub struct Campaign {
 
     /// Meta: the campaign objective (`traffic`, `sales`, `leads`, `awareness`, `engagement`, `app_promotion`;
     /// `OUTCOME_TRAFFIC` style accepted). Cannot change after creation.
-    pub objective: Option<S<Objective>>,
+    #[serde(default)]
+    pub objective: Opt<Objective>,
     /// Meta: special ad categories (`housing`, `employment`, `credit`, `issues_elections_politics`,
     /// `online_gambling_and_gaming`, `financial_products_services`); `[]` when none. Required for Meta.
-    pub special_ad_categories: Option<S<Vec<S<SpecialAdCategory>>>>,
+    #[serde(default)]
+    pub special_ad_categories: Opt<Vec<S<SpecialAdCategory>>>,
     /// Meta: bid strategy for campaign budget optimisation.
-    pub bid_strategy: Option<S<MetaBidStrategy>>,
+    #[serde(default)]
+    pub bid_strategy: Opt<MetaBidStrategy>,
     /// Meta: start time (RFC 3339, `2026-03-01T00:00:00Z`).
-    pub start_time: Option<S<String>>,
+    #[serde(default)]
+    pub start_time: Opt<String>,
     /// Meta: stop time (RFC 3339).
-    pub stop_time: Option<S<String>>,
+    #[serde(default)]
+    pub stop_time: Opt<String>,
     /// Meta: ad sets.
     #[serde(default)]
     pub ad_sets: Vec<Item<AdSet>>,
@@ -183,13 +215,17 @@ pub struct Campaign {
 #[serde(deny_unknown_fields)]
 pub struct CampaignBudget {
     /// Daily amount.
-    pub daily: Option<S<Amount>>,
+    #[serde(default)]
+    pub daily: Opt<Amount>,
     /// Meta: lifetime amount (needs `stop_time`).
-    pub lifetime: Option<S<Amount>>,
+    #[serde(default)]
+    pub lifetime: Opt<Amount>,
     /// Google Ads: the name of a shared budget (declared under `budgets:`) in the same account.
-    pub shared: Option<S<String>>,
+    #[serde(default)]
+    pub shared: Opt<String>,
     /// Google Ads: `standard` or `accelerated` (own budget only).
-    pub delivery_method: Option<S<DeliveryMethod>>,
+    #[serde(default)]
+    pub delivery_method: Opt<DeliveryMethod>,
 }
 
 /// Google Ads bidding: exactly one of the strategies.
@@ -197,38 +233,47 @@ pub struct CampaignBudget {
 #[serde(deny_unknown_fields)]
 pub struct Bidding {
     /// Manual CPC (`manual_cpc: {}`).
-    pub manual_cpc: Option<S<ManualCpc>>,
+    #[serde(default)]
+    pub manual_cpc: Opt<ManualCpc>,
     /// Maximize conversions, optionally with a target CPA.
-    pub maximize_conversions: Option<S<MaximizeConversions>>,
+    #[serde(default)]
+    pub maximize_conversions: Opt<MaximizeConversions>,
     /// Maximize conversion value, optionally with a target ROAS.
-    pub maximize_conversion_value: Option<S<MaximizeConversionValue>>,
+    #[serde(default)]
+    pub maximize_conversion_value: Opt<MaximizeConversionValue>,
     /// Target CPA.
-    pub target_cpa: Option<S<TargetCpa>>,
+    #[serde(default)]
+    pub target_cpa: Opt<TargetCpa>,
     /// Target ROAS.
-    pub target_roas: Option<S<TargetRoas>>,
+    #[serde(default)]
+    pub target_roas: Opt<TargetRoas>,
     /// Target spend (maximize clicks), optionally with a CPC ceiling.
-    pub target_spend: Option<S<TargetSpend>>,
+    #[serde(default)]
+    pub target_spend: Opt<TargetSpend>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualCpc {
     /// Enhanced CPC.
-    pub enhanced_cpc: Option<S<bool>>,
+    #[serde(default)]
+    pub enhanced_cpc: Opt<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaximizeConversions {
     /// Target cost per acquisition, in the account currency.
-    pub target_cpa: Option<S<Amount>>,
+    #[serde(default)]
+    pub target_cpa: Opt<Amount>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaximizeConversionValue {
     /// Target return on ad spend as a ratio (`3.5` = 350 %).
-    pub target_roas: Option<S<DecimalText>>,
+    #[serde(default)]
+    pub target_roas: Opt<DecimalText>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -249,7 +294,8 @@ pub struct TargetRoas {
 #[serde(deny_unknown_fields)]
 pub struct TargetSpend {
     /// Maximum CPC bid, in the account currency.
-    pub cpc_bid_ceiling: Option<S<Amount>>,
+    #[serde(default)]
+    pub cpc_bid_ceiling: Opt<Amount>,
 }
 
 /// Google Ads network settings.
@@ -257,13 +303,17 @@ pub struct TargetSpend {
 #[serde(deny_unknown_fields)]
 pub struct NetworkSettings {
     /// Google Search.
-    pub google_search: Option<S<bool>>,
+    #[serde(default)]
+    pub google_search: Opt<bool>,
     /// Search partners.
-    pub search_network: Option<S<bool>>,
+    #[serde(default)]
+    pub search_network: Opt<bool>,
     /// Display Network.
-    pub content_network: Option<S<bool>>,
+    #[serde(default)]
+    pub content_network: Opt<bool>,
     /// Partner search network.
-    pub partner_search_network: Option<S<bool>>,
+    #[serde(default)]
+    pub partner_search_network: Opt<bool>,
 }
 
 /// A Google Ads ad group.
@@ -273,15 +323,21 @@ pub struct AdGroup {
     /// Unique name within the campaign.
     pub name: S<String>,
     /// Adopt an existing ad group by its id.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// `enabled` or `paused`.
-    pub status: Option<S<Status>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
     /// Ad group type (`search_standard`, `display_standard`, …).
     #[serde(rename = "type")]
-    pub ad_group_type: Option<S<AdGroupType>>,
+    #[serde(default)]
+    pub ad_group_type: Opt<AdGroupType>,
     /// Default max CPC bid, in the account currency.
-    pub default_cpc: Option<S<Amount>>,
+    #[serde(default)]
+    pub default_cpc: Opt<Amount>,
     /// Keywords; identity is text + match type.
     #[serde(default)]
     pub keywords: Vec<Item<Keyword>>,
@@ -303,12 +359,17 @@ pub struct Keyword {
     #[serde(rename = "match", alias = "match_type")]
     pub match_type: S<MatchType>,
     /// Adopt an existing keyword by its criterion id.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// `enabled` or `paused`.
-    pub status: Option<S<Status>>,
+    #[serde(default)]
+    pub status: Opt<Status>,
     /// Max CPC bid for this keyword, in the account currency.
-    pub cpc_bid: Option<S<Amount>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub cpc_bid: Opt<Amount>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
 }
 
 /// A Google Ads negative keyword.
@@ -321,8 +382,11 @@ pub struct NegativeKeyword {
     #[serde(rename = "match", alias = "match_type")]
     pub match_type: S<MatchType>,
     /// Adopt an existing criterion by its id.
-    pub id: Option<S<String>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
 }
 
 /// A Google Ads ad (responsive search ads are supported).
@@ -332,10 +396,14 @@ pub struct GoogleAd {
     /// The responsive search ad.
     pub responsive_search: S<ResponsiveSearchAd>,
     /// Adopt an existing ad by its id.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// `enabled` or `paused`.
-    pub status: Option<S<Status>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
 }
 
 /// A responsive search ad.
@@ -349,9 +417,11 @@ pub struct ResponsiveSearchAd {
     /// The landing page (`https://…`).
     pub final_url: S<String>,
     /// Display URL path 1 (at most 15 characters).
-    pub path1: Option<S<String>>,
+    #[serde(default)]
+    pub path1: Opt<String>,
     /// Display URL path 2 (at most 15 characters; needs `path1`).
-    pub path2: Option<S<String>>,
+    #[serde(default)]
+    pub path2: Opt<String>,
 }
 
 /// A headline or description: a plain string, or a mapping with a pinned position.
@@ -424,26 +494,38 @@ pub struct AdSet {
     /// Unique name within the campaign.
     pub name: S<String>,
     /// Adopt an existing ad set by its id.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// `active` or `paused`.
-    pub status: Option<S<Status>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
     /// What delivery optimises for (`link_clicks`, `landing_page_views`, `impressions`, `reach`, …).
-    pub optimization_goal: Option<S<OptimizationGoal>>,
+    #[serde(default)]
+    pub optimization_goal: Opt<OptimizationGoal>,
     /// What you pay for (`impressions`, `link_clicks`, …).
-    pub billing_event: Option<S<BillingEvent>>,
+    #[serde(default)]
+    pub billing_event: Opt<BillingEvent>,
     /// Bid amount in the account currency (for bid-cap / cost-cap strategies).
-    pub bid_amount: Option<S<Amount>>,
+    #[serde(default)]
+    pub bid_amount: Opt<Amount>,
     /// Bid strategy (when the campaign has no campaign budget).
-    pub bid_strategy: Option<S<MetaBidStrategy>>,
+    #[serde(default)]
+    pub bid_strategy: Opt<MetaBidStrategy>,
     /// Ad set budget (only when the campaign has none): `daily` or `lifetime`.
-    pub budget: Option<S<CampaignBudget>>,
+    #[serde(default)]
+    pub budget: Opt<CampaignBudget>,
     /// Start time (RFC 3339).
-    pub start_time: Option<S<String>>,
+    #[serde(default)]
+    pub start_time: Opt<String>,
     /// End time (RFC 3339).
-    pub end_time: Option<S<String>>,
+    #[serde(default)]
+    pub end_time: Opt<String>,
     /// Who sees the ads.
-    pub targeting: Option<S<Targeting>>,
+    #[serde(default)]
+    pub targeting: Opt<Targeting>,
     /// Ads in this ad set.
     #[serde(default)]
     pub ads: Vec<Item<MetaAd>>,
@@ -454,25 +536,37 @@ pub struct AdSet {
 #[serde(deny_unknown_fields)]
 pub struct Targeting {
     /// ISO 3166-1 alpha-2 country codes (`US`, `DE`).
-    pub countries: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub countries: Opt<Vec<S<String>>>,
     /// Region keys.
-    pub regions: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    #[schemars(with = "Vec<IdText>")]
+    pub regions: Opt<Vec<S<String>>>,
     /// City keys.
-    pub cities: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    #[schemars(with = "Vec<IdText>")]
+    pub cities: Opt<Vec<S<String>>>,
     /// Age range, 13–65.
-    pub age: Option<S<AgeRange>>,
+    #[serde(default)]
+    pub age: Opt<AgeRange>,
     /// `male`, `female` (leave out for all).
-    pub genders: Option<S<Vec<S<Gender>>>>,
+    #[serde(default)]
+    pub genders: Opt<Vec<S<Gender>>>,
     /// `facebook`, `instagram`, `audience_network`, `messenger`.
-    pub publisher_platforms: Option<S<Vec<S<PublisherPlatform>>>>,
+    #[serde(default)]
+    pub publisher_platforms: Opt<Vec<S<PublisherPlatform>>>,
     /// Facebook positions (`feed`, `marketplace`, `video_feeds`, `story`, `search`, …).
-    pub facebook_positions: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub facebook_positions: Opt<Vec<S<String>>>,
     /// Instagram positions (`stream`, `story`, `explore`, `reels`, …).
-    pub instagram_positions: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub instagram_positions: Opt<Vec<S<String>>>,
     /// Names of audiences (declared under `audiences:` or `lookalike_audiences:`) to target.
-    pub custom_audiences: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub custom_audiences: Opt<Vec<S<String>>>,
     /// Names of audiences to exclude.
-    pub excluded_custom_audiences: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub excluded_custom_audiences: Opt<Vec<S<String>>>,
 }
 
 /// An age range.
@@ -480,9 +574,11 @@ pub struct Targeting {
 #[serde(deny_unknown_fields)]
 pub struct AgeRange {
     /// Youngest age, 13–65.
-    pub min: Option<S<u32>>,
+    #[serde(default)]
+    pub min: Opt<u32>,
     /// Oldest age, 13–65 (65 means 65+).
-    pub max: Option<S<u32>>,
+    #[serde(default)]
+    pub max: Opt<u32>,
 }
 
 /// A Meta ad with a link creative.
@@ -492,10 +588,14 @@ pub struct MetaAd {
     /// Unique name within the ad set.
     pub name: S<String>,
     /// Adopt an existing ad by its id.
-    pub id: Option<S<String>>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
     /// `active` or `paused`.
-    pub status: Option<S<Status>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
     /// The link creative. A change creates a new creative and swaps it in.
     pub creative: S<Creative>,
 }
@@ -505,21 +605,28 @@ pub struct MetaAd {
 #[serde(deny_unknown_fields)]
 pub struct Creative {
     /// The Facebook Page id the ad runs as (digits).
+    #[schemars(with = "IdText")]
     pub page_id: S<String>,
     /// The destination URL.
     pub link: S<String>,
     /// The primary text.
-    pub message: Option<S<String>>,
+    #[serde(default)]
+    pub message: Opt<String>,
     /// The headline.
-    pub headline: Option<S<String>>,
+    #[serde(default)]
+    pub headline: Opt<String>,
     /// The description.
-    pub description: Option<S<String>>,
+    #[serde(default)]
+    pub description: Opt<String>,
     /// The hash of an uploaded image.
-    pub image_hash: Option<S<String>>,
+    #[serde(default)]
+    pub image_hash: Opt<String>,
     /// The URL of an image.
-    pub image_url: Option<S<String>>,
+    #[serde(default)]
+    pub image_url: Opt<String>,
     /// Call to action (`learn_more`, `shop_now`, `sign_up`, …).
-    pub call_to_action: Option<S<CallToAction>>,
+    #[serde(default)]
+    pub call_to_action: Opt<CallToAction>,
 }
 
 /// A customer-file audience (Google Customer Match list, Meta custom audience) created in each listed account.
@@ -531,18 +638,23 @@ pub struct Audience {
     /// The accounts (local names) to create it in.
     pub accounts: S<Vec<S<String>>>,
     /// Description.
-    pub description: Option<S<String>>,
+    #[serde(default)]
+    pub description: Opt<String>,
     /// The members: a local CSV file with an email column. Emails are normalised and SHA-256 hashed locally;
     /// the clear text is never stored or sent.
     pub customer_file: S<CustomerFile>,
     /// Google Ads: how long members stay in the list, in days (1–540).
-    pub membership_life_span_days: Option<S<u32>>,
+    #[serde(default)]
+    pub membership_life_span_days: Opt<u32>,
     /// Meta: where the data comes from (`user_provided_only`, `partner_provided_only`,
     /// `both_user_and_partner_provided`).
-    pub customer_file_source: Option<S<CustomerFileSource>>,
+    #[serde(default)]
+    pub customer_file_source: Opt<CustomerFileSource>,
     /// Adopt existing audiences: platform id per account (local name → id).
-    pub ids: Option<S<BTreeMap<String, S<String>>>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    pub ids: Opt<BTreeMap<String, S<String>>>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
 }
 
 /// Where the members of a customer-file audience come from.
@@ -570,8 +682,11 @@ pub struct LookalikeAudience {
     /// Share of the country's population, 0.01–0.20 in steps of 0.01.
     pub ratio: S<DecimalText>,
     /// Adopt an existing lookalike audience by its id.
-    pub id: Option<S<String>>,
-    pub lifecycle: Option<LifecycleSpec>,
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -640,6 +755,33 @@ text_scalar!(
 );
 text_scalar!(DecimalText, "An exact decimal number (`3.5`, `\"0.05\"`).");
 
+/// A platform id: digits, quoted or not (`"1234567890"`, `1234567890`, `123-456-7890`).
+pub struct IdText;
+
+impl JsonSchema for IdText {
+    fn schema_name() -> String {
+        "IdText".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let num = SchemaObject {
+            instance_type: Some(InstanceType::Integer.into()),
+            ..Default::default()
+        };
+        let text = SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            ..Default::default()
+        };
+        let s = SchemaObject {
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(vec![num.into(), text.into()]),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        s.into()
+    }
+}
+
 /// Local names to entries, in the order written (keys keep their positions).
 #[derive(Debug)]
 pub struct NamedMap<T> {
@@ -680,15 +822,36 @@ impl<T: JsonSchema> JsonSchema for NamedMap<T> {
 // enums: YAML takes lower snake case (upper case works too); lowering maps to the platform's enum name.
 
 macro_rules! spec_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident => $wire:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vm])* $v),* }
+    ($(#[doc = $doc:literal])* $name:ident { $($v:ident => $wire:literal $(| $alias:literal)*),* $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+        pub enum $name { $(#[serde(rename = $wire $(, alias = $alias)*)] $v),* }
         impl $name {
             /// The platform's enum name, lower snake case (the `Value::Str` of the resource model).
             pub fn wire(self) -> &'static str {
                 match self { $($name::$v => $wire),* }
+            }
+        }
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                // Lower snake case first (what completion offers), then aliases, then the platform's upper case.
+                let lower: &[&str] = &[$($wire),*];
+                let aliases: &[&str] = &[$($($alias,)*)*];
+                let values: Vec<serde_json::Value> = lower
+                    .iter()
+                    .chain(aliases)
+                    .map(|v| serde_json::Value::from(*v))
+                    .chain(lower.iter().map(|v| serde_json::Value::from(v.to_uppercase())))
+                    .collect();
+                let mut s = SchemaObject::default();
+                s.instance_type = Some(InstanceType::String.into());
+                s.enum_values = Some(values);
+                let doc: Vec<&str> = vec![$($doc.trim()),*];
+                s.metadata().description = Some(doc.join(" "));
+                s.into()
             }
         }
     };
@@ -745,18 +908,12 @@ spec_enum!(
 spec_enum!(
     /// Meta campaign objective (the OUTCOME_* set).
     Objective {
-        #[serde(alias = "traffic")]
-        OutcomeTraffic => "outcome_traffic",
-        #[serde(alias = "sales")]
-        OutcomeSales => "outcome_sales",
-        #[serde(alias = "leads")]
-        OutcomeLeads => "outcome_leads",
-        #[serde(alias = "awareness")]
-        OutcomeAwareness => "outcome_awareness",
-        #[serde(alias = "engagement")]
-        OutcomeEngagement => "outcome_engagement",
-        #[serde(alias = "app_promotion")]
-        OutcomeAppPromotion => "outcome_app_promotion",
+        OutcomeTraffic => "outcome_traffic" | "traffic",
+        OutcomeSales => "outcome_sales" | "sales",
+        OutcomeLeads => "outcome_leads" | "leads",
+        OutcomeAwareness => "outcome_awareness" | "awareness",
+        OutcomeEngagement => "outcome_engagement" | "engagement",
+        OutcomeAppPromotion => "outcome_app_promotion" | "app_promotion",
     }
 );
 

@@ -138,6 +138,14 @@ pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError
             Ok(x) => x,
             Err(e) => {
                 let span = span_at(&lines, file, e.marker(), 1);
+                if e.info().contains("recursion limit") {
+                    return Err(err(
+                        span,
+                        Code::TooDeep,
+                        "nesting too deep".into(),
+                        "flatten the structure; no adsctl resource nests this deep",
+                    ));
+                }
                 return Err(err(
                     span,
                     Code::YamlSyntax,

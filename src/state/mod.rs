@@ -123,8 +123,8 @@ pub trait StateStore: Send + Sync {
     /// Forget one address; true when it was known.
     fn remove_entry(&self, address: &Address) -> Result<bool, StateError>;
 
-    /// Record an intent durably (flushed before returning); returns its key.
-    fn journal_add(&self, intent: &Intent) -> Result<u64, StateError>;
+    /// Record intents durably (flushed once, before returning); returns their keys in order.
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError>;
     fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError>;
     fn journal_resolve(&self, key: u64) -> Result<(), StateError>;
 
@@ -140,5 +140,25 @@ pub fn os_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .or_else(user_from_passwd)
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The name of this process's uid in /etc/passwd (containers and CI runners often set no USER).
+#[cfg(unix)]
+fn user_from_passwd() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut parts = l.split(':');
+        let name = parts.next()?;
+        let uid_field = parts.nth(1)?;
+        (uid_field.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(not(unix))]
+fn user_from_passwd() -> Option<String> {
+    None
 }

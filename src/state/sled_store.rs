@@ -131,13 +131,19 @@ impl StateStore for SledStore {
             .is_some())
     }
 
-    fn journal_add(&self, intent: &Intent) -> Result<u64, StateError> {
-        let key = self.db.generate_id().map_err(storage)?;
-        self.journal
-            .insert(key.to_be_bytes(), encode(intent)?)
-            .map_err(storage)?;
-        self.journal.flush().map_err(storage)?;
-        Ok(key)
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
+        let mut keys = Vec::with_capacity(intents.len());
+        for intent in intents {
+            let key = self.db.generate_id().map_err(storage)?;
+            self.journal
+                .insert(key.to_be_bytes(), encode(intent)?)
+                .map_err(storage)?;
+            keys.push(key);
+        }
+        if !keys.is_empty() {
+            self.journal.flush().map_err(storage)?;
+        }
+        Ok(keys)
     }
 
     fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
@@ -211,14 +217,14 @@ mod tests {
         assert_eq!(s.entries(Some("acme")).unwrap(), vec![e]);
         assert!(s.entries(Some("other")).unwrap().is_empty());
         let k = s
-            .journal_add(&Intent {
+            .journal_add(&[Intent {
                 account: "acme".into(),
                 address: a.clone(),
                 kind: Kind::Campaign,
                 plan_hash: "h".into(),
                 at: Utc::now(),
-            })
-            .unwrap();
+            }])
+            .unwrap()[0];
         assert_eq!(s.journal_pending(Some("acme")).unwrap().len(), 1);
         s.journal_resolve(k).unwrap();
         assert!(s.journal_pending(None).unwrap().is_empty());

@@ -92,10 +92,18 @@ impl GraphError {
         Self::new(100, format!("(#100) The parameter {name} is required"))
     }
 
+    /// The message names the Graph's internal node type: campaigns are `AdCampaignGroup`, ad sets `AdCampaign`,
+    /// ads `AdGroup` (as in the spec's enum names `adcampaigngroup_*`, `adcampaign_*`, `adgroup_*`).
     pub fn unknown_field(field: &str, node: &str) -> Self {
+        let internal = match node {
+            "Campaign" => "AdCampaignGroup",
+            "AdSet" => "AdCampaign",
+            "Ad" => "AdGroup",
+            other => other,
+        };
         Self::new(
             100,
-            format!("(#100) Tried accessing nonexisting field ({field}) on node type ({node})"),
+            format!("(#100) Tried accessing nonexisting field ({field}) on node type ({internal})"),
         )
     }
 

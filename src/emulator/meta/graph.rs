@@ -477,7 +477,8 @@ impl Inner {
         if let Some(a) = &account {
             st.last_account = Some(a.clone());
         }
-        let (headers, limited) = count_call(st, &cfg, now, &token_key, account.as_deref());
+        let (mut headers, limited) = count_call(st, &cfg, now, &token_key, account.as_deref());
+        headers.push(("x-fb-trace-id".to_string(), trace.clone()));
         if let Some(e) = limited {
             return error_response(&e, &trace, headers);
         }
@@ -519,7 +520,11 @@ pub fn error_response(e: &GraphError, trace: &str, mut headers: Vec<(String, Str
 
 pub fn trace_id(seed: u64, seq: u64) -> String {
     const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut h = util::hash64(&[&seed.to_string(), &seq.to_string(), "fbtrace"]);
+    // splitmix64 of (seed, seq): cheap, and the same ids for the same seed.
+    let mut h = seed ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^= h >> 31;
     let mut out = String::from("A");
     for _ in 0..22 {
         out.push(ALPHA[(h % ALPHA.len() as u64) as usize] as char);
@@ -537,11 +542,21 @@ fn authenticate(
     proof: Option<&str>,
 ) -> Result<String, GraphError> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(GraphError::token_missing)?;
-    let key = util::sha256_hex(token);
-    let info: TokenInfo = match st.tokens.get(&key) {
-        Some(i) => i.clone(),
-        None if is_static_token(cfg, token) => static_token_info(cfg),
-        None => return Err(GraphError::token_invalid()),
+    // The well-known and seeded tokens skip the hashing that issued tokens are looked up by.
+    let static_index = std::iter::once(crate::emulator::platform::defaults::META_ACCESS_TOKEN)
+        .chain(cfg.extra_tokens.iter().map(String::as_str))
+        .position(|t| t == token);
+    let (key, info): (String, TokenInfo) = if let Some(i) = static_index {
+        (format!("static:{i}"), static_token_info(cfg))
+    } else {
+        let key = util::sha256_hex(token);
+        match st.tokens.get(&key) {
+            Some(i) => {
+                let i = i.clone();
+                (key, i)
+            }
+            None => return Err(GraphError::token_invalid()),
+        }
     };
     if let Some(exp) = info.expires_ms {
         if now >= exp {
@@ -639,7 +654,11 @@ fn count_call(
         pct(u.app_calls, nominal(cfg.app_calls_per_window)).max(pct(user, nominal(cfg.user_calls_per_window)));
     let mut headers = vec![(
         "X-App-Usage".to_string(),
-        json!({"call_count": app_pct, "total_cputime": app_pct / 2, "total_time": app_pct / 2}).to_string(),
+        format!(
+            r#"{{"call_count":{app_pct},"total_cputime":{},"total_time":{}}}"#,
+            app_pct / 2,
+            app_pct / 2
+        ),
     )];
     if let (Some(a), Some(c)) = (account, acct_calls) {
         let limit = cfg.account_calls_per_window.unwrap_or(NOMINAL_CALLS_PER_WINDOW);
@@ -651,22 +670,22 @@ fn count_call(
 /// `X-Business-Use-Case-Usage` and `X-Ad-Account-Usage` for one ad account at a usage percentage.
 pub fn account_usage_headers(account: &str, pct: u64, regain_min: i64) -> Vec<(String, String)> {
     let regain = if pct >= 100 { regain_min } else { 0 };
+    // The account key is escaped like any JSON string (ad account ids are digits in practice).
+    let key = Value::String(account.to_string()).to_string();
+    let half = pct / 2;
     vec![
         (
             "X-Business-Use-Case-Usage".to_string(),
-            json!({ account: [{
-                "type": "ads_management",
-                "call_count": pct,
-                "total_cputime": pct / 2,
-                "total_time": pct / 2,
-                "estimated_time_to_regain_access": regain,
-            }]})
-            .to_string(),
+            format!(
+                r#"{{{key}:[{{"type":"ads_management","call_count":{pct},"total_cputime":{half},"total_time":{half},"estimated_time_to_regain_access":{regain}}}]}}"#
+            ),
         ),
         (
             "X-Ad-Account-Usage".to_string(),
-            json!({"acc_id_util_pct": pct, "reset_time_duration": regain * 60, "ads_api_access_tier": "standard_access"})
-                .to_string(),
+            format!(
+                r#"{{"acc_id_util_pct":{pct},"reset_time_duration":{},"ads_api_access_tier":"standard_access"}}"#,
+                regain * 60
+            ),
         ),
     ]
 }
@@ -1151,6 +1170,14 @@ fn decode_cursor(c: &str) -> Result<usize, GraphError> {
 
 /// Page a full list per `limit` / `after` / `before`; `paging.next` only when more remains.
 pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
+    let n = items.len();
+    let (start, end) = window(ctx, n)?;
+    let data: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
+    Ok(envelope(ctx, data, start, end, n))
+}
+
+/// The slice `[start, end)` of `n` items this request's `limit` / `after` / `before` select.
+fn window(ctx: &Ctx, n: usize) -> Result<(usize, usize), GraphError> {
     let limit = match ctx.req.param("limit") {
         Some(l) => l
             .trim()
@@ -1159,17 +1186,18 @@ pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
         None => 25,
     }
     .clamp(1, ctx.cfg.max_page_limit.max(1));
-    let n = items.len();
-    let (start, end) = if let Some(a) = ctx.req.param("after") {
-        let s = decode_cursor(a)? + 1;
-        (s.min(n), (s + limit).min(n))
+    Ok(if let Some(a) = ctx.req.param("after") {
+        let s = decode_cursor(a)?.saturating_add(1);
+        (s.min(n), s.saturating_add(limit).min(n))
     } else if let Some(b) = ctx.req.param("before") {
         let e = decode_cursor(b)?.min(n);
         (e.saturating_sub(limit), e)
     } else {
         (0, limit.min(n))
-    };
-    let data: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
+    })
+}
+
+fn envelope(ctx: &Ctx, data: Vec<Value>, start: usize, end: usize, n: usize) -> Value {
     let mut out = Map::new();
     out.insert("data".into(), Value::Array(data));
     if end > start {
@@ -1203,7 +1231,7 @@ pub fn page(ctx: &Ctx, items: Vec<Value>) -> Result<Value, GraphError> {
         }
         out.insert("paging".into(), Value::Object(paging));
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 fn list_edge(
@@ -1222,7 +1250,7 @@ fn list_edge(
     let updated_since = p.get("updated_since").and_then(Value::as_i64);
     let is_completed = p.get("is_completed").and_then(Value::as_bool);
     let filters = edge_filters(p.get("filtering"), node)?;
-    let mut items = Vec::new();
+    let mut matches: Vec<&Obj> = Vec::new();
     for id in ctx.st.ids(account, kind) {
         let Some(o) = ctx.st.objects.get(id).and_then(|o| lagged(ctx, o)) else {
             continue;
@@ -1243,16 +1271,26 @@ fn list_edge(
             }
         }
         if matches!(kind, Kind::Campaign | Kind::AdSet | Kind::Ad) {
-            let eff = effective_status(ctx.st, ctx.cfg, o, ctx.now);
             match &wanted {
-                Some(w) if !w.iter().any(|s| s == &eff || s == o.status()) => continue,
+                Some(w) => {
+                    let eff = effective_status(ctx.st, ctx.cfg, o, ctx.now);
+                    if !w.iter().any(|s| s == &eff || s == o.status()) {
+                        continue;
+                    }
+                }
                 None if o.status() == "DELETED" => continue,
-                _ => {}
+                None => {}
             }
         }
-        items.push(render(ctx, o, &sel)?);
+        matches.push(o);
     }
-    page(ctx, items)
+    // Render only the page.
+    let (start, end) = window(ctx, matches.len())?;
+    let data = matches[start..end]
+        .iter()
+        .map(|o| render(ctx, o, &sel))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(envelope(ctx, data, start, end, matches.len()))
 }
 
 /// One `filtering` entry on an edge (`[{"field":"subtype","operator":"EQUAL","value":"LOOKALIKE"}]`), over the

@@ -154,17 +154,20 @@ struct Day {
     link_clicks: i64,
     landing_page_views: i64,
     purchases: i64,
+    /// Value of the purchases, minor units.
+    purchase_value: i64,
 }
 
 impl Day {
     fn add(&mut self, o: &Day) {
-        self.spend += o.spend;
-        self.impressions += o.impressions;
-        self.clicks += o.clicks;
-        self.reach += o.reach;
-        self.link_clicks += o.link_clicks;
-        self.landing_page_views += o.landing_page_views;
-        self.purchases += o.purchases;
+        self.spend = self.spend.saturating_add(o.spend);
+        self.impressions = self.impressions.saturating_add(o.impressions);
+        self.clicks = self.clicks.saturating_add(o.clicks);
+        self.reach = self.reach.saturating_add(o.reach);
+        self.link_clicks = self.link_clicks.saturating_add(o.link_clicks);
+        self.landing_page_views = self.landing_page_views.saturating_add(o.landing_page_views);
+        self.purchases = self.purchases.saturating_add(o.purchases);
+        self.purchase_value = self.purchase_value.saturating_add(o.purchase_value);
     }
 }
 
@@ -247,6 +250,13 @@ fn parse_query(ctx: &Ctx, target_level: Level, p: &Map<String, Value>) -> Result
             "(#100) time_range: since must be on or before until.",
         ));
     }
+    let oldest = today.checked_sub_months(chrono::Months::new(37)).unwrap_or(today);
+    if since < oldest {
+        return Err(GraphError::new(
+            3018,
+            "(#3018) The start date of the time range cannot be beyond 37 months from the current date",
+        ));
+    }
     let increment = match p.get("time_increment").and_then(Value::as_str) {
         None | Some("all_days") => Increment::AllDays,
         Some("monthly") => Increment::Monthly,
@@ -287,7 +297,7 @@ fn preset(p: &str, today: NaiveDate) -> (NaiveDate, NaiveDate) {
             (end.with_day(1).unwrap_or(end), end)
         }
         "this_year" => (today.with_ordinal(1).unwrap_or(today), today),
-        "maximum" | "data_maximum" => (back(37 * 30), today),
+        "maximum" | "data_maximum" => (back(36 * 30), today),
         _ => (back(30), yesterday),
     }
 }
@@ -331,6 +341,8 @@ fn daily_share(ctx: &Ctx, ad: &Obj, counts: &HashMap<String, i64>) -> i64 {
 fn day_metrics(seed: u64, ad: &Obj, share: i64, day: NaiveDate, today: NaiveDate) -> Day {
     let date = day.format("%Y-%m-%d").to_string();
     let h = util::hash64(&[&ad.id, &date, &seed.to_string()]);
+    // Budgets beyond ten million a day (in minor units) count as that, so that the sums cannot overflow.
+    let share = share.clamp(0, 1_000_000_000);
     let spend = share * (85 + (h % 16) as i64) / 100;
     let cpm = 300 + ((h >> 8) % 1200) as i64;
     let impressions = spend * 1000 / cpm;
@@ -348,6 +360,8 @@ fn day_metrics(seed: u64, ad: &Obj, share: i64, day: NaiveDate, today: NaiveDate
         _ => 100,
     };
     let purchases = clicks * (2 + ((h >> 48) % 7) as i64) / 100 * maturity / 100;
+    // Each order is worth 20 % to 60 % of the ad's daily budget share.
+    let purchase_value = purchases * share * (20 + ((h >> 56) % 41) as i64) / 100;
     Day {
         spend,
         impressions,
@@ -356,6 +370,7 @@ fn day_metrics(seed: u64, ad: &Obj, share: i64, day: NaiveDate, today: NaiveDate
         link_clicks,
         landing_page_views,
         purchases,
+        purchase_value,
     }
 }
 
@@ -479,6 +494,7 @@ fn rows(ctx: &Ctx, target: &Target, q: &Query) -> Result<Vec<Value>, GraphError>
                 "cpm" => money_ratio(d.spend, d.impressions, 1000, &currency).map(|v| json!(v)),
                 "cpp" => money_ratio(d.spend, d.reach, 1000, &currency).map(|v| json!(v)),
                 "actions" => Some(actions(&d)),
+                "action_values" => Some(action_values(&d, &currency)),
                 "cost_per_action_type" => Some(cost_per_action(&d, &currency)),
                 _ => None,
             };
@@ -549,6 +565,17 @@ fn actions(d: &Day) -> Value {
             .map(|(t, n)| json!({ "action_type": t, "value": n.to_string() }))
             .collect(),
     )
+}
+
+fn action_values(d: &Day, currency: &str) -> Value {
+    if d.purchase_value == 0 {
+        return Value::Array(Vec::new());
+    }
+    let v = format_money(d.purchase_value, currency);
+    json!([
+        { "action_type": "offsite_conversion.fb_pixel_purchase", "value": v },
+        { "action_type": "purchase", "value": v },
+    ])
 }
 
 fn cost_per_action(d: &Day, currency: &str) -> Value {

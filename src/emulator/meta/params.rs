@@ -395,6 +395,18 @@ mod tests {
         assert!(check_value("AdCreativeObjectStorySpec", &cta, "object_story_spec").is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(raw in ".{0,64}") {
+            for ty in ["string", "int", "unsigned int", "float", "bool", "datetime", "list<string>", "Targeting",
+                       "list<adaccountcampaigns_special_ad_categories_enum_param>", "map", "Object"] {
+                let _ = coerce("p", ty, &raw);
+            }
+            let _ = crate::emulator::meta::util::parse_form(&raw);
+            let _ = crate::emulator::meta::graph::parse_fields(&raw);
+        }
+    }
+
     #[test]
     fn datetimes() {
         assert!(parse_datetime("2024-06-16T04:45:17+0000").is_some());

@@ -107,6 +107,46 @@ impl MetaConfig {
             extra_tokens: core.seed.meta.access_tokens.clone(),
             ..Self::default()
         }
+        .with_seed_extras(&core.seed.meta.extra)
+    }
+
+    /// Meta-only settings from the seed file's `meta:` section: `disapprove_trigger` (string),
+    /// `require_appsecret_proof` (bool), `report_run_duration_ms`, `read_lag_ms`, `adset_budget_changes_per_hour`,
+    /// `max_page_limit` (numbers). Unknown keys are reported in the log and ignored.
+    fn with_seed_extras(mut self, extra: &std::collections::BTreeMap<String, serde_json::Value>) -> Self {
+        for (k, v) in extra {
+            let ok = match (k.as_str(), v) {
+                ("disapprove_trigger", serde_json::Value::String(s)) => {
+                    self.disapprove_trigger = s.clone();
+                    true
+                }
+                ("require_appsecret_proof", serde_json::Value::Bool(b)) => {
+                    self.require_appsecret_proof = *b;
+                    true
+                }
+                ("report_run_duration_ms", v) if v.is_u64() => {
+                    self.report_run_duration = Duration::from_millis(v.as_u64().unwrap_or(0));
+                    true
+                }
+                ("read_lag_ms", v) if v.is_u64() => {
+                    self.read_lag = Duration::from_millis(v.as_u64().unwrap_or(0));
+                    true
+                }
+                ("adset_budget_changes_per_hour", v) if v.is_u64() => {
+                    self.adset_budget_changes_per_hour = v.as_u64().unwrap_or(4);
+                    true
+                }
+                ("max_page_limit", v) if v.is_u64() => {
+                    self.max_page_limit = v.as_u64().unwrap_or(5000) as usize;
+                    true
+                }
+                _ => false,
+            };
+            if !ok {
+                tracing::warn!("seed file: meta.{k} is not a Meta emulator setting (or has the wrong type); ignored");
+            }
+        }
+        self
     }
 
     /// The secret of an app this emulator knows.
@@ -269,6 +309,35 @@ pub struct State {
     pub last_account: Option<String>,
     #[serde(skip)]
     pub trace_seq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_extras_configure_meta_only_settings() {
+        let mut core = EmulatorConfig::default();
+        core.seed
+            .meta
+            .extra
+            .insert("disapprove_trigger".into(), serde_json::json!("BANNED"));
+        core.seed
+            .meta
+            .extra
+            .insert("require_appsecret_proof".into(), serde_json::json!(true));
+        core.seed
+            .meta
+            .extra
+            .insert("report_run_duration_ms".into(), serde_json::json!(10));
+        core.rate_limits.meta.calls_per_window = Some(7);
+        let c = MetaConfig::from_core(&core);
+        assert_eq!(c.disapprove_trigger, "BANNED");
+        assert!(c.require_appsecret_proof);
+        assert_eq!(c.report_run_duration, Duration::from_millis(10));
+        assert_eq!(c.account_calls_per_window, Some(7));
+        assert_eq!(c.short_token_ttl, core.token_ttl);
+    }
 }
 
 /// Calls counted in the current hour window.

@@ -1,0 +1,354 @@
+//! The Google Ads connector: REST v25 (`googleads.googleapis.com`), OAuth 2.0 refresh tokens, developer token.
+//!
+//! - read: one GAQL `searchStream` per kind (labels, budgets, campaigns, ad groups, ads, keywords, user lists),
+//!   joined locally; incremental reads ask `change_status` first and skip the read when nothing changed;
+//! - apply: one `googleAds:mutate` per ≤ 10,000 operations with temporary resource names, exact update masks,
+//!   `partialFailure` results mapped back to each operation; the `adsctl-managed` label marks ownership;
+//! - audiences: Customer Match user lists, membership through offline user data jobs;
+//! - rate limits (token buckets per developer token and per customer), retries, typed errors with hints.
+//!
+//! Every wire shape comes from `../shared/reference/google-ads` (WIRE-NOTES.md and the v25 protos).
+
+pub mod audience;
+pub mod client;
+pub mod config;
+pub mod errors;
+pub mod mapping;
+pub mod metrics;
+pub mod mutate;
+pub mod read;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{Duration as Days, Utc};
+use serde_json::Value as Json;
+
+use crate::connectors::{
+    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
+    OpError, OpOutcome, Operation, ReadRequest,
+};
+use crate::model::{Account, Kind, Platform};
+
+use client::{Client, Replay};
+use config::{CredentialSource, EnvCredentials, Settings, OWNER_LABEL};
+use errors::GoogleAdsError;
+
+/// The connector the registry hands out for a Google Ads account (credentials from the environment).
+pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Ok(Arc::new(GoogleAdsConnector::new(account, Arc::new(EnvCredentials))?))
+}
+
+/// One connector, any number of Google Ads accounts; clients are built per account on first use.
+pub struct GoogleAdsConnector {
+    credentials: Arc<dyn CredentialSource>,
+    clients: Mutex<HashMap<String, Arc<Client>>>,
+    /// Owner label resource name per customer, once known.
+    labels: Mutex<HashMap<String, String>>,
+    max_ops: usize,
+    /// Settings for every account instead of the environment's (tests, embedding).
+    settings: Option<Settings>,
+}
+
+impl GoogleAdsConnector {
+    /// Build the connector and check the account's credentials resolve (nothing is sent yet).
+    pub fn new(account: &Account, credentials: Arc<dyn CredentialSource>) -> Result<Self, ConnectorError> {
+        Self::build(account, credentials, None)
+    }
+
+    /// Like [`GoogleAdsConnector::new`], with explicit settings instead of the environment's.
+    pub fn with_settings(
+        account: &Account,
+        credentials: Arc<dyn CredentialSource>,
+        settings: Settings,
+    ) -> Result<Self, ConnectorError> {
+        Self::build(account, credentials, Some(settings))
+    }
+
+    fn build(
+        account: &Account,
+        credentials: Arc<dyn CredentialSource>,
+        settings: Option<Settings>,
+    ) -> Result<Self, ConnectorError> {
+        let max_ops = settings
+            .as_ref()
+            .map(|s| s.max_ops_per_request)
+            .unwrap_or_else(|| Settings::for_account(account).max_ops_per_request);
+        let c = GoogleAdsConnector {
+            credentials,
+            clients: Mutex::new(HashMap::new()),
+            labels: Mutex::new(HashMap::new()),
+            max_ops,
+            settings,
+        };
+        c.client(account)?;
+        Ok(c)
+    }
+
+    fn client(&self, account: &Account) -> Result<Arc<Client>, GoogleAdsError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(&account.name) {
+            return Ok(c.clone());
+        }
+        if account.platform != Platform::GoogleAds {
+            return Err(GoogleAdsError::Config(format!(
+                "account `{}` is a {} account, not Google Ads",
+                account.name, account.platform
+            )));
+        }
+        let customer = config::digits(&account.platform_id);
+        if customer.len() != 10 {
+            return Err(GoogleAdsError::Config(format!(
+                "account `{}`: customer id `{}` should have 10 digits",
+                account.name, account.platform_id
+            )));
+        }
+        let creds = self.credentials.credentials(account)?;
+        let settings = self.settings.clone().unwrap_or_else(|| Settings::for_account(account));
+        let c = Arc::new(Client::new(settings, creds, customer)?);
+        clients.insert(account.name.clone(), c.clone());
+        Ok(c)
+    }
+
+    fn known_label(&self, customer: &str) -> Option<String> {
+        self.labels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(customer)
+            .cloned()
+    }
+    fn remember_label(&self, customer: &str, rn: String) {
+        self.labels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(customer.to_string(), rn);
+    }
+
+    async fn owner_label(&self, client: &Client) -> Result<Option<String>, GoogleAdsError> {
+        if let Some(l) = self.known_label(&client.customer_id) {
+            return Ok(Some(l));
+        }
+        let q = format!("SELECT label.resource_name, label.name FROM label WHERE label.name = '{OWNER_LABEL}'");
+        let rows = read::search_stream(client, &q).await?;
+        let found = read::owner_label(&rows);
+        if let Some(l) = &found {
+            self.remember_label(&client.customer_id, l.clone());
+        }
+        Ok(found)
+    }
+
+    /// The newest change_status time (the marker for the next incremental read).
+    async fn latest_change(&self, client: &Client, since: Option<&str>) -> Result<Vec<Json>, GoogleAdsError> {
+        let now = Utc::now();
+        let until = (now + Days::days(1)).format("%Y-%m-%d 23:59:59").to_string();
+        let since = since
+            .map(str::to_string)
+            .unwrap_or_else(|| (now - Days::days(89)).format("%Y-%m-%d 00:00:00").to_string());
+        read::search_stream(client, &read::change_status_query(&since, &until)).await
+    }
+
+    async fn full_read(
+        &self,
+        account: &Account,
+        client: &Client,
+        req: &ReadRequest,
+    ) -> Result<LiveSnapshot, GoogleAdsError> {
+        // change_status first, so that anything changing during the read is newer than the marker. An account
+        // (or emulator) without change history simply gets no marker.
+        let marker = match self.latest_change(client, None).await {
+            Ok(rows) => read::newest_change(&rows),
+            Err(
+                e @ (GoogleAdsError::QuotaExhausted { .. }
+                | GoogleAdsError::Unauthenticated(_)
+                | GoogleAdsError::OAuth(_)),
+            ) => return Err(e),
+            Err(e) => {
+                tracing::debug!("change_status unavailable: {e}");
+                None
+            }
+        };
+        let raw = read::read_raw(client, &req.pinned_ids).await?;
+        if let Some(l) = read::owner_label(&raw.labels) {
+            self.remember_label(&client.customer_id, l);
+        }
+        Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
+    }
+
+    async fn run(
+        &self,
+        account: &Account,
+        batch: &ApplyBatch,
+        validate_only: bool,
+    ) -> Result<Vec<OpOutcome>, GoogleAdsError> {
+        let client = self.client(account)?;
+        if batch.ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut user_labels = HashMap::new();
+        let label = if mutate::needs_user_labels(&batch.ops) {
+            let rows = read::search_stream(&client, read::Q_LABEL).await?;
+            user_labels = read::labels_by_name(&rows);
+            let owner = user_labels.get(OWNER_LABEL).cloned();
+            if let Some(l) = &owner {
+                self.remember_label(&client.customer_id, l.clone());
+            }
+            owner
+        } else if mutate::needs_label(&batch.ops) {
+            self.owner_label(&client).await?
+        } else {
+            None
+        };
+        let ctx = read::campaign_context(&client, &mutate::context_needed(&batch.ops)).await?;
+        let built = mutate::Builder::new(&client.customer_id, label.clone(), &ctx)
+            .with_labels(user_labels)
+            .build(&batch.ops);
+        let (mut outcomes, resolved) =
+            mutate::execute(&client, &built, batch.ops.len(), validate_only, self.max_ops).await?;
+        if label.is_none() {
+            if let Some(real) = built
+                .units
+                .iter()
+                .find(|u| u.op.is_none())
+                .and_then(|u| u.temp.as_ref())
+                .and_then(|t| resolved.get(t))
+            {
+                self.remember_label(&client.customer_id, real.clone());
+            }
+        }
+        if validate_only {
+            return Ok(outcomes);
+        }
+        for up in &built.uploads {
+            if !matches!(outcomes[up.op], OpOutcome::Applied { .. }) && built.immediate[up.op].is_none() {
+                // The list itself failed; nothing to upload to.
+                if !built.units.iter().all(|u| u.op != Some(up.op)) {
+                    continue;
+                }
+            }
+            let list = resolved.get(&up.list).cloned().unwrap_or_else(|| up.list.clone());
+            if list.rsplit('/').next().is_some_and(|id| id.starts_with('-')) {
+                continue;
+            }
+            let result = async {
+                audience::run_job(&client, &list, &up.adds, false).await?;
+                audience::run_job(&client, &list, &up.removes, true).await
+            }
+            .await;
+            outcomes[up.op] = match result {
+                Ok(()) => OpOutcome::Applied {
+                    id: mapping::id_of(&list),
+                },
+                Err(e @ (GoogleAdsError::QuotaExhausted { .. } | GoogleAdsError::OAuth(_))) => return Err(e),
+                Err(e) => {
+                    let ce: ConnectorError = e.into();
+                    OpOutcome::Failed(OpError {
+                        code: "CUSTOMER_MATCH_UPLOAD".into(),
+                        message: ce.to_string(),
+                        field: Some("members".into()),
+                        hint: ce.hint().map(str::to_string),
+                    })
+                }
+            };
+        }
+        Ok(outcomes)
+    }
+}
+
+/// How many mutate operations (the unit of the daily operations quota) applying these operations costs,
+/// not counting the one-off label creation and Customer Match identifiers.
+pub fn operation_cost(ops: &[Operation]) -> usize {
+    let ctx = HashMap::new();
+    let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx).build(ops);
+    built.units.len()
+}
+
+#[async_trait]
+impl Connector for GoogleAdsConnector {
+    fn platform(&self) -> Platform {
+        Platform::GoogleAds
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_ops_per_request: self.max_ops,
+            creates_children_in_one_request: true,
+            ownership_marker: true,
+            immutable_fields: BTreeMap::from([
+                (Kind::Campaign, vec!["channel"]),
+                (Kind::AdGroup, vec!["type"]),
+                (Kind::Keyword, vec!["text", "match_type"]),
+                (Kind::NegativeKeyword, vec!["text", "match_type"]),
+            ]),
+            swapped_fields: BTreeMap::new(),
+            write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
+        }
+    }
+
+    async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+        let client = self.client(account)?;
+        if let Some(since) = &req.since {
+            if let Ok(rows) = self.latest_change(&client, Some(since)).await {
+                if rows.is_empty() {
+                    return Ok(LiveSnapshot {
+                        resources: Vec::new(),
+                        removed_ids: Vec::new(),
+                        complete: false,
+                        marker: Some(since.clone()),
+                    });
+                }
+            }
+        }
+        Ok(self.full_read(account, &client, req).await?)
+    }
+
+    async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+        Ok(self.run(account, batch, false).await?)
+    }
+
+    async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+        Ok(self.run(account, batch, true).await?)
+    }
+
+    async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
+        let client = self.client(account)?;
+        let rows = read::search_stream(
+            &client,
+            "SELECT customer.id, customer.descriptive_name, customer.currency_code FROM customer LIMIT 1",
+        )
+        .await?;
+        let customer = rows.first().and_then(|r| r.get("customer"));
+        let currency = customer.and_then(|c| mapping::get_str(c, "currencyCode"));
+        let name = customer
+            .and_then(|c| mapping::get_str(c, "descriptiveName"))
+            .unwrap_or("");
+        let ok = currency.is_none_or(|c| c == account.currency.code());
+        Ok(Health {
+            ok,
+            detail: match currency {
+                Some(c) if !ok => format!(
+                    "customer {} ({name}) bills in {c}, but adsctl.yaml says {}",
+                    client.customer_id,
+                    account.currency.code()
+                ),
+                _ => format!("customer {} ({name}) reachable", client.customer_id),
+            },
+        })
+    }
+
+    async fn metrics(
+        &self,
+        account: &Account,
+        level: MetricsLevel,
+        range: DateRange,
+    ) -> Result<Vec<MetricRow>, ConnectorError> {
+        let client = self.client(account)?;
+        let path = format!("customers/{}/googleAds:searchStream", client.customer_id);
+        let body = serde_json::json!({ "query": metrics::query(level, range) });
+        let text = client
+            .post_raw(&path, &body, Replay::Safe)
+            .await
+            .map_err(ConnectorError::from)?;
+        Ok(metrics::parse(level, &text)?)
+    }
+}

@@ -1,0 +1,1159 @@
+//! Apply: operations → `googleAds:mutate` operations with temporary resource names, exact update masks,
+//! batching, and partial-failure results mapped back to each operation.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{json, Map, Value as Json};
+
+use crate::connectors::{IdRef, OpAction, OpError, OpOutcome, Operation};
+use crate::model::{Kind, Value};
+
+use super::client::{Client, Replay};
+use super::config::OWNER_LABEL;
+use super::errors::{AdsError, GoogleAdsError};
+use super::mapping::{self, id_of, Fields};
+use super::read::CampaignContext;
+
+/// One MutateOperation and what it belongs to.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    /// The engine operation it serves; `None` for the ownership label's own creation.
+    pub op: Option<usize>,
+    /// Send order (resource types grouped, dependencies first).
+    pub rank: u8,
+    pub body: Json,
+    /// The temporary resource name this unit creates.
+    pub temp: Option<String>,
+    /// Its result names the object the operation is about.
+    pub primary: bool,
+    pub creates: bool,
+}
+
+/// Customer Match membership changes of one audience operation.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub op: usize,
+    /// The user list (possibly a temporary name resolved after the mutate).
+    pub list: String,
+    pub adds: Vec<String>,
+    pub removes: Vec<String>,
+}
+
+/// The wire form of a batch.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub units: Vec<Unit>,
+    /// Outcomes decided without the API (nothing to send, or refused locally).
+    pub immediate: Vec<Option<OpOutcome>>,
+    pub uploads: Vec<Upload>,
+    /// The id each operation is about when it is not a create.
+    pub known_ids: Vec<Option<String>>,
+}
+
+pub fn collection(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Budget => "campaignBudgets",
+        Kind::Campaign => "campaigns",
+        Kind::AdGroup => "adGroups",
+        Kind::Ad => "adGroupAds",
+        Kind::Keyword | Kind::NegativeKeyword => "adGroupCriteria",
+        Kind::Audience => "userLists",
+        _ => "unsupported",
+    }
+}
+
+fn failed(code: &str, message: impl Into<String>) -> OpOutcome {
+    OpOutcome::Failed(OpError {
+        code: code.into(),
+        message: message.into(),
+        field: None,
+        hint: None,
+    })
+}
+
+/// Operations needing the campaign context (own budget, strategy in force): their campaign ids.
+pub fn context_needed(ops: &[Operation]) -> Vec<String> {
+    let mut ids: Vec<String> = ops
+        .iter()
+        .filter(|o| o.kind == Kind::Campaign)
+        .filter_map(|o| match &o.action {
+            OpAction::Update { id, set, .. }
+                if set.keys().any(|k| k.starts_with("budget.") && k != "budget.shared")
+                    || (set.keys().any(|k| k.starts_with("bidding.")) && !set.contains_key("bidding.strategy")) =>
+            {
+                Some(id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Whether the operations set campaign `labels` (the account's labels must be known).
+pub fn needs_user_labels(ops: &[Operation]) -> bool {
+    ops.iter().any(|o| match &o.action {
+        OpAction::Create { fields } => fields.contains_key("labels"),
+        OpAction::Update { set, .. } => set.contains_key("labels"),
+        _ => false,
+    })
+}
+
+/// Whether applying the operations needs the ownership label.
+pub fn needs_label(ops: &[Operation]) -> bool {
+    ops.iter().any(|o| {
+        matches!(o.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad)
+            && matches!(o.action, OpAction::Create { .. } | OpAction::Adopt { .. })
+    })
+}
+
+pub struct Builder<'a> {
+    customer: String,
+    next_temp: i64,
+    /// Operation index → temporary resource name of what it creates.
+    temp_of: HashMap<usize, String>,
+    label: Option<String>,
+    ctx: &'a HashMap<String, CampaignContext>,
+    /// User label names → resource names (existing, or created in this batch).
+    user_labels: HashMap<String, String>,
+    /// Label creations queued for this batch.
+    new_labels: Vec<Unit>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(customer: &str, label: Option<String>, ctx: &'a HashMap<String, CampaignContext>) -> Self {
+        Builder {
+            customer: customer.to_string(),
+            next_temp: -1,
+            temp_of: HashMap::new(),
+            label,
+            ctx,
+            user_labels: HashMap::new(),
+            new_labels: Vec::new(),
+        }
+    }
+
+    /// The account's labels by name (from `SELECT label.resource_name, label.name FROM label`).
+    pub fn with_labels(mut self, labels: HashMap<String, String>) -> Self {
+        self.user_labels = labels;
+        self
+    }
+
+    /// The resource name of a user label, queuing its creation when the account has none by that name.
+    fn user_label(&mut self, name: &str) -> String {
+        if let Some(rn) = self.user_labels.get(name) {
+            return rn.clone();
+        }
+        let n = self.temp();
+        let t = format!("customers/{}/labels/{n}", self.customer);
+        self.new_labels.push(Unit {
+            op: None,
+            rank: 0,
+            body: json!({"labelOperation": {"create": {"resourceName": t, "name": name}}}),
+            temp: Some(t.clone()),
+            primary: false,
+            creates: true,
+        });
+        self.user_labels.insert(name.to_string(), t.clone());
+        t
+    }
+
+    /// CampaignLabel links to add (and remove) so that the campaign carries exactly `want`.
+    fn campaign_labels(
+        &mut self,
+        built: &mut Built,
+        i: usize,
+        campaign: &str,
+        want: &std::collections::BTreeSet<String>,
+        had: &std::collections::BTreeSet<String>,
+    ) {
+        for name in want.difference(had) {
+            let label = self.user_label(name);
+            Self::unit(
+                built,
+                i,
+                20,
+                json!({"campaignLabelOperation": {"create": {"campaign": campaign, "label": label}}}),
+                None,
+                false,
+            );
+        }
+        for name in had.difference(want) {
+            if let Some(label) = self.user_labels.get(name) {
+                let link = format!(
+                    "customers/{}/campaignLabels/{}~{}",
+                    self.customer,
+                    id_of(campaign),
+                    id_of(label)
+                );
+                Self::unit(
+                    built,
+                    i,
+                    30,
+                    json!({"campaignLabelOperation": {"remove": link}}),
+                    None,
+                    false,
+                );
+            }
+        }
+    }
+
+    fn temp(&mut self) -> i64 {
+        let t = self.next_temp;
+        self.next_temp -= 1;
+        t
+    }
+
+    fn temp_rn(&mut self, kind: Kind) -> String {
+        let n = self.temp();
+        self.rn(kind, &n.to_string())
+    }
+
+    fn rn(&self, kind: Kind, id: &str) -> String {
+        format!("customers/{}/{}/{}", self.customer, collection(kind), id)
+    }
+
+    fn resolve(&self, r: &IdRef, kind: Kind) -> Result<String, String> {
+        match r {
+            IdRef::Known(id) => Ok(self.rn(kind, id)),
+            IdRef::Pending(i) => self
+                .temp_of
+                .get(i)
+                .cloned()
+                .ok_or_else(|| format!("depends on operation {i}, which creates nothing this can refer to")),
+        }
+    }
+
+    fn parent(&self, op: &Operation, kind: Kind) -> Result<String, String> {
+        let r = op
+            .parent
+            .as_ref()
+            .ok_or_else(|| format!("{} has no parent id", op.address))?;
+        self.resolve(r, kind)
+    }
+
+    /// Build the units of every operation.
+    pub fn build(mut self, ops: &[Operation]) -> Built {
+        let mut built = Built {
+            immediate: vec![None; ops.len()],
+            known_ids: vec![None; ops.len()],
+            ..Default::default()
+        };
+        if self.label.is_none() && needs_label(ops) {
+            let n = self.temp();
+            let t = format!("customers/{}/labels/{n}", self.customer);
+            built.units.push(Unit {
+                op: None,
+                rank: 0,
+                body: json!({"labelOperation": {"create": {"resourceName": t, "name": OWNER_LABEL}}}),
+                temp: Some(t.clone()),
+                primary: false,
+                creates: true,
+            });
+            self.label = Some(t);
+        }
+        for (i, op) in ops.iter().enumerate() {
+            match self.build_one(i, op, &mut built) {
+                Ok(()) => {}
+                Err(msg) => built.immediate[i] = Some(failed("ADSCTL.UNSUPPORTED", msg)),
+            }
+        }
+        built.units.extend(std::mem::take(&mut self.new_labels));
+        built.units.sort_by_key(|u| u.rank);
+        built
+    }
+
+    fn unit(built: &mut Built, op: usize, rank: u8, body: Json, temp: Option<String>, primary: bool) {
+        let creates = body
+            .as_object()
+            .and_then(|o| o.values().next())
+            .is_some_and(|inner| inner.get("create").is_some());
+        built.units.push(Unit {
+            op: Some(op),
+            rank,
+            body,
+            temp,
+            primary,
+            creates,
+        });
+    }
+
+    fn label_link(&self, built: &mut Built, i: usize, kind: Kind, target: &str) -> Result<(), String> {
+        let label = self.label.clone().ok_or("no ownership label")?;
+        let (key, field, rank) = match kind {
+            Kind::Campaign => ("campaignLabelOperation", "campaign", 20),
+            Kind::AdGroup => ("adGroupLabelOperation", "adGroup", 21),
+            Kind::Ad => ("adGroupAdLabelOperation", "adGroupAd", 22),
+            _ => return Ok(()),
+        };
+        Self::unit(
+            built,
+            i,
+            rank,
+            json!({ key: {"create": {field: target, "label": label}}}),
+            None,
+            false,
+        );
+        Ok(())
+    }
+
+    fn build_one(&mut self, i: usize, op: &Operation, built: &mut Built) -> Result<(), String> {
+        let name = op.address.name().unwrap_or_default().to_string();
+        match &op.action {
+            OpAction::Create { fields } => self.create(i, op, &name, fields, built),
+            OpAction::Update { id, set, before } => {
+                built.known_ids[i] = Some(id.clone());
+                self.update(i, op, id, set, before, built)
+            }
+            OpAction::Adopt { id } => {
+                built.known_ids[i] = Some(id.clone());
+                if matches!(op.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad) {
+                    let target = self.rn(op.kind, id);
+                    self.label_link(built, i, op.kind, &target)
+                } else {
+                    built.immediate[i] = Some(OpOutcome::Applied { id: id.clone() });
+                    Ok(())
+                }
+            }
+            OpAction::Pause { id } => {
+                built.known_ids[i] = Some(id.clone());
+                match op.kind {
+                    Kind::Campaign | Kind::AdGroup | Kind::Ad | Kind::Keyword => {
+                        let (key, rank) = op_key(op.kind);
+                        Self::unit(
+                            built,
+                            i,
+                            10 + rank,
+                            json!({ key: {"update": {"resourceName": self.rn(op.kind, id), "status": "PAUSED"},
+                                          "updateMask": "status"}}),
+                            None,
+                            true,
+                        );
+                        Ok(())
+                    }
+                    // Budgets, negative keywords and user lists have nothing to pause: they stay as they are.
+                    _ => {
+                        built.immediate[i] = Some(OpOutcome::Applied { id: id.clone() });
+                        Ok(())
+                    }
+                }
+            }
+            OpAction::Remove { id } => {
+                built.known_ids[i] = Some(id.clone());
+                if op.kind == Kind::NegativeKeyword
+                    && op.address.parent().and_then(|p| p.kind()) == Some(Kind::Campaign)
+                {
+                    return Err("campaign-level negative keywords are not supported yet".into());
+                }
+                let (key, rank) = op_key(op.kind);
+                if key.is_empty() {
+                    return Err(format!("{} is not a Google Ads kind", op.kind));
+                }
+                Self::unit(
+                    built,
+                    i,
+                    30 + rank,
+                    json!({ key: {"remove": self.rn(op.kind, id)}}),
+                    None,
+                    true,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        i: usize,
+        op: &Operation,
+        name: &str,
+        fields: &Fields,
+        built: &mut Built,
+    ) -> Result<(), String> {
+        match op.kind {
+            Kind::Budget => {
+                let t = self.temp_rn(Kind::Budget);
+                let (mut obj, _) = mapping::budget_json(fields, "");
+                obj.insert("resourceName".into(), json!(t));
+                obj.insert("name".into(), json!(name));
+                obj.insert("explicitlyShared".into(), json!(true));
+                Self::unit(
+                    built,
+                    i,
+                    2,
+                    json!({"campaignBudgetOperation": {"create": obj}}),
+                    Some(t.clone()),
+                    true,
+                );
+                self.temp_of.insert(i, t);
+                Ok(())
+            }
+            Kind::Audience => {
+                let t = self.temp_rn(Kind::Audience);
+                let (mut obj, _) = mapping::audience_json(fields);
+                obj.insert("resourceName".into(), json!(t));
+                obj.insert("name".into(), json!(name));
+                obj.insert(
+                    "crmBasedUserList".into(),
+                    json!({"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}),
+                );
+                Self::unit(
+                    built,
+                    i,
+                    1,
+                    json!({"userListOperation": {"create": obj}}),
+                    Some(t.clone()),
+                    true,
+                );
+                let adds: Vec<String> = mapping::members(fields.get("members")).into_iter().collect();
+                if !adds.is_empty() {
+                    built.uploads.push(Upload {
+                        op: i,
+                        list: t.clone(),
+                        adds,
+                        removes: Vec::new(),
+                    });
+                }
+                self.temp_of.insert(i, t);
+                Ok(())
+            }
+            Kind::Campaign => {
+                let budget = match fields.get("budget.shared") {
+                    Some(Value::Ref(addr)) => {
+                        let r = op
+                            .refs
+                            .get(addr)
+                            .ok_or_else(|| format!("no id for the shared budget {addr}"))?;
+                        self.resolve(r, Kind::Budget)?
+                    }
+                    _ => {
+                        let (mut b, _) = mapping::budget_json(fields, "budget.");
+                        if !b.contains_key("amountMicros") {
+                            return Err("a campaign needs `budget.daily` or `budget.shared`".into());
+                        }
+                        let t = self.temp_rn(Kind::Budget);
+                        b.insert("resourceName".into(), json!(t));
+                        b.insert("name".into(), json!(name));
+                        b.insert("explicitlyShared".into(), json!(false));
+                        Self::unit(
+                            built,
+                            i,
+                            2,
+                            json!({"campaignBudgetOperation": {"create": b}}),
+                            Some(t.clone()),
+                            false,
+                        );
+                        t
+                    }
+                };
+                let t = self.temp_rn(Kind::Campaign);
+                let (mut obj, _) = mapping::campaign_json(fields, None);
+                obj.insert("resourceName".into(), json!(t));
+                obj.insert("name".into(), json!(name));
+                obj.insert("campaignBudget".into(), json!(budget));
+                // Required in practice since v19: declare it when the YAML does not.
+                obj.entry("containsEuPoliticalAdvertising")
+                    .or_insert_with(|| json!("DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"));
+                Self::unit(
+                    built,
+                    i,
+                    3,
+                    json!({"campaignOperation": {"create": obj}}),
+                    Some(t.clone()),
+                    true,
+                );
+                self.temp_of.insert(i, t.clone());
+                let want = mapping::members(fields.get("labels"));
+                self.campaign_labels(built, i, &t, &want, &Default::default());
+                self.label_link(built, i, Kind::Campaign, &t)
+            }
+            Kind::AdGroup => {
+                let parent = self.parent(op, Kind::Campaign)?;
+                let t = self.temp_rn(Kind::AdGroup);
+                let (mut obj, _) = mapping::ad_group_json(fields);
+                obj.insert("resourceName".into(), json!(t));
+                obj.insert("name".into(), json!(name));
+                obj.insert("campaign".into(), json!(parent));
+                obj.entry("type").or_insert_with(|| json!("SEARCH_STANDARD"));
+                Self::unit(
+                    built,
+                    i,
+                    4,
+                    json!({"adGroupOperation": {"create": obj}}),
+                    Some(t.clone()),
+                    true,
+                );
+                self.temp_of.insert(i, t.clone());
+                self.label_link(built, i, Kind::AdGroup, &t)
+            }
+            Kind::Ad => {
+                let parent = self.parent(op, Kind::AdGroup)?;
+                let ((ad, _), (mut aga, _)) = mapping::ad_json(fields);
+                // A temporary name for the new AdGroupAd: its ad group's id and a negative ad id.
+                let n = self.temp();
+                let t = format!("customers/{}/adGroupAds/{}~{n}", self.customer, id_of(&parent));
+                aga.insert("resourceName".into(), json!(t));
+                aga.insert("adGroup".into(), json!(parent));
+                aga.insert("ad".into(), Json::Object(ad));
+                Self::unit(
+                    built,
+                    i,
+                    5,
+                    json!({"adGroupAdOperation": {"create": aga}}),
+                    Some(t.clone()),
+                    true,
+                );
+                self.temp_of.insert(i, t.clone());
+                self.label_link(built, i, Kind::Ad, &t)
+            }
+            Kind::Keyword | Kind::NegativeKeyword => {
+                let negative = op.kind == Kind::NegativeKeyword;
+                if op.address.parent().and_then(|p| p.kind()) == Some(Kind::Campaign) {
+                    return Err("campaign-level negative keywords are not supported yet".into());
+                }
+                let parent = self.parent(op, Kind::AdGroup)?;
+                let (text, match_type) = mapping::keyword_identity(fields, op.address.name().unwrap_or_default());
+                let (mut obj, _) = mapping::keyword_json(fields);
+                if negative {
+                    obj.remove("cpcBidMicros");
+                    obj.remove("status");
+                }
+                obj.insert("adGroup".into(), json!(parent));
+                obj.insert("negative".into(), json!(negative));
+                obj.insert(
+                    "keyword".into(),
+                    json!({"text": text, "matchType": mapping::upper(&match_type)}),
+                );
+                Self::unit(
+                    built,
+                    i,
+                    6,
+                    json!({"adGroupCriterionOperation": {"create": obj}}),
+                    None,
+                    true,
+                );
+                Ok(())
+            }
+            other => Err(format!("{other} is not a Google Ads kind")),
+        }
+    }
+
+    fn update(
+        &mut self,
+        i: usize,
+        op: &Operation,
+        id: &str,
+        set: &Fields,
+        before: &Fields,
+        built: &mut Built,
+    ) -> Result<(), String> {
+        let rn = self.rn(op.kind, id);
+        let mut pushed = false;
+        let mut linked = false;
+        let mut push =
+            |built: &mut Built, key: &str, rank: u8, mut obj: Map<String, Json>, mask: Vec<String>, rn: &str| {
+                if mask.is_empty() {
+                    return;
+                }
+                obj.insert("resourceName".into(), json!(rn));
+                Self::unit(
+                    built,
+                    i,
+                    10 + rank,
+                    json!({ key: {"update": obj, "updateMask": mask.join(",")}}),
+                    None,
+                    !pushed,
+                );
+                pushed = true;
+            };
+        match op.kind {
+            Kind::Budget => {
+                let (obj, mask) = mapping::budget_json(set, "");
+                push(built, "campaignBudgetOperation", 2, obj, mask, &rn);
+            }
+            Kind::Campaign => {
+                if set.contains_key("labels") {
+                    let want = mapping::members(set.get("labels"));
+                    let had = mapping::members(before.get("labels"));
+                    self.campaign_labels(built, i, &rn, &want, &had);
+                    linked = true;
+                }
+                let ctx = self.ctx.get(id).cloned().unwrap_or_default();
+                let (b, bmask) = mapping::budget_json(set, "budget.");
+                if !bmask.is_empty() {
+                    let brn = ctx
+                        .budget_rn
+                        .clone()
+                        .ok_or_else(|| format!("campaign {id} has no budget to update"))?;
+                    push(built, "campaignBudgetOperation", 2, b, bmask, &brn);
+                }
+                let (mut obj, mut mask) = mapping::campaign_json(set, ctx.strategy.as_deref());
+                if let Some(Value::Ref(addr)) = set.get("budget.shared") {
+                    let r = op
+                        .refs
+                        .get(addr)
+                        .ok_or_else(|| format!("no id for the shared budget {addr}"))?;
+                    obj.insert("campaignBudget".into(), json!(self.resolve(r, Kind::Budget)?));
+                    mask.push("campaignBudget".into());
+                }
+                push(built, "campaignOperation", 3, obj, mask, &rn);
+            }
+            Kind::AdGroup => {
+                let (obj, mask) = mapping::ad_group_json(set);
+                push(built, "adGroupOperation", 4, obj, mask, &rn);
+            }
+            Kind::Ad => {
+                let ((ad, ad_mask), (aga, aga_mask)) = mapping::ad_json(set);
+                push(built, "adGroupAdOperation", 5, aga, aga_mask, &rn);
+                let ad_id = id.rsplit('~').next().unwrap_or(id);
+                let ad_rn = format!("customers/{}/ads/{}", self.customer, ad_id);
+                push(built, "adOperation", 7, ad, ad_mask, &ad_rn);
+            }
+            Kind::Keyword => {
+                let (obj, mask) = mapping::keyword_json(set);
+                push(built, "adGroupCriterionOperation", 6, obj, mask, &rn);
+            }
+            Kind::Audience => {
+                let (obj, mask) = mapping::audience_json(set);
+                push(built, "userListOperation", 1, obj, mask, &rn);
+                if set.contains_key("members") {
+                    let want = mapping::members(set.get("members"));
+                    let had = mapping::members(before.get("members"));
+                    let adds: Vec<String> = want.difference(&had).cloned().collect();
+                    let removes: Vec<String> = had.difference(&want).cloned().collect();
+                    if !adds.is_empty() || !removes.is_empty() {
+                        built.uploads.push(Upload {
+                            op: i,
+                            list: rn.clone(),
+                            adds,
+                            removes,
+                        });
+                    }
+                }
+            }
+            Kind::NegativeKeyword => {
+                return Err(
+                    "negative keywords have no changeable fields (text and match type are their identity)".into(),
+                )
+            }
+            other => return Err(format!("{other} is not a Google Ads kind")),
+        }
+        if !pushed && !linked && !built.uploads.iter().any(|u| u.op == i) {
+            built.immediate[i] = Some(OpOutcome::Applied { id: id.to_string() });
+        }
+        Ok(())
+    }
+}
+
+/// The MutateOperation member and the send rank of a kind.
+fn op_key(kind: Kind) -> (&'static str, u8) {
+    match kind {
+        Kind::Audience => ("userListOperation", 1),
+        Kind::Budget => ("campaignBudgetOperation", 2),
+        Kind::Campaign => ("campaignOperation", 3),
+        Kind::AdGroup => ("adGroupOperation", 4),
+        Kind::Ad => ("adGroupAdOperation", 5),
+        Kind::Keyword | Kind::NegativeKeyword => ("adGroupCriterionOperation", 6),
+        _ => ("", 0),
+    }
+}
+
+/// The result's resource name of one MutateOperationResponse (`{"campaignResult": {"resourceName": …}}`).
+fn result_name(r: &Json) -> Option<String> {
+    r.as_object()?
+        .iter()
+        .filter(|(k, _)| k.ends_with("Result"))
+        .find_map(|(_, v)| v.get("resourceName").and_then(Json::as_str))
+        .map(str::to_string)
+}
+
+/// Replace temporary resource names resolved by an earlier request.
+fn substitute(j: &mut Json, done: &HashMap<String, String>) {
+    match j {
+        Json::String(s) => {
+            if let Some(real) = done.get(s.as_str()) {
+                *s = real.clone();
+            } else if let Some((head, composite)) = s.split_once("/adGroupAds/") {
+                // A new ad's temporary name embeds its ad group's id, which an earlier request may have resolved.
+                if let Some((group, ad)) = composite.split_once('~') {
+                    if let Some(real) = done.get(&format!("{head}/adGroups/{group}")) {
+                        *s = format!("{head}/adGroupAds/{}~{ad}", id_of(real));
+                    }
+                }
+            }
+        }
+        Json::Array(a) => a.iter_mut().for_each(|x| substitute(x, done)),
+        Json::Object(o) => o.values_mut().for_each(|x| substitute(x, done)),
+        _ => {}
+    }
+}
+
+fn mentions(j: &Json, names: &HashSet<String>) -> bool {
+    match j {
+        Json::String(s) => names.contains(s),
+        Json::Array(a) => a.iter().any(|x| mentions(x, names)),
+        Json::Object(o) => o.values().any(|x| mentions(x, names)),
+        _ => false,
+    }
+}
+
+/// What happened to each unit.
+#[derive(Clone, Debug)]
+enum UnitResult {
+    Done(Option<String>),
+    Error(AdsError),
+    Skipped(String),
+}
+
+/// Send the units in requests of at most `max_ops`, then fold the unit results into one outcome per operation.
+/// Also returns the resolved temporary names (for the uploads).
+pub async fn execute(
+    client: &Client,
+    built: &Built,
+    n_ops: usize,
+    validate_only: bool,
+    max_ops: usize,
+) -> Result<(Vec<OpOutcome>, HashMap<String, String>), GoogleAdsError> {
+    let mut results: Vec<Option<UnitResult>> = vec![None; built.units.len()];
+    let mut resolved: HashMap<String, String> = HashMap::new();
+    let mut failed_temps: HashSet<String> = HashSet::new();
+    let mut failed_ops: HashSet<usize> = HashSet::new();
+    let path = format!("customers/{}/googleAds:mutate", client.customer_id);
+    let indices: Vec<usize> = (0..built.units.len()).collect();
+    for chunk in indices.chunks(max_ops.max(1)) {
+        let mut sent: Vec<usize> = Vec::new();
+        let mut bodies = Vec::new();
+        for &u in chunk {
+            let unit = &built.units[u];
+            if unit.op.is_some_and(|o| failed_ops.contains(&o)) || mentions(&unit.body, &failed_temps) {
+                results[u] = Some(UnitResult::Skipped("something it depends on failed".into()));
+                if let Some(t) = &unit.temp {
+                    failed_temps.insert(t.clone());
+                }
+                continue;
+            }
+            let mut body = unit.body.clone();
+            substitute(&mut body, &resolved);
+            bodies.push(body);
+            sent.push(u);
+        }
+        if sent.is_empty() {
+            continue;
+        }
+        let replay = if sent.iter().any(|&u| built.units[u].creates) && !validate_only {
+            Replay::Unsafe
+        } else {
+            Replay::Safe
+        };
+        let req = json!({
+            "mutateOperations": bodies,
+            "partialFailure": true,
+            "validateOnly": validate_only,
+            "responseContentType": "RESOURCE_NAME_ONLY",
+        });
+        let (responses, errors, whole_rejected) = match client.post(&path, &req, replay).await {
+            Ok(resp) => {
+                let responses = resp
+                    .get("mutateOperationResponses")
+                    .and_then(Json::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let errors = resp
+                    .get("partialFailureError")
+                    .map(|s| super::errors::parse_status(s).2)
+                    .unwrap_or_default();
+                (responses, errors, false)
+            }
+            Err(GoogleAdsError::Api(f)) if f.all_per_operation() => (Vec::new(), f.errors, true),
+            Err(e) => return Err(e),
+        };
+        let mut by_index: BTreeMap<usize, AdsError> = BTreeMap::new();
+        for e in errors {
+            if let Some(ix) = e.operation_index {
+                by_index.entry(ix).or_insert(e);
+            }
+        }
+        for (pos, &u) in sent.iter().enumerate() {
+            let unit = &built.units[u];
+            let r = if let Some(e) = by_index.get(&pos) {
+                UnitResult::Error(e.clone())
+            } else if whole_rejected && !validate_only {
+                UnitResult::Skipped("not applied: another operation of the same request was rejected".into())
+            } else {
+                let name = responses.get(pos).and_then(result_name);
+                UnitResult::Done(name)
+            };
+            match &r {
+                UnitResult::Done(Some(name)) => {
+                    if let Some(t) = &unit.temp {
+                        resolved.insert(t.clone(), name.clone());
+                    }
+                }
+                UnitResult::Done(None) if !validate_only => {
+                    // partial failure leaves an empty result for a failed operation; an error names it above.
+                }
+                UnitResult::Error(_) | UnitResult::Skipped(_) => {
+                    if let Some(t) = &unit.temp {
+                        failed_temps.insert(t.clone());
+                    }
+                    if let Some(o) = unit.op {
+                        failed_ops.insert(o);
+                    }
+                }
+                _ => {}
+            }
+            results[u] = Some(r);
+        }
+    }
+
+    // Fold per operation.
+    let mut out: Vec<OpOutcome> = Vec::with_capacity(n_ops);
+    for i in 0..n_ops {
+        if let Some(o) = &built.immediate[i] {
+            out.push(o.clone());
+            continue;
+        }
+        let mine: Vec<(&Unit, Option<&UnitResult>)> = built
+            .units
+            .iter()
+            .zip(results.iter())
+            .filter(|(u, _)| u.op == Some(i))
+            .map(|(u, r)| (u, r.as_ref()))
+            .collect();
+        let label_failed = built
+            .units
+            .iter()
+            .zip(results.iter())
+            .find(|(u, _)| u.op.is_none())
+            .and_then(|(_, r)| match r {
+                Some(UnitResult::Error(e)) => Some(e.clone()),
+                _ => None,
+            });
+        let first_error = mine.iter().find_map(|(_, r)| match r {
+            Some(UnitResult::Error(e)) => Some(e.to_op_error()),
+            _ => None,
+        });
+        let outcome = if let Some(e) = first_error {
+            OpOutcome::Failed(e)
+        } else if let Some((_, Some(UnitResult::Skipped(reason)))) =
+            mine.iter().find(|(_, r)| matches!(r, Some(UnitResult::Skipped(_))))
+        {
+            match &label_failed {
+                Some(e) if mine.iter().any(|(u, _)| !u.primary) => OpOutcome::Failed(e.to_op_error()),
+                _ => OpOutcome::Skipped { reason: reason.clone() },
+            }
+        } else if validate_only {
+            OpOutcome::Valid
+        } else {
+            let id = mine
+                .iter()
+                .find(|(u, _)| u.primary)
+                .and_then(|(_, r)| match r {
+                    Some(UnitResult::Done(Some(n))) => Some(id_of(n)),
+                    _ => None,
+                })
+                .or_else(|| built.known_ids[i].clone());
+            match id {
+                Some(id) => OpOutcome::Applied { id },
+                None if mine.is_empty() => OpOutcome::Skipped {
+                    reason: "nothing to send".into(),
+                },
+                None => failed(
+                    "ADSCTL.NO_RESULT",
+                    "the platform returned no resource name for this operation",
+                ),
+            }
+        };
+        out.push(outcome);
+    }
+    Ok((out, resolved))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Money};
+
+    fn addr(s: &str) -> Address {
+        s.parse().unwrap()
+    }
+    fn money(m: i64) -> Value {
+        Value::Money(Money::from_micros(m))
+    }
+    fn create(a: &str, kind: Kind, parent: Option<IdRef>, fields: Vec<(&str, Value)>) -> Operation {
+        Operation {
+            address: addr(a),
+            kind,
+            action: OpAction::Create {
+                fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            },
+            parent,
+            refs: BTreeMap::new(),
+        }
+    }
+
+    fn tree() -> Vec<Operation> {
+        vec![
+            create(
+                "a/campaign/Spring",
+                Kind::Campaign,
+                None,
+                vec![
+                    ("status", Value::str("enabled")),
+                    ("channel", Value::str("search")),
+                    ("budget.daily", money(50_000_000)),
+                    ("bidding.strategy", Value::str("manual_cpc")),
+                ],
+            ),
+            create(
+                "a/campaign/Spring/ad_group/Shoes",
+                Kind::AdGroup,
+                Some(IdRef::Pending(0)),
+                vec![("default_cpc", money(1_200_000))],
+            ),
+            create(
+                "a/campaign/Spring/ad_group/Shoes/ad/1",
+                Kind::Ad,
+                Some(IdRef::Pending(1)),
+                vec![("final_url", Value::Url("https://example.com".into()))],
+            ),
+            create(
+                "a/campaign/Spring/ad_group/Shoes/keyword/running shoes:phrase",
+                Kind::Keyword,
+                Some(IdRef::Pending(1)),
+                vec![],
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_new_tree_uses_temporary_names_in_dependency_order() {
+        let ctx = HashMap::new();
+        let built = Builder::new("123", None, &ctx).build(&tree());
+        let keys: Vec<String> = built
+            .units
+            .iter()
+            .map(|u| u.body.as_object().unwrap().keys().next().unwrap().clone())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "labelOperation",
+                "campaignBudgetOperation",
+                "campaignOperation",
+                "adGroupOperation",
+                "adGroupAdOperation",
+                "adGroupCriterionOperation",
+                "campaignLabelOperation",
+                "adGroupLabelOperation",
+                "adGroupAdLabelOperation"
+            ]
+        );
+        let b = &built.units;
+        assert_eq!(b[0].body["labelOperation"]["create"]["name"], OWNER_LABEL);
+        let budget = b[1].body["campaignBudgetOperation"]["create"].clone();
+        assert_eq!(budget["explicitlyShared"], false);
+        assert_eq!(budget["amountMicros"], "50000000");
+        assert_eq!(budget["name"], "Spring");
+        let camp = b[2].body["campaignOperation"]["create"].clone();
+        assert_eq!(camp["campaignBudget"], budget["resourceName"]);
+        assert_eq!(camp["manualCpc"], json!({}));
+        let temp: i64 = id_of(camp["resourceName"].as_str().unwrap()).parse().unwrap();
+        assert!(temp < 0);
+        let ag = b[3].body["adGroupOperation"]["create"].clone();
+        assert_eq!(ag["campaign"], camp["resourceName"]);
+        let ad = b[4].body["adGroupAdOperation"]["create"].clone();
+        assert_eq!(ad["adGroup"], ag["resourceName"]);
+        assert!(ad["resourceName"].as_str().unwrap().starts_with(&format!(
+            "customers/123/adGroupAds/{}~-",
+            id_of(ag["resourceName"].as_str().unwrap())
+        )));
+        let kw = b[5].body["adGroupCriterionOperation"]["create"].clone();
+        assert_eq!(kw["keyword"], json!({"text": "running shoes", "matchType": "PHRASE"}));
+        assert_eq!(
+            b[6].body["campaignLabelOperation"]["create"]["label"],
+            b[0].body["labelOperation"]["create"]["resourceName"]
+        );
+        // Temp ids are unique across types.
+        let mut temps: Vec<&String> = b.iter().filter_map(|u| u.temp.as_ref()).collect();
+        let n = temps.len();
+        temps.sort();
+        temps.dedup();
+        assert_eq!(temps.len(), n);
+    }
+
+    #[test]
+    fn updates_carry_exact_masks() {
+        let mut ctx = HashMap::new();
+        ctx.insert(
+            "21".to_string(),
+            CampaignContext {
+                budget_rn: Some("customers/123/campaignBudgets/11".into()),
+                strategy: Some("manual_cpc".into()),
+            },
+        );
+        let ops = vec![
+            Operation {
+                address: addr("a/campaign/Spring"),
+                kind: Kind::Campaign,
+                action: OpAction::Update {
+                    id: "21".into(),
+                    set: [("budget.daily".to_string(), money(75_000_000))].into(),
+                    before: [("budget.daily".to_string(), money(50_000_000))].into(),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+            Operation {
+                address: addr("a/campaign/Spring/ad_group/Shoes/ad/1"),
+                kind: Kind::Ad,
+                action: OpAction::Update {
+                    id: "31~41".into(),
+                    set: [(
+                        "headlines".to_string(),
+                        Value::List(vec![Value::Map([("text".to_string(), Value::str("New"))].into())]),
+                    )]
+                    .into(),
+                    before: BTreeMap::new(),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+            Operation {
+                address: addr("a/campaign/Old"),
+                kind: Kind::Campaign,
+                action: OpAction::Pause { id: "22".into() },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+            Operation {
+                address: addr("a/campaign/Older"),
+                kind: Kind::Campaign,
+                action: OpAction::Remove { id: "23".into() },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+        ];
+        let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&ops);
+        let bodies: Vec<&Json> = built.units.iter().map(|u| &u.body).collect();
+        assert_eq!(
+            *bodies[0],
+            json!({"campaignBudgetOperation": {"update": {"amountMicros": "75000000",
+                "resourceName": "customers/123/campaignBudgets/11"}, "updateMask": "amountMicros"}})
+        );
+        assert_eq!(
+            *bodies[1],
+            json!({"campaignOperation": {"update": {"resourceName": "customers/123/campaigns/22", "status": "PAUSED"},
+                "updateMask": "status"}})
+        );
+        assert_eq!(
+            *bodies[2],
+            json!({"adOperation": {"update": {"responsiveSearchAd": {"headlines": [{"text": "New"}]},
+                "resourceName": "customers/123/ads/41"}, "updateMask": "responsiveSearchAd.headlines"}})
+        );
+        assert_eq!(
+            *bodies[3],
+            json!({"campaignOperation": {"remove": "customers/123/campaigns/23"}})
+        );
+        assert!(built.immediate.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn audience_member_diff_and_adopt() {
+        let ctx = HashMap::new();
+        let set = |xs: &[&str]| Value::Set(xs.iter().map(|x| Value::str(*x)).collect());
+        let ops = vec![
+            Operation {
+                address: addr("a/audience/Subs"),
+                kind: Kind::Audience,
+                action: OpAction::Update {
+                    id: "77".into(),
+                    set: [("members".to_string(), set(&["aa", "bb"]))].into(),
+                    before: [("members".to_string(), set(&["bb", "cc"]))].into(),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+            Operation {
+                address: addr("a/campaign/Found"),
+                kind: Kind::Campaign,
+                action: OpAction::Adopt { id: "5".into() },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+        ];
+        let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&ops);
+        assert_eq!(built.uploads.len(), 1);
+        assert_eq!(built.uploads[0].adds, vec!["aa"]);
+        assert_eq!(built.uploads[0].removes, vec!["cc"]);
+        assert_eq!(built.uploads[0].list, "customers/123/userLists/77");
+        assert_eq!(
+            built.units[0].body,
+            json!({"campaignLabelOperation": {"create": {"campaign": "customers/123/campaigns/5",
+                "label": "customers/123/labels/9"}}})
+        );
+    }
+
+    #[test]
+    fn campaign_labels_are_linked_and_unlinked() {
+        let ctx = HashMap::new();
+        let set = |xs: &[&str]| Value::Set(xs.iter().map(|x| Value::str(*x)).collect());
+        let ops = vec![Operation {
+            address: addr("a/campaign/Spring"),
+            kind: Kind::Campaign,
+            action: OpAction::Update {
+                id: "21".into(),
+                set: [("labels".to_string(), set(&["brand", "new"]))].into(),
+                before: [("labels".to_string(), set(&["brand", "old"]))].into(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        }];
+        let labels: HashMap<String, String> = [
+            ("brand".to_string(), "customers/123/labels/8".to_string()),
+            ("old".to_string(), "customers/123/labels/7".to_string()),
+        ]
+        .into();
+        let built = Builder::new("123", None, &ctx).with_labels(labels).build(&ops);
+        let bodies: Vec<&Json> = built.units.iter().map(|u| &u.body).collect();
+        assert_eq!(bodies.len(), 3, "{bodies:?}");
+        assert_eq!(bodies[0]["labelOperation"]["create"]["name"], "new");
+        assert_eq!(
+            bodies[1]["campaignLabelOperation"]["create"]["label"],
+            bodies[0]["labelOperation"]["create"]["resourceName"]
+        );
+        assert_eq!(
+            *bodies[2],
+            json!({"campaignLabelOperation": {"remove": "customers/123/campaignLabels/21~7"}})
+        );
+        assert!(built.immediate[0].is_none());
+    }
+
+    #[test]
+    fn substitution_and_results() {
+        let mut done = HashMap::new();
+        done.insert(
+            "customers/1/campaigns/-2".to_string(),
+            "customers/1/campaigns/55".to_string(),
+        );
+        let mut j = json!({"adGroupOperation": {"create": {"campaign": "customers/1/campaigns/-2"}}});
+        substitute(&mut j, &done);
+        assert_eq!(j["adGroupOperation"]["create"]["campaign"], "customers/1/campaigns/55");
+        done.insert(
+            "customers/1/adGroups/-3".to_string(),
+            "customers/1/adGroups/66".to_string(),
+        );
+        let mut j = json!({"adGroupAdLabelOperation": {"create": {"adGroupAd": "customers/1/adGroupAds/-3~-9"}}});
+        substitute(&mut j, &done);
+        assert_eq!(
+            j["adGroupAdLabelOperation"]["create"]["adGroupAd"],
+            "customers/1/adGroupAds/66~-9"
+        );
+        assert_eq!(
+            result_name(&json!({"campaignResult": {"resourceName": "customers/1/campaigns/55"}})).as_deref(),
+            Some("customers/1/campaigns/55")
+        );
+        assert_eq!(result_name(&json!({})), None);
+    }
+}

@@ -1,0 +1,581 @@
+//! Reading an account: one GAQL `searchStream` per resource kind, joined locally into addressed resources.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{json, Value as Json};
+
+use crate::connectors::LiveSnapshot;
+use crate::model::{Address, Kind, Resource, Value};
+
+use super::client::{Client, Replay};
+use super::config::OWNER_LABEL;
+use super::errors::GoogleAdsError;
+use super::mapping::{self, get_i64, get_str, id_of, lower};
+
+/// Run one GAQL query through `googleAds:searchStream` and return every row.
+pub async fn search_stream(client: &Client, query: &str) -> Result<Vec<Json>, GoogleAdsError> {
+    let path = format!("customers/{}/googleAds:searchStream", client.customer_id);
+    let text = client.post_raw(&path, &json!({ "query": query }), Replay::Safe).await?;
+    rows_of_stream(&text)
+}
+
+/// The rows of a searchStream body: a JSON array of chunks `{results, fieldMask, requestId}`.
+pub fn rows_of_stream(text: &str) -> Result<Vec<Json>, GoogleAdsError> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let body: Json = serde_json::from_str(text).map_err(|e| GoogleAdsError::Decode(format!("searchStream: {e}")))?;
+    let chunks = match body {
+        Json::Array(a) => a,
+        other => vec![other],
+    };
+    let mut rows = Vec::new();
+    for c in chunks {
+        if let Some(Json::Array(r)) = c.get("results") {
+            rows.extend(r.iter().cloned());
+        }
+    }
+    Ok(rows)
+}
+
+fn in_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| mapping::id_of(i))
+        .filter(|i| i.chars().all(|c| c.is_ascii_digit()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub const Q_LABEL: &str = "SELECT label.resource_name, label.id, label.name FROM label";
+
+pub const Q_BUDGET: &str = "SELECT campaign_budget.resource_name, campaign_budget.id, campaign_budget.name, \
+campaign_budget.amount_micros, campaign_budget.delivery_method, campaign_budget.explicitly_shared, \
+campaign_budget.status FROM campaign_budget";
+
+pub const Q_CAMPAIGN: &str = "SELECT campaign.resource_name, campaign.id, campaign.name, campaign.status, \
+campaign.advertising_channel_type, campaign.campaign_budget, campaign.bidding_strategy_type, \
+campaign.manual_cpc.enhanced_cpc_enabled, campaign.maximize_conversions.target_cpa_micros, \
+campaign.maximize_conversion_value.target_roas, campaign.target_cpa.target_cpa_micros, \
+campaign.target_roas.target_roas, campaign.target_spend.cpc_bid_ceiling_micros, campaign.start_date_time, \
+campaign.end_date_time, campaign.network_settings.target_google_search, \
+campaign.network_settings.target_search_network, campaign.network_settings.target_content_network, \
+campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising \
+FROM campaign";
+
+pub const Q_AD_GROUP: &str = "SELECT ad_group.resource_name, ad_group.id, ad_group.name, ad_group.status, \
+ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign FROM ad_group";
+
+pub const Q_AD: &str = "SELECT ad_group_ad.resource_name, ad_group_ad.status, ad_group_ad.ad_group, \
+ad_group_ad.ad.id, ad_group_ad.ad.type, ad_group_ad.ad.final_urls, \
+ad_group_ad.ad.responsive_search_ad.headlines, ad_group_ad.ad.responsive_search_ad.descriptions, \
+ad_group_ad.ad.responsive_search_ad.path1, ad_group_ad.ad.responsive_search_ad.path2, \
+ad_group_ad.policy_summary.approval_status FROM ad_group_ad";
+
+pub const Q_CRITERION: &str = "SELECT ad_group_criterion.resource_name, ad_group_criterion.criterion_id, \
+ad_group_criterion.ad_group, ad_group_criterion.status, ad_group_criterion.negative, \
+ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type, ad_group_criterion.cpc_bid_micros \
+FROM ad_group_criterion";
+
+pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, user_list.name, \
+user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
+user_list.size_for_search FROM user_list";
+
+pub const Q_CAMPAIGN_LABEL: &str = "SELECT campaign_label.campaign, campaign_label.label FROM campaign_label";
+pub const Q_AD_GROUP_LABEL: &str = "SELECT ad_group_label.ad_group, ad_group_label.label FROM ad_group_label";
+pub const Q_AD_GROUP_AD_LABEL: &str =
+    "SELECT ad_group_ad_label.ad_group_ad, ad_group_ad_label.label FROM ad_group_ad_label";
+
+/// A query with the removed objects filtered out, unless some are pinned (GAQL has no OR: then the filter is
+/// applied locally).
+fn with_status(base: &str, status_field: &str, extra: &[&str], pinned: bool) -> String {
+    let mut conds: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    if !pinned {
+        conds.push(format!("{status_field} != 'REMOVED'"));
+    }
+    if conds.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base} WHERE {}", conds.join(" AND "))
+    }
+}
+
+/// Everything read from an account, before addressing.
+#[derive(Default)]
+pub struct Raw {
+    pub labels: Vec<Json>,
+    pub budgets: Vec<Json>,
+    pub campaigns: Vec<Json>,
+    pub ad_groups: Vec<Json>,
+    pub ads: Vec<Json>,
+    pub criteria: Vec<Json>,
+    pub user_lists: Vec<Json>,
+    /// CampaignLabel / AdGroupLabel / AdGroupAdLabel links (ownership and user labels).
+    pub links: Vec<Json>,
+}
+
+/// The owner label's resource name, when the account has one.
+pub fn owner_label(labels: &[Json]) -> Option<String> {
+    labels
+        .iter()
+        .filter_map(|r| r.get("label"))
+        .find(|l| get_str(l, "name") == Some(OWNER_LABEL))
+        .and_then(|l| get_str(l, "resourceName"))
+        .map(str::to_string)
+}
+
+/// Label names → resource names.
+pub fn labels_by_name(labels: &[Json]) -> HashMap<String, String> {
+    labels
+        .iter()
+        .filter_map(|r| r.get("label"))
+        .filter_map(|l| Some((get_str(l, "name")?.to_string(), get_str(l, "resourceName")?.to_string())))
+        .collect()
+}
+
+/// Read every kind: one searchStream each.
+pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleAdsError> {
+    let p = !pinned.is_empty();
+    let q_budget = with_status(Q_BUDGET, "campaign_budget.status", &[], p);
+    let q_campaign = with_status(Q_CAMPAIGN, "campaign.status", &[], p);
+    let q_ad_group = with_status(Q_AD_GROUP, "ad_group.status", &[], p);
+    let q_ad = with_status(
+        Q_AD,
+        "ad_group_ad.status",
+        &["ad_group_ad.ad.type = 'RESPONSIVE_SEARCH_AD'"],
+        p,
+    );
+    let q_criterion = with_status(
+        Q_CRITERION,
+        "ad_group_criterion.status",
+        &["ad_group_criterion.type = 'KEYWORD'"],
+        p,
+    );
+    let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
+    let (labels, budgets, campaigns, ad_groups, ads, criteria, user_lists, l1, l2, l3) = tokio::try_join!(
+        search_stream(client, Q_LABEL),
+        search_stream(client, &q_budget),
+        search_stream(client, &q_campaign),
+        search_stream(client, &q_ad_group),
+        search_stream(client, &q_ad),
+        search_stream(client, &q_criterion),
+        search_stream(client, &q_user_list),
+        search_stream(client, Q_CAMPAIGN_LABEL),
+        search_stream(client, Q_AD_GROUP_LABEL),
+        search_stream(client, Q_AD_GROUP_AD_LABEL),
+    )?;
+    let links = l1.into_iter().chain(l2).chain(l3).collect();
+    let user_lists = user_lists
+        .into_iter()
+        .filter(|r| {
+            r.get("userList")
+                .and_then(|u| get_str(u, "type"))
+                .is_none_or(|t| t == "CRM_BASED")
+        })
+        .collect();
+    Ok(Raw {
+        labels,
+        budgets,
+        campaigns,
+        ad_groups,
+        ads,
+        criteria,
+        user_lists,
+        links,
+    })
+}
+
+fn kept(status: Option<&str>, id: &str, pinned: &BTreeSet<String>) -> bool {
+    status != Some("REMOVED") || pinned.contains(id)
+}
+
+/// Target resource name → label ids attached to it, from the link rows.
+fn label_links(links: &[Json]) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for row in links {
+        for (key, target) in [
+            ("campaignLabel", "campaign"),
+            ("adGroupLabel", "adGroup"),
+            ("adGroupAdLabel", "adGroupAd"),
+        ] {
+            if let Some(l) = row.get(key) {
+                if let (Some(t), Some(label)) = (get_str(l, target), get_str(l, "label")) {
+                    out.entry(t.to_string()).or_default().push(id_of(label));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn has_label(links: &HashMap<String, Vec<String>>, rn: &str, label_id: Option<&str>) -> bool {
+    let Some(label) = label_id else { return false };
+    links.get(rn).is_some_and(|ls| ls.iter().any(|l| l == label))
+}
+
+fn label_names(links: &HashMap<String, Vec<String>>, rn: &str, names: &HashMap<String, String>) -> Value {
+    let set: BTreeSet<Value> = links
+        .get(rn)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| names.get(id))
+        .filter(|n| n.as_str() != OWNER_LABEL)
+        .map(|n| Value::str(n.clone()))
+        .collect();
+    Value::Set(set)
+}
+
+/// Context kept for apply: the own budget of each campaign, the strategy in force.
+#[derive(Clone, Debug, Default)]
+pub struct CampaignContext {
+    pub budget_rn: Option<String>,
+    pub strategy: Option<String>,
+}
+
+/// Address the raw rows into resources.
+pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource> {
+    let pinned: BTreeSet<String> = pinned.iter().cloned().collect();
+    let acct = Address::account(account);
+    let owner = owner_label(&raw.labels).map(|rn| id_of(&rn));
+    let owner = owner.as_deref();
+    let names_by_id: HashMap<String, String> = raw
+        .labels
+        .iter()
+        .filter_map(|r| r.get("label"))
+        .filter_map(|l| Some((id_of(get_str(l, "resourceName")?), get_str(l, "name")?.to_string())))
+        .collect();
+    let links = label_links(&raw.links);
+    let mut out = Vec::new();
+
+    // Budgets: shared ones are resources; own ones fold into their campaign.
+    let mut budgets: HashMap<String, (&Json, bool)> = HashMap::new();
+    for b in raw.budgets.iter().filter_map(|r| r.get("campaignBudget")) {
+        let Some(rn) = get_str(b, "resourceName") else { continue };
+        let shared = mapping::get_bool(b, "explicitlyShared").unwrap_or(false);
+        budgets.insert(rn.to_string(), (b, shared));
+        let id = get_str(b, "id").map(str::to_string).unwrap_or_else(|| id_of(rn));
+        if shared && kept(get_str(b, "status"), &id, &pinned) {
+            let name = get_str(b, "name").unwrap_or(&id).to_string();
+            let mut r = Resource::new(acct.child(Kind::Budget, name), Kind::Budget);
+            r.id = Some(id);
+            r.fields = mapping::budget_fields(b);
+            out.push(r);
+        }
+    }
+    let budget_names: HashMap<&str, String> = budgets
+        .iter()
+        .filter(|(_, (_, shared))| *shared)
+        .map(|(rn, (b, _))| (rn.as_str(), get_str(b, "name").unwrap_or_default().to_string()))
+        .collect();
+
+    // Campaigns.
+    let mut campaigns: HashMap<String, Address> = HashMap::new();
+    for c in raw.campaigns.iter().filter_map(|r| r.get("campaign")) {
+        let (Some(rn), Some(name)) = (get_str(c, "resourceName"), get_str(c, "name")) else {
+            continue;
+        };
+        let id = get_str(c, "id").map(str::to_string).unwrap_or_else(|| id_of(rn));
+        if !kept(get_str(c, "status"), &id, &pinned) {
+            continue;
+        }
+        let addr = acct.child(Kind::Campaign, name);
+        let mut r = Resource::new(addr.clone(), Kind::Campaign);
+        r.id = Some(id);
+        r.fields = mapping::campaign_fields(c);
+        if let Some(brn) = get_str(c, "campaignBudget") {
+            match budgets.get(brn) {
+                Some((_, true)) => {
+                    if let Some(n) = budget_names.get(brn) {
+                        r.fields
+                            .insert("budget.shared".into(), Value::Ref(acct.child(Kind::Budget, n.clone())));
+                    }
+                }
+                Some((b, false)) => {
+                    if let Some(m) = get_i64(b, "amountMicros") {
+                        r.fields
+                            .insert("budget.daily".into(), Value::Money(crate::model::Money::from_micros(m)));
+                    }
+                    if let Some(d) = get_str(b, "deliveryMethod") {
+                        r.fields.insert("budget.delivery_method".into(), Value::str(lower(d)));
+                    }
+                }
+                None => {}
+            }
+            r.observed.insert("budget_resource_name".into(), brn.to_string());
+        }
+        r.fields.insert("labels".into(), label_names(&links, rn, &names_by_id));
+        r.owned = has_label(&links, rn, owner);
+        campaigns.insert(rn.to_string(), addr);
+        out.push(r);
+    }
+
+    // Ad groups.
+    let mut ad_groups: HashMap<String, Address> = HashMap::new();
+    for g in raw.ad_groups.iter().filter_map(|r| r.get("adGroup")) {
+        let (Some(rn), Some(name)) = (get_str(g, "resourceName"), get_str(g, "name")) else {
+            continue;
+        };
+        let id = get_str(g, "id").map(str::to_string).unwrap_or_else(|| id_of(rn));
+        let Some(parent) = get_str(g, "campaign").and_then(|c| campaigns.get(c)) else {
+            continue;
+        };
+        if !kept(get_str(g, "status"), &id, &pinned) {
+            continue;
+        }
+        let addr = parent.child(Kind::AdGroup, name);
+        let mut r = Resource::new(addr.clone(), Kind::AdGroup);
+        r.id = Some(id);
+        r.fields = mapping::ad_group_fields(g);
+        r.owned = has_label(&links, rn, owner);
+        ad_groups.insert(rn.to_string(), addr);
+        out.push(r);
+    }
+
+    // Ads: position among the ad group's ads by ascending ad id.
+    let mut by_group: BTreeMap<String, Vec<(i64, &Json)>> = BTreeMap::new();
+    for a in raw.ads.iter().filter_map(|r| r.get("adGroupAd")) {
+        let Some(g) = get_str(a, "adGroup") else { continue };
+        let rn = get_str(a, "resourceName").unwrap_or_default();
+        let ad_id = get_i64(a, "ad.id")
+            .unwrap_or_else(|| id_of(rn).rsplit('~').next().and_then(|s| s.parse().ok()).unwrap_or(0));
+        if !kept(get_str(a, "status"), &id_of(rn), &pinned) {
+            continue;
+        }
+        if get_str(a, "ad.type").is_some_and(|t| t != "RESPONSIVE_SEARCH_AD") {
+            continue;
+        }
+        by_group.entry(g.to_string()).or_default().push((ad_id, a));
+    }
+    for (g, mut ads) in by_group {
+        let Some(parent) = ad_groups.get(&g) else { continue };
+        ads.sort_by_key(|(id, _)| *id);
+        for (i, (_, a)) in ads.into_iter().enumerate() {
+            let rn = get_str(a, "resourceName").unwrap_or_default();
+            let mut r = Resource::new(parent.child(Kind::Ad, (i + 1).to_string()), Kind::Ad);
+            r.id = Some(id_of(rn));
+            r.fields = mapping::ad_fields(a);
+            r.owned = has_label(&links, rn, owner);
+            if let Some(s) = get_str(a, "policySummary.approvalStatus") {
+                r.observed.insert("approval_status".into(), lower(s));
+            }
+            out.push(r);
+        }
+    }
+
+    // Keywords and ad-group negative keywords.
+    for k in raw.criteria.iter().filter_map(|r| r.get("adGroupCriterion")) {
+        let (Some(rn), Some(g)) = (get_str(k, "resourceName"), get_str(k, "adGroup")) else {
+            continue;
+        };
+        let Some(parent) = ad_groups.get(g) else { continue };
+        let (Some(text), Some(mt)) = (get_str(k, "keyword.text"), get_str(k, "keyword.matchType")) else {
+            continue;
+        };
+        if !kept(get_str(k, "status"), &id_of(rn), &pinned) {
+            continue;
+        }
+        let negative = mapping::get_bool(k, "negative").unwrap_or(false);
+        let kind = if negative { Kind::NegativeKeyword } else { Kind::Keyword };
+        let mut r = Resource::new(parent.child(kind, mapping::keyword_key(text, mt)), kind);
+        r.id = Some(id_of(rn));
+        r.fields = mapping::keyword_fields(k);
+        if negative {
+            r.fields.retain(|k, _| k == "text" || k == "match_type");
+        }
+        // Keywords carry no label: they belong to whoever owns their ad group.
+        r.owned = out.iter().any(|p| p.address == *parent && p.owned);
+        out.push(r);
+    }
+
+    // Customer Match user lists.
+    for u in raw.user_lists.iter().filter_map(|r| r.get("userList")) {
+        let (Some(rn), Some(name)) = (get_str(u, "resourceName"), get_str(u, "name")) else {
+            continue;
+        };
+        let id = get_str(u, "id").map(str::to_string).unwrap_or_else(|| id_of(rn));
+        if get_str(u, "membershipStatus") == Some("CLOSED") && !pinned.contains(&id) {
+            continue;
+        }
+        let mut r = Resource::new(acct.child(Kind::Audience, name), Kind::Audience);
+        r.id = Some(id);
+        r.fields = mapping::audience_fields(u);
+        if let Some(s) = get_i64(u, "sizeForSearch") {
+            r.observed.insert("size_for_search".into(), s.to_string());
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// `change_status` rows since a marker (`yyyy-MM-dd HH:mm:ss[.ffffff]`, the account's time zone).
+pub fn change_status_query(since: &str, until: &str) -> String {
+    format!(
+        "SELECT change_status.resource_name, change_status.last_change_date_time, change_status.resource_type, \
+         change_status.resource_status FROM change_status WHERE change_status.last_change_date_time > '{since}' \
+         AND change_status.last_change_date_time <= '{until}' ORDER BY change_status.last_change_date_time DESC \
+         LIMIT 10000"
+    )
+}
+
+/// The newest change time among change_status rows.
+pub fn newest_change(rows: &[Json]) -> Option<String> {
+    rows.iter()
+        .filter_map(|r| r.get("changeStatus").and_then(|c| get_str(c, "lastChangeDateTime")))
+        .max()
+        .map(str::to_string)
+}
+
+/// Ids of objects removed according to change_status rows.
+pub fn removed_ids(rows: &[Json]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| r.get("changeStatus"))
+        .filter(|c| get_str(c, "resourceStatus") == Some("REMOVED"))
+        .filter_map(|c| {
+            ["campaign", "adGroup", "adGroupAd", "adGroupCriterion", "campaignBudget"]
+                .iter()
+                .find_map(|k| get_str(c, k))
+                .map(id_of)
+        })
+        .collect()
+}
+
+/// Campaign ids → own budget and strategy (for updates), in one query.
+pub async fn campaign_context(
+    client: &Client,
+    ids: &[String],
+) -> Result<HashMap<String, CampaignContext>, GoogleAdsError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let q = format!(
+        "SELECT campaign.id, campaign.campaign_budget, campaign.bidding_strategy_type FROM campaign \
+         WHERE campaign.id IN ({})",
+        in_list(ids)
+    );
+    let rows = search_stream(client, &q).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get("campaign"))
+        .filter_map(|c| {
+            let id = get_str(c, "id")
+                .map(str::to_string)
+                .or_else(|| get_str(c, "resourceName").map(id_of))?;
+            Some((
+                id,
+                CampaignContext {
+                    budget_rn: get_str(c, "campaignBudget").map(str::to_string),
+                    strategy: mapping::strategy_of(c),
+                },
+            ))
+        })
+        .collect())
+}
+
+/// Build a full snapshot.
+pub fn snapshot(account: &str, raw: &Raw, pinned: &[String], marker: Option<String>) -> LiveSnapshot {
+    LiveSnapshot {
+        resources: to_resources(account, raw, pinned),
+        removed_ids: Vec::new(),
+        complete: true,
+        marker,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> Raw {
+        Raw {
+            labels: vec![
+                json!({"label": {"resourceName": "customers/1/labels/9", "id": "9", "name": "adsctl-managed"}}),
+                json!({"label": {"resourceName": "customers/1/labels/8", "id": "8", "name": "brand"}}),
+            ],
+            budgets: vec![
+                json!({"campaignBudget": {"resourceName": "customers/1/campaignBudgets/11", "id": "11", "name": "Spring", "amountMicros": "50000000", "deliveryMethod": "STANDARD", "explicitlyShared": false, "status": "ENABLED"}}),
+                json!({"campaignBudget": {"resourceName": "customers/1/campaignBudgets/12", "id": "12", "name": "Pool", "amountMicros": "90000000", "explicitlyShared": true, "status": "ENABLED"}}),
+            ],
+            campaigns: vec![
+                json!({"campaign": {"resourceName": "customers/1/campaigns/21", "id": "21", "name": "Spring", "status": "ENABLED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/11"}}),
+                json!({"campaign": {"resourceName": "customers/1/campaigns/22", "id": "22", "name": "Pooled", "status": "PAUSED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/12"}}),
+                json!({"campaign": {"resourceName": "customers/1/campaigns/23", "id": "23", "name": "Gone", "status": "REMOVED"}}),
+            ],
+            ad_groups: vec![
+                json!({"adGroup": {"resourceName": "customers/1/adGroups/31", "id": "31", "name": "Shoes", "status": "ENABLED", "campaign": "customers/1/campaigns/21", "cpcBidMicros": "1200000", "labels": ["customers/1/adGroupLabels/31~9"]}}),
+            ],
+            ads: vec![
+                json!({"adGroupAd": {"resourceName": "customers/1/adGroupAds/31~102", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "ad": {"id": "102", "type": "RESPONSIVE_SEARCH_AD", "responsiveSearchAd": {"headlines": [{"text": "B"}]}}}}),
+                json!({"adGroupAd": {"resourceName": "customers/1/adGroupAds/31~41", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "ad": {"id": "41", "type": "RESPONSIVE_SEARCH_AD", "responsiveSearchAd": {"headlines": [{"text": "A"}]}}}}),
+            ],
+            criteria: vec![
+                json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~5", "criterionId": "5", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": false, "keyword": {"text": "Running Shoes", "matchType": "PHRASE"}}}),
+                json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~6", "criterionId": "6", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": true, "keyword": {"text": "free", "matchType": "BROAD"}}}),
+            ],
+            links: vec![
+                json!({"campaignLabel": {"campaign": "customers/1/campaigns/21", "label": "customers/1/labels/9"}}),
+                json!({"campaignLabel": {"campaign": "customers/1/campaigns/21", "label": "customers/1/labels/8"}}),
+                json!({"adGroupLabel": {"adGroup": "customers/1/adGroups/31", "label": "customers/1/labels/9"}}),
+            ],
+            user_lists: vec![
+                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN"}}),
+            ],
+        }
+    }
+
+    #[test]
+    fn addresses_and_ownership() {
+        let rs = to_resources("acme", &raw(), &[]);
+        let by: HashMap<String, &Resource> = rs.iter().map(|r| (r.address.to_string(), r)).collect();
+        let spring = by["acme/campaign/Spring"];
+        assert!(spring.owned);
+        assert_eq!(
+            spring.fields["budget.daily"],
+            Value::Money(crate::model::Money::from_micros(50_000_000))
+        );
+        assert_eq!(spring.fields["labels"], Value::Set([Value::str("brand")].into()));
+        let pooled = by["acme/campaign/Pooled"];
+        assert!(!pooled.owned);
+        assert_eq!(
+            pooled.fields["budget.shared"],
+            Value::Ref("acme/budget/Pool".parse().unwrap())
+        );
+        assert!(by.contains_key("acme/budget/Pool"));
+        assert!(
+            !by.contains_key("acme/budget/Spring"),
+            "own budgets fold into the campaign"
+        );
+        assert!(!by.contains_key("acme/campaign/Gone"));
+        // RSA positions by ascending ad id.
+        let first = by["acme/campaign/Spring/ad_group/Shoes/ad/1"];
+        assert_eq!(first.id.as_deref(), Some("31~41"));
+        assert!(by["acme/campaign/Spring/ad_group/Shoes/ad/2"].id.as_deref() == Some("31~102"));
+        let kw = by["acme/campaign/Spring/ad_group/Shoes/keyword/running shoes:phrase"];
+        assert!(kw.owned);
+        assert_eq!(kw.id.as_deref(), Some("31~5"));
+        assert!(by.contains_key("acme/campaign/Spring/ad_group/Shoes/negative_keyword/free:broad"));
+        assert_eq!(
+            by["acme/audience/Subs"].fields["membership_life_span_days"],
+            Value::Int(30)
+        );
+    }
+
+    #[test]
+    fn pinned_removed_objects_are_kept() {
+        let rs = to_resources("acme", &raw(), &["23".to_string()]);
+        assert!(rs.iter().any(|r| r.address.to_string() == "acme/campaign/Gone"));
+        assert!(with_status(Q_CAMPAIGN, "campaign.status", &[], false).ends_with("WHERE campaign.status != 'REMOVED'"));
+        assert!(!with_status(Q_CAMPAIGN, "campaign.status", &[], true).contains("WHERE"));
+    }
+
+    #[test]
+    fn stream_chunks_and_change_status() {
+        let body = r#"[{"results":[{"campaign":{"id":"1"}}],"fieldMask":"campaign.id"},{"results":[{"campaign":{"id":"2"}}]}]"#;
+        assert_eq!(rows_of_stream(body).unwrap().len(), 2);
+        assert_eq!(rows_of_stream("[]").unwrap().len(), 0);
+        let rows = vec![
+            json!({"changeStatus": {"lastChangeDateTime": "2026-01-02 10:00:00.000001", "resourceStatus": "REMOVED", "campaign": "customers/1/campaigns/4"}}),
+            json!({"changeStatus": {"lastChangeDateTime": "2026-01-02 11:00:00", "resourceStatus": "CHANGED", "adGroup": "customers/1/adGroups/5"}}),
+        ];
+        assert_eq!(newest_change(&rows).as_deref(), Some("2026-01-02 11:00:00"));
+        assert_eq!(removed_ids(&rows), vec!["4".to_string()]);
+    }
+}
