@@ -1250,3 +1250,217 @@ mod engine {
         assert!(!log.iter().any(|l| l.contains("emulator-") || l.contains("Bearer")));
     }
 }
+
+/// The real reconciler and the Google Ads connector against the in-process emulator: two accounts, each on its
+/// own emulator, so that a 503 storm on one leaves the other alone.
+mod emulator {
+    use super::*;
+    use adsctl::connectors::google_ads::config::{Credentials, Settings, StaticCredentials};
+    use adsctl::connectors::google_ads::GoogleAdsConnector;
+    use adsctl::connectors::{Connector, ConnectorError, ReadRequest};
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+    use adsctl::model::Money;
+    use adsctl::reconcile::engine::EngineReconciler;
+    use adsctl::secret::Secret;
+
+    const CUSTOMER: &str = "1234567890";
+
+    const CAMPAIGN: &str = "  - name: Spring Sale
+    account: ACCOUNT
+    channel: search
+    status: enabled
+    budget: { daily: BUDGET }
+    bidding:
+      maximize_conversions: { target_cpa: 12.50 }
+    network: { google_search: true, search_network: false }
+    ad_groups:
+      - name: Running Shoes
+        status: enabled
+        default_cpc: 1.20
+        keywords:
+          - { text: running shoes, match: phrase }
+        ads:
+          - status: enabled
+            responsive_search:
+              headlines:
+                - Spring Sale on Shoes
+                - Free Returns on Every Order
+                - Shop Trail Runners Today
+              descriptions:
+                - Up to 40% off running and trail shoes.
+                - Free shipping on orders over $50.
+              final_url: https://www.example.com/shoes
+";
+
+    fn creds() -> Credentials {
+        Credentials {
+            client_id: defaults::GOOGLE_CLIENT_ID.into(),
+            client_secret: Secret::new(defaults::GOOGLE_CLIENT_SECRET),
+            developer_token: Secret::new(defaults::GOOGLE_DEVELOPER_TOKEN),
+            refresh_token: Secret::new(defaults::GOOGLE_REFRESH_TOKEN),
+            login_customer_id: None,
+        }
+    }
+
+    fn connector(acct: &Account) -> Result<GoogleAdsConnector, ConnectorError> {
+        let mut s = Settings::from_lookup(acct, |_| None);
+        s.retry_min_delay = Duration::from_millis(5);
+        s.retry_max_delay = Duration::from_millis(20);
+        s.max_retries = 1;
+        s.max_retry_delay = Duration::from_secs(1);
+        s.timeout = Duration::from_secs(5);
+        s.poll_interval = Duration::from_millis(20);
+        GoogleAdsConnector::with_settings(acct, Arc::new(StaticCredentials(creds())), s)
+    }
+
+    fn campaigns(healthy_budget: &str) -> String {
+        format!(
+            "campaigns:\n{}{}",
+            CAMPAIGN.replace("ACCOUNT", "healthy").replace("BUDGET", healthy_budget),
+            CAMPAIGN.replace("ACCOUNT", "stormy").replace("BUDGET", "30")
+        )
+    }
+
+    /// The live campaign of `account` as the connector reads it.
+    async fn live(project: &Project, name: &str) -> Option<Resource> {
+        let acct = project.accounts.get(name)?;
+        let c = connector(acct).ok()?;
+        let snap = c.read(acct, &ReadRequest::default()).await.ok()?;
+        snap.resources
+            .into_iter()
+            .find(|r| r.kind == Kind::Campaign && r.address.name() == Some("Spring Sale"))
+    }
+
+    fn usd(units: i64) -> Value {
+        Value::Money(Money::from_micros(units * 1_000_000))
+    }
+
+    async fn faults(h: &EmulatorHandle, spec: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/faults", h.url()))
+            .json(&serde_json::json!({ "spec": spec }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edits_drift_and_a_503_storm_against_the_emulator() {
+        let healthy_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let stormy_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let account = |name: &str, url: String| {
+            format!(
+                "  {name}:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n    \
+                 on_removed: pause\n    endpoint: {url}\n"
+            )
+        };
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n{}{}",
+                account("healthy", healthy_emu.url()),
+                account("stormy", stormy_emu.url())
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.join("campaigns")).unwrap();
+        std::fs::write(dir.join("campaigns/spring.yaml"), campaigns("50")).unwrap();
+        let project = adsctl::spec::load(&dir).expect("valid config");
+        assert_eq!(project.accounts["healthy"].platform_id, CUSTOMER);
+
+        let resolver = |a: &Account| -> Result<Arc<dyn Connector>, ConnectorError> { Ok(Arc::new(connector(a)?)) };
+        let reconciler = EngineReconciler::open_with(&dir, Box::new(resolver)).await.unwrap();
+        let mut cfg = test_config(&dir);
+        cfg.interval = Duration::from_millis(400);
+        let served = serve(tmp, Arc::new(reconciler), cfg).await;
+
+        // Both accounts converge.
+        let budget_of = |r: &Resource| r.fields.get("budget.daily").cloned();
+        poll(Duration::from_secs(20), "the healthy campaign created", || async {
+            live(&project, "healthy")
+                .await
+                .filter(|r| budget_of(r) == Some(usd(50)))
+        })
+        .await;
+        poll(Duration::from_secs(20), "the stormy campaign created", || async {
+            live(&project, "stormy").await.filter(|r| budget_of(r) == Some(usd(30)))
+        })
+        .await;
+
+        // An edit of the YAML is applied within seconds.
+        atomic_write(&dir.join("campaigns/spring.yaml"), &campaigns("60"));
+        let campaign = poll(Duration::from_secs(20), "the edit applied", || async {
+            live(&project, "healthy")
+                .await
+                .filter(|r| budget_of(r) == Some(usd(60)))
+        })
+        .await;
+
+        // Drift through the emulator's admin API (a change in the web interface) is repaired on the next interval.
+        let rn = format!("customers/{CUSTOMER}/campaigns/{}", campaign.id.as_deref().unwrap());
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/google_ads/drift", healthy_emu.url()))
+            .json(&serde_json::json!({"resourceName": rn, "set": {"status": "PAUSED"}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+        poll(Duration::from_secs(20), "the drift repaired", || async {
+            live(&project, "healthy")
+                .await
+                .filter(|r| r.fields.get("status") == Some(&Value::str("enabled")))
+        })
+        .await;
+
+        // A 503 storm on the stormy account's platform: it backs off; the healthy one keeps its interval.
+        faults(&stormy_emu, "5xx=1").await;
+        let failing = poll(Duration::from_secs(20), "the stormy account failing", || async {
+            let s = served.account_status("stormy").await;
+            (s["status"] == "failing").then_some(s)
+        })
+        .await;
+        let before = served.account_status("healthy").await["reconciles"].as_u64().unwrap();
+        let stormy_before = failing["reconciles"].as_u64().unwrap();
+        poll(
+            Duration::from_secs(20),
+            "6 more reconciles of the healthy account",
+            || async {
+                let s = served.account_status("healthy").await;
+                (s["reconciles"].as_u64().unwrap() >= before + 6 && s["status"] == "in_sync").then_some(())
+            },
+        )
+        .await;
+        let stormy = served.account_status("stormy").await;
+        let attempts = stormy["reconciles"].as_u64().unwrap() - stormy_before;
+        // Exponential: 100, 200, 400, 800 ms … (± jitter) against the healthy account's steady 400 ms.
+        assert!(
+            attempts < 6,
+            "the failing account retried {attempts} times in 6 healthy intervals"
+        );
+        assert!(stormy["consecutive_failures"].as_u64().unwrap() >= 3, "{stormy}");
+        assert!(stormy["last_error"]["message"].as_str().is_some(), "{stormy}");
+        let (_, metrics) = served.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"google_ads\""),
+            "{metrics}"
+        );
+        // The storm ends: the account recovers.
+        faults(&stormy_emu, "").await;
+        served
+            .handle
+            .commands
+            .send(adsctl::reconcile::Command::ReconcileNow(Some("stormy".into())))
+            .await
+            .unwrap();
+        poll(Duration::from_secs(20), "the stormy account recovered", || async {
+            let s = served.account_status("stormy").await;
+            (s["status"] == "in_sync").then_some(())
+        })
+        .await;
+        served.stop().await;
+    }
+}
