@@ -71,6 +71,8 @@ struct FakePlatform {
     in_flight: Mutex<BTreeMap<String, u32>>,
     overlaps: Mutex<u32>,
     shut_down: AtomicBool,
+    /// API calls by (account, platform, code, error).
+    api: Mutex<BTreeMap<(String, String, String, bool), u64>>,
 }
 
 impl FakePlatform {
@@ -180,7 +182,19 @@ impl Reconciler for Fake {
         }
         *p.calls.lock().unwrap().entry(account.name.clone()).or_default() += 1;
         tokio::time::sleep(self.work).await;
-        let result = if p.failing.lock().unwrap().contains(&account.name) {
+        let failing = p.failing.lock().unwrap().contains(&account.name);
+        let (code, n) = if failing { ("503", 1) } else { ("200", 2) };
+        *p.api
+            .lock()
+            .unwrap()
+            .entry((
+                account.name.clone(),
+                account.platform.as_str().into(),
+                code.into(),
+                failing,
+            ))
+            .or_default() += n;
+        let result = if failing {
             Err(ReconcileError::Api {
                 platform: account.platform.as_str().into(),
                 code: "503".into(),
@@ -221,17 +235,27 @@ impl Reconciler for Fake {
                 plan: serde_json::json!({ "changes": changes }),
                 token_expires_at: Some(chrono::Utc::now() + chrono::Duration::minutes(50)),
                 spend_today: adsctl::model::Money::parse("12.34", account.currency).ok(),
-                api_calls: vec![adsctl::reconcile::ApiCalls {
-                    platform: account.platform.as_str().into(),
-                    code: "200".into(),
-                    count: 2,
-                    error: false,
-                }],
                 ..Default::default()
             })
         };
         *p.in_flight.lock().unwrap().entry(account.name.clone()).or_default() -= 1;
         result
+    }
+
+    fn take_api_calls(&self, account: &str) -> Vec<adsctl::reconcile::ApiCalls> {
+        let mut api = self.platform.api.lock().unwrap();
+        let mine: Vec<_> = api.keys().filter(|k| k.0 == account).cloned().collect();
+        mine.into_iter()
+            .map(|k| {
+                let count = api.remove(&k).unwrap();
+                adsctl::reconcile::ApiCalls {
+                    platform: k.1,
+                    code: k.2,
+                    count,
+                    error: k.3,
+                }
+            })
+            .collect()
     }
 
     async fn shutdown(&self) {
