@@ -75,12 +75,20 @@ async fn main() {
             ops.push(json!({"adGroupOperation":{"create":{"name":format!("ad group {g}"),"campaign":cp,"cpcBidMicros":"1000000"}}}));
         }
         let r = c.post("googleAds:mutate", &json!({"mutateOperations": ops})).await;
-        for x in r["mutateOperationResponses"].as_array().expect("responses").iter().skip(2) {
+        for x in r["mutateOperationResponses"]
+            .as_array()
+            .expect("responses")
+            .iter()
+            .skip(2)
+        {
             ad_groups.push(x["adGroupResult"]["resourceName"].as_str().expect("rn").to_string());
         }
     }
     let structure = CAMPAIGNS * (2 + AD_GROUPS_PER_CAMPAIGN);
-    println!("setup: {structure} budgets/campaigns/ad groups in {:.0} ms", ms(t0.elapsed()));
+    println!(
+        "setup: {structure} budgets/campaigns/ad groups in {:.0} ms",
+        ms(t0.elapsed())
+    );
 
     // mutate throughput: keyword creates in batches of 10,000 until 100k objects
     let keywords = TARGET_OBJECTS - structure;
@@ -134,14 +142,34 @@ async fn main() {
         updated += rns.len();
     }
     let upd_secs = t.elapsed().as_secs_f64();
-    println!("mutate update: {updated} ops in 3 requests, {:.2} s → {:.0} ops/s", upd_secs, updated as f64 / upd_secs);
+    println!(
+        "mutate update: {updated} ops in 3 requests, {:.2} s → {:.0} ops/s",
+        upd_secs,
+        updated as f64 / upd_secs
+    );
 
     // search latency at 100k objects
     let queries = [
-        ("one page of keywords (10,000 rows)", json!({"query":"SELECT ad_group_criterion.criterion_id, ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type FROM ad_group_criterion"}), "googleAds:search"),
-        ("filtered: one campaign's keywords", json!({"query":"SELECT ad_group_criterion.keyword.text, campaign.name FROM ad_group_criterion WHERE campaign.name = 'campaign 7'"}), "googleAds:search"),
-        ("campaigns with LAST_30_DAYS metrics", json!({"query":"SELECT campaign.id, metrics.impressions, metrics.clicks, metrics.cost_micros FROM campaign WHERE segments.date DURING LAST_30_DAYS"}), "googleAds:search"),
-        ("full read via searchStream (all keywords)", json!({"query":"SELECT ad_group_criterion.criterion_id, ad_group_criterion.keyword.text, ad_group_criterion.status FROM ad_group_criterion"}), "googleAds:searchStream"),
+        (
+            "one page of keywords (10,000 rows)",
+            json!({"query":"SELECT ad_group_criterion.criterion_id, ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type FROM ad_group_criterion"}),
+            "googleAds:search",
+        ),
+        (
+            "filtered: one campaign's keywords",
+            json!({"query":"SELECT ad_group_criterion.keyword.text, campaign.name FROM ad_group_criterion WHERE campaign.name = 'campaign 7'"}),
+            "googleAds:search",
+        ),
+        (
+            "campaigns with LAST_30_DAYS metrics",
+            json!({"query":"SELECT campaign.id, metrics.impressions, metrics.clicks, metrics.cost_micros FROM campaign WHERE segments.date DURING LAST_30_DAYS"}),
+            "googleAds:search",
+        ),
+        (
+            "full read via searchStream (all keywords)",
+            json!({"query":"SELECT ad_group_criterion.criterion_id, ad_group_criterion.keyword.text, ad_group_criterion.status FROM ad_group_criterion"}),
+            "googleAds:searchStream",
+        ),
     ];
     for (name, body, path) in queries {
         let mut times = Vec::new();

@@ -5,6 +5,8 @@
 //! See `docs/architecture.md`.
 
 pub mod apply;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod connectors;
 pub mod emulator;

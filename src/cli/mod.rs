@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
+pub mod auth;
 mod emulator;
+pub mod history;
 mod import;
 mod plan;
 mod schema;
@@ -58,6 +60,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate a config directory offline.
     Validate(validate::Args),
+    /// Connect platform accounts and keep their credentials healthy.
+    Auth(auth::Args),
+    /// The audit log: auth events and applies.
+    History(history::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
     /// Show what would change: the YAML against the live accounts.
@@ -108,8 +114,11 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Auth(args) => auth::run(&cli.global, args),
+        Command::History(args) => history::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),

@@ -16,6 +16,7 @@ pub mod registry;
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
 pub mod google_ads;
+pub mod meta;
 
 /// The result of reading an account.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

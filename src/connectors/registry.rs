@@ -48,11 +48,7 @@ pub fn connector_for(account: &Account) -> Result<Arc<dyn Connector>, ConnectorE
     }
     match account.platform {
         Platform::GoogleAds => super::google_ads::connector(account),
-        Platform::Meta => Err(ConnectorError::Config(format!(
-            "account `{}`: the {} connector is not built into this adsctl yet (set {BACKEND_ENV}=memory:FILE for \
-             the offline sandbox)",
-            account.name, account.platform
-        ))),
+        Platform::Meta => super::meta::connector(account),
         other => Err(ConnectorError::Config(format!(
             "account `{}`: platform {other} has no connector yet",
             account.name

@@ -1,0 +1,405 @@
+//! `adsctl auth …`: connect accounts, inspect and maintain their credentials.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::auth::{self, project, Auth, AuthError, LoginOptions, MasterKey, StatusRow};
+use crate::model::Account;
+use crate::secret::Secret;
+
+use super::{CommandError, CommandResult, GlobalArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+/// Where the project is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DirArg {
+    /// The config directory (holding adsctl.yaml).
+    #[arg(long, default_value = ".", global = true)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuthCommand {
+    /// Connect an account: OAuth in the browser, tokens stored encrypted.
+    Login {
+        account: String,
+        /// Do not open a browser; paste the URL you are redirected to instead.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the sign-in.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Store a token read from standard input (Meta system-user token, or a Google refresh token).
+    SetToken {
+        account: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// One row per account: credential source, status, expiry, last sync / validation / error.
+    Status {
+        /// The config directory (same as --dir).
+        #[arg(value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Check the credentials against the platform (read-only calls).
+    Validate {
+        account: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Refresh the access token (Google) or re-exchange the long-lived token (Meta) now.
+    Refresh {
+        account: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Delete the account's stored tokens.
+    Logout {
+        account: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Re-encrypt the token vault under a new master key.
+    RotateKey {
+        /// Read the new key from standard input (required when the key comes from ADSCTL_MASTER_KEY).
+        #[arg(long)]
+        new_key_stdin: bool,
+        /// Drop retired keys from the key file (vaults of other projects sealed with them become unreadable).
+        #[arg(long)]
+        forget_old: bool,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+}
+
+pub(crate) fn auth_error(e: AuthError) -> CommandError {
+    let hint = e.hint();
+    let err = CommandError::new(e.to_string());
+    if hint.is_empty() {
+        err
+    } else {
+        err.with_hint(hint)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::new(format!("cannot start the async runtime: {e}")))
+}
+
+fn open(global: &GlobalArgs, dir: &DirArg) -> Result<(Auth, Vec<Account>), CommandError> {
+    let project = match crate::spec::load(&dir.dir) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
+            return Err(CommandError::silent(1));
+        }
+    };
+    let a = Auth::for_project(&project.root);
+    let accounts: Vec<Account> = project.accounts.into_values().collect();
+    auth::install(a.clone());
+    Ok((a, accounts))
+}
+
+fn account<'a>(accounts: &'a [Account], name: &str) -> Result<&'a Account, CommandError> {
+    project::find(accounts, name).map_err(auth_error)
+}
+
+pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    match &args.command {
+        AuthCommand::Login {
+            account: name,
+            no_browser,
+            timeout,
+            dir,
+        } => {
+            let (a, accounts) = open(global, dir)?;
+            let acct = account(&accounts, name)?;
+            let no_browser = *no_browser;
+            let pasted = no_browser.then(|| {
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                std::thread::spawn(move || {
+                    let stdin = std::io::stdin();
+                    for line in stdin.lock().lines() {
+                        let Ok(line) = line else { break };
+                        crate::secret::register(line.trim());
+                        if tx.blocking_send(line).is_err() {
+                            break;
+                        }
+                    }
+                });
+                rx
+            });
+            let opts = LoginOptions {
+                timeout: Duration::from_secs(*timeout),
+                on_url: Box::new(move |url: &str| {
+                    let mut err = std::io::stderr();
+                    let _ = writeln!(err, "Open this URL in a browser to sign in:\n\n  {url}\n");
+                    if no_browser {
+                        let _ = writeln!(
+                            err,
+                            "After approving, paste here the whole URL the browser was sent to (it starts with http://127.0.0.1):"
+                        );
+                    } else if open_browser(url) {
+                        let _ = writeln!(err, "(a browser was opened; waiting for the sign-in)");
+                    } else {
+                        let _ = writeln!(err, "(no browser could be opened; waiting for the sign-in)");
+                    }
+                }),
+                pasted,
+            };
+            let kind = runtime()?.block_on(a.login(acct, opts)).map_err(auth_error)?;
+            let what = match kind {
+                auth::CredentialKind::GoogleAds(_) => "refresh token".to_string(),
+                auth::CredentialKind::Meta(m) => match m.expires_at {
+                    Some(e) => format!("long-lived token (until {})", e.format("%Y-%m-%d")),
+                    None => "token".to_string(),
+                },
+            };
+            println!(
+                "Connected {} ({}): {what} stored in the encrypted vault.",
+                acct.name, acct.platform
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::SetToken { account: name, dir } => {
+            let (a, accounts) = open(global, dir)?;
+            let acct = account(&accounts, name)?;
+            let mut input = String::new();
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("Paste the token, then press Enter:");
+                stdin
+                    .lock()
+                    .read_line(&mut input)
+                    .map_err(|e| CommandError::new(format!("cannot read standard input: {e}")))?;
+            } else {
+                stdin
+                    .lock()
+                    .read_to_string(&mut input)
+                    .map_err(|e| CommandError::new(format!("cannot read standard input: {e}")))?;
+            }
+            let token = Secret::new(input.trim().to_string());
+            a.set_token(acct, token).map_err(auth_error)?;
+            println!("Stored the token of {} in the encrypted vault.", acct.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Status { path, json, dir } => {
+            let dir = match path {
+                Some(p) => DirArg { dir: p.clone() },
+                None => dir.clone(),
+            };
+            let (a, accounts) = open(global, &dir)?;
+            let rows = a.status(&accounts);
+            if *json {
+                let text = serde_json::to_string_pretty(&rows)
+                    .map_err(|e| CommandError::new(format!("cannot encode the status: {e}")))?;
+                println!("{text}");
+            } else {
+                print_status(&rows, global.use_color(std::io::stdout().is_terminal()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Validate {
+            account: name,
+            json,
+            dir,
+        } => {
+            let (a, accounts) = open(global, dir)?;
+            let acct = account(&accounts, name)?;
+            let v = runtime()?.block_on(a.validate(acct)).map_err(auth_error)?;
+            if *json {
+                let text = serde_json::to_string_pretty(&v)
+                    .map_err(|e| CommandError::new(format!("cannot encode the result: {e}")))?;
+                println!("{text}");
+            } else {
+                println!(
+                    "{}: credentials valid — {} ({}, {})",
+                    acct.name,
+                    v.name.as_deref().unwrap_or("unnamed"),
+                    v.currency.as_deref().unwrap_or("?"),
+                    v.time_zone.as_deref().unwrap_or("?")
+                );
+                if let Some(e) = v.expires_at {
+                    println!("  token expires {}", e.format("%Y-%m-%d %H:%M UTC"));
+                }
+                for w in &v.warnings {
+                    println!("  warning: {w}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Refresh { account: name, dir } => {
+            let (a, accounts) = open(global, dir)?;
+            let acct = account(&accounts, name)?;
+            let c = runtime()?.block_on(a.refresh(acct)).map_err(auth_error)?;
+            let until = match &c.kind {
+                auth::CredentialKind::GoogleAds(g) => g.access_token_expires_at,
+                auth::CredentialKind::Meta(m) => m.expires_at,
+            };
+            match until {
+                Some(t) => println!(
+                    "Refreshed {}: valid until {}.",
+                    acct.name,
+                    t.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => println!("{}: nothing to refresh (the token does not expire).", acct.name),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::Logout { account: name, dir } => {
+            let (a, accounts) = open(global, dir)?;
+            let acct = account(&accounts, name)?;
+            if a.logout(&acct.name).map_err(auth_error)? {
+                println!("Deleted the stored tokens of {}.", acct.name);
+            } else {
+                println!("{} had no stored tokens.", acct.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthCommand::RotateKey {
+            new_key_stdin,
+            forget_old,
+            dir,
+        } => {
+            let (a, _) = open(global, dir)?;
+            let new = if *new_key_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map_err(|e| CommandError::new(format!("cannot read standard input: {e}")))?;
+                crate::secret::register(line.trim());
+                Some(MasterKey::parse(&line).ok_or_else(|| {
+                    CommandError::new("the key on standard input is not 32 bytes (64 hex digits or base64)")
+                })?)
+            } else {
+                None
+            };
+            let (n, id) = a.rotate_key(new, *forget_old).map_err(auth_error)?;
+            println!("Re-encrypted {n} account(s) under master key {id}.");
+            if std::env::var_os(auth::key::ENV_MASTER_KEY).is_some() {
+                println!("Now put the new key in {}.", auth::key::ENV_MASTER_KEY);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_status(rows: &[StatusRow], color: bool) {
+    let header = [
+        "ACCOUNT",
+        "PLATFORM",
+        "SOURCE",
+        "STATUS",
+        "EXPIRES",
+        "LAST SYNC",
+        "LAST VALIDATION",
+        "LAST ERROR",
+    ];
+    let table: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.account.clone(),
+                r.platform.to_string(),
+                r.source.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                r.status.as_str().to_string(),
+                when(r.expires_at),
+                when(r.last_sync),
+                when(r.last_validation),
+                r.last_error.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.len());
+    for row in &table {
+        for (w, c) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        s
+    };
+    println!("{}", line(&header.map(String::from)));
+    for (row, r) in table.iter().zip(rows) {
+        let mut text = line(row);
+        if color {
+            let code = match r.status {
+                auth::TokenStatus::Active => "32",
+                auth::TokenStatus::Expiring => "33",
+                _ => "31",
+            };
+            text = text.replacen(
+                r.status.as_str(),
+                &format!("\x1b[{code}m{}\x1b[0m", r.status.as_str()),
+                1,
+            );
+        }
+        println!("{text}");
+    }
+    for r in rows.iter().filter(|r| r.hint.is_some()) {
+        if let Some(h) = &r.hint {
+            println!("hint ({}): {h}", r.account);
+        }
+    }
+}
+
+/// Open `url` in a browser: `$BROWSER` if set, else the desktop's opener when there is a desktop.
+fn open_browser(url: &str) -> bool {
+    use std::process::{Command, Stdio};
+    let spawn = |prog: &str, args: &[&str]| {
+        Command::new(prog)
+            .args(args)
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .is_ok()
+    };
+    if let Some(b) = std::env::var("BROWSER").ok().filter(|b| !b.trim().is_empty()) {
+        return spawn(b.trim(), &[]);
+    }
+    if cfg!(target_os = "macos") {
+        return spawn("open", &[]);
+    }
+    if cfg!(windows) {
+        return spawn("rundll32", &["url.dll,FileProtocolHandler"]);
+    }
+    let desktop = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    desktop && spawn("xdg-open", &[])
+}

@@ -1,0 +1,462 @@
+//! The Meta Marketing API connector (Graph API v25.0).
+//!
+//! - `config`: base URL, version, tunables, credentials (`appsecret_proof`).
+//! - `client`: HTTP, throttling, retries, paging, the Batch API; `throttle`: buckets + usage headers.
+//! - `wire`: Graph objects as sent; `mapping`: wire ↔ `Resource` (money offsets, enums, targeting, creatives).
+//! - `apply`: operations → batched calls with named dependencies, per-call outcomes, audience members.
+//! - `insights`: metrics, with async report runs for long ranges.
+//!
+//! The engine reaches it through [`connector`].
+
+pub mod apply;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod insights;
+pub mod mapping;
+pub mod throttle;
+pub mod wire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+
+use self::client::{CallError, GraphClient};
+use self::config::{MetaConfig, OWNERSHIP_LABEL};
+use self::mapping::ReadContext;
+use crate::connectors::{
+    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
+    OpOutcome, ReadRequest,
+};
+use crate::model::{Account, Address, Kind, Platform, Value};
+
+pub use self::config::{register_credential_source, resolve_credentials, MetaCredentials, API_VERSION};
+
+/// Effective statuses of objects that are live (everything but ARCHIVED and DELETED), from
+/// `adaccountcampaigns_effective_status_enum_param`.
+pub const LIVE_STATUSES: [&str; 10] = [
+    "ACTIVE",
+    "PAUSED",
+    "PENDING_REVIEW",
+    "DISAPPROVED",
+    "PREAPPROVED",
+    "PENDING_BILLING_INFO",
+    "CAMPAIGN_PAUSED",
+    "ADSET_PAUSED",
+    "IN_PROCESS",
+    "WITH_ISSUES",
+];
+
+/// The creative fields of an ad (swapped, never updated in place).
+pub const CREATIVE_FIELDS: [&str; 8] = [
+    "creative.page_id",
+    "creative.link",
+    "creative.message",
+    "creative.headline",
+    "creative.description",
+    "creative.image_hash",
+    "creative.image_url",
+    "creative.call_to_action",
+];
+
+/// Build the connector for one Meta account (called by `connectors::registry::connector_for`).
+pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Ok(Arc::new(MetaConnector::new(account)?))
+}
+
+/// What a read learned that a later apply needs (whole targeting specs, whole creatives, the label id).
+#[derive(Default)]
+struct Cache {
+    label_id: Option<String>,
+    /// Ad set id → its full targeting spec as read.
+    targeting: HashMap<String, Json>,
+    /// Ad id → its creative's `creative.*` fields as read.
+    creatives: HashMap<String, BTreeMap<String, Value>>,
+}
+
+pub struct MetaConnector {
+    client: GraphClient,
+    /// Shared by every connector of the same ad account in this process (the engine may build one per call).
+    cache: Arc<Mutex<Cache>>,
+}
+
+fn shared_cache(act: &str) -> Arc<Mutex<Cache>> {
+    static CACHES: OnceLock<Mutex<HashMap<String, Arc<Mutex<Cache>>>>> = OnceLock::new();
+    CACHES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(act.to_string())
+        .or_default()
+        .clone()
+}
+
+/// `act_<digits>` whatever the user wrote.
+pub fn act_id(platform_id: &str) -> String {
+    let t = platform_id.trim();
+    if t.starts_with("act_") {
+        t.to_string()
+    } else {
+        format!("act_{t}")
+    }
+}
+
+fn effective_status_param(include_removed: bool) -> (String, String) {
+    let mut s: Vec<&str> = LIVE_STATUSES.to_vec();
+    if include_removed {
+        s.extend(["ARCHIVED", "DELETED"]);
+    }
+    ("effective_status".into(), Json::from(s).to_string())
+}
+
+fn is_removed(status: &Option<String>) -> bool {
+    matches!(status.as_deref(), Some("ARCHIVED") | Some("DELETED"))
+}
+
+/// Graph datetimes to unix seconds (for the incremental marker).
+fn unix_of(t: &Option<String>) -> Option<i64> {
+    let t = t.as_deref()?;
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .or_else(|| chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%z").ok())
+        .map(|d| d.timestamp())
+}
+
+fn parse_all<T: serde::de::DeserializeOwned>(items: Vec<Json>, what: &str) -> Result<Vec<T>, ConnectorError> {
+    items
+        .into_iter()
+        .map(|j| {
+            serde_json::from_value(j).map_err(|e| ConnectorError::Api {
+                platform: "meta",
+                code: "decode".into(),
+                message: format!("unexpected {what} object: {e}"),
+                hint: None,
+            })
+        })
+        .collect()
+}
+
+impl MetaConnector {
+    pub fn new(account: &Account) -> Result<MetaConnector, ConnectorError> {
+        let cfg = MetaConfig::from_env(account)?;
+        let creds = resolve_credentials(account)?;
+        MetaConnector::with(account, cfg, creds)
+    }
+
+    /// A connector with explicit configuration and credentials (tests, the auth module).
+    pub fn with(account: &Account, cfg: MetaConfig, creds: MetaCredentials) -> Result<MetaConnector, ConnectorError> {
+        if account.platform != Platform::Meta {
+            return Err(ConnectorError::Config(format!(
+                "account `{}` is a {} account, not meta",
+                account.name, account.platform
+            )));
+        }
+        let act = act_id(&account.platform_id);
+        let client = GraphClient::new(cfg, creds, &account.name, &act)?;
+        Ok(MetaConnector {
+            client,
+            cache: shared_cache(&format!("{}|{act}", account.endpoint.as_deref().unwrap_or(""))),
+        })
+    }
+
+    pub fn client(&self) -> &GraphClient {
+        &self.client
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, e: CallError) -> ConnectorError {
+        e.into_connector_error(&self.client.account_name)
+    }
+
+    /// The ownership label's id, if the account has one (cached after the first look).
+    async fn label_id(&self, act: &str) -> Result<Option<String>, CallError> {
+        if let Some(id) = self.cache().label_id.clone() {
+            return Ok(Some(id));
+        }
+        let labels = self
+            .client
+            .get_all(
+                &format!("{act}/adlabels"),
+                &[("fields".into(), wire::LABEL_FIELDS.into())],
+            )
+            .await?;
+        let id = labels
+            .into_iter()
+            .filter_map(|j| serde_json::from_value::<wire::AdLabel>(j).ok())
+            .find(|l| l.name == OWNERSHIP_LABEL)
+            .map(|l| l.id);
+        if let Some(id) = &id {
+            self.cache().label_id = Some(id.clone());
+        }
+        Ok(id)
+    }
+
+    async fn read_inner(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+        let act = act_id(&account.platform_id);
+        let since: Option<i64> = req.since.as_deref().and_then(|s| s.trim().parse().ok());
+        let incremental = since.is_some();
+        let pinned: BTreeSet<&str> = req.pinned_ids.iter().map(String::as_str).collect();
+        let include_removed = incremental || !pinned.is_empty();
+        let status = effective_status_param(include_removed);
+        let c = &self.client;
+
+        self.cache().label_id = None;
+        let label_id = self.label_id(&act).await.map_err(|e| self.err(e))?;
+
+        let audiences: Vec<wire::CustomAudience> = parse_all(
+            c.get_all(
+                &format!("{act}/customaudiences"),
+                &[("fields".into(), wire::AUDIENCE_FIELDS.into())],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "custom audience",
+        )?;
+        let campaigns: Vec<wire::Campaign> = parse_all(
+            c.get_all(
+                &format!("{act}/campaigns"),
+                &[("fields".into(), wire::CAMPAIGN_FIELDS.into()), status.clone()],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "campaign",
+        )?;
+        let adsets: Vec<wire::AdSet> = parse_all(
+            c.get_all(
+                &format!("{act}/adsets"),
+                &[("fields".into(), wire::ADSET_FIELDS.into()), status.clone()],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "ad set",
+        )?;
+        let mut ad_params = vec![("fields".to_string(), wire::AD_FIELDS.to_string()), status.clone()];
+        if let Some(s) = since {
+            ad_params.push(("updated_since".into(), s.to_string()));
+        }
+        let ads: Vec<wire::Ad> = parse_all(
+            c.get_all(&format!("{act}/ads"), &ad_params)
+                .await
+                .map_err(|e| self.err(e))?,
+            "ad",
+        )?;
+        let creatives: HashMap<String, wire::Creative> = if ads.is_empty() {
+            HashMap::new()
+        } else {
+            parse_all::<wire::Creative>(
+                c.get_all(
+                    &format!("{act}/adcreatives"),
+                    &[("fields".into(), wire::CREATIVE_FIELDS.into())],
+                )
+                .await
+                .map_err(|e| self.err(e))?,
+                "creative",
+            )?
+            .into_iter()
+            .map(|cr| (cr.id.clone(), cr))
+            .collect()
+        };
+
+        let root = Address::account(&account.name);
+        let audience_addr: BTreeMap<String, Address> = audiences
+            .iter()
+            .map(|a| {
+                let kind = if a.subtype.as_deref() == Some("LOOKALIKE") {
+                    Kind::LookalikeAudience
+                } else {
+                    Kind::Audience
+                };
+                (a.id.clone(), root.child(kind, &a.name))
+            })
+            .collect();
+        let ctx = ReadContext {
+            account: &account.name,
+            currency: account.currency,
+            label_id: label_id.as_deref(),
+            audiences: &audience_addr,
+        };
+
+        let mut out = Vec::new();
+        let mut removed_ids = Vec::new();
+        let mut marker: i64 = since.unwrap_or(0);
+        let mut keep = |id: &str, status: &Option<String>, updated: &Option<String>, removed_ids: &mut Vec<String>| {
+            if let Some(t) = unix_of(updated) {
+                marker = marker.max(t);
+            }
+            if is_removed(status) && !pinned.contains(id) {
+                if incremental && unix_of(updated).is_none_or(|t| since.is_some_and(|s| t >= s)) {
+                    removed_ids.push(id.to_string());
+                }
+                return false;
+            }
+            true
+        };
+
+        for a in &audiences {
+            if let Some(r) = mapping::audience_resource(a, &ctx) {
+                out.push(r);
+            }
+        }
+        let mut campaign_addr: HashMap<&str, Address> = HashMap::new();
+        for cp in &campaigns {
+            if !keep(&cp.id, &cp.status, &cp.updated_time, &mut removed_ids) {
+                continue;
+            }
+            let r = mapping::campaign_resource(cp, &ctx).map_err(|e| ConnectorError::Api {
+                platform: "meta",
+                code: "decode".into(),
+                message: format!("campaign {}: {e}", cp.id),
+                hint: None,
+            })?;
+            campaign_addr.insert(&cp.id, r.address.clone());
+            out.push(r);
+        }
+        let mut adset_addr: HashMap<&str, Address> = HashMap::new();
+        let mut targeting = HashMap::new();
+        for s in &adsets {
+            if !keep(&s.id, &s.status, &s.updated_time, &mut removed_ids) {
+                continue;
+            }
+            let Some(parent) = s.campaign_id.as_deref().and_then(|c| campaign_addr.get(c)) else {
+                continue;
+            };
+            let r = mapping::adset_resource(s, parent, &ctx).map_err(|e| ConnectorError::Api {
+                platform: "meta",
+                code: "decode".into(),
+                message: format!("ad set {}: {e}", s.id),
+                hint: None,
+            })?;
+            if let Some(t) = &s.targeting {
+                targeting.insert(s.id.clone(), t.clone());
+            }
+            adset_addr.insert(&s.id, r.address.clone());
+            out.push(r);
+        }
+        let mut creative_cache = HashMap::new();
+        for a in &ads {
+            if !keep(&a.id, &a.status, &a.updated_time, &mut removed_ids) {
+                continue;
+            }
+            let Some(parent) = a.adset_id.as_deref().and_then(|s| adset_addr.get(s)) else {
+                continue;
+            };
+            let creative = a
+                .creative
+                .as_ref()
+                .and_then(|c| c.id.as_deref())
+                .and_then(|id| creatives.get(id));
+            let r = mapping::ad_resource(a, parent, creative, &ctx);
+            creative_cache.insert(
+                a.id.clone(),
+                r.fields
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("creative."))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            out.push(r);
+        }
+        {
+            let mut cache = self.cache();
+            cache.targeting.extend(targeting);
+            cache.creatives.extend(creative_cache);
+            if let Some(l) = label_id {
+                cache.label_id = Some(l);
+            }
+        }
+        Ok(LiveSnapshot {
+            resources: out,
+            removed_ids,
+            complete: !incremental,
+            marker: Some(marker.to_string()),
+        })
+    }
+}
+
+/// The connector's capabilities (also used by tests and the plan renderer).
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        max_ops_per_request: config::MAX_BATCH_CALLS,
+        creates_children_in_one_request: true,
+        ownership_marker: true,
+        immutable_fields: BTreeMap::from([
+            (Kind::Campaign, vec!["objective"]),
+            (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
+        ]),
+        swapped_fields: BTreeMap::from([(Kind::Ad, CREATIVE_FIELDS.to_vec())]),
+        write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
+    }
+}
+
+#[async_trait]
+impl Connector for MetaConnector {
+    fn platform(&self) -> Platform {
+        Platform::Meta
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        capabilities()
+    }
+
+    async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+        self.read_inner(account, req).await
+    }
+
+    async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+        apply::run(self, account, batch, false).await
+    }
+
+    async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+        apply::run(self, account, batch, true).await
+    }
+
+    async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
+        let act = act_id(&account.platform_id);
+        let j = self
+            .client
+            .get(&act, &[("fields".into(), "id,name,account_status,currency".into())])
+            .await
+            .map_err(|e| self.err(e))?;
+        let status = j
+            .get("account_status")
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+        let currency = j.get("currency").and_then(Json::as_str).unwrap_or("");
+        let name = j.get("name").and_then(Json::as_str).unwrap_or("");
+        let mut problems = Vec::new();
+        // AdAccount.account_status: 1 = ACTIVE; anything else (disabled, unsettled, in grace period, …) needs a look.
+        if status != Some(1) {
+            problems.push(format!(
+                "account_status is {}",
+                status.map_or("unknown".to_string(), |s| s.to_string())
+            ));
+        }
+        if !currency.is_empty() && currency != account.currency.code() {
+            problems.push(format!(
+                "the ad account's currency is {currency}, adsctl.yaml says {}",
+                account.currency
+            ));
+        }
+        Ok(Health {
+            ok: problems.is_empty(),
+            detail: if problems.is_empty() {
+                format!("{act} ({name}) is active; usage {}%", self.client.throttle.usage_pct())
+            } else {
+                format!("{act} ({name}): {}", problems.join("; "))
+            },
+        })
+    }
+
+    async fn metrics(
+        &self,
+        account: &Account,
+        level: MetricsLevel,
+        range: DateRange,
+    ) -> Result<Vec<MetricRow>, ConnectorError> {
+        insights::metrics(self, account, level, range).await
+    }
+}
