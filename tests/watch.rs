@@ -1178,9 +1178,20 @@ mod engine {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
 
+        /// Never leaves the daemon running when the test fails.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                if let Ok(None) = self.0.try_wait() {
+                    let _ = self.0.kill();
+                    let _ = self.0.wait();
+                }
+            }
+        }
+
         let (_tmp, dir) = quickstart();
         let memory = dir.parent().unwrap().join("platform.json");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+        let child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
             .args([
                 "watch",
                 "--listen",
@@ -1199,7 +1210,8 @@ mod engine {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let mut child = KillOnDrop(child);
+        let stderr = child.0.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -1249,13 +1261,13 @@ mod engine {
         );
 
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &child.0.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let exit = loop {
-            if let Some(s) = child.try_wait().unwrap() {
+            if let Some(s) = child.0.try_wait().unwrap() {
                 break s;
             }
             assert!(std::time::Instant::now() < deadline, "did not exit after SIGTERM");

@@ -51,6 +51,8 @@ pub struct EngineReconciler {
     lock: Mutex<Option<ApplyLock>>,
     resolver: Box<ConnectorResolver>,
     connectors: Mutex<BTreeMap<String, (Arc<Instrumented>, Account)>>,
+    auth: crate::auth::Auth,
+    health_writes: Mutex<()>,
 }
 
 /// Counts every call of the connector by outcome (`ok`, or the error's code), for the API metrics. One call may
@@ -171,6 +173,8 @@ impl EngineReconciler {
             lock: Mutex::new(Some(lock)),
             resolver,
             connectors: Mutex::new(BTreeMap::new()),
+            auth: crate::auth::Auth::for_project(dir),
+            health_writes: Mutex::new(()),
         })
     }
 
@@ -306,6 +310,26 @@ fn summarize<'a>(actions: impl Iterator<Item = Action> + 'a) -> PlanSummary {
 }
 
 impl EngineReconciler {
+    /// Refresh the account's stored token ahead of its expiry (vault credentials only: environment credentials
+    /// are refreshed by the connector on use), and say when it expires.
+    async fn refresh_ahead(&self, account: &Account) -> Option<chrono::DateTime<Utc>> {
+        use crate::auth::{AuthError, CredentialSource};
+        match self.auth.credentials(account) {
+            Ok(c) if c.source == CredentialSource::Vault => {
+                if let Err(e) = self.auth.fresh_credentials(account).await {
+                    tracing::warn!(account = %account.name, error = %e, hint = %e.hint(), "could not refresh the token");
+                }
+            }
+            Ok(_) | Err(AuthError::Missing { .. }) => {}
+            Err(e) => tracing::warn!(account = %account.name, error = %e, "cannot read the credentials"),
+        }
+        self.auth
+            .status(std::slice::from_ref(account))
+            .into_iter()
+            .next()
+            .and_then(|row| row.expires_at)
+    }
+
     /// Today's spend (best effort: a failed metrics pull leaves it unknown and does not fail the reconcile).
     async fn spend_today(&self, connector: &dyn Connector, account: &Account) -> Option<Money> {
         let today = Utc::now().date_naive();
@@ -352,6 +376,7 @@ impl Reconciler for EngineReconciler {
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError> {
         let connector = self.connector(account)?;
+        let token_expires_at = self.refresh_ahead(account).await;
         // Plan this account alone: its settings and its resources.
         let sub = Project {
             root: project.root.clone(),
@@ -455,6 +480,11 @@ impl Reconciler for EngineReconciler {
             (applied, PlanSummary::default())
         };
         let spend_today = self.spend_today(connector.as_ref(), account).await;
+        {
+            // The integration health file is rewritten whole: one writer at a time.
+            let _one = self.health_writes.lock().unwrap_or_else(PoisonError::into_inner);
+            self.auth.record_sync(&account.name);
+        }
         Ok(ReconcileOutcome {
             drifted,
             pending,
@@ -462,7 +492,7 @@ impl Reconciler for EngineReconciler {
             blocked,
             plan: plan_json,
             review_issues,
-            token_expires_at: None,
+            token_expires_at,
             spend_today,
             rate_limit_wait: std::time::Duration::ZERO,
             requeue_after: None,
