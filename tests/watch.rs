@@ -717,12 +717,8 @@ mod server {
         let r = start(TWO_ACCOUNTS, |c| c.watch_files = false, Duration::ZERO).await;
         poll(Duration::from_secs(5), "both reconciled", || async {
             let s = r.status().await;
-            s["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["last_sync"].is_string())
-                .then_some(())
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["last_sync"].is_string())).then_some(())
         })
         .await;
         let resp = r.http.get(format!("{}/metrics", r.base)).send().await.unwrap();
@@ -790,12 +786,8 @@ mod server {
         let r = start(TWO_ACCOUNTS, |c| c.watch_files = false, Duration::ZERO).await;
         poll(Duration::from_secs(5), "both reconciled", || async {
             let s = r.status().await;
-            s["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["status"] == "in_sync")
-                .then_some(())
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
         })
         .await;
         assert_eq!(r.get("/healthz").await, (200, "ok\n".into()));
@@ -1037,12 +1029,8 @@ mod engine {
         wait_budget(&e, "50", "the quickstart applied").await;
         poll(Duration::from_secs(10), "both accounts in sync", || async {
             let s = e.served.status().await;
-            s["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["status"] == "in_sync")
-                .then_some(())
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
         })
         .await;
         // An edit of the YAML (20 %: within max_increase_pct 30).
@@ -1497,6 +1485,124 @@ mod emulator {
             (s["status"] == "in_sync").then_some(())
         })
         .await;
+        served.stop().await;
+    }
+
+    const META_CAMPAIGN: &str = "  - name: Summer Sale
+    account: social
+    objective: traffic
+    special_ad_categories: []
+    status: active
+    budget: { daily: BUDGET }
+    bid_strategy: lowest_cost_without_cap
+    ad_sets:
+      - name: US 25-45
+        status: active
+        optimization_goal: link_clicks
+        billing_event: impressions
+        targeting:
+          countries: [US]
+          age: { min: 25, max: 45 }
+        ads:
+          - name: Shoes link ad
+            status: active
+            creative:
+              page_id: \"1122334455\"
+              link: https://www.example.com/shoes
+              message: Summer is here.
+";
+
+    fn meta_connector(acct: &Account) -> Result<adsctl::connectors::meta::MetaConnector, ConnectorError> {
+        use adsctl::connectors::meta::config::{MetaConfig, MetaCredentials};
+        let cfg = MetaConfig {
+            base_url: acct.endpoint.clone().unwrap_or_default(),
+            retry_min_delay: Duration::from_millis(5),
+            retry_max_delay: Duration::from_millis(20),
+            regain_minute: Duration::from_millis(10),
+            slow_down_max_delay: Duration::from_millis(20),
+            calls_per_minute: 100_000,
+            calls_per_hour: 1_000_000,
+            request_timeout: Duration::from_secs(5),
+            max_retries: 1,
+            ..MetaConfig::default()
+        };
+        let creds = MetaCredentials {
+            app_id: Some(defaults::META_APP_ID.into()),
+            app_secret: Some(Secret::new(defaults::META_APP_SECRET)),
+            access_token: Secret::new(defaults::META_ACCESS_TOKEN),
+        };
+        adsctl::connectors::meta::MetaConnector::with(acct, cfg, creds)
+    }
+
+    /// A Google Ads account and a Meta account, each on its own emulator: a 5xx storm on Meta backs the Meta
+    /// account off while the Google one keeps its interval and still applies edits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_storm_on_meta_leaves_google_ads_alone() {
+        let google_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let meta_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  search:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n    \
+                 endpoint: {}\n  social:\n    platform: meta\n    ad_account_id: act_1234567890\n    currency: USD\n    \
+                 endpoint: {}\n",
+                google_emu.url(),
+                meta_emu.url()
+            ),
+        )
+        .unwrap();
+        let files = |budget: &str| {
+            format!(
+                "campaigns:\n{}{}",
+                CAMPAIGN.replace("ACCOUNT", "search").replace("BUDGET", budget),
+                META_CAMPAIGN.replace("BUDGET", "30")
+            )
+        };
+        std::fs::write(dir.join("campaigns.yaml"), files("50")).unwrap();
+        let project = adsctl::spec::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let resolver = |a: &Account| -> Result<Arc<dyn Connector>, ConnectorError> {
+            match a.platform {
+                Platform::Meta => Ok(Arc::new(meta_connector(a)?)),
+                _ => Ok(Arc::new(connector(a)?)),
+            }
+        };
+        let reconciler = EngineReconciler::open_with(&dir, Box::new(resolver)).await.unwrap();
+        let mut cfg = test_config(&dir);
+        cfg.interval = Duration::from_millis(400);
+        let served = serve(tmp, Arc::new(reconciler), cfg).await;
+        let s = poll(Duration::from_secs(20), "both accounts in sync", || async {
+            let s = served.status().await;
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(s.clone())
+        })
+        .await;
+        assert_eq!(s["accounts"][1]["platform"], "meta", "{s}");
+
+        faults(&meta_emu, "5xx=1").await;
+        poll(Duration::from_secs(20), "the Meta account failing", || async {
+            let s = served.account_status("social").await;
+            (s["status"] == "failing").then_some(())
+        })
+        .await;
+        // Google keeps working: an edit is applied while Meta is down.
+        atomic_write(&dir.join("campaigns.yaml"), &files("60"));
+        let budget = |r: &Resource| r.fields.get("budget.daily").cloned();
+        poll(
+            Duration::from_secs(20),
+            "the Google edit applied during the Meta storm",
+            || async { live(&project, "search").await.filter(|r| budget(r) == Some(usd(60))) },
+        )
+        .await;
+        let social = served.account_status("social").await;
+        assert_eq!(social["status"], "failing");
+        assert!(social["consecutive_failures"].as_u64().unwrap() >= 2, "{social}");
+        let (_, metrics) = served.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"meta\""),
+            "{metrics}"
+        );
         served.stop().await;
     }
 }
