@@ -88,6 +88,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// The daemon's logger: stderr, every event scrubbed of secrets, info by default (`-v` debug, `-vv` trace,
 /// `--quiet` errors only; a non-empty `RUST_LOG` wins), as text or JSON lines.
 fn init_logging(global: &GlobalArgs, format: LogFormat) {
+    use crate::secret::RedactingMakeWriter;
     let default = if global.quiet {
         "error"
     } else {
@@ -104,8 +105,7 @@ fn init_logging(global: &GlobalArgs, format: LogFormat) {
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        // The same redacting writer as every other command: no secret reaches a log line.
-        .with_writer(crate::secret::RedactingMakeWriter(std::io::stderr));
+        .with_writer(RedactingMakeWriter(std::io::stderr));
     // Another subscriber may already be set (tests): keep it.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
