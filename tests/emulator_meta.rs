@@ -1196,6 +1196,44 @@ mod oauth {
             .iter()
             .any(|s| s == "ads_management"));
 
+        // PKCE: a code issued for a challenge needs the matching verifier.
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[
+                ("client_id", META_APP_ID),
+                ("redirect_uri", redirect),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let loc = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+        let base = [
+            ("client_id", META_APP_ID),
+            ("client_secret", META_APP_SECRET),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let url = format!("{}/oauth/access_token", env.base);
+        assert_eq!(
+            env.send(env.http.get(&url).query(&base)).await.err()["code"],
+            100,
+            "verifier missing"
+        );
+        let mut wrong = base.to_vec();
+        wrong.push(("code_verifier", "not-the-verifier"));
+        assert_eq!(env.send(env.http.get(&url).query(&wrong)).await.err()["code"], 100);
+        let mut right = base.to_vec();
+        right.push(("code_verifier", verifier));
+        env.send(env.http.get(&url).query(&right)).await.ok();
+
         let r = env
             .http
             .get(format!("{}/dialog/oauth", env.base))

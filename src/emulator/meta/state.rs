@@ -272,6 +272,9 @@ pub struct CodeInfo {
     pub scopes: Vec<String>,
     pub expires_ms: i64,
     pub used: bool,
+    /// PKCE: the dialog's `code_challenge` and `code_challenge_method` (`S256` or `plain`), if sent.
+    #[serde(default)]
+    pub code_challenge: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
