@@ -441,6 +441,9 @@ mod seed {
             33,
             "no auto-created accounts"
         );
+        env.meta.reset();
+        env.get("act_100", &[]).await.ok();
+        assert_eq!(env.get("act_999", &[]).await.status, 400);
 
         // The seeded app logs in, and its tokens carry proofs made with its own secret.
         let redirect = "http://localhost:9/cb";
