@@ -167,6 +167,8 @@ impl EngineReconciler {
         if let Some(stale) = &lock.stale {
             tracing::warn!(previous = %stale, "took over the lock of an adsctl that stopped without releasing it");
         }
+        // The project's token vault is the connectors' credential source (then the environment).
+        crate::auth::connect::activate(dir);
         Ok(EngineReconciler {
             dir: dir.to_path_buf(),
             store: Arc::new(store),
@@ -451,6 +453,10 @@ impl Reconciler for EngineReconciler {
                 message: e.to_string(),
                 hint: None,
             })?;
+            let state_dir = crate::state::state_dir(&self.dir);
+            if let Err(e) = crate::audit::record_apply_report(&state_dir, &self.dir, &report) {
+                tracing::warn!(error = %e, "the apply is done but could not be written to the audit log");
+            }
             let applied = summarize(
                 report
                     .results
