@@ -521,7 +521,6 @@ mod lifecycle {
     /// The reference: `AdGroupAd.ad` is IMMUTABLE; responsive search ad text changes go through AdService
     /// (`adOperation` in googleAds:mutate, `ads:mutate`).
     #[tokio::test]
-    #[ignore = "the emulator does not implement AdService (adOperation) yet"]
     async fn a_headline_is_edited_in_place() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
@@ -1093,8 +1092,7 @@ mod end_to_end {
             changed_fields(&plan, "acme/campaign/Spring Sale/ad_group/Running Shoes/ad/1"),
             ["headlines"]
         );
-        // The emulator has no AdService yet (see the ignored connector test): apply the budget alone.
-        p.spring("60", "Free Returns on Every Order");
+        // Both go out: the budget through the campaign's own budget, the headline through AdService.
         let o = p.run(&["apply", "--auto-approve"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let o = p.run(&["plan", "--detailed-exitcode"]);
