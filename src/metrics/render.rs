@@ -146,40 +146,40 @@ pub fn table(r: &Report) -> String {
     out
 }
 
+/// The CSV columns: the fields of [`FlatRow`], in order.
+pub const CSV_HEADER: [&str; 19] = [
+    "period",
+    "since",
+    "until",
+    "platform",
+    "account",
+    "currency",
+    "level",
+    "object",
+    "id",
+    "in_yaml",
+    "impressions",
+    "clicks",
+    "cost",
+    "conversions",
+    "conversion_value",
+    "ctr",
+    "cpc",
+    "cpa",
+    "roas",
+];
+
 /// CSV: one line per row, the columns of [`FlatRow`].
 pub fn csv(r: &Report) -> Result<String, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for row in &r.rows {
+    csv_rows(&r.rows)
+}
+
+/// CSV of any rows (a header even when there are none).
+pub fn csv_rows(rows: &[Row]) -> Result<String, String> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    for row in rows {
         w.serialize(row.to_flat()).map_err(|e| e.to_string())?;
-    }
-    if r.rows.is_empty() {
-        // the header alone, so that an empty range is still a well-formed file
-        let empty = FlatRow {
-            period: String::new(),
-            since: r.range.since,
-            until: r.range.until,
-            platform: crate::model::Platform::GoogleAds,
-            account: String::new(),
-            currency: String::new(),
-            level: r.level,
-            object: String::new(),
-            id: String::new(),
-            in_yaml: false,
-            impressions: 0,
-            clicks: 0,
-            cost: String::new(),
-            conversions: String::new(),
-            conversion_value: String::new(),
-            ctr: String::new(),
-            cpc: String::new(),
-            cpa: String::new(),
-            roas: String::new(),
-        };
-        let mut h = csv::Writer::from_writer(Vec::new());
-        h.serialize(&empty).map_err(|e| e.to_string())?;
-        let bytes = h.into_inner().map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        return Ok(text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default());
     }
     let bytes = w.into_inner().map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
