@@ -13,10 +13,10 @@ use adsctl::connectors::{ApplyBatch, Connector, DateRange, IdRef, MetricsLevel, 
 use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Value};
-use adsctl::secret::Secret;
 use adsctl::metrics::report::{AccountInput, Row};
 use adsctl::metrics::{self, render, Bucket, Level, MetricsHistory, Report, SyncOptions};
+use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Value};
+use adsctl::secret::Secret;
 use adsctl::state::{SledStore, StateEntry, StateStore};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use rust_decimal::prelude::FromPrimitive;
@@ -241,7 +241,6 @@ impl World {
     }
 }
 
-
 /// Exact sums the test computes on its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Expected {
@@ -330,7 +329,10 @@ fn expected_from_dump(dump: &Json, range: DateRange, today: NaiveDate) -> BTreeM
         let to_micros = 10_i64.pow(6 - Currency::from_code(currency).unwrap().minor_units());
         let campaign_id = ad["fields"]["campaign_id"].as_str().unwrap();
         let adset = &objects[ad["fields"]["adset_id"].as_str().unwrap()];
-        assert!(adset["fields"]["daily_budget"].is_null(), "budgets are on the campaigns");
+        assert!(
+            adset["fields"]["daily_budget"].is_null(),
+            "budgets are on the campaigns"
+        );
         let siblings = live_ads
             .iter()
             .filter(|a| a["fields"]["campaign_id"] == campaign_id)
@@ -429,7 +431,13 @@ mod pull {
         let report = w.report(&store, range, Bucket::Total);
         assert_eq!(report.rows.len(), 8);
         for row in &report.rows {
-            assert_eq!(Expected::of(&row.sums), expected[&row.id], "{} {}", row.account, row.object);
+            assert_eq!(
+                Expected::of(&row.sums),
+                expected[&row.id],
+                "{} {}",
+                row.account,
+                row.object
+            );
             assert!(row.sums.clicks > 0 && row.sums.conversions > Decimal::ZERO);
         }
         // by day, the same sums
@@ -437,7 +445,10 @@ mod pull {
         assert_eq!(daily.rows.len(), 8 * 20);
         let mut per_campaign: BTreeMap<String, Expected> = BTreeMap::new();
         for row in &daily.rows {
-            per_campaign.entry(row.id.clone()).or_default().add(&Expected::of(&row.sums));
+            per_campaign
+                .entry(row.id.clone())
+                .or_default()
+                .add(&Expected::of(&row.sums));
         }
         assert_eq!(per_campaign, expected);
 
@@ -489,7 +500,9 @@ mod pull {
         let t = &report.currency_totals[0];
         assert_eq!(
             t.sums.ctr().unwrap(),
-            (Decimal::from(t.sums.clicks) / Decimal::from(t.sums.impressions)).round_dp(6).normalize()
+            (Decimal::from(t.sums.clicks) / Decimal::from(t.sums.impressions))
+                .round_dp(6)
+                .normalize()
         );
         w.emu.shutdown().await.unwrap();
     }
@@ -513,7 +526,12 @@ mod pull {
         let first = w.sync(&store, range, &opts).await;
         assert!(first.iter().all(|r| r.pulled == vec![range] && r.days_stored == 40));
         assert_eq!(requests(&w.emu, "googleAds:searchStream"), 2);
-        assert_eq!(requests(&w.emu, "POST /v25.0/act_{ad_account_id}/insights"), 2, "{:#?}", w.emu.counters().snapshot());
+        assert_eq!(
+            requests(&w.emu, "POST /v25.0/act_{ad_account_id}/insights"),
+            2,
+            "{:#?}",
+            w.emu.counters().snapshot()
+        );
         let before = w.report(&store, range, Bucket::Total);
 
         w.emu.counters().reset();
@@ -528,11 +546,14 @@ mod pull {
         }
         let counts = w.emu.counters().snapshot();
         assert_eq!(requests(&w.emu, "googleAds:searchStream"), 2, "{counts:#?}");
-        assert_eq!(requests(&w.emu, "insights"), 2, "one short, direct insights read per Meta account: {counts:#?}");
+        assert_eq!(
+            requests(&w.emu, "insights"),
+            2,
+            "one short, direct insights read per Meta account: {counts:#?}"
+        );
         assert_eq!(requests(&w.emu, "/v25.0/{id}"), 0, "no report run: {counts:#?}");
         assert_eq!(
-            counts.total_requests,
-            4,
+            counts.total_requests, 4,
             "nothing but the four lookback reads: {counts:#?}"
         );
         // same numbers (same day, same emulator)
@@ -563,6 +584,238 @@ mod pull {
                 ]
             );
         }
+        w.emu.shutdown().await.unwrap();
+    }
+}
+
+/// The `adsctl metrics` binary, as a user runs it, against the same emulator.
+mod cli {
+    use std::path::Path;
+    use std::process::{Command, Output};
+
+    use super::*;
+
+    fn project(dir: &Path, url: &str) {
+        let mut y = String::from("accounts:\n");
+        for (name, platform, id, currency) in ACCOUNTS {
+            let idline = match platform {
+                Platform::GoogleAds => format!("customer_id: {}-{}-{}", &id[..3], &id[3..6], &id[6..]),
+                _ => format!("ad_account_id: {id}"),
+            };
+            y.push_str(&format!(
+                "  {name}:\n    platform: {}\n    {idline}\n    currency: {currency}\n    endpoint: {url}\n",
+                platform.as_str()
+            ));
+        }
+        std::fs::write(dir.join("adsctl.yaml"), y).unwrap();
+    }
+
+    fn run(dir: &Path, url: &str, args: &[&str]) -> Output {
+        let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .arg("metrics")
+            .arg(dir)
+            .args(args)
+            .current_dir(dir)
+            .env_remove("ADSCTL_BACKEND")
+            .env_remove("ADSCTL_GOOGLE_ADS_ENDPOINT")
+            .env_remove("ADSCTL_GOOGLE_OAUTH_TOKEN_URL")
+            .env_remove("GOOGLE_ADS_LOGIN_CUSTOMER_ID")
+            .env_remove("ADSCTL_METRICS_LOOKBACK_DAYS")
+            .env("ADSCTL_STATE_DIR", dir.join("state"))
+            .env("GOOGLE_ADS_CLIENT_ID", defaults::GOOGLE_CLIENT_ID)
+            .env("GOOGLE_ADS_CLIENT_SECRET", defaults::GOOGLE_CLIENT_SECRET)
+            .env("GOOGLE_ADS_DEVELOPER_TOKEN", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .env("GOOGLE_ADS_REFRESH_TOKEN", defaults::GOOGLE_REFRESH_TOKEN)
+            .env("ADSCTL_META_ENDPOINT", url)
+            .env("FACEBOOK_APP_ID", defaults::META_APP_ID)
+            .env("FACEBOOK_APP_SECRET", defaults::META_APP_SECRET)
+            .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "adsctl metrics {args:?}\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn formats_round_trip_and_the_html_report_is_self_contained() {
+        let w = World::start().await;
+        let url = w.emu.url();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        project(&dir, &url);
+        // the id map knows one campaign: it is shown by its address, the others by their platform names
+        let dump = w.dump().await;
+        let spring_id = dump["platforms"]["google_ads"]["customers"]["1111111111"]["tables"]["Campaign"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|c| c["v"]["name"] == "Spring")
+            .unwrap()["v"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        {
+            let store = SledStore::open(&dir.join("state")).unwrap();
+            store
+                .put_entry(&StateEntry {
+                    address: "g_usd/campaign/Spring".parse().unwrap(),
+                    kind: Kind::Campaign,
+                    id: spring_id.clone(),
+                    prevent_destroy: false,
+                    applied: Default::default(),
+                    updated_at: Utc::now(),
+                })
+                .unwrap();
+        }
+        let today = Utc::now().date_naive();
+        let range = last_days(today, 14);
+        let (since, until) = (range.since.to_string(), range.until.to_string());
+        let span = ["--since", since.as_str(), "--until", until.as_str(), "--by", "day"];
+
+        w.emu.counters().reset();
+        let json_out = {
+            let dir = dir.clone();
+            let url = url.clone();
+            let args: Vec<&str> = span.iter().copied().chain(["--format", "json"]).collect();
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                run(&dir, &url, &a)
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(requests(&w.emu, "googleAds:searchStream"), 2);
+        let json_text = String::from_utf8(json_out.stdout).unwrap();
+        let rows = render::parse_json(&json_text).unwrap();
+        assert_eq!(rows.len(), 8 * 14);
+        // JSON round trip: the rows read back render to the same rows
+        let doc: Json = serde_json::from_str(&json_text).unwrap();
+        let again: Vec<Json> = rows
+            .iter()
+            .map(|r| serde_json::to_value(r.to_flat()).unwrap())
+            .collect();
+        assert_eq!(doc["rows"].as_array().unwrap(), &again);
+        // totals agree with the independent computation, per currency
+        let expected = expected_from_dump(&dump, range, today);
+        for t in doc["totals"]["accounts"].as_array().unwrap() {
+            let name = t["account"].as_str().unwrap();
+            let mut e = Expected::default();
+            for r in rows.iter().filter(|r| r.account == name) {
+                e.add(&Expected::of(&r.sums));
+            }
+            let ids: BTreeSet<&str> = rows
+                .iter()
+                .filter(|r| r.account == name)
+                .map(|r| r.id.as_str())
+                .collect();
+            let mut x = Expected::default();
+            for id in ids {
+                x.add(&expected[id]);
+            }
+            assert_eq!(e, x, "{name}");
+            let cost = metrics::report::parse_money(t["cost"].as_str().unwrap()).unwrap();
+            assert_eq!(cost.micros(), x.cost_micros, "{name}");
+        }
+        let currencies: Vec<&str> = doc["totals"]["currencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["currency"].as_str().unwrap())
+            .collect();
+        assert_eq!(currencies, vec!["JPY", "USD"]);
+        // the mapped campaign by address, the others by name
+        assert!(rows
+            .iter()
+            .any(|r| r.id == spring_id && r.object == "g_usd/campaign/Spring" && r.in_yaml));
+        assert!(rows
+            .iter()
+            .any(|r| r.account == "m_usd" && r.object == "Autumn" && !r.in_yaml));
+
+        // CSV, second run of the same range: only the lookback window is asked for
+        w.emu.counters().reset();
+        let csv_out = {
+            let dir = dir.clone();
+            let url = url.clone();
+            let args: Vec<String> = span
+                .iter()
+                .copied()
+                .chain(["--format", "csv"])
+                .map(String::from)
+                .collect();
+            tokio::task::spawn_blocking(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                run(&dir, &url, &a)
+            })
+            .await
+            .unwrap()
+        };
+        let counts = w.emu.counters().snapshot();
+        assert_eq!(requests(&w.emu, "googleAds:searchStream"), 2, "{counts:#?}");
+        assert_eq!(requests(&w.emu, "insights"), 2, "{counts:#?}");
+        let csv_text = String::from_utf8(csv_out.stdout).unwrap();
+        let csv_rows: Vec<Row> = render::parse_csv(&csv_text).unwrap();
+        assert_eq!(csv_rows, rows, "CSV and JSON carry the same exact rows");
+        assert_eq!(render::csv_rows(&csv_rows).unwrap(), csv_text, "CSV round trip");
+
+        // table and HTML from the history alone: no requests
+        w.emu.counters().reset();
+        let html_path = dir.join("report.html");
+        let table = {
+            let dir = dir.clone();
+            let url = url.clone();
+            let html = html_path.display().to_string();
+            let (s, u) = (since.clone(), until.clone());
+            tokio::task::spawn_blocking(move || {
+                run(
+                    &dir,
+                    &url,
+                    &[
+                        "--since",
+                        &s,
+                        "--until",
+                        &u,
+                        "--by",
+                        "week",
+                        "--format",
+                        "html",
+                        "--out",
+                        &html,
+                        "--refresh=false",
+                    ],
+                );
+                run(&dir, &url, &["--since", &s, "--until", &u, "--refresh=false"])
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(w.emu.counters().snapshot().total_requests, 0);
+        let table = String::from_utf8(table.stdout).unwrap();
+        assert!(table.contains("g_usd/campaign/Spring"), "{table}");
+        assert!(table.contains("Totals (never summed across currencies)"), "{table}");
+        assert!(table.contains("¥"), "{table}");
+        let html = std::fs::read_to_string(&html_path).unwrap();
+        for needle in [
+            "http:", "https:", "//", "src=", "href=", "url(", "@import", "<script", "<link",
+        ] {
+            assert!(!html.contains(needle), "the report must open offline, found `{needle}`");
+        }
+        for p in ["google_ads", "meta"] {
+            assert_eq!(
+                html.matches(&format!("<svg class=\"chart\" data-platform=\"{p}\""))
+                    .count(),
+                2,
+                "a chart per platform and currency ({p})"
+            );
+        }
+        assert_eq!(html.matches("<h3 class=\"object\">").count(), 8, "a table per campaign");
+        assert!(html.contains("g_usd/campaign/Spring"));
         w.emu.shutdown().await.unwrap();
     }
 }
