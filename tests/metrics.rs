@@ -185,9 +185,11 @@ fn connector(acct: &Account, url: &str) -> Arc<dyn Connector> {
 
 impl World {
     async fn start() -> World {
-        let mut config = EmulatorConfig::default();
-        config.review_delay = Duration::from_millis(0);
-        config.auto_create_accounts = false;
+        let mut config = EmulatorConfig {
+            review_delay: Duration::from_millis(0),
+            auto_create_accounts: false,
+            ..EmulatorConfig::default()
+        };
         for (name, platform, id, currency) in ACCOUNTS {
             match platform {
                 Platform::GoogleAds => config.seed.google_ads.customers.push(GoogleCustomerSeed {
@@ -289,8 +291,7 @@ fn days(range: DateRange) -> impl Iterator<Item = NaiveDate> {
 fn expected_from_dump(dump: &Json, range: DateRange, today: NaiveDate) -> BTreeMap<String, Expected> {
     let mut out: BTreeMap<String, Expected> = BTreeMap::new();
     let g = &dump["platforms"]["google_ads"]["customers"];
-    for (_, platform, id, _) in ACCOUNTS.iter().filter(|a| a.1 == Platform::GoogleAds) {
-        let _ = platform;
+    for (_, _, id, _) in ACCOUNTS.iter().filter(|a| a.1 == Platform::GoogleAds) {
         let t = &g[*id]["tables"];
         for c in t["Campaign"].as_object().unwrap().values() {
             let rn = c["v"]["resourceName"].as_str().unwrap();
