@@ -596,7 +596,7 @@ mod cli {
 
     use super::*;
 
-    fn project(dir: &Path, url: &str) {
+    pub(super) fn project(dir: &Path, url: &str) {
         let mut y = String::from("accounts:\n");
         for (name, platform, id, currency) in ACCOUNTS {
             let idline = match platform {
@@ -818,5 +818,120 @@ mod cli {
         assert_eq!(html.matches("<h3 class=\"object\">").count(), 8, "a table per campaign");
         assert!(html.contains("g_usd/campaign/Spring"));
         w.emu.shutdown().await.unwrap();
+    }
+}
+
+/// The watch daemon's metrics sync: its own interval, today's spend and clicks on `/metrics` and the status page.
+mod daemon {
+    use adsctl::reconcile::engine::EngineReconciler;
+    use adsctl::reconcile::{Mode, Reconciler, StatusHub};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get(router: &axum::Router, path: &str) -> String {
+        let resp = router
+            .clone()
+            .oneshot(axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn todays_spend_and_clicks_reach_the_metrics_and_the_status_page() {
+        let w = World::start().await;
+        let url = w.emu.url();
+        let tmp = tempfile::tempdir().unwrap();
+        super::cli::project(tmp.path(), &url);
+        let u = url.clone();
+        let rec = EngineReconciler::open_with(tmp.path(), Box::new(move |a: &Account| Ok(connector(a, &u))))
+            .await
+            .unwrap();
+        let project = rec.load().await.unwrap();
+        let hub = Arc::new(StatusHub::new(Mode::Observe, Duration::from_secs(300)));
+        let today = Utc::now().date_naive();
+        let dump = w.dump().await;
+        let expected = expected_from_dump(
+            &dump,
+            DateRange {
+                since: today,
+                until: today,
+            },
+            today,
+        );
+        for name in ["m_usd", "g_jpy"] {
+            let account = &project.accounts[name];
+            hub.register_account(account);
+            w.emu.counters().reset();
+            let outcome = rec.reconcile(&project, account, Mode::Observe).await.unwrap();
+            if name == "m_usd" {
+                assert_eq!(requests(&w.emu, "insights"), 1, "the lookback window, once");
+            }
+            // today's sums, as the independent computation says
+            let mut e = Expected::default();
+            let report_ids: Vec<&String> = expected
+                .keys()
+                .filter(|id| campaign_account(&dump, id) == name)
+                .collect();
+            for id in &report_ids {
+                e.add(&expected[*id]);
+            }
+            assert_eq!(report_ids.len(), 2);
+            assert!(e.clicks > 0, "{name} has traffic today");
+            assert_eq!(outcome.spend_today.map(|m| m.micros()), Some(e.cost_micros), "{name}");
+            assert_eq!(outcome.clicks_today, Some(e.clicks), "{name}");
+            hub.succeeded(account, Mode::Observe, &outcome, Duration::from_millis(5));
+
+            // within the interval, a second reconcile reads today from the history: no metrics request
+            w.emu.counters().reset();
+            let again = rec.reconcile(&project, account, Mode::Observe).await.unwrap();
+            if name == "m_usd" {
+                assert_eq!(requests(&w.emu, "insights"), 0);
+            }
+            assert_eq!(again.clicks_today, outcome.clicks_today);
+        }
+        let router = adsctl::reconcile::server::router(hub.clone(), None);
+        let exposition = get(&router, "/metrics").await;
+        assert!(
+            exposition.contains("adsctl_spend_today{account=\"m_usd\",currency=\"USD\"}"),
+            "{exposition}"
+        );
+        assert!(
+            exposition.contains("adsctl_clicks_today{account=\"g_jpy\"}"),
+            "{exposition}"
+        );
+        let page = get(&router, "/").await;
+        assert!(page.contains("Clicks today"), "{page}");
+        let clicks = hub.account("m_usd").unwrap().clicks_today.unwrap();
+        assert!(
+            page.contains(&format!("<dt>Clicks today</dt><dd>{clicks}</dd>")),
+            "{page}"
+        );
+        let spend = hub.account("g_jpy").unwrap().spend_today.unwrap();
+        assert!(spend.starts_with('¥'), "{spend}");
+        assert!(
+            page.contains(&format!("<dt>Spend today</dt><dd>{spend}</dd>")),
+            "{page}"
+        );
+        rec.shutdown().await;
+        w.emu.shutdown().await.unwrap();
+    }
+
+    /// The account (local name) a campaign id belongs to, from the dump.
+    fn campaign_account(dump: &Json, id: &str) -> &'static str {
+        for (name, platform, pid, _) in ACCOUNTS {
+            let found = match platform {
+                Platform::GoogleAds => dump["platforms"]["google_ads"]["customers"][pid]["tables"]["Campaign"]
+                    .get(id)
+                    .is_some(),
+                _ => dump["platforms"]["meta"]["objects"][id]["account"] == pid.trim_start_matches("act_"),
+            };
+            if found {
+                return name;
+            }
+        }
+        panic!("campaign {id} in no account")
     }
 }

@@ -11,6 +11,7 @@
 //! across currencies.
 
 pub mod history;
+pub mod live;
 pub mod render;
 pub mod report;
 

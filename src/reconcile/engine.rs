@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use chrono::Utc;
 
 use super::{ApiCalls, LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome, Reconciler, ReviewIssue};
 use crate::apply::{ChangeOutcome, ExecOptions, Target};
-use crate::connectors::{Connector, ConnectorError, DateRange, MetricsLevel};
+use crate::connectors::{Connector, ConnectorError};
 use crate::model::{Account, Address, Money};
 use crate::plan::live::ReadMode;
 use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanOptions};
@@ -48,6 +47,8 @@ pub struct EngineReconciler {
     lock: Mutex<Option<ApplyLock>>,
     resolver: Box<ConnectorResolver>,
     connectors: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
+    /// The metrics sync, on its own interval (`ADSCTL_METRICS_INTERVAL_SECS`).
+    metrics: crate::metrics::live::LiveSync,
 }
 
 impl EngineReconciler {
@@ -84,6 +85,7 @@ impl EngineReconciler {
             lock: Mutex::new(Some(lock)),
             resolver,
             connectors: Mutex::new(BTreeMap::new()),
+            metrics: crate::metrics::live::LiveSync::from_env(),
         })
     }
 
@@ -204,43 +206,39 @@ fn summarize<'a>(actions: impl Iterator<Item = Action> + 'a) -> PlanSummary {
 }
 
 impl EngineReconciler {
-    /// Today's spend (best effort: a failed metrics pull leaves it unknown and does not fail the reconcile).
-    async fn spend_today(
+    /// Today's spend and clicks (best effort: a failed metrics pull leaves them unknown and does not fail the
+    /// reconcile). The history is synced on the metrics interval, not on every reconcile.
+    async fn today(
         &self,
         connector: &dyn Connector,
         account: &Account,
         api_calls: &mut Vec<ApiCalls>,
-    ) -> Option<Money> {
-        let today = Utc::now().date_naive();
-        let rows = connector
-            .metrics(
-                account,
-                MetricsLevel::Campaign,
-                DateRange {
-                    since: today,
-                    until: today,
-                },
-            )
-            .await;
+    ) -> Option<(Money, u64)> {
+        let got = self.metrics.today(connector, account, self.store.as_ref()).await;
         let platform = account.platform.as_str().to_string();
-        match rows {
-            Ok(rows) => {
-                api_calls.push(ApiCalls {
-                    platform,
-                    code: "ok".into(),
-                    count: 1,
-                    error: false,
-                });
-                rows.iter().try_fold(Money::ZERO, |acc, r| acc.checked_add(r.cost))
+        match got {
+            Ok(t) => {
+                if t.pulls > 0 {
+                    api_calls.push(ApiCalls {
+                        platform,
+                        code: "ok".into(),
+                        count: t.pulls as u64,
+                        error: false,
+                    });
+                }
+                Some((t.sums.cost, t.sums.clicks))
             }
             Err(e) => {
                 tracing::debug!(account = %account.name, error = %e, "metrics pull failed");
                 let code = match &e {
-                    ConnectorError::Api { code, .. } => code.clone(),
-                    ConnectorError::Auth { .. } => "auth".into(),
-                    ConnectorError::Quota { .. } => "quota".into(),
-                    ConnectorError::Transport { .. } => "transport".into(),
-                    ConnectorError::Config(_) => "config".into(),
+                    crate::metrics::MetricsError::Pull { source, .. } => match source {
+                        ConnectorError::Api { code, .. } => code.clone(),
+                        ConnectorError::Auth { .. } => "auth".into(),
+                        ConnectorError::Quota { .. } => "quota".into(),
+                        ConnectorError::Transport { .. } => "transport".into(),
+                        ConnectorError::Config(_) => "config".into(),
+                    },
+                    _ => "state".into(),
                 };
                 api_calls.push(ApiCalls {
                     platform,
@@ -404,7 +402,7 @@ impl Reconciler for EngineReconciler {
             }
             (applied, PlanSummary::default())
         };
-        let spend_today = self.spend_today(connector.as_ref(), account, &mut api_calls).await;
+        let today = self.today(connector.as_ref(), account, &mut api_calls).await;
         Ok(ReconcileOutcome {
             drifted,
             pending,
@@ -413,7 +411,8 @@ impl Reconciler for EngineReconciler {
             plan: plan_json,
             review_issues,
             token_expires_at: None,
-            spend_today,
+            spend_today: today.map(|t| t.0),
+            clicks_today: today.map(|t| t.1),
             api_calls,
             rate_limit_wait: std::time::Duration::ZERO,
             requeue_after: None,

@@ -132,6 +132,8 @@ pub struct ReconcileOutcome {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// Spend so far today, in the account's currency.
     pub spend_today: Option<Money>,
+    /// Clicks so far today.
+    pub clicks_today: Option<u64>,
     /// API calls made, by platform and code.
     pub api_calls: Vec<ApiCalls>,
     /// Time spent waiting for the platform's rate limits.
