@@ -252,6 +252,37 @@ mod identity_and_diff {
     }
 
     #[test]
+    fn a_pinned_object_renamed_on_the_platform_keeps_its_subtree() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
+        let mut old = res("acme/campaign/Old name").with("status", Value::str("enabled"));
+        old.owned = true;
+        let id = env.mem.insert("acme", old);
+        let mut g = res("acme/campaign/Old name/ad_group/G").with("status", Value::str("enabled"));
+        g.owned = true;
+        env.mem.insert("acme", g);
+        let mut pinned = res("acme/campaign/New name").with("status", Value::str("paused"));
+        pinned.id = Some(id.clone());
+        let desired = vec![
+            pinned,
+            res("acme/campaign/New name/ad_group/G").with("status", Value::str("enabled")),
+        ];
+        let p = env.plan(&desired);
+        // the ad group is found under its renamed parent: nothing is created or removed
+        assert_eq!(
+            actions(&p),
+            vec![("acme/campaign/New name".to_string(), Action::Update)]
+        );
+        let c = &p.accounts[0]
+            .changes
+            .iter()
+            .find(|c| c.action == Action::Update)
+            .unwrap();
+        assert!(c.notes.iter().any(|n| n.contains("\"Old name\"")), "{:?}", c.notes);
+        assert!(env.apply(&p).ok());
+        assert!(!env.plan(&desired).has_changes());
+    }
+
+    #[test]
     fn unowned_objects_are_adopted_explicitly_and_never_removed() {
         let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
         env.mem

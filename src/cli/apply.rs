@@ -64,6 +64,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let store = open_store(&project.root)?;
     let rt = runtime()?;
 
+    let conns = connectors(&project, &args.flags.targets)?;
     let plan = match &plan_file {
         Some(path) => {
             if !args.flags.targets.is_empty() || args.flags.allow_replace || !args.flags.allow_guardrails.is_empty() {
@@ -77,8 +78,6 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 return Err(CommandError::new(format!("{} is a blocked plan", path.display())));
             }
             // Refuse if live state moved since the plan was made.
-            let targets: Vec<_> = plan.targets.clone();
-            let conns = connectors(&project, &targets)?;
             for a in &plan.accounts {
                 let account = project.accounts.get(&a.account).ok_or_else(|| {
                     CommandError::new(format!(
@@ -114,7 +113,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             plan
         }
         None => {
-            let plan = make(&rt, &project, &store, &args.flags, ReadMode::Full)?;
+            let plan = make(&rt, &project, &store, &args.flags, ReadMode::Full, &conns)?;
             if !global.quiet || plan.is_blocked() {
                 print!(
                     "{}",
@@ -131,7 +130,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                     println!("No changes. The accounts match the YAML.");
                 }
                 // still record ids / prevent_destroy of what matched
-                let targets = targets_for(&project, &plan)?;
+                let targets = targets_for(&project, &plan, &conns)?;
                 rt.block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
                     .map_err(|e| CommandError::new(e.to_string()))?;
                 return Ok(ExitCode::SUCCESS);
@@ -150,7 +149,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         }
     };
 
-    let targets = targets_for(&project, &plan)?;
+    let targets = targets_for(&project, &plan, &conns)?;
     let opts = ExecOptions {
         concurrency: usize::from(args.parallelism),
         progress: std::io::stderr().is_terminal() && !global.quiet,
@@ -211,8 +210,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
 fn targets_for(
     project: &crate::spec::Project,
     plan: &crate::plan::Plan,
+    conns: &BTreeMap<String, std::sync::Arc<dyn crate::connectors::Connector>>,
 ) -> Result<BTreeMap<String, Target>, CommandError> {
-    let conns = connectors(project, &plan.targets)?;
     let mut out = BTreeMap::new();
     for a in &plan.accounts {
         let (Some(account), Some(c)) = (project.accounts.get(&a.account), conns.get(&a.account)) else {

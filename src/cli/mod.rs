@@ -117,7 +117,10 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
+    // `watch` sets up its own (long-running, optionally JSON) logging; everything else logs warnings to stderr.
+    if !matches!(cli.command, Command::Watch(_)) {
+        crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
+    }
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Auth(args) => auth::run(&cli.global, args),

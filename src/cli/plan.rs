@@ -139,6 +139,7 @@ pub(super) fn make(
     store: &SledStore,
     flags: &PlanFlags,
     mode: ReadMode,
+    connectors: &BTreeMap<String, Arc<dyn Connector>>,
 ) -> Result<Plan, CommandError> {
     for t in &flags.targets {
         if !project.accounts.contains_key(&t.account) {
@@ -146,8 +147,7 @@ pub(super) fn make(
                 .with_hint("the first segment of an address is an account name from adsctl.yaml"));
         }
     }
-    let connectors = connectors(project, &flags.targets)?;
-    rt.block_on(plan::plan_project(project, store, &connectors, &flags.options(), mode))
+    rt.block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))
         .map_err(plan_errors)
 }
 
@@ -160,7 +160,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     } else {
         ReadMode::CacheOnly
     };
-    let plan = make(&rt, &project, &store, &args.flags, mode)?;
+    let conns = connectors(&project, &args.flags.targets)?;
+    let plan = make(&rt, &project, &store, &args.flags, mode, &conns)?;
 
     let format = if args.json { Format::Json } else { args.format };
     match format {
@@ -181,8 +182,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     }
 
     if args.validate && !plan.is_blocked() {
-        let connectors = connectors(&project, &args.flags.targets)?;
-        let verdicts = rt.block_on(crate::apply::validate(&plan, &project.accounts, &connectors));
+        let verdicts = rt.block_on(crate::apply::validate(&plan, &project.accounts, &conns));
         let mut bad = 0;
         eprintln!("Validation by the platforms (dry run):");
         for v in &verdicts {

@@ -99,7 +99,8 @@ fn init_logging(global: &GlobalArgs, format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // The same redacting writer as every other command: no secret reaches a log line.
+        .with_writer(crate::secret::RedactingMakeWriter(std::io::stderr));
     // Another subscriber may already be set (tests): keep it.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),

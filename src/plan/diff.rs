@@ -74,6 +74,7 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
     }
     let (mut id_index, mut addr_index) = index(&live);
     let mut matched: Vec<Option<usize>> = vec![None; desired.len()];
+    let mut renamed: BTreeMap<usize, String> = BTreeMap::new();
     let mut taken = vec![false; live.len()];
     for (di, d) in desired.iter().enumerate() {
         let by_id = |id: &str, live: &[Resource], taken: &[bool]| {
@@ -128,6 +129,7 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
             matched[di] = Some(li);
             let from = live[li].address.clone();
             if from != d.address {
+                renamed.insert(di, from.name().unwrap_or_default().to_string());
                 // Renamed on the platform (found by pin or id map): its live subtree follows the desired name.
                 for l in live.iter_mut() {
                     if l.address.is_within(&from) {
@@ -220,6 +222,11 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
         } else {
             Action::NoOp
         };
+        if let Some(old) = renamed.get(&di) {
+            notes.push(format!(
+                "matched by id; it is named {old:?} on the platform (adsctl does not rename objects)"
+            ));
+        }
         if fields.iter().any(|f| f.swapped) {
             notes.push("creative will be swapped: a new creative replaces the old".into());
         }

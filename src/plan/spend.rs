@@ -49,6 +49,10 @@ pub fn impact(live: &[Resource], changes: &[Change]) -> SpendImpact {
                     if let Some(v) = &f.after {
                         entry.1.insert(f.field.clone(), v.clone());
                     }
+                    // moving to a shared budget ends the campaign's own one (counted through the budget)
+                    if f.field == "budget.shared" {
+                        entry.1.remove("budget.daily");
+                    }
                 }
             }
             Action::Remove => {
