@@ -302,10 +302,10 @@ fn px(v: Decimal, max: Decimal, span: f64) -> f64 {
 
 /// One chart: spend (bars, left axis) and conversions (line, right axis) per day.
 fn chart(platform: &str, currency: Currency, series: &BTreeMap<chrono::NaiveDate, Sums>) -> String {
-    const W: f64 = 760.0;
+    const W: f64 = 820.0;
     const H: f64 = 240.0;
     const L: f64 = 80.0;
-    const R: f64 = 60.0;
+    const R: f64 = 120.0;
     const T: f64 = 20.0;
     const B: f64 = 40.0;
     let (pw, ph) = (W - L - R, H - T - B);
