@@ -117,7 +117,7 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `watch` sets up its own (long-running, optionally JSON) logging; everything else logs warnings to stderr.
+    // `watch` installs its own logger (info by default, `--log-format json`), redacting like this one.
     if !matches!(cli.command, Command::Watch(_)) {
         crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
     }

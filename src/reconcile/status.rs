@@ -346,9 +346,6 @@ impl StatusHub {
         Metrics::account_gauge(&m.last_success, name, now.timestamp());
         Metrics::account_gauge(&m.consecutive_failures, name, 0);
         m.set_today(name, account.currency, outcome.spend_today, outcome.clicks_today);
-        for c in &outcome.api_calls {
-            m.count_api(&c.platform, &c.code, c.count, c.error);
-        }
         m.add_rate_limit_wait(platform, outcome.rate_limit_wait);
     }
 
@@ -377,10 +374,14 @@ impl StatusHub {
         m.count_reconcile(name, err.kind());
         m.observe_duration(name, took);
         Metrics::account_gauge(&m.consecutive_failures, name, failures as i64);
-        if let Some((platform, code)) = err.api_code() {
-            m.count_api(platform, code, 1, true);
-        }
         failures
+    }
+
+    /// Count platform API calls.
+    pub fn api_calls(&self, calls: &[super::ApiCalls]) {
+        for c in calls {
+            self.metrics.count_api(&c.platform, &c.code, c.count, c.error);
+        }
     }
 
     /// A reconcile stopped by shutdown before it finished.
