@@ -90,13 +90,26 @@ impl MetricsError {
     }
 }
 
-/// Platform id → YAML address for one account: the id map in the state, then `id:` pins in the YAML.
+/// Platform id → YAML address for one account: the id map in the state, `id:` pins in the YAML, and live objects
+/// in the cached read whose address is one the YAML declares (a fresh state that has only been planned).
 pub fn addresses(
     store: &dyn crate::state::StateStore,
     desired: &[crate::model::Resource],
     account: &str,
 ) -> Result<std::collections::HashMap<String, String>, StateError> {
     let mut out = std::collections::HashMap::new();
+    let declared: std::collections::HashSet<&crate::model::Address> = desired
+        .iter()
+        .filter(|r| r.address.account == account)
+        .map(|r| &r.address)
+        .collect();
+    if let Some(live) = store.cache_get(account)? {
+        for r in live.resources.iter().filter(|r| declared.contains(&r.address)) {
+            if let Some(id) = &r.id {
+                out.insert(id.clone(), r.address.to_string());
+            }
+        }
+    }
     for r in desired.iter().filter(|r| r.address.account == account) {
         if let Some(id) = &r.id {
             out.insert(id.clone(), r.address.to_string());
@@ -106,4 +119,69 @@ pub fn addresses(
         out.insert(e.id, e.address.to_string());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Address, Kind, Resource};
+    use crate::state::{CachedLive, SledStore, StateEntry, StateStore};
+
+    fn res(addr: &Address, id: Option<&str>) -> Resource {
+        Resource {
+            address: addr.clone(),
+            kind: Kind::Campaign,
+            id: id.map(str::to_string),
+            fields: BTreeMap::new(),
+            lifecycle: Default::default(),
+            owned: false,
+            observed: Default::default(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn ids_map_back_to_declared_addresses_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let acct = Address::account("acme");
+        let (a, b, c, d) = (
+            acct.child(Kind::Campaign, "A"),
+            acct.child(Kind::Campaign, "B"),
+            acct.child(Kind::Campaign, "C"),
+            acct.child(Kind::Campaign, "Unmanaged"),
+        );
+        s.put_entry(&StateEntry {
+            address: a.clone(),
+            kind: Kind::Campaign,
+            id: "1".into(),
+            prevent_destroy: false,
+            applied: BTreeMap::new(),
+            updated_at: Utc::now(),
+        })
+        .unwrap();
+        s.cache_put(
+            "acme",
+            &CachedLive {
+                fetched_at: Utc::now(),
+                marker: None,
+                resources: vec![res(&b, Some("2")), res(&d, Some("4"))],
+            },
+        )
+        .unwrap();
+        let desired = vec![res(&a, None), res(&b, None), res(&c, Some("3"))];
+        let m = addresses(&s, &desired, "acme").unwrap();
+        assert_eq!(m.get("1").map(String::as_str), Some("acme/campaign/A"));
+        assert_eq!(m.get("2").map(String::as_str), Some("acme/campaign/B"));
+        assert_eq!(m.get("3").map(String::as_str), Some("acme/campaign/C"));
+        assert_eq!(
+            m.get("4"),
+            None,
+            "a live object the YAML does not declare keeps its platform name"
+        );
+    }
 }
