@@ -1062,7 +1062,14 @@ mod cli {
             .map(|e| e["action"].as_str().unwrap())
             .collect();
         assert!(
-            actions.starts_with(&["auth.login", "auth.login", "auth.set_token", "auth.validate"]),
+            actions.starts_with(&[
+                "auth.login",
+                "auth.login",
+                "auth.set_token",
+                "apply",
+                "apply",
+                "auth.validate"
+            ]),
             "{actions:?}"
         );
         assert!(hist[0]["time"].is_string());
@@ -1231,9 +1238,10 @@ mod emulator {
         let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
         for a in project.accounts.values() {
             let c: Arc<dyn Connector> = match a.platform {
-                adsctl::model::Platform::GoogleAds => {
-                    Arc::new(GoogleAdsConnector::new(a, Arc::new(auth::connect::ConnectorCredentials)).unwrap())
-                }
+                adsctl::model::Platform::GoogleAds => Arc::new(
+                    GoogleAdsConnector::new(a, Arc::new(adsctl::connectors::google_ads::config::AuthCredentials))
+                        .unwrap(),
+                ),
                 _ => Arc::new(MetaConnector::new(a).unwrap()),
             };
             connectors.insert(a.name.clone(), c);

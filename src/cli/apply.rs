@@ -161,6 +161,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             other => CommandError::new(other.to_string()),
         })?;
     drop(lock);
+    if let Err(e) = crate::audit::record_apply_report(&crate::state::state_dir(&project.root), &project.root, &report) {
+        eprintln!("warning: the apply is done but could not be written to the audit log: {e}");
+    }
 
     if args.json {
         let json = serde_json::to_string_pretty(&report)
