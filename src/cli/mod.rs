@@ -9,6 +9,7 @@ pub mod auth;
 mod emulator;
 pub mod history;
 mod import;
+mod metrics;
 mod plan;
 mod schema;
 mod state;
@@ -78,6 +79,8 @@ pub enum Command {
     Emulator(emulator::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
     Watch(watch::Args),
+    /// Pull performance data (incrementally, into the local history) and report it across platforms.
+    Metrics(metrics::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
         Command::Watch(args) => watch::run(&cli.global, args),
+        Command::Metrics(args) => metrics::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

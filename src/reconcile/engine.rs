@@ -53,6 +53,8 @@ pub struct EngineReconciler {
     connectors: Mutex<BTreeMap<String, (Arc<Instrumented>, Account)>>,
     auth: crate::auth::Auth,
     health_writes: Mutex<()>,
+    /// The metrics sync, on its own interval (`ADSCTL_METRICS_INTERVAL_SECS`).
+    metrics: crate::metrics::live::LiveSync,
 }
 
 /// Counts every call of the connector by outcome (`ok`, or the error's code), for the API metrics. One call may
@@ -177,6 +179,7 @@ impl EngineReconciler {
             connectors: Mutex::new(BTreeMap::new()),
             auth: crate::auth::Auth::for_project(dir),
             health_writes: Mutex::new(()),
+            metrics: crate::metrics::live::LiveSync::from_env(),
         })
     }
 
@@ -332,15 +335,11 @@ impl EngineReconciler {
             .and_then(|row| row.expires_at)
     }
 
-    /// Today's spend (best effort: a failed metrics pull leaves it unknown and does not fail the reconcile).
-    async fn spend_today(&self, connector: &dyn Connector, account: &Account) -> Option<Money> {
-        let today = Utc::now().date_naive();
-        let range = DateRange {
-            since: today,
-            until: today,
-        };
-        match connector.metrics(account, MetricsLevel::Campaign, range).await {
-            Ok(rows) => rows.iter().try_fold(Money::ZERO, |acc, r| acc.checked_add(r.cost)),
+    /// Today's spend and clicks (best effort: a failed metrics pull leaves them unknown and does not fail the
+    /// reconcile). The history is synced on the metrics interval, not on every reconcile.
+    async fn today(&self, connector: &dyn Connector, account: &Account) -> Option<(Money, u64)> {
+        match self.metrics.today(connector, account, self.store.as_ref()).await {
+            Ok(t) => Some((t.sums.cost, t.sums.clicks)),
             Err(e) => {
                 tracing::debug!(account = %account.name, error = %e, "metrics pull failed");
                 None
@@ -485,7 +484,7 @@ impl Reconciler for EngineReconciler {
             }
             (applied, PlanSummary::default())
         };
-        let spend_today = self.spend_today(connector.as_ref(), account).await;
+        let today = self.today(connector.as_ref(), account).await;
         {
             // The integration health file is rewritten whole: one writer at a time.
             let _one = self.health_writes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -499,7 +498,8 @@ impl Reconciler for EngineReconciler {
             plan: plan_json,
             review_issues,
             token_expires_at,
-            spend_today,
+            spend_today: today.map(|t| t.0),
+            clicks_today: today.map(|t| t.1),
             rate_limit_wait: std::time::Duration::ZERO,
             requeue_after: None,
         })

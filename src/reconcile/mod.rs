@@ -132,6 +132,8 @@ pub struct ReconcileOutcome {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// Spend so far today, in the account's currency.
     pub spend_today: Option<Money>,
+    /// Clicks so far today.
+    pub clicks_today: Option<u64>,
     /// Time spent waiting for the platform's rate limits.
     pub rate_limit_wait: Duration,
     /// Reconcile again after this long instead of the interval (kube-rs `Action::requeue`).

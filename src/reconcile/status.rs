@@ -75,6 +75,8 @@ pub struct AccountStatus {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// Spend today, formatted in the account's currency.
     pub spend_today: Option<String>,
+    /// Clicks today.
+    pub clicks_today: Option<u64>,
     pub reconciles: u64,
     #[serde(skip)]
     pub plan: serde_json::Value,
@@ -100,6 +102,7 @@ impl AccountStatus {
             review_issues: Vec::new(),
             token_expires_at: None,
             spend_today: None,
+            clicks_today: None,
             reconciles: 0,
             plan: serde_json::Value::Null,
         }
@@ -325,6 +328,7 @@ impl StatusHub {
                 a.token_expires_at = outcome.token_expires_at;
             }
             a.spend_today = outcome.spend_today.map(|m| m.display(account.currency));
+            a.clicks_today = outcome.clicks_today;
             a.plan = outcome.plan.clone();
             a.status = if !outcome.blocked.is_empty() {
                 AccountHealth::Blocked
@@ -341,6 +345,7 @@ impl StatusHub {
         Metrics::account_gauge(&m.pending_changes, name, outcome.pending.total() as i64);
         Metrics::account_gauge(&m.last_success, name, now.timestamp());
         Metrics::account_gauge(&m.consecutive_failures, name, 0);
+        m.set_today(name, account.currency, outcome.spend_today, outcome.clicks_today);
         m.add_rate_limit_wait(platform, outcome.rate_limit_wait);
     }
 
