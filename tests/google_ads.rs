@@ -1061,6 +1061,12 @@ mod end_to_end {
             shown.contains("Spring Sale") && shown.contains("running shoes"),
             "{shown}"
         );
+        // The plan says what the apply costs against the developer token's daily operations.
+        let quota = shown.lines().find(|l| l.contains("Quota:")).unwrap_or_default();
+        assert!(
+            quota.contains("operations of the 15,000 a day of Google Ads basic access"),
+            "{shown}"
+        );
 
         let o = p.run(&["plan", "--validate"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());

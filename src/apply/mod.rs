@@ -210,6 +210,32 @@ fn refs_of(v: &Value) -> Vec<Address> {
     }
 }
 
+/// The operations applying this account plan would send, in order, without sending anything: ids of objects the
+/// plan creates are `IdRef::Pending` (the creating step). For costing a plan against a platform's quota.
+pub fn planned_operations(plan: &AccountPlan) -> Vec<Operation> {
+    let steps = steps_of(&plan.changes);
+    let creates: BTreeMap<&Address, usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind == StepKind::Create)
+        .map(|(i, s)| (&plan.changes[s.change].address, i))
+        .collect();
+    let resolve = |a: &Address| -> Option<IdRef> {
+        creates
+            .get(a)
+            .map(|i| IdRef::Pending(*i))
+            .or_else(|| plan.known_ids.get(a).map(|id| IdRef::Known(id.clone())))
+            .or_else(|| Some(IdRef::Known(String::new())))
+    };
+    steps
+        .iter()
+        .filter_map(|s| {
+            let c = &plan.changes[s.change];
+            operation(c, s.kind, &resolve, Some(c.id.clone().unwrap_or_default())).ok()
+        })
+        .collect()
+}
+
 /// Build the operation of one step; `None` when an id it needs is unknown.
 fn operation(
     c: &Change,

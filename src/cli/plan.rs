@@ -150,8 +150,20 @@ pub(super) fn make(
                 .with_hint("the first segment of an address is an account name from adsctl.yaml"));
         }
     }
-    rt.block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))
-        .map_err(plan_errors)
+    let mut plan = rt
+        .block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))
+        .map_err(plan_errors)?;
+    // What the apply will cost against each platform's daily quota.
+    for a in plan
+        .accounts
+        .iter_mut()
+        .filter(|a| a.changes.iter().any(|c| c.action.is_change()))
+    {
+        if let (Some(c), Some(account)) = (connectors.get(&a.account), project.accounts.get(&a.account)) {
+            a.quota = c.quota_cost(account, &crate::apply::planned_operations(a));
+        }
+    }
+    Ok(plan)
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {

@@ -204,6 +204,21 @@ impl ConnectorError {
     }
 }
 
+/// What applying a plan costs against a platform's daily quota (Google Ads counts mutate operations per
+/// developer token and day), shown in the plan so a large apply does not run out halfway.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaCost {
+    /// Units the apply uses.
+    pub units: u64,
+    /// What a unit is (`operations`).
+    pub unit: String,
+    /// The daily allowance, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_limit: Option<u64>,
+    /// The quota's name (`Google Ads basic access`).
+    pub quota: String,
+}
+
 /// One platform, one account at a time. Implementations are cheap to share (`Arc`) and safe to call
 /// concurrently for different accounts.
 #[async_trait]
@@ -217,6 +232,11 @@ pub trait Connector: Send + Sync {
     /// Dry run: ask the platform to validate without changing anything.
     async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError>;
     async fn health(&self, account: &Account) -> Result<Health, ConnectorError>;
+    /// What applying these operations costs against the platform's daily quota (none when the platform has no
+    /// such quota).
+    fn quota_cost(&self, _account: &Account, _ops: &[Operation]) -> Option<QuotaCost> {
+        None
+    }
     /// Performance by object and day.
     async fn metrics(
         &self,

@@ -458,6 +458,7 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
         changes,
         known_ids,
         spend,
+        quota: None,
     };
     blockers.extend(guardrails::check(&account, &plan, &live, &opts.allow_guardrails));
     plan.changes.shrink_to_fit();

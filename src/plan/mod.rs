@@ -148,6 +148,9 @@ pub struct AccountPlan {
     #[serde(default)]
     pub known_ids: BTreeMap<Address, String>,
     pub spend: SpendImpact,
+    /// What applying costs against the platform's daily quota (filled by the caller that has the connector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<crate::connectors::QuotaCost>,
 }
 
 /// Why a plan may not be applied.

@@ -160,6 +160,9 @@ pub struct Settings {
     pub poll_max: Duration,
     /// User identifiers per addOperations request.
     pub upload_chunk: usize,
+    /// The developer token's daily operations (basic access: 15,000; `ADSCTL_GOOGLE_ADS_DAILY_OPERATIONS`,
+    /// 0 for standard access, which is unlimited).
+    pub daily_operations: u64,
 }
 
 impl Settings {
@@ -200,6 +203,7 @@ impl Settings {
             poll_interval: ms("ADSCTL_GOOGLE_ADS_POLL_MS", 2_000),
             poll_max: ms("ADSCTL_GOOGLE_ADS_POLL_MAX_MS", 600_000),
             upload_chunk: (num("ADSCTL_GOOGLE_ADS_UPLOAD_CHUNK", 10_000) as usize).clamp(1, 100_000),
+            daily_operations: num("ADSCTL_GOOGLE_ADS_DAILY_OPERATIONS", 15_000),
         }
     }
 

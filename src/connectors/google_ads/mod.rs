@@ -27,7 +27,7 @@ use serde_json::Value as Json;
 
 use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
-    OpError, OpOutcome, Operation, ReadRequest,
+    OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
 };
 use crate::model::{Account, Kind, Platform};
 
@@ -284,6 +284,21 @@ impl Connector for GoogleAdsConnector {
             swapped_fields: BTreeMap::new(),
             write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         }
+    }
+
+    fn quota_cost(&self, account: &Account, ops: &[Operation]) -> Option<QuotaCost> {
+        let settings = self.settings.clone().unwrap_or_else(|| Settings::for_account(account));
+        let limit = settings.daily_operations;
+        Some(QuotaCost {
+            units: operation_cost(ops) as u64,
+            unit: "operations".into(),
+            daily_limit: (limit > 0).then_some(limit),
+            quota: if limit == 15_000 {
+                "Google Ads basic access".into()
+            } else {
+                "Google Ads developer token".into()
+            },
+        })
     }
 
     async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
