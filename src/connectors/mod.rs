@@ -204,6 +204,48 @@ impl ConnectorError {
     }
 }
 
+/// Time connectors spent waiting for rate limits (token buckets, 429 `retryDelay`, usage at 100 %), per
+/// platform account id (Google customer id digits, Meta `act_…`), for the daemon's
+/// `adsctl_rate_limit_wait_seconds_total`.
+pub mod telemetry {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    use std::time::Duration;
+
+    fn waits() -> &'static Mutex<BTreeMap<String, Duration>> {
+        static WAITS: OnceLock<Mutex<BTreeMap<String, Duration>>> = OnceLock::new();
+        WAITS.get_or_init(Default::default)
+    }
+
+    /// Add a wait (zero waits are ignored).
+    pub fn record_rate_limit_wait(platform_id: &str, d: Duration) {
+        if d.is_zero() {
+            return;
+        }
+        let mut w = waits().lock().unwrap_or_else(PoisonError::into_inner);
+        *w.entry(platform_id.to_string()).or_default() += d;
+    }
+
+    /// The waits recorded since the last call, and reset.
+    pub fn take_rate_limit_wait(platform_id: &str) -> Duration {
+        let mut w = waits().lock().unwrap_or_else(PoisonError::into_inner);
+        w.remove(platform_id).unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn waits_add_up_and_are_taken_once() {
+            record_rate_limit_wait("act_telemetry_test", Duration::from_millis(30));
+            record_rate_limit_wait("act_telemetry_test", Duration::from_millis(20));
+            assert_eq!(take_rate_limit_wait("act_telemetry_test"), Duration::from_millis(50));
+            assert_eq!(take_rate_limit_wait("act_telemetry_test"), Duration::ZERO);
+        }
+    }
+}
+
 /// What applying a plan costs against a platform's daily quota (Google Ads counts mutate operations per
 /// developer token and day), shown in the plan so a large apply does not run out halfway.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -500,7 +500,7 @@ impl Reconciler for EngineReconciler {
             token_expires_at,
             spend_today: today.map(|t| t.0),
             clicks_today: today.map(|t| t.1),
-            rate_limit_wait: std::time::Duration::ZERO,
+            rate_limit_wait: crate::connectors::telemetry::take_rate_limit_wait(&account.platform_id),
             requeue_after: None,
         })
     }

@@ -242,8 +242,10 @@ impl Client {
         let mut backoff = self.backoff();
         let mut refreshed = false;
         loop {
+            let started = std::time::Instant::now();
             self.dev_buckets.acquire().await;
             self.customer_buckets.acquire().await;
+            crate::connectors::telemetry::record_rate_limit_wait(&self.customer_id, started.elapsed());
             let token = self.access_token(false).await?;
             let mut req = self
                 .http
@@ -327,6 +329,7 @@ impl Client {
                     Some(b) => {
                         let d = wanted.unwrap_or(b);
                         tracing::warn!(%url, quota = %rate_name, delay = ?d, "Google Ads rate limit; waiting");
+                        crate::connectors::telemetry::record_rate_limit_wait(&self.customer_id, d);
                         tokio::time::sleep(d).await;
                         continue;
                     }

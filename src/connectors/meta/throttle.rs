@@ -154,6 +154,13 @@ impl Throttle {
     /// Wait until `calls` requests may be sent: a hard block first (bounded by `max_regain_wait`), then the
     /// buckets, then the adaptive slow-down.
     pub async fn acquire(&self, calls: u32) -> Result<(), Blocked> {
+        let started = std::time::Instant::now();
+        let result = self.acquire_inner(calls).await;
+        crate::connectors::telemetry::record_rate_limit_wait(&self.account_id, started.elapsed());
+        result
+    }
+
+    async fn acquire_inner(&self, calls: u32) -> Result<(), Blocked> {
         let (_, blocked) = self.pending_delay();
         if let Some(wait) = blocked {
             if wait > self.max_wait {
