@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
 pub mod auth;
-mod emulated;
+pub mod emulated;
 mod emulator;
 pub mod history;
 mod import;
