@@ -53,7 +53,9 @@ fn generate(dir: &Path, total: usize) -> (usize, usize, usize) {
     )
     .expect("write adsctl.yaml");
     let g = (total / 2).div_ceil(GOOGLE_PER_CAMPAIGN).max(1);
-    let m = (total - (g * GOOGLE_PER_CAMPAIGN).min(total)).div_ceil(META_PER_CAMPAIGN).max(1);
+    let m = (total - (g * GOOGLE_PER_CAMPAIGN).min(total))
+        .div_ceil(META_PER_CAMPAIGN)
+        .max(1);
     for c in 0..g {
         let mut y = String::from("campaigns:\n");
         let _ = write!(
@@ -141,16 +143,30 @@ fn point_at(project: &mut Project, url: &str) {
 
 /// Child mode: plan from the cache only, print "<seconds> <peak RSS MB> <changes>".
 fn child_plan_cache(dir: &Path, url: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let t = Instant::now();
     let mut project = spec::load(dir).expect("load");
     point_at(&mut project, url);
     let store = SledStore::open(&dir.join(".adsctl")).expect("store");
     let conns = connectors(&project);
     let plan = rt
-        .block_on(plan_project(&project, &store, &conns, &PlanOptions::default(), ReadMode::CacheOnly))
+        .block_on(plan_project(
+            &project,
+            &store,
+            &conns,
+            &PlanOptions::default(),
+            ReadMode::CacheOnly,
+        ))
         .expect("plan");
-    println!("{} {} {}", t.elapsed().as_secs_f64(), peak_rss_mb(), plan.change_count());
+    println!(
+        "{} {} {}",
+        t.elapsed().as_secs_f64(),
+        peak_rss_mb(),
+        plan.change_count()
+    );
 }
 
 #[derive(Default)]
@@ -227,21 +243,29 @@ fn main() {
     std::env::set_var("ADSCTL_META_CALLS_PER_HOUR", "100000000");
     std::env::set_var("ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE", "1000000");
     std::env::set_var("ADSCTL_GOOGLE_ADS_RATE_PER_HOUR", "100000000");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let mut rows = Vec::new();
     for n in sizes {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let (g, m, total) = generate(&tmp, n);
-        eprintln!("== {total} resources ({g} Google campaigns, {m} Meta campaigns) in {}", tmp.display());
+        eprintln!(
+            "== {total} resources ({g} Google campaigns, {m} Meta campaigns) in {}",
+            tmp.display()
+        );
 
         let t = Instant::now();
         let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
         let validate = t.elapsed();
         assert_eq!(project.resources.len(), total, "generator and loader disagree");
 
-        let mut config = EmulatorConfig::default();
-        config.review_delay = Duration::from_secs(0);
+        let mut config = EmulatorConfig {
+            review_delay: Duration::ZERO,
+            ..EmulatorConfig::default()
+        };
         config.seed.google_ads.customers.push(GoogleCustomerSeed {
             customer_id: GOOGLE_CID.into(),
             currency: "USD".into(),
@@ -277,7 +301,13 @@ fn main() {
         // apply from empty (its plan reads the empty accounts first)
         let t = Instant::now();
         let plan = rt
-            .block_on(plan_project(&project, &store, &conns, &PlanOptions::default(), ReadMode::Full))
+            .block_on(plan_project(
+                &project,
+                &store,
+                &conns,
+                &PlanOptions::default(),
+                ReadMode::Full,
+            ))
             .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()));
         assert!(!plan.is_blocked(), "blocked plan");
         em.counters().reset();
@@ -285,14 +315,25 @@ fn main() {
             .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
             .expect("apply");
         let apply_time = t.elapsed();
-        assert!(report.ok(), "apply failed: {} failed, {} skipped", report.failed(), report.skipped());
+        assert!(
+            report.ok(),
+            "apply failed: {} failed, {} skipped",
+            report.failed(),
+            report.skipped()
+        );
         let ac = counts(&em.counters().snapshot());
 
         // full refresh: every object read back; the plan must be empty
         em.counters().reset();
         let t = Instant::now();
         let plan = rt
-            .block_on(plan_project(&project, &store, &conns, &PlanOptions::default(), ReadMode::Full))
+            .block_on(plan_project(
+                &project,
+                &store,
+                &conns,
+                &PlanOptions::default(),
+                ReadMode::Full,
+            ))
             .expect("refresh");
         let refresh_time = t.elapsed();
         let rc = counts(&em.counters().snapshot());
@@ -317,16 +358,22 @@ fn main() {
         let page = u64::from(adsctl::connectors::meta::config::MetaConfig::default().page_size);
         // Meta refresh minimum: every edge the read needs, listed by page: campaigns, ad sets, ads, ad creatives
         // (one per ad), and one page each of ad labels and custom audiences
-        let meta_pages = (m as u64).div_ceil(page)
-            + ((m * M) as u64).div_ceil(page)
-            + 2 * ((m * M * K) as u64).div_ceil(page)
-            + 2;
+        let meta_pages =
+            (m as u64).div_ceil(page) + ((m * M) as u64).div_ceil(page) + 2 * ((m * M * K) as u64).div_ceil(page) + 2;
+        let cache_time = f
+            .first()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or("?".into(), |v| format!("{v:.2} s"));
+        let cache_rss = f
+            .get(1)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or("?".into(), |v| format!("{v:.0} MB"));
         rows.push(format!(
             "| {total} | {} | {} | {} | {} | {} | {} (changes {}) | G search {} · M pages {} · other {} | {} | \
-             G mutate {} · M batch {} · other {} | {} |",
+             G mutate {} · M batch {} · other {} | G {google_objects} · M {meta_objects} |",
             secs(validate),
-            f.first().and_then(|v| v.parse::<f64>().ok()).map_or("?".into(), |v| format!("{v:.2} s")),
-            format!("{} MB", f.get(1).map(|v| v.split('.').next().unwrap_or(v)).unwrap_or("?")),
+            cache_time,
+            cache_rss,
             cache_requests,
             secs(refresh_time),
             rc.total,
@@ -338,7 +385,6 @@ fn main() {
             ratio(ac.google_mutate, ac.google_ops.div_ceil(GOOGLE_MAX_OPS)),
             ratio(ac.meta_batch, ac.meta_batch_entries.div_ceil(META_BATCH)),
             ac.google_other + ac.google_search + ac.meta_get + ac.meta_other,
-            format!("G {google_objects} · M {meta_objects}"),
         ));
         eprintln!("{}", rows.last().expect("row"));
         let _ = std::fs::remove_dir_all(&tmp);

@@ -122,8 +122,7 @@ pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError
                 refresh_token: Secret::new(defaults::GOOGLE_REFRESH_TOKEN),
                 login_customer_id: None,
             };
-            let c =
-                GoogleAdsConnector::new(account, Arc::new(StaticCredentials(creds))).map_err(ConnectorError::from)?;
+            let c = GoogleAdsConnector::new(account, Arc::new(StaticCredentials(creds)))?;
             Ok(Arc::new(c))
         }
         Platform::Meta => {
