@@ -47,12 +47,28 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v[i]
 }
 
+/// CPU seconds used by this process so far (client and emulator together), from /proc (Linux, 100 Hz ticks).
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 #[tokio::main]
 async fn main() {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average at start: {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
     let em = Emulator::start(EmulatorConfig::default()).await.expect("start");
     let token = em.google_ads().expect("google").issue_access_token();
     let c = Client {
@@ -95,6 +111,7 @@ async fn main() {
     let mut created = 0;
     let mut batch_times = Vec::new();
     let t = Instant::now();
+    let cpu0 = cpu_secs();
     while created < keywords {
         let n = BATCH.min(keywords - created);
         let ops: Vec<Value> = (0..n)
@@ -110,12 +127,15 @@ async fn main() {
         created += n;
     }
     let create_secs = t.elapsed().as_secs_f64();
+    let create_cpu = cpu_secs() - cpu0;
     let objects = em.google_ads().expect("google").object_count();
     println!(
-        "mutate create: {created} keywords in {} requests, {:.2} s → {:.0} ops/s (objects now: {objects})",
+        "mutate create: {created} keywords in {} requests, {:.2} s wall → {:.0} ops/s; {:.2} CPU s → {:.0} ops per CPU-second (objects now: {objects})",
         batch_times.len(),
         create_secs,
-        created as f64 / create_secs
+        created as f64 / create_secs,
+        create_cpu,
+        created as f64 / create_cpu
     );
 
     // mutate throughput at 100k objects: updates with a mask
@@ -133,6 +153,7 @@ async fn main() {
         .collect();
     let mut updated = 0;
     let t = Instant::now();
+    let cpu0 = cpu_secs();
     for round in 0..3 {
         let ops: Vec<Value> = rns
             .iter()
@@ -142,10 +163,13 @@ async fn main() {
         updated += rns.len();
     }
     let upd_secs = t.elapsed().as_secs_f64();
+    let upd_cpu = cpu_secs() - cpu0;
     println!(
-        "mutate update: {updated} ops in 3 requests, {:.2} s → {:.0} ops/s",
+        "mutate update: {updated} ops in 3 requests, {:.2} s wall → {:.0} ops/s; {:.2} CPU s → {:.0} ops per CPU-second",
         upd_secs,
-        updated as f64 / upd_secs
+        updated as f64 / upd_secs,
+        upd_cpu,
+        updated as f64 / upd_cpu
     );
 
     // search latency at 100k objects
@@ -174,16 +198,24 @@ async fn main() {
     for (name, body, path) in queries {
         let mut times = Vec::new();
         let runs = if path.ends_with("Stream") { 5 } else { 20 };
+        let cpu0 = cpu_secs();
         for _ in 0..runs {
             let t = Instant::now();
             c.post(path, &body).await;
             times.push(t.elapsed());
         }
+        let cpu_ms = (cpu_secs() - cpu0) * 1000.0 / runs as f64;
         println!(
-            "search {name}: p50 {:.1} ms, p95 {:.1} ms ({runs} runs)",
+            "search {name}: p50 {:.1} ms, p95 {:.1} ms wall, {:.1} CPU ms per request ({runs} runs)",
             ms(percentile(&mut times, 0.5)),
-            ms(percentile(&mut times, 0.95))
+            ms(percentile(&mut times, 0.95)),
+            cpu_ms
         );
     }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average at end: {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
     em.shutdown().await.expect("shutdown");
 }

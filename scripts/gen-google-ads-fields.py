@@ -35,6 +35,7 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "CreateOfflineUserDataJobRequest", "CreateOfflineUserDataJobResponse",
     "AddOfflineUserDataJobOperationsRequest", "AddOfflineUserDataJobOperationsResponse",
     "RunOfflineUserDataJobRequest", "ListAccessibleCustomersRequest", "ListAccessibleCustomersResponse",
+    "MutateAdsRequest", "MutateAdsResponse",
     "GoogleAdsRow",
 ]] + [f"{V}.services.Mutate{r}Response" for r in [
     "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
@@ -46,7 +47,7 @@ ROOTS = [f"{V}.services.{m}" for m in [
 ]
 SERVED_RESOURCES = {
     "Campaign", "CampaignBudget", "AdGroup", "AdGroupAd", "AdGroupCriterion", "Label", "CampaignLabel",
-    "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob",
+    "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob", "Ad",
 }
 SERVED_OPS = {r + "Operation" for r in SERVED_RESOURCES} | {f"Mutate{r}Result" for r in SERVED_RESOURCES}
 ALL_RESOURCE_MESSAGES = {"GoogleAdsRow", "MutateOperation", "MutateOperationResponse"}

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod connectors;
 pub mod emulator;
 pub mod import;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod reconcile;

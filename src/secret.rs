@@ -91,7 +91,6 @@ const SENSITIVE_KEYS: &[&str] = &[
     "input_token",
     "appsecret_proof",
     "code_verifier",
-    "code",
     "id_token",
     "developer-token",
     "developer_token",
@@ -113,6 +112,10 @@ pub fn scrub(text: &str) -> String {
         out = mask_after(&out, &format!("{key}="), &['&', ' ', '"', '\'', '\n', ',', '}', ')']);
         out = mask_json_value(&out, key);
     }
+    // An authorization code only in a URL query (`code=` alone is too common a log field name).
+    for marker in ["?code=", "&code="] {
+        out = mask_after(&out, marker, &['&', ' ', '"', '\'', '\n', '#']);
+    }
     for prefix in ["Bearer ", "bearer "] {
         out = mask_after(&out, prefix, &[' ', '"', '\'', '\n', ',', '}']);
     }
@@ -125,10 +128,12 @@ fn mask_after(text: &str, marker: &str, terminators: &[char]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find(marker) {
-        let boundary = rest[..pos]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        let word_start = marker.starts_with(|c: char| c.is_ascii_alphanumeric());
+        let boundary = !word_start
+            || rest[..pos]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
         let after = pos + marker.len();
         out.push_str(&rest[..after]);
         rest = &rest[after..];
@@ -274,6 +279,11 @@ mod tests {
         assert!(!clean.contains("r-abc"), "{clean}");
         assert!(clean.contains("a=1&access_token=****&b=2"), "{clean}");
         assert_eq!(scrub("auth_code=visible"), "auth_code=visible");
+        assert_eq!(scrub("error code=190"), "error code=190");
+        assert_eq!(
+            scrub("GET http://127.0.0.1:1/callback?state=s&code=4/abc#_=_"),
+            "GET http://127.0.0.1:1/callback?state=s&code=****#_=_"
+        );
         assert_eq!(scrub("Authorization: Bearer abc.def"), "Authorization: Bearer ****");
     }
 

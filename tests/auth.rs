@@ -1062,7 +1062,14 @@ mod cli {
             .map(|e| e["action"].as_str().unwrap())
             .collect();
         assert!(
-            actions.starts_with(&["auth.login", "auth.login", "auth.set_token", "auth.validate"]),
+            actions.starts_with(&[
+                "auth.login",
+                "auth.login",
+                "auth.set_token",
+                "apply",
+                "apply",
+                "auth.validate"
+            ]),
             "{actions:?}"
         );
         assert!(hist[0]["time"].is_string());
@@ -1184,6 +1191,73 @@ mod emulator {
             assert_eq!(row.status, TokenStatus::Active, "{row:?}");
             assert!(row.last_validation.is_some());
         }
+        emu.shutdown().await.unwrap();
+    }
+
+    /// Login, then a plan of the quickstart through the real connectors, which take the stored tokens through
+    /// the auth seams (no credentials in the environment).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_plan_after_login_uses_the_stored_tokens() {
+        use adsctl::connectors::google_ads::GoogleAdsConnector;
+        use adsctl::connectors::meta::MetaConnector;
+        use adsctl::connectors::Connector;
+        use std::collections::BTreeMap;
+
+        let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let s = setup();
+        let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+        for entry in ["campaigns", "audiences.yaml", "data"] {
+            let from = quickstart.join(entry);
+            if from.is_dir() {
+                std::fs::create_dir_all(s.root.join(entry)).unwrap();
+                for f in std::fs::read_dir(&from).unwrap() {
+                    let f = f.unwrap().path();
+                    std::fs::copy(&f, s.root.join(entry).join(f.file_name().unwrap())).unwrap();
+                }
+            } else if from.exists() {
+                std::fs::copy(&from, s.root.join(entry)).unwrap();
+            }
+        }
+        let yaml = std::fs::read_to_string(quickstart.join("adsctl.yaml"))
+            .unwrap()
+            .replace(
+                "    currency: USD\n",
+                &format!("    currency: USD\n    endpoint: {}\n", emu.url()),
+            );
+        std::fs::write(s.root.join("adsctl.yaml"), yaml).unwrap();
+        let project = adsctl::spec::load(&s.root).unwrap();
+        assert!(project.accounts.values().all(|a| a.endpoint.is_some()));
+
+        let login = Auth::with_env(&s.root, env_for(&s, &emu.url(), true));
+        for a in project.accounts.values() {
+            login.login(a, opts(browser())).await.unwrap();
+        }
+        // From here: the vault only.
+        auth::install(Auth::with_env(&s.root, env_for(&s, &emu.url(), false)));
+        auth::connect::register_meta_source();
+        let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
+        for a in project.accounts.values() {
+            let c: Arc<dyn Connector> = match a.platform {
+                adsctl::model::Platform::GoogleAds => Arc::new(
+                    GoogleAdsConnector::new(a, Arc::new(adsctl::connectors::google_ads::config::AuthCredentials))
+                        .unwrap(),
+                ),
+                _ => Arc::new(MetaConnector::new(a).unwrap()),
+            };
+            connectors.insert(a.name.clone(), c);
+        }
+        let store = adsctl::state::SledStore::open(&s.root.join(".adsctl")).unwrap();
+        let plan = adsctl::plan::live::plan_project(
+            &project,
+            &store,
+            &connectors,
+            &adsctl::plan::PlanOptions::default(),
+            adsctl::plan::live::ReadMode::Full,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(plan.summary().create > 0);
+        assert_eq!(plan.accounts.len(), project.accounts.len());
         emu.shutdown().await.unwrap();
     }
 

@@ -569,6 +569,87 @@ mod mutate {
             .search("SELECT campaign_label.campaign FROM campaign_label")
             .await
             .is_empty());
+
+        // everything the emulator stored (including the fields it computes) is valid v25 JSON of its resource
+        use adsctl::emulator::google_ads::schema::{schema, Violations};
+        let dump: Value = env
+            .http
+            .get(env.url("/_emulator/dump"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cust = &dump["platforms"]["google_ads"]["customers"][CID];
+        let tables = cust["tables"].as_object().unwrap();
+        assert_eq!(tables.len(), 10);
+        for (res, objects) in tables {
+            for (key, o) in objects.as_object().unwrap() {
+                let mut v = Violations::default();
+                schema().check(&format!("resources.{res}"), &o["v"], "", &mut v);
+                assert!(v.is_empty(), "{res} {key}: {v:?}");
+            }
+        }
+        for row in cust["change_status"].as_object().unwrap().values() {
+            let mut v = Violations::default();
+            schema().check("resources.ChangeStatus", &row["v"], "", &mut v);
+            assert!(v.is_empty(), "change_status: {v:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn ads_are_updated_in_place() {
+        let env = start().await;
+        let shared = env.budget("shared", true).await;
+        let (_, b) = env.campaign("Ads", &shared).await;
+        let campaign = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (_, b) = env
+            .post(
+                "adGroups:mutate",
+                json!({"operations":[{"create":{"name":"AG","campaign":campaign}}]}),
+            )
+            .await;
+        let ad_group = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let rsa = |h: &str| json!({"headlines":[{"text":h},{"text":"Two"},{"text":"Three"}],"descriptions":[{"text":"D1"},{"text":"D2"}]});
+        let (s, b) = env
+            .post("adGroupAds:mutate", json!({"operations":[{"create":{"adGroup":ad_group,"ad":{"finalUrls":["https://example.com"],"responsiveSearchAd":rsa("One")}}}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let aga = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let ad_rn = format!("customers/{CID}/ads/{}", aga.rsplit('~').next().unwrap());
+        let (s, b) = env
+            .post("ads:mutate", json!({"operations":[{"update":{"resourceName":ad_rn,"responsiveSearchAd":rsa("Uno")},"updateMask":"responsiveSearchAd.headlines"}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["results"][0]["resourceName"], ad_rn);
+        let (s, b) = env
+            .post("googleAds:mutate", json!({"mutateOperations":[{"adOperation":{"update":{"resourceName":ad_rn,"finalUrls":["https://example.com/new"]},"updateMask":"finalUrls"}}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["mutateOperationResponses"][0]["adResult"]["resourceName"], ad_rn);
+        let rows = env.search("SELECT ad_group_ad.ad.final_urls, ad_group_ad.ad.responsive_search_ad.headlines, ad_group_ad.ad.id FROM ad_group_ad").await;
+        assert_eq!(rows.len(), 1, "updated in place, not replaced");
+        assert_eq!(
+            rows[0]["adGroupAd"]["ad"]["responsiveSearchAd"]["headlines"][0]["text"],
+            "Uno"
+        );
+        assert_eq!(rows[0]["adGroupAd"]["ad"]["finalUrls"][0], "https://example.com/new");
+        let (s, b) = env
+            .post(
+                "ads:mutate",
+                json!({"operations":[{"update":{"resourceName":ad_rn,"type":"TEXT_AD"},"updateMask":"type"}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "IMMUTABLE_FIELD"));
+        // AdService has no create
+        let (s, b) = env
+            .post(
+                "ads:mutate",
+                json!({"operations":[{"create":{"finalUrls":["https://x"]}}]}),
+            )
+            .await;
+        assert_bad_request(s, &b, "Unknown name \"create\"");
     }
 
     #[tokio::test]

@@ -43,8 +43,9 @@ async fn start_with(cfg: EmulatorConfig) -> Env {
         .get::<MetaEmulator>()
         .expect("meta platform registered");
     meta.configure(|c| {
-        c.review_delay = Duration::from_millis(150);
-        c.report_run_duration = Duration::from_millis(150);
+        // Long enough that a loaded machine never sees them pass by themselves: tests move the emulated clock.
+        c.review_delay = Duration::from_secs(60);
+        c.report_run_duration = Duration::from_secs(60);
     });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -188,18 +189,12 @@ impl Env {
         (c, s, cr, ad)
     }
 
-    async fn wait_status(&self, ad: &str, want: &str) -> Value {
-        for _ in 0..200 {
-            let b = self
-                .get(ad, &[("fields", "effective_status,ad_review_feedback")])
-                .await
-                .ok();
-            if b["effective_status"] == want {
-                return b;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("ad {ad} never reached {want}");
+    /// Let the review finish (move the emulated clock past the review delay) and read the ad.
+    async fn after_review(&self, ad: &str) -> Value {
+        self.admin("clock", json!({"advance_secs": 61})).await;
+        self.get(ad, &[("fields", "effective_status,ad_review_feedback")])
+            .await
+            .ok()
     }
 }
 
@@ -243,7 +238,7 @@ mod objects {
         assert_eq!(a["creative"]["id"], cr.as_str());
         assert_eq!(a["campaign_id"], c.as_str());
         assert_eq!(a["effective_status"], "PENDING_REVIEW");
-        env.wait_status(&ad, "ACTIVE").await;
+        assert_eq!(env.after_review(&ad).await["effective_status"], "ACTIVE");
 
         // Updates answer {"success":true}; pausing the campaign shows through on the ad.
         assert_eq!(
@@ -446,6 +441,9 @@ mod seed {
             33,
             "no auto-created accounts"
         );
+        env.meta.reset();
+        env.get("act_100", &[]).await.ok();
+        assert_eq!(env.get("act_999", &[]).await.status, 400);
 
         // The seeded app logs in, and its tokens carry proofs made with its own secret.
         let redirect = "http://localhost:9/cb";
@@ -960,19 +958,24 @@ mod insights {
             .as_str()
             .unwrap()
             .to_string();
-        let mut done = false;
-        for _ in 0..200 {
-            let s = env
-                .get(&run, &[("fields", "async_status,async_percent_completion")])
-                .await
-                .ok();
-            if s["async_status"] == "Job Completed" && s["async_percent_completion"] == 100 {
-                done = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(done);
+        let status = |s: &Value| (s["async_status"].clone(), s["async_percent_completion"].clone());
+        let fields = [("fields", "async_status,async_percent_completion")];
+        let s = env.get(&run, &fields).await.ok();
+        assert_ne!(status(&s), (json!("Job Completed"), json!(100)));
+        assert!(
+            env.get(&format!("{run}/insights"), &[]).await.status == 400,
+            "results only once completed"
+        );
+        env.admin("clock", json!({"advance_secs": 30})).await;
+        let s = env.get(&run, &fields).await.ok();
+        assert_eq!(s["async_status"], "Job Running");
+        assert!(
+            (40..100).contains(&s["async_percent_completion"].as_u64().unwrap()),
+            "{s}"
+        );
+        env.admin("clock", json!({"advance_secs": 31})).await;
+        let s = env.get(&run, &fields).await.ok();
+        assert_eq!(status(&s), (json!("Job Completed"), json!(100)));
         let res = env.get(&format!("{run}/insights"), &[]).await.ok();
         assert_eq!(res["data"], a["data"]);
     }
@@ -1019,7 +1022,8 @@ mod review_and_admin {
     async fn disapproval_trigger_and_admin_outcome() {
         let env = start().await;
         let (c, _, _, ad) = env.tree("act_8", "Buy now DISAPPROVE_ME").await;
-        let b = env.wait_status(&ad, "DISAPPROVED").await;
+        let b = env.after_review(&ad).await;
+        assert_eq!(b["effective_status"], "DISAPPROVED");
         assert!(b["ad_review_feedback"]["global"].is_object());
         env.admin(&format!("review/{ad}"), json!({"outcome": "APPROVED"})).await;
         assert_eq!(
@@ -1195,6 +1199,44 @@ mod oauth {
             .unwrap()
             .iter()
             .any(|s| s == "ads_management"));
+
+        // PKCE: a code issued for a challenge needs the matching verifier.
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+        let r = env
+            .http
+            .get(format!("{}/dialog/oauth", env.base))
+            .query(&[
+                ("client_id", META_APP_ID),
+                ("redirect_uri", redirect),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let loc = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+        let base = [
+            ("client_id", META_APP_ID),
+            ("client_secret", META_APP_SECRET),
+            ("redirect_uri", redirect),
+            ("code", &code),
+        ];
+        let url = format!("{}/oauth/access_token", env.base);
+        assert_eq!(
+            env.send(env.http.get(&url).query(&base)).await.err()["code"],
+            100,
+            "verifier missing"
+        );
+        let mut wrong = base.to_vec();
+        wrong.push(("code_verifier", "not-the-verifier"));
+        assert_eq!(env.send(env.http.get(&url).query(&wrong)).await.err()["code"], 100);
+        let mut right = base.to_vec();
+        right.push(("code_verifier", verifier));
+        env.send(env.http.get(&url).query(&right)).await.ok();
 
         let r = env
             .http

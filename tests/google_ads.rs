@@ -183,6 +183,21 @@ mod connector {
             h.counters().snapshot()
         );
         assert_eq!(endpoint_requests(&h, ":mutate"), 1);
+        // 40 objects + the own budget + the label + 10 label links (campaign, 3 ad groups, 6 ads).
+        let ops_sent: u64 = h
+            .counters()
+            .snapshot()
+            .endpoints
+            .iter()
+            .filter(|(k, _)| k.contains("googleAds:mutate"))
+            .map(|(_, v)| v.operations)
+            .sum();
+        assert_eq!(ops_sent, 52);
+        assert_eq!(
+            adsctl::connectors::google_ads::operation_cost(&ops),
+            51,
+            "the label is a one-off"
+        );
 
         h.counters().reset();
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
@@ -210,6 +225,8 @@ mod connector {
             }
         }
         assert_eq!(live.values().filter(|r| r.kind == Kind::Keyword).count(), 30);
+        let health = c.health(&acct).await.unwrap();
+        assert!(health.ok, "{}", health.detail);
         assert_eq!(live.values().filter(|r| r.kind == Kind::Ad).count(), 6);
         h.shutdown().await.unwrap();
     }
@@ -347,10 +364,163 @@ mod lifecycle {
         h.shutdown().await.unwrap();
     }
 
+    /// With a small batch limit the tree spans several requests: temporary names resolved by an earlier request
+    /// are substituted in the later ones, and a rejected operation fails alone (partial failure).
+    #[tokio::test]
+    async fn small_batches_and_partial_failure() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        all_applied(
+            &connector(&acct, settings(&acct))
+                .apply(&acct, &ApplyBatch { ops: tree("Taken", 0) })
+                .await
+                .unwrap(),
+        );
+        let mut s = settings(&acct);
+        s.max_ops_per_request = 4;
+        let c = connector(&acct, s);
+        assert_eq!(c.capabilities().max_ops_per_request, 4);
+        let mut ops = tree("Taken", 0);
+        let offset = ops.len();
+        ops.extend(tree("Split", 2).into_iter().map(|mut o| {
+            if let Some(IdRef::Pending(i)) = &mut o.parent {
+                *i += offset;
+            }
+            o
+        }));
+        h.counters().reset();
+        let out = c.apply(&acct, &ApplyBatch { ops: ops.clone() }).await.unwrap();
+        assert!(
+            matches!(&out[0], OpOutcome::Failed(e) if e.code.contains("DUPLICATE")),
+            "{:?}",
+            out[0]
+        );
+        all_applied(&out[1..]);
+        let mutates = h
+            .counters()
+            .snapshot()
+            .endpoints
+            .iter()
+            .filter(|(k, _)| k.contains(":mutate"))
+            .map(|(_, v)| (v.requests, v.max_operations_per_request))
+            .next()
+            .unwrap();
+        assert!(mutates.0 > 1 && mutates.1 <= 4, "{mutates:?}");
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        for op in &ops[1..] {
+            let r = &live[&op.address.to_string()];
+            if matches!(op.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad) {
+                assert!(r.owned, "{}", op.address);
+            }
+        }
+        h.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn shared_budgets_and_campaign_labels() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        let pool = Address::account("acme").child(Kind::Budget, "Pool");
+        let mut camp = tree("Pooled", 0).remove(0);
+        if let OpAction::Create { fields } = &mut camp.action {
+            fields.remove("budget.daily");
+            fields.insert("budget.shared".into(), Value::Ref(pool.clone()));
+            fields.insert(
+                "labels".into(),
+                Value::Set([Value::str("brand"), Value::str("q3")].into()),
+            );
+        }
+        camp.refs.insert(pool.clone(), IdRef::Pending(0));
+        let ops = vec![
+            create(
+                &pool,
+                Kind::Budget,
+                None,
+                fields(vec![("amount", money(90)), ("delivery_method", Value::str("standard"))]),
+            ),
+            camp,
+        ];
+        all_applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        let budget = &live["acme/budget/Pool"];
+        assert_eq!(budget.fields["amount"], money(90));
+        let campaign = &live["acme/campaign/Pooled"];
+        assert_eq!(campaign.fields["budget.shared"], Value::Ref(pool.clone()));
+        assert!(!campaign.fields.contains_key("budget.daily"));
+        assert_eq!(
+            campaign.fields["labels"],
+            Value::Set([Value::str("brand"), Value::str("q3")].into())
+        );
+        assert!(campaign.owned);
+
+        // Change the pool's amount and swap one label.
+        let ops = vec![
+            Operation {
+                address: budget.address.clone(),
+                kind: Kind::Budget,
+                action: OpAction::Update {
+                    id: budget.id.clone().unwrap(),
+                    set: fields(vec![("amount", money(120))]),
+                    before: fields(vec![("amount", money(90))]),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+            Operation {
+                address: campaign.address.clone(),
+                kind: Kind::Campaign,
+                action: OpAction::Update {
+                    id: campaign.id.clone().unwrap(),
+                    set: fields(vec![(
+                        "labels",
+                        Value::Set([Value::str("brand"), Value::str("q4")].into()),
+                    )]),
+                    before: fields(vec![("labels", campaign.fields["labels"].clone())]),
+                },
+                parent: None,
+                refs: BTreeMap::new(),
+            },
+        ];
+        all_applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_eq!(live["acme/budget/Pool"].fields["amount"], money(120));
+        assert_eq!(
+            live["acme/campaign/Pooled"].fields["labels"],
+            Value::Set([Value::str("brand"), Value::str("q4")].into())
+        );
+        assert!(live["acme/campaign/Pooled"].owned);
+        h.shutdown().await.unwrap();
+    }
+
+    /// A removed campaign takes its own budget along, so the name can be used again (a replace).
+    #[tokio::test]
+    async fn a_removed_campaign_can_be_created_again() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        all_applied(&c.apply(&acct, &ApplyBatch { ops: tree("Again", 1) }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        let camp = &live["acme/campaign/Again"];
+        let remove = Operation {
+            address: camp.address.clone(),
+            kind: Kind::Campaign,
+            action: OpAction::Remove {
+                id: camp.id.clone().unwrap(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        all_applied(&c.apply(&acct, &ApplyBatch { ops: vec![remove] }).await.unwrap());
+        all_applied(&c.apply(&acct, &ApplyBatch { ops: tree("Again", 1) }).await.unwrap());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_ne!(live["acme/campaign/Again"].id, camp.id);
+        h.shutdown().await.unwrap();
+    }
+
     /// The reference: `AdGroupAd.ad` is IMMUTABLE; responsive search ad text changes go through AdService
     /// (`adOperation` in googleAds:mutate, `ads:mutate`).
     #[tokio::test]
-    #[ignore = "the emulator does not implement AdService (adOperation) yet"]
     async fn a_headline_is_edited_in_place() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
@@ -585,6 +755,7 @@ mod audiences_and_metrics {
         let live = by_address(&snap.resources);
         let list = &live["acme/audience/Subscribers"];
         assert_eq!(list.fields["membership_life_span_days"], Value::Int(540));
+        assert!(list.owned, "adsctl marks the lists it creates");
         assert!(!list.fields.contains_key("members"), "members are write-only");
 
         // One added, one removed: one job each.
@@ -630,6 +801,16 @@ mod audiences_and_metrics {
         }
         // Same seed, same numbers.
         assert_eq!(rows, c.metrics(&acct, MetricsLevel::Campaign, range).await.unwrap());
+        let groups = c.metrics(&acct, MetricsLevel::AdGroup, range).await.unwrap();
+        assert!(
+            groups.iter().all(|r| r.kind == Kind::AdGroup && r.name == "Group 0"),
+            "{groups:?}"
+        );
+        let ads = c.metrics(&acct, MetricsLevel::Ad, range).await.unwrap();
+        assert!(
+            !ads.is_empty() && ads.iter().all(|r| r.kind == Kind::Ad && r.id.contains('~')),
+            "{ads:?}"
+        );
         h.shutdown().await.unwrap();
     }
 }
@@ -708,6 +889,18 @@ mod end_to_end {
             };
             p.spring("50", "Free Returns on Every Order");
             std::fs::write(p.path().join("campaigns/autumn.yaml"), AUTUMN).unwrap();
+            std::fs::create_dir(p.path().join("data")).unwrap();
+            std::fs::write(
+                p.path().join("data/subs.csv"),
+                "email\nAnn@Example.com\nbob@example.com\n",
+            )
+            .unwrap();
+            std::fs::write(
+                p.path().join("audiences.yaml"),
+                "audiences:\n  - name: Subscribers\n    accounts: [acme]\n    description: Newsletter\n    \
+                 customer_file: { path: data/subs.csv, column: email }\n    membership_life_span_days: 30\n",
+            )
+            .unwrap();
             p
         }
         fn path(&self) -> &Path {
@@ -899,8 +1092,7 @@ mod end_to_end {
             changed_fields(&plan, "acme/campaign/Spring Sale/ad_group/Running Shoes/ad/1"),
             ["headlines"]
         );
-        // The emulator has no AdService yet (see the ignored connector test): apply the budget alone.
-        p.spring("60", "Free Returns on Every Order");
+        // Both go out: the budget through the campaign's own budget, the headline through AdService.
         let o = p.run(&["apply", "--auto-approve"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let o = p.run(&["plan", "--detailed-exitcode"]);
@@ -957,6 +1149,7 @@ mod end_to_end {
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         assert!(target.join("campaigns/spring-sale.yaml").exists());
         assert!(target.join("campaigns/autumn.yaml").exists());
+        assert!(target.join("audiences.yaml").exists());
         let o = p.run_in(&target, &["plan", "--detailed-exitcode", &target.display().to_string()]);
         assert_eq!(
             code(&o),

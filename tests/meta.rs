@@ -246,6 +246,14 @@ mod connector {
             assert_eq!(a.fields.get(&k), Some(&v), "{k}");
         }
         assert!(a.observed.contains_key("effective_status"));
+        let h = conn.health(&account).await.unwrap();
+        assert!(h.ok, "{}", h.detail);
+        let wrong = Account {
+            currency: Currency::from_code("EUR").unwrap(),
+            ..account.clone()
+        };
+        let h = conn.health(&wrong).await.unwrap();
+        assert!(!h.ok && h.detail.contains("currency"), "{}", h.detail);
         // The stored budget is in minor units: $50.00 → 5000.
         assert_eq!(
             env.object(&ids[0]).await["fields"]["daily_budget"]
@@ -731,11 +739,23 @@ mod failures {
         let env = Env::start_with(config).await;
         env.add_account("act_1111", "USD").await;
         let account = env.account("social", "act_1111", "USD");
-        let conn = env.connector(&account);
+        // One "minute" of estimated_time_to_regain_access lasts 300 ms here (the window is one second).
+        let conn = MetaConnector::with(
+            &account,
+            MetaConfig {
+                regain_minute: Duration::from_millis(300),
+                ..env.connector(&account).client().cfg.clone()
+            },
+            creds(),
+        )
+        .unwrap();
         let out = conn
             .apply(&account, &campaign_tree("social", "Limited", 2, 3))
             .await
             .unwrap();
+        // The usage headers were learned: past 75 % requests were slowed, at 100 % the client waited.
+        let (slowed, waited) = conn.client().throttle.stats();
+        assert!(slowed > 0 && waited > 0, "slowed {slowed}, waited {waited}");
         let ids = applied_ids(&out);
         assert_eq!(ids.len(), 9);
         let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
@@ -1054,6 +1074,11 @@ EXTRA
         tokio::task::block_in_place(|| {
             let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
             assert!(plan.contains("to create"), "{plan}");
+            // A dry run through execution_options=["validate_only"] changes nothing.
+            let checked = s.expect(&["plan", "--validate"], 0);
+            assert!(checked.contains("Spring Sale - Social: valid"), "{checked}");
+            assert!(checked.contains("its creative is valid"), "{checked}");
+            assert!(live(&env, "act_7777", &rt).is_empty());
             s.expect(&["apply", "--auto-approve"], 0);
             let plan = s.expect(&["plan", "--detailed-exitcode"], 0);
             assert!(plan.contains("no changes"), "{plan}");
@@ -1106,6 +1131,114 @@ EXTRA
             assert_eq!(boots.fields["status"], Value::str("paused"));
             let plan = s.expect(&["plan", "--detailed-exitcode"], 0);
             assert!(plan.contains("no changes"), "{plan}");
+            s.assert_no_secrets();
+        });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn import_then_plan_has_no_changes() {
+        let env = Env::start().await;
+        env.add_account("act_5151", "USD").await;
+        let s = Sandbox::new(&env, "act_5151", "USD", "pause");
+        s.write("30", "Import me", "Imported.", true);
+        // An audience and a lookalike too (members are write-only: imported with an empty file).
+        let mut csv = String::from("email\n");
+        for i in 0..150 {
+            csv.push_str(&format!("user{i}@example.com\n"));
+        }
+        std::fs::write(s.path().join("subscribers.csv"), csv).unwrap();
+        std::fs::write(
+            s.path().join("audiences.yaml"),
+            "audiences:\n  - name: Subscribers\n    accounts: [social]\n    description: Newsletter\n    \
+             customer_file: { path: subscribers.csv, column: email }\nlookalike_audiences:\n  - name: Subscribers LAL\n    \
+             account: social\n    origin: Subscribers\n    country: US\n    ratio: 0.02\n",
+        )
+        .unwrap();
+        tokio::task::block_in_place(|| {
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let out = s.path().join("imported");
+            s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
+            let plan_imported = |args: &[&str]| {
+                let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                    .args(args)
+                    .arg(out.to_str().unwrap())
+                    .current_dir(&out)
+                    .env_remove("ADSCTL_BACKEND")
+                    .env_remove("ADSCTL_STATE_DIR")
+                    .env("ADSCTL_META_ENDPOINT", &s.url)
+                    .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap();
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                s.outputs.borrow_mut().push_str(&text);
+                (o.status.code(), text)
+            };
+            // Campaigns, ad sets and ads carry the ownership ad label: unchanged. Custom audiences have no ad
+            // labels on Meta, so a repository without adsctl's state adopts them (an adopt makes no call).
+            let (code, text) = plan_imported(&["plan", "--detailed-exitcode"]);
+            assert_eq!(code, Some(2), "{text}");
+            assert!(
+                text.contains("0 to create, 0 to update, 2 to adopt, 0 to replace, 0 to pause, 0 to remove"),
+                "{text}"
+            );
+            assert!(text.contains("4 unchanged"), "{text}");
+            let (code, text) = plan_imported(&["apply", "--auto-approve"]);
+            assert_eq!(code, Some(0), "{text}");
+            let (code, text) = plan_imported(&["plan", "--detailed-exitcode"]);
+            assert_eq!(code, Some(0), "the imported project plans no changes:\n{text}");
+            s.assert_no_secrets();
+        });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn credential_errors_say_how_to_fix_them() {
+        let env = Env::start().await;
+        env.add_account("act_6161", "USD").await;
+        let s = Sandbox::new(&env, "act_6161", "USD", "pause");
+        s.write("30", "Creds", "Hello.", false);
+        let expired = env.admin("/_emulator/meta/tokens", json!({"ttl_secs": 60})).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.admin("/_emulator/meta/clock", json!({"advance_secs": 600})).await;
+        tokio::task::block_in_place(|| {
+            let run = |token: Option<&str>| {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+                c.args(["plan"])
+                    .current_dir(s.path())
+                    .env_remove("ADSCTL_BACKEND")
+                    .env_remove("ADSCTL_STATE_DIR")
+                    .env_remove("FACEBOOK_ACCESS_TOKEN")
+                    .env("ADSCTL_META_ENDPOINT", &s.url)
+                    .env("NO_COLOR", "1");
+                if let Some(t) = token {
+                    c.env("FACEBOOK_ACCESS_TOKEN", t);
+                }
+                let o = c.output().unwrap();
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                s.outputs.borrow_mut().push_str(&text);
+                (o.status.code(), text)
+            };
+            let (code, text) = run(None);
+            assert_ne!(code, Some(0), "{text}");
+            assert!(
+                text.contains("adsctl auth login social") && text.contains("FACEBOOK_ACCESS_TOKEN"),
+                "{text}"
+            );
+            let (code, text) = run(Some(&expired));
+            assert_ne!(code, Some(0), "{text}");
+            assert!(text.contains("adsctl auth login social"), "{text}");
+            assert!(!text.contains(&expired), "the expired token is not printed");
             s.assert_no_secrets();
         });
     }

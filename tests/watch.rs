@@ -71,6 +71,8 @@ struct FakePlatform {
     in_flight: Mutex<BTreeMap<String, u32>>,
     overlaps: Mutex<u32>,
     shut_down: AtomicBool,
+    /// API calls by (account, platform, code, error).
+    api: Mutex<BTreeMap<(String, String, String, bool), u64>>,
 }
 
 impl FakePlatform {
@@ -180,7 +182,19 @@ impl Reconciler for Fake {
         }
         *p.calls.lock().unwrap().entry(account.name.clone()).or_default() += 1;
         tokio::time::sleep(self.work).await;
-        let result = if p.failing.lock().unwrap().contains(&account.name) {
+        let failing = p.failing.lock().unwrap().contains(&account.name);
+        let (code, n) = if failing { ("503", 1) } else { ("200", 2) };
+        *p.api
+            .lock()
+            .unwrap()
+            .entry((
+                account.name.clone(),
+                account.platform.as_str().into(),
+                code.into(),
+                failing,
+            ))
+            .or_default() += n;
+        let result = if failing {
             Err(ReconcileError::Api {
                 platform: account.platform.as_str().into(),
                 code: "503".into(),
@@ -221,17 +235,27 @@ impl Reconciler for Fake {
                 plan: serde_json::json!({ "changes": changes }),
                 token_expires_at: Some(chrono::Utc::now() + chrono::Duration::minutes(50)),
                 spend_today: adsctl::model::Money::parse("12.34", account.currency).ok(),
-                api_calls: vec![adsctl::reconcile::ApiCalls {
-                    platform: account.platform.as_str().into(),
-                    code: "200".into(),
-                    count: 2,
-                    error: false,
-                }],
                 ..Default::default()
             })
         };
         *p.in_flight.lock().unwrap().entry(account.name.clone()).or_default() -= 1;
         result
+    }
+
+    fn take_api_calls(&self, account: &str) -> Vec<adsctl::reconcile::ApiCalls> {
+        let mut api = self.platform.api.lock().unwrap();
+        let mine: Vec<_> = api.keys().filter(|k| k.0 == account).cloned().collect();
+        mine.into_iter()
+            .map(|k| {
+                let count = api.remove(&k).unwrap();
+                adsctl::reconcile::ApiCalls {
+                    platform: k.1,
+                    code: k.2,
+                    count,
+                    error: k.3,
+                }
+            })
+            .collect()
     }
 
     async fn shutdown(&self) {
@@ -693,12 +717,8 @@ mod server {
         let r = start(TWO_ACCOUNTS, |c| c.watch_files = false, Duration::ZERO).await;
         poll(Duration::from_secs(5), "both reconciled", || async {
             let s = r.status().await;
-            s["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["last_sync"].is_string())
-                .then_some(())
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["last_sync"].is_string())).then_some(())
         })
         .await;
         let resp = r.http.get(format!("{}/metrics", r.base)).send().await.unwrap();
@@ -766,12 +786,8 @@ mod server {
         let r = start(TWO_ACCOUNTS, |c| c.watch_files = false, Duration::ZERO).await;
         poll(Duration::from_secs(5), "both reconciled", || async {
             let s = r.status().await;
-            s["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["status"] == "in_sync")
-                .then_some(())
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
         })
         .await;
         assert_eq!(r.get("/healthz").await, (200, "ok\n".into()));
@@ -1013,12 +1029,8 @@ mod engine {
         wait_budget(&e, "50", "the quickstart applied").await;
         poll(Duration::from_secs(10), "both accounts in sync", || async {
             let s = e.served.status().await;
-            s["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|a| a["status"] == "in_sync")
-                .then_some(())
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
         })
         .await;
         // An edit of the YAML (20 %: within max_increase_pct 30).
@@ -1154,9 +1166,20 @@ mod engine {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
 
+        /// Never leaves the daemon running when the test fails.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                if let Ok(None) = self.0.try_wait() {
+                    let _ = self.0.kill();
+                    let _ = self.0.wait();
+                }
+            }
+        }
+
         let (_tmp, dir) = quickstart();
         let memory = dir.parent().unwrap().join("platform.json");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+        let child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
             .args([
                 "watch",
                 "--listen",
@@ -1175,7 +1198,8 @@ mod engine {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let mut child = KillOnDrop(child);
+        let stderr = child.0.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -1225,13 +1249,13 @@ mod engine {
         );
 
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &child.0.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let exit = loop {
-            if let Some(s) = child.try_wait().unwrap() {
+            if let Some(s) = child.0.try_wait().unwrap() {
                 break s;
             }
             assert!(std::time::Instant::now() < deadline, "did not exit after SIGTERM");
@@ -1248,5 +1272,337 @@ mod engine {
         assert!(store.journal_pending(None).unwrap().is_empty(), "journal clean");
         // No secret-looking material in the logs.
         assert!(!log.iter().any(|l| l.contains("emulator-") || l.contains("Bearer")));
+    }
+}
+
+/// The real reconciler and the Google Ads connector against the in-process emulator: two accounts, each on its
+/// own emulator, so that a 503 storm on one leaves the other alone.
+mod emulator {
+    use super::*;
+    use adsctl::connectors::google_ads::config::{Credentials, Settings, StaticCredentials};
+    use adsctl::connectors::google_ads::GoogleAdsConnector;
+    use adsctl::connectors::{Connector, ConnectorError, ReadRequest};
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+    use adsctl::model::Money;
+    use adsctl::reconcile::engine::EngineReconciler;
+    use adsctl::secret::Secret;
+
+    const CUSTOMER: &str = "1234567890";
+
+    const CAMPAIGN: &str = "  - name: Spring Sale
+    account: ACCOUNT
+    channel: search
+    status: enabled
+    budget: { daily: BUDGET }
+    bidding:
+      maximize_conversions: { target_cpa: 12.50 }
+    network: { google_search: true, search_network: false }
+    ad_groups:
+      - name: Running Shoes
+        status: enabled
+        default_cpc: 1.20
+        keywords:
+          - { text: running shoes, match: phrase }
+        ads:
+          - status: enabled
+            responsive_search:
+              headlines:
+                - Spring Sale on Shoes
+                - Free Returns on Every Order
+                - Shop Trail Runners Today
+              descriptions:
+                - Up to 40% off running and trail shoes.
+                - Free shipping on orders over $50.
+              final_url: https://www.example.com/shoes
+";
+
+    fn creds() -> Credentials {
+        Credentials {
+            client_id: defaults::GOOGLE_CLIENT_ID.into(),
+            client_secret: Secret::new(defaults::GOOGLE_CLIENT_SECRET),
+            developer_token: Secret::new(defaults::GOOGLE_DEVELOPER_TOKEN),
+            refresh_token: Secret::new(defaults::GOOGLE_REFRESH_TOKEN),
+            login_customer_id: None,
+        }
+    }
+
+    fn connector(acct: &Account) -> Result<GoogleAdsConnector, ConnectorError> {
+        let mut s = Settings::from_lookup(acct, |_| None);
+        s.retry_min_delay = Duration::from_millis(5);
+        s.retry_max_delay = Duration::from_millis(20);
+        s.max_retries = 1;
+        s.max_retry_delay = Duration::from_secs(1);
+        s.timeout = Duration::from_secs(5);
+        s.poll_interval = Duration::from_millis(20);
+        GoogleAdsConnector::with_settings(acct, Arc::new(StaticCredentials(creds())), s)
+    }
+
+    fn campaigns(healthy_budget: &str) -> String {
+        format!(
+            "campaigns:\n{}{}",
+            CAMPAIGN.replace("ACCOUNT", "healthy").replace("BUDGET", healthy_budget),
+            CAMPAIGN.replace("ACCOUNT", "stormy").replace("BUDGET", "30")
+        )
+    }
+
+    /// The live campaign of `account` as the connector reads it.
+    async fn live(project: &Project, name: &str) -> Option<Resource> {
+        let acct = project.accounts.get(name)?;
+        let c = connector(acct).ok()?;
+        let snap = c.read(acct, &ReadRequest::default()).await.ok()?;
+        snap.resources
+            .into_iter()
+            .find(|r| r.kind == Kind::Campaign && r.address.name() == Some("Spring Sale"))
+    }
+
+    fn usd(units: i64) -> Value {
+        Value::Money(Money::from_micros(units * 1_000_000))
+    }
+
+    async fn faults(h: &EmulatorHandle, spec: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/faults", h.url()))
+            .json(&serde_json::json!({ "spec": spec }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn edits_drift_and_a_503_storm_against_the_emulator() {
+        let healthy_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let stormy_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let account = |name: &str, url: String| {
+            format!(
+                "  {name}:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n    \
+                 on_removed: pause\n    endpoint: {url}\n"
+            )
+        };
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n{}{}",
+                account("healthy", healthy_emu.url()),
+                account("stormy", stormy_emu.url())
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.join("campaigns")).unwrap();
+        std::fs::write(dir.join("campaigns/spring.yaml"), campaigns("50")).unwrap();
+        let project = adsctl::spec::load(&dir).expect("valid config");
+        assert_eq!(project.accounts["healthy"].platform_id, CUSTOMER);
+
+        let resolver = |a: &Account| -> Result<Arc<dyn Connector>, ConnectorError> { Ok(Arc::new(connector(a)?)) };
+        let reconciler = EngineReconciler::open_with(&dir, Box::new(resolver)).await.unwrap();
+        let mut cfg = test_config(&dir);
+        cfg.interval = Duration::from_millis(400);
+        let served = serve(tmp, Arc::new(reconciler), cfg).await;
+
+        // Both accounts converge.
+        let budget_of = |r: &Resource| r.fields.get("budget.daily").cloned();
+        poll(Duration::from_secs(20), "the healthy campaign created", || async {
+            live(&project, "healthy")
+                .await
+                .filter(|r| budget_of(r) == Some(usd(50)))
+        })
+        .await;
+        poll(Duration::from_secs(20), "the stormy campaign created", || async {
+            live(&project, "stormy").await.filter(|r| budget_of(r) == Some(usd(30)))
+        })
+        .await;
+
+        // An edit of the YAML is applied within seconds.
+        atomic_write(&dir.join("campaigns/spring.yaml"), &campaigns("60"));
+        let campaign = poll(Duration::from_secs(20), "the edit applied", || async {
+            live(&project, "healthy")
+                .await
+                .filter(|r| budget_of(r) == Some(usd(60)))
+        })
+        .await;
+
+        // Drift through the emulator's admin API (a change in the web interface) is repaired on the next interval.
+        let rn = format!("customers/{CUSTOMER}/campaigns/{}", campaign.id.as_deref().unwrap());
+        let r = reqwest::Client::new()
+            .post(format!("{}/_emulator/google_ads/drift", healthy_emu.url()))
+            .json(&serde_json::json!({"resourceName": rn, "set": {"status": "PAUSED"}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+        poll(Duration::from_secs(20), "the drift repaired", || async {
+            live(&project, "healthy")
+                .await
+                .filter(|r| r.fields.get("status") == Some(&Value::str("enabled")))
+        })
+        .await;
+
+        // A 503 storm on the stormy account's platform: it backs off; the healthy one keeps its interval.
+        faults(&stormy_emu, "5xx=1").await;
+        let failing = poll(Duration::from_secs(20), "the stormy account failing", || async {
+            let s = served.account_status("stormy").await;
+            (s["status"] == "failing").then_some(s)
+        })
+        .await;
+        let before = served.account_status("healthy").await["reconciles"].as_u64().unwrap();
+        let stormy_before = failing["reconciles"].as_u64().unwrap();
+        poll(
+            Duration::from_secs(20),
+            "6 more reconciles of the healthy account",
+            || async {
+                let s = served.account_status("healthy").await;
+                (s["reconciles"].as_u64().unwrap() >= before + 6 && s["status"] == "in_sync").then_some(())
+            },
+        )
+        .await;
+        let stormy = served.account_status("stormy").await;
+        let attempts = stormy["reconciles"].as_u64().unwrap() - stormy_before;
+        // Exponential: 100, 200, 400, 800 ms … (± jitter) against the healthy account's steady 400 ms.
+        assert!(
+            attempts < 6,
+            "the failing account retried {attempts} times in 6 healthy intervals"
+        );
+        assert!(stormy["consecutive_failures"].as_u64().unwrap() >= 3, "{stormy}");
+        assert!(stormy["last_error"]["message"].as_str().is_some(), "{stormy}");
+        let (_, metrics) = served.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"google_ads\""),
+            "{metrics}"
+        );
+        // The storm ends: the account recovers.
+        faults(&stormy_emu, "").await;
+        served
+            .handle
+            .commands
+            .send(adsctl::reconcile::Command::ReconcileNow(Some("stormy".into())))
+            .await
+            .unwrap();
+        poll(Duration::from_secs(20), "the stormy account recovered", || async {
+            let s = served.account_status("stormy").await;
+            (s["status"] == "in_sync").then_some(())
+        })
+        .await;
+        served.stop().await;
+    }
+
+    const META_CAMPAIGN: &str = "  - name: Summer Sale
+    account: social
+    objective: traffic
+    special_ad_categories: []
+    status: active
+    budget: { daily: BUDGET }
+    bid_strategy: lowest_cost_without_cap
+    ad_sets:
+      - name: US 25-45
+        status: active
+        optimization_goal: link_clicks
+        billing_event: impressions
+        targeting:
+          countries: [US]
+          age: { min: 25, max: 45 }
+        ads:
+          - name: Shoes link ad
+            status: active
+            creative:
+              page_id: \"1122334455\"
+              link: https://www.example.com/shoes
+              message: Summer is here.
+";
+
+    fn meta_connector(acct: &Account) -> Result<adsctl::connectors::meta::MetaConnector, ConnectorError> {
+        use adsctl::connectors::meta::config::{MetaConfig, MetaCredentials};
+        let cfg = MetaConfig {
+            base_url: acct.endpoint.clone().unwrap_or_default(),
+            retry_min_delay: Duration::from_millis(5),
+            retry_max_delay: Duration::from_millis(20),
+            regain_minute: Duration::from_millis(10),
+            slow_down_max_delay: Duration::from_millis(20),
+            calls_per_minute: 100_000,
+            calls_per_hour: 1_000_000,
+            request_timeout: Duration::from_secs(5),
+            max_retries: 1,
+            ..MetaConfig::default()
+        };
+        let creds = MetaCredentials {
+            app_id: Some(defaults::META_APP_ID.into()),
+            app_secret: Some(Secret::new(defaults::META_APP_SECRET)),
+            access_token: Secret::new(defaults::META_ACCESS_TOKEN),
+        };
+        adsctl::connectors::meta::MetaConnector::with(acct, cfg, creds)
+    }
+
+    /// A Google Ads account and a Meta account, each on its own emulator: a 5xx storm on Meta backs the Meta
+    /// account off while the Google one keeps its interval and still applies edits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_storm_on_meta_leaves_google_ads_alone() {
+        let google_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let meta_emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  search:\n    platform: google_ads\n    customer_id: 123-456-7890\n    currency: USD\n    \
+                 endpoint: {}\n  social:\n    platform: meta\n    ad_account_id: act_1234567890\n    currency: USD\n    \
+                 endpoint: {}\n",
+                google_emu.url(),
+                meta_emu.url()
+            ),
+        )
+        .unwrap();
+        let files = |budget: &str| {
+            format!(
+                "campaigns:\n{}{}",
+                CAMPAIGN.replace("ACCOUNT", "search").replace("BUDGET", budget),
+                META_CAMPAIGN.replace("BUDGET", "30")
+            )
+        };
+        std::fs::write(dir.join("campaigns.yaml"), files("50")).unwrap();
+        let project = adsctl::spec::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let resolver = |a: &Account| -> Result<Arc<dyn Connector>, ConnectorError> {
+            match a.platform {
+                Platform::Meta => Ok(Arc::new(meta_connector(a)?)),
+                _ => Ok(Arc::new(connector(a)?)),
+            }
+        };
+        let reconciler = EngineReconciler::open_with(&dir, Box::new(resolver)).await.unwrap();
+        let mut cfg = test_config(&dir);
+        cfg.interval = Duration::from_millis(400);
+        let served = serve(tmp, Arc::new(reconciler), cfg).await;
+        let s = poll(Duration::from_secs(20), "both accounts in sync", || async {
+            let s = served.status().await;
+            let accounts = s["accounts"].as_array().unwrap();
+            (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(s.clone())
+        })
+        .await;
+        assert_eq!(s["accounts"][1]["platform"], "meta", "{s}");
+
+        faults(&meta_emu, "5xx=1").await;
+        poll(Duration::from_secs(20), "the Meta account failing", || async {
+            let s = served.account_status("social").await;
+            (s["status"] == "failing").then_some(())
+        })
+        .await;
+        // Google keeps working: an edit is applied while Meta is down.
+        atomic_write(&dir.join("campaigns.yaml"), &files("60"));
+        let budget = |r: &Resource| r.fields.get("budget.daily").cloned();
+        poll(
+            Duration::from_secs(20),
+            "the Google edit applied during the Meta storm",
+            || async { live(&project, "search").await.filter(|r| budget(r) == Some(usd(60))) },
+        )
+        .await;
+        let social = served.account_status("social").await;
+        assert_eq!(social["status"], "failing");
+        assert!(social["consecutive_failures"].as_u64().unwrap() >= 2, "{social}");
+        let (_, metrics) = served.get("/metrics").await;
+        assert!(
+            metrics.contains("adsctl_api_errors_total{platform=\"meta\""),
+            "{metrics}"
+        );
+        served.stop().await;
     }
 }

@@ -284,6 +284,42 @@ pub fn record_apply(
     AuditLog::at_state_dir(state_dir).append(e)
 }
 
+/// Record every account of an apply report (the CLI's `apply` and the watch daemon both call this): one line
+/// per account with `ok`, `partial` or `failed` and the counts.
+pub fn record_apply_report(
+    state_dir: &Path,
+    project_root: &Path,
+    report: &crate::apply::ApplyReport,
+) -> Result<(), AuditError> {
+    use crate::apply::ChangeOutcome;
+    let mut per_account: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+    for r in &report.results {
+        let c = per_account.entry(r.account.as_str()).or_default();
+        match r.outcome {
+            ChangeOutcome::Succeeded { .. } => c.0 += 1,
+            ChangeOutcome::Failed { .. } => c.1 += 1,
+            ChangeOutcome::Skipped { .. } => c.2 += 1,
+        }
+    }
+    for (account, (ok, failed, skipped)) in per_account {
+        let result = match (failed + skipped, ok) {
+            (0, _) => "ok",
+            (_, 0) => "failed",
+            _ => "partial",
+        };
+        let detail = format!("{ok} succeeded, {failed} failed, {skipped} skipped");
+        record_apply(
+            state_dir,
+            project_root,
+            account,
+            result,
+            &report.plan_hash,
+            Some(&detail),
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

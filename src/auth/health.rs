@@ -51,25 +51,40 @@ impl HealthBook {
 
     /// Change one account's record. Failing to write is logged, not returned: health is advisory.
     pub fn update(&self, account: &str, f: impl FnOnce(&mut AccountHealth)) {
-        let mut all = self.read();
-        f(all.entry(account.to_string()).or_default());
+        self.rewrite(|all| {
+            f(all.entry(account.to_string()).or_default());
+            true
+        });
+    }
+
+    pub fn remove(&self, account: &str) {
+        self.rewrite(|all| all.remove(account).is_some());
+    }
+
+    /// Read, change and atomically replace the file under an exclusive lock, so that concurrent writers (the
+    /// daemon's accounts, `auth status` beside a running `watch`) never lose each other's records.
+    fn rewrite(&self, change: impl FnOnce(&mut BTreeMap<String, AccountHealth>) -> bool) {
+        use fs2::FileExt;
         let res = (|| -> std::io::Result<()> {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let tmp = self.path.with_extension("json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec_pretty(&all).unwrap_or_default())?;
-            std::fs::rename(&tmp, &self.path)
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(self.path.with_extension("json.lock"))?;
+            lock.lock_exclusive()?;
+            let mut all = self.read();
+            if change(&mut all) {
+                let tmp = self.path.with_extension("json.tmp");
+                std::fs::write(&tmp, serde_json::to_vec_pretty(&all).unwrap_or_default())?;
+                std::fs::rename(&tmp, &self.path)?;
+            }
+            FileExt::unlock(&lock)
         })();
         if let Err(e) = res {
             tracing::warn!(path = %self.path.display(), error = %e, "cannot record integration health");
-        }
-    }
-
-    pub fn remove(&self, account: &str) {
-        let mut all = self.read();
-        if all.remove(account).is_some() {
-            let _ = std::fs::write(&self.path, serde_json::to_vec_pretty(&all).unwrap_or_default());
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::audit::{AuditEntry, AuditLog};
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
 
+pub mod connect;
 pub mod endpoints;
 pub mod health;
 pub mod key;
@@ -439,7 +440,8 @@ impl Auth {
         if use_vault {
             if let Some(mut kind) = self.stored(&account.name)? {
                 if let CredentialKind::GoogleAds(g) = &mut kind {
-                    if g.login_customer_id.is_none() {
+                    // adsctl.yaml is the source of truth for the manager account.
+                    if account.login_customer_id.is_some() {
                         g.login_customer_id = account.login_customer_id.clone();
                     }
                 }

@@ -58,6 +58,15 @@ pub struct StatusRow {
 }
 
 impl Auth {
+    /// When the account's current token ends (Google: the access token, refreshed ahead of it; Meta: the stored
+    /// token; none for system-user tokens or when there are no credentials). For the daemon's status page.
+    pub fn token_expiry(&self, account: &Account) -> Option<DateTime<Utc>> {
+        match self.credentials(account).ok()?.kind {
+            CredentialKind::GoogleAds(g) => g.access_token_expires_at,
+            CredentialKind::Meta(m) => m.expires_at,
+        }
+    }
+
     pub fn status(&self, accounts: &[Account]) -> Vec<StatusRow> {
         let now = Utc::now();
         accounts.iter().map(|a| self.status_row(a, now)).collect()

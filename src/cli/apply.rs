@@ -163,6 +163,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     // the emulator's state is saved before the lock is released
     drop(emulator);
     drop(lock);
+    if let Err(e) = crate::audit::record_apply_report(&crate::state::state_dir(&project.root), &project.root, &report) {
+        eprintln!("warning: the apply is done but could not be written to the audit log: {e}");
+    }
 
     if args.json {
         let json = serde_json::to_string_pretty(&report)

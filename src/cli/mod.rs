@@ -10,6 +10,7 @@ pub mod emulated;
 mod emulator;
 pub mod history;
 mod import;
+mod metrics;
 mod plan;
 mod schema;
 mod state;
@@ -79,6 +80,8 @@ pub enum Command {
     Emulator(emulator::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
     Watch(watch::Args),
+    /// Pull performance data (incrementally, into the local history) and report it across platforms.
+    Metrics(metrics::Args),
 }
 
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
@@ -115,7 +118,10 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
+    // `watch` installs its own logger (info by default, `--log-format json`), redacting like this one.
+    if !matches!(cli.command, Command::Watch(_)) {
+        crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
+    }
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Auth(args) => auth::run(&cli.global, args),
@@ -127,6 +133,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
         Command::Watch(args) => watch::run(&cli.global, args),
+        Command::Metrics(args) => metrics::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

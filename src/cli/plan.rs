@@ -77,11 +77,14 @@ pub struct Args {
 }
 
 /// Load the config directory, printing spec diagnostics.
+/// The project's token vault becomes the connectors' credential source (then the environment).
 pub(super) fn load_project(global: &GlobalArgs, dir: &Path) -> Result<Project, CommandError> {
-    spec::load(dir).map_err(|errors| {
+    let project = spec::load(dir).map_err(|errors| {
         eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
         CommandError::silent(1)
-    })
+    })?;
+    crate::auth::connect::activate(&project.root);
+    Ok(project)
 }
 
 pub(super) fn state_error(e: StateError) -> CommandError {

@@ -85,7 +85,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// The daemon's logger: stderr, every event scrubbed of secrets, info by default (`-v` debug, `-vv` trace,
+/// `--quiet` errors only; a non-empty `RUST_LOG` wins), as text or JSON lines.
 fn init_logging(global: &GlobalArgs, format: LogFormat) {
+    use crate::secret::RedactingMakeWriter;
     let default = if global.quiet {
         "error"
     } else {
@@ -95,11 +98,14 @@ fn init_logging(global: &GlobalArgs, format: LogFormat) {
             _ => "adsctl=trace,debug",
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(RedactingMakeWriter(std::io::stderr));
     // Another subscriber may already be set (tests): keep it.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
@@ -182,6 +188,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         return Err(CommandError::new(format!("{} has no adsctl.yaml", args.dir.display()))
             .with_hint("pass the config directory: adsctl watch path/to/repo"));
     }
+    crate::auth::install(crate::auth::Auth::for_project(&args.dir));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -163,8 +163,10 @@ pub struct OAuthClientSeed {
     pub client_secret: String,
 }
 
+/// Not `deny_unknown_fields`: serde cannot combine it with the flattened `extra` map (every extra key would be
+/// refused); the Meta emulator checks the extra keys itself and warns about unknown ones.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct MetaSeed {
     pub ad_accounts: Vec<MetaAdAccountSeed>,
     /// Access tokens accepted in addition to the well-known default.
@@ -202,4 +204,20 @@ fn default_currency() -> String {
 
 fn default_time_zone() -> String {
     "America/New_York".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_seed_keeps_platform_keys_and_refuses_unknown_top_level_ones() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "meta:\n  ad_accounts:\n    - { id: act_42, currency: JPY }\n  disapprove_trigger: BADWORD\n",
+        )
+        .unwrap();
+        assert_eq!(seed.meta.ad_accounts.len(), 1);
+        assert_eq!(seed.meta.extra["disapprove_trigger"], serde_json::json!("BADWORD"));
+        assert!(serde_yaml::from_str::<SeedFile>("tiktok: {}\n").is_err());
+    }
 }

@@ -13,6 +13,13 @@
 //!   or `POST /_emulator/requests/reset`
 //! - `GET|POST /_emulator/faults` (`{"5xx":0.05,"latency":"20ms","seed":7}` or `{"spec":"5xx=0.05,…"}`)
 //! - platform routes under `/_emulator/<platform>/…` (see each platform)
+//!
+//! Writing a platform: implement [`PlatformEmulator`] and add one line to [`build_platforms`]. Its router
+//! must use paths no other platform uses (Google: `/v25/…`, `/token`, `/o/oauth2/…`); the core wraps it in
+//! fault injection and request counting. Per request, the platform may set the response extensions
+//! [`OperationCount`] (operations carried) and [`EndpointLabel`] (`"POST /v25/customers/{customerId}/…"`,
+//! when it matches with a catch-all), and must honour [`ReadLag`] on reads. Shared settings (token TTL, review
+//! delay, rate limits, metric seed, seed accounts) come from [`EmulatorConfig`].
 
 pub mod config;
 pub mod counters;

@@ -346,6 +346,7 @@ impl<R: Reconciler> WorkerCtx<R> {
                 }
             };
             let took = started.elapsed();
+            self.hub.api_calls(&self.reconciler.take_api_calls(&self.name));
             let delay = match result {
                 None => {
                     tracing::warn!(account = %self.name, "reconcile stopped by shutdown before it finished");

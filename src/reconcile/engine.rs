@@ -9,7 +9,10 @@ use chrono::Utc;
 
 use super::{ApiCalls, LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome, Reconciler, ReviewIssue};
 use crate::apply::{ChangeOutcome, ExecOptions, Target};
-use crate::connectors::{Connector, ConnectorError, DateRange, MetricsLevel};
+use crate::connectors::{
+    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
+    OpOutcome, ReadRequest,
+};
 use crate::model::{Account, Address, Money};
 use crate::plan::live::ReadMode;
 use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanOptions};
@@ -47,7 +50,95 @@ pub struct EngineReconciler {
     store: Arc<SledStore>,
     lock: Mutex<Option<ApplyLock>>,
     resolver: Box<ConnectorResolver>,
-    connectors: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
+    connectors: Mutex<BTreeMap<String, (Arc<Instrumented>, Account)>>,
+    auth: crate::auth::Auth,
+    health_writes: Mutex<()>,
+    /// The metrics sync, on its own interval (`ADSCTL_METRICS_INTERVAL_SECS`).
+    metrics: crate::metrics::live::LiveSync,
+}
+
+/// Counts every call of the connector by outcome (`ok`, or the error's code), for the API metrics. One call may
+/// be several HTTP requests (paging, retries inside the connector).
+struct Instrumented {
+    inner: Arc<dyn Connector>,
+    tally: Mutex<BTreeMap<(String, bool), u64>>,
+}
+
+fn error_code(e: &ConnectorError) -> String {
+    match e {
+        ConnectorError::Api { code, .. } => code.clone(),
+        ConnectorError::Auth { .. } => "auth".into(),
+        ConnectorError::Quota { .. } => "quota".into(),
+        ConnectorError::Transport { .. } => "transport".into(),
+        ConnectorError::Config(_) => "config".into(),
+    }
+}
+
+impl Instrumented {
+    fn record<T>(&self, r: &Result<T, ConnectorError>) {
+        let key = match r {
+            Ok(_) => ("ok".to_string(), false),
+            Err(e) => (error_code(e), true),
+        };
+        *self
+            .tally
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default() += 1;
+    }
+    fn take(&self) -> Vec<ApiCalls> {
+        let platform = self.inner.platform().as_str().to_string();
+        std::mem::take(&mut *self.tally.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_iter()
+            .map(|((code, error), count)| ApiCalls {
+                platform: platform.clone(),
+                code,
+                count,
+                error,
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Connector for Instrumented {
+    fn platform(&self) -> crate::model::Platform {
+        self.inner.platform()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+        let r = self.inner.read(account, req).await;
+        self.record(&r);
+        r
+    }
+    async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+        let r = self.inner.apply(account, batch).await;
+        self.record(&r);
+        r
+    }
+    async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+        let r = self.inner.validate(account, batch).await;
+        self.record(&r);
+        r
+    }
+    async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
+        let r = self.inner.health(account).await;
+        self.record(&r);
+        r
+    }
+    async fn metrics(
+        &self,
+        account: &Account,
+        level: MetricsLevel,
+        range: DateRange,
+    ) -> Result<Vec<MetricRow>, ConnectorError> {
+        let r = self.inner.metrics(account, level, range).await;
+        self.record(&r);
+        r
+    }
 }
 
 impl EngineReconciler {
@@ -78,24 +169,44 @@ impl EngineReconciler {
         if let Some(stale) = &lock.stale {
             tracing::warn!(previous = %stale, "took over the lock of an adsctl that stopped without releasing it");
         }
+        // The project's token vault is the connectors' credential source (then the environment).
+        crate::auth::connect::activate(dir);
         Ok(EngineReconciler {
             dir: dir.to_path_buf(),
             store: Arc::new(store),
             lock: Mutex::new(Some(lock)),
             resolver,
             connectors: Mutex::new(BTreeMap::new()),
+            auth: crate::auth::Auth::for_project(dir),
+            health_writes: Mutex::new(()),
+            metrics: crate::metrics::live::LiveSync::from_env(),
         })
     }
 
+    /// The account's connector, made once and kept (a changed platform or endpoint makes a new one).
     fn connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ReconcileError> {
         let mut map = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = map.get(&account.name) {
-            if c.platform() == account.platform {
+        if let Some((c, made_for)) = map.get(&account.name) {
+            if made_for == account {
                 return Ok(c.clone());
             }
         }
-        let c = (self.resolver)(account).map_err(|e| connector_error(account, e))?;
-        map.insert(account.name.clone(), c.clone());
+        let inner = (self.resolver)(account).map_err(|e| connector_error(account, e))?;
+        let c = Arc::new(Instrumented {
+            inner,
+            tally: Mutex::new(BTreeMap::new()),
+        });
+        // Calls counted by a connector being replaced are carried over.
+        if let Some((old, _)) = map.get(&account.name) {
+            for a in old.take() {
+                *c.tally
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry((a.code, a.error))
+                    .or_default() += a.count;
+            }
+        }
+        map.insert(account.name.clone(), (c.clone(), account.clone()));
         Ok(c)
     }
 }
@@ -204,50 +315,33 @@ fn summarize<'a>(actions: impl Iterator<Item = Action> + 'a) -> PlanSummary {
 }
 
 impl EngineReconciler {
-    /// Today's spend (best effort: a failed metrics pull leaves it unknown and does not fail the reconcile).
-    async fn spend_today(
-        &self,
-        connector: &dyn Connector,
-        account: &Account,
-        api_calls: &mut Vec<ApiCalls>,
-    ) -> Option<Money> {
-        let today = Utc::now().date_naive();
-        let rows = connector
-            .metrics(
-                account,
-                MetricsLevel::Campaign,
-                DateRange {
-                    since: today,
-                    until: today,
-                },
-            )
-            .await;
-        let platform = account.platform.as_str().to_string();
-        match rows {
-            Ok(rows) => {
-                api_calls.push(ApiCalls {
-                    platform,
-                    code: "ok".into(),
-                    count: 1,
-                    error: false,
-                });
-                rows.iter().try_fold(Money::ZERO, |acc, r| acc.checked_add(r.cost))
+    /// Refresh the account's stored token ahead of its expiry (vault credentials only: environment credentials
+    /// are refreshed by the connector on use), and say when it expires.
+    async fn refresh_ahead(&self, account: &Account) -> Option<chrono::DateTime<Utc>> {
+        use crate::auth::{AuthError, CredentialSource};
+        match self.auth.credentials(account) {
+            Ok(c) if c.source == CredentialSource::Vault => {
+                if let Err(e) = self.auth.fresh_credentials(account).await {
+                    tracing::warn!(account = %account.name, error = %e, hint = %e.hint(), "could not refresh the token");
+                }
             }
+            Ok(_) | Err(AuthError::Missing { .. }) => {}
+            Err(e) => tracing::warn!(account = %account.name, error = %e, "cannot read the credentials"),
+        }
+        self.auth
+            .status(std::slice::from_ref(account))
+            .into_iter()
+            .next()
+            .and_then(|row| row.expires_at)
+    }
+
+    /// Today's spend and clicks (best effort: a failed metrics pull leaves them unknown and does not fail the
+    /// reconcile). The history is synced on the metrics interval, not on every reconcile.
+    async fn today(&self, connector: &dyn Connector, account: &Account) -> Option<(Money, u64)> {
+        match self.metrics.today(connector, account, self.store.as_ref()).await {
+            Ok(t) => Some((t.sums.cost, t.sums.clicks)),
             Err(e) => {
                 tracing::debug!(account = %account.name, error = %e, "metrics pull failed");
-                let code = match &e {
-                    ConnectorError::Api { code, .. } => code.clone(),
-                    ConnectorError::Auth { .. } => "auth".into(),
-                    ConnectorError::Quota { .. } => "quota".into(),
-                    ConnectorError::Transport { .. } => "transport".into(),
-                    ConnectorError::Config(_) => "config".into(),
-                };
-                api_calls.push(ApiCalls {
-                    platform,
-                    code,
-                    count: 1,
-                    error: true,
-                });
                 None
             }
         }
@@ -283,7 +377,7 @@ impl Reconciler for EngineReconciler {
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError> {
         let connector = self.connector(account)?;
-        let platform = account.platform.as_str().to_string();
+        let token_expires_at = self.refresh_ahead(account).await;
         // Plan this account alone: its settings and its resources.
         let sub = Project {
             root: project.root.clone(),
@@ -319,14 +413,6 @@ impl Reconciler for EngineReconciler {
         let planned = summarize(changes.iter().map(|c| c.action));
         let blocked: Vec<String> = plan.active_blockers().map(|b| b.message.clone()).collect();
         let plan_json = serde_json::to_value(&plan).unwrap_or(serde_json::Value::Null);
-        // Counted per connector call (one call may be several HTTP requests): the read that succeeded here,
-        // then the apply's failures and the metrics pull below.
-        let mut api_calls = vec![ApiCalls {
-            platform: platform.clone(),
-            code: "ok".into(),
-            count: 1,
-            error: false,
-        }];
 
         let (applied, pending) = if mode == Mode::Observe || !blocked.is_empty() || planned.total() == 0 {
             (PlanSummary::default(), planned)
@@ -366,6 +452,10 @@ impl Reconciler for EngineReconciler {
                 message: e.to_string(),
                 hint: None,
             })?;
+            let state_dir = crate::state::state_dir(&self.dir);
+            if let Err(e) = crate::audit::record_apply_report(&state_dir, &self.dir, &report) {
+                tracing::warn!(error = %e, "the apply is done but could not be written to the audit log");
+            }
             let applied = summarize(
                 report
                     .results
@@ -373,16 +463,6 @@ impl Reconciler for EngineReconciler {
                     .filter(|r| matches!(r.outcome, ChangeOutcome::Succeeded { .. }))
                     .map(|r| r.action),
             );
-            for r in &report.results {
-                if let ChangeOutcome::Failed { error } = &r.outcome {
-                    api_calls.push(ApiCalls {
-                        platform: platform.clone(),
-                        code: error.code.clone(),
-                        count: 1,
-                        error: true,
-                    });
-                }
-            }
             if !report.ok() {
                 let first = report.results.iter().find_map(|r| match &r.outcome {
                     ChangeOutcome::Failed { error } => Some(format!("{}: {}", r.address, error.message)),
@@ -404,7 +484,12 @@ impl Reconciler for EngineReconciler {
             }
             (applied, PlanSummary::default())
         };
-        let spend_today = self.spend_today(connector.as_ref(), account, &mut api_calls).await;
+        let today = self.today(connector.as_ref(), account).await;
+        {
+            // The integration health file is rewritten whole: one writer at a time.
+            let _one = self.health_writes.lock().unwrap_or_else(PoisonError::into_inner);
+            self.auth.record_sync(&account.name);
+        }
         Ok(ReconcileOutcome {
             drifted,
             pending,
@@ -412,12 +497,17 @@ impl Reconciler for EngineReconciler {
             blocked,
             plan: plan_json,
             review_issues,
-            token_expires_at: None,
-            spend_today,
-            api_calls,
+            token_expires_at,
+            spend_today: today.map(|t| t.0),
+            clicks_today: today.map(|t| t.1),
             rate_limit_wait: std::time::Duration::ZERO,
             requeue_after: None,
         })
+    }
+
+    fn take_api_calls(&self, account: &str) -> Vec<ApiCalls> {
+        let map = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(account).map(|(c, _)| c.take()).unwrap_or_default()
     }
 
     fn state_ready(&self) -> bool {

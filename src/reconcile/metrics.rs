@@ -16,6 +16,12 @@ pub struct AccountLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CurrencyLabels {
+    pub account: String,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
     pub account: String,
     /// `success`, `drift_only`, `blocked`, or an error kind (`api_error`, …).
@@ -60,6 +66,8 @@ pub struct Metrics {
     pub consecutive_failures: Family<AccountLabels, Gauge>,
     pub config_reloads: Family<ResultLabels, Counter>,
     pub config_valid: Gauge,
+    pub spend_today: Family<CurrencyLabels, Gauge<f64, AtomicU64>>,
+    pub clicks_today: Family<AccountLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -85,6 +93,8 @@ impl Metrics {
             consecutive_failures: Family::default(),
             config_reloads: Family::default(),
             config_valid: Gauge::default(),
+            spend_today: Family::default(),
+            clicks_today: Family::default(),
         };
         registry.register("reconciles", "Reconciles by account and result", m.reconciles.clone());
         registry.register(
@@ -141,6 +151,16 @@ impl Metrics {
             "config_valid",
             "1 when the last load of the config directory was valid, 0 when the daemon keeps an older one",
             m.config_valid.clone(),
+        );
+        registry.register(
+            "spend_today",
+            "Spend so far today in the account's currency (major units), from the metrics sync",
+            m.spend_today.clone(),
+        );
+        registry.register(
+            "clicks_today",
+            "Clicks so far today, from the metrics sync",
+            m.clicks_today.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -199,6 +219,28 @@ impl Metrics {
             .set(seconds);
     }
 
+    /// Today's spend and clicks of an account (unknown values leave the series as they were).
+    pub fn set_today(
+        &self,
+        account: &str,
+        currency: crate::model::Currency,
+        spend: Option<crate::model::Money>,
+        clicks: Option<u64>,
+    ) {
+        if let Some(s) = spend {
+            let major = s.micros() as f64 / 1_000_000.0;
+            self.spend_today
+                .get_or_create(&CurrencyLabels {
+                    account: account.to_string(),
+                    currency: currency.code().to_string(),
+                })
+                .set(major);
+        }
+        if let Some(c) = clicks {
+            Metrics::account_gauge(&self.clicks_today, account, i64::try_from(c).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Forget the per-account series of an account removed from the config.
     pub fn forget_account(&self, account: &str) {
         let l = AccountLabels {
@@ -209,6 +251,7 @@ impl Metrics {
         self.token_expiry.remove(&l);
         self.last_success.remove(&l);
         self.consecutive_failures.remove(&l);
+        self.clicks_today.remove(&l);
     }
 
     /// The exposition, in OpenMetrics text format.

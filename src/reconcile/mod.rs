@@ -132,8 +132,8 @@ pub struct ReconcileOutcome {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// Spend so far today, in the account's currency.
     pub spend_today: Option<Money>,
-    /// API calls made, by platform and code.
-    pub api_calls: Vec<ApiCalls>,
+    /// Clicks so far today.
+    pub clicks_today: Option<u64>,
     /// Time spent waiting for the platform's rate limits.
     pub rate_limit_wait: Duration,
     /// Reconcile again after this long instead of the interval (kube-rs `Action::requeue`).
@@ -194,14 +194,6 @@ impl ReconcileError {
             _ => None,
         }
     }
-    /// The platform and code to count in `adsctl_api_errors_total`, for errors that came from an API.
-    pub fn api_code(&self) -> Option<(&str, &str)> {
-        match self {
-            ReconcileError::Api { platform, code, .. } => Some((platform, code)),
-            ReconcileError::Auth { platform, .. } => Some((platform, "auth")),
-            _ => None,
-        }
-    }
 }
 
 /// A config directory that failed to load or validate, rendered for people.
@@ -226,6 +218,12 @@ pub trait Reconciler: Send + Sync + 'static {
         account: &Account,
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError>;
+    /// The platform API calls made for `account` since the last call of this method (both by reconciles that
+    /// succeeded and by ones that failed), for `adsctl_api_requests_total` / `adsctl_api_errors_total`.
+    fn take_api_calls(&self, account: &str) -> Vec<ApiCalls> {
+        let _ = account;
+        Vec::new()
+    }
     /// Whether the state store is open (for `/readyz`).
     fn state_ready(&self) -> bool {
         true

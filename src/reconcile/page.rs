@@ -93,6 +93,12 @@ fn card(a: &AccountStatus, now: DateTime<Utc>) -> String {
         a.spend_today.as_deref().map(esc).unwrap_or_else(|| "unknown".into()),
     );
     row(
+        "Clicks today",
+        a.clicks_today
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+    );
+    row(
         "Pending",
         if a.pending.total() == 0 {
             "nothing".into()

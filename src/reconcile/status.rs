@@ -75,6 +75,8 @@ pub struct AccountStatus {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// Spend today, formatted in the account's currency.
     pub spend_today: Option<String>,
+    /// Clicks today.
+    pub clicks_today: Option<u64>,
     pub reconciles: u64,
     #[serde(skip)]
     pub plan: serde_json::Value,
@@ -100,6 +102,7 @@ impl AccountStatus {
             review_issues: Vec::new(),
             token_expires_at: None,
             spend_today: None,
+            clicks_today: None,
             reconciles: 0,
             plan: serde_json::Value::Null,
         }
@@ -325,6 +328,7 @@ impl StatusHub {
                 a.token_expires_at = outcome.token_expires_at;
             }
             a.spend_today = outcome.spend_today.map(|m| m.display(account.currency));
+            a.clicks_today = outcome.clicks_today;
             a.plan = outcome.plan.clone();
             a.status = if !outcome.blocked.is_empty() {
                 AccountHealth::Blocked
@@ -341,9 +345,7 @@ impl StatusHub {
         Metrics::account_gauge(&m.pending_changes, name, outcome.pending.total() as i64);
         Metrics::account_gauge(&m.last_success, name, now.timestamp());
         Metrics::account_gauge(&m.consecutive_failures, name, 0);
-        for c in &outcome.api_calls {
-            m.count_api(&c.platform, &c.code, c.count, c.error);
-        }
+        m.set_today(name, account.currency, outcome.spend_today, outcome.clicks_today);
         m.add_rate_limit_wait(platform, outcome.rate_limit_wait);
     }
 
@@ -372,10 +374,14 @@ impl StatusHub {
         m.count_reconcile(name, err.kind());
         m.observe_duration(name, took);
         Metrics::account_gauge(&m.consecutive_failures, name, failures as i64);
-        if let Some((platform, code)) = err.api_code() {
-            m.count_api(platform, code, 1, true);
-        }
         failures
+    }
+
+    /// Count platform API calls.
+    pub fn api_calls(&self, calls: &[super::ApiCalls]) {
+        for c in calls {
+            self.metrics.count_api(&c.platform, &c.code, c.count, c.error);
+        }
     }
 
     /// A reconcile stopped by shutdown before it finished.

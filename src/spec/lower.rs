@@ -1115,8 +1115,9 @@ impl<'a> Lower<'a> {
         for n in c.negative_keywords.iter().filter_map(|i| i.value.as_ref()) {
             self.negative_keyword(acct, &addr, n);
         }
+        let channel = c.channel.as_ref().map(|x| x.value);
         for g in c.ad_groups.into_iter().filter_map(|i| i.value) {
-            self.ad_group(acct, &addr, g);
+            self.ad_group(acct, &addr, channel, g);
         }
     }
 
@@ -1273,7 +1274,7 @@ impl<'a> Lower<'a> {
         self.resources.push(r);
     }
 
-    fn ad_group(&mut self, acct: &Account, campaign: &Address, g: AdGroup) {
+    fn ad_group(&mut self, acct: &Account, campaign: &Address, channel: Option<Channel>, g: AdGroup) {
         if g.name.trim().is_empty() {
             self.err(
                 g.name.span,
@@ -1297,7 +1298,39 @@ impl<'a> Lower<'a> {
         );
         self.status(&g.status, acct.platform, &mut r);
         if let Some(t) = &*g.ad_group_type {
+            let fits = match channel {
+                Some(Channel::Search) => matches!(t.value, AdGroupType::SearchStandard | AdGroupType::SearchDynamicAds),
+                Some(Channel::Display) => t.value == AdGroupType::DisplayStandard,
+                Some(Channel::Shopping) => t.value == AdGroupType::ShoppingProductAds,
+                Some(Channel::Video) => t.value == AdGroupType::VideoTrueViewInStream,
+                _ => true,
+            };
+            if !fits {
+                self.err(
+                    t.span,
+                    Code::Constraint,
+                    format!(
+                        "ad group type `{}` does not fit a `{}` campaign",
+                        t.wire(),
+                        channel.map(|c| c.wire()).unwrap_or("")
+                    ),
+                    "search campaigns take search_standard or search_dynamic_ads ad groups",
+                );
+            }
             r.fields.insert("type".into(), Value::str(t.wire()));
+        }
+        if let (Some(ch), Some(first)) = (channel, g.ads.iter().find_map(|a| a.value.as_ref())) {
+            if ch != Channel::Search {
+                self.err(
+                    first.responsive_search.span,
+                    Code::Constraint,
+                    format!(
+                        "responsive search ads run in search campaigns; this campaign's channel is `{}`",
+                        ch.wire()
+                    ),
+                    "move the ad to a search campaign, or change the channel",
+                );
+            }
         }
         if let Some(a) = &*g.default_cpc {
             if let Some(m) = self.amount(a, acct.currency, "default_cpc") {

@@ -119,6 +119,22 @@ fn span_at(lines: &Lines<'_>, file: usize, m: &Marker, len: usize) -> Span {
     }
 }
 
+/// yaml-rust2 reports a block collection as starting after its first key (or item): point at that key instead,
+/// where people look for it.
+fn start_at_first_child(mut n: Node) -> Node {
+    let first = match &n.kind {
+        NodeKind::Map(entries) => entries.first().map(|(k, _)| k.span),
+        NodeKind::Seq(items) => items.first().map(|i| i.span),
+        NodeKind::Scalar { .. } => None,
+    };
+    if let Some(f) = first {
+        if f.offset < n.span.offset {
+            n.span = Span { len: f.len.max(1), ..f };
+        }
+    }
+    n
+}
+
 /// Parse every document of one file. An error stops at the first syntax problem (YAML cannot be resumed).
 pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError> {
     let lines = Lines::new(text);
@@ -204,9 +220,7 @@ pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Open::Seq(n)) | Some(Open::Map(n, None)) => Some(n),
-                // A key without a value cannot happen in a well-formed event stream.
-                Some(Open::Map(n, Some(_))) => Some(n),
+                Some(Open::Seq(n)) | Some(Open::Map(n, _)) => Some(start_at_first_child(n)),
                 None => None,
             },
         };
@@ -252,6 +266,17 @@ mod tests {
         assert_eq!((items[0].span.line, items[0].span.col), (2, 6));
         assert_eq!(items[0].span.offset, "a: 1\nbé: [".len());
         assert_eq!((items[1].span.line, items[1].span.col), (2, 9));
+    }
+
+    #[test]
+    fn block_collections_start_at_their_first_key() {
+        let n = one("top:\n  - name: A\n    account: b\n");
+        let NodeKind::Map(e) = &n.kind else { panic!() };
+        let NodeKind::Seq(items) = &e[0].1.kind else { panic!() };
+        assert_eq!((items[0].span.line, items[0].span.col), (2, 5));
+        let flow = one("a: { b: 1 }\n");
+        let NodeKind::Map(e) = &flow.kind else { panic!() };
+        assert_eq!((e[0].1.span.line, e[0].1.span.col), (1, 4));
     }
 
     #[test]

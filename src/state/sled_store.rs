@@ -80,6 +80,11 @@ impl SledStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A further named tree of the same database, for records other modules own (metrics history).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StateError> {
+        self.db.open_tree(name).map_err(storage)
+    }
 }
 
 impl StateStore for SledStore {

@@ -104,6 +104,8 @@ case("google-two-bidding-strategies", {"r.yaml": gcamp().replace("bidding: { man
 case("google-bad-channel", {"r.yaml": gcamp().replace("channel: search", "channel: serch")})
 case("google-meta-field", {"r.yaml": gcamp(extra="    objective: traffic\n")})
 case("google-budget-daily-and-shared", {"r.yaml": "budgets:\n  - { name: Pool, account: search, amount: 100 }\n" + gcamp().replace("{ daily: 50 }", "{ daily: 50, shared: Pool }")})
+case("google-ad-group-type-mismatch", {"r.yaml": gcamp(extra="    ad_groups:\n      - name: G\n        type: display_standard\n")})
+case("google-rsa-in-display-campaign", {"r.yaml": rsa().replace("channel: search", "channel: display")})
 case("shared-budget-dangling", {"r.yaml": "budgets:\n  - { name: Main pool, account: search, amount: 100 }\n" + gcamp().replace("{ daily: 50 }", "{ shared: Main pol }")})
 case("date-order", {"r.yaml": gcamp(extra="    start_date: 2026-05-01\n    end_date: 2026-04-30\n")})
 case("date-bad-format", {"r.yaml": gcamp(extra="    start_date: 2026/05/01\n")})

@@ -333,7 +333,9 @@ impl Client {
                     None => return Err(classify(failure)),
                 }
             }
-            if failure.is_transient() {
+            // A deadline exceeded may have committed: a create is not sent twice blindly.
+            let maybe_committed = failure.status == "DEADLINE_EXCEEDED" || status == 504;
+            if failure.is_transient() && !(maybe_committed && replay == Replay::Unsafe) {
                 if let Some(d) = backoff.next() {
                     tracing::warn!(%url, status = %failure.status, delay = ?d, "Google Ads transient error; retrying");
                     tokio::time::sleep(d).await;

@@ -49,6 +49,40 @@ impl CredentialSource for EnvCredentials {
     }
 }
 
+/// The project's credential resolution (`crate::auth`): the encrypted token vault first, then the environment.
+/// `Account.login_customer_id` wins over a stored or environment one. When neither has credentials, the error
+/// names the missing variables.
+pub struct AuthCredentials;
+
+impl CredentialSource for AuthCredentials {
+    fn credentials(&self, account: &Account) -> Result<Credentials, GoogleAdsError> {
+        match crate::auth::credentials(account) {
+            Ok(c) => {
+                let g = c.google().ok_or_else(|| {
+                    GoogleAdsError::MissingCredentials(format!(
+                        "the credentials stored for `{}` are not Google Ads credentials",
+                        account.name
+                    ))
+                })?;
+                Ok(Credentials {
+                    client_id: g.client_id.clone(),
+                    client_secret: g.client_secret.clone(),
+                    developer_token: g.developer_token.clone(),
+                    refresh_token: g.refresh_token.clone(),
+                    login_customer_id: account
+                        .login_customer_id
+                        .clone()
+                        .or_else(|| g.login_customer_id.clone())
+                        .map(|l| digits(&l))
+                        .filter(|l| !l.is_empty()),
+                })
+            }
+            Err(crate::auth::AuthError::Missing { .. }) => EnvCredentials.credentials(account),
+            Err(e) => Err(GoogleAdsError::MissingCredentials(format!("{e} ({})", e.hint()))),
+        }
+    }
+}
+
 /// Fixed credentials (tests, or credentials resolved elsewhere).
 pub struct StaticCredentials(pub Credentials);
 
@@ -145,15 +179,13 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         Settings {
             endpoint: endpoint.trim().trim_end_matches('/').to_string(),
-            // An account pointed at another API host (the emulator) gets its token endpoint there too.
+            // An API endpoint moved elsewhere (the emulator, which serves `/token` too) moves the token endpoint
+            // along unless ADSCTL_GOOGLE_OAUTH_TOKEN_URL says otherwise.
             token_url: get(ENV_TOKEN_URL)
                 .filter(|s| !s.trim().is_empty())
                 .or_else(|| {
-                    account
-                        .endpoint
-                        .as_deref()
-                        .filter(|e| !e.trim().is_empty())
-                        .map(|e| format!("{}/token", e.trim().trim_end_matches('/')))
+                    let e = endpoint.trim().trim_end_matches('/');
+                    (e != DEFAULT_ENDPOINT).then(|| format!("{e}/token"))
                 })
                 .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_string()),
             max_ops_per_request: (num("ADSCTL_GOOGLE_ADS_MAX_OPS", MAX_MUTATE_OPERATIONS as u64) as usize)
@@ -234,6 +266,7 @@ mod tests {
         };
         let s = Settings::from_lookup(&acct, env);
         assert_eq!(s.endpoint, "http://127.0.0.1:9");
+        assert_eq!(s.token_url, "http://127.0.0.1:9/token");
         assert_eq!(s.max_ops_per_request, 10_000);
         acct.endpoint = Some("http://127.0.0.1:7".into());
         assert_eq!(Settings::from_lookup(&acct, env).endpoint, "http://127.0.0.1:7");

@@ -32,12 +32,13 @@ use crate::connectors::{
 use crate::model::{Account, Kind, Platform};
 
 use client::{Client, Replay};
-use config::{CredentialSource, EnvCredentials, Settings, OWNER_LABEL};
+use config::{AuthCredentials, CredentialSource, Settings, OWNER_LABEL};
 use errors::GoogleAdsError;
 
-/// The connector the registry hands out for a Google Ads account (credentials from the environment).
+/// The connector the registry hands out for a Google Ads account (credentials from the token vault, then the
+/// environment).
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
-    Ok(Arc::new(GoogleAdsConnector::new(account, Arc::new(EnvCredentials))?))
+    Ok(Arc::new(GoogleAdsConnector::new(account, Arc::new(AuthCredentials))?))
 }
 
 /// One connector, any number of Google Ads accounts; clients are built per account on first use.

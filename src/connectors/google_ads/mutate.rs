@@ -83,6 +83,8 @@ pub fn context_needed(ops: &[Operation]) -> Vec<String> {
             {
                 Some(id.clone())
             }
+            // A removed campaign takes its own budget along (or the name stays taken).
+            OpAction::Remove { id } => Some(id.clone()),
             _ => None,
         })
         .collect();
@@ -311,6 +313,17 @@ impl<'a> Builder<'a> {
                 if matches!(op.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad) {
                     let target = self.rn(op.kind, id);
                     self.label_link(built, i, op.kind, &target)
+                } else if op.kind == Kind::Audience {
+                    Self::unit(
+                        built,
+                        i,
+                        11,
+                        json!({"userListOperation": {"update": {"resourceName": self.rn(Kind::Audience, id),
+                            "integrationCode": OWNER_LABEL}, "updateMask": "integrationCode"}}),
+                        None,
+                        true,
+                    );
+                    Ok(())
                 } else {
                     built.immediate[i] = Some(OpOutcome::Applied { id: id.clone() });
                     Ok(())
@@ -358,6 +371,21 @@ impl<'a> Builder<'a> {
                     None,
                     true,
                 );
+                if op.kind == Kind::Campaign {
+                    if let Some(ctx) = self.ctx.get(id).filter(|c| c.own_budget) {
+                        if let Some(b) = &ctx.budget_rn {
+                            // After the campaign: a budget in use cannot be removed.
+                            Self::unit(
+                                built,
+                                i,
+                                39,
+                                json!({"campaignBudgetOperation": {"remove": b}}),
+                                None,
+                                false,
+                            );
+                        }
+                    }
+                }
                 Ok(())
             }
         }
@@ -394,6 +422,7 @@ impl<'a> Builder<'a> {
                 let (mut obj, _) = mapping::audience_json(fields);
                 obj.insert("resourceName".into(), json!(t));
                 obj.insert("name".into(), json!(name));
+                obj.insert("integrationCode".into(), json!(OWNER_LABEL));
                 obj.insert(
                     "crmBasedUserList".into(),
                     json!({"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}),
@@ -991,6 +1020,15 @@ mod tests {
             CampaignContext {
                 budget_rn: Some("customers/123/campaignBudgets/11".into()),
                 strategy: Some("manual_cpc".into()),
+                own_budget: true,
+            },
+        );
+        ctx.insert(
+            "23".to_string(),
+            CampaignContext {
+                budget_rn: Some("customers/123/campaignBudgets/13".into()),
+                strategy: None,
+                own_budget: true,
             },
         );
         let ops = vec![

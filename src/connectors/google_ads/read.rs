@@ -78,7 +78,7 @@ FROM ad_group_criterion";
 
 pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, user_list.name, \
 user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
-user_list.size_for_search FROM user_list";
+user_list.integration_code FROM user_list";
 
 pub const Q_CAMPAIGN_LABEL: &str = "SELECT campaign_label.campaign, campaign_label.label FROM campaign_label";
 pub const Q_AD_GROUP_LABEL: &str = "SELECT ad_group_label.ad_group, ad_group_label.label FROM ad_group_label";
@@ -184,8 +184,9 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
     })
 }
 
+/// Not removed, or pinned (composite ids `adGroupId~adId` may be pinned by either form).
 fn kept(status: Option<&str>, id: &str, pinned: &BTreeSet<String>) -> bool {
-    status != Some("REMOVED") || pinned.contains(id)
+    status != Some("REMOVED") || pinned.contains(id) || id.rsplit_once('~').is_some_and(|(_, own)| pinned.contains(own))
 }
 
 /// Target resource name → label ids attached to it, from the link rows.
@@ -229,6 +230,8 @@ fn label_names(links: &HashMap<String, Vec<String>>, rn: &str, names: &HashMap<S
 pub struct CampaignContext {
     pub budget_rn: Option<String>,
     pub strategy: Option<String>,
+    /// The budget is the campaign's own (not explicitly shared): it goes when the campaign goes.
+    pub own_budget: bool,
 }
 
 /// Address the raw rows into resources.
@@ -300,7 +303,6 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
                 }
                 None => {}
             }
-            r.observed.insert("budget_resource_name".into(), brn.to_string());
         }
         r.fields.insert("labels".into(), label_names(&links, rn, &names_by_id));
         r.owned = has_label(&links, rn, owner);
@@ -398,9 +400,9 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let mut r = Resource::new(acct.child(Kind::Audience, name), Kind::Audience);
         r.id = Some(id);
         r.fields = mapping::audience_fields(u);
-        if let Some(s) = get_i64(u, "sizeForSearch") {
-            r.observed.insert("size_for_search".into(), s.to_string());
-        }
+        // User lists have no labels: adsctl marks the ones it creates (or adopts) in `integrationCode`, the
+        // field meant for an external system's id.
+        r.owned = get_str(u, "integrationCode") == Some(OWNER_LABEL);
         out.push(r);
     }
     out
@@ -452,7 +454,7 @@ pub async fn campaign_context(
         in_list(ids)
     );
     let rows = search_stream(client, &q).await?;
-    Ok(rows
+    let mut out: HashMap<String, CampaignContext> = rows
         .iter()
         .filter_map(|r| r.get("campaign"))
         .filter_map(|c| {
@@ -464,10 +466,30 @@ pub async fn campaign_context(
                 CampaignContext {
                     budget_rn: get_str(c, "campaignBudget").map(str::to_string),
                     strategy: mapping::strategy_of(c),
+                    own_budget: false,
                 },
             ))
         })
-        .collect())
+        .collect();
+    let budget_ids: Vec<String> = out.values().filter_map(|c| c.budget_rn.clone()).collect();
+    if !budget_ids.is_empty() {
+        let q = format!(
+            "SELECT campaign_budget.resource_name, campaign_budget.explicitly_shared FROM campaign_budget \
+             WHERE campaign_budget.id IN ({})",
+            in_list(&budget_ids)
+        );
+        let own: BTreeSet<String> = search_stream(client, &q)
+            .await?
+            .iter()
+            .filter_map(|r| r.get("campaignBudget"))
+            .filter(|b| !mapping::get_bool(b, "explicitlyShared").unwrap_or(false))
+            .filter_map(|b| get_str(b, "resourceName").map(str::to_string))
+            .collect();
+        for c in out.values_mut() {
+            c.own_budget = c.budget_rn.as_ref().is_some_and(|b| own.contains(b));
+        }
+    }
+    Ok(out)
 }
 
 /// Build a full snapshot.
@@ -516,7 +538,7 @@ mod tests {
                 json!({"adGroupLabel": {"adGroup": "customers/1/adGroups/31", "label": "customers/1/labels/9"}}),
             ],
             user_lists: vec![
-                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN"}}),
+                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed"}}),
             ],
         }
     }

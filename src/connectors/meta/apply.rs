@@ -193,6 +193,8 @@ struct Planner<'a> {
     failed: HashMap<Ref, String>,
     /// Operations that have a main call (the others finish with their creative under validate).
     has_main: HashSet<usize>,
+    /// Validate only: ad creates under a parent this plan creates (only their creative can be checked).
+    parent_pending: HashMap<usize, String>,
 }
 
 impl<'a> Planner<'a> {
@@ -615,7 +617,15 @@ impl<'a> Planner<'a> {
             let Some(i) = c.op else { return true };
             // A validated ad create has only its creative call; any other op finishes with its main call.
             let outcome = if self.validate {
-                OpOutcome::Valid
+                match self.parent_pending.get(&i) {
+                    Some(parent) => OpOutcome::Skipped {
+                        reason: format!(
+                            "its creative is valid; the ad itself depends on {parent}, which this plan creates; \
+                             checked when applied"
+                        ),
+                    },
+                    None => OpOutcome::Valid,
+                }
             } else {
                 match self.resolved.get(&Ref::Op(i)) {
                     Some(id) => OpOutcome::Applied { id: id.clone() },
@@ -679,6 +689,7 @@ pub async fn run(
         resolved: HashMap::new(),
         failed: HashMap::new(),
         has_main: HashSet::new(),
+        parent_pending: HashMap::new(),
     };
     let mut queue: VecDeque<Call> = VecDeque::new();
     if needs_label && label_id.is_none() && !validate {
@@ -735,6 +746,13 @@ pub async fn run(
                             },
                         );
                         continue;
+                    }
+                }
+                if validate {
+                    if let Some(IdRef::Pending(j)) = &op.parent {
+                        if creates.contains(j) {
+                            p.parent_pending.insert(i, batch.ops[*j].address.to_string());
+                        }
                     }
                 }
                 if calls.iter().any(|c| c.role == Role::Main) {

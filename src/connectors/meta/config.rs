@@ -220,8 +220,9 @@ pub fn register_credential_source(source: CredentialSource) {
     }
 }
 
-/// Resolve the credentials of an account: registered sources first, then `FACEBOOK_ACCESS_TOKEN`,
-/// `FACEBOOK_APP_ID`, `FACEBOOK_APP_SECRET`. A missing token is an auth error with the fix.
+/// Resolve the credentials of an account: registered sources first, then the auth module (the encrypted token
+/// vault, then `FACEBOOK_ACCESS_TOKEN` / `FACEBOOK_APP_ID` / `FACEBOOK_APP_SECRET`). A missing token is an auth
+/// error with the fix.
 pub fn resolve_credentials(account: &Account) -> Result<MetaCredentials, ConnectorError> {
     let registered: Vec<CredentialSource> = sources().read().map(|s| s.clone()).unwrap_or_default();
     for source in registered {
@@ -229,26 +230,23 @@ pub fn resolve_credentials(account: &Account) -> Result<MetaCredentials, Connect
             return Ok(c);
         }
     }
-    let var = |n: &str| {
-        std::env::var(n)
-            .ok()
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let Some(token) = var("FACEBOOK_ACCESS_TOKEN") else {
-        return Err(ConnectorError::Auth {
-            message: format!("no Meta access token for account `{}`", account.name),
-            hint: format!(
-                "run `adsctl auth login {}` or set FACEBOOK_ACCESS_TOKEN (and FACEBOOK_APP_ID / FACEBOOK_APP_SECRET)",
+    match crate::auth::credentials(account) {
+        Ok(c) => match c.meta() {
+            Some(m) => Ok(MetaCredentials {
+                app_id: m.app_id.clone(),
+                app_secret: m.app_secret.clone().filter(|s| !s.is_empty()),
+                access_token: m.access_token.clone(),
+            }),
+            None => Err(ConnectorError::Config(format!(
+                "the credentials stored for `{}` are not Meta credentials",
                 account.name
-            ),
-        });
-    };
-    Ok(MetaCredentials {
-        app_id: var("FACEBOOK_APP_ID"),
-        app_secret: var("FACEBOOK_APP_SECRET").map(Secret::new),
-        access_token: Secret::new(token),
-    })
+            ))),
+        },
+        Err(e) => Err(ConnectorError::Auth {
+            message: format!("no usable Meta credentials for account `{}`: {e}", account.name),
+            hint: e.hint(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,9 @@ pub struct Throttle {
     slow_max: Duration,
     max_wait: Duration,
     regain_minute: Duration,
+    /// How often this throttle slowed down, and waited for access to return (status output, tests).
+    slowed: Arc<AtomicU64>,
+    waited: Arc<AtomicU64>,
 }
 
 /// Why a request may not be sent now.
@@ -113,6 +117,8 @@ impl Throttle {
             slow_max: cfg.slow_down_max_delay,
             max_wait: cfg.max_regain_wait,
             regain_minute: cfg.regain_minute,
+            slowed: Arc::default(),
+            waited: Arc::default(),
         }
     }
 
@@ -157,6 +163,7 @@ impl Throttle {
                 wait_ms = wait.as_millis() as u64,
                 "meta: usage at 100%, waiting to regain access"
             );
+            self.waited.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
         }
         self.app_buckets.take(calls).await;
@@ -164,6 +171,7 @@ impl Throttle {
         let (slow, _) = self.pending_delay();
         if !slow.is_zero() {
             tracing::debug!(delay_ms = slow.as_millis() as u64, "meta: usage high, slowing down");
+            self.slowed.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(slow).await;
         }
         Ok(())
@@ -209,6 +217,11 @@ impl Throttle {
     /// After a rate-limit error without a usable header: treat the account as at 100 %.
     pub fn saw_rate_limit(&self) {
         Self::write(&self.account_usage, |s| s.pct = 100);
+    }
+
+    /// (requests slowed down, waits for access to return) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.slowed.load(Ordering::Relaxed), self.waited.load(Ordering::Relaxed))
     }
 
     /// The latest usage percentage (for status output and tests).

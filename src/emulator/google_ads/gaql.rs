@@ -3,10 +3,9 @@
 //! DURING, IS NULL; fields checked against the v25 table.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::errors::{self, AdsError, Code};
 use super::metrics::{self, Day};
@@ -608,14 +607,6 @@ fn camel(s: &str) -> String {
     out
 }
 
-fn get_path<'v>(row: &'v Value, camel_path: &str) -> Option<&'v Value> {
-    let mut v = row;
-    for p in camel_path.split('.') {
-        v = v.get(p)?;
-    }
-    Some(v)
-}
-
 fn set_path(out: &mut Value, camel_path: &str, val: Value) {
     let parts: Vec<&str> = camel_path.split('.').collect();
     let mut cur = out;
@@ -672,8 +663,7 @@ fn like(text: &str, pattern: &str) -> bool {
     rec(&t, &p)
 }
 
-fn eval(c: &Cond, row: &Value) -> bool {
-    let v = get_path(row, &camel_path(&c.field));
+fn eval(c: &Cond, v: Option<&Value>) -> bool {
     match &c.op {
         CondOp::IsNull(neg) => v.is_none() != *neg,
         CondOp::Cmp(o, l) => {
@@ -719,147 +709,200 @@ fn view(o: &Obj, lag_seq: Option<u64>) -> Option<&Value> {
     }
 }
 
-/// Evaluate a checked query against one customer.
-pub fn run(plan: &Plan, cust: &Customer, lag_seq: Option<u64>, seed: u64, today: NaiveDate) -> Vec<Value> {
+/// The resources one row joins: camelCase row member → resource JSON.
+type Parts<'a> = Vec<(&'static str, &'a Value)>;
+
+/// One result row before projection: the resources it joins (borrowed from the store) and computed values.
+struct Row<'a> {
+    parts: Parts<'a>,
+    metrics: Option<Value>,
+    date: Option<Value>,
+}
+
+impl Row<'_> {
+    fn get(&self, path: &[String]) -> Option<&Value> {
+        let (head, rest) = path.split_first()?;
+        let mut v: &Value = match head.as_str() {
+            "metrics" => self.metrics.as_ref()?,
+            "segments" => {
+                return (rest.len() == 1 && rest[0] == "date")
+                    .then_some(self.date.as_ref())
+                    .flatten();
+            }
+            h => self.parts.iter().find(|(k, _)| *k == h)?.1,
+        };
+        for p in rest {
+            v = v.get(p)?;
+        }
+        Some(v)
+    }
+}
+
+fn split_camel(f: &str) -> Vec<String> {
+    f.split('.').map(camel).collect()
+}
+
+fn amount(v: &Value, k: &str) -> Option<u64> {
+    v.get(k).and_then(Value::as_str).and_then(|s| s.parse::<u64>().ok())
+}
+
+/// Evaluate a checked query against one customer. `window` is (offset, count) of the rows to return; the
+/// second value is the number of rows the query matches in all.
+pub fn run(
+    plan: &Plan,
+    cust: &Customer,
+    lag_seq: Option<u64>,
+    seed: u64,
+    today: NaiveDate,
+    window: Option<(usize, usize)>,
+) -> (Vec<Value>, usize) {
     let q = &plan.q;
-    let lookup = |rn: Option<&Value>| -> Option<Value> {
+    let lookup = |rn: Option<&Value>| -> Option<&Value> {
         let rn = rn?.as_str()?;
         let (_, o) = cust.get_rn(rn)?;
-        view(o, lag_seq).cloned()
+        view(o, lag_seq)
     };
-    // base rows: (row object, created date, budget micros)
-    let mut base: Vec<(Value, NaiveDate, u64, String)> = Vec::new();
     let budget_of = |campaign: Option<&Value>| -> u64 {
         let Some(b) = campaign.and_then(|c| lookup(c.get("campaignBudget"))) else {
             return 0;
         };
-        let daily = b
-            .get("amountMicros")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<u64>().ok());
-        let total = b
-            .get("totalAmountMicros")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<u64>().ok());
-        daily.or(total.map(|t| t / 30)).unwrap_or(0)
+        amount(b, "amountMicros")
+            .or(amount(b, "totalAmountMicros").map(|t| t / 30))
+            .unwrap_or(0)
     };
     let customer_json = cust.info.resource();
+    let want_metrics = !plan.metrics.is_empty() || plan.date_selected;
+    let referenced: Vec<&String> = q
+        .select
+        .iter()
+        .chain(q.conds.iter().map(|c| &c.field))
+        .chain(q.order.iter().map(|(f, _)| f))
+        .collect();
+    // resources (camelCase row members) the query mentions: joins are made only for those
+    let heads: std::collections::HashSet<String> = referenced
+        .iter()
+        .map(|f| camel(f.split('.').next().unwrap_or_default()))
+        .collect();
+    let metric_names: Vec<String> = {
+        let mut v: Vec<String> = referenced
+            .iter()
+            .filter_map(|f| f.strip_prefix("metrics.").map(str::to_string))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    // (row parts, budget micros, resource name for metrics)
+    let mut base: Vec<(Parts, u64, std::borrow::Cow<str>)> = Vec::new();
     match q.from.as_str() {
         "customer" => {
             let mut budget = 0;
-            if let Some(t) = cust.table(Res::Campaign) {
-                for o in t.values() {
-                    if let Some(v) = view(o, lag_seq) {
-                        budget += budget_of(Some(v));
+            if want_metrics {
+                if let Some(t) = cust.table(Res::Campaign) {
+                    for o in t.values() {
+                        if let Some(v) = view(o, lag_seq) {
+                            budget += budget_of(Some(v));
+                        }
                     }
                 }
             }
-            let created = today - Duration::days(90);
             base.push((
-                json!({"customer": customer_json}),
-                created,
+                vec![("customer", &customer_json)],
                 budget,
-                format!("customers/{}", cust.info.id),
+                format!("customers/{}", cust.info.id).into(),
             ));
         }
         "change_status" => {
             for r in cust.change_status.values() {
-                base.push((
-                    json!({"changeStatus": r.v, "customer": customer_json}),
-                    today,
-                    0,
-                    String::new(),
-                ));
+                base.push((vec![("changeStatus", &r.v), ("customer", &customer_json)], 0, "".into()));
             }
         }
         from => {
             let Some(res) = Res::by_gaql(from) else {
-                return Vec::new();
+                return (Vec::new(), 0);
             };
+            let own = res.def().json;
+            let need_joins = want_metrics
+                || heads
+                    .iter()
+                    .any(|h| h != own && !matches!(h.as_str(), "customer" | "metrics" | "segments"));
             if let Some(t) = cust.table(res) {
                 for o in t.values() {
                     let Some(v) = view(o, lag_seq) else {
                         continue;
                     };
-                    let mut row = Map::new();
-                    let rn = v
-                        .get("resourceName")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    let mut ctx: BTreeMap<&str, Value> = BTreeMap::new();
-                    ctx.insert(res.def().json, v.clone());
-                    match res {
-                        Res::Campaign => {
+                    let mut parts: Vec<(&'static str, &Value)> = vec![(own, v)];
+                    if need_joins {
+                        let ad_group_ad = if res == Res::AdGroupAdLabel {
+                            lookup(v.get("adGroupAd"))
+                        } else {
+                            None
+                        };
+                        let ad_group = match res {
+                            Res::AdGroupAd | Res::AdGroupCriterion | Res::AdGroupLabel => lookup(v.get("adGroup")),
+                            Res::AdGroupAdLabel => ad_group_ad.and_then(|x| lookup(x.get("adGroup"))),
+                            _ => None,
+                        };
+                        let campaign = match res {
+                            Res::AdGroup | Res::CampaignLabel => lookup(v.get("campaign")),
+                            Res::Campaign => Some(v),
+                            _ => ad_group.and_then(|x| lookup(x.get("campaign"))),
+                        };
+                        if res != Res::Campaign {
+                            if let Some(c) = campaign {
+                                parts.push(("campaign", c));
+                            }
+                        }
+                        if let Some(x) = ad_group {
+                            parts.push(("adGroup", x));
+                        }
+                        if let Some(x) = ad_group_ad {
+                            parts.push(("adGroupAd", x));
+                        }
+                        if res == Res::Campaign {
                             if let Some(b) = lookup(v.get("campaignBudget")) {
-                                ctx.insert("campaignBudget", b);
+                                parts.push(("campaignBudget", b));
                             }
                         }
-                        Res::AdGroup => {
-                            if let Some(c) = lookup(v.get("campaign")) {
-                                ctx.insert("campaign", c);
+                        if matches!(res, Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel) {
+                            if let Some(l) = lookup(v.get("label")) {
+                                parts.push(("label", l));
                             }
-                        }
-                        Res::AdGroupAd | Res::AdGroupCriterion | Res::AdGroupLabel => {
-                            if let Some(ag) = lookup(v.get("adGroup")) {
-                                if let Some(c) = lookup(ag.get("campaign")) {
-                                    ctx.insert("campaign", c);
-                                }
-                                ctx.insert("adGroup", ag);
-                            }
-                        }
-                        Res::AdGroupAdLabel => {
-                            if let Some(aga) = lookup(v.get("adGroupAd")) {
-                                if let Some(ag) = lookup(aga.get("adGroup")) {
-                                    if let Some(c) = lookup(ag.get("campaign")) {
-                                        ctx.insert("campaign", c);
-                                    }
-                                    ctx.insert("adGroup", ag);
-                                }
-                                ctx.insert("adGroupAd", aga);
-                            }
-                        }
-                        Res::CampaignLabel => {
-                            if let Some(c) = lookup(v.get("campaign")) {
-                                ctx.insert("campaign", c);
-                            }
-                        }
-                        _ => {}
-                    }
-                    if matches!(res, Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel) {
-                        if let Some(l) = lookup(v.get("label")) {
-                            ctx.insert("label", l);
                         }
                     }
+                    parts.push(("customer", &customer_json));
+                    let rn = v.get("resourceName").and_then(Value::as_str).unwrap_or_default();
                     let mut budget = match res {
-                        Res::CampaignBudget => {
-                            let daily = v
-                                .get("amountMicros")
-                                .and_then(Value::as_str)
-                                .and_then(|s| s.parse::<u64>().ok());
-                            daily.unwrap_or(0)
-                        }
-                        _ => budget_of(ctx.get("campaign")),
+                        _ if !want_metrics => 0,
+                        Res::CampaignBudget => amount(v, "amountMicros").unwrap_or(0),
+                        Res::Campaign => budget_of(Some(v)),
+                        _ => budget_of(parts.iter().find(|(k, _)| *k == "campaign").map(|(_, c)| *c)),
                     };
                     if matches!(res, Res::AdGroup | Res::AdGroupAd | Res::AdGroupCriterion) {
-                        budget /= 2 + (crate::emulator::rng::hash_str(&rn) % 3);
+                        budget /= 2 + (crate::emulator::rng::hash_str(rn) % 3);
                     }
-                    for (k, x) in ctx {
-                        row.insert(k.to_string(), x);
-                    }
-                    row.insert("customer".into(), customer_json.clone());
-                    base.push((Value::Object(row), o.created, budget, rn));
+                    base.push((parts, budget, rn.into()));
                 }
             }
         }
     }
-    let non_date: Vec<&Cond> = q.conds.iter().filter(|c| c.field != "segments.date").collect();
-    let mut rows: Vec<Value> = Vec::new();
-    let want_metrics = !plan.metrics.is_empty() || plan.date_selected;
-    for (mut row, _created, budget, rn) in base {
+    let conds: Vec<(Vec<String>, &Cond)> = q
+        .conds
+        .iter()
+        .filter(|c| c.field != "segments.date")
+        .map(|c| (split_camel(&c.field), c))
+        .collect();
+    let keep = |r: &Row| conds.iter().all(|(p, c)| eval(c, r.get(p)));
+    let mut rows: Vec<Row> = Vec::new();
+    for (parts, budget, rn) in base {
         if !want_metrics {
-            if non_date.iter().all(|c| eval(c, &row)) {
-                rows.push(row);
+            let r = Row {
+                parts,
+                metrics: None,
+                date: None,
+            };
+            if keep(&r) {
+                rows.push(r);
             }
             continue;
         }
@@ -867,15 +910,16 @@ pub fn run(plan: &Plan, cust: &Customer, lag_seq: Option<u64>, seed: u64, today:
         let (from, to) = plan.range.unwrap_or((today - Duration::days(365), today));
         let to = to.min(today);
         let from = from.max(to - Duration::days(400));
-        let all_metrics: Vec<String> = metrics::SUPPORTED.iter().map(|s| s.to_string()).collect();
         if plan.date_selected {
             let mut d = from;
             while d <= to {
                 let m = metrics::day(seed, &rn, d, today, budget);
-                let mut r = row.clone();
-                set_path(&mut r, "metrics", metrics::to_json(&m, &all_metrics));
-                set_path(&mut r, "segments.date", json!(d.to_string()));
-                if non_date.iter().all(|c| eval(c, &r)) {
+                let r = Row {
+                    parts: parts.clone(),
+                    metrics: Some(metrics::to_json(&m, &metric_names)),
+                    date: Some(json!(d.to_string())),
+                };
+                if keep(&r) {
                     rows.push(r);
                 }
                 d += Duration::days(1);
@@ -887,17 +931,21 @@ pub fn run(plan: &Plan, cust: &Customer, lag_seq: Option<u64>, seed: u64, today:
                 total.add(&metrics::day(seed, &rn, d, today, budget));
                 d += Duration::days(1);
             }
-            set_path(&mut row, "metrics", metrics::to_json(&total, &all_metrics));
-            if non_date.iter().all(|c| eval(c, &row)) {
-                rows.push(row);
+            let r = Row {
+                parts,
+                metrics: Some(metrics::to_json(&total, &metric_names)),
+                date: None,
+            };
+            if keep(&r) {
+                rows.push(r);
             }
         }
     }
     if !q.order.is_empty() {
-        let keys: Vec<(String, bool)> = q.order.iter().map(|(f, d)| (camel_path(f), *d)).collect();
+        let keys: Vec<(Vec<String>, bool)> = q.order.iter().map(|(f, d)| (split_camel(f), *d)).collect();
         rows.sort_by(|a, b| {
             for (k, desc) in &keys {
-                let (x, y) = (get_path(a, k).map(value_text), get_path(b, k).map(value_text));
+                let (x, y) = (a.get(k).map(value_text), b.get(k).map(value_text));
                 let o = match (x, y) {
                     (Some(x), Some(y)) => cmp_text(&x, &y),
                     (None, Some(_)) => Ordering::Less,
@@ -915,26 +963,32 @@ pub fn run(plan: &Plan, cust: &Customer, lag_seq: Option<u64>, seed: u64, today:
     if let Some(l) = q.limit {
         rows.truncate(l);
     }
+    let total = rows.len();
+    let (offset, count) = window.unwrap_or((0, total));
     // project onto the selected fields (plus each selected resource's resourceName)
-    let sel: Vec<String> = q.select.iter().map(|f| camel_path(f)).collect();
-    rows.into_iter()
+    let sel: Vec<(Vec<String>, String)> = q.select.iter().map(|f| (split_camel(f), camel_path(f))).collect();
+    let mut rn_heads: Vec<(Vec<String>, String)> = Vec::new();
+    for (p, _) in &sel {
+        let h = p[0].as_str();
+        if h != "metrics" && h != "segments" && !rn_heads.iter().any(|(x, _)| x[0] == h) {
+            rn_heads.push((vec![h.to_string(), "resourceName".into()], format!("{h}.resourceName")));
+        }
+    }
+    let out = rows
+        .iter()
+        .skip(offset)
+        .take(count)
         .map(|r| {
             let mut out = json!({});
-            for f in &sel {
-                let head = f.split('.').next().unwrap_or_default();
-                if head != "metrics" && head != "segments" {
-                    let rn_path = format!("{head}.resourceName");
-                    if let Some(v) = get_path(&r, &rn_path) {
-                        set_path(&mut out, &rn_path, v.clone());
-                    }
-                }
-                if let Some(v) = get_path(&r, f) {
-                    set_path(&mut out, f, v.clone());
+            for (p, s) in rn_heads.iter().chain(sel.iter()) {
+                if let Some(v) = r.get(p) {
+                    set_path(&mut out, s, v.clone());
                 }
             }
             out
         })
-        .collect()
+        .collect();
+    (out, total)
 }
 
 #[cfg(test)]

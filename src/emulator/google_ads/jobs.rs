@@ -330,10 +330,10 @@ pub fn get_operation(inner: &Inner, cid: &str, tail: &str, rid: &str) -> Respons
             let size = members.len().to_string();
             if let Some(cust) = st.customers.get_mut(cid) {
                 if let Some((Res::UserList, key)) = super::store::parse_rn(&job.user_list, cid) {
-                    if let Some(mut o) = cust.get(Res::UserList, &key).cloned() {
+                    if let Some(mut o) = cust.get(Res::UserList, key).cloned() {
                         o.v["sizeForSearch"] = json!(size);
                         o.v["sizeForDisplay"] = json!(size);
-                        cust.set(Res::UserList, &key, Some(o));
+                        cust.set(Res::UserList, key, Some(o));
                     }
                 }
             }

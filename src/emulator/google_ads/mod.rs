@@ -332,7 +332,7 @@ async fn drift_handler(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> Resp
     if !violations.is_empty() {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": violations.list}))).into_response();
     }
-    let Some(old) = cust.get(res, &key).cloned() else {
+    let Some(old) = cust.get(res, key).cloned() else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "no such resource"}))).into_response();
     };
     let mut v = old.v.clone();
@@ -342,7 +342,7 @@ async fn drift_handler(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> Resp
         }
     }
     let mut ctx = mutate::MutateCtx::new(cust, seq, &mut st.next_id, today(), false);
-    ctx.force_put(res, &key, v.clone(), "CHANGED");
+    ctx.force_put(res, key, v.clone(), "CHANGED");
     ctx.commit();
     Json(json!({"resource": v})).into_response()
 }
@@ -452,7 +452,8 @@ fn route(
     let (resp, ops) = match tail {
         "googleAds:search" => (search(inner, cid, body, rid, lag, false), 1),
         "googleAds:searchStream" => (search(inner, cid, body, rid, lag, true), 1),
-        "googleAds:mutate" => mutate_handler(inner, cid, None, body, rid),
+        "googleAds:mutate" => mutate_handler(inner, cid, None, false, body, rid),
+        "ads:mutate" => mutate_handler(inner, cid, None, true, body, rid),
         "offlineUserDataJobs:create" => (jobs::create(inner, cid, body, rid), 1),
         t if t.starts_with("offlineUserDataJobs/") && t.ends_with(":addOperations") => {
             jobs::add_operations(inner, cid, t.trim_end_matches(":addOperations"), body, rid)
@@ -462,7 +463,7 @@ fn route(
         }
         t if t.starts_with("operations/") => (jobs::get_operation(inner, cid, t, rid), 0),
         t => match t.strip_suffix(":mutate").and_then(Res::by_coll) {
-            Some(res) => mutate_handler(inner, cid, Some(res), body, rid),
+            Some(res) => mutate_handler(inner, cid, Some(res), false, body, rid),
             None => (not_found(rid), 0),
         },
     };
@@ -726,32 +727,34 @@ fn search(inner: &Inner, cid: &str, body: &[u8], rid: &str, lag: bool, stream: b
             }
         }
     };
-    let rows = {
+    let window = (!stream).then_some((offset, PAGE_ROWS));
+    let (rows, total) = {
         let st = inner.state.lock();
         let Some(cust) = st.customers.get(cid) else {
             return not_found(rid);
         };
         let lag_seq = lag.then_some(st.write_seq);
-        gaql::run(&plan, cust, lag_seq, inner.cfg.metric_seed, today)
+        gaql::run(&plan, cust, lag_seq, inner.cfg.metric_seed, today, window)
     };
     if stream {
-        let mut chunks: Vec<Value> = rows
-            .chunks(PAGE_ROWS)
-            .map(|c| json!({"results": c, "fieldMask": plan.field_mask, "requestId": rid}))
-            .collect();
+        let mut chunks: Vec<Value> = Vec::new();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Value> = rows.by_ref().take(PAGE_ROWS).collect();
+            chunks.push(json!({"results": chunk, "fieldMask": plan.field_mask, "requestId": rid}));
+        }
         if chunks.is_empty() {
             chunks.push(json!({"fieldMask": plan.field_mask, "requestId": rid}));
         }
         return Json(Value::Array(chunks)).into_response();
     }
-    if offset > rows.len() {
+    if offset > total {
         return bad(AdsError::new(errors::INVALID_PAGE_TOKEN, "Page token is invalid.").at("page_token", None));
     }
-    let total = rows.len();
-    let end = (offset + PAGE_ROWS).min(total);
+    let end = offset + rows.len();
     let mut out = serde_json::Map::new();
-    if end > offset {
-        out.insert("results".into(), Value::Array(rows[offset..end].to_vec()));
+    if !rows.is_empty() {
+        out.insert("results".into(), Value::Array(rows));
     }
     if end < total {
         out.insert("nextPageToken".into(), json!(encode_page_token(end, qhash)));
@@ -785,26 +788,24 @@ fn decode_page_token(t: &str, qhash: u64) -> Option<usize> {
 }
 
 /// Per-service `:mutate` (`res` set) or `googleAds:mutate`.
-fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: &str) -> (Response, u64) {
+fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, ads: bool, body: &[u8], rid: &str) -> (Response, u64) {
     let message = match res {
         Some(r) => format!("services.{}", r.def().request),
+        None if ads => "services.MutateAdsRequest".to_string(),
         None => "services.MutateGoogleAdsRequest".to_string(),
     };
+    let per_service = res.is_some() || ads;
     let req = match parse_body(&message, body, rid) {
         Ok(v) => v,
         Err(r) => return (r, 0),
     };
-    let list_key = if res.is_some() {
-        "operations"
-    } else {
-        "mutateOperations"
+    let list_key = if per_service { "operations" } else { "mutateOperations" };
+    let list_proto = if per_service { "operations" } else { "mutate_operations" };
+    let mut req = req;
+    let ops: Vec<Value> = match req.get_mut(list_key).map(Value::take) {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
     };
-    let list_proto = if res.is_some() {
-        "operations"
-    } else {
-        "mutate_operations"
-    };
-    let ops: Vec<Value> = req.get(list_key).and_then(Value::as_array).cloned().unwrap_or_default();
     let n = ops.len() as u64;
     let bad = |e: AdsError| (errors::failure(Status::InvalidArgument, &[e], rid), n);
     if ops.is_empty() {
@@ -836,13 +837,19 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
         return (not_found(rid), n);
     };
     let mut ctx = mutate::MutateCtx::new(cust, seq, &mut st.next_id, today(), res.is_none());
+    ctx.want_resources = mutable;
     let mut results: Vec<Value> = Vec::with_capacity(ops.len());
     let mut errs: Vec<AdsError> = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        let (r, inner_op, loc) = match res {
-            Some(r) => (r, op, vec![(list_proto.to_string(), Some(i))]),
+    for (i, mut op) in ops.into_iter().enumerate() {
+        let (target, inner_op, loc) = match res {
+            Some(r) => (Some(r), op, vec![(list_proto.to_string(), Some(i))]),
+            None if ads => (None, op, vec![(list_proto.to_string(), Some(i))]),
             None => {
-                let Some((key, inner_op)) = op.as_object().and_then(|m| m.iter().next()) else {
+                let Some((key, inner_op)) = op
+                    .as_object_mut()
+                    .and_then(|m| m.iter_mut().next())
+                    .map(|(k, v)| (k.clone(), v.take()))
+                else {
                     errs.push(
                         AdsError::new(
                             errors::OPERATION_REQUIRED,
@@ -853,34 +860,44 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
                     results.push(json!({}));
                     continue;
                 };
-                let Some(r) = Res::by_mutate_op(key) else {
-                    errs.push(
-                        AdsError::new(errors::OPERATION_REQUIRED, "Unsupported operation.").at(list_proto, Some(i)),
-                    );
-                    results.push(json!({}));
-                    continue;
-                };
-                (
-                    r,
-                    inner_op,
-                    vec![
-                        (list_proto.to_string(), Some(i)),
-                        (r.def().mutate_op_proto.to_string(), None),
-                    ],
-                )
+                if key == "adOperation" {
+                    let loc = vec![(list_proto.to_string(), Some(i)), ("ad_operation".to_string(), None)];
+                    (None, inner_op, loc)
+                } else {
+                    let Some(r) = Res::by_mutate_op(&key) else {
+                        errs.push(
+                            AdsError::new(errors::OPERATION_REQUIRED, "Unsupported operation.").at(list_proto, Some(i)),
+                        );
+                        results.push(json!({}));
+                        continue;
+                    };
+                    (
+                        Some(r),
+                        inner_op,
+                        vec![
+                            (list_proto.to_string(), Some(i)),
+                            (r.def().mutate_op_proto.to_string(), None),
+                        ],
+                    )
+                }
             }
         };
         let sp = ctx.savepoint();
-        match ctx.apply(r, inner_op, &loc) {
+        let applied = match target {
+            Some(r) => ctx.apply(r, inner_op, &loc),
+            None => ctx.update_ad(inner_op, &loc),
+        };
+        match applied {
             Ok((rn, v)) => {
+                let (member, result) = match target {
+                    Some(r) => (r.def().json, r.def().result),
+                    None => ("ad", "adResult"),
+                };
                 let mut one = json!({"resourceName": rn});
                 if mutable {
-                    one[r.def().json] = v;
+                    one[member] = v;
                 }
-                results.push(match res {
-                    Some(_) => one,
-                    None => json!({ r.def().result: one }),
-                });
+                results.push(if per_service { one } else { json!({ result: one }) });
             }
             Err(mut e) => {
                 if partial {
@@ -900,7 +917,7 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, body: &[u8], rid: 
         return (Json(json!({})).into_response(), n);
     }
     ctx.commit();
-    let key = if res.is_some() {
+    let key = if per_service {
         "results"
     } else {
         "mutateOperationResponses"

@@ -20,6 +20,8 @@ pub struct MutateCtx<'a> {
     pub next_id: &'a mut u64,
     pub today: NaiveDate,
     pub allow_temp_ids: bool,
+    /// Return the mutated resources (responseContentType MUTABLE_RESOURCE).
+    pub want_resources: bool,
     undo: Vec<(Res, String, Option<Obj>)>,
     changes: Vec<(String, Value)>,
     temp: HashMap<String, String>,
@@ -40,6 +42,7 @@ impl<'a> MutateCtx<'a> {
             next_id,
             today,
             allow_temp_ids: temp,
+            want_resources: false,
             undo: Vec::new(),
             changes: Vec::new(),
             temp: HashMap::new(),
@@ -106,14 +109,20 @@ impl<'a> MutateCtx<'a> {
         *self.next_id
     }
 
+    /// Record the change, store the object, and hand back what the response needs.
+    fn finish(&mut self, res: Res, key: &str, rn: String, v: Value, status: &str) -> (String, Value) {
+        self.record_change(res, &rn, &v, status);
+        let ret = if self.want_resources { v.clone() } else { Value::Null };
+        self.put(res, key, v);
+        (rn, ret)
+    }
+
     fn put(&mut self, res: Res, key: &str, v: Value) {
-        let old = self.cust.get(res, key).cloned();
-        let prev = match &old {
-            Some(o) if o.seq == self.seq => o.prev.clone(),
-            Some(o) => Prev::Was(o.v.clone()),
-            None => Prev::Created,
+        let (prev, created) = match self.cust.get(res, key) {
+            Some(o) if o.seq == self.seq => (o.prev.clone(), o.created),
+            Some(o) => (Prev::Was(o.v.clone()), o.created),
+            None => (Prev::Created, self.today),
         };
-        let created = old.as_ref().map_or(self.today, |o| o.created);
         let obj = Obj {
             v,
             seq: self.seq,
@@ -199,7 +208,7 @@ impl<'a> MutateCtx<'a> {
 
     /// Apply one `XxxOperation` (already checked by the JSON front end). Returns the resource name and the
     /// resource (for `MUTABLE_RESOURCE` responses).
-    pub fn apply(&mut self, res: Res, op: &Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+    pub fn apply(&mut self, res: Res, op: Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
         let err = |code: Code, msg: &str, path: &[&str]| {
             let mut e = AdsError::new(code, msg).under(loc);
             for p in path {
@@ -207,15 +216,19 @@ impl<'a> MutateCtx<'a> {
             }
             vec![e]
         };
-        let Some(op) = op.as_object() else {
+        let Value::Object(mut op) = op else {
             return Err(err(
                 errors::OPERATION_REQUIRED,
                 "Mutate operations must have 'create', 'update', or 'remove' specified.",
                 &[],
             ));
         };
-        let mut op = op.clone();
-        if let Err(t) = self.substitute_op(&mut op) {
+        let substituted = if self.allow_temp_ids {
+            self.substitute_op(&mut op)
+        } else {
+            Ok(())
+        };
+        if let Err(t) = substituted {
             let code = if self.failed_temp.contains(&t) {
                 errors::TEMP_ID_RESOURCE_HAD_ERRORS
             } else {
@@ -228,7 +241,7 @@ impl<'a> MutateCtx<'a> {
             .trigger(t)
             .under(loc)]);
         }
-        if let Some(body) = op.get("create") {
+        if let Some(body) = op.remove("create") {
             let temp_name = body
                 .get("resourceName")
                 .and_then(Value::as_str)
@@ -266,6 +279,112 @@ impl<'a> MutateCtx<'a> {
                 &[],
             ))
         }
+    }
+
+    /// AdService: update an ad in place (`customers/{cid}/ads/{adId}`), e.g. a responsive search ad's
+    /// headlines. The ad lives inside its ad group ad; the change is recorded on the ad group ad.
+    pub fn update_ad(&mut self, op: Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let Value::Object(mut op) = op else {
+            return Err(vec![AdsError::new(
+                errors::OPERATION_REQUIRED,
+                "Mutate operations must have 'update' specified.",
+            )
+            .under(loc)]);
+        };
+        if self.allow_temp_ids {
+            if let Err(t) = self.substitute_op(&mut op) {
+                return Err(vec![AdsError::new(
+                    errors::RESOURCE_NOT_FOUND,
+                    "The operation refers to an unknown temporary id.",
+                )
+                .trigger(t)
+                .under(loc)]);
+            }
+        }
+        let Some(body) = op.get("update") else {
+            return Err(vec![AdsError::new(
+                errors::OPERATION_REQUIRED,
+                "Mutate operations must have 'update' specified.",
+            )
+            .under(loc)]);
+        };
+        let rn = body
+            .get("resourceName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let e = |code: Code, msg: &str| {
+            vec![AdsError::new(code, msg)
+                .trigger(rn.clone())
+                .under(loc)
+                .at("update", None)
+                .at("resource_name", None)]
+        };
+        if rn.is_empty() {
+            return Err(e(errors::RESOURCE_NAME_MISSING, "The resource name is missing."));
+        }
+        let prefix = format!("customers/{}/ads/", self.cust.info.id);
+        let Some(ad_id) = rn
+            .strip_prefix(&prefix)
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+        else {
+            return Err(e(errors::RESOURCE_NAME_MALFORMED, "The resource name is malformed."));
+        };
+        let suffix = format!("~{ad_id}");
+        let found = self
+            .cust
+            .table(Res::AdGroupAd)
+            .and_then(|t| t.iter().find(|(k, _)| k.ends_with(&suffix)))
+            .map(|(k, o)| (k.clone(), o.v.clone()));
+        let Some((key, mut v)) = found else {
+            return Err(e(errors::RESOURCE_NOT_FOUND, "The resource was not found."));
+        };
+        if v.get("status").and_then(Value::as_str) == Some("REMOVED") {
+            return Err(e(
+                errors::CANNOT_OPERATE_ON_REMOVED_ADGROUPAD,
+                "Cannot operate on a removed ad group ad.",
+            ));
+        }
+        let Some(mask) = op
+            .get("updateMask")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+        else {
+            return Err(vec![AdsError::new(
+                errors::FIELD_MASK_MISSING,
+                "The field mask must be set for an update.",
+            )
+            .under(loc)
+            .at("update_mask", None)]);
+        };
+        let mut ad = v.get("ad").cloned().unwrap_or_else(|| json!({}));
+        for path in mask.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some(f) = schema().json_path("resources.Ad", path) else {
+                return Err(vec![AdsError::new(
+                    errors::FIELD_NOT_FOUND,
+                    "The field mask contained an invalid field.",
+                )
+                .trigger(path.to_string())
+                .under(loc)
+                .at("update_mask", None)]);
+            };
+            if f.is_immutable() || f.is_output_only() {
+                return Err(vec![AdsError::new(
+                    errors::IMMUTABLE_FIELD,
+                    "The field cannot be modified after creation.",
+                )
+                .trigger(path.to_string())
+                .under(loc)
+                .at("update", None)
+                .at(&f.name, None)]);
+            }
+            copy_path(body, &mut ad, path);
+        }
+        v["ad"] = ad.clone();
+        let aga_rn = self.rn(Res::AdGroupAd, &key);
+        self.record_change(Res::AdGroupAd, &aga_rn, &v, "CHANGED");
+        self.put(Res::AdGroupAd, &key, v);
+        Ok((rn, if self.want_resources { ad } else { Value::Null }))
     }
 
     fn substitute_op(&self, op: &mut Map<String, Value>) -> Result<(), String> {
@@ -315,8 +434,8 @@ impl<'a> MutateCtx<'a> {
         }
     }
 
-    fn create(&mut self, res: Res, body: &Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
-        let mut v = body.clone();
+    fn create(&mut self, res: Res, body: Value, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
+        let mut v = body;
         strip_output_only(&res.message(), &mut v);
         let Some(m) = v.as_object_mut() else {
             return Err(vec![
@@ -556,11 +675,9 @@ impl<'a> MutateCtx<'a> {
             }
         }
         m.insert("resourceName".into(), json!(rn));
-        let v = Value::Object(m.clone());
+        let v = Value::Object(std::mem::take(m));
         self.check_unique_name(res, &v, None, loc, "create")?;
-        self.put(res, &key, v.clone());
-        self.record_change(res, &rn, &v, "ADDED");
-        Ok((rn, v))
+        Ok(self.finish(res, &key, rn, v, "ADDED"))
     }
 
     fn check_unique_name(
@@ -608,7 +725,7 @@ impl<'a> MutateCtx<'a> {
         }
     }
 
-    fn locate(&self, res: Res, rn: &str, loc: &Loc, what: &str) -> Result<(String, Obj), Vec<AdsError>> {
+    fn locate(&self, res: Res, rn: &str, loc: &Loc, what: &str) -> Result<(String, Value), Vec<AdsError>> {
         let e = |code: Code, msg: &str| {
             let mut e = AdsError::new(code, msg)
                 .trigger(rn.to_string())
@@ -628,7 +745,7 @@ impl<'a> MutateCtx<'a> {
         if r != res {
             return Err(e(errors::RESOURCE_NAME_MALFORMED, "The resource name is malformed."));
         }
-        let Some(o) = self.cust.get(res, &key) else {
+        let Some(o) = self.cust.get(res, key) else {
             return Err(e(errors::RESOURCE_NOT_FOUND, "The resource was not found."));
         };
         if o.v.get("status").and_then(Value::as_str) == Some("REMOVED") {
@@ -645,7 +762,7 @@ impl<'a> MutateCtx<'a> {
             };
             return Err(e(code, msg));
         }
-        Ok((key, o.clone()))
+        Ok((key.to_string(), o.v.clone()))
     }
 
     fn update(
@@ -670,7 +787,7 @@ impl<'a> MutateCtx<'a> {
             .at("update_mask", None)]);
         };
         let message = res.message();
-        let mut v = old.v.clone();
+        let mut v = old.clone();
         let mut touched_bidding = None;
         for path in mask.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some(f) = schema().json_path(&message, path) else {
@@ -719,7 +836,7 @@ impl<'a> MutateCtx<'a> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            if old.v.get("campaignBudget").and_then(Value::as_str) != Some(new_b.as_str()) {
+            if old.get("campaignBudget").and_then(Value::as_str) != Some(new_b.as_str()) {
                 let budget = self.live_ref(&new_b, Res::CampaignBudget, "campaign_budget", loc, "update")?;
                 if budget.get("explicitlyShared").and_then(Value::as_bool) == Some(false)
                     && self.cust.budget_uses(&new_b) > 0
@@ -736,9 +853,7 @@ impl<'a> MutateCtx<'a> {
             }
         }
         self.check_unique_name(res, &v, Some(&key), loc, "update")?;
-        self.put(res, &key, v.clone());
-        self.record_change(res, &rn, &v, "CHANGED");
-        Ok((rn, v))
+        Ok(self.finish(res, &key, rn, v, "CHANGED"))
     }
 
     fn remove(&mut self, res: Res, rn: &str, loc: &Loc) -> Result<(String, Value), Vec<AdsError>> {
@@ -753,16 +868,14 @@ impl<'a> MutateCtx<'a> {
             .at("remove", None)]);
         }
         if res.def().soft_remove {
-            let mut v = old.v.clone();
+            let mut v = old.clone();
             if let Some(m) = v.as_object_mut() {
                 m.insert("status".into(), json!("REMOVED"));
             }
-            self.put(res, &key, v.clone());
-            self.record_change(res, rn, &v, "REMOVED");
-            Ok((rn.to_string(), v))
+            Ok(self.finish(res, &key, rn.to_string(), v, "REMOVED"))
         } else {
             self.delete(res, &key);
-            Ok((rn.to_string(), old.v))
+            Ok((rn.to_string(), old))
         }
     }
 }

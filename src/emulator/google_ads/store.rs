@@ -94,7 +94,7 @@ impl Customer {
 
     pub fn get_rn(&self, rn: &str) -> Option<(Res, &Obj)> {
         let (res, key) = parse_rn(rn, &self.info.id)?;
-        self.get(res, &key).map(|o| (res, o))
+        self.get(res, key).map(|o| (res, o))
     }
 
     /// Replace (or delete, with `None`) an object, keeping the indexes right. Returns the old object.
@@ -194,7 +194,7 @@ fn budget_ref(res: Res, v: &Value) -> Option<String> {
 }
 
 /// `customers/{cid}/{coll}/{key}` → (type, key), for this customer only.
-pub fn parse_rn(rn: &str, cid: &str) -> Option<(Res, String)> {
+pub fn parse_rn<'a>(rn: &'a str, cid: &str) -> Option<(Res, &'a str)> {
     let rest = rn.strip_prefix("customers/")?;
     let (c, rest) = rest.split_once('/')?;
     if c != cid {
@@ -204,7 +204,7 @@ pub fn parse_rn(rn: &str, cid: &str) -> Option<(Res, String)> {
     if key.is_empty() || key.contains('/') {
         return None;
     }
-    Some((Res::by_coll(coll)?, key.to_string()))
+    Some((Res::by_coll(coll)?, key))
 }
 
 /// The time format of change_status and of the API's date-times: `yyyy-MM-dd HH:mm:ss.SSSSSS`.

@@ -115,18 +115,16 @@ impl Default for MetaEmulator {
 impl MetaEmulator {
     /// The Meta emulator of the core configuration: its settings, plus the seed file's ad accounts.
     pub fn new(config: &EmulatorConfig) -> Self {
-        let emu = Self::with_config(MetaConfig::from_core(config));
-        for a in &config.seed.meta.ad_accounts {
-            emu.add_account(&a.id, &a.currency, &a.timezone_name, a.name.as_deref());
-        }
-        emu
+        Self::with_config(MetaConfig::from_core(config))
     }
 
+    /// An emulator with these settings; the seed accounts of the config exist from the start.
     pub fn with_config(cfg: MetaConfig) -> Self {
+        let state = fresh_state(&cfg);
         Self {
             inner: Arc::new(Inner {
                 cfg: RwLock::new(cfg),
-                state: Mutex::new(State::default()),
+                state: Mutex::new(state),
             }),
         }
     }
@@ -181,6 +179,15 @@ impl MetaEmulator {
     pub fn advance_clock(&self, by: Duration) {
         self.inner.lock().clock_offset_ms += by.as_millis() as i64;
     }
+}
+
+/// An empty state holding the seed accounts.
+fn fresh_state(cfg: &MetaConfig) -> State {
+    let mut st = State::default();
+    for a in &cfg.seed_accounts {
+        st.accounts.insert(a.id.clone(), a.clone());
+    }
+    st
 }
 
 fn to_response(r: GraphResponse) -> Response {
@@ -620,6 +627,7 @@ impl PlatformEmulator for MetaEmulator {
     }
 
     fn reset(&self) {
-        *self.inner.lock() = State::default();
+        let cfg = self.inner.config();
+        *self.inner.lock() = fresh_state(&cfg);
     }
 }

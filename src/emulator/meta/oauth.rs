@@ -79,6 +79,16 @@ pub fn dialog(inner: &Inner, params: &[(String, String)]) -> Result<String, Stri
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    let code_challenge = match param(params, "code_challenge") {
+        Some(c) => {
+            let method = param(params, "code_challenge_method").unwrap_or("plain");
+            if !matches!(method, "S256" | "plain") {
+                return Err("Invalid code_challenge_method: use S256 or plain.".into());
+            }
+            Some((c.to_string(), method.to_string()))
+        }
+        None => None,
+    };
     let mut guard = inner.lock();
     let st: &mut State = &mut guard;
     let now = inner.now_ms(st);
@@ -91,6 +101,7 @@ pub fn dialog(inner: &Inner, params: &[(String, String)]) -> Result<String, Stri
             scopes,
             expires_ms: now + 600_000,
             used: false,
+            code_challenge,
         },
     );
     let mut q = vec![("code".to_string(), code)];
@@ -175,6 +186,19 @@ pub fn access_token(inner: &Inner, params: &[(String, String)]) -> GraphResponse
                 "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
             )
             .subcode(36008));
+        }
+        if let Some((challenge, method)) = &info.code_challenge {
+            let verifier = param(params, "code_verifier").ok_or_else(|| GraphError::missing_param("code_verifier"))?;
+            let derived = if method == "S256" {
+                use base64::Engine as _;
+                use sha2::Digest as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+            } else {
+                verifier.to_string()
+            };
+            if !util::ct_eq(&derived, challenge) {
+                return Err(GraphError::new(100, "Invalid code verifier."));
+            }
         }
         if let Some(c) = st.codes.get_mut(&key) {
             c.used = true;

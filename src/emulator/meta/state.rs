@@ -50,6 +50,8 @@ pub struct MetaConfig {
     pub seed: u64,
     /// Create unknown ad accounts on first use (otherwise they do not exist).
     pub auto_create_accounts: bool,
+    /// Ad accounts from the seed file: present from the start and again after a reset.
+    pub seed_accounts: Vec<Account>,
     /// Currency and time zone of ad accounts created on first use.
     pub default_currency: String,
     pub default_timezone: String,
@@ -80,6 +82,7 @@ impl Default for MetaConfig {
             max_page_limit: 5000,
             seed: 0,
             auto_create_accounts: true,
+            seed_accounts: Vec::new(),
             default_currency: "USD".to_string(),
             default_timezone: "America/Los_Angeles".to_string(),
         }
@@ -105,6 +108,21 @@ impl MetaConfig {
                 .map(|a| (a.app_id.clone(), a.app_secret.clone()))
                 .collect(),
             extra_tokens: core.seed.meta.access_tokens.clone(),
+            seed_accounts: core
+                .seed
+                .meta
+                .ad_accounts
+                .iter()
+                .map(|a| {
+                    let id = a.id.strip_prefix("act_").unwrap_or(&a.id).to_string();
+                    Account {
+                        name: a.name.clone().unwrap_or_else(|| format!("Emulated ad account {id}")),
+                        id,
+                        currency: a.currency.clone(),
+                        timezone_name: a.timezone_name.clone(),
+                    }
+                })
+                .collect(),
             ..Self::default()
         }
         .with_seed_extras(&core.seed.meta.extra)
@@ -272,6 +290,9 @@ pub struct CodeInfo {
     pub scopes: Vec<String>,
     pub expires_ms: i64,
     pub used: bool,
+    /// PKCE: the dialog's `code_challenge` and `code_challenge_method` (`S256` or `plain`), if sent.
+    #[serde(default)]
+    pub code_challenge: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -1,0 +1,500 @@
+//! Output formats: an aligned table for people, CSV and JSON for machines (both read back exactly), and one
+//! self-contained HTML file with inline SVG charts (no scripts, fonts or images from anywhere).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::report::{money_str, FlatRow, Report, Row, Sums, Total};
+use crate::model::{Currency, Money};
+
+/// The version of the JSON document.
+pub const JSON_VERSION: u32 = 1;
+
+fn pct(d: Option<Decimal>) -> String {
+    d.map(|d| format!("{}%", (d * Decimal::from(100)).round_dp(2)))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn per(d: Option<Decimal>, c: Currency) -> String {
+    d.map(|d| d.round_dp(c.minor_units()).to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn roas(d: Option<Decimal>) -> String {
+    d.map(|d| format!("{}x", d.round_dp(2))).unwrap_or_else(|| "-".into())
+}
+
+fn num(d: Decimal) -> String {
+    d.round_dp(2).normalize().to_string()
+}
+
+fn cells(s: &Sums, c: Currency) -> Vec<String> {
+    vec![
+        s.impressions.to_string(),
+        s.clicks.to_string(),
+        s.cost.display(c),
+        num(s.conversions),
+        s.conversion_value.display(c),
+        pct(s.ctr()),
+        per(s.cpc(), c),
+        per(s.cpa(), c),
+        roas(s.roas()),
+    ]
+}
+
+const NUM_HEAD: [&str; 9] = [
+    "IMPR",
+    "CLICKS",
+    "COST",
+    "CONV",
+    "CONV VALUE",
+    "CTR",
+    "CPC",
+    "CPA",
+    "ROAS",
+];
+
+fn table_text(head: &[&str], rows: &[Vec<String>], right_from: usize) -> String {
+    let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(c.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = w[i].saturating_sub(c.chars().count());
+            if i > 0 {
+                l.push_str("  ");
+            }
+            if i >= right_from {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            } else {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(head.to_vec(), &mut out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+/// The aligned table (rows, then totals per account, per platform and currency, per currency).
+pub fn table(r: &Report) -> String {
+    let mut out = format!(
+        "Metrics {} .. {} (level {}, by {})\n\n",
+        r.range.since,
+        r.range.until,
+        r.level.as_str(),
+        r.by.as_str()
+    );
+    if r.rows.is_empty() {
+        out.push_str("No activity in this range.\n");
+        return out;
+    }
+    let mut head = vec!["PERIOD", "PLATFORM", "ACCOUNT", "OBJECT"];
+    head.extend(NUM_HEAD);
+    let rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let object = if row.in_yaml {
+                row.object.clone()
+            } else {
+                format!("{} (id {}, not in YAML)", row.object, row.id)
+            };
+            let mut v = vec![
+                row.period.clone(),
+                row.platform.to_string(),
+                row.account.clone(),
+                object,
+            ];
+            v.extend(cells(&row.sums, row.currency));
+            v
+        })
+        .collect();
+    out.push_str(&table_text(&head, &rows, 4));
+    out.push_str("\nTotals (never summed across currencies)\n");
+    let mut head = vec!["SCOPE", "NAME", "CURRENCY"];
+    head.extend(NUM_HEAD);
+    let totals: Vec<Vec<String>> = r
+        .account_totals
+        .iter()
+        .chain(&r.platform_totals)
+        .chain(&r.currency_totals)
+        .map(|t| {
+            let mut v = vec![t.scope.to_string(), t.label(), t.currency.code().to_string()];
+            v.extend(cells(&t.sums, t.currency));
+            v
+        })
+        .collect();
+    out.push_str(&table_text(&head, &totals, 3));
+    out
+}
+
+/// The CSV columns: the fields of [`FlatRow`], in order.
+pub const CSV_HEADER: [&str; 19] = [
+    "period",
+    "since",
+    "until",
+    "platform",
+    "account",
+    "currency",
+    "level",
+    "object",
+    "id",
+    "in_yaml",
+    "impressions",
+    "clicks",
+    "cost",
+    "conversions",
+    "conversion_value",
+    "ctr",
+    "cpc",
+    "cpa",
+    "roas",
+];
+
+/// CSV: one line per row, the columns of [`FlatRow`].
+pub fn csv(r: &Report) -> Result<String, String> {
+    csv_rows(&r.rows)
+}
+
+/// CSV of any rows (a header even when there are none).
+pub fn csv_rows(rows: &[Row]) -> Result<String, String> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    for row in rows {
+        w.serialize(row.to_flat()).map_err(|e| e.to_string())?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// Read rows back from [`csv`].
+pub fn parse_csv(text: &str) -> Result<Vec<Row>, String> {
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    rd.deserialize::<FlatRow>()
+        .map(|r| r.map_err(|e| e.to_string()).and_then(|f| Row::from_flat(&f)))
+        .collect()
+}
+
+/// A total as JSON carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlatTotal {
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::model::Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub currency: String,
+    pub impressions: u64,
+    pub clicks: u64,
+    pub cost: String,
+    pub conversions: String,
+    pub conversion_value: String,
+    pub ctr: String,
+    pub cpc: String,
+    pub cpa: String,
+    pub roas: String,
+}
+
+fn flat_total(t: &Total) -> FlatTotal {
+    let s = &t.sums;
+    let o = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
+    FlatTotal {
+        scope: t.scope.to_string(),
+        platform: t.platform,
+        account: t.account.clone(),
+        currency: t.currency.code().to_string(),
+        impressions: s.impressions,
+        clicks: s.clicks,
+        cost: money_str(s.cost, t.currency),
+        conversions: s.conversions.normalize().to_string(),
+        conversion_value: money_str(s.conversion_value, t.currency),
+        ctr: o(s.ctr()),
+        cpc: o(s.cpc()),
+        cpa: o(s.cpa()),
+        roas: o(s.roas()),
+    }
+}
+
+/// The JSON document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JsonReport {
+    pub version: u32,
+    pub since: chrono::NaiveDate,
+    pub until: chrono::NaiveDate,
+    pub level: super::Level,
+    pub by: super::Bucket,
+    pub rows: Vec<FlatRow>,
+    pub totals: JsonTotals,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JsonTotals {
+    pub accounts: Vec<FlatTotal>,
+    pub platforms: Vec<FlatTotal>,
+    pub currencies: Vec<FlatTotal>,
+}
+
+pub fn json(r: &Report) -> Result<String, String> {
+    let doc = JsonReport {
+        version: JSON_VERSION,
+        since: r.range.since,
+        until: r.range.until,
+        level: r.level,
+        by: r.by,
+        rows: r.rows.iter().map(Row::to_flat).collect(),
+        totals: JsonTotals {
+            accounts: r.account_totals.iter().map(flat_total).collect(),
+            platforms: r.platform_totals.iter().map(flat_total).collect(),
+            currencies: r.currency_totals.iter().map(flat_total).collect(),
+        },
+    };
+    serde_json::to_string_pretty(&doc)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+/// Read rows back from [`json`].
+pub fn parse_json(text: &str) -> Result<Vec<Row>, String> {
+    let doc: JsonReport = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    doc.rows.iter().map(Row::from_flat).collect()
+}
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Pixel coordinate of a value (plotting only; the numbers shown stay exact).
+fn px(v: Decimal, max: Decimal, span: f64) -> f64 {
+    if max.is_zero() {
+        return 0.0;
+    }
+    (v / max).to_f64().unwrap_or(0.0) * span
+}
+
+/// One chart: spend (bars, left axis) and conversions (line, right axis) per day.
+fn chart(platform: &str, currency: Currency, series: &BTreeMap<chrono::NaiveDate, Sums>) -> String {
+    const W: f64 = 820.0;
+    const H: f64 = 240.0;
+    const L: f64 = 80.0;
+    const R: f64 = 120.0;
+    const T: f64 = 20.0;
+    const B: f64 = 40.0;
+    let (pw, ph) = (W - L - R, H - T - B);
+    let money = |m: Money| Decimal::new(m.micros(), 6);
+    let max_spend = series.values().map(|s| money(s.cost)).max().unwrap_or_default();
+    let max_conv = series.values().map(|s| s.conversions).max().unwrap_or_default();
+    let n = series.len().max(1) as f64;
+    let slot = pw / n;
+    let mut svg = format!(
+        "<svg class=\"chart\" data-platform=\"{p}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
+         aria-label=\"{p} spend and conversions per day\">\n",
+        p = esc(platform)
+    );
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{L}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" class=\"axis\"/><line x1=\"{L}\" y1=\"{T}\" x2=\"{L}\" y2=\"{y}\" class=\"axis\"/>",
+        y = T + ph,
+        x2 = L + pw
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{x}\" y=\"{y}\" class=\"lbl\" text-anchor=\"end\">{v}</text><text x=\"{x}\" y=\"{y0}\" class=\"lbl\" text-anchor=\"end\">0</text>",
+        x = L - 6.0,
+        y = T + 10.0,
+        y0 = T + ph,
+        v = esc(&series.values().map(|s| s.cost).max().unwrap_or(Money::ZERO).display(currency))
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{x}\" y=\"{y}\" class=\"lbl conv\">{v} conv.</text>",
+        x = L + pw + 6.0,
+        y = T + 10.0,
+        v = esc(&num(max_conv))
+    );
+    let mut points = Vec::new();
+    for (i, (date, s)) in series.iter().enumerate() {
+        let x = L + slot * i as f64;
+        let h = px(money(s.cost), max_spend, ph);
+        let _ = writeln!(
+            svg,
+            "<rect class=\"spend\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"><title>{d}: {c} spend, {v} conversions</title></rect>",
+            y = T + ph - h,
+            w = (slot * 0.8).max(1.0),
+            d = date,
+            c = esc(&s.cost.display(currency)),
+            v = esc(&num(s.conversions)),
+        );
+        points.push(format!(
+            "{:.1},{:.1}",
+            x + slot * 0.4,
+            T + ph - px(s.conversions, max_conv, ph)
+        ));
+    }
+    if let (Some(first), Some(last)) = (series.keys().next(), series.keys().next_back()) {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{L}\" y=\"{y}\" class=\"lbl\">{first}</text><text x=\"{x}\" y=\"{y}\" class=\"lbl\" text-anchor=\"end\">{last}</text>",
+            y = T + ph + 18.0,
+            x = L + pw
+        );
+    }
+    let _ = writeln!(svg, "<polyline class=\"conv\" points=\"{}\"/>", points.join(" "));
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn html_table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut t = String::from("<table>\n<tr>");
+    for h in head {
+        let _ = write!(t, "<th>{}</th>", esc(h));
+    }
+    t.push_str("</tr>\n");
+    for r in rows {
+        t.push_str("<tr>");
+        for c in r {
+            let _ = write!(t, "<td>{}</td>", esc(c));
+        }
+        t.push_str("</tr>\n");
+    }
+    t.push_str("</table>\n");
+    t
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1d2330}\
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}h3{font-size:1rem;margin-top:1.5rem}\
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .6rem;border-bottom:1px solid #e3e6ec;\
+text-align:right;font-variant-numeric:tabular-nums}td:first-child,th:first-child{text-align:left}\
+th{background:#f4f6f9}.axis{stroke:#8a93a6}.lbl{font-size:11px;fill:#59627a}.spend{fill:#4c78dd}\
+polyline.conv{fill:none;stroke:#e8833a;stroke-width:2}.lbl.conv{fill:#e8833a}.legend span{margin-right:1rem}\
+.sw{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}";
+
+/// One self-contained HTML file: a chart per platform (and currency), totals, a table per object.
+pub fn html(r: &Report) -> String {
+    let mut h = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(
+        h,
+        "<title>adsctl metrics {} .. {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
+        r.range.since, r.range.until
+    );
+    let _ = writeln!(
+        h,
+        "<h1>Metrics {} .. {}</h1>\n<p>Level {}, by {}. Amounts in each account's currency; nothing is summed across currencies.</p>",
+        r.range.since,
+        r.range.until,
+        r.level.as_str(),
+        r.by.as_str()
+    );
+    h.push_str(
+        "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#4c78dd\"></i>spend</span>\
+         <span><i class=\"sw\" style=\"background:#e8833a\"></i>conversions</span></p>\n",
+    );
+    for ((platform, currency), series) in &r.daily {
+        let _ = writeln!(
+            h,
+            "<section class=\"platform\" data-platform=\"{}\">",
+            esc(platform.as_str())
+        );
+        let _ = writeln!(h, "<h2>{} ({})</h2>", esc(platform.as_str()), esc(currency.code()));
+        h.push_str(&chart(platform.as_str(), *currency, series));
+        h.push_str("</section>\n");
+    }
+    let mut head = vec!["Scope", "Name", "Currency"];
+    let num_head = [
+        "Impr.",
+        "Clicks",
+        "Cost",
+        "Conv.",
+        "Conv. value",
+        "CTR",
+        "CPC",
+        "CPA",
+        "ROAS",
+    ];
+    head.extend(num_head);
+    let totals: Vec<Vec<String>> = r
+        .account_totals
+        .iter()
+        .chain(&r.platform_totals)
+        .chain(&r.currency_totals)
+        .map(|t| {
+            let mut v = vec![t.scope.to_string(), t.label(), t.currency.code().to_string()];
+            v.extend(cells(&t.sums, t.currency));
+            v
+        })
+        .collect();
+    h.push_str("<h2>Totals</h2>\n");
+    h.push_str(&html_table(&head, &totals));
+    // one table per object (campaign, ad group, ad or account)
+    let mut objects: BTreeMap<(String, String, String), Vec<&Row>> = BTreeMap::new();
+    for row in &r.rows {
+        objects
+            .entry((row.account.clone(), row.object.clone(), row.id.clone()))
+            .or_default()
+            .push(row);
+    }
+    let _ = writeln!(h, "<h2>By {}</h2>", esc(r.level.as_str()));
+    let mut head = vec!["Period"];
+    head.extend(num_head);
+    for ((account, object, id), rows) in objects {
+        let first = rows[0];
+        let title = if first.in_yaml {
+            object.clone()
+        } else {
+            format!("{object} (id {id}, not in YAML)")
+        };
+        let _ = writeln!(
+            h,
+            "<h3 class=\"object\">{} <small>{} · {}</small></h3>",
+            esc(&title),
+            esc(&account),
+            esc(first.platform.as_str())
+        );
+        let mut total = Sums::default();
+        let mut body: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| {
+                total.add(&row.sums);
+                let mut v = vec![row.period.clone()];
+                v.extend(cells(&row.sums, row.currency));
+                v
+            })
+            .collect();
+        if rows.len() > 1 {
+            let mut v = vec!["total".to_string()];
+            v.extend(cells(&total, first.currency));
+            body.push(v);
+        }
+        h.push_str(&html_table(&head, &body));
+    }
+    h.push_str("</body>\n</html>\n");
+    h
+}
