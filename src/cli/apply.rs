@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::plan::{connectors, load_project, make, open_store, runtime, state_error, PlanFlags};
+use super::plan::{connectors_for, load_project, make, open_store, runtime, state_error, PlanFlags};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::apply::{self, ChangeOutcome, ExecOptions, Target};
 use crate::plan::live::{read_account, ReadMode};
@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         Some(p) => (None, p.clone()),
         None => (None, args.dir.clone()),
     };
-    let project = load_project(global, &dir)?;
+    let mut project = load_project(global, &dir)?;
     let state_dir = state::state_dir(&project.root);
     let lock = ApplyLock::acquire(&state_dir).map_err(|e| {
         let hint = e.hint();
@@ -64,7 +64,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let store = open_store(&project.root)?;
     let rt = runtime()?;
 
-    let conns = connectors(&project, &args.flags.targets)?;
+    let (emulator, conns) = connectors_for(&rt, &mut project, &args.flags)?;
     let plan = match &plan_file {
         Some(path) => {
             if !args.flags.targets.is_empty() || args.flags.allow_replace || !args.flags.allow_guardrails.is_empty() {
@@ -160,6 +160,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             apply::ApplyError::State(s) => state_error(s),
             other => CommandError::new(other.to_string()),
         })?;
+    // the emulator's state is saved before the lock is released
+    drop(emulator);
     drop(lock);
     if let Err(e) = crate::audit::record_apply_report(&crate::state::state_dir(&project.root), &project.root, &report) {
         eprintln!("warning: the apply is done but could not be written to the audit log: {e}");

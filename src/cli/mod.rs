@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
 pub mod auth;
+pub mod emulated;
 mod emulator;
 pub mod history;
 mod import;

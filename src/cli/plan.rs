@@ -33,6 +33,10 @@ pub struct PlanFlags {
     /// Let the plan exceed this account guardrail (repeatable).
     #[arg(long = "allow-guardrail", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(GUARDRAIL_NAMES))]
     pub allow_guardrails: Vec<String>,
+    /// Use the emulator (started in this process, its state kept in the state directory) instead of the real
+    /// platforms, with its well-known credentials.
+    #[arg(long)]
+    pub emulator: bool,
 }
 
 impl PlanFlags {
@@ -118,6 +122,23 @@ pub(super) fn connectors(
     Ok(out)
 }
 
+/// The connectors of a command: the real platforms', or (`--emulator`) the in-process emulator's, which runs
+/// as long as the returned guard lives.
+pub(super) type Connectors = BTreeMap<String, Arc<dyn Connector>>;
+pub(super) fn connectors_for(
+    rt: &tokio::runtime::Runtime,
+    project: &mut Project,
+    flags: &PlanFlags,
+) -> Result<(Option<super::emulated::Emulated>, Connectors), CommandError> {
+    if flags.emulator {
+        let emu = super::emulated::Emulated::start(rt, project, &state::state_dir(&project.root))?;
+        let conns = super::emulated::connectors(project, &flags.targets)?;
+        Ok((Some(emu), conns))
+    } else {
+        Ok((None, connectors(project, &flags.targets)?))
+    }
+}
+
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -167,7 +188,7 @@ pub(super) fn make(
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
-    let project = load_project(global, &args.dir)?;
+    let mut project = load_project(global, &args.dir)?;
     let store = open_store(&project.root)?;
     let rt = runtime()?;
     let mode = if args.refresh {
@@ -175,7 +196,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     } else {
         ReadMode::CacheOnly
     };
-    let conns = connectors(&project, &args.flags.targets)?;
+    let (_emulator, conns) = connectors_for(&rt, &mut project, &args.flags)?;
     let plan = make(&rt, &project, &store, &args.flags, mode, &conns)?;
 
     let format = if args.json { Format::Json } else { args.format };

@@ -1,0 +1,401 @@
+//! Pipeline benchmark (not a test): a synthetic repository of N campaigns × M ad groups × K ads and K keywords on
+//! both platforms, at 1k, 10k and 100k resources: validate; apply from empty against the in-process emulator;
+//! full refresh; plan from the local cache (in a child process, for its own peak RSS). Request counts are shown
+//! next to the platform minimum.
+//!
+//!     cargo bench --bench pipeline                 # 1000, 10000 and 100000 resources
+//!     cargo bench --bench pipeline -- 1000 10000   # chosen sizes
+//!
+//! Figures and the machine they came from: benches/README.md.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adsctl::apply::{self, ExecOptions, Target};
+use adsctl::cli::emulated;
+use adsctl::connectors::Connector;
+use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
+use adsctl::emulator::{Emulator, EmulatorConfig};
+use adsctl::plan::live::ReadMode;
+use adsctl::plan::{plan_project, PlanOptions};
+use adsctl::spec::{self, Project};
+use adsctl::state::SledStore;
+
+const GOOGLE_CID: &str = "1234567890";
+const META_ACT: &str = "act_1234567890";
+/// Ad groups (ad sets) per campaign and ads (and keywords) per ad group.
+const M: usize = 10;
+const K: usize = 4;
+const GOOGLE_MAX_OPS: u64 = 10_000;
+const META_BATCH: u64 = 50;
+/// One GAQL query per resource the read needs: label, campaign_budget, campaign, ad_group, ad_group_ad,
+/// ad_group_criterion, user_list and the three label links (the ownership marker).
+const GOOGLE_READ_QUERIES: u64 = 10;
+
+/// Resources of one Google campaign: the campaign, M ad groups, each with K ads and K keywords.
+const GOOGLE_PER_CAMPAIGN: usize = 1 + M * (1 + 2 * K);
+/// Resources of one Meta campaign: the campaign, M ad sets, each with K ads.
+const META_PER_CAMPAIGN: usize = 1 + M * (1 + K);
+
+/// Write the synthetic repository; returns (google campaigns, meta campaigns, resources).
+fn generate(dir: &Path, total: usize) -> (usize, usize, usize) {
+    std::fs::create_dir_all(dir.join("campaigns")).expect("mkdir");
+    std::fs::write(
+        dir.join("adsctl.yaml"),
+        format!(
+            "accounts:\n  bench-search:\n    platform: google_ads\n    customer_id: {GOOGLE_CID}\n    currency: USD\n    \
+             time_zone: America/New_York\n  bench-social:\n    platform: meta\n    ad_account_id: {META_ACT}\n    \
+             currency: USD\n    time_zone: America/New_York\n"
+        ),
+    )
+    .expect("write adsctl.yaml");
+    let g = (total / 2).div_ceil(GOOGLE_PER_CAMPAIGN).max(1);
+    let m = (total - (g * GOOGLE_PER_CAMPAIGN).min(total))
+        .div_ceil(META_PER_CAMPAIGN)
+        .max(1);
+    for c in 0..g {
+        let mut y = String::from("campaigns:\n");
+        let _ = write!(
+            y,
+            "  - name: Search {c:06}\n    account: bench-search\n    channel: search\n    status: enabled\n    \
+             budget: {{ daily: {}.00 }}\n    bidding: {{ manual_cpc: {{}} }}\n    \
+             network: {{ google_search: true, search_network: false, content_network: false }}\n    \
+             eu_political_advertising: false\n    ad_groups:\n",
+            1 + c % 50
+        );
+        for a in 0..M {
+            let _ = write!(
+                y,
+                "      - name: Group {a:02}\n        status: enabled\n        type: search_standard\n        \
+                 default_cpc: 1.{a:02}\n        keywords:\n"
+            );
+            for k in 0..K {
+                let _ = writeln!(y, "          - {{ text: word{c} group{a} kw{k}, match: phrase }}");
+            }
+            y.push_str("        ads:\n");
+            for k in 0..K {
+                let _ = write!(
+                    y,
+                    "          - status: enabled\n            responsive_search:\n              headlines: \
+                     [Headline {c} {a} {k}, Second headline {k}, Third headline {a}]\n              descriptions: \
+                     [Description one for {c} {a} {k}., Description two for {c}.]\n              \
+                     final_url: https://www.example.com/c{c}/g{a}/a{k}\n"
+                );
+            }
+        }
+        std::fs::write(dir.join(format!("campaigns/search-{c:06}.yaml")), y).expect("write");
+    }
+    for c in 0..m {
+        let mut y = String::from("campaigns:\n");
+        let _ = write!(
+            y,
+            "  - name: Social {c:06}\n    account: bench-social\n    objective: traffic\n    special_ad_categories: []\n    \
+             status: active\n    budget: {{ daily: {} }}\n    bid_strategy: lowest_cost_without_cap\n    ad_sets:\n",
+            1 + c % 50
+        );
+        for a in 0..M {
+            let _ = write!(
+                y,
+                "      - name: Set {a:02}\n        status: active\n        optimization_goal: link_clicks\n        \
+                 billing_event: impressions\n        targeting: {{ countries: [US], age: {{ min: {}, max: 65 }} }}\n        \
+                 ads:\n",
+                18 + a
+            );
+            for k in 0..K {
+                let _ = write!(
+                    y,
+                    "          - name: Ad {k}\n            status: active\n            creative:\n              \
+                     page_id: \"1122334455\"\n              link: https://www.example.com/s{c}/{a}/{k}\n              \
+                     message: Message {c} {a} {k}\n              headline: Headline {k}\n              \
+                     call_to_action: shop_now\n"
+                );
+            }
+        }
+        std::fs::write(dir.join(format!("campaigns/social-{c:06}.yaml")), y).expect("write");
+    }
+    (g, m, g * GOOGLE_PER_CAMPAIGN + m * META_PER_CAMPAIGN)
+}
+
+fn peak_rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn connectors(project: &Project) -> BTreeMap<String, Arc<dyn Connector>> {
+    project
+        .accounts
+        .values()
+        .map(|a| (a.name.clone(), emulated::connector(a).expect("connector")))
+        .collect()
+}
+
+fn point_at(project: &mut Project, url: &str) {
+    for a in project.accounts.values_mut() {
+        a.endpoint = Some(url.to_string());
+    }
+}
+
+/// Child mode: plan from the cache only, print "<seconds> <peak RSS MB> <changes>".
+fn child_plan_cache(dir: &Path, url: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let t = Instant::now();
+    let mut project = spec::load(dir).expect("load");
+    point_at(&mut project, url);
+    let store = SledStore::open(&dir.join(".adsctl")).expect("store");
+    let conns = connectors(&project);
+    let plan = rt
+        .block_on(plan_project(
+            &project,
+            &store,
+            &conns,
+            &PlanOptions::default(),
+            ReadMode::CacheOnly,
+        ))
+        .expect("plan");
+    println!(
+        "{} {} {}",
+        t.elapsed().as_secs_f64(),
+        peak_rss_mb(),
+        plan.change_count()
+    );
+}
+
+#[derive(Default)]
+struct Counts {
+    google_search: u64,
+    google_mutate: u64,
+    google_ops: u64,
+    google_other: u64,
+    meta_get: u64,
+    meta_batch: u64,
+    meta_batch_entries: u64,
+    meta_other: u64,
+    total: u64,
+}
+
+fn counts(s: &adsctl::emulator::counters::CountersSnapshot) -> Counts {
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for (ep, st) in &s.endpoints {
+            eprintln!("    {ep}: {} requests, {} operations", st.requests, st.operations);
+        }
+    }
+    let mut c = Counts {
+        total: s.total_requests,
+        ..Counts::default()
+    };
+    for (ep, st) in &s.endpoints {
+        if ep.contains("googleAds:search") {
+            c.google_search += st.requests;
+        } else if ep.contains(":mutate") {
+            c.google_mutate += st.requests;
+            c.google_ops += st.operations;
+        } else if ep.contains("/v25/") && !ep.contains("v25.0") {
+            c.google_other += st.requests;
+        } else if ep.starts_with("POST /v25.0") && st.operations > 0 {
+            c.meta_batch += st.requests;
+            c.meta_batch_entries += st.operations;
+        } else if ep.starts_with("GET /v25.0") {
+            c.meta_get += st.requests;
+        } else {
+            c.meta_other += st.requests;
+        }
+    }
+    c
+}
+
+fn ratio(actual: u64, min: u64) -> String {
+    if min == 0 {
+        format!("{actual} / 0")
+    } else {
+        format!("{actual} / {min} = {:.2}", actual as f64 / min as f64)
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().map(String::as_str) == Some("--child-plan-cache") {
+        child_plan_cache(Path::new(&args[1]), &args[2]);
+        return;
+    }
+    let sizes: Vec<usize> = {
+        let v: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        if v.is_empty() {
+            vec![1_000, 10_000, 100_000]
+        } else {
+            v
+        }
+    };
+    // The connectors' own client-side rate limits are the real platforms'; the emulator is not throttled here.
+    std::env::set_var("ADSCTL_META_CALLS_PER_MINUTE", "1000000");
+    std::env::set_var("ADSCTL_META_CALLS_PER_HOUR", "100000000");
+    std::env::set_var("ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE", "1000000");
+    std::env::set_var("ADSCTL_GOOGLE_ADS_RATE_PER_HOUR", "100000000");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let mut rows = Vec::new();
+    for n in sizes {
+        let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let (g, m, total) = generate(&tmp, n);
+        eprintln!(
+            "== {total} resources ({g} Google campaigns, {m} Meta campaigns) in {}",
+            tmp.display()
+        );
+
+        let t = Instant::now();
+        let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let validate = t.elapsed();
+        assert_eq!(project.resources.len(), total, "generator and loader disagree");
+
+        let mut config = EmulatorConfig {
+            review_delay: Duration::ZERO,
+            ..EmulatorConfig::default()
+        };
+        config.seed.google_ads.customers.push(GoogleCustomerSeed {
+            customer_id: GOOGLE_CID.into(),
+            currency: "USD".into(),
+            time_zone: "America/New_York".into(),
+            descriptive_name: None,
+            manager: false,
+            clients: vec![],
+        });
+        config.seed.meta.ad_accounts.push(MetaAdAccountSeed {
+            id: META_ACT.into(),
+            currency: "USD".into(),
+            timezone_name: "America/New_York".into(),
+            name: None,
+        });
+        let em = rt.block_on(Emulator::start(config)).expect("emulator");
+        point_at(&mut project, &em.url());
+        let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
+        let conns = connectors(&project);
+        let targets: BTreeMap<String, Target> = project
+            .accounts
+            .values()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    Target {
+                        account: a.clone(),
+                        connector: conns[&a.name].clone(),
+                    },
+                )
+            })
+            .collect();
+
+        // apply from empty (its plan reads the empty accounts first)
+        let t = Instant::now();
+        let plan = rt
+            .block_on(plan_project(
+                &project,
+                &store,
+                &conns,
+                &PlanOptions::default(),
+                ReadMode::Full,
+            ))
+            .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()));
+        assert!(!plan.is_blocked(), "blocked plan");
+        em.counters().reset();
+        let report = rt
+            .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+            .expect("apply");
+        let apply_time = t.elapsed();
+        assert!(
+            report.ok(),
+            "apply failed: {} failed, {} skipped",
+            report.failed(),
+            report.skipped()
+        );
+        let ac = counts(&em.counters().snapshot());
+
+        // full refresh: every object read back; the plan must be empty
+        em.counters().reset();
+        let t = Instant::now();
+        let plan = rt
+            .block_on(plan_project(
+                &project,
+                &store,
+                &conns,
+                &PlanOptions::default(),
+                ReadMode::Full,
+            ))
+            .expect("refresh");
+        let refresh_time = t.elapsed();
+        let rc = counts(&em.counters().snapshot());
+        let refresh_changes = plan.change_count();
+
+        // plan from cache, in a child process (its own peak RSS); nothing may reach the emulator
+        drop(store);
+        em.counters().reset();
+        let exe = std::env::current_exe().expect("exe");
+        let out = std::process::Command::new(exe)
+            .args(["--child-plan-cache", &tmp.display().to_string(), &em.url()])
+            .output()
+            .expect("child");
+        let child = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "child: {}", String::from_utf8_lossy(&out.stderr));
+        let f: Vec<&str> = child.split_whitespace().collect();
+        let cache_requests = em.counters().snapshot().total_requests;
+        drop(em);
+
+        let google_objects = (g * GOOGLE_PER_CAMPAIGN) as u64;
+        let meta_objects = (m * META_PER_CAMPAIGN) as u64;
+        let page = u64::from(adsctl::connectors::meta::config::MetaConfig::default().page_size);
+        // Meta refresh minimum: every edge the read needs, listed by page: campaigns, ad sets, ads, ad creatives
+        // (one per ad), and one page each of ad labels and custom audiences
+        let meta_pages =
+            (m as u64).div_ceil(page) + ((m * M) as u64).div_ceil(page) + 2 * ((m * M * K) as u64).div_ceil(page) + 2;
+        let cache_time = f
+            .first()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or("?".into(), |v| format!("{v:.2} s"));
+        let cache_rss = f
+            .get(1)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or("?".into(), |v| format!("{v:.0} MB"));
+        rows.push(format!(
+            "| {total} | {} | {} | {} | {} | {} | {} (changes {}) | G search {} · M pages {} · other {} | {} | \
+             G mutate {} · M batch {} · other {} | G {google_objects} · M {meta_objects} |",
+            secs(validate),
+            cache_time,
+            cache_rss,
+            cache_requests,
+            secs(refresh_time),
+            rc.total,
+            refresh_changes,
+            ratio(rc.google_search, GOOGLE_READ_QUERIES),
+            ratio(rc.meta_get, meta_pages),
+            rc.google_mutate + rc.google_other + rc.meta_batch + rc.meta_other,
+            secs(apply_time),
+            ratio(ac.google_mutate, ac.google_ops.div_ceil(GOOGLE_MAX_OPS)),
+            ratio(ac.meta_batch, ac.meta_batch_entries.div_ceil(META_BATCH)),
+            ac.google_other + ac.google_search + ac.meta_get + ac.meta_other,
+        ));
+        eprintln!("{}", rows.last().expect("row"));
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    println!(
+        "| resources | validate | plan from cache | its peak RSS | its requests | full refresh | refresh requests | \
+         refresh: actual / minimum | apply | apply: actual / minimum | apply: other requests | objects |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    let _ = PathBuf::new();
+}
