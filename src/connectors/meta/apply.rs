@@ -973,11 +973,11 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
             let found = lookup_creates(p, act, &unknown_creates).await;
             for (c, hit) in unknown_creates.into_iter().zip(found) {
                 match hit {
-                    Ok(Found::Id(id)) => {
+                    Ok(Sought::Found(id)) => {
                         tracing::info!(call = ?c.produces, "meta: found the object a lost response had created");
                         p.succeed_call(&c, &json!({ "id": id }));
                     }
-                    Ok(Found::ParentMissing) => {
+                    Ok(Sought::ParentMissing) => {
                         // Its parent was never made, so neither was this: nothing to look for or to re-send.
                         let reason = c
                             .refs()
@@ -990,7 +990,7 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                             p.fail_call(&c, op_error("meta.skipped", reason, None));
                         }
                     }
-                    Ok(Found::NotFound) => {
+                    Ok(Sought::NotFound) => {
                         tracing::warn!(
                             call = ?c.produces,
                             "meta: a create's outcome is unknown and it was not found; not re-sending it"
@@ -1065,9 +1065,9 @@ async fn upload_members(p: &mut Planner<'_>) {
 
 /// What a look-up of an unknown create found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Found {
+enum Sought {
     /// The object exists: its id.
-    Id(String),
+    Found(String),
     /// Its parent was never created in this run, so the create cannot have succeeded.
     ParentMissing,
     /// Not (yet) visible: the create may or may not have been made.
@@ -1096,8 +1096,8 @@ fn outcome_unknown(cause: Option<&OpError>, lookup_error: Option<&CallError>) ->
 
 /// Find what unknown creates made: one listing per edge, matched by name and parent, repeated with backoff while
 /// some are not found (reads can lag behind writes) — up to `LOOKUP_ATTEMPTS` listings.
-async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Result<Found, CallError>> {
-    let mut results: Vec<Result<Found, CallError>> = vec![Ok(Found::NotFound); calls.len()];
+async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Result<Sought, CallError>> {
+    let mut results: Vec<Result<Sought, CallError>> = vec![Ok(Sought::NotFound); calls.len()];
     let cfg = &p.conn.client.cfg;
     // Parents found by this look-up (a lost batch can hold a campaign and its ad sets): the calls come in batch
     // order, parents first.
@@ -1106,7 +1106,7 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
     for attempt in 0..LOOKUP_ATTEMPTS {
         let mut listings: HashMap<Edge, Result<Vec<Json>, CallError>> = HashMap::new();
         for (k, c) in calls.iter().enumerate() {
-            if matches!(results[k], Ok(Found::Id(_)) | Ok(Found::ParentMissing)) {
+            if matches!(results[k], Ok(Sought::Found(_)) | Ok(Sought::ParentMissing)) {
                 continue;
             }
             let Some(l) = &c.lookup else { continue };
@@ -1117,11 +1117,11 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
                     Some(id) => Some(id.clone()),
                     // Its parent is itself being looked for: not known yet.
                     None if looked_for.contains(r) => {
-                        results[k] = Ok(Found::NotFound);
+                        results[k] = Ok(Sought::NotFound);
                         continue;
                     }
                     None => {
-                        results[k] = Ok(Found::ParentMissing);
+                        results[k] = Ok(Sought::ParentMissing);
                         continue;
                     }
                 },
@@ -1160,14 +1160,14 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
                         )
                     })
                     .find_map(id_of)
-                    .map_or(Found::NotFound, Found::Id)),
+                    .map_or(Sought::NotFound, Sought::Found)),
             };
-            if let (Ok(Found::Id(id)), Some(r)) = (&found, &c.produces) {
+            if let (Ok(Sought::Found(id)), Some(r)) = (&found, &c.produces) {
                 found_here.insert(r.clone(), id.clone());
             }
             results[k] = found;
         }
-        let pending = results.iter().any(|r| matches!(r, Ok(Found::NotFound) | Err(_)));
+        let pending = results.iter().any(|r| matches!(r, Ok(Sought::NotFound) | Err(_)));
         if !pending || attempt + 1 == LOOKUP_ATTEMPTS {
             break;
         }
