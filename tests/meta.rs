@@ -800,6 +800,48 @@ mod failures {
         assert_eq!(found, want, "exactly the objects of the plan, once each");
     }
 
+    /// A batch of creates whose response is lost after it committed, and whose look-ups read lagging state (the
+    /// new objects are not visible yet): the creates are reported as "outcome unknown", never sent a second time.
+    #[tokio::test]
+    async fn a_lost_create_not_found_by_lagging_reads_fails_and_is_not_resent() {
+        let env = Env::start().await;
+        env.add_account("act_3333", "USD").await;
+        let account = env.account("social", "act_3333", "USD");
+        let conn = env.connector(&account);
+        // Every request either loses its response after committing or reads the state from before the writes;
+        // with this seed the batch's response is lost and the look-ups keep reading lagging state.
+        env.admin("/_emulator/faults", json!({"lost": 0.5, "lag": 0.5, "seed": 7}))
+            .await;
+        let out = conn
+            .apply(&account, &campaign_tree("social", "Unseen", 1, 1))
+            .await
+            .unwrap();
+        env.admin("/_emulator/faults", json!({})).await;
+        let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        let campaigns = snap.resources.iter().filter(|r| r.kind == Kind::Campaign).count();
+        let unknown = out
+            .iter()
+            .filter(|o| matches!(o, OpOutcome::Failed(e) if e.code == "meta.outcome_unknown"))
+            .count();
+        assert_eq!(campaigns, 1, "created once, never re-sent: {out:?}");
+        assert!(
+            unknown > 0,
+            "the lost creates were reported as outcome unknown: {out:?}"
+        );
+        let OpOutcome::Failed(e) = &out[0] else {
+            panic!("the campaign's create was not confirmed: {out:?}")
+        };
+        assert!(e.message.contains("outcome unknown"), "{e:?}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("run apply again")),
+            "{e:?}"
+        );
+        // The ad set and ad were in the same lost batch: looked up, not found either, never re-sent.
+        let sets = snap.resources.iter().filter(|r| r.kind == Kind::AdSet).count();
+        let ads = snap.resources.iter().filter(|r| r.kind == Kind::Ad).count();
+        assert_eq!((sets, ads), (1, 1), "{out:?}");
+    }
+
     #[tokio::test]
     async fn an_expired_token_says_how_to_log_in_again() {
         let env = Env::start().await;

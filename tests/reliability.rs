@@ -431,13 +431,13 @@ mod faults {
         converge_under_faults(seed()..seed() + runs);
     }
 
-    /// Found by this harness: with seed 20261132 a Meta batch of campaign creates loses its response, the
-    /// connector's look-up before retrying does not find the campaigns, and the retry creates them a second time
-    /// (3 duplicate campaigns). Kept out of CI until the Meta connector is fixed:
-    /// `cargo test --test reliability -- --ignored`.
+    /// Regression, found by this harness: with seed 20261132 a Meta batch (ownership label, campaigns, ad sets,
+    /// creatives, ads) loses its response after the emulator committed it. The campaigns named the label's
+    /// result in the same batch, so the connector took them for calls whose dependency had failed and re-sent
+    /// them without looking them up: 3 duplicate campaigns. Creates whose outcome is unknown are now always
+    /// looked up (with backoff) and never re-sent on a negative look-up.
     #[test]
-    #[ignore = "known bug: duplicate Meta campaigns after a lost batch response (see the doc comment)"]
-    fn known_bug_meta_lost_batch_response_duplicates_campaigns() {
+    fn meta_lost_batch_response_does_not_duplicate_campaigns() {
         converge_under_faults(20261132..20261133);
     }
 

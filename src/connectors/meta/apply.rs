@@ -5,9 +5,13 @@
 //! an id created earlier in the same batch refers to it with a named dependency (`{result=op3:$.id}`), and every
 //! named call sets `omit_response_on_success: false` so its id comes back. Outcomes are per operation:
 //! - an error body → that operation fails (rate-limit / transient errors are retried in a later batch);
-//! - a `null` element (or a batch whose response was lost) → the outcome is unknown: creates are looked up by
-//!   name under their parent before anything is retried, so a lost response never produces a duplicate;
-//!   updates, pauses and deletes are simply sent again.
+//! - a `null` element, a transient error element (codes 1/2, `is_transient`: the write may have been made), or a
+//!   batch whose response was lost → the outcome is unknown: creates are looked up by name under their parent
+//!   (several times, with backoff: reads can lag behind writes). Found → adopted. Not found → that operation
+//!   fails with "outcome unknown" and is never sent again in this run: a negative read of an eventually
+//!   consistent API does not prove the create was not made, and a re-send could duplicate it. The next apply
+//!   resolves it (the engine's journal adopts the object by identity if it exists). Updates, pauses and deletes
+//!   are idempotent and simply sent again.
 //!
 //! Audience members are uploaded after the batch: `POST /{id}/users` (adds) and `DELETE /{id}/users`
 //! (removals), at most 10,000 per call, in one `session` per direction.
@@ -923,11 +927,20 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                         unknown_creates.push(c);
                     }
                 }
+                // Whether it ran is unknown (a lost response, a `null` element): a create is looked up, even when
+                // it depended on another call of the batch (that call may have run too). Never re-sent blindly.
+                BatchReply::Unknown if c.lookup.is_some() && !validate => unknown_creates.push(c),
                 BatchReply::Ok(_) => retry.push(c),
                 _ if !deps_ok => retry.push(c),
                 BatchReply::Err(g) => {
                     if g.class() == ErrorClass::Auth {
                         p.fail_call(&c, g.to_op_error());
+                    } else if g.class() == ErrorClass::Transient && c.lookup.is_some() && !validate {
+                        // A transient error on a create may come after the object was made: look it up, never
+                        // re-send it blindly. (Rate limits refuse the call before it runs: those are re-sent.)
+                        let mut c = c;
+                        c.last_error = Some(g.to_op_error());
+                        unknown_creates.push(c);
                     } else if g.is_retryable() && c.attempts + 1 < max_attempts {
                         had_transient = true;
                         let mut c = c;
@@ -939,9 +952,8 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                     }
                 }
                 BatchReply::Unknown => {
-                    if c.lookup.is_some() && !validate {
-                        unknown_creates.push(c);
-                    } else if c.attempts + 1 < max_attempts {
+                    // Updates, pauses and deletes: idempotent, sent again.
+                    if c.attempts + 1 < max_attempts {
                         had_transient = true;
                         let mut c = c;
                         c.attempts += 1;
@@ -955,40 +967,39 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                 }
             }
         }
-        // Look up creates whose outcome is unknown before anything is sent again.
+        // Look up creates whose outcome is unknown. A create is never sent again on a negative look-up: the
+        // look-up may have read lagging state, and a second create would be a duplicate.
         if !unknown_creates.is_empty() {
             let found = lookup_creates(p, act, &unknown_creates).await;
             for (c, hit) in unknown_creates.into_iter().zip(found) {
                 match hit {
-                    Ok(Some(id)) => {
+                    Ok(Sought::Found(id)) => {
                         tracing::info!(call = ?c.produces, "meta: found the object a lost response had created");
                         p.succeed_call(&c, &json!({ "id": id }));
                     }
-                    Ok(None) if c.attempts + 1 < max_attempts => {
-                        had_transient = true;
-                        let mut c = c;
-                        c.attempts += 1;
-                        retry.push(c);
+                    Ok(Sought::ParentMissing) => {
+                        // Its parent was never made, so neither was this: nothing to look for or to re-send.
+                        let reason = c
+                            .refs()
+                            .iter()
+                            .find_map(|r| p.failed.get(r).cloned())
+                            .unwrap_or_else(|| "its parent was not created".into());
+                        if c.role == Role::Main {
+                            p.decide(c.op, OpOutcome::Skipped { reason });
+                        } else {
+                            p.fail_call(&c, op_error("meta.skipped", reason, None));
+                        }
                     }
-                    Ok(None) => {
-                        let e = c.last_error.clone().unwrap_or_else(|| {
-                            op_error(
-                                "meta.unknown",
-                                "Meta did not confirm the create, and it was not found",
-                                None,
-                            )
-                        });
-                        p.fail_call(&c, e);
+                    Ok(Sought::NotFound) => {
+                        tracing::warn!(
+                            call = ?c.produces,
+                            "meta: a create's outcome is unknown and it was not found; not re-sending it"
+                        );
+                        p.fail_call(&c, outcome_unknown(c.last_error.as_ref(), None));
                     }
                     Err(e) => {
                         // Cannot tell whether it exists: do not risk a duplicate.
-                        p.fail_call(
-                            &c,
-                            with_context(
-                                call_error_to_op(&e),
-                                "the create's outcome is unknown and the look-up failed (run plan again)",
-                            ),
-                        );
+                        p.fail_call(&c, outcome_unknown(c.last_error.as_ref(), Some(&e)));
                     }
                 }
             }
@@ -1052,17 +1063,69 @@ async fn upload_members(p: &mut Planner<'_>) {
     }
 }
 
-/// Find what unknown creates made: one listing per edge, twice (a second look after a pause, for platforms that
-/// lag reads behind writes), matched by name and parent.
-async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Result<Option<String>, CallError>> {
-    let mut results: Vec<Result<Option<String>, CallError>> = vec![Ok(None); calls.len()];
-    for attempt in 0..2 {
+/// What a look-up of an unknown create found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Sought {
+    /// The object exists: its id.
+    Found(String),
+    /// Its parent was never created in this run, so the create cannot have succeeded.
+    ParentMissing,
+    /// Not (yet) visible: the create may or may not have been made.
+    NotFound,
+}
+
+/// How many times unknown creates are looked for before their operations are reported as failed.
+const LOOKUP_ATTEMPTS: u32 = 4;
+
+/// The error of a create whose outcome stays unknown. Says what happened and what to do; never re-sent.
+fn outcome_unknown(cause: Option<&OpError>, lookup_error: Option<&CallError>) -> OpError {
+    let why = cause.map(|e| format!(" ({})", e.message)).unwrap_or_default();
+    let looked = match lookup_error {
+        Some(e) => format!("looking it up failed: {}", call_error_to_op(e).message),
+        None => format!("it was not found after {LOOKUP_ATTEMPTS} look-ups"),
+    };
+    op_error(
+        "meta.outcome_unknown",
+        format!(
+            "outcome unknown — Meta did not confirm the create{why} and {looked}; the create may have been \
+             committed, so it was not sent again"
+        ),
+        Some("run apply again: the journal adopts the object if it exists, otherwise it is created then"),
+    )
+}
+
+/// Find what unknown creates made: one listing per edge, matched by name and parent, repeated with backoff while
+/// some are not found (reads can lag behind writes) — up to `LOOKUP_ATTEMPTS` listings.
+async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Result<Sought, CallError>> {
+    let mut results: Vec<Result<Sought, CallError>> = vec![Ok(Sought::NotFound); calls.len()];
+    let cfg = &p.conn.client.cfg;
+    // Parents found by this look-up (a lost batch can hold a campaign and its ad sets): the calls come in batch
+    // order, parents first.
+    let mut found_here: HashMap<Ref, String> = HashMap::new();
+    let looked_for: HashSet<&Ref> = calls.iter().filter_map(|c| c.produces.as_ref()).collect();
+    for attempt in 0..LOOKUP_ATTEMPTS {
         let mut listings: HashMap<Edge, Result<Vec<Json>, CallError>> = HashMap::new();
         for (k, c) in calls.iter().enumerate() {
-            if matches!(results[k], Ok(Some(_))) {
+            if matches!(results[k], Ok(Sought::Found(_)) | Ok(Sought::ParentMissing)) {
                 continue;
             }
             let Some(l) = &c.lookup else { continue };
+            let parent_id = match &l.parent {
+                None => None,
+                Some(IdOrRef::Known(id)) => Some(id.clone()),
+                Some(IdOrRef::Later(r)) => match p.resolved.get(r).or_else(|| found_here.get(r)) {
+                    Some(id) => Some(id.clone()),
+                    // Its parent is itself being looked for: not known yet.
+                    None if looked_for.contains(r) => {
+                        results[k] = Ok(Sought::NotFound);
+                        continue;
+                    }
+                    None => {
+                        results[k] = Ok(Sought::ParentMissing);
+                        continue;
+                    }
+                },
+            };
             if let std::collections::hash_map::Entry::Vacant(slot) = listings.entry(l.edge) {
                 let mut params = vec![("fields".to_string(), l.edge.fields().to_string())];
                 if l.edge.has_status() {
@@ -1075,19 +1138,7 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
                     .await;
                 slot.insert(got);
             }
-            let parent_id = match &l.parent {
-                None => None,
-                Some(IdOrRef::Known(id)) => Some(id.clone()),
-                Some(IdOrRef::Later(r)) => match p.resolved.get(r) {
-                    Some(id) => Some(id.clone()),
-                    // The parent was never created, so neither was this.
-                    None => {
-                        results[k] = Ok(None);
-                        continue;
-                    }
-                },
-            };
-            results[k] = match &listings[&l.edge] {
+            let found = match &listings[&l.edge] {
                 Err(e) => Err(e.clone()),
                 Ok(items) => Ok(items
                     .iter()
@@ -1108,14 +1159,28 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
                             Some("DELETED") | Some("ARCHIVED")
                         )
                     })
-                    .find_map(id_of)),
+                    .find_map(id_of)
+                    .map_or(Sought::NotFound, Sought::Found)),
             };
+            if let (Ok(Sought::Found(id)), Some(r)) = (&found, &c.produces) {
+                found_here.insert(r.clone(), id.clone());
+            }
+            results[k] = found;
         }
-        let missing = results.iter().any(|r| matches!(r, Ok(None)));
-        if !missing || attempt == 1 {
+        let pending = results.iter().any(|r| matches!(r, Ok(Sought::NotFound) | Err(_)));
+        if !pending || attempt + 1 == LOOKUP_ATTEMPTS {
             break;
         }
-        tokio::time::sleep(p.conn.client.cfg.retry_min_delay).await;
+        let delay = cfg
+            .retry_min_delay
+            .saturating_mul(1u32 << attempt.min(10))
+            .min(cfg.retry_max_delay);
+        tracing::info!(
+            attempt = attempt + 1,
+            retry_in_ms = delay.as_millis() as u64,
+            "meta: unknown creates not found yet; looking again"
+        );
+        tokio::time::sleep(delay).await;
     }
     results
 }
