@@ -10,7 +10,7 @@
 //!   (several times, with backoff: reads can lag behind writes). Found → adopted. Not found → that operation
 //!   fails with "outcome unknown" and is never sent again in this run: a negative read of an eventually
 //!   consistent API does not prove the create was not made, and a re-send could duplicate it. The next apply
-//!   resolves it (the engine's journal adopts the object by identity if it exists). Updates, pauses and deletes
+//!   resolves it (the next plan matches the object by its identity, name under its parent, if it exists). Updates, pauses and deletes
 //!   are idempotent and simply sent again.
 //!
 //! Audience members are uploaded after the batch: `POST /{id}/users` (adds) and `DELETE /{id}/users`
@@ -1090,7 +1090,7 @@ fn outcome_unknown(cause: Option<&OpError>, lookup_error: Option<&CallError>) ->
             "outcome unknown — Meta did not confirm the create{why} and {looked}; the create may have been \
              committed, so it was not sent again"
         ),
-        Some("run apply again: the journal adopts the object if it exists, otherwise it is created then"),
+        Some("run apply again: the next plan finds the object by name if it was created, and creates it otherwise"),
     )
 }
 
