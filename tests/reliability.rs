@@ -396,11 +396,15 @@ mod crash {
                 dups.is_empty(),
                 "round {round} (killed after write {k} + {delay:?}): duplicates {dups:#?}"
             );
-            // A Meta ad creative made in a batch whose ad was not (killed in between) stays behind as an orphan:
-            // not an ad, never delivered, but left on the account. Counted and reported, not failed (see
-            // benches/README.md, reliability findings).
+            // A Meta ad creative made in a batch whose ad was not (killed in between) is found by its
+            // deterministic name on the next run and reused: none may be left behind.
             let now = emu.dump();
             orphan_creatives += orphans(&now);
+            assert_eq!(
+                orphans(&now),
+                0,
+                "round {round} (killed after write {k} + {delay:?}): orphaned Meta ad creatives"
+            );
             let mut now_kinds = per_kind(&now);
             now_kinds.remove("meta AdCreative");
             let mut want = kinds.clone();

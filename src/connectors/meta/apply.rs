@@ -170,14 +170,16 @@ fn id_of(j: &Json) -> Option<String> {
     }
 }
 
-/// A unique, readable creative name: the ad's name and a short stamp.
+/// A readable creative name, deterministic in the ad's name and the creative's content: a run killed between a
+/// creative's create and its ad's finds the creative it left behind by this name and reuses it (no orphan).
 fn creative_name(ad_name: &str, fields: &BTreeMap<String, Value>) -> String {
     let mut h = Sha256::new();
     for (k, v) in fields {
         h.update(k.as_bytes());
+        h.update([0]);
         h.update(v.to_string().as_bytes());
+        h.update([0]);
     }
-    h.update(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes());
     let d = hex::encode(h.finalize());
     format!("{ad_name} · adsctl {}", &d[..10])
 }
@@ -199,6 +201,8 @@ struct Planner<'a> {
     has_main: HashSet<usize>,
     /// Validate only: ad creates under a parent this plan creates (only their creative can be checked).
     parent_pending: HashMap<usize, String>,
+    /// Creatives already in the ad account, by name (see [`creative_name`]).
+    existing_creatives: HashMap<String, String>,
 }
 
 impl<'a> Planner<'a> {
@@ -247,6 +251,28 @@ impl<'a> Planner<'a> {
             attempts: 0,
             last_error: None,
         }
+    }
+
+    /// The call creating op `i`'s creative, or none when a creative of that name (same ad, same content) already
+    /// exists: it is reused.
+    fn creative_call(&mut self, i: usize, cname: String, params: Params) -> Option<Call> {
+        if !self.validate {
+            if let Some(id) = self.existing_creatives.get(&cname) {
+                self.resolved.insert(Ref::Creative(i), id.clone());
+                return None;
+            }
+        }
+        let path = Tmpl::lit(format!("{}/{}", self.act, Edge::AdCreatives.path()));
+        let creative = self.call(i, Role::Creative, Method::Post, path, params);
+        Some(Planner::creating(
+            creative,
+            Ref::Creative(i),
+            Lookup {
+                edge: Edge::AdCreatives,
+                name: cname,
+                parent: None,
+            },
+        ))
     }
 
     fn creating(mut self_call: Call, produces: Ref, lookup: Lookup) -> Call {
@@ -324,16 +350,7 @@ impl<'a> Planner<'a> {
                         let parent = self.parent(op).map_err(OpOutcome::Failed)?;
                         let cname = creative_name(&name, fields);
                         let cp = mapping::creative_params(&cname, fields).map_err(fail)?;
-                        let creative = self.call(i, Role::Creative, Method::Post, edge(Edge::AdCreatives), cp);
-                        calls.push(Planner::creating(
-                            creative,
-                            Ref::Creative(i),
-                            Lookup {
-                                edge: Edge::AdCreatives,
-                                name: cname,
-                                parent: None,
-                            },
-                        ));
+                        calls.extend(self.creative_call(i, cname, cp));
                         if self.validate {
                             // The ad needs the creative's id, which a dry run does not make: the creative is what
                             // gets validated.
@@ -433,16 +450,7 @@ impl<'a> Planner<'a> {
                             full.retain(|k, v| CREATIVE_FIELDS.contains(&k.as_str()) && *v != Value::Null);
                             let cname = creative_name(&name, &full);
                             let cp = mapping::creative_params(&cname, &full).map_err(fail)?;
-                            let creative = self.call(i, Role::Creative, Method::Post, edge(Edge::AdCreatives), cp);
-                            calls.push(Planner::creating(
-                                creative,
-                                Ref::Creative(i),
-                                Lookup {
-                                    edge: Edge::AdCreatives,
-                                    name: cname,
-                                    parent: None,
-                                },
-                            ));
+                            calls.extend(self.creative_call(i, cname, cp));
                             if !self.validate {
                                 p.push(mapping::creative_ref_param(IdOrRef::Later(Ref::Creative(i))));
                             }
@@ -694,7 +702,30 @@ pub async fn run(
         failed: HashMap::new(),
         has_main: HashSet::new(),
         parent_pending: HashMap::new(),
+        existing_creatives: HashMap::new(),
     };
+    // Creatives a killed run left behind are found by name and reused instead of made again.
+    let makes_creatives = batch.ops.iter().any(|op| {
+        op.kind == Kind::Ad
+            && match &op.action {
+                OpAction::Create { .. } => true,
+                OpAction::Update { set, .. } => set.keys().any(|k| k.starts_with("creative.")),
+                _ => false,
+            }
+    });
+    if makes_creatives && !validate {
+        let params = vec![("fields".to_string(), "id,name".to_string())];
+        match conn.client.get_all(&format!("{act}/adcreatives"), &params).await {
+            Ok(items) => {
+                for j in &items {
+                    if let (Some(name), Some(id)) = (j.get("name").and_then(Json::as_str), id_of(j)) {
+                        p.existing_creatives.insert(name.to_string(), id);
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "meta: could not list creatives; new ones are made"),
+        }
+    }
     let mut queue: VecDeque<Call> = VecDeque::new();
     if needs_label && label_id.is_none() && !validate {
         p.label = Some(IdOrRef::Later(Ref::Label));
