@@ -12,6 +12,6 @@ mod value;
 
 pub use account::{Account, Guardrails, Platform, RemovalPolicy};
 pub use address::{Address, AddressParseError, Kind};
-pub use money::{Currency, Money, MoneyError};
+pub use money::{group_thousands, Currency, Money, MoneyError};
 pub use resource::{Lifecycle, Resource, SourceLocation};
 pub use value::Value;

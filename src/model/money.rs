@@ -115,13 +115,7 @@ impl Money {
             Some((i, f)) => (i.to_string(), Some(f.to_string())),
             None => (plain.clone(), None),
         };
-        let mut grouped = String::new();
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
+        let grouped = group_thousands(&int);
         let num = match frac {
             Some(f) => format!("{grouped}.{f}"),
             None => grouped,
@@ -141,6 +135,18 @@ impl Money {
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
+}
+
+/// Digits with thousands separators: `1234567` → `1,234,567` (for amounts and counts shown to people).
+pub fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// An ISO 4217 currency with its number of minor units.

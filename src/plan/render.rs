@@ -345,31 +345,22 @@ fn account_block(st: Style, a: &AccountPlan, out: &mut String) {
 
 /// `52 operations of the 15,000 a day of Google Ads basic access (0.3%)`.
 pub fn quota_line(q: &crate::connectors::QuotaCost) -> String {
+    let group = |n: u64| crate::model::group_thousands(&n.to_string());
     match q.daily_limit {
         Some(limit) if limit > 0 => {
-            let pct = (u128::from(q.units) * 1000 / u128::from(limit)) as f64 / 10.0;
+            let tenths = u128::from(q.units) * 1000 / u128::from(limit);
             format!(
-                "{} {} of the {} a day of {} ({pct:.1}%)",
+                "{} {} of the {} a day of {} ({}.{}%)",
                 group(q.units),
                 q.unit,
                 group(limit),
-                q.quota
+                q.quota,
+                tenths / 10,
+                tenths % 10
             )
         }
         _ => format!("{} {} ({}, no daily limit)", group(q.units), q.unit, q.quota),
     }
-}
-
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub fn summary_line(s: &Summary) -> String {
