@@ -33,6 +33,11 @@ pub const MIN_PAGE_SIZE: u32 = 25;
 
 /// Calls per batch request (Batch API limit).
 pub const MAX_BATCH_CALLS: usize = 50;
+/// Operations the executor hands the connector at once. The connector packs their calls (an ad is two: its
+/// creative and itself) into batches of [`MAX_BATCH_CALLS`], dependent calls in the same batch as what they depend
+/// on, so only the last batch of each hand-over can be short: with 50 operations per hand-over, every ad-heavy
+/// hand-over ended in a short batch (≈ 12 % more requests on a tree of new ads).
+pub const MAX_OPS_PER_APPLY: usize = 10_000;
 /// Users per `/users` call (Custom Audience API limit).
 pub const MAX_USERS_PER_CALL: usize = 10_000;
 

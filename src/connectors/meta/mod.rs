@@ -381,7 +381,7 @@ impl MetaConnector {
 /// The connector's capabilities (also used by tests and the plan renderer).
 pub fn capabilities() -> Capabilities {
     Capabilities {
-        max_ops_per_request: config::MAX_BATCH_CALLS,
+        max_ops_per_request: config::MAX_OPS_PER_APPLY,
         creates_children_in_one_request: true,
         ownership_marker: true,
         immutable_fields: BTreeMap::from([
