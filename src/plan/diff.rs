@@ -23,7 +23,7 @@ fn rebase(addr: &Address, from: &Address, to: &Address) -> Address {
 }
 
 /// Plan one account: match, diff, order, spend impact, guardrails.
-pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountPlan, Vec<Blocker>), PlanErrors> {
+pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(AccountPlan, Vec<Blocker>), PlanErrors> {
     let AccountInput {
         account,
         capabilities: caps,
@@ -301,13 +301,21 @@ pub fn plan_account(input: AccountInput, opts: &PlanOptions) -> Result<(AccountP
             }
             fields = all;
         }
+        // A no-op whose id map entry already records exactly this carries no copy of its fields: the executor
+        // would have nothing to write (at 100k resources these copies were a third of a cached plan's memory).
+        let recorded = action == Action::NoOp
+            && entry.is_some_and(|e| {
+                Some(e.id.as_str()) == l.id.as_deref()
+                    && e.prevent_destroy == d.lifecycle.prevent_destroy
+                    && e.applied == d.fields
+            });
         changes.push(Change {
             address: d.address.clone(),
             kind: d.kind,
             action,
             id: l.id.clone(),
             fields,
-            desired: d.fields.clone(),
+            desired: if recorded { BTreeMap::new() } else { d.fields.clone() },
             prevent_destroy: d.lifecycle.prevent_destroy,
             observed: l.observed.clone(),
             notes,

@@ -54,8 +54,9 @@ pub fn fingerprint(live: &[Resource]) -> String {
     items.sort_by(|a, b| (a.address, a.id).cmp(&(b.address, b.id)));
     let mut h = Sha256::new();
     for i in items {
-        // Serialising plain data to a Vec cannot fail; an empty digest input would still be stable.
-        h.update(serde_json::to_vec(&i).unwrap_or_default());
+        // Straight into the hasher (the same bytes as `to_vec`, without a buffer per object). Serialising plain
+        // data cannot fail; a failure would still leave a stable digest.
+        let _ = serde_json::to_writer(&mut h, &i);
         h.update(b"\n");
     }
     format!("sha256:{}", hex::encode(h.finalize()))
@@ -64,7 +65,7 @@ pub fn fingerprint(live: &[Resource]) -> String {
 /// The hash of what a plan does (its accounts and changes, not when it was made).
 pub fn plan_hash(plan: &Plan) -> String {
     let mut h = Sha256::new();
-    h.update(serde_json::to_vec(&plan.accounts).unwrap_or_default());
+    let _ = serde_json::to_writer(&mut h, &plan.accounts);
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 

@@ -167,7 +167,6 @@ pub async fn plan_project(
                         .resources
                         .iter()
                         .filter(|r| r.address.account == account.name)
-                        .cloned()
                         .collect(),
                     live: read.resources,
                     live_fetched_at: read.fetched_at,

@@ -109,7 +109,8 @@ pub struct Change {
     /// The changed fields (every desired field on a create or replace).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
-    /// The full desired fields (what the state records as applied); empty for a resource not in the YAML.
+    /// The full desired fields (what the state records as applied); empty for a resource not in the YAML, and
+    /// for a no-op whose id map entry already records exactly these fields.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub desired: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "is_false")]
@@ -244,11 +245,12 @@ impl Plan {
 
 /// Everything needed to plan one account.
 #[derive(Clone, Debug)]
-pub struct AccountInput {
+pub struct AccountInput<'a> {
     pub account: Account,
     pub capabilities: Capabilities,
-    /// Desired resources of this account.
-    pub desired: Vec<Resource>,
+    /// Desired resources of this account (borrowed from the project: a plan of 100k resources does not copy
+    /// them).
+    pub desired: Vec<&'a Resource>,
     pub live: Vec<Resource>,
     pub live_fetched_at: DateTime<Utc>,
     pub from_cache: bool,
@@ -334,7 +336,7 @@ impl From<PlanError> for PlanErrors {
 }
 
 /// Plan every account (pure: no I/O).
-pub fn make_plan(inputs: Vec<AccountInput>, opts: &PlanOptions) -> Result<Plan, PlanErrors> {
+pub fn make_plan(inputs: Vec<AccountInput<'_>>, opts: &PlanOptions) -> Result<Plan, PlanErrors> {
     let mut accounts = Vec::new();
     let mut blockers = Vec::new();
     let mut errors = Vec::new();

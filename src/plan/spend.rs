@@ -18,7 +18,24 @@ fn budgets(kind: Kind, fields: &BTreeMap<String, Value>) -> (Money, Money) {
     }
 }
 
-fn total(resources: &BTreeMap<Address, (Kind, BTreeMap<String, Value>)>) -> (Money, Money) {
+/// The fields [`budgets`] reads, and the only kinds that carry them: the impact keeps just these, so it costs
+/// a few bytes per campaign instead of a copy of every live object.
+const BUDGET_FIELDS: [&str; 4] = ["status", "amount", "budget.daily", "budget.lifetime"];
+
+fn carries_budget(kind: Kind) -> bool {
+    matches!(kind, Kind::Budget | Kind::Campaign | Kind::AdSet)
+}
+
+type Budgeted = BTreeMap<Address, (Kind, BTreeMap<String, Value>)>;
+
+fn budget_fields<'a>(fields: impl Iterator<Item = (&'a String, &'a Value)>) -> BTreeMap<String, Value> {
+    fields
+        .filter(|(k, _)| BUDGET_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn total(resources: &Budgeted) -> (Money, Money) {
     let mut daily: i128 = 0;
     let mut lifetime: i128 = 0;
     for (kind, fields) in resources.values() {
@@ -31,22 +48,24 @@ fn total(resources: &BTreeMap<Address, (Kind, BTreeMap<String, Value>)>) -> (Mon
 }
 
 pub fn impact(live: &[Resource], changes: &[Change]) -> SpendImpact {
-    let before: BTreeMap<Address, (Kind, BTreeMap<String, Value>)> = live
+    let before: Budgeted = live
         .iter()
-        .map(|r| (r.address.clone(), (r.kind, r.fields.clone())))
+        .filter(|r| carries_budget(r.kind))
+        .map(|r| (r.address.clone(), (r.kind, budget_fields(r.fields.iter()))))
         .collect();
     let mut after = before.clone();
     for c in changes {
         match c.action {
-            Action::Create | Action::Replace => {
-                after.insert(c.address.clone(), (c.kind, c.desired.clone()));
+            Action::Create | Action::Replace if carries_budget(c.kind) => {
+                after.insert(c.address.clone(), (c.kind, budget_fields(c.desired.iter())));
             }
-            Action::Update | Action::Adopt | Action::Pause => {
+            Action::Create | Action::Replace => {}
+            Action::Update | Action::Adopt | Action::Pause if carries_budget(c.kind) => {
                 let entry = after
                     .entry(c.address.clone())
                     .or_insert_with(|| (c.kind, BTreeMap::new()));
                 for f in &c.fields {
-                    if let Some(v) = &f.after {
+                    if let (Some(v), true) = (&f.after, BUDGET_FIELDS.contains(&f.field.as_str())) {
                         entry.1.insert(f.field.clone(), v.clone());
                     }
                     // moving to a shared budget ends the campaign's own one (counted through the budget)
@@ -55,6 +74,7 @@ pub fn impact(live: &[Resource], changes: &[Change]) -> SpendImpact {
                     }
                 }
             }
+            Action::Update | Action::Adopt | Action::Pause => {}
             Action::Remove => {
                 after.retain(|a, _| !a.is_within(&c.address));
             }

@@ -101,8 +101,15 @@ impl StateStore for SledStore {
     }
 
     fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+        // Keys are addresses (`account/kind/name/…`): one account's entries are one key range, so the others
+        // are not decoded at all.
+        let prefix = account.map(|a| format!("{}/", Address::account(a)));
+        let iter = match &prefix {
+            Some(p) => self.ids.scan_prefix(p.as_bytes()),
+            None => self.ids.iter(),
+        };
         let mut out = Vec::new();
-        for kv in self.ids.iter() {
+        for kv in iter {
             let (k, v) = kv.map_err(storage)?;
             let e: StateEntry = decode(&k, &v)?;
             if account.is_none_or(|a| e.address.account == a) {
