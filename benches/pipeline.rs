@@ -119,6 +119,14 @@ fn generate(dir: &Path, total: usize) -> (usize, usize, usize) {
     (g, m, g * GOOGLE_PER_CAMPAIGN + m * META_PER_CAMPAIGN)
 }
 
+fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 fn peak_rss_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -147,10 +155,24 @@ fn child_plan_cache(dir: &Path, url: &str) {
         .enable_all()
         .build()
         .expect("rt");
+    let debug = std::env::var_os("BENCH_DEBUG").is_some();
+    let phase = |what: &str, t: Instant| {
+        if debug {
+            eprintln!("    child: {what}: {:.3} s, RSS {:.0} MB", t.elapsed().as_secs_f64(), rss_mb());
+        }
+    };
     let t = Instant::now();
     let mut project = spec::load(dir).expect("load");
+    phase("spec loaded", t);
     point_at(&mut project, url);
     let store = SledStore::open(&dir.join(".adsctl")).expect("store");
+    phase("state opened", t);
+    if debug {
+        for a in project.accounts.keys() {
+            let c = adsctl::state::StateStore::cache_get(&store, a).expect("cache");
+            phase(&format!("cache of {a} read ({} resources)", c.map_or(0, |c| c.resources.len())), t);
+        }
+    }
     let conns = connectors(&project);
     let plan = rt
         .block_on(plan_project(
@@ -161,6 +183,7 @@ fn child_plan_cache(dir: &Path, url: &str) {
             ReadMode::CacheOnly,
         ))
         .expect("plan");
+    phase("planned", t);
     println!(
         "{} {} {}",
         t.elapsed().as_secs_f64(),
@@ -387,7 +410,9 @@ fn main() {
             ac.google_other + ac.google_search + ac.meta_get + ac.meta_other,
         ));
         eprintln!("{}", rows.last().expect("row"));
-        let _ = std::fs::remove_dir_all(&tmp);
+        if std::env::var_os("BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
     }
     println!(
         "| resources | validate | plan from cache | its peak RSS | its requests | full refresh | refresh requests | \
