@@ -31,9 +31,12 @@ const M: usize = 10;
 const K: usize = 4;
 const GOOGLE_MAX_OPS: u64 = 10_000;
 const META_BATCH: u64 = 50;
-/// One GAQL query per resource the read needs: label, campaign_budget, campaign, ad_group, ad_group_ad,
-/// ad_group_criterion, user_list and the three label links (the ownership marker).
-const GOOGLE_READ_QUERIES: u64 = 10;
+/// Google read minimum: one GAQL query per kind of resource the read needs — label, campaign_budget, campaign,
+/// ad_group, ad_group_ad, ad_group_criterion, user_list (7; the label links, i.e. the ownership marker, come with
+/// campaign, ad_group and ad_group_ad in their `labels` field) — plus the change_status query that dates the
+/// read (1): 7 + 1 = 8.
+const GOOGLE_READ_RESOURCE_QUERIES: u64 = 7;
+const GOOGLE_READ_QUERIES: u64 = GOOGLE_READ_RESOURCE_QUERIES + 1;
 
 /// Resources of one Google campaign: the campaign, M ad groups, each with K ads and K keywords.
 const GOOGLE_PER_CAMPAIGN: usize = 1 + M * (1 + 2 * K);

@@ -983,6 +983,123 @@ mod search {
         assert_bad_request(s, &b, "Unknown name \"pageSize\"");
     }
 
+    /// `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels` (output only, repeated label resource
+    /// names) list the labels linked through CampaignLabel / AdGroupLabel / AdGroupAdLabel, by ascending label
+    /// id; an object without labels omits the field (proto3 JSON drops empty repeated fields).
+    #[tokio::test]
+    async fn labels_fields_list_the_linked_labels() {
+        let env = start().await;
+        let budget = env.budget("Spring budget", false).await;
+        let (s, b) = env.campaign("A", &budget).await;
+        assert_eq!(s, 200, "{b}");
+        let a = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let other = env.budget("Other budget", false).await;
+        let (s, b) = env.campaign("B", &other).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"create":{"name":"first"}},{"create":{"name":"second"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let l1 = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let l2 = b["results"][1]["resourceName"].as_str().unwrap().to_string();
+        // a new ad group with its label link through googleAds:mutate (temporary id), the second label first
+        let tmp = format!("customers/{CID}/adGroups/-1");
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"adGroupOperation":{"create":{"resourceName":tmp,"name":"AG","status":"ENABLED","type":"SEARCH_STANDARD","campaign":a,"cpcBidMicros":"1000000"}}},
+                    {"adGroupLabelOperation":{"create":{"adGroup":tmp,"label":l2}}},
+                    {"campaignLabelOperation":{"create":{"campaign":a,"label":l2}}},
+                    {"campaignLabelOperation":{"create":{"campaign":a,"label":l1}}}
+                ]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let ad_group = b["mutateOperationResponses"][0]["adGroupResult"]["resourceName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (s, b) = env
+            .post(
+                "adGroupAds:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"status":"PAUSED","ad":{"finalUrls":["https://example.com/shoes"],
+                    "responsiveSearchAd":{"headlines":[{"text":"One"},{"text":"Two"},{"text":"Three"}],
+                    "descriptions":[{"text":"Desc one."},{"text":"Desc two."}]}}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let ad = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "adGroupAdLabels:mutate",
+                json!({"operations":[{"create":{"adGroupAd":ad,"label":l1}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+
+        let (s, chunks) = env
+            .post(
+                "googleAds:searchStream",
+                json!({"query":"SELECT campaign.name, campaign.labels FROM campaign ORDER BY campaign.name"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{chunks}");
+        assert_eq!(chunks[0]["fieldMask"], "campaign.name,campaign.labels");
+        let rows = chunks[0]["results"].as_array().unwrap();
+        assert_eq!(rows[0]["campaign"]["labels"], json!([l1, l2]), "by ascending label id");
+        assert_eq!(rows[1]["campaign"]["name"], "B");
+        assert!(
+            rows[1]["campaign"].get("labels").is_none(),
+            "an empty repeated field is omitted: {}",
+            rows[1]
+        );
+        // attributed: the campaign's labels next to the ad group's
+        let rows = env
+            .search("SELECT ad_group.labels, campaign.labels FROM ad_group")
+            .await;
+        assert_eq!(rows[0]["adGroup"]["labels"], json!([l2]));
+        assert_eq!(rows[0]["campaign"]["labels"], json!([l1, l2]));
+        let rows = env.search("SELECT ad_group_ad.labels FROM ad_group_ad").await;
+        assert_eq!(rows[0]["adGroupAd"]["labels"], json!([l1]));
+        assert_eq!(rows[0]["adGroupAd"]["resourceName"], json!(ad));
+        // not selected, not served
+        let rows = env.search("SELECT campaign.name FROM campaign").await;
+        assert!(rows.iter().all(|r| r["campaign"].get("labels").is_none()));
+
+        // unlinking shows at once; the last one gone, the field goes
+        let link = |target: &str, coll: &str, label: &str| {
+            let (head, id) = target.rsplit_once('/').unwrap();
+            let head = head.rsplit_once('/').unwrap().0;
+            format!("{head}/{coll}/{id}~{}", label.rsplit('/').next().unwrap())
+        };
+        let (s, b) = env
+            .post(
+                "campaignLabels:mutate",
+                json!({"operations":[{"remove": link(&a, "campaignLabels", &l1)}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT campaign.labels FROM campaign WHERE campaign.name = 'A'")
+            .await;
+        assert_eq!(rows[0]["campaign"]["labels"], json!([l2]));
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"campaignLabelOperation":{"remove": link(&a, "campaignLabels", &l2)}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT campaign.labels FROM campaign WHERE campaign.name = 'A'")
+            .await;
+        assert!(rows[0]["campaign"].get("labels").is_none(), "{}", rows[0]);
+    }
+
     #[tokio::test]
     async fn gaql_filters_order_limit_and_metrics() {
         let env = start().await;

@@ -203,9 +203,9 @@ mod connector {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert!(snap.complete);
         let searches = endpoint_requests(&h, "googleAds:searchStream");
-        // labels, budgets, campaigns, ad groups, ads, keywords, user lists, 3 label-link kinds, change_status:
-        // one request per kind, whatever the number of objects.
-        assert_eq!(searches, 11, "{:#?}", h.counters().snapshot());
+        // labels, budgets, campaigns, ad groups, ads, keywords, user lists (campaigns, ad groups and ads bring
+        // their labels along), change_status: one request per kind, whatever the number of objects.
+        assert_eq!(searches, 8, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -228,6 +228,141 @@ mod connector {
         let health = c.health(&acct).await.unwrap();
         assert!(health.ok, "{}", health.detail);
         assert_eq!(live.values().filter(|r| r.kind == Kind::Ad).count(), 6);
+        h.shutdown().await.unwrap();
+    }
+}
+
+/// A request straight to the emulated REST API, behind adsctl's back; the response body.
+async fn ads_post(h: &EmulatorHandle, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{}/token", h.url()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", defaults::GOOGLE_CLIENT_ID),
+            ("client_secret", defaults::GOOGLE_CLIENT_SECRET),
+            ("refresh_token", defaults::GOOGLE_REFRESH_TOKEN),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http
+        .post(format!("{}/v25/customers/{CUSTOMER}/{path}", h.url()))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {body}");
+    body
+}
+
+mod labels {
+    use super::*;
+    use serde_json::json;
+
+    /// Ownership and user labels come from `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels`: a
+    /// full read is one query per kind of resource plus change_status, with no query for the label links.
+    #[tokio::test]
+    async fn a_full_read_is_eight_searches_and_takes_labels_from_the_objects() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        let mut ops = tree("Spring", 2);
+        if let OpAction::Create { fields } = &mut ops[0].action {
+            fields.insert(
+                "labels".into(),
+                Value::Set([Value::str("brand"), Value::str("q3")].into()),
+            );
+        }
+        all_applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+
+        // Behind adsctl's back: Group 1 loses the owner label; a hand-made campaign carries only "brand".
+        let rows = ads_post(
+            &h,
+            "googleAds:searchStream",
+            json!({"query": "SELECT label.id, label.name FROM label"}),
+        )
+        .await;
+        let label_id = |name: &str| {
+            rows[0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["label"]["name"] == name)
+                .and_then(|r| r["label"]["id"].as_str())
+                .unwrap()
+                .to_string()
+        };
+        let (owner, brand) = (label_id("adsctl-managed"), label_id("brand"));
+        let rows = ads_post(
+            &h,
+            "googleAds:searchStream",
+            json!({"query": "SELECT ad_group.id FROM ad_group WHERE ad_group.name = 'Group 1'"}),
+        )
+        .await;
+        let group1 = rows[0]["results"][0]["adGroup"]["id"].as_str().unwrap().to_string();
+        ads_post(
+            &h,
+            "adGroupLabels:mutate",
+            json!({"operations": [{"remove": format!("customers/{CUSTOMER}/adGroupLabels/{group1}~{owner}")}]}),
+        )
+        .await;
+        let b = format!("customers/{CUSTOMER}/campaignBudgets/-1");
+        let m = format!("customers/{CUSTOMER}/campaigns/-2");
+        ads_post(
+            &h,
+            "googleAds:mutate",
+            json!({"mutateOperations": [
+                {"campaignBudgetOperation": {"create": {"resourceName": b, "name": "Manual budget", "amountMicros": "10000000", "explicitlyShared": false}}},
+                {"campaignOperation": {"create": {"resourceName": m, "name": "Manual", "status": "PAUSED", "advertisingChannelType": "SEARCH", "campaignBudget": b, "manualCpc": {"enhancedCpcEnabled": false}, "containsEuPoliticalAdvertising": "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"}}},
+                {"campaignLabelOperation": {"create": {"campaign": m, "label": format!("customers/{CUSTOMER}/labels/{brand}")}}}
+            ]}),
+        )
+        .await;
+
+        h.counters().reset();
+        let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+        assert_eq!(
+            endpoint_requests(&h, "googleAds:searchStream"),
+            8,
+            "{:#?}",
+            h.counters().snapshot()
+        );
+        assert_eq!(
+            h.counters().snapshot().total_requests,
+            8,
+            "{:#?}",
+            h.counters().snapshot()
+        );
+        let live = by_address(&snap.resources);
+        let spring = &live["acme/campaign/Spring"];
+        assert!(spring.owned);
+        assert_eq!(
+            spring.fields["labels"],
+            Value::Set([Value::str("brand"), Value::str("q3")].into()),
+            "user labels, without the owner label"
+        );
+        let manual = &live["acme/campaign/Manual"];
+        assert!(!manual.owned, "a label, but not the owner label");
+        assert_eq!(manual.fields["labels"], Value::Set([Value::str("brand")].into()));
+        assert!(live["acme/campaign/Spring/ad_group/Group 0"].owned);
+        assert!(!live["acme/campaign/Spring/ad_group/Group 1"].owned);
+        assert!(
+            live["acme/campaign/Spring/ad_group/Group 1/ad/1"].owned,
+            "ads carry their own label"
+        );
+        assert!(
+            !live["acme/campaign/Spring/ad_group/Group 1/keyword/shoe 1 0:phrase"].owned,
+            "keywords follow their ad group"
+        );
+        assert!(live["acme/campaign/Spring/ad_group/Group 0/keyword/shoe 0 0:phrase"].owned);
         h.shutdown().await.unwrap();
     }
 }

@@ -1,7 +1,8 @@
 //! The Google Ads connector: REST v25 (`googleads.googleapis.com`), OAuth 2.0 refresh tokens, developer token.
 //!
-//! - read: one GAQL `searchStream` per kind (labels, budgets, campaigns, ad groups, ads, keywords, user lists),
-//!   joined locally; incremental reads ask `change_status` first and skip the read when nothing changed;
+//! - read: one GAQL `searchStream` per kind (labels, budgets, campaigns, ad groups, ads, keywords, user lists;
+//!   campaigns, ad groups and ads bring their attached labels in `labels`), joined locally; incremental reads ask
+//!   `change_status` first and skip the read when nothing changed;
 //! - apply: one `googleAds:mutate` per ≤ 10,000 operations with temporary resource names, exact update masks,
 //!   `partialFailure` results mapped back to each operation; the `adsctl-managed` label marks ownership;
 //! - audiences: Customer Match user lists, membership through offline user data jobs;

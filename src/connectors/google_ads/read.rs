@@ -1,4 +1,6 @@
 //! Reading an account: one GAQL `searchStream` per resource kind, joined locally into addressed resources.
+//! Label links come with their objects (`campaign.labels`, `ad_group.labels`, `ad_group_ad.labels`: the
+//! resource names of the attached labels), not from the link resources.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -59,17 +61,17 @@ campaign.maximize_conversion_value.target_roas, campaign.target_cpa.target_cpa_m
 campaign.target_roas.target_roas, campaign.target_spend.cpc_bid_ceiling_micros, campaign.start_date_time, \
 campaign.end_date_time, campaign.network_settings.target_google_search, \
 campaign.network_settings.target_search_network, campaign.network_settings.target_content_network, \
-campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising \
-FROM campaign";
+campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising, \
+campaign.labels FROM campaign";
 
 pub const Q_AD_GROUP: &str = "SELECT ad_group.resource_name, ad_group.id, ad_group.name, ad_group.status, \
-ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign FROM ad_group";
+ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign, ad_group.labels FROM ad_group";
 
 pub const Q_AD: &str = "SELECT ad_group_ad.resource_name, ad_group_ad.status, ad_group_ad.ad_group, \
 ad_group_ad.ad.id, ad_group_ad.ad.type, ad_group_ad.ad.final_urls, \
 ad_group_ad.ad.responsive_search_ad.headlines, ad_group_ad.ad.responsive_search_ad.descriptions, \
 ad_group_ad.ad.responsive_search_ad.path1, ad_group_ad.ad.responsive_search_ad.path2, \
-ad_group_ad.policy_summary.approval_status FROM ad_group_ad";
+ad_group_ad.policy_summary.approval_status, ad_group_ad.labels FROM ad_group_ad";
 
 pub const Q_CRITERION: &str = "SELECT ad_group_criterion.resource_name, ad_group_criterion.criterion_id, \
 ad_group_criterion.ad_group, ad_group_criterion.status, ad_group_criterion.negative, \
@@ -79,11 +81,6 @@ FROM ad_group_criterion";
 pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, user_list.name, \
 user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
 user_list.integration_code FROM user_list";
-
-pub const Q_CAMPAIGN_LABEL: &str = "SELECT campaign_label.campaign, campaign_label.label FROM campaign_label";
-pub const Q_AD_GROUP_LABEL: &str = "SELECT ad_group_label.ad_group, ad_group_label.label FROM ad_group_label";
-pub const Q_AD_GROUP_AD_LABEL: &str =
-    "SELECT ad_group_ad_label.ad_group_ad, ad_group_ad_label.label FROM ad_group_ad_label";
 
 /// A query with the removed objects filtered out, unless some are pinned (GAQL has no OR: then the filter is
 /// applied locally).
@@ -109,8 +106,6 @@ pub struct Raw {
     pub ads: Vec<Json>,
     pub criteria: Vec<Json>,
     pub user_lists: Vec<Json>,
-    /// CampaignLabel / AdGroupLabel / AdGroupAdLabel links (ownership and user labels).
-    pub links: Vec<Json>,
 }
 
 /// The owner label's resource name, when the account has one.
@@ -132,7 +127,7 @@ pub fn labels_by_name(labels: &[Json]) -> HashMap<String, String> {
         .collect()
 }
 
-/// Read every kind: one searchStream each.
+/// Read every kind: one searchStream each (campaigns, ad groups and ads bring their labels along).
 pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleAdsError> {
     let p = !pinned.is_empty();
     let q_budget = with_status(Q_BUDGET, "campaign_budget.status", &[], p);
@@ -151,7 +146,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         p,
     );
     let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
-    let (labels, budgets, campaigns, ad_groups, ads, criteria, user_lists, l1, l2, l3) = tokio::try_join!(
+    let (labels, budgets, campaigns, ad_groups, ads, criteria, user_lists) = tokio::try_join!(
         search_stream(client, Q_LABEL),
         search_stream(client, &q_budget),
         search_stream(client, &q_campaign),
@@ -159,11 +154,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         search_stream(client, &q_ad),
         search_stream(client, &q_criterion),
         search_stream(client, &q_user_list),
-        search_stream(client, Q_CAMPAIGN_LABEL),
-        search_stream(client, Q_AD_GROUP_LABEL),
-        search_stream(client, Q_AD_GROUP_AD_LABEL),
     )?;
-    let links = l1.into_iter().chain(l2).chain(l3).collect();
     let user_lists = user_lists
         .into_iter()
         .filter(|r| {
@@ -180,7 +171,6 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         ads,
         criteria,
         user_lists,
-        links,
     })
 }
 
@@ -189,36 +179,26 @@ fn kept(status: Option<&str>, id: &str, pinned: &BTreeSet<String>) -> bool {
     status != Some("REMOVED") || pinned.contains(id) || id.rsplit_once('~').is_some_and(|(_, own)| pinned.contains(own))
 }
 
-/// Target resource name → label ids attached to it, from the link rows.
-fn label_links(links: &[Json]) -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for row in links {
-        for (key, target) in [
-            ("campaignLabel", "campaign"),
-            ("adGroupLabel", "adGroup"),
-            ("adGroupAdLabel", "adGroupAd"),
-        ] {
-            if let Some(l) = row.get(key) {
-                if let (Some(t), Some(label)) = (get_str(l, target), get_str(l, "label")) {
-                    out.entry(t.to_string()).or_default().push(id_of(label));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn has_label(links: &HashMap<String, Vec<String>>, rn: &str, label_id: Option<&str>) -> bool {
-    let Some(label) = label_id else { return false };
-    links.get(rn).is_some_and(|ls| ls.iter().any(|l| l == label))
-}
-
-fn label_names(links: &HashMap<String, Vec<String>>, rn: &str, names: &HashMap<String, String>) -> Value {
-    let set: BTreeSet<Value> = links
-        .get(rn)
+/// Ids of the labels attached to a campaign, ad group or ad group ad: its `labels` field, the resource names
+/// of the labels (absent when there are none: proto3 JSON omits an empty repeated field).
+fn label_ids(object: &Json) -> impl Iterator<Item = String> + '_ {
+    object
+        .get("labels")
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|id| names.get(id))
+        .filter_map(Json::as_str)
+        .map(id_of)
+}
+
+fn has_label(object: &Json, label_id: Option<&str>) -> bool {
+    let Some(label) = label_id else { return false };
+    label_ids(object).any(|l| l == label)
+}
+
+fn label_names(object: &Json, names: &HashMap<String, String>) -> Value {
+    let set: BTreeSet<Value> = label_ids(object)
+        .filter_map(|id| names.get(&id))
         .filter(|n| n.as_str() != OWNER_LABEL)
         .map(|n| Value::str(n.clone()))
         .collect();
@@ -246,7 +226,6 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         .filter_map(|r| r.get("label"))
         .filter_map(|l| Some((id_of(get_str(l, "resourceName")?), get_str(l, "name")?.to_string())))
         .collect();
-    let links = label_links(&raw.links);
     let mut out = Vec::new();
 
     // Budgets: shared ones are resources; own ones fold into their campaign.
@@ -304,8 +283,8 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
                 None => {}
             }
         }
-        r.fields.insert("labels".into(), label_names(&links, rn, &names_by_id));
-        r.owned = has_label(&links, rn, owner);
+        r.fields.insert("labels".into(), label_names(c, &names_by_id));
+        r.owned = has_label(c, owner);
         campaigns.insert(rn.to_string(), addr);
         out.push(r);
     }
@@ -327,7 +306,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let mut r = Resource::new(addr.clone(), Kind::AdGroup);
         r.id = Some(id);
         r.fields = mapping::ad_group_fields(g);
-        r.owned = has_label(&links, rn, owner);
+        r.owned = has_label(g, owner);
         ad_groups.insert(rn.to_string(), addr);
         out.push(r);
     }
@@ -355,7 +334,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             let mut r = Resource::new(parent.child(Kind::Ad, (i + 1).to_string()), Kind::Ad);
             r.id = Some(id_of(rn));
             r.fields = mapping::ad_fields(a);
-            r.owned = has_label(&links, rn, owner);
+            r.owned = has_label(a, owner);
             if let Some(s) = get_str(a, "policySummary.approvalStatus") {
                 r.observed.insert("approval_status".into(), lower(s));
             }
@@ -517,25 +496,20 @@ mod tests {
                 json!({"campaignBudget": {"resourceName": "customers/1/campaignBudgets/12", "id": "12", "name": "Pool", "amountMicros": "90000000", "explicitlyShared": true, "status": "ENABLED"}}),
             ],
             campaigns: vec![
-                json!({"campaign": {"resourceName": "customers/1/campaigns/21", "id": "21", "name": "Spring", "status": "ENABLED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/11"}}),
+                json!({"campaign": {"resourceName": "customers/1/campaigns/21", "id": "21", "name": "Spring", "status": "ENABLED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/11", "labels": ["customers/1/labels/9", "customers/1/labels/8"]}}),
                 json!({"campaign": {"resourceName": "customers/1/campaigns/22", "id": "22", "name": "Pooled", "status": "PAUSED", "advertisingChannelType": "SEARCH", "campaignBudget": "customers/1/campaignBudgets/12"}}),
                 json!({"campaign": {"resourceName": "customers/1/campaigns/23", "id": "23", "name": "Gone", "status": "REMOVED"}}),
             ],
             ad_groups: vec![
-                json!({"adGroup": {"resourceName": "customers/1/adGroups/31", "id": "31", "name": "Shoes", "status": "ENABLED", "campaign": "customers/1/campaigns/21", "cpcBidMicros": "1200000", "labels": ["customers/1/adGroupLabels/31~9"]}}),
+                json!({"adGroup": {"resourceName": "customers/1/adGroups/31", "id": "31", "name": "Shoes", "status": "ENABLED", "campaign": "customers/1/campaigns/21", "cpcBidMicros": "1200000", "labels": ["customers/1/labels/9"]}}),
             ],
             ads: vec![
                 json!({"adGroupAd": {"resourceName": "customers/1/adGroupAds/31~102", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "ad": {"id": "102", "type": "RESPONSIVE_SEARCH_AD", "responsiveSearchAd": {"headlines": [{"text": "B"}]}}}}),
-                json!({"adGroupAd": {"resourceName": "customers/1/adGroupAds/31~41", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "ad": {"id": "41", "type": "RESPONSIVE_SEARCH_AD", "responsiveSearchAd": {"headlines": [{"text": "A"}]}}}}),
+                json!({"adGroupAd": {"resourceName": "customers/1/adGroupAds/31~41", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "ad": {"id": "41", "type": "RESPONSIVE_SEARCH_AD", "responsiveSearchAd": {"headlines": [{"text": "A"}]}}, "labels": ["customers/1/labels/8", "customers/1/labels/9"]}}),
             ],
             criteria: vec![
                 json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~5", "criterionId": "5", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": false, "keyword": {"text": "Running Shoes", "matchType": "PHRASE"}}}),
                 json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~6", "criterionId": "6", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": true, "keyword": {"text": "free", "matchType": "BROAD"}}}),
-            ],
-            links: vec![
-                json!({"campaignLabel": {"campaign": "customers/1/campaigns/21", "label": "customers/1/labels/9"}}),
-                json!({"campaignLabel": {"campaign": "customers/1/campaigns/21", "label": "customers/1/labels/8"}}),
-                json!({"adGroupLabel": {"adGroup": "customers/1/adGroups/31", "label": "customers/1/labels/9"}}),
             ],
             user_lists: vec![
                 json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed"}}),
@@ -569,7 +543,11 @@ mod tests {
         // RSA positions by ascending ad id.
         let first = by["acme/campaign/Spring/ad_group/Shoes/ad/1"];
         assert_eq!(first.id.as_deref(), Some("31~41"));
-        assert!(by["acme/campaign/Spring/ad_group/Shoes/ad/2"].id.as_deref() == Some("31~102"));
+        assert!(first.owned, "owner label among the ad's labels");
+        let second = by["acme/campaign/Spring/ad_group/Shoes/ad/2"];
+        assert_eq!(second.id.as_deref(), Some("31~102"));
+        assert!(!second.owned, "no labels field: unowned");
+        assert!(by["acme/campaign/Spring/ad_group/Shoes"].owned);
         let kw = by["acme/campaign/Spring/ad_group/Shoes/keyword/running shoes:phrase"];
         assert!(kw.owned);
         assert_eq!(kw.id.as_deref(), Some("31~5"));

@@ -712,11 +712,55 @@ fn view(o: &Obj, lag_seq: Option<u64>) -> Option<&Value> {
 /// The resources one row joins: camelCase row member → resource JSON.
 type Parts<'a> = Vec<(&'static str, &'a Value)>;
 
+/// The label links behind the output-only `labels` field of campaigns, ad groups and ad group ads: the row
+/// member (`campaign`), the link resource and the link's member naming the labelled object.
+const LABELLED: &[(&str, Res, &str)] = &[
+    ("campaign", Res::CampaignLabel, "campaign"),
+    ("adGroup", Res::AdGroupLabel, "adGroup"),
+    ("adGroupAd", Res::AdGroupAdLabel, "adGroupAd"),
+];
+
+/// Labelled object's resource name → its `labels` value: the resource names of the labels linked to it (the
+/// CampaignLabel / AdGroupLabel / AdGroupAdLabel objects a read at this lag sees), by ascending label id. An
+/// object without labels has no entry: proto3 JSON omits an empty repeated field.
+type LabelIndex = std::collections::HashMap<String, Value>;
+
+fn label_index(cust: &Customer, lag_seq: Option<u64>, heads: &[&str]) -> LabelIndex {
+    let mut links: std::collections::HashMap<String, Vec<(u64, String)>> = std::collections::HashMap::new();
+    for (head, link, target) in LABELLED {
+        if !heads.contains(head) {
+            continue;
+        }
+        for o in cust.table(*link).into_iter().flat_map(|t| t.values()) {
+            let Some(v) = view(o, lag_seq) else {
+                continue;
+            };
+            let (Some(t), Some(l)) = (
+                v.get(*target).and_then(Value::as_str),
+                v.get("label").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let id = l.rsplit('/').next().and_then(|x| x.parse().ok()).unwrap_or(u64::MAX);
+            links.entry(t.to_string()).or_default().push((id, l.to_string()));
+        }
+    }
+    links
+        .into_iter()
+        .map(|(t, mut ls)| {
+            ls.sort();
+            ls.dedup();
+            (t, Value::Array(ls.into_iter().map(|(_, l)| Value::String(l)).collect()))
+        })
+        .collect()
+}
+
 /// One result row before projection: the resources it joins (borrowed from the store) and computed values.
 struct Row<'a> {
     parts: Parts<'a>,
     metrics: Option<Value>,
     date: Option<Value>,
+    labels: &'a LabelIndex,
 }
 
 impl Row<'_> {
@@ -731,6 +775,9 @@ impl Row<'_> {
             }
             h => self.parts.iter().find(|(k, _)| *k == h)?.1,
         };
+        if rest.len() == 1 && rest[0] == "labels" && LABELLED.iter().any(|(x, _, _)| x == head) {
+            return self.labels.get(v.get("resourceName")?.as_str()?);
+        }
         for p in rest {
             v = v.get(p)?;
         }
@@ -791,6 +838,21 @@ pub fn run(
         v.sort();
         v.dedup();
         v
+    };
+    // `labels` of campaigns, ad groups and ad group ads are computed from the label links, when mentioned
+    let labelled: Vec<&str> = LABELLED
+        .iter()
+        .map(|(h, _, _)| *h)
+        .filter(|h| {
+            referenced
+                .iter()
+                .any(|f| split_camel(f) == [h.to_string(), "labels".to_string()])
+        })
+        .collect();
+    let labels = if labelled.is_empty() {
+        LabelIndex::new()
+    } else {
+        label_index(cust, lag_seq, &labelled)
     };
     // (row parts, budget micros, resource name for metrics)
     let mut base: Vec<(Parts, u64, std::borrow::Cow<str>)> = Vec::new();
@@ -900,6 +962,7 @@ pub fn run(
                 parts,
                 metrics: None,
                 date: None,
+                labels: &labels,
             };
             if keep(&r) {
                 rows.push(r);
@@ -918,6 +981,7 @@ pub fn run(
                     parts: parts.clone(),
                     metrics: Some(metrics::to_json(&m, &metric_names)),
                     date: Some(json!(d.to_string())),
+                    labels: &labels,
                 };
                 if keep(&r) {
                     rows.push(r);
@@ -935,6 +999,7 @@ pub fn run(
                 parts,
                 metrics: Some(metrics::to_json(&total, &metric_names)),
                 date: None,
+                labels: &labels,
             };
             if keep(&r) {
                 rows.push(r);
