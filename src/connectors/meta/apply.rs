@@ -829,10 +829,16 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
     let mut any_sent_ok = false;
     while !queue.is_empty() {
         // Drop calls of decided operations, and skip those whose producers failed.
+        // Only the front of the queue is looked at (until the batch is full): the calls of a hand-over of
+        // thousands of operations are not all walked, nor moved, once per batch.
         let mut chunk: Vec<Call> = Vec::new();
         let mut in_chunk: HashSet<Ref> = HashSet::new();
         let mut later: VecDeque<Call> = VecDeque::new();
         while let Some(c) = queue.pop_front() {
+            if chunk.len() >= MAX_BATCH_CALLS {
+                queue.push_front(c);
+                break;
+            }
             if c.op.is_some_and(|i| p.outcomes[i].is_some()) {
                 continue;
             }
@@ -855,7 +861,7 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                 continue;
             }
             let ready = refs.iter().all(|r| p.resolved.contains_key(r) || in_chunk.contains(r));
-            if !ready || chunk.len() >= MAX_BATCH_CALLS {
+            if !ready {
                 later.push_back(c);
                 continue;
             }
@@ -877,7 +883,10 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
             }
             break;
         }
-        queue = later;
+        // The calls passed over go back in front, in their order.
+        while let Some(c) = later.pop_back() {
+            queue.push_front(c);
+        }
 
         let names: HashMap<Ref, String> = chunk
             .iter()
@@ -1036,9 +1045,9 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
             }
         }
         // Retries go first, in their original order relative to the rest.
-        let mut next: VecDeque<Call> = retry.into_iter().collect();
-        next.extend(queue.drain(..));
-        queue = next;
+        for c in retry.into_iter().rev() {
+            queue.push_front(c);
+        }
         if had_transient && !queue.is_empty() {
             round += 1;
             let cfg = &conn.client.cfg;
