@@ -405,7 +405,12 @@ impl GraphClient {
         let n = u32::try_from(calls.len()).unwrap_or(u32::MAX).max(1);
         let json = (|| self.attempt(Method::Post, "", &params, n))
             .retry(self.backoff())
-            .when(|e: &CallError| matches!(e, CallError::Graph { error, .. } if error.is_retryable()))
+            // Only a rate limit refuses a batch before any of it runs. A transient error (codes 1, 2) may come
+            // after some of its calls were made: the caller treats the whole batch as outcome unknown, looks its
+            // creates up and re-sends only the idempotent calls. Re-sending it here could duplicate creates.
+            .when(
+                |e: &CallError| matches!(e, CallError::Graph { error, .. } if error.class() == ErrorClass::RateLimited),
+            )
             .notify(|e: &CallError, d: Duration| {
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "meta: retrying batch");
             })
@@ -453,6 +458,92 @@ impl GraphClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Graph front end on loopback that answers every batch POST with `status` and `body` the first `fail`
+    /// times, then with one created object per call; it counts the POSTs.
+    async fn graph_stub(
+        status: u16,
+        body: &'static str,
+        fail: usize,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let posts = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = posts.clone();
+        let app = axum::Router::new().fallback(move || {
+            let seen = seen.clone();
+            async move {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                if n < fail {
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap_or_default(),
+                        body.to_string(),
+                    )
+                } else {
+                    (
+                        axum::http::StatusCode::OK,
+                        r#"[{"code":200,"headers":[],"body":"{\"id\":\"9\"}"}]"#.to_string(),
+                    )
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, posts)
+    }
+
+    fn client(url: &str) -> GraphClient {
+        let cfg = MetaConfig {
+            base_url: url.to_string(),
+            retry_min_delay: Duration::from_millis(1),
+            retry_max_delay: Duration::from_millis(5),
+            max_retries: 3,
+            ..MetaConfig::default()
+        };
+        let creds = MetaCredentials {
+            app_id: None,
+            app_secret: None,
+            access_token: crate::secret::Secret::new("stub-token"),
+        };
+        GraphClient::new(cfg, creds, "social", "act_1").expect("client")
+    }
+
+    fn create_call() -> BatchCall {
+        BatchCall {
+            method: Method::Post,
+            relative_url: "act_1/campaigns".into(),
+            body: Some("name=C".into()),
+            name: Some("op0".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_sent_again_after_a_rate_limit_but_never_after_a_transient_error() {
+        use std::sync::atomic::Ordering;
+        // Code 2 may come after some calls ran: not re-sent here (the caller looks its creates up).
+        let (url, posts) = graph_stub(
+            500,
+            r#"{"error":{"message":"Service temporarily unavailable","type":"OAuthException","code":2,"is_transient":true}}"#,
+            1,
+        )
+        .await;
+        let c = client(&url);
+        let r = c.batch(&[create_call()], &[]).await;
+        assert!(matches!(r, Err(CallError::Graph { .. })), "{r:?}");
+        assert_eq!(posts.load(Ordering::SeqCst), 1, "a transient batch error was re-sent");
+
+        // A rate limit refuses the request before anything runs: sent again, and it succeeds.
+        let (url, posts) = graph_stub(
+            400,
+            r#"{"error":{"message":"User request limit reached","type":"OAuthException","code":17}}"#,
+            1,
+        )
+        .await;
+        let c = client(&url);
+        let r = c.batch(&[create_call()], &[]).await.expect("retried");
+        assert!(matches!(r.first(), Some(BatchReply::Ok(_))));
+        assert_eq!(posts.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn batch_bodies_keep_placeholders_raw() {
