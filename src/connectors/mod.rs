@@ -118,7 +118,8 @@ pub struct OpError {
 /// What a connector can do; the engine plans batches with it.
 #[derive(Clone, Debug)]
 pub struct Capabilities {
-    /// Most operations one apply request may carry (Google 10,000; Meta 50 batch calls).
+    /// Most operations the executor hands the connector at once (Google 10,000: one mutate; Meta 10,000, which
+    /// the connector packs into batches of 50 calls).
     pub max_ops_per_request: usize,
     /// A parent and its children can be created in one request (temporary ids / batch dependencies).
     pub creates_children_in_one_request: bool,

@@ -273,7 +273,7 @@ impl Connector for GoogleAdsConnector {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            max_ops_per_request: self.max_ops,
+            max_ops_per_request: config::MAX_OPS_PER_APPLY.max(self.max_ops),
             creates_children_in_one_request: true,
             ownership_marker: true,
             immutable_fields: BTreeMap::from([

@@ -749,12 +749,24 @@ pub async fn execute(
     let mut failed_temps: HashSet<String> = HashSet::new();
     let mut failed_ops: HashSet<usize> = HashSet::new();
     let path = format!("customers/{}/googleAds:mutate", client.customer_id);
+    // A validation makes nothing: a temporary name from an earlier request of it never resolves, so what refers
+    // to one is reported as not checked rather than sent to fail.
+    let mut unchecked_temps: HashSet<String> = HashSet::new();
     let indices: Vec<usize> = (0..built.units.len()).collect();
     for chunk in indices.chunks(max_ops.max(1)) {
         let mut sent: Vec<usize> = Vec::new();
         let mut bodies = Vec::new();
         for &u in chunk {
             let unit = &built.units[u];
+            if validate_only && mentions(&unit.body, &unchecked_temps) {
+                results[u] = Some(UnitResult::Skipped(
+                    "not checked: it refers to an object created in an earlier request of this validation".into(),
+                ));
+                if let Some(t) = &unit.temp {
+                    unchecked_temps.insert(t.clone());
+                }
+                continue;
+            }
             if unit.op.is_some_and(|o| failed_ops.contains(&o)) || mentions(&unit.body, &failed_temps) {
                 results[u] = Some(UnitResult::Skipped("something it depends on failed".into()));
                 if let Some(t) = &unit.temp {
@@ -769,6 +781,9 @@ pub async fn execute(
         }
         if sent.is_empty() {
             continue;
+        }
+        if validate_only {
+            unchecked_temps.extend(sent.iter().filter_map(|&u| built.units[u].temp.clone()));
         }
         let replay = if sent.iter().any(|&u| built.units[u].creates) && !validate_only {
             Replay::Unsafe

@@ -267,8 +267,10 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             match budgets.get(brn) {
                 Some((_, true)) => {
                     if let Some(n) = budget_names.get(brn) {
-                        r.fields
-                            .insert("budget.shared".into(), Value::Ref(acct.child(Kind::Budget, n.clone())));
+                        r.fields.insert(
+                            "budget.shared".into(),
+                            Value::reference(acct.child(Kind::Budget, n.clone())),
+                        );
                     }
                 }
                 Some((b, false)) => {
@@ -532,7 +534,7 @@ mod tests {
         assert!(!pooled.owned);
         assert_eq!(
             pooled.fields["budget.shared"],
-            Value::Ref("acme/budget/Pool".parse().unwrap())
+            Value::reference("acme/budget/Pool".parse().unwrap())
         );
         assert!(by.contains_key("acme/budget/Pool"));
         assert!(
