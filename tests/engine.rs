@@ -150,7 +150,7 @@ fn shop(daily: &str) -> Vec<Resource> {
         res("acme/campaign/Brand")
             .with("status", Value::str("enabled"))
             .with("channel", Value::str("search"))
-            .with("budget.shared", Value::Ref(addr("acme/budget/Shared"))),
+            .with("budget.shared", Value::reference(addr("acme/budget/Shared"))),
         res("acme/campaign/Spring Sale/ad_group/Shoes")
             .with("status", Value::str("enabled"))
             .with("default_cpc", money("1.20")),

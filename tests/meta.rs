@@ -605,7 +605,7 @@ mod audiences {
             lal.clone(),
             None,
             fields(&[
-                ("origin", Value::Ref(aud.clone())),
+                ("origin", Value::reference(aud.clone())),
                 ("country", Value::str("US")),
                 ("ratio", Value::Decimal(rust_decimal::Decimal::new(1, 2))),
             ]),
@@ -636,7 +636,7 @@ mod audiences {
         assert_eq!(a.fields["customer_file_source"], Value::str("user_provided_only"));
         assert!(!a.fields.contains_key("members"), "members are write-only");
         let l = find(&snap.resources, "social/lookalike_audience/Subscribers LAL 1%25");
-        assert_eq!(l.fields["origin"], Value::Ref(aud.clone()));
+        assert_eq!(l.fields["origin"], Value::reference(aud.clone()));
         assert_eq!(l.fields["ratio"], Value::Decimal(rust_decimal::Decimal::new(1, 2)));
         assert_eq!(l.fields["country"], Value::str("US"));
 

@@ -52,7 +52,7 @@ mod examples {
         };
         assert_eq!(
             aud.iter().next().unwrap(),
-            &Value::Ref("acme-social/audience/Newsletter subscribers".parse().unwrap())
+            &Value::reference("acme-social/audience/Newsletter subscribers".parse().unwrap())
         );
         let g = by("acme-search/audience/Newsletter subscribers");
         let Value::Set(members) = &g.fields["members"] else {
@@ -93,7 +93,7 @@ mod examples {
         let c = by("northwind-search/campaign/Northwind - Generic Coffee");
         assert_eq!(
             c.fields["budget.shared"],
-            Value::Ref("northwind-search/budget/Northwind - Generic".parse().unwrap())
+            Value::reference("northwind-search/budget/Northwind - Generic".parse().unwrap())
         );
         assert_eq!(c.fields["bidding.target_roas"], Value::Decimal("4.5".parse().unwrap()));
         assert_eq!(c.lifecycle.ignore_changes, vec!["status".to_string()]);
@@ -108,7 +108,7 @@ mod examples {
         assert_eq!(lal.fields["ratio"], Value::Decimal("0.01".parse().unwrap()));
         assert_eq!(
             lal.fields["origin"],
-            Value::Ref("northwind-social/audience/Northwind customers".parse().unwrap())
+            Value::reference("northwind-social/audience/Northwind customers".parse().unwrap())
         );
         let retargeting = by("northwind-social/campaign/Northwind - Retargeting");
         assert_eq!(retargeting.fields["start_time"], Value::str("2026-01-31T23:00:00Z"));

@@ -608,7 +608,7 @@ mod tests {
             res(
                 "acme/campaign/Other",
                 Kind::Campaign,
-                vec![("budget.shared", Value::Ref("acme/budget/Pool".parse().unwrap()))],
+                vec![("budget.shared", Value::reference("acme/budget/Pool".parse().unwrap()))],
             ),
             res("acme/budget/Pool", Kind::Budget, vec![("amount", m(90_000_000))]),
         ];

@@ -32,10 +32,16 @@ pub enum Value {
     /// A nested map (e.g. one headline with its pin).
     Map(BTreeMap<String, Value>),
     /// A reference to another resource (a shared budget, an audience). Connectors resolve it to a platform id.
-    Ref(Address),
+    /// Boxed: an address is the largest payload, and every value of every field would otherwise be its size
+    /// (56 bytes instead of 32).
+    Ref(Box<Address>),
 }
 
 impl Value {
+    /// A reference to `a`.
+    pub fn reference(a: Address) -> Value {
+        Value::Ref(Box::new(a))
+    }
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(s.into())
     }

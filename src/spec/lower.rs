@@ -852,7 +852,7 @@ impl<'a> Lower<'a> {
         );
         let origin = base.child(Kind::Audience, l.origin.trim());
         if self.declared.contains_key(&origin) {
-            r.fields.insert("origin".into(), Value::Ref(origin));
+            r.fields.insert("origin".into(), Value::reference(origin));
         } else {
             let names = self.names_of(&base, Kind::Audience);
             let hint = match did_you_mean(&l.origin, names.iter().map(String::as_str)) {
@@ -915,7 +915,7 @@ impl<'a> Lower<'a> {
         for kind in [Kind::Audience, Kind::LookalikeAudience] {
             let a = base.child(kind, name.trim());
             if self.declared.contains_key(&a) {
-                return Some(Value::Ref(a));
+                return Some(Value::reference(a));
             }
         }
         let mut names = self.names_of(&base, Kind::Audience);
@@ -1031,7 +1031,7 @@ impl<'a> Lower<'a> {
                         let base = Address::account(&acct.name);
                         let target = base.child(Kind::Budget, s.trim());
                         if self.declared.contains_key(&target) {
-                            r.fields.insert("budget.shared".into(), Value::Ref(target));
+                            r.fields.insert("budget.shared".into(), Value::reference(target));
                         } else {
                             let names = self.names_of(&base, Kind::Budget);
                             let hint = match did_you_mean(s, names.iter().map(String::as_str)) {

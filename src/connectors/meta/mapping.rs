@@ -338,7 +338,7 @@ pub fn targeting_fields(t: &Json, ctx: &ReadContext) -> BTreeMap<String, Value> 
                     _ => None,
                 })?;
                 let name = x.get("name").and_then(Json::as_str);
-                Some(Value::Ref(ctx.audience_address(&id, name)))
+                Some(Value::reference(ctx.audience_address(&id, name)))
             });
             f.insert(format!("targeting.{key}"), set_of(refs));
         }
@@ -483,7 +483,7 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
                         Some(ctx.audience_address(&id, o.get("name").and_then(Json::as_str)))
                     });
                 if let Some(o) = origin {
-                    r.fields.insert("origin".into(), Value::Ref(o));
+                    r.fields.insert("origin".into(), Value::reference(o));
                 }
             }
             r
@@ -1140,7 +1140,7 @@ mod tests {
             ),
             (
                 "targeting.custom_audiences".to_string(),
-                Value::Set([Value::Ref(aud.clone())].into()),
+                Value::Set([Value::reference(aud.clone())].into()),
             ),
             ("status".to_string(), Value::str("active")),
         ]
@@ -1194,7 +1194,7 @@ mod tests {
         let aud = Address::account("acme").child(Kind::Audience, "Nobody");
         let f: BTreeMap<String, Value> = [(
             "targeting.custom_audiences".to_string(),
-            Value::Set([Value::Ref(aud)].into()),
+            Value::Set([Value::reference(aud)].into()),
         )]
         .into();
         let e = adset_params(None, None, &f, Currency::USD, None, &|_| None).unwrap_err();
@@ -1294,7 +1294,7 @@ mod tests {
         );
         assert_eq!(
             rs.fields["targeting.custom_audiences"],
-            Value::Set([Value::Ref(audiences["900"].clone())].into())
+            Value::Set([Value::reference(audiences["900"].clone())].into())
         );
         let a: wire::Ad = serde_json::from_value(json!({
             "id": "3", "name": "Shoes carousel", "adset_id": "2", "status": "ACTIVE",
@@ -1350,7 +1350,7 @@ mod tests {
         let r = audience_resource(&l, &ctx).unwrap();
         assert_eq!(r.address.to_string(), "acme/lookalike_audience/LAL US 1%25");
         assert_eq!(r.fields["ratio"], Value::Decimal(Decimal::new(1, 2)));
-        assert_eq!(r.fields["origin"], Value::Ref(audiences["900"].clone()));
+        assert_eq!(r.fields["origin"], Value::reference(audiences["900"].clone()));
         let web: wire::CustomAudience =
             serde_json::from_value(json!({"id": "5", "name": "Visitors", "subtype": "WEBSITE"})).unwrap();
         assert!(audience_resource(&web, &ctx).is_none());
