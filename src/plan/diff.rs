@@ -323,10 +323,21 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     }
 
     // Descendants of a replaced resource go with it and are created again under the new one.
+    let desired_by_addr: HashMap<&Address, &Resource> = if replaced.is_empty() {
+        HashMap::new()
+    } else {
+        desired.iter().map(|d| (&d.address, *d)).collect()
+    };
     for c in changes.iter_mut() {
         if c.action != Action::Replace && replaced.iter().any(|r| c.address.is_within(r) && &c.address != r) {
             c.action = Action::Create;
             c.id = None;
+            if c.desired.is_empty() {
+                // a no-op carries no copy of its fields (see above): a create needs them all
+                if let Some(d) = desired_by_addr.get(&c.address) {
+                    c.desired = d.fields.clone();
+                }
+            }
             c.fields = c
                 .desired
                 .iter()
@@ -476,7 +487,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
 /// Addresses a value refers to.
 pub(crate) fn value_refs(v: &Value) -> Vec<Address> {
     match v {
-        Value::Ref(a) => vec![a.clone()],
+        Value::Ref(a) => vec![(**a).clone()],
         Value::List(xs) => xs.iter().flat_map(value_refs).collect(),
         Value::Set(xs) => xs.iter().flat_map(value_refs).collect(),
         Value::Map(m) => m.values().flat_map(value_refs).collect(),
