@@ -4,7 +4,7 @@
 //!
 //! Entry point: [`execute`] (the CLI's `apply`, the `watch` daemon and the tests all call it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -202,7 +202,7 @@ fn steps_of(changes: &[Change]) -> Vec<Step> {
 
 fn refs_of(v: &Value) -> Vec<Address> {
     match v {
-        Value::Ref(a) => vec![a.clone()],
+        Value::Ref(a) => vec![(**a).clone()],
         Value::List(xs) => xs.iter().flat_map(refs_of).collect(),
         Value::Set(xs) => xs.iter().flat_map(refs_of).collect(),
         Value::Map(m) => m.values().flat_map(refs_of).collect(),
@@ -498,7 +498,7 @@ impl AccountRun<'_> {
         self.store.flush()?;
 
         let mut out = Vec::new();
-        let mut cache = self.store.cache_get(&plan.account)?;
+        let mut cache = self.store.cache_get(&plan.account)?.map(CacheWriter::new);
         for (ci, c) in changes.iter().enumerate() {
             let mine: Vec<(&Step, &StepState)> = by_change[ci].iter().map(|&i| (&steps[i], &st[i])).collect();
             if mine.is_empty() {
@@ -506,7 +506,7 @@ impl AccountRun<'_> {
             }
             // Write through to the live cache so that `plan --refresh=false` sees what was applied.
             if let Some(cache) = cache.as_mut() {
-                write_through(cache, c, &mine, &caps);
+                cache.write_through(c, &mine, &caps);
             }
             let failed = mine.iter().find_map(|(_, x)| match x {
                 StepState::Failed(e) => Some(e.clone()),
@@ -533,7 +533,7 @@ impl AccountRun<'_> {
             });
         }
         if let Some(cache) = cache {
-            self.store.cache_put(&plan.account, &cache)?;
+            self.store.cache_put(&plan.account, &cache.finish())?;
         }
         Ok(out)
     }
@@ -602,62 +602,116 @@ impl AccountRun<'_> {
     }
 }
 
-/// Apply the settled steps of one change to the cached live state.
-fn write_through(
-    cache: &mut crate::state::CachedLive,
-    c: &Change,
-    mine: &[(&Step, &StepState)],
-    caps: &crate::connectors::Capabilities,
-) {
-    let write_only = caps.write_only_fields.get(&c.kind);
-    let readable = |fields: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
-        fields
+/// The live cache being brought up to date with what an apply did, indexed by id: a bulk update of 100k
+/// objects must not scan the cache once per object.
+struct CacheWriter {
+    cache: crate::state::CachedLive,
+    by_id: HashMap<String, usize>,
+    /// Objects removed (their indexes), and the addresses whose subtrees went with them, each with the number of
+    /// cached objects at that moment (an object created later at the same address, a replacement, stays).
+    removed: Vec<bool>,
+    gone: BTreeMap<Address, usize>,
+}
+
+impl CacheWriter {
+    fn new(cache: crate::state::CachedLive) -> CacheWriter {
+        let by_id = cache
+            .resources
             .iter()
-            .filter(|(k, _)| write_only.is_none_or(|w| !w.contains(&k.as_str())))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
-    let find = |cache: &mut crate::state::CachedLive, id: &str| {
-        cache.resources.iter().position(|r| r.id.as_deref() == Some(id))
-    };
-    for (s, x) in mine {
-        let StepState::Done(new_id) = x else { continue };
-        match s.kind {
-            StepKind::Create => {
-                let mut r = crate::model::Resource::new(c.address.clone(), c.kind);
-                r.id = new_id.clone();
-                r.fields = readable(&c.desired);
-                r.owned = true;
-                cache.resources.push(r);
-            }
-            StepKind::Update | StepKind::Adopt | StepKind::Pause => {
-                let Some(i) = c.id.as_deref().and_then(|id| find(cache, id)) else {
-                    continue;
-                };
-                let r = &mut cache.resources[i];
-                match s.kind {
-                    StepKind::Adopt => r.owned = true,
-                    StepKind::Pause => {
-                        r.fields.insert("status".into(), Value::str("paused"));
+            .enumerate()
+            .filter_map(|(i, r)| r.id.clone().map(|id| (id, i)))
+            .collect();
+        let removed = vec![false; cache.resources.len()];
+        CacheWriter {
+            cache,
+            by_id,
+            removed,
+            gone: Default::default(),
+        }
+    }
+
+    /// Apply the settled steps of one change to the cached live state.
+    fn write_through(&mut self, c: &Change, mine: &[(&Step, &StepState)], caps: &crate::connectors::Capabilities) {
+        let write_only = caps.write_only_fields.get(&c.kind);
+        let readable = |fields: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
+            fields
+                .iter()
+                .filter(|(k, _)| write_only.is_none_or(|w| !w.contains(&k.as_str())))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        for (s, x) in mine {
+            let StepState::Done(new_id) = x else { continue };
+            let own = c.id.as_deref().and_then(|id| self.by_id.get(id).copied());
+            match s.kind {
+                StepKind::Create => {
+                    let mut r = crate::model::Resource::new(c.address.clone(), c.kind);
+                    r.id = new_id.clone();
+                    r.fields = readable(&c.desired);
+                    r.owned = true;
+                    if let Some(id) = &r.id {
+                        self.by_id.insert(id.clone(), self.cache.resources.len());
                     }
-                    _ => {
-                        let set: BTreeMap<String, Value> = c
-                            .fields
-                            .iter()
-                            .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
-                            .collect();
-                        r.fields.extend(readable(&set));
+                    self.cache.resources.push(r);
+                    self.removed.push(false);
+                }
+                StepKind::Update | StepKind::Adopt | StepKind::Pause => {
+                    let Some(i) = own else { continue };
+                    let r = &mut self.cache.resources[i];
+                    match s.kind {
+                        StepKind::Adopt => r.owned = true,
+                        StepKind::Pause => {
+                            r.fields.insert("status".into(), Value::str("paused"));
+                        }
+                        _ => {
+                            let set: BTreeMap<String, Value> = c
+                                .fields
+                                .iter()
+                                .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
+                                .collect();
+                            r.fields.extend(readable(&set));
+                        }
                     }
                 }
-            }
-            StepKind::Remove => {
-                if let Some(i) = c.id.as_deref().and_then(|id| find(cache, id)) {
-                    let gone = cache.resources[i].address.clone();
-                    cache.resources.remove(i);
-                    cache.resources.retain(|r| !r.address.is_within(&gone));
+                StepKind::Remove => {
+                    if let Some(i) = own {
+                        self.removed[i] = true;
+                        if let Some(id) = c.id.as_deref() {
+                            self.by_id.remove(id);
+                        }
+                        let at = self.cache.resources.len();
+                        self.gone.insert(self.cache.resources[i].address.clone(), at);
+                    }
                 }
             }
         }
+    }
+
+    /// The cache without the removed objects and everything below them.
+    fn finish(self) -> crate::state::CachedLive {
+        let CacheWriter {
+            mut cache,
+            removed,
+            gone,
+            ..
+        } = self;
+        let below_gone = |i: usize, a: &Address| {
+            let mut cur = Some(a.clone());
+            while let Some(x) = cur {
+                if gone.get(&x).is_some_and(|&at| i < at) {
+                    return true;
+                }
+                cur = x.parent();
+            }
+            false
+        };
+        let mut i = 0;
+        cache.resources.retain(|r| {
+            let keep = !removed[i] && (gone.is_empty() || !below_gone(i, &r.address));
+            i += 1;
+            keep
+        });
+        cache
     }
 }
 
@@ -818,4 +872,121 @@ pub async fn validate(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Resource};
+    use crate::plan::FieldChange;
+
+    fn res(addr: &str, kind: Kind, id: &str) -> Resource {
+        let mut r = Resource::new(addr.parse().expect("address"), kind).with("status", Value::str("enabled"));
+        r.id = Some(id.into());
+        r.owned = true;
+        r
+    }
+
+    fn change(addr: &str, kind: Kind, action: Action, id: Option<&str>) -> Change {
+        Change {
+            address: addr.parse().expect("address"),
+            kind,
+            action,
+            id: id.map(str::to_string),
+            fields: Vec::new(),
+            desired: BTreeMap::new(),
+            prevent_destroy: false,
+            observed: BTreeMap::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn step(kind: StepKind) -> Step {
+        Step {
+            change: 0,
+            kind,
+            deps: Vec::new(),
+            removal_phase: false,
+        }
+    }
+
+    fn caps() -> crate::connectors::Capabilities {
+        crate::connectors::Capabilities {
+            max_ops_per_request: 10,
+            creates_children_in_one_request: true,
+            ownership_marker: true,
+            immutable_fields: BTreeMap::new(),
+            swapped_fields: BTreeMap::new(),
+            write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
+        }
+    }
+
+    #[test]
+    fn the_cache_follows_updates_removals_and_replacements() {
+        let cache = crate::state::CachedLive {
+            fetched_at: chrono::Utc::now(),
+            marker: None,
+            resources: vec![
+                res("a/campaign/C", Kind::Campaign, "1"),
+                res("a/campaign/C/ad_group/G", Kind::AdGroup, "2"),
+                res("a/campaign/C/ad_group/G/keyword/k", Kind::Keyword, "3"),
+                res("a/campaign/D", Kind::Campaign, "4"),
+                res("a/campaign/E", Kind::Campaign, "5"),
+            ],
+        };
+        let mut w = CacheWriter::new(cache);
+        let caps = caps();
+        let done = StepState::Done(None);
+
+        // an update of D
+        let mut c = change("a/campaign/D", Kind::Campaign, Action::Update, Some("4"));
+        c.fields.push(FieldChange {
+            field: "status".into(),
+            before: Some(Value::str("enabled")),
+            after: Some(Value::str("paused")),
+            forces_replace: false,
+            swapped: false,
+            write_only: false,
+            drift: false,
+        });
+        let s = step(StepKind::Update);
+        w.write_through(&c, &[(&s, &done)], &caps);
+
+        // C removed, with everything below it
+        let c = change("a/campaign/C", Kind::Campaign, Action::Remove, Some("1"));
+        let s = step(StepKind::Remove);
+        w.write_through(&c, &[(&s, &done)], &caps);
+
+        // E replaced: the old one removed, a new one created at the same address
+        let mut c = change("a/campaign/E", Kind::Campaign, Action::Replace, Some("5"));
+        c.desired.insert("status".into(), Value::str("enabled"));
+        let (remove, create) = (step(StepKind::Remove), step(StepKind::Create));
+        let made = StepState::Done(Some("6".into()));
+        w.write_through(&c, &[(&remove, &done), (&create, &made)], &caps);
+
+        // an audience's write-only members never reach the cache
+        let mut c = change("a/audience/A", Kind::Audience, Action::Create, None);
+        c.desired.insert("members".into(), Value::Set(Default::default()));
+        c.desired.insert("name".into(), Value::str("A"));
+        let made = StepState::Done(Some("7".into()));
+        let s = step(StepKind::Create);
+        w.write_through(&c, &[(&s, &made)], &caps);
+
+        let out = w.finish();
+        let got: Vec<(String, String)> = out
+            .resources
+            .iter()
+            .map(|r| (r.address.to_string(), r.id.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a/campaign/D".to_string(), "4".to_string()),
+                ("a/campaign/E".to_string(), "6".to_string()),
+                ("a/audience/A".to_string(), "7".to_string()),
+            ]
+        );
+        assert_eq!(out.resources[0].fields["status"], Value::str("paused"));
+        assert!(!out.resources[2].fields.contains_key("members"));
+    }
 }
