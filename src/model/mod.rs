@@ -8,10 +8,12 @@ mod account;
 mod address;
 mod money;
 mod resource;
+mod small_map;
 mod value;
 
 pub use account::{Account, Guardrails, Platform, RemovalPolicy};
 pub use address::{Address, AddressParseError, Kind};
 pub use money::{group_thousands, Currency, Money, MoneyError};
 pub use resource::{Lifecycle, Resource, SourceLocation};
+pub use small_map::SmallMap;
 pub use value::Value;

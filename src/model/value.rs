@@ -1,10 +1,10 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{Address, Money};
+use super::{Address, Money, SmallMap};
 
 /// An exact field value. No floating point anywhere: money is integer micros, ratios are decimals.
 ///
@@ -30,7 +30,7 @@ pub enum Value {
     /// An unordered set (countries, labels, special ad categories, placements, audience members).
     Set(BTreeSet<Value>),
     /// A nested map (e.g. one headline with its pin).
-    Map(BTreeMap<String, Value>),
+    Map(SmallMap),
     /// A reference to another resource (a shared budget, an audience). Connectors resolve it to a platform id.
     /// Boxed: an address is the largest payload, and every value of every field would otherwise be its size
     /// (56 bytes instead of 32).

@@ -1410,7 +1410,7 @@ impl<'a> Lower<'a> {
                 );
                 ok = false;
             }
-            let mut m = BTreeMap::new();
+            let mut m = crate::model::SmallMap::new();
             m.insert("text".to_string(), Value::Str(t.text.clone()));
             if let Some(p) = t.pin {
                 if p == 0 || p > pins {

@@ -366,7 +366,7 @@ fn assets_value(list: Option<&Json>) -> Value {
         items
             .iter()
             .map(|a| {
-                let mut m = BTreeMap::new();
+                let mut m = crate::model::SmallMap::new();
                 m.insert(
                     "text".to_string(),
                     Value::str(a.get("text").and_then(Json::as_str).unwrap_or_default()),
