@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpError, OpOutcome, Operation};
-use crate::model::{Account, Address, Value};
+use crate::model::{Account, Address, SmallMap, Value};
 use crate::plan::{AccountPlan, Action, Change, Plan};
 use crate::state::{HistoryEntry, Intent, StateEntry, StateError, StateStore};
 
@@ -250,7 +250,7 @@ fn operation(
     };
     let action = match kind {
         StepKind::Create => OpAction::Create {
-            fields: c.desired.clone(),
+            fields: c.desired.to_btree(),
         },
         StepKind::Update => {
             let mut set = BTreeMap::new();
@@ -566,7 +566,7 @@ impl AccountRun<'_> {
                 }
                 Action::Pause if all_done && existing.is_none() => {
                     if let Some(id) = &c.id {
-                        self.store.put_entry(&entry(id.clone(), BTreeMap::new()))?;
+                        self.store.put_entry(&entry(id.clone(), SmallMap::new()))?;
                     }
                 }
                 Action::NoOp if c.desired.is_empty() => {}
@@ -591,7 +591,7 @@ impl AccountRun<'_> {
                         .any(|(s, x)| s.kind == StepKind::Adopt && matches!(x, StepState::Done(_)));
                     if adopted && existing.is_none() {
                         if let Some(id) = &c.id {
-                            self.store.put_entry(&entry(id.clone(), BTreeMap::new()))?;
+                            self.store.put_entry(&entry(id.clone(), SmallMap::new()))?;
                         }
                     }
                 }
@@ -633,7 +633,7 @@ impl CacheWriter {
     /// Apply the settled steps of one change to the cached live state.
     fn write_through(&mut self, c: &Change, mine: &[(&Step, &StepState)], caps: &crate::connectors::Capabilities) {
         let write_only = caps.write_only_fields.get(&c.kind);
-        let readable = |fields: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
+        let readable = |fields: &SmallMap| -> SmallMap {
             fields
                 .iter()
                 .filter(|(k, _)| write_only.is_none_or(|w| !w.contains(&k.as_str())))
@@ -664,7 +664,7 @@ impl CacheWriter {
                             r.fields.insert("status".into(), Value::str("paused"));
                         }
                         _ => {
-                            let set: BTreeMap<String, Value> = c
+                            let set: SmallMap = c
                                 .fields
                                 .iter()
                                 .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
@@ -894,7 +894,7 @@ mod tests {
             action,
             id: id.map(str::to_string),
             fields: Vec::new(),
-            desired: BTreeMap::new(),
+            desired: SmallMap::new(),
             prevent_destroy: false,
             observed: BTreeMap::new(),
             notes: Vec::new(),

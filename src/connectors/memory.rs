@@ -335,7 +335,7 @@ impl MemoryConnector {
                         }
                         let mut r = Resource::new(address, op.kind);
                         r.id = Some(id.clone());
-                        r.fields = fields.clone();
+                        r.fields = fields.clone().into();
                         r.owned = !matches!(crash, Some((CrashPoint::BeforeMarker, _)));
                         if op.kind == Kind::Ad {
                             r.observed.insert("effective_status".into(), "pending_review".into());

@@ -706,7 +706,7 @@ mod tests {
             write(dir.path(), &render(account, &live).unwrap()).unwrap();
             let back = crate::spec::load(dir.path()).unwrap_or_else(|e| panic!("{}: {e:?}", account.name));
             assert_eq!(back.accounts[&account.name], *account);
-            let key = |rs: &[Resource]| -> BTreeMap<String, BTreeMap<String, Value>> {
+            let key = |rs: &[Resource]| -> BTreeMap<String, crate::model::SmallMap> {
                 rs.iter()
                     .filter(|r| r.address.account == account.name)
                     .map(|r| {

@@ -123,8 +123,6 @@ pub fn addresses(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use chrono::Utc;
 
     use super::*;
@@ -136,7 +134,7 @@ mod tests {
             address: addr.clone(),
             kind: Kind::Campaign,
             id: id.map(str::to_string),
-            fields: BTreeMap::new(),
+            fields: Default::default(),
             lifecycle: Default::default(),
             owned: false,
             observed: Default::default(),
@@ -160,7 +158,7 @@ mod tests {
             kind: Kind::Campaign,
             id: "1".into(),
             prevent_destroy: false,
-            applied: BTreeMap::new(),
+            applied: Default::default(),
             updated_at: Utc::now(),
         })
         .unwrap();

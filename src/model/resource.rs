@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Address, Kind, Value};
+use super::{Address, Kind, SmallMap, Value};
 
 /// Where a desired resource was declared, for error messages (`file:line:col`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Managed fields. Names are snake_case, dotted for nesting (`budget.daily`, `targeting.countries`).
-    pub fields: BTreeMap<String, Value>,
+    pub fields: SmallMap,
     /// Desired only.
     #[serde(default, skip_serializing_if = "is_default")]
     pub lifecycle: Lifecycle,
@@ -66,7 +66,7 @@ impl Resource {
             address,
             kind,
             id: None,
-            fields: BTreeMap::new(),
+            fields: SmallMap::new(),
             lifecycle: Lifecycle::default(),
             owned: false,
             observed: BTreeMap::new(),

@@ -65,6 +65,23 @@ impl SmallMap {
         self.0.iter_mut().map(|(_, v)| v)
     }
 
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.position(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&String, &mut Value)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+    }
+
+    /// A copy as a `BTreeMap` (for the connectors' operation maps).
+    pub fn to_btree(&self) -> std::collections::BTreeMap<String, Value> {
+        self.0.iter().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -89,6 +106,31 @@ impl FromIterator<(String, Value)> for SmallMap {
         }
         out.shrink_to_fit();
         SmallMap(out)
+    }
+}
+
+impl Extend<(String, Value)> for SmallMap {
+    /// Inserts every entry (replacing values of keys already present).
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a SmallMap {
+    type Item = (&'a String, &'a Value);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, Value)>, fn(&'a (String, Value)) -> (&'a String, &'a Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl From<std::collections::BTreeMap<String, Value>> for SmallMap {
+    fn from(m: std::collections::BTreeMap<String, Value>) -> SmallMap {
+        // already sorted and unique
+        SmallMap(m.into_iter().collect())
     }
 }
 

@@ -6,7 +6,7 @@ use super::{
     guardrails, order, spend, AccountInput, AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, PlanError,
     PlanErrors, PlanOptions,
 };
-use crate::model::{Address, Kind, RemovalPolicy, Resource, Value};
+use crate::model::{Address, Kind, RemovalPolicy, Resource, SmallMap, Value};
 
 /// Kinds that have a `status` a removal policy of `pause` can set.
 fn pausable(kind: Kind) -> bool {
@@ -315,7 +315,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             action,
             id: l.id.clone(),
             fields,
-            desired: if recorded { BTreeMap::new() } else { d.fields.clone() },
+            desired: if recorded { SmallMap::new() } else { d.fields.clone() },
             prevent_destroy: d.lifecycle.prevent_destroy,
             observed: l.observed.clone(),
             notes,
@@ -432,7 +432,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             action,
             id: Some(id),
             fields,
-            desired: BTreeMap::new(),
+            desired: SmallMap::new(),
             prevent_destroy: remembered,
             observed: l.observed.clone(),
             notes: vec![note.to_string()],

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Plan, PLAN_FORMAT_VERSION};
-use crate::model::{Address, Resource, Value};
+use crate::model::{Address, Resource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
@@ -36,7 +36,7 @@ struct FingerprintItem<'a> {
     address: &'a Address,
     id: &'a Option<String>,
     owned: bool,
-    fields: &'a std::collections::BTreeMap<String, Value>,
+    fields: &'a crate::model::SmallMap,
 }
 
 /// A stable digest of an account's live state: addresses, ids, ownership and fields (not the observed

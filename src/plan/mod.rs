@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::connectors::{Capabilities, ConnectorError};
-use crate::model::{Account, Address, Currency, Kind, Money, Platform, Resource, Value};
+use crate::model::{Account, Address, Currency, Kind, Money, Platform, Resource, SmallMap, Value};
 use crate::state::{Intent, StateEntry, StateError};
 
 pub use diff::plan_account;
@@ -111,8 +111,8 @@ pub struct Change {
     pub fields: Vec<FieldChange>,
     /// The full desired fields (what the state records as applied); empty for a resource not in the YAML, and
     /// for a no-op whose id map entry already records exactly these fields.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub desired: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub desired: SmallMap,
     #[serde(default, skip_serializing_if = "is_false")]
     pub prevent_destroy: bool,
     /// Platform-reported facts (review status, effective status).

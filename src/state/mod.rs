@@ -9,13 +9,12 @@
 mod lock;
 mod sled_store;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Address, Kind, Resource, Value};
+use crate::model::{Address, Kind, Resource, SmallMap};
 
 pub use lock::{ApplyLock, LockError};
 pub use sled_store::SledStore;
@@ -84,7 +83,7 @@ pub struct StateEntry {
     /// The desired fields at the last successful apply (write-only fields take their live value from here;
     /// drift is a live value that left what was applied).
     #[serde(default)]
-    pub applied: BTreeMap<String, Value>,
+    pub applied: SmallMap,
     pub updated_at: DateTime<Utc>,
 }
 

@@ -239,7 +239,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             let name = get_str(b, "name").unwrap_or(&id).to_string();
             let mut r = Resource::new(acct.child(Kind::Budget, name), Kind::Budget);
             r.id = Some(id);
-            r.fields = mapping::budget_fields(b);
+            r.fields = mapping::budget_fields(b).into();
             out.push(r);
         }
     }
@@ -262,7 +262,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let addr = acct.child(Kind::Campaign, name);
         let mut r = Resource::new(addr.clone(), Kind::Campaign);
         r.id = Some(id);
-        r.fields = mapping::campaign_fields(c);
+        r.fields = mapping::campaign_fields(c).into();
         if let Some(brn) = get_str(c, "campaignBudget") {
             match budgets.get(brn) {
                 Some((_, true)) => {
@@ -307,7 +307,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let addr = parent.child(Kind::AdGroup, name);
         let mut r = Resource::new(addr.clone(), Kind::AdGroup);
         r.id = Some(id);
-        r.fields = mapping::ad_group_fields(g);
+        r.fields = mapping::ad_group_fields(g).into();
         r.owned = has_label(g, owner);
         ad_groups.insert(rn.to_string(), addr);
         out.push(r);
@@ -335,7 +335,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             let rn = get_str(a, "resourceName").unwrap_or_default();
             let mut r = Resource::new(parent.child(Kind::Ad, (i + 1).to_string()), Kind::Ad);
             r.id = Some(id_of(rn));
-            r.fields = mapping::ad_fields(a);
+            r.fields = mapping::ad_fields(a).into();
             r.owned = has_label(a, owner);
             if let Some(s) = get_str(a, "policySummary.approvalStatus") {
                 r.observed.insert("approval_status".into(), lower(s));
@@ -360,7 +360,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         let kind = if negative { Kind::NegativeKeyword } else { Kind::Keyword };
         let mut r = Resource::new(parent.child(kind, mapping::keyword_key(text, mt)), kind);
         r.id = Some(id_of(rn));
-        r.fields = mapping::keyword_fields(k);
+        r.fields = mapping::keyword_fields(k).into();
         if negative {
             r.fields.retain(|k, _| k == "text" || k == "match_type");
         }
@@ -380,7 +380,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         }
         let mut r = Resource::new(acct.child(Kind::Audience, name), Kind::Audience);
         r.id = Some(id);
-        r.fields = mapping::audience_fields(u);
+        r.fields = mapping::audience_fields(u).into();
         // User lists have no labels: adsctl marks the ones it creates (or adopts) in `integrationCode`, the
         // field meant for an external system's id.
         r.owned = get_str(u, "integrationCode") == Some(OWNER_LABEL);
