@@ -458,7 +458,7 @@ impl Connector for MemoryConnector {
             .map(|mut r| {
                 if let Some(fs) = write_only.get(&r.kind) {
                     for f in fs {
-                        r.fields.remove(*f);
+                        r.fields.remove(f);
                     }
                 }
                 r
