@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{make_plan, AccountInput, Plan, PlanError, PlanErrors, PlanOptions};
+use super::{assemble, plan_account, AccountInput, Plan, PlanError, PlanErrors, PlanOptions};
 use crate::connectors::{Connector, ReadRequest};
 use crate::model::{Account, Resource};
 use crate::spec::Project;
@@ -125,7 +125,9 @@ pub async fn plan_project(
         .filter(|a| opts.targets.is_empty() || opts.targets.iter().any(|t| t.account == a.name))
         .collect();
 
-    let reads = accounts.iter().map(|account| {
+    // Each account is read and planned in one go, so its live state and id map are dropped as soon as its plan
+    // is made, before the next account's are loaded (from the cache, the futures run one after the other).
+    let plans = accounts.iter().map(|account| {
         let pinned: Vec<String> = project
             .resources
             .iter()
@@ -135,53 +137,41 @@ pub async fn plan_project(
         let connector = connectors.get(&account.name).cloned();
         async move {
             let Some(connector) = connector else {
-                return Err(PlanError::Connector {
+                return Err(PlanErrors(vec![PlanError::Connector {
                     account: account.name.clone(),
                     source: crate::connectors::ConnectorError::Config(format!(
                         "no connector for account `{}`",
                         account.name
                     )),
-                });
+                }]));
             };
             let read = read_account(connector.as_ref(), account, store, mode, pinned).await?;
-            Ok((connector.capabilities(), read))
+            let state = store.entries(Some(&account.name)).map_err(PlanError::from)?;
+            let pending = store
+                .journal_pending(Some(&account.name))
+                .map_err(PlanError::from)?
+                .into_iter()
+                .map(|(_, i)| i)
+                .collect();
+            let input = AccountInput {
+                account: (*account).clone(),
+                capabilities: connector.capabilities(),
+                desired: project
+                    .resources
+                    .iter()
+                    .filter(|r| r.address.account == account.name)
+                    .collect(),
+                live: read.resources,
+                live_fetched_at: read.fetched_at,
+                from_cache: read.from_cache,
+                state,
+                pending,
+            };
+            plan_account(input, opts)
         }
     });
-    let results = futures_util::future::join_all(reads).await;
-
-    let mut inputs = Vec::new();
-    for (account, result) in accounts.iter().zip(results) {
-        match result {
-            Ok((capabilities, read)) => {
-                let state = store.entries(Some(&account.name)).map_err(PlanError::from)?;
-                let pending = store
-                    .journal_pending(Some(&account.name))
-                    .map_err(PlanError::from)?
-                    .into_iter()
-                    .map(|(_, i)| i)
-                    .collect();
-                inputs.push(AccountInput {
-                    account: (*account).clone(),
-                    capabilities,
-                    desired: project
-                        .resources
-                        .iter()
-                        .filter(|r| r.address.account == account.name)
-                        .collect(),
-                    live: read.resources,
-                    live_fetched_at: read.fetched_at,
-                    from_cache: read.from_cache,
-                    state,
-                    pending,
-                });
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(PlanErrors(errors));
-    }
-    make_plan(inputs, opts)
+    let planned = futures_util::future::join_all(plans).await;
+    assemble(planned, opts)
 }
 
 #[cfg(test)]

@@ -337,11 +337,22 @@ impl From<PlanError> for PlanErrors {
 
 /// Plan every account (pure: no I/O).
 pub fn make_plan(inputs: Vec<AccountInput<'_>>, opts: &PlanOptions) -> Result<Plan, PlanErrors> {
+    assemble(
+        inputs.into_iter().map(|input| plan_account(input, opts)).collect(),
+        opts,
+    )
+}
+
+/// One plan of the accounts planned one by one (each account's live state is dropped as soon as it is planned).
+pub fn assemble(
+    planned: Vec<Result<(AccountPlan, Vec<Blocker>), PlanErrors>>,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanErrors> {
     let mut accounts = Vec::new();
     let mut blockers = Vec::new();
     let mut errors = Vec::new();
-    for input in inputs {
-        match plan_account(input, opts) {
+    for result in planned {
+        match result {
             Ok((plan, mut b)) => {
                 accounts.push(plan);
                 blockers.append(&mut b);
