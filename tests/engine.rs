@@ -188,7 +188,7 @@ mod identity_and_diff {
         // write-only members are compared with what the last apply wrote
         let mut more = shop("50");
         more[6].fields.insert(
-            "members".into(),
+            "members",
             Value::Set([Value::str("aa11"), Value::str("cc33")].into_iter().collect()),
         );
         let p = env.plan(&more);
@@ -365,7 +365,7 @@ mod identity_and_diff {
         let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
         env.converge(&shop("50"));
         let mut d = shop("50");
-        d[1].fields.insert("channel".into(), Value::str("display"));
+        d[1].fields.insert("channel", Value::str("display"));
         let p = env.plan(&d);
         assert!(p.is_blocked());
         let opts = PlanOptions {
@@ -397,14 +397,14 @@ mod identity_and_diff {
         // the same URL written differently, the same set in another order: no change
         let mut same = c.clone();
         same.fields
-            .insert("final_url".into(), Value::Url("https://example.com/".into()));
+            .insert("final_url", Value::Url("https://example.com/".into()));
         same.fields
-            .insert("labels".into(), Value::List(vec![Value::str("b"), Value::str("a")]));
+            .insert("labels", Value::List(vec![Value::str("b"), Value::str("a")]));
         assert!(!env.plan(&[same]).has_changes());
         // someone pauses it in the UI: drift; unless ignored
         let id = env.live("acme")[0].id.clone().unwrap();
         let mut edited = env.live("acme")[0].clone();
-        edited.fields.insert("status".into(), Value::str("paused"));
+        edited.fields.insert("status", Value::str("paused"));
         env.mem.set_faults(Faults::default());
         replace_live(&env, "acme", &id, edited);
         let p = env.plan(std::slice::from_ref(&c));
@@ -802,12 +802,12 @@ mod rendering {
             .find(|r| r.kind == adsctl::model::Kind::AdGroup)
             .unwrap();
         let mut edited = g.clone();
-        edited.fields.insert("default_cpc".into(), money("0.90"));
+        edited.fields.insert("default_cpc", money("0.90"));
         identity_and_diff::replace_live(&env, "acme", g.id.as_deref().unwrap(), edited);
         let mut d2 = shop("75");
         let mut new_ad = ad("Spring is here. Up to 50% off trail shoes, free returns for thirty days.");
         new_ad.fields.insert(
-            "headlines".into(),
+            "headlines",
             Value::List(vec![
                 Value::str("Spring Sale on Shoes"),
                 Value::str("Shop Trail Runners"),
@@ -848,7 +848,7 @@ mod rendering {
         let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
         env.converge(&shop("50"));
         let mut d = shop("50");
-        d[1].fields.insert("channel".into(), Value::str("display"));
+        d[1].fields.insert("channel", Value::str("display"));
         insta::assert_snapshot!("replace_refused", render::human(&env.plan(&d), false));
         let opts = PlanOptions {
             allow_replace: true,
@@ -884,7 +884,7 @@ mod rendering {
             max_changes: Some(1),
         };
         let mut d = shop("120");
-        d[0].fields.insert("amount".into(), money("30"));
+        d[0].fields.insert("amount", money("30"));
         let p = env.plan(&d);
         insta::assert_snapshot!("guardrails", render::human(&p, false));
         let opts = PlanOptions {
@@ -1035,7 +1035,7 @@ mod binary {
             .iter_mut()
             .find(|r| r.kind == adsctl::model::Kind::Campaign)
             .unwrap();
-        c.fields.insert("status".into(), Value::str("paused"));
+        c.fields.insert("status", Value::str("paused"));
         s.write_data(&d);
         let o = s.run(&["apply", "plan.json"]);
         assert_eq!(code(&o), 1);

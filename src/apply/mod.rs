@@ -637,7 +637,7 @@ impl CacheWriter {
             fields
                 .iter()
                 .filter(|(k, _)| write_only.is_none_or(|w| !w.contains(&k.as_str())))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (*k, v.clone()))
                 .collect()
         };
         for (s, x) in mine {
@@ -661,7 +661,7 @@ impl CacheWriter {
                     match s.kind {
                         StepKind::Adopt => r.owned = true,
                         StepKind::Pause => {
-                            r.fields.insert("status".into(), Value::str("paused"));
+                            r.fields.insert("status", Value::str("paused"));
                         }
                         _ => {
                             let set: SmallMap = c
@@ -959,15 +959,15 @@ mod tests {
 
         // E replaced: the old one removed, a new one created at the same address
         let mut c = change("a/campaign/E", Kind::Campaign, Action::Replace, Some("5"));
-        c.desired.insert("status".into(), Value::str("enabled"));
+        c.desired.insert("status", Value::str("enabled"));
         let (remove, create) = (step(StepKind::Remove), step(StepKind::Create));
         let made = StepState::Done(Some("6".into()));
         w.write_through(&c, &[(&remove, &done), (&create, &made)], &caps);
 
         // an audience's write-only members never reach the cache
         let mut c = change("a/audience/A", Kind::Audience, Action::Create, None);
-        c.desired.insert("members".into(), Value::Set(Default::default()));
-        c.desired.insert("name".into(), Value::str("A"));
+        c.desired.insert("members", Value::Set(Default::default()));
+        c.desired.insert("name", Value::str("A"));
         let made = StepState::Done(Some("7".into()));
         let s = step(StepKind::Create);
         w.write_through(&c, &[(&s, &made)], &caps);

@@ -370,7 +370,7 @@ impl MemoryConnector {
                         let Some(i) = find(live, id) else {
                             return simulated("NOT_FOUND", format!("no object with id {id}"));
                         };
-                        live[i].fields.insert("status".into(), Value::str("paused"));
+                        live[i].fields.insert("status", Value::str("paused"));
                         OpOutcome::Applied { id: id.clone() }
                     }
                     OpAction::Remove { id } => {

@@ -15,5 +15,5 @@ pub use account::{Account, Guardrails, Platform, RemovalPolicy};
 pub use address::{Address, AddressParseError, Kind};
 pub use money::{group_thousands, Currency, Money, MoneyError};
 pub use resource::{Lifecycle, Resource, SourceLocation};
-pub use small_map::SmallMap;
+pub use small_map::{Key, SmallMap};
 pub use value::Value;

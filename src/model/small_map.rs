@@ -12,9 +12,139 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Value;
 
+/// A field name, interned: every resource of a kind has the same few dozen names, and a `String` per field per
+/// copy of every resource (desired, live, applied) was a third of a large plan's memory. Interned names live for
+/// the process (they come from adsctl's own field tables and stored state, so there are few of them).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(&'static str);
+
+impl Key {
+    pub fn new(name: &str) -> Key {
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| Mutex::new(HashSet::new()));
+        // A poisoned lock still holds a valid set (inserting cannot panic half-way).
+        let mut set = names.lock().unwrap_or_else(|e| e.into_inner());
+        match set.get(name) {
+            Some(s) => Key(s),
+            None => {
+                let s: &'static str = Box::leak(name.to_string().into_boxed_str());
+                set.insert(s);
+                Key(s)
+            }
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Key {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Key {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<Key> for String {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_str() == other.0
+    }
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Key {
+        Key::new(s)
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Key {
+        Key::new(&s)
+    }
+}
+
+impl From<&String> for Key {
+    fn from(s: &String) -> Key {
+        Key::new(s)
+    }
+}
+
+impl From<Key> for String {
+    fn from(k: Key) -> String {
+        k.0.to_string()
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key::new(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// A small map from field name to [`Value`], kept sorted by key with unique keys.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SmallMap(Vec<(String, Value)>);
+pub struct SmallMap(Vec<(Key, Value)>);
 
 impl SmallMap {
     pub fn new() -> SmallMap {
@@ -22,7 +152,7 @@ impl SmallMap {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.0.binary_search_by(|(k, _)| k.0.cmp(key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -30,10 +160,13 @@ impl SmallMap {
     }
 
     /// Insert or replace; returns the value it replaced.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        match self.position(&key) {
+    pub fn insert(&mut self, key: impl Into<Key>, value: Value) -> Option<Value> {
+        let key = key.into();
+        match self.position(key.0) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
+                // exact growth: these maps are built once and kept, often by the hundred thousand
+                self.0.reserve_exact(1);
                 self.0.insert(i, (key, value));
                 None
             }
@@ -49,11 +182,11 @@ impl SmallMap {
     }
 
     /// Entries in key order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Key, &Value)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &String> {
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Key> {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -69,17 +202,17 @@ impl SmallMap {
         self.position(key).ok().map(|i| &mut self.0[i].1)
     }
 
-    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&String, &mut Value)> {
+    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&Key, &mut Value)> {
         self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
         self.0.retain_mut(|(k, v)| keep(k, v));
     }
 
     /// A copy as a `BTreeMap` (for the connectors' operation maps).
     pub fn to_btree(&self) -> std::collections::BTreeMap<String, Value> {
-        self.0.iter().cloned().collect()
+        self.0.iter().map(|(k, v)| (k.0.to_string(), v.clone())).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -91,13 +224,13 @@ impl SmallMap {
     }
 }
 
-impl FromIterator<(String, Value)> for SmallMap {
+impl<K: Into<Key>> FromIterator<(K, Value)> for SmallMap {
     /// Later entries win over earlier ones with the same key, as with a `BTreeMap`.
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> SmallMap {
-        let mut entries: Vec<(String, Value)> = iter.into_iter().collect();
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> SmallMap {
+        let mut entries: Vec<(Key, Value)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
         // stable: equal keys keep their order, and the last of them is kept
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        entries.sort_by_key(|e| e.0);
+        let mut out: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
         for (k, v) in entries {
             match out.last_mut() {
                 Some(last) if last.0 == k => last.1 = v,
@@ -109,9 +242,9 @@ impl FromIterator<(String, Value)> for SmallMap {
     }
 }
 
-impl Extend<(String, Value)> for SmallMap {
+impl<K: Into<Key>> Extend<(K, Value)> for SmallMap {
     /// Inserts every entry (replacing values of keys already present).
-    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+    fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -119,9 +252,8 @@ impl Extend<(String, Value)> for SmallMap {
 }
 
 impl<'a> IntoIterator for &'a SmallMap {
-    type Item = (&'a String, &'a Value);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, Value)>, fn(&'a (String, Value)) -> (&'a String, &'a Value)>;
+    type Item = (&'a Key, &'a Value);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Key, Value)>, fn(&'a (Key, Value)) -> (&'a Key, &'a Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
@@ -130,19 +262,19 @@ impl<'a> IntoIterator for &'a SmallMap {
 impl From<std::collections::BTreeMap<String, Value>> for SmallMap {
     fn from(m: std::collections::BTreeMap<String, Value>) -> SmallMap {
         // already sorted and unique
-        SmallMap(m.into_iter().collect())
+        SmallMap(m.into_iter().map(|(k, v)| (Key::new(&k), v)).collect())
     }
 }
 
-impl<const N: usize> From<[(String, Value); N]> for SmallMap {
-    fn from(entries: [(String, Value); N]) -> SmallMap {
+impl<K: Into<Key>, const N: usize> From<[(K, Value); N]> for SmallMap {
+    fn from(entries: [(K, Value); N]) -> SmallMap {
         entries.into_iter().collect()
     }
 }
 
 impl IntoIterator for SmallMap {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Key, Value);
+    type IntoIter = std::vec::IntoIter<(Key, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
@@ -185,7 +317,7 @@ impl<'de> Deserialize<'de> for SmallMap {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<SmallMap, A::Error> {
                 let mut entries = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
-                while let Some(entry) = a.next_entry::<String, Value>()? {
+                while let Some(entry) = a.next_entry::<Key, Value>()? {
                     entries.push(entry);
                 }
                 Ok(entries.into_iter().collect())
@@ -211,7 +343,10 @@ mod tests {
         let small: SmallMap = pairs.clone().into_iter().collect();
         let btree: BTreeMap<String, Value> = pairs.into_iter().collect();
         assert_eq!(small.len(), btree.len());
-        assert!(small.iter().eq(btree.iter()));
+        assert!(small
+            .iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .eq(btree.iter().map(|(k, v)| (k.clone(), v))));
         assert_eq!(
             serde_json::to_string(&small).unwrap(),
             serde_json::to_string(&btree).unwrap()
@@ -219,9 +354,9 @@ mod tests {
         let back: SmallMap = serde_json::from_str(&serde_json::to_string(&small).unwrap()).unwrap();
         assert_eq!(back, small);
         let mut m = small.clone();
-        assert_eq!(m.insert("a".into(), Value::Null), None);
-        assert_eq!(m.insert("a".into(), Value::Bool(true)), Some(Value::Null));
-        assert_eq!(m.keys().map(String::as_str).collect::<Vec<_>>(), ["a", "pin", "text"]);
+        assert_eq!(m.insert("a", Value::Null), None);
+        assert_eq!(m.insert("a", Value::Bool(true)), Some(Value::Null));
+        assert_eq!(m.keys().map(Key::as_str).collect::<Vec<_>>(), ["a", "pin", "text"]);
         assert_eq!(m.remove("a"), Some(Value::Bool(true)));
         assert_eq!(m, small);
         assert_eq!(m.get("text"), Some(&Value::str("C")));

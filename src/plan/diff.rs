@@ -167,7 +167,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                     .fields
                     .iter()
                     .map(|(k, v)| FieldChange {
-                        field: k.clone(),
+                        field: k.to_string(),
                         before: None,
                         after: Some(v.clone()),
                         forces_replace: false,
@@ -196,7 +196,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 continue;
             }
             fields.push(FieldChange {
-                field: k.clone(),
+                field: k.to_string(),
                 before: lv.cloned(),
                 after: Some(dv.clone()),
                 forces_replace: field_in(&caps.immutable_fields, d.kind, k),
@@ -289,7 +289,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 match fields.iter().find(|f| &f.field == k) {
                     Some(f) => all.push(f.clone()),
                     None => all.push(FieldChange {
-                        field: k.clone(),
+                        field: k.to_string(),
                         before: l.fields.get(k).cloned(),
                         after: Some(v.clone()),
                         forces_replace: false,
@@ -342,7 +342,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 .desired
                 .iter()
                 .map(|(k, v)| FieldChange {
-                    field: k.clone(),
+                    field: k.to_string(),
                     before: None,
                     after: Some(v.clone()),
                     forces_replace: false,

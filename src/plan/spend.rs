@@ -28,10 +28,10 @@ fn carries_budget(kind: Kind) -> bool {
 
 type Budgeted = BTreeMap<Address, (Kind, BTreeMap<String, Value>)>;
 
-fn budget_fields<'a>(fields: impl Iterator<Item = (&'a String, &'a Value)>) -> BTreeMap<String, Value> {
+fn budget_fields<'a, K: AsRef<str> + 'a>(fields: impl Iterator<Item = (&'a K, &'a Value)>) -> BTreeMap<String, Value> {
     fields
-        .filter(|(k, _)| BUDGET_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| BUDGET_FIELDS.contains(&k.as_ref()))
+        .map(|(k, v)| (k.as_ref().to_string(), v.clone()))
         .collect()
 }
 

@@ -663,10 +663,10 @@ impl<'a> Lower<'a> {
         }
         let mut r = self.resource(addr, Kind::Budget, b.name.span, &b.id, &b.lifecycle, acct.platform);
         if let Some(m) = self.amount(&b.amount, acct.currency, "amount") {
-            r.fields.insert("amount".into(), Value::Money(m));
+            r.fields.insert("amount", Value::Money(m));
         }
         if let Some(d) = &*b.delivery_method {
-            r.fields.insert("delivery_method".into(), Value::str(d.wire()));
+            r.fields.insert("delivery_method", Value::str(d.wire()));
         }
         self.resources.push(r);
     }
@@ -788,7 +788,7 @@ impl<'a> Lower<'a> {
             let id = a.ids.as_ref().and_then(|m| m.get(&acct.name).cloned());
             let mut r = self.resource(addr, Kind::Audience, a.name.span, &id, &a.lifecycle, acct.platform);
             if let Some(d) = &*a.description {
-                r.fields.insert("description".into(), Value::Str(d.value.clone()));
+                r.fields.insert("description", Value::Str(d.value.clone()));
             }
             match acct.platform {
                 Platform::GoogleAds => {
@@ -802,18 +802,18 @@ impl<'a> Lower<'a> {
                             );
                         }
                         r.fields
-                            .insert("membership_life_span_days".into(), Value::Int(i64::from(d.value)));
+                            .insert("membership_life_span_days", Value::Int(i64::from(d.value)));
                     }
                 }
                 _ => {
                     if let Some(src) = a.customer_file_source.as_ref() {
-                        r.fields.insert("customer_file_source".into(), Value::str(src.wire()));
+                        r.fields.insert("customer_file_source", Value::str(src.wire()));
                     }
                 }
             }
             if let Some(e) = &emails {
                 r.fields.insert(
-                    "members".into(),
+                    "members",
                     Value::Set(e.hashed(acct.platform).into_iter().map(Value::Str).collect()),
                 );
             }
@@ -852,7 +852,7 @@ impl<'a> Lower<'a> {
         );
         let origin = base.child(Kind::Audience, l.origin.trim());
         if self.declared.contains_key(&origin) {
-            r.fields.insert("origin".into(), Value::reference(origin));
+            r.fields.insert("origin", Value::reference(origin));
         } else {
             let names = self.names_of(&base, Kind::Audience);
             let hint = match did_you_mean(&l.origin, names.iter().map(String::as_str)) {
@@ -871,7 +871,7 @@ impl<'a> Lower<'a> {
         }
         let c = l.country.trim().to_ascii_uppercase();
         if is_country(&c) {
-            r.fields.insert("country".into(), Value::Str(c));
+            r.fields.insert("country", Value::Str(c));
         } else {
             self.err(
                 l.country.span,
@@ -890,7 +890,7 @@ impl<'a> Lower<'a> {
                     "e.g. `0.01` for the closest 1 %",
                 );
             } else {
-                r.fields.insert("ratio".into(), Value::Decimal(ratio.normalize()));
+                r.fields.insert("ratio", Value::Decimal(ratio.normalize()));
             }
         }
         self.resources.push(r);
@@ -975,7 +975,7 @@ impl<'a> Lower<'a> {
                 (Platform::Meta, Status::Enabled) => "active",
                 (_, v) => v.wire(),
             };
-            r.fields.insert("status".into(), Value::str(v));
+            r.fields.insert("status", Value::str(v));
         }
     }
 
@@ -999,7 +999,7 @@ impl<'a> Lower<'a> {
         let adopted = c.id.is_some();
         match &*c.channel {
             Some(ch) => {
-                r.fields.insert("channel".into(), Value::str(ch.wire()));
+                r.fields.insert("channel", Value::str(ch.wire()));
             }
             None if !adopted && !c.channel.is_invalid() => {
                 self.missing(c.name.span, "channel", "a Google Ads campaign", "search")
@@ -1024,14 +1024,14 @@ impl<'a> Lower<'a> {
                     ),
                     (Some(d), None) => {
                         if let Some(m) = self.amount(d, cur, "budget.daily") {
-                            r.fields.insert("budget.daily".into(), Value::Money(m));
+                            r.fields.insert("budget.daily", Value::Money(m));
                         }
                     }
                     (None, Some(s)) => {
                         let base = Address::account(&acct.name);
                         let target = base.child(Kind::Budget, s.trim());
                         if self.declared.contains_key(&target) {
-                            r.fields.insert("budget.shared".into(), Value::reference(target));
+                            r.fields.insert("budget.shared", Value::reference(target));
                         } else {
                             let names = self.names_of(&base, Kind::Budget);
                             let hint = match did_you_mean(s, names.iter().map(String::as_str)) {
@@ -1057,7 +1057,7 @@ impl<'a> Lower<'a> {
                     _ => {}
                 }
                 if let (Some(d), None) = (&*b.delivery_method, &*b.shared) {
-                    r.fields.insert("budget.delivery_method".into(), Value::str(d.wire()));
+                    r.fields.insert("budget.delivery_method", Value::str(d.wire()));
                 }
             }
             None if !adopted && !c.budget.is_invalid() => {
@@ -1095,12 +1095,12 @@ impl<'a> Lower<'a> {
                 ("network.partner_search_network", &*n.partner_search_network),
             ] {
                 if let Some(v) = v {
-                    r.fields.insert(f.into(), Value::Bool(v.value));
+                    r.fields.insert(f, Value::Bool(v.value));
                 }
             }
         }
         if let Some(e) = &*c.eu_political_advertising {
-            r.fields.insert("eu_political_advertising".into(), Value::Bool(e.value));
+            r.fields.insert("eu_political_advertising", Value::Bool(e.value));
         }
         if let Some(l) = &*c.labels {
             for x in l.iter() {
@@ -1108,7 +1108,7 @@ impl<'a> Lower<'a> {
                     self.err(x.span, Code::Constraint, "empty label", "remove it");
                 }
             }
-            r.fields.insert("labels".into(), Self::set_of_str(l, str::to_string));
+            r.fields.insert("labels", Self::set_of_str(l, str::to_string));
         }
         let addr = r.address.clone();
         self.resources.push(r);
@@ -1124,8 +1124,7 @@ impl<'a> Lower<'a> {
     fn date(&mut self, d: &S<String>, field: &str, r: &mut Resource) -> Option<NaiveDate> {
         match parse_date(d.trim()) {
             Some(x) => {
-                r.fields
-                    .insert(field.into(), Value::Str(x.format("%Y-%m-%d").to_string()));
+                r.fields.insert(field, Value::Str(x.format("%Y-%m-%d").to_string()));
                 Some(x)
             }
             None => {
@@ -1144,7 +1143,7 @@ impl<'a> Lower<'a> {
         match parse_time(d) {
             Some(x) => {
                 r.fields
-                    .insert(field.into(), Value::Str(x.to_rfc3339_opts(SecondsFormat::Secs, true)));
+                    .insert(field, Value::Str(x.to_rfc3339_opts(SecondsFormat::Secs, true)));
                 Some(x)
             }
             None => {
@@ -1184,10 +1183,10 @@ impl<'a> Lower<'a> {
             self.err(b.span, Code::Constraint, msg, "keep one of: manual_cpc, maximize_conversions, maximize_conversion_value, target_cpa, target_roas, target_spend");
             return;
         }
-        r.fields.insert("bidding.strategy".into(), Value::str(set[0]));
+        r.fields.insert("bidding.strategy", Value::str(set[0]));
         if let Some(m) = &*b.manual_cpc {
             if let Some(e) = &*m.enhanced_cpc {
-                r.fields.insert("bidding.enhanced_cpc".into(), Value::Bool(e.value));
+                r.fields.insert("bidding.enhanced_cpc", Value::Bool(e.value));
             }
         }
         let cpa = b
@@ -1197,7 +1196,7 @@ impl<'a> Lower<'a> {
             .or(b.target_cpa.as_ref().map(|t| &t.target_cpa));
         if let Some(a) = cpa {
             if let Some(m) = self.amount(a, cur, "target_cpa") {
-                r.fields.insert("bidding.target_cpa".into(), Value::Money(m));
+                r.fields.insert("bidding.target_cpa", Value::Money(m));
             }
         }
         let roas = b
@@ -1207,13 +1206,12 @@ impl<'a> Lower<'a> {
             .or(b.target_roas.as_ref().map(|t| &t.target_roas));
         if let Some(d) = roas {
             if let Some(v) = self.decimal(d, "target_roas") {
-                r.fields
-                    .insert("bidding.target_roas".into(), Value::Decimal(v.normalize()));
+                r.fields.insert("bidding.target_roas", Value::Decimal(v.normalize()));
             }
         }
         if let Some(c) = b.target_spend.as_ref().and_then(|t| t.cpc_bid_ceiling.as_ref()) {
             if let Some(m) = self.amount(c, cur, "cpc_bid_ceiling") {
-                r.fields.insert("bidding.cpc_bid_ceiling".into(), Value::Money(m));
+                r.fields.insert("bidding.cpc_bid_ceiling", Value::Money(m));
             }
         }
     }
@@ -1267,10 +1265,10 @@ impl<'a> Lower<'a> {
             acct.platform,
         );
         r.fields.insert(
-            "text".into(),
+            "text",
             Value::Str(n.text.split_whitespace().collect::<Vec<_>>().join(" ")),
         );
-        r.fields.insert("match_type".into(), Value::str(n.match_type.wire()));
+        r.fields.insert("match_type", Value::str(n.match_type.wire()));
         self.resources.push(r);
     }
 
@@ -1317,7 +1315,7 @@ impl<'a> Lower<'a> {
                     "search campaigns take search_standard or search_dynamic_ads ad groups",
                 );
             }
-            r.fields.insert("type".into(), Value::str(t.wire()));
+            r.fields.insert("type", Value::str(t.wire()));
         }
         if let (Some(ch), Some(first)) = (channel, g.ads.iter().find_map(|a| a.value.as_ref())) {
             if ch != Channel::Search {
@@ -1334,7 +1332,7 @@ impl<'a> Lower<'a> {
         }
         if let Some(a) = &*g.default_cpc {
             if let Some(m) = self.amount(a, acct.currency, "default_cpc") {
-                r.fields.insert("default_cpc".into(), Value::Money(m));
+                r.fields.insert("default_cpc", Value::Money(m));
             }
         }
         self.resources.push(r);
@@ -1350,7 +1348,7 @@ impl<'a> Lower<'a> {
             self.status(&k.status, acct.platform, &mut kr);
             if let Some(a) = &*k.cpc_bid {
                 if let Some(m) = self.amount(a, acct.currency, "cpc_bid") {
-                    kr.fields.insert("cpc_bid".into(), Value::Money(m));
+                    kr.fields.insert("cpc_bid", Value::Money(m));
                 }
             }
             self.resources.push(kr);
@@ -1437,18 +1435,18 @@ impl<'a> Lower<'a> {
         self.status(&ad.status, acct.platform, &mut r);
         let rsa = &ad.responsive_search;
         if let Some(v) = self.ad_texts(&rsa.headlines, "headline", 3, 15, 30, 3) {
-            r.fields.insert("headlines".into(), v);
+            r.fields.insert("headlines", v);
         }
         if let Some(v) = self.ad_texts(&rsa.descriptions, "description", 2, 4, 90, 2) {
-            r.fields.insert("descriptions".into(), v);
+            r.fields.insert("descriptions", v);
         }
         if let Some(u) = self.url(&rsa.final_url, "final_url") {
-            r.fields.insert("final_url".into(), u);
+            r.fields.insert("final_url", u);
         }
         for (f, v) in [("path1", &*rsa.path1), ("path2", &*rsa.path2)] {
             if let Some(v) = v {
                 if let Some(x) = self.text(v, f, 15) {
-                    r.fields.insert(f.into(), x);
+                    r.fields.insert(f, x);
                 }
             }
         }
@@ -1497,12 +1495,12 @@ impl<'a> Lower<'a> {
             ),
             (Some(d), None) => {
                 if let Some(m) = self.amount(d, cur, "budget.daily") {
-                    r.fields.insert("budget.daily".into(), Value::Money(m));
+                    r.fields.insert("budget.daily", Value::Money(m));
                 }
             }
             (None, Some(l)) => {
                 if let Some(m) = self.amount(l, cur, "budget.lifetime") {
-                    r.fields.insert("budget.lifetime".into(), Value::Money(m));
+                    r.fields.insert("budget.lifetime", Value::Money(m));
                 }
             }
             _ => {}
@@ -1530,7 +1528,7 @@ impl<'a> Lower<'a> {
         self.status(&c.status, p, &mut r);
         match &*c.objective {
             Some(o) => {
-                r.fields.insert("objective".into(), Value::str(o.wire()));
+                r.fields.insert("objective", Value::str(o.wire()));
             }
             None if !adopted && !c.objective.is_invalid() => {
                 self.missing(c.name.span, "objective", "a Meta campaign", "traffic")
@@ -1552,7 +1550,7 @@ impl<'a> Lower<'a> {
                     .filter(|x| x.value != SpecialAdCategory::None)
                     .map(|x| Value::str(x.wire()))
                     .collect();
-                r.fields.insert("special_ad_categories".into(), Value::Set(set));
+                r.fields.insert("special_ad_categories", Value::Set(set));
             }
             None if !adopted && !c.special_ad_categories.is_invalid() => {
                 self.missing(c.name.span, "special_ad_categories", "a Meta campaign", "[]")
@@ -1563,7 +1561,7 @@ impl<'a> Lower<'a> {
             self.meta_budget(b, acct.currency, &mut r);
         }
         if let Some(b) = &*c.bid_strategy {
-            r.fields.insert("bid_strategy".into(), Value::str(b.wire()));
+            r.fields.insert("bid_strategy", Value::str(b.wire()));
         }
         let start = c.start_time.as_ref().and_then(|t| self.time(t, "start_time", &mut r));
         let stop = c.stop_time.as_ref().and_then(|t| self.time(t, "stop_time", &mut r));
@@ -1623,18 +1621,18 @@ impl<'a> Lower<'a> {
         );
         self.status(&s.status, acct.platform, &mut r);
         if let Some(g) = &*s.optimization_goal {
-            r.fields.insert("optimization_goal".into(), Value::str(g.wire()));
+            r.fields.insert("optimization_goal", Value::str(g.wire()));
         }
         if let Some(b) = &*s.billing_event {
-            r.fields.insert("billing_event".into(), Value::str(b.wire()));
+            r.fields.insert("billing_event", Value::str(b.wire()));
         }
         if let Some(a) = &*s.bid_amount {
             if let Some(m) = self.amount(a, acct.currency, "bid_amount") {
-                r.fields.insert("bid_amount".into(), Value::Money(m));
+                r.fields.insert("bid_amount", Value::Money(m));
             }
         }
         if let Some(b) = &*s.bid_strategy {
-            r.fields.insert("bid_strategy".into(), Value::str(b.wire()));
+            r.fields.insert("bid_strategy", Value::str(b.wire()));
         }
         match &*s.budget {
             Some(b) if cbo => self.err(
@@ -1716,10 +1714,8 @@ impl<'a> Lower<'a> {
                 }
             }
             if ok {
-                r.fields.insert(
-                    "targeting.countries".into(),
-                    Self::set_of_str(cs, |s| s.to_ascii_uppercase()),
-                );
+                r.fields
+                    .insert("targeting.countries", Self::set_of_str(cs, |s| s.to_ascii_uppercase()));
             }
         }
         for (f, v) in [
@@ -1729,7 +1725,7 @@ impl<'a> Lower<'a> {
             ("targeting.instagram_positions", &*t.instagram_positions),
         ] {
             if let Some(v) = v {
-                r.fields.insert(f.into(), Self::set_of_str(v, |s| s.to_string()));
+                r.fields.insert(f, Self::set_of_str(v, |s| s.to_string()));
             }
         }
         if let Some(age) = &*t.age {
@@ -1743,7 +1739,7 @@ impl<'a> Lower<'a> {
                             "Meta targets ages 13 to 65 (65 = 65+)",
                         );
                     } else {
-                        r.fields.insert(f.into(), Value::Int(i64::from(v.value)));
+                        r.fields.insert(f, Value::Int(i64::from(v.value)));
                     }
                 }
             }
@@ -1760,13 +1756,13 @@ impl<'a> Lower<'a> {
         }
         if let Some(g) = &*t.genders {
             r.fields.insert(
-                "targeting.genders".into(),
+                "targeting.genders",
                 Value::Set(g.iter().map(|x| Value::str(x.wire())).collect()),
             );
         }
         if let Some(p) = &*t.publisher_platforms {
             r.fields.insert(
-                "targeting.publisher_platforms".into(),
+                "targeting.publisher_platforms",
                 Value::Set(p.iter().map(|x| Value::str(x.wire())).collect()),
             );
         }
@@ -1781,7 +1777,7 @@ impl<'a> Lower<'a> {
                         set.insert(x);
                     }
                 }
-                r.fields.insert(f.into(), Value::Set(set));
+                r.fields.insert(f, Value::Set(set));
             }
         }
     }
@@ -1807,10 +1803,10 @@ impl<'a> Lower<'a> {
             );
         } else {
             r.fields
-                .insert("creative.page_id".into(), Value::Str(c.page_id.trim().to_string()));
+                .insert("creative.page_id", Value::Str(c.page_id.trim().to_string()));
         }
         if let Some(u) = self.url(&c.link, "creative.link") {
-            r.fields.insert("creative.link".into(), u);
+            r.fields.insert("creative.link", u);
         }
         for (f, v, max) in [
             ("creative.message", &*c.message, 2200),
@@ -1819,7 +1815,7 @@ impl<'a> Lower<'a> {
         ] {
             if let Some(v) = v {
                 if let Some(x) = self.text(v, f, max) {
-                    r.fields.insert(f.into(), x);
+                    r.fields.insert(f, x);
                 }
             }
         }
@@ -1839,20 +1835,18 @@ impl<'a> Lower<'a> {
                         "use the hash returned when the image was uploaded",
                     );
                 } else {
-                    r.fields
-                        .insert("creative.image_hash".into(), Value::Str(h.trim().to_string()));
+                    r.fields.insert("creative.image_hash", Value::Str(h.trim().to_string()));
                 }
             }
             (None, Some(u)) => {
                 if let Some(x) = self.url(u, "creative.image_url") {
-                    r.fields.insert("creative.image_url".into(), x);
+                    r.fields.insert("creative.image_url", x);
                 }
             }
             _ => {}
         }
         if let Some(cta) = &*c.call_to_action {
-            r.fields
-                .insert("creative.call_to_action".into(), Value::str(cta.wire()));
+            r.fields.insert("creative.call_to_action", Value::str(cta.wire()));
         }
         self.resources.push(r);
     }

@@ -267,25 +267,23 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             match budgets.get(brn) {
                 Some((_, true)) => {
                     if let Some(n) = budget_names.get(brn) {
-                        r.fields.insert(
-                            "budget.shared".into(),
-                            Value::reference(acct.child(Kind::Budget, n.clone())),
-                        );
+                        r.fields
+                            .insert("budget.shared", Value::reference(acct.child(Kind::Budget, n.clone())));
                     }
                 }
                 Some((b, false)) => {
                     if let Some(m) = get_i64(b, "amountMicros") {
                         r.fields
-                            .insert("budget.daily".into(), Value::Money(crate::model::Money::from_micros(m)));
+                            .insert("budget.daily", Value::Money(crate::model::Money::from_micros(m)));
                     }
                     if let Some(d) = get_str(b, "deliveryMethod") {
-                        r.fields.insert("budget.delivery_method".into(), Value::str(lower(d)));
+                        r.fields.insert("budget.delivery_method", Value::str(lower(d)));
                     }
                 }
                 None => {}
             }
         }
-        r.fields.insert("labels".into(), label_names(c, &names_by_id));
+        r.fields.insert("labels", label_names(c, &names_by_id));
         r.owned = has_label(c, owner);
         campaigns.insert(rn.to_string(), addr);
         out.push(r);

@@ -180,20 +180,20 @@ pub fn campaign_resource(c: &wire::Campaign, ctx: &ReadContext) -> Result<Resour
     let mut r = Resource::new(addr, Kind::Campaign);
     r.id = Some(c.id.clone());
     if let Some(s) = &c.status {
-        r.fields.insert("status".into(), lower(s));
+        r.fields.insert("status", lower(s));
     }
     if let Some(o) = &c.objective {
-        r.fields.insert("objective".into(), lower(o));
+        r.fields.insert("objective", lower(o));
     }
     if let Some(cats) = &c.special_ad_categories {
         r.fields.insert(
-            "special_ad_categories".into(),
+            "special_ad_categories",
             set_of(cats.iter().filter(|c| c.as_str() != "NONE").map(|c| lower(c))),
         );
     }
     if !is_zero_or_empty(&c.daily_budget) {
         let m = from_minor("budget.daily", c.daily_budget.as_deref().unwrap_or("0"), ctx.currency)?;
-        r.fields.insert("budget.daily".into(), Value::Money(m));
+        r.fields.insert("budget.daily", Value::Money(m));
     }
     if !is_zero_or_empty(&c.lifetime_budget) {
         let m = from_minor(
@@ -201,16 +201,16 @@ pub fn campaign_resource(c: &wire::Campaign, ctx: &ReadContext) -> Result<Resour
             c.lifetime_budget.as_deref().unwrap_or("0"),
             ctx.currency,
         )?;
-        r.fields.insert("budget.lifetime".into(), Value::Money(m));
+        r.fields.insert("budget.lifetime", Value::Money(m));
     }
     if let Some(b) = &c.bid_strategy {
-        r.fields.insert("bid_strategy".into(), lower(b));
+        r.fields.insert("bid_strategy", lower(b));
     }
     if let Some(t) = c.start_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("start_time".into(), Value::Str(read_time(t)));
+        r.fields.insert("start_time", Value::Str(read_time(t)));
     }
     if let Some(t) = c.stop_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("stop_time".into(), Value::Str(read_time(t)));
+        r.fields.insert("stop_time", Value::Str(read_time(t)));
     }
     r.owned = owned_by_label(&c.adlabels, ctx.label_id);
     observed_status(&mut r, &c.effective_status);
@@ -221,24 +221,24 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
     let mut r = Resource::new(campaign.child(Kind::AdSet, &s.name), Kind::AdSet);
     r.id = Some(s.id.clone());
     if let Some(v) = &s.status {
-        r.fields.insert("status".into(), lower(v));
+        r.fields.insert("status", lower(v));
     }
     if let Some(v) = &s.optimization_goal {
-        r.fields.insert("optimization_goal".into(), lower(v));
+        r.fields.insert("optimization_goal", lower(v));
     }
     if let Some(v) = &s.billing_event {
-        r.fields.insert("billing_event".into(), lower(v));
+        r.fields.insert("billing_event", lower(v));
     }
     if !is_zero_or_empty(&s.bid_amount) {
         let m = from_minor("bid_amount", s.bid_amount.as_deref().unwrap_or("0"), ctx.currency)?;
-        r.fields.insert("bid_amount".into(), Value::Money(m));
+        r.fields.insert("bid_amount", Value::Money(m));
     }
     if let Some(v) = &s.bid_strategy {
-        r.fields.insert("bid_strategy".into(), lower(v));
+        r.fields.insert("bid_strategy", lower(v));
     }
     if !is_zero_or_empty(&s.daily_budget) {
         let m = from_minor("budget.daily", s.daily_budget.as_deref().unwrap_or("0"), ctx.currency)?;
-        r.fields.insert("budget.daily".into(), Value::Money(m));
+        r.fields.insert("budget.daily", Value::Money(m));
     }
     if !is_zero_or_empty(&s.lifetime_budget) {
         let m = from_minor(
@@ -246,13 +246,13 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
             s.lifetime_budget.as_deref().unwrap_or("0"),
             ctx.currency,
         )?;
-        r.fields.insert("budget.lifetime".into(), Value::Money(m));
+        r.fields.insert("budget.lifetime", Value::Money(m));
     }
     if let Some(t) = s.start_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("start_time".into(), Value::Str(read_time(t)));
+        r.fields.insert("start_time", Value::Str(read_time(t)));
     }
     if let Some(t) = s.end_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("end_time".into(), Value::Str(read_time(t)));
+        r.fields.insert("end_time", Value::Str(read_time(t)));
     }
     if let Some(t) = &s.targeting {
         r.fields.extend(targeting_fields(t, ctx));
@@ -413,7 +413,7 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
     let mut r = Resource::new(adset.child(Kind::Ad, &a.name), Kind::Ad);
     r.id = Some(a.id.clone());
     if let Some(s) = &a.status {
-        r.fields.insert("status".into(), lower(s));
+        r.fields.insert("status", lower(s));
     }
     if let Some(spec) = creative.and_then(|c| c.object_story_spec.as_ref()) {
         r.fields.extend(creative_fields(spec));
@@ -448,10 +448,10 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
         "CUSTOM" => {
             let mut r = Resource::new(root.child(Kind::Audience, &a.name), Kind::Audience);
             if let Some(d) = &a.description {
-                r.fields.insert("description".into(), Value::Str(d.clone()));
+                r.fields.insert("description", Value::Str(d.clone()));
             }
             if let Some(s) = &a.customer_file_source {
-                r.fields.insert("customer_file_source".into(), lower(s));
+                r.fields.insert("customer_file_source", lower(s));
             }
             r
         }
@@ -459,7 +459,7 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
             let mut r = Resource::new(root.child(Kind::LookalikeAudience, &a.name), Kind::LookalikeAudience);
             if let Some(spec) = &a.lookalike_spec {
                 if let Some(c) = spec.get("country").and_then(Json::as_str) {
-                    r.fields.insert("country".into(), Value::Str(c.to_ascii_uppercase()));
+                    r.fields.insert("country", Value::Str(c.to_ascii_uppercase()));
                 }
                 if let Some(d) = spec.get("ratio").and_then(|v| match v {
                     Json::Number(n) => Decimal::from_str(&n.to_string())
@@ -468,7 +468,7 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
                     Json::String(s) => Decimal::from_str(s).ok(),
                     _ => None,
                 }) {
-                    r.fields.insert("ratio".into(), Value::Decimal(d.normalize()));
+                    r.fields.insert("ratio", Value::Decimal(d.normalize()));
                 }
                 let origin = spec
                     .get("origin")
@@ -483,7 +483,7 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
                         Some(ctx.audience_address(&id, o.get("name").and_then(Json::as_str)))
                     });
                 if let Some(o) = origin {
-                    r.fields.insert("origin".into(), Value::reference(o));
+                    r.fields.insert("origin", Value::reference(o));
                 }
             }
             r

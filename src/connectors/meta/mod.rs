@@ -356,7 +356,7 @@ impl MetaConnector {
                 r.fields
                     .iter()
                     .filter(|(k, _)| k.starts_with("creative."))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
             );
             out.push(r);
