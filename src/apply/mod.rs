@@ -896,7 +896,7 @@ mod tests {
             fields: Vec::new(),
             desired: SmallMap::new(),
             prevent_destroy: false,
-            observed: BTreeMap::new(),
+            observed: SmallMap::new(),
             notes: Vec::new(),
         }
     }

@@ -338,7 +338,7 @@ impl MemoryConnector {
                         r.fields = fields.clone().into();
                         r.owned = !matches!(crash, Some((CrashPoint::BeforeMarker, _)));
                         if op.kind == Kind::Ad {
-                            r.observed.insert("effective_status".into(), "pending_review".into());
+                            r.observed.insert("effective_status", "pending_review".into());
                         }
                         idx.insert(id.clone(), live.len());
                         live.push(r);

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::{Address, Kind, SmallMap, Value};
@@ -49,8 +47,8 @@ pub struct Resource {
     pub owned: bool,
     /// Live only: platform-reported facts that are not managed (review status, effective status, …), shown to
     /// people and kept for status views, never diffed.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub observed: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub observed: SmallMap<String>,
     /// Desired only: where it was declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceLocation>,
@@ -69,7 +67,7 @@ impl Resource {
             fields: SmallMap::new(),
             lifecycle: Lifecycle::default(),
             owned: false,
-            observed: BTreeMap::new(),
+            observed: SmallMap::new(),
             source: None,
         }
     }

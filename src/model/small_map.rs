@@ -142,12 +142,19 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// A small map from field name to [`Value`], kept sorted by key with unique keys.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SmallMap(Vec<(Key, Value)>);
+/// A small map from field name to a value (a [`Value`] unless said otherwise), kept sorted by key with unique
+/// keys.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SmallMap<V = Value>(Vec<(Key, V)>);
 
-impl SmallMap {
-    pub fn new() -> SmallMap {
+impl<V> Default for SmallMap<V> {
+    fn default() -> Self {
+        SmallMap(Vec::new())
+    }
+}
+
+impl<V> SmallMap<V> {
+    pub fn new() -> SmallMap<V> {
         SmallMap(Vec::new())
     }
 
@@ -155,12 +162,12 @@ impl SmallMap {
         self.0.binary_search_by(|(k, _)| k.0.cmp(key))
     }
 
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&V> {
         self.position(key).ok().map(|i| &self.0[i].1)
     }
 
     /// Insert or replace; returns the value it replaced.
-    pub fn insert(&mut self, key: impl Into<Key>, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Key>, value: V) -> Option<V> {
         let key = key.into();
         match self.position(key.0) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
@@ -173,7 +180,7 @@ impl SmallMap {
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
+    pub fn remove(&mut self, key: &str) -> Option<V> {
         self.position(key).ok().map(|i| self.0.remove(i).1)
     }
 
@@ -182,7 +189,7 @@ impl SmallMap {
     }
 
     /// Entries in key order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Key, &Value)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Key, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
@@ -190,28 +197,31 @@ impl SmallMap {
         self.0.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl ExactSizeIterator<Item = &Value> {
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
     }
 
-    pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut Value> {
+    pub fn values_mut(&mut self) -> impl ExactSizeIterator<Item = &mut V> {
         self.0.iter_mut().map(|(_, v)| v)
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.position(key).ok().map(|i| &mut self.0[i].1)
     }
 
-    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&Key, &mut Value)> {
+    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&Key, &mut V)> {
         self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut V) -> bool) {
         self.0.retain_mut(|(k, v)| keep(k, v));
     }
 
     /// A copy as a `BTreeMap` (for the connectors' operation maps).
-    pub fn to_btree(&self) -> std::collections::BTreeMap<String, Value> {
+    pub fn to_btree(&self) -> std::collections::BTreeMap<String, V>
+    where
+        V: Clone,
+    {
         self.0.iter().map(|(k, v)| (k.0.to_string(), v.clone())).collect()
     }
 
@@ -224,13 +234,13 @@ impl SmallMap {
     }
 }
 
-impl<K: Into<Key>> FromIterator<(K, Value)> for SmallMap {
+impl<K: Into<Key>, V> FromIterator<(K, V)> for SmallMap<V> {
     /// Later entries win over earlier ones with the same key, as with a `BTreeMap`.
-    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> SmallMap {
-        let mut entries: Vec<(Key, Value)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> SmallMap<V> {
+        let mut entries: Vec<(Key, V)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
         // stable: equal keys keep their order, and the last of them is kept
         entries.sort_by_key(|e| e.0);
-        let mut out: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
+        let mut out: Vec<(Key, V)> = Vec::with_capacity(entries.len());
         for (k, v) in entries {
             match out.last_mut() {
                 Some(last) if last.0 == k => last.1 = v,
@@ -242,48 +252,48 @@ impl<K: Into<Key>> FromIterator<(K, Value)> for SmallMap {
     }
 }
 
-impl<K: Into<Key>> Extend<(K, Value)> for SmallMap {
+impl<K: Into<Key>, V> Extend<(K, V)> for SmallMap<V> {
     /// Inserts every entry (replacing values of keys already present).
-    fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
     }
 }
 
-impl<'a> IntoIterator for &'a SmallMap {
-    type Item = (&'a Key, &'a Value);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Key, Value)>, fn(&'a (Key, Value)) -> (&'a Key, &'a Value)>;
+impl<'a, V> IntoIterator for &'a SmallMap<V> {
+    type Item = (&'a Key, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Key, V)>, fn(&'a (Key, V)) -> (&'a Key, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
     }
 }
 
-impl From<std::collections::BTreeMap<String, Value>> for SmallMap {
-    fn from(m: std::collections::BTreeMap<String, Value>) -> SmallMap {
+impl<V> From<std::collections::BTreeMap<String, V>> for SmallMap<V> {
+    fn from(m: std::collections::BTreeMap<String, V>) -> SmallMap<V> {
         // already sorted and unique
         SmallMap(m.into_iter().map(|(k, v)| (Key::new(&k), v)).collect())
     }
 }
 
-impl<K: Into<Key>, const N: usize> From<[(K, Value); N]> for SmallMap {
-    fn from(entries: [(K, Value); N]) -> SmallMap {
+impl<K: Into<Key>, V, const N: usize> From<[(K, V); N]> for SmallMap<V> {
+    fn from(entries: [(K, V); N]) -> SmallMap<V> {
         entries.into_iter().collect()
     }
 }
 
-impl IntoIterator for SmallMap {
-    type Item = (Key, Value);
-    type IntoIter = std::vec::IntoIter<(Key, Value)>;
+impl<V> IntoIterator for SmallMap<V> {
+    type Item = (Key, V);
+    type IntoIter = std::vec::IntoIter<(Key, V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
 }
 
-impl std::ops::Index<&str> for SmallMap {
-    type Output = Value;
+impl<V> std::ops::Index<&str> for SmallMap<V> {
+    type Output = V;
     /// Like a `BTreeMap`'s: panics when the key is absent (use [`SmallMap::get`] on input).
-    fn index(&self, key: &str) -> &Value {
+    fn index(&self, key: &str) -> &V {
         match self.get(key) {
             Some(v) => v,
             None => panic!("no key {key:?} in the map"),
@@ -291,13 +301,13 @@ impl std::ops::Index<&str> for SmallMap {
     }
 }
 
-impl fmt::Debug for SmallMap {
+impl<V: fmt::Debug> fmt::Debug for SmallMap<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
 }
 
-impl Serialize for SmallMap {
+impl<V: Serialize> Serialize for SmallMap<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
@@ -307,23 +317,23 @@ impl Serialize for SmallMap {
     }
 }
 
-impl<'de> Deserialize<'de> for SmallMap {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SmallMap, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SmallMap;
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for SmallMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SmallMap<V>, D::Error> {
+        struct Vis<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = SmallMap<V>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a map of field names to values")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<SmallMap, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<SmallMap<V>, A::Error> {
                 let mut entries = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
-                while let Some(entry) = a.next_entry::<Key, Value>()? {
+                while let Some(entry) = a.next_entry::<Key, V>()? {
                     entries.push(entry);
                 }
                 Ok(entries.into_iter().collect())
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(Vis(std::marker::PhantomData))
     }
 }
 

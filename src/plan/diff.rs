@@ -178,7 +178,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                     .collect(),
                 desired: d.fields.clone(),
                 prevent_destroy: d.lifecycle.prevent_destroy,
-                observed: BTreeMap::new(),
+                observed: SmallMap::new(),
                 notes,
             });
             continue;

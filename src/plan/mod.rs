@@ -116,8 +116,8 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "is_false")]
     pub prevent_destroy: bool,
     /// Platform-reported facts (review status, effective status).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub observed: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    pub observed: SmallMap<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }

@@ -273,7 +273,7 @@ fn plan_errors(account: &Account, errs: PlanErrors) -> ReconcileError {
 }
 
 /// Statuses that mean "the platform's review has not approved this" (connectors report them lower-case).
-fn review_issue(address: &Address, observed: &BTreeMap<String, String>) -> Option<ReviewIssue> {
+fn review_issue(address: &Address, observed: &crate::model::SmallMap<String>) -> Option<ReviewIssue> {
     let bad_approval = observed
         .get("approval_status")
         .filter(|s| !matches!(s.as_str(), "approved" | "unknown" | "unspecified"));
@@ -286,7 +286,7 @@ fn review_issue(address: &Address, observed: &BTreeMap<String, String>) -> Optio
     let status = bad_approval.or(bad_effective)?;
     let detail = ["review_feedback", "issues"]
         .iter()
-        .filter_map(|k| observed.get(*k))
+        .filter_map(|k| observed.get(k))
         .cloned()
         .collect::<Vec<_>>()
         .join("; ");

@@ -336,7 +336,7 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             r.fields = mapping::ad_fields(a).into();
             r.owned = has_label(a, owner);
             if let Some(s) = get_str(a, "policySummary.approvalStatus") {
-                r.observed.insert("approval_status".into(), lower(s));
+                r.observed.insert("approval_status", lower(s));
             }
             out.push(r);
         }

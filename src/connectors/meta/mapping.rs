@@ -171,7 +171,7 @@ impl ReadContext<'_> {
 /// values are not benign): the effective status, review feedback, delivery issues.
 fn observed_status(r: &mut Resource, effective: &Option<String>) {
     if let Some(e) = effective {
-        r.observed.insert("effective_status".into(), e.to_ascii_lowercase());
+        r.observed.insert("effective_status", e.to_ascii_lowercase());
     }
 }
 
@@ -421,7 +421,7 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
     r.owned = owned_by_label(&a.adlabels, ctx.label_id);
     observed_status(&mut r, &a.effective_status);
     if let Some(fb) = a.ad_review_feedback.as_ref().and_then(review_feedback) {
-        r.observed.insert("review_feedback".into(), fb);
+        r.observed.insert("review_feedback", fb);
     }
     if let Some(issues) = a.issues_info.as_ref().and_then(Json::as_array) {
         let msgs: Vec<String> = issues
@@ -434,7 +434,7 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
             })
             .collect();
         if !msgs.is_empty() {
-            r.observed.insert("issues".into(), msgs.join("; "));
+            r.observed.insert("issues", msgs.join("; "));
         }
     }
     r
