@@ -8,6 +8,9 @@ use serde::Serialize;
 use super::{CachedLive, HistoryEntry, Intent, StateEntry, StateError, StateStore};
 use crate::model::Address;
 
+/// sled's page cache, in bytes.
+const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
@@ -53,19 +56,25 @@ impl SledStore {
                 "# adsctl local state (cache, id map, journal); never commit it\n*\n",
             );
         }
-        let db = sled::Config::new().path(dir.join("db")).open().map_err(|e| {
-            let message = e.to_string();
-            if message.contains("could not acquire lock") {
-                StateError::Busy {
-                    path: dir.to_path_buf(),
+        // sled's page cache defaults to 1 GiB and keeps what was read: a cached account of 50k objects is one
+        // ≈ 50 MB value, which it would hold on to next to its decoded copy. adsctl reads each record once per run.
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(CACHE_CAPACITY)
+            .open()
+            .map_err(|e| {
+                let message = e.to_string();
+                if message.contains("could not acquire lock") {
+                    StateError::Busy {
+                        path: dir.to_path_buf(),
+                    }
+                } else {
+                    StateError::Open {
+                        path: dir.to_path_buf(),
+                        message,
+                    }
                 }
-            } else {
-                StateError::Open {
-                    path: dir.to_path_buf(),
-                    message,
-                }
-            }
-        })?;
+            })?;
         let tree = |name: &str| db.open_tree(name).map_err(storage);
         Ok(SledStore {
             path: dir.to_path_buf(),
