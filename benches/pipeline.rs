@@ -122,20 +122,21 @@ fn generate(dir: &Path, total: usize) -> (usize, usize, usize) {
     (g, m, g * GOOGLE_PER_CAMPAIGN + m * META_PER_CAMPAIGN)
 }
 
-fn rss_mb() -> f64 {
+/// A figure of `/proc/self/status` (`VmRSS`, `VmHWM`), in MB.
+fn status_mb(field: &str) -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+fn rss_mb() -> f64 {
+    status_mb("VmRSS")
+}
+
 fn peak_rss_mb() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    status_mb("VmHWM")
 }
 
 fn connectors(project: &Project) -> BTreeMap<String, Arc<dyn Connector>> {
