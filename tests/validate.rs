@@ -400,3 +400,65 @@ mod props {
         }
     }
 }
+
+mod parallel_load {
+    use super::*;
+
+    /// Enough files for the reader threads: every file's errors still point into that file at the right line,
+    /// in file order, and a file that cannot be read keeps the numbering of those after it right.
+    #[test]
+    fn errors_point_into_the_right_file_when_files_are_read_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            repo().join("examples/quickstart/adsctl.yaml"),
+            dir.path().join("adsctl.yaml"),
+        )
+        .unwrap();
+        let campaigns = dir.path().join("campaigns");
+        std::fs::create_dir(&campaigns).unwrap();
+        let good =
+            std::fs::read_to_string(repo().join("examples/quickstart/campaigns/spring-sale-search.yaml")).unwrap();
+        for i in 0..40 {
+            let name = campaigns.join(format!("c{i:02}.yaml"));
+            if i == 7 {
+                // not UTF-8: a file-level error, and no source text
+                std::fs::write(&name, b"campaigns:\n  - name: \xff\xfe\n").unwrap();
+            } else if i % 10 == 3 {
+                // an unknown field on line 1 + i / 10 of the campaign (after i / 10 comment lines)
+                let pad = "# pad\n".repeat(i / 10);
+                std::fs::write(&name, format!("{pad}campaigns:\n  - name: C{i}\n    bogus_field: 1\n")).unwrap();
+            } else {
+                std::fs::write(&name, good.replace("Spring Sale - Search", &format!("Search {i}"))).unwrap();
+            }
+        }
+        let errors = adsctl::spec::load(dir.path()).unwrap_err();
+        let at: Vec<(String, usize)> = errors
+            .errors
+            .iter()
+            .filter(|e| e.message.contains("bogus_field") || e.message.contains("UTF-8"))
+            .map(|e| {
+                let file = PathBuf::from(&e.file)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                (file, e.line)
+            })
+            .collect();
+        assert_eq!(
+            at,
+            vec![
+                ("c03.yaml".to_string(), 3),
+                ("c07.yaml".to_string(), 2),
+                ("c13.yaml".to_string(), 4),
+                ("c23.yaml".to_string(), 5),
+                ("c33.yaml".to_string(), 6),
+            ],
+            "{:#?}",
+            errors.errors
+        );
+        // the snippets come from the files the errors are in
+        let rendered = errors.render(false);
+        assert!(rendered.contains("bogus_field: 1"), "{rendered}");
+    }
+}

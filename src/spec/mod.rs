@@ -97,17 +97,27 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
     // An account that failed to parse makes every reference to it dangle: do not pile those on.
     let accounts_ok = errors.is_empty();
     let mut files = Vec::new();
+    let mut unread: Vec<usize> = Vec::new();
     match load::resource_files(dir) {
         Ok(paths) => {
-            for p in paths {
-                let display = shown(&p);
-                match sources.read(&p, display) {
-                    Ok((_, docs)) => {
-                        for d in &docs {
-                            if let Some(f) = load::deserialize::<types::ResourceFile>(&sources, d, &mut errors) {
-                                files.push(f);
-                            }
-                        }
+            // Files are read, parsed and deserialized on every core (YAML scanning is most of a large load);
+            // their sources, resources and errors are then taken in file order, as if read one by one.
+            let base = sources.files.len();
+            for (path, read) in paths.iter().zip(load::read_resource_files(&paths, base, &shown)) {
+                // a file that could not be read keeps its number (the spans of the files after it stay right),
+                // with no text to show
+                let source = read.source.unwrap_or_else(|| {
+                    unread.push(sources.files.len());
+                    load::SourceFile {
+                        display: shown(path),
+                        text: std::sync::Arc::from(""),
+                    }
+                });
+                sources.files.push(source);
+                match read.result {
+                    Ok((parsed, de_errors)) => {
+                        files.extend(parsed);
+                        errors.extend(de_errors.into_iter().map(|e| sources.convert(e)));
                     }
                     Err(e) => errors.push(e),
                 }
@@ -141,8 +151,8 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
         errors,
         sources: BTreeMap::new(),
     };
-    for f in &sources.files {
-        if out.errors.iter().any(|e| e.file == f.display) {
+    for (i, f) in sources.files.iter().enumerate() {
+        if !unread.contains(&i) && out.errors.iter().any(|e| e.file == f.display) {
             out.sources.insert(f.display.clone(), f.text.clone());
         }
     }
