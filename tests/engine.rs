@@ -56,6 +56,9 @@ struct Env {
 
 impl Env {
     fn new(accounts: &[Account]) -> Env {
+        // journaled creates missing from a read are read again after a pause: keep it short in tests (the value is
+        // the same for every test of this process)
+        std::env::set_var("ADSCTL_CONFIRM_READ_DELAY_MS", "20");
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(&dir.path().join("state")).unwrap();
         Env {
@@ -965,6 +968,7 @@ mod binary {
         }
         fn run(&self, args: &[&str]) -> Output {
             Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
                 .args(args)
                 .current_dir(self.dir.path())
                 .env("ADSCTL_BACKEND", format!("memory:{}", self.mem().display()))
@@ -1010,6 +1014,7 @@ mod binary {
         assert_eq!(code(&s.run(&["plan", "--detailed-exitcode"])), 1);
         s.budget("60");
         let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
             .args(["plan", "--detailed-exitcode"])
             .current_dir(s.dir.path())
             .env("ADSCTL_BACKEND", "nonsense")

@@ -1078,6 +1078,7 @@ mod end_to_end {
         }
         fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
             let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
                 .args(args)
                 .current_dir(dir)
                 .env_remove("ADSCTL_BACKEND")
@@ -1386,6 +1387,7 @@ mod end_to_end_faults {
             let mut full = args.to_vec();
             full.push(&d);
             let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
                 .args(&full)
                 .env_remove("ADSCTL_BACKEND")
                 .env_remove("ADSCTL_GOOGLE_ADS_ENDPOINT")

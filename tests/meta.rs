@@ -1042,6 +1042,7 @@ EXTRA
 
         fn run(&self, args: &[&str]) -> Output {
             let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
                 .args(args)
                 .arg("-vv")
                 .current_dir(self.path())
@@ -1203,6 +1204,7 @@ EXTRA
             s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
             let plan_imported = |args: &[&str]| {
                 let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                    .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
                     .args(args)
                     .arg(out.to_str().unwrap())
                     .current_dir(&out)
@@ -1252,6 +1254,7 @@ EXTRA
         tokio::task::block_in_place(|| {
             let run = |token: Option<&str>| {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+                c.env("ADSCTL_CONFIRM_READ_DELAY_MS", "20");
                 c.args(["plan"])
                     .current_dir(s.path())
                     .env_remove("ADSCTL_BACKEND")

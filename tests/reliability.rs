@@ -95,6 +95,7 @@ impl Drop for Emu {
 /// The adsctl binary with the emulator's credentials, quick retries and no colour.
 fn adsctl(url: &str, state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+    c.env("ADSCTL_CONFIRM_READ_DELAY_MS", "20");
     for k in [
         "ADSCTL_BACKEND",
         "ADSCTL_GOOGLE_OAUTH_TOKEN_URL",

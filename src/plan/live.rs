@@ -1,13 +1,14 @@
 //! Reading live state (from the platform, or the cache) and planning a whole project.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::{assemble, plan_account, AccountInput, Plan, PlanError, PlanErrors, PlanOptions};
 use crate::connectors::{Connector, ReadRequest};
-use crate::model::{Account, Resource};
+use crate::model::{Account, Address, Resource};
 use crate::spec::Project;
 use crate::state::{CachedLive, StateStore};
 
@@ -99,6 +100,19 @@ pub async fn read_account(
     })
 }
 
+/// Pauses before the confirmation reads of journaled creates a read did not show (`ADSCTL_CONFIRM_READ_DELAY_MS`,
+/// the first pause; the second is twice as long).
+fn confirm_read_delays() -> [Duration; 2] {
+    let first = std::env::var("ADSCTL_CONFIRM_READ_DELAY_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1_000);
+    [
+        Duration::from_millis(first),
+        Duration::from_millis(first.saturating_mul(2)),
+    ]
+}
+
 /// Read every account of the project (concurrently) that the plan concerns, and plan it.
 pub async fn plan_project(
     project: &Project,
@@ -145,14 +159,35 @@ pub async fn plan_project(
                     )),
                 }]));
             };
-            let read = read_account(connector.as_ref(), account, store, mode, pinned).await?;
+            let mut read = read_account(connector.as_ref(), account, store, mode, pinned.clone()).await?;
             let state = store.entries(Some(&account.name)).map_err(PlanError::from)?;
-            let pending = store
+            let pending: Vec<crate::state::Intent> = store
                 .journal_pending(Some(&account.name))
                 .map_err(PlanError::from)?
                 .into_iter()
                 .map(|(_, i)| i)
                 .collect();
+            // A create an interrupted apply journaled may have been made even though this read does not show it
+            // (reads can lag behind writes). Planning it as a create on one read could duplicate it: read again,
+            // after a pause, before believing it is missing.
+            if mode != ReadMode::CacheOnly && !pending.is_empty() {
+                for delay in confirm_read_delays() {
+                    let missing = {
+                        let live: HashSet<&Address> = read.resources.iter().map(|r| &r.address).collect();
+                        pending.iter().filter(|i| !live.contains(&i.address)).count()
+                    };
+                    if missing == 0 {
+                        break;
+                    }
+                    tracing::info!(
+                        account = %account.name,
+                        missing,
+                        "journaled creates not found live; reading again before planning them as creates"
+                    );
+                    tokio::time::sleep(delay).await;
+                    read = read_account(connector.as_ref(), account, store, ReadMode::Full, pinned.clone()).await?;
+                }
+            }
             let input = AccountInput {
                 account: (*account).clone(),
                 capabilities: connector.capabilities(),
