@@ -56,18 +56,10 @@ impl Sources {
 /// Read and parse one YAML file as file number `idx`: its source (when it could be read as text) and its
 /// non-empty documents, or a file-level error.
 pub fn read_file(path: &Path, display: String, idx: usize) -> (Option<SourceFile>, Result<Vec<Node>, SpecError>) {
+    let io = |e: std::io::Error| SpecError::file_level(&display, Code::Io, format!("cannot read file: {e}"));
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => {
-            return (
-                None,
-                Err(SpecError::file_level(
-                    &display,
-                    Code::Io,
-                    format!("cannot read file: {e}"),
-                )),
-            )
-        }
+        Err(e) => return (None, Err(io(e))),
     };
     if meta.len() > MAX_YAML_BYTES {
         return (
@@ -86,16 +78,7 @@ pub fn read_file(path: &Path, display: String, idx: usize) -> (Option<SourceFile
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => {
-            return (
-                None,
-                Err(SpecError::file_level(
-                    &display,
-                    Code::Io,
-                    format!("cannot read file: {e}"),
-                )),
-            )
-        }
+        Err(e) => return (None, Err(io(e))),
     };
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
