@@ -568,6 +568,47 @@ mod executor {
         }
     }
 
+    /// After a lost response, the next run's first read lags: the objects the lost request made are not in it.
+    /// The plan reads again before it believes a journaled create is missing, so nothing is created twice.
+    #[test]
+    fn a_lagging_read_after_a_lost_response_creates_nothing_twice() {
+        let mut hidden_runs = 0;
+        for k in 0..7 {
+            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+            env.mem.set_capabilities(MemoryCaps {
+                max_ops_per_request: 3,
+                creates_children_in_one_request: true,
+            });
+            env.mem.set_faults(Faults {
+                lose_response_at_op: Some(k),
+                ..Default::default()
+            });
+            let r = env.converge(&shop("50"));
+            assert!(r.failed() > 0, "k={k}");
+            let live: Vec<String> = env.live("acme").iter().map(|r| r.address.to_string()).collect();
+            let made: Vec<String> = env
+                .store
+                .journal_pending(Some("acme"))
+                .unwrap()
+                .into_iter()
+                .map(|(_, i)| i.address.to_string())
+                .filter(|a| live.contains(a))
+                .collect();
+            if !made.is_empty() {
+                hidden_runs += 1;
+            }
+            env.mem.set_faults(Faults {
+                hide_in_next_read: made,
+                ..Default::default()
+            });
+            let r = env.converge(&shop("50"));
+            assert!(r.ok(), "k={k}: {r:?}");
+            assert_eq!(env.live("acme").len(), 7, "k={k}: duplicates");
+            assert!(!env.plan(&shop("50")).has_changes());
+        }
+        assert!(hidden_runs > 0, "no run had a committed create to hide");
+    }
+
     /// The memory platform crashes at operation k (before committing, after committing with the response lost,
     /// or between a create and its ownership marker); a new run converges, with no duplicates.
     #[test]

@@ -61,6 +61,10 @@ pub struct Faults {
     /// lost in transit (the caller cannot know what was applied).
     #[serde(default)]
     pub lose_response_at_op: Option<u64>,
+    /// The next read leaves out the objects at these addresses (string form), once: a read that lags behind
+    /// writes the platform has made.
+    #[serde(default)]
+    pub hide_in_next_read: Vec<String>,
 }
 
 /// Tunable capabilities (to exercise batching).
@@ -449,12 +453,14 @@ impl Connector for MemoryConnector {
         self.reload()?;
         let mut d = self.lock();
         let write_only = self.capabilities_unlocked();
+        let hidden = std::mem::take(&mut d.faults.hide_in_next_read);
         let resources = d
             .accounts
             .get(&account.name)
             .cloned()
             .unwrap_or_default()
             .into_iter()
+            .filter(|r| !hidden.contains(&r.address.to_string()))
             .map(|mut r| {
                 if let Some(fs) = write_only.get(&r.kind) {
                     for f in fs {
@@ -476,7 +482,7 @@ impl Connector for MemoryConnector {
                 reviewed = true;
             }
         }
-        if reviewed {
+        if reviewed || !hidden.is_empty() {
             self.persist(&d)?;
         }
         Ok(LiveSnapshot {
