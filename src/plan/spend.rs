@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::{Action, Change, SpendImpact};
-use crate::model::{Address, Kind, Money, Resource, Value};
+use crate::model::{Address, Kind, Money, Resource, SmallMap, Value};
 
 /// Budget-carrying fields: campaign and ad set budgets, shared budget amounts (all daily).
-fn budgets(kind: Kind, fields: &BTreeMap<String, Value>) -> (Money, Money) {
+fn budgets(kind: Kind, fields: &SmallMap) -> (Money, Money) {
     if fields.get("status") == Some(&Value::str("paused")) {
         return (Money::ZERO, Money::ZERO);
     }
@@ -26,12 +26,13 @@ fn carries_budget(kind: Kind) -> bool {
     matches!(kind, Kind::Budget | Kind::Campaign | Kind::AdSet)
 }
 
-type Budgeted = BTreeMap<Address, (Kind, BTreeMap<String, Value>)>;
+type Budgeted = BTreeMap<Address, (Kind, SmallMap)>;
 
-fn budget_fields<'a, K: AsRef<str> + 'a>(fields: impl Iterator<Item = (&'a K, &'a Value)>) -> BTreeMap<String, Value> {
+fn budget_fields(fields: &SmallMap) -> SmallMap {
     fields
-        .filter(|(k, _)| BUDGET_FIELDS.contains(&k.as_ref()))
-        .map(|(k, v)| (k.as_ref().to_string(), v.clone()))
+        .iter()
+        .filter(|(k, _)| BUDGET_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (*k, v.clone()))
         .collect()
 }
 
@@ -51,19 +52,19 @@ pub fn impact(live: &[Resource], changes: &[Change]) -> SpendImpact {
     let before: Budgeted = live
         .iter()
         .filter(|r| carries_budget(r.kind))
-        .map(|r| (r.address.clone(), (r.kind, budget_fields(r.fields.iter()))))
+        .map(|r| (r.address.clone(), (r.kind, budget_fields(&r.fields))))
         .collect();
     let mut after = before.clone();
     for c in changes {
         match c.action {
             Action::Create | Action::Replace if carries_budget(c.kind) => {
-                after.insert(c.address.clone(), (c.kind, budget_fields(c.desired.iter())));
+                after.insert(c.address.clone(), (c.kind, budget_fields(&c.desired)));
             }
             Action::Create | Action::Replace => {}
             Action::Update | Action::Adopt | Action::Pause if carries_budget(c.kind) => {
                 let entry = after
                     .entry(c.address.clone())
-                    .or_insert_with(|| (c.kind, BTreeMap::new()));
+                    .or_insert_with(|| (c.kind, SmallMap::new()));
                 for f in &c.fields {
                     if let (Some(v), true) = (&f.after, BUDGET_FIELDS.contains(&f.field.as_str())) {
                         entry.1.insert(f.field.clone(), v.clone());

@@ -146,6 +146,22 @@ fn is_zero_or_empty(s: &Option<String>) -> bool {
     }
 }
 
+/// A money field in minor units (`"5000"`), when set and not zero.
+fn put_money(r: &mut Resource, field: &str, s: &Option<String>, currency: Currency) -> Result<(), MappingError> {
+    if !is_zero_or_empty(s) {
+        let m = from_minor(field, s.as_deref().unwrap_or("0"), currency)?;
+        r.fields.insert(field, Value::Money(m));
+    }
+    Ok(())
+}
+
+/// A time field, when set and not empty, in UTC.
+fn put_time(r: &mut Resource, field: &str, t: &Option<String>) {
+    if let Some(t) = t.as_deref().filter(|t| !t.is_empty()) {
+        r.fields.insert(field, Value::Str(read_time(t)));
+    }
+}
+
 fn set_of<I: IntoIterator<Item = Value>>(it: I) -> Value {
     Value::Set(it.into_iter().collect::<BTreeSet<_>>())
 }
@@ -191,27 +207,13 @@ pub fn campaign_resource(c: &wire::Campaign, ctx: &ReadContext) -> Result<Resour
             set_of(cats.iter().filter(|c| c.as_str() != "NONE").map(|c| lower(c))),
         );
     }
-    if !is_zero_or_empty(&c.daily_budget) {
-        let m = from_minor("budget.daily", c.daily_budget.as_deref().unwrap_or("0"), ctx.currency)?;
-        r.fields.insert("budget.daily", Value::Money(m));
-    }
-    if !is_zero_or_empty(&c.lifetime_budget) {
-        let m = from_minor(
-            "budget.lifetime",
-            c.lifetime_budget.as_deref().unwrap_or("0"),
-            ctx.currency,
-        )?;
-        r.fields.insert("budget.lifetime", Value::Money(m));
-    }
+    put_money(&mut r, "budget.daily", &c.daily_budget, ctx.currency)?;
+    put_money(&mut r, "budget.lifetime", &c.lifetime_budget, ctx.currency)?;
     if let Some(b) = &c.bid_strategy {
         r.fields.insert("bid_strategy", lower(b));
     }
-    if let Some(t) = c.start_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("start_time", Value::Str(read_time(t)));
-    }
-    if let Some(t) = c.stop_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("stop_time", Value::Str(read_time(t)));
-    }
+    put_time(&mut r, "start_time", &c.start_time);
+    put_time(&mut r, "stop_time", &c.stop_time);
     r.owned = owned_by_label(&c.adlabels, ctx.label_id);
     observed_status(&mut r, &c.effective_status);
     Ok(r)
@@ -229,31 +231,14 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
     if let Some(v) = &s.billing_event {
         r.fields.insert("billing_event", lower(v));
     }
-    if !is_zero_or_empty(&s.bid_amount) {
-        let m = from_minor("bid_amount", s.bid_amount.as_deref().unwrap_or("0"), ctx.currency)?;
-        r.fields.insert("bid_amount", Value::Money(m));
-    }
+    put_money(&mut r, "bid_amount", &s.bid_amount, ctx.currency)?;
     if let Some(v) = &s.bid_strategy {
         r.fields.insert("bid_strategy", lower(v));
     }
-    if !is_zero_or_empty(&s.daily_budget) {
-        let m = from_minor("budget.daily", s.daily_budget.as_deref().unwrap_or("0"), ctx.currency)?;
-        r.fields.insert("budget.daily", Value::Money(m));
-    }
-    if !is_zero_or_empty(&s.lifetime_budget) {
-        let m = from_minor(
-            "budget.lifetime",
-            s.lifetime_budget.as_deref().unwrap_or("0"),
-            ctx.currency,
-        )?;
-        r.fields.insert("budget.lifetime", Value::Money(m));
-    }
-    if let Some(t) = s.start_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("start_time", Value::Str(read_time(t)));
-    }
-    if let Some(t) = s.end_time.as_deref().filter(|t| !t.is_empty()) {
-        r.fields.insert("end_time", Value::Str(read_time(t)));
-    }
+    put_money(&mut r, "budget.daily", &s.daily_budget, ctx.currency)?;
+    put_money(&mut r, "budget.lifetime", &s.lifetime_budget, ctx.currency)?;
+    put_time(&mut r, "start_time", &s.start_time);
+    put_time(&mut r, "end_time", &s.end_time);
     if let Some(t) = &s.targeting {
         r.fields.extend(targeting_fields(t, ctx));
     }
