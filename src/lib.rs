@@ -4,6 +4,7 @@
 //! live resources read by a [`connectors::Connector`]) → `apply` (executor, journal) → connectors.
 //! See `docs/architecture.md`.
 
+mod alloc;
 pub mod apply;
 pub mod audit;
 pub mod auth;
