@@ -533,7 +533,9 @@ impl AccountRun<'_> {
             });
         }
         if let Some(cache) = cache {
-            self.store.cache_put(&plan.account, &cache.finish())?;
+            let cache = cache.finish();
+            self.store
+                .cache_put(&plan.account, cache.fetched_at, cache.marker.as_deref(), &cache.resources)?;
         }
         Ok(out)
     }
@@ -933,6 +935,7 @@ mod tests {
                 res("a/campaign/D", Kind::Campaign, "4"),
                 res("a/campaign/E", Kind::Campaign, "5"),
             ],
+            fingerprint: None,
         };
         let mut w = CacheWriter::new(cache);
         let caps = caps();

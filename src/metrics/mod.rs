@@ -127,7 +127,7 @@ mod tests {
 
     use super::*;
     use crate::model::{Address, Kind, Resource};
-    use crate::state::{CachedLive, SledStore, StateEntry, StateStore};
+    use crate::state::{SledStore, StateEntry, StateStore};
 
     fn res(addr: &Address, id: Option<&str>) -> Resource {
         Resource {
@@ -164,11 +164,9 @@ mod tests {
         .unwrap();
         s.cache_put(
             "acme",
-            &CachedLive {
-                fetched_at: Utc::now(),
-                marker: None,
-                resources: vec![res(&b, Some("2")), res(&d, Some("4"))],
-            },
+            Utc::now(),
+            None,
+            &[res(&b, Some("2")), res(&d, Some("4"))],
         )
         .unwrap();
         let desired = vec![res(&a, None), res(&b, None), res(&c, Some("3"))];

@@ -96,10 +96,17 @@ pub struct Address {
 #[error("invalid address: {0}")]
 pub struct AddressParseError(pub String);
 
-fn escape(s: &str) -> String {
-    s.replace('%', "%25").replace('/', "%2F")
+/// Write `s` with `%` and `/` percent-encoded (names rarely hold either: then it is written as it is).
+fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    if !s.contains(['%', '/']) {
+        return f.write_str(s);
+    }
+    f.write_str(&s.replace('%', "%25").replace('/', "%2F"))
 }
 fn unescape(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
     s.replace("%2F", "/").replace("%2f", "/").replace("%25", "%")
 }
 
@@ -144,9 +151,12 @@ impl Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&escape(&self.account))?;
+        write_escaped(f, &self.account)?;
         for (k, n) in &self.path {
-            write!(f, "/{}/{}", k, escape(n))?;
+            f.write_str("/")?;
+            f.write_str(k.as_str())?;
+            f.write_str("/")?;
+            write_escaped(f, n)?;
         }
         Ok(())
     }

@@ -1,12 +1,15 @@
 //! Identity (desired ↔ live) and the diff of one account.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
     guardrails, order, spend, AccountInput, AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, PlanError,
     PlanErrors, PlanOptions,
 };
 use crate::model::{Address, Kind, RemovalPolicy, Resource, SmallMap, Value};
+use crate::state::StateEntry;
 
 /// Kinds that have a `status` a removal policy of `pause` can set.
 fn pausable(kind: Kind) -> bool {
@@ -22,6 +25,61 @@ fn rebase(addr: &Address, from: &Address, to: &Address) -> Address {
     a
 }
 
+/// Live objects by id and by address, borrowed from the live state. Most keys have one object; several
+/// objects under one name (which the plan reports as ambiguous) or one id spill into a list.
+struct LiveIndex<'a> {
+    by_id: FxHashMap<&'a str, Slot>,
+    by_address: FxHashMap<&'a Address, Slot>,
+}
+
+enum Slot {
+    One([usize; 1]),
+    Many(Vec<usize>),
+}
+
+impl Slot {
+    fn push(&mut self, i: usize) {
+        match self {
+            Slot::One([first]) => *self = Slot::Many(vec![*first, i]),
+            Slot::Many(v) => v.push(i),
+        }
+    }
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Slot::One(one) => one,
+            Slot::Many(v) => v,
+        }
+    }
+}
+
+impl<'a> LiveIndex<'a> {
+    fn new(live: &'a [Resource]) -> LiveIndex<'a> {
+        let mut by_id: FxHashMap<&str, Slot> = FxHashMap::default();
+        let mut by_address: FxHashMap<&Address, Slot> = FxHashMap::default();
+        by_id.reserve(live.len());
+        by_address.reserve(live.len());
+        for (i, l) in live.iter().enumerate() {
+            if let Some(id) = &l.id {
+                by_id
+                    .entry(id.as_str())
+                    .and_modify(|s| s.push(i))
+                    .or_insert(Slot::One([i]));
+            }
+            by_address
+                .entry(&l.address)
+                .and_modify(|s| s.push(i))
+                .or_insert(Slot::One([i]));
+        }
+        LiveIndex { by_id, by_address }
+    }
+    fn by_id(&self, id: &str) -> &[usize] {
+        self.by_id.get(id).map_or(&[], Slot::as_slice)
+    }
+    fn by_address(&self, a: &Address) -> &[usize] {
+        self.by_address.get(a).map_or(&[], Slot::as_slice)
+    }
+}
+
 /// Plan one account: match, diff, order, spend impact, guardrails.
 pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(AccountPlan, Vec<Blocker>), PlanErrors> {
     let AccountInput {
@@ -30,57 +88,52 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         desired,
         mut live,
         live_fetched_at,
+        live_fingerprint,
         from_cache,
         state,
         pending,
     } = input;
-    let fingerprint = super::file::fingerprint(&live);
+    let fingerprint = live_fingerprint.unwrap_or_else(|| super::file::fingerprint(&live));
     let mut errors = Vec::new();
 
     // Desired resources parents first, so that a matched parent's live subtree can be re-addressed before
     // its children are matched.
     let mut desired = desired;
     desired.sort_by(|a, b| (a.address.path.len(), &a.address).cmp(&(b.address.path.len(), &b.address)));
-    let mut seen = BTreeSet::new();
+    let mut seen: FxHashSet<&Address> = FxHashSet::default();
     for d in &desired {
         if d.address.account != account.name {
             errors.push(PlanError::UnknownAccount {
                 address: d.address.clone(),
                 account: d.address.account.clone(),
             });
-        } else if !seen.insert(d.address.clone()) {
+        } else if !seen.insert(&d.address) {
             errors.push(PlanError::DuplicateDesired {
                 address: d.address.clone(),
             });
         }
     }
+    drop(seen);
 
-    let state_by_addr: BTreeMap<&Address, _> = state.iter().map(|e| (&e.address, e)).collect();
-    let state_ids: BTreeSet<&str> = state.iter().map(|e| e.id.as_str()).collect();
-    let pending_addrs: BTreeSet<&Address> = pending.iter().map(|i| &i.address).collect();
+    let state_by_addr: FxHashMap<&Address, &StateEntry> = state.iter().map(|e| (&e.address, e)).collect();
+    let state_ids: FxHashSet<&str> = state.iter().map(|e| e.id.as_str()).collect();
+    let pending_addrs: FxHashSet<&Address> = pending.iter().map(|i| &i.address).collect();
 
     // ---- identity ----
-    // Indexes of live objects by id and by address (rebuilt after a rename moves a subtree).
-    fn index(live: &[Resource]) -> (HashMap<String, Vec<usize>>, HashMap<Address, Vec<usize>>) {
-        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_addr: HashMap<Address, Vec<usize>> = HashMap::new();
-        for (i, l) in live.iter().enumerate() {
-            if let Some(id) = &l.id {
-                by_id.entry(id.clone()).or_default().push(i);
-            }
-            by_addr.entry(l.address.clone()).or_default().push(i);
-        }
-        (by_id, by_addr)
-    }
-    let (mut id_index, mut addr_index) = index(&live);
+    // Which live object each desired resource is: its pinned id, else the id the id map remembers, else the
+    // one live object at its address. A renamed object (found by id under another name) moves its live
+    // subtree to the desired name; that is rare, so the live objects are re-addressed and re-indexed then.
+    let mut live_index = LiveIndex::new(&live);
     let mut matched: Vec<Option<usize>> = vec![None; desired.len()];
     let mut renamed: BTreeMap<usize, String> = BTreeMap::new();
     let mut taken = vec![false; live.len()];
     for (di, d) in desired.iter().enumerate() {
         let by_id = |id: &str, live: &[Resource], taken: &[bool]| {
-            id_index
-                .get(id)
-                .and_then(|is| is.iter().copied().find(|&i| !taken[i] && live[i].kind == d.kind))
+            live_index
+                .by_id(id)
+                .iter()
+                .copied()
+                .find(|&i| !taken[i] && live[i].kind == d.kind)
         };
         let found = if let Some(pin) = &d.id {
             match by_id(pin, &live, &taken) {
@@ -98,15 +151,12 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             match from_state {
                 Some(i) => Some(i),
                 None => {
-                    let candidates: Vec<usize> = addr_index
-                        .get(&d.address)
-                        .map(|is| {
-                            is.iter()
-                                .copied()
-                                .filter(|&i| !taken[i] && live[i].kind == d.kind)
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let candidates: Vec<usize> = live_index
+                        .by_address(&d.address)
+                        .iter()
+                        .copied()
+                        .filter(|&i| !taken[i] && live[i].kind == d.kind)
+                        .collect();
                     match candidates.len() {
                         0 => None,
                         1 => Some(candidates[0]),
@@ -131,12 +181,13 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             if from != d.address {
                 renamed.insert(di, from.name().unwrap_or_default().to_string());
                 // Renamed on the platform (found by pin or id map): its live subtree follows the desired name.
+                drop(live_index);
                 for l in live.iter_mut() {
                     if l.address.is_within(&from) {
                         l.address = rebase(&l.address, &from, &d.address);
                     }
                 }
-                (id_index, addr_index) = index(&live);
+                live_index = LiveIndex::new(&live);
             }
         }
     }
@@ -356,9 +407,9 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     }
 
     // ---- live, owned, not in the YAML ----
-    let state_by_id: HashMap<&str, &crate::state::StateEntry> = state.iter().map(|e| (e.id.as_str(), e)).collect();
+    let state_by_id: FxHashMap<&str, &StateEntry> = state.iter().map(|e| (e.id.as_str(), e)).collect();
     // Addresses with an object adsctl does not manage somewhere below them (never removed: it would cascade).
-    let mut above_unowned: BTreeSet<Address> = BTreeSet::new();
+    let mut above_unowned: FxHashSet<Address> = FxHashSet::default();
     for x in &live {
         if !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i))) {
             let mut p = x.address.parent();
@@ -451,13 +502,13 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
 
     let changes = order::sort(changes);
 
-    // Ids of live parents and references the changes need.
-    let live_ids: BTreeMap<&Address, &str> = live
+    // Ids of live parents and references the changes need (a no-op needs none).
+    let live_ids: FxHashMap<&Address, &str> = live
         .iter()
         .filter_map(|l| l.id.as_deref().map(|id| (&l.address, id)))
         .collect();
     let mut known_ids = BTreeMap::new();
-    for c in &changes {
+    for c in changes.iter().filter(|c| c.action.is_change()) {
         let refs = c.desired.values().flat_map(value_refs);
         for a in c.address.parent().into_iter().chain(refs) {
             if let Some(id) = live_ids.get(&a) {

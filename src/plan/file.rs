@@ -2,11 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Plan, PLAN_FORMAT_VERSION};
-use crate::model::{Address, Resource};
+use crate::model::Resource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
@@ -31,35 +30,9 @@ impl PlanFileError {
     }
 }
 
-#[derive(Serialize)]
-struct FingerprintItem<'a> {
-    address: &'a Address,
-    id: &'a Option<String>,
-    owned: bool,
-    fields: &'a crate::model::SmallMap,
-}
-
-/// A stable digest of an account's live state: addresses, ids, ownership and fields (not the observed
-/// review statuses, which change without anyone editing the account).
+/// A stable digest of an account's live state (see [`crate::model::live_fingerprint`]).
 pub fn fingerprint(live: &[Resource]) -> String {
-    let mut items: Vec<FingerprintItem> = live
-        .iter()
-        .map(|r| FingerprintItem {
-            address: &r.address,
-            id: &r.id,
-            owned: r.owned,
-            fields: &r.fields,
-        })
-        .collect();
-    items.sort_by(|a, b| (a.address, a.id).cmp(&(b.address, b.id)));
-    let mut h = Sha256::new();
-    for i in items {
-        // Straight into the hasher (the same bytes as `to_vec`, without a buffer per object). Serialising plain
-        // data cannot fail; a failure would still leave a stable digest.
-        let _ = serde_json::to_writer(&mut h, &i);
-        h.update(b"\n");
-    }
-    format!("sha256:{}", hex::encode(h.finalize()))
+    crate::model::live_fingerprint(live)
 }
 
 /// The hash of what a plan does (its accounts and changes, not when it was made).

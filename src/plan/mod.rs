@@ -253,6 +253,8 @@ pub struct AccountInput<'a> {
     pub desired: Vec<&'a Resource>,
     pub live: Vec<Resource>,
     pub live_fetched_at: DateTime<Utc>,
+    /// The fingerprint of `live` when it is already known (stored with the cache); `None`: computed.
+    pub live_fingerprint: Option<String>,
     pub from_cache: bool,
     /// The state's id map entries of this account.
     pub state: Vec<StateEntry>,

@@ -68,6 +68,11 @@ pub struct CachedLive {
     /// The connector's incremental marker from that read.
     pub marker: Option<String>,
     pub resources: Vec<Resource>,
+    /// [`crate::model::live_fingerprint`] of `resources`. The store computes it on every `cache_put` (whatever
+    /// the caller passes) and returns it from `cache_get`, so that a plan from the cache does not hash every
+    /// object again (≈ 0.13 s at 100k). `None` in a cache written before adsctl kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// What the state remembers about one managed resource (the id map entry).
@@ -113,7 +118,14 @@ pub struct HistoryEntry {
 /// The state backend. Synchronous and cheap: every call is a local read or write.
 pub trait StateStore: Send + Sync {
     fn cache_get(&self, account: &str) -> Result<Option<CachedLive>, StateError>;
-    fn cache_put(&self, account: &str, live: &CachedLive) -> Result<(), StateError>;
+    /// Replace the cached read of `account` (the store computes its fingerprint).
+    fn cache_put(
+        &self,
+        account: &str,
+        fetched_at: DateTime<Utc>,
+        marker: Option<&str>,
+        resources: &[Resource],
+    ) -> Result<(), StateError>;
 
     /// Id map entries, all or of one account, sorted by address.
     fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError>;

@@ -104,8 +104,28 @@ impl StateStore for SledStore {
         }
     }
 
-    fn cache_put(&self, account: &str, live: &CachedLive) -> Result<(), StateError> {
-        self.cache.insert(account.as_bytes(), encode(live)?).map_err(storage)?;
+    fn cache_put(
+        &self,
+        account: &str,
+        fetched_at: chrono::DateTime<chrono::Utc>,
+        marker: Option<&str>,
+        resources: &[crate::model::Resource],
+    ) -> Result<(), StateError> {
+        /// The stored form of a `CachedLive`, borrowed, with the fingerprint of exactly these resources.
+        #[derive(serde::Serialize)]
+        struct Stored<'a> {
+            fetched_at: chrono::DateTime<chrono::Utc>,
+            marker: Option<&'a str>,
+            resources: &'a [crate::model::Resource],
+            fingerprint: String,
+        }
+        let stored = Stored {
+            fetched_at,
+            marker,
+            resources,
+            fingerprint: crate::model::live_fingerprint(resources),
+        };
+        self.cache.insert(account.as_bytes(), encode(&stored)?).map_err(storage)?;
         Ok(())
     }
 
