@@ -534,8 +534,12 @@ impl AccountRun<'_> {
         }
         if let Some(cache) = cache {
             let cache = cache.finish();
-            self.store
-                .cache_put(&plan.account, cache.fetched_at, cache.marker.as_deref(), &cache.resources)?;
+            self.store.cache_put(
+                &plan.account,
+                cache.fetched_at,
+                cache.marker.as_deref(),
+                &cache.resources,
+            )?;
         }
         Ok(out)
     }

@@ -162,13 +162,8 @@ mod tests {
             updated_at: Utc::now(),
         })
         .unwrap();
-        s.cache_put(
-            "acme",
-            Utc::now(),
-            None,
-            &[res(&b, Some("2")), res(&d, Some("4"))],
-        )
-        .unwrap();
+        s.cache_put("acme", Utc::now(), None, &[res(&b, Some("2")), res(&d, Some("4"))])
+            .unwrap();
         let desired = vec![res(&a, None), res(&b, None), res(&c, Some("3"))];
         let m = addresses(&s, &desired, "acme").unwrap();
         assert_eq!(m.get("1").map(String::as_str), Some("acme/campaign/A"));

@@ -119,9 +119,14 @@ impl Address {
     }
     /// A child address: `self/<kind>/<name>`.
     pub fn child(&self, kind: Kind, name: impl Into<String>) -> Address {
-        let mut a = self.clone();
-        a.path.push((kind, name.into()));
-        a
+        // exact capacity: a clone and a push would double it (100k addresses are held at once)
+        let mut path = Vec::with_capacity(self.path.len() + 1);
+        path.extend(self.path.iter().cloned());
+        path.push((kind, name.into()));
+        Address {
+            account: self.account.clone(),
+            path,
+        }
     }
     pub fn kind(&self) -> Option<Kind> {
         self.path.last().map(|(k, _)| *k)
@@ -130,16 +135,13 @@ impl Address {
         self.path.last().map(|(_, n)| n.as_str())
     }
     pub fn parent(&self) -> Option<Address> {
-        if self.path.is_empty() {
+        if self.path.len() <= 1 {
             return None;
         }
-        let mut a = self.clone();
-        a.path.pop();
-        if a.path.is_empty() {
-            None
-        } else {
-            Some(a)
-        }
+        Some(Address {
+            account: self.account.clone(),
+            path: self.path[..self.path.len() - 1].to_vec(),
+        })
     }
     /// True when `self` is `other` or lies below it (used by `--target`).
     pub fn is_within(&self, other: &Address) -> bool {
@@ -171,6 +173,7 @@ impl FromStr for Address {
             .filter(|a| !a.is_empty())
             .ok_or_else(|| AddressParseError(format!("`{s}` has no account")))?;
         let mut a = Address::account(unescape(account));
+        a.path.reserve_exact(s.matches('/').count() / 2);
         loop {
             match (parts.next(), parts.next()) {
                 (None, _) => break,

@@ -93,12 +93,7 @@ pub async fn read_account(
         _ => snap.resources,
     };
     let fetched_at = Utc::now();
-    store.cache_put(
-        &account.name,
-        fetched_at,
-        marker.as_deref(),
-        &resources,
-    )?;
+    store.cache_put(&account.name, fetched_at, marker.as_deref(), &resources)?;
     Ok(LiveRead {
         resources,
         fetched_at,

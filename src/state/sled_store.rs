@@ -1,4 +1,5 @@
-//! The embedded state backend: one sled database, one tree per kind of record, values as JSON.
+//! The embedded state backend: one sled database, one tree per kind of record, values as JSON; the cached live
+//! state of each account in a JSON file of its own beside it (`cache/`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,27 @@ use serde::Serialize;
 
 use super::{CachedLive, HistoryEntry, Intent, StateEntry, StateError, StateStore};
 use crate::model::Address;
+
+/// The directory (inside the state directory) of the cached live state, one JSON file per account.
+///
+/// Not in sled: a cached account is one large value (≈ 25 MB at 50k objects), and sled keeps every page it has
+/// read in memory until its LRU, which only acts after thousands of accesses, evicts it; a plan from the cache
+/// of 100k objects held ≈ 50 MB of raw cache bytes it had already decoded. A file is read, decoded and dropped.
+const CACHE_DIR: &str = "cache";
+
+/// Write `bytes` to `path` so that a reader sees the old content or the new, never a part: a temporary file
+/// beside it, synced, then renamed over it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
 
 /// sled's page cache, in bytes.
 const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
@@ -90,6 +112,20 @@ impl SledStore {
         &self.path
     }
 
+    /// Where the cached read of `account` is kept: `cache/<account>.json` (the name percent-encoded).
+    fn cache_file(&self, account: &str) -> PathBuf {
+        let mut name = String::with_capacity(account.len() + 5);
+        for b in account.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') && !(name.is_empty() && b == b'.') {
+                name.push(char::from(b));
+            } else {
+                name.push_str(&format!("%{b:02X}"));
+            }
+        }
+        name.push_str(".json");
+        self.path.join(CACHE_DIR).join(name)
+    }
+
     /// A further named tree of the same database, for records other modules own (metrics history).
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StateError> {
         self.db.open_tree(name).map_err(storage)
@@ -98,6 +134,15 @@ impl SledStore {
 
 impl StateStore for SledStore {
     fn cache_get(&self, account: &str) -> Result<Option<CachedLive>, StateError> {
+        let path = self.cache_file(account);
+        match std::fs::read(&path) {
+            Ok(bytes) => return Ok(Some(decode(path.display().to_string().as_bytes(), &bytes)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StateError::Storage(format!("cannot read {}: {e}", path.display())));
+            }
+        }
+        // a state written before the cache moved to files
         match self.cache.get(account.as_bytes()).map_err(storage)? {
             Some(v) => Ok(Some(decode(account.as_bytes(), &v)?)),
             None => Ok(None),
@@ -125,7 +170,12 @@ impl StateStore for SledStore {
             resources,
             fingerprint: crate::model::live_fingerprint(resources),
         };
-        self.cache.insert(account.as_bytes(), encode(&stored)?).map_err(storage)?;
+        let path = self.cache_file(account);
+        write_atomically(&path, &encode(&stored)?)
+            .map_err(|e| StateError::Storage(format!("cannot write {}: {e}", path.display())))?;
+        if self.cache.contains_key(account.as_bytes()).map_err(storage)? {
+            self.cache.remove(account.as_bytes()).map_err(storage)?;
+        }
         Ok(())
     }
 
@@ -273,5 +323,41 @@ mod tests {
         assert!(!s.remove_entry(&a).unwrap());
         // a second open of the same state is refused clearly
         assert!(matches!(SledStore::open(dir.path()), Err(StateError::Busy { .. })));
+    }
+
+    #[test]
+    fn the_live_cache_is_a_file_per_account_with_its_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let mut r = crate::model::Resource::new(Address::account("a/b").child(Kind::Campaign, "C"), Kind::Campaign)
+            .with("status", crate::model::Value::str("enabled"));
+        r.id = Some("7".into());
+        let at = Utc::now();
+        assert!(s.cache_get("a/b").unwrap().is_none());
+        s.cache_put("a/b", at, Some("m1"), std::slice::from_ref(&r)).unwrap();
+        // the account name cannot escape the cache directory
+        let file = dir.path().join("cache").join("a%2Fb.json");
+        assert!(file.is_file(), "{file:?}");
+        assert_eq!(s.cache_file("..").file_name().unwrap(), "%2E..json");
+        let got = s.cache_get("a/b").unwrap().unwrap();
+        assert_eq!(got.resources, vec![r.clone()]);
+        assert_eq!(got.marker.as_deref(), Some("m1"));
+        assert_eq!(got.fetched_at, at);
+        assert_eq!(got.fingerprint, Some(crate::model::live_fingerprint(&[r.clone()])));
+
+        // a state from before the move keeps its cache in sled: read there, and moved out by the next put
+        let legacy = serde_json::json!({"fetched_at": at, "marker": null, "resources": [r]});
+        s.cache.insert("old", serde_json::to_vec(&legacy).unwrap()).unwrap();
+        let got = s.cache_get("old").unwrap().unwrap();
+        assert_eq!(got.resources.len(), 1);
+        assert_eq!(got.fingerprint, None);
+        s.cache_put("old", at, None, &got.resources).unwrap();
+        assert!(s.cache.get("old").unwrap().is_none());
+        let fingerprint = Some(crate::model::live_fingerprint(&got.resources));
+        assert_eq!(s.cache_get("old").unwrap().unwrap().fingerprint, fingerprint);
+
+        // a damaged file is reported, not taken for an empty account
+        std::fs::write(&file, b"{\"fetched_at\": ").unwrap();
+        assert!(matches!(s.cache_get("a/b"), Err(StateError::Corrupt { .. })));
     }
 }
