@@ -30,6 +30,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The directory of the id map's per-account snapshots: `ids/<account>.json`, every entry of the account.
+///
+/// The id map itself stays in sled, one record per address (an apply updates it object by object, durably).
+/// But reading 50k records through sled leaves every page read in sled's memory (its LRU never acts on one
+/// pass), ≈ 60 MB at 100k objects, for the rest of the run. So the first read of an account's entries writes
+/// them to a snapshot file, later reads take the file, and any change to the account's entries removes the
+/// file before it changes sled (a crash in between leaves no stale snapshot).
+const IDS_DIR: &str = "ids";
+
 /// sled's page cache, in bytes.
 const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
 
@@ -40,6 +49,9 @@ pub struct SledStore {
     ids: sled::Tree,
     journal: sled::Tree,
     history: sled::Tree,
+    /// Accounts whose id map snapshot (see [`IDS_DIR`]) this process has removed and not written again; held
+    /// while a snapshot is written and while an entry changes, so that no snapshot outlives a change.
+    ids_unsnapshotted: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -104,6 +116,7 @@ impl SledStore {
             ids: tree("ids")?,
             journal: tree("journal")?,
             history: tree("history")?,
+            ids_unsnapshotted: parking_lot::Mutex::new(std::collections::HashSet::new()),
             db,
         })
     }
@@ -114,6 +127,53 @@ impl SledStore {
 
     /// Where the cached read of `account` is kept: `cache/<account>.json` (the name percent-encoded).
     fn cache_file(&self, account: &str) -> PathBuf {
+        self.account_file(CACHE_DIR, account)
+    }
+
+    /// Id map entries from sled, all or of one account, sorted by address.
+    fn scan_entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+        // Keys are addresses (`account/kind/name/…`): one account's entries are one key range, so the others
+        // are not decoded at all.
+        let prefix = account.map(|a| format!("{}/", Address::account(a)));
+        let iter = match &prefix {
+            Some(p) => self.ids.scan_prefix(p.as_bytes()),
+            None => self.ids.iter(),
+        };
+        let mut out = Vec::new();
+        for kv in iter {
+            let (k, v) = kv.map_err(storage)?;
+            let e: StateEntry = decode(&k, &v)?;
+            if account.is_none_or(|a| e.address.account == a) {
+                out.push(e);
+            }
+        }
+        out.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(out)
+    }
+
+    /// Remove `account`'s id map snapshot (unless this process already did and has not written one since);
+    /// the returned guard keeps snapshots from being written until the caller has changed sled.
+    fn unsnapshot(
+        &self,
+        account: &str,
+    ) -> Result<parking_lot::MutexGuard<'_, std::collections::HashSet<String>>, StateError> {
+        let mut unsnapshotted = self.ids_unsnapshotted.lock();
+        if !unsnapshotted.contains(account) {
+            let path = self.account_file(IDS_DIR, account);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StateError::Storage(format!("cannot remove {}: {e}", path.display())));
+                }
+            }
+            unsnapshotted.insert(account.to_string());
+        }
+        Ok(unsnapshotted)
+    }
+
+    /// `<dir>/<account>.json` in the state directory, the account name percent-encoded.
+    fn account_file(&self, dir: &str, account: &str) -> PathBuf {
         let mut name = String::with_capacity(account.len() + 5);
         for b in account.bytes() {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') && !(name.is_empty() && b == b'.') {
@@ -123,7 +183,7 @@ impl SledStore {
             }
         }
         name.push_str(".json");
-        self.path.join(CACHE_DIR).join(name)
+        self.path.join(dir).join(name)
     }
 
     /// A further named tree of the same database, for records other modules own (metrics history).
@@ -180,23 +240,29 @@ impl StateStore for SledStore {
     }
 
     fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
-        // Keys are addresses (`account/kind/name/…`): one account's entries are one key range, so the others
-        // are not decoded at all.
-        let prefix = account.map(|a| format!("{}/", Address::account(a)));
-        let iter = match &prefix {
-            Some(p) => self.ids.scan_prefix(p.as_bytes()),
-            None => self.ids.iter(),
+        let Some(account) = account else {
+            return self.scan_entries(None);
         };
-        let mut out = Vec::new();
-        for kv in iter {
-            let (k, v) = kv.map_err(storage)?;
-            let e: StateEntry = decode(&k, &v)?;
-            if account.is_none_or(|a| e.address.account == a) {
-                out.push(e);
-            }
+        let mut unsnapshotted = self.ids_unsnapshotted.lock();
+        let path = self.account_file(IDS_DIR, account);
+        match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<Vec<StateEntry>>(&bytes) {
+                Ok(entries) if entries.iter().all(|e| e.address.account == account) => return Ok(entries),
+                // derived data: a damaged snapshot is dropped and made again from sled
+                _ => tracing::warn!(path = %path.display(), "unreadable id map snapshot; reading the id map"),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read the id map snapshot"),
         }
-        out.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok(out)
+        let entries = self.scan_entries(Some(account))?;
+        // best effort: without a snapshot the next read scans sled again
+        match write_atomically(&path, &encode(&entries)?) {
+            Ok(()) => {
+                unsnapshotted.remove(account);
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot write the id map snapshot"),
+        }
+        Ok(entries)
     }
 
     fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
@@ -208,6 +274,7 @@ impl StateStore for SledStore {
     }
 
     fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError> {
+        let _guard = self.unsnapshot(&entry.address.account)?;
         self.ids
             .insert(entry.address.to_string().as_bytes(), encode(entry)?)
             .map_err(storage)?;
@@ -215,6 +282,7 @@ impl StateStore for SledStore {
     }
 
     fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+        let _guard = self.unsnapshot(&address.account)?;
         Ok(self
             .ids
             .remove(address.to_string().as_bytes())
@@ -323,6 +391,55 @@ mod tests {
         assert!(!s.remove_entry(&a).unwrap());
         // a second open of the same state is refused clearly
         assert!(matches!(SledStore::open(dir.path()), Err(StateError::Busy { .. })));
+    }
+
+    #[test]
+    fn id_map_snapshots_never_outlive_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let at = Utc::now();
+        let entry = |name: &str, id: &str| StateEntry {
+            address: Address::account("acme").child(Kind::Campaign, name),
+            kind: Kind::Campaign,
+            id: id.into(),
+            prevent_destroy: false,
+            applied: Default::default(),
+            updated_at: at,
+        };
+        let snapshot = dir.path().join("ids").join("acme.json");
+        s.put_entry(&entry("A", "1")).unwrap();
+        s.put_entry(&entry("B", "2")).unwrap();
+        assert!(!snapshot.exists());
+        assert_eq!(s.entries(Some("acme")).unwrap(), vec![entry("A", "1"), entry("B", "2")]);
+        assert!(snapshot.is_file(), "the first read writes the snapshot");
+        assert_eq!(s.entries(Some("acme")).unwrap(), vec![entry("A", "1"), entry("B", "2")]);
+        // another account's entries neither use nor touch it
+        s.put_entry(&StateEntry {
+            address: Address::account("other").child(Kind::Campaign, "X"),
+            ..entry("X", "9")
+        })
+        .unwrap();
+        assert!(snapshot.is_file());
+
+        // a change removes it before it changes sled; the next read sees the change and writes it again
+        s.put_entry(&entry("B", "3")).unwrap();
+        assert!(!snapshot.exists());
+        assert_eq!(s.entries(Some("acme")).unwrap(), vec![entry("A", "1"), entry("B", "3")]);
+        assert!(snapshot.is_file());
+        assert!(s.remove_entry(&entry("A", "1").address).unwrap());
+        assert!(!snapshot.exists());
+        assert_eq!(s.entries(Some("acme")).unwrap(), vec![entry("B", "3")]);
+        // and again after the next read (the process remembers that it wrote one)
+        s.put_entry(&entry("C", "4")).unwrap();
+        assert_eq!(s.entries(Some("acme")).unwrap().len(), 2);
+
+        // a damaged snapshot is made again from sled, and a reopened store reads a good one
+        std::fs::write(&snapshot, b"[{").unwrap();
+        assert_eq!(s.entries(Some("acme")).unwrap().len(), 2);
+        drop(s);
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.entries(Some("acme")).unwrap().len(), 2);
+        assert_eq!(s.entries(None).unwrap().len(), 3);
     }
 
     #[test]
