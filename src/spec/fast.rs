@@ -356,7 +356,9 @@ impl<'a> P<'a> {
         let Some(c) = self.at(self.pos) else { return false };
         let next = self.at(self.pos + 1);
         match c {
-            b'-' | b'?' | b':' => !is_blank_or_end(next) && !(flow && next.is_some_and(is_flow)) && next != Some(b'#'),
+            b'-' => !(is_blank_or_end(next) || next == Some(b'#') || (flow && next.is_some_and(is_flow))),
+            // in a flow collection these are left to yaml-rust2 (an adjacent value, an explicit key)
+            b'?' | b':' => !(flow || is_blank_or_end(next) || next == Some(b'#')),
             b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@'
             | b'`' | b' ' | b'\n' => false,
             _ => true,
