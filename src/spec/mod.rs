@@ -16,6 +16,7 @@ use crate::model::{Account, Resource};
 pub mod audience;
 mod de;
 mod error;
+mod fast;
 mod load;
 mod lower;
 pub mod schema;

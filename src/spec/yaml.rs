@@ -137,6 +137,15 @@ fn start_at_first_child(mut n: Node) -> Node {
 
 /// Parse every document of one file. An error stops at the first syntax problem (YAML cannot be resumed).
 pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError> {
+    // Most files are in the subset the fast path knows; it gives up on anything else (errors included).
+    if let Some(docs) = super::fast::parse(text, file) {
+        return Ok(docs);
+    }
+    parse_full(text, file, path)
+}
+
+/// [`parse`] with yaml-rust2 only.
+pub(super) fn parse_full(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError> {
     let lines = Lines::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
