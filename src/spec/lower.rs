@@ -3,7 +3,6 @@
 //! Every check records an error and carries on, so one run reports every problem.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::BuildHasherDefault;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -29,7 +28,9 @@ pub struct Lower<'a> {
     pub accounts: BTreeMap<String, Account>,
     pub resources: Vec<Resource>,
     /// Every address declared, with where, for duplicate detection.
-    declared: HashMap<Address, Span, BuildHasherDefault<FxHasher>>,
+    /// (Fx-hashed: SipHash over every address's strings was a tenth of lowering; the addresses come from the
+    /// user's own files, so hash flooding is no concern.)
+    declared: rustc_hash::FxHashMap<Address, Span>,
     csv_cache: HashMap<(String, String), Option<std::rc::Rc<Emails>>>,
 }
 
@@ -566,42 +567,6 @@ fn count_resources(files: &[ResourceFile]) -> usize {
         }
     }
     n
-}
-
-/// The Fx hash (as in rustc) for the declared addresses: SipHash over every address's strings was a tenth of
-/// lowering. Addresses come from the user's own files, so hash flooding is no concern.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut add = |w: u64| self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// A Google Ads customer id (`123-456-7890` or `1234567890`) as 10 digits.
