@@ -6,6 +6,7 @@
 //! (PostgreSQL for several replicas) can be added without touching it. [`SledStore`] is the embedded default,
 //! kept under `.adsctl/` beside `adsctl.yaml` (or `ADSCTL_STATE_DIR`).
 
+mod lines;
 mod lock;
 mod sled_store;
 

@@ -1,34 +1,21 @@
 //! The embedded state backend: one sled database, one tree per kind of record, values as JSON; the cached live
-//! state of each account in a JSON file of its own beside it (`cache/`).
+//! state of each account and a snapshot of its id map in files of their own beside it (`cache/`, `ids/`; see
+//! [`super::lines`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{CachedLive, HistoryEntry, Intent, StateEntry, StateError, StateStore};
+use super::{lines, CachedLive, HistoryEntry, Intent, StateEntry, StateError, StateStore};
 use crate::model::Address;
 
-/// The directory (inside the state directory) of the cached live state, one JSON file per account.
+/// The directory (inside the state directory) of the cached live state, one file per account ([`lines`]).
 ///
 /// Not in sled: a cached account is one large value (≈ 25 MB at 50k objects), and sled keeps every page it has
 /// read in memory until its LRU, which only acts after thousands of accesses, evicts it; a plan from the cache
 /// of 100k objects held ≈ 50 MB of raw cache bytes it had already decoded. A file is read, decoded and dropped.
 const CACHE_DIR: &str = "cache";
-
-/// Write `bytes` to `path` so that a reader sees the old content or the new, never a part: a temporary file
-/// beside it, synced, then renamed over it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
 
 /// The directory of the id map's per-account snapshots: `ids/<account>.json`, every entry of the account.
 ///
@@ -38,6 +25,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// them to a snapshot file, later reads take the file, and any change to the account's entries removes the
 /// file before it changes sled (a crash in between leaves no stale snapshot).
 const IDS_DIR: &str = "ids";
+
+/// The first line of a cache file (`cache/<account>.json`); the resources follow, one per line.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheHeader {
+    fetched_at: chrono::DateTime<chrono::Utc>,
+    marker: Option<String>,
+    /// `model::live_fingerprint` of the resources.
+    fingerprint: String,
+}
+
+/// The first line of an id map snapshot (`ids/<account>.json`); the entries follow, one per line.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct IdsHeader {}
 
 /// sled's page cache, in bytes.
 const CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
@@ -195,11 +195,21 @@ impl SledStore {
 impl StateStore for SledStore {
     fn cache_get(&self, account: &str) -> Result<Option<CachedLive>, StateError> {
         let path = self.cache_file(account);
-        match std::fs::read(&path) {
-            Ok(bytes) => return Ok(Some(decode(path.display().to_string().as_bytes(), &bytes)?)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        match lines::read::<CacheHeader, crate::model::Resource>(&path) {
+            Ok(Some((h, resources))) => {
+                return Ok(Some(CachedLive {
+                    fetched_at: h.fetched_at,
+                    marker: h.marker,
+                    resources,
+                    fingerprint: Some(h.fingerprint),
+                }))
+            }
+            Ok(None) => {}
             Err(e) => {
-                return Err(StateError::Storage(format!("cannot read {}: {e}", path.display())));
+                return Err(StateError::Corrupt {
+                    key: path.display().to_string(),
+                    message: e.to_string(),
+                })
             }
         }
         // a state written before the cache moved to files
@@ -216,22 +226,13 @@ impl StateStore for SledStore {
         marker: Option<&str>,
         resources: &[crate::model::Resource],
     ) -> Result<(), StateError> {
-        /// The stored form of a `CachedLive`, borrowed, with the fingerprint of exactly these resources.
-        #[derive(serde::Serialize)]
-        struct Stored<'a> {
-            fetched_at: chrono::DateTime<chrono::Utc>,
-            marker: Option<&'a str>,
-            resources: &'a [crate::model::Resource],
-            fingerprint: String,
-        }
-        let stored = Stored {
+        let header = CacheHeader {
             fetched_at,
-            marker,
-            resources,
+            marker: marker.map(str::to_string),
             fingerprint: crate::model::live_fingerprint(resources),
         };
         let path = self.cache_file(account);
-        write_atomically(&path, &encode(&stored)?)
+        lines::write(&path, header, resources)
             .map_err(|e| StateError::Storage(format!("cannot write {}: {e}", path.display())))?;
         if self.cache.contains_key(account.as_bytes()).map_err(storage)? {
             self.cache.remove(account.as_bytes()).map_err(storage)?;
@@ -245,18 +246,20 @@ impl StateStore for SledStore {
         };
         let mut unsnapshotted = self.ids_unsnapshotted.lock();
         let path = self.account_file(IDS_DIR, account);
-        match std::fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<Vec<StateEntry>>(&bytes) {
-                Ok(entries) if entries.iter().all(|e| e.address.account == account) => return Ok(entries),
-                // derived data: a damaged snapshot is dropped and made again from sled
-                _ => tracing::warn!(path = %path.display(), "unreadable id map snapshot; reading the id map"),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read the id map snapshot"),
+        match lines::read::<IdsHeader, StateEntry>(&path) {
+            Ok(Some((_, entries))) if entries.iter().all(|e| e.address.account == account) => return Ok(entries),
+            Ok(None) => {}
+            // derived data: a damaged snapshot is made again from sled
+            Ok(Some(_)) => {
+                tracing::warn!(path = %path.display(), "id map snapshot of another account; reading the id map")
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "unreadable id map snapshot; reading the id map")
+            }
         }
         let entries = self.scan_entries(Some(account))?;
         // best effort: without a snapshot the next read scans sled again
-        match write_atomically(&path, &encode(&entries)?) {
+        match lines::write(&path, IdsHeader {}, &entries) {
             Ok(()) => {
                 unsnapshotted.remove(account);
             }
