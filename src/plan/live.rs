@@ -10,7 +10,7 @@ use super::{assemble, plan_account, AccountInput, Plan, PlanError, PlanErrors, P
 use crate::connectors::{Connector, ReadRequest};
 use crate::model::{Account, Address, Resource};
 use crate::spec::Project;
-use crate::state::{CachedLive, StateStore};
+use crate::state::{CachedLive, Intent, StateEntry, StateStore};
 
 /// How to obtain live state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +115,90 @@ fn confirm_read_delays() -> [Duration; 2] {
     ]
 }
 
+/// Creates an interrupted apply journaled and never confirmed, of one account.
+fn pending_creates(store: &dyn StateStore, account: &Account) -> Result<Vec<Intent>, PlanError> {
+    Ok(store
+        .journal_pending(Some(&account.name))?
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect())
+}
+
+fn account_input<'a>(
+    project: &'a Project,
+    account: &Account,
+    connector: &dyn Connector,
+    read: LiveRead,
+    state: Vec<StateEntry>,
+    pending: Vec<Intent>,
+) -> AccountInput<'a> {
+    AccountInput {
+        account: account.clone(),
+        capabilities: connector.capabilities(),
+        desired: project
+            .resources
+            .iter()
+            .filter(|r| r.address.account == account.name)
+            .collect(),
+        live: read.resources,
+        live_fetched_at: read.fetched_at,
+        live_fingerprint: read.fingerprint,
+        from_cache: read.from_cache,
+        state,
+        pending,
+    }
+}
+
+fn no_connector(account: &Account) -> PlanErrors {
+    PlanErrors(vec![PlanError::Connector {
+        account: account.name.clone(),
+        source: crate::connectors::ConnectorError::Config(format!("no connector for account `{}`", account.name)),
+    }])
+}
+
+/// Plan every account from the cache (`--refresh=false`): local decoding and planning only, pipelined so that
+/// the next account's cache and id map are decoded on another core while this one is planned (each is decoded
+/// in two halves at once: the cache on one thread, the id map on another). At most two accounts' live state is
+/// held at a time.
+fn plan_cached(
+    project: &Project,
+    store: &dyn StateStore,
+    connectors: &BTreeMap<String, Arc<dyn Connector>>,
+    opts: &PlanOptions,
+    accounts: &[&Account],
+) -> Vec<Result<(super::AccountPlan, Vec<super::Blocker>), PlanErrors>> {
+    type Loaded = Result<(LiveRead, Vec<StateEntry>, Vec<Intent>), PlanError>;
+    let load = |account: &Account| -> Loaded {
+        std::thread::scope(|s| {
+            let state = s.spawn(|| store.entries(Some(&account.name)));
+            let read = read_cached(account, store);
+            let state = state.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            Ok((read?, state?, pending_creates(store, account)?))
+        })
+    };
+    std::thread::scope(|s| {
+        let mut next = accounts.first().map(|a| s.spawn(move || load(a)));
+        let mut out = Vec::with_capacity(accounts.len());
+        for (i, account) in accounts.iter().enumerate() {
+            let loaded = next
+                .take()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            next = accounts.get(i + 1).map(|a| s.spawn(move || load(a)));
+            let result = match (loaded, connectors.get(&account.name)) {
+                (_, None) => Err(no_connector(account)),
+                (None, _) => continue,
+                (Some(Err(e)), _) => Err(PlanErrors(vec![e])),
+                (Some(Ok((read, state, pending))), Some(connector)) => plan_account(
+                    account_input(project, account, connector.as_ref(), read, state, pending),
+                    opts,
+                ),
+            };
+            out.push(result);
+        }
+        out
+    })
+}
+
 /// Read every account of the project (concurrently) that the plan concerns, and plan it.
 pub async fn plan_project(
     project: &Project,
@@ -141,8 +225,11 @@ pub async fn plan_project(
         .filter(|a| opts.targets.is_empty() || opts.targets.iter().any(|t| t.account == a.name))
         .collect();
 
+    if mode == ReadMode::CacheOnly {
+        return assemble(plan_cached(project, store, connectors, opts, &accounts), opts);
+    }
     // Each account is read and planned in one go, so its live state and id map are dropped as soon as its plan
-    // is made, before the next account's are loaded (from the cache, the futures run one after the other).
+    // is made.
     let plans = accounts.iter().map(|account| {
         let pinned: Vec<String> = project
             .resources
@@ -153,32 +240,11 @@ pub async fn plan_project(
         let connector = connectors.get(&account.name).cloned();
         async move {
             let Some(connector) = connector else {
-                return Err(PlanErrors(vec![PlanError::Connector {
-                    account: account.name.clone(),
-                    source: crate::connectors::ConnectorError::Config(format!(
-                        "no connector for account `{}`",
-                        account.name
-                    )),
-                }]));
+                return Err(no_connector(account));
             };
-            let (mut read, state) = if mode == ReadMode::CacheOnly {
-                // Both are local decoding only (≈ 0.2 s each for 50k objects): one on another core.
-                std::thread::scope(|s| {
-                    let state = s.spawn(|| store.entries(Some(&account.name)));
-                    let read = read_cached(account, store);
-                    let state = state.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    Ok::<_, PlanError>((read?, state?))
-                })?
-            } else {
-                let read = read_account(connector.as_ref(), account, store, mode, pinned.clone()).await?;
-                (read, store.entries(Some(&account.name)).map_err(PlanError::from)?)
-            };
-            let pending: Vec<crate::state::Intent> = store
-                .journal_pending(Some(&account.name))
-                .map_err(PlanError::from)?
-                .into_iter()
-                .map(|(_, i)| i)
-                .collect();
+            let mut read = read_account(connector.as_ref(), account, store, mode, pinned.clone()).await?;
+            let state = store.entries(Some(&account.name)).map_err(PlanError::from)?;
+            let pending = pending_creates(store, account)?;
             // A create an interrupted apply journaled may have been made even though this read does not show it
             // (reads can lag behind writes). Planning it as a create on one read could duplicate it: read again,
             // after a pause, before believing it is missing.
@@ -200,22 +266,7 @@ pub async fn plan_project(
                     read = read_account(connector.as_ref(), account, store, ReadMode::Full, pinned.clone()).await?;
                 }
             }
-            let input = AccountInput {
-                account: (*account).clone(),
-                capabilities: connector.capabilities(),
-                desired: project
-                    .resources
-                    .iter()
-                    .filter(|r| r.address.account == account.name)
-                    .collect(),
-                live: read.resources,
-                live_fetched_at: read.fetched_at,
-                live_fingerprint: read.fingerprint,
-                from_cache: read.from_cache,
-                state,
-                pending,
-            };
-            plan_account(input, opts)
+            plan_account(account_input(project, account, connector.as_ref(), read, state, pending), opts)
         }
     });
     let planned = futures_util::future::join_all(plans).await;
