@@ -100,24 +100,32 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     // its children are matched.
     let mut desired = desired;
     desired.sort_by(|a, b| (a.address.path.len(), &a.address).cmp(&(b.address.path.len(), &b.address)));
-    let mut seen: FxHashSet<&Address> = FxHashSet::default();
-    for d in &desired {
+    // (sorted, a duplicate is next to its first occurrence)
+    for (i, d) in desired.iter().enumerate() {
         if d.address.account != account.name {
             errors.push(PlanError::UnknownAccount {
                 address: d.address.clone(),
                 account: d.address.account.clone(),
             });
-        } else if !seen.insert(&d.address) {
+        } else if i > 0 && desired[i - 1].address == d.address {
             errors.push(PlanError::DuplicateDesired {
                 address: d.address.clone(),
             });
         }
     }
-    drop(seen);
 
     let state_by_addr: FxHashMap<&Address, &StateEntry> = state.iter().map(|e| (&e.address, e)).collect();
-    let state_ids: FxHashSet<&str> = state.iter().map(|e| e.id.as_str()).collect();
+    let state_by_id: FxHashMap<&str, &StateEntry> = state.iter().map(|e| (e.id.as_str(), e)).collect();
     let pending_addrs: FxHashSet<&Address> = pending.iter().map(|i| &i.address).collect();
+    // Per live object: owned (its ownership marker, or an id the id map knows), and prevent_destroy remembered
+    // by the id map. Past the diff nothing else of the id map is needed, and it is freed then.
+    let state_of = |l: &Resource| l.id.as_deref().and_then(|id| state_by_id.get(id).copied());
+    let live_owned: Vec<bool> = live.iter().map(|l| l.owned || state_of(l).is_some()).collect();
+    let live_remembered: Vec<bool> = live
+        .iter()
+        .map(|l| state_of(l).is_some_and(|e| e.prevent_destroy))
+        .collect();
+    drop(state_by_id);
 
     // ---- identity ----
     // Which live object each desired resource is: its pinned id, else the id the id map remembers, else the
@@ -125,6 +133,8 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     // subtree to the desired name; that is rare, so the live objects are re-addressed and re-indexed then.
     let mut live_index = LiveIndex::new(&live);
     let mut matched: Vec<Option<usize>> = vec![None; desired.len()];
+    // each desired resource's id map entry
+    let mut entries: Vec<Option<&StateEntry>> = vec![None; desired.len()];
     let mut renamed: BTreeMap<usize, String> = BTreeMap::new();
     let mut taken = vec![false; live.len()];
     for (di, d) in desired.iter().enumerate() {
@@ -147,7 +157,8 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 }
             }
         } else {
-            let from_state = state_by_addr.get(&d.address).and_then(|e| by_id(&e.id, &live, &taken));
+            entries[di] = state_by_addr.get(&d.address).copied();
+            let from_state = entries[di].and_then(|e| by_id(&e.id, &live, &taken));
             match from_state {
                 Some(i) => Some(i),
                 None => {
@@ -177,8 +188,8 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         if let Some(li) = found {
             taken[li] = true;
             matched[di] = Some(li);
-            let from = live[li].address.clone();
-            if from != d.address {
+            if live[li].address != d.address {
+                let from = live[li].address.clone();
                 renamed.insert(di, from.name().unwrap_or_default().to_string());
                 // Renamed on the platform (found by pin or id map): its live subtree follows the desired name.
                 drop(live_index);
@@ -202,7 +213,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     let mut blockers: Vec<Blocker> = Vec::new();
     let mut replaced: Vec<Address> = Vec::new();
     for (di, d) in desired.iter().enumerate() {
-        let entry = state_by_addr.get(&d.address).copied();
+        let entry = entries[di];
         let Some(li) = matched[di] else {
             let mut notes = Vec::new();
             if pending_addrs.contains(&d.address) {
@@ -256,7 +267,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 drift: !write_only && applied == Some(dv),
             });
         }
-        let owned = l.owned || l.id.as_deref().is_some_and(|id| state_ids.contains(id));
+        let owned = live_owned[li];
         let mut notes = Vec::new();
         let action = if fields.iter().any(|f| f.forces_replace) {
             replaced.push(d.address.clone());
@@ -302,11 +313,8 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 });
             } else if let Some(n) = Some(
                 live.iter()
-                    .filter(|x| {
-                        x.address != l.address
-                            && x.address.is_within(&l.address)
-                            && !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains(i)))
-                    })
+                    .zip(&live_owned)
+                    .filter(|(x, owned)| !**owned && x.address != l.address && x.address.is_within(&l.address))
                     .count(),
             )
             .filter(|n| *n > 0)
@@ -406,18 +414,16 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         }
     }
 
-    // Past the diff, the id map is needed only for which ids it knows and which of them keep prevent_destroy:
-    // its applied fields (the bulk of it) are freed before the removal pass, the ordering and the spend impact
-    // allocate theirs (at 50k objects that is tens of MB off the peak).
-    let state_ids: FxHashMap<String, bool> = state.iter().map(|e| (e.id.clone(), e.prevent_destroy)).collect();
+    // The id map is freed before the removal pass, the ordering and the spend impact allocate theirs.
+    drop(entries);
     drop(state_by_addr);
     drop(state);
 
     // ---- live, owned, not in the YAML ----
     // Addresses with an object adsctl does not manage somewhere below them (never removed: it would cascade).
     let mut above_unowned: FxHashSet<Address> = FxHashSet::default();
-    for x in &live {
-        if !(x.owned || x.id.as_deref().is_some_and(|i| state_ids.contains_key(i))) {
+    for (x, owned) in live.iter().zip(&live_owned) {
+        if !owned {
             let mut p = x.address.parent();
             while let Some(a) = p {
                 p = a.parent();
@@ -432,11 +438,10 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             continue;
         }
         let Some(id) = l.id.clone() else { continue };
-        let owned = l.owned || state_ids.contains_key(id.as_str());
-        if !owned || replaced.iter().any(|r| l.address.is_within(r)) {
+        if !live_owned[li] || replaced.iter().any(|r| l.address.is_within(r)) {
             continue;
         }
-        let remembered = state_ids.get(id.as_str()).copied().unwrap_or(false);
+        let remembered = live_remembered[li];
         let shields_unowned = above_unowned.contains(&l.address);
         let policy = match account.on_removed {
             RemovalPolicy::Remove if shields_unowned => RemovalPolicy::Pause,
