@@ -266,7 +266,10 @@ pub async fn plan_project(
                     read = read_account(connector.as_ref(), account, store, ReadMode::Full, pinned.clone()).await?;
                 }
             }
-            plan_account(account_input(project, account, connector.as_ref(), read, state, pending), opts)
+            plan_account(
+                account_input(project, account, connector.as_ref(), read, state, pending),
+                opts,
+            )
         }
     });
     let planned = futures_util::future::join_all(plans).await;
