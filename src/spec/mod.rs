@@ -27,6 +27,18 @@ pub use error::{Code, SpecError, SpecErrors};
 pub use load::MAX_YAML_BYTES;
 pub use lower::managed_fields;
 
+/// For the fuzzer only (`cargo fuzz` builds with `--cfg fuzzing`; see `fuzz/`): panics when the YAML fast path
+/// accepts `text` but builds other nodes than yaml-rust2 does, or accepts what yaml-rust2 rejects.
+#[cfg(fuzzing)]
+pub fn fuzz_fast_yaml(text: &str) {
+    if let Some(fast) = fast::parse(text, 0) {
+        match yaml::parse_full(text, 0, "f.yaml") {
+            Ok(full) => assert_eq!(fast, full, "{text:?}"),
+            Err(e) => panic!("{text:?}: the fast path accepted it, yaml-rust2 says {}", e.message),
+        }
+    }
+}
+
 /// At most this many problems are returned (a broken generated file could otherwise produce millions).
 pub const MAX_ERRORS: usize = 1000;
 

@@ -109,6 +109,19 @@ impl SledStore {
                     }
                 }
             })?;
+        if !db.was_recovered() {
+            // a new database (the state was deleted, or only its `db`): snapshots of an id map that is gone
+            match std::fs::remove_dir_all(dir.join(IDS_DIR)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StateError::Open {
+                        path: dir.to_path_buf(),
+                        message: format!("cannot remove the id map snapshots: {e}"),
+                    })
+                }
+            }
+        }
         let tree = |name: &str| db.open_tree(name).map_err(storage);
         Ok(SledStore {
             path: dir.to_path_buf(),
@@ -443,6 +456,14 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.entries(Some("acme")).unwrap().len(), 2);
         assert_eq!(s.entries(None).unwrap().len(), 3);
+
+        // the database deleted behind its snapshots: they go with it
+        drop(s);
+        assert!(snapshot.is_file());
+        std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        assert!(!snapshot.exists());
+        assert!(s.entries(Some("acme")).unwrap().is_empty());
     }
 
     #[test]
