@@ -543,20 +543,26 @@ mod executor {
         assert_eq!((h[0].result.as_str(), h[0].succeeded), ("succeeded", 14));
     }
 
+    /// One account on a platform that takes 3 operations per request and loses the response of operation `k`.
+    fn losing_response_at(k: u64) -> Env {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        env.mem.set_capabilities(MemoryCaps {
+            max_ops_per_request: 3,
+            creates_children_in_one_request: true,
+        });
+        env.mem.set_faults(Faults {
+            lose_response_at_op: Some(k),
+            ..Default::default()
+        });
+        env
+    }
+
     /// A request whose response is lost: its creates stay journaled, the next run finds them and adopts or
     /// keeps them, and nothing is created twice.
     #[test]
     fn lost_responses_leave_intents_that_the_next_run_resolves() {
         for k in 0..7 {
-            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
-            env.mem.set_capabilities(MemoryCaps {
-                max_ops_per_request: 3,
-                creates_children_in_one_request: true,
-            });
-            env.mem.set_faults(Faults {
-                lose_response_at_op: Some(k),
-                ..Default::default()
-            });
+            let env = losing_response_at(k);
             let r = env.converge(&shop("50"));
             assert!(r.failed() > 0, "k={k}");
             assert!(!env.store.journal_pending(Some("acme")).unwrap().is_empty(), "k={k}");
@@ -574,15 +580,7 @@ mod executor {
     fn a_lagging_read_after_a_lost_response_creates_nothing_twice() {
         let mut hidden_runs = 0;
         for k in 0..7 {
-            let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
-            env.mem.set_capabilities(MemoryCaps {
-                max_ops_per_request: 3,
-                creates_children_in_one_request: true,
-            });
-            env.mem.set_faults(Faults {
-                lose_response_at_op: Some(k),
-                ..Default::default()
-            });
+            let env = losing_response_at(k);
             let r = env.converge(&shop("50"));
             assert!(r.failed() > 0, "k={k}");
             let live: Vec<String> = env.live("acme").iter().map(|r| r.address.to_string()).collect();

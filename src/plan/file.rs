@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{Plan, PLAN_FORMAT_VERSION};
-use crate::model::Resource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
@@ -30,10 +29,8 @@ impl PlanFileError {
     }
 }
 
-/// A stable digest of an account's live state (see [`crate::model::live_fingerprint`]).
-pub fn fingerprint(live: &[Resource]) -> String {
-    crate::model::live_fingerprint(live)
-}
+/// A stable digest of an account's live state.
+pub use crate::model::live_fingerprint as fingerprint;
 
 /// The hash of what a plan does (its accounts and changes, not when it was made).
 pub fn plan_hash(plan: &Plan) -> String {

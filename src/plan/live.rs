@@ -157,9 +157,8 @@ fn no_connector(account: &Account) -> PlanErrors {
 }
 
 /// Plan every account from the cache (`--refresh=false`): local decoding and planning only, pipelined so that
-/// the next account's cache and id map are decoded on another core while this one is planned (each is decoded
-/// in two halves at once: the cache on one thread, the id map on another). At most two accounts' live state is
-/// held at a time.
+/// the next account is loaded on another core while this one is planned (an account's cache and its id map are
+/// decoded at once, on two threads). At most two accounts' live state is held at a time.
 fn plan_cached(
     project: &Project,
     store: &dyn StateStore,
@@ -180,15 +179,13 @@ fn plan_cached(
         let mut next = accounts.first().map(|a| s.spawn(move || load(a)));
         let mut out = Vec::with_capacity(accounts.len());
         for (i, account) in accounts.iter().enumerate() {
-            let loaded = next
-                .take()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            let Some(loading) = next.take() else { break };
+            let loaded = loading.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             next = accounts.get(i + 1).map(|a| s.spawn(move || load(a)));
             let result = match (loaded, connectors.get(&account.name)) {
                 (_, None) => Err(no_connector(account)),
-                (None, _) => continue,
-                (Some(Err(e)), _) => Err(PlanErrors(vec![e])),
-                (Some(Ok((read, state, pending))), Some(connector)) => plan_account(
+                (Err(e), _) => Err(PlanErrors(vec![e])),
+                (Ok((read, state, pending)), Some(connector)) => plan_account(
                     account_input(project, account, connector.as_ref(), read, state, pending),
                     opts,
                 ),
@@ -248,7 +245,7 @@ pub async fn plan_project(
             // A create an interrupted apply journaled may have been made even though this read does not show it
             // (reads can lag behind writes). Planning it as a create on one read could duplicate it: read again,
             // after a pause, before believing it is missing.
-            if mode != ReadMode::CacheOnly && !pending.is_empty() {
+            if !pending.is_empty() {
                 for delay in confirm_read_delays() {
                     let missing = {
                         let live: HashSet<&Address> = read.resources.iter().map(|r| &r.address).collect();

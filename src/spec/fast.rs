@@ -461,17 +461,8 @@ impl<'a> P<'a> {
             if self.at(self.pos) != Some(b']') {
                 loop {
                     items.push(self.flow_value()?);
-                    self.skip_spaces();
-                    match self.at(self.pos)? {
-                        b',' => {
-                            self.pos += 1;
-                            self.skip_spaces();
-                            if self.at(self.pos) == Some(b']') {
-                                return None;
-                            }
-                        }
-                        b']' => break,
-                        _ => return None,
+                    if !self.flow_separator(b']')? {
+                        break;
                     }
                 }
             }
@@ -492,17 +483,8 @@ impl<'a> P<'a> {
                     self.skip_spaces();
                     let value = self.flow_value()?;
                     entries.push((key, value));
-                    self.skip_spaces();
-                    match self.at(self.pos)? {
-                        b',' => {
-                            self.pos += 1;
-                            self.skip_spaces();
-                            if self.at(self.pos) == Some(b'}') {
-                                return None;
-                            }
-                        }
-                        b'}' => break,
-                        _ => return None,
+                    if !self.flow_separator(b'}')? {
+                        break;
                     }
                 }
             }
@@ -511,6 +493,21 @@ impl<'a> P<'a> {
         };
         self.depth -= 1;
         Some(Node { kind: node, span })
+    }
+
+    /// After an item of a flow collection closed by `close`: `Some(true)` past a `,` with another item to come,
+    /// `Some(false)` at `close` (not consumed), `None` for anything else (a trailing comma included).
+    fn flow_separator(&mut self, close: u8) -> Option<bool> {
+        self.skip_spaces();
+        match self.at(self.pos)? {
+            b',' => {
+                self.pos += 1;
+                self.skip_spaces();
+                (self.at(self.pos) != Some(close)).then_some(true)
+            }
+            c if c == close => Some(false),
+            _ => None,
+        }
     }
 
     fn flow_value(&mut self) -> Option<Node> {

@@ -31,11 +31,7 @@ pub enum ReadError {
 
 /// Write `header` and `records` to `path` so that a reader sees the old file or the new one, never a part: a
 /// temporary file beside it, synced, then renamed over it.
-pub fn write<'a, H, T>(path: &Path, header: H, records: &'a [T]) -> std::io::Result<()>
-where
-    H: Serialize,
-    T: Serialize + 'a,
-{
+pub fn write<H: Serialize, T: Serialize>(path: &Path, header: H, records: &[T]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");

@@ -60,6 +60,14 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
+/// The outcome of removing a file or directory, where "it was not there" is success.
+fn gone(removed: std::io::Result<()>) -> std::io::Result<()> {
+    match removed {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 fn storage(e: sled::Error) -> StateError {
     StateError::Storage(e.to_string())
 }
@@ -90,8 +98,8 @@ impl SledStore {
                 "# adsctl local state (cache, id map, journal); never commit it\n*\n",
             );
         }
-        // sled's page cache defaults to 1 GiB and keeps what was read: a cached account of 50k objects is one
-        // ≈ 50 MB value, which it would hold on to next to its decoded copy. adsctl reads each record once per run.
+        // sled's page cache defaults to 1 GiB. adsctl reads each record once per run, and keeps the large reads
+        // (cached accounts, id map snapshots) in files of their own (see `CACHE_DIR`, `IDS_DIR`).
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(CACHE_CAPACITY)
@@ -111,16 +119,10 @@ impl SledStore {
             })?;
         if !db.was_recovered() {
             // a new database (the state was deleted, or only its `db`): snapshots of an id map that is gone
-            match std::fs::remove_dir_all(dir.join(IDS_DIR)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(StateError::Open {
-                        path: dir.to_path_buf(),
-                        message: format!("cannot remove the id map snapshots: {e}"),
-                    })
-                }
-            }
+            gone(std::fs::remove_dir_all(dir.join(IDS_DIR))).map_err(|e| StateError::Open {
+                path: dir.to_path_buf(),
+                message: format!("cannot remove the id map snapshots: {e}"),
+            })?;
         }
         let tree = |name: &str| db.open_tree(name).map_err(storage);
         Ok(SledStore {
@@ -173,13 +175,8 @@ impl SledStore {
         let mut unsnapshotted = self.ids_unsnapshotted.lock();
         if !unsnapshotted.contains(account) {
             let path = self.account_file(IDS_DIR, account);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(StateError::Storage(format!("cannot remove {}: {e}", path.display())));
-                }
-            }
+            gone(std::fs::remove_file(&path))
+                .map_err(|e| StateError::Storage(format!("cannot remove {}: {e}", path.display())))?;
             unsnapshotted.insert(account.to_string());
         }
         Ok(unsnapshotted)
