@@ -7,7 +7,7 @@ use std::sync::Arc;
 use adsctl::apply::{self, ApplyReport, ExecOptions, Target};
 use adsctl::connectors::memory::{CrashPoint, Faults, MemoryCaps, MemoryConnector};
 use adsctl::connectors::Connector;
-use adsctl::model::{Account, Address, Currency, Guardrails, Money, Platform, RemovalPolicy, Resource, Value};
+use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Resource, Value};
 use adsctl::plan::live::ReadMode;
 use adsctl::plan::{self, Action, Plan, PlanErrors, PlanOptions};
 use adsctl::spec::Project;
@@ -129,6 +129,11 @@ impl Env {
     fn live(&self, account: &str) -> Vec<Resource> {
         self.mem.snapshot(account)
     }
+}
+
+/// Kinds the memory platform marks (like Google Ads, it has no marker for budgets and negative keywords).
+fn marked(kind: Kind) -> bool {
+    !matches!(kind, Kind::Budget | Kind::NegativeKeyword)
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
@@ -294,10 +299,27 @@ mod identity_and_diff {
             "acme",
             res("acme/campaign/Manual").with("status", Value::str("enabled")),
         );
-        let desired = [res("acme/campaign/Brand").with("status", Value::str("paused"))];
+        // Named in the YAML but made by someone else: refused until the YAML asks to adopt it.
+        let named = [res("acme/campaign/Brand").with("status", Value::str("paused"))];
+        let p = env.plan(&named);
+        assert!(p.is_blocked());
+        assert!(
+            matches!(&p.blockers[..], [b] if b.kind == plan::BlockerKind::Unmanaged
+                && b.address == Some(addr("acme/campaign/Brand"))),
+            "{:?}",
+            p.blockers
+        );
+        let text = plan::render::human(&p, false);
+        assert!(text.contains("adopt: true"), "{text}");
+        let mut asked = named[0].clone();
+        asked.lifecycle.adopt = true;
+        let desired = [asked];
         let p = env.plan(&desired);
+        assert!(!p.is_blocked(), "{:?}", p.blockers);
         assert_eq!(actions(&p), vec![("acme/campaign/Brand".to_string(), Action::Adopt)]);
         assert!(env.apply(&p).ok());
+        // Marked now: a YAML without `adopt: true` and a runner without state see it as adsctl's.
+        assert!(!env.plan(&named).has_changes());
         assert!(!env.plan(&desired).has_changes());
         let live = env.live("acme");
         assert!(
@@ -649,15 +671,17 @@ mod executor {
                 }
                 let again = env.plan(&shop("50"));
                 if point == CrashPoint::BeforeMarker {
-                    assert!(
-                        again.accounts[0]
-                            .changes
-                            .iter()
-                            .any(|c| c.action == Action::Adopt
+                    // The object made without its marker is adopted (kinds without a marker need nothing).
+                    for l in env.live("acme").iter().filter(|r| !r.owned && marked(r.kind)) {
+                        assert!(
+                            again.accounts[0].changes.iter().any(|c| c.address == l.address
+                                && c.action == Action::Adopt
                                 && c.notes.iter().any(|n| n.contains("interrupted apply"))),
-                        "k={k}: {:?}",
-                        actions(&again)
-                    );
+                            "k={k}: {} {:?}",
+                            l.address,
+                            actions(&again)
+                        );
+                    }
                 }
                 let r = env.apply(&again);
                 assert!(r.ok(), "k={k} {point:?}: {r:?}");
@@ -666,7 +690,7 @@ mod executor {
                 addrs.sort();
                 addrs.dedup();
                 assert_eq!((addrs.len(), live.len()), (7, 7), "k={k} {point:?}: duplicates");
-                assert!(live.iter().all(|r| r.owned));
+                assert!(live.iter().filter(|r| marked(r.kind)).all(|r| r.owned));
                 assert!(!env.plan(&shop("50")).has_changes(), "k={k} {point:?}");
                 assert!(env.store.journal_pending(None).unwrap().is_empty());
                 runs += 1;

@@ -333,10 +333,13 @@ impl AccountRun<'_> {
         loop {
             let mut batch: Vec<usize> = Vec::new();
             let mut in_batch = vec![false; steps.len()];
+            // Removals wait until the creates and updates are done (a budget is removed after the campaigns moved
+            // off it). A connector whose requests run in order takes them in the same request, after the rest.
             let first_phase_open = steps
                 .iter()
                 .zip(&st)
                 .any(|(s, x)| !s.removal_phase && matches!(x, StepState::Pending));
+            let mut first_phase_left_out = false;
             for i in 0..steps.len() {
                 if !matches!(st[i], StepState::Pending) {
                     continue;
@@ -351,16 +354,26 @@ impl AccountRun<'_> {
                     st[i] = StepState::Skipped(reason);
                     continue;
                 }
-                if s.removal_phase && first_phase_open {
+                if s.removal_phase
+                    && (if caps.ordered_requests {
+                        first_phase_left_out
+                    } else {
+                        first_phase_open
+                    })
+                {
                     continue;
                 }
                 let ready = s.deps.iter().all(|d| {
                     matches!(st[*d], StepState::Done(_))
-                        || (caps.creates_children_in_one_request && steps[*d].kind == StepKind::Create && in_batch[*d])
+                        || (in_batch[*d]
+                            && (caps.ordered_requests
+                                || (caps.creates_children_in_one_request && steps[*d].kind == StepKind::Create)))
                 });
                 if ready && batch.len() < max {
                     batch.push(i);
                     in_batch[i] = true;
+                } else if !s.removal_phase {
+                    first_phase_left_out = true;
                 }
             }
             if batch.is_empty() {
@@ -920,7 +933,8 @@ mod tests {
         crate::connectors::Capabilities {
             max_ops_per_request: 10,
             creates_children_in_one_request: true,
-            ownership_marker: true,
+            ordered_requests: true,
+            marked_kinds: Kind::ALL.to_vec(),
             immutable_fields: BTreeMap::new(),
             swapped_fields: BTreeMap::new(),
             write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),

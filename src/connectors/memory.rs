@@ -439,7 +439,12 @@ impl Connector for MemoryConnector {
         Capabilities {
             max_ops_per_request: caps.max_ops_per_request,
             creates_children_in_one_request: caps.creates_children_in_one_request,
-            ownership_marker: true,
+            ordered_requests: caps.creates_children_in_one_request,
+            // Like Google Ads: budgets and negative keywords carry no marker.
+            marked_kinds: Kind::ALL
+                .into_iter()
+                .filter(|k| !matches!(k, Kind::Budget | Kind::NegativeKeyword))
+                .collect(),
             immutable_fields: BTreeMap::from([
                 (Kind::Campaign, vec!["channel", "objective"]),
                 (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),

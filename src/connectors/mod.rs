@@ -123,16 +123,33 @@ pub struct Capabilities {
     pub max_ops_per_request: usize,
     /// A parent and its children can be created in one request (temporary ids / batch dependencies).
     pub creates_children_in_one_request: bool,
-    /// The platform has an ownership marker (label / ad label).
-    pub ownership_marker: bool,
+    /// A request runs its operations in the order given, removals children first (Google's `googleAds:mutate`):
+    /// the executor may hand every step of an account over at once, dependents with what they depend on, so that
+    /// a routine apply is one request.
+    pub ordered_requests: bool,
+    /// Kinds whose objects carry adsctl's ownership marker on the platform (a label, an ad label, a marker in a
+    /// text field the platform returns), reported by reads as `Resource::owned`. A live object of such a kind
+    /// without the marker was made by someone else: it is adopted only when the YAML asks (`id:` pin or
+    /// `lifecycle: { adopt: true }`). Kinds not listed have no marker (Google negative keywords, shared
+    /// budgets): they are adsctl's when the YAML declares them or the id map remembers making them.
+    pub marked_kinds: Vec<Kind>,
     /// Fields whose change needs a replace (remove + create), per kind.
     pub immutable_fields: BTreeMap<Kind, Vec<&'static str>>,
     /// Fields the platform never changes in place but the connector swaps transparently (Meta creatives):
     /// the plan says so next to the change.
     pub swapped_fields: BTreeMap<Kind, Vec<&'static str>>,
     /// Fields the platform accepts but never reads back (audience `members`): the engine takes their live
-    /// value from what the state store recorded at the last successful apply.
+    /// value from what the state store recorded at the last successful apply, or, on a runner without that
+    /// record, compares fingerprints (`model::value_fingerprint`) with the one the read reports in
+    /// `observed[model::fingerprint_key(field)]`.
     pub write_only_fields: BTreeMap<Kind, Vec<&'static str>>,
+}
+
+impl Capabilities {
+    /// Whether objects of this kind carry an ownership marker on the platform.
+    pub fn marked(&self, kind: Kind) -> bool {
+        self.marked_kinds.contains(&kind)
+    }
 }
 
 /// Health of an account's integration.

@@ -130,16 +130,9 @@ mod tests {
     use crate::state::{SledStore, StateEntry, StateStore};
 
     fn res(addr: &Address, id: Option<&str>) -> Resource {
-        Resource {
-            address: addr.clone(),
-            kind: Kind::Campaign,
-            id: id.map(str::to_string),
-            fields: Default::default(),
-            lifecycle: Default::default(),
-            owned: false,
-            observed: Default::default(),
-            source: None,
-        }
+        let mut r = Resource::new(addr.clone(), Kind::Campaign);
+        r.id = id.map(str::to_string);
+        r
     }
 
     #[test]

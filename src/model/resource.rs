@@ -25,6 +25,14 @@ pub struct Lifecycle {
     /// Field names (as in `fields`) whose live value is never changed back.
     #[serde(default)]
     pub ignore_changes: Vec<String>,
+    /// Take over an object that exists on the platform but was not made by adsctl (matched by its name or its
+    /// `id:` pin): the plan adopts it once and marks it, instead of refusing to touch someone else's object.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopt: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One object on a platform, in platform-neutral form.
@@ -43,9 +51,14 @@ pub struct Resource {
     /// Desired only.
     #[serde(default, skip_serializing_if = "is_default")]
     pub lifecycle: Lifecycle,
-    /// Live only: the ownership marker (label / ad label) is present.
+    /// Live only: the platform shows adsctl's ownership marker (label / ad label / marker text), or, for a kind
+    /// without one, the connector derives ownership from the platform (see docs/resource-model.md).
     #[serde(default)]
     pub owned: bool,
+    /// Live only: objects adsctl does not manage use it (a shared budget of someone else's campaigns). A kind
+    /// without an ownership marker is then never taken as adsctl's by its name alone.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub in_use_by_unmanaged: bool,
     /// Live only: platform-reported facts that are not managed (review status, effective status, …), shown to
     /// people and kept for status views, never diffed.
     #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
@@ -68,6 +81,7 @@ impl Resource {
             fields: SmallMap::new(),
             lifecycle: Lifecycle::default(),
             owned: false,
+            in_use_by_unmanaged: false,
             observed: SmallMap::new(),
             source: None,
         }
@@ -125,4 +139,18 @@ pub fn live_fingerprint(live: &[Resource]) -> String {
         h.update(b"\n");
     }
     format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// A short digest of one value (16 hex digits of SHA-256 over its JSON form; sets serialise sorted), for
+/// write-only fields whose fingerprint a connector keeps on the platform (audience members): a runner without
+/// state compares the desired value's fingerprint with the one the platform reports.
+pub fn value_fingerprint(v: &Value) -> String {
+    let mut h = Sha256::new();
+    let _ = serde_json::to_writer(&mut h, v);
+    hex::encode(&h.finalize()[..8])
+}
+
+/// The `observed` key under which a live resource reports the fingerprint of a write-only field.
+pub fn fingerprint_key(field: &str) -> String {
+    format!("fingerprint.{field}")
 }

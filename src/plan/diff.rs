@@ -8,7 +8,8 @@ use super::{
     guardrails, order, spend, AccountInput, AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, PlanError,
     PlanErrors, PlanOptions,
 };
-use crate::model::{Address, Kind, RemovalPolicy, Resource, SmallMap, Value};
+use crate::connectors::Capabilities;
+use crate::model::{fingerprint_key, value_fingerprint, Address, Kind, RemovalPolicy, Resource, SmallMap, Value};
 use crate::state::StateEntry;
 
 /// Kinds that have a `status` a removal policy of `pause` can set.
@@ -117,10 +118,12 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     let state_by_addr: FxHashMap<&Address, &StateEntry> = state.iter().map(|e| (&e.address, e)).collect();
     let state_by_id: FxHashMap<&str, &StateEntry> = state.iter().map(|e| (e.id.as_str(), e)).collect();
     let pending_addrs: FxHashSet<&Address> = pending.iter().map(|i| &i.address).collect();
-    // Per live object: owned (its ownership marker, or an id the id map knows), and prevent_destroy remembered
-    // by the id map. Past the diff nothing else of the id map is needed, and it is freed then.
+    // Per live object: whether this runner's id map remembers making (or adopting) it, whether adsctl owns it
+    // (its ownership marker on the platform, or the id map's memory), and prevent_destroy remembered by the id
+    // map. Past the diff nothing else of the id map is needed, and it is freed then.
     let state_of = |l: &Resource| l.id.as_deref().and_then(|id| state_by_id.get(id).copied());
-    let live_owned: Vec<bool> = live.iter().map(|l| l.owned || state_of(l).is_some()).collect();
+    let live_known: Vec<bool> = live.iter().map(|l| state_of(l).is_some()).collect();
+    let live_owned: Vec<bool> = live.iter().zip(&live_known).map(|(l, k)| l.owned || *k).collect();
     let live_remembered: Vec<bool> = live
         .iter()
         .map(|l| state_of(l).is_some_and(|e| e.prevent_destroy))
@@ -253,7 +256,17 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             }
             let write_only = field_in(&caps.write_only_fields, d.kind, k);
             let applied = entry.and_then(|e| e.applied.get(k));
-            let lv = if write_only { applied } else { l.fields.get(k) };
+            let lv = if write_only {
+                // The platform's fingerprint of what was last written, when it keeps one, is the truth; what
+                // the id map recorded is only trusted as the value "before" when the two agree.
+                match l.observed.get(fingerprint_key(k).as_str()) {
+                    Some(fp) if *fp == value_fingerprint(dv) => continue,
+                    Some(fp) => applied.filter(|a| value_fingerprint(a) == *fp),
+                    None => applied,
+                }
+            } else {
+                l.fields.get(k)
+            };
             if lv == Some(dv) {
                 continue;
             }
@@ -267,17 +280,38 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
                 drift: !write_only && applied == Some(dv),
             });
         }
-        let owned = live_owned[li];
         let mut notes = Vec::new();
+        let ownership = ownership(
+            &caps,
+            l,
+            live_known[li],
+            pending_addrs.contains(&d.address),
+            d.lifecycle.adopt || d.id.is_some(),
+        );
+        if let Ownership::Foreign = ownership {
+            blockers.push(Blocker {
+                kind: BlockerKind::Unmanaged,
+                account: account.name.clone(),
+                address: Some(d.address.clone()),
+                message: format!(
+                    "{}: a {} by this name already exists on the platform (id {}) and adsctl did not make it",
+                    d.address,
+                    d.kind,
+                    l.id.as_deref().unwrap_or("?")
+                ),
+                overridden: false,
+            });
+        }
         let action = if fields.iter().any(|f| f.forces_replace) {
             replaced.push(d.address.clone());
             Action::Replace
-        } else if !owned {
-            if pending_addrs.contains(&d.address) {
-                notes.push("created by an interrupted apply (found in the journal); adopted, not created again".into());
-            } else {
-                notes.push("exists on the platform but was not created by adsctl: it will be adopted".into());
-            }
+        } else if let Ownership::Adopt(note) | Ownership::Restore(note) = ownership {
+            notes.push(note.to_string());
+            Action::Adopt
+        } else if let Ownership::Foreign = ownership {
+            notes.push(
+                "made by someone else: add `lifecycle: { adopt: true }` (or pin its `id:`) to take it over".into(),
+            );
             Action::Adopt
         } else if !fields.is_empty() {
             Action::Update
@@ -433,12 +467,33 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             }
         }
     }
+    // Parents whose children the plan reports when someone else made them: objects the YAML names, and objects
+    // adsctl owns.
+    let managed_parents: FxHashSet<&Address> = live
+        .iter()
+        .zip(&live_owned)
+        .zip(&taken)
+        .filter(|((_, owned), taken)| **owned || **taken)
+        .map(|((l, _), _)| &l.address)
+        .chain(desired.iter().map(|d| &d.address))
+        .collect();
+    let mut unmanaged: Vec<Address> = Vec::new();
+    let mut unmanaged_count = 0;
     for (li, l) in live.iter().enumerate() {
         if taken[li] {
             continue;
         }
         let Some(id) = l.id.clone() else { continue };
-        if !live_owned[li] || replaced.iter().any(|r| l.address.is_within(r)) {
+        if replaced.iter().any(|r| l.address.is_within(r)) {
+            continue;
+        }
+        if !live_owned[li] {
+            if l.address.parent().is_some_and(|p| managed_parents.contains(&p)) {
+                unmanaged_count += 1;
+                if unmanaged.len() < super::UNMANAGED_LISTED {
+                    unmanaged.push(l.address.clone());
+                }
+            }
             continue;
         }
         let remembered = live_remembered[li];
@@ -540,10 +595,51 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         known_ids,
         spend,
         quota: None,
+        unmanaged,
+        unmanaged_count,
     };
     blockers.extend(guardrails::check(&account, &plan, &live, &opts.allow_guardrails));
     plan.changes.shrink_to_fit();
     Ok((plan, blockers))
+}
+
+/// Whose a matched live object is, and what the plan does about it.
+enum Ownership {
+    /// adsctl's: it carries the marker, or its kind has none and the YAML declaring it is enough.
+    Owned,
+    /// Not marked, and the YAML asks to take it over (an `id:` pin, `adopt: true`), or an interrupted apply
+    /// made it: adopted (marked) once.
+    Adopt(&'static str),
+    /// adsctl made or adopted it (the id map remembers) but its marker is gone: the marker is put back.
+    Restore(&'static str),
+    /// Someone else's, and the YAML does not ask to take it over: the plan is blocked.
+    Foreign,
+}
+
+fn ownership(caps: &Capabilities, l: &Resource, known: bool, journaled: bool, asked: bool) -> Ownership {
+    if l.owned {
+        return Ownership::Owned;
+    }
+    if !caps.marked(l.kind) {
+        // No marker to look for: declaring it is enough, unless objects adsctl does not manage use it.
+        return if !l.in_use_by_unmanaged || known || asked || journaled {
+            Ownership::Owned
+        } else {
+            Ownership::Foreign
+        };
+    }
+    if known {
+        Ownership::Restore(
+            "adsctl made it (the id map remembers) but its ownership marker is missing on the platform: the \
+             marker is put back",
+        )
+    } else if journaled {
+        Ownership::Adopt("created by an interrupted apply (found in the journal); adopted, not created again")
+    } else if asked {
+        Ownership::Adopt("exists on the platform but was not made by adsctl: adopted as the YAML asks")
+    } else {
+        Ownership::Foreign
+    }
 }
 
 /// Addresses a value refers to.

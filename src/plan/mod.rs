@@ -152,6 +152,20 @@ pub struct AccountPlan {
     /// What applying costs against the platform's daily quota (filled by the caller that has the connector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<crate::connectors::QuotaCost>,
+    /// Objects under managed parents that adsctl did not make and the YAML does not name (a keyword added in the
+    /// platform's UI): never touched, listed so that nobody is surprised. At most [`UNMANAGED_LISTED`] are
+    /// listed; `unmanaged_count` counts them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<Address>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unmanaged_count: usize,
+}
+
+/// How many of an account's unmanaged objects a plan lists by address.
+pub const UNMANAGED_LISTED: usize = 20;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Why a plan may not be applied.
@@ -164,6 +178,9 @@ pub enum BlockerKind {
     Replace,
     /// The resource has (or had, when its YAML block was deleted) `prevent_destroy`.
     PreventDestroy,
+    /// The YAML names an object that exists on the platform but was made by someone else; adsctl takes it over
+    /// only when asked (`lifecycle: { adopt: true }` or an `id:` pin).
+    Unmanaged,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

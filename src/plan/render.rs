@@ -384,6 +384,7 @@ fn blocker_name(b: &Blocker) -> String {
         BlockerKind::Guardrail { name } => format!("guardrail {name}"),
         BlockerKind::Replace => "replace".into(),
         BlockerKind::PreventDestroy => "prevent_destroy".into(),
+        BlockerKind::Unmanaged => "not adsctl's".into(),
     }
 }
 
@@ -404,6 +405,10 @@ fn blockers_block(st: Style, plan: &Plan, out: &mut String) {
                 BlockerKind::PreventDestroy => {
                     "set prevent_destroy: false and apply first, or forget it with `adsctl state rm ADDRESS`".into()
                 }
+                BlockerKind::Unmanaged => "to manage an object someone else made, add `lifecycle: { adopt: true }` \
+                                           to its YAML block (or pin its `id:`); to leave it alone, give yours \
+                                           another name"
+                    .into(),
             });
         }
         for h in hints {

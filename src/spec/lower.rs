@@ -387,6 +387,7 @@ impl<'a> Lower<'a> {
             r.lifecycle = Lifecycle {
                 prevent_destroy: l.prevent_destroy.as_ref().map(|b| b.value).unwrap_or(false),
                 ignore_changes: Vec::new(),
+                adopt: l.adopt.as_ref().map(|b| b.value).unwrap_or(false),
             };
             let known = managed_fields(platform, kind);
             for f in &l.ignore_changes {

@@ -113,6 +113,12 @@ pub struct LifecycleSpec {
     /// changed back to the YAML value.
     #[serde(default)]
     pub ignore_changes: Vec<S<String>>,
+    /// Take over an object of this name that exists on the platform but was not made by adsctl (made in the
+    /// platform's UI or by another tool). Without it, such an object is never touched and the plan is blocked.
+    /// Once adopted, the object carries adsctl's ownership marker and this can be removed (kinds without a
+    /// marker, Google shared budgets and negative keywords, keep needing it).
+    #[serde(default)]
+    pub adopt: Opt<bool>,
 }
 
 /// A Google Ads shared campaign budget.

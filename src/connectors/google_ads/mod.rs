@@ -275,7 +275,11 @@ impl Connector for GoogleAdsConnector {
         Capabilities {
             max_ops_per_request: config::MAX_OPS_PER_APPLY.max(self.max_ops),
             creates_children_in_one_request: true,
-            ownership_marker: true,
+            ordered_requests: true,
+            // Labels on campaigns, ad groups, ads and (positive) keywords; `integrationCode` on user lists.
+            // Negative keywords cannot carry labels (LabelError.CANNOT_APPLY_LABEL_TO_NEGATIVE_AD_GROUP_CRITERION;
+            // campaign criteria have no labels) and budgets have none.
+            marked_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Ad, Kind::Keyword, Kind::Audience],
             immutable_fields: BTreeMap::from([
                 (Kind::Campaign, vec!["channel"]),
                 (Kind::AdGroup, vec!["type"]),

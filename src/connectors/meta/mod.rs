@@ -383,7 +383,17 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         max_ops_per_request: config::MAX_OPS_PER_APPLY,
         creates_children_in_one_request: true,
-        ownership_marker: true,
+        // A batch runs its calls in parallel unless they depend on each other: removals go in later batches.
+        ordered_requests: false,
+        // Ad labels on campaigns, ad sets and ads; a marker at the end of the description of custom and lookalike
+        // audiences (they have no ad labels).
+        marked_kinds: vec![
+            Kind::Campaign,
+            Kind::AdSet,
+            Kind::Ad,
+            Kind::Audience,
+            Kind::LookalikeAudience,
+        ],
         immutable_fields: BTreeMap::from([
             (Kind::Campaign, vec!["objective"]),
             (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
