@@ -39,6 +39,27 @@ pub async fn run_job(client: &Client, user_list: &str, hashes: &[String], remove
             bad.chars().take(8).collect::<String>()
         )));
     }
+    run(
+        client,
+        user_list,
+        operation_bodies(hashes, remove, client.settings.upload_chunk),
+    )
+    .await
+}
+
+/// Empty a list: a job whose one operation is `removeAll` (it must be a job's first operation, and removals do
+/// not mix with additions: the additions go in a job of their own).
+pub async fn remove_all(client: &Client, user_list: &str) -> Result<(), GoogleAdsError> {
+    run(
+        client,
+        user_list,
+        vec![json!({"enablePartialFailure": true, "operations": [{"removeAll": true}]})],
+    )
+    .await
+}
+
+/// Create a job for the list, add the operation bodies, run it and wait for it.
+async fn run(client: &Client, user_list: &str, bodies: Vec<Json>) -> Result<(), GoogleAdsError> {
     let create = json!({"job": {
         "type": "CUSTOMER_MATCH_USER_LIST",
         "customerMatchUserListMetadata": {
@@ -58,7 +79,7 @@ pub async fn run_job(client: &Client, user_list: &str, hashes: &[String], remove
         .and_then(Json::as_str)
         .ok_or_else(|| GoogleAdsError::Decode("offlineUserDataJobs:create returned no resourceName".into()))?
         .to_string();
-    for body in operation_bodies(hashes, remove, client.settings.upload_chunk) {
+    for body in bodies {
         let r = client
             .post(&format!("{job}:addOperations"), &body, Replay::Safe)
             .await?;

@@ -48,6 +48,8 @@ pub struct GoogleAdsConnector {
     clients: Mutex<HashMap<String, Arc<Client>>>,
     /// Owner label resource name per customer, once known.
     labels: Mutex<HashMap<String, String>>,
+    /// Per customer, what the last full read learnt that an apply needs (see [`read::ApplyContext`]).
+    contexts: Mutex<HashMap<String, read::ApplyContext>>,
     max_ops: usize,
     /// Settings for every account instead of the environment's (tests, embedding).
     settings: Option<Settings>,
@@ -81,6 +83,7 @@ impl GoogleAdsConnector {
             credentials,
             clients: Mutex::new(HashMap::new()),
             labels: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(HashMap::new()),
             max_ops,
             settings,
         };
@@ -174,6 +177,10 @@ impl GoogleAdsConnector {
         if let Some(l) = read::owner_label(&raw.labels) {
             self.remember_label(&client.customer_id, l);
         }
+        self.contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client.customer_id.clone(), read::ApplyContext::of(&raw));
         Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
     }
 
@@ -187,40 +194,78 @@ impl GoogleAdsConnector {
         if batch.ops.is_empty() {
             return Ok(Vec::new());
         }
+        // What the plan's read learnt (labels, campaign budgets and strategies); read only what it did not cover.
+        let known = self
+            .contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&client.customer_id)
+            .cloned();
         let mut user_labels = HashMap::new();
         let label = if mutate::needs_user_labels(&batch.ops) {
-            let rows = read::search_stream(&client, read::Q_LABEL).await?;
-            user_labels = read::labels_by_name(&rows);
+            user_labels = match &known {
+                Some(k) => k.labels.clone(),
+                None => read::labels_by_name(&read::search_stream(&client, read::Q_LABEL).await?),
+            };
             let owner = user_labels.get(OWNER_LABEL).cloned();
             if let Some(l) = &owner {
                 self.remember_label(&client.customer_id, l.clone());
             }
             owner
         } else if mutate::needs_label(&batch.ops) {
-            self.owner_label(&client).await?
+            match (self.known_label(&client.customer_id), &known) {
+                (Some(l), _) => Some(l),
+                // The read saw every label: none is called adsctl-managed yet (this apply creates it).
+                (None, Some(k)) => k.labels.get(OWNER_LABEL).cloned(),
+                (None, None) => self.owner_label(&client).await?,
+            }
         } else {
             None
         };
-        let ctx = read::campaign_context(&client, &mutate::context_needed(&batch.ops)).await?;
+        let needed = mutate::context_needed(&batch.ops);
+        let ctx = match &known {
+            Some(k) if needed.iter().all(|id| k.campaigns.contains_key(id)) => needed
+                .iter()
+                .filter_map(|id| Some((id.clone(), k.campaigns.get(id)?.clone())))
+                .collect(),
+            _ => read::campaign_context(&client, &needed).await?,
+        };
         let built = mutate::Builder::new(&client.customer_id, label.clone(), &ctx)
             .with_labels(user_labels)
             .build(&batch.ops);
         let (mut outcomes, resolved) =
             mutate::execute(&client, &built, batch.ops.len(), validate_only, self.max_ops).await?;
-        if label.is_none() {
-            if let Some(real) = built
-                .units
-                .iter()
-                .find(|u| u.op.is_none())
-                .and_then(|u| u.temp.as_ref())
-                .and_then(|t| resolved.get(t))
+        // Labels this request created (the owner label, user labels) are known from now on.
+        let mut made: Vec<(String, String)> = Vec::new();
+        for u in built.units.iter().filter(|u| u.creates) {
+            let (Some(t), Some(name)) = (
+                &u.temp,
+                u.body.pointer("/labelOperation/create/name").and_then(Json::as_str),
+            ) else {
+                continue;
+            };
+            if let Some(real) = resolved.get(t) {
+                made.push((name.to_string(), real.clone()));
+            }
+        }
+        for (name, rn) in made {
+            if name == OWNER_LABEL {
+                self.remember_label(&client.customer_id, rn.clone());
+            }
+            if let Some(k) = self
+                .contexts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&client.customer_id)
             {
-                self.remember_label(&client.customer_id, real.clone());
+                k.labels.insert(name, rn);
             }
         }
         if validate_only {
             return Ok(outcomes);
         }
+        // Members, once their list exists; then the fingerprints of the lists whose members are all uploaded.
+        let mut finished: Vec<(String, String)> = Vec::new();
         for up in &built.uploads {
             if !matches!(outcomes[up.op], OpOutcome::Applied { .. }) && built.immediate[up.op].is_none() {
                 // The list itself failed; nothing to upload to.
@@ -233,14 +278,20 @@ impl GoogleAdsConnector {
                 continue;
             }
             let result = async {
+                if up.replace {
+                    audience::remove_all(&client, &list).await?;
+                }
                 audience::run_job(&client, &list, &up.adds, false).await?;
                 audience::run_job(&client, &list, &up.removes, true).await
             }
             .await;
             outcomes[up.op] = match result {
-                Ok(()) => OpOutcome::Applied {
-                    id: mapping::id_of(&list),
-                },
+                Ok(()) => {
+                    finished.push((list.clone(), up.fingerprint.clone()));
+                    OpOutcome::Applied {
+                        id: mapping::id_of(&list),
+                    }
+                }
                 Err(e @ (GoogleAdsError::QuotaExhausted { .. } | GoogleAdsError::OAuth(_))) => return Err(e),
                 Err(e) => {
                     let ce: ConnectorError = e.into();
@@ -252,6 +303,12 @@ impl GoogleAdsConnector {
                     })
                 }
             };
+        }
+        if !finished.is_empty() {
+            if let Err(e) = mutate::write_list_fingerprints(&client, &finished).await {
+                // The members are uploaded; without the fingerprint a runner without state uploads them again.
+                tracing::warn!(error = %e, "could not record the members' fingerprint on the user lists");
+            }
         }
         Ok(outcomes)
     }

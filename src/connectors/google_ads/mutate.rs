@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{json, Map, Value as Json};
 
 use crate::connectors::{IdRef, OpAction, OpError, OpOutcome, Operation};
-use crate::model::{Kind, Value};
+use crate::model::{value_fingerprint, Kind, Value};
 
 use super::client::{Client, Replay};
 use super::config::OWNER_LABEL;
@@ -37,6 +37,13 @@ pub struct Upload {
     pub list: String,
     pub adds: Vec<String>,
     pub removes: Vec<String>,
+    /// What the list held before is not known (a runner without state, a fingerprint that disagrees): empty it
+    /// first, then add every member.
+    pub replace: bool,
+    /// The fingerprint of the whole member set (`model::value_fingerprint`), written into the list's
+    /// `integrationCode` once the jobs are done (the mutate cleared it: a run killed in between leaves no claim
+    /// that the members were uploaded).
+    pub fingerprint: String,
 }
 
 /// The wire form of a batch.
@@ -48,6 +55,11 @@ pub struct Built {
     pub uploads: Vec<Upload>,
     /// The id each operation is about when it is not a create.
     pub known_ids: Vec<Option<String>>,
+}
+
+/// Whether the operation is on a campaign-level criterion (a negative keyword directly under a campaign).
+fn campaign_level(op: &Operation) -> bool {
+    op.kind == Kind::NegativeKeyword && op.address.parent().and_then(|p| p.kind()) == Some(Kind::Campaign)
 }
 
 pub fn collection(kind: Kind) -> &'static str {
@@ -102,12 +114,15 @@ pub fn needs_user_labels(ops: &[Operation]) -> bool {
     })
 }
 
+/// Kinds that carry the ownership label.
+fn labelled(kind: Kind) -> bool {
+    matches!(kind, Kind::Campaign | Kind::AdGroup | Kind::Ad | Kind::Keyword)
+}
+
 /// Whether applying the operations needs the ownership label.
 pub fn needs_label(ops: &[Operation]) -> bool {
-    ops.iter().any(|o| {
-        matches!(o.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad)
-            && matches!(o.action, OpAction::Create { .. } | OpAction::Adopt { .. })
-    })
+    ops.iter()
+        .any(|o| labelled(o.kind) && matches!(o.action, OpAction::Create { .. } | OpAction::Adopt { .. }))
 }
 
 pub struct Builder<'a> {
@@ -121,6 +136,8 @@ pub struct Builder<'a> {
     user_labels: HashMap<String, String>,
     /// Label creations queued for this batch.
     new_labels: Vec<Unit>,
+    /// Addresses this batch creates (a removal of the same address is a replace: it goes first).
+    replaced: HashSet<crate::model::Address>,
 }
 
 impl<'a> Builder<'a> {
@@ -133,6 +150,7 @@ impl<'a> Builder<'a> {
             ctx,
             user_labels: HashMap::new(),
             new_labels: Vec::new(),
+            replaced: HashSet::new(),
         }
     }
 
@@ -255,6 +273,16 @@ impl<'a> Builder<'a> {
             });
             self.label = Some(t);
         }
+        let creates: HashSet<&crate::model::Address> = ops
+            .iter()
+            .filter(|o| matches!(o.action, OpAction::Create { .. }))
+            .map(|o| &o.address)
+            .collect();
+        self.replaced = ops
+            .iter()
+            .filter(|o| matches!(o.action, OpAction::Remove { .. }) && creates.contains(&o.address))
+            .map(|o| o.address.clone())
+            .collect();
         for (i, op) in ops.iter().enumerate() {
             match self.build_one(i, op, &mut built) {
                 Ok(()) => {}
@@ -287,6 +315,7 @@ impl<'a> Builder<'a> {
             Kind::Campaign => ("campaignLabelOperation", "campaign", 20),
             Kind::AdGroup => ("adGroupLabelOperation", "adGroup", 21),
             Kind::Ad => ("adGroupAdLabelOperation", "adGroupAd", 22),
+            Kind::Keyword => ("adGroupCriterionLabelOperation", "adGroupCriterion", 23),
             _ => return Ok(()),
         };
         Self::unit(
@@ -310,21 +339,24 @@ impl<'a> Builder<'a> {
             }
             OpAction::Adopt { id } => {
                 built.known_ids[i] = Some(id.clone());
-                if matches!(op.kind, Kind::Campaign | Kind::AdGroup | Kind::Ad) {
+                if labelled(op.kind) {
                     let target = self.rn(op.kind, id);
                     self.label_link(built, i, op.kind, &target)
                 } else if op.kind == Kind::Audience {
+                    // The members it holds are not known: no fingerprint (a plan that manages them uploads them).
                     Self::unit(
                         built,
                         i,
                         11,
                         json!({"userListOperation": {"update": {"resourceName": self.rn(Kind::Audience, id),
-                            "integrationCode": OWNER_LABEL}, "updateMask": "integrationCode"}}),
+                            "integrationCode": super::read::list_marker(None)}, "updateMask": "integrationCode"}}),
                         None,
                         true,
                     );
                     Ok(())
                 } else {
+                    // Budgets and negative keywords have no marker: the YAML declaring them is what makes them
+                    // adsctl's (docs/resource-model.md).
                     built.immediate[i] = Some(OpOutcome::Applied { id: id.clone() });
                     Ok(())
                 }
@@ -354,23 +386,25 @@ impl<'a> Builder<'a> {
             }
             OpAction::Remove { id } => {
                 built.known_ids[i] = Some(id.clone());
-                if op.kind == Kind::NegativeKeyword
-                    && op.address.parent().and_then(|p| p.kind()) == Some(Kind::Campaign)
-                {
-                    return Err("campaign-level negative keywords are not supported yet".into());
-                }
-                let (key, rank) = op_key(op.kind);
+                let (key, rn) = if campaign_level(op) {
+                    (
+                        "campaignCriterionOperation",
+                        format!("customers/{}/campaignCriteria/{id}", self.customer),
+                    )
+                } else {
+                    (op_key(op.kind).0, self.rn(op.kind, id))
+                };
                 if key.is_empty() {
                     return Err(format!("{} is not a Google Ads kind", op.kind));
                 }
-                Self::unit(
-                    built,
-                    i,
-                    30 + rank,
-                    json!({ key: {"remove": self.rn(op.kind, id)}}),
-                    None,
-                    true,
-                );
+                // One request removes children before parents (a removed parent's children cannot be changed),
+                // and what a create in the same request replaces before that create (its name is taken).
+                let rank = if self.replaced.contains(&op.address) {
+                    REPLACED_RANK
+                } else {
+                    removal_rank(op.kind)
+                };
+                Self::unit(built, i, rank, json!({ key: {"remove": rn}}), None, true);
                 if op.kind == Kind::Campaign {
                     if let Some(ctx) = self.ctx.get(id).filter(|c| c.own_budget) {
                         if let Some(b) = &ctx.budget_rn {
@@ -378,7 +412,7 @@ impl<'a> Builder<'a> {
                             Self::unit(
                                 built,
                                 i,
-                                39,
+                                rank.max(removal_rank(Kind::Campaign)) + 1,
                                 json!({"campaignBudgetOperation": {"remove": b}}),
                                 None,
                                 false,
@@ -422,7 +456,11 @@ impl<'a> Builder<'a> {
                 let (mut obj, _) = mapping::audience_json(fields);
                 obj.insert("resourceName".into(), json!(t));
                 obj.insert("name".into(), json!(name));
-                obj.insert("integrationCode".into(), json!(OWNER_LABEL));
+                let members = fields.get("members");
+                let adds: Vec<String> = mapping::members(members).into_iter().collect();
+                // The fingerprint goes in once the members are uploaded; an empty list is complete at once.
+                let fp = members.filter(|_| adds.is_empty()).map(value_fingerprint);
+                obj.insert("integrationCode".into(), json!(super::read::list_marker(fp.as_deref())));
                 obj.insert(
                     "crmBasedUserList".into(),
                     json!({"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}),
@@ -435,13 +473,14 @@ impl<'a> Builder<'a> {
                     Some(t.clone()),
                     true,
                 );
-                let adds: Vec<String> = mapping::members(fields.get("members")).into_iter().collect();
-                if !adds.is_empty() {
+                if let (false, Some(m)) = (adds.is_empty(), members) {
                     built.uploads.push(Upload {
                         op: i,
                         list: t.clone(),
                         adds,
                         removes: Vec::new(),
+                        replace: false,
+                        fingerprint: value_fingerprint(m),
                     });
                 }
                 self.temp_of.insert(i, t);
@@ -536,11 +575,26 @@ impl<'a> Builder<'a> {
                 self.temp_of.insert(i, t.clone());
                 self.label_link(built, i, Kind::Ad, &t)
             }
+            Kind::NegativeKeyword if campaign_level(op) => {
+                let parent = self.parent(op, Kind::Campaign)?;
+                let (text, match_type) = mapping::keyword_identity(fields, op.address.name().unwrap_or_default());
+                let obj = json!({
+                    "campaign": parent,
+                    "negative": true,
+                    "keyword": {"text": text, "matchType": mapping::upper(&match_type)},
+                });
+                Self::unit(
+                    built,
+                    i,
+                    6,
+                    json!({"campaignCriterionOperation": {"create": obj}}),
+                    None,
+                    true,
+                );
+                Ok(())
+            }
             Kind::Keyword | Kind::NegativeKeyword => {
                 let negative = op.kind == Kind::NegativeKeyword;
-                if op.address.parent().and_then(|p| p.kind()) == Some(Kind::Campaign) {
-                    return Err("campaign-level negative keywords are not supported yet".into());
-                }
                 let parent = self.parent(op, Kind::AdGroup)?;
                 let (text, match_type) = mapping::keyword_identity(fields, op.address.name().unwrap_or_default());
                 let (mut obj, _) = mapping::keyword_json(fields);
@@ -554,15 +608,30 @@ impl<'a> Builder<'a> {
                     "keyword".into(),
                     json!({"text": text, "matchType": mapping::upper(&match_type)}),
                 );
+                // A positive keyword carries the ownership label: it needs a temporary name to link it in the
+                // same request (its ad group's id, which may be temporary too, and a negative criterion id).
+                let temp = (!negative).then(|| {
+                    let n = self.temp();
+                    format!("customers/{}/adGroupCriteria/{}~{n}", self.customer, id_of(&parent))
+                });
+                if let Some(t) = &temp {
+                    obj.insert("resourceName".into(), json!(t));
+                }
                 Self::unit(
                     built,
                     i,
                     6,
                     json!({"adGroupCriterionOperation": {"create": obj}}),
-                    None,
+                    temp.clone(),
                     true,
                 );
-                Ok(())
+                match temp {
+                    Some(t) => {
+                        self.temp_of.insert(i, t.clone());
+                        self.label_link(built, i, Kind::Keyword, &t)
+                    }
+                    None => Ok(()),
+                }
             }
             other => Err(format!("{other} is not a Google Ads kind")),
         }
@@ -644,22 +713,31 @@ impl<'a> Builder<'a> {
                 push(built, "adGroupCriterionOperation", 6, obj, mask, &rn);
             }
             Kind::Audience => {
-                let (obj, mask) = mapping::audience_json(set);
-                push(built, "userListOperation", 1, obj, mask, &rn);
-                if set.contains_key("members") {
-                    let want = mapping::members(set.get("members"));
+                let (mut obj, mut mask) = mapping::audience_json(set);
+                if let Some(m) = set.get("members") {
+                    let want = mapping::members(Some(m));
+                    // `before` holds the members only when the engine knows what the list holds.
+                    let replace = !before.contains_key("members");
                     let had = mapping::members(before.get("members"));
-                    let adds: Vec<String> = want.difference(&had).cloned().collect();
+                    let adds: Vec<String> = if replace {
+                        want.iter().cloned().collect()
+                    } else {
+                        want.difference(&had).cloned().collect()
+                    };
                     let removes: Vec<String> = had.difference(&want).cloned().collect();
-                    if !adds.is_empty() || !removes.is_empty() {
-                        built.uploads.push(Upload {
-                            op: i,
-                            list: rn.clone(),
-                            adds,
-                            removes,
-                        });
-                    }
+                    // The marker loses its fingerprint until the jobs are done.
+                    obj.insert("integrationCode".into(), json!(super::read::list_marker(None)));
+                    mask.push("integrationCode".into());
+                    built.uploads.push(Upload {
+                        op: i,
+                        list: rn.clone(),
+                        adds,
+                        removes,
+                        replace,
+                        fingerprint: value_fingerprint(m),
+                    });
                 }
+                push(built, "userListOperation", 1, obj, mask, &rn);
             }
             Kind::NegativeKeyword => {
                 return Err(
@@ -672,6 +750,39 @@ impl<'a> Builder<'a> {
             built.immediate[i] = Some(OpOutcome::Applied { id: id.to_string() });
         }
         Ok(())
+    }
+}
+
+/// Write `adsctl-managed:<fingerprint>` into the `integrationCode` of user lists whose members are uploaded
+/// (one mutate for all of them).
+pub async fn write_list_fingerprints(client: &Client, lists: &[(String, String)]) -> Result<(), GoogleAdsError> {
+    let ops: Vec<Json> = lists
+        .iter()
+        .map(|(rn, fp)| {
+            json!({"userListOperation": {"update": {"resourceName": rn,
+                "integrationCode": super::read::list_marker(Some(fp))}, "updateMask": "integrationCode"}})
+        })
+        .collect();
+    let path = format!("customers/{}/googleAds:mutate", client.customer_id);
+    let req = json!({"mutateOperations": ops, "partialFailure": false, "validateOnly": false,
+        "responseContentType": "RESOURCE_NAME_ONLY"});
+    client.post(&path, &req, Replay::Safe).await.map(|_| ())
+}
+
+/// Send rank of the removal of what a create of the same request replaces: before every create.
+const REPLACED_RANK: u8 = 0;
+
+/// Send rank of a removal: after creates (1–7), updates (11–17) and label links (20–23), children before
+/// parents, budgets after the campaigns that used them.
+fn removal_rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Keyword | Kind::NegativeKeyword => 31,
+        Kind::Ad => 32,
+        Kind::AdGroup => 33,
+        Kind::Campaign => 34,
+        Kind::Budget => 36,
+        Kind::Audience => 37,
+        _ => 38,
     }
 }
 
@@ -991,7 +1102,8 @@ mod tests {
                 "adGroupCriterionOperation",
                 "campaignLabelOperation",
                 "adGroupLabelOperation",
-                "adGroupAdLabelOperation"
+                "adGroupAdLabelOperation",
+                "adGroupCriterionLabelOperation"
             ]
         );
         let b = &built.units;
@@ -1015,6 +1127,15 @@ mod tests {
         )));
         let kw = b[5].body["adGroupCriterionOperation"]["create"].clone();
         assert_eq!(kw["keyword"], json!({"text": "running shoes", "matchType": "PHRASE"}));
+        // The keyword gets a temporary name under its (temporary) ad group, and the ownership label through it.
+        assert!(kw["resourceName"].as_str().unwrap().starts_with(&format!(
+            "customers/123/adGroupCriteria/{}~-",
+            id_of(ag["resourceName"].as_str().unwrap())
+        )));
+        assert_eq!(
+            b[9].body["adGroupCriterionLabelOperation"]["create"]["adGroupCriterion"],
+            kw["resourceName"]
+        );
         assert_eq!(
             b[6].body["campaignLabelOperation"]["create"]["label"],
             b[0].body["labelOperation"]["create"]["resourceName"]
@@ -1138,14 +1259,106 @@ mod tests {
         ];
         let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&ops);
         assert_eq!(built.uploads.len(), 1);
-        assert_eq!(built.uploads[0].adds, vec!["aa"]);
-        assert_eq!(built.uploads[0].removes, vec!["cc"]);
-        assert_eq!(built.uploads[0].list, "customers/123/userLists/77");
+        let up = &built.uploads[0];
+        assert_eq!(
+            (up.adds.clone(), up.removes.clone(), up.replace),
+            (vec!["aa".to_string()], vec!["cc".to_string()], false)
+        );
+        assert_eq!(up.list, "customers/123/userLists/77");
+        assert_eq!(up.fingerprint, value_fingerprint(&set(&["aa", "bb"])));
+        // The list's marker loses its fingerprint until the jobs are done.
         assert_eq!(
             built.units[0].body,
+            json!({"userListOperation": {"update": {"resourceName": "customers/123/userLists/77",
+                "integrationCode": "adsctl-managed"}, "updateMask": "integrationCode"}})
+        );
+        assert_eq!(
+            built.units[1].body,
             json!({"campaignLabelOperation": {"create": {"campaign": "customers/123/campaigns/5",
                 "label": "customers/123/labels/9"}}})
         );
+        // Without the members "before" (a runner without state), the list is emptied and filled again.
+        let mut fresh = ops[..1].to_vec();
+        if let OpAction::Update { before, .. } = &mut fresh[0].action {
+            before.clear();
+        }
+        let built = Builder::new("123", None, &ctx).build(&fresh);
+        let up = &built.uploads[0];
+        assert!(up.replace);
+        assert_eq!((up.adds.len(), up.removes.len()), (2, 0));
+    }
+
+    #[test]
+    fn campaign_negatives_removals_children_first_and_replacements_first() {
+        let ctx = HashMap::new();
+        let remove = |a: &str, kind: Kind, id: &str| Operation {
+            address: addr(a),
+            kind,
+            action: OpAction::Remove { id: id.into() },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let ops = vec![
+            create(
+                "a/campaign/Spring/negative_keyword/cheap:phrase",
+                Kind::NegativeKeyword,
+                Some(IdRef::Known("21".into())),
+                vec![("text", Value::str("cheap")), ("match_type", Value::str("phrase"))],
+            ),
+            create(
+                "a/campaign/Summer",
+                Kind::Campaign,
+                None,
+                vec![("channel", Value::str("display")), ("budget.daily", money(1_000_000))],
+            ),
+            remove("a/campaign/Old", Kind::Campaign, "30"),
+            remove("a/campaign/Old/ad_group/G", Kind::AdGroup, "31"),
+            remove("a/campaign/Old/ad_group/G/keyword/x:exact", Kind::Keyword, "31~5"),
+            remove(
+                "a/campaign/Spring/negative_keyword/free:broad",
+                Kind::NegativeKeyword,
+                "21~9",
+            ),
+            remove("a/campaign/Summer", Kind::Campaign, "40"),
+        ];
+        let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&ops);
+        let bodies: Vec<&Json> = built.units.iter().map(|u| &u.body).collect();
+        // The campaign being replaced goes before every create; then creates; then removals children first.
+        assert_eq!(
+            *bodies[0],
+            json!({"campaignOperation": {"remove": "customers/123/campaigns/40"}})
+        );
+        let cneg = bodies
+            .iter()
+            .find_map(|b| b.pointer("/campaignCriterionOperation/create"))
+            .unwrap();
+        assert_eq!(
+            *cneg,
+            json!({"campaign": "customers/123/campaigns/21", "negative": true,
+                "keyword": {"text": "cheap", "matchType": "PHRASE"}})
+        );
+        let removals: Vec<String> = bodies
+            .iter()
+            .skip(1)
+            .filter_map(|b| {
+                b.as_object()?
+                    .values()
+                    .next()?
+                    .get("remove")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        assert_eq!(
+            removals,
+            [
+                "customers/123/adGroupCriteria/31~5",
+                "customers/123/campaignCriteria/21~9",
+                "customers/123/adGroups/31",
+                "customers/123/campaigns/30"
+            ]
+        );
+        assert!(built.immediate.iter().all(Option::is_none));
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! Reading an account: one GAQL `searchStream` per resource kind, joined locally into addressed resources.
-//! Label links come with their objects (`campaign.labels`, `ad_group.labels`, `ad_group_ad.labels`: the
-//! resource names of the attached labels), not from the link resources.
+//! Label links come with their objects (`campaign.labels`, `ad_group.labels`, `ad_group_ad.labels`,
+//! `ad_group_criterion.labels`: the resource names of the attached labels), not from the link resources.
+//!
+//! Ownership as a runner without state sees it (docs/resource-model.md): the `adsctl-managed` label on
+//! campaigns, ad groups, ads and keywords; `integrationCode` on user lists (with the fingerprint of the members
+//! last written); a shared budget is adsctl's when adsctl's campaigns use it and nobody else's do. Negative
+//! keywords cannot carry labels: they are never reported as owned.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value as Json};
 
 use crate::connectors::LiveSnapshot;
-use crate::model::{Address, Kind, Resource, Value};
+use crate::model::{fingerprint_key, Address, Kind, Resource, Value};
 
 use super::client::{Client, Replay};
 use super::config::OWNER_LABEL;
@@ -75,8 +80,13 @@ ad_group_ad.policy_summary.approval_status, ad_group_ad.labels FROM ad_group_ad"
 
 pub const Q_CRITERION: &str = "SELECT ad_group_criterion.resource_name, ad_group_criterion.criterion_id, \
 ad_group_criterion.ad_group, ad_group_criterion.status, ad_group_criterion.negative, \
-ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type, ad_group_criterion.cpc_bid_micros \
-FROM ad_group_criterion";
+ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type, ad_group_criterion.cpc_bid_micros, \
+ad_group_criterion.labels FROM ad_group_criterion";
+
+/// Campaign-level negative keywords (campaign criteria of type KEYWORD with `negative: true`).
+pub const Q_CAMPAIGN_CRITERION: &str = "SELECT campaign_criterion.resource_name, campaign_criterion.criterion_id, \
+campaign_criterion.campaign, campaign_criterion.status, campaign_criterion.negative, \
+campaign_criterion.keyword.text, campaign_criterion.keyword.match_type FROM campaign_criterion";
 
 pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, user_list.name, \
 user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
@@ -105,6 +115,7 @@ pub struct Raw {
     pub ad_groups: Vec<Json>,
     pub ads: Vec<Json>,
     pub criteria: Vec<Json>,
+    pub campaign_criteria: Vec<Json>,
     pub user_lists: Vec<Json>,
 }
 
@@ -145,14 +156,24 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         &["ad_group_criterion.type = 'KEYWORD'"],
         p,
     );
+    let q_campaign_criterion = with_status(
+        Q_CAMPAIGN_CRITERION,
+        "campaign_criterion.status",
+        &[
+            "campaign_criterion.type = 'KEYWORD'",
+            "campaign_criterion.negative = TRUE",
+        ],
+        p,
+    );
     let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
-    let (labels, budgets, campaigns, ad_groups, ads, criteria, user_lists) = tokio::try_join!(
+    let (labels, budgets, campaigns, ad_groups, ads, criteria, campaign_criteria, user_lists) = tokio::try_join!(
         search_stream(client, Q_LABEL),
         search_stream(client, &q_budget),
         search_stream(client, &q_campaign),
         search_stream(client, &q_ad_group),
         search_stream(client, &q_ad),
         search_stream(client, &q_criterion),
+        search_stream(client, &q_campaign_criterion),
         search_stream(client, &q_user_list),
     )?;
     let user_lists = user_lists
@@ -170,6 +191,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         ad_groups,
         ads,
         criteria,
+        campaign_criteria,
         user_lists,
     })
 }
@@ -228,8 +250,10 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         .collect();
     let mut out = Vec::new();
 
-    // Budgets: shared ones are resources; own ones fold into their campaign.
+    // Budgets: shared ones are resources; own ones fold into their campaign. A shared budget has no marker:
+    // it is adsctl's when adsctl's campaigns use it and nobody else's do (decided once the campaigns are read).
     let mut budgets: HashMap<String, (&Json, bool)> = HashMap::new();
+    let mut shared_budgets: Vec<(String, usize)> = Vec::new();
     for b in raw.budgets.iter().filter_map(|r| r.get("campaignBudget")) {
         let Some(rn) = get_str(b, "resourceName") else { continue };
         let shared = mapping::get_bool(b, "explicitlyShared").unwrap_or(false);
@@ -240,9 +264,12 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             let mut r = Resource::new(acct.child(Kind::Budget, name), Kind::Budget);
             r.id = Some(id);
             r.fields = mapping::budget_fields(b).into();
+            shared_budgets.push((rn.to_string(), out.len()));
             out.push(r);
         }
     }
+    // Shared budget resource name → (used by an owned campaign, used by another campaign).
+    let mut budget_users: HashMap<String, (bool, bool)> = HashMap::new();
     let budget_names: HashMap<&str, String> = budgets
         .iter()
         .filter(|(_, (_, shared))| *shared)
@@ -285,8 +312,21 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         }
         r.fields.insert("labels", label_names(c, &names_by_id));
         r.owned = has_label(c, owner);
+        if let Some(brn) = get_str(c, "campaignBudget") {
+            let users = budget_users.entry(brn.to_string()).or_default();
+            if r.owned {
+                users.0 = true;
+            } else {
+                users.1 = true;
+            }
+        }
         campaigns.insert(rn.to_string(), addr);
         out.push(r);
+    }
+    for (brn, i) in shared_budgets {
+        let (by_owned, by_other) = budget_users.get(&brn).copied().unwrap_or_default();
+        out[i].owned = by_owned && !by_other;
+        out[i].in_use_by_unmanaged = by_other;
     }
 
     // Ad groups.
@@ -361,9 +401,30 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         r.fields = mapping::keyword_fields(k).into();
         if negative {
             r.fields.retain(|k, _| k == "text" || k == "match_type");
+        } else {
+            // Negative criteria cannot carry labels (CANNOT_APPLY_LABEL_TO_NEGATIVE_AD_GROUP_CRITERION).
+            r.owned = has_label(k, owner);
         }
-        // Keywords carry no label: they belong to whoever owns their ad group.
-        r.owned = out.iter().any(|p| p.address == *parent && p.owned);
+        out.push(r);
+    }
+
+    // Campaign-level negative keywords (no labels on campaign criteria).
+    for k in raw.campaign_criteria.iter().filter_map(|r| r.get("campaignCriterion")) {
+        let (Some(rn), Some(c)) = (get_str(k, "resourceName"), get_str(k, "campaign")) else {
+            continue;
+        };
+        let Some(parent) = campaigns.get(c) else { continue };
+        let (Some(text), Some(mt)) = (get_str(k, "keyword.text"), get_str(k, "keyword.matchType")) else {
+            continue;
+        };
+        if !mapping::get_bool(k, "negative").unwrap_or(false) || !kept(get_str(k, "status"), &id_of(rn), &pinned) {
+            continue;
+        }
+        let kind = Kind::NegativeKeyword;
+        let mut r = Resource::new(parent.child(kind, mapping::keyword_key(text, mt)), kind);
+        r.id = Some(id_of(rn));
+        r.fields = mapping::keyword_fields(k).into();
+        r.fields.retain(|k, _| k == "text" || k == "match_type");
         out.push(r);
     }
 
@@ -380,11 +441,34 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         r.id = Some(id);
         r.fields = mapping::audience_fields(u).into();
         // User lists have no labels: adsctl marks the ones it creates (or adopts) in `integrationCode`, the
-        // field meant for an external system's id.
-        r.owned = get_str(u, "integrationCode") == Some(OWNER_LABEL);
+        // field meant for an external system's id, with the fingerprint of the members it last uploaded.
+        if let Some(marker) = get_str(u, "integrationCode").and_then(parse_list_marker) {
+            r.owned = true;
+            if let Some(fp) = marker {
+                r.observed.insert(fingerprint_key("members"), fp.to_string());
+            }
+        }
         out.push(r);
     }
     out
+}
+
+/// The `integrationCode` adsctl writes on its user lists: `adsctl-managed`, or `adsctl-managed:<fingerprint>`
+/// once the members given by the fingerprint (`model::value_fingerprint`) are uploaded.
+pub fn list_marker(members_fingerprint: Option<&str>) -> String {
+    match members_fingerprint {
+        Some(fp) => format!("{OWNER_LABEL}:{fp}"),
+        None => OWNER_LABEL.to_string(),
+    }
+}
+
+/// `Some(fingerprint)` when `code` is adsctl's marker.
+fn parse_list_marker(code: &str) -> Option<Option<&str>> {
+    if code == OWNER_LABEL {
+        return Some(None);
+    }
+    let fp = code.strip_prefix(OWNER_LABEL)?.strip_prefix(':')?;
+    (fp.len() == 16 && fp.bytes().all(|b| b.is_ascii_hexdigit())).then_some(Some(fp))
 }
 
 /// `change_status` rows since a marker (`yyyy-MM-dd HH:mm:ss[.ffffff]`, the account's time zone).
@@ -411,10 +495,17 @@ pub fn removed_ids(rows: &[Json]) -> Vec<String> {
         .filter_map(|r| r.get("changeStatus"))
         .filter(|c| get_str(c, "resourceStatus") == Some("REMOVED"))
         .filter_map(|c| {
-            ["campaign", "adGroup", "adGroupAd", "adGroupCriterion", "campaignBudget"]
-                .iter()
-                .find_map(|k| get_str(c, k))
-                .map(id_of)
+            [
+                "campaign",
+                "adGroup",
+                "adGroupAd",
+                "adGroupCriterion",
+                "campaignCriterion",
+                "campaignBudget",
+            ]
+            .iter()
+            .find_map(|k| get_str(c, k))
+            .map(id_of)
         })
         .collect()
 }
@@ -471,6 +562,55 @@ pub async fn campaign_context(
     Ok(out)
 }
 
+/// What an apply needs to know about an account besides the operations, learnt from the plan's read so that
+/// applying sends no read of its own: the labels by name, and each campaign's budget and bidding strategy.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyContext {
+    pub labels: HashMap<String, String>,
+    /// Campaign id → context.
+    pub campaigns: HashMap<String, CampaignContext>,
+}
+
+impl ApplyContext {
+    pub fn of(raw: &Raw) -> ApplyContext {
+        let shared: HashMap<&str, bool> = raw
+            .budgets
+            .iter()
+            .filter_map(|r| r.get("campaignBudget"))
+            .filter_map(|b| {
+                Some((
+                    get_str(b, "resourceName")?,
+                    mapping::get_bool(b, "explicitlyShared").unwrap_or(false),
+                ))
+            })
+            .collect();
+        let campaigns = raw
+            .campaigns
+            .iter()
+            .filter_map(|r| r.get("campaign"))
+            .filter_map(|c| {
+                let id = get_str(c, "id")
+                    .map(str::to_string)
+                    .or_else(|| get_str(c, "resourceName").map(id_of))?;
+                let budget_rn = get_str(c, "campaignBudget").map(str::to_string);
+                let own_budget = budget_rn.as_deref().is_some_and(|b| shared.get(b).is_some_and(|s| !s));
+                Some((
+                    id,
+                    CampaignContext {
+                        budget_rn,
+                        strategy: mapping::strategy_of(c),
+                        own_budget,
+                    },
+                ))
+            })
+            .collect();
+        ApplyContext {
+            labels: labels_by_name(&raw.labels),
+            campaigns,
+        }
+    }
+}
+
 /// Build a full snapshot.
 pub fn snapshot(account: &str, raw: &Raw, pinned: &[String], marker: Option<String>) -> LiveSnapshot {
     LiveSnapshot {
@@ -508,11 +648,16 @@ mod tests {
                 json!({"adGroupAd": {"resourceName": "customers/1/adGroupAds/31~41", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "ad": {"id": "41", "type": "RESPONSIVE_SEARCH_AD", "responsiveSearchAd": {"headlines": [{"text": "A"}]}}, "labels": ["customers/1/labels/8", "customers/1/labels/9"]}}),
             ],
             criteria: vec![
-                json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~5", "criterionId": "5", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": false, "keyword": {"text": "Running Shoes", "matchType": "PHRASE"}}}),
+                json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~5", "criterionId": "5", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": false, "keyword": {"text": "Running Shoes", "matchType": "PHRASE"}, "labels": ["customers/1/labels/9"]}}),
+                json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~7", "criterionId": "7", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": false, "keyword": {"text": "added in the ui", "matchType": "EXACT"}}}),
                 json!({"adGroupCriterion": {"resourceName": "customers/1/adGroupCriteria/31~6", "criterionId": "6", "adGroup": "customers/1/adGroups/31", "status": "ENABLED", "negative": true, "keyword": {"text": "free", "matchType": "BROAD"}}}),
             ],
+            campaign_criteria: vec![
+                json!({"campaignCriterion": {"resourceName": "customers/1/campaignCriteria/21~8", "criterionId": "8", "campaign": "customers/1/campaigns/21", "status": "ENABLED", "negative": true, "keyword": {"text": "cheap", "matchType": "PHRASE"}}}),
+            ],
             user_lists: vec![
-                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed"}}),
+                json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed:0123456789abcdef"}}),
+                json!({"userList": {"resourceName": "customers/1/userLists/78", "id": "78", "name": "Theirs", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "crm-42"}}),
             ],
         }
     }
@@ -549,9 +694,30 @@ mod tests {
         assert!(!second.owned, "no labels field: unowned");
         assert!(by["acme/campaign/Spring/ad_group/Shoes"].owned);
         let kw = by["acme/campaign/Spring/ad_group/Shoes/keyword/running shoes:phrase"];
-        assert!(kw.owned);
+        assert!(kw.owned, "owner label among the keyword's labels");
         assert_eq!(kw.id.as_deref(), Some("31~5"));
-        assert!(by.contains_key("acme/campaign/Spring/ad_group/Shoes/negative_keyword/free:broad"));
+        let theirs = by["acme/campaign/Spring/ad_group/Shoes/keyword/added in the ui:exact"];
+        assert!(
+            !theirs.owned,
+            "a keyword without the label is someone else's, whoever owns its ad group"
+        );
+        let negative = by["acme/campaign/Spring/ad_group/Shoes/negative_keyword/free:broad"];
+        assert!(!negative.owned, "negatives carry no marker");
+        let cneg = by["acme/campaign/Spring/negative_keyword/cheap:phrase"];
+        assert_eq!(cneg.id.as_deref(), Some("21~8"));
+        assert_eq!(cneg.fields["match_type"], Value::str("phrase"));
+        // The shared budget is used by a campaign adsctl does not own.
+        assert!(!by["acme/budget/Pool"].owned);
+        assert!(by["acme/budget/Pool"].in_use_by_unmanaged);
+        let subs = by["acme/audience/Subs"];
+        assert!(subs.owned);
+        assert_eq!(
+            subs.observed
+                .get(fingerprint_key("members").as_str())
+                .map(String::as_str),
+            Some("0123456789abcdef")
+        );
+        assert!(!by["acme/audience/Theirs"].owned);
         assert_eq!(
             by["acme/audience/Subs"].fields["membership_life_span_days"],
             Value::Int(30)
