@@ -16,6 +16,14 @@ use crate::model::{Account, Address, SmallMap, Value};
 use crate::plan::{AccountPlan, Action, Change, Plan};
 use crate::state::{HistoryEntry, Intent, StateEntry, StateError, StateStore};
 
+/// How many times one account's apply sends again what a request with an unknown outcome did not do.
+const MAX_RESENDS: u32 = 3;
+
+/// The pause before sending again (doubling; `ADSCTL_CONFIRM_READ_DELAY_MS` scales it for tests).
+fn resend_delay(n: u32) -> std::time::Duration {
+    crate::plan::live::confirm_read_delays()[0].saturating_mul(1 << n.min(4))
+}
+
 /// An account to apply to, with its connector.
 #[derive(Clone)]
 pub struct Target {
@@ -330,6 +338,7 @@ impl AccountRun<'_> {
             .map(|(i, s)| (&changes[s.change].address, i))
             .collect();
 
+        let mut resends = 0;
         loop {
             let mut batch: Vec<usize> = Vec::new();
             let mut in_batch = vec![false; steps.len()];
@@ -480,6 +489,31 @@ impl AccountRun<'_> {
                         }
                     }
                 }
+                Err(e) if e.outcome_unknown() && resends < MAX_RESENDS => {
+                    // The request failed as a whole and may have done some of its work: find out what it made, and
+                    // send again what it did not (within this apply, a few times).
+                    resends += 1;
+                    tracing::warn!(
+                        account = %plan.account,
+                        error = %e,
+                        resend = resends,
+                        "request outcome unknown; looking up what it made before sending the rest again"
+                    );
+                    let found = self.look_up_creates(&sent, &steps, changes).await;
+                    for (k, &i) in sent.iter().enumerate() {
+                        st[i] = match found.get(&i) {
+                            Some(id) => StepState::Done(Some(id.clone())),
+                            None => StepState::Pending,
+                        };
+                        if let Some(key) = intents[k] {
+                            self.store.journal_resolve(key)?;
+                        }
+                    }
+                    tokio::time::sleep(resend_delay(resends)).await;
+                    let touched: std::collections::BTreeSet<usize> = sent.iter().map(|&i| steps[i].change).collect();
+                    self.record(changes, &by_change, &steps, &st, touched.into_iter())?;
+                    continue;
+                }
                 Err(e) => {
                     // The request failed as a whole: creates may or may not have happened, so their intents
                     // stay in the journal for the next run to resolve by identity.
@@ -555,6 +589,46 @@ impl AccountRun<'_> {
             )?;
         }
         Ok(out)
+    }
+
+    /// After a request whose outcome is unknown: the creates of `sent` that the account shows (by identity, as a
+    /// plan matches them), read again after pauses while some are missing (a read can lag behind a write). What
+    /// is still missing after that was not made.
+    async fn look_up_creates(&self, sent: &[usize], steps: &[Step], changes: &[Change]) -> BTreeMap<usize, String> {
+        let wanted: Vec<usize> = sent
+            .iter()
+            .copied()
+            .filter(|&i| steps[i].kind == StepKind::Create)
+            .collect();
+        let mut found = BTreeMap::new();
+        if wanted.is_empty() {
+            return found;
+        }
+        let delays = crate::plan::live::confirm_read_delays();
+        for attempt in 0..=delays.len() {
+            let req = crate::connectors::ReadRequest::default();
+            match self.target.connector.read(&self.target.account, &req).await {
+                Ok(snap) => {
+                    let live: HashMap<(&Address, crate::model::Kind), &str> = snap
+                        .resources
+                        .iter()
+                        .filter_map(|r| Some(((&r.address, r.kind), r.id.as_deref()?)))
+                        .collect();
+                    for &i in &wanted {
+                        let c = &changes[steps[i].change];
+                        if let Some(id) = live.get(&(&c.address, c.kind)) {
+                            found.insert(i, id.to_string());
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(account = %self.plan.account, error = %e, "look-up read failed"),
+            }
+            if found.len() == wanted.len() || attempt == delays.len() {
+                break;
+            }
+            tokio::time::sleep(delays[attempt]).await;
+        }
+        found
     }
 
     /// Bring the id map up to date with every change whose steps are settled (idempotent: run after each batch).

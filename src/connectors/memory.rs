@@ -65,6 +65,9 @@ pub struct Faults {
     /// writes the platform has made.
     #[serde(default)]
     pub hide_in_next_read: Vec<String>,
+    /// When a response is lost, the next read leaves out what that request created (it lags behind it).
+    #[serde(default)]
+    pub lag_after_lost_response: bool,
 }
 
 /// Tunable capabilities (to exercise batching).
@@ -262,6 +265,7 @@ impl MemoryConnector {
                 .collect()
         };
         let mut idx = index(d.accounts.get(&account.name).map(Vec::as_slice).unwrap_or_default());
+        let mut created: Vec<String> = Vec::new();
         for op in &batch.ops {
             let crash = if dry_run {
                 None
@@ -345,6 +349,7 @@ impl MemoryConnector {
                             r.observed.insert("effective_status", "pending_review".into());
                         }
                         idx.insert(id.clone(), live.len());
+                        created.push(r.address.to_string());
                         live.push(r);
                         OpOutcome::Applied { id }
                     }
@@ -404,6 +409,9 @@ impl MemoryConnector {
             }
             if !dry_run && d.faults.lose_response_at_op == Some(d.ops_seen - 1) {
                 d.faults.lose_response_at_op = None;
+                if d.faults.lag_after_lost_response {
+                    d.faults.hide_in_next_read.extend(created);
+                }
                 self.persist(d)?;
                 return Err(ConnectorError::Transport {
                     url: "memory".into(),

@@ -212,6 +212,23 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// The request failed as a whole in a way that does not say whether the platform did any of it (the
+    /// connection broke, the platform answered with a server error): what it would have created has to be looked
+    /// for before anything is sent again.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ConnectorError::Transport { .. } => true,
+            ConnectorError::Api { code, .. } => {
+                let value = code.rsplit('.').next().unwrap_or(code);
+                matches!(
+                    value,
+                    "UNAVAILABLE" | "INTERNAL" | "DEADLINE_EXCEEDED" | "TRANSIENT_ERROR" | "INTERNAL_ERROR"
+                ) || code.starts_with("HTTP 5")
+            }
+            _ => false,
+        }
+    }
+
     pub fn hint(&self) -> Option<&str> {
         match self {
             ConnectorError::Auth { hint, .. } | ConnectorError::Quota { hint, .. } => Some(hint),

@@ -104,7 +104,7 @@ pub async fn read_account(
 
 /// Pauses before the confirmation reads of journaled creates a read did not show (`ADSCTL_CONFIRM_READ_DELAY_MS`,
 /// the first pause; the second is twice as long).
-fn confirm_read_delays() -> [Duration; 2] {
+pub fn confirm_read_delays() -> [Duration; 2] {
     let first = std::env::var("ADSCTL_CONFIRM_READ_DELAY_MS")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())

@@ -425,15 +425,60 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
     r
 }
 
+/// The ownership marker adsctl keeps at the end of a custom or lookalike audience's `description` (audiences
+/// have no ad labels): `[adsctl-managed]`, or `[adsctl-managed:<fingerprint>]` once the members given by the
+/// fingerprint (`model::value_fingerprint`) are uploaded.
+pub const AUDIENCE_MARKER: &str = "adsctl-managed";
+
+/// The description to write: the user's text, then the marker.
+pub fn marked_description(user: Option<&str>, fingerprint: Option<&str>) -> String {
+    let marker = match fingerprint {
+        Some(fp) => format!("[{AUDIENCE_MARKER}:{fp}]"),
+        None => format!("[{AUDIENCE_MARKER}]"),
+    };
+    match user.filter(|u| !u.is_empty()) {
+        Some(u) => format!("{u} {marker}"),
+        None => marker,
+    }
+}
+
+/// A live description split into the user's text and, when adsctl's marker ends it, the members' fingerprint
+/// it records (`Some(None)`: marked, no fingerprint).
+pub fn split_description(d: &str) -> (Option<String>, Option<Option<String>>) {
+    let Some(open) = d.rfind('[') else {
+        return (Some(d.to_string()), None);
+    };
+    let Some(inner) = d[open..].strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
+        return (Some(d.to_string()), None);
+    };
+    let fp = match inner.strip_prefix(AUDIENCE_MARKER) {
+        Some("") => None,
+        Some(rest) => match rest.strip_prefix(':') {
+            Some(fp) if fp.len() == 16 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => Some(fp.to_string()),
+            _ => return (Some(d.to_string()), None),
+        },
+        None => return (Some(d.to_string()), None),
+    };
+    let user = d[..open].trim_end();
+    ((!user.is_empty()).then(|| user.to_string()), Some(fp))
+}
+
 /// A customer-file audience or a lookalike, or `None` for subtypes adsctl does not manage.
 pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<Resource> {
     let subtype = a.subtype.as_deref().unwrap_or("CUSTOM").to_ascii_uppercase();
     let root = Address::account(ctx.account);
+    let (description, marker) = match a.description.as_deref() {
+        Some(d) => split_description(d),
+        None => (None, None),
+    };
     let mut r = match subtype.as_str() {
         "CUSTOM" => {
             let mut r = Resource::new(root.child(Kind::Audience, &a.name), Kind::Audience);
-            if let Some(d) = &a.description {
-                r.fields.insert("description", Value::Str(d.clone()));
+            if let Some(d) = description {
+                r.fields.insert("description", Value::Str(d));
+            }
+            if let Some(Some(fp)) = &marker {
+                r.observed.insert(crate::model::fingerprint_key("members"), fp.clone());
             }
             if let Some(s) = &a.customer_file_source {
                 r.fields.insert("customer_file_source", lower(s));
@@ -476,6 +521,7 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
         _ => return None,
     };
     r.id = Some(a.id.clone());
+    r.owned = marker.is_some();
     Some(r)
 }
 
@@ -938,7 +984,10 @@ pub fn audience_params(name: Option<&str>, fields: &BTreeMap<String, Value>) -> 
     }
     for (k, v) in fields {
         match k.as_str() {
-            "description" => p.push((k.clone(), Tmpl::lit(want_str(k, v)?))),
+            // written with adsctl's marker by the caller (see `marked_description`)
+            "description" => {
+                want_str(k, v)?;
+            }
             "customer_file_source" => p.push((k.clone(), Tmpl::lit(upper(k, v)?))),
             "members" => {}
             _ => return Err(unknown(k)),

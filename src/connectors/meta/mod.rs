@@ -74,6 +74,11 @@ struct Cache {
     targeting: HashMap<String, Json>,
     /// Ad id → its creative's `creative.*` fields as read.
     creatives: HashMap<String, BTreeMap<String, Value>>,
+    /// Creative name → id, every creative of the account as read (a creative a killed run left behind is found
+    /// by its name and reused, without a listing during the apply).
+    creative_names: Option<HashMap<String, String>>,
+    /// Audience id → the user's part of its description and the members' fingerprint its marker records.
+    audiences: HashMap<String, (Option<String>, Option<String>)>,
 }
 
 pub struct MetaConnector {
@@ -245,7 +250,8 @@ impl MetaConnector {
                 .map_err(|e| self.err(e))?,
             "ad",
         )?;
-        let creatives: HashMap<String, wire::Creative> = if ads.is_empty() {
+        let listed_creatives = !ads.is_empty();
+        let creatives: HashMap<String, wire::Creative> = if !listed_creatives {
             HashMap::new()
         } else {
             parse_all::<wire::Creative>(
@@ -297,8 +303,15 @@ impl MetaConnector {
             true
         };
 
+        let mut audience_cache = HashMap::new();
         for a in &audiences {
             if let Some(r) = mapping::audience_resource(a, &ctx) {
+                let (user, marker) = a
+                    .description
+                    .as_deref()
+                    .map(mapping::split_description)
+                    .unwrap_or_default();
+                audience_cache.insert(a.id.clone(), (user, marker.flatten()));
                 out.push(r);
             }
         }
@@ -365,6 +378,15 @@ impl MetaConnector {
             let mut cache = self.cache();
             cache.targeting.extend(targeting);
             cache.creatives.extend(creative_cache);
+            cache.audiences.extend(audience_cache);
+            if !incremental {
+                cache.creative_names = listed_creatives.then(|| {
+                    creatives
+                        .values()
+                        .filter_map(|c| Some((c.name.clone()?, c.id.clone())))
+                        .collect()
+                });
+            }
             if let Some(l) = label_id {
                 cache.label_id = Some(l);
             }
