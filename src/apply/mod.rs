@@ -500,12 +500,29 @@ impl AccountRun<'_> {
                         "request outcome unknown; looking up what it made before sending the rest again"
                     );
                     let found = self.look_up_creates(&sent, &steps, changes).await;
+                    // Without an answer (the connection broke) a create may have been made and hidden by a lagging
+                    // read: it is not sent again, its intent stays for the next run. A server error is an answer:
+                    // what the look-ups do not find was not made.
+                    let answered = !matches!(e, crate::connectors::ConnectorError::Transport { .. });
                     for (k, &i) in sent.iter().enumerate() {
+                        let create = steps[i].kind == StepKind::Create;
                         st[i] = match found.get(&i) {
                             Some(id) => StepState::Done(Some(id.clone())),
+                            None if create && !answered => StepState::Failed(OpError {
+                                code: "outcome_unknown".into(),
+                                message: format!(
+                                    "{e}; it may have been made, and it was not found, so it was not sent again"
+                                ),
+                                field: None,
+                                hint: Some(
+                                    "run apply again: the next plan finds the object if it was made, and creates it \
+                                     otherwise"
+                                        .into(),
+                                ),
+                            }),
                             None => StepState::Pending,
                         };
-                        if let Some(key) = intents[k] {
+                        if let (Some(key), false) = (intents[k], matches!(st[i], StepState::Failed(_))) {
                             self.store.journal_resolve(key)?;
                         }
                     }

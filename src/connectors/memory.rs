@@ -68,6 +68,10 @@ pub struct Faults {
     /// When a response is lost, the next read leaves out what that request created (it lags behind it).
     #[serde(default)]
     pub lag_after_lost_response: bool,
+    /// The request holding this operation (counted like `crash_at_op`) is answered with a server error, and
+    /// nothing of it is done.
+    #[serde(default)]
+    pub server_error_at_op: Option<u64>,
 }
 
 /// Tunable capabilities (to exercise batching).
@@ -257,6 +261,20 @@ impl MemoryConnector {
         } else {
             &mut guard
         };
+        if let Some(k) = d.faults.server_error_at_op.filter(|_| !dry_run) {
+            let first = d.ops_seen;
+            if (first..first + batch.ops.len() as u64).contains(&k) {
+                d.faults.server_error_at_op = None;
+                d.ops_seen += batch.ops.len() as u64;
+                self.persist(d)?;
+                return Err(ConnectorError::Api {
+                    platform: "memory",
+                    code: "UNAVAILABLE".into(),
+                    message: "the service is currently unavailable".into(),
+                    hint: None,
+                });
+            }
+        }
         let mut out: Vec<OpOutcome> = Vec::with_capacity(batch.ops.len());
         let index = |live: &[Resource]| -> HashMap<String, usize> {
             live.iter()

@@ -43,7 +43,7 @@ pub struct ReadRequest {
 
 /// A reference to a platform object in an operation: an id known already, or the result of an earlier
 /// create in the same batch (connectors with temporary ids / batch dependencies resolve it in one request).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdRef {
     Known(String),

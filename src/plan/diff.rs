@@ -410,7 +410,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             fields,
             desired: if recorded { SmallMap::new() } else { d.fields.clone() },
             prevent_destroy: d.lifecycle.prevent_destroy,
-            observed: l.observed.clone(),
+            observed: shown(&l.observed),
             notes,
         });
     }
@@ -551,7 +551,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
             fields,
             desired: SmallMap::new(),
             prevent_destroy: remembered,
-            observed: l.observed.clone(),
+            observed: shown(&l.observed),
             notes: vec![note.to_string()],
         });
     }
@@ -601,6 +601,15 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     blockers.extend(guardrails::check(&account, &plan, &live, &opts.allow_guardrails));
     plan.changes.shrink_to_fit();
     Ok((plan, blockers))
+}
+
+/// What a change shows of the platform's observations: not the fingerprints connectors keep for the engine.
+fn shown(observed: &SmallMap<String>) -> SmallMap<String> {
+    observed
+        .iter()
+        .filter(|(k, _)| !k.starts_with("fingerprint."))
+        .map(|(k, v)| (*k, v.clone()))
+        .collect()
 }
 
 /// Whose a matched live object is, and what the plan does about it.

@@ -28,7 +28,7 @@ use super::error::ErrorClass;
 use super::mapping::{self, IdOrRef, MappingError, Params, Piece, Ref, Tmpl};
 use super::{act_id, MetaConnector, CREATIVE_FIELDS};
 use crate::connectors::{ApplyBatch, ConnectorError, IdRef, OpAction, OpError, OpOutcome, Operation};
-use crate::model::{Account, Address, Kind, Value};
+use crate::model::{value_fingerprint, Account, Address, Kind, Value};
 
 /// Removals ride in the query string of `DELETE /{id}/users`: keep those URLs a sane length.
 pub const MAX_USERS_PER_DELETE: usize = 1_000;
@@ -103,6 +103,10 @@ struct Call {
     lookup: Option<Lookup>,
     attempts: usize,
     last_error: Option<OpError>,
+    /// The platform answered that this call failed (a server error for it or for its whole batch), as opposed
+    /// to no answer at all (a lost response, a `null` element): a create not found by look-ups is then sent
+    /// again; without an answer it may have been made and a lagging read may hide it, so it is not.
+    answered: bool,
 }
 
 impl Call {
@@ -115,11 +119,18 @@ impl Call {
     }
 }
 
-/// Members to add and remove after the batch.
+/// Members to add and remove after the batch, and the audience's marker once they are uploaded.
 #[derive(Clone, Debug, Default)]
 struct Members {
     add: Vec<String>,
     remove: Vec<String>,
+    /// What the audience holds is not known (a runner without state, a fingerprint that disagrees): `add` is
+    /// the whole list and replaces it (`POST /{id}/usersreplace`).
+    replace: bool,
+    /// The fingerprint of the whole member set (`model::value_fingerprint`), and the user's part of the
+    /// description, written back with it into the marker once the upload is done.
+    fingerprint: String,
+    description: Option<String>,
 }
 
 fn ref_name(r: &Ref) -> String {
@@ -146,6 +157,18 @@ fn members_of(v: Option<&Value>) -> BTreeSet<String> {
 
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The `description` parameter: the user's text with adsctl's ownership marker at its end.
+fn description_param(user: Option<&str>, fingerprint: Option<&str>) -> (String, Tmpl) {
+    (
+        "description".into(),
+        Tmpl::lit(mapping::marked_description(user, fingerprint)),
+    )
+}
+
+fn str_field(fields: &BTreeMap<String, Value>, key: &str) -> Option<String> {
+    fields.get(key).and_then(|v| v.as_str()).map(str::to_string)
 }
 
 fn op_error(code: &str, message: impl Into<String>, hint: Option<&str>) -> OpError {
@@ -250,6 +273,7 @@ impl<'a> Planner<'a> {
             lookup: None,
             attempts: 0,
             last_error: None,
+            answered: false,
         }
     }
 
@@ -331,6 +355,13 @@ impl<'a> Planner<'a> {
                 Some("see docs/resource-model.md for the Meta kinds"),
             )));
         }
+        if self.validate && audience_kind {
+            // execution_options=["validate_only"] exists on campaigns, ad sets, ads and creatives only (WIRE-NOTES
+            // § Dry run): a custom audience call would be refused for the option itself.
+            return Err(OpOutcome::Skipped {
+                reason: "Meta has no dry run for custom audiences; checked when applied".into(),
+            });
+        }
         match &op.action {
             OpAction::Create { fields } => {
                 let mut calls = Vec::new();
@@ -376,19 +407,25 @@ impl<'a> Planner<'a> {
                                 Some("members are normalised and hashed locally before upload"),
                             )));
                         }
-                        if !all.is_empty() {
+                        let user = str_field(fields, "description");
+                        // The marker records the members' fingerprint once they are uploaded (an empty list is
+                        // complete at once).
+                        let fp = fields.get("members").filter(|_| all.is_empty()).map(value_fingerprint);
+                        if let (false, Some(m)) = (all.is_empty(), fields.get("members")) {
                             self.members.insert(
                                 i,
                                 Members {
                                     add: all.into_iter().collect(),
                                     remove: Vec::new(),
+                                    replace: false,
+                                    fingerprint: value_fingerprint(m),
+                                    description: user.clone(),
                                 },
                             );
                         }
-                        (
-                            mapping::audience_params(Some(&name), fields).map_err(fail)?,
-                            Edge::CustomAudiences,
-                        )
+                        let mut p = mapping::audience_params(Some(&name), fields).map_err(fail)?;
+                        p.push(description_param(user.as_deref(), fp.as_deref()));
+                        (p, Edge::CustomAudiences)
                     }
                     Kind::LookalikeAudience => {
                         let origin = match fields.get("origin") {
@@ -396,10 +433,9 @@ impl<'a> Planner<'a> {
                             Some(Value::Str(id)) => Some(IdOrRef::Known(id.clone())),
                             _ => None,
                         };
-                        (
-                            mapping::lookalike_params(&name, fields, origin).map_err(fail)?,
-                            Edge::CustomAudiences,
-                        )
+                        let mut p = mapping::lookalike_params(&name, fields, origin).map_err(fail)?;
+                        p.push(description_param(None, None));
+                        (p, Edge::CustomAudiences)
                     }
                     _ => unreachable_kind(op.kind)?,
                 };
@@ -458,8 +494,14 @@ impl<'a> Planner<'a> {
                         p
                     }
                     Kind::Audience => {
-                        if set.contains_key("members") {
-                            let want = members_of(set.get("members"));
+                        let (live_user, live_fp) = self.conn.cache().audiences.get(id).cloned().unwrap_or_default();
+                        let user = match set.get("description") {
+                            Some(_) => str_field(set, "description"),
+                            None => live_user,
+                        };
+                        let mut fp = live_fp;
+                        if let Some(m) = set.get("members") {
+                            let want = members_of(Some(m));
                             if let Some(bad) = want.iter().find(|m| !is_sha256_hex(m)) {
                                 return Err(OpOutcome::Failed(op_error(
                                     "adsctl.members",
@@ -470,16 +512,31 @@ impl<'a> Planner<'a> {
                                     Some("members are normalised and hashed locally before upload"),
                                 )));
                             }
+                            // `before` holds the members only when the engine knows what the audience holds.
+                            let replace = !before.contains_key("members");
                             let had = members_of(before.get("members"));
-                            let m = Members {
-                                add: want.difference(&had).cloned().collect(),
-                                remove: had.difference(&want).cloned().collect(),
-                            };
-                            if !m.add.is_empty() || !m.remove.is_empty() {
-                                self.members.insert(i, m);
-                            }
+                            self.members.insert(
+                                i,
+                                Members {
+                                    add: if replace {
+                                        want.iter().cloned().collect()
+                                    } else {
+                                        want.difference(&had).cloned().collect()
+                                    },
+                                    remove: had.difference(&want).cloned().collect(),
+                                    replace,
+                                    fingerprint: value_fingerprint(m),
+                                    description: user.clone(),
+                                },
+                            );
+                            // The marker loses its fingerprint until the upload is done.
+                            fp = None;
                         }
-                        mapping::audience_params(None, set).map_err(fail)?
+                        let mut p = mapping::audience_params(None, set).map_err(fail)?;
+                        if set.contains_key("description") || set.contains_key("members") {
+                            p.push(description_param(user.as_deref(), fp.as_deref()));
+                        }
+                        p
                     }
                     Kind::LookalikeAudience => {
                         return Err(OpOutcome::Failed(op_error(
@@ -504,12 +561,16 @@ impl<'a> Planner<'a> {
             OpAction::Adopt { id } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
                 if audience_kind {
-                    // Custom audiences have no ad labels: the state's id map records ownership.
-                    return Err(if self.validate {
-                        OpOutcome::Valid
-                    } else {
-                        OpOutcome::Applied { id: id.clone() }
-                    });
+                    // Custom audiences have no ad labels: the marker goes at the end of the description (without
+                    // a fingerprint: what the audience holds is not known).
+                    let user = self.conn.cache().audiences.get(id).and_then(|(u, _)| u.clone());
+                    return Ok(vec![self.call(
+                        i,
+                        Role::Main,
+                        Method::Post,
+                        Planner::node(id),
+                        vec![description_param(user.as_deref(), None)],
+                    )]);
                 }
                 let Some(l) = self.label_params() else {
                     return Err(OpOutcome::Skipped {
@@ -559,6 +620,13 @@ impl<'a> Planner<'a> {
                 )])
             }
         }
+    }
+
+    /// The campaign of the ad set a call is about (its create, update, pause, removal or labelling), to keep
+    /// sibling ad sets in separate batches.
+    fn adset_campaign(&self, c: &Call) -> Option<IdRef> {
+        let op = &self.batch.ops[c.op?];
+        (op.kind == Kind::AdSet && c.role == Role::Main).then(|| op.parent.clone())?
     }
 
     fn applied(&self, i: usize) -> bool {
@@ -704,27 +772,9 @@ pub async fn run(
         parent_pending: HashMap::new(),
         existing_creatives: HashMap::new(),
     };
-    // Creatives a killed run left behind are found by name and reused instead of made again.
-    let makes_creatives = batch.ops.iter().any(|op| {
-        op.kind == Kind::Ad
-            && match &op.action {
-                OpAction::Create { .. } => true,
-                OpAction::Update { set, .. } => set.keys().any(|k| k.starts_with("creative.")),
-                _ => false,
-            }
-    });
-    if makes_creatives && !validate {
-        let params = vec![("fields".to_string(), "id,name".to_string())];
-        match conn.client.get_all(&format!("{act}/adcreatives"), &params).await {
-            Ok(items) => {
-                for j in &items {
-                    if let (Some(name), Some(id)) = (j.get("name").and_then(Json::as_str), id_of(j)) {
-                        p.existing_creatives.insert(name.to_string(), id);
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "meta: could not list creatives; new ones are made"),
-        }
+    // Creatives a killed run left behind are found by name (in the plan's read) and reused instead of made again.
+    if !validate {
+        p.existing_creatives = conn.cache().creative_names.clone().unwrap_or_default();
     }
     let mut queue: VecDeque<Call> = VecDeque::new();
     if needs_label && label_id.is_none() && !validate {
@@ -743,6 +793,7 @@ pub async fn run(
             }),
             attempts: 0,
             last_error: None,
+            answered: false,
         });
     }
     // Pre-resolve ids the operations already know, so Pending refs to non-creates work too.
@@ -798,12 +849,27 @@ pub async fn run(
             Err(outcome) => p.decide(Some(i), outcome),
         }
     }
-    // A lookalike needs its seed's members (≥ 100): one whose origin is created here goes after the upload.
+    // A lookalike needs its seed's members (≥ 100): one whose origin is created here goes after the upload, and
+    // so does everything that refers to it (an ad set targeting it, that ad set's ads). The queue is in
+    // dependency order, so one pass finds them all.
     let seeded: HashSet<usize> = p.members.keys().copied().collect();
-    let (first, deferred): (VecDeque<Call>, VecDeque<Call>) = queue.into_iter().partition(|c| {
-        !(c.op.is_some_and(|i| batch.ops[i].kind == Kind::LookalikeAudience)
-            && c.refs().iter().any(|r| matches!(r, Ref::Op(j) if seeded.contains(j))))
-    });
+    let mut later_ops: HashSet<usize> = HashSet::new();
+    let mut first: VecDeque<Call> = VecDeque::new();
+    let mut deferred: VecDeque<Call> = VecDeque::new();
+    for c in queue {
+        let refs = c.refs();
+        let waits = (c.op.is_some_and(|i| batch.ops[i].kind == Kind::LookalikeAudience)
+            && refs.iter().any(|r| matches!(r, Ref::Op(j) if seeded.contains(j))))
+            || refs
+                .iter()
+                .any(|r| matches!(r, Ref::Op(j) | Ref::Creative(j) if later_ops.contains(j)));
+        if waits {
+            later_ops.extend(c.op);
+            deferred.push_back(c);
+        } else {
+            first.push_back(c);
+        }
+    }
     execute(&mut p, &act, first).await?;
     upload_members(&mut p).await;
     if !deferred.is_empty() {
@@ -834,6 +900,9 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
         let mut chunk: Vec<Call> = Vec::new();
         let mut in_chunk: HashSet<Ref> = HashSet::new();
         let mut later: VecDeque<Call> = VecDeque::new();
+        // Campaigns that have an ad set in this batch: a batch may not hold two ad sets of one campaign (the
+        // Graph API's batch limitations; WIRE-NOTES § Batch).
+        let mut campaigns_in_chunk: HashSet<IdRef> = HashSet::new();
         while let Some(c) = queue.pop_front() {
             if chunk.len() >= MAX_BATCH_CALLS {
                 queue.push_front(c);
@@ -861,13 +930,17 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                 continue;
             }
             let ready = refs.iter().all(|r| p.resolved.contains_key(r) || in_chunk.contains(r));
-            if !ready {
+            let sibling = p.adset_campaign(&c);
+            if !ready || sibling.as_ref().is_some_and(|k| campaigns_in_chunk.contains(k)) {
                 later.push_back(c);
                 continue;
             }
+            campaigns_in_chunk.extend(sibling);
             if let Some(prod) = &c.produces {
                 in_chunk.insert(prod.clone());
             }
+            let mut c = c;
+            c.answered = false;
             chunk.push(c);
         }
         if chunk.is_empty() {
@@ -941,7 +1014,12 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                 }
                 tracing::warn!(error = %e, "meta: batch outcome unknown; looking up creates before retrying");
                 let oe = call_error_to_op(&e);
-                chunk.iter_mut().for_each(|c| c.last_error = Some(oe.clone()));
+                // A server error is an answer: the batch failed. A broken connection says nothing.
+                let answered = matches!(e, CallError::Http { .. } | CallError::Graph { .. });
+                chunk.iter_mut().for_each(|c| {
+                    c.last_error = Some(oe.clone());
+                    c.answered = answered;
+                });
                 vec![BatchReply::Unknown; chunk.len()]
             }
         };
@@ -980,6 +1058,7 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                         // re-send it blindly. (Rate limits refuse the call before it runs: those are re-sent.)
                         let mut c = c;
                         c.last_error = Some(g.to_op_error());
+                        c.answered = true;
                         unknown_creates.push(c);
                     } else if g.is_retryable() && c.attempts + 1 < max_attempts {
                         had_transient = true;
@@ -1029,6 +1108,14 @@ async fn execute(p: &mut Planner<'_>, act: &str, mut queue: VecDeque<Call>) -> R
                         } else {
                             p.fail_call(&c, op_error("meta.skipped", reason, None));
                         }
+                    }
+                    Ok(Sought::NotFound) if c.answered && c.attempts + 1 < max_attempts => {
+                        // Not there after several look-ups spread over time: it was not made. Sent again.
+                        tracing::info!(call = ?c.produces, "meta: a create with an unknown outcome was not made; sending it again");
+                        let mut c = c;
+                        c.attempts += 1;
+                        had_transient = true;
+                        retry.push(c);
                     }
                     Ok(Sought::NotFound) => {
                         tracing::warn!(
@@ -1241,13 +1328,18 @@ async fn send_users(
     conn: &MetaConnector,
     audience_id: &str,
     method: Method,
+    edge: &str,
     hashes: &[String],
     per_call: usize,
 ) -> Result<(), CallError> {
-    if hashes.is_empty() {
+    // A replacement by an empty list still has to empty the audience: one call with no data.
+    if hashes.is_empty() && edge != "usersreplace" {
         return Ok(());
     }
-    let chunks: Vec<&[String]> = hashes.chunks(per_call.max(1)).collect();
+    let mut chunks: Vec<&[String]> = hashes.chunks(per_call.max(1)).collect();
+    if chunks.is_empty() {
+        chunks.push(&[]);
+    }
     let sid = session_id(audience_id, method.as_str());
     let total = hashes.len();
     for (k, chunk) in chunks.iter().enumerate() {
@@ -1265,7 +1357,7 @@ async fn send_users(
         // Adding or removing the same hashes twice is harmless: these calls may be retried.
         let resp = conn
             .client
-            .call(method, &format!("{audience_id}/users"), &params, true)
+            .call(method, &format!("{audience_id}/{edge}"), &params, true)
             .await?;
         let invalid = resp.get("num_invalid_entries").and_then(Json::as_i64).unwrap_or(0);
         if invalid > 0 {
@@ -1276,6 +1368,33 @@ async fn send_users(
 }
 
 async fn sync_members(conn: &MetaConnector, audience_id: &str, m: &Members) -> Result<(), CallError> {
-    send_users(conn, audience_id, Method::Post, &m.add, MAX_USERS_PER_CALL).await?;
-    send_users(conn, audience_id, Method::Delete, &m.remove, MAX_USERS_PER_DELETE).await
+    if m.replace {
+        send_users(
+            conn,
+            audience_id,
+            Method::Post,
+            "usersreplace",
+            &m.add,
+            MAX_USERS_PER_CALL,
+        )
+        .await?;
+    } else {
+        send_users(conn, audience_id, Method::Post, "users", &m.add, MAX_USERS_PER_CALL).await?;
+        send_users(
+            conn,
+            audience_id,
+            Method::Delete,
+            "users",
+            &m.remove,
+            MAX_USERS_PER_DELETE,
+        )
+        .await?;
+    }
+    // Uploaded: the marker records what the audience now holds.
+    let params = vec![(
+        "description".to_string(),
+        mapping::marked_description(m.description.as_deref(), Some(&m.fingerprint)),
+    )];
+    conn.client.call(Method::Post, audience_id, &params, true).await?;
+    Ok(())
 }
