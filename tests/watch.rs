@@ -958,6 +958,31 @@ mod engine {
         async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
             self.inner.health(account).await
         }
+        async fn acquire_lease(
+            &self,
+            account: &Account,
+            holder: &str,
+            expires_at: chrono::DateTime<chrono::Utc>,
+            take_over: Option<&str>,
+        ) -> Result<adsctl::connectors::LeaseOutcome, ConnectorError> {
+            self.check(account)?;
+            self.inner.acquire_lease(account, holder, expires_at, take_over).await
+        }
+        async fn renew_lease(
+            &self,
+            account: &Account,
+            lease: &adsctl::connectors::Lease,
+            expires_at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), ConnectorError> {
+            self.inner.renew_lease(account, lease, expires_at).await
+        }
+        async fn release_lease(
+            &self,
+            account: &Account,
+            lease: &adsctl::connectors::Lease,
+        ) -> Result<(), ConnectorError> {
+            self.inner.release_lease(account, lease).await
+        }
         async fn metrics(
             &self,
             account: &Account,

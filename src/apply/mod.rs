@@ -16,6 +16,8 @@ use crate::model::{Account, Address, SmallMap, Value};
 use crate::plan::{AccountPlan, Action, Change, Plan};
 use crate::state::{HistoryEntry, Intent, StateEntry, StateError, StateStore};
 
+pub mod lease;
+
 /// How many times one account's apply sends again what a request with an unknown outcome did not do.
 const MAX_RESENDS: u32 = 3;
 

@@ -30,6 +30,10 @@ pub struct Args {
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How long to wait for an account another runner is applying to (its lease on the platform), e.g. `10m`.
+    /// 0 (the default) stops at once with a message naming the holder.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::watch::parse_duration_or_zero)]
+    pub lock_timeout: std::time::Duration,
 }
 
 fn confirm(n: usize) -> Result<bool, CommandError> {
@@ -65,15 +69,69 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let rt = runtime()?;
 
     let (emulator, conns) = connectors_for(&rt, &mut project, &args.flags)?;
-    let plan = match &plan_file {
-        Some(path) => {
+    // A saved plan names its accounts; otherwise every account the plan may touch.
+    let saved = match &plan_file {
+        Some(path) => Some(file::load(path).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?),
+        None => None,
+    };
+    let leased: Vec<Target> = match &saved {
+        Some(plan) => plan.accounts.iter().map(|a| a.account.clone()).collect::<Vec<_>>(),
+        None => project
+            .accounts
+            .keys()
+            .filter(|a| args.flags.targets.is_empty() || args.flags.targets.iter().any(|t| t.account == **a))
+            .cloned()
+            .collect(),
+    }
+    .into_iter()
+    .filter_map(|name| {
+        Some(Target {
+            account: project.accounts.get(&name)?.clone(),
+            connector: conns.get(&name)?.clone(),
+        })
+    })
+    .collect();
+    // The accounts are leased on the platforms before anything is read: a second runner waits for (or reports)
+    // the first, then plans against what the first one applied.
+    let quiet = global.quiet;
+    let leases = rt
+        .block_on(apply::lease::acquire(leased, args.lock_timeout, &|e| {
+            if !quiet {
+                eprintln!("waiting: {e} (up to --lock-timeout)");
+            }
+        }))
+        .map_err(|e| {
+            let hint = e.hint();
+            CommandError::new(e.to_string()).with_hint(hint)
+        })?;
+    let result = leased_apply(global, args, &project, &store, &rt, &conns, plan_file.as_deref(), saved);
+    rt.block_on(leases.release());
+    // the emulator's state is saved before the lock is released
+    drop(emulator);
+    drop(lock);
+    result
+}
+
+/// Plan (or check the saved plan) and apply, with the accounts leased.
+#[allow(clippy::too_many_arguments)]
+fn leased_apply(
+    global: &GlobalArgs,
+    args: &Args,
+    project: &crate::spec::Project,
+    store: &crate::state::SledStore,
+    rt: &tokio::runtime::Runtime,
+    conns: &BTreeMap<String, std::sync::Arc<dyn crate::connectors::Connector>>,
+    plan_file: Option<&std::path::Path>,
+    saved: Option<crate::plan::Plan>,
+) -> CommandResult {
+    let plan = match (plan_file, saved) {
+        (Some(path), Some(plan)) => {
             if !args.flags.targets.is_empty() || args.flags.allow_replace || !args.flags.allow_guardrails.is_empty() {
                 return Err(CommandError::new(
                     "--target, --allow-replace and --allow-guardrail belong to the plan, not to applying a saved plan",
                 )
                 .with_hint("pass them to `adsctl plan --out FILE`"));
             }
-            let plan = file::load(path).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
             if plan.is_blocked() {
                 return Err(CommandError::new(format!("{} is a blocked plan", path.display())));
             }
@@ -89,7 +147,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                     .get(&a.account)
                     .ok_or_else(|| CommandError::new(format!("no connector for account `{}`", a.account)))?;
                 let live = rt
-                    .block_on(read_account(conn.as_ref(), account, &store, ReadMode::Full, Vec::new()))
+                    .block_on(read_account(conn.as_ref(), account, store, ReadMode::Full, Vec::new()))
                     .map_err(|e| {
                         let hint = e.hint();
                         let err = CommandError::new(e.to_string());
@@ -112,8 +170,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
             plan
         }
-        None => {
-            let plan = make(&rt, &project, &store, &args.flags, ReadMode::Full, &conns)?;
+        _ => {
+            let plan = make(rt, project, store, &args.flags, ReadMode::Full, conns)?;
             if !global.quiet || plan.is_blocked() {
                 print!(
                     "{}",
@@ -130,8 +188,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                     println!("No changes. The accounts match the YAML.");
                 }
                 // still record ids / prevent_destroy of what matched
-                let targets = targets_for(&project, &plan, &conns)?;
-                rt.block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                let targets = targets_for(project, &plan, conns)?;
+                rt.block_on(apply::execute(&plan, &targets, store, &ExecOptions::default()))
                     .map_err(|e| CommandError::new(e.to_string()))?;
                 return Ok(ExitCode::SUCCESS);
             }
@@ -149,20 +207,17 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         }
     };
 
-    let targets = targets_for(&project, &plan, &conns)?;
+    let targets = targets_for(project, &plan, conns)?;
     let opts = ExecOptions {
         concurrency: usize::from(args.parallelism),
         progress: std::io::stderr().is_terminal() && !global.quiet,
     };
     let report = rt
-        .block_on(apply::execute(&plan, &targets, &store, &opts))
+        .block_on(apply::execute(&plan, &targets, store, &opts))
         .map_err(|e| match e {
             apply::ApplyError::State(s) => state_error(s),
             other => CommandError::new(other.to_string()),
         })?;
-    // the emulator's state is saved before the lock is released
-    drop(emulator);
-    drop(lock);
     if let Err(e) = crate::audit::record_apply_report(&crate::state::state_dir(&project.root), &project.root, &report) {
         eprintln!("warning: the apply is done but could not be written to the audit log: {e}");
     }

@@ -48,8 +48,17 @@ pub struct Args {
     pub no_file_watch: bool,
 }
 
-/// `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds.
+/// `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds; more than zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(s)?;
+    if d.is_zero() {
+        return Err("the duration must be positive".into());
+    }
+    Ok(d)
+}
+
+/// Like [`parse_duration`], zero allowed (`0s`: do not wait).
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());
@@ -78,9 +87,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             _ => return Err(format!("invalid duration {s:?}: unit must be ms, s, m, h or d")),
         };
         total = total.saturating_add(d);
-    }
-    if total.is_zero() {
-        return Err("the duration must be positive".into());
     }
     Ok(total)
 }

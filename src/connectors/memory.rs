@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, IdRef, LiveSnapshot, MetricRow,
-    MetricsLevel, OpAction, OpError, OpOutcome, ReadRequest,
+    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, IdRef, Lease, LeaseOutcome, LiveSnapshot,
+    MetricRow, MetricsLevel, OpAction, OpError, OpOutcome, ReadRequest,
 };
 use crate::model::{Account, Kind, Platform, Resource, Value};
 
@@ -105,6 +105,9 @@ pub struct MemoryData {
     pub faults: Faults,
     #[serde(default)]
     pub capabilities: MemoryCaps,
+    /// Apply leases per account name.
+    #[serde(default)]
+    pub leases: BTreeMap<String, Lease>,
 }
 
 pub struct MemoryConnector {
@@ -540,6 +543,64 @@ impl Connector for MemoryConnector {
                 None => "memory backend".into(),
             },
         })
+    }
+
+    async fn acquire_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        take_over: Option<&str>,
+    ) -> Result<LeaseOutcome, ConnectorError> {
+        self.reload()?;
+        let mut d = self.lock();
+        if let Some(l) = d.leases.get(&account.name) {
+            if l.expires_at > chrono::Utc::now() && l.holder != holder && Some(l.holder.as_str()) != take_over {
+                return Ok(LeaseOutcome::Held {
+                    holder: l.holder.clone(),
+                    expires_at: l.expires_at,
+                });
+            }
+        }
+        d.next_id += 1;
+        let lease = Lease {
+            holder: holder.to_string(),
+            expires_at,
+            token: format!("lease{}", d.next_id),
+        };
+        d.leases.insert(account.name.clone(), lease.clone());
+        self.persist(&d)?;
+        Ok(LeaseOutcome::Acquired(lease))
+    }
+
+    async fn renew_lease(
+        &self,
+        account: &Account,
+        lease: &Lease,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ConnectorError> {
+        self.reload()?;
+        let mut d = self.lock();
+        match d.leases.get_mut(&account.name) {
+            Some(l) if l.token == lease.token => {
+                l.expires_at = expires_at;
+                self.persist(&d)
+            }
+            _ => Err(ConnectorError::Config(format!(
+                "account `{}`: the apply lease was lost",
+                account.name
+            ))),
+        }
+    }
+
+    async fn release_lease(&self, account: &Account, lease: &Lease) -> Result<(), ConnectorError> {
+        self.reload()?;
+        let mut d = self.lock();
+        if d.leases.get(&account.name).is_some_and(|l| l.token == lease.token) {
+            d.leases.remove(&account.name);
+            self.persist(&d)?;
+        }
+        Ok(())
     }
 
     /// The sandbox has no traffic: no metrics.

@@ -296,6 +296,29 @@ pub struct QuotaCost {
     pub quota: String,
 }
 
+/// A lease on one account, taken on the platform before an apply's first read and given back after its last
+/// write, so that two runners that share no state never apply to one account at once (two CI jobs after two
+/// quick merges). It is an object only one runner can hold at a time, recording its holder and expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Who holds it (`host/pid/random`).
+    pub holder: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The platform object that is the lease (a label id): what renewing and giving it back act on.
+    pub token: String,
+}
+
+/// What asking for a lease gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired(Lease),
+    /// Someone else holds it until `expires_at` (unless they give it back earlier).
+    Held {
+        holder: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+}
+
 /// One platform, one account at a time. Implementations are cheap to share (`Arc`) and safe to call
 /// concurrently for different accounts.
 #[async_trait]
@@ -314,6 +337,24 @@ pub trait Connector: Send + Sync {
     fn quota_cost(&self, _account: &Account, _ops: &[Operation]) -> Option<QuotaCost> {
         None
     }
+    /// Take the account's lease for `holder` until `expires_at`, unless someone else holds an unexpired one. A
+    /// lease held by `take_over` (a holder known to be gone: a killed process on this host) counts as expired.
+    async fn acquire_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        take_over: Option<&str>,
+    ) -> Result<LeaseOutcome, ConnectorError>;
+    /// Move a held lease's expiry.
+    async fn renew_lease(
+        &self,
+        account: &Account,
+        lease: &Lease,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ConnectorError>;
+    /// Give a held lease back.
+    async fn release_lease(&self, account: &Account, lease: &Lease) -> Result<(), ConnectorError>;
     /// Performance by object and day.
     async fn metrics(
         &self,

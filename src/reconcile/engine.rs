@@ -129,6 +129,32 @@ impl Connector for Instrumented {
         self.record(&r);
         r
     }
+    async fn acquire_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        take_over: Option<&str>,
+    ) -> Result<crate::connectors::LeaseOutcome, ConnectorError> {
+        let r = self.inner.acquire_lease(account, holder, expires_at, take_over).await;
+        self.record(&r);
+        r
+    }
+    async fn renew_lease(
+        &self,
+        account: &Account,
+        lease: &crate::connectors::Lease,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ConnectorError> {
+        let r = self.inner.renew_lease(account, lease, expires_at).await;
+        self.record(&r);
+        r
+    }
+    async fn release_lease(&self, account: &Account, lease: &crate::connectors::Lease) -> Result<(), ConnectorError> {
+        let r = self.inner.release_lease(account, lease).await;
+        self.record(&r);
+        r
+    }
     async fn metrics(
         &self,
         account: &Account,
@@ -417,13 +443,45 @@ impl Reconciler for EngineReconciler {
         let (applied, pending) = if mode == Mode::Observe || !blocked.is_empty() || planned.total() == 0 {
             (PlanSummary::default(), planned)
         } else {
-            let targets = BTreeMap::from([(
-                account.name.clone(),
-                Target {
-                    account: account.clone(),
-                    connector: connector.clone(),
-                },
-            )]);
+            // Changes to make: lease the account on the platform (another runner — a CI job — may be applying to
+            // it), then plan again from a full read made under the lease, and apply that.
+            let target = Target {
+                account: account.clone(),
+                connector: connector.clone(),
+            };
+            let leases = crate::apply::lease::acquire(vec![target.clone()], std::time::Duration::ZERO, &|_| {})
+                .await
+                .map_err(|e| ReconcileError::Apply {
+                    hint: Some(e.hint()),
+                    message: e.to_string(),
+                })?;
+            let replanned = crate::plan::plan_project(
+                &sub,
+                self.store.as_ref(),
+                &connectors,
+                &PlanOptions::default(),
+                ReadMode::Full,
+            )
+            .await
+            .map_err(|e| plan_errors(account, e));
+            let plan = match replanned {
+                Ok(p) if !p.is_blocked() => p,
+                Ok(_) | Err(_) => {
+                    leases.release().await;
+                    return Err(match replanned {
+                        Err(e) => e,
+                        Ok(p) => ReconcileError::Plan {
+                            message: p
+                                .active_blockers()
+                                .map(|b| b.message.clone())
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            hint: None,
+                        },
+                    });
+                }
+            };
+            let targets = BTreeMap::from([(account.name.clone(), target)]);
             // The executor's future is not `Send` (its stream of borrowed account runs trips rustc's higher-
             // ranked lifetime inference), so it runs on a blocking thread driven by this runtime's handle.
             let store = self.store.clone();
@@ -443,15 +501,17 @@ impl Reconciler for EngineReconciler {
                     .await
                 })
             })
-            .await
-            .map_err(|e| ReconcileError::Apply {
-                message: format!("the apply stopped: {e}"),
-                hint: None,
-            })?
-            .map_err(|e| ReconcileError::Apply {
-                message: e.to_string(),
-                hint: None,
-            })?;
+            .await;
+            leases.release().await;
+            let report = report
+                .map_err(|e| ReconcileError::Apply {
+                    message: format!("the apply stopped: {e}"),
+                    hint: None,
+                })?
+                .map_err(|e| ReconcileError::Apply {
+                    message: e.to_string(),
+                    hint: None,
+                })?;
             let state_dir = crate::state::state_dir(&self.dir);
             if let Err(e) = crate::audit::record_apply_report(&state_dir, &self.dir, &report) {
                 tracing::warn!(error = %e, "the apply is done but could not be written to the audit log");

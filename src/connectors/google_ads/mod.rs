@@ -14,6 +14,7 @@ pub mod audience;
 pub mod client;
 pub mod config;
 pub mod errors;
+pub mod lease;
 pub mod mapping;
 pub mod metrics;
 pub mod mutate;
@@ -27,8 +28,8 @@ use chrono::{Duration as Days, Utc};
 use serde_json::Value as Json;
 
 use crate::connectors::{
-    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
-    OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
+    ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, Lease, LeaseOutcome, LiveSnapshot,
+    MetricRow, MetricsLevel, OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
 };
 use crate::model::{Account, Kind, Platform};
 
@@ -412,6 +413,32 @@ impl Connector for GoogleAdsConnector {
                 _ => format!("customer {} ({name}) reachable", client.customer_id),
             },
         })
+    }
+
+    async fn acquire_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        take_over: Option<&str>,
+    ) -> Result<LeaseOutcome, ConnectorError> {
+        let client = self.client(account)?;
+        Ok(lease::acquire(&client, holder, expires_at, take_over).await?)
+    }
+
+    async fn renew_lease(
+        &self,
+        account: &Account,
+        l: &Lease,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ConnectorError> {
+        let client = self.client(account)?;
+        Ok(lease::renew(&client, l, expires_at).await?)
+    }
+
+    async fn release_lease(&self, account: &Account, l: &Lease) -> Result<(), ConnectorError> {
+        let client = self.client(account)?;
+        Ok(lease::release(&client, l).await?)
     }
 
     async fn metrics(

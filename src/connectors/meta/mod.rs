@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod insights;
+pub mod lease;
 pub mod mapping;
 pub mod throttle;
 pub mod wire;
@@ -481,6 +482,37 @@ impl Connector for MetaConnector {
                 format!("{act} ({name}): {}", problems.join("; "))
             },
         })
+    }
+
+    async fn acquire_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        take_over: Option<&str>,
+    ) -> Result<crate::connectors::LeaseOutcome, ConnectorError> {
+        lease::acquire(
+            &self.client,
+            &act_id(&account.platform_id),
+            holder,
+            expires_at,
+            take_over,
+        )
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    async fn renew_lease(
+        &self,
+        _account: &Account,
+        l: &crate::connectors::Lease,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ConnectorError> {
+        lease::renew(&self.client, l, expires_at).await.map_err(|e| self.err(e))
+    }
+
+    async fn release_lease(&self, _account: &Account, l: &crate::connectors::Lease) -> Result<(), ConnectorError> {
+        lease::release(&self.client, l).await.map_err(|e| self.err(e))
     }
 
     async fn metrics(
