@@ -571,10 +571,11 @@ pub fn markdown_with_limit(plan: &Plan, limit: usize) -> String {
     out.push_str("> [!NOTE]\n");
     let _ = writeln!(
         out,
-        "> This plan is cut to fit a pull-request comment: the whole of it is {} characters, GitHub takes at most \
-         65,536. {} of its {} lines are shown{}. Every change is in the summary line above; the full plan is in \
-         the output of `adsctl plan`.\n",
+        "> This plan is cut to fit a pull-request comment: the whole of it is {} characters, this comment holds \
+         at most {} (GitHub takes 65,536). {} of its {} lines are shown{}. Every change is counted in the summary \
+         line above; the full plan is in the output of `adsctl plan`.\n",
         crate::model::group_thousands(&full_chars.to_string()),
+        crate::model::group_thousands(&limit.to_string()),
         crate::model::group_thousands(&shown_lines.to_string()),
         crate::model::group_thousands(&total_lines.to_string()),
         match accounts.len() - shown_accounts {
