@@ -3,9 +3,9 @@
 //! Every command that talks to a platform takes it: `plan`, `apply`, `watch`, `metrics`, `import`,
 //! `auth status` and `auth validate`. The emulator keeps its state in `<state dir>/emulator.json` (the state
 //! directory of the project, `.adsctl/` or `ADSCTL_STATE_DIR`, beside adsctl's own state): restored at start;
-//! saved every few seconds and when the command ends (whether it succeeded or not) by the commands that change
-//! accounts (`apply`, `watch`), never by the read-only ones, so that a second `adsctl plan --emulator` sees
-//! what the first `apply --emulator` made. Every account of the project is pointed at it and authenticates with
+//! saved every few seconds and when the command ends (whether it succeeded or not) by `plan`, `apply` and
+//! `watch`, never by the read-only `metrics`, `import` and `auth` commands, so that a second
+//! `adsctl plan --emulator` sees what the first `apply --emulator` made. Every account of the project is pointed at it and authenticates with
 //! the emulator's well-known credentials (`emulator::platform::defaults`), which are never printed; the token
 //! vault is not read.
 
@@ -35,10 +35,10 @@ pub const DATA_FILE: &str = "emulator.json";
 /// Whether the command may change the emulator's accounts (and so saves its state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Persist {
-    /// Saved every few seconds and when the command ends (`apply`, `watch`).
+    /// Saved every few seconds and when the command ends (`plan`, `apply`, `watch`).
     Yes,
-    /// Restored, never saved (read-only commands: `plan`'s reads must not overwrite what an `apply` or a `watch`
-    /// running next to it saves).
+    /// Restored, never saved (`metrics`, `import`, `auth`: their reads must not overwrite what an `apply` or a
+    /// `watch` running next to them saves).
     No,
 }
 
