@@ -20,6 +20,8 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+mod common;
+
 const G_CLIENT_ID: &str = "test-client.apps.example";
 const G_CLIENT_SECRET: &str = "gcs-SECRET-client-7f3a9c";
 const G_DEV_TOKEN: &str = "devtok-SECRET-51e2b8";
@@ -945,20 +947,9 @@ mod cli {
         }
     }
 
+    /// A fixture without its state (a quickstart run by hand leaves `.adsctl/` with an audit log).
     fn copy_dir(from: &Path, to: &Path, except: &[&str]) {
-        for e in std::fs::read_dir(from).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_str().unwrap().to_string();
-            if except.contains(&name.as_str()) {
-                continue;
-            }
-            if p.is_dir() {
-                std::fs::create_dir_all(to.join(&name)).unwrap();
-                copy_dir(&p, &to.join(&name), except);
-            } else {
-                std::fs::copy(&p, to.join(&name)).unwrap();
-            }
-        }
+        crate::common::copy_fixture_except(from, to, except);
     }
 
     fn all_files(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {

@@ -20,6 +20,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 /// Poll `f` every 25 ms until it returns `Some`, or panic after `timeout` with `what`.
 async fn poll<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
 where
@@ -895,17 +897,9 @@ mod engine {
     const SOCIAL: &str = "acme-social";
     const CAMPAIGN_FILE: &str = "campaigns/spring-sale-search.yaml";
 
+    /// A fixture without its state (a quickstart run by hand leaves `.adsctl/` beside it).
     fn copy_dir(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let target = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy_dir(&e.path(), &target);
-            } else {
-                std::fs::copy(e.path(), &target).unwrap();
-            }
-        }
+        crate::common::copy_fixture(from, to);
     }
 
     /// A copy of examples/quickstart (acme-search on Google Ads, acme-social on Meta).

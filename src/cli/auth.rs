@@ -9,6 +9,7 @@ use crate::auth::{self, project, Auth, AuthError, LoginOptions, MasterKey, Statu
 use crate::model::Account;
 use crate::secret::Secret;
 
+use super::emulated::{Emulated, Persist};
 use super::{CommandError, CommandResult, GlobalArgs};
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +54,9 @@ pub enum AuthCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// The credentials `--emulator` uses: the emulator's well-known ones (source `emulator`), not the vault's.
+        #[arg(long)]
+        emulator: bool,
         #[command(flatten)]
         dir: DirArg,
     },
@@ -62,6 +66,10 @@ pub enum AuthCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Validate the emulator's well-known credentials against the emulator (started in this process from the
+        /// state directory's emulator state) instead of the real platform.
+        #[arg(long)]
+        emulator: bool,
         #[command(flatten)]
         dir: DirArg,
     },
@@ -107,18 +115,38 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
         .map_err(|e| CommandError::new(format!("cannot start the async runtime: {e}")))
 }
 
+fn load(global: &GlobalArgs, dir: &DirArg) -> Result<crate::spec::Project, CommandError> {
+    crate::spec::load(&dir.dir).map_err(|errors| {
+        eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
+        CommandError::silent(1)
+    })
+}
+
 fn open(global: &GlobalArgs, dir: &DirArg) -> Result<(Auth, Vec<Account>), CommandError> {
-    let project = match crate::spec::load(&dir.dir) {
-        Ok(p) => p,
-        Err(errors) => {
-            eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
-            return Err(CommandError::silent(1));
-        }
-    };
+    let project = load(global, dir)?;
     let a = Auth::for_project(&project.root);
     let accounts: Vec<Account> = project.accounts.into_values().collect();
     auth::install(a.clone());
     Ok((a, accounts))
+}
+
+/// `--emulator`: the auth stage with the emulator's well-known credentials as its only source (the vault is not
+/// read), the project's state directory as usual. With `rt`, the emulator is started in it (read-only: its
+/// state is restored, never saved) and every account points at it.
+fn open_emulated(
+    global: &GlobalArgs,
+    dir: &DirArg,
+    rt: Option<&tokio::runtime::Runtime>,
+) -> Result<(Auth, Vec<Account>, Option<Emulated>), CommandError> {
+    let mut project = load(global, dir)?;
+    let emulator = match rt {
+        Some(rt) => Some(Emulated::for_project(rt, &mut project, Persist::No)?),
+        None => None,
+    };
+    let a = Auth::with_env(&project.root, super::emulated::auth_env());
+    let accounts: Vec<Account> = project.accounts.into_values().collect();
+    auth::install(a.clone());
+    Ok((a, accounts, emulator))
 }
 
 fn account<'a>(accounts: &'a [Account], name: &str) -> Result<&'a Account, CommandError> {
@@ -204,30 +232,57 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             println!("Stored the token of {} in the encrypted vault.", acct.name);
             Ok(ExitCode::SUCCESS)
         }
-        AuthCommand::Status { path, json, dir } => {
+        AuthCommand::Status {
+            path,
+            json,
+            emulator,
+            dir,
+        } => {
             let dir = match path {
                 Some(p) => DirArg { dir: p.clone() },
                 None => dir.clone(),
             };
-            let (a, accounts) = open(global, &dir)?;
+            // Status makes no platform call: under --emulator it shows the credentials the emulator is reached
+            // with, labelled as such.
+            let (a, accounts) = if *emulator {
+                let (a, accounts, _) = open_emulated(global, &dir, None)?;
+                (a, accounts)
+            } else {
+                open(global, &dir)?
+            };
             let rows = a.status(&accounts);
+            let source_label = emulator.then_some(EMULATOR_SOURCE);
             if *json {
-                let text = serde_json::to_string_pretty(&rows)
+                let mut value = serde_json::to_value(&rows)
+                    .map_err(|e| CommandError::new(format!("cannot encode the status: {e}")))?;
+                if let (Some(label), Some(rows)) = (source_label, value.as_array_mut()) {
+                    for row in rows.iter_mut().filter(|r| !r["source"].is_null()) {
+                        row["source"] = serde_json::Value::from(label);
+                    }
+                }
+                let text = serde_json::to_string_pretty(&value)
                     .map_err(|e| CommandError::new(format!("cannot encode the status: {e}")))?;
                 println!("{text}");
             } else {
-                print_status(&rows, global.use_color(std::io::stdout().is_terminal()));
+                print_status(&rows, source_label, global.use_color(std::io::stdout().is_terminal()));
             }
             Ok(ExitCode::SUCCESS)
         }
         AuthCommand::Validate {
             account: name,
             json,
+            emulator,
             dir,
         } => {
-            let (a, accounts) = open(global, dir)?;
+            let rt = runtime()?;
+            let (a, accounts, _emulator) = if *emulator {
+                open_emulated(global, dir, Some(&rt))?
+            } else {
+                let (a, accounts) = open(global, dir)?;
+                (a, accounts, None)
+            };
             let acct = account(&accounts, name)?;
-            let v = runtime()?.block_on(a.validate(acct)).map_err(auth_error)?;
+            let v = rt.block_on(a.validate(acct)).map_err(auth_error)?;
             if *json {
                 let text = serde_json::to_string_pretty(&v)
                     .map_err(|e| CommandError::new(format!("cannot encode the result: {e}")))?;
@@ -311,7 +366,11 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn print_status(rows: &[StatusRow], color: bool) {
+/// How `auth status --emulator` names the source of the emulator's credentials.
+const EMULATOR_SOURCE: &str = "emulator";
+
+/// The status table; `source_label` replaces the source of every account that has credentials.
+fn print_status(rows: &[StatusRow], source_label: Option<&str>, color: bool) {
     let header = [
         "ACCOUNT",
         "PLATFORM",
@@ -328,7 +387,11 @@ fn print_status(rows: &[StatusRow], color: bool) {
             [
                 r.account.clone(),
                 r.platform.to_string(),
-                r.source.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                match (r.source, source_label) {
+                    (Some(_), Some(label)) => label.to_string(),
+                    (Some(s), None) => s.to_string(),
+                    (None, _) => "-".into(),
+                },
                 r.status.as_str().to_string(),
                 when(r.expires_at),
                 when(r.last_sync),

@@ -1,21 +1,28 @@
 //! `--emulator`: run a command against the emulator started in this process instead of the real platforms.
 //!
-//! The emulator keeps its state in `<state dir>/emulator.json` (restored at start, saved when the command ends,
-//! whether it succeeded or not), so a second `adsctl plan --emulator` sees what the first `apply --emulator` made.
-//! Every account of the project is pointed at it and authenticates with the emulator's well-known credentials
-//! (`emulator::platform::defaults`), which are never printed.
+//! Every command that talks to a platform takes it: `plan`, `apply`, `watch`, `metrics`, `import`,
+//! `auth status` and `auth validate`. The emulator keeps its state in `<state dir>/emulator.json` (the state
+//! directory of the project, `.adsctl/` or `ADSCTL_STATE_DIR`, beside adsctl's own state): restored at start;
+//! saved every few seconds and when the command ends (whether it succeeded or not) by `plan`, `apply` and
+//! `watch`, never by the read-only `metrics`, `import` and `auth` commands, so that a second
+//! `adsctl plan --emulator` sees what the first `apply --emulator` made. Every account of the project is pointed at it and authenticates with
+//! the emulator's well-known credentials (`emulator::platform::defaults`), which are never printed; the token
+//! vault is not read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use super::CommandError;
+use crate::auth::EnvFn;
 use crate::connectors::google_ads::config::{Credentials, StaticCredentials};
 use crate::connectors::google_ads::GoogleAdsConnector;
 use crate::connectors::meta::config::{MetaConfig, MetaCredentials};
 use crate::connectors::meta::MetaConnector;
 use crate::connectors::{Connector, ConnectorError};
 use crate::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
+use crate::emulator::google_ads::GoogleAdsEmulator;
+use crate::emulator::meta::MetaEmulator;
 use crate::emulator::platform::defaults;
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::model::{Account, Address, Platform};
@@ -25,17 +32,76 @@ use crate::spec::Project;
 /// The file under the state directory holding the emulator's state.
 pub const DATA_FILE: &str = "emulator.json";
 
-/// A running in-process emulator. Dropping it saves its state.
-pub struct Emulated {
-    handle: Option<EmulatorHandle>,
+/// Whether the command may change the emulator's accounts (and so saves its state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persist {
+    /// Saved every few seconds and when the command ends (`plan`, `apply`, `watch`).
+    Yes,
+    /// Restored, never saved (`metrics`, `import`, `auth`: their reads must not overwrite what an `apply` or a
+    /// `watch` running next to them saves).
+    No,
 }
 
+/// A running in-process emulator. Dropping it saves its state (unless started with [`Persist::No`]).
+pub struct Emulated {
+    handle: Option<EmulatorHandle>,
+    persist: Persist,
+    url: String,
+    /// The accounts it was seeded with (by name), so that accounts added later can be seeded too.
+    seeded: parking_lot::Mutex<BTreeSet<String>>,
+    /// Saved for the last time ([`Emulated::finish`]): `Drop` does not save again.
+    finished: std::sync::atomic::AtomicBool,
+}
+
+fn google_seed(a: &Account) -> GoogleCustomerSeed {
+    GoogleCustomerSeed {
+        customer_id: a.platform_id.clone(),
+        currency: a.currency.code().to_string(),
+        time_zone: a.time_zone.clone().unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
+        descriptive_name: Some(a.name.clone()),
+        manager: false,
+        clients: Vec::new(),
+    }
+}
+
+fn meta_seed(a: &Account) -> MetaAdAccountSeed {
+    MetaAdAccountSeed {
+        id: a.platform_id.clone(),
+        currency: a.currency.code().to_string(),
+        timezone_name: a.time_zone.clone().unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
+        name: Some(a.name.clone()),
+    }
+}
+
+const DEFAULT_TIME_ZONE: &str = "America/New_York";
+
 impl Emulated {
-    /// Start the emulator (inside `rt`), seeded with the project's accounts, and point every account at it.
+    /// Start the emulator (inside `rt`), seeded with the project's accounts, and point every account at it. Its
+    /// state is saved (see [`Emulated`]).
     pub fn start(
         rt: &tokio::runtime::Runtime,
         project: &mut Project,
         state_dir: &Path,
+    ) -> Result<Emulated, CommandError> {
+        Self::start_with(rt, project, state_dir, Persist::Yes)
+    }
+
+    /// Started for `project`, its state in the project's state directory (`.adsctl/` or `ADSCTL_STATE_DIR`).
+    pub fn for_project(
+        rt: &tokio::runtime::Runtime,
+        project: &mut Project,
+        persist: Persist,
+    ) -> Result<Emulated, CommandError> {
+        let state_dir = crate::state::state_dir(&project.root);
+        Self::start_with(rt, project, &state_dir, persist)
+    }
+
+    /// [`Emulated::start`], saving the state or not.
+    pub fn start_with(
+        rt: &tokio::runtime::Runtime,
+        project: &mut Project,
+        state_dir: &Path,
+        persist: Persist,
     ) -> Result<Emulated, CommandError> {
         std::fs::create_dir_all(state_dir).map_err(|e| {
             CommandError::new(format!(
@@ -48,24 +114,18 @@ impl Emulated {
             data: Some(data.clone()),
             ..EmulatorConfig::default()
         };
+        if persist == Persist::No {
+            // Restored from `data` at start; the periodic save never comes, and `Drop` does not save.
+            config.persist_interval = NEVER;
+        }
+        let mut seeded = BTreeSet::new();
         for a in project.accounts.values() {
             match a.platform {
-                Platform::GoogleAds => config.seed.google_ads.customers.push(GoogleCustomerSeed {
-                    customer_id: a.platform_id.clone(),
-                    currency: a.currency.code().to_string(),
-                    time_zone: a.time_zone.clone().unwrap_or_else(|| "America/New_York".to_string()),
-                    descriptive_name: Some(a.name.clone()),
-                    manager: false,
-                    clients: Vec::new(),
-                }),
-                Platform::Meta => config.seed.meta.ad_accounts.push(MetaAdAccountSeed {
-                    id: a.platform_id.clone(),
-                    currency: a.currency.code().to_string(),
-                    timezone_name: a.time_zone.clone().unwrap_or_else(|| "America/New_York".to_string()),
-                    name: Some(a.name.clone()),
-                }),
-                _ => {}
+                Platform::GoogleAds => config.seed.google_ads.customers.push(google_seed(a)),
+                Platform::Meta => config.seed.meta.ad_accounts.push(meta_seed(a)),
+                _ => continue,
             }
+            seeded.insert(a.name.clone());
         }
         let handle = rt.block_on(Emulator::start(config)).map_err(|e| {
             CommandError::new(format!("could not start the emulator: {e}")).with_hint(format!(
@@ -75,24 +135,118 @@ impl Emulated {
             ))
         })?;
         let url = handle.url();
-        for a in project.accounts.values_mut() {
-            a.endpoint = Some(url.clone());
-            // The emulator knows no manager accounts unless seeded with them.
-            a.login_customer_id = None;
-        }
+        point_at(project.accounts.values_mut(), &url);
         tracing::info!("emulator listening on {url}, state in {}", data.display());
-        Ok(Emulated { handle: Some(handle) })
+        Ok(Emulated {
+            handle: Some(handle),
+            persist,
+            url,
+            seeded: parking_lot::Mutex::new(seeded),
+            finished: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Save the emulator's state now (a no-op for [`Persist::No`]).
+    pub fn persist(&self) {
+        if self.persist == Persist::No {
+            return;
+        }
+        if let Some(h) = &self.handle {
+            if let Err(e) = h.persist() {
+                tracing::warn!("could not save the emulator's state: {e}");
+            }
+        }
+    }
+
+    /// Save the state for the last time (before the state lock is released); `Drop` then saves nothing.
+    pub fn finish(&self) {
+        self.persist();
+        self.finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Seed the accounts the emulator does not know yet (an account added to adsctl.yaml while `watch` runs),
+    /// with the currency and time zone the YAML declares.
+    pub fn seed_new<'a>(&self, accounts: impl IntoIterator<Item = &'a Account>) {
+        let Some(h) = &self.handle else { return };
+        let mut seeded = self.seeded.lock();
+        for a in accounts {
+            if seeded.contains(&a.name) {
+                continue;
+            }
+            match a.platform {
+                Platform::GoogleAds => {
+                    if let Some(g) = h.platforms().get::<GoogleAdsEmulator>() {
+                        g.add_customer(&google_seed(a));
+                    }
+                }
+                Platform::Meta => {
+                    if let Some(m) = h.platforms().get::<MetaEmulator>() {
+                        let s = meta_seed(a);
+                        m.add_account(&s.id, &s.currency, &s.timezone_name, s.name.as_deref());
+                    }
+                }
+                _ => continue,
+            }
+            seeded.insert(a.name.clone());
+        }
+    }
+}
+
+/// A save interval that never comes (a read-only command's emulator).
+const NEVER: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Point accounts at the emulator at `url` (the emulator knows no manager accounts unless seeded with them).
+pub fn point_at<'a>(accounts: impl IntoIterator<Item = &'a mut Account>, url: &str) {
+    for a in accounts {
+        a.endpoint = Some(url.to_string());
+        a.login_customer_id = None;
     }
 }
 
 impl Drop for Emulated {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {
+            if self.persist == Persist::No || self.finished.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             if let Err(e) = h.persist() {
                 eprintln!("warning: could not save the emulator's state: {e}");
             }
         }
     }
+}
+
+/// The environment the auth stage sees under `--emulator`: the emulator's well-known credentials under the
+/// names adsctl reads (`GOOGLE_ADS_*`, `FACEBOOK_*`), the environment as the only source (a vault's real tokens
+/// are never sent to the emulator, nor marked invalid by it), everything else from the process environment.
+pub fn auth_env() -> EnvFn {
+    use crate::auth::env_names::*;
+    Arc::new(|name: &str| {
+        let v = match name {
+            GOOGLE_CLIENT_ID => defaults::GOOGLE_CLIENT_ID,
+            GOOGLE_CLIENT_SECRET => defaults::GOOGLE_CLIENT_SECRET,
+            GOOGLE_DEVELOPER_TOKEN => defaults::GOOGLE_DEVELOPER_TOKEN,
+            GOOGLE_REFRESH_TOKEN => defaults::GOOGLE_REFRESH_TOKEN,
+            META_ACCESS_TOKEN => defaults::META_ACCESS_TOKEN,
+            META_APP_ID => defaults::META_APP_ID,
+            META_APP_SECRET => defaults::META_APP_SECRET,
+            AUTH_SOURCE => "env",
+            // Nothing may point the auth stage anywhere but the emulator (the accounts' `endpoint`).
+            GOOGLE_LOGIN_CUSTOMER_ID
+            | "ADSCTL_GOOGLE_ADS_ENDPOINT"
+            | "ADSCTL_GOOGLE_OAUTH_ENDPOINT"
+            | "ADSCTL_GOOGLE_OAUTH_TOKEN_URL"
+            | "ADSCTL_META_ENDPOINT"
+            | "ADSCTL_META_DIALOG_ENDPOINT" => return None,
+            other => return std::env::var(other).ok(),
+        };
+        Some(v.to_string())
+    })
 }
 
 /// Connectors for the accounts a command concerns, authenticated with the emulator's well-known credentials.

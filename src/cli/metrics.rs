@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
 
+use super::emulated::{self, Emulated, Persist};
 use super::plan::{load_project, open_store, runtime, state_error};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::connectors::{registry, Connector, DateRange};
@@ -56,6 +57,10 @@ pub struct Args {
     /// Pull missing days from the platforms (`--refresh=false` reports from the local history only).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
+    /// Use the emulator (started in this process from the state directory's emulator state) instead of the
+    /// real platforms, with its well-known credentials.
+    #[arg(long)]
+    pub emulator: bool,
 }
 
 fn parse_last(s: &str) -> Result<u32, String> {
@@ -78,7 +83,14 @@ fn metrics_error(e: MetricsError) -> CommandError {
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
-    let project = load_project(global, &args.dir)?;
+    let mut project = load_project(global, &args.dir)?;
+    let rt = runtime()?;
+    // Read-only: the emulator's state is restored, never saved.
+    let _emulator = if args.emulator && args.refresh {
+        Some(Emulated::for_project(&rt, &mut project, Persist::No)?)
+    } else {
+        None
+    };
     let today = Utc::now().date_naive();
     let range = match (args.since, args.until) {
         (Some(since), Some(until)) => DateRange { since, until },
@@ -121,7 +133,12 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         };
         let mut conns: Vec<(&Account, Arc<dyn Connector>)> = Vec::new();
         for a in &accounts {
-            let c = registry::connector_for(a).map_err(|e| {
+            let made = if args.emulator {
+                emulated::connector(a)
+            } else {
+                registry::connector_for(a)
+            };
+            let c = made.map_err(|e| {
                 let err = CommandError::new(format!("account `{}`: {e}", a.name));
                 match e.hint() {
                     Some(h) => err.with_hint(h),
@@ -130,7 +147,6 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             })?;
             conns.push((a, c));
         }
-        let rt = runtime()?;
         let results = rt.block_on(futures_util::future::join_all(conns.iter().map(|(a, c)| {
             metrics::sync_account(c.as_ref(), a, &store as &dyn MetricsHistory, level, range, &opts)
         })));

@@ -46,6 +46,10 @@ pub struct Args {
     /// Do not watch the directory; reconcile on the interval only.
     #[arg(long)]
     pub no_file_watch: bool,
+    /// Use the emulator (started in this process, its state kept in the state directory) instead of the real
+    /// platforms, with its well-known credentials.
+    #[arg(long)]
+    pub emulator: bool,
 }
 
 /// `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds; more than zero.
@@ -194,21 +198,92 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         return Err(CommandError::new(format!("{} has no adsctl.yaml", args.dir.display()))
             .with_hint("pass the config directory: adsctl watch path/to/repo"));
     }
+    if args.emulator {
+        // Before any thread starts: the daemon's own auth (token refresh ahead of expiry, the status page's
+        // expiry) reads the environment only, so a vault's real tokens are never sent to the emulator.
+        std::env::set_var(crate::auth::env_names::AUTH_SOURCE, "env");
+    }
     crate::auth::install(crate::auth::Auth::for_project(&args.dir));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CommandError::new(format!("cannot start the async runtime: {e}")))?;
+    if args.emulator {
+        return run_emulated(global, args, &runtime);
+    }
     runtime.block_on(async {
         let reconciler = crate::reconcile::engine::EngineReconciler::open(&args.dir)
             .await
-            .map_err(|e| CommandError {
-                message: e.to_string(),
-                hint: e.hint(),
-                exit_code: 1,
-            })?;
+            .map_err(open_error)?;
         serve(args, Arc::new(reconciler)).await
     })
+}
+
+fn open_error(e: crate::reconcile::engine::OpenError) -> CommandError {
+    CommandError {
+        message: e.to_string(),
+        hint: e.hint(),
+        exit_code: 1,
+    }
+}
+
+/// `watch --emulator`: the daemon over the in-process emulator. The state lock is taken first (one daemon or
+/// apply per state), then the emulator starts from the state directory's `emulator.json` and saves it after
+/// every reconcile and at exit.
+fn run_emulated(global: &GlobalArgs, args: &Args, runtime: &tokio::runtime::Runtime) -> CommandResult {
+    let mut project = super::plan::load_project(global, &args.dir)?;
+    let reconciler = runtime
+        .block_on(crate::reconcile::engine::EngineReconciler::open_with(
+            &args.dir,
+            Box::new(super::emulated::connector),
+        ))
+        .map_err(open_error)?;
+    let emulated = super::emulated::Emulated::for_project(runtime, &mut project, super::emulated::Persist::Yes)?;
+    let reconciler = Arc::new(EmulatedReconciler {
+        inner: reconciler,
+        emulated,
+    });
+    runtime.block_on(serve(args, reconciler))
+}
+
+/// The engine's reconciler with every account pointed at the in-process emulator.
+struct EmulatedReconciler {
+    inner: crate::reconcile::engine::EngineReconciler,
+    emulated: super::emulated::Emulated,
+}
+
+#[async_trait::async_trait]
+impl Reconciler for EmulatedReconciler {
+    async fn load(&self) -> Result<crate::spec::Project, crate::reconcile::LoadError> {
+        let mut project = self.inner.load().await?;
+        self.emulated.seed_new(project.accounts.values());
+        super::emulated::point_at(project.accounts.values_mut(), self.emulated.url());
+        Ok(project)
+    }
+
+    async fn reconcile(
+        &self,
+        project: &crate::spec::Project,
+        account: &crate::model::Account,
+        mode: Mode,
+    ) -> Result<crate::reconcile::ReconcileOutcome, crate::reconcile::ReconcileError> {
+        let outcome = self.inner.reconcile(project, account, mode).await;
+        self.emulated.persist();
+        outcome
+    }
+
+    fn take_api_calls(&self, account: &str) -> Vec<crate::reconcile::ApiCalls> {
+        self.inner.take_api_calls(account)
+    }
+
+    fn state_ready(&self) -> bool {
+        self.inner.state_ready()
+    }
+
+    async fn shutdown(&self) {
+        self.emulated.finish();
+        self.inner.shutdown().await;
+    }
 }
 
 #[cfg(test)]

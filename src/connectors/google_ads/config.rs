@@ -64,11 +64,12 @@ impl CredentialSource for AuthCredentials {
     fn credentials(&self, account: &Account) -> Result<Credentials, GoogleAdsError> {
         match crate::auth::credentials(account) {
             Ok(c) => {
-                let g = c.google().ok_or_else(|| {
-                    GoogleAdsError::MissingCredentials(format!(
+                let g = c.google().ok_or_else(|| GoogleAdsError::MissingCredentials {
+                    account: account.name.clone(),
+                    detail: format!(
                         "the credentials stored for `{}` are not Google Ads credentials",
                         account.name
-                    ))
+                    ),
                 })?;
                 Ok(Credentials {
                     client_id: g.client_id.clone(),
@@ -84,7 +85,10 @@ impl CredentialSource for AuthCredentials {
                 })
             }
             Err(crate::auth::AuthError::Missing { .. }) => EnvCredentials.credentials(account),
-            Err(e) => Err(GoogleAdsError::MissingCredentials(format!("{e} ({})", e.hint()))),
+            Err(e) => Err(GoogleAdsError::MissingCredentials {
+                account: account.name.clone(),
+                detail: format!("{e} ({})", e.hint()),
+            }),
         }
     }
 }
@@ -118,11 +122,10 @@ pub fn credentials_from(
     let developer_token = need("GOOGLE_ADS_DEVELOPER_TOKEN");
     let refresh_token = need("GOOGLE_ADS_REFRESH_TOKEN");
     if !missing.is_empty() {
-        return Err(GoogleAdsError::MissingCredentials(format!(
-            "{} not set (account `{}`)",
-            missing.join(", "),
-            account.name
-        )));
+        return Err(GoogleAdsError::MissingCredentials {
+            account: account.name.clone(),
+            detail: format!("{} not set (account `{}`)", missing.join(", "), account.name),
+        });
     }
     let login = account
         .login_customer_id

@@ -106,8 +106,12 @@ impl ApiFailure {
 /// Errors of the Google Ads connector, typed by what went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum GoogleAdsError {
-    #[error("Google Ads credentials are missing: {0}")]
-    MissingCredentials(String),
+    #[error("Google Ads credentials are missing: {detail}")]
+    MissingCredentials {
+        /// The account's name in adsctl.yaml (what `adsctl auth login` takes).
+        account: String,
+        detail: String,
+    },
     #[error("could not get a Google access token: {0}")]
     OAuth(String),
     #[error("Google Ads rejected the credentials: {}", .0.summary())]
@@ -141,11 +145,13 @@ impl From<GoogleAdsError> for ConnectorError {
     fn from(e: GoogleAdsError) -> ConnectorError {
         let message = e.to_string();
         match e {
-            GoogleAdsError::MissingCredentials(_) => ConnectorError::Auth {
+            GoogleAdsError::MissingCredentials { account, .. } => ConnectorError::Auth {
                 message,
-                hint: "set GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, GOOGLE_ADS_DEVELOPER_TOKEN and \
-                       GOOGLE_ADS_REFRESH_TOKEN (or run `adsctl auth login google`)"
-                    .into(),
+                hint: format!(
+                    "run `adsctl auth login {account}`, or set GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, \
+                     GOOGLE_ADS_DEVELOPER_TOKEN and GOOGLE_ADS_REFRESH_TOKEN; to try adsctl without an account, \
+                     add --emulator"
+                ),
             },
             GoogleAdsError::OAuth(_) => ConnectorError::Auth {
                 message,
@@ -210,7 +216,8 @@ pub fn hint_for(code: &str) -> Option<&'static str> {
             "check `customer_id` in adsctl.yaml (10 digits, dashes allowed)"
         }
         "OAUTH_TOKEN_EXPIRED" | "OAUTH_TOKEN_INVALID" | "OAUTH_TOKEN_REVOKED" | "OAUTH_TOKEN_DISABLED" => {
-            "the access token was refused: create a new refresh token (`adsctl auth login google`)"
+            "the access token was refused: create a new refresh token (`adsctl auth login ACCOUNT`, with the \
+             account's name from adsctl.yaml)"
         }
         "TWO_STEP_VERIFICATION_NOT_ENROLLED" => "turn on 2-step verification for the Google account",
         "MISSING_TOS" => "accept the Google Ads API terms of service in the API Center",
