@@ -1,5 +1,7 @@
-//! `adsctl import ACCOUNT [--out DIR]`: write an account's live campaigns as YAML in the project's format, so
-//! that an existing account can be brought under adsctl (the next `adsctl plan` of the output shows no changes).
+//! `adsctl import ACCOUNT [--out DIR]`: write an account's live campaigns as YAML in the project's format, and
+//! mark what it wrote as adsctl's on the platform (the ownership marker of each kind, docs/resource-model.md), so
+//! that an existing account is brought under adsctl: the next `adsctl plan` of the output shows no changes, on
+//! this runner and on any runner without state.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +37,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             .with_hint(format!("accounts: {}", known.join(", ")))
     })?;
     let rt = runtime()?;
-    // Read-only: the emulator's state is restored, never saved.
+    // Marking writes to the platform: the emulator's state is saved.
     let _emulator = if args.emulator {
-        Some(Emulated::for_project(&rt, &mut project, Persist::No)?)
+        Some(Emulated::for_project(&rt, &mut project, Persist::Yes)?)
     } else {
         None
     };
@@ -48,10 +50,28 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         registry::connector_for(account)
     }
     .map_err(connector_error)?;
-    let snapshot = rt
-        .block_on(connector.read(account, &ReadRequest::default()))
-        .map_err(connector_error)?;
-    let files = import::render(&declared, &snapshot.resources).map_err(import_error)?;
+    // Marking writes: the account is leased first, and read under the lease.
+    let target = crate::apply::Target {
+        account: account.clone(),
+        connector: connector.clone(),
+    };
+    let leases = rt
+        .block_on(crate::apply::lease::acquire(vec![target], std::time::Duration::ZERO, &|_| {}))
+        .map_err(|e| {
+            let hint = e.hint();
+            CommandError::new(e.to_string()).with_hint(hint)
+        })?;
+    let result = (|| {
+        let snapshot = rt
+            .block_on(connector.read(account, &ReadRequest::default()))
+            .map_err(connector_error)?;
+        let mut live = snapshot.resources;
+        let marked = rt.block_on(mark(connector.as_ref(), account, &mut live))?;
+        Ok::<_, CommandError>((live, marked))
+    })();
+    rt.block_on(leases.release());
+    let (live, marked) = result?;
+    let files = import::render(&declared, &live).map_err(import_error)?;
     let out = args
         .out
         .clone()
@@ -60,8 +80,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     if !global.quiet {
         let campaigns = written.iter().filter(|p| p.starts_with(out.join("campaigns"))).count();
         println!(
-            "Imported {} resources of `{}` into {} ({} campaign file{}).",
-            snapshot.resources.len(),
+            "Imported {} resources of `{}` into {} ({} campaign file{}); {marked} marked as adsctl's on the platform.",
+            live.len(),
             account.name,
             out.display(),
             campaigns,
@@ -83,6 +103,57 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mark every imported object of a kind with an ownership marker that does not carry it yet (one adopt each, in
+/// requests of at most the connector's maximum). Returns how many were marked.
+async fn mark(
+    connector: &dyn crate::connectors::Connector,
+    account: &crate::model::Account,
+    live: &mut [crate::model::Resource],
+) -> Result<usize, CommandError> {
+    use crate::connectors::{ApplyBatch, OpAction, OpOutcome, Operation};
+    let caps = connector.capabilities();
+    let todo: Vec<usize> = (0..live.len())
+        .filter(|&i| !live[i].owned && caps.marked(live[i].kind) && live[i].id.is_some())
+        .collect();
+    let mut marked = 0;
+    for chunk in todo.chunks(caps.max_ops_per_request.max(1)) {
+        let ops: Vec<Operation> = chunk
+            .iter()
+            .map(|&i| Operation {
+                address: live[i].address.clone(),
+                kind: live[i].kind,
+                action: OpAction::Adopt {
+                    id: live[i].id.clone().unwrap_or_default(),
+                },
+                parent: None,
+                refs: Default::default(),
+            })
+            .collect();
+        let outcomes = connector.apply(account, &ApplyBatch { ops }).await.map_err(connector_error)?;
+        let mut failed = Vec::new();
+        for (&i, o) in chunk.iter().zip(&outcomes) {
+            match o {
+                OpOutcome::Applied { .. } => {
+                    live[i].owned = true;
+                    marked += 1;
+                }
+                OpOutcome::Failed(e) => failed.push(format!("{}: {}", live[i].address, e.message)),
+                OpOutcome::Skipped { reason } => failed.push(format!("{}: {reason}", live[i].address)),
+                OpOutcome::Valid => {}
+            }
+        }
+        if !failed.is_empty() {
+            return Err(CommandError::new(format!(
+                "could not mark {} imported object(s) as adsctl's: {}",
+                failed.len(),
+                failed.join("; ")
+            ))
+            .with_hint("nothing was written; run import again (what was marked stays marked)"));
+        }
+    }
+    Ok(marked)
 }
 
 fn connector_error(e: crate::connectors::ConnectorError) -> CommandError {
