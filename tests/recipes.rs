@@ -969,7 +969,10 @@ fn the_ci_recipe_plans_on_a_pull_request_and_applies_on_merge() {
         .lines()
         .filter(|l| l.starts_with('!') || l.starts_with('+') || l.starts_with('-') || l.starts_with('‖'))
         .collect();
-    assert!(changed.is_empty(), "a fresh runner plans changes on an applied repository: {md}");
+    assert!(
+        changed.is_empty(),
+        "a fresh runner plans changes on an applied repository: {md}"
+    );
     assert!(md.contains("0 to update"), "{md}");
 }
 

@@ -56,7 +56,11 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         connector: connector.clone(),
     };
     let leases = rt
-        .block_on(crate::apply::lease::acquire(vec![target], std::time::Duration::ZERO, &|_| {}))
+        .block_on(crate::apply::lease::acquire(
+            vec![target],
+            std::time::Duration::ZERO,
+            &|_| {},
+        ))
         .map_err(|e| {
             let hint = e.hint();
             CommandError::new(e.to_string()).with_hint(hint)
@@ -131,7 +135,10 @@ async fn mark(
                 refs: Default::default(),
             })
             .collect();
-        let outcomes = connector.apply(account, &ApplyBatch { ops }).await.map_err(connector_error)?;
+        let outcomes = connector
+            .apply(account, &ApplyBatch { ops })
+            .await
+            .map_err(connector_error)?;
         let mut failed = Vec::new();
         for (&i, o) in chunk.iter().zip(&outcomes) {
             match o {

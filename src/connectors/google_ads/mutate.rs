@@ -838,6 +838,44 @@ fn mentions(j: &Json, names: &HashSet<String>) -> bool {
     }
 }
 
+/// The units in requests of at most `max_ops`, each request in send order (by rank). An operation's units stay
+/// in one request — an object and the label that marks it as adsctl's are made together, so no request boundary
+/// (where a run can be killed) leaves an object without its marker — and operations keep the engine's order
+/// across requests (parents before children, a replaced object's removal before its new create). Units that
+/// serve no operation (label creations) go in the first request.
+fn requests(built: &Built, max_ops: usize) -> Vec<Vec<usize>> {
+    let max = max_ops.max(1);
+    let mut groups: BTreeMap<(u8, usize), Vec<usize>> = BTreeMap::new();
+    for (u, unit) in built.units.iter().enumerate() {
+        let key = match unit.op {
+            None => (0, 0),
+            Some(op) => (1, op),
+        };
+        groups.entry(key).or_default().push(u);
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for (_, group) in groups {
+        if !current.is_empty() && current.len() + group.len() > max {
+            out.push(std::mem::take(&mut current));
+        }
+        // An operation larger than a request on its own (never in practice) is cut where it must be.
+        for u in group {
+            if current.len() == max {
+                out.push(std::mem::take(&mut current));
+            }
+            current.push(u);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    for r in &mut out {
+        r.sort_by_key(|&u| (built.units[u].rank, u));
+    }
+    out
+}
+
 /// What happened to each unit.
 #[derive(Clone, Debug)]
 enum UnitResult {
@@ -863,8 +901,7 @@ pub async fn execute(
     // A validation makes nothing: a temporary name from an earlier request of it never resolves, so what refers
     // to one is reported as not checked rather than sent to fail.
     let mut unchecked_temps: HashSet<String> = HashSet::new();
-    let indices: Vec<usize> = (0..built.units.len()).collect();
-    for chunk in indices.chunks(max_ops.max(1)) {
+    for chunk in &requests(built, max_ops) {
         let mut sent: Vec<usize> = Vec::new();
         let mut bodies = Vec::new();
         for &u in chunk {
