@@ -1085,6 +1085,38 @@ fn field_value(ctx: &Ctx, o: &Obj, name: &str, sub: Option<&[FieldSel]>) -> Resu
             Some(json!(ids))
         }
         (Kind::CustomAudience, "subtype") => Some(json!(o.str_field("subtype").unwrap_or("CUSTOM"))),
+        // the labels as they are now (a renamed label shows its new name on every object carrying it)
+        (Kind::Campaign | Kind::AdSet | Kind::Ad | Kind::AdCreative, "adlabels") => {
+            let Some(Value::Array(ls)) = o.fields.get("adlabels") else {
+                return Ok(None);
+            };
+            let now: Vec<Value> = ls
+                .iter()
+                .filter_map(|l| l.get("id").and_then(Value::as_str))
+                .filter_map(|id| st.objects.get(id))
+                .map(|l| {
+                    let mut m = Map::new();
+                    for f in sub
+                        .map(|s| s.iter().map(|f| f.name.as_str()).collect::<Vec<_>>())
+                        .unwrap_or_else(|| vec!["id", "name"])
+                    {
+                        let v = match f {
+                            "id" => Some(json!(l.id)),
+                            "name" => l.fields.get("name").cloned(),
+                            "created_time" => Some(json!(format_time(l.created_ms))),
+                            "updated_time" => Some(json!(format_time(l.updated_ms))),
+                            "account" => Some(json!({ "id": format!("act_{}", l.account) })),
+                            _ => None,
+                        };
+                        if let Some(v) = v {
+                            m.insert(f.to_string(), v);
+                        }
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            return Ok(Some(Value::Array(now)));
+        }
         _ => None,
     };
     if let Some(v) = computed {
@@ -1451,6 +1483,16 @@ fn resolve_labels(ctx: &mut Ctx, account: &str, v: &Value, dry: bool) -> Result<
     Ok(out)
 }
 
+/// An ad label's name (required by the spec on create and rename) must not be blank either (reading chosen,
+/// unverified). Names need not be unique: nothing in the pack forbids two labels of one name (reading chosen,
+/// unverified), so `POST act_{id}/adlabels` always makes a new label.
+fn check_label_name(p: &Map<String, Value>) -> Result<(), GraphError> {
+    match p.get("name") {
+        Some(Value::String(n)) if !n.trim().is_empty() => Ok(()),
+        _ => Err(GraphError::missing_param("name")),
+    }
+}
+
 fn live_parent<'a>(ctx: &'a Ctx, id: &str, kind: Kind, account: &str, param: &str) -> Result<&'a Obj, GraphError> {
     ctx.st
         .objects
@@ -1545,7 +1587,7 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
             check_creative(&p)?;
             fields.entry("status").or_insert(json!("ACTIVE"));
         }
-        Kind::AdLabel => {}
+        Kind::AdLabel => check_label_name(&p)?,
         Kind::CustomAudience => super::audience::check_create(ctx, account, &p, &mut fields)?,
         Kind::AdReportRun => return Err(GraphError::unsupported("POST", &format!("act_{account}"))),
     }
@@ -1740,6 +1782,7 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
             }
         }
         Kind::CustomAudience => super::audience::check_update(&p, &mut fields)?,
+        Kind::AdLabel => check_label_name(&p)?,
         _ => {}
     }
     if old.kind == Kind::AdSet {
