@@ -2382,6 +2382,232 @@ mod wire_rules {
         assert_eq!(env.search("SELECT campaign.id FROM campaign").await.len(), 1);
     }
 
+    /// Backend rules of the v25 error protos that no other test shows: authentication headers, operations
+    /// present, required fields, update masks, unique names, budget amounts, label links once, validate-only
+    /// searches without a page token, the query required, Customer Match jobs on a CRM list only.
+    #[tokio::test]
+    async fn backend_rules() {
+        let env = start().await;
+        let q = json!({"query": "SELECT customer.id FROM customer"});
+        let search_url = env.url(&format!("/v25/customers/{CID}/googleAds:search"));
+        // no Authorization header; a developer token that is not known
+        let r = env
+            .http
+            .post(&search_url)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "OAUTH_TOKEN_HEADER_INVALID"),
+        );
+        let r = env
+            .http
+            .post(&search_url)
+            .bearer_auth(&env.token)
+            .header("developer-token", "not-a-developer-token")
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "DEVELOPER_TOKEN_INVALID"),
+        );
+        // operations: at least one, and each names create, update or remove
+        let (s, b) = env.post("labels:mutate", json!({"operations": []})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "OPERATION_REQUIRED"));
+        let (s, b) = env.post("labels:mutate", json!({"operations": [{}]})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "OPERATION_REQUIRED"));
+        let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": [{}]})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "OPERATION_REQUIRED"));
+        // CUSTOM_PERIOD budgets carry totalAmountMicros
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"p","period":"CUSTOM_PERIOD","amountMicros":"10000000"}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"][2],
+            json!({"fieldName":"total_amount_micros"})
+        );
+        // budget amounts
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"neg","amountMicros":"-10000"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "NEGATIVE_MONEY_AMOUNT"),
+        );
+        // unique names: budgets, user lists, ad groups within their campaign
+        let shared = env.budget("Shared", true).await;
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"Shared","amountMicros":"10000000"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "DUPLICATE_NAME"),
+        );
+        let list = json!({"operations":[{"create":{"name":"CM","crmBasedUserList":{"uploadKeyType":"CONTACT_INFO","dataSourceType":"FIRST_PARTY"}}}]});
+        let (s, b) = env.post("userLists:mutate", list.clone()).await;
+        assert_eq!(s, 200, "{b}");
+        let crm = rn(&b, 0);
+        let (s, b) = env.post("userLists:mutate", list).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("userListError", "NAME_ALREADY_USED"));
+        let (campaign, ad_group, _, _) = keyword_tree(&env, "Names").await;
+        let (s, b) = env
+            .post(
+                "adGroups:mutate",
+                json!({"operations":[{"create":{"name":"AG","campaign":campaign}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("adGroupError", "DUPLICATE_ADGROUP_NAME"),
+        );
+        let (_, b) = env.campaign("Names 2", &shared).await;
+        let (s, b) = env
+            .post(
+                "adGroups:mutate",
+                json!({"operations":[{"create":{"name":"AG","campaign":rn(&b, 0)}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "the same ad group name in another campaign: {b}");
+        // an update carries its mask
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update":{"resourceName":campaign,"status":"PAUSED"}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldMaskError", "FIELD_MASK_MISSING"));
+        // a label is linked once per object
+        let l = label(&env, "once").await;
+        let (s, b) = env
+            .post(
+                "adGroupAds:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"ad":{"finalUrls":["https://example.com"],"responsiveSearchAd":{"headlines":[{"text":"a"},{"text":"b"},{"text":"c"}],"descriptions":[{"text":"d"},{"text":"e"}]}}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let ad = rn(&b, 0);
+        for (svc, field, target, code) in [
+            (
+                "campaignLabels",
+                "campaign",
+                &campaign,
+                ("campaignError", "CAMPAIGN_LABEL_ALREADY_EXISTS"),
+            ),
+            (
+                "adGroupLabels",
+                "adGroup",
+                &ad_group,
+                ("adGroupError", "ADGROUP_LABEL_ALREADY_EXISTS"),
+            ),
+            (
+                "adGroupAdLabels",
+                "adGroupAd",
+                &ad,
+                ("adGroupAdError", "AD_GROUP_AD_LABEL_ALREADY_EXISTS"),
+            ),
+        ] {
+            let op = json!({"create":{field: target, "label": l}});
+            let (s, b) = env.post(&format!("{svc}:mutate"), json!({"operations":[op]})).await;
+            assert_eq!(s, 200, "{svc}: {b}");
+            let (s, b) = env.post(&format!("{svc}:mutate"), json!({"operations":[op]})).await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", code);
+        }
+        // a removed budget cannot be given to a campaign
+        let spare = env.budget("Spare", true).await;
+        let (s, _) = env
+            .post("campaignBudgets:mutate", json!({"operations":[{"remove": spare}]}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, b) = env.campaign("On a removed budget", &spare).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "CAMPAIGN_BUDGET_REMOVED"),
+        );
+        // searches: the query is required; a validate-only search has no page token
+        let (s, b) = env.post("googleAds:search", json!({"query": "  "})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query": "SELECT label.id FROM label", "validateOnly": true, "pageToken": "x"}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "VALIDATE_ONLY_REQUEST_HAS_PAGE_TOKEN"),
+        );
+        // Customer Match jobs: an existing, CRM-based user list
+        let job = |ul: &str| json!({"job":{"type":"CUSTOMER_MATCH_USER_LIST","customerMatchUserListMetadata":{"userList":ul}}});
+        let (s, b) = env
+            .post(
+                "offlineUserDataJobs:create",
+                job(&format!("customers/{CID}/userLists/42")),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("offlineUserDataJobError", "INVALID_USER_LIST_ID"),
+        );
+        let (s, b) = env
+            .post(
+                "userLists:mutate",
+                json!({"operations":[{"create":{"name":"Visitors","basicUserList":{}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env.post("offlineUserDataJobs:create", job(&rn(&b, 0))).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("offlineUserDataJobError", "INVALID_USER_LIST_TYPE"),
+        );
+        let (s, b) = env.post("offlineUserDataJobs:create", job(&crm)).await;
+        assert_eq!(s, 200, "{b}");
+    }
+
     /// errors/offline_user_data_job_error.proto: removeAll first (INVALID_OPERATION_ORDER), creates and removes
     /// not mixed (CONFLICTING_OPERATION), at most 20 identifiers per operation and 100,000 per request
     /// (TOO_MANY_USER_IDENTIFIERS).

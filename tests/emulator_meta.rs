@@ -1478,6 +1478,98 @@ mod wire_rules {
         .ok();
     }
 
+    /// Required parameters of the node specs (ad set name; ad name and creative), the budget rules the emulator
+    /// applies, the token and rate-limit errors of WIRE-NOTES § Errors and rate limits not shown elsewhere.
+    #[tokio::test]
+    async fn required_params_budgets_tokens_and_rate_limits() {
+        let env = start().await;
+        let acct = "act_35";
+        let (c, s, cr, _) = env.tree(acct, "Rules").await;
+        let targeting = r#"{"geo_locations":{"countries":["US"]}}"#;
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[("campaign_id", &c), ("targeting", targeting)],
+            )
+            .await;
+        assert_eq!(r.err()["message"], "(#100) The parameter name is required");
+        let creative = json!({"creative_id": cr}).to_string();
+        let r = env
+            .post(&format!("{acct}/ads"), &[("adset_id", &s), ("creative", &creative)])
+            .await;
+        assert_eq!(r.err()["message"], "(#100) The parameter name is required");
+        let r = env
+            .post(&format!("{acct}/ads"), &[("name", "a"), ("adset_id", &s)])
+            .await;
+        assert_eq!(r.err()["message"], "(#100) The parameter creative is required");
+        // one budget kind at a time; a campaign budget (CBO) excludes ad-set budgets, and the other way round
+        let r = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[
+                    ("name", "both"),
+                    ("special_ad_categories", "[]"),
+                    ("daily_budget", "1000"),
+                    ("lifetime_budget", "100000"),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Only One Budget Allowed");
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "s2"),
+                    ("campaign_id", &c),
+                    ("daily_budget", "500"),
+                    ("targeting", targeting),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Budget Set at Campaign Level");
+        let plain = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[("name", "no budget"), ("special_ad_categories", "[]")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[("name", "s3"), ("campaign_id", &plain), ("targeting", targeting)],
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Ad Set Budget Required");
+        // no token at all
+        let r = env.send(env.http.get(format!("{}/{acct}", env.base))).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 2500);
+        // app (code 4) and user (code 17, subcode 2446079) limits, as HTTP 400 with is_transient
+        env.meta.configure(|c| c.user_calls_per_window = Some(1));
+        let token = env.admin("tokens", json!({})).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.get(acct, &[("access_token", &token)]).await.ok();
+        let r = env.get(acct, &[("access_token", &token)]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 17);
+        assert_eq!(r.err()["error_subcode"], 2446079);
+        assert_eq!(r.err()["is_transient"], true);
+        env.meta.configure(|c| {
+            c.user_calls_per_window = None;
+            c.app_calls_per_window = Some(0);
+        });
+        let r = env.get(acct, &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 4);
+        assert!(r.header_json("x-app-usage")["call_count"].as_u64().unwrap() >= 100);
+    }
+
     /// specs/CustomAudience.json and WIRE-NOTES § Objects "Custom audience": an empty, null or unreadable body
     /// makes nothing; a name is needed, a customer list names its customer_file_source, enums are checked.
     #[tokio::test]
