@@ -2558,6 +2558,14 @@ mod wire_rules {
             "INVALID_ARGUMENT",
             ("campaignBudgetError", "CAMPAIGN_BUDGET_REMOVED"),
         );
+        // GAQL names fields in snake_case
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query": "SELECT campaign.advertisingChannelType FROM campaign"}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("queryError", "UNRECOGNIZED_FIELD"));
         // searches: the query is required; a validate-only search has no page token
         let (s, b) = env.post("googleAds:search", json!({"query": "  "})).await;
         assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));

@@ -1078,6 +1078,11 @@ mod limits_and_faults {
         assert_eq!(r.err()["is_transient"], true);
         assert_eq!(r.header_json("x-business-use-case-usage")["11"][0]["call_count"], 100);
         assert!(r.header_json("x-app-usage")["call_count"].is_u64());
+        // insights calls of the same ad account are refused under the ads insights code
+        let r = env.get("act_11/insights", &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 80000);
+        assert_eq!(r.err()["is_transient"], true);
     }
 
     #[tokio::test]

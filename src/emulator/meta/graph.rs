@@ -479,7 +479,19 @@ impl Inner {
         }
         let (mut headers, limited) = count_call(st, &cfg, now, &token_key, account.as_deref());
         headers.push(("x-fb-trace-id".to_string(), trace.clone()));
-        if let Some(e) = limited {
+        if let Some(mut e) = limited {
+            // the ad account's insights calls are limited under their own code (WIRE-NOTES: 80000 ads insights,
+            // 80004 ads management); the emulator counts both in one window per ad account
+            let path = req.path.trim_matches('/');
+            let insights = path.ends_with("/insights")
+                || path
+                    .split('/')
+                    .next()
+                    .and_then(|id| st.objects.get(id))
+                    .is_some_and(|o| o.kind == Kind::AdReportRun);
+            if e.code == 80004 && insights {
+                e = GraphError::insights_limit();
+            }
             return error_response(&e, &trace, headers);
         }
 
