@@ -1751,6 +1751,32 @@ mod trust_support {
             first_error(&b)["location"]["fieldPathElements"],
             json!([{"fieldName":"operations","index":0},{"fieldName":"create"},{"fieldName":"ad_group_criterion"}])
         );
+        // nor to a removed one (read as "disabled")
+        let (s, b) = env
+            .post(
+                "adGroupCriteria:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"keyword":{"text":"gone","matchType":"EXACT"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let gone = rn(&b, 0);
+        let (s, _) = env
+            .post("adGroupCriteria:mutate", json!({"operations":[{"remove": gone}]}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"create":{"adGroupCriterion":gone,"label":managed}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("labelError", "CANNOT_APPLY_LABEL_TO_DISABLED_AD_GROUP_CRITERION"),
+        );
         // an unknown criterion
         let (s, b) = env
             .post(
@@ -2500,6 +2526,39 @@ mod wire_rules {
             )
             .await;
         assert_eq!(s, 200, "the same ad group name in another campaign: {b}");
+        // a campaign declares whether it contains EU political advertising
+        let mut body = campaign_body("Undeclared", &shared);
+        body.as_object_mut().unwrap().remove("containsEuPoliticalAdvertising");
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": body}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("mutateError", "EU_POLITICAL_ADVERTISING_DECLARATION_REQUIRED"),
+        );
+        // keyword text rules hold for ad group criteria too
+        for (text, code) in [
+            (" ", "INVALID_KEYWORD_TEXT"),
+            (&*"k".repeat(81), "KEYWORD_TEXT_TOO_LONG"),
+        ] {
+            let (s, b) = env
+                .post(
+                    "adGroupCriteria:mutate",
+                    json!({"operations":[{"create":{"adGroup":ad_group,"keyword":{"text":text,"matchType":"EXACT"}}}]}),
+                )
+                .await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("criterionError", code));
+        }
+        let (s, b) = env
+            .post(
+                "adGroupCriteria:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"keyword":{"text":"k".repeat(80),"matchType":"EXACT"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "80 characters are fine: {b}");
         // an update carries its mask
         let (s, b) = env
             .post(

@@ -1575,6 +1575,115 @@ mod wire_rules {
         assert!(r.header_json("x-app-usage")["call_count"].as_u64().unwrap() >= 100);
     }
 
+    /// Rules the emulator applies that the pack does not state (docs/wire-rules.md, last section), each shown
+    /// once: genders, a creative with something to show, deleted objects, live parents, lookalike sources, people
+    /// only in customer lists.
+    #[tokio::test]
+    async fn emulator_rules_beyond_the_pack() {
+        let env = start().await;
+        let acct = "act_36";
+        let (c, _, _, ad) = env.tree(acct, "Beyond").await;
+        let title = |r: &Resp| r.err()["error_user_title"].as_str().unwrap_or_default().to_string();
+        let plain = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[("name", "p"), ("special_ad_categories", "[]")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "g"),
+                    ("campaign_id", &plain),
+                    ("daily_budget", "1000"),
+                    ("targeting", r#"{"geo_locations":{"countries":["US"]},"genders":[3]}"#),
+                ],
+            )
+            .await;
+        assert_eq!(title(&r), "Invalid Gender");
+        let r = env.post(&format!("{acct}/adcreatives"), &[("name", "empty")]).await;
+        assert_eq!(title(&r), "Creative Has Nothing to Show");
+        assert_eq!(env.delete(&ad, &[]).await.ok(), json!({"success": true}));
+        let r = env.post(&ad, &[("name", "again")]).await;
+        assert_eq!(title(&r), "Object Deleted");
+        assert_eq!(env.delete(&c, &[]).await.ok(), json!({"success": true}));
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "orphan"),
+                    ("campaign_id", &c),
+                    ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+                ],
+            )
+            .await;
+        assert_eq!(title(&r), "Invalid Parent");
+        // audiences
+        let seed = env
+            .post(
+                &format!("{acct}/customaudiences"),
+                &[("name", "Seed"), ("customer_file_source", "USER_PROVIDED_ONLY")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = env
+            .post(
+                &format!("{acct}/customaudiences"),
+                &[
+                    ("name", "Not a lookalike"),
+                    ("customer_file_source", "USER_PROVIDED_ONLY"),
+                    ("lookalike_spec", r#"{"country":"US","ratio":0.01}"#),
+                ],
+            )
+            .await;
+        assert_eq!(title(&r), "Invalid Audience Type");
+        let data: Vec<String> = (0..100)
+            .map(|i| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("s{i}@example.com"))))
+            .collect();
+        env.post(
+            &format!("{seed}/users"),
+            &[("payload", &json!({"schema": "EMAIL_SHA256", "data": data}).to_string())],
+        )
+        .await
+        .ok();
+        let lal = |origin: String| {
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{acct}/customaudiences"),
+                    &[
+                        ("name", "LAL"),
+                        ("subtype", "LOOKALIKE"),
+                        ("origin_audience_id", &origin),
+                        ("lookalike_spec", r#"{"country":"US","ratio":0.01}"#),
+                    ],
+                )
+                .await
+            }
+        };
+        let first = lal(seed.clone()).await.ok()["id"].as_str().unwrap().to_string();
+        assert_eq!(title(&lal(first.clone()).await), "Invalid Source Audience");
+        assert_eq!(title(&lal("404".into()).await), "Invalid Source Audience");
+        let r = env
+            .post(
+                &format!("{first}/users"),
+                &[(
+                    "payload",
+                    &json!({"schema": "EMAIL_SHA256", "data": [data[0]]}).to_string(),
+                )],
+            )
+            .await;
+        assert_eq!(title(&r), "Can't Add People to This Audience");
+    }
+
     /// specs/CustomAudience.json and WIRE-NOTES § Objects "Custom audience": an empty, null or unreadable body
     /// makes nothing; a name is needed, a customer list names its customer_file_source, enums are checked.
     #[tokio::test]
