@@ -211,11 +211,11 @@ pub fn run(inner: &Inner, outer: &GraphRequest) -> GraphResponse {
             .filter(|c| per_campaign.get(*c).copied().unwrap_or(0) > 1)
             .cloned();
         let resp = match prepare(it, outer, &results) {
-            Ok(_) if sibling.is_some() => graph::error_response(
-                &sibling_error(sibling.as_deref().unwrap_or_default()),
-                &trace,
-                Vec::new(),
-            ),
+            Ok(req) if sibling.is_some() => {
+                // name the campaign by its id when the reference resolved
+                let c = req.param("campaign_id").map(str::trim).unwrap_or_default();
+                graph::error_response(&sibling_error(c), &trace, Vec::new())
+            }
             Ok(req) if written.is_some() => {
                 let resolved = req.param("campaign_id").unwrap_or_default().trim().to_string();
                 if adset_campaigns.insert(resolved.clone()) {
