@@ -1,6 +1,8 @@
 //! The Google Ads API v25 (REST) emulator: OAuth, `googleAds:search` / `searchStream` / `mutate`, the
-//! per-service `:mutate` endpoints, offline user data jobs, `customers:listAccessibleCustomers`, with the
-//! real error envelopes, platform rules, rate limits and synthetic metrics.
+//! per-service `:mutate` endpoints (campaign budgets, campaigns, ad groups, ad group ads, ads, ad group criteria,
+//! campaign criteria, labels and the campaign / ad group / ad group ad / ad group criterion label links, user
+//! lists), offline user data jobs, `customers:listAccessibleCustomers`, with the real error envelopes, platform
+//! rules (listed in `docs/wire-rules.md`), rate limits and synthetic metrics.
 //!
 //! Admin routes (under `/_emulator/google_ads/`):
 //! - `POST drift` `{"resourceName": "...", "set": {camelCase fields}}`: change an object behind adsctl's back

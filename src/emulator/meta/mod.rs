@@ -9,11 +9,13 @@
 //! - objects `/{id}`: GET (`fields=`, nested `campaign{name}`), POST (update), DELETE; their edges `adlabels`,
 //!   `users` (custom audiences, POST/DELETE), `insights`, `adsets`/`ads`/`adcreatives` (children),
 //!   `campaigns`/`adsets`/`ads`/`adcreatives` of an ad label, and `/{report_run_id}/insights`;
-//! - the Batch API: `POST /v25.0/` with `batch=[…]`;
+//! - the Batch API: `POST /v25.0/` with `batch=[…]` (at most 50 calls; not two ad sets of one campaign, see
+//!   [`batch`]);
 //! - OAuth: `GET /v25.0/dialog/oauth` (auto-approves; loopback `redirect_uri` only), `GET /v25.0/oauth/access_token`
 //!   (code exchange, `grant_type=fb_exchange_token`), `GET /debug_token` (also under `/v25.0/`).
 //!
-//! Every call is validated against the spec table: an unknown parameter, a value of the wrong type (a float
+//! The rules enforced, with their errors and tests, are listed in `docs/wire-rules.md`. Every call is validated
+//! against the spec table: an unknown parameter, a value of the wrong type (a float
 //! budget), a bad enum value or a missing required parameter is answered with the Graph error object (code 100).
 //! The only parameters outside the node specs are the Graph-wide `access_token`, `appsecret_proof`, `method`,
 //! and, on reads, `fields`, `limit`, `after`, `before`.
