@@ -1431,6 +1431,15 @@ mod wire_rules {
                 .unwrap()
                 .contains("more than one ad set of the same campaign"));
         }
+        assert!(
+            items[1]["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["name"] == "X-Business-Use-Case-Usage"),
+            "a refused call counts toward the ad account's usage like any call: {}",
+            items[1]
+        );
         assert_eq!(
             item_body(&items[5])["error"]["code"],
             100,

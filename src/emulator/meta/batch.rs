@@ -212,16 +212,16 @@ pub fn run(inner: &Inner, outer: &GraphRequest) -> GraphResponse {
             .cloned();
         let resp = match prepare(it, outer, &results) {
             Ok(req) if sibling.is_some() => {
-                // name the campaign by its id when the reference resolved
-                let c = req.param("campaign_id").map(str::trim).unwrap_or_default();
-                graph::error_response(&sibling_error(c), &trace, Vec::new())
+                // name the campaign by its id when the reference resolved; the refused call still counts
+                let c = req.param("campaign_id").map(str::trim).unwrap_or_default().to_string();
+                inner.handle_or_refuse(&req, Some(sibling_error(&c)))
             }
             Ok(req) if written.is_some() => {
                 let resolved = req.param("campaign_id").unwrap_or_default().trim().to_string();
                 if adset_campaigns.insert(resolved.clone()) {
                     inner.handle(&req)
                 } else {
-                    graph::error_response(&sibling_error(&resolved), &trace, Vec::new())
+                    inner.handle_or_refuse(&req, Some(sibling_error(&resolved)))
                 }
             }
             Ok(req) => inner.handle(&req),

@@ -457,6 +457,12 @@ pub struct Ctx<'a> {
 impl Inner {
     /// Serve one Graph call.
     pub fn handle(&self, req: &GraphRequest) -> GraphResponse {
+        self.handle_or_refuse(req, None)
+    }
+
+    /// Serve one Graph call, or, when `refuse` is set, authenticate and count it like any call and then answer
+    /// that error (a batch call the Batch API refuses still counts toward the rate limits).
+    pub fn handle_or_refuse(&self, req: &GraphRequest, refuse: Option<GraphError>) -> GraphResponse {
         let cfg = self.config();
         let mut guard = self.lock();
         let st: &mut State = &mut guard;
@@ -492,6 +498,9 @@ impl Inner {
             if e.code == 80004 && insights {
                 e = GraphError::insights_limit();
             }
+            return error_response(&e, &trace, headers);
+        }
+        if let Some(e) = refuse {
             return error_response(&e, &trace, headers);
         }
 
