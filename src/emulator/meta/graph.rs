@@ -160,6 +160,7 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         edge: Some("customaudiences"),
         reads: &[
+            "name",
             "subtype",
             "origin_audience_id",
             "lookalike_spec",
@@ -405,7 +406,7 @@ pub const ROUTES: &[Route] = &[
         node: "CustomAudience",
         method: "POST",
         edge: None,
-        reads: &["lookalike_spec"],
+        reads: &["name", "lookalike_spec"],
     },
     Route {
         node: "CustomAudience",
