@@ -35,11 +35,11 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "CreateOfflineUserDataJobRequest", "CreateOfflineUserDataJobResponse",
     "AddOfflineUserDataJobOperationsRequest", "AddOfflineUserDataJobOperationsResponse",
     "RunOfflineUserDataJobRequest", "ListAccessibleCustomersRequest", "ListAccessibleCustomersResponse",
-    "MutateAdsRequest", "MutateAdsResponse",
+    "MutateAdsRequest", "MutateAdsResponse", "MutateCampaignCriteriaRequest", "MutateAdGroupCriterionLabelsRequest",
     "GoogleAdsRow",
 ]] + [f"{V}.services.Mutate{r}Response" for r in [
     "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
-    "AdGroupLabels", "AdGroupAdLabels", "UserLists",
+    "AdGroupLabels", "AdGroupAdLabels", "UserLists", "CampaignCriteria", "AdGroupCriterionLabels",
 ]] + [
     f"{V}.resources.ChangeStatus", f"{V}.resources.Customer", f"{V}.resources.OfflineUserDataJob",
     f"{V}.common.Metrics", f"{V}.common.Segments", f"{V}.errors.GoogleAdsFailure",
@@ -48,6 +48,7 @@ ROOTS = [f"{V}.services.{m}" for m in [
 SERVED_RESOURCES = {
     "Campaign", "CampaignBudget", "AdGroup", "AdGroupAd", "AdGroupCriterion", "Label", "CampaignLabel",
     "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob", "Ad",
+    "CampaignCriterion", "AdGroupCriterionLabel",
 }
 SERVED_OPS = {r + "Operation" for r in SERVED_RESOURCES} | {f"Mutate{r}Result" for r in SERVED_RESOURCES}
 ALL_RESOURCE_MESSAGES = {"GoogleAdsRow", "MutateOperation", "MutateOperationResponse"}

@@ -945,6 +945,33 @@ mod search {
             .await;
         assert_eq!(p2["results"].as_array().unwrap().len(), 2);
         assert!(p2.get("nextPageToken").is_none());
+        // the first page asked for the total: a later one may too
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id, label.name FROM label","pageToken":tok,"searchSettings":{"returnTotalResultsCount":true}}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["totalResultsCount"], "10002");
+        // a first page without it: a later page cannot ask for it (requestError)
+        let (_, p1) = env
+            .post("googleAds:search", json!({"query":"SELECT label.id FROM label"}))
+            .await;
+        let tok = p1["nextPageToken"].as_str().unwrap();
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id FROM label","pageToken":tok,"searchSettings":{"returnTotalResultsCount":true}}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "TOTAL_RESULTS_COUNT_NOT_ORIGINALLY_REQUESTED"),
+        );
         let (s, b) = env
             .post(
                 "googleAds:search",
@@ -956,6 +983,20 @@ mod search {
             .post(
                 "googleAds:search",
                 json!({"query":"SELECT label.id FROM label","pageSize":100}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "PAGE_SIZE_NOT_SUPPORTED"),
+        );
+        // int32 may travel as a JSON string: refused the same way
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query":"SELECT label.id FROM label","pageSize":"100"}),
             )
             .await;
         assert_ads_failure(
@@ -1566,5 +1607,1142 @@ mod fields_table {
             fresh == committed,
             "src/emulator/google_ads/fields.json is stale: rerun scripts/gen-google-ads-fields.py"
         );
+    }
+}
+
+/// A campaign (own budget), an ad group, a keyword and a negative keyword in it; returns their resource names
+/// (campaign, ad group, keyword, negative keyword).
+async fn keyword_tree(env: &Env, name: &str) -> (String, String, String, String) {
+    let budget = env.budget(&format!("{name} budget"), false).await;
+    let (s, b) = env.campaign(name, &budget).await;
+    assert_eq!(s, 200, "{b}");
+    let campaign = rn(&b, 0);
+    let (s, b) = env
+        .post(
+            "adGroups:mutate",
+            json!({"operations":[{"create":{"name":"AG","campaign":campaign}}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let ad_group = rn(&b, 0);
+    let (s, b) = env
+        .post(
+            "adGroupCriteria:mutate",
+            json!({"operations":[
+                {"create":{"adGroup":ad_group,"keyword":{"text":"running shoes","matchType":"PHRASE"}}},
+                {"create":{"adGroup":ad_group,"negative":true,"keyword":{"text":"free","matchType":"BROAD"}}}
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    (campaign, ad_group, rn(&b, 0), rn(&b, 1))
+}
+
+fn rn(b: &Value, i: usize) -> String {
+    b["results"][i]["resourceName"].as_str().unwrap().to_string()
+}
+
+/// Everything the emulator stored (with the fields it computes) is valid v25 JSON of its resource.
+async fn assert_store_is_v25(env: &Env) {
+    use adsctl::emulator::google_ads::schema::{schema, Violations};
+    let dump: Value = env
+        .http
+        .get(env.url("/_emulator/dump"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cust = &dump["platforms"]["google_ads"]["customers"][CID];
+    for (res, objects) in cust["tables"].as_object().unwrap() {
+        for (key, o) in objects.as_object().unwrap() {
+            let mut v = Violations::default();
+            schema().check(&format!("resources.{res}"), &o["v"], "", &mut v);
+            assert!(v.is_empty(), "{res} {key}: {v:?}");
+        }
+    }
+    for row in cust["change_status"].as_object().unwrap().values() {
+        let mut v = Violations::default();
+        schema().check("resources.ChangeStatus", &row["v"], "", &mut v);
+        assert!(v.is_empty(), "change_status: {v:?}");
+    }
+}
+
+async fn label(env: &Env, name: &str) -> String {
+    let (s, b) = env
+        .post("labels:mutate", json!({"operations":[{"create":{"name":name}}]}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    rn(&b, 0)
+}
+
+/// The resources adsctl's ownership work needs (issue 15), each from the v25 protos.
+mod trust_support {
+    use super::*;
+
+    /// AdGroupCriterionLabel (resources/ad_group_criterion_label.proto): per-service and googleAds:mutate,
+    /// temporary ids, `ad_group_criterion.labels` and the `ad_group_criterion_label` resource in GAQL, and the
+    /// label errors that apply to criteria.
+    #[tokio::test]
+    async fn ad_group_criterion_labels() {
+        let env = start().await;
+        let (_, ad_group, keyword, negative) = keyword_tree(&env, "Crit").await;
+        let managed = label(&env, "adsctl-managed").await;
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"create":{"adGroupCriterion":keyword,"label":managed}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let link = rn(&b, 0);
+        let ag_id = ad_group.rsplit('/').next().unwrap();
+        let crit_id = keyword.rsplit('~').next().unwrap();
+        let label_id = managed.rsplit('/').next().unwrap();
+        assert_eq!(
+            link,
+            format!("customers/{CID}/adGroupCriterionLabels/{ag_id}~{crit_id}~{label_id}")
+        );
+        let rows = env
+            .search("SELECT ad_group_criterion.keyword.text, ad_group_criterion.labels FROM ad_group_criterion WHERE ad_group_criterion.negative = FALSE")
+            .await;
+        assert_eq!(rows[0]["adGroupCriterion"]["labels"], json!([managed]));
+        let rows = env
+            .search("SELECT ad_group_criterion_label.ad_group_criterion, ad_group_criterion_label.label, label.name, ad_group_criterion.keyword.text, ad_group.name FROM ad_group_criterion_label")
+            .await;
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r["adGroupCriterionLabel"]["resourceName"], link);
+        assert_eq!(r["adGroupCriterionLabel"]["adGroupCriterion"], keyword);
+        assert_eq!(r["adGroupCriterionLabel"]["label"], managed);
+        assert_eq!(r["label"]["name"], "adsctl-managed");
+        assert_eq!(r["adGroupCriterion"]["keyword"]["text"], "running shoes");
+        assert_eq!(r["adGroup"]["name"], "AG");
+        // the same link twice
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"create":{"adGroupCriterion":keyword,"label":managed}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("adGroupCriterionError", "AD_GROUP_CRITERION_LABEL_ALREADY_EXISTS"),
+        );
+        // labels cannot be applied to negative ad group criteria
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"create":{"adGroupCriterion":negative,"label":managed}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("labelError", "CANNOT_APPLY_LABEL_TO_NEGATIVE_AD_GROUP_CRITERION"),
+        );
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"],
+            json!([{"fieldName":"operations","index":0},{"fieldName":"create"},{"fieldName":"ad_group_criterion"}])
+        );
+        // nor to a removed one (read as "disabled")
+        let (s, b) = env
+            .post(
+                "adGroupCriteria:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"keyword":{"text":"gone","matchType":"EXACT"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let gone = rn(&b, 0);
+        let (s, _) = env
+            .post("adGroupCriteria:mutate", json!({"operations":[{"remove": gone}]}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"create":{"adGroupCriterion":gone,"label":managed}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("labelError", "CANNOT_APPLY_LABEL_TO_DISABLED_AD_GROUP_CRITERION"),
+        );
+        // an unknown criterion
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"create":{"adGroupCriterion":format!("customers/{CID}/adGroupCriteria/{ag_id}~42"),"label":managed}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+        // links are created and removed, never updated
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"update":{"resourceName":link}}]}),
+            )
+            .await;
+        assert_bad_request(s, &b, "Unknown name \"update\"");
+        // remove by resource name
+        let (s, b) = env
+            .post(
+                "adGroupCriterionLabels:mutate",
+                json!({"operations":[{"remove": link}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert!(env
+            .search("SELECT ad_group_criterion_label.label FROM ad_group_criterion_label")
+            .await
+            .is_empty());
+        let rows = env
+            .search(
+                "SELECT ad_group_criterion.labels FROM ad_group_criterion WHERE ad_group_criterion.negative = FALSE",
+            )
+            .await;
+        assert!(rows[0]["adGroupCriterion"].get("labels").is_none(), "{}", rows[0]);
+
+        // googleAds:mutate: a new label, a new keyword and their link in one request, through temporary ids
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"labelOperation":{"create":{"resourceName":format!("customers/{CID}/labels/-1"),"name":"tmp-label"}}},
+                    {"adGroupCriterionOperation":{"create":{"resourceName":format!("customers/{CID}/adGroupCriteria/{ag_id}~-2"),"adGroup":ad_group,"keyword":{"text":"trail shoes","matchType":"EXACT"}}}},
+                    {"adGroupCriterionLabelOperation":{"create":{"adGroupCriterion":format!("customers/{CID}/adGroupCriteria/{ag_id}~-2"),"label":format!("customers/{CID}/labels/-1")}}}
+                ]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let r = b["mutateOperationResponses"].as_array().unwrap();
+        let new_label = r[0]["labelResult"]["resourceName"].as_str().unwrap();
+        let new_kw = r[1]["adGroupCriterionResult"]["resourceName"].as_str().unwrap();
+        let new_link = r[2]["adGroupCriterionLabelResult"]["resourceName"].as_str().unwrap();
+        assert_eq!(
+            new_link,
+            format!(
+                "customers/{CID}/adGroupCriterionLabels/{ag_id}~{}~{}",
+                new_kw.rsplit('~').next().unwrap(),
+                new_label.rsplit('/').next().unwrap()
+            )
+        );
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"adGroupCriterionLabelOperation":{"remove": new_link}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert!(b["mutateOperationResponses"][0]["adGroupCriterionLabelResult"]["resourceName"].is_string());
+        assert_store_is_v25(&env).await;
+    }
+
+    /// errors/label_error.proto EXCEEDED_LABEL_LIMIT_PER_TYPE: "Cannot apply more than 50 labels per resource."
+    #[tokio::test]
+    async fn at_most_fifty_labels_per_resource() {
+        let env = start().await;
+        let (campaign, _, keyword, _) = keyword_tree(&env, "Many").await;
+        let ops: Vec<Value> = (0..51).map(|i| json!({"create":{"name": format!("l{i}")}})).collect();
+        let (s, b) = env.post("labels:mutate", json!({"operations": ops})).await;
+        assert_eq!(s, 200, "{b}");
+        let labels: Vec<String> = (0..51).map(|i| rn(&b, i)).collect();
+        for (svc, field, target) in [
+            ("campaignLabels", "campaign", &campaign),
+            ("adGroupCriterionLabels", "adGroupCriterion", &keyword),
+        ] {
+            let ops: Vec<Value> = labels
+                .iter()
+                .map(|l| json!({"create":{field: target, "label": l}}))
+                .collect();
+            let (s, b) = env.post(&format!("{svc}:mutate"), json!({"operations": ops})).await;
+            assert_ads_failure(
+                s,
+                &b,
+                400,
+                "INVALID_ARGUMENT",
+                ("labelError", "EXCEEDED_LABEL_LIMIT_PER_TYPE"),
+            );
+            assert_eq!(
+                first_error(&b)["location"]["fieldPathElements"][0],
+                json!({"fieldName":"operations","index":50}),
+                "{svc}"
+            );
+            let ops: Vec<Value> = labels[..50]
+                .iter()
+                .map(|l| json!({"create":{field: target, "label": l}}))
+                .collect();
+            let (s, b) = env.post(&format!("{svc}:mutate"), json!({"operations": ops})).await;
+            assert_eq!(s, 200, "{svc}: {b}");
+        }
+    }
+
+    /// Label (resources/label.proto, common/text_label.proto, errors/label_error.proto): name rules,
+    /// `text_label.description` (at most 200 characters) written on create and update and read through GAQL,
+    /// update and remove through labels:mutate and labelOperation; a removed label's name is free again and it
+    /// cannot be applied any more.
+    #[tokio::test]
+    async fn labels_names_descriptions_update_and_remove() {
+        let env = start().await;
+        let long_desc = "d".repeat(200);
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"create":{"name":"adsctl","textLabel":{"description": long_desc,"backgroundColor":"#1A2b3c"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let l = rn(&b, 0);
+        let rows = env
+            .search("SELECT label.name, label.status, label.text_label.description, label.text_label.background_color FROM label")
+            .await;
+        assert_eq!(rows[0]["label"]["status"], "ENABLED");
+        assert_eq!(rows[0]["label"]["textLabel"]["description"], long_desc.as_str());
+        assert_eq!(rows[0]["label"]["textLabel"]["backgroundColor"], "#1A2b3c");
+        for (create, code) in [
+            (json!({"name":""}), ("labelError", "INVALID_LABEL_NAME")),
+            (json!({"name":"   "}), ("labelError", "INVALID_LABEL_NAME")),
+            (
+                json!({"textLabel":{"description":"no name"}}),
+                ("labelError", "INVALID_LABEL_NAME"),
+            ),
+            (json!({"name":"n".repeat(81)}), ("stringLengthError", "TOO_LONG")),
+            (
+                json!({"name":"x","textLabel":{"description":"d".repeat(201)}}),
+                ("stringLengthError", "TOO_LONG"),
+            ),
+            (
+                json!({"name":"x","textLabel":{"backgroundColor":"red"}}),
+                ("fieldError", "INVALID_VALUE"),
+            ),
+            (json!({"name":"adsctl"}), ("labelError", "DUPLICATE_NAME")),
+        ] {
+            let (s, b) = env
+                .post("labels:mutate", json!({"operations":[{"create": create}]}))
+                .await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", code);
+        }
+        assert_eq!(env.search("SELECT label.id FROM label").await.len(), 1);
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"create":{"name":"n".repeat(80)}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "80 characters are fine: {b}");
+        let other = rn(&b, 0);
+        // update: name and description through the mask
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"update":{"resourceName":l,"name":"adsctl:managed","textLabel":{"description":"owned by adsctl"}},"updateMask":"name,textLabel.description"}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search(&format!("SELECT label.name, label.text_label.description, label.text_label.background_color FROM label WHERE label.resource_name = '{l}'"))
+            .await;
+        assert_eq!(rows[0]["label"]["name"], "adsctl:managed");
+        assert_eq!(rows[0]["label"]["textLabel"]["description"], "owned by adsctl");
+        assert_eq!(rows[0]["label"]["textLabel"]["backgroundColor"], "#1A2b3c");
+        for (update, mask, code) in [
+            (
+                json!({"resourceName":l,"name":""}),
+                "name",
+                ("labelError", "INVALID_LABEL_NAME"),
+            ),
+            (json!({"resourceName":l}), "name", ("labelError", "INVALID_LABEL_NAME")),
+            (
+                json!({"resourceName":l,"textLabel":{"description":"d".repeat(201)}}),
+                "textLabel.description",
+                ("stringLengthError", "TOO_LONG"),
+            ),
+            (
+                json!({"resourceName":l,"name":"n".repeat(80)}),
+                "name",
+                ("labelError", "DUPLICATE_NAME"),
+            ),
+            (
+                json!({"resourceName":l,"status":"REMOVED"}),
+                "status",
+                ("fieldError", "IMMUTABLE_FIELD"),
+            ),
+        ] {
+            let (s, b) = env
+                .post(
+                    "labels:mutate",
+                    json!({"operations":[{"update": update, "updateMask": mask}]}),
+                )
+                .await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", code);
+        }
+        // labelOperation in googleAds:mutate
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"labelOperation":{"update":{"resourceName":l,"textLabel":{"description":"v2"}},"updateMask":"textLabel.description"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["mutateOperationResponses"][0]["labelResult"]["resourceName"], l);
+        // remove: status REMOVED, its name free again (reading), and it cannot be applied
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"labelOperation":{"remove": other}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search(&format!(
+                "SELECT label.status FROM label WHERE label.resource_name = '{other}'"
+            ))
+            .await;
+        assert_eq!(rows[0]["label"]["status"], "REMOVED");
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"create":{"name":"n".repeat(80)}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "a removed label's name can be used again: {b}");
+        let (campaign, _, _, _) = keyword_tree(&env, "Apply").await;
+        let (s, b) = env
+            .post(
+                "campaignLabels:mutate",
+                json!({"operations":[{"create":{"campaign":campaign,"label":other}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("labelError", "CANNOT_APPLY_INACTIVE_LABEL"),
+        );
+        let (s, b) = env
+            .post(
+                "labels:mutate",
+                json!({"operations":[{"update":{"resourceName":other,"name":"back"},"updateMask":"name"}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            (
+                "operationAccessDeniedError",
+                "OPERATION_NOT_PERMITTED_FOR_REMOVED_RESOURCE",
+            ),
+        );
+        assert_store_is_v25(&env).await;
+    }
+
+    /// CampaignCriterion keywords (resources/campaign_criterion.proto, errors/campaign_criterion_error.proto):
+    /// campaignCriteria:mutate and campaignCriterionOperation, the campaign_criterion GAQL resource, its
+    /// change_status rows, and the rules that apply to keywords.
+    #[tokio::test]
+    async fn campaign_negative_keywords() {
+        let env = start().await;
+        let (campaign, _, _, _) = keyword_tree(&env, "Negatives").await;
+        let campaign_id = campaign.rsplit('/').next().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"create":{"campaign":campaign,"negative":true,"keyword":{"text":"cheap","matchType":"BROAD"}}}],
+                       "responseContentType":"MUTABLE_RESOURCE"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let neg = rn(&b, 0);
+        let crit_id = b["results"][0]["campaignCriterion"]["criterionId"].as_str().unwrap();
+        assert_eq!(neg, format!("customers/{CID}/campaignCriteria/{campaign_id}~{crit_id}"));
+        let rows = env
+            .search("SELECT campaign_criterion.resource_name, campaign_criterion.criterion_id, campaign_criterion.campaign, campaign_criterion.negative, campaign_criterion.status, campaign_criterion.type, campaign_criterion.keyword.text, campaign_criterion.keyword.match_type, campaign.name FROM campaign_criterion")
+            .await;
+        assert_eq!(rows.len(), 1);
+        let c = &rows[0]["campaignCriterion"];
+        assert_eq!(c["resourceName"], neg);
+        assert_eq!(c["criterionId"], crit_id);
+        assert_eq!(c["campaign"], campaign);
+        assert_eq!(c["negative"], true);
+        assert_eq!(c["status"], "ENABLED");
+        assert_eq!(c["type"], "KEYWORD");
+        assert_eq!(c["keyword"], json!({"text":"cheap","matchType":"BROAD"}));
+        assert_eq!(rows[0]["campaign"]["name"], "Negatives");
+        let rows = env
+            .search("SELECT change_status.resource_type, change_status.resource_status, change_status.campaign_criterion, change_status.campaign FROM change_status WHERE change_status.resource_type = 'CAMPAIGN_CRITERION'")
+            .await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["changeStatus"]["campaignCriterion"], neg);
+        assert_eq!(rows[0]["changeStatus"]["campaign"], campaign);
+        assert_eq!(rows[0]["changeStatus"]["resourceStatus"], "ADDED");
+
+        let err = |s, b: &Value, code: &str| {
+            assert_ads_failure(s, b, 400, "INVALID_ARGUMENT", ("campaignCriterionError", code));
+        };
+        // negative criteria are immutable
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"update":{"resourceName":neg,"bidModifier":1.5},"updateMask":"bidModifier"}]}),
+            )
+            .await;
+        err(s, &b, "CANNOT_UPDATE_NEGATIVE_CRITERION");
+        // no status on an excluded criterion
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"create":{"campaign":campaign,"negative":true,"status":"PAUSED","keyword":{"text":"used","matchType":"BROAD"}}}]}),
+            )
+            .await;
+        err(s, &b, "CANNOT_SET_STATUS_FOR_EXCLUDED_CRITERIA");
+        // a criterion needs its concrete type
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"create":{"campaign":campaign,"negative":true}}]}),
+            )
+            .await;
+        err(s, &b, "CONCRETE_TYPE_REQUIRED");
+        // the same keyword cannot be targeted and excluded
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"create":{"campaign":campaign,"keyword":{"text":"cheap","matchType":"BROAD"}}}]}),
+            )
+            .await;
+        err(s, &b, "CANNOT_TARGET_AND_EXCLUDE");
+        // keyword text rules (criterionError), on campaign and ad group criteria alike
+        for (text, code) in [
+            ("", "INVALID_KEYWORD_TEXT"),
+            (&*"k".repeat(81), "KEYWORD_TEXT_TOO_LONG"),
+        ] {
+            let (s, b) = env
+                .post(
+                    "campaignCriteria:mutate",
+                    json!({"operations":[{"create":{"campaign":campaign,"negative":true,"keyword":{"text":text,"matchType":"EXACT"}}}]}),
+                )
+                .await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("criterionError", code));
+        }
+        // an unknown campaign
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"create":{"campaign":format!("customers/{CID}/campaigns/42"),"negative":true,"keyword":{"text":"x","matchType":"EXACT"}}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+        // a positive criterion: negative is immutable, status may change
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"create":{"campaign":campaign,"keyword":{"text":"shoes","matchType":"EXACT"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let pos = rn(&b, 0);
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"update":{"resourceName":pos,"negative":true},"updateMask":"negative"}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "IMMUTABLE_FIELD"));
+        let (s, b) = env
+            .post(
+                "campaignCriteria:mutate",
+                json!({"operations":[{"update":{"resourceName":pos,"status":"PAUSED"},"updateMask":"status"}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // campaignCriterionOperation in googleAds:mutate, with a new campaign named by a temporary id
+        let shared = env.budget("shared", true).await;
+        let mut body = campaign_body("New with negatives", &shared);
+        body["resourceName"] = json!(format!("customers/{CID}/campaigns/-1"));
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignOperation":{"create": body}},
+                    {"campaignCriterionOperation":{"create":{"campaign":format!("customers/{CID}/campaigns/-1"),"negative":true,"keyword":{"text":"jobs","matchType":"PHRASE"}}}},
+                    {"campaignCriterionOperation":{"remove": neg}}
+                ]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let r = b["mutateOperationResponses"].as_array().unwrap();
+        let new_campaign = r[0]["campaignResult"]["resourceName"].as_str().unwrap();
+        let new_neg = r[1]["campaignCriterionResult"]["resourceName"].as_str().unwrap();
+        assert!(new_neg.starts_with(&format!(
+            "customers/{CID}/campaignCriteria/{}~",
+            new_campaign.rsplit('/').next().unwrap()
+        )));
+        assert_eq!(r[2]["campaignCriterionResult"]["resourceName"], neg);
+        let rows = env
+            .search(
+                "SELECT campaign_criterion.status FROM campaign_criterion WHERE campaign_criterion.status = 'REMOVED'",
+            )
+            .await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["campaignCriterion"]["resourceName"], neg);
+        let rows = env
+            .search(&format!("SELECT change_status.resource_status FROM change_status WHERE change_status.campaign_criterion = '{neg}'"))
+            .await;
+        assert_eq!(rows[0]["changeStatus"]["resourceStatus"], "REMOVED");
+        assert_store_is_v25(&env).await;
+    }
+
+    /// Objects made "as another client" are made through the emulator's own API with the demo credentials;
+    /// the emulator itself never attaches a label to anything: labels exist only where a request linked them.
+    #[tokio::test]
+    async fn the_emulator_never_labels_anything_by_itself() {
+        let env = start().await;
+        keyword_tree(&env, "Foreign").await;
+        for q in [
+            "SELECT label.id FROM label",
+            "SELECT campaign_label.label FROM campaign_label",
+            "SELECT ad_group_label.label FROM ad_group_label",
+            "SELECT ad_group_ad_label.label FROM ad_group_ad_label",
+            "SELECT ad_group_criterion_label.label FROM ad_group_criterion_label",
+        ] {
+            assert!(env.search(q).await.is_empty(), "{q}");
+        }
+        for row in env
+            .search("SELECT campaign.labels, ad_group.labels, ad_group_criterion.labels FROM ad_group_criterion")
+            .await
+        {
+            assert!(row["campaign"].get("labels").is_none(), "{row}");
+            assert!(row["adGroup"].get("labels").is_none(), "{row}");
+            assert!(row["adGroupCriterion"].get("labels").is_none(), "{row}");
+        }
+    }
+}
+
+/// The rules of WIRE-NOTES.md and the error protos that the other modules do not already show.
+mod wire_rules {
+    use super::*;
+
+    /// WIRE-NOTES "Temporary resource names": create must precede use, unique negative numbers across types, not
+    /// remembered across requests, googleAds:mutate only.
+    #[tokio::test]
+    async fn temporary_ids() {
+        let env = start().await;
+        let budget_body =
+            |rn: &str| json!({"resourceName": rn, "name": "t", "amountMicros": "10000000", "explicitlyShared": false});
+        let b1 = format!("customers/{CID}/campaignBudgets/-1");
+        let c1 = format!("customers/{CID}/campaigns/-1");
+        // -1 names one new object, whatever its type
+        let mut campaign = campaign_body("T", &b1);
+        campaign["resourceName"] = json!(c1);
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignBudgetOperation":{"create": budget_body(&b1)}},
+                    {"campaignOperation":{"create": campaign}}
+                ]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("newResourceCreationError", "DUPLICATE_TEMP_IDS"),
+        );
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"][0],
+            json!({"fieldName":"mutate_operations","index":1})
+        );
+        // the same temporary name twice
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignBudgetOperation":{"create": budget_body(&b1)}},
+                    {"campaignBudgetOperation":{"create": budget_body(&b1)}}
+                ]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("newResourceCreationError", "DUPLICATE_TEMP_IDS"),
+        );
+        // use before create
+        let b2 = format!("customers/{CID}/campaignBudgets/-2");
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignOperation":{"create": campaign_body("Early", &b2)}},
+                    {"campaignBudgetOperation":{"create": budget_body(&b2)}}
+                ]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"][0],
+            json!({"fieldName":"mutate_operations","index":0})
+        );
+        // a create whose temporary parent failed
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignBudgetOperation":{"create": {"resourceName": b2, "name": "bad", "amountMicros": "1"}}},
+                    {"campaignOperation":{"create": campaign_body("Child", &b2)}}
+                ], "partialFailure": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let errs = b["partialFailureError"]["details"][0]["errors"].as_array().unwrap();
+        assert_eq!(
+            errs[1]["errorCode"],
+            json!({"newResourceCreationError":"TEMP_ID_RESOURCE_HAD_ERRORS"})
+        );
+        // a good request defines -3 …
+        let b3 = format!("customers/{CID}/campaignBudgets/-3");
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"campaignBudgetOperation":{"create": budget_body(&b3)}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // … which the next request does not know
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"campaignOperation":{"create": campaign_body("Later", &b3)}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+        // per-service mutates know no temporary ids
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": campaign_body("Svc", &b3)}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("mutateError", "RESOURCE_NOT_FOUND"));
+    }
+
+    /// errors/mutate_error.proto ID_EXISTS_IN_MULTIPLE_MUTATES: "Cannot mutate the same resource twice in one
+    /// request."
+    #[tokio::test]
+    async fn one_resource_is_mutated_once_per_request() {
+        let env = start().await;
+        let shared = env.budget("shared", true).await;
+        let (_, b) = env.campaign("Once", &shared).await;
+        let c = rn(&b, 0);
+        let upd = |status: &str| json!({"update":{"resourceName":c,"status":status},"updateMask":"status"});
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[upd("ENABLED"), upd("PAUSED")]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("mutateError", "ID_EXISTS_IN_MULTIPLE_MUTATES"),
+        );
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"],
+            json!([{"fieldName":"operations","index":1},{"fieldName":"update"},{"fieldName":"resource_name"}])
+        );
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"campaignOperation": upd("ENABLED")},{"campaignOperation":{"remove": c}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("mutateError", "ID_EXISTS_IN_MULTIPLE_MUTATES"),
+        );
+        // a create and a change of the object it made, in one request
+        let mut body = campaign_body("Fresh", &shared);
+        body["resourceName"] = json!(format!("customers/{CID}/campaigns/-5"));
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[
+                    {"campaignOperation":{"create": body}},
+                    {"campaignOperation":{"update":{"resourceName":format!("customers/{CID}/campaigns/-5"),"status":"ENABLED"},"updateMask":"status"}}
+                ]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("mutateError", "ID_EXISTS_IN_MULTIPLE_MUTATES"),
+        );
+        // one operation per resource is fine, and nothing of the refused requests was written
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[upd("ENABLED")]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(env.search("SELECT campaign.id FROM campaign").await.len(), 1);
+    }
+
+    /// Backend rules of the v25 error protos that no other test shows: authentication headers, operations
+    /// present, required fields, update masks, unique names, budget amounts, label links once, validate-only
+    /// searches without a page token, the query required, Customer Match jobs on a CRM list only.
+    #[tokio::test]
+    async fn backend_rules() {
+        let env = start().await;
+        let q = json!({"query": "SELECT customer.id FROM customer"});
+        let search_url = env.url(&format!("/v25/customers/{CID}/googleAds:search"));
+        // no Authorization header; a developer token that is not known
+        let r = env
+            .http
+            .post(&search_url)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "OAUTH_TOKEN_HEADER_INVALID"),
+        );
+        let r = env
+            .http
+            .post(&search_url)
+            .bearer_auth(&env.token)
+            .header("developer-token", "not-a-developer-token")
+            .json(&q)
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_ads_failure(
+            s,
+            &b,
+            401,
+            "UNAUTHENTICATED",
+            ("authenticationError", "DEVELOPER_TOKEN_INVALID"),
+        );
+        // operations: at least one, and each names create, update or remove
+        let (s, b) = env.post("labels:mutate", json!({"operations": []})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "OPERATION_REQUIRED"));
+        let (s, b) = env.post("labels:mutate", json!({"operations": [{}]})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "OPERATION_REQUIRED"));
+        let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": [{}]})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("requestError", "OPERATION_REQUIRED"));
+        // CUSTOM_PERIOD budgets carry totalAmountMicros
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"p","period":"CUSTOM_PERIOD","amountMicros":"10000000"}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        assert_eq!(
+            first_error(&b)["location"]["fieldPathElements"][2],
+            json!({"fieldName":"total_amount_micros"})
+        );
+        // budget amounts
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"neg","amountMicros":"-10000"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "NEGATIVE_MONEY_AMOUNT"),
+        );
+        // unique names: budgets, user lists, ad groups within their campaign
+        let shared = env.budget("Shared", true).await;
+        let (s, b) = env
+            .post(
+                "campaignBudgets:mutate",
+                json!({"operations":[{"create":{"name":"Shared","amountMicros":"10000000"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "DUPLICATE_NAME"),
+        );
+        let list = json!({"operations":[{"create":{"name":"CM","crmBasedUserList":{"uploadKeyType":"CONTACT_INFO","dataSourceType":"FIRST_PARTY"}}}]});
+        let (s, b) = env.post("userLists:mutate", list.clone()).await;
+        assert_eq!(s, 200, "{b}");
+        let crm = rn(&b, 0);
+        let (s, b) = env.post("userLists:mutate", list).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("userListError", "NAME_ALREADY_USED"));
+        let (campaign, ad_group, _, _) = keyword_tree(&env, "Names").await;
+        let (s, b) = env
+            .post(
+                "adGroups:mutate",
+                json!({"operations":[{"create":{"name":"AG","campaign":campaign}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("adGroupError", "DUPLICATE_ADGROUP_NAME"),
+        );
+        let (_, b) = env.campaign("Names 2", &shared).await;
+        let (s, b) = env
+            .post(
+                "adGroups:mutate",
+                json!({"operations":[{"create":{"name":"AG","campaign":rn(&b, 0)}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "the same ad group name in another campaign: {b}");
+        // a campaign declares whether it contains EU political advertising
+        let mut body = campaign_body("Undeclared", &shared);
+        body.as_object_mut().unwrap().remove("containsEuPoliticalAdvertising");
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": body}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("mutateError", "EU_POLITICAL_ADVERTISING_DECLARATION_REQUIRED"),
+        );
+        // keyword text rules hold for ad group criteria too
+        for (text, code) in [
+            (" ", "INVALID_KEYWORD_TEXT"),
+            (&*"k".repeat(81), "KEYWORD_TEXT_TOO_LONG"),
+        ] {
+            let (s, b) = env
+                .post(
+                    "adGroupCriteria:mutate",
+                    json!({"operations":[{"create":{"adGroup":ad_group,"keyword":{"text":text,"matchType":"EXACT"}}}]}),
+                )
+                .await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("criterionError", code));
+        }
+        let (s, b) = env
+            .post(
+                "adGroupCriteria:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"keyword":{"text":"k".repeat(80),"matchType":"EXACT"}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "80 characters are fine: {b}");
+        // an update carries its mask
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update":{"resourceName":campaign,"status":"PAUSED"}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldMaskError", "FIELD_MASK_MISSING"));
+        // a label is linked once per object
+        let l = label(&env, "once").await;
+        let (s, b) = env
+            .post(
+                "adGroupAds:mutate",
+                json!({"operations":[{"create":{"adGroup":ad_group,"ad":{"finalUrls":["https://example.com"],"responsiveSearchAd":{"headlines":[{"text":"a"},{"text":"b"},{"text":"c"}],"descriptions":[{"text":"d"},{"text":"e"}]}}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let ad = rn(&b, 0);
+        for (svc, field, target, code) in [
+            (
+                "campaignLabels",
+                "campaign",
+                &campaign,
+                ("campaignError", "CAMPAIGN_LABEL_ALREADY_EXISTS"),
+            ),
+            (
+                "adGroupLabels",
+                "adGroup",
+                &ad_group,
+                ("adGroupError", "ADGROUP_LABEL_ALREADY_EXISTS"),
+            ),
+            (
+                "adGroupAdLabels",
+                "adGroupAd",
+                &ad,
+                ("adGroupAdError", "AD_GROUP_AD_LABEL_ALREADY_EXISTS"),
+            ),
+        ] {
+            let op = json!({"create":{field: target, "label": l}});
+            let (s, b) = env.post(&format!("{svc}:mutate"), json!({"operations":[op]})).await;
+            assert_eq!(s, 200, "{svc}: {b}");
+            let (s, b) = env.post(&format!("{svc}:mutate"), json!({"operations":[op]})).await;
+            assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", code);
+        }
+        // a removed budget cannot be given to a campaign
+        let spare = env.budget("Spare", true).await;
+        let (s, _) = env
+            .post("campaignBudgets:mutate", json!({"operations":[{"remove": spare}]}))
+            .await;
+        assert_eq!(s, 200);
+        let (s, b) = env.campaign("On a removed budget", &spare).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "CAMPAIGN_BUDGET_REMOVED"),
+        );
+        // GAQL names fields in snake_case
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query": "SELECT campaign.advertisingChannelType FROM campaign"}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("queryError", "UNRECOGNIZED_FIELD"));
+        // searches: the query is required; a validate-only search has no page token
+        let (s, b) = env.post("googleAds:search", json!({"query": "  "})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        let (s, b) = env
+            .post(
+                "googleAds:search",
+                json!({"query": "SELECT label.id FROM label", "validateOnly": true, "pageToken": "x"}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("requestError", "VALIDATE_ONLY_REQUEST_HAS_PAGE_TOKEN"),
+        );
+        // Customer Match jobs: an existing, CRM-based user list
+        let job = |ul: &str| json!({"job":{"type":"CUSTOMER_MATCH_USER_LIST","customerMatchUserListMetadata":{"userList":ul}}});
+        let (s, b) = env
+            .post(
+                "offlineUserDataJobs:create",
+                job(&format!("customers/{CID}/userLists/42")),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("offlineUserDataJobError", "INVALID_USER_LIST_ID"),
+        );
+        let (s, b) = env
+            .post(
+                "userLists:mutate",
+                json!({"operations":[{"create":{"name":"Visitors","basicUserList":{}}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env.post("offlineUserDataJobs:create", job(&rn(&b, 0))).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("offlineUserDataJobError", "INVALID_USER_LIST_TYPE"),
+        );
+        let (s, b) = env.post("offlineUserDataJobs:create", job(&crm)).await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// errors/offline_user_data_job_error.proto: removeAll first (INVALID_OPERATION_ORDER), creates and removes
+    /// not mixed (CONFLICTING_OPERATION), at most 20 identifiers per operation and 100,000 per request
+    /// (TOO_MANY_USER_IDENTIFIERS).
+    #[tokio::test]
+    async fn offline_user_data_job_operation_rules() {
+        let env = start().await;
+        let (_, b) = env
+            .post("userLists:mutate", json!({"operations":[{"create":{"name":"CM","crmBasedUserList":{"uploadKeyType":"CONTACT_INFO","dataSourceType":"FIRST_PARTY"}}}]}))
+            .await;
+        let ul = rn(&b, 0);
+        let new_job = || async {
+            let (s, b) = env
+                .post(
+                    "offlineUserDataJobs:create",
+                    json!({"job":{"type":"CUSTOMER_MATCH_USER_LIST","customerMatchUserListMetadata":{"userList":ul}}}),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+            let job = b["resourceName"].as_str().unwrap().to_string();
+            format!(
+                "{}:addOperations",
+                job.split_once(&format!("customers/{CID}/")).unwrap().1
+            )
+        };
+        let h = |i: usize| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("u{i}@example.com")));
+        let one = |i: usize| json!({"userIdentifiers":[{"hashedEmail": h(i)}]});
+        let jobs_err = |s, b: &Value, code: &str| {
+            assert_ads_failure(s, b, 400, "INVALID_ARGUMENT", ("offlineUserDataJobError", code));
+        };
+        // removeAll after another operation, in the same request and in a later one
+        let add = new_job().await;
+        let (s, b) = env
+            .post(&add, json!({"operations":[{"create": one(1)},{"removeAll": true}]}))
+            .await;
+        jobs_err(s, &b, "INVALID_OPERATION_ORDER");
+        let (s, b) = env.post(&add, json!({"operations":[{"create": one(1)}]})).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env.post(&add, json!({"operations":[{"removeAll": true}]})).await;
+        jobs_err(s, &b, "INVALID_OPERATION_ORDER");
+        // removeAll first, then creates: fine
+        let add = new_job().await;
+        let (s, b) = env
+            .post(&add, json!({"operations":[{"removeAll": true},{"create": one(2)}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // creates and removes in one request
+        let add = new_job().await;
+        let (s, b) = env
+            .post(&add, json!({"operations":[{"create": one(1)},{"remove": one(2)}]}))
+            .await;
+        jobs_err(s, &b, "CONFLICTING_OPERATION");
+        // 21 identifiers in one operation
+        let ids: Vec<Value> = (0..21).map(|i| json!({"hashedEmail": h(i)})).collect();
+        let (s, b) = env
+            .post(&add, json!({"operations":[{"create":{"userIdentifiers": ids}}]}))
+            .await;
+        jobs_err(s, &b, "TOO_MANY_USER_IDENTIFIERS");
+        let ids: Vec<Value> = (0..20).map(|i| json!({"hashedEmail": h(i)})).collect();
+        let (s, b) = env
+            .post(&add, json!({"operations":[{"create":{"userIdentifiers": ids}}]}))
+            .await;
+        assert_eq!(s, 200, "20 identifiers are fine: {b}");
+        // 100,001 identifiers in one request
+        let x = h(0);
+        let ops: Vec<Value> = (0..5_001)
+            .map(|_| json!({"create":{"userIdentifiers": vec![json!({"hashedEmail": x}); 20]}}))
+            .collect();
+        let (s, b) = env.post(&add, json!({"operations": ops})).await;
+        jobs_err(s, &b, "TOO_MANY_USER_IDENTIFIERS");
     }
 }

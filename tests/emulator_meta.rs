@@ -1078,6 +1078,11 @@ mod limits_and_faults {
         assert_eq!(r.err()["is_transient"], true);
         assert_eq!(r.header_json("x-business-use-case-usage")["11"][0]["call_count"], 100);
         assert!(r.header_json("x-app-usage")["call_count"].is_u64());
+        // insights calls of the same ad account are refused under the ads insights code
+        let r = env.get("act_11/insights", &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 80000);
+        assert_eq!(r.err()["is_transient"], true);
     }
 
     #[tokio::test]
@@ -1350,5 +1355,644 @@ mod spec_table {
             assert_eq!(r.status, 400, "{path}: {}", r.body);
             assert_eq!(r.err()["code"], 100, "{path}");
         }
+    }
+}
+
+/// The rules of WIRE-NOTES.md and the node specs that the other modules do not already show.
+mod wire_rules {
+    use super::*;
+
+    fn enc(s: &str) -> String {
+        adsctl::emulator::meta::util::percent_encode(s)
+    }
+
+    fn adset_body(campaign: &str, name: &str) -> String {
+        format!(
+            "name={name}&campaign_id={campaign}&daily_budget=1000&targeting={}",
+            enc(r#"{"geo_locations":{"countries":["US"]}}"#)
+        )
+    }
+
+    fn item_body(item: &Value) -> Value {
+        serde_json::from_str(item["body"].as_str().unwrap()).unwrap()
+    }
+
+    async fn adset_count(env: &Env, acct: &str) -> usize {
+        env.get(&format!("{acct}/adsets"), &[("limit", "100")]).await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
+    /// WIRE-NOTES § Batch: "One batch may not hold several ad sets of the same campaign". Reading chosen
+    /// (unverified): the batch is answered 200 and its other calls run; every ad-set create of such a campaign
+    /// fails with code 100, and the calls that depend on them fail too.
+    #[tokio::test]
+    async fn a_batch_refuses_two_ad_sets_of_one_campaign() {
+        let env = start().await;
+        let acct = "act_31";
+        let other = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[("name", "Other"), ("special_ad_categories", "[]")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let story = json!({"page_id": "1", "link_data": {"link": "https://example.com"}}).to_string();
+        let batch = json!([
+            {"method": "POST", "relative_url": format!("{acct}/campaigns"), "name": "c1", "omit_response_on_success": false,
+             "body": "name=Siblings&special_ad_categories=%5B%5D"},
+            {"method": "POST", "relative_url": format!("{acct}/adsets"), "name": "s1", "omit_response_on_success": false,
+             "body": adset_body("{result=c1:$.id}", "first")},
+            {"method": "POST", "relative_url": format!("{acct}/adsets"), "name": "s2", "omit_response_on_success": false,
+             "body": adset_body("{result=c1:$.id}", "second")},
+            {"method": "POST", "relative_url": format!("v25.0/{acct}/adsets"), "omit_response_on_success": false,
+             "body": adset_body(&other, "of-other")},
+            {"method": "POST", "relative_url": format!("{acct}/adcreatives"), "name": "cr", "omit_response_on_success": false,
+             "body": format!("name=cr&object_story_spec={}", enc(&story))},
+            {"method": "POST", "relative_url": format!("{acct}/ads"),
+             "body": format!("name=ad&adset_id={{result=s1:$.id}}&creative={}", enc(r#"{"creative_id":"{result=cr:$.id}"}"#))},
+        ]);
+        let r = env.post("", &[("batch", &batch.to_string())]).await.ok();
+        let items = r.as_array().unwrap();
+        assert_eq!(items.len(), 6);
+        let codes: Vec<i64> = items.iter().map(|i| i["code"].as_i64().unwrap()).collect();
+        assert_eq!(codes, vec![200, 400, 400, 200, 200, 400], "{r}");
+        for i in [1, 2] {
+            let e = item_body(&items[i]);
+            assert_eq!(e["error"]["code"], 100, "{e}");
+            assert_eq!(e["error"]["type"], "OAuthException");
+            assert!(e["error"]["fbtrace_id"].is_string());
+            assert!(e["error"]["error_user_msg"]
+                .as_str()
+                .unwrap()
+                .contains("more than one ad set of the same campaign"));
+        }
+        assert!(
+            items[1]["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["name"] == "X-Business-Use-Case-Usage"),
+            "a refused call counts toward the ad account's usage like any call: {}",
+            items[1]
+        );
+        assert_eq!(
+            item_body(&items[5])["error"]["code"],
+            100,
+            "the ad under a refused ad set fails too"
+        );
+        assert_eq!(
+            adset_count(&env, acct).await,
+            1,
+            "only the other campaign's ad set was made"
+        );
+
+        // the same literal campaign id twice
+        let c1 = item_body(&items[0])["id"].as_str().unwrap().to_string();
+        let twice = json!([
+            {"method": "POST", "relative_url": format!("{acct}/adsets"), "body": adset_body(&c1, "a")},
+            {"method": "POST", "relative_url": format!("{acct}/adsets"), "body": adset_body(&c1, "b")},
+        ]);
+        let r = env.post("", &[("batch", &twice.to_string())]).await.ok();
+        assert_eq!(r[0]["code"], 400);
+        assert_eq!(r[1]["code"], 400);
+        // two ways of naming one campaign: the second create is refused when its id resolves
+        let mixed = json!([
+            {"method": "GET", "relative_url": format!("{c1}?fields=id"), "name": "read", "omit_response_on_success": false},
+            {"method": "POST", "relative_url": format!("{acct}/adsets"), "body": adset_body(&c1, "a")},
+            {"method": "POST", "relative_url": format!("{acct}/adsets"), "body": adset_body("{result=read:$.id}", "b")},
+        ]);
+        let r = env.post("", &[("batch", &mixed.to_string())]).await.ok();
+        assert_eq!(r[1]["code"], 200, "{r}");
+        assert_eq!(r[2]["code"], 400, "{r}");
+        assert_eq!(adset_count(&env, acct).await, 2);
+        // one ad set of the campaign per batch is fine
+        for name in ["c", "d"] {
+            let one =
+                json!([{"method": "POST", "relative_url": format!("{acct}/adsets"), "body": adset_body(&c1, name)}]);
+            let r = env.post("", &[("batch", &one.to_string())]).await.ok();
+            assert_eq!(r[0]["code"], 200, "{r}");
+        }
+        assert_eq!(adset_count(&env, acct).await, 4);
+        // outside a batch, any number
+        env.post(
+            &format!("{acct}/adsets"),
+            &[
+                ("name", "e"),
+                ("campaign_id", &c1),
+                ("daily_budget", "1000"),
+                ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+            ],
+        )
+        .await
+        .ok();
+    }
+
+    /// Required parameters of the node specs (ad set name; ad name and creative), the budget rules the emulator
+    /// applies, the token and rate-limit errors of WIRE-NOTES § Errors and rate limits not shown elsewhere.
+    #[tokio::test]
+    async fn required_params_budgets_tokens_and_rate_limits() {
+        let env = start().await;
+        let acct = "act_35";
+        let (c, s, cr, _) = env.tree(acct, "Rules").await;
+        let targeting = r#"{"geo_locations":{"countries":["US"]}}"#;
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[("campaign_id", &c), ("targeting", targeting)],
+            )
+            .await;
+        assert_eq!(r.err()["message"], "(#100) The parameter name is required");
+        let creative = json!({"creative_id": cr}).to_string();
+        let r = env
+            .post(&format!("{acct}/ads"), &[("adset_id", &s), ("creative", &creative)])
+            .await;
+        assert_eq!(r.err()["message"], "(#100) The parameter name is required");
+        let r = env
+            .post(&format!("{acct}/ads"), &[("name", "a"), ("adset_id", &s)])
+            .await;
+        assert_eq!(r.err()["message"], "(#100) The parameter creative is required");
+        // one budget kind at a time; a campaign budget (CBO) excludes ad-set budgets, and the other way round
+        let r = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[
+                    ("name", "both"),
+                    ("special_ad_categories", "[]"),
+                    ("daily_budget", "1000"),
+                    ("lifetime_budget", "100000"),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Only One Budget Allowed");
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "s2"),
+                    ("campaign_id", &c),
+                    ("daily_budget", "500"),
+                    ("targeting", targeting),
+                ],
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Budget Set at Campaign Level");
+        let plain = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[("name", "no budget"), ("special_ad_categories", "[]")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[("name", "s3"), ("campaign_id", &plain), ("targeting", targeting)],
+            )
+            .await;
+        assert_eq!(r.err()["error_user_title"], "Ad Set Budget Required");
+        // no token at all
+        let r = env.send(env.http.get(format!("{}/{acct}", env.base))).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 2500);
+        // app (code 4) and user (code 17, subcode 2446079) limits, as HTTP 400 with is_transient
+        env.meta.configure(|c| c.user_calls_per_window = Some(1));
+        let token = env.admin("tokens", json!({})).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.get(acct, &[("access_token", &token)]).await.ok();
+        let r = env.get(acct, &[("access_token", &token)]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 17);
+        assert_eq!(r.err()["error_subcode"], 2446079);
+        assert_eq!(r.err()["is_transient"], true);
+        env.meta.configure(|c| {
+            c.user_calls_per_window = None;
+            c.app_calls_per_window = Some(0);
+        });
+        let r = env.get(acct, &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 4);
+        assert!(r.header_json("x-app-usage")["call_count"].as_u64().unwrap() >= 100);
+    }
+
+    /// Rules the emulator applies that the pack does not state (docs/wire-rules.md, last section), each shown
+    /// once: genders, a creative with something to show, deleted objects, live parents, lookalike sources, people
+    /// only in customer lists.
+    #[tokio::test]
+    async fn emulator_rules_beyond_the_pack() {
+        let env = start().await;
+        let acct = "act_36";
+        let (c, _, _, ad) = env.tree(acct, "Beyond").await;
+        let title = |r: &Resp| r.err()["error_user_title"].as_str().unwrap_or_default().to_string();
+        let plain = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[("name", "p"), ("special_ad_categories", "[]")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "g"),
+                    ("campaign_id", &plain),
+                    ("daily_budget", "1000"),
+                    ("targeting", r#"{"geo_locations":{"countries":["US"]},"genders":[3]}"#),
+                ],
+            )
+            .await;
+        assert_eq!(title(&r), "Invalid Gender");
+        let r = env.post(&format!("{acct}/adcreatives"), &[("name", "empty")]).await;
+        assert_eq!(title(&r), "Creative Has Nothing to Show");
+        assert_eq!(env.delete(&ad, &[]).await.ok(), json!({"success": true}));
+        let r = env.post(&ad, &[("name", "again")]).await;
+        assert_eq!(title(&r), "Object Deleted");
+        assert_eq!(env.delete(&c, &[]).await.ok(), json!({"success": true}));
+        let r = env
+            .post(
+                &format!("{acct}/adsets"),
+                &[
+                    ("name", "orphan"),
+                    ("campaign_id", &c),
+                    ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+                ],
+            )
+            .await;
+        assert_eq!(title(&r), "Invalid Parent");
+        // audiences
+        let seed = env
+            .post(
+                &format!("{acct}/customaudiences"),
+                &[("name", "Seed"), ("customer_file_source", "USER_PROVIDED_ONLY")],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = env
+            .post(
+                &format!("{acct}/customaudiences"),
+                &[
+                    ("name", "Not a lookalike"),
+                    ("customer_file_source", "USER_PROVIDED_ONLY"),
+                    ("lookalike_spec", r#"{"country":"US","ratio":0.01}"#),
+                ],
+            )
+            .await;
+        assert_eq!(title(&r), "Invalid Audience Type");
+        let data: Vec<String> = (0..100)
+            .map(|i| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("s{i}@example.com"))))
+            .collect();
+        env.post(
+            &format!("{seed}/users"),
+            &[("payload", &json!({"schema": "EMAIL_SHA256", "data": data}).to_string())],
+        )
+        .await
+        .ok();
+        let lal = |origin: String| {
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{acct}/customaudiences"),
+                    &[
+                        ("name", "LAL"),
+                        ("subtype", "LOOKALIKE"),
+                        ("origin_audience_id", &origin),
+                        ("lookalike_spec", r#"{"country":"US","ratio":0.01}"#),
+                    ],
+                )
+                .await
+            }
+        };
+        let first = lal(seed.clone()).await.ok()["id"].as_str().unwrap().to_string();
+        assert_eq!(title(&lal(first.clone()).await), "Invalid Source Audience");
+        assert_eq!(title(&lal("404".into()).await), "Invalid Source Audience");
+        let r = env
+            .post(
+                &format!("{first}/users"),
+                &[(
+                    "payload",
+                    &json!({"schema": "EMAIL_SHA256", "data": [data[0]]}).to_string(),
+                )],
+            )
+            .await;
+        assert_eq!(title(&r), "Can't Add People to This Audience");
+    }
+
+    /// specs/CustomAudience.json and WIRE-NOTES § Objects "Custom audience": an empty, null or unreadable body
+    /// makes nothing; a name is needed, a customer list names its customer_file_source, enums are checked.
+    #[tokio::test]
+    async fn custom_audiences_refuse_empty_null_and_malformed_bodies() {
+        let env = start().await;
+        let path = "act_32/customaudiences";
+        let url = format!("{}/{path}?access_token={META_ACCESS_TOKEN}", env.base);
+        // no parameters at all
+        let r = env.post(path, &[]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.err()["code"], 100);
+        assert_eq!(r.err()["message"], "(#100) The parameter name is required");
+        for params in [
+            vec![("name", "")],
+            vec![("name", "   ")],
+            vec![("name", "No source")],
+            vec![("name", "x"), ("subtype", "CUSTOM")],
+            vec![("name", "x"), ("customer_file_source", "ME")],
+            vec![
+                ("name", "x"),
+                ("subtype", "NOPE"),
+                ("customer_file_source", "USER_PROVIDED_ONLY"),
+            ],
+            vec![("subtype", "CUSTOM"), ("customer_file_source", "USER_PROVIDED_ONLY")],
+        ] {
+            let r = env.post(path, &params).await;
+            assert_eq!(r.status, 400, "{params:?}: {}", r.body);
+            assert_eq!(r.err()["code"], 100, "{params:?}");
+        }
+        // JSON bodies: null, an array, text that does not parse
+        for body in ["null", "[1,2]", "{\"name\":", "\"name\""] {
+            let r = env
+                .send(
+                    env.http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body),
+                )
+                .await;
+            assert_eq!(r.status, 400, "{body}: {}", r.body);
+            assert_eq!(r.err()["code"], 100, "{body}");
+            assert!(r.err()["fbtrace_id"].is_string());
+        }
+        // a form body that is not parameters
+        let r = env.send(env.http.post(&url).body("null")).await;
+        assert_eq!(r.err()["code"], 100);
+        assert_eq!(env.get(path, &[]).await.ok()["data"], json!([]), "nothing was created");
+        // a JSON object of parameters is fine
+        let r = env
+            .send(
+                env.http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(r#"{"name":"From JSON","subtype":"CUSTOM","customer_file_source":"USER_PROVIDED_ONLY"}"#),
+            )
+            .await
+            .ok();
+        assert!(r["id"].is_string());
+        // description: written on create and update, readable
+        let a = env
+            .post(
+                path,
+                &[
+                    ("name", "Newsletter"),
+                    ("subtype", "CUSTOM"),
+                    ("customer_file_source", "USER_PROVIDED_ONLY"),
+                    ("description", "adsctl:v1"),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let got = env
+            .get(&a, &[("fields", "name,description,subtype,customer_file_source")])
+            .await
+            .ok();
+        assert_eq!(got["description"], "adsctl:v1");
+        assert_eq!(got["customer_file_source"], "USER_PROVIDED_ONLY");
+        assert_eq!(
+            env.post(&a, &[("description", "adsctl:v2")]).await.ok(),
+            json!({"success": true})
+        );
+        assert_eq!(
+            env.get(&a, &[("fields", "description")]).await.ok()["description"],
+            "adsctl:v2"
+        );
+        let list = env.get(path, &[("fields", "id,description")]).await.ok();
+        assert!(list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["description"] == "adsctl:v2"));
+        // an update cannot blank the name
+        assert_eq!(env.post(&a, &[("name", " ")]).await.err()["code"], 100);
+        assert_eq!(env.get(&a, &[("fields", "name")]).await.ok()["name"], "Newsletter");
+    }
+
+    /// WIRE-NOTES § Objects "Lookalike": ratio 0.01..0.20 in steps of 0.01, starting_ratio < ratio, the seed
+    /// needs >= 100 members (counted from what was uploaded); § Users: at most 10,000 users per request.
+    #[tokio::test]
+    async fn lookalike_bounds_and_upload_size() {
+        use sha2::{Digest, Sha256};
+        let env = start().await;
+        let acct = "act_33";
+        let seed = env
+            .post(
+                &format!("{acct}/customaudiences"),
+                &[
+                    ("name", "Seed"),
+                    ("subtype", "CUSTOM"),
+                    ("customer_file_source", "USER_PROVIDED_ONLY"),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let hashes = |from: usize, n: usize| -> Vec<String> {
+            (from..from + n)
+                .map(|i| hex::encode(Sha256::digest(format!("p{i}@example.com"))))
+                .collect()
+        };
+        let upload = |data: Vec<String>| {
+            let seed = seed.clone();
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{seed}/users"),
+                    &[("payload", &json!({"schema": "EMAIL_SHA256", "data": data}).to_string())],
+                )
+                .await
+            }
+        };
+        let lookalike = |spec: Value| {
+            let seed = seed.clone();
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{acct}/customaudiences"),
+                    &[
+                        ("name", "LAL"),
+                        ("subtype", "LOOKALIKE"),
+                        ("origin_audience_id", &seed),
+                        ("lookalike_spec", &spec.to_string()),
+                    ],
+                )
+                .await
+            }
+        };
+        // 10,000 users in one request are fine, 10,001 are not
+        let r = upload(hashes(0, 10_001)).await;
+        assert_eq!(r.err()["code"], 100);
+        let r = upload(hashes(10_000, 10_000)).await.ok();
+        assert_eq!(r["num_received"], 10_000);
+        // 99 distinct members are not enough for a lookalike; 100 are
+        let small = env
+            .post(
+                &format!("{acct}/customaudiences"),
+                &[
+                    ("name", "Small"),
+                    ("subtype", "CUSTOM"),
+                    ("customer_file_source", "USER_PROVIDED_ONLY"),
+                ],
+            )
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let put = |data: Vec<String>| {
+            let small = small.clone();
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{small}/users"),
+                    &[("payload", &json!({"schema": "EMAIL_SHA256", "data": data}).to_string())],
+                )
+                .await
+                .ok()
+            }
+        };
+        put(hashes(0, 99)).await;
+        put(hashes(0, 99)).await; // the same people again: still 99 members
+        let lal = |origin: &str| {
+            let origin = origin.to_string();
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{acct}/customaudiences"),
+                    &[
+                        ("name", "LAL small"),
+                        ("subtype", "LOOKALIKE"),
+                        ("origin_audience_id", &origin),
+                        ("lookalike_spec", r#"{"country":"US","ratio":0.01}"#),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = lal(&small).await;
+        assert_eq!(r.err()["code"], 100);
+        assert!(r.err()["error_user_msg"].as_str().unwrap().contains("at least 100"));
+        put(hashes(99, 1)).await;
+        lal(&small).await.ok();
+        // ratios
+        for spec in [
+            json!({"country":"US","ratio":0.0}),
+            json!({"country":"US","ratio":0.005}),
+            json!({"country":"US","ratio":0.015}),
+            json!({"country":"US","ratio":0.21}),
+            json!({"country":"US","ratio":0.05,"starting_ratio":0.05}),
+            json!({"country":"US","ratio":0.05,"starting_ratio":0.06}),
+            json!({"ratio":0.05}),
+        ] {
+            let r = lookalike(spec.clone()).await;
+            assert_eq!(r.status, 400, "{spec}: {}", r.body);
+            assert_eq!(r.err()["code"], 100, "{spec}");
+        }
+        for spec in [
+            json!({"country":"US","ratio":0.01}),
+            json!({"country":"US","ratio":0.2}),
+            json!({"country":"US","ratio":0.07,"starting_ratio":0.03}),
+        ] {
+            let r = lookalike(spec.clone()).await;
+            assert_eq!(r.status, 200, "{spec}: {}", r.body);
+        }
+    }
+
+    /// Ad labels (specs/AdLabel.json, AdAccount adlabels): create by name, list paged with id, name,
+    /// created_time, updated_time, rename, delete. Two labels may share a name (reading chosen, unverified:
+    /// nothing in the pack forbids it). The emulator attaches no label by itself.
+    #[tokio::test]
+    async fn ad_labels_create_list_rename_delete() {
+        let env = start().await;
+        let acct = "act_34";
+        let (c, s, cr, ad) = env.tree(acct, "Labels").await;
+        for id in [&c, &s, &cr, &ad] {
+            let got = env.get(id, &[("fields", "id,adlabels")]).await.ok();
+            assert!(got.get("adlabels").is_none(), "nothing labelled by itself: {got}");
+        }
+        assert_eq!(env.get(&format!("{acct}/adlabels"), &[]).await.ok()["data"], json!([]));
+        let a = env.post(&format!("{acct}/adlabels"), &[("name", "adsctl")]).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let b = env.post(&format!("{acct}/adlabels"), &[("name", "adsctl")]).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(a, b, "a second label of the same name is a new label");
+        for bad in [vec![], vec![("name", "")], vec![("name", "  ")]] {
+            let r = env.post(&format!("{acct}/adlabels"), &bad).await;
+            assert_eq!(r.err()["code"], 100, "{bad:?}");
+        }
+        // listed, one per page
+        let page = env
+            .get(
+                &format!("{acct}/adlabels"),
+                &[("fields", "id,name,created_time,updated_time"), ("limit", "1")],
+            )
+            .await
+            .ok();
+        assert_eq!(page["data"].as_array().unwrap().len(), 1);
+        let first = &page["data"][0];
+        assert_eq!(first["id"], a.as_str());
+        assert_eq!(first["name"], "adsctl");
+        assert!(first["created_time"].as_str().unwrap().ends_with("+0000"));
+        assert!(first["updated_time"].is_string());
+        let next = page["paging"]["next"].as_str().unwrap().to_string();
+        let page2 = env.send(env.http.get(&next)).await.ok();
+        assert_eq!(page2["data"][0]["id"], b.as_str());
+        assert!(page2["paging"].get("next").is_none());
+        // attach, rename: the campaign shows the new name
+        env.post(
+            &format!("{c}/adlabels"),
+            &[("adlabels", &json!([{"id": a}]).to_string())],
+        )
+        .await
+        .ok();
+        env.admin("clock", json!({"advance_secs": 5})).await;
+        assert_eq!(
+            env.post(&a, &[("name", "adsctl:owned")]).await.ok(),
+            json!({"success": true})
+        );
+        let got = env.get(&a, &[("fields", "name,created_time,updated_time")]).await.ok();
+        assert_eq!(got["name"], "adsctl:owned");
+        assert_ne!(got["created_time"], got["updated_time"]);
+        let got = env.get(&c, &[("fields", "adlabels")]).await.ok();
+        assert_eq!(got["adlabels"], json!([{"id": a, "name": "adsctl:owned"}]));
+        assert_eq!(env.post(&a, &[("name", "")]).await.err()["code"], 100);
+        assert_eq!(env.post(&a, &[]).await.err()["code"], 100, "the spec requires name");
+        // delete: gone from the list and from what carried it
+        assert_eq!(env.delete(&a, &[]).await.ok(), json!({"success": true}));
+        let list = env.get(&format!("{acct}/adlabels"), &[]).await.ok();
+        assert_eq!(list["data"], json!([{"id": b}]));
+        let got = env.get(&c, &[("fields", "adlabels")]).await.ok();
+        assert_eq!(got["adlabels"], json!([]));
+        assert_eq!(env.get(&a, &[]).await.err()["code"], 100);
     }
 }

@@ -73,12 +73,15 @@ pub fn run(_global: &GlobalArgs, args: &Args) -> CommandResult {
         let handle = Emulator::start(config)
             .await
             .map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+        // listen for signals before the URL tells anyone the emulator is up: a SIGTERM right after it must
+        // still save the state
+        let signals = Signals::install();
         {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", handle.url());
             let _ = out.flush();
         }
-        wait_for_signal().await;
+        signals.wait().await;
         let saved = args.data.clone();
         handle
             .shutdown()
@@ -91,24 +94,37 @@ pub fn run(_global: &GlobalArgs, args: &Args) -> CommandResult {
     })
 }
 
-async fn wait_for_signal() {
+/// SIGTERM (unix) and Ctrl-C, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        if let Some(mut term) = self.term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = ctrl_c.await;
     }
 }

@@ -3,6 +3,10 @@
 //! Shares no wire types or mapping code with `connectors/`: each side is written from `../shared/reference` on
 //! its own, so a misreading in one is caught by the other.
 //!
+//! The emulator refuses what the platforms refuse. Every rule it enforces is a row of `docs/wire-rules.md` (rule,
+//! where the pack states it, the error, the test); a new wire fact goes into the emulator and that table in the
+//! same change.
+//!
 //! Layout: this module owns the server ([`server`]), configuration and the seed file ([`config`]), persistence,
 //! fault injection ([`faults`]), request counting ([`counters`]) and the admin API under `/_emulator/`; each
 //! platform lives in its own folder and implements [`PlatformEmulator`].

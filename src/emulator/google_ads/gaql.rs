@@ -366,6 +366,15 @@ fn attributed(from: &str) -> Option<&'static [&'static str]> {
             "label",
             "customer",
         ],
+        "ad_group_criterion_label" => &[
+            "ad_group_criterion_label",
+            "ad_group_criterion",
+            "ad_group",
+            "campaign",
+            "label",
+            "customer",
+        ],
+        "campaign_criterion" => &["campaign_criterion", "campaign", "customer"],
         "user_list" => &["user_list", "customer"],
         "customer" => &["customer"],
         "change_status" => &["change_status", "customer"],
@@ -718,6 +727,7 @@ const LABELLED: &[(&str, Res, &str)] = &[
     ("campaign", Res::CampaignLabel, "campaign"),
     ("adGroup", Res::AdGroupLabel, "adGroup"),
     ("adGroupAd", Res::AdGroupAdLabel, "adGroupAd"),
+    ("adGroupCriterion", Res::AdGroupCriterionLabel, "adGroupCriterion"),
 ];
 
 /// Labelled object's resource name → its `labels` value: the resource names of the labels linked to it (the
@@ -900,13 +910,19 @@ pub fn run(
                         } else {
                             None
                         };
+                        let ad_group_criterion = if res == Res::AdGroupCriterionLabel {
+                            lookup(v.get("adGroupCriterion"))
+                        } else {
+                            None
+                        };
                         let ad_group = match res {
                             Res::AdGroupAd | Res::AdGroupCriterion | Res::AdGroupLabel => lookup(v.get("adGroup")),
                             Res::AdGroupAdLabel => ad_group_ad.and_then(|x| lookup(x.get("adGroup"))),
+                            Res::AdGroupCriterionLabel => ad_group_criterion.and_then(|x| lookup(x.get("adGroup"))),
                             _ => None,
                         };
                         let campaign = match res {
-                            Res::AdGroup | Res::CampaignLabel => lookup(v.get("campaign")),
+                            Res::AdGroup | Res::CampaignLabel | Res::CampaignCriterion => lookup(v.get("campaign")),
                             Res::Campaign => Some(v),
                             _ => ad_group.and_then(|x| lookup(x.get("campaign"))),
                         };
@@ -921,12 +937,15 @@ pub fn run(
                         if let Some(x) = ad_group_ad {
                             parts.push(("adGroupAd", x));
                         }
+                        if let Some(x) = ad_group_criterion {
+                            parts.push(("adGroupCriterion", x));
+                        }
                         if res == Res::Campaign {
                             if let Some(b) = lookup(v.get("campaignBudget")) {
                                 parts.push(("campaignBudget", b));
                             }
                         }
-                        if matches!(res, Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel) {
+                        if res.is_label_link() {
                             if let Some(l) = lookup(v.get("label")) {
                                 parts.push(("label", l));
                             }

@@ -24,6 +24,11 @@ pub struct Job {
     pub user_list: String,
 }
 
+/// errors/offline_user_data_job_error.proto TOO_MANY_USER_IDENTIFIERS: "Maximum number of user identifiers
+/// allowed per request is 100,000 and per operation is 20."
+pub const MAX_IDENTIFIERS_PER_REQUEST: usize = 100_000;
+pub const MAX_IDENTIFIERS_PER_OPERATION: usize = 20;
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -154,6 +159,22 @@ pub fn add_operations(inner: &Inner, cid: &str, tail: &str, body: &[u8], rid: &s
             AdsError::new(errors::OPERATION_REQUIRED, "At least one operation is required.").at("operations", None),
         );
     }
+    let identifiers: usize = ops
+        .iter()
+        .filter_map(|op| op.get("create").or_else(|| op.get("remove")))
+        .filter_map(|d| d.get("userIdentifiers").and_then(Value::as_array))
+        .map(Vec::len)
+        .sum();
+    if identifiers > MAX_IDENTIFIERS_PER_REQUEST {
+        return bad(AdsError::new(
+            errors::JOB_TOO_MANY_USER_IDENTIFIERS,
+            format!(
+                "Maximum number of user identifiers allowed per request is 100,000 and per operation is 20; this \
+                 request has {identifiers}."
+            ),
+        )
+        .at("operations", None));
+    }
     let partial = req
         .get("enablePartialFailure")
         .and_then(Value::as_bool)
@@ -204,6 +225,17 @@ pub fn add_operations(inner: &Inner, cid: &str, tail: &str, body: &[u8], rid: &s
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        if ids.len() > MAX_IDENTIFIERS_PER_OPERATION {
+            errs.push(
+                at(AdsError::new(
+                    errors::JOB_TOO_MANY_USER_IDENTIFIERS,
+                    "Maximum number of user identifiers allowed per request is 100,000 and per operation is 20.",
+                ))
+                .at(kind, None)
+                .at("user_identifiers", None),
+            );
+            continue;
+        }
         if ids.is_empty() {
             errs.push(
                 at(AdsError::new(

@@ -1,6 +1,8 @@
 //! The Google Ads API v25 (REST) emulator: OAuth, `googleAds:search` / `searchStream` / `mutate`, the
-//! per-service `:mutate` endpoints, offline user data jobs, `customers:listAccessibleCustomers`, with the
-//! real error envelopes, platform rules, rate limits and synthetic metrics.
+//! per-service `:mutate` endpoints (campaign budgets, campaigns, ad groups, ad group ads, ads, ad group criteria,
+//! campaign criteria, labels and the campaign / ad group / ad group ad / ad group criterion label links, user
+//! lists), offline user data jobs, `customers:listAccessibleCustomers`, with the real error envelopes, platform
+//! rules (listed in `docs/wire-rules.md`), rate limits and synthetic metrics.
 //!
 //! Admin routes (under `/_emulator/google_ads/`):
 //! - `POST drift` `{"resourceName": "...", "set": {camelCase fields}}`: change an object behind adsctl's back
@@ -683,7 +685,11 @@ fn search(inner: &Inner, cid: &str, body: &[u8], rid: &str, lag: bool, stream: b
         Err(r) => return r,
     };
     let bad = |e: AdsError| errors::failure(Status::InvalidArgument, &[e], rid);
-    if req.get("pageSize").and_then(Value::as_i64).is_some_and(|n| n != 0) {
+    // int32 travels as a JSON number or a string; 0 is proto3's "not set"
+    let page_size = req
+        .get("pageSize")
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+    if page_size.is_some_and(|n| n != 0) {
         return bad(AdsError::new(
             errors::PAGE_SIZE_NOT_SUPPORTED,
             "Page size is not supported: pages have a fixed size of 10,000 rows.",
@@ -717,11 +723,24 @@ fn search(inner: &Inner, cid: &str, body: &[u8], rid: &str, lag: bool, stream: b
         return Json(json!({"fieldMask": plan.field_mask})).into_response();
     }
     let qhash = hash_str(query);
+    let want_total = req
+        .get("searchSettings")
+        .and_then(|s| s.get("returnTotalResultsCount"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let offset = if page_token.is_empty() {
         0
     } else {
         match decode_page_token(page_token, qhash) {
-            Some(o) => o,
+            Some((_, false)) if want_total => {
+                return bad(AdsError::new(
+                    errors::TOTAL_RESULTS_COUNT_NOT_ORIGINALLY_REQUESTED,
+                    "The total results count cannot be returned if it was not requested in the original request.",
+                )
+                .at("search_settings", None)
+                .at("return_total_results_count", None))
+            }
+            Some((o, _)) => o,
             None => {
                 return bad(AdsError::new(errors::INVALID_PAGE_TOKEN, "Page token is invalid.").at("page_token", None))
             }
@@ -757,13 +776,13 @@ fn search(inner: &Inner, cid: &str, body: &[u8], rid: &str, lag: bool, stream: b
         out.insert("results".into(), Value::Array(rows));
     }
     if end < total {
-        out.insert("nextPageToken".into(), json!(encode_page_token(end, qhash)));
+        let first_wanted_total =
+            want_total || (!page_token.is_empty() && decode_page_token(page_token, qhash).is_some_and(|(_, t)| t));
+        out.insert(
+            "nextPageToken".into(),
+            json!(encode_page_token(end, qhash, first_wanted_total)),
+        );
     }
-    let want_total = req
-        .get("searchSettings")
-        .and_then(|s| s.get("returnTotalResultsCount"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     if want_total {
         out.insert("totalResultsCount".into(), json!(total.to_string()));
     }
@@ -775,16 +794,20 @@ fn search(inner: &Inner, cid: &str, body: &[u8], rid: &str, lag: bool, stream: b
     Json(Value::Object(out)).into_response()
 }
 
-fn encode_page_token(offset: usize, qhash: u64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}:{qhash:x}"))
+/// A page token: the offset of the next row, the query it belongs to, and whether the first request asked for the
+/// total results count (a later page may ask for it only then).
+fn encode_page_token(offset: usize, qhash: u64, total: bool) -> String {
+    let t = u8::from(total);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}:{qhash:x}:{t}"))
 }
 
-fn decode_page_token(t: &str, qhash: u64) -> Option<usize> {
+fn decode_page_token(t: &str, qhash: u64) -> Option<(usize, bool)> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).ok()?;
     let s = String::from_utf8(raw).ok()?;
-    let (o, h) = s.split_once(':')?;
-    (h == format!("{qhash:x}")).then_some(())?;
-    o.parse().ok()
+    let mut parts = s.split(':');
+    let (o, h, total) = (parts.next()?, parts.next()?, parts.next()?);
+    (h == format!("{qhash:x}") && parts.next().is_none()).then_some(())?;
+    Some((o.parse().ok()?, total == "1"))
 }
 
 /// Per-service `:mutate` (`res` set) or `googleAds:mutate`.

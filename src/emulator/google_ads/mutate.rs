@@ -26,6 +26,10 @@ pub struct MutateCtx<'a> {
     changes: Vec<(String, Value)>,
     temp: HashMap<String, String>,
     failed_temp: HashSet<String>,
+    /// The negative numbers of the temporary ids defined so far: unique across resource types.
+    temp_nums: HashSet<String>,
+    /// Resource names mutated so far in this request (mutateError ID_EXISTS_IN_MULTIPLE_MUTATES).
+    touched: HashSet<String>,
 }
 
 /// Marks where one operation started, to undo just that operation (partial failure).
@@ -47,6 +51,8 @@ impl<'a> MutateCtx<'a> {
             changes: Vec::new(),
             temp: HashMap::new(),
             failed_temp: HashSet::new(),
+            temp_nums: HashSet::new(),
+            touched: HashSet::new(),
         }
     }
 
@@ -166,6 +172,12 @@ impl<'a> MutateCtx<'a> {
                     row.insert("campaign".into(), c);
                 }
             }
+            Res::CampaignCriterion => {
+                row.insert("campaignCriterion".into(), json!(rn));
+                if let Some(c) = s("campaign") {
+                    row.insert("campaign".into(), c);
+                }
+            }
             Res::AdGroupAd | Res::AdGroupCriterion => {
                 let field = if res == Res::AdGroupAd {
                     "adGroupAd"
@@ -248,10 +260,13 @@ impl<'a> MutateCtx<'a> {
                 .filter(|s| is_temp_rn(s))
                 .map(str::to_string);
             if let Some(t) = &temp_name {
-                if self.temp.contains_key(t) || self.failed_temp.contains(t) {
+                // "unique negative numbers across types": -1 may name one new object of the request, whatever
+                // its type
+                let num = t.rsplit(['/', '~']).next().unwrap_or_default().to_string();
+                if !self.temp_nums.insert(num) {
                     return Err(err(
                         errors::DUPLICATE_TEMP_IDS,
-                        "Multiple operations use the same temporary id.",
+                        "Creating more than one resource with the same temp ID is not allowed.",
                         &["create", "resource_name"],
                     ));
                 }
@@ -267,11 +282,26 @@ impl<'a> MutateCtx<'a> {
                     }
                 }
             }
+            if let Ok((rn, _)) = &r {
+                self.touched.insert(rn.clone());
+            }
             r
         } else if let Some(body) = op.get("update") {
-            self.update(res, body, op.get("updateMask"), loc)
+            let rn = body.get("resourceName").and_then(Value::as_str).unwrap_or_default();
+            self.once(rn, loc, "update")?;
+            let r = self.update(res, body, op.get("updateMask"), loc);
+            if r.is_ok() {
+                self.touched.insert(rn.to_string());
+            }
+            r
         } else if let Some(rn) = op.get("remove") {
-            self.remove(res, rn.as_str().unwrap_or_default(), loc)
+            let rn = rn.as_str().unwrap_or_default();
+            self.once(rn, loc, "remove")?;
+            let r = self.remove(res, rn, loc);
+            if r.is_ok() {
+                self.touched.insert(rn.to_string());
+            }
+            r
         } else {
             Err(err(
                 errors::OPERATION_REQUIRED,
@@ -279,6 +309,24 @@ impl<'a> MutateCtx<'a> {
                 &[],
             ))
         }
+    }
+
+    /// mutate_error.proto ID_EXISTS_IN_MULTIPLE_MUTATES: "Cannot mutate the same resource twice in one request."
+    fn once(&self, rn: &str, loc: &Loc, what: &str) -> Result<(), Vec<AdsError>> {
+        if !rn.is_empty() && self.touched.contains(rn) {
+            let mut e = AdsError::new(
+                errors::ID_EXISTS_IN_MULTIPLE_MUTATES,
+                "Cannot mutate the same resource twice in one request.",
+            )
+            .trigger(rn.to_string())
+            .under(loc)
+            .at(what, None);
+            if what == "update" {
+                e = e.at("resource_name", None);
+            }
+            return Err(vec![e]);
+        }
+        Ok(())
     }
 
     /// AdService: update an ad in place (`customers/{cid}/ads/{adId}`), e.g. a responsive search ad's
@@ -323,6 +371,7 @@ impl<'a> MutateCtx<'a> {
         if rn.is_empty() {
             return Err(e(errors::RESOURCE_NAME_MISSING, "The resource name is missing."));
         }
+        self.once(&rn, loc, "update")?;
         let prefix = format!("customers/{}/ads/", self.cust.info.id);
         let Some(ad_id) = rn
             .strip_prefix(&prefix)
@@ -384,6 +433,7 @@ impl<'a> MutateCtx<'a> {
         let aga_rn = self.rn(Res::AdGroupAd, &key);
         self.record_change(Res::AdGroupAd, &aga_rn, &v, "CHANGED");
         self.put(Res::AdGroupAd, &key, v);
+        self.touched.insert(rn.clone());
         Ok((rn, if self.want_resources { ad } else { Value::Null }))
     }
 
@@ -563,6 +613,9 @@ impl<'a> MutateCtx<'a> {
                 req(m, "adGroup", "ad_group")?;
                 let ag = m.get("adGroup").and_then(Value::as_str).unwrap_or_default().to_string();
                 self.live_ref(&ag, Res::AdGroup, "ad_group", loc, "create")?;
+                if let Some(kw) = m.get("keyword") {
+                    check_keyword(kw, loc)?;
+                }
                 let crit_id = self.new_id();
                 let ag_id = ag.rsplit('/').next().unwrap_or_default().to_string();
                 let criterion = m
@@ -586,7 +639,7 @@ impl<'a> MutateCtx<'a> {
                 key = format!("{ag_id}~{crit_id}");
             }
             Res::Label => {
-                req(m, "name", "name")?;
+                check_label(m, loc, "create")?;
                 m.insert("status".into(), json!("ENABLED"));
                 key = self.new_id().to_string();
             }
@@ -619,7 +672,7 @@ impl<'a> MutateCtx<'a> {
                 m.insert("eligibleForDisplay".into(), json!(true));
                 key = self.new_id().to_string();
             }
-            Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel => {
+            Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel | Res::AdGroupCriterionLabel => {
                 let (target_field, target_proto, target_res, dup) = match res {
                     Res::CampaignLabel => (
                         "campaign",
@@ -632,6 +685,12 @@ impl<'a> MutateCtx<'a> {
                         "ad_group",
                         Res::AdGroup,
                         errors::ADGROUP_LABEL_ALREADY_EXISTS,
+                    ),
+                    Res::AdGroupCriterionLabel => (
+                        "adGroupCriterion",
+                        "ad_group_criterion",
+                        Res::AdGroupCriterion,
+                        errors::AD_GROUP_CRITERION_LABEL_ALREADY_EXISTS,
                     ),
                     _ => (
                         "adGroupAd",
@@ -648,8 +707,54 @@ impl<'a> MutateCtx<'a> {
                     .unwrap_or_default()
                     .to_string();
                 let l = m.get("label").and_then(Value::as_str).unwrap_or_default().to_string();
-                self.live_ref(&t, target_res, target_proto, loc, "create")?;
-                self.live_ref(&l, Res::Label, "label", loc, "create")?;
+                let at = |code: Code, msg: &str, trigger: &str, field: &str| {
+                    vec![AdsError::new(code, msg)
+                        .trigger(trigger.to_string())
+                        .under(loc)
+                        .at("create", None)
+                        .at(field, None)]
+                };
+                if res == Res::AdGroupCriterionLabel {
+                    // labelError: a label cannot be applied to a negative (or a removed) ad group criterion
+                    match self.cust.get_rn(&t) {
+                        Some((Res::AdGroupCriterion, o)) => {
+                            if o.v.get("negative").and_then(Value::as_bool) == Some(true) {
+                                return Err(at(
+                                    errors::LABEL_CANNOT_APPLY_TO_NEGATIVE_CRITERION,
+                                    "A label cannot be applied to a negative ad group criterion.",
+                                    &t,
+                                    target_proto,
+                                ));
+                            }
+                            if o.v.get("status").and_then(Value::as_str) == Some("REMOVED") {
+                                return Err(at(
+                                    errors::LABEL_CANNOT_APPLY_TO_DISABLED_CRITERION,
+                                    "A label cannot be applied to a disabled ad group criterion.",
+                                    &t,
+                                    target_proto,
+                                ));
+                            }
+                        }
+                        _ => {
+                            self.live_ref(&t, target_res, target_proto, loc, "create")?;
+                        }
+                    }
+                } else {
+                    self.live_ref(&t, target_res, target_proto, loc, "create")?;
+                }
+                match self.cust.get_rn(&l) {
+                    Some((Res::Label, o)) if o.v.get("status").and_then(Value::as_str) == Some("REMOVED") => {
+                        return Err(at(
+                            errors::LABEL_CANNOT_APPLY_INACTIVE,
+                            "An inactive label cannot be applied.",
+                            &l,
+                            "label",
+                        ));
+                    }
+                    _ => {
+                        self.live_ref(&l, Res::Label, "label", loc, "create")?;
+                    }
+                }
                 let tk = t.rsplit('/').next().unwrap_or_default();
                 let lk = l.rsplit('/').next().unwrap_or_default();
                 key = format!("{tk}~{lk}");
@@ -662,13 +767,89 @@ impl<'a> MutateCtx<'a> {
                     .under(loc)
                     .at("create", None)]);
                 }
+                if self.cust.links_of(res, tk) >= MAX_LABELS_PER_RESOURCE {
+                    return Err(at(
+                        errors::LABEL_LIMIT_PER_TYPE,
+                        "Cannot apply more than 50 labels per resource.",
+                        &t,
+                        "label",
+                    ));
+                }
+            }
+            Res::CampaignCriterion => {
+                req(m, "campaign", "campaign")?;
+                let c = m
+                    .get("campaign")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                self.live_ref(&c, Res::Campaign, "campaign", loc, "create")?;
+                let criterion = m
+                    .keys()
+                    .find(|k| {
+                        schema()
+                            .message("resources.CampaignCriterion")
+                            .and_then(|msg| msg.by_json(k))
+                            .is_some_and(|f| f.oneof.as_deref() == Some("criterion"))
+                    })
+                    .cloned();
+                let Some(criterion) = criterion else {
+                    return Err(vec![AdsError::new(
+                        errors::CC_CONCRETE_TYPE_REQUIRED,
+                        "Concrete type of criterion (keyword v.s. placement) is required for CREATE and UPDATE operations.",
+                    )
+                    .under(loc)
+                    .at("create", None)]);
+                };
+                let t = screaming(&criterion);
+                if schema().enum_has("google.ads.googleads.v25.enums.CriterionTypeEnum.CriterionType", &t) {
+                    m.insert("type".into(), json!(t));
+                }
+                let negative = m.get("negative").and_then(Value::as_bool).unwrap_or(false);
+                if negative && m.contains_key("status") {
+                    return Err(vec![AdsError::new(
+                        errors::CC_CANNOT_SET_STATUS_FOR_EXCLUDED,
+                        "Cannot set the campaign criterion status for an excluded criteria.",
+                    )
+                    .under(loc)
+                    .at("create", None)
+                    .at("status", None)]);
+                }
+                if let Some(kw) = m.get("keyword") {
+                    check_keyword(kw, loc)?;
+                    let same = |o: &Obj| {
+                        o.v.get("campaign").and_then(Value::as_str) == Some(c.as_str())
+                            && o.v.get("status").and_then(Value::as_str) != Some("REMOVED")
+                            && o.v.get("negative").and_then(Value::as_bool).unwrap_or(false) != negative
+                            && keyword_key(o.v.get("keyword")) == keyword_key(Some(kw))
+                    };
+                    let campaign_key = c.rsplit('/').next().unwrap_or_default().to_string();
+                    if self.cust.children(Res::CampaignCriterion, &campaign_key).any(same) {
+                        return Err(vec![AdsError::new(
+                            errors::CC_CANNOT_TARGET_AND_EXCLUDE,
+                            "Cannot target and exclude the same criterion.",
+                        )
+                        .under(loc)
+                        .at("create", None)
+                        .at("keyword", None)]);
+                    }
+                    if let Some(text) = kw.get("text").and_then(Value::as_str) {
+                        m.insert("displayName".into(), json!(text));
+                    }
+                }
+                let crit_id = self.new_id();
+                m.insert("criterionId".into(), json!(crit_id.to_string()));
+                m.insert("negative".into(), json!(negative));
+                m.entry("status").or_insert(json!("ENABLED"));
+                let campaign_id = c.rsplit('/').next().unwrap_or_default().to_string();
+                key = format!("{campaign_id}~{crit_id}");
             }
         }
         let rn = self.rn(res, &key);
-        if !matches!(res, Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel) {
+        if !res.is_label_link() {
             let id = key.rsplit('~').next().unwrap_or_default().to_string();
             match res {
-                Res::AdGroupAd | Res::AdGroupCriterion => {}
+                Res::AdGroupAd | Res::AdGroupCriterion | Res::CampaignCriterion => {}
                 _ => {
                     m.insert("id".into(), json!(id));
                 }
@@ -778,6 +959,15 @@ impl<'a> MutateCtx<'a> {
             .unwrap_or_default()
             .to_string();
         let (key, old) = self.locate(res, &rn, loc, "update")?;
+        if res == Res::CampaignCriterion && old.get("negative").and_then(Value::as_bool) == Some(true) {
+            return Err(vec![AdsError::new(
+                errors::CC_CANNOT_UPDATE_NEGATIVE,
+                "Negative criteria are immutable, so updates are not allowed.",
+            )
+            .trigger(rn.clone())
+            .under(loc)
+            .at("update", None)]);
+        }
         let Some(mask) = mask.and_then(Value::as_str).filter(|s| !s.trim().is_empty()) else {
             return Err(vec![AdsError::new(
                 errors::FIELD_MASK_MISSING,
@@ -850,6 +1040,11 @@ impl<'a> MutateCtx<'a> {
                     .at("update", None)
                     .at("campaign_budget", None)]);
                 }
+            }
+        }
+        if res == Res::Label {
+            if let Some(m) = v.as_object() {
+                check_label(m, loc, "update")?;
             }
         }
         self.check_unique_name(res, &v, Some(&key), loc, "update")?;
@@ -978,6 +1173,102 @@ fn copy_path(src: &Value, dst: &mut Value, path: &str) {
             }
         }
     }
+}
+
+/// Most labels one resource may carry (labelError EXCEEDED_LABEL_LIMIT_PER_TYPE).
+pub const MAX_LABELS_PER_RESOURCE: usize = 50;
+/// Longest label name (resources/label.proto: "between 1 and 80, inclusive").
+pub const MAX_LABEL_NAME: usize = 80;
+/// Longest label description (common/text_label.proto: "no more than 200 characters").
+pub const MAX_LABEL_DESCRIPTION: usize = 200;
+/// Longest keyword text (errors/criterion_error.proto KEYWORD_TEXT_TOO_LONG: "less than 80 chars"; read as at
+/// most 80).
+pub const MAX_KEYWORD_TEXT: usize = 80;
+
+/// The Label rules of resources/label.proto, common/text_label.proto and errors/label_error.proto: a name that
+/// is not empty and at most 80 characters, a description of at most 200 characters, a background colour in
+/// `#RGB` / `#RRGGBB` form. `what` is `create` or `update` (the location's operation member).
+fn check_label(m: &Map<String, Value>, loc: &Loc, what: &str) -> Result<(), Vec<AdsError>> {
+    let at = |code: Code, msg: &str, path: &[&str]| {
+        let mut e = AdsError::new(code, msg).under(loc).at(what, None);
+        for p in path {
+            e = e.at(p, None);
+        }
+        vec![e]
+    };
+    let name = m.get("name").and_then(Value::as_str).unwrap_or_default();
+    if name.trim().is_empty() {
+        return Err(at(
+            errors::LABEL_INVALID_NAME,
+            "Label names cannot be empty.",
+            &["name"],
+        ));
+    }
+    if name.chars().count() > MAX_LABEL_NAME {
+        return Err(at(
+            errors::STRING_TOO_LONG,
+            "Too long: a label name has at most 80 characters.",
+            &["name"],
+        ));
+    }
+    let text = m.get("textLabel");
+    if let Some(d) = text.and_then(|t| t.get("description")).and_then(Value::as_str) {
+        if d.chars().count() > MAX_LABEL_DESCRIPTION {
+            return Err(at(
+                errors::STRING_TOO_LONG,
+                "Too long: a label description has at most 200 characters.",
+                &["text_label", "description"],
+            ));
+        }
+    }
+    if let Some(c) = text.and_then(|t| t.get("backgroundColor")).and_then(Value::as_str) {
+        let hex = c.strip_prefix('#').unwrap_or("");
+        let ok = c.starts_with('#') && matches!(hex.len(), 3 | 6) && hex.chars().all(|x| x.is_ascii_hexdigit());
+        if !ok {
+            return Err(at(
+                errors::INVALID_VALUE,
+                "The background color must match '^\\#([a-fA-F0-9]{6}|[a-fA-F0-9]{3})$'.",
+                &["text_label", "background_color"],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// KeywordInfo text rules of errors/criterion_error.proto: not empty (INVALID_KEYWORD_TEXT), at most 80
+/// characters (KEYWORD_TEXT_TOO_LONG).
+fn check_keyword(kw: &Value, loc: &Loc) -> Result<(), Vec<AdsError>> {
+    let text = kw.get("text").and_then(Value::as_str).unwrap_or_default();
+    let at = |code: Code, msg: &str| {
+        vec![AdsError::new(code, msg)
+            .trigger(text.to_string())
+            .under(loc)
+            .at("create", None)
+            .at("keyword", None)
+            .at("text", None)]
+    };
+    if text.trim().is_empty() {
+        return Err(at(errors::INVALID_KEYWORD_TEXT, "Invalid keyword criteria text."));
+    }
+    if text.chars().count() > MAX_KEYWORD_TEXT {
+        return Err(at(
+            errors::KEYWORD_TEXT_TOO_LONG,
+            "Keyword text should be less than 80 chars.",
+        ));
+    }
+    Ok(())
+}
+
+/// (text, match type) of a keyword, for comparing criteria.
+fn keyword_key(kw: Option<&Value>) -> Option<(String, String)> {
+    let kw = kw?;
+    Some((
+        kw.get("text").and_then(Value::as_str)?.to_string(),
+        kw.get("matchType")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    ))
 }
 
 /// Drop OUTPUT_ONLY fields (recursively) from a create body: the service computes them.

@@ -13,6 +13,8 @@ pub enum Res {
     AdGroupLabel,
     AdGroupAdLabel,
     UserList,
+    CampaignCriterion,
+    AdGroupCriterionLabel,
 }
 
 pub struct ResDef {
@@ -181,6 +183,34 @@ pub const ALL: &[ResDef] = &[
         soft_remove: true,
         updatable: true,
     },
+    ResDef {
+        res: Res::CampaignCriterion,
+        coll: "campaignCriteria",
+        message: "CampaignCriterion",
+        gaql: "campaign_criterion",
+        json: "campaignCriterion",
+        request: "MutateCampaignCriteriaRequest",
+        mutate_op: "campaignCriterionOperation",
+        mutate_op_proto: "campaign_criterion_operation",
+        result: "campaignCriterionResult",
+        change_type: Some("CAMPAIGN_CRITERION"),
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::AdGroupCriterionLabel,
+        coll: "adGroupCriterionLabels",
+        message: "AdGroupCriterionLabel",
+        gaql: "ad_group_criterion_label",
+        json: "adGroupCriterionLabel",
+        request: "MutateAdGroupCriterionLabelsRequest",
+        mutate_op: "adGroupCriterionLabelOperation",
+        mutate_op_proto: "ad_group_criterion_label_operation",
+        result: "adGroupCriterionLabelResult",
+        change_type: None,
+        soft_remove: false,
+        updatable: false,
+    },
 ];
 
 impl Res {
@@ -199,6 +229,14 @@ impl Res {
     }
     pub fn message(self) -> String {
         format!("resources.{}", self.def().message)
+    }
+    /// A label link (CampaignLabel, AdGroupLabel, AdGroupAdLabel, AdGroupCriterionLabel): created and removed,
+    /// never updated; its key is `{target key}~{label id}`.
+    pub fn is_label_link(self) -> bool {
+        matches!(
+            self,
+            Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel | Res::AdGroupCriterionLabel
+        )
     }
     pub fn op_message(self) -> String {
         format!("services.{}Operation", self.def().message)

@@ -139,6 +139,33 @@ impl Customer {
         self.names.get(&(res, scope.to_string(), name.to_string()))
     }
 
+    /// Objects of `res` whose key starts with `{parent}~` (the criteria of a campaign, the label links of one
+    /// object), from the ordered table without a scan.
+    pub fn children<'s>(&'s self, res: Res, parent: &str) -> impl Iterator<Item = &'s Obj> + 's {
+        let prefix = format!("{parent}~");
+        self.tables
+            .get(&res)
+            .into_iter()
+            .flat_map(move |t| {
+                let p = prefix.clone();
+                t.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&p))
+            })
+            .map(|(_, o)| o)
+    }
+
+    /// Label links of one labelled object (`target` is its key, e.g. `{adGroupId}~{criterionId}`).
+    pub fn links_of(&self, link: Res, target: &str) -> usize {
+        self.children(link, target)
+            .filter(|o| {
+                // a link key is `{target}~{labelId}`: exactly one more part than the target
+                o.v.get("resourceName")
+                    .and_then(Value::as_str)
+                    .and_then(|rn| rn.rsplit('/').next())
+                    .is_some_and(|k| k.matches('~').count() == target.matches('~').count() + 1)
+            })
+            .count()
+    }
+
     /// Live campaigns using a budget.
     pub fn budget_uses(&self, budget_rn: &str) -> u32 {
         self.budget_refs.get(budget_rn).copied().unwrap_or(0)

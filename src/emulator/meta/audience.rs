@@ -73,14 +73,30 @@ fn lookalike_spec(raw: &Value) -> Result<Value, GraphError> {
     Ok(spec)
 }
 
+/// A name that is present and not blank. Reading chosen (unverified): the spec marks `name` optional, but an
+/// audience without a name is refused like a missing required parameter.
+fn check_name(p: &Map<String, Value>, required: bool) -> Result<(), GraphError> {
+    match p.get("name") {
+        None if !required => Ok(()),
+        Some(Value::String(n)) if !n.trim().is_empty() => Ok(()),
+        _ => Err(GraphError::missing_param("name")),
+    }
+}
+
 pub fn check_create(
     ctx: &mut Ctx,
     account: &str,
     p: &Map<String, Value>,
     fields: &mut Map<String, Value>,
 ) -> Result<(), GraphError> {
+    check_name(p, true)?;
     let subtype = p.get("subtype").and_then(Value::as_str).unwrap_or("CUSTOM").to_string();
     fields.insert("subtype".into(), json!(subtype));
+    // A customer list (subtype CUSTOM, the default) says where its data comes from (reading chosen, unverified:
+    // customer_file_source is required for customer lists).
+    if subtype == "CUSTOM" && !p.contains_key("customer_file_source") {
+        return Err(GraphError::missing_param("customer_file_source"));
+    }
     if subtype == "LOOKALIKE" {
         let origin = p
             .get("origin_audience_id")
@@ -129,6 +145,7 @@ pub fn check_create(
 }
 
 pub fn check_update(p: &Map<String, Value>, fields: &mut Map<String, Value>) -> Result<(), GraphError> {
+    check_name(p, false)?;
     if let Some(raw) = p.get("lookalike_spec") {
         fields.insert("lookalike_spec".into(), lookalike_spec(raw)?);
     }

@@ -2,6 +2,14 @@
 //! At most 50 requests; each one is a full Graph call (and counts toward rate limits); `{result=name:$.path}`
 //! refers to an earlier named response; responses come back in order with JSON-string bodies, and a named
 //! request that a later one refers to is answered `null` on success unless `omit_response_on_success` is false.
+//!
+//! One batch may not hold several ad sets of the same campaign (WIRE-NOTES § Batch; the batch-requests page,
+//! "Limitations"). Reading chosen (unverified): the batch itself is accepted and every other call runs, but each
+//! ad-set create of a campaign that has two or more ad-set creates in the batch fails with code 100 (all of
+//! them, not only the second), and calls that depend on those fail as dependencies do. "The same campaign" is
+//! judged on the `campaign_id` as written (a literal id or the same `{result=…}` reference) before anything
+//! runs, and again on the resolved id when a create runs (so two different references to one campaign are
+//! caught too; then the later create fails).
 
 use std::collections::HashMap;
 
@@ -136,6 +144,42 @@ fn referenced_later(items: &[Item], idx: usize, name: &str) -> bool {
     })
 }
 
+/// The `campaign_id` of an ad-set create (`POST act_{id}/adsets`), as written in the item.
+fn adset_campaign(it: &Item) -> Option<String> {
+    if it.method != "POST" {
+        return None;
+    }
+    let (raw_path, query) = it.relative_url.split_once('?').unwrap_or((&it.relative_url, ""));
+    let path = util::percent_decode(raw_path);
+    let path = path.trim_matches('/');
+    let path = path
+        .strip_prefix(super::VERSION)
+        .map(|u| u.trim_start_matches('/'))
+        .unwrap_or(path);
+    let (acct, edge) = path.split_once('/')?;
+    if !acct.starts_with("act_") || edge != "adsets" {
+        return None;
+    }
+    let mut params = util::parse_form(query);
+    params.extend(util::parse_form(&it.body));
+    params
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "campaign_id")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn sibling_error(campaign: &str) -> GraphError {
+    GraphError::rule(
+        "Several Ad Sets of One Campaign in a Batch",
+        format!(
+            "A batch request cannot contain more than one ad set of the same campaign ({campaign}). Send the ad sets \
+             of one campaign in separate batches."
+        ),
+    )
+}
+
 /// Run a batch call.
 pub fn run(inner: &Inner, outer: &GraphRequest) -> GraphResponse {
     let cfg = inner.config();
@@ -152,11 +196,40 @@ pub fn run(inner: &Inner, outer: &GraphRequest) -> GraphResponse {
         Err(e) => return graph::error_response(&e, &trace, Vec::new()),
     };
     let include_headers = outer.param("include_headers") != Some("false");
+    // ad-set creates per campaign, as written
+    let mut per_campaign: HashMap<String, usize> = HashMap::new();
+    for c in items.iter().filter_map(adset_campaign) {
+        *per_campaign.entry(c).or_default() += 1;
+    }
+    let mut adset_campaigns: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut results: HashMap<String, Option<Value>> = HashMap::new();
     let mut out = Vec::with_capacity(items.len());
     for (idx, it) in items.iter().enumerate() {
+        let written = adset_campaign(it);
+        let sibling = written
+            .as_ref()
+            .filter(|c| per_campaign.get(*c).copied().unwrap_or(0) > 1)
+            .cloned();
         let resp = match prepare(it, outer, &results) {
+            Ok(req) if sibling.is_some() => {
+                // name the campaign by its id when the reference resolved; the refused call still counts
+                let c = req.param("campaign_id").map(str::trim).unwrap_or_default().to_string();
+                inner.handle_or_refuse(&req, Some(sibling_error(&c)))
+            }
+            Ok(req) if written.is_some() => {
+                let resolved = req.param("campaign_id").unwrap_or_default().trim().to_string();
+                if adset_campaigns.insert(resolved.clone()) {
+                    inner.handle(&req)
+                } else {
+                    inner.handle_or_refuse(&req, Some(sibling_error(&resolved)))
+                }
+            }
             Ok(req) => inner.handle(&req),
+            Err(_) if sibling.is_some() => graph::error_response(
+                &sibling_error(sibling.as_deref().unwrap_or_default()),
+                &trace,
+                Vec::new(),
+            ),
             Err(dep) => {
                 let e = GraphError::invalid_param(format!(
                     "(#100) This request depends on the request named '{dep}', which failed or returned no usable result."

@@ -185,6 +185,22 @@ impl GraphError {
         .transient()
     }
 
+    /// The ads insights limit of an ad account (WIRE-NOTES: code 80000; message and subcode: reading chosen,
+    /// unverified, after 80004's).
+    pub fn insights_limit() -> Self {
+        Self::new(
+            80000,
+            "(#80000) There have been too many calls from this ad-account. Wait a bit and try again. For more info, \
+             please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-insights.",
+        )
+        .subcode(2446079)
+        .user(
+            "Ad Account Has Too Many API Calls",
+            "There have been too many calls from this ad-account. Please wait a bit and try again.",
+        )
+        .transient()
+    }
+
     pub fn budget_change_limit() -> Self {
         Self::new(613, "(#613) Calls to this api have exceeded the rate limit.")
             .subcode(1487742)

@@ -9,11 +9,13 @@
 //! - objects `/{id}`: GET (`fields=`, nested `campaign{name}`), POST (update), DELETE; their edges `adlabels`,
 //!   `users` (custom audiences, POST/DELETE), `insights`, `adsets`/`ads`/`adcreatives` (children),
 //!   `campaigns`/`adsets`/`ads`/`adcreatives` of an ad label, and `/{report_run_id}/insights`;
-//! - the Batch API: `POST /v25.0/` with `batch=[…]`;
+//! - the Batch API: `POST /v25.0/` with `batch=[…]` (at most 50 calls; not two ad sets of one campaign, see
+//!   [`batch`]);
 //! - OAuth: `GET /v25.0/dialog/oauth` (auto-approves; loopback `redirect_uri` only), `GET /v25.0/oauth/access_token`
 //!   (code exchange, `grant_type=fb_exchange_token`), `GET /debug_token` (also under `/v25.0/`).
 //!
-//! Every call is validated against the spec table: an unknown parameter, a value of the wrong type (a float
+//! The rules enforced, with their errors and tests, are listed in `docs/wire-rules.md`. Every call is validated
+//! against the spec table: an unknown parameter, a value of the wrong type (a float
 //! budget), a bad enum value or a missing required parameter is answered with the Graph error object (code 100).
 //! The only parameters outside the node specs are the Graph-wide `access_token`, `appsecret_proof`, `method`,
 //! and, on reads, `fields`, `limit`, `after`, `before`.
@@ -215,12 +217,11 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 
 /// Query parameters plus body parameters (form-encoded, or a flat JSON object whose non-string values are
 /// passed on as JSON strings).
-async fn collect_params(
-    req: Request,
-) -> Result<(axum::http::Method, String, HeaderMap, Vec<(String, String)>, bool), Response> {
+async fn collect_params(req: Request) -> Result<Collected, Response> {
     let (parts, body) = req.into_parts();
     let read_lag = parts.extensions.get::<ReadLag>().is_some();
     let mut params = util::parse_form(parts.uri.query().unwrap_or(""));
+    let mut malformed = false;
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())?;
@@ -232,30 +233,54 @@ async fn collect_params(
             .unwrap_or("");
         let text = String::from_utf8_lossy(&bytes);
         if ct.starts_with("application/json") {
-            if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&text) {
-                for (k, v) in m {
-                    let s = match v {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    params.push((k, s));
+            // A JSON body must be one object of parameters: `null`, an array or text that does not parse is
+            // refused (code 100) rather than read as "no parameters".
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(m)) => {
+                    for (k, v) in m {
+                        let s = match v {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        params.push((k, s));
+                    }
                 }
+                _ => malformed = true,
             }
         } else {
             params.extend(util::parse_form(&text));
         }
     }
-    Ok((
-        parts.method,
-        parts.uri.path().to_string(),
-        parts.headers,
+    Ok(Collected {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        headers: parts.headers,
         params,
         read_lag,
-    ))
+        malformed,
+    })
+}
+
+/// One HTTP request's method, path, headers and parameters (query and body).
+struct Collected {
+    method: axum::http::Method,
+    path: String,
+    headers: HeaderMap,
+    params: Vec<(String, String)>,
+    read_lag: bool,
+    /// A JSON body that is not one object of parameters.
+    malformed: bool,
 }
 
 async fn entry(inner: Arc<Inner>, req: Request) -> Response {
-    let (method, path, headers, mut params, read_lag) = match collect_params(req).await {
+    let Collected {
+        method,
+        path,
+        headers,
+        mut params,
+        read_lag,
+        malformed,
+    } = match collect_params(req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -308,7 +333,18 @@ async fn entry(inner: Arc<Inner>, req: Request) -> Response {
     // Handlers are synchronous and short; the state lock is never held across an await.
     let is_batch = req.path.is_empty() && req.method == "POST" && req.param("batch").is_some();
     let label = endpoint_label(&req.method, &req.path, is_batch);
-    let resp = if is_batch {
+    let resp = if malformed {
+        let trace = {
+            let mut st = inner.lock();
+            st.trace_seq += 1;
+            graph::trace_id(inner.config().seed, st.trace_seq)
+        };
+        // Reading chosen (unverified): the Graph API's code 100 for a body it cannot read.
+        let e = error::GraphError::invalid_param(
+            "(#100) The request body could not be read: a JSON body must be one object of parameters.",
+        );
+        graph::error_response(&e, &trace, Vec::new())
+    } else if is_batch {
         batch::run(&inner, &req)
     } else {
         inner.handle(&req)
