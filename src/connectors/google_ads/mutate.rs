@@ -138,6 +138,9 @@ pub struct Builder<'a> {
     new_labels: Vec<Unit>,
     /// Addresses this batch creates (a removal of the same address is a replace: it goes first).
     replaced: HashSet<crate::model::Address>,
+    /// User lists this batch both adopts and updates: one request may change a resource only once, so the
+    /// update carries the marker and the adoption sends nothing of its own.
+    adopted_and_updated: HashSet<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -151,6 +154,7 @@ impl<'a> Builder<'a> {
             user_labels: HashMap::new(),
             new_labels: Vec::new(),
             replaced: HashSet::new(),
+            adopted_and_updated: HashSet::new(),
         }
     }
 
@@ -283,6 +287,17 @@ impl<'a> Builder<'a> {
             .filter(|o| matches!(o.action, OpAction::Remove { .. }) && creates.contains(&o.address))
             .map(|o| o.address.clone())
             .collect();
+        let list_id = |o: &Operation, adopt: bool| match (&o.action, o.kind) {
+            (OpAction::Adopt { id }, Kind::Audience) if adopt => Some(id.clone()),
+            (OpAction::Update { id, .. }, Kind::Audience) if !adopt => Some(id.clone()),
+            _ => None,
+        };
+        let adopted: HashSet<String> = ops.iter().filter_map(|o| list_id(o, true)).collect();
+        self.adopted_and_updated = ops
+            .iter()
+            .filter_map(|o| list_id(o, false))
+            .filter(|id| adopted.contains(id))
+            .collect();
         for (i, op) in ops.iter().enumerate() {
             match self.build_one(i, op, &mut built) {
                 Ok(()) => {}
@@ -342,6 +357,10 @@ impl<'a> Builder<'a> {
                 if labelled(op.kind) {
                     let target = self.rn(op.kind, id);
                     self.label_link(built, i, op.kind, &target)
+                } else if op.kind == Kind::Audience && self.adopted_and_updated.contains(id) {
+                    // Its update in this batch writes the marker.
+                    built.immediate[i] = Some(OpOutcome::Applied { id: id.clone() });
+                    Ok(())
                 } else if op.kind == Kind::Audience {
                     // The members it holds are not known: no fingerprint (a plan that manages them uploads them).
                     Self::unit(
@@ -736,6 +755,10 @@ impl<'a> Builder<'a> {
                         replace,
                         fingerprint: value_fingerprint(m),
                     });
+                }
+                if self.adopted_and_updated.contains(id) && !mask.iter().any(|m| m == "integrationCode") {
+                    obj.insert("integrationCode".into(), json!(super::read::list_marker(None)));
+                    mask.push("integrationCode".into());
                 }
                 push(built, "userListOperation", 1, obj, mask, &rn);
             }
