@@ -183,7 +183,7 @@ mod connector {
             h.counters().snapshot()
         );
         assert_eq!(endpoint_requests(&h, ":mutate"), 1);
-        // 40 objects + the own budget + the label + 10 label links (campaign, 3 ad groups, 6 ads).
+        // 40 objects + the own budget + the label + 40 label links (campaign, 3 ad groups, 6 ads, 30 keywords).
         let ops_sent: u64 = h
             .counters()
             .snapshot()
@@ -192,10 +192,10 @@ mod connector {
             .filter(|(k, _)| k.contains("googleAds:mutate"))
             .map(|(_, v)| v.operations)
             .sum();
-        assert_eq!(ops_sent, 52);
+        assert_eq!(ops_sent, 82);
         assert_eq!(
             adsctl::connectors::google_ads::operation_cost(&ops),
-            51,
+            81,
             "the label is a one-off"
         );
 
@@ -203,9 +203,10 @@ mod connector {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert!(snap.complete);
         let searches = endpoint_requests(&h, "googleAds:searchStream");
-        // labels, budgets, campaigns, ad groups, ads, keywords, user lists (campaigns, ad groups and ads bring
-        // their labels along), change_status: one request per kind, whatever the number of objects.
-        assert_eq!(searches, 8, "{:#?}", h.counters().snapshot());
+        // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists (campaigns,
+        // ad groups, ads and keywords bring their labels along), change_status: one request per kind, whatever the
+        // number of objects.
+        assert_eq!(searches, 9, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -270,7 +271,7 @@ mod labels {
     /// Ownership and user labels come from `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels`: a
     /// full read is one query per kind of resource plus change_status, with no query for the label links.
     #[tokio::test]
-    async fn a_full_read_is_eight_searches_and_takes_labels_from_the_objects() {
+    async fn a_full_read_is_nine_searches_and_takes_labels_from_the_objects() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
         let c = connector(&acct, settings(&acct));
@@ -331,13 +332,13 @@ mod labels {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert_eq!(
             endpoint_requests(&h, "googleAds:searchStream"),
-            8,
+            9,
             "{:#?}",
             h.counters().snapshot()
         );
         assert_eq!(
             h.counters().snapshot().total_requests,
-            8,
+            9,
             "{:#?}",
             h.counters().snapshot()
         );
@@ -359,8 +360,8 @@ mod labels {
             "ads carry their own label"
         );
         assert!(
-            !live["acme/campaign/Spring/ad_group/Group 1/keyword/shoe 1 0:phrase"].owned,
-            "keywords follow their ad group"
+            live["acme/campaign/Spring/ad_group/Group 1/keyword/shoe 1 0:phrase"].owned,
+            "keywords carry their own label, whoever owns their ad group"
         );
         assert!(live["acme/campaign/Spring/ad_group/Group 0/keyword/shoe 0 0:phrase"].owned);
         h.shutdown().await.unwrap();
@@ -939,7 +940,17 @@ mod audiences_and_metrics {
         };
         all_applied(&c.apply(&acct, &ApplyBatch { ops: vec![op] }).await.unwrap());
         assert_eq!(endpoint_requests(&h, "offlineUserDataJobs:create"), 2);
-        assert_eq!(endpoint_requests(&h, ":mutate"), 0);
+        // The list's marker loses its members' fingerprint before the jobs and gets the new one after them.
+        assert_eq!(endpoint_requests(&h, ":mutate"), 2);
+        let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+        let list = by_address(&snap.resources)["acme/audience/Subscribers"].clone();
+        assert_eq!(
+            list.observed.get("fingerprint.members").map(String::as_str),
+            Some(
+                adsctl::model::value_fingerprint(&hashes(&["a@example.com", "b@example.com", "d@example.com"]))
+                    .as_str()
+            )
+        );
         h.shutdown().await.unwrap();
     }
 
@@ -1432,7 +1443,14 @@ mod end_to_end_faults {
         h.counters().reset();
         let o = d.run(&["apply", "--auto-approve"]);
         assert!(o.status.success(), "{}", d.log.borrow());
-        assert_eq!(endpoint_requests(&h, ":mutate"), 1, "{:#?}", h.counters().snapshot());
+        assert_eq!(
+            endpoint_requests(&h, "googleAds:mutate"),
+            1,
+            "{:#?}",
+            h.counters().snapshot()
+        );
+        // The account's lease: taken, then given back (renamed, removed).
+        assert_eq!(endpoint_requests(&h, "labels:mutate"), 3, "{:#?}", h.counters().snapshot());
         let counts = live_counts(&h).await;
         assert_eq!(counts.get(&Kind::AdGroup), Some(&3));
         assert_eq!(counts.get(&Kind::Ad), Some(&6));

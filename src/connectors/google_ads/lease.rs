@@ -2,8 +2,8 @@
 //! and expiry. Label names are unique within an account (`LabelError.DUPLICATE_NAME`), so creating it is a
 //! compare-and-set only one runner wins. A lease that has expired is taken over by renaming it out of the way
 //! and removing it, then creating it again: two runners doing this at once still race on the create, which one
-//! of them loses. Giving it back renames and removes it in one request (a renamed label frees the name whether
-//! or not the platform lets a removed label's name be used again).
+//! of them loses. Giving it back renames and then removes it (a renamed label frees the name whether or not the
+//! platform lets a removed label's name be used again).
 //!
 //! Every call goes through `labels:mutate`, not `googleAds:mutate`: an apply's changes stay one request.
 
@@ -48,14 +48,18 @@ fn unique_suffix() -> String {
     format!("{:016x}", fastrand::u64(..))
 }
 
-/// Rename a lease label out of the way and remove it (errors are ignored: another runner may have done it).
+/// Rename a lease label out of the way, then remove it (two requests: one request may change a resource only
+/// once). The rename frees the name whether or not a removed label's name can be used again. Errors are ignored:
+/// another runner may have done it.
 async fn retire(client: &Client, rn: &str, why: &str) {
-    let body = json!({"operations": [
+    let rename = json!({"operations": [
         {"update": {"resourceName": rn, "name": format!("{LEASE_LABEL}-{why}-{}", unique_suffix())}, "updateMask": "name"},
-        {"remove": rn},
     ]});
-    if let Err(e) = client.post(&path(client), &body, Replay::Safe).await {
-        tracing::debug!(error = %e, "google ads: retiring a lease label failed (another runner may have)");
+    let remove = json!({"operations": [{"remove": rn}]});
+    for body in [rename, remove] {
+        if let Err(e) = client.post(&path(client), &body, Replay::Safe).await {
+            tracing::debug!(error = %e, "google ads: retiring a lease label failed (another runner may have)");
+        }
     }
 }
 
