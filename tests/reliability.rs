@@ -263,7 +263,17 @@ fn orphans(dump: &Value) -> usize {
         .count()
 }
 
-/// Objects per Google table / Meta kind (removed ones included).
+/// Whether a dumped object is an apply lease (labels that come and go with every apply, by design).
+fn is_lease(o: &Value) -> bool {
+    let name = o
+        .pointer("/v/name")
+        .or_else(|| o.pointer("/fields/name"))
+        .or_else(|| o.get("name"))
+        .and_then(Value::as_str);
+    name.is_some_and(|n| n.starts_with("adsctl-lease"))
+}
+
+/// Objects per Google table / Meta kind (removed ones included), leases left out.
 fn per_kind(dump: &Value) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for c in dump
@@ -273,7 +283,8 @@ fn per_kind(dump: &Value) -> BTreeMap<String, usize> {
         .flat_map(|c| c.values())
     {
         for (t, rows) in c["tables"].as_object().into_iter().flatten() {
-            *out.entry(format!("google {t}")).or_default() += rows.as_object().map_or(0, |r| r.len());
+            *out.entry(format!("google {t}")).or_default() +=
+                rows.as_object().map_or(0, |r| r.values().filter(|o| !is_lease(o)).count());
         }
     }
     for o in dump
@@ -281,6 +292,7 @@ fn per_kind(dump: &Value) -> BTreeMap<String, usize> {
         .and_then(Value::as_object)
         .into_iter()
         .flat_map(|o| o.values())
+        .filter(|o| !is_lease(o))
     {
         *out.entry(format!("meta {}", o["kind"].as_str().unwrap_or("?")))
             .or_default() += 1;
