@@ -1450,7 +1450,12 @@ mod end_to_end_faults {
             h.counters().snapshot()
         );
         // The account's lease: taken, then given back (renamed, removed).
-        assert_eq!(endpoint_requests(&h, "labels:mutate"), 3, "{:#?}", h.counters().snapshot());
+        assert_eq!(
+            endpoint_requests(&h, "labels:mutate"),
+            3,
+            "{:#?}",
+            h.counters().snapshot()
+        );
         let counts = live_counts(&h).await;
         assert_eq!(counts.get(&Kind::AdGroup), Some(&3));
         assert_eq!(counts.get(&Kind::Ad), Some(&6));

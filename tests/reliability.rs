@@ -283,8 +283,9 @@ fn per_kind(dump: &Value) -> BTreeMap<String, usize> {
         .flat_map(|c| c.values())
     {
         for (t, rows) in c["tables"].as_object().into_iter().flatten() {
-            *out.entry(format!("google {t}")).or_default() +=
-                rows.as_object().map_or(0, |r| r.values().filter(|o| !is_lease(o)).count());
+            *out.entry(format!("google {t}")).or_default() += rows
+                .as_object()
+                .map_or(0, |r| r.values().filter(|o| !is_lease(o)).count());
         }
     }
     for o in dump
@@ -330,6 +331,75 @@ fn plan_is_empty(url: &str, dir: &Path, state: &Path) -> Result<(), String> {
     }
 }
 
+/// A plan of `pruned` (the repository without `Search 0` and `Social 0`) by a runner with no state: no object is
+/// adopted or refused as someone else's (each carries its marker, made in the same request as the object), and
+/// the two dropped campaigns, where the killed apply made them, are paused.
+fn fresh_runner_sees_what_the_killed_apply_made(
+    emu: &Emu,
+    url: &str,
+    pruned: &Path,
+    state: &Path,
+) -> Result<(), String> {
+    let o = adsctl(url, state)
+        .args(["plan", "--json"])
+        .arg(pruned)
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&o.stdout).map_err(|e| format!("{e}: {}", text(&o)))?;
+    let changes: Vec<&Value> = plan["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["changes"].as_array().into_iter().flatten())
+        .collect();
+    if let Some(c) = changes.iter().find(|c| c["action"] == "adopt") {
+        return Err(format!(
+            "a runner without state adopts {} (its marker is missing)",
+            c["address"]
+        ));
+    }
+    if let Some(b) = plan["blockers"].as_array().into_iter().flatten().next() {
+        return Err(format!("a runner without state is blocked: {b}"));
+    }
+    let dump = emu.dump();
+    let live_campaign = |name: &str| {
+        let google = dump
+            .pointer("/google_ads/customers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|cs| cs.values())
+            .flat_map(|c| {
+                c.pointer("/tables/Campaign")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flat_map(|t| t.values())
+            })
+            .any(|r| r["v"]["name"] == name && r["v"]["status"] != "REMOVED");
+        let meta = dump
+            .pointer("/meta/objects")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.values())
+            .any(|o| o["kind"] == "Campaign" && o["fields"]["name"] == name && o["fields"]["status"] != "DELETED");
+        google || meta
+    };
+    for (addr, name) in [
+        ("search/campaign/Search 0", "Search 0"),
+        ("social/campaign/Social 0", "Social 0"),
+    ] {
+        let action = changes
+            .iter()
+            .find(|c| c["address"] == addr)
+            .map(|c| c["action"].clone());
+        match (live_campaign(name), action) {
+            (true, Some(a)) if a == "pause" => {}
+            (false, None) => {}
+            (live, a) => return Err(format!("{addr} (live: {live}) is planned as {a:?}, not paused")),
+        }
+    }
+    Ok(())
+}
+
 mod crash {
     use super::*;
 
@@ -340,6 +410,14 @@ mod crash {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("repo");
         project(&dir, &url, 8);
+        // The same repository without the first campaign of each platform (what a runner without state plans after
+        // each kill: every object the killed apply made is adsctl's, and those two are pruned).
+        let pruned = tmp.path().join("pruned");
+        project(&pruned, &url, 8);
+        let all = std::fs::read_to_string(pruned.join("campaigns/all.yaml")).unwrap();
+        let (head, rest) = all.split_at(all.find("  - name: Search 0\n").unwrap());
+        let rest = &rest[rest.find("  - name: Search 1\n").unwrap()..];
+        std::fs::write(pruned.join("campaigns/all.yaml"), format!("{head}{rest}")).unwrap();
 
         // calibrate: how long one whole apply takes, how many write requests it makes
         emu.reset();
@@ -393,6 +471,13 @@ mod crash {
             if !finished && before > 0 && before < objects {
                 killed_mid_apply += 1;
             }
+            fresh_runner_sees_what_the_killed_apply_made(
+                &emu,
+                &url,
+                &pruned,
+                &tmp.path().join(format!("fresh-{round}")),
+            )
+            .unwrap_or_else(|e| panic!("round {round} (killed after write {k} + {delay:?}): {e}"));
             let o = adsctl(&url, &state)
                 .env("ADSCTL_GOOGLE_ADS_MAX_OPS", "25")
                 .args(["apply", "--auto-approve"])
