@@ -1792,6 +1792,84 @@ mod wire_rules {
         assert_eq!(env.get(&a, &[("fields", "name")]).await.ok()["name"], "Newsletter");
     }
 
+    /// specs/CustomAudience.json (`usersreplace`): the session's uploads become the whole membership.
+    #[tokio::test]
+    async fn users_replace_makes_the_session_the_whole_membership() {
+        use sha2::{Digest, Sha256};
+        let env = start().await;
+        let acct = "act_34";
+        let create = |name: &'static str| {
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{acct}/customaudiences"),
+                    &[
+                        ("name", name),
+                        ("subtype", "CUSTOM"),
+                        ("customer_file_source", "USER_PROVIDED_ONLY"),
+                    ],
+                )
+                .await
+                .ok()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let hashes = |from: usize, n: usize| -> Vec<String> {
+            (from..from + n)
+                .map(|i| hex::encode(Sha256::digest(format!("r{i}@example.com"))))
+                .collect()
+        };
+        let send = |id: String, edge: &'static str, data: Vec<String>, session: Value| {
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{id}/{edge}"),
+                    &[
+                        ("payload", &json!({"schema": "EMAIL_SHA256", "data": data}).to_string()),
+                        ("session", &session.to_string()),
+                    ],
+                )
+                .await
+            }
+        };
+        let lookalike_of = |origin: String| {
+            let env = &env;
+            async move {
+                env.post(
+                    &format!("{acct}/customaudiences"),
+                    &[
+                        ("name", "LAL"),
+                        ("subtype", "LOOKALIKE"),
+                        ("origin_audience_id", &origin),
+                        ("lookalike_spec", r#"{"country":"US","ratio":0.01}"#),
+                    ],
+                )
+                .await
+            }
+        };
+        // 150 members, then replaced by 50: too few for a lookalike (the replacement emptied the audience first).
+        let a = create("Replaced").await;
+        let one = |seq: u64, last: bool| json!({"session_id": 7, "batch_seq": seq, "last_batch_flag": last});
+        send(a.clone(), "users", hashes(0, 150), one(1, true)).await.ok();
+        let r = send(a.clone(), "usersreplace", hashes(1000, 50), one(1, true)).await;
+        assert_eq!(r.ok()["num_received"], 50);
+        let r = lookalike_of(a.clone()).await;
+        assert_eq!(r.err()["code"], 100, "{}", r.body);
+        // A replacement in two batches of one session keeps both batches: 120 members, enough.
+        let b = create("Replaced twice").await;
+        send(b.clone(), "users", hashes(0, 10), one(1, true)).await.ok();
+        let two = |seq: u64, last: bool| json!({"session_id": 8, "batch_seq": seq, "last_batch_flag": last});
+        send(b.clone(), "usersreplace", hashes(2000, 60), two(1, false))
+            .await
+            .ok();
+        send(b.clone(), "usersreplace", hashes(3000, 60), two(2, true))
+            .await
+            .ok();
+        lookalike_of(b).await.ok();
+    }
+
     /// WIRE-NOTES § Objects "Lookalike": ratio 0.01..0.20 in steps of 0.01, starting_ratio < ratio, the seed
     /// needs >= 100 members (counted from what was uploaded); § Users: at most 10,000 users per request.
     #[tokio::test]

@@ -752,6 +752,14 @@ impl CacheWriter {
                 .map(|(k, v)| (*k, v.clone()))
                 .collect()
         };
+        // What a read would report of the write-only fields just written: their fingerprints.
+        let fingerprints = |fields: &SmallMap| -> Vec<(String, String)> {
+            fields
+                .iter()
+                .filter(|(k, _)| write_only.is_some_and(|w| w.contains(&k.as_str())))
+                .map(|(k, v)| (crate::model::fingerprint_key(k), crate::model::value_fingerprint(v)))
+                .collect()
+        };
         for (s, x) in mine {
             let StepState::Done(new_id) = x else { continue };
             let own = c.id.as_deref().and_then(|id| self.by_id.get(id).copied());
@@ -760,6 +768,9 @@ impl CacheWriter {
                     let mut r = crate::model::Resource::new(c.address.clone(), c.kind);
                     r.id = new_id.clone();
                     r.fields = readable(&c.desired);
+                    for (k, fp) in fingerprints(&c.desired) {
+                        r.observed.insert(k, fp);
+                    }
                     r.owned = true;
                     if let Some(id) = &r.id {
                         self.by_id.insert(id.clone(), self.cache.resources.len());
@@ -782,6 +793,9 @@ impl CacheWriter {
                                 .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
                                 .collect();
                             r.fields.extend(readable(&set));
+                            for (k, fp) in fingerprints(&set) {
+                                r.observed.insert(k, fp);
+                            }
                         }
                     }
                 }

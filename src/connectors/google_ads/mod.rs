@@ -369,8 +369,16 @@ impl Connector for GoogleAdsConnector {
         if let Some(since) = &req.since {
             if let Ok(rows) = self.latest_change(&client, Some(since)).await {
                 if rows.is_empty() {
+                    // change_status does not cover user lists (ChangeStatusResourceType has no USER_LIST): they are
+                    // read again every time (one search), so a description or members' fingerprint written since
+                    // is seen.
+                    let q = format!("{} WHERE user_list.type = 'CRM_BASED'", read::Q_USER_LIST);
+                    let raw = read::Raw {
+                        user_lists: read::search_stream(&client, &q).await?,
+                        ..Default::default()
+                    };
                     return Ok(LiveSnapshot {
-                        resources: Vec::new(),
+                        resources: read::to_resources(&account.name, &raw, &req.pinned_ids),
                         removed_ids: Vec::new(),
                         complete: false,
                         marker: Some(since.clone()),

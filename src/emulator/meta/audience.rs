@@ -159,8 +159,21 @@ fn valid_entry(key: &str, v: &str) -> bool {
     v.len() == 64 && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// POST (add) or DELETE (remove) `/{audience_id}/users`.
-pub fn upload(ctx: &mut Ctx, id: &str, p: &Map<String, Value>, add: bool) -> Result<Value, GraphError> {
+/// What an upload does to an audience's members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upload {
+    /// `POST /{id}/users`
+    Add,
+    /// `DELETE /{id}/users`
+    Remove,
+    /// `POST /{id}/usersreplace` (CustomAudience.json): the members become what the session uploads; the first
+    /// batch of the session (`batch_seq` 1) empties the audience.
+    Replace,
+}
+
+/// POST (add) or DELETE (remove) `/{audience_id}/users`, POST `/{audience_id}/usersreplace`.
+pub fn upload(ctx: &mut Ctx, id: &str, p: &Map<String, Value>, mode: Upload) -> Result<Value, GraphError> {
+    let add = mode != Upload::Remove;
     let (account, is_lookalike) = match ctx.st.objects.get(id) {
         Some(o) if o.kind == Kind::CustomAudience => (o.account.clone(), o.str_field("subtype") == Some("LOOKALIKE")),
         _ => return Err(GraphError::unsupported(if add { "POST" } else { "DELETE" }, id)),
@@ -258,6 +271,13 @@ pub fn upload(ctx: &mut Ctx, id: &str, p: &Map<String, Value>, add: bool) -> Res
         .any(|(k, v)| k == "execution_options" && v.contains("validate_only"))
     {
         let members = ctx.st.members.entry(id.to_string()).or_default();
+        let first_batch = session
+            .and_then(|s| s.get("batch_seq"))
+            .and_then(Value::as_u64)
+            .is_none_or(|n| n == 1);
+        if mode == Upload::Replace && first_batch {
+            members.clear();
+        }
         for v in &valid {
             if add {
                 members.insert(util::sha256_hex(v));

@@ -352,7 +352,7 @@ async fn entry(inner: Arc<Inner>, req: Request) -> Response {
     // Operations carried: batch entries, uploaded users, one per other write.
     let ops = if is_batch {
         resp.body.as_array().map_or(0, |a| a.len() as u64)
-    } else if req.path.ends_with("/users") {
+    } else if req.path.ends_with("/users") || req.path.ends_with("/usersreplace") {
         resp.body.get("num_received").and_then(Value::as_u64).unwrap_or(0)
     } else if req.method != "GET" && resp.status == 200 {
         1
