@@ -46,8 +46,10 @@ impl Agency {
             .enable_all()
             .build()
             .unwrap();
-        let mut config = EmulatorConfig::default();
-        config.review_delay = std::time::Duration::ZERO;
+        let mut config = EmulatorConfig {
+            review_delay: std::time::Duration::ZERO,
+            ..Default::default()
+        };
         for (_, id, cur) in GOOGLE {
             config.seed.google_ads.customers.push(GoogleCustomerSeed {
                 customer_id: id.into(),
@@ -386,10 +388,6 @@ fn live_per_kind(dump: &Value) -> BTreeMap<String, usize> {
             .or_default() += 1;
     }
     out
-}
-
-fn id_of(rn: &str) -> &str {
-    rn.rsplit('/').next().unwrap_or(rn)
 }
 
 #[test]
