@@ -32,10 +32,10 @@ const K: usize = 4;
 const GOOGLE_MAX_OPS: u64 = 10_000;
 const META_BATCH: u64 = 50;
 /// Google read minimum: one GAQL query per kind of resource the read needs — label, campaign_budget, campaign,
-/// ad_group, ad_group_ad, ad_group_criterion, user_list (7; the label links, i.e. the ownership marker, come with
-/// campaign, ad_group and ad_group_ad in their `labels` field) — plus the change_status query that dates the
-/// read (1): 7 + 1 = 8.
-const GOOGLE_READ_RESOURCE_QUERIES: u64 = 7;
+/// ad_group, ad_group_ad, ad_group_criterion, campaign_criterion (campaign negatives), user_list (8; the label
+/// links, i.e. the ownership marker, come with campaign, ad_group, ad_group_ad and ad_group_criterion in their
+/// `labels` field) — plus the change_status query that dates the read (1): 8 + 1 = 9.
+const GOOGLE_READ_RESOURCE_QUERIES: u64 = 8;
 const GOOGLE_READ_QUERIES: u64 = GOOGLE_READ_RESOURCE_QUERIES + 1;
 
 /// Resources of one Google campaign: the campaign, M ad groups, each with K ads and K keywords.
@@ -285,8 +285,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("rt");
+    let agency_only = args.iter().any(|a| a == "agency");
     let mut rows = Vec::new();
-    for n in sizes {
+    for n in sizes.into_iter().filter(|_| !agency_only) {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let (g, m, total) = generate(&tmp, n);
@@ -421,7 +422,8 @@ fn main() {
             rc.google_mutate + rc.google_other + rc.meta_batch + rc.meta_other,
             secs(apply_time),
             ratio(ac.google_mutate, ac.google_ops.div_ceil(GOOGLE_MAX_OPS)),
-            ratio(ac.meta_batch, ac.meta_batch_entries.div_ceil(META_BATCH)),
+            // A batch holds at most 50 calls and at most one ad set of a campaign (each campaign has M).
+            ratio(ac.meta_batch, ac.meta_batch_entries.div_ceil(META_BATCH).max(M as u64)),
             ac.google_other + ac.google_search + ac.meta_get + ac.meta_other,
         ));
         eprintln!("{}", rows.last().expect("row"));
@@ -429,13 +431,263 @@ fn main() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
     }
-    println!(
-        "| resources | validate | plan from cache | its peak RSS | its requests | full refresh | refresh requests | \
-         refresh: actual / minimum | apply | apply: actual / minimum | apply: other requests | objects |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in rows {
-        println!("{r}");
+    if !rows.is_empty() {
+        println!(
+            "| resources | validate | plan from cache | its peak RSS | its requests | full refresh | refresh requests | \
+             refresh: actual / minimum | apply | apply: actual / minimum | apply: other requests | objects |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for r in rows {
+            println!("{r}");
+        }
     }
-    let _ = PathBuf::new();
+    agency::run(&rt);
+}
+
+/// The agency fixture (`tests/fixtures/agency`: 5 accounts, 545 resources): its first apply, a routine edit
+/// (11 edits over the 5 accounts) planned and applied with every request counted against the minimum, and 20
+/// seeded applies under `5xx=0.2` counting how many needed a second apply.
+mod agency {
+    use super::*;
+    use adsctl::emulator::FaultSpec;
+
+    const GOOGLE: [(&str, &str); 3] = [
+        ("fabrikam-search", "2010000001"),
+        ("tailspin-search", "2020000003"),
+        ("woodgrove-search", "2030000005"),
+    ];
+    const META: [(&str, &str); 2] = [("fabrikam-social", "act_2010000002"), ("tailspin-social", "act_2020000004")];
+
+    /// (file, from, to): the routine edit.
+    const EDITS: [(&str, &str, &str); 11] = [
+        // fabrikam-search: a campaign's own budget; a keyword added; a keyword removed (paused: on_removed pause)
+        ("fabrikam/search.yaml", "budget: { daily: 35.00 }", "budget: { daily: 45.00 }"),
+        (
+            "fabrikam/search.yaml",
+            "          - { text: tents, match: phrase }\n",
+            "          - { text: tents, match: phrase }\n          - { text: tents for four, match: phrase }\n",
+        ),
+        ("fabrikam/search.yaml", "          - { text: deals tents, match: broad }\n", ""),
+        // tailspin-search: a campaign paused; an RSA headline
+        (
+            "tailspin/search.yaml",
+            "  - name: Tailspin - Camera Gimbals\n    account: tailspin-search\n    channel: search\n    status: enabled",
+            "  - name: Tailspin - Camera Gimbals\n    account: tailspin-search\n    channel: search\n    status: paused",
+        ),
+        ("tailspin/search.yaml", "[Drones Core, Shop Drones Online, Free Returns, Ad 1 Offer]", "[Drones Core, Shop Drones Online, Free Returns, Ad 1 Winter Offer]"),
+        // woodgrove-search: a shared budget; a campaign negative
+        ("woodgrove/search.yaml", "amount: 60\n", "amount: 70\n"),
+        (
+            "woodgrove/search.yaml",
+            "      - { text: free savings accounts, match: phrase }\n",
+            "      - { text: free savings accounts, match: phrase }\n      - { text: savings calculator, match: broad }\n",
+        ),
+        // fabrikam-social: an ad set's budget; an ad paused
+        ("fabrikam/social.yaml", "        budget: { daily: 12 }\n", "        budget: { daily: 14 }\n"),
+        (
+            "fabrikam/social.yaml",
+            "          - name: Hiking Boots US 25-44 ad 2\n            status: active",
+            "          - name: Hiking Boots US 25-44 ad 2\n            status: paused",
+        ),
+        // tailspin-social: a campaign budget (CBO); an ad's creative message
+        ("tailspin/social.yaml", "budget: { daily: 40 }", "budget: { daily: 55 }"),
+        ("tailspin/social.yaml", "message: Drones for every season. Ad 1.", "message: Drones for the holidays. Ad 1."),
+    ];
+
+    fn seed_config() -> EmulatorConfig {
+        let mut config = EmulatorConfig {
+            review_delay: Duration::ZERO,
+            ..EmulatorConfig::default()
+        };
+        for (_, cid) in GOOGLE {
+            config.seed.google_ads.customers.push(GoogleCustomerSeed {
+                customer_id: cid.into(),
+                currency: "USD".into(),
+                time_zone: "America/New_York".into(),
+                descriptive_name: None,
+                manager: false,
+                clients: vec![],
+            });
+        }
+        for (_, act) in META {
+            config.seed.meta.ad_accounts.push(MetaAdAccountSeed {
+                id: act.into(),
+                currency: "USD".into(),
+                timezone_name: "America/New_York".into(),
+                name: None,
+            });
+        }
+        config
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("read fixture") {
+            let e = e.expect("entry");
+            let t = to.join(e.file_name());
+            if e.file_type().expect("type").is_dir() {
+                copy(&e.path(), &t);
+            } else {
+                std::fs::copy(e.path(), &t).expect("copy");
+            }
+        }
+    }
+
+    struct Run {
+        tmp: PathBuf,
+        project: Project,
+        conns: BTreeMap<String, Arc<dyn Connector>>,
+        targets: BTreeMap<String, Target>,
+        store: SledStore,
+    }
+
+    fn setup(rt: &tokio::runtime::Runtime, em: &adsctl::emulator::EmulatorHandle, tag: &str) -> Run {
+        let tmp = std::env::temp_dir().join(format!("adsctl-bench-agency-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agency"), &tmp);
+        let _ = rt;
+        let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        point_at(&mut project, &em.url());
+        let conns = connectors(&project);
+        let targets = project
+            .accounts
+            .values()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    Target {
+                        account: a.clone(),
+                        connector: conns[&a.name].clone(),
+                    },
+                )
+            })
+            .collect();
+        let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
+        Run {
+            tmp,
+            project,
+            conns,
+            targets,
+            store,
+        }
+    }
+
+    fn plan(rt: &tokio::runtime::Runtime, r: &Run) -> adsctl::plan::Plan {
+        rt.block_on(plan_project(
+            &r.project,
+            &r.store,
+            &r.conns,
+            &PlanOptions::default(),
+            ReadMode::Full,
+        ))
+        .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+    }
+
+    fn apply(rt: &tokio::runtime::Runtime, r: &Run, p: &adsctl::plan::Plan) -> apply::ApplyReport {
+        rt.block_on(apply::execute(p, &r.targets, &r.store, &ExecOptions::default()))
+            .expect("apply")
+    }
+
+    pub fn run(rt: &tokio::runtime::Runtime) {
+        let em = rt.block_on(Emulator::start(seed_config())).expect("emulator");
+        let mut r = setup(rt, &em, "edit");
+        // first apply
+        let p = plan(rt, &r);
+        assert!(!p.is_blocked(), "blocked: {:?}", p.blockers);
+        em.counters().reset();
+        let t = Instant::now();
+        let report = apply(rt, &r, &p);
+        let first_time = t.elapsed();
+        let first = counts(&em.counters().snapshot());
+        assert!(report.ok(), "the agency's first apply: {} failed", report.failed());
+        // Meta minimum under the sibling rule: per account, ⌈calls / 50⌉ and at least the most ad sets one
+        // campaign has (3 in the fixture).
+        let meta_min = META.len() as u64 * (first.meta_batch_entries.div_ceil(META.len() as u64).div_ceil(META_BATCH)).max(3);
+
+        // the routine edit
+        for (file, from, to) in EDITS {
+            let path = r.tmp.join(file);
+            let text = std::fs::read_to_string(&path).expect("read");
+            assert!(text.contains(from), "{file}: `{from}` not found");
+            std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+        }
+        r.project = spec::load(&r.tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        point_at(&mut r.project, &em.url());
+        em.counters().reset();
+        let t = Instant::now();
+        let p = plan(rt, &r);
+        let plan_time = t.elapsed();
+        let pc = counts(&em.counters().snapshot());
+        let changed: Vec<&str> = p
+            .accounts
+            .iter()
+            .filter(|a| a.changes.iter().any(|c| c.action.is_change()))
+            .map(|a| a.account.as_str())
+            .collect();
+        let google_changed = changed.iter().filter(|a| a.ends_with("-search")).count() as u64;
+        let meta_changed = changed.iter().filter(|a| a.ends_with("-social")).count() as u64;
+        em.counters().reset();
+        let t = Instant::now();
+        let report = apply(rt, &r, &p);
+        let apply_time = t.elapsed();
+        let ec = counts(&em.counters().snapshot());
+        assert!(report.ok(), "the edit: {} failed", report.failed());
+        let after = plan(rt, &r);
+        assert!(!after.has_changes(), "the edit did not converge");
+        drop(em);
+        let _ = std::fs::remove_dir_all(&r.tmp);
+
+        // faults: 20 seeded applies of the whole fixture under 5xx=0.2
+        let mut second = 0;
+        let mut failed_runs = Vec::new();
+        for seed in 0..20u64 {
+            let em = rt.block_on(Emulator::start(seed_config())).expect("emulator");
+            let r = setup(rt, &em, &format!("faults-{seed}"));
+            em.faults()
+                .set(FaultSpec::parse(&format!("5xx=0.2,seed={}", 1000 + seed)).expect("faults"));
+            let p = plan(rt, &r);
+            let first = apply(rt, &r, &p);
+            if !first.ok() {
+                second += 1;
+                failed_runs.push(format!("seed {}: {} failed", 1000 + seed, first.failed()));
+                let p = plan(rt, &r);
+                let again = apply(rt, &r, &p);
+                assert!(again.ok(), "seed {}: a second apply did not converge", 1000 + seed);
+            }
+            em.faults().set(FaultSpec::default());
+            assert!(!plan(rt, &r).has_changes(), "seed {}: not converged", 1000 + seed);
+            drop(em);
+            let _ = std::fs::remove_dir_all(&r.tmp);
+        }
+
+        println!();
+        println!("Agency fixture (5 accounts, 545 resources):");
+        println!("| workload | time | requests | actual / minimum |");
+        println!("|---|---|---|---|");
+        println!(
+            "| first apply | {} | {} | G mutate {} · M batch {} |",
+            secs(first_time),
+            first.total,
+            ratio(first.google_mutate, GOOGLE.len() as u64),
+            ratio(first.meta_batch, meta_min),
+        );
+        println!(
+            "| edit: plan (full read) | {} | {} | G search {} · M pages {} |",
+            secs(plan_time),
+            pc.total,
+            ratio(pc.google_search, GOOGLE.len() as u64 * GOOGLE_READ_QUERIES),
+            ratio(pc.meta_get, META.len() as u64 * 6),
+        );
+        println!(
+            "| edit: apply (11 edits, 5 accounts) | {} | {} | G mutate {} · M batch {} · reads {} |",
+            secs(apply_time),
+            ec.total,
+            ratio(ec.google_mutate, google_changed),
+            ratio(ec.meta_batch, meta_changed),
+            ratio(ec.google_search + ec.meta_get, 0),
+        );
+        println!(
+            "| 20 applies under 5xx=0.2 | | | needed a second apply: {second} of 20 {failed_runs:?} |"
+        );
+    }
 }
