@@ -589,6 +589,21 @@ mod agency {
     }
 
     pub fn run(rt: &tokio::runtime::Runtime) {
+        // Retries and confirmation reads at test speed: the faults section measures requests and convergence, not
+        // the platforms' recommended back-off (Google's is 5 s and up).
+        for (k, v) in [
+            ("ADSCTL_GOOGLE_ADS_RETRY_MIN_MS", "10"),
+            ("ADSCTL_GOOGLE_ADS_RETRY_MAX_MS", "100"),
+            ("ADSCTL_GOOGLE_ADS_MAX_RETRIES", "10"),
+            ("ADSCTL_GOOGLE_ADS_POLL_MS", "20"),
+            ("ADSCTL_META_RETRY_MIN_MS", "10"),
+            ("ADSCTL_META_RETRY_MAX_MS", "100"),
+            ("ADSCTL_META_MAX_RETRIES", "10"),
+            ("ADSCTL_CONFIRM_READ_DELAY_MS", "20"),
+        ] {
+            std::env::set_var(k, v);
+        }
+        eprintln!("== agency fixture: first apply, routine edit");
         let em = rt.block_on(Emulator::start(seed_config())).expect("emulator");
         let mut r = setup(rt, &em, "edit");
         // first apply
@@ -641,6 +656,7 @@ mod agency {
         let mut second = 0;
         let mut failed_runs = Vec::new();
         for seed in 0..20u64 {
+            eprintln!("== agency fixture under 5xx=0.2, seed {}", 1000 + seed);
             let em = rt.block_on(Emulator::start(seed_config())).expect("emulator");
             let r = setup(rt, &em, &format!("faults-{seed}"));
             em.faults()
