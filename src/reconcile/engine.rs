@@ -25,7 +25,7 @@ pub type ConnectorResolver = dyn Fn(&Account) -> Result<Arc<dyn Connector>, Conn
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("the state in {path} is locked by another adsctl process: {message}")]
+    #[error("cannot watch the state in {path}: {message}")]
     Locked {
         path: PathBuf,
         message: String,
@@ -71,6 +71,7 @@ fn error_code(e: &ConnectorError) -> String {
         ConnectorError::Quota { .. } => "quota".into(),
         ConnectorError::Transport { .. } => "transport".into(),
         ConnectorError::Config(_) => "config".into(),
+        ConnectorError::Wait(_) => "rate_limited".into(),
     }
 }
 
@@ -155,10 +156,14 @@ impl EngineReconciler {
             tokio::task::spawn_blocking(move || -> Result<(ApplyLock, SledStore), OpenError> {
                 let lock = ApplyLock::acquire(&state_dir).map_err(|e| OpenError::Locked {
                     path: state_dir.clone(),
+                    hint: match &e {
+                        crate::state::LockError::Held { .. } => "only one adsctl (apply or watch) may change a state \
+                                                                  at a time: stop the other one, or give this daemon \
+                                                                  its own ADSCTL_STATE_DIR"
+                            .to_string(),
+                        crate::state::LockError::Io { .. } => e.hint(),
+                    },
                     message: e.to_string(),
-                    hint: "only one adsctl (apply or watch) may use a state at a time; stop the other one, or give \
-                           this daemon its own ADSCTL_STATE_DIR"
-                        .into(),
                 })?;
                 let store = SledStore::open(&state_dir)?;
                 Ok((lock, store))
@@ -240,6 +245,17 @@ fn connector_error(account: &Account, e: ConnectorError) -> ReconcileError {
             message: format!("could not reach {url}: {message}"),
             hint,
             retry_after: None,
+        },
+        // Reconcile again when the platform lets us (the daemon's backoff keeps this as its floor).
+        ConnectorError::Wait(w) => ReconcileError::Api {
+            platform,
+            code: "rate_limited".into(),
+            retry_after: Some(w.remaining()),
+            hint: Some(format!(
+                "the daemon reconciles this account again after {}",
+                w.until.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
+            message: w.to_string(),
         },
         ConnectorError::Config(message) => ReconcileError::Plan {
             message,
