@@ -71,6 +71,8 @@ struct FakePlatform {
     in_flight: Mutex<BTreeMap<String, u32>>,
     overlaps: Mutex<u32>,
     shut_down: AtomicBool,
+    /// The next loads of the config that fail as if the directory could not be read (out of file descriptors).
+    unreadable_loads: std::sync::atomic::AtomicU32,
     /// API calls by (account, platform, code, error).
     api: Mutex<BTreeMap<(String, String, String, bool), u64>>,
 }
@@ -110,16 +112,19 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
     let text = std::fs::read_to_string(&path).map_err(|e| LoadError {
         message: format!("cannot read {}: {e}", path.display()),
         diagnostics: vec![],
+        io: true,
     })?;
     let cfg: FakeConfig = serde_yaml::from_str(&text).map_err(|e| LoadError {
         message: "adsctl.yaml is invalid".into(),
         diagnostics: vec![format!("adsctl.yaml: {e}")],
+        io: false,
     })?;
     let mut accounts = BTreeMap::new();
     for (name, a) in cfg.accounts {
         let currency = Currency::from_code(&a.currency).map_err(|e| LoadError {
             message: format!("account {name}: {e}"),
             diagnostics: vec![],
+            io: false,
         })?;
         accounts.insert(
             name.clone(),
@@ -142,6 +147,7 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
             return Err(LoadError {
                 message: format!("campaign {} names unknown account {}", c.name, c.account),
                 diagnostics: vec![],
+                io: false,
             });
         }
         resources.push(
@@ -162,6 +168,17 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
 #[async_trait]
 impl Reconciler for Fake {
     async fn load(&self) -> Result<Project, LoadError> {
+        let unreadable = &self.platform.unreadable_loads;
+        if unreadable
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(LoadError {
+                message: "the config directory could not be read; reading it again".into(),
+                diagnostics: vec!["adsctl.yaml: cannot read file: Too many open files (os error 24)".into()],
+                io: true,
+            });
+        }
         load_fake(&self.dir)
     }
 
@@ -350,6 +367,7 @@ async fn serve<R: Reconciler>(tmp: tempfile::TempDir, reconciler: Arc<R>, cfg: D
         ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             token: None,
+            limits: adsctl::reconcile::server::DEFAULT_LIMITS,
         },
         handle.hub.clone(),
     )
@@ -533,6 +551,88 @@ mod daemon {
         let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
         assert_eq!(plan["mode"], "observe");
         assert_eq!(plan["accounts"]["search"]["changes"][0]["budget"], 50);
+        r.stop().await;
+    }
+
+    /// Regression: a valid edit whose reload failed with "Too many open files" was recorded as an invalid config
+    /// and never applied (no further file event came). Now the directory is read again with backoff, the config
+    /// is never reported invalid, and the edit lands.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reload_that_cannot_read_the_directory_is_retried_and_never_reported_invalid() {
+        let r = start(TWO_ACCOUNTS, |_| {}, Duration::ZERO).await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        p.unreadable_loads.store(3, Ordering::SeqCst);
+        atomic_write(
+            &r.dir.join("adsctl.yaml"),
+            &TWO_ACCOUNTS.replace("budget: 50", "budget: 65"),
+        );
+        poll(
+            Duration::from_secs(15),
+            "the edit applied after failed reads",
+            || async {
+                let s = r.status().await;
+                assert_eq!(
+                    s["config"]["valid"], true,
+                    "an unreadable directory is not an invalid config: {s}"
+                );
+                assert!(s["config"]["error"].is_null(), "{s}");
+                (p.live("search", "Spring") == Some(65)).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(p.unreadable_loads.load(Ordering::SeqCst), 0);
+        let s = r.status().await;
+        assert!(s["config"]["read_error"].is_null(), "cleared by the good read: {s}");
+        assert_eq!(s["config"]["generation"], 2);
+        let (_, metrics) = r.get("/metrics").await;
+        assert!(
+            metrics.contains(r#"adsctl_config_reloads_total{result="read_error"} 3"#),
+            "{metrics}"
+        );
+        assert!(!metrics.contains(r#"result="error""#), "{metrics}");
+        r.stop().await;
+    }
+
+    /// `--no-file-watch` runs until stopped (it used to return at once, with status 0) and reads the config
+    /// again on the interval, comparing content: an edit lands within one interval without any file event.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_file_watching_it_runs_until_stopped_and_reads_edits_each_interval() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.watch_files = false;
+                c.interval = Duration::from_millis(700);
+            },
+            Duration::ZERO,
+        )
+        .await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!r.daemon.is_finished(), "the daemon returned without being stopped");
+        std::fs::write(
+            r.dir.join("adsctl.yaml"),
+            TWO_ACCOUNTS.replace("budget: 50", "budget: 55"),
+        )
+        .unwrap();
+        let edited = std::time::Instant::now();
+        poll(Duration::from_secs(5), "edit read on the interval", || async {
+            (p.live("search", "Spring") == Some(55)).then_some(())
+        })
+        .await;
+        assert!(
+            edited.elapsed() < Duration::from_millis(700 + 1000),
+            "applied {:?} after the edit, interval 700ms",
+            edited.elapsed()
+        );
+        assert!(!r.daemon.is_finished());
         r.stop().await;
     }
 
@@ -822,6 +922,7 @@ mod server {
             ServerConfig {
                 listen: "0.0.0.0:0".parse().unwrap(),
                 token: None,
+                limits: adsctl::reconcile::server::DEFAULT_LIMITS,
             },
             hub.clone(),
         )

@@ -373,15 +373,24 @@ impl Reconciler for EngineReconciler {
             .map_err(|e| LoadError {
                 message: format!("loading the config stopped: {e}"),
                 diagnostics: vec![],
+                io: true,
             })?;
         loaded.map_err(|errs| {
             let n = errs.len();
+            // A file that could not be read says nothing about the edit (out of file descriptors, replaced while
+            // being read): read again, do not report an invalid config.
+            let io = errs.errors.iter().any(|e| e.code == crate::spec::Code::Io);
             LoadError {
-                message: format!(
-                    "{n} problem{} in the config; nothing of this edit is applied",
-                    if n == 1 { "" } else { "s" }
-                ),
+                message: if io {
+                    "the config directory could not be read; reading it again".to_string()
+                } else {
+                    format!(
+                        "{n} problem{} in the config; nothing of this edit is applied",
+                        if n == 1 { "" } else { "s" }
+                    )
+                },
                 diagnostics: errs.errors.iter().map(ToString::to_string).collect(),
+                io,
             }
         })
     }
