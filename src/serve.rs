@@ -91,20 +91,23 @@ struct Entry {
 
 /// The connections being served.
 pub struct Slots {
-    max: usize,
     epoch: Instant,
     next: AtomicU64,
     conns: parking_lot::Mutex<HashMap<u64, Entry>>,
+    /// One per connection, held until its socket is closed: evicting a connection frees its descriptor
+    /// before the next one is served, so the descriptors in use never exceed the cap (plus the one accepted).
+    permits: Arc<tokio::sync::Semaphore>,
     evicted: AtomicU64,
 }
 
-/// One admitted connection; leaves its slot when dropped.
+/// One admitted connection; leaves its slot when dropped (drop it after the socket).
 pub struct Slot {
     id: u64,
     slots: Arc<Slots>,
     /// Cancelled when the connection is evicted to make room.
     pub evict: CancellationToken,
     pub activity: Arc<Activity>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for Slot {
@@ -116,32 +119,53 @@ impl Drop for Slot {
 impl Slots {
     pub fn new(max: usize) -> Arc<Slots> {
         Arc::new(Slots {
-            max: max.max(1),
             epoch: Instant::now(),
             next: AtomicU64::new(0),
             conns: parking_lot::Mutex::new(HashMap::new()),
+            permits: Arc::new(tokio::sync::Semaphore::new(max.max(1))),
             evicted: AtomicU64::new(0),
         })
     }
 
-    /// Admit a new connection, evicting the longest-idle one when full; `None` when every one is busy.
-    pub fn admit(self: &Arc<Self>) -> Option<Slot> {
+    /// Close the connection idle longest; false when every one has a request in flight.
+    fn evict_idlest(&self) -> bool {
         let mut conns = self.conns.lock();
-        if conns.len() >= self.max {
-            let victim = conns
-                .iter()
-                .filter_map(|(id, e)| e.activity.idle_since().map(|t| (t, *id)))
-                .min()
-                .map(|(_, id)| id)?;
-            if let Some(e) = conns.remove(&victim) {
+        let victim = conns
+            .iter()
+            .filter_map(|(id, e)| e.activity.idle_since().map(|t| (t, *id)))
+            .min()
+            .map(|(_, id)| id);
+        match victim.and_then(|id| conns.remove(&id)) {
+            Some(e) => {
                 e.evict.cancel();
                 self.evicted.fetch_add(1, Ordering::Relaxed);
+                true
             }
+            None => false,
         }
+    }
+
+    /// Admit a new connection. When full, the longest-idle one is closed first (and its descriptor freed);
+    /// `None` when every connection has a request in flight.
+    pub async fn admit(self: &Arc<Self>) -> Option<Slot> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => loop {
+                if !self.evict_idlest() {
+                    return None;
+                }
+                // the evicted connection's task closes its socket and gives its permit back
+                match tokio::time::timeout(Duration::from_secs(1), self.permits.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => break p,
+                    Ok(Err(_)) => return None,
+                    Err(_) => continue,
+                }
+            },
+        };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let evict = CancellationToken::new();
         let activity = Arc::new(Activity::new(self.epoch));
-        conns.insert(
+        self.conns.lock().insert(
             id,
             Entry {
                 evict: evict.clone(),
@@ -153,6 +177,7 @@ impl Slots {
             slots: self.clone(),
             evict,
             activity,
+            _permit: permit,
         })
     }
 
@@ -221,7 +246,7 @@ pub async fn serve_http1(
                 continue;
             }
         };
-        let Some(slot) = slots.admit() else {
+        let Some(slot) = slots.admit().await else {
             // every connection has a request in flight: refuse this one rather than queue without bound
             drop(stream);
             continue;
@@ -253,9 +278,12 @@ pub async fn serve_http1(
                 _ = conn.as_mut() => {}
                 _ = slot.evict.cancelled() => {}
                 _ = idle_timeout(&slot.activity, limits.idle_timeout) => {}
+                // idle connections (and half-sent requests) close at once; requests in flight finish
                 _ = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn.as_mut()).await;
+                    if slot.activity.idle_since().is_none() {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(Duration::from_secs(5), conn.as_mut()).await;
+                    }
                 }
             }
         });
@@ -273,32 +301,44 @@ pub async fn serve_http1(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_full_house_evicts_the_longest_idle_connection_and_refuses_when_all_are_busy() {
+    #[tokio::test]
+    async fn a_full_house_evicts_the_longest_idle_connection_and_refuses_when_all_are_busy() {
         let slots = Slots::new(2);
-        let a = slots.admit().unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        let b = slots.admit().unwrap();
-        // a is the longest idle: it goes
-        let c = slots.admit().unwrap();
-        assert!(a.evict.is_cancelled() && !b.evict.is_cancelled());
-        assert_eq!(slots.len(), 2);
-        drop(a);
+        let a = slots.admit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let b = slots.admit().await.unwrap();
+        // a is the longest idle: it is told to go, and the newcomer waits for its descriptor
+        let (watch_a, a_evicted) = (
+            a.evict.clone(),
+            tokio::spawn(async move {
+                a.evict.cancelled().await;
+                drop(a)
+            }),
+        );
+        let c = slots.admit().await.unwrap();
+        a_evicted.await.unwrap();
+        assert!(watch_a.is_cancelled() && !b.evict.is_cancelled());
         assert_eq!(slots.len(), 2);
         // both busy: refused
         b.activity.in_flight.fetch_add(1, Ordering::Relaxed);
         c.activity.in_flight.fetch_add(1, Ordering::Relaxed);
-        assert!(slots.admit().is_none());
+        assert!(slots.admit().await.is_none());
         c.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let _d = slots.admit().unwrap();
-        assert!(c.evict.is_cancelled() && !b.evict.is_cancelled());
+        let c_evict = c.evict.clone();
+        let c_gone = tokio::spawn(async move {
+            c.evict.cancelled().await;
+            drop(c)
+        });
+        let _d = slots.admit().await.unwrap();
+        c_gone.await.unwrap();
+        assert!(c_evict.is_cancelled() && !b.evict.is_cancelled());
         assert_eq!(slots.evicted(), 2);
     }
 
     #[tokio::test]
     async fn idle_connections_time_out_and_busy_ones_do_not() {
         let slots = Slots::new(4);
-        let s = slots.admit().unwrap();
+        let s = slots.admit().await.unwrap();
         let t = Instant::now();
         idle_timeout(&s.activity, Duration::from_millis(50)).await;
         assert!(t.elapsed() >= Duration::from_millis(50));

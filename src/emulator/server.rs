@@ -203,7 +203,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, app: Router, stop: Arc<No
                 continue;
             }
         };
-        let Some(slot) = slots.admit() else {
+        let Some(slot) = slots.admit().await else {
             // every connection has a request in flight: refuse rather than queue without bound
             drop(stream);
             continue;
