@@ -1,8 +1,8 @@
 //! Waiting for a platform: visible and bounded.
 //!
 //! Connectors wait for rate limits (token buckets, a 429's `retryDelay`, usage at 100 % until
-//! `estimated_time_to_regain_access`). Any wait of [`NOTICE_AFTER`] or more is said at the default verbosity,
-//! with its reason and when it ends; a wait longer than the process's limit ([`set_max_wait`]: `--max-wait`,
+//! `estimated_time_to_regain_access`). A wait the platform asked for, and any other wait of [`NOTICE_AFTER`] or
+//! more, is said at the default verbosity, with its reason and when it ends; a wait longer than the process's limit ([`set_max_wait`]: `--max-wait`,
 //! a few minutes for `plan` and `apply`, none for `watch`) is not waited at all: the call fails with
 //! [`TooLong`], which says when to run again. Nothing here names a platform: connectors pass their reason.
 
@@ -39,8 +39,11 @@ pub fn limit(own: Option<Duration>) -> Option<Duration> {
     }
 }
 
-/// `1h02m`, `4m05s`, `12s`.
+/// `1h02m`, `4m05s`, `12s`, `250ms`.
 pub fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     if s >= 3600 {
         format!("{}h{:02}m", s / 3600, (s % 3600).div_ceil(60).min(59))
@@ -51,8 +54,22 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// `14:05:12 UTC`, with the date when it is not today.
 fn clock(t: DateTime<Utc>) -> String {
-    t.format("%H:%M:%S UTC").to_string()
+    if t.date_naive() == Utc::now().date_naive() {
+        t.format("%H:%M:%S UTC").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+}
+
+/// The limit a wait exceeded, for people.
+fn limit_text(limit: Option<Duration>, by_flag: bool) -> String {
+    match limit {
+        Some(l) if by_flag => format!("--max-wait {}", human(l)),
+        Some(l) => format!("the connector waits at most {}", human(l)),
+        None => "the connector's limit".into(),
+    }
 }
 
 /// A wait longer than the limit: the call stops instead, and a later run resumes.
@@ -61,7 +78,7 @@ fn clock(t: DateTime<Utc>) -> String {
     "{reason}: waiting would take {}, until {}, longer than this run waits ({})",
     human(*.wait),
     clock(*.until),
-    .limit.map(|l| format!("--max-wait {}", human(l))).unwrap_or_else(|| "the connector's limit".into())
+    limit_text(*.limit, *.by_max_wait)
 )]
 pub struct TooLong {
     /// What is being waited for (`Meta usage of ad account act_1 at 100%`).
@@ -69,8 +86,10 @@ pub struct TooLong {
     pub wait: Duration,
     /// When the wait would end.
     pub until: DateTime<Utc>,
-    /// The limit it exceeds (`None`: a connector's own).
+    /// The limit it exceeds.
     pub limit: Option<Duration>,
+    /// Whether that limit is the run's `--max-wait` (else a connector's own cap).
+    pub by_max_wait: bool,
     /// What to do about it: run again after `until`.
     pub hint: String,
 }
@@ -83,6 +102,7 @@ impl TooLong {
             wait,
             until,
             limit,
+            by_max_wait: limit.is_some() && limit == max_wait(),
             hint: format!(
                 "nothing more was sent; run the same command again after {} (what was done stays done; the next \
                  run resumes with the rest), or let it wait longer with --max-wait",
@@ -107,24 +127,37 @@ pub fn begin(reason: &str, wait: Duration, limit: Option<Duration>) -> Result<()
     Ok(())
 }
 
+/// [`begin`] for a wait the platform asked for (a 429's `retryDelay`, usage at 100 %): said however short.
+pub fn begin_rate_limited(reason: &str, wait: Duration, limit: Option<Duration>) -> Result<(), TooLong> {
+    if limit.is_some_and(|l| wait > l) {
+        return Err(TooLong::new(reason, wait, limit));
+    }
+    say(reason, wait);
+    Ok(())
+}
+
 /// Say a wait: at the default verbosity from [`NOTICE_AFTER`] on, with its reason and end time.
 pub fn announce(reason: &str, wait: Duration) {
     if wait >= NOTICE_AFTER {
-        let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-        tracing::warn!(
-            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "waiting {} until {} ({reason})",
-            human(wait),
-            clock(until)
-        );
+        say(reason, wait);
     } else if !wait.is_zero() {
         tracing::debug!(wait_ms = wait.as_millis() as u64, "waiting ({reason})");
     }
 }
 
-/// [`begin`], then sleep, recording the wait for the rate-limit metrics of `platform_id`.
+fn say(reason: &str, wait: Duration) {
+    let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+    tracing::warn!(
+        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        "waiting {} until {} ({reason})",
+        human(wait),
+        clock(until)
+    );
+}
+
+/// [`begin_rate_limited`], then sleep, recording the wait for the rate-limit metrics of `platform_id`.
 pub async fn sleep(platform_id: &str, reason: &str, wait: Duration, limit: Option<Duration>) -> Result<(), TooLong> {
-    begin(reason, wait, limit)?;
+    begin_rate_limited(reason, wait, limit)?;
     super::telemetry::record_rate_limit_wait(platform_id, wait);
     tokio::time::sleep(wait).await;
     Ok(())
@@ -165,8 +198,9 @@ mod tests {
         )
         .unwrap_err();
         let msg = e.to_string();
+        // (no process limit is set in unit tests: the limit is a connector's own)
         assert!(
-            msg.contains("take 1h00m, until") && msg.contains("--max-wait 5m00s"),
+            msg.contains("take 1h00m, until") && msg.contains("waits at most 5m00s"),
             "{msg}"
         );
         assert!(e.hint.contains("run the same command again after 20"), "{}", e.hint);
@@ -184,6 +218,7 @@ mod tests {
             Some(m) => assert_eq!(limit(own), Some(m.min(Duration::from_secs(60)))),
         }
         assert_eq!(human(Duration::from_millis(1500)), "2s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
         assert_eq!(human(Duration::from_secs(65)), "1m05s");
         assert_eq!(human(Duration::from_secs(7200)), "2h00m");
     }

@@ -171,7 +171,7 @@ impl Throttle {
                 "Meta usage of ad account {} is at 100% (estimated_time_to_regain_access)",
                 self.account_id
             );
-            wait::begin(&reason, d, wait::limit(Some(self.max_wait)))?;
+            wait::begin_rate_limited(&reason, d, wait::limit(Some(self.max_wait)))?;
             self.waited.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(d).await;
         }
