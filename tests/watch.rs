@@ -1342,12 +1342,33 @@ mod engine {
             let r = http.get(format!("http://{addr}/readyz")).send().await.unwrap();
             assert_eq!(r.status().as_u16(), 200);
         });
-        // The daemon holds the state lock: a concurrent apply is refused.
+        // The daemon holds the state lock: a concurrent apply is refused, and told it is the daemon.
         let state = dir.join(".adsctl");
-        assert!(
-            adsctl::state::ApplyLock::acquire(&state).is_err(),
-            "the lock is held while watching"
-        );
+        match adsctl::state::ApplyLock::acquire(&state) {
+            Err(adsctl::state::LockError::Held { holder, .. }) => {
+                let holder = holder.unwrap_or_default();
+                assert!(holder.ends_with("by adsctl watch"), "{holder}");
+            }
+            other => panic!("the lock is held while watching: {other:?}"),
+        }
+        for cmd in [&["apply", "--auto-approve"][..], &["plan"]] {
+            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .args(cmd)
+                .arg(&dir)
+                .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
+                .env_remove("ADSCTL_STATE_DIR")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {err}");
+            assert!(
+                err.contains("`adsctl watch` daemon")
+                    && err.contains(&format!("pid {}", child.0.id()))
+                    && !err.contains("another adsctl apply"),
+                "{cmd:?}: {err}"
+            );
+            assert!(err.contains("the daemon applies the YAML itself"), "{cmd:?}: {err}");
+        }
 
         let status = Command::new("kill")
             .args(["-TERM", &child.0.id().to_string()])
