@@ -402,6 +402,18 @@ impl Reconciler for EngineReconciler {
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError> {
         let connector = self.connector(account)?;
+        // A database found damaged by an earlier reconcile is replaced now, between two reconciles (the daemon
+        // lives on; a one-shot command leaves it to the next run).
+        match self.store.recover_if_broken() {
+            Ok(true) => tracing::warn!("the state database was damaged: set it aside and started a new one"),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(ReconcileError::State {
+                    hint: e.hint(),
+                    message: e.to_string(),
+                })
+            }
+        }
         let token_expires_at = self.refresh_ahead(account).await;
         // Plan this account alone: its settings and its resources.
         let sub = Project {

@@ -482,13 +482,62 @@ impl SledStore {
     /// Replace the database in the middle of a run (before this process wrote to it).
     fn replace_now(&self, why: &str) -> Result<(), StateError> {
         let mut slot = self.trees.write();
+        // What the damaged database still gives (its damage may be elsewhere): the id map and the journal.
+        type Records = Vec<(IVec, IVec)>;
+        let salvaged: Option<(Records, Records)> = recover::guard(|| -> sled::Result<(Records, Records)> {
+            let ids = slot.ids.iter().collect::<sled::Result<Records>>()?;
+            let journal = slot.journal.iter().collect::<sled::Result<Records>>()?;
+            Ok((ids, journal))
+        })
+        .ok()
+        .and_then(Result::ok);
         let opened = Self::replace_whole_db(&self.path, why).inspect_err(|_| {
             self.broken.store(true, Ordering::SeqCst);
         })?;
+        if let Some((ids, journal)) = salvaged {
+            let t = &opened.trees;
+            let read_back = recover::guard(|| -> sled::Result<usize> {
+                let mut n = 0;
+                for (k, v) in &ids {
+                    if serde_json::from_slice::<StateEntry>(v).is_ok() && !t.ids.contains_key(k)? {
+                        t.ids.insert(k, v)?;
+                        n += 1;
+                    }
+                }
+                // journal keys are the old database's ids: new ones, so that later intents never collide
+                for (_, v) in &journal {
+                    if serde_json::from_slice::<Intent>(v).is_ok() {
+                        t.journal.insert(t.db.generate_id()?.to_be_bytes(), v)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            });
+            if let Ok(Ok(n)) = read_back {
+                tracing::warn!("read {n} id map entries and journaled creates back from the damaged database");
+            }
+        }
         *self.seq.lock() = opened.seq;
         let old = std::mem::replace(&mut *slot, Arc::new(opened.trees));
         std::mem::forget(old);
         Ok(())
+    }
+
+    /// When a call found the database damaged after this process had written to it (every call fails since),
+    /// set it aside and start a new one now, with the id map snapshots and whatever id map entries and journaled
+    /// creates the damaged one still gives read back. For a long-lived process (the daemon), between two
+    /// reconciles; what cannot be read back is found again by the platform's ownership markers, as by a fresh
+    /// runner. `true` when it replaced the database.
+    pub fn recover_if_broken(&self) -> Result<bool, StateError> {
+        if !self.broken.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let why = std::fs::read_to_string(self.path.join(DB_DIR).join(DAMAGED_MARKER))
+            .unwrap_or_else(|_| "a call into it failed".into());
+        self.replace_now(why.trim())?;
+        self.wrote.store(false, Ordering::SeqCst);
+        self.broken.store(false, Ordering::SeqCst);
+        Ok(true)
     }
 
     fn damaged(&self, why: &str) -> StateError {
@@ -1364,5 +1413,36 @@ mod tests {
             .any(|e| e.file_name().to_string_lossy().contains(".damaged-"));
         assert!(!aside);
         drop(s);
+    }
+
+    #[test]
+    fn a_database_broken_after_writes_is_replaced_between_runs_of_a_long_lived_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let acme = populated(dir.path());
+        let s = SledStore::open(dir.path()).unwrap();
+        assert!(s.entries(Some("acme")).unwrap() == acme);
+        s.put_entry(&entry_of("acme", "later", "77")).unwrap();
+        assert!(!s.recover_if_broken().unwrap(), "nothing to recover");
+        // as a guarded call does when sled panics after this process wrote
+        s.broken.store(true, Ordering::SeqCst);
+        std::fs::write(dir.path().join("db").join(DAMAGED_MARKER), "sled panicked: test").unwrap();
+        assert!(matches!(s.entry(&acme[0].address), Err(StateError::Damaged { .. })));
+        assert!(s.recover_if_broken().unwrap());
+        // what the damaged database still gave is read back (the snapshot of `acme` went with the write)
+        assert_eq!(s.entries(Some("acme")).unwrap().len(), acme.len() + 1);
+        assert_eq!(s.entries(Some("other")).unwrap().len(), 50);
+        assert_eq!(s.journal_pending(None).unwrap().len(), 1);
+        s.put_entry(&entry_of("acme", "again", "78")).unwrap();
+        s.flush().unwrap();
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("db.damaged-"))
+            .count();
+        assert_eq!(aside, 1);
+        drop(s);
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.entries(Some("acme")).unwrap().len(), acme.len() + 2);
+        assert_eq!(s.journal_pending(None).unwrap().len(), 1);
     }
 }
