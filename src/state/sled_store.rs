@@ -76,7 +76,8 @@ pub struct SledStore {
     path: PathBuf,
     /// The open database; replaced when it turns out damaged before this process wrote to it. A replaced one is
     /// leaked, never dropped: dropping flushes, and a damaged sled may panic doing it.
-    trees: parking_lot::RwLock<Arc<Trees>>,
+    /// (`None` only while the store is dropped.)
+    trees: parking_lot::RwLock<Option<Arc<Trees>>>,
     /// The sequence number of the last flush (see [`SEQ_FILE`]); held while flushing.
     seq: parking_lot::Mutex<u64>,
     /// Whether this process changed the database (then damage found later is not repaired in-process).
@@ -98,14 +99,18 @@ impl std::fmt::Debug for SledStore {
 
 impl Drop for SledStore {
     fn drop(&mut self) {
-        let trees = self.trees.read().clone();
+        let Some(trees) = self.trees.write().take() else {
+            return;
+        };
         if self.broken.load(Ordering::SeqCst) || recover::sled_panicked() {
             // Dropping a damaged sled flushes it, which may panic again: leave it to the process's exit.
             std::mem::forget(trees);
             return;
         }
         // The last handle flushes on drop; a panic there must not take the process down either.
-        let _ = recover::guard(move || drop(trees));
+        if recover::guard(move || drop(trees)).is_err() {
+            let _ = std::fs::write(self.path.join(DB_DIR).join(DAMAGED_MARKER), "sled panicked closing it");
+        }
     }
 }
 
@@ -305,7 +310,7 @@ impl SledStore {
         }
         let store = SledStore {
             path: dir.to_path_buf(),
-            trees: parking_lot::RwLock::new(Arc::new(trees)),
+            trees: parking_lot::RwLock::new(Some(Arc::new(trees))),
             seq: parking_lot::Mutex::new(seq),
             wrote: AtomicBool::new(false),
             broken: AtomicBool::new(false),
@@ -445,8 +450,11 @@ impl SledStore {
     }
 
     /// The open database.
-    fn t(&self) -> Arc<Trees> {
-        self.trees.read().clone()
+    fn t(&self) -> Result<Arc<Trees>, StateError> {
+        self.trees
+            .read()
+            .clone()
+            .ok_or_else(|| self.damaged("the store is closing"))
     }
 
     /// Run a call into sled. A panic inside it, or corruption it reports, is damage: before this process wrote
@@ -457,7 +465,7 @@ impl SledStore {
             if self.broken.load(Ordering::SeqCst) {
                 return Err(self.damaged("an earlier call found it damaged"));
             }
-            let trees = self.t();
+            let trees = self.t()?;
             let why = match recover::guard(|| f(&trees)) {
                 Ok(Ok(v)) => {
                     if write {
@@ -484,13 +492,15 @@ impl SledStore {
         let mut slot = self.trees.write();
         // What the damaged database still gives (its damage may be elsewhere): the id map and the journal.
         type Records = Vec<(IVec, IVec)>;
-        let salvaged: Option<(Records, Records)> = recover::guard(|| -> sled::Result<(Records, Records)> {
-            let ids = slot.ids.iter().collect::<sled::Result<Records>>()?;
-            let journal = slot.journal.iter().collect::<sled::Result<Records>>()?;
-            Ok((ids, journal))
-        })
-        .ok()
-        .and_then(Result::ok);
+        let salvaged: Option<(Records, Records)> = slot.as_ref().and_then(|old| {
+            recover::guard(|| -> sled::Result<(Records, Records)> {
+                let ids = old.ids.iter().collect::<sled::Result<Records>>()?;
+                let journal = old.journal.iter().collect::<sled::Result<Records>>()?;
+                Ok((ids, journal))
+            })
+            .ok()
+            .and_then(Result::ok)
+        });
         let opened = Self::replace_whole_db(&self.path, why).inspect_err(|_| {
             self.broken.store(true, Ordering::SeqCst);
         })?;
@@ -518,7 +528,7 @@ impl SledStore {
             }
         }
         *self.seq.lock() = opened.seq;
-        let old = std::mem::replace(&mut *slot, Arc::new(opened.trees));
+        let old = slot.replace(Arc::new(opened.trees));
         std::mem::forget(old);
         Ok(())
     }
@@ -1163,12 +1173,16 @@ mod tests {
 
         // a state from before the move keeps its cache in sled: read there, and moved out by the next put
         let legacy = serde_json::json!({"fetched_at": at, "marker": null, "resources": [r]});
-        s.t().cache.insert("old", serde_json::to_vec(&legacy).unwrap()).unwrap();
+        s.t()
+            .unwrap()
+            .cache
+            .insert("old", serde_json::to_vec(&legacy).unwrap())
+            .unwrap();
         let got = s.cache_get("old").unwrap().unwrap();
         assert_eq!(got.resources.len(), 1);
         assert_eq!(got.fingerprint, None);
         s.cache_put("old", at, None, &got.resources).unwrap();
-        assert!(s.t().cache.get("old").unwrap().is_none());
+        assert!(s.t().unwrap().cache.get("old").unwrap().is_none());
         let fingerprint = Some(crate::model::live_fingerprint(&got.resources));
         assert_eq!(s.cache_get("old").unwrap().unwrap().fingerprint, fingerprint);
 
@@ -1374,7 +1388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let acme = populated(dir.path());
         let s = SledStore::open(dir.path()).unwrap();
-        let t = s.t();
+        let t = s.t().unwrap();
         t.ids.insert(b"acme/campaign/broken", &b"{not json"[..]).unwrap();
         t.journal.insert(7u64.to_be_bytes(), &b"\xff"[..]).unwrap();
         t.journal.insert(b"short", &b"{}"[..]).unwrap();
