@@ -17,5 +17,6 @@ pub mod model;
 pub mod plan;
 pub mod reconcile;
 pub mod secret;
+pub mod serve;
 pub mod spec;
 pub mod state;

@@ -1509,6 +1509,8 @@ mod end_to_end_faults {
             "{}",
             d.log.borrow()
         );
+        // it says when to run again
+        assert!(err.contains("run the same command again after"), "{}", d.log.borrow());
         assert!(started.elapsed() < Duration::from_secs(20));
         h.shutdown().await.unwrap();
     }

@@ -73,6 +73,8 @@ struct FakePlatform {
     in_flight: Mutex<BTreeMap<String, u32>>,
     overlaps: Mutex<u32>,
     shut_down: AtomicBool,
+    /// The next loads of the config that fail as if the directory could not be read (out of file descriptors).
+    unreadable_loads: std::sync::atomic::AtomicU32,
     /// API calls by (account, platform, code, error).
     api: Mutex<BTreeMap<(String, String, String, bool), u64>>,
 }
@@ -112,16 +114,19 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
     let text = std::fs::read_to_string(&path).map_err(|e| LoadError {
         message: format!("cannot read {}: {e}", path.display()),
         diagnostics: vec![],
+        io: true,
     })?;
     let cfg: FakeConfig = serde_yaml::from_str(&text).map_err(|e| LoadError {
         message: "adsctl.yaml is invalid".into(),
         diagnostics: vec![format!("adsctl.yaml: {e}")],
+        io: false,
     })?;
     let mut accounts = BTreeMap::new();
     for (name, a) in cfg.accounts {
         let currency = Currency::from_code(&a.currency).map_err(|e| LoadError {
             message: format!("account {name}: {e}"),
             diagnostics: vec![],
+            io: false,
         })?;
         accounts.insert(
             name.clone(),
@@ -144,6 +149,7 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
             return Err(LoadError {
                 message: format!("campaign {} names unknown account {}", c.name, c.account),
                 diagnostics: vec![],
+                io: false,
             });
         }
         resources.push(
@@ -164,6 +170,17 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
 #[async_trait]
 impl Reconciler for Fake {
     async fn load(&self) -> Result<Project, LoadError> {
+        let unreadable = &self.platform.unreadable_loads;
+        if unreadable
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(LoadError {
+                message: "the config directory could not be read; reading it again".into(),
+                diagnostics: vec!["adsctl.yaml: cannot read file: Too many open files (os error 24)".into()],
+                io: true,
+            });
+        }
         load_fake(&self.dir)
     }
 
@@ -352,6 +369,7 @@ async fn serve<R: Reconciler>(tmp: tempfile::TempDir, reconciler: Arc<R>, cfg: D
         ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             token: None,
+            limits: adsctl::reconcile::server::DEFAULT_LIMITS,
         },
         handle.hub.clone(),
     )
@@ -535,6 +553,88 @@ mod daemon {
         let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
         assert_eq!(plan["mode"], "observe");
         assert_eq!(plan["accounts"]["search"]["changes"][0]["budget"], 50);
+        r.stop().await;
+    }
+
+    /// Regression: a valid edit whose reload failed with "Too many open files" was recorded as an invalid config
+    /// and never applied (no further file event came). Now the directory is read again with backoff, the config
+    /// is never reported invalid, and the edit lands.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reload_that_cannot_read_the_directory_is_retried_and_never_reported_invalid() {
+        let r = start(TWO_ACCOUNTS, |_| {}, Duration::ZERO).await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        p.unreadable_loads.store(3, Ordering::SeqCst);
+        atomic_write(
+            &r.dir.join("adsctl.yaml"),
+            &TWO_ACCOUNTS.replace("budget: 50", "budget: 65"),
+        );
+        poll(
+            Duration::from_secs(15),
+            "the edit applied after failed reads",
+            || async {
+                let s = r.status().await;
+                assert_eq!(
+                    s["config"]["valid"], true,
+                    "an unreadable directory is not an invalid config: {s}"
+                );
+                assert!(s["config"]["error"].is_null(), "{s}");
+                (p.live("search", "Spring") == Some(65)).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(p.unreadable_loads.load(Ordering::SeqCst), 0);
+        let s = r.status().await;
+        assert!(s["config"]["read_error"].is_null(), "cleared by the good read: {s}");
+        assert_eq!(s["config"]["generation"], 2);
+        let (_, metrics) = r.get("/metrics").await;
+        assert!(
+            metrics.contains(r#"adsctl_config_reloads_total{result="read_error"} 3"#),
+            "{metrics}"
+        );
+        assert!(!metrics.contains(r#"result="error""#), "{metrics}");
+        r.stop().await;
+    }
+
+    /// `--no-file-watch` runs until stopped (it used to return at once, with status 0) and reads the config
+    /// again on the interval, comparing content: an edit lands within one interval without any file event.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_file_watching_it_runs_until_stopped_and_reads_edits_each_interval() {
+        let r = start(
+            TWO_ACCOUNTS,
+            |c| {
+                c.watch_files = false;
+                c.interval = Duration::from_millis(700);
+            },
+            Duration::ZERO,
+        )
+        .await;
+        let p = r.platform.clone();
+        poll(Duration::from_secs(5), "initial apply", || async {
+            (p.live("search", "Spring") == Some(50)).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!r.daemon.is_finished(), "the daemon returned without being stopped");
+        std::fs::write(
+            r.dir.join("adsctl.yaml"),
+            TWO_ACCOUNTS.replace("budget: 50", "budget: 55"),
+        )
+        .unwrap();
+        let edited = std::time::Instant::now();
+        poll(Duration::from_secs(5), "edit read on the interval", || async {
+            (p.live("search", "Spring") == Some(55)).then_some(())
+        })
+        .await;
+        assert!(
+            edited.elapsed() < Duration::from_millis(700 + 1000),
+            "applied {:?} after the edit, interval 700ms",
+            edited.elapsed()
+        );
+        assert!(!r.daemon.is_finished());
         r.stop().await;
     }
 
@@ -824,6 +924,7 @@ mod server {
             ServerConfig {
                 listen: "0.0.0.0:0".parse().unwrap(),
                 token: None,
+                limits: adsctl::reconcile::server::DEFAULT_LIMITS,
             },
             hub.clone(),
         )
@@ -1260,12 +1361,33 @@ mod engine {
             let r = http.get(format!("http://{addr}/readyz")).send().await.unwrap();
             assert_eq!(r.status().as_u16(), 200);
         });
-        // The daemon holds the state lock: a concurrent apply is refused.
+        // The daemon holds the state lock: a concurrent apply is refused, and told it is the daemon.
         let state = dir.join(".adsctl");
-        assert!(
-            adsctl::state::ApplyLock::acquire(&state).is_err(),
-            "the lock is held while watching"
-        );
+        match adsctl::state::ApplyLock::acquire(&state) {
+            Err(adsctl::state::LockError::Held { holder, .. }) => {
+                let holder = holder.unwrap_or_default();
+                assert!(holder.ends_with("by adsctl watch"), "{holder}");
+            }
+            other => panic!("the lock is held while watching: {other:?}"),
+        }
+        for cmd in [&["apply", "--auto-approve"][..], &["plan"]] {
+            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .args(cmd)
+                .arg(&dir)
+                .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
+                .env_remove("ADSCTL_STATE_DIR")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {err}");
+            assert!(
+                err.contains("`adsctl watch` daemon")
+                    && err.contains(&format!("pid {}", child.0.id()))
+                    && !err.contains("another adsctl apply"),
+                "{cmd:?}: {err}"
+            );
+            assert!(err.contains("the daemon applies the YAML itself"), "{cmd:?}: {err}");
+        }
 
         let status = Command::new("kill")
             .args(["-TERM", &child.0.id().to_string()])
@@ -1291,6 +1413,344 @@ mod engine {
         assert!(store.journal_pending(None).unwrap().is_empty(), "journal clean");
         // No secret-looking material in the logs.
         assert!(!log.iter().any(|l| l.contains("emulator-") || l.contains("Bearer")));
+    }
+}
+
+/// `adsctl watch` as a process under a flood of idle connections to its status server.
+mod flood {
+    use super::*;
+    use adsctl::connectors::memory::MemoryConnector;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+    /// Never leaves the daemon running when the test fails.
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+
+    /// A line of /proc/<pid>/status, in KiB (Linux).
+    fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn open_fds(pid: u32) -> Option<usize> {
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
+    /// This process's soft limit on open files (Linux; elsewhere a conservative guess).
+    fn soft_nofile() -> u64 {
+        std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|t| {
+                let l = t.lines().find(|l| l.starts_with("Max open files"))?.to_string();
+                l.split_whitespace().nth(3)?.parse().ok()
+            })
+            .unwrap_or(1024)
+    }
+
+    /// Holds `n` idle connections to `addr` (half of them having sent half a request), re-opening up to 500 of
+    /// those the server closed every 200 ms, until stopped.
+    struct Flood {
+        stop: Arc<AtomicBool>,
+        held: Arc<AtomicUsize>,
+        opened: Arc<AtomicU64>,
+        join: Option<std::thread::JoinHandle<()>>,
+    }
+
+    /// Whether the server still holds this connection open (it sends nothing to an idle one).
+    fn still_open(stream: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 512];
+        match stream.read(&mut buf) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        }
+    }
+
+    impl Flood {
+        fn start(addr: SocketAddr, n: usize) -> Flood {
+            let stop = Arc::new(AtomicBool::new(false));
+            let held = Arc::new(AtomicUsize::new(0));
+            let opened = Arc::new(AtomicU64::new(0));
+            let (s, h, o) = (stop.clone(), held.clone(), opened.clone());
+            let join = std::thread::spawn(move || {
+                let mut conns: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+                let mut budget_per_round = n;
+                while !s.load(Ordering::SeqCst) {
+                    let mut budget = budget_per_round;
+                    budget_per_round = 500;
+                    for (i, c) in conns.iter_mut().enumerate() {
+                        if c.as_mut().is_some_and(still_open) || budget == 0 {
+                            continue;
+                        }
+                        budget -= 1;
+                        // a short timeout: a connection the server's full accept queue drops is tried next round
+                        *c = TcpStream::connect_timeout(&addr, Duration::from_millis(100))
+                            .ok()
+                            .map(|mut t| {
+                                if i % 2 == 0 {
+                                    let _ = t.write_all(b"GET /metrics HTTP/1.1\r\nHost: flood\r\n");
+                                }
+                                let _ = t.set_nonblocking(true);
+                                o.fetch_add(1, Ordering::SeqCst);
+                                t
+                            });
+                    }
+                    h.store(conns.iter().filter(|c| c.is_some()).count(), Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+            Flood {
+                stop,
+                held,
+                opened,
+                join: Some(join),
+            }
+        }
+    }
+
+    impl Drop for Flood {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            if let Some(j) = self.join.take() {
+                let _ = j.join();
+            }
+        }
+    }
+
+    /// `GET path` on a new connection; (status line, body, time taken).
+    fn get(addr: SocketAddr, path: &str) -> Result<(String, String, Duration), String> {
+        let t = std::time::Instant::now();
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| format!("no response: {text:?}"))?;
+        Ok((
+            head.lines().next().unwrap_or_default().to_string(),
+            body.to_string(),
+            t.elapsed(),
+        ))
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// The live daily budget of the quickstart's search campaign, from the memory backend's file.
+    fn live_budget(memory: &Path) -> Option<Value> {
+        MemoryConnector::open_file(Platform::GoogleAds, memory)
+            .ok()
+            .and_then(|m| {
+                m.snapshot("acme-search")
+                    .into_iter()
+                    .find(|r| r.kind == Kind::Campaign)
+                    .and_then(|r| r.fields.get("budget.daily").cloned())
+            })
+    }
+
+    /// The issue's run: ~20,000 idle connections exhausted the daemon's file descriptors, `/healthz` timed out,
+    /// and an edit made meanwhile was recorded as an invalid config ("Too many open files") and never applied.
+    /// Here the daemon runs with 384 file descriptors (`ulimit -n`) while thousands of connections are held
+    /// against its status server (capped at 256), with `--no-file-watch`: `/healthz` answers, the edit lands
+    /// within one interval, memory and descriptors stay bounded, and it runs until SIGTERM.
+    #[test]
+    fn thousands_of_idle_connections_neither_block_health_nor_lose_an_edit() {
+        const INTERVAL: Duration = Duration::from_secs(3);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap().join("repo");
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"), &dir);
+        let memory = dir.parent().unwrap().join("platform.json");
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 384 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_adsctl"))
+            .args([
+                "watch",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--interval",
+                "3s",
+                "--no-file-watch",
+            ])
+            .arg(&dir)
+            .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
+            .env_remove("ADSCTL_STATE_DIR")
+            .env_remove("RUST_LOG")
+            .env_remove("ADSCTL_STATUS_MAX_CONNECTIONS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut child = KillOnDrop(child);
+        let pid = child.0.id();
+        let stderr = child.0.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        let mut addr: Option<SocketAddr> = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while addr.is_none() && std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+                if v["message"] == "status server listening" {
+                    addr = v["listen"].as_str().and_then(|a| a.parse().ok());
+                }
+                log.push(line);
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no listen address in {log:?}"));
+        let status = || -> serde_json::Value {
+            let (line, body, _) = get(addr, "/api/v1/status").unwrap_or_else(|e| panic!("status: {e}"));
+            assert!(line.contains("200"), "{line}");
+            serde_json::from_str(&body).unwrap()
+        };
+        let in_sync = |s: &serde_json::Value| {
+            s["accounts"]
+                .as_array()
+                .is_some_and(|a| a.len() == 2 && a.iter().all(|a| a["status"] == "in_sync"))
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !in_sync(&status()) {
+            assert!(std::time::Instant::now() < deadline, "not in sync: {}", status());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let rss_before = proc_status_kib(pid, "VmRSS:");
+
+        // The flood: as many connections as this process may hold, up to 3,000 (each is a descriptor here).
+        let n = usize::try_from(soft_nofile().saturating_sub(300).min(3000)).unwrap_or(3000);
+        assert!(n > 384, "this process may open only {} files", soft_nofile());
+        let flood = Flood::start(addr, n);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while flood.opened.load(Ordering::SeqCst) < n as u64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flood could open only {} connections",
+                flood.opened.load(Ordering::SeqCst)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        // Health answers during the flood.
+        let mut slowest = Duration::ZERO;
+        for _ in 0..5 {
+            let (line, body, took) = get(addr, "/healthz").unwrap_or_else(|e| panic!("/healthz during the flood: {e}"));
+            assert!(line.contains("200") && body.trim() == "ok", "{line} {body}");
+            slowest = slowest.max(took);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            slowest < Duration::from_secs(2),
+            "/healthz took {slowest:?} during the flood"
+        );
+
+        // An edit during the flood lands within one interval (no file watcher: the interval's read finds it).
+        let file = dir.join("campaigns/spring-sale-search.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("budget: { daily: 50.00 }"));
+        std::fs::write(
+            &file,
+            text.replace("budget: { daily: 50.00 }", "budget: { daily: 61.00 }"),
+        )
+        .unwrap();
+        let edited = std::time::Instant::now();
+        let want = Value::Money(adsctl::model::Money::parse("61.00", Currency::from_code("USD").unwrap()).unwrap());
+        loop {
+            let live = live_budget(&memory);
+            if live.as_ref() == Some(&want) {
+                break;
+            }
+            assert!(
+                edited.elapsed() < INTERVAL + Duration::from_secs(4),
+                "the edit was not applied within one interval ({INTERVAL:?}) during the flood: live {live:?}; {}",
+                status()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let applied_after = edited.elapsed();
+
+        let s = status();
+        assert_eq!(s["config"]["valid"], true, "{s}");
+        assert!(s["config"]["read_error"].is_null(), "{s}");
+        let fds = open_fds(pid);
+        let rss_during = proc_status_kib(pid, "VmRSS:");
+        let held = flood.held.load(Ordering::SeqCst);
+        let opened = flood.opened.load(Ordering::SeqCst);
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "the daemon stopped during the flood"
+        );
+        drop(flood);
+
+        match (rss_before, rss_during, fds) {
+            (Some(before), Some(during), Some(fds)) => {
+                assert!(fds <= 300, "{fds} descriptors (256 connections at most)");
+                assert!(
+                    during < before + 64 * 1024,
+                    "memory grew from {before} KiB to {during} KiB under the flood"
+                );
+            }
+            // not Linux: no /proc to measure with
+            other => eprintln!("flood: memory and descriptors not measured here (no /proc): {other:?}"),
+        }
+        eprintln!(
+            "flood: {opened} connections opened, {held} held at the end; /healthz at most {slowest:?}; edit applied \
+             after {applied_after:?} (interval {INTERVAL:?}); daemon: {fds:?} descriptors, RSS {rss_before:?} -> \
+             {rss_during:?} KiB"
+        );
+
+        // Still running (`--no-file-watch`), until SIGTERM; then a clean exit.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(child.0.try_wait().unwrap().is_none());
+        let st = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        assert!(st.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(s) = child.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        reader.join().unwrap();
+        log.extend(rx.try_iter());
+        assert!(exit.success(), "exit {exit:?}: {log:#?}");
+        assert!(
+            !log.iter()
+                .any(|l| l.contains("Too many open files") || l.contains("invalid config")),
+            "{log:#?}"
+        );
     }
 }
 

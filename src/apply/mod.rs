@@ -536,14 +536,27 @@ impl AccountRun<'_> {
                 Err(e) => {
                     // The request failed as a whole: creates may or may not have happened, so their intents
                     // stay in the journal for the next run to resolve by identity.
+                    let waits_too_long = matches!(e, crate::connectors::ConnectorError::Wait(_));
                     let error = OpError {
-                        code: "request_failed".into(),
+                        code: if waits_too_long {
+                            "rate_limited"
+                        } else {
+                            "request_failed"
+                        }
+                        .into(),
                         message: e.to_string(),
                         field: None,
                         hint: e.hint().map(str::to_string),
                     };
                     for &i in &sent {
                         st[i] = StepState::Failed(error.clone());
+                    }
+                    // A rate limit asks to wait longer than this run waits (`--max-wait`): nothing more is sent to
+                    // this account; a later run resumes with what is left.
+                    if waits_too_long {
+                        for s in st.iter_mut().filter(|s| matches!(s, StepState::Pending)) {
+                            *s = StepState::Skipped("not sent: the apply stopped at a rate limit (see above)".into());
+                        }
                     }
                 }
             }

@@ -48,6 +48,7 @@ fn confirm(n: usize) -> Result<bool, CommandError> {
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    crate::connectors::wait::set_max_wait(args.flags.max_wait.0);
     let (plan_file, dir) = match &args.path {
         Some(p) if p.is_file() => (Some(p.clone()), args.dir.clone()),
         Some(p) => (None, p.clone()),
@@ -227,8 +228,18 @@ fn leased_apply(
             .map_err(|e| CommandError::new(format!("could not serialise the report: {e}")))?;
         println!("{json}");
     } else {
+        // A stop at a rate limit is said once, with when to run again, not once per change it left undone.
+        let mut stopped: Option<&crate::connectors::OpError> = None;
+        let mut not_applied = 0;
         for r in &report.results {
             match &r.outcome {
+                ChangeOutcome::Failed { error } if error.code == "rate_limited" => {
+                    stopped.get_or_insert(error);
+                    not_applied += 1;
+                }
+                ChangeOutcome::Skipped { reason } if reason.starts_with("not sent: the apply stopped at a rate") => {
+                    not_applied += 1;
+                }
                 ChangeOutcome::Failed { error } => {
                     eprintln!(
                         "✗ {} {}: {} ({})",
@@ -248,6 +259,15 @@ fn leased_apply(
                     eprintln!("✓ {} {}", r.action.as_str(), r.address)
                 }
                 ChangeOutcome::Succeeded { .. } => {}
+            }
+        }
+        if let Some(error) = stopped {
+            eprintln!(
+                "✗ stopped at a rate limit, {not_applied} change(s) not applied: {}",
+                error.message
+            );
+            if let Some(h) = &error.hint {
+                eprintln!("    hint: {h}");
             }
         }
         if !global.quiet || !report.ok() {

@@ -84,6 +84,25 @@ pub enum Command {
     Metrics(metrics::Args),
 }
 
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate(_) => "validate",
+            Command::Auth(_) => "auth",
+            Command::History(_) => "history",
+            Command::Schema(_) => "schema",
+            Command::Plan(_) => "plan",
+            Command::Apply(_) => "apply",
+            Command::State(_) => "state",
+            Command::Import(_) => "import",
+            Command::Emulator(_) => "emulator",
+            Command::Watch(_) => "watch",
+            Command::Metrics(_) => "metrics",
+        }
+    }
+}
+
 /// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
 #[derive(Debug)]
 pub struct CommandError {
@@ -118,6 +137,8 @@ pub type CommandResult = Result<ExitCode, CommandError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Lock files name their holder (`… by adsctl watch`), so that a refused command says who holds the state.
+    crate::state::set_process_name(&format!("adsctl {}", cli.command.name()));
     // `watch` installs its own logger (info by default, `--log-format json`), redacting like this one.
     if !matches!(cli.command, Command::Watch(_)) {
         crate::secret::init_logging(cli.global.verbose, cli.global.quiet);

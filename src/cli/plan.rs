@@ -37,6 +37,10 @@ pub struct PlanFlags {
     /// platforms, with its well-known credentials.
     #[arg(long)]
     pub emulator: bool,
+    /// Longest single wait for a platform's rate limit (`90s`, `5m`, `unlimited`). Waits over a few seconds are
+    /// always printed; a longer one stops the run with the time to run it again (a later run resumes).
+    #[arg(long, default_value = "5m", value_parser = super::watch::parse_max_wait, value_name = "DURATION")]
+    pub max_wait: super::watch::MaxWait,
 }
 
 impl PlanFlags {
@@ -188,6 +192,7 @@ pub(super) fn make(
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    crate::connectors::wait::set_max_wait(args.flags.max_wait.0);
     let mut project = load_project(global, &args.dir)?;
     let store = open_store(&project.root)?;
     let rt = runtime()?;

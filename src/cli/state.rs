@@ -1,4 +1,4 @@
-//! `adsctl state list | show ADDRESS | rm ADDRESS | history`: inspect and edit the local state.
+//! `adsctl state list | show ADDRESS | rm ADDRESS | history | doctor`: inspect, edit and repair the local state.
 //!
 //! These work on the state directory alone (`.adsctl/` in `--dir`, or `ADSCTL_STATE_DIR`), even when the YAML
 //! does not load.
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use super::plan::state_error;
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::model::Address;
-use crate::state::{self, ApplyLock, SledStore, StateStore};
+use crate::state::{self, doctor, ApplyLock, SledStore, StateStore};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,6 +34,16 @@ pub enum StateCommand {
     Rm { address: Address },
     /// The apply history.
     History,
+    /// Examine every local file of the state (locks, database, caches, id map snapshots) and repair what is
+    /// damaged: set it aside (renamed with a timestamp) and rebuild it. Nothing on the platforms is touched.
+    Doctor {
+        /// Only report what is wrong and what a repair would do; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
@@ -102,6 +112,77 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 );
             }
         }
+        StateCommand::Doctor { dry_run, json } => return doctor(global, &dir, *dry_run, *json),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &doctor::Report, repaired: bool) {
+    println!("State in {}:", report.state_dir.display());
+    for f in &report.findings {
+        println!("  {} {}: {}", if f.ok { "✓" } else { "✗" }, f.file, f.detail);
+        if let Some(r) = &f.repair {
+            println!("      {} {r}", if repaired { "repaired:" } else { "repair would" });
+        }
+    }
+    if !report.set_aside.is_empty() {
+        println!("Set aside by earlier runs (kept for inspection; delete them when you no longer need them):");
+        for s in &report.set_aside {
+            println!("  {s}");
+        }
+    }
+}
+
+/// `adsctl state doctor [--dry-run]`: exit 0 when the state is sound (or was repaired), 2 when a dry run found
+/// problems, 1 when a repair left some.
+fn doctor(global: &GlobalArgs, dir: &std::path::Path, dry_run: bool, json: bool) -> CommandResult {
+    let before = doctor::examine(dir).map_err(state_error)?;
+    if dry_run || before.problems() == 0 {
+        if json {
+            let s = serde_json::to_string_pretty(&before)
+                .map_err(|e| CommandError::new(format!("could not serialise the report: {e}")))?;
+            println!("{s}");
+        } else if !global.quiet || before.problems() > 0 {
+            print_report(&before, false);
+            match before.problems() {
+                0 => println!("No problems found."),
+                n if dry_run => {
+                    println!("{n} problem(s). Nothing was changed (dry run); `adsctl state doctor` repairs them.")
+                }
+                _ => {}
+            }
+        }
+        return Ok(if before.problems() == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    let after = doctor::repair(dir).map_err(state_error)?;
+    if json {
+        let s = serde_json::to_string_pretty(&serde_json::json!({ "before": before, "after": after }))
+            .map_err(|e| CommandError::new(format!("could not serialise the report: {e}")))?;
+        println!("{s}");
+    } else {
+        print_report(&before, true);
+        for d in &after.repaired {
+            println!("  {d}");
+        }
+        if after.problems() == 0 {
+            println!(
+                "Repaired {} problem(s). The next plan rebuilds what was set aside from the platforms.",
+                before.problems()
+            );
+        } else {
+            print_report(&after, false);
+        }
+    }
+    if after.problems() == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(
+            CommandError::new(format!("{} problem(s) remain after the repair", after.problems()))
+                .with_hint("see the report above; moving the state directory aside starts from scratch"),
+        )
+    }
 }

@@ -50,6 +50,25 @@ pub struct Args {
     /// platforms, with its well-known credentials.
     #[arg(long)]
     pub emulator: bool,
+    /// Longest single wait for a platform's rate limit (`90s`, `5m`, `unlimited`): a longer one fails that
+    /// account's reconcile, which is retried when the platform allows.
+    #[arg(long, default_value = "unlimited", value_parser = parse_max_wait, value_name = "DURATION")]
+    pub max_wait: MaxWait,
+}
+
+/// `--max-wait`: the longest single wait for a platform's rate limit; `None` waits as long as the platform asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxWait(pub Option<Duration>);
+
+/// A duration (see [`parse_duration`]), `0` (never wait) or `unlimited`.
+pub fn parse_max_wait(s: &str) -> Result<MaxWait, String> {
+    match s.trim() {
+        "unlimited" | "none" => Ok(MaxWait(None)),
+        "0" | "0s" | "0ms" => Ok(MaxWait(Some(Duration::ZERO))),
+        other => parse_duration(other)
+            .map(|d| MaxWait(Some(d)))
+            .map_err(|e| format!("{e} (or `unlimited`)")),
+    }
 }
 
 /// `500ms`, `90s`, `5m`, `1h`, `1h30m`, or a bare number of seconds; more than zero.
@@ -204,6 +223,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         std::env::set_var(crate::auth::env_names::AUTH_SOURCE, "env");
     }
     crate::auth::install(crate::auth::Auth::for_project(&args.dir));
+    crate::connectors::wait::set_max_wait(args.max_wait.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -300,5 +320,9 @@ mod tests {
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("").is_err());
+        assert_eq!(parse_max_wait("unlimited"), Ok(MaxWait(None)));
+        assert_eq!(parse_max_wait("0"), Ok(MaxWait(Some(Duration::ZERO))));
+        assert_eq!(parse_max_wait("2m"), Ok(MaxWait(Some(Duration::from_secs(120)))));
+        assert!(parse_max_wait("soon").is_err());
     }
 }

@@ -17,6 +17,7 @@ use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
 pub mod google_ads;
 pub mod meta;
+pub mod wait;
 
 /// The result of reading an account.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -209,6 +210,9 @@ pub enum ConnectorError {
     Transport { url: String, message: String },
     #[error("{0}")]
     Config(String),
+    /// A rate limit asks to wait longer than this run waits (`--max-wait`): nothing more was sent.
+    #[error(transparent)]
+    Wait(#[from] wait::TooLong),
 }
 
 impl ConnectorError {
@@ -235,6 +239,7 @@ impl ConnectorError {
             ConnectorError::Api { hint, .. } => hint.as_deref(),
             ConnectorError::Transport { .. } => Some("check the endpoint and your network; retry later"),
             ConnectorError::Config(_) => None,
+            ConnectorError::Wait(w) => Some(&w.hint),
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -21,6 +21,7 @@ use tower::ServiceExt;
 use super::counters::{count_middleware, Counters};
 use super::faults::{fault_middleware, FaultLayerState, FaultSpec, FaultState};
 use super::{EmulatorError, Platforms};
+use crate::serve::{Limits, Slot, Slots};
 
 /// Request extension set by the accept loop: lets the fault middleware drop the connection a request came on.
 #[derive(Clone, Debug)]
@@ -170,28 +171,50 @@ pub(crate) fn restore(platforms: &Platforms, path: &Path) -> Result<(), Emulator
     Ok(())
 }
 
+/// The emulator's connection limits (overridden by `ADSCTL_EMULATOR_MAX_CONNECTIONS`,
+/// `ADSCTL_EMULATOR_HEADER_TIMEOUT_MS`, `ADSCTL_EMULATOR_IDLE_TIMEOUT_MS`; see [`crate::serve`]). Generous, its
+/// clients being test harnesses with connection pools, but bounded. The header-read timeout is also how long a
+/// kept-alive connection may wait for its next request, so it outlasts clients' pool idle timeouts (reqwest:
+/// 90 s): a shorter one would race a client reusing the connection as it is closed.
+pub const LIMITS: Limits = Limits {
+    max_connections: 1024,
+    header_read_timeout: Duration::from_secs(120),
+    idle_timeout: Duration::from_secs(300),
+};
+
 /// Accept connections until `stop` is notified. Each connection runs in a task of a JoinSet owned here, so
-/// they all end with this loop.
+/// they all end with this loop. At most [`LIMITS`] connections at once: one more closes the longest idle.
 pub(crate) async fn accept_loop(listener: TcpListener, app: Router, stop: Arc<Notify>) {
+    let limits = Limits::from_env("ADSCTL_EMULATOR", LIMITS);
+    let slots = Slots::new(limits.max_connections);
     let mut conns = tokio::task::JoinSet::new();
+    let mut logged = None;
     loop {
         let accepted = tokio::select! {
             _ = stop.notified() => break,
             a = listener.accept() => a,
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
-        let Ok((stream, _)) = accepted else {
-            // Too many open files and the like: back off briefly instead of spinning.
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            // Too many open files and the like: pause instead of spinning.
+            Err(e) => {
+                crate::serve::accept_failed(&e, &mut logged).await;
+                continue;
+            }
+        };
+        let Some(slot) = slots.admit().await else {
+            // every connection has a request in flight: refuse rather than queue without bound
+            drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        conns.spawn(serve_connection(stream, app));
+        conns.spawn(serve_connection(stream, app, slot, limits));
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
+async fn serve_connection(stream: tokio::net::TcpStream, app: Router, slot: Slot, limits: Limits) {
     // A second handle on the socket, to set SO_LINGER=0 (reset) when a fault kills the connection.
     let Ok(std_stream) = stream.into_std() else {
         return;
@@ -204,23 +227,31 @@ async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
     };
     let kill = Arc::new(Notify::new());
     let control = ConnControl(kill.clone());
+    let activity = slot.activity.clone();
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(control.clone());
         let app = app.clone();
+        let activity = activity.clone();
         async move {
-            let resp = app.oneshot(req.map(Body::new)).await;
+            let resp = activity.request(app.oneshot(req.map(Body::new))).await;
             Ok::<_, Infallible>(match resp {
                 Ok(r) => r,
                 Err(never) => match never {},
             })
         }
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::select! {
         _ = conn => {}
         _ = kill.notified() => {
             let _ = socket2::SockRef::from(&dup).set_linger(Some(Duration::ZERO));
         }
+        _ = slot.evict.cancelled() => {}
+        _ = crate::serve::idle_timeout(&slot.activity, limits.idle_timeout) => {}
     }
 }

@@ -150,19 +150,33 @@ impl<R: Reconciler> Daemon<R> {
             account_fingerprints: BTreeMap::new(),
             workers: BTreeMap::new(),
             parent_cancel: workers_cancel.clone(),
+            reload_failures: 0,
+            reload_at: None,
+            last_error: None,
         };
         sup.reload().await;
         tracing::info!(dir = %config.dir.display(), mode = config.mode.as_str(), interval = ?config.interval, "watching");
+        // The config is also read on the interval and compared by content: an edit whose file event was lost
+        // (or with `--no-file-watch`) is picked up within one interval.
+        let mut resync = tokio::time::interval_at(Instant::now() + config.interval, config.interval);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Without a file watcher nobody else sends commands; the daemon runs until `shutdown` all the same.
+        let mut commands_open = true;
         loop {
+            let retry_at = sup.reload_at;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                cmd = commands_rx.recv() => match cmd {
+                cmd = commands_rx.recv(), if commands_open => match cmd {
                     Some(Command::Reload) => sup.reload().await,
                     Some(Command::ReconcileNow(None)) => sup.trigger_all(),
                     Some(Command::ReconcileNow(Some(a))) => sup.trigger(&a),
-                    None => break,
+                    None => commands_open = false,
                 },
+                _ = tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => {
+                    sup.reload().await
+                }
+                _ = resync.tick() => sup.reload().await,
             }
         }
         tracing::info!("shutting down: letting reconciles in flight finish");
@@ -189,7 +203,27 @@ struct Supervisor<R: Reconciler> {
     account_fingerprints: BTreeMap<String, [u8; 32]>,
     workers: BTreeMap<String, Worker>,
     parent_cancel: CancellationToken,
+    /// Reloads that failed in a row, and when to read the directory again (a failed reload is always retried:
+    /// the edit that would fix it may have come with the event that failed).
+    reload_failures: u32,
+    reload_at: Option<Instant>,
+    /// The last failure said, so that a retry failing the same way is not said again.
+    last_error: Option<String>,
 }
+
+/// Reading the directory again after it could not be read (out of file descriptors, a file being replaced).
+const READ_RETRY: BackoffPolicy = BackoffPolicy {
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(30),
+    jitter: true,
+};
+
+/// Reading an invalid config again, in case the edit that failed was read half-written and its last event lost.
+const INVALID_RETRY: BackoffPolicy = BackoffPolicy {
+    base: Duration::from_secs(2),
+    max: Duration::from_secs(60),
+    jitter: true,
+};
 
 /// A digest of what the daemon reconciles towards: a reload that changes nothing triggers nothing.
 fn digest<T: serde::Serialize>(doc: &T) -> [u8; 32] {
@@ -214,8 +248,15 @@ fn account_fingerprint(p: &Project, name: &str) -> [u8; 32] {
 
 impl<R: Reconciler> Supervisor<R> {
     async fn reload(&mut self) {
+        self.reload_at = None;
         match self.reconciler.load().await {
             Ok(project) => {
+                if self.reload_failures > 0 {
+                    tracing::info!(failed = self.reload_failures, "config read again after failed reloads");
+                }
+                self.reload_failures = 0;
+                self.last_error = None;
+                // Compared by content with the last good config, whatever the events in between.
                 let fp = fingerprint(&project);
                 let changed = self.fingerprint != Some(fp);
                 self.hub.config_loaded(changed);
@@ -234,8 +275,25 @@ impl<R: Reconciler> Supervisor<R> {
                 self.sync_workers(&project);
             }
             Err(e) => {
-                tracing::error!(error = %e, diagnostics = ?e.diagnostics, "invalid config: keeping the last good one, nothing of it is applied");
-                self.hub.config_failed(&e);
+                self.reload_failures = self.reload_failures.saturating_add(1);
+                let policy = if e.io { READ_RETRY } else { INVALID_RETRY };
+                let delay = policy.delay(self.reload_failures);
+                self.reload_at = Some(Instant::now() + delay);
+                let said = format!("{e} {:?}", e.diagnostics);
+                let repeat = self.last_error.as_deref() == Some(said.as_str());
+                self.last_error = Some(said);
+                if e.io {
+                    if !repeat {
+                        tracing::warn!(error = %e, diagnostics = ?e.diagnostics, retry_in_ms = delay.as_millis() as u64, "cannot read the config directory: keeping the last good config, reading it again");
+                    }
+                    let retry_at = chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                    self.hub.config_read_failed(&e, retry_at);
+                } else {
+                    if !repeat {
+                        tracing::error!(error = %e, diagnostics = ?e.diagnostics, "invalid config: keeping the last good one, nothing of it is applied");
+                    }
+                    self.hub.config_failed(&e);
+                }
             }
         }
     }

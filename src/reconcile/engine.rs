@@ -25,7 +25,7 @@ pub type ConnectorResolver = dyn Fn(&Account) -> Result<Arc<dyn Connector>, Conn
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("the state in {path} is locked by another adsctl process: {message}")]
+    #[error("cannot watch the state in {path}: {message}")]
     Locked {
         path: PathBuf,
         message: String,
@@ -71,6 +71,7 @@ fn error_code(e: &ConnectorError) -> String {
         ConnectorError::Quota { .. } => "quota".into(),
         ConnectorError::Transport { .. } => "transport".into(),
         ConnectorError::Config(_) => "config".into(),
+        ConnectorError::Wait(_) => "rate_limited".into(),
     }
 }
 
@@ -181,10 +182,14 @@ impl EngineReconciler {
             tokio::task::spawn_blocking(move || -> Result<(ApplyLock, SledStore), OpenError> {
                 let lock = ApplyLock::acquire(&state_dir).map_err(|e| OpenError::Locked {
                     path: state_dir.clone(),
+                    hint: match &e {
+                        crate::state::LockError::Held { .. } => "only one adsctl (apply or watch) may change a state \
+                                                                  at a time: stop the other one, or give this daemon \
+                                                                  its own ADSCTL_STATE_DIR"
+                            .to_string(),
+                        crate::state::LockError::Io { .. } => e.hint(),
+                    },
                     message: e.to_string(),
-                    hint: "only one adsctl (apply or watch) may use a state at a time; stop the other one, or give \
-                           this daemon its own ADSCTL_STATE_DIR"
-                        .into(),
                 })?;
                 let store = SledStore::open(&state_dir)?;
                 Ok((lock, store))
@@ -266,6 +271,17 @@ fn connector_error(account: &Account, e: ConnectorError) -> ReconcileError {
             message: format!("could not reach {url}: {message}"),
             hint,
             retry_after: None,
+        },
+        // Reconcile again when the platform lets us (the daemon's backoff keeps this as its floor).
+        ConnectorError::Wait(w) => ReconcileError::Api {
+            platform,
+            code: "rate_limited".into(),
+            retry_after: Some(w.remaining()),
+            hint: Some(format!(
+                "the daemon reconciles this account again after {}",
+                w.until.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
+            message: w.to_string(),
         },
         ConnectorError::Config(message) => ReconcileError::Plan {
             message,
@@ -383,15 +399,24 @@ impl Reconciler for EngineReconciler {
             .map_err(|e| LoadError {
                 message: format!("loading the config stopped: {e}"),
                 diagnostics: vec![],
+                io: true,
             })?;
         loaded.map_err(|errs| {
             let n = errs.len();
+            // A file that could not be read says nothing about the edit (out of file descriptors, replaced while
+            // being read): read again, do not report an invalid config.
+            let io = errs.errors.iter().any(|e| e.code == crate::spec::Code::Io);
             LoadError {
-                message: format!(
-                    "{n} problem{} in the config; nothing of this edit is applied",
-                    if n == 1 { "" } else { "s" }
-                ),
+                message: if io {
+                    "the config directory could not be read; reading it again".to_string()
+                } else {
+                    format!(
+                        "{n} problem{} in the config; nothing of this edit is applied",
+                        if n == 1 { "" } else { "s" }
+                    )
+                },
                 diagnostics: errs.errors.iter().map(ToString::to_string).collect(),
+                io,
             }
         })
     }
@@ -403,6 +428,18 @@ impl Reconciler for EngineReconciler {
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError> {
         let connector = self.connector(account)?;
+        // A database found damaged by an earlier reconcile is replaced now, between two reconciles (the daemon
+        // lives on; a one-shot command leaves it to the next run).
+        match self.store.recover_if_broken() {
+            Ok(true) => tracing::warn!("the state database was damaged: set it aside and started a new one"),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(ReconcileError::State {
+                    hint: e.hint(),
+                    message: e.to_string(),
+                })
+            }
+        }
         let token_expires_at = self.refresh_ahead(account).await;
         // Plan this account alone: its settings and its resources.
         let sub = Project {

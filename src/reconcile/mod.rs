@@ -203,6 +203,9 @@ pub struct LoadError {
     pub message: String,
     /// One line per problem (`file:line:col: message`).
     pub diagnostics: Vec<String>,
+    /// The directory could not be read (out of file descriptors, a file replaced mid-read): not an invalid
+    /// config. The daemon reads it again with backoff and keeps the last good config meanwhile.
+    pub io: bool,
 }
 
 /// The seam between the daemon and the engine.

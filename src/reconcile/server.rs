@@ -1,10 +1,14 @@
 //! The status server: health, readiness, Prometheus metrics, JSON status and plan, and the HTML status page.
 //!
+//! Connections are capped, and slow or idle clients dropped ([`crate::serve`]): a flood of connections cannot
+//! take the file descriptors the daemon needs to reload its config and call the platforms.
+//!
 //! Loopback by default. Bound to any other address it requires `Authorization: Bearer $ADSCTL_STATUS_TOKEN` on
 //! every route but `/healthz` (which says only "ok"), and refuses to start without the variable.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::status::StatusHub;
 use crate::secret::Secret;
+pub use crate::serve::Limits;
 
 /// The environment variable holding the bearer token for a non-loopback status server.
 pub const TOKEN_ENV: &str = "ADSCTL_STATUS_TOKEN";
@@ -25,13 +30,28 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Required when `listen` is not a loopback address.
     pub token: Option<Secret>,
+    /// Connection cap, header-read and idle timeouts.
+    pub limits: Limits,
 }
 
+/// The status server's limits: a handful of scrapers and browsers need far fewer connections than a process
+/// has file descriptors, so a flood of idle connections never starves the daemon's config reloads or API calls.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    max_connections: 256,
+    header_read_timeout: Duration::from_secs(10),
+    idle_timeout: Duration::from_secs(60),
+};
+
 impl ServerConfig {
-    /// `listen`, with the token from [`TOKEN_ENV`] when set and not empty.
+    /// `listen`, with the token from [`TOKEN_ENV`] when set and not empty, and the limits from
+    /// `ADSCTL_STATUS_MAX_CONNECTIONS`, `ADSCTL_STATUS_HEADER_TIMEOUT_MS`, `ADSCTL_STATUS_IDLE_TIMEOUT_MS`.
     pub fn from_env(listen: SocketAddr) -> ServerConfig {
         let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()).map(Secret::new);
-        ServerConfig { listen, token }
+        ServerConfig {
+            listen,
+            token,
+            limits: Limits::from_env("ADSCTL_STATUS", DEFAULT_LIMITS),
+        }
     }
 }
 
@@ -65,6 +85,7 @@ pub struct StatusServer {
     listener: tokio::net::TcpListener,
     router: Router,
     local_addr: SocketAddr,
+    limits: Limits,
 }
 
 /// The routes, with the token check when `token` is set.
@@ -107,6 +128,7 @@ impl StatusServer {
             listener,
             router: router(hub, token),
             local_addr,
+            limits: config.limits,
         })
     }
 
@@ -114,11 +136,9 @@ impl StatusServer {
         self.local_addr
     }
 
-    /// Serve until `shutdown` is cancelled.
+    /// Serve until `shutdown` is cancelled, within the connection limits (see [`crate::serve`]).
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+        crate::serve::serve_http1(self.listener, self.router, self.limits, shutdown).await
     }
 }
 

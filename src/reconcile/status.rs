@@ -123,6 +123,12 @@ pub struct ConfigStatus {
     pub error: Option<String>,
     pub diagnostics: Vec<String>,
     pub failed_at: Option<DateTime<Utc>>,
+    /// The last reload could not read the directory (not an invalid config): it is read again, with backoff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
+    /// When it is read again after `read_error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_retry_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -242,11 +248,28 @@ impl StatusHub {
         g.config.loaded_at = Some(Utc::now());
         g.config.error = None;
         g.config.diagnostics.clear();
+        g.config.read_error = None;
+        g.config.read_retry_at = None;
         drop(g);
         self.metrics.config_valid.set(1);
         self.metrics
             .config_reloads
             .get_or_create(&super::metrics::ResultLabels { result: "ok".into() })
+            .inc();
+    }
+
+    /// The directory could not be read; it is read again at `retry_at`. The config's validity is unchanged.
+    pub fn config_read_failed(&self, err: &LoadError, retry_at: DateTime<Utc>) {
+        let mut g = self.write();
+        let first = err.diagnostics.first().map(|d| format!(": {d}")).unwrap_or_default();
+        g.config.read_error = Some(format!("{}{first}", err.message));
+        g.config.read_retry_at = Some(retry_at);
+        drop(g);
+        self.metrics
+            .config_reloads
+            .get_or_create(&super::metrics::ResultLabels {
+                result: "read_error".into(),
+            })
             .inc();
     }
 
@@ -256,6 +279,8 @@ impl StatusHub {
         g.config.error = Some(err.message.clone());
         g.config.diagnostics = err.diagnostics.clone();
         g.config.failed_at = Some(Utc::now());
+        g.config.read_error = None;
+        g.config.read_retry_at = None;
         drop(g);
         self.metrics.config_valid.set(0);
         self.metrics

@@ -6,8 +6,10 @@
 //! (PostgreSQL for several replicas) can be added without touching it. [`SledStore`] is the embedded default,
 //! kept under `.adsctl/` beside `adsctl.yaml` (or `ADSCTL_STATE_DIR`).
 
+pub mod doctor;
 mod lines;
 mod lock;
+pub mod recover;
 mod sled_store;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Address, Kind, Resource, SmallMap};
 
-pub use lock::{ApplyLock, LockError};
+pub use lock::{set_process_name, ApplyLock, LockError};
 pub use sled_store::SledStore;
 
 /// The environment variable that overrides where the state lives.
@@ -33,14 +35,17 @@ pub fn state_dir(root: &Path) -> PathBuf {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("the state in {path} is in use by another adsctl process")]
-    Busy { path: PathBuf },
+    #[error("{}", busy_message(path, holder.as_deref()))]
+    Busy { path: PathBuf, holder: Option<String> },
     #[error("could not open the state in {path}: {message}")]
     Open { path: PathBuf, message: String },
     #[error("state storage error: {0}")]
     Storage(String),
     #[error("the state holds an unreadable record `{key}`: {message}")]
     Corrupt { key: String, message: String },
+    /// The database turned out damaged after this process had written to it: the next run sets it aside.
+    #[error("the state database in {path} is damaged ({message})")]
+    Damaged { path: PathBuf, message: String },
     #[error(transparent)]
     Lock(#[from] LockError),
 }
@@ -48,17 +53,34 @@ pub enum StateError {
 impl StateError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            StateError::Busy { holder, .. } if holder.as_deref().is_some_and(lock::is_daemon) => {
+                Some(lock::held_hint(holder.as_deref()))
+            }
             StateError::Busy { .. } => {
                 Some("wait for the other adsctl command (plan, apply or watch) to finish, then retry".into())
             }
-            StateError::Corrupt { .. } => Some(
-                "the state is only a cache: remove the record with `adsctl state rm ADDRESS`, or delete the state \
-                 directory; the next plan rebuilds it from the platforms"
+            StateError::Corrupt { .. } | StateError::Damaged { .. } => Some(
+                "the state is only a cache: run the command again (the next run sets the damaged part aside and \
+                 rebuilds it from the platforms), or see `adsctl state doctor --dry-run`"
                     .into(),
             ),
             StateError::Lock(e) => Some(e.hint()),
             _ => None,
         }
+    }
+}
+
+fn busy_message(path: &Path, holder: Option<&str>) -> String {
+    match holder {
+        Some(h) if lock::is_daemon(h) => format!(
+            "the state in {} is in use by the `adsctl watch` daemon ({h})",
+            path.display()
+        ),
+        Some(h) => format!(
+            "the state in {} is in use by another adsctl process ({h})",
+            path.display()
+        ),
+        None => format!("the state in {} is in use by another adsctl process", path.display()),
     }
 }
 

@@ -14,6 +14,7 @@ use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, TokenResponse, Toke
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use crate::connectors::wait;
 use crate::secret::{redact, Secret};
 
 use super::config::{Credentials, Settings};
@@ -46,9 +47,21 @@ impl Buckets {
             hour: RateLimiter::direct(Quota::per_hour(nz(per_hour))),
         }
     }
-    async fn acquire(&self) {
-        self.minute.until_ready().await;
-        self.hour.until_ready().await;
+    /// Wait for a cell of both buckets (said when long, refused beyond the run's `--max-wait`).
+    async fn acquire(&self, what: &str) -> Result<(), GoogleAdsError> {
+        let limit = wait::limit(None);
+        let one = NonZeroU32::MIN;
+        let too_long = |w: wait::TooLong| GoogleAdsError::QuotaExhausted {
+            rate_name: w.reason,
+            retry_delay: w.wait,
+            limit: w.limit,
+        };
+        let minute = format!("adsctl's budget of Google Ads requests per minute for {what}");
+        wait::bucket(&self.minute, one, &minute, limit)
+            .await
+            .map_err(too_long)?;
+        let hour = format!("adsctl's budget of Google Ads requests per hour for {what}");
+        wait::bucket(&self.hour, one, &hour, limit).await.map_err(too_long)
     }
 }
 
@@ -177,6 +190,7 @@ impl Client {
                 Err(e) => match backoff.next() {
                     Some(d) => {
                         tracing::warn!(delay = ?d, "token refresh failed; retrying");
+                        wait::announce("Google OAuth: before retrying the token refresh", d);
                         tokio::time::sleep(d).await;
                     }
                     None => return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None))),
@@ -243,8 +257,10 @@ impl Client {
         let mut refreshed = false;
         loop {
             let started = std::time::Instant::now();
-            self.dev_buckets.acquire().await;
-            self.customer_buckets.acquire().await;
+            self.dev_buckets.acquire("the developer token").await?;
+            self.customer_buckets
+                .acquire(&format!("customer {}", self.customer_id))
+                .await?;
             crate::connectors::telemetry::record_rate_limit_wait(&self.customer_id, started.elapsed());
             let token = self.access_token(false).await?;
             let mut req = self
@@ -266,6 +282,7 @@ impl Client {
                     if replay == Replay::Safe {
                         if let Some(d) = backoff.next() {
                             tracing::warn!(%url, error = %message, delay = ?d, "Google Ads request failed; retrying");
+                            wait::announce("Google Ads: before retrying a request", d);
                             tokio::time::sleep(d).await;
                             continue;
                         }
@@ -317,20 +334,29 @@ impl Client {
                     .rate_name()
                     .map(str::to_string)
                     .unwrap_or_else(|| "requests per customer".to_string());
+                // The connector's own cap and the run's `--max-wait`, whichever is shorter.
+                let limit = wait::limit(Some(self.settings.max_retry_delay));
                 if let Some(d) = wanted {
-                    if d > self.settings.max_retry_delay {
+                    if limit.is_some_and(|l| d > l) {
                         return Err(GoogleAdsError::QuotaExhausted {
                             rate_name,
                             retry_delay: d,
+                            limit,
                         });
                     }
                 }
                 match backoff.next() {
                     Some(b) => {
                         let d = wanted.unwrap_or(b);
-                        tracing::warn!(%url, quota = %rate_name, delay = ?d, "Google Ads rate limit; waiting");
-                        crate::connectors::telemetry::record_rate_limit_wait(&self.customer_id, d);
-                        tokio::time::sleep(d).await;
+                        tracing::debug!(%url, quota = %rate_name, delay = ?d, "Google Ads rate limit; waiting");
+                        let reason = format!("Google Ads rate limit `{rate_name}` (retryDelay)");
+                        if let Err(w) = wait::sleep(&self.customer_id, &reason, d, limit).await {
+                            return Err(GoogleAdsError::QuotaExhausted {
+                                rate_name,
+                                retry_delay: w.wait,
+                                limit: w.limit,
+                            });
+                        }
                         continue;
                     }
                     None => return Err(classify(failure)),
@@ -341,6 +367,7 @@ impl Client {
             if failure.is_transient() && !(maybe_committed && replay == Replay::Unsafe) {
                 if let Some(d) = backoff.next() {
                     tracing::warn!(%url, status = %failure.status, delay = ?d, "Google Ads transient error; retrying");
+                    wait::announce("Google Ads: before retrying after a transient error", d);
                     tokio::time::sleep(d).await;
                     continue;
                 }

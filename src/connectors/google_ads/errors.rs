@@ -119,7 +119,12 @@ pub enum GoogleAdsError {
     #[error("Google Ads denied access: {}", .0.summary())]
     PermissionDenied(ApiFailure),
     #[error("Google Ads quota `{rate_name}` is exhausted: retry in {}", human_duration(*.retry_delay))]
-    QuotaExhausted { rate_name: String, retry_delay: Duration },
+    QuotaExhausted {
+        rate_name: String,
+        retry_delay: Duration,
+        /// The limit on waiting it exceeded (the connector's `max_retry_delay`, or the run's `--max-wait`).
+        limit: Option<Duration>,
+    },
     #[error("Google Ads API error {}: {}", .0.status, .0.summary())]
     Api(ApiFailure),
     #[error("could not reach {url}: {message}")]
@@ -167,12 +172,21 @@ impl From<GoogleAdsError> for ConnectorError {
                         .into()
                 }),
             },
-            GoogleAdsError::QuotaExhausted { .. } => ConnectorError::Quota {
-                message,
-                hint: "a daily quota is exhausted: retry after the delay, or apply for a higher access level for \
-                       the developer token"
-                    .into(),
-            },
+            // The platform (or adsctl's own budget) asks to wait longer than this run waits: stop, and say when
+            // to run again.
+            GoogleAdsError::QuotaExhausted {
+                rate_name,
+                retry_delay,
+                limit,
+            } => {
+                let _ = message;
+                let reason = if rate_name.starts_with("adsctl's budget") {
+                    rate_name
+                } else {
+                    format!("Google Ads quota `{rate_name}`")
+                };
+                ConnectorError::Wait(crate::connectors::wait::TooLong::new(reason, retry_delay, limit))
+            }
             GoogleAdsError::Api(f) => ConnectorError::Api {
                 platform: "google_ads",
                 code: f

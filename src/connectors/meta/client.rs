@@ -45,9 +45,9 @@ pub enum CallError {
     /// A success status with a body we cannot read.
     #[error("unexpected response from Meta: {message}")]
     Decode { message: String },
-    /// Usage is at 100 % and access returns later than we are willing to wait.
-    #[error("Meta usage is at 100% for this app or ad account; access returns in about {} s", .wait.as_secs())]
-    Blocked { wait: Duration },
+    /// A rate limit (usage at 100 %, adsctl's own budget) asks to wait longer than this run waits.
+    #[error(transparent)]
+    Blocked(crate::connectors::wait::TooLong),
 }
 
 impl CallError {
@@ -85,13 +85,7 @@ impl CallError {
                 message,
                 hint: None,
             },
-            CallError::Blocked { wait } => ConnectorError::Quota {
-                message: format!(
-                    "Meta usage is at 100% for ad account `{account}`; access returns in about {} minutes",
-                    wait.as_secs().div_ceil(60)
-                ),
-                hint: "wait and run again, or spread the changes over several applies".into(),
-            },
+            CallError::Blocked(too_long) => ConnectorError::Wait(too_long),
         }
     }
 }
@@ -278,9 +272,7 @@ impl GraphClient {
         calls: u32,
     ) -> Result<Json, CallError> {
         let url = self.url(path);
-        if let Err(b) = self.throttle.acquire(calls).await {
-            return Err(CallError::Blocked { wait: b.wait });
-        }
+        self.throttle.acquire(calls).await.map_err(CallError::Blocked)?;
         let mut all = params.to_vec();
         all.extend(self.auth_params());
         let encoded = form_encode(&all);
@@ -346,8 +338,10 @@ impl GraphClient {
         (|| self.attempt(method, path, params, 1))
             .retry(self.backoff())
             .when(|e: &CallError| e.retryable(idempotent))
+            .adjust(|_, d| d.filter(|d| crate::connectors::wait::max_wait().is_none_or(|m| *d <= m)))
             .notify(|e: &CallError, d: Duration| {
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "meta: retrying");
+                crate::connectors::wait::announce("Meta: before retrying a request", d);
             })
             .await
     }
@@ -411,8 +405,10 @@ impl GraphClient {
             .when(
                 |e: &CallError| matches!(e, CallError::Graph { error, .. } if error.class() == ErrorClass::RateLimited),
             )
+            .adjust(|_, d| d.filter(|d| crate::connectors::wait::max_wait().is_none_or(|m| *d <= m)))
             .notify(|e: &CallError, d: Duration| {
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "meta: retrying batch");
+                crate::connectors::wait::announce("Meta: before retrying a batch", d);
             })
             .await?;
         let arr = json.as_array().ok_or_else(|| CallError::Decode {

@@ -14,6 +14,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value as Json;
 
 use super::config::MetaConfig;
+use crate::connectors::wait::{self, TooLong};
 
 /// Two buckets: a per-minute burst and an hourly budget.
 struct Buckets {
@@ -35,18 +36,21 @@ impl Buckets {
         }
     }
 
-    /// Take `n` cells from both buckets (a batch of n calls counts n times), waiting as needed.
-    async fn take(&self, n: u32) {
+    /// Take `n` cells from both buckets (a batch of n calls counts n times), waiting as needed (said when long,
+    /// refused beyond `limit`).
+    async fn take(&self, n: u32, what: &str, limit: Option<Duration>) -> Result<(), TooLong> {
         let mut left = n.max(1);
         while left > 0 {
             // A request larger than a bucket's capacity takes what the smaller bucket holds at a time.
             let chunk = left.min(self.per_minute).min(self.per_hour);
             let cells = NonZeroU32::new(chunk).unwrap_or(NonZeroU32::MIN);
-            // `until_n_ready` only fails when `cells` exceeds capacity, which the clamp above rules out.
-            let _ = self.minute.until_n_ready(cells).await;
-            let _ = self.hour.until_n_ready(cells).await;
+            let per_minute = format!("{what}: adsctl's budget of {} Meta calls per minute", self.per_minute);
+            wait::bucket(&self.minute, cells, &per_minute, limit).await?;
+            let per_hour = format!("{what}: adsctl's budget of {} Meta calls per hour", self.per_hour);
+            wait::bucket(&self.hour, cells, &per_hour, limit).await?;
             left -= chunk;
         }
+        Ok(())
     }
 }
 
@@ -97,11 +101,8 @@ pub struct Throttle {
     waited: Arc<AtomicU64>,
 }
 
-/// Why a request may not be sent now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blocked {
-    pub wait: Duration,
-}
+/// Why a request may not be sent now: a wait longer than this run waits.
+pub type Blocked = TooLong;
 
 impl Throttle {
     pub fn new(cfg: &MetaConfig, app_key: &str, account_id: &str) -> Throttle {
@@ -161,23 +162,31 @@ impl Throttle {
     }
 
     async fn acquire_inner(&self, calls: u32) -> Result<(), Blocked> {
+        // A hard block: the connector's own cap (`max_regain_wait`) and the run's (`--max-wait`), whichever is
+        // shorter; everything else: the run's.
+        let limit = wait::max_wait();
         let (_, blocked) = self.pending_delay();
-        if let Some(wait) = blocked {
-            if wait > self.max_wait {
-                return Err(Blocked { wait });
-            }
-            tracing::info!(
-                wait_ms = wait.as_millis() as u64,
-                "meta: usage at 100%, waiting to regain access"
+        if let Some(d) = blocked {
+            let reason = format!(
+                "Meta usage of ad account {} is at 100% (estimated_time_to_regain_access)",
+                self.account_id
             );
+            wait::begin_rate_limited(&reason, d, wait::limit(Some(self.max_wait)))?;
             self.waited.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep(d).await;
         }
-        self.app_buckets.take(calls).await;
-        self.account_buckets.take(calls).await;
+        self.app_buckets.take(calls, "this Meta app", limit).await?;
+        self.account_buckets
+            .take(calls, &format!("ad account {}", self.account_id), limit)
+            .await?;
         let (slow, _) = self.pending_delay();
         if !slow.is_zero() {
-            tracing::debug!(delay_ms = slow.as_millis() as u64, "meta: usage high, slowing down");
+            let reason = format!(
+                "Meta usage of ad account {} is at {}%: slowing down",
+                self.account_id,
+                self.usage_pct()
+            );
+            wait::begin(&reason, slow, limit)?;
             self.slowed.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(slow).await;
         }
