@@ -167,6 +167,22 @@ fn seq_of(meta: &sled::Tree) -> sled::Result<Option<u64>> {
 /// Open sled in `db_dir` and read it a first time, on a thread of its own: sled panics on some damage (a flipped
 /// byte in its log), and that panic must become a recovery, not the end of the process.
 fn open_db(db_dir: &Path) -> Result<Opened, Unusable> {
+    // The caller holds `state.lock`, so no other adsctl has the database open: sled's own lock still held is
+    // this process's previous handle, whose background flush releases it a moment after the drop. Wait for it
+    // (briefly) rather than report the state as busy.
+    let mut tries = 0;
+    loop {
+        match open_db_once(db_dir) {
+            Err(Unusable::Busy) if tries < 40 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_db_once(db_dir: &Path) -> Result<Opened, Unusable> {
     recover::install_panic_filter();
     let dir = db_dir.to_path_buf();
     let worker = std::thread::Builder::new()
