@@ -575,7 +575,8 @@ mod faults {
             // the emulator's real regain time (60 minutes), not the harness's shortened minute
             .env_remove("ADSCTL_META_REGAIN_MINUTE_MS")
             .env("ADSCTL_GOOGLE_ADS_MAX_RETRIES", "2")
-            .args(["apply", "--auto-approve", "--max-wait", "3s"])
+            // the Meta account only (the faults answer Google's token endpoint with 429 too)
+            .args(["apply", "--auto-approve", "--max-wait", "3s", "--target", "social"])
             .arg(&dir)
             .output()
             .unwrap();
