@@ -262,6 +262,16 @@ fn the_daemon_and_the_metrics_report_in_one_command_each() {
 fn emulator_works_on_every_command_that_talks_to_a_platform() {
     let clone = Clone::new();
     let dir = "examples/quickstart";
+    // The platforms' dry run first: validate-only goes where a platform has it (not to Meta custom audiences,
+    // which refuse the option), and everything checkable is valid.
+    let o = clone.run(&["plan", dir, "--emulator", "--validate"]);
+    ok(&o);
+    let validated = text(&o);
+    assert!(!validated.contains('✗'), "{validated}");
+    assert!(
+        validated.contains("acme-social/audience/Newsletter subscribers: not checked: Meta has no dry run"),
+        "{validated}"
+    );
     ok(&clone.run(&["apply", dir, "--emulator", "--auto-approve"]));
 
     // auth validate: the emulator's credentials, checked against the emulator.
