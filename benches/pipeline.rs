@@ -456,7 +456,10 @@ mod agency {
         ("tailspin-search", "2020000003"),
         ("woodgrove-search", "2030000005"),
     ];
-    const META: [(&str, &str); 2] = [("fabrikam-social", "act_2010000002"), ("tailspin-social", "act_2020000004")];
+    const META: [(&str, &str); 2] = [
+        ("fabrikam-social", "act_2010000002"),
+        ("tailspin-social", "act_2020000004"),
+    ];
 
     /// (file, from, to): the routine edit.
     const EDITS: [(&str, &str, &str); 11] = [
@@ -544,7 +547,10 @@ mod agency {
     fn setup(rt: &tokio::runtime::Runtime, em: &adsctl::emulator::EmulatorHandle, tag: &str) -> Run {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-agency-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
-        copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agency"), &tmp);
+        copy(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agency"),
+            &tmp,
+        );
         let _ = rt;
         let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
         point_at(&mut project, &em.url());
@@ -617,7 +623,12 @@ mod agency {
         assert!(report.ok(), "the agency's first apply: {} failed", report.failed());
         // Meta minimum under the sibling rule: per account, ⌈calls / 50⌉ and at least the most ad sets one
         // campaign has (3 in the fixture).
-        let meta_min = META.len() as u64 * (first.meta_batch_entries.div_ceil(META.len() as u64).div_ceil(META_BATCH)).max(3);
+        let meta_min = META.len() as u64
+            * (first
+                .meta_batch_entries
+                .div_ceil(META.len() as u64)
+                .div_ceil(META_BATCH))
+            .max(3);
 
         // the routine edit
         for (file, from, to) in EDITS {
@@ -702,8 +713,6 @@ mod agency {
             ratio(ec.meta_batch, meta_changed),
             ratio(ec.google_search + ec.meta_get, 0),
         );
-        println!(
-            "| 20 applies under 5xx=0.2 | | | needed a second apply: {second} of 20 {failed_runs:?} |"
-        );
+        println!("| 20 applies under 5xx=0.2 | | | needed a second apply: {second} of 20 {failed_runs:?} |");
     }
 }

@@ -129,6 +129,26 @@ impl Env {
     fn live(&self, account: &str) -> Vec<Resource> {
         self.mem.snapshot(account)
     }
+
+    /// Whether the executor would apply this plan (a blocked plan is refused).
+    fn apply_allowed(&self, plan: &Plan) -> bool {
+        let targets: BTreeMap<String, Target> = self
+            .accounts
+            .values()
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    Target {
+                        account: a.clone(),
+                        connector: self.mem.clone(),
+                    },
+                )
+            })
+            .collect();
+        self.rt
+            .block_on(apply::execute(plan, &targets, &self.store, &ExecOptions::default()))
+            .is_ok()
+    }
 }
 
 /// Kinds the memory platform marks (like Google Ads, it has no marker for budgets and negative keywords).
@@ -174,6 +194,172 @@ fn shop(daily: &str) -> Vec<Resource> {
                 Value::Set([Value::str("aa11"), Value::str("bb22")].into_iter().collect()),
             ),
     ]
+}
+
+/// Ownership as a runner without state sees it: the platform's marker, never the parent's, never a name alone.
+mod ownership {
+    use super::*;
+
+    impl Env {
+        /// A plan of `desired` by a runner with an empty state directory, against the same platform.
+        fn fresh_plan(&self, desired: &[Resource]) -> Plan {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SledStore::open(&dir.path().join("state")).unwrap();
+            let connectors: BTreeMap<String, Arc<dyn Connector>> = self
+                .accounts
+                .keys()
+                .map(|k| (k.clone(), self.mem.clone() as Arc<dyn Connector>))
+                .collect();
+            self.rt
+                .block_on(plan::plan_project(
+                    &self.project(desired),
+                    &store,
+                    &connectors,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .unwrap()
+        }
+        fn id_of(&self, address: &str) -> String {
+            self.live("acme")
+                .into_iter()
+                .find(|r| r.address.to_string() == address)
+                .and_then(|r| r.id)
+                .unwrap_or_else(|| panic!("{address} is not live"))
+        }
+    }
+
+    #[test]
+    fn a_fresh_runner_plans_nothing_on_an_applied_repository() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
+        assert!(env.converge(&shop("50")).ok());
+        let p = env.fresh_plan(&shop("50"));
+        assert!(!p.has_changes(), "{:?}", actions(&p));
+        assert!(!p.is_blocked());
+    }
+
+    #[test]
+    fn a_missing_marker_is_put_back_by_the_runner_that_remembers_the_object() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        assert!(env.converge(&shop("50")).ok());
+        let id = env.id_of("acme/campaign/Brand");
+        assert!(env.mem.unmark("acme", &id));
+        // A runner without state cannot tell it from someone else's campaign of that name: it refuses.
+        assert!(env.fresh_plan(&shop("50")).is_blocked());
+        // The runner that made it (its id map remembers) puts the marker back, visibly.
+        let p = env.plan(&shop("50"));
+        let c = p.accounts[0]
+            .changes
+            .iter()
+            .find(|c| c.address == addr("acme/campaign/Brand"))
+            .unwrap();
+        assert_eq!(c.action, Action::Adopt);
+        assert!(c.notes.iter().any(|n| n.contains("marker is missing")), "{:?}", c.notes);
+        assert!(env.apply(&p).ok());
+        assert!(!env.fresh_plan(&shop("50")).has_changes());
+    }
+
+    #[test]
+    fn objects_someone_else_added_under_managed_parents_are_listed_and_never_touched() {
+        for policy in [RemovalPolicy::Pause, RemovalPolicy::Remove, RemovalPolicy::Orphan] {
+            let env = Env::new(&[account("acme", policy)]);
+            assert!(env.converge(&shop("50")).ok());
+            let theirs = env.mem.insert(
+                "acme",
+                res("acme/campaign/Spring Sale/ad_group/Shoes/keyword/client term:exact")
+                    .with("status", Value::str("enabled")),
+            );
+            for p in [env.plan(&shop("50")), env.fresh_plan(&shop("50"))] {
+                assert!(!p.has_changes(), "{policy:?}: {:?}", actions(&p));
+                assert_eq!(p.accounts[0].unmanaged_count, 1);
+                assert_eq!(
+                    p.accounts[0].unmanaged,
+                    vec![addr(
+                        "acme/campaign/Spring Sale/ad_group/Shoes/keyword/client term:exact"
+                    )]
+                );
+            }
+            // The ad group leaves the YAML: adsctl's objects go by the policy, the other client's keyword stays,
+            // and an ad group with someone else's objects below it is never removed.
+            let without: Vec<Resource> = shop("50")
+                .into_iter()
+                .filter(|r| !r.address.to_string().contains("/ad_group/Shoes"))
+                .collect();
+            let p = env.plan(&without);
+            let group: Vec<Action> = actions(&p)
+                .into_iter()
+                .filter(|(a, _)| a == "acme/campaign/Spring Sale/ad_group/Shoes")
+                .map(|(_, x)| x)
+                .collect();
+            let expected = match policy {
+                RemovalPolicy::Orphan => vec![],
+                _ => vec![Action::Pause],
+            };
+            assert_eq!(group, expected, "{policy:?}");
+            assert!(env.apply(&p).ok());
+            let kw = env
+                .live("acme")
+                .into_iter()
+                .find(|r| r.id.as_deref() == Some(theirs.as_str()));
+            let kw = kw.unwrap_or_else(|| panic!("{policy:?}: the other client's keyword was removed"));
+            assert_eq!(kw.fields["status"], Value::str("enabled"), "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_alone_never_makes_someone_elses_object_adsctls() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Remove)]);
+        // A keyword someone added, that the YAML then names: the YAML must ask to take it over.
+        assert!(env.converge(&shop("50")).ok());
+        env.mem.insert(
+            "acme",
+            res("acme/campaign/Spring Sale/ad_group/Shoes/keyword/client term:exact")
+                .with("status", Value::str("enabled")),
+        );
+        let mut desired = shop("50");
+        desired.push(
+            res("acme/campaign/Spring Sale/ad_group/Shoes/keyword/client term:exact")
+                .with("status", Value::str("paused")),
+        );
+        let p = env.plan(&desired);
+        assert!(p.is_blocked());
+        assert!(!env.apply_allowed(&p));
+        desired.last_mut().unwrap().lifecycle.adopt = true;
+        let p = env.plan(&desired);
+        assert!(!p.is_blocked());
+        assert!(env.apply(&p).ok());
+        // adopted and marked: a runner without state, and a YAML without `adopt: true`, see it as adsctl's
+        desired.last_mut().unwrap().lifecycle.adopt = false;
+        assert!(!env.fresh_plan(&desired).has_changes());
+    }
+
+    #[test]
+    fn members_are_compared_by_the_platforms_fingerprint_on_a_fresh_runner() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        assert!(env.converge(&shop("50")).ok());
+        assert!(!env.fresh_plan(&shop("50")).has_changes());
+        let mut changed = shop("50");
+        let audience = changed
+            .iter_mut()
+            .find(|r| r.address == addr("acme/audience/Subscribers"))
+            .unwrap();
+        audience.fields.insert(
+            "members",
+            Value::Set(
+                [Value::str("aa11"), Value::str("bb22"), Value::str("cc33")]
+                    .into_iter()
+                    .collect(),
+            ),
+        );
+        let p = env.fresh_plan(&changed);
+        let ch: Vec<&plan::Change> = p.accounts[0].changes.iter().filter(|c| c.action.is_change()).collect();
+        assert_eq!(ch.len(), 1, "{:?}", actions(&p));
+        assert_eq!(ch[0].address, addr("acme/audience/Subscribers"));
+        assert_eq!(ch[0].fields.len(), 1);
+        assert_eq!(ch[0].fields[0].field, "members");
+        // what the audience holds is not known to this runner: no `before`, the whole list is sent
+        assert_eq!(ch[0].fields[0].before, None);
+    }
 }
 
 mod identity_and_diff {

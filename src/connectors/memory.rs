@@ -242,6 +242,23 @@ impl MemoryConnector {
         }
     }
 
+    /// Take adsctl's ownership marker off a live object (as if someone removed the label in the UI, or a killed
+    /// apply made it without). False if not found.
+    pub fn unmark(&self, account: &str, id: &str) -> bool {
+        let mut d = self.lock();
+        match d
+            .accounts
+            .get_mut(account)
+            .and_then(|rs| rs.iter_mut().find(|r| r.id.as_deref() == Some(id)))
+        {
+            Some(r) => {
+                r.owned = false;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         self.lock().faults = faults;
     }
@@ -496,9 +513,13 @@ impl Connector for MemoryConnector {
             .into_iter()
             .filter(|r| !hidden.contains(&r.address.to_string()))
             .map(|mut r| {
+                // Like the real platforms, only a fingerprint of what was written comes back.
                 if let Some(fs) = write_only.get(&r.kind) {
                     for f in fs {
-                        r.fields.remove(f);
+                        if let Some(v) = r.fields.remove(f) {
+                            r.observed
+                                .insert(crate::model::fingerprint_key(f), crate::model::value_fingerprint(&v));
+                        }
                     }
                 }
                 r
