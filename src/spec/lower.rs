@@ -722,7 +722,8 @@ impl<'a> Lower<'a> {
         } else {
             let path = self.root.join(rel);
             let display = path.display().to_string();
-            match Emails::read(&path, cf.column.trim()) {
+            let root = std::fs::canonicalize(self.root).unwrap_or_else(|_| self.root.to_path_buf());
+            match Emails::read(&root, &path, cf.column.trim()) {
                 Ok(e) => Some(std::rc::Rc::new(e)),
                 Err(problems) => {
                     for p in problems {
