@@ -19,6 +19,16 @@ pub struct SourceFile {
     pub text: Arc<str>,
 }
 
+trait EmptyOrComment {
+    fn is_empty_or_comment(&self) -> bool;
+}
+
+impl EmptyOrComment for str {
+    fn is_empty_or_comment(&self) -> bool {
+        self.is_empty() || self.starts_with('#')
+    }
+}
+
 /// The files read so far, indexed by `Span::file`.
 #[derive(Default)]
 pub struct Sources {
@@ -38,9 +48,49 @@ impl Sources {
             col: 1,
             ..Span::default()
         });
-        let mut out = self.error(span, e.code, e.message);
-        out.hint = e.hint;
+        let (message, hint) = self.reword(&e, span);
+        let mut out = self.error(span, e.code, message);
+        out.hint = hint;
         out
+    }
+
+    /// Say some deserialization errors in the user's terms, from what is written at `span`: an empty value
+    /// (placed on its key, or on the `-` of an empty list item), a decimal comma that split a flow mapping.
+    fn reword(&self, e: &DeError, span: Span) -> (String, Option<String>) {
+        let text = self.files.get(span.file).map(|f| &*f.text).unwrap_or("");
+        let at = span.offset.min(text.len());
+        let here = text.get(at..(at + span.len).min(text.len())).unwrap_or("");
+        let line_rest = text.get(at..).unwrap_or("").split('\n').next().unwrap_or("");
+        if let Some(expected) = e.message.strip_suffix(", found null").and_then(|m| m.strip_prefix("expected ")) {
+            let after = line_rest.get(here.len()..).unwrap_or("");
+            if here == "-" && after.trim_start().is_empty_or_comment() {
+                return (
+                    format!("empty list item (expected {expected})"),
+                    Some("the line holds only `-` and a comment; remove it, or write the item after the `-`".into()),
+                );
+            }
+            if after.starts_with(':') && !here.is_empty() {
+                return (
+                    format!("`{here}` has no value (expected {expected})"),
+                    e.hint.clone(),
+                );
+            }
+        }
+        if e.code == Code::UnknownField && !here.is_empty() && here.bytes().all(|b| b.is_ascii_digit()) {
+            // `{ daily: 12,50 }`: YAML reads `daily: 12` and a key `50`
+            let before = text.get(..at).unwrap_or("");
+            if let Some(number) = before.strip_suffix(',') {
+                let whole: String = number.chars().rev().take_while(char::is_ascii_digit).collect();
+                if !whole.is_empty() {
+                    let whole: String = whole.chars().rev().collect();
+                    return (
+                        format!("`{whole},{here}` has a decimal comma: YAML reads `{whole}` and a second key `{here}`"),
+                        Some(format!("use a decimal point: `{whole}.{here}`")),
+                    );
+                }
+            }
+        }
+        (e.message.clone(), e.hint.clone())
     }
 
     /// Read and parse one YAML file into its documents. `Err` carries a file-level error.

@@ -138,10 +138,79 @@ fn start_at_first_child(mut n: Node) -> Node {
 /// Parse every document of one file. An error stops at the first syntax problem (YAML cannot be resumed).
 pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError> {
     // Most files are in the subset the fast path knows; it gives up on anything else (errors included).
-    if let Some(docs) = super::fast::parse(text, file) {
-        return Ok(docs);
+    let mut docs = match super::fast::parse(text, file) {
+        Some(docs) => docs,
+        None => parse_full(text, file, path)?,
+    };
+    for d in &mut docs {
+        place_empty_values(d, text);
     }
-    parse_full(text, file, path)
+    Ok(docs)
+}
+
+/// An empty value (`accounts:` with nothing under it, a `- ` item holding only a comment) is a null scalar that
+/// the parser places where it noticed the next token, often lines later or past the end of the file. Place it
+/// where it was written: on its key, or on the `-` of its item.
+fn place_empty_values(node: &mut Node, text: &str) {
+    let empty = |n: &Node| matches!(&n.kind, NodeKind::Scalar { text, style: Style::Plain } if text.is_empty());
+    match &mut node.kind {
+        NodeKind::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                if empty(v) {
+                    v.span = k.span;
+                } else {
+                    place_empty_values(v, text);
+                }
+            }
+        }
+        NodeKind::Seq(items) => {
+            let mut floor = node.span.offset.min(text.len());
+            for item in items.iter_mut() {
+                if empty(item) {
+                    if let Some(dash) = empty_item_dash(text, floor, item.span.offset) {
+                        item.span = dash;
+                        item.span.file = node.span.file;
+                    }
+                } else {
+                    place_empty_values(item, text);
+                }
+                floor = floor.max((item.span.offset + item.span.len).min(text.len()));
+            }
+        }
+        NodeKind::Scalar { .. } => {}
+    }
+}
+
+/// The last line between bytes `from` and `to` of `text` that holds only `-` (and perhaps a comment): the span
+/// of that `-`.
+fn empty_item_dash(text: &str, from: usize, to: usize) -> Option<Span> {
+    let (from, to) = (from.min(text.len()), to.min(text.len()));
+    if from > to || !text.is_char_boundary(from) || !text.is_char_boundary(to) {
+        return None;
+    }
+    let line_start = text[..from].rfind('\n').map_or(0, |i| i + 1);
+    let mut offset = line_start;
+    let mut found = None;
+    for l in text[line_start..to].split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']).trim_start_matches(' ');
+        let rest = body.strip_prefix('-').map(str::trim_start);
+        let whole = l.ends_with('\n') || offset + l.len() == text.len();
+        if whole && rest.is_some_and(|r| r.is_empty() || r.starts_with('#')) {
+            let at = offset + (l.len() - l.trim_start_matches(' ').len());
+            found = Some(at);
+        }
+        offset += l.len();
+    }
+    let at = found?;
+    let line = text[..at].matches('\n').count() + 1;
+    let col = text[..at].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some(Span {
+        file: 0,
+        offset: at,
+        len: 1,
+        line,
+        col,
+    })
 }
 
 /// [`parse`] with yaml-rust2 only.
@@ -170,6 +239,18 @@ pub(super) fn parse_full(text: &str, file: usize, path: &str) -> Result<Vec<Node
                         "nesting too deep".into(),
                         "flatten the structure; no adsctl resource nests this deep",
                     ));
+                }
+                // at the mistake, in the user's terms, when a rule recognises it
+                if let Some(x) = super::syntax::explain(text, span.line, span.col, e.info()) {
+                    let offset = lines.offset(x.line, x.col);
+                    let span = Span {
+                        file,
+                        offset,
+                        len: x.len.min(text.len().saturating_sub(offset)),
+                        line: x.line,
+                        col: x.col,
+                    };
+                    return Err(err(span, Code::YamlSyntax, x.message, &x.hint));
                 }
                 return Err(err(
                     span,
