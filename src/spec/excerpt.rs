@@ -137,7 +137,7 @@ impl Snippet {
         let mut text = String::new();
         let mut first_line = line_no;
         if let Some(p) = prev {
-            text.push_str(&window(p, 0));
+            text.push_str(&window(p, from));
             text.push('\n');
             first_line -= 1;
         }
@@ -165,7 +165,7 @@ impl Snippet {
         text.push_str(&shown);
         if let Some(n) = next {
             text.push('\n');
-            text.push_str(&window(n, 0));
+            text.push_str(&window(n, from));
         }
         Snippet {
             name: name.to_string(),
@@ -183,9 +183,14 @@ impl Snippet {
     }
 }
 
-/// At most [`WINDOW`] characters of a context line, escaped.
+/// At most [`WINDOW`] characters of a context line from character `from` (the window of the error's line, so
+/// that columns line up), escaped.
 fn window(line: &str, from: usize) -> String {
-    let mut out: String = line.chars().skip(from).take(WINDOW).collect();
+    let mut out = String::new();
+    if from > 0 && line.chars().nth(from).is_some() {
+        out.push('…');
+    }
+    out.extend(line.chars().skip(from).take(WINDOW));
     if line.chars().count() > from + WINDOW {
         out.push('…');
     }

@@ -23,8 +23,8 @@ pub enum Refused {
     Dangling { target: String },
     /// Not a regular file: what it is.
     NotRegular(&'static str),
-    /// More bytes than the limit.
-    TooLarge { limit: u64 },
+    /// More bytes than the limit (the size, when the file's metadata told it).
+    TooLarge { limit: u64, size: Option<u64> },
     Io(std::io::Error),
 }
 
@@ -138,12 +138,20 @@ pub fn open_confined(root: &Path, path: &Path) -> Result<File, Refused> {
 /// Read at most `limit` bytes of `path` (confined as in [`open_confined`]); more is [`Refused::TooLarge`].
 pub fn read_confined(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
     let file = open_confined(root, path)?;
-    // the size the file claims is only a first guess (and a cap on the buffer reserved)
-    let hint = file.metadata().map(|m| m.len()).unwrap_or(0).min(limit) as usize;
+    // the size the file claims refuses a large file before it is read; it is only a first guess otherwise (and
+    // a cap on the buffer reserved): the limit holds on the bytes actually read
+    let claimed = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if claimed > limit {
+        return Err(Refused::TooLarge {
+            limit,
+            size: Some(claimed),
+        });
+    }
+    let hint = claimed as usize;
     let mut bytes = Vec::with_capacity(hint + 1);
     file.take(limit + 1).read_to_end(&mut bytes).map_err(Refused::Io)?;
     if bytes.len() as u64 > limit {
-        return Err(Refused::TooLarge { limit });
+        return Err(Refused::TooLarge { limit, size: None });
     }
     Ok(bytes)
 }

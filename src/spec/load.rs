@@ -125,9 +125,16 @@ pub fn refused(display: &str, r: Refused, what: &str) -> SpecError {
         .with_hint("fix or remove the link"),
         Refused::NotRegular(kind) => e(Code::NotAFile, format!("{what} is {kind}, not a regular file"))
             .with_hint("adsctl reads regular files only; replace it with a file or remove it"),
-        Refused::TooLarge { limit } => e(
+        Refused::TooLarge { limit, size } => e(
             Code::FileTooLarge,
-            format!("{what} is larger than the limit of {} MiB", limit / (1024 * 1024)),
+            match size {
+                Some(n) => format!(
+                    "{what} is {} MiB; the limit for a YAML file is {} MiB",
+                    n / (1024 * 1024),
+                    limit / (1024 * 1024)
+                ),
+                None => format!("{what} is larger than the limit of {} MiB", limit / (1024 * 1024)),
+            },
         )
         .with_hint("split it into several files, or move data (customer lists) into CSV files"),
         Refused::Io(err) => e(Code::Io, format!("cannot read {what}: {err}")).with_hint("check the path and permissions"),
