@@ -1,12 +1,13 @@
 //! Reading a config directory: find the files, guard against bad input, parse, deserialize.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::de::{self, DeError};
 use super::guard::{self, Refused};
 use super::error::{Code, SpecError};
-use super::yaml::{self, Node, Span};
+use super::yaml::{self, Node, NodeKind, Span};
 
 /// Largest YAML file accepted. Config files are small; this keeps a stray dump from eating memory.
 pub const MAX_YAML_BYTES: u64 = 4 * 1024 * 1024;
@@ -33,9 +34,73 @@ impl EmptyOrComment for str {
 #[derive(Default)]
 pub struct Sources {
     pub files: Vec<SourceFile>,
+    /// Files parsed again to find the key of a value (only when an error needs it), by file number.
+    trees: std::cell::RefCell<std::collections::HashMap<usize, Rc<Vec<Node>>>>,
+}
+
+/// The mapping entries of `node` and below, depth first.
+fn entries<'a>(node: &'a Node, out: &mut Vec<&'a (Node, Node)>) {
+    match &node.kind {
+        NodeKind::Map(es) => {
+            for e in es {
+                out.push(e);
+                entries(&e.1, out);
+            }
+        }
+        NodeKind::Seq(items) => {
+            for i in items {
+                entries(i, out);
+            }
+        }
+        NodeKind::Scalar { .. } => {}
+    }
 }
 
 impl Sources {
+    /// The documents of file `file`, parsed again from its text.
+    fn tree(&self, file: usize) -> Option<Rc<Vec<Node>>> {
+        if let Some(t) = self.trees.borrow().get(&file) {
+            return Some(t.clone());
+        }
+        let f = self.files.get(file)?;
+        let docs = Rc::new(yaml::parse(&f.text, file, &f.display).ok()?);
+        self.trees.borrow_mut().insert(file, docs.clone());
+        Some(docs)
+    }
+
+    /// The span of the key whose value is at `value` (a field is best pointed at by its key: the value of
+    /// `ad_sets:` or `bidding:` starts on the next line).
+    pub fn key_of(&self, value: Span) -> Option<Span> {
+        let docs = self.tree(value.file)?;
+        let mut all = Vec::new();
+        docs.iter().for_each(|d| entries(d, &mut all));
+        all.iter().find(|(_, v)| v.span.offset == value.offset).map(|(k, _)| k.span)
+    }
+
+    /// The span of key `key` in the mapping that holds the value at `sibling` (e.g. `ad_sets` of the campaign
+    /// whose `name` is at `sibling`).
+    pub fn key_in(&self, sibling: Span, key: &str) -> Option<Span> {
+        let docs = self.tree(sibling.file)?;
+        fn find(node: &Node, sibling: Span, key: &str) -> Option<Span> {
+            match &node.kind {
+                NodeKind::Map(es) => {
+                    if es.iter().any(|(_, v)| v.span.offset == sibling.offset) {
+                        if let Some((k, _)) = es
+                            .iter()
+                            .find(|(k, _)| matches!(&k.kind, NodeKind::Scalar { text, .. } if text == key))
+                        {
+                            return Some(k.span);
+                        }
+                    }
+                    es.iter().find_map(|(_, v)| find(v, sibling, key))
+                }
+                NodeKind::Seq(items) => items.iter().find_map(|i| find(i, sibling, key)),
+                NodeKind::Scalar { .. } => None,
+            }
+        }
+        docs.iter().find_map(|d| find(d, sibling, key))
+    }
+
     pub fn display(&self, file: usize) -> &str {
         self.files.get(file).map(|f| f.display.as_str()).unwrap_or("?")
     }

@@ -22,6 +22,7 @@ mod guard;
 mod load;
 mod lower;
 pub mod schema;
+mod rules;
 mod syntax;
 pub mod types;
 mod yaml;
