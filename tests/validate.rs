@@ -254,10 +254,26 @@ mod corpus {
             .collect()
     }
 
-    /// Every directory under tests/invalid is one invalid input: `adsctl validate` exits 1, prints nothing on
-    /// stdout, reports exactly the positions in its `expected.txt`, and its message is snapshotted.
-    #[test]
-    fn every_invalid_input_fails_at_the_right_place() {
+    /// Copy `from` to `to`, keeping symbolic links as links (the corpus holds links out of the directory).
+    pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            let ft = e.file_type().unwrap();
+            if ft.is_symlink() {
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+            } else if ft.is_dir() {
+                copy_tree(&src, &dst);
+            } else {
+                std::fs::copy(&src, &dst).unwrap();
+            }
+        }
+    }
+
+    /// The invalid corpus, copied to a temporary directory (tests never read a case in the checkout itself).
+    pub fn corpus_copy() -> (tempfile::TempDir, Vec<String>) {
         let root = repo().join("tests/invalid");
         let mut cases: Vec<String> = std::fs::read_dir(&root)
             .unwrap()
@@ -266,22 +282,39 @@ mod corpus {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         cases.sort();
-        assert!(cases.len() >= 40, "only {} invalid inputs", cases.len());
+        let tmp = tempfile::tempdir().unwrap();
         for case in &cases {
-            let human = run(&root, &["validate", "--color", "never", case]);
-            assert_eq!(
-                human.status.code(),
-                Some(1),
-                "{case}: {}",
-                String::from_utf8_lossy(&human.stderr)
-            );
+            copy_tree(&root.join(case), &tmp.path().join(case));
+        }
+        (tmp, cases)
+    }
+
+    /// Every directory under tests/invalid is one invalid input: `adsctl validate` exits 1, prints nothing on
+    /// stdout, reports exactly the positions in its `expected.txt`, and its human and JSON output are
+    /// snapshotted. No output line is longer than a snippet window and its frame, whatever the input.
+    #[test]
+    fn every_invalid_input_fails_at_the_right_place() {
+        let root = repo().join("tests/invalid");
+        let (tmp, cases) = corpus_copy();
+        assert!(cases.len() >= 200, "only {} invalid inputs", cases.len());
+        let mut failures = Vec::new();
+        for case in &cases {
+            let human = run(tmp.path(), &["validate", "--color", "never", case]);
+            if human.status.code() != Some(1) {
+                failures.push(format!("{case}: exit {:?}: {}", human.status.code(), String::from_utf8_lossy(&human.stderr)));
+                continue;
+            }
             assert!(human.stdout.is_empty(), "{case}: stdout not empty");
             let text = String::from_utf8(human.stderr).unwrap();
             assert!(!text.contains("panicked"), "{case}: {text}");
+            let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            assert!(longest <= 200, "{case}: an output line of {longest} characters");
             insta::assert_snapshot!(format!("invalid-{case}"), text);
 
-            let json = run(&root, &["validate", "--json", case]);
+            let json = run(tmp.path(), &["validate", "--json", case]);
             assert_eq!(json.status.code(), Some(1), "{case}");
+            let json_text = String::from_utf8(json.stdout.clone()).unwrap();
+            insta::assert_snapshot!(format!("invalid-{case}-json"), json_text);
             let got = locations(&json.stdout);
             let want: Vec<String> = std::fs::read_to_string(root.join(case).join("expected.txt"))
                 .unwrap_or_else(|_| panic!("{case}: no expected.txt"))
@@ -289,8 +322,11 @@ mod corpus {
                 .filter(|l| !l.trim().is_empty())
                 .map(str::to_string)
                 .collect();
-            assert_eq!(got, want, "{case}: error positions");
+            if got != want {
+                failures.push(format!("{case}: error positions\n  got:  {got:?}\n  want: {want:?}"));
+            }
         }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     /// A generated file full of mistakes yields a bounded list, quickly.

@@ -484,6 +484,9 @@ fn unknown_field(k: &Node, key: &str, name: &str, fields: &[&str]) -> DeError {
     }
     let mut e = DeError::new(Code::UnknownField, format!("unknown field `{key}` in {what}")).at(k.span);
     let list = fields.join(", ");
+    if name == "ResourceFile" && key == "accounts" {
+        return e.hint("accounts are declared in adsctl.yaml, the project file at the root; this is a resource file");
+    }
     e = match did_you_mean(key, fields.iter().copied()) {
         Some(s) => e.hint(format!("did you mean `{s}`? fields of {what}: {list}")),
         None => e.hint(format!("fields of {what}: {list}")),

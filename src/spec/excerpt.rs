@@ -17,7 +17,7 @@ const MAX_MESSAGE: usize = 400;
 /// Longest hint (lists of allowed values and fields are long, but bounded).
 const MAX_HINT: usize = 1200;
 /// Characters of one source line drawn in a snippet.
-pub const WINDOW: usize = 100;
+pub const WINDOW: usize = 160;
 
 /// A character that must not reach a terminal as it is: C0/C1 controls (but tab and line feed), DEL, and the
 /// bidirectional embedding, override and isolate controls (they reorder what a reviewer sees).

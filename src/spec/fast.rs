@@ -657,7 +657,12 @@ mod tests {
             let Ok(rd) = std::fs::read_dir(dir) else { return };
             for e in rd.flatten() {
                 let p = e.path();
-                if p.is_dir() {
+                // the invalid corpus holds symlinks to /dev/zero and out of the repository: never follow one
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_symlink() {
+                    continue;
+                }
+                if ft.is_dir() {
                     walk(&p, out);
                 } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
                     if let Ok(t) = std::fs::read_to_string(&p) {

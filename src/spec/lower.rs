@@ -582,6 +582,16 @@ impl<'a> Lower<'a> {
     }
 
     fn missing(&mut self, span: Span, field: &str, what: &str, example: &str) {
+        // written without a value (`budget:`): point at the key
+        if let Some(key) = self.sources.key_in(span, field) {
+            self.err(
+                key,
+                Code::MissingField,
+                format!("`{field}` has no value; {what} needs it"),
+                format!("write `{field}: {example}`"),
+            );
+            return;
+        }
         self.err(
             span,
             Code::MissingField,

@@ -231,6 +231,7 @@ fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
             resources: lower.resources,
         });
     }
+    rules::drop_follow_on(&mut errors);
     let mut out = SpecErrors {
         errors,
         sources: BTreeMap::new(),

@@ -416,7 +416,7 @@ pub fn targeting(t: &S<Targeting>, key_of: impl Fn(Span) -> Option<Span>) -> Vec
     // included and excluded
     if let (Some(inc), Some(exc)) = (&*t.custom_audiences, &*t.excluded_custom_audiences) {
         for e in exc.iter() {
-            if let Some(i) = inc.iter().find(|i| text_key(i) == text_key(e)) {
+            if let Some(i) = inc.iter().find(|i| i.trim() == e.trim()) {
                 out.push(problem(
                     e.span,
                     Code::Constraint,
@@ -485,4 +485,46 @@ pub fn counterpart(platform: Platform, field: &str) -> String {
         (false, "negative_keywords") => "Meta has no negative keywords; exclude audiences in the ad set's targeting".into(),
         _ => format!("remove `{field}`"),
     }
+}
+
+// ------------------------------------------------------------------------------------------------ follow-on errors
+
+/// The names between backquotes in `text`.
+fn quoted(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+/// Drop "needs `X`" errors that a nearby misspelt key explains: `chanel: search` is reported as an unknown field
+/// with "did you mean `channel`?", and the campaign's missing `channel` is the same mistake. Also drops exact
+/// repeats of a message at one place.
+pub fn drop_follow_on(errors: &mut Vec<super::error::SpecError>) {
+    let explained: Vec<(String, usize, Vec<String>)> = errors
+        .iter()
+        .filter(|e| matches!(e.code, Code::UnknownField | Code::YamlSyntax))
+        .filter_map(|e| {
+            let hint = e.hint.as_deref()?;
+            let fields: Vec<String> = if let Some(rest) = hint.strip_prefix("did you mean ") {
+                quoted(rest).take(1).map(str::to_string).collect()
+            } else if let Some(rest) = hint.strip_prefix("write `") {
+                rest.split(':').take(1).map(str::to_string).collect()
+            } else {
+                Vec::new()
+            };
+            (!fields.is_empty()).then(|| (e.file.clone(), e.line, fields))
+        })
+        .collect();
+    if explained.is_empty() {
+        return;
+    }
+    errors.retain(|e| {
+        if e.code != Code::MissingField {
+            return true;
+        }
+        let wanted: Vec<&str> = quoted(&e.message).collect();
+        !explained.iter().any(|(file, line, fields)| {
+            *file == e.file
+                && (e.line..=e.line + 30).contains(line)
+                && fields.iter().any(|f| wanted.contains(&f.as_str()))
+        })
+    });
 }

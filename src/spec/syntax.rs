@@ -60,11 +60,35 @@ fn content(l: &str) -> (usize, &str) {
 pub fn explain(text: &str, line: usize, col: usize, info: &str) -> Option<Explained> {
     let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
     tab(&lines, line, info)
+        .or_else(|| long_key(&lines, line, info))
         .or_else(|| no_space_after_colon(&lines, line))
         .or_else(|| missing_colon(&lines, line, info))
         .or_else(|| unclosed(text, line, info))
         .or_else(|| after_quote(&lines, line, col, info))
         .or_else(|| indentation(&lines, line, info))
+}
+
+/// A key longer than YAML's limit of 1024 characters for implicit keys.
+fn long_key(lines: &[&str], line: usize, info: &str) -> Option<Explained> {
+    if !info.contains("simple key") {
+        return None;
+    }
+    for (n, l) in window(lines, line) {
+        let (start, c) = content(l);
+        if let Some(colon) = c.find(": ").or_else(|| c.strip_suffix(':').map(|x| x.len())) {
+            if c[..colon].chars().count() > 1024 {
+                return Some(at(
+                    n,
+                    l,
+                    start,
+                    1,
+                    format!("a key of {} characters; YAML allows at most 1024", c[..colon].chars().count()),
+                    "shorten the key (no adsctl field name is this long)".into(),
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn indent_of(l: &str) -> usize {
