@@ -157,7 +157,11 @@ impl Emails {
             }
         }
         if rdr.get_ref().exceeded {
-            return Err(vec![problem(None, too_large(), "split the list or upload it outside adsctl")]);
+            return Err(vec![problem(
+                None,
+                too_large(),
+                "split the list or upload it outside adsctl",
+            )]);
         }
         if problems.is_empty() {
             Ok(Emails(out))

@@ -478,7 +478,9 @@ fn unknown_field(k: &Node, key: &str, name: &str, fields: &[&str]) -> DeError {
     if let Some((field, value)) = key.split_once(':') {
         if fields.contains(&field) && !value.starts_with(' ') {
             return DeError::new(Code::YamlSyntax, format!("missing space after `:` in `{key}`"))
-                .hint(format!("write `{field}: {value}`: YAML needs a space after the colon of a key"))
+                .hint(format!(
+                    "write `{field}: {value}`: YAML needs a space after the colon of a key"
+                ))
                 .at(k.span);
         }
     }

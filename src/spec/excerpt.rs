@@ -131,7 +131,11 @@ impl Snippet {
         let this = &src[line_start..line_end];
         let chars: Vec<(usize, char)> = this.char_indices().collect();
         let total = chars.len();
-        let from = if total <= WINDOW { 0 } else { column.saturating_sub(WINDOW / 3).min(total - WINDOW) };
+        let from = if total <= WINDOW {
+            0
+        } else {
+            column.saturating_sub(WINDOW / 3).min(total - WINDOW)
+        };
         let to = (from + WINDOW).min(total);
         let byte = |i: usize| chars.get(i).map_or(this.len(), |(b, _)| *b);
         let mut text = String::new();

@@ -18,13 +18,20 @@ use std::path::{Component, Path, PathBuf};
 #[derive(Debug)]
 pub enum Refused {
     /// It resolves outside the config directory (the symlink target as written, when it is a symlink).
-    Outside { target: Option<String> },
+    Outside {
+        target: Option<String>,
+    },
     /// A symlink to a file that does not exist, inside the directory.
-    Dangling { target: String },
+    Dangling {
+        target: String,
+    },
     /// Not a regular file: what it is.
     NotRegular(&'static str),
     /// More bytes than the limit (the size, when the file's metadata told it).
-    TooLarge { limit: u64, size: Option<u64> },
+    TooLarge {
+        limit: u64,
+        size: Option<u64>,
+    },
     Io(std::io::Error),
 }
 
@@ -75,17 +82,16 @@ fn lexical(path: &Path) -> PathBuf {
 /// Check that `path` resolves inside `root` (canonical) and is a regular file; return its canonical path.
 pub fn check(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
     let link = std::fs::symlink_metadata(path).map_err(Refused::Io)?;
-    let target_text = || {
-        std::fs::read_link(path)
-            .ok()
-            .map(|t| t.display().to_string())
-    };
+    let target_text = || std::fs::read_link(path).ok().map(|t| t.display().to_string());
     let canonical = match std::fs::canonicalize(path) {
         Ok(c) => c,
         Err(e) if link.file_type().is_symlink() && e.kind() == std::io::ErrorKind::NotFound => {
             // dangling: where would it point?
             let target = std::fs::read_link(path).map_err(Refused::Io)?;
-            let parent = path.parent().and_then(|p| std::fs::canonicalize(p).ok()).unwrap_or_default();
+            let parent = path
+                .parent()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .unwrap_or_default();
             let resolved = lexical(&parent.join(&target));
             return Err(if resolved.starts_with(root) {
                 Refused::Dangling {
@@ -230,14 +236,29 @@ mod tests {
         let root = std::fs::canonicalize(&root).unwrap();
         assert!(read_confined(&root, &root.join("in.yaml"), 10).is_ok());
         assert!(read_confined(&root, &root.join("alias.yaml"), 10).is_ok());
-        assert!(matches!(read_confined(&root, &root.join("in.yaml"), 3), Err(Refused::TooLarge { .. })));
-        assert!(matches!(read_confined(&root, &root.join("out.yaml"), 10), Err(Refused::Outside { .. })));
-        assert!(matches!(read_confined(&root, &root.join("zero.yaml"), 10), Err(Refused::Outside { .. })));
-        assert!(matches!(read_confined(&root, &root.join("dangling.yaml"), 10), Err(Refused::Dangling { .. })));
+        assert!(matches!(
+            read_confined(&root, &root.join("in.yaml"), 3),
+            Err(Refused::TooLarge { .. })
+        ));
+        assert!(matches!(
+            read_confined(&root, &root.join("out.yaml"), 10),
+            Err(Refused::Outside { .. })
+        ));
+        assert!(matches!(
+            read_confined(&root, &root.join("zero.yaml"), 10),
+            Err(Refused::Outside { .. })
+        ));
+        assert!(matches!(
+            read_confined(&root, &root.join("dangling.yaml"), 10),
+            Err(Refused::Dangling { .. })
+        ));
         assert!(matches!(
             read_confined(&root, &root.join("dangling-out.yaml"), 10),
             Err(Refused::Outside { .. })
         ));
-        assert!(matches!(read_confined(&root, &root, 10), Err(Refused::NotRegular("a directory"))));
+        assert!(matches!(
+            read_confined(&root, &root, 10),
+            Err(Refused::NotRegular("a directory"))
+        ));
     }
 }

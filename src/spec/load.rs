@@ -5,8 +5,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::de::{self, DeError};
-use super::guard::{self, Refused};
 use super::error::{Code, SpecError};
+use super::guard::{self, Refused};
 use super::yaml::{self, Node, NodeKind, Span};
 
 /// Largest YAML file accepted. Config files are small; this keeps a stray dump from eating memory.
@@ -74,7 +74,9 @@ impl Sources {
         let docs = self.tree(value.file)?;
         let mut all = Vec::new();
         docs.iter().for_each(|d| entries(d, &mut all));
-        all.iter().find(|(_, v)| v.span.offset == value.offset).map(|(k, _)| k.span)
+        all.iter()
+            .find(|(_, v)| v.span.offset == value.offset)
+            .map(|(k, _)| k.span)
     }
 
     /// The span of key `key` in the mapping that holds the value at `sibling` (e.g. `ad_sets` of the campaign
@@ -126,7 +128,11 @@ impl Sources {
         let at = span.offset.min(text.len());
         let here = text.get(at..(at + span.len).min(text.len())).unwrap_or("");
         let line_rest = text.get(at..).unwrap_or("").split('\n').next().unwrap_or("");
-        if let Some(expected) = e.message.strip_suffix(", found null").and_then(|m| m.strip_prefix("expected ")) {
+        if let Some(expected) = e
+            .message
+            .strip_suffix(", found null")
+            .and_then(|m| m.strip_prefix("expected "))
+        {
             let after = line_rest.get(here.len()..).unwrap_or("");
             if here == "-" && after.trim_start().is_empty_or_comment() {
                 return (
@@ -135,10 +141,7 @@ impl Sources {
                 );
             }
             if after.starts_with(':') && !here.is_empty() {
-                return (
-                    format!("`{here}` has no value (expected {expected})"),
-                    e.hint.clone(),
-                );
+                return (format!("`{here}` has no value (expected {expected})"), e.hint.clone());
             }
         }
         if e.code == Code::UnknownField && !here.is_empty() && here.bytes().all(|b| b.is_ascii_digit()) {
@@ -202,7 +205,9 @@ pub fn refused(display: &str, r: Refused, what: &str) -> SpecError {
             },
         )
         .with_hint("split it into several files, or move data (customer lists) into CSV files"),
-        Refused::Io(err) => e(Code::Io, format!("cannot read {what}: {err}")).with_hint("check the path and permissions"),
+        Refused::Io(err) => {
+            e(Code::Io, format!("cannot read {what}: {err}")).with_hint("check the path and permissions")
+        }
     }
 }
 
@@ -252,7 +257,11 @@ fn raw_control(text: &str, display: &str) -> Option<SpecError> {
     let (at, c) = found.next()?;
     let more = found.count();
     let (line, col) = line_col(text, at);
-    let what = if c.is_control() { "control character" } else { "bidirectional control character" };
+    let what = if c.is_control() {
+        "control character"
+    } else {
+        "bidirectional control character"
+    };
     let also = match more {
         0 => String::new(),
         1 => " (and 1 more in this file)".into(),
@@ -269,7 +278,11 @@ fn raw_control(text: &str, display: &str) -> Option<SpecError> {
                 ..Span::default()
             },
             Code::ControlCharacter,
-            format!("{what} `{}` (U+{:04X}) in the file{also}", super::excerpt::escape_char(c), c as u32),
+            format!(
+                "{what} `{}` (U+{:04X}) in the file{also}",
+                super::excerpt::escape_char(c),
+                c as u32
+            ),
         )
         .with_hint(if c.is_control() {
             "remove it: YAML files hold printable text, tabs and line breaks only"

@@ -253,7 +253,12 @@ impl<'a> Lower<'a> {
         }
         if let Some(tz) = &*spec.time_zone {
             if let Err(hint) = rules::time_zone(tz.trim()) {
-                self.err(tz.span, Code::InvalidValue, format!("unknown time zone `{}`", tz.value), hint);
+                self.err(
+                    tz.span,
+                    Code::InvalidValue,
+                    format!("unknown time zone `{}`", tz.value),
+                    hint,
+                );
                 ok = false;
             }
         }
@@ -526,7 +531,10 @@ impl<'a> Lower<'a> {
             self.err(
                 s.span,
                 Code::Constraint,
-                format!("`{field}` is {n} characters{}; the limit is {max}", double_width_note(wide)),
+                format!(
+                    "`{field}` is {n} characters{}; the limit is {max}",
+                    double_width_note(wide)
+                ),
                 format!("shorten it by {}", plural(n - max, "character")),
             );
             return None;
@@ -1520,7 +1528,10 @@ impl<'a> Lower<'a> {
                 self.err(
                     t.span,
                     Code::Constraint,
-                    format!("{what} is {len} characters{}; the limit is {max_len}", double_width_note(wide)),
+                    format!(
+                        "{what} is {len} characters{}; the limit is {max_len}",
+                        double_width_note(wide)
+                    ),
                     format!("shorten it by {}", plural(len - max_len, "character")),
                 );
                 ok = false;

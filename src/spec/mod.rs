@@ -21,8 +21,8 @@ mod fast;
 mod guard;
 mod load;
 mod lower;
-pub mod schema;
 mod rules;
+pub mod schema;
 mod syntax;
 pub mod types;
 mod yaml;
@@ -165,7 +165,10 @@ fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
         Ok(found) => {
             let root_project = [dir.join("adsctl.yaml"), dir.join("adsctl.yml")];
             for p in &found.misnamed {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 // `adsctl.YAML` beside the project file is a project file written twice
                 let at_root = p.parent() == Some(dir) && name.to_ascii_lowercase().starts_with("adsctl.");
                 let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));

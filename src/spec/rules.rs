@@ -41,7 +41,9 @@ fn problem(span: Span, code: Code, message: impl Into<String>, hint: impl Into<S
 pub fn valid_account_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// An IANA time zone name (`Europe/Berlin`, `UTC`), checked against the tz database; the hint suggests the
@@ -328,9 +330,7 @@ pub fn keyword_conflicts(c: &Campaign, location: impl Fn(Span) -> String) -> Vec
                         g.name.trim(),
                         location(k.text.span)
                     ),
-                    format!(
-                        "the {scope}'s negative keyword excludes the keyword's own searches; remove one of them"
-                    ),
+                    format!("the {scope}'s negative keyword excludes the keyword's own searches; remove one of them"),
                 ));
             }
         }
@@ -382,9 +382,7 @@ pub fn targeting(t: &S<Targeting>, key_of: impl Fn(Span) -> Option<Span>) -> Vec
                     r.span,
                     Code::InvalidValue,
                     format!("`{field}` takes Meta location keys, not names: `{v}`"),
-                    format!(
-                        "find the key with the Targeting Search API (`type=adgeolocation`), e.g. {example}"
-                    ),
+                    format!("find the key with the Targeting Search API (`type=adgeolocation`), e.g. {example}"),
                 ));
             }
         }
@@ -392,8 +390,16 @@ pub fn targeting(t: &S<Targeting>, key_of: impl Fn(Span) -> Option<Span>) -> Vec
     // positions need their platform
     if let Some(platforms) = &*t.publisher_platforms {
         for (field, list, platform) in [
-            ("facebook_positions", &*t.facebook_positions, PublisherPlatform::Facebook),
-            ("instagram_positions", &*t.instagram_positions, PublisherPlatform::Instagram),
+            (
+                "facebook_positions",
+                &*t.facebook_positions,
+                PublisherPlatform::Facebook,
+            ),
+            (
+                "instagram_positions",
+                &*t.instagram_positions,
+                PublisherPlatform::Instagram,
+            ),
         ] {
             if let Some(l) = list {
                 if !platforms.iter().any(|p| p.value == platform) {
@@ -482,7 +488,9 @@ pub fn counterpart(platform: Platform, field: &str) -> String {
         (false, "channel") => "Meta campaigns set `objective` (traffic, sales, …) instead".into(),
         (false, "bidding") => "Meta campaigns set `bid_strategy` instead".into(),
         (false, "ad_groups") => "Meta campaigns hold `ad_sets`".into(),
-        (false, "negative_keywords") => "Meta has no negative keywords; exclude audiences in the ad set's targeting".into(),
+        (false, "negative_keywords") => {
+            "Meta has no negative keywords; exclude audiences in the ad set's targeting".into()
+        }
         _ => format!("remove `{field}`"),
     }
 }

@@ -33,14 +33,17 @@ fn at(line: usize, text: &str, byte: usize, len: usize, message: String, hint: S
 fn window<'a>(lines: &'a [&'a str], line: usize) -> impl Iterator<Item = (usize, &'a str)> + 'a {
     let last = (line + 1).min(lines.len());
     let first = line.saturating_sub(LOOK_BACK).max(1);
-    (first..=last).rev().filter_map(move |n| lines.get(n - 1).map(|l| (n, *l)))
+    (first..=last)
+        .rev()
+        .filter_map(move |n| lines.get(n - 1).map(|l| (n, *l)))
 }
 
 /// A key as people write them in adsctl files (field names and simple names).
 fn is_key(s: &str) -> bool {
     let mut c = s.chars();
     c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// The content of a line after its indentation and any `- ` list markers: (byte offset, content).
@@ -82,7 +85,10 @@ fn long_key(lines: &[&str], line: usize, info: &str) -> Option<Explained> {
                     l,
                     start,
                     1,
-                    format!("a key of {} characters; YAML allows at most 1024", c[..colon].chars().count()),
+                    format!(
+                        "a key of {} characters; YAML allows at most 1024",
+                        c[..colon].chars().count()
+                    ),
                     "shorten the key (no adsctl field name is this long)".into(),
                 ));
             }
@@ -363,10 +369,28 @@ mod tests {
     #[test]
     fn finds_the_mistake() {
         assert_eq!(pos(explain_at("a:\n  b: 1\n\tc: 2\n", 3, "found a tab")), (3, 1));
-        assert_eq!(pos(explain_at("a:\n  - b: 1\n    c:search\n    d: 1\n", 4, "simple key expect ':'")), (3, 7));
-        assert_eq!(pos(explain_at("a:\n  b: 1\n  c search\n  d: 1\n", 4, "simple key expect ':'")), (3, 3));
         assert_eq!(
-            pos(explain_at("a:\n  b: [x, y\n  c: 1\n", 3, "while parsing a flow sequence, did not find expected ',' or ']'")),
+            pos(explain_at(
+                "a:\n  - b: 1\n    c:search\n    d: 1\n",
+                4,
+                "simple key expect ':'"
+            )),
+            (3, 7)
+        );
+        assert_eq!(
+            pos(explain_at(
+                "a:\n  b: 1\n  c search\n  d: 1\n",
+                4,
+                "simple key expect ':'"
+            )),
+            (3, 3)
+        );
+        assert_eq!(
+            pos(explain_at(
+                "a:\n  b: [x, y\n  c: 1\n",
+                3,
+                "while parsing a flow sequence, did not find expected ',' or ']'"
+            )),
             (2, 6)
         );
         assert!(explain_at("a: 'it''s'\nb: [\n", 2, "flow sequence").is_some());
