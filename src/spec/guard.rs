@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn limited_reader_stops_after_the_limit() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let mut r = Limited::new(&data[..], 100);
         let mut out = Vec::new();
         assert!(r.read_to_end(&mut out).is_ok());
