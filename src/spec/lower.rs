@@ -392,10 +392,11 @@ impl<'a> Lower<'a> {
         // a name equal to another after Unicode normalisation (`Café` typed as `e` + combining accent)
         let nfc = addr_nfc(addr);
         let key = nfc.as_ref().unwrap_or(addr);
-        let first = self.declared_nfc.get(key).copied().or_else(|| match &nfc {
-            Some(n) => self.declared.get(n).copied(),
-            None => None,
-        });
+        let first = match &nfc {
+            Some(n) => self.declared_nfc.get(n).or_else(|| self.declared.get(n)).copied(),
+            None if self.declared_nfc.is_empty() => None,
+            None => self.declared_nfc.get(key).copied(),
+        };
         if let Some(first) = first {
             let first = self.location(first);
             self.err(
@@ -1994,11 +1995,20 @@ fn double_width_note(wide: usize) -> String {
     }
 }
 
-/// `addr` with every name in NFC, when some name is not.
+/// `addr` with every name in NFC, when some name is not (no allocation for the usual ASCII or NFC names).
 fn addr_nfc(addr: &Address) -> Option<Address> {
-    let text = addr.to_string();
-    let n = rules::nfc_if_needed(&text)?;
-    n.parse().ok()
+    if addr.path.iter().all(|(_, n)| n.is_ascii()) {
+        return None;
+    }
+    let names: Vec<Option<String>> = addr.path.iter().map(|(_, n)| rules::nfc_if_needed(n)).collect();
+    if names.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut out = Address::account(&addr.account);
+    for ((kind, name), nfc) in addr.path.iter().zip(names) {
+        out = out.child(*kind, nfc.unwrap_or_else(|| name.clone()));
+    }
+    Some(out)
 }
 
 fn plural(n: usize, word: &str) -> String {

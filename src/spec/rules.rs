@@ -311,6 +311,9 @@ pub fn keyword_conflicts(c: &Campaign, location: impl Fn(Span) -> String) -> Vec
     let mut out = Vec::new();
     let campaign_negatives: Vec<&NegativeKeyword> = values(&c.negative_keywords).collect();
     for g in values(&c.ad_groups) {
+        if campaign_negatives.is_empty() && g.negative_keywords.is_empty() {
+            continue;
+        }
         let positives: Vec<(&Keyword, Vec<String>)> = values(&g.keywords).map(|k| (k, words(&k.text))).collect();
         let scopes = values(&g.negative_keywords)
             .map(|n| (n, "ad group"))
