@@ -173,6 +173,17 @@ impl<'a> NodeDe<'a> {
     /// Text with a control character (written as an escape: raw ones are refused with the file) is refused:
     /// names, ad text and ids go to terminals, CI logs and the platforms.
     fn checked(&self, t: &str) -> Result<(), DeError> {
+        // Raw control characters are refused with the file (`load`): only a double-quoted escape can make one.
+        if !matches!(
+            &self.0.kind,
+            NodeKind::Scalar {
+                style: Style::Quoted,
+                ..
+            }
+        ) || !super::excerpt::may_be_hostile(t)
+        {
+            return Ok(());
+        }
         match t.chars().find(|c| super::excerpt::is_hostile_char(*c) || *c == '\r') {
             None => Ok(()),
             Some(c) => Err(DeError::new(

@@ -251,6 +251,10 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
 /// The first control character (or bidirectional control) written raw in a YAML file, with how many there are.
 /// YAML allows only printable characters, tabs and line breaks; these would reach terminals and the platforms.
 fn raw_control(text: &str, display: &str) -> Option<SpecError> {
+    // a quick byte scan first: most files hold none of the bytes a hostile character starts with
+    if !super::excerpt::may_be_hostile(text) {
+        return None;
+    }
     let mut found = text
         .char_indices()
         .filter(|&(i, c)| super::excerpt::is_hostile_char(c) && !(c == '\r' && text[i + 1..].starts_with('\n')));

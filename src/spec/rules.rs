@@ -119,6 +119,9 @@ pub fn same_platform_account(file: &ProjectFile, location: impl Fn(Span) -> Stri
 /// Wide or Fullwidth (CJK ideographs, kana, Hangul, full-width forms) count twice, every other character once.
 /// Counted on the NFC form (what the user sees as one letter with an accent is one character).
 pub fn google_width(text: &str) -> (usize, usize) {
+    if text.is_ascii() {
+        return (text.len(), 0);
+    }
     let mut width = 0;
     let mut wide = 0;
     for c in text.nfc() {
@@ -135,11 +138,13 @@ pub fn google_width(text: &str) -> (usize, usize) {
 /// The key two texts are duplicates under: NFC, lower case, trimmed.
 pub fn text_key(text: &str) -> String {
     let t = text.trim();
-    let nfc: String = match is_nfc_quick(t.chars()) {
-        IsNormalized::Yes => t.to_string(),
-        _ => t.nfc().collect(),
-    };
-    nfc.to_lowercase()
+    if t.is_ascii() {
+        return t.to_ascii_lowercase();
+    }
+    match is_nfc_quick(t.chars()) {
+        IsNormalized::Yes => t.to_lowercase(),
+        _ => t.nfc().collect::<String>().to_lowercase(),
+    }
 }
 
 /// `text` in NFC, when it is not already.
@@ -156,8 +161,8 @@ pub fn nfc_if_needed(text: &str) -> Option<String> {
 /// A value that must fit on one line (names, ad text, keywords): a line break or tab is a mistake (a block
 /// scalar `|` or a quoted `\n`), and the platforms refuse it.
 fn one_line(s: &S<String>, what: &str, out: &mut Vec<Problem>) {
-    if let Some(c) = s.chars().find(|c| matches!(c, '\n' | '\t')) {
-        let which = if c == '\n' { "a line break" } else { "a tab" };
+    if let Some(&c) = s.as_bytes().iter().find(|&&b| b == b'\n' || b == b'\t') {
+        let which = if c == b'\n' { "a line break" } else { "a tab" };
         out.push(problem(
             s.span,
             Code::InvalidValue,
@@ -291,17 +296,46 @@ fn words(t: &str) -> Vec<String> {
     t.split_whitespace().map(str::to_lowercase).collect()
 }
 
-/// Whether a negative keyword excludes the keyword's own text as a search: an exact negative its exact words,
-/// a phrase negative its words in order anywhere, a broad negative all of its words in any order. Negative
-/// keywords match no close variants, so the comparison is on the words as written (case aside).
-fn blocks(negative: &[String], m: MatchType, positive: &[String]) -> bool {
+/// Two words equal but for case.
+fn same_word(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// Whether a negative keyword (its words, lower case) excludes the keyword's own text as a search: an exact
+/// negative its exact words, a phrase negative its words in order anywhere, a broad negative all of its words in
+/// any order. Negative keywords match no close variants, so the comparison is on the words as written (case
+/// aside).
+fn blocks(negative: &[String], m: MatchType, positive: &str) -> bool {
     if negative.is_empty() {
         return false;
     }
+    // `negative` is a prefix of these words
+    let prefix =
+        |mut ws: std::str::SplitWhitespace<'_>| negative.iter().all(|n| ws.next().is_some_and(|w| same_word(w, n)));
     match m {
-        MatchType::Exact => negative == positive,
-        MatchType::Phrase => positive.windows(negative.len()).any(|w| w == negative),
-        MatchType::Broad => negative.iter().all(|n| positive.contains(n)),
+        MatchType::Exact => {
+            let mut ws = positive.split_whitespace();
+            negative.iter().all(|n| ws.next().is_some_and(|w| same_word(w, n))) && ws.next().is_none()
+        }
+        MatchType::Phrase => {
+            let mut ws = positive.split_whitespace();
+            loop {
+                if prefix(ws.clone()) {
+                    return true;
+                }
+                if ws.next().is_none() {
+                    return false;
+                }
+            }
+        }
+        MatchType::Broad => negative
+            .iter()
+            .all(|n| positive.split_whitespace().any(|p| same_word(p, n))),
     }
 }
 
@@ -314,13 +348,13 @@ pub fn keyword_conflicts(c: &Campaign, location: impl Fn(Span) -> String) -> Vec
         if campaign_negatives.is_empty() && g.negative_keywords.is_empty() {
             continue;
         }
-        let positives: Vec<(&Keyword, Vec<String>)> = values(&g.keywords).map(|k| (k, words(&k.text))).collect();
+        let positives: Vec<&Keyword> = values(&g.keywords).collect();
         let scopes = values(&g.negative_keywords)
             .map(|n| (n, "ad group"))
             .chain(campaign_negatives.iter().map(|n| (*n, "campaign")));
         for (n, scope) in scopes {
             let nw = words(&n.text);
-            if let Some((k, _)) = positives.iter().find(|(_, pw)| blocks(&nw, n.match_type.value, pw)) {
+            if let Some(k) = positives.iter().find(|k| blocks(&nw, n.match_type.value, &k.text)) {
                 out.push(problem(
                     n.text.span,
                     Code::Constraint,
