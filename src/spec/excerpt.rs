@@ -67,6 +67,12 @@ pub fn escape(text: &str, one_line: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A piece of a source line as drawn in a snippet: escaped, and a tab drawn as `→` (as spaces it would hide the
+/// very character a "tab" error is about).
+fn drawn(text: &str) -> String {
+    escape(text, false).replace('\t', "→")
+}
+
 /// At most `max` characters of `text`: its start and end around `…` when it is longer.
 pub fn elide(text: &str, max: usize) -> Cow<'_, str> {
     let n = text.chars().count();
@@ -170,9 +176,9 @@ impl Snippet {
         // (`from` <= column <= `to`, so the span starts inside the window)
         let (w_start, w_end) = (byte(from), byte(to));
         let inside_end = rel_end.clamp(rel_start, w_end);
-        let before = escape(&this[w_start..rel_start], false).into_owned();
-        let inside = escape(&this[rel_start..inside_end], false).into_owned();
-        let after = escape(&this[inside_end..w_end], false).into_owned();
+        let before = drawn(&this[w_start..rel_start]);
+        let inside = drawn(&this[rel_start..inside_end]);
+        let after = drawn(&this[inside_end..w_end]);
         shown.push_str(&before);
         let span_start = text.len() + shown.len();
         shown.push_str(&inside);
@@ -213,7 +219,7 @@ fn window(line: &str, from: usize) -> String {
     if line.chars().count() > from + WINDOW {
         out.push('…');
     }
-    escape(&out, false).into_owned()
+    drawn(&out)
 }
 
 fn floor_boundary(s: &str, mut i: usize) -> usize {

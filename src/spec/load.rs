@@ -20,16 +20,6 @@ pub struct SourceFile {
     pub text: Arc<str>,
 }
 
-trait EmptyOrComment {
-    fn is_empty_or_comment(&self) -> bool;
-}
-
-impl EmptyOrComment for str {
-    fn is_empty_or_comment(&self) -> bool {
-        self.is_empty() || self.starts_with('#')
-    }
-}
-
 /// The files read so far, indexed by `Span::file`.
 #[derive(Default)]
 pub struct Sources {
@@ -134,7 +124,8 @@ impl Sources {
             .and_then(|m| m.strip_prefix("expected "))
         {
             let after = line_rest.get(here.len()..).unwrap_or("");
-            if here == "-" && after.trim_start().is_empty_or_comment() {
+            let rest = after.trim_start();
+            if here == "-" && (rest.is_empty() || rest.starts_with('#')) {
                 return (
                     format!("empty list item (expected {expected})"),
                     Some("the line holds only `-` and a comment; remove it, or write the item after the `-`".into()),
