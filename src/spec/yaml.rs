@@ -397,6 +397,32 @@ mod tests {
     }
 
     #[test]
+    fn positions_on_a_long_line_with_multibyte_text() {
+        // columns are counted on from the previous node of the line: check them all, out of order too
+        let items: Vec<String> = (0..3000).map(|i| format!("é{i}ü")).collect();
+        let text = format!("a: [{}]\nb: [x, 'é', y]\n", items.join(", "));
+        let check = |doc: &Node| {
+            let NodeKind::Map(e) = &doc.kind else { panic!() };
+            let NodeKind::Seq(xs) = &e[0].1.kind else { panic!() };
+            assert_eq!(xs.len(), items.len());
+            for (x, want) in xs.iter().zip(&items) {
+                assert!(text[x.span.offset..].starts_with(want.as_str()));
+                assert_eq!(x.span.col, text[..x.span.offset].chars().count() + 1);
+                assert_eq!(x.span.line, 1);
+            }
+            let NodeKind::Seq(ys) = &e[1].1.kind else { panic!() };
+            assert_eq!((ys[2].span.line, ys[2].span.col), (2, 13));
+        };
+        check(&parse_full(&text, 0, "t").unwrap()[0]);
+        check(&super::super::fast::parse(&text, 0).expect("fast path")[0]);
+        let lines = Lines::new(&text);
+        // backwards on one line, then forwards again
+        assert_eq!(lines.offset(1, 100), text.char_indices().nth(99).unwrap().0);
+        assert_eq!(lines.offset(1, 5), text.char_indices().nth(4).unwrap().0);
+        assert_eq!(lines.offset(1, 200), text.char_indices().nth(199).unwrap().0);
+    }
+
+    #[test]
     fn multi_document() {
         assert_eq!(parse("a: 1\n---\nb: 2\n", 0, "t").unwrap().len(), 2);
         assert_eq!(parse("", 0, "t").unwrap().len(), 0);
