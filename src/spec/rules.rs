@@ -78,9 +78,11 @@ fn canonical_account_id(platform: Platform, spec: &AccountSpec) -> Option<(Span,
 }
 
 /// Two accounts that are one account on the platform (two names would manage it twice, each deleting what the
-/// other creates).
+/// other creates): the same id on the same API (accounts with different `endpoint:` overrides are on different
+/// servers, e.g. two emulators).
 pub fn same_platform_account(file: &ProjectFile, location: impl Fn(Span) -> String) -> Vec<Problem> {
-    let mut seen: HashMap<(Platform, String), (&str, Span)> = HashMap::new();
+    // an account is known by its API (the default, or an `endpoint:` override such as an emulator) and its id
+    let mut seen: HashMap<(Platform, Option<&str>, String), (&str, Span)> = HashMap::new();
     let mut out = Vec::new();
     for (name, item) in &file.accounts.entries {
         let Some(spec) = &item.value else { continue };
@@ -88,7 +90,8 @@ pub fn same_platform_account(file: &ProjectFile, location: impl Fn(Span) -> Stri
         let Some((span, id)) = canonical_account_id(platform, spec) else {
             continue;
         };
-        match seen.get(&(platform, id.clone())) {
+        let api = spec.endpoint.as_ref().map(|e| e.trim().trim_end_matches('/'));
+        match seen.get(&(platform, api, id.clone())) {
             Some((first, at)) => {
                 let (what, shown) = match platform {
                     Platform::GoogleAds => ("Google Ads customer", format!("customer id {id}")),
@@ -106,7 +109,7 @@ pub fn same_platform_account(file: &ProjectFile, location: impl Fn(Span) -> Stri
                 ));
             }
             None => {
-                seen.insert((platform, id), (name.value.as_str(), span));
+                seen.insert((platform, api, id), (name.value.as_str(), span));
             }
         }
     }
