@@ -254,10 +254,26 @@ mod corpus {
             .collect()
     }
 
-    /// Every directory under tests/invalid is one invalid input: `adsctl validate` exits 1, prints nothing on
-    /// stdout, reports exactly the positions in its `expected.txt`, and its message is snapshotted.
-    #[test]
-    fn every_invalid_input_fails_at_the_right_place() {
+    /// Copy `from` to `to`, keeping symbolic links as links (the corpus holds links out of the directory).
+    pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            let ft = e.file_type().unwrap();
+            if ft.is_symlink() {
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+            } else if ft.is_dir() {
+                copy_tree(&src, &dst);
+            } else {
+                std::fs::copy(&src, &dst).unwrap();
+            }
+        }
+    }
+
+    /// The invalid corpus, copied to a temporary directory (tests never read a case in the checkout itself).
+    pub fn corpus_copy() -> (tempfile::TempDir, Vec<String>) {
         let root = repo().join("tests/invalid");
         let mut cases: Vec<String> = std::fs::read_dir(&root)
             .unwrap()
@@ -266,22 +282,43 @@ mod corpus {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         cases.sort();
-        assert!(cases.len() >= 40, "only {} invalid inputs", cases.len());
+        let tmp = tempfile::tempdir().unwrap();
         for case in &cases {
-            let human = run(&root, &["validate", "--color", "never", case]);
-            assert_eq!(
-                human.status.code(),
-                Some(1),
-                "{case}: {}",
-                String::from_utf8_lossy(&human.stderr)
-            );
+            copy_tree(&root.join(case), &tmp.path().join(case));
+        }
+        (tmp, cases)
+    }
+
+    /// Every directory under tests/invalid is one invalid input: `adsctl validate` exits 1, prints nothing on
+    /// stdout, reports exactly the positions in its `expected.txt`, and its human and JSON output are
+    /// snapshotted. No output line is longer than a snippet window and its frame, whatever the input.
+    #[test]
+    fn every_invalid_input_fails_at_the_right_place() {
+        let root = repo().join("tests/invalid");
+        let (tmp, cases) = corpus_copy();
+        assert!(cases.len() >= 200, "only {} invalid inputs", cases.len());
+        let mut failures = Vec::new();
+        for case in &cases {
+            let human = run(tmp.path(), &["validate", "--color", "never", case]);
+            if human.status.code() != Some(1) {
+                failures.push(format!(
+                    "{case}: exit {:?}: {}",
+                    human.status.code(),
+                    String::from_utf8_lossy(&human.stderr)
+                ));
+                continue;
+            }
             assert!(human.stdout.is_empty(), "{case}: stdout not empty");
             let text = String::from_utf8(human.stderr).unwrap();
             assert!(!text.contains("panicked"), "{case}: {text}");
+            let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            assert!(longest <= 200, "{case}: an output line of {longest} characters");
             insta::assert_snapshot!(format!("invalid-{case}"), text);
 
-            let json = run(&root, &["validate", "--json", case]);
+            let json = run(tmp.path(), &["validate", "--json", case]);
             assert_eq!(json.status.code(), Some(1), "{case}");
+            let json_text = String::from_utf8(json.stdout.clone()).unwrap();
+            insta::assert_snapshot!(format!("invalid-{case}-json"), json_text);
             let got = locations(&json.stdout);
             let want: Vec<String> = std::fs::read_to_string(root.join(case).join("expected.txt"))
                 .unwrap_or_else(|_| panic!("{case}: no expected.txt"))
@@ -289,8 +326,11 @@ mod corpus {
                 .filter(|l| !l.trim().is_empty())
                 .map(str::to_string)
                 .collect();
-            assert_eq!(got, want, "{case}: error positions");
+            if got != want {
+                failures.push(format!("{case}: error positions\n  got:  {got:?}\n  want: {want:?}"));
+            }
         }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     /// A generated file full of mistakes yields a bounded list, quickly.
@@ -460,5 +500,446 @@ mod parallel_load {
         // the snippets come from the files the errors are in
         let rendered = errors.render(false);
         assert!(rendered.contains("bogus_field: 1"), "{rendered}");
+    }
+}
+
+/// Hostile trees: arbitrary bytes in arbitrary file trees, with symlinks in and out of the directory, links to
+/// devices and `/proc`, FIFOs, directories named like files and huge lines. `validate` must exit 0 or 1 (never
+/// crash, never hang), print nothing of a file outside the directory or of a CSV (customer data), draw snippets
+/// of bounded width, and never read past the size limit (its memory stays bounded).
+#[cfg(unix)]
+mod hostile_trees {
+    use std::io::Read;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    /// Written into every file outside the config directory, into every CSV and into the environment: it must
+    /// never appear in the output.
+    const MARKER: &str = "OUTSIDE-SECRET-93b1e";
+    const ACCOUNTS: &str = "accounts:\n  search:\n    platform: google_ads\n    customer_id: 1234567890\n    \
+                            currency: USD\n  social:\n    platform: meta\n    ad_account_id: act_1234567890\n    \
+                            currency: USD\n";
+
+    fn long_mode() -> bool {
+        std::env::var("ADSCTL_LONG_TESTS").is_ok_and(|v| v == "1")
+    }
+
+    #[derive(Debug, Clone)]
+    enum Entry {
+        /// A regular file with these bytes.
+        File(Vec<u8>),
+        /// One line of `n` times `c` (with a YAML key before it), past a snippet's width or the 65,535 columns
+        /// miette can draw.
+        HugeLine(usize, u8),
+        /// A symlink to another entry of the tree (by index, relative).
+        LinkIn(usize),
+        /// A symlink out of the directory: to a file of `outside/` (relative or absolute), or to a device or
+        /// `/proc` file.
+        LinkOut(u8),
+        Fifo,
+        Dir,
+    }
+
+    const NAMES: &[&str] = &[
+        "a.yaml",
+        "b.yml",
+        "c/d.yaml",
+        "c/e/f.yaml",
+        "data/list.csv",
+        "data/other.csv",
+        "Summer.YAML",
+        "adsctl.yml",
+        "g.yaml",
+        "c/h.yml",
+    ];
+
+    fn yamlish() -> impl Strategy<Value = Vec<u8>> {
+        let token = prop_oneof![
+            Just(b"campaigns:\n".to_vec()),
+            Just(b"  - name: Spring\n    account: search\n    channel: search\n".to_vec()),
+            Just(b"    budget: { daily: 12,50 }\n    bidding: { manual_cpc: {} }\n".to_vec()),
+            Just(b"audiences:\n  - name: L\n    accounts: [search, social]\n".to_vec()),
+            Just(b"    customer_file: { path: data/list.csv, column: email }\n".to_vec()),
+            Just(b"    customer_file: { path: ../outside/secret.csv, column: email }\n".to_vec()),
+            Just(b"    customer_file: { path: data, column: email }\n".to_vec()),
+            Just(b"ad_groups:\n".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"\0".to_vec()),
+            Just(b"\x1b[2J".to_vec()),
+            Just("\u{202e}".as_bytes().to_vec()),
+            Just(b"\"\\e\\0\"".to_vec()),
+            Just(b"- # c\n".to_vec()),
+            Just(b"[".to_vec()),
+            Just(b"{".to_vec()),
+            Just(b"'".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\xff\xfe".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..16),
+        ];
+        prop::collection::vec(token, 0..24).prop_map(|v| v.concat())
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        prop_oneof![
+            4 => prop_oneof![prop::collection::vec(any::<u8>(), 0..400), yamlish()].prop_map(Entry::File),
+            1 => (60_000usize..140_000, prop::sample::select(vec![b'x', b' ', b'[', b'a'])).prop_map(|(n, c)| Entry::HugeLine(n, c)),
+            1 => (0usize..10).prop_map(Entry::LinkIn),
+            2 => any::<u8>().prop_map(Entry::LinkOut),
+            1 => Just(Entry::Fifo),
+            1 => Just(Entry::Dir),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum ProjectFile {
+        Valid,
+        Garbage(Vec<u8>),
+        Out(u8),
+        Fifo,
+    }
+
+    fn project() -> impl Strategy<Value = ProjectFile> {
+        prop_oneof![
+            6 => Just(ProjectFile::Valid),
+            2 => yamlish().prop_map(ProjectFile::Garbage),
+            1 => any::<u8>().prop_map(ProjectFile::Out),
+            1 => Just(ProjectFile::Fifo),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = (ProjectFile, Vec<(usize, Entry)>)> {
+        (project(), prop::collection::vec((0usize..NAMES.len(), entry()), 0..8))
+    }
+
+    /// The files outside every case directory (made once): a secret, a CSV, a file past the YAML size limit.
+    fn outside(root: &Path) -> PathBuf {
+        let out = root.join("outside");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(
+            out.join("secret.yaml"),
+            format!("campaigns:\n  - {MARKER}: [{MARKER}\n"),
+        )
+        .unwrap();
+        std::fs::write(out.join("secret.csv"), format!("email\n{MARKER}@example.com\n")).unwrap();
+        let line = format!("# {MARKER}\n");
+        std::fs::write(out.join("big.yaml"), line.repeat(5 * 1024 * 1024 / line.len() + 1)).unwrap();
+        out
+    }
+
+    fn fifo(p: &Path) {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system node.
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+        assert_eq!(rc, 0, "mkfifo {}", p.display());
+    }
+
+    fn link_out_target(which: u8, outside: &Path, depth: usize) -> PathBuf {
+        let rel = |name: &str| {
+            let mut p = PathBuf::from("../".repeat(depth + 1));
+            p.push("outside");
+            p.push(name);
+            p
+        };
+        match which % 10 {
+            0 => rel("secret.yaml"),
+            1 => outside.join("secret.yaml"),
+            2 => rel("secret.csv"),
+            3 => rel("big.yaml"),
+            4 => PathBuf::from("/dev/zero"),
+            5 => PathBuf::from("/dev/urandom"),
+            6 => PathBuf::from("/proc/self/environ"),
+            7 => outside.to_path_buf(),
+            8 => PathBuf::from("/etc/passwd"),
+            _ => rel("missing.yaml"),
+        }
+    }
+
+    fn build(dir: &Path, outside: &Path, project: &ProjectFile, entries: &[(usize, Entry)]) {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join("adsctl.yaml");
+        match project {
+            ProjectFile::Valid => std::fs::write(&p, ACCOUNTS).unwrap(),
+            ProjectFile::Garbage(g) => std::fs::write(&p, g).unwrap(),
+            ProjectFile::Out(w) => std::os::unix::fs::symlink(link_out_target(*w, outside, 0), &p).unwrap(),
+            ProjectFile::Fifo => fifo(&p),
+        }
+        for (name, e) in entries {
+            let rel = NAMES[*name];
+            let path = dir.join(rel);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                continue;
+            }
+            let depth = rel.matches('/').count();
+            if let Some(parent) = path.parent() {
+                if std::fs::create_dir_all(parent).is_err() {
+                    continue; // a file of the tree is where a directory would be
+                }
+            }
+            match e {
+                Entry::File(bytes) => {
+                    let mut bytes = bytes.clone();
+                    if rel.ends_with(".csv") {
+                        // customer data: never printed
+                        bytes.extend_from_slice(format!("\n{MARKER}@example.com\n").as_bytes());
+                    }
+                    std::fs::write(&path, bytes).unwrap();
+                }
+                Entry::HugeLine(n, c) => {
+                    let mut bytes = b"campaigns: ".to_vec();
+                    bytes.extend(std::iter::repeat_n(*c, *n));
+                    bytes.extend_from_slice(b" bogus: 1\n");
+                    std::fs::write(&path, bytes).unwrap();
+                }
+                Entry::LinkIn(i) => {
+                    let target = NAMES[*i % NAMES.len()];
+                    let up = "../".repeat(depth);
+                    std::os::unix::fs::symlink(format!("{up}{target}"), &path).unwrap();
+                }
+                Entry::LinkOut(w) => std::os::unix::fs::symlink(link_out_target(*w, outside, depth), &path).unwrap(),
+                Entry::Fifo => fifo(&path),
+                Entry::Dir => {
+                    let _ = std::fs::create_dir_all(&path);
+                }
+            }
+        }
+    }
+
+    /// Run `adsctl validate` with a deadline (a read that blocks, on a FIFO or a device, would hang it).
+    fn validate(dir: &Path, json: bool) -> (Option<i32>, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+        cmd.arg("validate");
+        if json {
+            cmd.arg("--json");
+        } else {
+            cmd.args(["--color", "never"]);
+        }
+        let mut child = cmd
+            .arg(dir)
+            .env("NO_COLOR", "1")
+            .env("ADSCTL_TEST_SECRET", MARKER)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let out = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stdout.read_to_end(&mut s);
+            s
+        });
+        let err = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stderr.read_to_end(&mut s);
+            s
+        });
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "adsctl validate {} did not finish in 60 s (a blocking read?)",
+                    dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut text = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+        text.push_str(&String::from_utf8_lossy(&err.join().unwrap()));
+        (status.code(), text)
+    }
+
+    /// The largest resident set of any child waited for so far, in bytes.
+    fn children_max_rss() -> u64 {
+        // SAFETY: getrusage writes into the struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+        u.ru_maxrss as u64 * 1024
+    }
+
+    #[test]
+    fn validate_on_hostile_trees_exits_0_or_1_and_leaks_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = outside(tmp.path());
+        let cases = if long_mode() { 2000 } else { 200 };
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            },
+            proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        );
+        let strategy = tree();
+        let (mut valid, mut invalid) = (0, 0);
+        for i in 0..cases {
+            let (project, entries) = strategy.new_tree(&mut runner).unwrap().current();
+            let dir = tmp.path().join(format!("case{}", i % 4));
+            build(&dir, &outside, &project, &entries);
+            for json in [false, true] {
+                let (code, text) = validate(&dir, json);
+                let what = || format!("{project:?} {entries:?}\n{text}");
+                match code {
+                    Some(0) => valid += 1,
+                    Some(1) => invalid += 1,
+                    other => panic!("exit {other:?}: {}", what()),
+                }
+                assert!(!text.contains("panicked"), "{}", what());
+                assert!(
+                    !text.contains(MARKER),
+                    "content from outside the directory or a CSV: {}",
+                    what()
+                );
+                let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+                if !json {
+                    assert!(longest <= 200, "an output line of {longest} characters: {}", what());
+                }
+            }
+        }
+        assert!(
+            valid > 0 && invalid > 0,
+            "{valid} valid, {invalid} invalid runs: the generator is too narrow"
+        );
+        // A YAML file is read up to 4 MiB, a huge line or a 5 MiB file out of the directory never whole into
+        // memory several times over, /dev/zero never.
+        let rss = children_max_rss();
+        assert!(
+            rss < 400 * 1024 * 1024,
+            "a validate run peaked at {} MiB",
+            rss / (1024 * 1024)
+        );
+    }
+
+    /// A FIFO named like a YAML file: refused without opening it (opening would block until a writer comes).
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("adsctl.yaml"), ACCOUNTS).unwrap();
+        fifo(&tmp.path().join("pipe.yaml"));
+        std::fs::create_dir(tmp.path().join("data")).unwrap();
+        fifo(&tmp.path().join("data/list.csv"));
+        std::fs::write(
+            tmp.path().join("a.yaml"),
+            "audiences:\n  - name: L\n    accounts: [search]\n    customer_file: { path: data/list.csv, column: email }\n",
+        )
+        .unwrap();
+        let (code, text) = validate(tmp.path(), true);
+        assert_eq!(code, Some(1), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let got: Vec<(String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["code"].as_str().unwrap().to_string(),
+                    e["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            got.contains(&(
+                "not-a-file".into(),
+                "file is a named pipe (FIFO), not a regular file".into()
+            )),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|(c, m)| c == "csv" && m.starts_with("customer file is a named pipe (FIFO)")),
+            "{got:?}"
+        );
+    }
+}
+
+/// `plan` and `apply` refuse every invalid case of the corpus before any request: the emulator they point at
+/// counts none. The same setup on a valid project does reach it (so the count can tell).
+mod nothing_sent {
+    use std::path::Path;
+    use std::process::Command;
+
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::{Emulator, EmulatorConfig};
+
+    fn adsctl(url: &str, state: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+        for k in [
+            "ADSCTL_BACKEND",
+            "ADSCTL_GOOGLE_OAUTH_TOKEN_URL",
+            "GOOGLE_ADS_LOGIN_CUSTOMER_ID",
+            "RUST_LOG",
+        ] {
+            c.env_remove(k);
+        }
+        c.env("ADSCTL_STATE_DIR", state)
+            .env("ADSCTL_GOOGLE_ADS_ENDPOINT", url)
+            .env("ADSCTL_META_ENDPOINT", url)
+            .env("GOOGLE_ADS_CLIENT_ID", defaults::GOOGLE_CLIENT_ID)
+            .env("GOOGLE_ADS_CLIENT_SECRET", defaults::GOOGLE_CLIENT_SECRET)
+            .env("GOOGLE_ADS_DEVELOPER_TOKEN", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .env("GOOGLE_ADS_REFRESH_TOKEN", defaults::GOOGLE_REFRESH_TOKEN)
+            .env("FACEBOOK_APP_ID", defaults::META_APP_ID)
+            .env("FACEBOOK_APP_SECRET", defaults::META_APP_SECRET)
+            .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+            .env("ADSCTL_GOOGLE_ADS_TIMEOUT_MS", "2000")
+            .env("ADSCTL_META_TIMEOUT_MS", "2000")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    #[test]
+    fn plan_and_apply_send_nothing_for_any_invalid_case() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emu = rt.block_on(Emulator::start(EmulatorConfig::default())).unwrap();
+        let url = emu.url();
+        let (tmp, cases) = super::corpus::corpus_copy();
+        let state = tmp.path().join(".state");
+        let mut failures = Vec::new();
+        for case in &cases {
+            for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+                let o = adsctl(&url, &state)
+                    .args(args)
+                    .arg(case)
+                    .current_dir(tmp.path())
+                    .output()
+                    .unwrap();
+                let sent = emu.counters().snapshot().total_requests;
+                if o.status.code() != Some(1) || sent != 0 {
+                    failures.push(format!(
+                        "{case} ({}): exit {:?}, {sent} requests: {}",
+                        args[0],
+                        o.status.code(),
+                        String::from_utf8_lossy(&o.stderr)
+                    ));
+                    emu.counters().reset();
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(cases.len() >= 200);
+        // the control: a valid project through the same setup reaches the emulator
+        let valid = tmp.path().join("valid");
+        super::corpus::copy_tree(&super::repo().join("examples/quickstart"), &valid);
+        let o = adsctl(&url, &state).arg("plan").arg(&valid).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            emu.counters().snapshot().total_requests > 0,
+            "the valid plan sent nothing: the count proves nothing"
+        );
+        rt.block_on(emu.shutdown()).unwrap();
     }
 }

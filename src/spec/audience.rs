@@ -5,6 +5,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::guard::{Limited, Refused};
+
 use crate::model::Platform;
 
 /// Largest CSV accepted (customer files are big, but not this big).
@@ -60,42 +62,45 @@ pub fn sha256_hex(s: &str) -> String {
 }
 
 impl Emails {
-    /// Read `column` of the CSV at `path`. Every unparsable address is a problem (with its line); the
+    /// Read `column` of the CSV at `path`, which must be a regular file inside `root` (canonical). Every unparsable address is a problem (with its line); the
     /// address itself is not repeated in the message.
-    pub fn read(path: &Path, column: &str) -> Result<Emails, Vec<CsvProblem>> {
+    pub fn read(root: &Path, path: &Path, column: &str) -> Result<Emails, Vec<CsvProblem>> {
+        let too_large = || format!("customer file is larger than {} MiB", MAX_CSV_BYTES / (1024 * 1024));
         let problem = |line, message: String, hint: &str| CsvProblem {
             line,
             message,
             hint: hint.to_string(),
         };
-        let meta = std::fs::metadata(path).map_err(|e| {
-            vec![problem(
-                None,
-                format!("cannot read customer file: {e}"),
-                "the path is relative to the directory holding adsctl.yaml",
-            )]
+        // inside the config directory, a regular file, and at most MAX_CSV_BYTES actually read
+        let file = super::guard::open_confined(root, path).map_err(|r| {
+            let (message, hint) = match r {
+                Refused::Outside { target: Some(t) } => (
+                    format!("customer file is a symbolic link to `{t}`, outside the config directory"),
+                    "adsctl reads only files inside the directory holding adsctl.yaml; copy the file in instead",
+                ),
+                Refused::Outside { target: None } => (
+                    "customer file resolves outside the config directory".into(),
+                    "adsctl reads only files inside the directory holding adsctl.yaml; copy the file in instead",
+                ),
+                Refused::Dangling { target } => (
+                    format!("customer file is a symbolic link to `{target}`, which does not exist"),
+                    "fix or remove the link",
+                ),
+                Refused::NotRegular(kind) => (
+                    format!("customer file is {kind}, not a regular file"),
+                    "point `path` at a CSV file",
+                ),
+                Refused::TooLarge { .. } => (too_large(), "split the list or upload it outside adsctl"),
+                Refused::Io(e) => (
+                    format!("cannot read customer file: {e}"),
+                    "the path is relative to the directory holding adsctl.yaml",
+                ),
+            };
+            vec![problem(None, message, hint)]
         })?;
-        if !meta.is_file() {
-            return Err(vec![problem(
-                None,
-                "customer file is not a file".into(),
-                "point `path` at a CSV file",
-            )]);
-        }
-        if meta.len() > MAX_CSV_BYTES {
-            return Err(vec![problem(
-                None,
-                format!("customer file is larger than {} MiB", MAX_CSV_BYTES / (1024 * 1024)),
-                "split the list or upload it outside adsctl",
-            )]);
-        }
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| {
-            vec![problem(
-                None,
-                format!("cannot read customer file: {e}"),
-                "check the file",
-            )]
-        })?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(Limited::new(file, MAX_CSV_BYTES));
         let headers = rdr
             .headers()
             .map_err(|e| {
@@ -150,6 +155,13 @@ impl Emails {
             if problems.len() >= 20 {
                 break;
             }
+        }
+        if rdr.get_ref().exceeded {
+            return Err(vec![problem(
+                None,
+                too_large(),
+                "split the list or upload it outside adsctl",
+            )]);
         }
         if problems.is_empty() {
             Ok(Emails(out))

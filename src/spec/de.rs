@@ -170,6 +170,34 @@ impl<'a> NodeDe<'a> {
             _ => self.fail(&what),
         }
     }
+    /// Text with a control character (written as an escape: raw ones are refused with the file) is refused:
+    /// names, ad text and ids go to terminals, CI logs and the platforms.
+    fn checked(&self, t: &str) -> Result<(), DeError> {
+        // Raw control characters are refused with the file (`load`): only a double-quoted escape can make one.
+        if !matches!(
+            &self.0.kind,
+            NodeKind::Scalar {
+                style: Style::Quoted,
+                ..
+            }
+        ) || !super::excerpt::may_be_hostile(t)
+        {
+            return Ok(());
+        }
+        match t.chars().find(|c| super::excerpt::is_hostile_char(*c) || *c == '\r') {
+            None => Ok(()),
+            Some(c) => Err(DeError::new(
+                Code::ControlCharacter,
+                format!(
+                    "text holds a control character `{}` (U+{:04X})",
+                    super::excerpt::escape_char(c),
+                    c as u32
+                ),
+            )
+            .hint("remove it (check for `\\0`, `\\e`, `\\x..` or `\\u....` escapes in double quotes)")
+            .at(self.0.span)),
+        }
+    }
     fn bool(&self) -> Result<bool, DeError> {
         match self.text() {
             Some(("true" | "True" | "TRUE", Style::Plain)) => Ok(true),
@@ -209,7 +237,10 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match &self.0.kind {
                 _ if self.0.is_null() => visitor.visit_unit(),
-                NodeKind::Scalar { text, .. } => visitor.visit_str(text),
+                NodeKind::Scalar { text, .. } => {
+                    self.checked(text)?;
+                    visitor.visit_str(text)
+                }
                 NodeKind::Seq(items) => visitor.visit_seq(Seq { items: items.iter() }),
                 NodeKind::Map(entries) => visitor.visit_map(Map {
                     entries: entries.iter(),
@@ -254,7 +285,10 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         positioned!(self, {
             match self.text() {
-                Some((t, _)) if !self.0.is_null() => visitor.visit_str(t),
+                Some((t, _)) if !self.0.is_null() => {
+                    self.checked(t)?;
+                    visitor.visit_str(t)
+                }
                 _ => self.fail(&"a string"),
             }
         })
@@ -388,6 +422,7 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         positioned!(self, {
             match self.text() {
                 Some((t, _)) if !self.0.is_null() => {
+                    self.checked(t)?;
                     let t = t.trim();
                     let v = variants
                         .iter()
@@ -450,8 +485,21 @@ fn key_text(k: &Node) -> &str {
 
 fn unknown_field(k: &Node, key: &str, name: &str, fields: &[&str]) -> DeError {
     let what = describe(name);
+    // `daily:50` in a flow mapping: one plain scalar, because the colon is not followed by a space
+    if let Some((field, value)) = key.split_once(':') {
+        if fields.contains(&field) && !value.starts_with(' ') {
+            return DeError::new(Code::YamlSyntax, format!("missing space after `:` in `{key}`"))
+                .hint(format!(
+                    "write `{field}: {value}`: YAML needs a space after the colon of a key"
+                ))
+                .at(k.span);
+        }
+    }
     let mut e = DeError::new(Code::UnknownField, format!("unknown field `{key}` in {what}")).at(k.span);
     let list = fields.join(", ");
+    if name == "ResourceFile" && key == "accounts" {
+        return e.hint("accounts are declared in adsctl.yaml, the project file at the root; this is a resource file");
+    }
     e = match did_you_mean(key, fields.iter().copied()) {
         Some(s) => e.hint(format!("did you mean `{s}`? fields of {what}: {list}")),
         None => e.hint(format!("fields of {what}: {list}")),

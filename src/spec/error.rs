@@ -18,6 +18,12 @@ pub enum Code {
     EmptyFile,
     InvalidUtf8,
     FileTooLarge,
+    /// A path that resolves outside the config directory (a symlink out of it).
+    OutsideConfig,
+    /// A path that is not a regular file (a directory, FIFO, socket or device).
+    NotAFile,
+    /// A control character (or bidirectional control) in a file or a text value.
+    ControlCharacter,
     YamlSyntax,
     YamlAlias,
     TooDeep,
@@ -40,6 +46,9 @@ impl Code {
             Code::EmptyFile => "empty-file",
             Code::InvalidUtf8 => "invalid-utf8",
             Code::FileTooLarge => "file-too-large",
+            Code::OutsideConfig => "outside-config",
+            Code::NotAFile => "not-a-file",
+            Code::ControlCharacter => "control-character",
             Code::YamlSyntax => "yaml-syntax",
             Code::YamlAlias => "yaml-alias",
             Code::TooDeep => "too-deep",
@@ -143,6 +152,21 @@ impl SpecErrors {
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
+    /// Make every message, hint and file name safe to print (user text escaped and elided to a short
+    /// excerpt; see `excerpt`), then sort.
+    pub fn finish(&mut self) {
+        let sources = std::mem::take(&mut self.sources);
+        for e in &mut self.errors {
+            e.file = super::excerpt::file_name(&e.file);
+            e.message = super::excerpt::message(&e.message);
+            e.hint = e.hint.as_deref().map(super::excerpt::hint);
+        }
+        self.sources = sources
+            .into_iter()
+            .map(|(k, v)| (super::excerpt::file_name(&k), v))
+            .collect();
+        self.sort();
+    }
     /// Sort by file and position and drop exact repeats, so output is stable.
     pub fn sort(&mut self) {
         self.errors
@@ -155,7 +179,7 @@ impl SpecErrors {
     }
     /// Compiler-style rendering with source snippets.
     pub fn render(&self, color: bool) -> String {
-        use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
+        use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic};
         let theme = if color {
             GraphicalTheme::unicode()
         } else {
@@ -172,8 +196,10 @@ impl SpecErrors {
             let source = self.sources.get(&e.file).filter(|s| e.offset <= s.len());
             let report = match source {
                 Some(src) => {
-                    diag = diag.with_label(LabeledSpan::at(e.offset..e.offset + e.len, "here"));
-                    miette::Report::new(diag).with_source_code(NamedSource::new(e.file.clone(), src.clone()))
+                    // a window of the lines around the mistake, escaped (never a whole minified line)
+                    let snippet = super::excerpt::Snippet::new(&e.file, src, e.offset, e.len);
+                    diag = diag.with_label(LabeledSpan::new_with_span(Some("here".into()), snippet.span()));
+                    miette::Report::new(diag).with_source_code(snippet)
                 }
                 None => miette::Report::new(diag),
             };

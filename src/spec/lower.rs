@@ -12,6 +12,7 @@ use super::audience::Emails;
 use super::de::Spanned;
 use super::error::{did_you_mean, Code, SpecError};
 use super::load::Sources;
+use super::rules;
 use super::types::*;
 use super::yaml::Span;
 use crate::model::{
@@ -32,6 +33,14 @@ pub struct Lower<'a> {
     /// user's own files, so hash flooding is no concern.)
     declared: rustc_hash::FxHashMap<Address, Span>,
     csv_cache: HashMap<(String, String), Option<std::rc::Rc<Emails>>>,
+    /// Accounts declared but invalid: references to them are not reported again (the account's own error says
+    /// what is wrong).
+    broken_accounts: BTreeSet<String>,
+    /// Addresses whose name is not in NFC, by their NFC form: a name that differs from another only in Unicode
+    /// normalisation is a duplicate.
+    declared_nfc: rustc_hash::FxHashMap<Address, Span>,
+    /// Resources pinned to a platform id, with where the id is written (`rules::duplicate_ids`).
+    pinned: Vec<(Address, String, Span)>,
 }
 
 fn money_hint(c: Currency) -> String {
@@ -54,12 +63,25 @@ impl<'a> Lower<'a> {
             resources: Vec::new(),
             declared: HashMap::default(),
             csv_cache: HashMap::new(),
+            broken_accounts: BTreeSet::new(),
+            declared_nfc: HashMap::default(),
+            pinned: Vec::new(),
         }
     }
 
     fn err(&mut self, span: Span, code: Code, msg: impl Into<String>, hint: impl Into<String>) {
         let e = self.sources.error(span, code, msg).with_hint(hint);
         self.errors.push(e);
+    }
+
+    fn problems(&mut self, problems: Vec<rules::Problem>) {
+        for p in problems {
+            self.err(p.span, p.code, p.message, p.hint);
+        }
+    }
+
+    fn at(&self, span: Span) -> String {
+        self.location(span).to_string()
     }
 
     fn location(&self, span: Span) -> SourceLocation {
@@ -73,22 +95,33 @@ impl<'a> Lower<'a> {
     // ---------------------------------------------------------------- accounts
 
     pub fn accounts(&mut self, file: ProjectFile) {
+        let same = rules::same_platform_account(&file, |s| self.at(s));
+        self.problems(same);
         for (name, item) in file.accounts.entries {
-            let Some(spec) = item.value else { continue };
-            if name.is_empty() || name.contains('/') || name.contains('%') || name.trim() != name.as_str() {
+            let Some(spec) = item.value else {
+                self.broken_accounts.insert(name.value.clone());
+                continue;
+            };
+            if !rules::valid_account_name(&name) {
                 self.err(
                     name.span,
                     Code::InvalidValue,
                     format!("invalid account name `{}`", name.value),
-                    "use letters, digits, `-` and `_` (the name starts every address)",
+                    "use ASCII letters, digits, `-` and `_`, at most 64 (the name starts every address)",
                 );
+                self.broken_accounts.insert(name.value.clone());
                 continue;
             }
             if self.accounts.contains_key(&name.value) {
                 continue; // reported as a duplicate key
             }
-            if let Some(a) = self.account(&name, spec) {
-                self.accounts.insert(name.value.clone(), a);
+            match self.account(&name, spec) {
+                Some(a) => {
+                    self.accounts.insert(name.value.clone(), a);
+                }
+                None => {
+                    self.broken_accounts.insert(name.value.clone());
+                }
             }
         }
     }
@@ -219,13 +252,12 @@ impl<'a> Lower<'a> {
             _ => {}
         }
         if let Some(tz) = &*spec.time_zone {
-            let valid = tz.contains('/') || tz.as_str() == "UTC";
-            if !valid || tz.contains(' ') {
+            if let Err(hint) = rules::time_zone(tz.trim()) {
                 self.err(
                     tz.span,
                     Code::InvalidValue,
-                    format!("invalid time zone `{}`", tz.value),
-                    "use an IANA name such as `America/New_York` or `Europe/Paris`",
+                    format!("unknown time zone `{}`", tz.value),
+                    hint,
                 );
                 ok = false;
             }
@@ -308,12 +340,14 @@ impl<'a> Lower<'a> {
                 None
             }
             Err(e) => {
-                self.err(
-                    a.span,
-                    Code::InvalidValue,
-                    format!("`{field}`: {e}"),
-                    "write a plain amount such as `50` or `12.34`",
-                );
+                let comma = a.0.split_once(',').filter(|(w, f)| {
+                    !w.is_empty() && !f.is_empty() && (w.bytes().chain(f.bytes())).all(|b| b.is_ascii_digit())
+                });
+                let hint = match comma {
+                    Some((w, f)) => format!("use a decimal point: `{w}.{f}`"),
+                    None => "write a plain amount such as `50` or `12.34`".into(),
+                };
+                self.err(a.span, Code::InvalidValue, format!("`{field}`: {e}"), hint);
                 None
             }
         }
@@ -355,6 +389,30 @@ impl<'a> Lower<'a> {
             );
             return false;
         }
+        // a name equal to another after Unicode normalisation (`Café` typed as `e` + combining accent)
+        let nfc = addr_nfc(addr);
+        let key = nfc.as_ref().unwrap_or(addr);
+        let first = match &nfc {
+            Some(n) => self.declared_nfc.get(n).or_else(|| self.declared.get(n)).copied(),
+            None if self.declared_nfc.is_empty() => None,
+            None => self.declared_nfc.get(key).copied(),
+        };
+        if let Some(first) = first {
+            let first = self.location(first);
+            self.err(
+                span,
+                Code::Duplicate,
+                format!(
+                    "duplicate {what} `{}`: it differs from the one at {first} only in Unicode normalisation",
+                    addr.name().unwrap_or("")
+                ),
+                "the two look the same but are encoded differently (composed and decomposed accents); keep one",
+            );
+            return false;
+        }
+        if let Some(n) = nfc {
+            self.declared_nfc.insert(n, span);
+        }
         self.declared.insert(addr.clone(), span);
         true
     }
@@ -381,6 +439,7 @@ impl<'a> Lower<'a> {
                 );
             } else {
                 r.id = Some(v.to_string());
+                self.pinned.push((r.address.clone(), v.to_string(), id.span));
             }
         }
         if let Some(l) = lifecycle {
@@ -413,6 +472,8 @@ impl<'a> Lower<'a> {
     /// The account a resource names, checked to be on one of `platforms`.
     fn account_ref(&mut self, acct: &S<String>, what: &str, platforms: &[Platform]) -> Option<Account> {
         match self.accounts.get(acct.as_str()) {
+            // the account's own error is reported: its references are follow-on errors
+            None if self.broken_accounts.contains(acct.as_str()) => None,
             None => {
                 let names: Vec<&str> = self.accounts.keys().map(String::as_str).collect();
                 let hint = match did_you_mean(acct, names.iter().copied()) {
@@ -449,7 +510,16 @@ impl<'a> Lower<'a> {
     }
 
     fn text(&mut self, s: &S<String>, field: &str, max: usize) -> Option<Value> {
-        let n = s.chars().count();
+        self.text_counted(s, field, max, false)
+    }
+
+    /// [`Self::text`], counting double-width characters twice when `google_width`.
+    fn text_counted(&mut self, s: &S<String>, field: &str, max: usize, google_width: bool) -> Option<Value> {
+        let (n, wide) = if google_width {
+            rules::google_width(s)
+        } else {
+            (s.chars().count(), 0)
+        };
         if s.trim().is_empty() {
             self.err(
                 s.span,
@@ -463,7 +533,10 @@ impl<'a> Lower<'a> {
             self.err(
                 s.span,
                 Code::Constraint,
-                format!("`{field}` is {n} characters; the limit is {max}"),
+                format!(
+                    "`{field}` is {n} characters{}; the limit is {max}",
+                    double_width_note(wide)
+                ),
                 format!("shorten it by {}", plural(n - max, "character")),
             );
             return None;
@@ -492,19 +565,43 @@ impl<'a> Lower<'a> {
         }
     }
 
-    /// A field that does not belong on this platform.
+    /// A field that does not belong on this platform: reported at its key, with its counterpart here.
     fn not_here<T>(&mut self, f: &Option<S<T>>, field: &str, platform: Platform, other: &str) {
         if let Some(v) = f {
+            let at = self.sources.key_of(v.span).unwrap_or(v.span);
             self.err(
-                v.span,
+                at,
                 Code::InvalidValue,
                 format!("`{field}` is a {other} field; this account is {platform}"),
-                format!("remove `{field}`"),
+                rules::counterpart(platform, field),
+            );
+        }
+    }
+
+    /// A list field that does not belong on this platform, reported at its key (found next to `name`).
+    fn list_not_here<T>(&mut self, list: &[T], name: Span, field: &str, platform: Platform, other: &str) {
+        if !list.is_empty() {
+            let at = self.sources.key_in(name, field).unwrap_or(name);
+            self.err(
+                at,
+                Code::InvalidValue,
+                format!("`{field}` belong to {other} campaigns; this account is {platform}"),
+                rules::counterpart(platform, field),
             );
         }
     }
 
     fn missing(&mut self, span: Span, field: &str, what: &str, example: &str) {
+        // written without a value (`budget:`): point at the key
+        if let Some(key) = self.sources.key_in(span, field) {
+            self.err(
+                key,
+                Code::MissingField,
+                format!("`{field}` has no value; {what} needs it"),
+                format!("write `{field}: {example}`"),
+            );
+            return;
+        }
         self.err(
             span,
             Code::MissingField,
@@ -529,6 +626,14 @@ impl<'a> Lower<'a> {
         self.declared.reserve(n);
         let mut lookalikes = Vec::new();
         let mut campaigns = Vec::new();
+        for file in &files {
+            let lines = rules::single_line(file);
+            self.problems(lines);
+            for c in file.campaigns.iter().filter_map(|i| i.value.as_ref()) {
+                let conflicts = rules::keyword_conflicts(c, |s| self.at(s));
+                self.problems(conflicts);
+            }
+        }
         for file in files {
             for b in file.budgets.into_iter().filter_map(|i| i.value) {
                 self.budget(b);
@@ -545,6 +650,9 @@ impl<'a> Lower<'a> {
         for c in campaigns {
             self.campaign(c);
         }
+        let pinned = std::mem::take(&mut self.pinned);
+        let twice = rules::duplicate_ids(&pinned, |s| self.at(s));
+        self.problems(twice);
     }
 }
 
@@ -723,7 +831,8 @@ impl<'a> Lower<'a> {
         } else {
             let path = self.root.join(rel);
             let display = path.display().to_string();
-            match Emails::read(&path, cf.column.trim()) {
+            let root = std::fs::canonicalize(self.root).unwrap_or_else(|_| self.root.to_path_buf());
+            match Emails::read(&root, &path, cf.column.trim()) {
                 Ok(e) => Some(std::rc::Rc::new(e)),
                 Err(problems) => {
                     for p in problems {
@@ -1017,14 +1126,7 @@ impl<'a> Lower<'a> {
         self.not_here(&c.bid_strategy, "bid_strategy", p, "Meta");
         self.not_here(&c.start_time, "start_time", p, "Meta");
         self.not_here(&c.stop_time, "stop_time", p, "Meta");
-        if !c.ad_sets.is_empty() {
-            self.err(
-                c.name.span,
-                Code::InvalidValue,
-                "`ad_sets` belong to Meta campaigns; this account is google_ads",
-                "use `ad_groups`",
-            );
-        }
+        self.list_not_here(&c.ad_sets, c.name.span, "ad_sets", p, "Meta");
         self.status(&c.status, p, &mut r);
         let adopted = c.id.is_some();
         match &*c.channel {
@@ -1268,6 +1370,9 @@ impl<'a> Lower<'a> {
                 "use fewer words",
             );
             false
+        } else if let Some((msg, hint)) = rules::keyword_syntax(t) {
+            self.err(t.span, Code::InvalidValue, msg, hint);
+            false
         } else {
             true
         }
@@ -1416,7 +1521,8 @@ impl<'a> Lower<'a> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         for t in list.iter() {
-            let len = t.text.chars().count();
+            // Google counts double-width characters twice (docs/spec.md)
+            let (len, wide) = rules::google_width(&t.text);
             if t.text.trim().is_empty() {
                 self.err(t.span, Code::Constraint, format!("empty {what}"), "write some text");
                 ok = false;
@@ -1424,12 +1530,15 @@ impl<'a> Lower<'a> {
                 self.err(
                     t.span,
                     Code::Constraint,
-                    format!("{what} is {len} characters; the limit is {max_len}"),
+                    format!(
+                        "{what} is {len} characters{}; the limit is {max_len}",
+                        double_width_note(wide)
+                    ),
                     format!("shorten it by {}", plural(len - max_len, "character")),
                 );
                 ok = false;
             }
-            if !seen.insert(t.text.trim().to_lowercase()) {
+            if !seen.insert(rules::text_key(&t.text)) {
                 self.err(
                     t.span,
                     Code::Duplicate,
@@ -1475,7 +1584,7 @@ impl<'a> Lower<'a> {
         }
         for (f, v) in [("path1", &*rsa.path1), ("path2", &*rsa.path2)] {
             if let Some(v) = v {
-                if let Some(x) = self.text(v, f, 15) {
+                if let Some(x) = self.text_counted(v, f, 15, true) {
                     r.fields.insert(f, x);
                 }
             }
@@ -1541,19 +1650,13 @@ impl<'a> Lower<'a> {
         let p = acct.platform;
         self.not_here(&c.channel, "channel", p, "Google Ads");
         self.not_here(&c.bidding, "bidding", p, "Google Ads");
-        self.not_here(&c.start_date, "start_date", p, "Google Ads (Meta uses `start_time`)");
-        self.not_here(&c.end_date, "end_date", p, "Google Ads (Meta uses `stop_time`)");
+        self.not_here(&c.start_date, "start_date", p, "Google Ads");
+        self.not_here(&c.end_date, "end_date", p, "Google Ads");
         self.not_here(&c.network, "network", p, "Google Ads");
         self.not_here(&c.eu_political_advertising, "eu_political_advertising", p, "Google Ads");
         self.not_here(&c.labels, "labels", p, "Google Ads");
-        if !c.ad_groups.is_empty() || !c.negative_keywords.is_empty() {
-            self.err(
-                c.name.span,
-                Code::InvalidValue,
-                "`ad_groups` and `negative_keywords` belong to Google Ads campaigns; this account is meta",
-                "use `ad_sets`",
-            );
-        }
+        self.list_not_here(&c.ad_groups, c.name.span, "ad_groups", p, "Google Ads");
+        self.list_not_here(&c.negative_keywords, c.name.span, "negative_keywords", p, "Google Ads");
         let adopted = c.id.is_some();
         self.status(&c.status, p, &mut r);
         match &*c.objective {
@@ -1693,6 +1796,8 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(t) = &*s.targeting {
+            let problems = rules::targeting(t, |v| self.sources.key_of(v));
+            self.problems(problems);
             self.targeting(acct, t, &mut r);
         }
         if let Some(b) = s.budget.as_ref() {
@@ -1880,6 +1985,31 @@ impl<'a> Lower<'a> {
         }
         self.resources.push(r);
     }
+}
+
+/// ` (N double-width characters count twice)` when there are any.
+fn double_width_note(wide: usize) -> String {
+    match wide {
+        0 => String::new(),
+        1 => " (1 double-width character counts twice)".into(),
+        n => format!(" ({n} double-width characters count twice)"),
+    }
+}
+
+/// `addr` with every name in NFC, when some name is not (no allocation for the usual ASCII or NFC names).
+fn addr_nfc(addr: &Address) -> Option<Address> {
+    if addr.path.iter().all(|(_, n)| n.is_ascii()) {
+        return None;
+    }
+    let names: Vec<Option<String>> = addr.path.iter().map(|(_, n)| rules::nfc_if_needed(n)).collect();
+    if names.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut out = Address::account(&addr.account);
+    for ((kind, name), nfc) in addr.path.iter().zip(names) {
+        out = out.child(*kind, nfc.unwrap_or_else(|| name.clone()));
+    }
+    Some(out)
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -16,10 +16,14 @@ use crate::model::{Account, Resource};
 pub mod audience;
 mod de;
 mod error;
+mod excerpt;
 mod fast;
+mod guard;
 mod load;
 mod lower;
+mod rules;
 pub mod schema;
+mod syntax;
 pub mod types;
 mod yaml;
 
@@ -53,8 +57,16 @@ pub struct Project {
     pub resources: Vec<Resource>,
 }
 
-/// Read, validate and lower the config directory `dir`. On failure, every problem found is returned.
+/// Read, validate and lower the config directory `dir`. On failure, every problem found is returned, made safe to
+/// print (user text escaped and elided to short excerpts).
 pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
+    load_dir(dir).map_err(|mut e| {
+        e.finish();
+        e
+    })
+}
+
+fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
     let shown = |p: &Path| p.display().to_string();
     let dir_name = shown(dir);
     match std::fs::metadata(dir) {
@@ -72,21 +84,59 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
             ))
         }
     }
-    let project_path = [dir.join("adsctl.yaml"), dir.join("adsctl.yml")]
+    // Every file read must resolve inside this directory (see `guard`).
+    let root = match std::fs::canonicalize(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(SpecErrors::one(
+                SpecError::file_level(&dir_name, Code::Io, format!("cannot read directory: {e}"))
+                    .with_hint("pass the directory that holds adsctl.yaml"),
+            ))
+        }
+    };
+    let mut errors = Vec::new();
+    // The project file: `adsctl.yaml` or `adsctl.yml`, whatever it is (a directory or a link out is reported as
+    // such when it is read); both at once is ambiguous.
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    let candidates: Vec<PathBuf> = [dir.join("adsctl.yaml"), dir.join("adsctl.yml")]
         .into_iter()
-        .find(|p| p.is_file());
-    let Some(project_path) = project_path else {
+        .filter(|p| exists(p))
+        .collect();
+    if candidates.len() > 1 {
+        errors.push(
+            SpecError::file_level(
+                shown(&candidates[1]),
+                Code::Duplicate,
+                "both adsctl.yaml and adsctl.yml exist; only one project file is allowed",
+            )
+            .with_hint("merge them into adsctl.yaml and delete adsctl.yml"),
+        );
+    }
+    let Some(project_path) = candidates.into_iter().next() else {
+        let near = std::fs::read_dir(dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| {
+                let l = n.to_ascii_lowercase();
+                l == "adsctl.yaml" || l == "adsctl.yml" || l == "adsctl.yaml.txt" || l == "adsctl.json"
+            });
+        let hint = match near {
+            Some(n) => format!("found `{n}`: rename it to `adsctl.yaml`"),
+            None => "run adsctl in the directory that holds adsctl.yaml, or pass it: `adsctl validate path/to/dir`"
+                .to_string(),
+        };
         return Err(SpecErrors::one(
-            SpecError::file_level(&dir_name, Code::NoProjectFile, "no adsctl.yaml in this directory").with_hint(
-                "run adsctl in the directory that holds adsctl.yaml, or pass it: `adsctl validate path/to/dir`",
-            ),
+            SpecError::file_level(&dir_name, Code::NoProjectFile, "no adsctl.yaml in this directory").with_hint(hint),
         ));
     };
 
     let mut sources = load::Sources::default();
-    let mut errors = Vec::new();
 
-    let project_file = match sources.read(&project_path, shown(&project_path)) {
+    let before_project = errors.len();
+    let project_file = match sources.read(&root, &project_path, shown(&project_path)) {
         Ok((_, docs)) => {
             if docs.len() > 1 {
                 errors.push(
@@ -108,15 +158,39 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
     };
 
     // An account that failed to parse makes every reference to it dangle: do not pile those on.
-    let accounts_ok = errors.is_empty();
+    let accounts_ok = errors.len() == before_project;
     let mut files = Vec::new();
     let mut unread: Vec<usize> = Vec::new();
     match load::resource_files(dir) {
-        Ok(paths) => {
+        Ok(found) => {
+            let root_project = [dir.join("adsctl.yaml"), dir.join("adsctl.yml")];
+            for p in &found.misnamed {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // `adsctl.YAML` beside the project file is a project file written twice
+                let at_root = p.parent() == Some(dir) && name.to_ascii_lowercase().starts_with("adsctl.");
+                let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+                let fixed = format!("{stem}.{}", ext.to_ascii_lowercase());
+                errors.push(
+                    SpecError::file_level(
+                        shown(p),
+                        Code::InvalidValue,
+                        format!("`{name}` is not read: adsctl reads files ending in `.yaml` or `.yml`, in lower case"),
+                    )
+                    .with_hint(if at_root && root_project.iter().any(|r| exists(r)) {
+                        "delete it: the project file is adsctl.yaml".to_string()
+                    } else {
+                        format!("rename it to `{fixed}`")
+                    }),
+                );
+            }
+            let paths = found.files;
             // Files are read, parsed and deserialized on every core (YAML scanning is most of a large load);
             // their sources, resources and errors are then taken in file order, as if read one by one.
             let base = sources.files.len();
-            for (path, read) in paths.iter().zip(load::read_resource_files(&paths, base, &shown)) {
+            for (path, read) in paths.iter().zip(load::read_resource_files(&root, &paths, base, &shown)) {
                 // a file that could not be read keeps its number (the spans of the files after it stay right),
                 // with no text to show
                 let source = read.source.unwrap_or_else(|| {
@@ -160,6 +234,7 @@ pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
             resources: lower.resources,
         });
     }
+    rules::drop_follow_on(&mut errors);
     let mut out = SpecErrors {
         errors,
         sources: BTreeMap::new(),

@@ -83,24 +83,42 @@ pub fn plain_type(text: &str) -> &'static str {
 struct Lines<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// The last position asked for: (line, col, byte offset). Events come in order, so the next position is
+    /// usually found by walking on from it; counting from the start of the line each time was quadratic on a
+    /// long line (a minified file: minutes for a few hundred KiB).
+    last: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Lines { text, starts }
+        Lines {
+            text,
+            starts,
+            last: std::cell::Cell::new((0, 0, 0)),
+        }
     }
     /// Byte offset of a 1-based line and 1-based char column.
     fn offset(&self, line: usize, col: usize) -> usize {
         let Some(&start) = self.starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
-        let rest = &self.text[start..];
-        rest.char_indices()
-            .nth(col.saturating_sub(1))
-            .map(|(i, _)| start + i)
-            .unwrap_or(self.text.len())
+        let (last_line, last_col, last_offset) = self.last.get();
+        let (from_col, from) = if last_line == line && last_col <= col && last_col > 0 {
+            (last_col, last_offset)
+        } else {
+            (1, start)
+        };
+        let offset = self.text[from..]
+            .char_indices()
+            .nth(col.saturating_sub(from_col))
+            .map(|(i, _)| from + i)
+            .unwrap_or(self.text.len());
+        if offset < self.text.len() {
+            self.last.set((line, col, offset));
+        }
+        offset
     }
 }
 
@@ -138,10 +156,79 @@ fn start_at_first_child(mut n: Node) -> Node {
 /// Parse every document of one file. An error stops at the first syntax problem (YAML cannot be resumed).
 pub fn parse(text: &str, file: usize, path: &str) -> Result<Vec<Node>, SpecError> {
     // Most files are in the subset the fast path knows; it gives up on anything else (errors included).
-    if let Some(docs) = super::fast::parse(text, file) {
-        return Ok(docs);
+    let mut docs = match super::fast::parse(text, file) {
+        Some(docs) => docs,
+        None => parse_full(text, file, path)?,
+    };
+    for d in &mut docs {
+        place_empty_values(d, text);
     }
-    parse_full(text, file, path)
+    Ok(docs)
+}
+
+/// An empty value (`accounts:` with nothing under it, a `- ` item holding only a comment) is a null scalar that
+/// the parser places where it noticed the next token, often lines later or past the end of the file. Place it
+/// where it was written: on its key, or on the `-` of its item.
+fn place_empty_values(node: &mut Node, text: &str) {
+    let empty = |n: &Node| matches!(&n.kind, NodeKind::Scalar { text, style: Style::Plain } if text.is_empty());
+    match &mut node.kind {
+        NodeKind::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                if empty(v) {
+                    v.span = k.span;
+                } else {
+                    place_empty_values(v, text);
+                }
+            }
+        }
+        NodeKind::Seq(items) => {
+            let mut floor = node.span.offset.min(text.len());
+            for item in items.iter_mut() {
+                if empty(item) {
+                    if let Some(dash) = empty_item_dash(text, floor, item.span.offset) {
+                        item.span = dash;
+                        item.span.file = node.span.file;
+                    }
+                } else {
+                    place_empty_values(item, text);
+                }
+                floor = floor.max((item.span.offset + item.span.len).min(text.len()));
+            }
+        }
+        NodeKind::Scalar { .. } => {}
+    }
+}
+
+/// The last line between bytes `from` and `to` of `text` that holds only `-` (and perhaps a comment): the span
+/// of that `-`.
+fn empty_item_dash(text: &str, from: usize, to: usize) -> Option<Span> {
+    let (from, to) = (from.min(text.len()), to.min(text.len()));
+    if from > to || !text.is_char_boundary(from) || !text.is_char_boundary(to) {
+        return None;
+    }
+    let line_start = text[..from].rfind('\n').map_or(0, |i| i + 1);
+    let mut offset = line_start;
+    let mut found = None;
+    for l in text[line_start..to].split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']).trim_start_matches(' ');
+        let rest = body.strip_prefix('-').map(str::trim_start);
+        let whole = l.ends_with('\n') || offset + l.len() == text.len();
+        if whole && rest.is_some_and(|r| r.is_empty() || r.starts_with('#')) {
+            let at = offset + (l.len() - l.trim_start_matches(' ').len());
+            found = Some(at);
+        }
+        offset += l.len();
+    }
+    let at = found?;
+    let line = text[..at].matches('\n').count() + 1;
+    let col = text[..at].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some(Span {
+        file: 0,
+        offset: at,
+        len: 1,
+        line,
+        col,
+    })
 }
 
 /// [`parse`] with yaml-rust2 only.
@@ -170,6 +257,18 @@ pub(super) fn parse_full(text: &str, file: usize, path: &str) -> Result<Vec<Node
                         "nesting too deep".into(),
                         "flatten the structure; no adsctl resource nests this deep",
                     ));
+                }
+                // at the mistake, in the user's terms, when a rule recognises it
+                if let Some(x) = super::syntax::explain(text, span.line, span.col, e.info()) {
+                    let offset = lines.offset(x.line, x.col);
+                    let span = Span {
+                        file,
+                        offset,
+                        len: x.len.min(text.len().saturating_sub(offset)),
+                        line: x.line,
+                        col: x.col,
+                    };
+                    return Err(err(span, Code::YamlSyntax, x.message, &x.hint));
                 }
                 return Err(err(
                     span,
@@ -295,6 +394,32 @@ mod tests {
         assert!(parse(&deep, 0, "t").is_err());
         let deep_block: String = (0..100).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
         assert!(parse(&deep_block, 0, "t").is_err());
+    }
+
+    #[test]
+    fn positions_on_a_long_line_with_multibyte_text() {
+        // columns are counted on from the previous node of the line: check them all, out of order too
+        let items: Vec<String> = (0..3000).map(|i| format!("é{i}ü")).collect();
+        let text = format!("a: [{}]\nb: [x, 'é', y]\n", items.join(", "));
+        let check = |doc: &Node| {
+            let NodeKind::Map(e) = &doc.kind else { panic!() };
+            let NodeKind::Seq(xs) = &e[0].1.kind else { panic!() };
+            assert_eq!(xs.len(), items.len());
+            for (x, want) in xs.iter().zip(&items) {
+                assert!(text[x.span.offset..].starts_with(want.as_str()));
+                assert_eq!(x.span.col, text[..x.span.offset].chars().count() + 1);
+                assert_eq!(x.span.line, 1);
+            }
+            let NodeKind::Seq(ys) = &e[1].1.kind else { panic!() };
+            assert_eq!((ys[2].span.line, ys[2].span.col), (2, 13));
+        };
+        check(&parse_full(&text, 0, "t").unwrap()[0]);
+        check(&super::super::fast::parse(&text, 0).expect("fast path")[0]);
+        let lines = Lines::new(&text);
+        // backwards on one line, then forwards again
+        assert_eq!(lines.offset(1, 100), text.char_indices().nth(99).unwrap().0);
+        assert_eq!(lines.offset(1, 5), text.char_indices().nth(4).unwrap().0);
+        assert_eq!(lines.offset(1, 200), text.char_indices().nth(199).unwrap().0);
     }
 
     #[test]

@@ -1,0 +1,578 @@
+//! Validation rules beyond the shape of one field: what a platform would refuse or a user would not want,
+//! although each value is well-formed on its own.
+//!
+//! Each rule is a function over the typed spec (or over what lowering made of it) that returns the problems it
+//! finds, positioned; `lower` calls them. Kept apart from `lower` so that each rule reads on its own.
+
+use std::collections::HashMap;
+
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_width::UnicodeWidthChar;
+
+use super::de::Spanned;
+use super::error::{did_you_mean, Code};
+use super::types::*;
+use super::yaml::Span;
+use crate::model::Platform;
+
+type S<T> = Spanned<T>;
+
+/// A problem found by a rule: where, what, how to fix it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub span: Span,
+    pub code: Code,
+    pub message: String,
+    pub hint: String,
+}
+
+fn problem(span: Span, code: Code, message: impl Into<String>, hint: impl Into<String>) -> Problem {
+    Problem {
+        span,
+        code,
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ accounts
+
+/// An account's local name starts every address and names its state files: ASCII letters, digits, `-` and `_`.
+pub fn valid_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An IANA time zone name (`Europe/Berlin`, `UTC`), checked against the tz database; the hint suggests the
+/// closest name.
+pub fn time_zone(tz: &str) -> Result<(), String> {
+    if tz.parse::<chrono_tz::Tz>().is_ok() {
+        return Ok(());
+    }
+    let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+    Err(match did_you_mean(tz, names) {
+        Some(s) => format!("did you mean `{s}`? use a name from the IANA time zone database"),
+        None => "use a name from the IANA time zone database, such as `America/New_York` or `Europe/Paris`".into(),
+    })
+}
+
+/// The account id a platform knows an account by, whatever the spelling (`123-456-7890` / `"1234567890"`,
+/// `act_0123` / `123`): digits without leading zeros.
+fn canonical_account_id(platform: Platform, spec: &AccountSpec) -> Option<(Span, String)> {
+    let raw = match platform {
+        Platform::GoogleAds => spec.customer_id.as_ref()?,
+        Platform::Meta => spec.ad_account_id.as_ref()?,
+        _ => return None,
+    };
+    let t = raw.trim();
+    let t = t.strip_prefix("act_").unwrap_or(t);
+    let digits: String = t.chars().filter(|c| *c != '-').collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    Some((raw.span, if digits.is_empty() { "0".into() } else { digits.into() }))
+}
+
+/// Two accounts that are one account on the platform (two names would manage it twice, each deleting what the
+/// other creates): the same id on the same API (accounts with different `endpoint:` overrides are on different
+/// servers, e.g. two emulators).
+pub fn same_platform_account(file: &ProjectFile, location: impl Fn(Span) -> String) -> Vec<Problem> {
+    // an account is known by its API (the default, or an `endpoint:` override such as an emulator) and its id
+    let mut seen: HashMap<(Platform, Option<&str>, String), (&str, Span)> = HashMap::new();
+    let mut out = Vec::new();
+    for (name, item) in &file.accounts.entries {
+        let Some(spec) = &item.value else { continue };
+        let platform: Platform = spec.platform.value.into();
+        let Some((span, id)) = canonical_account_id(platform, spec) else {
+            continue;
+        };
+        let api = spec.endpoint.as_ref().map(|e| e.trim().trim_end_matches('/'));
+        match seen.get(&(platform, api, id.clone())) {
+            Some((first, at)) => {
+                let (what, shown) = match platform {
+                    Platform::GoogleAds => ("Google Ads customer", format!("customer id {id}")),
+                    _ => ("Meta ad account", format!("act_{id}")),
+                };
+                out.push(problem(
+                    span,
+                    Code::Duplicate,
+                    format!(
+                        "account `{}` is the same {what} as `{first}` ({shown}, declared at {})",
+                        name.value,
+                        location(*at)
+                    ),
+                    "declare each platform account once: two names for one account would manage it twice",
+                ));
+            }
+            None => {
+                seen.insert((platform, api, id), (name.value.as_str(), span));
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ text
+
+/// How many characters a text counts for toward Google's ad text limits: characters whose East Asian Width is
+/// Wide or Fullwidth (CJK ideographs, kana, Hangul, full-width forms) count twice, every other character once.
+/// Counted on the NFC form (what the user sees as one letter with an accent is one character).
+pub fn google_width(text: &str) -> (usize, usize) {
+    if text.is_ascii() {
+        return (text.len(), 0);
+    }
+    let mut width = 0;
+    let mut wide = 0;
+    for c in text.nfc() {
+        if c.width() == Some(2) {
+            width += 2;
+            wide += 1;
+        } else {
+            width += 1;
+        }
+    }
+    (width, wide)
+}
+
+/// The key two texts are duplicates under: NFC, lower case, trimmed.
+pub fn text_key(text: &str) -> String {
+    let t = text.trim();
+    if t.is_ascii() {
+        return t.to_ascii_lowercase();
+    }
+    match is_nfc_quick(t.chars()) {
+        IsNormalized::Yes => t.to_lowercase(),
+        _ => t.nfc().collect::<String>().to_lowercase(),
+    }
+}
+
+/// `text` in NFC, when it is not already.
+pub fn nfc_if_needed(text: &str) -> Option<String> {
+    match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => None,
+        _ => {
+            let n: String = text.nfc().collect();
+            (n != text).then_some(n)
+        }
+    }
+}
+
+/// A value that must fit on one line (names, ad text, keywords): a line break or tab is a mistake (a block
+/// scalar `|` or a quoted `\n`), and the platforms refuse it.
+fn one_line(s: &S<String>, what: &str, out: &mut Vec<Problem>) {
+    if let Some(&c) = s.as_bytes().iter().find(|&&b| b == b'\n' || b == b'\t') {
+        let which = if c == b'\n' { "a line break" } else { "a tab" };
+        out.push(problem(
+            s.span,
+            Code::InvalidValue,
+            format!("{what} holds {which}"),
+            format!("write the {what} on one line"),
+        ));
+    }
+}
+
+fn one_line_opt(s: &Option<S<String>>, what: &str, out: &mut Vec<Problem>) {
+    if let Some(s) = s {
+        one_line(s, what, out);
+    }
+}
+
+fn one_line_text(s: &S<AdText>, what: &str, out: &mut Vec<Problem>) {
+    one_line(
+        &Spanned {
+            span: s.span,
+            value: s.text.clone(),
+        },
+        what,
+        out,
+    );
+}
+
+fn values<T>(items: &[super::de::Item<T>]) -> impl Iterator<Item = &T> {
+    items.iter().filter_map(|i| i.value.as_ref())
+}
+
+/// Every value of a resource file that must fit on one line.
+pub fn single_line(file: &ResourceFile) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for b in values(&file.budgets) {
+        one_line(&b.name, "budget name", &mut out);
+    }
+    for a in values(&file.audiences) {
+        one_line(&a.name, "audience name", &mut out);
+    }
+    for l in values(&file.lookalike_audiences) {
+        one_line(&l.name, "lookalike audience name", &mut out);
+    }
+    for c in values(&file.campaigns) {
+        one_line(&c.name, "campaign name", &mut out);
+        if let Some(labels) = &*c.labels {
+            for l in labels.iter() {
+                one_line(l, "label", &mut out);
+            }
+        }
+        for n in values(&c.negative_keywords) {
+            one_line(&n.text, "keyword", &mut out);
+        }
+        for g in values(&c.ad_groups) {
+            one_line(&g.name, "ad group name", &mut out);
+            for k in values(&g.keywords) {
+                one_line(&k.text, "keyword", &mut out);
+            }
+            for n in values(&g.negative_keywords) {
+                one_line(&n.text, "keyword", &mut out);
+            }
+            for ad in values(&g.ads) {
+                let r = &ad.responsive_search;
+                for h in r.headlines.iter() {
+                    one_line_text(h, "headline", &mut out);
+                }
+                for d in r.descriptions.iter() {
+                    one_line_text(d, "description", &mut out);
+                }
+                one_line_opt(&r.path1, "path1", &mut out);
+                one_line_opt(&r.path2, "path2", &mut out);
+            }
+        }
+        for s in values(&c.ad_sets) {
+            one_line(&s.name, "ad set name", &mut out);
+            for ad in values(&s.ads) {
+                one_line(&ad.name, "ad name", &mut out);
+                one_line_opt(&ad.creative.headline, "headline", &mut out);
+                one_line_opt(&ad.creative.description, "description", &mut out);
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ keywords
+
+/// Keyword text written with the match-type syntax of the Google Ads editor (`[shoes]` exact, `"shoes"` phrase,
+/// `+shoes` broad match modifier, `-shoes` negative): adsctl takes the match type from `match`, so the brackets
+/// would become part of the text.
+pub fn keyword_syntax(text: &str) -> Option<(String, String)> {
+    let t = text.trim();
+    let hint = |m: &str, bare: &str| format!("write `text: {bare}` with `match: {m}`");
+    let inner = |open: char, close: char| {
+        t.strip_prefix(open)
+            .and_then(|r| r.strip_suffix(close))
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+    };
+    if let Some(bare) = inner('[', ']') {
+        return Some((
+            format!("keyword `{t}` is written in exact-match brackets"),
+            hint("exact", bare),
+        ));
+    }
+    if let Some(bare) = inner('"', '"').or_else(|| inner('\u{201c}', '\u{201d}')) {
+        return Some((
+            format!("keyword `{t}` is written in phrase-match quotes"),
+            hint("phrase", bare),
+        ));
+    }
+    if t.split_whitespace().any(|w| w.len() > 1 && w.starts_with('+')) {
+        let bare: Vec<&str> = t.split_whitespace().map(|w| w.trim_start_matches('+')).collect();
+        return Some((
+            format!("keyword `{t}` uses the broad match modifier `+`, which Google retired"),
+            hint("broad", &bare.join(" ")),
+        ));
+    }
+    if t.len() > 1 && t.starts_with('-') && !t.starts_with("--") {
+        return Some((
+            format!("keyword `{t}` starts with `-`, the editor's syntax for a negative keyword"),
+            format!(
+                "list it under `negative_keywords` as `text: {}`",
+                t.trim_start_matches('-').trim()
+            ),
+        ));
+    }
+    None
+}
+
+fn words(t: &str) -> Vec<String> {
+    t.split_whitespace().map(str::to_lowercase).collect()
+}
+
+/// Two words equal but for case.
+fn same_word(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// Whether a negative keyword (its words, lower case) excludes the keyword's own text as a search: an exact
+/// negative its exact words, a phrase negative its words in order anywhere, a broad negative all of its words in
+/// any order. Negative keywords match no close variants, so the comparison is on the words as written (case
+/// aside).
+fn blocks(negative: &[String], m: MatchType, positive: &str) -> bool {
+    if negative.is_empty() {
+        return false;
+    }
+    // `negative` is a prefix of these words
+    let prefix =
+        |mut ws: std::str::SplitWhitespace<'_>| negative.iter().all(|n| ws.next().is_some_and(|w| same_word(w, n)));
+    match m {
+        MatchType::Exact => {
+            let mut ws = positive.split_whitespace();
+            negative.iter().all(|n| ws.next().is_some_and(|w| same_word(w, n))) && ws.next().is_none()
+        }
+        MatchType::Phrase => {
+            let mut ws = positive.split_whitespace();
+            loop {
+                if prefix(ws.clone()) {
+                    return true;
+                }
+                if ws.next().is_none() {
+                    return false;
+                }
+            }
+        }
+        MatchType::Broad => negative
+            .iter()
+            .all(|n| positive.split_whitespace().any(|p| same_word(p, n))),
+    }
+}
+
+/// A keyword that a negative keyword of its own ad group or campaign blocks: it could never serve for its own
+/// text. Reported at the negative keyword.
+pub fn keyword_conflicts(c: &Campaign, location: impl Fn(Span) -> String) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let campaign_negatives: Vec<&NegativeKeyword> = values(&c.negative_keywords).collect();
+    for g in values(&c.ad_groups) {
+        if campaign_negatives.is_empty() && g.negative_keywords.is_empty() {
+            continue;
+        }
+        let positives: Vec<&Keyword> = values(&g.keywords).collect();
+        let scopes = values(&g.negative_keywords)
+            .map(|n| (n, "ad group"))
+            .chain(campaign_negatives.iter().map(|n| (*n, "campaign")));
+        for (n, scope) in scopes {
+            let nw = words(&n.text);
+            if let Some(k) = positives.iter().find(|k| blocks(&nw, n.match_type.value, &k.text)) {
+                out.push(problem(
+                    n.text.span,
+                    Code::Constraint,
+                    format!(
+                        "negative keyword `{}` ({}) blocks keyword `{}` ({}) of ad group `{}` (at {})",
+                        n.text.trim(),
+                        n.match_type.wire(),
+                        k.text.trim(),
+                        k.match_type.wire(),
+                        g.name.trim(),
+                        location(k.text.span)
+                    ),
+                    format!("the {scope}'s negative keyword excludes the keyword's own searches; remove one of them"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ Meta targeting
+
+/// Targeting that Meta refuses or that contradicts itself: no location, region or city names where keys are
+/// required, positions of a platform that is not selected, an audience both included and excluded.
+pub fn targeting(t: &S<Targeting>, key_of: impl Fn(Span) -> Option<Span>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    // a location
+    let geo = [
+        ("countries", &*t.countries),
+        ("regions", &*t.regions),
+        ("cities", &*t.cities),
+    ];
+    let invalid = t.countries.is_invalid() || t.regions.is_invalid() || t.cities.is_invalid();
+    if !invalid && geo.iter().all(|(_, v)| v.as_ref().is_none_or(|l| l.is_empty())) {
+        let written = geo.iter().find_map(|(k, v)| v.as_ref().map(|l| (*k, l.span)));
+        let (span, msg) = match written {
+            Some((k, span)) => (
+                key_of(span).unwrap_or(span),
+                format!("`{k}` is empty and the targeting has no other location"),
+            ),
+            None => (
+                key_of(t.span).unwrap_or(t.span),
+                "the targeting has no location (`countries`, `regions` or `cities`)".into(),
+            ),
+        };
+        out.push(problem(
+            span,
+            Code::Constraint,
+            msg,
+            "Meta needs a location: add `countries: [US]` (or region / city keys)",
+        ));
+    }
+    // keys, not names
+    for (field, list, example) in [
+        ("regions", &*t.regions, "\"3847\" for California"),
+        ("cities", &*t.cities, "\"2420379\" for Berlin"),
+    ] {
+        for r in list.iter().flat_map(|l| l.iter()) {
+            let v = r.trim();
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                out.push(problem(
+                    r.span,
+                    Code::InvalidValue,
+                    format!("`{field}` takes Meta location keys, not names: `{v}`"),
+                    format!("find the key with the Targeting Search API (`type=adgeolocation`), e.g. {example}"),
+                ));
+            }
+        }
+    }
+    // positions need their platform
+    if let Some(platforms) = &*t.publisher_platforms {
+        for (field, list, platform) in [
+            (
+                "facebook_positions",
+                &*t.facebook_positions,
+                PublisherPlatform::Facebook,
+            ),
+            (
+                "instagram_positions",
+                &*t.instagram_positions,
+                PublisherPlatform::Instagram,
+            ),
+        ] {
+            if let Some(l) = list {
+                if !platforms.iter().any(|p| p.value == platform) {
+                    out.push(problem(
+                        key_of(l.span).unwrap_or(l.span),
+                        Code::Constraint,
+                        format!(
+                            "`{field}` is set but `publisher_platforms` does not include `{}`",
+                            platform.wire()
+                        ),
+                        format!(
+                            "add `{}` to `publisher_platforms`, or remove `{field}`",
+                            platform.wire()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // included and excluded
+    if let (Some(inc), Some(exc)) = (&*t.custom_audiences, &*t.excluded_custom_audiences) {
+        for e in exc.iter() {
+            if let Some(i) = inc.iter().find(|i| i.trim() == e.trim()) {
+                out.push(problem(
+                    e.span,
+                    Code::Constraint,
+                    format!("audience `{}` is both targeted and excluded", e.trim()),
+                    format!(
+                        "remove it from `excluded_custom_audiences` or from `custom_audiences` (line {})",
+                        i.span.line
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ platform ids
+
+/// Two resources pinned (`id:`) to one platform object: each would manage it, and a plan would fight itself.
+/// Ids are unique per account and kind, keyword criterion ids per ad group (Google shares a keyword's criterion
+/// id between ad groups).
+pub fn duplicate_ids(
+    pinned: &[(crate::model::Address, String, Span)],
+    location: impl Fn(Span) -> String,
+) -> Vec<Problem> {
+    use crate::model::Kind;
+    let mut seen: HashMap<(String, Kind, &str), (&crate::model::Address, Span)> = HashMap::new();
+    let mut out = Vec::new();
+    for (addr, id, span) in pinned {
+        let Some(kind) = addr.kind() else { continue };
+        let scope = match kind {
+            Kind::Keyword | Kind::NegativeKeyword => addr.parent().map(|p| p.to_string()).unwrap_or_default(),
+            _ => addr.account.clone(),
+        };
+        match seen.get(&(scope.clone(), kind, id.as_str())) {
+            Some((first, at)) => out.push(problem(
+                *span,
+                Code::Duplicate,
+                format!("id {id} is already pinned by `{first}` (at {})", location(*at)),
+                "each platform object is managed by one resource; remove one of the ids",
+            )),
+            None => {
+                seen.insert((scope, kind, id.as_str()), (addr, *span));
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ platforms
+
+/// The hint for a field written on the other platform's campaign: its counterpart there, if any.
+pub fn counterpart(platform: Platform, field: &str) -> String {
+    let google = platform == Platform::GoogleAds;
+    match (google, field) {
+        (true, "start_time") => "Google Ads campaigns start on a day: `start_date: 2026-03-01`".into(),
+        (true, "stop_time") => "Google Ads campaigns end on a day: `end_date: 2026-06-30`".into(),
+        (true, "objective") => "Google Ads campaigns set `channel` (search, display, …) instead".into(),
+        (true, "bid_strategy") => "Google Ads campaigns set `bidding: { … }` instead".into(),
+        (true, "ad_sets") => "Google Ads campaigns hold `ad_groups`".into(),
+        (true, "budget.lifetime") => "Google Ads campaign budgets are `daily` or `shared`".into(),
+        (false, "start_date") => "Meta campaigns start at a time: `start_time: 2026-03-01T00:00:00Z`".into(),
+        (false, "end_date") => "Meta campaigns stop at a time: `stop_time: 2026-06-30T23:59:59Z`".into(),
+        (false, "channel") => "Meta campaigns set `objective` (traffic, sales, …) instead".into(),
+        (false, "bidding") => "Meta campaigns set `bid_strategy` instead".into(),
+        (false, "ad_groups") => "Meta campaigns hold `ad_sets`".into(),
+        (false, "negative_keywords") => {
+            "Meta has no negative keywords; exclude audiences in the ad set's targeting".into()
+        }
+        _ => format!("remove `{field}`"),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ follow-on errors
+
+/// The names between backquotes in `text`.
+fn quoted(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+/// Drop "needs `X`" errors that a nearby misspelt key explains: `chanel: search` is reported as an unknown field
+/// with "did you mean `channel`?", and the campaign's missing `channel` is the same mistake. Also drops exact
+/// repeats of a message at one place.
+pub fn drop_follow_on(errors: &mut Vec<super::error::SpecError>) {
+    let explained: Vec<(String, usize, Vec<String>)> = errors
+        .iter()
+        .filter(|e| matches!(e.code, Code::UnknownField | Code::YamlSyntax))
+        .filter_map(|e| {
+            let hint = e.hint.as_deref()?;
+            let fields: Vec<String> = if let Some(rest) = hint.strip_prefix("did you mean ") {
+                quoted(rest).take(1).map(str::to_string).collect()
+            } else if let Some(rest) = hint.strip_prefix("write `") {
+                rest.split(':').take(1).map(str::to_string).collect()
+            } else {
+                Vec::new()
+            };
+            (!fields.is_empty()).then(|| (e.file.clone(), e.line, fields))
+        })
+        .collect();
+    if explained.is_empty() {
+        return;
+    }
+    errors.retain(|e| {
+        if e.code != Code::MissingField {
+            return true;
+        }
+        let wanted: Vec<&str> = quoted(&e.message).collect();
+        !explained.iter().any(|(file, line, fields)| {
+            *file == e.file
+                && (e.line..=e.line + 30).contains(line)
+                && fields.iter().any(|f| wanted.contains(&f.as_str()))
+        })
+    });
+}
