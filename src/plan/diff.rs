@@ -468,15 +468,23 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         }
     }
     // Parents whose children the plan reports when someone else made them: objects the YAML names, and objects
-    // adsctl owns.
-    let managed_parents: FxHashSet<&Address> = live
+    // adsctl owns (only built when there is something to report: at 100k objects it is a set of 100k addresses).
+    let any_unmanaged = live
         .iter()
         .zip(&live_owned)
         .zip(&taken)
-        .filter(|((_, owned), taken)| **owned || **taken)
-        .map(|((l, _), _)| &l.address)
-        .chain(desired.iter().map(|d| &d.address))
-        .collect();
+        .any(|((l, owned), taken)| !owned && !taken && l.id.is_some());
+    let managed_parents: FxHashSet<&Address> = if any_unmanaged {
+        live.iter()
+            .zip(&live_owned)
+            .zip(&taken)
+            .filter(|((_, owned), taken)| **owned || **taken)
+            .map(|((l, _), _)| &l.address)
+            .chain(desired.iter().map(|d| &d.address))
+            .collect()
+    } else {
+        FxHashSet::default()
+    };
     let mut unmanaged: Vec<Address> = Vec::new();
     let mut unmanaged_count = 0;
     for (li, l) in live.iter().enumerate() {
