@@ -17,6 +17,8 @@ pub mod model;
 pub mod plan;
 pub mod reconcile;
 pub mod secret;
-pub mod serve;
 pub mod spec;
 pub mod state;
+
+/// HTTP serving within limits (`crates/adsctl-serve`), shared by the status server and the emulator.
+pub use adsctl_serve as serve;
