@@ -2,9 +2,9 @@
 """Derive the Google Ads v25 field table the emulator validates request bodies and GAQL against.
 
 Reads the verbatim googleapis protos (../shared/reference/google-ads/protos by default) and writes
-src/emulator/google_ads/fields.json: every message and enum reachable from the request/response messages and
-resources the emulator serves, with each field's proto name, JSON (lowerCamelCase) name, type, label, oneof
-and field behaviours. A user's clone has no ../shared, so the output is committed; rerun this script after
+crates/adsctl-emulator/src/google_ads/fields.json: every message and enum reachable from the request/response
+messages and resources the emulator serves, with each field's proto name, JSON (lowerCamelCase) name, type,
+label, oneof and field behaviours. A user's clone has no ../shared, so the output is committed; rerun this script after
 updating the reference:
 
     python3 scripts/gen-google-ads-fields.py [PROTO_ROOT] [OUT]
@@ -22,7 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "..", "shared", "reference", "google-ads", "protos")
 if not os.path.isdir(ROOT):
     ROOT = os.path.join(HERE, "..", "..", "shared", "reference", "google-ads", "protos")
-OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "src", "emulator", "google_ads", "fields.json")
+OUT = (
+    sys.argv[2]
+    if len(sys.argv) > 2
+    else os.path.join(HERE, "..", "crates", "adsctl-emulator", "src", "google_ads", "fields.json")
+)
 V = "google.ads.googleads.v25"
 
 # Request messages, resources and helper messages the emulator serves.

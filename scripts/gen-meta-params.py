@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate src/emulator/meta/params.json, the Meta Graph API v25.0 parameter table the emulator validates
-against, from the Marketing API codegen specs (facebook-business-sdk-codegen api_specs/specs/*.json, copied
+"""Regenerate crates/adsctl-emulator/src/meta/params.json, the Meta Graph API v25.0 parameter table the emulator
+validates against, from the Marketing API codegen specs (facebook-business-sdk-codegen api_specs/specs/*.json, copied
 into ../shared/reference/meta-marketing/specs/).
 
 Usage: scripts/gen-meta-params.py [SPECS_DIR] [OUT]
   SPECS_DIR defaults to ../shared/reference/meta-marketing/specs next to the repository (or one level higher)
-  OUT       defaults to src/emulator/meta/params.json
+  OUT       defaults to crates/adsctl-emulator/src/meta/params.json
 
 The table keeps, for every node the emulator serves, its readable fields (name -> type) and its API calls
 (method, edge or null for the node itself, parameters with type and required flag), plus every enum type those
@@ -19,7 +19,11 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CANDIDATES = [os.path.join(ROOT, *up, "shared", "reference", "meta-marketing", "specs") for up in ([".."], ["..", ".."])]
 SPECS = sys.argv[1] if len(sys.argv) > 1 else next((c for c in CANDIDATES if os.path.isdir(c)), CANDIDATES[0])
-OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "src", "emulator", "meta", "params.json")
+OUT = (
+    sys.argv[2]
+    if len(sys.argv) > 2
+    else os.path.join(ROOT, "crates", "adsctl-emulator", "src", "meta", "params.json")
+)
 
 # node -> edges served (None = the node itself). Nodes listed with "*" keep all their API calls.
 SERVED = {

@@ -10,7 +10,6 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod connectors;
-pub mod emulator;
 pub mod import;
 pub mod metrics;
 pub mod model;
@@ -20,5 +19,7 @@ pub mod secret;
 pub mod spec;
 pub mod state;
 
+/// The emulator of the platforms' APIs (`crates/adsctl-emulator`, which cannot depend on this crate).
+pub use adsctl_emulator as emulator;
 /// HTTP serving within limits (`crates/adsctl-serve`), shared by the status server and the emulator.
 pub use adsctl_serve as serve;

@@ -1602,10 +1602,11 @@ mod fields_table {
         };
         assert!(st.success());
         let fresh = std::fs::read_to_string(out.path()).unwrap();
-        let committed = std::fs::read_to_string(root.join("src/emulator/google_ads/fields.json")).unwrap();
+        let committed =
+            std::fs::read_to_string(root.join("crates/adsctl-emulator/src/google_ads/fields.json")).unwrap();
         assert!(
             fresh == committed,
-            "src/emulator/google_ads/fields.json is stale: rerun scripts/gen-google-ads-fields.py"
+            "crates/adsctl-emulator/src/google_ads/fields.json is stale: rerun scripts/gen-google-ads-fields.py"
         );
     }
 }

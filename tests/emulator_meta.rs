@@ -1261,7 +1261,7 @@ mod spec_table {
     use adsctl::emulator::meta::params::{GLOBAL_PARAMS, READ_PARAMS};
     use serde_json::Value;
 
-    const TABLE: &str = include_str!("../src/emulator/meta/params.json");
+    const TABLE: &str = include_str!("../crates/adsctl-emulator/src/meta/params.json");
 
     #[test]
     fn served_routes_and_their_params_exist_in_the_spec() {
@@ -1327,7 +1327,7 @@ mod spec_table {
                 let fresh = std::fs::read_to_string(&fresh).unwrap();
                 assert!(
                     fresh == TABLE,
-                    "src/emulator/meta/params.json is stale: run scripts/gen-meta-params.py"
+                    "crates/adsctl-emulator/src/meta/params.json is stale: run scripts/gen-meta-params.py"
                 );
             }
             _ => eprintln!("python3 is not available: nothing to compare"),

@@ -8,8 +8,8 @@ const FILES: &[(&str, &str)] = &[
     ("emulator_google.rs", include_str!("emulator_google.rs")),
     ("emulator_meta.rs", include_str!("emulator_meta.rs")),
     (
-        "src/emulator/google_ads/gaql.rs",
-        include_str!("../src/emulator/google_ads/gaql.rs"),
+        "crates/adsctl-emulator/src/google_ads/gaql.rs",
+        include_str!("../crates/adsctl-emulator/src/google_ads/gaql.rs"),
     ),
 ];
 

@@ -58,10 +58,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::emulator::config::EmulatorConfig;
-use crate::emulator::counters::{EndpointLabel, OperationCount};
-use crate::emulator::faults::ReadLag;
-use crate::emulator::platform::{FaultKind, PlatformEmulator};
+use crate::config::EmulatorConfig;
+use crate::counters::{EndpointLabel, OperationCount};
+use crate::faults::ReadLag;
+use crate::platform::{FaultKind, PlatformEmulator};
 use graph::{GraphRequest, GraphResponse};
 pub use state::MetaConfig;
 use state::{Account, Outcome, Review, State};

@@ -960,7 +960,7 @@ pub fn run(
                         _ => budget_of(parts.iter().find(|(k, _)| *k == "campaign").map(|(_, c)| *c)),
                     };
                     if matches!(res, Res::AdGroup | Res::AdGroupAd | Res::AdGroupCriterion) {
-                        budget /= 2 + (crate::emulator::rng::hash_str(rn) % 3);
+                        budget /= 2 + (crate::rng::hash_str(rn) % 3);
                     }
                     base.push((parts, budget, rn.into()));
                 }

@@ -1,13 +1,16 @@
 //! `adsctl emulator`: a wire-faithful local emulator of the ad platforms' APIs (LocalStack for ad platforms).
 //!
-//! Shares no wire types or mapping code with `connectors/`: each side is written from `../shared/reference` on
-//! its own, so a misreading in one is caught by the other.
+//! Shares no wire types or mapping code with the connectors (`src/connectors/` of the `adsctl` crate): each side
+//! is written from `../shared/reference` on its own, so a misreading in one is caught by the other. That is why
+//! this is a crate of its own: it cannot depend on `adsctl`, whose connectors it must not see (`tests/workspace.rs`
+//! fails if it does). The `adsctl` crate depends on it (`adsctl emulator`, `--emulator`) and re-exports it as
+//! `adsctl::emulator`.
 //!
 //! The emulator refuses what the platforms refuse. Every rule it enforces is a row of `docs/wire-rules.md` (rule,
 //! where the pack states it, the error, the test); a new wire fact goes into the emulator and that table in the
 //! same change.
 //!
-//! Layout: this module owns the server ([`server`]), configuration and the seed file ([`config`]), persistence,
+//! Layout: this crate's root owns the server ([`server`]), configuration and the seed file ([`config`]), persistence,
 //! fault injection ([`faults`]), request counting ([`counters`]) and the admin API under `/_emulator/`; each
 //! platform lives in its own folder and implements [`PlatformEmulator`].
 //!

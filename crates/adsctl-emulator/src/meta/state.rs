@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::emulator::config::EmulatorConfig;
-use crate::emulator::platform::defaults;
+use crate::config::EmulatorConfig;
+use crate::platform::defaults;
 
 /// Settings of the Meta emulator (defaults like the real service where one exists). Built from the core's
 /// [`EmulatorConfig`] by [`MetaConfig::from_core`]; tests may adjust it further.

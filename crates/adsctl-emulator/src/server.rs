@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use adsctl_serve::{Limits, Slot, Slots};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +22,6 @@ use tower::ServiceExt;
 use super::counters::{count_middleware, Counters};
 use super::faults::{fault_middleware, FaultLayerState, FaultSpec, FaultState};
 use super::{EmulatorError, Platforms};
-use crate::serve::{Limits, Slot, Slots};
 
 /// Request extension set by the accept loop: lets the fault middleware drop the connection a request came on.
 #[derive(Clone, Debug)]
@@ -172,7 +172,7 @@ pub(crate) fn restore(platforms: &Platforms, path: &Path) -> Result<(), Emulator
 }
 
 /// The emulator's connection limits (overridden by `ADSCTL_EMULATOR_MAX_CONNECTIONS`,
-/// `ADSCTL_EMULATOR_HEADER_TIMEOUT_MS`, `ADSCTL_EMULATOR_IDLE_TIMEOUT_MS`; see [`crate::serve`]). Generous, its
+/// `ADSCTL_EMULATOR_HEADER_TIMEOUT_MS`, `ADSCTL_EMULATOR_IDLE_TIMEOUT_MS`; see [`adsctl_serve`]). Generous, its
 /// clients being test harnesses with connection pools, but bounded. The header-read timeout is also how long a
 /// kept-alive connection may wait for its next request, so it outlasts clients' pool idle timeouts (reqwest:
 /// 90 s): a shorter one would race a client reusing the connection as it is closed.
@@ -199,7 +199,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, app: Router, stop: Arc<No
             Ok((stream, _)) => stream,
             // Too many open files and the like: pause instead of spinning.
             Err(e) => {
-                crate::serve::accept_failed(&e, &mut logged).await;
+                adsctl_serve::accept_failed(&e, &mut logged).await;
                 continue;
             }
         };
@@ -252,6 +252,6 @@ async fn serve_connection(stream: tokio::net::TcpStream, app: Router, slot: Slot
             let _ = socket2::SockRef::from(&dup).set_linger(Some(Duration::ZERO));
         }
         _ = slot.evict.cancelled() => {}
-        _ = crate::serve::idle_timeout(&slot.activity, limits.idle_timeout) => {}
+        _ = adsctl_serve::idle_timeout(&slot.activity, limits.idle_timeout) => {}
     }
 }

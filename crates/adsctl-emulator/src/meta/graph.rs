@@ -571,7 +571,7 @@ fn authenticate(
 ) -> Result<String, GraphError> {
     let token = token.filter(|t| !t.is_empty()).ok_or_else(GraphError::token_missing)?;
     // The well-known and seeded tokens skip the hashing that issued tokens are looked up by.
-    let static_index = std::iter::once(crate::emulator::platform::defaults::META_ACCESS_TOKEN)
+    let static_index = std::iter::once(crate::platform::defaults::META_ACCESS_TOKEN)
         .chain(cfg.extra_tokens.iter().map(String::as_str))
         .position(|t| t == token);
     let (key, info): (String, TokenInfo) = if let Some(i) = static_index {
@@ -611,7 +611,7 @@ fn authenticate(
 
 /// The well-known emulator token and the seed file's tokens: system-user tokens that never expire.
 pub fn is_static_token(cfg: &MetaConfig, token: &str) -> bool {
-    token == crate::emulator::platform::defaults::META_ACCESS_TOKEN || cfg.extra_tokens.iter().any(|t| t == token)
+    token == crate::platform::defaults::META_ACCESS_TOKEN || cfg.extra_tokens.iter().any(|t| t == token)
 }
 
 pub fn static_token_info(cfg: &MetaConfig) -> TokenInfo {

@@ -402,8 +402,8 @@ mod tests {
                        "list<adaccountcampaigns_special_ad_categories_enum_param>", "map", "Object"] {
                 let _ = coerce("p", ty, &raw);
             }
-            let _ = crate::emulator::meta::util::parse_form(&raw);
-            let _ = crate::emulator::meta::graph::parse_fields(&raw);
+            let _ = crate::meta::util::parse_form(&raw);
+            let _ = crate::meta::graph::parse_fields(&raw);
         }
     }
 

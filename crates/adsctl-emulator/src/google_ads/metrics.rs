@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 
-use crate::emulator::rng::{hash_str, mix64, unit};
+use crate::rng::{hash_str, mix64, unit};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Day {
