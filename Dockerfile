@@ -11,10 +11,12 @@
 # The toolchain adsctl is developed and tested with (the locked dependencies need Rust 1.91 or newer).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# What `cargo build` reads: the manifest and lock file, the sources, and the bench targets Cargo.toml declares.
+# What `cargo build` reads: the manifest and lock file, the sources, the bench targets Cargo.toml declares, and
+# the workspace's other crates (the emulator and the HTTP serving code, which adsctl depends on).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
+COPY crates ./crates
 # Only the dependencies the lock file names, at its exact versions; the caches survive between builds.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -246,19 +246,20 @@ fn the_dockerfile_is_multi_stage_small_non_root_and_self_contained() {
             );
         }
     }
-    // Cargo.toml's targets are all in the context (cargo refuses a manifest whose targets are missing).
+    // Cargo.toml's targets and the workspace's members are all in the context (cargo refuses a manifest whose
+    // targets or members are missing).
     let manifest: toml_lite::Manifest = toml_lite::parse(&common::repo().join("Cargo.toml"));
     for path in manifest.target_dirs {
         assert!(
             build
                 .iter()
                 .any(|i| i.starts_with("COPY ") && i.contains(&format!(" {path} "))),
-            "the build stage copies {path}/ (a target of Cargo.toml)"
+            "the build stage copies {path}/ (a target or workspace member of Cargo.toml)"
         );
     }
 }
 
-/// Just enough of Cargo.toml for the Dockerfile test: the directories its targets live in.
+/// Just enough of Cargo.toml for the Dockerfile test: the directories its targets and workspace members live in.
 mod toml_lite {
     use std::path::Path;
 
@@ -273,9 +274,17 @@ mod toml_lite {
             if line.trim() == "[[bench]]" && !dirs.contains(&"benches".to_string()) {
                 dirs.push("benches".into());
             }
+            let mut paths: Vec<&str> = Vec::new();
             if let Some(p) = line.trim().strip_prefix("path = \"") {
+                paths.push(p);
+            }
+            // `members = ["crates/a", "crates/b"]` (on one line)
+            if let Some(list) = line.trim().strip_prefix("members = [") {
+                paths.extend(list.split('"').skip(1).step_by(2));
+            }
+            for p in paths {
                 let dir = p.split('/').next().unwrap_or_default().to_string();
-                if !dirs.contains(&dir) {
+                if !dirs.contains(&dir) && dir != "." {
                     dirs.push(dir);
                 }
             }
