@@ -986,12 +986,12 @@ mod server {
 /// The real reconciler (spec, engine, state) over the in-memory platform, and the binary.
 mod engine {
     use super::*;
-    use adsctl::connectors::memory::MemoryConnector;
     use adsctl::connectors::{
         ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
         OpOutcome, ReadRequest,
     };
     use adsctl::model::Money;
+    use adsctl::platforms::memory::MemoryConnector;
     use adsctl::reconcile::engine::EngineReconciler;
 
     const SEARCH: &str = "acme-search";
@@ -1419,7 +1419,7 @@ mod engine {
 /// `adsctl watch` as a process under a flood of idle connections to its status server.
 mod flood {
     use super::*;
-    use adsctl::connectors::memory::MemoryConnector;
+    use adsctl::platforms::memory::MemoryConnector;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{SocketAddr, TcpStream};
     use std::process::{Child, Command, Stdio};
@@ -1758,12 +1758,12 @@ mod flood {
 /// own emulator, so that a 503 storm on one leaves the other alone.
 mod emulator {
     use super::*;
-    use adsctl::connectors::google_ads::config::{Credentials, Settings, StaticCredentials};
-    use adsctl::connectors::google_ads::GoogleAdsConnector;
     use adsctl::connectors::{Connector, ConnectorError, ReadRequest};
     use adsctl::emulator::platform::defaults;
     use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
     use adsctl::model::Money;
+    use adsctl::platforms::google_ads::config::{Credentials, Settings, StaticCredentials};
+    use adsctl::platforms::google_ads::GoogleAdsConnector;
     use adsctl::reconcile::engine::EngineReconciler;
     use adsctl::secret::Secret;
 
@@ -1991,8 +1991,8 @@ mod emulator {
               message: Summer is here.
 ";
 
-    fn meta_connector(acct: &Account) -> Result<adsctl::connectors::meta::MetaConnector, ConnectorError> {
-        use adsctl::connectors::meta::config::{MetaConfig, MetaCredentials};
+    fn meta_connector(acct: &Account) -> Result<adsctl::platforms::meta::MetaConnector, ConnectorError> {
+        use adsctl::platforms::meta::config::{MetaConfig, MetaCredentials};
         let cfg = MetaConfig {
             base_url: acct.endpoint.clone().unwrap_or_default(),
             retry_min_delay: Duration::from_millis(5),
@@ -2010,7 +2010,7 @@ mod emulator {
             app_secret: Some(Secret::new(defaults::META_APP_SECRET)),
             access_token: Secret::new(defaults::META_ACCESS_TOKEN),
         };
-        adsctl::connectors::meta::MetaConnector::with(acct, cfg, creds)
+        adsctl::platforms::meta::MetaConnector::with(acct, cfg, creds)
     }
 
     /// A Google Ads account and a Meta account, each on its own emulator: a 5xx storm on Meta backs the Meta

@@ -15,10 +15,6 @@ use std::sync::Arc;
 
 use super::CommandError;
 use crate::auth::EnvFn;
-use crate::connectors::google_ads::config::{Credentials, StaticCredentials};
-use crate::connectors::google_ads::GoogleAdsConnector;
-use crate::connectors::meta::config::{MetaConfig, MetaCredentials};
-use crate::connectors::meta::MetaConnector;
 use crate::connectors::{Connector, ConnectorError};
 use crate::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
 use crate::emulator::google_ads::GoogleAdsEmulator;
@@ -26,6 +22,10 @@ use crate::emulator::meta::MetaEmulator;
 use crate::emulator::platform::defaults;
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use crate::model::{Account, Address, Platform};
+use crate::platforms::google_ads::config::{Credentials, StaticCredentials};
+use crate::platforms::google_ads::GoogleAdsConnector;
+use crate::platforms::meta::config::{MetaConfig, MetaCredentials};
+use crate::platforms::meta::MetaConnector;
 use crate::secret::Secret;
 use crate::spec::Project;
 

@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use super::emulated::{self, Emulated, Persist};
 use super::plan::{load_project, runtime};
 use super::{CommandError, CommandResult, GlobalArgs};
-use crate::connectors::{registry, ReadRequest};
+use crate::connectors::ReadRequest;
 use crate::import;
+use crate::platforms as registry;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -9,10 +9,11 @@ use chrono::{Duration, NaiveDate, Utc};
 use super::emulated::{self, Emulated, Persist};
 use super::plan::{load_project, open_store, runtime, state_error};
 use super::{CommandError, CommandResult, GlobalArgs};
-use crate::connectors::{registry, Connector, DateRange};
+use crate::connectors::{Connector, DateRange};
 use crate::metrics::report::AccountInput;
 use crate::metrics::{self, render, Bucket, Level, MetricsError, MetricsHistory, Report, SyncOptions};
 use crate::model::Account;
+use crate::platforms as registry;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

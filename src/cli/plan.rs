@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{CommandError, CommandResult, GlobalArgs};
-use crate::connectors::{registry, Connector};
+use crate::connectors::Connector;
 use crate::model::Address;
 use crate::plan::live::ReadMode;
 use crate::plan::{self, render, Plan, PlanErrors, PlanOptions, GUARDRAIL_NAMES};
+use crate::platforms as registry;
 use crate::spec::{self, Project};
 use crate::state::{self, SledStore, StateError};
 

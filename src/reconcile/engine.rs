@@ -172,7 +172,7 @@ impl EngineReconciler {
     /// Open the state of the project in `dir` (`$ADSCTL_STATE_DIR` or `dir/.adsctl`) and take its lock; accounts
     /// get their connector from the registry (`ADSCTL_BACKEND` selects the memory backend).
     pub async fn open(dir: &Path) -> Result<EngineReconciler, OpenError> {
-        Self::open_with(dir, Box::new(crate::connectors::registry::connector_for)).await
+        Self::open_with(dir, Box::new(crate::platforms::connector_for)).await
     }
 
     pub async fn open_with(dir: &Path, resolver: Box<ConnectorResolver>) -> Result<EngineReconciler, OpenError> {
