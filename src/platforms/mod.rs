@@ -63,6 +63,16 @@ pub trait Home: Send + Sync + 'static {
     /// The hint for a campaign field another platform uses: this platform's counterpart, if any.
     fn counterpart(&self, field: &str) -> Option<&'static str>;
 
+    // ------------------------------------------------------------------ import
+
+    /// A live campaign with everything under it, as the YAML `adsctl import` writes (one file per campaign).
+    fn import_campaign(
+        &self,
+        campaign: &crate::model::Resource,
+        tree: &crate::import::Tree<'_>,
+        account: &Account,
+    ) -> serde_yaml::Mapping;
+
     // ------------------------------------------------------------------ connector
 
     /// What the platform's connector can do, with its default settings (the memory backend serves an account

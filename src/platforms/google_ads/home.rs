@@ -140,6 +140,15 @@ impl Home for GoogleAdsHome {
         })
     }
 
+    fn import_campaign(
+        &self,
+        campaign: &Resource,
+        tree: &crate::import::Tree<'_>,
+        account: &Account,
+    ) -> serde_yaml::Mapping {
+        super::import::campaign(campaign, tree, account)
+    }
+
     fn capabilities(&self) -> Capabilities {
         super::capabilities(super::config::MAX_OPS_PER_APPLY)
     }

@@ -18,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod errors;
 pub mod home;
+pub mod import;
 pub mod lease;
 pub mod lower;
 pub mod mapping;

@@ -160,6 +160,15 @@ impl Home for MetaHome {
         })
     }
 
+    fn import_campaign(
+        &self,
+        campaign: &Resource,
+        tree: &crate::import::Tree<'_>,
+        account: &Account,
+    ) -> serde_yaml::Mapping {
+        super::import::campaign(campaign, tree, account)
+    }
+
     fn capabilities(&self) -> Capabilities {
         super::capabilities()
     }

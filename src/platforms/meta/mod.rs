@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod home;
+pub mod import;
 pub mod insights;
 pub mod lease;
 pub mod lower;
