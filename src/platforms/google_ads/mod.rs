@@ -25,6 +25,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod mutate;
 pub mod read;
+pub mod yaml;
 
 pub use home::GoogleAdsHome;
 

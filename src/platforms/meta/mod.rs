@@ -23,6 +23,7 @@ pub mod lower;
 pub mod mapping;
 pub mod throttle;
 pub mod wire;
+pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
