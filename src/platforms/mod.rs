@@ -73,6 +73,24 @@ pub trait Home: Send + Sync + 'static {
         account: &Account,
     ) -> serde_yaml::Mapping;
 
+    // ------------------------------------------------------------------ `--emulator`
+
+    /// Seeds the emulator about to start with the account (`default_time_zone` when the YAML names none).
+    fn seed_emulator(&self, config: &mut crate::emulator::EmulatorConfig, account: &Account, default_time_zone: &str);
+    /// Seeds a running emulator with an account added since it started; false when it has no such platform.
+    fn seed_running_emulator(
+        &self,
+        emulator: &crate::emulator::EmulatorHandle,
+        account: &Account,
+        default_time_zone: &str,
+    ) -> bool;
+    /// The connector for an account pointed at the emulator, with the emulator's well-known credentials.
+    fn emulated_connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError>;
+    /// What the auth stage reads for `name` under `--emulator`: `Some(Some(v))` the emulator's credential,
+    /// `Some(None)` unset (a variable that could point auth anywhere but the emulator), `None` not this
+    /// platform's variable.
+    fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>>;
+
     // ------------------------------------------------------------------ connector
 
     /// What the platform's connector can do, with its default settings (the memory backend serves an account

@@ -16,6 +16,7 @@
 pub mod audience;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod errors;
 pub mod home;
 pub mod import;

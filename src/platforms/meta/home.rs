@@ -169,6 +169,27 @@ impl Home for MetaHome {
         super::import::campaign(campaign, tree, account)
     }
 
+    fn seed_emulator(&self, config: &mut crate::emulator::EmulatorConfig, account: &Account, default_time_zone: &str) {
+        super::emulated::seed_config(config, account, default_time_zone);
+    }
+
+    fn seed_running_emulator(
+        &self,
+        emulator: &crate::emulator::EmulatorHandle,
+        account: &Account,
+        default_time_zone: &str,
+    ) -> bool {
+        super::emulated::seed_running(emulator, account, default_time_zone)
+    }
+
+    fn emulated_connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+        super::emulated::connector(account)
+    }
+
+    fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>> {
+        super::emulated::auth_env(name)
+    }
+
     fn capabilities(&self) -> Capabilities {
         super::capabilities()
     }

@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod error;
 pub mod home;
 pub mod import;
