@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod memory;
 pub mod registry;
+pub mod trace;
 
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
