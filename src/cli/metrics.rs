@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
+use tracing::Instrument;
 
 use super::emulated::{self, Emulated, Persist};
 use super::plan::{load_project, open_store, runtime};
@@ -135,6 +136,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         }
         let results = rt.block_on(futures_util::future::join_all(conns.iter().map(|(a, c)| {
             metrics::sync_account(c.as_ref(), a, &store as &dyn MetricsHistory, level, range, &opts)
+                .instrument(crate::connectors::trace::account(a))
         })));
         for ((a, _), r) in conns.iter().zip(results) {
             let r = r?;
