@@ -208,7 +208,7 @@ pub fn connectors(
         if !targets.is_empty() && !targets.iter().any(|t| t.account == a.name) {
             continue;
         }
-        out.insert(a.name.clone(), connector(a).map_err(connector_error)?);
+        out.insert(a.name.clone(), connector(a)?);
     }
     Ok(out)
 }
@@ -221,14 +221,5 @@ pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError
             "account `{}`: the emulator has no {} platform",
             account.name, account.platform
         ))),
-    }
-}
-
-fn connector_error(e: ConnectorError) -> CommandError {
-    let hint = e.hint().map(str::to_string);
-    let err = CommandError::new(e.to_string());
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
     }
 }

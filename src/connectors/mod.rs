@@ -10,6 +10,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub mod trace;
+
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
 pub mod wait;

@@ -143,7 +143,7 @@ impl GoogleAdsConnector {
         }
         let creds = self.credentials.credentials(account)?;
         let settings = self.settings.clone().unwrap_or_else(|| Settings::for_account(account));
-        let c = Arc::new(Client::new(settings, creds, customer)?);
+        let c = Arc::new(Client::new(settings, creds, customer, &account.name)?);
         clients.insert(account.name.clone(), c.clone());
         Ok(c)
     }
