@@ -1,6 +1,6 @@
 //! `adsctl emulator`: a wire-faithful local emulator of the ad platforms' APIs (LocalStack for ad platforms).
 //!
-//! Shares no wire types or mapping code with the connectors (`src/connectors/` of the `adsctl` crate): each side
+//! Shares no wire types or mapping code with the connectors (in `src/platforms/` of the `adsctl` crate): each side
 //! is written from `../shared/reference` on its own, so a misreading in one is caught by the other. That is why
 //! this is a crate of its own: it cannot depend on `adsctl`, whose connectors it must not see (`tests/workspace.rs`
 //! fails if it does). The `adsctl` crate depends on it (`adsctl emulator`, `--emulator`) and re-exports it as

@@ -1,7 +1,7 @@
 //! The Meta Marketing API (Graph API v25.0) emulator.
 //!
 //! Written from `../shared/reference/meta-marketing` (WIRE-NOTES.md and the codegen node specs, distilled into
-//! the committed `params.json` by `scripts/gen-meta-params.py`); it shares no code with `connectors/`.
+//! the committed `params.json` by `scripts/gen-meta-params.py`); it shares no code with adsctl's Meta connector.
 //!
 //! Graph routes (under the version root `/v25.0/`):
 //! - ad accounts `act_{id}`: GET; GET/POST `campaigns`, `adsets`, `ads`, `adcreatives`, `adlabels`,
