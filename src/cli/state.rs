@@ -32,8 +32,10 @@ pub enum StateCommand {
     Show { address: Address },
     /// Forget one address (the platform object is not touched; the next plan finds it again by identity).
     Rm { address: Address },
-    /// The apply history.
-    History,
+    /// Every apply recorded in the state: when, by whom, its plan hash and result (the audit log is
+    /// `adsctl history`).
+    #[command(name = "history")]
+    Applies,
     /// Examine every local file of the state (locks, database, caches, id map snapshots) and repair what is
     /// damaged: set it aside (renamed with a timestamp) and rebuild it. Nothing on the platforms is touched.
     Doctor {
@@ -97,9 +99,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 println!("Forgot {address} (nothing changed on the platform).");
             }
         }
-        StateCommand::History => {
+        StateCommand::Applies => {
             let store = SledStore::open(&dir).map_err(state_error)?;
-            for h in store.history().map_err(state_error)? {
+            for h in store.apply_records().map_err(state_error)? {
                 println!(
                     "{}  {}  {}  {}  ({} succeeded, {} failed, {} skipped)",
                     h.at.format("%Y-%m-%d %H:%M:%S UTC"),

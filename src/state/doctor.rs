@@ -137,7 +137,7 @@ pub fn examine(dir: &Path) -> Result<Report, StateError> {
         Some(why) if dir.join("db").exists() => {
             report.findings.push(bad(
                 "db/",
-                format!("the database (id map, journal, apply history) cannot be used: {why}"),
+                format!("the database (id map, journal, apply records) cannot be used: {why}"),
                 "set it aside and start a new one, reading the id map snapshots back into it; the rest is rebuilt \
                  from the platforms",
             ));
@@ -151,10 +151,10 @@ pub fn examine(dir: &Path) -> Result<Report, StateError> {
             report.findings.push(ok(
                 "db/",
                 format!(
-                    "{} id map entries, {} unresolved journaled creates, {} apply history entries",
+                    "{} id map entries, {} unresolved journaled creates, {} apply records",
                     n("ids"),
                     n("journal"),
-                    n("history")
+                    n(super::sled_store::APPLIES_TREE)
                 ),
             ));
             for r in &health.bad_records {
