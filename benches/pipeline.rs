@@ -394,7 +394,7 @@ fn main() {
 
         let google_objects = (g * GOOGLE_PER_CAMPAIGN) as u64;
         let meta_objects = (m * META_PER_CAMPAIGN) as u64;
-        let page = u64::from(adsctl::connectors::meta::config::MetaConfig::default().page_size);
+        let page = u64::from(adsctl::platforms::meta::config::MetaConfig::default().page_size);
         // Meta refresh minimum: every edge the read needs, listed by page: campaigns, ad sets, ads, ad creatives
         // (one per ad), and one page each of ad labels and custom audiences
         let meta_pages =

@@ -15,6 +15,7 @@ pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod plan;
+pub mod platforms;
 pub mod reconcile;
 pub mod secret;
 pub mod serve;

@@ -1189,9 +1189,9 @@ mod emulator {
     /// the auth seams (no credentials in the environment).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_plan_after_login_uses_the_stored_tokens() {
-        use adsctl::connectors::google_ads::GoogleAdsConnector;
-        use adsctl::connectors::meta::MetaConnector;
         use adsctl::connectors::Connector;
+        use adsctl::platforms::google_ads::GoogleAdsConnector;
+        use adsctl::platforms::meta::MetaConnector;
         use std::collections::BTreeMap;
 
         let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
@@ -1230,7 +1230,7 @@ mod emulator {
         for a in project.accounts.values() {
             let c: Arc<dyn Connector> = match a.platform {
                 adsctl::model::Platform::GoogleAds => Arc::new(
-                    GoogleAdsConnector::new(a, Arc::new(adsctl::connectors::google_ads::config::AuthCredentials))
+                    GoogleAdsConnector::new(a, Arc::new(adsctl::platforms::google_ads::config::AuthCredentials))
                         .unwrap(),
                 ),
                 _ => Arc::new(MetaConnector::new(a).unwrap()),

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adsctl::apply::{self, ApplyReport, ExecOptions, Target};
-use adsctl::connectors::memory::{CrashPoint, Faults, MemoryCaps, MemoryConnector};
 use adsctl::connectors::Connector;
 use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Resource, Value};
 use adsctl::plan::live::ReadMode;
 use adsctl::plan::{self, Action, Plan, PlanErrors, PlanOptions};
+use adsctl::platforms::memory::{CrashPoint, Faults, MemoryCaps, MemoryConnector};
 use adsctl::spec::Project;
 use adsctl::state::{SledStore, StateStore};
 
@@ -56,6 +56,12 @@ struct Env {
 
 impl Env {
     fn new(accounts: &[Account]) -> Env {
+        Env::on(Platform::GoogleAds, accounts)
+    }
+
+    /// An environment whose accounts are served by the memory backend standing in for `platform` (with that
+    /// platform's capabilities, from the registry).
+    fn on(platform: Platform, accounts: &[Account]) -> Env {
         // journaled creates missing from a read are read again after a pause: keep it short in tests (the value is
         // the same for every test of this process)
         std::env::set_var("ADSCTL_CONFIRM_READ_DELAY_MS", "20");
@@ -64,7 +70,7 @@ impl Env {
         Env {
             _dir: dir,
             store,
-            mem: Arc::new(MemoryConnector::new(Platform::GoogleAds)),
+            mem: Arc::new(MemoryConnector::new(platform)),
             accounts: accounts.iter().map(|a| (a.name.clone(), a.clone())).collect(),
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -1028,7 +1034,38 @@ mod rendering {
                 ]),
             )
             .with("final_url", Value::Url("https://example.com/shoes".into()))
-            .with("creative.message", Value::str(text))
+            .with("path1", Value::str(text))
+    }
+
+    /// A Meta ad with its creative's message: creatives cannot change in place, so a new one is swapped in.
+    #[test]
+    fn swapped_creative_and_long_text() {
+        let mut a = account("social", RemovalPolicy::Pause);
+        a.platform = Platform::Meta;
+        a.platform_id = "act_1234567890".into();
+        let env = Env::on(Platform::Meta, &[a]);
+        let desired = |text: &str| {
+            vec![
+                res("social/campaign/Spring")
+                    .with("status", Value::str("active"))
+                    .with("objective", Value::str("outcome_traffic")),
+                res("social/campaign/Spring/ad_set/Runners")
+                    .with("status", Value::str("active"))
+                    .with("budget.daily", money("20")),
+                res("social/campaign/Spring/ad_set/Runners/ad/Trail")
+                    .with("status", Value::str("active"))
+                    .with("creative.page_id", Value::str("1000"))
+                    .with("creative.link", Value::Url("https://example.com/shoes".into()))
+                    .with("creative.message", Value::str(text)),
+            ]
+        };
+        env.converge(&desired(
+            "Spring is here. Up to 40% off running shoes, free returns for thirty days.",
+        ));
+        let p = env.plan(&desired(
+            "Spring is here. Up to 50% off trail shoes, free returns for thirty days.",
+        ));
+        insta::assert_snapshot!("swapped_creative", render::human(&p, false));
     }
 
     #[test]
@@ -1041,9 +1078,7 @@ mod rendering {
     fn updates_drift_and_long_text() {
         let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
         let mut d = shop("50");
-        d.push(ad(
-            "Spring is here. Up to 40% off running shoes, free returns for thirty days.",
-        ));
+        d.push(ad("running"));
         env.converge(&d);
         // someone lowers the ad group bid in the UI (drift); the YAML raises a budget and rewrites the ad
         let g = env
@@ -1055,7 +1090,7 @@ mod rendering {
         edited.fields.insert("default_cpc", money("0.90"));
         identity_and_diff::replace_live(&env, "acme", g.id.as_deref().unwrap(), edited);
         let mut d2 = shop("75");
-        let mut new_ad = ad("Spring is here. Up to 50% off trail shoes, free returns for thirty days.");
+        let mut new_ad = ad("trail");
         new_ad.fields.insert(
             "headlines",
             Value::List(vec![
@@ -1168,7 +1203,7 @@ mod binary {
     use std::path::{Path, PathBuf};
     use std::process::{Command, Output};
 
-    use adsctl::connectors::memory::MemoryData;
+    use adsctl::platforms::memory::MemoryData;
     use adsctl::state::ApplyLock;
 
     use super::*;
@@ -1354,7 +1389,7 @@ mod binary {
             let mut d = MemoryData::default();
             d.faults.crash_at_op = Some(k);
             d.faults.crash_point = CrashPoint::AfterCommit;
-            d.faults.crash_style = adsctl::connectors::memory::CrashStyle::Abort;
+            d.faults.crash_style = adsctl::platforms::memory::CrashStyle::Abort;
             d.capabilities.max_ops_per_request = 1;
             s.write_data(&d);
             let o = s.run(&["apply", "--auto-approve"]);

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adsctl::connectors::google_ads::config::{Credentials, Settings, StaticCredentials};
-use adsctl::connectors::google_ads::GoogleAdsConnector;
 use adsctl::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpOutcome, Operation, ReadRequest};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec};
+use adsctl::platforms::google_ads::config::{Credentials, Settings, StaticCredentials};
+use adsctl::platforms::google_ads::GoogleAdsConnector;
 
 use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Resource, Value};
 use adsctl::secret::Secret;
@@ -194,7 +194,7 @@ mod connector {
             .sum();
         assert_eq!(ops_sent, 82);
         assert_eq!(
-            adsctl::connectors::google_ads::operation_cost(&ops),
+            adsctl::platforms::google_ads::operation_cost(&ops),
             81,
             "the label is a one-off"
         );

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use adsctl::connectors::meta::config::{MetaConfig, MetaCredentials};
-use adsctl::connectors::meta::MetaConnector;
 use adsctl::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpOutcome, Operation, ReadRequest};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Resource, Value};
+use adsctl::platforms::meta::config::{MetaConfig, MetaCredentials};
+use adsctl::platforms::meta::MetaConnector;
 use adsctl::secret::Secret;
 use serde_json::{json, Value as Json};
 

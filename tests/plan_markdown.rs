@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adsctl::apply::{self, ExecOptions, Target};
-use adsctl::connectors::memory::MemoryConnector;
 use adsctl::connectors::Connector;
 use adsctl::model::{Account, Address, Currency, Guardrails, Money, Platform, RemovalPolicy, Resource, Value};
 use adsctl::plan::live::ReadMode;
 use adsctl::plan::{self, render, Plan, PlanOptions};
+use adsctl::platforms::memory::MemoryConnector;
 use adsctl::spec::Project;
 use adsctl::state::SledStore;
 

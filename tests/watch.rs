@@ -986,12 +986,12 @@ mod server {
 /// The real reconciler (spec, engine, state) over the in-memory platform, and the binary.
 mod engine {
     use super::*;
-    use adsctl::connectors::memory::MemoryConnector;
     use adsctl::connectors::{
         ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
         OpOutcome, ReadRequest,
     };
     use adsctl::model::Money;
+    use adsctl::platforms::memory::MemoryConnector;
     use adsctl::reconcile::engine::EngineReconciler;
 
     const SEARCH: &str = "acme-search";
@@ -1419,7 +1419,7 @@ mod engine {
 /// `adsctl watch` as a process under a flood of idle connections to its status server.
 mod flood {
     use super::*;
-    use adsctl::connectors::memory::MemoryConnector;
+    use adsctl::platforms::memory::MemoryConnector;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{SocketAddr, TcpStream};
     use std::process::{Child, Command, Stdio};
@@ -1758,12 +1758,12 @@ mod flood {
 /// own emulator, so that a 503 storm on one leaves the other alone.
 mod emulator {
     use super::*;
-    use adsctl::connectors::google_ads::config::{Credentials, Settings, StaticCredentials};
-    use adsctl::connectors::google_ads::GoogleAdsConnector;
     use adsctl::connectors::{Connector, ConnectorError, ReadRequest};
     use adsctl::emulator::platform::defaults;
     use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
     use adsctl::model::Money;
+    use adsctl::platforms::google_ads::config::{Credentials, Settings, StaticCredentials};
+    use adsctl::platforms::google_ads::GoogleAdsConnector;
     use adsctl::reconcile::engine::EngineReconciler;
     use adsctl::secret::Secret;
 
@@ -1991,8 +1991,8 @@ mod emulator {
               message: Summer is here.
 ";
 
-    fn meta_connector(acct: &Account) -> Result<adsctl::connectors::meta::MetaConnector, ConnectorError> {
-        use adsctl::connectors::meta::config::{MetaConfig, MetaCredentials};
+    fn meta_connector(acct: &Account) -> Result<adsctl::platforms::meta::MetaConnector, ConnectorError> {
+        use adsctl::platforms::meta::config::{MetaConfig, MetaCredentials};
         let cfg = MetaConfig {
             base_url: acct.endpoint.clone().unwrap_or_default(),
             retry_min_delay: Duration::from_millis(5),
@@ -2010,7 +2010,7 @@ mod emulator {
             app_secret: Some(Secret::new(defaults::META_APP_SECRET)),
             access_token: Secret::new(defaults::META_ACCESS_TOKEN),
         };
-        adsctl::connectors::meta::MetaConnector::with(acct, cfg, creds)
+        adsctl::platforms::meta::MetaConnector::with(acct, cfg, creds)
     }
 
     /// A Google Ads account and a Meta account, each on its own emulator: a 5xx storm on Meta backs the Meta
@@ -2083,5 +2083,189 @@ mod emulator {
             "{metrics}"
         );
         served.stop().await;
+    }
+}
+
+/// `adsctl watch --emulator` as a process: what a connector logs (a debug line per request here; a retry or a
+/// rate-limit warning the same way) carries the account it belongs to, in the spans of its line.
+mod connector_spans {
+    use super::*;
+    use adsctl::emulator::platform::defaults;
+    use serde_json::Value as Json;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+
+    /// Never leaves the daemon running when the test fails.
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+
+    /// The `account` field of every span of a JSON log line.
+    fn span_accounts(line: &Json) -> Vec<&str> {
+        line["spans"]
+            .as_array()
+            .map(|spans| spans.iter().filter_map(|s| s["account"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The span named `name` of a line, if any.
+    fn span<'a>(line: &'a Json, name: &str) -> Option<&'a Json> {
+        line["spans"].as_array()?.iter().find(|s| s["name"] == name)
+    }
+
+    #[test]
+    fn connector_lines_carry_their_account() {
+        let (_tmp, dir) = common::example("quickstart");
+        let child = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+            .args([
+                "watch",
+                "--emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--interval",
+                "1h",
+                "--no-file-watch",
+            ])
+            .arg(&dir)
+            // a debug line per request from the connectors; the rest at info
+            .env("RUST_LOG", "info,adsctl::connectors=debug,adsctl::auth=debug")
+            .env_remove("ADSCTL_STATE_DIR")
+            .env_remove("ADSCTL_BACKEND")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut child = KillOnDrop(child);
+        let stderr = child.0.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        let mut addr = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while addr.is_none() && std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let v: Json = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                if v["message"] == "status server listening" {
+                    addr = v["listen"].as_str().map(str::to_string);
+                }
+                log.push(line);
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no listen address in {log:#?}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            poll(Duration::from_secs(60), "both accounts reconciled", || async {
+                let s: Json = http
+                    .get(format!("http://{addr}/api/v1/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let accounts = s["accounts"].as_array()?;
+                (accounts.len() == 2 && accounts.iter().all(|a| a["status"] == "in_sync")).then_some(())
+            })
+            .await;
+        });
+        let status = Command::new("kill")
+            .args(["-TERM", &child.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let exit = loop {
+            if let Some(s) = child.0.try_wait().unwrap() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        reader.join().unwrap();
+        log.extend(rx.try_iter());
+        assert!(exit.success(), "exit status {exit:?}; log: {log:#?}");
+        let lines: Vec<Json> = log
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+            .collect();
+
+        // Each connector's lines belong to its account, and to no other: the two accounts are reconciled at the
+        // same time, each in its own spans.
+        for (target, account, platform) in [
+            ("adsctl::connectors::google_ads", "acme-search", "google_ads"),
+            ("adsctl::connectors::meta", "acme-social", "meta"),
+        ] {
+            let mine: Vec<&Json> = lines
+                .iter()
+                .filter(|l| l["target"].as_str().is_some_and(|t| t.starts_with(target)))
+                .collect();
+            assert!(!mine.is_empty(), "no line from {target}: {log:#?}");
+            for l in &mine {
+                let accounts = span_accounts(l);
+                assert!(
+                    !accounts.is_empty() && accounts.iter().all(|a| *a == account),
+                    "a line of {target} that is not said to be {account}'s: {l}"
+                );
+            }
+            // A request line: in the reconcile of its account, in the span of its request (with the platform's
+            // request id when the response carries one, as the emulator's do).
+            let request = mine
+                .iter()
+                .find(|l| span(l, "request").is_some_and(|r| r["status"].is_u64()))
+                .unwrap_or_else(|| panic!("no line of {target} in a request span: {mine:#?}"));
+            let reconcile = span(request, "reconcile").unwrap_or_else(|| panic!("not in a reconcile: {request}"));
+            assert_eq!(reconcile["account"], account, "{request}");
+            assert_eq!(reconcile["platform"], platform, "{request}");
+            let req = span(request, "request").unwrap();
+            assert_eq!(req["platform"], platform, "{request}");
+            assert_eq!(req["account"], account, "{request}");
+            assert!(
+                mine.iter()
+                    .any(|l| span(l, "request").is_some_and(|r| r["request_id"].is_string())),
+                "no request id recorded for {target}: {mine:#?}"
+            );
+        }
+        // The applies ran in batches, in the account's spans.
+        assert!(
+            lines
+                .iter()
+                .any(|l| span(l, "batch").is_some_and(|b| b["size"].is_u64()) && span(l, "account").is_some()),
+            "no line in an apply batch: {log:#?}"
+        );
+        // No secret in any span (tokens ride in Meta's query strings, which spans never take).
+        let secrets = [
+            defaults::META_ACCESS_TOKEN,
+            defaults::META_APP_SECRET,
+            defaults::GOOGLE_DEVELOPER_TOKEN,
+            defaults::GOOGLE_REFRESH_TOKEN,
+            defaults::GOOGLE_CLIENT_SECRET,
+        ];
+        for l in &lines {
+            let spans = l["spans"].to_string();
+            assert!(
+                !["access_token", "appsecret_proof", "Bearer", "?"]
+                    .iter()
+                    .any(|s| spans.contains(s))
+                    && !secrets.iter().any(|s| spans.contains(s)),
+                "a span field that may hold a secret: {l}"
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Target;
 use crate::connectors::{ConnectorError, Lease, LeaseOutcome};
@@ -128,7 +129,8 @@ impl Leases {
             let _ = r.await;
         }
         for (t, l) in std::mem::take(&mut self.held) {
-            if let Err(e) = t.connector.release_lease(&t.account, &l).await {
+            let span = crate::connectors::trace::account(&t.account);
+            if let Err(e) = t.connector.release_lease(&t.account, &l).instrument(span).await {
                 tracing::warn!(account = %t.account.name, error = %e, "could not give the apply lease back; it expires by itself");
             }
         }
@@ -155,15 +157,24 @@ pub async fn acquire(
     let deadline = tokio::time::Instant::now() + wait;
     let mut leases = Leases::none();
     for t in targets {
+        let span = crate::connectors::trace::account(&t.account);
         let mut told = false;
         loop {
             let until = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(10));
-            let mut outcome = t.connector.acquire_lease(&t.account, &holder, until, None).await;
+            let mut outcome = t
+                .connector
+                .acquire_lease(&t.account, &holder, until, None)
+                .instrument(span.clone())
+                .await;
             if let Ok(LeaseOutcome::Held { holder: gone, .. }) = &outcome {
                 if gone_from_here(gone) {
                     tracing::warn!(account = %t.account.name, previous = %gone, "taking over the apply lease of a process on this host that is gone");
                     let gone = gone.clone();
-                    outcome = t.connector.acquire_lease(&t.account, &holder, until, Some(&gone)).await;
+                    outcome = t
+                        .connector
+                        .acquire_lease(&t.account, &holder, until, Some(&gone))
+                        .instrument(span.clone())
+                        .await;
                 }
             }
             match outcome {
@@ -202,19 +213,24 @@ pub async fn acquire(
     // Renew at a third of the time to live, so one failed renewal does not lose the lease.
     let held: Arc<Vec<(Target, Lease)>> = Arc::new(leases.held.clone());
     let stop = leases.stop.clone();
-    leases.renewer = Some(tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(ttl / 3) => {}
-            }
-            let until = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(10));
-            for (t, l) in held.iter() {
-                if let Err(e) = t.connector.renew_lease(&t.account, l, until).await {
-                    tracing::warn!(account = %t.account.name, error = %e, "could not renew the apply lease");
+    leases.renewer = Some(tokio::spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(ttl / 3) => {}
+                }
+                let until = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(10));
+                for (t, l) in held.iter() {
+                    let span = crate::connectors::trace::account(&t.account);
+                    if let Err(e) = t.connector.renew_lease(&t.account, l, until).instrument(span).await {
+                        tracing::warn!(account = %t.account.name, error = %e, "could not renew the apply lease");
+                    }
                 }
             }
         }
-    }));
+        // the renewer runs in its own task: it keeps the span of whoever took the leases (a reconcile)
+        .in_current_span(),
+    ));
     Ok(leases)
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpError, OpOutcome, Operation};
 use crate::model::{Account, Address, SmallMap, Value};
@@ -458,7 +459,13 @@ impl AccountRun<'_> {
                 .collect();
 
             let batch_req = ApplyBatch { ops };
-            let result = self.target.connector.apply(&self.target.account, &batch_req).await;
+            let span = tracing::info_span!("batch", account = %plan.account, size = batch_req.ops.len());
+            let result = self
+                .target
+                .connector
+                .apply(&self.target.account, &batch_req)
+                .instrument(span)
+                .await;
             match result {
                 Ok(outcomes) => {
                     for (k, &i) in sent.iter().enumerate() {
@@ -856,6 +863,7 @@ impl CacheWriter {
 
 /// Apply a plan. Accounts run concurrently (at most `opts.concurrency` at a time); within an account,
 /// operations run in dependency order and in batches of the connector's maximum.
+#[tracing::instrument(name = "apply", skip_all, fields(accounts = plan.accounts.len()))]
 pub async fn execute(
     plan: &Plan,
     targets: &BTreeMap<String, Target>,
@@ -890,7 +898,10 @@ pub async fn execute(
         })
     });
     let results: Vec<Result<Vec<ChangeResult>, StateError>> = futures_util::stream::iter(runs)
-        .map(AccountRun::run)
+        .map(|run| {
+            let span = crate::connectors::trace::account(&run.target.account);
+            run.run().instrument(span)
+        })
         .buffered(opts.concurrency.max(1))
         .collect()
         .await;
@@ -989,7 +1000,8 @@ pub async fn validate(
         pending_batches.push(batch);
         for b in pending_batches.into_iter().filter(|b| !b.is_empty()) {
             let (idx, ops): (Vec<usize>, Vec<Operation>) = b.into_iter().unzip();
-            let result = conn.validate(account, &ApplyBatch { ops }).await;
+            let span = tracing::info_span!("batch", account = %a.account, size = ops.len(), validate = true);
+            let result = conn.validate(account, &ApplyBatch { ops }).instrument(span).await;
             for (k, i) in idx.iter().enumerate() {
                 let address = a.changes[steps[*i].change].address.clone();
                 let (ok, verdict) = match &result {

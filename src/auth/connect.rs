@@ -2,7 +2,7 @@
 //!
 //! - Google Ads: the connector's own `AuthCredentials` asks [`crate::auth::credentials`], which uses the vault
 //!   installed here.
-//! - Meta: [`activate`] registers a source with `connectors::meta::config::register_credential_source`.
+//! - Meta: [`activate`] registers a source with `platforms::meta::config::register_credential_source`.
 //!
 //! A command that works on a project calls [`activate`] with the project root once, so that the vault of that
 //! project (and not of the current directory) is used.
@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::{Arc, Once};
 
 use super::{installed, Auth, AuthError, CredentialSource};
-use crate::connectors::meta::config as meta;
 use crate::connectors::ConnectorError;
 use crate::model::Account;
+use crate::platforms::meta::config as meta;
 
 /// Make the project's vault the credential source of every connector in this process.
 pub fn activate(root: &Path) {

@@ -19,9 +19,11 @@ use oauth2::{
     RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::endpoints::{self, MetaEndpoints};
 use super::{env_names, Auth, AuthError, CredentialKind, GoogleCredentials, MetaCredentials, MetaTokenKind};
+use crate::connectors::trace::{self, TracedOAuth, GOOGLE_REQUEST_ID, META_REQUEST_ID};
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
 
@@ -331,10 +333,15 @@ impl Auth {
             .set_token_uri(url_of(TokenUrl::new(ep.token_url.clone()))?)
             .set_redirect_uri(redirect_url)
             .set_auth_type(AuthType::RequestBody);
+        let http = TracedOAuth {
+            http: self.http(),
+            request_id: GOOGLE_REQUEST_ID,
+        };
         let token = client
             .exchange_code(AuthorizationCode::new(code.expose().to_string()))
             .set_pkce_verifier(verifier)
-            .request_async(self.http())
+            .request_async(&http)
+            .instrument(trace::token("google_ads", &account.name, &ep.token_url))
             .await
             .map_err(|e| token_error(&account.name, &ep.token_url, e))?;
         let access = Secret::new(token.access_token().secret().clone());
@@ -454,6 +461,18 @@ pub(crate) async fn meta_get(
     path: &str,
     query: &[(&str, &str)],
 ) -> Result<serde_json::Value, AuthError> {
+    // the query (tokens, secrets, codes) stays out of the span: the path only
+    let span = trace::request("meta", account, "GET", path);
+    meta_get_in_span(auth, ep, account, path, query).instrument(span).await
+}
+
+async fn meta_get_in_span(
+    auth: &Auth,
+    ep: &MetaEndpoints,
+    account: &str,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<serde_json::Value, AuthError> {
     let url = if path.starts_with('/') {
         format!("{}{}", ep.graph_base, path)
     } else {
@@ -467,6 +486,8 @@ pub(crate) async fn meta_get(
         .await
         .map_err(|e| transport(&url, e))?;
     let status = resp.status();
+    trace::record_response(status.as_u16(), resp.headers(), META_REQUEST_ID);
+    tracing::debug!(status = status.as_u16(), "Meta auth response");
     let body: serde_json::Value = resp.json().await.map_err(|e| transport(&url, e))?;
     if let Some(err) = body.get("error") {
         return Err(meta_error(account, err));

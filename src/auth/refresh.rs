@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
+use tracing::Instrument;
 
 use super::endpoints;
 use super::oauth::{meta_long_lived, token_error, MetaApp};
@@ -13,6 +14,7 @@ use super::{
     Auth, AuthError, CredentialKind, CredentialSource, Credentials, MetaTokenKind, ACCESS_TOKEN_MARGIN,
     META_REEXCHANGE_WINDOW,
 };
+use crate::connectors::trace::{self, TracedOAuth, GOOGLE_REQUEST_ID};
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
 
@@ -88,9 +90,14 @@ impl Auth {
                         hint: "check ADSCTL_GOOGLE_OAUTH_ENDPOINT".into(),
                     })?)
                     .set_auth_type(AuthType::RequestBody);
+                let http = TracedOAuth {
+                    http: self.http(),
+                    request_id: GOOGLE_REQUEST_ID,
+                };
                 let token = client
                     .exchange_refresh_token(&RefreshToken::new(g.refresh_token.expose().to_string()))
-                    .request_async(self.http())
+                    .request_async(&http)
+                    .instrument(trace::token("google_ads", &account.name, &ep.token_url))
                     .await
                     .map_err(|e| token_error(&account.name, &ep.token_url, e))?;
                 g.access_token = Some(Secret::new(token.access_token().secret().clone()));

@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::endpoints::{self, GOOGLE_ADS_VERSION};
 use super::oauth::{meta_get, transport};
 use super::{Auth, AuthError, CredentialKind};
+use crate::connectors::trace::{self, GOOGLE_REQUEST_ID};
 use crate::model::{Account, Platform};
 use crate::secret::scrub;
 
@@ -64,7 +66,7 @@ impl Auth {
                 if let Some(l) = &g.login_customer_id {
                     req = req.header("login-customer-id", l.replace('-', ""));
                 }
-                let body = google_send(&account.name, &url, req).await?;
+                let body = google_send(&account.name, "GET", &url, req).await?;
                 let names: Vec<String> = body
                     .get("resourceNames")
                     .and_then(|r| r.as_array())
@@ -89,7 +91,7 @@ impl Auth {
                 if let Some(l) = &g.login_customer_id {
                     req = req.header("login-customer-id", l.replace('-', ""));
                 }
-                let body = google_send(&account.name, &url, req).await?;
+                let body = google_send(&account.name, "POST", &url, req).await?;
                 let c = body.pointer("/results/0/customer").ok_or_else(|| AuthError::Api {
                     platform: Platform::GoogleAds,
                     message: format!("the customer query on {cid} returned no row"),
@@ -180,10 +182,26 @@ impl Auth {
     }
 }
 
-/// Send a Google Ads request; map its error envelope (401 / UNAUTHENTICATED → invalid credentials).
-async fn google_send(account: &str, url: &str, req: reqwest::RequestBuilder) -> Result<serde_json::Value, AuthError> {
+/// Send a Google Ads request, in its span; map its error envelope (401 / UNAUTHENTICATED → invalid credentials).
+async fn google_send(
+    account: &str,
+    method: &str,
+    url: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<serde_json::Value, AuthError> {
+    let span = trace::request("google_ads", account, method, url);
+    google_send_in_span(account, url, req).instrument(span).await
+}
+
+async fn google_send_in_span(
+    account: &str,
+    url: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<serde_json::Value, AuthError> {
     let resp = req.send().await.map_err(|e| transport(url, e))?;
     let status = resp.status();
+    trace::record_response(status.as_u16(), resp.headers(), GOOGLE_REQUEST_ID);
+    tracing::debug!(status = status.as_u16(), "Google Ads auth response");
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if status.is_success() {
         return Ok(body);

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::plan::{connectors_for, load_project, make, open_store, runtime, state_error, PlanFlags};
+use super::plan::{connectors_for, load_project, make, open_store, runtime, PlanFlags};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::apply::{self, ChangeOutcome, ExecOptions, Target};
 use crate::plan::live::{read_account, ReadMode};
@@ -56,10 +56,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     };
     let mut project = load_project(global, &dir)?;
     let state_dir = state::state_dir(&project.root);
-    let lock = ApplyLock::acquire(&state_dir).map_err(|e| {
-        let hint = e.hint();
-        CommandError::new(e.to_string()).with_hint(hint)
-    })?;
+    let lock = ApplyLock::acquire(&state_dir)?;
     if let Some(stale) = &lock.stale {
         eprintln!(
             "warning: took over a stale apply lock ({stale}): that process is gone; if it was interrupted, this \
@@ -72,7 +69,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let (emulator, conns) = connectors_for(&rt, &mut project, &args.flags)?;
     // A saved plan names its accounts; otherwise every account the plan may touch.
     let saved = match &plan_file {
-        Some(path) => Some(file::load(path).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?),
+        Some(path) => Some(file::load(path)?),
         None => None,
     };
     let leased: Vec<Target> = match &saved {
@@ -95,16 +92,11 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     // The accounts are leased on the platforms before anything is read: a second runner waits for (or reports)
     // the first, then plans against what the first one applied.
     let quiet = global.quiet;
-    let leases = rt
-        .block_on(apply::lease::acquire(leased, args.lock_timeout, &|e| {
-            if !quiet {
-                eprintln!("waiting: {e} (up to --lock-timeout)");
-            }
-        }))
-        .map_err(|e| {
-            let hint = e.hint();
-            CommandError::new(e.to_string()).with_hint(hint)
-        })?;
+    let leases = rt.block_on(apply::lease::acquire(leased, args.lock_timeout, &|e| {
+        if !quiet {
+            eprintln!("waiting: {e} (up to --lock-timeout)");
+        }
+    }))?;
     let result = leased_apply(global, args, &project, &store, &rt, &conns, plan_file.as_deref(), saved);
     rt.block_on(leases.release());
     // the emulator's state is saved before the lock is released
@@ -147,16 +139,7 @@ fn leased_apply(
                 let conn = conns
                     .get(&a.account)
                     .ok_or_else(|| CommandError::new(format!("no connector for account `{}`", a.account)))?;
-                let live = rt
-                    .block_on(read_account(conn.as_ref(), account, store, ReadMode::Full, Vec::new()))
-                    .map_err(|e| {
-                        let hint = e.hint();
-                        let err = CommandError::new(e.to_string());
-                        match hint {
-                            Some(h) => err.with_hint(h),
-                            None => err,
-                        }
-                    })?;
+                let live = rt.block_on(read_account(conn.as_ref(), account, store, ReadMode::Full, Vec::new()))?;
                 if file::fingerprint(&live.resources) != a.live_fingerprint {
                     return Err(CommandError::new(format!(
                         "the live state of account `{}` changed since this plan was made ({}); nothing was applied",
@@ -190,8 +173,7 @@ fn leased_apply(
                 }
                 // still record ids / prevent_destroy of what matched
                 let targets = targets_for(project, &plan, conns)?;
-                rt.block_on(apply::execute(&plan, &targets, store, &ExecOptions::default()))
-                    .map_err(|e| CommandError::new(e.to_string()))?;
+                rt.block_on(apply::execute(&plan, &targets, store, &ExecOptions::default()))?;
                 return Ok(ExitCode::SUCCESS);
             }
             if !args.auto_approve {
@@ -213,12 +195,7 @@ fn leased_apply(
         concurrency: usize::from(args.parallelism),
         progress: std::io::stderr().is_terminal() && !global.quiet,
     };
-    let report = rt
-        .block_on(apply::execute(&plan, &targets, store, &opts))
-        .map_err(|e| match e {
-            apply::ApplyError::State(s) => state_error(s),
-            other => CommandError::new(other.to_string()),
-        })?;
+    let report = rt.block_on(apply::execute(&plan, &targets, store, &opts))?;
     if let Err(e) = crate::audit::record_apply_report(&crate::state::state_dir(&project.root), &project.root, &report) {
         eprintln!("warning: the apply is done but could not be written to the audit log: {e}");
     }

@@ -29,14 +29,10 @@ pub struct Args {
     pub verify: bool,
 }
 
-fn audit_error(e: crate::audit::AuditError) -> CommandError {
-    CommandError::new(e.to_string()).with_hint(e.hint())
-}
-
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let log = AuditLog::at_state_dir(&state_dir(&args.dir, &process_env()));
     if args.verify {
-        return match log.verify().map_err(audit_error)? {
+        return match log.verify()? {
             Ok(n) => {
                 println!("{n} entries, chain intact.");
                 Ok(ExitCode::SUCCESS)
@@ -49,7 +45,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             .with_hint("restore it from a backup; entries after the first altered line cannot be trusted")),
         };
     }
-    let mut entries = log.read().map_err(audit_error)?;
+    let mut entries = log.read()?;
     if let Some(a) = &args.account {
         entries.retain(|e| e.account.as_deref() == Some(a.as_str()));
     }

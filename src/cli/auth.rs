@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::auth::{self, project, Auth, AuthError, LoginOptions, MasterKey, StatusRow};
+use crate::auth::{self, project, Auth, LoginOptions, MasterKey, StatusRow};
 use crate::model::Account;
 use crate::secret::Secret;
 
@@ -98,16 +98,6 @@ pub enum AuthCommand {
     },
 }
 
-pub(crate) fn auth_error(e: AuthError) -> CommandError {
-    let hint = e.hint();
-    let err = CommandError::new(e.to_string());
-    if hint.is_empty() {
-        err
-    } else {
-        err.with_hint(hint)
-    }
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -116,10 +106,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 }
 
 fn load(global: &GlobalArgs, dir: &DirArg) -> Result<crate::spec::Project, CommandError> {
-    crate::spec::load(&dir.dir).map_err(|errors| {
-        eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
-        CommandError::silent(1)
-    })
+    crate::spec::load(&dir.dir).map_err(|errors| CommandError::spec(&errors, global.stderr_color()))
 }
 
 fn open(global: &GlobalArgs, dir: &DirArg) -> Result<(Auth, Vec<Account>), CommandError> {
@@ -150,7 +137,7 @@ fn open_emulated(
 }
 
 fn account<'a>(accounts: &'a [Account], name: &str) -> Result<&'a Account, CommandError> {
-    project::find(accounts, name).map_err(auth_error)
+    Ok(project::find(accounts, name)?)
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
@@ -196,7 +183,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 }),
                 pasted,
             };
-            let kind = runtime()?.block_on(a.login(acct, opts)).map_err(auth_error)?;
+            let kind = runtime()?.block_on(a.login(acct, opts))?;
             let what = match kind {
                 auth::CredentialKind::GoogleAds(_) => "refresh token".to_string(),
                 auth::CredentialKind::Meta(m) => match m.expires_at {
@@ -228,7 +215,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                     .map_err(|e| CommandError::new(format!("cannot read standard input: {e}")))?;
             }
             let token = Secret::new(input.trim().to_string());
-            a.set_token(acct, token).map_err(auth_error)?;
+            a.set_token(acct, token)?;
             println!("Stored the token of {} in the encrypted vault.", acct.name);
             Ok(ExitCode::SUCCESS)
         }
@@ -282,7 +269,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 (a, accounts, None)
             };
             let acct = account(&accounts, name)?;
-            let v = rt.block_on(a.validate(acct)).map_err(auth_error)?;
+            let v = rt.block_on(a.validate(acct))?;
             if *json {
                 let text = serde_json::to_string_pretty(&v)
                     .map_err(|e| CommandError::new(format!("cannot encode the result: {e}")))?;
@@ -307,7 +294,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         AuthCommand::Refresh { account: name, dir } => {
             let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
-            let c = runtime()?.block_on(a.refresh(acct)).map_err(auth_error)?;
+            let c = runtime()?.block_on(a.refresh(acct))?;
             let until = match &c.kind {
                 auth::CredentialKind::GoogleAds(g) => g.access_token_expires_at,
                 auth::CredentialKind::Meta(m) => m.expires_at,
@@ -325,7 +312,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         AuthCommand::Logout { account: name, dir } => {
             let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
-            if a.logout(&acct.name).map_err(auth_error)? {
+            if a.logout(&acct.name)? {
                 println!("Deleted the stored tokens of {}.", acct.name);
             } else {
                 println!("{} had no stored tokens.", acct.name);
@@ -351,7 +338,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             } else {
                 None
             };
-            let (n, id) = a.rotate_key(new, *forget_old).map_err(auth_error)?;
+            let (n, id) = a.rotate_key(new, *forget_old)?;
             println!("Re-encrypted {n} account(s) under master key {id}.");
             if std::env::var_os(auth::key::ENV_MASTER_KEY).is_some() {
                 println!("Now put the new key in {}.", auth::key::ENV_MASTER_KEY);

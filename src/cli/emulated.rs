@@ -15,18 +15,9 @@ use std::sync::Arc;
 
 use super::CommandError;
 use crate::auth::EnvFn;
-use crate::connectors::google_ads::config::{Credentials, StaticCredentials};
-use crate::connectors::google_ads::GoogleAdsConnector;
-use crate::connectors::meta::config::{MetaConfig, MetaCredentials};
-use crate::connectors::meta::MetaConnector;
 use crate::connectors::{Connector, ConnectorError};
-use crate::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
-use crate::emulator::google_ads::GoogleAdsEmulator;
-use crate::emulator::meta::MetaEmulator;
-use crate::emulator::platform::defaults;
 use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
-use crate::model::{Account, Address, Platform};
-use crate::secret::Secret;
+use crate::model::{Account, Address};
 use crate::spec::Project;
 
 /// The file under the state directory holding the emulator's state.
@@ -51,26 +42,6 @@ pub struct Emulated {
     seeded: parking_lot::Mutex<BTreeSet<String>>,
     /// Saved for the last time ([`Emulated::finish`]): `Drop` does not save again.
     finished: std::sync::atomic::AtomicBool,
-}
-
-fn google_seed(a: &Account) -> GoogleCustomerSeed {
-    GoogleCustomerSeed {
-        customer_id: a.platform_id.clone(),
-        currency: a.currency.code().to_string(),
-        time_zone: a.time_zone.clone().unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
-        descriptive_name: Some(a.name.clone()),
-        manager: false,
-        clients: Vec::new(),
-    }
-}
-
-fn meta_seed(a: &Account) -> MetaAdAccountSeed {
-    MetaAdAccountSeed {
-        id: a.platform_id.clone(),
-        currency: a.currency.code().to_string(),
-        timezone_name: a.time_zone.clone().unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string()),
-        name: Some(a.name.clone()),
-    }
 }
 
 const DEFAULT_TIME_ZONE: &str = "America/New_York";
@@ -120,11 +91,10 @@ impl Emulated {
         }
         let mut seeded = BTreeSet::new();
         for a in project.accounts.values() {
-            match a.platform {
-                Platform::GoogleAds => config.seed.google_ads.customers.push(google_seed(a)),
-                Platform::Meta => config.seed.meta.ad_accounts.push(meta_seed(a)),
-                _ => continue,
-            }
+            let Some(home) = crate::platforms::home(a.platform) else {
+                continue;
+            };
+            home.seed_emulator(&mut config, a, DEFAULT_TIME_ZONE);
             seeded.insert(a.name.clone());
         }
         let handle = rt.block_on(Emulator::start(config)).map_err(|e| {
@@ -178,19 +148,9 @@ impl Emulated {
             if seeded.contains(&a.name) {
                 continue;
             }
-            match a.platform {
-                Platform::GoogleAds => {
-                    if let Some(g) = h.platforms().get::<GoogleAdsEmulator>() {
-                        g.add_customer(&google_seed(a));
-                    }
-                }
-                Platform::Meta => {
-                    if let Some(m) = h.platforms().get::<MetaEmulator>() {
-                        let s = meta_seed(a);
-                        m.add_account(&s.id, &s.currency, &s.timezone_name, s.name.as_deref());
-                    }
-                }
-                _ => continue,
+            let home = crate::platforms::home(a.platform);
+            if !home.is_some_and(|home| home.seed_running_emulator(h, a, DEFAULT_TIME_ZONE)) {
+                continue;
             }
             seeded.insert(a.name.clone());
         }
@@ -225,27 +185,15 @@ impl Drop for Emulated {
 /// names adsctl reads (`GOOGLE_ADS_*`, `FACEBOOK_*`), the environment as the only source (a vault's real tokens
 /// are never sent to the emulator, nor marked invalid by it), everything else from the process environment.
 pub fn auth_env() -> EnvFn {
-    use crate::auth::env_names::*;
     Arc::new(|name: &str| {
-        let v = match name {
-            GOOGLE_CLIENT_ID => defaults::GOOGLE_CLIENT_ID,
-            GOOGLE_CLIENT_SECRET => defaults::GOOGLE_CLIENT_SECRET,
-            GOOGLE_DEVELOPER_TOKEN => defaults::GOOGLE_DEVELOPER_TOKEN,
-            GOOGLE_REFRESH_TOKEN => defaults::GOOGLE_REFRESH_TOKEN,
-            META_ACCESS_TOKEN => defaults::META_ACCESS_TOKEN,
-            META_APP_ID => defaults::META_APP_ID,
-            META_APP_SECRET => defaults::META_APP_SECRET,
-            AUTH_SOURCE => "env",
-            // Nothing may point the auth stage anywhere but the emulator (the accounts' `endpoint`).
-            GOOGLE_LOGIN_CUSTOMER_ID
-            | "ADSCTL_GOOGLE_ADS_ENDPOINT"
-            | "ADSCTL_GOOGLE_OAUTH_ENDPOINT"
-            | "ADSCTL_GOOGLE_OAUTH_TOKEN_URL"
-            | "ADSCTL_META_ENDPOINT"
-            | "ADSCTL_META_DIALOG_ENDPOINT" => return None,
-            other => return std::env::var(other).ok(),
-        };
-        Some(v.to_string())
+        if name == crate::auth::env_names::AUTH_SOURCE {
+            return Some("env".to_string());
+        }
+        // Nothing may point the auth stage anywhere but the emulator (the accounts' `endpoint`).
+        match crate::platforms::HOMES.iter().find_map(|h| h.emulated_auth_env(name)) {
+            Some(v) => v.map(str::to_string),
+            None => std::env::var(name).ok(),
+        }
     })
 }
 
@@ -260,46 +208,18 @@ pub fn connectors(
         if !targets.is_empty() && !targets.iter().any(|t| t.account == a.name) {
             continue;
         }
-        out.insert(a.name.clone(), connector(a).map_err(connector_error)?);
+        out.insert(a.name.clone(), connector(a)?);
     }
     Ok(out)
 }
 
 /// One account's connector against the emulator.
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
-    match account.platform {
-        Platform::GoogleAds => {
-            let creds = Credentials {
-                client_id: defaults::GOOGLE_CLIENT_ID.to_string(),
-                client_secret: Secret::new(defaults::GOOGLE_CLIENT_SECRET),
-                developer_token: Secret::new(defaults::GOOGLE_DEVELOPER_TOKEN),
-                refresh_token: Secret::new(defaults::GOOGLE_REFRESH_TOKEN),
-                login_customer_id: None,
-            };
-            let c = GoogleAdsConnector::new(account, Arc::new(StaticCredentials(creds)))?;
-            Ok(Arc::new(c))
-        }
-        Platform::Meta => {
-            let cfg = MetaConfig::from_env(account)?;
-            let creds = MetaCredentials {
-                app_id: Some(defaults::META_APP_ID.to_string()),
-                app_secret: Some(Secret::new(defaults::META_APP_SECRET)),
-                access_token: Secret::new(defaults::META_ACCESS_TOKEN),
-            };
-            Ok(Arc::new(MetaConnector::with(account, cfg, creds)?))
-        }
-        other => Err(ConnectorError::Config(format!(
-            "account `{}`: the emulator has no {other} platform",
-            account.name
+    match crate::platforms::home(account.platform) {
+        Some(home) => home.emulated_connector(account),
+        None => Err(ConnectorError::Config(format!(
+            "account `{}`: the emulator has no {} platform",
+            account.name, account.platform
         ))),
-    }
-}
-
-fn connector_error(e: ConnectorError) -> CommandError {
-    let hint = e.hint().map(str::to_string);
-    let err = CommandError::new(e.to_string());
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
     }
 }

@@ -58,21 +58,17 @@ pub fn run(_global: &GlobalArgs, args: &Args) -> CommandResult {
     config.rate_limits.google_ads.daily_operations = args.google_daily_operations;
     config.rate_limits.google_ads.requests_per_second = args.google_requests_per_second;
     if let Some(spec) = &args.faults {
-        config.faults = FaultSpec::parse(spec).map_err(|e| {
-            CommandError::new(e.to_string()).with_hint("rates between 0 and 1, e.g. --faults \"5xx=0.05,seed=7\"")
-        })?;
+        config.faults = FaultSpec::parse(spec)?;
     }
     if let Some(path) = &args.seed {
-        config.seed = SeedFile::load(path).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+        config.seed = SeedFile::load(path)?;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CommandError::new(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
-        let handle = Emulator::start(config)
-            .await
-            .map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+        let handle = Emulator::start(config).await?;
         // listen for signals before the URL tells anyone the emulator is up: a SIGTERM right after it must
         // still save the state
         let signals = Signals::install();
@@ -83,10 +79,7 @@ pub fn run(_global: &GlobalArgs, args: &Args) -> CommandResult {
         }
         signals.wait().await;
         let saved = args.data.clone();
-        handle
-            .shutdown()
-            .await
-            .map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+        handle.shutdown().await?;
         if let Some(p) = saved {
             eprintln!("emulator: state saved to {}", p.display());
         }

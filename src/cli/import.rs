@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use super::emulated::{self, Emulated, Persist};
 use super::plan::{load_project, runtime};
 use super::{CommandError, CommandResult, GlobalArgs};
-use crate::connectors::{registry, ReadRequest};
+use crate::connectors::ReadRequest;
 use crate::import;
+use crate::platforms as registry;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,39 +49,31 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         emulated::connector(account)
     } else {
         registry::connector_for(account)
-    }
-    .map_err(connector_error)?;
+    }?;
     // Marking writes: the account is leased first, and read under the lease.
     let target = crate::apply::Target {
         account: account.clone(),
         connector: connector.clone(),
     };
-    let leases = rt
-        .block_on(crate::apply::lease::acquire(
-            vec![target],
-            std::time::Duration::ZERO,
-            &|_| {},
-        ))
-        .map_err(|e| {
-            let hint = e.hint();
-            CommandError::new(e.to_string()).with_hint(hint)
-        })?;
+    let leases = rt.block_on(crate::apply::lease::acquire(
+        vec![target],
+        std::time::Duration::ZERO,
+        &|_| {},
+    ))?;
     let result = (|| {
-        let snapshot = rt
-            .block_on(connector.read(account, &ReadRequest::default()))
-            .map_err(connector_error)?;
+        let snapshot = rt.block_on(connector.read(account, &ReadRequest::default()))?;
         let mut live = snapshot.resources;
         let marked = rt.block_on(mark(connector.as_ref(), account, &mut live))?;
         Ok::<_, CommandError>((live, marked))
     })();
     rt.block_on(leases.release());
     let (live, marked) = result?;
-    let files = import::render(&declared, &live).map_err(import_error)?;
+    let files = import::render(&declared, &live)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("import-{}", args.account)));
-    let written = import::write(&out, &files).map_err(import_error)?;
+    let written = import::write(&out, &files)?;
     if !global.quiet {
         let campaigns = written.iter().filter(|p| p.starts_with(out.join("campaigns"))).count();
         println!(
@@ -135,10 +128,7 @@ async fn mark(
                 refs: Default::default(),
             })
             .collect();
-        let outcomes = connector
-            .apply(account, &ApplyBatch { ops })
-            .await
-            .map_err(connector_error)?;
+        let outcomes = connector.apply(account, &ApplyBatch { ops }).await?;
         let mut failed = Vec::new();
         for (&i, o) in chunk.iter().zip(&outcomes) {
             match o {
@@ -161,18 +151,4 @@ async fn mark(
         }
     }
     Ok(marked)
-}
-
-fn connector_error(e: crate::connectors::ConnectorError) -> CommandError {
-    let hint = e.hint().map(str::to_string);
-    let err = CommandError::new(e.to_string());
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
-    }
-}
-
-fn import_error(e: import::ImportError) -> CommandError {
-    let hint = e.hint();
-    CommandError::new(e.to_string()).with_hint(hint)
 }

@@ -5,14 +5,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
+use tracing::Instrument;
 
 use super::emulated::{self, Emulated, Persist};
-use super::plan::{load_project, open_store, runtime, state_error};
+use super::plan::{load_project, open_store, runtime};
 use super::{CommandError, CommandResult, GlobalArgs};
-use crate::connectors::{registry, Connector, DateRange};
+use crate::connectors::{Connector, DateRange};
 use crate::metrics::report::AccountInput;
 use crate::metrics::{self, render, Bucket, Level, MetricsError, Report, SeriesStore, SyncOptions};
 use crate::model::Account;
+use crate::platforms as registry;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -73,15 +75,6 @@ fn parse_last(s: &str) -> Result<u32, String> {
     }
 }
 
-fn metrics_error(e: MetricsError) -> CommandError {
-    let hint = e.hint();
-    let err = CommandError::new(e.to_string());
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
-    }
-}
-
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let mut project = load_project(global, &args.dir)?;
     let rt = runtime()?;
@@ -104,10 +97,11 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         }
     };
     if range.until < range.since {
-        return Err(metrics_error(MetricsError::Range {
+        return Err(MetricsError::Range {
             since: range.since,
             until: range.until,
-        }));
+        }
+        .into());
     }
     for a in &args.accounts {
         if !project.accounts.contains_key(a) {
@@ -138,20 +132,15 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             } else {
                 registry::connector_for(a)
             };
-            let c = made.map_err(|e| {
-                let err = CommandError::new(format!("account `{}`: {e}", a.name));
-                match e.hint() {
-                    Some(h) => err.with_hint(h),
-                    None => err,
-                }
-            })?;
+            let c = made.map_err(|e| CommandError::from(e).context(format_args!("account `{}`", a.name)))?;
             conns.push((a, c));
         }
         let results = rt.block_on(futures_util::future::join_all(conns.iter().map(|(a, c)| {
             metrics::sync_account(c.as_ref(), a, &store as &dyn SeriesStore, level, range, &opts)
+                .instrument(crate::connectors::trace::account(a))
         })));
         for ((a, _), r) in conns.iter().zip(results) {
-            let r = r.map_err(metrics_error)?;
+            let r = r?;
             tracing::debug!(account = %a.name, pulls = r.pulled.len(), days = r.days_stored, "metrics synced");
         }
     }
@@ -159,17 +148,15 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     for a in &accounts {
         inputs.push(AccountInput {
             account: a,
-            addresses: metrics::addresses(&store, &project.resources, &a.name).map_err(state_error)?,
-            days: store
-                .days(&a.name, level, range.since, range.until)
-                .map_err(state_error)?,
+            addresses: metrics::addresses(&store, &project.resources, &a.name)?,
+            days: store.days(&a.name, level, range.since, range.until)?,
         });
     }
     let report = Report::build(&inputs, range, args.level, args.by);
     let text = match args.format {
         Format::Table => render::table(&report),
-        Format::Csv => render::csv(&report).map_err(|e| metrics_error(MetricsError::Render(e)))?,
-        Format::Json => render::json(&report).map_err(|e| metrics_error(MetricsError::Render(e)))?,
+        Format::Csv => render::csv(&report).map_err(MetricsError::Render)?,
+        Format::Json => render::json(&report).map_err(MetricsError::Render)?,
         Format::Html => render::html(&report),
     };
     let out = match (&args.out, args.format) {

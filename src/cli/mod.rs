@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod emulated;
 mod emulator;
+mod error;
 mod import;
 mod metrics;
 mod plan;
@@ -16,6 +17,8 @@ mod schema;
 mod state;
 mod validate;
 mod watch;
+
+pub use error::{CommandError, CommandResult};
 
 /// Global flags every subcommand shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +49,11 @@ impl GlobalArgs {
             ColorChoice::Never => false,
             ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
+    }
+
+    /// Whether to colour what is written to stderr (diagnostics).
+    pub fn stderr_color(&self) -> bool {
+        self.use_color(std::io::IsTerminal::is_terminal(&std::io::stderr()))
     }
 }
 
@@ -104,38 +112,6 @@ impl Command {
     }
 }
 
-/// A user-facing error: what went wrong, a hint, and the exit code (the way jj's `CommandError` does it).
-#[derive(Debug)]
-pub struct CommandError {
-    pub message: String,
-    pub hint: Option<String>,
-    pub exit_code: u8,
-}
-
-impl CommandError {
-    pub fn new(message: impl Into<String>) -> Self {
-        CommandError {
-            message: message.into(),
-            hint: None,
-            exit_code: 1,
-        }
-    }
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-    /// An error already printed (diagnostics); only the exit code is left.
-    pub fn silent(exit_code: u8) -> Self {
-        CommandError {
-            message: String::new(),
-            hint: None,
-            exit_code,
-        }
-    }
-}
-
-pub type CommandResult = Result<ExitCode, CommandError>;
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Lock files name their holder (`… by adsctl watch`), so that a refused command says who holds the state.
@@ -160,12 +136,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            if !e.message.is_empty() {
-                eprintln!("error: {}", e.message);
-                if let Some(h) = &e.hint {
-                    eprintln!("hint: {h}");
-                }
-            }
+            eprint!("{}", e.report());
             ExitCode::from(e.exit_code)
         }
     }

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{CommandError, CommandResult, GlobalArgs};
-use crate::connectors::{registry, Connector};
+use crate::connectors::Connector;
 use crate::model::Address;
 use crate::plan::live::ReadMode;
-use crate::plan::{self, render, Plan, PlanErrors, PlanOptions, GUARDRAIL_NAMES};
+use crate::plan::{self, render, Plan, PlanOptions, GUARDRAIL_NAMES};
+use crate::platforms as registry;
 use crate::spec::{self, Project};
-use crate::state::{self, SledStore, StateError};
+use crate::state::{self, SledStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -83,25 +84,13 @@ pub struct Args {
 /// Load the config directory, printing spec diagnostics.
 /// The project's token vault becomes the connectors' credential source (then the environment).
 pub(super) fn load_project(global: &GlobalArgs, dir: &Path) -> Result<Project, CommandError> {
-    let project = spec::load(dir).map_err(|errors| {
-        eprint!("{}", errors.render(global.use_color(std::io::stderr().is_terminal())));
-        CommandError::silent(1)
-    })?;
+    let project = spec::load(dir).map_err(|errors| CommandError::spec(&errors, global.stderr_color()))?;
     crate::auth::connect::activate(&project.root);
     Ok(project)
 }
 
-pub(super) fn state_error(e: StateError) -> CommandError {
-    let hint = e.hint();
-    let err = CommandError::new(e.to_string());
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
-    }
-}
-
 pub(super) fn open_store(project_root: &Path) -> Result<SledStore, CommandError> {
-    SledStore::open(&state::state_dir(project_root)).map_err(state_error)
+    Ok(SledStore::open(&state::state_dir(project_root))?)
 }
 
 /// Connectors for the accounts a plan concerns.
@@ -114,14 +103,7 @@ pub(super) fn connectors(
         if !targets.is_empty() && !targets.iter().any(|t| t.account == a.name) {
             continue;
         }
-        let c = registry::connector_for(a).map_err(|e| {
-            let err = CommandError::new(e.to_string());
-            match e.hint() {
-                Some(h) => err.with_hint(h),
-                None => err,
-            }
-        })?;
-        out.insert(a.name.clone(), c);
+        out.insert(a.name.clone(), registry::connector_for(a)?);
     }
     Ok(out)
 }
@@ -150,16 +132,6 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
         .map_err(|e| CommandError::new(format!("could not start the async runtime: {e}")))
 }
 
-pub(super) fn plan_errors(e: PlanErrors) -> CommandError {
-    for err in &e.0 {
-        eprintln!("error: {err}");
-        if let Some(h) = err.hint() {
-            eprintln!("  hint: {h}");
-        }
-    }
-    CommandError::silent(1)
-}
-
 /// Plan a loaded project (what `plan` and `apply` without a file both do).
 pub(super) fn make(
     rt: &tokio::runtime::Runtime,
@@ -175,9 +147,7 @@ pub(super) fn make(
                 .with_hint("the first segment of an address is an account name from adsctl.yaml"));
         }
     }
-    let mut plan = rt
-        .block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))
-        .map_err(plan_errors)?;
+    let mut plan = rt.block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))?;
     // What the apply will cost against each platform's daily quota.
     for a in plan
         .accounts
@@ -246,7 +216,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         ));
     }
     if let Some(out) = &args.out {
-        plan::file::save(&plan, out).map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+        plan::file::save(&plan, out)?;
         if !global.quiet {
             eprintln!(
                 "Saved the plan to {}. Apply exactly this plan with: adsctl apply {}",

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::plan::state_error;
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::model::Address;
 use crate::state::{self, doctor, ApplyLock, SledStore, StateStore};
@@ -52,8 +51,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let dir = state::state_dir(&args.dir);
     match &args.command {
         StateCommand::List { json } => {
-            let store = SledStore::open(&dir).map_err(state_error)?;
-            let entries = store.entries(None).map_err(state_error)?;
+            let store = SledStore::open(&dir)?;
+            let entries = store.entries(None)?;
             if *json {
                 let s = serde_json::to_string_pretty(&entries)
                     .map_err(|e| CommandError::new(format!("could not serialise the state: {e}")))?;
@@ -69,12 +68,12 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
         }
         StateCommand::Show { address } => {
-            let store = SledStore::open(&dir).map_err(state_error)?;
-            let entry = store.entry(address).map_err(state_error)?.ok_or_else(|| {
+            let store = SledStore::open(&dir)?;
+            let entry = store.entry(address)?.ok_or_else(|| {
                 CommandError::new(format!("{address} is not in the state"))
                     .with_hint("`adsctl state list` shows what the state knows")
             })?;
-            let live = store.cache_get(&address.account).map_err(state_error)?.and_then(|c| {
+            let live = store.cache_get(&address.account)?.and_then(|c| {
                 c.resources
                     .into_iter()
                     .find(|r| r.id.as_deref() == Some(entry.id.as_str()))
@@ -85,23 +84,20 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             println!("{s}");
         }
         StateCommand::Rm { address } => {
-            let _lock = ApplyLock::acquire(&dir).map_err(|e| {
-                let hint = e.hint();
-                CommandError::new(e.to_string()).with_hint(hint)
-            })?;
-            let store = SledStore::open(&dir).map_err(state_error)?;
-            if !store.remove_entry(address).map_err(state_error)? {
+            let _lock = ApplyLock::acquire(&dir)?;
+            let store = SledStore::open(&dir)?;
+            if !store.remove_entry(address)? {
                 return Err(CommandError::new(format!("{address} is not in the state"))
                     .with_hint("`adsctl state list` shows what the state knows"));
             }
-            store.flush().map_err(state_error)?;
+            store.flush()?;
             if !global.quiet {
                 println!("Forgot {address} (nothing changed on the platform).");
             }
         }
         StateCommand::Applies => {
-            let store = SledStore::open(&dir).map_err(state_error)?;
-            for h in store.apply_records().map_err(state_error)? {
+            let store = SledStore::open(&dir)?;
+            for h in store.apply_records()? {
                 println!(
                     "{}  {}  {}  {}  ({} succeeded, {} failed, {} skipped)",
                     h.at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -138,7 +134,7 @@ fn print_report(report: &doctor::Report, repaired: bool) {
 /// `adsctl state doctor [--dry-run]`: exit 0 when the state is sound (or was repaired), 2 when a dry run found
 /// problems, 1 when a repair left some.
 fn doctor(global: &GlobalArgs, dir: &std::path::Path, dry_run: bool, json: bool) -> CommandResult {
-    let before = doctor::examine(dir).map_err(state_error)?;
+    let before = doctor::examine(dir)?;
     if dry_run || before.problems() == 0 {
         if json {
             let s = serde_json::to_string_pretty(&before)
@@ -160,7 +156,7 @@ fn doctor(global: &GlobalArgs, dir: &std::path::Path, dry_run: bool, json: bool)
             ExitCode::from(2)
         });
     }
-    let after = doctor::repair(dir).map_err(state_error)?;
+    let after = doctor::repair(dir)?;
     if json {
         let s = serde_json::to_string_pretty(&serde_json::json!({ "before": before, "after": after }))
             .map_err(|e| CommandError::new(format!("could not serialise the report: {e}")))?;

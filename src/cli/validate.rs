@@ -1,4 +1,3 @@
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,11 +39,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         Err(errors) => {
             if args.json {
                 println!("{}", errors.to_json());
-            } else {
-                let color = global.use_color(std::io::stderr().is_terminal());
-                eprint!("{}", errors.render(color));
+                return Err(CommandError::silent(1));
             }
-            Err(CommandError::silent(1))
+            Err(CommandError::spec(&errors, global.stderr_color()))
         }
     }
 }

@@ -185,9 +185,7 @@ fn daemon_config(args: &Args) -> DaemonConfig {
 /// Serve the status server and run the daemon with `reconciler` until a signal; exit 0 after a clean stop.
 pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandResult {
     let daemon = Daemon::new(reconciler, daemon_config(args));
-    let server = StatusServer::bind(ServerConfig::from_env(args.listen), daemon.hub())
-        .await
-        .map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+    let server = StatusServer::bind(ServerConfig::from_env(args.listen), daemon.hub()).await?;
     let shutdown = CancellationToken::new();
     tracing::info!(listen = %server.local_addr(), "status server listening");
     let server_stop = CancellationToken::new();
@@ -207,7 +205,7 @@ pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandRes
         Err(_) => tracing::warn!("status server did not stop in time"),
         Ok(Ok(Ok(()))) => {}
     }
-    result.map_err(|e| CommandError::new(e.to_string()).with_hint(e.hint()))?;
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -232,19 +230,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         return run_emulated(global, args, &runtime);
     }
     runtime.block_on(async {
-        let reconciler = crate::reconcile::engine::EngineReconciler::open(&args.dir)
-            .await
-            .map_err(open_error)?;
+        let reconciler = crate::reconcile::engine::EngineReconciler::open(&args.dir).await?;
         serve(args, Arc::new(reconciler)).await
     })
-}
-
-fn open_error(e: crate::reconcile::engine::OpenError) -> CommandError {
-    CommandError {
-        message: e.to_string(),
-        hint: e.hint(),
-        exit_code: 1,
-    }
 }
 
 /// `watch --emulator`: the daemon over the in-process emulator. The state lock is taken first (one daemon or
@@ -252,12 +240,10 @@ fn open_error(e: crate::reconcile::engine::OpenError) -> CommandError {
 /// every reconcile and at exit.
 fn run_emulated(global: &GlobalArgs, args: &Args, runtime: &tokio::runtime::Runtime) -> CommandResult {
     let mut project = super::plan::load_project(global, &args.dir)?;
-    let reconciler = runtime
-        .block_on(crate::reconcile::engine::EngineReconciler::open_with(
-            &args.dir,
-            Box::new(super::emulated::connector),
-        ))
-        .map_err(open_error)?;
+    let reconciler = runtime.block_on(crate::reconcile::engine::EngineReconciler::open_with(
+        &args.dir,
+        Box::new(super::emulated::connector),
+    ))?;
     let emulated = super::emulated::Emulated::for_project(runtime, &mut project, super::emulated::Persist::Yes)?;
     let reconciler = Arc::new(EmulatedReconciler {
         inner: reconciler,

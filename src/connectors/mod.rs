@@ -10,13 +10,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub mod memory;
-pub mod registry;
+pub mod trace;
 
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
 
-pub mod google_ads;
-pub mod meta;
 pub mod wait;
 
 /// The result of reading an account.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 
 use super::{assemble, plan_account, AccountInput, Plan, PlanError, PlanErrors, PlanOptions};
 use crate::connectors::{Connector, ReadRequest};
@@ -197,6 +198,7 @@ fn plan_cached(
 }
 
 /// Read every account of the project (concurrently) that the plan concerns, and plan it.
+#[tracing::instrument(name = "plan", skip_all, fields(mode = ?mode))]
 pub async fn plan_project(
     project: &Project,
     store: &dyn StateStore,
@@ -235,6 +237,7 @@ pub async fn plan_project(
             .filter_map(|r| r.id.clone())
             .collect();
         let connector = connectors.get(&account.name).cloned();
+        let span = crate::connectors::trace::account(account);
         async move {
             let Some(connector) = connector else {
                 return Err(no_connector(account));
@@ -268,6 +271,7 @@ pub async fn plan_project(
                 opts,
             )
         }
+        .instrument(span)
     });
     let planned = futures_util::future::join_all(plans).await;
     assemble(planned, opts)

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::backoff::BackoffPolicy;
 use super::status::StatusHub;
@@ -394,7 +395,17 @@ impl<R: Reconciler> WorkerCtx<R> {
             };
             self.hub.begin(&self.name);
             let started = Instant::now();
-            let fut = self.reconciler.reconcile(&project, &account, self.config.mode);
+            // Everything the reconcile logs (the connectors' retries and rate limits too) says which account.
+            let span = tracing::info_span!(
+                "reconcile",
+                account = %self.name,
+                platform = account.platform.as_str(),
+                mode = self.config.mode.as_str(),
+            );
+            let fut = self
+                .reconciler
+                .reconcile(&project, &account, self.config.mode)
+                .instrument(span);
             tokio::pin!(fut);
             let result = tokio::select! {
                 r = &mut fut => Some(r),

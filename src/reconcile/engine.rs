@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use tracing::Instrument;
 
 use super::{ApiCalls, LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome, Reconciler, ReviewIssue};
 use crate::apply::{ChangeOutcome, ExecOptions, Target};
@@ -172,7 +173,7 @@ impl EngineReconciler {
     /// Open the state of the project in `dir` (`$ADSCTL_STATE_DIR` or `dir/.adsctl`) and take its lock; accounts
     /// get their connector from the registry (`ADSCTL_BACKEND` selects the memory backend).
     pub async fn open(dir: &Path) -> Result<EngineReconciler, OpenError> {
-        Self::open_with(dir, Box::new(crate::connectors::registry::connector_for)).await
+        Self::open_with(dir, Box::new(crate::platforms::connector_for)).await
     }
 
     pub async fn open_with(dir: &Path, resolver: Box<ConnectorResolver>) -> Result<EngineReconciler, OpenError> {
@@ -524,19 +525,24 @@ impl Reconciler for EngineReconciler {
             let store = self.store.clone();
             let to_apply = plan.clone();
             let handle = tokio::runtime::Handle::current();
+            // The blocking thread does not inherit the reconcile's span: it is handed over.
+            let span = tracing::Span::current();
             let report = tokio::task::spawn_blocking(move || {
-                handle.block_on(async move {
-                    crate::apply::execute(
-                        &to_apply,
-                        &targets,
-                        store.as_ref(),
-                        &ExecOptions {
-                            concurrency: 1,
-                            progress: false,
-                        },
-                    )
-                    .await
-                })
+                handle.block_on(
+                    async move {
+                        crate::apply::execute(
+                            &to_apply,
+                            &targets,
+                            store.as_ref(),
+                            &ExecOptions {
+                                concurrency: 1,
+                                progress: false,
+                            },
+                        )
+                        .await
+                    }
+                    .instrument(span),
+                )
             })
             .await;
             leases.release().await;

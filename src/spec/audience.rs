@@ -30,18 +30,6 @@ pub fn normalize_meta(email: &str) -> String {
         .to_lowercase()
 }
 
-/// Google Customer Match: trim whitespace, lower-case, and for `gmail.com` / `googlemail.com` addresses remove
-/// the dots of the local part (Google documents this rule for those domains only).
-pub fn normalize_google(email: &str) -> String {
-    let e = email.trim().to_lowercase();
-    match e.rsplit_once('@') {
-        Some((local, domain)) if domain == "gmail.com" || domain == "googlemail.com" => {
-            format!("{}@{domain}", local.replace('.', ""))
-        }
-        _ => e,
-    }
-}
-
 /// A plausible email: one `@`, non-empty local part, a dotted domain, no spaces.
 fn plausible(e: &str) -> bool {
     match e.split_once('@') {
@@ -174,9 +162,9 @@ impl Emails {
     pub fn hashed(&self, platform: Platform) -> Vec<String> {
         self.0
             .iter()
-            .map(|e| match platform {
-                Platform::GoogleAds => sha256_hex(&normalize_google(e)),
-                _ => sha256_hex(&normalize_meta(e)),
+            .map(|e| match crate::platforms::home(platform) {
+                Some(home) => home.hash_email(e),
+                None => sha256_hex(&normalize_meta(e)),
             })
             .collect()
     }
@@ -195,8 +183,6 @@ mod tests {
     #[test]
     fn normalises_per_platform() {
         assert_eq!(normalize_meta("  John.Doe@Example.COM. "), "john.doe@example.com");
-        assert_eq!(normalize_google(" John.Doe@GMail.com "), "johndoe@gmail.com");
-        assert_eq!(normalize_google("john.doe@example.com"), "john.doe@example.com");
         assert_eq!(
             sha256_hex("test@example.com"),
             "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"

@@ -14,19 +14,20 @@ use std::path::{Path, PathBuf};
 use crate::model::{Account, Resource};
 
 pub mod audience;
-mod de;
-mod error;
+pub(crate) mod de;
+pub(crate) mod error;
 mod excerpt;
 mod fast;
 mod guard;
-mod load;
-mod lower;
-mod rules;
+pub(crate) mod load;
+pub(crate) mod lower;
+pub(crate) mod rules;
 pub mod schema;
 mod syntax;
 pub mod types;
-mod yaml;
+pub(crate) mod yaml;
 
+pub use de::{Opt, Spanned};
 pub use error::{Code, SpecError, SpecErrors};
 pub use load::MAX_YAML_BYTES;
 pub use lower::managed_fields;

@@ -62,11 +62,7 @@ pub fn time_zone(tz: &str) -> Result<(), String> {
 /// The account id a platform knows an account by, whatever the spelling (`123-456-7890` / `"1234567890"`,
 /// `act_0123` / `123`): digits without leading zeros.
 fn canonical_account_id(platform: Platform, spec: &AccountSpec) -> Option<(Span, String)> {
-    let raw = match platform {
-        Platform::GoogleAds => spec.customer_id.as_ref()?,
-        Platform::Meta => spec.ad_account_id.as_ref()?,
-        _ => return None,
-    };
+    let raw = crate::platforms::home(platform)?.account_id_written(spec)?;
     let t = raw.trim();
     let t = t.strip_prefix("act_").unwrap_or(t);
     let digits: String = t.chars().filter(|c| *c != '-').collect();
@@ -93,10 +89,10 @@ pub fn same_platform_account(file: &ProjectFile, location: impl Fn(Span) -> Stri
         let api = spec.endpoint.as_ref().map(|e| e.trim().trim_end_matches('/'));
         match seen.get(&(platform, api, id.clone())) {
             Some((first, at)) => {
-                let (what, shown) = match platform {
-                    Platform::GoogleAds => ("Google Ads customer", format!("customer id {id}")),
-                    _ => ("Meta ad account", format!("act_{id}")),
+                let Some(home) = crate::platforms::home(platform) else {
+                    continue;
                 };
+                let (what, shown) = home.describe_account_id(&id);
                 out.push(problem(
                     span,
                     Code::Duplicate,
@@ -513,25 +509,11 @@ pub fn duplicate_ids(
 
 // ------------------------------------------------------------------------------------------------ platforms
 
-/// The hint for a field written on the other platform's campaign: its counterpart there, if any.
+/// The hint for a field written on another platform's campaign: its counterpart on this one, if any.
 pub fn counterpart(platform: Platform, field: &str) -> String {
-    let google = platform == Platform::GoogleAds;
-    match (google, field) {
-        (true, "start_time") => "Google Ads campaigns start on a day: `start_date: 2026-03-01`".into(),
-        (true, "stop_time") => "Google Ads campaigns end on a day: `end_date: 2026-06-30`".into(),
-        (true, "objective") => "Google Ads campaigns set `channel` (search, display, …) instead".into(),
-        (true, "bid_strategy") => "Google Ads campaigns set `bidding: { … }` instead".into(),
-        (true, "ad_sets") => "Google Ads campaigns hold `ad_groups`".into(),
-        (true, "budget.lifetime") => "Google Ads campaign budgets are `daily` or `shared`".into(),
-        (false, "start_date") => "Meta campaigns start at a time: `start_time: 2026-03-01T00:00:00Z`".into(),
-        (false, "end_date") => "Meta campaigns stop at a time: `stop_time: 2026-06-30T23:59:59Z`".into(),
-        (false, "channel") => "Meta campaigns set `objective` (traffic, sales, …) instead".into(),
-        (false, "bidding") => "Meta campaigns set `bid_strategy` instead".into(),
-        (false, "ad_groups") => "Meta campaigns hold `ad_sets`".into(),
-        (false, "negative_keywords") => {
-            "Meta has no negative keywords; exclude audiences in the ad set's targeting".into()
-        }
-        _ => format!("remove `{field}`"),
+    match crate::platforms::home(platform).and_then(|h| h.counterpart(field)) {
+        Some(hint) => hint.into(),
+        None => format!("remove `{field}`"),
     }
 }
 

@@ -1,4 +1,7 @@
-//! The Google Ads connector: REST v25 (`googleads.googleapis.com`), OAuth 2.0 refresh tokens, developer token.
+//! Google Ads, the platform's home: its registry entry and YAML rules (`home`, `lower`) and its connector (the
+//! rest of this folder).
+//!
+//! The connector: REST v25 (`googleads.googleapis.com`), OAuth 2.0 refresh tokens, developer token.
 //!
 //! - read: one GAQL `searchStream` per kind (labels, budgets, campaigns, ad groups, ads, keywords, user lists;
 //!   campaigns, ad groups and ads bring their attached labels in `labels`), joined locally; incremental reads ask
@@ -13,12 +16,19 @@
 pub mod audience;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod errors;
+pub mod home;
+pub mod import;
 pub mod lease;
+pub mod lower;
 pub mod mapping;
 pub mod metrics;
 pub mod mutate;
 pub mod read;
+pub mod yaml;
+
+pub use home::GoogleAdsHome;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -41,6 +51,27 @@ use errors::GoogleAdsError;
 /// environment).
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
     Ok(Arc::new(GoogleAdsConnector::new(account, Arc::new(AuthCredentials))?))
+}
+
+/// What the connector can do when it hands at most `max_ops` operations to one mutate.
+pub fn capabilities(max_ops: usize) -> Capabilities {
+    Capabilities {
+        max_ops_per_request: config::MAX_OPS_PER_APPLY.max(max_ops),
+        creates_children_in_one_request: true,
+        ordered_requests: true,
+        // Labels on campaigns, ad groups, ads and (positive) keywords; `integrationCode` on user lists.
+        // Negative keywords cannot carry labels (LabelError.CANNOT_APPLY_LABEL_TO_NEGATIVE_AD_GROUP_CRITERION;
+        // campaign criteria have no labels) and budgets have none.
+        marked_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Ad, Kind::Keyword, Kind::Audience],
+        immutable_fields: BTreeMap::from([
+            (Kind::Campaign, vec!["channel"]),
+            (Kind::AdGroup, vec!["type"]),
+            (Kind::Keyword, vec!["text", "match_type"]),
+            (Kind::NegativeKeyword, vec!["text", "match_type"]),
+        ]),
+        swapped_fields: BTreeMap::new(),
+        write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
+    }
 }
 
 /// One connector, any number of Google Ads accounts; clients are built per account on first use.
@@ -112,7 +143,7 @@ impl GoogleAdsConnector {
         }
         let creds = self.credentials.credentials(account)?;
         let settings = self.settings.clone().unwrap_or_else(|| Settings::for_account(account));
-        let c = Arc::new(Client::new(settings, creds, customer)?);
+        let c = Arc::new(Client::new(settings, creds, customer, &account.name)?);
         clients.insert(account.name.clone(), c.clone());
         Ok(c)
     }
@@ -330,23 +361,7 @@ impl Connector for GoogleAdsConnector {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_ops_per_request: config::MAX_OPS_PER_APPLY.max(self.max_ops),
-            creates_children_in_one_request: true,
-            ordered_requests: true,
-            // Labels on campaigns, ad groups, ads and (positive) keywords; `integrationCode` on user lists.
-            // Negative keywords cannot carry labels (LabelError.CANNOT_APPLY_LABEL_TO_NEGATIVE_AD_GROUP_CRITERION;
-            // campaign criteria have no labels) and budgets have none.
-            marked_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Ad, Kind::Keyword, Kind::Audience],
-            immutable_fields: BTreeMap::from([
-                (Kind::Campaign, vec!["channel"]),
-                (Kind::AdGroup, vec!["type"]),
-                (Kind::Keyword, vec!["text", "match_type"]),
-                (Kind::NegativeKeyword, vec!["text", "match_type"]),
-            ]),
-            swapped_fields: BTreeMap::new(),
-            write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
-        }
+        capabilities(self.max_ops)
     }
 
     fn quota_cost(&self, account: &Account, ops: &[Operation]) -> Option<QuotaCost> {

@@ -1,3 +1,6 @@
+//! Meta, the platform's home: its registry entry and YAML rules (`home`, `lower`) and its connector (the rest
+//! of this folder).
+//!
 //! The Meta Marketing API connector (Graph API v25.0).
 //!
 //! - `config`: base URL, version, tunables, credentials (`appsecret_proof`).
@@ -11,12 +14,17 @@
 pub mod apply;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod error;
+pub mod home;
+pub mod import;
 pub mod insights;
 pub mod lease;
+pub mod lower;
 pub mod mapping;
 pub mod throttle;
 pub mod wire;
+pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -34,6 +42,7 @@ use crate::connectors::{
 use crate::model::{Account, Address, Kind, Platform, Value};
 
 pub use self::config::{register_credential_source, resolve_credentials, MetaCredentials, API_VERSION};
+pub use self::home::MetaHome;
 
 /// Effective statuses of objects that are live (everything but ARCHIVED and DELETED), from
 /// `adaccountcampaigns_effective_status_enum_param`.
@@ -62,7 +71,7 @@ pub const CREATIVE_FIELDS: [&str; 8] = [
     "creative.call_to_action",
 ];
 
-/// Build the connector for one Meta account (called by `connectors::registry::connector_for`).
+/// Build the connector for one Meta account (called by `platforms::connector_for`).
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
     Ok(Arc::new(MetaConnector::new(account)?))
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use serde::Deserialize;
 use serde_json::Value as Json;
+use tracing::Instrument;
 
 use super::config::{MetaConfig, MetaCredentials, MIN_PAGE_SIZE};
 use super::error::{ErrorClass, GraphError};
 use super::throttle::Throttle;
+use crate::connectors::trace::{self, META_REQUEST_ID};
 use crate::connectors::ConnectorError;
 use crate::secret::{redact, Secret};
 
@@ -285,12 +287,13 @@ impl GraphClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(encoded),
         };
-        tracing::debug!(method = method.as_str(), path = %path, "meta request");
+        tracing::debug!(method = method.as_str(), path = %path, calls, "meta request");
         let resp = req.send().await.map_err(|e| CallError::Transport {
             url: url.clone(),
             message: self.redact(&e.without_url().to_string()),
         })?;
         let status = resp.status().as_u16();
+        trace::record_response(status, resp.headers(), META_REQUEST_ID);
         self.throttle.observe(
             resp.headers()
                 .iter()
@@ -335,14 +338,21 @@ impl GraphClient {
         params: &[(String, String)],
         idempotent: bool,
     ) -> Result<Json, CallError> {
-        (|| self.attempt(method, path, params, 1))
-            .retry(self.backoff())
+        let span = trace::request("meta", &self.account_name, method.as_str(), path);
+        let mut attempt = 0;
+        let one = || {
+            attempt += 1;
+            trace::record_attempt(attempt);
+            self.attempt(method, path, params, 1)
+        };
+        one.retry(self.backoff())
             .when(|e: &CallError| e.retryable(idempotent))
             .adjust(|_, d| d.filter(|d| crate::connectors::wait::max_wait().is_none_or(|m| *d <= m)))
             .notify(|e: &CallError, d: Duration| {
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "meta: retrying");
                 crate::connectors::wait::announce("Meta: before retrying a request", d);
             })
+            .instrument(span)
             .await
     }
 
@@ -397,7 +407,14 @@ impl GraphClient {
         let mut params = vec![("batch".to_string(), batch.to_string())];
         params.extend(extra.iter().cloned());
         let n = u32::try_from(calls.len()).unwrap_or(u32::MAX).max(1);
-        let json = (|| self.attempt(Method::Post, "", &params, n))
+        let span = trace::request("meta", &self.account_name, "POST", "/");
+        let mut attempt = 0;
+        let one = || {
+            attempt += 1;
+            trace::record_attempt(attempt);
+            self.attempt(Method::Post, "", &params, n)
+        };
+        let json = one
             .retry(self.backoff())
             // Only a rate limit refuses a batch before any of it runs. A transient error (codes 1, 2) may come
             // after some of its calls were made: the caller treats the whole batch as outcome unknown, looks its
@@ -410,6 +427,7 @@ impl GraphClient {
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "meta: retrying batch");
                 crate::connectors::wait::announce("Meta: before retrying a batch", d);
             })
+            .instrument(span)
             .await?;
         let arr = json.as_array().ok_or_else(|| CallError::Decode {
             message: "the batch response is not an array".into(),

@@ -13,7 +13,9 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
+use crate::connectors::trace::{self, TracedOAuth, GOOGLE_REQUEST_ID};
 use crate::connectors::wait;
 use crate::secret::{redact, Secret};
 
@@ -101,6 +103,8 @@ pub struct Client {
     pub creds: Credentials,
     /// Customer id, digits.
     pub customer_id: String,
+    /// The local account name (for the requests' tracing spans).
+    pub account: String,
     http: reqwest::Client,
     oauth_http: reqwest::Client,
     tokens: Arc<TokenCache>,
@@ -111,7 +115,12 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(settings: Settings, creds: Credentials, customer_id: String) -> Result<Client, GoogleAdsError> {
+    pub fn new(
+        settings: Settings,
+        creds: Credentials,
+        customer_id: String,
+        account: &str,
+    ) -> Result<Client, GoogleAdsError> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .build()
@@ -139,6 +148,7 @@ impl Client {
             settings,
             creds,
             customer_id,
+            account: account.to_string(),
             http,
             oauth_http,
             tokens,
@@ -174,29 +184,34 @@ impl Client {
             .set_token_uri(token_url)
             .set_auth_type(AuthType::RequestBody);
         let refresh = RefreshToken::new(self.creds.refresh_token.expose().to_string());
-        let mut backoff = self.backoff();
-        let resp = loop {
-            match client
-                .exchange_refresh_token(&refresh)
-                .request_async(&self.oauth_http)
-                .await
-            {
-                Ok(r) => break r,
-                // A refusal (invalid_grant, invalid_client) is final; a broken connection or a 429/5xx page
-                // (not an OAuth error body) is worth another try.
-                Err(e @ oauth2::RequestTokenError::ServerResponse(_)) => {
-                    return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None)))
-                }
-                Err(e) => match backoff.next() {
-                    Some(d) => {
-                        tracing::warn!(delay = ?d, "token refresh failed; retrying");
-                        wait::announce("Google OAuth: before retrying the token refresh", d);
-                        tokio::time::sleep(d).await;
-                    }
-                    None => return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None))),
-                },
-            }
+        let http = TracedOAuth {
+            http: &self.oauth_http,
+            request_id: GOOGLE_REQUEST_ID,
         };
+        let mut backoff = self.backoff();
+        let span = trace::token("google_ads", &self.account, &self.settings.token_url);
+        let resp = async {
+            loop {
+                match client.exchange_refresh_token(&refresh).request_async(&http).await {
+                    Ok(r) => return Ok(r),
+                    // A refusal (invalid_grant, invalid_client) is final; a broken connection or a 429/5xx page
+                    // (not an OAuth error body) is worth another try.
+                    Err(e @ oauth2::RequestTokenError::ServerResponse(_)) => {
+                        return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None)))
+                    }
+                    Err(e) => match backoff.next() {
+                        Some(d) => {
+                            tracing::warn!(delay = ?d, "token refresh failed; retrying");
+                            wait::announce("Google OAuth: before retrying the token refresh", d);
+                            tokio::time::sleep(d).await;
+                        }
+                        None => return Err(GoogleAdsError::OAuth(self.scrub(&describe_oauth_error(&e), None))),
+                    },
+                }
+            }
+        }
+        .instrument(span)
+        .await?;
         let token = Secret::new(resp.access_token().secret().clone());
         let lifetime = resp.expires_in().unwrap_or(Duration::from_secs(3600));
         let valid_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN).max(Duration::from_secs(1));
@@ -245,7 +260,19 @@ impl Client {
         serde_json::from_str(&text).map_err(|e| GoogleAdsError::Decode(format!("{path}: {e}")))
     }
 
+    /// One request, with its retries, in its span (account, method, path, then status and request id).
     async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Json>,
+        replay: Replay,
+    ) -> Result<String, GoogleAdsError> {
+        let span = trace::request("google_ads", &self.account, method.as_str(), path);
+        self.send_in_span(method, path, body, replay).instrument(span).await
+    }
+
+    async fn send_in_span(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -255,7 +282,10 @@ impl Client {
         let url = format!("{}/{}", self.settings.api_base(), path.trim_start_matches('/'));
         let mut backoff = self.backoff();
         let mut refreshed = false;
+        let mut attempt = 0u32;
         loop {
+            attempt += 1;
+            trace::record_attempt(attempt);
             let started = std::time::Instant::now();
             self.dev_buckets.acquire("the developer token").await?;
             self.customer_buckets
@@ -299,6 +329,8 @@ impl Client {
                 }
             };
             let status = resp.status().as_u16();
+            trace::record_response(status, resp.headers(), GOOGLE_REQUEST_ID);
+            tracing::debug!(status, "Google Ads response");
             let text = resp.text().await.map_err(|e| GoogleAdsError::Transport {
                 url: url.clone(),
                 message: self.scrub(&transport_message(&e), Some(&token)),

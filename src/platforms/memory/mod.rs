@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, IdRef, Lease, LeaseOutcome, LiveSnapshot,
     MetricRow, MetricsLevel, OpAction, OpError, OpOutcome, ReadRequest,
 };
@@ -124,17 +124,6 @@ fn simulated(code: &str, message: String) -> OpOutcome {
         hint: None,
     })
 }
-
-const CREATIVE_FIELDS: [&str; 8] = [
-    "creative.page_id",
-    "creative.link",
-    "creative.message",
-    "creative.headline",
-    "creative.description",
-    "creative.image_hash",
-    "creative.image_url",
-    "creative.call_to_action",
-];
 
 fn has_negative_money(v: &Value) -> bool {
     match v {
@@ -482,28 +471,19 @@ impl Connector for MemoryConnector {
 
     fn capabilities(&self) -> Capabilities {
         let caps = self.lock().capabilities.clone();
-        Capabilities {
-            max_ops_per_request: caps.max_ops_per_request,
-            creates_children_in_one_request: caps.creates_children_in_one_request,
-            ordered_requests: caps.creates_children_in_one_request,
-            // Like Google Ads: budgets and negative keywords carry no marker.
-            marked_kinds: Kind::ALL
-                .into_iter()
-                .filter(|k| !matches!(k, Kind::Budget | Kind::NegativeKeyword))
-                .collect(),
-            immutable_fields: BTreeMap::from([
-                (Kind::Campaign, vec!["channel", "objective"]),
-                (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
-            ]),
-            swapped_fields: BTreeMap::from([(Kind::Ad, CREATIVE_FIELDS.to_vec())]),
-            write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
-        }
+        // The platform's own capabilities (ownership markers, immutable, swapped and write-only fields), with the
+        // sandbox's request size.
+        let mut c = self.platform_capabilities();
+        c.max_ops_per_request = caps.max_ops_per_request;
+        c.creates_children_in_one_request = caps.creates_children_in_one_request;
+        c.ordered_requests = caps.creates_children_in_one_request;
+        c
     }
 
     async fn read(&self, account: &Account, _req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         self.reload()?;
         let mut d = self.lock();
-        let write_only = self.capabilities_unlocked();
+        let write_only = self.platform_capabilities().write_only_fields;
         let hidden = std::mem::take(&mut d.faults.hide_in_next_read);
         let resources = d
             .accounts
@@ -636,7 +616,19 @@ impl Connector for MemoryConnector {
 }
 
 impl MemoryConnector {
-    fn capabilities_unlocked(&self) -> BTreeMap<Kind, Vec<&'static str>> {
-        BTreeMap::from([(Kind::Audience, vec!["members"])])
+    /// The capabilities of the platform this sandbox stands in for, from the platform registry.
+    fn platform_capabilities(&self) -> Capabilities {
+        match crate::platforms::home(self.platform) {
+            Some(home) => home.capabilities(),
+            None => Capabilities {
+                max_ops_per_request: 1,
+                creates_children_in_one_request: false,
+                ordered_requests: false,
+                marked_kinds: Vec::new(),
+                immutable_fields: BTreeMap::new(),
+                swapped_fields: BTreeMap::new(),
+                write_only_fields: BTreeMap::new(),
+            },
+        }
     }
 }

@@ -1,0 +1,203 @@
+//! Google Ads as the rest of adsctl sees it: the [`Home`] of the platform registry.
+
+use std::sync::Arc;
+
+use crate::connectors::{Capabilities, Connector, ConnectorError};
+use crate::model::{Account, Kind, Platform, Resource};
+use crate::platforms::{AccountIds, Home};
+use crate::spec::error::Code;
+use crate::spec::lower::{customer_id, Lower};
+use crate::spec::types::{AccountSpec, Campaign, Status};
+use crate::spec::Spanned;
+
+/// Google Ads (REST API).
+pub struct GoogleAdsHome;
+
+impl Home for GoogleAdsHome {
+    fn platform(&self) -> Platform {
+        Platform::GoogleAds
+    }
+    fn display_name(&self) -> &'static str {
+        "Google Ads"
+    }
+
+    fn account_id_field(&self) -> &'static str {
+        "customer_id"
+    }
+    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>> {
+        spec.customer_id.as_ref()
+    }
+    fn describe_account_id(&self, digits: &str) -> (&'static str, String) {
+        ("Google Ads customer", format!("customer id {digits}"))
+    }
+
+    fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds> {
+        let platform = self.platform();
+        let mut ok = true;
+        let mut platform_id = String::new();
+        let mut login = None;
+        ok &= !lower.other_platform_field(name, platform, &spec.ad_account_id, "ad_account_id", "meta");
+        match &*spec.customer_id {
+            None if spec.customer_id.is_invalid() => ok = false,
+            None => {
+                lower.err(
+                    name.span,
+                    Code::MissingField,
+                    format!("google_ads account `{}` needs `customer_id`", name.value),
+                    "add `customer_id: 123-456-7890` (from the Google Ads UI)",
+                );
+                ok = false;
+            }
+            Some(c) => match customer_id(c) {
+                Some(d) => platform_id = d,
+                None => {
+                    lower.err(
+                        c.span,
+                        Code::InvalidValue,
+                        format!("invalid customer id `{}`", c.value),
+                        "a customer id has 10 digits: `123-456-7890` or `1234567890`",
+                    );
+                    ok = false;
+                }
+            },
+        }
+        if let Some(l) = &*spec.login_customer_id {
+            match customer_id(l) {
+                Some(d) => login = Some(d),
+                None => {
+                    lower.err(
+                        l.span,
+                        Code::InvalidValue,
+                        format!("invalid login customer id `{}`", l.value),
+                        "a customer id has 10 digits: `123-456-7890` or `1234567890`",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(AccountIds {
+            platform_id,
+            login_customer_id: login,
+        })
+    }
+
+    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
+        lower.google_campaign(account, campaign, r);
+    }
+
+    fn managed_fields(&self, kind: Kind) -> &'static [&'static str] {
+        match kind {
+            Kind::Budget => &["amount", "delivery_method"],
+            Kind::Campaign => &[
+                "status",
+                "channel",
+                "budget.daily",
+                "budget.shared",
+                "budget.delivery_method",
+                "bidding.strategy",
+                "bidding.target_cpa",
+                "bidding.target_roas",
+                "bidding.cpc_bid_ceiling",
+                "bidding.enhanced_cpc",
+                "start_date",
+                "end_date",
+                "network.google_search",
+                "network.search_network",
+                "network.content_network",
+                "network.partner_search_network",
+                "eu_political_advertising",
+                "labels",
+            ],
+            Kind::AdGroup => &["status", "type", "default_cpc"],
+            Kind::Ad => &["status", "headlines", "descriptions", "final_url", "path1", "path2"],
+            Kind::Keyword => &["status", "cpc_bid"],
+            Kind::NegativeKeyword => &["text", "match_type"],
+            Kind::Audience => &["description", "membership_life_span_days", "members"],
+            _ => &[],
+        }
+    }
+
+    fn status_word(&self, status: Status) -> &'static str {
+        match status {
+            Status::Enabled | Status::Active => "enabled",
+            Status::Paused => "paused",
+        }
+    }
+
+    fn hash_email(&self, email: &str) -> String {
+        crate::spec::audience::sha256_hex(&normalize_email(email))
+    }
+
+    fn counterpart(&self, field: &str) -> Option<&'static str> {
+        Some(match field {
+            "start_time" => "Google Ads campaigns start on a day: `start_date: 2026-03-01`",
+            "stop_time" => "Google Ads campaigns end on a day: `end_date: 2026-06-30`",
+            "objective" => "Google Ads campaigns set `channel` (search, display, …) instead",
+            "bid_strategy" => "Google Ads campaigns set `bidding: { … }` instead",
+            "ad_sets" => "Google Ads campaigns hold `ad_groups`",
+            "budget.lifetime" => "Google Ads campaign budgets are `daily` or `shared`",
+            _ => return None,
+        })
+    }
+
+    fn import_campaign(
+        &self,
+        campaign: &Resource,
+        tree: &crate::import::Tree<'_>,
+        account: &Account,
+    ) -> serde_yaml::Mapping {
+        super::import::campaign(campaign, tree, account)
+    }
+
+    fn seed_emulator(&self, config: &mut crate::emulator::EmulatorConfig, account: &Account, default_time_zone: &str) {
+        super::emulated::seed_config(config, account, default_time_zone);
+    }
+
+    fn seed_running_emulator(
+        &self,
+        emulator: &crate::emulator::EmulatorHandle,
+        account: &Account,
+        default_time_zone: &str,
+    ) -> bool {
+        super::emulated::seed_running(emulator, account, default_time_zone)
+    }
+
+    fn emulated_connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+        super::emulated::connector(account)
+    }
+
+    fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>> {
+        super::emulated::auth_env(name)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        super::capabilities(super::config::MAX_OPS_PER_APPLY)
+    }
+
+    fn connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+        super::connector(account)
+    }
+}
+
+/// Google Customer Match: trim whitespace, lower-case, and for `gmail.com` / `googlemail.com` addresses remove
+/// the dots of the local part (Google documents this rule for those domains only).
+pub fn normalize_email(email: &str) -> String {
+    let e = email.trim().to_lowercase();
+    match e.rsplit_once('@') {
+        Some((local, domain)) if domain == "gmail.com" || domain == "googlemail.com" => {
+            format!("{}@{domain}", local.replace('.', ""))
+        }
+        _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn gmail_dots_are_removed_and_others_kept() {
+        assert_eq!(normalize_email(" John.Doe@GMail.com "), "johndoe@gmail.com");
+        assert_eq!(normalize_email("john.doe@example.com"), "john.doe@example.com");
+    }
+}

@@ -1,0 +1,200 @@
+//! Meta as the rest of adsctl sees it: the [`Home`] of the platform registry.
+
+use std::sync::Arc;
+
+use crate::connectors::{Capabilities, Connector, ConnectorError};
+use crate::model::{Account, Kind, Platform, Resource};
+use crate::platforms::{AccountIds, Home};
+use crate::spec::error::Code;
+use crate::spec::lower::Lower;
+use crate::spec::types::{AccountSpec, Campaign, Status};
+use crate::spec::Spanned;
+
+/// Meta Marketing API (Facebook, Instagram).
+pub struct MetaHome;
+
+impl Home for MetaHome {
+    fn platform(&self) -> Platform {
+        Platform::Meta
+    }
+    fn display_name(&self) -> &'static str {
+        "Meta"
+    }
+
+    fn account_id_field(&self) -> &'static str {
+        "ad_account_id"
+    }
+    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>> {
+        spec.ad_account_id.as_ref()
+    }
+    fn describe_account_id(&self, digits: &str) -> (&'static str, String) {
+        ("Meta ad account", format!("act_{digits}"))
+    }
+
+    fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds> {
+        let platform = self.platform();
+        let mut ok = true;
+        let mut platform_id = String::new();
+        ok &= !lower.other_platform_field(name, platform, &spec.customer_id, "customer_id", "google_ads");
+        ok &= !lower.other_platform_field(
+            name,
+            platform,
+            &spec.login_customer_id,
+            "login_customer_id",
+            "google_ads",
+        );
+        match &*spec.ad_account_id {
+            None if spec.ad_account_id.is_invalid() => ok = false,
+            None => {
+                lower.err(
+                    name.span,
+                    Code::MissingField,
+                    format!("meta account `{}` needs `ad_account_id`", name.value),
+                    "add `ad_account_id: act_<digits>` (from Business Manager)",
+                );
+                ok = false;
+            }
+            Some(a) => {
+                let v = a.trim();
+                let digits = v.strip_prefix("act_").unwrap_or("");
+                if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    platform_id = v.to_string();
+                } else {
+                    let hint = if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
+                        format!("write it as `act_{v}`")
+                    } else {
+                        "an ad account id looks like `act_1234567890`".into()
+                    };
+                    lower.err(
+                        a.span,
+                        Code::InvalidValue,
+                        format!("invalid ad account id `{}`", a.value),
+                        hint,
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(AccountIds {
+            platform_id,
+            login_customer_id: None,
+        })
+    }
+
+    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
+        lower.meta_campaign(account, campaign, r);
+    }
+
+    fn managed_fields(&self, kind: Kind) -> &'static [&'static str] {
+        match kind {
+            Kind::Campaign => &[
+                "status",
+                "objective",
+                "special_ad_categories",
+                "budget.daily",
+                "budget.lifetime",
+                "bid_strategy",
+                "start_time",
+                "stop_time",
+            ],
+            Kind::AdSet => &[
+                "status",
+                "optimization_goal",
+                "billing_event",
+                "bid_amount",
+                "bid_strategy",
+                "budget.daily",
+                "budget.lifetime",
+                "start_time",
+                "end_time",
+                "targeting.countries",
+                "targeting.regions",
+                "targeting.cities",
+                "targeting.age_min",
+                "targeting.age_max",
+                "targeting.genders",
+                "targeting.publisher_platforms",
+                "targeting.facebook_positions",
+                "targeting.instagram_positions",
+                "targeting.custom_audiences",
+                "targeting.excluded_custom_audiences",
+            ],
+            Kind::Ad => &[
+                "status",
+                "creative.page_id",
+                "creative.link",
+                "creative.message",
+                "creative.headline",
+                "creative.description",
+                "creative.image_hash",
+                "creative.image_url",
+                "creative.call_to_action",
+            ],
+            Kind::Audience => &["description", "customer_file_source", "members"],
+            Kind::LookalikeAudience => &["origin", "country", "ratio"],
+            _ => &[],
+        }
+    }
+
+    fn status_word(&self, status: Status) -> &'static str {
+        match status {
+            Status::Enabled | Status::Active => "active",
+            Status::Paused => "paused",
+        }
+    }
+
+    fn hash_email(&self, email: &str) -> String {
+        use crate::spec::audience::{normalize_meta, sha256_hex};
+        sha256_hex(&normalize_meta(email))
+    }
+
+    fn counterpart(&self, field: &str) -> Option<&'static str> {
+        Some(match field {
+            "start_date" => "Meta campaigns start at a time: `start_time: 2026-03-01T00:00:00Z`",
+            "end_date" => "Meta campaigns stop at a time: `stop_time: 2026-06-30T23:59:59Z`",
+            "channel" => "Meta campaigns set `objective` (traffic, sales, …) instead",
+            "bidding" => "Meta campaigns set `bid_strategy` instead",
+            "ad_groups" => "Meta campaigns hold `ad_sets`",
+            "negative_keywords" => "Meta has no negative keywords; exclude audiences in the ad set's targeting",
+            _ => return None,
+        })
+    }
+
+    fn import_campaign(
+        &self,
+        campaign: &Resource,
+        tree: &crate::import::Tree<'_>,
+        account: &Account,
+    ) -> serde_yaml::Mapping {
+        super::import::campaign(campaign, tree, account)
+    }
+
+    fn seed_emulator(&self, config: &mut crate::emulator::EmulatorConfig, account: &Account, default_time_zone: &str) {
+        super::emulated::seed_config(config, account, default_time_zone);
+    }
+
+    fn seed_running_emulator(
+        &self,
+        emulator: &crate::emulator::EmulatorHandle,
+        account: &Account,
+        default_time_zone: &str,
+    ) -> bool {
+        super::emulated::seed_running(emulator, account, default_time_zone)
+    }
+
+    fn emulated_connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+        super::emulated::connector(account)
+    }
+
+    fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>> {
+        super::emulated::auth_env(name)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        super::capabilities()
+    }
+
+    fn connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+        super::connector(account)
+    }
+}

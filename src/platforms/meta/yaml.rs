@@ -1,0 +1,284 @@
+//! Meta's part of the YAML language: ad sets with their targeting, ads with their creatives, lookalike
+//! audiences, and their enums. `spec::types` re-exports them; doc comments here become the descriptions in
+//! `schemas/`.
+
+use schemars::gen::SchemaGenerator;
+use schemars::schema::{InstanceType, Schema, SchemaObject};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::spec::de::{Item, Opt, Spanned};
+use crate::spec::types::spec_enum;
+use crate::spec::types::*;
+
+type S<T> = Spanned<T>;
+
+/// A Meta ad set.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdSet {
+    /// Unique name within the campaign.
+    pub name: S<String>,
+    /// Adopt an existing ad set by its id.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    /// `active` or `paused`.
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+    /// What delivery optimises for (`link_clicks`, `landing_page_views`, `impressions`, `reach`, …).
+    #[serde(default)]
+    pub optimization_goal: Opt<OptimizationGoal>,
+    /// What you pay for (`impressions`, `link_clicks`, …).
+    #[serde(default)]
+    pub billing_event: Opt<BillingEvent>,
+    /// Bid amount in the account currency (for bid-cap / cost-cap strategies).
+    #[serde(default)]
+    pub bid_amount: Opt<Amount>,
+    /// Bid strategy (when the campaign has no campaign budget).
+    #[serde(default)]
+    pub bid_strategy: Opt<MetaBidStrategy>,
+    /// Ad set budget (only when the campaign has none): `daily` or `lifetime`.
+    #[serde(default)]
+    pub budget: Opt<CampaignBudget>,
+    /// Start time (RFC 3339).
+    #[serde(default)]
+    pub start_time: Opt<String>,
+    /// End time (RFC 3339).
+    #[serde(default)]
+    pub end_time: Opt<String>,
+    /// Who sees the ads.
+    #[serde(default)]
+    pub targeting: Opt<Targeting>,
+    /// Ads in this ad set.
+    #[serde(default)]
+    pub ads: Vec<Item<MetaAd>>,
+}
+
+/// Meta targeting.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Targeting {
+    /// ISO 3166-1 alpha-2 country codes (`US`, `DE`).
+    #[serde(default)]
+    pub countries: Opt<Vec<S<String>>>,
+    /// Region keys.
+    #[serde(default)]
+    #[schemars(with = "Vec<IdText>")]
+    pub regions: Opt<Vec<S<String>>>,
+    /// City keys.
+    #[serde(default)]
+    #[schemars(with = "Vec<IdText>")]
+    pub cities: Opt<Vec<S<String>>>,
+    /// Age range, 13–65.
+    #[serde(default)]
+    pub age: Opt<AgeRange>,
+    /// `male`, `female` (leave out for all).
+    #[serde(default)]
+    pub genders: Opt<Vec<S<Gender>>>,
+    /// `facebook`, `instagram`, `audience_network`, `messenger`.
+    #[serde(default)]
+    pub publisher_platforms: Opt<Vec<S<PublisherPlatform>>>,
+    /// Facebook positions (`feed`, `marketplace`, `video_feeds`, `story`, `search`, …).
+    #[serde(default)]
+    pub facebook_positions: Opt<Vec<S<String>>>,
+    /// Instagram positions (`stream`, `story`, `explore`, `reels`, …).
+    #[serde(default)]
+    pub instagram_positions: Opt<Vec<S<String>>>,
+    /// Names of audiences (declared under `audiences:` or `lookalike_audiences:`) to target.
+    #[serde(default)]
+    pub custom_audiences: Opt<Vec<S<String>>>,
+    /// Names of audiences to exclude.
+    #[serde(default)]
+    pub excluded_custom_audiences: Opt<Vec<S<String>>>,
+}
+
+/// An age range.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgeRange {
+    /// Youngest age, 13–65.
+    #[serde(default)]
+    pub min: Opt<u32>,
+    /// Oldest age, 13–65 (65 means 65+).
+    #[serde(default)]
+    pub max: Opt<u32>,
+}
+
+/// A Meta ad with a link creative.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetaAd {
+    /// Unique name within the ad set.
+    pub name: S<String>,
+    /// Adopt an existing ad by its id.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    /// `active` or `paused`.
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+    /// The link creative. A change creates a new creative and swaps it in.
+    pub creative: S<Creative>,
+}
+
+/// A Meta link-ad creative.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Creative {
+    /// The Facebook Page id the ad runs as (digits).
+    #[schemars(with = "IdText")]
+    pub page_id: S<String>,
+    /// The destination URL.
+    pub link: S<String>,
+    /// The primary text.
+    #[serde(default)]
+    pub message: Opt<String>,
+    /// The headline.
+    #[serde(default)]
+    pub headline: Opt<String>,
+    /// The description.
+    #[serde(default)]
+    pub description: Opt<String>,
+    /// The hash of an uploaded image.
+    #[serde(default)]
+    pub image_hash: Opt<String>,
+    /// The URL of an image.
+    #[serde(default)]
+    pub image_url: Opt<String>,
+    /// Call to action (`learn_more`, `shop_now`, `sign_up`, …).
+    #[serde(default)]
+    pub call_to_action: Opt<CallToAction>,
+}
+
+/// A Meta lookalike audience.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookalikeAudience {
+    /// Unique name within the account.
+    pub name: S<String>,
+    /// The Meta account.
+    pub account: S<String>,
+    /// The seed audience (name of an audience created in the same account).
+    pub origin: S<String>,
+    /// ISO country code the lookalike is built in.
+    pub country: S<String>,
+    /// Share of the country's population, 0.01–0.20 in steps of 0.01.
+    pub ratio: S<DecimalText>,
+    /// Adopt an existing lookalike audience by its id.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+}
+
+spec_enum!(
+    /// Meta campaign objective (the OUTCOME_* set).
+    Objective {
+        OutcomeTraffic => "outcome_traffic" | "traffic",
+        OutcomeSales => "outcome_sales" | "sales",
+        OutcomeLeads => "outcome_leads" | "leads",
+        OutcomeAwareness => "outcome_awareness" | "awareness",
+        OutcomeEngagement => "outcome_engagement" | "engagement",
+        OutcomeAppPromotion => "outcome_app_promotion" | "app_promotion",
+    }
+);
+
+spec_enum!(
+    /// Meta special ad category.
+    SpecialAdCategory {
+        None => "none",
+        Housing => "housing",
+        Employment => "employment",
+        Credit => "credit",
+        IssuesElectionsPolitics => "issues_elections_politics",
+        OnlineGamblingAndGaming => "online_gambling_and_gaming",
+        FinancialProductsServices => "financial_products_services",
+    }
+);
+
+spec_enum!(
+    /// Meta bid strategy.
+    MetaBidStrategy {
+        LowestCostWithoutCap => "lowest_cost_without_cap",
+        LowestCostWithBidCap => "lowest_cost_with_bid_cap",
+        CostCap => "cost_cap",
+        LowestCostWithMinRoas => "lowest_cost_with_min_roas",
+    }
+);
+
+spec_enum!(
+    /// Meta ad set optimization goal.
+    OptimizationGoal {
+        LinkClicks => "link_clicks",
+        LandingPageViews => "landing_page_views",
+        Impressions => "impressions",
+        Reach => "reach",
+        OffsiteConversions => "offsite_conversions",
+        PostEngagement => "post_engagement",
+        LeadGeneration => "lead_generation",
+        Conversations => "conversations",
+        AppInstalls => "app_installs",
+        Thruplay => "thruplay",
+        Value => "value",
+    }
+);
+
+spec_enum!(
+    /// Meta billing event.
+    BillingEvent {
+        Impressions => "impressions",
+        LinkClicks => "link_clicks",
+        Thruplay => "thruplay",
+        AppInstalls => "app_installs",
+        PostEngagement => "post_engagement",
+    }
+);
+
+spec_enum!(
+    /// Gender.
+    Gender { Male => "male", Female => "female" }
+);
+
+spec_enum!(
+    /// Meta publisher platform.
+    PublisherPlatform {
+        Facebook => "facebook",
+        Instagram => "instagram",
+        AudienceNetwork => "audience_network",
+        Messenger => "messenger",
+    }
+);
+
+spec_enum!(
+    /// Meta call to action type.
+    CallToAction {
+        LearnMore => "learn_more",
+        ShopNow => "shop_now",
+        SignUp => "sign_up",
+        Subscribe => "subscribe",
+        ContactUs => "contact_us",
+        Download => "download",
+        GetOffer => "get_offer",
+        GetQuote => "get_quote",
+        BookTravel => "book_travel",
+        ApplyNow => "apply_now",
+        OrderNow => "order_now",
+        WatchMore => "watch_more",
+        NoButton => "no_button",
+    }
+);
+
+spec_enum!(
+    /// Meta customer file source.
+    CustomerFileSource {
+        UserProvidedOnly => "user_provided_only",
+        PartnerProvidedOnly => "partner_provided_only",
+        BothUserAndPartnerProvided => "both_user_and_partner_provided",
+    }
+);

@@ -1,0 +1,162 @@
+//! The platform registry: every ad platform adsctl speaks to is one home below this module, from its YAML to
+//! its wire, and the rest of adsctl learns what a platform offers only through [`Home`].
+//!
+//! A home (`google_ads/`, `meta/`) holds the platform's YAML rules and lowering, its field table, its connector
+//! (client, mapping, read, apply, rate limits, errors), its part of auth and import, and its metrics mapping.
+//! `memory/` is the offline sandbox backend (`ADSCTL_BACKEND=memory:FILE`): it serves accounts of any registered
+//! platform with that platform's capabilities, from a JSON file.
+//!
+//! Adding a platform is a new folder here and one line in [`HOMES`]; `docs/adding-a-platform.md` lists what
+//! else it touches today and the tests it must pass.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use crate::connectors::{Capabilities, Connector, ConnectorError};
+use crate::model::{Account, Kind, Platform};
+use crate::spec::lower::Lower;
+use crate::spec::types::{AccountSpec, Campaign};
+use crate::spec::Spanned;
+
+pub mod google_ads;
+pub mod memory;
+pub mod meta;
+
+use memory::MemoryConnector;
+
+/// What an account's id is checked and spelt as, from its `adsctl.yaml` entry.
+pub struct AccountIds {
+    /// The id the platform knows the account by (`1234567890`, `act_1234`).
+    pub platform_id: String,
+    /// Google Ads: the manager account to act through.
+    pub login_customer_id: Option<String>,
+}
+
+/// One platform, as the rest of adsctl sees it. Implemented once per home; looked up with [`home`].
+pub trait Home: Send + Sync + 'static {
+    /// The `platform:` value in `adsctl.yaml`.
+    fn platform(&self) -> Platform;
+    /// The platform's name in messages (`Google Ads`).
+    fn display_name(&self) -> &'static str;
+
+    // ------------------------------------------------------------------ spec
+
+    /// The `adsctl.yaml` key that holds the account's id (`customer_id`), for messages.
+    fn account_id_field(&self) -> &'static str;
+    /// The account entry's id fields, as written (with its span), for duplicate detection; `None` when absent.
+    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>>;
+    /// How an account id is shown in a message about two accounts that are one (`("Google Ads customer",
+    /// "customer id 123")`), given its canonical digits.
+    fn describe_account_id(&self, digits: &str) -> (&'static str, String);
+    /// Checks the account entry's platform-specific fields (reporting through `lower`) and returns its ids.
+    fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds>;
+    /// Validates and lowers one campaign of an account of this platform, with everything nested in it. `r` is
+    /// the campaign resource with the fields every platform shares already set.
+    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: crate::model::Resource);
+    /// The field names of each kind (`docs/resource-model.md`), for `ignore_changes`.
+    fn managed_fields(&self, kind: Kind) -> &'static [&'static str];
+    /// The wire spelling of a `status:` value (`enabled`, `active`, `paused`).
+    fn status_word(&self, status: crate::spec::types::Status) -> &'static str;
+    /// An e-mail address of a customer file, normalised and hashed the way the platform matches it.
+    fn hash_email(&self, email: &str) -> String;
+    /// The hint for a campaign field another platform uses: this platform's counterpart, if any.
+    fn counterpart(&self, field: &str) -> Option<&'static str>;
+
+    // ------------------------------------------------------------------ import
+
+    /// A live campaign with everything under it, as the YAML `adsctl import` writes (one file per campaign).
+    fn import_campaign(
+        &self,
+        campaign: &crate::model::Resource,
+        tree: &crate::import::Tree<'_>,
+        account: &Account,
+    ) -> serde_yaml::Mapping;
+
+    // ------------------------------------------------------------------ `--emulator`
+
+    /// Seeds the emulator about to start with the account (`default_time_zone` when the YAML names none).
+    fn seed_emulator(&self, config: &mut crate::emulator::EmulatorConfig, account: &Account, default_time_zone: &str);
+    /// Seeds a running emulator with an account added since it started; false when it has no such platform.
+    fn seed_running_emulator(
+        &self,
+        emulator: &crate::emulator::EmulatorHandle,
+        account: &Account,
+        default_time_zone: &str,
+    ) -> bool;
+    /// The connector for an account pointed at the emulator, with the emulator's well-known credentials.
+    fn emulated_connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError>;
+    /// What the auth stage reads for `name` under `--emulator`: `Some(Some(v))` the emulator's credential,
+    /// `Some(None)` unset (a variable that could point auth anywhere but the emulator), `None` not this
+    /// platform's variable.
+    fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>>;
+
+    // ------------------------------------------------------------------ connector
+
+    /// What the platform's connector can do, with its default settings (the memory backend serves an account
+    /// of this platform with these).
+    fn capabilities(&self) -> Capabilities;
+    /// The connector for an account of this platform, configured from the environment.
+    fn connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError>;
+}
+
+/// Every platform adsctl has a connector for.
+pub static HOMES: &[&dyn Home] = &[&google_ads::GoogleAdsHome, &meta::MetaHome];
+
+/// The home of a platform, if adsctl has one.
+pub fn home(platform: Platform) -> Option<&'static dyn Home> {
+    HOMES.iter().copied().find(|h| h.platform() == platform)
+}
+
+/// The `platform:` values that work today, for hints (`google_ads, meta`).
+pub fn supported_names() -> String {
+    HOMES
+        .iter()
+        .map(|h| h.platform().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The environment variable selecting a backend other than the real platforms.
+pub const BACKEND_ENV: &str = "ADSCTL_BACKEND";
+
+type Shared = HashMap<(PathBuf, Platform), Arc<MemoryConnector>>;
+
+fn memory(path: PathBuf, platform: Platform) -> Result<Arc<dyn Connector>, ConnectorError> {
+    static SHARED: OnceLock<Mutex<Shared>> = OnceLock::new();
+    let mut map = SHARED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    // Every account of every platform shares one data set per file, so parallel accounts never overwrite
+    // each other's writes.
+    if let Some(c) = map.get(&(path.clone(), platform)) {
+        return Ok(c.clone());
+    }
+    let c = match map.iter().find(|((p, _), _)| *p == path) {
+        Some((_, other)) => Arc::new(other.sibling(platform)),
+        None => Arc::new(MemoryConnector::open_file(platform, &path)?),
+    };
+    map.insert((path, platform), c.clone());
+    Ok(c)
+}
+
+/// The connector for an account: its platform's, or the memory backend's when `ADSCTL_BACKEND` asks.
+pub fn connector_for(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
+    let Some(home) = home(account.platform) else {
+        return Err(ConnectorError::Config(format!(
+            "account `{}`: platform {} has no connector yet",
+            account.name, account.platform
+        )));
+    };
+    if let Some(backend) = std::env::var_os(BACKEND_ENV).filter(|v| !v.is_empty()) {
+        let backend = backend.to_string_lossy().into_owned();
+        return match backend.strip_prefix("memory:") {
+            Some(file) if !file.is_empty() => memory(PathBuf::from(file), account.platform),
+            _ => Err(ConnectorError::Config(format!(
+                "{BACKEND_ENV}=`{backend}` is not understood; the only alternative backend is `memory:FILE`"
+            ))),
+        };
+    }
+    home.connector(account)
+}
