@@ -2136,7 +2136,7 @@ mod connector_spans {
             ])
             .arg(&dir)
             // a debug line per request from the connectors; the rest at info
-            .env("RUST_LOG", "info,adsctl::connectors=debug,adsctl::auth=debug")
+            .env("RUST_LOG", "info,adsctl::connectors=debug,adsctl::platforms=debug,adsctl::auth=debug")
             .env_remove("ADSCTL_STATE_DIR")
             .env_remove("ADSCTL_BACKEND")
             .stdin(Stdio::null())
@@ -2209,8 +2209,8 @@ mod connector_spans {
         // Each connector's lines belong to its account, and to no other: the two accounts are reconciled at the
         // same time, each in its own spans.
         for (target, account, platform) in [
-            ("adsctl::connectors::google_ads", "acme-search", "google_ads"),
-            ("adsctl::connectors::meta", "acme-social", "meta"),
+            ("adsctl::platforms::google_ads", "acme-search", "google_ads"),
+            ("adsctl::platforms::meta", "acme-social", "meta"),
         ] {
             let mine: Vec<&Json> = lines
                 .iter()
