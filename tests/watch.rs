@@ -2136,7 +2136,10 @@ mod connector_spans {
             ])
             .arg(&dir)
             // a debug line per request from the connectors; the rest at info
-            .env("RUST_LOG", "info,adsctl::connectors=debug,adsctl::platforms=debug,adsctl::auth=debug")
+            .env(
+                "RUST_LOG",
+                "info,adsctl::connectors=debug,adsctl::platforms=debug,adsctl::auth=debug",
+            )
             .env_remove("ADSCTL_STATE_DIR")
             .env_remove("ADSCTL_BACKEND")
             .stdin(Stdio::null())
