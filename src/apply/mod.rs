@@ -1,6 +1,6 @@
 //! The executor: applies a [`Plan`] in dependency order, in batches up to each connector's maximum, accounts
 //! in parallel; journals every create before it is sent; skips the dependents of a failed operation and keeps
-//! going with independent work; records ids, applied values and history in the state store.
+//! going with independent work; records ids, applied values and a record of the apply in the state store.
 //!
 //! Entry point: [`execute`] (the CLI's `apply`, the `watch` daemon and the tests all call it).
 
@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpError, OpOutcome, Operation};
 use crate::model::{Account, Address, SmallMap, Value};
 use crate::plan::{AccountPlan, Action, Change, Plan};
-use crate::state::{HistoryEntry, Intent, StateEntry, StateError, StateStore};
+use crate::state::{ApplyRecord, Intent, StateEntry, StateError, StateStore};
 
 pub mod lease;
 
@@ -919,7 +919,7 @@ pub async fn execute(
         store.flush()?;
         return Ok(report);
     }
-    store.history_add(&HistoryEntry {
+    store.record_apply(&ApplyRecord {
         at: Utc::now(),
         user: crate::state::os_user(),
         plan_hash: report.plan_hash.clone(),
