@@ -927,7 +927,11 @@ impl<'a> Lower<'a> {
     // ---------------------------------------------------------------- campaigns
 
     pub(crate) fn campaign(&mut self, c: Campaign) {
-        let Some(acct) = self.account_ref(&c.account, "campaign", &[Platform::GoogleAds, Platform::Meta]) else {
+        let Some(acct) = self.account_ref(
+            &c.account,
+            "campaign",
+            &crate::platforms::platforms_with(Kind::Campaign),
+        ) else {
             return;
         };
         if c.name.trim().is_empty() {
