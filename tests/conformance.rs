@@ -688,15 +688,28 @@ fn lost_responses() {
     for_each_target(Check::LostResponses, |r| under_faults(r, Check::LostResponses));
 }
 
-/// Runs of the first apply under one kind of fault (each on a new platform).
-const FAULT_RUNS: u64 = 3;
+/// Runs of the first apply under one kind of fault (each on a new platform): 3, or 20 with `ADSCTL_LONG_TESTS=1`.
+/// `ADSCTL_CONFORMANCE_SEED=N` starts the fault seeds at N instead of 7000.
+fn fault_runs() -> (u64, u64) {
+    let runs = if std::env::var("ADSCTL_LONG_TESTS").is_ok_and(|v| v == "1") {
+        20
+    } else {
+        3
+    };
+    let seed = std::env::var("ADSCTL_CONFORMANCE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7000);
+    (runs, seed)
+}
 
 /// The first apply under faults converges in one run or fails cleanly; the next run converges; no duplicates;
 /// a fresh runner plans nothing.
 fn under_faults(first: &Run, check: Check) {
+    let (runs, seed) = fault_runs();
     let mut one_run = 0;
     let mut injected = 0;
-    for n in 0..FAULT_RUNS {
+    for n in 0..runs {
         let fresh;
         let r = if n == 0 {
             first
@@ -705,11 +718,12 @@ fn under_faults(first: &Run, check: Check) {
             &fresh
         };
         let s = r.fresh_state();
-        r.inject(check, n);
+        r.inject(check, n, seed + n);
+        let run = format!("run {n} (fault seed {})", seed + n);
         let o = r.run(&s, &["apply", "--auto-approve"]);
         let t = text(&o);
         injected += r.clear_faults(check);
-        assert!(!t.contains("panicked"), "run {n}: {t}");
+        assert!(!t.contains("panicked"), "{run}: {t}");
         match o.status.code() {
             Some(0) => {
                 // It says it converged: then it did, for this runner and for one without state.
@@ -718,7 +732,7 @@ fn under_faults(first: &Run, check: Check) {
                     assert_eq!(
                         acted(&plan),
                         BTreeMap::new(),
-                        "run {n}: the apply under faults exited 0 (converged), but {who} plans changes; the \
+                        "{run}: the apply under faults exited 0 (converged), but {who} plans changes; the \
                          apply's output:\n{t}"
                     );
                 }
@@ -728,21 +742,17 @@ fn under_faults(first: &Run, check: Check) {
                 // Clean: it says what did not happen, and the next run converges.
                 assert!(
                     t.contains("Apply incomplete") || t.contains("error:"),
-                    "run {n}: a failed apply that does not say why:\n{t}"
+                    "{run}: a failed apply that does not say why:\n{t}"
                 );
                 r.expect(&s, &["apply", "--auto-approve"], 0);
             }
-            _ => panic!("run {n}: neither converged nor failed cleanly:\n{t}"),
+            _ => panic!("{run}: neither converged nor failed cleanly:\n{t}"),
         }
         let dups = r.duplicates();
-        assert!(dups.is_empty(), "run {n}: duplicates {dups:#?}\nfirst apply:\n{t}");
+        assert!(dups.is_empty(), "{run}: duplicates {dups:#?}\nfirst apply:\n{t}");
         for runner in [s, r.fresh_state()] {
             let plan = r.plan_json(&runner);
-            assert_eq!(
-                acted(&plan),
-                BTreeMap::new(),
-                "run {n}: not converged\nfirst apply:\n{t}"
-            );
+            assert_eq!(acted(&plan), BTreeMap::new(), "{run}: not converged\nfirst apply:\n{t}");
             let unmanaged: Vec<&Value> = plan["accounts"]
                 .as_array()
                 .into_iter()
@@ -751,16 +761,16 @@ fn under_faults(first: &Run, check: Check) {
                 .collect();
             assert!(
                 unmanaged.is_empty(),
-                "run {n}: objects nobody owns: {unmanaged:?}\nfirst apply:\n{t}"
+                "{run}: objects nobody owns: {unmanaged:?}\nfirst apply:\n{t}"
             );
         }
     }
-    assert!(injected > 0, "{:?}: no fault was injected in {FAULT_RUNS} runs", check);
+    assert!(injected > 0, "{check:?}: no fault was injected in {runs} runs");
     say(&format!(
-        "conformance: {check:?}: {}: {injected} fault(s) injected over {FAULT_RUNS} first applies: {one_run} converged \
+        "conformance: {check:?}: {}: {injected} fault(s) injected over {runs} first applies (seeds {seed}…): {one_run} converged \
          in that run, {} failed cleanly and converged in the next",
         first.t.name,
-        FAULT_RUNS - one_run
+        runs - one_run
     ));
 }
 
@@ -854,8 +864,10 @@ fn for_each_target(check: Check, f: impl Fn(&Run)) {
                     .unwrap_or_default();
                 match known.filter(|k| k.symptom.iter().all(|s| msg.contains(s))) {
                     Some(k) => say(&format!(
-                        "conformance: {check:?} KNOWN BROKEN for {} ({took:.1?}): {}",
-                        t.name, k.what
+                        "conformance: {check:?} KNOWN BROKEN for {} ({took:.1?}): {}\n    seen as: {}",
+                        t.name,
+                        k.what,
+                        msg.lines().next().unwrap_or("")
                     )),
                     None => failed.push(format!("{}: {msg}", t.name)),
                 }
@@ -1211,7 +1223,7 @@ impl Run {
     }
 
     /// Inject the `n`-th fault setting of a kind before a run.
-    fn inject(&self, check: Check, n: u64) {
+    fn inject(&self, check: Check, n: u64, seed: u64) {
         match &self.emu {
             Some(emu) => {
                 // A rate limit costs its wait (Google asks for 1 s): fewer of them.
@@ -1223,7 +1235,7 @@ impl Run {
                 };
                 emu.h()
                     .faults()
-                    .set(FaultSpec::parse(&format!("{spec},seed={}", 7000 + n)).unwrap());
+                    .set(FaultSpec::parse(&format!("{spec},seed={seed}")).unwrap());
             }
             None => {
                 let mut d = self.mem_data();
