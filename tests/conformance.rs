@@ -87,19 +87,7 @@ const TARGETS: &[Target] = &[
 /// Checks that fail today for a target, found by this suite and reported. The check still runs for the target,
 /// with the same assertions: a failure whose message holds every `symptom` is said as known (and does not fail the
 /// test), any other failure fails it, and a pass is said too (then the entry is stale: remove it).
-const KNOWN_BROKEN: &[KnownBroken] = &[KnownBroken {
-    target: "google_ads (connector → emulator)",
-    check: Check::LostResponses,
-    symptom: &[
-        "exited 0 (converged), but a runner without state plans changes",
-        r#"left: {"conform-search/audience/Conformance customers": "update"}"#,
-    ],
-    what: "the first apply's googleAds:mutate commits and its response is lost; the executor's look-up finds the \
-           new Customer Match list and counts its create as done, so its members (which the connector uploads after \
-           the mutate, then writes their fingerprint into the marker) are never sent, yet the id map records them as \
-           written: the apply says `10 succeeded, 0 failed` and exits 0, its runner plans nothing, and a runner \
-           without state plans the members update",
-}];
+const KNOWN_BROKEN: &[KnownBroken] = &[];
 
 struct KnownBroken {
     target: &'static str,
