@@ -1,5 +1,5 @@
 //! Integrations: login flows through the real loopback listener, the encrypted vault, rotation, status,
-//! validation, history and redaction. The platforms are played by a fake OAuth + API server started here on
+//! validation, the audit log and redaction. The platforms are played by a fake OAuth + API server started here on
 //! 127.0.0.1:0 (it checks PKCE, state, client secrets and appsecret_proof, and records every secret it mints
 //! or receives, so the redaction test can look for all of them).
 

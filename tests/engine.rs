@@ -727,7 +727,7 @@ mod executor {
     }
 
     #[test]
-    fn accounts_apply_in_parallel_and_history_is_kept() {
+    fn accounts_apply_in_parallel_and_each_apply_is_recorded() {
         let env = Env::new(&[
             account("acme", RemovalPolicy::Pause),
             account("beta", RemovalPolicy::Pause),
@@ -743,7 +743,7 @@ mod executor {
         let r = env.converge(&d);
         assert!(r.ok());
         assert_eq!((env.live("acme").len(), env.live("beta").len()), (7, 7));
-        let h = env.store.history().unwrap();
+        let h = env.store.apply_records().unwrap();
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].result.as_str(), h[0].succeeded), ("succeeded", 14));
     }

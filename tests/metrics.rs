@@ -1,4 +1,4 @@
-//! `adsctl metrics` against the in-process emulator: incremental pulls into the history, totals checked against
+//! `adsctl metrics` against the in-process emulator: incremental pulls into the daily series, totals checked against
 //! an independent computation from the emulator's admin dump, currencies kept apart, the output formats.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,7 +10,7 @@ use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use adsctl::metrics::report::{AccountInput, Row};
-use adsctl::metrics::{self, render, Bucket, Level, MetricsHistory, Report, SyncOptions};
+use adsctl::metrics::{self, render, Bucket, Level, Report, SeriesStore, SyncOptions};
 use adsctl::model::{Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Value};
 use adsctl::platforms::google_ads::config::{Credentials, Settings, StaticCredentials};
 use adsctl::platforms::google_ads::GoogleAdsConnector;
@@ -285,7 +285,7 @@ fn days(range: DateRange) -> impl Iterator<Item = NaiveDate> {
 ///
 /// Google: the campaigns and their budgets are read from the dump, and the emulator's public deterministic
 /// function `emulator::google_ads::metrics::day` is called for each (resource name, day) — the same function the
-/// GAQL endpoint uses, but none of the GAQL, connector, history or aggregation code is involved.
+/// GAQL endpoint uses, but none of the GAQL, connector, series or aggregation code is involved.
 /// Meta: the ads, their campaigns and budgets are read from the dump and the emulator's per-ad daily formula is
 /// re-derived here (its function is private), using its public hash.
 fn expected_from_dump(dump: &Json, range: DateRange, today: NaiveDate) -> BTreeMap<String, Expected> {
@@ -387,7 +387,7 @@ fn requests(h: &EmulatorHandle, needle: &str) -> u64 {
 }
 
 impl World {
-    async fn sync(&self, store: &dyn MetricsHistory, range: DateRange, opts: &SyncOptions) -> Vec<metrics::SyncReport> {
+    async fn sync(&self, store: &dyn SeriesStore, range: DateRange, opts: &SyncOptions) -> Vec<metrics::SyncReport> {
         let mut out = Vec::new();
         for (a, c) in self.accounts.iter().zip(&self.connectors) {
             out.push(
@@ -765,7 +765,7 @@ mod cli {
         assert_eq!(csv_rows, rows, "CSV and JSON carry the same exact rows");
         assert_eq!(render::csv_rows(&csv_rows).unwrap(), csv_text, "CSV round trip");
 
-        // table and HTML from the history alone: no requests
+        // table and HTML from the series alone: no requests
         w.emu.counters().reset();
         let html_path = dir.join("report.html");
         let table = {
@@ -884,7 +884,7 @@ mod daemon {
             assert_eq!(outcome.clicks_today, Some(e.clicks), "{name}");
             hub.succeeded(account, Mode::Observe, &outcome, Duration::from_millis(5));
 
-            // within the interval, a second reconcile reads today from the history: no metrics request
+            // within the interval, a second reconcile reads today from the series: no metrics request
             w.emu.counters().reset();
             let again = rec.reconcile(&project, account, Mode::Observe).await.unwrap();
             if name == "m_usd" {

@@ -115,7 +115,7 @@ fn ok(o: &Output) -> String {
 }
 
 /// The actions of the audit log of the project at `dir` (`adsctl history --json`).
-fn history(clone: &Clone, dir: &Path) -> Vec<String> {
+fn audit_log(clone: &Clone, dir: &Path) -> Vec<String> {
     let out = ok(&clone.run(&["history".as_ref(), "--json".as_ref(), dir.as_os_str()]));
     let v: Json = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     v.as_array()
@@ -148,7 +148,7 @@ fn the_quickstart_apply_leaves_state_that_no_test_fixture_inherits() {
         state.join("emulator.json").is_file(),
         "the emulator's accounts are kept in the example's state"
     );
-    let actions = history(&clone, &clone.example());
+    let actions = audit_log(&clone, &clone.example());
     assert!(
         actions.iter().any(|a| a.starts_with("apply")),
         "the audit log has the apply: {actions:?}"
@@ -168,12 +168,14 @@ fn the_quickstart_apply_leaves_state_that_no_test_fixture_inherits() {
             .collect::<Vec<_>>(),
         "the copy is the example as committed"
     );
-    // The check that failed: the copy's audit history is empty, and its accounts start empty.
-    assert_eq!(history(&clone, &fixture), Vec::<String>::new());
+    // The check that failed: the copy's audit log is empty, and its accounts start empty.
+    assert_eq!(audit_log(&clone, &fixture), Vec::<String>::new());
     let o = clone.run(&["plan".as_ref(), fixture.as_os_str(), "--emulator".as_ref()]);
     assert!(ok(&o).contains("Plan: 10 to create"), "{}", text(&o));
     // And the example's own state is untouched by the copy.
-    assert!(history(&clone, &clone.example()).iter().any(|a| a.starts_with("apply")));
+    assert!(audit_log(&clone, &clone.example())
+        .iter()
+        .any(|a| a.starts_with("apply")));
 }
 
 #[test]

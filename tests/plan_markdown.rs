@@ -322,3 +322,40 @@ fn a_plan_over_the_size_cap_is_cut_with_a_notice() {
     let small = render::markdown(&env.plan(&many_keywords(3)));
     assert!(!small.contains("cut to fit"), "{small}");
 }
+
+/// Names come from the YAML: in the comment's HTML and text they are escaped (GitHub renders what the comment
+/// holds), in code spans and diff blocks they are shown as they are.
+#[test]
+fn a_script_in_a_campaign_name_is_escaped() {
+    const NAME: &str = "<script>alert(1)</script> \"&' Co";
+    // as an address writes it: `/` in a name is percent-encoded
+    let address = format!("acme/campaign/{}", NAME.replace('/', "%2F"));
+    let env = Env::new(RemovalPolicy::Remove);
+    let mut guarded = res(&address)
+        .with("status", Value::str("enabled"))
+        .with("channel", Value::str("search"))
+        .with("budget.daily", money("10"));
+    guarded.lifecycle.prevent_destroy = true;
+    let mut desired = shop();
+    desired.push(guarded);
+    env.converge(&desired);
+    // Its YAML block deleted: prevent_destroy blocks the plan, and the blocker names it.
+    let p = env.plan(&shop());
+    assert!(p.is_blocked(), "{:?}", p.blockers);
+    let md = render::markdown(&p);
+    assert_well_formed(&md);
+    let fold = md.find("<details>").unwrap();
+    let above = &md[..fold];
+    assert!(above.contains("> [!CAUTION]"), "{md}");
+    assert!(
+        above.contains("acme/campaign/&lt;script&gt;alert(1)&lt;%2Fscript&gt; &quot;&amp;' Co was deleted"),
+        "the blocker's message is escaped: {md}"
+    );
+    for line in above.lines() {
+        // outside code spans nothing opens an element
+        let outside: String = line.split('`').step_by(2).collect();
+        assert!(!outside.contains("<script"), "{line}");
+    }
+    // in a code span the name is shown as it is (GitHub shows code as text)
+    assert!(above.contains(&format!("`{address}`")), "{md}");
+}

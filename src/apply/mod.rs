@@ -1,6 +1,6 @@
 //! The executor: applies a [`Plan`] in dependency order, in batches up to each connector's maximum, accounts
 //! in parallel; journals every create before it is sent; skips the dependents of a failed operation and keeps
-//! going with independent work; records ids, applied values and history in the state store.
+//! going with independent work; records ids, applied values and a record of the apply in the state store.
 //!
 //! Entry point: [`execute`] (the CLI's `apply`, the `watch` daemon and the tests all call it).
 
@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpError, OpOutcome, Operation};
 use crate::model::{Account, Address, SmallMap, Value};
 use crate::plan::{AccountPlan, Action, Change, Plan};
-use crate::state::{HistoryEntry, Intent, StateEntry, StateError, StateStore};
+use crate::state::{ApplyRecord, Intent, StateEntry, StateError, StateStore};
 
 pub mod lease;
 
@@ -131,6 +131,9 @@ enum StepState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StepKind {
     Create,
+    /// The write-only fields of a create that a look-up found made (after a request whose outcome was unknown)
+    /// without them: the platform made the object but not its members. Sent as an update of those fields.
+    Complete,
     Update,
     Adopt,
     Pause,
@@ -242,7 +245,7 @@ pub fn planned_operations(plan: &AccountPlan) -> Vec<Operation> {
         .iter()
         .filter_map(|s| {
             let c = &plan.changes[s.change];
-            operation(c, s.kind, &resolve, Some(c.id.clone().unwrap_or_default())).ok()
+            operation(c, s.kind, &resolve, Some(c.id.clone().unwrap_or_default()), &[]).ok()
         })
         .collect()
 }
@@ -253,6 +256,7 @@ fn operation(
     kind: StepKind,
     resolve: &dyn Fn(&Address) -> Option<IdRef>,
     own_id: Option<String>,
+    write_only: &[&str],
 ) -> Result<Operation, String> {
     let id = || {
         own_id
@@ -276,6 +280,17 @@ fn operation(
             }
             OpAction::Update { id: id()?, set, before }
         }
+        StepKind::Complete => OpAction::Update {
+            id: id()?,
+            set: c
+                .desired
+                .iter()
+                .filter(|(k, _)| write_only.contains(&k.as_str()))
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            // Not known: what the object holds is replaced as a whole.
+            before: BTreeMap::new(),
+        },
         StepKind::Adopt => OpAction::Adopt { id: id()? },
         StepKind::Pause => OpAction::Pause { id: id()? },
         StepKind::Remove => OpAction::Remove { id: id()? },
@@ -285,7 +300,7 @@ fn operation(
         None => None,
     };
     let mut refs = BTreeMap::new();
-    if matches!(kind, StepKind::Create | StepKind::Update) {
+    if matches!(kind, StepKind::Create | StepKind::Update | StepKind::Complete) {
         for a in c.desired.values().flat_map(refs_of) {
             let r = resolve(&a).ok_or_else(|| format!("the referenced {a} has no known platform id"))?;
             refs.insert(a, r);
@@ -321,7 +336,7 @@ impl AccountRun<'_> {
             self.store.journal_resolve(key)?;
         }
 
-        let steps = steps_of(changes);
+        let mut steps = steps_of(changes);
         let mut by_change: Vec<Vec<usize>> = vec![Vec::new(); changes.len()];
         for (i, s) in steps.iter().enumerate() {
             by_change[s.change].push(i);
@@ -342,6 +357,8 @@ impl AccountRun<'_> {
             .collect();
 
         let mut resends = 0;
+        // Complete steps (see `StepKind::Complete`) and the id of the object each completes.
+        let mut completing: BTreeMap<usize, String> = BTreeMap::new();
         loop {
             let mut batch: Vec<usize> = Vec::new();
             let mut in_batch = vec![false; steps.len()];
@@ -410,8 +427,13 @@ impl AccountRun<'_> {
                     }
                     ids.get(a).map(|id| IdRef::Known(id.clone()))
                 };
-                let own = if s.kind == StepKind::Create { None } else { c.id.clone() };
-                match operation(c, s.kind, &resolve, own) {
+                let own = match s.kind {
+                    StepKind::Create => None,
+                    StepKind::Complete => completing.get(&i).cloned(),
+                    _ => c.id.clone(),
+                };
+                let write_only = caps.write_only_fields.get(&c.kind).map(Vec::as_slice).unwrap_or(&[]);
+                match operation(c, s.kind, &resolve, own, write_only) {
                     Ok(op) => {
                         ops.push(op);
                         sent_pos.insert(i, sent.len());
@@ -508,7 +530,7 @@ impl AccountRun<'_> {
                         resend = resends,
                         "request outcome unknown; looking up what it made before sending the rest again"
                     );
-                    let found = self.look_up_creates(&sent, &steps, changes).await;
+                    let found = self.look_up_creates(&sent, &steps, changes, &caps).await;
                     // Without an answer (the connection broke) a create may have been made and hidden by a lagging
                     // read: it is not sent again, its intent stays for the next run. A server error is an answer:
                     // what the look-ups do not find was not made.
@@ -516,7 +538,22 @@ impl AccountRun<'_> {
                     for (k, &i) in sent.iter().enumerate() {
                         let create = steps[i].kind == StepKind::Create;
                         st[i] = match found.get(&i) {
-                            Some(id) => StepState::Done(Some(id.clone())),
+                            Some((id, true)) => StepState::Done(Some(id.clone())),
+                            Some((id, false)) => {
+                                // Made, but not what a later request of the connector writes (audience members):
+                                // those are sent now, as an update of the object found.
+                                let change = steps[i].change;
+                                steps.push(Step {
+                                    change,
+                                    kind: StepKind::Complete,
+                                    deps: Vec::new(),
+                                    removal_phase: false,
+                                });
+                                st.push(StepState::Pending);
+                                by_change[change].push(steps.len() - 1);
+                                completing.insert(steps.len() - 1, id.clone());
+                                StepState::Done(Some(id.clone()))
+                            }
                             None if create && !answered => StepState::Failed(OpError {
                                 code: "outcome_unknown".into(),
                                 message: format!(
@@ -633,7 +670,16 @@ impl AccountRun<'_> {
     /// After a request whose outcome is unknown: the creates of `sent` that the account shows (by identity, as a
     /// plan matches them), read again after pauses while some are missing (a read can lag behind a write). What
     /// is still missing after that was not made.
-    async fn look_up_creates(&self, sent: &[usize], steps: &[Step], changes: &[Change]) -> BTreeMap<usize, String> {
+    ///
+    /// Each found create comes with whether its write-only fields were written too: true when the create had
+    /// none, or when the read reports their fingerprints as desired.
+    async fn look_up_creates(
+        &self,
+        sent: &[usize],
+        steps: &[Step],
+        changes: &[Change],
+        caps: &crate::connectors::Capabilities,
+    ) -> BTreeMap<usize, (String, bool)> {
         let wanted: Vec<usize> = sent
             .iter()
             .copied()
@@ -648,15 +694,26 @@ impl AccountRun<'_> {
             let req = crate::connectors::ReadRequest::default();
             match self.target.connector.read(&self.target.account, &req).await {
                 Ok(snap) => {
-                    let live: HashMap<(&Address, crate::model::Kind), &str> = snap
+                    let live: HashMap<(&Address, crate::model::Kind), (&str, &crate::model::Resource)> = snap
                         .resources
                         .iter()
-                        .filter_map(|r| Some(((&r.address, r.kind), r.id.as_deref()?)))
+                        .filter_map(|r| Some(((&r.address, r.kind), (r.id.as_deref()?, r))))
                         .collect();
                     for &i in &wanted {
                         let c = &changes[steps[i].change];
-                        if let Some(id) = live.get(&(&c.address, c.kind)) {
-                            found.insert(i, id.to_string());
+                        if let Some((id, r)) = live.get(&(&c.address, c.kind)) {
+                            let write_only = caps.write_only_fields.get(&c.kind).map(Vec::as_slice).unwrap_or(&[]);
+                            let complete =
+                                c.desired
+                                    .iter()
+                                    .filter(|(k, _)| write_only.contains(&k.as_str()))
+                                    .all(|(k, v)| {
+                                        r.observed
+                                            .get(crate::model::fingerprint_key(k).as_str())
+                                            .map(String::as_str)
+                                            == Some(crate::model::value_fingerprint(v).as_str())
+                                    });
+                            found.insert(i, (id.to_string(), complete));
                         }
                     }
                 }
@@ -704,7 +761,7 @@ impl AccountRun<'_> {
                 Action::NoOp if c.desired.is_empty() => {}
                 Action::Create | Action::Replace | Action::Update | Action::Adopt | Action::NoOp if all_done => {
                     let new_id = mine.iter().rev().find_map(|(s, x)| match (s.kind, x) {
-                        (StepKind::Create, StepState::Done(id)) => id.clone(),
+                        (StepKind::Create | StepKind::Complete, StepState::Done(id)) => id.clone(),
                         _ => None,
                     });
                     if let Some(id) = new_id.or_else(|| c.id.clone()) {
@@ -780,15 +837,29 @@ impl CacheWriter {
                 .map(|(k, v)| (crate::model::fingerprint_key(k), crate::model::value_fingerprint(v)))
                 .collect()
         };
+        // A create whose write-only fields are still to be sent (or failed to be): the cache does not say they were
+        // written.
+        let completed = !mine
+            .iter()
+            .any(|(s, x)| s.kind == StepKind::Complete && !matches!(x, StepState::Done(_)));
         for (s, x) in mine {
             let StepState::Done(new_id) = x else { continue };
             let own = c.id.as_deref().and_then(|id| self.by_id.get(id).copied());
             match s.kind {
+                StepKind::Complete => {
+                    // the object was put in the cache by its create: now its write-only fields are written too
+                    let Some(i) = new_id.as_deref().and_then(|id| self.by_id.get(id).copied()) else {
+                        continue;
+                    };
+                    for (k, fp) in fingerprints(&c.desired) {
+                        self.cache.resources[i].observed.insert(k, fp);
+                    }
+                }
                 StepKind::Create => {
                     let mut r = crate::model::Resource::new(c.address.clone(), c.kind);
                     r.id = new_id.clone();
                     r.fields = readable(&c.desired);
-                    for (k, fp) in fingerprints(&c.desired) {
+                    for (k, fp) in fingerprints(&c.desired).into_iter().filter(|_| completed) {
                         r.observed.insert(k, fp);
                     }
                     r.owned = true;
@@ -919,7 +990,7 @@ pub async fn execute(
         store.flush()?;
         return Ok(report);
     }
-    store.history_add(&HistoryEntry {
+    store.record_apply(&ApplyRecord {
         at: Utc::now(),
         user: crate::state::os_user(),
         plan_hash: report.plan_hash.clone(),
@@ -987,7 +1058,7 @@ pub async fn validate(
                 ids.get(addr).map(|id| IdRef::Known(id.clone()))
             };
             let own = if s.kind == StepKind::Create { None } else { c.id.clone() };
-            match operation(c, s.kind, &resolve, own) {
+            match operation(c, s.kind, &resolve, own, &[]) {
                 Ok(op) => batch.push((i, op)),
                 Err(why) => out.push(Verdict {
                     account: a.account.clone(),

@@ -64,7 +64,6 @@ impl HealthBook {
     /// Read, change and atomically replace the file under an exclusive lock, so that concurrent writers (the
     /// daemon's accounts, `auth status` beside a running `watch`) never lose each other's records.
     fn rewrite(&self, change: impl FnOnce(&mut BTreeMap<String, AccountHealth>) -> bool) {
-        use fs2::FileExt;
         let res = (|| -> std::io::Result<()> {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -74,14 +73,14 @@ impl HealthBook {
                 .truncate(false)
                 .write(true)
                 .open(self.path.with_extension("json.lock"))?;
-            lock.lock_exclusive()?;
+            lock.lock()?;
             let mut all = self.read();
             if change(&mut all) {
                 let tmp = self.path.with_extension("json.tmp");
                 std::fs::write(&tmp, serde_json::to_vec_pretty(&all).unwrap_or_default())?;
                 std::fs::rename(&tmp, &self.path)?;
             }
-            FileExt::unlock(&lock)
+            lock.unlock()
         })();
         if let Err(e) = res {
             tracing::warn!(path = %self.path.display(), error = %e, "cannot record integration health");

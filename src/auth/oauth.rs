@@ -23,8 +23,10 @@ use tracing::Instrument;
 
 use super::endpoints::{self, MetaEndpoints};
 use super::{env_names, Auth, AuthError, CredentialKind, GoogleCredentials, MetaCredentials, MetaTokenKind};
-use crate::connectors::trace::{self, TracedOAuth, GOOGLE_REQUEST_ID, META_REQUEST_ID};
+use crate::connectors::trace::{self, TracedOAuth};
 use crate::model::{Account, Platform};
+use crate::platforms::google_ads::client::GOOGLE_REQUEST_ID;
+use crate::platforms::meta::client::META_REQUEST_ID;
 use crate::secret::{scrub, Secret};
 
 pub const GOOGLE_ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";

@@ -14,8 +14,9 @@ use super::{
     Auth, AuthError, CredentialKind, CredentialSource, Credentials, MetaTokenKind, ACCESS_TOKEN_MARGIN,
     META_REEXCHANGE_WINDOW,
 };
-use crate::connectors::trace::{self, TracedOAuth, GOOGLE_REQUEST_ID};
+use crate::connectors::trace::{self, TracedOAuth};
 use crate::model::{Account, Platform};
+use crate::platforms::google_ads::client::GOOGLE_REQUEST_ID;
 use crate::secret::{scrub, Secret};
 
 /// What a connector that refreshed a token itself reports back ([`Auth::record_refresh`]).

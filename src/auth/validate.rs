@@ -9,8 +9,9 @@ use tracing::Instrument;
 use super::endpoints::{self, GOOGLE_ADS_VERSION};
 use super::oauth::{meta_get, transport};
 use super::{Auth, AuthError, CredentialKind};
-use crate::connectors::trace::{self, GOOGLE_REQUEST_ID};
+use crate::connectors::trace;
 use crate::model::{Account, Platform};
+use crate::platforms::google_ads::client::GOOGLE_REQUEST_ID;
 use crate::secret::scrub;
 
 /// What validation found (no secrets).

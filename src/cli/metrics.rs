@@ -1,4 +1,4 @@
-//! `adsctl metrics`: pull performance data into the local history (incrementally) and report it.
+//! `adsctl metrics`: pull performance data into the local daily series (incrementally) and report it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use super::plan::{load_project, open_store, runtime};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::connectors::{Connector, DateRange};
 use crate::metrics::report::AccountInput;
-use crate::metrics::{self, render, Bucket, Level, MetricsError, MetricsHistory, Report, SyncOptions};
+use crate::metrics::{self, render, Bucket, Level, MetricsError, Report, SeriesStore, SyncOptions};
 use crate::model::Account;
 use crate::platforms as registry;
 
@@ -54,9 +54,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Days whose conversions may still change: they are pulled again until they are this old.
-    #[arg(long, env = "ADSCTL_METRICS_LOOKBACK_DAYS", default_value_t = metrics::history::DEFAULT_LOOKBACK_DAYS)]
+    #[arg(long, env = "ADSCTL_METRICS_LOOKBACK_DAYS", default_value_t = metrics::series::DEFAULT_LOOKBACK_DAYS)]
     pub lookback_days: u32,
-    /// Pull missing days from the platforms (`--refresh=false` reports from the local history only).
+    /// Pull missing days from the platforms (`--refresh=false` reports from the local series only).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
     /// Use the emulator (started in this process from the state directory's emulator state) instead of the
@@ -136,7 +136,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             conns.push((a, c));
         }
         let results = rt.block_on(futures_util::future::join_all(conns.iter().map(|(a, c)| {
-            metrics::sync_account(c.as_ref(), a, &store as &dyn MetricsHistory, level, range, &opts)
+            metrics::sync_account(c.as_ref(), a, &store as &dyn SeriesStore, level, range, &opts)
                 .instrument(crate::connectors::trace::account(a))
         })));
         for ((a, _), r) in conns.iter().zip(results) {

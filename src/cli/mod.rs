@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod apply;
+pub mod audit;
 pub mod auth;
 pub mod emulated;
 mod emulator;
 mod error;
-pub mod history;
 mod import;
 mod metrics;
 mod plan;
@@ -73,14 +73,15 @@ pub enum Command {
     /// Connect platform accounts and keep their credentials healthy.
     Auth(auth::Args),
     /// The audit log: auth events and applies.
-    History(history::Args),
+    #[command(name = "history")]
+    Audit(audit::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
     /// Show what would change: the YAML against the live accounts.
     Plan(plan::Args),
     /// Apply a saved plan exactly, or plan and apply after confirmation.
     Apply(apply::Args),
-    /// Inspect or edit the local state (id map, history).
+    /// Inspect or edit the local state (id map, apply records).
     State(state::Args),
     /// Write an account's live campaigns as YAML (one file per campaign).
     Import(import::Args),
@@ -88,7 +89,7 @@ pub enum Command {
     Emulator(emulator::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
     Watch(watch::Args),
-    /// Pull performance data (incrementally, into the local history) and report it across platforms.
+    /// Pull performance data (incrementally, into the local daily series) and report it across platforms.
     Metrics(metrics::Args),
 }
 
@@ -98,7 +99,7 @@ impl Command {
         match self {
             Command::Validate(_) => "validate",
             Command::Auth(_) => "auth",
-            Command::History(_) => "history",
+            Command::Audit(_) => "history",
             Command::Schema(_) => "schema",
             Command::Plan(_) => "plan",
             Command::Apply(_) => "apply",
@@ -122,7 +123,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Auth(args) => auth::run(&cli.global, args),
-        Command::History(args) => history::run(&cli.global, args),
+        Command::Audit(args) => audit::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),

@@ -31,8 +31,10 @@ pub enum StateCommand {
     Show { address: Address },
     /// Forget one address (the platform object is not touched; the next plan finds it again by identity).
     Rm { address: Address },
-    /// The apply history.
-    History,
+    /// Every apply recorded in the state: when, by whom, its plan hash and result (the audit log is
+    /// `adsctl history`).
+    #[command(name = "history")]
+    Applies,
     /// Examine every local file of the state (locks, database, caches, id map snapshots) and repair what is
     /// damaged: set it aside (renamed with a timestamp) and rebuild it. Nothing on the platforms is touched.
     Doctor {
@@ -93,9 +95,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 println!("Forgot {address} (nothing changed on the platform).");
             }
         }
-        StateCommand::History => {
+        StateCommand::Applies => {
             let store = SledStore::open(&dir)?;
-            for h in store.history()? {
+            for h in store.apply_records()? {
                 println!(
                     "{}  {}  {}  {}  ({} succeeded, {} failed, {} skipped)",
                     h.at.format("%Y-%m-%d %H:%M:%S UTC"),

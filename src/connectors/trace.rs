@@ -12,11 +12,6 @@ use std::pin::Pin;
 
 use tracing::field::Empty;
 
-/// Where Google Ads puts its request id.
-pub const GOOGLE_REQUEST_ID: &[&str] = &["request-id"];
-/// Where Meta puts its request ids: the request id when there is one, else the trace id (`fbtrace_id`).
-pub const META_REQUEST_ID: &[&str] = &["x-fb-request-id", "x-fb-trace-id"];
-
 /// The span of the work on one account (a plan's reads, an apply's batches, its lease, a metrics pull).
 pub fn account(account: &crate::model::Account) -> tracing::Span {
     tracing::info_span!("account", account = %account.name, platform = account.platform.as_str())
@@ -118,15 +113,17 @@ mod tests {
 
     #[test]
     fn request_ids_are_read_from_the_first_header_present() {
+        const TWO: &[&str] = &["x-fb-request-id", "x-fb-trace-id"];
+        const ONE: &[&str] = &["request-id"];
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("x-fb-trace-id", "AbC123".parse().unwrap());
-        assert_eq!(request_id(&h, META_REQUEST_ID), Some("AbC123"));
+        assert_eq!(request_id(&h, TWO), Some("AbC123"));
         h.insert("x-fb-request-id", "Rq9".parse().unwrap());
-        assert_eq!(request_id(&h, META_REQUEST_ID), Some("Rq9"));
-        assert_eq!(request_id(&h, GOOGLE_REQUEST_ID), None);
+        assert_eq!(request_id(&h, TWO), Some("Rq9"));
+        assert_eq!(request_id(&h, ONE), None);
         // not an id: left out
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("request-id", "a b".parse().unwrap());
-        assert_eq!(request_id(&h, GOOGLE_REQUEST_ID), None);
+        assert_eq!(request_id(&h, ONE), None);
     }
 }

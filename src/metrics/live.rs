@@ -1,5 +1,5 @@
 //! The daemon's metrics sync: on its own interval (not every reconcile), pull the lookback window of each
-//! account into the history, and read today's spend and clicks back from it.
+//! account into the daily series, and read today's spend and clicks back from it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use parking_lot::Mutex;
 
-use super::history::{sync_account, MetricsHistory, SyncOptions, DEFAULT_LOOKBACK_DAYS};
+use super::series::{sync_account, SeriesStore, SyncOptions, DEFAULT_LOOKBACK_DAYS};
 use super::{MetricsError, Sums};
 use crate::connectors::{Connector, DateRange, MetricsLevel};
 use crate::model::Account;
@@ -58,7 +58,7 @@ impl LiveSync {
         &self,
         conn: &dyn Connector,
         account: &Account,
-        store: &dyn MetricsHistory,
+        store: &dyn SeriesStore,
     ) -> Result<Today, MetricsError> {
         let today = Utc::now().date_naive();
         self.today_on(conn, account, store, today).await
@@ -68,7 +68,7 @@ impl LiveSync {
         &self,
         conn: &dyn Connector,
         account: &Account,
-        store: &dyn MetricsHistory,
+        store: &dyn SeriesStore,
         today: NaiveDate,
     ) -> Result<Today, MetricsError> {
         let due = self

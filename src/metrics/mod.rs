@@ -1,7 +1,7 @@
-//! Performance metrics: pulled from each platform's connector, normalised into one row shape, kept as
-//! history in the state store, aggregated by period and rendered (table, CSV, JSON, self-contained HTML).
+//! Performance metrics: pulled from each platform's connector, normalised into one row shape, kept as a
+//! daily series in the state store, aggregated by period and rendered (table, CSV, JSON, self-contained HTML).
 //!
-//! - [`history`]: the per-day history in the state store and the incremental pull planning (missing days, plus
+//! - [`series`]: the daily series in the state store and the incremental pull planning (missing days, plus
 //!   the days still inside the conversion lookback window when they were pulled).
 //! - [`report`]: normalised rows (platform ids mapped back to YAML addresses), aggregation by day/week/month/total,
 //!   derived ratios from exact sums, totals per account and per platform and currency.
@@ -10,10 +10,10 @@
 //! Money stays in integer micros of the account currency; conversions are exact decimals; nothing is ever summed
 //! across currencies.
 
-pub mod history;
 pub mod live;
 pub mod render;
 pub mod report;
+pub mod series;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::connectors::{ConnectorError, MetricsLevel};
 use crate::state::StateError;
 
-pub use history::{plan_pulls, sync_account, MemoryHistory, MetricsHistory, StoredDay, SyncOptions, SyncReport};
 pub use report::{Bucket, Report, Row, Sums};
+pub use series::{plan_pulls, sync_account, MemorySeries, SeriesStore, StoredDay, SyncOptions, SyncReport};
 
 /// The level rows are reported at. `account` is pulled at campaign level and summed per account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
@@ -53,7 +53,7 @@ impl Level {
     }
 }
 
-/// The name of a pull level in history keys.
+/// The name of a pull level in the series' keys.
 pub fn pull_level_str(l: MetricsLevel) -> &'static str {
     match l {
         MetricsLevel::Campaign => "campaign",

@@ -2,8 +2,8 @@
 //! self-contained HTML file with inline SVG charts (no scripts, fonts or images from anywhere).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use maud::{display, html, Markup, PreEscaped, DOCTYPE};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -277,21 +277,6 @@ pub fn parse_json(text: &str) -> Result<Vec<Row>, String> {
     doc.rows.iter().map(Row::from_flat).collect()
 }
 
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
 /// Pixel coordinate of a value (plotting only; the numbers shown stay exact).
 fn px(v: Decimal, max: Decimal, span: f64) -> f64 {
     if max.is_zero() {
@@ -300,8 +285,16 @@ fn px(v: Decimal, max: Decimal, span: f64) -> f64 {
     (v / max).to_f64().unwrap_or(0.0) * span
 }
 
+/// A coordinate as the SVG carries it (one decimal).
+fn c1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// One chart: spend (bars, left axis) and conversions (line, right axis) per day.
-fn chart(platform: &str, currency: Currency, series: &BTreeMap<chrono::NaiveDate, Sums>) -> String {
+///
+/// Every SVG element is closed explicitly (`<line …></line>`): in HTML, an SVG element left open without `/>`
+/// would hold its following siblings.
+fn chart(platform: &str, currency: Currency, series: &BTreeMap<chrono::NaiveDate, Sums>) -> Markup {
     const W: f64 = 820.0;
     const H: f64 = 240.0;
     const L: f64 = 80.0;
@@ -314,79 +307,68 @@ fn chart(platform: &str, currency: Currency, series: &BTreeMap<chrono::NaiveDate
     let max_conv = series.values().map(|s| s.conversions).max().unwrap_or_default();
     let n = series.len().max(1) as f64;
     let slot = pw / n;
-    let mut svg = format!(
-        "<svg class=\"chart\" data-platform=\"{p}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
-         aria-label=\"{p} spend and conversions per day\">\n",
-        p = esc(platform)
-    );
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{L}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" class=\"axis\"/><line x1=\"{L}\" y1=\"{T}\" x2=\"{L}\" y2=\"{y}\" class=\"axis\"/>",
-        y = T + ph,
-        x2 = L + pw
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{x}\" y=\"{y}\" class=\"lbl\" text-anchor=\"end\">{v}</text><text x=\"{x}\" y=\"{y0}\" class=\"lbl\" text-anchor=\"end\">0</text>",
-        x = L - 6.0,
-        y = T + 10.0,
-        y0 = T + ph,
-        v = esc(&series.values().map(|s| s.cost).max().unwrap_or(Money::ZERO).display(currency))
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{x}\" y=\"{y}\" class=\"lbl conv\">{v} conv.</text>",
-        x = L + pw + 6.0,
-        y = T + 10.0,
-        v = esc(&num(max_conv))
-    );
-    let mut points = Vec::new();
-    for (i, (date, s)) in series.iter().enumerate() {
-        let x = L + slot * i as f64;
-        let h = px(money(s.cost), max_spend, ph);
-        let _ = writeln!(
-            svg,
-            "<rect class=\"spend\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\"><title>{d}: {c} spend, {v} conversions</title></rect>",
-            y = T + ph - h,
-            w = (slot * 0.8).max(1.0),
-            d = date,
-            c = esc(&s.cost.display(currency)),
-            v = esc(&num(s.conversions)),
-        );
-        points.push(format!(
-            "{:.1},{:.1}",
-            x + slot * 0.4,
-            T + ph - px(s.conversions, max_conv, ph)
-        ));
+    let points: Vec<String> = series
+        .values()
+        .enumerate()
+        .map(|(i, s)| {
+            let x = L + slot * i as f64;
+            format!("{:.1},{:.1}", x + slot * 0.4, T + ph - px(s.conversions, max_conv, ph))
+        })
+        .collect();
+    let max_cost = series.values().map(|s| s.cost).max().unwrap_or(Money::ZERO);
+    html! {
+        svg class="chart" data-platform=(platform) viewBox={ "0 0 " (W) " " (H) } width=(W) height=(H) role="img"
+            aria-label={ (platform) " spend and conversions per day" } {
+            "\n"
+            line x1=(L) y1=(T + ph) x2=(L + pw) y2=(T + ph) class="axis" {}
+            line x1=(L) y1=(T) x2=(L) y2=(T + ph) class="axis" {}
+            "\n"
+            text x=(L - 6.0) y=(T + 10.0) class="lbl" text-anchor="end" { (max_cost.display(currency)) }
+            text x=(L - 6.0) y=(T + ph) class="lbl" text-anchor="end" { "0" }
+            "\n"
+            text x=(L + pw + 6.0) y=(T + 10.0) class="lbl conv" { (num(max_conv)) " conv." }
+            "\n"
+            @for (i, (date, s)) in series.iter().enumerate() {
+                @let x = L + slot * i as f64;
+                @let h = px(money(s.cost), max_spend, ph);
+                rect class="spend" x=(c1(x)) y=(c1(T + ph - h)) width=(c1((slot * 0.8).max(1.0))) height=(c1(h)) {
+                    title { (display(date)) ": " (s.cost.display(currency)) " spend, " (num(s.conversions)) " conversions" }
+                }
+                "\n"
+            }
+            @if let (Some(first), Some(last)) = (series.keys().next(), series.keys().next_back()) {
+                text x=(L) y=(T + ph + 18.0) class="lbl" { (display(first)) }
+                text x=(L + pw) y=(T + ph + 18.0) class="lbl" text-anchor="end" { (display(last)) }
+                "\n"
+            }
+            polyline class="conv" points=(points.join(" ")) {}
+            "\n"
+        }
+        "\n"
     }
-    if let (Some(first), Some(last)) = (series.keys().next(), series.keys().next_back()) {
-        let _ = writeln!(
-            svg,
-            "<text x=\"{L}\" y=\"{y}\" class=\"lbl\">{first}</text><text x=\"{x}\" y=\"{y}\" class=\"lbl\" text-anchor=\"end\">{last}</text>",
-            y = T + ph + 18.0,
-            x = L + pw
-        );
-    }
-    let _ = writeln!(svg, "<polyline class=\"conv\" points=\"{}\"/>", points.join(" "));
-    svg.push_str("</svg>\n");
-    svg
 }
 
-fn html_table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut t = String::from("<table>\n<tr>");
-    for h in head {
-        let _ = write!(t, "<th>{}</th>", esc(h));
-    }
-    t.push_str("</tr>\n");
-    for r in rows {
-        t.push_str("<tr>");
-        for c in r {
-            let _ = write!(t, "<td>{}</td>", esc(c));
+fn html_table(head: &[&str], rows: &[Vec<String>]) -> Markup {
+    html! {
+        table {
+            "\n"
+            tr {
+                @for h in head {
+                    th { (h) }
+                }
+            }
+            "\n"
+            @for r in rows {
+                tr {
+                    @for c in r {
+                        td { (c) }
+                    }
+                }
+                "\n"
+            }
         }
-        t.push_str("</tr>\n");
+        "\n"
     }
-    t.push_str("</table>\n");
-    t
 }
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1d2330}\
@@ -398,36 +380,10 @@ polyline.conv{fill:none;stroke:#e8833a;stroke-width:2}.lbl.conv{fill:#e8833a}.le
 .sw{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}";
 
 /// One self-contained HTML file: a chart per platform (and currency), totals, a table per object.
+///
+/// Built with `maud`: every object name, account and figure is escaped by the template; only the constant style
+/// sheet is inserted as it is.
 pub fn html(r: &Report) -> String {
-    let mut h = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(
-        h,
-        "<title>adsctl metrics {} .. {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
-        r.range.since, r.range.until
-    );
-    let _ = writeln!(
-        h,
-        "<h1>Metrics {} .. {}</h1>\n<p>Level {}, by {}. Amounts in each account's currency; nothing is summed across currencies.</p>",
-        r.range.since,
-        r.range.until,
-        r.level.as_str(),
-        r.by.as_str()
-    );
-    h.push_str(
-        "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#4c78dd\"></i>spend</span>\
-         <span><i class=\"sw\" style=\"background:#e8833a\"></i>conversions</span></p>\n",
-    );
-    for ((platform, currency), series) in &r.daily {
-        let _ = writeln!(
-            h,
-            "<section class=\"platform\" data-platform=\"{}\">",
-            esc(platform.as_str())
-        );
-        let _ = writeln!(h, "<h2>{} ({})</h2>", esc(platform.as_str()), esc(currency.code()));
-        h.push_str(&chart(platform.as_str(), *currency, series));
-        h.push_str("</section>\n");
-    }
-    let mut head = vec!["Scope", "Name", "Currency"];
     let num_head = [
         "Impr.",
         "Clicks",
@@ -439,7 +395,8 @@ pub fn html(r: &Report) -> String {
         "CPA",
         "ROAS",
     ];
-    head.extend(num_head);
+    let mut totals_head = vec!["Scope", "Name", "Currency"];
+    totals_head.extend(num_head);
     let totals: Vec<Vec<String>> = r
         .account_totals
         .iter()
@@ -451,8 +408,6 @@ pub fn html(r: &Report) -> String {
             v
         })
         .collect();
-    h.push_str("<h2>Totals</h2>\n");
-    h.push_str(&html_table(&head, &totals));
     // one table per object (campaign, ad group, ad or account)
     let mut objects: BTreeMap<(String, String, String), Vec<&Row>> = BTreeMap::new();
     for row in &r.rows {
@@ -461,40 +416,203 @@ pub fn html(r: &Report) -> String {
             .or_default()
             .push(row);
     }
-    let _ = writeln!(h, "<h2>By {}</h2>", esc(r.level.as_str()));
-    let mut head = vec!["Period"];
-    head.extend(num_head);
-    for ((account, object, id), rows) in objects {
-        let first = rows[0];
-        let title = if first.in_yaml {
-            object.clone()
-        } else {
-            format!("{object} (id {id}, not in YAML)")
-        };
-        let _ = writeln!(
-            h,
-            "<h3 class=\"object\">{} <small>{} · {}</small></h3>",
-            esc(&title),
-            esc(&account),
-            esc(first.platform.as_str())
-        );
-        let mut total = Sums::default();
-        let mut body: Vec<Vec<String>> = rows
-            .iter()
-            .map(|row| {
-                total.add(&row.sums);
-                let mut v = vec![row.period.clone()];
-                v.extend(cells(&row.sums, row.currency));
-                v
-            })
-            .collect();
-        if rows.len() > 1 {
-            let mut v = vec!["total".to_string()];
-            v.extend(cells(&total, first.currency));
-            body.push(v);
+    let mut object_head = vec!["Period"];
+    object_head.extend(num_head);
+    let page = html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8";
+                "\n"
+                title { "adsctl metrics " (display(r.range.since)) " .. " (display(r.range.until)) }
+                "\n"
+                style { (PreEscaped(STYLE)) }
+                "\n"
+            }
+            "\n"
+            body {
+                "\n"
+                h1 { "Metrics " (display(r.range.since)) " .. " (display(r.range.until)) }
+                "\n"
+                p {
+                    "Level " (r.level.as_str()) ", by " (r.by.as_str())
+                    ". Amounts in each account's currency; nothing is summed across currencies."
+                }
+                "\n"
+                p class="legend" {
+                    span { i class="sw" style="background:#4c78dd" {} "spend" }
+                    span { i class="sw" style="background:#e8833a" {} "conversions" }
+                }
+                "\n"
+                @for ((platform, currency), series) in &r.daily {
+                    section class="platform" data-platform=(platform.as_str()) {
+                        "\n"
+                        h2 { (platform.as_str()) " (" (currency.code()) ")" }
+                        "\n"
+                        (chart(platform.as_str(), *currency, series))
+                    }
+                    "\n"
+                }
+                h2 { "Totals" }
+                "\n"
+                (html_table(&totals_head, &totals))
+                h2 { "By " (r.level.as_str()) }
+                "\n"
+                @for ((account, object, id), rows) in &objects {
+                    (object_section(account, object, id, rows, &object_head))
+                }
+            }
+            "\n"
         }
-        h.push_str(&html_table(&head, &body));
+        "\n"
+    };
+    page.into_string()
+}
+
+/// One object's heading and its table (a total line when it has more than one period).
+fn object_section(account: &str, object: &str, id: &str, rows: &[&Row], head: &[&str]) -> Markup {
+    let first = rows[0];
+    let mut total = Sums::default();
+    let mut body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            total.add(&row.sums);
+            let mut v = vec![row.period.clone()];
+            v.extend(cells(&row.sums, row.currency));
+            v
+        })
+        .collect();
+    if rows.len() > 1 {
+        let mut v = vec!["total".to_string()];
+        v.extend(cells(&total, first.currency));
+        body.push(v);
     }
-    h.push_str("</body>\n</html>\n");
-    h
+    html! {
+        h3 class="object" {
+            (object)
+            @if !first.in_yaml { " (id " (id) ", not in YAML)" }
+            " "
+            small { (account) " · " (first.platform.as_str()) }
+        }
+        "\n"
+        (html_table(head, &body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::super::{Bucket, Level};
+    use super::*;
+    use crate::connectors::DateRange;
+    use crate::model::Platform;
+
+    /// A campaign name written to break out of an element or an attribute.
+    const HOSTILE: &str = "<script>alert(1)</script> \"&'";
+    const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt; &quot;&amp;'";
+
+    fn report() -> Report {
+        let d = |n| NaiveDate::from_ymd_opt(2025, 3, n).unwrap();
+        let usd = Currency::from_code("USD").unwrap();
+        let sums = |i: i64| Sums {
+            impressions: 100 * i as u64,
+            clicks: 7 * i as u64,
+            cost: Money::from_micros(1_234_567 * i),
+            conversions: Decimal::new(15 * i, 1),
+            conversion_value: Money::from_micros(9_000_000 * i),
+        };
+        let row = |object: &str, day: u32, in_yaml: bool| Row {
+            period: d(day).to_string(),
+            since: d(day),
+            until: d(day),
+            platform: Platform::GoogleAds,
+            account: "acme".into(),
+            currency: usd,
+            level: Level::Campaign,
+            object: object.into(),
+            id: "123".into(),
+            in_yaml,
+            sums: sums(i64::from(day)),
+        };
+        let mut daily = BTreeMap::new();
+        daily.insert(
+            (Platform::GoogleAds, usd),
+            (1..=2).map(|i| (d(i), sums(i64::from(i)))).collect::<BTreeMap<_, _>>(),
+        );
+        Report {
+            range: DateRange {
+                since: d(1),
+                until: d(2),
+            },
+            level: Level::Campaign,
+            by: Bucket::Day,
+            rows: vec![
+                row(&format!("acme/campaign/{HOSTILE}"), 1, true),
+                row(&format!("acme/campaign/{HOSTILE}"), 2, true),
+                // made outside the YAML: its platform name, as the platform gives it
+                row(&format!("Spring \"Sale\" {HOSTILE}"), 1, false),
+            ],
+            daily,
+            account_totals: vec![Total {
+                scope: "account",
+                platform: Some(Platform::GoogleAds),
+                account: Some("acme".into()),
+                currency: usd,
+                sums: sums(3),
+            }],
+            platform_totals: vec![],
+            currency_totals: vec![],
+        }
+    }
+
+    #[test]
+    fn campaign_names_are_escaped() {
+        let html = html(&report());
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("\"&'"), "{html}");
+        assert!(
+            html.contains(&format!("<h3 class=\"object\">acme/campaign/{ESCAPED} <small>")),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("Spring &quot;Sale&quot; {ESCAPED} (id 123, not in YAML)")),
+            "{html}"
+        );
+        // the style sheet is inserted as it is
+        assert!(
+            html.contains("font-family:system-ui,-apple-system,'Segoe UI',sans-serif"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_report_has_a_chart_totals_and_a_table_per_object() {
+        let html = html(&report());
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"), "{html}");
+        assert_eq!(
+            html.matches("<svg class=\"chart\" data-platform=\"google_ads\"")
+                .count(),
+            1
+        );
+        // SVG elements are closed: none holds the next one
+        assert_eq!(html.matches("<rect ").count(), html.matches("</rect>").count());
+        assert_eq!(html.matches("<line ").count(), 2);
+        assert_eq!(html.matches("</line>").count(), 2);
+        assert!(
+            html.contains("<polyline class=\"conv\" points=\"204.0,110.0 514.0,20.0\"></polyline>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<title>2025-03-02: $2.469134 spend, 3 conversions</title>"),
+            "{html}"
+        );
+        assert!(html.contains("<h2>google_ads (USD)</h2>"), "{html}");
+        assert!(html.contains("<h2>Totals</h2>"), "{html}");
+        assert_eq!(html.matches("<h3 class=\"object\">").count(), 2, "{html}");
+        // an object over two days has a total line
+        assert_eq!(html.matches("<tr><td>total</td>").count(), 1, "{html}");
+    }
 }

@@ -159,7 +159,7 @@ pub struct Total {
     pub sums: Sums,
 }
 
-/// One account's stored history, ready to report.
+/// One account's stored series, ready to report.
 pub struct AccountInput<'a> {
     pub account: &'a Account,
     /// Platform id → YAML address (from the id map and `id:` pins).

@@ -807,9 +807,9 @@ fn fence_for<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// Text in HTML (`<summary>`).
+/// Text in HTML (`<summary>`, and Markdown's inline HTML), escaped by the template crate of the HTML pages.
 fn html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    maud::html! { (s) }.into_string()
 }
 
 /// Free text on a Markdown line: HTML escaped, Markdown's punctuation escaped, no line breaks, at most 300

@@ -42,6 +42,9 @@ pub trait Home: Send + Sync + 'static {
 
     // ------------------------------------------------------------------ spec
 
+    /// The kinds of resource the platform has (`docs/resource-model.md`).
+    fn kinds(&self) -> &'static [Kind];
+
     /// The `adsctl.yaml` key that holds the account's id (`customer_id`), for messages.
     fn account_id_field(&self) -> &'static str;
     /// The account entry's id fields, as written (with its span), for duplicate detection; `None` when absent.
@@ -54,6 +57,16 @@ pub trait Home: Send + Sync + 'static {
     /// Validates and lowers one campaign of an account of this platform, with everything nested in it. `r` is
     /// the campaign resource with the fields every platform shares already set.
     fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: crate::model::Resource);
+    /// The fields of a customer-file audience only this platform has (`membership_life_span_days`): written for
+    /// accounts of no such platform, they are an error.
+    fn audience_fields(&self) -> &'static [&'static str];
+    /// Checks and sets this platform's own fields of a customer-file audience on its resource in one account.
+    fn lower_audience(
+        &self,
+        lower: &mut Lower<'_>,
+        audience: &crate::spec::types::Audience,
+        r: &mut crate::model::Resource,
+    );
     /// The field names of each kind (`docs/resource-model.md`), for `ignore_changes`.
     fn managed_fields(&self, kind: Kind) -> &'static [&'static str];
     /// The wire spelling of a `status:` value (`enabled`, `active`, `paused`).
@@ -106,6 +119,15 @@ pub static HOMES: &[&dyn Home] = &[&google_ads::GoogleAdsHome, &meta::MetaHome];
 /// The home of a platform, if adsctl has one.
 pub fn home(platform: Platform) -> Option<&'static dyn Home> {
     HOMES.iter().copied().find(|h| h.platform() == platform)
+}
+
+/// The platforms that have resources of `kind`.
+pub fn platforms_with(kind: Kind) -> Vec<Platform> {
+    HOMES
+        .iter()
+        .filter(|h| h.kinds().contains(&kind))
+        .map(|h| h.platform())
+        .collect()
 }
 
 /// The `platform:` values that work today, for hints (`google_ads, meta`).

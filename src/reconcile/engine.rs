@@ -379,7 +379,7 @@ impl EngineReconciler {
     }
 
     /// Today's spend and clicks (best effort: a failed metrics pull leaves them unknown and does not fail the
-    /// reconcile). The history is synced on the metrics interval, not on every reconcile.
+    /// reconcile). The daily series is synced on the metrics interval, not on every reconcile.
     async fn today(&self, connector: &dyn Connector, account: &Account) -> Option<(Money, u64)> {
         match self.metrics.today(connector, account, self.store.as_ref()).await {
             Ok(t) => Some((t.sums.cost, t.sums.clicks)),

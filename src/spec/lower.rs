@@ -653,7 +653,11 @@ impl<'a> Lower<'a> {
     // ---------------------------------------------------------------- Google shared budgets
 
     pub(crate) fn budget(&mut self, b: SharedBudget) {
-        let Some(acct) = self.account_ref(&b.account, "shared budget", &[Platform::GoogleAds]) else {
+        let Some(acct) = self.account_ref(
+            &b.account,
+            "shared budget",
+            &crate::platforms::platforms_with(Kind::Budget),
+        ) else {
             return;
         };
         let addr = Address::account(&acct.name).child(Kind::Budget, b.name.trim());
@@ -734,22 +738,21 @@ impl<'a> Lower<'a> {
             .filter_map(|n| self.accounts.get(n.as_str()).map(|x| x.platform))
             .collect();
         if !platforms.is_empty() {
-            if !platforms.contains(&Platform::GoogleAds) {
-                if let Some(d) = &*a.membership_life_span_days {
+            // a field of a platform none of the accounts is on
+            for home in crate::platforms::HOMES
+                .iter()
+                .filter(|h| !platforms.contains(&h.platform()))
+            {
+                for field in home.audience_fields() {
+                    let Some(span) = a.field_span(field) else { continue };
                     self.err(
-                        d.span,
+                        span,
                         Code::InvalidValue,
-                        "`membership_life_span_days` is a Google Ads field; none of `accounts` is google_ads",
-                        "remove it",
-                    );
-                }
-            }
-            if !platforms.contains(&Platform::Meta) {
-                if let Some(d) = &*a.customer_file_source {
-                    self.err(
-                        d.span,
-                        Code::InvalidValue,
-                        "`customer_file_source` is a Meta field; none of `accounts` is meta",
+                        format!(
+                            "`{field}` is a {} field; none of `accounts` is {}",
+                            home.display_name(),
+                            home.platform()
+                        ),
                         "remove it",
                     );
                 }
@@ -777,7 +780,7 @@ impl<'a> Lower<'a> {
             let Some(acct) = self.account_ref(
                 acct_name,
                 "customer-file audience",
-                &[Platform::GoogleAds, Platform::Meta],
+                &crate::platforms::platforms_with(Kind::Audience),
             ) else {
                 continue;
             };
@@ -790,26 +793,8 @@ impl<'a> Lower<'a> {
             if let Some(d) = &*a.description {
                 r.fields.insert("description", Value::Str(d.value.clone()));
             }
-            match acct.platform {
-                Platform::GoogleAds => {
-                    if let Some(d) = &*a.membership_life_span_days {
-                        if !(1..=540).contains(&d.value) {
-                            self.err(
-                                d.span,
-                                Code::Constraint,
-                                format!("membership_life_span_days must be 1–540, got {}", d.value),
-                                "Google keeps Customer Match members at most 540 days",
-                            );
-                        }
-                        r.fields
-                            .insert("membership_life_span_days", Value::Int(i64::from(d.value)));
-                    }
-                }
-                _ => {
-                    if let Some(src) = a.customer_file_source.as_ref() {
-                        r.fields.insert("customer_file_source", Value::str(src.wire()));
-                    }
-                }
+            if let Some(home) = crate::platforms::home(acct.platform) {
+                home.lower_audience(self, &a, &mut r);
             }
             if let Some(e) = &emails {
                 r.fields.insert(
@@ -834,7 +819,11 @@ impl<'a> Lower<'a> {
     }
 
     pub(crate) fn lookalike(&mut self, l: LookalikeAudience) {
-        let Some(acct) = self.account_ref(&l.account, "lookalike audience", &[Platform::Meta]) else {
+        let Some(acct) = self.account_ref(
+            &l.account,
+            "lookalike audience",
+            &crate::platforms::platforms_with(Kind::LookalikeAudience),
+        ) else {
             return;
         };
         let base = Address::account(&acct.name);
@@ -938,7 +927,11 @@ impl<'a> Lower<'a> {
     // ---------------------------------------------------------------- campaigns
 
     pub(crate) fn campaign(&mut self, c: Campaign) {
-        let Some(acct) = self.account_ref(&c.account, "campaign", &[Platform::GoogleAds, Platform::Meta]) else {
+        let Some(acct) = self.account_ref(
+            &c.account,
+            "campaign",
+            &crate::platforms::platforms_with(Kind::Campaign),
+        ) else {
             return;
         };
         if c.name.trim().is_empty() {

@@ -244,6 +244,17 @@ pub struct Audience {
     pub lifecycle: Opt<LifecycleSpec>,
 }
 
+impl Audience {
+    /// Where a field only some platforms have is written, when it is (see `platforms::Home::audience_fields`).
+    pub fn field_span(&self, field: &str) -> Option<super::yaml::Span> {
+        match field {
+            "membership_life_span_days" => self.membership_life_span_days.as_ref().map(|d| d.span),
+            "customer_file_source" => self.customer_file_source.as_ref().map(|d| d.span),
+            _ => None,
+        }
+    }
+}
+
 /// Where the members of a customer-file audience come from.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -64,7 +64,6 @@ fn bad(file: &str, detail: impl Into<String>, repair: impl Into<String>) -> Find
 
 /// A lock file, read without taking it (a held lock is reported, garbage in a free one is a problem).
 fn examine_lock(dir: &Path, name: &str) -> Result<Finding, StateError> {
-    use fs2::FileExt;
     let path = dir.join(name);
     let Ok(meta) = path.symlink_metadata() else {
         return Ok(ok(name, "absent (made when needed)"));
@@ -83,13 +82,13 @@ fn examine_lock(dir: &Path, name: &str) -> Result<Finding, StateError> {
         }
     };
     let holder = super::lock::read_holder(&path);
-    if file.try_lock_exclusive().is_err() {
+    if file.try_lock().is_err() {
         return Err(StateError::Busy {
             path: dir.to_path_buf(),
             holder,
         });
     }
-    let _ = FileExt::unlock(&file);
+    let _ = file.unlock();
     let content = std::fs::read(&path).unwrap_or_default();
     Ok(match holder {
         Some(h) => ok(
@@ -138,7 +137,7 @@ pub fn examine(dir: &Path) -> Result<Report, StateError> {
         Some(why) if dir.join("db").exists() => {
             report.findings.push(bad(
                 "db/",
-                format!("the database (id map, journal, apply history) cannot be used: {why}"),
+                format!("the database (id map, journal, apply records) cannot be used: {why}"),
                 "set it aside and start a new one, reading the id map snapshots back into it; the rest is rebuilt \
                  from the platforms",
             ));
@@ -152,10 +151,10 @@ pub fn examine(dir: &Path) -> Result<Report, StateError> {
             report.findings.push(ok(
                 "db/",
                 format!(
-                    "{} id map entries, {} unresolved journaled creates, {} apply history entries",
+                    "{} id map entries, {} unresolved journaled creates, {} apply records",
                     n("ids"),
                     n("journal"),
-                    n("history")
+                    n(super::sled_store::APPLIES_TREE)
                 ),
             ));
             for r in &health.bad_records {

@@ -11,12 +11,10 @@
 //! the daemon). A lock file that cannot be used (a directory in its place, unreadable content) is set aside or
 //! overwritten: it only ever holds the holder's line.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-use fs2::FileExt;
 
 use super::recover;
 
@@ -156,17 +154,17 @@ fn lock(path: &Path) -> Result<Locked, LockError> {
         },
     };
     let mut previous = Vec::new();
-    if let Err(e) = file.try_lock_exclusive() {
-        let contended = e.kind() == std::io::ErrorKind::WouldBlock
-            || e.raw_os_error().is_some() && e.raw_os_error() == fs2::lock_contended_error().raw_os_error();
-        if !contended {
-            return Err(io(e));
+    // std's lock is the OS's (`flock` on Unix, `LockFileEx` on Windows), released when the file is closed.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::Error(e)) => return Err(io(e)),
+        Err(TryLockError::WouldBlock) => {
+            let _ = file.read_to_end(&mut previous);
+            return Err(LockError::Held {
+                path: path.to_path_buf(),
+                holder: parse_holder(&previous).ok().flatten(),
+            });
         }
-        let _ = file.read_to_end(&mut previous);
-        return Err(LockError::Held {
-            path: path.to_path_buf(),
-            holder: parse_holder(&previous).ok().flatten(),
-        });
     }
     let stale = match file.read_to_end(&mut previous) {
         Ok(_) => match parse_holder(&previous) {
@@ -203,7 +201,7 @@ impl Drop for Locked {
     fn drop(&mut self) {
         // Empty the holder line first so nobody reports a clean exit as stale; the OS lock goes with the file.
         let _ = self.file.set_len(0);
-        let _ = FileExt::unlock(&self.file);
+        let _ = self.file.unlock();
     }
 }
 

@@ -1,5 +1,5 @@
 //! Local state: a cache of live state, the id map, the write-ahead journal, remembered `prevent_destroy`,
-//! last-applied write-only values and the apply history.
+//! last-applied write-only values and a record of each apply.
 //!
 //! The platform is the source of truth; everything here can be lost and rebuilt (a fresh CI runner plans
 //! correctly with an empty state). The engine talks to the [`StateStore`] trait only, so another backend
@@ -125,9 +125,10 @@ pub struct Intent {
     pub at: DateTime<Utc>,
 }
 
-/// One line of the apply history.
+/// The record of one apply (`adsctl state history` lists them; the audit log of `adsctl history` is another file,
+/// [`crate::audit`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
+pub struct ApplyRecord {
     pub at: DateTime<Utc>,
     pub user: String,
     pub plan_hash: String,
@@ -162,14 +163,16 @@ pub trait StateStore: Send + Sync {
     fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError>;
     fn journal_resolve(&self, key: u64) -> Result<(), StateError>;
 
-    fn history_add(&self, entry: &HistoryEntry) -> Result<(), StateError>;
-    fn history(&self) -> Result<Vec<HistoryEntry>, StateError>;
+    /// Record one apply.
+    fn record_apply(&self, entry: &ApplyRecord) -> Result<(), StateError>;
+    /// Every apply recorded, oldest first.
+    fn apply_records(&self) -> Result<Vec<ApplyRecord>, StateError>;
 
     /// Make everything written so far durable.
     fn flush(&self) -> Result<(), StateError>;
 }
 
-/// The OS user running adsctl, for the apply history.
+/// The OS user running adsctl, for the apply records.
 pub fn os_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sled::IVec;
 
 use super::lock::{LockError, StateLock};
-use super::{lines, recover, CachedLive, HistoryEntry, Intent, StateEntry, StateError, StateStore};
+use super::{lines, recover, ApplyRecord, CachedLive, Intent, StateEntry, StateError, StateStore};
 use crate::model::Address;
 
 /// The directory (inside the state directory) of the cached live state, one file per account ([`lines`]).
@@ -29,6 +29,10 @@ const CACHE_DIR: &str = "cache";
 /// them to a snapshot file, later reads take the file, and any change to the account's entries removes the
 /// file before it changes sled (a crash in between leaves no stale snapshot).
 const IDS_DIR: &str = "ids";
+
+/// The sled tree of the apply records. Named `history` on disk since the first release: kept, so that existing
+/// state directories read as they are (and `state doctor` names it so).
+pub(super) const APPLIES_TREE: &str = "history";
 
 /// The first line of a cache file (`cache/<account>.json`); the resources follow, one per line.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -65,7 +69,8 @@ struct Trees {
     cache: sled::Tree,
     ids: sled::Tree,
     journal: sled::Tree,
-    history: sled::Tree,
+    /// One record per apply (the tree [`APPLIES_TREE`]).
+    applies: sled::Tree,
     /// adsctl's own bookkeeping (`seq`).
     meta: sled::Tree,
     /// Records that could not be decoded, kept for `adsctl state doctor` (`<tree>/<key>/<timestamp>`).
@@ -226,14 +231,14 @@ fn open_db_here(db_dir: &Path) -> Result<Opened, Unusable> {
         cache: tree("cache")?,
         ids: tree("ids")?,
         journal: tree("journal")?,
-        history: tree("history")?,
+        applies: tree(APPLIES_TREE)?,
         meta: tree("meta")?,
         damaged: tree("damaged")?,
         db: db.clone(),
     };
     // The first read: the small trees whole, the id map's ends (a read of all of it would keep every page in
     // sled's memory; an account's entries are read when it is planned, and damage found then is repaired too).
-    for kv in trees.journal.iter().chain(trees.history.iter()) {
+    for kv in trees.journal.iter().chain(trees.applies.iter()) {
         kv.map_err(damaged)?;
     }
     trees.ids.first().map_err(damaged)?;
@@ -396,7 +401,7 @@ impl SledStore {
         let restored = Self::restore_snapshots(dir, &opened.trees)?;
         tracing::warn!(
             "the state database ({}) could not be used ({why}); set it aside as {} and started a new one{}; the \
-             journal of interrupted applies and the apply history stay in the copy, and everything else is rebuilt \
+             journal of interrupted applies and the apply records stay in the copy, and everything else is rebuilt \
              from the platforms (objects adsctl created are recognised by their ownership marker)",
             db_dir.display(),
             aside
@@ -583,7 +588,7 @@ impl SledStore {
             let source = match tree {
                 "ids" => &t.ids,
                 "journal" => &t.journal,
-                "history" => &t.history,
+                APPLIES_TREE => &t.applies,
                 _ => &t.cache,
             };
             t.damaged.insert(aside.as_slice(), value)?;
@@ -693,7 +698,7 @@ impl SledStore {
         account_file_in(&self.path, dir, account)
     }
 
-    /// A further named tree of the same database, for records other modules own (metrics history).
+    /// A further named tree of the same database, for records other modules own (the metrics' daily series).
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StateError> {
         self.sled(false, |t| t.db.open_tree(name))
     }
@@ -704,7 +709,7 @@ impl SledStore {
 pub(crate) struct DbHealth {
     /// Why it cannot be used (then it is set aside by the next run).
     pub problem: Option<String>,
-    /// Decodable records per tree (`ids`, `journal`, `history`).
+    /// Decodable records per tree (`ids`, `journal`, [`APPLIES_TREE`]).
     pub records: std::collections::BTreeMap<&'static str, usize>,
     /// Records that do not decode, as `tree/key`.
     pub bad_records: Vec<String>,
@@ -757,7 +762,7 @@ pub(crate) fn examine_db(dir: &Path) -> DbHealth {
                 for (name, tree) in [
                     ("ids", &trees.ids),
                     ("journal", &trees.journal),
-                    ("history", &trees.history),
+                    (APPLIES_TREE, &trees.applies),
                 ] {
                     for kv in tree.iter() {
                         let (k, v) = kv?;
@@ -768,7 +773,7 @@ pub(crate) fn examine_db(dir: &Path) -> DbHealth {
                             "journal" => serde_json::from_slice::<Intent>(&v)
                                 .map(|i| health.pending.push(i))
                                 .is_ok(),
-                            _ => serde_json::from_slice::<HistoryEntry>(&v).is_ok(),
+                            _ => serde_json::from_slice::<ApplyRecord>(&v).is_ok(),
                         };
                         if ok {
                             *health.records.entry(name).or_default() += 1;
@@ -830,7 +835,7 @@ impl SledStore {
         let mut did = Vec::new();
         self.scan_entries(None)?;
         self.journal_pending(None)?;
-        self.history()?;
+        self.apply_records()?;
         for dir in [CACHE_DIR, IDS_DIR] {
             let Ok(files) = std::fs::read_dir(self.path.join(dir)) else {
                 continue;
@@ -1033,18 +1038,18 @@ impl StateStore for SledStore {
         Ok(())
     }
 
-    fn history_add(&self, entry: &HistoryEntry) -> Result<(), StateError> {
+    fn record_apply(&self, entry: &ApplyRecord) -> Result<(), StateError> {
         let value = encode(entry)?;
         self.sled(true, |t| {
             let key = t.db.generate_id()?;
-            t.history.insert(key.to_be_bytes(), value.as_slice())
+            t.applies.insert(key.to_be_bytes(), value.as_slice())
         })?;
         Ok(())
     }
 
-    fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+    fn apply_records(&self) -> Result<Vec<ApplyRecord>, StateError> {
         Ok(self
-            .scan_decode::<HistoryEntry>("history", "the apply history entry", |t| &t.history, None)?
+            .scan_decode::<ApplyRecord>(APPLIES_TREE, "the apply record", |t| &t.applies, None)?
             .into_iter()
             .map(|(_, h)| h)
             .collect())
@@ -1236,7 +1241,7 @@ mod tests {
         }
     }
 
-    /// A state with the id map of two accounts (a snapshot of `acme`'s), a journal, a history and a cache.
+    /// A state with the id map of two accounts (a snapshot of `acme`'s), a journal, an apply record and a cache.
     fn populated(dir: &Path) -> Vec<StateEntry> {
         let s = SledStore::open(dir).unwrap();
         let mut acme: Vec<StateEntry> = (0..300)
@@ -1258,7 +1263,7 @@ mod tests {
             at: Utc::now(),
         }])
         .unwrap();
-        s.history_add(&HistoryEntry {
+        s.record_apply(&ApplyRecord {
             at: Utc::now(),
             user: "u".into(),
             plan_hash: "h".into(),
@@ -1373,7 +1378,7 @@ mod tests {
                     );
                     let _ = s.entries(Some("other")).unwrap();
                     let _ = s.journal_pending(None).unwrap();
-                    let _ = s.history().unwrap();
+                    let _ = s.apply_records().unwrap();
                     let _ = s.cache_get("acme").unwrap();
                     // and it works afterwards, across a reopen
                     s.put_entry(&entry_of("acme", "new", "1000")).unwrap();
@@ -1408,11 +1413,11 @@ mod tests {
         t.ids.insert(b"acme/campaign/broken", &b"{not json"[..]).unwrap();
         t.journal.insert(7u64.to_be_bytes(), &b"\xff"[..]).unwrap();
         t.journal.insert(b"short", &b"{}"[..]).unwrap();
-        t.history.insert(b"h", &b"[]"[..]).unwrap();
+        t.applies.insert(b"h", &b"[]"[..]).unwrap();
         let _ = std::fs::remove_file(dir.path().join("ids/acme.json"));
         assert!(s.entries(Some("acme")).unwrap() == acme);
         assert_eq!(s.journal_pending(None).unwrap().len(), 1);
-        assert_eq!(s.history().unwrap().len(), 1);
+        assert_eq!(s.apply_records().unwrap().len(), 1);
         assert_eq!(t.damaged.len(), 4);
         assert!(s
             .entry(&Address::account("acme").child(Kind::Campaign, "broken"))

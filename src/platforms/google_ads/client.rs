@@ -15,12 +15,15 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::connectors::trace::{self, TracedOAuth, GOOGLE_REQUEST_ID};
+use crate::connectors::trace::{self, TracedOAuth};
 use crate::connectors::wait;
 use crate::secret::{redact, Secret};
 
 use super::config::{Credentials, Settings};
 use super::errors::{classify, parse_error_body, GoogleAdsError};
+
+/// Where Google Ads puts its request id (the `request-id` response header).
+pub const GOOGLE_REQUEST_ID: &[&str] = &["request-id"];
 
 /// Refresh this long before the token's announced expiry.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(120);

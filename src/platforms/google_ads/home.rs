@@ -21,6 +21,18 @@ impl Home for GoogleAdsHome {
         "Google Ads"
     }
 
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind::Budget,
+            Kind::Audience,
+            Kind::Campaign,
+            Kind::AdGroup,
+            Kind::Ad,
+            Kind::Keyword,
+            Kind::NegativeKeyword,
+        ]
+    }
+
     fn account_id_field(&self) -> &'static str {
         "customer_id"
     }
@@ -83,6 +95,27 @@ impl Home for GoogleAdsHome {
 
     fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
         lower.google_campaign(account, campaign, r);
+    }
+
+    fn audience_fields(&self) -> &'static [&'static str] {
+        &["membership_life_span_days"]
+    }
+
+    fn lower_audience(&self, lower: &mut Lower<'_>, a: &crate::spec::types::Audience, r: &mut Resource) {
+        if let Some(d) = &*a.membership_life_span_days {
+            if !(1..=540).contains(&d.value) {
+                lower.err(
+                    d.span,
+                    Code::Constraint,
+                    format!("membership_life_span_days must be 1–540, got {}", d.value),
+                    "Google keeps Customer Match members at most 540 days",
+                );
+            }
+            r.fields.insert(
+                "membership_life_span_days",
+                crate::model::Value::Int(i64::from(d.value)),
+            );
+        }
     }
 
     fn managed_fields(&self, kind: Kind) -> &'static [&'static str] {

@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::config::{MetaConfig, MetaCredentials, MIN_PAGE_SIZE};
 use super::error::{ErrorClass, GraphError};
 use super::throttle::Throttle;
-use crate::connectors::trace::{self, META_REQUEST_ID};
+use crate::connectors::trace;
 use crate::connectors::ConnectorError;
 use crate::secret::{redact, Secret};
 
@@ -31,6 +31,9 @@ impl Method {
         }
     }
 }
+
+/// Where Meta puts its request ids: the request id when there is one, else the trace id (`fbtrace_id`).
+pub const META_REQUEST_ID: &[&str] = &["x-fb-request-id", "x-fb-trace-id"];
 
 /// A failed call, already redacted.
 #[derive(Clone, Debug, thiserror::Error)]

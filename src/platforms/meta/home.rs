@@ -21,6 +21,16 @@ impl Home for MetaHome {
         "Meta"
     }
 
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind::Audience,
+            Kind::LookalikeAudience,
+            Kind::Campaign,
+            Kind::AdSet,
+            Kind::Ad,
+        ]
+    }
+
     fn account_id_field(&self) -> &'static str {
         "ad_account_id"
     }
@@ -83,6 +93,17 @@ impl Home for MetaHome {
 
     fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
         lower.meta_campaign(account, campaign, r);
+    }
+
+    fn audience_fields(&self) -> &'static [&'static str] {
+        &["customer_file_source"]
+    }
+
+    fn lower_audience(&self, _lower: &mut Lower<'_>, a: &crate::spec::types::Audience, r: &mut Resource) {
+        if let Some(src) = a.customer_file_source.as_ref() {
+            r.fields
+                .insert("customer_file_source", crate::model::Value::str(src.wire()));
+        }
     }
 
     fn managed_fields(&self, kind: Kind) -> &'static [&'static str] {

@@ -8,7 +8,6 @@ use crate::model::{Account, Address, Currency, Kind, Resource, Value};
 use crate::spec::de::Spanned;
 use crate::spec::error::Code;
 use crate::spec::lower::*;
-use crate::spec::rules;
 use crate::spec::types::*;
 
 type S<T> = Spanned<T>;
@@ -208,7 +207,7 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(t) = &*s.targeting {
-            let problems = rules::targeting(t, |v| self.sources.key_of(v));
+            let problems = super::rules::targeting(t, |v| self.sources.key_of(v));
             self.problems(problems);
             self.targeting(acct, t, &mut r);
         }

@@ -22,6 +22,7 @@ pub mod insights;
 pub mod lease;
 pub mod lower;
 pub mod mapping;
+pub mod rules;
 pub mod throttle;
 pub mod wire;
 pub mod yaml;

@@ -141,7 +141,12 @@ fn page(status: StatusCode, text: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        format!("<!doctype html><title>Sign in - Google Accounts (emulator)</title><p>{text}</p>"),
+        maud::html! {
+            (maud::DOCTYPE)
+            title { "Sign in - Google Accounts (emulator)" }
+            p { (text) }
+        }
+        .into_string(),
     )
         .into_response()
 }

@@ -302,10 +302,11 @@ async fn entry(inner: Arc<Inner>, req: Request) -> Response {
                 Err(msg) => (
                     StatusCode::BAD_REQUEST,
                     [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                    format!(
-                        "<!DOCTYPE html><html><body><h1>Error</h1><p>{}</p></body></html>",
-                        html_escape(&msg)
-                    ),
+                    maud::html! {
+                        (maud::DOCTYPE)
+                        html { body { h1 { "Error" } p { (msg) } } }
+                    }
+                    .into_string(),
                 )
                     .into_response(),
             };
@@ -381,13 +382,6 @@ fn endpoint_label(method: &str, path: &str, is_batch: bool) -> String {
         })
         .collect();
     format!("{method} /{VERSION}/{}", shape.join("/"))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-//! `adsctl history`: the audit log (auth events and applies).
+//! `adsctl history`: the audit log (auth events and applies, [`crate::audit`]); not the apply records of
+//! `adsctl state history`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -54,12 +55,12 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     }
     if args.json {
         let text = serde_json::to_string_pretty(&entries)
-            .map_err(|e| CommandError::new(format!("cannot encode the history: {e}")))?;
+            .map_err(|e| CommandError::new(format!("cannot encode the audit log: {e}")))?;
         println!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        println!("No history yet.");
+        println!("The audit log is empty.");
         return Ok(ExitCode::SUCCESS);
     }
     let color = global.use_color(std::io::stdout().is_terminal());

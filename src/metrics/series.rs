@@ -1,4 +1,4 @@
-//! Metrics history: one record per (account, pull level, day) in the state store, and the incremental pull.
+//! The daily metrics series: one record per (account, pull level, day) in the state store, and the incremental pull.
 //!
 //! A day is pulled when it is missing, or when it was still inside the conversion lookback window at its
 //! last pull (conversions arrive late: a day pulled 2 days after it happened is pulled again until a pull
@@ -27,8 +27,8 @@ pub struct StoredDay {
     pub rows: Vec<MetricRow>,
 }
 
-/// Where metrics history lives. Implemented by the sled state store (its own `metrics` tree) and in memory.
-pub trait MetricsHistory: Send + Sync {
+/// Where the daily series lives. Implemented by the sled state store (its own `metrics` tree) and in memory.
+pub trait SeriesStore: Send + Sync {
     fn day_put(&self, account: &str, level: MetricsLevel, date: NaiveDate, day: &StoredDay) -> Result<(), StateError>;
     /// The stored days of an account and level within `since..=until`.
     fn days(
@@ -49,7 +49,7 @@ fn key(account: &str, level: MetricsLevel, date: NaiveDate) -> String {
     )
 }
 
-impl MetricsHistory for SledStore {
+impl SeriesStore for SledStore {
     fn day_put(&self, account: &str, level: MetricsLevel, date: NaiveDate, day: &StoredDay) -> Result<(), StateError> {
         let tree = self.tree("metrics")?;
         let bytes = serde_json::to_vec(day).map_err(|e| StateError::Storage(e.to_string()))?;
@@ -87,13 +87,13 @@ impl MetricsHistory for SledStore {
     }
 }
 
-/// History in memory (tests, and callers without a state directory).
+/// The series in memory (tests, and callers without a state directory).
 #[derive(Debug, Default)]
-pub struct MemoryHistory {
+pub struct MemorySeries {
     days: Mutex<BTreeMap<String, StoredDay>>,
 }
 
-impl MetricsHistory for MemoryHistory {
+impl SeriesStore for MemorySeries {
     fn day_put(&self, account: &str, level: MetricsLevel, date: NaiveDate, day: &StoredDay) -> Result<(), StateError> {
         self.days.lock().insert(key(account, level, date), day.clone());
         Ok(())
@@ -141,7 +141,7 @@ impl SyncOptions {
 pub struct SyncReport {
     /// The ranges asked for, one connector call each.
     pub pulled: Vec<DateRange>,
-    /// Days written to the history.
+    /// Days written to the series.
     pub days_stored: usize,
 }
 
@@ -168,13 +168,13 @@ pub fn plan_pulls(stored: &BTreeMap<NaiveDate, NaiveDate>, range: DateRange, opt
     out
 }
 
-/// Bring one account's history for `range` up to date: pull what [`plan_pulls`] says, one connector call per
+/// Bring one account's series for `range` up to date: pull what [`plan_pulls`] says, one connector call per
 /// contiguous range, and store every day of each pulled range (days without rows too, so that they count as
 /// pulled).
 pub async fn sync_account(
     conn: &dyn Connector,
     account: &Account,
-    store: &dyn MetricsHistory,
+    store: &dyn SeriesStore,
     level: MetricsLevel,
     range: DateRange,
     opts: &SyncOptions,
@@ -295,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn sled_history_round_trips_and_ranges() {
+    fn sled_series_round_trips_and_ranges() {
         let dir = tempfile::tempdir().unwrap();
         let s = SledStore::open(dir.path()).unwrap();
         let day = StoredDay {
@@ -309,7 +309,7 @@ mod tests {
         s.day_put("acme", MetricsLevel::Ad, d(3, 2), &day).unwrap();
         let got = s.days("acme", MetricsLevel::Campaign, d(3, 2), d(3, 4)).unwrap();
         assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![d(3, 2), d(3, 3), d(3, 4)]);
-        let m = MemoryHistory::default();
+        let m = MemorySeries::default();
         for i in 1..=5 {
             m.day_put("acme", MetricsLevel::Campaign, d(3, i), &day).unwrap();
         }
