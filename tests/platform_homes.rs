@@ -20,20 +20,12 @@ struct Platform {
 const PLATFORMS: &[Platform] = &[
     Platform {
         name: "google_ads",
-        homes: &[
-            "src/platforms/google_ads/",
-            "src/emulator/google_ads/",
-            "crates/adsctl-emulator/src/google_ads/",
-        ],
+        homes: &["src/platforms/google_ads/", "crates/adsctl-emulator/src/google_ads/"],
         names: &["google_ads", "GoogleAds", "Google Ads", "GOOGLE_"],
     },
     Platform {
         name: "meta",
-        homes: &[
-            "src/platforms/meta/",
-            "src/emulator/meta/",
-            "crates/adsctl-emulator/src/meta/",
-        ],
+        homes: &["src/platforms/meta/", "crates/adsctl-emulator/src/meta/"],
         names: &[
             "::Meta",
             "META_",
