@@ -54,6 +54,15 @@ pub trait Home: Send + Sync + 'static {
     fn describe_account_id(&self, digits: &str) -> (&'static str, String);
     /// Checks the account entry's platform-specific fields (reporting through `lower`) and returns its ids.
     fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds>;
+    /// Rules over a whole campaign as written, before lowering (Google: negative keywords that block a keyword of
+    /// their own ad group or campaign). `location` renders a span as `file:line:column`.
+    fn campaign_problems(
+        &self,
+        _campaign: &Campaign,
+        _location: &dyn Fn(crate::spec::yaml::Span) -> String,
+    ) -> Vec<crate::spec::rules::Problem> {
+        Vec::new()
+    }
     /// Validates and lowers one campaign of an account of this platform, with everything nested in it. `r` is
     /// the campaign resource with the fields every platform shares already set.
     fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: crate::model::Resource);

@@ -564,8 +564,10 @@ impl<'a> Lower<'a> {
             let lines = rules::single_line(file);
             self.problems(lines);
             for c in file.campaigns.iter().filter_map(|i| i.value.as_ref()) {
-                let conflicts = rules::keyword_conflicts(c, |s| self.at(s));
-                self.problems(conflicts);
+                for home in crate::platforms::HOMES {
+                    let found = home.campaign_problems(c, &|s| self.at(s));
+                    self.problems(found);
+                }
             }
         }
         for file in files {

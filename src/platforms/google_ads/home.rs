@@ -93,6 +93,14 @@ impl Home for GoogleAdsHome {
         })
     }
 
+    fn campaign_problems(
+        &self,
+        campaign: &Campaign,
+        location: &dyn Fn(crate::spec::yaml::Span) -> String,
+    ) -> Vec<crate::spec::rules::Problem> {
+        super::rules::keyword_conflicts(campaign, location)
+    }
+
     fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
         lower.google_campaign(account, campaign, r);
     }

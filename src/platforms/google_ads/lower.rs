@@ -229,7 +229,7 @@ impl<'a> Lower<'a> {
                 "use fewer words",
             );
             false
-        } else if let Some((msg, hint)) = rules::keyword_syntax(t) {
+        } else if let Some((msg, hint)) = super::rules::keyword_syntax(t) {
             self.err(t.span, Code::InvalidValue, msg, hint);
             false
         } else {

@@ -26,6 +26,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod mutate;
 pub mod read;
+pub mod rules;
 pub mod yaml;
 
 pub use home::GoogleAdsHome;
