@@ -45,6 +45,13 @@ pub trait Home: Send + Sync + 'static {
     /// The kinds of resource the platform has (`docs/resource-model.md`).
     fn kinds(&self) -> &'static [Kind];
 
+    /// The `adsctl.yaml` account keys only this platform has (`customer_id`, `login_customer_id`): written on
+    /// another platform's account, they are an error naming this platform.
+    fn account_fields(&self) -> &'static [&'static str];
+    /// The campaign keys only this platform has (`channel`, `ad_sets`, `budget.lifetime`): written on another
+    /// platform's campaign, they are an error naming this platform, with that platform's counterpart as the hint.
+    fn campaign_fields(&self) -> &'static [&'static str];
+
     /// The `adsctl.yaml` key that holds the account's id (`customer_id`), for messages.
     fn account_id_field(&self) -> &'static str;
     /// The account entry's id fields, as written (with its span), for duplicate detection; `None` when absent.
@@ -128,6 +135,14 @@ pub static HOMES: &[&dyn Home] = &[&google_ads::GoogleAdsHome, &meta::MetaHome];
 /// The home of a platform, if adsctl has one.
 pub fn home(platform: Platform) -> Option<&'static dyn Home> {
     HOMES.iter().copied().find(|h| h.platform() == platform)
+}
+
+/// The name of the platform whose campaigns have `field` (for "`channel` is a Google Ads field").
+pub fn owner_of_campaign_field(field: &str) -> &'static str {
+    HOMES
+        .iter()
+        .find(|h| h.campaign_fields().contains(&field))
+        .map_or("another platform's", |h| h.display_name())
 }
 
 /// The platforms that have resources of `kind`.

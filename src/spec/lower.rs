@@ -156,6 +156,18 @@ impl<'a> Lower<'a> {
                 None
             }
         };
+        // the account keys of another platform
+        if let Some(home) = crate::platforms::home(platform) {
+            for other in crate::platforms::HOMES
+                .iter()
+                .filter(|h| h.platform() != home.platform())
+            {
+                for field in other.account_fields() {
+                    ok &=
+                        !self.other_platform_field(name, platform, spec.field(field), field, other.platform().as_str());
+                }
+            }
+        }
         let ids = match crate::platforms::home(platform) {
             Some(home) => home.account_ids(self, name, &spec),
             None => None,
@@ -234,7 +246,7 @@ impl<'a> Lower<'a> {
         &mut self,
         name: &S<String>,
         platform: Platform,
-        f: &Option<S<String>>,
+        f: Option<&S<String>>,
         field: &str,
         belongs: &str,
     ) -> bool {
@@ -500,8 +512,9 @@ impl<'a> Lower<'a> {
     }
 
     /// A field that does not belong on this platform: reported at its key, with its counterpart here.
-    pub(crate) fn not_here<T>(&mut self, f: &Option<S<T>>, field: &str, platform: Platform, other: &str) {
+    pub(crate) fn not_here<T>(&mut self, f: &Option<S<T>>, field: &str, platform: Platform) {
         if let Some(v) = f {
+            let other = crate::platforms::owner_of_campaign_field(field);
             let at = self.sources.key_of(v.span).unwrap_or(v.span);
             self.err(
                 at,
@@ -513,8 +526,9 @@ impl<'a> Lower<'a> {
     }
 
     /// A list field that does not belong on this platform, reported at its key (found next to `name`).
-    pub(crate) fn list_not_here<T>(&mut self, list: &[T], name: Span, field: &str, platform: Platform, other: &str) {
+    pub(crate) fn list_not_here<T>(&mut self, list: &[T], name: Span, field: &str, platform: Platform) {
         if !list.is_empty() {
+            let other = crate::platforms::owner_of_campaign_field(field);
             let at = self.sources.key_in(name, field).unwrap_or(name);
             self.err(
                 at,

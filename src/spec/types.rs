@@ -67,6 +67,18 @@ pub struct AccountSpec {
     pub endpoint: Opt<String>,
 }
 
+impl AccountSpec {
+    /// A platform-specific key of the account, by name (see `platforms::Home::account_fields`).
+    pub fn field(&self, name: &str) -> Option<&S<String>> {
+        match name {
+            "customer_id" => self.customer_id.as_ref(),
+            "login_customer_id" => self.login_customer_id.as_ref(),
+            "ad_account_id" => self.ad_account_id.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// Guardrails: plans that break them are refused unless explicitly allowed.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -33,6 +33,25 @@ impl Home for GoogleAdsHome {
         ]
     }
 
+    fn account_fields(&self) -> &'static [&'static str] {
+        &["customer_id", "login_customer_id"]
+    }
+    fn campaign_fields(&self) -> &'static [&'static str] {
+        &[
+            "channel",
+            "bidding",
+            "start_date",
+            "end_date",
+            "network",
+            "eu_political_advertising",
+            "labels",
+            "ad_groups",
+            "negative_keywords",
+            "budget.shared",
+            "budget.delivery_method",
+        ]
+    }
+
     fn account_id_field(&self) -> &'static str {
         "customer_id"
     }
@@ -44,11 +63,9 @@ impl Home for GoogleAdsHome {
     }
 
     fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds> {
-        let platform = self.platform();
         let mut ok = true;
         let mut platform_id = String::new();
         let mut login = None;
-        ok &= !lower.other_platform_field(name, platform, &spec.ad_account_id, "ad_account_id", "meta");
         match &*spec.customer_id {
             None if spec.customer_id.is_invalid() => ok = false,
             None => {

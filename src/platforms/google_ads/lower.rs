@@ -17,12 +17,12 @@ impl<'a> Lower<'a> {
     pub(crate) fn google_campaign(&mut self, acct: &Account, c: Campaign, mut r: Resource) {
         let p = acct.platform;
         let cur = acct.currency;
-        self.not_here(&c.objective, "objective", p, "Meta");
-        self.not_here(&c.special_ad_categories, "special_ad_categories", p, "Meta");
-        self.not_here(&c.bid_strategy, "bid_strategy", p, "Meta");
-        self.not_here(&c.start_time, "start_time", p, "Meta");
-        self.not_here(&c.stop_time, "stop_time", p, "Meta");
-        self.list_not_here(&c.ad_sets, c.name.span, "ad_sets", p, "Meta");
+        self.not_here(&c.objective, "objective", p);
+        self.not_here(&c.special_ad_categories, "special_ad_categories", p);
+        self.not_here(&c.bid_strategy, "bid_strategy", p);
+        self.not_here(&c.start_time, "start_time", p);
+        self.not_here(&c.stop_time, "stop_time", p);
+        self.list_not_here(&c.ad_sets, c.name.span, "ad_sets", p);
         self.status(&c.status, p, &mut r);
         let adopted = c.id.is_some();
         match &*c.channel {
@@ -36,7 +36,7 @@ impl<'a> Lower<'a> {
         }
         match &*c.budget {
             Some(b) => {
-                self.not_here(&b.lifetime, "budget.lifetime", p, "Meta");
+                self.not_here(&b.lifetime, "budget.lifetime", p);
                 match (&*b.daily, &*b.shared) {
                     (Some(_), Some(s)) => self.err(
                         s.span,

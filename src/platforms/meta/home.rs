@@ -31,6 +31,21 @@ impl Home for MetaHome {
         ]
     }
 
+    fn account_fields(&self) -> &'static [&'static str] {
+        &["ad_account_id"]
+    }
+    fn campaign_fields(&self) -> &'static [&'static str] {
+        &[
+            "objective",
+            "special_ad_categories",
+            "bid_strategy",
+            "start_time",
+            "stop_time",
+            "ad_sets",
+            "budget.lifetime",
+        ]
+    }
+
     fn account_id_field(&self) -> &'static str {
         "ad_account_id"
     }
@@ -42,17 +57,8 @@ impl Home for MetaHome {
     }
 
     fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds> {
-        let platform = self.platform();
         let mut ok = true;
         let mut platform_id = String::new();
-        ok &= !lower.other_platform_field(name, platform, &spec.customer_id, "customer_id", "google_ads");
-        ok &= !lower.other_platform_field(
-            name,
-            platform,
-            &spec.login_customer_id,
-            "login_customer_id",
-            "google_ads",
-        );
         match &*spec.ad_account_id {
             None if spec.ad_account_id.is_invalid() => ok = false,
             None => {

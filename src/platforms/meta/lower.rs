@@ -18,7 +18,10 @@ impl<'a> Lower<'a> {
             self.err(
                 s.span,
                 Code::InvalidValue,
-                "shared budgets are a Google Ads feature",
+                format!(
+                    "shared budgets are a {} feature",
+                    crate::platforms::owner_of_campaign_field("budget.shared")
+                ),
                 "use `daily` or `lifetime`",
             );
         }
@@ -26,7 +29,10 @@ impl<'a> Lower<'a> {
             self.err(
                 d.span,
                 Code::InvalidValue,
-                "`delivery_method` is a Google Ads field",
+                format!(
+                    "`delivery_method` is a {} field",
+                    crate::platforms::owner_of_campaign_field("budget.delivery_method")
+                ),
                 "remove it",
             );
         }
@@ -59,15 +65,15 @@ impl<'a> Lower<'a> {
 
     pub(crate) fn meta_campaign(&mut self, acct: &Account, c: Campaign, mut r: Resource) {
         let p = acct.platform;
-        self.not_here(&c.channel, "channel", p, "Google Ads");
-        self.not_here(&c.bidding, "bidding", p, "Google Ads");
-        self.not_here(&c.start_date, "start_date", p, "Google Ads");
-        self.not_here(&c.end_date, "end_date", p, "Google Ads");
-        self.not_here(&c.network, "network", p, "Google Ads");
-        self.not_here(&c.eu_political_advertising, "eu_political_advertising", p, "Google Ads");
-        self.not_here(&c.labels, "labels", p, "Google Ads");
-        self.list_not_here(&c.ad_groups, c.name.span, "ad_groups", p, "Google Ads");
-        self.list_not_here(&c.negative_keywords, c.name.span, "negative_keywords", p, "Google Ads");
+        self.not_here(&c.channel, "channel", p);
+        self.not_here(&c.bidding, "bidding", p);
+        self.not_here(&c.start_date, "start_date", p);
+        self.not_here(&c.end_date, "end_date", p);
+        self.not_here(&c.network, "network", p);
+        self.not_here(&c.eu_political_advertising, "eu_political_advertising", p);
+        self.not_here(&c.labels, "labels", p);
+        self.list_not_here(&c.ad_groups, c.name.span, "ad_groups", p);
+        self.list_not_here(&c.negative_keywords, c.name.span, "negative_keywords", p);
         let adopted = c.id.is_some();
         self.status(&c.status, p, &mut r);
         match &*c.objective {
