@@ -7,10 +7,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod apply;
 pub mod audit;
 pub mod auth;
+mod completions;
 pub mod emulated;
 mod emulator;
 mod error;
 mod import;
+mod man;
 mod metrics;
 mod plan;
 mod schema;
@@ -91,6 +93,10 @@ pub enum Command {
     Watch(watch::Args),
     /// Pull performance data (incrementally, into the local daily series) and report it across platforms.
     Metrics(metrics::Args),
+    /// Print the shell completion script (bash, zsh, fish, powershell).
+    Completions(completions::Args),
+    /// Write the man pages (one per command and subcommand).
+    Man(man::Args),
 }
 
 impl Command {
@@ -108,6 +114,8 @@ impl Command {
             Command::Emulator(_) => "emulator",
             Command::Watch(_) => "watch",
             Command::Metrics(_) => "metrics",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
         }
     }
 }
@@ -132,6 +140,8 @@ pub fn main() -> ExitCode {
         Command::Emulator(args) => emulator::run(&cli.global, args),
         Command::Watch(args) => watch::run(&cli.global, args),
         Command::Metrics(args) => metrics::run(&cli.global, args),
+        Command::Completions(args) => completions::run(&cli.global, args),
+        Command::Man(args) => man::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
