@@ -1416,6 +1416,20 @@ mod binary {
             "acme/campaign/Brand/ad_group/Shoes/keyword/trail shoes:exact",
         ]);
         assert!(stdout(&o).contains("Plan: 3 to create"), "{}", stdout(&o));
+        // a target that matches nothing (a typo) is an error, not "no changes"
+        let o = s.run(&["plan", "--target", "acme/campaign/Brnad"]);
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        assert!(
+            stderr(&o).contains("--target acme/campaign/Brnad matches nothing"),
+            "{}",
+            stderr(&o)
+        );
+        let o = s.run(&["apply", "--auto-approve", "--target", "acme/campaign/Brnad"]);
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        assert!(
+            s.data().accounts.get("acme").is_none_or(Vec::is_empty),
+            "nothing applied"
+        );
         let o = s.run(&["plan", "--validate"]);
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         assert!(stderr(&o).contains("✓ acme/campaign/Brand: valid"), "{}", stderr(&o));

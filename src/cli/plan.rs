@@ -148,6 +148,24 @@ pub(super) fn make(
         }
     }
     let mut plan = rt.block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))?;
+    // A target that matches nothing is a typo, not "no changes".
+    for t in &flags.targets {
+        let declared = project.resources.iter().any(|r| r.address.is_within(t));
+        let planned = plan
+            .accounts
+            .iter()
+            .filter(|a| a.account == t.account)
+            .any(|a| a.changes.iter().any(|c| c.address.is_within(t)));
+        if !declared && !planned {
+            return Err(CommandError::new(format!(
+                "--target {t} matches nothing: no resource of the YAML or of the account is at or below it"
+            ))
+            .with_hint(
+                "addresses look like `acme/campaign/Spring Sale/ad_group/Shoes`; `adsctl state list` shows the \
+                 managed ones",
+            ));
+        }
+    }
     // What the apply will cost against each platform's daily quota.
     for a in plan
         .accounts
