@@ -1416,6 +1416,21 @@ mod binary {
             "acme/campaign/Brand/ad_group/Shoes/keyword/trail shoes:exact",
         ]);
         assert!(stdout(&o).contains("Plan: 3 to create"), "{}", stdout(&o));
+        // `show` prints a saved plan exactly as `plan` printed it, in each format
+        for format in ["human", "markdown", "json"] {
+            let file = s.dir.path().join(format!("plan-{format}.json"));
+            let file = file.to_str().unwrap();
+            let planned = s.run(&["plan", "--format", format, "--out", file]);
+            assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+            let shown = s.run(&["show", file, "--format", format]);
+            assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+            assert_eq!(stdout(&shown), stdout(&planned), "show --format {format}");
+            assert!(!stdout(&shown).is_empty());
+            assert_eq!(code(&s.run(&["show", file, "--detailed-exitcode"])), 2);
+        }
+        let o = s.run(&["show", "no-such-plan.json"]);
+        assert_eq!(code(&o), 1);
+        assert!(stderr(&o).contains("could not read the plan"), "{}", stderr(&o));
         // a target that matches nothing (a typo) is an error, not "no changes"
         let o = s.run(&["plan", "--target", "acme/campaign/Brnad"]);
         assert_eq!(code(&o), 1, "{}", stdout(&o));

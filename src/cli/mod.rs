@@ -16,6 +16,7 @@ mod man;
 mod metrics;
 mod plan;
 mod schema;
+mod show;
 mod state;
 mod validate;
 mod watch;
@@ -81,6 +82,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Show what would change: the YAML against the live accounts.
     Plan(plan::Args),
+    /// Print a saved plan again (as `plan` printed it: human, Markdown or JSON).
+    Show(show::Args),
     /// Apply a saved plan exactly, or plan and apply after confirmation.
     Apply(apply::Args),
     /// Inspect or edit the local state (id map, apply records).
@@ -108,6 +111,7 @@ impl Command {
             Command::Audit(_) => "history",
             Command::Schema(_) => "schema",
             Command::Plan(_) => "plan",
+            Command::Show(_) => "show",
             Command::Apply(_) => "apply",
             Command::State(_) => "state",
             Command::Import(_) => "import",
@@ -134,6 +138,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Show(args) => show::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::State(args) => state::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),

@@ -179,6 +179,27 @@ pub(super) fn make(
     Ok(plan)
 }
 
+/// Print a plan in a format (what `plan` shows, and `show` shows again from a plan file).
+pub(super) fn print_plan(global: &GlobalArgs, plan: &Plan, format: Format) -> Result<(), CommandError> {
+    match format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(plan)
+                .map_err(|e| CommandError::new(format!("could not serialise the plan: {e}")))?;
+            println!("{json}");
+        }
+        Format::Markdown => print!("{}", render::markdown(plan)),
+        Format::Human => {
+            if !global.quiet || plan.has_changes() || plan.is_blocked() {
+                print!(
+                    "{}",
+                    render::human(plan, global.use_color(std::io::stdout().is_terminal()))
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     crate::connectors::wait::set_max_wait(args.flags.max_wait.0);
     let mut project = load_project(global, &args.dir)?;
@@ -193,22 +214,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let plan = make(&rt, &project, &store, &args.flags, mode, &conns)?;
 
     let format = if args.json { Format::Json } else { args.format };
-    match format {
-        Format::Json => {
-            let json = serde_json::to_string_pretty(&plan)
-                .map_err(|e| CommandError::new(format!("could not serialise the plan: {e}")))?;
-            println!("{json}");
-        }
-        Format::Markdown => print!("{}", render::markdown(&plan)),
-        Format::Human => {
-            if !global.quiet || plan.has_changes() || plan.is_blocked() {
-                print!(
-                    "{}",
-                    render::human(&plan, global.use_color(std::io::stdout().is_terminal()))
-                );
-            }
-        }
-    }
+    print_plan(global, &plan, format)?;
 
     if args.validate && !plan.is_blocked() {
         let verdicts = rt.block_on(crate::apply::validate(&plan, &project.accounts, &conns));
