@@ -823,12 +823,38 @@ mod server {
             (accounts.len() == 2 && accounts.iter().all(|a| a["last_sync"].is_string())).then_some(())
         })
         .await;
-        let resp = r.http.get(format!("{}/metrics", r.base)).send().await.unwrap();
+        // Prometheus asks for OpenMetrics and gets it
+        let resp = r
+            .http
+            .get(format!("{}/metrics", r.base))
+            .header(
+                "accept",
+                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            )
+            .send()
+            .await
+            .unwrap();
         assert!(resp.headers()["content-type"]
             .to_str()
             .unwrap()
             .starts_with("application/openmetrics-text"));
+        let om = resp.text().await.unwrap();
+        assert!(om.trim_end().ends_with("# EOF"), "{om}");
+        // a scraper that does not ask (curl, older Prometheus) gets the 0.0.4 text format
+        let resp = r.http.get(format!("{}/metrics", r.base)).send().await.unwrap();
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
         let text = resp.text().await.unwrap();
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "adsctl_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
         let lines = text.lines().map(|l| Ok(l.to_string()));
         let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
         let names: BTreeSet<&str> = scrape.samples.iter().map(|s| s.metric.as_str()).collect();

@@ -40,6 +40,11 @@ pub struct PlatformLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: String,
 }
@@ -68,6 +73,8 @@ pub struct Metrics {
     pub config_valid: Gauge,
     pub spend_today: Family<CurrencyLabels, Gauge<f64, AtomicU64>>,
     pub clicks_today: Family<AccountLabels, Gauge>,
+    /// Always 1, labelled with this adsctl's version (join it onto other series in queries and dashboards).
+    pub build_info: Family<BuildLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -95,7 +102,18 @@ impl Metrics {
             config_valid: Gauge::default(),
             spend_today: Family::default(),
             clicks_today: Family::default(),
+            build_info: Family::default(),
         };
+        m.build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the version label says which adsctl runs",
+            m.build_info.clone(),
+        );
         registry.register("reconciles", "Reconciles by account and result", m.reconciles.clone());
         registry.register(
             "reconcile_duration_seconds",
@@ -266,3 +284,68 @@ impl Metrics {
 
 /// The content type of [`Metrics::encode`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The content type of [`prometheus_text`]: what scrapers that do not ask for OpenMetrics read.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether a scraper's `Accept` header asks for OpenMetrics (Prometheus does; `curl` and older scrapers do not).
+pub fn wants_openmetrics(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| a.contains("application/openmetrics-text"))
+}
+
+/// The OpenMetrics exposition in the Prometheus text format 0.0.4: no `# EOF` or `# UNIT` lines, and a counter's
+/// `# HELP`/`# TYPE` name its samples (`adsctl_reconciles_total`).
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "].into_iter().find(|p| line.starts_with(p));
+        match meta {
+            Some(prefix) => {
+                let rest = &line[prefix.len()..];
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                if counters.contains(name) {
+                    out.push_str(&format!("{prefix}{name}_total {tail}"));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_names_counters_by_their_samples_and_drops_eof() {
+        let m = Metrics::new();
+        m.count_reconcile("acme", "success");
+        let om = m.encode();
+        assert!(om.contains("# TYPE adsctl_reconciles counter") && om.trim_end().ends_with("# EOF"));
+        assert!(om.contains("adsctl_build_info{version=\""));
+        let text = prometheus_text(&om);
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT "));
+        assert!(text.contains("# TYPE adsctl_reconciles_total counter"), "{text}");
+        assert!(
+            text.contains("adsctl_reconciles_total{account=\"acme\",result=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE adsctl_config_valid gauge"), "{text}");
+        assert!(wants_openmetrics(Some(
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+        )));
+        assert!(!wants_openmetrics(Some("*/*")) && !wants_openmetrics(None));
+    }
+}

@@ -180,12 +180,20 @@ async fn readyz(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)],
-        st.hub.encode_metrics(),
-    )
-        .into_response()
+/// OpenMetrics when the scraper asks for it (Prometheus does), the Prometheus text format otherwise (`curl`,
+/// older scrapers).
+async fn metrics(State(st): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let body = st.hub.encode_metrics();
+    if super::metrics::wants_openmetrics(accept) {
+        ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], body).into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, super::metrics::TEXT_CONTENT_TYPE)],
+            super::metrics::prometheus_text(&body),
+        )
+            .into_response()
+    }
 }
 
 async fn status(State(st): State<AppState>) -> Json<super::status::Snapshot> {
