@@ -138,15 +138,16 @@ impl fmt::Display for Value {
                 }
                 write!(f, "]")
             }
+            // as the YAML writes it: a list
             Value::Set(v) => {
-                write!(f, "{{")?;
+                write!(f, "[")?;
                 for (i, x) in v.iter().enumerate() {
                     if i > 0 {
                         write!(f, ", ")?;
                     }
                     write!(f, "{x}")?;
                 }
-                write!(f, "}}")
+                write!(f, "]")
             }
             Value::Map(m) => {
                 write!(f, "{{")?;

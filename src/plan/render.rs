@@ -133,10 +133,8 @@ pub fn value(v: &Value, cur: Currency) -> String {
     match v {
         Value::Money(m) => m.display(cur),
         Value::List(xs) => format!("[{}]", xs.iter().map(|x| value(x, cur)).collect::<Vec<_>>().join(", ")),
-        Value::Set(xs) => format!(
-            "{{{}}}",
-            xs.iter().map(|x| value(x, cur)).collect::<Vec<_>>().join(", ")
-        ),
+        // as the YAML writes it: a list (in the set's order)
+        Value::Set(xs) => format!("[{}]", xs.iter().map(|x| value(x, cur)).collect::<Vec<_>>().join(", ")),
         Value::Map(m) => format!(
             "{{{}}}",
             m.iter()
