@@ -19,9 +19,16 @@ fn pct(d: Option<Decimal>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A cost per click or conversion, in the currency like every other amount (`$1.25`, `¥120`).
 fn per(d: Option<Decimal>, c: Currency) -> String {
-    d.map(|d| d.round_dp(c.minor_units()).to_string())
+    d.and_then(|d| (d.round_dp(c.minor_units()) * Decimal::from(1_000_000)).to_i64())
+        .map(|micros| Money::from_micros(micros).display(c))
         .unwrap_or_else(|| "-".into())
+}
+
+/// A count with thousands separators (`12,345`).
+fn count(n: u64) -> String {
+    crate::model::group_thousands(&n.to_string())
 }
 
 fn roas(d: Option<Decimal>) -> String {
@@ -34,8 +41,8 @@ fn num(d: Decimal) -> String {
 
 fn cells(s: &Sums, c: Currency) -> Vec<String> {
     vec![
-        s.impressions.to_string(),
-        s.clicks.to_string(),
+        count(s.impressions),
+        count(s.clicks),
         s.cost.display(c),
         num(s.conversions),
         s.conversion_value.display(c),
@@ -503,6 +510,26 @@ fn object_section(account: &str, object: &str, id: &str, rows: &[&Row], head: &[
 
 #[cfg(test)]
 mod tests {
+
+    /// Counts carry thousands separators and every amount its currency, CPC and CPA included.
+    #[test]
+    fn cells_for_people_group_counts_and_show_currencies() {
+        use rust_decimal::Decimal;
+        let s = crate::metrics::report::Sums {
+            impressions: 1_234_567,
+            clicks: 12_345,
+            cost: Money::from_micros(15_432_500_000),
+            conversions: Decimal::from(617),
+            conversion_value: Money::from_micros(30_000_000_000),
+        };
+        let c = super::cells(&s, Currency::USD);
+        assert_eq!(&c[..3], ["1,234,567", "12,345", "$15,432.50"]);
+        assert_eq!(c[6], "$1.25", "CPC");
+        assert_eq!(c[7], "$25.01", "CPA");
+        let jpy = Currency::from_code("JPY").unwrap();
+        assert_eq!(super::cells(&s, jpy)[6], "¥1");
+    }
+
     use chrono::NaiveDate;
 
     use super::super::{Bucket, Level};
