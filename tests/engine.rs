@@ -1465,6 +1465,18 @@ mod binary {
             stdout(&o)
         );
         let o = s.run(&["state", "show", "acme/campaign/Brand"]);
+        assert!(
+            stdout(&o).starts_with("acme/campaign/Brand\n  kind:            campaign\n"),
+            "{}",
+            stdout(&o)
+        );
+        assert!(stdout(&o).contains("  last applied:\n"), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("    budget.shared: acme/budget/Shared") || stdout(&o).contains("    status: "),
+            "{}",
+            stdout(&o)
+        );
+        let o = s.run(&["state", "show", "acme/campaign/Brand", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["entry"]["kind"], "campaign");
         assert_eq!(code(&s.run(&["state", "rm", "acme/campaign/Brand"])), 0);

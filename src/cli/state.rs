@@ -28,7 +28,12 @@ pub enum StateCommand {
         json: bool,
     },
     /// What the state knows about one address, and its cached live object.
-    Show { address: Address },
+    Show {
+        address: Address,
+        /// As JSON (`entry`, `cached_live`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Forget one address (the platform object is not touched; the next plan finds it again by identity).
     Rm { address: Address },
     /// Every apply recorded in the state: when, by whom, its plan hash and result (the audit log is
@@ -67,7 +72,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 }
             }
         }
-        StateCommand::Show { address } => {
+        StateCommand::Show { address, json } => {
             let store = SledStore::open(&dir)?;
             let entry = store.entry(address)?.ok_or_else(|| {
                 CommandError::new(format!("{address} is not in the state"))
@@ -78,10 +83,14 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                     .into_iter()
                     .find(|r| r.id.as_deref() == Some(entry.id.as_str()))
             });
-            let out = serde_json::json!({ "entry": entry, "cached_live": live });
-            let s = serde_json::to_string_pretty(&out)
-                .map_err(|e| CommandError::new(format!("could not serialise the state: {e}")))?;
-            println!("{s}");
+            if *json {
+                let out = serde_json::json!({ "entry": entry, "cached_live": live });
+                let s = serde_json::to_string_pretty(&out)
+                    .map_err(|e| CommandError::new(format!("could not serialise the state: {e}")))?;
+                println!("{s}");
+            } else {
+                print!("{}", show_text(&entry, live.as_ref()));
+            }
         }
         StateCommand::Rm { address } => {
             let _lock = ApplyLock::acquire(&dir)?;
@@ -183,4 +192,42 @@ fn doctor(global: &GlobalArgs, dir: &std::path::Path, dry_run: bool, json: bool)
                 .with_hint("see the report above; moving the state directory aside starts from scratch"),
         )
     }
+}
+
+/// `state show` for people: the entry, what was last applied, and the cached live object's fields.
+fn show_text(entry: &crate::state::StateEntry, live: Option<&crate::model::Resource>) -> String {
+    let mut out = format!(
+        "{}\n  kind:            {}\n  platform id:     {}\n  prevent_destroy: {}\n  updated:         {}\n",
+        entry.address,
+        entry.kind,
+        entry.id,
+        entry.prevent_destroy,
+        entry.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let fields = |out: &mut String, title: &str, map: &crate::model::SmallMap| {
+        if map.is_empty() {
+            return;
+        }
+        out.push_str(&format!("  {title}:\n"));
+        for (k, v) in map.iter() {
+            // amounts in major units (the state does not know the account's currency)
+            let v = match v {
+                crate::model::Value::Money(m) => rust_decimal::Decimal::new(m.micros(), 6).normalize().to_string(),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("    {k}: {v}\n"));
+        }
+    };
+    fields(&mut out, "last applied", &entry.applied);
+    match live {
+        Some(r) => {
+            out.push_str(&format!(
+                "  cached live object: {}\n",
+                if r.owned { "marked as adsctl's" } else { "not marked" }
+            ));
+            fields(&mut out, "live fields", &r.fields);
+        }
+        None => out.push_str("  cached live object: none (run `adsctl plan` to read the account)\n"),
+    }
+    out
 }
