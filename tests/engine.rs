@@ -1408,6 +1408,19 @@ mod binary {
         let o = s.run(&["plan", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["format_version"], 1);
+        // beside each typed value, a plain one for jq: money as an exact decimal string in the account currency
+        let fields: Vec<&serde_json::Value> = v["accounts"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["fields"].as_array())
+            .flatten()
+            .collect();
+        let daily = fields.iter().find(|f| f["field"] == "budget.daily").unwrap();
+        assert_eq!(daily["after"]["type"], "money", "{daily}");
+        assert_eq!(daily["after_plain"], "50.00", "{daily}");
+        let status = fields.iter().find(|f| f["field"] == "status").unwrap();
+        assert_eq!(status["after_plain"], "enabled", "{status}");
         let o = s.run(&["plan", "--format", "markdown"]);
         assert!(stdout(&o).starts_with("### adsctl plan"));
         let o = s.run(&[

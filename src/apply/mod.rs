@@ -1172,6 +1172,7 @@ mod tests {
             swapped: false,
             write_only: false,
             drift: false,
+            ..Default::default()
         });
         let s = step(StepKind::Update);
         w.write_through(&c, &[(&s, &done)], &caps);

@@ -72,7 +72,7 @@ impl Action {
 }
 
 /// One field's before → after.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Default, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub field: String,
     /// The live value (absent on a create, or when the platform does not report it).
@@ -91,6 +91,34 @@ pub struct FieldChange {
     /// The YAML did not change but the live value left what the last apply wrote (edited outside adsctl).
     #[serde(default, skip_serializing_if = "is_false")]
     pub drift: bool,
+    /// `before` as plain JSON for tools like `jq` (money as an exact decimal string in the account's currency,
+    /// sets and lists as arrays, references as addresses); informational, never read back by `apply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_plain: Option<serde_json::Value>,
+    /// `after` as plain JSON (as `before_plain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_plain: Option<serde_json::Value>,
+}
+
+/// A value as plain JSON: what a person or `jq` expects, beside the typed form the plan keeps.
+pub fn plain_value(v: &Value, currency: Currency) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Money(m) => J::String(m.to_decimal_string(currency)),
+        Value::Decimal(d) => J::String(d.normalize().to_string()),
+        Value::Str(s) | Value::Url(s) => J::String(s.clone()),
+        Value::List(xs) => J::Array(xs.iter().map(|x| plain_value(x, currency)).collect()),
+        Value::Set(xs) => J::Array(xs.iter().map(|x| plain_value(x, currency)).collect()),
+        Value::Map(m) => J::Object(
+            m.iter()
+                .map(|(k, x)| (k.to_string(), plain_value(x, currency)))
+                .collect(),
+        ),
+        Value::Ref(a) => J::String(a.to_string()),
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -381,6 +409,13 @@ pub fn assemble(
     }
     if !errors.is_empty() {
         return Err(PlanErrors(errors));
+    }
+    for a in &mut accounts {
+        let currency = a.currency;
+        for f in a.changes.iter_mut().flat_map(|c| c.fields.iter_mut()) {
+            f.before_plain = f.before.as_ref().map(|v| plain_value(v, currency));
+            f.after_plain = f.after.as_ref().map(|v| plain_value(v, currency));
+        }
     }
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,

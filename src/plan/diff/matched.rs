@@ -79,6 +79,7 @@ fn changed_fields(ctx: &Ctx, d: &Resource, l: &Resource, applied: Option<&SmallM
             swapped: ctx.swapped(d.kind, k),
             write_only,
             drift: !write_only && applied == Some(dv),
+            ..Default::default()
         });
     }
     fields

@@ -54,6 +54,7 @@ impl Ctx<'_> {
             swapped: false,
             write_only: self.write_only(kind, field),
             drift: false,
+            ..Default::default()
         }
     }
     fn blocker(&self, kind: BlockerKind, address: &Address, message: String) -> Blocker {

@@ -116,6 +116,7 @@ pub(super) fn plan(
                 swapped: false,
                 write_only: false,
                 drift: false,
+                ..Default::default()
             }],
             _ => Vec::new(),
         };
