@@ -54,8 +54,10 @@ pub trait Home: Send + Sync + 'static {
 
     /// The `adsctl.yaml` key that holds the account's id (`customer_id`), for messages.
     fn account_id_field(&self) -> &'static str;
-    /// The account entry's id fields, as written (with its span), for duplicate detection; `None` when absent.
-    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>>;
+    /// The account entry's id, as written (with its span), for duplicate detection; `None` when absent.
+    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>> {
+        spec.field(self.account_id_field())
+    }
     /// How an account id is shown in a message about two accounts that are one (`("Google Ads customer",
     /// "customer id 123")`), given its canonical digits.
     fn describe_account_id(&self, digits: &str) -> (&'static str, String);

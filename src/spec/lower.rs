@@ -129,7 +129,8 @@ impl<'a> Lower<'a> {
     pub(crate) fn account(&mut self, name: &S<String>, spec: AccountSpec) -> Option<Account> {
         let platform: Platform = spec.platform.value.into();
         let mut ok = true;
-        if crate::platforms::home(platform).is_none() {
+        let home = crate::platforms::home(platform);
+        if home.is_none() {
             self.err(
                 spec.platform.span,
                 Code::InvalidValue,
@@ -157,7 +158,7 @@ impl<'a> Lower<'a> {
             }
         };
         // the account keys of another platform
-        if let Some(home) = crate::platforms::home(platform) {
+        if let Some(home) = home {
             for other in crate::platforms::HOMES
                 .iter()
                 .filter(|h| h.platform() != home.platform())
@@ -168,10 +169,7 @@ impl<'a> Lower<'a> {
                 }
             }
         }
-        let ids = match crate::platforms::home(platform) {
-            Some(home) => home.account_ids(self, name, &spec),
-            None => None,
-        };
+        let ids = home.and_then(|home| home.account_ids(self, name, &spec));
         ok &= ids.is_some();
         if let Some(tz) = &*spec.time_zone {
             if let Err(hint) = rules::time_zone(tz.trim()) {

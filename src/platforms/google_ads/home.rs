@@ -55,9 +55,6 @@ impl Home for GoogleAdsHome {
     fn account_id_field(&self) -> &'static str {
         "customer_id"
     }
-    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>> {
-        spec.customer_id.as_ref()
-    }
     fn describe_account_id(&self, digits: &str) -> (&'static str, String) {
         ("Google Ads customer", format!("customer id {digits}"))
     }

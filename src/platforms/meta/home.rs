@@ -49,9 +49,6 @@ impl Home for MetaHome {
     fn account_id_field(&self) -> &'static str {
         "ad_account_id"
     }
-    fn account_id_written<'s>(&self, spec: &'s AccountSpec) -> Option<&'s Spanned<String>> {
-        spec.ad_account_id.as_ref()
-    }
     fn describe_account_id(&self, digits: &str) -> (&'static str, String) {
         ("Meta ad account", format!("act_{digits}"))
     }
