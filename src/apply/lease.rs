@@ -54,6 +54,24 @@ pub fn holder() -> String {
     format!("{}/{}/{:08x}", host(), std::process::id(), fastrand::u32(..))
 }
 
+/// The holders of the leases this process holds right now (between [`acquire`] and [`Leases::release`]).
+static LIVE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<String>> {
+    LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether `holder` is this process, in a lease it no longer holds: one whose giving back failed (the platform
+/// or the disk refused the release). Waiting for it would block this process — a daemon's next reconcile — on
+/// itself until the lease expires.
+fn leftover_of_this_process(holder: &str) -> bool {
+    let mut parts = holder.split('/');
+    let (Some(h), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    h == host() && pid.parse::<u32>().is_ok_and(|p| p == std::process::id()) && !live().iter().any(|l| l == holder)
+}
+
 /// Whether `holder` was a process on this host that is gone (killed while it held a lease): its lease need not
 /// be waited for. Only where `/proc` tells.
 fn gone_from_here(holder: &str) -> bool {
@@ -122,23 +140,32 @@ impl Leases {
         self.held.iter().map(|(t, _)| t.account.name.as_str())
     }
 
-    /// Give every lease back (errors are logged: an unreleased lease expires by itself).
+    /// Give every lease back (errors are logged: an unreleased lease expires by itself, or this process takes it
+    /// over the next time it asks).
     pub async fn release(mut self) {
         self.stop.cancel();
         if let Some(r) = self.renewer.take() {
             let _ = r.await;
         }
-        for (t, l) in std::mem::take(&mut self.held) {
+        let held = std::mem::take(&mut self.held);
+        for (t, l) in &held {
             let span = crate::connectors::trace::account(&t.account);
-            if let Err(e) = t.connector.release_lease(&t.account, &l).instrument(span).await {
+            if let Err(e) = t.connector.release_lease(&t.account, l).instrument(span).await {
                 tracing::warn!(account = %t.account.name, error = %e, "could not give the apply lease back; it expires by itself");
             }
         }
+        forget(&held);
     }
+}
+
+/// These leases are no longer held by this process (whatever the platform still says).
+fn forget(held: &[(Target, Lease)]) {
+    live().retain(|h| !held.iter().any(|(_, l)| &l.holder == h));
 }
 
 impl Drop for Leases {
     fn drop(&mut self) {
+        forget(&self.held);
         self.stop.cancel();
     }
 }
@@ -167,8 +194,13 @@ pub async fn acquire(
                 .instrument(span.clone())
                 .await;
             if let Ok(LeaseOutcome::Held { holder: gone, .. }) = &outcome {
-                if gone_from_here(gone) {
-                    tracing::warn!(account = %t.account.name, previous = %gone, "taking over the apply lease of a process on this host that is gone");
+                let ours = leftover_of_this_process(gone);
+                if ours || gone_from_here(gone) {
+                    if ours {
+                        tracing::warn!(account = %t.account.name, previous = %gone, "taking over an apply lease this process failed to give back");
+                    } else {
+                        tracing::warn!(account = %t.account.name, previous = %gone, "taking over the apply lease of a process on this host that is gone");
+                    }
                     let gone = gone.clone();
                     outcome = t
                         .connector
@@ -179,6 +211,7 @@ pub async fn acquire(
             }
             match outcome {
                 Ok(LeaseOutcome::Acquired(l)) => {
+                    live().push(l.holder.clone());
                     leases.held.push((t, l));
                     break;
                 }
@@ -233,4 +266,49 @@ pub async fn acquire(
         .in_current_span(),
     ));
     Ok(leases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Account, Currency, Guardrails, Platform, RemovalPolicy};
+    use crate::platforms::memory::MemoryConnector;
+
+    fn target(connector: &Arc<MemoryConnector>) -> Target {
+        Target {
+            account: Account {
+                name: "acme".into(),
+                platform: Platform::GoogleAds,
+                platform_id: "1234567890".into(),
+                login_customer_id: None,
+                currency: Currency::from_code("USD").unwrap(),
+                time_zone: None,
+                on_removed: RemovalPolicy::Pause,
+                guardrails: Guardrails::default(),
+                endpoint: None,
+            },
+            connector: connector.clone(),
+        }
+    }
+
+    /// A lease this process holds is not taken by its own second apply; one it failed to give back (the daemon's
+    /// release refused by a full disk or a platform error) does not block its next apply until it expires.
+    #[tokio::test]
+    async fn this_process_takes_over_only_the_leases_it_failed_to_give_back() {
+        let mem = Arc::new(MemoryConnector::new(Platform::GoogleAds));
+        let first = acquire(vec![target(&mem)], Duration::ZERO, &|_| {}).await.unwrap();
+        let second = acquire(vec![target(&mem)], Duration::ZERO, &|_| {}).await;
+        assert!(
+            matches!(second, Err(LeaseError::Held { .. })),
+            "held by a live apply of this process"
+        );
+        // the lease stays on the platform, but this process no longer holds it (as after a failed release)
+        drop(first);
+        let third = acquire(vec![target(&mem)], Duration::ZERO, &|_| {}).await.unwrap();
+        assert_eq!(third.accounts().collect::<Vec<_>>(), ["acme"]);
+        third.release().await;
+        // and another process's live lease is still waited for
+        let other = format!("{}/1/deadbeef", host());
+        assert!(!leftover_of_this_process(&other));
+    }
 }
