@@ -5,20 +5,18 @@
 //! See `docs/architecture.md`.
 
 mod alloc;
-pub mod apply;
 pub mod audit;
 pub mod auth;
 pub mod cli;
-pub mod connectors;
 pub mod import;
 pub mod metrics;
-pub mod model;
-pub mod plan;
 pub mod platforms;
 pub mod reconcile;
 pub mod secret;
 pub mod spec;
-pub mod state;
+
+/// The engine (`crates/adsctl-core`): model, plan, apply, state and the `Connector` trait.
+pub use adsctl_core::{apply, connectors, model, plan, state};
 
 /// The emulator of the platforms' APIs (`crates/adsctl-emulator`, which cannot depend on this crate).
 pub use adsctl_emulator as emulator;

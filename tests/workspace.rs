@@ -2,6 +2,9 @@
 //!
 //! - the emulator (`crates/adsctl-emulator`) is written apart from the connectors, so the `adsctl` crate (which
 //!   holds them) is nowhere in its dependency tree, and its sources name no `adsctl::` path;
+//! - the engine (`crates/adsctl-core`: model, plan, apply, state, the Connector trait) depends on no other crate of
+//!   the workspace, so nothing in it can reach a connector, the spec loader or the CLI; its sources name no
+//!   `adsctl::` path;
 //! - `crates/adsctl-serve` depends on neither;
 //! - every member is a default member, so the README's `cargo test` (and CI's fmt and clippy) covers them all.
 //!
@@ -130,9 +133,19 @@ fn the_emulator_sources_name_no_adsctl_path() {
     assert!(!names_the_main_crate("use adsctl_serve::{Limits, Slot, Slots};"));
     assert!(!names_the_main_crate("//! re-exported as `adsctl::emulator`"));
 
+    let (files, found) = lines_naming_the_main_crate("crates/adsctl-emulator");
+    assert!(files > 10, "the emulator's sources: {files}");
+    assert!(
+        found.is_empty(),
+        "the emulator names the adsctl crate (the connectors):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Every line of the Rust sources under `dir` that names the `adsctl` crate.
+fn lines_naming_the_main_crate(dir: &str) -> (usize, Vec<String>) {
     let mut files = Vec::new();
-    rust_files(&repo().join("crates/adsctl-emulator"), &mut files);
-    assert!(files.len() > 10, "the emulator's sources: {files:?}");
+    rust_files(&repo().join(dir), &mut files);
     let mut found = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -142,11 +155,32 @@ fn the_emulator_sources_name_no_adsctl_path() {
             }
         }
     }
-    assert!(
-        found.is_empty(),
-        "the emulator names the adsctl crate (the connectors):\n{}",
-        found.join("\n")
-    );
+    (files.len(), found)
+}
+
+#[test]
+fn the_engine_depends_on_no_other_crate_of_the_workspace() {
+    let root = format!("({}", repo().display());
+    for edges in ["normal,build", "normal,build,dev"] {
+        let t = tree("adsctl-core", edges);
+        assert!(
+            t.first().is_some_and(|l| l.starts_with("adsctl-core v")),
+            "cargo tree printed the engine's tree: {t:?}"
+        );
+        let ours: Vec<&String> = t
+            .iter()
+            .filter(|l| l.contains(&root) && !l.starts_with("adsctl-core v"))
+            .collect();
+        assert_eq!(
+            ours,
+            Vec::<&String>::new(),
+            "adsctl-core ({edges}) depends on crates of this workspace: the engine must not reach the connectors, the \
+             spec loader or the emulator"
+        );
+    }
+    let (files, found) = lines_naming_the_main_crate("crates/adsctl-core");
+    assert!(files > 20, "the engine's sources: {files}");
+    assert!(found.is_empty(), "the engine names the adsctl crate:\n{}", found.join("\n"));
 }
 
 #[test]
@@ -164,10 +198,12 @@ fn every_member_is_a_default_member() {
         v
     };
     let members = ids("workspace_members");
-    assert!(
-        members.iter().any(|m| m.contains("adsctl-emulator")),
-        "the emulator is a member: {members:?}"
-    );
+    for crate_name in ["adsctl-emulator", "adsctl-core"] {
+        assert!(
+            members.iter().any(|m| m.contains(crate_name)),
+            "{crate_name} is a member: {members:?}"
+        );
+    }
     assert_eq!(
         ids("workspace_default_members"),
         members,

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Account, Resource};
 
 pub mod audience;
 pub(crate) mod de;
@@ -47,16 +46,8 @@ pub fn fuzz_fast_yaml(text: &str) {
 /// At most this many problems are returned (a broken generated file could otherwise produce millions).
 pub const MAX_ERRORS: usize = 1000;
 
-/// A validated config directory.
-#[derive(Clone, Debug)]
-pub struct Project {
-    /// The directory holding `adsctl.yaml`.
-    pub root: PathBuf,
-    /// Accounts by local name.
-    pub accounts: BTreeMap<String, Account>,
-    /// Every desired resource, lowered, in declaration order.
-    pub resources: Vec<Resource>,
-}
+/// A validated config directory (defined beside the engine that plans it).
+pub use crate::model::Project;
 
 /// Read, validate and lower the config directory `dir`. On failure, every problem found is returned, made safe to
 /// print (user text escaped and elided to short excerpts).

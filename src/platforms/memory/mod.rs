@@ -632,3 +632,49 @@ impl MemoryConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::MemoryConnector;
+    use crate::apply::lease::{acquire, LeaseError};
+    use crate::apply::Target;
+    use crate::model::{Account, Currency, Guardrails, Platform, RemovalPolicy};
+
+    fn target(connector: &Arc<MemoryConnector>) -> Target {
+        Target {
+            account: Account {
+                name: "acme".into(),
+                platform: Platform::GoogleAds,
+                platform_id: "1234567890".into(),
+                login_customer_id: None,
+                currency: Currency::from_code("USD").unwrap(),
+                time_zone: None,
+                on_removed: RemovalPolicy::Pause,
+                guardrails: Guardrails::default(),
+                endpoint: None,
+            },
+            connector: connector.clone(),
+        }
+    }
+
+    /// A lease this process holds is not taken by its own second apply; one it failed to give back (the daemon's
+    /// release refused by a full disk or a platform error) does not block its next apply until it expires.
+    #[tokio::test]
+    async fn this_process_takes_over_only_the_leases_it_failed_to_give_back() {
+        let mem = Arc::new(MemoryConnector::new(Platform::GoogleAds));
+        let first = acquire(vec![target(&mem)], Duration::ZERO, &|_| {}).await.unwrap();
+        let second = acquire(vec![target(&mem)], Duration::ZERO, &|_| {}).await;
+        assert!(
+            matches!(second, Err(LeaseError::Held { .. })),
+            "held by a live apply of this process"
+        );
+        // the lease stays on the platform, but this process no longer holds it (as after a failed release)
+        drop(first);
+        let third = acquire(vec![target(&mem)], Duration::ZERO, &|_| {}).await.unwrap();
+        assert_eq!(third.accounts().collect::<Vec<_>>(), ["acme"]);
+        third.release().await;
+    }
+}

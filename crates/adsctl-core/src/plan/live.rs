@@ -9,8 +9,7 @@ use tracing::Instrument;
 
 use super::{assemble, plan_account, AccountInput, Plan, PlanError, PlanErrors, PlanOptions};
 use crate::connectors::{Connector, ReadRequest};
-use crate::model::{Account, Address, Resource};
-use crate::spec::Project;
+use crate::model::{Account, Address, Project, Resource};
 use crate::state::{CachedLive, Intent, StateEntry, StateStore};
 
 /// How to obtain live state.

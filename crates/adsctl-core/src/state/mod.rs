@@ -126,7 +126,7 @@ pub struct Intent {
 }
 
 /// The record of one apply (`adsctl state history` lists them; the audit log of `adsctl history` is another file,
-/// [`crate::audit`]).
+/// `adsctl::audit`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyRecord {
     pub at: DateTime<Utc>,

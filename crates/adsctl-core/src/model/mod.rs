@@ -7,12 +7,14 @@
 mod account;
 mod address;
 mod money;
+mod project;
 mod resource;
 mod small_map;
 mod value;
 
 pub use account::{Account, Guardrails, Platform, RemovalPolicy};
 pub use address::{Address, AddressParseError, Kind};
+pub use project::Project;
 pub use money::{group_thousands, Currency, Money, MoneyError};
 pub use resource::{fingerprint_key, live_fingerprint, value_fingerprint, Lifecycle, Resource, SourceLocation};
 pub use small_map::{Key, SmallMap};
