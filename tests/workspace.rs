@@ -180,7 +180,11 @@ fn the_engine_depends_on_no_other_crate_of_the_workspace() {
     }
     let (files, found) = lines_naming_the_main_crate("crates/adsctl-core");
     assert!(files > 20, "the engine's sources: {files}");
-    assert!(found.is_empty(), "the engine names the adsctl crate:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the engine names the adsctl crate:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

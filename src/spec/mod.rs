@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 pub mod audience;
 pub(crate) mod de;
 pub(crate) mod error;
