@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use adsctl::auth::{self, Auth, AuthError, CredentialKind, CredentialSource, EnvFn, LoginOptions, TokenStatus};
 use adsctl::model::Account;
+use adsctl::platforms::google_ads::auth::GoogleCredentials;
+use adsctl::platforms::meta::auth::{MetaCredentials, MetaTokenKind};
 use axum::extract::{Form, Path as AxPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -473,7 +475,7 @@ mod flows {
         let acct = s.account("acme-search");
         let login = Auth::with_env(&s.root, env_of(&s.login_env(&server)));
         let kind = login.login(&acct, opts(browser())).await.unwrap();
-        let CredentialKind::GoogleAds(g) = &kind else {
+        let Some(g) = kind.get::<GoogleCredentials>() else {
             panic!("google expected")
         };
         assert!(g.refresh_token.expose().starts_with("1//SECRET"));
@@ -486,12 +488,17 @@ mod flows {
         assert_eq!(v.name.as_deref(), Some("Acme Search"));
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
         // Refresh rotates the access token and stores it.
-        let before = creds.google().unwrap().access_token.clone();
+        let before = creds.get::<GoogleCredentials>().unwrap().access_token.clone();
         let after = later.refresh(&acct).await.unwrap();
-        assert_ne!(after.google().unwrap().access_token, before);
+        assert_ne!(after.get::<GoogleCredentials>().unwrap().access_token, before);
         assert_eq!(
-            later.credentials(&acct).unwrap().google().unwrap().access_token,
-            after.google().unwrap().access_token
+            later
+                .credentials(&acct)
+                .unwrap()
+                .get::<GoogleCredentials>()
+                .unwrap()
+                .access_token,
+            after.get::<GoogleCredentials>().unwrap().access_token
         );
         let rows = later.status(&s.accounts());
         let row = rows.iter().find(|r| r.account == "acme-search").unwrap();
@@ -512,7 +519,7 @@ mod flows {
         let acct = s.account("acme-social");
         let login = Auth::with_env(&s.root, env_of(&s.login_env(&server)));
         let kind = login.login(&acct, opts(browser())).await.unwrap();
-        let CredentialKind::Meta(m) = &kind else {
+        let Some(m) = kind.get::<MetaCredentials>() else {
             panic!("meta expected")
         };
         assert!(
@@ -540,16 +547,18 @@ mod flows {
         let a = Auth::with_env(&s.root, env_of(&s.login_env(&server)));
         let kind = a.login(&acct, opts(browser())).await.unwrap();
         // Pretend 45 days went by: 15 days left, inside the re-exchange window.
-        let CredentialKind::Meta(mut m) = kind else { panic!() };
+        let Some(mut m) = kind.get::<MetaCredentials>().cloned() else {
+            panic!()
+        };
         m.expires_at = Some(chrono::Utc::now() + chrono::Duration::days(15));
         let old = m.access_token.clone();
-        a.store(&acct.name, &CredentialKind::Meta(m)).unwrap();
+        a.store(&acct.name, &CredentialKind::new(m)).unwrap();
         let later = Auth::with_env(&s.root, env_of(&s.base_env(&server)));
         let refreshed = later.rotate_due(&s.accounts()).await;
         assert_eq!(refreshed.len(), 1, "only the Meta account is due");
         assert!(refreshed[0].1.is_ok());
         let m = later.credentials(&acct).unwrap();
-        let m = m.meta().unwrap();
+        let m = m.get::<MetaCredentials>().unwrap();
         assert_ne!(m.access_token, old);
         assert!((m.expires_at.unwrap() - chrono::Utc::now()).num_days() >= 58);
         assert!(
@@ -565,14 +574,20 @@ mod flows {
         let s = setup();
         let acct = s.account("acme-search");
         let a = Auth::with_env(&s.root, env_of(&s.login_env(&server)));
-        let CredentialKind::GoogleAds(mut g) = a.login(&acct, opts(browser())).await.unwrap() else {
+        let Some(mut g) = a
+            .login(&acct, opts(browser()))
+            .await
+            .unwrap()
+            .get::<GoogleCredentials>()
+            .cloned()
+        else {
             panic!()
         };
         g.access_token_expires_at = Some(chrono::Utc::now() + chrono::Duration::minutes(2));
         let old = g.access_token.clone();
-        a.store(&acct.name, &CredentialKind::GoogleAds(g)).unwrap();
+        a.store(&acct.name, &CredentialKind::new(g)).unwrap();
         let fresh = a.fresh_credentials(&acct).await.unwrap();
-        assert_ne!(fresh.google().unwrap().access_token, old);
+        assert_ne!(fresh.get::<GoogleCredentials>().unwrap().access_token, old);
         server.stop().await;
     }
 
@@ -665,7 +680,7 @@ mod flows {
             pasted: Some(rx),
         };
         a.login(&acct, o).await.unwrap();
-        assert!(a.credentials(&acct).unwrap().meta().is_some());
+        assert!(a.credentials(&acct).unwrap().get::<MetaCredentials>().is_some());
         server.stop().await;
     }
 
@@ -737,7 +752,13 @@ mod vault {
         // The right key still opens it.
         let again = Auth::with_env(&s.root, key_env(&s, &key_a));
         assert_eq!(
-            again.credentials(&acct).unwrap().meta().unwrap().access_token.expose(),
+            again
+                .credentials(&acct)
+                .unwrap()
+                .get::<MetaCredentials>()
+                .unwrap()
+                .access_token
+                .expose(),
             "EAAsystem-SECRET-user-token"
         );
     }
@@ -788,11 +809,22 @@ mod vault {
         let file: serde_json::Value = serde_json::from_slice(&std::fs::read(a.vault().path()).unwrap()).unwrap();
         assert_eq!(file["key_id"], new_id.as_str());
         assert_eq!(
-            a.credentials(&acct).unwrap().meta().unwrap().access_token.expose(),
+            a.credentials(&acct)
+                .unwrap()
+                .get::<MetaCredentials>()
+                .unwrap()
+                .access_token
+                .expose(),
             "EAAsystem-SECRET-rot"
         );
         assert_eq!(
-            other.credentials(&acct).unwrap().meta().unwrap().access_token.expose(),
+            other
+                .credentials(&acct)
+                .unwrap()
+                .get::<MetaCredentials>()
+                .unwrap()
+                .access_token
+                .expose(),
             "EAAsystem-SECRET-other"
         );
         #[cfg(unix)]
@@ -812,14 +844,14 @@ mod vault {
         );
         let acct = s.account("acme-social");
         let status_with = |days: i64| {
-            let m = auth::MetaCredentials {
+            let m = MetaCredentials {
                 access_token: adsctl::secret::Secret::new("EAAuser-SECRET-exp"),
-                token_kind: auth::MetaTokenKind::LongLivedUser,
+                token_kind: MetaTokenKind::LongLivedUser,
                 expires_at: Some(chrono::Utc::now() + chrono::Duration::days(days)),
                 app_id: Some(M_APP_ID.into()),
                 app_secret: Some(adsctl::secret::Secret::new(M_APP_SECRET)),
             };
-            a.store(&acct.name, &CredentialKind::Meta(m)).unwrap();
+            a.store(&acct.name, &CredentialKind::new(m)).unwrap();
             a.status(std::slice::from_ref(&acct)).remove(0)
         };
         assert_eq!(status_with(40).status, TokenStatus::Active);
@@ -1175,8 +1207,8 @@ mod emulator {
             later.refresh(&acct).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let meta = later.credentials(&s.account("acme-social")).unwrap();
-        let m = meta.meta().unwrap();
-        assert_eq!(m.token_kind, auth::MetaTokenKind::LongLivedUser);
+        let m = meta.get::<MetaCredentials>().unwrap();
+        assert_eq!(m.token_kind, MetaTokenKind::LongLivedUser);
         assert!((m.expires_at.unwrap() - chrono::Utc::now()).num_days() >= 50);
         for row in later.status(&s.accounts()) {
             assert_eq!(row.status, TokenStatus::Active, "{row:?}");
@@ -1225,7 +1257,6 @@ mod emulator {
         }
         // From here: the vault only.
         auth::install(Auth::with_env(&s.root, env_for(&s, &emu.url(), false)));
-        auth::connect::register_meta_source();
         let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
         for a in project.accounts.values() {
             let c: Arc<dyn Connector> = match a.platform {
@@ -1279,11 +1310,14 @@ mod emulator {
             assert_eq!(v.currency.as_deref(), Some("USD"));
         }
         let m = bare.credentials(&s.account("acme-social")).unwrap();
-        assert_eq!(m.meta().unwrap().token_kind, auth::MetaTokenKind::SystemUser);
+        assert_eq!(
+            m.get::<MetaCredentials>().unwrap().token_kind,
+            MetaTokenKind::SystemUser
+        );
         // Nothing to refresh for a system-user token; Google gets a new access token.
         assert!(bare.refresh(&s.account("acme-social")).await.is_ok());
         let g = bare.refresh(&s.account("acme-search")).await.unwrap();
-        assert!(g.google().unwrap().access_token.is_some());
+        assert!(g.get::<GoogleCredentials>().unwrap().access_token.is_some());
         emu.shutdown().await.unwrap();
     }
 }

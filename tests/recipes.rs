@@ -4,7 +4,7 @@
 //!   runs them: its `env:` blocks (with `${{ secrets.* }}`, `${{ vars.* }}`, `${{ runner.* }}` … evaluated, a
 //!   missing secret being empty as on GitHub), `if:` conditions, `$GITHUB_OUTPUT` / `$GITHUB_PATH` /
 //!   `$GITHUB_STEP_SUMMARY`, each `run:` in `bash -eo pipefail`. The secrets hold the emulator's credentials
-//!   under the names adsctl reads (`adsctl::auth::env_names`), so a variable the recipe names differently is
+//!   under the names adsctl reads (each home's `auth::env_names`), so a variable the recipe names differently is
 //!   empty and the job fails. `actions/checkout` is a copy of the quickstart; `docker` and `gh`, which cannot run
 //!   here, are stand-ins: `docker` hands out the test's adsctl binary only from the path the Dockerfile installs
 //!   it to, `gh` records the comment it would post.
@@ -24,24 +24,25 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use adsctl::auth::env_names;
 use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use adsctl::model::Platform;
+use adsctl::platforms::google_ads::auth::env_names as google_env;
+use adsctl::platforms::meta::auth::env_names as meta_env;
 use serde_json::{json, Value as Json};
 use serde_yaml::Value as Yaml;
 
 /// The repository secrets / credential file values a user creates, by the names adsctl documents.
 fn secrets() -> BTreeMap<String, String> {
     [
-        (env_names::GOOGLE_DEVELOPER_TOKEN, defaults::GOOGLE_DEVELOPER_TOKEN),
-        (env_names::GOOGLE_CLIENT_ID, defaults::GOOGLE_CLIENT_ID),
-        (env_names::GOOGLE_CLIENT_SECRET, defaults::GOOGLE_CLIENT_SECRET),
-        (env_names::GOOGLE_REFRESH_TOKEN, defaults::GOOGLE_REFRESH_TOKEN),
-        (env_names::META_ACCESS_TOKEN, defaults::META_ACCESS_TOKEN),
-        (env_names::META_APP_ID, defaults::META_APP_ID),
-        (env_names::META_APP_SECRET, defaults::META_APP_SECRET),
+        (google_env::GOOGLE_DEVELOPER_TOKEN, defaults::GOOGLE_DEVELOPER_TOKEN),
+        (google_env::GOOGLE_CLIENT_ID, defaults::GOOGLE_CLIENT_ID),
+        (google_env::GOOGLE_CLIENT_SECRET, defaults::GOOGLE_CLIENT_SECRET),
+        (google_env::GOOGLE_REFRESH_TOKEN, defaults::GOOGLE_REFRESH_TOKEN),
+        (meta_env::META_ACCESS_TOKEN, defaults::META_ACCESS_TOKEN),
+        (meta_env::META_APP_ID, defaults::META_APP_ID),
+        (meta_env::META_APP_SECRET, defaults::META_APP_SECRET),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

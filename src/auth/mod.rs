@@ -6,19 +6,22 @@
 //! [`Auth::record_sync`] and [`Auth::record_error`]:
 //!
 //! ```no_run
+//! # use adsctl::platforms::google_ads::auth::GoogleCredentials;
 //! # async fn f(account: &adsctl::model::Account) -> Result<(), adsctl::auth::AuthError> {
 //! let creds = adsctl::auth::credentials(account)?;          // vault first, then environment
-//! if let Some(g) = creds.google() {
+//! if let Some(g) = creds.get::<GoogleCredentials>() {      // the platform's own type, from its home
 //!     let _ = (&g.client_id, g.refresh_token.expose());      // expose() only onto the wire
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! What credentials a platform has and how they are obtained is its home's (`src/platforms/<platform>/auth.rs`,
+//! the [`platform::PlatformAuth`] that `Home::auth` hands out); this module does the rest and names no platform.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
+use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, AuditLog};
@@ -26,10 +29,10 @@ use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
 
 pub mod connect;
-pub mod endpoints;
 pub mod health;
 pub mod key;
 pub mod oauth;
+pub mod platform;
 pub mod project;
 pub mod refresh;
 pub mod status;
@@ -39,6 +42,8 @@ pub mod vault;
 pub use health::AccountHealth;
 pub use key::{KeyConfig, KeyRing, KeySource, MasterKey};
 pub use oauth::LoginOptions;
+pub(crate) use oauth::{login_err, token_field, transport, url_of};
+pub use platform::{flow, CredentialKind, LoginRequest, PlatformAuth, PlatformCredentials};
 pub use refresh::RefreshReport;
 pub use status::{StatusRow, TokenStatus};
 pub use validate::Validation;
@@ -119,15 +124,9 @@ impl AuthError {
                 key::ENV_KEY_FILE
             ),
             AuthError::UnknownAccount { known, .. } => format!("accounts in adsctl.yaml: {}", known.join(", ")),
-            AuthError::Missing { account, platform } => match platform {
-                Platform::GoogleAds => format!(
-                    "run `adsctl auth login {account}`, or set GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, \
-                     GOOGLE_ADS_REFRESH_TOKEN and GOOGLE_ADS_DEVELOPER_TOKEN"
-                ),
-                _ => format!(
-                    "run `adsctl auth login {account}` or `adsctl auth set-token {account}`, or set \
-                     FACEBOOK_ACCESS_TOKEN (and FACEBOOK_APP_ID, FACEBOOK_APP_SECRET)"
-                ),
+            AuthError::Missing { account, platform } => match flow(*platform) {
+                Some(f) => f.missing_hint(account),
+                None => format!("{platform} accounts hold no credentials"),
             },
             AuthError::Transport { .. } => "check the endpoint and your network, then retry".into(),
         }
@@ -158,88 +157,6 @@ impl std::fmt::Display for CredentialSource {
     }
 }
 
-/// Google Ads: an OAuth client, a refresh token, a developer token, and the current access token if any.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GoogleCredentials {
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub developer_token: Secret,
-    pub refresh_token: Secret,
-    pub access_token: Option<Secret>,
-    pub access_token_expires_at: Option<DateTime<Utc>>,
-    /// Manager account (digits) to send as `login-customer-id`.
-    pub login_customer_id: Option<String>,
-}
-
-/// What kind of Meta token is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetaTokenKind {
-    /// From `auth login`: a long-lived user token (about 60 days), re-exchanged before it ends.
-    LongLivedUser,
-    /// From `auth set-token`: a Business Manager system-user token (no expiry, or the expiry Meta reports).
-    SystemUser,
-}
-
-/// Meta: an access token, and the app (for `appsecret_proof`, `debug_token` and re-exchange) when known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetaCredentials {
-    pub access_token: Secret,
-    pub token_kind: MetaTokenKind,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub app_id: Option<String>,
-    pub app_secret: Option<Secret>,
-}
-
-impl MetaCredentials {
-    /// `appsecret_proof`: lowercase hex HMAC-SHA256 of the access token keyed by the app secret.
-    pub fn appsecret_proof(&self) -> Option<Secret> {
-        let secret = self.app_secret.as_ref()?;
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes()).ok()?;
-        mac.update(self.access_token.expose().as_bytes());
-        Some(Secret::new(hex::encode(mac.finalize().into_bytes())))
-    }
-}
-
-/// One platform's credentials (the sealed content of a vault entry).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "platform", rename_all = "snake_case")]
-pub enum CredentialKind {
-    GoogleAds(GoogleCredentials),
-    Meta(MetaCredentials),
-}
-
-impl CredentialKind {
-    pub fn platform(&self) -> Platform {
-        match self {
-            CredentialKind::GoogleAds(_) => Platform::GoogleAds,
-            CredentialKind::Meta(_) => Platform::Meta,
-        }
-    }
-    /// The expiry of a token that cannot be refreshed without the user (Meta user tokens).
-    pub fn long_lived_expiry(&self) -> Option<DateTime<Utc>> {
-        match self {
-            CredentialKind::GoogleAds(_) => None,
-            CredentialKind::Meta(m) => m.expires_at,
-        }
-    }
-    /// Every secret value held, for scrubbing text that may echo one.
-    pub fn secrets(&self) -> Vec<&Secret> {
-        match self {
-            CredentialKind::GoogleAds(g) => {
-                let mut v = vec![&g.client_secret, &g.developer_token, &g.refresh_token];
-                v.extend(g.access_token.as_ref());
-                v
-            }
-            CredentialKind::Meta(m) => {
-                let mut v = vec![&m.access_token];
-                v.extend(m.app_secret.as_ref());
-                v
-            }
-        }
-    }
-}
-
 /// An account's resolved credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
@@ -249,30 +166,15 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn google(&self) -> Option<&GoogleCredentials> {
-        match &self.kind {
-            CredentialKind::GoogleAds(g) => Some(g),
-            _ => None,
-        }
-    }
-    pub fn meta(&self) -> Option<&MetaCredentials> {
-        match &self.kind {
-            CredentialKind::Meta(m) => Some(m),
-            _ => None,
-        }
+    /// The platform's own credentials type, when these are that platform's
+    /// (`creds.get::<adsctl::platforms::meta::auth::MetaCredentials>()`).
+    pub fn get<T: PlatformCredentials>(&self) -> Option<&T> {
+        self.kind.get()
     }
 }
 
-/// The environment variables read for CI credentials (see `docs/auth.md`).
+/// The environment variables of the auth stage itself (each platform's are in its home's `auth.rs`).
 pub mod env_names {
-    pub const GOOGLE_CLIENT_ID: &str = "GOOGLE_ADS_CLIENT_ID";
-    pub const GOOGLE_CLIENT_SECRET: &str = "GOOGLE_ADS_CLIENT_SECRET";
-    pub const GOOGLE_DEVELOPER_TOKEN: &str = "GOOGLE_ADS_DEVELOPER_TOKEN";
-    pub const GOOGLE_REFRESH_TOKEN: &str = "GOOGLE_ADS_REFRESH_TOKEN";
-    pub const GOOGLE_LOGIN_CUSTOMER_ID: &str = "GOOGLE_ADS_LOGIN_CUSTOMER_ID";
-    pub const META_ACCESS_TOKEN: &str = "FACEBOOK_ACCESS_TOKEN";
-    pub const META_APP_ID: &str = "FACEBOOK_APP_ID";
-    pub const META_APP_SECRET: &str = "FACEBOOK_APP_SECRET";
     /// `vault` or `env` forces one source; unset (or `auto`) means vault first, then environment.
     pub const AUTH_SOURCE: &str = "ADSCTL_AUTH_SOURCE";
 }
@@ -333,7 +235,8 @@ impl Auth {
     pub fn env(&self) -> &EnvFn {
         &self.inner.env
     }
-    pub(crate) fn http(&self) -> &reqwest::Client {
+    /// The HTTP client of auth requests (no redirects followed, 30 s timeout).
+    pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
     }
     pub fn key_config(&self) -> &KeyConfig {
@@ -351,9 +254,6 @@ impl Auth {
 
     fn var(&self, name: &str) -> Option<String> {
         (self.inner.env)(name).filter(|v| !v.trim().is_empty())
-    }
-    fn secret_var(&self, name: &str) -> Option<Secret> {
-        self.var(name).map(|v| Secret::new(v.trim().to_string()))
     }
 
     /// Append an auth event to the audit log (failures to write are logged, not fatal).
@@ -407,28 +307,7 @@ impl Auth {
 
     /// Credentials from the environment for an account of this platform, if complete.
     pub fn env_credentials(&self, account: &Account) -> Option<CredentialKind> {
-        use env_names::*;
-        match account.platform {
-            Platform::GoogleAds => Some(CredentialKind::GoogleAds(GoogleCredentials {
-                client_id: self.var(GOOGLE_CLIENT_ID)?,
-                client_secret: self.secret_var(GOOGLE_CLIENT_SECRET)?,
-                developer_token: self.secret_var(GOOGLE_DEVELOPER_TOKEN)?,
-                refresh_token: self.secret_var(GOOGLE_REFRESH_TOKEN)?,
-                access_token: None,
-                access_token_expires_at: None,
-                login_customer_id: self
-                    .var(GOOGLE_LOGIN_CUSTOMER_ID)
-                    .or_else(|| account.login_customer_id.clone()),
-            })),
-            Platform::Meta => Some(CredentialKind::Meta(MetaCredentials {
-                access_token: self.secret_var(META_ACCESS_TOKEN)?,
-                token_kind: MetaTokenKind::SystemUser,
-                expires_at: None,
-                app_id: self.var(META_APP_ID),
-                app_secret: self.secret_var(META_APP_SECRET),
-            })),
-            _ => None,
-        }
+        flow(account.platform)?.env_credentials(self, account)
     }
 
     /// An account's credentials: the token vault first, then the environment (`ADSCTL_AUTH_SOURCE=vault|env`
@@ -439,11 +318,8 @@ impl Auth {
         let use_env = forced.as_deref() != Some("vault");
         if use_vault {
             if let Some(mut kind) = self.stored(&account.name)? {
-                if let CredentialKind::GoogleAds(g) = &mut kind {
-                    // adsctl.yaml is the source of truth for the manager account.
-                    if account.login_customer_id.is_some() {
-                        g.login_customer_id = account.login_customer_id.clone();
-                    }
+                if let Some(f) = flow(account.platform) {
+                    f.project_overrides(&mut kind, account);
                 }
                 return Ok(Credentials {
                     account: account.name.clone(),
@@ -505,43 +381,11 @@ impl Auth {
             });
         }
         let previous = self.stored(&account.name).ok().flatten();
-        let kind = match account.platform {
-            Platform::GoogleAds => {
-                let app = oauth::google_app(self, account, previous.as_ref())?;
-                CredentialKind::GoogleAds(GoogleCredentials {
-                    client_id: app.client_id,
-                    client_secret: app.client_secret,
-                    developer_token: app.developer_token,
-                    refresh_token: token,
-                    access_token: None,
-                    access_token_expires_at: None,
-                    login_customer_id: account.login_customer_id.clone(),
-                })
-            }
-            Platform::Meta => {
-                let prev = match &previous {
-                    Some(CredentialKind::Meta(m)) => Some(m),
-                    _ => None,
-                };
-                CredentialKind::Meta(MetaCredentials {
-                    access_token: token,
-                    token_kind: MetaTokenKind::SystemUser,
-                    expires_at: None,
-                    app_id: self
-                        .var(env_names::META_APP_ID)
-                        .or_else(|| prev.and_then(|m| m.app_id.clone())),
-                    app_secret: self
-                        .secret_var(env_names::META_APP_SECRET)
-                        .or_else(|| prev.and_then(|m| m.app_secret.clone())),
-                })
-            }
-            other => {
-                return Err(AuthError::Config {
-                    message: format!("{other} has no connector yet"),
-                    hint: "only google_ads and meta accounts can hold credentials".into(),
-                })
-            }
-        };
+        let f = flow(account.platform).ok_or_else(|| AuthError::Config {
+            message: format!("{} accounts hold no credentials", account.platform),
+            hint: format!("accounts of {} can", crate::platforms::supported_names()),
+        })?;
+        let kind = f.set_token(self, account, token, previous.as_ref())?;
         self.store(&account.name, &kind)?;
         self.health().update(&account.name, |h| {
             h.invalid = None;
@@ -611,10 +455,6 @@ impl Auth {
     }
 }
 
-/// Five minutes: a Google access token closer than this to its end is refreshed before use.
-pub const ACCESS_TOKEN_MARGIN: Duration = Duration::minutes(5);
-/// Meta long-lived tokens (about 60 days) are re-exchanged once fewer than this many days are left.
-pub const META_REEXCHANGE_WINDOW: Duration = Duration::days(20);
 /// `auth status` says `expiring` when fewer than this many days are left.
 pub const EXPIRING_WINDOW: Duration = Duration::days(7);
 
@@ -655,4 +495,14 @@ pub fn record_error(account: &str, message: &str) {
 /// [`Auth::record_refresh`] on the installed context.
 pub fn record_refresh(account: &Account, report: RefreshReport) -> Result<(), AuthError> {
     installed().record_refresh(account, report)
+}
+
+/// An environment variable (through the context's environment), `None` when unset or blank.
+pub fn env_var(auth: &Auth, name: &str) -> Option<String> {
+    auth.var(name)
+}
+
+/// An environment variable holding a secret, trimmed and registered as one.
+pub fn secret_env_var(auth: &Auth, name: &str) -> Option<Secret> {
+    auth.var(name).map(|v| Secret::new(v.trim().to_string()))
 }

@@ -1,22 +1,13 @@
-//! Keeping tokens fresh. Google access tokens (one hour) are refreshed from the refresh token shortly before
-//! they end; Meta long-lived user tokens (about 60 days) are re-exchanged with `fb_exchange_token` once fewer
-//! than [`META_REEXCHANGE_WINDOW`] days are left. A grant the platform calls revoked marks the account
-//! `invalid` (with the fix) until a new login.
+//! Keeping tokens fresh. When a token is due and how it is refreshed is the platform's
+//! (`PlatformAuth::refresh_due`, `PlatformAuth::refresh`: Google refreshes its one-hour access tokens, Meta
+//! re-exchanges long-lived user tokens); storing the result, health and audit are here. A grant the platform calls
+//! revoked marks the account `invalid` (with the fix) until a new login.
 
 use chrono::{DateTime, Utc};
-use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
-use tracing::Instrument;
 
-use super::endpoints;
-use super::oauth::{meta_long_lived, token_error, MetaApp};
-use super::{
-    Auth, AuthError, CredentialKind, CredentialSource, Credentials, MetaTokenKind, ACCESS_TOKEN_MARGIN,
-    META_REEXCHANGE_WINDOW,
-};
-use crate::connectors::trace::{self, TracedOAuth};
-use crate::model::{Account, Platform};
-use crate::platforms::google_ads::client::GOOGLE_REQUEST_ID;
+use super::platform::flow;
+use super::{Auth, AuthError, CredentialKind, CredentialSource, Credentials};
+use crate::model::Account;
 use crate::secret::{scrub, Secret};
 
 /// What a connector that refreshed a token itself reports back ([`Auth::record_refresh`]).
@@ -35,18 +26,7 @@ pub enum RefreshReport {
 
 /// Whether the credentials should be refreshed before use.
 pub fn is_due(kind: &CredentialKind, now: DateTime<Utc>) -> bool {
-    match kind {
-        CredentialKind::GoogleAds(g) => match (&g.access_token, g.access_token_expires_at) {
-            (Some(_), Some(exp)) => exp - ACCESS_TOKEN_MARGIN <= now,
-            (Some(_), None) => false,
-            (None, _) => true,
-        },
-        CredentialKind::Meta(m) => {
-            m.token_kind == MetaTokenKind::LongLivedUser
-                && m.app_secret.is_some()
-                && m.expires_at.is_some_and(|exp| exp - META_REEXCHANGE_WINDOW <= now)
-        }
-    }
+    flow(kind.platform()).is_some_and(|f| f.refresh_due(kind, now))
 }
 
 impl Auth {
@@ -81,59 +61,11 @@ impl Auth {
 
     async fn refresh_inner(&self, account: &Account) -> Result<Credentials, AuthError> {
         let mut creds = self.credentials(account)?;
-        match &mut creds.kind {
-            CredentialKind::GoogleAds(g) => {
-                let ep = endpoints::google(account, self.env());
-                let client = BasicClient::new(ClientId::new(g.client_id.clone()))
-                    .set_client_secret(ClientSecret::new(g.client_secret.expose().to_string()))
-                    .set_token_uri(TokenUrl::new(ep.token_url.clone()).map_err(|e| AuthError::Config {
-                        message: format!("bad token URL: {e}"),
-                        hint: "check ADSCTL_GOOGLE_OAUTH_ENDPOINT".into(),
-                    })?)
-                    .set_auth_type(AuthType::RequestBody);
-                let http = TracedOAuth {
-                    http: self.http(),
-                    request_id: GOOGLE_REQUEST_ID,
-                };
-                let token = client
-                    .exchange_refresh_token(&RefreshToken::new(g.refresh_token.expose().to_string()))
-                    .request_async(&http)
-                    .instrument(trace::token("google_ads", &account.name, &ep.token_url))
-                    .await
-                    .map_err(|e| token_error(&account.name, &ep.token_url, e))?;
-                g.access_token = Some(Secret::new(token.access_token().secret().clone()));
-                g.access_token_expires_at = token
-                    .expires_in()
-                    .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| Utc::now() + d);
-                // Google may rotate the refresh token; keep the new one when it does.
-                if let Some(r) = token.refresh_token() {
-                    g.refresh_token = Secret::new(r.secret().clone());
-                }
-            }
-            CredentialKind::Meta(m) => {
-                if m.token_kind == MetaTokenKind::SystemUser {
-                    tracing::info!(account = %account.name, "a system-user token has nothing to refresh");
-                    return Ok(creds);
-                }
-                let (Some(app_id), Some(app_secret)) = (m.app_id.clone(), m.app_secret.clone()) else {
-                    return Err(AuthError::Config {
-                        message: format!(
-                            "the Meta app of {} is unknown, so its token cannot be re-exchanged",
-                            account.name
-                        ),
-                        hint: format!(
-                            "run `adsctl auth login {}` with FACEBOOK_APP_ID and FACEBOOK_APP_SECRET set",
-                            account.name
-                        ),
-                    });
-                };
-                let ep = endpoints::meta(account, self.env());
-                let app = MetaApp { app_id, app_secret };
-                let (token, expires_at) = meta_long_lived(self, &ep, &account.name, &app, &m.access_token).await?;
-                m.access_token = token;
-                m.expires_at = expires_at;
-            }
+        let Some(f) = flow(account.platform) else {
+            return Ok(creds);
+        };
+        if !f.refresh(self, account, &mut creds.kind).await? {
+            return Ok(creds);
         }
         if creds.source == CredentialSource::Vault {
             self.store(&account.name, &creds.kind)?;
@@ -153,17 +85,10 @@ impl Auth {
                     .and_then(|d| chrono::Duration::from_std(d).ok())
                     .map(|d| Utc::now() + d);
                 if let Some(mut kind) = self.stored(&account.name)? {
-                    match &mut kind {
-                        CredentialKind::GoogleAds(g) => {
-                            g.access_token = Some(access_token);
-                            g.access_token_expires_at = expires_at;
-                        }
-                        CredentialKind::Meta(m) => {
-                            m.access_token = access_token;
-                            m.expires_at = expires_at;
-                        }
+                    if let Some(f) = flow(kind.platform()) {
+                        f.refreshed(&mut kind, access_token, expires_at);
+                        self.store(&account.name, &kind)?;
                     }
-                    self.store(&account.name, &kind)?;
                 }
                 self.health().update(&account.name, |h| {
                     h.last_refresh = Some(Utc::now());
@@ -197,16 +122,11 @@ impl Auth {
     /// account refreshed or failed, the outcome; accounts not due are left out.
     pub async fn rotate_due(&self, accounts: &[Account]) -> Vec<(String, Result<(), AuthError>)> {
         let mut out = Vec::new();
-        for a in accounts
-            .iter()
-            .filter(|a| matches!(a.platform, Platform::GoogleAds | Platform::Meta))
-        {
+        for a in accounts.iter().filter(|a| flow(a.platform).is_some()) {
             let due = match self.credentials(a) {
-                Ok(c) => {
-                    is_due(&c.kind, Utc::now())
-                        // a Google access token is only worth refreshing for vault credentials (kept for later)
-                        && !(c.source == CredentialSource::Env && c.google().is_some())
-                }
+                // only what the vault keeps is worth refreshing ahead of use: a token refreshed from the
+                // environment's credentials would be thrown away (the connector refreshes those itself)
+                Ok(c) => c.source == CredentialSource::Vault && is_due(&c.kind, Utc::now()),
                 Err(_) => false,
             };
             if due {

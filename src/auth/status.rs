@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Auth, AuthError, CredentialKind, CredentialSource, EXPIRING_WINDOW};
+use super::platform::flow;
+use super::{Auth, AuthError, CredentialSource, EXPIRING_WINDOW};
 use crate::model::{Account, Platform};
 use crate::secret::scrub;
 
@@ -61,10 +62,7 @@ impl Auth {
     /// When the account's current token ends (Google: the access token, refreshed ahead of it; Meta: the stored
     /// token; none for system-user tokens or when there are no credentials). For the daemon's status page.
     pub fn token_expiry(&self, account: &Account) -> Option<DateTime<Utc>> {
-        match self.credentials(account).ok()?.kind {
-            CredentialKind::GoogleAds(g) => g.access_token_expires_at,
-            CredentialKind::Meta(m) => m.expires_at,
-        }
+        self.credentials(account).ok()?.kind.expires_at()
     }
 
     pub fn status(&self, accounts: &[Account]) -> Vec<StatusRow> {
@@ -98,24 +96,16 @@ impl Auth {
             Ok(c) => {
                 row.source = Some(c.source);
                 row.status = TokenStatus::Active;
-                match &c.kind {
-                    CredentialKind::GoogleAds(g) => row.expires_at = g.access_token_expires_at,
-                    CredentialKind::Meta(m) => {
-                        row.expires_at = m.expires_at;
-                        if let Some(exp) = m.expires_at {
-                            if exp <= now {
-                                row.status = TokenStatus::Expired;
-                            } else if exp - EXPIRING_WINDOW <= now {
-                                row.status = TokenStatus::Expiring;
-                            }
-                        }
-                        if row.status != TokenStatus::Active {
-                            row.hint = Some(format!(
-                                "run `adsctl auth refresh {0}` (re-exchange) or `adsctl auth login {0}`",
-                                a.name
-                            ));
-                        }
+                row.expires_at = c.kind.expires_at();
+                if let Some(exp) = c.kind.long_lived_expiry() {
+                    if exp <= now {
+                        row.status = TokenStatus::Expired;
+                    } else if exp - EXPIRING_WINDOW <= now {
+                        row.status = TokenStatus::Expiring;
                     }
+                }
+                if row.status != TokenStatus::Active {
+                    row.hint = flow(a.platform).map(|f| f.renew_hint(&a.name));
                 }
                 if let Some(why) = &h.invalid {
                     row.status = TokenStatus::Invalid;

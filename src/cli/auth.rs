@@ -184,13 +184,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 pasted,
             };
             let kind = runtime()?.block_on(a.login(acct, opts))?;
-            let what = match kind {
-                auth::CredentialKind::GoogleAds(_) => "refresh token".to_string(),
-                auth::CredentialKind::Meta(m) => match m.expires_at {
-                    Some(e) => format!("long-lived token (until {})", e.format("%Y-%m-%d")),
-                    None => "token".to_string(),
-                },
-            };
+            let what = kind.describe();
             println!(
                 "Connected {} ({}): {what} stored in the encrypted vault.",
                 acct.name, acct.platform
@@ -295,10 +289,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             let (a, accounts) = open(global, dir)?;
             let acct = account(&accounts, name)?;
             let c = runtime()?.block_on(a.refresh(acct))?;
-            let until = match &c.kind {
-                auth::CredentialKind::GoogleAds(g) => g.access_token_expires_at,
-                auth::CredentialKind::Meta(m) => m.expires_at,
-            };
+            let until = c.kind.expires_at();
             match until {
                 Some(t) => println!(
                     "Refreshed {}: valid until {}.",

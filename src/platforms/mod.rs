@@ -122,6 +122,14 @@ pub trait Home: Send + Sync + 'static {
     /// platform's variable.
     fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>>;
 
+    // ------------------------------------------------------------------ credentials
+
+    /// How the platform's credentials are obtained, stored, refreshed and proved (its `auth.rs`); `None` for a
+    /// platform that needs none.
+    fn auth(&self) -> Option<&'static dyn crate::auth::PlatformAuth> {
+        None
+    }
+
     // ------------------------------------------------------------------ connector
 
     /// What the platform's connector can do, with its default settings (the memory backend serves an account

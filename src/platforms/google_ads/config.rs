@@ -64,13 +64,15 @@ impl CredentialSource for AuthCredentials {
     fn credentials(&self, account: &Account) -> Result<Credentials, GoogleAdsError> {
         match crate::auth::credentials(account) {
             Ok(c) => {
-                let g = c.google().ok_or_else(|| GoogleAdsError::MissingCredentials {
-                    account: account.name.clone(),
-                    detail: format!(
-                        "the credentials stored for `{}` are not Google Ads credentials",
-                        account.name
-                    ),
-                })?;
+                let g =
+                    c.get::<super::auth::GoogleCredentials>()
+                        .ok_or_else(|| GoogleAdsError::MissingCredentials {
+                            account: account.name.clone(),
+                            detail: format!(
+                                "the credentials stored for `{}` are not Google Ads credentials",
+                                account.name
+                            ),
+                        })?;
                 Ok(Credentials {
                     client_id: g.client_id.clone(),
                     client_secret: g.client_secret.clone(),

@@ -54,7 +54,7 @@ pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError
 
 /// The credential variables set to the emulator's values, and those that could point auth elsewhere (unset).
 pub fn auth_env(name: &str) -> Option<Option<&'static str>> {
-    use crate::auth::env_names::*;
+    use super::auth::env_names::*;
     Some(match name {
         GOOGLE_CLIENT_ID => Some(defaults::GOOGLE_CLIENT_ID),
         GOOGLE_CLIENT_SECRET => Some(defaults::GOOGLE_CLIENT_SECRET),

@@ -221,6 +221,10 @@ impl Home for GoogleAdsHome {
         super::emulated::connector(account)
     }
 
+    fn auth(&self) -> Option<&'static dyn crate::auth::PlatformAuth> {
+        Some(&super::auth::GoogleAuth)
+    }
+
     fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>> {
         super::emulated::auth_env(name)
     }

@@ -14,6 +14,7 @@
 //! Every wire shape comes from `../shared/reference/google-ads` (WIRE-NOTES.md and the v25 protos).
 
 pub mod audience;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod emulated;

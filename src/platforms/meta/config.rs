@@ -3,7 +3,6 @@
 //! Everything here has a default that is right for the real Graph API and an environment override, so that the
 //! same code talks to the real platform or to `adsctl emulator`.
 
-use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -209,34 +208,12 @@ impl MetaCredentials {
     }
 }
 
-/// A source of credentials tried before the environment (the auth module's token store plugs in here).
-/// `Ok(None)` means "I have nothing for this account".
-pub type CredentialSource = Arc<dyn Fn(&Account) -> Result<Option<MetaCredentials>, ConnectorError> + Send + Sync>;
-
-fn sources() -> &'static RwLock<Vec<CredentialSource>> {
-    static SOURCES: OnceLock<RwLock<Vec<CredentialSource>>> = OnceLock::new();
-    SOURCES.get_or_init(|| RwLock::new(Vec::new()))
-}
-
-/// Register a credential source (e.g. the encrypted token store), consulted before the environment.
-pub fn register_credential_source(source: CredentialSource) {
-    if let Ok(mut s) = sources().write() {
-        s.push(source);
-    }
-}
-
-/// Resolve the credentials of an account: registered sources first, then the auth module (the encrypted token
-/// vault, then `FACEBOOK_ACCESS_TOKEN` / `FACEBOOK_APP_ID` / `FACEBOOK_APP_SECRET`). A missing token is an auth
-/// error with the fix.
+/// Resolve the credentials of an account through the auth module (the encrypted token vault, then
+/// `FACEBOOK_ACCESS_TOKEN` / `FACEBOOK_APP_ID` / `FACEBOOK_APP_SECRET`). A missing token is an auth error with the
+/// fix.
 pub fn resolve_credentials(account: &Account) -> Result<MetaCredentials, ConnectorError> {
-    let registered: Vec<CredentialSource> = sources().read().map(|s| s.clone()).unwrap_or_default();
-    for source in registered {
-        if let Some(c) = source(account)? {
-            return Ok(c);
-        }
-    }
     match crate::auth::credentials(account) {
-        Ok(c) => match c.meta() {
+        Ok(c) => match c.get::<super::auth::MetaCredentials>() {
             Some(m) => Ok(MetaCredentials {
                 app_id: m.app_id.clone(),
                 app_secret: m.app_secret.clone().filter(|s| !s.is_empty()),

@@ -49,7 +49,7 @@ pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError
 
 /// The credential variables set to the emulator's values, and those that could point auth elsewhere (unset).
 pub fn auth_env(name: &str) -> Option<Option<&'static str>> {
-    use crate::auth::env_names::*;
+    use super::auth::env_names::*;
     Some(match name {
         META_ACCESS_TOKEN => Some(defaults::META_ACCESS_TOKEN),
         META_APP_ID => Some(defaults::META_APP_ID),

@@ -210,6 +210,10 @@ impl Home for MetaHome {
         super::emulated::connector(account)
     }
 
+    fn auth(&self) -> Option<&'static dyn crate::auth::PlatformAuth> {
+        Some(&super::auth::MetaAuth)
+    }
+
     fn emulated_auth_env(&self, name: &str) -> Option<Option<&'static str>> {
         super::emulated::auth_env(name)
     }

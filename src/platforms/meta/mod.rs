@@ -12,6 +12,7 @@
 //! The engine reaches it through [`connector`].
 
 pub mod apply;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod emulated;
@@ -42,7 +43,7 @@ use crate::connectors::{
 };
 use crate::model::{Account, Address, Kind, Platform, Value};
 
-pub use self::config::{register_credential_source, resolve_credentials, MetaCredentials, API_VERSION};
+pub use self::config::{resolve_credentials, MetaCredentials, API_VERSION};
 pub use self::home::MetaHome;
 
 /// Effective statuses of objects that are live (everything but ARCHIVED and DELETED), from
