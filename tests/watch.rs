@@ -1305,8 +1305,8 @@ mod engine {
         e.served.stop().await;
     }
 
-    /// `adsctl watch` as a process: it holds the state lock, serves its status, and exits 0 on SIGTERM with the
-    /// journal clean and the lock released.
+    /// `adsctl watch` as a process: it serves its status, lets `plan`, `apply`, `state`, `metrics` and `history`
+    /// use the state between its reconciles, and exits 0 on SIGTERM with the journal clean and the lock released.
     #[test]
     fn sigterm_exits_zero_with_the_journal_clean() {
         use std::io::{BufRead, BufReader};
@@ -1387,33 +1387,72 @@ mod engine {
             let r = http.get(format!("http://{addr}/readyz")).send().await.unwrap();
             assert_eq!(r.status().as_u16(), 200);
         });
-        // The daemon holds the state lock: a concurrent apply is refused, and told it is the daemon.
+        // Between reconciles the daemon holds neither the state nor its apply lock: the read commands and an
+        // apply run beside it (issue 25).
         let state = dir.join(".adsctl");
-        match adsctl::state::ApplyLock::acquire(&state) {
-            Err(adsctl::state::LockError::Held { holder, .. }) => {
-                let holder = holder.unwrap_or_default();
-                assert!(holder.ends_with("by adsctl watch"), "{holder}");
-            }
-            other => panic!("the lock is held while watching: {other:?}"),
-        }
-        for cmd in [&["apply", "--auto-approve"][..], &["plan"]] {
-            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
-                .args(cmd)
+        drop(adsctl::state::ApplyLock::acquire(&state).expect("the idle daemon holds no lock"));
+        let adsctl = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .args(args)
                 .arg(&dir)
                 .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
                 .env_remove("ADSCTL_STATE_DIR")
                 .output()
-                .unwrap();
+                .unwrap()
+        };
+        for cmd in [
+            &["plan", "--detailed-exitcode"][..],
+            &["apply", "--auto-approve"],
+            &["metrics", "--last", "7d"],
+            &["history"],
+        ] {
+            let o = adsctl(cmd);
             let err = String::from_utf8_lossy(&o.stderr);
-            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {err}");
-            assert!(
-                err.contains("`adsctl watch` daemon")
-                    && err.contains(&format!("pid {}", child.0.id()))
-                    && !err.contains("another adsctl apply"),
-                "{cmd:?}: {err}"
-            );
-            assert!(err.contains("the daemon applies the YAML itself"), "{cmd:?}: {err}");
+            assert_eq!(o.status.code(), Some(0), "{cmd:?} beside the daemon: {err}");
         }
+        let o = adsctl(&["state", "list", "--dir"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "state list beside the daemon: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+
+        // Another command holds the state (as the daemon does while it reconciles): an apply without
+        // --lock-timeout stops at once naming it; with --lock-timeout it waits, and goes on once it is given back.
+        let holder = adsctl::state::SledStore::open(&state).unwrap();
+        let o = adsctl(&["apply", "--auto-approve"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())) && err.contains("--lock-timeout"),
+            "{err}"
+        );
+        let waiting = std::thread::spawn({
+            let adsctl_bin = env!("CARGO_BIN_EXE_adsctl");
+            let (dir, memory) = (dir.clone(), memory.clone());
+            move || {
+                Command::new(adsctl_bin)
+                    .args(["apply", "--auto-approve", "--lock-timeout", "20s"])
+                    .arg(&dir)
+                    .env("ADSCTL_BACKEND", format!("memory:{}", memory.display()))
+                    .env_remove("ADSCTL_STATE_DIR")
+                    .output()
+                    .unwrap()
+            }
+        });
+        // it queues (queue.lock), so that a daemon would start no new reconcile before it got in
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !adsctl::state::someone_queued(&state) {
+            assert!(std::time::Instant::now() < deadline, "the waiting apply never queued");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(holder);
+        let o = waiting.join().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert!(err.contains("waiting for the state in"), "{err}");
+        assert!(!adsctl::state::someone_queued(&state), "the queue is given back");
 
         let status = Command::new("kill")
             .args(["-TERM", &child.0.id().to_string()])

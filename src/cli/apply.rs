@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::plan::{connectors_for, load_project, make, open_store, runtime, PlanFlags};
+use super::plan::{connectors_for, load_project, make, open_store_waiting, runtime, say_waiting, PlanFlags};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::apply::{self, ChangeOutcome, ExecOptions, Target};
 use crate::plan::live::{read_account, ReadMode};
@@ -30,8 +30,9 @@ pub struct Args {
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// How long to wait for an account another runner is applying to (its lease on the platform), e.g. `10m`.
-    /// 0 (the default) stops at once with a message naming the holder.
+    /// How long to wait for the state and for each account while another runner uses them (this state's lock,
+    /// held by another apply or by the `watch` daemon while it reconciles; an account's lease on the platform,
+    /// held by another runner), e.g. `10m`. 0 (the default) stops at once with a message naming the holder.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::watch::parse_duration_or_zero)]
     pub lock_timeout: std::time::Duration,
 }
@@ -56,14 +57,14 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     };
     let mut project = load_project(global, &dir)?;
     let state_dir = state::state_dir(&project.root);
-    let lock = ApplyLock::acquire(&state_dir)?;
+    let lock = ApplyLock::acquire_waiting(&state_dir, args.lock_timeout, &mut say_waiting(&state_dir))?;
     if let Some(stale) = &lock.stale {
         eprintln!(
             "warning: took over a stale apply lock ({stale}): that process is gone; if it was interrupted, this \
              run resolves its journal"
         );
     }
-    let store = open_store(&project.root)?;
+    let store = open_store_waiting(&project.root, args.lock_timeout)?;
     let rt = runtime()?;
 
     let (emulator, conns) = connectors_for(&rt, &mut project, &args.flags)?;

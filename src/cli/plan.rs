@@ -89,8 +89,31 @@ pub(super) fn load_project(global: &GlobalArgs, dir: &Path) -> Result<Project, C
     Ok(project)
 }
 
+/// How long a command waits for the state while another adsctl process has it open (the `watch` daemon during a
+/// reconcile, an apply); `apply --lock-timeout` sets its own wait.
+pub(super) const STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Says once, on stderr, what a command waits for.
+pub(super) fn say_waiting(what: &Path) -> impl FnMut(Option<&str>) + '_ {
+    move |holder: Option<&str>| {
+        let by = match holder {
+            Some(h) if state::lock_holder_is_daemon(h) => format!("the `adsctl watch` daemon's reconcile ({h})"),
+            Some(h) => format!("another adsctl command ({h})"),
+            None => "another adsctl command".to_string(),
+        };
+        eprintln!("waiting for the state in {}: in use by {by}", what.display());
+    }
+}
+
+/// The project's state store, waiting up to `wait` while another adsctl process has it.
+pub(super) fn open_store_waiting(project_root: &Path, wait: std::time::Duration) -> Result<SledStore, CommandError> {
+    let dir = state::state_dir(project_root);
+    let store = SledStore::open_waiting(&dir, wait, &mut say_waiting(&dir))?;
+    Ok(store)
+}
+
 pub(super) fn open_store(project_root: &Path) -> Result<SledStore, CommandError> {
-    Ok(SledStore::open(&state::state_dir(project_root))?)
+    open_store_waiting(project_root, STATE_WAIT)
 }
 
 /// Connectors for the accounts a plan concerns.

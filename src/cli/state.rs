@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::plan::{say_waiting, STATE_WAIT};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::model::Address;
 use crate::state::{self, doctor, ApplyLock, SledStore, StateStore};
@@ -56,7 +57,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let dir = state::state_dir(&args.dir);
     match &args.command {
         StateCommand::List { json } => {
-            let store = SledStore::open(&dir)?;
+            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
             let entries = store.entries(None)?;
             if *json {
                 let s = serde_json::to_string_pretty(&entries)
@@ -73,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
         }
         StateCommand::Show { address, json } => {
-            let store = SledStore::open(&dir)?;
+            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
             let entry = store.entry(address)?.ok_or_else(|| {
                 CommandError::new(format!("{address} is not in the state"))
                     .with_hint("`adsctl state list` shows what the state knows")
@@ -93,8 +94,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
         }
         StateCommand::Rm { address } => {
-            let _lock = ApplyLock::acquire(&dir)?;
-            let store = SledStore::open(&dir)?;
+            let _lock = ApplyLock::acquire_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
+            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
             if !store.remove_entry(address)? {
                 return Err(CommandError::new(format!("{address} is not in the state"))
                     .with_hint("`adsctl state list` shows what the state knows"));
@@ -105,7 +106,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
         }
         StateCommand::Applies => {
-            let store = SledStore::open(&dir)?;
+            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
             for h in store.apply_records()? {
                 println!(
                     "{}  {}  {}  {}  ({} succeeded, {} failed, {} skipped)",

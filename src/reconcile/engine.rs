@@ -45,11 +45,22 @@ impl OpenError {
     }
 }
 
-/// Reconciles accounts through the engine. Holds the state store and the apply lock for its whole life.
+/// The state store and the apply lock, held together while at least one reconcile needs them.
+struct Session {
+    store: SledStore,
+    _lock: ApplyLock,
+}
+
+/// Reconciles accounts through the engine. Holds the state store and the apply lock only while it reconciles
+/// ([`EngineReconciler::session`]): between reconciles `adsctl plan`, `state`, `metrics` and `apply` use the
+/// same state, and a command waiting for it (`queue.lock`) gets in before the next reconcile starts.
 pub struct EngineReconciler {
     dir: PathBuf,
-    store: Arc<SledStore>,
-    lock: Mutex<Option<ApplyLock>>,
+    state_dir: PathBuf,
+    /// The open session, while a reconcile holds it.
+    session: tokio::sync::Mutex<std::sync::Weak<Session>>,
+    /// The state could be opened (and was recovered if damaged) at start; false after shutdown.
+    ready: std::sync::atomic::AtomicBool,
     resolver: Box<ConnectorResolver>,
     connectors: Mutex<BTreeMap<String, (Arc<Instrumented>, Account)>>,
     auth: crate::auth::Auth,
@@ -178,35 +189,20 @@ impl EngineReconciler {
 
     pub async fn open_with(dir: &Path, resolver: Box<ConnectorResolver>) -> Result<EngineReconciler, OpenError> {
         let state_dir = crate::state::state_dir(dir);
-        let (lock, store) = {
-            let state_dir = state_dir.clone();
-            tokio::task::spawn_blocking(move || -> Result<(ApplyLock, SledStore), OpenError> {
-                let lock = ApplyLock::acquire(&state_dir).map_err(|e| OpenError::Locked {
-                    path: state_dir.clone(),
-                    hint: match &e {
-                        crate::state::LockError::Held { .. } => "only one adsctl (apply or watch) may change a state \
-                                                                  at a time: stop the other one, or give this daemon \
-                                                                  its own ADSCTL_STATE_DIR"
-                            .to_string(),
-                        crate::state::LockError::Io { .. } => e.hint(),
-                    },
-                    message: e.to_string(),
-                })?;
-                let store = SledStore::open(&state_dir)?;
-                Ok((lock, store))
-            })
-            .await
-            .map_err(|e| OpenError::State(StateError::Storage(e.to_string())))??
-        };
-        if let Some(stale) = &lock.stale {
+        // Opened once now, so that a state that cannot be used (a daemon already running on it, a damaged
+        // database, no permission) stops the daemon at start; then given back until the first reconcile.
+        let first = Self::open_session(&state_dir, OPEN_AT_START).await?;
+        if let Some(stale) = &first._lock.stale {
             tracing::warn!(previous = %stale, "took over the lock of an adsctl that stopped without releasing it");
         }
+        drop(first);
         // The project's token vault is the connectors' credential source (then the environment).
         crate::auth::connect::activate(dir);
         Ok(EngineReconciler {
             dir: dir.to_path_buf(),
-            store: Arc::new(store),
-            lock: Mutex::new(Some(lock)),
+            state_dir,
+            session: tokio::sync::Mutex::new(std::sync::Weak::new()),
+            ready: std::sync::atomic::AtomicBool::new(true),
             resolver,
             connectors: Mutex::new(BTreeMap::new()),
             auth: crate::auth::Auth::for_project(dir),
@@ -240,6 +236,105 @@ impl EngineReconciler {
         }
         map.insert(account.name.clone(), (c.clone(), account.clone()));
         Ok(c)
+    }
+}
+
+/// How long the daemon waits for the state at start (another command may be using it for a moment).
+const OPEN_AT_START: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a reconcile waits for the state while other commands use it before it gives up (and is retried
+/// with backoff): `ADSCTL_STATE_WAIT_SECS`, default 10 minutes.
+fn state_wait() -> std::time::Duration {
+    std::env::var("ADSCTL_STATE_WAIT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(std::time::Duration::from_secs(600))
+}
+
+impl EngineReconciler {
+    /// Take the apply lock, then open the store (the order every adsctl command takes them in), on a blocking
+    /// thread; `wait` bounds the wait while another command holds either.
+    async fn open_session(state_dir: &Path, wait: std::time::Duration) -> Result<Session, OpenError> {
+        let state_dir = state_dir.to_path_buf();
+        tokio::task::spawn_blocking(move || -> Result<Session, OpenError> {
+            let deadline = std::time::Instant::now() + wait;
+            loop {
+                let lock = match ApplyLock::acquire(&state_dir) {
+                    Ok(l) => l,
+                    Err(crate::state::LockError::Held { .. }) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(OpenError::Locked {
+                            path: state_dir.clone(),
+                            hint: match &e {
+                                crate::state::LockError::Held { .. } => "another adsctl (an apply, or a second \
+                                                                          daemon) kept this state's apply lock: \
+                                                                          stop it, or give this daemon its own \
+                                                                          ADSCTL_STATE_DIR"
+                                    .to_string(),
+                                crate::state::LockError::Io { .. } => e.hint(),
+                            },
+                            message: e.to_string(),
+                        })
+                    }
+                };
+                match SledStore::open(&state_dir) {
+                    Ok(store) => return Ok(Session { store, _lock: lock }),
+                    Err(StateError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                        // a reader (plan, state, metrics) has the store: give the lock back while it finishes
+                        drop(lock);
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    Err(e) => return Err(OpenError::State(e)),
+                }
+            }
+        })
+        .await
+        .map_err(|e| OpenError::State(StateError::Storage(e.to_string())))?
+    }
+
+    /// The state for one reconcile: the open session when there is one and no command waits for the state;
+    /// otherwise a new one once the waiting commands got in.
+    async fn session(&self) -> Result<Arc<Session>, ReconcileError> {
+        let deadline = std::time::Instant::now() + state_wait();
+        loop {
+            {
+                let mut current = self.session.lock().await;
+                let queued = crate::state::someone_queued(&self.state_dir);
+                let open = current.upgrade();
+                match (open, queued) {
+                    (Some(s), false) => return Ok(s),
+                    (None, false) => {
+                        let left = deadline.saturating_duration_since(std::time::Instant::now());
+                        match Self::open_session(&self.state_dir, left).await {
+                            Ok(s) => {
+                                let s = Arc::new(s);
+                                *current = Arc::downgrade(&s);
+                                return Ok(s);
+                            }
+                            Err(e) => {
+                                return Err(ReconcileError::State {
+                                    hint: e.hint(),
+                                    message: e.to_string(),
+                                })
+                            }
+                        }
+                    }
+                    // A command waits: let the reconciles that hold the state finish, and it in, first.
+                    (_, true) => {}
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ReconcileError::State {
+                    message: "other adsctl commands kept the state the whole time this reconcile waited for it".into(),
+                    hint: Some("it is retried; ADSCTL_STATE_WAIT_SECS sets how long a reconcile waits".into()),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -380,8 +475,8 @@ impl EngineReconciler {
 
     /// Today's spend and clicks (best effort: a failed metrics pull leaves them unknown and does not fail the
     /// reconcile). The daily series is synced on the metrics interval, not on every reconcile.
-    async fn today(&self, connector: &dyn Connector, account: &Account) -> Option<(Money, u64)> {
-        match self.metrics.today(connector, account, self.store.as_ref()).await {
+    async fn today(&self, connector: &dyn Connector, account: &Account, store: &SledStore) -> Option<(Money, u64)> {
+        match self.metrics.today(connector, account, store).await {
             Ok(t) => Some((t.sums.cost, t.sums.clicks)),
             Err(e) => {
                 tracing::debug!(account = %account.name, error = %e, "metrics pull failed");
@@ -429,9 +524,10 @@ impl Reconciler for EngineReconciler {
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError> {
         let connector = self.connector(account)?;
+        let session = self.session().await?;
         // A database found damaged by an earlier reconcile is replaced now, between two reconciles (the daemon
         // lives on; a one-shot command leaves it to the next run).
-        match self.store.recover_if_broken() {
+        match session.store.recover_if_broken() {
             Ok(true) => tracing::warn!("the state database was damaged: set it aside and started a new one"),
             Ok(false) => {}
             Err(e) => {
@@ -456,7 +552,7 @@ impl Reconciler for EngineReconciler {
         let connectors = BTreeMap::from([(account.name.clone(), connector.clone())]);
         let plan: Plan = crate::plan::plan_project(
             &sub,
-            self.store.as_ref(),
+            &session.store,
             &connectors,
             &PlanOptions::default(),
             ReadMode::Incremental,
@@ -495,7 +591,7 @@ impl Reconciler for EngineReconciler {
                 })?;
             let replanned = crate::plan::plan_project(
                 &sub,
-                self.store.as_ref(),
+                &session.store,
                 &connectors,
                 &PlanOptions::default(),
                 ReadMode::Full,
@@ -522,7 +618,7 @@ impl Reconciler for EngineReconciler {
             let targets = BTreeMap::from([(account.name.clone(), target)]);
             // The executor's future is not `Send` (its stream of borrowed account runs trips rustc's higher-
             // ranked lifetime inference), so it runs on a blocking thread driven by this runtime's handle.
-            let store = self.store.clone();
+            let store = session.clone();
             let to_apply = plan.clone();
             let handle = tokio::runtime::Handle::current();
             // The blocking thread does not inherit the reconcile's span: it is handed over.
@@ -533,7 +629,7 @@ impl Reconciler for EngineReconciler {
                         crate::apply::execute(
                             &to_apply,
                             &targets,
-                            store.as_ref(),
+                            &store.store,
                             &ExecOptions {
                                 concurrency: 1,
                                 progress: false,
@@ -587,7 +683,8 @@ impl Reconciler for EngineReconciler {
             }
             (applied, PlanSummary::default())
         };
-        let today = self.today(connector.as_ref(), account).await;
+        let today = self.today(connector.as_ref(), account, &session.store).await;
+        drop(session);
         {
             // The integration health file is rewritten whole: one writer at a time.
             let _one = self.health_writes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -614,14 +711,15 @@ impl Reconciler for EngineReconciler {
     }
 
     fn state_ready(&self) -> bool {
-        self.lock.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn shutdown(&self) {
-        if let Err(e) = self.store.flush() {
-            tracing::error!(error = %e, "could not flush the state");
+        self.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(s) = self.session.lock().await.upgrade() {
+            if let Err(e) = s.store.flush() {
+                tracing::error!(error = %e, "could not flush the state");
+            }
         }
-        // Release the lock now rather than at exit.
-        self.lock.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
 }

@@ -160,7 +160,7 @@ impl MemoryConnector {
             data: Arc::new(Mutex::new(MemoryData::default())),
             file: Some(path.to_path_buf()),
         };
-        c.reload()?;
+        drop(c.reloaded()?);
         Ok(c)
     }
 
@@ -168,8 +168,12 @@ impl MemoryConnector {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn reload(&self) -> Result<(), ConnectorError> {
-        let Some(path) = &self.file else { return Ok(()) };
+    /// The data, read again from the file (when there is one) under the lock that the change after it is made
+    /// under: accounts applied in parallel share the data, and a read outside the lock could bring back what
+    /// another account's release had just removed.
+    fn reloaded(&self) -> Result<std::sync::MutexGuard<'_, MemoryData>, ConnectorError> {
+        let mut guard = self.lock();
+        let Some(path) = &self.file else { return Ok(guard) };
         let data = match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text)
                 .map_err(|e| ConnectorError::Config(format!("memory backend {}: {e}", path.display())))?,
@@ -181,8 +185,8 @@ impl MemoryConnector {
                 )))
             }
         };
-        *self.lock() = data;
-        Ok(())
+        *guard = data;
+        Ok(guard)
     }
 
     fn persist(&self, data: &MemoryData) -> Result<(), ConnectorError> {
@@ -481,8 +485,7 @@ impl Connector for MemoryConnector {
     }
 
     async fn read(&self, account: &Account, _req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
-        self.reload()?;
-        let mut d = self.lock();
+        let mut d = self.reloaded()?;
         let write_only = self.platform_capabilities().write_only_fields;
         let hidden = std::mem::take(&mut d.faults.hide_in_next_read);
         let resources = d
@@ -553,8 +556,7 @@ impl Connector for MemoryConnector {
         expires_at: chrono::DateTime<chrono::Utc>,
         take_over: Option<&str>,
     ) -> Result<LeaseOutcome, ConnectorError> {
-        self.reload()?;
-        let mut d = self.lock();
+        let mut d = self.reloaded()?;
         if let Some(l) = d.leases.get(&account.name) {
             if l.expires_at > chrono::Utc::now() && l.holder != holder && Some(l.holder.as_str()) != take_over {
                 return Ok(LeaseOutcome::Held {
@@ -580,8 +582,7 @@ impl Connector for MemoryConnector {
         lease: &Lease,
         expires_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), ConnectorError> {
-        self.reload()?;
-        let mut d = self.lock();
+        let mut d = self.reloaded()?;
         match d.leases.get_mut(&account.name) {
             Some(l) if l.token == lease.token => {
                 l.expires_at = expires_at;
@@ -595,8 +596,7 @@ impl Connector for MemoryConnector {
     }
 
     async fn release_lease(&self, account: &Account, lease: &Lease) -> Result<(), ConnectorError> {
-        self.reload()?;
-        let mut d = self.lock();
+        let mut d = self.reloaded()?;
         if d.leases.get(&account.name).is_some_and(|l| l.token == lease.token) {
             d.leases.remove(&account.name);
             self.persist(&d)?;

@@ -5,6 +5,9 @@
 //!   the platforms from this state.
 //! - `state.lock` ([`StateLock`]): held while a process has the state store open, so that a damaged database
 //!   is only ever set aside by the one process using it.
+//! - `queue.lock` ([`QueueTurn`]): held by a command that waits for the state or the apply lock while another
+//!   process has it. The `watch` daemon holds the state only while it reconciles, and starts no new reconcile
+//!   while a command waits ([`someone_queued`]), so `plan`, `state`, `metrics` and `apply` get in beside it.
 //!
 //! The OS releases a lock when its holder dies, so a lock file that still names a pid but is not locked is
 //! stale: it is taken over and reported. A held lock refuses with the holder's pid and what it is (an apply, or
@@ -63,11 +66,6 @@ pub fn is_daemon(holder: &str) -> bool {
     holder.ends_with("by adsctl watch")
 }
 
-/// The pid in a holder line.
-pub fn holder_pid(holder: &str) -> Option<u32> {
-    holder.strip_prefix("pid ")?.split_whitespace().next()?.parse().ok()
-}
-
 /// The holder line of a lock file, without taking the lock (for messages).
 pub fn read_holder(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
@@ -96,17 +94,13 @@ fn held_message(path: &Path, holder: Option<&str>) -> String {
 /// The hint for a state held by `holder`.
 pub fn held_hint(holder: Option<&str>) -> String {
     match holder {
-        Some(h) if is_daemon(h) => {
-            let stop = holder_pid(h)
-                .map(|p| format!("`kill -TERM {p}`"))
-                .unwrap_or_else(|| "SIGTERM".into());
-            format!(
-                "the daemon applies the YAML itself: save the edit and it reconciles (its status page and \
-                 /api/v1/plan show what it will do); to apply by hand, stop it first ({stop}), or give this \
-                 command its own state with ADSCTL_STATE_DIR"
-            )
-        }
-        _ => "wait for it to finish (only one apply may change the same state at a time), then run again".into(),
+        Some(h) if is_daemon(h) => "the daemon holds the state only while it reconciles and lets a waiting command \
+                                    in before its next reconcile: run again with a longer --lock-timeout (or save \
+                                    the edit: the daemon applies the YAML itself)"
+            .into(),
+        _ => "wait for it to finish (only one apply may change the same state at a time), or run again with a \
+              longer --lock-timeout"
+            .into(),
     }
 }
 
@@ -244,9 +238,131 @@ impl StateLock {
     }
 }
 
+/// The name of the queue's lock file in the state directory.
+pub const QUEUE_LOCK: &str = "queue.lock";
+
+/// A command's place at the head of the queue for the state (`queue.lock`), held while it waits.
+#[derive(Debug)]
+pub struct QueueTurn {
+    _locked: Locked,
+}
+
+impl QueueTurn {
+    /// The turn, unless another command already waits (it goes first; this one waits behind it anyway).
+    pub fn take(state_dir: &Path) -> Option<QueueTurn> {
+        lock(&state_dir.join(QUEUE_LOCK)).ok().map(|l| QueueTurn { _locked: l })
+    }
+}
+
+/// Whether a command waits for the state: the daemon lets it in before it reconciles again.
+pub fn someone_queued(state_dir: &Path) -> bool {
+    let Ok(file) = OpenOptions::new().read(true).open(state_dir.join(QUEUE_LOCK)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
+    }
+}
+
+/// Retry `attempt` every 100 ms while it finds the state held, for up to `wait`: at the head of the queue (so the
+/// daemon yields), telling `on_wait` the holder once, when the wait begins. `busy` says whether an error is "held"
+/// and by whom.
+pub fn waiting<T, E>(
+    state_dir: &Path,
+    wait: std::time::Duration,
+    on_wait: &mut dyn FnMut(Option<&str>),
+    mut attempt: impl FnMut() -> Result<T, E>,
+    busy: impl Fn(&E) -> Option<Option<String>>,
+) -> Result<T, E> {
+    let start = std::time::Instant::now();
+    let mut turn = None;
+    let mut told = false;
+    loop {
+        match attempt() {
+            Err(e) => match busy(&e) {
+                Some(holder) if start.elapsed() < wait => {
+                    if turn.is_none() {
+                        turn = QueueTurn::take(state_dir);
+                    }
+                    if !told {
+                        on_wait(holder.as_deref());
+                        told = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                _ => return Err(e),
+            },
+            ok => return ok,
+        }
+    }
+}
+
+impl ApplyLock {
+    /// [`ApplyLock::acquire`], waiting up to `wait` while another process holds it (see [`waiting`]).
+    pub fn acquire_waiting(
+        state_dir: &Path,
+        wait: std::time::Duration,
+        on_wait: &mut dyn FnMut(Option<&str>),
+    ) -> Result<ApplyLock, LockError> {
+        waiting(
+            state_dir,
+            wait,
+            on_wait,
+            || ApplyLock::acquire(state_dir),
+            |e| match e {
+                LockError::Held { holder, .. } => Some(holder.clone()),
+                LockError::Io { .. } => None,
+            },
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A command that waits queues (the daemon sees it), one at a time; the queue is free again once it is in.
+    #[test]
+    fn a_waiting_command_queues_and_gets_in_when_the_holder_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!someone_queued(dir.path()), "no queue file yet");
+        let first = QueueTurn::take(dir.path()).expect("the turn");
+        assert!(someone_queued(dir.path()));
+        assert!(QueueTurn::take(dir.path()).is_none(), "one command at the head");
+        drop(first);
+        assert!(!someone_queued(dir.path()));
+
+        let held = ApplyLock::acquire(dir.path()).unwrap();
+        let path = dir.path().to_path_buf();
+        let waiter = std::thread::spawn(move || {
+            let mut told = Vec::new();
+            let got = ApplyLock::acquire_waiting(&path, std::time::Duration::from_secs(20), &mut |h| {
+                told.push(h.map(str::to_string))
+            });
+            (got.map(|_| ()), told)
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !someone_queued(dir.path()) {
+            assert!(std::time::Instant::now() < deadline, "the waiter never queued");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(held);
+        let (got, told) = waiter.join().unwrap();
+        got.expect("in once the holder left");
+        assert_eq!(told.len(), 1, "told once: {told:?}");
+        assert!(told[0].as_deref().is_some_and(|h| h.starts_with("pid ")), "{told:?}");
+        assert!(!someone_queued(dir.path()), "the turn is given back");
+
+        // without a wait, a held lock is refused at once
+        let _held = ApplyLock::acquire(dir.path()).unwrap();
+        let refused = ApplyLock::acquire_waiting(dir.path(), std::time::Duration::ZERO, &mut |_| {});
+        assert!(matches!(refused, Err(LockError::Held { .. })));
+    }
 
     #[test]
     fn second_holder_is_refused_and_stale_lock_is_detected() {
@@ -307,7 +423,11 @@ mod tests {
             msg.contains("`adsctl watch` daemon") && !msg.contains("another adsctl apply"),
             "{msg}"
         );
-        assert!(e.hint().contains("kill -TERM 42"), "{}", e.hint());
+        assert!(
+            e.hint().contains("only while it reconciles") && e.hint().contains("--lock-timeout"),
+            "{}",
+            e.hint()
+        );
         let e = LockError::Held {
             path: PathBuf::from("/s/apply.lock"),
             holder: Some("pid 7 since 2026-01-01T00:00:00Z by adsctl apply".into()),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Address, Kind, Resource, SmallMap};
 
-pub use lock::{set_process_name, ApplyLock, LockError};
+pub use lock::{is_daemon as lock_holder_is_daemon, set_process_name, someone_queued, ApplyLock, LockError, QueueTurn};
 pub use sled_store::SledStore;
 
 /// The environment variable that overrides where the state lives.
@@ -53,12 +53,11 @@ pub enum StateError {
 impl StateError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            StateError::Busy { holder, .. } if holder.as_deref().is_some_and(lock::is_daemon) => {
-                Some(lock::held_hint(holder.as_deref()))
-            }
-            StateError::Busy { .. } => {
-                Some("wait for the other adsctl command (plan, apply or watch) to finish, then retry".into())
-            }
+            StateError::Busy { .. } => Some(
+                "another adsctl command (plan, apply, or the watch daemon's reconcile) kept the state longer than \
+                 this one waits: retry, or wait longer with --lock-timeout"
+                    .into(),
+            ),
             StateError::Corrupt { .. } | StateError::Damaged { .. } => Some(
                 "the state is only a cache: run the command again (the next run sets the damaged part aside and \
                  rebuilds it from the platforms), or see `adsctl state doctor --dry-run`"
@@ -67,6 +66,28 @@ impl StateError {
             StateError::Lock(e) => Some(e.hint()),
             _ => None,
         }
+    }
+}
+
+impl SledStore {
+    /// [`SledStore::open`], waiting up to `wait` while another adsctl process has the state open (the `watch`
+    /// daemon during a reconcile, an apply): at the head of the queue, so the daemon starts no new reconcile
+    /// before this process got in. `on_wait` is told the holder once, when the wait begins.
+    pub fn open_waiting(
+        dir: &Path,
+        wait: std::time::Duration,
+        on_wait: &mut dyn FnMut(Option<&str>),
+    ) -> Result<SledStore, StateError> {
+        lock::waiting(
+            dir,
+            wait,
+            on_wait,
+            || SledStore::open(dir),
+            |e| match e {
+                StateError::Busy { holder, .. } => Some(holder.clone()),
+                _ => None,
+            },
+        )
     }
 }
 
