@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use md5::Digest as _;
 use serde_json::{json, Map, Value};
 
-use super::error::{self, ApiError};
+use super::error::ApiError;
 use super::fields;
 use super::json::Json;
 use super::state::{Audience, AudienceFile, State};
@@ -34,7 +34,10 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || from >= hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 /// The parts of a multipart/form-data body.
@@ -177,10 +180,7 @@ pub fn file_upload(c: &Call, st: &mut State) -> Handled {
     }
     let members = members_of(&calculate_type, &file.data)?;
     st.next_id += 1;
-    let path = format!(
-        "{:016x}",
-        mix64(c.cfg.seed ^ hash_str(&md5) ^ mix64(st.next_id))
-    );
+    let path = format!("{:016x}", mix64(c.cfg.seed ^ hash_str(&md5) ^ mix64(st.next_id)));
     st.files.insert(
         path.clone(),
         AudienceFile {
@@ -192,7 +192,12 @@ pub fn file_upload(c: &Call, st: &mut State) -> Handled {
     Ok(Out::ok(json!({ "file_path": path }), 1))
 }
 
-fn files_members(st: &State, advertiser: &str, calculate_type: Option<&str>, paths: &[String]) -> Result<BTreeSet<String>, ApiError> {
+fn files_members(
+    st: &State,
+    advertiser: &str,
+    calculate_type: Option<&str>,
+    paths: &[String],
+) -> Result<BTreeSet<String>, ApiError> {
     let mut out = BTreeSet::new();
     for p in paths {
         let f = st
@@ -252,7 +257,12 @@ pub fn create(c: &Call, st: &mut State) -> Handled {
     let adv = c.advertiser(st, s(&f, "advertiser_id").unwrap_or_default())?;
     let ct = s(&f, "calculate_type").unwrap_or_default().to_string();
     let members = files_members(st, &adv.advertiser_id, Some(&ct), &list_of(&f, "file_paths"))?;
-    let mut a = new_audience(st, c, &adv.advertiser_id, s(&f, "custom_audience_name").unwrap_or_default());
+    let mut a = new_audience(
+        st,
+        c,
+        &adv.advertiser_id,
+        s(&f, "custom_audience_name").unwrap_or_default(),
+    );
     a.calculate_type = Some(ct);
     a.members = members;
     a.retention_in_days = f.get("retention_in_days").and_then(Value::as_i64);
@@ -286,9 +296,16 @@ pub fn update(c: &Call, st: &mut State) -> Handled {
     let mut members = None;
     if f.contains_key("file_paths") {
         if a.lookalike {
-            return Err(param("file_paths: A lookalike audience has no customer files to change."));
+            return Err(param(
+                "file_paths: A lookalike audience has no customer files to change.",
+            ));
         }
-        let incoming = files_members(st, &adv.advertiser_id, a.calculate_type.as_deref(), &list_of(&f, "file_paths"))?;
+        let incoming = files_members(
+            st,
+            &adv.advertiser_id,
+            a.calculate_type.as_deref(),
+            &list_of(&f, "file_paths"),
+        )?;
         let action = s(&f, "action").unwrap_or("REPLACE");
         let result: BTreeSet<String> = match action {
             "APPEND" => a.members.union(&incoming).cloned().collect(),
@@ -350,14 +367,21 @@ fn summary(a: &Audience, now: i64) -> Map<String, Value> {
     m.insert("name".into(), json!(a.name));
     m.insert(
         "audience_type".into(),
-        json!(if a.lookalike { "Lookalike Audience" } else { "Customer File" }),
+        json!(if a.lookalike {
+            "Lookalike Audience"
+        } else {
+            "Customer File"
+        }),
     );
     m.insert("audience_sub_type".into(), json!(a.audience_sub_type));
     m.insert("cover_num".into(), json!(if ready { size(a) } else { 0 }));
     m.insert("is_valid".into(), json!(ready));
     m.insert("is_expiring".into(), json!(false));
     let expires = a.retention_in_days.map(|d| a.modified_ms + d * 86_400_000);
-    m.insert("expired_time".into(), json!(expires.map(format_time).unwrap_or_default()));
+    m.insert(
+        "expired_time".into(),
+        json!(expires.map(format_time).unwrap_or_default()),
+    );
     m.insert("create_time".into(), json!(format_time(a.created_ms)));
     m.insert("update_time".into(), json!(format_time(a.modified_ms)));
     m.insert("calculate_type".into(), json!(a.calculate_type));
@@ -405,7 +429,11 @@ pub fn get(c: &Call, st: &mut State) -> Handled {
 pub fn lookalike_create(c: &Call, st: &mut State) -> Handled {
     let (body, f) = c.checked_body("LookalikeCreateBody")?;
     let adv = c.advertiser(st, s(&f, "advertiser_id").unwrap_or_default())?;
-    let spec = f.get("lookalike_spec").and_then(Value::as_object).cloned().unwrap_or_default();
+    let spec = f
+        .get("lookalike_spec")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let seed_id = s(&spec, "source_audience_id").unwrap_or_default().to_string();
     let seed = audience(st, &adv.advertiser_id, &seed_id)?;
     if seed.lookalike {
@@ -430,7 +458,12 @@ pub fn lookalike_create(c: &Call, st: &mut State) -> Handled {
         _ => 25,
     };
     let raw_spec = body.get("lookalike_spec").map(Json::to_value).unwrap_or(Value::Null);
-    let mut a = new_audience(st, c, &adv.advertiser_id, s(&f, "custom_audience_name").unwrap_or_default());
+    let mut a = new_audience(
+        st,
+        c,
+        &adv.advertiser_id,
+        s(&f, "custom_audience_name").unwrap_or_default(),
+    );
     a.lookalike = true;
     a.lookalike_spec = Some(raw_spec);
     a.cover = Some(n as u64 * factor);

@@ -122,9 +122,8 @@ fn is_wide(c: char) -> bool {
 
 /// Emoji (names "cannot contain emoji").
 pub fn has_emoji(s: &str) -> bool {
-    s.chars().any(|c| {
-        matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F)
-    })
+    s.chars()
+        .any(|c| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0xFE0F))
 }
 
 /// A field that carries an object id (int64): a JSON number is accepted and becomes its decimal string.
@@ -150,7 +149,11 @@ pub fn check_model_except(
 ) -> Result<Map<String, Value>, ApiError> {
     let specs = model(model_name);
     let Json::Obj(entries) = v else {
-        let at = if prefix.is_empty() { "body" } else { prefix.trim_end_matches('.') };
+        let at = if prefix.is_empty() {
+            "body"
+        } else {
+            prefix.trim_end_matches('.')
+        };
         return Err(bad(at, "Not a valid mapping type."));
     };
     let mut out = Map::new();
@@ -187,7 +190,10 @@ pub fn check_value(name: &str, spec: &Spec, v: &Json, path: &str) -> Result<Valu
                         format!("{path}: Too many ids in one request: at most {max} are allowed."),
                     ));
                 }
-                return Err(bad(path, format!("Length must be between {} and {max}.", spec.min_items.unwrap_or(0))));
+                return Err(bad(
+                    path,
+                    format!("Length must be between {} and {max}.", spec.min_items.unwrap_or(0)),
+                ));
             }
         }
         if let Some(min) = spec.min_items {
@@ -323,10 +329,13 @@ pub fn check_query(endpoint_name: &str, pairs: &[(String, String)]) -> Result<Ma
         let Some(spec) = specs.get(k) else {
             return Err(bad(k, "Unknown field."));
         };
-        let v = if spec.json || spec.ty.starts_with("list[") || spec.ty.starts_with(|c: char| c.is_ascii_uppercase())
-        {
+        let v = if spec.json || spec.ty.starts_with("list[") || spec.ty.starts_with(|c: char| c.is_ascii_uppercase()) {
             let parsed = super::json::parse(raw).map_err(|_| bad(k, "Not a valid JSON string."))?;
-            let ty = if spec.ty == "list[object]" { "list[object]" } else { spec.ty.as_str() };
+            let ty = if spec.ty == "list[object]" {
+                "list[object]"
+            } else {
+                spec.ty.as_str()
+            };
             let spec2 = Spec {
                 ty: ty.to_string(),
                 required: false,

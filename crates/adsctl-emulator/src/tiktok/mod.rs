@@ -176,7 +176,11 @@ impl TikTokEmulator {
     }
 
     /// Issue an advertiser token directly (as the code exchange would).
-    pub fn issue_token(&self, app_id: Option<&str>, advertiser_ids: Option<Vec<String>>) -> Result<(String, Vec<String>), String> {
+    pub fn issue_token(
+        &self,
+        app_id: Option<&str>,
+        advertiser_ids: Option<Vec<String>>,
+    ) -> Result<(String, Vec<String>), String> {
         let cfg = self.inner.config();
         let mut st = self.inner.lock();
         let app = app_id.unwrap_or(&cfg.app_id).to_string();
@@ -273,10 +277,7 @@ impl Call {
         let body = self.body()?;
         if let Json::Obj(entries) = &body {
             for (k, spec) in fields::model(model) {
-                if spec.required
-                    && !entries.iter().any(|(e, _)| e == k)
-                    && self.query.iter().any(|(q, _)| q == k)
-                {
+                if spec.required && !entries.iter().any(|(e, _)| e == k) && self.query.iter().any(|(q, _)| q == k) {
                     return Err(ApiError::param(format!(
                         "{k}: Missing data for required field. (It was sent in the query string: POST endpoints \
                          read their parameters from the JSON body.)"
@@ -314,7 +315,9 @@ impl Call {
     /// long-lived token when `auto_create_accounts` is on; 40300 otherwise).
     pub fn advertiser(&self, st: &mut State, id: &str) -> Result<Advertiser, ApiError> {
         if id.is_empty() || id.len() > 19 || !id.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(ApiError::param(format!("advertiser_id: {id:?} is not a valid advertiser id.")));
+            return Err(ApiError::param(format!(
+                "advertiser_id: {id:?} is not a valid advertiser id."
+            )));
         }
         if let Some(Grant {
             advertisers: Some(list),
@@ -431,7 +434,14 @@ fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Count this request in the rate windows; an error when a limit is reached.
-fn rate_check(st: &mut State, cfg: &TikTokConfig, app: &str, rel: &str, advertiser: Option<&str>, now: i64) -> Result<(), ApiError> {
+fn rate_check(
+    st: &mut State,
+    cfg: &TikTokConfig,
+    app: &str,
+    rel: &str,
+    advertiser: Option<&str>,
+    now: i64,
+) -> Result<(), ApiError> {
     fn hit(q: &mut std::collections::VecDeque<i64>, limit: u32, now: i64) -> bool {
         while q.front().is_some_and(|t| *t <= now - 1000) {
             q.pop_front();
@@ -667,9 +677,7 @@ fn admin_router(emu: TikTokEmulator) -> Router {
                 async move {
                     let b: GrantBody = serde_json::from_slice(&body).unwrap_or_default();
                     match emu.issue_token(b.app_id.as_deref(), b.advertiser_ids) {
-                        Ok((t, ids)) => {
-                            AxumJson(json!({ "access_token": t, "advertiser_ids": ids })).into_response()
-                        }
+                        Ok((t, ids)) => AxumJson(json!({ "access_token": t, "advertiser_ids": ids })).into_response(),
                         Err(e) => admin_error(StatusCode::BAD_REQUEST, &e),
                     }
                 }
@@ -690,40 +698,42 @@ fn admin_router(emu: TikTokEmulator) -> Router {
                     }
                 }
             })
-            .post(move |Path(id): Path<String>, AxumJson(patch): AxumJson<Map<String, Value>>| {
-                let emu = e5.clone();
-                async move {
-                    let mut guard = emu.inner.lock();
-                    let st: &mut State = &mut guard;
-                    let now = now_ms(st);
-                    match st.objects.get_mut(&id) {
-                        Some(o) => {
-                            let mut prev = o.clone();
-                            prev.prev = None;
-                            for (k, v) in patch {
-                                match (k.as_str(), &v) {
-                                    ("operation_status", Value::String(s)) => o.operation_status = s.clone(),
-                                    (_, Value::Null) => {
-                                        o.fields.remove(&k);
-                                    }
-                                    _ => {
-                                        // money as exact decimal text, like every write
-                                        let v = match (&v, fields::money_fields().contains(k.as_str())) {
-                                            (Value::Number(n), true) => Value::String(n.to_string()),
-                                            _ => v,
-                                        };
-                                        o.fields.insert(k, v);
+            .post(
+                move |Path(id): Path<String>, AxumJson(patch): AxumJson<Map<String, Value>>| {
+                    let emu = e5.clone();
+                    async move {
+                        let mut guard = emu.inner.lock();
+                        let st: &mut State = &mut guard;
+                        let now = now_ms(st);
+                        match st.objects.get_mut(&id) {
+                            Some(o) => {
+                                let mut prev = o.clone();
+                                prev.prev = None;
+                                for (k, v) in patch {
+                                    match (k.as_str(), &v) {
+                                        ("operation_status", Value::String(s)) => o.operation_status = s.clone(),
+                                        (_, Value::Null) => {
+                                            o.fields.remove(&k);
+                                        }
+                                        _ => {
+                                            // money as exact decimal text, like every write
+                                            let v = match (&v, fields::money_fields().contains(k.as_str())) {
+                                                (Value::Number(n), true) => Value::String(n.to_string()),
+                                                _ => v,
+                                            };
+                                            o.fields.insert(k, v);
+                                        }
                                     }
                                 }
+                                o.prev = Some(Box::new(prev));
+                                o.modified_ms = now;
+                                AxumJson(json!({ "success": true })).into_response()
                             }
-                            o.prev = Some(Box::new(prev));
-                            o.modified_ms = now;
-                            AxumJson(json!({ "success": true })).into_response()
+                            None => admin_error(StatusCode::NOT_FOUND, "no such campaign, ad group or ad"),
                         }
-                        None => admin_error(StatusCode::NOT_FOUND, "no such campaign, ad group or ad"),
                     }
-                }
-            }),
+                },
+            ),
         )
         .route(
             "/_emulator/tiktok/review/{id}",
@@ -735,7 +745,10 @@ fn admin_router(emu: TikTokEmulator) -> Router {
                         "REJECTED" | "DISAPPROVED" => Some(state::Outcome::Rejected),
                         "PENDING" => None,
                         _ => {
-                            return admin_error(StatusCode::BAD_REQUEST, "outcome must be APPROVED, REJECTED or PENDING")
+                            return admin_error(
+                                StatusCode::BAD_REQUEST,
+                                "outcome must be APPROVED, REJECTED or PENDING",
+                            )
                         }
                     };
                     let mut guard = emu.inner.lock();

@@ -54,7 +54,11 @@ pub fn grant_of(st: &State, cfg: &TikTokConfig, token: &str) -> Result<Grant, Ap
 
 /// The advertisers an authorization covers: those named (created when missing), else every advertiser, else the
 /// default one.
-pub fn grant_advertisers(st: &mut State, cfg: &TikTokConfig, named: Option<Vec<String>>) -> Result<Vec<String>, String> {
+pub fn grant_advertisers(
+    st: &mut State,
+    cfg: &TikTokConfig,
+    named: Option<Vec<String>>,
+) -> Result<Vec<String>, String> {
     let now = now_ms(st);
     let ids = match named {
         Some(ids) if !ids.is_empty() => ids,
@@ -79,7 +83,12 @@ pub fn grant_advertisers(st: &mut State, cfg: &TikTokConfig, named: Option<Vec<S
 }
 
 /// A new auth_code (valid `auth_code_ttl`, single use).
-pub fn mint_code(st: &mut State, cfg: &TikTokConfig, app_id: Option<&str>, named: Option<Vec<String>>) -> Result<String, String> {
+pub fn mint_code(
+    st: &mut State,
+    cfg: &TikTokConfig,
+    app_id: Option<&str>,
+    named: Option<Vec<String>>,
+) -> Result<String, String> {
     let app = app_id.unwrap_or(&cfg.app_id).to_string();
     if cfg.secret_of(&app).is_none() {
         return Err(format!("unknown app {app}"));
@@ -165,10 +174,7 @@ pub fn authorize(inner: &Inner, q: &[(String, String)]) -> Result<String, String
 fn app_check(cfg: &TikTokConfig, app_id: &str, secret: &str) -> Result<(), ApiError> {
     match cfg.secret_of(app_id) {
         Some(s) if ct_eq(s, secret) => Ok(()),
-        _ => Err(ApiError::new(
-            error::BAD_APP,
-            "The app_id or secret is invalid.",
-        )),
+        _ => Err(ApiError::new(error::BAD_APP, "The app_id or secret is invalid.")),
     }
 }
 

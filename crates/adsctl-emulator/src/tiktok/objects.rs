@@ -59,9 +59,7 @@ fn check_money(field: &str, v: Decimal, min: Option<(Decimal, &str)>) -> Result<
     }
     if let Some((min, currency)) = min {
         if v < min {
-            return Err(param(format!(
-                "{field}: The budget must be at least {min} {currency}."
-            )));
+            return Err(param(format!("{field}: The budget must be at least {min} {currency}.")));
         }
     }
     Ok(())
@@ -71,13 +69,23 @@ fn check_money(field: &str, v: Decimal, min: Option<(Decimal, &str)>) -> Result<
 fn parse_time(field: &str, v: &str) -> Result<i64, ApiError> {
     NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S")
         .map(|t| Utc.from_utc_datetime(&t).timestamp_millis())
-        .map_err(|_| param(format!("{field}: Not a valid time: use \"YYYY-MM-DD HH:MM:SS\" (UTC+0).")))
+        .map_err(|_| {
+            param(format!(
+                "{field}: Not a valid time: use \"YYYY-MM-DD HH:MM:SS\" (UTC+0)."
+            ))
+        })
 }
 
 fn is_deleted(st: &State, o: &Obj) -> bool {
     o.deleted
-        || o.campaign_id.as_ref().and_then(|id| st.objects.get(id)).is_some_and(|c| c.deleted)
-        || o.adgroup_id.as_ref().and_then(|id| st.objects.get(id)).is_some_and(|g| g.deleted)
+        || o.campaign_id
+            .as_ref()
+            .and_then(|id| st.objects.get(id))
+            .is_some_and(|c| c.deleted)
+        || o.adgroup_id
+            .as_ref()
+            .and_then(|id| st.objects.get(id))
+            .is_some_and(|g| g.deleted)
 }
 
 /// An ad's review: None while pending.
@@ -126,12 +134,23 @@ pub fn statuses(st: &State, o: &Obj, cfg: &TikTokConfig, now: i64) -> (String, S
             Kind::Adgroup => Some(o),
             _ => parent(&o.adgroup_id),
         };
-        let start = schedule.and_then(|g| s(&g.fields, "schedule_start_time")).and_then(|t| parse_time("", t).ok());
-        let end = schedule.and_then(|g| s(&g.fields, "schedule_end_time")).and_then(|t| parse_time("", t).ok());
+        let start = schedule
+            .and_then(|g| s(&g.fields, "schedule_start_time"))
+            .and_then(|t| parse_time("", t).ok());
+        let end = schedule
+            .and_then(|g| s(&g.fields, "schedule_end_time"))
+            .and_then(|t| parse_time("", t).ok());
         if start.is_some_and(|t| now < t) {
             ("STATUS_NOT_DELIVERY", format!("{p}NOT_START"))
         } else if end.is_some_and(|t| now > t) {
-            ("STATUS_TIME_DONE", if o.kind == Kind::Ad { format!("{p}DONE") } else { format!("{p}TIME_DONE") })
+            (
+                "STATUS_TIME_DONE",
+                if o.kind == Kind::Ad {
+                    format!("{p}DONE")
+                } else {
+                    format!("{p}TIME_DONE")
+                },
+            )
         } else {
             ("STATUS_DELIVERY_OK", format!("{p}DELIVERY_OK"))
         }
@@ -273,7 +292,14 @@ fn new_obj(st: &mut State, c: &Call, kind: Kind, advertiser: &str) -> Obj {
 }
 
 /// A name already used by a live sibling (same advertiser for campaigns, same campaign for ad groups).
-fn name_taken(st: &State, kind: Kind, advertiser: &str, parent: Option<&str>, name: &str, except: Option<&str>) -> bool {
+fn name_taken(
+    st: &State,
+    kind: Kind,
+    advertiser: &str,
+    parent: Option<&str>,
+    name: &str,
+    except: Option<&str>,
+) -> bool {
     let key = format!("{}_name", kind.key());
     st.objects.values().any(|o| {
         o.kind == kind
@@ -355,14 +381,22 @@ pub fn advertiser_info(c: &Call, st: &mut State) -> Handled {
 // ---------------------------------------------------------------------------------------------------------------
 // Campaigns
 
-fn check_campaign_budget(mode: &str, budget: Option<Decimal>, cbo: bool, objective: &str, currency: &str) -> Result<(), ApiError> {
+fn check_campaign_budget(
+    mode: &str,
+    budget: Option<Decimal>,
+    cbo: bool,
+    objective: &str,
+    currency: &str,
+) -> Result<(), ApiError> {
     if cbo && mode != "BUDGET_MODE_DAY" {
         return Err(param(
             "budget_mode: Only BUDGET_MODE_DAY is supported when Campaign Budget Optimization (budget_optimize_on) is on.",
         ));
     }
     if objective == "RF_REACH" && mode != "BUDGET_MODE_INFINITE" {
-        return Err(param("budget_mode: Only BUDGET_MODE_INFINITE is supported when objective_type is RF_REACH."));
+        return Err(param(
+            "budget_mode: Only BUDGET_MODE_INFINITE is supported when objective_type is RF_REACH.",
+        ));
     }
     match (mode, budget) {
         ("BUDGET_MODE_INFINITE", Some(_)) => Err(param(
@@ -428,9 +462,7 @@ pub fn campaign_create(c: &Call, st: &mut State) -> Handled {
             o.fields.insert(k, v);
         }
     }
-    o.fields
-        .entry("budget_mode".to_string())
-        .or_insert_with(|| json!(mode));
+    o.fields.entry("budget_mode".to_string()).or_insert_with(|| json!(mode));
     let id = o.id.clone();
     st.objects.insert(id.clone(), o);
     if let Some(rid) = request_id {
@@ -458,10 +490,14 @@ pub fn campaign_update(c: &Call, st: &mut State) -> Handled {
     if is_deleted(st, o) {
         return Err(deleted_error(Kind::Campaign, &id));
     }
-    let mode = s(&o.fields, "budget_mode").unwrap_or("BUDGET_MODE_INFINITE").to_string();
+    let mode = s(&o.fields, "budget_mode")
+        .unwrap_or("BUDGET_MODE_INFINITE")
+        .to_string();
     if let Some(b) = dec(&f, "budget") {
         if mode == "BUDGET_MODE_INFINITE" {
-            return Err(param("budget: A campaign with budget_mode BUDGET_MODE_INFINITE has no budget."));
+            return Err(param(
+                "budget: A campaign with budget_mode BUDGET_MODE_INFINITE has no budget.",
+            ));
         }
         check_money("budget", b, Some((min_budget(&adv.currency, true), &adv.currency)))?;
     }
@@ -579,9 +615,10 @@ fn get_objects(c: &Call, st: &mut State, kind: Kind, endpoint: &str) -> Handled 
     let page_size = q.get("page_size").and_then(Value::as_i64).unwrap_or(10);
     let empty = Map::new();
     let filter = q.get("filtering").and_then(Value::as_object).unwrap_or(&empty);
-    let selected: Option<Vec<String>> = q.get("fields").and_then(Value::as_array).map(|a| {
-        a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
-    });
+    let selected: Option<Vec<String>> = q
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
     if let Some(sel) = &selected {
         let known = known_fields(kind);
         if let Some(bad) = sel.iter().find(|f| !known.contains(f.as_str())) {
@@ -611,7 +648,11 @@ pub fn paged(rows: Vec<Value>, page: i64, page_size: i64) -> Value {
     let total = rows.len() as i64;
     let start = ((page - 1) * page_size).min(total) as usize;
     let list: Vec<Value> = rows.into_iter().skip(start).take(page_size as usize).collect();
-    let total_page = if total == 0 { 0 } else { (total + page_size - 1) / page_size };
+    let total_page = if total == 0 {
+        0
+    } else {
+        (total + page_size - 1) / page_size
+    };
     json!({
         "list": list,
         "page_info": {"page": page, "page_size": page_size, "total_number": total, "total_page": total_page},
@@ -629,7 +670,11 @@ fn matches(st: &State, o: &Obj, filter: &Map<String, Value>, cfg: &TikTokConfig,
     let deleted = is_deleted(st, o);
     let (primary, secondary) = statuses(st, o, cfg, now);
     let sec_filter = s(filter, "secondary_status");
-    let prim_filter = s(filter, "primary_status").or(if sec_filter.is_some() { None } else { Some("STATUS_NOT_DELETE") });
+    let prim_filter = s(filter, "primary_status").or(if sec_filter.is_some() {
+        None
+    } else {
+        Some("STATUS_NOT_DELETE")
+    });
     let ok_prim = match prim_filter {
         None | Some("STATUS_ALL") => true,
         Some("STATUS_NOT_DELETE") => !deleted,
@@ -654,7 +699,8 @@ fn matches(st: &State, o: &Obj, filter: &Map<String, Value>, cfg: &TikTokConfig,
         Kind::Adgroup => Some(o),
         _ => o.adgroup_id.as_ref().and_then(|id| st.objects.get(id)),
     };
-    let in_list = |key: &str, id: Option<&str>| ids_in(filter, key).is_none_or(|l| id.is_some_and(|i| l.iter().any(|x| x == i)));
+    let in_list =
+        |key: &str, id: Option<&str>| ids_in(filter, key).is_none_or(|l| id.is_some_and(|i| l.iter().any(|x| x == i)));
     if !in_list("campaign_ids", campaign.map(|c| c.id.as_str()))
         || !in_list("adgroup_ids", adgroup.map(|g| g.id.as_str()))
         || (o.kind == Kind::Ad && !in_list("ad_ids", Some(o.id.as_str())))
@@ -714,7 +760,14 @@ pub fn ad_get(c: &Call, st: &mut State) -> Handled {
 // Ad groups
 
 /// The rules of an ad group's settings as they would stand after a create or update (`m`: all its fields).
-fn check_adgroup(c: &Call, st: &State, campaign: &Obj, m: &Map<String, Value>, currency: &str, changed: &Map<String, Value>) -> Result<(), ApiError> {
+fn check_adgroup(
+    c: &Call,
+    st: &State,
+    campaign: &Obj,
+    m: &Map<String, Value>,
+    currency: &str,
+    changed: &Map<String, Value>,
+) -> Result<(), ApiError> {
     let cbo = truthy(&campaign.fields, "budget_optimize_on");
     if cbo {
         if !m.contains_key("bid_type") {
@@ -747,7 +800,10 @@ fn check_adgroup(c: &Call, st: &State, campaign: &Obj, m: &Map<String, Value>, c
         }
         if mode == "BUDGET_MODE_DYNAMIC_DAILY_BUDGET" {
             let objective = s(&campaign.fields, "objective_type").unwrap_or_default();
-            if !matches!(objective, "TRAFFIC" | "APP_PROMOTION" | "WEB_CONVERSIONS" | "LEAD_GENERATION" | "PRODUCT_SALES") {
+            if !matches!(
+                objective,
+                "TRAFFIC" | "APP_PROMOTION" | "WEB_CONVERSIONS" | "LEAD_GENERATION" | "PRODUCT_SALES"
+            ) {
                 return Err(param(format!(
                     "budget_mode: BUDGET_MODE_DYNAMIC_DAILY_BUDGET does not support objective_type {objective}."
                 )));
@@ -771,7 +827,9 @@ fn check_adgroup(c: &Call, st: &State, campaign: &Obj, m: &Map<String, Value>, c
             ));
         };
         if parse_time("schedule_end_time", end)? <= start {
-            return Err(param("schedule_end_time: The end time must be later than the start time."));
+            return Err(param(
+                "schedule_end_time: The end time must be later than the start time.",
+            ));
         }
     } else if let Some(end) = s(m, "schedule_end_time") {
         parse_time("schedule_end_time", end)?;
@@ -916,7 +974,14 @@ pub fn adgroup_update(c: &Call, st: &mut State) -> Handled {
     }
     check_adgroup(c, st, campaign, &merged, &adv.currency, &changed)?;
     if let Some(name) = s(&changed, "adgroup_name") {
-        if name_taken(st, Kind::Adgroup, &adv.advertiser_id, Some(&campaign_id), name, Some(&id)) {
+        if name_taken(
+            st,
+            Kind::Adgroup,
+            &adv.advertiser_id,
+            Some(&campaign_id),
+            name,
+            Some(&id),
+        ) {
             return Err(param(format!(
                 "adgroup_name: An ad group named {name:?} already exists in this campaign."
             )));

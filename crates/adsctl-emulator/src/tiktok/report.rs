@@ -118,7 +118,13 @@ fn ad_day(seed: u64, ad: &str, date: NaiveDate, part: u64, parts: u64) -> Sums {
         return day;
     }
     // an even share per hour, the remainder in the last hour
-    let share = |v: u64| if part + 1 == parts { v - (v / parts) * (parts - 1) } else { v / parts };
+    let share = |v: u64| {
+        if part + 1 == parts {
+            v - (v / parts) * (parts - 1)
+        } else {
+            v / parts
+        }
+    };
     Sums {
         spend_minor: share(day.spend_minor as u64) as i64,
         impressions: share(day.impressions),
@@ -176,7 +182,9 @@ fn parse_query(c: &Call, st: &mut State, q: &Map<String, Value>) -> Result<Query
     let adv = c.advertiser(st, adv)?;
     let level = s(q, "data_level").unwrap_or("AUCTION_ADVERTISER").to_string();
     let Some((_, id_dim)) = ID_DIMENSIONS.iter().find(|(l, _)| *l == level) else {
-        return Err(param(format!("data_level: The emulator serves auction data levels, not {level}.")));
+        return Err(param(format!(
+            "data_level: The emulator serves auction data levels, not {level}."
+        )));
     };
     let dims = strings(q.get("dimensions"));
     if dims.is_empty() {
@@ -212,8 +220,10 @@ fn parse_query(c: &Call, st: &mut State, q: &Map<String, Value>) -> Result<Query
         None
     } else {
         let date = |k: &str| -> Result<NaiveDate, ApiError> {
-            let v = s(q, k).ok_or_else(|| param(format!("{k}: Missing data for required field (or set query_lifetime).")))?;
-            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| param(format!("{k}: Not a valid date: use YYYY-MM-DD.")))
+            let v = s(q, k)
+                .ok_or_else(|| param(format!("{k}: Missing data for required field (or set query_lifetime).")))?;
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| param(format!("{k}: Not a valid date: use YYYY-MM-DD.")))
         };
         let (start, end) = (date("start_date")?, date("end_date")?);
         if end < start {
@@ -240,7 +250,9 @@ fn parse_query(c: &Call, st: &mut State, q: &Map<String, Value>) -> Result<Query
             let f = super::fields::check_model("FilteringReportIntegratedGet", &j, &format!("{at}."))?;
             let name = s(&f, "field_name").unwrap_or_default().to_string();
             if !matches!(name.as_str(), "campaign_ids" | "adgroup_ids" | "ad_ids") {
-                return Err(param(format!("{at}.field_name: The emulator filters on campaign_ids, adgroup_ids and ad_ids.")));
+                return Err(param(format!(
+                    "{at}.field_name: The emulator filters on campaign_ids, adgroup_ids and ad_ids."
+                )));
             }
             if s(&f, "filter_type") != Some("IN") {
                 return Err(param(format!("{at}.filter_type: {name} takes filter_type IN.")));
@@ -308,7 +320,11 @@ fn rows(c: &Call, st: &State, q: &Query) -> Vec<Value> {
             })
         })
         .collect();
-    let id_dim = ID_DIMENSIONS.iter().find(|(l, _)| *l == q.level).map(|(_, d)| *d).unwrap_or("advertiser_id");
+    let id_dim = ID_DIMENSIONS
+        .iter()
+        .find(|(l, _)| *l == q.level)
+        .map(|(_, d)| *d)
+        .unwrap_or("advertiser_id");
     let time_dim = q.dims.iter().find(|d| d.starts_with("stat_time_")).cloned();
     let hourly = time_dim.as_deref() == Some("stat_time_hour");
     // (entity, bucket) -> sums, in a stable order
@@ -397,7 +413,9 @@ fn rows(c: &Call, st: &State, q: &Query) -> Vec<Value> {
                         Kind::Campaign => Some(o),
                         _ => o.campaign_id.as_ref().and_then(|c| st.objects.get(c)),
                     });
-                    camp.and_then(|c| s(&c.fields, "objective_type")).unwrap_or("-").to_string()
+                    camp.and_then(|c| s(&c.fields, "objective_type"))
+                        .unwrap_or("-")
+                        .to_string()
                 }
                 "currency" => adv.currency.clone(),
                 _ => "-".into(),
@@ -407,10 +425,19 @@ fn rows(c: &Call, st: &State, q: &Query) -> Vec<Value> {
         out.push(json!({ "dimensions": dims, "metrics": metrics }));
     }
     if let Some((field, desc)) = &q.order {
-        let key = |r: &Value| r["metrics"][field].as_str().and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::MIN);
+        let key = |r: &Value| {
+            r["metrics"][field]
+                .as_str()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::MIN)
+        };
         out.sort_by(|a, b| {
             let o = key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal);
-            if *desc { o.reverse() } else { o }
+            if *desc {
+                o.reverse()
+            } else {
+                o
+            }
         });
     }
     out
@@ -451,7 +478,12 @@ pub fn task_create(c: &Call, st: &mut State) -> Handled {
             .dims
             .iter()
             .map(|d| r["dimensions"][d].as_str().unwrap_or("").to_string())
-            .chain(parsed.metrics.iter().map(|m| r["metrics"][m].as_str().unwrap_or("-").to_string()))
+            .chain(
+                parsed
+                    .metrics
+                    .iter()
+                    .map(|m| r["metrics"][m].as_str().unwrap_or("-").to_string()),
+            )
             .map(|v| csv_field(&v))
             .collect();
         csv.push_str(&cells.join(","));
