@@ -11,10 +11,10 @@ pub enum FaultKind {
     /// Delay the response.
     Latency(Duration),
     /// A 5xx with the platform's real body (Google 503 UNAVAILABLE / 500 INTERNAL; Meta 500 with
-    /// `is_transient: true`).
+    /// `is_transient: true`; TikTok answers HTTP 200 with its system error, code 50000).
     ServerError,
     /// The platform's rate-limit signal (Google 429 RESOURCE_EXHAUSTED with `retryDelay`; Meta 400 code 17/80004
-    /// with usage headers at 100 %).
+    /// with usage headers at 100 %; TikTok HTTP 200 code 40100, no headers).
     RateLimit,
     /// The request hangs past the client's timeout.
     Timeout,
