@@ -8,7 +8,8 @@
 //! The checks (one test each, every target in turn; a failure names its target and the others still run):
 //! 1. lifecycle: an apply creates everything; a second plan is empty; a budget/status/text edit plans exactly those
 //!    updates and applies; an object taken out of the YAML is paused (`on_removed: pause`), then removed
-//!    (`on_removed: remove`); `plan --detailed-exitcode` exits 0 at the end, on the runner and on a fresh one;
+//!    (`on_removed: remove`); a campaign renamed with its id pinned is renamed in place (one update of `name`);
+//!    `plan --detailed-exitcode` exits 0 after each, on the runner and on a fresh one;
 //! 2. ownership: a runner with an empty state directory plans nothing and writes nothing after the apply; objects
 //!    someone else made under managed parents are listed as not managed and never touched, even with
 //!    `on_removed: remove`, and not even when their parent leaves the YAML (it is paused, not removed);
@@ -452,6 +453,49 @@ fn lifecycle() {
             assert!(left.is_empty(), "still on the platform after its removal: {left:?}");
             r.expect(&runner, &["plan", "--detailed-exitcode"], 0);
         }
+
+        // Renamed in the YAML with its id pinned (issue 25): the same object, renamed on the platform in one
+        // update; everything below it keeps its objects; then nothing to do, on this runner and a fresh one.
+        let campaign: Address = f.edit_updates[0].0.parse().unwrap();
+        assert_eq!(campaign.path.len(), 1, "the edit's first update is the campaign");
+        let old = campaign.name().unwrap().to_string();
+        let plan = r.plan_json(&s);
+        let id = changes_of(&plan)
+            .find(|c| c["address"] == campaign.to_string())
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_else(|| panic!("the campaign's id in {plan}"))
+            .to_string();
+        let below: BTreeSet<String> = addresses(&plan, "no_op")
+            .into_iter()
+            .filter(|a| a.parse::<Address>().unwrap().is_within(&campaign) && *a != campaign.to_string())
+            .collect();
+        let new = format!("{old} (renamed)");
+        let (from, to) = (
+            format!("  - name: {old}\n"),
+            format!("  - name: {new}\n    id: \"{id}\"\n"),
+        );
+        let text = r.read("campaigns.yaml");
+        assert!(text.contains(&from), "campaigns.yaml: `{from}` not found");
+        std::fs::write(r.dir.join("campaigns.yaml"), text.replacen(&from, &to, 1)).unwrap();
+        let renamed = Address::account(&campaign.account).child(Kind::Campaign, &new);
+        let plan = r.plan_json(&s);
+        assert_eq!(
+            changed_fields(&plan),
+            BTreeMap::from([(renamed.to_string(), ("update".to_string(), vec!["name".to_string()]))]),
+            "a pinned rename"
+        );
+        let moved: BTreeSet<String> = below
+            .iter()
+            .map(|a| a.replacen(&campaign.to_string(), &renamed.to_string(), 1))
+            .collect();
+        assert!(
+            moved.is_subset(&addresses(&plan, "no_op")),
+            "below the renamed campaign: {plan}"
+        );
+        let out = r.expect(&s, &["apply", "--auto-approve"], 0);
+        assert!(out.contains("1 succeeded, 0 failed, 0 skipped"), "{out}");
+        r.expect(&s, &["plan", "--detailed-exitcode"], 0);
+        r.expect(&r.fresh_state(), &["plan", "--detailed-exitcode"], 0);
     });
 }
 

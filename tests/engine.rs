@@ -469,8 +469,52 @@ mod identity_and_diff {
             .find(|c| c.action == Action::Update)
             .unwrap();
         assert!(c.notes.iter().any(|n| n.contains("\"Old name\"")), "{:?}", c.notes);
+        // the platform's name follows the YAML (issue 25): `name` is one of the update's fields
+        let name = c.fields.iter().find(|f| f.field == "name").expect("a name change");
+        assert_eq!(
+            (name.before.clone(), name.after.clone()),
+            (Some(Value::str("Old name")), Some(Value::str("New name")))
+        );
         assert!(env.apply(&p).ok());
+        let live: Vec<String> = env.live("acme").iter().map(|r| r.address.to_string()).collect();
+        assert!(
+            live.contains(&"acme/campaign/New name/ad_group/G".to_string())
+                && !live.iter().any(|a| a.contains("Old name")),
+            "{live:?}"
+        );
         assert!(!env.plan(&desired).has_changes());
+        // and the id map forgot the old name
+        let entries: Vec<String> = env
+            .store
+            .entries(None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.address.to_string())
+            .collect();
+        assert!(!entries.iter().any(|a| a.contains("Old name")), "{entries:?}");
+    }
+
+    /// A rename written without the id: a new object is made and the old one leaves; the plan says so on both,
+    /// with the id that would make it a rename in place.
+    #[test]
+    fn an_unpinned_rename_is_called_out() {
+        let env = Env::new(&[account("acme", RemovalPolicy::Pause)]);
+        let before = vec![res("acme/campaign/Spring").with("status", Value::str("enabled"))];
+        assert!(env.converge(&before).ok());
+        let id = env.live("acme")[0].id.clone().unwrap();
+        let p = env.plan(&[res("acme/campaign/Spring 2027").with("status", Value::str("enabled"))]);
+        let changes = &p.accounts[0].changes;
+        let create = changes.iter().find(|c| c.action == Action::Create).unwrap();
+        let pause = changes.iter().find(|c| c.action == Action::Pause).unwrap();
+        assert!(
+            create
+                .notes
+                .iter()
+                .any(|n| n.contains("\"Spring\" renamed") && n.contains(&format!("id: \"{id}\""))),
+            "{:?}",
+            create.notes
+        );
+        assert!(pause.notes.iter().any(|n| n.contains("history")), "{:?}", pause.notes);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::connectors::{IdRef, OpAction, OpError, OpOutcome, Operation};
+use crate::connectors::{IdRef, OpAction, OpError, OpOutcome, Operation, NAME_FIELD};
 use crate::model::{value_fingerprint, Kind, Value};
 
 use super::client::{Client, Replay};
@@ -668,6 +668,13 @@ impl<'a> Builder<'a> {
         let rn = self.rn(op.kind, id);
         let mut pushed = false;
         let mut linked = false;
+        // A rename is `name` in the object's own update (budgets, campaigns, ad groups, user lists).
+        let rename = |obj: &mut Map<String, Json>, mask: &mut Vec<String>| {
+            if let Some(Value::Str(n)) = set.get(NAME_FIELD) {
+                obj.insert("name".into(), json!(n));
+                mask.push("name".into());
+            }
+        };
         let mut push =
             |built: &mut Built, key: &str, rank: u8, mut obj: Map<String, Json>, mask: Vec<String>, rn: &str| {
                 if mask.is_empty() {
@@ -686,7 +693,8 @@ impl<'a> Builder<'a> {
             };
         match op.kind {
             Kind::Budget => {
-                let (obj, mask) = mapping::budget_json(set, "");
+                let (mut obj, mut mask) = mapping::budget_json(set, "");
+                rename(&mut obj, &mut mask);
                 push(built, "campaignBudgetOperation", 2, obj, mask, &rn);
             }
             Kind::Campaign => {
@@ -706,6 +714,7 @@ impl<'a> Builder<'a> {
                     push(built, "campaignBudgetOperation", 2, b, bmask, &brn);
                 }
                 let (mut obj, mut mask) = mapping::campaign_json(set, ctx.strategy.as_deref());
+                rename(&mut obj, &mut mask);
                 if let Some(Value::Ref(addr)) = set.get("budget.shared") {
                     let r = op
                         .refs
@@ -717,7 +726,8 @@ impl<'a> Builder<'a> {
                 push(built, "campaignOperation", 3, obj, mask, &rn);
             }
             Kind::AdGroup => {
-                let (obj, mask) = mapping::ad_group_json(set);
+                let (mut obj, mut mask) = mapping::ad_group_json(set);
+                rename(&mut obj, &mut mask);
                 push(built, "adGroupOperation", 4, obj, mask, &rn);
             }
             Kind::Ad => {
@@ -733,6 +743,7 @@ impl<'a> Builder<'a> {
             }
             Kind::Audience => {
                 let (mut obj, mut mask) = mapping::audience_json(set);
+                rename(&mut obj, &mut mask);
                 if let Some(m) = set.get("members") {
                     let want = mapping::members(Some(m));
                     // `before` holds the members only when the engine knows what the list holds.

@@ -27,7 +27,7 @@ use super::config::{MAX_BATCH_CALLS, MAX_USERS_PER_CALL, OWNERSHIP_LABEL};
 use super::error::ErrorClass;
 use super::mapping::{self, IdOrRef, MappingError, Params, Piece, Ref, Tmpl};
 use super::{act_id, MetaConnector, CREATIVE_FIELDS};
-use crate::connectors::{ApplyBatch, ConnectorError, IdRef, OpAction, OpError, OpOutcome, Operation};
+use crate::connectors::{ApplyBatch, ConnectorError, IdRef, OpAction, OpError, OpOutcome, Operation, NAME_FIELD};
 use crate::model::{value_fingerprint, Account, Address, Kind, Value};
 
 /// Removals ride in the query string of `DELETE /{id}/users`: keep those URLs a sane length.
@@ -456,7 +456,23 @@ impl<'a> Planner<'a> {
             OpAction::Update { id, set, before } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
                 let mut calls = Vec::new();
-                let params = match op.kind {
+                // A rename is the node's `name` param beside whatever else changes.
+                let rename = match set.get(NAME_FIELD) {
+                    Some(Value::Str(n)) => Some(n.clone()),
+                    _ => None,
+                };
+                let without_name;
+                let set = if rename.is_some() {
+                    without_name = set
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != NAME_FIELD)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<BTreeMap<_, _>>();
+                    &without_name
+                } else {
+                    set
+                };
+                let mut params = match op.kind {
                     Kind::Campaign => mapping::campaign_params(None, set, cur).map_err(fail)?,
                     Kind::AdSet => {
                         let base = if set.keys().any(|k| k.starts_with("targeting.")) {
@@ -547,6 +563,9 @@ impl<'a> Planner<'a> {
                     }
                     _ => unreachable_kind(op.kind)?,
                 };
+                if let Some(n) = rename {
+                    params.push(("name".into(), Tmpl::lit(&n)));
+                }
                 if !params.is_empty() {
                     calls.push(self.call(i, Role::Main, Method::Post, Planner::node(id), params));
                 } else if calls.is_empty() && !self.members.contains_key(&i) {

@@ -434,6 +434,8 @@ pub fn capabilities() -> Capabilities {
         ]),
         swapped_fields: BTreeMap::from([(Kind::Ad, CREATIVE_FIELDS.to_vec())]),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
+        // `name` is a field of every node it manages (lookalikes are replaced, never changed)
+        renamable_kinds: vec![Kind::Campaign, Kind::AdSet, Kind::Ad, Kind::Audience],
     }
 }
 

@@ -250,6 +250,16 @@ pub fn planned_operations(plan: &AccountPlan) -> Vec<Operation> {
         .collect()
 }
 
+/// The address a change renames its object from, when it renames it (a `name` field change).
+fn renamed_from(c: &Change) -> Option<Address> {
+    let f = c.fields.iter().find(|f| f.field == crate::connectors::NAME_FIELD)?;
+    let Some(Value::Str(old)) = &f.before else { return None };
+    let mut a = c.address.clone();
+    let last = a.path.last_mut()?;
+    last.1 = old.clone();
+    Some(a)
+}
+
 /// Build the operation of one step; `None` when an id it needs is unknown.
 fn operation(
     c: &Change,
@@ -764,6 +774,14 @@ impl AccountRun<'_> {
                         (StepKind::Create | StepKind::Complete, StepState::Done(id)) => id.clone(),
                         _ => None,
                     });
+                    if let Some(old) = renamed_from(c) {
+                        // the id map forgets the old name (and what was below it: re-recorded under the new one)
+                        for e in self.store.entries(Some(&c.address.account))? {
+                            if e.address.is_within(&old) {
+                                self.store.remove_entry(&e.address)?;
+                            }
+                        }
+                    }
                     if let Some(id) = new_id.or_else(|| c.id.clone()) {
                         let want = entry(id, c.desired.clone());
                         if existing.as_ref().map(|e| (&e.id, &e.applied, e.prevent_destroy))
@@ -881,9 +899,20 @@ impl CacheWriter {
                             let set: SmallMap = c
                                 .fields
                                 .iter()
+                                .filter(|f| f.field != crate::connectors::NAME_FIELD)
                                 .filter_map(|f| f.after.clone().map(|v| (f.field.clone(), v)))
                                 .collect();
                             r.fields.extend(readable(&set));
+                            if c.fields.iter().any(|f| f.field == crate::connectors::NAME_FIELD) {
+                                // renamed: it and everything below it are under the new name now
+                                let from = r.address.clone();
+                                for o in self.cache.resources.iter_mut().filter(|o| o.address.is_within(&from)) {
+                                    let mut a = c.address.clone();
+                                    a.path.extend(o.address.path[from.path.len()..].iter().cloned());
+                                    o.address = a;
+                                }
+                            }
+                            let r = &mut self.cache.resources[i];
                             for (k, fp) in fingerprints(&set) {
                                 r.observed.insert(k, fp);
                             }
@@ -1141,6 +1170,7 @@ mod tests {
             immutable_fields: BTreeMap::new(),
             swapped_fields: BTreeMap::new(),
             write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
+            renamable_kinds: vec![Kind::Campaign],
         }
     }
 

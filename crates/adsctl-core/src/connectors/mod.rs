@@ -141,9 +141,21 @@ pub struct Capabilities {
     /// record, compares fingerprints (`model::value_fingerprint`) with the one the read reports in
     /// `observed[model::fingerprint_key(field)]`.
     pub write_only_fields: BTreeMap<Kind, Vec<&'static str>>,
+    /// Kinds whose name the connector changes in place: an update's `set` then holds `name` (Str, the name to give
+    /// it; the operation's address already has it). An object of such a kind found by id under another name (an
+    /// `id:` pin, the id map) is renamed to the YAML's name instead of keeping its old one.
+    pub renamable_kinds: Vec<Kind>,
 }
 
+/// The field of an update that renames the object (see [`Capabilities::renamable_kinds`]).
+pub const NAME_FIELD: &str = "name";
+
 impl Capabilities {
+    /// Whether objects of this kind can be renamed in place.
+    pub fn renamable(&self, kind: Kind) -> bool {
+        self.renamable_kinds.contains(&kind)
+    }
+
     /// Whether objects of this kind carry an ownership marker on the platform.
     pub fn marked(&self, kind: Kind) -> bool {
         self.marked_kinds.contains(&kind)

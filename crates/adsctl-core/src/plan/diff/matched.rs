@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::identity::Matches;
 use super::ownership::{ownership, shown, Ownership};
 use super::{Ctx, Facts, IdMap, Planned};
-use crate::model::{fingerprint_key, value_fingerprint, Address, Resource, SmallMap};
+use crate::connectors::NAME_FIELD;
+use crate::model::{fingerprint_key, value_fingerprint, Address, Resource, SmallMap, Value};
 use crate::plan::{Action, BlockerKind, Change, FieldChange};
 
 /// Changes for every desired resource, in the order given.
@@ -101,6 +102,21 @@ fn update(
     let entry = m.entries[di];
     let mut fields = changed_fields(ctx, d, l, entry.map(|e| &e.applied));
     let mut notes = Vec::new();
+    let renamed_from = m.renamed.get(&di);
+    if let (Some(old), Some(new)) = (renamed_from, d.address.name()) {
+        if ctx.caps.renamable(d.kind) && !d.lifecycle.ignore_changes.iter().any(|i| i == NAME_FIELD) {
+            // The YAML names it: the platform's name follows (matched by id, so it is the same object).
+            fields.insert(
+                0,
+                FieldChange {
+                    field: NAME_FIELD.to_string(),
+                    before: Some(Value::Str(old.clone())),
+                    after: Some(Value::Str(new.to_string())),
+                    ..Default::default()
+                },
+            );
+        }
+    }
     let owner = ownership(
         ctx.caps,
         l,
@@ -139,10 +155,15 @@ fn update(
             Ownership::Owned => Action::NoOp,
         }
     };
-    if let Some(old) = m.renamed.get(&di) {
-        notes.push(format!(
-            "matched by id; it is named {old:?} on the platform (adsctl does not rename objects)"
-        ));
+    if let Some(old) = renamed_from {
+        if ctx.caps.renamable(d.kind) {
+            notes.push(format!("matched by id; renamed from {old:?}"));
+        } else {
+            notes.push(format!(
+                "matched by id; it is named {old:?} on the platform ({} cannot rename a {})",
+                ctx.account.platform, d.kind
+            ));
+        }
     }
     if fields.iter().any(|f| f.swapped) {
         notes.push("creative will be swapped: a new creative replaces the old".into());

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{
-    guardrails, order, spend, AccountInput, AccountPlan, Blocker, BlockerKind, Change, FieldChange, PlanError,
+    guardrails, order, spend, AccountInput, AccountPlan, Action, Blocker, BlockerKind, Change, FieldChange, PlanError,
     PlanErrors, PlanOptions,
 };
 use crate::connectors::Capabilities;
@@ -161,6 +161,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     drop(ids);
     drop(state);
     orphans::plan(&ctx, &desired, &live, &facts, &taken, &mut out);
+    note_renames(&ctx, &mut out.changes);
     if !opts.targets.is_empty() {
         target(&mut out, opts, &account.name);
     }
@@ -191,6 +192,57 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     blockers.extend(guardrails::check(&account, &plan, &live, &opts.allow_guardrails));
     plan.changes.shrink_to_fit();
     Ok((plan, blockers))
+}
+
+/// A create beside the pause or removal of an object of its kind under the same parent looks like a rename
+/// written without its id: both say so, since the plan makes a new object and the old one's history stays behind.
+fn note_renames(ctx: &Ctx, changes: &mut [Change]) {
+    let gone = |c: &Change| matches!(c.action, Action::Pause | Action::Remove);
+    let key = |c: &Change| (c.address.parent(), c.kind);
+    let leaving: FxHashMap<(Option<Address>, Kind), Vec<usize>> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| gone(c))
+        .fold(FxHashMap::default(), |mut m, (i, c)| {
+            m.entry(key(c)).or_default().push(i);
+            m
+        });
+    if leaving.is_empty() {
+        return;
+    }
+    let mut notes: Vec<(usize, String)> = Vec::new();
+    for (i, c) in changes.iter().enumerate().filter(|(_, c)| c.action == Action::Create) {
+        let Some(olds) = leaving.get(&key(c)) else { continue };
+        let Some(new) = c.address.name() else { continue };
+        for &o in olds {
+            let old = &changes[o];
+            let Some(old_name) = old.address.name() else { continue };
+            let how = if ctx.caps.renamable(c.kind) {
+                format!(
+                    "to rename it in place instead (keeping its history), give the YAML's {:?} its id: `id: \"{}\"`",
+                    new,
+                    old.id.as_deref().unwrap_or("…")
+                )
+            } else {
+                format!("{} cannot rename a {}: it is replaced", ctx.account.platform, c.kind)
+            };
+            notes.push((
+                i,
+                format!(
+                    "if this is {old_name:?} renamed: the plan makes a new {} and the old one leaves ({}); {how}",
+                    c.kind,
+                    old.action.as_str()
+                ),
+            ));
+            notes.push((
+                o,
+                format!("if {new:?} is this renamed: its history stays with this object; {how}"),
+            ));
+        }
+    }
+    for (i, n) in notes {
+        changes[i].notes.push(n);
+    }
 }
 
 /// Desired resources of another account, and duplicates (next to each other in the sorted list).
