@@ -8,7 +8,8 @@
 //! The checks (one test each, every target in turn; a failure names its target and the others still run):
 //! 1. lifecycle: an apply creates everything; a second plan is empty; a budget/status/text edit plans exactly those
 //!    updates and applies; an object taken out of the YAML is paused (`on_removed: pause`), then removed
-//!    (`on_removed: remove`); a campaign renamed with its id pinned is renamed in place (one update of `name`);
+//!    (`on_removed: remove`); a campaign renamed with its id pinned, then with `moved:`, is renamed in place (one
+//!    update of `name` each);
 //!    `plan --detailed-exitcode` exits 0 after each, on the runner and on a fresh one;
 //! 2. ownership: a runner with an empty state directory plans nothing and writes nothing after the apply; objects
 //!    someone else made under managed parents are listed as not managed and never touched, even with
@@ -491,6 +492,28 @@ fn lifecycle() {
         assert!(
             moved.is_subset(&addresses(&plan, "no_op")),
             "below the renamed campaign: {plan}"
+        );
+        let out = r.expect(&s, &["apply", "--auto-approve"], 0);
+        assert!(out.contains("1 succeeded, 0 failed, 0 skipped"), "{out}");
+        r.expect(&s, &["plan", "--detailed-exitcode"], 0);
+        r.expect(&r.fresh_state(), &["plan", "--detailed-exitcode"], 0);
+
+        // Renamed again without the pin, declared with `moved:`: renamed in place as well.
+        let newer = format!("{old} (renamed twice)");
+        let text = r
+            .read("campaigns.yaml")
+            .replacen(&to, &format!("  - name: {newer}\n"), 1);
+        let latest = Address::account(&campaign.account).child(Kind::Campaign, &newer);
+        std::fs::write(
+            r.dir.join("campaigns.yaml"),
+            format!("{text}moved:\n  - {{ from: \"{renamed}\", to: \"{latest}\" }}\n"),
+        )
+        .unwrap();
+        let plan = r.plan_json(&s);
+        assert_eq!(
+            changed_fields(&plan),
+            BTreeMap::from([(latest.to_string(), ("update".to_string(), vec!["name".to_string()]))]),
+            "a rename declared with moved:"
         );
         let out = r.expect(&s, &["apply", "--auto-approve"], 0);
         assert!(out.contains("1 succeeded, 0 failed, 0 skipped"), "{out}");

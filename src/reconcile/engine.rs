@@ -548,6 +548,12 @@ impl Reconciler for EngineReconciler {
                 .filter(|r| r.address.account == account.name)
                 .cloned()
                 .collect(),
+            moved: project
+                .moved
+                .iter()
+                .filter(|m| m.to.account == account.name)
+                .cloned()
+                .collect(),
         };
         let connectors = BTreeMap::from([(account.name.clone(), connector.clone())]);
         let plan: Plan = crate::plan::plan_project(

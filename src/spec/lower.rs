@@ -41,6 +41,8 @@ pub struct Lower<'a> {
     pub(crate) declared_nfc: rustc_hash::FxHashMap<Address, Span>,
     /// Resources pinned to a platform id, with where the id is written (`rules::duplicate_ids`).
     pub(crate) pinned: Vec<(Address, String, Span)>,
+    /// Renames declared with `moved:`, checked.
+    pub moved: Vec<crate::model::Moved>,
 }
 
 pub(crate) fn money_hint(c: Currency) -> String {
@@ -66,6 +68,7 @@ impl<'a> Lower<'a> {
             broken_accounts: BTreeSet::new(),
             declared_nfc: HashMap::default(),
             pinned: Vec::new(),
+            moved: Vec::new(),
         }
     }
 
@@ -572,6 +575,7 @@ impl<'a> Lower<'a> {
         self.declared.reserve(n);
         let mut lookalikes = Vec::new();
         let mut campaigns = Vec::new();
+        let mut moves = Vec::new();
         for file in &files {
             let lines = rules::single_line(file);
             self.problems(lines);
@@ -591,12 +595,16 @@ impl<'a> Lower<'a> {
             }
             lookalikes.extend(file.lookalike_audiences.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
+            moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
         for l in lookalikes {
             self.lookalike(l);
         }
         for c in campaigns {
             self.campaign(c);
+        }
+        for m in moves {
+            self.moved(m);
         }
         let pinned = std::mem::take(&mut self.pinned);
         let twice = rules::duplicate_ids(&pinned, |s| self.at(s));
@@ -934,6 +942,78 @@ impl<'a> Lower<'a> {
             hint,
         );
         None
+    }
+}
+
+impl Lower<'_> {
+    /// A `moved:` entry: two addresses of the same account, kind and parent; `to` declared, `from` not.
+    fn moved(&mut self, m: crate::spec::types::MovedSpec) {
+        let parse = |l: &mut Self, s: &S<String>, which: &str| match s.trim().parse::<Address>() {
+            Ok(a) if !a.path.is_empty() => Some(a),
+            _ => {
+                l.err(
+                    s.span,
+                    Code::InvalidValue,
+                    format!("`{which}` is not an address"),
+                    "write it as the plan and `adsctl state list` print it: `account/campaign/Name`",
+                );
+                None
+            }
+        };
+        let (Some(from), Some(to)) = (parse(self, &m.from, "from"), parse(self, &m.to, "to")) else {
+            return;
+        };
+        let same_place = from.account == to.account
+            && from.path.len() == to.path.len()
+            && from.parent() == to.parent()
+            && from.path.last().map(|p| p.0) == to.path.last().map(|p| p.0);
+        if !same_place {
+            self.err(
+                m.to.span,
+                Code::Constraint,
+                "`moved` renames an object: `from` and `to` must be the same kind under the same parent",
+                "an object cannot move to another account or parent; to rename a parent, list only the parent",
+            );
+            return;
+        }
+        if from == to {
+            self.err(
+                m.to.span,
+                Code::Constraint,
+                "`from` and `to` are the same address",
+                "remove the entry",
+            );
+            return;
+        }
+        if !self.declared.contains_key(&to) {
+            self.err(
+                m.to.span,
+                Code::UnknownReference,
+                format!("`to` names nothing the YAML declares: {to}"),
+                "write the new address of an object declared in these files",
+            );
+            return;
+        }
+        if self.declared.contains_key(&from) {
+            self.err(
+                m.from.span,
+                Code::Constraint,
+                format!("`from` is still declared in the YAML: {from}"),
+                "the old name must be gone from the YAML: rename the block, then list the rename here",
+            );
+            return;
+        }
+        if let Some(twice) = self.moved.iter().find(|x| x.to == to || x.from == from) {
+            let (which, a) = if twice.to == to { ("to", &to) } else { ("from", &from) };
+            self.err(
+                m.to.span,
+                Code::Constraint,
+                format!("two renames with the same `{which}`: {a}"),
+                "list each rename once",
+            );
+            return;
+        }
+        self.moved.push(crate::model::Moved { from, to });
     }
 }
 

@@ -223,6 +223,7 @@ fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
             root: dir.to_path_buf(),
             accounts: lower.accounts,
             resources: lower.resources,
+            moved: lower.moved,
         });
     }
     rules::drop_follow_on(&mut errors);

@@ -115,6 +115,22 @@ pub struct ResourceFile {
     /// Meta lookalike audiences.
     #[serde(default)]
     pub lookalike_audiences: Vec<Item<LookalikeAudience>>,
+    /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
+    /// renames it in place instead of making a new object and letting the old one go. Remove the entry once
+    /// applied (kept, it does nothing more).
+    #[serde(default)]
+    pub moved: Vec<Item<MovedSpec>>,
+}
+
+/// One rename: `{ from: acme/campaign/Spring, to: acme/campaign/Spring 2027 }` (addresses as `adsctl state list`
+/// and the plan print them).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovedSpec {
+    /// The old address.
+    pub from: S<String>,
+    /// The new address, declared in the YAML.
+    pub to: S<String>,
 }
 
 /// `lifecycle:` options every resource accepts.

@@ -15,7 +15,7 @@ mod value;
 pub use account::{Account, Guardrails, Platform, RemovalPolicy};
 pub use address::{Address, AddressParseError, Kind};
 pub use money::{group_thousands, Currency, Money, MoneyError};
-pub use project::Project;
+pub use project::{Moved, Project};
 pub use resource::{fingerprint_key, live_fingerprint, value_fingerprint, Lifecycle, Resource, SourceLocation};
 pub use small_map::{Key, SmallMap};
 pub use value::Value;

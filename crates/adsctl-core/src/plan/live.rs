@@ -146,6 +146,12 @@ fn account_input<'a>(
         from_cache: read.from_cache,
         state,
         pending,
+        moved: project
+            .moved
+            .iter()
+            .filter(|m| m.to.account == account.name)
+            .cloned()
+            .collect(),
     }
 }
 

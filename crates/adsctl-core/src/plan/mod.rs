@@ -305,6 +305,8 @@ pub struct AccountInput<'a> {
     pub state: Vec<StateEntry>,
     /// Creates journaled but never confirmed (an interrupted apply).
     pub pending: Vec<Intent>,
+    /// Renames the YAML declares in this account (`moved:`).
+    pub moved: Vec<crate::model::Moved>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -1,12 +1,12 @@
 //! Identity: which live object each desired resource is — its pinned id, else the id the id map remembers,
-//! else the one live object at its address.
+//! else the one live object at its address, else (a rename declared with `moved:`) the object at its old address.
 
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
 use super::IdMap;
-use crate::model::{Address, Resource};
+use crate::model::{Address, Moved, Resource};
 use crate::plan::PlanError;
 use crate::state::StateEntry;
 
@@ -90,6 +90,7 @@ pub(super) fn match_desired<'s>(
     desired: &[&Resource],
     live: &mut [Resource],
     ids: &IdMap<'s>,
+    moved: &[Moved],
     errors: &mut Vec<PlanError>,
 ) -> Matches<'s> {
     let mut m = Matches {
@@ -130,7 +131,29 @@ pub(super) fn match_desired<'s>(
                         .filter(|&i| !m.taken[i] && live[i].kind == d.kind)
                         .collect();
                     match candidates.len() {
-                        0 => None,
+                        // Renamed in the YAML (`moved:`): the object the id map remembers at the old address, or
+                        // the one live object there.
+                        0 => match moved.iter().find(|mv| mv.to == d.address) {
+                            Some(mv) => {
+                                let remembered = ids.by_address.get(&mv.from).copied();
+                                match remembered.and_then(|e| by_id(&e.id, live, &m.taken)) {
+                                    Some(i) => {
+                                        m.entries[di] = remembered;
+                                        Some(i)
+                                    }
+                                    None => {
+                                        let there: Vec<usize> = live_index
+                                            .by_address(&mv.from)
+                                            .iter()
+                                            .copied()
+                                            .filter(|&i| !m.taken[i] && live[i].kind == d.kind)
+                                            .collect();
+                                        (there.len() == 1).then(|| there[0])
+                                    }
+                                }
+                            }
+                            None => None,
+                        },
                         1 => Some(candidates[0]),
                         _ => {
                             errors.push(PlanError::Ambiguous {

@@ -157,10 +157,10 @@ fn update(
     };
     if let Some(old) = renamed_from {
         if ctx.caps.renamable(d.kind) {
-            notes.push(format!("matched by id; renamed from {old:?}"));
+            notes.push(format!("it is named {old:?} on the platform: renamed in place"));
         } else {
             notes.push(format!(
-                "matched by id; it is named {old:?} on the platform ({} cannot rename a {})",
+                "it is named {old:?} on the platform ({} cannot rename a {})",
                 ctx.account.platform, d.kind
             ));
         }

@@ -132,6 +132,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         from_cache,
         state,
         pending,
+        moved,
     } = input;
     let fingerprint = live_fingerprint.unwrap_or_else(|| super::file::fingerprint(&live));
     let ctx = Ctx {
@@ -148,7 +149,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
 
     let ids = IdMap::new(&state, &pending);
     let facts = Facts::new(&live, &ids);
-    let matches = identity::match_desired(&desired, &mut live, &ids, &mut errors);
+    let matches = identity::match_desired(&desired, &mut live, &ids, &moved, &mut errors);
     if !errors.is_empty() {
         return Err(PlanErrors(errors));
     }
