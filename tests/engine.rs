@@ -84,6 +84,7 @@ impl Env {
             root: self._dir.path().to_path_buf(),
             accounts: self.accounts.clone(),
             resources: desired.to_vec(),
+            moved: Vec::new(),
         }
     }
 

@@ -71,6 +71,7 @@ impl Env {
             root: self.dir.path().to_path_buf(),
             accounts: BTreeMap::from([(self.account.name.clone(), self.account.clone())]),
             resources: desired.to_vec(),
+            moved: Vec::new(),
         };
         let connectors: BTreeMap<String, Arc<dyn Connector>> =
             BTreeMap::from([(self.account.name.clone(), self.mem.clone() as Arc<dyn Connector>)]);

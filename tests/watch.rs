@@ -164,6 +164,7 @@ fn load_fake(dir: &Path) -> Result<Project, LoadError> {
         root: dir.to_path_buf(),
         accounts,
         resources,
+        moved: Vec::new(),
     })
 }
 
