@@ -11,6 +11,10 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/src/google_ads/gaql.rs",
         include_str!("../crates/adsctl-emulator/src/google_ads/gaql.rs"),
     ),
+    (
+        "crates/adsctl-emulator/tests/emulator_tiktok.rs",
+        include_str!("../crates/adsctl-emulator/tests/emulator_tiktok.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

@@ -62,6 +62,7 @@ impl Default for EmulatorConfig {
 pub struct RateLimits {
     pub google_ads: GoogleRateLimits,
     pub meta: MetaRateLimits,
+    pub tiktok: TikTokRateLimits,
 }
 
 /// Google Ads: requests per second per customer (the real service answers RESOURCE_EXHAUSTED when a
@@ -93,6 +94,16 @@ impl Default for MetaRateLimits {
     }
 }
 
+/// TikTok: queries per second per developer app and endpoint (code 40100) and per advertiser (code 40133), both
+/// answered with HTTP 200 and no rate-limit headers. Off by default so that benchmarks are not throttled (the
+/// published Basic tier is 10 QPS per endpoint).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TikTokRateLimits {
+    pub requests_per_second_per_endpoint: Option<u32>,
+    pub requests_per_second_per_advertiser: Option<u32>,
+}
+
 /// The `--seed` YAML file.
 ///
 /// ```yaml
@@ -103,12 +114,19 @@ impl Default for MetaRateLimits {
 /// meta:
 ///   ad_accounts:
 ///     - { id: act_1234567890, currency: USD, timezone_name: America/Los_Angeles, name: Acme }
+/// tiktok:
+///   advertisers:
+///     - { advertiser_id: "7000000000000000001", currency: USD, timezone: America/Los_Angeles, name: Acme }
+///   access_tokens: [my-long-lived-token]
+///   apps:
+///     - { app_id: "7100000000000000002", secret: my-app-secret }
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeedFile {
     pub google_ads: GoogleSeed,
     pub meta: MetaSeed,
+    pub tiktok: TikTokSeed,
 }
 
 impl SeedFile {
@@ -198,6 +216,45 @@ pub struct MetaAppSeed {
     pub app_secret: String,
 }
 
+/// The `tiktok:` section of the seed file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TikTokSeed {
+    pub advertisers: Vec<TikTokAdvertiserSeed>,
+    /// Long-lived access tokens accepted in addition to the well-known default (they reach every advertiser).
+    pub access_tokens: Vec<String>,
+    /// Developer apps (id and secret) in addition to the well-known default.
+    pub apps: Vec<TikTokAppSeed>,
+    /// How long a custom audience is processed before it is ready (default 2000).
+    pub audience_processing_delay_ms: Option<u64>,
+    /// Ads whose name or text contains this are rejected after review (default DISAPPROVE_ME).
+    pub disapprove_trigger: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TikTokAdvertiserSeed {
+    /// Decimal digits (an int64).
+    pub advertiser_id: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default = "default_tiktok_timezone")]
+    pub timezone: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TikTokAppSeed {
+    pub app_id: String,
+    pub secret: String,
+}
+
+fn default_tiktok_timezone() -> String {
+    "America/Los_Angeles".to_string()
+}
+
 fn default_currency() -> String {
     "USD".to_string()
 }
@@ -218,6 +275,18 @@ mod tests {
         .unwrap();
         assert_eq!(seed.meta.ad_accounts.len(), 1);
         assert_eq!(seed.meta.extra["disapprove_trigger"], serde_json::json!("BADWORD"));
-        assert!(serde_yaml::from_str::<SeedFile>("tiktok: {}\n").is_err());
+        assert!(serde_yaml::from_str::<SeedFile>("snapchat: {}\n").is_err());
+    }
+
+    #[test]
+    fn tiktok_seed_section() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "tiktok:\n  advertisers:\n    - { advertiser_id: \"7000000000000000042\", currency: JPY }\n  access_tokens: [t1]\n  apps:\n    - { app_id: \"71\", secret: s }\n",
+        )
+        .unwrap();
+        assert_eq!(seed.tiktok.advertisers[0].currency, "JPY");
+        assert_eq!(seed.tiktok.advertisers[0].timezone, "America/Los_Angeles");
+        assert_eq!(seed.tiktok.access_tokens, vec!["t1".to_string()]);
+        assert!(serde_yaml::from_str::<SeedFile>("tiktok: {advertiser: []}\n").is_err());
     }
 }

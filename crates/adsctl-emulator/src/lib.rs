@@ -22,7 +22,8 @@
 //! - platform routes under `/_emulator/<platform>/…` (see each platform)
 //!
 //! Writing a platform: implement [`PlatformEmulator`] and add one line to [`build_platforms`]. Its router
-//! must use paths no other platform uses (Google: `/v25/…`, `/token`, `/o/oauth2/…`); the core wraps it in
+//! must use paths no other platform uses (Google: `/v25/…`, `/token`, `/o/oauth2/…`; TikTok: `/open_api/…`,
+//! `/portal/auth`); the core wraps it in
 //! fault injection and request counting. Per request, the platform may set the response extensions
 //! [`OperationCount`] (operations carried) and [`EndpointLabel`] (`"POST /v25/customers/{customerId}/…"`,
 //! when it matches with a catch-all), and must honour [`ReadLag`] on reads. Shared settings (token TTL, review
@@ -36,6 +37,7 @@ pub mod meta;
 pub mod platform;
 pub mod rng;
 pub mod server;
+pub mod tiktok;
 
 use std::any::Any;
 use std::net::SocketAddr;
@@ -94,7 +96,7 @@ impl Platforms {
     pub fn get<P: PlatformEmulator>(&self) -> Option<Arc<P>> {
         self.list.iter().find_map(|(_, any)| any.clone().downcast::<P>().ok())
     }
-    /// A platform by name (`google_ads`, `meta`).
+    /// A platform by name (`google_ads`, `meta`, `tiktok`).
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn PlatformEmulator>> {
         self.all().find(|p| p.name() == name).cloned()
     }
@@ -105,6 +107,7 @@ pub fn build_platforms(config: &EmulatorConfig) -> Platforms {
     let mut p = Platforms::default();
     p.add(Arc::new(google_ads::GoogleAdsEmulator::new(config)));
     p.add(Arc::new(meta::MetaEmulator::new(config)));
+    p.add(Arc::new(tiktok::TikTokEmulator::new(config)));
     p
 }
 

@@ -28,7 +28,7 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads` or `meta`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta` or `tiktok`: used in admin paths (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;
@@ -52,4 +52,12 @@ pub mod defaults {
     pub const META_APP_ID: &str = "100000000000001";
     pub const META_APP_SECRET: &str = "emulator-app-secret";
     pub const META_ACCESS_TOKEN: &str = "EAAemulator-long-lived-access-token";
+    /// The TikTok developer app (`app_id`, `secret` of `/oauth2/access_token/`).
+    pub const TIKTOK_APP_ID: &str = "7100000000000000001";
+    pub const TIKTOK_APP_SECRET: &str = "emulator-tiktok-app-secret";
+    /// A long-lived advertiser token (`Access-Token` header): never expires, reaches every advertiser (those a
+    /// caller names are created on first use unless `auto_create_accounts` is off).
+    pub const TIKTOK_ACCESS_TOKEN: &str = "emulator-tiktok-long-lived-access-token";
+    /// The advertiser an authorization covers when no advertiser exists yet.
+    pub const TIKTOK_ADVERTISER_ID: &str = "7000000000000000001";
 }
