@@ -447,7 +447,22 @@ impl Run<'_> {
         parent: Option<&str>,
     ) -> Result<String, OpOutcome> {
         let acct = self.account().to_string();
-        match self.conn.client.post(path, body, Retry::All).await {
+        let mut answer = self.conn.client.post(path, body, Retry::All).await;
+        if let Ok(data) = &answer {
+            if answered_deleted(data) {
+                // The request_id was used before for an object since deleted (the same create wanted again the
+                // same day): TikTok answered that object. A fresh request_id makes a new one.
+                let mut fresh = body.clone();
+                let old = body.get("request_id").unwrap_or_default().to_string();
+                fresh.put(
+                    "request_id",
+                    &request_id_for(&format!("{old}|after-delete|{:016x}", fastrand::u64(..))),
+                );
+                tracing::info!(address = %self.ops[i].address, "tiktok: the request_id named a deleted object; sending a fresh one");
+                answer = self.conn.client.post(path, &fresh, Retry::All).await;
+            }
+        }
+        match answer {
             Ok(data) => created_id(&data, keys).ok_or_else(|| {
                 OpOutcome::Failed(OpError {
                     code: "decode".into(),
@@ -1082,6 +1097,21 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// A create's answer that shows a deleted object (`primary_status` STATUS_DELETE, `secondary_status`
+/// …_STATUS_DELETE): a `request_id` TikTok had already seen.
+fn answered_deleted(data: &RawValue) -> bool {
+    let Ok(v) = serde_json::from_str::<HashMap<String, Box<RawValue>>>(data.get()) else {
+        return false;
+    };
+    ["primary_status", "secondary_status", "operation_status"]
+        .iter()
+        .any(|k| {
+            v.get(*k)
+                .and_then(|r| serde_json::from_str::<String>(r.get()).ok())
+                .is_some_and(|s| s == "STATUS_DELETE" || s.ends_with("_STATUS_DELETE") || s == "DELETE")
+        })
 }
 
 /// `ad/create/`'s answer: `ad_ids` in the order of `creatives`, and the creatives' names when the answer lists

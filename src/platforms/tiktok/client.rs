@@ -534,13 +534,30 @@ impl TikTokClient {
         .await
     }
 
-    /// Every row of a list endpoint: `page` from 1 at `page_size`, until `page_info.total_page`.
+    /// Every row of a list endpoint: `page` from 1 at `page_size`, until `page_info.total_page`. An endpoint
+    /// that refuses the page size (40002 on `page_size`: the pack's only figure for `ad/get/` is the Smart+
+    /// sibling's 100, where the ad group's is 1,000) is asked again at the maximum its message names (else 100),
+    /// remembered for the process.
     pub async fn get_all(&self, path: &str, query: Query, page_size: u32) -> Result<Vec<Box<RawValue>>, CallError> {
+        let key = format!("{}|{path}", self.cfg.base_url);
+        let mut page_size = page_size.min(page_cap(&key).unwrap_or(u32::MAX)).max(1);
         let mut out = Vec::new();
         let mut page: u64 = 1;
         loop {
             let q = query.clone().plain("page", page).plain("page_size", page_size);
-            let data = self.get(path, q).await?;
+            let data = match self.get(path, q).await {
+                Ok(d) => d,
+                Err(CallError::Api(e)) if e.code == 40002 && e.message.starts_with("page_size") && page_size > 1 => {
+                    let cap = named_maximum(&e.message)
+                        .filter(|m| *m < page_size)
+                        .unwrap_or(100.min(page_size - 1));
+                    tracing::info!(path = %path, page_size = cap, "tiktok: page size refused, asking again at the named maximum");
+                    set_page_cap(&key, cap);
+                    page_size = cap;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let d: ListData = serde_json::from_str(data.get()).map_err(|e| CallError::Decode {
                 message: format!("GET {path}: not a list page: {e}"),
             })?;
@@ -554,6 +571,33 @@ impl TikTokClient {
         }
         Ok(out)
     }
+}
+
+fn page_caps() -> &'static Mutex<HashMap<String, u32>> {
+    static CAPS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+    CAPS.get_or_init(Default::default)
+}
+
+fn page_cap(key: &str) -> Option<u32> {
+    page_caps()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(key)
+        .copied()
+}
+
+fn set_page_cap(key: &str, cap: u32) {
+    page_caps()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key.to_string(), cap);
+}
+
+/// The maximum a message names: "… less than or equal to 100."
+fn named_maximum(message: &str) -> Option<u32> {
+    let rest = &message[message.find("less than or equal to")? + "less than or equal to".len()..];
+    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|n| *n > 0)
 }
 
 enum Send<'a> {
@@ -618,6 +662,15 @@ mod tests {
             r#"{"advertiser_id":"7000000000000000001","budget":1234567890123.45,"special_industries":[]}"#
         );
         assert!(b.raw("x", "not json".into()).is_err());
+    }
+
+    #[test]
+    fn page_size_maxima_are_read_from_the_message() {
+        assert_eq!(
+            named_maximum("page_size: Must be greater than or equal to 1 and less than or equal to 100."),
+            Some(100)
+        );
+        assert_eq!(named_maximum("page_size: bad"), None);
     }
 
     #[test]

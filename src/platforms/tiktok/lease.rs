@@ -126,11 +126,13 @@ pub async fn acquire(
     b.put("objective_type", "TRAFFIC");
     b.put("budget_mode", "BUDGET_MODE_INFINITE");
     b.put("operation_status", "DISABLE");
-    // idempotent if the answer is lost and the client sends it again
+    // idempotent if the answer is lost and the client sends it again; a new one for every attempt to lease (a
+    // repeat of an earlier attempt's request_id would answer its deleted campaign)
     let rid = super::apply::request_id_for(&format!(
-        "lease|{}|{holder}|{}",
+        "lease|{}|{holder}|{}|{:016x}",
         conn.client.advertiser_id,
-        until.timestamp()
+        until.timestamp(),
+        fastrand::u64(..)
     ));
     b.put("request_id", &rid);
     let data = conn.client.post("campaign/create/", &b, Retry::All).await?;
