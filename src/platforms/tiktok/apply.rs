@@ -562,7 +562,8 @@ impl Run<'_> {
             ad_name: Option<String>,
         }
         let c = self.conn;
-        let (path, filter, id_of): (&str, serde_json::Value, fn(&Row) -> Option<(&mapping::Id, &String)>) = match kind {
+        type IdOf = fn(&Row) -> Option<(&mapping::Id, &String)>;
+        let (path, filter, id_of): (&str, serde_json::Value, IdOf) = match kind {
             Kind::Campaign => (
                 super::read::CAMPAIGN_GET,
                 serde_json::json!({ "campaign_name": name }),
@@ -823,8 +824,8 @@ impl Run<'_> {
     /// New ads: one `ad/create/` per ad group (up to 20 creatives); changed and adopted ads: one `ad/update/` per
     /// ad group.
     async fn ads(&mut self) -> Result<(), ConnectorError> {
-        let mut creates: BTreeMap<String, Vec<(usize, serde_json::Map<String, serde_json::Value>)>> = BTreeMap::new();
-        let mut updates: BTreeMap<String, Vec<(usize, serde_json::Map<String, serde_json::Value>)>> = BTreeMap::new();
+        let mut creates: BTreeMap<String, Vec<(usize, Creative)>> = BTreeMap::new();
+        let mut updates: BTreeMap<String, Vec<(usize, Creative)>> = BTreeMap::new();
         for i in self.open(Kind::Ad) {
             if let Some(reason) = self.failed_dependency(i) {
                 self.out[i] = Some(OpOutcome::Skipped { reason });

@@ -348,7 +348,7 @@ impl PlatformAuth for TikTokAuth {
                         .collect()
                 })
                 .unwrap_or_default();
-            if !reached.iter().any(|a| *a == wanted) {
+            if !reached.contains(&wanted) {
                 return Err(AuthError::Invalid {
                     account: account.name.clone(),
                     message: format!("the token does not reach advertiser {wanted}"),

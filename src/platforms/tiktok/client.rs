@@ -629,6 +629,7 @@ pub fn multipart(boundary: &str, fields: &[(&str, &str)], file: (&str, &str, &[u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platforms::tiktok::auth::TikTokCredentials;
 
     #[test]
     fn query_objects_are_one_json_string() {
@@ -662,6 +663,137 @@ mod tests {
             r#"{"advertiser_id":"7000000000000000001","budget":1234567890123.45,"special_industries":[]}"#
         );
         assert!(b.raw("x", "not json".into()).is_err());
+    }
+
+    /// A TikTok front end on loopback that answers the `n`-th request with `answers[n]` (the last one
+    /// repeated), and records each request's method, path, query, `Access-Token` and `Authorization` headers.
+    async fn stub(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let log = log.clone();
+            let answers = answers.clone();
+            async move {
+                let h = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                        .to_string()
+                };
+                let line = format!(
+                    "{} {} {} token={} auth={}",
+                    req.method(),
+                    req.uri().path(),
+                    req.uri().query().unwrap_or(""),
+                    h("access-token"),
+                    h("authorization")
+                );
+                let n = {
+                    let mut l = log.lock().unwrap();
+                    l.push(line);
+                    l.len() - 1
+                };
+                let (status, body) = answers[n.min(answers.len() - 1)];
+                (axum::http::StatusCode::from_u16(status).unwrap(), body.to_string())
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    fn client(url: &str) -> TikTokClient {
+        let cfg = TikTokConfig {
+            retry_min_delay: Duration::from_millis(1),
+            retry_max_delay: Duration::from_millis(2),
+            rate_limit_wait: Duration::from_millis(1),
+            rate_limit_long_wait: Duration::from_millis(2),
+            requests_per_second: 1_000_000,
+            ..TikTokConfig::for_endpoint(url).unwrap()
+        };
+        TikTokClient::new(cfg, TikTokCredentials::token("stub-token-0123456789"), "tt", "7").unwrap()
+    }
+
+    const OK: &str = r#"{"code":0,"message":"OK","request_id":"r","data":{"campaign_id":"1"}}"#;
+
+    #[tokio::test]
+    async fn only_retryable_codes_are_sent_again() {
+        let answers = |first: &'static str| vec![(200, first), (200, OK)];
+        for code in [40100, 40016, 40133, 40202, 50000, 50002, 51305, 60001] {
+            let body: &'static str =
+                Box::leak(format!(r#"{{"code":{code},"message":"x","request_id":"r","data":{{}}}}"#).into_boxed_str());
+            let (url, seen) = stub(answers(body)).await;
+            let c = client(&url);
+            assert!(
+                c.post("campaign/create/", &Body::new(), Retry::All).await.is_ok(),
+                "{code}"
+            );
+            assert_eq!(seen.lock().unwrap().len(), 2, "{code} is retried");
+        }
+        for code in [40000, 40001, 40002, 40007, 40011, 40050, 40105, 51021] {
+            let body: &'static str =
+                Box::leak(format!(r#"{{"code":{code},"message":"x","request_id":"r","data":{{}}}}"#).into_boxed_str());
+            let (url, seen) = stub(answers(body)).await;
+            let c = client(&url);
+            let e = c.post("campaign/create/", &Body::new(), Retry::All).await.unwrap_err();
+            assert_eq!(e.api().map(|a| a.code), Some(code));
+            assert_eq!(seen.lock().unwrap().len(), 1, "{code} is final");
+        }
+        // a server error (HTTP 5xx, or code 50000) may have run: not sent again for a create TikTok cannot
+        // deduplicate; a rate limit was refused before running: sent again
+        let (url, seen) = stub(vec![(502, "bad gateway"), (200, OK)]).await;
+        let e = client(&url)
+            .post("ad/create/", &Body::new(), Retry::RefusedOnly)
+            .await
+            .unwrap_err();
+        assert!(e.outcome_unknown() && e.answered(), "{e:?}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        let (url, seen) = stub(vec![(502, "bad gateway"), (200, OK)]).await;
+        assert!(client(&url).get("campaign/get/", Query::new()).await.is_ok());
+        assert_eq!(seen.lock().unwrap().len(), 2, "HTTP 5xx is retried for reads");
+        let (url, seen) = stub(vec![(200, r#"{"code":40100,"message":"x","data":{}}"#), (200, OK)]).await;
+        assert!(client(&url)
+            .post("ad/create/", &Body::new(), Retry::RefusedOnly)
+            .await
+            .is_ok());
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn requests_carry_the_access_token_header_and_json_query_values() {
+        let (url, seen) = stub(vec![(
+            200,
+            r#"{"code":0,"message":"OK","data":{"list":[],"page_info":{"total_page":1}}}"#,
+        )])
+        .await;
+        let c = client(&url);
+        let q = Query::new()
+            .plain("advertiser_id", "7")
+            .json("filtering", &serde_json::json!({"campaign_ids": ["1"]}));
+        c.get_all("campaign/get/", q, 1000).await.unwrap();
+        let line = seen.lock().unwrap()[0].clone();
+        assert!(line.starts_with("GET /open_api/v1.3/campaign/get/ "), "{line}");
+        assert!(
+            line.contains("filtering=%7B%22campaign_ids%22%3A%5B%221%22%5D%7D"),
+            "{line}"
+        );
+        assert!(line.contains("page=1&page_size=1000"), "{line}");
+        assert!(
+            line.contains("token=stub-token-0123456789 auth=-"),
+            "never Bearer: {line}"
+        );
+        // an error's text never carries the token, even when the server echoes it
+        let (url, _) = stub(vec![(
+            200,
+            r#"{"code":40105,"message":"token stub-token-0123456789 is invalid","data":{}}"#,
+        )])
+        .await;
+        let e = client(&url).get("campaign/get/", Query::new()).await.unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("stub-token-0123456789"), "{e:?}");
+        let ce = e.into_connector_error("tt");
+        assert!(matches!(ce, ConnectorError::Auth { .. }));
     }
 
     #[test]

@@ -232,7 +232,8 @@ pub async fn metrics(
     let mut out = Vec::new();
     for v in &rows {
         if let Some(r) = normalise(v, id_key, kind, &names).map_err(decode_err)? {
-            if names.get(&r.id).is_some_and(|n| super::lease::is_lease_name(n)) {
+            // lease campaigns never deliver; they are not the account's campaigns
+            if super::lease::is_lease_name(&r.name) {
                 continue;
             }
             out.push(r);
