@@ -985,3 +985,140 @@ async fn validate_sends_nothing_and_health_reads_the_advertiser() {
     let h = conn.health(&account).await.unwrap();
     assert!(h.ok, "{h:?}");
 }
+
+#[tokio::test]
+async fn a_cbo_campaign_takes_its_ad_groups_optimization_goal() {
+    let env = Env::start().await;
+    let adv = "7000000000000000113";
+    env.add_advertiser(adv, "USD").await;
+    let account = env.account("tt", adv);
+    let conn = env.connector(&account);
+    let mut t = tree("tt", "Optimised", 1);
+    if let OpAction::Create { fields } = &mut t.ops[0].action {
+        fields.insert("budget_optimize_on".into(), Value::Bool(true));
+        fields.insert("objective_type".into(), Value::str("web_conversions"));
+    }
+    if let OpAction::Create { fields } = &mut t.ops[1].action {
+        for k in ["budget", "budget_mode", "pacing", "bid_price"] {
+            fields.remove(k);
+        }
+        fields.insert("optimization_goal".into(), Value::str("convert"));
+        fields.insert("billing_event".into(), Value::str("ocpm"));
+        fields.insert("bid_type".into(), Value::str("bid_type_no_bid"));
+    }
+    let out = conn.apply(&account, &t).await.unwrap();
+    applied(&out);
+    let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    let c = find(&snap.resources, "tt/campaign/Optimised");
+    assert_eq!(c.fields.get("budget_optimize_on"), Some(&Value::Bool(true)));
+    assert_eq!(c.fields.get("budget"), Some(&usd("75.25")));
+}
+
+mod auth_flows {
+    use super::*;
+    use adsctl::auth::{Auth, LoginRequest, PlatformAuth, Validation};
+    use adsctl::platforms::tiktok::TikTokAuth;
+    use adsctl::secret::Secret;
+
+    fn auth(dir: &std::path::Path, vars: &[(&str, String)]) -> Auth {
+        let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Auth::with_env(dir, Arc::new(move |k: &str| vars.get(k).cloned()))
+    }
+
+    #[tokio::test]
+    async fn login_exchange_and_validate_against_the_emulator() {
+        let env = Env::start().await;
+        let adv = "7000000000000000114";
+        env.add_advertiser(adv, "USD").await;
+        let account = env.account("tt", adv);
+        let dir = tempfile::tempdir().unwrap();
+        let a = auth(
+            dir.path(),
+            &[
+                ("TIKTOK_APP_ID", defaults::TIKTOK_APP_ID.to_string()),
+                ("TIKTOK_APP_SECRET", defaults::TIKTOK_APP_SECRET.to_string()),
+            ],
+        );
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let url = TikTokAuth
+            .authorize_url(
+                &a,
+                &account,
+                None,
+                LoginRequest {
+                    redirect: "http://127.0.0.1:9/callback".into(),
+                    state: Secret::new("state-0123456789"),
+                    challenge,
+                },
+            )
+            .unwrap();
+        assert_eq!(url.path(), "/portal/auth");
+        let q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q.get("app_id").map(String::as_str), Some(defaults::TIKTOK_APP_ID));
+        assert_eq!(q.get("state").map(String::as_str), Some("state-0123456789"));
+        assert!(!q.contains_key("code_challenge"), "no PKCE: {url}");
+        assert_eq!(TikTokAuth.code_param(), "auth_code");
+
+        let code = env
+            .admin(
+                "/_emulator/tiktok/auth_codes",
+                json!({"app_id": defaults::TIKTOK_APP_ID, "advertiser_ids": [adv]}),
+            )
+            .await["auth_code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let kind = TikTokAuth
+            .exchange(
+                &a,
+                &account,
+                None,
+                Secret::new(code.clone()),
+                verifier,
+                "http://127.0.0.1:9/callback",
+            )
+            .await
+            .unwrap();
+        let creds = kind.get::<TikTokCredentials>().unwrap();
+        assert_eq!(creds.advertiser_ids, vec![adv.to_string()]);
+        assert_eq!(kind.expires_at(), None, "advertiser tokens do not expire");
+        // the code works once
+        let (_, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let again = TikTokAuth
+            .exchange(
+                &a,
+                &account,
+                None,
+                Secret::new(code.clone()),
+                verifier,
+                "http://127.0.0.1:9/callback",
+            )
+            .await
+            .unwrap_err();
+        assert!(!again.to_string().contains(&code), "{again}");
+        let mut kind2 = kind.clone();
+        assert!(
+            !TikTokAuth.refresh(&a, &account, &mut kind2).await.unwrap(),
+            "nothing to refresh"
+        );
+        let mut v = Validation::default();
+        TikTokAuth.validate(&a, &account, &kind, &mut v).await.unwrap();
+        assert_eq!(v.currency.as_deref(), Some("USD"));
+        assert_eq!(v.time_zone.as_deref(), Some("UTC"));
+        // the token works for the connector
+        let conn = TikTokConnector::with(&account, env.config(), creds.clone()).unwrap();
+        conn.read(&account, &ReadRequest::default()).await.unwrap();
+        // a revoked token is invalid, said without the token
+        env.raw_post(
+            "oauth2/revoke_token/",
+            json!({"app_id": defaults::TIKTOK_APP_ID, "secret": defaults::TIKTOK_APP_SECRET, "access_token": creds.access_token.expose()}),
+        )
+        .await;
+        let e = TikTokAuth
+            .validate(&a, &account, &kind, &mut Validation::default())
+            .await
+            .unwrap_err();
+        assert!(e.is_invalid_grant(), "{e:?}");
+        assert!(!format!("{e} {e:?}").contains(creds.access_token.expose()));
+    }
+}
