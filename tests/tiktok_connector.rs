@@ -591,6 +591,19 @@ async fn a_campaign_removed_and_wanted_again_the_same_day_is_made_anew() {
             .await
             .unwrap(),
     );
+    // removing it again (a resend after a lost answer, someone else's deletion) is done, not an error
+    let addr = Address::account("tt").child(Kind::Campaign, "Again");
+    applied(
+        &conn
+            .apply(
+                &account,
+                &ApplyBatch {
+                    ops: vec![op(addr, OpAction::Remove { id: first[0].clone() }, None)],
+                },
+            )
+            .await
+            .unwrap(),
+    );
     // the same create, the same day: its request_id answers the deleted campaign, so a fresh one is sent
     let second = applied(&conn.apply(&account, &one).await.unwrap());
     assert_ne!(first, second);

@@ -1008,50 +1008,80 @@ impl Run<'_> {
 
     // ------------------------------------------------------------------------------------------ statuses
 
-    async fn status_call(&self, kind: Kind, status: Status, ids: &[String]) -> Result<(), CallError> {
-        let Some((path, key)) = status_path(kind) else {
-            return Ok(());
-        };
+    /// One call for `ids`: a status update of `kind`, or (`status` None) the deletion of audiences.
+    async fn ids_call(&self, kind: Kind, status: Option<Status>, ids: &[String]) -> Result<(), CallError> {
         let mut b = self.body();
-        b.put(key, ids);
-        b.put("operation_status", status.wire());
+        let path = match (status, status_path(kind)) {
+            (Some(st), Some((path, key))) => {
+                b.put(key, ids);
+                b.put("operation_status", st.wire());
+                path
+            }
+            _ => {
+                b.put("custom_audience_ids", ids);
+                "dmp/custom_audience/delete/"
+            }
+        };
         self.conn.client.post(path, &b, Retry::All).await.map(|_| ())
     }
 
-    /// One status call per kind and status for every 20 ids; a call TikTok refuses is split to find which
-    /// object it was about.
+    /// The operations' ids in calls of `max`; a call TikTok refuses is split to find which object it was about.
+    /// A deletion answered "does not exist" / "has been deleted" (a resend after a lost answer, someone else's
+    /// deletion) is done.
+    async fn send_ids(
+        &mut self,
+        kind: Kind,
+        status: Option<Status>,
+        ops: Vec<usize>,
+        max: usize,
+    ) -> Result<(), ConnectorError> {
+        let deleting = matches!(status, None | Some(Status::Delete));
+        let gone = |e: &CallError| {
+            deleting
+                && e.api()
+                    .is_some_and(|a| a.code == 40007 || (a.code == 40002 && a.message.contains("has been deleted")))
+        };
+        let ops: Vec<usize> = ops
+            .into_iter()
+            .filter(|i| !matches!(self.out[*i], Some(OpOutcome::Failed(_) | OpOutcome::Skipped { .. })))
+            .collect();
+        for chunk in ops.chunks(max) {
+            let ids: Vec<String> = chunk.iter().filter_map(|i| self.ids[*i].clone()).collect();
+            match self.ids_call(kind, status, &ids).await {
+                Ok(()) => {}
+                Err(CallError::Blocked(t)) => return Err(ConnectorError::Wait(t)),
+                Err(e) if chunk.len() > 1 && e.api().is_some_and(|a| a.class() == ErrorClass::Permanent) => {
+                    for &i in chunk {
+                        let id = self.ids[i].clone().unwrap_or_default();
+                        match self.ids_call(kind, status, &[id]).await {
+                            Ok(()) => {}
+                            Err(CallError::Blocked(t)) => return Err(ConnectorError::Wait(t)),
+                            Err(e) if gone(&e) => {}
+                            Err(e) => self.out[i] = failed(self.op_error(&e)),
+                        }
+                    }
+                }
+                Err(e) if gone(&e) => {}
+                Err(e) => {
+                    let err = self.op_error(&e);
+                    for &i in chunk {
+                        self.out[i] = failed(err.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One status call per kind and status for every 20 ids.
     async fn send_statuses(&mut self) -> Result<(), ConnectorError> {
         let statuses = std::mem::take(&mut self.statuses);
         if self.validate {
             return Ok(());
         }
         for ((rank, status), ops) in statuses {
-            let kind = kind_of_rank(rank);
-            let ops: Vec<usize> = ops
-                .into_iter()
-                .filter(|i| !matches!(self.out[*i], Some(OpOutcome::Failed(_) | OpOutcome::Skipped { .. })))
-                .collect();
-            for chunk in ops.chunks(MAX_STATUS_IDS) {
-                let ids: Vec<String> = chunk.iter().filter_map(|i| self.ids[*i].clone()).collect();
-                match self.status_call(kind, status, &ids).await {
-                    Ok(()) => {}
-                    Err(CallError::Blocked(t)) => return Err(ConnectorError::Wait(t)),
-                    Err(e) if chunk.len() > 1 && e.api().is_some_and(|a| a.class() == ErrorClass::Permanent) => {
-                        for &i in chunk {
-                            let id = self.ids[i].clone().unwrap_or_default();
-                            if let Err(e) = self.status_call(kind, status, &[id]).await {
-                                self.out[i] = failed(self.op_error(&e));
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let err = self.op_error(&e);
-                        for &i in chunk {
-                            self.out[i] = failed(err.clone());
-                        }
-                    }
-                }
-            }
+            self.send_ids(kind_of_rank(rank), Some(status), ops, MAX_STATUS_IDS)
+                .await?;
         }
         Ok(())
     }
@@ -1076,26 +1106,7 @@ impl Run<'_> {
         if self.validate {
             return Ok(());
         }
-        for chunk in audiences.chunks(MAX_AUDIENCE_IDS) {
-            let ids: Vec<String> = chunk.iter().filter_map(|i| self.ids[*i].clone()).collect();
-            let mut b = self.body();
-            b.put("custom_audience_ids", &ids);
-            match self
-                .conn
-                .client
-                .post("dmp/custom_audience/delete/", &b, Retry::All)
-                .await
-            {
-                Ok(_) => {}
-                Err(CallError::Blocked(t)) => return Err(ConnectorError::Wait(t)),
-                Err(e) => {
-                    let err = self.op_error(&e);
-                    for &i in chunk {
-                        self.out[i] = failed(err.clone());
-                    }
-                }
-            }
-        }
+        self.send_ids(Kind::Audience, None, audiences, MAX_AUDIENCE_IDS).await?;
         Ok(())
     }
 }
