@@ -1135,3 +1135,94 @@ mod auth_flows {
         assert!(!format!("{e} {e:?}").contains(creds.access_token.expose()));
     }
 }
+
+#[tokio::test]
+async fn an_ad_create_whose_answer_never_comes_is_not_sent_again() {
+    let env = Env::start().await;
+    let adv = "7000000000000000115";
+    env.add_advertiser(adv, "USD").await;
+    let account = env.account("tt", adv);
+    let conn = env.connector(&account);
+    let t = tree("tt", "Silent", 2);
+    let ids = applied(
+        &conn
+            .apply(
+                &account,
+                &ApplyBatch {
+                    ops: t.ops[..2].to_vec(),
+                },
+            )
+            .await
+            .unwrap(),
+    );
+    let ads: Vec<Operation> = t.ops[2..]
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            o.parent = Some(IdRef::Known(ids[1].clone()));
+            o
+        })
+        .collect();
+    // every answer is lost (the writes commit), look-ups included
+    env.admin("/_emulator/faults", json!({"lost": 1.0})).await;
+    env.reset_counters();
+    let out = conn.apply(&account, &ApplyBatch { ops: ads }).await.unwrap();
+    env.admin("/_emulator/faults", json!({})).await;
+    assert_eq!(
+        env.requests("POST", "ad/create/").await,
+        1,
+        "never sent a second time: {out:?}"
+    );
+    for o in &out {
+        let OpOutcome::Failed(e) = o else { panic!("{out:?}") };
+        assert_eq!(e.code, "outcome_unknown", "{e:?}");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("run apply again")),
+            "{e:?}"
+        );
+    }
+    let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    assert_eq!(
+        snap.resources.iter().filter(|r| r.kind == Kind::Ad).count(),
+        2,
+        "made once each"
+    );
+}
+
+#[tokio::test]
+async fn advertiser_rate_limits_are_waited_out() {
+    let env = Env::start().await;
+    let adv = "7000000000000000116";
+    env.add_advertiser(adv, "USD").await;
+    let account = env.account("tt", adv);
+    let conn = TikTokConnector::with(
+        &account,
+        TikTokConfig {
+            rate_limit_wait: Duration::from_millis(100),
+            rate_limit_long_wait: Duration::from_millis(1_000),
+            ..env.config()
+        },
+        creds(),
+    )
+    .unwrap();
+    env.admin("/_emulator/tiktok/config", json!({"advertiser_qps": 2}))
+        .await;
+    env.reset_counters();
+    let out = conn.apply(&account, &tree("tt", "Throttled", 1)).await.unwrap();
+    applied(&out);
+    let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    env.admin("/_emulator/tiktok/config", json!({"advertiser_qps": 0}))
+        .await;
+    assert_eq!(snap.resources.len(), 3);
+    let c = env.admin_get("/_emulator/requests").await;
+    let refused: u64 = c["endpoints"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["requests"].as_u64().unwrap_or(0))
+        .sum::<u64>();
+    assert!(
+        refused > 7,
+        "some requests met 40133 and were sent again ({refused} requests for 7 calls)"
+    );
+}
