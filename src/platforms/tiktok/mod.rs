@@ -42,11 +42,23 @@
 //! - **Rate limits** (no headers, no Retry-After): an answer 40100 / 40016 / 40133 waits 1 s, then doubles, and
 //!   after 6 in a row waits 5 minutes (the pack's QPS / QPM guidance); each wait is said and bounded by
 //!   `--max-wait`. A token bucket per app and endpoint keeps to 10 requests a second (5 for `ad/create/`).
-//! - **Reports**: up to 30 days (`sync_report_max_days`) are read with the sync `report/integrated/get/`, longer
-//!   ranges with `report/task/create/` + `report/task/check/` (CSV_STRING output, read from `data` as a CSV string
-//!   or a list of rows). Conversion value is `total_purchase_value`.
+//! - **Reports**: a range of up to 30 days (`sync_report_max_days`; the pack's window for daily reports) is one
+//!   sync `report/integrated/get/`; a longer one is one async task per 30-day window (`report/task/create/`,
+//!   CSV_STRING, then `report/task/check/` until it stops answering 40201; the CSV read from `data.report`, or rows
+//!   like the sync report's). Names come from the `campaign_name` / `adgroup_name` / `ad_name` metrics. The
+//!   conversion value is `total_purchase_value`; an endpoint that refuses that metric (40002 naming it) is asked
+//!   again without it and the value is 0.
+//! - **Page sizes**: 1,000 for the get endpoints and reports, 100 for the audience list. For `ad/get/` the pack's
+//!   only figure is the Smart+ sibling's 100; the client asks 1,000 and, on a 40002 about `page_size`, uses the
+//!   maximum the message names for the rest of the process.
 //! - **Id filters** of the get endpoints take at most 100 ids per request (the pack's figure for every other id
 //!   list).
+//! - **A `request_id` seen before** for an object since deleted answers that object (the emulator's reading of
+//!   "succeeds at most once", as the emulator answers it): a create answered with a deleted object is sent again
+//!   with a fresh `request_id`.
+//! - **Deletions answered "does not exist" (40007) or "has been deleted"** are done (a resend after a lost answer).
+//! - **Partial success** (20001, `allow_partial_success`) is not used: a refused status call of several ids is
+//!   split to find the object it was about.
 //!
 //! The engine reaches it through [`connector`] / [`TikTokConnector::new`]; the home's capabilities are
 //! [`capabilities`].
