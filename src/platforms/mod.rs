@@ -22,6 +22,7 @@ use crate::spec::Spanned;
 pub mod google_ads;
 pub mod memory;
 pub mod meta;
+pub mod tiktok;
 
 use memory::MemoryConnector;
 
