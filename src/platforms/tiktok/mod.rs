@@ -212,6 +212,9 @@ pub fn capabilities() -> Capabilities {
                 vec!["origin", "audience_size", "location_ids", "include_source"],
             ),
         ]),
+        // Not yet: the update bodies take the names (`campaign_name`, `adgroup_name`, a creative's `ad_name`,
+        // `custom_audience_name`) but the connector does not send a rename, so a renamed pin keeps its old name.
+        renamable_kinds: Vec::new(),
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
     }
