@@ -515,7 +515,14 @@ mod identity_and_diff {
             "{:?}",
             create.notes
         );
-        assert!(pause.notes.iter().any(|n| n.contains("history")), "{:?}", pause.notes);
+        assert!(
+            pause
+                .notes
+                .iter()
+                .any(|n| n.contains("\"Spring 2027\" is this renamed")),
+            "{:?}",
+            pause.notes
+        );
     }
 
     #[test]

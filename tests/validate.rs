@@ -464,9 +464,13 @@ mod parallel_load {
                 // not UTF-8: a file-level error, and no source text
                 std::fs::write(&name, b"campaigns:\n  - name: \xff\xfe\n").unwrap();
             } else if i % 10 == 3 {
-                // an unknown field on line 1 + i / 10 of the campaign (after i / 10 comment lines)
+                // an unknown field on line 4 + i / 10 (after i / 10 comment lines)
                 let pad = "# pad\n".repeat(i / 10);
-                std::fs::write(&name, format!("{pad}campaigns:\n  - name: C{i}\n    bogus_field: 1\n")).unwrap();
+                std::fs::write(
+                    &name,
+                    format!("{pad}campaigns:\n  - name: C{i}\n    account: acme-search\n    bogus_field: 1\n"),
+                )
+                .unwrap();
             } else {
                 std::fs::write(&name, good.replace("Spring Sale - Search", &format!("Search {i}"))).unwrap();
             }
@@ -488,11 +492,11 @@ mod parallel_load {
         assert_eq!(
             at,
             vec![
-                ("c03.yaml".to_string(), 3),
+                ("c03.yaml".to_string(), 4),
                 ("c07.yaml".to_string(), 2),
-                ("c13.yaml".to_string(), 4),
-                ("c23.yaml".to_string(), 5),
-                ("c33.yaml".to_string(), 6),
+                ("c13.yaml".to_string(), 5),
+                ("c23.yaml".to_string(), 6),
+                ("c33.yaml".to_string(), 7),
             ],
             "{:#?}",
             errors.errors

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use crate::connectors::{Capabilities, Connector, ConnectorError};
 use crate::model::{Account, Kind, Platform};
 use crate::spec::lower::Lower;
-use crate::spec::types::{AccountSpec, Campaign};
+use crate::spec::types::AccountSpec;
 use crate::spec::Spanned;
 
 pub mod google_ads;
@@ -64,18 +64,26 @@ pub trait Home: Send + Sync + 'static {
     fn describe_account_id(&self, digits: &str) -> (&'static str, String);
     /// Checks the account entry's platform-specific fields (reporting through `lower`) and returns its ids.
     fn account_ids(&self, lower: &mut Lower<'_>, name: &Spanned<String>, spec: &AccountSpec) -> Option<AccountIds>;
+    /// Reads a campaign block of an account of this platform as the platform's own campaign type (its `yaml.rs`),
+    /// reporting what is wrong through the spec's deserializer (`crate::spec::de::from_node`). Keys of other
+    /// platforms' campaigns are already reported and left out of `node`.
+    fn parse_campaign(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>>;
+    /// The JSON Schema of that type (the resource files' schema offers each platform's campaign).
+    fn campaign_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema;
+    /// How many resources a campaign read by [`Home::parse_campaign`] lowers to at most (to size the project).
+    fn campaign_size(&self, campaign: &dyn std::any::Any) -> usize;
     /// Rules over a whole campaign as written, before lowering (Google: negative keywords that block a keyword of
-    /// their own ad group or campaign). `location` renders a span as `file:line:column`.
+    /// their own ad group or campaign; names on one line). `location` renders a span as `file:line:column`.
     fn campaign_problems(
         &self,
-        _campaign: &Campaign,
+        _campaign: &dyn std::any::Any,
         _location: &dyn Fn(crate::spec::yaml::Span) -> String,
     ) -> Vec<crate::spec::rules::Problem> {
         Vec::new()
     }
-    /// Validates and lowers one campaign of an account of this platform, with everything nested in it. `r` is
-    /// the campaign resource with the fields every platform shares already set.
-    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: crate::model::Resource);
+    /// Validates and lowers one campaign read by [`Home::parse_campaign`], with everything nested in it (the shared
+    /// part through `Lower::campaign_resource`).
+    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Box<dyn std::any::Any + Send>);
     /// The fields of a customer-file audience only this platform has (`membership_life_span_days`): written for
     /// accounts of no such platform, they are an error.
     fn audience_fields(&self) -> &'static [&'static str];

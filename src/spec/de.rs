@@ -31,6 +31,10 @@ pub struct DeError {
 }
 
 impl DeError {
+    /// An error of this code (positioned with [`DeError::at`]).
+    pub fn with_code(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, message)
+    }
     fn new(code: Code, message: impl Into<String>) -> Self {
         DeError {
             code,
@@ -39,11 +43,11 @@ impl DeError {
             span: None,
         }
     }
-    fn hint(mut self, h: impl Into<String>) -> Self {
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
         self
     }
-    fn at(mut self, span: Span) -> Self {
+    pub fn at(mut self, span: Span) -> Self {
         if self.span.is_none() {
             self.span = Some(span);
         }
@@ -86,6 +90,35 @@ impl de::Error for DeError {
 thread_local! {
     static SINK: RefCell<Vec<DeError>> = const { RefCell::new(Vec::new()) };
     static LAST: RefCell<Option<DeError>> = const { RefCell::new(None) };
+    static HOOK: RefCell<Option<CaptureHook>> = const { RefCell::new(None) };
+    static CAPTURED: RefCell<Option<Box<dyn std::any::Any + Send>>> = const { RefCell::new(None) };
+}
+
+/// What a [`Captured`] value is made of, given its node: the loader decides (a campaign is deserialized as the
+/// type of its account's platform, which only the loader knows).
+pub type CaptureHook = std::rc::Rc<dyn Fn(&Node) -> Box<dyn std::any::Any + Send>>;
+
+/// Run `f` with `hook` making every value deserialized through [`capture`] on this thread.
+pub fn with_capture_hook<R>(hook: CaptureHook, f: impl FnOnce() -> R) -> R {
+    let before = HOOK.with(|h| h.borrow_mut().replace(hook));
+    let out = f();
+    HOOK.with(|h| *h.borrow_mut() = before);
+    out
+}
+
+/// Deserialize a value made by the capture hook from its node (`None` when no hook is set: nothing is checked).
+pub fn capture<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<dyn std::any::Any + Send>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Box<dyn std::any::Any + Send>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a captured node")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(CAPTURED.with(|c| c.borrow_mut().take()))
+        }
+    }
+    d.deserialize_newtype_struct(CAPTURE, V)
 }
 
 /// Errors kept per document; past this, more are dropped (the loader caps its output anyway).
@@ -98,6 +131,11 @@ fn report(e: DeError) {
             s.push(e);
         }
     });
+}
+
+/// Record an error found beside the deserializer (the loader's own checks of a node), with the others.
+pub fn record(e: DeError) {
+    report(e)
 }
 
 fn sink_full() -> bool {
@@ -123,6 +161,7 @@ pub fn from_node<'de, T: Deserialize<'de>>(node: &Node) -> Option<T> {
 
 const SPANNED: &str = "$adsctl::Spanned";
 const ITEM: &str = "$adsctl::Item";
+const CAPTURE: &str = "$adsctl::Capture";
 
 /// The deserializer for one node.
 #[derive(Clone, Copy)]
@@ -338,6 +377,12 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
             // The Item visitor turns a failure into `Item { value: None }` after recording it.
             return visitor.visit_newtype_struct(self);
         }
+        if name == CAPTURE {
+            let hook = HOOK.with(|h| h.borrow().clone());
+            let made = hook.map(|h| h(self.0));
+            CAPTURED.with(|c| *c.borrow_mut() = made);
+            return visitor.visit_unit();
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -476,7 +521,8 @@ pub fn describe(name: &str) -> String {
     out
 }
 
-fn key_text(k: &Node) -> &str {
+/// A mapping key's text (empty for a key that is not a scalar).
+pub fn key_text(k: &Node) -> &str {
     match &k.kind {
         NodeKind::Scalar { text, .. } => text.as_str(),
         _ => "",

@@ -386,19 +386,23 @@ pub fn read_resource_files(
     paths: &[PathBuf],
     base: usize,
     shown: &(dyn Fn(&Path) -> String + Sync),
+    accounts: &super::campaign::AccountPlatforms,
 ) -> Vec<ReadFile> {
     let one = |i: usize, p: &PathBuf| -> ReadFile {
         let (source, docs) = read_file(root, p, shown(p), base + i);
         let result = docs.map(|docs| {
             let mut parsed = Vec::new();
             let mut de_errors = Vec::new();
-            for d in &docs {
-                if let Some(f) = de::from_node::<super::types::ResourceFile>(d) {
-                    parsed.push(f);
+            // campaigns are read in their account's platform's language (`spec::campaign`)
+            de::with_capture_hook(super::campaign::hook(accounts.clone()), || {
+                for d in &docs {
+                    if let Some(f) = de::from_node::<super::types::ResourceFile>(d) {
+                        parsed.push(f);
+                    }
+                    // the error sink is per thread: collected here, on the thread that deserialized
+                    de_errors.extend(de::collect());
                 }
-                // the error sink is per thread: collected here, on the thread that deserialized
-                de_errors.extend(de::collect());
-            }
+            });
             (parsed, de_errors)
         });
         ReadFile { source, result }

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 
 use super::audience::Emails;
-use super::de::Spanned;
+use super::de::{Opt, Spanned};
 use super::error::{did_you_mean, Code, SpecError};
 use super::load::Sources;
 use super::rules;
@@ -526,20 +526,6 @@ impl<'a> Lower<'a> {
         }
     }
 
-    /// A list field that does not belong on this platform, reported at its key (found next to `name`).
-    pub(crate) fn list_not_here<T>(&mut self, list: &[T], name: Span, field: &str, platform: Platform) {
-        if !list.is_empty() {
-            let other = crate::platforms::owner_of_campaign_field(field);
-            let at = self.sources.key_in(name, field).unwrap_or(name);
-            self.err(
-                at,
-                Code::InvalidValue,
-                format!("`{field}` belong to {other} campaigns; this account is {platform}"),
-                rules::counterpart(platform, field),
-            );
-        }
-    }
-
     pub(crate) fn missing(&mut self, span: Span, field: &str, what: &str, example: &str) {
         // written without a value (`budget:`): point at the key
         if let Some(key) = self.sources.key_in(span, field) {
@@ -580,8 +566,12 @@ impl<'a> Lower<'a> {
             let lines = rules::single_line(file);
             self.problems(lines);
             for c in file.campaigns.iter().filter_map(|i| i.value.as_ref()) {
-                for home in crate::platforms::HOMES {
-                    let found = home.campaign_problems(c, &|s| self.at(s));
+                let (Some(body), Some(platform)) = (&c.body, c.account.as_ref().and_then(|a| self.platform_of(a)))
+                else {
+                    continue;
+                };
+                if let Some(home) = crate::platforms::home(platform) {
+                    let found = home.campaign_problems(body.as_ref(), &|s| self.at(s));
                     self.problems(found);
                 }
             }
@@ -622,13 +612,15 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
         for c in valid(&f.campaigns) {
-            n += 1 + valid(&c.negative_keywords).count();
-            for g in valid(&c.ad_groups) {
-                n += 1 + valid(&g.keywords).count() + valid(&g.negative_keywords).count() + valid(&g.ads).count();
-            }
-            for s in valid(&c.ad_sets) {
-                n += 1 + valid(&s.ads).count();
-            }
+            n += match &c.body {
+                // any home tells its own campaign type apart
+                Some(body) => crate::platforms::HOMES
+                    .iter()
+                    .map(|h| h.campaign_size(body.as_ref()))
+                    .max()
+                    .unwrap_or(1),
+                None => 1,
+            };
         }
     }
     n
@@ -1021,37 +1013,45 @@ impl<'a> Lower<'a> {
     // ---------------------------------------------------------------- campaigns
 
     pub(crate) fn campaign(&mut self, c: Campaign) {
-        let Some(acct) = self.account_ref(
-            &c.account,
-            "campaign",
-            &crate::platforms::platforms_with(Kind::Campaign),
-        ) else {
+        let Some(account) = &c.account else { return };
+        let Some(acct) = self.account_ref(account, "campaign", &crate::platforms::platforms_with(Kind::Campaign))
+        else {
             return;
         };
-        if c.name.trim().is_empty() {
+        let (Some(body), Some(home)) = (c.body, crate::platforms::home(acct.platform)) else {
+            return;
+        };
+        home.lower_campaign(self, &acct, body);
+    }
+
+    /// The platform of an account of the project file, when it is valid.
+    fn platform_of(&self, account: &S<String>) -> Option<Platform> {
+        self.accounts.get(account.trim()).map(|a| a.platform)
+    }
+
+    /// The part every platform's campaign shares: its name, address and resource with `id:` and `lifecycle:`;
+    /// `None` (reported) when the name is empty or declared twice.
+    pub(crate) fn campaign_resource(
+        &mut self,
+        acct: &Account,
+        name: &S<String>,
+        id: &Opt<String>,
+        lifecycle: &Opt<LifecycleSpec>,
+    ) -> Option<Resource> {
+        if name.trim().is_empty() {
             self.err(
-                c.name.span,
+                name.span,
                 Code::Constraint,
                 "campaign name is empty",
                 "give the campaign a name",
             );
-            return;
+            return None;
         }
-        let addr = Address::account(&acct.name).child(Kind::Campaign, c.name.trim());
-        if !self.declare(&addr, c.name.span, "campaign") {
-            return;
+        let addr = Address::account(&acct.name).child(Kind::Campaign, name.trim());
+        if !self.declare(&addr, name.span, "campaign") {
+            return None;
         }
-        let r = self.resource(
-            addr.clone(),
-            Kind::Campaign,
-            c.name.span,
-            &c.id,
-            &c.lifecycle,
-            acct.platform,
-        );
-        if let Some(home) = crate::platforms::home(acct.platform) {
-            home.lower_campaign(self, &acct, c, r);
-        }
+        Some(self.resource(addr, Kind::Campaign, name.span, id, lifecycle, acct.platform))
     }
 
     pub(crate) fn status(&mut self, s: &Option<S<Status>>, platform: Platform, r: &mut Resource) {

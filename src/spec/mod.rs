@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub mod audience;
+pub mod campaign;
 pub(crate) mod de;
 pub(crate) mod error;
 mod excerpt;
@@ -150,6 +151,17 @@ fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
 
     // An account that failed to parse makes every reference to it dangle: do not pile those on.
     let accounts_ok = errors.len() == before_project;
+    // What a campaign's `account:` says about the language it is written in.
+    let account_platforms: campaign::AccountPlatforms = std::sync::Arc::new(
+        project_file
+            .iter()
+            .flat_map(|pf| &pf.accounts.entries)
+            .filter_map(|(name, item)| {
+                let spec = item.value.as_ref()?;
+                Some((name.value.clone(), crate::model::Platform::from(spec.platform.value)))
+            })
+            .collect(),
+    );
     let mut files = Vec::new();
     let mut unread: Vec<usize> = Vec::new();
     match load::resource_files(dir) {
@@ -181,7 +193,13 @@ fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
             // Files are read, parsed and deserialized on every core (YAML scanning is most of a large load);
             // their sources, resources and errors are then taken in file order, as if read one by one.
             let base = sources.files.len();
-            for (path, read) in paths.iter().zip(load::read_resource_files(&root, &paths, base, &shown)) {
+            for (path, read) in paths.iter().zip(load::read_resource_files(
+                &root,
+                &paths,
+                base,
+                &shown,
+                &account_platforms,
+            )) {
                 // a file that could not be read keeps its number (the spans of the files after it stay right),
                 // with no text to show
                 let source = read.source.unwrap_or_else(|| {

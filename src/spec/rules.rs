@@ -159,7 +159,7 @@ pub fn nfc_if_needed(text: &str) -> Option<String> {
 
 /// A value that must fit on one line (names, ad text, keywords): a line break or tab is a mistake (a block
 /// scalar `|` or a quoted `\n`), and the platforms refuse it.
-fn one_line(s: &S<String>, what: &str, out: &mut Vec<Problem>) {
+pub(crate) fn one_line(s: &S<String>, what: &str, out: &mut Vec<Problem>) {
     if let Some(&c) = s.as_bytes().iter().find(|&&b| b == b'\n' || b == b'\t') {
         let which = if c == b'\n' { "a line break" } else { "a tab" };
         out.push(problem(
@@ -171,13 +171,13 @@ fn one_line(s: &S<String>, what: &str, out: &mut Vec<Problem>) {
     }
 }
 
-fn one_line_opt(s: &Option<S<String>>, what: &str, out: &mut Vec<Problem>) {
+pub(crate) fn one_line_opt(s: &Option<S<String>>, what: &str, out: &mut Vec<Problem>) {
     if let Some(s) = s {
         one_line(s, what, out);
     }
 }
 
-fn one_line_text(s: &S<AdText>, what: &str, out: &mut Vec<Problem>) {
+pub(crate) fn one_line_text(s: &S<AdText>, what: &str, out: &mut Vec<Problem>) {
     one_line(
         &Spanned {
             span: s.span,
@@ -188,7 +188,7 @@ fn one_line_text(s: &S<AdText>, what: &str, out: &mut Vec<Problem>) {
     );
 }
 
-fn values<T>(items: &[super::de::Item<T>]) -> impl Iterator<Item = &T> {
+pub(crate) fn values<T>(items: &[super::de::Item<T>]) -> impl Iterator<Item = &T> {
     items.iter().filter_map(|i| i.value.as_ref())
 }
 
@@ -204,45 +204,7 @@ pub fn single_line(file: &ResourceFile) -> Vec<Problem> {
     for l in values(&file.lookalike_audiences) {
         one_line(&l.name, "lookalike audience name", &mut out);
     }
-    for c in values(&file.campaigns) {
-        one_line(&c.name, "campaign name", &mut out);
-        if let Some(labels) = &*c.labels {
-            for l in labels.iter() {
-                one_line(l, "label", &mut out);
-            }
-        }
-        for n in values(&c.negative_keywords) {
-            one_line(&n.text, "keyword", &mut out);
-        }
-        for g in values(&c.ad_groups) {
-            one_line(&g.name, "ad group name", &mut out);
-            for k in values(&g.keywords) {
-                one_line(&k.text, "keyword", &mut out);
-            }
-            for n in values(&g.negative_keywords) {
-                one_line(&n.text, "keyword", &mut out);
-            }
-            for ad in values(&g.ads) {
-                let r = &ad.responsive_search;
-                for h in r.headlines.iter() {
-                    one_line_text(h, "headline", &mut out);
-                }
-                for d in r.descriptions.iter() {
-                    one_line_text(d, "description", &mut out);
-                }
-                one_line_opt(&r.path1, "path1", &mut out);
-                one_line_opt(&r.path2, "path2", &mut out);
-            }
-        }
-        for s in values(&c.ad_sets) {
-            one_line(&s.name, "ad set name", &mut out);
-            for ad in values(&s.ads) {
-                one_line(&ad.name, "ad name", &mut out);
-                one_line_opt(&ad.creative.headline, "headline", &mut out);
-                one_line_opt(&ad.creative.description, "description", &mut out);
-            }
-        }
-    }
+    // campaigns: each platform's home checks its own (`Home::campaign_problems`)
     out
 }
 

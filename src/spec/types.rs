@@ -152,78 +152,60 @@ pub struct LifecycleSpec {
     pub adopt: Opt<bool>,
 }
 
-/// A campaign. Google Ads campaigns use `channel`, `bidding`, `ad_groups`…; Meta campaigns use `objective`,
-/// `special_ad_categories`, `ad_sets`…
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One campaign of a resource file, read as the campaign of its account's platform (each platform's home defines
+/// that type: `GoogleCampaign`, `MetaCampaign`, … in its `yaml.rs`), since only the account says which language
+/// the block is in. Every campaign has `name`, `account`, and may have `id`, `status`, `lifecycle`, `budget`.
 pub struct Campaign {
-    /// Unique name within the account (the identity on the platform).
-    pub name: S<String>,
-    /// The account (local name from adsctl.yaml).
-    pub account: S<String>,
-    /// Adopt an existing campaign by its platform id.
-    #[serde(default)]
-    #[schemars(with = "IdText")]
-    pub id: Opt<String>,
-    /// `enabled` / `active` or `paused` (mapped to the platform's name).
-    #[serde(default)]
-    pub status: Opt<Status>,
-    #[serde(default)]
-    pub lifecycle: Opt<LifecycleSpec>,
-    /// The campaign budget. Google Ads: `daily` or `shared`; Meta: `daily` or `lifetime` (campaign budget
-    /// optimisation; leave it out to budget on the ad sets).
-    #[serde(default)]
-    pub budget: Opt<CampaignBudget>,
+    /// The account it names, when it names one.
+    pub account: Option<S<String>>,
+    /// The platform's campaign (`None` when the account or its platform is unknown, or the block is invalid:
+    /// its errors were reported).
+    pub body: Option<Box<dyn std::any::Any + Send>>,
+}
 
-    /// Google Ads: the advertising channel (`search`, `display`, …). Cannot change after creation.
-    #[serde(default)]
-    pub channel: Opt<Channel>,
-    /// Google Ads: exactly one bidding strategy.
-    #[serde(default)]
-    pub bidding: Opt<Bidding>,
-    /// Google Ads: first day (`YYYY-MM-DD`).
-    #[serde(default)]
-    pub start_date: Opt<String>,
-    /// Google Ads: last day (`YYYY-MM-DD`).
-    #[serde(default)]
-    pub end_date: Opt<String>,
-    /// Google Ads: where ads may show.
-    #[serde(default)]
-    pub network: Opt<NetworkSettings>,
-    /// Google Ads: whether the campaign contains EU political advertising (required by Google for new campaigns;
-    /// defaults to `false` when created).
-    #[serde(default)]
-    pub eu_political_advertising: Opt<bool>,
-    /// Google Ads: label names.
-    #[serde(default)]
-    pub labels: Opt<Vec<S<String>>>,
-    /// Google Ads: ad groups.
-    #[serde(default)]
-    pub ad_groups: Vec<Item<AdGroup>>,
-    /// Google Ads: campaign-level negative keywords.
-    #[serde(default)]
-    pub negative_keywords: Vec<Item<NegativeKeyword>>,
+impl fmt::Debug for Campaign {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Campaign")
+            .field("account", &self.account.as_ref().map(|a| &a.value))
+            .field("read", &self.body.is_some())
+            .finish()
+    }
+}
 
-    /// Meta: the campaign objective (`traffic`, `sales`, `leads`, `awareness`, `engagement`, `app_promotion`;
-    /// `OUTCOME_TRAFFIC` style accepted). Cannot change after creation.
-    #[serde(default)]
-    pub objective: Opt<Objective>,
-    /// Meta: special ad categories (`housing`, `employment`, `credit`, `issues_elections_politics`,
-    /// `online_gambling_and_gaming`, `financial_products_services`); `[]` when none. Required for Meta.
-    #[serde(default)]
-    pub special_ad_categories: Opt<Vec<S<SpecialAdCategory>>>,
-    /// Meta: bid strategy for campaign budget optimisation.
-    #[serde(default)]
-    pub bid_strategy: Opt<MetaBidStrategy>,
-    /// Meta: start time (RFC 3339, `2026-03-01T00:00:00Z`).
-    #[serde(default)]
-    pub start_time: Opt<String>,
-    /// Meta: stop time (RFC 3339).
-    #[serde(default)]
-    pub stop_time: Opt<String>,
-    /// Meta: ad sets.
-    #[serde(default)]
-    pub ad_sets: Vec<Item<AdSet>>,
+impl<'de> Deserialize<'de> for Campaign {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let made = super::de::capture(d)?;
+        Ok(match made.map(|m| m.downcast::<Campaign>()) {
+            Some(Ok(c)) => *c,
+            // No capture hook on this thread (a document read for another purpose): nothing to say about it.
+            _ => Campaign {
+                account: None,
+                body: None,
+            },
+        })
+    }
+}
+
+impl JsonSchema for Campaign {
+    fn schema_name() -> String {
+        "Campaign".into()
+    }
+    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+        let one_of: Vec<Schema> = crate::platforms::HOMES.iter().map(|h| h.campaign_schema(gen)).collect();
+        Schema::Object(SchemaObject {
+            metadata: Some(Box::new(schemars::schema::Metadata {
+                description: Some(
+                    "A campaign, in the language of its account's platform: one of the campaign types below.".into(),
+                ),
+                ..Default::default()
+            })),
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(one_of),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    }
 }
 
 /// A campaign's budget. Amounts are in the account currency.

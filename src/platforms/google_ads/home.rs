@@ -7,7 +7,7 @@ use crate::model::{Account, Kind, Platform, Resource};
 use crate::platforms::{AccountIds, Home};
 use crate::spec::error::Code;
 use crate::spec::lower::{customer_id, Lower};
-use crate::spec::types::{AccountSpec, Campaign, Status};
+use crate::spec::types::{AccountSpec, Status};
 use crate::spec::Spanned;
 
 /// Google Ads (REST API).
@@ -107,16 +107,48 @@ impl Home for GoogleAdsHome {
         })
     }
 
-    fn campaign_problems(
-        &self,
-        campaign: &Campaign,
-        location: &dyn Fn(crate::spec::yaml::Span) -> String,
-    ) -> Vec<crate::spec::rules::Problem> {
-        super::rules::keyword_conflicts(campaign, location)
+    fn parse_campaign(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::GoogleCampaign>(node)
+            .map(|c| Box::new(c) as Box<dyn std::any::Any + Send>)
     }
 
-    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
-        lower.google_campaign(account, campaign, r);
+    fn campaign_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        gen.subschema_for::<crate::spec::types::GoogleCampaign>()
+    }
+
+    fn campaign_size(&self, campaign: &dyn std::any::Any) -> usize {
+        use crate::spec::rules::values;
+        let Some(c) = campaign.downcast_ref::<crate::spec::types::GoogleCampaign>() else {
+            return 1;
+        };
+        1 + values(&c.negative_keywords).count()
+            + values(&c.ad_groups)
+                .map(|g| {
+                    1 + values(&g.keywords).count() + values(&g.negative_keywords).count() + values(&g.ads).count()
+                })
+                .sum::<usize>()
+    }
+
+    fn campaign_problems(
+        &self,
+        campaign: &dyn std::any::Any,
+        location: &dyn Fn(crate::spec::yaml::Span) -> String,
+    ) -> Vec<crate::spec::rules::Problem> {
+        let Some(c) = campaign.downcast_ref::<crate::spec::types::GoogleCampaign>() else {
+            return Vec::new();
+        };
+        let mut out = super::rules::single_line(c);
+        out.extend(super::rules::keyword_conflicts(c, location));
+        out
+    }
+
+    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Box<dyn std::any::Any + Send>) {
+        let Ok(c) = campaign.downcast::<crate::spec::types::GoogleCampaign>() else {
+            return;
+        };
+        if let Some(r) = lower.campaign_resource(account, &c.name, &c.id, &c.lifecycle) {
+            lower.google_campaign(account, *c, r);
+        }
     }
 
     fn audience_fields(&self) -> &'static [&'static str] {

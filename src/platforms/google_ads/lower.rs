@@ -14,15 +14,9 @@ use crate::spec::types::*;
 type S<T> = Spanned<T>;
 
 impl<'a> Lower<'a> {
-    pub(crate) fn google_campaign(&mut self, acct: &Account, c: Campaign, mut r: Resource) {
+    pub(crate) fn google_campaign(&mut self, acct: &Account, c: GoogleCampaign, mut r: Resource) {
         let p = acct.platform;
         let cur = acct.currency;
-        self.not_here(&c.objective, "objective", p);
-        self.not_here(&c.special_ad_categories, "special_ad_categories", p);
-        self.not_here(&c.bid_strategy, "bid_strategy", p);
-        self.not_here(&c.start_time, "start_time", p);
-        self.not_here(&c.stop_time, "stop_time", p);
-        self.list_not_here(&c.ad_sets, c.name.span, "ad_sets", p);
         self.status(&c.status, p, &mut r);
         let adopted = c.id.is_some();
         match &*c.channel {

@@ -103,7 +103,7 @@ fn blocks(negative: &[String], m: MatchType, positive: &str) -> bool {
 
 /// A keyword that a negative keyword of its own ad group or campaign blocks: it could never serve for its own
 /// text. Reported at the negative keyword.
-pub fn keyword_conflicts(c: &Campaign, location: impl Fn(Span) -> String) -> Vec<Problem> {
+pub fn keyword_conflicts(c: &GoogleCampaign, location: impl Fn(Span) -> String) -> Vec<Problem> {
     let mut out = Vec::new();
     let campaign_negatives: Vec<&NegativeKeyword> = values(&c.negative_keywords).collect();
     for g in values(&c.ad_groups) {
@@ -132,6 +132,42 @@ pub fn keyword_conflicts(c: &Campaign, location: impl Fn(Span) -> String) -> Vec
                     format!("the {scope}'s negative keyword excludes the keyword's own searches; remove one of them"),
                 ));
             }
+        }
+    }
+    out
+}
+
+/// Names and texts of a campaign that must be on one line (the platform keeps one line).
+pub fn single_line(c: &GoogleCampaign) -> Vec<Problem> {
+    use crate::spec::rules::{one_line, one_line_opt, one_line_text, values};
+    let mut out = Vec::new();
+    one_line(&c.name, "campaign name", &mut out);
+    if let Some(labels) = &*c.labels {
+        for l in labels.iter() {
+            one_line(l, "label", &mut out);
+        }
+    }
+    for n in values(&c.negative_keywords) {
+        one_line(&n.text, "keyword", &mut out);
+    }
+    for g in values(&c.ad_groups) {
+        one_line(&g.name, "ad group name", &mut out);
+        for k in values(&g.keywords) {
+            one_line(&k.text, "keyword", &mut out);
+        }
+        for n in values(&g.negative_keywords) {
+            one_line(&n.text, "keyword", &mut out);
+        }
+        for ad in values(&g.ads) {
+            let r = &ad.responsive_search;
+            for h in r.headlines.iter() {
+                one_line_text(h, "headline", &mut out);
+            }
+            for d in r.descriptions.iter() {
+                one_line_text(d, "description", &mut out);
+            }
+            one_line_opt(&r.path1, "path1", &mut out);
+            one_line_opt(&r.path2, "path2", &mut out);
         }
     }
     out

@@ -16,6 +16,57 @@ use crate::spec::types::*;
 
 type S<T> = Spanned<T>;
 
+/// A Google Ads campaign.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Campaign")]
+#[schemars(rename = "GoogleCampaign")]
+pub struct GoogleCampaign {
+    /// Unique name within the account (the identity on the platform).
+    pub name: S<String>,
+    /// The account (local name from adsctl.yaml).
+    pub account: S<String>,
+    /// Adopt an existing campaign by its platform id (with another name: it is renamed to this one).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    /// `enabled` / `active` or `paused` (mapped to the platform's name).
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+    /// The campaign budget: `daily` (its own) or `shared` (the name of a shared budget).
+    #[serde(default)]
+    pub budget: Opt<CampaignBudget>,
+    /// The advertising channel (`search`, `display`, …). Cannot change after creation.
+    #[serde(default)]
+    pub channel: Opt<Channel>,
+    /// Exactly one bidding strategy.
+    #[serde(default)]
+    pub bidding: Opt<Bidding>,
+    /// First day (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub start_date: Opt<String>,
+    /// Last day (`YYYY-MM-DD`).
+    #[serde(default)]
+    pub end_date: Opt<String>,
+    /// Where ads may show.
+    #[serde(default)]
+    pub network: Opt<NetworkSettings>,
+    /// Whether the campaign contains EU political advertising (required by Google for new campaigns; defaults to
+    /// `false` when created).
+    #[serde(default)]
+    pub eu_political_advertising: Opt<bool>,
+    /// Label names.
+    #[serde(default)]
+    pub labels: Opt<Vec<S<String>>>,
+    /// Ad groups.
+    #[serde(default)]
+    pub ad_groups: Vec<Item<AdGroup>>,
+    /// Campaign-level negative keywords.
+    #[serde(default)]
+    pub negative_keywords: Vec<Item<NegativeKeyword>>,
+}
+
 /// A Google Ads shared campaign budget.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

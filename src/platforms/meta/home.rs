@@ -7,7 +7,7 @@ use crate::model::{Account, Kind, Platform, Resource};
 use crate::platforms::{AccountIds, Home};
 use crate::spec::error::Code;
 use crate::spec::lower::Lower;
-use crate::spec::types::{AccountSpec, Campaign, Status};
+use crate::spec::types::{AccountSpec, Status};
 use crate::spec::Spanned;
 
 /// Meta Marketing API (Facebook, Instagram).
@@ -94,8 +94,41 @@ impl Home for MetaHome {
         })
     }
 
-    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Campaign, r: Resource) {
-        lower.meta_campaign(account, campaign, r);
+    fn parse_campaign(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::MetaCampaign>(node)
+            .map(|c| Box::new(c) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn campaign_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        gen.subschema_for::<crate::spec::types::MetaCampaign>()
+    }
+
+    fn campaign_size(&self, campaign: &dyn std::any::Any) -> usize {
+        use crate::spec::rules::values;
+        let Some(c) = campaign.downcast_ref::<crate::spec::types::MetaCampaign>() else {
+            return 1;
+        };
+        1 + values(&c.ad_sets).map(|s| 1 + values(&s.ads).count()).sum::<usize>()
+    }
+
+    fn campaign_problems(
+        &self,
+        campaign: &dyn std::any::Any,
+        _location: &dyn Fn(crate::spec::yaml::Span) -> String,
+    ) -> Vec<crate::spec::rules::Problem> {
+        match campaign.downcast_ref::<crate::spec::types::MetaCampaign>() {
+            Some(c) => super::rules::single_line(c),
+            None => Vec::new(),
+        }
+    }
+
+    fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Box<dyn std::any::Any + Send>) {
+        let Ok(c) = campaign.downcast::<crate::spec::types::MetaCampaign>() else {
+            return;
+        };
+        if let Some(r) = lower.campaign_resource(account, &c.name, &c.id, &c.lifecycle) {
+            lower.meta_campaign(account, *c, r);
+        }
     }
 
     fn audience_fields(&self) -> &'static [&'static str] {

@@ -63,17 +63,8 @@ impl<'a> Lower<'a> {
         }
     }
 
-    pub(crate) fn meta_campaign(&mut self, acct: &Account, c: Campaign, mut r: Resource) {
+    pub(crate) fn meta_campaign(&mut self, acct: &Account, c: MetaCampaign, mut r: Resource) {
         let p = acct.platform;
-        self.not_here(&c.channel, "channel", p);
-        self.not_here(&c.bidding, "bidding", p);
-        self.not_here(&c.start_date, "start_date", p);
-        self.not_here(&c.end_date, "end_date", p);
-        self.not_here(&c.network, "network", p);
-        self.not_here(&c.eu_political_advertising, "eu_political_advertising", p);
-        self.not_here(&c.labels, "labels", p);
-        self.list_not_here(&c.ad_groups, c.name.span, "ad_groups", p);
-        self.list_not_here(&c.negative_keywords, c.name.span, "negative_keywords", p);
         let adopted = c.id.is_some();
         self.status(&c.status, p, &mut r);
         match &*c.objective {

@@ -105,3 +105,19 @@ pub fn targeting(t: &S<Targeting>, key_of: impl Fn(Span) -> Option<Span>) -> Vec
     }
     out
 }
+
+/// Names and texts of a campaign that must be on one line (the platform keeps one line).
+pub fn single_line(c: &crate::spec::types::MetaCampaign) -> Vec<crate::spec::rules::Problem> {
+    use crate::spec::rules::{one_line, one_line_opt, values};
+    let mut out = Vec::new();
+    one_line(&c.name, "campaign name", &mut out);
+    for s in values(&c.ad_sets) {
+        one_line(&s.name, "ad set name", &mut out);
+        for ad in values(&s.ads) {
+            one_line(&ad.name, "ad name", &mut out);
+            one_line_opt(&ad.creative.headline, "headline", &mut out);
+            one_line_opt(&ad.creative.description, "description", &mut out);
+        }
+    }
+    out
+}

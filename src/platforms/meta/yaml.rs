@@ -13,6 +13,50 @@ use crate::spec::types::*;
 
 type S<T> = Spanned<T>;
 
+/// A Meta campaign.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Campaign")]
+#[schemars(rename = "MetaCampaign")]
+pub struct MetaCampaign {
+    /// Unique name within the account (the identity on the platform).
+    pub name: S<String>,
+    /// The account (local name from adsctl.yaml).
+    pub account: S<String>,
+    /// Adopt an existing campaign by its platform id (with another name: it is renamed to this one).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    /// `enabled` / `active` or `paused` (mapped to the platform's name).
+    #[serde(default)]
+    pub status: Opt<Status>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+    /// The campaign budget: `daily` or `lifetime` (campaign budget optimisation; leave it out to budget on the
+    /// ad sets).
+    #[serde(default)]
+    pub budget: Opt<CampaignBudget>,
+    /// The campaign objective (`traffic`, `sales`, `leads`, `awareness`, `engagement`, `app_promotion`;
+    /// `OUTCOME_TRAFFIC` style accepted). Cannot change after creation.
+    #[serde(default)]
+    pub objective: Opt<Objective>,
+    /// Special ad categories (`housing`, `employment`, `credit`, `issues_elections_politics`,
+    /// `online_gambling_and_gaming`, `financial_products_services`); `[]` when none. Required for Meta.
+    #[serde(default)]
+    pub special_ad_categories: Opt<Vec<S<SpecialAdCategory>>>,
+    /// Bid strategy for campaign budget optimisation.
+    #[serde(default)]
+    pub bid_strategy: Opt<MetaBidStrategy>,
+    /// Start time (RFC 3339, `2026-03-01T00:00:00Z`).
+    #[serde(default)]
+    pub start_time: Opt<String>,
+    /// Stop time (RFC 3339).
+    #[serde(default)]
+    pub stop_time: Opt<String>,
+    /// Ad sets.
+    #[serde(default)]
+    pub ad_sets: Vec<Item<AdSet>>,
+}
+
 /// A Meta ad set.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

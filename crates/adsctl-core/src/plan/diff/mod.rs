@@ -195,51 +195,42 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     Ok((plan, blockers))
 }
 
-/// A create beside the pause or removal of an object of its kind under the same parent looks like a rename
-/// written without its id: both say so, since the plan makes a new object and the old one's history stays behind.
+/// One create beside one pause or removal of the same kind under the same parent looks like a rename written
+/// without its id: both say so, since the plan makes a new object and the old one's history stays behind. Only for
+/// kinds the platform can rename, and only for such pairs (several creates and removals are a reorganisation).
 fn note_renames(ctx: &Ctx, changes: &mut [Change]) {
-    let gone = |c: &Change| matches!(c.action, Action::Pause | Action::Remove);
     let key = |c: &Change| (c.address.parent(), c.kind);
-    let leaving: FxHashMap<(Option<Address>, Kind), Vec<usize>> = changes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| gone(c))
-        .fold(FxHashMap::default(), |mut m, (i, c)| {
-            m.entry(key(c)).or_default().push(i);
-            m
-        });
-    if leaving.is_empty() {
-        return;
+    let mut creates: FxHashMap<(Option<Address>, Kind), Vec<usize>> = FxHashMap::default();
+    let mut leaving: FxHashMap<(Option<Address>, Kind), Vec<usize>> = FxHashMap::default();
+    for (i, c) in changes.iter().enumerate().filter(|(_, c)| ctx.caps.renamable(c.kind)) {
+        match c.action {
+            Action::Create => creates.entry(key(c)).or_default().push(i),
+            Action::Pause | Action::Remove => leaving.entry(key(c)).or_default().push(i),
+            _ => {}
+        }
     }
     let mut notes: Vec<(usize, String)> = Vec::new();
-    for (i, c) in changes.iter().enumerate().filter(|(_, c)| c.action == Action::Create) {
-        let Some(olds) = leaving.get(&key(c)) else { continue };
-        let Some(new) = c.address.name() else { continue };
-        for &o in olds {
-            let old = &changes[o];
-            let Some(old_name) = old.address.name() else { continue };
-            let how = if ctx.caps.renamable(c.kind) {
-                format!(
-                    "to rename it in place instead (keeping its history), give the YAML's {:?} its id: `id: \"{}\"`",
-                    new,
-                    old.id.as_deref().unwrap_or("…")
-                )
-            } else {
-                format!("{} cannot rename a {}: it is replaced", ctx.account.platform, c.kind)
-            };
-            notes.push((
-                i,
-                format!(
-                    "if this is {old_name:?} renamed: the plan makes a new {} and the old one leaves ({}); {how}",
-                    c.kind,
-                    old.action.as_str()
-                ),
-            ));
-            notes.push((
-                o,
-                format!("if {new:?} is this renamed: its history stays with this object; {how}"),
-            ));
-        }
+    for (k, made) in &creates {
+        let (&[i], Some(&[o])) = (made.as_slice(), leaving.get(k).map(Vec::as_slice)) else {
+            continue;
+        };
+        let (new, old) = (&changes[i], &changes[o]);
+        let (Some(new_name), Some(old_name)) = (new.address.name(), old.address.name()) else {
+            continue;
+        };
+        let pin = format!("`id: \"{}\"`", old.id.as_deref().unwrap_or("…"));
+        notes.push((
+            i,
+            format!(
+                "if this is {old_name:?} renamed: it is made anew and {old_name:?} is {}d; to rename it in place \
+                 (keeping its history), pin its id ({pin}) or declare `moved:` from its old address",
+                old.action.as_str()
+            ),
+        ));
+        notes.push((
+            o,
+            format!("if {new_name:?} is this renamed: pin {pin} on {new_name:?} to rename it in place"),
+        ));
     }
     for (i, n) in notes {
         changes[i].notes.push(n);
