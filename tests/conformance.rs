@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use adsctl::apply::{self, ExecOptions};
 use adsctl::cli::emulated;
 use adsctl::connectors::{Capabilities, Connector};
-use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
+use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed, TikTokAdvertiserSeed};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec};
 use adsctl::model::{Address, Kind, Platform, Resource, Value as ModelValue};
@@ -73,6 +73,12 @@ const TARGETS: &[Target] = &[
         not_run: &[],
     },
     Target {
+        name: "tiktok (connector → emulator)",
+        server: Server::Emulator(&TIKTOK_EMULATOR),
+        fixture: &TIKTOK,
+        not_run: &[],
+    },
+    Target {
         name: "google_ads (memory backend)",
         server: Server::Memory,
         fixture: &GOOGLE_ADS,
@@ -82,6 +88,12 @@ const TARGETS: &[Target] = &[
         name: "meta (memory backend)",
         server: Server::Memory,
         fixture: &META,
+        not_run: MEMORY_NOT_RUN,
+    },
+    Target {
+        name: "tiktok (memory backend)",
+        server: Server::Memory,
+        fixture: &TIKTOK,
         not_run: MEMORY_NOT_RUN,
     },
 ];
@@ -97,6 +109,27 @@ struct KnownBroken {
     symptom: &'static [&'static str],
     what: &'static str,
 }
+
+const TIKTOK_EMULATOR: EmulatorKit = EmulatorKit {
+    seed: |c| {
+        c.seed.tiktok.advertisers.push(TikTokAdvertiserSeed {
+            advertiser_id: "3010000003".into(),
+            currency: "USD".into(),
+            timezone: "America/New_York".into(),
+            name: None,
+        })
+    },
+    make_foreign: tiktok::make_foreign,
+    read_foreign: tiktok::read_foreign,
+    is_write: |e| e.starts_with("POST "),
+    // the lease is a disabled campaign: made with one `campaign/create/`, given back with one status update
+    lease_writes: |e| match e {
+        "POST /open_api/v1.3/campaign/create/" | "POST /open_api/v1.3/campaign/status/update/" => Some(1),
+        _ => None,
+    },
+    min_writes: tiktok::min_writes,
+    duplicates: tiktok::duplicates,
+};
 
 /// What the memory backend cannot be asked.
 const MEMORY_NOT_RUN: &[(Check, &str)] = &[
@@ -307,6 +340,70 @@ const META: Fixture = Fixture {
         to: "budget: { daily: -30 }",
     },
     bad_at: "-30",
+};
+
+const TIKTOK: Fixture = Fixture {
+    platform: Platform::Tiktok,
+    dir: "tiktok",
+    edit: &[
+        Replace {
+            file: "campaigns.yaml",
+            from: "budget: { daily: 60 }",
+            to: "budget: { daily: 65 }",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "      - name: US 18-34\n        status: enabled\n",
+            to: "      - name: US 18-34\n        status: paused\n",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "text: Trail shoes for every season.",
+            to: "text: Trail shoes for every season, now with free returns.",
+        },
+    ],
+    edit_updates: &[
+        (
+            "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok",
+            &["budget"],
+        ),
+        (
+            "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/US 18-34",
+            &["status"],
+        ),
+        (
+            "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/US 18-34/ad/Trail shoes video",
+            &["ad_text"],
+        ),
+    ],
+    removed: Block {
+        file: "campaigns.yaml",
+        first: "      - name: CA and UK\n",
+        until: None,
+        address: "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/CA and UK",
+    },
+    foreign: &[
+        Foreign {
+            address: "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/US 18-34/ad/Client ad",
+            kind: Kind::Ad,
+        },
+        Foreign {
+            address: "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/Client ad group",
+            kind: Kind::AdGroup,
+        },
+    ],
+    foreign_home: Block {
+        file: "campaigns.yaml",
+        first: "      - name: US 18-34\n",
+        until: Some("      - name: CA and UK\n"),
+        address: "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/US 18-34",
+    },
+    bad: Replace {
+        file: "campaigns.yaml",
+        from: "budget: { daily: 60 }",
+        to: "budget: { daily: -60 }",
+    },
+    bad_at: "-60",
 };
 
 /// What the suite needs to know about a platform the emulator serves.
@@ -1036,6 +1133,7 @@ impl Run {
             "ADSCTL_BACKEND",
             "ADSCTL_GOOGLE_ADS_ENDPOINT",
             "ADSCTL_META_ENDPOINT",
+            "ADSCTL_TIKTOK_ENDPOINT",
             "ADSCTL_GOOGLE_OAUTH_TOKEN_URL",
             "GOOGLE_ADS_LOGIN_CUSTOMER_ID",
             "RUST_LOG",
@@ -1070,7 +1168,19 @@ impl Run {
                     .env("ADSCTL_META_TIMEOUT_MS", "1000")
                     // Meta's rate limit asks for an hour: 60 × 5 ms here
                     .env("ADSCTL_META_REGAIN_MINUTE_MS", "5")
-                    .env("ADSCTL_META_SLOW_DOWN_MAX_MS", "20");
+                    .env("ADSCTL_META_SLOW_DOWN_MAX_MS", "20")
+                    .env("ADSCTL_TIKTOK_ENDPOINT", emu.url())
+                    .env("TIKTOK_ACCESS_TOKEN", defaults::TIKTOK_ACCESS_TOKEN)
+                    .env("TIKTOK_APP_ID", defaults::TIKTOK_APP_ID)
+                    .env("TIKTOK_APP_SECRET", defaults::TIKTOK_APP_SECRET)
+                    .env("ADSCTL_TIKTOK_RETRY_MIN_MS", "10")
+                    .env("ADSCTL_TIKTOK_RETRY_MAX_MS", "100")
+                    .env("ADSCTL_TIKTOK_MAX_RETRIES", "10")
+                    .env("ADSCTL_TIKTOK_TIMEOUT_MS", "1000")
+                    // TikTok's rate limits ask for a second, then minutes: milliseconds here
+                    .env("ADSCTL_TIKTOK_RATE_LIMIT_WAIT_MS", "5")
+                    .env("ADSCTL_TIKTOK_RATE_LIMIT_LONG_WAIT_MS", "20")
+                    .env("ADSCTL_TIKTOK_LOOKUP_DELAY_MS", "20");
             }
             None => {
                 c.env("ADSCTL_BACKEND", format!("memory:{}", self.mem().display()));
@@ -1774,6 +1884,198 @@ mod meta {
             };
             *seen
                 .entry(format!("{} {} {} {}", o["account"], o["kind"], parent, f["name"]))
+                .or_default() += 1;
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect()
+    }
+}
+
+mod tiktok {
+    use super::*;
+    use adsctl::platforms::tiktok::mapping::split_name;
+
+    const ADVERTISER: &str = "3010000003";
+
+    /// One call of TikTok's API as another client: GET with JSON-string query values, POST with a JSON body.
+    fn api(r: &Run, method: &str, path: &str, params: Value) -> Value {
+        let emu = r.emu.as_ref().unwrap();
+        let url = format!("{}/open_api/v1.3/{path}", emu.url());
+        emu.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let req = match method {
+                "GET" => {
+                    let q: Vec<(String, String)> = params
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                        .collect();
+                    http.get(&url).query(&q)
+                }
+                _ => http.post(&url).json(&params),
+            };
+            let v: Value = req
+                .header("Access-Token", defaults::TIKTOK_ACCESS_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["code"], 0, "{method} {path}: {v}");
+            v["data"].clone()
+        })
+    }
+
+    /// The id of the live object of this kind (`campaign`, `adgroup`) whose name, without adsctl's marker, is
+    /// `name`.
+    fn id_of(r: &Run, kind: &str, name: &str) -> String {
+        let data = api(
+            r,
+            "GET",
+            &format!("{kind}/get/"),
+            json!({"advertiser_id": ADVERTISER, "page_size": 1000}),
+        );
+        data["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| {
+                o[format!("{kind}_name")]
+                    .as_str()
+                    .is_some_and(|n| split_name(n).0 == name)
+            })
+            .and_then(|o| o[format!("{kind}_id")].as_str())
+            .unwrap_or_else(|| panic!("no {kind} named {name}: {data}"))
+            .to_string()
+    }
+
+    pub fn make_foreign(r: &Run, x: &Foreign) -> String {
+        let a: Address = x.address.parse().unwrap();
+        let campaign = id_of(r, "campaign", &a.path[0].1);
+        let name = a.name().unwrap().to_string();
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        match x.kind {
+            Kind::AdGroup => {
+                let made = api(
+                    r,
+                    "POST",
+                    "adgroup/create/",
+                    json!({"advertiser_id": ADVERTISER, "campaign_id": campaign, "adgroup_name": name,
+                        "placement_type": "PLACEMENT_TYPE_AUTOMATIC", "location_ids": ["6252001"],
+                        "billing_event": "CPC", "optimization_goal": "CLICK", "bid_type": "BID_TYPE_NO_BID",
+                        "budget_mode": "BUDGET_MODE_DAY", "budget": 20, "pacing": "PACING_MODE_SMOOTH",
+                        "schedule_type": "SCHEDULE_FROM_NOW", "schedule_start_time": now}),
+                );
+                made["adgroup_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{made}"))
+                    .to_string()
+            }
+            Kind::Ad => {
+                let group = id_of(r, "adgroup", &a.path[1].1);
+                let made = api(
+                    r,
+                    "POST",
+                    "ad/create/",
+                    json!({"advertiser_id": ADVERTISER, "adgroup_id": group, "creatives": [{
+                        "ad_name": name, "ad_format": "SINGLE_IMAGE", "ad_text": "Theirs",
+                        "identity_type": "CUSTOMIZED_USER", "identity_id": "7100000000000000999",
+                        "image_ids": ["ad-site-i18n-sg/client"]}]}),
+                );
+                made["ad_ids"][0]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{made}"))
+                    .to_string()
+            }
+            other => panic!("no foreign {other} for TikTok here"),
+        }
+    }
+
+    /// What another client would see change: name, status and content (not the review, which moves by itself).
+    pub fn read_foreign(r: &Run, x: &Foreign, id: &str) -> Value {
+        let (kind, keep): (&str, &[&str]) = match x.kind {
+            Kind::AdGroup => (
+                "adgroup",
+                &["adgroup_name", "operation_status", "budget", "modify_time"],
+            ),
+            _ => ("ad", &["ad_name", "ad_text", "operation_status", "modify_time"]),
+        };
+        let data = api(
+            r,
+            "GET",
+            &format!("{kind}/get/"),
+            json!({"advertiser_id": ADVERTISER,
+                "filtering": json!({format!("{kind}_ids"): [id], "primary_status": "STATUS_ALL"}).to_string()}),
+        );
+        let row = &data["list"][0];
+        Value::Object(keep.iter().map(|k| (k.to_string(), row[*k].clone())).collect())
+    }
+
+    /// Per account with changes (updates only): one `campaign/update/` or `adgroup/update/` per campaign or ad
+    /// group with changes other than its status, one `ad/update/` per ad group whose ads change other than their
+    /// status, and one `…/status/update/` per kind and new status for every 20 objects.
+    pub fn min_writes(_caps: &Capabilities, plan: &AccountPlan) -> u64 {
+        let changes: Vec<_> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+        assert!(
+            changes.iter().all(|c| c.action == Action::Update),
+            "a routine edit: updates only"
+        );
+        let mut calls = 0u64;
+        let mut ad_groups: BTreeSet<Address> = BTreeSet::new();
+        let mut statuses: BTreeMap<(Kind, String), u64> = BTreeMap::new();
+        for c in changes {
+            if let Some(st) = c.fields.iter().find(|f| f.field == "status") {
+                let to = format!("{:?}", st.after);
+                *statuses.entry((c.kind, to)).or_default() += 1;
+            }
+            if c.fields.iter().any(|f| f.field != "status") {
+                match c.kind {
+                    Kind::Ad => {
+                        ad_groups.insert(c.address.parent().unwrap());
+                    }
+                    _ => calls += 1,
+                }
+            }
+        }
+        calls + ad_groups.len() as u64 + statuses.values().map(|n| n.div_ceil(20)).sum::<u64>()
+    }
+
+    pub fn duplicates(dump: &Value) -> Vec<String> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        for o in dump
+            .pointer("/tiktok/objects")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.values())
+        {
+            if o["deleted"] == true {
+                continue;
+            }
+            let f = &o["fields"];
+            let name = ["campaign_name", "adgroup_name", "ad_name"]
+                .iter()
+                .find_map(|k| f[*k].as_str())
+                .unwrap_or_default();
+            if name.starts_with("adsctl-lease") {
+                continue;
+            }
+            let parent = match o["kind"].as_str() {
+                Some("Ad") => &o["adgroup_id"],
+                Some("Adgroup") => &o["campaign_id"],
+                _ => &o["advertiser_id"],
+            };
+            *seen
+                .entry(format!(
+                    "{} {} {} {}",
+                    o["advertiser_id"],
+                    o["kind"],
+                    parent,
+                    split_name(name).0
+                ))
                 .or_default() += 1;
         }
         seen.into_iter()

@@ -37,6 +37,15 @@ const PLATFORMS: &[Platform] = &[
         ],
     },
     Platform {
+        name: "tiktok",
+        homes: &[
+            "src/platforms/tiktok/",
+            "crates/adsctl-emulator/src/tiktok/",
+            "crates/adsctl-emulator/tests/emulator_tiktok.rs",
+        ],
+        names: &["tiktok::", "::Tiktok", "TikTok", "TIKTOK_", "\"tiktok\""],
+    },
+    Platform {
         name: "memory",
         homes: &["src/platforms/memory/"],
         names: &[

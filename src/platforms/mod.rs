@@ -149,7 +149,7 @@ pub trait Home: Send + Sync + 'static {
 }
 
 /// Every platform adsctl has a connector for.
-pub static HOMES: &[&dyn Home] = &[&google_ads::GoogleAdsHome, &meta::MetaHome];
+pub static HOMES: &[&dyn Home] = &[&google_ads::GoogleAdsHome, &meta::MetaHome, &tiktok::TikTokHome];
 
 /// The home of a platform, if adsctl has one.
 pub fn home(platform: Platform) -> Option<&'static dyn Home> {

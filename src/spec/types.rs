@@ -19,6 +19,7 @@ type S<T> = Spanned<T>;
 
 pub use crate::platforms::google_ads::yaml::*;
 pub use crate::platforms::meta::yaml::*;
+pub use crate::platforms::tiktok::yaml::*;
 
 // ---------------------------------------------------------------------------------------------------------
 // adsctl.yaml
@@ -50,6 +51,10 @@ pub struct AccountSpec {
     /// Meta ad account id, `act_<digits>`.
     #[serde(default)]
     pub ad_account_id: Opt<String>,
+    /// TikTok advertiser id (digits; quote it).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub advertiser_id: Opt<String>,
     /// ISO 4217 currency code of the account (`USD`, `EUR`, `JPY`, …). Every amount in this account is in it.
     pub currency: S<String>,
     /// IANA time zone of the account (`Europe/Paris`), informational.
@@ -74,6 +79,7 @@ impl AccountSpec {
             "customer_id" => self.customer_id.as_ref(),
             "login_customer_id" => self.login_customer_id.as_ref(),
             "ad_account_id" => self.ad_account_id.as_ref(),
+            "advertiser_id" => self.advertiser_id.as_ref(),
             _ => None,
         }
     }

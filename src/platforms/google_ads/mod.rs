@@ -75,6 +75,7 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         // `name` with an update mask; ads are their position and keywords their text, so neither has a name
         renamable_kinds: vec![Kind::Budget, Kind::Campaign, Kind::AdGroup, Kind::Audience],
+        paused_status: "paused",
     }
 }
 

@@ -425,7 +425,8 @@ impl MemoryConnector {
                         let Some(i) = find(live, id) else {
                             return simulated("NOT_FOUND", format!("no object with id {id}"));
                         };
-                        live[i].fields.insert("status", Value::str("paused"));
+                        let paused = self.platform_capabilities().paused_status;
+                        live[i].fields.insert("status", Value::str(paused));
                         OpOutcome::Applied { id: id.clone() }
                     }
                     OpAction::Remove { id } => {
@@ -644,6 +645,7 @@ impl MemoryConnector {
                 swapped_fields: BTreeMap::new(),
                 write_only_fields: BTreeMap::new(),
                 renamable_kinds: Vec::new(),
+                paused_status: "paused",
             },
         }
     }

@@ -436,6 +436,7 @@ pub fn capabilities() -> Capabilities {
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         // `name` is a field of every node it manages (lookalikes are replaced, never changed)
         renamable_kinds: vec![Kind::Campaign, Kind::AdSet, Kind::Ad, Kind::Audience],
+        paused_status: "paused",
     }
 }
 

@@ -26,7 +26,7 @@ use super::config::{MAX_AUDIENCE_IDS, MAX_CREATIVES_PER_CALL, MAX_STATUS_IDS};
 use super::errors::ErrorClass;
 use super::mapping::{self, MappingError};
 use super::TikTokConnector;
-use crate::connectors::{ApplyBatch, ConnectorError, IdRef, OpAction, OpError, OpOutcome, Operation};
+use crate::connectors::{ApplyBatch, ConnectorError, IdRef, OpAction, OpError, OpOutcome, Operation, NAME_FIELD};
 use crate::model::{value_fingerprint, Account, Address, Kind, Value};
 
 /// The id a create's answer carries under one of `keys` (a string or a number, never through a float).
@@ -614,19 +614,49 @@ impl Run<'_> {
             }
         }
         let op = &self.ops[i];
+        // A rename is the marked new name in the object's own update (`campaign_name`, `adgroup_name`).
+        let renamed = set.contains_key(NAME_FIELD);
+        let without_name;
+        let set = if renamed {
+            without_name = set
+                .iter()
+                .filter(|(k, _)| k.as_str() != NAME_FIELD)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<BTreeMap<_, _>>();
+            &without_name
+        } else {
+            set
+        };
+        let name = |key: &str, b: Option<Body>| -> Result<Option<Body>, OpOutcome> {
+            if !renamed {
+                return Ok(b);
+            }
+            let mut b = b.unwrap_or_default();
+            let n = mapping::checked_name(&op.address, op.kind, None).map_err(Self::mapping_failed)?;
+            b.put(key, &n);
+            Ok(Some(b))
+        };
         let (path, body) = match op.kind {
-            Kind::Campaign => match mapping::campaign_update(set).map_err(Self::mapping_failed)? {
-                Some(mut b) => {
-                    b.put("campaign_id", id);
-                    ("campaign/update/", b)
+            Kind::Campaign => {
+                match name(
+                    "campaign_name",
+                    mapping::campaign_update(set).map_err(Self::mapping_failed)?,
+                )? {
+                    Some(mut b) => {
+                        b.put("campaign_id", id);
+                        ("campaign/update/", b)
+                    }
+                    None => return Ok(()),
                 }
-                None => return Ok(()),
-            },
+            }
             Kind::AdGroup => {
                 let resolve = self.resolver(op);
                 let placeholder = |_: &Address| Some("0".to_string());
                 let r: &dyn Fn(&Address) -> Option<String> = if self.validate { &placeholder } else { &resolve };
-                match mapping::adgroup_update(set, r).map_err(Self::mapping_failed)? {
+                match name(
+                    "adgroup_name",
+                    mapping::adgroup_update(set, r).map_err(Self::mapping_failed)?,
+                )? {
                     Some(mut b) => {
                         b.put("adgroup_id", id);
                         ("adgroup/update/", b)

@@ -67,11 +67,18 @@ pub mod apply;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod errors;
+pub mod home;
+pub mod import;
 pub mod lease;
+pub mod lower;
 pub mod mapping;
 pub mod metrics;
 pub mod read;
+pub mod yaml;
+
+pub use home::TikTokHome;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -212,9 +219,11 @@ pub fn capabilities() -> Capabilities {
                 vec!["origin", "audience_size", "location_ids", "include_source"],
             ),
         ]),
-        // Not yet: the update bodies take the names (`campaign_name`, `adgroup_name`, a creative's `ad_name`,
-        // `custom_audience_name`) but the connector does not send a rename, so a renamed pin keeps its old name.
-        renamable_kinds: Vec::new(),
+        // `campaign_name` / `adgroup_name` (marked) in their update; ads and audiences are not renamed yet (a
+        // creative's `ad_name` goes with the whole creative, an audience's name carries its members' fingerprint)
+        renamable_kinds: vec![Kind::Campaign, Kind::AdGroup],
+        // operation_status DISABLE
+        paused_status: "disable",
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
     }

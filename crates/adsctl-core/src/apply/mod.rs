@@ -893,7 +893,7 @@ impl CacheWriter {
                     match s.kind {
                         StepKind::Adopt => r.owned = true,
                         StepKind::Pause => {
-                            r.fields.insert("status", Value::str("paused"));
+                            r.fields.insert("status", Value::str(caps.paused_status));
                         }
                         _ => {
                             let set: SmallMap = c
@@ -1171,6 +1171,7 @@ mod tests {
             swapped_fields: BTreeMap::new(),
             write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
             renamable_kinds: vec![Kind::Campaign],
+            paused_status: "paused",
         }
     }
 

@@ -145,6 +145,9 @@ pub struct Capabilities {
     /// it; the operation's address already has it). An object of such a kind found by id under another name (an
     /// `id:` pin, the id map) is renamed to the YAML's name instead of keeping its old one.
     pub renamable_kinds: Vec<Kind>,
+    /// The `status` value of a paused object (`paused`; TikTok `disable`): what removal by `on_removed: pause`
+    /// writes, and what counts as paused (already paused, spending nothing).
+    pub paused_status: &'static str,
 }
 
 /// The field of an update that renames the object (see [`Capabilities::renamable_kinds`]).

@@ -86,7 +86,7 @@ pub(super) fn plan(
                 Action::Orphan,
                 "not in the YAML; this kind cannot be paused, so it is left alone",
             ),
-            RemovalPolicy::Pause if l.fields.get("status") == Some(&Value::str("paused")) => {
+            RemovalPolicy::Pause if l.fields.get("status") == Some(&Value::str(ctx.caps.paused_status)) => {
                 (Action::NoOp, "not in the YAML; already paused")
             }
             RemovalPolicy::Pause => (Action::Pause, "not in the YAML; on_removed: pause"),
@@ -111,7 +111,7 @@ pub(super) fn plan(
             Action::Pause => vec![FieldChange {
                 field: "status".into(),
                 before: l.fields.get("status").cloned(),
-                after: Some(Value::str("paused")),
+                after: Some(Value::str(ctx.caps.paused_status)),
                 forces_replace: false,
                 swapped: false,
                 write_only: false,
