@@ -7,10 +7,12 @@
 //!
 //! The checks (one test each, every target in turn; a failure names its target and the others still run):
 //! 1. lifecycle: an apply creates everything; a second plan is empty; a budget/status/text edit plans exactly those
-//!    updates and applies; an object taken out of the YAML is paused (`on_removed: pause`), then removed
+//!    updates and applies; a campaign paused directly on the platform is planned back as drift and repaired; an object taken out of the YAML is paused (`on_removed: pause`), then removed
 //!    (`on_removed: remove`); a campaign renamed with its id pinned, then with `moved:`, is renamed in place (one
 //!    update of `name` each);
 //!    `plan --detailed-exitcode` exits 0 after each, on the runner and on a fresh one;
+//!    import: `adsctl import` of the account (objects adsctl made and objects made directly under them) writes a
+//!    project that plans nothing, on this runner and a fresh one;
 //! 2. ownership: a runner with an empty state directory plans nothing and writes nothing after the apply; objects
 //!    someone else made under managed parents are listed as not managed and never touched, even with
 //!    `on_removed: remove`, and not even when their parent leaves the YAML (it is paused, not removed);
@@ -129,6 +131,7 @@ const TIKTOK_EMULATOR: EmulatorKit = EmulatorKit {
     },
     min_writes: tiktok::min_writes,
     duplicates: tiktok::duplicates,
+    pause_directly: tiktok::pause_directly,
 };
 
 /// What the memory backend cannot be asked.
@@ -168,6 +171,7 @@ enum Server {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Check {
     Lifecycle,
+    Import,
     Ownership,
     Requests,
     ServerErrors,
@@ -365,7 +369,7 @@ const TIKTOK: Fixture = Fixture {
     edit_updates: &[
         (
             "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok",
-            &["budget"],
+            &["budget.daily"],
         ),
         (
             "conform-tiktok/campaign/Conformance - Trail Shoes - TikTok/ad_group/US 18-34",
@@ -423,6 +427,8 @@ struct EmulatorKit {
     min_writes: fn(&Capabilities, &AccountPlan) -> u64,
     /// Live objects sharing an identity (the emulator's dump, leases left out).
     duplicates: fn(&Value) -> Vec<String>,
+    /// Pause a campaign directly on the platform, as someone in its web interface would (drift).
+    pause_directly: fn(&Run, &Address),
 }
 
 const GOOGLE_ADS_EMULATOR: EmulatorKit = EmulatorKit {
@@ -442,6 +448,7 @@ const GOOGLE_ADS_EMULATOR: EmulatorKit = EmulatorKit {
     lease_writes: |e| e.contains("labels:mutate").then_some(u64::MAX),
     min_writes: google::min_writes,
     duplicates: google::duplicates,
+    pause_directly: google::pause_directly,
 };
 
 const META_EMULATOR: EmulatorKit = EmulatorKit {
@@ -468,6 +475,7 @@ const META_EMULATOR: EmulatorKit = EmulatorKit {
     },
     min_writes: meta::min_writes,
     duplicates: meta::duplicates,
+    pause_directly: meta::pause_directly,
 };
 
 // ====================================================================================================== the checks
@@ -521,6 +529,42 @@ fn lifecycle() {
         );
         r.expect(&s, &["plan", "--detailed-exitcode"], 0);
         r.expect(&r.fresh_state(), &["plan", "--detailed-exitcode"], 0);
+
+        // Drift: the campaign paused directly on the platform (its web interface) is shown as drift and put back.
+        let campaign: Address = f.edit_updates[0].0.parse().unwrap();
+        match r.t.server {
+            Server::Emulator(kit) => (kit.pause_directly)(r, &campaign),
+            Server::Memory => {
+                let paused = adsctl::platforms::home(f.platform)
+                    .unwrap()
+                    .capabilities()
+                    .paused_status;
+                let mut d = r.mem_data();
+                let live = d
+                    .accounts
+                    .get_mut(&campaign.account)
+                    .expect("the account in the memory file");
+                let c = live
+                    .iter_mut()
+                    .find(|x| x.address == campaign)
+                    .expect("the campaign live");
+                c.fields.insert("status", ModelValue::str(paused));
+                r.write_mem(&d);
+            }
+        }
+        let plan = r.plan_json(&s);
+        assert_eq!(
+            changed_fields(&plan),
+            BTreeMap::from([(campaign.to_string(), ("update".to_string(), vec!["status".to_string()]))]),
+            "drift on the platform"
+        );
+        let drifted = changes_of(&plan)
+            .filter(|c| c["address"] == campaign.to_string())
+            .flat_map(|c| c["fields"].as_array().into_iter().flatten())
+            .any(|x| x["field"] == "status" && x["drift"] == true);
+        assert!(drifted, "the status change is marked as drift: {plan}");
+        r.expect(&s, &["apply", "--auto-approve"], 0);
+        r.expect(&s, &["plan", "--detailed-exitcode"], 0);
 
         // An object leaves the YAML: paused with `on_removed: pause` (the fixture's policy) …
         let gone: Address = f.removed.address.parse().unwrap();
@@ -616,6 +660,51 @@ fn lifecycle() {
         assert!(out.contains("1 succeeded, 0 failed, 0 skipped"), "{out}");
         r.expect(&s, &["plan", "--detailed-exitcode"], 0);
         r.expect(&r.fresh_state(), &["plan", "--detailed-exitcode"], 0);
+    });
+}
+
+/// `adsctl import` of the account — what adsctl made and what was made directly on the platform under it — writes
+/// a project that plans nothing, on this runner and on a fresh one.
+#[test]
+fn import() {
+    for_each_target(Check::Import, |r| {
+        let f = r.t.fixture;
+        let s = r.fresh_state();
+        r.expect(&s, &["apply", "--auto-approve"], 0);
+        let mut theirs = Vec::new();
+        if let Server::Emulator(kit) = r.t.server {
+            for x in f.foreign {
+                (kit.make_foreign)(r, x);
+                theirs.push(x.address.parse::<Address>().unwrap());
+            }
+        }
+        let account = f.edit_updates[0].0.parse::<Address>().unwrap().account;
+        let out = r.tmp.path().join("imported");
+        let out_arg = out.to_str().unwrap();
+        r.expect(&s, &["import", "--out", out_arg, &account, "--dir"], 0);
+        let mut yaml = String::new();
+        for e in std::fs::read_dir(out.join("campaigns")).unwrap() {
+            yaml.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+        }
+        for a in &theirs {
+            // a keyword is named by its text and match type; its text is what the YAML holds
+            let name = a.name().unwrap().split(':').next().unwrap_or_default();
+            assert!(yaml.contains(name), "{a} made directly is imported: {yaml}");
+        }
+        for state in [s.clone(), r.fresh_state()] {
+            let o = r
+                .cmd(&state)
+                .args(["plan", "--detailed-exitcode"])
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "the imported project plans nothing: {}",
+                text(&o)
+            );
+        }
     });
 }
 
@@ -1602,6 +1691,17 @@ mod google {
     }
 
     /// The resource name of a campaign or ad group, by the names in its address.
+    pub fn pause_directly(r: &Run, a: &Address) {
+        let rn = resource_name(r, a);
+        call(
+            r,
+            customer(a),
+            "googleAds:mutate",
+            json!({"mutateOperations": [{"campaignOperation": {"update": {"resourceName": rn, "status": "PAUSED"},
+                "updateMask": "status"}}]}),
+        );
+    }
+
     fn resource_name(r: &Run, a: &Address) -> String {
         let cid = customer(a);
         let name = |i: usize| a.path[i].1.replace('\'', "\\'");
@@ -1826,6 +1926,11 @@ mod meta {
         graph(r, "GET", id, &[("fields", "id,name,status,adlabels".into())])
     }
 
+    pub fn pause_directly(r: &Run, a: &Address) {
+        let id = id_of(r, act(a), "campaigns", &a.path[0].1);
+        graph(r, "POST", &id, &[("status", "PAUSED".into())]);
+    }
+
     /// Per account with changes (updates only): the executor hands them over at once (nothing depends on
     /// anything) in hand-overs of at most `max_ops_per_request`; the connector turns each into calls (one per
     /// operation, two for a swapped field: the new object and the update pointing at it) and packs them into
@@ -1993,6 +2098,16 @@ mod tiktok {
             }
             other => panic!("no foreign {other} for TikTok here"),
         }
+    }
+
+    pub fn pause_directly(r: &Run, a: &Address) {
+        let id = id_of(r, "campaign", &a.path[0].1);
+        api(
+            r,
+            "POST",
+            "campaign/status/update/",
+            json!({"advertiser_id": ADVERTISER, "campaign_ids": [id], "operation_status": "DISABLE"}),
+        );
     }
 
     /// What another client would see change: name, status and content (not the review, which moves by itself).

@@ -184,7 +184,7 @@ fn campaign_fields() -> BTreeMap<String, Value> {
         ("status", Value::str("enable")),
         ("objective_type", Value::str("traffic")),
         ("budget_mode", Value::str("budget_mode_day")),
-        ("budget", usd("75.25")),
+        ("budget.daily", usd("75.25")),
         ("special_industries", set(&[])),
     ])
 }
@@ -204,7 +204,7 @@ fn adgroup_fields() -> BTreeMap<String, Value> {
         ("bid_price", usd("1.37")),
         ("pacing", Value::str("pacing_mode_smooth")),
         ("budget_mode", Value::str("budget_mode_day")),
-        ("budget", usd("30.10")),
+        ("budget.daily", usd("30.10")),
     ])
 }
 
@@ -373,8 +373,8 @@ async fn updates_pauses_and_removals() {
                 c.clone(),
                 OpAction::Update {
                     id: ids[0].clone(),
-                    set: fields(&[("budget", usd("99.99")), ("status", Value::str("disable"))]),
-                    before: before(&c, "budget"),
+                    set: fields(&[("budget.daily", usd("99.99")), ("status", Value::str("disable"))]),
+                    before: before(&c, "budget.daily"),
                 },
                 None,
             ),
@@ -414,7 +414,7 @@ async fn updates_pauses_and_removals() {
     assert_eq!(env.requests("POST", "ad/status/update/").await, 1);
     let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
     let cr = find(&snap.resources, "tt/campaign/Summer");
-    assert_eq!(cr.fields.get("budget"), Some(&usd("99.99")));
+    assert_eq!(cr.fields.get("budget.daily"), Some(&usd("99.99")));
     assert_eq!(cr.fields.get("status"), Some(&Value::str("disable")));
     let gr = find(&snap.resources, "tt/campaign/Summer/ad_group/Group");
     assert_eq!(gr.fields.get("targeting.age_groups"), Some(&set(&["age_35_44"])));
@@ -643,7 +643,7 @@ async fn rate_limits_are_waited_out_and_other_codes_are_surfaced_with_hints() {
             fields(&[
                 ("objective_type", Value::str("traffic")),
                 ("budget_mode", Value::str("budget_mode_day")),
-                ("budget", usd("1")),
+                ("budget.daily", usd("1")),
             ]),
         )],
     };
@@ -664,7 +664,7 @@ async fn rate_limits_are_waited_out_and_other_codes_are_surfaced_with_hints() {
     // children of a failed create are skipped, not sent
     let mut t = tree("tt", "Cheap2", 1);
     if let OpAction::Create { fields } = &mut t.ops[0].action {
-        fields.insert("budget".into(), usd("1"));
+        fields.insert("budget.daily".into(), usd("1"));
     }
     let out = conn.apply(&account, &t).await.unwrap();
     assert!(matches!(out[0], OpOutcome::Failed(_)));
@@ -1012,7 +1012,7 @@ async fn a_cbo_campaign_takes_its_ad_groups_optimization_goal() {
         fields.insert("objective_type".into(), Value::str("web_conversions"));
     }
     if let OpAction::Create { fields } = &mut t.ops[1].action {
-        for k in ["budget", "budget_mode", "pacing", "bid_price"] {
+        for k in ["budget.daily", "budget_mode", "pacing", "bid_price"] {
             fields.remove(k);
         }
         fields.insert("optimization_goal".into(), Value::str("convert"));
@@ -1024,7 +1024,7 @@ async fn a_cbo_campaign_takes_its_ad_groups_optimization_goal() {
     let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
     let c = find(&snap.resources, "tt/campaign/Optimised");
     assert_eq!(c.fields.get("budget_optimize_on"), Some(&Value::Bool(true)));
-    assert_eq!(c.fields.get("budget"), Some(&usd("75.25")));
+    assert_eq!(c.fields.get("budget.daily"), Some(&usd("75.25")));
 }
 
 mod auth_flows {

@@ -246,7 +246,14 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         let mut m = Mapping::new();
         map_insert(&mut m, "name", s(name));
         map_insert(&mut m, "accounts", Yaml::Sequence(vec![s(&account.name)]));
-        plain_fields(&mut m, a, account.currency, &["members"]);
+        // the audience's YAML fields: its description and its platform's own (`Home::audience_fields`); what
+        // the lowering derives (a hashing type) and the members (write-only) are not written
+        let own = crate::platforms::home(account.platform).map_or(&[][..], |h| h.audience_fields());
+        for (k, v) in &a.fields {
+            if k == "description" || own.contains(&k.as_str()) {
+                put_path(&mut m, k, yaml_of(v, account.currency));
+            }
+        }
         let mut file = Mapping::new();
         map_insert(&mut file, "path", s(&csv.display().to_string()));
         map_insert(&mut file, "column", s("email"));

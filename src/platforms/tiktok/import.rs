@@ -6,17 +6,14 @@ use serde_yaml::{Mapping, Value as Yaml};
 use crate::import::{map_insert, put_path, s, yaml_of, Tree};
 use crate::model::{Account, Currency, Kind, Resource, Value};
 
-/// A budget (`budget_mode` and `budget`) as `budget: { daily | lifetime }`.
+/// A budget (`budget.daily` or `budget.lifetime`) as `budget: { daily | lifetime }`.
 fn budget(m: &mut Mapping, r: &Resource, cur: Currency) {
-    let key = match r.fields.get("budget_mode").and_then(Value::as_str) {
-        Some("budget_mode_day") => "daily",
-        Some("budget_mode_total") => "lifetime",
-        _ => return,
-    };
-    if let Some(b) = r.fields.get("budget") {
-        let mut bm = Mapping::new();
-        map_insert(&mut bm, key, yaml_of(b, cur));
-        map_insert(m, "budget", Yaml::Mapping(bm));
+    for (field, key) in [("budget.daily", "daily"), ("budget.lifetime", "lifetime")] {
+        if let Some(b) = r.fields.get(field) {
+            let mut bm = Mapping::new();
+            map_insert(&mut bm, key, yaml_of(b, cur));
+            map_insert(m, "budget", Yaml::Mapping(bm));
+        }
     }
 }
 

@@ -56,7 +56,8 @@ impl Lower<'_> {
         true
     }
 
-    /// `budget: { daily | lifetime }` as `budget_mode` and `budget`; none: `budget_mode_infinite`.
+    /// `budget: { daily | lifetime }` as `budget_mode` and `budget.daily` or `budget.lifetime`; none:
+    /// `budget_mode_infinite`.
     fn tiktok_budget(&mut self, b: Option<&S<CampaignBudget>>, cur: Currency, r: &mut Resource) {
         let Some(b) = b else {
             r.fields.insert("budget_mode", Value::str("budget_mode_infinite"));
@@ -75,7 +76,7 @@ impl Lower<'_> {
                 );
             }
         }
-        let (mode, amount) = match (&*b.daily, &*b.lifetime) {
+        let (mode, field, amount) = match (&*b.daily, &*b.lifetime) {
             (Some(_), Some(l)) => {
                 self.err(
                     l.span,
@@ -85,16 +86,16 @@ impl Lower<'_> {
                 );
                 return;
             }
-            (Some(d), None) => ("budget_mode_day", d),
-            (None, Some(l)) => ("budget_mode_total", l),
+            (Some(d), None) => ("budget_mode_day", "budget.daily", d),
+            (None, Some(l)) => ("budget_mode_total", "budget.lifetime", l),
             (None, None) => {
                 self.missing(b.span, "daily", "a budget", "50");
                 return;
             }
         };
         r.fields.insert("budget_mode", Value::str(mode));
-        if let Some(m) = self.amount(amount, cur, "budget") {
-            r.fields.insert("budget", Value::Money(m));
+        if let Some(m) = self.amount(amount, cur, field) {
+            r.fields.insert(field, Value::Money(m));
         }
     }
 

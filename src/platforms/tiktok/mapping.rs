@@ -538,10 +538,17 @@ fn put_money_field(r: &mut Resource, field: &str, raw: &Option<Box<RawValue>>) -
 }
 
 fn mode_has_budget(mode: &Option<String>) -> bool {
-    matches!(
-        mode.as_deref(),
-        Some("BUDGET_MODE_DAY") | Some("BUDGET_MODE_TOTAL") | Some("BUDGET_MODE_DYNAMIC_DAILY_BUDGET")
-    )
+    budget_field(mode).is_some()
+}
+
+/// The resource field a budget of this mode is read into: `budget.daily` or `budget.lifetime` (the names every
+/// platform's budgets have, so that spend impact and guardrails count TikTok's too).
+fn budget_field(mode: &Option<String>) -> Option<&'static str> {
+    match mode.as_deref() {
+        Some("BUDGET_MODE_DAY") | Some("BUDGET_MODE_DYNAMIC_DAILY_BUDGET") => Some("budget.daily"),
+        Some("BUDGET_MODE_TOTAL") => Some("budget.lifetime"),
+        _ => None,
+    }
 }
 
 pub fn campaign_resource(c: &CampaignRow, ctx: &ReadContext) -> Result<Resource, MappingError> {
@@ -551,8 +558,8 @@ pub fn campaign_resource(c: &CampaignRow, ctx: &ReadContext) -> Result<Resource,
     put_enum(&mut r, "status", &c.operation_status);
     put_enum(&mut r, "objective_type", &c.objective_type);
     put_enum(&mut r, "budget_mode", &c.budget_mode);
-    if mode_has_budget(&c.budget_mode) {
-        put_money_field(&mut r, "budget", &c.budget)?;
+    if let (true, Some(field)) = (mode_has_budget(&c.budget_mode), budget_field(&c.budget_mode)) {
+        put_money_field(&mut r, field, &c.budget)?;
     }
     if let Some(b) = c.budget_optimize_on {
         r.fields.insert("budget_optimize_on", Value::Bool(b));
@@ -607,8 +614,8 @@ pub fn adgroup_resource(g: &AdgroupRow, campaign: &Address, ctx: &ReadContext) -
     }
     put_enum(&mut r, "pacing", &g.pacing);
     put_enum(&mut r, "budget_mode", &g.budget_mode);
-    if mode_has_budget(&g.budget_mode) {
-        put_money_field(&mut r, "budget", &g.budget)?;
+    if let Some(field) = budget_field(&g.budget_mode) {
+        put_money_field(&mut r, field, &g.budget)?;
     }
     if let Some(s) = g.secondary_status.as_deref().filter(|s| !s.is_empty()) {
         r.observed.insert("secondary_status", s.to_ascii_lowercase());
@@ -752,7 +759,7 @@ pub fn campaign_create(name: &str, fields: &BTreeMap<String, Value>) -> Result<B
             "budget_mode" => {
                 b.put("budget_mode", &upper(k, v)?);
             }
-            "budget" => put_money(&mut b, "budget", k, v)?,
+            "budget.daily" | "budget.lifetime" => put_money(&mut b, "budget", k, v)?,
             "budget_optimize_on" => {
                 b.put("budget_optimize_on", &want_bool(k, v)?);
             }
@@ -779,7 +786,7 @@ pub fn campaign_update(set: &BTreeMap<String, Value>) -> Result<Option<Body>, Ma
     for (k, v) in set {
         match k.as_str() {
             "status" => {}
-            "budget" => put_money(&mut b, "budget", k, v)?,
+            "budget.daily" | "budget.lifetime" => put_money(&mut b, "budget", k, v)?,
             "special_industries" => {
                 let xs = want_strs(k, v)?;
                 if !xs.is_empty() {
@@ -830,7 +837,7 @@ fn adgroup_field(b: &mut Body, k: &str, v: &Value, resolve: Resolve) -> Result<(
             b.put(k, want_str(k, v)?);
         }
         "bid_price" => put_money(b, "bid_price", k, v)?,
-        "budget" => put_money(b, "budget", k, v)?,
+        "budget.daily" | "budget.lifetime" => put_money(b, "budget", k, v)?,
         other => return Err(unknown(Kind::AdGroup, other)),
     }
     Ok(())
@@ -1077,7 +1084,7 @@ mod tests {
         assert!(r.owned);
         assert_eq!(r.id.as_deref(), Some("1800000000000000001"));
         assert_eq!(
-            r.fields.get("budget"),
+            r.fields.get("budget.daily"),
             Some(&Value::Money(Money::from_micros(50_500_000)))
         );
         assert_eq!(r.fields.get("status"), Some(&Value::str("enable")));
@@ -1101,7 +1108,7 @@ mod tests {
             gr.fields.get("targeting.location_ids"),
             Some(&set_of([Value::str("6252001")]))
         );
-        assert!(gr.fields.get("bid_price").is_none() && gr.fields.get("budget").is_none());
+        assert!(gr.fields.get("bid_price").is_none() && gr.fields.get("budget.daily").is_none());
         let lal: AudienceRow = serde_json::from_str(
             r#"{"audience_id":"777","name":"Look [adsctl-managed]","audience_type":"Lookalike Audience",
                 "lookalike_spec":{"source_audience_id":"555","audience_size":"NARROW","location_ids":["6252001"],"include_source":true}}"#,
@@ -1128,7 +1135,7 @@ mod tests {
             ("status".to_string(), Value::str("disable")),
             ("objective_type".to_string(), Value::str("traffic")),
             ("budget_mode".to_string(), Value::str("budget_mode_day")),
-            ("budget".to_string(), Value::Money(Money::from_micros(75_250_000))),
+            ("budget.daily".to_string(), Value::Money(Money::from_micros(75_250_000))),
             ("special_industries".to_string(), set_of([Value::str("housing")])),
         ]);
         let b = campaign_create("Spring [adsctl-managed]", &fields).unwrap();

@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use super::{Action, Change, SpendImpact};
 use crate::model::{Address, Kind, Money, Resource, SmallMap, Value};
 
-/// Budget-carrying fields: campaign and ad set budgets, shared budget amounts (all daily).
-fn budgets(kind: Kind, fields: &SmallMap) -> (Money, Money) {
-    if fields.get("status") == Some(&Value::str("paused")) {
+/// Budget-carrying fields: campaign, ad set and ad group budgets, shared budget amounts (all daily). A paused object
+/// (`paused`: the platform's word for it) spends nothing.
+fn budgets(kind: Kind, fields: &SmallMap, paused: &str) -> (Money, Money) {
+    if fields.get("status") == Some(&Value::str(paused)) {
         return (Money::ZERO, Money::ZERO);
     }
     let get = |f: &str| fields.get(f).and_then(Value::as_money).unwrap_or(Money::ZERO);
     match kind {
         Kind::Budget => (get("amount"), Money::ZERO),
-        Kind::Campaign | Kind::AdSet => (get("budget.daily"), get("budget.lifetime")),
+        Kind::Campaign | Kind::AdSet | Kind::AdGroup => (get("budget.daily"), get("budget.lifetime")),
         _ => (Money::ZERO, Money::ZERO),
     }
 }
@@ -23,7 +24,7 @@ fn budgets(kind: Kind, fields: &SmallMap) -> (Money, Money) {
 const BUDGET_FIELDS: [&str; 4] = ["status", "amount", "budget.daily", "budget.lifetime"];
 
 fn carries_budget(kind: Kind) -> bool {
-    matches!(kind, Kind::Budget | Kind::Campaign | Kind::AdSet)
+    matches!(kind, Kind::Budget | Kind::Campaign | Kind::AdSet | Kind::AdGroup)
 }
 
 type Budgeted = BTreeMap<Address, (Kind, SmallMap)>;
@@ -36,11 +37,11 @@ fn budget_fields(fields: &SmallMap) -> SmallMap {
         .collect()
 }
 
-fn total(resources: &Budgeted) -> (Money, Money) {
+fn total(resources: &Budgeted, paused: &str) -> (Money, Money) {
     let mut daily: i128 = 0;
     let mut lifetime: i128 = 0;
     for (kind, fields) in resources.values() {
-        let (d, l) = budgets(*kind, fields);
+        let (d, l) = budgets(*kind, fields, paused);
         daily += i128::from(d.micros());
         lifetime += i128::from(l.micros());
     }
@@ -48,7 +49,7 @@ fn total(resources: &Budgeted) -> (Money, Money) {
     (clamp(daily), clamp(lifetime))
 }
 
-pub fn impact(live: &[Resource], changes: &[Change]) -> SpendImpact {
+pub fn impact(live: &[Resource], changes: &[Change], paused: &str) -> SpendImpact {
     let before: Budgeted = live
         .iter()
         .filter(|r| carries_budget(r.kind))
@@ -82,8 +83,8 @@ pub fn impact(live: &[Resource], changes: &[Change]) -> SpendImpact {
             Action::Orphan | Action::NoOp => {}
         }
     }
-    let (daily_before, lifetime_before) = total(&before);
-    let (daily_after, lifetime_after) = total(&after);
+    let (daily_before, lifetime_before) = total(&before, paused);
+    let (daily_after, lifetime_after) = total(&after, paused);
     SpendImpact {
         daily_before,
         daily_after,

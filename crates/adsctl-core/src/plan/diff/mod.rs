@@ -175,7 +175,7 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
     } = out;
     let changes = order::sort(changes);
     let known_ids = known_ids(&live, &changes);
-    let spend = spend::impact(&live, &changes);
+    let spend = spend::impact(&live, &changes, caps.paused_status);
     let mut plan = AccountPlan {
         account: account.name.clone(),
         platform: account.platform,
