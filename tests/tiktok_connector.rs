@@ -1038,6 +1038,26 @@ mod auth_flows {
         Auth::with_env(dir, Arc::new(move |k: &str| vars.get(k).cloned()))
     }
 
+    /// Advertiser tokens stay valid until revoked: `auth status` says `never`, and there is nothing to refresh.
+    #[tokio::test]
+    async fn advertiser_tokens_never_expire() {
+        let env = Env::start().await;
+        let account = env.account("tt", "7000000000000000115");
+        let dir = tempfile::tempdir().unwrap();
+        let a = auth(
+            dir.path(),
+            &[("TIKTOK_ACCESS_TOKEN", defaults::TIKTOK_ACCESS_TOKEN.to_string())],
+        );
+        let rows = a.status(std::slice::from_ref(&account));
+        assert_eq!(rows[0].status, adsctl::auth::TokenStatus::Active, "{rows:?}");
+        assert!(rows[0].never_expires && rows[0].expires_at.is_none(), "{rows:?}");
+        let creds = a.credentials(&account).unwrap();
+        assert!(!adsctl::auth::refresh::is_due(
+            &creds.kind,
+            chrono::Utc::now() + chrono::Duration::days(3650)
+        ));
+    }
+
     #[tokio::test]
     async fn login_exchange_and_validate_against_the_emulator() {
         let env = Env::start().await;

@@ -33,6 +33,11 @@ pub trait PlatformCredentials: fmt::Debug + Send + Sync + 'static {
     fn renewed_by_a_person(&self) -> bool {
         false
     }
+    /// Whether the token never ends (TikTok advertiser tokens: valid until revoked, no refresh step): `auth status`
+    /// says `never` rather than leaving the expiry blank.
+    fn never_expires(&self) -> bool {
+        false
+    }
     /// What `auth login` stored, for its message (`refresh token`, `long-lived token (until 2027-02-01)`).
     fn describe(&self) -> String;
     fn clone_box(&self) -> Box<dyn PlatformCredentials>;
@@ -67,6 +72,9 @@ impl CredentialKind {
     }
     pub fn renewed_by_a_person(&self) -> bool {
         self.0.renewed_by_a_person()
+    }
+    pub fn never_expires(&self) -> bool {
+        self.0.never_expires()
     }
     pub fn secrets(&self) -> Vec<&Secret> {
         self.0.secrets()

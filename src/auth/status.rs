@@ -49,6 +49,9 @@ pub struct StatusRow {
     /// Google: the current access token's end (refreshed automatically); Meta: the token's end (none for
     /// system-user tokens).
     pub expires_at: Option<DateTime<Utc>>,
+    /// The token never ends (valid until revoked: no refresh step).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_expires: bool,
     pub last_sync: Option<DateTime<Utc>>,
     pub last_validation: Option<DateTime<Utc>>,
     pub last_refresh: Option<DateTime<Utc>>,
@@ -78,6 +81,7 @@ impl Auth {
             source: None,
             status: TokenStatus::Missing,
             expires_at: None,
+            never_expires: false,
             last_sync: h.last_sync,
             last_validation: h.last_validation,
             last_refresh: h.last_refresh,
@@ -97,6 +101,7 @@ impl Auth {
                 row.source = Some(c.source);
                 row.status = TokenStatus::Active;
                 row.expires_at = c.kind.expires_at();
+                row.never_expires = c.kind.never_expires();
                 if let Some(exp) = c.kind.long_lived_expiry() {
                     if exp <= now {
                         row.status = TokenStatus::Expired;

@@ -371,7 +371,11 @@ fn print_status(rows: &[StatusRow], source_label: Option<&str>, color: bool) {
                     (None, _) => "-".into(),
                 },
                 r.status.as_str().to_string(),
-                when(r.expires_at),
+                if r.never_expires {
+                    "never".to_string()
+                } else {
+                    when(r.expires_at)
+                },
                 when(r.last_sync),
                 when(r.last_validation),
                 r.last_error.clone().unwrap_or_else(|| "-".into()),

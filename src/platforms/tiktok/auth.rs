@@ -81,6 +81,10 @@ impl PlatformCredentials for TikTokCredentials {
         // advertiser tokens stay valid until the advertiser revokes the authorization
         None
     }
+    fn never_expires(&self) -> bool {
+        // advertiser tokens stay valid until the advertiser revokes them (WIRE-NOTES § Auth)
+        true
+    }
     fn describe(&self) -> String {
         match self.advertiser_ids.len() {
             0 => "long-term advertiser token".to_string(),
