@@ -14,6 +14,7 @@
 //!    and no file of the state directory holds a credential's secret;
 //!    killed: an apply killed (SIGKILL) after 1, half and all but one of its writes; the next apply converges, nothing
 //!    is duplicated, a fresh runner plans nothing;
+//!    metrics: after an apply, `adsctl metrics` reports the campaign's impressions and exact cost;
 //!    import: `adsctl import` of the account (objects adsctl made and objects made directly under them) writes a
 //!    project that plans nothing, on this runner and a fresh one;
 //! 2. ownership: a runner with an empty state directory plans nothing and writes nothing after the apply; objects
@@ -151,6 +152,10 @@ const SECRETS: &[&str] = &[
 /// What the memory backend cannot be asked.
 const MEMORY_NOT_RUN: &[(Check, &str)] = &[
     (
+        Check::Metrics,
+        "the sandbox has no traffic: its connector reports no metrics",
+    ),
+    (
         Check::Killed,
         "the memory backend writes its file whole, in one step per request: there is no point inside a request for \
          a kill to land (its crash faults cover the journal: tests/trust.rs)",
@@ -192,6 +197,7 @@ enum Check {
     Lifecycle,
     Import,
     Killed,
+    Metrics,
     Ownership,
     Requests,
     ServerErrors,
@@ -786,6 +792,46 @@ fn killed_apply() {
             all / 2,
             all - 1
         ));
+    });
+}
+
+/// `adsctl metrics` pulls the connector's performance rows into the daily series: after an apply, the campaign has
+/// impressions and an exact cost in the account's currency (the emulator's synthetic traffic since its creation).
+#[test]
+fn metrics() {
+    for_each_target(Check::Metrics, |r| {
+        let f = r.t.fixture;
+        let s = r.fresh_state();
+        r.expect(&s, &["apply", "--auto-approve"], 0);
+        let campaign = f.edit_updates[0].0;
+        let today = chrono::Utc::now().date_naive();
+        let since = (today - chrono::Days::new(7)).to_string();
+        let until = (today + chrono::Days::new(1)).to_string();
+        let out = r.expect(
+            &s,
+            &["metrics", "--since", &since, "--until", &until, "--format", "json"],
+            0,
+        );
+        let json = &out[out.find('{').expect("a JSON document")..];
+        // stdout's document (the output holds stderr after it)
+        let v: Value = serde_json::Deserializer::from_str(json)
+            .into_iter::<Value>()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("no JSON document: {out}"));
+        let row = v["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["object"] == campaign)
+            .unwrap_or_else(|| panic!("no row for {campaign}: {v}"));
+        assert!(row["impressions"].as_u64().is_some_and(|n| n > 0), "{row}");
+        assert_eq!(row["currency"], "USD", "{row}");
+        let cost = row["cost"].as_str().unwrap_or_default();
+        assert!(
+            cost.split_once('.').is_some_and(|(_, d)| d.len() == 2),
+            "cost is an exact amount in cents: {row}"
+        );
     });
 }
 

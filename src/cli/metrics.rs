@@ -116,7 +116,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         .accounts
         .values()
         .filter(|a| args.accounts.is_empty() || args.accounts.contains(&a.name))
-        .filter(|a| a.platform.is_supported())
+        .filter(|a| crate::platforms::home(a.platform).is_some())
         .collect();
     let store = open_store(&project.root)?;
     let level = args.level.pull_level();

@@ -2,7 +2,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Currency, Money};
 
-/// An advertising platform. The YAML accepts the snake_case names; only some have connectors so far.
+/// An advertising platform. The YAML accepts the snake_case names; which have a connector is the platform
+/// registry's (`adsctl::platforms::HOMES`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
@@ -30,10 +31,6 @@ impl Platform {
             Platform::Hubspot => "hubspot",
             Platform::Salesforce => "salesforce",
         }
-    }
-    /// Platforms with a working connector.
-    pub fn is_supported(self) -> bool {
-        matches!(self, Platform::GoogleAds | Platform::Meta)
     }
 }
 
