@@ -90,7 +90,10 @@ pub(super) fn plan(
                 (Action::NoOp, "not in the YAML; already paused")
             }
             RemovalPolicy::Pause => (Action::Pause, "not in the YAML; on_removed: pause"),
-            RemovalPolicy::Remove => (Action::Remove, "not in the YAML; on_removed: remove"),
+            RemovalPolicy::Remove => (
+                Action::Remove,
+                "not in the YAML; on_removed: remove (the platform cannot undo a removal: it is gone for good)",
+            ),
         };
         let note = if shields_unowned && ctx.account.on_removed == RemovalPolicy::Remove {
             "not in the YAML; objects adsctl does not manage live below it, so it is not removed"
