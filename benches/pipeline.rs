@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench pipeline                 # 1000, 10000 and 100000 resources
 //!     cargo bench --bench pipeline -- 1000 10000   # chosen sizes
+//!     cargo bench --bench pipeline -- tiktok=1000   # only the TikTok section, at chosen sizes
 //!
 //! Figures and the machine they came from: benches/README.md.
 
@@ -279,6 +280,8 @@ fn main() {
     // (one call per batch entry, as Meta counts them), and the connector then paces itself as it would against
     // the real API (up to 10 s per request). That is quota pacing, not adsctl's speed: off here.
     std::env::set_var("ADSCTL_META_SLOW_DOWN_MAX_MS", "0");
+    std::env::set_var("ADSCTL_TIKTOK_QPS", "100000");
+    std::env::set_var("ADSCTL_TIKTOK_AD_CREATE_QPS", "100000");
     std::env::set_var("ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE", "1000000");
     std::env::set_var("ADSCTL_GOOGLE_ADS_RATE_PER_HOUR", "100000000");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -286,8 +289,9 @@ fn main() {
         .build()
         .expect("rt");
     let agency_only = args.iter().any(|a| a == "agency");
+    let tiktok_only = args.iter().any(|a| a == "tiktok" || a.starts_with("tiktok="));
     let mut rows = Vec::new();
-    for n in sizes.into_iter().filter(|_| !agency_only) {
+    for n in sizes.into_iter().filter(|_| !agency_only && !tiktok_only) {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let (g, m, total) = generate(&tmp, n);
@@ -441,7 +445,230 @@ fn main() {
             println!("{r}");
         }
     }
-    agency::run(&rt);
+    if !agency_only {
+        tiktok::run(&rt, &tiktok_sizes(&args));
+    }
+    if !tiktok_only {
+        agency::run(&rt);
+    }
+}
+
+/// The sizes of the TikTok section: `tiktok=N[,N…]`, else 1k and 10k resources.
+fn tiktok_sizes(args: &[String]) -> Vec<usize> {
+    args.iter()
+        .find_map(|a| a.strip_prefix("tiktok="))
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000])
+}
+
+/// TikTok (issue 19): a repository of N campaigns × 10 ad groups × 4 ads in one advertiser: apply from empty, a
+/// full refresh and a routine edit, each request counted against the minimum the API allows: creates one request
+/// per campaign, per ad group and per ad group's ads (`ad/create/` takes up to 20 creatives); a read one page of
+/// 1,000 campaigns or ad groups, of 100 ads, and the audience list; the edit (a campaign budget, an ad's text) one
+/// update each.
+mod tiktok {
+    use super::*;
+    use adsctl::emulator::config::TikTokAdvertiserSeed;
+
+    const ADVERTISER: &str = "3020000001";
+    const GROUPS: usize = 10;
+    const ADS: usize = 4;
+    const PER_CAMPAIGN: usize = 1 + GROUPS * (1 + ADS);
+    const PAGE: u64 = 1_000;
+    /// `ad/get/` pages hold 100 (`platforms::tiktok::config::MAX_AD_PAGE_SIZE`: the pack's only figure).
+    const AD_PAGE: u64 = 100;
+
+    fn generate(dir: &Path, total: usize) -> usize {
+        std::fs::create_dir_all(dir.join("campaigns")).expect("mkdir");
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  bench-tiktok:\n    platform: tiktok\n    advertiser_id: \"{ADVERTISER}\"\n    \
+                 currency: USD\n    time_zone: America/New_York\n"
+            ),
+        )
+        .expect("write adsctl.yaml");
+        let n = total.div_ceil(PER_CAMPAIGN).max(1);
+        for c in 0..n {
+            let mut y = String::from("campaigns:\n");
+            let _ = write!(
+                y,
+                "  - name: TikTok {c:06}\n    account: bench-tiktok\n    objective: traffic\n    status: enabled\n    \
+                 budget: {{ daily: {} }}\n    ad_groups:\n",
+                100 + c % 50
+            );
+            for a in 0..GROUPS {
+                let _ = write!(
+                    y,
+                    "      - name: Group {a:02}\n        status: enabled\n        placements: [tiktok]\n        \
+                     targeting: {{ locations: [\"6252001\"], age_groups: [age_18_24] }}\n        \
+                     optimization_goal: click\n        billing_event: cpc\n        budget: {{ daily: 20 }}\n        \
+                     ads:\n"
+                );
+                for k in 0..ADS {
+                    let _ = write!(
+                        y,
+                        "          - name: Ad {k}\n            format: single_image\n            \
+                         text: Ad {c} {a} {k}\n            identity: {{ type: customized_user, id: \"7100000000000000777\" }}\n            \
+                         image_ids: [\"ad-site-i18n-sg/bench{k}\"]\n"
+                    );
+                }
+            }
+            std::fs::write(dir.join(format!("campaigns/tiktok-{c:06}.yaml")), y).expect("write");
+        }
+        n
+    }
+
+    /// Requests per endpoint (`POST /open_api/v1.3/campaign/create/` → n).
+    fn by_endpoint(em: &adsctl::emulator::EmulatorHandle) -> BTreeMap<String, u64> {
+        em.counters()
+            .snapshot()
+            .endpoints
+            .into_iter()
+            .map(|(e, s)| (e, s.requests))
+            .collect()
+    }
+
+    fn sum(c: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
+        c.iter().filter(|(e, _)| f(e)).map(|(_, n)| n).sum()
+    }
+
+    pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
+        let mut rows = Vec::new();
+        for &n in sizes {
+            let tmp = std::env::temp_dir().join(format!("adsctl-bench-tiktok-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            let campaigns = generate(&tmp, n);
+            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            let total = project.resources.len();
+            eprintln!(
+                "== TikTok: {total} resources ({campaigns} campaigns) in {}",
+                tmp.display()
+            );
+            let mut config = EmulatorConfig {
+                review_delay: Duration::ZERO,
+                ..EmulatorConfig::default()
+            };
+            config.seed.tiktok.advertisers.push(TikTokAdvertiserSeed {
+                advertiser_id: ADVERTISER.into(),
+                currency: "USD".into(),
+                timezone: "America/New_York".into(),
+                name: None,
+            });
+            let em = rt.block_on(Emulator::start(config)).expect("emulator");
+            point_at(&mut project, &em.url());
+            let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
+            let conns = connectors(&project);
+            let targets: BTreeMap<String, Target> = project
+                .accounts
+                .values()
+                .map(|a| {
+                    let t = Target {
+                        account: a.clone(),
+                        connector: conns[&a.name].clone(),
+                    };
+                    (a.name.clone(), t)
+                })
+                .collect();
+            let plan_full = |store: &SledStore| {
+                rt.block_on(plan_project(
+                    &project,
+                    store,
+                    &conns,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+            };
+
+            // apply from empty
+            let plan = plan_full(&store);
+            em.counters().reset();
+            let t = Instant::now();
+            let report = rt
+                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                .expect("apply");
+            let apply_time = t.elapsed();
+            assert!(report.ok(), "apply failed: {} failed", report.failed());
+            let ac = by_endpoint(&em);
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("apply requests: {ac:?}");
+            }
+            let groups = (campaigns * GROUPS) as u64;
+            let create_min = campaigns as u64 + groups + groups * (ADS as u64).div_ceil(20);
+            let creates = sum(&ac, |e| e.ends_with("/create/"));
+            let apply_other = sum(&ac, |_| true) - creates;
+
+            // full refresh: everything read back, nothing to do
+            em.counters().reset();
+            let t = Instant::now();
+            let plan = plan_full(&store);
+            let refresh_time = t.elapsed();
+            assert_eq!(plan.change_count(), 0, "a refresh after the apply plans nothing");
+            let rc = by_endpoint(&em);
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("refresh requests: {rc:?}");
+            }
+            let reads = sum(&rc, |e| e.starts_with("GET "));
+            let ads = groups * ADS as u64;
+            let read_min = 1 + (campaigns as u64).div_ceil(PAGE) + groups.div_ceil(PAGE) + ads.div_ceil(AD_PAGE);
+
+            // a routine edit: one campaign's budget and one ad's text
+            let first = tmp.join("campaigns/tiktok-000000.yaml");
+            let text = std::fs::read_to_string(&first).expect("read");
+            let text = text
+                .replacen("budget: { daily: 100 }", "budget: { daily: 110 }", 1)
+                .replacen("text: Ad 0 0 0", "text: Ad 0 0 0, edited", 1);
+            std::fs::write(&first, text).expect("write");
+            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            point_at(&mut project, &em.url());
+            let plan = rt
+                .block_on(plan_project(
+                    &project,
+                    &store,
+                    &conns,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .expect("plan");
+            assert_eq!(plan.change_count(), 2, "the edit: two updates");
+            em.counters().reset();
+            let report = rt
+                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                .expect("apply");
+            assert!(report.ok(), "edit failed");
+            let ec = by_endpoint(&em);
+            let edit_writes = sum(&ec, |e| e.starts_with("POST "));
+            let edit_reads = sum(&ec, |e| e.starts_with("GET "));
+            drop(store);
+            drop(em);
+
+            rows.push(format!(
+                "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
+                secs(apply_time),
+                ratio(creates, create_min),
+                secs(refresh_time),
+                ratio(reads, read_min),
+                ratio(edit_writes, 2),
+                ratio(edit_reads, 0),
+            ));
+            eprintln!("{}", rows.last().expect("row"));
+            if std::env::var_os("BENCH_KEEP").is_none() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        if !rows.is_empty() {
+            println!("\nTikTok (one advertiser; campaigns × 10 ad groups × 4 ads):");
+            println!(
+                "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
+                 refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for r in rows {
+                println!("{r}");
+            }
+        }
+    }
 }
 
 /// The agency fixture (`tests/fixtures/agency`: 5 accounts, 545 resources): its first apply, a routine edit

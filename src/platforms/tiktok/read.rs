@@ -64,7 +64,11 @@ impl TikTokConnector {
         if let Some(f) = filtering {
             q = q.json("filtering", &f);
         }
-        self.client.get_all(path, q, self.client.cfg.page_size).await
+        let page_size = match path {
+            AD_GET => self.client.cfg.page_size.min(super::config::MAX_AD_PAGE_SIZE),
+            _ => self.client.cfg.page_size,
+        };
+        self.client.get_all(path, q, page_size).await
     }
 
     /// Every custom audience (list), with the details `get/` adds for the rows that lack them.
