@@ -631,7 +631,11 @@ async fn rate_limits_are_waited_out_and_other_codes_are_surfaced_with_hints() {
     // (refused requests never reach the platform's counters: the fault injector counts them)
     let refused = env.emu.faults().injected().get("429").copied().unwrap_or(0);
     assert!(refused > 0, "some requests were refused and sent again");
-    assert_eq!(env.total_requests().await, 7, "then each went through once: 3 creates, 4 reads");
+    assert_eq!(
+        env.total_requests().await,
+        7,
+        "then each went through once: 3 creates, 4 reads"
+    );
     env.admin("/_emulator/faults", json!({})).await;
 
     // a budget below TikTok's minimum: 40002, not retried, with the field and a hint
