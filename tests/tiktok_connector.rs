@@ -614,6 +614,47 @@ async fn a_campaign_removed_and_wanted_again_the_same_day_is_made_anew() {
     );
 }
 
+/// An ad renamed in place (issue 25): one `ad/update/` with its whole creative and the new marked name; the same ad
+/// is read back under the new name.
+#[tokio::test]
+async fn an_ad_is_renamed_in_place() {
+    let env = Env::start().await;
+    let adv = "7000000000000000116";
+    env.add_advertiser(adv, "USD").await;
+    let account = env.account("tt", adv);
+    let conn = env.connector(&account);
+    let ids = applied(&conn.apply(&account, &tree("tt", "Renames", 1)).await.unwrap());
+    let _ = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    let renamed = Address::account("tt")
+        .child(Kind::Campaign, "Renames")
+        .child(Kind::AdGroup, "Group")
+        .child(Kind::Ad, "Ad 0, renamed");
+    env.reset_counters();
+    let out = conn
+        .apply(
+            &account,
+            &ApplyBatch {
+                ops: vec![op(
+                    renamed,
+                    OpAction::Update {
+                        id: ids[2].clone(),
+                        set: fields(&[("name", Value::str("Ad 0, renamed"))]),
+                        before: fields(&[("name", Value::str("Ad 0"))]),
+                    },
+                    None,
+                )],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied(&out), vec![ids[2].clone()]);
+    assert_eq!(env.requests("POST", "ad/update/").await, 1);
+    let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    let ad = find(&snap.resources, "tt/campaign/Renames/ad_group/Group/ad/Ad 0, renamed");
+    assert_eq!(ad.id.as_deref(), Some(ids[2].as_str()));
+    assert!(ad.owned, "still marked");
+}
+
 #[tokio::test]
 async fn rate_limits_are_waited_out_and_other_codes_are_surfaced_with_hints() {
     let env = Env::start().await;

@@ -920,9 +920,11 @@ impl Run<'_> {
             OpAction::Adopt { id } => (id.clone(), BTreeMap::new()),
         };
         let adopt = matches!(op.action, OpAction::Adopt { .. });
+        // a rename is the creative's `ad_name`, which every update sends (the operation's address has the new name)
+        let renamed = set.contains_key(NAME_FIELD);
         let changed: BTreeMap<String, Value> = set
             .iter()
-            .filter(|(k, _)| *k != "status")
+            .filter(|(k, _)| *k != "status" && k.as_str() != NAME_FIELD)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if let Some(s) = set.get("status") {
@@ -930,7 +932,7 @@ impl Run<'_> {
                 .ok_or_else(|| Self::mapping_failed(MappingError::new("status", "must be enable or disable")))?;
             self.queue_status(i, st);
         }
-        if changed.is_empty() && !adopt {
+        if changed.is_empty() && !adopt && !renamed {
             return Ok(AdWrite::Nothing);
         }
         let op = &self.ops[i];

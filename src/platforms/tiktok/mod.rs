@@ -219,9 +219,9 @@ pub fn capabilities() -> Capabilities {
                 vec!["origin", "audience_size", "location_ids", "include_source"],
             ),
         ]),
-        // `campaign_name` / `adgroup_name` (marked) in their update; ads and audiences are not renamed yet (a
-        // creative's `ad_name` goes with the whole creative, an audience's name carries its members' fingerprint)
-        renamable_kinds: vec![Kind::Campaign, Kind::AdGroup],
+        // `campaign_name` / `adgroup_name` (marked) in their update, an ad's `ad_name` with its whole creative in
+        // `ad/update/`; audiences are not renamed yet (their name carries the members' fingerprint)
+        renamable_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Ad],
         // operation_status DISABLE
         paused_status: "disable",
         swapped_fields: BTreeMap::new(),
