@@ -502,6 +502,21 @@ pub fn env_var(auth: &Auth, name: &str) -> Option<String> {
     auth.var(name)
 }
 
+/// A base URL from the environment, without the trailing `/` (`None` when unset or blank).
+pub fn env_base_url(auth: &Auth, name: &str) -> Option<String> {
+    auth.var(name).map(|v| v.trim().trim_end_matches('/').to_string())
+}
+
+/// Where an account's API is when it is not the platform's own: its `endpoint:` in `adsctl.yaml` (which beats the
+/// environment), else the variable `name` (the built-in emulator's address in tests and the quickstart).
+pub fn endpoint_override(account: &Account, auth: &Auth, name: &str) -> Option<String> {
+    account
+        .endpoint
+        .as_deref()
+        .map(|e| e.trim().trim_end_matches('/').to_string())
+        .or_else(|| env_base_url(auth, name))
+}
+
 /// An environment variable holding a secret, trimmed and registered as one.
 pub fn secret_env_var(auth: &Auth, name: &str) -> Option<Secret> {
     auth.var(name).map(|v| Secret::new(v.trim().to_string()))

@@ -53,6 +53,14 @@ impl CredentialKind {
     pub fn new(c: impl PlatformCredentials) -> CredentialKind {
         CredentialKind(Box::new(c))
     }
+    /// A vault entry's fields read as the platform's type `T` (what [`PlatformAuth::decode`] does).
+    pub fn decode<T: PlatformCredentials + serde::de::DeserializeOwned>(
+        fields: serde_json::Value,
+    ) -> Result<CredentialKind, String> {
+        serde_json::from_value::<T>(fields)
+            .map(CredentialKind::new)
+            .map_err(|e| e.to_string())
+    }
     pub fn platform(&self) -> Platform {
         self.0.platform()
     }

@@ -61,7 +61,10 @@ fn read(node: &Node, accounts: &HashMap<String, Platform>) -> Campaign {
         return nothing;
     };
     let home = accounts.get(account.trim()).copied().and_then(crate::platforms::home);
-    let body = home.and_then(|home| home.parse_campaign(&without_foreign_keys(node, home)));
+    let body = home.and_then(|home| {
+        let c = home.parse_campaign(&without_foreign_keys(node, home))?;
+        Some((home.platform(), c))
+    });
     Campaign {
         account: Some(account),
         body,

@@ -566,11 +566,8 @@ impl<'a> Lower<'a> {
             let lines = rules::single_line(file);
             self.problems(lines);
             for c in file.campaigns.iter().filter_map(|i| i.value.as_ref()) {
-                let (Some(body), Some(platform)) = (&c.body, c.account.as_ref().and_then(|a| self.platform_of(a)))
-                else {
-                    continue;
-                };
-                if let Some(home) = crate::platforms::home(platform) {
+                let Some((platform, body)) = &c.body else { continue };
+                if let Some(home) = crate::platforms::home(*platform) {
                     let found = home.campaign_problems(body.as_ref(), &|s| self.at(s));
                     self.problems(found);
                 }
@@ -613,12 +610,9 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
         for c in valid(&f.campaigns) {
             n += match &c.body {
-                // any home tells its own campaign type apart
-                Some(body) => crate::platforms::HOMES
-                    .iter()
-                    .map(|h| h.campaign_size(body.as_ref()))
-                    .max()
-                    .unwrap_or(1),
+                Some((platform, body)) => {
+                    crate::platforms::home(*platform).map_or(1, |h| h.campaign_size(body.as_ref()))
+                }
                 None => 1,
             };
         }
@@ -1018,15 +1012,10 @@ impl<'a> Lower<'a> {
         else {
             return;
         };
-        let (Some(body), Some(home)) = (c.body, crate::platforms::home(acct.platform)) else {
+        let (Some((_, body)), Some(home)) = (c.body, crate::platforms::home(acct.platform)) else {
             return;
         };
         home.lower_campaign(self, &acct, body);
-    }
-
-    /// The platform of an account of the project file, when it is valid.
-    fn platform_of(&self, account: &S<String>) -> Option<Platform> {
-        self.accounts.get(account.trim()).map(|a| a.platform)
     }
 
     /// The part every platform's campaign shares: its name, address and resource with `id:` and `lifecycle:`;

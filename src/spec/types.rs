@@ -164,9 +164,9 @@ pub struct LifecycleSpec {
 pub struct Campaign {
     /// The account it names, when it names one.
     pub account: Option<S<String>>,
-    /// The platform's campaign (`None` when the account or its platform is unknown, or the block is invalid:
-    /// its errors were reported).
-    pub body: Option<Box<dyn std::any::Any + Send>>,
+    /// The account's platform and its campaign, as that platform's home read it (`None` when the account or its
+    /// platform is unknown, or the block is invalid: its errors were reported).
+    pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
 }
 
 impl fmt::Debug for Campaign {

@@ -24,7 +24,9 @@ use tracing::Instrument;
 
 use super::client::GOOGLE_REQUEST_ID;
 use crate::auth::platform::{CredentialKind, LoginRequest, PlatformAuth, PlatformCredentials};
-use crate::auth::{env_var, login_err, secret_env_var, transport, url_of, Auth, AuthError, Validation};
+use crate::auth::{
+    endpoint_override, env_base_url, env_var, login_err, secret_env_var, transport, url_of, Auth, AuthError, Validation,
+};
 use crate::connectors::trace::{self, TracedOAuth};
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
@@ -96,12 +98,8 @@ pub struct GoogleEndpoints {
 /// Where the OAuth and API endpoints are: Google's by default; the account's `endpoint:` (beats the environment)
 /// or the variables above point them at the built-in emulator, which serves both on one base URL.
 pub fn endpoints(account: &Account, auth: &Auth) -> GoogleEndpoints {
-    let var = |name: &str| env_var(auth, name).map(|v| v.trim_end_matches('/').to_string());
-    let api_override = account
-        .endpoint
-        .clone()
-        .map(|e| e.trim_end_matches('/').to_string())
-        .or_else(|| var("ADSCTL_GOOGLE_ADS_ENDPOINT"));
+    let var = |name: &str| env_base_url(auth, name);
+    let api_override = endpoint_override(account, auth, "ADSCTL_GOOGLE_ADS_ENDPOINT");
     let oauth_override = var("ADSCTL_GOOGLE_OAUTH_ENDPOINT").or_else(|| api_override.clone());
     let api_base = api_override.unwrap_or_else(|| "https://googleads.googleapis.com".into());
     let mut ep = match oauth_override {
@@ -161,9 +159,7 @@ pub struct GoogleAuth;
 #[async_trait]
 impl PlatformAuth for GoogleAuth {
     fn decode(&self, fields: serde_json::Value) -> Result<CredentialKind, String> {
-        serde_json::from_value::<GoogleCredentials>(fields)
-            .map(CredentialKind::new)
-            .map_err(|e| e.to_string())
+        CredentialKind::decode::<GoogleCredentials>(fields)
     }
 
     fn env_names(&self) -> &'static [&'static str] {

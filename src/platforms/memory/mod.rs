@@ -295,6 +295,7 @@ impl MemoryConnector {
             }
         }
         let mut out: Vec<OpOutcome> = Vec::with_capacity(batch.ops.len());
+        let paused = self.platform_capabilities().paused_status;
         let index = |live: &[Resource]| -> HashMap<String, usize> {
             live.iter()
                 .enumerate()
@@ -425,7 +426,6 @@ impl MemoryConnector {
                         let Some(i) = find(live, id) else {
                             return simulated("NOT_FOUND", format!("no object with id {id}"));
                         };
-                        let paused = self.platform_capabilities().paused_status;
                         live[i].fields.insert("status", Value::str(paused));
                         OpOutcome::Applied { id: id.clone() }
                     }

@@ -22,7 +22,10 @@ use tracing::Instrument;
 
 use super::client::META_REQUEST_ID;
 use crate::auth::platform::{CredentialKind, LoginRequest, PlatformAuth, PlatformCredentials};
-use crate::auth::{env_var, login_err, secret_env_var, token_field, transport, url_of, Auth, AuthError, Validation};
+use crate::auth::{
+    endpoint_override, env_base_url, env_var, login_err, secret_env_var, token_field, transport, url_of, Auth,
+    AuthError, Validation,
+};
 use crate::connectors::trace;
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
@@ -126,13 +129,8 @@ impl MetaEndpoints {
 /// Where the login dialog and the Graph API are: Meta's by default; the account's `endpoint:` (beats the
 /// environment) or the variables above point them at the built-in emulator.
 pub fn endpoints(account: &Account, auth: &Auth) -> MetaEndpoints {
-    let var = |name: &str| env_var(auth, name).map(|v| v.trim_end_matches('/').to_string());
-    let graph_override = account
-        .endpoint
-        .clone()
-        .map(|e| e.trim_end_matches('/').to_string())
-        .or_else(|| var("ADSCTL_META_ENDPOINT"));
-    let dialog_base = var("ADSCTL_META_DIALOG_ENDPOINT")
+    let graph_override = endpoint_override(account, auth, "ADSCTL_META_ENDPOINT");
+    let dialog_base = env_base_url(auth, "ADSCTL_META_DIALOG_ENDPOINT")
         .or_else(|| graph_override.clone())
         .unwrap_or_else(|| "https://www.facebook.com".into());
     MetaEndpoints {
@@ -168,9 +166,7 @@ pub struct MetaAuth;
 #[async_trait]
 impl PlatformAuth for MetaAuth {
     fn decode(&self, fields: serde_json::Value) -> Result<CredentialKind, String> {
-        serde_json::from_value::<MetaCredentials>(fields)
-            .map(CredentialKind::new)
-            .map_err(|e| e.to_string())
+        CredentialKind::decode::<MetaCredentials>(fields)
     }
 
     fn env_names(&self) -> &'static [&'static str] {

@@ -24,7 +24,9 @@ use tracing::Instrument;
 use super::client::TIKTOK_REQUEST_ID;
 use super::config::{API_PREFIX, DEFAULT_BASE_URL};
 use crate::auth::platform::{CredentialKind, LoginRequest, PlatformAuth, PlatformCredentials};
-use crate::auth::{env_var, login_err, secret_env_var, transport, url_of, Auth, AuthError, Validation};
+use crate::auth::{
+    endpoint_override, env_base_url, env_var, login_err, secret_env_var, transport, url_of, Auth, AuthError, Validation,
+};
 use crate::connectors::trace;
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
@@ -123,14 +125,8 @@ impl TikTokEndpoints {
 }
 
 pub fn endpoints(account: &Account, auth: &Auth) -> TikTokEndpoints {
-    let var = |name: &str| env_var(auth, name).map(|v| v.trim().trim_end_matches('/').to_string());
-    let api = account
-        .endpoint
-        .clone()
-        .map(|e| e.trim().trim_end_matches('/').to_string())
-        .or_else(|| var(ENDPOINT))
-        .map(|b| b.trim_end_matches("/open_api/v1.3").to_string());
-    let portal = var(PORTAL_ENDPOINT)
+    let api = endpoint_override(account, auth, ENDPOINT).map(|b| b.trim_end_matches("/open_api/v1.3").to_string());
+    let portal = env_base_url(auth, PORTAL_ENDPOINT)
         .or_else(|| api.clone())
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
     TikTokEndpoints {
@@ -166,9 +162,7 @@ pub struct TikTokAuth;
 #[async_trait]
 impl PlatformAuth for TikTokAuth {
     fn decode(&self, fields: serde_json::Value) -> Result<CredentialKind, String> {
-        serde_json::from_value::<TikTokCredentials>(fields)
-            .map(CredentialKind::new)
-            .map_err(|e| e.to_string())
+        CredentialKind::decode::<TikTokCredentials>(fields)
     }
 
     fn env_names(&self) -> &'static [&'static str] {

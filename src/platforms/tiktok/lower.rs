@@ -21,30 +21,9 @@ type S<T> = Spanned<T>;
 /// TikTok's name limit (CJK characters count double), less the ownership marker the connector appends.
 const NAME_MAX: usize = 512 - " [adsctl-managed]".len();
 
-/// A name's length as TikTok counts it: CJK characters count double.
-fn name_len(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let u = c as u32;
-            let cjk = (0x1100..=0x115F).contains(&u)
-                || (0x2E80..=0xA4CF).contains(&u)
-                || (0xAC00..=0xD7A3).contains(&u)
-                || (0xF900..=0xFAFF).contains(&u)
-                || (0xFE30..=0xFE4F).contains(&u)
-                || (0xFF00..=0xFF60).contains(&u)
-                || (0xFFE0..=0xFFE6).contains(&u);
-            if cjk {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
 impl Lower<'_> {
     fn tiktok_name(&mut self, name: &S<String>, what: &str) -> bool {
-        if name_len(name.trim()) > NAME_MAX {
+        if super::mapping::name_length(name.trim()) > NAME_MAX {
             self.err(
                 name.span,
                 Code::Constraint,

@@ -746,6 +746,9 @@ impl AccountRun<'_> {
         st: &[StepState],
         which: impl Iterator<Item = usize>,
     ) -> Result<(), StateError> {
+        // old names of objects renamed in place: their entries (and those below them, re-recorded under the new
+        // name) are forgotten after the loop, in one pass over the account's entries
+        let mut renamed: Vec<Address> = Vec::new();
         for ci in which {
             let c = &changes[ci];
             let mine: Vec<(&Step, &StepState)> = by_change[ci].iter().map(|&i| (&steps[i], &st[i])).collect();
@@ -775,12 +778,7 @@ impl AccountRun<'_> {
                         _ => None,
                     });
                     if let Some(old) = renamed_from(c) {
-                        // the id map forgets the old name (and what was below it: re-recorded under the new one)
-                        for e in self.store.entries(Some(&c.address.account))? {
-                            if e.address.is_within(&old) {
-                                self.store.remove_entry(&e.address)?;
-                            }
-                        }
+                        renamed.push(old);
                     }
                     if let Some(id) = new_id.or_else(|| c.id.clone()) {
                         let want = entry(id, c.desired.clone());
@@ -803,6 +801,13 @@ impl AccountRun<'_> {
                     }
                 }
                 _ => {}
+            }
+        }
+        if let Some(first) = renamed.first() {
+            for e in self.store.entries(Some(&first.account))? {
+                if renamed.iter().any(|old| e.address.is_within(old)) {
+                    self.store.remove_entry(&e.address)?;
+                }
             }
         }
         Ok(())
