@@ -1286,6 +1286,14 @@ mod paging {
                 .await;
             assert_eq!(r.err(), 40002, "{path}");
         }
+        // ad/get: the Smart+ sibling's 100 (unverified reading, docs/wire-rules.md)
+        let r = env
+            .get("ad/get/", &[("advertiser_id", json!(ADV)), ("page_size", json!(101))])
+            .await;
+        assert_eq!(r.err(), 40002);
+        env.get("ad/get/", &[("advertiser_id", json!(ADV)), ("page_size", json!(100))])
+            .await
+            .ok();
         let r = env
             .get(
                 "dmp/custom_audience/list/",
