@@ -14,6 +14,8 @@ pub enum Kind {
     Audience,
     /// Meta lookalike audience.
     LookalikeAudience,
+    /// LinkedIn campaign group (the top of a LinkedIn account's tree; its campaigns are `campaign`s below it).
+    CampaignGroup,
     Campaign,
     /// Google Ads ad group.
     AdGroup,
@@ -24,19 +26,23 @@ pub enum Kind {
     Keyword,
     /// Google Ads negative keyword (campaign or ad group criterion).
     NegativeKeyword,
+    /// LinkedIn creative (below a LinkedIn campaign).
+    Creative,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Budget,
         Kind::Audience,
         Kind::LookalikeAudience,
+        Kind::CampaignGroup,
         Kind::Campaign,
         Kind::AdGroup,
         Kind::AdSet,
         Kind::Ad,
         Kind::Keyword,
         Kind::NegativeKeyword,
+        Kind::Creative,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,12 +50,14 @@ impl Kind {
             Kind::Budget => "budget",
             Kind::Audience => "audience",
             Kind::LookalikeAudience => "lookalike_audience",
+            Kind::CampaignGroup => "campaign_group",
             Kind::Campaign => "campaign",
             Kind::AdGroup => "ad_group",
             Kind::AdSet => "ad_set",
             Kind::Ad => "ad",
             Kind::Keyword => "keyword",
             Kind::NegativeKeyword => "negative_keyword",
+            Kind::Creative => "creative",
         }
     }
 
@@ -57,10 +65,10 @@ impl Kind {
     pub fn rank(self) -> u8 {
         match self {
             Kind::Budget | Kind::Audience => 0,
-            Kind::LookalikeAudience => 1,
+            Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,
-            Kind::Ad | Kind::Keyword | Kind::NegativeKeyword => 4,
+            Kind::Ad | Kind::Keyword | Kind::NegativeKeyword | Kind::Creative => 4,
         }
     }
 }

@@ -14,7 +14,9 @@ fn budgets(kind: Kind, fields: &SmallMap, paused: &str) -> (Money, Money) {
     let get = |f: &str| fields.get(f).and_then(Value::as_money).unwrap_or(Money::ZERO);
     match kind {
         Kind::Budget => (get("amount"), Money::ZERO),
-        Kind::Campaign | Kind::AdSet | Kind::AdGroup => (get("budget.daily"), get("budget.lifetime")),
+        Kind::CampaignGroup | Kind::Campaign | Kind::AdSet | Kind::AdGroup => {
+            (get("budget.daily"), get("budget.lifetime"))
+        }
         _ => (Money::ZERO, Money::ZERO),
     }
 }
@@ -24,7 +26,10 @@ fn budgets(kind: Kind, fields: &SmallMap, paused: &str) -> (Money, Money) {
 const BUDGET_FIELDS: [&str; 4] = ["status", "amount", "budget.daily", "budget.lifetime"];
 
 fn carries_budget(kind: Kind) -> bool {
-    matches!(kind, Kind::Budget | Kind::Campaign | Kind::AdSet | Kind::AdGroup)
+    matches!(
+        kind,
+        Kind::Budget | Kind::CampaignGroup | Kind::Campaign | Kind::AdSet | Kind::AdGroup
+    )
 }
 
 type Budgeted = BTreeMap<Address, (Kind, SmallMap)>;

@@ -13,7 +13,7 @@ use crate::plan::{Action, BlockerKind, Change, FieldChange, UNMANAGED_LISTED};
 fn pausable(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::Campaign | Kind::AdGroup | Kind::AdSet | Kind::Ad | Kind::Keyword
+        Kind::CampaignGroup | Kind::Campaign | Kind::AdGroup | Kind::AdSet | Kind::Ad | Kind::Keyword | Kind::Creative
     )
 }
 
