@@ -718,6 +718,9 @@ fn import() {
             let name = a.name().unwrap().split(':').next().unwrap_or_default();
             assert!(yaml.contains(name), "{a} made directly is imported: {yaml}");
         }
+        // written in the canonical style: `fmt --check` has nothing to say
+        let o = r.cmd(&s).args(["fmt", "--check"]).arg(&out).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "import writes formatted YAML: {}", text(&o));
         for state in [s.clone(), r.fresh_state()] {
             let o = r
                 .cmd(&state)

@@ -47,6 +47,11 @@ impl CommandError {
         self.hint = hint.map(Into::into);
         self
     }
+    /// The same error, exiting with `code`.
+    pub fn with_exit_code(mut self, code: u8) -> Self {
+        self.exit_code = code;
+        self
+    }
     /// Put `context` before the message (`account `x`: …`), keeping the hint.
     pub fn context(mut self, context: impl std::fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);

@@ -11,6 +11,7 @@ mod completions;
 pub mod emulated;
 mod emulator;
 mod error;
+mod fmt;
 mod import;
 mod man;
 mod metrics;
@@ -78,6 +79,8 @@ pub enum Command {
     /// The audit log: auth events and applies.
     #[command(name = "history")]
     Audit(audit::Args),
+    /// Rewrite the YAML files in the canonical style (comments and values kept); `--check` only reports.
+    Fmt(fmt::Args),
     /// Write the JSON Schemas of adsctl.yaml and resource files (for editors).
     Schema(schema::Args),
     /// Show what would change: the YAML against the live accounts.
@@ -90,7 +93,7 @@ pub enum Command {
     State(state::Args),
     /// Write an account's live campaigns as YAML (one file per campaign).
     Import(import::Args),
-    /// Run the local Google Ads + Meta API emulator.
+    /// Run the local platform API emulator (Google Ads, Meta, TikTok).
     Emulator(emulator::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
     Watch(watch::Args),
@@ -109,6 +112,7 @@ impl Command {
             Command::Validate(_) => "validate",
             Command::Auth(_) => "auth",
             Command::Audit(_) => "history",
+            Command::Fmt(_) => "fmt",
             Command::Schema(_) => "schema",
             Command::Plan(_) => "plan",
             Command::Show(_) => "show",
@@ -136,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Auth(args) => auth::run(&cli.global, args),
         Command::Audit(args) => audit::run(&cli.global, args),
+        Command::Fmt(args) => fmt::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Show(args) => show::run(&cli.global, args),

@@ -292,6 +292,15 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
             contents: document("campaigns", vec![Yaml::Mapping(m)])?,
         });
     }
+    // in the style of the examples and `adsctl fmt`, with the schema modeline
+    for f in &mut files {
+        let rel = f.path.to_string_lossy().replace('\\', "/");
+        if rel.ends_with(".yaml") {
+            let schema = crate::spec::format::default_schema(&rel, rel == "adsctl.yaml");
+            f.contents = crate::spec::format::format_generated(&f.contents, &schema)
+                .map_err(|e| ImportError::Render(e.to_string()))?;
+        }
+    }
     Ok(files)
 }
 

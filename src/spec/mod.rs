@@ -17,6 +17,7 @@ pub(crate) mod de;
 pub(crate) mod error;
 mod excerpt;
 mod fast;
+pub mod format;
 mod guard;
 pub(crate) mod load;
 pub(crate) mod lower;
@@ -51,6 +52,11 @@ pub use crate::model::Project;
 
 /// Read, validate and lower the config directory `dir`. On failure, every problem found is returned, made safe to
 /// print (user text escaped and elided to short excerpts).
+/// `path` resolved, when it is a regular file inside `root` (canonical); the loader's rule for what it reads.
+pub(crate) fn confined(root: &Path, path: &Path) -> Result<PathBuf, guard::Refused> {
+    guard::check(root, path)
+}
+
 pub fn load(dir: &Path) -> Result<Project, SpecErrors> {
     load_dir(dir).map_err(|mut e| {
         e.finish();
