@@ -277,7 +277,41 @@ fn field_lines(st: Style, f: &FieldChange, cur: Currency, indent: &str, out: &mu
 
 fn label(c: &Change) -> String {
     let name = c.address.name().unwrap_or("");
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        // an object the platform gives no name (a Google responsive search ad) is addressed by its position:
+        // say so, and show the first of its texts
+        return match preview(c) {
+            Some(text) => format!("{} #{name} {text:?}", c.kind),
+            None => format!("{} #{name}", c.kind),
+        };
+    }
     format!("{} {name:?}", c.kind)
+}
+
+/// The first text of an unnamed object's `headlines` (else of its first list of texts), cut to 40 characters.
+fn preview(c: &Change) -> Option<String> {
+    let after = c
+        .fields
+        .iter()
+        .filter_map(|f| f.after.as_ref().map(|v| (f.field.as_str(), v)));
+    let mut lists: Vec<(&str, &Value)> = c.desired.iter().map(|(k, v)| (k.as_str(), v)).chain(after).collect();
+    lists.sort_by_key(|(k, _)| *k != "headlines");
+    let first = lists.into_iter().filter_map(|(_, v)| match v {
+        Value::List(items) => items.first(),
+        _ => None,
+    });
+    let text = first
+        .filter_map(|v| match v {
+            Value::Str(s) => Some(s.as_str()),
+            Value::Map(m) => m.get("text").and_then(Value::as_str),
+            _ => None,
+        })
+        .next()?;
+    let mut cut: String = text.chars().take(40).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    Some(cut)
 }
 
 fn account_header(a: &AccountPlan) -> String {
