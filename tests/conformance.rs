@@ -123,7 +123,10 @@ const TIKTOK_EMULATOR: EmulatorKit = EmulatorKit {
             currency: "USD".into(),
             timezone: "America/New_York".into(),
             name: None,
-        })
+        });
+        // the lookalike is created in the same apply as its seed audience: TikTok would take hours to process
+        // the seed first (a second apply then makes it); here processing is immediate
+        c.seed.tiktok.audience_processing_delay_ms = Some(0);
     },
     make_foreign: tiktok::make_foreign,
     read_foreign: tiktok::read_foreign,

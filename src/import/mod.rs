@@ -275,7 +275,11 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
     }
 
     let mut used: BTreeSet<String> = BTreeSet::new();
-    for c in mine.iter().filter(|r| r.kind == Kind::Campaign) {
+    // the top of each tree: campaigns (LinkedIn: campaign groups)
+    for c in mine
+        .iter()
+        .filter(|r| r.address.path.len() == 1 && matches!(r.kind, Kind::Campaign | Kind::CampaignGroup))
+    {
         let Some(home) = crate::platforms::home(account.platform) else {
             continue;
         };

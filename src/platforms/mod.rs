@@ -84,6 +84,19 @@ pub trait Home: Send + Sync + 'static {
     /// Validates and lowers one campaign read by [`Home::parse_campaign`], with everything nested in it (the shared
     /// part through `Lower::campaign_resource`).
     fn lower_campaign(&self, lower: &mut Lower<'_>, account: &Account, campaign: Box<dyn std::any::Any + Send>);
+    /// Reads a lookalike audience block (an entry of `lookalike_audiences:` in one of this platform's accounts)
+    /// as this platform's own type; `None` when it has none (the loader reports the account) or the block is
+    /// invalid (reported).
+    fn parse_lookalike(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_lookalike`]'s type, if the platform has lookalikes.
+    fn lookalike_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one lookalike read by [`Home::parse_lookalike`] (the shared part through
+    /// `Lower::lookalike_resource` and `Lower::lookalike_origin`).
+    fn lower_lookalike(&self, _lower: &mut Lower<'_>, _account: &Account, _lookalike: Box<dyn std::any::Any + Send>) {}
     /// The fields of a customer-file audience only this platform has (`membership_life_span_days`): written for
     /// accounts of no such platform, they are an error.
     fn audience_fields(&self) -> &'static [&'static str];

@@ -31,7 +31,36 @@ pub type AccountPlatforms = Arc<HashMap<String, Platform>>;
 
 /// The capture hook that reads campaigns for a project with these accounts.
 pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
-    std::rc::Rc::new(move |node: &Node| Box::new(read(node, &accounts)) as Box<dyn Any + Send>)
+    std::rc::Rc::new(move |node: &Node, what: &'static str| match what {
+        "lookalike_audience" => Box::new(read_lookalike(node, &accounts)) as Box<dyn Any + Send>,
+        _ => Box::new(read(node, &accounts)) as Box<dyn Any + Send>,
+    })
+}
+
+/// A lookalike audience block, read by its account's platform's home (`Home::parse_lookalike`); a platform
+/// without lookalikes says so at `account:`.
+fn read_lookalike(node: &Node, accounts: &HashMap<String, Platform>) -> super::types::LookalikeAudience {
+    let nothing = super::types::LookalikeAudience {
+        account: None,
+        body: None,
+    };
+    let NodeKind::Map(entries) = &node.kind else {
+        let _ = de::from_node::<Head>(node);
+        return nothing;
+    };
+    let Some((_, value)) = entries.iter().find(|(k, _)| de::key_text(k) == "account") else {
+        de::record(<DeError as serde::de::Error>::missing_field("account").at(node.span));
+        return nothing;
+    };
+    let Some(account) = de::from_node::<Spanned<String>>(value) else {
+        return nothing;
+    };
+    let home = accounts.get(account.trim()).copied().and_then(crate::platforms::home);
+    let body = home.and_then(|home| Some((home.platform(), home.parse_lookalike(node)?)));
+    super::types::LookalikeAudience {
+        account: Some(account),
+        body,
+    }
 }
 
 /// What a campaign block that cannot be read as any platform's says when it is not a mapping at all.

@@ -92,11 +92,13 @@ thread_local! {
     static LAST: RefCell<Option<DeError>> = const { RefCell::new(None) };
     static HOOK: RefCell<Option<CaptureHook>> = const { RefCell::new(None) };
     static CAPTURED: RefCell<Option<Box<dyn std::any::Any + Send>>> = const { RefCell::new(None) };
+    static CAPTURING: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
 }
 
 /// What a [`Captured`] value is made of, given its node: the loader decides (a campaign is deserialized as the
 /// type of its account's platform, which only the loader knows).
-pub type CaptureHook = std::rc::Rc<dyn Fn(&Node) -> Box<dyn std::any::Any + Send>>;
+/// The hook is told what is being read (`"campaign"`, `"lookalike_audience"`).
+pub type CaptureHook = std::rc::Rc<dyn Fn(&Node, &'static str) -> Box<dyn std::any::Any + Send>>;
 
 /// Run `f` with `hook` making every value deserialized through [`capture`] on this thread.
 pub fn with_capture_hook<R>(hook: CaptureHook, f: impl FnOnce() -> R) -> R {
@@ -106,8 +108,13 @@ pub fn with_capture_hook<R>(hook: CaptureHook, f: impl FnOnce() -> R) -> R {
     out
 }
 
-/// Deserialize a value made by the capture hook from its node (`None` when no hook is set: nothing is checked).
-pub fn capture<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<dyn std::any::Any + Send>>, D::Error> {
+/// Deserialize a value made by the capture hook from its node (`None` when no hook is set: nothing is checked);
+/// `what` tells the hook what the node is.
+pub fn capture<'de, D: Deserializer<'de>>(
+    d: D,
+    what: &'static str,
+) -> Result<Option<Box<dyn std::any::Any + Send>>, D::Error> {
+    CAPTURING.with(|c| c.set(what));
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<Box<dyn std::any::Any + Send>>;
@@ -379,7 +386,8 @@ impl<'de, 'a> Deserializer<'de> for NodeDe<'a> {
         }
         if name == CAPTURE {
             let hook = HOOK.with(|h| h.borrow().clone());
-            let made = hook.map(|h| h(self.0));
+            let what = CAPTURING.with(|c| c.get());
+            let made = hook.map(|h| h(self.0, what));
             CAPTURED.with(|c| *c.borrow_mut() = made);
             return visitor.visit_unit();
         }

@@ -827,45 +827,85 @@ impl<'a> Lower<'a> {
     }
 
     pub(crate) fn lookalike(&mut self, l: LookalikeAudience) {
+        let Some(account) = &l.account else { return };
         let Some(acct) = self.account_ref(
-            &l.account,
+            account,
             "lookalike audience",
             &crate::platforms::platforms_with(Kind::LookalikeAudience),
         ) else {
             return;
         };
-        let base = Address::account(&acct.name);
-        let addr = base.child(Kind::LookalikeAudience, l.name.trim());
-        if !self.declare(&addr, l.name.span, "lookalike audience") {
+        let (Some((_, body)), Some(home)) = (l.body, crate::platforms::home(acct.platform)) else {
             return;
+        };
+        home.lower_lookalike(self, &acct, body);
+    }
+
+    /// The part every platform's lookalike audience shares: its name, address and resource with `id:` and
+    /// `lifecycle:`; `None` (reported) when the name is empty, on several lines or declared twice.
+    pub(crate) fn lookalike_resource(
+        &mut self,
+        acct: &Account,
+        name: &S<String>,
+        id: &Opt<String>,
+        lifecycle: &Opt<LifecycleSpec>,
+    ) -> Option<Resource> {
+        if name.trim().is_empty() {
+            self.err(
+                name.span,
+                Code::Constraint,
+                "lookalike audience name is empty",
+                "give it a name",
+            );
+            return None;
         }
-        let mut r = self.resource(
-            addr,
-            Kind::LookalikeAudience,
-            l.name.span,
-            &l.id,
-            &l.lifecycle,
-            acct.platform,
-        );
-        let origin = base.child(Kind::Audience, l.origin.trim());
-        if self.declared.contains_key(&origin) {
-            r.fields.insert("origin", Value::reference(origin));
+        if let Some(&c) = name.as_bytes().iter().find(|&&b| b == b'\n' || b == b'\t') {
+            let which = if c == b'\n' { "a line break" } else { "a tab" };
+            self.err(
+                name.span,
+                Code::InvalidValue,
+                format!("lookalike audience name holds {which}"),
+                "write the lookalike audience name on one line",
+            );
+            return None;
+        }
+        let addr = Address::account(&acct.name).child(Kind::LookalikeAudience, name.trim());
+        if !self.declare(&addr, name.span, "lookalike audience") {
+            return None;
+        }
+        Some(self.resource(addr, Kind::LookalikeAudience, name.span, id, lifecycle, acct.platform))
+    }
+
+    /// A lookalike's `origin`: the audience of the same account it is built from, as `origin` (a reference).
+    pub(crate) fn lookalike_origin(&mut self, acct: &Account, origin: &S<String>, r: &mut Resource) {
+        let base = Address::account(&acct.name);
+        let at = base.child(Kind::Audience, origin.trim());
+        if self.declared.contains_key(&at) {
+            r.fields.insert("origin", Value::reference(at));
         } else {
             let names = self.names_of(&base, Kind::Audience);
-            let hint = match did_you_mean(&l.origin, names.iter().map(String::as_str)) {
+            let hint = match did_you_mean(origin, names.iter().map(String::as_str)) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!(
                     "declare an audience `{}` with account `{}` under `audiences:`",
-                    l.origin.value, acct.name
+                    origin.value, acct.name
                 ),
             };
             self.err(
-                l.origin.span,
+                origin.span,
                 Code::UnknownReference,
-                format!("unknown audience `{}` in account `{}`", l.origin.value, acct.name),
+                format!("unknown audience `{}` in account `{}`", origin.value, acct.name),
                 hint,
             );
         }
+    }
+
+    /// Meta's lookalike: `country` and `ratio`.
+    pub(crate) fn meta_lookalike(&mut self, acct: &Account, l: MetaLookalikeAudience) {
+        let Some(mut r) = self.lookalike_resource(acct, &l.name, &l.id, &l.lifecycle) else {
+            return;
+        };
+        self.lookalike_origin(acct, &l.origin, &mut r);
         let c = l.country.trim().to_ascii_uppercase();
         if is_country(&c) {
             r.fields.insert("country", Value::Str(c));
@@ -1027,20 +1067,34 @@ impl<'a> Lower<'a> {
         id: &Opt<String>,
         lifecycle: &Opt<LifecycleSpec>,
     ) -> Option<Resource> {
+        self.top_resource(acct, Kind::Campaign, "campaign", name, id, lifecycle)
+    }
+
+    /// [`Lower::campaign_resource`] for a platform whose entries of `campaigns:` are another kind (LinkedIn's
+    /// campaign groups); `what` names it in messages.
+    pub(crate) fn top_resource(
+        &mut self,
+        acct: &Account,
+        kind: Kind,
+        what: &str,
+        name: &S<String>,
+        id: &Opt<String>,
+        lifecycle: &Opt<LifecycleSpec>,
+    ) -> Option<Resource> {
         if name.trim().is_empty() {
             self.err(
                 name.span,
                 Code::Constraint,
-                "campaign name is empty",
-                "give the campaign a name",
+                format!("{what} name is empty"),
+                format!("give the {what} a name"),
             );
             return None;
         }
-        let addr = Address::account(&acct.name).child(Kind::Campaign, name.trim());
-        if !self.declare(&addr, name.span, "campaign") {
+        let addr = Address::account(&acct.name).child(kind, name.trim());
+        if !self.declare(&addr, name.span, what) {
             return None;
         }
-        Some(self.resource(addr, Kind::Campaign, name.span, id, lifecycle, acct.platform))
+        Some(self.resource(addr, kind, name.span, id, lifecycle, acct.platform))
     }
 
     pub(crate) fn status(&mut self, s: &Option<S<Status>>, platform: Platform, r: &mut Resource) {

@@ -201,9 +201,7 @@ pub fn single_line(file: &ResourceFile) -> Vec<Problem> {
     for a in values(&file.audiences) {
         one_line(&a.name, "audience name", &mut out);
     }
-    for l in values(&file.lookalike_audiences) {
-        one_line(&l.name, "lookalike audience name", &mut out);
-    }
+    // lookalike audiences: checked as their homes lower them (`Lower::lookalike_resource`)
     // campaigns: each platform's home checks its own (`Home::campaign_problems`)
     out
 }

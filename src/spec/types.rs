@@ -118,7 +118,7 @@ pub struct ResourceFile {
     /// Customer-file audiences, declared once and created in each listed account.
     #[serde(default)]
     pub audiences: Vec<Item<Audience>>,
-    /// Meta lookalike audiences.
+    /// Lookalike audiences (Meta, TikTok), each in its account's platform's language.
     #[serde(default)]
     pub lookalike_audiences: Vec<Item<LookalikeAudience>>,
     /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
@@ -180,7 +180,7 @@ impl fmt::Debug for Campaign {
 
 impl<'de> Deserialize<'de> for Campaign {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let made = super::de::capture(d)?;
+        let made = super::de::capture(d, "campaign")?;
         Ok(match made.map(|m| m.downcast::<Campaign>()) {
             Some(Ok(c)) => *c,
             // No capture hook on this thread (a document read for another purpose): nothing to say about it.
@@ -202,6 +202,62 @@ impl JsonSchema for Campaign {
             metadata: Some(Box::new(schemars::schema::Metadata {
                 description: Some(
                     "A campaign, in the language of its account's platform: one of the campaign types below.".into(),
+                ),
+                ..Default::default()
+            })),
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(one_of),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    }
+}
+
+/// One lookalike audience of a resource file, read as its account's platform's (`MetaLookalikeAudience`,
+/// `TikTokLookalikeAudience`), as campaigns are.
+pub struct LookalikeAudience {
+    /// The account it names, when it names one.
+    pub account: Option<S<String>>,
+    /// The account's platform and its lookalike, as that platform's home read it.
+    pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
+}
+
+impl fmt::Debug for LookalikeAudience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LookalikeAudience")
+            .field("account", &self.account.as_ref().map(|a| &a.value))
+            .field("read", &self.body.is_some())
+            .finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for LookalikeAudience {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let made = super::de::capture(d, "lookalike_audience")?;
+        Ok(match made.map(|m| m.downcast::<LookalikeAudience>()) {
+            Some(Ok(l)) => *l,
+            _ => LookalikeAudience {
+                account: None,
+                body: None,
+            },
+        })
+    }
+}
+
+impl JsonSchema for LookalikeAudience {
+    fn schema_name() -> String {
+        "LookalikeAudience".into()
+    }
+    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+        let one_of: Vec<Schema> = crate::platforms::HOMES
+            .iter()
+            .filter_map(|h| h.lookalike_schema(gen))
+            .collect();
+        Schema::Object(SchemaObject {
+            metadata: Some(Box::new(schemars::schema::Metadata {
+                description: Some(
+                    "A lookalike audience, in the language of its account's platform: one of the types below.".into(),
                 ),
                 ..Default::default()
             })),

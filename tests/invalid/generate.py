@@ -319,6 +319,23 @@ case("platform-bidding-on-meta", {"r.yaml": meta().replace("    budget: { daily:
 case("platform-objective-on-google", {"r.yaml": gcamp(extra="    objective: traffic\n")})
 case("platform-lifetime-budget-on-google", {"r.yaml": gcamp().replace("budget: { daily: 50 }", "budget: { lifetime: 500 }")})
 
+TT_BASE = BASE + """  tt:
+    platform: tiktok
+    advertiser_id: "7000000000000000001"
+    currency: USD
+"""
+TT_AUD = """audiences:
+  - name: Buyers
+    accounts: [tt]
+    customer_file: { path: data/list.csv, column: email }
+lookalike_audiences:
+"""
+def tt_lookalike(body):
+    return {"adsctl.yaml": TT_BASE, "data/list.csv": CSV, "r.yaml": TT_AUD + body}
+case("tiktok-lookalike-bad-size", tt_lookalike("  - { name: Alike, account: tt, origin: Buyers, audience_size: huge, location_ids: [\"6252001\"] }\n"))
+case("tiktok-lookalike-bad-location", tt_lookalike("  - { name: Alike, account: tt, origin: Buyers, audience_size: narrow, location_ids: [US] }\n"))
+case("tiktok-lookalike-with-meta-keys", tt_lookalike("  - { name: Alike, account: tt, origin: Buyers, country: US, ratio: 0.01 }\n"))
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

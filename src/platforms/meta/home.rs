@@ -131,6 +131,21 @@ impl Home for MetaHome {
         }
     }
 
+    fn parse_lookalike(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::MetaLookalikeAudience>(node)
+            .map(|l| Box::new(l) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn lookalike_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<crate::spec::types::MetaLookalikeAudience>())
+    }
+
+    fn lower_lookalike(&self, lower: &mut Lower<'_>, account: &Account, lookalike: Box<dyn std::any::Any + Send>) {
+        if let Ok(l) = lookalike.downcast::<crate::spec::types::MetaLookalikeAudience>() {
+            lower.meta_lookalike(account, *l);
+        }
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &["customer_file_source"]
     }

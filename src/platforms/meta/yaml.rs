@@ -201,8 +201,9 @@ pub struct Creative {
 
 /// A Meta lookalike audience.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LookalikeAudience {
+#[serde(deny_unknown_fields, rename = "LookalikeAudience")]
+#[schemars(rename = "MetaLookalikeAudience")]
+pub struct MetaLookalikeAudience {
     /// Unique name within the account.
     pub name: S<String>,
     /// The Meta account.

@@ -22,7 +22,13 @@ impl Home for TikTokHome {
     }
 
     fn kinds(&self) -> &'static [Kind] {
-        &[Kind::Audience, Kind::Campaign, Kind::AdGroup, Kind::Ad]
+        &[
+            Kind::Audience,
+            Kind::LookalikeAudience,
+            Kind::Campaign,
+            Kind::AdGroup,
+            Kind::Ad,
+        ]
     }
 
     fn account_fields(&self) -> &'static [&'static str] {
@@ -124,6 +130,21 @@ impl Home for TikTokHome {
         }
     }
 
+    fn parse_lookalike(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::TikTokLookalikeAudience>(node)
+            .map(|l| Box::new(l) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn lookalike_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<crate::spec::types::TikTokLookalikeAudience>())
+    }
+
+    fn lower_lookalike(&self, lower: &mut Lower<'_>, account: &Account, lookalike: Box<dyn std::any::Any + Send>) {
+        if let Ok(l) = lookalike.downcast::<crate::spec::types::TikTokLookalikeAudience>() {
+            lower.tiktok_lookalike(account, *l);
+        }
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &[]
     }
@@ -181,6 +202,7 @@ impl Home for TikTokHome {
                 "image_ids",
             ],
             Kind::Audience => &["calculate_type", "members"],
+            Kind::LookalikeAudience => &["origin", "audience_size", "location_ids", "include_source"],
             _ => &[],
         }
     }

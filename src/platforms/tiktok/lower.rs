@@ -457,4 +457,39 @@ impl Lower<'_> {
         }
         self.resources.push(r);
     }
+
+    pub(crate) fn tiktok_lookalike(&mut self, acct: &Account, l: TikTokLookalikeAudience) {
+        let Some(mut r) = self.lookalike_resource(acct, &l.name, &l.id, &l.lifecycle) else {
+            return;
+        };
+        self.tiktok_name(&l.name, "lookalike audience");
+        self.lookalike_origin(acct, &l.origin, &mut r);
+        r.fields.insert("audience_size", Value::str(l.audience_size.wire()));
+        if l.location_ids.is_empty() {
+            self.err(
+                l.location_ids.span,
+                Code::Constraint,
+                "`location_ids` is empty",
+                "list at least one location id, e.g. `[\"6252001\"]`",
+            );
+        }
+        let mut set = BTreeSet::new();
+        for x in l.location_ids.iter() {
+            if x.trim().is_empty() || !x.trim().bytes().all(|b| b.is_ascii_digit()) {
+                self.err(
+                    x.span,
+                    Code::InvalidValue,
+                    format!("`{}` is not a TikTok location id", x.value),
+                    "location ids are digits, e.g. \"6252001\" (the United States)",
+                );
+            } else {
+                set.insert(Value::Str(x.trim().to_string()));
+            }
+        }
+        r.fields.insert("location_ids", Value::Set(set));
+        if let Some(b) = &*l.include_source {
+            r.fields.insert("include_source", Value::Bool(b.value));
+        }
+        self.resources.push(r);
+    }
 }

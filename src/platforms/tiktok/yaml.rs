@@ -192,6 +192,42 @@ pub struct Identity {
     pub id: S<String>,
 }
 
+/// A TikTok lookalike audience: people like those of one of the account's customer-file audiences. Nothing of
+/// it can change after creation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "LookalikeAudience")]
+#[schemars(rename = "TikTokLookalikeAudience")]
+pub struct TikTokLookalikeAudience {
+    /// Unique name within the account.
+    pub name: S<String>,
+    /// The TikTok account.
+    pub account: S<String>,
+    /// The seed audience (name of an audience created in the same account).
+    pub origin: S<String>,
+    /// `narrow`, `balanced` or `broad`.
+    pub audience_size: S<LookalikeSize>,
+    /// The location ids it is built in (TikTok's, e.g. `"6252001"` for the United States).
+    pub location_ids: S<Vec<S<String>>>,
+    /// Whether the seed audience's own members are in it too.
+    #[serde(default)]
+    pub include_source: Opt<bool>,
+    /// Adopt an existing lookalike audience by its id.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+}
+
+spec_enum!(
+    /// How close to its seed a TikTok lookalike is.
+    LookalikeSize {
+        Narrow => "narrow",
+        Balanced => "balanced",
+        Broad => "broad",
+    }
+);
+
 spec_enum!(
     /// TikTok campaign objective (objective_type).
     TikTokObjective {
