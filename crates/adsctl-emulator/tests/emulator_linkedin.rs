@@ -1272,7 +1272,7 @@ mod creatives {
     }
 
     #[tokio::test]
-    async fn creative_limits_per_campaign() {
+    async fn creative_limits_per_campaign_and_account() {
         let env = start().await;
         let (_, c) = env.tree().await;
         env.admin(
@@ -1295,6 +1295,18 @@ mod creatives {
             .await;
         r.err(400);
         assert!(r.msg().contains("85 inactive"), "{}", r.text);
+        // 15,000 per account (100 so far)
+        env.admin("objects", json!({"kind": "creative", "count": 14_900})).await;
+        let (_, c2) = env.tree().await;
+        let r = env
+            .post(
+                &env.creatives(),
+                None,
+                json!({"campaign": campaign_urn(&c2), "content": {"reference": "urn:li:share:1"}, "intendedStatus": "PAUSED"}),
+            )
+            .await;
+        r.err(400);
+        assert!(r.msg().contains("15000 creatives"), "{}", r.text);
     }
 
     #[tokio::test]
@@ -1855,6 +1867,18 @@ mod admin {
         assert_eq!(r.ok()["review"]["status"], "REJECTED");
         let store = env.admin_get("linkedin/store").await;
         assert!(store["entities"].as_object().unwrap().len() >= 4);
+        // the state survives a dump and a restore (persistence)
+        {
+            use adsctl_emulator::PlatformEmulator as _;
+            let dump = env.li.dump();
+            env.li.reset();
+            env.get(&format!("{}/{id}", env.groups())).await.err(404);
+            env.li.restore(dump).unwrap();
+            assert_eq!(
+                env.get(&format!("{}/{id}", env.groups())).await.ok()["name"],
+                "Changed behind your back"
+            );
+        }
         // reset forgets everything but the seeded account
         env.http.post(env.url("/_emulator/reset")).send().await.unwrap();
         env.get(&format!("{}/{id}", env.groups())).await.err(404);
