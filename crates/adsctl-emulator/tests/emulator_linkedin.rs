@@ -417,6 +417,11 @@ mod headers {
             assert!(r.header("x-li-fabric").is_some());
         }
         assert_ne!(ok.header("x-li-uuid"), err.header("x-li-uuid"));
+        // a path no resource serves
+        let r = env.get("/rest/adCampaignsV2").await;
+        assert_eq!(r.err(404), "");
+        assert_eq!(r.msg(), "No virtual resource found");
+        assert!(r.header("x-li-uuid").is_some());
     }
 
     #[tokio::test]
@@ -497,6 +502,8 @@ mod restli {
         env.tree().await;
         for q in [
             "q=search&search=(status:(values:List(ACTIVE))",
+            // an HTTP client that re-encodes the structure breaks every Rest.li value
+            "q=search&search=%28status%3A%28values%3AList%28ACTIVE%29%29%29",
             "q=search&search=(campaignGroup:(values:List(urn:li:sponsoredCampaignGroup:1)))",
             "q=search&search=status:ACTIVE",
             "q=search&search=(status:(values:ACTIVE))",

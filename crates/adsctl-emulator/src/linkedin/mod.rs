@@ -645,6 +645,9 @@ async fn rest_call(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    if !known_path(&segs) {
+        return err(not_found_resource());
+    }
     let tmpl = template(&segs);
     let params = match Params::parse(&query) {
         Ok(p) => p,
@@ -739,6 +742,18 @@ async fn rest_call(
     };
     resp.extensions_mut().insert(EndpointLabel(label));
     resp
+}
+
+/// A path some resource serves.
+fn known_path(segs: &[String]) -> bool {
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let coll = |c: &str| matches!(c, "adCampaignGroups" | "adCampaigns" | "creatives");
+    match s.as_slice() {
+        ["adAccounts"] | ["adAccounts", _] | ["dmpSegments"] | ["dmpSegments", _] | ["adAnalytics"] => true,
+        ["adAccounts", _, c] | ["adAccounts", _, c, _] => coll(c),
+        ["dmpSegments", _, "users"] => true,
+        _ => false,
+    }
 }
 
 fn not_found_resource() -> ApiError {
