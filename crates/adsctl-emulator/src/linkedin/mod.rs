@@ -34,6 +34,14 @@
 //!   or expired token, otherwise the HTTP status. Error codes the pack does not name are the emulator's
 //!   (`INVALID_FIELD_VALUE`, `INVALID_ENUM_VALUE`, `UNRECOGNIZED_FIELD`, `READ_ONLY_FIELD`, `INVALID_STATUS`,
 //!   `MAX_*_EXCEEDED`).
+//! - A PARTIAL_UPDATE patches top-level fields only: a nested patch (`{"patch":{"runSchedule":{"$set":…}}}`) is
+//!   refused with 400 rather than ignored. Campaign groups are created ACTIVE or DRAFT; nothing returns to DRAFT;
+//!   COMPLETED and REMOVED are LinkedIn's to set (INVALID_STATUS). runSchedule is required with a group's
+//!   totalBudget; names are at most 255 characters.
+//! - Creatives: at most 15 ACTIVE and at most 85 others per campaign (two separate caps), 15,000 per account
+//!   (classic 400s); DELETE in DRAFT only; review is APPROVED at once (the admin API sets another).
+//! - The well-known access token never expires and carries every scope; accounts it names are created on first use
+//!   while `auto_create_accounts` is on (USD, role ACCOUNT_MANAGER).
 //! - Refresh: the same refresh token comes back with the seconds it has left; the access token's `expires_in`
 //!   is at most that. Authorization codes live 30 minutes and are single use.
 //!
