@@ -15,6 +15,14 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/tests/emulator_tiktok.rs",
         include_str!("../crates/adsctl-emulator/tests/emulator_tiktok.rs"),
     ),
+    (
+        "crates/adsctl-emulator/tests/emulator_linkedin.rs",
+        include_str!("../crates/adsctl-emulator/tests/emulator_linkedin.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/linkedin/restli.rs",
+        include_str!("../crates/adsctl-emulator/src/linkedin/restli.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

@@ -63,6 +63,7 @@ pub struct RateLimits {
     pub google_ads: GoogleRateLimits,
     pub meta: MetaRateLimits,
     pub tiktok: TikTokRateLimits,
+    pub linkedin: LinkedInRateLimits,
 }
 
 /// Google Ads: requests per second per customer (the real service answers RESOURCE_EXHAUSTED when a
@@ -104,6 +105,16 @@ pub struct TikTokRateLimits {
     pub requests_per_second_per_advertiser: Option<u32>,
 }
 
+/// LinkedIn: calls per UTC day (reset at 00:00 UTC) per endpoint, counted per application and per member of an
+/// application; over either, HTTP 429 "Resource level throttle limit for calls to this resource is reached" without
+/// Retry-After or rate-limit headers. LinkedIn publishes no numbers, so both are off by default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkedInRateLimits {
+    pub daily_calls_per_app_endpoint: Option<u64>,
+    pub daily_calls_per_member_endpoint: Option<u64>,
+}
+
 /// The `--seed` YAML file.
 ///
 /// ```yaml
@@ -120,6 +131,13 @@ pub struct TikTokRateLimits {
 ///   access_tokens: [my-long-lived-token]
 ///   apps:
 ///     - { app_id: "7100000000000000002", secret: my-app-secret }
+/// linkedin:
+///   ad_accounts:
+///     - { id: "510000002", currency: EUR, name: Acme, role: ACCOUNT_MANAGER }
+///   access_tokens: [my-linkedin-token]
+///   clients:
+///     - { client_id: my-client, client_secret: my-secret }
+///   segment_user_wait_ms: 50
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -127,6 +145,7 @@ pub struct SeedFile {
     pub google_ads: GoogleSeed,
     pub meta: MetaSeed,
     pub tiktok: TikTokSeed,
+    pub linkedin: LinkedInSeed,
 }
 
 impl SeedFile {
@@ -251,6 +270,37 @@ pub struct TikTokAppSeed {
     pub secret: String,
 }
 
+/// The `linkedin:` section of the seed file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkedInSeed {
+    /// Ad accounts in addition to the well-known one.
+    pub ad_accounts: Vec<LinkedInAccountSeed>,
+    /// Long-lived access tokens accepted in addition to the well-known one (all scopes, never expire).
+    pub access_tokens: Vec<String>,
+    /// OAuth clients in addition to the well-known one.
+    pub clients: Vec<OAuthClientSeed>,
+    /// How long after its creation a DMP segment refuses users (default 5000: the documented 5 s wait).
+    pub segment_user_wait_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkedInAccountSeed {
+    /// Decimal digits (the n of urn:li:sponsoredAccount:n).
+    pub id: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The emulated member's role on it (default ACCOUNT_MANAGER; "" for none).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The organization URN (default urn:li:organization:1000001).
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
 fn default_tiktok_timezone() -> String {
     "America/Los_Angeles".to_string()
 }
@@ -288,5 +338,16 @@ mod tests {
         assert_eq!(seed.tiktok.advertisers[0].timezone, "America/Los_Angeles");
         assert_eq!(seed.tiktok.access_tokens, vec!["t1".to_string()]);
         assert!(serde_yaml::from_str::<SeedFile>("tiktok: {advertiser: []}\n").is_err());
+    }
+
+    #[test]
+    fn linkedin_seed_section() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "linkedin:\n  ad_accounts:\n    - { id: \"510000002\", currency: EUR, role: VIEWER }\n  segment_user_wait_ms: 10\n",
+        )
+        .unwrap();
+        assert_eq!(seed.linkedin.ad_accounts[0].currency, "EUR");
+        assert_eq!(seed.linkedin.segment_user_wait_ms, Some(10));
+        assert!(serde_yaml::from_str::<SeedFile>("linkedin: {accounts: []}\n").is_err());
     }
 }

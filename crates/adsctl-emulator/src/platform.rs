@@ -28,7 +28,7 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads`, `meta` or `tiktok`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta`, `tiktok` or `linkedin`: used in admin paths (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;
@@ -60,4 +60,21 @@ pub mod defaults {
     pub const TIKTOK_ACCESS_TOKEN: &str = "emulator-tiktok-long-lived-access-token";
     /// The advertiser an authorization covers when no advertiser exists yet.
     pub const TIKTOK_ADVERTISER_ID: &str = "7000000000000000001";
+    /// The LinkedIn developer app (`client_id`, `client_secret` of `/oauth/v2/accessToken`).
+    pub const LINKEDIN_CLIENT_ID: &str = "77emulatorlinkedin";
+    pub const LINKEDIN_CLIENT_SECRET: &str = "emulator-linkedin-client-secret";
+    /// A long-lived member access token (`Authorization: Bearer …`): never expires, carries every scope
+    /// (r_ads rw_ads r_ads_reporting rw_dmp_segments).
+    pub const LINKEDIN_ACCESS_TOKEN: &str = "AQVemulator-linkedin-access-token";
+    /// A refresh token of the well-known client; its 365 days count from the emulator state's creation.
+    pub const LINKEDIN_REFRESH_TOKEN: &str = "AQWemulator-linkedin-refresh-token";
+    /// The seeded ad account (urn:li:sponsoredAccount:510000001), in USD.
+    pub const LINKEDIN_AD_ACCOUNT_ID: &str = "510000001";
+    pub const LINKEDIN_CURRENCY: &str = "USD";
+    /// The emulated member's role on seeded and auto-created accounts.
+    pub const LINKEDIN_MEMBER_ROLE: &str = "ACCOUNT_MANAGER";
+    /// The emulated member (createdBy, changeAuditStamps actors).
+    pub const LINKEDIN_MEMBER_URN: &str = "urn:li:person:emulatorMember1";
+    /// The organization seeded accounts reference.
+    pub const LINKEDIN_ORGANIZATION: &str = "urn:li:organization:1000001";
 }
