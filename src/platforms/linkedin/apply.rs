@@ -82,6 +82,19 @@ pub async fn run(
             })
             .collect(),
     };
+    for (i, op) in batch.ops.iter().enumerate() {
+        if !matches!(
+            op.kind,
+            Kind::CampaignGroup | Kind::Campaign | Kind::Creative | Kind::Audience
+        ) {
+            r.out[i] = failed(OpError {
+                code: "unsupported".into(),
+                message: format!("LinkedIn has no {}", op.kind.as_str()),
+                field: None,
+                hint: Some("see docs/resource-model.md (LinkedIn)".into()),
+            });
+        }
+    }
     r.segments().await?;
     for kind in [Kind::CampaignGroup, Kind::Campaign] {
         r.batch_creates(kind).await?;
@@ -853,5 +866,317 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::{Currency, Guardrails, Platform, RemovalPolicy};
+    use crate::platforms::linkedin::auth::LinkedInCredentials;
+    use crate::platforms::linkedin::config::LinkedInConfig;
+
+    type Answer = (u16, Option<String>, String);
+    type Route = Arc<dyn Fn(&str, &str, &str) -> Answer + Send + Sync>;
+
+    /// A LinkedIn front end on loopback: `route(method+X-RestLi-Method, path?query, body)` answers; every request
+    /// is recorded as `METHOD RESTLI path?query body`.
+    async fn stub(route: Route) -> (String, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let log = log.clone();
+            let route = route.clone();
+            async move {
+                let head = format!(
+                    "{} {}",
+                    req.method(),
+                    req.headers()
+                        .get("x-restli-method")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                );
+                let target = format!("{}?{}", req.uri().path(), req.uri().query().unwrap_or(""));
+                let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+                let body = String::from_utf8_lossy(&body).into_owned();
+                log.lock().unwrap().push(format!("{head} {target} {body}"));
+                let (status, id, text) = route(&head, &target, &body);
+                let mut resp = axum::response::Response::new(axum::body::Body::from(text));
+                *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+                if let Some(id) = id {
+                    resp.headers_mut().insert("x-restli-id", id.parse().unwrap());
+                }
+                resp
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    fn account(url: &str) -> Account {
+        Account {
+            name: "li".into(),
+            platform: Platform::Linkedin,
+            platform_id: "501".into(),
+            login_customer_id: None,
+            currency: Currency::from_code("USD").unwrap(),
+            time_zone: None,
+            on_removed: RemovalPolicy::Pause,
+            guardrails: Guardrails::default(),
+            endpoint: Some(url.into()),
+        }
+    }
+
+    fn connector(url: &str) -> LinkedInConnector {
+        let cfg = LinkedInConfig {
+            retry_min_delay: Duration::from_millis(1),
+            retry_max_delay: Duration::from_millis(2),
+            lookup_delay: Duration::from_millis(1),
+            segment_wait: Duration::from_millis(1),
+            ..LinkedInConfig::for_endpoint(url).unwrap()
+        };
+        LinkedInConnector::with(&account(url), cfg, LinkedInCredentials::token("li-apply-test-token-1")).unwrap()
+    }
+
+    fn root() -> Address {
+        Address::account("li")
+    }
+
+    fn create(address: Address, kind: Kind, parent: Option<IdRef>, fields: &[(&str, Value)]) -> Operation {
+        Operation {
+            address,
+            kind,
+            action: OpAction::Create {
+                fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            },
+            parent,
+            refs: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn batch_creates_take_ids_by_index_and_children_follow() {
+        let route: Route = Arc::new(|head: &str, target: &str, body: &str| {
+            if head == "POST BATCH_CREATE" && target.starts_with("/rest/adAccounts/501/adCampaignGroups?") {
+                (200, None, r#"{"elements":[{"status":201,"id":"600"},{"status":400,"error":{"status":400,"code":"MISSING_FIELD","message":"runSchedule"}}]}"#.into())
+            } else if head == "POST BATCH_CREATE" && target.starts_with("/rest/adAccounts/501/adCampaigns?") {
+                assert!(
+                    body.contains(r#""campaignGroup":"urn:li:sponsoredCampaignGroup:600""#),
+                    "{body}"
+                );
+                (200, None, r#"{"elements":[{"status":201,"id":"700"}]}"#.into())
+            } else if head == "POST CREATE" && target.starts_with("/rest/adAccounts/501/creatives?") {
+                (201, Some("urn%3Ali%3AsponsoredCreative%3A800".into()), String::new())
+            } else {
+                (404, None, r#"{"status":404,"message":"no route"}"#.into())
+            }
+        });
+        let (url, seen) = stub(route).await;
+        let c = connector(&url);
+        let g1 = root().child(Kind::CampaignGroup, "Q1");
+        let g2 = root().child(Kind::CampaignGroup, "Q2");
+        let camp = g1.child(Kind::Campaign, "Leads");
+        let batch = ApplyBatch {
+            ops: vec![
+                create(
+                    g1.clone(),
+                    Kind::CampaignGroup,
+                    None,
+                    &[("status", Value::str("active"))],
+                ),
+                create(g2.clone(), Kind::CampaignGroup, None, &[]),
+                create(
+                    camp.clone(),
+                    Kind::Campaign,
+                    Some(IdRef::Pending(0)),
+                    &[("type", Value::str("text_ad"))],
+                ),
+                create(
+                    camp.child(Kind::Creative, "A"),
+                    Kind::Creative,
+                    Some(IdRef::Pending(2)),
+                    &[("content.reference", Value::str("urn:li:share:1"))],
+                ),
+                create(
+                    g2.child(Kind::Campaign, "X"),
+                    Kind::Campaign,
+                    Some(IdRef::Pending(1)),
+                    &[],
+                ),
+                create(root().child(Kind::Ad, "nope"), Kind::Ad, None, &[]),
+            ],
+        };
+        let out = run(&c, &account(&url), &batch, false).await.unwrap();
+        assert_eq!(out[0], OpOutcome::Applied { id: "600".into() });
+        assert!(
+            matches!(&out[1], OpOutcome::Failed(e) if e.code == "MISSING_FIELD"),
+            "{:?}",
+            out[1]
+        );
+        assert_eq!(out[2], OpOutcome::Applied { id: "700".into() });
+        assert_eq!(
+            out[3],
+            OpOutcome::Applied {
+                id: "urn:li:sponsoredCreative:800".into()
+            }
+        );
+        assert!(matches!(&out[4], OpOutcome::Skipped { .. }), "{:?}", out[4]);
+        assert!(matches!(&out[5], OpOutcome::Failed(e) if e.code == "unsupported"));
+        let log = seen.lock().unwrap();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(log[0].contains(r#""name":"Q1 [adsctl-managed]""#), "{}", log[0]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_is_looked_up_before_it_is_sent_again() {
+        let creates = Arc::new(Mutex::new(0));
+        let n = creates.clone();
+        let route: Route = Arc::new(move |head: &str, target: &str, _body: &str| {
+            if head == "POST BATCH_CREATE" {
+                *n.lock().unwrap() += 1;
+                (500, None, r#"{"status":500,"message":"oops"}"#.into())
+            } else if head == "GET FINDER" && target.starts_with("/rest/adAccounts/501/adCampaignGroups?") {
+                (
+                    200,
+                    None,
+                    r#"{"elements":[{"id":600,"name":"Q1 [adsctl-managed]","status":"ACTIVE"}],"metadata":{}}"#.into(),
+                )
+            } else {
+                (404, None, "{}".into())
+            }
+        });
+        let (url, _) = stub(route).await;
+        let c = connector(&url);
+        let batch = ApplyBatch {
+            ops: vec![create(
+                root().child(Kind::CampaignGroup, "Q1"),
+                Kind::CampaignGroup,
+                None,
+                &[],
+            )],
+        };
+        let out = run(&c, &account(&url), &batch, false).await.unwrap();
+        assert_eq!(out[0], OpOutcome::Applied { id: "600".into() });
+        assert_eq!(*creates.lock().unwrap(), 1, "found: not sent again");
+    }
+
+    #[tokio::test]
+    async fn updates_go_in_one_batch_and_removals_delete_drafts_and_archive_the_rest() {
+        let route: Route = Arc::new(|head: &str, target: &str, _body: &str| match head {
+            "POST BATCH_PARTIAL_UPDATE" => (
+                200,
+                None,
+                if target.contains("ids=List(1,2)") {
+                    r#"{"results":{"1":{"status":204}},"errors":{"2":{"status":400,"message":"bad"}}}"#.into()
+                } else {
+                    r#"{"results":{}}"#.into()
+                },
+            ),
+            "DELETE DELETE" => (204, None, String::new()),
+            _ => (404, None, "{}".into()),
+        });
+        let (url, seen) = stub(route).await;
+        let c = connector(&url);
+        c.cache().statuses.insert("3".into(), "DRAFT".into());
+        c.cache().statuses.insert("4".into(), "ACTIVE".into());
+        let g = |n: &str| root().child(Kind::CampaignGroup, n);
+        let op = |a: Address, action: OpAction| Operation {
+            address: a,
+            kind: Kind::CampaignGroup,
+            action,
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let batch = ApplyBatch {
+            ops: vec![
+                op(g("A"), OpAction::Pause { id: "1".into() }),
+                op(
+                    g("B"),
+                    OpAction::Update {
+                        id: "2".into(),
+                        set: BTreeMap::from([(NAME_FIELD.to_string(), Value::str("B"))]),
+                        before: BTreeMap::new(),
+                    },
+                ),
+                op(g("C"), OpAction::Remove { id: "3".into() }),
+                op(g("D"), OpAction::Remove { id: "4".into() }),
+            ],
+        };
+        let out = run(&c, &account(&url), &batch, false).await.unwrap();
+        assert_eq!(out[0], OpOutcome::Applied { id: "1".into() });
+        assert!(matches!(&out[1], OpOutcome::Failed(_)));
+        assert_eq!(out[2], OpOutcome::Applied { id: "3".into() });
+        assert_eq!(out[3], OpOutcome::Applied { id: "4".into() });
+        let log = seen.lock().unwrap();
+        assert!(
+            log[0].starts_with("POST BATCH_PARTIAL_UPDATE /rest/adAccounts/501/adCampaignGroups?ids=List(1,2) "),
+            "{}",
+            log[0]
+        );
+        assert!(
+            log[0].contains(r#""1":{"patch":{"$set":{"status":"PAUSED"}}}"#),
+            "{}",
+            log[0]
+        );
+        assert!(
+            log[0].contains(r#""2":{"patch":{"$set":{"name":"B [adsctl-managed]"}}}"#),
+            "{}",
+            log[0]
+        );
+        assert!(
+            log[1].starts_with("DELETE DELETE /rest/adAccounts/501/adCampaignGroups/3?"),
+            "{}",
+            log[1]
+        );
+        assert!(
+            log[2].contains("ids=List(4)") && log[2].contains(r#""status":"ARCHIVED""#),
+            "{}",
+            log[2]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_segment_takes_its_members_then_its_fingerprint() {
+        let route: Route = Arc::new(|head: &str, target: &str, _body: &str| match (head, target) {
+            ("POST CREATE", t) if t.starts_with("/rest/dmpSegments?") => {
+                (201, Some("urn:li:dmpSegment:55".into()), String::new())
+            }
+            ("POST BATCH_CREATE", t) if t.starts_with("/rest/dmpSegments/55/users?") => {
+                (200, None, r#"{"elements":[{"status":201}]}"#.into())
+            }
+            ("POST PARTIAL_UPDATE", t) if t.starts_with("/rest/dmpSegments/55?") => (204, None, String::new()),
+            _ => (404, None, "{}".into()),
+        });
+        let (url, seen) = stub(route).await;
+        let c = connector(&url);
+        let member = "a".repeat(64);
+        let members = Value::Set([Value::str(member.clone())].into_iter().collect());
+        let fp = value_fingerprint(&members);
+        let batch = ApplyBatch {
+            ops: vec![create(
+                root().child(Kind::Audience, "Buyers"),
+                Kind::Audience,
+                None,
+                &[("description", Value::str("CRM")), ("members", members)],
+            )],
+        };
+        let out = run(&c, &account(&url), &batch, false).await.unwrap();
+        assert_eq!(out[0], OpOutcome::Applied { id: "55".into() });
+        let log = seen.lock().unwrap();
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(log[0].contains(r#""description":"CRM [adsctl-managed]""#), "{}", log[0]);
+        assert!(
+            log[1].contains(&format!(
+                r#""action":"ADD","userIds":[{{"idType":"SHA256_EMAIL","idValue":"{member}"}}]"#
+            )),
+            "{}",
+            log[1]
+        );
+        assert!(log[2].contains(&format!("CRM [adsctl-managed:{fp}]")), "{}", log[2]);
     }
 }
