@@ -872,76 +872,10 @@ impl Run<'_> {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use super::*;
-    use crate::model::{Currency, Guardrails, Platform, RemovalPolicy};
-    use crate::platforms::linkedin::auth::LinkedInCredentials;
-    use crate::platforms::linkedin::config::LinkedInConfig;
 
-    type Answer = (u16, Option<String>, String);
-    type Route = Arc<dyn Fn(&str, &str, &str) -> Answer + Send + Sync>;
-
-    /// A LinkedIn front end on loopback: `route(method+X-RestLi-Method, path?query, body)` answers; every request
-    /// is recorded as `METHOD RESTLI path?query body`.
-    async fn stub(route: Route) -> (String, Arc<Mutex<Vec<String>>>) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let log = log.clone();
-            let route = route.clone();
-            async move {
-                let head = format!(
-                    "{} {}",
-                    req.method(),
-                    req.headers()
-                        .get("x-restli-method")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-")
-                );
-                let target = format!("{}?{}", req.uri().path(), req.uri().query().unwrap_or(""));
-                let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
-                let body = String::from_utf8_lossy(&body).into_owned();
-                log.lock().unwrap().push(format!("{head} {target} {body}"));
-                let (status, id, text) = route(&head, &target, &body);
-                let mut resp = axum::response::Response::new(axum::body::Body::from(text));
-                *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
-                if let Some(id) = id {
-                    resp.headers_mut().insert("x-restli-id", id.parse().unwrap());
-                }
-                resp
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (url, seen)
-    }
-
-    fn account(url: &str) -> Account {
-        Account {
-            name: "li".into(),
-            platform: Platform::Linkedin,
-            platform_id: "501".into(),
-            login_customer_id: None,
-            currency: Currency::from_code("USD").unwrap(),
-            time_zone: None,
-            on_removed: RemovalPolicy::Pause,
-            guardrails: Guardrails::default(),
-            endpoint: Some(url.into()),
-        }
-    }
-
-    fn connector(url: &str) -> LinkedInConnector {
-        let cfg = LinkedInConfig {
-            retry_min_delay: Duration::from_millis(1),
-            retry_max_delay: Duration::from_millis(2),
-            lookup_delay: Duration::from_millis(1),
-            segment_wait: Duration::from_millis(1),
-            ..LinkedInConfig::for_endpoint(url).unwrap()
-        };
-        LinkedInConnector::with(&account(url), cfg, LinkedInCredentials::token("li-apply-test-token-1")).unwrap()
-    }
+    use crate::platforms::linkedin::testing::{account, connector, stub, Route};
 
     fn root() -> Address {
         Address::account("li")

@@ -180,7 +180,8 @@ impl LinkedInConfig {
 /// The base URL without a trailing slash, ending in `/rest` (added when someone wrote only the host).
 fn normalise_base(base: &str) -> Result<String, ConnectorError> {
     let mut b = base.trim().trim_end_matches('/').to_string();
-    if !(b.starts_with("http://") || b.starts_with("https://")) {
+    let scheme = b.to_ascii_lowercase();
+    if !(scheme.starts_with("http://") || scheme.starts_with("https://")) {
         return Err(ConnectorError::Config(format!(
             "LinkedIn endpoint `{b}` is not an http(s) URL"
         )));
@@ -188,11 +189,15 @@ fn normalise_base(base: &str) -> Result<String, ConnectorError> {
     if !b.ends_with("/rest") {
         b.push_str("/rest");
     }
-    Ok(b)
+    // as the URL parser writes it (lower-case host, no default port): every request URL is checked to reach the
+    // wire exactly as built, so the base must already be in that form
+    let parsed = url::Url::parse(&b)
+        .map_err(|e| ConnectorError::Config(format!("LinkedIn endpoint `{b}` is not a URL: {e}")))?;
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
-/// The OAuth base for an account: its `endpoint:`'s host with `/oauth/v2` is not guessed — only
-/// `ADSCTL_LINKEDIN_OAUTH_ENDPOINT` moves it.
+/// The OAuth base: `https://www.linkedin.com/oauth/v2`, or `ADSCTL_LINKEDIN_OAUTH_ENDPOINT` (an account's
+/// `endpoint:` moves the REST API only).
 pub fn oauth_base(auth: &crate::auth::Auth) -> String {
     crate::auth::env_base_url(auth, OAUTH_ENDPOINT_ENV).unwrap_or_else(|| DEFAULT_OAUTH_BASE_URL.to_string())
 }
@@ -230,6 +235,8 @@ mod tests {
         let c = LinkedInConfig::for_endpoint("https://api.linkedin.com/rest/").unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert!(LinkedInConfig::for_endpoint("ftp://x").is_err());
+        let c = LinkedInConfig::for_endpoint("HTTPS://API.LinkedIn.com:443").unwrap();
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(API_VERSION, "202608");
     }
 }
