@@ -123,9 +123,14 @@ impl LinkedInConfig {
     /// `ADSCTL_LINKEDIN_TIMEOUT_MS`, `ADSCTL_LINKEDIN_PAGE_SIZE` (searches), `ADSCTL_LINKEDIN_LOOKUP_DELAY_MS`.
     pub fn from_env(account: &Account) -> Result<LinkedInConfig, ConnectorError> {
         let mut c = LinkedInConfig::default();
-        let auth = crate::auth::installed();
-        if let Some(base) = crate::auth::endpoint_override(account, &auth, ENDPOINT_ENV) {
-            c.base_url = base;
+        if let Ok(v) = std::env::var(ENDPOINT_ENV) {
+            if !v.trim().is_empty() {
+                c.base_url = v.trim().to_string();
+            }
+        }
+        // the account's `endpoint:` beats the environment (as `crate::auth::endpoint_override` reads it for auth)
+        if let Some(e) = account.endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
+            c.base_url = e.trim().to_string();
         }
         c.base_url = normalise_base(&c.base_url)?;
         let ms = Duration::from_millis;

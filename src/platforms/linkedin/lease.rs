@@ -158,3 +158,67 @@ mod tests {
         assert!(id_key("9") < id_key("10"), "ids compare as numbers");
     }
 }
+
+#[cfg(test)]
+mod wire_tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::platforms::linkedin::testing::{connector, stub, Route};
+
+    /// Lease groups listed by the stub: (id, holder, until).
+    fn listing(groups: &[(u64, &str, i64)]) -> String {
+        let els: Vec<serde_json::Value> = groups
+            .iter()
+            .map(|(id, h, u)| json!({"id": id, "name": format!("{LEASE_PREFIX}{h}|{u}"), "status": "DRAFT"}))
+            .collect();
+        json!({ "elements": els, "metadata": {} }).to_string()
+    }
+
+    #[tokio::test]
+    async fn the_oldest_lease_group_holds_and_a_loser_deletes_its_own() {
+        std::env::set_var("ADSCTL_LEASE_SETTLE_MS", "1");
+        let far = Utc::now().timestamp() + 600;
+        let others: Arc<Mutex<Vec<(u64, &'static str, i64)>>> = Arc::new(Mutex::new(vec![(90, "other", far)]));
+        let groups = others.clone();
+        let route: Route = Arc::new(move |head: &str, target: &str, body: &str| match head {
+            "POST CREATE" => {
+                assert!(
+                    body.contains(r#""status":"DRAFT""#) && body.contains("adsctl-lease|me|"),
+                    "{body}"
+                );
+                groups.lock().unwrap().push((100, "me", far));
+                (201, Some("100".into()), String::new())
+            }
+            "GET FINDER" => {
+                assert!(target.contains("search=(status:(values:List(DRAFT)))"), "{target}");
+                (200, None, listing(&groups.lock().unwrap()))
+            }
+            "DELETE DELETE" => (204, None, String::new()),
+            _ => (404, None, "{}".into()),
+        });
+        let (url, seen) = stub(route).await;
+        let c = connector(&url);
+        let until = Utc.timestamp_opt(far, 0).single().unwrap();
+        let out = acquire(&c, "me", until, None).await.unwrap();
+        assert_eq!(
+            out,
+            LeaseOutcome::Held {
+                holder: "other".into(),
+                expires_at: until
+            }
+        );
+        assert!(seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("DELETE DELETE /rest/adAccounts/501/adCampaignGroups/100?")));
+        // alone (the other one expired, or taken over): acquired after the confirming listing
+        others.lock().unwrap().clear();
+        let out = acquire(&c, "me", until, Some("other")).await.unwrap();
+        assert!(
+            matches!(out, LeaseOutcome::Acquired(ref l) if l.token == "100" && l.holder == "me"),
+            "{out:?}"
+        );
+    }
+}

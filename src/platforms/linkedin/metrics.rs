@@ -324,3 +324,56 @@ mod tests {
         assert_eq!(level_of(MetricsLevel::Ad), ("CREATIVE", Kind::Creative));
     }
 }
+
+#[cfg(test)]
+mod wire_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::platforms::linkedin::testing::{account, connector, stub, Route};
+
+    #[tokio::test]
+    async fn analytics_are_asked_with_the_exact_query() {
+        let route: Route = Arc::new(|_head: &str, target: &str, _body: &str| {
+            if target.starts_with("/rest/adAccounts/501/adCampaigns?") {
+                (
+                    200,
+                    None,
+                    r#"{"elements":[{"id":700,"name":"Leads [adsctl-managed]","status":"ARCHIVED"}],"metadata":{}}"#
+                        .into(),
+                )
+            } else if target.starts_with("/rest/adAnalytics?") {
+                (200, None, r#"{"paging":{"start":0,"count":10,"links":[]},"elements":[{"pivotValues":["urn:li:sponsoredCampaign:700"],
+                    "dateRange":{"start":{"year":2026,"month":1,"day":31},"end":{"year":2026,"month":1,"day":31}},
+                    "impressions":5,"clicks":1,"costInLocalCurrency":"1.5"}]}"#.into())
+            } else {
+                (404, None, "{}".into())
+            }
+        });
+        let (url, seen) = stub(route).await;
+        let c = connector(&url);
+        let range = DateRange {
+            since: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            until: NaiveDate::from_ymd_opt(2026, 2, 15).unwrap(),
+        };
+        let rows = metrics(&c, &account(&url), MetricsLevel::AdGroup, range).await.unwrap();
+        assert_eq!(rows.len(), 1, "the same day from both windows merges into one row");
+        assert_eq!((rows[0].id.as_str(), rows[0].name.as_str()), ("700", "Leads"));
+        assert_eq!(rows[0].cost, Money::from_micros(1_500_000));
+        let log = seen.lock().unwrap();
+        let calls: Vec<&String> = log.iter().filter(|l| l.contains("/rest/adAnalytics?")).collect();
+        assert_eq!(calls.len(), 2, "two 30-day windows: {log:?}");
+        assert!(
+            calls[0].starts_with(
+                "GET FINDER /rest/adAnalytics?q=analytics&pivot=CAMPAIGN&timeGranularity=DAILY\
+                 &dateRange=(start:(year:2026,month:1,day:1),end:(year:2026,month:1,day:30))\
+                 &campaigns=List(urn%3Ali%3AsponsoredCampaign%3A700)\
+                 &fields=dateRange,pivotValues,impressions,clicks,costInLocalCurrency,externalWebsiteConversions,\
+                 conversionValueInLocalCurrency "
+            ),
+            "{}",
+            calls[0]
+        );
+        assert!(calls[1].contains("dateRange=(start:(year:2026,month:1,day:31),end:(year:2026,month:2,day:15))"));
+    }
+}
