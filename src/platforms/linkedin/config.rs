@@ -82,6 +82,8 @@ pub struct LinkedInConfig {
     pub lookup_attempts: u32,
     /// First pause before such a look-up (doubles).
     pub lookup_delay: Duration,
+    /// The pause before a lease's confirming listing (`ADSCTL_LEASE_SETTLE_MS`, as for the other platforms).
+    pub lease_settle: Duration,
 }
 
 impl Default for LinkedInConfig {
@@ -100,6 +102,7 @@ impl Default for LinkedInConfig {
             segment_wait: Duration::from_millis(5_000),
             lookup_attempts: 3,
             lookup_delay: Duration::from_secs(1),
+            lease_settle: Duration::from_secs(1),
         }
     }
 }
@@ -120,7 +123,8 @@ impl LinkedInConfig {
     ///
     /// `ADSCTL_LINKEDIN_ENDPOINT`, `ADSCTL_LINKEDIN_SEGMENT_WAIT_MS`, `ADSCTL_LINKEDIN_RATE_LIMIT_WAIT_MS`,
     /// `ADSCTL_LINKEDIN_RETRY_MIN_MS`, `ADSCTL_LINKEDIN_RETRY_MAX_MS`, `ADSCTL_LINKEDIN_MAX_RETRIES`,
-    /// `ADSCTL_LINKEDIN_TIMEOUT_MS`, `ADSCTL_LINKEDIN_PAGE_SIZE` (searches), `ADSCTL_LINKEDIN_LOOKUP_DELAY_MS`.
+    /// `ADSCTL_LINKEDIN_TIMEOUT_MS`, `ADSCTL_LINKEDIN_PAGE_SIZE` (searches), `ADSCTL_LINKEDIN_LOOKUP_DELAY_MS`,
+    /// `ADSCTL_LEASE_SETTLE_MS`.
     pub fn from_env(account: &Account) -> Result<LinkedInConfig, ConnectorError> {
         let mut c = LinkedInConfig::default();
         if let Ok(v) = std::env::var(ENDPOINT_ENV) {
@@ -157,6 +161,9 @@ impl LinkedInConfig {
         }
         if let Some(v) = env_u64("ADSCTL_LINKEDIN_LOOKUP_DELAY_MS")? {
             c.lookup_delay = ms(v);
+        }
+        if let Some(v) = env_u64("ADSCTL_LEASE_SETTLE_MS")? {
+            c.lease_settle = ms(v);
         }
         if c.retry_max_delay < c.retry_min_delay {
             c.retry_max_delay = c.retry_min_delay;

@@ -8,8 +8,6 @@
 //! reports the holder. Renewing renames the group (a partial update of `name`); giving the lease back deletes it.
 //! Reads leave lease groups out, so plans never list them.
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
@@ -35,16 +33,6 @@ fn parse(name: &str) -> Option<(String, DateTime<Utc>)> {
     let (holder, until) = rest.rsplit_once('|')?;
     let until = Utc.timestamp_opt(until.parse().ok()?, 0).single()?;
     Some((holder.to_string(), until))
-}
-
-/// The pause before the confirming listing (`ADSCTL_LEASE_SETTLE_MS`, default 1 s).
-fn settle() -> Duration {
-    Duration::from_millis(
-        std::env::var("ADSCTL_LEASE_SETTLE_MS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(1_000),
-    )
 }
 
 struct Entry {
@@ -115,7 +103,7 @@ pub async fn acquire(
                     }));
                 }
                 confirmed = true;
-                tokio::time::sleep(settle()).await;
+                tokio::time::sleep(conn.client.cfg.lease_settle).await;
             }
             first => {
                 let held = first
@@ -166,6 +154,8 @@ mod wire_tests {
     use super::*;
     use crate::platforms::linkedin::testing::{connector, stub, Route};
 
+    type Groups = Arc<Mutex<Vec<(u64, &'static str, i64)>>>;
+
     /// Lease groups listed by the stub: (id, holder, until).
     fn listing(groups: &[(u64, &str, i64)]) -> String {
         let els: Vec<serde_json::Value> = groups
@@ -177,9 +167,8 @@ mod wire_tests {
 
     #[tokio::test]
     async fn the_oldest_lease_group_holds_and_a_loser_deletes_its_own() {
-        std::env::set_var("ADSCTL_LEASE_SETTLE_MS", "1");
         let far = Utc::now().timestamp() + 600;
-        let others: Arc<Mutex<Vec<(u64, &'static str, i64)>>> = Arc::new(Mutex::new(vec![(90, "other", far)]));
+        let others: Groups = Arc::new(Mutex::new(vec![(90, "other", far)]));
         let groups = others.clone();
         let route: Route = Arc::new(move |head: &str, target: &str, body: &str| match head {
             "POST CREATE" => {

@@ -375,6 +375,7 @@ pub(crate) mod testing {
             retry_max_delay: Duration::from_millis(2),
             lookup_delay: Duration::from_millis(1),
             segment_wait: Duration::from_millis(1),
+            lease_settle: Duration::from_millis(1),
             ..LinkedInConfig::for_endpoint(url).unwrap()
         };
         LinkedInConnector::with(&account(url), cfg, LinkedInCredentials::token("li-apply-test-token-1")).unwrap()
