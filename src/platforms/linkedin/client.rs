@@ -493,11 +493,16 @@ impl LinkedInClient {
                 Payload::None => r,
             }
         };
+        let mut bearer =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.creds.access_token.expose())).map_err(
+                |_| CallError::Decode {
+                    message: "the access token holds characters a header cannot carry: log in again".into(),
+                },
+            )?;
+        // never printed by a Debug of the request
+        bearer.set_sensitive(true);
         let req = req
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {}", self.creds.access_token.expose()),
-            )
+            .header(reqwest::header::AUTHORIZATION, bearer)
             .header("LinkedIn-Version", API_VERSION)
             .header("X-Restli-Protocol-Version", RESTLI_PROTOCOL_VERSION)
             .header("X-RestLi-Method", method.header());
