@@ -20,6 +20,7 @@ use crate::spec::types::AccountSpec;
 use crate::spec::Spanned;
 
 pub mod google_ads;
+pub mod linkedin;
 pub mod memory;
 pub mod meta;
 pub mod tiktok;
