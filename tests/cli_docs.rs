@@ -124,7 +124,7 @@ fn run_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn fmt_check_passes_on_every_example() {
-    for name in ["quickstart", "agency", "tiktok"] {
+    for name in ["quickstart", "agency", "tiktok", "linkedin"] {
         let (_tmp, dir) = common::example(name);
         let out = run_in(&dir, &["fmt", "--check"]);
         assert_eq!(

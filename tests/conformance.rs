@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 use adsctl::apply::{self, ExecOptions};
 use adsctl::cli::emulated;
 use adsctl::connectors::{Capabilities, Connector};
-use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed, TikTokAdvertiserSeed};
+use adsctl::emulator::config::{GoogleCustomerSeed, LinkedInAccountSeed, MetaAdAccountSeed, TikTokAdvertiserSeed};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec};
 use adsctl::model::{Address, Kind, Platform, Resource, Value as ModelValue};
@@ -85,6 +85,12 @@ const TARGETS: &[Target] = &[
         not_run: &[],
     },
     Target {
+        name: "linkedin (connector → emulator)",
+        server: Server::Emulator(&LINKEDIN_EMULATOR),
+        fixture: &LINKEDIN,
+        not_run: &[],
+    },
+    Target {
         name: "google_ads (memory backend)",
         server: Server::Memory,
         fixture: &GOOGLE_ADS,
@@ -100,6 +106,12 @@ const TARGETS: &[Target] = &[
         name: "tiktok (memory backend)",
         server: Server::Memory,
         fixture: &TIKTOK,
+        not_run: MEMORY_NOT_RUN,
+    },
+    Target {
+        name: "linkedin (memory backend)",
+        server: Server::Memory,
+        fixture: &LINKEDIN,
         not_run: MEMORY_NOT_RUN,
     },
 ];
@@ -141,6 +153,33 @@ const TIKTOK_EMULATOR: EmulatorKit = EmulatorKit {
     pause_directly: tiktok::pause_directly,
 };
 
+const LINKEDIN_EMULATOR: EmulatorKit = EmulatorKit {
+    seed: |c| {
+        c.seed.linkedin.ad_accounts.push(LinkedInAccountSeed {
+            id: "3010000004".into(),
+            currency: "USD".into(),
+            name: None,
+            role: None,
+            reference: None,
+        });
+        // LinkedIn asks to wait 5 s after creating a matched audience before adding its users; the connector
+        // waits as long as it is told (ADSCTL_LINKEDIN_SEGMENT_WAIT_MS, 0 here)
+        c.seed.linkedin.segment_user_wait_ms = Some(0);
+    },
+    make_foreign: linkedin::make_foreign,
+    read_foreign: linkedin::read_foreign,
+    is_write: linkedin::is_write,
+    // the lease is a draft campaign group: made with one CREATE, given back with one DELETE
+    lease_writes: |e| match e {
+        "POST /rest/adAccounts/{accountId}/adCampaignGroups CREATE"
+        | "DELETE /rest/adAccounts/{accountId}/adCampaignGroups/{id} DELETE" => Some(1),
+        _ => None,
+    },
+    min_writes: linkedin::min_writes,
+    duplicates: linkedin::duplicates,
+    pause_directly: linkedin::pause_directly,
+};
+
 /// The credentials' secrets the runs use (the emulator's well-known ones): never in an output or a state file.
 const SECRETS: &[&str] = &[
     defaults::GOOGLE_CLIENT_SECRET,
@@ -150,6 +189,9 @@ const SECRETS: &[&str] = &[
     defaults::META_ACCESS_TOKEN,
     defaults::TIKTOK_APP_SECRET,
     defaults::TIKTOK_ACCESS_TOKEN,
+    defaults::LINKEDIN_CLIENT_SECRET,
+    defaults::LINKEDIN_ACCESS_TOKEN,
+    defaults::LINKEDIN_REFRESH_TOKEN,
 ];
 
 /// What the memory backend cannot be asked.
@@ -439,6 +481,70 @@ const TIKTOK: Fixture = Fixture {
     bad_at: "-60",
 };
 
+const LINKEDIN: Fixture = Fixture {
+    platform: Platform::Linkedin,
+    dir: "linkedin",
+    edit: &[
+        Replace {
+            file: "campaigns.yaml",
+            from: "budget: { daily: 60 }",
+            to: "budget: { daily: 65 }",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "budget: { daily: 20 }",
+            to: "budget: { daily: 25 }",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "          - name: Trail shoes post\n            status: active\n",
+            to: "          - name: Trail shoes post\n            status: paused\n",
+        },
+    ],
+    edit_updates: &[
+        (
+            "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/US professionals",
+            &["budget.daily"],
+        ),
+        (
+            "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/CA and UK",
+            &["budget.daily"],
+        ),
+        (
+            "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/US professionals/creative/Trail shoes post",
+            &["status"],
+        ),
+    ],
+    removed: Block {
+        file: "campaigns.yaml",
+        first: "      - name: CA and UK\n",
+        until: None,
+        address: "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/CA and UK",
+    },
+    foreign: &[
+        Foreign {
+            address: "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/US professionals/creative/Client creative",
+            kind: Kind::Creative,
+        },
+        Foreign {
+            address: "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/Client campaign",
+            kind: Kind::Campaign,
+        },
+    ],
+    foreign_home: Block {
+        file: "campaigns.yaml",
+        first: "      - name: US professionals\n",
+        until: Some("      - name: CA and UK\n"),
+        address: "conform-linkedin/campaign_group/Conformance - Trail Shoes - LinkedIn/campaign/US professionals",
+    },
+    bad: Replace {
+        file: "campaigns.yaml",
+        from: "budget: { daily: 60 }",
+        to: "budget: { daily: -60 }",
+    },
+    bad_at: "-60",
+};
+
 /// What the suite needs to know about a platform the emulator serves.
 struct EmulatorKit {
     /// The fixture's account in the emulator's seed.
@@ -628,8 +734,13 @@ fn lifecycle() {
 
         // Renamed in the YAML with its id pinned (issue 25): the same object, renamed on the platform in one
         // update; everything below it keeps its objects; then nothing to do, on this runner and a fresh one.
-        let campaign: Address = f.edit_updates[0].0.parse().unwrap();
-        assert_eq!(campaign.path.len(), 1, "the edit's first update is the campaign");
+        // the top of the first edit's tree: a campaign (a LinkedIn campaign group)
+        let first: Address = f.edit_updates[0].0.parse().unwrap();
+        let campaign = Address {
+            account: first.account.clone(),
+            path: vec![first.path[0].clone()],
+        };
+        let top = campaign.path[0].0;
         let old = campaign.name().unwrap().to_string();
         let plan = r.plan_json(&s);
         let id = changes_of(&plan)
@@ -649,7 +760,7 @@ fn lifecycle() {
         let text = r.read("campaigns.yaml");
         assert!(text.contains(&from), "campaigns.yaml: `{from}` not found");
         std::fs::write(r.dir.join("campaigns.yaml"), text.replacen(&from, &to, 1)).unwrap();
-        let renamed = Address::account(&campaign.account).child(Kind::Campaign, &new);
+        let renamed = Address::account(&campaign.account).child(top, &new);
         let plan = r.plan_json(&s);
         assert_eq!(
             changed_fields(&plan),
@@ -674,7 +785,7 @@ fn lifecycle() {
         let text = r
             .read("campaigns.yaml")
             .replacen(&to, &format!("  - name: {newer}\n"), 1);
-        let latest = Address::account(&campaign.account).child(Kind::Campaign, &newer);
+        let latest = Address::account(&campaign.account).child(top, &newer);
         std::fs::write(
             r.dir.join("campaigns.yaml"),
             format!("{text}moved:\n  - {{ from: \"{renamed}\", to: \"{latest}\" }}\n"),
@@ -1356,6 +1467,8 @@ impl Run {
             "ADSCTL_GOOGLE_ADS_ENDPOINT",
             "ADSCTL_META_ENDPOINT",
             "ADSCTL_TIKTOK_ENDPOINT",
+            "ADSCTL_LINKEDIN_ENDPOINT",
+            "ADSCTL_LINKEDIN_OAUTH_ENDPOINT",
             "ADSCTL_GOOGLE_OAUTH_TOKEN_URL",
             "GOOGLE_ADS_LOGIN_CUSTOMER_ID",
             "RUST_LOG",
@@ -1402,7 +1515,19 @@ impl Run {
                     // TikTok's rate limits ask for a second, then minutes: milliseconds here
                     .env("ADSCTL_TIKTOK_RATE_LIMIT_WAIT_MS", "5")
                     .env("ADSCTL_TIKTOK_RATE_LIMIT_LONG_WAIT_MS", "20")
-                    .env("ADSCTL_TIKTOK_LOOKUP_DELAY_MS", "20");
+                    .env("ADSCTL_TIKTOK_LOOKUP_DELAY_MS", "20")
+                    .env("ADSCTL_LINKEDIN_ENDPOINT", emu.url())
+                    .env("ADSCTL_LINKEDIN_OAUTH_ENDPOINT", format!("{}/oauth/v2", emu.url()))
+                    .env("ADSCTL_LINKEDIN_ACCESS_TOKEN", defaults::LINKEDIN_ACCESS_TOKEN)
+                    .env("ADSCTL_LINKEDIN_CLIENT_ID", defaults::LINKEDIN_CLIENT_ID)
+                    .env("ADSCTL_LINKEDIN_CLIENT_SECRET", defaults::LINKEDIN_CLIENT_SECRET)
+                    .env("ADSCTL_LINKEDIN_SEGMENT_WAIT_MS", "0")
+                    .env("ADSCTL_LINKEDIN_RETRY_MIN_MS", "10")
+                    .env("ADSCTL_LINKEDIN_RETRY_MAX_MS", "100")
+                    .env("ADSCTL_LINKEDIN_MAX_RETRIES", "10")
+                    .env("ADSCTL_LINKEDIN_TIMEOUT_MS", "1000")
+                    .env("ADSCTL_LINKEDIN_RATE_LIMIT_WAIT_MS", "5")
+                    .env("ADSCTL_LINKEDIN_LOOKUP_DELAY_MS", "20");
             }
             None => {
                 c.env("ADSCTL_BACKEND", format!("memory:{}", self.mem().display()));
@@ -2351,6 +2476,170 @@ mod tiktok {
                     parent,
                     split_name(name).0
                 ))
+                .or_default() += 1;
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect()
+    }
+}
+
+mod linkedin {
+    use super::*;
+    use adsctl::platforms::linkedin::mapping::split_name;
+
+    const ACCOUNT: &str = "3010000004";
+
+    fn admin(r: &Run, method: &str, path: &str, body: Value) -> Value {
+        let emu = r.emu.as_ref().unwrap();
+        let url = format!("{}/_emulator/linkedin/{path}", emu.url());
+        emu.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let req = match method {
+                "GET" => http.get(&url),
+                _ => http.post(&url).json(&body),
+            };
+            let resp = req.send().await.unwrap();
+            assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+            resp.json().await.unwrap()
+        })
+    }
+
+    /// The live entities of the account (the emulator's store), lease groups and deleted ones left out.
+    fn entities(dump: &Value) -> Vec<Value> {
+        dump.pointer("/entities")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.values().cloned())
+            .filter(|e| e["deleted"] != true && e["account"] == ACCOUNT)
+            .filter(|e| {
+                !e["fields"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("adsctl-lease"))
+            })
+            .collect()
+    }
+
+    /// The id of the live object of `kind` (`CampaignGroup`, `Campaign`) named `name` (without the marker).
+    fn id_of(r: &Run, kind: &str, name: &str) -> u64 {
+        let store = admin(r, "GET", "store", Value::Null);
+        entities(&store)
+            .into_iter()
+            .find(|e| e["kind"] == kind && e["fields"]["name"].as_str().is_some_and(|n| split_name(n).0 == name))
+            .and_then(|e| e["id"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} named {name}"))
+    }
+
+    pub fn make_foreign(r: &Run, x: &Foreign) -> String {
+        let a: Address = x.address.parse().unwrap();
+        let group = id_of(r, "CampaignGroup", &a.path[0].1);
+        let name = a.name().unwrap().to_string();
+        let (kind, fields) = match x.kind {
+            Kind::Campaign => (
+                "campaign",
+                json!({"campaignGroup": format!("urn:li:sponsoredCampaignGroup:{group}"), "name": name,
+                    "status": "ACTIVE", "type": "SPONSORED_UPDATES", "costType": "CPM",
+                    "objectiveType": "BRAND_AWARENESS", "optimizationTargetType": "MAX_IMPRESSION",
+                    "dailyBudget": {"amount": "15", "currencyCode": "USD"},
+                    "runSchedule": {"start": chrono::Utc::now().timestamp() * 1000},
+                    "targetingCriteria": {"include": {"and": [
+                        {"or": {"urn:li:adTargetingFacet:locations": ["urn:li:geo:103644278"]}}]}},
+                    "locale": {"country": "US", "language": "en"}}),
+            ),
+            Kind::Creative => {
+                let campaign = id_of(r, "Campaign", &a.path[1].1);
+                (
+                    "creative",
+                    json!({"campaign": format!("urn:li:sponsoredCampaign:{campaign}"), "name": name,
+                        "intendedStatus": "ACTIVE", "content": {"reference": "urn:li:share:7000000000000000999"}}),
+                )
+            }
+            other => panic!("no foreign {other} for LinkedIn here"),
+        };
+        let made = admin(
+            r,
+            "POST",
+            "objects",
+            json!({"kind": kind, "account": ACCOUNT, "fields": fields}),
+        );
+        match &made["ids"][0] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        }
+    }
+
+    pub fn pause_directly(r: &Run, a: &Address) {
+        // paused in Campaign Manager
+        let kind = match a.path.last().map(|(k, _)| *k) {
+            Some(Kind::CampaignGroup) => "CampaignGroup",
+            _ => "Campaign",
+        };
+        let id = id_of(r, kind, a.name().unwrap());
+        admin(r, "POST", &format!("objects/{id}"), json!({"status": "PAUSED"}));
+    }
+
+    /// What another client would see change: name, status, budget and content.
+    pub fn read_foreign(r: &Run, _x: &Foreign, id: &str) -> Value {
+        let id = id.rsplit(':').next().unwrap_or(id);
+        let o = admin(r, "GET", &format!("objects/{id}"), Value::Null);
+        let keep = [
+            "name",
+            "status",
+            "intendedStatus",
+            "dailyBudget",
+            "content",
+            "lastModifiedAt",
+        ];
+        Value::Object(
+            keep.iter()
+                .map(|k| (k.to_string(), o[*k].clone()))
+                .chain([("deleted".to_string(), o["_emulator"]["deleted"].clone())])
+                .collect(),
+        )
+    }
+
+    /// Writes: every Rest.li method that changes something.
+    pub fn is_write(e: &str) -> bool {
+        [
+            "CREATE",
+            "BATCH_CREATE",
+            "PARTIAL_UPDATE",
+            "BATCH_PARTIAL_UPDATE",
+            "DELETE",
+        ]
+        .iter()
+        .any(|m| e.ends_with(&format!(" {m}")))
+    }
+
+    /// Per account with changes (updates only): one BATCH_PARTIAL_UPDATE per collection for every 100 campaign
+    /// groups or campaigns, and one PARTIAL_UPDATE per creative (their keys are URNs, which no source shows in a
+    /// batch's `ids=List(…)`).
+    pub fn min_writes(_caps: &Capabilities, plan: &AccountPlan) -> u64 {
+        let changes: Vec<_> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+        assert!(
+            changes.iter().all(|c| c.action == Action::Update),
+            "a routine edit: updates only"
+        );
+        let count = |k: Kind| changes.iter().filter(|c| c.kind == k).count() as u64;
+        count(Kind::CampaignGroup).div_ceil(100) + count(Kind::Campaign).div_ceil(100) + count(Kind::Creative)
+    }
+
+    pub fn duplicates(dump: &Value) -> Vec<String> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let Some(li) = dump.get("linkedin") else {
+            return Vec::new();
+        };
+        for e in entities(li) {
+            let f = &e["fields"];
+            let parent = match e["kind"].as_str() {
+                Some("Creative") => &f["campaign"],
+                Some("Campaign") => &f["campaignGroup"],
+                _ => &f["account"],
+            };
+            let name = f["name"].as_str().unwrap_or_default();
+            *seen
+                .entry(format!("{} {} {}", e["kind"], parent, split_name(name).0))
                 .or_default() += 1;
         }
         seen.into_iter()

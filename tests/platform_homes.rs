@@ -15,6 +15,8 @@ struct Platform {
     homes: &'static [&'static str],
     /// What naming it looks like in code (not in comments, not in unit tests).
     names: &'static [&'static str],
+    /// Words that look like a name but are not (another platform's wire value): left out before matching.
+    unless: &'static [&'static str],
 }
 
 const PLATFORMS: &[Platform] = &[
@@ -22,6 +24,8 @@ const PLATFORMS: &[Platform] = &[
         name: "google_ads",
         homes: &["src/platforms/google_ads/", "crates/adsctl-emulator/src/google_ads/"],
         names: &["google_ads", "GoogleAds", "Google Ads", "GOOGLE_"],
+        // LinkedIn's matched-audience id type for Google advertising ids
+        unless: &["GOOGLE_AID"],
     },
     Platform {
         name: "meta",
@@ -35,6 +39,7 @@ const PLATFORMS: &[Platform] = &[
             "Meta ",
             "\"Meta",
         ],
+        unless: &[],
     },
     Platform {
         name: "tiktok",
@@ -44,6 +49,17 @@ const PLATFORMS: &[Platform] = &[
             "crates/adsctl-emulator/tests/emulator_tiktok.rs",
         ],
         names: &["tiktok::", "::Tiktok", "TikTok", "TIKTOK_", "\"tiktok\""],
+        unless: &[],
+    },
+    Platform {
+        name: "linkedin",
+        homes: &[
+            "src/platforms/linkedin/",
+            "crates/adsctl-emulator/src/linkedin/",
+            "crates/adsctl-emulator/tests/emulator_linkedin.rs",
+        ],
+        names: &["linkedin::", "::Linkedin", "LinkedIn", "LINKEDIN_", "\"linkedin\""],
+        unless: &[],
     },
     Platform {
         name: "memory",
@@ -55,6 +71,7 @@ const PLATFORMS: &[Platform] = &[
             "platforms::memory",
             "memory::",
         ],
+        unless: &[],
     },
 ];
 
@@ -123,7 +140,10 @@ fn naming(p: &Platform) -> BTreeSet<String> {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
-        let code = code(&text);
+        let mut code = code(&text);
+        for u in p.unless {
+            code = code.replace(u, "");
+        }
         if p.names.iter().any(|n| mentions(&code, n)) {
             out.insert(rel);
         }

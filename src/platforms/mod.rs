@@ -163,7 +163,12 @@ pub trait Home: Send + Sync + 'static {
 }
 
 /// Every platform adsctl has a connector for.
-pub static HOMES: &[&dyn Home] = &[&google_ads::GoogleAdsHome, &meta::MetaHome, &tiktok::TikTokHome];
+pub static HOMES: &[&dyn Home] = &[
+    &google_ads::GoogleAdsHome,
+    &meta::MetaHome,
+    &tiktok::TikTokHome,
+    &linkedin::home::LinkedInHome,
+];
 
 /// The home of a platform, if adsctl has one.
 pub fn home(platform: Platform) -> Option<&'static dyn Home> {

@@ -18,6 +18,7 @@ use crate::model::{Platform, RemovalPolicy};
 type S<T> = Spanned<T>;
 
 pub use crate::platforms::google_ads::yaml::*;
+pub use crate::platforms::linkedin::yaml::*;
 pub use crate::platforms::meta::yaml::*;
 pub use crate::platforms::tiktok::yaml::*;
 
@@ -55,6 +56,10 @@ pub struct AccountSpec {
     #[serde(default)]
     #[schemars(with = "IdText")]
     pub advertiser_id: Opt<String>,
+    /// LinkedIn ad account id (digits, as in `urn:li:sponsoredAccount:<id>`; quote it).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub account_id: Opt<String>,
     /// ISO 4217 currency code of the account (`USD`, `EUR`, `JPY`, …). Every amount in this account is in it.
     pub currency: S<String>,
     /// IANA time zone of the account (`Europe/Paris`), informational.
@@ -80,6 +85,7 @@ impl AccountSpec {
             "login_customer_id" => self.login_customer_id.as_ref(),
             "ad_account_id" => self.ad_account_id.as_ref(),
             "advertiser_id" => self.advertiser_id.as_ref(),
+            "account_id" => self.account_id.as_ref(),
             _ => None,
         }
     }

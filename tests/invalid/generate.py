@@ -79,7 +79,7 @@ case("project-not-a-mapping", {"adsctl.yaml": "- search\n- social\n"}, base=Fals
 # --- accounts
 case("account-unknown-field", {"adsctl.yaml": BASE.replace("    currency: USD\n  social", "    curency: USD\n  social")}, base=False)
 case("account-bad-platform", {"adsctl.yaml": BASE.replace("platform: google_ads\n    customer_id: 123", "platform: googleads\n    customer_id: 123")}, base=False)
-case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: linkedin\n    currency: USD\n"}, base=False)
+case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: x\n    currency: USD\n"}, base=False)
 case("account-bad-customer-id", {"adsctl.yaml": BASE.replace("123-456-7890", "123-45-67890")}, base=False)
 case("account-meta-id-without-act", {"adsctl.yaml": BASE.replace("act_1234567890", '"1234567890"')}, base=False)
 case("account-unknown-currency", {"adsctl.yaml": BASE.replace("currency: JPY", "currency: YEN")}, base=False)
@@ -335,6 +335,43 @@ def tt_lookalike(body):
 case("tiktok-lookalike-bad-size", tt_lookalike("  - { name: Alike, account: tt, origin: Buyers, audience_size: huge, location_ids: [\"6252001\"] }\n"))
 case("tiktok-lookalike-bad-location", tt_lookalike("  - { name: Alike, account: tt, origin: Buyers, audience_size: narrow, location_ids: [US] }\n"))
 case("tiktok-lookalike-with-meta-keys", tt_lookalike("  - { name: Alike, account: tt, origin: Buyers, country: US, ratio: 0.01 }\n"))
+
+LI_BASE = BASE + """  li:
+    platform: linkedin
+    account_id: "507404993"
+    currency: USD
+"""
+LI = """campaigns:
+  - name: Group
+    account: li
+    status: active
+    campaigns:
+      - name: US
+        type: sponsored_updates
+        objective: website_visit
+        cost_type: cpc
+        bid: 8.00
+        budget: {{ daily: 50 }}
+        locale: {{ country: US, language: en }}
+        targeting:
+          include:
+            - {include}
+        creatives:
+          - name: Post
+            post: {post}
+{extra}"""
+def li(include='locations: ["urn:li:geo:103644278"]', post='"urn:li:share:1"', extra="", base=LI_BASE):
+    return {"adsctl.yaml": base, "r.yaml": LI.format(include=include, post=post, extra=extra)}
+case("linkedin-account-bad-id", {"adsctl.yaml": LI_BASE.replace('"507404993"', "acme-507"), "r.yaml": LI.format(include='locations: ["urn:li:geo:1"]', post='"urn:li:share:1"', extra="")})
+case("linkedin-targeting-without-location", li(include='titles: ["urn:li:title:100"]'))
+case("linkedin-targeting-value-not-urn", li(include='locations: ["United States"]'))
+case("linkedin-creative-post-not-urn", li(post="https://www.linkedin.com/feed/update/1"))
+def li_group_budget():
+    files = li()
+    files["r.yaml"] = files["r.yaml"].replace("    status: active\n    campaigns:", "    status: active\n    budget: { lifetime: 5000 }\n    campaigns:", 1)
+    return files
+case("linkedin-group-lifetime-without-schedule", li_group_budget())
+case("linkedin-keys-on-google", {"adsctl.yaml": LI_BASE, "r.yaml": gcamp(extra="    campaigns:\n      - name: Nested\n")})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess

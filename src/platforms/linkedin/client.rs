@@ -645,7 +645,7 @@ impl LinkedInClient {
         page_size: u32,
     ) -> Result<Vec<serde_json::Value>, CallError> {
         #[derive(Deserialize)]
-        struct Meta {
+        struct PageMetadata {
             #[serde(default, rename = "nextPageToken")]
             next_page_token: Option<String>,
         }
@@ -654,7 +654,7 @@ impl LinkedInClient {
             #[serde(default)]
             elements: Vec<serde_json::Value>,
             #[serde(default)]
-            metadata: Option<Meta>,
+            metadata: Option<PageMetadata>,
         }
         let mut out = Vec::new();
         let mut token: Option<String> = None;

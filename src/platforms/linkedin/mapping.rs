@@ -293,6 +293,9 @@ pub struct GroupRow {
     pub run_schedule: Option<RunSchedule>,
     #[serde(default)]
     pub total_budget: Option<Json>,
+    /// The account's default group (LinkedIn's own: it refuses any change to it).
+    #[serde(default)]
+    pub backfilled: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -942,6 +945,11 @@ pub fn campaign_patch(
     }
     if f.touches("run_schedule.") {
         p.put("runSchedule", schedule(f)?);
+    } else if !f.is_update() {
+        // LinkedIn requires a campaign's runSchedule; the YAML may leave it out: it starts at the create (to the
+        // second), as a campaign made in Campaign Manager does
+        let now = chrono::Utc::now().timestamp() * 1000;
+        p.put("runSchedule", Some(json!({ "start": now })));
     }
     if f.touches("locale.") {
         let country = f

@@ -2,8 +2,9 @@
 //! (start:(year:Y,month:M,day:D),end:(…))&campaigns=List(urn…)&fields=…` — no paging (LinkedIn has none for
 //! analytics), at most 20 fields per call (more are split and merged on pivot value and day), the account's
 //! campaigns (any status) by 200 URNs, windows of 30 days (Airbyte's slices; the row cap per answer is not
-//! confirmed). `MetricsLevel::Campaign` is the top of the tree, pivot `CAMPAIGN_GROUP`; `AdGroup` → `CAMPAIGN`;
-//! `Ad` → `CREATIVE`. Money metrics are decimal strings in the account currency → exact micros.
+//! confirmed). `MetricsLevel::Campaign` is LinkedIn's campaigns (pivot `CAMPAIGN`: `adsctl metrics --level
+//! campaign` lists what LinkedIn calls campaigns), `AdGroup` their campaign groups (`CAMPAIGN_GROUP`), `Ad` the
+//! creatives (`CREATIVE`). Money metrics are decimal strings in the account currency → exact micros.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,8 +46,8 @@ const ALL_STATUSES: [&str; 8] = [
 
 pub fn level_of(level: MetricsLevel) -> (&'static str, Kind) {
     match level {
-        MetricsLevel::Campaign => ("CAMPAIGN_GROUP", Kind::CampaignGroup),
-        MetricsLevel::AdGroup => ("CAMPAIGN", Kind::Campaign),
+        MetricsLevel::Campaign => ("CAMPAIGN", Kind::Campaign),
+        MetricsLevel::AdGroup => ("CAMPAIGN_GROUP", Kind::CampaignGroup),
         MetricsLevel::Ad => ("CREATIVE", Kind::Creative),
     }
 }
@@ -317,10 +318,7 @@ mod tests {
         assert_eq!(r[0].id, "urn:li:sponsoredCreative:9");
         assert_eq!(r[0].cost, Money::ZERO);
         assert!(merge(&mut Merged::new(), "not json").is_err());
-        assert_eq!(
-            level_of(MetricsLevel::Campaign),
-            ("CAMPAIGN_GROUP", Kind::CampaignGroup)
-        );
+        assert_eq!(level_of(MetricsLevel::Campaign), ("CAMPAIGN", Kind::Campaign));
         assert_eq!(level_of(MetricsLevel::Ad), ("CREATIVE", Kind::Creative));
     }
 }

@@ -1,6 +1,7 @@
-//! LinkedIn, the platform's connector: the Marketing API (versioned REST, Rest.li 2.0, `LinkedIn-Version`
-//! [`config::API_VERSION`]). The home's registry entry, YAML types, lowering, import and `--emulator` seeding are
-//! the lead's (`home.rs`, `yaml.rs`, `lower.rs`, `import.rs`, `emulated.rs`), written against this connector.
+//! LinkedIn, the platform's home: the connector for the Marketing API (versioned REST, Rest.li 2.0,
+//! `LinkedIn-Version` [`config::API_VERSION`]; this file and the wire modules below). The home's registry entry,
+//! YAML types, lowering, import and `--emulator` seeding live beside them (`home.rs`, `yaml.rs`, `lower.rs`,
+//! `import.rs`, `emulated.rs`).
 //!
 //! - `config`: base URLs (`ADSCTL_LINKEDIN_ENDPOINT`, `ADSCTL_LINKEDIN_OAUTH_ENDPOINT`), the version, tunables,
 //!   credentials lookup through `crate::auth`.
@@ -67,11 +68,16 @@ pub mod apply;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod errors;
+pub mod home;
+pub mod import;
 pub mod lease;
+pub mod lower;
 pub mod mapping;
 pub mod metrics;
 pub mod read;
+pub mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -181,7 +181,12 @@ impl LinkedInConnector {
         let mut group_addr: HashMap<String, Address> = HashMap::new();
         for g in &groups {
             let Some(id) = g.id.clone() else { continue };
-            if !seen.insert(id.clone()) || g.name.as_deref().is_some_and(super::lease::is_lease_name) {
+            // the account's default (backfilled) group is LinkedIn's: it cannot be changed, so neither it nor what
+            // is in it is adsctl's to read (its campaigns have no parent here and are left out below)
+            if !seen.insert(id.clone())
+                || g.name.as_deref().is_some_and(super::lease::is_lease_name)
+                || g.backfilled == Some(true)
+            {
                 continue;
             }
             let r = mapping::group_resource(g, &ctx).map_err(|e| decode_err("campaign group", &id, e))?;
