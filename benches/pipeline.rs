@@ -290,6 +290,8 @@ fn main() {
         .expect("rt");
     let agency_only = args.iter().any(|a| a == "agency");
     let tiktok_only = args.iter().any(|a| a == "tiktok" || a.starts_with("tiktok="));
+    let linkedin_only = args.iter().any(|a| a == "linkedin" || a.starts_with("linkedin="));
+    let tiktok_only = tiktok_only || linkedin_only;
     let mut rows = Vec::new();
     for n in sizes.into_iter().filter(|_| !agency_only && !tiktok_only) {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
@@ -445,8 +447,11 @@ fn main() {
             println!("{r}");
         }
     }
-    if !agency_only {
+    if !agency_only && !linkedin_only {
         tiktok::run(&rt, &tiktok_sizes(&args));
+    }
+    if !agency_only && (linkedin_only || !args.iter().any(|a| a.starts_with("tiktok"))) {
+        linkedin::run(&rt, &sizes_of(&args, "linkedin="));
     }
     if !tiktok_only {
         agency::run(&rt);
@@ -455,8 +460,13 @@ fn main() {
 
 /// The sizes of the TikTok section: `tiktok=N[,N…]`, else 1k and 10k resources.
 fn tiktok_sizes(args: &[String]) -> Vec<usize> {
+    sizes_of(args, "tiktok=")
+}
+
+/// The sizes of a platform's section: `<prefix>N[,N…]`, else 1k and 10k resources.
+fn sizes_of(args: &[String], prefix: &str) -> Vec<usize> {
     args.iter()
-        .find_map(|a| a.strip_prefix("tiktok="))
+        .find_map(|a| a.strip_prefix(prefix))
         .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000])
 }
@@ -659,6 +669,223 @@ mod tiktok {
         }
         if !rows.is_empty() {
             println!("\nTikTok (one advertiser; campaigns × 10 ad groups × 4 ads):");
+            println!(
+                "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
+                 refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for r in rows {
+                println!("{r}");
+            }
+        }
+    }
+}
+
+/// LinkedIn (issue 20): a repository of N campaign groups × 10 campaigns × 4 creatives in one ad account (the
+/// campaigns paused: an account runs at most 1,000 active ones): apply from empty, a full refresh and a routine
+/// edit, each request counted against the minimum the API allows. Creates: BATCH_CREATE of 100 groups or
+/// campaigns (the project's reading of the unconfirmed batch cap) and one CREATE per creative (creative batches
+/// are unverified in the pack). A read: the search finders' pages (500 groups or campaigns, 100 creatives: the
+/// sizes the pack saw in real traffic) and the DMP segment list. The edit (a campaign's budget, a creative's
+/// status): one BATCH_PARTIAL_UPDATE of campaigns, one PARTIAL_UPDATE of the creative.
+mod linkedin {
+    use super::*;
+    use adsctl::emulator::config::LinkedInAccountSeed;
+
+    const ACCOUNT: &str = "3020000002";
+    const CAMPAIGNS: usize = 10;
+    const CREATIVES: usize = 4;
+    const PER_GROUP: usize = 1 + CAMPAIGNS * (1 + CREATIVES);
+    const BATCH: u64 = 100;
+    const SEARCH_PAGE: u64 = 500;
+    const CREATIVE_PAGE: u64 = 100;
+
+    fn generate(dir: &Path, total: usize) -> usize {
+        std::fs::create_dir_all(dir.join("campaigns")).expect("mkdir");
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  bench-linkedin:\n    platform: linkedin\n    account_id: \"{ACCOUNT}\"\n    \
+                 currency: USD\n    time_zone: America/New_York\n"
+            ),
+        )
+        .expect("write adsctl.yaml");
+        let n = total.div_ceil(PER_GROUP).max(1);
+        for g in 0..n {
+            let mut y = String::from("campaigns:\n");
+            let _ = write!(
+                y,
+                "  - name: LinkedIn {g:06}\n    account: bench-linkedin\n    status: active\n    campaigns:\n"
+            );
+            for c in 0..CAMPAIGNS {
+                let _ = write!(
+                    y,
+                    "      - name: Campaign {c:02}\n        status: paused\n        type: sponsored_updates\n        \
+                     objective: website_visit\n        cost_type: cpc\n        bid: 5.00\n        \
+                     optimization_target: none\n        budget: {{ daily: {} }}\n        \
+                     schedule: {{ start: \"2027-01-01T00:00:00Z\" }}\n        \
+                     locale: {{ country: US, language: en }}\n        \
+                     targeting: {{ include: [{{ locations: [\"urn:li:geo:103644278\"] }}] }}\n        creatives:\n",
+                    50 + (g + c) % 50
+                );
+                for k in 0..CREATIVES {
+                    let _ = write!(
+                        y,
+                        "          - name: Post {k}\n            status: active\n            \
+                         post: \"urn:li:share:7{g:06}{c:02}{k}\"\n"
+                    );
+                }
+            }
+            std::fs::write(dir.join(format!("campaigns/linkedin-{g:06}.yaml")), y).expect("write");
+        }
+        n
+    }
+
+    /// Requests per endpoint (`POST /rest/adAccounts/{accountId}/adCampaignGroups BATCH_CREATE` → n).
+    fn by_endpoint(em: &adsctl::emulator::EmulatorHandle) -> BTreeMap<String, u64> {
+        em.counters()
+            .snapshot()
+            .endpoints
+            .into_iter()
+            .map(|(e, s)| (e, s.requests))
+            .collect()
+    }
+
+    fn sum(c: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
+        c.iter().filter(|(e, _)| f(e)).map(|(_, n)| n).sum()
+    }
+
+    pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
+        let mut rows = Vec::new();
+        for &n in sizes {
+            let tmp = std::env::temp_dir().join(format!("adsctl-bench-linkedin-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            let groups = generate(&tmp, n) as u64;
+            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            let total = project.resources.len();
+            eprintln!(
+                "== LinkedIn: {total} resources ({groups} campaign groups) in {}",
+                tmp.display()
+            );
+            let mut config = EmulatorConfig::default();
+            config.seed.linkedin.ad_accounts.push(LinkedInAccountSeed {
+                id: ACCOUNT.into(),
+                currency: "USD".into(),
+                name: None,
+                role: None,
+                reference: None,
+            });
+            let em = rt.block_on(Emulator::start(config)).expect("emulator");
+            point_at(&mut project, &em.url());
+            let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
+            let conns = connectors(&project);
+            let targets: BTreeMap<String, Target> = project
+                .accounts
+                .values()
+                .map(|a| {
+                    let t = Target {
+                        account: a.clone(),
+                        connector: conns[&a.name].clone(),
+                    };
+                    (a.name.clone(), t)
+                })
+                .collect();
+            let plan_full = |store: &SledStore| {
+                rt.block_on(plan_project(
+                    &project,
+                    store,
+                    &conns,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+            };
+
+            // apply from empty
+            let plan = plan_full(&store);
+            em.counters().reset();
+            let t = Instant::now();
+            let report = rt
+                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                .expect("apply");
+            let apply_time = t.elapsed();
+            assert!(report.ok(), "apply failed: {} failed", report.failed());
+            let ac = by_endpoint(&em);
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("apply requests: {ac:?}");
+            }
+            let campaigns = groups * CAMPAIGNS as u64;
+            let creatives = campaigns * CREATIVES as u64;
+            let create_min = groups.div_ceil(BATCH) + campaigns.div_ceil(BATCH) + creatives;
+            // the lease's own draft group (one CREATE of a group) is not a create of the repository
+            let creates = sum(&ac, |e| e.ends_with(" BATCH_CREATE") || e.contains("/creatives CREATE"));
+            let apply_other = sum(&ac, |_| true) - creates;
+
+            // full refresh: everything read back, nothing to do
+            em.counters().reset();
+            let t = Instant::now();
+            let plan = plan_full(&store);
+            let refresh_time = t.elapsed();
+            assert_eq!(plan.change_count(), 0, "a refresh after the apply plans nothing");
+            let rc = by_endpoint(&em);
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("refresh requests: {rc:?}");
+            }
+            let reads = sum(&rc, |e| e.starts_with("GET "));
+            let read_min =
+                1 + groups.div_ceil(SEARCH_PAGE) + campaigns.div_ceil(SEARCH_PAGE) + creatives.div_ceil(CREATIVE_PAGE);
+
+            // a routine edit: one campaign's budget and one creative's status
+            let first = tmp.join("campaigns/linkedin-000000.yaml");
+            let text = std::fs::read_to_string(&first).expect("read");
+            let budget = format!("budget: {{ daily: {} }}", 50);
+            let text = text.replacen(&budget, "budget: { daily: 75 }", 1).replacen(
+                "          - name: Post 0\n            status: active",
+                "          - name: Post 0\n            status: paused",
+                1,
+            );
+            std::fs::write(&first, text).expect("write");
+            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            point_at(&mut project, &em.url());
+            let plan = rt
+                .block_on(plan_project(
+                    &project,
+                    &store,
+                    &conns,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .expect("plan");
+            assert_eq!(plan.change_count(), 2, "the edit: two updates");
+            em.counters().reset();
+            let report = rt
+                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                .expect("apply");
+            assert!(report.ok(), "edit failed");
+            let ec = by_endpoint(&em);
+            let edit_writes = sum(&ec, |e| {
+                e.ends_with("PARTIAL_UPDATE") && !e.contains("adCampaignGroups/{id}")
+            });
+            let edit_reads = sum(&ec, |e| e.starts_with("GET "));
+            drop(store);
+            drop(em);
+
+            rows.push(format!(
+                "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
+                secs(apply_time),
+                ratio(creates, create_min),
+                secs(refresh_time),
+                ratio(reads, read_min),
+                ratio(edit_writes, 2),
+                ratio(edit_reads, 0),
+            ));
+            eprintln!("{}", rows.last().expect("row"));
+            if std::env::var_os("BENCH_KEEP").is_none() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        if !rows.is_empty() {
+            println!("\nLinkedIn (one ad account; campaign groups × 10 campaigns × 4 creatives):");
             println!(
                 "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
                  refresh: actual / minimum | routine edit (2 updates): actual / minimum |"

@@ -1321,3 +1321,95 @@ mod emulator {
         emu.shutdown().await.unwrap();
     }
 }
+
+/// LinkedIn against the real emulator (its `/oauth/v2/…` and `/rest/…`): three-legged login through the loopback
+/// listener, the vault, validation, and refresh — whose refresh token keeps the expiry of the first consent (365
+/// days), which `auth status` shows as the date a person must log in again.
+mod linkedin {
+    use super::*;
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::{Emulator, EmulatorConfig};
+    use adsctl::platforms::linkedin::LinkedInCredentials;
+
+    fn project(dir: &Path) {
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  acme-linkedin:\n    platform: linkedin\n    account_id: \"{}\"\n    currency: USD\n",
+                defaults::LINKEDIN_AD_ACCOUNT_ID
+            ),
+        )
+        .unwrap();
+    }
+
+    fn env(s: &Setup, url: &str, with_app: bool) -> Vec<(&'static str, String)> {
+        let mut e = vec![
+            ("ADSCTL_KEY_FILE", s.key_file.display().to_string()),
+            ("ADSCTL_LINKEDIN_ENDPOINT", url.to_string()),
+            ("ADSCTL_LINKEDIN_OAUTH_ENDPOINT", format!("{url}/oauth/v2")),
+        ];
+        if with_app {
+            e.push(("ADSCTL_LINKEDIN_CLIENT_ID", defaults::LINKEDIN_CLIENT_ID.to_string()));
+            e.push((
+                "ADSCTL_LINKEDIN_CLIENT_SECRET",
+                defaults::LINKEDIN_CLIENT_SECRET.to_string(),
+            ));
+        }
+        e
+    }
+
+    #[tokio::test]
+    async fn login_validate_refresh_and_the_refresh_tokens_fixed_end() {
+        let em = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let url = em.url();
+        let s = setup();
+        project(&s.root);
+        let acct = s.account("acme-linkedin");
+
+        let login = Auth::with_env(&s.root, env_of(&env(&s, &url, true)));
+        let kind = login.login(&acct, opts(browser())).await.unwrap();
+        let Some(c) = kind.get::<LinkedInCredentials>() else {
+            panic!("linkedin expected")
+        };
+        let refresh_end = c.refresh_token_expires_at.expect("the refresh token's end");
+        let days = (refresh_end - chrono::Utc::now()).num_days();
+        assert!((363..=365).contains(&days), "365 days from the first consent: {days}");
+        let access_days = (c.access_token_expires_at.unwrap() - chrono::Utc::now()).num_days();
+        assert!((58..=60).contains(&access_days), "60-day access token: {access_days}");
+
+        // a later process: the vault, no app credentials needed to use it
+        let later = Auth::with_env(&s.root, env_of(&env(&s, &url, true)));
+        let creds = later.credentials(&acct).unwrap();
+        assert_eq!(creds.source, CredentialSource::Vault);
+        let v = later.validate(&acct).await.unwrap();
+        assert_eq!(v.currency.as_deref(), Some("USD"));
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+
+        // a refresh a month later: a new access token, the refresh token's end unchanged
+        em.platforms()
+            .get::<adsctl::emulator::linkedin::LinkedInEmulator>()
+            .unwrap()
+            .advance_clock(Duration::from_secs(30 * 86_400));
+        let before = creds.get::<LinkedInCredentials>().unwrap().access_token.clone();
+        let after = later.refresh(&acct).await.unwrap();
+        let after = after.get::<LinkedInCredentials>().unwrap();
+        assert_ne!(after.access_token, before, "a new access token");
+        assert_eq!(
+            after.refresh_token_expires_at,
+            Some(refresh_end),
+            "the refresh token keeps its first end"
+        );
+        let stored = later.credentials(&acct).unwrap();
+        assert_eq!(
+            stored.get::<LinkedInCredentials>().unwrap().refresh_token_expires_at,
+            Some(refresh_end)
+        );
+
+        // `auth status`: the date a person must log in again
+        let rows = later.status(&s.accounts());
+        let row = rows.iter().find(|r| r.account == "acme-linkedin").unwrap();
+        assert_eq!(row.status, TokenStatus::Active);
+        assert_eq!(row.expires_at, Some(refresh_end));
+        assert!(!row.never_expires);
+    }
+}

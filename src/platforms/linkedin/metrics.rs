@@ -354,7 +354,9 @@ mod wire_tests {
             since: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             until: NaiveDate::from_ymd_opt(2026, 2, 15).unwrap(),
         };
-        let rows = metrics(&c, &account(&url), MetricsLevel::AdGroup, range).await.unwrap();
+        let rows = metrics(&c, &account(&url), MetricsLevel::Campaign, range)
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 1, "the same day from both windows merges into one row");
         assert_eq!((rows[0].id.as_str(), rows[0].name.as_str()), ("700", "Leads"));
         assert_eq!(rows[0].cost, Money::from_micros(1_500_000));

@@ -15,8 +15,8 @@
 //! Written from `shared/reference/linkedin-marketing/` (WIRE-NOTES.md, resources.json). Where the pack marks a fact
 //! unverified, recalled or secondary, this connector reads it as follows:
 //!
-//! - **Batch sizes** (no cap confirmed): BATCH_CREATE of groups and campaigns by 50
-//!   ([`config::MAX_BATCH_CREATE`]); BATCH_PARTIAL_UPDATE by 100 ids ([`config::MAX_BATCH_UPDATE`], which keeps
+//! - **Batch sizes** (no cap confirmed): BATCH_CREATE of groups and campaigns by 100
+//!   ([`config::MAX_BATCH_CREATE`], the emulator's reading too); BATCH_PARTIAL_UPDATE by 100 ids ([`config::MAX_BATCH_UPDATE`], which keeps
 //!   `ids=List(…)` far below the 4,000-character URL); segment users by 1,000 ([`config::MAX_SEGMENT_USERS`]; the
 //!   pack recalls 5,000).
 //! - **Creatives**: BATCH_CREATE for creatives is unverified, so each is one CREATE; their keys are URNs, which no
