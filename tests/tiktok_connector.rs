@@ -656,6 +656,87 @@ async fn an_ad_is_renamed_in_place() {
 }
 
 #[tokio::test]
+async fn audiences_and_lookalikes_are_renamed_in_place_keeping_the_members_fingerprint() {
+    let env = Env::start().await;
+    let adv = "7000000000000000117";
+    env.add_advertiser(adv, "USD").await;
+    let account = env.account("tt", adv);
+    let conn = env.connector(&account);
+    let root = Address::account("tt");
+    let aud = root.child(Kind::Audience, "Buyers");
+    let lal = root.child(Kind::LookalikeAudience, "Buyers alike");
+    let m1 = members(1200, 7);
+    let mut lookalike = create(
+        lal.clone(),
+        None,
+        fields(&[
+            ("origin", Value::reference(aud.clone())),
+            ("audience_size", Value::str("narrow")),
+            ("location_ids", set(&["6252001"])),
+        ]),
+    );
+    lookalike.refs.insert(aud.clone(), IdRef::Pending(0));
+    let batch = ApplyBatch {
+        ops: vec![
+            create(
+                aud.clone(),
+                None,
+                fields(&[("calculate_type", Value::str("email_sha256")), ("members", m1.clone())]),
+            ),
+            lookalike,
+        ],
+    };
+    let ids = applied(&conn.apply(&account, &batch).await.unwrap());
+    let _ = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    env.reset_counters();
+    let rename = |to: Address, id: &str, from: &str| {
+        op(
+            to.clone(),
+            OpAction::Update {
+                id: id.to_string(),
+                set: fields(&[("name", Value::str(to.name().unwrap()))]),
+                before: fields(&[("name", Value::str(from))]),
+            },
+            None,
+        )
+    };
+    let out = conn
+        .apply(
+            &account,
+            &ApplyBatch {
+                ops: vec![
+                    rename(root.child(Kind::Audience, "Best buyers"), &ids[0], "Buyers"),
+                    rename(
+                        root.child(Kind::LookalikeAudience, "Best buyers alike"),
+                        &ids[1],
+                        "Buyers alike",
+                    ),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied(&out), ids);
+    assert_eq!(
+        env.requests("POST", "dmp/custom_audience/update/").await,
+        2,
+        "one name update each, no file"
+    );
+    let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+    let a = find(&snap.resources, "tt/audience/Best buyers");
+    assert_eq!(a.id.as_deref(), Some(ids[0].as_str()));
+    assert!(a.owned, "still marked");
+    assert_eq!(
+        a.observed.get("fingerprint.members"),
+        Some(&value_fingerprint(&m1)),
+        "the members' fingerprint is kept: nothing to upload again"
+    );
+    let l = find(&snap.resources, "tt/lookalike_audience/Best buyers alike");
+    assert_eq!(l.id.as_deref(), Some(ids[1].as_str()));
+    assert!(l.owned);
+}
+
+#[tokio::test]
 async fn rate_limits_are_waited_out_and_other_codes_are_surfaced_with_hints() {
     let env = Env::start().await;
     let adv = "7000000000000000106";

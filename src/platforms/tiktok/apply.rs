@@ -664,7 +664,11 @@ impl Run<'_> {
                     None => return Ok(()),
                 }
             }
+            // a rename alone: the marked new name, keeping the members' fingerprint; with new members, the name
+            // goes with them in the same call
+            Kind::Audience if renamed && set.is_empty() => return self.rename_audience(i, id).await,
             Kind::Audience => return self.update_members(i, id, set, before).await,
+            Kind::LookalikeAudience if renamed && set.is_empty() => return self.rename_audience(i, id).await,
             Kind::LookalikeAudience => {
                 return Err(Self::mapping_failed(
                     MappingError::new("origin", "a TikTok lookalike cannot change after it is created")
@@ -777,6 +781,27 @@ impl Run<'_> {
         }
         let id = self.create_once(i, "dmp/custom_audience/create/", &b, &name).await?;
         self.ids[i] = Some(id);
+        Ok(())
+    }
+
+    /// A new name for an audience or lookalike: `custom_audience_name` alone in `dmp/custom_audience/update/`,
+    /// marked, with the fingerprint its name read back carries (members unchanged).
+    async fn rename_audience(&mut self, i: usize, id: &str) -> Result<(), OpOutcome> {
+        let op = &self.ops[i];
+        let live = self.conn.cache().names.get(id).cloned();
+        let fp = live.as_deref().and_then(|n| mapping::split_name(n).1.flatten());
+        let name = mapping::checked_name(&op.address, op.kind, fp.as_deref()).map_err(Self::mapping_failed)?;
+        if self.validate {
+            return Ok(());
+        }
+        let mut b = self.body();
+        b.put("custom_audience_id", id);
+        b.put("custom_audience_name", &name);
+        self.conn
+            .client
+            .post("dmp/custom_audience/update/", &b, Retry::All)
+            .await
+            .map_err(|e| OpOutcome::Failed(self.op_error(&e)))?;
         Ok(())
     }
 

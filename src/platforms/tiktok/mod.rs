@@ -220,8 +220,14 @@ pub fn capabilities() -> Capabilities {
             ),
         ]),
         // `campaign_name` / `adgroup_name` (marked) in their update, an ad's `ad_name` with its whole creative in
-        // `ad/update/`; audiences are not renamed yet (their name carries the members' fingerprint)
-        renamable_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Ad],
+        // `ad/update/`, an audience's `custom_audience_name` (marked, keeping its members' fingerprint)
+        renamable_kinds: vec![
+            Kind::Campaign,
+            Kind::AdGroup,
+            Kind::Ad,
+            Kind::Audience,
+            Kind::LookalikeAudience,
+        ],
         // operation_status DISABLE
         paused_status: "disable",
         swapped_fields: BTreeMap::new(),
