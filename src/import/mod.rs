@@ -256,15 +256,25 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         }
         let mut file = Mapping::new();
         map_insert(&mut file, "path", s(&csv.display().to_string()));
-        map_insert(&mut file, "column", s("email"));
-        map_insert(&mut m, "customer_file", Yaml::Mapping(file));
+        // a company list (LinkedIn) is read from company names and websites, a customer file from e-mails
+        let companies = a.fields.get("list_type").and_then(Value::as_str) == Some("company");
+        let header = if companies {
+            map_insert(&mut file, "name_column", s("company"));
+            map_insert(&mut file, "website_column", s("website"));
+            map_insert(&mut m, "company_file", Yaml::Mapping(file));
+            "company,website\n"
+        } else {
+            map_insert(&mut file, "column", s("email"));
+            map_insert(&mut m, "customer_file", Yaml::Mapping(file));
+            "email\n"
+        };
         let mut lifecycle = Mapping::new();
         map_insert(&mut lifecycle, "ignore_changes", Yaml::Sequence(vec![s("members")]));
         map_insert(&mut m, "lifecycle", Yaml::Mapping(lifecycle));
         audiences.push(Yaml::Mapping(m));
         files.push(ImportedFile {
             path: csv,
-            contents: "email\n".into(),
+            contents: header.into(),
         });
     }
     if !audiences.is_empty() {

@@ -49,57 +49,61 @@ pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-impl Emails {
-    /// Read `column` of the CSV at `path`, which must be a regular file inside `root` (canonical). Every unparsable address is a problem (with its line); the
-    /// address itself is not repeated in the message.
-    pub fn read(root: &Path, path: &Path, column: &str) -> Result<Emails, Vec<CsvProblem>> {
-        let too_large = || format!("customer file is larger than {} MiB", MAX_CSV_BYTES / (1024 * 1024));
-        let problem = |line, message: String, hint: &str| CsvProblem {
-            line,
-            message,
-            hint: hint.to_string(),
+/// A data row of a customer file: its line and the values of the columns asked for.
+type Row = (Option<u64>, Vec<String>);
+
+/// The rows of a customer file: for each data row with something in one of `columns`, its line and the values of
+/// those columns (trimmed; `""` for a column the row leaves empty). Every column must be in the header.
+fn read_columns(root: &Path, path: &Path, columns: &[&str]) -> Result<Vec<Row>, Vec<CsvProblem>> {
+    let too_large = || format!("customer file is larger than {} MiB", MAX_CSV_BYTES / (1024 * 1024));
+    let problem = |line, message: String, hint: &str| CsvProblem {
+        line,
+        message,
+        hint: hint.to_string(),
+    };
+    // inside the config directory, a regular file, and at most MAX_CSV_BYTES actually read
+    let file = super::guard::open_confined(root, path).map_err(|r| {
+        let (message, hint) = match r {
+            Refused::Outside { target: Some(t) } => (
+                format!("customer file is a symbolic link to `{t}`, outside the config directory"),
+                "adsctl reads only files inside the directory holding adsctl.yaml; copy the file in instead",
+            ),
+            Refused::Outside { target: None } => (
+                "customer file resolves outside the config directory".into(),
+                "adsctl reads only files inside the directory holding adsctl.yaml; copy the file in instead",
+            ),
+            Refused::Dangling { target } => (
+                format!("customer file is a symbolic link to `{target}`, which does not exist"),
+                "fix or remove the link",
+            ),
+            Refused::NotRegular(kind) => (
+                format!("customer file is {kind}, not a regular file"),
+                "point `path` at a CSV file",
+            ),
+            Refused::TooLarge { .. } => (too_large(), "split the list or upload it outside adsctl"),
+            Refused::Io(e) => (
+                format!("cannot read customer file: {e}"),
+                "the path is relative to the directory holding adsctl.yaml",
+            ),
         };
-        // inside the config directory, a regular file, and at most MAX_CSV_BYTES actually read
-        let file = super::guard::open_confined(root, path).map_err(|r| {
-            let (message, hint) = match r {
-                Refused::Outside { target: Some(t) } => (
-                    format!("customer file is a symbolic link to `{t}`, outside the config directory"),
-                    "adsctl reads only files inside the directory holding adsctl.yaml; copy the file in instead",
-                ),
-                Refused::Outside { target: None } => (
-                    "customer file resolves outside the config directory".into(),
-                    "adsctl reads only files inside the directory holding adsctl.yaml; copy the file in instead",
-                ),
-                Refused::Dangling { target } => (
-                    format!("customer file is a symbolic link to `{target}`, which does not exist"),
-                    "fix or remove the link",
-                ),
-                Refused::NotRegular(kind) => (
-                    format!("customer file is {kind}, not a regular file"),
-                    "point `path` at a CSV file",
-                ),
-                Refused::TooLarge { .. } => (too_large(), "split the list or upload it outside adsctl"),
-                Refused::Io(e) => (
-                    format!("cannot read customer file: {e}"),
-                    "the path is relative to the directory holding adsctl.yaml",
-                ),
-            };
-            vec![problem(None, message, hint)]
-        })?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(Limited::new(file, MAX_CSV_BYTES));
-        let headers = rdr
-            .headers()
-            .map_err(|e| {
-                vec![problem(
-                    Some(1),
-                    format!("cannot read the CSV header: {e}"),
-                    "the first row must name the columns",
-                )]
-            })?
-            .clone();
-        let Some(idx) = headers
+        vec![problem(None, message, hint)]
+    })?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(Limited::new(file, MAX_CSV_BYTES));
+    let headers = rdr
+        .headers()
+        .map_err(|e| {
+            vec![problem(
+                Some(1),
+                format!("cannot read the CSV header: {e}"),
+                "the first row must name the columns",
+            )]
+        })?
+        .clone();
+    let mut idx = Vec::new();
+    for column in columns {
+        let Some(i) = headers
             .iter()
             .position(|h| h.trim_start_matches('\u{feff}').trim().eq_ignore_ascii_case(column))
         else {
@@ -110,46 +114,67 @@ impl Emails {
                 &format!("columns in the header: {}", names.join(", ")),
             )]);
         };
-        let mut out = Vec::new();
-        let mut problems = Vec::new();
-        for rec in rdr.records() {
-            match rec {
-                Ok(r) => {
-                    let line = r.position().map(|p| p.line());
-                    let raw = r.get(idx).unwrap_or("");
-                    let e = raw.trim();
-                    if e.is_empty() {
-                        continue;
-                    }
-                    if plausible(&normalize_meta(e)) {
-                        out.push(e.to_string());
-                    } else {
-                        problems.push(problem(
-                            line,
-                            format!("row has an unparsable email in column `{column}`"),
-                            "fix or remove the row; an email looks like name@example.com",
-                        ));
-                    }
-                }
-                Err(e) => {
-                    let line = e.position().map(|p| p.line());
-                    problems.push(problem(
-                        line,
-                        "the CSV row cannot be read".into(),
-                        "check quoting and encoding (UTF-8)",
-                    ));
+        idx.push(i);
+    }
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for rec in rdr.records() {
+        match rec {
+            Ok(r) => {
+                let line = r.position().map(|p| p.line());
+                let values: Vec<String> = idx.iter().map(|&i| r.get(i).unwrap_or("").trim().to_string()).collect();
+                if values.iter().any(|v| !v.is_empty()) {
+                    out.push((line, values));
                 }
             }
-            if problems.len() >= 20 {
-                break;
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                problems.push(problem(
+                    line,
+                    "the CSV row cannot be read".into(),
+                    "check quoting and encoding (UTF-8)",
+                ));
             }
         }
-        if rdr.get_ref().exceeded {
-            return Err(vec![problem(
-                None,
-                too_large(),
-                "split the list or upload it outside adsctl",
-            )]);
+        if problems.len() >= 20 {
+            break;
+        }
+    }
+    if rdr.get_ref().exceeded {
+        return Err(vec![problem(
+            None,
+            too_large(),
+            "split the list or upload it outside adsctl",
+        )]);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+impl Emails {
+    /// Read `column` of the CSV at `path`, which must be a regular file inside `root` (canonical). Every unparsable address is a problem (with its line); the
+    /// address itself is not repeated in the message.
+    pub fn read(root: &Path, path: &Path, column: &str) -> Result<Emails, Vec<CsvProblem>> {
+        let rows = read_columns(root, path, &[column])?;
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        for (line, values) in rows {
+            let e = &values[0];
+            if plausible(&normalize_meta(e)) {
+                out.push(e.clone());
+            } else {
+                problems.push(CsvProblem {
+                    line,
+                    message: format!("row has an unparsable email in column `{column}`"),
+                    hint: "fix or remove the row; an email looks like name@example.com".into(),
+                });
+                if problems.len() >= 20 {
+                    break;
+                }
+            }
         }
         if problems.is_empty() {
             Ok(Emails(out))
@@ -176,6 +201,83 @@ impl Emails {
     }
 }
 
+/// The companies of a company list: each `name<TAB>domain` (either may be empty, not both), the domain lower-cased
+/// without scheme, `www.` or path. Company names are not personal data: they are sent as written.
+pub struct Companies(pub Vec<String>);
+
+/// A plausible website domain: dotted, no spaces.
+fn plausible_domain(d: &str) -> bool {
+    !d.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains(char::is_whitespace)
+}
+
+/// `https://www.Contoso.com/about` → `contoso.com`.
+pub fn normalize_domain(raw: &str) -> String {
+    let d = raw.trim().to_lowercase();
+    let d = d
+        .strip_prefix("https://")
+        .or_else(|| d.strip_prefix("http://"))
+        .unwrap_or(&d);
+    let d = d.split(['/', '?', '#']).next().unwrap_or(d);
+    d.strip_prefix("www.").unwrap_or(d).to_string()
+}
+
+impl Companies {
+    /// Read the company name and/or website columns of the CSV at `path` (inside `root`, as for e-mails).
+    pub fn read(
+        root: &Path,
+        path: &Path,
+        name: Option<&str>,
+        website: Option<&str>,
+    ) -> Result<Companies, Vec<CsvProblem>> {
+        let columns: Vec<&str> = name.into_iter().chain(website).collect();
+        let rows = read_columns(root, path, &columns)?;
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        for (line, values) in rows {
+            let n = if name.is_some() {
+                values[0].clone()
+            } else {
+                String::new()
+            };
+            let d = match website {
+                Some(col) => {
+                    let raw = values.last().cloned().unwrap_or_default();
+                    let d = normalize_domain(&raw);
+                    if !raw.is_empty() && !plausible_domain(&d) {
+                        problems.push(CsvProblem {
+                            line,
+                            message: format!("row has an unparsable website in column `{col}`"),
+                            hint: "fix or remove the row; a website looks like contoso.com".into(),
+                        });
+                        if problems.len() >= 20 {
+                            break;
+                        }
+                        continue;
+                    }
+                    d
+                }
+                None => String::new(),
+            };
+            if n.contains('\t') {
+                problems.push(CsvProblem {
+                    line,
+                    message: "row has a tab in its company name".into(),
+                    hint: "remove the tab".into(),
+                });
+                continue;
+            }
+            if !n.is_empty() || !d.is_empty() {
+                out.push(format!("{n}\t{d}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Companies(out))
+        } else {
+            Err(problems)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +288,36 @@ mod tests {
         assert_eq!(
             sha256_hex("test@example.com"),
             "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
+        );
+    }
+
+    #[test]
+    fn company_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(
+            root.join("c.csv"),
+            "company,website\nContoso,https://www.Contoso.com/about\nFabrikam,\n,northwind.example\n,\nBad,not a domain\n",
+        )
+        .unwrap();
+        let p = root.join("c.csv");
+        let e = Companies::read(&root, &p, Some("company"), Some("website"))
+            .err()
+            .unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(6));
+        std::fs::write(
+            &p,
+            "company,website\nContoso,https://www.Contoso.com/about\nFabrikam,\n,northwind.example\n",
+        )
+        .unwrap();
+        let c = Companies::read(&root, &p, Some("company"), Some("website")).unwrap();
+        assert_eq!(c.0, vec!["Contoso\tcontoso.com", "Fabrikam\t", "\tnorthwind.example"]);
+        let c = Companies::read(&root, &p, None, Some("website")).unwrap();
+        assert_eq!(c.0.len(), 2);
+        assert!(
+            Companies::read(&root, &p, Some("name"), None).is_err(),
+            "no such column"
         );
     }
 

@@ -689,56 +689,114 @@ impl<'a> Lower<'a> {
         if let Some(v) = self.csv_cache.get(&key) {
             return v.clone();
         }
-        let rel = Path::new(cf.path.as_str());
-        let result = if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            self.err(
-                cf.path.span,
-                Code::InvalidValue,
-                format!(
-                    "customer file path `{}` must stay inside the config directory",
-                    cf.path.value
-                ),
-                "write a relative path such as `data/customers.csv`",
-            );
-            None
-        } else {
-            let path = self.root.join(rel);
-            let display = path.display().to_string();
-            let root = std::fs::canonicalize(self.root).unwrap_or_else(|_| self.root.to_path_buf());
-            match Emails::read(&root, &path, cf.column.trim()) {
-                Ok(e) => Some(std::rc::Rc::new(e)),
-                Err(problems) => {
-                    for p in problems {
-                        match p.line {
-                            // Point at the CSV row itself.
-                            Some(line) if !p.message.starts_with("the CSV has no column") => {
-                                let span = Span {
-                                    line: line as usize,
-                                    col: 1,
-                                    file: usize::MAX,
-                                    ..Span::default()
-                                };
-                                self.errors
-                                    .push(SpecError::new(&display, span, Code::Csv, p.message).with_hint(p.hint));
-                            }
-                            Some(_) => {
-                                self.err(cf.column.span, Code::Csv, format!("{} ({display})", p.message), p.hint);
-                            }
-                            None => {
-                                self.err(cf.path.span, Code::Csv, format!("{} ({display})", p.message), p.hint);
-                            }
-                        }
-                    }
-                    None
-                }
-            }
-        };
+        let column = cf.column.trim().to_string();
+        let result = self
+            .csv_file(&cf.path, cf.column.span, |root, path| Emails::read(root, path, &column))
+            .map(std::rc::Rc::new);
         self.csv_cache.insert(key, result.clone());
         result
     }
 
+    /// A company list's companies (`company_file`): a name column and/or a website column.
+    pub(crate) fn companies(&mut self, cf: &S<CompanyFile>) -> Option<crate::spec::audience::Companies> {
+        let name = cf.name_column.as_ref().map(|c| c.trim().to_string());
+        let website = cf.website_column.as_ref().map(|c| c.trim().to_string());
+        if name.is_none() && website.is_none() {
+            if !cf.name_column.is_invalid() && !cf.website_column.is_invalid() {
+                self.missing(cf.span, "name_column", "a company file", "company");
+            }
+            return None;
+        }
+        let span = cf
+            .name_column
+            .as_ref()
+            .or(cf.website_column.as_ref())
+            .map_or(cf.path.span, |c| c.span);
+        self.csv_file(&cf.path, span, |root, path| {
+            crate::spec::audience::Companies::read(root, path, name.as_deref(), website.as_deref())
+        })
+    }
+
+    /// Read a CSV file of the config directory with `read`; its problems become errors (at the CSV row, or at
+    /// `column_span` / the path when they are not about a row).
+    fn csv_file<T>(
+        &mut self,
+        path: &S<String>,
+        column_span: Span,
+        read: impl FnOnce(&Path, &Path) -> Result<T, Vec<crate::spec::audience::CsvProblem>>,
+    ) -> Option<T> {
+        let rel = Path::new(path.as_str());
+        if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            self.err(
+                path.span,
+                Code::InvalidValue,
+                format!(
+                    "customer file path `{}` must stay inside the config directory",
+                    path.value
+                ),
+                "write a relative path such as `data/customers.csv`",
+            );
+            return None;
+        }
+        let full = self.root.join(rel);
+        let display = full.display().to_string();
+        let root = std::fs::canonicalize(self.root).unwrap_or_else(|_| self.root.to_path_buf());
+        match read(&root, &full) {
+            Ok(v) => Some(v),
+            Err(problems) => {
+                for p in problems {
+                    match p.line {
+                        // Point at the CSV row itself.
+                        Some(line) if !p.message.starts_with("the CSV has no column") => {
+                            let span = Span {
+                                line: line as usize,
+                                col: 1,
+                                file: usize::MAX,
+                                ..Span::default()
+                            };
+                            self.errors
+                                .push(SpecError::new(&display, span, Code::Csv, p.message).with_hint(p.hint));
+                        }
+                        Some(_) => {
+                            self.err(column_span, Code::Csv, format!("{} ({display})", p.message), p.hint);
+                        }
+                        None => {
+                            self.err(path.span, Code::Csv, format!("{} ({display})", p.message), p.hint);
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+
     pub(crate) fn audience(&mut self, a: Audience) {
-        let emails = self.emails(&a.customer_file);
+        let emails = match (&*a.customer_file, &*a.company_file) {
+            (Some(cf), None) => self.emails(cf),
+            (Some(_), Some(c)) => {
+                self.err(
+                    c.span,
+                    Code::Constraint,
+                    "an audience is a customer file or a company list, not both",
+                    "keep `customer_file` or `company_file`",
+                );
+                None
+            }
+            (None, None) if !a.customer_file.is_invalid() && !a.company_file.is_invalid() => {
+                self.missing(
+                    a.name.span,
+                    "customer_file",
+                    "an audience",
+                    "{ path: data/customers.csv, column: email }",
+                );
+                None
+            }
+            _ => None,
+        };
+        let companies = match (&*a.company_file, &*a.customer_file) {
+            (Some(c), None) => self.companies(c),
+            _ => None,
+        };
         // Platform-specific fields apply to the accounts of that platform; one that applies to none is an error.
         let platforms: BTreeSet<Platform> = a
             .accounts
@@ -809,6 +867,11 @@ impl<'a> Lower<'a> {
                     "members",
                     Value::Set(e.hashed(acct.platform).into_iter().map(Value::Str).collect()),
                 );
+            }
+            if let Some(c) = &companies {
+                r.fields.insert("list_type", Value::str("company"));
+                r.fields
+                    .insert("members", Value::Set(c.0.iter().cloned().map(Value::Str).collect()));
             }
             self.resources.push(r);
         }

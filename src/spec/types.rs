@@ -306,8 +306,13 @@ pub struct Audience {
     #[serde(default)]
     pub description: Opt<String>,
     /// The members: a local CSV file with an email column. Emails are normalised and SHA-256 hashed locally;
-    /// the clear text is never stored or sent.
-    pub customer_file: S<CustomerFile>,
+    /// the clear text is never stored or sent. (Or `company_file`.)
+    #[serde(default)]
+    pub customer_file: Opt<CustomerFile>,
+    /// LinkedIn: a company list instead of people — a local CSV file with a company name column and/or a website
+    /// column (`{ path: data/accounts.csv, name_column: company, website_column: website }`).
+    #[serde(default)]
+    pub company_file: Opt<CompanyFile>,
     /// Google Ads: how long members stay in the list, in days (1–540).
     #[serde(default)]
     pub membership_life_span_days: Opt<u32>,
@@ -328,6 +333,7 @@ impl Audience {
         match field {
             "membership_life_span_days" => self.membership_life_span_days.as_ref().map(|d| d.span),
             "customer_file_source" => self.customer_file_source.as_ref().map(|d| d.span),
+            "company_file" => self.company_file.as_ref().map(|d| d.span),
             _ => None,
         }
     }
@@ -341,6 +347,20 @@ pub struct CustomerFile {
     pub path: S<String>,
     /// The name of the column holding email addresses.
     pub column: S<String>,
+}
+
+/// Where the companies of a company list come from (LinkedIn).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyFile {
+    /// Path of a CSV file with a header row, relative to the config directory.
+    pub path: S<String>,
+    /// The column holding company names.
+    #[serde(default)]
+    pub name_column: Opt<String>,
+    /// The column holding company websites (`contoso.com`, `https://www.contoso.com`).
+    #[serde(default)]
+    pub website_column: Opt<String>,
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -371,6 +371,10 @@ def li_group_budget():
     files["r.yaml"] = files["r.yaml"].replace("    status: active\n    campaigns:", "    status: active\n    budget: { lifetime: 5000 }\n    campaigns:", 1)
     return files
 case("linkedin-group-lifetime-without-schedule", li_group_budget())
+case("linkedin-company-file-on-google", {"adsctl.yaml": LI_BASE, "data/c.csv": "company\nContoso\n", "r.yaml": "audiences:\n  - name: Accounts\n    accounts: [search]\n    company_file: { path: data/c.csv, name_column: company }\n"})
+case("linkedin-company-file-and-customer-file", {"adsctl.yaml": LI_BASE, "data/c.csv": "company,email\nContoso,a@contoso.com\n", "r.yaml": "audiences:\n  - name: Accounts\n    accounts: [li]\n    customer_file: { path: data/c.csv, column: email }\n    company_file: { path: data/c.csv, name_column: company }\n"})
+case("linkedin-company-file-bad-website", {"adsctl.yaml": LI_BASE, "data/c.csv": "company,website\nContoso,contoso.com\nBad,not a website\n", "r.yaml": "audiences:\n  - name: Accounts\n    accounts: [li]\n    company_file: { path: data/c.csv, name_column: company, website_column: website }\n"})
+case("audience-without-a-file", {"r.yaml": "audiences:\n  - name: Accounts\n    accounts: [search]\n"})
 case("linkedin-keys-on-google", {"adsctl.yaml": LI_BASE, "r.yaml": gcamp(extra="    campaigns:\n      - name: Nested\n")})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)

@@ -1382,6 +1382,71 @@ mod dmp {
     }
 
     #[tokio::test]
+    async fn companies_go_to_company_segments_and_users_to_user_segments() {
+        let env = start().await;
+        env.admin("config", json!({"segment_user_wait_ms": 0})).await;
+        let users_id = env.segment("Customers").await;
+        let id = env
+            .post(
+                "/rest/dmpSegments",
+                Some("CREATE"),
+                json!({"account": ACCT_URN, "name": "Target accounts", "destinations": [{"destination": "LINKEDIN"}],
+                       "sourcePlatform": "LIST_UPLOAD", "type": "COMPANY", "accessPolicy": "PRIVATE"}),
+            )
+            .await
+            .created();
+        let companies = format!("/rest/dmpSegments/{id}/companies");
+        // the sub-resource of the other kind is refused
+        let r = env
+            .post(
+                &format!("/rest/dmpSegments/{users_id}/companies"),
+                Some("BATCH_CREATE"),
+                json!({"elements": [{"action": "ADD", "companyName": "Contoso"}]}),
+            )
+            .await;
+        r.err(400);
+        assert!(r.msg().contains("is a user segment"), "{}", r.text);
+        let r = env
+            .post(
+                &format!("/rest/dmpSegments/{id}/users"),
+                Some("BATCH_CREATE"),
+                json!({"elements": [{"action": "ADD", "userIds": [{"idType": "SHA256_EMAIL", "idValue": sha(1)}]}]}),
+            )
+            .await;
+        r.err(400);
+        assert!(r.msg().contains("is a company segment"), "{}", r.text);
+        env.post(&companies, None, json!({"elements": []})).await.err(400);
+        let r = env
+            .post(
+                &companies,
+                Some("BATCH_CREATE"),
+                json!({"elements": [
+                    {"action": "ADD", "companyName": "Contoso", "companyWebsiteDomain": "contoso.com"},
+                    {"action": "ADD", "companyWebsiteDomain": "fabrikam.com"},
+                    {"action": "ADD"},
+                    {"action": "ADD", "companyName": "X", "ticker": "X"},
+                ]}),
+            )
+            .await;
+        let els = r.ok()["elements"].as_array().unwrap().clone();
+        assert_eq!(els[0]["status"], 201);
+        assert_eq!(els[1]["status"], 201);
+        assert_eq!(els[2]["status"], 400, "names no company");
+        assert_eq!(els[3]["status"], 400, "an unknown field");
+        let m = env.admin_get(&format!("linkedin/dmp_segments/{id}/members")).await;
+        assert_eq!(m["count"], 2, "{m}");
+        env.post(
+            &companies,
+            Some("BATCH_CREATE"),
+            json!({"elements": [{"action": "REMOVE", "companyWebsiteDomain": "fabrikam.com"}]}),
+        )
+        .await
+        .ok();
+        let m = env.admin_get(&format!("linkedin/dmp_segments/{id}/members")).await;
+        assert_eq!(m["count"], 1, "{m}");
+    }
+
+    #[tokio::test]
     async fn users_wait_after_create_hashes_are_checked_and_members_are_kept() {
         let env = start().await;
         env.admin("config", json!({"segment_user_wait_ms": 300})).await;

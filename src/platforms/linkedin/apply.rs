@@ -44,6 +44,20 @@ fn failed(e: OpError) -> Option<OpOutcome> {
     Some(OpOutcome::Failed(e))
 }
 
+/// Whether these fields are a company list's (`list_type: company`).
+fn is_company_list(fields: &BTreeMap<String, Value>) -> bool {
+    fields.get("list_type").and_then(Value::as_str) == Some("company")
+}
+
+/// An audience's members: SHA-256 hashes, or a company list's `name<TAB>website` entries.
+fn members_of(companies: bool, v: Option<&Value>) -> Result<Vec<String>, MappingError> {
+    if companies {
+        mapping::companies_of(v)
+    } else {
+        mapping::members_of(v)
+    }
+}
+
 fn mapping_failed(e: MappingError) -> OpOutcome {
     OpOutcome::Failed(e.to_op_error())
 }
@@ -631,15 +645,16 @@ impl Run<'_> {
             return Err(mapping_failed(MappingError::new("name", "a DMP segment needs a name")));
         }
         for k in fields.keys() {
-            if !matches!(k.as_str(), "description" | "members") {
+            if !matches!(k.as_str(), "description" | "members" | "list_type") {
                 return Err(mapping_failed(MappingError::new(
                     k,
-                    "a LinkedIn audience has only description and members",
+                    "a LinkedIn audience has only description, list_type and members",
                 )));
             }
         }
         let user = fields.get("description").and_then(Value::as_str).map(str::to_string);
-        let members = mapping::members_of(fields.get("members")).map_err(mapping_failed)?;
+        let companies = is_company_list(fields);
+        let members = members_of(companies, fields.get("members")).map_err(mapping_failed)?;
         if self.validate {
             return Ok(());
         }
@@ -647,12 +662,13 @@ impl Run<'_> {
             self.account_id(),
             &name,
             &mapping::marked_description(user.as_deref(), None),
+            companies,
         );
         self.create_one(i, "dmpSegments", &body).await?;
         if !members.is_empty() {
             let id = self.ids[i].clone().unwrap_or_default();
             self.segment_ready_wait().await;
-            self.send_users(&id, &members, &[]).await?;
+            self.send_members(&id, companies, &members, &[]).await?;
             let fp = fields.get("members").map(value_fingerprint);
             self.set_description(&id, user.as_deref(), fp.as_deref()).await?;
         }
@@ -714,10 +730,15 @@ impl Run<'_> {
                 .await
                 .map_err(|e| OpOutcome::Failed(self.op_error(&e)));
         };
-        let new = mapping::members_of(Some(mv)).map_err(mapping_failed)?;
+        // a company entry is `name<TAB>website`, a hash never holds a tab: the members say which list this is when
+        // the fields at hand do not (an update's `before` holds only what changes)
+        let companies = is_company_list(before)
+            || is_company_list(set)
+            || matches!(mv, Value::Set(m) if m.iter().any(|x| x.as_str().is_some_and(|x| x.contains('\t'))));
+        let new = members_of(companies, Some(mv)).map_err(mapping_failed)?;
         let (adds, removes) = match before.get("members") {
             Some(old) => {
-                let old = mapping::members_of(Some(old)).map_err(mapping_failed)?;
+                let old = members_of(companies, Some(old)).map_err(mapping_failed)?;
                 let (o, n): (HashSet<&String>, HashSet<&String>) = (old.iter().collect(), new.iter().collect());
                 (
                     new.iter().filter(|m| !o.contains(m)).cloned().collect::<Vec<_>>(),
@@ -746,13 +767,20 @@ impl Run<'_> {
             )
             .await
             .map_err(|e| OpOutcome::Failed(self.op_error(&e)))?;
-        self.send_users(id, &adds, &removes).await?;
+        self.send_members(id, companies, &adds, &removes).await?;
         self.set_description(id, user.as_deref(), Some(&value_fingerprint(mv)))
             .await
     }
 
-    /// `POST /dmpSegments/{id}/users` (BATCH_CREATE) by [`MAX_SEGMENT_USERS`].
-    async fn send_users(&self, id: &str, adds: &[String], removes: &[String]) -> Result<(), OpOutcome> {
+    /// `POST /dmpSegments/{id}/users` (or `/companies` for a company list; BATCH_CREATE) by
+    /// [`MAX_SEGMENT_USERS`].
+    async fn send_members(
+        &self,
+        id: &str,
+        companies: bool,
+        adds: &[String],
+        removes: &[String],
+    ) -> Result<(), OpOutcome> {
         #[derive(Deserialize)]
         struct El {
             #[serde(default)]
@@ -765,12 +793,23 @@ impl Run<'_> {
             #[serde(default)]
             elements: Vec<El>,
         }
+        let element = |action: &str, m: &str| {
+            if companies {
+                mapping::company_element(action, m)
+            } else {
+                mapping::user_element(action, m)
+            }
+        };
         let elements: Vec<Json> = adds
             .iter()
-            .map(|m| mapping::user_element("ADD", m))
-            .chain(removes.iter().map(|m| mapping::user_element("REMOVE", m)))
+            .map(|m| element("ADD", m))
+            .chain(removes.iter().map(|m| element("REMOVE", m)))
             .collect();
-        let path = format!("dmpSegments/{}/users", path_key(mapping::urn_id(id)));
+        let path = format!(
+            "dmpSegments/{}/{}",
+            path_key(mapping::urn_id(id)),
+            if companies { "companies" } else { "users" }
+        );
         for chunk in elements.chunks(MAX_SEGMENT_USERS) {
             let a = self
                 .conn

@@ -127,7 +127,7 @@ impl Home for LinkedInHome {
     }
 
     fn audience_fields(&self) -> &'static [&'static str] {
-        &[]
+        &["company_file"]
     }
 
     fn lower_audience(&self, _lower: &mut Lower<'_>, _a: &crate::spec::types::Audience, _r: &mut Resource) {}
@@ -163,7 +163,7 @@ impl Home for LinkedInHome {
                 "leadgen_call_to_action.destination",
                 "leadgen_call_to_action.label",
             ],
-            Kind::Audience => &["description", "members"],
+            Kind::Audience => &["description", "list_type", "members"],
             _ => &[],
         }
     }

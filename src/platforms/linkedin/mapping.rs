@@ -412,6 +412,10 @@ impl SegmentRow {
             .as_deref()
             .is_none_or(|k| k == "USER" || k == "USER_LIST_UPLOAD")
     }
+    /// A company list (type COMPANY or COMPANY_LIST_UPLOAD): read as an audience with `list_type: company`.
+    pub fn is_company_list(&self) -> bool {
+        matches!(self.kind.as_deref(), Some("COMPANY" | "COMPANY_LIST_UPLOAD"))
+    }
 }
 
 /// What reading needs besides the row: the account, its currency, and the known segments (adSegment URN →
@@ -540,7 +544,7 @@ pub fn creative_resource(c: &CreativeRow, campaign: &Address) -> Resource {
 
 /// A DMP segment as an audience (`None` for company lists and unnamed rows).
 pub fn segment_resource(s: &SegmentRow, ctx: &ReadContext) -> Option<Resource> {
-    if !s.is_user_list() {
+    if !s.is_user_list() && !s.is_company_list() {
         return None;
     }
     let name = s.name.as_deref().filter(|n| !n.is_empty())?;
@@ -557,6 +561,9 @@ pub fn segment_resource(s: &SegmentRow, ctx: &ReadContext) -> Option<Resource> {
     }
     if let Some(Some(fp)) = marker {
         r.observed.insert(fingerprint_key("members"), fp);
+    }
+    if s.is_company_list() {
+        r.fields.insert("list_type", Value::str("company"));
     }
     if let Some(st) = &s.status {
         r.observed.insert("segment_status", st.to_ascii_lowercase());
@@ -1071,13 +1078,13 @@ pub fn creative_create(campaign_id: &str, name: &str, fields: &BTreeMap<String, 
     Ok(Json::Object(b))
 }
 
-/// The body of a DMP segment's create: a user list uploaded by adsctl, targetable on LinkedIn.
-pub fn segment_create(account: &str, name: &str, description: &str) -> Json {
+/// The body of a DMP segment's create: a user list (or a company list) uploaded by adsctl, targetable on LinkedIn.
+pub fn segment_create(account: &str, name: &str, description: &str, companies: bool) -> Json {
     json!({
         "account": account_urn(account),
         "name": name,
         "description": description,
-        "type": "USER",
+        "type": if companies { "COMPANY" } else { "USER" },
         "sourcePlatform": "LIST_UPLOAD",
         "destinations": [{ "destination": "LINKEDIN" }],
         "accessPolicy": "PRIVATE",
@@ -1111,6 +1118,47 @@ pub fn members_of(v: Option<&Value>) -> Result<Vec<String>, MappingError> {
             }
         })
         .collect()
+}
+
+/// The companies of a company list: `name<TAB>website domain` each, as the lowering writes them.
+pub fn companies_of(v: Option<&Value>) -> Result<Vec<String>, MappingError> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let items: Vec<&Value> = match v {
+        Value::Set(s) => s.iter().collect(),
+        Value::List(l) => l.iter().collect(),
+        Value::Null => Vec::new(),
+        _ => return Err(MappingError::new("members", "must be a set of companies")),
+    };
+    items
+        .into_iter()
+        .map(|m| {
+            let s = m
+                .as_str()
+                .ok_or_else(|| MappingError::new("members", "must be company entries"))?;
+            match s.split_once('\t') {
+                Some((n, d)) if !n.trim().is_empty() || !d.trim().is_empty() => Ok(s.to_string()),
+                _ => Err(MappingError::new(
+                    "members",
+                    "each company is `name<TAB>website`, one of them set",
+                )),
+            }
+        })
+        .collect()
+}
+
+/// One element of a segment companies BATCH_CREATE (`companyName`, `companyWebsiteDomain`: the fields the
+/// segment-companies page shows).
+pub fn company_element(action: &str, company: &str) -> Json {
+    let (name, domain) = company.split_once('\t').unwrap_or((company, ""));
+    let mut e = serde_json::Map::new();
+    e.insert("action".into(), json!(action));
+    if !name.trim().is_empty() {
+        e.insert("companyName".into(), json!(name.trim()));
+    }
+    if !domain.trim().is_empty() {
+        e.insert("companyWebsiteDomain".into(), json!(domain.trim()));
+    }
+    Json::Object(e)
 }
 
 /// One element of a segment users BATCH_CREATE.
@@ -1337,7 +1385,26 @@ mod tests {
             Some("0123456789abcdef")
         );
         let s: SegmentRow = serde_json::from_value(json!({"id": 4, "name": "Cos", "type": "COMPANY"})).unwrap();
-        assert!(segment_resource(&s, &ctx).is_none());
+        let r = segment_resource(&s, &ctx).unwrap();
+        assert_eq!(
+            r.fields.get("list_type"),
+            Some(&Value::str("company")),
+            "a company list"
+        );
+        let s: SegmentRow = serde_json::from_value(json!({"id": 5, "name": "S", "type": "USER_STREAMING"})).unwrap();
+        assert!(
+            segment_resource(&s, &ctx).is_none(),
+            "streaming segments are not lists adsctl uploads"
+        );
+        assert_eq!(
+            company_element("ADD", "Contoso\tcontoso.com"),
+            json!({"action": "ADD", "companyName": "Contoso", "companyWebsiteDomain": "contoso.com"})
+        );
+        assert_eq!(
+            company_element("REMOVE", "\tfabrikam.com"),
+            json!({"action": "REMOVE", "companyWebsiteDomain": "fabrikam.com"})
+        );
+        assert!(companies_of(Some(&Value::Set([Value::str("\t")].into()))).is_err());
     }
 
     #[test]
@@ -1426,7 +1493,7 @@ mod tests {
             json!({"campaign": "urn:li:sponsoredCampaign:7", "name": "A [adsctl-managed]", "intendedStatus": "PAUSED",
                    "content": {"reference": "urn:li:share:1"}})
         );
-        let b = segment_create("501", "Buyers", "[adsctl-managed]");
+        let b = segment_create("501", "Buyers", "[adsctl-managed]", false);
         assert_eq!(b["destinations"], json!([{"destination": "LINKEDIN"}]));
         assert_eq!(
             user_element("ADD", "ab"),

@@ -214,6 +214,8 @@ pub fn capabilities() -> Capabilities {
         immutable_fields: BTreeMap::from([
             (Kind::Campaign, mapping::CAMPAIGN_FIXED.to_vec()),
             (Kind::Creative, vec!["content.reference"]),
+            // a user list cannot become a company list (a segment's type is fixed at create)
+            (Kind::Audience, vec!["list_type"]),
         ]),
         // `name` in a partial update's `$set` (with the marker; a segment's name carries none)
         renamable_kinds: vec![Kind::CampaignGroup, Kind::Campaign, Kind::Creative, Kind::Audience],

@@ -1,6 +1,9 @@
 //! DMP segments (matched audiences; WIRE-NOTES § Resources "DMP segment"): `POST /rest/dmpSegments` (CREATE),
-//! `GET /rest/dmpSegments?q=account&account=<urn>&start&count`, and the users sub-resource
-//! `POST /rest/dmpSegments/{id}/users` (BATCH_CREATE of `{action: ADD|REMOVE, userIds: [{idType, idValue}]}`).
+//! `GET /rest/dmpSegments?q=account&account=<urn>&start&count`, the users sub-resource
+//! `POST /rest/dmpSegments/{id}/users` (BATCH_CREATE of `{action: ADD|REMOVE, userIds: [{idType, idValue}]}`) and,
+//! for company segments (type COMPANY…), the companies sub-resource `POST /rest/dmpSegments/{id}/companies`
+//! (BATCH_CREATE of `{action, companyName?, companyWebsiteDomain?}`: the two fields the segment-companies page
+//! shows; at least one of them, reading "more information, better match rate" as "something to match on").
 //! GET, PARTIAL_UPDATE and DELETE of one segment are the generic ones of `ads`.
 
 use serde_json::{json, Value};
@@ -87,8 +90,16 @@ fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `POST /rest/dmpSegments/{id}/users` with X-RestLi-Method: BATCH_CREATE.
-pub fn users(c: &Call, st: &mut State, raw: &str) -> Handled {
+/// Whether a segment holds companies (type COMPANY, COMPANY_LIST_UPLOAD, COMPANY_STREAMING).
+fn is_company_segment(fields: &serde_json::Map<String, Value>) -> bool {
+    fields
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("COMPANY"))
+}
+
+/// The live segment `raw` names, once it can take members (`what`: users or companies, of the right type).
+fn ready_segment(c: &Call, st: &mut State, raw: &str, companies: bool) -> Result<(u64, String), ApiError> {
     let kind = Kind::DmpSegment;
     let id = ads::parse_key(kind, raw)?;
     let key = restli::percent_decode(raw).unwrap_or_default();
@@ -99,16 +110,108 @@ pub fn users(c: &Call, st: &mut State, raw: &str) -> Handled {
         .cloned()
         .ok_or_else(|| ApiError::classic(404, format!("DmpSegment {key} does not exist")))?;
     c.account(st, &seg.account, true).map_err(|e| e.into_classic())?;
+    let what = if companies { "companies" } else { "users" };
+    if is_company_segment(&seg.fields) != companies {
+        return Err(ApiError::bad(format!(
+            "DmpSegment {key} is a {} segment: add its members at /dmpSegments/{key}/{}",
+            if companies { "user" } else { "company" },
+            if companies { "users" } else { "companies" },
+        )));
+    }
     let wait = c.cfg.segment_user_wait.as_millis() as i64;
     if c.now - seg.created_ms < wait {
         return Err(ApiError::classic(
             404,
             format!(
-                "DmpSegment {key} is not available yet: wait {} ms after creating a segment before adding users",
+                "DmpSegment {key} is not available yet: wait {} ms after creating a segment before adding {what}",
                 wait
             ),
         ));
     }
+    Ok((id, key))
+}
+
+/// `POST /rest/dmpSegments/{id}/companies` with X-RestLi-Method: BATCH_CREATE.
+pub fn companies(c: &Call, st: &mut State, raw: &str) -> Handled {
+    let (id, _key) = ready_segment(c, st, raw, true)?;
+    let body = c.json()?;
+    let Some(elements) = body.get("elements").and_then(Value::as_array) else {
+        return Err(ApiError::bad(
+            "The body is {\"elements\": [{\"action\": \"ADD\"|\"REMOVE\", \"companyName\", \"companyWebsiteDomain\"}]}",
+        ));
+    };
+    if elements.len() > MAX_USER_ELEMENTS {
+        return Err(ApiError::bad(format!(
+            "Too many elements: at most {MAX_USER_ELEMENTS} per request"
+        )));
+    }
+    let mut out = Vec::new();
+    let (mut adds, mut removes) = (Vec::new(), Vec::new());
+    for (i, el) in elements.iter().enumerate() {
+        let problem = (|| -> Result<(bool, String), String> {
+            let add = match el.get("action").and_then(Value::as_str) {
+                Some("ADD") => true,
+                Some("REMOVE") => false,
+                other => return Err(format!("elements[{i}].action must be ADD or REMOVE, not {other:?}")),
+            };
+            if let Some(k) = el.as_object().and_then(|o| {
+                o.keys()
+                    .find(|k| !matches!(k.as_str(), "action" | "companyName" | "companyWebsiteDomain"))
+            }) {
+                return Err(format!("elements[{i}].{k} is not a field of a segment company"));
+            }
+            let name = el.get("companyName").and_then(Value::as_str).unwrap_or("").trim();
+            let domain = el
+                .get("companyWebsiteDomain")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim();
+            if name.is_empty() && domain.is_empty() {
+                return Err(format!(
+                    "elements[{i}] names no company: give companyName or companyWebsiteDomain"
+                ));
+            }
+            if domain.contains(char::is_whitespace) || domain.contains('/') && !domain.starts_with("http") {
+                return Err(format!("elements[{i}].companyWebsiteDomain is not a domain"));
+            }
+            Ok((add, format!("{name}\t{domain}")))
+        })();
+        match problem {
+            Ok((add, m)) => {
+                if add {
+                    adds.push(m);
+                } else {
+                    removes.push(m);
+                }
+                out.push(json!({"status": 201}));
+            }
+            Err(msg) => {
+                let e = ApiError::bad(msg);
+                out.push(json!({"status": 400, "error": e.body()}));
+            }
+        }
+    }
+    if let Some(s) = st.entities.get_mut(&id) {
+        let mut prev = s.clone();
+        prev.prev = None;
+        let inputs = (adds.len() + removes.len()) as u64;
+        for m in adds {
+            s.members.insert(m);
+        }
+        for m in removes {
+            s.members.remove(&m);
+        }
+        s.input_count += inputs;
+        s.modified_ms = c.now;
+        s.prev = Some(Box::new(prev));
+    }
+    let n = elements.len() as u64;
+    Ok(Reply::json(json!({ "elements": out })).ops(n))
+}
+
+/// `POST /rest/dmpSegments/{id}/users` with X-RestLi-Method: BATCH_CREATE.
+pub fn users(c: &Call, st: &mut State, raw: &str) -> Handled {
+    let (id, _key) = ready_segment(c, st, raw, false)?;
     let body = c.json()?;
     let Some(elements) = body.get("elements").and_then(Value::as_array) else {
         return Err(ApiError::bad(

@@ -10,8 +10,9 @@
 //!   CREATE (201, empty body, `x-restli-id`), BATCH_CREATE, GET, BATCH_GET (`ids=List(…)`), FINDER (`q=search`;
 //!   creatives `q=criteria`), PARTIAL_UPDATE (POST `{"patch":{"$set","$delete"}}` → 204), BATCH_PARTIAL_UPDATE,
 //!   DELETE (DRAFT only);
-//! - `/rest/dmpSegments[/{id}]` (CREATE, GET, `q=account` with start/count, PARTIAL_UPDATE, DELETE) and
-//!   `POST /rest/dmpSegments/{id}/users` (BATCH_CREATE of ADD/REMOVE);
+//! - `/rest/dmpSegments[/{id}]` (CREATE, GET, `q=account` with start/count, PARTIAL_UPDATE, DELETE),
+//!   `POST /rest/dmpSegments/{id}/users` and, for company segments, `POST /rest/dmpSegments/{id}/companies`
+//!   (BATCH_CREATE of ADD/REMOVE);
 //! - `GET /rest/adAnalytics?q=analytics&pivot=…&timeGranularity=…&dateRange=(…)&<facet>=List(…)&fields=…`;
 //! - `GET /oauth/v2/authorization`, `POST /oauth/v2/accessToken`, `POST /oauth/v2/introspectToken`.
 //!
@@ -676,13 +677,14 @@ async fn rest_call(
     };
     let header_method = header_str(&parts.headers, "X-RestLi-Method");
     let is_users = segs.first().map(String::as_str) == Some("dmpSegments") && segs.len() == 3;
+    let sub = segs.get(2).map(String::as_str).unwrap_or("users");
     let rmethod = if is_users {
         match (&method, header_method.as_deref()) {
             (&Method::POST, Some(m)) if m.eq_ignore_ascii_case("BATCH_CREATE") => RMethod::BatchCreate,
             (&Method::POST, _) => {
-                return err(ApiError::bad(
-                    "Missing the header X-RestLi-Method: BATCH_CREATE (required to add or remove segment users).",
-                ))
+                return err(ApiError::bad(format!(
+                    "Missing the header X-RestLi-Method: BATCH_CREATE (required to add or remove segment {sub})."
+                )))
             }
             _ => {
                 return err(ApiError::classic(
@@ -759,7 +761,7 @@ fn known_path(segs: &[String]) -> bool {
     match s.as_slice() {
         ["adAccounts"] | ["adAccounts", _] | ["dmpSegments"] | ["dmpSegments", _] | ["adAnalytics"] => true,
         ["adAccounts", _, c] | ["adAccounts", _, c, _] => coll(c),
-        ["dmpSegments", _, "users"] => true,
+        ["dmpSegments", _, "users"] | ["dmpSegments", _, "companies"] => true,
         _ => false,
     }
 }
@@ -788,6 +790,7 @@ fn dispatch(c: &Call, st: &mut State, segs: &[String]) -> Handled {
         ["dmpSegments"] => dmp::collection(c, st),
         ["dmpSegments", key] => ads::entity(c, st, Kind::DmpSegment, None, key),
         ["dmpSegments", key, "users"] => dmp::users(c, st, key),
+        ["dmpSegments", key, "companies"] => dmp::companies(c, st, key),
         ["adAnalytics"] => analytics::analytics(c, st),
         _ => Err(not_found_resource()),
     }
