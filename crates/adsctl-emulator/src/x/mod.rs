@@ -1,0 +1,1986 @@
+//! The X (Twitter) Ads API v12 emulator.
+//!
+//! Written from `../shared/reference/x-ads` (WIRE-NOTES.md, resources.json); it shares no code with adsctl's
+//! connectors. The rules it enforces, with their errors and tests, are the "X Ads API v12" section of
+//! `docs/wire-rules.md`.
+//!
+//! API routes (all under `/12/`, the version being the first path segment):
+//! - `GET /12/accounts` (account_ids, q, paging), `GET|PUT /12/accounts/{a}` (PUT: name, industry_type),
+//!   `GET /12/accounts/{a}/authenticated_user_access`;
+//! - `GET /12/accounts/{a}/funding_instruments[/{id}]` (read-only);
+//! - `GET|POST /12/accounts/{a}/campaigns`, `GET|PUT|DELETE /12/accounts/{a}/campaigns/{id}`;
+//! - `GET|POST /12/accounts/{a}/line_items`, `GET|PUT|DELETE /12/accounts/{a}/line_items/{id}`;
+//! - `POST /12/batch/accounts/{a}/campaigns` and `…/line_items` (JSON bodies, ≤40 items, all-or-nothing).
+//!
+//! Every request is verified as OAuth 1.0a HMAC-SHA1 ([`oauth`]); single-entity POST/PUT take their parameters in
+//! the query string (a form body is also collected and signed); JSON bodies are not signed. Every response
+//! carries `x-current-api-version: 12`.
+//!
+//! Readings chosen where the pack is unverified or silent (each is a row or note in docs/wire-rules.md):
+//! - Base URL of the signature: `http://` + the `Host` header as received (lower-cased, `:80` dropped) + the path;
+//!   the emulator serves plain HTTP, so a client signs the URL it actually calls.
+//! - oauth_timestamp must be within ±300 s of the emulator's clock (seed `x.timestamp_window_secs`); a nonce is
+//!   refused when the same consumer used it within that window. oauth_signature_method must be HMAC-SHA1 and
+//!   oauth_version, when sent, 1.0. Every failure is 401 UNAUTHORIZED_ACCESS with the pack's error envelope.
+//! - Every known token reaches every account with the role ACCOUNT_ADMIN; an account that is not in the store is
+//!   403 ACCOUNT_NOT_FOUND (accounts are never created on first use: production has no account create).
+//! - A path id that is not base-36 is 404 like an unknown one; a base-36 parameter that is not base-36 (or a
+//!   funding instrument / campaign the account does not hold) is 400 INVALID_PARAMETER naming the parameter.
+//! - daily_budget_amount_local_micro is required on campaigns unless the funding instrument is an
+//!   INSERTION_ORDER ("required for most instrument types"); money must be a positive integer.
+//! - Active campaigns = ACTIVE or PAUSED and not deleted (DRAFT does not count); the default cap is 200
+//!   (`x.max_active_campaigns`). Active line items (ACTIVE/PAUSED, not deleted) ≤256 per account; line items per
+//!   campaign (not deleted) ≤100. Over any: 400 TOO_MANY_CAMPAIGNS / TOO_MANY_LINE_ITEMS.
+//! - A line item whose objective or product_type differs from its campaign's other line items: 400
+//!   INVALID_PARAMETER on that parameter. end_time must be after start_time (400 INVALID_PARAMETER, end_time).
+//! - PUT refuses parameters the update table does not list (campaign_id, objective, product_type, placements,
+//!   funding_instrument_id…) with 400 INVALID_PARAMETER; an empty value clears an optional field (null) and is
+//!   refused for name. Unknown parameters are ignored on every endpoint.
+//! - Cursors are opaque strings (`c` + base-36 offset); an unreadable one is 400 INVALID_PARAMETER. Lists are in
+//!   creation order. with_total_count with cursor → 400 EXCLUSIVE_PARAMETERS.
+//! - Batch: more items than the kind's maximum (or a body that is not a JSON array of operations) → 400 with
+//!   `errors` (INVALID_PARAMETER); item failures → 400 with `operation_errors`, one array per input item (empty
+//!   for the items that were fine), and nothing is applied.
+//! - bid_strategy defaults to AUTO; goal and pay_by are null unless sent (the pack gives no per-objective table).
+//! - Faults: a server error is 503 SERVICE_UNAVAILABLE with `retry-after: 1`; a rate-limit fault is 429
+//!   TOO_MANY_REQUESTS with `x-rate-limit-remaining: 0` and a reset one second ahead. Read lag is not emulated.
+//!
+//! Admin routes (JSON; not counted, never faulted), under `/_emulator/x/`:
+//! - `POST accounts` `{"id"?, "name"?, "timezone"?, "currency"?, "funding_instrument_id"?,
+//!   "funding_instrument_type"?}` → `{"id", "funding_instrument_id"}`;
+//! - `POST objects` `{"kind": "campaign"|"line_item"|"funding_instrument", "account", "fields": {…}, "count"?}` →
+//!   `{"ids": [...]}`: objects made by another client (no validation);
+//! - `GET objects/{id}` → the object as the API renders it plus `_emulator` (`kind`, `deleted`, `foreign`);
+//! - `POST clock` `{"advance_secs": N}`;
+//! - `POST config` `{"timestamp_window_secs", "max_active_campaigns", "account_reads_per_15_min",
+//!   "writes_per_minute"}` (a limit of 0 switches it off);
+//! - `GET store` → the whole state.
+
+pub mod oauth;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json as AxumJson, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::config::{EmulatorConfig, XAccountSeed};
+use crate::counters::{EndpointLabel, OperationCount};
+use crate::platform::{defaults, FaultKind, PlatformEmulator};
+
+/// The one API version served (the first path segment).
+pub const API_VERSION: &str = "12";
+pub const MAX_COUNT: usize = 1000;
+pub const DEFAULT_COUNT: usize = 200;
+pub const MAX_IDS: usize = 200;
+pub const MAX_BATCH_CAMPAIGNS: usize = 40;
+pub const MAX_BATCH_LINE_ITEMS: usize = 40;
+pub const MAX_LINE_ITEMS_PER_CAMPAIGN: usize = 100;
+pub const MAX_ACTIVE_LINE_ITEMS: usize = 256;
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+const OBJECTIVES: &[&str] = &[
+    "APP_ENGAGEMENTS",
+    "APP_INSTALLS",
+    "REACH",
+    "FOLLOWERS",
+    "ENGAGEMENTS",
+    "VIDEO_VIEWS",
+    "PREROLL_VIEWS",
+    "WEBSITE_CLICKS",
+];
+const PLACEMENTS: &[&str] = &[
+    "ALL_ON_TWITTER",
+    "PUBLISHER_NETWORK",
+    "TAP_BANNER",
+    "TAP_FULL",
+    "TAP_FULL_LANDSCAPE",
+    "TAP_NATIVE",
+    "TAP_MRECT",
+    "TWITTER_PROFILE",
+    "TWITTER_REPLIES",
+    "TWITTER_SEARCH",
+    "TWITTER_TIMELINE",
+];
+const PRODUCT_TYPES: &[&str] = &["MEDIA", "PROMOTED_ACCOUNT", "PROMOTED_TWEETS"];
+const GOALS: &[&str] = &[
+    "APP_CLICKS",
+    "APP_INSTALLS",
+    "APP_PURCHASES",
+    "ENGAGEMENT",
+    "FOLLOWERS",
+    "LINK_CLICKS",
+    "MAX_REACH",
+    "PREROLL",
+    "PREROLL_STARTS",
+    "REACH_WITH_ENGAGEMENT",
+    "SITE_VISITS",
+    "VIDEO_VIEW",
+    "VIEW_3S_100PCT",
+    "VIEW_6S",
+    "VIEW_15S",
+    "WEBSITE_CONVERSIONS",
+];
+const INDUSTRY_TYPES: &[&str] = &[
+    "AGENCY",
+    "BUSINESS_TO_BUSINESS",
+    "ONLINE_SERVICES",
+    "EDUCATION",
+    "FINANCIAL",
+    "HEALTH",
+    "GOVERNMENT",
+    "MEDIA",
+    "MOBILE",
+    "RESTAURANT",
+    "RETAIL",
+    "TECHNOLOGY",
+    "TRAVEL",
+    "OTHER",
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration and state
+
+/// Settings of the X emulator (from the core config and the `x:` seed section; changeable by the admin API).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct XConfig {
+    pub consumers: BTreeMap<String, String>,
+    pub tokens: BTreeMap<String, String>,
+    pub seed_accounts: Vec<XAccountSeed>,
+    pub timestamp_window_secs: i64,
+    pub max_active_campaigns: usize,
+    pub account_reads_per_15_min: Option<u32>,
+    pub writes_per_minute: Option<u32>,
+}
+
+impl Default for XConfig {
+    fn default() -> Self {
+        XConfig::from_core(&EmulatorConfig::default())
+    }
+}
+
+impl XConfig {
+    pub fn from_core(c: &EmulatorConfig) -> Self {
+        let s = &c.seed.x;
+        let mut consumers = BTreeMap::new();
+        consumers.insert(
+            defaults::X_CONSUMER_KEY.to_string(),
+            defaults::X_CONSUMER_SECRET.to_string(),
+        );
+        for k in &s.consumers {
+            consumers.insert(k.consumer_key.clone(), k.consumer_secret.clone());
+        }
+        let mut tokens = BTreeMap::new();
+        tokens.insert(
+            defaults::X_ACCESS_TOKEN.to_string(),
+            defaults::X_TOKEN_SECRET.to_string(),
+        );
+        for t in &s.tokens {
+            tokens.insert(t.access_token.clone(), t.token_secret.clone());
+        }
+        let mut seed_accounts = vec![XAccountSeed {
+            id: defaults::X_ACCOUNT_ID.to_string(),
+            name: Some("Emulator X account".to_string()),
+            timezone: defaults::X_ACCOUNT_TIMEZONE.to_string(),
+            currency: defaults::X_CURRENCY.to_string(),
+            funding_instrument_id: Some(defaults::X_FUNDING_INSTRUMENT_ID.to_string()),
+            funding_instrument_type: Some("CREDIT_CARD".to_string()),
+        }];
+        seed_accounts.extend(s.accounts.iter().cloned());
+        XConfig {
+            consumers,
+            tokens,
+            seed_accounts,
+            timestamp_window_secs: s.timestamp_window_secs.unwrap_or(300),
+            max_active_campaigns: s.max_active_campaigns.unwrap_or(200),
+            account_reads_per_15_min: c.rate_limits.x.account_reads_per_15_min,
+            writes_per_minute: c.rate_limits.x.writes_per_minute,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    FundingInstrument,
+    Campaign,
+    LineItem,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "funding_instrument" | "funding_instruments" => Some(Kind::FundingInstrument),
+            "campaign" | "campaigns" => Some(Kind::Campaign),
+            "line_item" | "line_items" => Some(Kind::LineItem),
+            _ => None,
+        }
+    }
+    fn not_found(self) -> &'static str {
+        match self {
+            Kind::FundingInstrument => "FUNDING_INSTRUMENT_NOT_FOUND",
+            Kind::Campaign => "CAMPAIGN_NOT_FOUND",
+            Kind::LineItem => "LINE_ITEM_NOT_FOUND",
+        }
+    }
+    fn id_param(self) -> &'static str {
+        match self {
+            Kind::FundingInstrument => "funding_instrument_id",
+            Kind::Campaign => "campaign_id",
+            Kind::LineItem => "line_item_id",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub industry_type: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Obj {
+    pub id: String,
+    pub kind: Kind,
+    pub account: String,
+    /// The writable fields as the API renders them (null = unset).
+    pub fields: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted: bool,
+    /// Made through the admin API (by "another client").
+    pub foreign: bool,
+    /// Creation order.
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub accounts: BTreeMap<String, Account>,
+    pub objects: BTreeMap<String, Obj>,
+    pub next_id: u64,
+    pub clock_offset_secs: i64,
+    /// (consumer key, nonce) → timestamp seen.
+    #[serde(skip)]
+    pub nonces: HashMap<(String, String), i64>,
+    /// (category, account, endpoint) → (window start, calls).
+    #[serde(skip)]
+    pub windows: HashMap<(String, String, String), (i64, u32)>,
+}
+
+impl State {
+    fn now(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        wall + self.clock_offset_secs
+    }
+    /// A fresh base-36 id (five or more characters, like the pack's "8wku2").
+    fn new_id(&mut self) -> String {
+        loop {
+            self.next_id += 1;
+            let id = to_base36(13_000_000 + self.next_id * 7919);
+            if !self.objects.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+pub fn to_base36(mut n: u64) -> String {
+    const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(D[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+pub fn is_base36(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+fn iso(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn insert_account(st: &mut State, seed: &XAccountSeed, now: i64) -> String {
+    let fi = seed
+        .funding_instrument_id
+        .clone()
+        .unwrap_or_else(|| format!("f{}", &seed.id[..seed.id.len().min(8)]));
+    st.accounts.insert(
+        seed.id.clone(),
+        Account {
+            id: seed.id.clone(),
+            name: seed.name.clone().unwrap_or_else(|| format!("Account {}", seed.id)),
+            timezone: seed.timezone.clone(),
+            industry_type: None,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    let mut fields = Map::new();
+    fields.insert(
+        "type".into(),
+        json!(seed
+            .funding_instrument_type
+            .clone()
+            .unwrap_or_else(|| "CREDIT_CARD".into())),
+    );
+    fields.insert("currency".into(), json!(seed.currency));
+    fields.insert("description".into(), json!("Emulator funding instrument"));
+    fields.insert("entity_status".into(), json!("ACTIVE"));
+    fields.insert("start_time".into(), json!(iso(now - 86_400 * 30)));
+    fields.insert("end_time".into(), Value::Null);
+    fields.insert("credit_limit_local_micro".into(), json!(1_000_000_000_000i64));
+    fields.insert("funded_amount_local_micro".into(), Value::Null);
+    fields.insert("io_header".into(), Value::Null);
+    let seq = st.next_id;
+    st.objects.insert(
+        fi.clone(),
+        Obj {
+            id: fi.clone(),
+            kind: Kind::FundingInstrument,
+            account: seed.id.clone(),
+            fields,
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            foreign: true,
+            seq,
+        },
+    );
+    fi
+}
+
+fn fresh_state(cfg: &XConfig) -> State {
+    let mut st = State::default();
+    let now = st.now();
+    for a in &cfg.seed_accounts {
+        insert_account(&mut st, a, now);
+    }
+    st
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors and replies
+
+/// One API error: HTTP status, CAPS_CASE code, message, the parameter it concerns.
+#[derive(Clone, Debug)]
+pub struct XErr {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub parameter: Option<String>,
+}
+
+impl XErr {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        XErr {
+            status,
+            code,
+            message: message.into(),
+            parameter: None,
+        }
+    }
+    fn param(mut self, p: &str) -> Self {
+        self.parameter = Some(p.to_string());
+        self
+    }
+    fn json(&self) -> Value {
+        let mut e = json!({"code": self.code, "message": self.message});
+        if let Some(p) = &self.parameter {
+            e["parameter"] = json!(p);
+        }
+        e
+    }
+}
+
+fn invalid(p: &str, msg: impl Into<String>) -> XErr {
+    XErr::new(400, "INVALID_PARAMETER", msg).param(p)
+}
+fn missing(p: &str) -> XErr {
+    XErr::new(400, "MISSING_PARAMETER", format!("{p} is required")).param(p)
+}
+fn unauthorized(msg: &str) -> XErr {
+    XErr::new(
+        401,
+        "UNAUTHORIZED_ACCESS",
+        format!("This request is not properly authenticated: {msg}"),
+    )
+}
+fn account_not_found(a: &str) -> XErr {
+    XErr::new(
+        403,
+        "ACCOUNT_NOT_FOUND",
+        format!("User is not authorized to use account {a}"),
+    )
+}
+fn route_not_found() -> XErr {
+    XErr::new(404, "ROUTE_NOT_FOUND", "The requested resource could not be found")
+}
+
+/// The request parameters (decoded query + form body, or a batch item's params), first value wins.
+#[derive(Clone, Debug, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+    fn required(&self, k: &str) -> Result<&str, XErr> {
+        match self.get(k) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(missing(k)),
+        }
+    }
+    fn boolean(&self, k: &str) -> Result<Option<bool>, XErr> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(v) => Err(invalid(k, format!("Expected Boolean, got \"{v}\" for {k}"))),
+        }
+    }
+    fn enumerated(&self, k: &str, allowed: &[&str]) -> Result<Option<String>, XErr> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+            Some(v) => Err(invalid(
+                k,
+                format!("Expected enum value in [{}], got \"{v}\" for {k}", allowed.join(", ")),
+            )),
+        }
+    }
+    /// A positive int64 in micros.
+    fn micros(&self, k: &str) -> Result<Option<i64>, XErr> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(invalid(k, format!("Expected Long greater than 0, got \"{v}\" for {k}"))),
+            },
+        }
+    }
+    fn text(&self, k: &str, max: usize) -> Result<Option<String>, XErr> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(v) if v.chars().count() > max => Err(invalid(
+                k,
+                format!("{k} must be at most {max} characters, got {}", v.chars().count()),
+            )),
+            Some(v) => Ok(Some(v.to_string())),
+        }
+    }
+    fn time(&self, k: &str) -> Result<Option<i64>, XErr> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(v) => match chrono::DateTime::parse_from_rfc3339(v) {
+                Ok(t) => Ok(Some(t.timestamp())),
+                Err(_) => Err(XErr {
+                    status: 400,
+                    code: "INVALID_PARAMETER",
+                    message: format!("Expected time, got \"{v}\" for {k}"),
+                    parameter: Some(k.to_string()),
+                }),
+            },
+        }
+    }
+    /// A comma list of base-36 ids, at most 200.
+    fn ids(&self, k: &str) -> Result<Option<Vec<String>>, XErr> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) => {
+                let ids: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
+                if ids.len() > MAX_IDS {
+                    return Err(invalid(
+                        k,
+                        format!("{k} accepts at most {MAX_IDS} ids, got {}", ids.len()),
+                    ));
+                }
+                if let Some(bad) = ids.iter().find(|i| !is_base36(i)) {
+                    return Err(invalid(k, format!("Invalid id \"{bad}\" for {k}")));
+                }
+                Ok(Some(ids))
+            }
+        }
+    }
+    /// The echo of `request.params`, re-typed (ids lists as arrays, numbers as numbers, booleans as booleans).
+    fn echo(&self, path: &[(&str, &str)]) -> Value {
+        let mut m = Map::new();
+        for (k, v) in path {
+            m.insert(k.to_string(), json!(v));
+        }
+        for (k, v) in &self.0 {
+            if k.starts_with("oauth_") || m.contains_key(k) {
+                continue;
+            }
+            let val = if k.ends_with("_ids") || k == "placements" {
+                json!(v.split(',').collect::<Vec<_>>())
+            } else if v == "true" || v == "false" {
+                json!(v == "true")
+            } else if (k.ends_with("_local_micro") || k == "count" || k == "frequency_cap" || k == "duration_in_days")
+                && v.parse::<i64>().is_ok()
+            {
+                json!(v.parse::<i64>().unwrap_or(0))
+            } else {
+                json!(v)
+            };
+            m.insert(k.clone(), val);
+        }
+        json!({ "params": m })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The emulator
+
+pub struct Inner {
+    cfg: RwLock<XConfig>,
+    state: Mutex<State>,
+}
+
+impl Inner {
+    pub fn config(&self) -> XConfig {
+        match self.cfg.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+/// The X Ads platform emulator. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct XEmulator {
+    inner: Arc<Inner>,
+}
+
+impl Default for XEmulator {
+    fn default() -> Self {
+        Self::with_config(XConfig::default())
+    }
+}
+
+impl XEmulator {
+    pub fn new(config: &EmulatorConfig) -> Self {
+        Self::with_config(XConfig::from_core(config))
+    }
+    pub fn with_config(cfg: XConfig) -> Self {
+        let state = fresh_state(&cfg);
+        XEmulator {
+            inner: Arc::new(Inner {
+                cfg: RwLock::new(cfg),
+                state: Mutex::new(state),
+            }),
+        }
+    }
+    pub fn config(&self) -> XConfig {
+        self.inner.config()
+    }
+    pub fn configure(&self, f: impl FnOnce(&mut XConfig)) {
+        match self.inner.cfg.write() {
+            Ok(mut c) => f(&mut c),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+}
+
+fn with_headers(mut r: Response, headers: &[(String, String)]) -> Response {
+    r.headers_mut()
+        .insert("x-current-api-version", HeaderValue::from_static(API_VERSION));
+    for (k, v) in headers {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            r.headers_mut().insert(n, v);
+        }
+    }
+    r
+}
+
+fn error_response(errs: &[XErr], request: Value, headers: &[(String, String)]) -> Response {
+    let status = StatusCode::from_u16(errs.first().map_or(500, |e| e.status)).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({"errors": errs.iter().map(XErr::json).collect::<Vec<_>>(), "request": request});
+    with_headers((status, AxumJson(body)).into_response(), headers)
+}
+
+/// What a handler returns: the body, HTTP status, operations carried.
+struct Reply {
+    status: u16,
+    body: Value,
+    ops: u64,
+}
+
+async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                &[XErr::new(400, "INVALID_PARAMETER", "request body too large")],
+                json!({"params": {}}),
+                &[],
+            )
+        }
+    };
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or("");
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        params.extend(form);
+    }
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| oauth::pct_decode(s).unwrap_or_else(|| s.to_string()))
+        .collect();
+    let (template, account) = template_of(&method, &segs);
+    let label = format!("{method} {template}");
+    let cfg = inner.config();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let auth = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let params = Params(params);
+    let echo_empty = json!({"params": {}});
+    let mut resp = {
+        let mut st = inner.lock();
+        let now = st.now();
+        match verify(
+            &cfg,
+            &mut st,
+            now,
+            method.as_str(),
+            &oauth::base_url("http", host, &path),
+            &params.0,
+            auth,
+        ) {
+            Err(e) => error_response(&[e], echo_empty, &[]),
+            Ok(()) => {
+                let mut headers = Vec::new();
+                match rate_limit(&cfg, &mut st, now, &method, account.as_deref(), &template, &mut headers) {
+                    Err(e) => error_response(&[e], echo_empty, &headers),
+                    Ok(()) => match route(&cfg, &mut st, now, &method, &segs, &params, &body) {
+                        Ok(r) => {
+                            let mut resp = with_headers(
+                                (
+                                    StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+                                    AxumJson(r.body),
+                                )
+                                    .into_response(),
+                                &headers,
+                            );
+                            resp.extensions_mut().insert(OperationCount(r.ops));
+                            resp
+                        }
+                        Err((errs, request)) => error_response(&errs, request, &headers),
+                    },
+                }
+            }
+        }
+    };
+    resp.extensions_mut().insert(EndpointLabel(label));
+    resp
+}
+
+/// The endpoint template (for counters and rate-limit buckets) and the account id of a path.
+fn template_of(method: &Method, segs: &[String]) -> (String, Option<String>) {
+    let _ = method;
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let t = match s.as_slice() {
+        ["12", "accounts"] => "/12/accounts".to_string(),
+        ["12", "accounts", _] => "/12/accounts/{account_id}".to_string(),
+        ["12", "accounts", _, kind] => format!("/12/accounts/{{account_id}}/{kind}"),
+        ["12", "accounts", _, kind, _] => format!("/12/accounts/{{account_id}}/{kind}/{{id}}"),
+        ["12", "batch", "accounts", _, kind] => format!("/12/batch/accounts/{{account_id}}/{kind}"),
+        _ => format!("/{}", s.join("/")),
+    };
+    let account = match s.as_slice() {
+        ["12", "accounts", a, ..] | ["12", "batch", "accounts", a, ..] => Some(a.to_string()),
+        _ => None,
+    };
+    (t, account)
+}
+
+/// OAuth 1.0a verification of one request.
+fn verify(
+    cfg: &XConfig,
+    st: &mut State,
+    now: i64,
+    method: &str,
+    base_url: &str,
+    query_and_form: &[(String, String)],
+    header_value: &str,
+) -> Result<(), XErr> {
+    let Some(pairs) = oauth::parse_header(header_value) else {
+        return Err(unauthorized("missing or malformed OAuth Authorization header"));
+    };
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let consumer = get("oauth_consumer_key").ok_or_else(|| unauthorized("oauth_consumer_key missing"))?;
+    let token = get("oauth_token").ok_or_else(|| unauthorized("oauth_token missing"))?;
+    let sig = get("oauth_signature").ok_or_else(|| unauthorized("oauth_signature missing"))?;
+    let nonce = get("oauth_nonce")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| unauthorized("oauth_nonce missing"))?;
+    let ts = get("oauth_timestamp").ok_or_else(|| unauthorized("oauth_timestamp missing"))?;
+    if get("oauth_signature_method").as_deref() != Some("HMAC-SHA1") {
+        return Err(unauthorized("oauth_signature_method must be HMAC-SHA1"));
+    }
+    if let Some(v) = get("oauth_version") {
+        if v != "1.0" {
+            return Err(unauthorized("oauth_version must be 1.0"));
+        }
+    }
+    let Some(consumer_secret) = cfg.consumers.get(&consumer) else {
+        return Err(unauthorized("unknown consumer key"));
+    };
+    let Some(token_secret) = cfg.tokens.get(&token) else {
+        return Err(unauthorized("invalid or expired token"));
+    };
+    let ts: i64 = ts
+        .parse()
+        .map_err(|_| unauthorized("oauth_timestamp is not a number"))?;
+    if (now - ts).abs() > cfg.timestamp_window_secs {
+        return Err(unauthorized("timestamp out of bounds"));
+    }
+    let mut params: Vec<(String, String)> = query_and_form.to_vec();
+    params.extend(
+        pairs
+            .iter()
+            .filter(|(k, _)| k.starts_with("oauth_") && k != "oauth_signature")
+            .cloned(),
+    );
+    let want = oauth::signature(method, base_url, &params, consumer_secret, token_secret);
+    if want != sig {
+        return Err(unauthorized("signature does not match"));
+    }
+    let window = cfg.timestamp_window_secs;
+    st.nonces.retain(|_, seen| (now - *seen).abs() <= window);
+    if st.nonces.contains_key(&(consumer.clone(), nonce.clone())) {
+        return Err(unauthorized("nonce already used"));
+    }
+    st.nonces.insert((consumer, nonce), ts);
+    Ok(())
+}
+
+/// Account-level read limits (per endpoint, 15 minutes) and write limits (per account, one minute).
+fn rate_limit(
+    cfg: &XConfig,
+    st: &mut State,
+    now: i64,
+    method: &Method,
+    account: Option<&str>,
+    template: &str,
+    headers: &mut Vec<(String, String)>,
+) -> Result<(), XErr> {
+    let Some(account) = account else { return Ok(()) };
+    let (limit, window, prefix, key) = if method == Method::GET {
+        match cfg.account_reads_per_15_min {
+            Some(l) => (l, 900, "x-account-rate-limit", format!("read {template}")),
+            None => return Ok(()),
+        }
+    } else {
+        match cfg.writes_per_minute {
+            Some(l) => (l, 60, "x-rate-limit", "write".to_string()),
+            None => return Ok(()),
+        }
+    };
+    let start = now - now.rem_euclid(window);
+    let e = st
+        .windows
+        .entry((key, account.to_string(), String::new()))
+        .or_insert((start, 0));
+    if e.0 != start {
+        *e = (start, 0);
+    }
+    let over = e.1 >= limit;
+    if !over {
+        e.1 += 1;
+    }
+    headers.push((format!("{prefix}-limit"), limit.to_string()));
+    headers.push((format!("{prefix}-remaining"), (limit - e.1).to_string()));
+    headers.push((format!("{prefix}-reset"), (start + window).to_string()));
+    if over {
+        return Err(XErr::new(429, "TOO_MANY_REQUESTS", "Rate limit exceeded"));
+    }
+    Ok(())
+}
+
+type Routed = Result<Reply, (Vec<XErr>, Value)>;
+
+fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[String], p: &Params, body: &[u8]) -> Routed {
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let one = |e: XErr, echo: Value| Err((vec![e], echo));
+    let not_allowed = || {
+        XErr::new(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "The requested method is not allowed on this resource",
+        )
+    };
+    match s.as_slice() {
+        ["12", "accounts"] => {
+            let echo = p.echo(&[]);
+            if method != Method::GET {
+                return one(not_allowed(), echo);
+            }
+            list_accounts(st, p).map_err(|e| (vec![e], echo))
+        }
+        ["12", "accounts", a, rest @ ..] => {
+            let echo = |extra: &[(&str, &str)]| {
+                let mut v = vec![("account_id", *a)];
+                v.extend_from_slice(extra);
+                p.echo(&v)
+            };
+            if !st.accounts.contains_key(*a) {
+                return one(account_not_found(a), echo(&[]));
+            }
+            match rest {
+                [] => match *method {
+                    Method::GET => Ok(Reply {
+                        status: 200,
+                        body: json!({"data": render_account(&st.accounts[*a]), "request": echo(&[])}),
+                        ops: 0,
+                    }),
+                    Method::PUT => update_account(st, now, a, p)
+                        .map(|d| Reply {
+                            status: 200,
+                            body: json!({"data": d, "request": echo(&[])}),
+                            ops: 1,
+                        })
+                        .map_err(|e| (vec![e], echo(&[]))),
+                    _ => one(not_allowed(), echo(&[])),
+                },
+                ["authenticated_user_access"] if method == Method::GET => Ok(Reply {
+                    status: 200,
+                    body: json!({"data": {"user_id": defaults::X_USER_ID, "permissions": ["ACCOUNT_ADMIN", "TWEET_COMPOSER"]}, "request": echo(&[])}),
+                    ops: 0,
+                }),
+                [kind] => {
+                    let Some(k) = Kind::parse(kind) else {
+                        return one(route_not_found(), echo(&[]));
+                    };
+                    match (method.clone(), k) {
+                        (Method::GET, _) => list(st, a, k, p).map_err(|e| (vec![e], echo(&[]))).map(|mut r| {
+                            r.body["request"] = echo(&[]);
+                            r
+                        }),
+                        (Method::POST, Kind::Campaign | Kind::LineItem) => create(cfg, st, now, a, k, p)
+                            .map_err(|e| (vec![e], echo(&[])))
+                            .map(|d| Reply {
+                                status: 201,
+                                body: json!({"data": d, "request": echo(&[])}),
+                                ops: 1,
+                            }),
+                        _ => one(not_allowed(), echo(&[])),
+                    }
+                }
+                [kind, id] => {
+                    let Some(k) = Kind::parse(kind) else {
+                        return one(route_not_found(), echo(&[]));
+                    };
+                    let e = echo(&[(k.id_param(), id)]);
+                    let r = match (method.clone(), k) {
+                        (Method::GET, _) => get_one(st, a, k, id, p).map(|d| (d, 0)),
+                        (Method::PUT, Kind::Campaign | Kind::LineItem) => update(st, now, a, k, id, p).map(|d| (d, 1)),
+                        (Method::DELETE, Kind::Campaign | Kind::LineItem) => delete(st, now, a, k, id).map(|d| (d, 1)),
+                        _ => Err(not_allowed()),
+                    };
+                    match r {
+                        Ok((d, ops)) => Ok(Reply {
+                            status: 200,
+                            body: json!({"data": d, "request": e}),
+                            ops,
+                        }),
+                        Err(err) => Err((vec![err], e)),
+                    }
+                }
+                _ => one(route_not_found(), echo(&[])),
+            }
+        }
+        ["12", "batch", "accounts", a, kind] => {
+            let echo = p.echo(&[("account_id", a)]);
+            if method != Method::POST {
+                return one(not_allowed(), echo);
+            }
+            if !st.accounts.contains_key(*a) {
+                return one(account_not_found(a), echo);
+            }
+            let (k, max) = match *kind {
+                "campaigns" => (Kind::Campaign, MAX_BATCH_CAMPAIGNS),
+                "line_items" => (Kind::LineItem, MAX_BATCH_LINE_ITEMS),
+                _ => return one(route_not_found(), echo),
+            };
+            batch(cfg, st, now, a, k, max, body)
+        }
+        _ => one(route_not_found(), json!({"params": {}})),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rendering
+
+fn render_account(a: &Account) -> Value {
+    json!({
+        "id": a.id, "name": a.name, "timezone": a.timezone, "timezone_switch_at": Value::Null,
+        "business_id": Value::Null, "business_name": Value::Null, "industry_type": a.industry_type,
+        "approval_status": "ACCEPTED", "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+        "deleted": false,
+    })
+}
+
+fn currency_of(st: &State, fi: Option<&Value>) -> Value {
+    fi.and_then(Value::as_str)
+        .and_then(|id| st.objects.get(id))
+        .and_then(|f| f.fields.get("currency").cloned())
+        .unwrap_or(Value::Null)
+}
+
+fn render(st: &State, o: &Obj) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(o.id));
+    for (k, v) in &o.fields {
+        m.insert(k.clone(), v.clone());
+    }
+    match o.kind {
+        Kind::FundingInstrument => {
+            m.insert("account_id".into(), json!(o.account));
+            m.insert("able_to_fund".into(), json!(!o.deleted));
+            m.insert(
+                "reasons_not_able_to_fund".into(),
+                if o.deleted { json!(["DELETED"]) } else { json!([]) },
+            );
+            m.insert("credit_remaining_local_micro".into(), Value::Null);
+        }
+        Kind::Campaign => {
+            let cur = currency_of(st, o.fields.get("funding_instrument_id"));
+            m.insert("currency".into(), cur);
+            let status = o
+                .fields
+                .get("entity_status")
+                .and_then(Value::as_str)
+                .unwrap_or("ACTIVE");
+            let servable = status == "ACTIVE" && !o.deleted;
+            m.insert("servable".into(), json!(servable));
+            m.insert(
+                "reasons_not_servable".into(),
+                if servable {
+                    json!([])
+                } else {
+                    json!([format!("{status}")])
+                },
+            );
+            m.insert(
+                "effective_status".into(),
+                json!(if servable { "RUNNING" } else { status }),
+            );
+            m.insert("duration_in_days".into(), Value::Null);
+            m.insert("frequency_cap".into(), Value::Null);
+        }
+        Kind::LineItem => {
+            let camp = o
+                .fields
+                .get("campaign_id")
+                .and_then(Value::as_str)
+                .and_then(|c| st.objects.get(c));
+            let fi = camp.and_then(|c| c.fields.get("funding_instrument_id"));
+            m.insert("currency".into(), currency_of(st, fi));
+            m.insert("funding_instrument_id".into(), fi.cloned().unwrap_or(Value::Null));
+            m.insert("creative_source".into(), json!("MANUAL"));
+            m.insert("target_cpa_local_micro".into(), Value::Null);
+            m.insert("automatic_tweet_promotion".into(), Value::Null);
+        }
+    }
+    m.insert("created_at".into(), json!(iso(o.created_at)));
+    m.insert("updated_at".into(), json!(iso(o.updated_at)));
+    m.insert("deleted".into(), json!(o.deleted));
+    Value::Object(m)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads
+
+struct Paging {
+    count: usize,
+    offset: usize,
+    total: bool,
+}
+
+fn paging(p: &Params) -> Result<Paging, XErr> {
+    let count = match p.get("count") {
+        None | Some("") => DEFAULT_COUNT,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
+            _ => {
+                return Err(invalid(
+                    "count",
+                    format!("Expected integer between 1 and {MAX_COUNT}, got \"{v}\" for count"),
+                ))
+            }
+        },
+    };
+    let offset = match p.get("cursor") {
+        None | Some("") => 0,
+        Some(c) => match c.strip_prefix('c').and_then(|n| u64::from_str_radix(n, 36).ok()) {
+            Some(n) => n as usize,
+            None => return Err(invalid("cursor", format!("Invalid cursor \"{c}\""))),
+        },
+    };
+    let total = p.boolean("with_total_count")?.unwrap_or(false);
+    if total && p.get("cursor").is_some_and(|c| !c.is_empty()) {
+        return Err(
+            XErr::new(400, "EXCLUSIVE_PARAMETERS", "with_total_count and cursor are exclusive")
+                .param("with_total_count"),
+        );
+    }
+    Ok(Paging { count, offset, total })
+}
+
+fn page(items: Vec<Value>, pg: &Paging) -> Reply {
+    let total = items.len();
+    let end = (pg.offset + pg.count).min(total);
+    let data: Vec<Value> = items.into_iter().skip(pg.offset).take(pg.count).collect();
+    let next = if end < total {
+        json!(format!("c{}", to_base36(end as u64)))
+    } else {
+        Value::Null
+    };
+    let mut body = json!({"data": data, "next_cursor": next, "request": {}});
+    if pg.total {
+        body["total_count"] = json!(total);
+    }
+    Reply {
+        status: 200,
+        body,
+        ops: 0,
+    }
+}
+
+fn list_accounts(st: &State, p: &Params) -> Result<Reply, XErr> {
+    let pg = paging(p)?;
+    let ids = p.ids("account_ids")?;
+    let q = p.get("q").map(str::to_lowercase);
+    let items = st
+        .accounts
+        .values()
+        .filter(|a| ids.as_ref().is_none_or(|ids| ids.contains(&a.id)))
+        .filter(|a| q.as_ref().is_none_or(|q| a.name.to_lowercase().contains(q)))
+        .map(render_account)
+        .collect();
+    let mut r = page(items, &pg);
+    r.body["request"] = p.echo(&[]);
+    Ok(r)
+}
+
+fn list(st: &State, account: &str, k: Kind, p: &Params) -> Result<Reply, XErr> {
+    let pg = paging(p)?;
+    let with_deleted = p.boolean("with_deleted")?.unwrap_or(false);
+    let with_draft = p.boolean("with_draft")?.unwrap_or(false);
+    let own_ids = p.ids(&format!("{}s", k.id_param()))?;
+    let campaign_ids = if k == Kind::LineItem {
+        p.ids("campaign_ids")?
+    } else {
+        None
+    };
+    let fi_ids = if k == Kind::FundingInstrument {
+        None
+    } else {
+        p.ids("funding_instrument_ids")?
+    };
+    let q = p.get("q").filter(|q| !q.is_empty()).map(str::to_lowercase);
+    let mut objs: Vec<&Obj> = st
+        .objects
+        .values()
+        .filter(|o| o.kind == k && o.account == account)
+        .filter(|o| with_deleted || !o.deleted)
+        .filter(|o| with_draft || o.fields.get("entity_status").and_then(Value::as_str) != Some("DRAFT"))
+        .filter(|o| own_ids.as_ref().is_none_or(|ids| ids.contains(&o.id)))
+        .filter(|o| {
+            campaign_ids.as_ref().is_none_or(|ids| {
+                o.fields
+                    .get("campaign_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| ids.iter().any(|i| i == c))
+            })
+        })
+        .filter(|o| {
+            q.as_ref().is_none_or(|q| {
+                o.fields
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.to_lowercase().contains(q))
+            })
+        })
+        .collect();
+    objs.sort_by_key(|o| o.seq);
+    let items: Vec<Value> = objs
+        .into_iter()
+        .map(|o| render(st, o))
+        .filter(|v| {
+            fi_ids.as_ref().is_none_or(|ids| {
+                v.get("funding_instrument_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| ids.iter().any(|i| i == f))
+            })
+        })
+        .collect();
+    Ok(page(items, &pg))
+}
+
+fn find<'a>(st: &'a State, account: &str, k: Kind, id: &str) -> Option<&'a Obj> {
+    st.objects
+        .get(id)
+        .filter(|o| o.kind == k && o.account == account && is_base36(id))
+}
+
+fn not_found(k: Kind, id: &str) -> XErr {
+    XErr::new(
+        404,
+        k.not_found(),
+        format!("{} {id} was not found", k.id_param().trim_end_matches("_id")),
+    )
+}
+
+fn get_one(st: &State, account: &str, k: Kind, id: &str, p: &Params) -> Result<Value, XErr> {
+    let with_deleted = p.boolean("with_deleted")?.unwrap_or(false);
+    match find(st, account, k, id) {
+        Some(o) if with_deleted || !o.deleted => Ok(render(st, o)),
+        _ => Err(not_found(k, id)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writes
+
+fn update_account(st: &mut State, now: i64, a: &str, p: &Params) -> Result<Value, XErr> {
+    let name = p.text("name", 255)?;
+    let industry = p.enumerated("industry_type", INDUSTRY_TYPES)?;
+    let acc = st.accounts.get_mut(a).ok_or_else(|| account_not_found(a))?;
+    if let Some(n) = name {
+        if n.is_empty() {
+            return Err(invalid("name", "name cannot be empty"));
+        }
+        acc.name = n;
+    }
+    if industry.is_some() {
+        acc.industry_type = industry;
+    }
+    acc.updated_at = now;
+    Ok(render_account(acc))
+}
+
+/// Base-36 id parameter naming an object of `k` in the account (not deleted).
+fn ref_param<'a>(st: &'a State, account: &str, p: &Params, name: &str, k: Kind) -> Result<&'a Obj, XErr> {
+    let v = p.required(name)?;
+    if !is_base36(v) {
+        return Err(invalid(name, format!("Invalid id \"{v}\" for {name}")));
+    }
+    match find(st, account, k, v) {
+        Some(o) if !o.deleted => Ok(o),
+        _ => Err(invalid(name, format!("{name} {v} does not exist in account {account}"))),
+    }
+}
+
+fn set_opt(fields: &mut Map<String, Value>, p: &Params, k: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        fields.insert(k.into(), v);
+    } else if p.get(k) == Some("") {
+        fields.insert(k.into(), Value::Null);
+    }
+}
+
+fn check_budgets(fields: &Map<String, Value>) -> Result<(), XErr> {
+    let daily = fields.get("daily_budget_amount_local_micro").and_then(Value::as_i64);
+    let total = fields.get("total_budget_amount_local_micro").and_then(Value::as_i64);
+    if let (Some(d), Some(t)) = (daily, total) {
+        if d > t {
+            return Err(invalid(
+                "daily_budget_amount_local_micro",
+                "daily_budget_amount_local_micro must be less than or equal to total_budget_amount_local_micro",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_active(o: &Obj) -> bool {
+    !o.deleted
+        && matches!(
+            o.fields.get("entity_status").and_then(Value::as_str),
+            Some("ACTIVE") | Some("PAUSED")
+        )
+}
+
+/// The writable fields of a campaign from params (create: with defaults).
+fn campaign_fields(p: &Params, fields: &mut Map<String, Value>, creating: bool) -> Result<(), XErr> {
+    let name = p.text("name", 255)?;
+    if creating {
+        p.required("name")?;
+    }
+    if let Some(n) = name {
+        if n.is_empty() {
+            return Err(invalid("name", "name cannot be empty"));
+        }
+        fields.insert("name".into(), json!(n));
+    }
+    let statuses: &[&str] = if creating {
+        &["ACTIVE", "DRAFT", "PAUSED"]
+    } else {
+        &["ACTIVE", "PAUSED"]
+    };
+    if let Some(s) = p.enumerated("entity_status", statuses)? {
+        fields.insert("entity_status".into(), json!(s));
+    } else if creating {
+        fields.insert("entity_status".into(), json!("ACTIVE"));
+    }
+    if let Some(b) = p.enumerated("budget_optimization", &["LINE_ITEM"])? {
+        fields.insert("budget_optimization".into(), json!(b));
+    } else if creating {
+        fields.insert("budget_optimization".into(), json!("LINE_ITEM"));
+    }
+    for m in ["daily_budget_amount_local_micro", "total_budget_amount_local_micro"] {
+        let v = p.micros(m)?.map(|n| json!(n));
+        set_opt(fields, p, m, v);
+        if creating {
+            fields.entry(m).or_insert(Value::Null);
+        }
+    }
+    let po = p
+        .text("purchase_order_number", 50)?
+        .filter(|s| !s.is_empty())
+        .map(|s| json!(s));
+    set_opt(fields, p, "purchase_order_number", po);
+    if let Some(b) = p.boolean("standard_delivery")? {
+        fields.insert("standard_delivery".into(), json!(b));
+    } else if creating {
+        fields.insert("standard_delivery".into(), json!(true));
+    }
+    if creating {
+        fields.entry("purchase_order_number").or_insert(Value::Null);
+    }
+    check_budgets(fields)
+}
+
+const LINE_ITEM_UPDATABLE: &[&str] = &[
+    "advertiser_domain",
+    "advertiser_user_id",
+    "android_app_store_identifier",
+    "audience_expansion",
+    "bid_amount_local_micro",
+    "bid_strategy",
+    "categories",
+    "duration_in_days",
+    "entity_status",
+    "end_time",
+    "frequency_cap",
+    "goal",
+    "ios_app_store_identifier",
+    "name",
+    "pay_by",
+    "start_time",
+    "total_budget_amount_local_micro",
+    "daily_budget_amount_local_micro",
+];
+const CAMPAIGN_UPDATABLE: &[&str] = &[
+    "budget_optimization",
+    "daily_budget_amount_local_micro",
+    "entity_status",
+    "name",
+    "purchase_order_number",
+    "standard_delivery",
+    "total_budget_amount_local_micro",
+];
+const NOT_UPDATABLE: &[&str] = &[
+    "campaign_id",
+    "funding_instrument_id",
+    "objective",
+    "product_type",
+    "placements",
+    "primary_web_event_tag",
+];
+
+fn line_item_fields(p: &Params, fields: &mut Map<String, Value>, creating: bool) -> Result<(), XErr> {
+    if creating {
+        for r in [
+            "campaign_id",
+            "objective",
+            "placements",
+            "product_type",
+            "start_time",
+            "end_time",
+        ] {
+            p.required(r)?;
+        }
+        let obj = p.enumerated("objective", OBJECTIVES)?;
+        fields.insert("objective".into(), json!(obj));
+        let pt = p.enumerated("product_type", PRODUCT_TYPES)?;
+        fields.insert("product_type".into(), json!(pt));
+        let placements: Vec<&str> = p.get("placements").unwrap_or("").split(',').map(str::trim).collect();
+        if let Some(bad) = placements.iter().find(|x| !PLACEMENTS.contains(x)) {
+            return Err(invalid(
+                "placements",
+                format!(
+                    "Expected enum value in [{}], got \"{bad}\" for placements",
+                    PLACEMENTS.join(", ")
+                ),
+            ));
+        }
+        fields.insert("placements".into(), json!(placements));
+        if let Some(tag) = p.get("primary_web_event_tag").filter(|s| !s.is_empty()) {
+            fields.insert("primary_web_event_tag".into(), json!(tag));
+        }
+    }
+    if let Some(n) = p.text("name", 255)? {
+        if n.is_empty() && !creating {
+            return Err(invalid("name", "name must be 1 to 255 characters"));
+        }
+        if !n.is_empty() {
+            fields.insert("name".into(), json!(n));
+        }
+    }
+    for t in ["start_time", "end_time"] {
+        let v = p.time(t).or_else(|e| {
+            if p.get(t) == Some("") && t == "end_time" {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        })?;
+        set_opt(fields, p, t, v.map(|s| json!(iso(s))));
+    }
+    let statuses: &[&str] = if creating {
+        &["ACTIVE", "DRAFT", "PAUSED"]
+    } else {
+        &["ACTIVE", "PAUSED"]
+    };
+    if let Some(s) = p.enumerated("entity_status", statuses)? {
+        fields.insert("entity_status".into(), json!(s));
+    }
+    let enums: [(&str, &[&str]); 4] = [
+        ("bid_strategy", &["AUTO", "MAX", "TARGET"]),
+        ("goal", GOALS),
+        ("pay_by", &["APP_CLICK", "IMPRESSION", "LINK_CLICK"]),
+        ("audience_expansion", &["BROAD", "DEFINED", "EXPANDED"]),
+    ];
+    for (k, allowed) in enums {
+        let v = p.enumerated(k, allowed)?.map(|s| json!(s));
+        set_opt(fields, p, k, v);
+    }
+    let dur = p.enumerated("duration_in_days", &["1", "7", "30"])?;
+    set_opt(
+        fields,
+        p,
+        "duration_in_days",
+        dur.map(|d| json!(d.parse::<i64>().unwrap_or(0))),
+    );
+    let cap = match p.get("frequency_cap") {
+        None | Some("") => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            invalid(
+                "frequency_cap",
+                format!("Expected Integer, got \"{v}\" for frequency_cap"),
+            )
+        })?),
+    };
+    set_opt(fields, p, "frequency_cap", cap.map(|c| json!(c)));
+    for m in [
+        "bid_amount_local_micro",
+        "daily_budget_amount_local_micro",
+        "total_budget_amount_local_micro",
+    ] {
+        let v = p.micros(m)?.map(|n| json!(n));
+        set_opt(fields, p, m, v);
+    }
+    for s in [
+        "advertiser_domain",
+        "categories",
+        "android_app_store_identifier",
+        "ios_app_store_identifier",
+        "advertiser_user_id",
+    ] {
+        let v = p.get(s).filter(|v| !v.is_empty()).map(|v| {
+            if s == "categories" {
+                json!(v.split(',').collect::<Vec<_>>())
+            } else {
+                json!(v)
+            }
+        });
+        set_opt(fields, p, s, v);
+    }
+    if let Some(b) = p.boolean("standard_delivery")? {
+        fields.insert("standard_delivery".into(), json!(b));
+    }
+    if creating {
+        fields.entry("entity_status").or_insert(json!("ACTIVE"));
+        fields.entry("bid_strategy").or_insert(json!("AUTO"));
+        for k in [
+            "name",
+            "end_time",
+            "goal",
+            "pay_by",
+            "audience_expansion",
+            "bid_amount_local_micro",
+            "daily_budget_amount_local_micro",
+            "total_budget_amount_local_micro",
+            "frequency_cap",
+            "duration_in_days",
+            "advertiser_domain",
+            "categories",
+            "android_app_store_identifier",
+            "ios_app_store_identifier",
+            "advertiser_user_id",
+            "primary_web_event_tag",
+        ] {
+            fields.entry(k).or_insert(Value::Null);
+        }
+        fields.entry("standard_delivery").or_insert(json!(true));
+    }
+    line_item_rules(fields)
+}
+
+/// The cross-field rules of a line item, on its resulting fields.
+fn line_item_rules(f: &Map<String, Value>) -> Result<(), XErr> {
+    let s = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_string);
+    let objective = s("objective").unwrap_or_default();
+    let start = s("start_time");
+    let end = s("end_time");
+    if let (Some(a), Some(b)) = (start, end) {
+        if b <= a {
+            return Err(invalid("end_time", "end_time must be after start_time"));
+        }
+    }
+    match s("bid_strategy").as_deref() {
+        Some(strat @ ("MAX" | "TARGET")) => {
+            if f.get("bid_amount_local_micro").is_none_or(Value::is_null) {
+                return Err(missing("bid_amount_local_micro"));
+            }
+            if strat == "MAX" && matches!(objective.as_str(), "REACH" | "FOLLOWERS") {
+                return Err(invalid(
+                    "bid_strategy",
+                    format!("MAX is not available for objective {objective}"),
+                ));
+            }
+            if strat == "TARGET" && !matches!(objective.as_str(), "REACH" | "FOLLOWERS" | "WEBSITE_CLICKS") {
+                return Err(invalid(
+                    "bid_strategy",
+                    format!("TARGET is not available for objective {objective}"),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if !f.get("frequency_cap").is_none_or(Value::is_null)
+        && !matches!(
+            objective.as_str(),
+            "REACH" | "ENGAGEMENTS" | "VIDEO_VIEWS" | "PREROLL_VIEWS"
+        )
+    {
+        return Err(invalid(
+            "frequency_cap",
+            format!("frequency_cap is not available for objective {objective}"),
+        ));
+    }
+    let placements_pn = f
+        .get("placements")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|p| p == "PUBLISHER_NETWORK"));
+    if placements_pn {
+        for k in ["advertiser_domain", "categories"] {
+            if f.get(k).is_none_or(Value::is_null) {
+                return Err(missing(k));
+            }
+        }
+    }
+    if matches!(objective.as_str(), "APP_INSTALLS" | "APP_ENGAGEMENTS")
+        && f.get("android_app_store_identifier").is_none_or(Value::is_null)
+        && f.get("ios_app_store_identifier").is_none_or(Value::is_null)
+    {
+        return Err(missing("android_app_store_identifier"));
+    }
+    check_budgets(f)
+}
+
+fn create(cfg: &XConfig, st: &mut State, now: i64, account: &str, k: Kind, p: &Params) -> Result<Value, XErr> {
+    let mut fields = Map::new();
+    match k {
+        Kind::Campaign => {
+            let fi = ref_param(st, account, p, "funding_instrument_id", k_fi()).map_err(|e| {
+                if e.code == "MISSING_PARAMETER" {
+                    e
+                } else {
+                    XErr {
+                        code: "INVALID_FUNDING_INSTRUMENT",
+                        ..e
+                    }
+                }
+            })?;
+            let fi_type = fi.fields.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+            let fi_id = fi.id.clone();
+            campaign_fields(p, &mut fields, true)?;
+            fields.insert("funding_instrument_id".into(), json!(fi_id));
+            if fi_type != "INSERTION_ORDER" && fields.get("daily_budget_amount_local_micro").is_none_or(Value::is_null)
+            {
+                return Err(missing("daily_budget_amount_local_micro"));
+            }
+            if fields.get("entity_status") != Some(&json!("DRAFT")) {
+                let active = st
+                    .objects
+                    .values()
+                    .filter(|o| o.kind == Kind::Campaign && o.account == account && is_active(o))
+                    .count();
+                if active >= cfg.max_active_campaigns {
+                    return Err(XErr::new(
+                        400,
+                        "TOO_MANY_CAMPAIGNS",
+                        format!(
+                            "The account already has the maximum of {} active campaigns",
+                            cfg.max_active_campaigns
+                        ),
+                    ));
+                }
+            }
+        }
+        Kind::LineItem => {
+            line_item_fields(p, &mut fields, true)?;
+            let camp = ref_param(st, account, p, "campaign_id", Kind::Campaign)?;
+            let camp_id = camp.id.clone();
+            fields.insert("campaign_id".into(), json!(camp_id));
+            let siblings: Vec<&Obj> = st
+                .objects
+                .values()
+                .filter(|o| o.kind == Kind::LineItem && !o.deleted)
+                .filter(|o| o.fields.get("campaign_id") == Some(&json!(camp_id)))
+                .collect();
+            for key in ["objective", "product_type"] {
+                if let Some(other) = siblings.iter().find(|o| o.fields.get(key) != fields.get(key)) {
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "All line items of campaign {camp_id} must have the same {key} ({})",
+                            other.fields.get(key).and_then(Value::as_str).unwrap_or("")
+                        ),
+                    ));
+                }
+            }
+            if siblings.len() >= MAX_LINE_ITEMS_PER_CAMPAIGN {
+                return Err(XErr::new(
+                    400,
+                    "TOO_MANY_LINE_ITEMS",
+                    format!("A campaign has at most {MAX_LINE_ITEMS_PER_CAMPAIGN} line items"),
+                ));
+            }
+            if fields.get("entity_status") != Some(&json!("DRAFT")) {
+                let active = st
+                    .objects
+                    .values()
+                    .filter(|o| o.kind == Kind::LineItem && o.account == account && is_active(o))
+                    .count();
+                if active >= MAX_ACTIVE_LINE_ITEMS {
+                    return Err(XErr::new(
+                        400,
+                        "TOO_MANY_LINE_ITEMS",
+                        format!("An account has at most {MAX_ACTIVE_LINE_ITEMS} active line items"),
+                    ));
+                }
+            }
+        }
+        Kind::FundingInstrument => return Err(XErr::new(405, "METHOD_NOT_ALLOWED", "read-only")),
+    }
+    let id = st.new_id();
+    let seq = st.next_id;
+    let o = Obj {
+        id: id.clone(),
+        kind: k,
+        account: account.to_string(),
+        fields,
+        created_at: now,
+        updated_at: now,
+        deleted: false,
+        foreign: false,
+        seq,
+    };
+    let v = render(st, &o);
+    st.objects.insert(id, o);
+    Ok(v)
+}
+
+fn k_fi() -> Kind {
+    Kind::FundingInstrument
+}
+
+fn update(st: &mut State, now: i64, account: &str, k: Kind, id: &str, p: &Params) -> Result<Value, XErr> {
+    let allowed = if k == Kind::Campaign {
+        CAMPAIGN_UPDATABLE
+    } else {
+        LINE_ITEM_UPDATABLE
+    };
+    if let Some((bad, _)) =
+        p.0.iter()
+            .find(|(n, _)| NOT_UPDATABLE.contains(&n.as_str()) && !allowed.contains(&n.as_str()))
+    {
+        return Err(invalid(bad, format!("{bad} cannot be updated")));
+    }
+    let o = match find(st, account, k, id) {
+        Some(o) if !o.deleted => o,
+        _ => return Err(not_found(k, id)),
+    };
+    let mut fields = o.fields.clone();
+    match k {
+        Kind::Campaign => campaign_fields(p, &mut fields, false)?,
+        _ => line_item_fields(p, &mut fields, false)?,
+    }
+    let o = st.objects.get_mut(id).ok_or_else(|| not_found(k, id))?;
+    o.fields = fields;
+    o.updated_at = now;
+    let o = o.clone();
+    Ok(render(st, &o))
+}
+
+fn delete(st: &mut State, now: i64, account: &str, k: Kind, id: &str) -> Result<Value, XErr> {
+    match find(st, account, k, id) {
+        Some(o) if !o.deleted => {}
+        _ => return Err(not_found(k, id)),
+    }
+    let o = st.objects.get_mut(id).ok_or_else(|| not_found(k, id))?;
+    o.deleted = true;
+    o.updated_at = now;
+    let o = o.clone();
+    Ok(render(st, &o))
+}
+
+/// A JSON value of a batch item's params as the query-string text the single endpoint would get.
+fn param_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(param_text).collect::<Vec<_>>().join(","),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn batch(cfg: &XConfig, st: &mut State, now: i64, account: &str, k: Kind, max: usize, body: &[u8]) -> Routed {
+    let bad = |msg: String| Err((vec![XErr::new(400, "INVALID_PARAMETER", msg)], json!([])));
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
+        return bad("The body must be a JSON array of operations".into());
+    };
+    if items.is_empty() {
+        return bad("The batch is empty".into());
+    }
+    if items.len() > max {
+        return bad(format!("A batch carries at most {max} items, got {}", items.len()));
+    }
+    let mut work = st.clone();
+    let mut data = Vec::new();
+    let mut request = Vec::new();
+    let mut op_errors = Vec::new();
+    let mut failed = false;
+    for item in &items {
+        let op = item.get("operation_type").and_then(Value::as_str).unwrap_or("");
+        let params: Vec<(String, String)> = item
+            .get("params")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), param_text(v))).collect())
+            .unwrap_or_default();
+        let p = Params(params);
+        let id = p.get(k.id_param()).unwrap_or("").to_string();
+        let r = match op {
+            "Create" => create(cfg, &mut work, now, account, k, &p),
+            "Update" if id.is_empty() => Err(missing(k.id_param())),
+            "Update" => {
+                let without: Params = Params(p.0.iter().filter(|(n, _)| n != k.id_param()).cloned().collect());
+                update(&mut work, now, account, k, &id, &without)
+            }
+            "Delete" if id.is_empty() => Err(missing(k.id_param())),
+            "Delete" => delete(&mut work, now, account, k, &id),
+            other => Err(invalid("operation_type", format!("Unknown operation_type \"{other}\""))),
+        };
+        let echo = p.echo(&[("account_id", account)]);
+        request.push(json!({"params": echo["params"], "operation_type": op}));
+        match r {
+            Ok(v) => {
+                data.push(v);
+                op_errors.push(json!([]));
+            }
+            Err(e) => {
+                failed = true;
+                op_errors.push(json!([e.json()]));
+            }
+        }
+    }
+    if failed {
+        return Ok(Reply {
+            status: 400,
+            body: json!({"operation_errors": op_errors, "request": request}),
+            ops: 0,
+        });
+    }
+    *st = work;
+    Ok(Reply {
+        status: 200,
+        body: json!({"data": data, "request": request}),
+        ops: items.len() as u64,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Admin
+
+#[derive(Deserialize)]
+struct AccountBody {
+    id: Option<String>,
+    name: Option<String>,
+    timezone: Option<String>,
+    currency: Option<String>,
+    funding_instrument_id: Option<String>,
+    funding_instrument_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ObjectsBody {
+    kind: String,
+    account: Option<String>,
+    #[serde(default)]
+    fields: Map<String, Value>,
+    count: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ClockBody {
+    advance_secs: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ConfigBody {
+    timestamp_window_secs: Option<i64>,
+    max_active_campaigns: Option<usize>,
+    account_reads_per_15_min: Option<u32>,
+    writes_per_minute: Option<u32>,
+}
+
+fn admin_error(status: StatusCode, msg: &str) -> Response {
+    (status, AxumJson(json!({"error": msg}))).into_response()
+}
+
+fn admin_router(emu: XEmulator) -> Router {
+    let e1 = emu.clone();
+    let e2 = emu.clone();
+    let e3 = emu.clone();
+    let e4 = emu.clone();
+    let e5 = emu.clone();
+    let e6 = emu;
+    Router::new()
+        .route(
+            "/_emulator/x/accounts",
+            post(move |AxumJson(b): AxumJson<AccountBody>| {
+                let emu = e1.clone();
+                async move {
+                    let mut st = emu.inner.lock();
+                    let id = b.id.unwrap_or_else(|| {
+                        st.next_id += 1;
+                        to_base36(2_000_000_000_000_000 + st.next_id)
+                    });
+                    if !is_base36(&id) {
+                        return admin_error(StatusCode::BAD_REQUEST, "id must be base-36 (0-9 a-z)");
+                    }
+                    let seed = XAccountSeed {
+                        id: id.clone(),
+                        name: b.name,
+                        timezone: b.timezone.unwrap_or_else(|| defaults::X_ACCOUNT_TIMEZONE.into()),
+                        currency: b.currency.unwrap_or_else(|| "USD".into()),
+                        funding_instrument_id: b.funding_instrument_id,
+                        funding_instrument_type: b.funding_instrument_type,
+                    };
+                    let now = st.now();
+                    let fi = insert_account(&mut st, &seed, now);
+                    AxumJson(json!({"id": id, "funding_instrument_id": fi})).into_response()
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/objects",
+            post(move |AxumJson(b): AxumJson<ObjectsBody>| {
+                let emu = e2.clone();
+                async move {
+                    let Some(kind) = Kind::parse(&b.kind) else {
+                        return admin_error(StatusCode::BAD_REQUEST, "kind: campaign, line_item or funding_instrument");
+                    };
+                    let mut st = emu.inner.lock();
+                    let account = b.account.unwrap_or_else(|| defaults::X_ACCOUNT_ID.to_string());
+                    if !st.accounts.contains_key(&account) {
+                        return admin_error(StatusCode::NOT_FOUND, "no such account");
+                    }
+                    let now = st.now();
+                    let mut ids = Vec::new();
+                    for _ in 0..b.count.unwrap_or(1) {
+                        let id = st.new_id();
+                        let seq = st.next_id;
+                        let mut fields = b.fields.clone();
+                        fields.entry("entity_status").or_insert(json!("ACTIVE"));
+                        st.objects.insert(
+                            id.clone(),
+                            Obj {
+                                id: id.clone(),
+                                kind,
+                                account: account.clone(),
+                                fields,
+                                created_at: now,
+                                updated_at: now,
+                                deleted: false,
+                                foreign: true,
+                                seq,
+                            },
+                        );
+                        ids.push(id);
+                    }
+                    AxumJson(json!({"ids": ids})).into_response()
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/objects/{id}",
+            get(move |Path(id): Path<String>| {
+                let emu = e3.clone();
+                async move {
+                    let st = emu.inner.lock();
+                    match st.objects.get(&id) {
+                        Some(o) => {
+                            let mut v = render(&st, o);
+                            v["_emulator"] = json!({"kind": o.kind, "deleted": o.deleted, "foreign": o.foreign, "account": o.account});
+                            AxumJson(v).into_response()
+                        }
+                        None => admin_error(StatusCode::NOT_FOUND, "no such object"),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/clock",
+            post(move |AxumJson(b): AxumJson<ClockBody>| {
+                let emu = e4.clone();
+                async move {
+                    emu.inner.lock().clock_offset_secs += b.advance_secs;
+                    AxumJson(json!({"ok": true})).into_response()
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/config",
+            post(move |AxumJson(b): AxumJson<ConfigBody>| {
+                let emu = e5.clone();
+                async move {
+                    emu.configure(|c| {
+                        if let Some(w) = b.timestamp_window_secs {
+                            c.timestamp_window_secs = w;
+                        }
+                        if let Some(m) = b.max_active_campaigns {
+                            c.max_active_campaigns = m;
+                        }
+                        if let Some(l) = b.account_reads_per_15_min {
+                            c.account_reads_per_15_min = Some(l).filter(|l| *l > 0);
+                        }
+                        if let Some(l) = b.writes_per_minute {
+                            c.writes_per_minute = Some(l).filter(|l| *l > 0);
+                        }
+                    });
+                    AxumJson(serde_json::to_value(emu.config()).unwrap_or(Value::Null)).into_response()
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/store",
+            get(move || {
+                let emu = e6.clone();
+                async move { AxumJson(emu.dump()).into_response() }
+            }),
+        )
+}
+
+impl PlatformEmulator for XEmulator {
+    fn name(&self) -> &'static str {
+        "x"
+    }
+
+    fn router(&self) -> Router {
+        let inner = self.inner.clone();
+        let api = any(move |req: Request| api_entry(inner.clone(), req));
+        Router::new()
+            .route("/12", api.clone())
+            .route("/12/{*path}", api)
+            .merge(admin_router(self.clone()))
+    }
+
+    /// ServerError: 503 SERVICE_UNAVAILABLE with retry-after 1. RateLimit: 429 TOO_MANY_REQUESTS with the user-level
+    /// headers at 0 and the reset one second ahead.
+    fn fault_response(&self, fault: FaultKind) -> Response {
+        let now = self.inner.lock().now();
+        match fault {
+            FaultKind::RateLimit => error_response(
+                &[XErr::new(429, "TOO_MANY_REQUESTS", "Rate limit exceeded")],
+                json!({"params": {}}),
+                &[
+                    ("x-rate-limit-limit".into(), "450".into()),
+                    ("x-rate-limit-remaining".into(), "0".into()),
+                    ("x-rate-limit-reset".into(), (now + 1).to_string()),
+                ],
+            ),
+            _ => error_response(
+                &[XErr::new(503, "SERVICE_UNAVAILABLE", "Service unavailable")],
+                json!({"params": {}}),
+                &[("retry-after".into(), "1".into())],
+            ),
+        }
+    }
+
+    fn dump(&self) -> Value {
+        serde_json::to_value(&*self.inner.lock()).unwrap_or(Value::Null)
+    }
+
+    fn restore(&self, dump: Value) -> Result<(), String> {
+        let st: State = serde_json::from_value(dump).map_err(|e| format!("invalid X emulator state: {e}"))?;
+        *self.inner.lock() = st;
+        Ok(())
+    }
+
+    fn reset(&self) {
+        let cfg = self.inner.config();
+        *self.inner.lock() = fresh_state(&cfg);
+    }
+}
