@@ -42,6 +42,7 @@
 //!   `errors` (INVALID_PARAMETER); item failures → 400 with `operation_errors`, one array per input item (empty
 //!   for the items that were fine), and nothing is applied.
 //! - bid_strategy defaults to AUTO; goal and pay_by are null unless sent (the pack gives no per-objective table).
+//! - A single create answers HTTP 200 (the pack gives no status for creates; clients should accept any 2xx).
 //! - Faults: a server error is 503 SERVICE_UNAVAILABLE with `retry-after: 1`; a rate-limit fault is 429
 //!   TOO_MANY_REQUESTS with `x-rate-limit-remaining: 0` and a reset one second ahead. Read lag is not emulated.
 //!
@@ -905,7 +906,7 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                         (Method::POST, Kind::Campaign | Kind::LineItem) => create(cfg, st, now, a, k, p)
                             .map_err(|e| (vec![e], echo(&[])))
                             .map(|d| Reply {
-                                status: 201,
+                                status: 200,
                                 body: json!({"data": d, "request": echo(&[])}),
                                 ops: 1,
                             }),
@@ -1486,8 +1487,8 @@ fn line_item_rules(f: &Map<String, Value>) -> Result<(), XErr> {
             return Err(invalid("end_time", "end_time must be after start_time"));
         }
     }
-    match s("bid_strategy").as_deref() {
-        Some(strat @ ("MAX" | "TARGET")) => {
+    if let Some(strat @ ("MAX" | "TARGET")) = s("bid_strategy").as_deref() {
+        {
             if f.get("bid_amount_local_micro").is_none_or(Value::is_null) {
                 return Err(missing("bid_amount_local_micro"));
             }
@@ -1504,7 +1505,6 @@ fn line_item_rules(f: &Map<String, Value>) -> Result<(), XErr> {
                 ));
             }
         }
-        _ => {}
     }
     if !f.get("frequency_cap").is_none_or(Value::is_null)
         && !matches!(
