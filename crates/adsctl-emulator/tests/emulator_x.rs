@@ -1019,3 +1019,195 @@ mod limits {
         assert_eq!(snap.endpoints["POST /12/accounts/{account_id}/campaigns"].requests, 1);
     }
 }
+
+mod promoted_tweets {
+    use super::*;
+
+    async fn line_item(env: &Env) -> String {
+        let c = env.campaign("pt").await;
+        env.line_item(&c, &[]).await.ok()["id"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn create_answers_an_array_with_total_count() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let path = format!("/12/accounts/{ACCT}/promoted_tweets");
+        let r = env
+            .post(&path, &[("line_item_id", &li), ("tweet_ids", "1166476031668015104")])
+            .await;
+        let d = r.ok().as_array().unwrap().clone();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0]["tweet_id"], json!("1166476031668015104"));
+        assert_eq!(r.body["total_count"], json!(1));
+        let l = env.get(&path, &[("line_item_ids", &li)]).await;
+        assert_eq!(l.ok().as_array().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn at_most_50_tweet_ids() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let ids = (0..51).map(|i| (1000 + i).to_string()).collect::<Vec<_>>().join(",");
+        let r = env
+            .post(
+                &format!("/12/accounts/{ACCT}/promoted_tweets"),
+                &[("line_item_id", &li), ("tweet_ids", &ids)],
+            )
+            .await;
+        assert_eq!(r.err(400), "INVALID_PARAMETER");
+        assert_eq!(r.param(), "tweet_ids");
+    }
+
+    #[tokio::test]
+    async fn no_put_and_delete_is_soft() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let r = env
+            .post(
+                &format!("/12/accounts/{ACCT}/promoted_tweets"),
+                &[("line_item_id", &li), ("tweet_ids", "42")],
+            )
+            .await;
+        let id = r.ok()[0]["id"].as_str().unwrap().to_string();
+        let one = format!("/12/accounts/{ACCT}/promoted_tweets/{id}");
+        assert_eq!(
+            env.put(&one, &[("entity_status", "PAUSED")]).await.err(405),
+            "METHOD_NOT_ALLOWED"
+        );
+        assert_eq!(env.delete(&one).await.ok()["deleted"], json!(true));
+        assert_eq!(env.delete(&one).await.err(404), "PROMOTED_TWEET_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn deleting_the_line_item_does_not_cascade() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let r = env
+            .post(
+                &format!("/12/accounts/{ACCT}/promoted_tweets"),
+                &[("line_item_id", &li), ("tweet_ids", "43")],
+            )
+            .await;
+        let id = r.ok()[0]["id"].as_str().unwrap().to_string();
+        env.delete(&format!("/12/accounts/{ACCT}/line_items/{li}")).await.ok();
+        let r = env.get(&format!("/12/accounts/{ACCT}/promoted_tweets/{id}"), &[]).await;
+        assert_eq!(r.ok()["deleted"], json!(false));
+    }
+}
+
+mod targeting {
+    use super::*;
+
+    async fn line_item(env: &Env) -> String {
+        let c = env.campaign("tc").await;
+        env.line_item(&c, &[]).await.ok()["id"].as_str().unwrap().to_string()
+    }
+
+    async fn add(env: &Env, li: &str, ty: &str, value: &str, op: Option<&str>) -> Resp {
+        let mut q = vec![("line_item_id", li), ("targeting_type", ty), ("targeting_value", value)];
+        if let Some(op) = op {
+            q.push(("operator_type", op));
+        }
+        env.post(&format!("/12/accounts/{ACCT}/targeting_criteria"), &q).await
+    }
+
+    #[tokio::test]
+    async fn list_requires_line_item_ids() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let path = format!("/12/accounts/{ACCT}/targeting_criteria");
+        let r = env.get(&path, &[]).await;
+        assert_eq!(r.err(400), "MISSING_PARAMETER");
+        assert_eq!(r.param(), "line_item_ids");
+        add(&env, &li, "LOCATION", "96683cc9126741d1", None).await.ok();
+        assert_eq!(
+            env.get(&path, &[("line_item_ids", &li)])
+                .await
+                .ok()
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_type_and_operator_rules() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        assert_eq!(
+            add(&env, &li, "HOROSCOPE", "x", None).await.err(400),
+            "UNKNOWN_CRITERIA_TYPE"
+        );
+        assert_eq!(
+            add(&env, &li, "APP_LIST", "x", Some("EQ")).await.param(),
+            "operator_type"
+        );
+        assert_eq!(
+            add(&env, &li, "LOCATION", "x", Some("GTE")).await.param(),
+            "operator_type"
+        );
+        assert_eq!(add(&env, &li, "GENDER", "3", None).await.param(), "targeting_value");
+        let r = add(&env, &li, "GENDER", "2", Some("NE")).await;
+        assert_eq!(r.ok()["operator_type"], json!("NE"));
+    }
+
+    #[tokio::test]
+    async fn one_age_bucket_and_tv_needs_location() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        add(&env, &li, "AGE", "AGE_13_TO_24", None).await.ok();
+        assert_eq!(
+            add(&env, &li, "AGE", "AGE_OVER_50", None).await.err(400),
+            "INVALID_PARAMETER"
+        );
+        assert_eq!(
+            add(&env, &li, "TV_SHOW", "10027243420", None).await.err(400),
+            "INVALID_TV_SHOW_LOCATIONS"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_put_delete_is_soft() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let id = add(&env, &li, "LANGUAGE", "en", None).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let one = format!("/12/accounts/{ACCT}/targeting_criteria/{id}");
+        assert_eq!(
+            env.put(&one, &[("targeting_value", "fr")]).await.err(405),
+            "METHOD_NOT_ALLOWED"
+        );
+        assert_eq!(env.delete(&one).await.ok()["deleted"], json!(true));
+        assert_eq!(env.delete(&one).await.err(404), "TARGETING_CRITERION_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn batch_up_to_500_create_and_delete_only() {
+        let env = start().await;
+        let li = line_item(&env).await;
+        let path = format!("/12/batch/accounts/{ACCT}/targeting_criteria");
+        let ops: Vec<Value> = (0..3)
+            .map(|i| json!({"operation_type":"Create","params":{"line_item_id":li,"targeting_type":"BROAD_KEYWORD","targeting_value":format!("kw{i}")}}))
+            .collect();
+        let r = env.post_json(&path, json!(ops)).await;
+        assert_eq!(r.ok().as_array().unwrap().len(), 3);
+        assert_eq!(r.body["data_type"], json!("targeting_criterion"));
+        let ops: Vec<Value> = (0..501)
+            .map(|i| json!({"operation_type":"Create","params":{"line_item_id":li,"targeting_type":"BROAD_KEYWORD","targeting_value":format!("k{i}")}}))
+            .collect();
+        assert_eq!(env.post_json(&path, json!(ops)).await.status, 400);
+        let id = r.body["data"][0]["id"].clone();
+        let r = env
+            .post_json(
+                &path,
+                json!([{"operation_type":"Update","params":{"targeting_criterion_id":id,"targeting_value":"x"}}]),
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.body["operation_errors"][0][0]["parameter"], json!("operation_type"));
+    }
+}

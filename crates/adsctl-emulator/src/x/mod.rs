@@ -10,7 +10,10 @@
 //! - `GET /12/accounts/{a}/funding_instruments[/{id}]` (read-only);
 //! - `GET|POST /12/accounts/{a}/campaigns`, `GET|PUT|DELETE /12/accounts/{a}/campaigns/{id}`;
 //! - `GET|POST /12/accounts/{a}/line_items`, `GET|PUT|DELETE /12/accounts/{a}/line_items/{id}`;
-//! - `POST /12/batch/accounts/{a}/campaigns` and `…/line_items` (JSON bodies, ≤40 items, all-or-nothing).
+//! - `GET|POST /12/accounts/{a}/promoted_tweets`, `GET|DELETE …/promoted_tweets/{id}` (no PUT);
+//! - `GET|POST /12/accounts/{a}/targeting_criteria` (list needs line_item_ids), `GET|DELETE …/{id}` (no PUT);
+//! - `POST /12/batch/accounts/{a}/campaigns`, `…/line_items` (≤40) and `…/targeting_criteria` (≤500, Create and
+//!   Delete) with JSON bodies, all-or-nothing.
 //!
 //! Every request is verified as OAuth 1.0a HMAC-SHA1 ([`oauth`]); single-entity POST/PUT take their parameters in
 //! the query string (a form body is also collected and signed); JSON bodies are not signed. Every response
@@ -41,6 +44,11 @@
 //! - Batch: more items than the kind's maximum (or a body that is not a JSON array of operations) → 400 with
 //!   `errors` (INVALID_PARAMETER); item failures → 400 with `operation_errors`, one array per input item (empty
 //!   for the items that were fine), and nothing is applied.
+//! - Targeting: an unknown targeting_type is 400 UNKNOWN_CRITERIA_TYPE; a per-type cap (AGE 1, EVENT 1, LOCATION
+//!   2000, INTEREST 100, SIMILAR_TO_FOLLOWERS_OF_USER 100, the four keyword types 1000 together) is 400
+//!   INVALID_PARAMETER on targeting_type; TV_SHOW without a LOCATION is 400 INVALID_TV_SHOW_LOCATIONS. Values are
+//!   not checked against lookups; `name` echoes the value.
+//! - Promoted tweets: tweet ids must be decimal digits; new ones are ACTIVE and ACCEPTED at once.
 //! - bid_strategy defaults to AUTO; goal and pay_by are null unless sent (the pack gives no per-objective table).
 //! - A single create answers HTTP 200 (the pack gives no status for creates; clients should accept any 2xx).
 //! - Faults: a server error is 503 SERVICE_UNAVAILABLE with `retry-after: 1`; a rate-limit fault is 429
@@ -84,6 +92,8 @@ pub const MAX_BATCH_CAMPAIGNS: usize = 40;
 pub const MAX_BATCH_LINE_ITEMS: usize = 40;
 pub const MAX_LINE_ITEMS_PER_CAMPAIGN: usize = 100;
 pub const MAX_ACTIVE_LINE_ITEMS: usize = 256;
+pub const MAX_BATCH_TARGETING: usize = 500;
+pub const MAX_TWEET_IDS: usize = 50;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
 const OBJECTIVES: &[&str] = &[
@@ -212,6 +222,8 @@ pub enum Kind {
     FundingInstrument,
     Campaign,
     LineItem,
+    PromotedTweet,
+    TargetingCriterion,
 }
 
 impl Kind {
@@ -220,6 +232,8 @@ impl Kind {
             "funding_instrument" | "funding_instruments" => Some(Kind::FundingInstrument),
             "campaign" | "campaigns" => Some(Kind::Campaign),
             "line_item" | "line_items" => Some(Kind::LineItem),
+            "promoted_tweet" | "promoted_tweets" => Some(Kind::PromotedTweet),
+            "targeting_criterion" | "targeting_criteria" => Some(Kind::TargetingCriterion),
             _ => None,
         }
     }
@@ -228,6 +242,8 @@ impl Kind {
             Kind::FundingInstrument => "FUNDING_INSTRUMENT_NOT_FOUND",
             Kind::Campaign => "CAMPAIGN_NOT_FOUND",
             Kind::LineItem => "LINE_ITEM_NOT_FOUND",
+            Kind::PromotedTweet => "PROMOTED_TWEET_NOT_FOUND",
+            Kind::TargetingCriterion => "TARGETING_CRITERION_NOT_FOUND",
         }
     }
     fn id_param(self) -> &'static str {
@@ -235,6 +251,8 @@ impl Kind {
             Kind::FundingInstrument => "funding_instrument_id",
             Kind::Campaign => "campaign_id",
             Kind::LineItem => "line_item_id",
+            Kind::PromotedTweet => "promoted_tweet_id",
+            Kind::TargetingCriterion => "targeting_criterion_id",
         }
     }
 }
@@ -903,7 +921,17 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                             r.body["request"] = echo(&[]);
                             r
                         }),
-                        (Method::POST, Kind::Campaign | Kind::LineItem) => create(cfg, st, now, a, k, p)
+                        (Method::POST, Kind::PromotedTweet) => create_promoted_tweets(st, now, a, p)
+                            .map_err(|e| (vec![e], echo(&[])))
+                            .map(|d| {
+                                let n = d.as_array().map_or(0, Vec::len);
+                                Reply {
+                                    status: 200,
+                                    body: json!({"data": d, "total_count": n, "next_cursor": null, "request": echo(&[])}),
+                                    ops: n as u64,
+                                }
+                            }),
+                        (Method::POST, Kind::Campaign | Kind::LineItem | Kind::TargetingCriterion) => create(cfg, st, now, a, k, p)
                             .map_err(|e| (vec![e], echo(&[])))
                             .map(|d| Reply {
                                 status: 200,
@@ -921,7 +949,10 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                     let r = match (method.clone(), k) {
                         (Method::GET, _) => get_one(st, a, k, id, p).map(|d| (d, 0)),
                         (Method::PUT, Kind::Campaign | Kind::LineItem) => update(st, now, a, k, id, p).map(|d| (d, 1)),
-                        (Method::DELETE, Kind::Campaign | Kind::LineItem) => delete(st, now, a, k, id).map(|d| (d, 1)),
+                        (
+                            Method::DELETE,
+                            Kind::Campaign | Kind::LineItem | Kind::PromotedTweet | Kind::TargetingCriterion,
+                        ) => delete(st, now, a, k, id).map(|d| (d, 1)),
                         _ => Err(not_allowed()),
                     };
                     match r {
@@ -947,6 +978,7 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
             let (k, max) = match *kind {
                 "campaigns" => (Kind::Campaign, MAX_BATCH_CAMPAIGNS),
                 "line_items" => (Kind::LineItem, MAX_BATCH_LINE_ITEMS),
+                "targeting_criteria" => (Kind::TargetingCriterion, MAX_BATCH_TARGETING),
                 _ => return one(route_not_found(), echo),
             };
             batch(cfg, st, now, a, k, max, body)
@@ -1028,6 +1060,7 @@ fn render(st: &State, o: &Obj) -> Value {
             m.insert("target_cpa_local_micro".into(), Value::Null);
             m.insert("automatic_tweet_promotion".into(), Value::Null);
         }
+        Kind::PromotedTweet | Kind::TargetingCriterion => {}
     }
     m.insert("created_at".into(), json!(iso(o.created_at)));
     m.insert("updated_at".into(), json!(iso(o.updated_at)));
@@ -1120,6 +1153,14 @@ fn list(st: &State, account: &str, k: Kind, p: &Params) -> Result<Reply, XErr> {
     } else {
         None
     };
+    let line_item_ids = if matches!(k, Kind::PromotedTweet | Kind::TargetingCriterion) {
+        p.ids("line_item_ids")?
+    } else {
+        None
+    };
+    if k == Kind::TargetingCriterion && line_item_ids.is_none() {
+        return Err(missing("line_item_ids"));
+    }
     let fi_ids = if k == Kind::FundingInstrument {
         None
     } else {
@@ -1137,6 +1178,14 @@ fn list(st: &State, account: &str, k: Kind, p: &Params) -> Result<Reply, XErr> {
             campaign_ids.as_ref().is_none_or(|ids| {
                 o.fields
                     .get("campaign_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| ids.iter().any(|i| i == c))
+            })
+        })
+        .filter(|o| {
+            line_item_ids.as_ref().is_none_or(|ids| {
+                o.fields
+                    .get("line_item_id")
                     .and_then(Value::as_str)
                     .is_some_and(|c| ids.iter().any(|i| i == c))
             })
@@ -1621,7 +1670,8 @@ fn create(cfg: &XConfig, st: &mut State, now: i64, account: &str, k: Kind, p: &P
                 }
             }
         }
-        Kind::FundingInstrument => return Err(XErr::new(405, "METHOD_NOT_ALLOWED", "read-only")),
+        Kind::TargetingCriterion => targeting_fields(st, account, p, &mut fields)?,
+        Kind::FundingInstrument | Kind::PromotedTweet => return Err(XErr::new(405, "METHOD_NOT_ALLOWED", "read-only")),
     }
     let id = st.new_id();
     let seq = st.next_id;
@@ -1722,6 +1772,10 @@ fn batch(cfg: &XConfig, st: &mut State, now: i64, account: &str, k: Kind, max: u
         let id = p.get(k.id_param()).unwrap_or("").to_string();
         let r = match op {
             "Create" => create(cfg, &mut work, now, account, k, &p),
+            "Update" if k == Kind::TargetingCriterion => Err(invalid(
+                "operation_type",
+                "targeting criteria have no Update: delete and create",
+            )),
             "Update" if id.is_empty() => Err(missing(k.id_param())),
             "Update" => {
                 let without: Params = Params(p.0.iter().filter(|(n, _)| n != k.id_param()).cloned().collect());
@@ -1754,7 +1808,11 @@ fn batch(cfg: &XConfig, st: &mut State, now: i64, account: &str, k: Kind, max: u
     *st = work;
     Ok(Reply {
         status: 200,
-        body: json!({"data": data, "request": request}),
+        body: if k == Kind::TargetingCriterion {
+            json!({"data": data, "data_type": "targeting_criterion", "request": request})
+        } else {
+            json!({"data": data, "request": request})
+        },
         ops: items.len() as u64,
     })
 }
@@ -1983,4 +2041,173 @@ impl PlatformEmulator for XEmulator {
         let cfg = self.inner.config();
         *self.inner.lock() = fresh_state(&cfg);
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Promoted tweets and targeting criteria
+
+fn create_promoted_tweets(st: &mut State, now: i64, account: &str, p: &Params) -> Result<Value, XErr> {
+    let li = ref_param(st, account, p, "line_item_id", Kind::LineItem)?.id.clone();
+    let raw = p.required("tweet_ids")?;
+    let ids: Vec<&str> = raw.split(',').map(str::trim).collect();
+    if ids.len() > MAX_TWEET_IDS {
+        return Err(invalid(
+            "tweet_ids",
+            format!("tweet_ids accepts at most {MAX_TWEET_IDS} ids, got {}", ids.len()),
+        ));
+    }
+    if let Some(bad) = ids
+        .iter()
+        .find(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid(
+            "tweet_ids",
+            format!("Invalid tweet id \"{bad}\" for tweet_ids"),
+        ));
+    }
+    let mut out = Vec::new();
+    for t in ids {
+        let id = st.new_id();
+        let seq = st.next_id;
+        let mut fields = Map::new();
+        fields.insert("line_item_id".into(), json!(li));
+        fields.insert("tweet_id".into(), json!(t));
+        fields.insert("entity_status".into(), json!("ACTIVE"));
+        fields.insert("approval_status".into(), json!("ACCEPTED"));
+        let o = Obj {
+            id: id.clone(),
+            kind: Kind::PromotedTweet,
+            account: account.to_string(),
+            fields,
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            foreign: false,
+            seq,
+        };
+        out.push(render(st, &o));
+        st.objects.insert(id, o);
+    }
+    Ok(Value::Array(out))
+}
+
+const TARGETING_TYPES: &[&str] = &[
+    "AGE",
+    "GENDER",
+    "LOCATION",
+    "LANGUAGE",
+    "INTEREST",
+    "FOLLOWERS_OF_USER",
+    "SIMILAR_TO_FOLLOWERS_OF_USER",
+    "PLATFORM",
+    "PLATFORM_VERSION",
+    "DEVICE",
+    "WIFI_ONLY",
+    "NETWORK_OPERATOR",
+    "NETWORK_ACTIVATION_DURATION",
+    "EVENT",
+    "CONVERSATION",
+    "TV_SHOW",
+    "LIVE_TV_EVENT",
+    "ENGAGEMENT_TYPE",
+    "CAMPAIGN_ENGAGEMENT",
+    "USER_ENGAGEMENT",
+    "CAMPAIGN_ENGAGEMENT_LOOKALIKE",
+    "USER_ENGAGEMENT_LOOKALIKE",
+    "BROAD_KEYWORD",
+    "EXACT_KEYWORD",
+    "PHRASE_KEYWORD",
+    "UNORDERED_KEYWORD",
+    "CUSTOM_AUDIENCE",
+    "CUSTOM_AUDIENCE_EXPANDED",
+    "APP_STORE_CATEGORY",
+    "APP_STORE_CATEGORY_LOOKALIKE",
+    "APP_LIST",
+];
+const KEYWORD_TYPES: &[&str] = &["BROAD_KEYWORD", "EXACT_KEYWORD", "PHRASE_KEYWORD", "UNORDERED_KEYWORD"];
+
+/// The fields of a new targeting criterion, with the per-type rules of the pack.
+fn targeting_fields(st: &State, account: &str, p: &Params, fields: &mut Map<String, Value>) -> Result<(), XErr> {
+    let li = ref_param(st, account, p, "line_item_id", Kind::LineItem)?.id.clone();
+    let ty = p.required("targeting_type")?.to_string();
+    let value = p.required("targeting_value")?.to_string();
+    if !TARGETING_TYPES.contains(&ty.as_str()) {
+        return Err(
+            XErr::new(400, "UNKNOWN_CRITERIA_TYPE", format!("Unknown targeting_type \"{ty}\"")).param("targeting_type"),
+        );
+    }
+    let op = p
+        .enumerated("operator_type", &["EQ", "NE", "GTE", "LT"])?
+        .unwrap_or_else(|| "EQ".to_string());
+    if matches!(op.as_str(), "GTE" | "LT") && ty != "NETWORK_ACTIVATION_DURATION" {
+        return Err(invalid(
+            "operator_type",
+            format!("{op} is only for NETWORK_ACTIVATION_DURATION"),
+        ));
+    }
+    if ty == "APP_LIST" && op != "NE" {
+        return Err(invalid("operator_type", "APP_LIST takes operator_type NE only"));
+    }
+    if ty == "GENDER" && !matches!(value.as_str(), "1" | "2") {
+        return Err(invalid("targeting_value", "GENDER is 1 (male) or 2 (female)"));
+    }
+    if ty == "AGE" && !value.starts_with("AGE_") {
+        return Err(invalid("targeting_value", format!("Invalid AGE bucket \"{value}\"")));
+    }
+    let existing: Vec<&Obj> = st
+        .objects
+        .values()
+        .filter(|o| o.kind == Kind::TargetingCriterion && !o.deleted)
+        .filter(|o| o.fields.get("line_item_id") == Some(&json!(li)))
+        .collect();
+    let count = |types: &[&str]| {
+        existing
+            .iter()
+            .filter(|o| {
+                o.fields
+                    .get("targeting_type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| types.contains(&t))
+            })
+            .count()
+    };
+    let limit = match ty.as_str() {
+        "AGE" | "EVENT" => Some((count(&[ty.as_str()]), 1)),
+        "LOCATION" => Some((count(&["LOCATION"]), 2000)),
+        "INTEREST" => Some((count(&["INTEREST"]), 100)),
+        "SIMILAR_TO_FOLLOWERS_OF_USER" => Some((count(&["SIMILAR_TO_FOLLOWERS_OF_USER"]), 100)),
+        t if KEYWORD_TYPES.contains(&t) => Some((count(KEYWORD_TYPES), 1000)),
+        _ => None,
+    };
+    if let Some((n, max)) = limit {
+        if n >= max {
+            return Err(invalid(
+                "targeting_type",
+                format!("A line item has at most {max} {ty} targeting criteria"),
+            ));
+        }
+    }
+    if ty == "TV_SHOW" && count(&["LOCATION"]) == 0 {
+        return Err(XErr::new(
+            400,
+            "INVALID_TV_SHOW_LOCATIONS",
+            "TV_SHOW targeting needs a LOCATION criterion first",
+        )
+        .param("targeting_type"));
+    }
+    fields.insert("line_item_id".into(), json!(li));
+    fields.insert("targeting_type".into(), json!(ty));
+    fields.insert("targeting_value".into(), json!(value));
+    fields.insert("operator_type".into(), json!(op));
+    fields.insert("name".into(), json!(value));
+    fields.insert("localized_name".into(), Value::Null);
+    fields.insert(
+        "location_type".into(),
+        if ty == "LOCATION" {
+            json!("COUNTRIES")
+        } else {
+            Value::Null
+        },
+    );
+    Ok(())
 }
