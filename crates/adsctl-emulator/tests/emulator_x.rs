@@ -1211,3 +1211,128 @@ mod targeting {
         assert_eq!(r.body["operation_errors"][0][0]["parameter"], json!("operation_type"));
     }
 }
+
+mod audiences {
+    use super::*;
+
+    fn path() -> String {
+        format!("/12/accounts/{ACCT}/custom_audiences")
+    }
+
+    fn hex(i: usize) -> String {
+        format!("{i:064x}")
+    }
+
+    async fn audience(env: &Env, name: &str) -> String {
+        env.post(&path(), &[("name", name)]).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn create_is_an_empty_shell_not_targetable() {
+        let env = start().await;
+        let r = env.post(&path(), &[("name", "CRM list"), ("description", "d")]).await;
+        let d = r.ok();
+        assert_eq!(d["audience_size"], Value::Null);
+        assert_eq!(d["targetable"], json!(false));
+        assert_eq!(d["reasons_not_targetable"], json!(["PROCESSING", "TOO_SMALL"]));
+        assert_eq!(d["audience_type"], json!("CRM"));
+    }
+
+    #[tokio::test]
+    async fn name_is_required_and_unique_per_account() {
+        let env = start().await;
+        assert_eq!(
+            env.post(&path(), &[("description", "d")]).await.err(400),
+            "MISSING_PARAMETER"
+        );
+        audience(&env, "same").await;
+        let r = env.post(&path(), &[("name", "same")]).await;
+        assert_eq!(r.err(400), "INVALID_PARAMETER");
+        assert_eq!(r.param(), "name");
+    }
+
+    #[tokio::test]
+    async fn update_renames_and_delete_is_soft() {
+        let env = start().await;
+        let id = audience(&env, "a").await;
+        let one = format!("{}/{id}", path());
+        assert_eq!(env.put(&one, &[("name", "b")]).await.ok()["name"], json!("b"));
+        assert_eq!(env.delete(&one).await.ok()["deleted"], json!(true));
+        assert_eq!(env.get(&one, &[]).await.err(404), "TAILORED_AUDIENCE_NOT_FOUND");
+    }
+
+    #[tokio::test]
+    async fn users_upload_counts_and_makes_targetable_at_100() {
+        let env = start().await;
+        let id = audience(&env, "u").await;
+        let users: Vec<Value> = (0..100).map(|i| json!({"email": [hex(i)]})).collect();
+        let r = env
+            .post_json(
+                &format!("{}/{id}/users", path()),
+                json!([{"operation_type": "Update", "params": {"users": users}}]),
+            )
+            .await;
+        assert_eq!(r.ok(), &json!({"success_count": 100, "total_count": 100}));
+        let a = env.get(&format!("{}/{id}", path()), &[]).await;
+        assert_eq!(a.ok()["targetable"], json!(true));
+        assert_eq!(a.ok()["audience_size"], json!(100));
+        let r = env
+            .post_json(
+                &format!("{}/{id}/users", path()),
+                json!([{"operation_type": "Delete", "params": {"users": [{"email": [hex(0)]}]}}]),
+            )
+            .await;
+        assert_eq!(r.ok()["success_count"], json!(1));
+        assert_eq!(
+            env.get(&format!("{}/{id}", path()), &[]).await.ok()["targetable"],
+            json!(false)
+        );
+    }
+
+    #[tokio::test]
+    async fn users_must_be_sha256_hex_and_all_or_nothing() {
+        let env = start().await;
+        let id = audience(&env, "h").await;
+        let r = env
+            .post_json(
+                &format!("{}/{id}/users", path()),
+                json!([
+                    {"operation_type": "Update", "params": {"users": [{"email": [hex(1)]}]}},
+                    {"operation_type": "Update", "params": {"users": [{"email": ["someone@example.com"]}]}}
+                ]),
+            )
+            .await;
+        assert_eq!(r.err(400), "INVALID_PARAMETER");
+        let dump: Value = env
+            .http
+            .get(env.base("/_emulator/x/store"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(dump["audience_members"].get(&id).is_none(), "nothing applied: {dump}");
+    }
+
+    #[tokio::test]
+    async fn at_most_2500_operations_and_expiry_after_effective() {
+        let env = start().await;
+        let id = audience(&env, "m").await;
+        let ops: Vec<Value> = (0..2501)
+            .map(|i| json!({"operation_type": "Update", "params": {"users": [{"email": [hex(i)]}]}}))
+            .collect();
+        let r = env.post_json(&format!("{}/{id}/users", path()), json!(ops)).await;
+        assert_eq!(r.err(400), "INVALID_PARAMETER");
+        let r = env
+            .post_json(
+                &format!("{}/{id}/users", path()),
+                json!([{"operation_type": "Update", "params": {"users": [{"email": [hex(1)]}], "effective_at": "2030-01-02T00:00:00Z", "expires_at": "2030-01-01T00:00:00Z"}}]),
+            )
+            .await;
+        assert_eq!(r.param(), "expires_at");
+    }
+}

@@ -12,6 +12,7 @@
 //! - `GET|POST /12/accounts/{a}/line_items`, `GET|PUT|DELETE /12/accounts/{a}/line_items/{id}`;
 //! - `GET|POST /12/accounts/{a}/promoted_tweets`, `GET|DELETE …/promoted_tweets/{id}` (no PUT);
 //! - `GET|POST /12/accounts/{a}/targeting_criteria` (list needs line_item_ids), `GET|DELETE …/{id}` (no PUT);
+//! - `GET|POST /12/accounts/{a}/custom_audiences`, `GET|PUT|DELETE …/{id}`, `POST …/{id}/users` (JSON body);
 //! - `POST /12/batch/accounts/{a}/campaigns`, `…/line_items` (≤40) and `…/targeting_criteria` (≤500, Create and
 //!   Delete) with JSON bodies, all-or-nothing.
 //!
@@ -48,6 +49,10 @@
 //!   2000, INTEREST 100, SIMILAR_TO_FOLLOWERS_OF_USER 100, the four keyword types 1000 together) is 400
 //!   INVALID_PARAMETER on targeting_type; TV_SHOW without a LOCATION is 400 INVALID_TV_SHOW_LOCATIONS. Values are
 //!   not checked against lookups; `name` echoes the value.
+//! - Custom audiences: a duplicate name (per account, not deleted) is 400 INVALID_PARAMETER; audience_size counts
+//!   the distinct `key:value` user keys held and is null (not targetable: PROCESSING, TOO_SMALL) below 100; users
+//!   values other than partner_user_id must be 64 lower-case hex digits; a body over 5,000,000 bytes or more than
+//!   2,500 operations is 400 INVALID_PARAMETER; expires_at defaults to 395 days after effective_at.
 //! - Promoted tweets: tweet ids must be decimal digits; new ones are ACTIVE and ACCEPTED at once.
 //! - bid_strategy defaults to AUTO; goal and pay_by are null unless sent (the pack gives no per-objective table).
 //! - A single create answers HTTP 200 (the pack gives no status for creates; clients should accept any 2xx).
@@ -94,6 +99,9 @@ pub const MAX_LINE_ITEMS_PER_CAMPAIGN: usize = 100;
 pub const MAX_ACTIVE_LINE_ITEMS: usize = 256;
 pub const MAX_BATCH_TARGETING: usize = 500;
 pub const MAX_TWEET_IDS: usize = 50;
+pub const MAX_AUDIENCE_OPERATIONS: usize = 2500;
+pub const MAX_AUDIENCE_BODY: usize = 5_000_000;
+pub const MIN_TARGETABLE_AUDIENCE: usize = 100;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
 const OBJECTIVES: &[&str] = &[
@@ -224,6 +232,7 @@ pub enum Kind {
     LineItem,
     PromotedTweet,
     TargetingCriterion,
+    CustomAudience,
 }
 
 impl Kind {
@@ -234,6 +243,7 @@ impl Kind {
             "line_item" | "line_items" => Some(Kind::LineItem),
             "promoted_tweet" | "promoted_tweets" => Some(Kind::PromotedTweet),
             "targeting_criterion" | "targeting_criteria" => Some(Kind::TargetingCriterion),
+            "custom_audience" | "custom_audiences" => Some(Kind::CustomAudience),
             _ => None,
         }
     }
@@ -244,6 +254,7 @@ impl Kind {
             Kind::LineItem => "LINE_ITEM_NOT_FOUND",
             Kind::PromotedTweet => "PROMOTED_TWEET_NOT_FOUND",
             Kind::TargetingCriterion => "TARGETING_CRITERION_NOT_FOUND",
+            Kind::CustomAudience => "TAILORED_AUDIENCE_NOT_FOUND",
         }
     }
     fn id_param(self) -> &'static str {
@@ -253,6 +264,7 @@ impl Kind {
             Kind::LineItem => "line_item_id",
             Kind::PromotedTweet => "promoted_tweet_id",
             Kind::TargetingCriterion => "targeting_criterion_id",
+            Kind::CustomAudience => "custom_audience_id",
         }
     }
 }
@@ -289,6 +301,9 @@ pub struct State {
     pub objects: BTreeMap<String, Obj>,
     pub next_id: u64,
     pub clock_offset_secs: i64,
+    /// Custom audience id → its members ("key:value" of each user key sent).
+    #[serde(default)]
+    pub audience_members: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// (consumer key, nonce) → timestamp seen.
     #[serde(skip)]
     pub nonces: HashMap<(String, String), i64>,
@@ -748,6 +763,7 @@ fn template_of(method: &Method, segs: &[String]) -> (String, Option<String>) {
         ["12", "accounts", _] => "/12/accounts/{account_id}".to_string(),
         ["12", "accounts", _, kind] => format!("/12/accounts/{{account_id}}/{kind}"),
         ["12", "accounts", _, kind, _] => format!("/12/accounts/{{account_id}}/{kind}/{{id}}"),
+        ["12", "accounts", _, kind, _, sub] => format!("/12/accounts/{{account_id}}/{kind}/{{id}}/{sub}"),
         ["12", "batch", "accounts", _, kind] => format!("/12/batch/accounts/{{account_id}}/{kind}"),
         _ => format!("/{}", s.join("/")),
     };
@@ -931,7 +947,10 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                                     ops: n as u64,
                                 }
                             }),
-                        (Method::POST, Kind::Campaign | Kind::LineItem | Kind::TargetingCriterion) => create(cfg, st, now, a, k, p)
+                        (
+                            Method::POST,
+                            Kind::Campaign | Kind::LineItem | Kind::TargetingCriterion | Kind::CustomAudience,
+                        ) => create(cfg, st, now, a, k, p)
                             .map_err(|e| (vec![e], echo(&[])))
                             .map(|d| Reply {
                                 status: 200,
@@ -948,10 +967,16 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                     let e = echo(&[(k.id_param(), id)]);
                     let r = match (method.clone(), k) {
                         (Method::GET, _) => get_one(st, a, k, id, p).map(|d| (d, 0)),
-                        (Method::PUT, Kind::Campaign | Kind::LineItem) => update(st, now, a, k, id, p).map(|d| (d, 1)),
+                        (Method::PUT, Kind::Campaign | Kind::LineItem | Kind::CustomAudience) => {
+                            update(st, now, a, k, id, p).map(|d| (d, 1))
+                        }
                         (
                             Method::DELETE,
-                            Kind::Campaign | Kind::LineItem | Kind::PromotedTweet | Kind::TargetingCriterion,
+                            Kind::Campaign
+                            | Kind::LineItem
+                            | Kind::PromotedTweet
+                            | Kind::TargetingCriterion
+                            | Kind::CustomAudience,
                         ) => delete(st, now, a, k, id).map(|d| (d, 1)),
                         _ => Err(not_allowed()),
                     };
@@ -960,6 +985,20 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                             status: 200,
                             body: json!({"data": d, "request": e}),
                             ops,
+                        }),
+                        Err(err) => Err((vec![err], e)),
+                    }
+                }
+                ["custom_audiences", id, "users"] => {
+                    let e = echo(&[("custom_audience_id", id)]);
+                    if method != Method::POST {
+                        return one(not_allowed(), e);
+                    }
+                    match audience_users(st, now, a, id, body) {
+                        Ok(d) => Ok(Reply {
+                            status: 200,
+                            body: json!({"data": d, "request": e}),
+                            ops: d["total_count"].as_u64().unwrap_or(0),
                         }),
                         Err(err) => Err((vec![err], e)),
                     }
@@ -1061,6 +1100,32 @@ fn render(st: &State, o: &Obj) -> Value {
             m.insert("automatic_tweet_promotion".into(), Value::Null);
         }
         Kind::PromotedTweet | Kind::TargetingCriterion => {}
+        Kind::CustomAudience => {
+            let n = st.audience_members.get(&o.id).map_or(0, |m| m.len());
+            let targetable = n >= MIN_TARGETABLE_AUDIENCE;
+            m.insert("audience_type".into(), json!("CRM"));
+            m.insert("audience_size".into(), if targetable { json!(n) } else { Value::Null });
+            m.insert("targetable".into(), json!(targetable));
+            m.insert(
+                "targetable_types".into(),
+                if targetable {
+                    json!(["CUSTOM_AUDIENCE", "CUSTOM_AUDIENCE_EXPANDED"])
+                } else {
+                    json!([])
+                },
+            );
+            m.insert(
+                "reasons_not_targetable".into(),
+                if targetable {
+                    json!([])
+                } else {
+                    json!(["PROCESSING", "TOO_SMALL"])
+                },
+            );
+            m.insert("permission_level".into(), json!("READ_WRITE"));
+            m.insert("owner_account_id".into(), json!(o.account));
+            m.insert("partner_source".into(), json!("OTHER"));
+        }
     }
     m.insert("created_at".into(), json!(iso(o.created_at)));
     m.insert("updated_at".into(), json!(iso(o.updated_at)));
@@ -1671,6 +1736,7 @@ fn create(cfg: &XConfig, st: &mut State, now: i64, account: &str, k: Kind, p: &P
             }
         }
         Kind::TargetingCriterion => targeting_fields(st, account, p, &mut fields)?,
+        Kind::CustomAudience => audience_fields(st, account, None, p, &mut fields, true)?,
         Kind::FundingInstrument | Kind::PromotedTweet => return Err(XErr::new(405, "METHOD_NOT_ALLOWED", "read-only")),
     }
     let id = st.new_id();
@@ -1714,6 +1780,7 @@ fn update(st: &mut State, now: i64, account: &str, k: Kind, id: &str, p: &Params
     let mut fields = o.fields.clone();
     match k {
         Kind::Campaign => campaign_fields(p, &mut fields, false)?,
+        Kind::CustomAudience => audience_fields(st, account, Some(id), p, &mut fields, false)?,
         _ => line_item_fields(p, &mut fields, false)?,
     }
     let o = st.objects.get_mut(id).ok_or_else(|| not_found(k, id))?;
@@ -2210,4 +2277,161 @@ fn targeting_fields(st: &State, account: &str, p: &Params, fields: &mut Map<Stri
         },
     );
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Custom audiences
+
+fn audience_fields(
+    st: &State,
+    account: &str,
+    own: Option<&str>,
+    p: &Params,
+    fields: &mut Map<String, Value>,
+    creating: bool,
+) -> Result<(), XErr> {
+    if creating {
+        p.required("name")?;
+    }
+    if let Some(name) = p.text("name", 255)? {
+        if name.is_empty() {
+            return Err(invalid("name", "name must be 1 to 255 characters"));
+        }
+        let taken = st.objects.values().any(|o| {
+            o.kind == Kind::CustomAudience
+                && o.account == account
+                && !o.deleted
+                && Some(o.id.as_str()) != own
+                && o.fields.get("name") == Some(&json!(name))
+        });
+        if taken {
+            return Err(invalid(
+                "name",
+                format!("A custom audience named \"{name}\" already exists"),
+            ));
+        }
+        fields.insert("name".into(), json!(name));
+    }
+    if let Some(d) = p.get("description") {
+        fields.insert("description".into(), if d.is_empty() { Value::Null } else { json!(d) });
+    } else if creating {
+        fields.insert("description".into(), Value::Null);
+    }
+    Ok(())
+}
+
+const USER_KEYS: &[&str] = &[
+    "email",
+    "handle",
+    "twitter_id",
+    "device_id",
+    "phone_number",
+    "partner_user_id",
+];
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// POST …/custom_audiences/{id}/users: a JSON array of Update/Delete operations, all or nothing.
+fn audience_users(st: &mut State, now: i64, account: &str, id: &str, body: &[u8]) -> Result<Value, XErr> {
+    match find(st, account, Kind::CustomAudience, id) {
+        Some(o) if !o.deleted => {}
+        _ => return Err(not_found(Kind::CustomAudience, id)),
+    }
+    if body.len() > MAX_AUDIENCE_BODY {
+        return Err(XErr::new(
+            400,
+            "INVALID_PARAMETER",
+            format!("The body carries {} bytes, at most {MAX_AUDIENCE_BODY}", body.len()),
+        ));
+    }
+    let Ok(Value::Array(ops)) = serde_json::from_slice::<Value>(body) else {
+        return Err(XErr::new(
+            400,
+            "INVALID_PARAMETER",
+            "The body must be a JSON array of operations",
+        ));
+    };
+    if ops.is_empty() || ops.len() > MAX_AUDIENCE_OPERATIONS {
+        return Err(XErr::new(
+            400,
+            "INVALID_PARAMETER",
+            format!(
+                "Between 1 and {MAX_AUDIENCE_OPERATIONS} operation objects, got {}",
+                ops.len()
+            ),
+        ));
+    }
+    let mut members = st.audience_members.get(id).cloned().unwrap_or_default();
+    let mut total = 0u64;
+    for (i, op) in ops.iter().enumerate() {
+        let kind = op.get("operation_type").and_then(Value::as_str).unwrap_or("");
+        if !matches!(kind, "Update" | "Delete") {
+            return Err(invalid(
+                "operation_type",
+                format!("operation {i}: operation_type is Update or Delete"),
+            ));
+        }
+        let params = op.get("params").cloned().unwrap_or(Value::Null);
+        let time = |k: &str| -> Result<Option<i64>, XErr> {
+            match params.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(t)) => chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|t| Some(t.timestamp()))
+                    .map_err(|_| invalid(k, format!("Expected time, got \"{t}\" for {k}"))),
+                Some(_) => Err(invalid(k, format!("Expected time for {k}"))),
+            }
+        };
+        let effective = time("effective_at")?.unwrap_or(now);
+        let expires = time("expires_at")?.unwrap_or(now + 395 * 86_400);
+        if expires <= effective {
+            return Err(invalid("expires_at", "expires_at must be after effective_at"));
+        }
+        let Some(users) = params.get("users").and_then(Value::as_array) else {
+            return Err(missing("users"));
+        };
+        for u in users {
+            let Some(obj) = u.as_object() else {
+                return Err(invalid("users", "each user is an object"));
+            };
+            let mut keys = Vec::new();
+            for (k, v) in obj {
+                if !USER_KEYS.contains(&k.as_str()) {
+                    return Err(invalid("users", format!("Unknown user key \"{k}\"")));
+                }
+                let vals = v
+                    .as_array()
+                    .ok_or_else(|| invalid("users", format!("{k} is an array")))?;
+                for v in vals {
+                    let v = v
+                        .as_str()
+                        .ok_or_else(|| invalid("users", format!("{k} values are strings")))?;
+                    if k != "partner_user_id" && !is_sha256_hex(v) {
+                        return Err(invalid(
+                            "users",
+                            format!("{k} values are SHA-256 lower-case hex digests"),
+                        ));
+                    }
+                    keys.push(format!("{k}:{v}"));
+                }
+            }
+            if keys.is_empty() {
+                return Err(invalid("users", "a user object carries at least one key"));
+            }
+            total += 1;
+            for key in keys {
+                if kind == "Update" {
+                    members.insert(key);
+                } else {
+                    members.remove(&key);
+                }
+            }
+        }
+    }
+    st.audience_members.insert(id.to_string(), members);
+    if let Some(o) = st.objects.get_mut(id) {
+        o.updated_at = now;
+    }
+    Ok(json!({"success_count": total, "total_count": total}))
 }
