@@ -1336,3 +1336,76 @@ mod audiences {
         assert_eq!(r.param(), "expires_at");
     }
 }
+
+mod stats {
+    use super::*;
+
+    fn path() -> String {
+        format!("/12/stats/accounts/{ACCT}")
+    }
+
+    async fn query(env: &Env, extra: &[(&str, &str)]) -> Resp {
+        let c = env.campaign("s").await;
+        let mut q = vec![
+            ("entity", "CAMPAIGN"),
+            ("entity_ids", c.as_str()),
+            ("start_time", "2030-01-01T08:00:00Z"),
+            ("end_time", "2030-01-03T08:00:00Z"),
+            ("granularity", "DAY"),
+            ("placement", "ALL_ON_TWITTER"),
+            ("metric_groups", "ENGAGEMENT,BILLING"),
+        ];
+        q.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        q.extend_from_slice(extra);
+        env.get(&path(), &q).await
+    }
+
+    #[tokio::test]
+    async fn sync_stats_arrays_of_time_series_length() {
+        let env = start().await;
+        let r = query(&env, &[]).await;
+        let d = r.ok().clone();
+        assert_eq!(r.body["data_type"], json!("stats"));
+        assert_eq!(r.body["time_series_length"], json!(2));
+        assert_eq!(d[0]["id_data"][0]["segment"], Value::Null);
+        assert_eq!(
+            d[0]["id_data"][0]["metrics"]["impressions"].as_array().unwrap().len(),
+            2
+        );
+        assert!(d[0]["id_data"][0]["metrics"]["billed_charge_local_micro"].is_array());
+        let again = query(&env, &[]).await;
+        assert_eq!(again.body["time_series_length"], json!(2));
+    }
+
+    #[tokio::test]
+    async fn window_at_most_7_days_whole_hours_exclusive_end() {
+        let env = start().await;
+        let r = query(&env, &[("end_time", "2030-01-09T09:00:00Z")]).await;
+        assert_eq!(r.err(400), "INVALID_TIME_WINDOW");
+        let r = query(&env, &[("start_time", "2030-01-01T08:30:00Z")]).await;
+        assert_eq!(r.err(400), "INVALID_PARAMETER");
+        assert_eq!(r.param(), "start_time");
+        let r = query(&env, &[("end_time", "2030-01-01T08:00:00Z")]).await;
+        assert_eq!(r.param(), "end_time");
+    }
+
+    #[tokio::test]
+    async fn at_most_20_ids_one_placement_mobile_conversion_alone() {
+        let env = start().await;
+        let ids = (0..21).map(|i| format!("a{i}")).collect::<Vec<_>>().join(",");
+        assert_eq!(query(&env, &[("entity_ids", &ids)]).await.param(), "entity_ids");
+        assert_eq!(
+            query(&env, &[("placement", "ALL_ON_TWITTER,PUBLISHER_NETWORK")])
+                .await
+                .param(),
+            "placement"
+        );
+        assert_eq!(
+            query(&env, &[("metric_groups", "MOBILE_CONVERSION,ENGAGEMENT")])
+                .await
+                .param(),
+            "metric_groups"
+        );
+        assert_eq!(query(&env, &[("entity", "AD")]).await.param(), "entity");
+    }
+}

@@ -13,6 +13,7 @@
 //! - `GET|POST /12/accounts/{a}/promoted_tweets`, `GET|DELETE …/promoted_tweets/{id}` (no PUT);
 //! - `GET|POST /12/accounts/{a}/targeting_criteria` (list needs line_item_ids), `GET|DELETE …/{id}` (no PUT);
 //! - `GET|POST /12/accounts/{a}/custom_audiences`, `GET|PUT|DELETE …/{id}`, `POST …/{id}/users` (JSON body);
+//! - `GET /12/stats/accounts/{a}` (synchronous stats; synthetic deterministic numbers);
 //! - `POST /12/batch/accounts/{a}/campaigns`, `…/line_items` (≤40) and `…/targeting_criteria` (≤500, Create and
 //!   Delete) with JSON bodies, all-or-nothing.
 //!
@@ -53,6 +54,8 @@
 //!   the distinct `key:value` user keys held and is null (not targetable: PROCESSING, TOO_SMALL) below 100; users
 //!   values other than partner_user_id must be 64 lower-case hex digits; a body over 5,000,000 bytes or more than
 //!   2,500 operations is 400 INVALID_PARAMETER; expires_at defaults to 395 days after effective_at.
+//! - Sync stats: entity_ids must exist in the account; over 7 days is 400 INVALID_TIME_WINDOW; DAY is not checked
+//!   against midnight in the account's time zone (no time-zone database here); DAY series have ceil(hours/24) points.
 //! - Promoted tweets: tweet ids must be decimal digits; new ones are ACTIVE and ACCEPTED at once.
 //! - bid_strategy defaults to AUTO; goal and pay_by are null unless sent (the pack gives no per-objective table).
 //! - A single create answers HTTP 200 (the pack gives no status for creates; clients should accept any 2xx).
@@ -176,6 +179,9 @@ pub struct XConfig {
     pub max_active_campaigns: usize,
     pub account_reads_per_15_min: Option<u32>,
     pub writes_per_minute: Option<u32>,
+    /// Seed of the synthetic stats.
+    #[serde(default)]
+    pub metric_seed: u64,
 }
 
 impl Default for XConfig {
@@ -220,6 +226,7 @@ impl XConfig {
             max_active_campaigns: s.max_active_campaigns.unwrap_or(200),
             account_reads_per_15_min: c.rate_limits.x.account_reads_per_15_min,
             writes_per_minute: c.rate_limits.x.writes_per_minute,
+            metric_seed: c.metric_seed,
         }
     }
 }
@@ -765,10 +772,13 @@ fn template_of(method: &Method, segs: &[String]) -> (String, Option<String>) {
         ["12", "accounts", _, kind, _] => format!("/12/accounts/{{account_id}}/{kind}/{{id}}"),
         ["12", "accounts", _, kind, _, sub] => format!("/12/accounts/{{account_id}}/{kind}/{{id}}/{sub}"),
         ["12", "batch", "accounts", _, kind] => format!("/12/batch/accounts/{{account_id}}/{kind}"),
+        ["12", "stats", "accounts", _] => "/12/stats/accounts/{account_id}".to_string(),
         _ => format!("/{}", s.join("/")),
     };
     let account = match s.as_slice() {
-        ["12", "accounts", a, ..] | ["12", "batch", "accounts", a, ..] => Some(a.to_string()),
+        ["12", "accounts", a, ..] | ["12", "batch", "accounts", a, ..] | ["12", "stats", "accounts", a] => {
+            Some(a.to_string())
+        }
         _ => None,
     };
     (t, account)
@@ -1021,6 +1031,23 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
                 _ => return one(route_not_found(), echo),
             };
             batch(cfg, st, now, a, k, max, body)
+        }
+        ["12", "stats", "accounts", a] => {
+            let echo = p.echo(&[("account_id", a)]);
+            if method != Method::GET {
+                return one(not_allowed(), echo);
+            }
+            if !st.accounts.contains_key(*a) {
+                return one(account_not_found(a), echo);
+            }
+            match sync_stats(cfg, st, a, p) {
+                Ok((n, data)) => Ok(Reply {
+                    status: 200,
+                    body: json!({"data_type": "stats", "time_series_length": n, "data": data, "request": echo}),
+                    ops: 0,
+                }),
+                Err(e) => Err((vec![e], echo)),
+            }
         }
         _ => one(route_not_found(), json!({"params": {}})),
     }
@@ -2434,4 +2461,191 @@ fn audience_users(st: &mut State, now: i64, account: &str, id: &str, body: &[u8]
         o.updated_at = now;
     }
     Ok(json!({"success_count": total, "total_count": total}))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Synchronous stats
+
+pub const MAX_STATS_IDS: usize = 20;
+pub const MAX_SYNC_STATS_DAYS: i64 = 7;
+const STATS_ENTITIES: &[&str] = &[
+    "ACCOUNT",
+    "FUNDING_INSTRUMENT",
+    "CAMPAIGN",
+    "LINE_ITEM",
+    "PROMOTED_TWEET",
+    "PROMOTED_ACCOUNT",
+];
+const METRIC_GROUPS: &[&str] = &[
+    "ENGAGEMENT",
+    "BILLING",
+    "VIDEO",
+    "MEDIA",
+    "WEB_CONVERSION",
+    "MOBILE_CONVERSION",
+    "LIFE_TIME_VALUE_MOBILE_CONVERSION",
+];
+
+fn group_metrics(group: &str) -> &'static [&'static str] {
+    match group {
+        "ENGAGEMENT" => &[
+            "engagements",
+            "impressions",
+            "retweets",
+            "replies",
+            "likes",
+            "follows",
+            "card_engagements",
+            "clicks",
+            "app_clicks",
+            "url_clicks",
+            "qualified_impressions",
+            "carousel_swipes",
+        ],
+        "BILLING" => &["billed_engagements", "billed_charge_local_micro"],
+        "VIDEO" => &[
+            "video_total_views",
+            "video_views_25",
+            "video_views_50",
+            "video_views_75",
+            "video_views_100",
+            "video_cta_clicks",
+            "video_content_starts",
+            "video_3s100pct_views",
+            "video_6s_views",
+            "video_15s_views",
+        ],
+        _ => &[],
+    }
+}
+
+fn sync_stats(cfg: &XConfig, st: &State, account: &str, p: &Params) -> Result<(usize, Vec<Value>), XErr> {
+    let entity = p.required("entity")?;
+    if !STATS_ENTITIES.contains(&entity) {
+        return Err(invalid(
+            "entity",
+            format!(
+                "Expected enum value in [{}], got \"{entity}\" for entity",
+                STATS_ENTITIES.join(", ")
+            ),
+        ));
+    }
+    let ids: Vec<String> = p
+        .required("entity_ids")?
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    if ids.len() > MAX_STATS_IDS {
+        return Err(invalid(
+            "entity_ids",
+            format!("entity_ids accepts at most {MAX_STATS_IDS} ids, got {}", ids.len()),
+        ));
+    }
+    let kind = match entity {
+        "FUNDING_INSTRUMENT" => Some(Kind::FundingInstrument),
+        "CAMPAIGN" => Some(Kind::Campaign),
+        "LINE_ITEM" => Some(Kind::LineItem),
+        "PROMOTED_TWEET" => Some(Kind::PromotedTweet),
+        _ => None,
+    };
+    for id in &ids {
+        let known = match (entity, kind) {
+            ("ACCOUNT", _) => id == account,
+            (_, Some(k)) => find(st, account, k, id).is_some(),
+            _ => is_base36(id),
+        };
+        if !known {
+            return Err(invalid(
+                "entity_ids",
+                format!("{entity} {id} does not exist in account {account}"),
+            ));
+        }
+    }
+    p.required("start_time")?;
+    p.required("end_time")?;
+    let start = p.time("start_time")?.unwrap_or(0);
+    let end = p.time("end_time")?.unwrap_or(0);
+    for (k, t) in [("start_time", start), ("end_time", end)] {
+        if t.rem_euclid(3600) != 0 {
+            return Err(invalid(k, format!("{k} must be a whole hour")));
+        }
+    }
+    if end <= start {
+        return Err(invalid(
+            "end_time",
+            "end_time must be after start_time (the end is exclusive)",
+        ));
+    }
+    if end - start > MAX_SYNC_STATS_DAYS * 86_400 {
+        return Err(XErr::new(
+            400,
+            "INVALID_TIME_WINDOW",
+            format!("A synchronous stats request spans at most {MAX_SYNC_STATS_DAYS} days"),
+        )
+        .param("end_time"));
+    }
+    let granularity = p.required("granularity")?;
+    let hours = ((end - start) / 3600) as usize;
+    let n = match granularity {
+        "HOUR" => hours,
+        "DAY" => hours.div_ceil(24),
+        "TOTAL" => 1,
+        g => {
+            return Err(invalid(
+                "granularity",
+                format!("Expected enum value in [HOUR, DAY, TOTAL], got \"{g}\" for granularity"),
+            ))
+        }
+    };
+    let placement = p.required("placement")?;
+    if !matches!(
+        placement,
+        "ALL_ON_TWITTER" | "PUBLISHER_NETWORK" | "SPOTLIGHT" | "TREND"
+    ) {
+        return Err(invalid(
+            "placement",
+            format!("One placement per request, got \"{placement}\""),
+        ));
+    }
+    let groups: Vec<&str> = p.required("metric_groups")?.split(',').map(str::trim).collect();
+    if let Some(bad) = groups.iter().find(|g| !METRIC_GROUPS.contains(g)) {
+        return Err(invalid("metric_groups", format!("Unknown metric group \"{bad}\"")));
+    }
+    if groups.contains(&"MOBILE_CONVERSION") && groups.len() > 1 {
+        return Err(invalid(
+            "metric_groups",
+            "MOBILE_CONVERSION must be requested on its own",
+        ));
+    }
+    let mut data = Vec::new();
+    for id in &ids {
+        let mut metrics = Map::new();
+        for g in &groups {
+            for m in group_metrics(g) {
+                let series: Vec<u64> = (0..n)
+                    .map(|i| {
+                        let h = crate::rng::mix64(
+                            cfg.metric_seed
+                                ^ crate::rng::hash_str(&format!("{id}/{m}/{placement}/{granularity}/{start}/{i}")),
+                        );
+                        let scale = if granularity == "HOUR" {
+                            1
+                        } else if granularity == "DAY" {
+                            24
+                        } else {
+                            hours as u64
+                        };
+                        match *m {
+                            "impressions" | "qualified_impressions" => (h % 100) * scale,
+                            "billed_charge_local_micro" => (h % 50) * 10_000 * scale,
+                            _ => (h % 5) * scale,
+                        }
+                    })
+                    .collect();
+                metrics.insert((*m).to_string(), json!(series));
+            }
+        }
+        data.push(json!({"id": id, "id_data": [{"segment": null, "metrics": metrics}]}));
+    }
+    Ok((n, data))
 }
