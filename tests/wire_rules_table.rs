@@ -31,6 +31,10 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/src/x/oauth.rs",
         include_str!("../crates/adsctl-emulator/src/x/oauth.rs"),
     ),
+    (
+        "crates/adsctl-emulator/src/x/mod.rs",
+        include_str!("../crates/adsctl-emulator/src/x/mod.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

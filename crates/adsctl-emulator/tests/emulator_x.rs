@@ -1409,3 +1409,76 @@ mod stats {
         assert_eq!(query(&env, &[("entity", "AD")]).await.param(), "entity");
     }
 }
+
+mod stats_jobs {
+    use super::*;
+
+    fn gunzip_stored(gz: &[u8]) -> Vec<u8> {
+        // the emulator's gzip uses stored deflate blocks: header (10 bytes), then [final, len, !len, bytes]*
+        assert_eq!(&gz[..3], &[0x1f, 0x8b, 8]);
+        let mut i = 10;
+        let mut out = Vec::new();
+        loop {
+            let last = gz[i] & 1 == 1;
+            let len = u16::from_le_bytes([gz[i + 1], gz[i + 2]]) as usize;
+            out.extend_from_slice(&gz[i + 5..i + 5 + len]);
+            i += 5 + len;
+            if last {
+                break;
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn job_lifecycle_id_str_poll_and_gzip_result() {
+        let env = start().await;
+        let c = env.campaign("j").await;
+        let path = format!("/12/stats/jobs/accounts/{ACCT}");
+        let q = [
+            ("entity", "CAMPAIGN"),
+            ("entity_ids", c.as_str()),
+            ("start_time", "2030-01-01T00:00:00Z"),
+            ("end_time", "2030-02-15T00:00:00Z"),
+            ("granularity", "DAY"),
+            ("placement", "ALL_ON_TWITTER"),
+            ("metric_groups", "ENGAGEMENT"),
+        ];
+        let r = env.post(&path, &q).await;
+        let job = r.ok().clone();
+        assert_eq!(job["status"], json!("PROCESSING"));
+        assert_eq!(job["url"], Value::Null);
+        let id_str = job["id_str"].as_str().unwrap().to_string();
+        assert!(id_str.parse::<u64>().unwrap() > (1u64 << 53));
+        assert!(job["id"].is_u64());
+        let r = env.get(&path, &[("job_ids", &id_str)]).await;
+        assert!(r.header("x-concurrent-job-limit").is_some());
+        assert_eq!(r.ok()[0]["status"], json!("PROCESSING"));
+        let r = env.get(&path, &[("job_ids", &id_str)]).await;
+        assert_eq!(r.ok()[0]["status"], json!("SUCCESS"));
+        let url = r.ok()[0]["url"].as_str().unwrap().to_string();
+        let gz = env.http.get(url).send().await.unwrap().bytes().await.unwrap();
+        let body: Value = serde_json::from_slice(&gunzip_stored(&gz)).unwrap();
+        assert_eq!(body["time_series_length"], json!(45));
+    }
+
+    #[tokio::test]
+    async fn range_90_days_unsegmented_45_segmented() {
+        let env = start().await;
+        let c = env.campaign("j").await;
+        let path = format!("/12/stats/jobs/accounts/{ACCT}");
+        let mut q = vec![
+            ("entity", "CAMPAIGN"),
+            ("entity_ids", c.as_str()),
+            ("start_time", "2030-01-01T00:00:00Z"),
+            ("end_time", "2030-04-02T00:00:00Z"),
+            ("granularity", "DAY"),
+            ("placement", "ALL_ON_TWITTER"),
+            ("metric_groups", "ENGAGEMENT"),
+        ];
+        assert_eq!(env.post(&path, &q).await.err(400), "INVALID_TIME_WINDOW");
+        q[3] = ("end_time", "2030-02-16T00:00:00Z");
+        q.push(("segmentation_type", "GENDER"));
+        assert_eq!(env.post(&path, &q).await.err(400), "INVALID_TIME_WINDOW");
+    }
+}

@@ -14,6 +14,8 @@
 //! - `GET|POST /12/accounts/{a}/targeting_criteria` (list needs line_item_ids), `GET|DELETE …/{id}` (no PUT);
 //! - `GET|POST /12/accounts/{a}/custom_audiences`, `GET|PUT|DELETE …/{id}`, `POST …/{id}/users` (JSON body);
 //! - `GET /12/stats/accounts/{a}` (synchronous stats; synthetic deterministic numbers);
+//! - `POST|GET /12/stats/jobs/accounts/{a}` (async jobs; the result url is `/_emulator/x/stats_results/{id}`,
+//!   gzip JSON written with stored deflate blocks);
 //! - `POST /12/batch/accounts/{a}/campaigns`, `…/line_items` (≤40) and `…/targeting_criteria` (≤500, Create and
 //!   Delete) with JSON bodies, all-or-nothing.
 //!
@@ -56,6 +58,8 @@
 //!   2,500 operations is 400 INVALID_PARAMETER; expires_at defaults to 395 days after effective_at.
 //! - Sync stats: entity_ids must exist in the account; over 7 days is 400 INVALID_TIME_WINDOW; DAY is not checked
 //!   against midnight in the account's time zone (no time-zone database here); DAY series have ceil(hours/24) points.
+//! - Async jobs: PROCESSING in the create answer and the first poll, SUCCESS from the second poll on; over 100
+//!   processing jobs per account is 400 INVALID_PARAMETER; segmented jobs return unsegmented series.
 //! - Promoted tweets: tweet ids must be decimal digits; new ones are ACTIVE and ACCEPTED at once.
 //! - bid_strategy defaults to AUTO; goal and pay_by are null unless sent (the pack gives no per-objective table).
 //! - A single create answers HTTP 200 (the pack gives no status for creates; clients should accept any 2xx).
@@ -71,7 +75,8 @@
 //! - `POST clock` `{"advance_secs": N}`;
 //! - `POST config` `{"timestamp_window_secs", "max_active_campaigns", "account_reads_per_15_min",
 //!   "writes_per_minute"}` (a limit of 0 switches it off);
-//! - `GET store` → the whole state.
+//! - `GET stats_results/{id}` → a finished job's gzip JSON (the job's `url`);
+//! - `GET store` → the whole state (audience members under `audience_members`).
 
 pub mod oauth;
 
@@ -302,6 +307,16 @@ pub struct Obj {
     pub seq: u64,
 }
 
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub account: String,
+    pub params: Vec<(String, String)>,
+    pub created_at: i64,
+    /// PROCESSING until the first poll by GET stats/jobs, then SUCCESS.
+    pub polled: bool,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub accounts: BTreeMap<String, Account>,
@@ -311,6 +326,9 @@ pub struct State {
     /// Custom audience id → its members ("key:value" of each user key sent).
     #[serde(default)]
     pub audience_members: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Async stats jobs by id_str.
+    #[serde(default)]
+    pub jobs: BTreeMap<String, Job>,
     /// (consumer key, nonce) → timestamp seen.
     #[serde(skip)]
     pub nonces: HashMap<(String, String), i64>,
@@ -738,8 +756,20 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
                 let mut headers = Vec::new();
                 match rate_limit(&cfg, &mut st, now, &method, account.as_deref(), &template, &mut headers) {
                     Err(e) => error_response(&[e], echo_empty, &headers),
-                    Ok(()) => match route(&cfg, &mut st, now, &method, &segs, &params, &body) {
+                    Ok(()) => match route(&cfg, &mut st, now, &method, &segs, &params, &body, host) {
                         Ok(r) => {
+                            if segs.len() == 5 && segs[1] == "stats" && segs[2] == "jobs" {
+                                let running = st
+                                    .jobs
+                                    .values()
+                                    .filter(|j| Some(&j.account) == account.as_ref() && !j.polled)
+                                    .count();
+                                headers.push(("x-concurrent-job-limit".into(), MAX_CONCURRENT_JOBS.to_string()));
+                                headers.push((
+                                    "x-concurrent-job-limit-remaining".into(),
+                                    MAX_CONCURRENT_JOBS.saturating_sub(running).to_string(),
+                                ));
+                            }
                             let mut resp = with_headers(
                                 (
                                     StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
@@ -773,12 +803,14 @@ fn template_of(method: &Method, segs: &[String]) -> (String, Option<String>) {
         ["12", "accounts", _, kind, _, sub] => format!("/12/accounts/{{account_id}}/{kind}/{{id}}/{sub}"),
         ["12", "batch", "accounts", _, kind] => format!("/12/batch/accounts/{{account_id}}/{kind}"),
         ["12", "stats", "accounts", _] => "/12/stats/accounts/{account_id}".to_string(),
+        ["12", "stats", "jobs", "accounts", _] => "/12/stats/jobs/accounts/{account_id}".to_string(),
         _ => format!("/{}", s.join("/")),
     };
     let account = match s.as_slice() {
-        ["12", "accounts", a, ..] | ["12", "batch", "accounts", a, ..] | ["12", "stats", "accounts", a] => {
-            Some(a.to_string())
-        }
+        ["12", "accounts", a, ..]
+        | ["12", "batch", "accounts", a, ..]
+        | ["12", "stats", "accounts", a]
+        | ["12", "stats", "jobs", "accounts", a] => Some(a.to_string()),
         _ => None,
     };
     (t, account)
@@ -890,7 +922,17 @@ fn rate_limit(
 
 type Routed = Result<Reply, (Vec<XErr>, Value)>;
 
-fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[String], p: &Params, body: &[u8]) -> Routed {
+#[allow(clippy::too_many_arguments)]
+fn route(
+    cfg: &XConfig,
+    st: &mut State,
+    now: i64,
+    method: &Method,
+    segs: &[String],
+    p: &Params,
+    body: &[u8],
+    host: &str,
+) -> Routed {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let one = |e: XErr, echo: Value| Err((vec![e], echo));
     let not_allowed = || {
@@ -1040,13 +1082,38 @@ fn route(cfg: &XConfig, st: &mut State, now: i64, method: &Method, segs: &[Strin
             if !st.accounts.contains_key(*a) {
                 return one(account_not_found(a), echo);
             }
-            match sync_stats(cfg, st, a, p) {
+            match sync_stats(cfg, st, a, p, MAX_SYNC_STATS_DAYS) {
                 Ok((n, data)) => Ok(Reply {
                     status: 200,
                     body: json!({"data_type": "stats", "time_series_length": n, "data": data, "request": echo}),
                     ops: 0,
                 }),
                 Err(e) => Err((vec![e], echo)),
+            }
+        }
+        ["12", "stats", "jobs", "accounts", a] => {
+            let echo = p.echo(&[("account_id", a)]);
+            if !st.accounts.contains_key(*a) {
+                return one(account_not_found(a), echo);
+            }
+            match *method {
+                Method::POST => match create_job(cfg, st, now, a, p, host) {
+                    Ok(job) => Ok(Reply {
+                        status: 200,
+                        body: json!({"data": job, "request": echo}),
+                        ops: 1,
+                    }),
+                    Err(e) => Err((vec![e], echo)),
+                },
+                Method::GET => match list_jobs(st, a, p, host) {
+                    Ok(jobs) => Ok(Reply {
+                        status: 200,
+                        body: json!({"data": jobs, "next_cursor": null, "request": echo}),
+                        ops: 0,
+                    }),
+                    Err(e) => Err((vec![e], echo)),
+                },
+                _ => one(not_allowed(), echo),
             }
         }
         _ => one(route_not_found(), json!({"params": {}})),
@@ -1957,7 +2024,8 @@ fn admin_router(emu: XEmulator) -> Router {
     let e3 = emu.clone();
     let e4 = emu.clone();
     let e5 = emu.clone();
-    let e6 = emu;
+    let e6 = emu.clone();
+    let e7 = emu;
     Router::new()
         .route(
             "/_emulator/x/accounts",
@@ -2073,6 +2141,23 @@ fn admin_router(emu: XEmulator) -> Router {
                         }
                     });
                     AxumJson(serde_json::to_value(emu.config()).unwrap_or(Value::Null)).into_response()
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/stats_results/{id}",
+            get(move |Path(id): Path<String>| {
+                let emu = e7.clone();
+                async move {
+                    match job_result(&emu, &id) {
+                        Some(gz) => {
+                            let mut r = (StatusCode::OK, gz).into_response();
+                            r.headers_mut()
+                                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/gzip"));
+                            r
+                        }
+                        None => admin_error(StatusCode::NOT_FOUND, "no such job"),
+                    }
                 }
             }),
         )
@@ -2519,7 +2604,13 @@ fn group_metrics(group: &str) -> &'static [&'static str] {
     }
 }
 
-fn sync_stats(cfg: &XConfig, st: &State, account: &str, p: &Params) -> Result<(usize, Vec<Value>), XErr> {
+fn sync_stats(
+    cfg: &XConfig,
+    st: &State,
+    account: &str,
+    p: &Params,
+    max_days: i64,
+) -> Result<(usize, Vec<Value>), XErr> {
     let entity = p.required("entity")?;
     if !STATS_ENTITIES.contains(&entity) {
         return Err(invalid(
@@ -2576,11 +2667,11 @@ fn sync_stats(cfg: &XConfig, st: &State, account: &str, p: &Params) -> Result<(u
             "end_time must be after start_time (the end is exclusive)",
         ));
     }
-    if end - start > MAX_SYNC_STATS_DAYS * 86_400 {
+    if end - start > max_days * 86_400 {
         return Err(XErr::new(
             400,
             "INVALID_TIME_WINDOW",
-            format!("A synchronous stats request spans at most {MAX_SYNC_STATS_DAYS} days"),
+            format!("This stats request spans at most {max_days} days"),
         )
         .param("end_time"));
     }
@@ -2648,4 +2739,150 @@ fn sync_stats(cfg: &XConfig, st: &State, account: &str, p: &Params) -> Result<(u
         data.push(json!({"id": id, "id_data": [{"segment": null, "metrics": metrics}]}));
     }
     Ok((n, data))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Asynchronous stats jobs
+
+pub const MAX_CONCURRENT_JOBS: usize = 100;
+pub const MAX_ASYNC_DAYS: i64 = 90;
+pub const MAX_ASYNC_SEGMENTED_DAYS: i64 = 45;
+const SEGMENTATIONS: &[&str] = &["AGE", "GENDER", "METROS", "PLATFORMS", "CONVERSION_TAGS"];
+
+fn render_job(j: &Job, host: &str) -> Value {
+    let p = Params(j.params.clone());
+    let list = |k: &str| {
+        p.get(k)
+            .map(|v| json!(v.split(',').collect::<Vec<_>>()))
+            .unwrap_or(Value::Null)
+    };
+    let done = j.polled;
+    json!({
+        "id": j.id, "id_str": j.id.to_string(), "account_id": j.account,
+        "status": if done { "SUCCESS" } else { "PROCESSING" },
+        "url": if done { json!(format!("http://{host}/_emulator/x/stats_results/{}", j.id)) } else { Value::Null },
+        "expires_at": if done { json!(iso(j.created_at + 7 * 86_400)) } else { Value::Null },
+        "entity": p.get("entity"), "entity_ids": list("entity_ids"), "metric_groups": list("metric_groups"),
+        "placement": p.get("placement"), "granularity": p.get("granularity"),
+        "start_time": p.time("start_time").ok().flatten().map(iso), "end_time": p.time("end_time").ok().flatten().map(iso),
+        "segmentation_type": p.get("segmentation_type"), "country": p.get("country"), "platform": p.get("platform"),
+        "created_at": iso(j.created_at), "updated_at": iso(j.created_at),
+    })
+}
+
+fn create_job(cfg: &XConfig, st: &mut State, now: i64, account: &str, p: &Params, host: &str) -> Result<Value, XErr> {
+    let seg = p.enumerated("segmentation_type", SEGMENTATIONS)?;
+    let max = if seg.is_some() {
+        MAX_ASYNC_SEGMENTED_DAYS
+    } else {
+        MAX_ASYNC_DAYS
+    };
+    sync_stats(cfg, st, account, p, max)?;
+    let running = st.jobs.values().filter(|j| j.account == account && !j.polled).count();
+    if running >= MAX_CONCURRENT_JOBS {
+        return Err(XErr::new(
+            400,
+            "INVALID_PARAMETER",
+            format!("At most {MAX_CONCURRENT_JOBS} concurrent jobs per account"),
+        ));
+    }
+    st.next_id += 1;
+    let id = 1_300_000_000_000_000_000u64 + st.next_id;
+    let job = Job {
+        id,
+        account: account.to_string(),
+        params: p.0.iter().filter(|(k, _)| !k.starts_with("oauth_")).cloned().collect(),
+        created_at: now,
+        polled: false,
+    };
+    let v = render_job(&job, host);
+    st.jobs.insert(id.to_string(), job);
+    Ok(v)
+}
+
+fn list_jobs(st: &mut State, account: &str, p: &Params, host: &str) -> Result<Vec<Value>, XErr> {
+    let ids: Option<Vec<String>> = match p.get("job_ids") {
+        None | Some("") => None,
+        Some(v) => {
+            let ids: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
+            if ids.len() > MAX_IDS {
+                return Err(invalid("job_ids", format!("job_ids accepts at most {MAX_IDS} ids")));
+            }
+            Some(ids)
+        }
+    };
+    let mut out = Vec::new();
+    for j in st.jobs.values_mut() {
+        if j.account != account || ids.as_ref().is_some_and(|ids| !ids.contains(&j.id.to_string())) {
+            continue;
+        }
+        let v = render_job(j, host);
+        j.polled = true;
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// CRC-32 (IEEE) for the gzip trailer.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// A gzip member with stored (uncompressed) deflate blocks: valid gzip, no compressor needed.
+pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![&[][..]]
+    } else {
+        data.chunks(65_535).collect()
+    };
+    let last = chunks.len() - 1;
+    for (i, c) in chunks.iter().enumerate() {
+        out.push(if i == last { 1 } else { 0 });
+        let len = c.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// The gzip JSON a finished job's url serves (same schema as sync stats).
+pub fn job_result(emu: &XEmulator, id: &str) -> Option<Vec<u8>> {
+    let cfg = emu.config();
+    let st = emu.inner.lock();
+    let j = st.jobs.get(id)?;
+    let p = Params(j.params.clone());
+    let (n, data) = sync_stats(&cfg, &st, &j.account, &p, MAX_ASYNC_DAYS).ok()?;
+    let body = json!({"data_type": "stats", "time_series_length": n, "data": data, "request": p.echo(&[("account_id", &j.account)])});
+    Some(gzip_stored(body.to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_known_answer_and_gzip_trailer() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        let gz = gzip_stored(b"abc");
+        assert_eq!(&gz[gz.len() - 4..], &3u32.to_le_bytes());
+        assert_eq!(gz[10], 1);
+    }
+
+    #[test]
+    fn base36_ids() {
+        assert_eq!(to_base36(35), "z");
+        assert!(is_base36("18ce54d4x5t"));
+        assert!(!is_base36("ABC"));
+    }
 }
