@@ -98,7 +98,7 @@ impl Platforms {
     pub fn get<P: PlatformEmulator>(&self) -> Option<Arc<P>> {
         self.list.iter().find_map(|(_, any)| any.clone().downcast::<P>().ok())
     }
-    /// A platform by name (`google_ads`, `meta`, `tiktok`, `linkedin`).
+    /// A platform by name (`google_ads`, `meta`, `tiktok`, `linkedin`, `x`).
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn PlatformEmulator>> {
         self.all().find(|p| p.name() == name).cloned()
     }

@@ -28,7 +28,7 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads`, `meta`, `tiktok` or `linkedin`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta`, `tiktok`, `linkedin` or `x`: used in admin paths (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;

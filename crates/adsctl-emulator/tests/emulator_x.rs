@@ -1012,6 +1012,53 @@ mod limits {
     }
 
     #[tokio::test]
+    async fn lost_response_commits_the_write() {
+        let env = start().await;
+        env.http
+            .post(env.base("/_emulator/faults"))
+            .json(&json!({"spec": "lost=1.0"}))
+            .send()
+            .await
+            .unwrap();
+        let url = env.base(&format!("/12/accounts/{ACCT}/campaigns"));
+        let params: Vec<(String, String)> = [
+            ("funding_instrument_id", FI),
+            ("name", "lost"),
+            ("daily_budget_amount_local_micro", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let auth = auth_header("POST", &url, &params, &default_creds(), "lostnonce1", now());
+        let qs = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let sent = env
+            .http
+            .post(format!("{url}?{qs}"))
+            .header("authorization", auth)
+            .send()
+            .await;
+        let failed = match sent {
+            Err(_) => true,
+            Ok(r) => r.bytes().await.is_err(),
+        };
+        assert!(failed, "the response is lost");
+        env.http
+            .post(env.base("/_emulator/faults"))
+            .json(&json!({"spec": ""}))
+            .send()
+            .await
+            .unwrap();
+        let l = env
+            .get(&format!("/12/accounts/{ACCT}/campaigns"), &[("q", "lost")])
+            .await;
+        assert_eq!(l.ok().as_array().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn requests_are_counted_per_endpoint_template() {
         let env = start().await;
         env.campaign("counted").await;
