@@ -1323,6 +1323,16 @@ mod audiences {
             )
             .await;
         assert_eq!(r.ok(), &json!({"success_count": 100, "total_count": 100}));
+        let m: Value = env
+            .http
+            .get(env.base(&format!("/_emulator/x/custom_audiences/{id}/members")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(m["count"], json!(100));
         let a = env.get(&format!("{}/{id}", path()), &[]).await;
         assert_eq!(a.ok()["targetable"], json!(true));
         assert_eq!(a.ok()["audience_size"], json!(100));

@@ -75,6 +75,7 @@
 //! - `POST clock` `{"advance_secs": N}`;
 //! - `POST config` `{"timestamp_window_secs", "max_active_campaigns", "account_reads_per_15_min",
 //!   "writes_per_minute"}` (a limit of 0 switches it off);
+//! - `GET custom_audiences/{id}/members` → `{"members": ["email:<sha256>", …], "count"}`;
 //! - `GET stats_results/{id}` → a finished job's gzip JSON (the job's `url`);
 //! - `GET store` → the whole state (audience members under `audience_members`).
 
@@ -2025,7 +2026,8 @@ fn admin_router(emu: XEmulator) -> Router {
     let e4 = emu.clone();
     let e5 = emu.clone();
     let e6 = emu.clone();
-    let e7 = emu;
+    let e7 = emu.clone();
+    let e8 = emu;
     Router::new()
         .route(
             "/_emulator/x/accounts",
@@ -2157,6 +2159,22 @@ fn admin_router(emu: XEmulator) -> Router {
                             r
                         }
                         None => admin_error(StatusCode::NOT_FOUND, "no such job"),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/_emulator/x/custom_audiences/{id}/members",
+            get(move |Path(id): Path<String>| {
+                let emu = e8.clone();
+                async move {
+                    let st = emu.inner.lock();
+                    match st.objects.get(&id).filter(|o| o.kind == Kind::CustomAudience) {
+                        Some(_) => {
+                            let m: Vec<&String> = st.audience_members.get(&id).map(|m| m.iter().collect()).unwrap_or_default();
+                            AxumJson(json!({"count": m.len(), "members": m})).into_response()
+                        }
+                        None => admin_error(StatusCode::NOT_FOUND, "no such custom audience"),
                     }
                 }
             }),
