@@ -23,6 +23,18 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/src/linkedin/restli.rs",
         include_str!("../crates/adsctl-emulator/src/linkedin/restli.rs"),
     ),
+    (
+        "crates/adsctl-emulator/tests/emulator_x.rs",
+        include_str!("../crates/adsctl-emulator/tests/emulator_x.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/x/oauth.rs",
+        include_str!("../crates/adsctl-emulator/src/x/oauth.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/x/mod.rs",
+        include_str!("../crates/adsctl-emulator/src/x/mod.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

@@ -64,6 +64,17 @@ pub struct RateLimits {
     pub meta: MetaRateLimits,
     pub tiktok: TikTokRateLimits,
     pub linkedin: LinkedInRateLimits,
+    pub x: XRateLimits,
+}
+
+/// X Ads: account-level reads per 15-minute window per endpoint (x-account-rate-limit-* headers) and writes
+/// (POST/PUT/DELETE) per minute per account as one category (x-rate-limit-* headers); resets are Unix seconds at
+/// the end of a fixed window (epoch-aligned). The pack's figures are 10,000 and 450; off by default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XRateLimits {
+    pub account_reads_per_15_min: Option<u32>,
+    pub writes_per_minute: Option<u32>,
 }
 
 /// Google Ads: requests per second per customer (the real service answers RESOURCE_EXHAUSTED when a
@@ -138,6 +149,15 @@ pub struct LinkedInRateLimits {
 ///   clients:
 ///     - { client_id: my-client, client_secret: my-secret }
 ///   segment_user_wait_ms: 50
+/// x:
+///   accounts:
+///     - { id: "18ce54d4x6a", currency: EUR, timezone: Europe/Berlin, name: Acme, funding_instrument_id: "lygyj" }
+///   consumers:
+///     - { consumer_key: my-key, consumer_secret: my-secret }
+///   tokens:
+///     - { access_token: 1-my-token, token_secret: my-token-secret }
+///   timestamp_window_secs: 300
+///   max_active_campaigns: 200
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -146,6 +166,7 @@ pub struct SeedFile {
     pub meta: MetaSeed,
     pub tiktok: TikTokSeed,
     pub linkedin: LinkedInSeed,
+    pub x: XSeed,
 }
 
 impl SeedFile {
@@ -301,6 +322,56 @@ pub struct LinkedInAccountSeed {
     pub reference: Option<String>,
 }
 
+/// The `x:` section of the seed file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XSeed {
+    /// Ads accounts in addition to the well-known one (each with one funding instrument).
+    pub accounts: Vec<XAccountSeed>,
+    /// OAuth consumers (apps) in addition to the well-known one.
+    pub consumers: Vec<XConsumerSeed>,
+    /// Access tokens (users) in addition to the well-known one; every token reaches every account.
+    pub tokens: Vec<XTokenSeed>,
+    /// How far oauth_timestamp may be from the emulator's clock (default 300 s).
+    pub timestamp_window_secs: Option<i64>,
+    /// Active (ACTIVE or PAUSED, not deleted) campaigns per account (default 200).
+    pub max_active_campaigns: Option<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XAccountSeed {
+    /// Base-36 (0-9 a-z).
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "default_tiktok_timezone")]
+    pub timezone: String,
+    /// The currency of its funding instrument.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// Its funding instrument's id (base-36; default derived from the account id).
+    #[serde(default)]
+    pub funding_instrument_id: Option<String>,
+    /// CREDIT_CARD (default), CREDIT_LINE, AGENCY_CREDIT_LINE, INSERTION_ORDER or PARTNER_MANAGED.
+    #[serde(default)]
+    pub funding_instrument_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XConsumerSeed {
+    pub consumer_key: String,
+    pub consumer_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XTokenSeed {
+    pub access_token: String,
+    pub token_secret: String,
+}
+
 fn default_tiktok_timezone() -> String {
     "America/Los_Angeles".to_string()
 }
@@ -349,5 +420,17 @@ mod tests {
         assert_eq!(seed.linkedin.ad_accounts[0].currency, "EUR");
         assert_eq!(seed.linkedin.segment_user_wait_ms, Some(10));
         assert!(serde_yaml::from_str::<SeedFile>("linkedin: {accounts: []}\n").is_err());
+    }
+
+    #[test]
+    fn x_seed_section() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "x:\n  accounts:\n    - { id: \"abc12\", currency: EUR }\n  tokens:\n    - { access_token: t, token_secret: s }\n",
+        )
+        .unwrap();
+        assert_eq!(seed.x.accounts[0].currency, "EUR");
+        assert_eq!(seed.x.accounts[0].timezone, "America/Los_Angeles");
+        assert_eq!(seed.x.tokens[0].token_secret, "s");
+        assert!(serde_yaml::from_str::<SeedFile>("x: {account: []}\n").is_err());
     }
 }

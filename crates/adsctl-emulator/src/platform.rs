@@ -28,7 +28,7 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads`, `meta`, `tiktok` or `linkedin`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta`, `tiktok`, `linkedin` or `x`: used in admin paths (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;
@@ -77,4 +77,18 @@ pub mod defaults {
     pub const LINKEDIN_MEMBER_URN: &str = "urn:li:person:emulatorMember1";
     /// The organization seeded accounts reference.
     pub const LINKEDIN_ORGANIZATION: &str = "urn:li:organization:1000001";
+    /// The X Ads consumer (app) of OAuth 1.0a: `oauth_consumer_key` and the first half of the signing key.
+    pub const X_CONSUMER_KEY: &str = "emulatorXconsumerKey";
+    pub const X_CONSUMER_SECRET: &str = "emulator-x-consumer-secret";
+    /// The X user's access token (`oauth_token`) and token secret: never expire, reach every account.
+    pub const X_ACCESS_TOKEN: &str = "1000000000000000001-emulatorXaccessToken";
+    pub const X_TOKEN_SECRET: &str = "emulator-x-token-secret";
+    /// The seeded ads account (base-36, the pack's example id) and its time zone.
+    pub const X_ACCOUNT_ID: &str = "18ce54d4x5t";
+    pub const X_ACCOUNT_TIMEZONE: &str = "America/Los_Angeles";
+    /// Its funding instrument (a CREDIT_CARD in USD).
+    pub const X_FUNDING_INSTRUMENT_ID: &str = "lygyi";
+    pub const X_CURRENCY: &str = "USD";
+    /// The emulated user's id (authenticated_user_access).
+    pub const X_USER_ID: &str = "1000000000000000001";
 }
