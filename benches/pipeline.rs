@@ -148,6 +148,21 @@ fn connectors(project: &Project) -> BTreeMap<String, Arc<dyn Connector>> {
         .collect()
 }
 
+/// The apply targets of a project's accounts, with their connectors.
+fn targets(project: &Project, conns: &BTreeMap<String, Arc<dyn Connector>>) -> BTreeMap<String, Target> {
+    project
+        .accounts
+        .values()
+        .map(|a| {
+            let t = Target {
+                account: a.clone(),
+                connector: conns[&a.name].clone(),
+            };
+            (a.name.clone(), t)
+        })
+        .collect()
+}
+
 fn point_at(project: &mut Project, url: &str) {
     for a in project.accounts.values_mut() {
         a.endpoint = Some(url.to_string());
@@ -247,6 +262,21 @@ fn counts(s: &adsctl::emulator::counters::CountersSnapshot) -> Counts {
     c
 }
 
+/// Requests per endpoint as the emulator counts them (`POST /open_api/v1.3/campaign/create/` → n).
+fn by_endpoint(em: &adsctl::emulator::EmulatorHandle) -> BTreeMap<String, u64> {
+    em.counters()
+        .snapshot()
+        .endpoints
+        .into_iter()
+        .map(|(e, s)| (e, s.requests))
+        .collect()
+}
+
+/// The requests of the endpoints `f` takes.
+fn sum(c: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
+    c.iter().filter(|(e, _)| f(e)).map(|(_, n)| n).sum()
+}
+
 fn ratio(actual: u64, min: u64) -> String {
     if min == 0 {
         format!("{actual} / 0")
@@ -329,19 +359,7 @@ fn main() {
         point_at(&mut project, &em.url());
         let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
         let conns = connectors(&project);
-        let targets: BTreeMap<String, Target> = project
-            .accounts
-            .values()
-            .map(|a| {
-                (
-                    a.name.clone(),
-                    Target {
-                        account: a.clone(),
-                        connector: conns[&a.name].clone(),
-                    },
-                )
-            })
-            .collect();
+        let targets = targets(&project, &conns);
 
         // apply from empty (its plan reads the empty accounts first)
         let t = Instant::now();
@@ -529,20 +547,6 @@ mod tiktok {
         n
     }
 
-    /// Requests per endpoint (`POST /open_api/v1.3/campaign/create/` → n).
-    fn by_endpoint(em: &adsctl::emulator::EmulatorHandle) -> BTreeMap<String, u64> {
-        em.counters()
-            .snapshot()
-            .endpoints
-            .into_iter()
-            .map(|(e, s)| (e, s.requests))
-            .collect()
-    }
-
-    fn sum(c: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
-        c.iter().filter(|(e, _)| f(e)).map(|(_, n)| n).sum()
-    }
-
     pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
         let mut rows = Vec::new();
         for &n in sizes {
@@ -569,17 +573,7 @@ mod tiktok {
             point_at(&mut project, &em.url());
             let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
             let conns = connectors(&project);
-            let targets: BTreeMap<String, Target> = project
-                .accounts
-                .values()
-                .map(|a| {
-                    let t = Target {
-                        account: a.clone(),
-                        connector: conns[&a.name].clone(),
-                    };
-                    (a.name.clone(), t)
-                })
-                .collect();
+            let targets = targets(&project, &conns);
             let plan_full = |store: &SledStore| {
                 rt.block_on(plan_project(
                     &project,
@@ -741,20 +735,6 @@ mod linkedin {
         n
     }
 
-    /// Requests per endpoint (`POST /rest/adAccounts/{accountId}/adCampaignGroups BATCH_CREATE` → n).
-    fn by_endpoint(em: &adsctl::emulator::EmulatorHandle) -> BTreeMap<String, u64> {
-        em.counters()
-            .snapshot()
-            .endpoints
-            .into_iter()
-            .map(|(e, s)| (e, s.requests))
-            .collect()
-    }
-
-    fn sum(c: &BTreeMap<String, u64>, f: impl Fn(&str) -> bool) -> u64 {
-        c.iter().filter(|(e, _)| f(e)).map(|(_, n)| n).sum()
-    }
-
     pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
         let mut rows = Vec::new();
         for &n in sizes {
@@ -779,17 +759,7 @@ mod linkedin {
             point_at(&mut project, &em.url());
             let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
             let conns = connectors(&project);
-            let targets: BTreeMap<String, Target> = project
-                .accounts
-                .values()
-                .map(|a| {
-                    let t = Target {
-                        account: a.clone(),
-                        connector: conns[&a.name].clone(),
-                    };
-                    (a.name.clone(), t)
-                })
-                .collect();
+            let targets = targets(&project, &conns);
             let plan_full = |store: &SledStore| {
                 rt.block_on(plan_project(
                     &project,

@@ -52,6 +52,8 @@ struct Comment {
 
 struct Source<'a> {
     text: &'a str,
+    /// The text's lines (without `\r`), read by number as the writer looks for `-` and `---`.
+    lines: Vec<&'a str>,
     /// By 1-based line.
     comments: BTreeMap<usize, Comment>,
     /// 1-based numbers of blank lines (outside block scalars).
@@ -111,7 +113,7 @@ fn format_once(text: &str, schema: &str, compact: bool) -> Result<String, Format
         let next = docs.get(i + 1).map_or(usize::MAX, |d| {
             let from = Writer::last_line(doc);
             (from..d.span.line)
-                .find(|&l| src.text.split('\n').nth(l - 1).is_some_and(|t| t.starts_with("---")))
+                .find(|&l| src.line(l).starts_with("---"))
                 .unwrap_or(d.span.line)
         });
         w.top(doc, next);
@@ -197,6 +199,13 @@ fn block_bodies(node: &Node, text: &str, lines: &[&str], out: &mut Vec<(usize, u
     }
 }
 
+impl Source<'_> {
+    /// The text of 1-based line `l` (`""` past the end).
+    fn line(&self, l: usize) -> &str {
+        self.lines.get(l.wrapping_sub(1)).copied().unwrap_or("")
+    }
+}
+
 fn indentation(l: &str) -> usize {
     l.len() - l.trim_start_matches(' ').len()
 }
@@ -260,7 +269,12 @@ fn scan<'a>(text: &'a str, docs: &[Node]) -> Source<'a> {
             );
         }
     }
-    Source { text, comments, blank }
+    Source {
+        text,
+        lines,
+        comments,
+        blank,
+    }
 }
 
 /// Whether a quote at byte `at` of a line opens a quoted scalar (it follows a space, an indicator or a flow
@@ -316,28 +330,22 @@ impl Writer<'_> {
 
     /// Write the own-line comments above source line `before` not written yet, at `indent`.
     fn flush_before(&mut self, before: usize, indent: usize) {
-        let pending: Vec<(usize, String)> = self
-            .src
-            .comments
-            .range(..before)
-            .filter(|(l, _)| !self.used.contains(l))
-            .map(|(l, c)| (*l, c.text.clone()))
-            .collect();
-        for (l, text) in pending {
-            self.used.insert(l);
-            self.blank_before(l);
-            self.line(format!("{}{text}", pad(indent)));
-        }
+        self.flush(before, indent, |_| true);
     }
 
     /// Comments left inside a collection that ends before `until`, indented at least `min_col` in the source:
     /// written at `indent` (a commented-out last item stays in its list).
     fn flush_inside(&mut self, until: usize, min_col: usize, indent: usize) {
+        self.flush(until, indent, |c| c.own_line && c.col >= min_col);
+    }
+
+    /// The comments above source line `until` not written yet that `keep` takes, each on its line at `indent`.
+    fn flush(&mut self, until: usize, indent: usize, keep: impl Fn(&Comment) -> bool) {
         let pending: Vec<(usize, String)> = self
             .src
             .comments
             .range(..until)
-            .filter(|(l, c)| !self.used.contains(l) && c.own_line && c.col >= min_col)
+            .filter(|(l, c)| !self.used.contains(l) && keep(c))
             .map(|(l, c)| (*l, c.text.clone()))
             .collect();
         for (l, text) in pending {
@@ -516,7 +524,7 @@ impl Writer<'_> {
     /// item nested in it).
     fn dash_line(&self, item: &Node, floor: usize) -> usize {
         let line = item.span.line;
-        let text_of = |l: usize| self.src.text.split('\n').nth(l.wrapping_sub(1)).unwrap_or("");
+        let text_of = |l: usize| self.src.line(l);
         (floor.max(1)..=line)
             .find(|&l| {
                 let t = text_of(l).trim_start();
@@ -563,10 +571,7 @@ impl Writer<'_> {
                     // the inner list's first `-` is on this line (`- - x`) or below it
                     let same = self
                         .src
-                        .text
-                        .split('\n')
-                        .nth(line - 1)
-                        .unwrap_or("")
+                        .line(line)
                         .trim_start()
                         .strip_prefix('-')
                         .is_some_and(|r| r.trim_start().starts_with('-'));

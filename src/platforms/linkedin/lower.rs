@@ -57,7 +57,10 @@ impl Lower<'_> {
                         );
                         continue;
                     }
-                    r.fields.insert(field, Value::Str(yaml_time(utc)));
+                    // as the connector reads LinkedIn's epoch milliseconds back, so that the two compare equal
+                    if let Some(t) = super::mapping::time_from_ms(utc.timestamp_millis()) {
+                        r.fields.insert(field, Value::Str(t));
+                    }
                     times.push((t.span, utc));
                 }
                 Err(_) => self.err(
@@ -523,15 +526,5 @@ impl Lower<'_> {
                 .insert("leadgen_call_to_action.label", Value::str(f.label.wire()));
         }
         self.resources.push(r);
-    }
-}
-
-/// A time as the resource model holds it: RFC 3339 in UTC, `2026-01-01T00:00:00Z`, with milliseconds only when
-/// there are some (`…:00.250Z`). The connector writes LinkedIn's epoch milliseconds back in the same form.
-pub fn yaml_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    if t.timestamp_subsec_millis() == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     }
 }
