@@ -28,10 +28,14 @@ pub enum Kind {
     NegativeKeyword,
     /// LinkedIn creative (below a LinkedIn campaign).
     Creative,
+    /// X promoted post (promoted tweet) below a line item: the post's id is its whole identity.
+    PromotedPost,
+    /// X targeting criterion below a line item: its type, value and operator are its whole identity.
+    TargetingCriterion,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Budget,
         Kind::Audience,
         Kind::LookalikeAudience,
@@ -43,6 +47,8 @@ impl Kind {
         Kind::Keyword,
         Kind::NegativeKeyword,
         Kind::Creative,
+        Kind::PromotedPost,
+        Kind::TargetingCriterion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +64,8 @@ impl Kind {
             Kind::Keyword => "keyword",
             Kind::NegativeKeyword => "negative_keyword",
             Kind::Creative => "creative",
+            Kind::PromotedPost => "promoted_post",
+            Kind::TargetingCriterion => "targeting_criterion",
         }
     }
 
@@ -68,7 +76,12 @@ impl Kind {
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,
-            Kind::Ad | Kind::Keyword | Kind::NegativeKeyword | Kind::Creative => 4,
+            Kind::Ad
+            | Kind::Keyword
+            | Kind::NegativeKeyword
+            | Kind::Creative
+            | Kind::PromotedPost
+            | Kind::TargetingCriterion => 4,
         }
     }
 }
