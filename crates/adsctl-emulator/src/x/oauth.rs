@@ -1,9 +1,10 @@
 //! OAuth 1.0a HMAC-SHA1, as WIRE-NOTES § Auth describes it: RFC 3986 percent-encoding, parameter collection
 //! (query + form body + `oauth_*` without `oauth_signature`/`realm`; never a JSON body), the base string and the
-//! key `enc(consumer_secret)&enc(token_secret)`. SHA-1 and HMAC are written out here (a few lines) rather than
-//! pulled in as crates.
+//! key `enc(consumer_secret)&enc(token_secret)`. HMAC-SHA1 itself comes from the `hmac` and `sha1` crates.
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
 
 /// RFC 3986 percent-encoding: A-Z a-z 0-9 `-._~` stay, every other byte becomes `%XX` (upper-case hex).
 pub fn enc(s: &str) -> String {
@@ -36,71 +37,12 @@ pub fn pct_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// SHA-1 (FIPS 180-4).
-pub fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
-    let mut msg = data.to_vec();
-    let bits = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bits.to_be_bytes());
-    for chunk in msg.chunks(64) {
-        let mut w = [0u32; 80];
-        for (i, word) in chunk.chunks(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let (mut a, mut b, mut c, mut d, mut e) = (h[0], h[1], h[2], h[3], h[4]);
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A827999),
-                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
-                _ => (b ^ c ^ d, 0xCA62C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        h[0] = h[0].wrapping_add(a);
-        h[1] = h[1].wrapping_add(b);
-        h[2] = h[2].wrapping_add(c);
-        h[3] = h[3].wrapping_add(d);
-        h[4] = h[4].wrapping_add(e);
-    }
-    let mut out = [0u8; 20];
-    for (i, v) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_be_bytes());
-    }
-    out
-}
-
-/// HMAC-SHA1 (RFC 2104).
+/// HMAC-SHA1 (RFC 2104): the signature's MAC, before base64.
 pub fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..20].copy_from_slice(&sha1(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    inner.extend_from_slice(msg);
-    let ih = sha1(&inner);
-    let mut outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    outer.extend_from_slice(&ih);
-    sha1(&outer)
+    // HMAC takes a key of any length (a long one is hashed first): new_from_slice cannot fail
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 /// The signature base string: METHOD & enc(base_url) & enc(sorted, encoded parameter string).
@@ -179,13 +121,18 @@ mod tests {
     }
 
     #[test]
-    fn sha1_and_hmac_known_answers() {
-        assert_eq!(hex::encode(sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
-        assert_eq!(hex::encode(sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-        // RFC 2202 test case 2
+    fn hmac_sha1_known_answers() {
+        // RFC 2202 test cases 2 and 6 (a key longer than the 64-byte block is hashed first)
         assert_eq!(
             hex::encode(hmac_sha1(b"Jefe", b"what do ya want for nothing?")),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha1(
+                &[0xaa; 80],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112"
         );
     }
 
