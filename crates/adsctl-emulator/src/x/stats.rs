@@ -1,6 +1,10 @@
 //! Stats: synchronous `GET /12/stats/accounts/{a}` (synthetic deterministic numbers), asynchronous jobs
 //! (`POST|GET /12/stats/jobs/accounts/{a}`) and a finished job's gzip JSON result.
 
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use serde_json::{json, Map, Value};
 
 use super::error::{invalid, XErr};
@@ -288,37 +292,11 @@ pub(super) fn list_jobs(st: &mut State, account: &str, p: &Params, host: &str) -
     Ok(out)
 }
 
-/// CRC-32 (IEEE) for the gzip trailer.
-pub(super) fn crc32(data: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in data {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
-        }
-    }
-    !c
-}
-
-/// A gzip member with stored (uncompressed) deflate blocks: valid gzip, no compressor needed.
-pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    let chunks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[][..]]
-    } else {
-        data.chunks(65_535).collect()
-    };
-    let last = chunks.len() - 1;
-    for (i, c) in chunks.iter().enumerate() {
-        out.push(if i == last { 1 } else { 0 });
-        let len = c.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(c);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
+/// `data` as one gzip member (deflate at the default level).
+pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(data)?;
+    gz.finish()
 }
 
 /// The gzip JSON a finished job's url serves (same schema as sync stats).
@@ -329,5 +307,5 @@ pub fn job_result(emu: &XEmulator, id: &str) -> Option<Vec<u8>> {
     let p = Params(j.params.clone());
     let (n, data) = sync_stats(&cfg, &st, &j.account, &p, MAX_ASYNC_DAYS).ok()?;
     let body = json!({"data_type": "stats", "time_series_length": n, "data": data, "request": p.echo(&[("account_id", &j.account)])});
-    Some(gzip_stored(body.to_string().as_bytes()))
+    gzip(body.to_string().as_bytes()).ok()
 }
