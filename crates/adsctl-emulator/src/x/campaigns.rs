@@ -1,13 +1,15 @@
 //! Campaigns and line items: the writable fields of each (create with defaults; PUT only the update table's
-//! parameters), budgets, and the rules a line item must keep (times, objective / product_type / goal / bid
-//! combinations).
+//! parameters), budgets, the rules a line item must keep (times, objective / product_type / goal / bid
+//! combinations), and the checks of a new one (its funding instrument or campaign, the caps on active campaigns,
+//! active line items and line items per campaign).
 
 use serde_json::{json, Map, Value};
 
 use super::error::{invalid, missing, XErr};
-use super::objects::set_opt;
+use super::objects::{ref_param, set_opt};
 use super::params::Params;
-use super::state::{iso, Obj};
+use super::state::{iso, Kind, Obj, State, XConfig};
+use super::{MAX_ACTIVE_LINE_ITEMS, MAX_LINE_ITEMS_PER_CAMPAIGN};
 
 const OBJECTIVES: &[&str] = &[
     "APP_ENGAGEMENTS",
@@ -66,7 +68,7 @@ fn check_budgets(fields: &Map<String, Value>) -> Result<(), XErr> {
     Ok(())
 }
 
-pub(super) fn is_active(o: &Obj) -> bool {
+fn is_active(o: &Obj) -> bool {
     !o.deleted
         && matches!(
             o.fields.get("entity_status").and_then(Value::as_str),
@@ -360,4 +362,103 @@ fn line_item_rules(f: &Map<String, Value>) -> Result<(), XErr> {
         return Err(missing("android_app_store_identifier"));
     }
     check_budgets(f)
+}
+
+/// The create checks of a campaign beyond its fields: a funding instrument of the account, a daily budget unless
+/// that is an INSERTION_ORDER, and the cap on active campaigns.
+pub(super) fn new_campaign(
+    cfg: &XConfig,
+    st: &State,
+    account: &str,
+    p: &Params,
+    fields: &mut Map<String, Value>,
+) -> Result<(), XErr> {
+    let fi = ref_param(st, account, p, "funding_instrument_id", Kind::FundingInstrument).map_err(|e| {
+        if e.code == "MISSING_PARAMETER" {
+            e
+        } else {
+            XErr {
+                code: "INVALID_FUNDING_INSTRUMENT",
+                ..e
+            }
+        }
+    })?;
+    let fi_type = fi.fields.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    let fi_id = fi.id.clone();
+    campaign_fields(p, fields, true)?;
+    fields.insert("funding_instrument_id".into(), json!(fi_id));
+    if fi_type != "INSERTION_ORDER" && fields.get("daily_budget_amount_local_micro").is_none_or(Value::is_null) {
+        return Err(missing("daily_budget_amount_local_micro"));
+    }
+    if fields.get("entity_status") != Some(&json!("DRAFT")) {
+        let active = st
+            .objects
+            .values()
+            .filter(|o| o.kind == Kind::Campaign && o.account == account && is_active(o))
+            .count();
+        if active >= cfg.max_active_campaigns {
+            return Err(XErr::new(
+                400,
+                "TOO_MANY_CAMPAIGNS",
+                format!(
+                    "The account already has the maximum of {} active campaigns",
+                    cfg.max_active_campaigns
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The create checks of a line item beyond its fields: a campaign of the account whose other line items share its
+/// objective and product_type, and the caps per campaign and on active line items.
+pub(super) fn new_line_item(
+    st: &State,
+    account: &str,
+    p: &Params,
+    fields: &mut Map<String, Value>,
+) -> Result<(), XErr> {
+    line_item_fields(p, fields, true)?;
+    let camp = ref_param(st, account, p, "campaign_id", Kind::Campaign)?;
+    let camp_id = camp.id.clone();
+    fields.insert("campaign_id".into(), json!(camp_id));
+    let siblings: Vec<&Obj> = st
+        .objects
+        .values()
+        .filter(|o| o.kind == Kind::LineItem && !o.deleted)
+        .filter(|o| o.fields.get("campaign_id") == Some(&json!(camp_id)))
+        .collect();
+    for key in ["objective", "product_type"] {
+        if let Some(other) = siblings.iter().find(|o| o.fields.get(key) != fields.get(key)) {
+            return Err(invalid(
+                key,
+                format!(
+                    "All line items of campaign {camp_id} must have the same {key} ({})",
+                    other.fields.get(key).and_then(Value::as_str).unwrap_or("")
+                ),
+            ));
+        }
+    }
+    if siblings.len() >= MAX_LINE_ITEMS_PER_CAMPAIGN {
+        return Err(XErr::new(
+            400,
+            "TOO_MANY_LINE_ITEMS",
+            format!("A campaign has at most {MAX_LINE_ITEMS_PER_CAMPAIGN} line items"),
+        ));
+    }
+    if fields.get("entity_status") != Some(&json!("DRAFT")) {
+        let active = st
+            .objects
+            .values()
+            .filter(|o| o.kind == Kind::LineItem && o.account == account && is_active(o))
+            .count();
+        if active >= MAX_ACTIVE_LINE_ITEMS {
+            return Err(XErr::new(
+                400,
+                "TOO_MANY_LINE_ITEMS",
+                format!("An account has at most {MAX_ACTIVE_LINE_ITEMS} active line items"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -6,13 +6,14 @@ use serde_json::{json, Map, Value};
 
 use super::audiences::audience_fields;
 use super::campaigns::{
-    campaign_fields, is_active, line_item_fields, CAMPAIGN_UPDATABLE, LINE_ITEM_UPDATABLE, NOT_UPDATABLE,
+    campaign_fields, line_item_fields, new_campaign, new_line_item, CAMPAIGN_UPDATABLE, LINE_ITEM_UPDATABLE,
+    NOT_UPDATABLE,
 };
 use super::error::{invalid, missing, Reply, XErr};
 use super::params::{page, paging, Params};
 use super::state::{is_base36, iso, Kind, Obj, State, XConfig};
 use super::targeting::targeting_fields;
-use super::{MAX_ACTIVE_LINE_ITEMS, MAX_LINE_ITEMS_PER_CAMPAIGN, MIN_TARGETABLE_AUDIENCE};
+use super::MIN_TARGETABLE_AUDIENCE;
 
 fn currency_of(st: &State, fi: Option<&Value>) -> Value {
     fi.and_then(Value::as_str)
@@ -232,87 +233,8 @@ pub(super) fn create(
 ) -> Result<Value, XErr> {
     let mut fields = Map::new();
     match k {
-        Kind::Campaign => {
-            let fi = ref_param(st, account, p, "funding_instrument_id", k_fi()).map_err(|e| {
-                if e.code == "MISSING_PARAMETER" {
-                    e
-                } else {
-                    XErr {
-                        code: "INVALID_FUNDING_INSTRUMENT",
-                        ..e
-                    }
-                }
-            })?;
-            let fi_type = fi.fields.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-            let fi_id = fi.id.clone();
-            campaign_fields(p, &mut fields, true)?;
-            fields.insert("funding_instrument_id".into(), json!(fi_id));
-            if fi_type != "INSERTION_ORDER" && fields.get("daily_budget_amount_local_micro").is_none_or(Value::is_null)
-            {
-                return Err(missing("daily_budget_amount_local_micro"));
-            }
-            if fields.get("entity_status") != Some(&json!("DRAFT")) {
-                let active = st
-                    .objects
-                    .values()
-                    .filter(|o| o.kind == Kind::Campaign && o.account == account && is_active(o))
-                    .count();
-                if active >= cfg.max_active_campaigns {
-                    return Err(XErr::new(
-                        400,
-                        "TOO_MANY_CAMPAIGNS",
-                        format!(
-                            "The account already has the maximum of {} active campaigns",
-                            cfg.max_active_campaigns
-                        ),
-                    ));
-                }
-            }
-        }
-        Kind::LineItem => {
-            line_item_fields(p, &mut fields, true)?;
-            let camp = ref_param(st, account, p, "campaign_id", Kind::Campaign)?;
-            let camp_id = camp.id.clone();
-            fields.insert("campaign_id".into(), json!(camp_id));
-            let siblings: Vec<&Obj> = st
-                .objects
-                .values()
-                .filter(|o| o.kind == Kind::LineItem && !o.deleted)
-                .filter(|o| o.fields.get("campaign_id") == Some(&json!(camp_id)))
-                .collect();
-            for key in ["objective", "product_type"] {
-                if let Some(other) = siblings.iter().find(|o| o.fields.get(key) != fields.get(key)) {
-                    return Err(invalid(
-                        key,
-                        format!(
-                            "All line items of campaign {camp_id} must have the same {key} ({})",
-                            other.fields.get(key).and_then(Value::as_str).unwrap_or("")
-                        ),
-                    ));
-                }
-            }
-            if siblings.len() >= MAX_LINE_ITEMS_PER_CAMPAIGN {
-                return Err(XErr::new(
-                    400,
-                    "TOO_MANY_LINE_ITEMS",
-                    format!("A campaign has at most {MAX_LINE_ITEMS_PER_CAMPAIGN} line items"),
-                ));
-            }
-            if fields.get("entity_status") != Some(&json!("DRAFT")) {
-                let active = st
-                    .objects
-                    .values()
-                    .filter(|o| o.kind == Kind::LineItem && o.account == account && is_active(o))
-                    .count();
-                if active >= MAX_ACTIVE_LINE_ITEMS {
-                    return Err(XErr::new(
-                        400,
-                        "TOO_MANY_LINE_ITEMS",
-                        format!("An account has at most {MAX_ACTIVE_LINE_ITEMS} active line items"),
-                    ));
-                }
-            }
-        }
+        Kind::Campaign => new_campaign(cfg, st, account, p, &mut fields)?,
+        Kind::LineItem => new_line_item(st, account, p, &mut fields)?,
         Kind::TargetingCriterion => targeting_fields(st, account, p, &mut fields)?,
         Kind::CustomAudience => audience_fields(st, account, None, p, &mut fields, true)?,
         Kind::FundingInstrument | Kind::PromotedTweet => return Err(XErr::new(405, "METHOD_NOT_ALLOWED", "read-only")),
@@ -333,10 +255,6 @@ pub(super) fn create(
     let v = render(st, &o);
     st.objects.insert(id, o);
     Ok(v)
-}
-
-fn k_fi() -> Kind {
-    Kind::FundingInstrument
 }
 
 pub(super) fn update(st: &mut State, now: i64, account: &str, k: Kind, id: &str, p: &Params) -> Result<Value, XErr> {
