@@ -96,7 +96,7 @@ pub(super) fn admin_router(emu: XEmulator) -> Router {
                 let emu = e2.clone();
                 async move {
                     let Some(kind) = Kind::parse(&b.kind) else {
-                        return admin_error(StatusCode::BAD_REQUEST, "kind: campaign, line_item or funding_instrument");
+                        return admin_error(StatusCode::BAD_REQUEST, "kind: campaign, line_item, promoted_tweet, targeting_criterion, custom_audience or funding_instrument");
                     };
                     let mut st = emu.inner.lock();
                     let account = b.account.unwrap_or_else(|| defaults::X_ACCOUNT_ID.to_string());

@@ -202,6 +202,21 @@ impl XEmulator {
             Err(p) => f(&mut p.into_inner()),
         }
     }
+    /// Add an ads account (with its funding instrument) to a running emulator, as the `x:` seed section does at
+    /// start; an account already held is left as it is. Returns the funding instrument's id.
+    pub fn add_account(&self, seed: &crate::config::XAccountSeed) -> String {
+        let mut st = self.inner.lock();
+        if st.accounts.contains_key(&seed.id) {
+            return st
+                .objects
+                .values()
+                .find(|o| o.kind == state::Kind::FundingInstrument && o.account == seed.id)
+                .map(|o| o.id.clone())
+                .unwrap_or_default();
+        }
+        let now = st.now();
+        state::insert_account(&mut st, seed, now)
+    }
 }
 
 async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
