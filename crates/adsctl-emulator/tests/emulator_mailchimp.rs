@@ -1782,3 +1782,47 @@ mod limits {
         assert_eq!(snap.endpoints["POST /3.0/lists/{list_id}/members"].requests, 1);
     }
 }
+
+mod admin {
+    use super::*;
+
+    #[tokio::test]
+    async fn admin_api_shows_objects_members_and_the_store() {
+        let env = start().await;
+        env.post(
+            &format!("/lists/{LIST}/members"),
+            json!({"email_address": "adm@acme.org", "status": "subscribed", "tags": ["VIP"]}),
+        )
+        .await
+        .ok();
+        let m = env
+            .admin_get(&format!("/_emulator/mailchimp/lists/{LIST}/members"))
+            .await;
+        assert_eq!(m["members"][0]["tags"], json!(["VIP"]));
+        assert_eq!(m["members"][0]["hash"], md5_hex("adm@acme.org"));
+        let o = env.admin_get(&format!("/_emulator/mailchimp/objects/{LIST}")).await;
+        assert_eq!(o["kind"], "list");
+        let store = env.admin_get("/_emulator/mailchimp/store").await;
+        assert!(store["lists"][LIST]["members"].is_object());
+    }
+
+    #[tokio::test]
+    async fn state_survives_dump_and_restore() {
+        let env = start().await;
+        env.subscribe("keep@acme.org").await;
+        let id = env.ready_campaign().await;
+        let p = env.handle.platforms().by_name("mailchimp").unwrap();
+        let dump = p.dump();
+        p.reset();
+        env.get(&format!("/campaigns/{id}"))
+            .await
+            .err(404, "Resource Not Found");
+        p.restore(dump).unwrap();
+        env.get(&format!("/campaigns/{id}")).await.ok();
+        env.get(&format!("/lists/{LIST}/members/{}", md5_hex("keep@acme.org")))
+            .await
+            .ok();
+        let merge = env.get(&format!("/lists/{LIST}/merge-fields/1")).await;
+        assert_eq!(merge.ok()["tag"], "FNAME");
+    }
+}
