@@ -1599,6 +1599,46 @@ mod batches {
     }
 }
 
+mod batch_webhooks {
+    use super::*;
+
+    #[tokio::test]
+    async fn at_most_20_batch_webhooks_each_with_a_url() {
+        let env = start().await;
+        env.post("/batch-webhooks", json!({"enabled": true}))
+            .await
+            .err(400, "Invalid Resource");
+        let r = env.post("/batch-webhooks", json!({"url": "not a url"})).await;
+        r.err(400, "Invalid Resource");
+        assert_eq!(r.field(), "url");
+        let first = env
+            .post("/batch-webhooks", json!({"url": "https://hooks.acme.org/0"}))
+            .await;
+        assert_eq!(first.ok()["enabled"], true);
+        let id = first.body["id"].as_str().unwrap().to_string();
+        for i in 1..20 {
+            env.post("/batch-webhooks", json!({"url": format!("https://hooks.acme.org/{i}")}))
+                .await
+                .ok();
+        }
+        env.post("/batch-webhooks", json!({"url": "https://hooks.acme.org/21"}))
+            .await
+            .err(400, "Invalid Resource");
+        assert_eq!(env.get("/batch-webhooks").await.ok()["total_items"], 20);
+        let r = env
+            .patch(&format!("/batch-webhooks/{id}"), json!({"enabled": false}))
+            .await;
+        assert_eq!(r.ok()["enabled"], false);
+        env.delete(&format!("/batch-webhooks/{id}")).await.no_content();
+        env.get(&format!("/batch-webhooks/{id}"))
+            .await
+            .err(404, "Resource Not Found");
+        env.post("/batch-webhooks", json!({"url": "https://hooks.acme.org/again"}))
+            .await
+            .ok();
+    }
+}
+
 mod oauth {
     use super::*;
 

@@ -20,7 +20,8 @@
 //! - `GET /3.0/reports`, `GET /3.0/reports/{id}` and its `open-details`, `click-details`, `email-activity`,
 //!   `sent-to`, `unsubscribed` (synthetic deterministic numbers once a campaign is sent);
 //! - `GET|POST /3.0/batches`, `GET|DELETE /3.0/batches/{id}` (results: a tar.gz under
-//!   `/_emulator/mailchimp/batch-results/…`, see [`batch`]);
+//!   `/_emulator/mailchimp/batch-results/…`, see [`batch`]); `GET|POST /3.0/batch-webhooks`,
+//!   `GET|PATCH|DELETE /3.0/batch-webhooks/{id}` (≤20 per account, stored only: nothing is delivered);
 //! - OAuth ([`oauth`]): `GET /oauth2/authorize`, `POST /oauth2/token`, `GET /oauth2/metadata`.
 //!
 //! Readings chosen where the pack is unverified or silent (each is a row or note in docs/wire-rules.md):
@@ -61,7 +62,9 @@
 //!   of the emulator clock (expired: 403 with the XML `AccessDenied` "Request has expired" body of a storage bucket).
 //!   errored_operations counts responses whose status is not 200 (as the pack says; a 204 counts). A GET
 //!   operation without `count` returns the whole collection. ≤500 pending batches per account (429 "Too Many
-//!   Requests"; `max_pending_batches` in the admin config).
+//!   Requests"; `max_pending_batches` in the admin config). A 21st batch webhook is 400 "Invalid Resource"; a
+//!   webhook URL must be http(s) with a host (it is not called).
+//! - A merge field created without `tag` gets one made of its name (upper-cased letters and digits, ≤10).
 //! - count above 1000 (or not a number) is 400 "Invalid Resource" on field count; `fields` and
 //!   `exclude_fields` together, or a field name the response does not have, are 400 "Bad Request".
 //! - `X-Trigger-Error: <Name>` answers that glossary error (APIKeyMissing, APIKeyInvalid, Forbidden,
@@ -111,6 +114,7 @@ pub const MAX_SEGMENT_BATCH: usize = 500;
 pub const MAX_CONDITIONS: usize = 10;
 pub const MAX_CONNECTIONS: usize = 10;
 pub const MAX_PENDING_BATCHES: usize = 500;
+pub const MAX_BATCH_WEBHOOKS: usize = 20;
 /// How long a signed response_body_url stays valid.
 pub const RESULT_URL_TTL_SECS: i64 = 600;
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -300,6 +304,15 @@ pub struct Batch {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    pub account: String,
+    pub url: String,
+    pub enabled: bool,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Code {
     pub client_id: String,
     pub redirect_uri: String,
@@ -316,6 +329,9 @@ pub struct State {
     pub tokens: BTreeMap<String, String>,
     /// Unused authorization codes.
     pub codes: BTreeMap<String, Code>,
+    /// Batch webhooks by id.
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, Webhook>,
     pub next: u64,
     pub clock_offset_secs: i64,
 }
@@ -566,10 +582,14 @@ fn api_key_missing() -> McErr {
     McErr::new(401, "API Key Missing", "Your request did not include an API key.")
 }
 pub fn too_many_requests() -> McErr {
+    too_many_connections(MAX_CONNECTIONS)
+}
+
+fn too_many_connections(n: usize) -> McErr {
     McErr::new(
         429,
         "Too Many Requests",
-        format!("You have exceeded the limit of {MAX_CONNECTIONS} simultaneous connections."),
+        format!("You have exceeded the limit of {n} simultaneous connections."),
     )
 }
 
@@ -1097,7 +1117,7 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
         let mut m = inner.inflight.lock();
         let n = m.entry(account.clone()).or_insert(0);
         if *n >= cfg.max_connections {
-            return finish(error_response(&too_many_requests()), 1);
+            return finish(error_response(&too_many_connections(cfg.max_connections)), 1);
         }
         *n += 1;
         Slot {
@@ -1197,6 +1217,8 @@ pub fn template_of(rel: &str) -> String {
         ["campaigns", _, "actions", a] => return format!("/campaigns/{{campaign_id}}/actions/{a}"),
         ["batches"] => "/batches",
         ["batches", _] => "/batches/{batch_id}",
+        ["batch-webhooks"] => "/batch-webhooks",
+        ["batch-webhooks", _] => "/batch-webhooks/{batch_webhook_id}",
         ["reports"] => "/reports",
         ["reports", _] => "/reports/{campaign_id}",
         ["reports", _, sub] => return format!("/reports/{{campaign_id}}/{sub}"),
@@ -1210,7 +1232,8 @@ pub fn template_of(rel: &str) -> String {
 fn allowed(t: &str) -> Option<&'static str> {
     Some(match t {
         "/" | "/ping" => "GET",
-        "/lists" | "/campaigns" | "/batches" => "GET, POST",
+        "/lists" | "/campaigns" | "/batches" | "/batch-webhooks" => "GET, POST",
+        "/batch-webhooks/{batch_webhook_id}" => "GET, PATCH, DELETE",
         "/lists/{list_id}" => "GET, POST, PATCH, DELETE",
         "/lists/{list_id}/members" | "/lists/{list_id}/merge-fields" | "/lists/{list_id}/segments" => "GET, POST",
         "/lists/{list_id}/members/{subscriber_hash}" => "GET, PUT, PATCH, DELETE",
@@ -1480,6 +1503,35 @@ fn route(ctx: &Ctx, st: &mut State, m: &str, s: &[&str], q: &[(String, String)],
             page(items, "batches", q, ctx.in_batch, json!({}))
         }
         ("POST", ["batches"]) => batch::create(ctx, st, body),
+        ("GET", ["batch-webhooks"]) => {
+            let mut v: Vec<&Webhook> = st.webhooks.values().filter(|w| w.account == ctx.account).collect();
+            v.sort_by_key(|w| w.seq);
+            let items: Vec<Value> = v.into_iter().map(render_webhook).collect();
+            page(items, "webhooks", q, ctx.in_batch, json!({}))
+        }
+        ("POST", ["batch-webhooks"]) => create_webhook(ctx, st, body),
+        ("GET", ["batch-webhooks", id]) => ok(render_webhook(owned_webhook(ctx, st, id)?)),
+        ("PATCH", ["batch-webhooks", id]) => {
+            owned_webhook(ctx, st, id)?;
+            let o = object(body)?;
+            types(o, &[("url", "string"), ("enabled", "boolean")], "")?;
+            if let Some(u) = str_of(o, "url") {
+                check_webhook_url(u)?;
+            }
+            let w = st.webhooks.get_mut(*id).ok_or_else(not_found)?;
+            if let Some(u) = str_of(o, "url") {
+                w.url = u.to_string();
+            }
+            if let Some(e) = o.get("enabled").and_then(Value::as_bool) {
+                w.enabled = e;
+            }
+            ok(render_webhook(w))
+        }
+        ("DELETE", ["batch-webhooks", id]) => {
+            owned_webhook(ctx, st, id)?;
+            st.webhooks.remove(*id);
+            no_content()
+        }
         ("GET", ["batches", id]) => batch::poll(ctx, st, id),
         ("DELETE", ["batches", id]) => {
             match st.batches.get(*id) {
@@ -1491,6 +1543,56 @@ fn route(ctx: &Ctx, st: &mut State, m: &str, s: &[&str], q: &[(String, String)],
         }
         _ => Err(not_found()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batch webhooks (stored; deliveries are not made)
+
+fn render_webhook(w: &Webhook) -> Value {
+    json!({"id": w.id, "url": w.url, "enabled": w.enabled, "_links": []})
+}
+
+fn owned_webhook<'a>(ctx: &Ctx, st: &'a State, id: &str) -> Result<&'a Webhook, McErr> {
+    match st.webhooks.get(id) {
+        Some(w) if w.account == ctx.account => Ok(w),
+        _ => Err(not_found()),
+    }
+}
+
+fn check_webhook_url(u: &str) -> Result<(), McErr> {
+    let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+    if rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/')) {
+        Ok(())
+    } else {
+        Err(invalid("url", "A valid URL for the Webhook is required."))
+    }
+}
+
+fn create_webhook(ctx: &Ctx, st: &mut State, body: &Value) -> Result<Out, McErr> {
+    let o = object(body)?;
+    require(o, &["url"], "")?;
+    types(o, &[("url", "string"), ("enabled", "boolean")], "")?;
+    let url = str_of(o, "url").unwrap_or("").to_string();
+    check_webhook_url(&url)?;
+    let have = st.webhooks.values().filter(|w| w.account == ctx.account).count();
+    if have >= MAX_BATCH_WEBHOOKS {
+        return Err(invalid(
+            "",
+            format!("You may only have a maximum of {MAX_BATCH_WEBHOOKS} batch webhooks."),
+        ));
+    }
+    let id = st.hex_id("webhook", 10);
+    let seq = st.bump();
+    let w = Webhook {
+        id: id.clone(),
+        account: ctx.account.to_string(),
+        url,
+        enabled: o.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+        seq,
+    };
+    let v = render_webhook(&w);
+    st.webhooks.insert(id, w);
+    ok(v)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
