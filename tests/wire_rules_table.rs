@@ -35,6 +35,14 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/src/x/mod.rs",
         include_str!("../crates/adsctl-emulator/src/x/mod.rs"),
     ),
+    (
+        "crates/adsctl-emulator/tests/emulator_mailchimp.rs",
+        include_str!("../crates/adsctl-emulator/tests/emulator_mailchimp.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/mailchimp/mod.rs",
+        include_str!("../crates/adsctl-emulator/src/mailchimp/mod.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

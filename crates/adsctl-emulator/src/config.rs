@@ -158,6 +158,17 @@ pub struct LinkedInRateLimits {
 ///     - { access_token: 1-my-token, token_secret: my-token-secret }
 ///   timestamp_window_secs: 300
 ///   max_active_campaigns: 200
+/// mailchimp:
+///   dc: us6
+///   api_keys: [fedcba9876543210fedcba9876543210-us6]
+///   oauth_tokens: [my-oauth-token]
+///   clients:
+///     - { client_id: "123", client_secret: my-secret }
+///   lists:
+///     - { id: "0123456789", name: Newsletter, members: [a@example.org] }
+///   accounts:
+///     - { account_id: other1, name: Other, api_keys: [ffffffffffffffffffffffffffffffff-us6], lists: [] }
+///   max_connections: 10
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -167,6 +178,7 @@ pub struct SeedFile {
     pub tiktok: TikTokSeed,
     pub linkedin: LinkedInSeed,
     pub x: XSeed,
+    pub mailchimp: MailchimpSeed,
 }
 
 impl SeedFile {
@@ -372,6 +384,52 @@ pub struct XTokenSeed {
     pub token_secret: String,
 }
 
+/// The `mailchimp:` section of the seed file. Keys, tokens and lists at the top level belong to the well-known
+/// account; `accounts` adds other accounts (users) with their own credentials and lists.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailchimpSeed {
+    /// The emulator's data center (default us6): API keys must end in `-<dc>`.
+    pub dc: Option<String>,
+    /// API keys of the well-known account in addition to the well-known key.
+    pub api_keys: Vec<String>,
+    /// OAuth access tokens of the well-known account in addition to the well-known token.
+    pub oauth_tokens: Vec<String>,
+    /// OAuth apps in addition to the well-known one.
+    pub clients: Vec<OAuthClientSeed>,
+    /// Audiences of the well-known account in addition to the well-known one.
+    pub lists: Vec<MailchimpListSeed>,
+    pub accounts: Vec<MailchimpAccountSeed>,
+    /// Simultaneous requests per user (default 10).
+    pub max_connections: Option<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailchimpAccountSeed {
+    pub account_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    #[serde(default)]
+    pub oauth_tokens: Vec<String>,
+    #[serde(default)]
+    pub lists: Vec<MailchimpListSeed>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailchimpListSeed {
+    /// Default: derived (10 lower-case hex digits).
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    /// Subscribed members, by email address.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
 fn default_tiktok_timezone() -> String {
     "America/Los_Angeles".to_string()
 }
@@ -432,5 +490,17 @@ mod tests {
         assert_eq!(seed.x.accounts[0].timezone, "America/Los_Angeles");
         assert_eq!(seed.x.tokens[0].token_secret, "s");
         assert!(serde_yaml::from_str::<SeedFile>("x: {account: []}\n").is_err());
+    }
+
+    #[test]
+    fn mailchimp_seed_section() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "mailchimp:\n  dc: us19\n  api_keys: [k-us19]\n  lists:\n    - { name: N, members: [a@b.org] }\n  accounts:\n    - { account_id: o, api_keys: [x-us19] }\n",
+        )
+        .unwrap();
+        assert_eq!(seed.mailchimp.dc.as_deref(), Some("us19"));
+        assert_eq!(seed.mailchimp.lists[0].members, vec!["a@b.org".to_string()]);
+        assert_eq!(seed.mailchimp.accounts[0].api_keys, vec!["x-us19".to_string()]);
+        assert!(serde_yaml::from_str::<SeedFile>("mailchimp: {audiences: []}\n").is_err());
     }
 }

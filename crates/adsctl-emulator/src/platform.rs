@@ -28,7 +28,7 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads`, `meta`, `tiktok`, `linkedin` or `x`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta`, `tiktok`, `linkedin`, `x` or `mailchimp`: used in admin paths (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;
@@ -91,4 +91,18 @@ pub mod defaults {
     pub const X_CURRENCY: &str = "USD";
     /// The emulated user's id (authenticated_user_access).
     pub const X_USER_ID: &str = "1000000000000000001";
+    /// The Mailchimp emulator's data center: API keys end in `-us6`, `/oauth2/metadata` answers `"dc": "us6"`.
+    pub const MAILCHIMP_DC: &str = "us6";
+    /// A Mailchimp API key of the well-known account (the pack's example form: 32 hex digits, `-`, the dc).
+    pub const MAILCHIMP_API_KEY: &str = "0123456789abcdef0123456789abcdef-us6";
+    /// An OAuth access token of the well-known account (32 hex digits, no dc suffix; never expires).
+    pub const MAILCHIMP_OAUTH_TOKEN: &str = "5ad0be5e0aa7c0de5ad0be5e0aa7c0de";
+    /// The registered OAuth app (`client_id`, `client_secret` of `/oauth2/token`).
+    pub const MAILCHIMP_CLIENT_ID: &str = "100000000001";
+    pub const MAILCHIMP_CLIENT_SECRET: &str = "emulator-mailchimp-client-secret";
+    /// The well-known account (`account_id` of `GET /3.0/`, `user_id` of the metadata) and its login.
+    pub const MAILCHIMP_ACCOUNT_ID: &str = "8d3a3db4d97663a9074efcc16";
+    pub const MAILCHIMP_ACCOUNT_NAME: &str = "Emulator Mailchimp account";
+    /// The seeded audience (10 lower-case hex digits, the pack's observed example).
+    pub const MAILCHIMP_LIST_ID: &str = "57afe96172";
 }
