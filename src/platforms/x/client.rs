@@ -372,7 +372,12 @@ impl XClient {
 
     /// `accounts/{a}/<rest>`.
     pub fn account_path(&self, rest: &str) -> String {
-        format!("accounts/{}/{}", enc(&self.account_id), rest.trim_start_matches('/'))
+        format!("{}/{}", self.account_root(), rest.trim_start_matches('/'))
+    }
+
+    /// `accounts/{a}`.
+    pub fn account_root(&self) -> String {
+        format!("accounts/{}", enc(&self.account_id))
     }
 
     /// One attempt.

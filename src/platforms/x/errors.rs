@@ -57,6 +57,22 @@ pub struct ErrorItem {
 struct Envelope {
     #[serde(default)]
     errors: Vec<ErrorItem>,
+    /// A batch's item errors, indexed like the input: each an array of error objects, one object, or empty.
+    #[serde(default)]
+    operation_errors: Option<Vec<serde_json::Value>>,
+}
+
+/// One batch item's errors from its `operation_errors` entry (an array, an object, or null / empty).
+pub fn item_errors(v: &serde_json::Value) -> Vec<ErrorItem> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().flat_map(item_errors).collect(),
+        serde_json::Value::Object(_) => serde_json::from_value::<ErrorItem>(v.clone())
+            .ok()
+            .filter(|e| e.code.is_some() || e.message.is_some())
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// An error answer (a whole response, or one batch item), already scrubbed of secrets.
@@ -68,17 +84,29 @@ pub struct ApiError {
     pub errors: Vec<ErrorItem>,
     /// A body that was not the envelope (HTML), cut short.
     pub raw: Option<String>,
+    /// A batch answer's `operation_errors`, one entry per item sent (empty for the items that were fine).
+    pub operation_errors: Vec<Vec<ErrorItem>>,
 }
 
 impl ApiError {
     /// An answer's body read as the envelope; anything else is kept as a short text.
     pub fn parse(status: u16, body: &str) -> ApiError {
         match serde_json::from_str::<Envelope>(body) {
-            Ok(env) if !env.errors.is_empty() => ApiError {
-                status,
-                errors: env.errors,
-                raw: None,
-            },
+            Ok(env) if !env.errors.is_empty() || env.operation_errors.is_some() => {
+                let operation_errors: Vec<Vec<ErrorItem>> =
+                    env.operation_errors.unwrap_or_default().iter().map(item_errors).collect();
+                let mut errors = env.errors;
+                if errors.is_empty() {
+                    // the request as a whole failed because of its items: the first item error speaks for it
+                    errors.extend(operation_errors.iter().flatten().take(1).cloned());
+                }
+                ApiError {
+                    status,
+                    errors,
+                    raw: None,
+                    operation_errors,
+                }
+            }
             _ => {
                 let raw: String = body.trim().chars().take(300).collect();
                 ApiError {
@@ -89,6 +117,7 @@ impl ApiError {
                     } else {
                         raw
                     }),
+                    operation_errors: Vec::new(),
                 }
             }
         }
@@ -100,6 +129,7 @@ impl ApiError {
             status,
             errors: items,
             raw: None,
+            operation_errors: Vec::new(),
         }
     }
 
@@ -110,6 +140,10 @@ impl ApiError {
             e.details = e.details.as_deref().map(scrub);
         }
         self.raw = self.raw.as_deref().map(scrub);
+        for e in self.operation_errors.iter_mut().flatten() {
+            e.message = e.message.as_deref().map(scrub);
+            e.details = e.details.as_deref().map(scrub);
+        }
         self
     }
 
@@ -341,5 +375,14 @@ mod tests {
         );
         assert!(g.is_gone());
         assert!(!a.is_gone());
+        let b = ApiError::parse(
+            400,
+            r#"{"operation_errors":[[],[{"code":"INVALID_PARAMETER","message":"bad","parameter":"name"}],{"code":"NOT_FOUND","message":"gone"}],"request":[]}"#,
+        );
+        assert_eq!(b.operation_errors.len(), 3);
+        assert!(b.operation_errors[0].is_empty());
+        assert_eq!(b.operation_errors[1][0].parameter.as_deref(), Some("name"));
+        assert_eq!(b.operation_errors[2][0].code.as_deref(), Some("NOT_FOUND"));
+        assert_eq!(b.code_text(), "INVALID_PARAMETER");
     }
 }
