@@ -9,8 +9,9 @@
 //! last (exclusive), both in the account's time zone, written in UTC. `placement=ALL_ON_TWITTER`,
 //! `metric_groups=ENGAGEMENT,BILLING`.
 //!
-//! - Ranges of up to 7 days: synchronous `GET /12/stats/accounts/{a}` (one call per 20 ids).
-//! - Longer ranges: asynchronous jobs (`POST /12/stats/jobs/accounts/{a}`, ≤ 90 days each), polled with `GET
+//! - Ranges of up to 7 × 24 hours (a range over a DST change counts its real hours): synchronous `GET /12/stats/accounts/{a}` (one call per 20 ids).
+//! - Longer ranges: asynchronous jobs (`POST /12/stats/jobs/accounts/{a}`, windows of 89 days so that one over
+//!   a DST change stays within 90 × 24 hours), polled with `GET
 //!   …?job_ids=<id_str>` (the string id, never the numeric one, which passes 2^53) until `SUCCESS`, then the job's
 //!   `url` is downloaded (gzip JSON, the sync schema) and decompressed.
 //!
@@ -274,7 +275,13 @@ impl XConnector {
         let names = self.entities(level).await.map_err(err)?;
         let mut ids: Vec<String> = names.keys().cloned().collect();
         ids.sort();
-        let days = (range.until - range.since).num_days() + 1;
+        // the span in real hours (a day of a DST change has 23 or 25): sync only when it is within 7 × 24 h
+        let span_hours = |since: NaiveDate, until: NaiveDate| {
+            let at = |d: NaiveDate| {
+                chrono::DateTime::parse_from_rfc3339(&midnight(d, tz)).map_or(0, |t| t.timestamp())
+            };
+            (at(until + chrono::Duration::days(1)) - at(since)) / 3600
+        };
         let decode = |m: String| ConnectorError::Api {
             platform: "x",
             code: "decode".into(),
@@ -282,10 +289,11 @@ impl XConnector {
             hint: None,
         };
         let mut out = Vec::new();
-        let (window, sync) = if days <= SYNC_STATS_DAYS {
+        let (window, sync) = if span_hours(range.since, range.until) <= SYNC_STATS_DAYS * 24 {
             (SYNC_STATS_DAYS, true)
         } else {
-            (ASYNC_STATS_DAYS, false)
+            // one day short of the 90, so that a window over a DST change stays within 90 × 24 h
+            (ASYNC_STATS_DAYS - 1, false)
         };
         for (since, until) in windows(range, window) {
             for chunk in ids.chunks(MAX_STATS_IDS) {
