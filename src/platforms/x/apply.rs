@@ -442,7 +442,9 @@ impl Run<'_> {
             }
             Kind::TargetingCriterion => {
                 let Ok(parent) = self.parent_id(i) else { return Ok(None) };
-                let Ok(p) = self.criterion_params(i, &parent) else { return Ok(None) };
+                let Ok(p) = self.criterion_params(i, &parent) else {
+                    return Ok(None);
+                };
                 let text = |k: &str| p.get(k).and_then(Json::as_str).unwrap_or("").to_string();
                 Ok(c.criteria(&[parent])
                     .await?
@@ -450,7 +452,10 @@ impl Run<'_> {
                     .find(|r| {
                         r.targeting_type.as_deref().map(str::to_ascii_uppercase) == Some(text("targeting_type"))
                             && r.targeting_value.as_deref() == Some(text("targeting_value").as_str())
-                            && r.operator_type.as_deref().unwrap_or("EQ").eq_ignore_ascii_case(&text("operator_type"))
+                            && r.operator_type
+                                .as_deref()
+                                .unwrap_or("EQ")
+                                .eq_ignore_ascii_case(&text("operator_type"))
                     })
                     .and_then(|r| r.id))
             }
@@ -718,7 +723,10 @@ impl Run<'_> {
     async fn create_audience(&mut self, i: usize, fields: &BTreeMap<String, Value>) -> Result<(), OpOutcome> {
         let name = self.ops[i].address.name().unwrap_or_default().to_string();
         if name.trim().is_empty() {
-            return Err(mapping_failed(MappingError::new("name", "a custom audience needs a name")));
+            return Err(mapping_failed(MappingError::new(
+                "name",
+                "a custom audience needs a name",
+            )));
         }
         Self::check_audience_fields(fields, false)?;
         let user = fields.get("description").and_then(Value::as_str).map(str::to_string);
@@ -737,7 +745,9 @@ impl Run<'_> {
             .await
         {
             Ok(a) => {
-                let data = a.data("custom_audiences").map_err(|e| OpOutcome::Failed(self.op_error(&e)))?;
+                let data = a
+                    .data("custom_audiences")
+                    .map_err(|e| OpOutcome::Failed(self.op_error(&e)))?;
                 data.get("id").and_then(super::client::id_text).ok_or_else(|| {
                     OpOutcome::Failed(OpError {
                         code: "decode".into(),
@@ -787,7 +797,9 @@ impl Run<'_> {
                 return Ok(());
             }
             let fp = self.conn.cache().fingerprints.get(id).cloned();
-            return self.put_audience(id, rename.as_deref(), user.as_deref(), fp.as_deref()).await;
+            return self
+                .put_audience(id, rename.as_deref(), user.as_deref(), fp.as_deref())
+                .await;
         };
         let new = mapping::members_of(Some(mv)).map_err(mapping_failed)?;
         let (adds, removes) = match before.get("members") {
@@ -843,9 +855,7 @@ impl Run<'_> {
                 if tries >= 2 {
                     return Err(OpOutcome::Failed(OpError {
                         code: "partial_upload".into(),
-                        message: format!(
-                            "X took {ok} of {sent} users (total_count {total}) in an audience upload"
-                        ),
+                        message: format!("X took {ok} of {sent} users (total_count {total}) in an audience upload"),
                         field: Some("members".into()),
                         hint: Some("run apply again: the upload is sent again whole".into()),
                     }));
@@ -859,9 +869,8 @@ impl Run<'_> {
 
     /// Removals, children first: promoted tweets, criteria, line items, campaigns, audiences.
     async fn removals(&mut self) -> Result<(), ConnectorError> {
-        let removes = |r: &Self, kind: Kind| -> Vec<usize> {
-            r.open(kind).into_iter().filter(|&i| r.is_remove(i)).collect()
-        };
+        let removes =
+            |r: &Self, kind: Kind| -> Vec<usize> { r.open(kind).into_iter().filter(|&i| r.is_remove(i)).collect() };
         if self.validate {
             return Ok(());
         }

@@ -197,7 +197,8 @@ impl XAuth {
 }
 
 fn refused(account: &Account, c: &XCredentials, what: &str, status: u16, text: &str) -> AuthError {
-    let e = super::errors::ApiError::parse(status, text).scrubbed(&|t| scrub(&crate::secret::redact(t, &c.secrets_held())));
+    let e =
+        super::errors::ApiError::parse(status, text).scrubbed(&|t| scrub(&crate::secret::redact(t, &c.secrets_held())));
     let message = format!("GET {what}: {}", e.text());
     let hint = e.hint(Some(&account.name)).unwrap_or_default();
     if status == 401 {
@@ -336,7 +337,13 @@ impl PlatformAuth for XAuth {
         let path = format!("accounts/{}/authenticated_user_access", enc(id));
         let (status, text) = self.signed_get(auth, account, c, &path).await?;
         if status >= 400 {
-            return Err(refused(account, c, "accounts/{id}/authenticated_user_access", status, &text));
+            return Err(refused(
+                account,
+                c,
+                "accounts/{id}/authenticated_user_access",
+                status,
+                &text,
+            ));
         }
         let access: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         v.scopes = access["data"]["permissions"]
@@ -373,7 +380,11 @@ mod tests {
         let c = parse_set_token("ck cs\nat ts\n", None, None, None).unwrap();
         assert_eq!(c.consumer_key, "ck");
         assert_eq!(
-            (c.consumer_secret.expose(), c.access_token.expose(), c.token_secret.expose()),
+            (
+                c.consumer_secret.expose(),
+                c.access_token.expose(),
+                c.token_secret.expose()
+            ),
             ("cs", "at", "ts")
         );
         assert!(parse_set_token("at ts", None, None, None).is_err());

@@ -527,12 +527,7 @@ impl XClient {
     }
 
     /// A write with a JSON body (batches, audience users).
-    pub async fn post_json(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-        retry: Retry,
-    ) -> Result<Answer, CallError> {
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value, retry: Retry) -> Result<Answer, CallError> {
         let text = body.to_string();
         self.call(Verb::Post, path, &Query::new(), Some(&text), retry).await
     }
@@ -633,8 +628,10 @@ mod tests {
 
     #[test]
     fn rfc3986_encoding() {
-        assert_eq!(enc("Hello Ladies + Gentlemen, a signed OAuth request!"),
-            "Hello%20Ladies%20%2B%20Gentlemen%2C%20a%20signed%20OAuth%20request%21");
+        assert_eq!(
+            enc("Hello Ladies + Gentlemen, a signed OAuth request!"),
+            "Hello%20Ladies%20%2B%20Gentlemen%2C%20a%20signed%20OAuth%20request%21"
+        );
         assert_eq!(enc("a,b:c*d~e-f.g_h"), "a%2Cb%3Ac%2Ad~e-f.g_h");
         assert_eq!(enc("é"), "%C3%A9");
         assert_eq!(percent_decode("a+b%2Cc%3A"), "a b,c:");
@@ -656,7 +653,9 @@ mod tests {
         );
         params.append(&mut oauth);
         let base = base_string("post", "https://api.x.com/1.1/statuses/update.json", &params);
-        assert!(base.starts_with("POST&https%3A%2F%2Fapi.x.com%2F1.1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue%26oauth_consumer_key"));
+        assert!(base.starts_with(
+            "POST&https%3A%2F%2Fapi.x.com%2F1.1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue%26oauth_consumer_key"
+        ));
         assert_eq!(base.matches('&').count(), 2);
         let sig = signature(&base, c.consumer_secret.expose(), c.token_secret.expose());
         assert_eq!(sig, "Ls93hJiZbQ3akF3HF3x1Bz8/zU4=");
@@ -693,7 +692,10 @@ mod tests {
         all.extend(parsed.into_iter().filter(|(k, _)| k != "oauth_signature"));
         let base = base_string("GET", url, &all);
         assert!(base.contains("%252C") && base.contains("%253A"));
-        assert_eq!(signature(&base, c.consumer_secret.expose(), c.token_secret.expose()), sig);
+        assert_eq!(
+            signature(&base, c.consumer_secret.expose(), c.token_secret.expose()),
+            sig
+        );
         // the query goes out encoded: ',' and ':' as %2C / %3A
         let qs = Query(q).encode();
         assert!(qs.contains("entity_ids=8u94t%2C8v7jo"));

@@ -170,7 +170,9 @@ pub fn normalise_base(base: &str) -> Result<String, ConnectorError> {
     let b = base.trim().trim_end_matches('/');
     let lower = b.to_ascii_lowercase();
     if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(ConnectorError::Config(format!("X endpoint `{b}` is not an http(s) URL")));
+        return Err(ConnectorError::Config(format!(
+            "X endpoint `{b}` is not an http(s) URL"
+        )));
     }
     let with_version = if b.ends_with(&format!("/{API_VERSION}")) {
         format!("{b}/")
@@ -217,7 +219,10 @@ mod tests {
             c.url("accounts/abc1/campaigns"),
             "http://127.0.0.1:9/12/accounts/abc1/campaigns"
         );
-        assert_eq!(XConfig::for_endpoint(DEFAULT_BASE_URL).unwrap().base_url, DEFAULT_BASE_URL);
+        assert_eq!(
+            XConfig::for_endpoint(DEFAULT_BASE_URL).unwrap().base_url,
+            DEFAULT_BASE_URL
+        );
         assert_eq!(
             XConfig::for_endpoint("HTTPS://ADS-API.X.com:443/12").unwrap().base_url,
             DEFAULT_BASE_URL

@@ -93,8 +93,12 @@ impl ApiError {
     pub fn parse(status: u16, body: &str) -> ApiError {
         match serde_json::from_str::<Envelope>(body) {
             Ok(env) if !env.errors.is_empty() || env.operation_errors.is_some() => {
-                let operation_errors: Vec<Vec<ErrorItem>> =
-                    env.operation_errors.unwrap_or_default().iter().map(item_errors).collect();
+                let operation_errors: Vec<Vec<ErrorItem>> = env
+                    .operation_errors
+                    .unwrap_or_default()
+                    .iter()
+                    .map(item_errors)
+                    .collect();
                 let mut errors = env.errors;
                 if errors.is_empty() {
                     // the request as a whole failed because of its items: the first item error speaks for it
@@ -177,7 +181,9 @@ impl ApiError {
 
     /// The parameter the first error names.
     pub fn parameter(&self) -> Option<String> {
-        self.errors.iter().find_map(|e| e.parameter.clone().filter(|p| !p.is_empty()))
+        self.errors
+            .iter()
+            .find_map(|e| e.parameter.clone().filter(|p| !p.is_empty()))
     }
 
     /// Every error's message (with its parameter when the message does not name it).
@@ -232,7 +238,11 @@ impl ApiError {
     pub fn to_connector_error(&self, account: Option<&str>) -> ConnectorError {
         match self.class() {
             ErrorClass::Auth => ConnectorError::Auth {
-                message: format!("X refused the credentials (HTTP 401 {}): {}", self.code_text(), self.text()),
+                message: format!(
+                    "X refused the credentials (HTTP 401 {}): {}",
+                    self.code_text(),
+                    self.text()
+                ),
                 hint: self.hint(account).unwrap_or_else(|| auth_hint(account)),
             },
             ErrorClass::Forbidden => ConnectorError::Auth {
@@ -358,7 +368,10 @@ mod tests {
         assert_eq!(class_of(500), ErrorClass::Server);
         assert_eq!(class_of(503), ErrorClass::Server);
         assert_eq!(class_of(400), ErrorClass::Permanent);
-        let a = ApiError::parse(403, r#"{"errors":[{"code":"ACCOUNT_NOT_FOUND","message":"Account 1 not found"}]}"#);
+        let a = ApiError::parse(
+            403,
+            r#"{"errors":[{"code":"ACCOUNT_NOT_FOUND","message":"Account 1 not found"}]}"#,
+        );
         assert!(a.hint(None).unwrap().contains("account id"));
         assert!(matches!(a.to_connector_error(Some("x")), ConnectorError::Auth { .. }));
         let u = ApiError::parse(401, r#"{"errors":[{"code":"UNAUTHORIZED_ACCESS","message":"bad"}]}"#);

@@ -162,7 +162,10 @@ pub fn checked_name(address: &Address) -> Result<String, MappingError> {
     if marked.chars().count() > 255 {
         return Err(MappingError::new(
             "name",
-            format!("X takes names of at most 255 characters, the marked name has {}", marked.chars().count()),
+            format!(
+                "X takes names of at most 255 characters, the marked name has {}",
+                marked.chars().count()
+            ),
         ));
     }
     Ok(marked)
@@ -566,15 +569,17 @@ fn budget_params(p: &mut Params, f: &Fields, create: bool) -> Result<(), Mapping
 }
 
 fn unknown(kind: &str, field: &str) -> MappingError {
-    MappingError::new(field, format!("an X {kind} has no field `{field}`"))
-        .with_hint("see docs/resource-model.md (X)")
+    MappingError::new(field, format!("an X {kind} has no field `{field}`")).with_hint("see docs/resource-model.md (X)")
 }
 
 /// `POST …/campaigns` parameters (or a batch Create's params).
 pub fn campaign_create(name: &str, f: &Fields) -> Result<Params, MappingError> {
     let mut p = Params::new();
     for k in f.keys() {
-        if !matches!(k.as_str(), "status" | "funding_instrument" | "budget.daily" | "budget.lifetime") {
+        if !matches!(
+            k.as_str(),
+            "status" | "funding_instrument" | "budget.daily" | "budget.lifetime"
+        ) {
             return Err(unknown("campaign", k));
         }
     }
@@ -606,8 +611,10 @@ pub fn campaign_update(set: &Fields) -> Result<Params, MappingError> {
             }
             "budget.daily" | "budget.lifetime" | "name" => {}
             "funding_instrument" => {
-                return Err(MappingError::new(k, "an X campaign's funding instrument is fixed at create")
-                    .with_hint("the plan replaces the campaign"))
+                return Err(
+                    MappingError::new(k, "an X campaign's funding instrument is fixed at create")
+                        .with_hint("the plan replaces the campaign"),
+                )
             }
             other => return Err(unknown("campaign", other)),
         }
@@ -746,8 +753,11 @@ pub fn criterion_params(
 ) -> Result<Params, MappingError> {
     let name = address.name().unwrap_or_default();
     let (t, v, op) = parse_criterion_name(name).ok_or_else(|| {
-        MappingError::new("name", format!("`{name}` is not `<type>:<value>` or `not <type>:<value>`"))
-            .with_hint("e.g. location:96683cc9126741d1, language:en, not broad_keyword:cheap shoes")
+        MappingError::new(
+            "name",
+            format!("`{name}` is not `<type>:<value>` or `not <type>:<value>`"),
+        )
+        .with_hint("e.g. location:96683cc9126741d1, language:en, not broad_keyword:cheap shoes")
     })?;
     let value = match audience_id {
         Some(id) if AUDIENCE_TYPES.contains(&t.as_str()) => id.to_string(),
@@ -781,7 +791,10 @@ pub fn members_of(v: Option<&Value>) -> Result<Vec<String>, MappingError> {
             if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
                 Ok(s)
             } else {
-                Err(MappingError::new("members", "each member must be 64 hex digits of SHA-256"))
+                Err(MappingError::new(
+                    "members",
+                    "each member must be 64 hex digits of SHA-256",
+                ))
             }
         })
         .collect()
@@ -855,14 +868,23 @@ mod tests {
 
     #[test]
     fn criterion_names_round_trip() {
-        assert_eq!(criterion_name("LOCATION", "96683cc9126741d1", "EQ"), "location:96683cc9126741d1");
-        assert_eq!(criterion_name("BROAD_KEYWORD", "cheap shoes", "NE"), "not broad_keyword:cheap shoes");
+        assert_eq!(
+            criterion_name("LOCATION", "96683cc9126741d1", "EQ"),
+            "location:96683cc9126741d1"
+        );
+        assert_eq!(
+            criterion_name("BROAD_KEYWORD", "cheap shoes", "NE"),
+            "not broad_keyword:cheap shoes"
+        );
         assert_eq!(criterion_name("LANGUAGE", "en", "EQ"), "language:en");
         assert_eq!(
             criterion_name("NETWORK_ACTIVATION_DURATION", "3", "GTE"),
             "gte network_activation_duration:3"
         );
-        assert_eq!(criterion_name("NETWORK_ACTIVATION_DURATION", "9", "LT"), "lt network_activation_duration:9");
+        assert_eq!(
+            criterion_name("NETWORK_ACTIVATION_DURATION", "9", "LT"),
+            "lt network_activation_duration:9"
+        );
         for (t, v, op) in [
             ("LOCATION", "96683cc9126741d1", "EQ"),
             ("BROAD_KEYWORD", "cheap shoes", "NE"),
@@ -907,7 +929,10 @@ mod tests {
         assert_eq!(r.address.to_string(), "acct/campaign/Spring");
         assert!(r.owned);
         assert_eq!(r.fields.get("status"), Some(&Value::str("paused")));
-        assert_eq!(r.fields.get("budget.daily"), Some(&Value::Money(Money::from_micros(5_500_000))));
+        assert_eq!(
+            r.fields.get("budget.daily"),
+            Some(&Value::Money(Money::from_micros(5_500_000)))
+        );
         assert_eq!(r.fields.get("budget.lifetime"), None);
         let f = fields(&[
             ("status", Value::str("draft")),
@@ -965,7 +990,9 @@ mod tests {
 
     #[test]
     fn custom_audience_criteria_are_named_by_the_audience() {
-        let li = Address::account("a").child(Kind::Campaign, "C").child(Kind::AdGroup, "G");
+        let li = Address::account("a")
+            .child(Kind::Campaign, "C")
+            .child(Kind::AdGroup, "G");
         let aud: HashMap<String, String> = [("1nmth".to_string(), "VIPs".to_string())].into();
         let row = CriterionRow {
             id: Some("dpl3a6".into()),
@@ -988,12 +1015,19 @@ mod tests {
         let r = criterion_resource(&unknown, &li, "a", &aud).unwrap();
         assert_eq!(r.address.name(), Some("custom_audience:zzz"));
         assert!(r.fields.is_empty());
-        let p = criterion_params(&li.child(Kind::TargetingCriterion, "not custom_audience:VIPs"), "itttx", Some("1nmth"))
-            .unwrap();
+        let p = criterion_params(
+            &li.child(Kind::TargetingCriterion, "not custom_audience:VIPs"),
+            "itttx",
+            Some("1nmth"),
+        )
+        .unwrap();
         assert_eq!(p["targeting_value"], "1nmth");
         assert_eq!(p["operator_type"], "NE");
         let p = criterion_params(&li.child(Kind::TargetingCriterion, "language:en"), "itttx", None).unwrap();
-        assert_eq!((p["targeting_type"].as_str(), p["targeting_value"].as_str()), (Some("LANGUAGE"), Some("en")));
+        assert_eq!(
+            (p["targeting_type"].as_str(), p["targeting_value"].as_str()),
+            (Some("LANGUAGE"), Some("en"))
+        );
     }
 
     #[test]

@@ -86,7 +86,9 @@ pub fn parse_stats(
         return Ok(out);
     };
     for entity in data {
-        let Some(id) = entity.get("id").and_then(id_text) else { continue };
+        let Some(id) = entity.get("id").and_then(id_text) else {
+            continue;
+        };
         let mut per_day: HashMap<usize, (u64, u64, i64)> = HashMap::new();
         for seg in entity.get("id_data").and_then(Json::as_array).into_iter().flatten() {
             let m = seg.get("metrics").cloned().unwrap_or_default();
@@ -199,7 +201,14 @@ impl XConnector {
         Ok(names)
     }
 
-    fn stats_query(&self, entity: &str, ids: &[String], since: NaiveDate, until: NaiveDate, tz: chrono_tz::Tz) -> Query {
+    fn stats_query(
+        &self,
+        entity: &str,
+        ids: &[String],
+        since: NaiveDate,
+        until: NaiveDate,
+        tz: chrono_tz::Tz,
+    ) -> Query {
         Query::new()
             .set("entity", entity)
             .set("entity_ids", ids.join(","))
@@ -277,9 +286,7 @@ impl XConnector {
         ids.sort();
         // the span in real hours (a day of a DST change has 23 or 25): sync only when it is within 7 × 24 h
         let span_hours = |since: NaiveDate, until: NaiveDate| {
-            let at = |d: NaiveDate| {
-                chrono::DateTime::parse_from_rfc3339(&midnight(d, tz)).map_or(0, |t| t.timestamp())
-            };
+            let at = |d: NaiveDate| chrono::DateTime::parse_from_rfc3339(&midnight(d, tz)).map_or(0, |t| t.timestamp());
             (at(until + chrono::Duration::days(1)) - at(since)) / 3600
         };
         let decode = |m: String| ConnectorError::Api {
@@ -300,7 +307,12 @@ impl XConnector {
                 let q = self.stats_query(entity, chunk, since, until, tz);
                 let body = if sync {
                     let path = format!("stats/{}", self.client.account_root());
-                    self.client.get(&path, &q).await.map_err(err)?.json::<Json>("stats").map_err(err)?
+                    self.client
+                        .get(&path, &q)
+                        .await
+                        .map_err(err)?
+                        .json::<Json>("stats")
+                        .map_err(err)?
                 } else {
                     self.job(q).await.map_err(err)?
                 };

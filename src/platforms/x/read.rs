@@ -54,7 +54,10 @@ impl XConnector {
     }
 
     pub(crate) async fn audiences(&self) -> Result<Vec<AudienceRow>, CallError> {
-        let rows = self.client.list_all(&self.path("custom_audiences"), Query::new()).await?;
+        let rows = self
+            .client
+            .list_all(&self.path("custom_audiences"), Query::new())
+            .await?;
         Ok(decode::<AudienceRow>(&rows, "custom audience")?
             .into_iter()
             .filter(|c| c.deleted != Some(true))
@@ -111,10 +114,16 @@ impl XConnector {
 
         let mut audience_names: HashMap<String, String> = HashMap::new();
         for a in &audiences {
-            let Some(r) = mapping::audience_resource(a, acct) else { continue };
+            let Some(r) = mapping::audience_resource(a, acct) else {
+                continue;
+            };
             let id = r.id.clone().unwrap_or_default();
             let name = r.address.name().unwrap_or_default().to_string();
-            let (user, marker) = a.description.as_deref().map(mapping::split_description).unwrap_or((None, None));
+            let (user, marker) = a
+                .description
+                .as_deref()
+                .map(mapping::split_description)
+                .unwrap_or((None, None));
             cache.descriptions.insert(id.clone(), user);
             if let Some(Some(fp)) = marker {
                 cache.fingerprints.insert(id.clone(), fp);

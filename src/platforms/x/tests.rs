@@ -11,7 +11,9 @@ use serde_json::{json, Value as Json};
 use super::client::{base_string, parse_authorization, percent_decode, signature};
 use super::{XConfig, XConnector, XCredentials};
 use crate::connectors::{ApplyBatch, Connector, IdRef, OpAction, OpOutcome, Operation, ReadRequest};
-use crate::model::{value_fingerprint, Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Value};
+use crate::model::{
+    value_fingerprint, Account, Address, Currency, Guardrails, Kind, Money, Platform, RemovalPolicy, Value,
+};
 
 const ACCT: &str = "18ce54d4x5t";
 const CK: &str = "stubConsumerKey";
@@ -62,7 +64,10 @@ async fn stub(route: Route) -> (String, Arc<Mutex<Vec<String>>>) {
             let pairs = query_pairs(&raw_query);
             // verify the signature the way X does: decoded query + oauth_* (JSON bodies are not signed)
             let signed_ok = parse_authorization(&auth).is_some_and(|oauth| {
-                let sig = oauth.iter().find(|(k, _)| k == "oauth_signature").map(|(_, v)| v.clone());
+                let sig = oauth
+                    .iter()
+                    .find(|(k, _)| k == "oauth_signature")
+                    .map(|(_, v)| v.clone());
                 let key_ok = oauth.iter().any(|(k, v)| k == "oauth_consumer_key" && v == CK)
                     && oauth.iter().any(|(k, v)| k == "oauth_token" && v == AT);
                 let mut all = pairs.clone();
@@ -125,7 +130,11 @@ fn connector(url: &str) -> XConnector {
 }
 
 fn ok(data: Json) -> Answer {
-    (200, Vec::new(), json!({"data": data, "request": {"params": {}}}).to_string())
+    (
+        200,
+        Vec::new(),
+        json!({"data": data, "request": {"params": {}}}).to_string(),
+    )
 }
 
 fn page(data: Json, next: Option<&str>) -> Answer {
@@ -199,7 +208,11 @@ async fn reads_page_with_drafts_and_filter_children_by_line_item() {
                         "targeting_value": "cheap shoes", "operator_type": "NE"}]),
                 None,
             ),
-            _ => (404, Vec::new(), json!({"errors":[{"code":"ROUTE_NOT_FOUND","message":p}]}).to_string()),
+            _ => (
+                404,
+                Vec::new(),
+                json!({"errors":[{"code":"ROUTE_NOT_FOUND","message":p}]}).to_string(),
+            ),
         }
     });
     let (url, seen) = stub(route).await;
@@ -208,21 +221,42 @@ async fn reads_page_with_drafts_and_filter_children_by_line_item() {
     let addrs: Vec<String> = snap.resources.iter().map(|r| r.address.to_string()).collect();
     assert!(addrs.contains(&"xa/campaign/Spring".to_string()), "{addrs:?}");
     assert!(addrs.contains(&"xa/campaign/Theirs".to_string()));
-    assert!(!addrs.iter().any(|a| a.contains("adsctl-lease") || a.contains("under the lease")), "{addrs:?}");
+    assert!(
+        !addrs
+            .iter()
+            .any(|a| a.contains("adsctl-lease") || a.contains("under the lease")),
+        "{addrs:?}"
+    );
     assert!(addrs.contains(&"xa/campaign/Spring/ad_group/G/promoted_post/1166476031668015104".to_string()));
     assert!(addrs.contains(&"xa/campaign/Spring/ad_group/G/targeting_criterion/custom_audience:VIPs".to_string()));
-    assert!(addrs.contains(&"xa/campaign/Spring/ad_group/G/targeting_criterion/not broad_keyword:cheap shoes".to_string()));
+    assert!(
+        addrs.contains(&"xa/campaign/Spring/ad_group/G/targeting_criterion/not broad_keyword:cheap shoes".to_string())
+    );
     let aud = snap.resources.iter().find(|r| r.kind == Kind::Audience).unwrap();
     assert!(aud.owned);
-    assert_eq!(aud.observed.get("fingerprint.members").map(String::as_str), Some("0123456789abcdef"));
-    let spring = snap.resources.iter().find(|r| r.address.name() == Some("Spring")).unwrap();
+    assert_eq!(
+        aud.observed.get("fingerprint.members").map(String::as_str),
+        Some("0123456789abcdef")
+    );
+    let spring = snap
+        .resources
+        .iter()
+        .find(|r| r.address.name() == Some("Spring"))
+        .unwrap();
     assert_eq!(spring.fields.get("status"), Some(&Value::str("draft")));
     assert_eq!(spring.fields.get("budget.daily"), Some(&money(5_500_000)));
     let log = seen.lock().unwrap().clone();
-    let gets = |p: &str| log.iter().filter(|l| l.contains(&format!("/{p}?"))).cloned().collect::<Vec<_>>();
+    let gets = |p: &str| {
+        log.iter()
+            .filter(|l| l.contains(&format!("/{p}?")))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     let camps = gets("campaigns");
     assert_eq!(camps.len(), 2, "{camps:?}");
-    assert!(camps.iter().all(|l| l.contains("with_draft=true") && l.contains("count=1000")));
+    assert!(camps
+        .iter()
+        .all(|l| l.contains("with_draft=true") && l.contains("count=1000")));
     assert!(camps[1].contains("cursor=c1"));
     assert!(gets("line_items")[0].contains("with_draft=true"));
     for child in ["promoted_tweets", "targeting_criteria"] {
@@ -255,7 +289,11 @@ async fn batches_hold_at_most_40_and_item_errors_fail_only_their_operation() {
                     }
                 })
                 .collect();
-            return (400, Vec::new(), json!({"operation_errors": errs, "request": []}).to_string());
+            return (
+                400,
+                Vec::new(),
+                json!({"operation_errors": errs, "request": []}).to_string(),
+            );
         }
         let data: Vec<Json> = items
             .iter()
@@ -276,7 +314,10 @@ async fn batches_hold_at_most_40_and_item_errors_fail_only_their_operation() {
             op(
                 root().child(Kind::Campaign, format!("C{i}")),
                 Kind::Campaign,
-                create(&[("funding_instrument", Value::str("lygyi")), ("budget.daily", money(5_000_000))]),
+                create(&[
+                    ("funding_instrument", Value::str("lygyi")),
+                    ("budget.daily", money(5_000_000)),
+                ]),
                 None,
             )
         })
@@ -291,7 +332,11 @@ async fn batches_hold_at_most_40_and_item_errors_fail_only_their_operation() {
         other => panic!("{other:?}"),
     }
     assert_eq!(out[0], OpOutcome::Applied { id: "c2x0".into() });
-    assert_eq!(out[4], OpOutcome::Applied { id: "c2x3".into() }, "ids follow the input order of the resent batch");
+    assert_eq!(
+        out[4],
+        OpOutcome::Applied { id: "c2x3".into() },
+        "ids follow the input order of the resent batch"
+    );
     assert_eq!(out[40], OpOutcome::Applied { id: "c3x0".into() });
     let log = seen.lock().unwrap();
     assert_eq!(log.len(), 3, "40 refused as a whole, 39 again, then 1");
@@ -352,7 +397,11 @@ async fn criteria_batches_hold_500_and_promoted_tweets_50() {
         )
     }));
     let out = c.apply(&account(&url), &ApplyBatch { ops }).await.unwrap();
-    assert!(out.iter().all(|o| matches!(o, OpOutcome::Applied { .. })), "{:?}", out.iter().find(|o| !matches!(o, OpOutcome::Applied { .. })));
+    assert!(
+        out.iter().all(|o| matches!(o, OpOutcome::Applied { .. })),
+        "{:?}",
+        out.iter().find(|o| !matches!(o, OpOutcome::Applied { .. }))
+    );
     assert_eq!(out[501], OpOutcome::Applied { id: "p1000000".into() });
     let log = seen.lock().unwrap();
     assert_eq!(log.iter().filter(|l| l.contains("/batch/")).count(), 2);
@@ -369,7 +418,11 @@ async fn a_lost_create_is_looked_up_not_sent_twice_and_429_waits_for_the_reset()
             *p.lock().unwrap() += 1;
             assert!(body.contains("\"Create\""));
             // the write commits, the answer is a server error
-            (503, Vec::new(), json!({"errors":[{"code":"SERVICE_UNAVAILABLE","message":"busy"}]}).to_string())
+            (
+                503,
+                Vec::new(),
+                json!({"errors":[{"code":"SERVICE_UNAVAILABLE","message":"busy"}]}).to_string(),
+            )
         }
         ("GET", "/12/accounts/18ce54d4x5t/campaigns") => {
             let mut k = g.lock().unwrap();
@@ -378,17 +431,24 @@ async fn a_lost_create_is_looked_up_not_sent_twice_and_429_waits_for_the_reset()
                 let reset = (chrono::Utc::now().timestamp() + 1).to_string();
                 return (
                     429,
-                    vec![("x-account-rate-limit-reset", reset), ("x-rate-limit-reset", "1".into())],
+                    vec![
+                        ("x-account-rate-limit-reset", reset),
+                        ("x-rate-limit-reset", "1".into()),
+                    ],
                     json!({"errors":[{"code":"TOO_MANY_REQUESTS","message":"slow down"}]}).to_string(),
                 );
             }
-            page(json!([{"id": "8wku2", "name": "Lost [adsctl-managed]", "entity_status": "PAUSED"}]), None)
+            page(
+                json!([{"id": "8wku2", "name": "Lost [adsctl-managed]", "entity_status": "PAUSED"}]),
+                None,
+            )
         }
         ("DELETE", _) => (404, Vec::new(), "<html>gone</html>".into()),
         ("POST", "/12/batch/accounts/18ce54d4x5t/line_items") => (
             400,
             Vec::new(),
-            json!({"operation_errors": [[{"code":"LINE_ITEM_NOT_FOUND","message":"deleted"}]], "request": []}).to_string(),
+            json!({"operation_errors": [[{"code":"LINE_ITEM_NOT_FOUND","message":"deleted"}]], "request": []})
+                .to_string(),
         ),
         _ => (404, Vec::new(), "{}".into()),
     });
@@ -399,7 +459,10 @@ async fn a_lost_create_is_looked_up_not_sent_twice_and_429_waits_for_the_reset()
         op(
             root().child(Kind::Campaign, "Lost"),
             Kind::Campaign,
-            create(&[("funding_instrument", Value::str("lygyi")), ("status", Value::str("paused"))]),
+            create(&[
+                ("funding_instrument", Value::str("lygyi")),
+                ("status", Value::str("paused")),
+            ]),
             None,
         ),
         op(
@@ -408,16 +471,32 @@ async fn a_lost_create_is_looked_up_not_sent_twice_and_429_waits_for_the_reset()
             OpAction::Remove { id: "1e8i2k".into() },
             Some(IdRef::Known("itttx".into())),
         ),
-        op(li.clone(), Kind::AdGroup, OpAction::Remove { id: "itttx".into() }, Some(IdRef::Known("8wku2".into()))),
+        op(
+            li.clone(),
+            Kind::AdGroup,
+            OpAction::Remove { id: "itttx".into() },
+            Some(IdRef::Known("8wku2".into())),
+        ),
     ];
     let t = std::time::Instant::now();
     let out = c.apply(&account(&url), &ApplyBatch { ops }).await.unwrap();
     assert_eq!(out[0], OpOutcome::Applied { id: "8wku2".into() });
-    assert_eq!(out[1], OpOutcome::Applied { id: "1e8i2k".into() }, "a DELETE answered 404 is done");
-    assert_eq!(out[2], OpOutcome::Applied { id: "itttx".into() }, "a batch Delete of a gone item is done");
+    assert_eq!(
+        out[1],
+        OpOutcome::Applied { id: "1e8i2k".into() },
+        "a DELETE answered 404 is done"
+    );
+    assert_eq!(
+        out[2],
+        OpOutcome::Applied { id: "itttx".into() },
+        "a batch Delete of a gone item is done"
+    );
     assert_eq!(*posts.lock().unwrap(), 1, "the create was not sent again");
     assert_eq!(*gets.lock().unwrap(), 2);
-    assert!(t.elapsed() >= Duration::from_millis(500), "waited for the account reset header");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "waited for the account reset header"
+    );
 }
 
 #[tokio::test]
@@ -438,15 +517,43 @@ async fn validate_checks_locally_and_sends_nothing() {
     let c = connector(&url);
     let li = root().child(Kind::Campaign, "C").child(Kind::AdGroup, "G");
     let ops = vec![
-        op(root().child(Kind::Campaign, "C"), Kind::Campaign, create(&[("funding_instrument", Value::str("lygyi"))]), None),
-        op(li.clone(), Kind::AdGroup, create(&[("objective", Value::str("reach"))]), Some(IdRef::Pending(0))),
-        op(li.child(Kind::PromotedPost, "not-a-tweet"), Kind::PromotedPost, create(&[]), Some(IdRef::Pending(1))),
-        op(li.child(Kind::TargetingCriterion, "language:en"), Kind::TargetingCriterion, create(&[]), Some(IdRef::Pending(1))),
+        op(
+            root().child(Kind::Campaign, "C"),
+            Kind::Campaign,
+            create(&[("funding_instrument", Value::str("lygyi"))]),
+            None,
+        ),
+        op(
+            li.clone(),
+            Kind::AdGroup,
+            create(&[("objective", Value::str("reach"))]),
+            Some(IdRef::Pending(0)),
+        ),
+        op(
+            li.child(Kind::PromotedPost, "not-a-tweet"),
+            Kind::PromotedPost,
+            create(&[]),
+            Some(IdRef::Pending(1)),
+        ),
+        op(
+            li.child(Kind::TargetingCriterion, "language:en"),
+            Kind::TargetingCriterion,
+            create(&[]),
+            Some(IdRef::Pending(1)),
+        ),
     ];
     let out = c.validate(&account(&url), &ApplyBatch { ops }).await.unwrap();
     assert_eq!(out[0], OpOutcome::Valid);
-    assert!(matches!(&out[1], OpOutcome::Failed(e) if e.field.as_deref() == Some("product_type")), "{:?}", out[1]);
-    assert!(matches!(&out[2], OpOutcome::Failed(_) | OpOutcome::Skipped { .. }), "{:?}", out[2]);
+    assert!(
+        matches!(&out[1], OpOutcome::Failed(e) if e.field.as_deref() == Some("product_type")),
+        "{:?}",
+        out[1]
+    );
+    assert!(
+        matches!(&out[2], OpOutcome::Failed(_) | OpOutcome::Skipped { .. }),
+        "{:?}",
+        out[2]
+    );
     assert_eq!(seen.lock().unwrap().len(), 0);
 }
 
@@ -530,7 +637,10 @@ mod emulator {
             op(
                 aud.clone(),
                 Kind::Audience,
-                create(&[("description", Value::str("best customers")), ("members", members(0..3))]),
+                create(&[
+                    ("description", Value::str("best customers")),
+                    ("members", members(0..3)),
+                ]),
                 None,
             ),
             op(
@@ -596,7 +706,10 @@ mod emulator {
         assert_eq!(rc.fields.get("status"), Some(&Value::str("paused")));
         let rl = find(&li).expect("line item read back");
         assert_eq!(rl.fields.get("bid"), Some(&money(1_250_000)));
-        assert_eq!(rl.fields.get("placements"), Some(&Value::Set([Value::str("all_on_twitter")].into())));
+        assert_eq!(
+            rl.fields.get("placements"),
+            Some(&Value::Set([Value::str("all_on_twitter")].into()))
+        );
         assert_eq!(rl.fields.get("start_time"), Some(&Value::str("2030-01-01T00:00:00Z")));
         let rca = find(&ca).expect("custom audience criterion named by the audience");
         assert_eq!(rca.fields.get("audience"), Some(&Value::reference(aud.clone())));
@@ -620,8 +733,11 @@ mod emulator {
                 Kind::Campaign,
                 OpAction::Update {
                     id: ids[1].clone(),
-                    set: [("budget.daily".to_string(), money(7_000_000)), ("name".to_string(), Value::str("Launch 2"))]
-                        .into(),
+                    set: [
+                        ("budget.daily".to_string(), money(7_000_000)),
+                        ("name".to_string(), Value::str("Launch 2")),
+                    ]
+                    .into(),
                     before: [("budget.daily".to_string(), money(5_500_000))].into(),
                 },
                 None,
@@ -631,7 +747,11 @@ mod emulator {
                 Kind::AdGroup,
                 OpAction::Update {
                     id: ids[2].clone(),
-                    set: [("status".to_string(), Value::str("active")), ("end_time".to_string(), Value::Null)].into(),
+                    set: [
+                        ("status".to_string(), Value::str("active")),
+                        ("end_time".to_string(), Value::Null),
+                    ]
+                    .into(),
                     before: BTreeMap::new(),
                 },
                 Some(IdRef::Known(ids[1].clone())),
@@ -662,15 +782,34 @@ mod emulator {
         assert_eq!(rl.fields.get("status"), Some(&Value::str("active")));
         assert_eq!(rl.fields.get("end_time"), None, "cleared");
         let ra = snap.resources.iter().find(|r| r.address == aud).unwrap();
-        assert_eq!(ra.observed.get("fingerprint.members"), Some(&value_fingerprint(&members(1..5))));
+        assert_eq!(
+            ra.observed.get("fingerprint.members"),
+            Some(&value_fingerprint(&members(1..5)))
+        );
 
         // remove everything, children first; a second removal is done too (404 on delete)
         let remove = |a: Address, k: Kind, id: &str| op(a, k, OpAction::Remove { id: id.to_string() }, None);
         let all = vec![
-            remove(li2.child(Kind::PromotedPost, "1166476031668015104"), Kind::PromotedPost, &ids[6]),
-            remove(li2.child(Kind::TargetingCriterion, "location:96683cc9126741d1"), Kind::TargetingCriterion, &ids[3]),
-            remove(li2.child(Kind::TargetingCriterion, "not broad_keyword:cheap shoes"), Kind::TargetingCriterion, &ids[4]),
-            remove(li2.child(Kind::TargetingCriterion, "custom_audience:VIPs"), Kind::TargetingCriterion, &ids[5]),
+            remove(
+                li2.child(Kind::PromotedPost, "1166476031668015104"),
+                Kind::PromotedPost,
+                &ids[6],
+            ),
+            remove(
+                li2.child(Kind::TargetingCriterion, "location:96683cc9126741d1"),
+                Kind::TargetingCriterion,
+                &ids[3],
+            ),
+            remove(
+                li2.child(Kind::TargetingCriterion, "not broad_keyword:cheap shoes"),
+                Kind::TargetingCriterion,
+                &ids[4],
+            ),
+            remove(
+                li2.child(Kind::TargetingCriterion, "custom_audience:VIPs"),
+                Kind::TargetingCriterion,
+                &ids[5],
+            ),
             remove(li2.clone(), Kind::AdGroup, &ids[2]),
             remove(renamed.clone(), Kind::Campaign, &ids[1]),
             remove(aud.clone(), Kind::Audience, &ids[0]),
@@ -690,8 +829,15 @@ mod emulator {
             c.acquire_lease(&acct, "runner-2", until, None).await.unwrap(),
             crate::connectors::LeaseOutcome::Held { .. }
         ));
-        assert!(c.read(&acct, &ReadRequest::default()).await.unwrap().resources.is_empty());
-        c.renew_lease(&acct, &l, until + chrono::Duration::minutes(1)).await.unwrap();
+        assert!(c
+            .read(&acct, &ReadRequest::default())
+            .await
+            .unwrap()
+            .resources
+            .is_empty());
+        c.renew_lease(&acct, &l, until + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
         c.release_lease(&acct, &l).await.unwrap();
     }
 
@@ -755,6 +901,8 @@ mod emulator {
             .await
             .unwrap();
         assert!(long.iter().all(|r| r.id == id), "{long:?}");
-        assert!(long.iter().all(|r| r.date >= d("2026-04-01") && r.date <= d("2026-04-20")));
+        assert!(long
+            .iter()
+            .all(|r| r.date >= d("2026-04-01") && r.date <= d("2026-04-20")));
     }
 }
