@@ -27,7 +27,7 @@ use tracing::Instrument;
 use super::client::{authorization, enc, nonce, X_REQUEST_ID};
 use super::config::{normalise_base, DEFAULT_BASE_URL, ENDPOINT_ENV};
 use crate::auth::platform::{CredentialKind, LoginRequest, PlatformAuth, PlatformCredentials};
-use crate::auth::{endpoint_override, env_var, secret_env_var, Auth, AuthError, Validation};
+use crate::auth::{endpoint_override, secret_env_var, Auth, AuthError, Validation};
 use crate::connectors::trace;
 use crate::model::{Account, Platform};
 use crate::secret::{scrub, Secret};
@@ -45,10 +45,11 @@ use env_names::*;
 /// The roles that may write (`authenticated_user_access` permissions).
 pub const WRITE_ROLES: [&str; 2] = ["ACCOUNT_ADMIN", "AD_MANAGER"];
 
-/// X: the app's consumer key and secret, the user's access token and token secret.
+/// X: the app's consumer key and secret, the user's access token and token secret. All four are held as
+/// [`Secret`] (the key too: it never reaches a message, a log or a `Debug`); the vault stores them as strings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XCredentials {
-    pub consumer_key: String,
+    pub consumer_key: Secret,
     pub consumer_secret: Secret,
     pub access_token: Secret,
     pub token_secret: Secret,
@@ -57,7 +58,7 @@ pub struct XCredentials {
 impl XCredentials {
     pub fn new(consumer_key: &str, consumer_secret: &str, access_token: &str, token_secret: &str) -> XCredentials {
         XCredentials {
-            consumer_key: consumer_key.to_string(),
+            consumer_key: Secret::new(consumer_key),
             consumer_secret: Secret::new(consumer_secret),
             access_token: Secret::new(access_token),
             token_secret: Secret::new(token_secret),
@@ -66,7 +67,7 @@ impl XCredentials {
 
     /// The first of the four values that is empty.
     pub fn missing(&self) -> Option<&'static str> {
-        if self.consumer_key.trim().is_empty() {
+        if self.consumer_key.expose().trim().is_empty() {
             Some("consumer key")
         } else if self.consumer_secret.is_empty() {
             Some("consumer secret")
@@ -80,7 +81,12 @@ impl XCredentials {
     }
 
     pub(crate) fn secrets_held(&self) -> Vec<&Secret> {
-        vec![&self.consumer_secret, &self.access_token, &self.token_secret]
+        vec![
+            &self.consumer_key,
+            &self.consumer_secret,
+            &self.access_token,
+            &self.token_secret,
+        ]
     }
 }
 
@@ -126,7 +132,7 @@ pub fn base_url(account: &Account, auth: &Auth) -> Result<String, AuthError> {
 /// The values of `auth set-token`: four, or two completed from the environment / the vault.
 pub fn parse_set_token(
     text: &str,
-    env_key: Option<String>,
+    env_key: Option<Secret>,
     env_secret: Option<Secret>,
     previous: Option<&XCredentials>,
 ) -> Result<XCredentials, String> {
@@ -228,7 +234,7 @@ impl PlatformAuth for XAuth {
 
     fn env_credentials(&self, auth: &Auth, _account: &Account) -> Option<CredentialKind> {
         Some(CredentialKind::new(XCredentials {
-            consumer_key: env_var(auth, CONSUMER_KEY).filter(|v| !v.trim().is_empty())?,
+            consumer_key: secret_env_var(auth, CONSUMER_KEY).filter(|v| !v.is_empty())?,
             consumer_secret: secret_env_var(auth, CONSUMER_SECRET).filter(|t| !t.is_empty())?,
             access_token: secret_env_var(auth, ACCESS_TOKEN).filter(|t| !t.is_empty())?,
             token_secret: secret_env_var(auth, TOKEN_SECRET).filter(|t| !t.is_empty())?,
@@ -252,7 +258,7 @@ impl PlatformAuth for XAuth {
         let prev = previous.and_then(|p| p.get::<XCredentials>());
         let creds = parse_set_token(
             token.expose(),
-            env_var(auth, CONSUMER_KEY),
+            secret_env_var(auth, CONSUMER_KEY),
             secret_env_var(auth, CONSUMER_SECRET),
             prev,
         )
@@ -378,7 +384,7 @@ mod tests {
     #[test]
     fn set_token_takes_four_values_or_two_with_the_app() {
         let c = parse_set_token("ck cs\nat ts\n", None, None, None).unwrap();
-        assert_eq!(c.consumer_key, "ck");
+        assert_eq!(c.consumer_key.expose(), "ck");
         assert_eq!(
             (
                 c.consumer_secret.expose(),
@@ -388,14 +394,14 @@ mod tests {
             ("cs", "at", "ts")
         );
         assert!(parse_set_token("at ts", None, None, None).is_err());
-        let c2 = parse_set_token("at2 ts2", Some("k".into()), Some(Secret::new("s")), None).unwrap();
-        assert_eq!((c2.consumer_key.as_str(), c2.access_token.expose()), ("k", "at2"));
+        let c2 = parse_set_token("at2 ts2", Some(Secret::new("k")), Some(Secret::new("s")), None).unwrap();
+        assert_eq!((c2.consumer_key.expose(), c2.access_token.expose()), ("k", "at2"));
         let c3 = parse_set_token("at3 ts3", None, None, Some(&c)).unwrap();
         assert_eq!(c3.consumer_secret.expose(), "cs");
         let e = parse_set_token("one", None, None, None).unwrap_err();
         assert!(!e.contains("one"), "a value never reaches a message");
         assert!(c.never_expires());
-        assert_eq!(c.secrets().len(), 3);
+        assert_eq!(c.secrets().len(), 4);
     }
 
     #[test]

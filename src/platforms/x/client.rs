@@ -82,7 +82,12 @@ pub fn authorization(
     nonce: &str,
     timestamp: i64,
 ) -> String {
-    let oauth = oauth_params(&creds.consumer_key, creds.access_token.expose(), nonce, timestamp);
+    let oauth = oauth_params(
+        creds.consumer_key.expose(),
+        creds.access_token.expose(),
+        nonce,
+        timestamp,
+    );
     let mut all = query.to_vec();
     all.extend(oauth.iter().cloned());
     let sig = signature(
@@ -615,7 +620,7 @@ mod tests {
 
     fn docs_creds() -> XCredentials {
         XCredentials {
-            consumer_key: "xvz1evFS4wEEPTGEFPHBog".into(),
+            consumer_key: Secret::new("xvz1evFS4wEEPTGEFPHBog"),
             consumer_secret: Secret::new("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"),
             access_token: Secret::new("370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb"),
             token_secret: Secret::new("LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"),
@@ -646,7 +651,7 @@ mod tests {
             ("status", "Hello Ladies + Gentlemen, a signed OAuth request!"),
         ]);
         let mut oauth = oauth_params(
-            &c.consumer_key,
+            c.consumer_key.expose(),
             c.access_token.expose(),
             "kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
             1318622958,
@@ -712,6 +717,7 @@ mod tests {
         assert!(!dbg.contains("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"));
         assert!(!dbg.contains("LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"));
         assert!(!dbg.contains("GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb"));
+        assert!(!dbg.contains("xvz1evFS4wEEPTGEFPHBog"));
     }
 
     #[test]

@@ -888,6 +888,7 @@ mod emulator {
             )
             .await
             .unwrap();
+        assert!(!sync.is_empty(), "the emulator's synthetic stats give rows");
         assert!(sync.iter().all(|r| r.id == id && r.name == "M"), "{sync:?}");
         let long = c
             .metrics(
@@ -900,6 +901,7 @@ mod emulator {
             )
             .await
             .unwrap();
+        assert!(!long.is_empty(), "the async job gives rows");
         assert!(long.iter().all(|r| r.id == id), "{long:?}");
         assert!(long
             .iter()
