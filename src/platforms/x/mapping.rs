@@ -717,6 +717,13 @@ pub fn line_item_create(campaign_id: &str, name: &str, f: &Fields, now: &str) ->
         p.insert("entity_status".into(), status_param(s, true)?);
     }
     line_item_common(&mut p, f, true)?;
+    let strategy = p.get("bid_strategy").and_then(Json::as_str).unwrap_or("");
+    if matches!(strategy, "MAX" | "TARGET") && !p.contains_key("bid_amount_local_micro") {
+        return Err(MappingError::new(
+            "bid",
+            format!("X requires a bid with bid_strategy {}", strategy.to_ascii_lowercase()),
+        ));
+    }
     if !p.contains_key("start_time") {
         p.insert("start_time".into(), Json::String(now.to_string()));
     }
@@ -969,6 +976,14 @@ mod tests {
         assert_eq!(p["start_time"], "2026-01-01T00:00:00Z");
         assert_eq!(p["end_time"], "2026-02-01T00:00:00Z");
         assert!(line_item_update(&fields(&[("objective", Value::str("reach"))])).is_err());
+        let mut no_bid = f.clone();
+        no_bid.remove("bid");
+        assert_eq!(
+            line_item_create("8wku2", "G", &no_bid, "2026-01-01T00:00:00Z")
+                .unwrap_err()
+                .field,
+            "bid"
+        );
         let u = line_item_update(&fields(&[("end_time", Value::Null), ("status", Value::str("paused"))])).unwrap();
         assert_eq!(u["end_time"], "");
         assert_eq!(u["entity_status"], "PAUSED");

@@ -841,6 +841,74 @@ mod emulator {
         c.release_lease(&acct, &l).await.unwrap();
     }
 
+    /// The emulator's lost-response fault: the create commits, the answer never arrives, and the look-up that
+    /// follows is lost too — the create is not sent again, and the next read finds the campaign, marked. Drafts
+    /// are read (`with_draft=true`).
+    #[tokio::test]
+    async fn a_lost_create_is_not_sent_twice_and_the_next_read_finds_it() {
+        let emu = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
+        let url = emu.url();
+        let mut acct = account(&url);
+        acct.platform_id = X_ACCOUNT_ID.into();
+        let cfg = XConfig {
+            retry_min_delay: Duration::from_millis(1),
+            retry_max_delay: Duration::from_millis(2),
+            max_retries: 1,
+            ..XConfig::for_endpoint(&url).unwrap()
+        };
+        let c = XConnector::with(
+            &acct,
+            cfg,
+            XCredentials::new(X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_TOKEN_SECRET),
+        )
+        .unwrap();
+        let faults = |spec: &'static str| {
+            let url = url.clone();
+            async move {
+                reqwest::Client::new()
+                    .post(format!("{url}/_emulator/faults"))
+                    .json(&json!({ "spec": spec }))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        };
+        let ops = |name: &str, status: &str| ApplyBatch {
+            ops: vec![op(
+                root().child(Kind::Campaign, name),
+                Kind::Campaign,
+                create(&[
+                    ("status", Value::str(status)),
+                    ("funding_instrument", Value::str(X_FUNDING_INSTRUMENT_ID)),
+                    ("budget.daily", money(5_000_000)),
+                ]),
+                None,
+            )],
+        };
+        faults("lost=1.0").await;
+        let out = c.apply(&acct, &ops("Lost", "paused")).await.unwrap();
+        faults("").await;
+        match &out[0] {
+            OpOutcome::Failed(e) => assert_eq!(e.code, "outcome_unknown", "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+        applied(&c.apply(&acct, &ops("Later", "draft")).await.unwrap());
+        let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+        let names: Vec<&str> = snap.resources.iter().filter_map(|r| r.address.name()).collect();
+        assert_eq!(
+            names.iter().filter(|n| **n == "Lost").count(),
+            1,
+            "made once: {names:?}"
+        );
+        assert!(snap.resources.iter().all(|r| r.owned));
+        let later = snap
+            .resources
+            .iter()
+            .find(|r| r.address.name() == Some("Later"))
+            .expect("drafts are read");
+        assert_eq!(later.fields.get("status"), Some(&Value::str("draft")));
+    }
+
     #[tokio::test]
     async fn metrics_from_the_emulator_sync_and_async() {
         let emu = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
