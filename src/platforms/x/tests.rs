@@ -557,6 +557,122 @@ async fn validate_checks_locally_and_sends_nothing() {
     assert_eq!(seen.lock().unwrap().len(), 0);
 }
 
+/// Stats: entity ids by 20, days at midnight in the account's time zone (exclusive end), DAY / ALL_ON_TWITTER /
+/// ENGAGEMENT,BILLING; a range over 7 days goes through an async job polled by `id_str` (the numeric id passes
+/// 2^53) whose gzip result is downloaded unsigned.
+#[tokio::test]
+async fn metrics_ask_for_account_days_and_read_jobs_by_id_str() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(
+        json!({"data": [{"id": "c0", "id_data": [{"segment": null, "metrics": {
+            "impressions": [5, null], "clicks": null, "billed_charge_local_micro": [1500000, 7]}}]}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let gz = gz.finish().unwrap();
+    let files = axum::Router::new().route(
+        "/result.json.gz",
+        axum::routing::get(move || {
+            let gz = gz.clone();
+            async move { gz }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let files_url = format!("http://{}/result.json.gz", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, files).await });
+    let polls = Arc::new(Mutex::new(0u32));
+    let p = polls.clone();
+    let route: Route = Arc::new(move |m, path, q, _b| match (m, path) {
+        ("GET", "/12/accounts/18ce54d4x5t/campaigns") => {
+            assert_eq!(q.get("with_deleted").map(String::as_str), Some("true"));
+            let rows: Vec<Json> = (0..21)
+                .map(|i| json!({"id": format!("c{i}"), "name": format!("C{i} [adsctl-managed]")}))
+                .collect();
+            page(Json::Array(rows), None)
+        }
+        ("GET", "/12/stats/accounts/18ce54d4x5t") => {
+            assert_eq!(q["entity"], "CAMPAIGN");
+            assert!(q["entity_ids"].split(',').count() <= 20);
+            assert_eq!(q["start_time"], "2026-05-19T07:00:00Z");
+            assert_eq!(q["end_time"], "2026-05-22T07:00:00Z");
+            assert_eq!(q["granularity"], "DAY");
+            assert_eq!(q["placement"], "ALL_ON_TWITTER");
+            assert_eq!(q["metric_groups"], "ENGAGEMENT,BILLING");
+            let data: Vec<Json> = q["entity_ids"]
+                .split(',')
+                .map(|id| {
+                    json!({"id": id, "id_data": [{"segment": null, "metrics": {
+                    "impressions": [1, 0, 0], "clicks": [1, 0, 0], "billed_charge_local_micro": null}}]})
+                })
+                .collect();
+            (
+                200,
+                Vec::new(),
+                json!({"data_type": "stats", "time_series_length": 3, "data": data}).to_string(),
+            )
+        }
+        ("POST", "/12/stats/jobs/accounts/18ce54d4x5t") => {
+            assert_eq!(q["start_time"], "2026-04-01T07:00:00Z");
+            assert_eq!(q["end_time"], "2026-04-21T07:00:00Z");
+            (
+                200,
+                Vec::new(),
+                r#"{"data":{"id":1234567890123456789,"id_str":"1234567890123456789","status":"PROCESSING","url":null},"request":{}}"#.into(),
+            )
+        }
+        ("GET", "/12/stats/jobs/accounts/18ce54d4x5t") => {
+            assert_eq!(
+                q["job_ids"], "1234567890123456789",
+                "the string id, never the rounded number"
+            );
+            let mut k = p.lock().unwrap();
+            *k += 1;
+            let done = *k >= 2;
+            ok(json!([{"id_str": "1234567890123456789",
+                        "status": if done { "SUCCESS" } else { "PROCESSING" },
+                        "url": if done { Json::String(files_url.clone()) } else { Json::Null }}]))
+        }
+        _ => (404, Vec::new(), "{}".into()),
+    });
+    let (url, seen) = stub(route).await;
+    let c = connector(&url);
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let level = crate::connectors::MetricsLevel::Campaign;
+    let range = |a: &str, b: &str| crate::connectors::DateRange {
+        since: d(a),
+        until: d(b),
+    };
+    let rows = c
+        .metrics(&account(&url), level, range("2026-05-19", "2026-05-21"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 21, "one day with numbers per campaign");
+    assert!(rows
+        .iter()
+        .all(|r| r.date == d("2026-05-19") && r.impressions == 1 && r.cost == Money::ZERO));
+    assert_eq!(rows.iter().find(|r| r.id == "c3").unwrap().name, "C3");
+    assert_eq!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("GET /12/stats/"))
+            .count(),
+        2
+    );
+    let rows = c
+        .metrics(&account(&url), level, range("2026-04-01", "2026-04-20"))
+        .await
+        .unwrap();
+    // the stub's job answers the same result for both chunks of ids
+    assert!(rows.iter().all(|r| r.id == "c0"));
+    let first = rows.iter().find(|r| r.date == d("2026-04-01")).unwrap();
+    assert_eq!((first.impressions, first.cost), (5, Money::from_micros(1_500_000)));
+    let second = rows.iter().find(|r| r.date == d("2026-04-02")).unwrap();
+    assert_eq!((second.impressions, second.cost), (0, Money::from_micros(7)));
+}
+
 // ------------------------------------------------------------------------------------------------ emulator
 
 mod emulator {
