@@ -957,6 +957,45 @@ mod emulator {
         c.release_lease(&acct, &l).await.unwrap();
     }
 
+    /// `auth validate` with the environment's four values: the account and the user's permissions.
+    #[tokio::test]
+    async fn auth_validate_reports_the_permissions() {
+        use crate::auth::platform::PlatformAuth;
+        let emu = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
+        let url = emu.url();
+        let mut acct = account(&url);
+        acct.platform_id = X_ACCOUNT_ID.into();
+        let vars: BTreeMap<&str, &str> = [
+            ("ADSCTL_X_CONSUMER_KEY", X_CONSUMER_KEY),
+            ("ADSCTL_X_CONSUMER_SECRET", X_CONSUMER_SECRET),
+            ("ADSCTL_X_ACCESS_TOKEN", X_ACCESS_TOKEN),
+            ("ADSCTL_X_TOKEN_SECRET", X_TOKEN_SECRET),
+        ]
+        .into();
+        let env: crate::auth::EnvFn = Arc::new(move |k: &str| vars.get(k).map(|v| v.to_string()));
+        let dir = tempfile::tempdir().unwrap();
+        let auth = crate::auth::Auth::with_env(dir.path(), env);
+        let kind = super::super::XAuth.env_credentials(&auth, &acct).expect("all four set");
+        let mut v = crate::auth::Validation::default();
+        super::super::XAuth.validate(&auth, &acct, &kind, &mut v).await.unwrap();
+        assert!(v.scopes.iter().any(|s| s == "ACCOUNT_ADMIN"), "{v:?}");
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        assert!(v.time_zone.is_some());
+        // a wrong secret is refused as invalid credentials, and the secret is in no message
+        let bad = crate::auth::platform::CredentialKind::new(XCredentials::new(
+            X_CONSUMER_KEY,
+            "not-the-secret",
+            X_ACCESS_TOKEN,
+            X_TOKEN_SECRET,
+        ));
+        let e = super::super::XAuth
+            .validate(&auth, &acct, &bad, &mut crate::auth::Validation::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, crate::auth::AuthError::Invalid { .. }), "{e:?}");
+        assert!(!format!("{e:?}").contains("not-the-secret"));
+    }
+
     /// The emulator's lost-response fault: the create commits, the answer never arrives, and the look-up that
     /// follows is lost too — the create is not sent again, and the next read finds the campaign, marked. Drafts
     /// are read (`with_draft=true`).
