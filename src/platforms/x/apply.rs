@@ -601,53 +601,65 @@ impl Run<'_> {
 
     /// `POST …/promoted_tweets?line_item_id=…&tweet_ids=a,b`: `data` is an array, matched back by tweet id.
     async fn attach(&mut self, line_item: &str, ops: &[usize]) -> Result<(), ConnectorError> {
-        let tweets: Vec<String> = ops
-            .iter()
-            .map(|&i| self.ops[i].address.name().unwrap_or_default().to_string())
-            .collect();
-        let q = Query::new()
-            .set("line_item_id", line_item)
-            .set("tweet_ids", tweets.join(","));
-        let path = self.conn.path("promoted_tweets");
-        match self
-            .conn
-            .client
-            .call(Verb::Post, &path, &q, None, Retry::RefusedOnly)
-            .await
-        {
-            Ok(a) => {
-                let data = a.data("promoted_tweets").map_err(|e| self.conn.err(e))?;
-                let rows: Vec<mapping::PromotedTweetRow> = match data {
-                    Json::Array(_) => serde_json::from_value(data).unwrap_or_default(),
-                    other => serde_json::from_value(other).map(|r| vec![r]).unwrap_or_default(),
-                };
-                for (&i, tweet) in ops.iter().zip(&tweets) {
-                    match rows.iter().find(|r| r.tweet_id.as_deref() == Some(tweet.as_str())) {
-                        Some(r) if r.id.is_some() => self.ids[i] = r.id.clone(),
-                        _ => {
-                            self.out[i] = failed(OpError {
-                                code: "decode".into(),
-                                message: format!("X's answer does not list post {tweet} as promoted"),
-                                field: None,
-                                hint: Some("run `adsctl plan` again".into()),
-                            })
+        let mut ops = ops.to_vec();
+        let mut rounds = 0;
+        while !ops.is_empty() {
+            rounds += 1;
+            let tweets: Vec<String> = ops
+                .iter()
+                .map(|&i| self.ops[i].address.name().unwrap_or_default().to_string())
+                .collect();
+            let q = Query::new()
+                .set("line_item_id", line_item)
+                .set("tweet_ids", tweets.join(","));
+            let path = self.conn.path("promoted_tweets");
+            match self
+                .conn
+                .client
+                .call(Verb::Post, &path, &q, None, Retry::RefusedOnly)
+                .await
+            {
+                Ok(a) => {
+                    let data = a.data("promoted_tweets").map_err(|e| self.conn.err(e))?;
+                    let rows: Vec<mapping::PromotedTweetRow> = match data {
+                        Json::Array(_) => serde_json::from_value(data).unwrap_or_default(),
+                        other => serde_json::from_value(other).map(|r| vec![r]).unwrap_or_default(),
+                    };
+                    for (&i, tweet) in ops.iter().zip(&tweets) {
+                        match rows.iter().find(|r| r.tweet_id.as_deref() == Some(tweet.as_str())) {
+                            Some(r) if r.id.is_some() => self.ids[i] = r.id.clone(),
+                            _ => {
+                                self.out[i] = failed(OpError {
+                                    code: "decode".into(),
+                                    message: format!("X's answer does not list post {tweet} as promoted"),
+                                    field: None,
+                                    hint: Some("run `adsctl plan` again".into()),
+                                })
+                            }
                         }
                     }
+                    return Ok(());
                 }
-            }
-            Err(err @ CallError::Blocked(_)) => return Err(self.conn.err(err)),
-            Err(err) if err.outcome_unknown() => {
-                for &i in ops {
-                    match self.look_up(i).await {
-                        Ok(Some(id)) => self.ids[i] = Some(id),
-                        _ => self.out[i] = failed(unknown_outcome(self.op_error(&err))),
+                Err(err @ CallError::Blocked(_)) => return Err(self.conn.err(err)),
+                Err(err) if err.outcome_unknown() => {
+                    // lost: attach again only what X does not list, and only when X had answered
+                    let mut again = Vec::new();
+                    for i in ops {
+                        match self.look_up(i).await {
+                            Ok(Some(id)) => self.ids[i] = Some(id),
+                            Ok(None) if err.answered() && rounds < 3 => again.push(i),
+                            Ok(None) => self.out[i] = failed(unknown_outcome(self.op_error(&err))),
+                            Err(e) => self.out[i] = failed(unknown_outcome(self.op_error(&e))),
+                        }
                     }
+                    ops = again;
                 }
-            }
-            Err(err) => {
-                let o = self.op_error(&err);
-                for &i in ops {
-                    self.out[i] = failed(o.clone());
+                Err(err) => {
+                    let o = self.op_error(&err);
+                    for &i in &ops {
+                        self.out[i] = failed(o.clone());
+                    }
+                    return Ok(());
                 }
             }
         }
@@ -738,30 +750,36 @@ impl Run<'_> {
             .set("name", name.clone())
             .set("description", mapping::marked_description(user.as_deref(), None));
         let path = self.conn.path("custom_audiences");
-        let id = match self
-            .conn
-            .client
-            .call(Verb::Post, &path, &q, None, Retry::RefusedOnly)
-            .await
-        {
-            Ok(a) => {
-                let data = a
-                    .data("custom_audiences")
-                    .map_err(|e| OpOutcome::Failed(self.op_error(&e)))?;
-                data.get("id").and_then(super::client::id_text).ok_or_else(|| {
-                    OpOutcome::Failed(OpError {
-                        code: "decode".into(),
-                        message: "X's answer to the audience create has no id".into(),
-                        field: None,
-                        hint: None,
-                    })
-                })?
+        let mut rounds = 0;
+        let id = loop {
+            rounds += 1;
+            match self
+                .conn
+                .client
+                .call(Verb::Post, &path, &q, None, Retry::RefusedOnly)
+                .await
+            {
+                Ok(a) => {
+                    let data = a
+                        .data("custom_audiences")
+                        .map_err(|e| OpOutcome::Failed(self.op_error(&e)))?;
+                    break data.get("id").and_then(super::client::id_text).ok_or_else(|| {
+                        OpOutcome::Failed(OpError {
+                            code: "decode".into(),
+                            message: "X's answer to the audience create has no id".into(),
+                            field: None,
+                            hint: None,
+                        })
+                    })?;
+                }
+                // lost: the name is unique per account, so a listing says whether it was made
+                Err(err) if err.outcome_unknown() => match self.look_up(i).await {
+                    Ok(Some(id)) => break id,
+                    Ok(None) if err.answered() && rounds < 3 => continue,
+                    _ => return Err(OpOutcome::Failed(unknown_outcome(self.op_error(&err)))),
+                },
+                Err(err) => return Err(OpOutcome::Failed(self.op_error(&err))),
             }
-            Err(err) if err.outcome_unknown() => match self.look_up(i).await {
-                Ok(Some(id)) => id,
-                _ => return Err(OpOutcome::Failed(unknown_outcome(self.op_error(&err)))),
-            },
-            Err(err) => return Err(OpOutcome::Failed(self.op_error(&err))),
         };
         self.ids[i] = Some(id.clone());
         self.conn.cache().audience_ids.insert(name, id.clone());

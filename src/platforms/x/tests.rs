@@ -499,6 +499,66 @@ async fn a_lost_create_is_looked_up_not_sent_twice_and_429_waits_for_the_reset()
     );
 }
 
+/// A 500 on an attach that made nothing (X answered; the listing does not show the post): attached again once.
+/// A lost audience create that X lists by name is adopted, not made twice.
+#[tokio::test]
+async fn answered_server_errors_on_creates_are_listed_then_sent_again() {
+    let attaches = Arc::new(Mutex::new(0u32));
+    let a = attaches.clone();
+    let route: Route = Arc::new(move |m, path, q, _b| match (m, path) {
+        ("POST", "/12/accounts/18ce54d4x5t/promoted_tweets") => {
+            let mut k = a.lock().unwrap();
+            *k += 1;
+            if *k == 1 {
+                return (
+                    500,
+                    Vec::new(),
+                    json!({"errors":[{"code":"INTERNAL_ERROR","message":"oops"}]}).to_string(),
+                );
+            }
+            ok(json!([{"id": "1e8i2k", "tweet_id": q["tweet_ids"], "line_item_id": "itttx"}]))
+        }
+        ("GET", "/12/accounts/18ce54d4x5t/promoted_tweets") => page(json!([]), None),
+        ("POST", "/12/accounts/18ce54d4x5t/custom_audiences") => {
+            assert_eq!(q["name"], "VIPs");
+            assert_eq!(q["description"], "[adsctl-managed]");
+            (
+                503,
+                Vec::new(),
+                json!({"errors":[{"code":"OVER_CAPACITY","message":"busy"}]}).to_string(),
+            )
+        }
+        ("GET", "/12/accounts/18ce54d4x5t/custom_audiences") => page(
+            json!([{"id": "1nmth", "name": "VIPs", "description": "[adsctl-managed]"}]),
+            None,
+        ),
+        _ => (404, Vec::new(), "{}".into()),
+    });
+    let (url, seen) = stub(route).await;
+    let c = connector(&url);
+    let li = root().child(Kind::Campaign, "C").child(Kind::AdGroup, "G");
+    let ops = vec![
+        op(root().child(Kind::Audience, "VIPs"), Kind::Audience, create(&[]), None),
+        op(
+            li.child(Kind::PromotedPost, "1166476031668015104"),
+            Kind::PromotedPost,
+            create(&[]),
+            Some(IdRef::Known("itttx".into())),
+        ),
+    ];
+    let out = c.apply(&account(&url), &ApplyBatch { ops }).await.unwrap();
+    assert_eq!(out[0], OpOutcome::Applied { id: "1nmth".into() });
+    assert_eq!(out[1], OpOutcome::Applied { id: "1e8i2k".into() });
+    assert_eq!(*attaches.lock().unwrap(), 2);
+    let log = seen.lock().unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.starts_with("POST /12/accounts/18ce54d4x5t/custom_audiences"))
+            .count(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn a_bad_signature_is_an_auth_error_with_the_four_credentials_hint() {
     let route: Route = Arc::new(|_m, _p, _q, _b| ok(json!([])));
