@@ -171,6 +171,10 @@ impl ApiError {
     /// A "gone" answer: 404, or a `*_NOT_FOUND` code other than the account's (a batch item's delete of
     /// something already deleted).
     pub fn is_gone(&self) -> bool {
+        // a path X does not serve is an adsctl bug, not a deleted object
+        if self.has("ROUTE_NOT_FOUND") {
+            return false;
+        }
         self.status == 404
             || self.errors.iter().any(|e| {
                 e.code
@@ -388,6 +392,8 @@ mod tests {
         );
         assert!(g.is_gone());
         assert!(!a.is_gone());
+        assert!(ApiError::parse(404, "<html>Not Found</html>").is_gone());
+        assert!(!ApiError::parse(404, r#"{"errors":[{"code":"ROUTE_NOT_FOUND","message":"no"}]}"#).is_gone());
         let b = ApiError::parse(
             400,
             r#"{"operation_errors":[[],[{"code":"INVALID_PARAMETER","message":"bad","parameter":"name"}],{"code":"NOT_FOUND","message":"gone"}],"request":[]}"#,

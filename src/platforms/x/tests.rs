@@ -1122,6 +1122,26 @@ mod emulator {
             .find(|r| r.address.name() == Some("Later"))
             .expect("drafts are read");
         assert_eq!(later.fields.get("status"), Some(&Value::str("draft")));
+        // the emulator hides drafts from a list without with_draft=true, as the pack says
+        let plain = c
+            .client()
+            .list_all(&c.path("campaigns"), super::super::client::Query::new())
+            .await
+            .unwrap();
+        assert!(plain.iter().all(|r| r["entity_status"] != "DRAFT"), "{plain:?}");
+        // a foreign account is 403 ACCOUNT_NOT_FOUND: an auth error whose hint names the account id
+        let mut foreign = acct.clone();
+        foreign.platform_id = "zzzzz".into();
+        let f = XConnector::with(
+            &foreign,
+            XConfig::for_endpoint(&url).unwrap(),
+            XCredentials::new(X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_TOKEN_SECRET),
+        )
+        .unwrap();
+        let e = f.read(&foreign, &ReadRequest::default()).await.unwrap_err();
+        assert!(matches!(e, crate::connectors::ConnectorError::Auth { .. }), "{e:?}");
+        assert!(e.to_string().contains("ACCOUNT_NOT_FOUND"), "{e}");
+        assert!(e.hint().unwrap_or("").contains("account id"), "{:?}", e.hint());
     }
 
     #[tokio::test]
