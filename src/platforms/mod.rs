@@ -24,6 +24,7 @@ pub mod linkedin;
 pub mod memory;
 pub mod meta;
 pub mod tiktok;
+pub mod x;
 
 use memory::MemoryConnector;
 
