@@ -69,6 +69,22 @@ impl Kind {
         }
     }
 
+    /// Whether objects of this kind have a `status` that `on_removed: pause` can set. X's promoted posts and
+    /// targeting criteria, Google's negative keywords, budgets and audiences have none: a removal policy of `pause`
+    /// leaves them as they are (under a paused parent, they do nothing).
+    pub fn pausable(self) -> bool {
+        matches!(
+            self,
+            Kind::CampaignGroup
+                | Kind::Campaign
+                | Kind::AdGroup
+                | Kind::AdSet
+                | Kind::Ad
+                | Kind::Keyword
+                | Kind::Creative
+        )
+    }
+
     /// Creation rank: lower ranks are created first and removed last.
     pub fn rank(self) -> u8 {
         match self {

@@ -43,7 +43,7 @@ pub enum Action {
     Replace,
     Pause,
     Remove,
-    /// Owned, absent from the YAML, left alone (`on_removed: orphan`, or a kind that cannot be paused).
+    /// Owned, absent from the YAML, left alone and no longer managed (`on_removed: orphan`).
     Orphan,
     NoOp,
 }

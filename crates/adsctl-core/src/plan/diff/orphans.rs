@@ -6,16 +6,8 @@ use rustc_hash::FxHashSet;
 
 use super::ownership::shown;
 use super::{Ctx, Facts, Planned};
-use crate::model::{Address, Kind, RemovalPolicy, Resource, SmallMap, Value};
+use crate::model::{Address, RemovalPolicy, Resource, SmallMap, Value};
 use crate::plan::{Action, BlockerKind, Change, FieldChange, UNMANAGED_LISTED};
-
-/// Kinds that have a `status` a removal policy of `pause` can set.
-fn pausable(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::CampaignGroup | Kind::Campaign | Kind::AdGroup | Kind::AdSet | Kind::Ad | Kind::Keyword | Kind::Creative
-    )
-}
 
 /// Plan every live object identity left unmatched (`taken[i]` false).
 pub(super) fn plan(
@@ -82,9 +74,11 @@ pub(super) fn plan(
         };
         let (action, note) = match policy {
             RemovalPolicy::Orphan => (Action::Orphan, "not in the YAML; on_removed: orphan leaves it alone"),
-            RemovalPolicy::Pause if !pausable(l.kind) => (
-                Action::Orphan,
-                "not in the YAML; this kind cannot be paused, so it is left alone",
+            // still adsctl's (not an orphan: the id map keeps it), so that `on_removed: remove` later removes it and
+            // a parent above it, which an object no longer adsctl's would shield
+            RemovalPolicy::Pause if !l.kind.pausable() => (
+                Action::NoOp,
+                "not in the YAML; nothing to pause on this kind: left as it is, still adsctl's",
             ),
             RemovalPolicy::Pause if l.fields.get("status") == Some(&Value::str(ctx.caps.paused_status)) => {
                 (Action::NoOp, "not in the YAML; already paused")
