@@ -277,9 +277,9 @@ fn field_lines(st: Style, f: &FieldChange, cur: Currency, indent: &str, out: &mu
 
 fn label(c: &Change) -> String {
     let name = c.address.name().unwrap_or("");
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
-        // an object the platform gives no name (a Google responsive search ad) is addressed by its position:
-        // say so, and show the first of its texts
+    if c.kind == crate::model::Kind::Ad && !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        // an ad the platform gives no name (a Google responsive search ad) is addressed by its position: say so,
+        // and show the first of its texts (an X promoted post's digits are the post's id: a name like any other)
         return match preview(c) {
             Some(text) => format!("{} #{name} {text:?}", c.kind),
             None => format!("{} #{name}", c.kind),
