@@ -111,6 +111,15 @@ pub trait Home: Send + Sync + 'static {
     );
     /// The field names of each kind (`docs/resource-model.md`), for `ignore_changes`.
     fn managed_fields(&self, kind: Kind) -> &'static [&'static str];
+    /// Whether `id` (trimmed) can be the platform id of an object of `kind` (an `id:` pin): `Err` holds the hint
+    /// of the message. Most platforms' ids are decimal digits.
+    fn object_id(&self, _kind: Kind, id: &str) -> Result<(), &'static str> {
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err("an id is the platform's numeric id, e.g. \"1234567890\"")
+        }
+    }
     /// The wire spelling of a `status:` value (`enabled`, `active`, `paused`).
     fn status_word(&self, status: crate::spec::types::Status) -> &'static str;
     /// An e-mail address of a customer file, normalised and hashed the way the platform matches it.
@@ -177,6 +186,16 @@ pub fn home(platform: Platform) -> Option<&'static dyn Home> {
 }
 
 /// The name of the platform whose campaigns have `field` (for "`channel` is a Google Ads field").
+/// A platform's display name with its indefinite article, for messages: "a Meta", "an X".
+pub fn with_article(name: &str) -> String {
+    // as the names are said: "an X" ("ex"), "an Outlook"; every other name here starts with a consonant sound
+    if name == "X" || name.starts_with(['A', 'E', 'I', 'O']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
+}
+
 pub fn owner_of_campaign_field(field: &str) -> &'static str {
     HOMES
         .iter()

@@ -130,7 +130,10 @@ fn without_foreign_keys<'n>(node: &'n Node, home: &dyn Home) -> Cow<'n, Node> {
         let other = owner(key).map_or("another platform", |h| h.display_name());
         let message = match v.kind {
             NodeKind::Seq(_) => format!("`{key}` belong to {other} campaigns; this account is {platform}"),
-            _ => format!("`{key}` is a {other} field; this account is {platform}"),
+            _ => format!(
+                "`{key}` is {} field; this account is {platform}",
+                crate::platforms::with_article(other)
+            ),
         };
         de::record(
             DeError::with_code(Code::InvalidValue, message)

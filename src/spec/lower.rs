@@ -162,14 +162,21 @@ impl<'a> Lower<'a> {
         };
         // the account keys of another platform
         if let Some(home) = home {
-            for other in crate::platforms::HOMES
+            let mut foreign: Vec<&str> = crate::platforms::HOMES
                 .iter()
-                .filter(|h| h.platform() != home.platform())
-            {
-                for field in other.account_fields() {
-                    ok &=
-                        !self.other_platform_field(name, platform, spec.field(field), field, other.platform().as_str());
-                }
+                .flat_map(|h| h.account_fields().iter().copied())
+                .filter(|f| !home.account_fields().contains(f))
+                .collect();
+            foreign.sort_unstable();
+            foreign.dedup();
+            for field in foreign {
+                // a key two platforms share (`account_id`: LinkedIn and X) names both
+                let owners: Vec<&str> = crate::platforms::HOMES
+                    .iter()
+                    .filter(|h| h.account_fields().contains(&field))
+                    .map(|h| h.platform().as_str())
+                    .collect();
+                ok &= !self.other_platform_field(name, platform, spec.field(field), field, &owners.join(" or "));
             }
         }
         let ids = home.and_then(|home| home.account_ids(self, name, &spec));
@@ -377,13 +384,13 @@ impl<'a> Lower<'a> {
         r.source = Some(self.location(span));
         if let Some(id) = id {
             let v = id.trim();
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                self.err(
-                    id.span,
-                    Code::InvalidValue,
-                    format!("invalid id `{}`", id.value),
-                    "an id is the platform's numeric id, e.g. \"1234567890\"",
-                );
+            let checked = match crate::platforms::home(platform) {
+                Some(home) => home.object_id(kind, v),
+                None if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+                None => Err("an id is the platform's numeric id, e.g. \"1234567890\""),
+            };
+            if let Err(hint) = checked {
+                self.err(id.span, Code::InvalidValue, format!("invalid id `{}`", id.value), hint);
             } else {
                 r.id = Some(v.to_string());
                 self.pinned.push((r.address.clone(), v.to_string(), id.span));
@@ -520,7 +527,10 @@ impl<'a> Lower<'a> {
             self.err(
                 at,
                 Code::InvalidValue,
-                format!("`{field}` is a {other} field; this account is {platform}"),
+                format!(
+                    "`{field}` is {} field; this account is {platform}",
+                    crate::platforms::with_article(other)
+                ),
                 rules::counterpart(platform, field),
             );
         }
@@ -815,8 +825,8 @@ impl<'a> Lower<'a> {
                         span,
                         Code::InvalidValue,
                         format!(
-                            "`{field}` is a {} field; none of `accounts` is {}",
-                            home.display_name(),
+                            "`{field}` is {} field; none of `accounts` is {}",
+                            crate::platforms::with_article(home.display_name()),
                             home.platform()
                         ),
                         "remove it",

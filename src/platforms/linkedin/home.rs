@@ -168,6 +168,17 @@ impl Home for LinkedInHome {
         }
     }
 
+    fn object_id(&self, kind: Kind, id: &str) -> Result<(), &'static str> {
+        let digits = |v: &str| !v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit());
+        match kind {
+            // a creative's id is its URN, as LinkedIn's `id` field is
+            Kind::Creative if id.strip_prefix("urn:li:sponsoredCreative:").is_some_and(digits) => Ok(()),
+            Kind::Creative => Err("a LinkedIn creative id is its URN: `urn:li:sponsoredCreative:123456`"),
+            _ if digits(id) => Ok(()),
+            _ => Err("a LinkedIn id is digits, e.g. \"612345678\" (quote it)"),
+        }
+    }
+
     fn status_word(&self, status: Status) -> &'static str {
         match status {
             Status::Enabled | Status::Active => "active",

@@ -474,16 +474,6 @@ impl Lower<'_> {
             return;
         }
         self.linkedin_name(&x.name, "creative");
-        if let Some(id) = &*x.id {
-            if !id.trim().starts_with("urn:li:sponsoredCreative:") {
-                self.err(
-                    id.span,
-                    Code::InvalidValue,
-                    format!("`{}` is not a creative id", id.value),
-                    "a LinkedIn creative id is its URN: `urn:li:sponsoredCreative:123456`",
-                );
-            }
-        }
         let mut r = self.resource(addr, Kind::Creative, x.name.span, &x.id, &x.lifecycle, acct.platform);
         let adopted = x.id.is_some();
         self.status(&x.status, acct.platform, &mut r);

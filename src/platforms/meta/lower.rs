@@ -30,8 +30,8 @@ impl<'a> Lower<'a> {
                 d.span,
                 Code::InvalidValue,
                 format!(
-                    "`delivery_method` is a {} field",
-                    crate::platforms::owner_of_campaign_field("budget.delivery_method")
+                    "`delivery_method` is {} field",
+                    crate::platforms::with_article(crate::platforms::owner_of_campaign_field("budget.delivery_method"))
                 ),
                 "remove it",
             );
