@@ -758,6 +758,16 @@ mod campaigns {
             .await
             .unwrap();
         assert_eq!(s["_emulator"]["foreign"], json!(true));
+        // another client pauses it (X Ads Manager): the API shows the change
+        let v = env
+            .admin(
+                &format!("/_emulator/x/objects/{id}"),
+                json!({"entity_status": "PAUSED"}),
+            )
+            .await;
+        assert_eq!(v["entity_status"], json!("PAUSED"));
+        let r = env.get(&format!("{}/{id}", path()), &[]).await;
+        assert_eq!(r.ok()["entity_status"], json!("PAUSED"));
     }
 }
 
@@ -775,6 +785,24 @@ mod line_items {
             )
             .await;
         assert_eq!(r.err(400), "MISSING_PARAMETER");
+        // end_time must be sent; sent empty, the line item has no end (nullable on read)
+        let path = format!("/12/accounts/{ACCT}/line_items");
+        let r = env
+            .post(
+                &path,
+                &[
+                    ("campaign_id", c.as_str()),
+                    ("objective", "ENGAGEMENTS"),
+                    ("placements", "ALL_ON_TWITTER"),
+                    ("product_type", "PROMOTED_TWEETS"),
+                    ("start_time", "2030-01-01T00:00:00Z"),
+                ],
+            )
+            .await;
+        assert_eq!(r.err(400), "MISSING_PARAMETER");
+        assert_eq!(r.param(), "end_time");
+        let r = env.line_item(&c, &[("end_time", "")]).await;
+        assert_eq!(r.ok()["end_time"], Value::Null);
         let r = env.line_item(&c, &[]).await;
         let d = r.ok();
         assert_eq!(d["placements"], json!(["ALL_ON_TWITTER"]));

@@ -61,7 +61,8 @@ pub(super) fn admin_router(emu: XEmulator) -> Router {
     let e5 = emu.clone();
     let e6 = emu.clone();
     let e7 = emu.clone();
-    let e8 = emu;
+    let e8 = emu.clone();
+    let e9 = emu;
     Router::new()
         .route(
             "/_emulator/x/accounts",
@@ -144,6 +145,21 @@ pub(super) fn admin_router(emu: XEmulator) -> Router {
                         }
                         None => admin_error(StatusCode::NOT_FOUND, "no such object"),
                     }
+                }
+            })
+            .post(move |Path(id): Path<String>, AxumJson(b): AxumJson<Map<String, Value>>| {
+                // a change made by another client (X Ads Manager): the fields as given, no validation
+                let emu = e9.clone();
+                async move {
+                    let mut st = emu.inner.lock();
+                    let now = st.now();
+                    let Some(o) = st.objects.get_mut(&id) else {
+                        return admin_error(StatusCode::NOT_FOUND, "no such object");
+                    };
+                    o.fields.extend(b);
+                    o.updated_at = now;
+                    let v = render(&st, &st.objects[&id]);
+                    AxumJson(v).into_response()
                 }
             }),
         )

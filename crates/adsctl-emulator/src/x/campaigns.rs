@@ -166,15 +166,13 @@ pub(super) const NOT_UPDATABLE: &[&str] = &[
 
 pub(super) fn line_item_fields(p: &Params, fields: &mut Map<String, Value>, creating: bool) -> Result<(), XErr> {
     if creating {
-        for r in [
-            "campaign_id",
-            "objective",
-            "placements",
-            "product_type",
-            "start_time",
-            "end_time",
-        ] {
+        for r in ["campaign_id", "objective", "placements", "product_type", "start_time"] {
             p.required(r)?;
+        }
+        // end_time is documented-required on create and nullable on read (the docs' example object has
+        // `end_time: null`): it must be sent, and sent empty it means no end, as an empty value does on PUT
+        if p.get("end_time").is_none() {
+            return Err(missing("end_time"));
         }
         let obj = p.enumerated("objective", OBJECTIVES)?;
         fields.insert("objective".into(), json!(obj));

@@ -79,6 +79,7 @@
 //! - `POST objects` `{"kind": "campaign"|"line_item"|"funding_instrument", "account", "fields": {…}, "count"?}` →
 //!   `{"ids": [...]}`: objects made by another client (no validation);
 //! - `GET objects/{id}` → the object as the API renders it plus `_emulator` (`kind`, `deleted`, `foreign`);
+//!   `POST objects/{id}` `{field: value, …}` → a change by another client (no validation), the object rendered;
 //! - `POST clock` `{"advance_secs": N}`;
 //! - `POST config` `{"timestamp_window_secs", "max_active_campaigns", "account_reads_per_15_min",
 //!   "writes_per_minute"}` (a limit of 0 switches it off);
