@@ -62,6 +62,30 @@ const PLATFORMS: &[Platform] = &[
         unless: &[],
     },
     Platform {
+        name: "x",
+        homes: &[
+            "src/platforms/x/",
+            "crates/adsctl-emulator/src/x/",
+            "crates/adsctl-emulator/tests/emulator_x.rs",
+        ],
+        names: &[
+            "platforms::x::",
+            "emulator::x::",
+            "Platform::X",
+            "XEmulator",
+            "XCredentials",
+            "XAccountSeed",
+            "XSeed",
+            "X_CONSUMER_",
+            "X_ACCESS_TOKEN",
+            "X_TOKEN_SECRET",
+            "X_ACCOUNT_ID",
+            "X_FUNDING_",
+            "XHome",
+        ],
+        unless: &[],
+    },
+    Platform {
         name: "memory",
         homes: &["src/platforms/memory/"],
         names: &[

@@ -160,6 +160,61 @@ mod examples {
     }
 }
 
+mod pinned_ids {
+    //! `id:` pins are checked with each platform's own id form (most are digits; a LinkedIn creative's is its URN;
+    //! X ids are base 36).
+    use super::*;
+
+    fn load(files: &[(&str, &str)]) -> Result<adsctl::spec::Project, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        adsctl::spec::load(dir.path()).map_err(|e| e.render(false))
+    }
+
+    const LINKEDIN: &str =
+        "accounts:\n  li:\n    platform: linkedin\n    account_id: \"507404993\"\n    currency: USD\n";
+    const LINKEDIN_CAMPAIGN: &str = "campaigns:
+  - name: Group
+    account: li
+    id: \"612345678\"
+    campaigns:
+      - name: US
+        id: \"712345678\"
+        creatives:
+          - name: Post
+            id: CREATIVE_ID
+";
+
+    #[test]
+    fn a_linkedin_creative_is_pinned_by_its_urn() {
+        let c = LINKEDIN_CAMPAIGN.replace("CREATIVE_ID", "\"urn:li:sponsoredCreative:123456\"");
+        let p = load(&[("adsctl.yaml", LINKEDIN), ("r.yaml", &c)]).unwrap();
+        let creative = p
+            .resources
+            .iter()
+            .find(|r| r.kind == Kind::Creative)
+            .expect("the creative");
+        assert_eq!(creative.id.as_deref(), Some("urn:li:sponsoredCreative:123456"));
+        let c = LINKEDIN_CAMPAIGN.replace("CREATIVE_ID", "\"123456\"");
+        let e = load(&[("adsctl.yaml", LINKEDIN), ("r.yaml", &c)]).unwrap_err();
+        assert!(e.contains("urn:li:sponsoredCreative:"), "{e}");
+    }
+
+    #[test]
+    fn x_ids_are_base_36() {
+        let acct = "accounts:\n  xa:\n    platform: x\n    account_id: 18ce54d4x5t\n    currency: USD\n";
+        let c = "campaigns:\n  - name: Spring\n    account: xa\n    id: 8wku2\n    ad_groups:\n      - name: US\n        id: itttx\n";
+        let p = load(&[("adsctl.yaml", acct), ("r.yaml", c)]).unwrap();
+        let ids: Vec<_> = p.resources.iter().map(|r| (r.kind, r.id.clone())).collect();
+        assert!(ids.contains(&(Kind::Campaign, Some("8wku2".into()))), "{ids:?}");
+        assert!(ids.contains(&(Kind::AdGroup, Some("itttx".into()))), "{ids:?}");
+        let e = load(&[("adsctl.yaml", acct), ("r.yaml", &c.replace("8wku2", "8WKU-2"))]).unwrap_err();
+        assert!(e.contains("base 36"), "{e}");
+    }
+}
+
 mod schemas {
     use super::*;
 

@@ -178,6 +178,7 @@ pub static HOMES: &[&dyn Home] = &[
     &meta::MetaHome,
     &tiktok::TikTokHome,
     &linkedin::home::LinkedInHome,
+    &x::home::XHome,
 ];
 
 /// The home of a platform, if adsctl has one.

@@ -21,6 +21,7 @@ pub use crate::platforms::google_ads::yaml::*;
 pub use crate::platforms::linkedin::yaml::*;
 pub use crate::platforms::meta::yaml::*;
 pub use crate::platforms::tiktok::yaml::*;
+pub use crate::platforms::x::yaml::*;
 
 // ---------------------------------------------------------------------------------------------------------
 // adsctl.yaml
@@ -56,7 +57,8 @@ pub struct AccountSpec {
     #[serde(default)]
     #[schemars(with = "IdText")]
     pub advertiser_id: Opt<String>,
-    /// LinkedIn ad account id (digits, as in `urn:li:sponsoredAccount:<id>`; quote it).
+    /// LinkedIn ad account id (digits, as in `urn:li:sponsoredAccount:<id>`; quote it), or X ads account id
+    /// (base 36, `18ce54d4x5t`).
     #[serde(default)]
     #[schemars(with = "IdText")]
     pub account_id: Opt<String>,

@@ -79,7 +79,7 @@ case("project-not-a-mapping", {"adsctl.yaml": "- search\n- social\n"}, base=Fals
 # --- accounts
 case("account-unknown-field", {"adsctl.yaml": BASE.replace("    currency: USD\n  social", "    curency: USD\n  social")}, base=False)
 case("account-bad-platform", {"adsctl.yaml": BASE.replace("platform: google_ads\n    customer_id: 123", "platform: googleads\n    customer_id: 123")}, base=False)
-case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: x\n    currency: USD\n"}, base=False)
+case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: mailchimp\n    currency: USD\n"}, base=False)
 case("account-bad-customer-id", {"adsctl.yaml": BASE.replace("123-456-7890", "123-45-67890")}, base=False)
 case("account-meta-id-without-act", {"adsctl.yaml": BASE.replace("act_1234567890", '"1234567890"')}, base=False)
 case("account-unknown-currency", {"adsctl.yaml": BASE.replace("currency: JPY", "currency: YEN")}, base=False)
@@ -376,6 +376,41 @@ case("linkedin-company-file-and-customer-file", {"adsctl.yaml": LI_BASE, "data/c
 case("linkedin-company-file-bad-website", {"adsctl.yaml": LI_BASE, "data/c.csv": "company,website\nContoso,contoso.com\nBad,not a website\n", "r.yaml": "audiences:\n  - name: Accounts\n    accounts: [li]\n    company_file: { path: data/c.csv, name_column: company, website_column: website }\n"})
 case("audience-without-a-file", {"r.yaml": "audiences:\n  - name: Accounts\n    accounts: [search]\n"})
 case("linkedin-keys-on-google", {"adsctl.yaml": LI_BASE, "r.yaml": gcamp(extra="    campaigns:\n      - name: Nested\n")})
+
+X_BASE = BASE + """  xa:
+    platform: x
+    account_id: 18ce54d4x5t
+    currency: USD
+"""
+X = """campaigns:
+  - name: Spring
+    account: xa
+    funding_instrument: lygyi
+    budget: {{ daily: 50 }}
+    ad_groups:
+      - name: US
+        objective: website_clicks
+        product_type: promoted_tweets
+        placements: [all_on_twitter]
+{group}        targeting:
+{targeting}        promoted_posts: [{posts}]
+"""
+def xc(group="", targeting="          - { type: location, value: 96683cc9126741d1 }\n", posts='"1580000000000000001"', base=X_BASE, extra_files=None):
+    files = {"adsctl.yaml": base, "r.yaml": X.format(group=group, targeting=targeting, posts=posts)}
+    files.update(extra_files or {})
+    return files
+case("x-account-bad-id", xc(base=X_BASE.replace("18ce54d4x5t", "18CE-54D4")))
+case("x-campaign-without-funding-instrument", {"adsctl.yaml": X_BASE, "r.yaml": X.format(group="", targeting="          - { type: language, value: en }\n", posts='"1"').replace("    funding_instrument: lygyi\n", "")})
+case("x-max-bid-without-bid", xc(group="        bid_strategy: max\n"))
+case("x-auto-bid-with-bid", xc(group="        bid_strategy: auto\n        bid: 1.00\n"))
+case("x-post-id-not-digits", xc(posts="https://x.com/acme/status/158"))
+case("x-criterion-unknown-type", xc(targeting="          - { type: zip_code, value: \"94103\" }\n"))
+case("x-criterion-audience-undeclared", xc(targeting="          - { type: custom_audience, audience: Buyers }\n"))
+case("x-criterion-two-age-buckets", xc(targeting="          - { type: age, value: AGE_13_TO_24 }\n          - { type: age, value: AGE_OVER_50 }\n"))
+case("x-criterion-gte-on-location", xc(targeting="          - { type: location, value: 96683cc9126741d1, operator: gte }\n"))
+case("x-criterion-duplicate", xc(targeting="          - { type: language, value: en }\n          - { type: language, value: en }\n"))
+case("x-tv-show-without-location", xc(targeting="          - { type: tv_show, value: \"10027243420\" }\n"))
+case("x-keys-on-google", {"adsctl.yaml": X_BASE, "r.yaml": gcamp(extra="    funding_instrument: lygyi\n")})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess

@@ -686,7 +686,8 @@ const LINE_ITEM_FIELDS: [&str; 12] = [
     "end_time",
 ];
 
-/// `POST …/line_items` parameters. X requires `start_time`: when the operation has none, `now` is sent.
+/// `POST …/line_items` parameters. X requires `start_time` and `end_time`: without a start, `now` is sent;
+/// without an end, `end_time` is sent empty (no end).
 pub fn line_item_create(campaign_id: &str, name: &str, f: &Fields, now: &str) -> Result<Params, MappingError> {
     for k in f.keys() {
         if !LINE_ITEM_FIELDS.contains(&k.as_str()) {
@@ -727,6 +728,9 @@ pub fn line_item_create(campaign_id: &str, name: &str, f: &Fields, now: &str) ->
     if !p.contains_key("start_time") {
         p.insert("start_time".into(), Json::String(now.to_string()));
     }
+    // v12 requires end_time on a create (nullable on read): sent empty, it is "no end", as on PUT
+    p.entry("end_time".to_string())
+        .or_insert_with(|| Json::String(String::new()));
     Ok(p)
 }
 

@@ -1,6 +1,7 @@
 //! X (Twitter), the platform's home: the connector for the Ads API v12 (`https://ads-api.x.com/12/`, the version
-//! one constant, [`config::API_VERSION`]). The home's registry entry, YAML types, lowering, import and
-//! `--emulator` seeding are written beside these wire modules by the home's author.
+//! one constant, [`config::API_VERSION`]; this file and the wire modules below). The home's registry entry, YAML
+//! types, lowering, import and `--emulator` seeding live beside them (`home.rs`, `yaml.rs`, `lower.rs`,
+//! `import.rs`, `emulated.rs`).
 //!
 //! - `config`: base URL (`ADSCTL_X_ENDPOINT`, the account's `endpoint:`), tunables, limits, credentials lookup
 //!   through `crate::auth`.
@@ -31,7 +32,8 @@
 //! - **Statuses at create**: the YAML's `status` when given, else none is sent (X's default, ACTIVE). Updates take
 //!   only `active` / `paused` (X refuses DRAFT on PUT).
 //! - **start_time** of a line item created without one is the apply's start, to the whole second in UTC (X
-//!   requires it); `end_time` is sent only when given (the pack marks it required too; X then says so).
+//!   requires it); without an end, `end_time=` is sent: v12 marks it required on a create while the docs'
+//!   example object has `end_time: null`, so it is read as "must be sent; empty means no end" (as on PUT).
 //! - **Clearing** an optional value (an end time, a budget) sends it empty (`end_time=`), as the pack says.
 //! - **Targeting criteria** are named `<type>:<value>`, `not <type>:<value>` (NE), `gte …` / `lt …` (GTE, LT),
 //!   the type lower-cased and the value exactly the wire's. `custom_audience` / `custom_audience_expanded` are
@@ -70,11 +72,16 @@ pub mod apply;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod emulated;
 pub mod errors;
+pub mod home;
+pub mod import;
 pub mod lease;
+pub mod lower;
 pub mod mapping;
 pub mod metrics;
 pub mod read;
+pub mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
