@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write tests/fixtures/agency/: the agency-sized repository the trust and wire-realism tests apply.
+"""Write tests/fixtures/agency/: the agency-sized repository the trust tests and the pipeline bench apply.
 
 Seven accounts over four platforms (three Google Ads, two Meta, one TikTok, one LinkedIn), over 500 resources in
 all the shapes an agency uses: shared budgets and campaign budgets, every bidding strategy adsctl knows,
@@ -357,7 +357,8 @@ def linkedin(client, account, customers, companies):
             kind = "share" if ci % 2 == 0 else "ugcPost"
             out.append(f'            post: "urn:li:{kind}:{next(post)}"')
             if lead_form:
-                out.append(f'            lead_form: {{ destination: "urn:li:adForm:{8100 + ci}", label: request_demo }}')
+                form = f'"urn:li:adForm:{8100 + ci}"'
+                out.append(f"            lead_form: {{ destination: {form}, label: request_demo }}")
 
     # 1. A campaign group without a budget of its own.
     out.append(f"  - name: {client.title()} - {products[0]} - LinkedIn")
@@ -397,7 +398,8 @@ def linkedin(client, account, customers, companies):
     out.append("        targeting:")
     out.append("          include:")
     out.append(f'            - locations: ["{LI_GEO["AT"]}", "{LI_GEO["CH"]}"]')
-    out.append('            - staff_count_ranges: ["urn:li:staffCountRange:(51,200)", "urn:li:staffCountRange:(201,500)"]')
+    sizes = '"urn:li:staffCountRange:(51,200)", "urn:li:staffCountRange:(201,500)"'
+    out.append(f"            - staff_count_ranges: [{sizes}]")
     out.append(f"          excluded_audiences: [{customers}]")
     out.append("        audience_expansion: true")
     out.append("        creative_selection: round_robin")
