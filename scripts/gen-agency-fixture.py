@@ -8,9 +8,9 @@ budget (CBO) and with ad set budgets, several ad sets per campaign; TikTok campa
 budget optimisation over their ad groups and without a campaign budget, ad groups with daily and lifetime
 budgets, custom and automatic bids and placements, video, image and carousel ads; LinkedIn campaign groups with
 and without a scheduled lifetime budget, campaigns of several objectives, cost types and targeting facets, and
-their creatives (one with a lead form); customer-file audiences shared by the Google, Meta, TikTok and LinkedIn
-accounts of a client, a LinkedIn company list, a Meta lookalike that an ad set targets and a TikTok lookalike
-that an ad group targets. Deterministic: run it again and nothing changes.
+their creatives (a lead generation campaign's with lead forms); customer-file audiences shared by the Google,
+Meta, TikTok and LinkedIn accounts of a client, a LinkedIn company list, a Meta lookalike that an ad set targets
+and a TikTok lookalike that an ad group targets. Deterministic: run it again and nothing changes.
 
     python3 scripts/gen-agency-fixture.py
 """
@@ -344,7 +344,7 @@ LI_GEO = {
 def linkedin(client, account, customers, companies):
     """A LinkedIn ad account: a campaign group without a budget and one with a scheduled lifetime budget, their
     campaigns of several objectives, cost types and bidding, targeting facets ANDed and ORed with exclusions and
-    matched audiences (a customer file and a company list), and several creatives each (one lead form)."""
+    matched audiences (a customer file and a company list), and several creatives each (with lead forms in the lead generation campaign)."""
     out = ["# yaml-language-server: $schema=../../../../schemas/resources.schema.json", "campaigns:"]
     products = PRODUCTS[client]
     post = iter(range(7300000000000000001, 7300000000000001000))
