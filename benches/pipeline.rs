@@ -868,11 +868,12 @@ mod linkedin {
     }
 }
 
-/// The agency fixture (`tests/fixtures/agency`: 5 accounts, 545 resources): its first apply, a routine edit
-/// (11 edits over the 5 accounts) planned and applied with every request counted against the minimum, and 20
+/// The agency fixture (`tests/fixtures/agency`: 7 accounts, 593 resources): its first apply, a routine edit
+/// (11 edits over its 5 Google and Meta accounts) planned and applied with every request counted against the minimum, and 20
 /// seeded applies under `5xx=0.2` counting how many needed a second apply.
 mod agency {
     use super::*;
+    use adsctl::emulator::config::{LinkedInAccountSeed, TikTokAdvertiserSeed};
     use adsctl::emulator::FaultSpec;
 
     const GOOGLE: [(&str, &str); 3] = [
@@ -944,6 +945,23 @@ mod agency {
                 name: None,
             });
         }
+        // fabrikam-tiktok and tailspin-linkedin; a new customer file is ready at once (TikTok takes hours before
+        // a lookalike can be built from it) and takes users at once (LinkedIn asks for 5 s), as under `--emulator`
+        config.seed.tiktok.advertisers.push(TikTokAdvertiserSeed {
+            advertiser_id: "2010000006".into(),
+            currency: "USD".into(),
+            timezone: "America/New_York".into(),
+            name: None,
+        });
+        config.seed.tiktok.audience_processing_delay_ms = Some(0);
+        config.seed.linkedin.ad_accounts.push(LinkedInAccountSeed {
+            id: "2020000007".into(),
+            currency: "EUR".into(),
+            name: None,
+            role: None,
+            reference: None,
+        });
+        config.seed.linkedin.segment_user_wait_ms = Some(0);
         config
     }
 
@@ -1029,6 +1047,12 @@ mod agency {
             ("ADSCTL_META_RETRY_MIN_MS", "10"),
             ("ADSCTL_META_RETRY_MAX_MS", "100"),
             ("ADSCTL_META_MAX_RETRIES", "10"),
+            ("ADSCTL_TIKTOK_RETRY_MIN_MS", "10"),
+            ("ADSCTL_TIKTOK_RETRY_MAX_MS", "100"),
+            ("ADSCTL_TIKTOK_MAX_RETRIES", "10"),
+            ("ADSCTL_LINKEDIN_RETRY_MIN_MS", "10"),
+            ("ADSCTL_LINKEDIN_RETRY_MAX_MS", "100"),
+            ("ADSCTL_LINKEDIN_MAX_RETRIES", "10"),
             ("ADSCTL_CONFIRM_READ_DELAY_MS", "20"),
         ] {
             std::env::set_var(k, v);
@@ -1113,7 +1137,7 @@ mod agency {
         }
 
         println!();
-        println!("Agency fixture (5 accounts, 545 resources):");
+        println!("Agency fixture (7 accounts, 593 resources):");
         println!("| workload | time | requests | actual / minimum |");
         println!("|---|---|---|---|");
         println!(

@@ -1,13 +1,18 @@
-//! Trust on a real repository: the agency fixture (`tests/fixtures/agency`, five accounts over both platforms,
-//! 545 resources) through the adsctl binary against the emulator.
+//! Trust on a real repository: the agency fixture (`tests/fixtures/agency`, seven accounts over four platforms —
+//! three Google Ads, two Meta, one TikTok, one LinkedIn — 593 resources) through the adsctl binary against the
+//! emulator, every account seeded as `--emulator` seeds it (its platform's `Home::seed_emulator`).
 //!
 //! - it applies in one run, and a runner without state (every CI job) plans nothing and writes nothing;
-//! - objects other clients made inside managed containers are never touched, whatever `on_removed` says, on a
-//!   runner with state and on one without;
-//! - an account built directly on the platform, imported, plans nothing (here and on a fresh runner);
+//! - objects other clients made inside managed containers (Google, Meta, TikTok, LinkedIn) are never touched,
+//!   whatever `on_removed` says, on a runner with state and on one without, also when the campaign (LinkedIn:
+//!   campaign group) holding them leaves the YAML;
+//! - an account built directly on the platform, imported, plans nothing (here and on a fresh runner), on every
+//!   platform;
 //! - two applies at once from two fresh state directories never duplicate anything;
-//! - campaign negatives come and go, a lookalike and the ad set targeting it are made in one apply;
-//! - a membership change seen by a fresh runner is planned as exactly that change.
+//! - campaign negatives come and go; a lookalike and the ad set (TikTok: ad group) targeting it are made in one
+//!   apply, on Meta and on TikTok;
+//! - a membership change of a customer file shared by a client's Google, Meta and TikTok accounts, seen by a fresh
+//!   runner, is planned as exactly that change.
 
 mod common;
 
@@ -15,9 +20,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use adsctl::emulator::config::{GoogleCustomerSeed, MetaAdAccountSeed};
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use adsctl::platforms::linkedin::mapping::split_name as split_linkedin;
+use adsctl::platforms::tiktok::mapping::split_name as split_tiktok;
 use serde_json::{json, Value};
 
 const GOOGLE: [(&str, &str, &str); 3] = [
@@ -29,6 +35,8 @@ const META: [(&str, &str, &str); 2] = [
     ("fabrikam-social", "act_2010000002", "USD"),
     ("tailspin-social", "act_2020000004", "EUR"),
 ];
+const TIKTOK: [(&str, &str, &str); 1] = [("fabrikam-tiktok", "2010000006", "USD")];
+const LINKEDIN: [(&str, &str, &str); 1] = [("tailspin-linkedin", "2020000007", "EUR")];
 
 struct Agency {
     rt: tokio::runtime::Runtime,
@@ -50,24 +58,30 @@ impl Agency {
             review_delay: std::time::Duration::ZERO,
             ..Default::default()
         };
-        for (_, id, cur) in GOOGLE {
-            config.seed.google_ads.customers.push(GoogleCustomerSeed {
-                customer_id: id.into(),
-                currency: cur.into(),
-                time_zone: "Europe/London".into(),
-                descriptive_name: None,
-                manager: false,
-                clients: Vec::new(),
-            });
+        // Every account of the fixture, as `--emulator` seeds it: whatever platforms the fixture holds.
+        let project = adsctl::spec::load(&common::repo().join("tests/fixtures/agency"))
+            .unwrap_or_else(|e| panic!("the agency fixture does not load: {e:?}"));
+        let ids: Vec<(&str, &str, &str)> = GOOGLE.into_iter().chain(META).chain(TIKTOK).chain(LINKEDIN).collect();
+        assert_eq!(
+            project.accounts.len(),
+            ids.len(),
+            "every account of the fixture is named in this test"
+        );
+        for a in project.accounts.values() {
+            let home = adsctl::platforms::home(a.platform).expect("a registered platform");
+            home.seed_emulator(&mut config, a, "Europe/London");
+            assert!(
+                ids.iter().any(|(name, id, cur)| *name == a.name
+                    && id.trim_start_matches("act_") == a.platform_id.trim_start_matches("act_")
+                    && *cur == a.currency.code()),
+                "{}: id or currency differ from this test's tables",
+                a.name
+            );
         }
-        for (_, id, cur) in META {
-            config.seed.meta.ad_accounts.push(MetaAdAccountSeed {
-                id: id.into(),
-                currency: cur.into(),
-                timezone_name: "Europe/London".into(),
-                name: None,
-            });
-        }
+        // TikTok processes a new customer file for hours before a lookalike can be built from it (an apply that
+        // makes both stops at the lookalike, and a later one makes it); here processing is immediate, so that the
+        // lookalike and the ad group targeting it are made in the one apply, as on Meta.
+        config.seed.tiktok.audience_processing_delay_ms = Some(0);
         let emu = rt.block_on(Emulator::start(config)).expect("emulator");
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("agency");
@@ -122,6 +136,10 @@ impl Agency {
             "ADSCTL_BACKEND",
             "ADSCTL_GOOGLE_OAUTH_TOKEN_URL",
             "GOOGLE_ADS_LOGIN_CUSTOMER_ID",
+            "ADSCTL_TIKTOK_ENDPOINT",
+            "ADSCTL_TIKTOK_PORTAL_ENDPOINT",
+            "ADSCTL_LINKEDIN_ENDPOINT",
+            "ADSCTL_LINKEDIN_REFRESH_TOKEN",
             "RUST_LOG",
         ] {
             c.env_remove(k);
@@ -142,6 +160,25 @@ impl Agency {
             .env("ADSCTL_META_RETRY_MIN_MS", "10")
             .env("ADSCTL_META_RETRY_MAX_MS", "100")
             .env("ADSCTL_META_REGAIN_MINUTE_MS", "50")
+            .env("TIKTOK_ACCESS_TOKEN", defaults::TIKTOK_ACCESS_TOKEN)
+            .env("TIKTOK_APP_ID", defaults::TIKTOK_APP_ID)
+            .env("TIKTOK_APP_SECRET", defaults::TIKTOK_APP_SECRET)
+            .env("ADSCTL_TIKTOK_RETRY_MIN_MS", "10")
+            .env("ADSCTL_TIKTOK_RETRY_MAX_MS", "100")
+            .env("ADSCTL_TIKTOK_RATE_LIMIT_WAIT_MS", "5")
+            .env("ADSCTL_TIKTOK_RATE_LIMIT_LONG_WAIT_MS", "20")
+            .env("ADSCTL_TIKTOK_LOOKUP_DELAY_MS", "20")
+            .env("ADSCTL_LINKEDIN_OAUTH_ENDPOINT", format!("{}/oauth/v2", self.url()))
+            .env("ADSCTL_LINKEDIN_ACCESS_TOKEN", defaults::LINKEDIN_ACCESS_TOKEN)
+            .env("ADSCTL_LINKEDIN_CLIENT_ID", defaults::LINKEDIN_CLIENT_ID)
+            .env("ADSCTL_LINKEDIN_CLIENT_SECRET", defaults::LINKEDIN_CLIENT_SECRET)
+            // LinkedIn asks to wait 5 s after creating a matched audience before adding its users; the emulator
+            // is seeded not to (as under `--emulator`), and the connector waits as long as it is told
+            .env("ADSCTL_LINKEDIN_SEGMENT_WAIT_MS", "0")
+            .env("ADSCTL_LINKEDIN_RETRY_MIN_MS", "10")
+            .env("ADSCTL_LINKEDIN_RETRY_MAX_MS", "100")
+            .env("ADSCTL_LINKEDIN_RATE_LIMIT_WAIT_MS", "5")
+            .env("ADSCTL_LINKEDIN_LOOKUP_DELAY_MS", "20")
             .env("NO_COLOR", "1");
         c
     }
@@ -172,7 +209,9 @@ impl Agency {
     }
 
     /// Requests that change something, other than an apply's leases: Google's `labels:mutate`, Meta's
-    /// `POST act_…/adlabels` and the `DELETE /{label id}` that gives each Meta lease back (one per Meta account).
+    /// `POST act_…/adlabels` and the `DELETE /{label id}` that gives each Meta lease back (one per Meta account),
+    /// TikTok's disabled lease campaign (one `campaign/create/` and one `campaign/status/update/` per TikTok
+    /// account) and LinkedIn's draft lease campaign group (one CREATE and one DELETE per LinkedIn account).
     fn writes(&self) -> BTreeMap<String, u64> {
         self.h()
             .counters()
@@ -183,16 +222,22 @@ impl Agency {
                 (e.contains(":mutate")
                     || e.contains("offlineUserDataJobs")
                     || e.starts_with("POST /v25.0")
-                    || e.starts_with("DELETE"))
+                    || e.starts_with("POST /open_api/")
+                    || e.starts_with("DELETE")
+                    || (e.contains(" /rest/") && (e.ends_with("CREATE") || e.ends_with("UPDATE"))))
                     && !e.contains("labels:mutate")
                     && !e.contains("adlabels")
             })
             .map(|(e, s)| {
-                let leases = if e == "DELETE /v25.0/{id}" {
-                    META.len() as u64
-                } else {
-                    0
-                };
+                let leases = match e.as_str() {
+                    "DELETE /v25.0/{id}" => META.len(),
+                    "POST /open_api/v1.3/campaign/create/" | "POST /open_api/v1.3/campaign/status/update/" => {
+                        TIKTOK.len()
+                    }
+                    "POST /rest/adAccounts/{accountId}/adCampaignGroups CREATE"
+                    | "DELETE /rest/adAccounts/{accountId}/adCampaignGroups/{id} DELETE" => LINKEDIN.len(),
+                    _ => 0,
+                } as u64;
                 (e, s.requests.saturating_sub(leases))
             })
             .filter(|(_, n)| *n > 0)
@@ -261,6 +306,93 @@ impl Agency {
             assert!(status.is_success(), "{method} {path}: {v}");
             v
         })
+    }
+
+    /// A TikTok API for Business call as another client: GET with JSON-string query values, POST with a JSON
+    /// body; the answer's `data`.
+    fn tiktok(&self, method: &str, path: &str, params: Value) -> Value {
+        self.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let url = format!("{}/open_api/v1.3/{path}", self.url());
+            let req = match method {
+                "GET" => {
+                    let q: Vec<(String, String)> = params
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                        .collect();
+                    http.get(&url).query(&q)
+                }
+                _ => http.post(&url).json(&params),
+            };
+            let v: Value = req
+                .header("Access-Token", defaults::TIKTOK_ACCESS_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["code"], 0, "{method} {path}: {v}");
+            v["data"].clone()
+        })
+    }
+
+    /// The id of the live TikTok object of `kind` (`campaign`, `adgroup`) named `name` (without the marker).
+    fn tiktok_id(&self, advertiser: &str, kind: &str, name: &str) -> String {
+        let data = self.tiktok(
+            "GET",
+            &format!("{kind}/get/"),
+            json!({"advertiser_id": advertiser, "page_size": 1000}),
+        );
+        data["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| {
+                o[format!("{kind}_name")]
+                    .as_str()
+                    .is_some_and(|n| split_tiktok(n).0 == name)
+            })
+            .and_then(|o| o[format!("{kind}_id")].as_str())
+            .unwrap_or_else(|| panic!("no TikTok {kind} named {name}: {data}"))
+            .to_string()
+    }
+
+    /// The LinkedIn emulator's admin API: what another client does in Campaign Manager, and its store.
+    fn linkedin_admin(&self, method: &str, path: &str, body: Value) -> Value {
+        self.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let url = format!("{}/_emulator/linkedin/{path}", self.url());
+            let req = match method {
+                "GET" => http.get(&url),
+                _ => http.post(&url).json(&body),
+            };
+            let resp = req.send().await.unwrap();
+            assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+            resp.json().await.unwrap()
+        })
+    }
+
+    /// The id of the live LinkedIn entity of `kind` (`CampaignGroup`, `Campaign`) named `name` (without the
+    /// marker) in `account`.
+    fn linkedin_id(&self, account: &str, kind: &str, name: &str) -> u64 {
+        let store = self.linkedin_admin("GET", "store", Value::Null);
+        store["entities"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .find(|e| {
+                e["deleted"] != true
+                    && e["account"] == account
+                    && e["kind"] == kind
+                    && e["fields"]["name"]
+                        .as_str()
+                        .is_some_and(|n| split_linkedin(n).0 == name)
+            })
+            .and_then(|e| e["id"].as_u64())
+            .unwrap_or_else(|| panic!("no LinkedIn {kind} named {name}"))
     }
 }
 
@@ -346,6 +478,12 @@ fn duplicates(dump: &Value) -> Vec<String> {
             .entry(format!("meta {} {} {} {}", o["account"], o["kind"], parent, f["name"]))
             .or_default() += 1;
     }
+    for (kind, parent, name) in tiktok_live(dump) {
+        *seen.entry(format!("tiktok {kind} {parent} {name}")).or_default() += 1;
+    }
+    for (kind, parent, name) in linkedin_live(dump) {
+        *seen.entry(format!("linkedin {kind} {parent} {name}")).or_default() += 1;
+    }
     seen.into_iter()
         .filter(|(_, n)| *n > 1)
         .map(|(k, n)| format!("{n}× {k}"))
@@ -387,7 +525,95 @@ fn live_per_kind(dump: &Value) -> BTreeMap<String, usize> {
         *out.entry(format!("meta {}", o["kind"].as_str().unwrap_or("?")))
             .or_default() += 1;
     }
+    for (kind, _, _) in tiktok_live(dump) {
+        *out.entry(format!("tiktok {kind}")).or_default() += 1;
+    }
+    for (kind, _, _) in linkedin_live(dump) {
+        *out.entry(format!("linkedin {kind}")).or_default() += 1;
+    }
     out
+}
+
+/// TikTok's live (not deleted) campaigns, ad groups, ads and audiences, leases left out: (kind, parent id, name
+/// without adsctl's marker).
+fn tiktok_live(dump: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for o in dump
+        .pointer("/tiktok/objects")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter(|o| o["deleted"] != true)
+    {
+        let f = &o["fields"];
+        let name = ["campaign_name", "adgroup_name", "ad_name"]
+            .iter()
+            .find_map(|k| f[*k].as_str())
+            .unwrap_or_default();
+        if name.starts_with("adsctl-lease") {
+            continue;
+        }
+        let parent = match o["kind"].as_str() {
+            Some("Ad") => &o["adgroup_id"],
+            Some("Adgroup") => &o["campaign_id"],
+            _ => &o["advertiser_id"],
+        };
+        out.push((
+            o["kind"].as_str().unwrap_or("?").to_string(),
+            parent.to_string(),
+            split_tiktok(name).0.to_string(),
+        ));
+    }
+    for a in dump
+        .pointer("/tiktok/audiences")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter(|a| a["deleted"] != true)
+    {
+        let kind = if a["lookalike"] == true {
+            "Lookalike"
+        } else {
+            "Audience"
+        };
+        out.push((
+            kind.to_string(),
+            a["advertiser_id"].to_string(),
+            split_tiktok(a["name"].as_str().unwrap_or_default()).0.to_string(),
+        ));
+    }
+    out
+}
+
+/// LinkedIn's live (not deleted, not archived) campaign groups, campaigns, creatives and DMP segments, leases and
+/// the account's default group left out: (kind, parent, name without adsctl's marker).
+fn linkedin_live(dump: &Value) -> Vec<(String, String, String)> {
+    dump.pointer("/linkedin/entities")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter(|e| e["deleted"] != true && e["backfilled"] != true)
+        .filter(|e| {
+            let f = &e["fields"];
+            !matches!(
+                f["status"].as_str().or(f["intendedStatus"].as_str()),
+                Some("ARCHIVED") | Some("REMOVED")
+            ) && !f["name"].as_str().is_some_and(|n| n.starts_with("adsctl-lease"))
+        })
+        .map(|e| {
+            let f = &e["fields"];
+            let parent = match e["kind"].as_str() {
+                Some("Creative") => &f["campaign"],
+                Some("Campaign") => &f["campaignGroup"],
+                _ => &f["account"],
+            };
+            (
+                e["kind"].as_str().unwrap_or("?").to_string(),
+                parent.to_string(),
+                split_linkedin(f["name"].as_str().unwrap_or_default()).0.to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -426,11 +652,29 @@ fn the_agency_applies_in_one_run_and_a_fresh_runner_plans_and_writes_nothing() {
         targets,
         "an ad set targets the lookalike made in the same apply: {sets}"
     );
+    // So was TikTok's, and the ad group targeting it.
+    let tiktok = a.dump()["tiktok"].clone();
+    let lal = tiktok["audiences"]
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .find(|x| x["lookalike"] == true && x["deleted"] != true)
+        .unwrap_or_else(|| panic!("the TikTok lookalike was made: {}", tiktok["audiences"]))["id"]
+        .clone();
+    let targets = tiktok["objects"]
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .any(|o| o["kind"] == "Adgroup" && o["fields"]["audience_ids"].as_array().is_some_and(|l| l.contains(&lal)));
+    assert!(
+        targets,
+        "a TikTok ad group targets the lookalike made in the same apply"
+    );
 
     // A runner without state: nothing to do, nothing written.
     let fresh = a.fresh_state();
     let plan = a.expect(&fresh, &["plan", "--detailed-exitcode"], 0);
-    assert!(plan.contains("545 unchanged"), "{plan}");
+    assert!(plan.contains("593 unchanged"), "{plan}");
     a.h().counters().reset();
     let out = a.expect(&fresh, &["apply", "--auto-approve"], 0);
     assert!(out.contains("No changes"), "{out}");
@@ -443,7 +687,16 @@ struct Foreign {
     google: Vec<(String, String)>,
     /// Meta object ids and the fields to read back.
     meta: Vec<(String, &'static str)>,
+    /// (kind: `adgroup` or `ad`, id, name) of TikTok objects.
+    tiktok: Vec<(&'static str, String, String)>,
+    /// Ids and names of LinkedIn objects (a campaign and a creative, made in Campaign Manager).
+    linkedin: Vec<(String, String)>,
 }
+
+/// Where another client adds objects in the TikTok account: (campaign, ad group).
+const TIKTOK_FOREIGN_HOME: (&str, &str) = ("Fabrikam - Hiking Boots - TikTok", "US 18-34");
+/// Where another client adds objects in the LinkedIn account: (campaign group, campaign).
+const LINKEDIN_FOREIGN_HOME: (&str, &str) = ("Tailspin - Drones - LinkedIn", "Drone professionals - DE");
 
 /// The campaign (and its first ad group) of each Google account where another client adds objects: the one the
 /// removal part of the test takes out of the YAML for Fabrikam.
@@ -579,7 +832,83 @@ fn make_foreign(a: &Agency) -> Foreign {
         );
         meta.push((aud["id"].as_str().unwrap().to_string(), "id,name,description"));
     }
-    Foreign { google, meta }
+    let mut tiktok = Vec::new();
+    for (_, adv, _) in TIKTOK {
+        let (campaign, ad_group) = TIKTOK_FOREIGN_HOME;
+        let campaign = a.tiktok_id(adv, "campaign", campaign);
+        let group = a.tiktok_id(adv, "adgroup", ad_group);
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        let made = a.tiktok(
+            "POST",
+            "adgroup/create/",
+            json!({"advertiser_id": adv, "campaign_id": campaign, "adgroup_name": "Client ad group",
+                "placement_type": "PLACEMENT_TYPE_AUTOMATIC", "location_ids": ["6252001"],
+                "billing_event": "CPC", "optimization_goal": "CLICK", "bid_type": "BID_TYPE_NO_BID",
+                "budget_mode": "BUDGET_MODE_DAY", "budget": 20, "pacing": "PACING_MODE_SMOOTH",
+                "schedule_type": "SCHEDULE_FROM_NOW", "schedule_start_time": now}),
+        );
+        tiktok.push((
+            "adgroup",
+            made["adgroup_id"].as_str().unwrap().to_string(),
+            "Client ad group".to_string(),
+        ));
+        let made = a.tiktok(
+            "POST",
+            "ad/create/",
+            json!({"advertiser_id": adv, "adgroup_id": group, "creatives": [{
+                "ad_name": "Client ad", "ad_format": "SINGLE_IMAGE", "ad_text": "Theirs",
+                "identity_type": "CUSTOMIZED_USER", "identity_id": "7100000000000000999",
+                "image_ids": ["ad-site-i18n-sg/client"]}]}),
+        );
+        tiktok.push((
+            "ad",
+            made["ad_ids"][0].as_str().unwrap().to_string(),
+            "Client ad".to_string(),
+        ));
+    }
+    let mut linkedin = Vec::new();
+    for (_, account, cur) in LINKEDIN {
+        let (group, campaign) = LINKEDIN_FOREIGN_HOME;
+        let group = a.linkedin_id(account, "CampaignGroup", group);
+        let campaign = a.linkedin_id(account, "Campaign", campaign);
+        for (kind, name, fields) in [
+            (
+                "campaign",
+                "Client campaign",
+                json!({"campaignGroup": format!("urn:li:sponsoredCampaignGroup:{group}"), "name": "Client campaign",
+                    "status": "ACTIVE", "type": "SPONSORED_UPDATES", "costType": "CPM",
+                    "objectiveType": "BRAND_AWARENESS", "optimizationTargetType": "MAX_IMPRESSION",
+                    "dailyBudget": {"amount": "15", "currencyCode": cur},
+                    "runSchedule": {"start": chrono::Utc::now().timestamp() * 1000},
+                    "targetingCriteria": {"include": {"and": [
+                        {"or": {"urn:li:adTargetingFacet:locations": ["urn:li:geo:101282230"]}}]}},
+                    "locale": {"country": "DE", "language": "de"}}),
+            ),
+            (
+                "creative",
+                "Client creative",
+                json!({"campaign": format!("urn:li:sponsoredCampaign:{campaign}"), "name": "Client creative",
+                    "intendedStatus": "ACTIVE", "content": {"reference": "urn:li:share:7000000000000000999"}}),
+            ),
+        ] {
+            let made = a.linkedin_admin(
+                "POST",
+                "objects",
+                json!({"kind": kind, "account": account, "fields": fields}),
+            );
+            let id = match &made["ids"][0] {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            linkedin.push((id, name.to_string()));
+        }
+    }
+    Foreign {
+        google,
+        meta,
+        tiktok,
+        linkedin,
+    }
 }
 
 /// Every foreign object still exists, unchanged (status as made, no adsctl label or marker).
@@ -639,6 +968,33 @@ fn untouched(a: &Agency, f: &Foreign) {
             "{id} was marked: {o}"
         );
     }
+    for (kind, id, name) in &f.tiktok {
+        let adv = TIKTOK[0].1;
+        let data = a.tiktok(
+            "GET",
+            &format!("{kind}/get/"),
+            json!({"advertiser_id": adv,
+                "filtering": json!({format!("{kind}_ids"): [id], "primary_status": "STATUS_ALL"}).to_string()}),
+        );
+        let row = data["list"]
+            .as_array()
+            .and_then(|l| l.first())
+            .unwrap_or_else(|| panic!("TikTok {kind} {id} is gone: {data}"));
+        assert_eq!(
+            row[format!("{kind}_name")],
+            name.as_str(),
+            "{id} was renamed or marked: {row}"
+        );
+        assert_eq!(row["operation_status"], "ENABLE", "{id} was changed: {row}");
+    }
+    for (id, name) in &f.linkedin {
+        let id = id.rsplit(':').next().unwrap_or(id);
+        let o = a.linkedin_admin("GET", &format!("objects/{id}"), Value::Null);
+        assert_ne!(o["_emulator"]["deleted"], true, "LinkedIn {id} was deleted: {o}");
+        assert_eq!(o["name"], name.as_str(), "{id} was renamed or marked: {o}");
+        let status = o["status"].as_str().or(o["intendedStatus"].as_str());
+        assert_eq!(status, Some("ACTIVE"), "{id} was changed: {o}");
+    }
 }
 
 #[test]
@@ -656,53 +1012,88 @@ fn objects_other_clients_made_inside_managed_containers_are_never_touched() {
             a.expect(&runner, &["apply", "--auto-approve"], 0);
             untouched(&a, &foreign);
         }
-        // A campaign leaves the YAML: what adsctl owns goes by the policy, what someone else made below it stays.
-        let search = a.dir.join("fabrikam/search.yaml");
-        let yaml = std::fs::read_to_string(&search).unwrap();
-        let start = yaml.find("  - name: Fabrikam - Hiking Boots\n").unwrap();
-        let end = yaml.find("  - name: Fabrikam - Rain Jackets\n").unwrap();
-        std::fs::write(&search, format!("{}{}", &yaml[..start], &yaml[end..])).unwrap();
-        let campaign = "fabrikam-search/campaign/Fabrikam - Hiking Boots";
-        let core = format!("{campaign}/ad_group/Hiking Boots - Core");
+        // A campaign leaves the YAML (on TikTok too, and a campaign group on LinkedIn): what adsctl owns goes by
+        // the policy, what someone else made below it stays.
+        let mut kept = Vec::new();
+        for (file, first, next, _, _) in LEAVING {
+            let path = a.dir.join(file);
+            let yaml = std::fs::read_to_string(&path).unwrap();
+            let start = yaml.find(first).unwrap();
+            let end = yaml.find(next).unwrap();
+            std::fs::write(&path, format!("{}{}", &yaml[..start], &yaml[end..])).unwrap();
+            kept.push((path, yaml));
+        }
         for (n, runner) in [state.clone(), a.fresh_state()].into_iter().enumerate() {
             let plan = a.plan_json(&runner);
-            let acted: BTreeMap<String, String> = changes(&plan)
-                .into_iter()
-                .filter(|(addr, _)| addr.starts_with(campaign))
-                .collect();
-            // Objects adsctl does not manage live below the campaign and its Core ad group: with `remove` they
-            // are paused, never removed (that would delete the other client's objects with them).
-            assert_ne!(
-                acted.get(campaign).map(String::as_str),
-                Some("remove"),
-                "{policy}: {acted:?}"
-            );
-            assert_ne!(
-                acted.get(&core).map(String::as_str),
-                Some("remove"),
-                "{policy}: {acted:?}"
-            );
-            match (policy, n) {
-                ("orphan", _) => assert!(acted.is_empty(), "{policy}: {acted:?}"),
-                // the first runner pauses it; the second finds it paused
-                (_, 0) => assert_eq!(
+            for (_, _, _, campaign, core) in LEAVING {
+                let core = format!("{campaign}/{core}");
+                let acted: BTreeMap<String, String> = changes(&plan)
+                    .into_iter()
+                    .filter(|(addr, _)| addr.starts_with(campaign))
+                    .collect();
+                // Objects adsctl does not manage live below the campaign and its container: with `remove` they
+                // are paused, never removed (that would delete the other client's objects with them).
+                assert_ne!(
                     acted.get(campaign).map(String::as_str),
-                    Some("pause"),
+                    Some("remove"),
                     "{policy}: {acted:?}"
-                ),
-                _ => assert!(acted.is_empty(), "{policy}: {acted:?}"),
+                );
+                assert_ne!(
+                    acted.get(&core).map(String::as_str),
+                    Some("remove"),
+                    "{policy}: {acted:?}"
+                );
+                match (policy, n) {
+                    ("orphan", _) => assert!(acted.is_empty(), "{policy}: {acted:?}"),
+                    // the first runner pauses it; the second finds it paused
+                    (_, 0) => assert_eq!(
+                        acted.get(campaign).map(String::as_str),
+                        Some("pause"),
+                        "{policy}: {acted:?}"
+                    ),
+                    _ => assert!(acted.is_empty(), "{policy}: {acted:?}"),
+                }
             }
             a.expect(&runner, &["apply", "--auto-approve"], 0);
             untouched(&a, &foreign);
         }
-        std::fs::write(&search, yaml).unwrap();
+        for (path, yaml) in kept {
+            std::fs::write(&path, yaml).unwrap();
+        }
     }
 }
+
+/// The campaigns holding other clients' objects that the removal part of the test takes out of the YAML: (file,
+/// its first line, the next campaign's first line, its address, the container below it that holds other clients'
+/// objects too).
+const LEAVING: [(&str, &str, &str, &str, &str); 3] = [
+    (
+        "fabrikam/search.yaml",
+        "  - name: Fabrikam - Hiking Boots\n",
+        "  - name: Fabrikam - Rain Jackets\n",
+        "fabrikam-search/campaign/Fabrikam - Hiking Boots",
+        "ad_group/Hiking Boots - Core",
+    ),
+    (
+        "fabrikam/tiktok.yaml",
+        "  - name: Fabrikam - Hiking Boots - TikTok\n",
+        "  - name: Fabrikam - Rain Jackets - TikTok\n",
+        "fabrikam-tiktok/campaign/Fabrikam - Hiking Boots - TikTok",
+        "ad_group/US 18-34",
+    ),
+    (
+        "tailspin/linkedin.yaml",
+        "  - name: Tailspin - Drones - LinkedIn\n",
+        "  - name: Tailspin - Camera Gimbals and Action Cameras - LinkedIn\n",
+        "tailspin-linkedin/campaign_group/Tailspin - Drones - LinkedIn",
+        "campaign/Drone professionals - DE",
+    ),
+];
 
 #[test]
 fn an_account_built_on_the_platform_is_imported_and_plans_nothing_here_and_on_a_fresh_runner() {
     let a = Agency::new();
-    // Built by hand: one Google campaign tree and one Meta campaign tree.
+    // Built by hand: one campaign tree of each platform (a campaign group's on LinkedIn).
     let cid = "2030000005";
     a.google(
         cid,
@@ -777,7 +1168,76 @@ fn an_account_built_on_the_platform_is_imported_and_plans_nothing_here_and_on_a_
             ("status", "ACTIVE".into()),
         ],
     );
-    for account in ["woodgrove-search", "tailspin-social"] {
+    // One TikTok campaign tree, made through the API.
+    let adv = TIKTOK[0].1;
+    let camp = a.tiktok(
+        "POST",
+        "campaign/create/",
+        json!({"advertiser_id": adv, "campaign_name": "Hand made TikTok", "objective_type": "TRAFFIC",
+            "budget_mode": "BUDGET_MODE_DAY", "budget": 60}),
+    );
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let group = a.tiktok(
+        "POST",
+        "adgroup/create/",
+        json!({"advertiser_id": adv, "campaign_id": camp["campaign_id"], "adgroup_name": "Hand group",
+            "placement_type": "PLACEMENT_TYPE_AUTOMATIC", "location_ids": ["6252001"],
+            "billing_event": "CPC", "optimization_goal": "CLICK", "bid_type": "BID_TYPE_NO_BID",
+            "budget_mode": "BUDGET_MODE_DAY", "budget": 20, "pacing": "PACING_MODE_SMOOTH",
+            "schedule_type": "SCHEDULE_FROM_NOW", "schedule_start_time": now}),
+    );
+    a.tiktok(
+        "POST",
+        "ad/create/",
+        json!({"advertiser_id": adv, "adgroup_id": group["adgroup_id"], "creatives": [{
+            "ad_name": "Hand ad", "ad_format": "SINGLE_IMAGE", "ad_text": "Made by hand",
+            "identity_type": "CUSTOMIZED_USER", "identity_id": "7100000000000000999",
+            "image_ids": ["ad-site-i18n-sg/hand"]}]}),
+    );
+    // One LinkedIn campaign group tree, made in Campaign Manager.
+    let (_, li, cur) = LINKEDIN[0];
+    let urn = format!("urn:li:sponsoredAccount:{li}");
+    let made = |kind: &str, fields: Value| -> String {
+        let r = a.linkedin_admin(
+            "POST",
+            "objects",
+            json!({"kind": kind, "account": li, "fields": fields}),
+        );
+        match &r["ids"][0] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        }
+    };
+    let group = made(
+        "campaign_group",
+        json!({"account": urn, "name": "Hand made LinkedIn", "status": "ACTIVE"}),
+    );
+    let campaign = made(
+        "campaign",
+        json!({"account": urn, "campaignGroup": format!("urn:li:sponsoredCampaignGroup:{group}"),
+            "name": "Hand campaign", "status": "ACTIVE", "type": "SPONSORED_UPDATES", "costType": "CPM",
+            "objectiveType": "BRAND_AWARENESS", "optimizationTargetType": "MAX_IMPRESSION",
+            "dailyBudget": {"amount": "25", "currencyCode": cur},
+            "runSchedule": {"start": chrono::Utc::now().timestamp() * 1000},
+            "targetingCriteria": {"include": {"and": [
+                {"or": {"urn:li:adTargetingFacet:locations": ["urn:li:geo:101282230"]}}]}},
+            "locale": {"country": "DE", "language": "de"}}),
+    );
+    made(
+        "creative",
+        json!({"campaign": format!("urn:li:sponsoredCampaign:{campaign}"), "name": "Hand creative",
+            "intendedStatus": "ACTIVE", "content": {"reference": "urn:li:share:7000000000000000888"}}),
+    );
+    // (account, the names its import must hold: the hand-made tree, top to bottom)
+    for (account, names) in [
+        ("woodgrove-search", &["Hand made", "Hand group", "hand made"][..]),
+        ("tailspin-social", &["Hand social", "Hand set", "Hand ad"][..]),
+        ("fabrikam-tiktok", &["Hand made TikTok", "Hand group", "Hand ad"][..]),
+        (
+            "tailspin-linkedin",
+            &["Hand made LinkedIn", "Hand campaign", "Hand creative"][..],
+        ),
+    ] {
         let state = a.fresh_state();
         let out = a.tmp.path().join(format!("import-{account}"));
         let o = a
@@ -789,6 +1249,16 @@ fn an_account_built_on_the_platform_is_imported_and_plans_nothing_here_and_on_a_
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o));
+        let imported: String = common::files_below(&out)
+            .iter()
+            .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
+            .collect();
+        for name in names {
+            assert!(
+                imported.contains(name),
+                "{account}: `{name}` was not imported:\n{imported}"
+            );
+        }
         // The import was made against the real endpoint in adsctl.yaml: the output says the same.
         for runner in [state.clone(), a.fresh_state()] {
             let o = a
@@ -815,6 +1285,20 @@ fn two_runners_at_once_from_fresh_states_never_duplicate() {
         a.expect(&a.fresh_state(), &["apply", "--auto-approve"], 0);
         live_per_kind(&a.dump())
     };
+    // Every platform's objects are counted (the fixture's TikTok and LinkedIn trees, as the YAML declares them).
+    for (kind, n) in [
+        ("tiktok Campaign", 3),
+        ("tiktok Adgroup", 7),
+        ("tiktok Ad", 15),
+        ("tiktok Audience", 1),
+        ("tiktok Lookalike", 1),
+        ("linkedin CampaignGroup", 2),
+        ("linkedin Campaign", 5),
+        ("linkedin Creative", 12),
+        ("linkedin DmpSegment", 2),
+    ] {
+        assert_eq!(reference.get(kind), Some(&n), "{kind}: {reference:#?}");
+    }
     let rounds = if std::env::var("ADSCTL_LONG_TESTS").is_ok_and(|v| v == "1") {
         20
     } else {
@@ -921,6 +1405,10 @@ fn a_membership_change_seen_by_a_fresh_runner_is_exactly_that_change() {
             ),
             (
                 "fabrikam-social/audience/Fabrikam customers".to_string(),
+                "update".to_string()
+            ),
+            (
+                "fabrikam-tiktok/audience/Fabrikam customers".to_string(),
                 "update".to_string()
             ),
         ]

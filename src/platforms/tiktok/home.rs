@@ -150,6 +150,10 @@ impl Home for TikTokHome {
     }
 
     fn lower_audience(&self, _lower: &mut Lower<'_>, _a: &crate::spec::types::Audience, r: &mut Resource) {
+        // A TikTok custom audience has no description (`docs/resource-model.md`, TikTok table): an audience
+        // shared with accounts of platforms that have one keeps it there, and sends none here (the connector
+        // refuses a field TikTok does not have, so keeping it failed the apply of a valid project).
+        r.fields.remove("description");
         // the customer file's e-mail addresses, hashed as `hash_email` says
         r.fields
             .insert("calculate_type", crate::model::Value::str("email_sha256"));
@@ -274,5 +278,42 @@ impl Home for TikTokHome {
 
     fn connector(&self, account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
         super::connector(account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Value;
+
+    /// An audience shared by a Meta and a TikTok account keeps its description on Meta and sends none to TikTok,
+    /// whose custom audiences have no such field (the connector would refuse it at apply).
+    #[test]
+    fn a_shared_audience_s_description_is_not_sent_to_tiktok() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        w(
+            "adsctl.yaml",
+            "accounts:\n  social:\n    platform: meta\n    ad_account_id: act_1234\n    currency: USD\n  \
+             tok:\n    platform: tiktok\n    advertiser_id: \"5678\"\n    currency: USD\n",
+        );
+        w("customers.csv", "email\nada@example.com\n");
+        w(
+            "audiences.yaml",
+            "audiences:\n  - name: Customers\n    accounts: [social, tok]\n    description: CRM export\n    \
+             customer_file: { path: customers.csv, column: email }\n",
+        );
+        let project = crate::spec::load(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+        let description = |account: &str| {
+            project
+                .resources
+                .iter()
+                .find(|r| r.address.to_string() == format!("{account}/audience/Customers"))
+                .unwrap_or_else(|| panic!("no audience in {account}"))
+                .fields
+                .get("description")
+                .cloned()
+        };
+        assert_eq!(description("social"), Some(Value::Str("CRM export".into())));
+        assert_eq!(description("tok"), None);
     }
 }

@@ -18,6 +18,16 @@ use crate::spec::types::*;
 
 type S<T> = Spanned<T>;
 
+/// The optimisation goals a campaign with budget optimisation takes (`optimization_goal` of TikTok's campaign
+/// create: CONVERT, INSTALL, VALUE, IN_APP_EVENT, LEAD_GENERATION); any other is refused there (40002).
+const CBO_GOALS: [TikTokOptimizationGoal; 5] = [
+    TikTokOptimizationGoal::Convert,
+    TikTokOptimizationGoal::Install,
+    TikTokOptimizationGoal::Value,
+    TikTokOptimizationGoal::InAppEvent,
+    TikTokOptimizationGoal::LeadGeneration,
+];
+
 /// TikTok's name limit (CJK characters count double), less the ownership marker the connector appends.
 const NAME_MAX: usize = 512 - " [adsctl-managed]".len();
 
@@ -115,12 +125,16 @@ impl Lower<'_> {
         }
         let addr = r.address.clone();
         self.resources.push(r);
+        // A new campaign with budget optimisation is created with its ad groups' optimisation goal (the connector's
+        // hand-over), which TikTok takes there only if it is a conversion goal.
+        let cbo_create = cbo && !adopted;
         for g in c.ad_groups.into_iter().filter_map(|i| i.value) {
-            self.tiktok_ad_group(acct, &addr, cbo, g);
+            self.tiktok_ad_group(acct, &addr, cbo, cbo_create, g);
         }
     }
 
-    fn tiktok_ad_group(&mut self, acct: &Account, campaign: &Address, cbo: bool, g: TikTokAdGroup) {
+    /// `cbo_create`: the campaign is created here with budget optimisation, and takes this ad group's goal.
+    fn tiktok_ad_group(&mut self, acct: &Account, campaign: &Address, cbo: bool, cbo_create: bool, g: TikTokAdGroup) {
         if g.name.trim().is_empty() {
             self.err(
                 g.name.span,
@@ -213,6 +227,19 @@ impl Lower<'_> {
         }
         if let Some(o) = &*g.optimization_goal {
             r.fields.insert("optimization_goal", Value::str(o.wire()));
+            if cbo_create && !CBO_GOALS.contains(&o.value) {
+                self.err(
+                    o.span,
+                    Code::Constraint,
+                    format!(
+                        "a campaign with `budget_optimization` is created with its ad groups' optimisation goal, \
+                         and TikTok takes only a conversion goal there, not `{}`",
+                        o.wire()
+                    ),
+                    "use convert, install, value, in_app_event or lead_generation, or set \
+                     `budget_optimization: false` and give each ad group a budget",
+                );
+            }
         }
         if let Some(b) = &*g.billing_event {
             r.fields.insert("billing_event", Value::str(b.wire()));
@@ -491,5 +518,44 @@ impl Lower<'_> {
             r.fields.insert("include_source", Value::Bool(b.value));
         }
         self.resources.push(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The project in `files` (name, text) loaded: its errors' messages, or none.
+    fn errors(files: &[(&str, &str)]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        match crate::spec::load(dir.path()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.iter().map(|e| e.message.clone()).collect(),
+        }
+    }
+
+    const ACCOUNTS: &str = "accounts:\n  tok:\n    platform: tiktok\n    advertiser_id: \"5678\"\n    currency: USD\n";
+
+    fn campaign(goal: &str) -> String {
+        format!(
+            "campaigns:\n  - name: CBO\n    account: tok\n    objective: web_conversions\n    \
+             budget: {{ daily: 100 }}\n    budget_optimization: true\n    ad_groups:\n      - name: US\n        \
+             targeting: {{ locations: [\"6252001\"] }}\n        optimization_goal: {goal}\n        \
+             billing_event: ocpm\n"
+        )
+    }
+
+    /// TikTok refuses a budget-optimised campaign's create with a goal other than a conversion goal: `validate`
+    /// says so at the goal instead of the apply failing.
+    #[test]
+    fn a_budget_optimised_campaign_takes_a_conversion_goal() {
+        assert_eq!(
+            errors(&[("adsctl.yaml", ACCOUNTS), ("c.yaml", &campaign("convert"))]),
+            Vec::<String>::new()
+        );
+        let e = errors(&[("adsctl.yaml", ACCOUNTS), ("c.yaml", &campaign("click"))]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("not `click`"), "{e:?}");
     }
 }
