@@ -63,7 +63,15 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
         ("GET", []) => list(ctx, st),
         ("POST", []) => {
             let c = create(ctx, st, body)?;
-            created(render(ctx, &c, &requested(ctx, body)))
+            // the answer shows the properties written (and any asked for)
+            let mut wanted: Vec<String> = c
+                .properties
+                .keys()
+                .filter(|k| !READ_ONLY.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            wanted.extend(ctx.q_list("properties"));
+            created(render(ctx, &c, &wanted))
         }
         ("POST", ["batch", "create"]) => batch_create(ctx, st, body),
         ("POST", ["batch", "read"]) => batch_read(ctx, st, body),
@@ -85,7 +93,12 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             let assets: Map<String, Value> = c
                 .assets
                 .iter()
-                .map(|(t, ids)| (t.clone(), json!({"results": ids.iter().map(|i| asset_json(i, t)).collect::<Vec<_>>()})))
+                .map(|(t, ids)| {
+                    (
+                        t.clone(),
+                        json!({"results": ids.iter().map(|i| asset_json(i, t)).collect::<Vec<_>>()}),
+                    )
+                })
                 .collect();
             v["assets"] = Value::Object(assets);
             ok(v)
@@ -210,8 +223,10 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
                     )));
                 }
             }
-            ok(json!({"revenueAmount": 0, "dealAmount": 0, "dealsNumber": 0, "contactsNumber": 0,
-                      "currencyCode": currency(c)}))
+            ok(
+                json!({"revenueAmount": 0, "dealAmount": 0, "dealsNumber": 0, "contactsNumber": 0,
+                      "currencyCode": currency(c)}),
+            )
         }
         ("GET", [id, "reports", "contacts", t]) => {
             owned(ctx, st, id)?;
@@ -230,9 +245,8 @@ fn report_dates(ctx: &Ctx) -> Result<(), HsErr> {
     for k in ["startDate", "endDate"] {
         if let Some(d) = ctx.q(k) {
             if !is_date(d) {
-                return Err(validation(format!("{k} must be a date YYYY-MM-DD, got '{d}'")).error(
-                    json!({"message": "must be a date YYYY-MM-DD", "in": k}),
-                ));
+                return Err(validation(format!("{k} must be a date YYYY-MM-DD, got '{d}'"))
+                    .error(json!({"message": "must be a date YYYY-MM-DD", "in": k})));
             }
         }
     }
@@ -303,7 +317,11 @@ fn validate(_ctx: &Ctx, props: Map<String, Value>, create: bool) -> Result<BTree
             continue;
         }
         if !WRITABLE.contains(&k.as_str()) {
-            bad.push((k.clone(), "PROPERTY_DOESNT_EXIST", format!("Property \"{k}\" does not exist")));
+            bad.push((
+                k.clone(),
+                "PROPERTY_DOESNT_EXIST",
+                format!("Property \"{k}\" does not exist"),
+            ));
             continue;
         }
         if !s.is_empty() {
@@ -467,11 +485,16 @@ fn money_input(body: Option<&Value>) -> Result<(Decimal, String, i64, Option<Str
     }
     if !bad.is_empty() {
         let mut e = validation("Invalid input JSON: amount (number), name (string) and order (int32) are required.");
-        e.errors = bad;
+        e.x.errors = bad;
         return Err(e);
     }
     let description = b.get("description").and_then(Value::as_str).map(str::to_string);
-    Ok((amount.unwrap_or_default(), name.unwrap_or_default(), order.unwrap_or_default(), description))
+    Ok((
+        amount.unwrap_or_default(),
+        name.unwrap_or_default(),
+        order.unwrap_or_default(),
+        description,
+    ))
 }
 
 fn list(ctx: &Ctx, st: &State) -> Result<Out, HsErr> {
@@ -503,8 +526,9 @@ fn list(ctx: &Ctx, st: &State) -> Result<Out, HsErr> {
         all.reverse();
     }
     let start = match ctx.q("after") {
-        Some(a) => uncursor(a)
-            .ok_or_else(|| validation(format!("after '{a}' is not a cursor this API issued")))? as usize,
+        Some(a) => {
+            uncursor(a).ok_or_else(|| validation(format!("after '{a}' is not a cursor this API issued")))? as usize
+        }
         None => 0,
     };
     let wanted = ctx.q_list("properties");
@@ -546,7 +570,12 @@ fn batch_create(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, 
             render(ctx, &c, &wanted)
         })
         .collect();
-    let (_, v) = batch_body(unordered(results, hash_str(ctx.portal) ^ st.next), vec![], started, ctx.now);
+    let (_, v) = batch_body(
+        unordered(results, hash_str(ctx.portal) ^ st.next),
+        vec![],
+        started,
+        ctx.now,
+    );
     created(v)
 }
 
@@ -581,10 +610,7 @@ fn batch_read(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, Hs
         )]
     };
     let (status, v) = batch_body(unordered(results, st.next), errors, ctx.now, ctx.now);
-    Ok(Out {
-        status,
-        body: Some(v),
-    })
+    Ok(Out { status, body: Some(v) })
 }
 
 fn batch_update(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, HsErr> {
@@ -618,10 +644,7 @@ fn batch_update(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, 
         )]
     };
     let (status, v) = batch_body(unordered(results, st.next), errors, ctx.now, ctx.now);
-    Ok(Out {
-        status,
-        body: Some(v),
-    })
+    Ok(Out { status, body: Some(v) })
 }
 
 #[cfg(test)]

@@ -51,7 +51,14 @@ const LEAD_STATUS: &[&str] = &[
     "BAD_TIMING",
 ];
 /// Returned when a read names no properties.
-pub const DEFAULT_PROPS: &[&str] = &["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"];
+pub const DEFAULT_PROPS: &[&str] = &[
+    "createdate",
+    "email",
+    "firstname",
+    "hs_object_id",
+    "lastmodifieddate",
+    "lastname",
+];
 pub const MAX_SEARCH_LIMIT: usize = 200;
 pub const MAX_SEARCH_RESULTS: usize = 10_000;
 pub const MAX_FILTER_GROUPS: usize = 5;
@@ -122,7 +129,11 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
         }
         ("POST", ["gdpr-delete"]) => {
             let b = body.cloned().unwrap_or(Value::Null);
-            let oid = b.get("objectId").and_then(Value::as_str).unwrap_or_default().to_string();
+            let oid = b
+                .get("objectId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let idp = b.get("idProperty").and_then(Value::as_str);
             if let Some(id) = find(ctx, st, &oid, idp, true).map(|c| c.id) {
                 st.contacts.remove(&id);
@@ -142,7 +153,11 @@ fn find<'a>(ctx: &Ctx, st: &'a State, key: &str, id_property: Option<&str>, arch
     match id_property {
         None | Some("hs_object_id") => key.parse::<u64>().ok().and_then(|n| st.contacts.get(&n)).filter(mine),
         Some(p) => {
-            let k = if p == "email" { key.to_lowercase() } else { key.to_string() };
+            let k = if p == "email" {
+                key.to_lowercase()
+            } else {
+                key.to_string()
+            };
             st.contacts
                 .values()
                 .filter(mine)
@@ -159,8 +174,12 @@ fn conflict(ctx: &Ctx, st: &State, email: &str, except: Option<u64>) -> Result<(
             && Some(c.id) != except
             && c.properties.get("email").is_some_and(|x| *x == e)
     }) {
-        return Err(HsErr::new(409, "CONFLICT", format!("Contact already exists. Existing ID: {}", c.id))
-            .context(json!({"existingObjectId": [c.id.to_string()]})));
+        return Err(HsErr::new(
+            409,
+            "CONFLICT",
+            format!("Contact already exists. Existing ID: {}", c.id),
+        )
+        .context(json!({"existingObjectId": [c.id.to_string()]})));
     }
     Ok(())
 }
@@ -215,11 +234,19 @@ fn validate(ctx: &Ctx, st: &State, props: Map<String, Value>) -> Result<BTreeMap
             continue;
         };
         if READ_ONLY.contains(&k.as_str()) {
-            bad.push((k.clone(), "READ_ONLY_VALUE", format!("Property \"{k}\" is a read only property")));
+            bad.push((
+                k.clone(),
+                "READ_ONLY_VALUE",
+                format!("Property \"{k}\" is a read only property"),
+            ));
             continue;
         }
         let Some((kind, options)) = property_type(st, ctx.portal, &k) else {
-            bad.push((k.clone(), "PROPERTY_DOESNT_EXIST", format!("Property \"{k}\" does not exist")));
+            bad.push((
+                k.clone(),
+                "PROPERTY_DOESNT_EXIST",
+                format!("Property \"{k}\" does not exist"),
+            ));
             continue;
         };
         if !s.is_empty() {
@@ -227,19 +254,20 @@ fn validate(ctx: &Ctx, st: &State, props: Map<String, Value>) -> Result<BTreeMap
                 _ if k == "email" && !plausible_email(s) => {
                     Some(("INVALID_EMAIL", format!("Email address {s} is invalid")))
                 }
-                "number" if s.parse::<f64>().is_err() => Some(("INVALID_INTEGER", format!("{s} was not a valid number."))),
+                "number" if s.parse::<f64>().is_err() => {
+                    Some(("INVALID_INTEGER", format!("{s} was not a valid number.")))
+                }
                 "date" if !(is_date(s) || s.parse::<i64>().is_ok_and(|ms| ms % 86_400_000 == 0)) => Some((
                     "INVALID_DATE",
                     format!("{s} is not a valid date: a date is YYYY-MM-DD or epoch milliseconds at midnight UTC"),
                 )),
-                "datetime"
-                    if s.parse::<i64>().is_err() && chrono::DateTime::parse_from_rfc3339(s).is_err() =>
-                {
+                "datetime" if s.parse::<i64>().is_err() && chrono::DateTime::parse_from_rfc3339(s).is_err() => {
                     Some(("INVALID_DATE", format!("{s} is not a valid datetime")))
                 }
-                "bool" if !matches!(s, "true" | "false") => {
-                    Some(("INVALID_BOOLEAN", format!("{s} is not a valid boolean: use \"true\" or \"false\"")))
-                }
+                "bool" if !matches!(s, "true" | "false") => Some((
+                    "INVALID_BOOLEAN",
+                    format!("{s} is not a valid boolean: use \"true\" or \"false\""),
+                )),
                 "enumeration" if !s.split(';').all(|o| options.iter().any(|x| x == o)) => Some((
                     "INVALID_OPTION",
                     format!("{s} was not one of the allowed options: [{}]", options.join(", ")),
@@ -414,10 +442,7 @@ fn batch_read(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, Hs
         )]
     };
     let (status, v) = batch_body(unordered(results, st.next), errors, ctx.now, ctx.now);
-    Ok(Out {
-        status,
-        body: Some(v),
-    })
+    Ok(Out { status, body: Some(v) })
 }
 
 fn batch_update(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, HsErr> {
@@ -453,10 +478,7 @@ fn batch_update(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, 
         )]
     };
     let (status, v) = batch_body(unordered(results, st.next), errors, ctx.now, ctx.now);
-    Ok(Out {
-        status,
-        body: Some(v),
-    })
+    Ok(Out { status, body: Some(v) })
 }
 
 /// Upsert by a unique property (email): existing contacts are updated, others created; results carry `new`.
@@ -467,8 +489,10 @@ fn batch_upsert(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, 
     for i in &inputs {
         let id = i.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
         let Some(idp) = i.get("idProperty").and_then(Value::as_str) else {
-            return Err(validation("Upsert inputs need idProperty (a unique property such as email)")
-                .error(json!({"message": "idProperty is required", "in": "idProperty", "code": "REQUIRED_FIELD"})));
+            return Err(
+                validation("Upsert inputs need idProperty (a unique property such as email)")
+                    .error(json!({"message": "idProperty is required", "in": "idProperty", "code": "REQUIRED_FIELD"})),
+            );
         };
         let unique = idp == "email"
             || st
@@ -515,7 +539,7 @@ fn batch_upsert(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, 
 // Search
 
 /// What search sees of a contact: its indexed version (None: not indexed yet).
-fn search_view<'a>(c: &'a Contact, now: i64) -> Option<&'a BTreeMap<String, String>> {
+fn search_view(c: &Contact, now: i64) -> Option<&BTreeMap<String, String>> {
     if now >= c.search_until_ms {
         Some(&c.properties)
     } else {
@@ -591,13 +615,17 @@ pub fn filter_holds(f: &Value, props: &BTreeMap<String, String>) -> bool {
 
 fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
     let b = body.cloned().unwrap_or(json!({}));
-    let groups = b.get("filterGroups").and_then(Value::as_array).cloned().unwrap_or_default();
+    let groups = b
+        .get("filterGroups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if groups.len() > MAX_FILTER_GROUPS {
         return Err(validation(format!(
             "Too many filter groups: {} given, at most {MAX_FILTER_GROUPS} are allowed.",
             groups.len()
         ))
-        .sub("PublicObjectSearchValidationError.TOO_MANY_FILTER_GROUPS"));
+        .sub_category("PublicObjectSearchValidationError.TOO_MANY_FILTER_GROUPS"));
     }
     let mut total_filters = 0;
     for g in &groups {
@@ -607,13 +635,16 @@ fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
                 "Too many filters in a group: {} given, at most {MAX_FILTERS_PER_GROUP} are allowed per group.",
                 fs.len()
             ))
-            .sub("PublicObjectSearchValidationError.TOO_MANY_FILTERS_IN_GROUP"));
+            .sub_category("PublicObjectSearchValidationError.TOO_MANY_FILTERS_IN_GROUP"));
         }
         total_filters += fs.len();
         for f in &fs {
             let op = f.get("operator").and_then(Value::as_str).unwrap_or_default();
             if !OPERATORS.contains(&op) {
-                return Err(validation(format!("Unknown operator {op}; operators: {}", OPERATORS.join(", "))));
+                return Err(validation(format!(
+                    "Unknown operator {op}; operators: {}",
+                    OPERATORS.join(", ")
+                )));
             }
             if f.get("propertyName").and_then(Value::as_str).is_none() {
                 return Err(validation("A filter needs propertyName"));
@@ -624,23 +655,28 @@ fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
         return Err(validation(format!(
             "Too many filters: {total_filters} given, at most {MAX_FILTERS} are allowed in all groups together."
         ))
-        .sub("PublicObjectSearchValidationError.TOO_MANY_FILTERS"));
+        .sub_category("PublicObjectSearchValidationError.TOO_MANY_FILTERS"));
     }
-    let limit = match b.get("limit") {
-        None | Some(Value::Null) => 10,
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=MAX_SEARCH_LIMIT as u64).contains(&n) => n as usize,
-            _ => {
-                return Err(validation(format!("limit must be between 1 and {MAX_SEARCH_LIMIT}, got {v}"))
-                    .error(json!({"message": format!("must be less than or equal to {MAX_SEARCH_LIMIT}"), "in": "limit"})))
-            }
-        },
-    };
+    let limit =
+        match b.get("limit") {
+            None | Some(Value::Null) => 10,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=MAX_SEARCH_LIMIT as u64).contains(&n) => n as usize,
+                _ => return Err(
+                    validation(format!("limit must be between 1 and {MAX_SEARCH_LIMIT}, got {v}")).error(
+                        json!({"message": format!("must be less than or equal to {MAX_SEARCH_LIMIT}"), "in": "limit"}),
+                    ),
+                ),
+            },
+        };
     let after: usize = match b.get("after") {
         None | Some(Value::Null) => 0,
         Some(Value::String(s)) if s.is_empty() => 0,
         Some(Value::String(s)) => s.parse().map_err(|_| validation(format!("after '{s}' is not valid")))?,
-        Some(v) => v.as_u64().map(|n| n as usize).ok_or_else(|| validation("after must be a string"))?,
+        Some(v) => v
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| validation("after must be a string"))?,
     };
     if after + limit > MAX_SEARCH_RESULTS {
         return Err(validation(format!(
@@ -682,7 +718,10 @@ fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
                 None => (x.clone(), false),
             },
             o => (
-                o.get("propertyName").and_then(Value::as_str).unwrap_or("hs_object_id").to_string(),
+                o.get("propertyName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("hs_object_id")
+                    .to_string(),
                 o.get("direction").and_then(Value::as_str) == Some("DESCENDING"),
             ),
         };
@@ -718,7 +757,15 @@ fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
 // ---------------------------------------------------------------------------------------------------------------
 // Properties
 
-const PROPERTY_TYPES: &[&str] = &["string", "number", "date", "datetime", "enumeration", "bool", "phone_number"];
+const PROPERTY_TYPES: &[&str] = &[
+    "string",
+    "number",
+    "date",
+    "datetime",
+    "enumeration",
+    "bool",
+    "phone_number",
+];
 const FIELD_TYPES: &[&str] = &[
     "text",
     "textarea",
@@ -808,7 +855,7 @@ pub fn properties_route(
             }
             if !errors.is_empty() {
                 let mut e = validation("Invalid input JSON: name, label, type, fieldType and groupName are required.");
-                e.errors = errors;
+                e.x.errors = errors;
                 return Err(e);
             }
             let name = s("name").unwrap_or_default();
@@ -822,8 +869,15 @@ pub fn properties_route(
                 )));
             }
             let key = format!("{prefix}{name}");
-            if st.properties.contains_key(&key) || BUILT_IN.iter().any(|(n, _)| *n == name) || READ_ONLY.contains(&name.as_str()) {
-                return Err(HsErr::new(409, "OBJECT_ALREADY_EXISTS", format!("A property named '{name}' already exists.")));
+            if st.properties.contains_key(&key)
+                || BUILT_IN.iter().any(|(n, _)| *n == name)
+                || READ_ONLY.contains(&name.as_str())
+            {
+                return Err(HsErr::new(
+                    409,
+                    "OBJECT_ALREADY_EXISTS",
+                    format!("A property named '{name}' already exists."),
+                ));
             }
             let options: Vec<String> = b
                 .get("options")
@@ -850,7 +904,10 @@ pub fn properties_route(
             st.properties.insert(key, p);
             created(v)
         }
-        _ => Err(not_found(format!("Unable to find a resource for {m} properties/{ot}/{}", r.join("/")))),
+        _ => Err(not_found(format!(
+            "Unable to find a resource for {m} properties/{ot}/{}",
+            r.join("/")
+        ))),
     }
 }
 
@@ -864,7 +921,11 @@ mod tests {
 
     #[test]
     fn filters_follow_the_operators() {
-        let p = props(&[("email", "ada@example.org"), ("firstname", "Ada Lovelace"), ("age", "36")]);
+        let p = props(&[
+            ("email", "ada@example.org"),
+            ("firstname", "Ada Lovelace"),
+            ("age", "36"),
+        ]);
         let f = |op: &str, v: Value| {
             let mut x = json!({"propertyName": "age", "operator": op});
             x.as_object_mut().unwrap().extend(v.as_object().unwrap().clone());

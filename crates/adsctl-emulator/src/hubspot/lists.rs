@@ -33,12 +33,16 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             let l = st
                 .lists
                 .values()
-                .find(|l| l.portal == ctx.portal && l.deleted_ms.is_none() && l.object_type_id == *ot && l.name == *name)
+                .find(|l| {
+                    l.portal == ctx.portal && l.deleted_ms.is_none() && l.object_type_id == *ot && l.name == *name
+                })
                 .ok_or_else(|| not_found(format!("List does not exist with name {name} and object type {ot}.")))?;
             ok(json!({"list": render(l, ctx.q_bool("includeFilters"))}))
         }
         ("GET", ["records", ot, record, "memberships"]) => {
-            let rid: u64 = record.parse().map_err(|_| validation(format!("recordId {record} is not a number")))?;
+            let rid: u64 = record
+                .parse()
+                .map_err(|_| validation(format!("recordId {record} is not a number")))?;
             let results: Vec<Value> = st
                 .lists
                 .values()
@@ -96,12 +100,15 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             let fb = body
                 .and_then(|b| b.get("filterBranch"))
                 .filter(|f| f.is_object())
-                .ok_or_else(|| validation("filterBranch is required").error(json!({"message": "filterBranch is required", "in": "filterBranch"})))?
+                .ok_or_else(|| {
+                    validation("filterBranch is required")
+                        .error(json!({"message": "filterBranch is required", "in": "filterBranch"}))
+                })?
                 .clone();
             let l = st.lists.get_mut(&lid).expect("checked");
             if l.processing_type == "MANUAL" {
                 return Err(validation(format!("List {lid} is a MANUAL list: it has no filters"))
-                    .sub("ILS.LIST_PROCESSING_TYPE_NOT_SUPPORTED_FOR_OPERATION"));
+                    .sub_category("ILS.LIST_PROCESSING_TYPE_NOT_SUPPORTED_FOR_OPERATION"));
             }
             l.filter_branch = Some(fb);
             l.filters_updated_ms = ctx.now;
@@ -140,8 +147,10 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
                         .iter()
                         .map(|v| id_string(v).ok_or_else(|| validation(format!("{k} holds record ids as strings"))))
                         .collect(),
-                    _ => Err(validation(format!("Invalid input JSON: {k} is required (an array of record ids)"))
-                        .error(json!({"message": format!("{k} is required"), "in": k}))),
+                    _ => Err(
+                        validation(format!("Invalid input JSON: {k} is required (an array of record ids)"))
+                            .error(json!({"message": format!("{k} is required"), "in": k})),
+                    ),
                 }
             };
             let add = field("recordIdsToAdd")?;
@@ -172,7 +181,10 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             l.updated_ms = ctx.now;
             no_content()
         }
-        _ => Err(not_found(format!("Unable to find a resource for {m} lists/{}", r.join("/")))),
+        _ => Err(not_found(format!(
+            "Unable to find a resource for {m} lists/{}",
+            r.join("/")
+        ))),
     }
 }
 
@@ -199,7 +211,7 @@ fn editable(ctx: &Ctx, st: &State, id: &str) -> Result<u64, HsErr> {
         return Err(validation(format!(
             "List {id} is a DYNAMIC list: records can only be added to or removed from MANUAL and SNAPSHOT lists."
         ))
-        .sub("ILS.LIST_PROCESSING_TYPE_NOT_SUPPORTED_FOR_OPERATION")
+        .sub_category("ILS.LIST_PROCESSING_TYPE_NOT_SUPPORTED_FOR_OPERATION")
         .context(json!({"listId": [id], "processingType": ["DYNAMIC"]})));
     }
     Ok(l.id)
@@ -226,9 +238,7 @@ fn bare_ids(body: Option<&Value>) -> Result<Vec<String>, HsErr> {
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| {
-                id_string(v).ok_or_else(|| {
-                    validation(format!("Invalid input JSON: record ids are strings, got {v}"))
-                })
+                id_string(v).ok_or_else(|| validation(format!("Invalid input JSON: record ids are strings, got {v}")))
             })
             .collect(),
         _ => Err(validation(
@@ -297,12 +307,11 @@ fn memberships(ctx: &Ctx, st: &State, id: &str, join_order: bool) -> Result<Out,
         None => DEFAULT_MEMBERSHIP_LIMIT,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_MEMBERSHIP_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(validation(format!(
-                    "limit must be between 1 and {MAX_MEMBERSHIP_LIMIT}, got '{s}'"
-                ))
-                .error(json!({"message": format!("must be less than or equal to {MAX_MEMBERSHIP_LIMIT}"), "in": "limit"})))
-            }
+            _ => return Err(
+                validation(format!("limit must be between 1 and {MAX_MEMBERSHIP_LIMIT}, got '{s}'")).error(
+                    json!({"message": format!("must be less than or equal to {MAX_MEMBERSHIP_LIMIT}"), "in": "limit"}),
+                ),
+            ),
         },
     };
     let decode = |k: &str| -> Result<Option<u64>, HsErr> {
@@ -323,7 +332,8 @@ fn memberships(ctx: &Ctx, st: &State, id: &str, join_order: bool) -> Result<Out,
     let total = all.len();
     let pos = |rid: u64| all.iter().position(|(r, _)| *r == rid);
     let descending = before.is_some() && after.is_none();
-    let (slice, prev_cursor, next_cursor): (Vec<(u64, (i64, i64))>, Option<String>, Option<String>) = if descending {
+    type Page = (Vec<(u64, (i64, i64))>, Option<String>, Option<String>);
+    let (slice, prev_cursor, next_cursor): Page = if descending {
         let end = before.and_then(pos).unwrap_or(total);
         let start = end.saturating_sub(limit);
         let mut page = all[start..end].to_vec();
@@ -370,7 +380,9 @@ fn name_free(ctx: &Ctx, st: &State, name: &str, except: Option<u64>) -> Result<(
         .values()
         .any(|l| l.portal == ctx.portal && l.deleted_ms.is_none() && Some(l.id) != except && l.name == name)
     {
-        return Err(validation(format!("A list named '{name}' already exists.")).sub("ILS.DUPLICATE_LIST_NAMES"));
+        return Err(
+            validation(format!("A list named '{name}' already exists.")).sub_category("ILS.DUPLICATE_LIST_NAMES")
+        );
     }
     Ok(())
 }
@@ -386,18 +398,22 @@ fn create(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, HsErr>
     }
     if !errors.is_empty() {
         let mut e = validation("Invalid input JSON: name, objectTypeId and processingType are required.");
-        e.errors = errors;
+        e.x.errors = errors;
         return Err(e);
     }
     let name = s("name").unwrap_or_default();
     let ot = s("objectTypeId").unwrap_or_default();
     let pt = s("processingType").unwrap_or_default();
     if !PROCESSING_TYPES.contains(&pt.as_str()) {
-        return Err(validation(format!("processingType must be MANUAL, DYNAMIC or SNAPSHOT, got {pt}"))
-            .error(json!({"message": "must be MANUAL, DYNAMIC or SNAPSHOT", "in": "processingType"})));
+        return Err(
+            validation(format!("processingType must be MANUAL, DYNAMIC or SNAPSHOT, got {pt}"))
+                .error(json!({"message": "must be MANUAL, DYNAMIC or SNAPSHOT", "in": "processingType"})),
+        );
     }
     if !ot.starts_with("0-") && !ot.starts_with("2-") {
-        return Err(validation(format!("objectTypeId {ot} is not an object type id (0-1 for contacts)")));
+        return Err(validation(format!(
+            "objectTypeId {ot} is not an object type id (0-1 for contacts)"
+        )));
     }
     let fb = b.get("filterBranch").filter(|f| f.is_object()).cloned();
     if pt != "MANUAL" && fb.is_none() {
@@ -436,16 +452,18 @@ pub fn render(l: &List, include_filters: bool) -> Value {
 /// POST /search: offset paging, `count` ≤ 500 (default 20).
 fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
     let b = body.cloned().unwrap_or(json!({}));
-    let count = match b.get("count") {
-        None | Some(Value::Null) => DEFAULT_SEARCH_COUNT,
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=MAX_SEARCH_COUNT as u64).contains(&n) => n as usize,
-            _ => {
-                return Err(validation(format!("count must be between 1 and {MAX_SEARCH_COUNT}, got {v}"))
-                    .error(json!({"message": format!("must be less than or equal to {MAX_SEARCH_COUNT}"), "in": "count"})))
-            }
-        },
-    };
+    let count =
+        match b.get("count") {
+            None | Some(Value::Null) => DEFAULT_SEARCH_COUNT,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=MAX_SEARCH_COUNT as u64).contains(&n) => n as usize,
+                _ => return Err(
+                    validation(format!("count must be between 1 and {MAX_SEARCH_COUNT}, got {v}")).error(
+                        json!({"message": format!("must be less than or equal to {MAX_SEARCH_COUNT}"), "in": "count"}),
+                    ),
+                ),
+            },
+        };
     let offset = b.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
     let query = b.get("query").and_then(Value::as_str).map(str::to_lowercase);
     let types: Vec<String> = b
@@ -463,7 +481,11 @@ fn search(ctx: &Ctx, st: &State, body: Option<&Value>) -> Result<Out, HsErr> {
         .lists
         .values()
         .filter(|l| l.portal == ctx.portal && l.deleted_ms.is_none())
-        .filter(|l| query.as_ref().is_none_or(|q| l.name.to_lowercase().contains(q.as_str())))
+        .filter(|l| {
+            query
+                .as_ref()
+                .is_none_or(|q| l.name.to_lowercase().contains(q.as_str()))
+        })
         .filter(|l| types.is_empty() || types.contains(&l.processing_type))
         .filter(|l| ids.is_empty() || ids.contains(&l.id.to_string()))
         .filter(|l| ot.is_none_or(|o| l.object_type_id == o))

@@ -362,8 +362,9 @@ impl State {
     pub fn seed_list(&mut self, portal: &str, name: &str, processing_type: &str, foreign: bool) -> u64 {
         let now = self.now_ms();
         let id = self.bump() + 10;
-        let filter_branch = (processing_type != "MANUAL")
-            .then(|| json!({"filterBranchType": "OR", "filterBranchOperator": "OR", "filterBranches": [], "filters": []}));
+        let filter_branch = (processing_type != "MANUAL").then(
+            || json!({"filterBranchType": "OR", "filterBranchOperator": "OR", "filterBranches": [], "filters": []}),
+        );
         self.lists.insert(
             id,
             List {
@@ -512,12 +513,17 @@ pub struct HsErr {
     pub status: u16,
     pub category: String,
     pub message: String,
+    /// The optional parts (boxed: errors travel in every `Result`).
+    pub x: Box<HsErrExtra>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct HsErrExtra {
     pub sub_category: Option<String>,
     pub errors: Vec<Value>,
     pub context: Option<Value>,
     /// A body of another shape (429, OAuth).
     pub raw: Option<Value>,
-    pub headers: Vec<(&'static str, String)>,
 }
 
 impl HsErr {
@@ -526,23 +532,19 @@ impl HsErr {
             status,
             category: category.to_string(),
             message: message.into(),
-            sub_category: None,
-            errors: Vec::new(),
-            context: None,
-            raw: None,
-            headers: Vec::new(),
+            x: Box::default(),
         }
     }
-    pub fn sub(mut self, s: &str) -> Self {
-        self.sub_category = Some(s.to_string());
+    pub fn sub_category(mut self, s: &str) -> Self {
+        self.x.sub_category = Some(s.to_string());
         self
     }
     pub fn context(mut self, c: Value) -> Self {
-        self.context = Some(c);
+        self.x.context = Some(c);
         self
     }
     pub fn error(mut self, e: Value) -> Self {
-        self.errors.push(e);
+        self.x.errors.push(e);
         self
     }
 }
@@ -567,7 +569,7 @@ pub fn correlation_id() -> String {
 
 pub fn error_response(e: &HsErr) -> Response {
     let cid = correlation_id();
-    let body = match &e.raw {
+    let body = match &e.x.raw {
         Some(v) => {
             let mut v = v.clone();
             if let Some(o) = v.as_object_mut() {
@@ -581,29 +583,23 @@ pub fn error_response(e: &HsErr) -> Response {
             o.insert("message".into(), json!(e.message));
             o.insert("correlationId".into(), json!(cid));
             o.insert("category".into(), json!(e.category));
-            if let Some(s) = &e.sub_category {
+            if let Some(s) = &e.x.sub_category {
                 o.insert("subCategory".into(), json!(s));
             }
-            if !e.errors.is_empty() {
-                o.insert("errors".into(), json!(e.errors));
+            if !e.x.errors.is_empty() {
+                o.insert("errors".into(), json!(e.x.errors));
             }
-            if let Some(c) = &e.context {
+            if let Some(c) = &e.x.context {
                 o.insert("context".into(), c.clone());
             }
             Value::Object(o)
         }
     };
-    let mut r = (
+    (
         StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
         AxumJson(body),
     )
-        .into_response();
-    for (k, v) in &e.headers {
-        if let Ok(v) = HeaderValue::from_str(v) {
-            r.headers_mut().insert(*k, v);
-        }
-    }
-    r
+        .into_response()
 }
 
 /// A StandardError inside a batch response.
@@ -637,9 +633,11 @@ fn rate_limited(policy: &str) -> HsErr {
         _ => "ten_secondly_rolling",
     };
     let mut e = HsErr::new(429, "RATE_LIMITS", format!("You have reached your {word} limit."));
-    e.raw = Some(json!({"status": "error", "message": format!("You have reached your {word} limit."),
+    e.x.raw = Some(
+        json!({"status": "error", "message": format!("You have reached your {word} limit."),
                         "errorType": "RATE_LIMIT", "correlationId": correlation_id(), "policyName": policy,
-                        "requestId": correlation_id()}));
+                        "requestId": correlation_id()}),
+    );
     e
 }
 
@@ -762,7 +760,8 @@ fn needed_scope(api: &Api, method: &str) -> &'static str {
             }
         }
         Api::Contacts(_, r) => {
-            let read = !write || r.first() == Some(&"search") || (r.first() == Some(&"batch") && r.get(1) == Some(&"read"));
+            let read =
+                !write || r.first() == Some(&"search") || (r.first() == Some(&"batch") && r.get(1) == Some(&"read"));
             if read {
                 "crm.objects.contacts.read"
             } else {
@@ -925,8 +924,7 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
             return finish(error_response(&e), 1);
         }
     }
-    let is_search = method == "POST"
-        && matches!(&api, Api::Contacts(_, r) if r.as_slice() == ["search"]);
+    let is_search = method == "POST" && matches!(&api, Api::Contacts(_, r) if r.as_slice() == ["search"]);
     // Limits: search has its own secondly limit and no headers; everything else the ten-second window and (private
     // apps) the daily count.
     let mut rl_headers: Vec<(&'static str, String)> = Vec::new();
@@ -940,7 +938,11 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
                 return finish(error_response(&rate_limited("SECONDLY")), 1);
             }
         } else {
-            let max = if p.oauth { cfg.oauth_ten_secondly } else { cfg.ten_secondly };
+            let max = if p.oauth {
+                cfg.oauth_ten_secondly
+            } else {
+                cfg.ten_secondly
+            };
             let daily_used = *lim.daily.get(&(p.portal.clone(), day)).unwrap_or(&0);
             if !p.oauth && daily_used >= cfg.daily {
                 return finish(error_response(&rate_limited("DAILY")), 1);
@@ -974,7 +976,12 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
     };
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => return finish(with_headers(error_response(&validation("The request body is too large."))), 1),
+        Err(_) => {
+            return finish(
+                with_headers(error_response(&validation("The request body is too large."))),
+                1,
+            )
+        }
     };
     let body: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
         None
@@ -982,7 +989,11 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
         match serde_json::from_slice(&bytes) {
             Ok(v) => Some(v),
             Err(e) => {
-                let err = validation(format!("Invalid input JSON on line {}, column {}: {e}", e.line(), e.column()));
+                let err = validation(format!(
+                    "Invalid input JSON on line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ));
                 return finish(with_headers(error_response(&err)), 1);
             }
         }
@@ -1009,7 +1020,9 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
             Api::Campaigns(_, r) => campaigns::route(&ctx, &mut st, &method, r.as_slice(), body.as_ref()),
             Api::Contacts(_, r) => contacts::route(&ctx, &mut st, &method, r.as_slice(), body.as_ref()),
             Api::Lists(_, r) => lists::route(&ctx, &mut st, &method, r.as_slice(), body.as_ref()),
-            Api::Properties(_, t, r) => contacts::properties_route(&ctx, &mut st, &method, t, r.as_slice(), body.as_ref()),
+            Api::Properties(_, t, r) => {
+                contacts::properties_route(&ctx, &mut st, &method, t, r.as_slice(), body.as_ref())
+            }
         }
     };
     drop(st);
@@ -1050,9 +1063,8 @@ pub fn pct_decode(s: &str) -> String {
 /// The `inputs` array of a batch body, at most `max` long.
 pub fn batch_inputs(body: Option<&Value>, max: usize) -> Result<Vec<Value>, HsErr> {
     let Some(inputs) = body.and_then(|b| b.get("inputs")).and_then(Value::as_array) else {
-        return Err(validation("Invalid input JSON: the field inputs is required.").error(
-            json!({"message": "inputs is required", "code": "REQUIRED_FIELD", "in": "inputs"}),
-        ));
+        return Err(validation("Invalid input JSON: the field inputs is required.")
+            .error(json!({"message": "inputs is required", "code": "REQUIRED_FIELD", "in": "inputs"})));
     };
     if inputs.len() > max {
         return Err(validation(format!(
@@ -1103,7 +1115,9 @@ pub fn props_of(v: Option<&Value>) -> Result<Map<String, Value>, HsErr> {
     match v {
         None => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
-        Some(_) => Err(validation("Invalid input JSON: properties must be an object of property names to values.")),
+        Some(_) => Err(validation(
+            "Invalid input JSON: properties must be an object of property names to values.",
+        )),
     }
 }
 
@@ -1125,8 +1139,10 @@ pub fn limit_of(ctx: &Ctx, default: usize, max: usize) -> Result<usize, HsErr> {
         None => Ok(default),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(validation(format!("limit must be a number between 1 and {max}, got '{s}'."))
-                .error(json!({"message": format!("must be less than or equal to {max}"), "in": "limit"}))),
+            _ => Err(
+                validation(format!("limit must be a number between 1 and {max}, got '{s}'."))
+                    .error(json!({"message": format!("must be less than or equal to {max}"), "in": "limit"})),
+            ),
         },
     }
 }
@@ -1399,7 +1415,10 @@ mod tests {
             parse_path(&["crm", "objects", "2026-09", "0-1", "search"]),
             Some(Api::Contacts("2026-09", vec!["search"]))
         );
-        assert_eq!(parse_path(&["crm", "v3", "lists", "12"]), Some(Api::Lists("v3", vec!["12"])));
+        assert_eq!(
+            parse_path(&["crm", "v3", "lists", "12"]),
+            Some(Api::Lists("v3", vec!["12"]))
+        );
         assert_eq!(parse_path(&["marketing", "campaigns", "2026-09-beta"]), None);
         assert_eq!(parse_path(&["crm", "v4", "objects", "contacts"]), None);
     }

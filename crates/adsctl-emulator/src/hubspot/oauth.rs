@@ -36,7 +36,7 @@ pub fn router(inner: Arc<Inner>) -> Router {
 
 fn oauth_error(status: &str, message: &str) -> HsErr {
     let mut e = HsErr::new(400, status, message);
-    e.raw = Some(json!({"status": status, "message": message}));
+    e.x.raw = Some(json!({"status": status, "message": message}));
     e
 }
 
@@ -48,7 +48,8 @@ async fn entry(inner: Arc<Inner>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let method = parts.method.as_str().to_string();
-    let query: HashMap<String, String> = serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
     let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -100,25 +101,44 @@ fn authorize(inner: &Inner, portal: Option<&str>, q: &HashMap<String, String>) -
     let cfg = inner.config();
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     if !cfg.clients.contains_key(&client_id) {
-        return Err(oauth_error("BAD_CLIENT_ID", "Authorization failed: the client_id is not a known app"));
+        return Err(oauth_error(
+            "BAD_CLIENT_ID",
+            "Authorization failed: the client_id is not a known app",
+        ));
     }
     let Some(redirect) = q.get("redirect_uri").filter(|r| !r.is_empty()) else {
-        return Err(oauth_error("BAD_REDIRECT_URI", "Authorization failed: redirect_uri is required"));
+        return Err(oauth_error(
+            "BAD_REDIRECT_URI",
+            "Authorization failed: redirect_uri is required",
+        ));
     };
     let Some(scope) = q.get("scope").filter(|s| !s.trim().is_empty()) else {
         return Err(oauth_error("BAD_SCOPES", "Authorization failed: scope is required"));
     };
-    let mut scopes: Vec<String> = scope.split([' ', '+']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let mut scopes: Vec<String> = scope
+        .split([' ', '+'])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     if let Some(o) = q.get("optional_scope") {
         scopes.extend(o.split([' ', '+']).filter(|s| !s.is_empty()).map(str::to_string));
     }
     let mut st = inner.lock();
-    let portal = portal.map(str::to_string).unwrap_or_else(|| defaults::HUBSPOT_PORTAL_ID.to_string());
+    let portal = portal
+        .map(str::to_string)
+        .unwrap_or_else(|| defaults::HUBSPOT_PORTAL_ID.to_string());
     if !st.portals.contains(&portal) {
         return Err(not_found(format!("No portal {portal}")));
     }
     let code = st.token("", 36);
-    let code = format!("{}-{}-{}-{}-{}", &code[0..8], &code[8..12], &code[12..16], &code[16..20], &code[20..32]);
+    let code = format!(
+        "{}-{}-{}-{}-{}",
+        &code[0..8],
+        &code[8..12],
+        &code[12..16],
+        &code[16..20],
+        &code[20..32]
+    );
     st.codes.insert(
         code.clone(),
         Code {
@@ -133,7 +153,12 @@ fn authorize(inner: &Inner, portal: Option<&str>, q: &HashMap<String, String>) -
         if redirect.contains('?') { "&" } else { "?" }
     );
     if let Some(s) = q.get("state") {
-        loc.push_str(&format!("&state={}", serde_urlencoded::to_string([("", s)]).unwrap_or_default().trim_start_matches('=')));
+        loc.push_str(&format!(
+            "&state={}",
+            serde_urlencoded::to_string([("", s)])
+                .unwrap_or_default()
+                .trim_start_matches('=')
+        ));
     }
     Ok((StatusCode::FOUND, [(header::LOCATION, loc)]).into_response())
 }
@@ -183,7 +208,10 @@ fn token(inner: &Inner, f: &HashMap<String, String>) -> Result<Response, HsErr> 
                 return Err(oauth_error("BAD_AUTH_CODE", "missing or unknown auth code"));
             };
             if f.get("redirect_uri") != Some(&c.redirect_uri) {
-                return Err(oauth_error("BAD_REDIRECT_URI", "redirect_uri does not match the authorization request"));
+                return Err(oauth_error(
+                    "BAD_REDIRECT_URI",
+                    "redirect_uri does not match the authorization request",
+                ));
             }
             let refresh = {
                 let mut st = inner.lock();
@@ -225,10 +253,12 @@ fn access_token_info(inner: &Inner, t: &str) -> Result<Response, HsErr> {
         .get(t)
         .filter(|a| a.expires_ms > now)
         .ok_or_else(|| not_found("The access token is unknown or expired"))?;
-    Ok(AxumJson(json!({"token": t, "user": defaults::HUBSPOT_USER, "hub_domain": defaults::HUBSPOT_HUB_DOMAIN,
+    Ok(AxumJson(
+        json!({"token": t, "user": defaults::HUBSPOT_USER, "hub_domain": defaults::HUBSPOT_HUB_DOMAIN,
                        "scopes": a.scopes, "hub_id": a.portal.parse::<i64>().unwrap_or(0),
                        "app_id": defaults::HUBSPOT_APP_ID, "expires_in": (a.expires_ms - now) / 1000,
-                       "user_id": defaults::HUBSPOT_USER_ID, "token_type": "access"}))
+                       "user_id": defaults::HUBSPOT_USER_ID, "token_type": "access"}),
+    )
     .into_response())
 }
 
@@ -238,9 +268,11 @@ fn refresh_token_info(inner: &Inner, t: &str) -> Result<Response, HsErr> {
         .refresh_tokens
         .get(t)
         .ok_or_else(|| not_found("The refresh token is unknown or revoked"))?;
-    Ok(AxumJson(json!({"token": t, "user": defaults::HUBSPOT_USER, "hub_domain": defaults::HUBSPOT_HUB_DOMAIN,
+    Ok(AxumJson(
+        json!({"token": t, "user": defaults::HUBSPOT_USER, "hub_domain": defaults::HUBSPOT_HUB_DOMAIN,
                        "scopes": r.scopes, "hub_id": r.portal.parse::<i64>().unwrap_or(0),
-                       "client_id": r.client_id, "user_id": defaults::HUBSPOT_USER_ID, "token_type": "refresh"}))
+                       "client_id": r.client_id, "user_id": defaults::HUBSPOT_USER_ID, "token_type": "refresh"}),
+    )
     .into_response())
 }
 
