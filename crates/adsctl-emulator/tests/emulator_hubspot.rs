@@ -1728,6 +1728,37 @@ mod limits {
     }
 
     #[tokio::test]
+    async fn read_lag_fault_shows_contacts_before_their_last_write() {
+        let env = start().await;
+        let id = env.contact("lag1@acme.org").await;
+        env.admin("/_emulator/hubspot/config", json!({"read_lag_ms": 60_000}))
+            .await;
+        env.patch(&format!("{K}/{id}"), json!({"properties": {"firstname": "After"}}))
+            .await
+            .ok();
+        env.http
+            .post(env.base("/_emulator/faults"))
+            .json(&json!({"spec": "lag=1.0"}))
+            .send()
+            .await
+            .unwrap();
+        let r = env.get(&format!("{K}/{id}?properties=firstname")).await;
+        assert_eq!(
+            r.ok()["properties"]["firstname"],
+            Value::Null,
+            "the version before the write"
+        );
+        env.http
+            .post(env.base("/_emulator/faults"))
+            .json(&json!({"spec": "lag=0"}))
+            .send()
+            .await
+            .unwrap();
+        let r = env.get(&format!("{K}/{id}?properties=firstname")).await;
+        assert_eq!(r.ok()["properties"]["firstname"], "After");
+    }
+
+    #[tokio::test]
     async fn requests_are_counted_per_endpoint_template() {
         let env = start().await;
         let id = env.campaign("Count").await;

@@ -89,6 +89,7 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
         }
         ("GET", [id]) => {
             let c = owned(ctx, st, id)?;
+            report_dates(ctx)?;
             let mut v = render(ctx, c, &ctx.q_list("properties"));
             let assets: Map<String, Value> = c
                 .assets

@@ -108,8 +108,9 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             let idp = ctx.q("idProperty");
             let archived = ctx.q_bool("archived");
             let c = find(ctx, st, id, idp, archived)
+                .and_then(|c| as_read(ctx, c))
                 .ok_or_else(|| not_found(format!("Object not found.  objectId are usually numeric. ({id})")))?;
-            ok(render(c, &ctx.q_list("properties")))
+            ok(render(&c, &ctx.q_list("properties")))
         }
         ("PATCH", [id]) => {
             let props = validate(ctx, st, props_of(body.and_then(|b| b.get("properties")))?)?;
@@ -164,6 +165,18 @@ fn find<'a>(ctx: &Ctx, st: &'a State, key: &str, id_property: Option<&str>, arch
                 .find(|c| c.properties.get(p).is_some_and(|v| *v == k))
         }
     }
+}
+
+/// A contact as a read sees it: under the ReadLag fault, within `read_lag_ms` of its last write, the version
+/// before that write (None for a contact created that recently).
+fn as_read(ctx: &Ctx, c: &Contact) -> Option<Contact> {
+    if ctx.read_lag && ctx.now - c.updated_ms < ctx.cfg.read_lag_ms as i64 {
+        return c.search_view.clone().map(|properties| Contact {
+            properties,
+            ..c.clone()
+        });
+    }
+    Some(c.clone())
 }
 
 fn conflict(ctx: &Ctx, st: &State, email: &str, except: Option<u64>) -> Result<(), HsErr> {
@@ -368,7 +381,12 @@ fn list(ctx: &Ctx, st: &State) -> Result<Out, HsErr> {
         .filter(|c| after.is_none_or(|a| c.id >= a))
         .take(limit + 1)
         .collect();
-    let page: Vec<Value> = all.iter().take(limit).map(|c| render(c, &wanted)).collect();
+    let page: Vec<Value> = all
+        .iter()
+        .take(limit)
+        .filter_map(|c| as_read(ctx, c))
+        .map(|c| render(&c, &wanted))
+        .collect();
     let mut v = json!({"results": page});
     if let Some(next) = all.get(limit) {
         let n = cursor(next.id);
@@ -422,10 +440,10 @@ fn batch_read(ctx: &Ctx, st: &mut State, body: Option<&Value>) -> Result<Out, Hs
     let mut missing = Vec::new();
     for i in &inputs {
         let id = i.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-        match find(ctx, st, &id, idp, archived) {
+        match find(ctx, st, &id, idp, archived).and_then(|c| as_read(ctx, c)) {
             Some(c) => {
                 if seen.insert(c.id) {
-                    results.push(render(c, &wanted));
+                    results.push(render(&c, &wanted));
                 }
             }
             None => missing.push(id),

@@ -56,6 +56,13 @@
 //! - Rate limits: a ten-second rolling window per private-app token (190) or per OAuth app and portal (110); a daily
 //!   count per portal for private apps (625,000, reset at midnight UTC of the emulator clock — the portal time zone
 //!   is not modelled). Rejected requests do not count.
+//! - Invalid inputs in a batch create/update/upsert fail the whole call with the 400 of the first bad input
+//!   (nothing is written); only unknown ids make a 207.
+//! - Contact search calls count against the search limit only, not the ten-second window or the daily count.
+//! - Faults: a server error is 500 with the envelope (category INTERNAL_ERROR), a rate-limit fault the
+//!   ten-secondly 429. Under the ReadLag fault, contact reads (GET one, list, batch read) within `read_lag_ms`
+//!   (default 1000) of a write see the version before it (a contact created that recently is 404 / missing);
+//!   campaign and list reads are not lagged.
 //! - Unknown paths and version segments (`2026-09-beta`, `v4`): 404 with the error envelope, category
 //!   OBJECT_NOT_FOUND.
 //!
@@ -67,7 +74,7 @@
 //!   `{"record_ids": [..]}` adds raw ids (to build large lists);
 //! - `POST clock` `{"advance_secs": N}`;
 //! - `POST config` `{"ten_secondly", "oauth_ten_secondly", "daily", "search_per_second", "search_lag_ms",
-//!   "max_membership_ids", "access_token_ttl_secs"}` (`null` keeps; the answer is the whole config).
+//!   "read_lag_ms", "max_membership_ids", "access_token_ttl_secs"}` (`null` keeps; the answer is the whole config).
 
 pub mod campaigns;
 pub mod contacts;
@@ -98,6 +105,7 @@ pub const OAUTH_TEN_SECONDLY: u32 = 110;
 pub const DAILY: u64 = 625_000;
 pub const SEARCH_PER_SECOND: u32 = 5;
 pub const SEARCH_LAG_MS: u64 = 200;
+pub const READ_LAG_MS: u64 = 1000;
 pub const MAX_CAMPAIGN_BATCH: usize = 50;
 pub const MAX_OBJECT_BATCH: usize = 100;
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -136,6 +144,8 @@ pub struct HsConfig {
     pub daily: u64,
     pub search_per_second: u32,
     pub search_lag_ms: u64,
+    /// Under the ReadLag fault, contact reads within this long of a write see the version before it.
+    pub read_lag_ms: u64,
     pub max_membership_ids: Option<usize>,
     pub access_token_ttl_secs: i64,
 }
@@ -186,6 +196,7 @@ impl HsConfig {
             daily: r.daily.unwrap_or(DAILY),
             search_per_second: r.search_per_second.unwrap_or(SEARCH_PER_SECOND),
             search_lag_ms: s.search_lag_ms.unwrap_or(SEARCH_LAG_MS),
+            read_lag_ms: READ_LAG_MS,
             max_membership_ids: s.max_membership_ids,
             access_token_ttl_secs: ACCESS_TOKEN_TTL_SECS,
         }
@@ -663,6 +674,8 @@ pub struct Ctx<'a> {
     /// `v3` or a date version.
     pub version: &'a str,
     pub query: &'a [(String, String)],
+    /// The ReadLag fault hit this request.
+    pub read_lag: bool,
 }
 
 impl Ctx<'_> {
@@ -880,6 +893,7 @@ fn day_of(ms: i64) -> i64 {
 
 async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let read_lag = parts.extensions.get::<crate::faults::ReadLag>().is_some();
     let path = parts.uri.path().to_string();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
     let method = parts.method.as_str().to_string();
@@ -1015,6 +1029,7 @@ async fn api_entry(inner: Arc<Inner>, req: Request) -> Response {
             cfg: &cfg,
             version,
             query: &query,
+            read_lag,
         };
         match &api {
             Api::Campaigns(_, r) => campaigns::route(&ctx, &mut st, &method, r.as_slice(), body.as_ref()),
@@ -1170,6 +1185,7 @@ struct ConfigBody {
     daily: Option<u64>,
     search_per_second: Option<u32>,
     search_lag_ms: Option<u64>,
+    read_lag_ms: Option<u64>,
     max_membership_ids: Option<usize>,
     access_token_ttl_secs: Option<i64>,
 }
@@ -1343,6 +1359,9 @@ fn admin_router(emu: HubSpotEmulator) -> Router {
                         }
                         if let Some(v) = b.search_lag_ms {
                             c.search_lag_ms = v;
+                        }
+                        if let Some(v) = b.read_lag_ms {
+                            c.read_lag_ms = v;
                         }
                         if b.max_membership_ids.is_some() {
                             c.max_membership_ids = b.max_membership_ids;
