@@ -1361,6 +1361,16 @@ mod memberships {
         .err(400, "VALIDATION_ERROR");
         let r = env.get(&format!("{L}/records/0-1/{b}/memberships")).await;
         assert_eq!(r.ok()["results"][0]["listId"], lid.as_str());
+        let r = env
+            .post(
+                &format!("{L}/records/memberships/batch/read"),
+                json!({"inputs": [{"objectTypeId": "0-1", "recordId": b}, {"objectTypeId": "0-1", "recordId": a}]}),
+            )
+            .await;
+        let res = r.ok()["results"].as_array().unwrap().clone();
+        let of = |id: &str| res.iter().find(|x| x["recordId"] == id).unwrap()["recordListMemberships"].clone();
+        assert_eq!(of(&b)[0]["listId"], lid.as_str());
+        assert_eq!(of(&a), json!([]));
         // archiving a contact takes it out of its lists
         env.delete(&format!("{K}/{b}")).await.no_content();
         let r = env.get(&format!("{L}/{lid}/memberships")).await;

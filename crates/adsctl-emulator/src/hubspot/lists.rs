@@ -43,17 +43,26 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             let rid: u64 = record
                 .parse()
                 .map_err(|_| validation(format!("recordId {record} is not a number")))?;
-            let results: Vec<Value> = st
-                .lists
-                .values()
-                .filter(|l| l.portal == ctx.portal && l.deleted_ms.is_none() && l.object_type_id == *ot)
-                .filter_map(|l| l.members.get(&rid).map(|(f, la)| (l, *f, *la)))
-                .map(|(l, f, la)| {
-                    json!({"listId": l.id.to_string(), "listVersion": l.version, "firstAddedTimestamp": iso_ms(f),
-                           "lastAddedTimestamp": iso_ms(la), "isPublicList": true})
-                })
-                .collect();
+            let results = record_memberships(ctx, st, ot, rid);
             ok(json!({"total": results.len(), "results": results}))
+        }
+        ("POST", ["records", "memberships", "batch", "read"]) => {
+            let inputs = super::batch_inputs(body, usize::MAX)?;
+            let mut results = Vec::new();
+            for i in inputs {
+                let ot = i.get("objectTypeId").and_then(Value::as_str);
+                let rid = i.get("recordId").and_then(Value::as_str);
+                let (Some(ot), Some(rid)) = (ot, rid) else {
+                    return Err(validation("Each input needs objectTypeId and recordId (strings)"));
+                };
+                let n: u64 = rid
+                    .parse()
+                    .map_err(|_| validation(format!("recordId {rid} is not a number")))?;
+                results.push(json!({"objectTypeId": ot, "recordId": rid,
+                                    "recordListMemberships": record_memberships(ctx, st, ot, n)}));
+            }
+            let (status, v) = super::batch_body(results, vec![], ctx.now, ctx.now);
+            Ok(Out { status, body: Some(v) })
         }
         ("GET", [id]) => {
             let l = live_or_404(ctx, st, id)?;
@@ -186,6 +195,19 @@ pub fn route(ctx: &Ctx, st: &mut State, m: &str, r: &[&str], body: Option<&Value
             r.join("/")
         ))),
     }
+}
+
+/// The lists of the portal a record is in (RecordListMembership).
+fn record_memberships(ctx: &Ctx, st: &State, ot: &str, rid: u64) -> Vec<Value> {
+    st.lists
+        .values()
+        .filter(|l| l.portal == ctx.portal && l.deleted_ms.is_none() && l.object_type_id == ot)
+        .filter_map(|l| l.members.get(&rid).map(|(f, la)| (l, *f, *la)))
+        .map(|(l, f, la)| {
+            json!({"listId": l.id.to_string(), "listVersion": l.version, "firstAddedTimestamp": iso_ms(f),
+                   "lastAddedTimestamp": iso_ms(la), "isPublicList": true})
+        })
+        .collect()
 }
 
 fn parse(id: &str) -> Option<u64> {

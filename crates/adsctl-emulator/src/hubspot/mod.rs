@@ -19,7 +19,8 @@
 //!   `GET /object-type-id/{objectTypeId}/name/{name}`, `GET|DELETE /{listId}`, `PUT /{listId}/restore`,
 //!   `PUT /{listId}/update-list-name`, `PUT /{listId}/update-list-filters`, `GET|DELETE /{listId}/memberships`,
 //!   `GET /{listId}/memberships/join-order`, `PUT /{listId}/memberships/{add|remove|add-and-remove}`,
-//!   `PUT /{listId}/memberships/add-from/{sourceListId}`, `GET /records/{objectTypeId}/{recordId}/memberships`;
+//!   `PUT /{listId}/memberships/add-from/{sourceListId}`, `GET /records/{objectTypeId}/{recordId}/memberships`,
+//!   `POST /records/memberships/batch/read`;
 //! - OAuth ([`oauth`]): `GET /oauth/authorize` and `/oauth/{portalId}/authorize` (the consent screen, which
 //!   HubSpot serves on app.hubspot.com; the emulator on its own host), `POST /oauth/v1/token`, `/oauth/v3/token`,
 //!   `/oauth/{ver}/token`, `POST /oauth/{ver}/token/introspect`, `POST /oauth/{ver}/token/revoke`,
