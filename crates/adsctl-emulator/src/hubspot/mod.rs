@@ -12,7 +12,7 @@
 //!   `GET /{guid}/reports/{metrics|revenue}`, `GET /{guid}/reports/contacts/{contactType}`;
 //! - contacts ([`contacts`]): `/crm/objects/{ver}/{contacts|0-1}` and `/crm/v3/objects/{contacts|0-1}`:
 //!   `GET|POST /`, `GET|PATCH|DELETE /{id}` (`?idProperty=email`), `POST /batch/{create|read|update|upsert|archive}`
-//!   (≤100 inputs), `POST /search`;
+//!   (≤100 inputs), `POST /search`, `POST /gdpr-delete` (removes the record; the email is not blocklisted);
 //! - properties: `/crm/properties/{ver}/{contacts|campaigns}` and `/crm/v3/properties/…`: `GET|POST /`,
 //!   `GET /{name}` (custom contact properties become writable once created);
 //! - lists ([`lists`]): `/crm/lists/{ver}` and `/crm/v3/lists`: `GET|POST /`, `POST /search`,
