@@ -893,6 +893,18 @@ mod contacts {
         .err(400, "VALIDATION_ERROR");
         env.get(&format!("{p}/adsctl_owner")).await.ok();
         env.get("/crm/v3/properties/contacts/email").await.ok();
+        // a property's group must exist first
+        let prop =
+            json!({"name": "adsctl_key", "label": "k", "type": "string", "fieldType": "text", "groupName": "adsctl"});
+        env.post(p, prop.clone()).await.err(400, "VALIDATION_ERROR");
+        env.post(&format!("{p}/groups"), json!({"name": "adsctl", "label": "adsctl"}))
+            .await
+            .is(201);
+        env.post(&format!("{p}/groups"), json!({"name": "adsctl", "label": "again"}))
+            .await
+            .err(409, "OBJECT_ALREADY_EXISTS");
+        env.get(&format!("{p}/groups/adsctl")).await.ok();
+        env.post(p, prop).await.is(201);
     }
 
     #[tokio::test]

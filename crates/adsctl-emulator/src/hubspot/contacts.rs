@@ -830,7 +830,52 @@ pub fn properties_route(
         other => return Err(not_found(format!("Unable to infer object type from: {other}"))),
     };
     let prefix = format!("{}/{ot}/", ctx.portal);
+    let builtin_group = if ot == "contacts" {
+        "contactinformation"
+    } else {
+        "campaigninformation"
+    };
+    let group_json =
+        |name: &str, label: &str| json!({"name": name, "label": label, "displayOrder": -1, "archived": false});
     match (m, r) {
+        ("GET", ["groups"]) => {
+            let mut results = vec![group_json(builtin_group, "Information")];
+            results.extend(
+                st.groups
+                    .iter()
+                    .filter_map(|(k, l)| k.strip_prefix(&prefix).map(|n| group_json(n, l))),
+            );
+            ok(json!({"results": results}))
+        }
+        ("GET", ["groups", name]) => {
+            if *name == builtin_group {
+                return ok(group_json(name, "Information"));
+            }
+            let label = st
+                .groups
+                .get(&format!("{prefix}{name}"))
+                .ok_or_else(|| not_found(format!("Unable to find property group {name} of {ot}")))?;
+            ok(group_json(name, label))
+        }
+        ("POST", ["groups"]) => {
+            let b = body.cloned().unwrap_or(Value::Null);
+            let (Some(name), Some(label)) = (
+                b.get("name").and_then(Value::as_str),
+                b.get("label").and_then(Value::as_str),
+            ) else {
+                return Err(validation("Invalid input JSON: name and label are required."));
+            };
+            let key = format!("{prefix}{name}");
+            if name == builtin_group || st.groups.contains_key(&key) {
+                return Err(HsErr::new(
+                    409,
+                    "OBJECT_ALREADY_EXISTS",
+                    format!("A property group named '{name}' already exists."),
+                ));
+            }
+            st.groups.insert(key, label.to_string());
+            created(group_json(name, label))
+        }
         ("GET", []) => {
             let mut results: Vec<Value> = Vec::new();
             if ot == "contacts" {
@@ -885,6 +930,13 @@ pub fn properties_route(
                     PROPERTY_TYPES.join(", "),
                     FIELD_TYPES.join(", ")
                 )));
+            }
+            let group = s("groupName").unwrap_or_default();
+            if group != builtin_group && !st.groups.contains_key(&format!("{prefix}{group}")) {
+                return Err(validation(format!(
+                    "Property group {group} does not exist: create it first (POST …/groups)"
+                ))
+                .error(json!({"message": format!("group {group} does not exist"), "in": "groupName"})));
             }
             let key = format!("{prefix}{name}");
             if st.properties.contains_key(&key)

@@ -14,7 +14,8 @@
 //!   `GET|POST /`, `GET|PATCH|DELETE /{id}` (`?idProperty=email`), `POST /batch/{create|read|update|upsert|archive}`
 //!   (≤100 inputs), `POST /search`, `POST /gdpr-delete` (removes the record; the email is not blocklisted);
 //! - properties: `/crm/properties/{ver}/{contacts|campaigns}` and `/crm/v3/properties/…`: `GET|POST /`,
-//!   `GET /{name}` (custom contact properties become writable once created);
+//!   `GET /{name}`, `GET|POST /groups`, `GET /groups/{name}` (custom contact properties become writable once
+//!   created; their group must exist first: built-in `contactinformation`, or one made through `/groups`);
 //! - lists ([`lists`]): `/crm/lists/{ver}` and `/crm/v3/lists`: `GET|POST /`, `POST /search`,
 //!   `GET /object-type-id/{objectTypeId}/name/{name}`, `GET|DELETE /{listId}`, `PUT /{listId}/restore`,
 //!   `PUT /{listId}/update-list-name`, `PUT /{listId}/update-list-filters`, `GET|DELETE /{listId}/memberships`,
@@ -311,6 +312,9 @@ pub struct State {
     pub contacts: BTreeMap<u64, Contact>,
     pub lists: BTreeMap<u64, List>,
     pub properties: BTreeMap<String, CustomProperty>,
+    /// Property groups made through the API (`portal/objectType/name` → label).
+    #[serde(default)]
+    pub groups: BTreeMap<String, String>,
     pub access_tokens: BTreeMap<String, AccessToken>,
     pub refresh_tokens: BTreeMap<String, RefreshToken>,
     pub codes: BTreeMap<String, Code>,
