@@ -684,9 +684,6 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub fn legacy(&self) -> bool {
-        self.version == "v3"
-    }
     pub fn q(&self, k: &str) -> Option<&str> {
         self.query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
     }
@@ -1484,6 +1481,14 @@ mod tests {
         let mut s: Vec<i64> = u.iter().map(|x| x.as_i64().unwrap()).collect();
         s.sort();
         assert_eq!(s, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn add_portal_makes_a_portal_and_its_token() {
+        let emu = HubSpotEmulator::new(&EmulatorConfig::default());
+        emu.add_portal("20000009", "pat-na1-nine");
+        assert_eq!(emu.config().private_tokens["pat-na1-nine"], "20000009");
+        assert!(emu.inner.lock().portals.iter().any(|p| p == "20000009"));
     }
 
     #[test]
