@@ -893,6 +893,10 @@ mod contacts {
         .err(400, "VALIDATION_ERROR");
         env.get(&format!("{p}/adsctl_owner")).await.ok();
         env.get("/crm/v3/properties/contacts/email").await.ok();
+        env.get("/crm/properties/2026-09/campaigns/hs_campaign_status")
+            .await
+            .ok();
+        env.get("/crm/properties/2026-09/0-35/hs_name").await.ok();
         // a property's group must exist first
         let prop =
             json!({"name": "adsctl_key", "label": "k", "type": "string", "fieldType": "text", "groupName": "adsctl"});

@@ -901,6 +901,11 @@ pub fn properties_route(
                 if let Some((n, t)) = BUILT_IN.iter().find(|(n, _)| n == name) {
                     return ok(builtin_json(n, t));
                 }
+                if READ_ONLY.contains(name) {
+                    return ok(builtin_json(name, "string"));
+                }
+            } else if super::campaigns::WRITABLE.contains(name) || super::campaigns::READ_ONLY.contains(name) {
+                return ok(builtin_json(name, "string"));
             }
             Err(not_found(format!("Unable to find property {name} of {ot}")))
         }
