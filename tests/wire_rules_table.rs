@@ -43,6 +43,22 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/src/mailchimp/mod.rs",
         include_str!("../crates/adsctl-emulator/src/mailchimp/mod.rs"),
     ),
+    (
+        "crates/adsctl-emulator/tests/emulator_hubspot.rs",
+        include_str!("../crates/adsctl-emulator/tests/emulator_hubspot.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/hubspot/mod.rs",
+        include_str!("../crates/adsctl-emulator/src/hubspot/mod.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/hubspot/campaigns.rs",
+        include_str!("../crates/adsctl-emulator/src/hubspot/campaigns.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/hubspot/contacts.rs",
+        include_str!("../crates/adsctl-emulator/src/hubspot/contacts.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

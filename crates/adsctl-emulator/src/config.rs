@@ -169,6 +169,20 @@ pub struct LinkedInRateLimits {
 ///   accounts:
 ///     - { account_id: other1, name: Other, api_keys: [ffffffffffffffffffffffffffffffff-us6], lists: [] }
 ///   max_connections: 10
+/// hubspot:
+///   private_app_tokens: [pat-na1-my-token]
+///   clients:
+///     - { client_id: my-client, client_secret: my-secret }
+///   refresh_tokens: [na1-my-refresh-token]
+///   contacts:
+///     - { email: a@example.org, properties: { firstname: Ada } }
+///   lists:
+///     - { name: Customers, processing_type: MANUAL, members: [a@example.org] }
+///   portals:
+///     - { portal_id: "20000002", private_app_tokens: [pat-na1-other], contacts: [], lists: [] }
+///   rate_limits: { ten_secondly: 190, oauth_ten_secondly: 110, daily: 625000, search_per_second: 5 }
+///   search_lag_ms: 200
+///   max_membership_ids: 100000
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -179,6 +193,7 @@ pub struct SeedFile {
     pub linkedin: LinkedInSeed,
     pub x: XSeed,
     pub mailchimp: MailchimpSeed,
+    pub hubspot: HubSpotSeed,
 }
 
 impl SeedFile {
@@ -430,6 +445,73 @@ pub struct MailchimpListSeed {
     pub members: Vec<String>,
 }
 
+/// The `hubspot:` section of the seed file. Tokens, contacts and lists at the top level belong to the well-known
+/// portal; `portals` adds other portals (accounts) with their own private-app tokens, contacts and lists.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubSpotSeed {
+    /// Private-app tokens of the well-known portal in addition to the well-known one (all scopes).
+    pub private_app_tokens: Vec<String>,
+    /// OAuth apps in addition to the well-known one.
+    pub clients: Vec<OAuthClientSeed>,
+    /// Refresh tokens of the well-known app and portal in addition to the well-known one (all scopes).
+    pub refresh_tokens: Vec<String>,
+    pub contacts: Vec<HubSpotContactSeed>,
+    pub lists: Vec<HubSpotListSeed>,
+    pub portals: Vec<HubSpotPortalSeed>,
+    pub rate_limits: HubSpotRateLimitSeed,
+    /// How long a write takes to reach contact search (default 200 ms).
+    pub search_lag_ms: Option<u64>,
+    /// At most this many record ids per membership call (default: no cap; the pack found none).
+    pub max_membership_ids: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubSpotPortalSeed {
+    /// Decimal digits (the hub id).
+    pub portal_id: String,
+    pub private_app_tokens: Vec<String>,
+    pub contacts: Vec<HubSpotContactSeed>,
+    pub lists: Vec<HubSpotListSeed>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotContactSeed {
+    pub email: String,
+    /// Other property values (strings).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotListSeed {
+    pub name: String,
+    /// MANUAL (default), SNAPSHOT or DYNAMIC.
+    #[serde(default = "default_processing_type")]
+    pub processing_type: String,
+    /// Members, by the email of a seeded contact of the same portal.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// HubSpot's limits; `None` keeps the default (private app, Professional: 190 per 10 s and 625,000 a day; OAuth
+/// apps 110 per 10 s and no daily cap; search 5 per second).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubSpotRateLimitSeed {
+    pub ten_secondly: Option<u32>,
+    pub oauth_ten_secondly: Option<u32>,
+    pub daily: Option<u64>,
+    pub search_per_second: Option<u32>,
+}
+
+fn default_processing_type() -> String {
+    "MANUAL".to_string()
+}
+
 fn default_tiktok_timezone() -> String {
     "America/Los_Angeles".to_string()
 }
@@ -502,5 +584,18 @@ mod tests {
         assert_eq!(seed.mailchimp.lists[0].members, vec!["a@b.org".to_string()]);
         assert_eq!(seed.mailchimp.accounts[0].api_keys, vec!["x-us19".to_string()]);
         assert!(serde_yaml::from_str::<SeedFile>("mailchimp: {audiences: []}\n").is_err());
+    }
+
+    #[test]
+    fn hubspot_seed_section() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "hubspot:\n  private_app_tokens: [pat-x]\n  contacts:\n    - { email: a@b.org, properties: { firstname: A } }\n  lists:\n    - { name: L, members: [a@b.org] }\n  portals:\n    - { portal_id: \"2\", private_app_tokens: [pat-y] }\n  rate_limits: { ten_secondly: 5 }\n  search_lag_ms: 0\n",
+        )
+        .unwrap();
+        assert_eq!(seed.hubspot.lists[0].processing_type, "MANUAL");
+        assert_eq!(seed.hubspot.contacts[0].properties["firstname"], "A");
+        assert_eq!(seed.hubspot.portals[0].private_app_tokens, vec!["pat-y".to_string()]);
+        assert_eq!(seed.hubspot.rate_limits.ten_secondly, Some(5));
+        assert!(serde_yaml::from_str::<SeedFile>("hubspot: {accounts: []}\n").is_err());
     }
 }

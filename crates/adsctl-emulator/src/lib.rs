@@ -23,7 +23,7 @@
 //!
 //! Writing a platform: implement [`PlatformEmulator`] and add one line to [`build_platforms`]. Its router
 //! must use paths no other platform uses (Google: `/v25/…`, `/token`, `/o/oauth2/…`; TikTok: `/open_api/…`,
-//! `/portal/auth`; LinkedIn: `/rest/…`, `/oauth/v2/…`; X: `/12/…`; Mailchimp: `/3.0/…`, `/oauth2/…`); the core wraps it in
+//! `/portal/auth`; LinkedIn: `/rest/…`, `/oauth/v2/…`; X: `/12/…`; Mailchimp: `/3.0/…`, `/oauth2/…`; HubSpot: `/marketing/…`, `/crm/…`, `/oauth/authorize`, `/oauth/{v}/…`); the core wraps it in
 //! fault injection and request counting. Per request, the platform may set the response extensions
 //! [`OperationCount`] (operations carried) and [`EndpointLabel`] (`"POST /v25/customers/{customerId}/…"`,
 //! when it matches with a catch-all), and must honour [`ReadLag`] on reads. Shared settings (token TTL, review
@@ -33,6 +33,7 @@ pub mod config;
 pub mod counters;
 pub mod faults;
 pub mod google_ads;
+pub mod hubspot;
 pub mod linkedin;
 pub mod mailchimp;
 pub mod meta;
@@ -99,7 +100,7 @@ impl Platforms {
     pub fn get<P: PlatformEmulator>(&self) -> Option<Arc<P>> {
         self.list.iter().find_map(|(_, any)| any.clone().downcast::<P>().ok())
     }
-    /// A platform by name (`google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp`).
+    /// A platform by name (`google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp`, `hubspot`).
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn PlatformEmulator>> {
         self.all().find(|p| p.name() == name).cloned()
     }
@@ -114,6 +115,7 @@ pub fn build_platforms(config: &EmulatorConfig) -> Platforms {
     p.add(Arc::new(linkedin::LinkedInEmulator::new(config)));
     p.add(Arc::new(x::XEmulator::new(config)));
     p.add(Arc::new(mailchimp::MailchimpEmulator::new(config)));
+    p.add(Arc::new(hubspot::HubSpotEmulator::new(config)));
     p
 }
 

@@ -28,7 +28,7 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads`, `meta`, `tiktok`, `linkedin`, `x` or `mailchimp`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp` or `hubspot`: used in admin paths (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;
@@ -105,4 +105,19 @@ pub mod defaults {
     pub const MAILCHIMP_ACCOUNT_NAME: &str = "Emulator Mailchimp account";
     /// The seeded audience (10 lower-case hex digits, the pack's observed example).
     pub const MAILCHIMP_LIST_ID: &str = "57afe96172";
+    /// The well-known HubSpot portal (hub id; HubSpot's hub ids are int32).
+    pub const HUBSPOT_PORTAL_ID: &str = "20000001";
+    pub const HUBSPOT_HUB_DOMAIN: &str = "emulator-portal.hubspot.test";
+    /// A legacy private-app token of the well-known portal (`Authorization: Bearer …`): never expires, every scope.
+    pub const HUBSPOT_PRIVATE_APP_TOKEN: &str = "pat-na1-00000000-0000-4000-8000-0000000000e1";
+    /// The registered OAuth app (`client_id`, `client_secret` of `/oauth/v1/token` and `/oauth/2026-09/token`).
+    pub const HUBSPOT_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c1d1";
+    pub const HUBSPOT_CLIENT_SECRET: &str = "00000000-0000-4000-8000-0000005ec4e7";
+    /// Its app id (`app_id` of the token metadata).
+    pub const HUBSPOT_APP_ID: i64 = 3000001;
+    /// A refresh token of the well-known app in the well-known portal, with every scope adsctl needs.
+    pub const HUBSPOT_REFRESH_TOKEN: &str = "na1-0000-0000-4000-8000-00000000ee01";
+    /// The emulated user (`user_id` of tokens; `hs_created_by_user_id`).
+    pub const HUBSPOT_USER_ID: i64 = 4000001;
+    pub const HUBSPOT_USER: &str = "emulator-user@hubspot.test";
 }
