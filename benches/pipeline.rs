@@ -321,7 +321,8 @@ fn main() {
     let agency_only = args.iter().any(|a| a == "agency");
     let tiktok_only = args.iter().any(|a| a == "tiktok" || a.starts_with("tiktok="));
     let linkedin_only = args.iter().any(|a| a == "linkedin" || a.starts_with("linkedin="));
-    let tiktok_only = tiktok_only || linkedin_only;
+    let x_only = args.iter().any(|a| a == "x" || a.starts_with("x="));
+    let tiktok_only = tiktok_only || linkedin_only || x_only;
     let mut rows = Vec::new();
     for n in sizes.into_iter().filter(|_| !agency_only && !tiktok_only) {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
@@ -465,11 +466,25 @@ fn main() {
             println!("{r}");
         }
     }
-    if !agency_only && !linkedin_only {
+    if !agency_only && !linkedin_only && !x_only {
         tiktok::run(&rt, &tiktok_sizes(&args));
     }
-    if !agency_only && (linkedin_only || !args.iter().any(|a| a.starts_with("tiktok"))) {
+    if !agency_only && !x_only && (linkedin_only || !args.iter().any(|a| a.starts_with("tiktok"))) {
         linkedin::run(&rt, &sizes_of(&args, "linkedin="));
+    }
+    if !agency_only
+        && (x_only
+            || !args
+                .iter()
+                .any(|a| a.starts_with("tiktok") || a.starts_with("linkedin")))
+    {
+        // X caps an account at 256 active line items (paused ones count): about 1,300 resources of this shape,
+        // so one account is measured at 1,000 unless asked (`x=N`)
+        let sizes = match sizes_of(&args, "x=") {
+            s if args.iter().any(|a| a.starts_with("x=")) => s,
+            _ => vec![1_000],
+        };
+        x::run(&rt, &sizes);
     }
     if !tiktok_only {
         agency::run(&rt);
@@ -856,6 +871,193 @@ mod linkedin {
         }
         if !rows.is_empty() {
             println!("\nLinkedIn (one ad account; campaign groups × 10 campaigns × 4 creatives):");
+            println!(
+                "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
+                 refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for r in rows {
+                println!("{r}");
+            }
+        }
+    }
+}
+
+mod x {
+    use super::*;
+
+    const ACCOUNT: &str = "3030000002x";
+    const FUNDING: &str = "fbench";
+    const AD_GROUPS: usize = 10;
+    const CRITERIA: usize = 2;
+    const POSTS: usize = 2;
+    const PER_CAMPAIGN: usize = 1 + AD_GROUPS * (1 + CRITERIA + POSTS);
+    /// X's batch maxima (campaigns and line items 40, targeting criteria 500) and list pages (1,000; the
+    /// per-line-item lists take 200 line item ids a call).
+    const BATCH: u64 = 40;
+    const CRITERIA_BATCH: u64 = 500;
+    const PAGE: u64 = 1000;
+    const IDS: u64 = 200;
+
+    fn generate(dir: &Path, total: usize) -> usize {
+        std::fs::create_dir_all(dir.join("campaigns")).expect("mkdir");
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  bench-x:\n    platform: x\n    account_id: {ACCOUNT}\n    currency: USD\n    \
+                 time_zone: America/New_York\n"
+            ),
+        )
+        .expect("write adsctl.yaml");
+        let n = total.div_ceil(PER_CAMPAIGN).max(1);
+        for c in 0..n {
+            let mut y = String::from("campaigns:\n");
+            let _ = write!(
+                y,
+                "  - name: X {c:06}\n    account: bench-x\n    status: active\n    funding_instrument: {FUNDING}\n    \
+                 budget: {{ daily: {} }}\n    ad_groups:\n",
+                50 + c % 50
+            );
+            for g in 0..AD_GROUPS {
+                let _ = write!(
+                    y,
+                    "      - name: Ad group {g:02}\n        status: paused\n        objective: website_clicks\n        \
+                     product_type: promoted_tweets\n        placements: [all_on_twitter]\n        bid_strategy: max\n        \
+                     bid: 1.50\n        schedule: {{ start: \"2027-01-01T00:00:00Z\" }}\n        targeting:\n          \
+                     - {{ type: location, value: 96683cc9126741d1 }}\n          \
+                     - {{ type: broad_keyword, value: keyword {c} {g} }}\n        promoted_posts: [\"1{c:09}{g:02}01\", \"1{c:09}{g:02}02\"]\n"
+                );
+            }
+            std::fs::write(dir.join(format!("campaigns/x-{c:06}.yaml")), y).expect("write");
+        }
+        n
+    }
+
+    pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
+        let mut rows = Vec::new();
+        for &n in sizes {
+            let tmp = std::env::temp_dir().join(format!("adsctl-bench-x-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            let campaigns = generate(&tmp, n) as u64;
+            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            let total = project.resources.len();
+            eprintln!("== X: {total} resources ({campaigns} campaigns) in {}", tmp.display());
+            let mut config = EmulatorConfig::default();
+            config.seed.x.accounts.push(adsctl::emulator::config::XAccountSeed {
+                id: ACCOUNT.into(),
+                name: None,
+                timezone: "America/New_York".into(),
+                currency: "USD".into(),
+                funding_instrument_id: Some(FUNDING.into()),
+                funding_instrument_type: None,
+            });
+            let em = rt.block_on(Emulator::start(config)).expect("emulator");
+            if let Some(x) = em.platforms().get::<adsctl::emulator::x::XEmulator>() {
+                x.configure(|c| {
+                    c.writes_per_minute = None;
+                    c.account_reads_per_15_min = None;
+                });
+            }
+            point_at(&mut project, &em.url());
+            let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
+            let conns = connectors(&project);
+            let targets = targets(&project, &conns);
+            let plan_full = |store: &SledStore| {
+                rt.block_on(plan_project(
+                    &project,
+                    store,
+                    &conns,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+            };
+
+            // apply from empty
+            let plan = plan_full(&store);
+            em.counters().reset();
+            let t = Instant::now();
+            let report = rt
+                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                .expect("apply");
+            let apply_time = t.elapsed();
+            assert!(report.ok(), "apply failed: {} failed", report.failed());
+            let ac = by_endpoint(&em);
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("apply requests: {ac:?}");
+            }
+            let line_items = campaigns * AD_GROUPS as u64;
+            let criteria = line_items * CRITERIA as u64;
+            // promoted tweets: one POST per line item (≤ 50 post ids each)
+            let create_min =
+                campaigns.div_ceil(BATCH) + line_items.div_ceil(BATCH) + criteria.div_ceil(CRITERIA_BATCH) + line_items;
+            // the lease's own draft campaign (a single POST …/campaigns) is not a create of the repository
+            let creates = sum(&ac, |e| {
+                e.starts_with("POST /12/batch/") || e == "POST /12/accounts/{account_id}/promoted_tweets"
+            });
+            let apply_other = sum(&ac, |_| true) - creates;
+
+            // full refresh: everything read back, nothing to do
+            em.counters().reset();
+            let t = Instant::now();
+            let plan = plan_full(&store);
+            let refresh_time = t.elapsed();
+            assert_eq!(plan.change_count(), 0, "a refresh after the apply plans nothing");
+            let rc = by_endpoint(&em);
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("refresh requests: {rc:?}");
+            }
+            let reads = sum(&rc, |e| e.starts_with("GET "));
+            // campaigns and line items by pages of 1,000; promoted tweets and criteria by 200 line items a call
+            // (their results fit a page); the custom audiences
+            let read_min = campaigns.div_ceil(PAGE) + line_items.div_ceil(PAGE) + 2 * line_items.div_ceil(IDS) + 1;
+
+            // a routine edit: one campaign's budget and one ad group's bid
+            let first = tmp.join("campaigns/x-000000.yaml");
+            let text = std::fs::read_to_string(&first).expect("read");
+            let text = text
+                .replacen("budget: { daily: 50 }", "budget: { daily: 75 }", 1)
+                .replacen("bid: 1.50", "bid: 1.75", 1);
+            std::fs::write(&first, text).expect("write");
+            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+            point_at(&mut project, &em.url());
+            let plan = rt
+                .block_on(plan_project(
+                    &project,
+                    &store,
+                    &conns,
+                    &PlanOptions::default(),
+                    ReadMode::Full,
+                ))
+                .expect("plan");
+            assert_eq!(plan.change_count(), 2, "the edit: two updates");
+            em.counters().reset();
+            let report = rt
+                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
+                .expect("apply");
+            assert!(report.ok(), "edit failed");
+            let ec = by_endpoint(&em);
+            let edit_writes = sum(&ec, |e| e.starts_with("POST /12/batch/"));
+            let edit_reads = sum(&ec, |e| e.starts_with("GET "));
+            drop(store);
+            drop(em);
+
+            rows.push(format!(
+                "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
+                secs(apply_time),
+                ratio(creates, create_min),
+                secs(refresh_time),
+                ratio(reads, read_min),
+                ratio(edit_writes, 2),
+                ratio(edit_reads, 0),
+            ));
+            eprintln!("{}", rows.last().expect("row"));
+            if std::env::var_os("BENCH_KEEP").is_none() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        if !rows.is_empty() {
+            println!("\nX (one ads account; campaigns × 10 ad groups × (2 criteria + 2 promoted posts)):");
             println!(
                 "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
                  refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
