@@ -169,6 +169,11 @@ pub struct LinkedInRateLimits {
 ///   accounts:
 ///     - { account_id: other1, name: Other, api_keys: [ffffffffffffffffffffffffffffffff-us6], lists: [] }
 ///   max_connections: 10
+/// salesforce:                 # see salesforce::seed for every key
+///   orgs:
+///     - { org_id: 00D5g00000EMu09EAD, adsctl_key_field: false, daily_api_limit: 1000,
+///         users: [{ username: u@acme.example, marketing_user: false }], contacts: [{ LastName: Doe }] }
+///   session_timeout_secs: 7200
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -179,6 +184,7 @@ pub struct SeedFile {
     pub linkedin: LinkedInSeed,
     pub x: XSeed,
     pub mailchimp: MailchimpSeed,
+    pub salesforce: crate::salesforce::seed::SalesforceSeed,
 }
 
 impl SeedFile {
