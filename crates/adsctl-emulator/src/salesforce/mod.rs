@@ -959,9 +959,7 @@ pub fn write(
                 org.users.keys().any(|u| u.eq_ignore_ascii_case(&key))
             } else {
                 false
-            } || org
-                .live(&key)
-                .is_some_and(|r| f.reference_to.iter().any(|t| *t == r.sobject));
+            } || org.live(&key).is_some_and(|r| f.reference_to.contains(&r.sobject));
             if !target_ok {
                 errs.push(bad("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id").on(&[&f.name]));
                 continue;
@@ -1727,11 +1725,7 @@ fn route(
     headers: &HeaderMap,
     body: &[u8],
 ) -> (Response, u64) {
-    let segs: Vec<String> = rel
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
-        .collect();
+    let segs: Vec<String> = rel.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let r = match (method, segs.as_slice()) {
         ("GET", []) => Ok(json_response(
@@ -1805,8 +1799,7 @@ fn sobject_route(
     query: &[(String, String)],
     body: &[u8],
 ) -> Result<Response, SfErr> {
-    let obj =
-        object(t).ok_or_else(|| SfErr::new(404, "NOT_FOUND", format!("The requested resource does not exist")))?;
+    let obj = object(t).ok_or_else(|| SfErr::new(404, "NOT_FOUND", "The requested resource does not exist"))?;
     let org = &st.orgs[&c.org];
     let user = org.users[&c.user].clone();
     match (method, rest) {
@@ -2116,6 +2109,9 @@ fn next_batch(st: &mut State, c: &Caller, loc: &str) -> Result<Response, SfErr> 
 mod collections {
     use super::*;
 
+    /// One record's outcome: its id (and `created` for upserts), or its errors.
+    type RecResult = Result<(String, Option<bool>), Vec<SfErr>>;
+
     fn too_many() -> SfErr {
         bad(
             "EXCEEDED_ID_LIMIT",
@@ -2156,7 +2152,7 @@ mod collections {
         mut op: impl FnMut(&mut State, usize) -> Result<(String, Option<bool>), Vec<SfErr>>,
     ) -> Response {
         let mut work = st.clone();
-        let mut results: Vec<Result<(String, Option<bool>), Vec<SfErr>>> = Vec::new();
+        let mut results: Vec<RecResult> = Vec::new();
         for i in 0..n {
             results.push(op(&mut work, i));
         }

@@ -288,7 +288,7 @@ fn token(inner: &Inner, h: &HeaderMap, form: &[(String, String)]) -> Response {
             };
             match jwt_grant(&st, &host, assertion, now) {
                 Ok(g) => issue(&mut st, &host, &g, "api", None, false),
-                Err(r) => r,
+                Err(r) => *r,
             }
         }
         Some(_) => oauth_error(400, "unsupported_grant_type", "grant type not supported"),
@@ -338,8 +338,8 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, b.get(start..end)?, b.get(end..)?))
 }
 
-fn jwt_grant(st: &State, host: &str, assertion: &str, now: i64) -> Result<Grant, Response> {
-    let invalid = || oauth_error(400, "invalid_grant", "invalid assertion");
+fn jwt_grant(st: &State, host: &str, assertion: &str, now: i64) -> Result<Grant, Box<Response>> {
+    let invalid = || Box::new(oauth_error(400, "invalid_grant", "invalid assertion"));
     let parts: Vec<&str> = assertion.split('.').collect();
     if parts.len() != 3 {
         return Err(invalid());
@@ -355,15 +355,19 @@ fn jwt_grant(st: &State, host: &str, assertion: &str, now: i64) -> Result<Grant,
         .ok_or_else(invalid)?;
     let sig = dec(parts[2]).map_err(|_| invalid())?;
     if header["alg"] != "RS256" {
-        return Err(oauth_error(
+        return Err(Box::new(oauth_error(
             400,
             "invalid_grant",
             "invalid assertion: the algorithm must be RS256",
-        ));
+        )));
     }
     let iss = claims["iss"].as_str().unwrap_or("");
     let Some(client) = st.clients.get(iss) else {
-        return Err(oauth_error(400, "invalid_client_id", "client identifier invalid"));
+        return Err(Box::new(oauth_error(
+            400,
+            "invalid_client_id",
+            "client identifier invalid",
+        )));
     };
     let key = client
         .jwt_public_key
@@ -391,11 +395,15 @@ fn jwt_grant(st: &State, host: &str, assertion: &str, now: i64) -> Result<Grant,
         _ => false,
     };
     if !aud_match {
-        return Err(oauth_error(400, "invalid_grant", "audience is invalid"));
+        return Err(Box::new(oauth_error(400, "invalid_grant", "audience is invalid")));
     }
     let exp = claims["exp"].as_i64().unwrap_or(0);
     if exp <= now || exp > now + JWT_MAX_AHEAD_SECS {
-        return Err(oauth_error(400, "invalid_grant", "expired authorization code"));
+        return Err(Box::new(oauth_error(
+            400,
+            "invalid_grant",
+            "expired authorization code",
+        )));
     }
     let sub = claims["sub"].as_str().unwrap_or("");
     let found = st.orgs.values().find_map(|o| {
@@ -405,10 +413,18 @@ fn jwt_grant(st: &State, host: &str, assertion: &str, now: i64) -> Result<Grant,
             .map(|u| (o.id.clone(), u.clone()))
     });
     let Some((org, user)) = found else {
-        return Err(oauth_error(400, "invalid_grant", "user hasn't approved this consumer"));
+        return Err(Box::new(oauth_error(
+            400,
+            "invalid_grant",
+            "user hasn't approved this consumer",
+        )));
     };
     if !user.jwt_preauthorized {
-        return Err(oauth_error(400, "invalid_grant", "user hasn't approved this consumer"));
+        return Err(Box::new(oauth_error(
+            400,
+            "invalid_grant",
+            "user hasn't approved this consumer",
+        )));
     }
     Ok(Grant {
         org,
