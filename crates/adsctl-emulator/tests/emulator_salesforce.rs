@@ -334,6 +334,94 @@ mod auth {
     }
 
     #[tokio::test]
+    async fn pkce_verifier_must_match_the_challenge() {
+        let env = start().await;
+        let verifier = "a-very-long-code-verifier-of-forty-three-chars-xx";
+        let challenge = b64url(&<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+        let r = env
+            .http
+            .get(env.base("/services/oauth2/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", SALESFORCE_CLIENT_ID),
+                ("redirect_uri", "http://localhost:7777/cb"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        let code = percent(loc.split("code=").nth(1).unwrap());
+        let exchange = |v: &'static str| {
+            let code = code.clone();
+            let env = &env;
+            async move {
+                env.token_form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("client_id", SALESFORCE_CLIENT_ID),
+                    ("redirect_uri", "http://localhost:7777/cb"),
+                    ("code_verifier", v),
+                ])
+                .await
+            }
+        };
+        let bad = exchange("wrong-verifier").await;
+        assert_eq!(bad.body["error"], "invalid_grant");
+        // the failed exchange used the code up
+        let again = exchange("a-very-long-code-verifier-of-forty-three-chars-xx").await;
+        assert_eq!(again.body["error"], "invalid_grant");
+    }
+
+    #[tokio::test]
+    async fn the_username_password_flow_is_not_offered() {
+        let env = start().await;
+        let r = env
+            .token_form(&[
+                ("grant_type", "password"),
+                ("username", SALESFORCE_USERNAME),
+                ("password", "x"),
+            ])
+            .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.body["error"], "unsupported_grant_type");
+    }
+
+    #[tokio::test]
+    async fn a_user_without_api_enabled_is_refused() {
+        let env = start_with(SalesforceSeed {
+            users: vec![SalesforceUserSeed {
+                username: "noapi@acme.example".into(),
+                user_id: None,
+                marketing_user: true,
+                api_enabled: false,
+                jwt_preauthorized: true,
+                view_all_data: false,
+                refresh_tokens: vec!["rt-noapi".into()],
+            }],
+            ..Default::default()
+        })
+        .await;
+        let t = env.refresh("rt-noapi").await;
+        let tok = t.ok()["access_token"].as_str().unwrap();
+        env.call_with("GET", &format!("{V}/limits"), None, tok, &[])
+            .await
+            .err(403, "API_CURRENTLY_DISABLED");
+        // the versions list needs no session
+        let v: Value = env
+            .http
+            .get(env.base("/services/data/"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v.as_array().unwrap().last().unwrap()["version"], "68.0");
+    }
+
+    #[tokio::test]
     async fn authorize_refuses_unknown_clients_and_foreign_redirects() {
         let env = start().await;
         let r = env
@@ -1362,6 +1450,19 @@ mod query {
             .query("SELECT Id, Email FROM Contact WHERE Email IN ('mail@acme.example', 'x@y.z')")
             .await;
         assert_eq!(r.ok()["records"][0]["Id"], c);
+    }
+
+    #[tokio::test]
+    async fn query_all_also_returns_deleted_rows() {
+        let env = start().await;
+        let c = env.campaign("Binned").await;
+        env.delete(&format!("/sobjects/Campaign/{c}")).await.no_content();
+        let r = env.query("SELECT Id FROM Campaign WHERE Name = 'Binned'").await;
+        assert_eq!(r.ok()["totalSize"], 0);
+        let q =
+            serde_urlencoded::to_string([("q", "SELECT Id, IsDeleted FROM Campaign WHERE Name = 'Binned'")]).unwrap();
+        let r = env.get(&format!("/queryAll?{q}")).await;
+        assert_eq!(r.ok()["records"][0]["IsDeleted"], true);
     }
 
     #[tokio::test]
