@@ -323,8 +323,20 @@ mod auth {
         let again = env.token_form(&form).await;
         assert_eq!(again.status, 400);
         assert_eq!(again.body["error"], "invalid_grant");
-        // The new refresh token works.
+        // The new refresh token works; the identity URL names the user.
         env.refresh(b["refresh_token"].as_str().unwrap()).await.ok();
+        let me: Value = env
+            .http
+            .get(b["id"].as_str().unwrap())
+            .bearer_auth(b["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["username"], SALESFORCE_USERNAME);
+        assert_eq!(me["organization_id"], SALESFORCE_ORG_ID);
     }
 
     fn percent(s: &str) -> String {

@@ -395,12 +395,23 @@ impl State {
     }
 }
 
-fn user_from_seed(u: &SalesforceUserSeed, org: &str, n: usize) -> User {
+/// A seeded user; without a `user_id` the id is derived from the username (so ids differ across orgs).
+fn user_from_seed(u: &SalesforceUserSeed) -> User {
+    let id = match &u.user_id {
+        Some(i) if i.len() == 15 => to18(i),
+        Some(i) => i.clone(),
+        None => {
+            let mut n = crate::rng::hash_str(&u.username.to_ascii_lowercase());
+            let mut digits = [b'0'; 9];
+            for d in digits.iter_mut() {
+                *d = B62[(n % 62) as usize];
+                n /= 62;
+            }
+            to18(&format!("0055g0{}", String::from_utf8_lossy(&digits)))
+        }
+    };
     User {
-        id: u
-            .user_id
-            .clone()
-            .unwrap_or_else(|| to18(&format!("005{}{:04}", &org[3..11.min(org.len())], n % 10_000))),
+        id,
         username: u.username.clone(),
         marketing_user: u.marketing_user,
         api_enabled: u.api_enabled,
@@ -495,8 +506,8 @@ fn fresh_state(seed: &SalesforceSeed) -> State {
             records: BTreeMap::new(),
         };
         let mut first_user = None;
-        for (n, u) in o.users.iter().enumerate() {
-            let user = user_from_seed(u, &org_id, n + 1);
+        for u in &o.users {
+            let user = user_from_seed(u);
             for t in &u.refresh_tokens {
                 st.refresh_tokens.insert(
                     t.clone(),

@@ -27,7 +27,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{host_of, json_response, Code, Grant, Inner, Session, State, DATA_PREFIX};
+use super::{host_of, json_response, Code, Grant, Inner, Session, State};
 use crate::counters::EndpointLabel;
 use crate::platform::defaults;
 
@@ -450,7 +450,7 @@ fn identity(inner: &Inner, h: &HeaderMap, org: &str, user: &str) -> Response {
         200,
         &json!({"id": format!("http://{}/id/{org}/{user}", host_of(h)), "user_id": u.id, "organization_id": o.id,
                 "username": u.username, "active": true, "user_type": "STANDARD",
-                "urls": {"rest": format!("{inst}{}/", DATA_PREFIX.trim_end_matches("v68.0").to_string() + "v{version}"),
+                "urls": {"rest": format!("{inst}/services/data/v{{version}}/"),
                          "sobjects": format!("{inst}/services/data/v{{version}}/sobjects/"),
                          "query": format!("{inst}/services/data/v{{version}}/query/")}}),
     )
