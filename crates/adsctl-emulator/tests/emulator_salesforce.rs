@@ -739,6 +739,66 @@ mod records {
     }
 
     #[tokio::test]
+    async fn conditional_requests_use_etags_and_dates() {
+        let env = start().await;
+        let id = env.campaign("Cond").await;
+        let path = format!("{V}/sobjects/Campaign/{id}");
+        let g = env.get(&format!("/sobjects/Campaign/{id}")).await;
+        let tag = g.header("etag").unwrap().to_string();
+        assert!(g.header("last-modified").unwrap().ends_with(" GMT"));
+        let patch = |hdr: Vec<(&'static str, String)>, d: &'static str| {
+            let (env, path) = (&env, path.clone());
+            async move {
+                let h: Vec<(&str, &str)> = hdr.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                env.call_with("PATCH", &path, Some(json!({"Description": d})), &env.token, &h)
+                    .await
+            }
+        };
+        patch(vec![("if-match", "\"0000\"".into())], "a")
+            .await
+            .err(412, "PRECONDITION_FAILED");
+        patch(vec![("if-match", tag.clone())], "b").await.no_content();
+        patch(vec![("if-match", tag.clone())], "c")
+            .await
+            .err(412, "PRECONDITION_FAILED");
+        let past = chrono::Utc::now() - chrono::Duration::hours(1);
+        let future = chrono::Utc::now() + chrono::Duration::hours(1);
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        patch(vec![("if-unmodified-since", fmt(past))], "d")
+            .await
+            .err(412, "PRECONDITION_FAILED");
+        patch(vec![("if-unmodified-since", fmt(future))], "e")
+            .await
+            .no_content();
+        // describe answers 304 when nothing changed since the given date
+        let d = env.get("/sobjects/Campaign/describe").await;
+        let lm = d.header("last-modified").unwrap().to_string();
+        let r = env
+            .call_with(
+                "GET",
+                &format!("{V}/sobjects/Campaign/describe"),
+                None,
+                &env.token,
+                &[("if-modified-since", &lm)],
+            )
+            .await;
+        assert_eq!(r.status, 304);
+        let r = env
+            .call_with(
+                "GET",
+                &format!("{V}/sobjects/Campaign/describe"),
+                None,
+                &env.token,
+                &[(
+                    "if-modified-since",
+                    &fmt(chrono::Utc::now() - chrono::Duration::days(400)),
+                )],
+            )
+            .await;
+        r.ok();
+    }
+
+    #[tokio::test]
     async fn errors_are_arrays_with_error_code_and_fields() {
         let env = start().await;
         let e = env.post("/sobjects/Campaign", json!({"Nope__c": 1})).await;

@@ -48,6 +48,9 @@
 //!   one type (EXCEEDED_MAX_TYPES_LIMIT), a value that cannot be read as its type (JSON_PARSER_ERROR) or a missing
 //!   `records`; per-record errors carry `statusCode`. Update without id and upsert without the key are
 //!   MISSING_ARGUMENT; create with an id is INVALID_FIELD.
+//! - Conditional requests: a record's ETag is a hash of its stored state; a stale If-Match or If-Unmodified-Since
+//!   on PATCH/DELETE is 412 PRECONDITION_FAILED; describe's Last-Modified is the org's metadata change time
+//!   (If-Modified-Since not before it: 304).
 //! - Query batches are 2000 rows (`Sforce-Query-Options: batchSize=200..2000` honoured); locators are kept
 //!   until read to the end.
 //!
@@ -283,6 +286,9 @@ pub struct Org {
     /// Emulator-clock seconds of the calls in the last 24 h.
     pub api_calls: Vec<i64>,
     pub users: BTreeMap<String, User>,
+    /// When the org's metadata last changed (If-Modified-Since on describe).
+    #[serde(default)]
+    pub meta_modified: i64,
     /// By lower-cased 18-character id.
     pub records: BTreeMap<String, Record>,
 }
@@ -503,6 +509,7 @@ fn fresh_state(seed: &SalesforceSeed) -> State {
             daily_api_limit: o.daily_api_limit.unwrap_or(DEFAULT_DAILY_LIMIT),
             api_calls: Vec::new(),
             users: BTreeMap::new(),
+            meta_modified: st.now(),
             records: BTreeMap::new(),
         };
         let mut first_user = None;
@@ -1764,7 +1771,7 @@ fn route(
                 &json!({"encoding": "UTF-8", "maxBatchSize": MAX_COLLECTION, "sobjects": list}),
             ))
         }
-        (_, ["sobjects", t, rest @ ..]) => sobject_route(st, c, method, t, rest, query, body),
+        (_, ["sobjects", t, rest @ ..]) => sobject_route(st, c, method, t, rest, query, headers, body),
         ("GET", ["query"]) => query_route(st, c, query, headers, false),
         ("GET", ["queryAll"]) => query_route(st, c, query, headers, true),
         ("GET", ["query", loc]) | ("GET", ["queryAll", loc]) => next_batch(st, c, loc),
@@ -1808,6 +1815,7 @@ fn sobject_route(
     t: &str,
     rest: &[&str],
     query: &[(String, String)],
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, SfErr> {
     let obj = object(t).ok_or_else(|| SfErr::new(404, "NOT_FOUND", "The requested resource does not exist"))?;
@@ -1826,7 +1834,20 @@ fn sobject_route(
             }
         }
         (_, []) => Err(method_not_allowed(method, "GET,POST")),
-        ("GET", ["describe"]) => Ok(json_response(200, &describe(org, &user, obj))),
+        ("GET", ["describe"]) => {
+            let since = headers
+                .get(header::IF_MODIFIED_SINCE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_http_date);
+            if since.is_some_and(|t| t >= org.meta_modified) {
+                return Ok(StatusCode::NOT_MODIFIED.into_response());
+            }
+            let mut r = json_response(200, &describe(org, &user, obj));
+            if let Ok(v) = HeaderValue::from_str(&http_date(org.meta_modified)) {
+                r.headers_mut().insert(header::LAST_MODIFIED, v);
+            }
+            Ok(r)
+        }
         (_, ["describe"]) => Err(method_not_allowed(method, "GET")),
         ("GET", [id]) => {
             let key = id_key(id).ok_or_else(not_found)?;
@@ -1838,19 +1859,27 @@ fn sobject_route(
             if r.deleted {
                 return Err(deleted());
             }
-            Ok(json_response(
-                200,
-                &project(render(org, r), obj, org.key_field, q(query, "fields"))?,
-            ))
+            let mut resp = json_response(200, &project(render(org, r), obj, org.key_field, q(query, "fields"))?);
+            if let Ok(v) = HeaderValue::from_str(&etag(r)) {
+                resp.headers_mut().insert(header::ETAG, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&http_date(r.modified)) {
+                resp.headers_mut().insert(header::LAST_MODIFIED, v);
+            }
+            Ok(resp)
         }
         ("PATCH", [id]) => {
+            precondition(org, headers, id)?;
             let b = parse_object(body)?;
             match write(st, &c.org, &c.user, &obj.name, Some(id), &b, false) {
                 Ok(_) => Ok(no_content()),
                 Err(e) => Ok(errs_response(e)),
             }
         }
-        ("DELETE", [id]) => delete(st, &c.org, &c.user, id, Some(&obj.name)).map(|_| no_content()),
+        ("DELETE", [id]) => {
+            precondition(org, headers, id)?;
+            delete(st, &c.org, &c.user, id, Some(&obj.name)).map(|_| no_content())
+        }
         (_, [_]) => Err(method_not_allowed(method, "GET,PATCH,DELETE")),
         (m, [field, value]) => {
             let f = obj
@@ -1904,6 +1933,52 @@ fn sobject_route(
         }
         _ => Err(not_found()),
     }
+}
+
+/// A record's ETag: a hash of its stored state (equal content, equal tag).
+fn etag(r: &Record) -> String {
+    let text = format!("{}|{}|{}", r.id, r.modified, Value::Object(r.fields.clone()));
+    format!("\"{:016x}\"", crate::rng::mix64(crate::rng::hash_str(&text)))
+}
+
+fn http_date(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_default()
+}
+
+fn parse_http_date(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(s.trim())
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// If-Match (ETags or `*`) and If-Unmodified-Since on a record write: a stale precondition is 412.
+fn precondition(org: &Org, headers: &HeaderMap, id: &str) -> Result<(), SfErr> {
+    let Some(r) = id_key(id).and_then(|k| org.records.get(&k)) else {
+        return Ok(());
+    };
+    let failed = || {
+        SfErr::new(
+            412,
+            "PRECONDITION_FAILED",
+            "The record has been modified since the ETag or date given in the request's precondition.",
+        )
+    };
+    if let Some(m) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        let tag = etag(r);
+        if m.trim() != "*" && !m.split(',').any(|t| t.trim() == tag) {
+            return Err(failed());
+        }
+    }
+    let since = headers
+        .get(header::IF_UNMODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_http_date);
+    if since.is_some_and(|t| r.modified > t) {
+        return Err(failed());
+    }
+    Ok(())
 }
 
 /// Upsert one record by an external id (the key in the URL, not in the body).
@@ -2549,7 +2624,11 @@ fn admin_router(emu: SalesforceEmulator) -> Router {
                     if let Some(v) = b.refresh_token_rotation {
                         st.clients.values_mut().for_each(|c| c.rotation = v);
                     }
+                    let now = st.now();
                     for o in st.orgs.values_mut() {
+                        if b.adsctl_key_field.is_some() {
+                            o.meta_modified = now;
+                        }
                         if let Some(v) = b.daily_api_limit {
                             o.daily_api_limit = v;
                         }

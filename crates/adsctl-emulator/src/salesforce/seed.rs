@@ -102,3 +102,25 @@ pub struct SalesforceClientSeed {
 fn yes() -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::SeedFile;
+
+    #[test]
+    fn salesforce_seed_section() {
+        let seed: SeedFile = serde_yaml::from_str(
+            "salesforce:\n  session_timeout_secs: 60\n  daily_api_limit: 10\n  adsctl_key_field: false\n  orgs:\n    - org_id: 00D5g00000EMu09EAD\n      users: [{ username: u@acme.example, marketing_user: false }]\n      contacts: [{ LastName: Doe }]\n",
+        )
+        .unwrap();
+        let s = &seed.salesforce;
+        assert_eq!(s.session_timeout_secs, Some(60));
+        assert_eq!(s.adsctl_key_field, Some(false));
+        assert!(!s.orgs[0].users[0].marketing_user && s.orgs[0].users[0].api_enabled);
+        assert!(
+            s.orgs[0].adsctl_key_field,
+            "an org has the key field unless the seed says otherwise"
+        );
+        assert!(serde_yaml::from_str::<SeedFile>("salesforce: {instances: []}\n").is_err());
+    }
+}
