@@ -1771,7 +1771,18 @@ fn route(
                 &json!({"encoding": "UTF-8", "maxBatchSize": MAX_COLLECTION, "sobjects": list}),
             ))
         }
-        (_, ["sobjects", t, rest @ ..]) => sobject_route(st, c, method, t, rest, query, headers, body),
+        (_, ["sobjects", t, rest @ ..]) => sobject_route(
+            st,
+            c,
+            t,
+            rest,
+            &Call {
+                method,
+                query,
+                headers,
+                body,
+            },
+        ),
         ("GET", ["query"]) => query_route(st, c, query, headers, false),
         ("GET", ["queryAll"]) => query_route(st, c, query, headers, true),
         ("GET", ["query", loc]) | ("GET", ["queryAll", loc]) => next_batch(st, c, loc),
@@ -1808,16 +1819,16 @@ fn errs_response(e: Vec<SfErr>) -> Response {
     error_response(&e)
 }
 
-fn sobject_route(
-    st: &mut State,
-    c: &Caller,
-    method: &str,
-    t: &str,
-    rest: &[&str],
-    query: &[(String, String)],
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, SfErr> {
+/// One data request's method, query, headers and body.
+struct Call<'a> {
+    method: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+fn sobject_route(st: &mut State, c: &Caller, t: &str, rest: &[&str], call: &Call) -> Result<Response, SfErr> {
+    let (method, query, headers, body) = (call.method, call.query, call.headers, call.body);
     let obj = object(t).ok_or_else(|| SfErr::new(404, "NOT_FOUND", "The requested resource does not exist"))?;
     let org = &st.orgs[&c.org];
     let user = org.users[&c.user].clone();
