@@ -388,6 +388,12 @@ pub fn compare(v: &Value, l: &Lit) -> Option<Ordering> {
         (Value::Null, _) | (_, Lit::Null) => None,
         (Value::Bool(a), Lit::Bool(b)) => Some(a.cmp(b)),
         (Value::Number(a), Lit::Num(b)) => a.as_f64().and_then(|a| a.partial_cmp(b)),
+        (Value::String(a), Lit::Date(b)) if b.contains('T') => {
+            // a datetime literal against the stored `…T…:…:….000+0000` form
+            let t = chrono::DateTime::parse_from_rfc3339(b).ok()?;
+            let stored = chrono::DateTime::parse_from_str(a, "%Y-%m-%dT%H:%M:%S%.3f%z").ok()?;
+            Some(stored.timestamp().cmp(&t.timestamp()))
+        }
         (Value::String(a), Lit::Str(b)) | (Value::String(a), Lit::Date(b)) => {
             if a.len() == 18 && b.len() == 15 && a.is_char_boundary(15) && a[..15] == **b {
                 return Some(Ordering::Equal);
@@ -482,5 +488,19 @@ mod tests {
         };
         assert!(matches(&json!("7015g00000EMu01AAD"), &c));
         assert_eq!(compare(&json!("ABC"), &Lit::Str("abc".into())), Some(Ordering::Equal));
+        assert_eq!(
+            compare(
+                &json!("2026-12-05T09:30:00.000+0000"),
+                &Lit::Date("2026-12-05T10:00:00Z".into())
+            ),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(
+                &json!("2026-12-05T09:30:00.000+0000"),
+                &Lit::Date("2026-12-05T11:30:00+02:00".into())
+            ),
+            Some(Ordering::Equal)
+        );
     }
 }
