@@ -609,6 +609,22 @@ mod auth {
         // the move is one-shot: the next refresh keeps the new instance
         assert_eq!(env.refresh(SALESFORCE_REFRESH_TOKEN).await.ok()["instance_url"], inst);
     }
+
+    #[tokio::test]
+    async fn a_seeded_move_happens_at_the_first_refresh_after_the_org_has_an_instance() {
+        let env = start_with(SalesforceSeed {
+            move_instance_to: Some("localhost".into()),
+            ..Default::default()
+        })
+        .await;
+        assert!(env.instance.contains("127.0.0.1"), "{}", env.instance);
+        let t = env.refresh(SALESFORCE_REFRESH_TOKEN).await;
+        assert!(t.ok()["instance_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://localhost:"));
+        env.get("/limits").await.err(401, "INVALID_SESSION_ID");
+    }
 }
 
 mod describe {

@@ -17,16 +17,17 @@
 //!
 //! Readings chosen where the pack is unverified or silent (each is a row or note in docs/wire-rules.md):
 //! - One server is both the login host and the instance: `instance_url` is `http://` + the Host header of the
-//!   org's first token request. An instance move (admin `config` `move_instance_to`, one-shot, applied at the next
-//!   refresh) changes it to another host name of the same server (`localhost` by default keeps the port); after
-//!   it, calls on the old host are 401 INVALID_SESSION_ID. Only v68.0 is served (other versions 404 NOT_FOUND).
+//!   org's first token request. An instance move (seed `move_instance_to` or admin `config`, one-shot, applied at
+//!   the next refresh) changes it to another host name of the same server (e.g. `localhost`; a name without a port
+//!   keeps the port); after it, calls on the old host are 401 INVALID_SESSION_ID. Only v68.0 is served (other versions 404 NOT_FOUND).
 //! - Sessions last `session_timeout_secs` (default 7200) from issue, not from last use; expired or unknown
 //!   tokens are 401 INVALID_SESSION_ID "Session expired or invalid". A refused 401 has no Sforce-Limit-Info
 //!   (no org is known); every answer to a session does. The allocation is a rolling 24 h window of the emulator
 //!   clock; a refused call (403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit exceeded.") does not count.
 //! - Without the Marketing User flag Campaign (and CampaignMemberStatus) is read-only: describe says
 //!   createable/updateable/deletable false and writes are 403 INSUFFICIENT_ACCESS_OR_READONLY. Campaign stays in
-//!   describeGlobal (the pack's caveat "read-only"; its describe note "absent" is the org without the feature).
+//!   describeGlobal: the pack says both "read-only" (sobjects.json `_caveats`) and "absent from describeGlobal"
+//!   (WIRE-NOTES § Describe, the Campaign `_note`); the emulator follows the first, which the issue asks for.
 //! - Currency fields (scale 0) and other numbers are rounded half away from zero to their scale (12.5 → 13);
 //!   more integer digits than precision − scale is NUMBER_OUTSIDE_VALID_RANGE. Unknown picklist values are kept
 //!   unless `restricted_picklists` (then INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST).
@@ -452,7 +453,7 @@ fn fresh_state(seed: &SalesforceSeed) -> State {
         knobs: Knobs {
             session_timeout_secs: seed.session_timeout_secs.unwrap_or(DEFAULT_SESSION_SECS),
             restricted_picklists: seed.restricted_picklists.unwrap_or(false),
-            move_instance_to: None,
+            move_instance_to: seed.move_instance_to.clone(),
         },
         clients,
         orgs: BTreeMap::new(),
@@ -2591,10 +2592,9 @@ fn admin_router(emu: SalesforceEmulator) -> Router {
                         Some(u) => o.users.values().find(|x| x.username == *u).map(|x| x.id.clone()),
                         None => o
                             .users
-                            .keys()
-                            .next()
-                            .cloned()
-                            .or_else(|| Some(defaults::SALESFORCE_USER_ID.into())),
+                            .get(defaults::SALESFORCE_USER_ID)
+                            .or_else(|| o.users.values().next())
+                            .map(|u| u.id.clone()),
                     };
                     let Some(user) = user else {
                         return admin_error(StatusCode::NOT_FOUND, "no such user");

@@ -183,7 +183,13 @@ fn issue(st: &mut State, host: &str, g: &Grant, scope: &str, refresh: Option<Str
     let Some(secret) = st.clients.get(&g.client).map(|c| c.secret.clone()) else {
         return oauth_error(400, "invalid_client_id", "client identifier invalid");
     };
-    let target = if moving { st.knobs.move_instance_to.take() } else { None };
+    // A move needs an instance to move from: the org's first token fixes it.
+    let placed = st.orgs.get(&g.org).is_some_and(|o| o.instance_host.is_some());
+    let target = if moving && placed {
+        st.knobs.move_instance_to.take()
+    } else {
+        None
+    };
     let Some(org) = st.orgs.get_mut(&g.org) else {
         return oauth_error(400, "invalid_grant", "authentication failure");
     };

@@ -4,6 +4,7 @@
 //! salesforce:
 //!   session_timeout_secs: 7200        # how long an access token lives (no expires_in is sent)
 //!   restricted_picklists: false       # true: unknown Campaign Type/Status values are refused
+//!   move_instance_to: localhost       # the first refresh moves the instance (instance_url) to this host
 //!   clients:                          # in addition to the well-known app
 //!     - { client_id: my-app, client_secret: s, jwt_public_key: "-----BEGIN PUBLIC KEY-----…",
 //!         refresh_token_rotation: true, redirect_uris: [http://127.0.0.1:8080/cb] }
@@ -30,6 +31,9 @@ pub struct SalesforceSeed {
     pub session_timeout_secs: Option<i64>,
     /// Refuse unknown values of Campaign Type / Status (default false: the standard sets are unrestricted).
     pub restricted_picklists: Option<bool>,
+    /// One-shot instance move: the first refresh moves the org to this host (`localhost`, or `name:port`; a name
+    /// without a port keeps the port of the token request).
+    pub move_instance_to: Option<String>,
     /// Whether the well-known org has `Adsctl_Key__c` (default true).
     pub adsctl_key_field: Option<bool>,
     /// The well-known org's daily API allocation (default 15,000, a Developer Edition org).
