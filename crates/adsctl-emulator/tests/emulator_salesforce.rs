@@ -350,40 +350,46 @@ mod auth {
         let env = start().await;
         let verifier = "a-very-long-code-verifier-of-forty-three-chars-xx";
         let challenge = b64url(&<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
-        let r = env
-            .http
-            .get(env.base("/services/oauth2/authorize"))
-            .query(&[
-                ("response_type", "code"),
-                ("client_id", SALESFORCE_CLIENT_ID),
-                ("redirect_uri", "http://localhost:7777/cb"),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let loc = r.headers()["location"].to_str().unwrap().to_string();
-        let code = percent(loc.split("code=").nth(1).unwrap());
-        let exchange = |v: &'static str| {
-            let code = code.clone();
+        let fresh_code = || async {
+            let r = env
+                .http
+                .get(env.base("/services/oauth2/authorize"))
+                .query(&[
+                    ("response_type", "code"),
+                    ("client_id", SALESFORCE_CLIENT_ID),
+                    ("redirect_uri", "http://localhost:7777/cb"),
+                    ("code_challenge", challenge.as_str()),
+                    ("code_challenge_method", "S256"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let loc = r.headers()["location"].to_str().unwrap().to_string();
+            percent(loc.split("code=").nth(1).unwrap())
+        };
+        let exchange = |code: String, v: &'static str, secret: Option<&'static str>| {
             let env = &env;
             async move {
-                env.token_form(&[
+                let mut form = vec![
                     ("grant_type", "authorization_code"),
                     ("code", code.as_str()),
                     ("client_id", SALESFORCE_CLIENT_ID),
                     ("redirect_uri", "http://localhost:7777/cb"),
                     ("code_verifier", v),
-                ])
-                .await
+                ];
+                if let Some(s) = secret {
+                    form.push(("client_secret", s));
+                }
+                env.token_form(&form).await
             }
         };
-        let bad = exchange("wrong-verifier").await;
+        let bad = exchange(fresh_code().await, "wrong-verifier", None).await;
         assert_eq!(bad.body["error"], "invalid_grant");
-        // the failed exchange used the code up
-        let again = exchange("a-very-long-code-verifier-of-forty-three-chars-xx").await;
-        assert_eq!(again.body["error"], "invalid_grant");
+        let wrong_secret = exchange(fresh_code().await, verifier, Some("wrong")).await;
+        assert_eq!(wrong_secret.body["error"], "invalid_client");
+        // a public client: the right verifier without a secret
+        let good = exchange(fresh_code().await, verifier, None).await;
+        assert!(good.ok()["access_token"].is_string());
     }
 
     #[tokio::test]

@@ -241,9 +241,14 @@ fn token(inner: &Inner, h: &HeaderMap, form: &[(String, String)]) -> Response {
                 return oauth_error(400, "invalid_grant", "invalid authorization code");
             };
             let client_id = param(form, "client_id").unwrap_or("");
-            let ok_client = st.clients.get(client_id).is_some_and(|c| {
-                param(form, "client_secret") == Some(c.secret.as_str()) || code.code_challenge.is_some()
-            });
+            // A secret, when sent, must be right; without one only a PKCE exchange is accepted.
+            let ok_client = st
+                .clients
+                .get(client_id)
+                .is_some_and(|c| match param(form, "client_secret") {
+                    Some(sec) => sec == c.secret,
+                    None => code.code_challenge.is_some(),
+                });
             if !ok_client || client_id != code.grant.client {
                 return oauth_error(400, "invalid_client", "invalid client credentials");
             }
