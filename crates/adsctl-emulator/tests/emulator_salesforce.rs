@@ -1547,6 +1547,52 @@ mod query {
     }
 
     #[tokio::test]
+    async fn locators_can_be_refetched_expire_when_idle_and_are_capped_per_user() {
+        let env = start().await;
+        for chunk in 0..3 {
+            let recs: Vec<Value> = (0..150)
+                .map(|i| json!({"attributes": {"type": "Lead"}, "LastName": format!("L{chunk}-{i}"), "Company": "A"}))
+                .collect();
+            env.post("/composite/sobjects", json!({"records": recs})).await.ok();
+        }
+        let open = || async {
+            let q = serde_urlencoded::to_string([("q", "SELECT Id FROM Lead ORDER BY LastName")]).unwrap();
+            let r = env
+                .call_with(
+                    "GET",
+                    &format!("{V}/query?{q}"),
+                    None,
+                    &env.token,
+                    &[("Sforce-Query-Options", "batchSize=200")],
+                )
+                .await;
+            r.ok()["nextRecordsUrl"].as_str().unwrap().to_string()
+        };
+        let env = &env;
+        let fetch = |url: String| async move { env.call_with("GET", &url, None, &env.token, &[]).await };
+        // a page can be fetched again (a retry), then the last page closes the locator
+        let next = open().await;
+        let a = fetch(next.clone()).await;
+        let b = fetch(next.clone()).await;
+        assert_eq!(a.ok()["records"], b.ok()["records"]);
+        let last = a.body["nextRecordsUrl"].as_str().unwrap().to_string();
+        assert_eq!(fetch(last.clone()).await.ok()["done"], true);
+        fetch(last).await.err(400, "INVALID_QUERY_LOCATOR");
+        // idle for more than 15 minutes
+        let next = open().await;
+        env.admin("/_emulator/salesforce/clock", json!({"advance_secs": 901}))
+            .await;
+        fetch(next).await.err(400, "INVALID_QUERY_LOCATOR");
+        // the 11th open locator closes the least recently used
+        let mut urls = Vec::new();
+        for _ in 0..11 {
+            urls.push(open().await);
+        }
+        fetch(urls[0].clone()).await.err(400, "INVALID_QUERY_LOCATOR");
+        fetch(urls[10].clone()).await.ok();
+    }
+
+    #[tokio::test]
     async fn query_all_also_returns_deleted_rows() {
         let env = start().await;
         let c = env.campaign("Binned").await;

@@ -52,8 +52,10 @@
 //! - Conditional requests: a record's ETag is a hash of its stored state; a stale If-Match or If-Unmodified-Since
 //!   on PATCH/DELETE is 412 PRECONDITION_FAILED; describe's Last-Modified is the org's metadata change time
 //!   (If-Modified-Since not before it: 304).
-//! - Query batches are 2000 rows (`Sforce-Query-Options: batchSize=200..2000` honoured); locators are kept
-//!   until read to the end.
+//! - Query batches are 2000 rows (`Sforce-Query-Options: batchSize=200..2000` honoured). A locator lives until
+//!   15 minutes of the emulator clock pass without a fetch; a user keeps at most 10 (the 11th closes the least
+//!   recently used); any offset of a live locator can be fetched again; the last batch closes it. Expired,
+//!   closed or unknown locators are 400 INVALID_QUERY_LOCATOR.
 //!
 //! Admin routes (JSON; not counted, never faulted), under `/_emulator/salesforce/`:
 //! - `GET store` → the whole state; `GET records/{id}` → one record as stored (deleted ones too);
@@ -92,6 +94,10 @@ pub const MAX_CHUNKS: usize = 10;
 pub const MAX_RETRIEVE_IDS: usize = 2000;
 pub const QUERY_BATCH: usize = 2000;
 pub const MIN_QUERY_BATCH: usize = 200;
+/// Open query locators per user, and how long an unused one lives (readings: the pack says locators expire after
+/// inactivity and are capped per user, without numbers).
+pub const MAX_CURSORS_PER_USER: usize = 10;
+pub const CURSOR_IDLE_SECS: i64 = 900;
 pub const KEY_FIELD: &str = "Adsctl_Key__c";
 pub const MAX_HIERARCHY_LEVELS: usize = 5;
 pub const DEFAULT_SESSION_SECS: i64 = 7200;
@@ -338,9 +344,17 @@ pub struct Code {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cursor {
     pub org: String,
+    #[serde(default)]
+    pub user: String,
     pub rows: Vec<Value>,
     pub pos: usize,
     pub batch: usize,
+    /// Emulator-clock second of the last fetch (idle locators expire).
+    #[serde(default)]
+    pub last_used: i64,
+    /// Order of the last fetch (breaks ties between fetches of the same second).
+    #[serde(default)]
+    pub touched: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -2166,11 +2180,29 @@ fn query_route(
             })
         })
         .map_or(QUERY_BATCH, |n| n.clamp(MIN_QUERY_BATCH, QUERY_BATCH));
+    let now = st.now();
+    st.cursors.retain(|_, cur| now - cur.last_used <= CURSOR_IDLE_SECS);
+    // A user keeps at most MAX_CURSORS_PER_USER open locators: a new one closes the least recently used.
+    let mine: Vec<(u64, String)> = st
+        .cursors
+        .iter()
+        .filter(|(_, cur)| cur.org == c.org && cur.user == c.user)
+        .map(|(k, cur)| (cur.touched, k.clone()))
+        .collect();
+    if mine.len() >= MAX_CURSORS_PER_USER {
+        if let Some((_, oldest)) = mine.iter().min() {
+            st.cursors.remove(oldest);
+        }
+    }
+    let touched = st.bump();
     let cursor = Cursor {
         org: c.org.clone(),
+        user: c.user.clone(),
         rows: out,
         pos: 0,
         batch,
+        last_used: now,
+        touched,
     };
     let loc = format!("01g5g0{}", &st.token("locator")[..13]);
     st.cursors.insert(loc.clone(), cursor);
@@ -2182,15 +2214,23 @@ fn next_batch(st: &mut State, c: &Caller, loc: &str) -> Result<Response, SfErr> 
         Some((i, p)) => (i.to_string(), p.parse::<usize>().ok()),
         None => (loc.to_string(), Some(0)),
     };
+    let now = st.now();
+    let touched = st.bump();
     let cur = st
         .cursors
         .get_mut(&id)
-        .filter(|cur| cur.org == c.org && pos == Some(cur.pos))
+        .filter(|cur| cur.org == c.org && now - cur.last_used <= CURSOR_IDLE_SECS)
         .ok_or_else(|| bad("INVALID_QUERY_LOCATOR", "invalid query locator"))?;
     let total = cur.rows.len();
-    let end = (cur.pos + cur.batch).min(total);
-    let records: Vec<Value> = cur.rows[cur.pos..end].to_vec();
+    // Any offset of the locator can be fetched again (a retry after a lost answer).
+    let start = pos
+        .filter(|p| *p <= total)
+        .ok_or_else(|| bad("INVALID_QUERY_LOCATOR", "invalid query locator"))?;
+    let end = (start + cur.batch).min(total);
+    let records: Vec<Value> = cur.rows[start..end].to_vec();
     cur.pos = end;
+    cur.last_used = now;
+    cur.touched = touched;
     let done = end >= total;
     let mut body = json!({"totalSize": total, "done": done, "records": records});
     if done {
