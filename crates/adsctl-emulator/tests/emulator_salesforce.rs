@@ -1040,6 +1040,22 @@ mod upsert {
     }
 
     #[tokio::test]
+    async fn post_to_the_id_field_creates_through_upsert() {
+        let env = start().await;
+        let r = env.post("/sobjects/Campaign/Id", json!({"Name": "Via Id"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["created"], true);
+        let id = r.body["id"].as_str().unwrap();
+        assert_eq!(
+            env.get(&format!("/sobjects/Campaign/{id}")).await.ok()["Name"],
+            "Via Id"
+        );
+        env.post("/sobjects/Campaign/Id", json!({"Type": "Email"}))
+            .await
+            .err(400, "REQUIRED_FIELD_MISSING");
+    }
+
+    #[tokio::test]
     async fn upsert_needs_an_external_id_field() {
         let env = start_with(SalesforceSeed {
             adsctl_key_field: Some(false),

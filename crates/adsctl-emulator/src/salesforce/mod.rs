@@ -9,7 +9,7 @@
 //! - `GET /services/data/` (versions, no session needed); under `/services/data/v68.0`: `GET /` (resources),
 //!   `GET /limits`, `GET /sobjects/` (describeGlobal), `GET|POST /sobjects/{type}/`, `GET /sobjects/{type}/describe`,
 //!   `GET|PATCH|DELETE /sobjects/{type}/{id}`, `GET|PATCH|DELETE /sobjects/{type}/Adsctl_Key__c/{value}` (PATCH is
-//!   upsert, `?updateOnly=true`), `GET /query?q=` and `GET /queryAll?q=` (the subset of [`soql`]), `GET
+//!   upsert, `?updateOnly=true`), `POST /sobjects/{type}/Id` (create through upsert), `GET /query?q=` and `GET /queryAll?q=` (the subset of [`soql`]), `GET
 //!   /query/{locator}` (nextRecordsUrl), `POST|PATCH|DELETE /composite/sobjects`, `PATCH
 //!   /composite/sobjects/{type}/{externalIdField}`, `GET|POST /composite/sobjects/{type}` (retrieve);
 //! - OAuth ([`oauth`]): `GET /services/oauth2/authorize`, `POST /services/oauth2/token` (authorization_code,
@@ -1905,6 +1905,14 @@ fn sobject_route(st: &mut State, c: &Caller, t: &str, rest: &[&str], call: &Call
         ("DELETE", [id]) => {
             precondition(org, headers, id)?;
             delete(st, &c.org, &c.user, id, Some(&obj.name)).map(|_| no_content())
+        }
+        ("POST", [f]) if f.eq_ignore_ascii_case("Id") => {
+            // create through upsert (API 37.0+): POST …/{type}/Id is an insert
+            let b = parse_object(body)?;
+            match write(st, &c.org, &c.user, &obj.name, None, &b, false) {
+                Ok(id) => Ok(json_response(201, &created_body(&id, Some(true)))),
+                Err(e) => Ok(errs_response(e)),
+            }
         }
         (_, [_]) => Err(method_not_allowed(method, "GET,PATCH,DELETE")),
         (m, [field, value]) => {
