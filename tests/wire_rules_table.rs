@@ -59,6 +59,18 @@ const FILES: &[(&str, &str)] = &[
         "crates/adsctl-emulator/src/hubspot/contacts.rs",
         include_str!("../crates/adsctl-emulator/src/hubspot/contacts.rs"),
     ),
+    (
+        "crates/adsctl-emulator/tests/emulator_salesforce.rs",
+        include_str!("../crates/adsctl-emulator/tests/emulator_salesforce.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/salesforce/mod.rs",
+        include_str!("../crates/adsctl-emulator/src/salesforce/mod.rs"),
+    ),
+    (
+        "crates/adsctl-emulator/src/salesforce/soql.rs",
+        include_str!("../crates/adsctl-emulator/src/salesforce/soql.rs"),
+    ),
 ];
 
 /// The body of `mod name {` at the top level of a file (up to the next top-level `mod`).

@@ -183,6 +183,11 @@ pub struct LinkedInRateLimits {
 ///   rate_limits: { ten_secondly: 190, oauth_ten_secondly: 110, daily: 625000, search_per_second: 5 }
 ///   search_lag_ms: 200
 ///   max_membership_ids: 100000
+/// salesforce:                 # see salesforce::seed for every key
+///   orgs:
+///     - { org_id: 00D5g00000EMu09EAD, adsctl_key_field: false, daily_api_limit: 1000,
+///         users: [{ username: u@acme.example, marketing_user: false }], contacts: [{ LastName: Doe }] }
+///   session_timeout_secs: 7200
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -194,6 +199,7 @@ pub struct SeedFile {
     pub x: XSeed,
     pub mailchimp: MailchimpSeed,
     pub hubspot: HubSpotSeed,
+    pub salesforce: crate::salesforce::seed::SalesforceSeed,
 }
 
 impl SeedFile {

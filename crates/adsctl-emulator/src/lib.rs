@@ -23,7 +23,8 @@
 //!
 //! Writing a platform: implement [`PlatformEmulator`] and add one line to [`build_platforms`]. Its router
 //! must use paths no other platform uses (Google: `/v25/…`, `/token`, `/o/oauth2/…`; TikTok: `/open_api/…`,
-//! `/portal/auth`; LinkedIn: `/rest/…`, `/oauth/v2/…`; X: `/12/…`; Mailchimp: `/3.0/…`, `/oauth2/…`; HubSpot: `/marketing/…`, `/crm/…`, `/oauth/authorize`, `/oauth/{v}/…`); the core wraps it in
+//! `/portal/auth`; LinkedIn: `/rest/…`, `/oauth/v2/…`; X: `/12/…`; Mailchimp: `/3.0/…`, `/oauth2/…`; HubSpot:
+//! `/marketing/…`, `/crm/…`, `/oauth/authorize`, `/oauth/{v}/…`; Salesforce: `/services/…`, `/id/…`); the core wraps it in
 //! fault injection and request counting. Per request, the platform may set the response extensions
 //! [`OperationCount`] (operations carried) and [`EndpointLabel`] (`"POST /v25/customers/{customerId}/…"`,
 //! when it matches with a catch-all), and must honour [`ReadLag`] on reads. Shared settings (token TTL, review
@@ -39,6 +40,7 @@ pub mod mailchimp;
 pub mod meta;
 pub mod platform;
 pub mod rng;
+pub mod salesforce;
 pub mod server;
 pub mod tiktok;
 pub mod x;
@@ -100,7 +102,7 @@ impl Platforms {
     pub fn get<P: PlatformEmulator>(&self) -> Option<Arc<P>> {
         self.list.iter().find_map(|(_, any)| any.clone().downcast::<P>().ok())
     }
-    /// A platform by name (`google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp`, `hubspot`).
+    /// A platform by name (`google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp`, `hubspot`, `salesforce`).
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn PlatformEmulator>> {
         self.all().find(|p| p.name() == name).cloned()
     }
@@ -116,6 +118,7 @@ pub fn build_platforms(config: &EmulatorConfig) -> Platforms {
     p.add(Arc::new(x::XEmulator::new(config)));
     p.add(Arc::new(mailchimp::MailchimpEmulator::new(config)));
     p.add(Arc::new(hubspot::HubSpotEmulator::new(config)));
+    p.add(Arc::new(salesforce::SalesforceEmulator::new(config)));
     p
 }
 

@@ -28,7 +28,8 @@ pub enum FaultKind {
 
 /// One emulated platform. Implementations keep their own state behind interior mutability.
 pub trait PlatformEmulator: Send + Sync + 'static {
-    /// `google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp` or `hubspot`: used in admin paths (`/_emulator/{name}/…`) and counters.
+    /// `google_ads`, `meta`, `tiktok`, `linkedin`, `x`, `mailchimp`, `hubspot` or `salesforce`: used in admin paths
+    /// (`/_emulator/{name}/…`) and counters.
     fn name(&self) -> &'static str;
     /// The platform's API routes (absolute paths such as `/v25/customers/{id}/googleAds:mutate`).
     fn router(&self) -> axum::Router;
@@ -120,4 +121,22 @@ pub mod defaults {
     /// The emulated user (`user_id` of tokens; `hs_created_by_user_id`).
     pub const HUBSPOT_USER_ID: i64 = 4000001;
     pub const HUBSPOT_USER: &str = "emulator-user@hubspot.test";
+    /// The Salesforce emulator's org (18-character id), its integration user (Marketing User, API Enabled,
+    /// pre-authorized for JWT bearer) and a second user of the same org without the Marketing User flag.
+    pub const SALESFORCE_ORG_ID: &str = "00D5g00000EMu01EAD";
+    pub const SALESFORCE_USER_ID: &str = "0055g00000EMu01AAD";
+    pub const SALESFORCE_USERNAME: &str = "integration@adsctl-emulator.example";
+    pub const SALESFORCE_PLAIN_USER_ID: &str = "0055g00000EMu02AAD";
+    pub const SALESFORCE_PLAIN_USERNAME: &str = "viewer@adsctl-emulator.example";
+    /// The External Client App (consumer key and secret of `/services/oauth2/token`).
+    pub const SALESFORCE_CLIENT_ID: &str = "3MVG9emulatorSalesforceConsumerKey";
+    pub const SALESFORCE_CLIENT_SECRET: &str = "emulator-salesforce-consumer-secret";
+    /// A refresh token of the integration user for the well-known app (never expires, not rotated by default).
+    pub const SALESFORCE_REFRESH_TOKEN: &str = "5Aep861emulatorSalesforceRefreshToken";
+    /// A JWT `aud` the token endpoint accepts besides the emulator's own login URL (`http://` + Host).
+    pub const SALESFORCE_LOGIN_URL: &str = "https://login.salesforce.com";
+    /// The key pair of the well-known app's JWT bearer certificate: the emulator holds the public key (SPKI PEM);
+    /// the private key (PKCS#8 PEM) is published so tests and the quickstart can sign assertions. A test key only.
+    pub const SALESFORCE_JWT_PUBLIC_KEY_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApsMSabIgYyfkZ2O/da2h\n/rebpFy/nPAz1FCyNGHTdZr4C8y0+/IoTMYDc0RqQqTeJRjgKB7KvdsHOxmSNji/\nCEhhVj+QUdedlDVb4Mc7R/Ua4Cdpd6y85uwul8LRRyqEdFvVu6V739jdn1ptUCwk\nty1WbuZhai/INIaQfrNvjiMbKSaeFIcUSHybWZ9FKdyGTFBimZzoBKYQeGcVjrd7\ns79b4ydKmdq+6wJT8nTLYd2FDsjCgH3TovxL8Uo+n6nGroSotNLO+tACsfDsuhGw\nJwMiusT+rCairOqYPcgnyBXuZYsPmvWSx/8OefcyMYtPKvL7WiAn/biwgJVLdG+l\n7QIDAQAB\n-----END PUBLIC KEY-----";
+    pub const SALESFORCE_JWT_PRIVATE_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCmwxJpsiBjJ+Rn\nY791raH+t5ukXL+c8DPUULI0YdN1mvgLzLT78ihMxgNzRGpCpN4lGOAoHsq92wc7\nGZI2OL8ISGFWP5BR152UNVvgxztH9RrgJ2l3rLzm7C6XwtFHKoR0W9W7pXvf2N2f\nWm1QLCS3LVZu5mFqL8g0hpB+s2+OIxspJp4UhxRIfJtZn0Up3IZMUGKZnOgEphB4\nZxWOt3uzv1vjJ0qZ2r7rAlPydMth3YUOyMKAfdOi/EvxSj6fqcauhKi00s760AKx\n8Oy6EbAnAyK6xP6sJqKs6pg9yCfIFe5liw+a9ZLH/w559zIxi08q8vtaICf9uLCA\nlUt0b6XtAgMBAAECggEAFYj+9XnMj2l9KDHcLXb3AsUUuyDEGOD3HH2wSa3xaBBT\nZHiyzY9rz2BJ3UaSP1l5m4pPFjdFwMdKc4IdnNVurAPm2AO84CjLP3K1kv0/hU8c\ngaJtTwhWW67X5H7C1mEh+kHKw+D+sn1Xv2am07HjqukWrpsfLN6PSOMwwT/sUcs2\nrpwyoLxYY9QYHUt7/G/t2zwpi9EcptvWtUJX5VCu2/+nlF0sTXTPLDHH3LTnx1bW\nhc7iW8p0bh917I7snyZikPkWq7IFJiHO4JJvivzd1zVdqC0oGyhSyOizn+4HmN5p\nR+rfK/KXHn2wiG4KUZcQYkJu1jHd1oxWegAOmL0p+QKBgQDjrv3lc1k822YotDRD\nTxuwP29AdIsPwBVeQjpRqYsQyXqWJta7+gMQ4xCppeWFDh4YNlzYbVcHJZi+U2fl\nLGNiuyyGuMHl45F6UyGxAMAwGgd/lWYdRsVQG03S3CbFnCYzWqjt6Ut6mQeEPWYC\nbeMBMMeYEOZjgm3g3O1B26pvFQKBgQC7gHRR6HAHYTc1Z22s/MM7ZIf/dULVRD2G\nrHHVMzg5cDVQJt9LXuNf3nWuypTmv/U9xkCrT8R6Jrce4G2AeeBg7hV7yosqC3Dt\nIakQWZemyBQPNQuB2rsnkEoX7tNM1Z1f8H6Ysl/56t5P5C3T/oJhpN/ctuhp0nSP\njDpcf63ReQKBgQDTG8gy3dcaRFve1ee3mTwVGVwwKV9fRT0K3uFwIoHdGNNfMbfd\nJ518JO2oPzgnPMXOsWk5C3isGcIchv1IUvX7740DhX/ThkO3ZilRE18fuqLFO2Mp\nNhtxgT+Riasxgu0wpJkJr0za6dU8Wimhiv32dqI6b0EPdzomSvJ6JBFNWQKBgAm9\n4c1Do1Zu0Zx/tC4Rr98NGRfHsuI7umqd2Qg3sgsh7lMswds7odqgR0L+mX/np0k/\nXKrJ6S5jho4fIPFU47iFhi45VsOndoWLgyorTXrH2Gr12ZQ0lha3I3Jc4TOTwapz\nZ1BtrBjjAAvskgj6pzGFjG/+PNMKsS2oHnwh0hkZAoGATJIwTpuCVc9Lt0SMwFE+\nXMazlEd39TOAvfJWeS+hdL0+IUGFVAkHa50xiogIbjJ6+lYyLCGXE4VfrZe1LUbH\npivYTru/xopo96C6NsEkUrl0AOmvplnQUEv3WuMsQypCFSp6U5ZsPdfnMuGmNDB/\nbJwws7x2P/CyiBNn7r1fdCI=\n-----END PRIVATE KEY-----";
 }
