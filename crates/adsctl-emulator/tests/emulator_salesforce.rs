@@ -1802,3 +1802,43 @@ mod admin {
         env.get(&format!("/sobjects/Campaign/{c}")).await.ok();
     }
 }
+
+mod derived {
+    //! The describe metadata is derived from the reference pack (`scripts/gen-salesforce-sobjects.py`); on a clone
+    //! without the pack there is nothing to compare (said, not silent).
+
+    fn reference() -> Option<std::path::PathBuf> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        [root.join("../../../shared"), root.join("../../../../shared")]
+            .into_iter()
+            .map(|p| p.join("reference/salesforce/sobjects.json"))
+            .find(|p| p.is_file())
+    }
+
+    #[test]
+    fn committed_describe_metadata_is_what_the_script_makes_from_the_reference() {
+        let Some(pack) = reference() else {
+            eprintln!("no ../shared/reference/salesforce here: nothing to compare");
+            return;
+        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = std::env::temp_dir().join(format!("salesforce-sobjects-{}.json", std::process::id()));
+        let status = std::process::Command::new("python3")
+            .arg(root.join("../../scripts/gen-salesforce-sobjects.py"))
+            .arg(&pack)
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .status();
+        match status {
+            Ok(s) if s.success() => {
+                let fresh = std::fs::read_to_string(&out).unwrap();
+                let _ = std::fs::remove_file(&out);
+                assert!(
+                    fresh == include_str!("../src/salesforce/sobjects.json"),
+                    "crates/adsctl-emulator/src/salesforce/sobjects.json is stale: run scripts/gen-salesforce-sobjects.py"
+                );
+            }
+            _ => eprintln!("python3 is not available: nothing to compare"),
+        }
+    }
+}
