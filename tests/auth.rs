@@ -1413,3 +1413,82 @@ mod linkedin {
         assert!(!row.never_expires);
     }
 }
+
+mod x {
+    use super::*;
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::{Emulator, EmulatorConfig};
+    use adsctl::platforms::x::XCredentials;
+    use adsctl::secret::Secret;
+
+    fn project(dir: &Path) {
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  acme-x:\n    platform: x\n    account_id: {}\n    currency: USD\n",
+                defaults::X_ACCOUNT_ID
+            ),
+        )
+        .unwrap();
+    }
+
+    fn env(s: &Setup, url: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("ADSCTL_KEY_FILE", s.key_file.display().to_string()),
+            ("ADSCTL_X_ENDPOINT", url.to_string()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn set_token_takes_the_four_values_validates_signed_and_never_expires() {
+        let em = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let url = em.url();
+        let s = setup();
+        project(&s.root);
+        let acct = s.account("acme-x");
+        let auth = Auth::with_env(&s.root, env_of(&env(&s, &url)));
+
+        // no browser flow for the Ads API's OAuth 1.0a user tokens: login says what to do instead
+        let e = auth.login(&acct, opts(browser())).await.unwrap_err();
+        assert!(e.hint().contains("auth set-token acme-x"), "{e}: {}", e.hint());
+
+        // the four values, as `auth set-token` reads them from standard input
+        let four = format!(
+            "{} {}\n{} {}\n",
+            defaults::X_CONSUMER_KEY,
+            defaults::X_CONSUMER_SECRET,
+            defaults::X_ACCESS_TOKEN,
+            defaults::X_TOKEN_SECRET
+        );
+        let kind = auth.set_token(&acct, Secret::new(four)).unwrap();
+        let c = kind.get::<XCredentials>().expect("x credentials");
+        assert_eq!(c.token_secret.expose(), defaults::X_TOKEN_SECRET);
+
+        // a later process: the vault; every request signed with all four
+        let later = Auth::with_env(&s.root, env_of(&env(&s, &url)));
+        assert_eq!(later.credentials(&acct).unwrap().source, CredentialSource::Vault);
+        let v = later.validate(&acct).await.unwrap();
+        assert!(v.scopes.iter().any(|p| p == "ACCOUNT_ADMIN"), "{:?}", v.scopes);
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        let rows = later.status(&s.accounts());
+        let row = rows.iter().find(|r| r.account == "acme-x").unwrap();
+        assert!(row.never_expires, "OAuth 1.0a user tokens do not expire");
+        assert_eq!(row.expires_at, None);
+
+        // a wrong token secret: refused by X's signature check, and the secret is not in the message
+        let wrong = format!(
+            "{} {} {} not-the-token-secret\n",
+            defaults::X_CONSUMER_KEY,
+            defaults::X_CONSUMER_SECRET,
+            defaults::X_ACCESS_TOKEN
+        );
+        later.set_token(&acct, Secret::new(wrong)).unwrap();
+        let e = later.validate(&acct).await.unwrap_err().to_string();
+        assert!(!e.contains("not-the-token-secret"), "{e}");
+        assert!(!e.contains(defaults::X_CONSUMER_SECRET), "{e}");
+        assert!(
+            e.contains("UNAUTHORIZED_ACCESS") || e.to_lowercase().contains("signature"),
+            "{e}"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! `adsctl emulator`: run the local Google Ads + Meta emulator until SIGINT/SIGTERM.
+//! `adsctl emulator`: run the local emulator of every platform until SIGINT/SIGTERM.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,7 +23,7 @@ pub struct Args {
     /// Persist the state to this JSON file periodically and on shutdown (restored at start when present).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Seed file (YAML) with Google customers, Meta ad accounts and extra credentials.
+    /// Seed file (YAML): accounts, credentials and settings per platform (a section per platform).
     #[arg(long)]
     pub seed: Option<PathBuf>,
     /// Faults to inject, e.g. "5xx=0.05,429=0.05,timeout=0.02,reset=0.02,lost=0.05,lag=0.05,latency=20ms,seed=7".

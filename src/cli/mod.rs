@@ -93,7 +93,7 @@ pub enum Command {
     State(state::Args),
     /// Write an account's live campaigns as YAML (one file per campaign).
     Import(import::Args),
-    /// Run the local platform API emulator (Google Ads, Meta, TikTok).
+    /// Run the local API emulator of every platform (wire-faithful, on loopback, with fault injection).
     Emulator(emulator::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
     Watch(watch::Args),

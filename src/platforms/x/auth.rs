@@ -281,7 +281,7 @@ impl PlatformAuth for XAuth {
         _login: LoginRequest,
     ) -> Result<url::Url, AuthError> {
         Err(crate::auth::login_err(
-            "X has no browser login for the Ads API in adsctl (the pack documents no 3-legged flow for v12)",
+            "X Ads API credentials are OAuth 1.0a user tokens, which adsctl does not obtain through a browser login",
             format!(
                 "create the user's access token and token secret in the developer portal (your app → Keys and \
                  tokens), then pipe the four values into `adsctl auth set-token {}`",
