@@ -369,6 +369,79 @@ mod ownership {
     }
 }
 
+mod parts_of_a_parent {
+    //! X's targeting criteria and promoted posts: the platform can neither pause nor change one.
+    use super::*;
+
+    fn x_account(on_removed: RemovalPolicy) -> Account {
+        Account {
+            platform: Platform::X,
+            platform_id: "18ce54d4x5t".into(),
+            ..account("xa", on_removed)
+        }
+    }
+
+    fn tree(keyword: &str) -> Vec<Resource> {
+        let c = "xa/campaign/Spring";
+        let g = format!("{c}/ad_group/US");
+        let mut camp = res(c);
+        camp.fields.insert("status", Value::str("active"));
+        let mut group = res(&g);
+        group.fields.insert("status", Value::str("active"));
+        vec![
+            camp,
+            group,
+            res(&format!("{g}/targeting_criterion/location:96683cc9126741d1")),
+            res(&format!("{g}/targeting_criterion/broad_keyword:{keyword}")),
+            res(&format!("{g}/promoted_post/1580000000000000001")),
+        ]
+    }
+
+    #[test]
+    fn an_edited_criterion_is_removed_and_made_again_whatever_on_removed_says() {
+        for policy in [RemovalPolicy::Pause, RemovalPolicy::Remove] {
+            let env = Env::on(Platform::X, &[x_account(policy)]);
+            env.converge(&tree("trail running"));
+            let plan = env.plan(&tree("trail runners"));
+            let g = "xa/campaign/Spring/ad_group/US/targeting_criterion";
+            let got: std::collections::BTreeSet<(String, Action)> = actions(&plan).into_iter().collect();
+            let want: std::collections::BTreeSet<(String, Action)> = [
+                (format!("{g}/broad_keyword:trail running"), Action::Remove),
+                (format!("{g}/broad_keyword:trail runners"), Action::Create),
+            ]
+            .into_iter()
+            .collect();
+            assert_eq!(got, want, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn under_a_paused_parent_they_stay_adsctls_and_go_with_it_on_remove() {
+        let env = Env::on(Platform::X, &[x_account(RemovalPolicy::Pause)]);
+        let full = tree("trail running");
+        env.converge(&full);
+        // the ad group leaves the YAML: it is paused; what is under it stays as it is (nothing to pause)
+        let without: Vec<Resource> = full[..1].to_vec();
+        let plan = env.plan(&without);
+        assert_eq!(
+            actions(&plan),
+            vec![("xa/campaign/Spring/ad_group/US".to_string(), Action::Pause)]
+        );
+        let report = env.apply(&plan);
+        assert!(report.ok());
+        assert!(env.plan(&without).accounts[0].unmanaged.is_empty(), "still adsctl's");
+        // `on_removed: remove` later: the ad group and everything under it go (nothing shields it)
+        let env2 = Env {
+            accounts: [("xa".to_string(), x_account(RemovalPolicy::Remove))].into(),
+            ..env
+        };
+        let plan = env2.plan(&without);
+        let removed: Vec<(String, Action)> = actions(&plan);
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert!(removed.iter().all(|(_, a)| *a == Action::Remove), "{removed:?}");
+    }
+}
+
 mod identity_and_diff {
     use super::*;
 

@@ -49,6 +49,8 @@ pub(super) fn plan(
     } else {
         FxHashSet::default()
     };
+    // the YAML's addresses, built once when a part of a parent is among the leftovers
+    let mut kept: Option<FxHashSet<&Address>> = None;
     for (li, l) in live.iter().enumerate() {
         if taken[li] {
             continue;
@@ -68,12 +70,24 @@ pub(super) fn plan(
         }
         let remembered = facts.remembered[li];
         let shields_unowned = above_unowned.contains(&l.address);
+        // a part of a parent the YAML keeps (an X targeting criterion or promoted post): the parent's settings are
+        // what the YAML says, so a part it no longer lists goes, whatever the removal policy says about objects
+        let part_of_kept = l.kind.part_of_parent()
+            && l.address.parent().is_some_and(|p| {
+                kept.get_or_insert_with(|| desired.iter().map(|d| &d.address).collect())
+                    .contains(&p)
+            });
         let policy = match ctx.account.on_removed {
             RemovalPolicy::Remove if shields_unowned => RemovalPolicy::Pause,
+            RemovalPolicy::Pause if part_of_kept => RemovalPolicy::Remove,
             p => p,
         };
         let (action, note) = match policy {
             RemovalPolicy::Orphan => (Action::Orphan, "not in the YAML; on_removed: orphan leaves it alone"),
+            RemovalPolicy::Remove if part_of_kept => (
+                Action::Remove,
+                "no longer listed under its parent, which stays: it cannot be paused or changed, so it is removed",
+            ),
             // still adsctl's (not an orphan: the id map keeps it), so that `on_removed: remove` later removes it and
             // a parent above it, which an object no longer adsctl's would shield
             RemovalPolicy::Pause if !l.kind.pausable() => (
