@@ -39,7 +39,8 @@ const PLATFORMS: &[Platform] = &[
             "Meta ",
             "\"Meta",
         ],
-        unless: &[],
+        // the Salesforce emulator's describe metadata types
+        unless: &["FieldMeta", "ObjMeta"],
     },
     Platform {
         name: "tiktok",
