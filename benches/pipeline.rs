@@ -1070,12 +1070,12 @@ mod x {
     }
 }
 
-/// The agency fixture (`tests/fixtures/agency`: 7 accounts, 593 resources): its first apply, a routine edit
+/// The agency fixture (`tests/fixtures/agency`: 8 accounts, 645 resources): its first apply, a routine edit
 /// (11 edits over its 5 Google and Meta accounts) planned and applied with every request counted against the minimum, and 20
 /// seeded applies under `5xx=0.2` counting how many needed a second apply.
 mod agency {
     use super::*;
-    use adsctl::emulator::config::{LinkedInAccountSeed, TikTokAdvertiserSeed};
+    use adsctl::emulator::config::{LinkedInAccountSeed, TikTokAdvertiserSeed, XAccountSeed};
     use adsctl::emulator::FaultSpec;
 
     const GOOGLE: [(&str, &str); 3] = [
@@ -1164,6 +1164,16 @@ mod agency {
             reference: None,
         });
         config.seed.linkedin.segment_user_wait_ms = Some(0);
+        // fabrikam-x, with the funding instrument its campaigns name (`f` and the account id's first eight
+        // characters, as under `--emulator`)
+        config.seed.x.accounts.push(XAccountSeed {
+            id: "2010000008x".into(),
+            name: None,
+            timezone: "America/New_York".into(),
+            currency: "USD".into(),
+            funding_instrument_id: None,
+            funding_instrument_type: None,
+        });
         config
     }
 
@@ -1255,6 +1265,9 @@ mod agency {
             ("ADSCTL_LINKEDIN_RETRY_MIN_MS", "10"),
             ("ADSCTL_LINKEDIN_RETRY_MAX_MS", "100"),
             ("ADSCTL_LINKEDIN_MAX_RETRIES", "10"),
+            ("ADSCTL_X_RETRY_MIN_MS", "10"),
+            ("ADSCTL_X_RETRY_MAX_MS", "100"),
+            ("ADSCTL_X_MAX_RETRIES", "10"),
             ("ADSCTL_CONFIRM_READ_DELAY_MS", "20"),
         ] {
             std::env::set_var(k, v);
@@ -1339,7 +1352,7 @@ mod agency {
         }
 
         println!();
-        println!("Agency fixture (7 accounts, 593 resources):");
+        println!("Agency fixture (8 accounts, 645 resources):");
         println!("| workload | time | requests | actual / minimum |");
         println!("|---|---|---|---|");
         println!(

@@ -1,9 +1,9 @@
-//! Trust on a real repository: the agency fixture (`tests/fixtures/agency`, seven accounts over four platforms —
-//! three Google Ads, two Meta, one TikTok, one LinkedIn — 593 resources) through the adsctl binary against the
-//! emulator, every account seeded as `--emulator` seeds it (its platform's `Home::seed_emulator`).
+//! Trust on a real repository: the agency fixture (`tests/fixtures/agency`, eight accounts over five platforms —
+//! three Google Ads, two Meta, one TikTok, one LinkedIn, one X — 645 resources) through the adsctl binary against
+//! the emulator, every account seeded as `--emulator` seeds it (its platform's `Home::seed_emulator`).
 //!
 //! - it applies in one run, and a runner without state (every CI job) plans nothing and writes nothing;
-//! - objects other clients made inside managed containers (Google, Meta, TikTok, LinkedIn) are never touched,
+//! - objects other clients made inside managed containers (Google, Meta, TikTok, LinkedIn, X) are never touched,
 //!   whatever `on_removed` says, on a runner with state and on one without, also when the campaign (LinkedIn:
 //!   campaign group) holding them leaves the YAML;
 //! - an account built directly on the platform, imported, plans nothing (here and on a fresh runner), on every
@@ -11,8 +11,8 @@
 //! - two applies at once from two fresh state directories never duplicate anything;
 //! - campaign negatives come and go; a lookalike and the ad set (TikTok: ad group) targeting it are made in one
 //!   apply, on Meta and on TikTok;
-//! - a membership change of a customer file shared by a client's Google, Meta and TikTok accounts, seen by a fresh
-//!   runner, is planned as exactly that change.
+//! - a membership change of a customer file shared by a client's Google, Meta, TikTok and X accounts, seen by a
+//!   fresh runner, is planned as exactly that change.
 
 mod common;
 
@@ -24,6 +24,7 @@ use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 use adsctl::platforms::linkedin::mapping::split_name as split_linkedin;
 use adsctl::platforms::tiktok::mapping::split_name as split_tiktok;
+use adsctl::platforms::x::mapping::split_name as split_x;
 use serde_json::{json, Value};
 
 const GOOGLE: [(&str, &str, &str); 3] = [
@@ -37,6 +38,7 @@ const META: [(&str, &str, &str); 2] = [
 ];
 const TIKTOK: [(&str, &str, &str); 1] = [("fabrikam-tiktok", "2010000006", "USD")];
 const LINKEDIN: [(&str, &str, &str); 1] = [("tailspin-linkedin", "2020000007", "EUR")];
+const X: [(&str, &str, &str); 1] = [("fabrikam-x", "2010000008x", "USD")];
 
 struct Agency {
     rt: tokio::runtime::Runtime,
@@ -61,7 +63,13 @@ impl Agency {
         // Every account of the fixture, as `--emulator` seeds it: whatever platforms the fixture holds.
         let project = adsctl::spec::load(&common::repo().join("tests/fixtures/agency"))
             .unwrap_or_else(|e| panic!("the agency fixture does not load: {e:?}"));
-        let ids: Vec<(&str, &str, &str)> = GOOGLE.into_iter().chain(META).chain(TIKTOK).chain(LINKEDIN).collect();
+        let ids: Vec<(&str, &str, &str)> = GOOGLE
+            .into_iter()
+            .chain(META)
+            .chain(TIKTOK)
+            .chain(LINKEDIN)
+            .chain(X)
+            .collect();
         assert_eq!(
             project.accounts.len(),
             ids.len(),
@@ -140,6 +148,7 @@ impl Agency {
             "ADSCTL_TIKTOK_PORTAL_ENDPOINT",
             "ADSCTL_LINKEDIN_ENDPOINT",
             "ADSCTL_LINKEDIN_REFRESH_TOKEN",
+            "ADSCTL_X_ENDPOINT",
             "RUST_LOG",
         ] {
             c.env_remove(k);
@@ -179,6 +188,12 @@ impl Agency {
             .env("ADSCTL_LINKEDIN_RETRY_MAX_MS", "100")
             .env("ADSCTL_LINKEDIN_RATE_LIMIT_WAIT_MS", "5")
             .env("ADSCTL_LINKEDIN_LOOKUP_DELAY_MS", "20")
+            .env("ADSCTL_X_CONSUMER_KEY", defaults::X_CONSUMER_KEY)
+            .env("ADSCTL_X_CONSUMER_SECRET", defaults::X_CONSUMER_SECRET)
+            .env("ADSCTL_X_ACCESS_TOKEN", defaults::X_ACCESS_TOKEN)
+            .env("ADSCTL_X_TOKEN_SECRET", defaults::X_TOKEN_SECRET)
+            .env("ADSCTL_X_RETRY_MIN_MS", "10")
+            .env("ADSCTL_X_RETRY_MAX_MS", "100")
             .env("NO_COLOR", "1");
         c
     }
@@ -211,7 +226,8 @@ impl Agency {
     /// Requests that change something, other than an apply's leases: Google's `labels:mutate`, Meta's
     /// `POST act_…/adlabels` and the `DELETE /{label id}` that gives each Meta lease back (one per Meta account),
     /// TikTok's disabled lease campaign (one `campaign/create/` and one `campaign/status/update/` per TikTok
-    /// account) and LinkedIn's draft lease campaign group (one CREATE and one DELETE per LinkedIn account).
+    /// account), LinkedIn's draft lease campaign group (one CREATE and one DELETE per LinkedIn account) and X's
+    /// draft lease campaign (one `POST …/campaigns` and one `DELETE …/campaigns/{id}` per X account).
     fn writes(&self) -> BTreeMap<String, u64> {
         self.h()
             .counters()
@@ -224,7 +240,8 @@ impl Agency {
                     || e.starts_with("POST /v25.0")
                     || e.starts_with("POST /open_api/")
                     || e.starts_with("DELETE")
-                    || (e.contains(" /rest/") && (e.ends_with("CREATE") || e.ends_with("UPDATE"))))
+                    || (e.contains(" /rest/") && (e.ends_with("CREATE") || e.ends_with("UPDATE")))
+                    || (e.contains(" /12/") && !e.starts_with("GET ")))
                     && !e.contains("labels:mutate")
                     && !e.contains("adlabels")
             })
@@ -236,6 +253,9 @@ impl Agency {
                     }
                     "POST /rest/adAccounts/{accountId}/adCampaignGroups CREATE"
                     | "DELETE /rest/adAccounts/{accountId}/adCampaignGroups/{id} DELETE" => LINKEDIN.len(),
+                    "POST /12/accounts/{account_id}/campaigns" | "DELETE /12/accounts/{account_id}/campaigns/{id}" => {
+                        X.len()
+                    }
                     _ => 0,
                 } as u64;
                 (e, s.requests.saturating_sub(leases))
@@ -394,6 +414,52 @@ impl Agency {
             .and_then(|e| e["id"].as_u64())
             .unwrap_or_else(|| panic!("no LinkedIn {kind} named {name}"))
     }
+
+    /// The X emulator's admin API: what another client does in X Ads Manager, and its store.
+    fn x_admin(&self, method: &str, path: &str, body: Value) -> Value {
+        self.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let url = format!("{}/_emulator/x/{path}", self.url());
+            let req = match method {
+                "GET" => http.get(&url),
+                _ => http.post(&url).json(&body),
+            };
+            let resp = req.send().await.unwrap();
+            assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+            resp.json().await.unwrap()
+        })
+    }
+
+    /// Another client makes an X object (`campaign`, `line_item`, `promoted_tweet`, `targeting_criterion`) in
+    /// `account`: its id.
+    fn x_make(&self, account: &str, kind: &str, fields: Value) -> String {
+        let made = self.x_admin(
+            "POST",
+            "objects",
+            json!({"kind": kind, "account": account, "fields": fields}),
+        );
+        made["ids"][0].as_str().unwrap().to_string()
+    }
+
+    /// The id of the live X object of `kind` (`campaign`, `line_item`) named `name` (without the marker) in
+    /// `account`, below `parent` (a line item's campaign id) when given.
+    fn x_id(&self, account: &str, kind: &str, name: &str, parent: Option<&str>) -> String {
+        let store = self.x_admin("GET", "store", Value::Null);
+        store["objects"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .find(|e| {
+                e["deleted"] != true
+                    && e["account"] == account
+                    && e["kind"] == kind
+                    && parent.is_none_or(|p| e["fields"]["campaign_id"] == p)
+                    && e["fields"]["name"].as_str().is_some_and(|n| split_x(n).0 == name)
+            })
+            .and_then(|e| e["id"].as_str())
+            .unwrap_or_else(|| panic!("no X {kind} named {name}"))
+            .to_string()
+    }
 }
 
 impl Drop for Agency {
@@ -484,6 +550,9 @@ fn duplicates(dump: &Value) -> Vec<String> {
     for (kind, parent, name) in linkedin_live(dump) {
         *seen.entry(format!("linkedin {kind} {parent} {name}")).or_default() += 1;
     }
+    for (kind, parent, name) in x_live(dump) {
+        *seen.entry(format!("x {kind} {parent} {name}")).or_default() += 1;
+    }
     seen.into_iter()
         .filter(|(_, n)| *n > 1)
         .map(|(k, n)| format!("{n}× {k}"))
@@ -530,6 +599,9 @@ fn live_per_kind(dump: &Value) -> BTreeMap<String, usize> {
     }
     for (kind, _, _) in linkedin_live(dump) {
         *out.entry(format!("linkedin {kind}")).or_default() += 1;
+    }
+    for (kind, _, _) in x_live(dump) {
+        *out.entry(format!("x {kind}")).or_default() += 1;
     }
     out
 }
@@ -616,6 +688,41 @@ fn linkedin_live(dump: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// X's live (not deleted) campaigns, line items, promoted tweets, targeting criteria and custom audiences, lease
+/// campaigns and the seeded funding instruments left out: (kind, parent, identity). A campaign, line item or
+/// audience is its name without adsctl's marker; a promoted tweet its post; a criterion its type, value and
+/// operator (X cannot change either: the same one twice is a duplicate).
+fn x_live(dump: &Value) -> Vec<(String, String, String)> {
+    dump.pointer("/x/objects")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter(|e| e["deleted"] != true && e["kind"] != "funding_instrument")
+        .filter(|e| {
+            !e["fields"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("adsctl-lease"))
+        })
+        .map(|e| {
+            let f = &e["fields"];
+            let kind = e["kind"].as_str().unwrap_or("?");
+            let (parent, identity) = match kind {
+                "promoted_tweet" => (&f["line_item_id"], f["tweet_id"].to_string()),
+                "targeting_criterion" => (
+                    &f["line_item_id"],
+                    format!(
+                        "{} {} {}",
+                        f["targeting_type"], f["targeting_value"], f["operator_type"]
+                    ),
+                ),
+                "line_item" => (&f["campaign_id"], split_x(f["name"].as_str().unwrap_or_default()).0),
+                _ => (&e["account"], split_x(f["name"].as_str().unwrap_or_default()).0),
+            };
+            (kind.to_string(), parent.to_string(), identity)
+        })
+        .collect()
+}
+
 #[test]
 fn the_agency_applies_in_one_run_and_a_fresh_runner_plans_and_writes_nothing() {
     let a = Agency::new();
@@ -670,11 +777,34 @@ fn the_agency_applies_in_one_run_and_a_fresh_runner_plans_and_writes_nothing() {
         targets,
         "a TikTok ad group targets the lookalike made in the same apply"
     );
+    // X's line items target and exclude the custom audience made in the same apply, by its id.
+    let x = a.dump()["x"].clone();
+    let objects: Vec<&Value> = x["objects"].as_object().into_iter().flat_map(|o| o.values()).collect();
+    let audience = objects
+        .iter()
+        .find(|o| o["kind"] == "custom_audience" && o["account"] == X[0].1 && o["deleted"] != true)
+        .unwrap_or_else(|| panic!("the X custom audience was made: {x}"))["id"]
+        .clone();
+    let mut operators: Vec<&str> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "targeting_criterion"
+                && o["fields"]["targeting_type"] == "CUSTOM_AUDIENCE"
+                && o["fields"]["targeting_value"] == audience
+        })
+        .filter_map(|o| o["fields"]["operator_type"].as_str())
+        .collect();
+    operators.sort();
+    assert_eq!(
+        operators,
+        ["EQ", "NE"],
+        "X line items target and exclude the custom audience made in the same apply"
+    );
 
     // A runner without state: nothing to do, nothing written.
     let fresh = a.fresh_state();
     let plan = a.expect(&fresh, &["plan", "--detailed-exitcode"], 0);
-    assert!(plan.contains("593 unchanged"), "{plan}");
+    assert!(plan.contains("645 unchanged"), "{plan}");
     a.h().counters().reset();
     let out = a.expect(&fresh, &["apply", "--auto-approve"], 0);
     assert!(out.contains("No changes"), "{out}");
@@ -691,12 +821,17 @@ struct Foreign {
     tiktok: Vec<(&'static str, String, String)>,
     /// Ids and names of LinkedIn objects (a campaign and a creative, made in Campaign Manager).
     linkedin: Vec<(String, String)>,
+    /// Ids of X objects made in X Ads Manager (a line item, a promoted tweet and a targeting criterion), with the
+    /// field that says what they are (name, post, value).
+    x: Vec<(String, &'static str, String)>,
 }
 
 /// Where another client adds objects in the TikTok account: (campaign, ad group).
 const TIKTOK_FOREIGN_HOME: (&str, &str) = ("Fabrikam - Hiking Boots - TikTok", "US 18-34");
 /// Where another client adds objects in the LinkedIn account: (campaign group, campaign).
 const LINKEDIN_FOREIGN_HOME: (&str, &str) = ("Tailspin - Drones - LinkedIn", "Drone professionals - DE");
+/// Where another client adds objects in the X account: (campaign, ad group, i.e. line item).
+const X_FOREIGN_HOME: (&str, &str) = ("Fabrikam - Hiking Boots - X", "US hikers");
 
 /// The campaign (and its first ad group) of each Google account where another client adds objects: the one the
 /// removal part of the test takes out of the YAML for Fabrikam.
@@ -903,11 +1038,40 @@ fn make_foreign(a: &Agency) -> Foreign {
             linkedin.push((id, name.to_string()));
         }
     }
+    let mut x = Vec::new();
+    for (_, account, _) in X {
+        let (campaign, line_item) = X_FOREIGN_HOME;
+        let campaign = a.x_id(account, "campaign", campaign, None);
+        let line_item = a.x_id(account, "line_item", line_item, Some(&campaign));
+        let made = a.x_make(
+            account,
+            "line_item",
+            json!({"campaign_id": campaign, "name": "Client line item", "entity_status": "ACTIVE",
+                "objective": "WEBSITE_CLICKS", "product_type": "PROMOTED_TWEETS", "placements": ["ALL_ON_TWITTER"],
+                "bid_strategy": "AUTO", "start_time": "2026-01-01T00:00:00Z", "end_time": null}),
+        );
+        x.push((made, "name", "Client line item".to_string()));
+        let made = a.x_make(
+            account,
+            "promoted_tweet",
+            json!({"line_item_id": line_item, "tweet_id": "1590000000000000999", "entity_status": "ACTIVE",
+                "approval_status": "ACCEPTED"}),
+        );
+        x.push((made, "tweet_id", "1590000000000000999".to_string()));
+        let made = a.x_make(
+            account,
+            "targeting_criterion",
+            json!({"line_item_id": line_item, "targeting_type": "BROAD_KEYWORD", "targeting_value": "client term",
+                "operator_type": "EQ", "name": "client term"}),
+        );
+        x.push((made, "targeting_value", "client term".to_string()));
+    }
     Foreign {
         google,
         meta,
         tiktok,
         linkedin,
+        x,
     }
 }
 
@@ -995,6 +1159,12 @@ fn untouched(a: &Agency, f: &Foreign) {
         let status = o["status"].as_str().or(o["intendedStatus"].as_str());
         assert_eq!(status, Some("ACTIVE"), "{id} was changed: {o}");
     }
+    for (id, field, value) in &f.x {
+        let o = a.x_admin("GET", &format!("objects/{id}"), Value::Null);
+        assert_ne!(o["_emulator"]["deleted"], true, "X {id} was deleted: {o}");
+        assert_eq!(o[*field], value.as_str(), "{id} was renamed or marked: {o}");
+        assert_eq!(o["entity_status"], "ACTIVE", "{id} was changed: {o}");
+    }
 }
 
 #[test]
@@ -1012,8 +1182,8 @@ fn objects_other_clients_made_inside_managed_containers_are_never_touched() {
             a.expect(&runner, &["apply", "--auto-approve"], 0);
             untouched(&a, &foreign);
         }
-        // A campaign leaves the YAML (on TikTok too, and a campaign group on LinkedIn): what adsctl owns goes by
-        // the policy, what someone else made below it stays.
+        // A campaign leaves the YAML (on TikTok and X too, and a campaign group on LinkedIn): what adsctl owns goes
+        // by the policy, what someone else made below it stays.
         let mut kept = Vec::new();
         for (file, first, next, _, _) in LEAVING {
             let path = a.dir.join(file);
@@ -1066,7 +1236,7 @@ fn objects_other_clients_made_inside_managed_containers_are_never_touched() {
 /// The campaigns holding other clients' objects that the removal part of the test takes out of the YAML: (file,
 /// its first line, the next campaign's first line, its address, the container below it that holds other clients'
 /// objects too).
-const LEAVING: [(&str, &str, &str, &str, &str); 3] = [
+const LEAVING: [(&str, &str, &str, &str, &str); 4] = [
     (
         "fabrikam/search.yaml",
         "  - name: Fabrikam - Hiking Boots\n",
@@ -1087,6 +1257,13 @@ const LEAVING: [(&str, &str, &str, &str, &str); 3] = [
         "  - name: Tailspin - Camera Gimbals and Action Cameras - LinkedIn\n",
         "tailspin-linkedin/campaign_group/Tailspin - Drones - LinkedIn",
         "campaign/Drone professionals - DE",
+    ),
+    (
+        "fabrikam/x.yaml",
+        "  - name: Fabrikam - Hiking Boots - X\n",
+        "  - name: Fabrikam - Rain Jackets - X\n",
+        "fabrikam-x/campaign/Fabrikam - Hiking Boots - X",
+        "ad_group/US hikers",
     ),
 ];
 
@@ -1228,6 +1405,37 @@ fn an_account_built_on_the_platform_is_imported_and_plans_nothing_here_and_on_a_
         json!({"campaign": format!("urn:li:sponsoredCampaign:{campaign}"), "name": "Hand creative",
             "intendedStatus": "ACTIVE", "content": {"reference": "urn:li:share:7000000000000000888"}}),
     );
+    // One X campaign tree, made in X Ads Manager: a campaign, a line item, a promoted post and a criterion.
+    let (_, xa, _) = X[0];
+    // the emulator's funding instrument of an account: `f` and the account id's first eight characters
+    let funding = format!("f{}", &xa[..8]);
+    let campaign = a.x_make(
+        xa,
+        "campaign",
+        json!({"name": "Hand made X", "funding_instrument_id": funding, "entity_status": "ACTIVE",
+            "daily_budget_amount_local_micro": 30_000_000, "total_budget_amount_local_micro": null,
+            "budget_optimization": "LINE_ITEM", "standard_delivery": true, "purchase_order_number": null}),
+    );
+    let line_item = a.x_make(
+        xa,
+        "line_item",
+        json!({"campaign_id": campaign, "name": "Hand line item", "entity_status": "ACTIVE",
+            "objective": "WEBSITE_CLICKS", "product_type": "PROMOTED_TWEETS", "placements": ["ALL_ON_TWITTER"],
+            "bid_strategy": "MAX", "bid_amount_local_micro": 1_200_000, "goal": "LINK_CLICKS",
+            "pay_by": "LINK_CLICK", "start_time": "2026-01-01T00:00:00Z", "end_time": null}),
+    );
+    a.x_make(
+        xa,
+        "promoted_tweet",
+        json!({"line_item_id": line_item, "tweet_id": "1590000000000000888", "entity_status": "ACTIVE",
+            "approval_status": "ACCEPTED"}),
+    );
+    a.x_make(
+        xa,
+        "targeting_criterion",
+        json!({"line_item_id": line_item, "targeting_type": "LOCATION", "targeting_value": "96683cc9126741d1",
+            "operator_type": "EQ", "name": "United States"}),
+    );
     // (account, the names its import must hold: the hand-made tree, top to bottom)
     for (account, names) in [
         ("woodgrove-search", &["Hand made", "Hand group", "hand made"][..]),
@@ -1236,6 +1444,15 @@ fn an_account_built_on_the_platform_is_imported_and_plans_nothing_here_and_on_a_
         (
             "tailspin-linkedin",
             &["Hand made LinkedIn", "Hand campaign", "Hand creative"][..],
+        ),
+        (
+            "fabrikam-x",
+            &[
+                "Hand made X",
+                "Hand line item",
+                "1590000000000000888",
+                "96683cc9126741d1",
+            ][..],
         ),
     ] {
         let state = a.fresh_state();
@@ -1285,7 +1502,7 @@ fn two_runners_at_once_from_fresh_states_never_duplicate() {
         a.expect(&a.fresh_state(), &["apply", "--auto-approve"], 0);
         live_per_kind(&a.dump())
     };
-    // Every platform's objects are counted (the fixture's TikTok and LinkedIn trees, as the YAML declares them).
+    // Every platform's objects are counted (the fixture's TikTok, LinkedIn and X trees, as the YAML declares them).
     for (kind, n) in [
         ("tiktok Campaign", 3),
         ("tiktok Adgroup", 7),
@@ -1296,6 +1513,11 @@ fn two_runners_at_once_from_fresh_states_never_duplicate() {
         ("linkedin Campaign", 5),
         ("linkedin Creative", 12),
         ("linkedin DmpSegment", 2),
+        ("x campaign", 3),
+        ("x line_item", 7),
+        ("x promoted_tweet", 13),
+        ("x targeting_criterion", 28),
+        ("x custom_audience", 1),
     ] {
         assert_eq!(reference.get(kind), Some(&n), "{kind}: {reference:#?}");
     }
@@ -1409,6 +1631,10 @@ fn a_membership_change_seen_by_a_fresh_runner_is_exactly_that_change() {
             ),
             (
                 "fabrikam-tiktok/audience/Fabrikam customers".to_string(),
+                "update".to_string()
+            ),
+            (
+                "fabrikam-x/audience/Fabrikam customers".to_string(),
                 "update".to_string()
             ),
         ]

@@ -3,7 +3,9 @@
 //!
 //! What X requires on a create is required here (a campaign's funding instrument and budget; an ad group's
 //! objective, product type and placements; a bid for `max` and `target`), so a plan never sends a create X would
-//! refuse for a missing field. An object adopted by `id:` may leave them out (they are then unmanaged). X's own
+//! refuse for a missing field; so is X's table of bid strategies by objective (no `max` for reach and followers,
+//! `target` only for reach, followers and website clicks). An object adopted by `id:` may leave them out (they are
+//! then unmanaged). X's own
 //! per-line-item caps on targeting criteria are checked here too (one age bucket, one event, 2,000 locations,
 //! 100 interests, 100 similar-follower handles, 1,000 keywords).
 
@@ -282,6 +284,34 @@ impl Lower<'_> {
         }
         if let Some(s) = &*g.bid_strategy {
             r.fields.insert("bid_strategy", Value::str(s.wire()));
+            // X: `max` is not available for reach and followers; `target` only for reach, followers and website
+            // clicks (resources.json, line item notes; docs/wire-rules.md, Line items)
+            if let Some(o) = &*g.objective {
+                use XObjective::*;
+                let allowed = match s.value {
+                    XBidStrategy::Auto => true,
+                    XBidStrategy::Max => !matches!(o.value, Reach | Followers),
+                    XBidStrategy::Target => matches!(o.value, Reach | Followers | WebsiteClicks),
+                };
+                if !allowed {
+                    self.err(
+                        s.span,
+                        Code::Constraint,
+                        format!(
+                            "X does not take `bid_strategy: {}` for `objective: {}`",
+                            s.wire(),
+                            o.wire()
+                        ),
+                        if s.value == XBidStrategy::Max {
+                            "use `bid_strategy: target` (with its `bid`) or `auto`: X takes no maximum bid for reach \
+                             and followers"
+                        } else {
+                            "use `bid_strategy: max` (with its `bid`) or `auto`: X takes a target cost only for \
+                             reach, followers and website clicks"
+                        },
+                    );
+                }
+            }
         }
         match (&*g.bid_strategy, &*g.bid) {
             (Some(s), None) if s.value != XBidStrategy::Auto && !g.bid.is_invalid() && !adopted => self.err(
