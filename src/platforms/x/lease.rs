@@ -96,22 +96,7 @@ pub async fn acquire(
     take_over: Option<&str>,
 ) -> Result<LeaseOutcome, CallError> {
     let fi = funding_instrument(conn).await?;
-    let q = Query::new()
-        .set("funding_instrument_id", fi)
-        .set("name", name(holder, until))
-        .set("entity_status", "DRAFT")
-        .set("daily_budget_amount_local_micro", "1000000");
-    let a = conn
-        .client
-        .call(Verb::Post, &conn.path("campaigns"), &q, None, Retry::RefusedOnly)
-        .await?;
-    let mine = a
-        .data("campaigns")?
-        .get("id")
-        .and_then(super::client::id_text)
-        .ok_or_else(|| CallError::Decode {
-            message: "the lease campaign's create answered no id".into(),
-        })?;
+    let mut mine = create(conn, &fi, &name(holder, until)).await?;
     let mut confirmed = false;
     loop {
         let (live, expired) = list(conn, take_over).await?;
@@ -120,6 +105,12 @@ pub async fn acquire(
             let _ = delete(conn, &id).await;
         }
         match live.first() {
+            // a create that ran although its answer was lost, then made again: the first of this attempt's own
+            // campaigns is the one that counts, the later one goes
+            Some(first) if first.id != mine && first.holder == holder && first.until == until => {
+                let _ = delete(conn, &mine).await;
+                mine = first.id.clone();
+            }
             Some(first) if first.id == mine => {
                 if confirmed {
                     return Ok(LeaseOutcome::Acquired(Lease {
@@ -142,6 +133,53 @@ pub async fn acquire(
                     expires_at: held.1,
                 });
             }
+        }
+    }
+}
+
+/// Create this attempt's lease campaign. X has no idempotency key, so a create whose outcome is unknown (no
+/// answer, a server error) is never sent again blindly: the campaign is looked for by its name — this attempt's
+/// own, holder and end — and made again only when it is not there (a few times, backing off). Without this, one
+/// server error on the lease failed the whole account's apply.
+async fn create(conn: &XConnector, fi: &str, name: &str) -> Result<String, CallError> {
+    let q = Query::new()
+        .set("funding_instrument_id", fi)
+        .set("name", name)
+        .set("entity_status", "DRAFT")
+        .set("daily_budget_amount_local_micro", "1000000");
+    let cfg = &conn.client.cfg;
+    let mut delay = cfg.retry_min_delay;
+    let mut attempt = 0;
+    loop {
+        match conn
+            .client
+            .call(Verb::Post, &conn.path("campaigns"), &q, None, Retry::RefusedOnly)
+            .await
+        {
+            Ok(a) => {
+                return a
+                    .data("campaigns")?
+                    .get("id")
+                    .and_then(super::client::id_text)
+                    .ok_or_else(|| CallError::Decode {
+                        message: "the lease campaign's create answered no id".into(),
+                    })
+            }
+            Err(e) if e.outcome_unknown() && attempt < cfg.max_retries => {
+                let made = conn
+                    .campaigns(Query::new())
+                    .await?
+                    .into_iter()
+                    .find(|r| r.name.as_deref() == Some(name))
+                    .and_then(|r| r.id);
+                if let Some(id) = made {
+                    return Ok(id);
+                }
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(cfg.retry_max_delay);
+            }
+            Err(e) => return Err(e),
         }
     }
 }

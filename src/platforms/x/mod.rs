@@ -58,7 +58,8 @@
 //!   are gone (pinned ids are not read with `with_deleted`). A line item under a campaign the read did not list
 //!   (a lease, a deleted campaign) is left out, as is whatever sits under it.
 //! - **Leases**: DRAFT campaigns named `adsctl-lease|<holder>|<until>` on the account's first funding instrument,
-//!   daily budget 1,000,000 micros (a draft spends nothing).
+//!   daily budget 1,000,000 micros (a draft spends nothing). A lease create whose outcome is unknown is looked for
+//!   by its name (this attempt's own) before it is sent again, so one server error no longer fails the account.
 //! - **Metrics**: deleted and draft objects included; days in the account's time zone (adsctl.yaml's, else X's
 //!   account `timezone`, else UTC); ranges of ≤ 7 days sync, longer by async jobs of ≤ 90 days; no conversions
 //!   in ENGAGEMENT/BILLING, so conversions are 0; all-zero days are left out.

@@ -735,6 +735,55 @@ async fn metrics_ask_for_account_days_and_read_jobs_by_id_str() {
 
 // ------------------------------------------------------------------------------------------------ emulator
 
+/// A lease create whose answer is a 503 although X made the campaign: the runner finds its own campaign by its
+/// name and holds the lease, without a second create (X has no idempotency key).
+#[tokio::test]
+async fn a_lease_create_answered_503_is_found_not_made_twice() {
+    let made: Arc<Mutex<Vec<Json>>> = Arc::new(Mutex::new(Vec::new()));
+    let store = made.clone();
+    let (url, seen) = stub(Arc::new(move |method, path, q, _body| {
+        let mut made = store.lock().unwrap();
+        match (method, path.rsplit('/').next().unwrap_or("")) {
+            ("GET", "funding_instruments") => page(json!([{"id": "fi1", "deleted": false}]), None),
+            ("GET", "campaigns") => page(Json::Array(made.clone()), None),
+            ("POST", "campaigns") => {
+                let first = made.is_empty();
+                let id = format!("c{}", made.len() + 1);
+                made.push(json!({"id": id, "name": q["name"],
+                    "entity_status": "DRAFT", "funding_instrument_id": "fi1"}));
+                if first {
+                    // the write committed; its answer is a server error
+                    (
+                        503,
+                        vec![("retry-after", "0".into())],
+                        json!({"errors": [{"code": "SERVICE_UNAVAILABLE",
+                        "message": "Service unavailable"}], "request": {"params": {}}})
+                        .to_string(),
+                    )
+                } else {
+                    ok(made.last().cloned().unwrap_or_default())
+                }
+            }
+            _ => (
+                404,
+                Vec::new(),
+                json!({"errors": [{"code": "ROUTE_NOT_FOUND", "message": "no"}]}).to_string(),
+            ),
+        }
+    }))
+    .await;
+    let c = connector(&url);
+    let until = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let acct = account(&url);
+    match c.acquire_lease(&acct, "runner-1", until, None).await.unwrap() {
+        crate::connectors::LeaseOutcome::Acquired(l) => assert_eq!(l.token, "c1"),
+        other => panic!("the lease is this runner's: {other:?}"),
+    }
+    let creates = seen.lock().unwrap().iter().filter(|r| r.starts_with("POST ")).count();
+    assert_eq!(creates, 1, "one create: {:?}", seen.lock().unwrap());
+    assert_eq!(made.lock().unwrap().len(), 1, "one lease campaign");
+}
+
 mod emulator {
     use super::*;
     use adsctl_emulator::platform::defaults::{
