@@ -410,6 +410,8 @@ case("x-criterion-two-age-buckets", xc(targeting="          - { type: age, value
 case("x-criterion-gte-on-location", xc(targeting="          - { type: location, value: 96683cc9126741d1, operator: gte }\n"))
 case("x-criterion-duplicate", xc(targeting="          - { type: language, value: en }\n          - { type: language, value: en }\n"))
 case("x-tv-show-without-location", xc(targeting="          - { type: tv_show, value: \"10027243420\" }\n"))
+case("x-publisher-network", {"adsctl.yaml": X_BASE, "r.yaml": X.format(group="", targeting="          - { type: language, value: en }\n", posts='"1"').replace("placements: [all_on_twitter]", "placements: [all_on_twitter, publisher_network]")})
+case("x-app-objective", {"adsctl.yaml": X_BASE, "r.yaml": X.format(group="", targeting="          - { type: language, value: en }\n", posts='"1"').replace("objective: website_clicks", "objective: app_installs")})
 case("x-keys-on-google", {"adsctl.yaml": X_BASE, "r.yaml": gcamp(extra="    funding_instrument: lygyi\n")})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)

@@ -279,8 +279,40 @@ impl Lower<'_> {
                     "list at least one, e.g. `[all_on_twitter]`",
                 );
             }
+            // X requires advertiser_domain and categories with the publisher network, which this YAML cannot say
+            // yet: refused here rather than by X at apply time (an adopted line item may have it)
+            if let Some(p) = ps
+                .iter()
+                .find(|p| p.value == XPlacement::PublisherNetwork)
+                .filter(|_| !adopted)
+            {
+                self.err(
+                    p.span,
+                    Code::Constraint,
+                    "X needs an advertiser domain and categories for `publisher_network`, which adsctl cannot send yet",
+                    "place the ad group on X itself (`all_on_twitter`, `twitter_timeline`, …), or adopt a line item \
+                     made in X Ads Manager with `id:`",
+                );
+            }
             let set = ps.iter().map(|p| Value::str(p.wire())).collect();
             r.fields.insert("placements", Value::Set(set));
+        }
+        // app objectives need an app store identifier, which this YAML cannot say yet
+        if let Some(o) = (*g.objective)
+            .as_ref()
+            .filter(|o| matches!(o.value, XObjective::AppInstalls | XObjective::AppEngagements))
+            .filter(|_| !adopted)
+        {
+            self.err(
+                o.span,
+                Code::Constraint,
+                format!(
+                    "X needs an app store identifier for `objective: {}`, which adsctl cannot send yet",
+                    o.wire()
+                ),
+                "use a web objective (`website_clicks`, `engagements`, `reach`, …), or adopt a line item made in X \
+                 Ads Manager with `id:`",
+            );
         }
         if let Some(s) = &*g.bid_strategy {
             r.fields.insert("bid_strategy", Value::str(s.wire()));
