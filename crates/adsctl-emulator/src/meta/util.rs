@@ -70,23 +70,15 @@ pub fn encode_form(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// HMAC-SHA256 (RFC 2104) as lowercase hex.
+/// HMAC-SHA256 (RFC 2104) as lowercase hex (`appsecret_proof`), from the `hmac` crate.
 pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    hex::encode(outer.finalize())
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length: new_from_slice cannot fail for it
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(message);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Constant-time comparison of two strings (proofs).
@@ -138,6 +130,11 @@ mod tests {
         assert_eq!(
             hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // case 6: a key longer than the block is hashed first
+        assert_eq!(
+            hmac_sha256_hex(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
 
