@@ -416,6 +416,24 @@ mod parts_of_a_parent {
     }
 
     #[test]
+    fn a_google_negative_keyword_the_yaml_drops_goes_under_pause_too() {
+        let env = Env::new(&[account("g", RemovalPolicy::Pause)]);
+        let mut camp = res("g/campaign/Search");
+        camp.fields.insert("status", Value::str("enabled"));
+        let keep = res("g/campaign/Search/negative_keyword/cheap:broad");
+        let gone = res("g/campaign/Search/negative_keyword/free:broad");
+        env.converge(&[camp.clone(), keep.clone(), gone]);
+        let plan = env.plan(&[camp, keep]);
+        assert_eq!(
+            actions(&plan),
+            vec![(
+                "g/campaign/Search/negative_keyword/free:broad".to_string(),
+                Action::Remove
+            )]
+        );
+    }
+
+    #[test]
     fn under_a_paused_parent_they_stay_adsctls_and_go_with_it_on_remove() {
         let env = Env::on(Platform::X, &[x_account(RemovalPolicy::Pause)]);
         let full = tree("trail running");

@@ -86,10 +86,14 @@ impl Kind {
     }
 
     /// Whether objects of this kind are a part of their parent's settings (X's targeting criteria and promoted
-    /// posts: which people a line item reaches, which posts it shows), which the platform can neither pause nor
-    /// change: while the parent stays in the YAML, one it no longer lists is removed, whatever `on_removed` says.
+    /// posts: which people a line item reaches, which posts it shows; Google's negative keywords: which searches a
+    /// campaign or ad group stays out of), which the platform can neither pause nor change: while the parent stays
+    /// in the YAML, one it no longer lists is removed, whatever `on_removed` says.
     pub fn part_of_parent(self) -> bool {
-        matches!(self, Kind::TargetingCriterion | Kind::PromotedPost)
+        matches!(
+            self,
+            Kind::TargetingCriterion | Kind::PromotedPost | Kind::NegativeKeyword
+        )
     }
 
     /// Creation rank: lower ranks are created first and removed last.
