@@ -23,6 +23,7 @@ pub mod google_ads;
 pub mod linkedin;
 pub mod memory;
 pub mod meta;
+pub mod shared;
 pub mod tiktok;
 pub mod x;
 

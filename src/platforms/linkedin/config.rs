@@ -53,7 +53,7 @@ pub const MAX_URL_LEN: usize = 4_000;
 pub const MAX_OPS_PER_APPLY: usize = 10_000;
 
 /// The ownership marker at the end of a name or a DMP segment's description (`docs/resource-model.md`).
-pub const MARKER: &str = "adsctl-managed";
+pub use crate::platforms::shared::MARKER;
 
 /// Tunables of one connector. `from_env` reads the `ADSCTL_LINKEDIN_*` variables over the defaults.
 #[derive(Clone, Debug)]

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
 use super::client::id_text;
-use super::config::MARKER;
 use crate::connectors::OpError;
 use crate::model::{fingerprint_key, Address, Currency, Key, Kind, Money, Resource, SmallMap, Value};
 
@@ -141,18 +140,7 @@ fn set_of(items: impl IntoIterator<Item = Value>) -> Value {
 
 // ---------------------------------------------------------------------------------------------------- marker
 
-/// A name as written on LinkedIn: the YAML's name, then ` [adsctl-managed]`.
-pub fn marked_name(name: &str) -> String {
-    format!("{name} [{MARKER}]")
-}
-
-/// A live name split into the YAML's name and whether adsctl's marker ends it.
-pub fn split_name(live: &str) -> (String, bool) {
-    match live.strip_suffix(&format!(" [{MARKER}]")) {
-        Some(n) => (n.to_string(), true),
-        None => (live.to_string(), false),
-    }
-}
+pub use crate::platforms::shared::{marked_description, marked_name, split_description, split_name};
 
 /// The marked name of an operation's address.
 pub fn checked_name(address: &Address) -> Result<String, MappingError> {
@@ -161,40 +149,6 @@ pub fn checked_name(address: &Address) -> Result<String, MappingError> {
         return Err(MappingError::new("name", "a LinkedIn object needs a name"));
     }
     Ok(marked_name(name))
-}
-
-/// A DMP segment's description: the user's text, then `[adsctl-managed]` or `[adsctl-managed:<fingerprint>]`.
-pub fn marked_description(user: Option<&str>, fingerprint: Option<&str>) -> String {
-    let marker = match fingerprint {
-        Some(fp) => format!("[{MARKER}:{fp}]"),
-        None => format!("[{MARKER}]"),
-    };
-    match user.filter(|u| !u.is_empty()) {
-        Some(u) => format!("{u} {marker}"),
-        None => marker,
-    }
-}
-
-/// A live description split into the user's text and, when the marker ends it, the fingerprint it records
-/// (`Some(None)`: marked without one; `None`: not adsctl's).
-pub fn split_description(d: &str) -> (Option<String>, Option<Option<String>>) {
-    let whole = || ((!d.is_empty()).then(|| d.to_string()), None);
-    let Some(body) = d.strip_suffix(']') else {
-        return whole();
-    };
-    let Some(open) = body.rfind('[') else {
-        return whole();
-    };
-    let fp = match body[open + 1..].strip_prefix(MARKER) {
-        Some("") => None,
-        Some(rest) => match rest.strip_prefix(':') {
-            Some(fp) if fp.len() == 16 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => Some(fp.to_string()),
-            _ => return whole(),
-        },
-        None => return whole(),
-    };
-    let user = body[..open].trim_end();
-    ((!user.is_empty()).then(|| user.to_string()), Some(fp))
 }
 
 // ---------------------------------------------------------------------------------------------------- URNs

@@ -80,7 +80,7 @@ pub mod read;
 pub mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -130,17 +130,6 @@ impl Cache {
     }
 }
 
-fn shared_cache(key: &str) -> Arc<Mutex<Cache>> {
-    static CACHES: OnceLock<Mutex<HashMap<String, Arc<Mutex<Cache>>>>> = OnceLock::new();
-    CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(key.to_string())
-        .or_default()
-        .clone()
-}
-
 pub struct LinkedInConnector {
     client: LinkedInClient,
     /// Shared by every connector of the same ad account in this process (the engine may build one per call).
@@ -184,7 +173,7 @@ impl LinkedInConnector {
         let client = LinkedInClient::new(cfg, creds, &account.name, &id)?;
         Ok(LinkedInConnector {
             client,
-            cache: shared_cache(&key),
+            cache: crate::platforms::shared::shared_cache(&key),
         })
     }
 

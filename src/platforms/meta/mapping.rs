@@ -427,41 +427,8 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
 
 /// The ownership marker adsctl keeps at the end of a custom or lookalike audience's `description` (audiences
 /// have no ad labels): `[adsctl-managed]`, or `[adsctl-managed:<fingerprint>]` once the members given by the
-/// fingerprint (`model::value_fingerprint`) are uploaded.
-pub const AUDIENCE_MARKER: &str = "adsctl-managed";
-
-/// The description to write: the user's text, then the marker.
-pub fn marked_description(user: Option<&str>, fingerprint: Option<&str>) -> String {
-    let marker = match fingerprint {
-        Some(fp) => format!("[{AUDIENCE_MARKER}:{fp}]"),
-        None => format!("[{AUDIENCE_MARKER}]"),
-    };
-    match user.filter(|u| !u.is_empty()) {
-        Some(u) => format!("{u} {marker}"),
-        None => marker,
-    }
-}
-
-/// A live description split into the user's text and, when adsctl's marker ends it, the members' fingerprint
-/// it records (`Some(None)`: marked, no fingerprint).
-pub fn split_description(d: &str) -> (Option<String>, Option<Option<String>>) {
-    let Some(open) = d.rfind('[') else {
-        return (Some(d.to_string()), None);
-    };
-    let Some(inner) = d[open..].strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
-        return (Some(d.to_string()), None);
-    };
-    let fp = match inner.strip_prefix(AUDIENCE_MARKER) {
-        Some("") => None,
-        Some(rest) => match rest.strip_prefix(':') {
-            Some(fp) if fp.len() == 16 && fp.bytes().all(|b| b.is_ascii_hexdigit()) => Some(fp.to_string()),
-            _ => return (Some(d.to_string()), None),
-        },
-        None => return (Some(d.to_string()), None),
-    };
-    let user = d[..open].trim_end();
-    ((!user.is_empty()).then(|| user.to_string()), Some(fp))
-}
+/// fingerprint (`model::value_fingerprint`) are uploaded; written and read as every home does.
+pub use crate::platforms::shared::{marked_description, split_description, MARKER as AUDIENCE_MARKER};
 
 /// A customer-file audience or a lookalike, or `None` for subtypes adsctl does not manage.
 pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<Resource> {

@@ -29,7 +29,7 @@ pub mod wire;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::Value as Json;
@@ -99,17 +99,6 @@ pub struct MetaConnector {
     cache: Arc<Mutex<Cache>>,
 }
 
-fn shared_cache(act: &str) -> Arc<Mutex<Cache>> {
-    static CACHES: OnceLock<Mutex<HashMap<String, Arc<Mutex<Cache>>>>> = OnceLock::new();
-    CACHES
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(act.to_string())
-        .or_default()
-        .clone()
-}
-
 /// `act_<digits>` whatever the user wrote.
 pub fn act_id(platform_id: &str) -> String {
     let t = platform_id.trim();
@@ -174,7 +163,10 @@ impl MetaConnector {
         let client = GraphClient::new(cfg, creds, &account.name, &act)?;
         Ok(MetaConnector {
             client,
-            cache: shared_cache(&format!("{}|{act}", account.endpoint.as_deref().unwrap_or(""))),
+            cache: crate::platforms::shared::shared_cache(&format!(
+                "{}|{act}",
+                account.endpoint.as_deref().unwrap_or("")
+            )),
         })
     }
 

@@ -41,7 +41,7 @@ pub const MAX_CREATIVES_PER_CALL: usize = 20;
 pub const MAX_OPS_PER_APPLY: usize = 10_000;
 
 /// The ownership marker at the end of a name (`docs/resource-model.md`).
-pub const MARKER: &str = "adsctl-managed";
+pub use crate::platforms::shared::MARKER;
 
 /// Tunables of one connector. `from_env` reads the `ADSCTL_TIKTOK_*` variables over the defaults.
 #[derive(Clone, Debug)]

@@ -81,7 +81,7 @@ pub mod yaml;
 pub use home::TikTokHome;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -117,17 +117,6 @@ pub(crate) struct Cache {
     pub adgroup_campaign: HashMap<String, String>,
     /// Audience id → its `calculate_type` (a file uploaded to it must be of the same type).
     pub audience_calc: HashMap<String, String>,
-}
-
-fn shared_cache(key: &str) -> Arc<Mutex<Cache>> {
-    static CACHES: OnceLock<Mutex<HashMap<String, Arc<Mutex<Cache>>>>> = OnceLock::new();
-    CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(key.to_string())
-        .or_default()
-        .clone()
 }
 
 pub struct TikTokConnector {
@@ -173,7 +162,7 @@ impl TikTokConnector {
         let client = TikTokClient::new(cfg, creds, &account.name, &adv)?;
         Ok(TikTokConnector {
             client,
-            cache: shared_cache(&key),
+            cache: crate::platforms::shared::shared_cache(&key),
         })
     }
 

@@ -45,7 +45,7 @@ pub const ASYNC_STATS_DAYS: i64 = 90;
 pub const MAX_OPS_PER_APPLY: usize = 10_000;
 
 /// The ownership marker at the end of a name or an audience's description (`docs/resource-model.md`).
-pub const MARKER: &str = "adsctl-managed";
+pub use crate::platforms::shared::MARKER;
 
 /// Tunables of one connector. `from_env` reads the `ADSCTL_X_*` variables over the defaults.
 #[derive(Clone, Debug)]
