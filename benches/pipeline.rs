@@ -467,10 +467,10 @@ fn main() {
         }
     }
     if !agency_only && !linkedin_only && !x_only {
-        tiktok::run(&rt, &tiktok_sizes(&args));
+        section(&rt, &tiktok_sizes(&args), &tiktok::SECTION);
     }
     if !agency_only && !x_only && (linkedin_only || !args.iter().any(|a| a.starts_with("tiktok"))) {
-        linkedin::run(&rt, &sizes_of(&args, "linkedin="));
+        section(&rt, &sizes_of(&args, "linkedin="), &linkedin::SECTION);
     }
     if !agency_only
         && (x_only
@@ -484,7 +484,7 @@ fn main() {
             s if args.iter().any(|a| a.starts_with("x=")) => s,
             _ => vec![1_000],
         };
-        x::run(&rt, &sizes);
+        section(&rt, &sizes, &x::SECTION);
     }
     if !tiktok_only {
         agency::run(&rt);
@@ -502,6 +502,138 @@ fn sizes_of(args: &[String], prefix: &str) -> Vec<usize> {
         .find_map(|a| a.strip_prefix(prefix))
         .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000])
+}
+
+/// One platform's section of the bench: a repository of N tops (campaigns, campaign groups) in one account of the
+/// in-process emulator — apply from empty, a full refresh and a routine edit of two updates, each request counted
+/// against the minimum the platform's API allows.
+struct Section {
+    /// The platform's name in messages (`TikTok`), and its name in paths (`tiktok`: the temporary directory,
+    /// `campaigns/<dir>-000000.yaml`, the file the edit changes).
+    title: &'static str,
+    dir: &'static str,
+    /// What a top of the repository is (`campaigns`), and the table's caption.
+    tops: &'static str,
+    caption: &'static str,
+    config: fn() -> EmulatorConfig,
+    /// After the emulator starts (its limits for a bench).
+    started: fn(&adsctl::emulator::EmulatorHandle),
+    /// Writes the repository of about `total` resources; returns its number of tops.
+    generate: fn(&Path, usize) -> usize,
+    /// The create requests of the apply (by endpoint), and their minimum for `tops`.
+    creates: fn(&str) -> bool,
+    create_min: fn(u64) -> u64,
+    /// The minimum reads of a full refresh for `tops`.
+    read_min: fn(u64) -> u64,
+    /// The routine edit of the first file (two updates), and its write requests.
+    edit: fn(String) -> String,
+    edit_writes: fn(&str) -> bool,
+}
+
+fn section(rt: &tokio::runtime::Runtime, sizes: &[usize], sec: &Section) {
+    let mut rows = Vec::new();
+    for &n in sizes {
+        let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{}-{n}", sec.dir, std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let tops = (sec.generate)(&tmp, n) as u64;
+        let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let total = project.resources.len();
+        eprintln!(
+            "== {}: {total} resources ({tops} {}) in {}",
+            sec.title,
+            sec.tops,
+            tmp.display()
+        );
+        let em = rt.block_on(Emulator::start((sec.config)())).expect("emulator");
+        (sec.started)(&em);
+        point_at(&mut project, &em.url());
+        let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
+        let conns = connectors(&project);
+        let targets = targets(&project, &conns);
+        let plan = |project: &Project| {
+            rt.block_on(plan_project(
+                project,
+                &store,
+                &conns,
+                &PlanOptions::default(),
+                ReadMode::Full,
+            ))
+            .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
+        };
+        let debug = |what: &str, c: &BTreeMap<String, u64>| {
+            if std::env::var_os("BENCH_DEBUG").is_some() {
+                eprintln!("{what} requests: {c:?}");
+            }
+        };
+
+        // apply from empty
+        let p = plan(&project);
+        em.counters().reset();
+        let t = Instant::now();
+        let report = rt
+            .block_on(apply::execute(&p, &targets, &store, &ExecOptions::default()))
+            .expect("apply");
+        let apply_time = t.elapsed();
+        assert!(report.ok(), "apply failed: {} failed", report.failed());
+        let ac = by_endpoint(&em);
+        debug("apply", &ac);
+        let creates = sum(&ac, sec.creates);
+        let apply_other = sum(&ac, |_| true) - creates;
+
+        // full refresh: everything read back, nothing to do
+        em.counters().reset();
+        let t = Instant::now();
+        let p = plan(&project);
+        let refresh_time = t.elapsed();
+        assert_eq!(p.change_count(), 0, "a refresh after the apply plans nothing");
+        let rc = by_endpoint(&em);
+        debug("refresh", &rc);
+        let reads = sum(&rc, |e| e.starts_with("GET "));
+
+        // a routine edit: two updates in the first file
+        let first = tmp.join(format!("campaigns/{}-000000.yaml", sec.dir));
+        let text = std::fs::read_to_string(&first).expect("read");
+        std::fs::write(&first, (sec.edit)(text)).expect("write");
+        let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        point_at(&mut project, &em.url());
+        let p = plan(&project);
+        assert_eq!(p.change_count(), 2, "the edit: two updates");
+        em.counters().reset();
+        let report = rt
+            .block_on(apply::execute(&p, &targets, &store, &ExecOptions::default()))
+            .expect("apply");
+        assert!(report.ok(), "edit failed");
+        let ec = by_endpoint(&em);
+        let edit_writes = sum(&ec, sec.edit_writes);
+        let edit_reads = sum(&ec, |e| e.starts_with("GET "));
+        drop(store);
+        drop(em);
+
+        rows.push(format!(
+            "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
+            secs(apply_time),
+            ratio(creates, (sec.create_min)(tops)),
+            secs(refresh_time),
+            ratio(reads, (sec.read_min)(tops)),
+            ratio(edit_writes, 2),
+            ratio(edit_reads, 0),
+        ));
+        eprintln!("{}", rows.last().expect("row"));
+        if std::env::var_os("BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    if !rows.is_empty() {
+        println!("\n{}", sec.caption);
+        println!(
+            "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
+             refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for r in rows {
+            println!("{r}");
+        }
+    }
 }
 
 /// TikTok (issue 19): a repository of N campaigns × 10 ad groups × 4 ads in one advertiser: apply from empty, a
@@ -562,18 +694,12 @@ mod tiktok {
         n
     }
 
-    pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
-        let mut rows = Vec::new();
-        for &n in sizes {
-            let tmp = std::env::temp_dir().join(format!("adsctl-bench-tiktok-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&tmp);
-            let campaigns = generate(&tmp, n);
-            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
-            let total = project.resources.len();
-            eprintln!(
-                "== TikTok: {total} resources ({campaigns} campaigns) in {}",
-                tmp.display()
-            );
+    pub const SECTION: Section = Section {
+        title: "TikTok",
+        dir: "tiktok",
+        tops: "campaigns",
+        caption: "TikTok (one advertiser; campaigns × 10 ad groups × 4 ads):",
+        config: || {
             let mut config = EmulatorConfig {
                 review_delay: Duration::ZERO,
                 ..EmulatorConfig::default()
@@ -584,110 +710,27 @@ mod tiktok {
                 timezone: "America/New_York".into(),
                 name: None,
             });
-            let em = rt.block_on(Emulator::start(config)).expect("emulator");
-            point_at(&mut project, &em.url());
-            let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
-            let conns = connectors(&project);
-            let targets = targets(&project, &conns);
-            let plan_full = |store: &SledStore| {
-                rt.block_on(plan_project(
-                    &project,
-                    store,
-                    &conns,
-                    &PlanOptions::default(),
-                    ReadMode::Full,
-                ))
-                .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
-            };
-
-            // apply from empty
-            let plan = plan_full(&store);
-            em.counters().reset();
-            let t = Instant::now();
-            let report = rt
-                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
-                .expect("apply");
-            let apply_time = t.elapsed();
-            assert!(report.ok(), "apply failed: {} failed", report.failed());
-            let ac = by_endpoint(&em);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                eprintln!("apply requests: {ac:?}");
-            }
-            let groups = (campaigns * GROUPS) as u64;
-            let create_min = campaigns as u64 + groups + groups * (ADS as u64).div_ceil(20);
-            let creates = sum(&ac, |e| e.ends_with("/create/"));
-            let apply_other = sum(&ac, |_| true) - creates;
-
-            // full refresh: everything read back, nothing to do
-            em.counters().reset();
-            let t = Instant::now();
-            let plan = plan_full(&store);
-            let refresh_time = t.elapsed();
-            assert_eq!(plan.change_count(), 0, "a refresh after the apply plans nothing");
-            let rc = by_endpoint(&em);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                eprintln!("refresh requests: {rc:?}");
-            }
-            let reads = sum(&rc, |e| e.starts_with("GET "));
+            config
+        },
+        started: |_| {},
+        generate,
+        creates: |e| e.ends_with("/create/"),
+        create_min: |campaigns| {
+            let groups = campaigns * GROUPS as u64;
+            campaigns + groups + groups * (ADS as u64).div_ceil(20)
+        },
+        read_min: |campaigns| {
+            let groups = campaigns * GROUPS as u64;
             let ads = groups * ADS as u64;
-            let read_min = 1 + (campaigns as u64).div_ceil(PAGE) + groups.div_ceil(PAGE) + ads.div_ceil(AD_PAGE);
-
-            // a routine edit: one campaign's budget and one ad's text
-            let first = tmp.join("campaigns/tiktok-000000.yaml");
-            let text = std::fs::read_to_string(&first).expect("read");
-            let text = text
-                .replacen("budget: { daily: 100 }", "budget: { daily: 110 }", 1)
-                .replacen("text: Ad 0 0 0", "text: Ad 0 0 0, edited", 1);
-            std::fs::write(&first, text).expect("write");
-            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
-            point_at(&mut project, &em.url());
-            let plan = rt
-                .block_on(plan_project(
-                    &project,
-                    &store,
-                    &conns,
-                    &PlanOptions::default(),
-                    ReadMode::Full,
-                ))
-                .expect("plan");
-            assert_eq!(plan.change_count(), 2, "the edit: two updates");
-            em.counters().reset();
-            let report = rt
-                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
-                .expect("apply");
-            assert!(report.ok(), "edit failed");
-            let ec = by_endpoint(&em);
-            let edit_writes = sum(&ec, |e| e.starts_with("POST "));
-            let edit_reads = sum(&ec, |e| e.starts_with("GET "));
-            drop(store);
-            drop(em);
-
-            rows.push(format!(
-                "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
-                secs(apply_time),
-                ratio(creates, create_min),
-                secs(refresh_time),
-                ratio(reads, read_min),
-                ratio(edit_writes, 2),
-                ratio(edit_reads, 0),
-            ));
-            eprintln!("{}", rows.last().expect("row"));
-            if std::env::var_os("BENCH_KEEP").is_none() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-        }
-        if !rows.is_empty() {
-            println!("\nTikTok (one advertiser; campaigns × 10 ad groups × 4 ads):");
-            println!(
-                "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
-                 refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
-            );
-            println!("|---|---|---|---|---|---|---|");
-            for r in rows {
-                println!("{r}");
-            }
-        }
-    }
+            1 + campaigns.div_ceil(PAGE) + groups.div_ceil(PAGE) + ads.div_ceil(AD_PAGE)
+        },
+        // one campaign's budget and one ad's text
+        edit: |text| {
+            text.replacen("budget: { daily: 100 }", "budget: { daily: 110 }", 1)
+                .replacen("text: Ad 0 0 0", "text: Ad 0 0 0, edited", 1)
+        },
+        edit_writes: |e| e.starts_with("POST "),
+    };
 }
 
 /// LinkedIn (issue 20): a repository of N campaign groups × 10 campaigns × 4 creatives in one ad account (the
@@ -750,18 +793,12 @@ mod linkedin {
         n
     }
 
-    pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
-        let mut rows = Vec::new();
-        for &n in sizes {
-            let tmp = std::env::temp_dir().join(format!("adsctl-bench-linkedin-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&tmp);
-            let groups = generate(&tmp, n) as u64;
-            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
-            let total = project.resources.len();
-            eprintln!(
-                "== LinkedIn: {total} resources ({groups} campaign groups) in {}",
-                tmp.display()
-            );
+    pub const SECTION: Section = Section {
+        title: "LinkedIn",
+        dir: "linkedin",
+        tops: "campaign groups",
+        caption: "LinkedIn (one ad account; campaign groups × 10 campaigns × 4 creatives):",
+        config: || {
             let mut config = EmulatorConfig::default();
             config.seed.linkedin.ad_accounts.push(LinkedInAccountSeed {
                 id: ACCOUNT.into(),
@@ -770,117 +807,32 @@ mod linkedin {
                 role: None,
                 reference: None,
             });
-            let em = rt.block_on(Emulator::start(config)).expect("emulator");
-            point_at(&mut project, &em.url());
-            let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
-            let conns = connectors(&project);
-            let targets = targets(&project, &conns);
-            let plan_full = |store: &SledStore| {
-                rt.block_on(plan_project(
-                    &project,
-                    store,
-                    &conns,
-                    &PlanOptions::default(),
-                    ReadMode::Full,
-                ))
-                .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
-            };
-
-            // apply from empty
-            let plan = plan_full(&store);
-            em.counters().reset();
-            let t = Instant::now();
-            let report = rt
-                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
-                .expect("apply");
-            let apply_time = t.elapsed();
-            assert!(report.ok(), "apply failed: {} failed", report.failed());
-            let ac = by_endpoint(&em);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                eprintln!("apply requests: {ac:?}");
-            }
+            config
+        },
+        started: |_| {},
+        generate,
+        // the lease's own draft group (one CREATE of a group) is not a create of the repository
+        creates: |e| e.ends_with(" BATCH_CREATE") || e.contains("/creatives CREATE"),
+        create_min: |groups| {
+            let campaigns = groups * CAMPAIGNS as u64;
+            groups.div_ceil(BATCH) + campaigns.div_ceil(BATCH) + campaigns * CREATIVES as u64
+        },
+        read_min: |groups| {
             let campaigns = groups * CAMPAIGNS as u64;
             let creatives = campaigns * CREATIVES as u64;
-            let create_min = groups.div_ceil(BATCH) + campaigns.div_ceil(BATCH) + creatives;
-            // the lease's own draft group (one CREATE of a group) is not a create of the repository
-            let creates = sum(&ac, |e| e.ends_with(" BATCH_CREATE") || e.contains("/creatives CREATE"));
-            let apply_other = sum(&ac, |_| true) - creates;
-
-            // full refresh: everything read back, nothing to do
-            em.counters().reset();
-            let t = Instant::now();
-            let plan = plan_full(&store);
-            let refresh_time = t.elapsed();
-            assert_eq!(plan.change_count(), 0, "a refresh after the apply plans nothing");
-            let rc = by_endpoint(&em);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                eprintln!("refresh requests: {rc:?}");
-            }
-            let reads = sum(&rc, |e| e.starts_with("GET "));
-            let read_min =
-                1 + groups.div_ceil(SEARCH_PAGE) + campaigns.div_ceil(SEARCH_PAGE) + creatives.div_ceil(CREATIVE_PAGE);
-
-            // a routine edit: one campaign's budget and one creative's status
-            let first = tmp.join("campaigns/linkedin-000000.yaml");
-            let text = std::fs::read_to_string(&first).expect("read");
-            let budget = format!("budget: {{ daily: {} }}", 50);
-            let text = text.replacen(&budget, "budget: { daily: 75 }", 1).replacen(
-                "          - name: Post 0\n            status: active",
-                "          - name: Post 0\n            status: paused",
-                1,
-            );
-            std::fs::write(&first, text).expect("write");
-            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
-            point_at(&mut project, &em.url());
-            let plan = rt
-                .block_on(plan_project(
-                    &project,
-                    &store,
-                    &conns,
-                    &PlanOptions::default(),
-                    ReadMode::Full,
-                ))
-                .expect("plan");
-            assert_eq!(plan.change_count(), 2, "the edit: two updates");
-            em.counters().reset();
-            let report = rt
-                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
-                .expect("apply");
-            assert!(report.ok(), "edit failed");
-            let ec = by_endpoint(&em);
-            let edit_writes = sum(&ec, |e| {
-                e.ends_with("PARTIAL_UPDATE") && !e.contains("adCampaignGroups/{id}")
-            });
-            let edit_reads = sum(&ec, |e| e.starts_with("GET "));
-            drop(store);
-            drop(em);
-
-            rows.push(format!(
-                "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
-                secs(apply_time),
-                ratio(creates, create_min),
-                secs(refresh_time),
-                ratio(reads, read_min),
-                ratio(edit_writes, 2),
-                ratio(edit_reads, 0),
-            ));
-            eprintln!("{}", rows.last().expect("row"));
-            if std::env::var_os("BENCH_KEEP").is_none() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-        }
-        if !rows.is_empty() {
-            println!("\nLinkedIn (one ad account; campaign groups × 10 campaigns × 4 creatives):");
-            println!(
-                "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
-                 refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
-            );
-            println!("|---|---|---|---|---|---|---|");
-            for r in rows {
-                println!("{r}");
-            }
-        }
-    }
+            1 + groups.div_ceil(SEARCH_PAGE) + campaigns.div_ceil(SEARCH_PAGE) + creatives.div_ceil(CREATIVE_PAGE)
+        },
+        // one campaign's budget and one creative's status
+        edit: |text| {
+            text.replacen("budget: { daily: 50 }", "budget: { daily: 75 }", 1)
+                .replacen(
+                    "          - name: Post 0\n            status: active",
+                    "          - name: Post 0\n            status: paused",
+                    1,
+                )
+        },
+        edit_writes: |e| e.ends_with("PARTIAL_UPDATE") && !e.contains("adCampaignGroups/{id}"),
+    };
 }
 
 mod x {
@@ -933,15 +885,12 @@ mod x {
         n
     }
 
-    pub fn run(rt: &tokio::runtime::Runtime, sizes: &[usize]) {
-        let mut rows = Vec::new();
-        for &n in sizes {
-            let tmp = std::env::temp_dir().join(format!("adsctl-bench-x-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&tmp);
-            let campaigns = generate(&tmp, n) as u64;
-            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
-            let total = project.resources.len();
-            eprintln!("== X: {total} resources ({campaigns} campaigns) in {}", tmp.display());
+    pub const SECTION: Section = Section {
+        title: "X",
+        dir: "x",
+        tops: "campaigns",
+        caption: "X (one ads account; campaigns × 10 ad groups × (2 criteria + 2 promoted posts)):",
+        config: || {
             let mut config = EmulatorConfig::default();
             config.seed.x.accounts.push(adsctl::emulator::config::XAccountSeed {
                 id: ACCOUNT.into(),
@@ -951,123 +900,38 @@ mod x {
                 funding_instrument_id: Some(FUNDING.into()),
                 funding_instrument_type: None,
             });
-            let em = rt.block_on(Emulator::start(config)).expect("emulator");
+            config
+        },
+        started: |em| {
             if let Some(x) = em.platforms().get::<adsctl::emulator::x::XEmulator>() {
                 x.configure(|c| {
                     c.writes_per_minute = None;
                     c.account_reads_per_15_min = None;
                 });
             }
-            point_at(&mut project, &em.url());
-            let store = SledStore::open(&tmp.join(".adsctl")).expect("store");
-            let conns = connectors(&project);
-            let targets = targets(&project, &conns);
-            let plan_full = |store: &SledStore| {
-                rt.block_on(plan_project(
-                    &project,
-                    store,
-                    &conns,
-                    &PlanOptions::default(),
-                    ReadMode::Full,
-                ))
-                .unwrap_or_else(|e| panic!("plan: {:?}", e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>()))
-            };
-
-            // apply from empty
-            let plan = plan_full(&store);
-            em.counters().reset();
-            let t = Instant::now();
-            let report = rt
-                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
-                .expect("apply");
-            let apply_time = t.elapsed();
-            assert!(report.ok(), "apply failed: {} failed", report.failed());
-            let ac = by_endpoint(&em);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                eprintln!("apply requests: {ac:?}");
-            }
+        },
+        generate,
+        // the lease's own draft campaign (a single POST …/campaigns) is not a create of the repository
+        creates: |e| e.starts_with("POST /12/batch/") || e == "POST /12/accounts/{account_id}/promoted_tweets",
+        // promoted tweets: one POST per line item (≤ 50 post ids each)
+        create_min: |campaigns| {
             let line_items = campaigns * AD_GROUPS as u64;
             let criteria = line_items * CRITERIA as u64;
-            // promoted tweets: one POST per line item (≤ 50 post ids each)
-            let create_min =
-                campaigns.div_ceil(BATCH) + line_items.div_ceil(BATCH) + criteria.div_ceil(CRITERIA_BATCH) + line_items;
-            // the lease's own draft campaign (a single POST …/campaigns) is not a create of the repository
-            let creates = sum(&ac, |e| {
-                e.starts_with("POST /12/batch/") || e == "POST /12/accounts/{account_id}/promoted_tweets"
-            });
-            let apply_other = sum(&ac, |_| true) - creates;
-
-            // full refresh: everything read back, nothing to do
-            em.counters().reset();
-            let t = Instant::now();
-            let plan = plan_full(&store);
-            let refresh_time = t.elapsed();
-            assert_eq!(plan.change_count(), 0, "a refresh after the apply plans nothing");
-            let rc = by_endpoint(&em);
-            if std::env::var_os("BENCH_DEBUG").is_some() {
-                eprintln!("refresh requests: {rc:?}");
-            }
-            let reads = sum(&rc, |e| e.starts_with("GET "));
-            // campaigns and line items by pages of 1,000; promoted tweets and criteria by 200 line items a call
-            // (their results fit a page); the custom audiences
-            let read_min = campaigns.div_ceil(PAGE) + line_items.div_ceil(PAGE) + 2 * line_items.div_ceil(IDS) + 1;
-
-            // a routine edit: one campaign's budget and one ad group's bid
-            let first = tmp.join("campaigns/x-000000.yaml");
-            let text = std::fs::read_to_string(&first).expect("read");
-            let text = text
-                .replacen("budget: { daily: 50 }", "budget: { daily: 75 }", 1)
-                .replacen("bid: 1.50", "bid: 1.75", 1);
-            std::fs::write(&first, text).expect("write");
-            let mut project = spec::load(&tmp).unwrap_or_else(|e| panic!("{}", e.render(false)));
-            point_at(&mut project, &em.url());
-            let plan = rt
-                .block_on(plan_project(
-                    &project,
-                    &store,
-                    &conns,
-                    &PlanOptions::default(),
-                    ReadMode::Full,
-                ))
-                .expect("plan");
-            assert_eq!(plan.change_count(), 2, "the edit: two updates");
-            em.counters().reset();
-            let report = rt
-                .block_on(apply::execute(&plan, &targets, &store, &ExecOptions::default()))
-                .expect("apply");
-            assert!(report.ok(), "edit failed");
-            let ec = by_endpoint(&em);
-            let edit_writes = sum(&ec, |e| e.starts_with("POST /12/batch/"));
-            let edit_reads = sum(&ec, |e| e.starts_with("GET "));
-            drop(store);
-            drop(em);
-
-            rows.push(format!(
-                "| {total} | {} | creates {} | {apply_other} | {} | {} | edit {} · reads {} |",
-                secs(apply_time),
-                ratio(creates, create_min),
-                secs(refresh_time),
-                ratio(reads, read_min),
-                ratio(edit_writes, 2),
-                ratio(edit_reads, 0),
-            ));
-            eprintln!("{}", rows.last().expect("row"));
-            if std::env::var_os("BENCH_KEEP").is_none() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
-        }
-        if !rows.is_empty() {
-            println!("\nX (one ads account; campaigns × 10 ad groups × (2 criteria + 2 promoted posts)):");
-            println!(
-                "| resources | apply from empty | apply: actual / minimum | apply: other requests | full refresh | \
-                 refresh: actual / minimum | routine edit (2 updates): actual / minimum |"
-            );
-            println!("|---|---|---|---|---|---|---|");
-            for r in rows {
-                println!("{r}");
-            }
-        }
-    }
+            campaigns.div_ceil(BATCH) + line_items.div_ceil(BATCH) + criteria.div_ceil(CRITERIA_BATCH) + line_items
+        },
+        // campaigns and line items by pages of 1,000; promoted tweets and criteria by 200 line items a call (their
+        // results fit a page); the custom audiences
+        read_min: |campaigns| {
+            let line_items = campaigns * AD_GROUPS as u64;
+            campaigns.div_ceil(PAGE) + line_items.div_ceil(PAGE) + 2 * line_items.div_ceil(IDS) + 1
+        },
+        // one campaign's budget and one ad group's bid
+        edit: |text| {
+            text.replacen("budget: { daily: 50 }", "budget: { daily: 75 }", 1)
+                .replacen("bid: 1.50", "bid: 1.75", 1)
+        },
+        edit_writes: |e| e.starts_with("POST /12/batch/"),
+    };
 }
 
 /// The agency fixture (`tests/fixtures/agency`: 8 accounts, 645 resources): its first apply, a routine edit
