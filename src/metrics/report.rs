@@ -402,6 +402,7 @@ mod tests {
         let mut s = Sums::default();
         for (imp, clk, cost, conv) in [(1000, 10, 5_000_000, "1"), (10, 10, 15_000_000, "0.5")] {
             s.add_row(&MetricRow {
+                email: None,
                 date: d(3, 1),
                 kind: Kind::Campaign,
                 id: "1".into(),

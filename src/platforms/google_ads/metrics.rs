@@ -170,6 +170,7 @@ pub fn parse(level: MetricsLevel, body: &str) -> Result<Vec<MetricRow>, GoogleAd
         let value_micros = i64::try_from(value_micros)
             .map_err(|_| GoogleAdsError::Decode(format!("conversions_value `{value}` out of range")))?;
         out.push(MetricRow {
+            email: None,
             date,
             kind,
             id,

@@ -76,6 +76,7 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
         // `name` with an update mask; ads are their position and keywords their text, so neither has a name
         renamable_kinds: vec![Kind::Budget, Kind::Campaign, Kind::AdGroup, Kind::Audience],
         paused_status: "paused",
+        settled_statuses: &[],
     }
 }
 

@@ -160,6 +160,7 @@ fn rows(merged: Merged, kind: Kind, names: &HashMap<String, String>) -> Result<V
             continue;
         }
         out.push(MetricRow {
+            email: None,
             date,
             kind,
             name: mapping::split_name(&name).0,

@@ -210,6 +210,7 @@ pub fn capabilities() -> Capabilities {
         renamable_kinds: vec![Kind::CampaignGroup, Kind::Campaign, Kind::Creative, Kind::Audience],
         // status PAUSED (creatives: intendedStatus)
         paused_status: "paused",
+        settled_statuses: &[],
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
     }

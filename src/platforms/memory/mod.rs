@@ -646,6 +646,7 @@ impl MemoryConnector {
                 write_only_fields: BTreeMap::new(),
                 renamable_kinds: Vec::new(),
                 paused_status: "paused",
+                settled_statuses: &[],
             },
         }
     }

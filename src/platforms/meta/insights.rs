@@ -90,6 +90,7 @@ pub fn row_to_metric(row: &InsightsRow, kind: Kind) -> Result<MetricRow, Connect
         Some(s) => money_from_decimal_str("spend", s).map_err(|e| decode(e.to_string()))?,
     };
     Ok(MetricRow {
+        email: None,
         date,
         kind,
         id: id.clone().unwrap_or_default(),

@@ -429,6 +429,7 @@ pub fn capabilities() -> Capabilities {
         // `name` is a field of every node it manages (lookalikes are replaced, never changed)
         renamable_kinds: vec![Kind::Campaign, Kind::AdSet, Kind::Ad, Kind::Audience],
         paused_status: "paused",
+        settled_statuses: &[],
     }
 }
 

@@ -143,6 +143,7 @@ pub fn normalise(
         _ => names.get(&id).map(|n| split_name(n).0).unwrap_or_default(),
     };
     Ok(Some(MetricRow {
+        email: None,
         date,
         kind,
         id,

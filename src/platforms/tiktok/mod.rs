@@ -219,6 +219,7 @@ pub fn capabilities() -> Capabilities {
         ],
         // operation_status DISABLE
         paused_status: "disable",
+        settled_statuses: &[],
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
     }

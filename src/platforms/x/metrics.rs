@@ -110,6 +110,7 @@ pub fn parse_stats(
             }
             let date = since + chrono::Duration::days(i64::try_from(k).map_err(|e| e.to_string())?);
             out.push(MetricRow {
+                email: None,
                 date,
                 kind,
                 id: id.clone(),

@@ -206,6 +206,7 @@ pub fn capabilities() -> Capabilities {
         // `name` on PUT (with the marker; an audience's name carries none)
         renamable_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Audience],
         paused_status: "paused",
+        settled_statuses: &[],
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
     }

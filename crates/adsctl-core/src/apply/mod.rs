@@ -1177,6 +1177,7 @@ mod tests {
             write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
             renamable_kinds: vec![Kind::Campaign],
             paused_status: "paused",
+            settled_statuses: &[],
         }
     }
 

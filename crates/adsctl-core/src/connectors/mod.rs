@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub mod clear;
 pub mod trace;
 
 use crate::model::{Account, Address, Kind, Money, Resource, Value};
@@ -148,6 +149,9 @@ pub struct Capabilities {
     /// The `status` value of a paused object (`paused`; TikTok `disable`): what removal by `on_removed: pause`
     /// writes, and what counts as paused (already paused, spending nothing).
     pub paused_status: &'static str,
+    /// `status` values of objects that nothing can pause or change any more (a sent e-mail campaign): removal by
+    /// `on_removed: pause` leaves them as they are, still adsctl's.
+    pub settled_statuses: &'static [&'static str],
 }
 
 /// The field of an update that renames the object (see [`Capabilities::renamable_kinds`]).
@@ -202,6 +206,22 @@ pub struct MetricRow {
     pub cost: Money,
     pub conversions: Decimal,
     pub conversion_value: Money,
+    /// An e-mail campaign's delivery figures (e-mail platforms only; `clicks` holds its clicks, `impressions`
+    /// stays 0: an e-mail platform reports opens, not impressions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailMetrics>,
+}
+
+/// What an e-mail campaign's report counts, on the day it was sent (totals since then).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailMetrics {
+    /// E-mails sent.
+    pub sent: u64,
+    /// Unique opens.
+    pub opens: u64,
+    /// Hard and soft bounces.
+    pub bounces: u64,
+    pub unsubscribes: u64,
 }
 
 /// Errors that stop a whole call (as opposed to one operation).
@@ -372,6 +392,17 @@ pub trait Connector: Send + Sync {
     ) -> Result<(), ConnectorError>;
     /// Give a held lease back.
     async fn release_lease(&self, account: &Account, lease: &Lease) -> Result<(), ConnectorError>;
+    /// The addresses of an audience this account's platform can be the source of (a Mailchimp tag, a HubSpot
+    /// list): `audience` names it as the YAML does (without any marker); `None` is the whole account (a Mailchimp
+    /// audience's subscribed contacts). In clear, for the engine to normalise and hash per destination platform:
+    /// never logged, stored or printed. Platforms that cannot be a source answer a `Config` error.
+    async fn source_emails(&self, account: &Account, audience: Option<&str>) -> Result<Vec<String>, ConnectorError> {
+        let _ = audience;
+        Err(ConnectorError::Config(format!(
+            "account `{}`: {} cannot be the source of an audience",
+            account.name, account.platform
+        )))
+    }
     /// Performance by object and day.
     async fn metrics(
         &self,
