@@ -170,6 +170,26 @@ pub(super) fn make(
                 .with_hint("the first segment of an address is an account name from adsctl.yaml"));
         }
     }
+    // audiences whose members come from another platform: read the sources first (as a data source)
+    let resolved;
+    let project = if crate::platforms::sources::any(&project.resources) {
+        let mut p = project.clone();
+        rt.block_on(crate::platforms::sources::resolve(&mut p.resources, &p.accounts, |a| {
+            connectors.get(&a.name).cloned().ok_or_else(|| {
+                crate::connectors::ConnectorError::Config(format!("no connector for account `{}`", a.name))
+            })
+        }))
+        .map_err(|e| {
+            CommandError::new(e.to_string()).with_hint(
+                "the source account must be reachable when planning (`adsctl auth status` shows its credentials); \
+                 a --target plan must include it",
+            )
+        })?;
+        resolved = p;
+        &resolved
+    } else {
+        project
+    };
     let mut plan = rt.block_on(plan::plan_project(project, store, connectors, &flags.options(), mode))?;
     // A target that matches nothing is a typo, not "no changes".
     for t in &flags.targets {

@@ -105,7 +105,7 @@ pub struct Tree<'a> {
 }
 
 impl<'a> Tree<'a> {
-    fn new(rs: &'a [Resource]) -> Self {
+    pub(crate) fn new(rs: &'a [Resource]) -> Self {
         let mut by_parent: BTreeMap<Address, Vec<&'a Resource>> = BTreeMap::new();
         for r in rs {
             if let Some(p) = r.address.parent() {

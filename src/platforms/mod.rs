@@ -21,9 +21,11 @@ use crate::spec::Spanned;
 
 pub mod google_ads;
 pub mod linkedin;
+pub mod mailchimp;
 pub mod memory;
 pub mod meta;
 pub mod shared;
+pub mod sources;
 pub mod tiktok;
 pub mod x;
 
@@ -125,6 +127,17 @@ pub trait Home: Send + Sync + 'static {
     fn status_word(&self, status: crate::spec::types::Status) -> &'static str;
     /// An e-mail address of a customer file, normalised and hashed the way the platform matches it.
     fn hash_email(&self, email: &str) -> String;
+    /// Whether an audience of this platform can be the source of other platforms' audiences
+    /// (`Connector::source_emails`).
+    fn audience_source(&self) -> bool {
+        false
+    }
+    /// Whether the platform takes customer-file addresses as written (Mailchimp): its connector then finds each
+    /// member's address in `connectors::clear`, filed by the spec loader (or by an audience source) under the
+    /// hash [`Home::hash_email`] gives.
+    fn takes_clear_addresses(&self) -> bool {
+        false
+    }
     /// The hint for a campaign field another platform uses: this platform's counterpart, if any.
     fn counterpart(&self, field: &str) -> Option<&'static str>;
 
@@ -180,6 +193,7 @@ pub static HOMES: &[&dyn Home] = &[
     &tiktok::TikTokHome,
     &linkedin::home::LinkedInHome,
     &x::home::XHome,
+    &mailchimp::home::MailchimpHome,
 ];
 
 /// The home of a platform, if adsctl has one.

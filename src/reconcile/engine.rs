@@ -555,6 +555,18 @@ impl Reconciler for EngineReconciler {
                 .cloned()
                 .collect(),
         };
+        let mut sub = sub;
+        if crate::platforms::sources::any(&sub.resources) {
+            crate::platforms::sources::resolve(&mut sub.resources, &project.accounts, |a| {
+                self.connector(a)
+                    .map_err(|e| ConnectorError::Config(e.to_string()))
+            })
+            .await
+            .map_err(|e| ReconcileError::Plan {
+                message: e.to_string(),
+                hint: Some("the source account's credentials must work for this account to be planned".into()),
+            })?;
+        }
         let connectors = BTreeMap::from([(account.name.clone(), connector.clone())]);
         let plan: Plan = crate::plan::plan_project(
             &sub,

@@ -201,6 +201,76 @@ impl Emails {
     }
 }
 
+/// A customer-file row for a platform that takes addresses as written (Mailchimp): the address, its consent
+/// status (when the audience names a status column) and the values of the mapped columns (merge tag → value).
+pub struct ClearRow {
+    pub email: String,
+    pub status: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The consent statuses a Mailchimp status column may hold (lower case).
+pub const CONSENT_STATUSES: &[&str] = &["subscribed", "pending", "transactional", "unsubscribed"];
+
+/// Read the address column, the status column and the mapped columns (`(merge tag, column)`) of the CSV at `path`
+/// (inside `root`, as for [`Emails::read`], which reports unparsable addresses: their rows are left out here). A
+/// status outside [`CONSENT_STATUSES`] is a problem (with its line); no value is repeated in a message.
+pub fn clear_rows(
+    root: &Path,
+    path: &Path,
+    column: &str,
+    status_column: Option<&str>,
+    mapped: &[(String, String)],
+) -> Result<Vec<ClearRow>, Vec<CsvProblem>> {
+    let mut columns: Vec<&str> = vec![column];
+    columns.extend(status_column);
+    columns.extend(mapped.iter().map(|(_, c)| c.as_str()));
+    let rows = read_columns(root, path, &columns)?;
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let first_mapped = 1 + usize::from(status_column.is_some());
+    for (line, values) in rows {
+        let e = &values[0];
+        // an unparsable address is reported by `Emails::read` of the same column
+        if plausible(&normalize_meta(e)) {
+            let status = match status_column {
+                Some(sc) => {
+                    let v = values[1].to_lowercase();
+                    if !CONSENT_STATUSES.contains(&v.as_str()) {
+                        problems.push(CsvProblem {
+                            line,
+                            message: format!("row has no consent status Mailchimp knows in column `{sc}`"),
+                            hint: format!("write one of {}", CONSENT_STATUSES.join(", ")),
+                        });
+                        continue;
+                    }
+                    Some(v)
+                }
+                None => None,
+            };
+            let fields = mapped
+                .iter()
+                .zip(&values[first_mapped..])
+                .filter(|(_, v)| !v.is_empty())
+                .map(|((tag, _), v)| (tag.clone(), v.clone()))
+                .collect();
+            out.push(ClearRow {
+                email: e.trim().to_string(),
+                status,
+                fields,
+            });
+        }
+        if problems.len() >= 20 {
+            break;
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
 /// The companies of a company list: each `name<TAB>domain` (either may be empty, not both), the domain lower-cased
 /// without scheme, `www.` or path. Company names are not personal data: they are sent as written.
 pub struct Companies(pub Vec<String>);

@@ -729,7 +729,7 @@ impl<'a> Lower<'a> {
 
     /// Read a CSV file of the config directory with `read`; its problems become errors (at the CSV row, or at
     /// `column_span` / the path when they are not about a row).
-    fn csv_file<T>(
+    pub(crate) fn csv_file<T>(
         &mut self,
         path: &S<String>,
         column_span: Span,
@@ -781,7 +781,9 @@ impl<'a> Lower<'a> {
     }
 
     pub(crate) fn audience(&mut self, a: Audience) {
+        let source = a.source.as_ref().and_then(|s| self.audience_source(&a, s));
         let emails = match (&*a.customer_file, &*a.company_file) {
+            _ if a.source.is_some() || a.source.is_invalid() => None,
             (Some(cf), None) => self.emails(cf),
             (Some(_), Some(c)) => {
                 self.err(
@@ -878,6 +880,18 @@ impl<'a> Lower<'a> {
                     Value::Set(e.hashed(acct.platform).into_iter().map(Value::Str).collect()),
                 );
             }
+            if let Some(src) = &source {
+                if src.get("account").and_then(Value::as_str) == Some(acct.name.as_str()) {
+                    self.err(
+                        acct_name.span,
+                        Code::Constraint,
+                        format!("account `{}` is the audience's own source", acct.name),
+                        "an audience takes another account's members: remove it from `accounts`",
+                    );
+                    continue;
+                }
+                r.fields.insert(crate::platforms::sources::FIELD, Value::Map(src.clone()));
+            }
             if let Some(c) = &companies {
                 r.fields.insert("list_type", Value::str("company"));
                 r.fields
@@ -897,6 +911,41 @@ impl<'a> Lower<'a> {
                 }
             }
         }
+    }
+
+    /// `source:` of an audience: an account of a platform that can be a source, and not with a file.
+    fn audience_source(
+        &mut self,
+        a: &Audience,
+        s: &S<crate::spec::types::AudienceSource>,
+    ) -> Option<crate::model::SmallMap> {
+        for (written, field) in [(a.customer_file.is_some(), "customer_file"), (a.company_file.is_some(), "company_file")] {
+            if written {
+                self.err(
+                    s.span,
+                    Code::Constraint,
+                    format!("an audience takes its members from `source` or from `{field}`, not both"),
+                    "keep one of them",
+                );
+                return None;
+            }
+        }
+        let sources: Vec<Platform> = crate::platforms::HOMES
+            .iter()
+            .filter(|h| h.audience_source())
+            .map(|h| h.platform())
+            .collect();
+        let acct = self.account_ref(&s.account, "audience source", &sources)?;
+        let mut m = crate::model::SmallMap::new();
+        m.insert("account", Value::Str(acct.name.clone()));
+        if let Some(n) = &*s.audience {
+            if n.trim().is_empty() {
+                self.err(n.span, Code::Constraint, "`audience` is empty", "name the source's audience (a tag)");
+                return None;
+            }
+            m.insert("audience", Value::Str(n.trim().to_string()));
+        }
+        Some(m)
     }
 
     pub(crate) fn lookalike(&mut self, l: LookalikeAudience) {

@@ -18,7 +18,7 @@ pub(crate) mod error;
 mod excerpt;
 mod fast;
 pub mod format;
-mod guard;
+pub(crate) mod guard;
 pub(crate) mod load;
 pub(crate) mod lower;
 pub(crate) mod rules;

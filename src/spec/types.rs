@@ -19,6 +19,7 @@ type S<T> = Spanned<T>;
 
 pub use crate::platforms::google_ads::yaml::*;
 pub use crate::platforms::linkedin::yaml::*;
+pub use crate::platforms::mailchimp::yaml::*;
 pub use crate::platforms::meta::yaml::*;
 pub use crate::platforms::tiktok::yaml::*;
 pub use crate::platforms::x::yaml::*;
@@ -62,6 +63,11 @@ pub struct AccountSpec {
     #[serde(default)]
     #[schemars(with = "IdText")]
     pub account_id: Opt<String>,
+    /// Mailchimp audience (list) id, as Mailchimp shows it (`57afe96172`): an adsctl account of platform
+    /// `mailchimp` is one Mailchimp audience.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub list_id: Opt<String>,
     /// ISO 4217 currency code of the account (`USD`, `EUR`, `JPY`, …). Every amount in this account is in it.
     pub currency: S<String>,
     /// IANA time zone of the account (`Europe/Paris`), informational.
@@ -88,6 +94,7 @@ impl AccountSpec {
             "ad_account_id" => self.ad_account_id.as_ref(),
             "advertiser_id" => self.advertiser_id.as_ref(),
             "account_id" => self.account_id.as_ref(),
+            "list_id" => self.list_id.as_ref(),
             _ => None,
         }
     }
@@ -311,6 +318,11 @@ pub struct Audience {
     /// the clear text is never stored or sent. (Or `company_file`.)
     #[serde(default)]
     pub customer_file: Opt<CustomerFile>,
+    /// The members of another platform's audience instead of a file: `{ account: acme-mail, audience:
+    /// Newsletter subscribers }` (a Mailchimp tag; without `audience`, the Mailchimp audience's subscribed
+    /// contacts). Read at every plan, normalised and hashed per platform like a customer file.
+    #[serde(default)]
+    pub source: Opt<AudienceSource>,
     /// LinkedIn: a company list instead of people — a local CSV file with a company name column and/or a website
     /// column (`{ path: data/accounts.csv, name_column: company, website_column: website }`).
     #[serde(default)]
@@ -322,6 +334,19 @@ pub struct Audience {
     /// `both_user_and_partner_provided`).
     #[serde(default)]
     pub customer_file_source: Opt<CustomerFileSource>,
+    /// Mailchimp: the merge fields of contacts adsctl adds, from columns of the customer file (merge tag →
+    /// column: `{ FNAME: first_name, LNAME: last_name }`).
+    #[serde(default)]
+    pub merge_fields: Opt<BTreeMap<String, S<String>>>,
+    /// Mailchimp: the customer file's column holding each contact's consent status (`subscribed`, `pending`,
+    /// `transactional`, `unsubscribed`), for contacts new to the audience.
+    #[serde(default)]
+    pub status_column: Opt<String>,
+    /// Mailchimp: the status of contacts new to the audience when no `status_column` says (`subscribed`,
+    /// default; `pending` sends them Mailchimp's double opt-in e-mail; `transactional`). An existing contact's
+    /// status is never changed.
+    #[serde(default)]
+    pub new_member_status: Opt<MailchimpMemberStatus>,
     /// Adopt existing audiences: platform id per account (local name → id).
     #[serde(default)]
     pub ids: Opt<BTreeMap<String, S<String>>>,
@@ -336,6 +361,9 @@ impl Audience {
             "membership_life_span_days" => self.membership_life_span_days.as_ref().map(|d| d.span),
             "customer_file_source" => self.customer_file_source.as_ref().map(|d| d.span),
             "company_file" => self.company_file.as_ref().map(|d| d.span),
+            "merge_fields" => self.merge_fields.as_ref().map(|d| d.span),
+            "status_column" => self.status_column.as_ref().map(|d| d.span),
+            "new_member_status" => self.new_member_status.as_ref().map(|d| d.span),
             _ => None,
         }
     }
@@ -349,6 +377,18 @@ pub struct CustomerFile {
     pub path: S<String>,
     /// The name of the column holding email addresses.
     pub column: S<String>,
+}
+
+/// Another platform's audience that an audience takes its members from.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceSource {
+    /// The account (local name from adsctl.yaml) of a platform that can be a source (Mailchimp).
+    pub account: S<String>,
+    /// The audience there, by name (a Mailchimp tag). Left out: the whole account (a Mailchimp audience's
+    /// subscribed contacts).
+    #[serde(default)]
+    pub audience: Opt<String>,
 }
 
 /// Where the companies of a company list come from (LinkedIn).

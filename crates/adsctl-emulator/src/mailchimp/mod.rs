@@ -1007,6 +1007,21 @@ impl MailchimpEmulator {
     pub fn configure(&self, f: impl FnOnce(&mut McConfig)) {
         f(&mut self.inner.cfg.lock());
     }
+    /// Adds an audience (list) of the well-known account to a running emulator, as a seed file's `lists:` entry
+    /// would have; nothing when a list of that id exists already.
+    pub fn add_list(&self, list: &MailchimpListSeed) {
+        let mut st = self.inner.lock();
+        if list.id.as_ref().is_some_and(|id| st.lists.contains_key(id)) {
+            return;
+        }
+        let now = st.now();
+        let me = defaults::MAILCHIMP_ACCOUNT_ID;
+        let lid = new_list(&mut st, me, list.id.clone(), seed_settings(&list.name), now);
+        for e in &list.members {
+            let body = json!({"email_address": e, "status": "subscribed"});
+            let _ = put_member(&mut st, &lid, &subscriber_hash(e), &body, now, true, false);
+        }
+    }
 }
 
 /// Releases an in-flight slot when the request ends.

@@ -1,0 +1,96 @@
+//! Audiences whose members come from another platform (`source:` in the YAML): before each plan, the source
+//! account's connector answers the addresses (`Connector::source_emails`), which are normalised and hashed for
+//! each destination as a customer file's are, and dropped. The lowering leaves a [`FIELD`] on such an audience;
+//! [`resolve`] replaces it with `members`.
+//!
+//! The addresses live only in this function's memory (and, for a destination that takes them as written, in
+//! `connectors::clear`); no plan, state or log ever holds one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::connectors::clear::{self, ClearMember};
+use crate::connectors::{Connector, ConnectorError};
+use crate::model::{Account, Resource, Value};
+
+/// The field the lowering puts on an audience with a `source:` (`{account, audience?}`), never planned.
+pub const FIELD: &str = "members_source";
+
+/// Why an audience's source could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("audience `{address}`: its source `{source_name}` could not be read: {error}")]
+pub struct SourceError {
+    pub address: String,
+    pub source_name: String,
+    pub error: ConnectorError,
+}
+
+/// Whether any resource takes its members from a source.
+pub fn any(resources: &[Resource]) -> bool {
+    resources.iter().any(|r| r.fields.contains_key(FIELD))
+}
+
+/// Replaces each [`FIELD`] with the source's members, hashed for the resource's platform. Each source is read
+/// once however many audiences take it.
+pub async fn resolve<F>(
+    resources: &mut [Resource],
+    accounts: &BTreeMap<String, Account>,
+    connector: F,
+) -> Result<(), SourceError>
+where
+    F: Fn(&Account) -> Result<Arc<dyn Connector>, ConnectorError>,
+{
+    let mut read: HashMap<(String, Option<String>), Arc<Vec<String>>> = HashMap::new();
+    for r in resources.iter_mut() {
+        let Some(Value::Map(src)) = r.fields.remove(FIELD) else {
+            continue;
+        };
+        let account = src.get("account").and_then(Value::as_str).unwrap_or_default().to_string();
+        let audience = src.get("audience").and_then(Value::as_str).map(str::to_string);
+        let source_name = match &audience {
+            Some(a) => format!("{account}/audience/{a}"),
+            None => account.clone(),
+        };
+        let fail = |error| SourceError {
+            address: r.address.to_string(),
+            source_name: source_name.clone(),
+            error,
+        };
+        let key = (account.clone(), audience.clone());
+        let emails = match read.get(&key) {
+            Some(e) => e.clone(),
+            None => {
+                let Some(acct) = accounts.get(&account) else {
+                    return Err(fail(ConnectorError::Config(format!("no account `{account}`"))));
+                };
+                let c = connector(acct).map_err(&fail)?;
+                let e = Arc::new(c.source_emails(acct, audience.as_deref()).await.map_err(&fail)?);
+                read.insert(key, e.clone());
+                e
+            }
+        };
+        let Some(home) = accounts.get(&r.address.account).and_then(|a| super::home(a.platform)) else {
+            continue;
+        };
+        let mut book = HashMap::new();
+        let mut members = std::collections::BTreeSet::new();
+        for e in emails.iter() {
+            let h = home.hash_email(e);
+            if home.takes_clear_addresses() {
+                book.insert(
+                    h.clone(),
+                    ClearMember {
+                        email: e.trim().to_string(),
+                        ..ClearMember::default()
+                    },
+                );
+            }
+            members.insert(Value::Str(h));
+        }
+        if home.takes_clear_addresses() {
+            clear::file(&r.address.to_string(), book);
+        }
+        r.fields.insert("members", Value::Set(members));
+    }
+    Ok(())
+}
