@@ -87,6 +87,16 @@ const PLATFORMS: &[Platform] = &[
         unless: &[],
     },
     Platform {
+        name: "mailchimp",
+        homes: &[
+            "src/platforms/mailchimp/",
+            "crates/adsctl-emulator/src/mailchimp/",
+            "crates/adsctl-emulator/tests/emulator_mailchimp.rs",
+        ],
+        names: &["mailchimp::", "Mailchimp", "MAILCHIMP_", "\"mailchimp\""],
+        unless: &[],
+    },
+    Platform {
         name: "memory",
         homes: &["src/platforms/memory/"],
         names: &[

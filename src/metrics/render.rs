@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::report::{money_str, FlatRow, Report, Row, Sums, Total};
+use crate::connectors::EmailMetrics;
 use crate::model::{Currency, Money};
 
 /// The version of the JSON document.
@@ -135,6 +136,39 @@ pub fn table(r: &Report) -> String {
         })
         .collect();
     out.push_str(&table_text(&head, &rows, 4));
+    // e-mail campaigns' own figures, when there are any
+    let emails: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .filter(|row| row.sums.email != EmailMetrics::default())
+        .map(|row| {
+            let e = &row.sums.email;
+            vec![
+                row.period.clone(),
+                row.account.clone(),
+                row.object.clone(),
+                e.sent.to_string(),
+                e.opens.to_string(),
+                row.sums.clicks.to_string(),
+                e.bounces.to_string(),
+                e.unsubscribes.to_string(),
+            ]
+        })
+        .collect();
+    if !emails.is_empty() {
+        out.push_str("\nE-mail campaigns\n");
+        let head = [
+            "PERIOD",
+            "ACCOUNT",
+            "OBJECT",
+            "SENT",
+            "OPENS",
+            "CLICKS",
+            "BOUNCES",
+            "UNSUBSCRIBES",
+        ];
+        out.push_str(&table_text(&head, &emails, 3));
+    }
     out.push_str("\nTotals (never summed across currencies)\n");
     let mut head = vec!["SCOPE", "NAME", "CURRENCY"];
     head.extend(NUM_HEAD);
@@ -154,7 +188,7 @@ pub fn table(r: &Report) -> String {
 }
 
 /// The CSV columns: the fields of [`FlatRow`], in order.
-pub const CSV_HEADER: [&str; 19] = [
+pub const CSV_HEADER: [&str; 23] = [
     "period",
     "since",
     "until",
@@ -174,6 +208,10 @@ pub const CSV_HEADER: [&str; 19] = [
     "cpc",
     "cpa",
     "roas",
+    "emails_sent",
+    "opens",
+    "bounces",
+    "unsubscribes",
 ];
 
 /// CSV: one line per row, the columns of [`FlatRow`].
@@ -521,6 +559,7 @@ mod tests {
             cost: Money::from_micros(15_432_500_000),
             conversions: Decimal::from(617),
             conversion_value: Money::from_micros(30_000_000_000),
+            email: Default::default(),
         };
         let c = super::cells(&s, Currency::USD);
         assert_eq!(&c[..3], ["1,234,567", "12,345", "$15,432.50"]);
@@ -550,6 +589,7 @@ mod tests {
             cost: Money::from_micros(1_234_567 * i),
             conversions: Decimal::new(15 * i, 1),
             conversion_value: Money::from_micros(9_000_000 * i),
+            email: Default::default(),
         };
         let row = |object: &str, day: u32, in_yaml: bool| Row {
             period: d(day).to_string(),

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Level, StoredDay};
-use crate::connectors::{DateRange, MetricRow};
+use crate::connectors::{DateRange, EmailMetrics, MetricRow};
 use crate::model::{Account, Currency, Money, Platform};
 
 /// How rows are bucketed in time.
@@ -65,6 +65,8 @@ pub struct Sums {
     pub cost: Money,
     pub conversions: Decimal,
     pub conversion_value: Money,
+    /// E-mail campaigns' figures (zero for ad platforms).
+    pub email: EmailMetrics,
 }
 
 fn money_dec(m: Money) -> Decimal {
@@ -86,8 +88,16 @@ impl Default for Sums {
             cost: Money::ZERO,
             conversions: Decimal::ZERO,
             conversion_value: Money::ZERO,
+            email: EmailMetrics::default(),
         }
     }
+}
+
+fn add_email(a: &mut EmailMetrics, b: &EmailMetrics) {
+    a.sent = a.sent.saturating_add(b.sent);
+    a.opens = a.opens.saturating_add(b.opens);
+    a.bounces = a.bounces.saturating_add(b.bounces);
+    a.unsubscribes = a.unsubscribes.saturating_add(b.unsubscribes);
 }
 
 impl Sums {
@@ -101,6 +111,9 @@ impl Sums {
                 .micros()
                 .saturating_add(r.conversion_value.micros()),
         );
+        if let Some(e) = &r.email {
+            add_email(&mut self.email, e);
+        }
     }
     pub fn add(&mut self, o: &Sums) {
         self.impressions = self.impressions.saturating_add(o.impressions);
@@ -112,6 +125,7 @@ impl Sums {
                 .micros()
                 .saturating_add(o.conversion_value.micros()),
         );
+        add_email(&mut self.email, &o.email);
     }
     /// Clicks per impression (a fraction, not a percentage).
     pub fn ctr(&self) -> Option<Decimal> {
@@ -315,6 +329,15 @@ pub struct FlatRow {
     pub cpc: String,
     pub cpa: String,
     pub roas: String,
+    /// E-mails sent, unique opens, bounces and unsubscribes (e-mail platforms; 0 elsewhere).
+    #[serde(default)]
+    pub emails_sent: u64,
+    #[serde(default)]
+    pub opens: u64,
+    #[serde(default)]
+    pub bounces: u64,
+    #[serde(default)]
+    pub unsubscribes: u64,
 }
 
 impl Row {
@@ -340,6 +363,10 @@ impl Row {
             cpc: opt(s.cpc()),
             cpa: opt(s.cpa()),
             roas: opt(s.roas()),
+            emails_sent: s.email.sent,
+            opens: s.email.opens,
+            bounces: s.email.bounces,
+            unsubscribes: s.email.unsubscribes,
         }
     }
 
@@ -353,6 +380,12 @@ impl Row {
             conversions: Decimal::from_str(&f.conversions)
                 .map_err(|_| format!("`{}` is not a number", f.conversions))?,
             conversion_value: parse_money(&f.conversion_value)?,
+            email: EmailMetrics {
+                sent: f.emails_sent,
+                opens: f.opens,
+                bounces: f.bounces,
+                unsubscribes: f.unsubscribes,
+            },
         };
         let row = Row {
             period: f.period.clone(),

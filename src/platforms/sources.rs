@@ -45,7 +45,11 @@ where
         let Some(Value::Map(src)) = r.fields.remove(FIELD) else {
             continue;
         };
-        let account = src.get("account").and_then(Value::as_str).unwrap_or_default().to_string();
+        let account = src
+            .get("account")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let audience = src.get("audience").and_then(Value::as_str).map(str::to_string);
         let source_name = match &audience {
             Some(a) => format!("{account}/audience/{a}"),

@@ -558,8 +558,7 @@ impl Reconciler for EngineReconciler {
         let mut sub = sub;
         if crate::platforms::sources::any(&sub.resources) {
             crate::platforms::sources::resolve(&mut sub.resources, &project.accounts, |a| {
-                self.connector(a)
-                    .map_err(|e| ConnectorError::Config(e.to_string()))
+                self.connector(a).map_err(|e| ConnectorError::Config(e.to_string()))
             })
             .await
             .map_err(|e| ReconcileError::Plan {

@@ -239,7 +239,7 @@ pub fn clear_rows(
                     if !CONSENT_STATUSES.contains(&v.as_str()) {
                         problems.push(CsvProblem {
                             line,
-                            message: format!("row has no consent status Mailchimp knows in column `{sc}`"),
+                            message: format!("row has no known consent status in column `{sc}`"),
                             hint: format!("write one of {}", CONSENT_STATUSES.join(", ")),
                         });
                         continue;

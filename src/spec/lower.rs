@@ -890,7 +890,8 @@ impl<'a> Lower<'a> {
                     );
                     continue;
                 }
-                r.fields.insert(crate::platforms::sources::FIELD, Value::Map(src.clone()));
+                r.fields
+                    .insert(crate::platforms::sources::FIELD, Value::Map(src.clone()));
             }
             if let Some(c) = &companies {
                 r.fields.insert("list_type", Value::str("company"));
@@ -919,7 +920,10 @@ impl<'a> Lower<'a> {
         a: &Audience,
         s: &S<crate::spec::types::AudienceSource>,
     ) -> Option<crate::model::SmallMap> {
-        for (written, field) in [(a.customer_file.is_some(), "customer_file"), (a.company_file.is_some(), "company_file")] {
+        for (written, field) in [
+            (a.customer_file.is_some(), "customer_file"),
+            (a.company_file.is_some(), "company_file"),
+        ] {
             if written {
                 self.err(
                     s.span,
@@ -940,7 +944,12 @@ impl<'a> Lower<'a> {
         m.insert("account", Value::Str(acct.name.clone()));
         if let Some(n) = &*s.audience {
             if n.trim().is_empty() {
-                self.err(n.span, Code::Constraint, "`audience` is empty", "name the source's audience (a tag)");
+                self.err(
+                    n.span,
+                    Code::Constraint,
+                    "`audience` is empty",
+                    "name the source's audience (a tag)",
+                );
                 return None;
             }
             m.insert("audience", Value::Str(n.trim().to_string()));

@@ -79,7 +79,7 @@ case("project-not-a-mapping", {"adsctl.yaml": "- search\n- social\n"}, base=Fals
 # --- accounts
 case("account-unknown-field", {"adsctl.yaml": BASE.replace("    currency: USD\n  social", "    curency: USD\n  social")}, base=False)
 case("account-bad-platform", {"adsctl.yaml": BASE.replace("platform: google_ads\n    customer_id: 123", "platform: googleads\n    customer_id: 123")}, base=False)
-case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: mailchimp\n    currency: USD\n"}, base=False)
+case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: hubspot\n    currency: USD\n"}, base=False)
 case("account-bad-customer-id", {"adsctl.yaml": BASE.replace("123-456-7890", "123-45-67890")}, base=False)
 case("account-meta-id-without-act", {"adsctl.yaml": BASE.replace("act_1234567890", '"1234567890"')}, base=False)
 case("account-unknown-currency", {"adsctl.yaml": BASE.replace("currency: JPY", "currency: YEN")}, base=False)
@@ -413,6 +413,49 @@ case("x-tv-show-without-location", xc(targeting="          - { type: tv_show, va
 case("x-publisher-network", {"adsctl.yaml": X_BASE, "r.yaml": X.format(group="", targeting="          - { type: language, value: en }\n", posts='"1"').replace("placements: [all_on_twitter]", "placements: [all_on_twitter, publisher_network]")})
 case("x-app-objective", {"adsctl.yaml": X_BASE, "r.yaml": X.format(group="", targeting="          - { type: language, value: en }\n", posts='"1"').replace("objective: website_clicks", "objective: app_installs")})
 case("x-keys-on-google", {"adsctl.yaml": X_BASE, "r.yaml": gcamp(extra="    funding_instrument: lygyi\n")})
+
+MC_BASE = BASE + """  mail:
+    platform: mailchimp
+    list_id: 57afe96172
+    currency: USD
+"""
+MC = """campaigns:
+  - name: Spring newsletter
+    account: mail
+    subject: Spring is here
+    from_name: Acme
+    reply_to: news@example.com
+    html: content/spring.html
+{extra}"""
+MC_AUD = """audiences:
+  - name: Subscribers
+    accounts: [mail]
+    customer_file: {{ path: data/s.csv, column: email }}
+{extra}"""
+HTML = "<html><body><p>Hello *|FNAME|*</p></body></html>\n"
+def mc(extra="", aud=None, csv=CSV, html=HTML):
+    files = {"adsctl.yaml": MC_BASE, "r.yaml": MC.format(extra=extra), "content/spring.html": html, "data/s.csv": csv}
+    if aud is not None:
+        files["a.yaml"] = MC_AUD.format(extra=aud)
+    return files
+case("mailchimp-account-without-list-id", {"adsctl.yaml": MC_BASE.replace("    list_id: 57afe96172\n", "")})
+case("mailchimp-account-bad-list-id", {"adsctl.yaml": MC_BASE.replace("57afe96172", "57AF-E961")})
+case("mailchimp-campaign-without-subject", {"adsctl.yaml": MC_BASE, "r.yaml": MC.format(extra="").replace("    subject: Spring is here\n", ""), "content/spring.html": HTML})
+case("mailchimp-campaign-status", mc(extra="    status: paused\n"))
+case("mailchimp-schedule-off-quarter", mc(extra='    schedule: "2027-03-02T09:10:00Z"\n'))
+case("mailchimp-schedule-not-a-time", mc(extra="    schedule: next tuesday\n"))
+case("mailchimp-reply-to-not-an-address", {**mc(), "r.yaml": MC.format(extra="").replace("news@example.com", "newsdesk")})
+case("mailchimp-html-outside", {**mc(), "r.yaml": MC.format(extra="").replace("content/spring.html", "../spring.html")})
+case("mailchimp-html-missing", {**mc(), "r.yaml": MC.format(extra="").replace("content/spring.html", "content/autumn.html")})
+case("mailchimp-html-not-utf8", mc(html=b"<p>Caf\xe9</p>\n"))
+case("mailchimp-recipients-unknown-tag", mc(extra="    recipients: Buyers\n"))
+case("mailchimp-bad-merge-tag", mc(aud="    merge_fields: { first name: name }\n"))
+case("mailchimp-status-column-bad-value", mc(aud="    status_column: consent\n", csv="email,consent\na@example.com,subscribed\nb@example.com,maybe\n"))
+case("mailchimp-merge-fields-on-google", {"adsctl.yaml": MC_BASE, "r.yaml": AUD.format(accts="search", path="data/s.csv", col="email") + "    merge_fields: { FNAME: name }\n", "data/s.csv": CSV})
+case("mailchimp-keys-on-google", {"adsctl.yaml": MC_BASE, "r.yaml": gcamp(extra="    subject: Hello\n")})
+case("audience-source-not-a-source", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social]\n    source: { account: search, audience: Buyers }\n"})
+case("audience-source-and-file", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social]\n    source: { account: mail, audience: Buyers }\n    customer_file: { path: data/s.csv, column: email }\n", "data/s.csv": CSV})
+case("audience-source-is-itself", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social, mail]\n    source: { account: mail, audience: Buyers }\n"})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess

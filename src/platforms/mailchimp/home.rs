@@ -34,7 +34,15 @@ impl Home for MailchimpHome {
         &["list_id"]
     }
     fn campaign_fields(&self) -> &'static [&'static str] {
-        &["subject", "preview_text", "from_name", "reply_to", "recipients", "html", "schedule"]
+        &[
+            "subject",
+            "preview_text",
+            "from_name",
+            "reply_to",
+            "recipients",
+            "html",
+            "schedule",
+        ]
     }
 
     fn account_id_field(&self) -> &'static str {

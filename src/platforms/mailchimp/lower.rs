@@ -27,7 +27,8 @@ pub fn merge_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 10
         && b[0].is_ascii_uppercase()
-        && b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// The subscriber hash: lower-case hex MD5 of the trimmed, lower-cased address (the member's id on the wire).
@@ -40,7 +41,12 @@ impl Lower<'_> {
     /// One non-empty line of text.
     fn mc_line(&mut self, s: &S<String>, field: &str, r: &mut Resource) {
         if s.trim().is_empty() {
-            self.err(s.span, Code::Constraint, format!("`{field}` is empty"), "write some text");
+            self.err(
+                s.span,
+                Code::Constraint,
+                format!("`{field}` is empty"),
+                "write some text",
+            );
         } else if s.contains(['\n', '\r']) {
             self.err(
                 s.span,
@@ -190,6 +196,10 @@ impl Lower<'_> {
             Err(Refused::TooLarge { .. }) => (
                 format!("the HTML file is larger than {} MiB", MAX_HTML_BYTES / (1024 * 1024)),
                 "move images out of the HTML (link them) and keep the content smaller",
+            ),
+            Err(Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => (
+                "the HTML file does not exist".to_string(),
+                "the path is relative to the directory holding adsctl.yaml",
             ),
             Err(Refused::Io(e)) => (
                 format!("cannot read the HTML file: {}", e.kind()),

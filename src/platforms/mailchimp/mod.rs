@@ -31,7 +31,10 @@ pub fn capabilities() -> Capabilities {
 }
 
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
-    Err(ConnectorError::Config(format!("account `{}`: the Mailchimp connector is not built yet", account.name)))
+    Err(ConnectorError::Config(format!(
+        "account `{}`: the Mailchimp connector is not built yet",
+        account.name
+    )))
 }
 
 pub fn home_auth() -> Option<&'static dyn crate::auth::PlatformAuth> {
