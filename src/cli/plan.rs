@@ -172,8 +172,13 @@ pub(super) fn make(
     }
     // audiences whose members come from another platform: read the sources first (as a data source)
     let resolved;
-    let project = if crate::platforms::sources::any(&project.resources) {
+    let derived = |r: &crate::model::Resource| {
+        r.fields.contains_key(crate::platforms::sources::FIELD)
+            || r.fields.contains_key(crate::platforms::sources::SPEND_FIELD)
+    };
+    let project = if project.resources.iter().any(derived) {
         let mut p = project.clone();
+        crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, store);
         rt.block_on(crate::platforms::sources::resolve(&mut p.resources, &p.accounts, |a| {
             connectors.get(&a.name).cloned().ok_or_else(|| {
                 crate::connectors::ConnectorError::Config(format!("no connector for account `{}`", a.name))

@@ -98,3 +98,88 @@ where
     }
     Ok(())
 }
+
+/// The field the lowering puts on a CRM campaign that mirrors an ad campaign and takes its spend from
+/// `adsctl metrics` (`{field, campaign: Ref, whole_units: Bool}`), never planned: [`resolve_spend`] replaces it
+/// with `field` (Money) or drops it.
+pub const SPEND_FIELD: &str = "spend_of";
+
+/// The ad campaign's cost over every day the metrics store holds, in its account's currency.
+fn campaign_cost(
+    store: &crate::state::SledStore,
+    campaign: &crate::model::Address,
+    accounts: &BTreeMap<String, Account>,
+) -> Option<(crate::model::Money, crate::model::Currency)> {
+    use crate::metrics::series::SeriesStore;
+    use crate::state::StateStore;
+    let account = accounts.get(&campaign.account)?;
+    let id = store
+        .entries(Some(&account.name))
+        .ok()?
+        .into_iter()
+        .find(|e| e.address == *campaign)
+        .map(|e| e.id)
+        .or_else(|| {
+            let live = store.cache_get(&account.name).ok()??;
+            live.resources.into_iter().find(|r| r.address == *campaign)?.id
+        })?;
+    let days = store
+        .days(
+            &account.name,
+            crate::connectors::MetricsLevel::Campaign,
+            chrono::NaiveDate::MIN,
+            chrono::NaiveDate::MAX,
+        )
+        .ok()?;
+    let mut micros: i64 = 0;
+    let mut seen = false;
+    for day in days.values() {
+        for row in day.rows.iter().filter(|r| r.id == id) {
+            micros = micros.saturating_add(row.cost.micros());
+            seen = true;
+        }
+    }
+    seen.then(|| (crate::model::Money::from_micros(micros), account.currency))
+}
+
+/// Replaces each [`SPEND_FIELD`] with the mirrored ad campaign's cost from the metrics store, when the store has
+/// figures for it and its currency is the CRM account's (money is never converted); otherwise the field is left
+/// out, so a runner without metrics plans no spend change. `whole_units` rounds half up to whole currency units
+/// (Salesforce's currency fields have no decimals).
+pub fn resolve_spend(
+    resources: &mut [Resource],
+    accounts: &BTreeMap<String, Account>,
+    store: &crate::state::SledStore,
+) {
+    for r in resources.iter_mut() {
+        let Some(Value::Map(spec)) = r.fields.remove(SPEND_FIELD) else {
+            continue;
+        };
+        let (Some(field), Some(Value::Ref(campaign))) =
+            (spec.get("field").and_then(Value::as_str), spec.get("campaign"))
+        else {
+            continue;
+        };
+        let Some(mine) = accounts.get(&r.address.account) else {
+            continue;
+        };
+        let Some((cost, currency)) = campaign_cost(store, campaign, accounts) else {
+            continue;
+        };
+        if currency != mine.currency {
+            tracing::info!(
+                address = %r.address,
+                "the mirrored campaign's spend is in another currency: not planned (money is never converted)"
+            );
+            continue;
+        }
+        let mut micros = cost.micros();
+        if spec.get("whole_units") == Some(&Value::Bool(true)) {
+            let unit: i64 = 1_000_000; // micros per unit
+            micros = (micros + unit / 2).div_euclid(unit) * unit;
+        }
+        let field: &'static str = crate::model::Key::new(field).as_str();
+        r.fields
+            .insert(field, Value::Money(crate::model::Money::from_micros(micros)));
+    }
+}

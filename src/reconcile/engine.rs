@@ -556,6 +556,7 @@ impl Reconciler for EngineReconciler {
                 .collect(),
         };
         let mut sub = sub;
+        crate::platforms::sources::resolve_spend(&mut sub.resources, &project.accounts, &session.store);
         if crate::platforms::sources::any(&sub.resources) {
             crate::platforms::sources::resolve(&mut sub.resources, &project.accounts, |a| {
                 self.connector(a).map_err(|e| ConnectorError::Config(e.to_string()))
