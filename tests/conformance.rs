@@ -52,7 +52,7 @@ use adsctl::apply::{self, ExecOptions};
 use adsctl::cli::emulated;
 use adsctl::connectors::{Capabilities, Connector};
 use adsctl::emulator::config::{
-    GoogleCustomerSeed, LinkedInAccountSeed, MetaAdAccountSeed, TikTokAdvertiserSeed, XAccountSeed,
+    GoogleCustomerSeed, LinkedInAccountSeed, MailchimpListSeed, MetaAdAccountSeed, TikTokAdvertiserSeed, XAccountSeed,
 };
 use adsctl::emulator::platform::defaults;
 use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultSpec};
@@ -99,6 +99,12 @@ const TARGETS: &[Target] = &[
         not_run: &[],
     },
     Target {
+        name: "mailchimp (connector → emulator)",
+        server: Server::Emulator(&MAILCHIMP_EMULATOR),
+        fixture: &MAILCHIMP,
+        not_run: &[],
+    },
+    Target {
         name: "google_ads (memory backend)",
         server: Server::Memory,
         fixture: &GOOGLE_ADS,
@@ -126,6 +132,12 @@ const TARGETS: &[Target] = &[
         name: "x (memory backend)",
         server: Server::Memory,
         fixture: &X,
+        not_run: MEMORY_NOT_RUN,
+    },
+    Target {
+        name: "mailchimp (memory backend)",
+        server: Server::Memory,
+        fixture: &MAILCHIMP,
         not_run: MEMORY_NOT_RUN,
     },
 ];
@@ -165,6 +177,7 @@ const TIKTOK_EMULATOR: EmulatorKit = EmulatorKit {
     min_writes: tiktok::min_writes,
     duplicates: tiktok::duplicates,
     pause_directly: tiktok::pause_directly,
+    before_metrics: |_, _| {},
 };
 
 const LINKEDIN_EMULATOR: EmulatorKit = EmulatorKit {
@@ -192,6 +205,7 @@ const LINKEDIN_EMULATOR: EmulatorKit = EmulatorKit {
     min_writes: linkedin::min_writes,
     duplicates: linkedin::duplicates,
     pause_directly: linkedin::pause_directly,
+    before_metrics: |_, _| {},
 };
 
 const X_EMULATOR: EmulatorKit = EmulatorKit {
@@ -216,6 +230,30 @@ const X_EMULATOR: EmulatorKit = EmulatorKit {
     min_writes: x::min_writes,
     duplicates: x::duplicates,
     pause_directly: x::pause_directly,
+    before_metrics: |_, _| {},
+};
+
+const MAILCHIMP_EMULATOR: EmulatorKit = EmulatorKit {
+    seed: |c| {
+        c.seed.mailchimp.lists.push(MailchimpListSeed {
+            id: Some(mailchimp::LIST.into()),
+            name: "Conformance audience".into(),
+            members: Vec::new(),
+        });
+    },
+    make_foreign: mailchimp::make_foreign,
+    read_foreign: mailchimp::read_foreign,
+    is_write: |e| !e.starts_with("GET "),
+    // the lease is a static segment: made with one POST, renamed to renew, given back with one DELETE
+    lease_writes: |e| match e {
+        "POST /3.0/lists/{list_id}/segments" | "DELETE /3.0/lists/{list_id}/segments/{segment_id}" => Some(1),
+        "PATCH /3.0/lists/{list_id}/segments/{segment_id}" => Some(u64::MAX),
+        _ => None,
+    },
+    min_writes: mailchimp::min_writes,
+    duplicates: mailchimp::duplicates,
+    pause_directly: mailchimp::pause_directly,
+    before_metrics: mailchimp::send_now,
 };
 
 /// The credentials' secrets the runs use (the emulator's well-known ones): never in an output or a state file.
@@ -233,6 +271,7 @@ const SECRETS: &[&str] = &[
     defaults::X_CONSUMER_SECRET,
     defaults::X_ACCESS_TOKEN,
     defaults::X_TOKEN_SECRET,
+    defaults::MAILCHIMP_API_KEY,
 ];
 
 /// What the memory backend cannot be asked.
@@ -310,6 +349,11 @@ struct Fixture {
     /// An invalid value, and the text of it the error must point at.
     bad: Replace,
     bad_at: &'static str,
+    /// The fields a campaign paused directly on the platform (the kit's `pause_directly`) plans back as drift.
+    drift: &'static [&'static str],
+    /// The row field of `adsctl metrics` that must be above zero after an apply (`impressions`; an e-mail
+    /// platform's `emails_sent`).
+    metric: &'static str,
 }
 
 /// Replace the first `from` in `file` by `to`.
@@ -392,6 +436,8 @@ const GOOGLE_ADS: Fixture = Fixture {
         to: "budget: { daily: -25.00 }",
     },
     bad_at: "-25.00",
+    drift: &["status"],
+    metric: "impressions",
 };
 
 const META: Fixture = Fixture {
@@ -456,6 +502,8 @@ const META: Fixture = Fixture {
         to: "budget: { daily: -30 }",
     },
     bad_at: "-30",
+    drift: &["status"],
+    metric: "impressions",
 };
 
 const TIKTOK: Fixture = Fixture {
@@ -520,6 +568,8 @@ const TIKTOK: Fixture = Fixture {
         to: "budget: { daily: -60 }",
     },
     bad_at: "-60",
+    drift: &["status"],
+    metric: "impressions",
 };
 
 const LINKEDIN: Fixture = Fixture {
@@ -584,6 +634,8 @@ const LINKEDIN: Fixture = Fixture {
         to: "budget: { daily: -60 }",
     },
     bad_at: "-60",
+    drift: &["status"],
+    metric: "impressions",
 };
 
 const X: Fixture = Fixture {
@@ -646,6 +698,54 @@ const X: Fixture = Fixture {
         to: "budget: { daily: -20 }",
     },
     bad_at: "-20",
+    drift: &["status"],
+    metric: "impressions",
+};
+
+/// Mailchimp's objects are flat (tags and campaigns under the audience): nothing of another client's can sit under
+/// an object adsctl manages, so `foreign` is empty here; tests/mailchimp.rs holds a colleague's tag and campaign
+/// untouched.
+const MAILCHIMP: Fixture = Fixture {
+    platform: Platform::Mailchimp,
+    dir: "mailchimp",
+    edit: &[
+        Replace {
+            file: "campaigns.yaml",
+            from: "subject: Spring is here",
+            to: "subject: Spring is finally here",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "preview_text: Light shoes, long days",
+            to: "preview_text: Light shoes for long days",
+        },
+    ],
+    edit_updates: &[
+        ("conform-mc/campaign/Conformance - Spring - Mailchimp", &["subject"]),
+        ("conform-mc/campaign/Conformance - Summer", &["preview_text"]),
+    ],
+    removed: Block {
+        file: "campaigns.yaml",
+        first: "  - name: Conformance - Summer\n",
+        until: None,
+        address: "conform-mc/campaign/Conformance - Summer",
+    },
+    foreign: &[],
+    foreign_home: Block {
+        file: "campaigns.yaml",
+        first: "  - name: Conformance - Spring - Mailchimp\n",
+        until: Some("  - name: Conformance - Buyers thank you\n"),
+        address: "conform-mc/campaign/Conformance - Spring - Mailchimp",
+    },
+    bad: Replace {
+        file: "campaigns.yaml",
+        from: "schedule: \"2030-06-01T09:00:00Z\"",
+        to: "schedule: \"2030-06-01T09:05:00Z\"",
+    },
+    bad_at: "\"2030-06-01T09:05:00Z\"",
+    // unscheduled in Mailchimp's web interface: back to a draft
+    drift: &["schedule_time"],
+    metric: "emails_sent",
 };
 
 /// What the suite needs to know about a platform the emulator serves.
@@ -667,6 +767,9 @@ struct EmulatorKit {
     duplicates: fn(&Value) -> Vec<String>,
     /// Pause a campaign directly on the platform, as someone in its web interface would (drift).
     pause_directly: fn(&Run, &Address),
+    /// What makes metrics exist after an apply (nothing for an ad platform, whose emulator delivers; an e-mail
+    /// sent now for an e-mail platform).
+    before_metrics: fn(&Run, &Address),
 }
 
 const GOOGLE_ADS_EMULATOR: EmulatorKit = EmulatorKit {
@@ -687,6 +790,7 @@ const GOOGLE_ADS_EMULATOR: EmulatorKit = EmulatorKit {
     min_writes: google::min_writes,
     duplicates: google::duplicates,
     pause_directly: google::pause_directly,
+    before_metrics: |_, _| {},
 };
 
 const META_EMULATOR: EmulatorKit = EmulatorKit {
@@ -714,6 +818,7 @@ const META_EMULATOR: EmulatorKit = EmulatorKit {
     min_writes: meta::min_writes,
     duplicates: meta::duplicates,
     pause_directly: meta::pause_directly,
+    before_metrics: |_, _| {},
 };
 
 // ====================================================================================================== the checks
@@ -786,21 +891,31 @@ fn lifecycle() {
                     .iter_mut()
                     .find(|x| x.address == campaign)
                     .expect("the campaign live");
-                c.fields.insert("status", ModelValue::str(paused));
+                if f.drift == ["status"] {
+                    c.fields.insert("status", ModelValue::str(paused));
+                } else {
+                    // what pausing it directly empties (a Mailchimp campaign's schedule)
+                    for field in f.drift {
+                        c.fields.insert(*field, ModelValue::str(""));
+                    }
+                }
                 r.write_mem(&d);
             }
         }
         let plan = r.plan_json(&s);
         assert_eq!(
             changed_fields(&plan),
-            BTreeMap::from([(campaign.to_string(), ("update".to_string(), vec!["status".to_string()]))]),
+            BTreeMap::from([(
+                campaign.to_string(),
+                ("update".to_string(), f.drift.iter().map(|d| d.to_string()).collect())
+            )]),
             "drift on the platform"
         );
         let drifted = changes_of(&plan)
             .filter(|c| c["address"] == campaign.to_string())
             .flat_map(|c| c["fields"].as_array().into_iter().flatten())
-            .any(|x| x["field"] == "status" && x["drift"] == true);
-        assert!(drifted, "the status change is marked as drift: {plan}");
+            .any(|x| x["field"] == f.drift[0] && x["drift"] == true);
+        assert!(drifted, "the {} change is marked as drift: {plan}", f.drift[0]);
         r.expect(&s, &["apply", "--auto-approve"], 0);
         r.expect(&s, &["plan", "--detailed-exitcode"], 0);
 
@@ -1029,6 +1144,9 @@ fn metrics() {
         let s = r.fresh_state();
         r.expect(&s, &["apply", "--auto-approve"], 0);
         let campaign = f.edit_updates[0].0;
+        if let Some(kit) = r.kit() {
+            (kit.before_metrics)(r, &campaign.parse().unwrap());
+        }
         let today = chrono::Utc::now().date_naive();
         let since = (today - chrono::Days::new(7)).to_string();
         let until = (today + chrono::Days::new(1)).to_string();
@@ -1050,7 +1168,7 @@ fn metrics() {
             .flatten()
             .find(|x| x["object"] == campaign)
             .unwrap_or_else(|| panic!("no row for {campaign}: {v}"));
-        assert!(row["impressions"].as_u64().is_some_and(|n| n > 0), "{row}");
+        assert!(row[f.metric].as_u64().is_some_and(|n| n > 0), "{row}");
         assert_eq!(row["currency"], "USD", "{row}");
         let cost = row["cost"].as_str().unwrap_or_default();
         assert!(
@@ -2918,6 +3036,120 @@ mod x {
                 None => continue,
             };
             *seen.entry(key).or_default() += 1;
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect()
+    }
+}
+
+mod mailchimp {
+    use super::*;
+    use adsctl::platforms::shared::split_description;
+
+    pub const LIST: &str = "c0f0a0b0c6";
+
+    /// A call of the Mailchimp API itself, as another client with the account's key.
+    fn api(r: &Run, method: &str, path: &str, body: Value) -> Value {
+        let emu = r.emu.as_ref().unwrap();
+        let url = format!("{}/3.0{path}", emu.url());
+        emu.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let req = match method {
+                "GET" => http.get(&url),
+                "PATCH" => http.patch(&url).json(&body),
+                "DELETE" => http.delete(&url),
+                _ => http.post(&url).json(&body),
+            };
+            let resp = req.bearer_auth(defaults::MAILCHIMP_API_KEY).send().await.unwrap();
+            let status = resp.status();
+            assert!(status.is_success(), "{method} {path}: {status}");
+            if status.as_u16() == 204 {
+                Value::Null
+            } else {
+                resp.json().await.unwrap()
+            }
+        })
+    }
+
+    /// A campaign's title without adsctl's marker.
+    fn title(c: &Value) -> String {
+        let t = c["settings"]["title"].as_str().unwrap_or_default();
+        split_description(t).0.unwrap_or_default()
+    }
+
+    fn campaign_id(r: &Run, name: &str) -> String {
+        let all = api(r, "GET", &format!("/campaigns?list_id={LIST}&count=1000"), Value::Null);
+        all["campaigns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| title(c) == name)
+            .and_then(|c| c["id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no campaign titled {name}"))
+    }
+
+    pub fn make_foreign(_r: &Run, x: &Foreign) -> String {
+        panic!(
+            "no foreign {} under a Mailchimp object: its objects are flat",
+            x.address
+        )
+    }
+
+    pub fn read_foreign(_r: &Run, x: &Foreign, _id: &str) -> Value {
+        panic!(
+            "no foreign {} under a Mailchimp object: its objects are flat",
+            x.address
+        )
+    }
+
+    /// Unscheduled in Mailchimp's web interface.
+    pub fn pause_directly(r: &Run, a: &Address) {
+        let id = campaign_id(r, a.name().unwrap());
+        api(r, "POST", &format!("/campaigns/{id}/actions/unschedule"), json!({}));
+    }
+
+    /// Sent now in Mailchimp's web interface (unscheduled, then sent), so that it has a report today.
+    pub fn send_now(r: &Run, a: &Address) {
+        let id = campaign_id(r, a.name().unwrap());
+        let c = api(r, "GET", &format!("/campaigns/{id}"), Value::Null);
+        if c["status"] == "schedule" {
+            api(r, "POST", &format!("/campaigns/{id}/actions/unschedule"), json!({}));
+        }
+        api(r, "POST", &format!("/campaigns/{id}/actions/send"), json!({}));
+    }
+
+    /// A routine edit changes campaigns' settings: one PATCH each.
+    pub fn min_writes(_caps: &Capabilities, plan: &AccountPlan) -> u64 {
+        let changes: Vec<_> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+        assert!(
+            changes
+                .iter()
+                .all(|c| c.action == Action::Update && c.kind == Kind::Campaign),
+            "a routine edit: campaign updates only"
+        );
+        changes.len() as u64
+    }
+
+    pub fn duplicates(dump: &Value) -> Vec<String> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let Some(store) = dump.get("mailchimp") else {
+            return Vec::new();
+        };
+        if let Some(list) = store.pointer(&format!("/lists/{LIST}")) {
+            for seg in list["segments"].as_object().into_iter().flat_map(|o| o.values()) {
+                let name = seg["name"].as_str().unwrap_or_default();
+                if name.starts_with("adsctl-lease") {
+                    continue;
+                }
+                *seen.entry(format!("tag {name}")).or_default() += 1;
+            }
+        }
+        for c in store["campaigns"].as_object().into_iter().flat_map(|o| o.values()) {
+            if c["recipients"]["list_id"] == LIST {
+                *seen.entry(format!("campaign {}", title(c))).or_default() += 1;
+            }
         }
         seen.into_iter()
             .filter(|(_, n)| *n > 1)
