@@ -20,10 +20,12 @@ use crate::spec::types::AccountSpec;
 use crate::spec::Spanned;
 
 pub mod google_ads;
+pub mod hubspot;
 pub mod linkedin;
 pub mod mailchimp;
 pub mod memory;
 pub mod meta;
+pub mod salesforce;
 pub mod shared;
 pub mod sources;
 pub mod tiktok;
@@ -194,6 +196,8 @@ pub static HOMES: &[&dyn Home] = &[
     &linkedin::home::LinkedInHome,
     &x::home::XHome,
     &mailchimp::home::MailchimpHome,
+    &hubspot::home::HubSpotHome,
+    &salesforce::home::SalesforceHome,
 ];
 
 /// The home of a platform, if adsctl has one.

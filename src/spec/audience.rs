@@ -196,6 +196,10 @@ impl Emails {
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// The addresses as the file has them (trimmed), for platforms that take them as written; kept in memory only.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

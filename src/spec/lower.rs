@@ -43,6 +43,24 @@ pub struct Lower<'a> {
     pub(crate) pinned: Vec<(Address, String, Span)>,
     /// Renames declared with `moved:`, checked.
     pub moved: Vec<crate::model::Moved>,
+    /// CRM campaigns that mirror an ad campaign, resolved once every campaign is lowered.
+    pub(crate) mirrors: Vec<Mirror>,
+    /// References to objects a later file may declare (a Salesforce parent campaign), checked at the end.
+    pub(crate) later_refs: Vec<(Address, Span, &'static str)>,
+}
+
+/// A CRM campaign (HubSpot, Salesforce) that mirrors an ad campaign: its dates follow the ad campaign's unless
+/// written, and its spend is the ad campaign's cost in `adsctl metrics` (`platforms::sources::SPEND_FIELD`).
+pub(crate) struct Mirror {
+    /// The CRM campaign.
+    pub at: Address,
+    /// The ad campaign, and where `mirrors:` is written.
+    pub target: Address,
+    pub span: Span,
+    /// The CRM campaign's date fields (`start_date`, `end_date`) and whether the YAML wrote each.
+    pub dates: [(&'static str, bool); 2],
+    /// The CRM field the spend goes to, and whether it takes whole currency units only.
+    pub spend: (&'static str, bool),
 }
 
 pub(crate) fn money_hint(c: Currency) -> String {
@@ -69,6 +87,8 @@ impl<'a> Lower<'a> {
             declared_nfc: HashMap::default(),
             pinned: Vec::new(),
             moved: Vec::new(),
+            mirrors: Vec::new(),
+            later_refs: Vec::new(),
         }
     }
 
@@ -603,6 +623,7 @@ impl<'a> Lower<'a> {
         for m in moves {
             self.moved(m);
         }
+        self.resolve_mirrors();
         let pinned = std::mem::take(&mut self.pinned);
         let twice = rules::duplicate_ids(&pinned, |s| self.at(s));
         self.problems(twice);
@@ -1103,6 +1124,99 @@ impl<'a> Lower<'a> {
 }
 
 impl Lower<'_> {
+    /// `mirrors: <account>/campaign/<name>` of a CRM campaign: an address of a campaign in another account.
+    pub(crate) fn mirror_target(&mut self, crm_account: &Account, m: &S<String>) -> Option<Address> {
+        let bad = |l: &mut Self, msg: String| {
+            l.err(
+                m.span,
+                Code::InvalidValue,
+                msg,
+                "write the ad campaign's address as the plan prints it: `acme-search/campaign/Spring Sale`",
+            );
+            None
+        };
+        let Ok(a) = m.trim().parse::<Address>() else {
+            return bad(self, format!("`{}` is not an address", m.value));
+        };
+        if a.path.len() != 1 || a.path[0].0 != Kind::Campaign {
+            return bad(self, format!("`{}` is not a campaign's address", m.value));
+        }
+        if a.account == crm_account.name {
+            return bad(self, "a campaign cannot mirror one of its own account".into());
+        }
+        Some(a)
+    }
+
+    /// Fills what mirrored ad campaigns say: dates not written, and the spend to take from the metrics store.
+    fn resolve_mirrors(&mut self) {
+        for (a, span, what) in std::mem::take(&mut self.later_refs) {
+            if !self.declared.contains_key(&a) {
+                let parent = a.parent().unwrap_or_else(|| Address::account(&a.account));
+                let kind = a.kind().unwrap_or(Kind::Campaign);
+                let names = self.names_of(&parent, kind);
+                let hint = match did_you_mean(a.name().unwrap_or_default(), names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("declare it in account `{}`", a.account),
+                };
+                self.err(
+                    span,
+                    Code::UnknownReference,
+                    format!("unknown {what} `{}`", a.name().unwrap_or_default()),
+                    hint,
+                );
+            }
+        }
+        let mirrors = std::mem::take(&mut self.mirrors);
+        if mirrors.is_empty() {
+            return;
+        }
+        let index: HashMap<Address, usize> = self
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.address.clone(), i))
+            .collect();
+        for m in mirrors {
+            let Some(&t) = index.get(&m.target) else {
+                let names = self.names_of(&Address::account(&m.target.account), Kind::Campaign);
+                let hint = match did_you_mean(m.target.name().unwrap_or_default(), names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{}/campaign/{s}`?", m.target.account),
+                    None => "mirror a campaign the YAML declares (its address as the plan prints it)".to_string(),
+                };
+                self.err(
+                    m.span,
+                    Code::UnknownReference,
+                    format!("`{}` is not a campaign of the YAML", m.target),
+                    hint,
+                );
+                continue;
+            };
+            // the ad campaign's dates, as dates (Google's `start_date`; Meta's and others' times, cut to the day)
+            let date = |r: &Resource, fields: &[&str]| {
+                fields.iter().find_map(|f| match r.fields.get(f) {
+                    Some(Value::Str(s)) if s.len() >= 10 && parse_date(&s[..10]).is_some() => Some(s[..10].to_string()),
+                    _ => None,
+                })
+            };
+            let target = &self.resources[t];
+            let start = date(target, &["start_date", "start_time"]);
+            let end = date(target, &["end_date", "end_time", "stop_time"]);
+            let Some(&i) = index.get(&m.at) else { continue };
+            let r = &mut self.resources[i];
+            for ((field, written), value) in m.dates.into_iter().zip([start, end]) {
+                if let (false, Some(v)) = (written, value) {
+                    r.fields.insert(field, Value::Str(v));
+                }
+            }
+            let mut spend = crate::model::SmallMap::new();
+            spend.insert("field", Value::str(m.spend.0));
+            spend.insert("campaign", Value::reference(m.target.clone()));
+            spend.insert("whole_units", Value::Bool(m.spend.1));
+            r.fields
+                .insert(crate::platforms::sources::SPEND_FIELD, Value::Map(spend));
+        }
+    }
+
     /// A `moved:` entry: two addresses of the same account, kind and parent; `to` declared, `from` not.
     fn moved(&mut self, m: crate::spec::types::MovedSpec) {
         let parse = |l: &mut Self, s: &S<String>, which: &str| match s.trim().parse::<Address>() {

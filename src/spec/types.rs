@@ -18,9 +18,11 @@ use crate::model::{Platform, RemovalPolicy};
 type S<T> = Spanned<T>;
 
 pub use crate::platforms::google_ads::yaml::*;
+pub use crate::platforms::hubspot::yaml::*;
 pub use crate::platforms::linkedin::yaml::*;
 pub use crate::platforms::mailchimp::yaml::*;
 pub use crate::platforms::meta::yaml::*;
+pub use crate::platforms::salesforce::yaml::*;
 pub use crate::platforms::tiktok::yaml::*;
 pub use crate::platforms::x::yaml::*;
 
@@ -68,6 +70,14 @@ pub struct AccountSpec {
     #[serde(default)]
     #[schemars(with = "IdText")]
     pub list_id: Opt<String>,
+    /// HubSpot portal (hub) id: digits (quote them).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub portal_id: Opt<String>,
+    /// Salesforce org id (`00D…`, 15 or 18 characters).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub org_id: Opt<String>,
     /// ISO 4217 currency code of the account (`USD`, `EUR`, `JPY`, …). Every amount in this account is in it.
     pub currency: S<String>,
     /// IANA time zone of the account (`Europe/Paris`), informational.
@@ -95,6 +105,8 @@ impl AccountSpec {
             "advertiser_id" => self.advertiser_id.as_ref(),
             "account_id" => self.account_id.as_ref(),
             "list_id" => self.list_id.as_ref(),
+            "portal_id" => self.portal_id.as_ref(),
+            "org_id" => self.org_id.as_ref(),
             _ => None,
         }
     }
@@ -334,6 +346,10 @@ pub struct Audience {
     /// `both_user_and_partner_provided`).
     #[serde(default)]
     pub customer_file_source: Opt<CustomerFileSource>,
+    /// Salesforce: the campaign member status of people adsctl adds (a status the campaign has; Salesforce's
+    /// default `Sent` when left out).
+    #[serde(default)]
+    pub member_status: Opt<String>,
     /// Mailchimp: the merge fields of contacts adsctl adds, from columns of the customer file (merge tag →
     /// column: `{ FNAME: first_name, LNAME: last_name }`).
     #[serde(default)]
@@ -362,6 +378,7 @@ impl Audience {
             "customer_file_source" => self.customer_file_source.as_ref().map(|d| d.span),
             "company_file" => self.company_file.as_ref().map(|d| d.span),
             "merge_fields" => self.merge_fields.as_ref().map(|d| d.span),
+            "member_status" => self.member_status.as_ref().map(|d| d.span),
             "status_column" => self.status_column.as_ref().map(|d| d.span),
             "new_member_status" => self.new_member_status.as_ref().map(|d| d.span),
             _ => None,

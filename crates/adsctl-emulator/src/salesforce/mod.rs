@@ -510,53 +510,58 @@ fn fresh_state(seed: &SalesforceSeed) -> State {
         campaigns: seed.campaigns.clone(),
     }];
     orgs.extend(seed.orgs.iter().cloned());
-    for o in orgs {
-        let org_id = if o.org_id.len() == 15 {
-            to18(&o.org_id)
-        } else {
-            o.org_id.clone()
-        };
-        let mut org = Org {
-            id: org_id.clone(),
-            instance_host: None,
-            key_field: o.adsctl_key_field,
-            key_unique: o.adsctl_key_unique,
-            daily_api_limit: o.daily_api_limit.unwrap_or(DEFAULT_DAILY_LIMIT),
-            api_calls: Vec::new(),
-            users: BTreeMap::new(),
-            meta_modified: st.now(),
-            records: BTreeMap::new(),
-        };
-        let mut first_user = None;
-        for u in &o.users {
-            let user = user_from_seed(u);
-            for t in &u.refresh_tokens {
-                st.refresh_tokens.insert(
-                    t.clone(),
-                    Grant {
-                        org: org_id.clone(),
-                        user: user.id.clone(),
-                        client: defaults::SALESFORCE_CLIENT_ID.to_string(),
-                    },
-                );
-            }
-            first_user.get_or_insert(user.id.clone());
-            org.users.insert(user.id.clone(), user);
+    for o in &orgs {
+        seed_org(&mut st, o);
+    }
+    st
+}
+
+/// One org of the seed (the well-known one, a seed file's `orgs:` entry, or one added to a running emulator).
+fn seed_org(st: &mut State, o: &SalesforceOrgSeed) {
+    let org_id = if o.org_id.len() == 15 {
+        to18(&o.org_id)
+    } else {
+        o.org_id.clone()
+    };
+    let mut org = Org {
+        id: org_id.clone(),
+        instance_host: None,
+        key_field: o.adsctl_key_field,
+        key_unique: o.adsctl_key_unique,
+        daily_api_limit: o.daily_api_limit.unwrap_or(DEFAULT_DAILY_LIMIT),
+        api_calls: Vec::new(),
+        users: BTreeMap::new(),
+        meta_modified: st.now(),
+        records: BTreeMap::new(),
+    };
+    let mut first_user = None;
+    for u in &o.users {
+        let user = user_from_seed(u);
+        for t in &u.refresh_tokens {
+            st.refresh_tokens.insert(
+                t.clone(),
+                Grant {
+                    org: org_id.clone(),
+                    user: user.id.clone(),
+                    client: defaults::SALESFORCE_CLIENT_ID.to_string(),
+                },
+            );
         }
-        st.orgs.insert(org_id.clone(), org);
-        let Some(owner) = first_user else { continue };
-        for (ty, list) in [("Contact", &o.contacts), ("Lead", &o.leads), ("Campaign", &o.campaigns)] {
-            for fields in list {
-                if let Err(e) = write(&mut st, &org_id, &owner, ty, None, fields, true) {
-                    tracing::warn!(
-                        "salesforce seed: a {ty} was refused: {:?}",
-                        e.first().map(|x| &x.message)
-                    );
-                }
+        first_user.get_or_insert(user.id.clone());
+        org.users.insert(user.id.clone(), user);
+    }
+    st.orgs.insert(org_id.clone(), org);
+    let Some(owner) = first_user else { return };
+    for (ty, list) in [("Contact", &o.contacts), ("Lead", &o.leads), ("Campaign", &o.campaigns)] {
+        for fields in list {
+            if let Err(e) = write(st, &org_id, &owner, ty, None, fields, true) {
+                tracing::warn!(
+                    "salesforce seed: a {ty} was refused: {:?}",
+                    e.first().map(|x| &x.message)
+                );
             }
         }
     }
-    st
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1574,6 +1579,19 @@ impl SalesforceEmulator {
         }
     }
     /// Run something against the state (tests and in-process setup).
+    /// Adds an org to a running emulator, as a seed file's `orgs:` entry would have; nothing when it exists.
+    pub fn add_org(&self, o: &SalesforceOrgSeed) {
+        self.with_state(|st| {
+            let id = if o.org_id.len() == 15 {
+                to18(&o.org_id)
+            } else {
+                o.org_id.clone()
+            };
+            if !st.orgs.contains_key(&id) {
+                seed_org(st, o);
+            }
+        })
+    }
     pub fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.inner.state.lock())
     }
