@@ -21,6 +21,7 @@ use crate::spec::Spanned;
 
 pub mod google_ads;
 pub mod linkedin;
+pub mod mailchimp;
 pub mod memory;
 pub mod meta;
 pub mod shared;
