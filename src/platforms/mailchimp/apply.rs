@@ -197,6 +197,7 @@ async fn tag_op(conn: &MailchimpConnector, op: &Operation) -> Result<String, Sto
         OpAction::Create { fields } => {
             let want = member_hashes(fields.get("members")).unwrap_or_default();
             let adds = clear_members(op, &want)?;
+            let default_status = text(fields, "new_member_status").map(str::to_string);
             let marked = tag_name(&name);
             let id = create(
                 conn,
@@ -205,7 +206,7 @@ async fn tag_op(conn: &MailchimpConnector, op: &Operation) -> Result<String, Sto
                 Target::Tag(&marked),
             )
             .await?;
-            members(conn, &id, &adds, &[]).await?;
+            members(conn, &id, &adds, &[], default_status.as_deref()).await?;
             remember(conn, &id, &adds, &[]);
             Ok(id)
         }
@@ -251,7 +252,10 @@ async fn tag_op(conn: &MailchimpConnector, op: &Operation) -> Result<String, Sto
                     }
                     found
                 };
-                members(conn, id, &adds, &removes).await?;
+                let default_status = text(set, "new_member_status")
+                    .or_else(|| text(before, "new_member_status"))
+                    .map(str::to_string);
+                members(conn, id, &adds, &removes, default_status.as_deref()).await?;
                 remember(conn, id, &adds, &removes);
             }
             Ok(id.clone())
@@ -301,13 +305,15 @@ fn remember(conn: &MailchimpConnector, id: &str, adds: &[(String, ClearMember)],
     }
 }
 
-/// New contacts first (batch subscribe, never updating an existing one), then the tag's membership, ≤ 500 of
-/// each per request.
+/// New contacts first (batch subscribe, never updating an existing one; a new contact's status is the file's,
+/// else the audience's `new_member_status` when the operation carries one, else `subscribed`), then the tag's
+/// membership, ≤ 500 of each per request.
 async fn members(
     conn: &MailchimpConnector,
     seg: &str,
     adds: &[(String, ClearMember)],
     removes: &[(String, String)],
+    default_status: Option<&str>,
 ) -> Result<(), Stop> {
     for chunk in adds.chunks(MAX_MEMBERS_PER_REQUEST) {
         let list: Vec<Json> = chunk
@@ -319,9 +325,10 @@ async fn members(
                     "status".into(),
                     json!(m
                         .status
-                        .clone()
+                        .as_deref()
                         .filter(|s| !s.is_empty())
-                        .unwrap_or_else(|| "subscribed".into())),
+                        .or(default_status.filter(|s| !s.is_empty()))
+                        .unwrap_or("subscribed")),
                 );
                 if !m.fields.is_empty() {
                     o.insert("merge_fields".into(), json!(m.fields));
@@ -643,7 +650,14 @@ async fn campaign_op(
             Ok(id.clone())
         }
         OpAction::Pause { id } => {
-            if cached_status(conn, id).as_deref() == Some("scheduled") {
+            let status = match cached_status(conn, id) {
+                Some(s) => s,
+                None => {
+                    wire_settings(conn, id).await?;
+                    cached_status(conn, id).unwrap_or_default()
+                }
+            };
+            if status == "scheduled" {
                 conn.client.action(&camp_path(id, "actions/unschedule"), None).await?;
             }
             Ok(id.clone())

@@ -26,12 +26,16 @@
 //!   connectors.
 //! - **Members in clear**: what a batch subscribe sends comes from `connectors::clear` under the operation's
 //!   address (`acct/audience/<name>`); a hash with nothing filed fails the operation, naming how many. A new
-//!   contact's `status` is the file's status column, else `subscribed`. Batch-subscribe errors other than
+//!   contact's `status` is the file's status column, else the operation's `new_member_status` (Str) when the home
+//!   lowers one, else `subscribed`. Batch-subscribe errors other than
 //!   `ERROR_CONTACT_EXISTS` fail the operation (counted, no address). Addresses to remove from a tag come from the
 //!   read's hash → address memory (in this process only, shared by the account's connectors); a hash the read did
 //!   not see fails the operation with "read again".
-//! - **Tag members** of every status are read (`GET …/segments/{id}/members`, whose default includes
-//!   unsubscribed contacts); only adsctl's tags' members are read.
+//! - **Tag members** of every status are read: the Swagger's `GET …/segments/{id}/members` leaves cleaned,
+//!   transactional and unsubscribed contacts out unless `include_cleaned`, `include_transactional`,
+//!   `include_unsubscribed` are `true`, so the read sends all three. Only adsctl's tags' members are read.
+//!   `source_emails` of a tag asks for `members.email_address,members.status` (that list has no `status` filter)
+//!   and keeps `subscribed`; of the audience, `GET …/members?status=subscribed`.
 //! - **Campaign fields**: `recipients` of a campaign without `segment_opts.saved_segment_id` is `all`; a segment
 //!   id that is no tag of the read is `segment:<id>`. `schedule_time` is the wire's `send_time` of a scheduled,
 //!   sending or sent campaign (so a settled campaign compares equal to the YAML's schedule), `""` of a draft.
@@ -40,7 +44,8 @@
 //! - **Campaign updates**: a scheduled campaign is unscheduled before any edit (Mailchimp refuses edits of a
 //!   scheduled campaign) and scheduled again after it when it keeps a time. An update's PATCH carries every
 //!   settings field (`subject_line`, `from_name`, `reply_to` are required), the missing ones from the operation's
-//!   `before`. A rename rewrites the title with the fingerprint it already had.
+//!   `before`. A rename rewrites the title with the fingerprint it already had (as this process's read saw it; a
+//!   connector that has not read writes the title without one, so the next plan compares the HTML again).
 //! - **Audiences (tags)** have no status: a pause is applied without a request. A removal deletes the segment
 //!   (its contacts stay); a 404 is success, as for campaigns.
 //! - **Leases**: static segments `adsctl-lease|<holder>|<until>` (unix seconds), the lowest id unexpired holding;

@@ -26,17 +26,24 @@ impl MailchimpConnector {
         Ok(rows.iter().filter_map(TagRow::from_json).collect())
     }
 
-    /// A tag's members: (hash, address, status).
+    /// A tag's members: (hash, address, status). `every_status`: unsubscribed, cleaned and transactional
+    /// contacts too (the list leaves them out unless asked: `include_*`).
     pub(crate) async fn tag_members(
         &self,
         segment_id: &str,
         fields: &str,
+        every_status: bool,
     ) -> Result<Vec<(String, String, String)>, CallError> {
         let path = self.client.list_path(&format!("segments/{}/members", enc(segment_id)));
-        let rows = self
-            .client
-            .list_all(&path, "members", &q(&[("fields", fields)]))
-            .await?;
+        let mut query = q(&[("fields", fields)]);
+        if every_status {
+            query.extend(q(&[
+                ("include_cleaned", "true"),
+                ("include_transactional", "true"),
+                ("include_unsubscribed", "true"),
+            ]));
+        }
+        let rows = self.client.list_all(&path, "members", &query).await?;
         Ok(rows
             .iter()
             .map(|m| {
@@ -80,7 +87,7 @@ impl MailchimpConnector {
             let (_, owned) = mapping::split_tag(&t.name);
             let members = if owned {
                 let m = self
-                    .tag_members(&t.id, "members.id,members.email_address,total_items")
+                    .tag_members(&t.id, "members.id,members.email_address,total_items", true)
                     .await
                     .map_err(|e| self.err(e))?;
                 let book: HashMap<String, String> = m.iter().map(|(h, e, _)| (h.clone(), e.clone())).collect();
@@ -159,7 +166,7 @@ impl MailchimpConnector {
                 ))
             })?;
         let members = self
-            .tag_members(&tag.id, "members.email_address,members.status,total_items")
+            .tag_members(&tag.id, "members.email_address,members.status,total_items", false)
             .await
             .map_err(|e| self.err(e))?;
         Ok(members
