@@ -874,3 +874,88 @@ async fn oauth_login_finds_the_data_center_and_validate_reads_the_account() {
     assert_eq!(k.get::<MailchimpCredentials>().unwrap().dc, "us6");
     let _ = Utc.timestamp_opt(0, 0);
 }
+
+/// A create whose answer is lost while the look-up that follows is answered: found by its marked title, applied,
+/// and not sent a second time (seeds tried in order until one loses exactly the create's answer).
+#[tokio::test]
+async fn a_lost_create_found_by_its_title_is_applied_once() {
+    let (_emu, url, acct, c) = start("mc_found").await;
+    for seed in 1..=64u32 {
+        let name = format!("Found {seed}");
+        let camp = Address::account("mc_found").child(Kind::Campaign, name.clone());
+        let batch = ApplyBatch {
+            ops: vec![op(
+                camp,
+                Kind::Campaign,
+                create(&[
+                    ("subject", Value::str("s")),
+                    ("from_name", Value::str("f")),
+                    ("reply_to", Value::str("r@example.com")),
+                    ("recipients", Value::str("all")),
+                ]),
+            )],
+        };
+        reset_counts(&url).await;
+        faults(&url, &format!("lost=0.5,seed={seed}")).await;
+        let out = c.apply(&acct, &batch).await.unwrap();
+        let f: Json = reqwest::get(format!("{url}/_emulator/faults"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        faults(&url, "").await;
+        let n = counts(&url).await;
+        let lost = f["injected"]["lost"].as_u64().unwrap_or(0);
+        let posts = requests(&n, "POST", "/campaigns");
+        if lost == 1 && posts == 1 && matches!(out[0], OpOutcome::Applied { .. }) {
+            let id = applied(&out).remove(0);
+            let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+            let same: Vec<_> = snap
+                .resources
+                .iter()
+                .filter(|r| r.address.name() == Some(name.as_str()))
+                .collect();
+            assert_eq!(same.len(), 1, "one campaign, not two");
+            assert_eq!(same[0].id.as_deref(), Some(id.as_str()));
+            assert!(requests(&n, "GET", "/campaigns") >= 1, "it was looked for: {n}");
+            return;
+        }
+    }
+    panic!("no seed lost exactly the create's answer");
+}
+
+#[tokio::test]
+async fn refused_contacts_fail_the_operation_without_their_address() {
+    let (_emu, _url, acct, c) = start("mc_refused").await;
+    let addr = Address::account("mc_refused").child(Kind::Audience, "Odd");
+    let bad = "not-really@@example";
+    let h = subscriber_hash(bad);
+    clear::file(
+        &addr.to_string(),
+        HashMap::from([(
+            h.clone(),
+            ClearMember {
+                email: bad.into(),
+                status: None,
+                fields: BTreeMap::new(),
+            },
+        )]),
+    );
+    let out = c
+        .apply(
+            &acct,
+            &ApplyBatch {
+                ops: vec![op(addr, Kind::Audience, create(&[("members", set(&[h]))]))],
+            },
+        )
+        .await
+        .unwrap();
+    match &out[0] {
+        OpOutcome::Failed(e) => {
+            assert_eq!(e.code, "batch_subscribe");
+            assert!(!format!("{e:?}").contains("not-really"), "an address reached a message");
+        }
+        other => panic!("{other:?}"),
+    }
+}
