@@ -529,9 +529,7 @@ async fn campaign_op(
                 conn.cache().fingerprints.insert(id.clone(), fp);
             }
             if let Some(t) = when {
-                conn.client
-                    .action(&camp_path(&id, "actions/schedule"), Some(&json!({"schedule_time": t})))
-                    .await?;
+                schedule(conn, &id, &t).await?;
             }
             Ok(id)
         }
@@ -566,7 +564,7 @@ async fn campaign_op(
             };
             let mut unscheduled = false;
             if status == "scheduled" {
-                conn.client.action(&camp_path(id, "actions/unschedule"), None).await?;
+                unschedule(conn, id).await?;
                 unscheduled = true;
             }
             if edits {
@@ -626,9 +624,7 @@ async fn campaign_op(
             }
             if let Some(t) = when {
                 if unscheduled || reschedule {
-                    conn.client
-                        .action(&camp_path(id, "actions/schedule"), Some(&json!({"schedule_time": t})))
-                        .await?;
+                    schedule(conn, id, &t).await?;
                 }
             }
             Ok(id.clone())
@@ -658,7 +654,7 @@ async fn campaign_op(
                 }
             };
             if status == "scheduled" {
-                conn.client.action(&camp_path(id, "actions/unschedule"), None).await?;
+                unschedule(conn, id).await?;
             }
             Ok(id.clone())
         }
@@ -669,6 +665,57 @@ async fn campaign_op(
             c.fingerprints.remove(id);
             Ok(id.clone())
         }
+    }
+}
+
+/// The campaign's wire status and send time, read now.
+async fn live_state(conn: &MailchimpConnector, id: &str) -> Result<(String, String), CallError> {
+    let c = conn
+        .client
+        .get(
+            &camp_path(id, ""),
+            &super::client::q(&[("fields", "id,status,send_time")]),
+        )
+        .await?;
+    let s = |k: &str| c.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+    Ok((s("status"), s("send_time")))
+}
+
+/// `actions/schedule`; an "Invalid Action" after a retry whose first answer was lost is checked: already
+/// scheduled at that time is done.
+async fn schedule(conn: &MailchimpConnector, id: &str, t: &str) -> Result<(), Stop> {
+    match conn
+        .client
+        .action(&camp_path(id, "actions/schedule"), Some(&json!({"schedule_time": t})))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.api().is_some_and(|a| a.is(400, "Invalid Action")) => {
+            let (status, at) = live_state(conn, id).await?;
+            let same = mapping::parse_time(&at).map(mapping::rfc3339).as_deref() == Some(t);
+            if status == "schedule" && same {
+                Ok(())
+            } else {
+                Err(Stop::Call(e))
+            }
+        }
+        Err(e) => Err(Stop::Call(e)),
+    }
+}
+
+/// `actions/unschedule`; an "Invalid Action" of a campaign that is a draft already is done.
+async fn unschedule(conn: &MailchimpConnector, id: &str) -> Result<(), Stop> {
+    match conn.client.action(&camp_path(id, "actions/unschedule"), None).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.api().is_some_and(|a| a.is(400, "Invalid Action")) => {
+            let (status, _) = live_state(conn, id).await?;
+            if matches!(status.as_str(), "save" | "paused") {
+                Ok(())
+            } else {
+                Err(Stop::Call(e))
+            }
+        }
+        Err(e) => Err(Stop::Call(e)),
     }
 }
 

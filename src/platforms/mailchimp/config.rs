@@ -21,7 +21,7 @@ pub const MAX_MEMBERS_PER_REQUEST: usize = 500;
 /// Simultaneous in-flight requests per account (the 11th gets 429).
 pub const MAX_CONCURRENT: usize = 10;
 /// Operations the executor hands the connector at once.
-pub const MAX_OPS_PER_APPLY: usize = 1_000;
+pub const MAX_OPS_PER_APPLY: usize = 10_000;
 
 /// Tunables of one connector.
 #[derive(Clone, Debug)]
