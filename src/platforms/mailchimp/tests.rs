@@ -959,3 +959,46 @@ async fn refused_contacts_fail_the_operation_without_their_address() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Reads of many tags go side by side, never more than 10 in flight: the emulator (10 connections, each request
+/// held 40 ms) answers none with 429.
+#[tokio::test]
+async fn never_more_than_ten_requests_in_flight() {
+    let (_emu, url, acct, c) = start("mc_gate").await;
+    let ops = (0..14)
+        .map(|i| {
+            op(
+                Address::account("mc_gate").child(Kind::Audience, format!("T{i}")),
+                Kind::Audience,
+                create(&[("members", Value::Set(Default::default()))]),
+            )
+        })
+        .collect();
+    applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+    let r = reqwest::Client::new()
+        .post(format!("{url}/_emulator/mailchimp/config"))
+        .json(&json!({"request_delay_ms": 40}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    reset_counts(&url).await;
+    let started = std::time::Instant::now();
+    let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+    assert_eq!(snap.resources.len(), 14);
+    let n = counts(&url).await;
+    let throttled: u64 = n["endpoints"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["statuses"]["429"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(throttled, 0, "{n}");
+    assert_eq!(n["total_requests"], 16, "segments, 14 member lists, campaigns: {n}");
+    // side by side: far less than 16 × 40 ms
+    assert!(
+        started.elapsed() < Duration::from_millis(16 * 40),
+        "{:?}",
+        started.elapsed()
+    );
+}
