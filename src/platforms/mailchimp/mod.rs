@@ -40,7 +40,9 @@
 //!   id that is no tag of the read is `segment:<id>`. `schedule_time` is the wire's `send_time` of a scheduled,
 //!   sending or sent campaign (so a settled campaign compares equal to the YAML's schedule), `""` of a draft.
 //!   `status` maps `save`/`paused` → `draft`, `schedule` → `scheduled`, `canceling`/`canceled` → `canceled`,
-//!   `archived` → `sent`. A campaign without a title is named by its id.
+//!   `archived` → `sent`; the wire's own status is kept in `observed["wire_status"]`. A campaign without a title
+//!   is named by its id. A schedule or unschedule refused as "Invalid Action" (after a retry whose first answer
+//!   was lost) is checked against the campaign's live state before it counts as a failure.
 //! - **Campaign updates**: a scheduled campaign is unscheduled before any edit (Mailchimp refuses edits of a
 //!   scheduled campaign) and scheduled again after it when it keeps a time. An update's PATCH carries every
 //!   settings field (`subject_line`, `from_name`, `reply_to` are required), the missing ones from the operation's
