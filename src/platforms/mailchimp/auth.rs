@@ -448,4 +448,38 @@ mod tests {
         assert_eq!(k.get::<MailchimpCredentials>(), Some(&c));
         assert!(!format!("{c:?}").contains("0123456789abcdef0123"));
     }
+
+    #[test]
+    fn set_token_takes_a_key_or_a_token_with_its_server() {
+        let acct = Account {
+            name: "mc".into(),
+            platform: Platform::Mailchimp,
+            platform_id: "57afe96172".into(),
+            login_customer_id: None,
+            currency: crate::model::Currency::from_code("USD").unwrap(),
+            time_zone: None,
+            on_removed: crate::model::RemovalPolicy::Pause,
+            guardrails: crate::model::Guardrails::default(),
+            endpoint: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let none: crate::auth::EnvFn = std::sync::Arc::new(|_: &str| None);
+        let auth = Auth::with_env(dir.path(), none);
+        let k = MailchimpAuth
+            .set_token(&auth, &acct, Secret::new("abcdef0123456789-us19\n"), None)
+            .unwrap();
+        assert_eq!(k.get::<MailchimpCredentials>().unwrap().dc, "us19");
+        let e = MailchimpAuth
+            .set_token(&auth, &acct, Secret::new("abcdef0123456789"), None)
+            .unwrap_err();
+        assert!(e.to_string().contains("-us6") || e.hint().contains(SERVER), "{e}");
+        assert!(!format!("{e:?}").contains("abcdef0123456789"));
+        assert!(MailchimpAuth.env_credentials(&auth, &acct).is_none());
+        let server: crate::auth::EnvFn = std::sync::Arc::new(|k: &str| (k == SERVER).then(|| "us6".to_string()));
+        let auth = Auth::with_env(dir.path(), server);
+        let k = MailchimpAuth
+            .set_token(&auth, &acct, Secret::new("oauthtoken"), None)
+            .unwrap();
+        assert_eq!(k.get::<MailchimpCredentials>().unwrap().kind, "oauth");
+    }
 }
