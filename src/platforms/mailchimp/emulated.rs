@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::{MailchimpConnector, MailchimpCredentials, McConfig};
 use crate::connectors::{Connector, ConnectorError};
 use crate::emulator::config::MailchimpListSeed;
 use crate::emulator::mailchimp::MailchimpEmulator;
@@ -43,8 +44,15 @@ pub fn seed_running(h: &EmulatorHandle, a: &Account, _default_time_zone: &str) -
     }
 }
 
+/// The emulator's well-known API key (its data center is the emulator's).
+pub fn credentials() -> MailchimpCredentials {
+    MailchimpCredentials::api_key(defaults::MAILCHIMP_API_KEY).expect("the well-known key names its data center")
+}
+
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
-    super::connector(account)
+    let creds = credentials();
+    let cfg = McConfig::from_env(account, &creds)?;
+    Ok(Arc::new(MailchimpConnector::with(account, cfg, creds)?))
 }
 
 /// The credential variables set to the emulator's values, and those that could point auth elsewhere (unset).
