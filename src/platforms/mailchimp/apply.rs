@@ -534,10 +534,34 @@ async fn campaign_op(
             Ok(id)
         }
         OpAction::Update { id, set, before } => {
+            // what the campaign is now: the read's copy, else one GET (an update's `before` holds only the fields
+            // it changes)
+            let cached = conn.cache().campaigns.get(id).cloned();
+            let live = match cached {
+                Some(c) => c,
+                None => {
+                    conn.client
+                        .get(&camp_path(id, ""), &[("fields".into(), "status,send_time".into())])
+                        .await?
+                }
+            };
             let status = text(before, "status")
                 .map(str::to_string)
-                .or_else(|| cached_status(conn, id))
+                .or_else(|| {
+                    live.get("status")
+                        .and_then(Json::as_str)
+                        .map(|s| mapping::status_of(s).to_string())
+                })
                 .unwrap_or_else(|| "draft".into());
+            // the time it is scheduled for, kept through an edit that does not change it
+            let live_time = (status == "scheduled")
+                .then(|| {
+                    live.get("send_time")
+                        .and_then(Json::as_str)
+                        .and_then(mapping::parse_time)
+                })
+                .flatten()
+                .map(mapping::rfc3339);
             let edits = CAMPAIGN_EDITS.iter().any(|k| set.contains_key(*k));
             let reschedule = set.contains_key("schedule_time");
             let to_draft = text(set, "status") == Some("draft");
@@ -559,7 +583,7 @@ async fn campaign_op(
             } else {
                 match set.get("schedule_time") {
                     Some(_) => schedule_of(set)?,
-                    None => schedule_of(before)?,
+                    None => schedule_of(before)?.or(live_time),
                 }
             };
             let mut unscheduled = false;

@@ -18,8 +18,11 @@ pub fn campaign(c: &Resource, _tree: &Tree, account: &Account) -> Mapping {
         ("from_name", "from_name"),
         ("reply_to", "reply_to"),
     ] {
-        if let Some(v) = c.fields.get(from) {
-            put_path(&mut m, to, yaml_of(v, account.currency));
+        match c.fields.get(from) {
+            // Mailchimp answers "" for a text never set: the YAML leaves it out
+            Some(Value::Str(t)) if t.is_empty() => {}
+            Some(v) => put_path(&mut m, to, yaml_of(v, account.currency)),
+            None => {}
         }
     }
     if let Some(Value::Ref(a)) = c.fields.get("recipients") {

@@ -2,7 +2,8 @@
 //! (tags) into the resources of `docs/resource-model.md` (Mailchimp table). Methods of the spec's [`Lower`].
 //!
 //! What Mailchimp needs to send a campaign is required here (a subject line, a sender's name and a reply-to
-//! address, content before a schedule), so a plan never schedules what Mailchimp's send checklist refuses.
+//! address). Content is not: a campaign made in Mailchimp keeps its own until the YAML names a file, and Mailchimp's
+//! send checklist refuses to schedule one that has none.
 //! The pack gives no length limits for these texts; none is invented: they must be one non-empty line.
 
 use std::collections::HashMap;
@@ -110,14 +111,8 @@ impl Lower<'_> {
         match &*c.schedule {
             Some(t) => {
                 if let Some(at) = self.mc_schedule(t) {
-                    if c.html.is_none() && !c.html.is_invalid() && !adopted {
-                        self.err(
-                            t.span,
-                            Code::Constraint,
-                            "a campaign is scheduled without content",
-                            "add `html: content/<file>.html`, or leave `schedule` out to keep a draft",
-                        );
-                    }
+                    // no content here is Mailchimp's to judge: a campaign made elsewhere (imported, adopted) has
+                    // its content there, and the send checklist refuses to schedule one without
                     r.fields.insert("schedule_time", Value::Str(at));
                 }
             }
