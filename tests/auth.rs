@@ -1492,3 +1492,76 @@ mod x {
         );
     }
 }
+
+mod mailchimp {
+    use super::*;
+    use adsctl::emulator::platform::defaults;
+    use adsctl::emulator::{Emulator, EmulatorConfig};
+    use adsctl::platforms::mailchimp::MailchimpCredentials;
+    use adsctl::secret::Secret;
+
+    fn project(dir: &Path) {
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!(
+                "accounts:\n  acme-mail:\n    platform: mailchimp\n    list_id: {}\n    currency: USD\n",
+                defaults::MAILCHIMP_LIST_ID
+            ),
+        )
+        .unwrap();
+    }
+
+    fn env(s: &Setup, url: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("ADSCTL_KEY_FILE", s.key_file.display().to_string()),
+            ("ADSCTL_MAILCHIMP_ENDPOINT", url.to_string()),
+            ("ADSCTL_MAILCHIMP_LOGIN_ENDPOINT", url.to_string()),
+            ("ADSCTL_MAILCHIMP_CLIENT_ID", defaults::MAILCHIMP_CLIENT_ID.to_string()),
+            (
+                "ADSCTL_MAILCHIMP_CLIENT_SECRET",
+                defaults::MAILCHIMP_CLIENT_SECRET.to_string(),
+            ),
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn login_learns_the_data_center_validates_and_never_expires() {
+        let em = Emulator::start(EmulatorConfig::default()).await.unwrap();
+        let url = em.url();
+        let s = setup();
+        project(&s.root);
+        let acct = s.account("acme-mail");
+        let auth = Auth::with_env(&s.root, env_of(&env(&s, &url)));
+
+        // the browser flow: authorize, the code back on the loopback listener, the token, then the metadata
+        // endpoint (`Authorization: OAuth …`) for the data center the token belongs to
+        let kind = auth.login(&acct, opts(browser())).await.unwrap();
+        let c = kind.get::<MailchimpCredentials>().expect("mailchimp credentials");
+        assert_eq!(c.dc, defaults::MAILCHIMP_DC);
+        assert_eq!(c.kind, "oauth");
+
+        // a later process: the vault; Mailchimp's tokens never expire and have no refresh
+        let later = Auth::with_env(&s.root, env_of(&env(&s, &url)));
+        assert_eq!(later.credentials(&acct).unwrap().source, CredentialSource::Vault);
+        later.validate(&acct).await.unwrap();
+        let rows = later.status(&s.accounts());
+        let row = rows.iter().find(|r| r.account == "acme-mail").unwrap();
+        assert!(row.never_expires, "Mailchimp tokens do not expire");
+        assert_eq!(row.expires_at, None);
+
+        // an API key instead: its data center is its suffix
+        let kind = later
+            .set_token(&acct, Secret::new(format!("{}\n", defaults::MAILCHIMP_API_KEY)))
+            .unwrap();
+        assert_eq!(kind.get::<MailchimpCredentials>().unwrap().kind, "api_key");
+        later.validate(&acct).await.unwrap();
+
+        // a key of another data center: refused, and the key is in no message
+        let wrong = "0123456789abcdef0123456789abcdef-us19";
+        later.set_token(&acct, Secret::new(format!("{wrong}\n"))).unwrap();
+        let e = later.validate(&acct).await.unwrap_err();
+        let text = format!("{e} {}", e.hint());
+        assert!(!text.contains(wrong), "{text}");
+        assert!(!text.contains(defaults::MAILCHIMP_API_KEY), "{text}");
+    }
+}

@@ -40,7 +40,8 @@ pub async fn resolve<F>(
 where
     F: Fn(&Account) -> Result<Arc<dyn Connector>, ConnectorError>,
 {
-    let mut read: HashMap<(String, Option<String>), Arc<Vec<String>>> = HashMap::new();
+    let mut read: HashMap<(String, Option<String>), Arc<Option<Vec<String>>>> = HashMap::new();
+    let declared: std::collections::HashSet<String> = resources.iter().map(|r| r.address.to_string()).collect();
     for r in resources.iter_mut() {
         let Some(Value::Map(src)) = r.fields.remove(FIELD) else {
             continue;
@@ -68,17 +69,32 @@ where
                     return Err(fail(ConnectorError::Config(format!("no account `{account}`"))));
                 };
                 let c = connector(acct).map_err(&fail)?;
-                let e = Arc::new(c.source_emails(acct, audience.as_deref()).await.map_err(&fail)?);
+                let e = match c.source_emails(acct, audience.as_deref()).await {
+                    Ok(e) => Some(e),
+                    // a source audience this project declares and has not made yet (the first apply makes both):
+                    // its members are known once it exists, so this plan leaves the destination's members alone
+                    Err(ConnectorError::Config(_)) if declared.contains(&source_name) => None,
+                    Err(e) => return Err(fail(e)),
+                };
+                let e = Arc::new(e);
                 read.insert(key, e.clone());
                 e
             }
+        };
+        let Some(emails) = emails.as_ref() else {
+            tracing::warn!(
+                audience = %r.address,
+                source = %source_name,
+                "the source audience does not exist yet: its members are planned once it does (the next plan)"
+            );
+            continue;
         };
         let Some(home) = accounts.get(&r.address.account).and_then(|a| super::home(a.platform)) else {
             continue;
         };
         let mut book = HashMap::new();
         let mut members = std::collections::BTreeSet::new();
-        for e in emails.iter() {
+        for e in emails {
             let h = home.hash_email(e);
             if home.takes_clear_addresses() {
                 book.insert(

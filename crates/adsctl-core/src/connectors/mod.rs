@@ -395,7 +395,8 @@ pub trait Connector: Send + Sync {
     /// The addresses of an audience this account's platform can be the source of (a Mailchimp tag, a HubSpot
     /// list): `audience` names it as the YAML does (without any marker); `None` is the whole account (a Mailchimp
     /// audience's subscribed contacts). In clear, for the engine to normalise and hash per destination platform:
-    /// never logged, stored or printed. Platforms that cannot be a source answer a `Config` error.
+    /// never logged, stored or printed. Platforms that cannot be a source, and a source audience that does not
+    /// exist, answer a `Config` error.
     async fn source_emails(&self, account: &Account, audience: Option<&str>) -> Result<Vec<String>, ConnectorError> {
         let _ = audience;
         Err(ConnectorError::Config(format!(
