@@ -322,7 +322,8 @@ fn main() {
     let tiktok_only = args.iter().any(|a| a == "tiktok" || a.starts_with("tiktok="));
     let linkedin_only = args.iter().any(|a| a == "linkedin" || a.starts_with("linkedin="));
     let x_only = args.iter().any(|a| a == "x" || a.starts_with("x="));
-    let tiktok_only = tiktok_only || linkedin_only || x_only;
+    let mailchimp_only = args.iter().any(|a| a == "mailchimp" || a.starts_with("mailchimp="));
+    let tiktok_only = tiktok_only || linkedin_only || x_only || mailchimp_only;
     let mut rows = Vec::new();
     for n in sizes.into_iter().filter(|_| !agency_only && !tiktok_only) {
         let tmp = std::env::temp_dir().join(format!("adsctl-bench-{}-{n}", std::process::id()));
@@ -466,25 +467,31 @@ fn main() {
             println!("{r}");
         }
     }
-    if !agency_only && !linkedin_only && !x_only {
+    // the platform sections: all of them, or those named (`tiktok`, `linkedin`, `x`, `mailchimp`, with `=N,…`)
+    let named = |p: &str| args.iter().any(|a| a == p || a.starts_with(&format!("{p}=")));
+    let run = |p: &str| !agency_only && (!tiktok_only || named(p));
+    if run("tiktok") {
         section(&rt, &tiktok_sizes(&args), &tiktok::SECTION);
     }
-    if !agency_only && !x_only && (linkedin_only || !args.iter().any(|a| a.starts_with("tiktok"))) {
+    if run("linkedin") {
         section(&rt, &sizes_of(&args, "linkedin="), &linkedin::SECTION);
     }
-    if !agency_only
-        && (x_only
-            || !args
-                .iter()
-                .any(|a| a.starts_with("tiktok") || a.starts_with("linkedin")))
-    {
+    if run("x") {
         // X caps an account at 256 active line items (paused ones count): about 1,300 resources of this shape,
         // so one account is measured at 1,000 unless asked (`x=N`)
         let sizes = match sizes_of(&args, "x=") {
-            s if args.iter().any(|a| a.starts_with("x=")) => s,
+            s if named("x") && args.iter().any(|a| a.starts_with("x=")) => s,
             _ => vec![1_000],
         };
         section(&rt, &sizes, &x::SECTION);
+    }
+    if run("mailchimp") {
+        // a Mailchimp audience with 1,000 campaigns is years of newsletters: measured at 1,000 unless asked
+        let sizes = match sizes_of(&args, "mailchimp=") {
+            s if args.iter().any(|a| a.starts_with("mailchimp=")) => s,
+            _ => vec![1_000],
+        };
+        section(&rt, &sizes, &mailchimp::SECTION);
     }
     if !tiktok_only {
         agency::run(&rt);
@@ -931,6 +938,93 @@ mod x {
                 .replacen("bid: 1.50", "bid: 1.75", 1)
         },
         edit_writes: |e| e.starts_with("POST /12/batch/"),
+    };
+}
+
+/// Mailchimp (issue 22): one audience with N e-mail campaigns (drafts, ten to a file) and a tag per hundred
+/// campaigns, each of the same 200 contacts: apply from empty, a full refresh and a routine edit (two subject lines).
+/// Minimum: a campaign is three writes (the create, its content, the title's fingerprint once the content is in); a
+/// tag is one, its contacts one batch subscribe and one segment update per 500; a read is the tags, each tag's
+/// members by 1,000 and the campaigns by 1,000; the edit one PATCH per campaign.
+mod mailchimp {
+    use super::*;
+
+    const LIST: &str = "b3c4d5e6f7";
+    const PER_FILE: usize = 10;
+    const PER_TAG: usize = 100;
+    const MEMBERS: u64 = 200;
+
+    fn generate(dir: &Path, total: usize) -> usize {
+        std::fs::create_dir_all(dir.join("campaigns")).expect("mkdir");
+        std::fs::create_dir_all(dir.join("data")).expect("mkdir");
+        std::fs::create_dir_all(dir.join("content")).expect("mkdir");
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            format!("accounts:\n  bench-mail:\n    platform: mailchimp\n    list_id: {LIST}\n    currency: USD\n"),
+        )
+        .expect("write adsctl.yaml");
+        let mut csv = String::from("email\n");
+        for m in 0..MEMBERS {
+            let _ = writeln!(csv, "member{m:04}@bench.example");
+        }
+        std::fs::write(dir.join("data/members.csv"), csv).expect("write csv");
+        std::fs::write(dir.join("content/newsletter.html"), "<html><body><p>News</p></body></html>\n").expect("html");
+        // campaigns + tags = total, a tag per hundred campaigns
+        let campaigns = (total * PER_TAG / (PER_TAG + 1)).max(1);
+        let tags = campaigns.div_ceil(PER_TAG);
+        let mut y = String::from("audiences:\n");
+        for t in 0..tags {
+            let _ = write!(
+                y,
+                "  - name: Tag {t:04}\n    accounts: [bench-mail]\n    customer_file: {{ path: data/members.csv, column: email }}\n"
+            );
+        }
+        std::fs::write(dir.join("audiences.yaml"), y).expect("write");
+        for f in 0..campaigns.div_ceil(PER_FILE) {
+            let mut y = String::from("campaigns:\n");
+            for c in f * PER_FILE..((f + 1) * PER_FILE).min(campaigns) {
+                let _ = write!(
+                    y,
+                    "  - name: Newsletter {c:06}\n    account: bench-mail\n    subject: News {c}\n    from_name: Bench\n    \
+                     reply_to: news@bench.example\n    recipients: Tag {:04}\n    html: content/newsletter.html\n",
+                    c / PER_TAG
+                );
+            }
+            std::fs::write(dir.join(format!("campaigns/mailchimp-{f:06}.yaml")), y).expect("write");
+        }
+        campaigns
+    }
+
+    pub const SECTION: Section = Section {
+        title: "Mailchimp",
+        dir: "mailchimp",
+        tops: "campaigns",
+        caption: "Mailchimp (one audience; draft campaigns, a tag of 200 contacts per hundred campaigns):",
+        config: || {
+            let mut config = EmulatorConfig::default();
+            config.seed.mailchimp.lists.push(adsctl::emulator::config::MailchimpListSeed {
+                id: Some(LIST.into()),
+                name: "Bench audience".into(),
+                members: Vec::new(),
+            });
+            config
+        },
+        started: |_| {},
+        generate,
+        creates: |e| !e.starts_with("GET "),
+        create_min: |campaigns| {
+            let tags = campaigns.div_ceil(PER_TAG as u64);
+            3 * campaigns + tags * (1 + 2 * MEMBERS.div_ceil(500))
+        },
+        read_min: |campaigns| {
+            let tags = campaigns.div_ceil(PER_TAG as u64);
+            1 + tags * MEMBERS.div_ceil(1000) + campaigns.div_ceil(1000)
+        },
+        edit: |text| {
+            text.replacen("subject: News 0\n", "subject: News 0 (updated)\n", 1)
+                .replacen("subject: News 1\n", "subject: News 1 (updated)\n", 1)
+        },
+        edit_writes: |e| e == "PATCH /3.0/campaigns/{campaign_id}",
     };
 }
 
