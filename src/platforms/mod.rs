@@ -20,6 +20,7 @@ use crate::spec::types::AccountSpec;
 use crate::spec::Spanned;
 
 pub mod google_ads;
+pub mod hubspot;
 pub mod linkedin;
 pub mod mailchimp;
 pub mod memory;
