@@ -139,7 +139,8 @@ impl HubSpotConfig {
 /// A base URL as the URL parser writes it, without a trailing slash.
 pub fn normalise_base(b: &str) -> Result<String, ConnectorError> {
     let b = b.trim();
-    if !(b.starts_with("http://") || b.starts_with("https://")) {
+    let lower = b.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return Err(ConnectorError::Config(format!(
             "HubSpot endpoint `{b}` must start with http:// or https://"
         )));
