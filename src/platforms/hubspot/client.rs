@@ -259,6 +259,9 @@ pub struct HubSpotClient {
     pub portal_id: String,
     /// Per API: the date-versioned path answered a bare 404 once, so the `v3` one is used.
     legacy: [AtomicBool; 4],
+    /// The last answer said the burst window is used up (`X-HubSpot-RateLimit-Remaining: 0`): the next request
+    /// waits first, instead of drawing a 429.
+    exhausted: AtomicBool,
     /// Token refreshes done (tests).
     pub(crate) refreshes: AtomicU32,
     /// Requests sent (tests).
@@ -291,6 +294,7 @@ impl HubSpotClient {
             account_name: account_name.to_string(),
             portal_id: portal_id.to_string(),
             legacy: Default::default(),
+            exhausted: AtomicBool::new(false),
             refreshes: AtomicU32::new(0),
             sent: AtomicU32::new(0),
         })
@@ -412,6 +416,14 @@ impl HubSpotClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let remaining = resp
+            .headers()
+            .get("x-hubspot-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if remaining == Some(0) {
+            self.exhausted.store(true, Ordering::Relaxed);
+        }
         let text = resp.text().await.map_err(transport)?;
         tracing::debug!(method = verb.as_str(), path = %path, status, "hubspot response");
         if status >= 400 {

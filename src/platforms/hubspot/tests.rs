@@ -443,6 +443,7 @@ async fn an_audience_gets_members_loses_some_is_renamed_and_deleted() {
         .unwrap(),
     );
     assert!(find(&read(&c, &a).await, Kind::Audience, "VIP customers").is_none());
+    clear::file(&addr.to_string(), HashMap::new());
 }
 
 /// 60 creates go out as two batch calls (≤ 50 each); the emulator answers in another order than the inputs, and
@@ -627,6 +628,8 @@ async fn a_lost_create_is_found_by_name_and_not_duplicated() {
         .unwrap();
     healer.await.unwrap();
     let id = applied(&out).remove(0);
+    // the create, then at least one look-up
+    assert!(c.client().sent.load(Ordering::Relaxed) >= 2);
     let rs = read(&c, &a).await;
     let lost: Vec<&Resource> = rs.iter().filter(|r| r.address.name() == Some("Lost")).collect();
     assert_eq!(lost.len(), 1, "made once");
@@ -730,4 +733,56 @@ fn capabilities_follow_the_contract() {
     assert_eq!(caps.paused_status, "paused");
     assert_eq!(caps.settled_statuses, &["completed"]);
     assert!(caps.write_only_fields.is_empty() && caps.immutable_fields.is_empty());
+}
+
+/// A refused token: an auth error whose text carries neither the token nor anything of the request.
+#[tokio::test]
+async fn a_refused_token_is_an_auth_error_without_the_token() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
+    let url = emu.url();
+    let a = account(&url, "hs-badtoken");
+    let c = HubSpotConnector::with(&a, cfg(&url), HubSpotCredentials::token("pat-na1-not-a-real-token-123")).unwrap();
+    let e = c.read(&a, &ReadRequest::default()).await.unwrap_err();
+    assert!(matches!(e, ConnectorError::Auth { .. }), "{e:?}");
+    assert!(!format!("{e:?} {e}").contains("not-a-real-token"));
+    assert!(e.hint().unwrap_or("").contains("auth login"));
+}
+
+/// A gateway without the date version answers a bare 404: the API's `v3` path is used from then on.
+#[tokio::test]
+async fn a_bare_404_falls_back_to_the_v3_path() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let log = log.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            log.lock().unwrap().push(path.clone());
+            let (status, body) = if path == "/marketing/v3/campaigns" {
+                (200, json!({"total": 0, "results": []}).to_string())
+            } else {
+                (404, "Not Found".to_string())
+            };
+            let mut resp = axum::response::Response::new(axum::body::Body::from(body));
+            *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+            resp
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let a = account(&url, "hs-v3");
+    let c = HubSpotConnector::with(&a, cfg(&url), HubSpotCredentials::token("pat-stub")).unwrap();
+    let q = Query::new().set("limit", "1");
+    c.client().get(Api::Campaigns, "", &q).await.unwrap();
+    c.client().get(Api::Campaigns, "", &q).await.unwrap();
+    let paths = seen.lock().unwrap().clone();
+    assert_eq!(
+        paths,
+        vec![
+            "/marketing/campaigns/2026-09".to_string(),
+            "/marketing/v3/campaigns".to_string(),
+            "/marketing/v3/campaigns".to_string()
+        ]
+    );
 }
