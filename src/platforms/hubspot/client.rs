@@ -209,8 +209,11 @@ impl Answer {
         } else {
             &self.body
         };
+        // serde's message may quote a value of the body (an address): masked
         serde_json::from_str(text).map_err(|e| CallError::Decode {
-            message: format!("HubSpot's answer to {what} is not what the API documents: {e}"),
+            message: super::errors::redact_emails(&format!(
+                "HubSpot's answer to {what} is not what the API documents: {e}"
+            )),
         })
     }
 }
