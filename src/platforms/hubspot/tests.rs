@@ -786,3 +786,98 @@ async fn a_bare_404_falls_back_to_the_v3_path() {
         ]
     );
 }
+
+/// A 207 from `batch/update`: the campaign HubSpot does not know fails (its id named in `errors[].context.ids`),
+/// the other is applied.
+#[tokio::test]
+async fn a_partial_batch_update_fails_only_the_unknown_campaign() {
+    let (_emu, a, c) = setup("hs-207").await;
+    let addr = root(&a).child(Kind::Campaign, "Known");
+    let id = applied(
+        &c.apply(
+            &a,
+            &ApplyBatch {
+                ops: vec![op(
+                    addr.clone(),
+                    Kind::Campaign,
+                    OpAction::Create {
+                        fields: BTreeMap::new(),
+                    },
+                )],
+            },
+        )
+        .await
+        .unwrap(),
+    )
+    .remove(0);
+    let gone = "00000000-0000-4000-8000-00000000dead";
+    let out = c
+        .apply(
+            &a,
+            &ApplyBatch {
+                ops: vec![
+                    op(
+                        root(&a).child(Kind::Campaign, "Gone"),
+                        Kind::Campaign,
+                        update(gone, &[("owner", Value::str("7"))], &[]),
+                    ),
+                    op(addr, Kind::Campaign, update(&id, &[("owner", Value::str("7"))], &[])),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out[0], OpOutcome::Failed(e) if e.code == "OBJECT_NOT_FOUND"),
+        "{out:?}"
+    );
+    assert_eq!(out[1], OpOutcome::Applied { id: id.clone() });
+    let rs = read(&c, &a).await;
+    assert_eq!(
+        find(&rs, Kind::Campaign, "Known").unwrap().fields.get("owner"),
+        Some(&Value::str("7"))
+    );
+}
+
+/// A list create whose answer was lost is found by its marked name: one list, not two.
+#[tokio::test]
+async fn a_lost_list_create_is_found_by_name() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
+    let url = emu.url();
+    let a = account(&url, "hs-lost-list");
+    let conf = HubSpotConfig {
+        max_retries: 0,
+        lookup_attempts: 6,
+        lookup_delay: Duration::from_millis(60),
+        ..cfg(&url)
+    };
+    let c = HubSpotConnector::with(&a, conf, HubSpotCredentials::token(HUBSPOT_PRIVATE_APP_TOKEN)).unwrap();
+    admin(&url, "faults", json!({"spec": "lost=1.0"})).await;
+    let u = url.clone();
+    let healer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        admin(&u, "faults", json!({"spec": ""})).await;
+    });
+    let out = c
+        .apply(
+            &a,
+            &ApplyBatch {
+                ops: vec![op(
+                    root(&a).child(Kind::Audience, "Lost list"),
+                    Kind::Audience,
+                    OpAction::Create {
+                        fields: BTreeMap::new(),
+                    },
+                )],
+            },
+        )
+        .await
+        .unwrap();
+    healer.await.unwrap();
+    let id = applied(&out).remove(0);
+    let rs = read(&c, &a).await;
+    let lists: Vec<&Resource> = rs.iter().filter(|r| r.kind == Kind::Audience).collect();
+    assert_eq!(lists.len(), 1, "made once");
+    assert_eq!(lists[0].id.as_ref(), Some(&id));
+    assert!(lists[0].owned);
+}
