@@ -27,7 +27,8 @@ pub fn parse(id: &str, name: &str) -> Option<(u64, String, DateTime<Utc>)> {
 }
 
 async fn leases(c: &HubSpotConnector) -> Result<Vec<(u64, String, DateTime<Utc>)>, CallError> {
-    let mut all: Vec<_> = lists(c, Some(LEASE_PREFIX))
+    // searched by the prefix's word (a `|` may not survive HubSpot's tokenising), filtered here
+    let mut all: Vec<_> = lists(c, Some(LEASE_PREFIX.trim_end_matches('|')))
         .await?
         .into_iter()
         .filter_map(|l| parse(&l.list_id, &l.name))
@@ -61,6 +62,18 @@ pub async fn acquire(
             expires_at: until,
         });
     }
+    // this holder's own live lease (a run that did not give it back): kept, moved on
+    if let Some((id, _, until)) = before.iter().find(|(_, h, until)| h == holder && *until > now) {
+        let l = Lease {
+            holder: holder.to_string(),
+            expires_at,
+            token: id.to_string(),
+        };
+        if *until != expires_at {
+            renew(c, &l, expires_at).await?;
+        }
+        return Ok(LeaseOutcome::Acquired(l));
+    }
     // expired leases (and the taken-over one) go
     for (id, h, until) in &before {
         if *until <= now || Some(h.as_str()) == take_over {
@@ -89,6 +102,17 @@ pub async fn acquire(
             expires_at,
             token: mine,
         })),
+        // an older lease of this same holder (a run that did not give it back): that one is kept, moved on
+        Some((id, h, _)) if h == holder => {
+            c.client().delete(Api::Lists, &format!("/{}", seg(&mine))).await?;
+            let l = Lease {
+                holder: holder.to_string(),
+                expires_at,
+                token: id.to_string(),
+            };
+            renew(c, &l, expires_at).await?;
+            Ok(LeaseOutcome::Acquired(l))
+        }
         Some((_, h, until)) => {
             c.client().delete(Api::Lists, &format!("/{}", seg(&mine))).await?;
             Ok(LeaseOutcome::Held {

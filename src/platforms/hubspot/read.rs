@@ -55,7 +55,12 @@ pub async fn run(c: &HubSpotConnector, account: &Account, _req: &ReadRequest) ->
             r.observed.insert("currency", currency.to_string());
         }
         if owned {
-            let t = totals(c, &id).await.map_err(err)?;
+            let t = match totals(c, &id).await {
+                Ok(t) => t,
+                // deleted since the list was read
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(err(e)),
+            };
             r.fields.insert(
                 "budget_items",
                 budget_value(&t).map_err(|m| decode(&id, &m)).map_err(err)?,

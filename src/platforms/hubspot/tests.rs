@@ -648,6 +648,11 @@ async fn the_lease_is_acquired_held_renewed_and_released() {
         LeaseOutcome::Held { holder, .. } => assert_eq!(holder, "host/1/aa"),
         other => panic!("{other:?}"),
     }
+    // the same holder again (a run that did not give it back): its older lease is kept and moved on
+    match c.acquire_lease(&a, "host/1/aa", until, None).await.unwrap() {
+        LeaseOutcome::Acquired(again) => assert_eq!(again.token, l.token),
+        other => panic!("{other:?}"),
+    }
     // lease lists are not audiences
     assert!(read(&c, &a).await.is_empty());
     c.renew_lease(&a, &l, until + chrono::Duration::minutes(5))
