@@ -886,3 +886,110 @@ async fn a_lost_list_create_is_found_by_name() {
     assert_eq!(lists[0].id.as_ref(), Some(&id));
     assert!(lists[0].owned);
 }
+
+/// `validate` checks locally and sends nothing: HubSpot has no dry run.
+#[tokio::test]
+async fn validate_checks_locally_and_sends_nothing() {
+    let (_emu, a, c) = setup("hs-validate-ops").await;
+    let ok = op(
+        root(&a).child(Kind::Campaign, "Fine"),
+        Kind::Campaign,
+        OpAction::Create {
+            fields: fields(&[
+                ("start_date", Value::str("2026-05-01")),
+                ("color", Value::str("#00aa00")),
+            ]),
+        },
+    );
+    let bad = op(
+        root(&a).child(Kind::Campaign, "Bad"),
+        Kind::Campaign,
+        OpAction::Create {
+            fields: fields(&[("start_date", Value::str("May 1st"))]),
+        },
+    );
+    let unknown = op(
+        root(&a).child(Kind::Campaign, "Odd"),
+        Kind::Campaign,
+        OpAction::Create {
+            fields: fields(&[("goal", Value::str("x"))]),
+        },
+    );
+    let before = c.client().sent.load(Ordering::Relaxed);
+    let out = c
+        .validate(
+            &a,
+            &ApplyBatch {
+                ops: vec![ok, bad, unknown],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0], OpOutcome::Valid);
+    assert!(
+        matches!(&out[1], OpOutcome::Failed(e) if e.field.as_deref() == Some("start_date")),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&out[2], OpOutcome::Failed(e) if e.field.as_deref() == Some("goal")),
+        "{out:?}"
+    );
+    assert_eq!(c.client().sent.load(Ordering::Relaxed), before);
+}
+
+/// 423 (locked) and 5xx on a read wait and are sent again; a 5xx on a create is not re-sent blindly.
+#[tokio::test]
+async fn locked_and_server_errors_are_retried_for_reads_only_blindly() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let n = calls.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let n = n.clone();
+        async move {
+            let k = n.fetch_add(1, Ordering::Relaxed);
+            let post = req.method() == axum::http::Method::POST;
+            let (status, body) = match (post, k) {
+                (false, 0) => (
+                    423,
+                    json!({"status": "error", "message": "locked", "category": "LOCKED"}),
+                ),
+                (false, 1) => (502, json!({"status": "error", "message": "bad gateway"})),
+                (false, _) => (200, json!({"total": 0, "results": []})),
+                (true, _) => (
+                    500,
+                    json!({"status": "error", "message": "oops", "category": "INTERNAL_ERROR"}),
+                ),
+            };
+            let mut resp = axum::response::Response::new(axum::body::Body::from(body.to_string()));
+            *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+            resp
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let a = account(&url, "hs-retry");
+    let conf = HubSpotConfig {
+        locked_wait: Duration::from_millis(5),
+        ..cfg(&url)
+    };
+    let c = HubSpotConnector::with(&a, conf, HubSpotCredentials::token("pat-stub")).unwrap();
+    c.client()
+        .get(Api::Campaigns, "", &Query::new().set("limit", "1"))
+        .await
+        .expect("retried");
+    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    let e = c
+        .client()
+        .send_json(
+            super::client::Verb::Post,
+            Api::Campaigns,
+            "",
+            &Query::new(),
+            "{}",
+            super::client::Retry::Refused,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.outcome_unknown());
+    assert_eq!(calls.load(Ordering::Relaxed), 4, "sent once");
+}
