@@ -4,7 +4,7 @@
 //! - a **static token**: a legacy private-app token (`pat-…`), a static app token or a service key — no expiry,
 //!   nothing to refresh (`ADSCTL_HUBSPOT_ACCESS_TOKEN`, or `auth set-token`);
 //! - **OAuth** with a refresh token: `auth login` sends the browser to
-//!   `https://app.hubspot.com/oauth/{portalId}/authorize?client_id&redirect_uri&scope&state` (the host overridable by
+//!   `https://app.hubspot.com/oauth/authorize?client_id&redirect_uri&scope&state` (the host overridable by
 //!   `ADSCTL_HUBSPOT_LOGIN_ENDPOINT`), the code is exchanged at `POST {api}/oauth/2026-09/token` (form:
 //!   `grant_type=authorization_code`, `client_id`, `client_secret`, `redirect_uri`, `code`); access tokens live
 //!   30 minutes (`expires_in` 1800) and are refreshed ahead of their end (`grant_type=refresh_token`) — a 401 is
@@ -332,7 +332,8 @@ fn app(auth: &Auth, account: &Account, prev: Option<&CredentialKind>) -> Result<
     })
 }
 
-/// The authorization URL: scopes space-separated, every value percent-encoded.
+/// The authorization URL: scopes space-separated, every value percent-encoded (`portal`: HubSpot's
+/// `/oauth/{portalId}/authorize` variant, which skips the account picker; `auth login` uses the plain one).
 pub fn authorize_url_text(login: &str, portal: Option<&str>, client_id: &str, redirect: &str, state: &str) -> String {
     let enc = |s: &str| {
         form_urlencoded::byte_serialize(s.as_bytes())
@@ -414,10 +415,9 @@ impl PlatformAuth for HubSpotAuth {
         login: LoginRequest,
     ) -> Result<url::Url, AuthError> {
         let app = app(auth, account, previous)?;
-        let portal = portal_id(account).ok();
         url_of(url::Url::parse(&authorize_url_text(
             &login_base(auth),
-            portal.as_deref(),
+            None,
             &app.client_id,
             &login.redirect,
             login.state.expose(),

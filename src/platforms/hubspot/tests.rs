@@ -993,3 +993,63 @@ async fn locked_and_server_errors_are_retried_for_reads_only_blindly() {
     assert!(e.outcome_unknown());
     assert_eq!(calls.load(Ordering::Relaxed), 4, "sent once");
 }
+
+/// `auth login`: the consent URL (on the login host), the code of the redirect exchanged for a refresh token and a
+/// 30-minute access token, which the connector then uses.
+#[tokio::test]
+async fn login_exchanges_the_code_for_refreshable_credentials() {
+    use crate::auth::platform::{LoginRequest, PlatformAuth};
+    let emu = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
+    let url = emu.url();
+    let a = account(&url, "hs-login");
+    let login = url.clone();
+    let vars: BTreeMap<&str, String> = [
+        ("ADSCTL_HUBSPOT_CLIENT_ID", HUBSPOT_CLIENT_ID.to_string()),
+        ("ADSCTL_HUBSPOT_CLIENT_SECRET", HUBSPOT_CLIENT_SECRET.to_string()),
+        ("ADSCTL_HUBSPOT_LOGIN_ENDPOINT", login),
+    ]
+    .into();
+    let env: crate::auth::EnvFn = std::sync::Arc::new(move |k: &str| vars.get(k).cloned());
+    let dir = tempfile::tempdir().unwrap();
+    let auth = crate::auth::Auth::with_env(dir.path(), env);
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let redirect = "http://127.0.0.1:9/callback";
+    let u = super::HubSpotAuth
+        .authorize_url(
+            &auth,
+            &a,
+            None,
+            LoginRequest {
+                redirect: redirect.into(),
+                state: crate::secret::Secret::new("st4te"),
+                challenge,
+            },
+        )
+        .unwrap();
+    assert!(u.as_str().starts_with(&format!("{url}/oauth/authorize?")), "{u}");
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(u)
+        .send()
+        .await
+        .unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let back = url::Url::parse(&loc).unwrap();
+    let q: BTreeMap<String, String> = back.query_pairs().into_owned().collect();
+    assert_eq!(q.get("state").map(String::as_str), Some("st4te"));
+    let code = crate::secret::Secret::new(q["code"].clone());
+    let kind = super::HubSpotAuth
+        .exchange(&auth, &a, None, code, verifier, redirect)
+        .await
+        .unwrap();
+    let creds = kind.get::<HubSpotCredentials>().unwrap().clone();
+    assert!(creds.refreshable());
+    let left = creds.access_token_expires_at.unwrap() - chrono::Utc::now();
+    assert!(left > chrono::Duration::minutes(29) && left <= chrono::Duration::minutes(30));
+    assert!(!super::HubSpotAuth.refresh_due(&kind, chrono::Utc::now()));
+    let c = HubSpotConnector::with(&a, cfg(&url), creds).unwrap();
+    assert!(c.health(&a).await.unwrap().ok);
+    assert_eq!(c.client().refreshes.load(Ordering::Relaxed), 0);
+}
