@@ -42,8 +42,14 @@
 //!   found → applied; not found → sent once more when the look-up succeeded, otherwise the operation fails
 //!   `outcome_unknown` (the next run finds or creates it).
 //! - **Leases**: MANUAL lists `adsctl-lease|<holder>|<until>` (`until` RFC 3339 UTC to the second), found by a
-//!   list search for `adsctl-lease|`; the lowest list id among unexpired ones holds; checked again after
-//!   `lease_settle`.
+//!   list search for `adsctl-lease` filtered by the prefix; the lowest list id among unexpired ones holds; checked
+//!   again after `lease_settle`. A holder that asks again while its own lease is live keeps that list (renamed to
+//!   the new expiry): list names are unique, a second one would be refused.
+//! - **Retries**: deletes, `memberships/add|remove` and budget `PUT`s count as idempotent (retried after 5xx like
+//!   reads); creates (`batch/create`, single creates, list and budget/spend `POST`s) only after answers that say
+//!   nothing was done (429 ten-secondly/secondly, 423, 477). `X-HubSpot-RateLimit-Remaining: 0` makes the next
+//!   request wait the ten-second unit first. A 401 `EXPIRED_AUTHENTICATION` of a refreshable token refreshes once
+//!   (a late safety net; expiry is tracked).
 //! - **Metrics**: campaign level only; one row per adsctl campaign and day of the range (zero days included),
 //!   each from `reports/metrics` of that one day.
 //! - **Validation**: HubSpot has no dry run: `validate` checks locally (fields, dates, colours, money, members in
