@@ -24,6 +24,7 @@ pub mod linkedin;
 pub mod mailchimp;
 pub mod memory;
 pub mod meta;
+pub mod salesforce;
 pub mod shared;
 pub mod sources;
 pub mod tiktok;
