@@ -29,7 +29,7 @@ pub struct ErrorItem {
 
 /// Every token holding an `@` between word characters replaced by `<e-mail>`.
 pub fn redact_emails(text: &str) -> String {
-    let is_part = |c: char| c.is_alphanumeric() || "._%+-'@".contains(c);
+    let is_part = |c: char| c.is_alphanumeric() || "._%+-@".contains(c);
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {

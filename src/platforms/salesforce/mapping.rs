@@ -253,7 +253,7 @@ mod tests {
             units("budgeted_cost", Money::from_micros(1_500_000_000)).unwrap(),
             json!(1500)
         );
-        assert!(units("budgeted_cost", Money::from_micros(1_500_000)).is_ok());
+        assert!(units("budgeted_cost", Money::from_micros(1_500_000)).is_err());
         assert!(units("budgeted_cost", Money::from_micros(1_500_001)).is_err());
         assert_eq!(money_of(&json!(1500.0)), Some(Money::from_micros(1_500_000_000)));
         assert_eq!(money_of(&json!(12.5)), Some(Money::from_micros(13_000_000)));
