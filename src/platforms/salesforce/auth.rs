@@ -473,13 +473,12 @@ pub fn describe_problems(describe: &serde_json::Value) -> Vec<String> {
                      Unique"
                 ));
             }
-            if f["createable"].as_bool() == Some(false) || f["updateable"].as_bool() == Some(false) {
-                if describe["createable"].as_bool() != Some(false) {
-                    out.push(format!(
-                        "{KEY_FIELD} is read-only for the integration user: give its profile or permission set Edit \
-                         access to the field (Field-Level Security)"
-                    ));
-                }
+            let read_only = f["createable"].as_bool() == Some(false) || f["updateable"].as_bool() == Some(false);
+            if read_only && describe["createable"].as_bool() != Some(false) {
+                out.push(format!(
+                    "{KEY_FIELD} is read-only for the integration user: give its profile or permission set Edit \
+                     access to the field (Field-Level Security)"
+                ));
             }
         }
     }

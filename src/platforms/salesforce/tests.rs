@@ -555,7 +555,7 @@ async fn past_ninety_percent_of_the_allocation_the_connector_stops() {
     assert!(matches!(e, crate::connectors::ConnectorError::Quota { .. }), "{e}");
     let (used, max) = c.client().api_usage().unwrap();
     assert_eq!(max, 10);
-    assert!(used >= 9 && used <= 10, "{used}");
+    assert!((9..=10).contains(&used), "{used}");
 }
 
 #[tokio::test]
