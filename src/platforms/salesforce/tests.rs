@@ -745,3 +745,20 @@ async fn a_401_renews_the_session_and_retries_on_the_new_instance() {
     );
     assert_eq!(*new_seen.lock().unwrap(), vec!["GET /services/data/v68.0/query"]);
 }
+
+#[test]
+fn org_ids_take_their_18_character_form_and_capabilities_follow_the_contract() {
+    assert_eq!(super::org_id("00D5g00000EMu01"), SALESFORCE_ORG_ID);
+    assert_eq!(super::org_id(SALESFORCE_ORG_ID), SALESFORCE_ORG_ID);
+    let caps = super::capabilities();
+    assert_eq!(caps.paused_status, "inactive");
+    assert!(caps.settled_statuses.is_empty());
+    assert!(caps.marked(Kind::Campaign) && caps.marked(Kind::Audience));
+    assert!(caps.renamable(Kind::Campaign) && caps.renamable(Kind::Audience));
+    assert_eq!(caps.write_only_fields.get(&Kind::Audience), Some(&vec!["members"]));
+    assert!(caps.immutable_fields.is_empty());
+    let url = "http://127.0.0.1:9";
+    let mut a = account("x", url);
+    a.platform_id = "001notanorg".into();
+    assert!(SalesforceConnector::with(&a, cfg(url), refreshable()).is_err());
+}
