@@ -33,6 +33,8 @@ struct Run<'a> {
     validate: bool,
     out: Vec<Option<OpOutcome>>,
     ids: Vec<Option<String>>,
+    /// What stopped the run in the middle of an audience (no session, the allocation spent): returned as it is.
+    halt: std::sync::Mutex<Option<ConnectorError>>,
 }
 
 fn failed(e: OpError) -> Option<OpOutcome> {
@@ -82,6 +84,7 @@ pub async fn run(
                 | OpAction::Remove { id } => Some(id.clone()),
             })
             .collect(),
+        halt: std::sync::Mutex::new(None),
     };
     r.check();
     if !validate {
@@ -108,6 +111,14 @@ pub async fn run(
 }
 
 impl Run<'_> {
+    /// Keep what stops the run, for `audiences` to return; the operation fails meanwhile.
+    fn stopped(&self, e: ConnectorError) -> OpOutcome {
+        let oe = op_error("stopped", e.to_string(), None, e.hint().unwrap_or("run again"));
+        let mut h = self.halt.lock().unwrap_or_else(|p| p.into_inner());
+        h.get_or_insert(e);
+        OpOutcome::Failed(oe)
+    }
+
     fn acct(&self) -> &str {
         &self.conn.client.account_name
     }
@@ -322,14 +333,7 @@ impl Run<'_> {
         let res = self
             .records(Verb::Patch, "composite/sobjects", "composite/sobjects", vec![(0, m)])
             .await
-            .map_err(|e| {
-                OpOutcome::Failed(op_error(
-                    "stopped",
-                    e.to_string(),
-                    None,
-                    e.hint().unwrap_or("run again"),
-                ))
-            })?;
+            .map_err(|e| self.stopped(e))?;
         match res.into_iter().next() {
             Some((_, Ok(r))) if r.success => Ok(()),
             Some((_, Ok(r))) => Err(OpOutcome::Failed(record_error(&r, self.acct()))),
@@ -537,17 +541,10 @@ impl Run<'_> {
                 }),
                 OpAction::Remove { .. } => Ok(()),
             };
+            if let Some(e) = self.halt.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(e);
+            }
             if let Err(o) = res {
-                if let OpOutcome::Failed(e) = &o {
-                    if e.code == "stopped" {
-                        return Err(ConnectorError::Api {
-                            platform: "salesforce",
-                            code: e.code.clone(),
-                            message: e.message.clone(),
-                            hint: e.hint.clone(),
-                        });
-                    }
-                }
                 self.out[i] = Some(o);
             }
         }
@@ -656,14 +653,7 @@ impl Run<'_> {
             }
             inserts.push((0usize, rec));
         }
-        let stop = |e: ConnectorError| {
-            OpOutcome::Failed(op_error(
-                "stopped",
-                e.to_string(),
-                None,
-                e.hint().unwrap_or("run again"),
-            ))
-        };
+        let stop = |e: ConnectorError| self.stopped(e);
         for (_, res) in self
             .records(Verb::Post, "composite/sobjects", "composite/sobjects", inserts)
             .await
@@ -755,14 +745,7 @@ impl Run<'_> {
         let res = self
             .records(Verb::Patch, "composite/sobjects", "composite/sobjects", items)
             .await
-            .map_err(|e| {
-                OpOutcome::Failed(op_error(
-                    "stopped",
-                    e.to_string(),
-                    None,
-                    e.hint().unwrap_or("run again"),
-                ))
-            })?;
+            .map_err(|e| self.stopped(e))?;
         for (_, r) in res {
             match r {
                 Ok(r) if r.success => {}

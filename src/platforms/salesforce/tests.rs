@@ -762,3 +762,108 @@ fn org_ids_take_their_18_character_form_and_capabilities_follow_the_contract() {
     a.platform_id = "001notanorg".into();
     assert!(SalesforceConnector::with(&a, cfg(url), refreshable()).is_err());
 }
+
+/// `auth login` end to end: the authorize URL (PKCE S256) the emulator approves at once, the code exchanged for a
+/// refresh token and an instance, then `auth validate` (describe) and `auth refresh` with what was stored.
+#[tokio::test]
+async fn the_web_server_flow_with_pkce_then_validate_and_refresh() {
+    use crate::auth::platform::{LoginRequest, PlatformAuth};
+    let (_emu, url) = emulator(json!({})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env_url = url.clone();
+    let auth = crate::auth::Auth::with_env(
+        dir.path(),
+        Arc::new(move |k: &str| match k {
+            "ADSCTL_SALESFORCE_CLIENT_ID" => Some(SALESFORCE_CLIENT_ID.to_string()),
+            "ADSCTL_SALESFORCE_CLIENT_SECRET" => Some(SALESFORCE_CLIENT_SECRET.to_string()),
+            "ADSCTL_SALESFORCE_LOGIN_URL" => Some(env_url.clone()),
+            "ADSCTL_STATE_DIR" => None,
+            _ => None,
+        }),
+    );
+    let acct = account("web-sf", &url);
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let redirect = "http://127.0.0.1:8765/callback".to_string();
+    let u = super::SalesforceAuth
+        .authorize_url(
+            &auth,
+            &acct,
+            None,
+            LoginRequest {
+                redirect: redirect.clone(),
+                state: crate::secret::Secret::new("state-1234567890"),
+                challenge,
+            },
+        )
+        .unwrap();
+    assert!(u.as_str().starts_with(&format!("{url}/services/oauth2/authorize?")));
+    assert!(u
+        .query_pairs()
+        .any(|(k, v)| k == "code_challenge_method" && v == "S256"));
+    assert!(u.query_pairs().any(|(k, v)| k == "scope" && v == "api refresh_token"));
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(u.as_str())
+        .send()
+        .await
+        .unwrap();
+    let loc = resp.headers().get("location").unwrap().to_str().unwrap().to_string();
+    let back = url::Url::parse(&loc).unwrap();
+    assert!(back.query_pairs().any(|(k, v)| k == "state" && v == "state-1234567890"));
+    let code = back.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let kind = super::SalesforceAuth
+        .exchange(
+            &auth,
+            &acct,
+            None,
+            crate::secret::Secret::new(code),
+            verifier,
+            &redirect,
+        )
+        .await
+        .unwrap();
+    let c = kind.get::<SalesforceCredentials>().unwrap().clone();
+    assert!(c.refresh_token.is_some() && c.access_token.is_some());
+    assert_eq!(c.instance_url.as_deref(), Some(url.as_str()));
+    let mut v = crate::auth::Validation::default();
+    super::SalesforceAuth
+        .validate(&auth, &acct, &kind, &mut v)
+        .await
+        .unwrap();
+    let mut kind2 = kind.clone();
+    assert!(super::SalesforceAuth.refresh(&auth, &acct, &mut kind2).await.unwrap());
+    assert_ne!(
+        kind2.get::<SalesforceCredentials>().unwrap().access_token,
+        c.access_token,
+        "a new session"
+    );
+    // the connector works with what was stored
+    let conn = SalesforceConnector::with(&acct, cfg(&url), c).unwrap();
+    assert!(read(&conn, &acct).await.is_empty());
+}
+
+/// `auth validate` of an org without the key field fails with the steps to create it.
+#[tokio::test]
+async fn auth_validate_says_how_to_create_the_key_field() {
+    use crate::auth::platform::{CredentialKind, PlatformAuth};
+    let (_emu, url) = emulator(json!({"adsctl_key_field": false})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let auth = crate::auth::Auth::with_env(dir.path(), Arc::new(|_: &str| None));
+    let acct = account("val-sf", &url);
+    let mut creds = refreshable();
+    creds.login_url = Some(url.clone());
+    let kind = CredentialKind::new(creds);
+    let mut v = crate::auth::Validation::default();
+    let e = super::SalesforceAuth
+        .validate(&auth, &acct, &kind, &mut v)
+        .await
+        .unwrap_err();
+    let text = format!("{e} {}", e.hint());
+    assert!(
+        text.contains("Object Manager") && text.contains("Adsctl_Key__c"),
+        "{text}"
+    );
+    assert!(!text.contains(SALESFORCE_REFRESH_TOKEN));
+}
