@@ -178,7 +178,19 @@ pub fn campaign_resource(row: &Json, account: &str) -> Option<Resource> {
     let name = row.get("Name").and_then(Json::as_str).unwrap_or("").to_string();
     let key = s(row, KEY_FIELD);
     let kind = kind_of_row(row);
-    let mut r = Resource::new(Address::account(account).child(kind, name), kind);
+    // adsctl's: named by its key (kept equal to its address), so that a rename in Salesforce's own UI does not
+    // make the same record a second, unnamed object (created again by upsert, then removed as undeclared)
+    let keyed = key
+        .and_then(address_of_key)
+        .filter(|a| a.path.len() == 1)
+        .and_then(|a| a.name().map(str::to_string));
+    let mut r = Resource::new(
+        Address::account(account).child(kind, keyed.clone().unwrap_or_else(|| name.clone())),
+        kind,
+    );
+    if keyed.as_ref().is_some_and(|k| *k != name) {
+        r.observed.insert("name", name.clone());
+    }
     r.id = Some(id);
     r.owned = key.is_some_and(|k| k.starts_with(KEY_PREFIX));
     if let Some(k) = key {

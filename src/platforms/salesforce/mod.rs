@@ -17,7 +17,9 @@
 //!
 //! - **Ownership** is the external id `Adsctl_Key__c = adsctl:<address>` (the address as `Address` displays it, `/`
 //!   and `%` in names percent-encoded). A read's address is `acct/<kind>/<Name>`, the kind `audience` when the key
-//!   names `…/audience/…`; a Campaign whose key starts with `adsctl:` is adsctl's (`owned`), any other is someone
+//!   names `…/audience/…`; an owned record is named by its key's name (kept equal to its address), its `Name` in
+//!   `observed["name"]` when someone renamed it in Salesforce — otherwise the YAML's name would upsert the same
+//!   record by its key while the plan removed it as undeclared under its new Name; a Campaign whose key starts with `adsctl:` is adsctl's (`owned`), any other is someone
 //!   else's. The key is reported as `observed["key"]`. Keys are unique ignoring case (the field is Unique, case-
 //!   insensitive, as `auth validate` asks): two names differing only in case collide (DUPLICATE_VALUE).
 //! - **Creates** are upserts `PATCH /composite/sobjects/Campaign/Adsctl_Key__c` (`allOrNone: false`, ≤ 200 records,
