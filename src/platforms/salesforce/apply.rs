@@ -250,6 +250,10 @@ impl Run<'_> {
             if todo.is_empty() {
                 break;
             }
+            if round > 0 {
+                // a locked row (members written elsewhere at the same time) frees itself after a moment
+                tokio::time::sleep(self.conn.client.cfg.retry_min_delay * round).await;
+            }
             let mut again = Vec::new();
             for chunk in todo.chunks(MAX_COLLECTION) {
                 let body = json!({"allOrNone": false,
