@@ -867,3 +867,38 @@ async fn auth_validate_says_how_to_create_the_key_field() {
     );
     assert!(!text.contains(SALESFORCE_REFRESH_TOKEN));
 }
+
+#[tokio::test]
+async fn an_audience_is_renamed_with_its_key_and_keeps_its_description_and_fingerprint() {
+    let (_emu, url) = emulator(json!({})).await;
+    let acct = account("ren-sf", &url);
+    let c = connector("ren-sf", &url);
+    let old = Address::account("ren-sf").child(Kind::Audience, "Old list");
+    let members = file(&old, &[]);
+    let ops = vec![op(
+        old.clone(),
+        Kind::Audience,
+        create(&[("description", Value::str("kept")), ("members", members.clone())]),
+    )];
+    let ids = applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+    read(&c, &acct).await;
+    let new = Address::account("ren-sf").child(Kind::Audience, "New list");
+    let ops = vec![op(
+        new.clone(),
+        Kind::Audience,
+        update(&ids[0], &[("name", Value::str("New list"))]),
+    )];
+    applied(&c.apply(&acct, &ApplyBatch { ops }).await.unwrap());
+    let live = read(&c, &acct).await;
+    let a = find(&live, &new);
+    assert_eq!(
+        a.observed.get("key").map(String::as_str),
+        Some("adsctl:ren-sf/audience/New list")
+    );
+    assert_eq!(a.fields.get("description"), Some(&Value::str("kept")));
+    assert_eq!(
+        a.observed.get("fingerprint.members"),
+        Some(&value_fingerprint(&members))
+    );
+    assert!(live.iter().all(|r| r.address != old));
+}
