@@ -968,7 +968,11 @@ mod mailchimp {
             let _ = writeln!(csv, "member{m:04}@bench.example");
         }
         std::fs::write(dir.join("data/members.csv"), csv).expect("write csv");
-        std::fs::write(dir.join("content/newsletter.html"), "<html><body><p>News</p></body></html>\n").expect("html");
+        std::fs::write(
+            dir.join("content/newsletter.html"),
+            "<html><body><p>News</p></body></html>\n",
+        )
+        .expect("html");
         // campaigns + tags = total, a tag per hundred campaigns
         let campaigns = (total * PER_TAG / (PER_TAG + 1)).max(1);
         let tags = campaigns.div_ceil(PER_TAG);
@@ -1002,11 +1006,15 @@ mod mailchimp {
         caption: "Mailchimp (one audience; draft campaigns, a tag of 200 contacts per hundred campaigns):",
         config: || {
             let mut config = EmulatorConfig::default();
-            config.seed.mailchimp.lists.push(adsctl::emulator::config::MailchimpListSeed {
-                id: Some(LIST.into()),
-                name: "Bench audience".into(),
-                members: Vec::new(),
-            });
+            config
+                .seed
+                .mailchimp
+                .lists
+                .push(adsctl::emulator::config::MailchimpListSeed {
+                    id: Some(LIST.into()),
+                    name: "Bench audience".into(),
+                    members: Vec::new(),
+                });
             config
         },
         started: |_| {},

@@ -96,7 +96,11 @@ pub fn home_auth() -> Option<&'static dyn crate::auth::PlatformAuth> {
 /// A connector with a private-app token (`--emulator`: each portal's own).
 pub fn connector_with_token(account: &Account, token: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
     let cfg = HubSpotConfig::from_env(account)?;
-    Ok(Arc::new(HubSpotConnector::with(account, cfg, HubSpotCredentials::token(token))?))
+    Ok(Arc::new(HubSpotConnector::with(
+        account,
+        cfg,
+        HubSpotCredentials::token(token),
+    )?))
 }
 
 /// Build the connector for one HubSpot account (for `Home::connector`).

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::{SalesforceConfig, SalesforceConnector, SalesforceCredentials};
 use crate::connectors::{Connector, ConnectorError};
 use crate::emulator::platform::defaults;
 use crate::emulator::salesforce::seed::{SalesforceOrgSeed, SalesforceUserSeed};
@@ -64,8 +65,15 @@ pub fn seed_running(h: &EmulatorHandle, a: &Account) -> bool {
     }
 }
 
+/// The connector with the well-known app and the org's integration user's refresh token.
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
-    super::connector_with_refresh_token(account, &refresh_token(&account.platform_id))
+    let cfg = SalesforceConfig::from_env(account)?;
+    let creds = SalesforceCredentials::refreshable(
+        &refresh_token(&account.platform_id),
+        defaults::SALESFORCE_CLIENT_ID,
+        Some(defaults::SALESFORCE_CLIENT_SECRET),
+    );
+    Ok(Arc::new(SalesforceConnector::with(account, cfg, creds)?))
 }
 
 /// The credential variables set to the emulator's values, and those that could point auth elsewhere (unset).
