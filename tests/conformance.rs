@@ -105,6 +105,25 @@ const TARGETS: &[Target] = &[
         not_run: &[],
     },
     Target {
+        name: "hubspot (connector → emulator)",
+        server: Server::Emulator(&HUBSPOT_EMULATOR),
+        fixture: &HUBSPOT,
+        not_run: &[(
+            Check::Metrics,
+            "the emulator's campaign reports are all zero (HubSpot's sessions come from its own site tracking, which \
+             the emulator does not play); the connector's rows are tested in src/platforms/hubspot/tests.rs",
+        )],
+    },
+    Target {
+        name: "salesforce (connector → emulator)",
+        server: Server::Emulator(&SALESFORCE_EMULATOR),
+        fixture: &SALESFORCE,
+        not_run: &[(
+            Check::Metrics,
+            "Salesforce holds no delivery figures (its campaigns' ActualCost is what the ad platforms' metrics say)",
+        )],
+    },
+    Target {
         name: "google_ads (memory backend)",
         server: Server::Memory,
         fixture: &GOOGLE_ADS,
@@ -138,6 +157,18 @@ const TARGETS: &[Target] = &[
         name: "mailchimp (memory backend)",
         server: Server::Memory,
         fixture: &MAILCHIMP,
+        not_run: MEMORY_NOT_RUN,
+    },
+    Target {
+        name: "hubspot (memory backend)",
+        server: Server::Memory,
+        fixture: &HUBSPOT,
+        not_run: MEMORY_NOT_RUN,
+    },
+    Target {
+        name: "salesforce (memory backend)",
+        server: Server::Memory,
+        fixture: &SALESFORCE,
         not_run: MEMORY_NOT_RUN,
     },
 ];
@@ -256,6 +287,46 @@ const MAILCHIMP_EMULATOR: EmulatorKit = EmulatorKit {
     before_metrics: mailchimp::send_now,
 };
 
+const HUBSPOT_EMULATOR: EmulatorKit = EmulatorKit {
+    // the suite runs many commands a second on one private-app token: HubSpot's real 190 per ten seconds would
+    // throttle the suite itself (rate limits are checked with injected 429s)
+    seed: |c| {
+        c.seed.hubspot.rate_limits.ten_secondly = Some(1_000_000);
+        c.seed.hubspot.rate_limits.search_per_second = Some(1_000_000);
+    },
+    make_foreign: hubspot::make_foreign,
+    read_foreign: hubspot::read_foreign,
+    is_write: |e| !e.starts_with("GET ") && !e.ends_with("/search") && !e.ends_with("/batch/read"),
+    // the lease is a MANUAL list: made with one POST, renamed to renew, given back with one DELETE
+    lease_writes: |e| match e {
+        "POST /crm/lists/2026-09" | "DELETE /crm/lists/2026-09/{listId}" => Some(1),
+        "PUT /crm/lists/2026-09/{listId}/update-list-name" => Some(u64::MAX),
+        _ => None,
+    },
+    min_writes: hubspot::min_writes,
+    duplicates: hubspot::duplicates,
+    pause_directly: hubspot::pause_directly,
+    before_metrics: |_, _| {},
+};
+
+const SALESFORCE_EMULATOR: EmulatorKit = EmulatorKit {
+    seed: |_| {},
+    make_foreign: salesforce::make_foreign,
+    read_foreign: salesforce::read_foreign,
+    is_write: salesforce::is_write,
+    // the lease is a Campaign: made by one upsert, renamed to renew, given back with one delete
+    lease_writes: |e| match e {
+        "PATCH /services/data/v68.0/sobjects/Campaign/Adsctl_Key__c/{value}"
+        | "DELETE /services/data/v68.0/sobjects/Campaign/{id}" => Some(1),
+        "PATCH /services/data/v68.0/sobjects/Campaign/{id}" => Some(u64::MAX),
+        _ => None,
+    },
+    min_writes: salesforce::min_writes,
+    duplicates: salesforce::duplicates,
+    pause_directly: salesforce::pause_directly,
+    before_metrics: |_, _| {},
+};
+
 /// The credentials' secrets the runs use (the emulator's well-known ones): never in an output or a state file.
 const SECRETS: &[&str] = &[
     defaults::GOOGLE_CLIENT_SECRET,
@@ -272,6 +343,9 @@ const SECRETS: &[&str] = &[
     defaults::X_ACCESS_TOKEN,
     defaults::X_TOKEN_SECRET,
     defaults::MAILCHIMP_API_KEY,
+    defaults::HUBSPOT_PRIVATE_APP_TOKEN,
+    defaults::SALESFORCE_CLIENT_SECRET,
+    defaults::SALESFORCE_REFRESH_TOKEN,
 ];
 
 /// What the memory backend cannot be asked.
@@ -746,6 +820,96 @@ const MAILCHIMP: Fixture = Fixture {
     // unscheduled in Mailchimp's web interface: back to a draft
     drift: &["schedule_time"],
     metric: "emails_sent",
+};
+
+/// HubSpot's campaigns and lists are flat, as Mailchimp's: `foreign` is empty.
+const HUBSPOT: Fixture = Fixture {
+    platform: Platform::Hubspot,
+    dir: "hubspot",
+    edit: &[
+        Replace {
+            file: "campaigns.yaml",
+            from: "notes: Paid media for the spring collection",
+            to: "notes: Paid media for the new spring collection",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "{ name: Paid social, amount: 700 }",
+            to: "{ name: Paid social, amount: 750 }",
+        },
+    ],
+    edit_updates: &[
+        ("conform-hs/campaign/Conformance - Spring - HubSpot", &["notes"]),
+        ("conform-hs/campaign/Conformance - Summer", &["budget_items"]),
+    ],
+    removed: Block {
+        file: "campaigns.yaml",
+        first: "  - name: Conformance - Autumn\n",
+        until: None,
+        address: "conform-hs/campaign/Conformance - Autumn",
+    },
+    foreign: &[],
+    foreign_home: Block {
+        file: "campaigns.yaml",
+        first: "  - name: Conformance - Summer\n",
+        until: Some("  - name: Conformance - Autumn\n"),
+        address: "conform-hs/campaign/Conformance - Summer",
+    },
+    bad: Replace {
+        file: "campaigns.yaml",
+        from: "{ name: Paid search, amount: 1500 }",
+        to: "{ name: Paid search, amount: -1500 }",
+    },
+    bad_at: "-1500",
+    // its notes rewritten in HubSpot (the marker kept)
+    drift: &["notes"],
+    metric: "clicks",
+};
+
+/// Salesforce's hierarchy is a field (`parent`), not an address: `foreign` is empty here too.
+const SALESFORCE: Fixture = Fixture {
+    platform: Platform::Salesforce,
+    dir: "salesforce",
+    edit: &[
+        Replace {
+            file: "campaigns.yaml",
+            from: "budgeted_cost: 1200",
+            to: "budgeted_cost: 1500",
+        },
+        Replace {
+            file: "campaigns.yaml",
+            from: "description: Every paid campaign",
+            to: "description: Every paid campaign of the year",
+        },
+    ],
+    edit_updates: &[
+        (
+            "conform-sf/campaign/Conformance - Spring - Salesforce",
+            &["budgeted_cost"],
+        ),
+        ("conform-sf/campaign/Conformance - Paid media", &["description"]),
+    ],
+    removed: Block {
+        file: "campaigns.yaml",
+        first: "  - name: Conformance - Autumn\n",
+        until: None,
+        address: "conform-sf/campaign/Conformance - Autumn",
+    },
+    foreign: &[],
+    foreign_home: Block {
+        file: "campaigns.yaml",
+        first: "  - name: Conformance - Summer\n",
+        until: Some("  - name: Conformance - Autumn\n"),
+        address: "conform-sf/campaign/Conformance - Summer",
+    },
+    bad: Replace {
+        file: "campaigns.yaml",
+        from: "budgeted_cost: 800",
+        to: "budgeted_cost: 800.50",
+    },
+    bad_at: "800.50",
+    drift: &["status"],
+    metric: "clicks",
 };
 
 /// What the suite needs to know about a platform the emulator serves.
@@ -1709,6 +1873,13 @@ impl Run {
             "ADSCTL_MAILCHIMP_ENDPOINT",
             "ADSCTL_MAILCHIMP_API_KEY",
             "ADSCTL_MAILCHIMP_ACCESS_TOKEN",
+            "ADSCTL_HUBSPOT_ENDPOINT",
+            "ADSCTL_HUBSPOT_ACCESS_TOKEN",
+            "ADSCTL_HUBSPOT_REFRESH_TOKEN",
+            "ADSCTL_SALESFORCE_INSTANCE_URL",
+            "ADSCTL_SALESFORCE_LOGIN_URL",
+            "ADSCTL_SALESFORCE_ACCESS_TOKEN",
+            "ADSCTL_SALESFORCE_REFRESH_TOKEN",
             "ADSCTL_GOOGLE_OAUTH_TOKEN_URL",
             "GOOGLE_ADS_LOGIN_CUSTOMER_ID",
             "RUST_LOG",
@@ -1782,7 +1953,21 @@ impl Run {
                     .env("ADSCTL_MAILCHIMP_API_KEY", defaults::MAILCHIMP_API_KEY)
                     .env("ADSCTL_MAILCHIMP_RETRY_MIN_MS", "10")
                     .env("ADSCTL_MAILCHIMP_MAX_RETRIES", "10")
-                    .env("ADSCTL_MAILCHIMP_TIMEOUT_MS", "1000");
+                    .env("ADSCTL_MAILCHIMP_TIMEOUT_MS", "1000")
+                    .env("ADSCTL_HUBSPOT_ENDPOINT", emu.url())
+                    .env("ADSCTL_HUBSPOT_ACCESS_TOKEN", defaults::HUBSPOT_PRIVATE_APP_TOKEN)
+                    .env("ADSCTL_HUBSPOT_MAX_RETRIES", "10")
+                    .env("ADSCTL_HUBSPOT_RATE_LIMIT_WAIT_MS", "20")
+                    .env("ADSCTL_HUBSPOT_TIMEOUT_MS", "1000")
+                    .env("ADSCTL_SALESFORCE_INSTANCE_URL", emu.url())
+                    .env("ADSCTL_SALESFORCE_LOGIN_URL", emu.url())
+                    .env("ADSCTL_SALESFORCE_CLIENT_ID", defaults::SALESFORCE_CLIENT_ID)
+                    .env("ADSCTL_SALESFORCE_CLIENT_SECRET", defaults::SALESFORCE_CLIENT_SECRET)
+                    .env("ADSCTL_SALESFORCE_REFRESH_TOKEN", defaults::SALESFORCE_REFRESH_TOKEN)
+                    .env("ADSCTL_SALESFORCE_RETRY_MIN_MS", "10")
+                    .env("ADSCTL_SALESFORCE_RETRY_MAX_MS", "100")
+                    .env("ADSCTL_SALESFORCE_MAX_RETRIES", "10")
+                    .env("ADSCTL_SALESFORCE_TIMEOUT_MS", "1000");
             }
             None => {
                 c.env("ADSCTL_BACKEND", format!("memory:{}", self.mem().display()));
@@ -3167,6 +3352,230 @@ mod mailchimp {
             if c["recipients"]["list_id"] == LIST {
                 *seen.entry(format!("campaign {}", title(c))).or_default() += 1;
             }
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect()
+    }
+}
+
+mod hubspot {
+    use super::*;
+
+    const BASE: &str = "/marketing/campaigns/2026-09";
+
+    fn call(r: &Run, method: &str, path: &str, body: Value) -> Value {
+        let emu = r.emu.as_ref().unwrap();
+        let url = format!("{}{path}", emu.url());
+        emu.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let req = match method {
+                "GET" => http.get(&url),
+                "PATCH" => http.patch(&url).json(&body),
+                _ => http.post(&url).json(&body),
+            };
+            let resp = req
+                .bearer_auth(defaults::HUBSPOT_PRIVATE_APP_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+            resp.json().await.unwrap_or(Value::Null)
+        })
+    }
+
+    fn store(r: &Run) -> Value {
+        let emu = r.emu.as_ref().unwrap();
+        emu.h()
+            .platforms()
+            .all()
+            .into_iter()
+            .find(|p| p.name() == "hubspot")
+            .map(|p| p.dump())
+            .unwrap()
+    }
+
+    fn campaign_id(r: &Run, name: &str) -> String {
+        store(r)["campaigns"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .find(|c| c["properties"]["hs_name"] == name)
+            .and_then(|c| c["id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no campaign named {name}"))
+    }
+
+    pub fn make_foreign(_r: &Run, x: &Foreign) -> String {
+        panic!("no foreign {} under a HubSpot object: its objects are flat", x.address)
+    }
+
+    pub fn read_foreign(_r: &Run, x: &Foreign, _id: &str) -> Value {
+        panic!("no foreign {} under a HubSpot object: its objects are flat", x.address)
+    }
+
+    /// Its notes rewritten in HubSpot, adsctl's marker kept at their end.
+    pub fn pause_directly(r: &Run, a: &Address) {
+        let id = campaign_id(r, a.name().unwrap());
+        call(
+            r,
+            "PATCH",
+            &format!("{BASE}/{id}"),
+            json!({"properties": {"hs_notes": "Rewritten in HubSpot [adsctl-managed]"}}),
+        );
+    }
+
+    /// A routine edit: a campaign's notes (one batch update for every 50 campaigns) and a budget item's amount
+    /// (one PUT of that item).
+    pub fn min_writes(_caps: &Capabilities, plan: &AccountPlan) -> u64 {
+        let changes: Vec<_> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+        assert!(
+            changes
+                .iter()
+                .all(|c| c.action == Action::Update && c.kind == Kind::Campaign),
+            "a routine edit: campaign updates only"
+        );
+        let props = changes
+            .iter()
+            .filter(|c| c.fields.iter().any(|f| f.field != "budget_items" && f.field != "spend"))
+            .count() as u64;
+        let items: u64 = changes
+            .iter()
+            .flat_map(|c| c.fields.iter().filter(|f| f.field == "budget_items"))
+            .map(|f| match (&f.before, &f.after) {
+                (Some(ModelValue::List(b)), Some(ModelValue::List(a))) => {
+                    let changed = b.iter().zip(a).filter(|(x, y)| x != y).count();
+                    (changed + b.len().abs_diff(a.len())) as u64
+                }
+                _ => 1,
+            })
+            .sum();
+        props.div_ceil(50) + items
+    }
+
+    pub fn duplicates(dump: &Value) -> Vec<String> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let Some(store) = dump.get("hubspot") else {
+            return Vec::new();
+        };
+        for c in store["campaigns"].as_object().into_iter().flat_map(|o| o.values()) {
+            *seen
+                .entry(format!("campaign {}", c["properties"]["hs_name"]))
+                .or_default() += 1;
+        }
+        for l in store["lists"].as_object().into_iter().flat_map(|o| o.values()) {
+            let name = l["name"].as_str().unwrap_or_default();
+            if l["deleted_ms"].is_null() && !name.starts_with("adsctl-lease") {
+                *seen.entry(format!("list {name}")).or_default() += 1;
+            }
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect()
+    }
+}
+
+mod salesforce {
+    use super::*;
+
+    fn store(r: &Run) -> Value {
+        let emu = r.emu.as_ref().unwrap();
+        emu.h()
+            .platforms()
+            .all()
+            .into_iter()
+            .find(|p| p.name() == "salesforce")
+            .map(|p| p.dump())
+            .unwrap()
+    }
+
+    /// Reads, queries and describes are not writes (a collection GET neither).
+    pub fn is_write(e: &str) -> bool {
+        !(e.starts_with("GET ") || e.contains("/query") || e.starts_with("POST /services/oauth2/"))
+    }
+
+    fn campaigns(dump: &Value) -> Vec<Value> {
+        dump["orgs"][defaults::SALESFORCE_ORG_ID]["records"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values().cloned())
+            .filter(|r| r["sobject"] == "Campaign" && r["deleted"] != true)
+            .collect()
+    }
+
+    pub fn make_foreign(_r: &Run, x: &Foreign) -> String {
+        panic!(
+            "no foreign {} under a Salesforce object: its hierarchy is a field",
+            x.address
+        )
+    }
+
+    pub fn read_foreign(_r: &Run, x: &Foreign, _id: &str) -> Value {
+        panic!(
+            "no foreign {} under a Salesforce object: its hierarchy is a field",
+            x.address
+        )
+    }
+
+    /// Made inactive in Salesforce's UI.
+    pub fn pause_directly(r: &Run, a: &Address) {
+        let emu = r.emu.as_ref().unwrap();
+        let id = campaigns(&store(r))
+            .into_iter()
+            .find(|c| c["fields"]["Name"] == a.name().unwrap())
+            .and_then(|c| c["id"].as_str().map(str::to_string))
+            .expect("the campaign");
+        emu.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let token: Value = http
+                .post(format!("{}/services/oauth2/token", emu.url()))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", defaults::SALESFORCE_REFRESH_TOKEN),
+                    ("client_id", defaults::SALESFORCE_CLIENT_ID),
+                    ("client_secret", defaults::SALESFORCE_CLIENT_SECRET),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let instance = token["instance_url"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string();
+            let resp = http
+                .patch(format!("{instance}/services/data/v68.0/sobjects/Campaign/{id}"))
+                .bearer_auth(token["access_token"].as_str().unwrap())
+                .json(&json!({"IsActive": false}))
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "PATCH Campaign: {}", resp.status());
+        });
+    }
+
+    /// A routine edit: one collection update (≤ 200 records) for the campaigns that changed.
+    pub fn min_writes(_caps: &Capabilities, plan: &AccountPlan) -> u64 {
+        let changes = plan.changes.iter().filter(|c| c.action.is_change()).count() as u64;
+        changes.div_ceil(200)
+    }
+
+    pub fn duplicates(dump: &Value) -> Vec<String> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        let Some(store) = dump.get("salesforce") else {
+            return Vec::new();
+        };
+        for c in campaigns(store) {
+            let key = c["fields"]["Adsctl_Key__c"].as_str().unwrap_or_default().to_string();
+            if key.starts_with("adsctl-lease") {
+                continue;
+            }
+            let name = c["fields"]["Name"].as_str().unwrap_or_default();
+            *seen.entry(format!("campaign {name}")).or_default() += 1;
         }
         seen.into_iter()
             .filter(|(_, n)| *n > 1)

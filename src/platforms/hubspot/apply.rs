@@ -556,7 +556,12 @@ async fn campaign_money(r: &mut Run<'_>, ops: &[Operation]) -> Result<(), Connec
 }
 
 async fn sync_money(c: &HubSpotConnector, id: &str, fields: &BTreeMap<String, Value>) -> Result<(), CallError> {
-    let t = totals(c, id).await?;
+    // the read's copy (once: what this apply changes makes it stale), else one GET
+    let cached = c.cache().totals.remove(id);
+    let t = match cached {
+        Some(t) => t,
+        None => totals(c, id).await?,
+    };
     let base = format!("/{}", seg(id));
     let client = c.client();
     let bad = |m: String| CallError::Decode { message: m };

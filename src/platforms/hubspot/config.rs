@@ -103,7 +103,7 @@ fn env_u64(name: &str) -> Result<Option<u64>, ConnectorError> {
 
 impl HubSpotConfig {
     /// Defaults, overridden by the environment (`ADSCTL_HUBSPOT_ENDPOINT`, `ADSCTL_HUBSPOT_MAX_RETRIES`,
-    /// `ADSCTL_HUBSPOT_TIMEOUT_MS`, `ADSCTL_LEASE_SETTLE_MS`), overridden by the account's `endpoint:`.
+    /// `ADSCTL_HUBSPOT_RATE_LIMIT_WAIT_MS`, `ADSCTL_HUBSPOT_TIMEOUT_MS`, `ADSCTL_LEASE_SETTLE_MS`), overridden by the account's `endpoint:`.
     pub fn from_env(account: &Account) -> Result<HubSpotConfig, ConnectorError> {
         let mut c = HubSpotConfig::default();
         if let Ok(v) = std::env::var(ENDPOINT_ENV) {
@@ -117,6 +117,11 @@ impl HubSpotConfig {
         c.base_url = normalise_base(&c.base_url)?;
         if let Some(v) = env_u64("ADSCTL_HUBSPOT_MAX_RETRIES")? {
             c.max_retries = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        // the waits a 429 asks for (HubSpot's ten-second window, search's second), shortened in tests
+        if let Some(v) = env_u64("ADSCTL_HUBSPOT_RATE_LIMIT_WAIT_MS")? {
+            c.ten_secondly_wait = Duration::from_millis(v);
+            c.secondly_wait = Duration::from_millis(v.min(1000));
         }
         if let Some(v) = env_u64("ADSCTL_HUBSPOT_TIMEOUT_MS")? {
             c.request_timeout = Duration::from_millis(v.max(1));

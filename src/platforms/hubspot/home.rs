@@ -40,7 +40,16 @@ impl Home for HubSpotHome {
         &["portal_id"]
     }
     fn campaign_fields(&self) -> &'static [&'static str] {
-        &["mirrors", "notes", "owner", "color", "audience", "budget_items"]
+        &[
+            "mirrors",
+            "start_date",
+            "end_date",
+            "notes",
+            "owner",
+            "color",
+            "audience",
+            "budget_items",
+        ]
     }
 
     fn account_id_field(&self) -> &'static str {
@@ -151,6 +160,13 @@ impl Home for HubSpotHome {
             Kind::Campaign => Err("a HubSpot campaign id is its GUID, e.g. \"3f2a8c1e-5b7d-4e90-a1c2-0d9e8f7a6b5c\""),
             _ if portal_id(id) => Ok(()),
             _ => Err("a HubSpot list id is digits, e.g. \"123\""),
+        }
+    }
+
+    fn sandbox_id(&self, kind: Kind, n: u64) -> String {
+        match kind {
+            Kind::Campaign => format!("00000000-0000-4000-8000-{n:012}"),
+            _ => (9_000_000_000 + n).to_string(),
         }
     }
 

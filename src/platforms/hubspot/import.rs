@@ -12,8 +12,11 @@ pub fn campaign(c: &Resource, _tree: &Tree, account: &Account) -> Mapping {
     map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
     map_insert(&mut m, "account", s(&account.name));
     for f in ["start_date", "end_date", "notes", "owner", "color", "audience"] {
-        if let Some(v) = c.fields.get(f) {
-            map_insert(&mut m, f, yaml_of(v, account.currency));
+        match c.fields.get(f) {
+            // a text the platform answers empty was never set: the YAML leaves it out
+            Some(Value::Str(t)) if t.is_empty() => {}
+            Some(v) => map_insert(&mut m, f, yaml_of(v, account.currency)),
+            None => {}
         }
     }
     if let Some(Value::List(items)) = c.fields.get("budget_items") {

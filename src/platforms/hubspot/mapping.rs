@@ -66,7 +66,7 @@ pub fn money_of(raw: &str) -> Result<Money, String> {
 }
 
 /// A budget or spend item as `budget/totals` lists it.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub struct MoneyItem {
     pub id: serde_json::Value,
     pub amount: Box<RawValue>,
@@ -89,7 +89,7 @@ impl MoneyItem {
 }
 
 /// `GET …/{guid}/budget/totals`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     #[serde(default)]

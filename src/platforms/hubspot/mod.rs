@@ -115,6 +115,9 @@ pub(crate) struct Cache {
     pub members: HashMap<String, HashMap<String, String>>,
     /// The option values of `hs_campaign_status` (None: not read yet).
     pub status_options: Option<Vec<String>>,
+    /// Campaign GUID → its budget and spend items as the last read saw them (what an apply's money edits start
+    /// from, so that it reads nothing more); taken by the apply that uses them.
+    pub totals: HashMap<String, mapping::Totals>,
 }
 
 pub struct HubSpotConnector {

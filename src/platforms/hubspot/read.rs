@@ -61,6 +61,7 @@ pub async fn run(c: &HubSpotConnector, account: &Account, _req: &ReadRequest) ->
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(err(e)),
             };
+            c.cache().totals.insert(id.clone(), t.clone());
             r.fields.insert(
                 "budget_items",
                 budget_value(&t).map_err(|m| decode(&id, &m)).map_err(err)?,

@@ -135,10 +135,12 @@ fn has_negative_money(v: &Value) -> bool {
     }
 }
 
-/// The id of the `n`th object the sandbox makes: digits, as every platform it stands in for spells ids (so an
-/// `id:` pin in the YAML accepts it), and far from the small ids tests put in by hand.
-fn memory_id(n: u64) -> String {
-    (9_000_000_000 + n).to_string()
+/// The id of the `n`th object the sandbox makes, as the platform it stands in for spells ids (`Home::sandbox_id`).
+fn memory_id(platform: Platform, kind: Kind, n: u64) -> String {
+    match super::home(platform) {
+        Some(h) => h.sandbox_id(kind, n),
+        None => (9_000_000_000 + n).to_string(),
+    }
 }
 
 impl MemoryConnector {
@@ -217,7 +219,7 @@ impl MemoryConnector {
             Some(id) => id.clone(),
             None => {
                 d.next_id += 1;
-                memory_id(d.next_id)
+                memory_id(self.platform, r.kind, d.next_id)
             }
         };
         r.id = Some(id.clone());
@@ -373,7 +375,7 @@ impl MemoryConnector {
                             );
                         }
                         d.next_id += 1;
-                        let id = memory_id(d.next_id);
+                        let id = memory_id(self.platform, op.kind, d.next_id);
                         let mut address = op.address.clone();
                         if let (Some(p), Some(last)) = (&parent, op.address.path.last()) {
                             address = p.address.clone();

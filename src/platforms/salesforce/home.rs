@@ -43,6 +43,8 @@ impl Home for SalesforceHome {
         &[
             "mirrors",
             "campaign_status",
+            "start_date",
+            "end_date",
             "type",
             "budgeted_cost",
             "parent",
@@ -154,6 +156,10 @@ impl Home for SalesforceHome {
         } else {
             Err("a Salesforce campaign id starts with 701 and has 15 or 18 letters and digits")
         }
+    }
+
+    fn sandbox_id(&self, _kind: Kind, n: u64) -> String {
+        format!("701{n:015}")
     }
 
     fn status_word(&self, status: Status) -> &'static str {

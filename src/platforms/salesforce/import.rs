@@ -24,8 +24,11 @@ pub fn campaign(c: &Resource, _tree: &Tree, account: &Account) -> Mapping {
         "budgeted_cost",
         "description",
     ] {
-        if let Some(v) = c.fields.get(f) {
-            map_insert(&mut m, f, yaml_of(v, account.currency));
+        match c.fields.get(f) {
+            // a text the platform answers empty was never set: the YAML leaves it out
+            Some(Value::Str(t)) if t.is_empty() => {}
+            Some(v) => map_insert(&mut m, f, yaml_of(v, account.currency)),
+            None => {}
         }
     }
     if let Some(Value::Ref(p)) = c.fields.get("parent") {
