@@ -314,11 +314,10 @@ const SALESFORCE_EMULATOR: EmulatorKit = EmulatorKit {
     make_foreign: salesforce::make_foreign,
     read_foreign: salesforce::read_foreign,
     is_write: salesforce::is_write,
-    // the lease is a Campaign: made by one upsert, renamed to renew, given back with one delete
+    // the lease is a Campaign: made by one upsert by its key, given back with one collection delete
     lease_writes: |e| match e {
-        "PATCH /services/data/v68.0/sobjects/Campaign/Adsctl_Key__c/{value}"
-        | "DELETE /services/data/v68.0/sobjects/Campaign/{id}" => Some(1),
-        "PATCH /services/data/v68.0/sobjects/Campaign/{id}" => Some(u64::MAX),
+        "PATCH /services/data/v68.0/composite/sobjects/{sobject}/{field}"
+        | "DELETE /services/data/v68.0/composite/sobjects" => Some(1),
         _ => None,
     },
     min_writes: salesforce::min_writes,

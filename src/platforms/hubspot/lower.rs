@@ -162,7 +162,13 @@ impl Lower<'_> {
 
     /// A customer-file audience in a CRM account (HubSpot, Salesforce): its members' addresses filed in memory for
     /// the connector, under the hash the home gives.
-    pub(crate) fn crm_audience(&mut self, a: &Audience, r: &mut Resource, hash: fn(&str) -> String) {
+    pub(crate) fn crm_audience(
+        &mut self,
+        a: &Audience,
+        r: &mut Resource,
+        hash: fn(&str) -> String,
+        status: Option<String>,
+    ) {
         let Some(cf) = &*a.customer_file else { return };
         let Some(emails) = self.emails(cf) else { return };
         let book: HashMap<String, ClearMember> = emails
@@ -172,6 +178,7 @@ impl Lower<'_> {
                     hash(e),
                     ClearMember {
                         email: e.trim().to_string(),
+                        status: status.clone(),
                         ..ClearMember::default()
                     },
                 )

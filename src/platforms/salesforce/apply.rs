@@ -600,11 +600,19 @@ impl Run<'_> {
             first.insert("Description".into(), json!(marked_description(user.as_deref(), None)));
             self.patch_one(id, first).await?;
         }
+        let address = op.address.to_string();
+        // the YAML's member_status rides with the members (the spec loader files it with each address)
+        let status = status.or_else(|| {
+            hashes
+                .iter()
+                .next()
+                .and_then(|h| clear::member(&address, h))
+                .and_then(|m| m.status)
+        });
         let label = match status.as_deref() {
             Some(st) => Some(self.status_label(id, st).await?),
             None => None,
         };
-        let address = op.address.to_string();
         let mut emails: Vec<String> = Vec::new();
         for h in &hashes {
             match clear::member(&address, h) {

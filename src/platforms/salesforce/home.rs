@@ -145,7 +145,7 @@ impl Home for SalesforceHome {
                 "parent",
                 "description",
             ],
-            Kind::Audience => &["description", "member_status", "members"],
+            Kind::Audience => &["description", "members"],
             _ => &[],
         }
     }

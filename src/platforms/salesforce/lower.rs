@@ -106,11 +106,13 @@ impl Lower<'_> {
 
     /// A customer-file audience in a Salesforce account: a Campaign of the file's people, with their member status.
     pub(crate) fn salesforce_audience(&mut self, a: &Audience, r: &mut Resource) {
-        if let Some(s) = &*a.member_status {
-            if let Some(v) = self.text(s, "member_status", 765) {
-                r.fields.insert("member_status", v);
-            }
-        }
+        // the status of the members adsctl adds: filed with each member's address, not a field of the audience
+        // (an audience of people the org does not know has no members, hence no status, to read back)
+        let status = a
+            .member_status
+            .as_ref()
+            .and_then(|s| self.text(s, "member_status", 765))
+            .and_then(|v| v.as_str().map(str::to_string));
         let n = r.address.name().unwrap_or_default().chars().count();
         if n > NAME_MAX {
             self.err(
@@ -120,7 +122,7 @@ impl Lower<'_> {
                 "shorten the audience's name",
             );
         }
-        self.crm_audience(a, r, super::home::email_hash);
+        self.crm_audience(a, r, super::home::email_hash, status);
     }
 }
 

@@ -102,8 +102,9 @@ impl SalesforceConnector {
             for r in out.iter_mut().filter(|r| r.kind == Kind::Audience) {
                 let id = r.id.clone().unwrap_or_default();
                 if let Some(set) = statuses.get(&id).filter(|s| s.len() == 1) {
+                    // the status the members share, for an apply that changes it; not a field: an audience of
+                    // nobody the org knows has no status to read, and the YAML's says what new members get
                     if let Some(st) = set.iter().next().filter(|s| !s.is_empty()) {
-                        r.fields.insert("member_status", Value::str(st.clone()));
                         cache.member_status.insert(id, st.clone());
                     }
                 }
