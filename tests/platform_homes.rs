@@ -97,6 +97,26 @@ const PLATFORMS: &[Platform] = &[
         unless: &[],
     },
     Platform {
+        name: "hubspot",
+        homes: &[
+            "src/platforms/hubspot/",
+            "crates/adsctl-emulator/src/hubspot/",
+            "crates/adsctl-emulator/tests/emulator_hubspot.rs",
+        ],
+        names: &["hubspot::", "HubSpot", "Hubspot", "HUBSPOT_", "\"hubspot\""],
+        unless: &[],
+    },
+    Platform {
+        name: "salesforce",
+        homes: &[
+            "src/platforms/salesforce/",
+            "crates/adsctl-emulator/src/salesforce/",
+            "crates/adsctl-emulator/tests/emulator_salesforce.rs",
+        ],
+        names: &["salesforce::", "Salesforce", "SALESFORCE_", "\"salesforce\""],
+        unless: &[],
+    },
+    Platform {
         name: "memory",
         homes: &["src/platforms/memory/"],
         names: &[

@@ -608,19 +608,19 @@ pub enum PlatformSpec {
     GoogleAds,
     /// Meta Marketing API (Facebook, Instagram).
     Meta,
-    /// LinkedIn Ads (planned).
+    /// LinkedIn Marketing API (versioned REST).
     Linkedin,
-    /// TikTok Ads (planned).
+    /// TikTok API for Business.
     Tiktok,
     /// Microsoft Advertising (planned).
     MicrosoftAds,
-    /// X Ads (planned).
+    /// X Ads API.
     X,
-    /// Mailchimp audiences (planned).
+    /// Mailchimp Marketing API: one audience, its tags and e-mail campaigns.
     Mailchimp,
-    /// HubSpot lists (planned).
+    /// HubSpot: marketing campaigns and static lists of one portal.
     Hubspot,
-    /// Salesforce audiences (planned).
+    /// Salesforce: Campaign records and their members of one org.
     Salesforce,
 }
 

@@ -79,7 +79,7 @@ case("project-not-a-mapping", {"adsctl.yaml": "- search\n- social\n"}, base=Fals
 # --- accounts
 case("account-unknown-field", {"adsctl.yaml": BASE.replace("    currency: USD\n  social", "    curency: USD\n  social")}, base=False)
 case("account-bad-platform", {"adsctl.yaml": BASE.replace("platform: google_ads\n    customer_id: 123", "platform: googleads\n    customer_id: 123")}, base=False)
-case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: hubspot\n    currency: USD\n"}, base=False)
+case("account-unsupported-platform", {"adsctl.yaml": BASE + "  pro:\n    platform: microsoft_ads\n    currency: USD\n"}, base=False)
 case("account-bad-customer-id", {"adsctl.yaml": BASE.replace("123-456-7890", "123-45-67890")}, base=False)
 case("account-meta-id-without-act", {"adsctl.yaml": BASE.replace("act_1234567890", '"1234567890"')}, base=False)
 case("account-unknown-currency", {"adsctl.yaml": BASE.replace("currency: JPY", "currency: YEN")}, base=False)
@@ -456,6 +456,31 @@ case("mailchimp-keys-on-google", {"adsctl.yaml": MC_BASE, "r.yaml": gcamp(extra=
 case("audience-source-not-a-source", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social]\n    source: { account: search, audience: Buyers }\n"})
 case("audience-source-and-file", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social]\n    source: { account: mail, audience: Buyers }\n    customer_file: { path: data/s.csv, column: email }\n", "data/s.csv": CSV})
 case("audience-source-is-itself", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social, mail]\n    source: { account: mail, audience: Buyers }\n"})
+
+CRM_BASE = BASE + """  hub:
+    platform: hubspot
+    portal_id: "20000001"
+    currency: USD
+  sf:
+    platform: salesforce
+    org_id: 00D5g00000EMu01EAD
+    currency: USD
+"""
+def crm(body):
+    return {"adsctl.yaml": CRM_BASE, "r.yaml": gcamp(extra="    start_date: 2027-03-01\n    end_date: 2027-03-31\n") + body}
+case("hubspot-account-bad-portal-id", {"adsctl.yaml": CRM_BASE.replace('"20000001"', "hub-one")})
+case("salesforce-account-bad-org-id", {"adsctl.yaml": CRM_BASE.replace("00D5g00000EMu01EAD", "0015g00000EMu01")})
+case("hubspot-campaign-without-name", crm("  - account: hub\n    notes: No name and nothing mirrored\n"))
+case("hubspot-mirrors-unknown-campaign", crm("  - account: hub\n    mirrors: search/campaign/Search B\n"))
+case("hubspot-mirrors-not-an-address", crm("  - account: hub\n    mirrors: Search A\n"))
+case("hubspot-bad-colour", crm("  - name: Spring\n    account: hub\n    color: FF7A59\n"))
+case("hubspot-ends-before-it-starts", crm("  - name: Spring\n    account: hub\n    start_date: 2027-03-31\n    end_date: 2027-03-01\n"))
+case("hubspot-negative-budget-item", crm("  - name: Spring\n    account: hub\n    budget_items: [{ name: Search, amount: -5 }]\n"))
+case("salesforce-budgeted-cost-with-cents", crm("  - name: Spring\n    account: sf\n    budgeted_cost: 1200.50\n"))
+case("salesforce-unknown-parent", crm("  - name: Spring\n    account: sf\n    parent: Paid media\n"))
+case("salesforce-name-too-long", crm("  - name: " + "S" * 81 + "\n    account: sf\n"))
+case("salesforce-mirror-of-itself", crm("  - account: sf\n    mirrors: sf/campaign/Spring\n"))
+case("salesforce-member-status-on-google", {"adsctl.yaml": CRM_BASE, "r.yaml": AUD.format(accts="search", path="data/s.csv", col="email") + "    member_status: Sent\n", "data/s.csv": CSV})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
