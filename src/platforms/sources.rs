@@ -143,8 +143,9 @@ fn campaign_cost(
         .days(
             &account.name,
             crate::connectors::MetricsLevel::Campaign,
-            chrono::NaiveDate::MIN,
-            chrono::NaiveDate::MAX,
+            // days are keyed by their text: bounds that sort as dates do (NaiveDate::MIN/MAX print with a sign)
+            chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?,
+            chrono::NaiveDate::from_ymd_opt(9999, 12, 31)?,
         )
         .ok()?;
     let mut micros: i64 = 0;

@@ -1,0 +1,225 @@
+//! CRM campaigns that mirror an ad campaign, through the real binary against the in-process emulator: a HubSpot
+//! marketing campaign and a Salesforce Campaign named after a Google Ads campaign, whose spend (HubSpot's spend item,
+//! Salesforce's ActualCost) is the Google campaign's cost in `adsctl metrics` once the metrics are pulled — and
+//! nothing on a runner without them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use adsctl::emulator::platform::defaults;
+use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use serde_json::Value;
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    em: Option<EmulatorHandle>,
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(h) = self.em.take() {
+            let _ = self.rt.block_on(h.shutdown());
+        }
+    }
+}
+
+const PROJECT: &str = "accounts:
+  acme-search:
+    platform: google_ads
+    customer_id: 123-456-7890
+    currency: USD
+  acme-hubspot:
+    platform: hubspot
+    portal_id: \"20000001\"
+    currency: USD
+  acme-salesforce:
+    platform: salesforce
+    org_id: 00D5g00000EMu01EAD
+    currency: USD
+";
+
+const CAMPAIGNS: &str = "campaigns:
+  - name: Spring Sale
+    account: acme-search
+    channel: search
+    status: enabled
+    budget: { daily: 50 }
+    bidding: { manual_cpc: {} }
+  - account: acme-hubspot
+    mirrors: acme-search/campaign/Spring Sale
+    notes: Paid search for the spring collection
+  - account: acme-salesforce
+    mirrors: acme-search/campaign/Spring Sale
+    type: Advertisement
+    status: active
+";
+
+impl Env {
+    fn new() -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let em = rt
+            .block_on(Emulator::start(EmulatorConfig {
+                review_delay: std::time::Duration::ZERO,
+                ..Default::default()
+            }))
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("repo");
+        for (f, text) in [("adsctl.yaml", PROJECT), ("campaigns.yaml", CAMPAIGNS)] {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let state = tmp.path().join("state");
+        Env {
+            rt,
+            em: Some(em),
+            _tmp: tmp,
+            dir,
+            state,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.em.as_ref().unwrap().url()
+    }
+
+    fn cmd(&self, state: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
+        c.env("ADSCTL_STATE_DIR", state)
+            .env("NO_COLOR", "1")
+            .env("ADSCTL_LEASE_SETTLE_MS", "50")
+            .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
+            .env("ADSCTL_HUBSPOT_ENDPOINT", self.url())
+            .env("ADSCTL_HUBSPOT_ACCESS_TOKEN", defaults::HUBSPOT_PRIVATE_APP_TOKEN)
+            .env("ADSCTL_SALESFORCE_INSTANCE_URL", self.url())
+            .env("ADSCTL_SALESFORCE_LOGIN_URL", self.url())
+            .env("ADSCTL_SALESFORCE_CLIENT_ID", defaults::SALESFORCE_CLIENT_ID)
+            .env("ADSCTL_SALESFORCE_CLIENT_SECRET", defaults::SALESFORCE_CLIENT_SECRET)
+            .env("ADSCTL_SALESFORCE_REFRESH_TOKEN", defaults::SALESFORCE_REFRESH_TOKEN)
+            .env("ADSCTL_GOOGLE_ADS_ENDPOINT", self.url())
+            .env("GOOGLE_ADS_CLIENT_ID", defaults::GOOGLE_CLIENT_ID)
+            .env("GOOGLE_ADS_CLIENT_SECRET", defaults::GOOGLE_CLIENT_SECRET)
+            .env("GOOGLE_ADS_DEVELOPER_TOKEN", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .env("GOOGLE_ADS_REFRESH_TOKEN", defaults::GOOGLE_REFRESH_TOKEN)
+            .env("ADSCTL_GOOGLE_ADS_POLL_MS", "20")
+            .env("ADSCTL_META_ENDPOINT", self.url())
+            .env("FACEBOOK_APP_ID", defaults::META_APP_ID)
+            .env("FACEBOOK_APP_SECRET", defaults::META_APP_SECRET)
+            .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+            .env_remove("ADSCTL_BACKEND")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    /// Run in the project and require the exit code; stdout and stderr.
+    fn run(&self, state: &Path, args: &[&str], code: i32) -> String {
+        let o = self.cmd(state).args(args).arg(&self.dir).output().unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(code), "adsctl {args:?}:\n{text}");
+        text
+    }
+
+    fn plan(&self, state: &Path) -> Value {
+        let o = self
+            .cmd(state)
+            .args(["plan", "--json"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+}
+
+#[test]
+fn a_mirror_takes_its_ad_campaigns_spend_from_the_metrics() {
+    let e = Env::new();
+    let s = e.state.clone();
+    let out = e.run(&s, &["apply", "--auto-approve"], 0);
+    assert!(out.contains("3 succeeded"), "{out}");
+    assert_eq!(
+        out.matches("+ campaign \"Spring Sale\"").count(),
+        3,
+        "the mirrors are named after the ad campaign: {out}"
+    );
+    e.run(&s, &["plan", "--detailed-exitcode"], 0);
+
+    // the Google campaign's metrics, pulled into the state
+    let today = chrono::Utc::now().date_naive();
+    let since = (today - chrono::Days::new(7)).to_string();
+    let until = (today + chrono::Days::new(1)).to_string();
+    let out = e.run(
+        &s,
+        &["metrics", "--since", &since, "--until", &until, "--format", "json"],
+        0,
+    );
+    let json = &out[out.find('{').expect("a JSON document")..];
+    let v: Value = serde_json::Deserializer::from_str(json)
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .expect("the metrics document");
+    let row = v["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["object"] == "acme-search/campaign/Spring Sale")
+        .unwrap_or_else(|| panic!("no row for the Google campaign: {v}"));
+    let cost: rust_decimal::Decimal = row["cost"].as_str().unwrap().parse().unwrap();
+    assert!(cost > rust_decimal::Decimal::ZERO, "{row}");
+
+    // the mirrors' spend follows: HubSpot exact, Salesforce in whole units
+    let plan = e.plan(&s);
+    let changes: Vec<(String, Vec<String>)> = plan["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["changes"].as_array().cloned().unwrap_or_default())
+        .filter(|c| c["action"] != "no_op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["fields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| f["field"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                "acme-hubspot/campaign/Spring Sale".to_string(),
+                vec!["spend".to_string()]
+            ),
+            (
+                "acme-salesforce/campaign/Spring Sale".to_string(),
+                vec!["actual_cost".to_string()]
+            ),
+        ],
+        "{plan}"
+    );
+    e.run(&s, &["apply", "--auto-approve"], 0);
+    e.run(&s, &["plan", "--detailed-exitcode"], 0);
+
+    // a runner without the metrics plans nothing (the spend is left as it is)
+    let fresh = e.state.with_extension("fresh");
+    e.run(&fresh, &["plan", "--detailed-exitcode"], 0);
+}
