@@ -40,7 +40,9 @@ pub async fn resolve<F>(
 where
     F: Fn(&Account) -> Result<Arc<dyn Connector>, ConnectorError>,
 {
-    let mut read: HashMap<(String, Option<String>), Arc<Option<Vec<String>>>> = HashMap::new();
+    // (account, audience) → its addresses, `None` when it does not exist yet
+    type Read = HashMap<(String, Option<String>), Arc<Option<Vec<String>>>>;
+    let mut read: Read = HashMap::new();
     let declared: std::collections::HashSet<String> = resources.iter().map(|r| r.address.to_string()).collect();
     for r in resources.iter_mut() {
         let Some(Value::Map(src)) = r.fields.remove(FIELD) else {

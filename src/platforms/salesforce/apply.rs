@@ -604,8 +604,7 @@ impl Run<'_> {
         // the YAML's member_status rides with the members (the spec loader files it with each address)
         let status = status.or_else(|| {
             hashes
-                .iter()
-                .next()
+                .first()
                 .and_then(|h| clear::member(&address, h))
                 .and_then(|m| m.status)
         });
