@@ -322,7 +322,9 @@ fn main() {
     let tiktok_only = args.iter().any(|a| a == "tiktok" || a.starts_with("tiktok="));
     let linkedin_only = args.iter().any(|a| a == "linkedin" || a.starts_with("linkedin="));
     let x_only = args.iter().any(|a| a == "x" || a.starts_with("x="));
-    let mailchimp_only = args.iter().any(|a| a == "mailchimp" || a.starts_with("mailchimp="));
+    let mailchimp_only = ["mailchimp", "hubspot", "salesforce"]
+        .iter()
+        .any(|p| args.iter().any(|a| a == p || a.starts_with(&format!("{p}="))));
     let tiktok_only = tiktok_only || linkedin_only || x_only || mailchimp_only;
     let mut rows = Vec::new();
     for n in sizes.into_iter().filter(|_| !agency_only && !tiktok_only) {
@@ -485,6 +487,20 @@ fn main() {
         };
         section(&rt, &sizes, &x::SECTION);
     }
+    if run("hubspot") {
+        let sizes = match sizes_of(&args, "hubspot=") {
+            s if args.iter().any(|a| a.starts_with("hubspot=")) => s,
+            _ => vec![1_000],
+        };
+        section(&rt, &sizes, &hubspot::SECTION);
+    }
+    if run("salesforce") {
+        let sizes = match sizes_of(&args, "salesforce=") {
+            s if args.iter().any(|a| a.starts_with("salesforce=")) => s,
+            _ => vec![1_000],
+        };
+        section(&rt, &sizes, &salesforce::SECTION);
+    }
     if run("mailchimp") {
         // a Mailchimp audience with 1,000 campaigns is years of newsletters: measured at 1,000 unless asked
         let sizes = match sizes_of(&args, "mailchimp=") {
@@ -535,6 +551,8 @@ struct Section {
     /// The routine edit of the first file (two updates), and its write requests.
     edit: fn(String) -> String,
     edit_writes: fn(&str) -> bool,
+    /// The fewest write requests of that edit (2: one update each; 1 where one batch takes both).
+    edit_min: u64,
 }
 
 fn section(rt: &tokio::runtime::Runtime, sizes: &[usize], sec: &Section) {
@@ -622,7 +640,7 @@ fn section(rt: &tokio::runtime::Runtime, sizes: &[usize], sec: &Section) {
             ratio(creates, (sec.create_min)(tops)),
             secs(refresh_time),
             ratio(reads, (sec.read_min)(tops)),
-            ratio(edit_writes, 2),
+            ratio(edit_writes, sec.edit_min),
             ratio(edit_reads, 0),
         ));
         eprintln!("{}", rows.last().expect("row"));
@@ -737,6 +755,7 @@ mod tiktok {
                 .replacen("text: Ad 0 0 0", "text: Ad 0 0 0, edited", 1)
         },
         edit_writes: |e| e.starts_with("POST "),
+        edit_min: 2,
     };
 }
 
@@ -839,6 +858,7 @@ mod linkedin {
                 )
         },
         edit_writes: |e| e.ends_with("PARTIAL_UPDATE") && !e.contains("adCampaignGroups/{id}"),
+        edit_min: 2,
     };
 }
 
@@ -938,6 +958,7 @@ mod x {
                 .replacen("bid: 1.50", "bid: 1.75", 1)
         },
         edit_writes: |e| e.starts_with("POST /12/batch/"),
+        edit_min: 2,
     };
 }
 
@@ -1033,6 +1054,167 @@ mod mailchimp {
                 .replacen("subject: News 1\n", "subject: News 1 (updated)\n", 1)
         },
         edit_writes: |e| e == "PATCH /3.0/campaigns/{campaign_id}",
+        edit_min: 2,
+    };
+}
+
+/// HubSpot (issue 23): one portal with N marketing campaigns (ten to a file, two budget items each) and a static list
+/// of 200 contacts per hundred campaigns. Minimum: campaigns by batches of 50, a budget item one request each (HubSpot
+/// has no batch for them); a list one create, its contacts upserted by 100 and added by one membership call; a read
+/// the campaigns by pages of 100, each campaign's budget totals, the lists (one search) and each list's members (by
+/// 250) with their e-mails (by 100); the edit (two campaigns' notes) one batch update.
+mod hubspot {
+    use super::*;
+
+    const PER_FILE: usize = 10;
+    const PER_LIST: usize = 100;
+    const MEMBERS: u64 = 200;
+
+    fn generate(dir: &Path, total: usize) -> usize {
+        for d in ["campaigns", "data"] {
+            std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+        }
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            "accounts:\n  bench-hubspot:\n    platform: hubspot\n    portal_id: \"20000001\"\n    currency: USD\n",
+        )
+        .expect("write adsctl.yaml");
+        let mut csv = String::from("email\n");
+        for m in 0..MEMBERS {
+            let _ = writeln!(csv, "contact{m:04}@bench.example");
+        }
+        std::fs::write(dir.join("data/contacts.csv"), csv).expect("write csv");
+        let campaigns = (total * PER_LIST / (PER_LIST + 1)).max(1);
+        let mut y = String::from("audiences:\n");
+        for l in 0..campaigns.div_ceil(PER_LIST) {
+            let _ = write!(
+                y,
+                "  - name: List {l:04}\n    accounts: [bench-hubspot]\n    customer_file: {{ path: data/contacts.csv, column: email }}\n"
+            );
+        }
+        std::fs::write(dir.join("audiences.yaml"), y).expect("write");
+        for f in 0..campaigns.div_ceil(PER_FILE) {
+            let mut y = String::from("campaigns:\n");
+            for c in f * PER_FILE..((f + 1) * PER_FILE).min(campaigns) {
+                let _ = write!(
+                    y,
+                    "  - name: Campaign {c:06}\n    account: bench-hubspot\n    notes: Campaign {c}\n    \
+                     start_date: 2027-01-01\n    budget_items:\n      - {{ name: Search, amount: 100 }}\n      \
+                     - {{ name: Social, amount: 50 }}\n"
+                );
+            }
+            std::fs::write(dir.join(format!("campaigns/hubspot-{f:06}.yaml")), y).expect("write");
+        }
+        campaigns
+    }
+
+    fn is_read(e: &str) -> bool {
+        e.starts_with("GET ") || e.ends_with("/search") || e.ends_with("/batch/read")
+    }
+
+    pub const SECTION: Section = Section {
+        title: "HubSpot",
+        dir: "hubspot",
+        tops: "campaigns",
+        caption: "HubSpot (one portal; campaigns with two budget items, a list of 200 contacts per hundred campaigns):",
+        config: || {
+            let mut config = EmulatorConfig::default();
+            config.seed.hubspot.rate_limits.ten_secondly = Some(u32::MAX);
+            config.seed.hubspot.rate_limits.daily = Some(u64::MAX);
+            config.seed.hubspot.rate_limits.search_per_second = Some(u32::MAX);
+            config
+        },
+        started: |_| {},
+        generate,
+        creates: |e| !is_read(e),
+        create_min: |campaigns| {
+            let lists = campaigns.div_ceil(PER_LIST as u64);
+            campaigns.div_ceil(50) + 2 * campaigns + lists * (1 + MEMBERS.div_ceil(100) + MEMBERS.div_ceil(1000))
+        },
+        read_min: |campaigns| {
+            let lists = campaigns.div_ceil(PER_LIST as u64);
+            campaigns.div_ceil(100) + campaigns + 1 + lists * (MEMBERS.div_ceil(250) + MEMBERS.div_ceil(100))
+        },
+        edit: |text| {
+            text.replacen("notes: Campaign 0\n", "notes: Campaign 0 (updated)\n", 1)
+                .replacen("notes: Campaign 1\n", "notes: Campaign 1 (updated)\n", 1)
+        },
+        edit_writes: |e| !is_read(e),
+        edit_min: 1,
+    };
+}
+
+/// Salesforce (issue 24): one org with N Campaign records (ten to a file), a parent every hundred. Minimum: the
+/// parents' upsert collections then the children's (200 records each); a read one SOQL query paged by 2,000 rows; the
+/// edit (two campaigns' budgeted cost) one collection update.
+mod salesforce {
+    use super::*;
+
+    const PER_FILE: usize = 10;
+    const PER_PARENT: usize = 100;
+
+    fn generate(dir: &Path, total: usize) -> usize {
+        std::fs::create_dir_all(dir.join("campaigns")).expect("mkdir");
+        std::fs::write(
+            dir.join("adsctl.yaml"),
+            "accounts:\n  bench-salesforce:\n    platform: salesforce\n    org_id: 00D5g00000EMu01EAD\n    currency: USD\n",
+        )
+        .expect("write adsctl.yaml");
+        let parents = total.div_ceil(PER_PARENT + 1).max(1);
+        let children = total.saturating_sub(parents).max(1);
+        let mut y = String::from("campaigns:\n");
+        for p in 0..parents {
+            let _ = write!(
+                y,
+                "  - name: Parent {p:04}\n    account: bench-salesforce\n    type: Advertisement\n    status: active\n"
+            );
+        }
+        std::fs::write(dir.join("campaigns/parents.yaml"), y).expect("write");
+        for f in 0..children.div_ceil(PER_FILE) {
+            let mut y = String::from("campaigns:\n");
+            for c in f * PER_FILE..((f + 1) * PER_FILE).min(children) {
+                let _ = write!(
+                    y,
+                    "  - name: Campaign {c:06}\n    account: bench-salesforce\n    type: Advertisement\n    \
+                     status: active\n    budgeted_cost: {}\n    parent: Parent {:04}\n",
+                    100 + c % 50,
+                    c / PER_PARENT
+                );
+            }
+            std::fs::write(dir.join(format!("campaigns/salesforce-{f:06}.yaml")), y).expect("write");
+        }
+        parents + children
+    }
+
+    fn is_read(e: &str) -> bool {
+        e.starts_with("GET ") || e.contains("/query") || e.contains("/oauth2/")
+    }
+
+    pub const SECTION: Section = Section {
+        title: "Salesforce",
+        dir: "salesforce",
+        tops: "campaigns",
+        caption: "Salesforce (one org; campaigns under a parent every hundred):",
+        config: || {
+            let mut config = EmulatorConfig::default();
+            config.seed.salesforce.daily_api_limit = Some(u64::MAX / 2);
+            config
+        },
+        started: |_| {},
+        generate,
+        creates: |e| !is_read(e),
+        // parents, then children: each level by collections of 200
+        create_min: |tops| {
+            let parents = tops.div_ceil(PER_PARENT as u64 + 1);
+            parents.div_ceil(200) + (tops - parents).div_ceil(200)
+        },
+        read_min: |tops| tops.div_ceil(2000),
+        edit: |text| {
+            text.replacen("budgeted_cost: 100\n", "budgeted_cost: 110\n", 1)
+                .replacen("budgeted_cost: 101\n", "budgeted_cost: 111\n", 1)
+        },
+        edit_writes: |e| !is_read(e),
+        edit_min: 1,
     };
 }
 
