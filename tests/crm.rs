@@ -223,3 +223,76 @@ fn a_mirror_takes_its_ad_campaigns_spend_from_the_metrics() {
     let fresh = e.state.with_extension("fresh");
     e.run(&fresh, &["plan", "--detailed-exitcode"], 0);
 }
+
+/// A colleague's campaign in the portal and in the org (no marker, no key) is never touched, even under
+/// `on_removed: remove`, on this runner and a fresh one.
+#[test]
+fn a_colleagues_campaigns_are_never_touched() {
+    let e = Env::new();
+    let yaml = std::fs::read_to_string(e.dir.join("adsctl.yaml")).unwrap();
+    let yaml = yaml.replace("    currency: USD\n", "    currency: USD\n    on_removed: remove\n");
+    std::fs::write(e.dir.join("adsctl.yaml"), yaml).unwrap();
+    let admin = |method: &str, path: &str, body: Value| -> Value {
+        let url = format!("{}/_emulator/{path}", e.url());
+        e.rt.block_on(async {
+            let http = reqwest::Client::new();
+            let req = match method {
+                "GET" => http.get(&url),
+                _ => http.post(&url).json(&body),
+            };
+            let resp = req.send().await.unwrap();
+            assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+            resp.json().await.unwrap()
+        })
+    };
+    let hs = admin(
+        "POST",
+        "hubspot/objects",
+        serde_json::json!({"kind": "campaign", "properties": {"hs_name": "Colleague's campaign", "hs_notes": "theirs"}}),
+    );
+    let hs_id = hs["id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| hs["id"].to_string());
+    let sf = admin(
+        "POST",
+        &format!("salesforce/orgs/{}/records", defaults::SALESFORCE_ORG_ID),
+        serde_json::json!({"sobject": "Campaign", "fields": {"Name": "Colleague's campaign", "IsActive": true}}),
+    );
+    let sf_id = sf["id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| sf["Id"].to_string());
+    let before = (
+        admin("GET", &format!("hubspot/objects/{hs_id}"), Value::Null),
+        admin("GET", &format!("salesforce/records/{sf_id}"), Value::Null),
+    );
+    for state in [e.state.clone(), e.state.with_extension("fresh")] {
+        e.run(&state, &["apply", "--auto-approve"], 0);
+        let plan = e.plan(&state);
+        let touched: Vec<Value> = plan["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["changes"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["address"].as_str().unwrap_or("").contains("Colleague"))
+            .collect();
+        assert!(
+            touched.is_empty(),
+            "someone else's campaigns are not adsctl's: {touched:?}"
+        );
+    }
+    let after = (
+        admin("GET", &format!("hubspot/objects/{hs_id}"), Value::Null),
+        admin("GET", &format!("salesforce/records/{sf_id}"), Value::Null),
+    );
+    assert_eq!(
+        before.0["properties"], after.0["properties"],
+        "their HubSpot campaign changed"
+    );
+    assert_eq!(
+        before.1["fields"], after.1["fields"],
+        "their Salesforce campaign changed"
+    );
+    assert_ne!(after.1["deleted"], true);
+}
