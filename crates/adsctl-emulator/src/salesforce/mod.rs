@@ -2757,7 +2757,14 @@ impl PlatformEmulator for SalesforceEmulator {
     }
 
     fn restore(&self, dump: Value) -> Result<(), String> {
-        let st: State = serde_json::from_value(dump).map_err(|e| format!("invalid Salesforce emulator state: {e}"))?;
+        let mut st: State =
+            serde_json::from_value(dump).map_err(|e| format!("invalid Salesforce emulator state: {e}"))?;
+        // a restored emulator listens elsewhere: each org's instance is fixed again by its next token, and the
+        // sessions of the saved run (bound to the old instance) are gone, as a server restart would end them
+        for org in st.orgs.values_mut() {
+            org.instance_host = None;
+        }
+        st.sessions.clear();
         *self.inner.state.lock() = st;
         Ok(())
     }
@@ -2770,6 +2777,20 @@ impl PlatformEmulator for SalesforceEmulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restored_emulator_fixes_its_orgs_instances_anew() {
+        let e = SalesforceEmulator::default();
+        e.with_state(|st| {
+            for o in st.orgs.values_mut() {
+                o.instance_host = Some("127.0.0.1:1".into());
+            }
+        });
+        let dump = e.dump();
+        let again = SalesforceEmulator::default();
+        again.restore(dump).unwrap();
+        again.with_state(|st| assert!(st.orgs.values().all(|o| o.instance_host.is_none())));
+    }
 
     #[test]
     fn ids_have_the_case_checksum_suffix() {
