@@ -10,7 +10,7 @@ use serde_json::json;
 use super::client::{seg, Api, CallError, Query, Retry, Verb};
 use super::config::{MAX_CAMPAIGN_BATCH, MAX_MEMBERSHIP_IDS, MAX_OBJECT_BATCH, SPEND_ITEM_NAME};
 use super::errors::ErrorClass;
-use super::mapping::{budget_items, campaign_properties, item_body, member_hash, status_option};
+use super::mapping::{budget_items, campaign_properties, item_body, member_hash, status_option, Totals};
 use super::read::{list_by_name, totals};
 use super::HubSpotConnector;
 use crate::connectors::{ApplyBatch, ConnectorError, OpAction, OpError, OpOutcome, Operation};
@@ -536,13 +536,14 @@ async fn campaign_money(r: &mut Run<'_>, ops: &[Operation]) -> Result<(), Connec
         if op.kind != Kind::Campaign || !has_money(op) {
             continue;
         }
-        let id = match (&op.action, &r.out[i]) {
-            (OpAction::Create { .. }, Some(OpOutcome::Applied { id })) => id.clone(),
-            (OpAction::Update { id, .. }, None) => id.clone(),
+        // a campaign this run created has no items yet (its items are made after it, here): nothing to read
+        let (id, fresh) = match (&op.action, &r.out[i]) {
+            (OpAction::Create { .. }, Some(OpOutcome::Applied { id })) => (id.clone(), true),
+            (OpAction::Update { id, .. }, None) => (id.clone(), false),
             _ => continue,
         };
         let fields = fields_of(op).cloned().unwrap_or_default();
-        match sync_money(r.c, &id, &fields).await {
+        match sync_money(r.c, &id, &fields, fresh).await {
             Ok(()) => r.applied(i, id),
             Err(e) => {
                 r.call_failed(i, e)?;
@@ -555,11 +556,17 @@ async fn campaign_money(r: &mut Run<'_>, ops: &[Operation]) -> Result<(), Connec
     Ok(())
 }
 
-async fn sync_money(c: &HubSpotConnector, id: &str, fields: &BTreeMap<String, Value>) -> Result<(), CallError> {
-    // the read's copy (once: what this apply changes makes it stale), else one GET
+async fn sync_money(
+    c: &HubSpotConnector,
+    id: &str,
+    fields: &BTreeMap<String, Value>,
+    fresh: bool,
+) -> Result<(), CallError> {
+    // the read's copy (once: what this apply changes makes it stale), none for a new campaign, else one GET
     let cached = c.cache().totals.remove(id);
     let t = match cached {
         Some(t) => t,
+        None if fresh => Totals::default(),
         None => totals(c, id).await?,
     };
     let base = format!("/{}", seg(id));

@@ -89,7 +89,7 @@ impl MoneyItem {
 }
 
 /// `GET …/{guid}/budget/totals`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     #[serde(default)]

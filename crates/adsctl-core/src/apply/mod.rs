@@ -211,6 +211,22 @@ fn steps_of(changes: &[Change]) -> Vec<Step> {
             Action::Orphan | Action::NoOp => {}
         }
     }
+    // A reference to an object created later in the plan's order (a Salesforce campaign's `parent`, which sorts
+    // after it): the creating step is known only now.
+    let change_of: Vec<usize> = steps.iter().map(|s| s.change).collect();
+    for s in steps.iter_mut() {
+        if !matches!(s.kind, StepKind::Create | StepKind::Update) {
+            continue;
+        }
+        let c = &changes[s.change];
+        for a in c.desired.values().flat_map(refs_of) {
+            if let Some(&dep) = creates.get(&a) {
+                if changes[change_of[dep]].address != c.address && !s.deps.contains(&dep) {
+                    s.deps.push(dep);
+                }
+            }
+        }
+    }
     steps
 }
 
@@ -1155,6 +1171,21 @@ mod tests {
             observed: SmallMap::new(),
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_create_waits_for_an_object_it_refers_to_even_when_that_one_comes_later() {
+        // a Salesforce campaign and its parent, the child sorting first
+        let mut child = change("sf/campaign/A child", Kind::Campaign, Action::Create, None);
+        child.desired.insert(
+            "parent",
+            Value::reference("sf/campaign/Z parent".parse().expect("address")),
+        );
+        let parent = change("sf/campaign/Z parent", Kind::Campaign, Action::Create, None);
+        let steps = steps_of(&[child, parent]);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].deps, vec![1], "the child's create waits for its parent's");
+        assert!(steps[1].deps.is_empty());
     }
 
     fn step(kind: StepKind) -> Step {
