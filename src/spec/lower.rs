@@ -1147,6 +1147,47 @@ impl Lower<'_> {
         Some(a)
     }
 
+    /// A hierarchy written with `parent:` (Salesforce campaigns) must not loop: each campaign's chain of parents ends.
+    fn parent_cycles(&mut self) {
+        let parents: HashMap<&Address, &Address> = self
+            .resources
+            .iter()
+            .filter_map(|r| match r.fields.get("parent") {
+                Some(Value::Ref(p)) => Some((&r.address, &**p)),
+                _ => None,
+            })
+            .collect();
+        let mut looped = Vec::new();
+        for &start in parents.keys() {
+            let mut at = start;
+            let mut seen = 0;
+            while let Some(&p) = parents.get(at) {
+                seen += 1;
+                if p == start {
+                    looped.push(start.clone());
+                    break;
+                }
+                if seen > parents.len() {
+                    break;
+                }
+                at = p;
+            }
+        }
+        looped.sort();
+        for a in looped {
+            let span = self.declared.get(&a).copied().unwrap_or_default();
+            self.err(
+                span,
+                Code::Constraint,
+                format!(
+                    "`{}` is its own ancestor: its `parent` chain comes back to it",
+                    a.name().unwrap_or_default()
+                ),
+                "a hierarchy has a top: give one campaign of the loop no `parent`",
+            );
+        }
+    }
+
     /// Fills what mirrored ad campaigns say: dates not written, and the spend to take from the metrics store.
     fn resolve_mirrors(&mut self) {
         for (a, span, what) in std::mem::take(&mut self.later_refs) {
@@ -1166,6 +1207,7 @@ impl Lower<'_> {
                 );
             }
         }
+        self.parent_cycles();
         let mirrors = std::mem::take(&mut self.mirrors);
         if mirrors.is_empty() {
             return;

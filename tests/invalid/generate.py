@@ -480,6 +480,7 @@ case("salesforce-budgeted-cost-with-cents", crm("  - name: Spring\n    account: 
 case("salesforce-unknown-parent", crm("  - name: Spring\n    account: sf\n    parent: Paid media\n"))
 case("salesforce-name-too-long", crm("  - name: " + "S" * 81 + "\n    account: sf\n"))
 case("salesforce-mirror-of-itself", crm("  - account: sf\n    mirrors: sf/campaign/Spring\n"))
+case("salesforce-parent-loop", crm("  - name: Spring\n    account: sf\n    parent: Summer\n  - name: Summer\n    account: sf\n    parent: Spring\n"))
 case("salesforce-member-status-on-google", {"adsctl.yaml": CRM_BASE, "r.yaml": AUD.format(accts="search", path="data/s.csv", col="email") + "    member_status: Sent\n", "data/s.csv": CSV})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
