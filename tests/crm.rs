@@ -296,3 +296,59 @@ fn a_colleagues_campaigns_are_never_touched() {
     );
     assert_ne!(after.1["deleted"], true);
 }
+
+/// Two runners from fresh states apply at once (two CI jobs after two quick merges): one applies, the other waits
+/// for its lease and finds nothing to do; no campaign is made twice in the portal or the org.
+#[test]
+fn two_runners_at_once_never_duplicate() {
+    for round in 0..3 {
+        let e = Env::new();
+        let (s1, s2) = (e.state.with_extension("one"), e.state.with_extension("two"));
+        let spawn = |s: &Path| {
+            e.cmd(s)
+                .args(["apply", "--auto-approve", "--lock-timeout", "2m"])
+                .arg(&e.dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (c1, c2) = (spawn(&s1), spawn(&s2));
+        let (o1, o2) = (c1.wait_with_output().unwrap(), c2.wait_with_output().unwrap());
+        for (n, o) in [(1, &o1), (2, &o2)] {
+            assert!(
+                o.status.success(),
+                "round {round}, runner {n}: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let dump = |name: &str| {
+            e.em.as_ref()
+                .unwrap()
+                .platforms()
+                .all()
+                .into_iter()
+                .find(|p| p.name() == name)
+                .map(|p| p.dump())
+                .unwrap()
+        };
+        let hubspot = dump("hubspot");
+        let hs: Vec<&Value> = hubspot["campaigns"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter(|c| c["properties"]["hs_name"] == "Spring Sale")
+            .collect();
+        assert_eq!(hs.len(), 1, "round {round}: HubSpot campaigns {hs:#?}");
+        let salesforce = dump("salesforce");
+        let sf: Vec<&Value> = salesforce["orgs"][defaults::SALESFORCE_ORG_ID]["records"]
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.values())
+            .filter(|r| r["sobject"] == "Campaign" && r["deleted"] != true && r["fields"]["Name"] == "Spring Sale")
+            .collect();
+        assert_eq!(sf.len(), 1, "round {round}: Salesforce campaigns {sf:#?}");
+        e.run(&e.state.with_extension("three"), &["plan", "--detailed-exitcode"], 0);
+    }
+}

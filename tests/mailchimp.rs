@@ -329,3 +329,53 @@ fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settle
         "a sent campaign is settled: {plan}"
     );
 }
+
+/// Two runners from fresh states apply at once: one applies, the other waits for its lease (a static segment) and
+/// finds nothing to do; no tag or campaign is made twice.
+#[test]
+fn two_runners_at_once_never_duplicate() {
+    for round in 0..3 {
+        let e = Env::new();
+        let (s1, s2) = (e.state.with_extension("one"), e.state.with_extension("two"));
+        let spawn = |s: &Path| {
+            e.cmd(s)
+                .args(["apply", "--auto-approve", "--lock-timeout", "2m"])
+                .arg(&e.dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (c1, c2) = (spawn(&s1), spawn(&s2));
+        let (o1, o2) = (c1.wait_with_output().unwrap(), c2.wait_with_output().unwrap());
+        for (n, o) in [(1, &o1), (2, &o2)] {
+            assert!(
+                o.status.success(),
+                "round {round}, runner {n}: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let tags = e.api("GET", "/lists/57afe96172/segments?type=static&count=1000", Value::Null);
+        let ours: Vec<&Value> = tags["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["name"].as_str().unwrap_or("").starts_with("Newsletter "))
+            .collect();
+        assert_eq!(ours.len(), 1, "round {round}: tags {ours:#?}");
+        let campaigns = e.api("GET", "/campaigns?count=1000", Value::Null);
+        let ours: Vec<&Value> = campaigns["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["settings"]["title"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("Spring newsletter")
+            })
+            .collect();
+        assert_eq!(ours.len(), 1, "round {round}: campaigns {ours:#?}");
+    }
+}
