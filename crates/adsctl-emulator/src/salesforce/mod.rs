@@ -2759,12 +2759,11 @@ impl PlatformEmulator for SalesforceEmulator {
     fn restore(&self, dump: Value) -> Result<(), String> {
         let mut st: State =
             serde_json::from_value(dump).map_err(|e| format!("invalid Salesforce emulator state: {e}"))?;
-        // a restored emulator listens elsewhere: each org's instance is fixed again by its next token, and the
-        // sessions of the saved run (bound to the old instance) are gone, as a server restart would end them
+        // a restored emulator may listen elsewhere (a new `--emulator` run): each org's instance is fixed again by
+        // its next token or call, not left on the saved run's port
         for org in st.orgs.values_mut() {
             org.instance_host = None;
         }
-        st.sessions.clear();
         *self.inner.state.lock() = st;
         Ok(())
     }
