@@ -2264,6 +2264,18 @@ impl Run {
     }
 
     /// Live objects sharing an identity.
+    /// One platform's emulator state.
+    fn dump(&self, platform: &str) -> Value {
+        let emu = self.emu.as_ref().expect("an emulator target");
+        emu.h()
+            .platforms()
+            .all()
+            .into_iter()
+            .find(|p| p.name() == platform)
+            .map(|p| p.dump())
+            .unwrap_or_else(|| panic!("no {platform} in the emulator"))
+    }
+
     fn duplicates(&self) -> Vec<String> {
         match (&self.emu, self.kit()) {
             (Some(emu), Some(kit)) => {
@@ -3384,19 +3396,8 @@ mod hubspot {
         })
     }
 
-    fn store(r: &Run) -> Value {
-        let emu = r.emu.as_ref().unwrap();
-        emu.h()
-            .platforms()
-            .all()
-            .into_iter()
-            .find(|p| p.name() == "hubspot")
-            .map(|p| p.dump())
-            .unwrap()
-    }
-
     fn campaign_id(r: &Run, name: &str) -> String {
-        store(r)["campaigns"]
+        r.dump("hubspot")["campaigns"]
             .as_object()
             .into_iter()
             .flat_map(|o| o.values())
@@ -3478,17 +3479,6 @@ mod hubspot {
 mod salesforce {
     use super::*;
 
-    fn store(r: &Run) -> Value {
-        let emu = r.emu.as_ref().unwrap();
-        emu.h()
-            .platforms()
-            .all()
-            .into_iter()
-            .find(|p| p.name() == "salesforce")
-            .map(|p| p.dump())
-            .unwrap()
-    }
-
     /// Reads, queries and describes are not writes (a collection GET neither).
     pub fn is_write(e: &str) -> bool {
         !(e.starts_with("GET ") || e.contains("/query") || e.starts_with("POST /services/oauth2/"))
@@ -3520,7 +3510,7 @@ mod salesforce {
     /// Made inactive in Salesforce's UI.
     pub fn pause_directly(r: &Run, a: &Address) {
         let emu = r.emu.as_ref().unwrap();
-        let id = campaigns(&store(r))
+        let id = campaigns(&r.dump("salesforce"))
             .into_iter()
             .find(|c| c["fields"]["Name"] == a.name().unwrap())
             .and_then(|c| c["id"].as_str().map(str::to_string))

@@ -5,28 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use adsctl::emulator::platform::defaults;
-use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use common::emulated::Emulated;
 use serde_json::Value;
-
-struct Env {
-    rt: tokio::runtime::Runtime,
-    em: Option<EmulatorHandle>,
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    state: PathBuf,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(h) = self.em.take() {
-            let _ = self.rt.block_on(h.shutdown());
-        }
-    }
-}
 
 const PROJECT: &str = "accounts:
   acme-search:
@@ -59,95 +40,14 @@ const CAMPAIGNS: &str = "campaigns:
     status: active
 ";
 
-impl Env {
-    fn new() -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let em = rt
-            .block_on(Emulator::start(EmulatorConfig {
-                review_delay: std::time::Duration::ZERO,
-                ..Default::default()
-            }))
-            .unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("repo");
-        for (f, text) in [("adsctl.yaml", PROJECT), ("campaigns.yaml", CAMPAIGNS)] {
-            let p = dir.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        let state = tmp.path().join("state");
-        Env {
-            rt,
-            em: Some(em),
-            _tmp: tmp,
-            dir,
-            state,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.em.as_ref().unwrap().url()
-    }
-
-    fn cmd(&self, state: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
-        c.env("ADSCTL_STATE_DIR", state)
-            .env("NO_COLOR", "1")
-            .env("ADSCTL_LEASE_SETTLE_MS", "50")
-            .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
-            .env("ADSCTL_HUBSPOT_ENDPOINT", self.url())
-            .env("ADSCTL_HUBSPOT_ACCESS_TOKEN", defaults::HUBSPOT_PRIVATE_APP_TOKEN)
-            .env("ADSCTL_SALESFORCE_INSTANCE_URL", self.url())
-            .env("ADSCTL_SALESFORCE_LOGIN_URL", self.url())
-            .env("ADSCTL_SALESFORCE_CLIENT_ID", defaults::SALESFORCE_CLIENT_ID)
-            .env("ADSCTL_SALESFORCE_CLIENT_SECRET", defaults::SALESFORCE_CLIENT_SECRET)
-            .env("ADSCTL_SALESFORCE_REFRESH_TOKEN", defaults::SALESFORCE_REFRESH_TOKEN)
-            .env("ADSCTL_GOOGLE_ADS_ENDPOINT", self.url())
-            .env("GOOGLE_ADS_CLIENT_ID", defaults::GOOGLE_CLIENT_ID)
-            .env("GOOGLE_ADS_CLIENT_SECRET", defaults::GOOGLE_CLIENT_SECRET)
-            .env("GOOGLE_ADS_DEVELOPER_TOKEN", defaults::GOOGLE_DEVELOPER_TOKEN)
-            .env("GOOGLE_ADS_REFRESH_TOKEN", defaults::GOOGLE_REFRESH_TOKEN)
-            .env("ADSCTL_GOOGLE_ADS_POLL_MS", "20")
-            .env("ADSCTL_META_ENDPOINT", self.url())
-            .env("FACEBOOK_APP_ID", defaults::META_APP_ID)
-            .env("FACEBOOK_APP_SECRET", defaults::META_APP_SECRET)
-            .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
-            .env_remove("ADSCTL_BACKEND")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    /// Run in the project and require the exit code; stdout and stderr.
-    fn run(&self, state: &Path, args: &[&str], code: i32) -> String {
-        let o = self.cmd(state).args(args).arg(&self.dir).output().unwrap();
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(o.status.code(), Some(code), "adsctl {args:?}:\n{text}");
-        text
-    }
-
-    fn plan(&self, state: &Path) -> Value {
-        let o = self
-            .cmd(state)
-            .args(["plan", "--json"])
-            .arg(&self.dir)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
+/// The project: a Google Ads campaign and its HubSpot and Salesforce mirrors.
+fn project() -> Emulated {
+    Emulated::new(&[("adsctl.yaml", PROJECT), ("campaigns.yaml", CAMPAIGNS)])
 }
 
 #[test]
 fn a_mirror_takes_its_ad_campaigns_spend_from_the_metrics() {
-    let e = Env::new();
+    let e = project();
     let s = e.state.clone();
     let out = e.run(&s, &["apply", "--auto-approve"], 0);
     assert!(out.contains("3 succeeded"), "{out}");
@@ -228,7 +128,7 @@ fn a_mirror_takes_its_ad_campaigns_spend_from_the_metrics() {
 /// `on_removed: remove`, on this runner and a fresh one.
 #[test]
 fn a_colleagues_campaigns_are_never_touched() {
-    let e = Env::new();
+    let e = project();
     let yaml = std::fs::read_to_string(e.dir.join("adsctl.yaml")).unwrap();
     let yaml = yaml.replace("    currency: USD\n", "    currency: USD\n    on_removed: remove\n");
     std::fs::write(e.dir.join("adsctl.yaml"), yaml).unwrap();
@@ -302,38 +202,9 @@ fn a_colleagues_campaigns_are_never_touched() {
 #[test]
 fn two_runners_at_once_never_duplicate() {
     for round in 0..3 {
-        let e = Env::new();
-        let (s1, s2) = (e.state.with_extension("one"), e.state.with_extension("two"));
-        let spawn = |s: &Path| {
-            e.cmd(s)
-                .args(["apply", "--auto-approve", "--lock-timeout", "2m"])
-                .arg(&e.dir)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (c1, c2) = (spawn(&s1), spawn(&s2));
-        let (o1, o2) = (c1.wait_with_output().unwrap(), c2.wait_with_output().unwrap());
-        for (n, o) in [(1, &o1), (2, &o2)] {
-            assert!(
-                o.status.success(),
-                "round {round}, runner {n}: {}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        let dump = |name: &str| {
-            e.em.as_ref()
-                .unwrap()
-                .platforms()
-                .all()
-                .into_iter()
-                .find(|p| p.name() == name)
-                .map(|p| p.dump())
-                .unwrap()
-        };
-        let hubspot = dump("hubspot");
+        let e = project();
+        e.apply_twice_at_once(round);
+        let hubspot = e.dump("hubspot");
         let hs: Vec<&Value> = hubspot["campaigns"]
             .as_object()
             .into_iter()
@@ -341,7 +212,7 @@ fn two_runners_at_once_never_duplicate() {
             .filter(|c| c["properties"]["hs_name"] == "Spring Sale")
             .collect();
         assert_eq!(hs.len(), 1, "round {round}: HubSpot campaigns {hs:#?}");
-        let salesforce = dump("salesforce");
+        let salesforce = e.dump("salesforce");
         let sf: Vec<&Value> = salesforce["orgs"][defaults::SALESFORCE_ORG_ID]["records"]
             .as_object()
             .into_iter()

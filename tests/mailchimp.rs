@@ -4,28 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use adsctl::emulator::platform::defaults;
-use adsctl::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use common::emulated::Emulated;
 use serde_json::{json, Value};
-
-struct Env {
-    rt: tokio::runtime::Runtime,
-    em: Option<EmulatorHandle>,
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    state: PathBuf,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(h) = self.em.take() {
-            let _ = self.rt.block_on(h.shutdown());
-        }
-    }
-}
 
 const PROJECT: &str = "accounts:
   acme-mail:
@@ -70,114 +51,38 @@ const CAMPAIGNS: &str = "campaigns:
     html: content/spring.html
 ";
 
-impl Env {
-    fn new() -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let em = rt
-            .block_on(Emulator::start(EmulatorConfig {
-                review_delay: std::time::Duration::ZERO,
-                ..Default::default()
-            }))
-            .unwrap();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("repo");
-        for (f, text) in [
-            ("adsctl.yaml", PROJECT),
-            ("audiences.yaml", AUDIENCES),
-            ("campaigns.yaml", CAMPAIGNS),
-            ("data/subscribers.csv", CSV),
-            (
-                "content/spring.html",
-                "<html><body><p>Hello *|FNAME|*</p></body></html>\n",
-            ),
-        ] {
-            let p = dir.join(f);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
+/// The project: a Mailchimp tag feeding Google and Meta audiences, and an e-mail campaign to the tag.
+fn project() -> Emulated {
+    Emulated::new(&[
+        ("adsctl.yaml", PROJECT),
+        ("audiences.yaml", AUDIENCES),
+        ("campaigns.yaml", CAMPAIGNS),
+        ("data/subscribers.csv", CSV),
+        (
+            "content/spring.html",
+            "<html><body><p>Hello *|FNAME|*</p></body></html>\n",
+        ),
+    ])
+}
+
+/// Mailchimp's API as another client (the web interface, a colleague's script).
+fn api(e: &Emulated, method: &str, path: &str, body: Value) -> Value {
+    let url = format!("{}/3.0{path}", e.url());
+    e.rt.block_on(async {
+        let http = reqwest::Client::new();
+        let req = match method {
+            "GET" => http.get(&url),
+            "PATCH" => http.patch(&url).json(&body),
+            _ => http.post(&url).json(&body),
+        };
+        let resp = req.bearer_auth(defaults::MAILCHIMP_API_KEY).send().await.unwrap();
+        assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+        if resp.status().as_u16() == 204 {
+            Value::Null
+        } else {
+            resp.json().await.unwrap()
         }
-        let state = tmp.path().join("state");
-        Env {
-            rt,
-            em: Some(em),
-            _tmp: tmp,
-            dir,
-            state,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.em.as_ref().unwrap().url()
-    }
-
-    fn cmd(&self, state: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_adsctl"));
-        c.env("ADSCTL_STATE_DIR", state)
-            .env("NO_COLOR", "1")
-            .env("ADSCTL_LEASE_SETTLE_MS", "50")
-            .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
-            .env("ADSCTL_MAILCHIMP_ENDPOINT", self.url())
-            .env("ADSCTL_MAILCHIMP_API_KEY", defaults::MAILCHIMP_API_KEY)
-            .env("ADSCTL_GOOGLE_ADS_ENDPOINT", self.url())
-            .env("GOOGLE_ADS_CLIENT_ID", defaults::GOOGLE_CLIENT_ID)
-            .env("GOOGLE_ADS_CLIENT_SECRET", defaults::GOOGLE_CLIENT_SECRET)
-            .env("GOOGLE_ADS_DEVELOPER_TOKEN", defaults::GOOGLE_DEVELOPER_TOKEN)
-            .env("GOOGLE_ADS_REFRESH_TOKEN", defaults::GOOGLE_REFRESH_TOKEN)
-            .env("ADSCTL_GOOGLE_ADS_POLL_MS", "20")
-            .env("ADSCTL_META_ENDPOINT", self.url())
-            .env("FACEBOOK_APP_ID", defaults::META_APP_ID)
-            .env("FACEBOOK_APP_SECRET", defaults::META_APP_SECRET)
-            .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
-            .env_remove("ADSCTL_BACKEND")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    /// Run in the project and require the exit code; stdout and stderr.
-    fn run(&self, state: &Path, args: &[&str], code: i32) -> String {
-        let o = self.cmd(state).args(args).arg(&self.dir).output().unwrap();
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(o.status.code(), Some(code), "adsctl {args:?}:\n{text}");
-        text
-    }
-
-    fn plan(&self, state: &Path) -> Value {
-        let o = self
-            .cmd(state)
-            .args(["plan", "--json"])
-            .arg(&self.dir)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-
-    /// Mailchimp's API as another client (the web interface, a colleague's script).
-    fn api(&self, method: &str, path: &str, body: Value) -> Value {
-        let url = format!("{}/3.0{path}", self.url());
-        self.rt.block_on(async {
-            let http = reqwest::Client::new();
-            let req = match method {
-                "GET" => http.get(&url),
-                "PATCH" => http.patch(&url).json(&body),
-                _ => http.post(&url).json(&body),
-            };
-            let resp = req.bearer_auth(defaults::MAILCHIMP_API_KEY).send().await.unwrap();
-            assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
-            if resp.status().as_u16() == 204 {
-                Value::Null
-            } else {
-                resp.json().await.unwrap()
-            }
-        })
-    }
+    })
 }
 
 /// Actions other than no-ops, by address.
@@ -199,7 +104,7 @@ fn acted(plan: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn a_tag_feeds_google_and_meta_audiences_and_addresses_never_leave_memory() {
-    let e = Env::new();
+    let e = project();
     let s = e.state.clone();
     // the first apply makes the tag; the audiences it feeds are made without members (it did not exist yet) …
     e.run(&s, &["apply", "--auto-approve"], 0);
@@ -230,10 +135,11 @@ fn a_tag_feeds_google_and_meta_audiences_and_addresses_never_leave_memory() {
 
     // the new contact got the file's consent status and merge field
     let hash = adsctl::platforms::mailchimp::lower::subscriber_hash("dmitri@mailchimp-test.example");
-    let m = e.api("GET", &format!("/lists/57afe96172/members/{hash}"), Value::Null);
+    let m = api(&e, "GET", &format!("/lists/57afe96172/members/{hash}"), Value::Null);
     assert_eq!(m["status"], "subscribed");
     assert_eq!(m["merge_fields"]["FNAME"], "Dmitri");
-    let m = e.api(
+    let m = api(
+        &e,
         "GET",
         &format!(
             "/lists/57afe96172/members/{}",
@@ -261,16 +167,18 @@ fn a_tag_feeds_google_and_meta_audiences_and_addresses_never_leave_memory() {
 
 #[test]
 fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settled() {
-    let e = Env::new();
+    let e = project();
     let s = e.state.clone();
     e.run(&s, &["apply", "--auto-approve"], 0);
     // a colleague's tag and campaign in the same audience (no marker)
-    e.api(
+    api(
+        &e,
         "POST",
         "/lists/57afe96172/segments",
         json!({"name": "Colleague's tag", "static_segment": []}),
     );
-    let theirs = e.api(
+    let theirs = api(
+        &e,
         "POST",
         "/campaigns",
         json!({"type": "regular", "recipients": {"list_id": "57afe96172"},
@@ -278,7 +186,7 @@ fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settle
                             "reply_to": "col@acme.example"}}),
     );
     let id = theirs["id"].as_str().unwrap().to_string();
-    let before = e.api("GET", &format!("/campaigns/{id}"), Value::Null);
+    let before = api(&e, "GET", &format!("/campaigns/{id}"), Value::Null);
     for state in [s.clone(), e.state.with_extension("fresh")] {
         let plan = e.plan(&state);
         assert!(
@@ -287,9 +195,14 @@ fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settle
         );
         e.run(&state, &["apply", "--auto-approve"], 0);
     }
-    let after = e.api("GET", &format!("/campaigns/{id}"), Value::Null);
+    let after = api(&e, "GET", &format!("/campaigns/{id}"), Value::Null);
     assert_eq!(before["settings"], after["settings"], "their campaign was changed");
-    let tags = e.api("GET", "/lists/57afe96172/segments?type=static&count=1000", Value::Null);
+    let tags = api(
+        &e,
+        "GET",
+        "/lists/57afe96172/segments?type=static&count=1000",
+        Value::Null,
+    );
     assert!(
         tags["segments"]
             .as_array()
@@ -301,7 +214,7 @@ fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settle
 
     // our campaign is sent (from Mailchimp's interface): it cannot change any more, and leaving the YAML under
     // `on_removed: pause` leaves it as it is
-    let ours = e.api("GET", "/campaigns?count=1000", Value::Null)["campaigns"]
+    let ours = api(&e, "GET", "/campaigns?count=1000", Value::Null)["campaigns"]
         .as_array()
         .unwrap()
         .iter()
@@ -313,7 +226,7 @@ fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settle
         })
         .and_then(|c| c["id"].as_str().map(str::to_string))
         .unwrap();
-    e.api("POST", &format!("/campaigns/{ours}/actions/send"), json!({}));
+    api(&e, "POST", &format!("/campaigns/{ours}/actions/send"), json!({}));
     e.run(&s, &["plan", "--detailed-exitcode"], 0);
     let yaml = std::fs::read_to_string(e.dir.join("adsctl.yaml")).unwrap();
     std::fs::write(
@@ -335,28 +248,14 @@ fn a_colleagues_tag_and_campaign_are_never_touched_and_a_sent_campaign_is_settle
 #[test]
 fn two_runners_at_once_never_duplicate() {
     for round in 0..3 {
-        let e = Env::new();
-        let (s1, s2) = (e.state.with_extension("one"), e.state.with_extension("two"));
-        let spawn = |s: &Path| {
-            e.cmd(s)
-                .args(["apply", "--auto-approve", "--lock-timeout", "2m"])
-                .arg(&e.dir)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (c1, c2) = (spawn(&s1), spawn(&s2));
-        let (o1, o2) = (c1.wait_with_output().unwrap(), c2.wait_with_output().unwrap());
-        for (n, o) in [(1, &o1), (2, &o2)] {
-            assert!(
-                o.status.success(),
-                "round {round}, runner {n}: {}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        let tags = e.api("GET", "/lists/57afe96172/segments?type=static&count=1000", Value::Null);
+        let e = project();
+        e.apply_twice_at_once(round);
+        let tags = api(
+            &e,
+            "GET",
+            "/lists/57afe96172/segments?type=static&count=1000",
+            Value::Null,
+        );
         let ours: Vec<&Value> = tags["segments"]
             .as_array()
             .unwrap()
@@ -364,7 +263,7 @@ fn two_runners_at_once_never_duplicate() {
             .filter(|t| t["name"].as_str().unwrap_or("").starts_with("Newsletter "))
             .collect();
         assert_eq!(ours.len(), 1, "round {round}: tags {ours:#?}");
-        let campaigns = e.api("GET", "/campaigns?count=1000", Value::Null);
+        let campaigns = api(&e, "GET", "/campaigns?count=1000", Value::Null);
         let ours: Vec<&Value> = campaigns["campaigns"]
             .as_array()
             .unwrap()

@@ -44,23 +44,23 @@ pub struct Lower<'a> {
     /// Renames declared with `moved:`, checked.
     pub moved: Vec<crate::model::Moved>,
     /// CRM campaigns that mirror an ad campaign, resolved once every campaign is lowered.
-    pub(crate) mirrors: Vec<Mirror>,
+    mirrors: Vec<Mirror>,
     /// References to objects a later file may declare (a Salesforce parent campaign), checked at the end.
     pub(crate) later_refs: Vec<(Address, Span, &'static str)>,
 }
 
 /// A CRM campaign (HubSpot, Salesforce) that mirrors an ad campaign: its dates follow the ad campaign's unless
 /// written, and its spend is the ad campaign's cost in `adsctl metrics` (`platforms::sources::SPEND_FIELD`).
-pub(crate) struct Mirror {
+struct Mirror {
     /// The CRM campaign.
-    pub at: Address,
+    at: Address,
     /// The ad campaign, and where `mirrors:` is written.
-    pub target: Address,
-    pub span: Span,
+    target: Address,
+    span: Span,
     /// The CRM campaign's date fields (`start_date`, `end_date`) and whether the YAML wrote each.
-    pub dates: [(&'static str, bool); 2],
+    dates: [(&'static str, bool); 2],
     /// The CRM field the spend goes to, and whether it takes whole currency units only.
-    pub spend: (&'static str, bool),
+    spend: (&'static str, bool),
 }
 
 pub(crate) fn money_hint(c: Currency) -> String {
@@ -623,6 +623,8 @@ impl<'a> Lower<'a> {
         for m in moves {
             self.moved(m);
         }
+        self.later_references();
+        self.parent_cycles();
         self.resolve_mirrors();
         let pinned = std::mem::take(&mut self.pinned);
         let twice = rules::duplicate_ids(&pinned, |s| self.at(s));
@@ -1188,8 +1190,114 @@ impl Lower<'_> {
         }
     }
 
-    /// Fills what mirrored ad campaigns say: dates not written, and the spend to take from the metrics store.
-    fn resolve_mirrors(&mut self) {
+    /// A CRM campaign's name (HubSpot, Salesforce): written, or the mirrored ad campaign's; `None` (reported) when
+    /// neither. With the ad campaign's address when `mirrors` names one.
+    pub(crate) fn crm_name(
+        &mut self,
+        account: &Account,
+        name: &Opt<String>,
+        mirrors: &Opt<String>,
+        at: Span,
+        what: &str,
+    ) -> (Option<S<String>>, Option<Address>) {
+        let target = mirrors.as_ref().and_then(|m| self.mirror_target(account, m));
+        let name = match (&**name, &target, &**mirrors) {
+            (Some(n), _, _) => Some(n.clone()),
+            (None, Some(t), Some(m)) => Some(super::de::Spanned {
+                value: t.name().unwrap_or_default().to_string(),
+                span: m.span,
+            }),
+            _ if name.is_invalid() || mirrors.is_invalid() || mirrors.is_some() => None,
+            _ => {
+                self.missing(at, "name", what, "Spring Sale");
+                None
+            }
+        };
+        (name, target)
+    }
+
+    /// A CRM campaign's `start_date` / `end_date` (`YYYY-MM-DD`, in order) into its fields.
+    pub(crate) fn crm_dates(&mut self, start: &Opt<String>, end: &Opt<String>, r: &mut Resource) {
+        let start = start.as_ref().and_then(|d| self.crm_date(d, "start_date", r));
+        let Some(e) = &**end else { return };
+        if let (Some(end), Some(start)) = (self.crm_date(e, "end_date", r), start) {
+            if end < start {
+                self.err(
+                    e.span,
+                    Code::Constraint,
+                    "the campaign ends before it starts",
+                    "make `end_date` on or after `start_date`",
+                );
+            }
+        }
+    }
+
+    fn crm_date(&mut self, d: &S<String>, field: &'static str, r: &mut Resource) -> Option<NaiveDate> {
+        match parse_date(d.trim()) {
+            Some(day) => {
+                r.fields.insert(field, Value::Str(day.format("%Y-%m-%d").to_string()));
+                Some(day)
+            }
+            None => {
+                self.err(
+                    d.span,
+                    Code::InvalidValue,
+                    format!("`{}` is not a date", d.value),
+                    format!("write `{field}: 2026-03-01` (YYYY-MM-DD)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Registers a CRM campaign's mirror of `target` (resolved once every campaign is lowered): which of its dates
+    /// the YAML wrote, and the field its spend goes to (whole currency units or not).
+    pub(crate) fn crm_mirror(
+        &mut self,
+        r: &Resource,
+        target: Option<Address>,
+        mirrors: &Opt<String>,
+        dates_written: [bool; 2],
+        spend: (&'static str, bool),
+    ) {
+        if let (Some(target), Some(m)) = (target, &**mirrors) {
+            self.mirrors.push(Mirror {
+                at: r.address.clone(),
+                target,
+                span: m.span,
+                dates: [("start_date", dates_written[0]), ("end_date", dates_written[1])],
+                spend,
+            });
+        }
+    }
+
+    /// A customer-file audience on a platform that takes addresses as written: its members' addresses (and the status
+    /// adsctl gives them) filed in memory for the connector, under the hash the home gives.
+    pub(crate) fn file_clear_members(
+        &mut self,
+        a: &Audience,
+        r: &Resource,
+        hash: fn(&str) -> String,
+        status: Option<String>,
+    ) {
+        let Some(cf) = &*a.customer_file else { return };
+        let Some(emails) = self.emails(cf) else { return };
+        let book = emails
+            .iter()
+            .map(|e| {
+                let member = crate::connectors::clear::ClearMember {
+                    email: e.trim().to_string(),
+                    status: status.clone(),
+                    ..Default::default()
+                };
+                (hash(e), member)
+            })
+            .collect();
+        crate::connectors::clear::file(&r.address.to_string(), book);
+    }
+
+    /// References to objects any file may declare (a Salesforce parent campaign), checked once all are lowered.
+    fn later_references(&mut self) {
         for (a, span, what) in std::mem::take(&mut self.later_refs) {
             if !self.declared.contains_key(&a) {
                 let parent = a.parent().unwrap_or_else(|| Address::account(&a.account));
@@ -1207,7 +1315,10 @@ impl Lower<'_> {
                 );
             }
         }
-        self.parent_cycles();
+    }
+
+    /// Fills what mirrored ad campaigns say: dates not written, and the spend to take from the metrics store.
+    fn resolve_mirrors(&mut self) {
         let mirrors = std::mem::take(&mut self.mirrors);
         if mirrors.is_empty() {
             return;

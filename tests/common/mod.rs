@@ -7,6 +7,8 @@
 //! state directory, editor and VCS files) and anything that is neither a plain file nor a directory.
 #![allow(dead_code)]
 
+pub mod emulated;
+
 use std::path::{Path, PathBuf};
 
 /// The checkout (read-only for tests).

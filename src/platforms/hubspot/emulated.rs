@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::{HubSpotConfig, HubSpotConnector, HubSpotCredentials};
 use crate::connectors::{Connector, ConnectorError};
 use crate::emulator::config::HubSpotPortalSeed;
 use crate::emulator::hubspot::HubSpotEmulator;
@@ -45,8 +46,11 @@ pub fn seed_running(h: &EmulatorHandle, a: &Account) -> bool {
     }
 }
 
+/// The connector with the portal's private-app token.
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
-    super::connector_with_token(account, &token(&account.platform_id))
+    let cfg = HubSpotConfig::from_env(account)?;
+    let creds = HubSpotCredentials::token(token(&account.platform_id));
+    Ok(Arc::new(HubSpotConnector::with(account, cfg, creds)?))
 }
 
 /// The credential variables set to the emulator's values, and those that could point auth elsewhere (unset).

@@ -126,7 +126,7 @@ impl Home for HubSpotHome {
     }
 
     fn lower_audience(&self, lower: &mut Lower<'_>, a: &crate::spec::types::Audience, r: &mut Resource) {
-        lower.crm_audience(a, r, email_hash, None);
+        lower.file_clear_members(a, r, email_hash, None);
     }
 
     fn managed_fields(&self, kind: Kind) -> &'static [&'static str] {

@@ -93,16 +93,6 @@ pub fn home_auth() -> Option<&'static dyn crate::auth::PlatformAuth> {
     Some(&HubSpotAuth)
 }
 
-/// A connector with a private-app token (`--emulator`: each portal's own).
-pub fn connector_with_token(account: &Account, token: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
-    let cfg = HubSpotConfig::from_env(account)?;
-    Ok(Arc::new(HubSpotConnector::with(
-        account,
-        cfg,
-        HubSpotCredentials::token(token),
-    )?))
-}
-
 /// Build the connector for one HubSpot account (for `Home::connector`).
 pub fn connector(account: &Account) -> Result<Arc<dyn Connector>, ConnectorError> {
     Ok(Arc::new(HubSpotConnector::new(account)?))

@@ -240,8 +240,13 @@ impl Lower<'_> {
         if self.emails(cf).is_none() {
             return;
         }
-        let column = cf.column.trim().to_string();
         let status_column = a.status_column.as_ref().map(|s| s.trim().to_string());
+        if status_column.is_none() && mapped.is_empty() {
+            // the address column alone, as the shared lowering read it: no second read of the file
+            self.file_clear_members(a, r, subscriber_hash, default_status);
+            return;
+        }
+        let column = cf.column.trim().to_string();
         let rows = self.csv_file(&cf.path, cf.column.span, |root, path| {
             crate::spec::audience::clear_rows(root, path, &column, status_column.as_deref(), &mapped)
         });

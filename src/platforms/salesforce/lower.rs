@@ -40,22 +40,7 @@ impl Lower<'_> {
                 }
             }
         }
-        let start = c
-            .start_date
-            .as_ref()
-            .and_then(|d| self.crm_date(d, "start_date", &mut r));
-        if let Some(e) = &*c.end_date {
-            if let (Some(end), Some(start)) = (self.crm_date(e, "end_date", &mut r), start) {
-                if end < start {
-                    self.err(
-                        e.span,
-                        Code::Constraint,
-                        "the campaign ends before it starts",
-                        "make `end_date` on or after `start_date`",
-                    );
-                }
-            }
-        }
+        self.crm_dates(&c.start_date, &c.end_date, &mut r);
         if let Some(b) = &*c.budgeted_cost {
             if let Some(m) = self.amount(b, acct.currency, "budgeted_cost") {
                 if m.micros() % 1_000_000 != 0 {
@@ -89,18 +74,13 @@ impl Lower<'_> {
                 r.fields.insert("description", v);
             }
         }
-        if let (Some(t), Some(m)) = (target, &*c.mirrors) {
-            self.mirrors.push(Mirror {
-                at: r.address.clone(),
-                target: t,
-                span: m.span,
-                dates: [
-                    ("start_date", c.start_date.is_some()),
-                    ("end_date", c.end_date.is_some()),
-                ],
-                spend: ("actual_cost", true),
-            });
-        }
+        self.crm_mirror(
+            &r,
+            target,
+            &c.mirrors,
+            [c.start_date.is_some(), c.end_date.is_some()],
+            ("actual_cost", true),
+        );
         self.resources.push(r);
     }
 
@@ -122,7 +102,7 @@ impl Lower<'_> {
                 "shorten the audience's name",
             );
         }
-        self.crm_audience(a, r, super::home::email_hash, status);
+        self.file_clear_members(a, r, super::home::email_hash, status);
     }
 }
 

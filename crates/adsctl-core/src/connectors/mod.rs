@@ -167,6 +167,13 @@ impl Capabilities {
     pub fn marked(&self, kind: Kind) -> bool {
         self.marked_kinds.contains(&kind)
     }
+    /// The settled status of a live object (one of [`Capabilities::settled_statuses`]: nothing changes it any more).
+    pub fn settled<'r>(&self, live: &'r Resource) -> Option<&'r str> {
+        live.fields
+            .get("status")
+            .and_then(Value::as_str)
+            .filter(|s| self.settled_statuses.contains(s))
+    }
 }
 
 /// Health of an account's integration.

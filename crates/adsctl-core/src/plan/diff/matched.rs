@@ -153,17 +153,11 @@ fn update(
             }
             // it has run (a sent e-mail): nothing of it can change any more, so nothing is planned; the note says
             // what the YAML would have changed
-            Ownership::Owned
-                if !fields.is_empty()
-                    && l.fields
-                        .get("status")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| ctx.caps.settled_statuses.contains(&s)) =>
-            {
+            Ownership::Owned if !fields.is_empty() && ctx.caps.settled(l).is_some() => {
                 let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
                 notes.push(format!(
                     "it has run ({}): the platform no longer changes it, so {} stay as they are",
-                    l.fields.get("status").and_then(Value::as_str).unwrap_or_default(),
+                    ctx.caps.settled(l).unwrap_or_default(),
                     names.join(", ")
                 ));
                 fields.clear();

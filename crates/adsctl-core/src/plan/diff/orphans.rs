@@ -94,17 +94,10 @@ pub(super) fn plan(
                 Action::NoOp,
                 "not in the YAML; nothing to pause on this kind: left as it is, still adsctl's",
             ),
-            RemovalPolicy::Pause
-                if l.fields
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| ctx.caps.settled_statuses.contains(&s)) =>
-            {
-                (
-                    Action::NoOp,
-                    "not in the YAML; it can no longer be paused or changed (it has run): left as it is",
-                )
-            }
+            RemovalPolicy::Pause if ctx.caps.settled(l).is_some() => (
+                Action::NoOp,
+                "not in the YAML; it can no longer be paused or changed (it has run): left as it is",
+            ),
             RemovalPolicy::Pause if l.fields.get("status") == Some(&Value::str(ctx.caps.paused_status)) => {
                 (Action::NoOp, "not in the YAML; already paused")
             }
