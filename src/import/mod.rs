@@ -239,6 +239,18 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         });
     }
 
+    // the audience an account is (Mailchimp): its settings and merge fields, as the platform writes them
+    let listed: Vec<&Resource> = mine
+        .iter()
+        .filter(|r| matches!(r.kind, Kind::List | Kind::MergeField))
+        .collect();
+    if let Some(list) = crate::platforms::home(account.platform).and_then(|h| h.import_list(&listed, account)) {
+        files.push(ImportedFile {
+            path: PathBuf::from("lists.yaml"),
+            contents: document("lists", vec![Yaml::Mapping(list)])?,
+        });
+    }
+
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {
         let name = a.address.name().unwrap_or_default();

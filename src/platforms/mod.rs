@@ -104,6 +104,23 @@ pub trait Home: Send + Sync + 'static {
     /// Validates and lowers one lookalike read by [`Home::parse_lookalike`] (the shared part through
     /// `Lower::lookalike_resource` and `Lower::lookalike_origin`).
     fn lower_lookalike(&self, _lower: &mut Lower<'_>, _account: &Account, _lookalike: Box<dyn std::any::Any + Send>) {}
+    /// Reads a `lists:` entry (the settings of the audience an account of this platform is, with its merge
+    /// fields) as this platform's own type; `None` when it has none (the loader reports the account) or the
+    /// block is invalid (reported).
+    fn parse_list(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_list`]'s type, if the platform has one.
+    fn list_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one entry read by [`Home::parse_list`].
+    fn lower_list(&self, _lower: &mut Lower<'_>, _account: &Account, _list: Box<dyn std::any::Any + Send>) {}
+    /// The account's `lists:` entry as `adsctl import` writes it, from the live `list` and `merge_field`
+    /// objects of `resources` (`None` when the platform has none).
+    fn import_list(&self, _resources: &[&crate::model::Resource], _account: &Account) -> Option<serde_yaml::Mapping> {
+        None
+    }
     /// The fields of a customer-file audience only this platform has (`membership_life_span_days`): written for
     /// accounts of no such platform, they are an error.
     fn audience_fields(&self) -> &'static [&'static str];

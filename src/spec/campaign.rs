@@ -32,35 +32,40 @@ pub type AccountPlatforms = Arc<HashMap<String, Platform>>;
 /// The capture hook that reads campaigns for a project with these accounts.
 pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
     std::rc::Rc::new(move |node: &Node, what: &'static str| match what {
-        "lookalike_audience" => Box::new(read_lookalike(node, &accounts)) as Box<dyn Any + Send>,
+        "lookalike_audience" => {
+            let (account, body) = read_block(node, &accounts, |h, n| h.parse_lookalike(n));
+            Box::new(super::types::LookalikeAudience { account, body }) as Box<dyn Any + Send>
+        }
+        "list" => {
+            let (account, body) = read_block(node, &accounts, |h, n| h.parse_list(n));
+            Box::new(super::types::ListSettings { account, body }) as Box<dyn Any + Send>
+        }
         _ => Box::new(read(node, &accounts)) as Box<dyn Any + Send>,
     })
 }
 
-/// A lookalike audience block, read by its account's platform's home (`Home::parse_lookalike`); a platform
-/// without lookalikes says so at `account:`.
-fn read_lookalike(node: &Node, accounts: &HashMap<String, Platform>) -> super::types::LookalikeAudience {
-    let nothing = super::types::LookalikeAudience {
-        account: None,
-        body: None,
-    };
+/// A block only some platforms have (a lookalike audience, a `lists:` entry), read by its account's platform's
+/// home with `parse`; a platform without such blocks says so at `account:` when it is lowered.
+type Parsed = Option<(Platform, Box<dyn Any + Send>)>;
+fn read_block(
+    node: &Node,
+    accounts: &HashMap<String, Platform>,
+    parse: fn(&dyn Home, &Node) -> Option<Box<dyn Any + Send>>,
+) -> (Option<Spanned<String>>, Parsed) {
     let NodeKind::Map(entries) = &node.kind else {
         let _ = de::from_node::<Head>(node);
-        return nothing;
+        return (None, None);
     };
     let Some((_, value)) = entries.iter().find(|(k, _)| de::key_text(k) == "account") else {
         de::record(<DeError as serde::de::Error>::missing_field("account").at(node.span));
-        return nothing;
+        return (None, None);
     };
     let Some(account) = de::from_node::<Spanned<String>>(value) else {
-        return nothing;
+        return (None, None);
     };
     let home = accounts.get(account.trim()).copied().and_then(crate::platforms::home);
-    let body = home.and_then(|home| Some((home.platform(), home.parse_lookalike(node)?)));
-    super::types::LookalikeAudience {
-        account: Some(account),
-        body,
-    }
+    let body = home.and_then(|home| Some((home.platform(), parse(home, node)?)));
+    (Some(account), body)
 }
 
 /// What a campaign block that cannot be read as any platform's says when it is not a mapping at all.

@@ -590,6 +590,7 @@ impl<'a> Lower<'a> {
         self.resources.reserve_exact(n);
         self.declared.reserve(n);
         let mut lookalikes = Vec::new();
+        let mut lists = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -611,11 +612,15 @@ impl<'a> Lower<'a> {
                 self.audience(a);
             }
             lookalikes.extend(file.lookalike_audiences.into_iter().filter_map(|i| i.value));
+            lists.extend(file.lists.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
         for l in lookalikes {
             self.lookalike(l);
+        }
+        for l in lists {
+            self.list(l);
         }
         for c in campaigns {
             self.campaign(c);
@@ -640,6 +645,8 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
     let mut n = 0;
     for f in files {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count();
+        // a list's merge fields are few: the vector grows for them
+        n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
         for c in valid(&f.campaigns) {
             n += match &c.body {
@@ -993,6 +1000,18 @@ impl<'a> Lower<'a> {
             return;
         };
         home.lower_lookalike(self, &acct, body);
+    }
+
+    /// A `lists:` entry: the settings of the audience its account is, lowered by the account's platform's home.
+    pub(crate) fn list(&mut self, l: ListSettings) {
+        let Some(account) = &l.account else { return };
+        let Some(acct) = self.account_ref(account, "list", &crate::platforms::platforms_with(Kind::List)) else {
+            return;
+        };
+        let (Some((_, body)), Some(home)) = (l.body, crate::platforms::home(acct.platform)) else {
+            return;
+        };
+        home.lower_list(self, &acct, body);
     }
 
     /// The part every platform's lookalike audience shares: its name, address and resource with `id:` and

@@ -64,10 +64,17 @@ enum Target<'a> {
     Tag(&'a str),
     /// A campaign's marked title.
     Campaign(&'a str),
+    /// A merge field's tag.
+    MergeField(&'a str),
 }
 
 async fn find(conn: &MailchimpConnector, t: &Target<'_>) -> Result<Option<String>, CallError> {
     match t {
+        Target::MergeField(tag) => Ok(conn.merge_fields().await?.iter().find_map(|f| {
+            (f.get("tag").and_then(Json::as_str) == Some(*tag))
+                .then(|| f.get("merge_id").and_then(super::client_id))
+                .flatten()
+        })),
         Target::Tag(name) => Ok(conn
             .segments()
             .await?
@@ -89,7 +96,9 @@ async fn create(conn: &MailchimpConnector, path: &str, body: &Json, target: Targ
     loop {
         match conn.client.send(Verb::Post, path, body, Retry::RefusedOnly).await {
             Ok(v) => {
-                return v.get("id").and_then(super::client_id).ok_or_else(|| {
+                // a merge field's id is its `merge_id`
+                let id = v.get("id").or_else(|| v.get("merge_id"));
+                return id.and_then(super::client_id).ok_or_else(|| {
                     Stop::Call(CallError::Decode {
                         message: format!("the create of {path} answered without an id"),
                     })
@@ -127,9 +136,11 @@ pub async fn run(
             let r = match op.kind {
                 Kind::Audience => tag_op(conn, op).await,
                 Kind::Campaign => campaign_op(conn, op, &created, &out).await,
+                Kind::List => list_op(conn, op).await,
+                Kind::MergeField => merge_field_op(conn, op).await,
                 other => Err(Stop::Local(failed(
                     "unsupported",
-                    format!("Mailchimp has no {other:?} (its kinds are audience and campaign)"),
+                    format!("Mailchimp has no {other:?} (its kinds are list, merge_field, audience and campaign)"),
                     None,
                 ))),
             };
@@ -182,6 +193,85 @@ fn missing_members(op: &Operation, n: usize) -> OpOutcome {
         ),
         Some("run apply from the project that holds the audience's customer file"),
     )
+}
+
+// ------------------------------------------------------------------------------------------------ the audience
+
+/// The audience's settings: only ever updated (the engine never creates or removes an account's own object),
+/// with the whole settings object the PATCH needs — the read's, or one GET when this process has not read.
+async fn list_op(conn: &MailchimpConnector, op: &Operation) -> Result<String, Stop> {
+    let id = conn.client.list_id.clone();
+    match &op.action {
+        OpAction::Update { set, .. } => {
+            let cached = conn.cache().list.clone();
+            let live = match cached {
+                Some(l) => l,
+                None => conn.list_settings().await?,
+            };
+            let body = mapping::list_patch(&live, set);
+            let answer = conn
+                .client
+                .send(Verb::Patch, &conn.client.list_path(""), &body, Retry::All)
+                .await?;
+            conn.cache().list = Some(answer);
+            Ok(id)
+        }
+        OpAction::Create { .. } => Err(Stop::Local(failed(
+            "audience_not_found",
+            format!("the audience {id} was not found: adsctl manages an audience's settings, it never creates one"),
+            Some("check the account's list_id (Mailchimp shows it under Audience → Settings)"),
+        ))),
+        OpAction::Adopt { .. } | OpAction::Pause { .. } => Ok(id),
+        OpAction::Remove { .. } => Err(Stop::Local(failed(
+            "audience_not_removed",
+            format!("adsctl never deletes an audience ({id}): it would take every contact with it"),
+            None,
+        ))),
+    }
+}
+
+fn merge_path(conn: &MailchimpConnector, id: &str) -> String {
+    conn.client.list_path(&format!("merge-fields/{}", enc(id)))
+}
+
+/// A merge field: created (by its tag, found again by it after a lost answer), updated (its options sent whole:
+/// the live ones with the change over them), or deleted (`on_removed: remove`; every contact's value goes).
+async fn merge_field_op(conn: &MailchimpConnector, op: &Operation) -> Result<String, Stop> {
+    let tag = op.address.name().unwrap_or("").to_string();
+    match &op.action {
+        OpAction::Create { fields } => {
+            let body = mapping::merge_field_body(fields, &tag, true, None);
+            let id = create(conn, &conn.client.list_path("merge-fields"), &body, Target::MergeField(&tag)).await?;
+            Ok(id)
+        }
+        OpAction::Update { id, set, .. } => {
+            let live = conn.cache().merge_fields.get(id).cloned();
+            let mut body = mapping::merge_field_body(
+                set,
+                &tag,
+                false,
+                live.as_ref().and_then(|l| l.get("name")).and_then(Json::as_str),
+            );
+            if let (Some(new), Some(old)) = (
+                body.get("options").and_then(Json::as_object).cloned(),
+                live.as_ref().and_then(|l| l.get("options")).and_then(Json::as_object),
+            ) {
+                let mut whole = old.clone();
+                whole.extend(new);
+                body["options"] = Json::Object(whole);
+            }
+            let answer = conn.client.send(Verb::Patch, &merge_path(conn, id), &body, Retry::All).await?;
+            conn.cache().merge_fields.insert(id.clone(), answer);
+            Ok(id.clone())
+        }
+        // merge fields have no marker and nothing to pause
+        OpAction::Adopt { id } | OpAction::Pause { id } => Ok(id.clone()),
+        OpAction::Remove { id } => {
+            conn.client.delete(&merge_path(conn, id)).await?;
+            conn.cache().merge_fields.remove(id);
+            Ok(id.clone())
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------------ tags

@@ -7,8 +7,32 @@ use crate::model::{Account, Kind, Platform, Resource};
 use crate::platforms::{AccountIds, Home};
 use crate::spec::error::Code;
 use crate::spec::lower::Lower;
-use crate::spec::types::{AccountSpec, MailchimpCampaign, Status};
+use crate::spec::types::{AccountSpec, MailchimpCampaign, MailchimpList, Status};
 use crate::spec::Spanned;
+
+/// The fields of an account's `list` object (its audience's settings; `docs/resource-model.md`).
+pub const LIST_FIELDS: [&str; 20] = [
+    "audience_name",
+    "permission_reminder",
+    "email_type_option",
+    "double_optin",
+    "marketing_permissions",
+    "use_archive_bar",
+    "notify_on_subscribe",
+    "notify_on_unsubscribe",
+    "contact.company",
+    "contact.address1",
+    "contact.address2",
+    "contact.city",
+    "contact.state",
+    "contact.zip",
+    "contact.country",
+    "contact.phone",
+    "campaign_defaults.from_name",
+    "campaign_defaults.from_email",
+    "campaign_defaults.subject",
+    "campaign_defaults.language",
+];
 
 /// Mailchimp Marketing API 3.0.
 pub struct MailchimpHome;
@@ -27,7 +51,7 @@ impl Home for MailchimpHome {
     }
 
     fn kinds(&self) -> &'static [Kind] {
-        &[Kind::Audience, Kind::Campaign]
+        &[Kind::List, Kind::MergeField, Kind::Audience, Kind::Campaign]
     }
 
     fn account_fields(&self) -> &'static [&'static str] {
@@ -115,6 +139,24 @@ impl Home for MailchimpHome {
         }
     }
 
+    fn parse_list(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<MailchimpList>(node).map(|l| Box::new(l) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn list_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<MailchimpList>())
+    }
+
+    fn lower_list(&self, lower: &mut Lower<'_>, account: &Account, list: Box<dyn std::any::Any + Send>) {
+        if let Ok(l) = list.downcast::<MailchimpList>() {
+            lower.mailchimp_list(account, *l);
+        }
+    }
+
+    fn import_list(&self, resources: &[&Resource], account: &Account) -> Option<serde_yaml::Mapping> {
+        super::import::list(resources, account)
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &["merge_fields", "status_column", "new_member_status"]
     }
@@ -135,6 +177,19 @@ impl Home for MailchimpHome {
                 "schedule_time",
             ],
             Kind::Audience => &["members"],
+            Kind::List => &LIST_FIELDS,
+            Kind::MergeField => &[
+                "label",
+                "type",
+                "required",
+                "default_value",
+                "public",
+                "display_order",
+                "help_text",
+                "choices",
+                "date_format",
+                "phone_format",
+            ],
             _ => &[],
         }
     }
@@ -143,6 +198,8 @@ impl Home for MailchimpHome {
         match kind {
             Kind::Audience if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
             Kind::Audience => Err("a Mailchimp tag id is digits, e.g. \"41\""),
+            Kind::MergeField if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+            Kind::MergeField => Err("a Mailchimp merge field id is digits, e.g. \"5\""),
             _ if mailchimp_id(id) => Ok(()),
             _ => Err("a Mailchimp campaign id is lower-case letters and digits, e.g. \"42694e9e57\""),
         }

@@ -5,7 +5,38 @@
 use serde_yaml::Mapping;
 
 use crate::import::{map_insert, put_path, s, yaml_of, Tree};
-use crate::model::{Account, Resource, Value};
+use crate::model::{Account, Kind, Resource, Value};
+
+/// The account's `lists:` entry: the audience's settings (texts left empty on Mailchimp are left out: the YAML
+/// then does not manage them) and every merge field.
+pub fn list(resources: &[&Resource], account: &Account) -> Option<Mapping> {
+    let settings = resources.iter().find(|r| r.kind == Kind::List)?;
+    let mut m = Mapping::new();
+    map_insert(&mut m, "account", s(&account.name));
+    for (k, v) in &settings.fields {
+        if matches!(v, Value::Str(t) if t.is_empty()) {
+            continue;
+        }
+        put_path(&mut m, k, yaml_of(v, account.currency));
+    }
+    let mut fields: Vec<&&Resource> = resources.iter().filter(|r| r.kind == Kind::MergeField).collect();
+    fields.sort_by_key(|r| (r.fields.get("display_order").and_then(Value::as_int), r.address.name().map(str::to_string)));
+    let entries: Vec<serde_yaml::Value> = fields
+        .into_iter()
+        .map(|f| {
+            let mut e = Mapping::new();
+            map_insert(&mut e, "tag", s(f.address.name().unwrap_or_default()));
+            for (k, v) in &f.fields {
+                put_path(&mut e, k, yaml_of(v, account.currency));
+            }
+            serde_yaml::Value::Mapping(e)
+        })
+        .collect();
+    if !entries.is_empty() {
+        map_insert(&mut m, "merge_fields", serde_yaml::Value::Sequence(entries));
+    }
+    Some(m)
+}
 
 /// A campaign as an entry of `campaigns:`.
 pub fn campaign(c: &Resource, _tree: &Tree, account: &Account) -> Mapping {

@@ -10,13 +10,16 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::connectors::clear::{self, ClearMember};
-use crate::model::{Account, Kind, Resource, Value};
+use crate::model::{Account, Address, Kind, Resource, Value};
 use crate::spec::de::Spanned;
 use crate::spec::error::Code;
 use crate::spec::lower::*;
 use crate::spec::types::*;
 
 type S<T> = Spanned<T>;
+
+/// The name of an account's `list` object (its audience's settings): `acct/list/settings`.
+pub const LIST_NAME: &str = "settings";
 
 /// The largest HTML content read from the repository (Mailchimp's own limit is not in the pack; a campaign's
 /// HTML is rarely above a few hundred KiB).
@@ -263,6 +266,244 @@ impl Lower<'_> {
             );
         }
         clear::file(&r.address.to_string(), book);
+    }
+
+    /// A `lists:` entry: the audience's settings (`acct/list/settings`) and one `acct/merge_field/<TAG>` per merge
+    /// field. Only what is written becomes a field: the rest of the audience stays as Mailchimp has it.
+    pub(crate) fn mailchimp_list(&mut self, acct: &Account, l: MailchimpList) {
+        let addr = Address::account(&acct.name).child(Kind::List, LIST_NAME);
+        if !self.declare(&addr, l.account.span, "list (the account's audience settings)") {
+            return;
+        }
+        let mut r = self.resource(addr, Kind::List, l.account.span, &None, &None, acct.platform);
+        r.id = Some(acct.platform_id.clone());
+        for (v, field) in [(&l.audience_name, "audience_name"), (&l.permission_reminder, "permission_reminder")] {
+            if let Some(s) = &**v {
+                self.mc_line(s, field, &mut r);
+            }
+        }
+        for (v, field) in [
+            (&l.email_type_option, "email_type_option"),
+            (&l.double_optin, "double_optin"),
+            (&l.marketing_permissions, "marketing_permissions"),
+            (&l.use_archive_bar, "use_archive_bar"),
+        ] {
+            if let Some(b) = &**v {
+                r.fields.insert(field, Value::Bool(b.value));
+            }
+        }
+        for (v, field) in [
+            (&l.notify_on_subscribe, "notify_on_subscribe"),
+            (&l.notify_on_unsubscribe, "notify_on_unsubscribe"),
+        ] {
+            if let Some(s) = &**v {
+                if s.trim().is_empty() || self.mc_address(s, field) {
+                    r.fields.insert(field, Value::Str(s.trim().to_string()));
+                }
+            }
+        }
+        if let Some(c) = &*l.contact {
+            for (v, part) in [
+                (&c.company, "company"),
+                (&c.address1, "address1"),
+                (&c.address2, "address2"),
+                (&c.city, "city"),
+                (&c.state, "state"),
+                (&c.zip, "zip"),
+                (&c.country, "country"),
+                (&c.phone, "phone"),
+            ] {
+                let Some(s) = &**v else { continue };
+                let field = format!("contact.{part}");
+                let optional = matches!(part, "address2" | "phone" | "state" | "zip");
+                if s.contains(['\n', '\r']) {
+                    self.mc_line(s, &field, &mut r);
+                } else if s.trim().is_empty() && !optional {
+                    self.err(
+                        s.span,
+                        Code::Constraint,
+                        format!("`contact.{part}` is empty"),
+                        "Mailchimp needs the audience's company, street, city and country for every footer",
+                    );
+                } else if part == "country"
+                    && !(s.trim().len() == 2 && s.trim().bytes().all(|b| b.is_ascii_alphabetic()))
+                {
+                    self.err(
+                        s.span,
+                        Code::InvalidValue,
+                        format!("`{}` is not a two-letter country code", s.value),
+                        "write the ISO 3166 code, e.g. US or FR",
+                    );
+                } else {
+                    let v = if part == "country" { s.trim().to_uppercase() } else { s.trim().to_string() };
+                    r.fields.insert(field.as_str(), Value::Str(v));
+                }
+            }
+        }
+        if let Some(d) = &*l.campaign_defaults {
+            if let Some(s) = &*d.from_name {
+                self.mc_line(s, "campaign_defaults.from_name", &mut r);
+            }
+            if let Some(s) = &*d.from_email {
+                if self.mc_address(s, "campaign_defaults.from_email") {
+                    r.fields
+                        .insert("campaign_defaults.from_email", Value::Str(s.trim().to_string()));
+                }
+            }
+            if let Some(s) = &*d.subject {
+                if s.trim().is_empty() {
+                    r.fields.insert("campaign_defaults.subject", Value::str(""));
+                } else {
+                    self.mc_line(s, "campaign_defaults.subject", &mut r);
+                }
+            }
+            if let Some(s) = &*d.language {
+                let ok = !s.trim().is_empty()
+                    && s.trim().len() <= 5
+                    && s.trim().bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
+                if ok {
+                    r.fields.insert("campaign_defaults.language", Value::Str(s.trim().to_string()));
+                } else {
+                    self.err(
+                        s.span,
+                        Code::InvalidValue,
+                        format!("`{}` is not a Mailchimp language code", s.value),
+                        "write a code such as en, fr or pt_BR",
+                    );
+                }
+            }
+        }
+        self.resources.push(r);
+        for f in l.merge_fields.into_iter().filter_map(|i| i.value) {
+            self.mailchimp_merge_field(acct, f);
+        }
+    }
+
+    /// A plausible e-mail address (Mailchimp checks it for real); false when reported.
+    fn mc_address(&mut self, s: &S<String>, field: &str) -> bool {
+        let t = s.trim();
+        let plausible = t.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.contains('@') && !t.contains(char::is_whitespace)
+        });
+        if !plausible {
+            self.err(
+                s.span,
+                Code::InvalidValue,
+                format!("`{field}` is not an e-mail address"),
+                "write an address such as news@example.com",
+            );
+        }
+        plausible
+    }
+
+    fn mailchimp_merge_field(&mut self, acct: &Account, f: MailchimpMergeField) {
+        let tag = f.tag.trim();
+        if tag.eq_ignore_ascii_case("EMAIL") {
+            self.err(
+                f.tag.span,
+                Code::InvalidValue,
+                "`EMAIL` is the contact's address, not a merge field adsctl can declare",
+                "every audience has it; declare only the other merge fields",
+            );
+            return;
+        }
+        if !merge_tag(tag) {
+            self.err(
+                f.tag.span,
+                Code::InvalidValue,
+                format!("`{}` is not a Mailchimp merge tag", f.tag.value),
+                "merge tags are upper-case letters, digits and `_`, at most 10, a letter first, e.g. PLAN",
+            );
+            return;
+        }
+        let addr = Address::account(&acct.name).child(Kind::MergeField, tag);
+        if !self.declare(&addr, f.tag.span, "merge field") {
+            return;
+        }
+        let mut r = self.resource(addr, Kind::MergeField, f.tag.span, &None, &None, acct.platform);
+        match &*f.label {
+            Some(s) => self.mc_line(s, "label", &mut r),
+            None if !f.label.is_invalid() => self.missing(f.tag.span, "label", "a merge field", "First name"),
+            None => {}
+        }
+        let ty = match &*f.field_type {
+            Some(t) => {
+                r.fields.insert("type", Value::str(t.value.wire()));
+                Some(t.value)
+            }
+            None => {
+                if !f.field_type.is_invalid() {
+                    self.missing(f.tag.span, "type", "a merge field", "text");
+                }
+                None
+            }
+        };
+        for (v, field) in [(&f.required, "required"), (&f.public, "public")] {
+            if let Some(b) = &**v {
+                r.fields.insert(field, Value::Bool(b.value));
+            }
+        }
+        for (v, field) in [(&f.default_value, "default_value"), (&f.help_text, "help_text")] {
+            if let Some(s) = &**v {
+                if s.contains(['\n', '\r']) {
+                    self.mc_line(s, field, &mut r);
+                } else {
+                    r.fields.insert(field, Value::Str(s.trim().to_string()));
+                }
+            }
+        }
+        if let Some(n) = &*f.display_order {
+            r.fields.insert("display_order", Value::Int(i64::from(n.value)));
+        }
+        let choosing = matches!(ty, Some(MailchimpMergeType::Radio | MailchimpMergeType::Dropdown));
+        match &*f.choices {
+            Some(c) if ty.is_some() && !choosing => self.err(
+                c.span,
+                Code::Constraint,
+                "`choices` belong to `radio` and `dropdown` merge fields",
+                "take `choices` out, or make the type `dropdown`",
+            ),
+            Some(c) => {
+                let mut seen = std::collections::BTreeSet::new();
+                let mut list = Vec::new();
+                for ch in c.value.iter() {
+                    let t = ch.trim();
+                    if t.is_empty() || t.contains(['\n', '\r']) {
+                        self.err(ch.span, Code::InvalidValue, "a choice is one non-empty line", "write the choice's text");
+                    } else if !seen.insert(t.to_string()) {
+                        self.err(ch.span, Code::Duplicate, format!("choice `{t}` is listed twice"), "list each choice once");
+                    } else {
+                        list.push(Value::Str(t.to_string()));
+                    }
+                }
+                if list.is_empty() && c.value.is_empty() {
+                    self.err(c.span, Code::Constraint, "`choices` is empty", "list the values contacts pick from");
+                }
+                r.fields.insert("choices", Value::List(list));
+            }
+            None if choosing && !f.choices.is_invalid() => {
+                self.missing(f.tag.span, "choices", "a radio or dropdown merge field", "[free, pro]")
+            }
+            None => {}
+        }
+        let dated = matches!(ty, Some(MailchimpMergeType::Date | MailchimpMergeType::Birthday));
+        for (v, field, fits, what) in [
+            (&f.date_format, "date_format", dated, "`date` and `birthday`"),
+            (&f.phone_format, "phone_format", matches!(ty, Some(MailchimpMergeType::Phone)), "`phone`"),
+        ] {
+            let Some(s) = &**v else { continue };
+            if ty.is_some() && !fits {
+                self.err(
+                    s.span,
+                    Code::Constraint,
+                    format!("`{field}` belongs to {what} merge fields"),
+                    format!("take `{field}` out, or change the type"),
+                );
+            } else {
+                self.mc_line(s, field, &mut r);
+            }
+        }
+        self.resources.push(r);
     }
 
     /// A campaign's resource and its lowering, for the home.

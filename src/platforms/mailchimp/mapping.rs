@@ -235,3 +235,147 @@ mod tests {
         assert_eq!(status_of("schedule"), "scheduled");
     }
 }
+
+/// The audience's settings (`GET /lists/{list_id}`) as the account's `list` object (`acct/list/settings`), every
+/// setting in it: the diff compares only those the YAML writes.
+pub fn list_resource(account: &str, list_id: &str, wire: &Json) -> Resource {
+    let addr = Address::account(account).child(Kind::List, super::lower::LIST_NAME);
+    let mut r = Resource::new(addr, Kind::List);
+    r.id = Some(list_id.to_string());
+    let text = |p: &str| wire.pointer(p).and_then(Json::as_str).map(|s| Value::Str(s.to_string()));
+    for field in super::home::LIST_FIELDS {
+        let pointer = match field {
+            "audience_name" => "/name".to_string(),
+            f => format!("/{}", f.replace('.', "/")),
+        };
+        let v = match wire.pointer(&pointer) {
+            Some(Json::Bool(b)) => Some(Value::Bool(*b)),
+            Some(Json::String(_)) => text(&pointer),
+            // Mailchimp answers an unset text as "" or leaves it out
+            Some(Json::Null) | None if field.starts_with("contact.") || field.starts_with("notify_") => {
+                Some(Value::str(""))
+            }
+            _ => None,
+        };
+        if let Some(v) = v {
+            r.fields.insert(field, v);
+        }
+    }
+    r
+}
+
+/// The whole settings object a `PATCH /lists/{list_id}` sends (the spec's PATCH body requires name, contact,
+/// permission_reminder, campaign_defaults and email_type_option): the live object's, with `set` over it.
+pub fn list_patch(live: &Json, set: &std::collections::BTreeMap<String, Value>) -> Json {
+    let mut body = json!({});
+    for k in [
+        "name",
+        "contact",
+        "permission_reminder",
+        "use_archive_bar",
+        "campaign_defaults",
+        "notify_on_subscribe",
+        "notify_on_unsubscribe",
+        "email_type_option",
+        "double_optin",
+        "marketing_permissions",
+    ] {
+        if let Some(v) = live.get(k).filter(|v| !v.is_null()) {
+            body[k] = v.clone();
+        }
+    }
+    for (field, v) in set {
+        let wire = match v {
+            Value::Bool(b) => json!(b),
+            Value::Str(s) => json!(s),
+            _ => continue,
+        };
+        match field.split_once('.') {
+            None if field == "audience_name" => body["name"] = wire,
+            None => body[field.as_str()] = wire,
+            Some((outer, inner)) => {
+                if !body.get(outer).is_some_and(Json::is_object) {
+                    body[outer] = json!({});
+                }
+                body[outer][inner] = wire;
+            }
+        }
+    }
+    body
+}
+
+/// A merge field (`GET /lists/{list_id}/merge-fields`) as a live `merge_field` object, by its tag.
+pub fn merge_field_resource(account: &str, wire: &Json) -> Option<Resource> {
+    let tag = wire.get("tag")?.as_str()?.trim();
+    if tag.is_empty() {
+        return None;
+    }
+    let mut r = Resource::new(
+        Address::account(account).child(Kind::MergeField, tag),
+        Kind::MergeField,
+    );
+    r.id = Some(super::client_id(wire.get("merge_id")?)?);
+    let s = |k: &str| wire.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+    r.fields.insert("label", Value::Str(s("name")));
+    r.fields.insert("type", Value::Str(s("type")));
+    for k in ["required", "public"] {
+        r.fields
+            .insert(k, Value::Bool(wire.get(k).and_then(Json::as_bool).unwrap_or(false)));
+    }
+    r.fields.insert("default_value", Value::Str(s("default_value")));
+    r.fields.insert("help_text", Value::Str(s("help_text")));
+    if let Some(n) = wire.get("display_order").and_then(Json::as_i64) {
+        r.fields.insert("display_order", Value::Int(n));
+    }
+    let opt = |k: &str| wire.pointer(&format!("/options/{k}"));
+    // each option read only on the types it belongs to (the YAML refuses it on others)
+    let ty = s("type");
+    if let Some(Json::Array(c)) = opt("choices").filter(|_| matches!(ty.as_str(), "radio" | "dropdown")) {
+        r.fields.insert(
+            "choices",
+            Value::List(c.iter().filter_map(Json::as_str).map(|t| Value::Str(t.to_string())).collect()),
+        );
+    }
+    for (k, fits) in [
+        ("date_format", matches!(ty.as_str(), "date" | "birthday")),
+        ("phone_format", ty == "phone"),
+    ] {
+        if let Some(t) = opt(k).and_then(Json::as_str).filter(|_| fits) {
+            r.fields.insert(k, Value::Str(t.to_string()));
+        }
+    }
+    Some(r)
+}
+
+/// The body of a merge field's POST (`create`: with `tag` and `type`) or PATCH (`name` always: the spec's PATCH
+/// requires it, from `label` or the live one).
+pub fn merge_field_body(fields: &std::collections::BTreeMap<String, Value>, tag: &str, create: bool, live_label: Option<&str>) -> Json {
+    let mut body = json!({});
+    let mut options = serde_json::Map::new();
+    for (k, v) in fields {
+        let wire = match v {
+            Value::Bool(b) => json!(b),
+            Value::Int(n) => json!(n),
+            Value::Str(s) => json!(s),
+            Value::List(l) => Json::Array(l.iter().filter_map(Value::as_str).map(|s| json!(s)).collect()),
+            _ => continue,
+        };
+        match k.as_str() {
+            "label" => body["name"] = wire,
+            "type" if !create => {}
+            "choices" | "date_format" | "phone_format" => {
+                options.insert(k.clone(), wire);
+            }
+            k => body[k] = wire,
+        }
+    }
+    if create {
+        body["tag"] = json!(tag);
+    } else if body.get("name").is_none() {
+        body["name"] = json!(live_label.unwrap_or(tag));
+    }
+    if !options.is_empty() {
+        body["options"] = Json::Object(options);
+    }
+    body
+}

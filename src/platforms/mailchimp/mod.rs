@@ -124,6 +124,10 @@ pub(crate) struct Cache {
     pub campaigns: HashMap<String, serde_json::Value>,
     /// Campaign id → the HTML fingerprint its title records.
     pub fingerprints: HashMap<String, String>,
+    /// The audience's settings as read (a PATCH sends them whole).
+    pub list: Option<serde_json::Value>,
+    /// Merge field id → its wire object (a PATCH sends its options whole).
+    pub merge_fields: HashMap<String, serde_json::Value>,
 }
 
 pub struct MailchimpConnector {
@@ -188,7 +192,8 @@ pub fn capabilities() -> Capabilities {
         ordered_requests: false,
         // no labels: the marker ends a tag's name or a campaign's title
         marked_kinds: vec![Kind::Audience, Kind::Campaign],
-        immutable_fields: BTreeMap::new(),
+        // a merge field's type is fixed at its creation (the PATCH refuses another)
+        immutable_fields: BTreeMap::from([(Kind::MergeField, vec!["type"])]),
         renamable_kinds: vec![Kind::Audience, Kind::Campaign],
         paused_status: "draft",
         settled_statuses: &["sending", "sent", "canceled"],

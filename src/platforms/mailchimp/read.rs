@@ -57,6 +57,27 @@ impl MailchimpConnector {
             .collect())
     }
 
+    /// The audience's settings (`GET /lists/{list_id}`, the settings' fields only).
+    pub(crate) async fn list_settings(&self) -> Result<serde_json::Value, CallError> {
+        self.client
+            .get(
+                &self.client.list_path(""),
+                &q(&[(
+                    "fields",
+                    "id,name,contact,permission_reminder,use_archive_bar,campaign_defaults,notify_on_subscribe,\
+                     notify_on_unsubscribe,email_type_option,double_optin,marketing_permissions",
+                )]),
+            )
+            .await
+    }
+
+    /// The audience's merge fields.
+    pub(crate) async fn merge_fields(&self) -> Result<Vec<serde_json::Value>, CallError> {
+        self.client
+            .list_all(&self.client.list_path("merge-fields"), "merge_fields", &q(&[]))
+            .await
+    }
+
     /// The audience's regular campaigns.
     pub(crate) async fn campaigns(&self) -> Result<Vec<serde_json::Value>, CallError> {
         self.client
@@ -88,10 +109,23 @@ impl MailchimpConnector {
         let reads = owned
             .iter()
             .map(|t| self.tag_members(&t.id, "members.id,members.email_address,total_items", true));
-        let (lists, campaigns) =
-            futures_util::future::try_join(futures_util::future::try_join_all(reads), self.campaigns())
-                .await
-                .map_err(|e| self.err(e))?;
+        let (lists, campaigns, settings, merge_fields) = futures_util::future::try_join4(
+            futures_util::future::try_join_all(reads),
+            self.campaigns(),
+            self.list_settings(),
+            self.merge_fields(),
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        let list_id = self.client.list_id.clone();
+        resources.push(mapping::list_resource(&account.name, &list_id, &settings));
+        let mut fields_wire = HashMap::new();
+        for f in &merge_fields {
+            if let Some(r) = mapping::merge_field_resource(&account.name, f) {
+                fields_wire.insert(r.id.clone().unwrap_or_default(), f.clone());
+                resources.push(r);
+            }
+        }
         let mut members_of: HashMap<String, Vec<(String, String, String)>> =
             owned.iter().map(|t| t.id.clone()).zip(lists).collect();
         for t in &tags {
@@ -122,6 +156,8 @@ impl MailchimpConnector {
             cache.addresses.extend(addresses);
             cache.campaigns = wire;
             cache.fingerprints = fps;
+            cache.list = Some(settings);
+            cache.merge_fields = fields_wire;
         }
         resources.sort_by(|a, b| (a.kind, &a.address).cmp(&(b.kind, &b.address)));
         Ok(LiveSnapshot {

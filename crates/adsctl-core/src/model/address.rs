@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// The settings of the audience a Mailchimp account is (Mailchimp's API calls it a list): the account's own
+    /// object, there as long as the account is (see [`Kind::of_account`]). First, so that it and its merge fields
+    /// are written before the contacts that use them.
+    List,
+    /// A merge field of a Mailchimp audience (a contact attribute, by its merge tag).
+    MergeField,
     /// Google Ads shared campaign budget (a campaign's own budget is part of the campaign).
     Budget,
     /// Customer-file audience (Google Customer Match user list, Meta custom audience).
@@ -35,7 +41,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 15] = [
+        Kind::List,
+        Kind::MergeField,
         Kind::Budget,
         Kind::Audience,
         Kind::LookalikeAudience,
@@ -53,6 +61,8 @@ impl Kind {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::List => "list",
+            Kind::MergeField => "merge_field",
             Kind::Budget => "budget",
             Kind::Audience => "audience",
             Kind::LookalikeAudience => "lookalike_audience",
@@ -96,10 +106,17 @@ impl Kind {
         )
     }
 
+    /// Whether objects of this kind are the account's own settings (a Mailchimp audience's): there as long as the
+    /// account is, so adsctl never creates or removes one; one the YAML stops declaring is left as it is, no
+    /// longer managed, whatever `on_removed` says.
+    pub fn of_account(self) -> bool {
+        matches!(self, Kind::List)
+    }
+
     /// Creation rank: lower ranks are created first and removed last.
     pub fn rank(self) -> u8 {
         match self {
-            Kind::Budget | Kind::Audience => 0,
+            Kind::List | Kind::MergeField | Kind::Budget | Kind::Audience => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,

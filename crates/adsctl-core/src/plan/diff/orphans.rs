@@ -78,11 +78,17 @@ pub(super) fn plan(
                     .contains(&p)
             });
         let policy = match ctx.account.on_removed {
+            // the account's own settings cannot go while the account stays: adsctl only stops managing them
+            _ if l.kind.of_account() => RemovalPolicy::Orphan,
             RemovalPolicy::Remove if shields_unowned => RemovalPolicy::Pause,
             RemovalPolicy::Pause if part_of_kept => RemovalPolicy::Remove,
             p => p,
         };
         let (action, note) = match policy {
+            RemovalPolicy::Orphan if l.kind.of_account() => (
+                Action::Orphan,
+                "not in the YAML; the account's own settings are never removed: left as they are, no longer managed",
+            ),
             RemovalPolicy::Orphan => (Action::Orphan, "not in the YAML; on_removed: orphan leaves it alone"),
             RemovalPolicy::Remove if part_of_kept => (
                 Action::Remove,
@@ -107,7 +113,7 @@ pub(super) fn plan(
                 "not in the YAML; on_removed: remove (the platform cannot undo a removal: it is gone for good)",
             ),
         };
-        let note = if shields_unowned && ctx.account.on_removed == RemovalPolicy::Remove {
+        let note = if shields_unowned && policy == RemovalPolicy::Pause && ctx.account.on_removed == RemovalPolicy::Remove {
             "not in the YAML; objects adsctl does not manage live below it, so it is not removed"
         } else {
             note
