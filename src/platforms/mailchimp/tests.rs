@@ -170,12 +170,36 @@ fn quarter_hour_tomorrow() -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The tags and campaigns of a read (not the audience's own settings and merge fields).
+fn objects(snap: &crate::connectors::LiveSnapshot) -> Vec<&crate::model::Resource> {
+    snap.resources
+        .iter()
+        .filter(|r| matches!(r.kind, Kind::Audience | Kind::Campaign))
+        .collect()
+}
+
 #[tokio::test]
 async fn an_empty_audience_reads_empty() {
     let (_emu, _url, acct, c) = start("mc_empty").await;
     let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
     assert!(snap.complete);
-    assert!(snap.resources.is_empty(), "{:?}", snap.resources);
+    // an audience always has its settings and, new, Mailchimp's four default merge fields
+    let kinds: Vec<(Kind, &str)> = snap
+        .resources
+        .iter()
+        .map(|r| (r.kind, r.address.name().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Kind::List, "settings"),
+            (Kind::MergeField, "ADDRESS"),
+            (Kind::MergeField, "FNAME"),
+            (Kind::MergeField, "LNAME"),
+            (Kind::MergeField, "PHONE"),
+        ]
+    );
+    assert_eq!(snap.resources[0].id.as_deref(), Some(MAILCHIMP_LIST_ID));
     assert!(c.health(&acct).await.unwrap().ok);
 }
 
@@ -270,7 +294,7 @@ async fn tags_are_created_filled_changed_renamed_and_deleted_in_few_requests() {
         .unwrap(),
     );
     let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
-    assert!(snap.resources.is_empty());
+    assert!(objects(&snap).is_empty());
     let m: Json = reqwest::get(format!("{url}/_emulator/mailchimp/lists/{MAILCHIMP_LIST_ID}/members"))
         .await
         .unwrap()
@@ -730,12 +754,7 @@ async fn leases_are_taken_held_renewed_and_given_back() {
         other => panic!("{other:?}"),
     }
     // reads leave lease segments out
-    assert!(c
-        .read(&acct, &ReadRequest::default())
-        .await
-        .unwrap()
-        .resources
-        .is_empty());
+    assert!(objects(&c.read(&acct, &ReadRequest::default()).await.unwrap()).is_empty());
     c.release_lease(&acct, &l).await.unwrap();
     match c.acquire_lease(&acct, "host/2/b", until, None).await.unwrap() {
         LeaseOutcome::Acquired(l2) => c.release_lease(&acct, &l2).await.unwrap(),
@@ -985,7 +1004,7 @@ async fn never_more_than_ten_requests_in_flight() {
     reset_counts(&url).await;
     let started = std::time::Instant::now();
     let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
-    assert_eq!(snap.resources.len(), 14);
+    assert_eq!(objects(&snap).len(), 14);
     let n = counts(&url).await;
     let throttled: u64 = n["endpoints"]
         .as_object()
@@ -994,11 +1013,157 @@ async fn never_more_than_ten_requests_in_flight() {
         .map(|v| v["statuses"]["429"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(throttled, 0, "{n}");
-    assert_eq!(n["total_requests"], 16, "segments, 14 member lists, campaigns: {n}");
-    // side by side: far less than 16 × 40 ms
+    assert_eq!(
+        n["total_requests"], 18,
+        "segments, 14 member lists, campaigns, the audience's settings and merge fields: {n}"
+    );
+    // side by side: far less than 18 × 40 ms
     assert!(
-        started.elapsed() < Duration::from_millis(16 * 40),
+        started.elapsed() < Duration::from_millis(18 * 40),
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The audience's settings are patched whole (the PATCH's required set, the read's values under the change) and
+/// never created or deleted; merge fields are created by tag, updated with their options sent whole, and deleted.
+#[tokio::test]
+async fn audience_settings_and_merge_fields_are_written_as_mailchimp_needs() {
+    let (_emu, url, acct, c) = start("mc_list").await;
+    let list = Address::account("mc_list").child(Kind::List, "settings");
+    let plan_tag = Address::account("mc_list").child(Kind::MergeField, "PLAN");
+    let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+    let before = find(&snap.resources, Kind::List, "settings").unwrap().clone();
+    assert_eq!(before.fields.get("double_optin"), Some(&Value::Bool(false)));
+    reset_counts(&url).await;
+    let out = c
+        .apply(
+            &acct,
+            &ApplyBatch {
+                ops: vec![
+                    op(
+                        list.clone(),
+                        Kind::List,
+                        update(
+                            MAILCHIMP_LIST_ID,
+                            &[
+                                ("double_optin", Value::Bool(true)),
+                                ("contact.city", Value::str("Springfield")),
+                                ("audience_name", Value::str("Acme news")),
+                            ],
+                            &[],
+                        ),
+                    ),
+                    op(
+                        plan_tag.clone(),
+                        Kind::MergeField,
+                        create(&[
+                            ("label", Value::str("Plan")),
+                            ("type", Value::str("dropdown")),
+                            ("choices", Value::List(vec![Value::str("free"), Value::str("pro")])),
+                            ("default_value", Value::str("free")),
+                        ]),
+                    ),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    let ids = applied(&out);
+    assert_eq!(ids[0], MAILCHIMP_LIST_ID);
+    let n = counts(&url).await;
+    assert_eq!(requests(&n, "PATCH", "/lists/{list_id}"), 1, "one PATCH, no read: the read's settings are used");
+    assert_eq!(requests(&n, "GET", "/lists/{list_id}"), 0);
+    assert_eq!(requests(&n, "POST", "/lists/{list_id}/merge-fields"), 1);
+    let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+    let after = find(&snap.resources, Kind::List, "settings").unwrap();
+    assert_eq!(after.fields.get("double_optin"), Some(&Value::Bool(true)));
+    assert_eq!(after.fields.get("contact.city"), Some(&Value::str("Springfield")));
+    assert_eq!(after.fields.get("audience_name"), Some(&Value::str("Acme news")));
+    // what the change did not name is as it was (the PATCH carried the read's values)
+    for k in ["permission_reminder", "contact.company", "campaign_defaults.from_email", "email_type_option"] {
+        assert_eq!(after.fields.get(k), before.fields.get(k), "{k}");
+    }
+    let plan = find(&snap.resources, Kind::MergeField, "PLAN").unwrap();
+    assert_eq!(plan.id.as_deref(), Some(ids[1].as_str()));
+    assert_eq!(plan.fields.get("type"), Some(&Value::str("dropdown")));
+    assert_eq!(plan.fields.get("default_value"), Some(&Value::str("free")));
+
+    // a label change keeps the choices (options go whole); a help text is added
+    let out = c
+        .apply(
+            &acct,
+            &ApplyBatch {
+                ops: vec![op(
+                    plan_tag.clone(),
+                    Kind::MergeField,
+                    update(
+                        &ids[1],
+                        &[("label", Value::str("Plan name")), ("help_text", Value::str("Your plan"))],
+                        &[],
+                    ),
+                )],
+            },
+        )
+        .await
+        .unwrap();
+    applied(&out);
+    let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+    let plan = find(&snap.resources, Kind::MergeField, "PLAN").unwrap();
+    assert_eq!(plan.fields.get("label"), Some(&Value::str("Plan name")));
+    assert_eq!(plan.fields.get("help_text"), Some(&Value::str("Your plan")));
+    assert_eq!(
+        plan.fields.get("choices"),
+        Some(&Value::List(vec![Value::str("free"), Value::str("pro")]))
+    );
+
+    // the audience is never created nor deleted by the connector, whatever it is handed
+    let out = c
+        .apply(
+            &acct,
+            &ApplyBatch {
+                ops: vec![
+                    op(list.clone(), Kind::List, create(&[("audience_name", Value::str("x"))])),
+                    op(list.clone(), Kind::List, OpAction::Remove { id: MAILCHIMP_LIST_ID.into() }),
+                    op(plan_tag.clone(), Kind::MergeField, OpAction::Remove { id: ids[1].clone() }),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], OpOutcome::Failed(e) if e.code == "audience_not_found"), "{:?}", out[0]);
+    assert!(matches!(&out[1], OpOutcome::Failed(e) if e.code == "audience_not_removed"), "{:?}", out[1]);
+    assert!(matches!(&out[2], OpOutcome::Applied { .. }), "{:?}", out[2]);
+    let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+    assert!(find(&snap.resources, Kind::MergeField, "PLAN").is_none());
+    assert!(find(&snap.resources, Kind::List, "settings").is_some());
+}
+
+/// A merge field whose create got no answer is not sent twice: the outcome is unknown, and the next read finds it
+/// by its tag (the plan then matches it instead of creating it).
+#[tokio::test]
+async fn a_merge_field_whose_create_was_lost_is_not_sent_twice() {
+    let (_emu, url, acct, c) = start("mc_lost_mf").await;
+    let tag = Address::account("mc_lost_mf").child(Kind::MergeField, "SHOE");
+    let batch = ApplyBatch {
+        ops: vec![op(
+            tag,
+            Kind::MergeField,
+            create(&[("label", Value::str("Shoe size")), ("type", Value::str("number"))]),
+        )],
+    };
+    reset_counts(&url).await;
+    faults(&url, "lost=1.0").await;
+    let out = c.apply(&acct, &batch).await.unwrap();
+    faults(&url, "").await;
+    match &out[0] {
+        OpOutcome::Failed(e) => assert_eq!(e.code, "outcome_unknown", "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+    let n = counts(&url).await;
+    assert_eq!(requests(&n, "POST", "/lists/{list_id}/merge-fields"), 1, "the create went once: {n}");
+    let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
+    let shoe = find(&snap.resources, Kind::MergeField, "SHOE").unwrap();
+    assert_eq!(shoe.fields.get("label"), Some(&Value::str("Shoe size")));
+    assert_eq!(shoe.fields.get("type"), Some(&Value::str("number")));
 }
