@@ -1052,7 +1052,8 @@ mod mailchimp {
         },
         read_min: |campaigns| {
             let tags = campaigns.div_ceil(PER_TAG as u64);
-            1 + tags * MEMBERS.div_ceil(1000) + campaigns.div_ceil(1000)
+            // the segments, each tag's members, the campaigns, the audience's settings and its merge fields
+            1 + tags * MEMBERS.div_ceil(1000) + campaigns.div_ceil(1000) + 2
         },
         edit: |text| {
             text.replacen("subject: News 0\n", "subject: News 0 (updated)\n", 1)

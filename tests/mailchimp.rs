@@ -278,3 +278,195 @@ fn two_runners_at_once_never_duplicate() {
         assert_eq!(ours.len(), 1, "round {round}: campaigns {ours:#?}");
     }
 }
+
+const MAIL_ONLY: &str = "accounts:
+  acme-mail:
+    platform: mailchimp
+    list_id: 57afe96172
+    currency: USD
+    on_removed: remove
+";
+
+const LISTS: &str = "lists:
+  - account: acme-mail
+    audience_name: Acme news
+    permission_reminder: You signed up at acme.example.
+    double_optin: true
+    contact: { company: Acme Inc., city: Springfield, country: us }
+    merge_fields:
+      - tag: FNAME
+        label: First name
+        type: text
+      - tag: PLAN
+        label: Plan
+        type: dropdown
+        choices: [free, pro]
+        default_value: free
+";
+
+const LIST: &str = "/lists/57afe96172";
+
+/// The audience's settings and merge fields through their whole life: plan, apply, edits, drift made directly,
+/// a fresh runner, a type change held back, removal by the account's policy with a colleague's merge field
+/// untouched, the audience itself never removed, and an import that plans nothing.
+#[test]
+fn audience_settings_and_merge_fields_follow_the_yaml_and_the_audience_is_never_removed() {
+    let e = Emulated::new(&[("adsctl.yaml", MAIL_ONLY), ("lists.yaml", LISTS)]);
+    let s = e.state.clone();
+    // a colleague's merge field, made directly in the audience
+    api(
+        &e,
+        "POST",
+        &format!("{LIST}/merge-fields"),
+        json!({"name": "Shoe size", "type": "number", "tag": "SHOE"}),
+    );
+    let addr = |k: &str, n: &str| format!("acme-mail/{k}/{n}");
+    let mut first = acted(&e.plan(&s));
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            (addr("list", "settings"), "update".to_string()),
+            (addr("merge_field", "FNAME"), "update".to_string()),
+            (addr("merge_field", "PLAN"), "create".to_string()),
+        ]
+    );
+    e.run(&s, &["apply", "--auto-approve"], 0);
+    assert_eq!(acted(&e.plan(&s)), []);
+    let list = api(&e, "GET", LIST, json!(null));
+    assert_eq!(list["name"], "Acme news");
+    assert_eq!(list["double_optin"], true);
+    assert_eq!(list["contact"]["country"], "US");
+    assert_eq!(
+        list["contact"]["address1"], "1 Loopback Way",
+        "a part the YAML leaves out is kept"
+    );
+
+    // an edit: exactly what changed is planned
+    let edited = LISTS
+        .replace("double_optin: true", "double_optin: false")
+        .replace("label: Plan\n", "label: Plan name\n");
+    std::fs::write(e.dir.join("lists.yaml"), &edited).unwrap();
+    let plan = e.plan(&s);
+    let mut changed = acted(&plan);
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            (addr("list", "settings"), "update".to_string()),
+            (addr("merge_field", "PLAN"), "update".to_string()),
+        ]
+    );
+    let fields: Vec<String> = plan["accounts"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "update")
+        .flat_map(|c| {
+            c["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["field"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(fields, ["double_optin", "label"], "{plan}");
+    e.run(&s, &["apply", "--auto-approve"], 0);
+    assert_eq!(acted(&e.plan(&s)), []);
+
+    // drift made directly (the reminder changed in Mailchimp): shown, and put back
+    let mut whole = api(&e, "GET", LIST, json!(null));
+    whole["permission_reminder"] = json!("Changed in the web app");
+    for k in ["id", "web_id", "stats", "date_created", "_links"] {
+        whole.as_object_mut().unwrap().remove(k);
+    }
+    api(&e, "PATCH", LIST, whole);
+    let plan = e.plan(&s);
+    assert_eq!(acted(&plan), [(addr("list", "settings"), "update".to_string())]);
+    assert!(plan.to_string().contains("Changed in the web app"), "{plan}");
+    e.run(&s, &["apply", "--auto-approve"], 0);
+    assert_eq!(
+        api(&e, "GET", LIST, json!(null))["permission_reminder"],
+        "You signed up at acme.example."
+    );
+
+    // a fresh runner recognises everything: nothing to do
+    assert_eq!(acted(&e.plan(&s.with_extension("fresh"))), []);
+
+    // a changed type is a replacement, held back without --allow-replace
+    std::fs::write(
+        e.dir.join("lists.yaml"),
+        edited.replace("type: dropdown", "type: radio"),
+    )
+    .unwrap();
+    let out = e.run(&s, &["apply", "--auto-approve"], 1);
+    assert!(out.contains("--allow-replace"), "{out}");
+    assert_eq!(
+        api(&e, "GET", &format!("{LIST}/merge-fields"), json!(null))["merge_fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["tag"] == "PLAN")
+            .unwrap()["type"],
+        "dropdown"
+    );
+
+    // PLAN leaves the YAML (on_removed: remove): deleted; the colleague's SHOE is never touched
+    let without_plan = &edited[..edited.find("      - tag: PLAN").unwrap()];
+    std::fs::write(e.dir.join("lists.yaml"), without_plan).unwrap();
+    assert_eq!(
+        acted(&e.plan(&s)),
+        [(addr("merge_field", "PLAN"), "remove".to_string())]
+    );
+    e.run(&s, &["apply", "--auto-approve"], 0);
+    let tags: Vec<String> = api(&e, "GET", &format!("{LIST}/merge-fields"), json!(null))["merge_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        tags.contains(&"SHOE".to_string()) && !tags.contains(&"PLAN".to_string()),
+        "{tags:?}"
+    );
+
+    // the whole entry leaves the YAML: the audience is not removed (its settings stay, no longer managed)
+    std::fs::write(e.dir.join("lists.yaml"), "lists: []\n").unwrap();
+    let plan = e.plan(&s);
+    let gone = acted(&plan);
+    assert!(
+        gone.contains(&(addr("list", "settings"), "orphan".to_string())),
+        "{gone:?}"
+    );
+    assert!(
+        !gone.iter().any(|(a, act)| a.contains("/list/") && act == "remove"),
+        "{gone:?}"
+    );
+    e.run(&s, &["apply", "--auto-approve"], 0);
+    let list = api(&e, "GET", LIST, json!(null));
+    assert_eq!(list["name"], "Acme news");
+    assert_eq!(list["permission_reminder"], "You signed up at acme.example.");
+
+    // import of the audience as it now is, planned from a fresh runner: nothing to do
+    let out = e.dir.with_extension("imported");
+    let o = e
+        .cmd(&s)
+        .args(["import", "acme-mail", "--out"])
+        .arg(&out)
+        .arg("--dir")
+        .arg(&e.dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lists = std::fs::read_to_string(out.join("lists.yaml")).unwrap();
+    assert!(lists.contains("SHOE") && lists.contains("Acme news"), "{lists}");
+    let o = e
+        .cmd(&s.with_extension("imported"))
+        .args(["plan", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(acted(&plan), [], "{plan}");
+}

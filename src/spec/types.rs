@@ -336,7 +336,10 @@ impl JsonSchema for ListSettings {
         "ListSettings".into()
     }
     fn json_schema(gen: &mut SchemaGenerator) -> Schema {
-        let one_of: Vec<Schema> = crate::platforms::HOMES.iter().filter_map(|h| h.list_schema(gen)).collect();
+        let one_of: Vec<Schema> = crate::platforms::HOMES
+            .iter()
+            .filter_map(|h| h.list_schema(gen))
+            .collect();
         Schema::Object(SchemaObject {
             metadata: Some(Box::new(schemars::schema::Metadata {
                 description: Some(

@@ -453,6 +453,20 @@ case("mailchimp-bad-merge-tag", mc(aud="    merge_fields: { first name: name }\n
 case("mailchimp-status-column-bad-value", mc(aud="    status_column: consent\n", csv="email,consent\na@example.com,subscribed\nb@example.com,maybe\n"))
 case("mailchimp-merge-fields-on-google", {"adsctl.yaml": MC_BASE, "r.yaml": AUD.format(accts="search", path="data/s.csv", col="email") + "    merge_fields: { FNAME: name }\n", "data/s.csv": CSV})
 case("mailchimp-keys-on-google", {"adsctl.yaml": MC_BASE, "r.yaml": gcamp(extra="    subject: Hello\n")})
+def mclist(body):
+    return {"adsctl.yaml": MC_BASE, "r.yaml": "lists:\n" + body}
+MF = "  - account: mail\n    merge_fields:\n"
+case("mailchimp-list-on-google", mclist("  - account: search\n    audience_name: News\n"))
+case("mailchimp-list-twice", mclist("  - account: mail\n    audience_name: News\n  - account: mail\n    double_optin: true\n"))
+case("mailchimp-list-bad-country", mclist("  - account: mail\n    contact: { company: Acme, country: United States }\n"))
+case("mailchimp-list-bad-from-email", mclist("  - account: mail\n    campaign_defaults: { from_email: news at acme }\n"))
+case("mailchimp-merge-field-without-type", mclist(MF + "      - tag: PLAN\n        label: Plan\n"))
+case("mailchimp-merge-field-bad-type", mclist(MF + "      - tag: PLAN\n        label: Plan\n        type: select\n"))
+case("mailchimp-merge-field-choices-on-text", mclist(MF + "      - tag: PLAN\n        label: Plan\n        type: text\n        choices: [a, b]\n"))
+case("mailchimp-merge-field-dropdown-without-choices", mclist(MF + "      - tag: PLAN\n        label: Plan\n        type: dropdown\n"))
+case("mailchimp-merge-field-email", mclist(MF + "      - tag: EMAIL\n        label: Email\n        type: text\n"))
+case("mailchimp-merge-field-twice", mclist(MF + "      - tag: PLAN\n        label: Plan\n        type: text\n      - tag: PLAN\n        label: Plan again\n        type: text\n"))
+case("mailchimp-merge-field-bad-tag", mclist(MF + "      - tag: plan-name\n        label: Plan\n        type: text\n"))
 case("audience-source-not-a-source", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social]\n    source: { account: search, audience: Buyers }\n"})
 case("audience-source-and-file", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social]\n    source: { account: mail, audience: Buyers }\n    customer_file: { path: data/s.csv, column: email }\n", "data/s.csv": CSV})
 case("audience-source-is-itself", {"adsctl.yaml": MC_BASE, "r.yaml": "audiences:\n  - name: Buyers\n    accounts: [social, mail]\n    source: { account: mail, audience: Buyers }\n"})

@@ -102,7 +102,7 @@ async fn create(conn: &MailchimpConnector, path: &str, body: &Json, target: Targ
                     Stop::Call(CallError::Decode {
                         message: format!("the create of {path} answered without an id"),
                     })
-                })
+                });
             }
             Err(e) if e.outcome_unknown() => {
                 tracing::warn!(error = %e, "mailchimp: a create's outcome is unknown; looking for it");
@@ -241,7 +241,13 @@ async fn merge_field_op(conn: &MailchimpConnector, op: &Operation) -> Result<Str
     match &op.action {
         OpAction::Create { fields } => {
             let body = mapping::merge_field_body(fields, &tag, true, None);
-            let id = create(conn, &conn.client.list_path("merge-fields"), &body, Target::MergeField(&tag)).await?;
+            let id = create(
+                conn,
+                &conn.client.list_path("merge-fields"),
+                &body,
+                Target::MergeField(&tag),
+            )
+            .await?;
             Ok(id)
         }
         OpAction::Update { id, set, .. } => {
@@ -260,7 +266,10 @@ async fn merge_field_op(conn: &MailchimpConnector, op: &Operation) -> Result<Str
                 whole.extend(new);
                 body["options"] = Json::Object(whole);
             }
-            let answer = conn.client.send(Verb::Patch, &merge_path(conn, id), &body, Retry::All).await?;
+            let answer = conn
+                .client
+                .send(Verb::Patch, &merge_path(conn, id), &body, Retry::All)
+                .await?;
             conn.cache().merge_fields.insert(id.clone(), answer);
             Ok(id.clone())
         }

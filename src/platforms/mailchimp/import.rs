@@ -20,7 +20,12 @@ pub fn list(resources: &[&Resource], account: &Account) -> Option<Mapping> {
         put_path(&mut m, k, yaml_of(v, account.currency));
     }
     let mut fields: Vec<&&Resource> = resources.iter().filter(|r| r.kind == Kind::MergeField).collect();
-    fields.sort_by_key(|r| (r.fields.get("display_order").and_then(Value::as_int), r.address.name().map(str::to_string)));
+    fields.sort_by_key(|r| {
+        (
+            r.fields.get("display_order").and_then(Value::as_int),
+            r.address.name().map(str::to_string),
+        )
+    });
     let entries: Vec<serde_yaml::Value> = fields
         .into_iter()
         .map(|f| {

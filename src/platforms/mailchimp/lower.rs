@@ -272,12 +272,25 @@ impl Lower<'_> {
     /// field. Only what is written becomes a field: the rest of the audience stays as Mailchimp has it.
     pub(crate) fn mailchimp_list(&mut self, acct: &Account, l: MailchimpList) {
         let addr = Address::account(&acct.name).child(Kind::List, LIST_NAME);
-        if !self.declare(&addr, l.account.span, "list (the account's audience settings)") {
+        if let Some(first) = self.declared.get(&addr).copied() {
+            let first = self.location(first);
+            self.err(
+                l.account.span,
+                Code::Duplicate,
+                format!("account `{}` has a `lists:` entry already (at {first})", acct.name),
+                "an account is one audience: write its settings and merge fields in one entry",
+            );
+            return;
+        }
+        if !self.declare(&addr, l.account.span, "list") {
             return;
         }
         let mut r = self.resource(addr, Kind::List, l.account.span, &None, &None, acct.platform);
         r.id = Some(acct.platform_id.clone());
-        for (v, field) in [(&l.audience_name, "audience_name"), (&l.permission_reminder, "permission_reminder")] {
+        for (v, field) in [
+            (&l.audience_name, "audience_name"),
+            (&l.permission_reminder, "permission_reminder"),
+        ] {
             if let Some(s) = &**v {
                 self.mc_line(s, field, &mut r);
             }
@@ -335,7 +348,11 @@ impl Lower<'_> {
                         "write the ISO 3166 code, e.g. US or FR",
                     );
                 } else {
-                    let v = if part == "country" { s.trim().to_uppercase() } else { s.trim().to_string() };
+                    let v = if part == "country" {
+                        s.trim().to_uppercase()
+                    } else {
+                        s.trim().to_string()
+                    };
                     r.fields.insert(field.as_str(), Value::Str(v));
                 }
             }
@@ -362,7 +379,8 @@ impl Lower<'_> {
                     && s.trim().len() <= 5
                     && s.trim().bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
                 if ok {
-                    r.fields.insert("campaign_defaults.language", Value::Str(s.trim().to_string()));
+                    r.fields
+                        .insert("campaign_defaults.language", Value::Str(s.trim().to_string()));
                 } else {
                     self.err(
                         s.span,
@@ -469,15 +487,30 @@ impl Lower<'_> {
                 for ch in c.value.iter() {
                     let t = ch.trim();
                     if t.is_empty() || t.contains(['\n', '\r']) {
-                        self.err(ch.span, Code::InvalidValue, "a choice is one non-empty line", "write the choice's text");
+                        self.err(
+                            ch.span,
+                            Code::InvalidValue,
+                            "a choice is one non-empty line",
+                            "write the choice's text",
+                        );
                     } else if !seen.insert(t.to_string()) {
-                        self.err(ch.span, Code::Duplicate, format!("choice `{t}` is listed twice"), "list each choice once");
+                        self.err(
+                            ch.span,
+                            Code::Duplicate,
+                            format!("choice `{t}` is listed twice"),
+                            "list each choice once",
+                        );
                     } else {
                         list.push(Value::Str(t.to_string()));
                     }
                 }
                 if list.is_empty() && c.value.is_empty() {
-                    self.err(c.span, Code::Constraint, "`choices` is empty", "list the values contacts pick from");
+                    self.err(
+                        c.span,
+                        Code::Constraint,
+                        "`choices` is empty",
+                        "list the values contacts pick from",
+                    );
                 }
                 r.fields.insert("choices", Value::List(list));
             }
@@ -489,7 +522,12 @@ impl Lower<'_> {
         let dated = matches!(ty, Some(MailchimpMergeType::Date | MailchimpMergeType::Birthday));
         for (v, field, fits, what) in [
             (&f.date_format, "date_format", dated, "`date` and `birthday`"),
-            (&f.phone_format, "phone_format", matches!(ty, Some(MailchimpMergeType::Phone)), "`phone`"),
+            (
+                &f.phone_format,
+                "phone_format",
+                matches!(ty, Some(MailchimpMergeType::Phone)),
+                "`phone`",
+            ),
         ] {
             let Some(s) = &**v else { continue };
             if ty.is_some() && !fits {

@@ -242,7 +242,11 @@ pub fn list_resource(account: &str, list_id: &str, wire: &Json) -> Resource {
     let addr = Address::account(account).child(Kind::List, super::lower::LIST_NAME);
     let mut r = Resource::new(addr, Kind::List);
     r.id = Some(list_id.to_string());
-    let text = |p: &str| wire.pointer(p).and_then(Json::as_str).map(|s| Value::Str(s.to_string()));
+    let text = |p: &str| {
+        wire.pointer(p)
+            .and_then(Json::as_str)
+            .map(|s| Value::Str(s.to_string()))
+    };
     for field in super::home::LIST_FIELDS {
         let pointer = match field {
             "audience_name" => "/name".to_string(),
@@ -310,10 +314,7 @@ pub fn merge_field_resource(account: &str, wire: &Json) -> Option<Resource> {
     if tag.is_empty() {
         return None;
     }
-    let mut r = Resource::new(
-        Address::account(account).child(Kind::MergeField, tag),
-        Kind::MergeField,
-    );
+    let mut r = Resource::new(Address::account(account).child(Kind::MergeField, tag), Kind::MergeField);
     r.id = Some(super::client_id(wire.get("merge_id")?)?);
     let s = |k: &str| wire.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     r.fields.insert("label", Value::Str(s("name")));
@@ -333,7 +334,12 @@ pub fn merge_field_resource(account: &str, wire: &Json) -> Option<Resource> {
     if let Some(Json::Array(c)) = opt("choices").filter(|_| matches!(ty.as_str(), "radio" | "dropdown")) {
         r.fields.insert(
             "choices",
-            Value::List(c.iter().filter_map(Json::as_str).map(|t| Value::Str(t.to_string())).collect()),
+            Value::List(
+                c.iter()
+                    .filter_map(Json::as_str)
+                    .map(|t| Value::Str(t.to_string()))
+                    .collect(),
+            ),
         );
     }
     for (k, fits) in [
@@ -349,7 +355,12 @@ pub fn merge_field_resource(account: &str, wire: &Json) -> Option<Resource> {
 
 /// The body of a merge field's POST (`create`: with `tag` and `type`) or PATCH (`name` always: the spec's PATCH
 /// requires it, from `label` or the live one).
-pub fn merge_field_body(fields: &std::collections::BTreeMap<String, Value>, tag: &str, create: bool, live_label: Option<&str>) -> Json {
+pub fn merge_field_body(
+    fields: &std::collections::BTreeMap<String, Value>,
+    tag: &str,
+    create: bool,
+    live_label: Option<&str>,
+) -> Json {
     let mut body = json!({});
     let mut options = serde_json::Map::new();
     for (k, v) in fields {

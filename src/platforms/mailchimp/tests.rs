@@ -1072,7 +1072,11 @@ async fn audience_settings_and_merge_fields_are_written_as_mailchimp_needs() {
     let ids = applied(&out);
     assert_eq!(ids[0], MAILCHIMP_LIST_ID);
     let n = counts(&url).await;
-    assert_eq!(requests(&n, "PATCH", "/lists/{list_id}"), 1, "one PATCH, no read: the read's settings are used");
+    assert_eq!(
+        requests(&n, "PATCH", "/lists/{list_id}"),
+        1,
+        "one PATCH, no read: the read's settings are used"
+    );
     assert_eq!(requests(&n, "GET", "/lists/{list_id}"), 0);
     assert_eq!(requests(&n, "POST", "/lists/{list_id}/merge-fields"), 1);
     let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
@@ -1081,7 +1085,12 @@ async fn audience_settings_and_merge_fields_are_written_as_mailchimp_needs() {
     assert_eq!(after.fields.get("contact.city"), Some(&Value::str("Springfield")));
     assert_eq!(after.fields.get("audience_name"), Some(&Value::str("Acme news")));
     // what the change did not name is as it was (the PATCH carried the read's values)
-    for k in ["permission_reminder", "contact.company", "campaign_defaults.from_email", "email_type_option"] {
+    for k in [
+        "permission_reminder",
+        "contact.company",
+        "campaign_defaults.from_email",
+        "email_type_option",
+    ] {
         assert_eq!(after.fields.get(k), before.fields.get(k), "{k}");
     }
     let plan = find(&snap.resources, Kind::MergeField, "PLAN").unwrap();
@@ -1099,7 +1108,10 @@ async fn audience_settings_and_merge_fields_are_written_as_mailchimp_needs() {
                     Kind::MergeField,
                     update(
                         &ids[1],
-                        &[("label", Value::str("Plan name")), ("help_text", Value::str("Your plan"))],
+                        &[
+                            ("label", Value::str("Plan name")),
+                            ("help_text", Value::str("Your plan")),
+                        ],
                         &[],
                     ),
                 )],
@@ -1124,15 +1136,33 @@ async fn audience_settings_and_merge_fields_are_written_as_mailchimp_needs() {
             &ApplyBatch {
                 ops: vec![
                     op(list.clone(), Kind::List, create(&[("audience_name", Value::str("x"))])),
-                    op(list.clone(), Kind::List, OpAction::Remove { id: MAILCHIMP_LIST_ID.into() }),
-                    op(plan_tag.clone(), Kind::MergeField, OpAction::Remove { id: ids[1].clone() }),
+                    op(
+                        list.clone(),
+                        Kind::List,
+                        OpAction::Remove {
+                            id: MAILCHIMP_LIST_ID.into(),
+                        },
+                    ),
+                    op(
+                        plan_tag.clone(),
+                        Kind::MergeField,
+                        OpAction::Remove { id: ids[1].clone() },
+                    ),
                 ],
             },
         )
         .await
         .unwrap();
-    assert!(matches!(&out[0], OpOutcome::Failed(e) if e.code == "audience_not_found"), "{:?}", out[0]);
-    assert!(matches!(&out[1], OpOutcome::Failed(e) if e.code == "audience_not_removed"), "{:?}", out[1]);
+    assert!(
+        matches!(&out[0], OpOutcome::Failed(e) if e.code == "audience_not_found"),
+        "{:?}",
+        out[0]
+    );
+    assert!(
+        matches!(&out[1], OpOutcome::Failed(e) if e.code == "audience_not_removed"),
+        "{:?}",
+        out[1]
+    );
     assert!(matches!(&out[2], OpOutcome::Applied { .. }), "{:?}", out[2]);
     let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
     assert!(find(&snap.resources, Kind::MergeField, "PLAN").is_none());
@@ -1161,7 +1191,11 @@ async fn a_merge_field_whose_create_was_lost_is_not_sent_twice() {
         other => panic!("{other:?}"),
     }
     let n = counts(&url).await;
-    assert_eq!(requests(&n, "POST", "/lists/{list_id}/merge-fields"), 1, "the create went once: {n}");
+    assert_eq!(
+        requests(&n, "POST", "/lists/{list_id}/merge-fields"),
+        1,
+        "the create went once: {n}"
+    );
     let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
     let shoe = find(&snap.resources, Kind::MergeField, "SHOE").unwrap();
     assert_eq!(shoe.fields.get("label"), Some(&Value::str("Shoe size")));

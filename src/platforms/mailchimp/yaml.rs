@@ -8,9 +8,9 @@ use schemars::schema::{InstanceType, Schema, SchemaObject};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::spec::de::Item;
 use crate::spec::de::{Opt, Spanned};
 use crate::spec::types::spec_enum;
-use crate::spec::de::Item;
 use crate::spec::types::*;
 
 type S<T> = Spanned<T>;

@@ -113,11 +113,12 @@ pub(super) fn plan(
                 "not in the YAML; on_removed: remove (the platform cannot undo a removal: it is gone for good)",
             ),
         };
-        let note = if shields_unowned && policy == RemovalPolicy::Pause && ctx.account.on_removed == RemovalPolicy::Remove {
-            "not in the YAML; objects adsctl does not manage live below it, so it is not removed"
-        } else {
-            note
-        };
+        let note =
+            if shields_unowned && policy == RemovalPolicy::Pause && ctx.account.on_removed == RemovalPolicy::Remove {
+                "not in the YAML; objects adsctl does not manage live below it, so it is not removed"
+            } else {
+                note
+            };
         if remembered && action.is_change() {
             out.blockers.push(ctx.blocker(
                 BlockerKind::PreventDestroy,
