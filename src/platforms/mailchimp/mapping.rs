@@ -203,39 +203,6 @@ pub fn settings(title: &str, subject: &str, preview: &str, from_name: &str, repl
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_titles_and_times() {
-        assert_eq!(
-            subscriber_hash(" Urist.McVankab@Freddiesjokes.com "),
-            subscriber_hash("urist.mcvankab@freddiesjokes.com")
-        );
-        assert_eq!(subscriber_hash("").len(), 32);
-        let fp = html_fingerprint("<p>Hi</p>");
-        let t = campaign_title("Spring", Some(&fp));
-        assert_eq!(t, format!("Spring [adsctl-managed:{fp}]"));
-        assert_eq!(split_title(&t), ("Spring".into(), true, Some(fp)));
-        assert_eq!(split_title("Spring [adsctl-managed]"), ("Spring".into(), true, None));
-        assert_eq!(split_title("Theirs"), ("Theirs".into(), false, None));
-        assert_eq!(schedule_time("2026-12-07T09:15:00Z").unwrap(), "2026-12-07T09:15:00Z");
-        assert_eq!(
-            schedule_time("2026-12-07T10:15:00+01:00").unwrap(),
-            "2026-12-07T09:15:00Z"
-        );
-        assert!(schedule_time("2026-12-07T09:10:00Z").is_err());
-        assert_eq!(
-            parse_time("2022-02-23T19:31:55+00:00").map(rfc3339).unwrap(),
-            "2022-02-23T19:31:55Z"
-        );
-        assert!(parse_time("").is_none());
-        assert_eq!(status_of("save"), "draft");
-        assert_eq!(status_of("schedule"), "scheduled");
-    }
-}
-
 /// The audience's settings (`GET /lists/{list_id}`) as the account's `list` object (`acct/list/settings`), every
 /// setting in it: the diff compares only those the YAML writes.
 pub fn list_resource(account: &str, list_id: &str, wire: &Json) -> Resource {
@@ -389,4 +356,37 @@ pub fn merge_field_body(
         body["options"] = Json::Object(options);
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_titles_and_times() {
+        assert_eq!(
+            subscriber_hash(" Urist.McVankab@Freddiesjokes.com "),
+            subscriber_hash("urist.mcvankab@freddiesjokes.com")
+        );
+        assert_eq!(subscriber_hash("").len(), 32);
+        let fp = html_fingerprint("<p>Hi</p>");
+        let t = campaign_title("Spring", Some(&fp));
+        assert_eq!(t, format!("Spring [adsctl-managed:{fp}]"));
+        assert_eq!(split_title(&t), ("Spring".into(), true, Some(fp)));
+        assert_eq!(split_title("Spring [adsctl-managed]"), ("Spring".into(), true, None));
+        assert_eq!(split_title("Theirs"), ("Theirs".into(), false, None));
+        assert_eq!(schedule_time("2026-12-07T09:15:00Z").unwrap(), "2026-12-07T09:15:00Z");
+        assert_eq!(
+            schedule_time("2026-12-07T10:15:00+01:00").unwrap(),
+            "2026-12-07T09:15:00Z"
+        );
+        assert!(schedule_time("2026-12-07T09:10:00Z").is_err());
+        assert_eq!(
+            parse_time("2022-02-23T19:31:55+00:00").map(rfc3339).unwrap(),
+            "2022-02-23T19:31:55Z"
+        );
+        assert!(parse_time("").is_none());
+        assert_eq!(status_of("save"), "draft");
+        assert_eq!(status_of("schedule"), "scheduled");
+    }
 }
