@@ -36,7 +36,7 @@ static PROVIDER: Mutex<Option<(SdkTracerProvider, Duration)>> = Mutex::new(None)
 /// What the environment asks of the export; `None` from [`Settings::from_env`] when it is off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `OTEL_SERVICE_NAME`, else `adsctl`.
+    /// `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else `adsctl`.
     pub service_name: String,
     /// The bound of one export (and of the flush at exit).
     pub timeout: Duration,
@@ -62,8 +62,17 @@ impl Settings {
             .filter(|ms| *ms > 0)
             .map(Duration::from_millis)
             .unwrap_or(DEFAULT_TIMEOUT);
+        // OTEL_SERVICE_NAME, else a `service.name` among OTEL_RESOURCE_ATTRIBUTES, else adsctl's own
+        let from_attributes = get("OTEL_RESOURCE_ATTRIBUTES").and_then(|attrs| {
+            attrs.split(',').find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                (k.trim() == "service.name" && !v.trim().is_empty()).then(|| v.trim().to_string())
+            })
+        });
         Some(Settings {
-            service_name: get("OTEL_SERVICE_NAME").unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_string()),
+            service_name: get("OTEL_SERVICE_NAME")
+                .or(from_attributes)
+                .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_string()),
             timeout,
         })
     }
@@ -98,9 +107,12 @@ pub fn layer() -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
                 .with_tracked_inactivity(false)
                 // adsctl's spans at info and above (the level the daemon logs at), whatever the log level; no
                 // events (see the module's doc) and nothing of other crates
-                .with_filter(filter_fn(|m| {
-                    m.is_span() && m.target().starts_with("adsctl") && *m.level() <= tracing::Level::INFO
-                }));
+                .with_filter(
+                    filter_fn(|m| {
+                        m.is_span() && m.target().starts_with("adsctl") && *m.level() <= tracing::Level::INFO
+                    })
+                    .with_max_level_hint(tracing::Level::INFO),
+                );
             Some(Box::new(layer))
         }
         Err(e) => {
@@ -255,6 +267,15 @@ mod tests {
         assert_eq!(
             settings(&[on, ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]).unwrap().timeout,
             DEFAULT_TIMEOUT
+        );
+        let attrs = (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment=prod, service.name=ads-prod",
+        );
+        assert_eq!(settings(&[on, attrs]).unwrap().service_name, "ads-prod");
+        assert_eq!(
+            settings(&[on, attrs, ("OTEL_SERVICE_NAME", "x")]).unwrap().service_name,
+            "x"
         );
     }
 }
