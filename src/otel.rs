@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::{Layer, Registry};
@@ -91,10 +91,11 @@ pub fn not_for_logs() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::
 
 /// The layer that exports adsctl's spans, when the environment configures an endpoint (see
 /// [`Settings::from_env`]); `None` otherwise, and when the exporter cannot be built (said as a warning on
-/// stderr: the logger is not installed yet).
-pub fn layer() -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
+/// stderr: the logger is not installed yet). The daemon's (`daemon`) failed exports are tried again three times
+/// (100 ms, doubling); a command's are not, so that a refused connection costs its exit nothing.
+pub fn layer(daemon: bool) -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
     let settings = Settings::from_env(|name| std::env::var(name).ok())?;
-    match provider(&settings) {
+    match provider(&settings, daemon) {
         Ok(provider) => {
             let tracer = provider.tracer("adsctl");
             *PROVIDER.lock().unwrap_or_else(PoisonError::into_inner) = Some((provider, settings.timeout));
@@ -132,12 +133,17 @@ pub fn shutdown() {
     }
 }
 
-fn provider(settings: &Settings) -> Result<SdkTracerProvider, String> {
+fn provider(settings: &Settings, daemon: bool) -> Result<SdkTracerProvider, String> {
     let client = BlockingClient::new(settings.timeout)?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
         .with_timeout(settings.timeout)
+        .with_retry_policy(if daemon {
+            RetryPolicy::recommended()
+        } else {
+            RetryPolicy::disabled()
+        })
         .with_http_client(client)
         .build()
         .map_err(|e| e.to_string())?;

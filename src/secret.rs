@@ -266,7 +266,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     // The log level filters the log lines only: the trace export (when configured) takes adsctl's spans at info
     // whatever the level.
     let _ = tracing_subscriber::registry()
-        .with(crate::otel::layer())
+        .with(crate::otel::layer(false))
         .with(log)
         .try_init();
 }

@@ -152,7 +152,7 @@ fn init_logging(global: &GlobalArgs, format: LogFormat) {
     // Another subscriber may already be set (tests): keep it. The trace export (when configured) takes adsctl's
     // spans whatever the log level, and sends them every few seconds (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
     let _ = tracing_subscriber::registry()
-        .with(crate::otel::layer())
+        .with(crate::otel::layer(true))
         .with(log)
         .try_init();
 }
