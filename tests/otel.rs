@@ -193,6 +193,15 @@ fn forbidden() -> Vec<&'static str> {
         defaults::X_ACCESS_TOKEN,
         defaults::X_TOKEN_SECRET,
         defaults::X_CONSUMER_SECRET,
+        defaults::MAILCHIMP_API_KEY,
+        defaults::MAILCHIMP_OAUTH_TOKEN,
+        defaults::MAILCHIMP_CLIENT_SECRET,
+        defaults::HUBSPOT_PRIVATE_APP_TOKEN,
+        defaults::HUBSPOT_CLIENT_SECRET,
+        defaults::HUBSPOT_REFRESH_TOKEN,
+        defaults::SALESFORCE_CLIENT_SECRET,
+        defaults::SALESFORCE_REFRESH_TOKEN,
+        "PRIVATE KEY",
         // the Google access tokens the emulator issues
         "ya29.",
         "access_token",
@@ -223,15 +232,20 @@ fn assert_no_secret(spans: &[Span]) {
 fn apply_exports_the_span_tree_with_request_ids_and_no_secret() {
     let rx = Receiver::start();
     let endpoint = rx.endpoint();
-    // (example, its platforms, whether the platform's responses carry a request id): X's wire notes name no
-    // request id header and its emulator sends none (the connector records `x-transaction-id` when there is one).
-    let cases = [
-        ("quickstart", &["google_ads", "meta"][..], true),
-        ("tiktok", &["tiktok"][..], true),
-        ("linkedin", &["linkedin"][..], true),
-        ("x", &["x"][..], false),
+    // (example, its platforms with whether their responses carry a request id): the wire notes of X, HubSpot
+    // (a `correlationId` in error bodies only) and Salesforce name no request id header and their emulators send
+    // none; the connectors record one (`x-transaction-id`, `x-hubspot-correlation-id`, `sforce-request-id`) when
+    // there is one.
+    let cases: [(&str, &[(&str, bool)]); 7] = [
+        ("quickstart", &[("google_ads", true), ("meta", true)]),
+        ("tiktok", &[("tiktok", true)]),
+        ("linkedin", &[("linkedin", true)]),
+        ("x", &[("x", false)]),
+        ("mailchimp", &[("mailchimp", true)]),
+        ("hubspot", &[("google_ads", true), ("hubspot", false)]),
+        ("salesforce", &[("meta", true), ("salesforce", false)]),
     ];
-    for (example, platforms, request_ids) in cases {
+    for (example, platforms) in cases {
         rx.got.lock().unwrap().spans.clear();
         let (_tmp, dir) = common::example(example);
         apply(
@@ -249,7 +263,7 @@ fn apply_exports_the_span_tree_with_request_ids_and_no_secret() {
             "{example}: service.name is not adsctl"
         );
         let requests: Vec<&Span> = spans.iter().filter(|s| s.name == "request").collect();
-        for platform in platforms {
+        for &(platform, request_ids) in platforms {
             let mine: Vec<&&Span> = requests
                 .iter()
                 .filter(|s| s.str("platform") == Some(platform))
