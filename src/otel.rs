@@ -95,6 +95,9 @@ pub fn not_for_logs() -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::
 /// (100 ms, doubling); a command's are not, so that a refused connection costs its exit nothing.
 pub fn layer(daemon: bool) -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
     let settings = Settings::from_env(|name| std::env::var(name).ok())?;
+    if let Some(asked) = unsupported_protocol(|name| std::env::var(name).ok()) {
+        eprintln!("warning: {asked} is not spoken: traces are sent as http/protobuf");
+    }
     match provider(&settings, daemon) {
         Ok(provider) => {
             let tracer = provider.tracer("adsctl");
@@ -121,6 +124,16 @@ pub fn layer(daemon: bool) -> Option<Box<dyn Layer<Registry> + Send + Sync>> {
             None
         }
     }
+}
+
+/// `VAR=value` when the protocol the environment asks for (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`) is not http/protobuf, the only one adsctl sends.
+fn unsupported_protocol(var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
+        .into_iter()
+        .find_map(|name| Some((name, var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())?)))
+        .filter(|(_, v)| v != "http/protobuf")
+        .map(|(name, v)| format!("{name}={v}"))
 }
 
 /// Export what is still queued and stop the exporter, waiting at most the export timeout (and a little more).
@@ -253,6 +266,26 @@ mod tests {
         assert_eq!(settings(&[on[0], ("OTEL_TRACES_EXPORTER", "none")]), None);
         assert!(settings(&[on[0], ("OTEL_SDK_DISABLED", "false")]).is_some());
         assert!(settings(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces")]).is_some());
+    }
+
+    #[test]
+    fn only_http_protobuf_is_spoken() {
+        let ask = |vars: &[(&str, &str)]| {
+            unsupported_protocol(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+        };
+        assert_eq!(ask(&[]), None);
+        assert_eq!(ask(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]), None);
+        assert_eq!(
+            ask(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).as_deref(),
+            Some("OTEL_EXPORTER_OTLP_PROTOCOL=grpc")
+        );
+        assert_eq!(
+            ask(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+            ]),
+            None
+        );
     }
 
     #[test]
