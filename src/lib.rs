@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod import;
 pub mod metrics;
+pub mod otel;
 pub mod platforms;
 pub mod reconcile;
 pub mod secret;

@@ -241,9 +241,13 @@ impl<W: io::Write> Drop for RedactingWriter<W> {
 }
 
 /// Install the process-wide logger: stderr, redacting, level from `RUST_LOG` or else from `-v` / `--quiet`
-/// (warn by default, `-v` info, `-vv` debug, `-vvv` trace). Does nothing if a logger is installed already.
+/// (warn by default, `-v` info, `-vv` debug, `-vvv` trace), and the trace export when the environment configures
+/// one (`crate::otel`). Does nothing if a logger is installed already.
 pub fn init_logging(verbose: u8, quiet: bool) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::FilterExt;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let default = if quiet {
         "error"
     } else {
@@ -255,10 +259,15 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(RedactingMakeWriter(io::stderr))
         .with_ansi(false)
+        .with_filter(filter.and(crate::otel::not_for_logs()));
+    // The log level filters the log lines only: the trace export (when configured) takes adsctl's spans at info
+    // whatever the level.
+    let _ = tracing_subscriber::registry()
+        .with(crate::otel::layer(false))
+        .with(log)
         .try_init();
 }
 

@@ -136,7 +136,12 @@ pub fn main() -> ExitCode {
     if !matches!(cli.command, Command::Watch(_)) {
         crate::secret::init_logging(cli.global.verbose, cli.global.quiet);
     }
-    let result = match &cli.command {
+    // A CLI command is one trace (when traces are exported); the daemon's reconciles are each their own.
+    let root = match cli.command {
+        Command::Watch(_) => tracing::Span::none(),
+        _ => crate::otel::command_span(cli.command.name()),
+    };
+    let result = root.in_scope(|| match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Auth(args) => auth::run(&cli.global, args),
         Command::Audit(args) => audit::run(&cli.global, args),
@@ -152,7 +157,10 @@ pub fn main() -> ExitCode {
         Command::Metrics(args) => metrics::run(&cli.global, args),
         Command::Completions(args) => completions::run(&cli.global, args),
         Command::Man(args) => man::run(&cli.global, args),
-    };
+    });
+    drop(root);
+    // The spans still queued for the trace export (if any) are sent before the process exits.
+    crate::otel::shutdown();
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -115,9 +115,13 @@ pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
 }
 
 /// The daemon's logger: stderr, every event scrubbed of secrets, info by default (`-v` debug, `-vv` trace,
-/// `--quiet` errors only; a non-empty `RUST_LOG` wins), as text or JSON lines.
+/// `--quiet` errors only; a non-empty `RUST_LOG` wins), as text or JSON lines; and the trace export when the
+/// environment configures one (`crate::otel`).
 fn init_logging(global: &GlobalArgs, format: LogFormat) {
     use crate::secret::RedactingMakeWriter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let default = if global.quiet {
         "error"
     } else {
@@ -132,16 +136,25 @@ fn init_logging(global: &GlobalArgs, format: LogFormat) {
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(RedactingMakeWriter(std::io::stderr));
-    // Another subscriber may already be set (tests): keep it.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+    let builder = tracing_subscriber::fmt::layer().with_writer(RedactingMakeWriter(std::io::stderr));
+    let log = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_filter(filter)
+            .boxed(),
         LogFormat::Text => builder
             .with_ansi(global.use_color(std::io::IsTerminal::is_terminal(&std::io::stderr())))
-            .try_init(),
+            .with_filter(filter)
+            .boxed(),
     };
+    // Another subscriber may already be set (tests): keep it. The trace export (when configured) takes adsctl's
+    // spans whatever the log level, and sends them every few seconds (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
+    let _ = tracing_subscriber::registry()
+        .with(crate::otel::layer(true))
+        .with(log)
+        .try_init();
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

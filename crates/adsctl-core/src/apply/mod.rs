@@ -507,7 +507,8 @@ impl AccountRun<'_> {
                 .collect();
 
             let batch_req = ApplyBatch { ops };
-            let span = tracing::info_span!("batch", account = %plan.account, size = batch_req.ops.len());
+            // sizes as i64: an integer in an exported trace (see connectors::trace::record_attempt)
+            let span = tracing::info_span!("batch", account = %plan.account, size = batch_req.ops.len() as i64);
             let result = self
                 .target
                 .connector
@@ -984,7 +985,7 @@ impl CacheWriter {
 
 /// Apply a plan. Accounts run concurrently (at most `opts.concurrency` at a time); within an account,
 /// operations run in dependency order and in batches of the connector's maximum.
-#[tracing::instrument(name = "apply", skip_all, fields(accounts = plan.accounts.len()))]
+#[tracing::instrument(name = "apply", skip_all, fields(accounts = plan.accounts.len() as i64))]
 pub async fn execute(
     plan: &Plan,
     targets: &BTreeMap<String, Target>,
@@ -1121,7 +1122,7 @@ pub async fn validate(
         pending_batches.push(batch);
         for b in pending_batches.into_iter().filter(|b| !b.is_empty()) {
             let (idx, ops): (Vec<usize>, Vec<Operation>) = b.into_iter().unzip();
-            let span = tracing::info_span!("batch", account = %a.account, size = ops.len(), validate = true);
+            let span = tracing::info_span!("batch", account = %a.account, size = ops.len() as i64, validate = true);
             let result = conn.validate(account, &ApplyBatch { ops }).instrument(span).await;
             for (k, i) in idx.iter().enumerate() {
                 let address = a.changes[steps[*i].change].address.clone();

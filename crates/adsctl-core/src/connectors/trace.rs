@@ -48,15 +48,16 @@ pub fn without_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
 }
 
-/// Record an attempt's number on the current span.
+/// Record an attempt's number on the current span. Numbers are recorded as `i64`: the trace export
+/// (tracing-opentelemetry) keeps signed integers as integers and turns unsigned ones into text.
 pub fn record_attempt(attempt: u32) {
-    tracing::Span::current().record("attempt", attempt);
+    tracing::Span::current().record("attempt", i64::from(attempt));
 }
 
 /// Record a response's status and the platform's request id (the first of `names` present) on the current span.
 pub fn record_response(status: u16, headers: &reqwest::header::HeaderMap, names: &[&str]) {
     let span = tracing::Span::current();
-    span.record("status", status);
+    span.record("status", i64::from(status));
     if let Some(id) = request_id(headers, names) {
         span.record("request_id", id);
     }
