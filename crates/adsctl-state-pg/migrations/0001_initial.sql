@@ -10,10 +10,10 @@ CREATE TABLE adsctl_entries (
 );
 CREATE INDEX adsctl_entries_by_account ON adsctl_entries (account, address);
 
--- the cached live read of each account
+-- the cached live read of each account (fetched_at as RFC 3339 text: exact to the nanosecond, as on sled)
 CREATE TABLE adsctl_cache (
     account     text COLLATE "C" PRIMARY KEY,
-    fetched_at  timestamptz NOT NULL,
+    fetched_at  text NOT NULL,
     marker      text,
     fingerprint text NOT NULL,
     resources   text NOT NULL

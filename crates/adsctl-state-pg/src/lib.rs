@@ -449,7 +449,7 @@ impl StateStore for PgStore {
             )?;
             Ok(row.map(|r| {
                 (
-                    r.get::<_, DateTime<Utc>>(0),
+                    r.get::<_, String>(0),
                     r.get::<_, Option<String>>(1),
                     r.get::<_, String>(2),
                     r.get::<_, String>(3),
@@ -459,8 +459,11 @@ impl StateStore for PgStore {
         let Some((fetched_at, marker, fingerprint, resources)) = row else {
             return Ok(None);
         };
-        match serde_json::from_str::<Vec<Resource>>(&resources) {
-            Ok(resources) => Ok(Some(CachedLive {
+        let read = DateTime::parse_from_rfc3339(&fetched_at)
+            .map_err(|e| e.to_string())
+            .and_then(|at| Ok((at.with_timezone(&Utc), serde_json::from_str::<Vec<Resource>>(&resources).map_err(|e| e.to_string())?)));
+        match read {
+            Ok((fetched_at, resources)) => Ok(Some(CachedLive {
                 fetched_at,
                 marker,
                 resources,
@@ -486,6 +489,7 @@ impl StateStore for PgStore {
         let fingerprint = adsctl_core::model::live_fingerprint(resources);
         let body = encode("the cached live state", &resources)?;
         let (account, marker) = (account.to_string(), marker.map(str::to_string));
+        let fetched_at = fetched_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
         self.q(move |c| {
             c.execute(
                 "INSERT INTO adsctl_cache (account, fetched_at, marker, fingerprint, resources)
