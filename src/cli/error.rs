@@ -273,3 +273,24 @@ mod tests {
         );
     }
 }
+
+impl From<crate::store::OpenError> for CommandError {
+    fn from(e: crate::store::OpenError) -> Self {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint_opt(hint)
+    }
+}
+
+impl From<crate::store::PgError> for CommandError {
+    fn from(e: crate::store::PgError) -> Self {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint_opt(hint)
+    }
+}
+
+impl From<crate::store::CopyError> for CommandError {
+    fn from(e: crate::store::CopyError) -> Self {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint_opt(hint)
+    }
+}
