@@ -113,11 +113,8 @@ impl Store {
 
     /// The accounts the state knows anything of: id map entries, journal entries, cached reads.
     pub fn accounts(&self) -> Result<Vec<String>, OpenError> {
-        let mut out: std::collections::BTreeSet<String> = self
-            .entries(None)?
-            .into_iter()
-            .map(|e| e.address.account)
-            .collect();
+        let mut out: std::collections::BTreeSet<String> =
+            self.entries(None)?.into_iter().map(|e| e.address.account).collect();
         out.extend(self.journal_pending(None)?.into_iter().map(|(_, i)| i.account));
         match self {
             Store::Postgres(s) => out.extend(s.cached_accounts()?),

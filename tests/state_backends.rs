@@ -96,7 +96,10 @@ fn live(account: &str, names: &[&str]) -> Vec<Resource> {
         .map(|(i, n)| {
             let mut r = Resource::new(Address::account(account).child(Kind::Campaign, *n), Kind::Campaign)
                 .with("name", Value::Str((*n).into()))
-                .with("budget.daily", Value::Money(Money::from_micros(1_000_000 * (i as i64 + 1))));
+                .with(
+                    "budget.daily",
+                    Value::Money(Money::from_micros(1_000_000 * (i as i64 + 1))),
+                );
             r.id = Some(format!("{}", 100 + i));
             r.owned = true;
             r
@@ -122,7 +125,10 @@ fn conformance(b: &dyn Backend) {
     s.cache_put("acme", at, None, &smaller).unwrap();
     let got = s.cache_get("acme").unwrap().expect("cached");
     assert_eq!((got.marker, got.resources), (None, smaller.clone()), "{who}");
-    assert!(s.cache_get("other").unwrap().is_none(), "{who}: one account's cache is not another's");
+    assert!(
+        s.cache_get("other").unwrap().is_none(),
+        "{who}: one account's cache is not another's"
+    );
 
     // the id map: sorted by address, per account, overwritten, removed
     let (b2, a1, z9, o1) = (
@@ -145,20 +151,35 @@ fn conformance(b: &dyn Backend) {
     let mut b2_new = b2.clone();
     b2_new.id = "22".into();
     s.put_entry(&b2_new).unwrap();
-    assert_eq!(s.entry(&b2.address).unwrap(), Some(b2_new.clone()), "{who}: put replaces");
+    assert_eq!(
+        s.entry(&b2.address).unwrap(),
+        Some(b2_new.clone()),
+        "{who}: put replaces"
+    );
     assert!(s.remove_entry(&a1.address).unwrap(), "{who}");
-    assert!(!s.remove_entry(&a1.address).unwrap(), "{who}: a second removal finds nothing");
+    assert!(
+        !s.remove_entry(&a1.address).unwrap(),
+        "{who}: a second removal finds nothing"
+    );
     assert_eq!(s.entry(&a1.address).unwrap(), None, "{who}");
 
     // the journal: keys in order, pending per account, resolved one by one
     let first = s
-        .journal_add(&[intent("acme", "x", "h1"), intent("acme-2", "y", "h1"), intent("acme", "z", "h1")])
+        .journal_add(&[
+            intent("acme", "x", "h1"),
+            intent("acme-2", "y", "h1"),
+            intent("acme", "z", "h1"),
+        ])
         .unwrap();
     assert_eq!(first.len(), 3, "{who}");
     assert!(first.windows(2).all(|w| w[0] < w[1]), "{who}: keys grow: {first:?}");
     assert!(s.journal_add(&[]).unwrap().is_empty(), "{who}");
     let pending = s.journal_pending(None).unwrap();
-    assert_eq!(pending.iter().map(|(k, _)| *k).collect::<Vec<_>>(), first, "{who}: in key order");
+    assert_eq!(
+        pending.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        first,
+        "{who}: in key order"
+    );
     assert_eq!(pending[1].1, intent("acme-2", "y", "h1"), "{who}");
     let acme_pending = s.journal_pending(Some("acme")).unwrap();
     assert_eq!(
@@ -190,7 +211,11 @@ fn conformance(b: &dyn Backend) {
         check_seen(who, other.as_ref(), &b2_new, &smaller);
         other.put_entry(&a1).unwrap();
         other.journal_resolve(later[0]).unwrap();
-        assert_eq!(s.entry(&a1.address).unwrap(), Some(a1.clone()), "{who}: the other handle's write");
+        assert_eq!(
+            s.entry(&a1.address).unwrap(),
+            Some(a1.clone()),
+            "{who}: the other handle's write"
+        );
         assert_eq!(s.journal_pending(None).unwrap().len(), 2, "{who}");
         s
     } else {
@@ -203,7 +228,11 @@ fn conformance(b: &dyn Backend) {
 }
 
 fn check_seen(who: &str, s: &dyn StateStore, b2_new: &StateEntry, cached: &[Resource]) {
-    assert_eq!(s.entry(&b2_new.address).unwrap().as_ref(), Some(b2_new), "{who}: the second handle");
+    assert_eq!(
+        s.entry(&b2_new.address).unwrap().as_ref(),
+        Some(b2_new),
+        "{who}: the second handle"
+    );
     assert_eq!(s.entries(None).unwrap().len(), 3, "{who}");
     assert_eq!(s.journal_pending(None).unwrap().len(), 3, "{who}");
     assert_eq!(s.apply_records().unwrap().len(), 2, "{who}");
@@ -232,12 +261,17 @@ fn postgres_conforms_and_migrates_locks_and_runs_inside_runtimes() {
     let store = PgStore::connect(&url).unwrap();
     assert_eq!(store.schema_version().unwrap(), 0);
     assert_eq!(store.migrate().unwrap(), vec![adsctl_state_pg::latest_version()]);
-    assert!(store.migrate().unwrap().is_empty(), "a second migrate has nothing to do");
+    assert!(
+        store.migrate().unwrap().is_empty(),
+        "a second migrate has nothing to do"
+    );
     assert_eq!(store.schema_version().unwrap(), adsctl_state_pg::latest_version());
 
     // The apply lock: one session at a time, the waiter told who holds it, free again when the holder closes.
     let first = PgStore::open(&url).unwrap();
-    first.lock_apply(Duration::ZERO, &mut |_| panic!("a free lock waits")).unwrap();
+    first
+        .lock_apply(Duration::ZERO, &mut |_| panic!("a free lock waits"))
+        .unwrap();
     let second = PgStore::open(&url).unwrap();
     let mut told = None;
     match second.lock_apply(Duration::from_millis(300), &mut |h| told = Some(h.map(str::to_string))) {
@@ -256,13 +290,20 @@ fn postgres_conforms_and_migrates_locks_and_runs_inside_runtimes() {
 
     // Called from inside tokio runtimes (where a driver with a runtime of its own panics), and from plain threads.
     let url = migrated(&server.database()).0;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let s = PgStore::open(&url).unwrap();
         s.put_entry(&entry("acme", "in-runtime", "1")).unwrap();
         assert_eq!(s.entries(Some("acme")).unwrap().len(), 1);
     });
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let url2 = url.clone();
     rt.block_on(async move {
         tokio::spawn(async move {
@@ -276,7 +317,11 @@ fn postgres_conforms_and_migrates_locks_and_runs_inside_runtimes() {
     assert_eq!(s.entries(Some("acme")).unwrap().len(), 2);
 
     // The URL's password never shows, not even in a failed connection.
-    let e = PgStore::open(&format!("postgres://postgres:s3cret-pw@127.0.0.1:{}/no_such_db", server.port())).unwrap_err();
+    let e = PgStore::open(&format!(
+        "postgres://postgres:s3cret-pw@127.0.0.1:{}/no_such_db",
+        server.port()
+    ))
+    .unwrap_err();
     assert!(matches!(e, PgError::Connect { .. }), "{e:?}");
     assert!(!format!("{e} {e:?}").contains("s3cret-pw"), "{e:?}");
 }

@@ -44,14 +44,22 @@ fn adsctl(emu: &Emulated, state: &Path, url: Option<&str>, args: &[&str]) -> Out
 }
 
 fn ok(o: &Output, what: &str) -> String {
-    let text = format!("{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(o.status.success(), "{what}: {}\n{text}", o.status);
     assert!(!text.contains(PASSWORD), "{what} showed the URL's password:\n{text}");
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn failed(o: &Output, what: &str) -> String {
-    let text = format!("{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(o.status.code(), Some(1), "{what}:\n{text}");
     assert!(!text.contains(PASSWORD), "{what} showed the URL's password:\n{text}");
     text
@@ -67,40 +75,92 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     let runner_b = emu.state.with_extension("b");
 
     // a database without the schema: refused, with the command that migrates it
-    let text = failed(&adsctl(&emu, &runner_a, Some(&url), &["plan", &dir]), "plan before migrate");
+    let text = failed(
+        &adsctl(&emu, &runner_a, Some(&url), &["plan", &dir]),
+        "plan before migrate",
+    );
     assert!(text.contains("schema version 0"), "{text}");
     assert!(text.contains("adsctl state migrate"), "{text}");
     let out = ok(&adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]), "migrate");
     assert!(out.contains("schema version 1 (applied 1)"), "{out}");
-    let out = ok(&adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]), "migrate again");
+    let out = ok(
+        &adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]),
+        "migrate again",
+    );
     assert!(out.contains("up to date"), "{out}");
 
     // runner A plans and applies
     let out = ok(&adsctl(&emu, &runner_a, Some(&url), &["plan", &dir]), "plan");
     assert!(out.contains("10 to create"), "{out}");
-    ok(&adsctl(&emu, &runner_a, Some(&url), &["apply", "--auto-approve", &dir]), "apply");
+    ok(
+        &adsctl(&emu, &runner_a, Some(&url), &["apply", "--auto-approve", &dir]),
+        "apply",
+    );
 
     // runner B: a fresh working directory with only the URL
     let o = adsctl(&emu, &runner_b, Some(&url), &["plan", "--detailed-exitcode", &dir]);
     ok(&o, "plan from a fresh runner: no changes (--detailed-exitcode)");
-    let listed = ok(&adsctl(&emu, &runner_b, Some(&url), &["state", "list", "--dir", &dir]), "state list");
+    let listed = ok(
+        &adsctl(&emu, &runner_b, Some(&url), &["state", "list", "--dir", &dir]),
+        "state list",
+    );
     assert_eq!(listed.lines().count(), 10, "{listed}");
     assert!(listed.contains("acme-search/campaign/Spring Sale - Search"), "{listed}");
-    let history = ok(&adsctl(&emu, &runner_b, Some(&url), &["state", "history", "--dir", &dir]), "history");
+    let history = ok(
+        &adsctl(&emu, &runner_b, Some(&url), &["state", "history", "--dir", &dir]),
+        "history",
+    );
     assert_eq!(history.lines().count(), 1, "{history}");
     assert!(history.contains("succeeded"), "{history}");
-    assert!(!runner_b.join("db").exists(), "runner B made a sled database beside PostgreSQL");
-    assert!(!runner_a.join("db").exists(), "runner A made a sled database beside PostgreSQL");
+    assert!(
+        !runner_b.join("db").exists(),
+        "runner B made a sled database beside PostgreSQL"
+    );
+    assert!(
+        !runner_a.join("db").exists(),
+        "runner A made a sled database beside PostgreSQL"
+    );
+
+    // metrics: pulled into the database by one runner, reported from it by another without a pull
+    let pulled = ok(
+        &adsctl(&emu, &runner_a, Some(&url), &["metrics", "--format", "json", &dir]),
+        "metrics pull",
+    );
+    let reported = ok(
+        &adsctl(
+            &emu,
+            &runner_b,
+            Some(&url),
+            &["metrics", "--format", "json", "--refresh=false", &dir],
+        ),
+        "metrics from the database",
+    );
+    assert_eq!(pulled, reported, "runner B reports what runner A pulled");
+    let check = adsctl_state_pg::PgStore::open(&url).unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let days = check
+        .days("acme-search", "campaign", today - chrono::Duration::days(30), today)
+        .unwrap();
+    assert!(!days.is_empty(), "the series is in PostgreSQL");
+    drop(check);
 
     // the apply lock is the database's: held elsewhere, an apply waits, then stops naming the holder
     let holder = adsctl_state_pg::PgStore::open(&url).unwrap();
     holder.lock_apply(Duration::ZERO, &mut |_| {}).unwrap();
     let text = failed(
-        &adsctl(&emu, &runner_b, Some(&url), &["apply", "--auto-approve", "--lock-timeout", "1s", &dir]),
+        &adsctl(
+            &emu,
+            &runner_b,
+            Some(&url),
+            &["apply", "--auto-approve", "--lock-timeout", "1s", &dir],
+        ),
         "apply while another holds the lock",
     );
     assert!(text.contains("in use by another adsctl process"), "{text}");
-    assert!(text.contains(&format!("pid {}", std::process::id())), "names the holder: {text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "names the holder: {text}"
+    );
     drop(holder);
 
     // state copy: PostgreSQL → sled (C) → a second database → sled (D); C and D hold the same
@@ -121,7 +181,10 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
         "copy into an unmigrated database",
     );
     assert!(text.contains("adsctl state migrate"), "{text}");
-    ok(&adsctl(&emu, &runner_b, Some(&url2), &["state", "migrate"]), "migrate the second database");
+    ok(
+        &adsctl(&emu, &runner_b, Some(&url2), &["state", "migrate"]),
+        "migrate the second database",
+    );
     copy(c_s, &url2);
     let text = failed(
         &adsctl(&emu, &runner_b, None, &["state", "copy", "--from", c_s, "--to", &url2]),

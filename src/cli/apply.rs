@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use super::plan::{
     connectors_for, load_project, make, open_store_waiting, runtime, say_waiting, say_waiting_for, PlanFlags,
 };
-use crate::store::{Location, Store};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::apply::{self, ChangeOutcome, ExecOptions, Target};
 use crate::plan::live::{read_account, ReadMode};
 use crate::plan::{file, render};
 use crate::state::ApplyLock;
+use crate::store::{Location, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

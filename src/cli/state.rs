@@ -71,7 +71,11 @@ pub enum StateCommand {
 
 /// Open a state for `state` commands (waiting for sled while another process has it).
 fn open(location: &Location) -> Result<Store, CommandError> {
-    Ok(Store::open_waiting(location, STATE_WAIT, &mut say_waiting_for(location.shown()))?)
+    Ok(Store::open_waiting(
+        location,
+        STATE_WAIT,
+        &mut say_waiting_for(location.shown()),
+    )?)
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
@@ -203,8 +207,10 @@ fn copy(global: &GlobalArgs, from: &Location, to: &Location) -> CommandResult {
     }
     if let Location::Dir(dir) = from {
         if !dir.is_dir() {
-            return Err(CommandError::new(format!("--from {}: no such state directory", dir.display()))
-                .with_hint("a state directory is the `.adsctl` beside adsctl.yaml (or ADSCTL_STATE_DIR)"));
+            return Err(
+                CommandError::new(format!("--from {}: no such state directory", dir.display()))
+                    .with_hint("a state directory is the `.adsctl` beside adsctl.yaml (or ADSCTL_STATE_DIR)"),
+            );
         }
     }
     let mut locks = Vec::new();

@@ -69,16 +69,23 @@ impl Postgres {
         };
         if as_postgres_user {
             pg.run_ok(
-                Command::new("chown").args(["-R", "postgres:postgres"]).arg(pg.dir.path()),
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(pg.dir.path()),
                 "chown",
             );
         }
         let data = pg.data();
         let mut initdb = pg.server_command("initdb");
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"]);
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-locale",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         pg.run_ok(&mut initdb, "initdb");
         // A port found free may be taken before the server binds it: try a few.
         for _ in 0..5 {

@@ -461,7 +461,12 @@ impl StateStore for PgStore {
         };
         let read = DateTime::parse_from_rfc3339(&fetched_at)
             .map_err(|e| e.to_string())
-            .and_then(|at| Ok((at.with_timezone(&Utc), serde_json::from_str::<Vec<Resource>>(&resources).map_err(|e| e.to_string())?)));
+            .and_then(|at| {
+                Ok((
+                    at.with_timezone(&Utc),
+                    serde_json::from_str::<Vec<Resource>>(&resources).map_err(|e| e.to_string())?,
+                ))
+            });
         match read {
             Ok((fetched_at, resources)) => Ok(Some(CachedLive {
                 fetched_at,
@@ -506,10 +511,7 @@ impl StateStore for PgStore {
         let account = account.map(str::to_string);
         let rows = self.q(move |c| {
             let rows = match &account {
-                Some(a) => c.query(
-                    "SELECT address, body FROM adsctl_entries WHERE account = $1",
-                    &[a],
-                )?,
+                Some(a) => c.query("SELECT address, body FROM adsctl_entries WHERE account = $1", &[a])?,
                 None => c.query("SELECT address, body FROM adsctl_entries", &[])?,
             };
             Ok(rows
