@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 use adsctl_core::model::{Address, Resource};
 use adsctl_core::state::{ApplyRecord, CachedLive, Intent, StateEntry, StateError, StateStore};
 use chrono::{DateTime, NaiveDate, Utc};
-use postgres::Client;
 
-use worker::{ConnectError, Worker};
+use worker::{Conn, ConnectError, Worker};
 
 /// The environment variable that puts the state on PostgreSQL: a `postgres://` URL.
 pub const STATE_URL_ENV: &str = "ADSCTL_STATE_URL";
@@ -249,7 +248,7 @@ impl PgStore {
     /// Run `f` on the connection's thread.
     fn q<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<R, postgres::Error> + Send + 'static,
+        f: impl FnOnce(&mut Conn) -> Result<R, postgres::Error> + Send + 'static,
     ) -> Result<R, PgError> {
         match self.db.run(f) {
             Some(Ok(r)) => Ok(r),
@@ -267,12 +266,14 @@ impl PgStore {
     pub fn schema_version(&self) -> Result<i32, PgError> {
         self.q(|c| {
             let exists: bool = c
+                .client
                 .query_one(&format!("SELECT to_regclass('{VERSIONS_TABLE}') IS NOT NULL"), &[])?
                 .get(0);
             if !exists {
                 return Ok(0);
             }
             let v: Option<i32> = c
+                .client
                 .query_one(&format!("SELECT max(version) FROM {VERSIONS_TABLE}"), &[])?
                 .get(0);
             Ok(v.unwrap_or(0))
@@ -284,7 +285,7 @@ impl PgStore {
     pub fn migrate(&self) -> Result<Vec<i32>, PgError> {
         let have = self.q(|c| {
             c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])?;
-            c.batch_execute(&format!(
+            c.client.batch_execute(&format!(
                 "CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
                      version    integer PRIMARY KEY,
                      name       text NOT NULL,
@@ -292,6 +293,7 @@ impl PgStore {
                  )"
             ))?;
             let v: Option<i32> = c
+                .client
                 .query_one(&format!("SELECT max(version) FROM {VERSIONS_TABLE}"), &[])?
                 .get(0);
             Ok(v.unwrap_or(0))
@@ -308,7 +310,7 @@ impl PgStore {
             for m in MIGRATIONS.iter().filter(|m| m.version > have) {
                 let (version, name, sql) = (m.version, m.name, m.sql);
                 self.q(move |c| {
-                    let mut tx = c.transaction()?;
+                    let mut tx = c.client.transaction()?;
                     tx.batch_execute(sql)?;
                     tx.execute(
                         &format!("INSERT INTO {VERSIONS_TABLE} (version, name) VALUES ($1, $2)"),
@@ -565,7 +567,7 @@ impl StateStore for PgStore {
             .map(|i| Ok((i.account.clone(), encode("a journal entry", i)?)))
             .collect::<Result<Vec<_>, StateError>>()?;
         let keys = self.q(move |c| {
-            let mut tx = c.transaction()?;
+            let mut tx = c.client.transaction()?;
             let insert = tx.prepare("INSERT INTO adsctl_journal (account, body) VALUES ($1, $2) RETURNING key")?;
             let mut keys = Vec::with_capacity(rows.len());
             for (account, body) in &rows {

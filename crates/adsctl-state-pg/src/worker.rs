@@ -5,12 +5,54 @@
 //! So the client lives on a plain thread of the store's, and each call is sent there as a closure and waited for
 //! over a channel: the caller blocks as it does on a sled read, from any thread, inside a runtime or not.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use postgres::{Client, Config, NoTls};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
 
-type Job = Box<dyn FnOnce(&mut Client) + Send>;
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The connection and its prepared statements: each of the store's statements is parsed once per session, so a
+/// call is one round trip (a statement given as text costs a second one, to prepare it).
+pub(crate) struct Conn {
+    pub(crate) client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn execute(&mut self, sql: &'static str, params: Params<'_>) -> Result<u64, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, params)
+    }
+
+    pub(crate) fn query(&mut self, sql: &'static str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params)
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &'static str, params: Params<'_>) -> Result<Row, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_one(&s, params)
+    }
+
+    pub(crate) fn query_opt(&mut self, sql: &'static str, params: Params<'_>) -> Result<Option<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_opt(&s, params)
+    }
+}
 
 pub(crate) struct Worker {
     jobs: Option<mpsc::Sender<Job>>,
@@ -31,10 +73,13 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("adsctl-state-pg".into())
             .spawn(move || {
-                let mut client = match config.connect(NoTls) {
-                    Ok(c) => {
+                let mut conn = match config.connect(NoTls) {
+                    Ok(client) => {
                         let _ = ready_tx.send(Ok(()));
-                        c
+                        Conn {
+                            client,
+                            prepared: HashMap::new(),
+                        }
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -42,7 +87,7 @@ impl Worker {
                     }
                 };
                 while let Ok(job) = inbox.recv() {
-                    job(&mut client);
+                    job(&mut conn);
                 }
                 // the sender is gone: the client is dropped here, which ends the session (and its advisory locks)
             })
@@ -62,7 +107,7 @@ impl Worker {
 
     /// Run `f` with the client on the connection's thread and wait for its result; `None` when that thread is gone
     /// (it panicked).
-    pub(crate) fn run<R: Send + 'static>(&self, f: impl FnOnce(&mut Client) -> R + Send + 'static) -> Option<R> {
+    pub(crate) fn run<R: Send + 'static>(&self, f: impl FnOnce(&mut Conn) -> R + Send + 'static) -> Option<R> {
         let (reply, answer) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |client| {
             let _ = reply.send(f(client));
