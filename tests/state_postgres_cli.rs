@@ -207,4 +207,17 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     plan.env_remove("ADSCTL_STATE_URL")
         .args(["plan", "--refresh=false", "--detailed-exitcode", &dir]);
     ok(&plan.output().unwrap(), "plan from the copied cache: no changes");
+
+    // state rm on PostgreSQL: forgotten for every runner
+    let address = "acme-search/campaign/Spring Sale - Search";
+    ok(
+        &adsctl(&emu, &runner_a, Some(&url), &["state", "rm", address, "--dir", &dir]),
+        "state rm",
+    );
+    let listed = ok(
+        &adsctl(&emu, &runner_b, Some(&url), &["state", "list", "--dir", &dir]),
+        "state list",
+    );
+    assert_eq!(listed.lines().count(), 9, "{listed}");
+    assert!(!listed.contains(&format!("{address}  ")), "{listed}");
 }
