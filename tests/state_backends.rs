@@ -267,6 +267,22 @@ fn postgres_conforms_and_migrates_locks_and_runs_inside_runtimes() {
     );
     assert_eq!(store.schema_version().unwrap(), adsctl_state_pg::latest_version());
 
+    // A schema newer than this adsctl's (a newer adsctl migrated it) is refused, by open and by migrate.
+    let newer = server.database();
+    PgStore::connect(&newer).unwrap().migrate().unwrap();
+    server.psql(
+        &newer,
+        "INSERT INTO adsctl_schema_migrations (version, name) VALUES (99, 'from the future')",
+    );
+    match PgStore::open(&newer) {
+        Err(e @ PgError::SchemaAhead { have: 99, .. }) => assert!(e.hint().unwrap_or_default().contains("upgrade")),
+        other => panic!("a newer schema opened: {other:?}"),
+    }
+    assert!(matches!(
+        PgStore::connect(&newer).unwrap().migrate(),
+        Err(PgError::SchemaAhead { .. })
+    ));
+
     // The apply lock: one session at a time, the waiter told who holds it, free again when the holder closes.
     let first = PgStore::open(&url).unwrap();
     first

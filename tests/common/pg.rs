@@ -174,6 +174,15 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// Run SQL on the database at `url` with psql (stops at the first error).
+    pub fn psql(&self, url: &str, sql: &str) {
+        let mut psql = Command::new(self.bin.join("psql"));
+        psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
+        self.run_ok(&mut psql, "psql");
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data();
