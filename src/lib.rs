@@ -15,6 +15,7 @@ pub mod platforms;
 pub mod reconcile;
 pub mod secret;
 pub mod spec;
+pub mod store;
 
 /// The engine (`crates/adsctl-core`): model, plan, apply, state and the `Connector` trait.
 pub use adsctl_core::{apply, connectors, model, plan, state};

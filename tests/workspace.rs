@@ -6,6 +6,7 @@
 //!   the workspace, so nothing in it can reach a connector, the spec loader or the CLI; its sources name no
 //!   `adsctl::` path;
 //! - `crates/adsctl-serve` depends on neither;
+//! - the database driver is in `crates/adsctl-state-pg` (which depends on the engine alone), never in the engine;
 //! - every member is a default member, so the README's `cargo test` (and CI's fmt and clippy) covers them all.
 //!
 //! Runs `cargo tree` and `cargo metadata` offline (the lock file's packages are already there for the build).
@@ -184,6 +185,30 @@ fn the_engine_depends_on_no_other_crate_of_the_workspace() {
         found.is_empty(),
         "the engine names the adsctl crate:\n{}",
         found.join("\n")
+    );
+}
+
+#[test]
+fn the_database_driver_stays_in_the_postgres_backend() {
+    // The engine holds no database driver: the PostgreSQL backend is a crate of its own.
+    let engine = tree("adsctl-core", "normal,build");
+    assert_eq!(
+        packages_named(&engine, "postgres"),
+        Vec::<&String>::new(),
+        "adsctl-core depends on the postgres driver: it belongs in crates/adsctl-state-pg"
+    );
+    // The backend depends on the engine (the trait it implements) and on no other crate of the workspace.
+    let backend = tree("adsctl-state-pg", "normal,build");
+    assert!(!packages_named(&backend, "postgres").is_empty(), "{backend:?}");
+    let root = format!("({}", repo().display());
+    let ours: Vec<&String> = backend
+        .iter()
+        .filter(|l| l.contains(&root) && !l.starts_with("adsctl-state-pg v") && !l.starts_with("adsctl-core v"))
+        .collect();
+    assert_eq!(
+        ours,
+        Vec::<&String>::new(),
+        "adsctl-state-pg depends on crates of this workspace besides adsctl-core"
     );
 }
 

@@ -5,12 +5,15 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::plan::{connectors_for, load_project, make, open_store_waiting, runtime, say_waiting, PlanFlags};
+use super::plan::{
+    connectors_for, load_project, make, open_store_waiting, runtime, say_waiting, say_waiting_for, PlanFlags,
+};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::apply::{self, ChangeOutcome, ExecOptions, Target};
 use crate::plan::live::{read_account, ReadMode};
 use crate::plan::{file, render};
-use crate::state::{self, ApplyLock};
+use crate::state::ApplyLock;
+use crate::store::{Location, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,15 +59,28 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         None => (None, args.dir.clone()),
     };
     let mut project = load_project(global, &dir)?;
-    let state_dir = state::state_dir(&project.root);
-    let lock = ApplyLock::acquire_waiting(&state_dir, args.lock_timeout, &mut say_waiting(&state_dir))?;
-    if let Some(stale) = &lock.stale {
-        eprintln!(
-            "warning: took over a stale apply lock ({stale}): that process is gone; if it was interrupted, this \
-             run resolves its journal"
-        );
-    }
-    let store = open_store_waiting(&project.root, args.lock_timeout)?;
+    // The apply lock: `apply.lock` in the state directory, or on PostgreSQL an advisory lock of the store's
+    // session (released when the store is dropped, or by the server when this process dies).
+    let location = Location::of_project(&project.root);
+    let (lock, store) = match &location {
+        Location::Dir(state_dir) => {
+            let lock = ApplyLock::acquire_waiting(state_dir, args.lock_timeout, &mut say_waiting(state_dir))?;
+            if let Some(stale) = &lock.stale {
+                eprintln!(
+                    "warning: took over a stale apply lock ({stale}): that process is gone; if it was interrupted, \
+                     this run resolves its journal"
+                );
+            }
+            (Some(lock), open_store_waiting(&project.root, args.lock_timeout)?)
+        }
+        Location::Postgres(_) => {
+            let store = open_store_waiting(&project.root, args.lock_timeout)?;
+            if let Store::Postgres(pg) = &store {
+                pg.lock_apply(args.lock_timeout, &mut say_waiting_for(location.shown()))?;
+            }
+            (None, store)
+        }
+    };
     let rt = runtime()?;
 
     let (emulator, conns) = connectors_for(&rt, &mut project, &args.flags)?;
@@ -112,7 +128,7 @@ fn leased_apply(
     global: &GlobalArgs,
     args: &Args,
     project: &crate::spec::Project,
-    store: &crate::state::SledStore,
+    store: &Store,
     rt: &tokio::runtime::Runtime,
     conns: &BTreeMap<String, std::sync::Arc<dyn crate::connectors::Connector>>,
     plan_file: Option<&std::path::Path>,

@@ -217,6 +217,27 @@ impl From<crate::emulator::faults::FaultSpecError> for CommandError {
     }
 }
 
+impl From<crate::store::OpenError> for CommandError {
+    fn from(e: crate::store::OpenError) -> Self {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint_opt(hint)
+    }
+}
+
+impl From<crate::store::PgError> for CommandError {
+    fn from(e: crate::store::PgError) -> Self {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint_opt(hint)
+    }
+}
+
+impl From<crate::store::CopyError> for CommandError {
+    fn from(e: crate::store::CopyError) -> Self {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).with_hint_opt(hint)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

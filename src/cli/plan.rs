@@ -13,7 +13,8 @@ use crate::plan::live::ReadMode;
 use crate::plan::{self, render, Plan, PlanOptions, GUARDRAIL_NAMES};
 use crate::platforms as registry;
 use crate::spec::{self, Project};
-use crate::state::{self, SledStore};
+use crate::state;
+use crate::store::{Location, Store};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -95,24 +96,30 @@ pub(super) const STATE_WAIT: std::time::Duration = std::time::Duration::from_sec
 
 /// Says once, on stderr, what a command waits for.
 pub(super) fn say_waiting(what: &Path) -> impl FnMut(Option<&str>) + '_ {
+    say_waiting_for(what.display().to_string())
+}
+
+/// [`say_waiting`] for a state shown as text (a directory, or a PostgreSQL URL without its password).
+pub(super) fn say_waiting_for(what: String) -> impl FnMut(Option<&str>) {
     move |holder: Option<&str>| {
         let by = match holder {
             Some(h) if state::lock_holder_is_daemon(h) => format!("the `adsctl watch` daemon's reconcile ({h})"),
             Some(h) => format!("another adsctl command ({h})"),
             None => "another adsctl command".to_string(),
         };
-        eprintln!("waiting for the state in {}: in use by {by}", what.display());
+        eprintln!("waiting for the state in {what}: in use by {by}");
     }
 }
 
-/// The project's state store, waiting up to `wait` while another adsctl process has it.
-pub(super) fn open_store_waiting(project_root: &Path, wait: std::time::Duration) -> Result<SledStore, CommandError> {
-    let dir = state::state_dir(project_root);
-    let store = SledStore::open_waiting(&dir, wait, &mut say_waiting(&dir))?;
+/// The project's state store (sled in the state directory, or PostgreSQL with `ADSCTL_STATE_URL`), waiting up to
+/// `wait` while another adsctl process has it.
+pub(super) fn open_store_waiting(project_root: &Path, wait: std::time::Duration) -> Result<Store, CommandError> {
+    let location = Location::of_project(project_root);
+    let store = Store::open_waiting(&location, wait, &mut say_waiting_for(location.shown()))?;
     Ok(store)
 }
 
-pub(super) fn open_store(project_root: &Path) -> Result<SledStore, CommandError> {
+pub(super) fn open_store(project_root: &Path) -> Result<Store, CommandError> {
     open_store_waiting(project_root, STATE_WAIT)
 }
 
@@ -159,7 +166,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 pub(super) fn make(
     rt: &tokio::runtime::Runtime,
     project: &Project,
-    store: &SledStore,
+    store: &Store,
     flags: &PlanFlags,
     mode: ReadMode,
     connectors: &BTreeMap<String, Arc<dyn Connector>>,
@@ -178,7 +185,21 @@ pub(super) fn make(
     };
     let project = if project.resources.iter().any(derived) {
         let mut p = project.clone();
-        crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, store);
+        match store.sled() {
+            Some(sled) => crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, sled),
+            None if p
+                .resources
+                .iter()
+                .any(|r| r.fields.contains_key(crate::platforms::sources::SPEND_FIELD)) =>
+            {
+                return Err(CommandError::new(
+                    "a campaign's spend mirrored from the metrics series is planned from the local state only; \
+                     this project's state is on PostgreSQL",
+                )
+                .with_hint("plan it without ADSCTL_STATE_URL (the metrics series on PostgreSQL comes later)"));
+            }
+            None => {}
+        }
         rt.block_on(crate::platforms::sources::resolve(&mut p.resources, &p.accounts, |a| {
             connectors.get(&a.name).cloned().ok_or_else(|| {
                 crate::connectors::ConnectorError::Config(format!("no connector for account `{}`", a.name))

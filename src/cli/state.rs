@@ -1,15 +1,17 @@
-//! `adsctl state list | show ADDRESS | rm ADDRESS | history | doctor`: inspect, edit and repair the local state.
+//! `adsctl state list | show ADDRESS | rm ADDRESS | history | doctor | migrate | copy`: inspect, edit, repair,
+//! migrate and move the state.
 //!
-//! These work on the state directory alone (`.adsctl/` in `--dir`, or `ADSCTL_STATE_DIR`), even when the YAML
-//! does not load.
+//! These work on the state alone (`.adsctl/` in `--dir`, or `ADSCTL_STATE_DIR`; PostgreSQL with
+//! `ADSCTL_STATE_URL`), even when the YAML does not load.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::plan::{say_waiting, STATE_WAIT};
+use super::plan::{say_waiting, say_waiting_for, STATE_WAIT};
 use super::{CommandError, CommandResult, GlobalArgs};
 use crate::model::Address;
-use crate::state::{self, doctor, ApplyLock, SledStore, StateStore};
+use crate::state::{doctor, ApplyLock, StateStore};
+use crate::store::{Location, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -51,13 +53,37 @@ pub enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bring the PostgreSQL state's schema up to this adsctl's version (ADSCTL_STATE_URL); the migrations
+    /// not yet applied run in order, each in a transaction. Other commands refuse a schema that is behind.
+    Migrate,
+    /// Copy a state into another, empty one: the id map, the journal, the apply records and the cached reads
+    /// (not the metrics series, which `adsctl metrics` pulls again). Each side is a state directory or a
+    /// postgres:// URL (a migrated database).
+    Copy {
+        /// The state to copy: a directory (`.adsctl`) or a postgres:// URL.
+        #[arg(long, value_name = "DIR|URL")]
+        from: String,
+        /// Where to copy it: a new directory or an empty, migrated database.
+        #[arg(long, value_name = "DIR|URL")]
+        to: String,
+    },
+}
+
+/// Open a state for `state` commands (waiting for sled while another process has it).
+fn open(location: &Location) -> Result<Store, CommandError> {
+    Ok(Store::open_waiting(
+        location,
+        STATE_WAIT,
+        &mut say_waiting_for(location.shown()),
+    )?)
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
-    let dir = state::state_dir(&args.dir);
+    let location = Location::of_project(&args.dir);
+    let shown = location.shown();
     match &args.command {
         StateCommand::List { json } => {
-            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
+            let store = open(&location)?;
             let entries = store.entries(None)?;
             if *json {
                 let s = serde_json::to_string_pretty(&entries)
@@ -69,12 +95,12 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                     println!("{}  {}  id {}{flag}", e.address, e.kind, e.id);
                 }
                 if entries.is_empty() && !global.quiet {
-                    eprintln!("the state in {} knows no resources", dir.display());
+                    eprintln!("the state in {shown} knows no resources");
                 }
             }
         }
         StateCommand::Show { address, json } => {
-            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
+            let store = open(&location)?;
             let entry = store.entry(address)?.ok_or_else(|| {
                 CommandError::new(format!("{address} is not in the state"))
                     .with_hint("`adsctl state list` shows what the state knows")
@@ -94,8 +120,15 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
         }
         StateCommand::Rm { address } => {
-            let _lock = ApplyLock::acquire_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
-            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
+            // under the apply lock, as an apply changes the id map
+            let _lock = match &location {
+                Location::Dir(dir) => Some(ApplyLock::acquire_waiting(dir, STATE_WAIT, &mut say_waiting(dir))?),
+                Location::Postgres(_) => None,
+            };
+            let store = open(&location)?;
+            if let Store::Postgres(pg) = &store {
+                pg.lock_apply(STATE_WAIT, &mut say_waiting_for(shown.clone()))?;
+            }
             if !store.remove_entry(address)? {
                 return Err(CommandError::new(format!("{address} is not in the state"))
                     .with_hint("`adsctl state list` shows what the state knows"));
@@ -106,7 +139,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             }
         }
         StateCommand::Applies => {
-            let store = SledStore::open_waiting(&dir, STATE_WAIT, &mut say_waiting(&dir))?;
+            let store = open(&location)?;
             for h in store.apply_records()? {
                 println!(
                     "{}  {}  {}  {}  ({} succeeded, {} failed, {} skipped)",
@@ -120,8 +153,92 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 );
             }
         }
-        StateCommand::Doctor { dry_run, json } => return doctor(global, &dir, *dry_run, *json),
+        StateCommand::Doctor { dry_run, json } => match &location {
+            Location::Dir(dir) => return doctor(global, dir, *dry_run, *json),
+            Location::Postgres(_) => {
+                return Err(CommandError::new(format!(
+                    "`adsctl state doctor` examines a local state directory; the state is on PostgreSQL ({shown})"
+                ))
+                .with_hint("PostgreSQL keeps its own data sound; unset ADSCTL_STATE_URL to examine the local files"))
+            }
+        },
+        StateCommand::Migrate => return migrate(global, &location),
+        StateCommand::Copy { from, to } => return copy(global, &Location::parse(from), &Location::parse(to)),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `adsctl state migrate`: the PostgreSQL state's missing migrations, in order.
+fn migrate(global: &GlobalArgs, location: &Location) -> CommandResult {
+    let Location::Postgres(url) = location else {
+        return Err(CommandError::new(format!(
+            "the state is a local directory ({}), which has no schema to migrate",
+            location.shown()
+        ))
+        .with_hint(format!(
+            "set {} to the postgres:// URL of the database to migrate",
+            crate::store::STATE_URL_ENV
+        )));
+    };
+    let store = crate::store::PgStore::connect(url)?;
+    let applied = store.migrate()?;
+    if !global.quiet {
+        match applied.as_slice() {
+            [] => println!(
+                "The PostgreSQL state at {} is up to date (schema version {}).",
+                location.shown(),
+                adsctl_state_pg::latest_version()
+            ),
+            done => println!(
+                "Migrated the PostgreSQL state at {} to schema version {} (applied {}).",
+                location.shown(),
+                adsctl_state_pg::latest_version(),
+                done.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `adsctl state copy --from --to`: under both states' apply locks, so that no apply changes either meanwhile.
+fn copy(global: &GlobalArgs, from: &Location, to: &Location) -> CommandResult {
+    if from == to {
+        return Err(CommandError::new("--from and --to are the same state"));
+    }
+    if let Location::Dir(dir) = from {
+        if !dir.is_dir() {
+            return Err(
+                CommandError::new(format!("--from {}: no such state directory", dir.display()))
+                    .with_hint("a state directory is the `.adsctl` beside adsctl.yaml (or ADSCTL_STATE_DIR)"),
+            );
+        }
+    }
+    let mut locks = Vec::new();
+    let mut stores = Vec::new();
+    for location in [from, to] {
+        if let Location::Dir(dir) = location {
+            locks.push(ApplyLock::acquire_waiting(dir, STATE_WAIT, &mut say_waiting(dir))?);
+        }
+        let store = open(location)?;
+        if let Store::Postgres(pg) = &store {
+            pg.lock_apply(STATE_WAIT, &mut say_waiting_for(location.shown()))?;
+        }
+        stores.push(store);
+    }
+    let copied = crate::store::copy(&stores[0], &stores[1])?;
+    if !global.quiet {
+        println!(
+            "Copied {} id map entries, {} journal entries, {} apply records and {} cached reads from {} to {}.",
+            copied.entries,
+            copied.journal,
+            copied.applies,
+            copied.caches,
+            from.shown(),
+            to.shown()
+        );
+    }
+    drop(stores);
+    drop(locks);
     Ok(ExitCode::SUCCESS)
 }
 

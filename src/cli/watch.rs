@@ -228,6 +228,19 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         return Err(CommandError::new(format!("{} has no adsctl.yaml", args.dir.display()))
             .with_hint("pass the config directory: adsctl watch path/to/repo"));
     }
+    if let crate::store::Location::Postgres(_) = crate::store::Location::of_project(&args.dir) {
+        // The daemon holds its state and apply lock for its whole life; on PostgreSQL that waits for account
+        // leases shared between daemons. Refused rather than silently keeping a second, local state.
+        return Err(CommandError::new(format!(
+            "`adsctl watch` keeps its state in the local state directory; {} puts this project's state on \
+             PostgreSQL",
+            crate::store::STATE_URL_ENV
+        ))
+        .with_hint(format!(
+            "run the daemon without {} (plan, apply, state and metrics use PostgreSQL)",
+            crate::store::STATE_URL_ENV
+        )));
+    }
     if args.emulator {
         // Before any thread starts: the daemon's own auth (token refresh ahead of expiry, the status page's
         // expiry) reads the environment only, so a vault's real tokens are never sent to the emulator.
