@@ -185,21 +185,8 @@ pub(super) fn make(
     };
     let project = if project.resources.iter().any(derived) {
         let mut p = project.clone();
-        match store.sled() {
-            Some(sled) => crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, sled),
-            None if p
-                .resources
-                .iter()
-                .any(|r| r.fields.contains_key(crate::platforms::sources::SPEND_FIELD)) =>
-            {
-                return Err(CommandError::new(
-                    "a campaign's spend mirrored from the metrics series is planned from the local state only; \
-                     this project's state is on PostgreSQL",
-                )
-                .with_hint("plan it without ADSCTL_STATE_URL (the metrics series on PostgreSQL comes later)"));
-            }
-            None => {}
-        }
+        // the metrics series is in the state, local or on PostgreSQL
+        crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, &*store);
         rt.block_on(crate::platforms::sources::resolve(&mut p.resources, &p.accounts, |a| {
             connectors.get(&a.name).cloned().ok_or_else(|| {
                 crate::connectors::ConnectorError::Config(format!("no connector for account `{}`", a.name))

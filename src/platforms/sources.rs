@@ -123,13 +123,11 @@ where
 pub const SPEND_FIELD: &str = "spend_of";
 
 /// The ad campaign's cost over every day the metrics store holds, in its account's currency.
-fn campaign_cost(
-    store: &crate::state::SledStore,
+fn campaign_cost<S: crate::state::StateStore + crate::metrics::series::SeriesStore + ?Sized>(
+    store: &S,
     campaign: &crate::model::Address,
     accounts: &BTreeMap<String, Account>,
 ) -> Option<(crate::model::Money, crate::model::Currency)> {
-    use crate::metrics::series::SeriesStore;
-    use crate::state::StateStore;
     let account = accounts.get(&campaign.account)?;
     let id = store
         .entries(Some(&account.name))
@@ -165,10 +163,10 @@ fn campaign_cost(
 /// figures for it and its currency is the CRM account's (money is never converted); otherwise the field is left
 /// out, so a runner without metrics plans no spend change. `whole_units` rounds half up to whole currency units
 /// (Salesforce's currency fields have no decimals).
-pub fn resolve_spend(
+pub fn resolve_spend<S: crate::state::StateStore + crate::metrics::series::SeriesStore + ?Sized>(
     resources: &mut [Resource],
     accounts: &BTreeMap<String, Account>,
-    store: &crate::state::SledStore,
+    store: &S,
 ) {
     for r in resources.iter_mut() {
         let Some(Value::Map(spec)) = r.fields.remove(SPEND_FIELD) else {
