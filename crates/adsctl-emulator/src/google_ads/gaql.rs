@@ -376,6 +376,7 @@ fn attributed(from: &str) -> Option<&'static [&'static str]> {
         ],
         "campaign_criterion" => &["campaign_criterion", "campaign", "customer"],
         "user_list" => &["user_list", "customer"],
+        "conversion_action" => &["conversion_action", "customer"],
         "customer" => &["customer"],
         "change_status" => &["change_status", "customer"],
         _ => return None,

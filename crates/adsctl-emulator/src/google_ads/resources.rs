@@ -15,6 +15,7 @@ pub enum Res {
     UserList,
     CampaignCriterion,
     AdGroupCriterionLabel,
+    ConversionAction,
 }
 
 pub struct ResDef {
@@ -210,6 +211,22 @@ pub const ALL: &[ResDef] = &[
         change_type: None,
         soft_remove: false,
         updatable: false,
+    },
+    ResDef {
+        res: Res::ConversionAction,
+        coll: "conversionActions",
+        message: "ConversionAction",
+        gaql: "conversion_action",
+        json: "conversionAction",
+        request: "MutateConversionActionsRequest",
+        mutate_op: "conversionActionOperation",
+        mutate_op_proto: "conversion_action_operation",
+        result: "conversionActionResult",
+        // ChangeStatusResourceType has no CONVERSION_ACTION
+        change_type: None,
+        // a removed conversion action keeps its history: status REMOVED (ConversionActionStatus)
+        soft_remove: true,
+        updatable: true,
     },
 ];
 
