@@ -33,6 +33,10 @@ pub type AccountPlatforms = Arc<HashMap<String, Platform>>;
 pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
     std::rc::Rc::new(move |node: &Node, what: &'static str| match what {
         "lookalike_audience" => Box::new(read_lookalike(node, &accounts)) as Box<dyn Any + Send>,
+        "conversion" => {
+            let (account, body) = read_account_block(node, &accounts, |home, node| home.parse_conversion(node));
+            Box::new(super::types::Conversion { account, body }) as Box<dyn Any + Send>
+        }
         _ => Box::new(read(node, &accounts)) as Box<dyn Any + Send>,
     })
 }
@@ -61,6 +65,30 @@ fn read_lookalike(node: &Node, accounts: &HashMap<String, Platform>) -> super::t
         account: Some(account),
         body,
     }
+}
+
+/// A block that names its `account:` and is read by that account's platform's home (`parse`); `None`s when the
+/// account is missing (reported) or unknown, or the home cannot read it.
+#[allow(clippy::type_complexity)]
+fn read_account_block(
+    node: &Node,
+    accounts: &HashMap<String, Platform>,
+    parse: impl Fn(&dyn Home, &Node) -> Option<Box<dyn Any + Send>>,
+) -> (Option<Spanned<String>>, Option<(Platform, Box<dyn Any + Send>)>) {
+    let NodeKind::Map(entries) = &node.kind else {
+        let _ = de::from_node::<Head>(node);
+        return (None, None);
+    };
+    let Some((_, value)) = entries.iter().find(|(k, _)| de::key_text(k) == "account") else {
+        de::record(<DeError as serde::de::Error>::missing_field("account").at(node.span));
+        return (None, None);
+    };
+    let Some(account) = de::from_node::<Spanned<String>>(value) else {
+        return (None, None);
+    };
+    let home = accounts.get(account.trim()).copied().and_then(crate::platforms::home);
+    let body = home.and_then(|home| Some((home.platform(), parse(home, node)?)));
+    (Some(account), body)
 }
 
 /// What a campaign block that cannot be read as any platform's says when it is not a mapping at all.

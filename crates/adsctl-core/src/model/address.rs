@@ -32,10 +32,12 @@ pub enum Kind {
     PromotedPost,
     /// X targeting criterion below a line item: its type, value and operator are its whole identity.
     TargetingCriterion,
+    /// Conversion tracking at the account's level (Google Ads conversion action, Meta custom conversion).
+    Conversion,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Budget,
         Kind::Audience,
         Kind::LookalikeAudience,
@@ -49,6 +51,7 @@ impl Kind {
         Kind::Creative,
         Kind::PromotedPost,
         Kind::TargetingCriterion,
+        Kind::Conversion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Kind {
             Kind::Creative => "creative",
             Kind::PromotedPost => "promoted_post",
             Kind::TargetingCriterion => "targeting_criterion",
+            Kind::Conversion => "conversion",
         }
     }
 
@@ -99,7 +103,7 @@ impl Kind {
     /// Creation rank: lower ranks are created first and removed last.
     pub fn rank(self) -> u8 {
         match self {
-            Kind::Budget | Kind::Audience => 0,
+            Kind::Budget | Kind::Audience | Kind::Conversion => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,
