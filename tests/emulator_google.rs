@@ -583,7 +583,8 @@ mod mutate {
             .unwrap();
         let cust = &dump["platforms"]["google_ads"]["customers"][CID];
         let tables = cust["tables"].as_object().unwrap();
-        assert_eq!(tables.len(), 10);
+        // (with each campaign's ConversionGoalCampaignConfig, which the emulator makes with it)
+        assert_eq!(tables.len(), 11);
         for (res, objects) in tables {
             for (key, o) in objects.as_object().unwrap() {
                 let mut v = Violations::default();
@@ -2881,5 +2882,133 @@ mod conversion_actions {
             .post("conversionActions:mutate", json!({"operations":[{"create": bad}]}))
             .await;
         assert_bad_request(s, &b, "TWICE_PER_CLICK");
+    }
+
+    /// Bidding on conversion actions: a custom conversion goal lists them, a campaign's
+    /// ConversionGoalCampaignConfig (made with the campaign, update only) points at it. The goal's actions must
+    /// exist and be enabled; a non-primary action is accepted ("custom conversion goals do not respect
+    /// primary_for_goal"); a linked goal cannot be removed.
+    #[tokio::test]
+    async fn custom_goals_and_campaign_configs() {
+        let env = start().await;
+        let mut secondary = webpage("Secondary");
+        secondary["primaryForGoal"] = json!(false);
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Primary")}, {"create": secondary}, {"create": webpage("Gone")}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let primary = rn(&b, 0);
+        let secondary = rn(&b, 1);
+        let gone = rn(&b, 2);
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"remove": gone}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // a non-primary action is biddable in a custom goal
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Sales", "conversionActions": [primary, secondary]}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let goal = rn(&b, 0);
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Removed one", "conversionActions": [gone]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "CONVERSION_ACTION_NOT_ENABLED"),
+        );
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Unknown", "conversionActions": [format!("customers/{CID}/conversionActions/999")]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "INVALID_CONVERSION_ACTION"),
+        );
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Sales", "conversionActions": [primary]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "CUSTOM_GOAL_DUPLICATE_NAME"),
+        );
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Same list", "conversionActions": [secondary, primary]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "DUPLICATE_CONVERSION_ACTION_LIST"),
+        );
+        // the campaign's config exists with the campaign, and is only updated
+        let budget = env.budget("b", false).await;
+        let (s, b) = env.campaign("C", &budget).await;
+        assert_eq!(s, 200, "{b}");
+        let campaign = rn(&b, 0);
+        let id = campaign.rsplit('/').next().unwrap();
+        let config = format!("customers/{CID}/conversionGoalCampaignConfigs/{id}");
+        let rows = env
+            .search("SELECT conversion_goal_campaign_config.goal_config_level, campaign.name FROM conversion_goal_campaign_config")
+            .await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["conversionGoalCampaignConfig"]["goalConfigLevel"], "CUSTOMER");
+        assert_eq!(rows[0]["campaign"]["name"], "C");
+        let (s, b) = env
+            .post(
+                "conversionGoalCampaignConfigs:mutate",
+                json!({"operations":[{"create": {"campaign": campaign}}]}),
+            )
+            .await;
+        assert_bad_request(s, &b, "create");
+        let (s, b) = env
+            .post(
+                "conversionGoalCampaignConfigs:mutate",
+                json!({"operations":[{"update": {"resourceName": config, "goalConfigLevel": "CAMPAIGN", "customConversionGoal": goal}, "updateMask": "goalConfigLevel,customConversionGoal"}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT conversion_goal_campaign_config.custom_conversion_goal FROM conversion_goal_campaign_config")
+            .await;
+        assert_eq!(rows[0]["conversionGoalCampaignConfig"]["customConversionGoal"], goal);
+        // a linked goal stays
+        let (s, b) = env
+            .post("customConversionGoals:mutate", json!({"operations":[{"remove": goal}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "CANNOT_REMOVE_LINKED_CUSTOM_CONVERSION_GOAL"),
+        );
     }
 }

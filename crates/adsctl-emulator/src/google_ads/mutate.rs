@@ -699,6 +699,20 @@ impl<'a> MutateCtx<'a> {
                 }
                 key = self.new_id().to_string();
             }
+            Res::CustomConversionGoal => {
+                req(m, "name", "name")?;
+                self.check_goal_actions(m, loc, "create")?;
+                m.entry("status").or_insert(json!("ENABLED"));
+                key = self.new_id().to_string();
+            }
+            Res::ConversionGoalCampaignConfig => {
+                // ConversionGoalCampaignConfigOperation has only `update`: the JSON front end refuses a create.
+                return Err(vec![AdsError::new(
+                    errors::OPERATION_REQUIRED,
+                    "Mutate operations must have 'update' specified.",
+                )
+                .under(loc)]);
+            }
             Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel | Res::AdGroupCriterionLabel => {
                 let (target_field, target_proto, target_res, dup) = match res {
                     Res::CampaignLabel => (
@@ -885,7 +899,87 @@ impl<'a> MutateCtx<'a> {
         m.insert("resourceName".into(), json!(rn));
         let v = Value::Object(std::mem::take(m));
         self.check_unique_name(res, &v, None, loc, "create")?;
+        if res == Res::Campaign {
+            // Every campaign has its ConversionGoalCampaignConfig (update only), at the customer's goals.
+            let config = json!({
+                "resourceName": self.rn(Res::ConversionGoalCampaignConfig, &key),
+                "campaign": rn,
+                "goalConfigLevel": "CUSTOMER",
+            });
+            self.force_put(Res::ConversionGoalCampaignConfig, &key, config, "ADDED");
+        }
         Ok(self.finish(res, &key, rn, v, "ADDED"))
+    }
+
+/// errors/custom_conversion_goal_error.proto: every conversion action of a custom goal exists
+    /// (INVALID_CONVERSION_ACTION) and is enabled (CONVERSION_ACTION_NOT_ENABLED); no other live goal has the
+    /// same list (DUPLICATE_CONVERSION_ACTION_LIST). `primary_for_goal` is not checked: "custom conversion goals
+    /// do not respect primary_for_goal" (resources/conversion_action.proto).
+    fn check_goal_actions(&self, m: &Map<String, Value>, loc: &Loc, what: &str) -> Result<(), Vec<AdsError>> {
+        let actions: Vec<String> = m
+            .get("conversionActions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let at = |code: Code, msg: &str, trigger: &str| {
+            vec![AdsError::new(code, msg)
+                .trigger(trigger.to_string())
+                .under(loc)
+                .at(what, None)
+                .at("conversion_actions", None)]
+        };
+        for a in &actions {
+            match self.cust.get_rn(a) {
+                Some((Res::ConversionAction, o)) => {
+                    if o.v.get("status").and_then(Value::as_str) != Some("ENABLED") {
+                        return Err(at(
+                            errors::CUSTOM_GOAL_CONVERSION_ACTION_NOT_ENABLED,
+                            "The conversion action is not enabled so it cannot be included in a custom conversion goal.",
+                            a,
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(at(
+                        errors::CUSTOM_GOAL_INVALID_CONVERSION_ACTION,
+                        "Cannot find a conversion action with the specified id.",
+                        a,
+                    ))
+                }
+            }
+        }
+        let mut mine = actions.clone();
+        mine.sort();
+        let own = m.get("resourceName").and_then(Value::as_str);
+        let same = self.cust.table(Res::CustomConversionGoal).into_iter().flat_map(|t| t.values()).any(|o| {
+            let mut theirs: Vec<&str> = o
+                .v
+                .get("conversionActions")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            theirs.sort();
+            o.v.get("status").and_then(Value::as_str) != Some("REMOVED")
+                && o.v.get("resourceName").and_then(Value::as_str) != own
+                && theirs == mine.iter().map(String::as_str).collect::<Vec<_>>()
+        });
+        if same && !mine.is_empty() {
+            return Err(at(
+                errors::CUSTOM_GOAL_DUPLICATE_CONVERSION_ACTION_LIST,
+                "Custom goal with the same conversion action list already exists.",
+                &mine.join(","),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a campaign's ConversionGoalCampaignConfig uses the custom goal `rn`.
+    fn goal_linked(&self, rn: &str) -> bool {
+        self.cust
+            .table(Res::ConversionGoalCampaignConfig)
+            .into_iter()
+            .flat_map(|t| t.values())
+            .any(|o| o.v.get("customConversionGoal").and_then(Value::as_str) == Some(rn))
     }
 
     fn check_unique_name(
@@ -921,6 +1015,10 @@ impl<'a> MutateCtx<'a> {
                     Res::ConversionAction => (
                         errors::CONVERSION_ACTION_DUPLICATE_NAME,
                         "The specified conversion action name already exists.",
+                    ),
+                    Res::CustomConversionGoal => (
+                        errors::CUSTOM_GOAL_DUPLICATE_NAME,
+                        "Custom goal with the same name already exists.",
                     ),
                     _ => (
                         errors::USER_LIST_NAME_ALREADY_USED,
@@ -1083,6 +1181,21 @@ impl<'a> MutateCtx<'a> {
                 check_attribution(m, loc, "update")?;
             }
         }
+        if res == Res::CustomConversionGoal && mask.split(',').any(|p| p.trim() == "conversionActions") {
+            if let Some(m) = v.as_object() {
+                self.check_goal_actions(m, loc, "update")?;
+            }
+        }
+        if res == Res::ConversionGoalCampaignConfig {
+            let goal = v
+                .get("customConversionGoal")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if !goal.is_empty() {
+                self.live_ref(&goal, Res::CustomConversionGoal, "custom_conversion_goal", loc, "update")?;
+            }
+        }
         self.check_unique_name(res, &v, Some(&key), loc, "update")?;
         Ok(self.finish(res, &key, rn, v, "CHANGED"))
     }
@@ -1093,6 +1206,15 @@ impl<'a> MutateCtx<'a> {
             return Err(vec![AdsError::new(
                 errors::CAMPAIGN_BUDGET_IN_USE,
                 "The campaign budget is in use by a campaign.",
+            )
+            .trigger(rn.to_string())
+            .under(loc)
+            .at("remove", None)]);
+        }
+        if res == Res::CustomConversionGoal && self.goal_linked(rn) {
+            return Err(vec![AdsError::new(
+                errors::CUSTOM_GOAL_CANNOT_REMOVE_LINKED,
+                "The custom conversion goal cannot be removed because it's linked to a campaign.",
             )
             .trigger(rn.to_string())
             .under(loc)

@@ -16,6 +16,8 @@ pub enum Res {
     CampaignCriterion,
     AdGroupCriterionLabel,
     ConversionAction,
+    CustomConversionGoal,
+    ConversionGoalCampaignConfig,
 }
 
 pub struct ResDef {
@@ -226,6 +228,36 @@ pub const ALL: &[ResDef] = &[
         change_type: None,
         // a removed conversion action keeps its history: status REMOVED (ConversionActionStatus)
         soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::CustomConversionGoal,
+        coll: "customConversionGoals",
+        message: "CustomConversionGoal",
+        gaql: "custom_conversion_goal",
+        json: "customConversionGoal",
+        request: "MutateCustomConversionGoalsRequest",
+        mutate_op: "customConversionGoalOperation",
+        mutate_op_proto: "custom_conversion_goal_operation",
+        result: "customConversionGoalResult",
+        change_type: None,
+        // CustomConversionGoalStatus: ENABLED, REMOVED
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::ConversionGoalCampaignConfig,
+        coll: "conversionGoalCampaignConfigs",
+        message: "ConversionGoalCampaignConfig",
+        gaql: "conversion_goal_campaign_config",
+        json: "conversionGoalCampaignConfig",
+        request: "MutateConversionGoalCampaignConfigsRequest",
+        mutate_op: "conversionGoalCampaignConfigOperation",
+        mutate_op_proto: "conversion_goal_campaign_config_operation",
+        result: "conversionGoalCampaignConfigResult",
+        change_type: None,
+        // update only: one per campaign, made with it
+        soft_remove: false,
         updatable: true,
     },
 ];
