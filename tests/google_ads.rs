@@ -203,10 +203,10 @@ mod connector {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert!(snap.complete);
         let searches = endpoint_requests(&h, "googleAds:searchStream");
-        // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists (campaigns,
-        // ad groups, ads and keywords bring their labels along), change_status: one request per kind, whatever the
-        // number of objects.
-        assert_eq!(searches, 9, "{:#?}", h.counters().snapshot());
+        // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists, conversion
+        // actions (campaigns, ad groups, ads and keywords bring their labels along), change_status: one request per
+        // kind, whatever the number of objects.
+        assert_eq!(searches, 10, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -271,7 +271,7 @@ mod labels {
     /// Ownership and user labels come from `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels`: a
     /// full read is one query per kind of resource plus change_status, with no query for the label links.
     #[tokio::test]
-    async fn a_full_read_is_nine_searches_and_takes_labels_from_the_objects() {
+    async fn a_full_read_is_ten_searches_and_takes_labels_from_the_objects() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
         let c = connector(&acct, settings(&acct));
@@ -332,13 +332,13 @@ mod labels {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert_eq!(
             endpoint_requests(&h, "googleAds:searchStream"),
-            9,
+            10,
             "{:#?}",
             h.counters().snapshot()
         );
         assert_eq!(
             h.counters().snapshot().total_requests,
-            9,
+            10,
             "{:#?}",
             h.counters().snapshot()
         );
@@ -426,11 +426,16 @@ mod lifecycle {
             )
             .await
             .unwrap();
+        // change_status, then the user lists and conversion actions (change_status lists neither)
         assert!(
-            !delta.complete && delta.resources.iter().all(|r| r.kind == Kind::Audience),
+            !delta.complete
+                && delta
+                    .resources
+                    .iter()
+                    .all(|r| matches!(r.kind, Kind::Audience | Kind::Conversion)),
             "{delta:?}"
         );
-        assert_eq!(h.counters().snapshot().total_requests, 2);
+        assert_eq!(h.counters().snapshot().total_requests, 3);
 
         // Drift behind adsctl's back, seen by the next read.
         let rn = format!("customers/{CUSTOMER}/campaigns/{}", spring.id.as_deref().unwrap());
