@@ -782,6 +782,44 @@ mod tests {
     }
 
     #[test]
+    fn conversion_actions_both_ways_with_exact_money() {
+        let live = json!({
+            "type": "WEBPAGE", "category": "PURCHASE", "countingType": "MANY_PER_CLICK",
+            "valueSettings": {"defaultValue": 25.1, "alwaysUseDefaultValue": false},
+            "attributionModelSettings": {"attributionModel": "GOOGLE_SEARCH_ATTRIBUTION_DATA_DRIVEN"},
+            "clickThroughLookbackWindowDays": "30", "viewThroughLookbackWindowDays": "1", "primaryForGoal": true
+        });
+        let f = conversion_fields(&live);
+        assert_eq!(f["type"], Value::str("webpage"));
+        assert_eq!(f["counting"], Value::str("many_per_click"));
+        assert_eq!(f["attribution_model"], Value::str("data_driven"));
+        assert_eq!(f["value.default"], Value::Money(Money::from_micros(25_100_000)));
+        assert_eq!(f["click_through_days"], Value::Int(30));
+        let (obj, mask) = conversion_json(&f);
+        assert_eq!(Json::Object(obj.clone()), live);
+        assert_eq!(
+            mask,
+            [
+                "type",
+                "category",
+                "countingType",
+                "attributionModelSettings.attributionModel",
+                "valueSettings.defaultValue",
+                "valueSettings.alwaysUseDefaultValue",
+                "clickThroughLookbackWindowDays",
+                "viewThroughLookbackWindowDays",
+                "primaryForGoal"
+            ]
+        );
+        // a model adsctl has no name for reads as its enum name, lower-cased
+        let other = json!({"attributionModelSettings": {"attributionModel": "GOOGLE_SEARCH_ATTRIBUTION_LINEAR"}});
+        assert_eq!(
+            conversion_fields(&other)["attribution_model"],
+            Value::str("google_search_attribution_linear")
+        );
+    }
+
+    #[test]
     fn keywords_and_audiences() {
         let k = keyword_fields(&json!({"status": "PAUSED", "cpcBidMicros": "800000",
             "keyword": {"text": "Running Shoes", "matchType": "PHRASE"}}));

@@ -696,7 +696,25 @@ mod tests {
                 json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed:0123456789abcdef"}}),
                 json!({"userList": {"resourceName": "customers/1/userLists/78", "id": "78", "name": "Theirs", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "crm-42"}}),
             ],
+            conversion_actions: vec![
+                json!({"conversionAction": {"resourceName": "customers/1/conversionActions/91", "id": "91", "name": "Purchase", "status": "ENABLED", "type": "WEBPAGE", "primaryForGoal": true}}),
+                json!({"conversionAction": {"resourceName": "customers/1/conversionActions/92", "id": "92", "name": "Old", "status": "REMOVED", "type": "WEBPAGE"}}),
+            ],
         }
+    }
+
+    #[test]
+    fn conversion_actions_are_unmarked_and_removed_ones_gone() {
+        let rs = to_resources("acme", &raw(), &[]);
+        let c: Vec<&Resource> = rs.iter().filter(|r| r.kind == Kind::Conversion).collect();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].address.to_string(), "acme/conversion/Purchase");
+        assert_eq!(c[0].id.as_deref(), Some("91"));
+        assert!(!c[0].owned, "no marker exists on a conversion action");
+        assert_eq!(c[0].fields.get("type"), Some(&Value::str("webpage")));
+        // pinned, a removed one is read (its id is the user's word)
+        let pinned = to_resources("acme", &raw(), &["92".to_string()]);
+        assert!(pinned.iter().any(|r| r.address.to_string() == "acme/conversion/Old"));
     }
 
     #[test]
