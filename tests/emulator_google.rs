@@ -2767,7 +2767,10 @@ mod conversion_actions {
     async fn create_read_update_remove() {
         let env = start().await;
         let (s, b) = env
-            .post("conversionActions:mutate", json!({"operations":[{"create": webpage("Purchase")}]}))
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Purchase")}]}),
+            )
             .await;
         assert_eq!(s, 200, "{b}");
         let rn = b["results"][0]["resourceName"].as_str().unwrap().to_string();
@@ -2810,7 +2813,10 @@ mod conversion_actions {
             .await;
         assert_eq!(rows[0]["conversionAction"]["status"], "REMOVED");
         let (s, b) = env
-            .post("conversionActions:mutate", json!({"operations":[{"create": webpage("Purchase")}]}))
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Purchase")}]}),
+            )
             .await;
         assert_eq!(s, 200, "{b}");
     }
@@ -2821,15 +2827,27 @@ mod conversion_actions {
     async fn refusals() {
         let env = start().await;
         let (s, b) = env
-            .post("conversionActions:mutate", json!({"operations":[{"create": webpage("Lead")}]}))
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Lead")}]}),
+            )
             .await;
         assert_eq!(s, 200, "{b}");
         let rn = b["results"][0]["resourceName"].as_str().unwrap().to_string();
         // names are unique per customer
         let (s, b) = env
-            .post("conversionActions:mutate", json!({"operations":[{"create": webpage("Lead")}]}))
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Lead")}]}),
+            )
             .await;
-        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("conversionActionError", "DUPLICATE_NAME"));
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("conversionActionError", "DUPLICATE_NAME"),
+        );
         // types a linked product makes cannot be created through the API
         let mut ga4 = webpage("From GA4");
         ga4["type"] = json!("GOOGLE_ANALYTICS_4_PURCHASE");
@@ -2868,11 +2886,17 @@ mod conversion_actions {
         );
         // the name is required, the type immutable, the origin output only
         let (s, b) = env
-            .post("conversionActions:mutate", json!({"operations":[{"create": {"type": "WEBPAGE"}}]}))
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": {"type": "WEBPAGE"}}]}),
+            )
             .await;
         assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
         let (s, b) = env
-            .post("conversionActions:mutate", json!({"operations":[{"update":{"resourceName": rn, "type": "UPLOAD_CLICKS"},"updateMask":"type"}]}))
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"update":{"resourceName": rn, "type": "UPLOAD_CLICKS"},"updateMask":"type"}]}),
+            )
             .await;
         assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "IMMUTABLE_FIELD"));
         // an unknown enum name is the front end's
@@ -2996,7 +3020,9 @@ mod conversion_actions {
             .await;
         assert_eq!(s, 200, "{b}");
         let rows = env
-            .search("SELECT conversion_goal_campaign_config.custom_conversion_goal FROM conversion_goal_campaign_config")
+            .search(
+                "SELECT conversion_goal_campaign_config.custom_conversion_goal FROM conversion_goal_campaign_config",
+            )
             .await;
         assert_eq!(rows[0]["conversionGoalCampaignConfig"]["customConversionGoal"], goal);
         // a linked goal stays
@@ -3008,7 +3034,10 @@ mod conversion_actions {
             &b,
             400,
             "INVALID_ARGUMENT",
-            ("customConversionGoalError", "CANNOT_REMOVE_LINKED_CUSTOM_CONVERSION_GOAL"),
+            (
+                "customConversionGoalError",
+                "CANNOT_REMOVE_LINKED_CUSTOM_CONVERSION_GOAL",
+            ),
         );
     }
 }

@@ -1397,7 +1397,10 @@ mod end_to_end {
         let c = connector(&acct, settings(&acct));
         let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
         let purchase = &live["acme/conversion/Purchase"];
-        assert_eq!(purchase.fields["value.default"], Value::Money(Money::from_micros(25_500_000)));
+        assert_eq!(
+            purchase.fields["value.default"],
+            Value::Money(Money::from_micros(25_500_000))
+        );
         assert_eq!(purchase.fields["attribution_model"], Value::str("data_driven"));
         assert_eq!(purchase.fields["primary_for_goal"], Value::Bool(true));
 
@@ -1430,11 +1433,18 @@ mod end_to_end {
             .unwrap();
         assert!(resp.status().is_success());
         let plan = p.plan_json();
-        assert_eq!(changed_fields(&plan, "acme/conversion/Purchase"), ["counting"], "{plan}");
+        assert_eq!(
+            changed_fields(&plan, "acme/conversion/Purchase"),
+            ["counting"],
+            "{plan}"
+        );
         let o = p.run(&["apply", "--auto-approve"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
-        assert_eq!(live["acme/conversion/Purchase"].fields["counting"], Value::str("many_per_click"));
+        assert_eq!(
+            live["acme/conversion/Purchase"].fields["counting"],
+            Value::str("many_per_click")
+        );
 
         // Removal policy: a conversion action has no paused state (ENABLED, REMOVED, HIDDEN), so `pause` leaves
         // it as it is; `remove` sets REMOVED.
@@ -1484,8 +1494,14 @@ mod end_to_end {
                 )
             })
             .collect();
-        assert!(statuses.contains(&("Offline lead".into(), "REMOVED".into())), "{statuses:?}");
-        assert!(statuses.contains(&("Purchase".into(), "ENABLED".into())), "{statuses:?}");
+        assert!(
+            statuses.contains(&("Offline lead".into(), "REMOVED".into())),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.contains(&("Purchase".into(), "ENABLED".into())),
+            "{statuses:?}"
+        );
         let o = p.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
 
@@ -1502,9 +1518,17 @@ mod end_to_end {
         ]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let imported = std::fs::read_to_string(target.join("conversions.yaml")).unwrap();
-        assert!(imported.contains("name: Purchase") && !imported.contains("Offline lead"), "{imported}");
+        assert!(
+            imported.contains("name: Purchase") && !imported.contains("Offline lead"),
+            "{imported}"
+        );
         let o = p.run_in(&target, &["plan", "--detailed-exitcode", &target.display().to_string()]);
-        assert_eq!(code(&o), 0, "the imported project plans no changes:\n{}", p.outputs.borrow());
+        assert_eq!(
+            code(&o),
+            0,
+            "the imported project plans no changes:\n{}",
+            p.outputs.borrow()
+        );
 
         // A fresh runner (the same YAML, no state directory) plans nothing either.
         let fresh = tempfile::tempdir().unwrap();
@@ -1517,7 +1541,10 @@ mod end_to_end {
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(&f, &to).unwrap();
         }
-        let o = p.run_in(fresh.path(), &["plan", "--detailed-exitcode", &fresh.path().display().to_string()]);
+        let o = p.run_in(
+            fresh.path(),
+            &["plan", "--detailed-exitcode", &fresh.path().display().to_string()],
+        );
         assert_eq!(code(&o), 0, "a fresh runner plans no changes:\n{}", p.outputs.borrow());
 
         assert_no_secrets(&h, &p, &[&target]);

@@ -115,7 +115,8 @@ pub trait Home: Send + Sync + 'static {
     }
     /// Validates and lowers one conversion read by [`Home::parse_conversion`] (the shared part through
     /// `Lower::conversion_resource`).
-    fn lower_conversion(&self, _lower: &mut Lower<'_>, _account: &Account, _conversion: Box<dyn std::any::Any + Send>) {}
+    fn lower_conversion(&self, _lower: &mut Lower<'_>, _account: &Account, _conversion: Box<dyn std::any::Any + Send>) {
+    }
     /// Whether `import` can write this live object back as YAML (a Google conversion action of a type only a
     /// linked product makes cannot be declared).
     fn importable(&self, _resource: &crate::model::Resource) -> bool {

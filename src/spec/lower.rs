@@ -1002,8 +1002,11 @@ impl<'a> Lower<'a> {
 
     pub(crate) fn conversion(&mut self, c: Conversion) {
         let Some(account) = &c.account else { return };
-        let Some(acct) = self.account_ref(account, "conversion", &crate::platforms::platforms_with(Kind::Conversion))
-        else {
+        let Some(acct) = self.account_ref(
+            account,
+            "conversion",
+            &crate::platforms::platforms_with(Kind::Conversion),
+        ) else {
             return;
         };
         let (Some((_, body)), Some(home)) = (c.body, crate::platforms::home(acct.platform)) else {
@@ -1022,7 +1025,12 @@ impl<'a> Lower<'a> {
         lifecycle: &Opt<LifecycleSpec>,
     ) -> Option<Resource> {
         if name.trim().is_empty() {
-            self.err(name.span, Code::Constraint, "conversion name is empty", "give it a name");
+            self.err(
+                name.span,
+                Code::Constraint,
+                "conversion name is empty",
+                "give it a name",
+            );
             return None;
         }
         if let Some(&c) = name.as_bytes().iter().find(|&&b| b == b'\n' || b == b'\t') {

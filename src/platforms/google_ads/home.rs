@@ -170,9 +170,10 @@ impl Home for GoogleAdsHome {
     fn importable(&self, r: &Resource) -> bool {
         use crate::spec::types::ConversionType;
         r.kind != Kind::Conversion
-            || r.fields.get("type").and_then(crate::model::Value::as_str).is_some_and(|t| {
-                serde_json::from_value::<ConversionType>(serde_json::Value::from(t)).is_ok()
-            })
+            || r.fields
+                .get("type")
+                .and_then(crate::model::Value::as_str)
+                .is_some_and(|t| serde_json::from_value::<ConversionType>(serde_json::Value::from(t)).is_ok())
     }
 
     fn audience_fields(&self) -> &'static [&'static str] {

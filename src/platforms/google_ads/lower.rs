@@ -501,7 +501,10 @@ impl<'a> Lower<'a> {
                         d.span,
                         Code::Constraint,
                         format!("{field} must be 1–{max}, got {}", d.value),
-                        format!("Google Ads counts conversions at most {max} days after the {}", if max == 90 { "click" } else { "impression" }),
+                        format!(
+                            "Google Ads counts conversions at most {max} days after the {}",
+                            if max == 90 { "click" } else { "impression" }
+                        ),
                     );
                 } else {
                     r.fields.insert(field, Value::Int(i64::from(d.value)));

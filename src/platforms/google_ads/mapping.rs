@@ -608,7 +608,11 @@ pub fn conversion_json(fields: &Fields) -> (Map<String, Json>, Vec<String>) {
             .iter()
             .find(|(n, _)| *n == s)
             .map_or_else(|| upper(s), |(_, w)| w.to_string());
-        set(&mut obj, "attributionModelSettings.attributionModel", Json::String(wire));
+        set(
+            &mut obj,
+            "attributionModelSettings.attributionModel",
+            Json::String(wire),
+        );
     }
     if let Some(Value::Money(m)) = fields.get("value.default") {
         set(

@@ -75,7 +75,13 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         // `name` with an update mask; ads are their position and keywords their text, so neither has a name
-        renamable_kinds: vec![Kind::Budget, Kind::Campaign, Kind::AdGroup, Kind::Audience, Kind::Conversion],
+        renamable_kinds: vec![
+            Kind::Budget,
+            Kind::Campaign,
+            Kind::AdGroup,
+            Kind::Audience,
+            Kind::Conversion,
+        ],
         paused_status: "paused",
         settled_statuses: &[],
     }

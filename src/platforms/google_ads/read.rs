@@ -178,20 +178,17 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
     );
     let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
     let q_conversion = with_status(Q_CONVERSION_ACTION, "conversion_action.status", &[], p);
-    let (
-        (labels, budgets, campaigns, ad_groups, ads, criteria, campaign_criteria, user_lists),
-        conversion_actions,
-    ) = tokio::try_join!(
+    let ((labels, budgets, campaigns, ad_groups, ads, criteria, campaign_criteria, user_lists), conversion_actions) = tokio::try_join!(
         async {
             tokio::try_join!(
-        search_stream(client, Q_LABEL),
-        search_stream(client, &q_budget),
-        search_stream(client, &q_campaign),
-        search_stream(client, &q_ad_group),
-        search_stream(client, &q_ad),
-        search_stream(client, &q_criterion),
-        search_stream(client, &q_campaign_criterion),
-        search_stream(client, &q_user_list),
+                search_stream(client, Q_LABEL),
+                search_stream(client, &q_budget),
+                search_stream(client, &q_campaign),
+                search_stream(client, &q_ad_group),
+                search_stream(client, &q_ad),
+                search_stream(client, &q_criterion),
+                search_stream(client, &q_campaign_criterion),
+                search_stream(client, &q_user_list),
             )
         },
         search_stream(client, &q_conversion),

@@ -925,9 +925,10 @@ pub fn run(
                             _ => None,
                         };
                         let campaign = match res {
-                            Res::AdGroup | Res::CampaignLabel | Res::CampaignCriterion | Res::ConversionGoalCampaignConfig => {
-                                lookup(v.get("campaign"))
-                            }
+                            Res::AdGroup
+                            | Res::CampaignLabel
+                            | Res::CampaignCriterion
+                            | Res::ConversionGoalCampaignConfig => lookup(v.get("campaign")),
                             Res::Campaign => Some(v),
                             _ => ad_group.and_then(|x| lookup(x.get("campaign"))),
                         };

@@ -911,7 +911,7 @@ impl<'a> MutateCtx<'a> {
         Ok(self.finish(res, &key, rn, v, "ADDED"))
     }
 
-/// errors/custom_conversion_goal_error.proto: every conversion action of a custom goal exists
+    /// errors/custom_conversion_goal_error.proto: every conversion action of a custom goal exists
     /// (INVALID_CONVERSION_ACTION) and is enabled (CONVERSION_ACTION_NOT_ENABLED); no other live goal has the
     /// same list (DUPLICATE_CONVERSION_ACTION_LIST). `primary_for_goal` is not checked: "custom conversion goals
     /// do not respect primary_for_goal" (resources/conversion_action.proto).
@@ -951,18 +951,22 @@ impl<'a> MutateCtx<'a> {
         let mut mine = actions.clone();
         mine.sort();
         let own = m.get("resourceName").and_then(Value::as_str);
-        let same = self.cust.table(Res::CustomConversionGoal).into_iter().flat_map(|t| t.values()).any(|o| {
-            let mut theirs: Vec<&str> = o
-                .v
-                .get("conversionActions")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            theirs.sort();
-            o.v.get("status").and_then(Value::as_str) != Some("REMOVED")
-                && o.v.get("resourceName").and_then(Value::as_str) != own
-                && theirs == mine.iter().map(String::as_str).collect::<Vec<_>>()
-        });
+        let same = self
+            .cust
+            .table(Res::CustomConversionGoal)
+            .into_iter()
+            .flat_map(|t| t.values())
+            .any(|o| {
+                let mut theirs: Vec<&str> =
+                    o.v.get("conversionActions")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                theirs.sort();
+                o.v.get("status").and_then(Value::as_str) != Some("REMOVED")
+                    && o.v.get("resourceName").and_then(Value::as_str) != own
+                    && theirs == mine.iter().map(String::as_str).collect::<Vec<_>>()
+            });
         if same && !mine.is_empty() {
             return Err(at(
                 errors::CUSTOM_GOAL_DUPLICATE_CONVERSION_ACTION_LIST,
@@ -1193,7 +1197,13 @@ impl<'a> MutateCtx<'a> {
                 .unwrap_or_default()
                 .to_string();
             if !goal.is_empty() {
-                self.live_ref(&goal, Res::CustomConversionGoal, "custom_conversion_goal", loc, "update")?;
+                self.live_ref(
+                    &goal,
+                    Res::CustomConversionGoal,
+                    "custom_conversion_goal",
+                    loc,
+                    "update",
+                )?;
             }
         }
         self.check_unique_name(res, &v, Some(&key), loc, "update")?;
