@@ -491,6 +491,11 @@ case("conversion-always-default-without-value", {"r.yaml": CONV.format(acct="sea
 case("conversion-declared-twice", {"r.yaml": CONV.format(acct="search", extra="") + CONV.format(acct="search", extra="").replace("conversions:\n", "")})
 case("conversion-without-type", {"r.yaml": "conversions:\n  - { name: Purchase, account: search }\n"})
 
+def meta_promoted(po):
+    return meta(obj="sales").replace("        targeting:\n", "        promoted_object: " + po + "\n        targeting:\n", 1)
+case("meta-promoted-object-bad-pixel", {"r.yaml": meta_promoted('{ pixel_id: "px-1", event: purchase }')})
+case("meta-promoted-object-unknown-event", {"r.yaml": meta_promoted('{ pixel_id: "123456789012345", event: buy }')})
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

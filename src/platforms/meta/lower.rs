@@ -185,13 +185,6 @@ impl<'a> Lower<'a> {
                     ),
                 );
             }
-        } else if matches!(&*s.optimization_goal, Some(g) if g.wire() == "offsite_conversions") && s.id.is_none() {
-            self.err(
-                s.name.span,
-                Code::MissingField,
-                "an ad set optimising for `offsite_conversions` needs `promoted_object`",
-                "add `promoted_object: { pixel_id: \"123456789012345\", event: purchase }`",
-            );
         }
         if let Some(b) = &*s.billing_event {
             r.fields.insert("billing_event", Value::str(b.wire()));
