@@ -40,10 +40,12 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "AddOfflineUserDataJobOperationsRequest", "AddOfflineUserDataJobOperationsResponse",
     "RunOfflineUserDataJobRequest", "ListAccessibleCustomersRequest", "ListAccessibleCustomersResponse",
     "MutateAdsRequest", "MutateAdsResponse", "MutateCampaignCriteriaRequest", "MutateAdGroupCriterionLabelsRequest",
-    "GoogleAdsRow",
+    "MutateConversionActionsRequest", "MutateCustomConversionGoalsRequest",
+    "MutateConversionGoalCampaignConfigsRequest", "GoogleAdsRow",
 ]] + [f"{V}.services.Mutate{r}Response" for r in [
     "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
-    "AdGroupLabels", "AdGroupAdLabels", "UserLists", "CampaignCriteria", "AdGroupCriterionLabels",
+    "AdGroupLabels", "AdGroupAdLabels", "UserLists", "CampaignCriteria", "AdGroupCriterionLabels", "ConversionActions",
+    "CustomConversionGoals", "ConversionGoalCampaignConfigs",
 ]] + [
     f"{V}.resources.ChangeStatus", f"{V}.resources.Customer", f"{V}.resources.OfflineUserDataJob",
     f"{V}.common.Metrics", f"{V}.common.Segments", f"{V}.errors.GoogleAdsFailure",
@@ -52,7 +54,8 @@ ROOTS = [f"{V}.services.{m}" for m in [
 SERVED_RESOURCES = {
     "Campaign", "CampaignBudget", "AdGroup", "AdGroupAd", "AdGroupCriterion", "Label", "CampaignLabel",
     "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob", "Ad",
-    "CampaignCriterion", "AdGroupCriterionLabel",
+    "CampaignCriterion", "AdGroupCriterionLabel", "ConversionAction",
+    "CustomConversionGoal", "ConversionGoalCampaignConfig",
 }
 SERVED_OPS = {r + "Operation" for r in SERVED_RESOURCES} | {f"Mutate{r}Result" for r in SERVED_RESOURCES}
 ALL_RESOURCE_MESSAGES = {"GoogleAdsRow", "MutateOperation", "MutateOperationResponse"}

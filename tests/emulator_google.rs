@@ -583,7 +583,8 @@ mod mutate {
             .unwrap();
         let cust = &dump["platforms"]["google_ads"]["customers"][CID];
         let tables = cust["tables"].as_object().unwrap();
-        assert_eq!(tables.len(), 10);
+        // (with each campaign's ConversionGoalCampaignConfig, which the emulator makes with it)
+        assert_eq!(tables.len(), 11);
         for (res, objects) in tables {
             for (key, o) in objects.as_object().unwrap() {
                 let mut v = Violations::default();
@@ -2745,5 +2746,298 @@ mod wire_rules {
             .collect();
         let (s, b) = env.post(&add, json!({"operations": ops})).await;
         jobs_err(s, &b, "TOO_MANY_USER_IDENTIFIERS");
+    }
+}
+
+mod conversion_actions {
+    use super::*;
+
+    fn webpage(name: &str) -> Value {
+        json!({
+            "name": name, "type": "WEBPAGE", "category": "PURCHASE", "countingType": "MANY_PER_CLICK",
+            "valueSettings": {"defaultValue": 25.0, "defaultCurrencyCode": "USD", "alwaysUseDefaultValue": false},
+            "attributionModelSettings": {"attributionModel": "GOOGLE_SEARCH_ATTRIBUTION_DATA_DRIVEN"},
+            "clickThroughLookbackWindowDays": "30"
+        })
+    }
+
+    /// ConversionActionService: create (defaults: ENABLED, primary for goal), read through GAQL, update, remove
+    /// (status REMOVED, the history kept; the name is free again).
+    #[tokio::test]
+    async fn create_read_update_remove() {
+        let env = start().await;
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Purchase")}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rn = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        assert!(rn.starts_with(&format!("customers/{CID}/conversionActions/")), "{rn}");
+        let rows = env
+            .search(
+                "SELECT conversion_action.name, conversion_action.status, conversion_action.type, \
+                 conversion_action.primary_for_goal, conversion_action.value_settings.default_value, \
+                 conversion_action.origin, conversion_action.click_through_lookback_window_days \
+                 FROM conversion_action WHERE conversion_action.status != 'REMOVED'",
+            )
+            .await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let ca = &rows[0]["conversionAction"];
+        assert_eq!(ca["status"], "ENABLED");
+        assert_eq!(ca["primaryForGoal"], true);
+        assert_eq!(ca["type"], "WEBPAGE");
+        assert_eq!(ca["origin"], "WEBSITE");
+        assert_eq!(ca["valueSettings"]["defaultValue"], 25.0);
+        assert_eq!(ca["clickThroughLookbackWindowDays"], "30");
+        // update through the googleAds:mutate service too
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"conversionActionOperation":{"update":{"resourceName": rn, "primaryForGoal": false, "category": "SIGNUP"},"updateMask":"primaryForGoal,category"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT conversion_action.primary_for_goal, conversion_action.category FROM conversion_action")
+            .await;
+        assert_eq!(rows[0]["conversionAction"]["primaryForGoal"], false);
+        assert_eq!(rows[0]["conversionAction"]["category"], "SIGNUP");
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"remove": rn}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT conversion_action.status FROM conversion_action")
+            .await;
+        assert_eq!(rows[0]["conversionAction"]["status"], "REMOVED");
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Purchase")}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// What the platform refuses of a conversion action (errors/conversion_action_error.proto, the resource's
+    /// field behaviours).
+    #[tokio::test]
+    async fn refusals() {
+        let env = start().await;
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Lead")}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rn = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        // names are unique per customer
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Lead")}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("conversionActionError", "DUPLICATE_NAME"),
+        );
+        // types a linked product makes cannot be created through the API
+        let mut ga4 = webpage("From GA4");
+        ga4["type"] = json!("GOOGLE_ANALYTICS_4_PURCHASE");
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"create": ga4}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("conversionActionError", "CREATION_NOT_SUPPORTED"),
+        );
+        // rule-based attribution models are deprecated
+        let mut linear = webpage("Linear");
+        linear["attributionModelSettings"]["attributionModel"] = json!("GOOGLE_SEARCH_ATTRIBUTION_LINEAR");
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"create": linear}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("conversionActionError", "CANNOT_SET_RULE_BASED_ATTRIBUTION_MODELS"),
+        );
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"update":{"resourceName": rn, "attributionModelSettings": {"attributionModel": "GOOGLE_SEARCH_ATTRIBUTION_TIME_DECAY"}},"updateMask":"attributionModelSettings.attributionModel"}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("conversionActionError", "CANNOT_SET_RULE_BASED_ATTRIBUTION_MODELS"),
+        );
+        // the name is required, the type immutable, the origin output only
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": {"type": "WEBPAGE"}}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"update":{"resourceName": rn, "type": "UPLOAD_CLICKS"},"updateMask":"type"}]}),
+            )
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "IMMUTABLE_FIELD"));
+        // an unknown enum name is the front end's
+        let mut bad = webpage("Bad");
+        bad["countingType"] = json!("TWICE_PER_CLICK");
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"create": bad}]}))
+            .await;
+        assert_bad_request(s, &b, "TWICE_PER_CLICK");
+    }
+
+    /// Bidding on conversion actions: a custom conversion goal lists them, a campaign's
+    /// ConversionGoalCampaignConfig (made with the campaign, update only) points at it. The goal's actions must
+    /// exist and be enabled; a non-primary action is accepted ("custom conversion goals do not respect
+    /// primary_for_goal"); a linked goal cannot be removed.
+    #[tokio::test]
+    async fn custom_goals_and_campaign_configs() {
+        let env = start().await;
+        let mut secondary = webpage("Secondary");
+        secondary["primaryForGoal"] = json!(false);
+        let (s, b) = env
+            .post(
+                "conversionActions:mutate",
+                json!({"operations":[{"create": webpage("Primary")}, {"create": secondary}, {"create": webpage("Gone")}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let primary = rn(&b, 0);
+        let secondary = rn(&b, 1);
+        let gone = rn(&b, 2);
+        let (s, b) = env
+            .post("conversionActions:mutate", json!({"operations":[{"remove": gone}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // a non-primary action is biddable in a custom goal
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Sales", "conversionActions": [primary, secondary]}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let goal = rn(&b, 0);
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Removed one", "conversionActions": [gone]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "CONVERSION_ACTION_NOT_ENABLED"),
+        );
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Unknown", "conversionActions": [format!("customers/{CID}/conversionActions/999")]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "INVALID_CONVERSION_ACTION"),
+        );
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Sales", "conversionActions": [primary]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "CUSTOM_GOAL_DUPLICATE_NAME"),
+        );
+        let (s, b) = env
+            .post(
+                "customConversionGoals:mutate",
+                json!({"operations":[{"create": {"name": "Same list", "conversionActions": [secondary, primary]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("customConversionGoalError", "DUPLICATE_CONVERSION_ACTION_LIST"),
+        );
+        // the campaign's config exists with the campaign, and is only updated
+        let budget = env.budget("b", false).await;
+        let (s, b) = env.campaign("C", &budget).await;
+        assert_eq!(s, 200, "{b}");
+        let campaign = rn(&b, 0);
+        let id = campaign.rsplit('/').next().unwrap();
+        let config = format!("customers/{CID}/conversionGoalCampaignConfigs/{id}");
+        let rows = env
+            .search("SELECT conversion_goal_campaign_config.goal_config_level, campaign.name FROM conversion_goal_campaign_config")
+            .await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["conversionGoalCampaignConfig"]["goalConfigLevel"], "CUSTOMER");
+        assert_eq!(rows[0]["campaign"]["name"], "C");
+        let (s, b) = env
+            .post(
+                "conversionGoalCampaignConfigs:mutate",
+                json!({"operations":[{"create": {"campaign": campaign}}]}),
+            )
+            .await;
+        assert_bad_request(s, &b, "create");
+        let (s, b) = env
+            .post(
+                "conversionGoalCampaignConfigs:mutate",
+                json!({"operations":[{"update": {"resourceName": config, "goalConfigLevel": "CAMPAIGN", "customConversionGoal": goal}, "updateMask": "goalConfigLevel,customConversionGoal"}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search(
+                "SELECT conversion_goal_campaign_config.custom_conversion_goal FROM conversion_goal_campaign_config",
+            )
+            .await;
+        assert_eq!(rows[0]["conversionGoalCampaignConfig"]["customConversionGoal"], goal);
+        // a linked goal stays
+        let (s, b) = env
+            .post("customConversionGoals:mutate", json!({"operations":[{"remove": goal}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            (
+                "customConversionGoalError",
+                "CANNOT_REMOVE_LINKED_CUSTOM_CONVERSION_GOAL",
+            ),
+        );
     }
 }

@@ -203,10 +203,10 @@ mod connector {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert!(snap.complete);
         let searches = endpoint_requests(&h, "googleAds:searchStream");
-        // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists (campaigns,
-        // ad groups, ads and keywords bring their labels along), change_status: one request per kind, whatever the
-        // number of objects.
-        assert_eq!(searches, 9, "{:#?}", h.counters().snapshot());
+        // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists, conversion
+        // actions (campaigns, ad groups, ads and keywords bring their labels along), change_status: one request per
+        // kind, whatever the number of objects.
+        assert_eq!(searches, 10, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -271,7 +271,7 @@ mod labels {
     /// Ownership and user labels come from `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels`: a
     /// full read is one query per kind of resource plus change_status, with no query for the label links.
     #[tokio::test]
-    async fn a_full_read_is_nine_searches_and_takes_labels_from_the_objects() {
+    async fn a_full_read_is_ten_searches_and_takes_labels_from_the_objects() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
         let c = connector(&acct, settings(&acct));
@@ -332,13 +332,13 @@ mod labels {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert_eq!(
             endpoint_requests(&h, "googleAds:searchStream"),
-            9,
+            10,
             "{:#?}",
             h.counters().snapshot()
         );
         assert_eq!(
             h.counters().snapshot().total_requests,
-            9,
+            10,
             "{:#?}",
             h.counters().snapshot()
         );
@@ -426,11 +426,16 @@ mod lifecycle {
             )
             .await
             .unwrap();
+        // change_status, then the user lists and conversion actions (change_status lists neither)
         assert!(
-            !delta.complete && delta.resources.iter().all(|r| r.kind == Kind::Audience),
+            !delta.complete
+                && delta
+                    .resources
+                    .iter()
+                    .all(|r| matches!(r.kind, Kind::Audience | Kind::Conversion)),
             "{delta:?}"
         );
-        assert_eq!(h.counters().snapshot().total_requests, 2);
+        assert_eq!(h.counters().snapshot().total_requests, 3);
 
         // Drift behind adsctl's back, seen by the next read.
         let rn = format!("customers/{CUSTOMER}/campaigns/{}", spring.id.as_deref().unwrap());
@@ -1345,6 +1350,204 @@ mod end_to_end {
 
         assert_no_secrets(&h, &p, &[&target]);
         let _ = &p.url;
+        h.shutdown().await.unwrap();
+    }
+    const CONVERSIONS: &str = "conversions:
+  - name: Purchase
+    account: acme
+    type: webpage
+    category: purchase
+    counting: many_per_click
+    value: { default: 25.50 }
+    attribution_model: data_driven
+    click_through_days: 30
+    view_through_days: 1
+  - name: Offline lead
+    account: acme
+    type: upload_clicks
+    category: CATEGORY
+    counting: one_per_click
+    primary_for_goal: PRIMARY
+";
+
+    /// Conversion actions, the whole lifecycle through the binary: plan → apply → empty plan → edit → drift →
+    /// removal policy (pause leaves it, remove sets REMOVED) → import → empty plan → a fresh runner: empty plan.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conversion_actions_lifecycle() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let p = Project::new(&h.url());
+        let write = |category: &str, primary: &str| {
+            std::fs::write(
+                p.path().join("conversions.yaml"),
+                CONVERSIONS.replace("CATEGORY", category).replace("PRIMARY", primary),
+            )
+            .unwrap();
+        };
+        write("imported_lead", "true");
+        let plan = p.plan_json();
+        let ch = changes(&plan);
+        for a in ["acme/conversion/Purchase", "acme/conversion/Offline lead"] {
+            assert!(ch.contains(&(a.to_string(), "create".to_string())), "{ch:?}");
+        }
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "no changes after apply:\n{}", p.outputs.borrow());
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        let purchase = &live["acme/conversion/Purchase"];
+        assert_eq!(
+            purchase.fields["value.default"],
+            Value::Money(Money::from_micros(25_500_000))
+        );
+        assert_eq!(purchase.fields["attribution_model"], Value::str("data_driven"));
+        assert_eq!(purchase.fields["primary_for_goal"], Value::Bool(true));
+
+        // An edit: one update with exactly its fields.
+        write("qualified_lead", "false");
+        let plan = p.plan_json();
+        assert_eq!(
+            changes(&plan),
+            vec![("acme/conversion/Offline lead".to_string(), "update".to_string())],
+            "{plan}"
+        );
+        let mut fields = changed_fields(&plan, "acme/conversion/Offline lead");
+        fields.sort();
+        assert_eq!(fields, ["category", "primary_for_goal"]);
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // Drift made in the platform's UI is shown and repaired.
+        let id = live["acme/conversion/Purchase"].id.clone().unwrap();
+        let resp = reqwest::Client::new()
+            .post(format!("{}/_emulator/google_ads/drift", h.url()))
+            .json(&serde_json::json!({
+                "resourceName": format!("customers/{CUSTOMER}/conversionActions/{id}"),
+                "set": {"countingType": "ONE_PER_CLICK"}
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let plan = p.plan_json();
+        assert_eq!(
+            changed_fields(&plan, "acme/conversion/Purchase"),
+            ["counting"],
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let live = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_eq!(
+            live["acme/conversion/Purchase"].fields["counting"],
+            Value::str("many_per_click")
+        );
+
+        // Removal policy: a conversion action has no paused state (ENABLED, REMOVED, HIDDEN), so `pause` leaves
+        // it as it is; `remove` sets REMOVED.
+        write("qualified_lead", "false");
+        std::fs::write(
+            p.path().join("conversions.yaml"),
+            CONVERSIONS
+                .replace("CATEGORY", "qualified_lead")
+                .replace("PRIMARY", "false")
+                .split("  - name: Offline lead")
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        let plan = p.plan_json();
+        assert!(
+            !changes(&plan).iter().any(|(a, _)| a == "acme/conversion/Offline lead"),
+            "pause leaves it: {plan}"
+        );
+        let yaml = std::fs::read_to_string(p.path().join("adsctl.yaml")).unwrap();
+        std::fs::write(
+            p.path().join("adsctl.yaml"),
+            yaml.replace("on_removed: pause", "on_removed: remove"),
+        )
+        .unwrap();
+        let plan = p.plan_json();
+        assert!(
+            changes(&plan).contains(&("acme/conversion/Offline lead".to_string(), "remove".to_string())),
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let rows = ads_post(
+            &h,
+            "googleAds:searchStream",
+            serde_json::json!({"query": "SELECT conversion_action.name, conversion_action.status FROM conversion_action"}),
+        )
+        .await;
+        let statuses: Vec<(String, String)> = rows[0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["conversionAction"]["name"].as_str().unwrap().to_string(),
+                    r["conversionAction"]["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            statuses.contains(&("Offline lead".into(), "REMOVED".into())),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.contains(&("Purchase".into(), "ENABLED".into())),
+            "{statuses:?}"
+        );
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // Import: the conversion is written back, and the imported project plans nothing.
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("imported");
+        let o = p.run(&[
+            "import",
+            "acme",
+            "--dir",
+            &p.path().display().to_string(),
+            "--out",
+            &target.display().to_string(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let imported = std::fs::read_to_string(target.join("conversions.yaml")).unwrap();
+        assert!(
+            imported.contains("name: Purchase") && !imported.contains("Offline lead"),
+            "{imported}"
+        );
+        let o = p.run_in(&target, &["plan", "--detailed-exitcode", &target.display().to_string()]);
+        assert_eq!(
+            code(&o),
+            0,
+            "the imported project plans no changes:\n{}",
+            p.outputs.borrow()
+        );
+
+        // A fresh runner (the same YAML, no state directory) plans nothing either.
+        let fresh = tempfile::tempdir().unwrap();
+        for f in walk(p.path()) {
+            let rel = f.strip_prefix(p.path()).unwrap();
+            if rel.starts_with(".adsctl") {
+                continue;
+            }
+            let to = fresh.path().join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+        let o = p.run_in(
+            fresh.path(),
+            &["plan", "--detailed-exitcode", &fresh.path().display().to_string()],
+        );
+        assert_eq!(code(&o), 0, "a fresh runner plans no changes:\n{}", p.outputs.borrow());
+
+        assert_no_secrets(&h, &p, &[&target]);
         h.shutdown().await.unwrap();
     }
 }

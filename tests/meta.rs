@@ -1108,6 +1108,72 @@ EXTRA
             .resources
     }
 
+    /// The ad set's promoted object (pixel and standard event) through the binary: plan → apply → empty plan →
+    /// edit → drift → a fresh runner (no state directory): empty plan.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn promoted_object_lifecycle() {
+        let env = Env::start().await;
+        env.add_account("act_7778", "USD").await;
+        let rt = tokio::runtime::Handle::current();
+        let s = Sandbox::new(&env, "act_7778", "USD", "pause");
+        let write = |event: &str| {
+            let y = CAMPAIGN
+                .replace("objective: traffic", "objective: sales")
+                .replace(
+                    "optimization_goal: link_clicks",
+                    &format!("optimization_goal: offsite_conversions\n        promoted_object: {{ pixel_id: \"123456789012345\", event: {event} }}"),
+                )
+                .replace("BUDGET", "30")
+                .replace("HEADLINE", "Spring Sale")
+                .replace("MESSAGE", "Spring is here.")
+                .replace("EXTRA", "");
+            std::fs::write(s.path().join("campaigns.yaml"), y).unwrap();
+        };
+        write("purchase");
+        tokio::task::block_in_place(|| {
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("promoted_object"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7778", &rt);
+            let set = find(&rs, "social/campaign/Spring Sale - Social/ad_set/US 25-45");
+            let po = &set.fields["promoted_object"];
+            assert_eq!(
+                po,
+                &Value::Map(
+                    [
+                        ("custom_event_type".to_string(), Value::str("purchase")),
+                        ("pixel_id".to_string(), Value::str("123456789012345")),
+                    ]
+                    .into()
+                )
+            );
+
+            // An edit: the event.
+            write("lead");
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("promoted_object"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Drift made in the UI is shown and repaired.
+            let id = set.id.clone().unwrap();
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id}"),
+                json!({"promoted_object": {"pixel_id": "123456789012345", "custom_event_type": "ADD_TO_CART"}}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("promoted_object"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // A fresh runner: the same YAML without the state directory.
+            std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+        });
+        s.assert_no_secrets();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn plan_apply_drift_swap_review_and_removal() {
         let env = Env::start().await;

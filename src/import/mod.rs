@@ -251,6 +251,26 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         });
     }
 
+    // Conversions the YAML language can say (a conversion a linked product made is left out: `Home::importable`).
+    let home = crate::platforms::home(account.platform);
+    let conversions: Vec<Yaml> = mine
+        .iter()
+        .filter(|r| r.kind == Kind::Conversion && home.is_none_or(|h| h.importable(r)))
+        .map(|c| {
+            let mut m = Mapping::new();
+            map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
+            map_insert(&mut m, "account", s(&account.name));
+            plain_fields(&mut m, c, account.currency, &[]);
+            Yaml::Mapping(m)
+        })
+        .collect();
+    if !conversions.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("conversions.yaml"),
+            contents: document("conversions", conversions)?,
+        });
+    }
+
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {
         let name = a.address.name().unwrap_or_default();

@@ -121,6 +121,24 @@ pub trait Home: Send + Sync + 'static {
     fn import_list(&self, _resources: &[&crate::model::Resource], _account: &Account) -> Option<serde_yaml::Mapping> {
         None
     }
+    /// Reads a `conversions:` block (its account is one of this platform's) as this platform's own type; `None`
+    /// when it has none (the loader reports the account) or the block is invalid (reported).
+    fn parse_conversion(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_conversion`]'s type, if the platform has conversions.
+    fn conversion_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one conversion read by [`Home::parse_conversion`] (the shared part through
+    /// `Lower::conversion_resource`).
+    fn lower_conversion(&self, _lower: &mut Lower<'_>, _account: &Account, _conversion: Box<dyn std::any::Any + Send>) {
+    }
+    /// Whether `import` can write this live object back as YAML (a Google conversion action of a type only a
+    /// linked product makes cannot be declared).
+    fn importable(&self, _resource: &crate::model::Resource) -> bool {
+        true
+    }
     /// The fields of a customer-file audience only this platform has (`membership_life_span_days`): written for
     /// accounts of no such platform, they are an error.
     fn audience_fields(&self) -> &'static [&'static str];

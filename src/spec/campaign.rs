@@ -40,11 +40,15 @@ pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
             let (account, body) = read_block(node, &accounts, |h, n| h.parse_list(n));
             Box::new(super::types::ListSettings { account, body }) as Box<dyn Any + Send>
         }
+        "conversion" => {
+            let (account, body) = read_block(node, &accounts, |home, node| home.parse_conversion(node));
+            Box::new(super::types::Conversion { account, body }) as Box<dyn Any + Send>
+        }
         _ => Box::new(read(node, &accounts)) as Box<dyn Any + Send>,
     })
 }
 
-/// A block only some platforms have (a lookalike audience, a `lists:` entry), read by its account's platform's
+/// A block only some platforms have (a lookalike audience, a `lists:` entry, a conversion), read by its account's platform's
 /// home with `parse`; a platform without such blocks says so at `account:` when it is lowered.
 type Parsed = Option<(Platform, Box<dyn Any + Send>)>;
 fn read_block(

@@ -591,6 +591,7 @@ impl<'a> Lower<'a> {
         self.declared.reserve(n);
         let mut lookalikes = Vec::new();
         let mut lists = Vec::new();
+        let mut conversions = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -613,6 +614,7 @@ impl<'a> Lower<'a> {
             }
             lookalikes.extend(file.lookalike_audiences.into_iter().filter_map(|i| i.value));
             lists.extend(file.lists.into_iter().filter_map(|i| i.value));
+            conversions.extend(file.conversions.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -621,6 +623,9 @@ impl<'a> Lower<'a> {
         }
         for l in lists {
             self.list(l);
+        }
+        for c in conversions {
+            self.conversion(c);
         }
         for c in campaigns {
             self.campaign(c);
@@ -644,7 +649,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
     }
     let mut n = 0;
     for f in files {
-        n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count();
+        n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count() + valid(&f.conversions).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1012,6 +1017,56 @@ impl<'a> Lower<'a> {
             return;
         };
         home.lower_list(self, &acct, body);
+    }
+
+    pub(crate) fn conversion(&mut self, c: Conversion) {
+        let Some(account) = &c.account else { return };
+        let Some(acct) = self.account_ref(
+            account,
+            "conversion",
+            &crate::platforms::platforms_with(Kind::Conversion),
+        ) else {
+            return;
+        };
+        let (Some((_, body)), Some(home)) = (c.body, crate::platforms::home(acct.platform)) else {
+            return;
+        };
+        home.lower_conversion(self, &acct, body);
+    }
+
+    /// The part every platform's conversion shares: its name, address and resource with `id:` and `lifecycle:`;
+    /// `None` (reported) when the name is empty, on several lines or declared twice.
+    pub(crate) fn conversion_resource(
+        &mut self,
+        acct: &Account,
+        name: &S<String>,
+        id: &Opt<String>,
+        lifecycle: &Opt<LifecycleSpec>,
+    ) -> Option<Resource> {
+        if name.trim().is_empty() {
+            self.err(
+                name.span,
+                Code::Constraint,
+                "conversion name is empty",
+                "give it a name",
+            );
+            return None;
+        }
+        if let Some(&c) = name.as_bytes().iter().find(|&&b| b == b'\n' || b == b'\t') {
+            let which = if c == b'\n' { "a line break" } else { "a tab" };
+            self.err(
+                name.span,
+                Code::InvalidValue,
+                format!("conversion name holds {which}"),
+                "write the conversion name on one line",
+            );
+            return None;
+        }
+        let addr = Address::account(&acct.name).child(Kind::Conversion, name.trim());
+        if !self.declare(&addr, name.span, "conversion") {
+            return None;
+        }
+        Some(self.resource(addr, Kind::Conversion, name.span, id, lifecycle, acct.platform))
     }
 
     /// The part every platform's lookalike audience shares: its name, address and resource with `id:` and

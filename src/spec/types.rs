@@ -152,6 +152,9 @@ pub struct ResourceFile {
     /// fields: at most one entry per account, in its account's platform's language.
     #[serde(default)]
     pub lists: Vec<Item<ListSettings>>,
+    /// Conversion tracking (Google Ads conversion actions), each in its account's platform's language.
+    #[serde(default)]
+    pub conversions: Vec<Item<Conversion>>,
     /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
     /// renames it in place instead of making a new object and letting the old one go. Remove the entry once
     /// applied (kept, it does nothing more).
@@ -346,6 +349,62 @@ impl JsonSchema for ListSettings {
                     "The settings of the audience an account is, in the language of its account's platform: one of \
                      the types below."
                         .into(),
+                ),
+                ..Default::default()
+            })),
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(one_of),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    }
+}
+
+/// One conversion of a resource file, read as its account's platform's (`GoogleConversionAction`), as campaigns
+/// are.
+pub struct Conversion {
+    /// The account it names, when it names one.
+    pub account: Option<S<String>>,
+    /// The account's platform and its conversion, as that platform's home read it.
+    pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
+}
+
+impl fmt::Debug for Conversion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conversion")
+            .field("account", &self.account.as_ref().map(|a| &a.value))
+            .field("read", &self.body.is_some())
+            .finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for Conversion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let made = super::de::capture(d, "conversion")?;
+        Ok(match made.map(|m| m.downcast::<Conversion>()) {
+            Some(Ok(c)) => *c,
+            _ => Conversion {
+                account: None,
+                body: None,
+            },
+        })
+    }
+}
+
+impl JsonSchema for Conversion {
+    fn schema_name() -> String {
+        "Conversion".into()
+    }
+    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+        let one_of: Vec<Schema> = crate::platforms::HOMES
+            .iter()
+            .filter_map(|h| h.conversion_schema(gen))
+            .collect();
+        Schema::Object(SchemaObject {
+            metadata: Some(Box::new(schemars::schema::Metadata {
+                description: Some(
+                    "A conversion, in the language of its account's platform: one of the types below.".into(),
                 ),
                 ..Default::default()
             })),

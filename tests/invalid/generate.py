@@ -497,6 +497,19 @@ case("salesforce-mirror-of-itself", crm("  - account: sf\n    mirrors: sf/campai
 case("salesforce-parent-loop", crm("  - name: Spring\n    account: sf\n    parent: Summer\n  - name: Summer\n    account: sf\n    parent: Spring\n"))
 case("salesforce-member-status-on-google", {"adsctl.yaml": CRM_BASE, "r.yaml": AUD.format(accts="search", path="data/s.csv", col="email") + "    member_status: Sent\n", "data/s.csv": CSV})
 
+CONV = "conversions:\n  - name: Purchase\n    account: {acct}\n    type: webpage\n{extra}"
+case("conversion-on-meta", {"r.yaml": CONV.format(acct="social", extra="")})
+case("conversion-bad-click-window", {"r.yaml": CONV.format(acct="search", extra="    click_through_days: 120\n")})
+case("conversion-rule-based-attribution", {"r.yaml": CONV.format(acct="search", extra="    attribution_model: linear\n")})
+case("conversion-always-default-without-value", {"r.yaml": CONV.format(acct="search", extra="    value: { always_use_default: true }\n")})
+case("conversion-declared-twice", {"r.yaml": CONV.format(acct="search", extra="") + CONV.format(acct="search", extra="").replace("conversions:\n", "")})
+case("conversion-without-type", {"r.yaml": "conversions:\n  - { name: Purchase, account: search }\n"})
+
+def meta_promoted(po):
+    return meta(obj="sales").replace("        targeting:\n", "        promoted_object: " + po + "\n        targeting:\n", 1)
+case("meta-promoted-object-bad-pixel", {"r.yaml": meta_promoted('{ pixel_id: "px-1", event: purchase }')})
+case("meta-promoted-object-unknown-event", {"r.yaml": meta_promoted('{ pixel_id: "123456789012345", event: buy }')})
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

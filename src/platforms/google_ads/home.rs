@@ -30,6 +30,7 @@ impl Home for GoogleAdsHome {
             Kind::Ad,
             Kind::Keyword,
             Kind::NegativeKeyword,
+            Kind::Conversion,
         ]
     }
 
@@ -151,6 +152,30 @@ impl Home for GoogleAdsHome {
         }
     }
 
+    fn parse_conversion(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::GoogleConversionAction>(node)
+            .map(|c| Box::new(c) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn conversion_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<crate::spec::types::GoogleConversionAction>())
+    }
+
+    fn lower_conversion(&self, lower: &mut Lower<'_>, account: &Account, conversion: Box<dyn std::any::Any + Send>) {
+        if let Ok(c) = conversion.downcast::<crate::spec::types::GoogleConversionAction>() {
+            lower.google_conversion(account, *c);
+        }
+    }
+
+    fn importable(&self, r: &Resource) -> bool {
+        use crate::spec::types::ConversionType;
+        r.kind != Kind::Conversion
+            || r.fields
+                .get("type")
+                .and_then(crate::model::Value::as_str)
+                .is_some_and(|t| serde_json::from_value::<ConversionType>(serde_json::Value::from(t)).is_ok())
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &["membership_life_span_days"]
     }
@@ -200,6 +225,7 @@ impl Home for GoogleAdsHome {
             Kind::Keyword => &["status", "cpc_bid"],
             Kind::NegativeKeyword => &["text", "match_type"],
             Kind::Audience => &["description", "membership_life_span_days", "members"],
+            Kind::Conversion => CONVERSION_FIELDS,
             _ => &[],
         }
     }
@@ -269,6 +295,19 @@ impl Home for GoogleAdsHome {
         super::connector(account)
     }
 }
+
+/// The managed fields of a conversion action (`docs/resource-model.md`).
+pub const CONVERSION_FIELDS: &[&str] = &[
+    "type",
+    "category",
+    "counting",
+    "value.default",
+    "value.always_use_default",
+    "attribution_model",
+    "click_through_days",
+    "view_through_days",
+    "primary_for_goal",
+];
 
 /// Google Customer Match: trim whitespace, lower-case, and for `gmail.com` / `googlemail.com` addresses remove
 /// the dots of the local part (Google documents this rule for those domains only).

@@ -546,6 +546,96 @@ pub fn audience_json(fields: &Fields) -> (Map<String, Json>, Vec<String>) {
     (obj, mask)
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Conversion action
+
+/// adsctl's attribution model names and the v25 enum (`AttributionModel`).
+const ATTRIBUTION: [(&str, &str); 2] = [
+    ("last_click", "GOOGLE_ADS_LAST_CLICK"),
+    ("data_driven", "GOOGLE_SEARCH_ATTRIBUTION_DATA_DRIVEN"),
+];
+
+pub fn conversion_fields(c: &Json) -> Fields {
+    let mut f = Fields::new();
+    for (field, path) in [("type", "type"), ("category", "category"), ("counting", "countingType")] {
+        if let Some(s) = get_str(c, path) {
+            f.insert(field.into(), Value::str(lower(s)));
+        }
+    }
+    if let Some(m) = get_str(c, "attributionModelSettings.attributionModel") {
+        let name = ATTRIBUTION
+            .iter()
+            .find(|(_, w)| *w == m)
+            .map_or_else(|| lower(m), |(n, _)| n.to_string());
+        f.insert("attribution_model".into(), Value::str(name));
+    }
+    // a double in the account's currency: exact through its shortest text
+    if let Some(d) = get_decimal(c, "valueSettings.defaultValue") {
+        if let Some(m) = (d * Decimal::from(1_000_000)).round().to_i64() {
+            f.insert("value.default".into(), Value::Money(Money::from_micros(m)));
+        }
+    }
+    if let Some(b) = get_bool(c, "valueSettings.alwaysUseDefaultValue") {
+        f.insert("value.always_use_default".into(), Value::Bool(b));
+    }
+    if let Some(d) = get_i64(c, "clickThroughLookbackWindowDays") {
+        f.insert("click_through_days".into(), Value::Int(d));
+    }
+    if let Some(d) = get_i64(c, "viewThroughLookbackWindowDays") {
+        f.insert("view_through_days".into(), Value::Int(d));
+    }
+    if let Some(b) = get_bool(c, "primaryForGoal") {
+        f.insert("primary_for_goal".into(), Value::Bool(b));
+    }
+    f
+}
+
+/// The ConversionAction JSON of these fields and its update mask (`type` only on create: it is immutable).
+pub fn conversion_json(fields: &Fields) -> (Map<String, Json>, Vec<String>) {
+    let mut obj = Map::new();
+    let mut mask = Vec::new();
+    let mut set = |obj: &mut Map<String, Json>, path: &str, v: Json| {
+        put(obj, path, v);
+        mask.push(path.to_string());
+    };
+    for (field, path) in [("type", "type"), ("category", "category"), ("counting", "countingType")] {
+        if let Some(s) = fields.get(field).and_then(Value::as_str) {
+            set(&mut obj, path, Json::String(upper(s)));
+        }
+    }
+    if let Some(s) = fields.get("attribution_model").and_then(Value::as_str) {
+        let wire = ATTRIBUTION
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map_or_else(|| upper(s), |(_, w)| w.to_string());
+        set(
+            &mut obj,
+            "attributionModelSettings.attributionModel",
+            Json::String(wire),
+        );
+    }
+    if let Some(Value::Money(m)) = fields.get("value.default") {
+        set(
+            &mut obj,
+            "valueSettings.defaultValue",
+            decimal_json(Decimal::new(m.micros(), 6).normalize()),
+        );
+    }
+    if let Some(b) = fields.get("value.always_use_default").and_then(Value::as_bool) {
+        set(&mut obj, "valueSettings.alwaysUseDefaultValue", Json::Bool(b));
+    }
+    if let Some(d) = fields.get("click_through_days").and_then(Value::as_int) {
+        set(&mut obj, "clickThroughLookbackWindowDays", Json::String(d.to_string()));
+    }
+    if let Some(d) = fields.get("view_through_days").and_then(Value::as_int) {
+        set(&mut obj, "viewThroughLookbackWindowDays", Json::String(d.to_string()));
+    }
+    if let Some(b) = fields.get("primary_for_goal").and_then(Value::as_bool) {
+        set(&mut obj, "primaryForGoal", Json::Bool(b));
+    }
+    (obj, mask)
+}
+
 /// The `members` of an audience (sha256 hex of normalised emails).
 pub fn members(v: Option<&Value>) -> std::collections::BTreeSet<String> {
     match v {
@@ -693,6 +783,44 @@ mod tests {
         assert!(ad_mask.contains(&"responsiveSearchAd.headlines".to_string()));
         assert_eq!(Json::Object(aga), json!({"status": "ENABLED"}));
         assert_eq!(aga_mask, vec!["status"]);
+    }
+
+    #[test]
+    fn conversion_actions_both_ways_with_exact_money() {
+        let live = json!({
+            "type": "WEBPAGE", "category": "PURCHASE", "countingType": "MANY_PER_CLICK",
+            "valueSettings": {"defaultValue": 25.1, "alwaysUseDefaultValue": false},
+            "attributionModelSettings": {"attributionModel": "GOOGLE_SEARCH_ATTRIBUTION_DATA_DRIVEN"},
+            "clickThroughLookbackWindowDays": "30", "viewThroughLookbackWindowDays": "1", "primaryForGoal": true
+        });
+        let f = conversion_fields(&live);
+        assert_eq!(f["type"], Value::str("webpage"));
+        assert_eq!(f["counting"], Value::str("many_per_click"));
+        assert_eq!(f["attribution_model"], Value::str("data_driven"));
+        assert_eq!(f["value.default"], Value::Money(Money::from_micros(25_100_000)));
+        assert_eq!(f["click_through_days"], Value::Int(30));
+        let (obj, mask) = conversion_json(&f);
+        assert_eq!(Json::Object(obj.clone()), live);
+        assert_eq!(
+            mask,
+            [
+                "type",
+                "category",
+                "countingType",
+                "attributionModelSettings.attributionModel",
+                "valueSettings.defaultValue",
+                "valueSettings.alwaysUseDefaultValue",
+                "clickThroughLookbackWindowDays",
+                "viewThroughLookbackWindowDays",
+                "primaryForGoal"
+            ]
+        );
+        // a model adsctl has no name for reads as its enum name, lower-cased
+        let other = json!({"attributionModelSettings": {"attributionModel": "GOOGLE_SEARCH_ATTRIBUTION_LINEAR"}});
+        assert_eq!(
+            conversion_fields(&other)["attribution_model"],
+            Value::str("google_search_attribution_linear")
+        );
     }
 
     #[test]

@@ -70,11 +70,18 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
             (Kind::AdGroup, vec!["type"]),
             (Kind::Keyword, vec!["text", "match_type"]),
             (Kind::NegativeKeyword, vec!["text", "match_type"]),
+            (Kind::Conversion, vec!["type"]),
         ]),
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         // `name` with an update mask; ads are their position and keywords their text, so neither has a name
-        renamable_kinds: vec![Kind::Budget, Kind::Campaign, Kind::AdGroup, Kind::Audience],
+        renamable_kinds: vec![
+            Kind::Budget,
+            Kind::Campaign,
+            Kind::AdGroup,
+            Kind::Audience,
+            Kind::Conversion,
+        ],
         paused_status: "paused",
         settled_statuses: &[],
     }
@@ -393,9 +400,17 @@ impl Connector for GoogleAdsConnector {
                     // change_status does not cover user lists (ChangeStatusResourceType has no USER_LIST): they are
                     // read again every time (one search), so a description or members' fingerprint written since
                     // is seen.
+                    // Nor conversion actions (no CONVERSION_ACTION either): read again the same way.
                     let q = format!("{} WHERE user_list.type = 'CRM_BASED'", read::Q_USER_LIST);
+                    let qc = format!(
+                        "{} WHERE conversion_action.status != 'REMOVED'",
+                        read::Q_CONVERSION_ACTION
+                    );
+                    let (user_lists, conversion_actions) =
+                        tokio::try_join!(read::search_stream(&client, &q), read::search_stream(&client, &qc))?;
                     let raw = read::Raw {
-                        user_lists: read::search_stream(&client, &q).await?,
+                        user_lists,
+                        conversion_actions,
                         ..Default::default()
                     };
                     return Ok(LiveSnapshot {

@@ -70,6 +70,7 @@ pub fn collection(kind: Kind) -> &'static str {
         Kind::Ad => "adGroupAds",
         Kind::Keyword | Kind::NegativeKeyword => "adGroupCriteria",
         Kind::Audience => "userLists",
+        Kind::Conversion => "conversionActions",
         _ => "unsupported",
     }
 }
@@ -470,6 +471,22 @@ impl<'a> Builder<'a> {
                 self.temp_of.insert(i, t);
                 Ok(())
             }
+            Kind::Conversion => {
+                let t = self.temp_rn(Kind::Conversion);
+                let (mut obj, _) = mapping::conversion_json(fields);
+                obj.insert("resourceName".into(), json!(t));
+                obj.insert("name".into(), json!(name));
+                Self::unit(
+                    built,
+                    i,
+                    1,
+                    json!({"conversionActionOperation": {"create": obj}}),
+                    Some(t.clone()),
+                    true,
+                );
+                self.temp_of.insert(i, t);
+                Ok(())
+            }
             Kind::Audience => {
                 let t = self.temp_rn(Kind::Audience);
                 let (mut obj, _) = mapping::audience_json(fields);
@@ -773,6 +790,11 @@ impl<'a> Builder<'a> {
                 }
                 push(built, "userListOperation", 1, obj, mask, &rn);
             }
+            Kind::Conversion => {
+                let (mut obj, mut mask) = mapping::conversion_json(set);
+                rename(&mut obj, &mut mask);
+                push(built, "conversionActionOperation", 1, obj, mask, &rn);
+            }
             Kind::NegativeKeyword => {
                 return Err(
                     "negative keywords have no changeable fields (text and match type are their identity)".into(),
@@ -816,6 +838,7 @@ fn removal_rank(kind: Kind) -> u8 {
         Kind::Campaign => 34,
         Kind::Budget => 36,
         Kind::Audience => 37,
+        Kind::Conversion => 37,
         _ => 38,
     }
 }
@@ -824,6 +847,7 @@ fn removal_rank(kind: Kind) -> u8 {
 fn op_key(kind: Kind) -> (&'static str, u8) {
     match kind {
         Kind::Audience => ("userListOperation", 1),
+        Kind::Conversion => ("conversionActionOperation", 1),
         Kind::Budget => ("campaignBudgetOperation", 2),
         Kind::Campaign => ("campaignOperation", 3),
         Kind::AdGroup => ("adGroupOperation", 4),

@@ -92,6 +92,16 @@ pub const Q_USER_LIST: &str = "SELECT user_list.resource_name, user_list.id, use
 user_list.description, user_list.membership_life_span, user_list.membership_status, user_list.type, \
 user_list.integration_code FROM user_list";
 
+/// Conversion actions (every type: one the YAML names whatever made it is matched, and an unsupported type is
+/// then the plan's to refuse, not the read's to hide).
+pub const Q_CONVERSION_ACTION: &str = "SELECT conversion_action.resource_name, conversion_action.id, \
+conversion_action.name, conversion_action.status, conversion_action.type, conversion_action.category, \
+conversion_action.counting_type, conversion_action.value_settings.default_value, \
+conversion_action.value_settings.always_use_default_value, \
+conversion_action.attribution_model_settings.attribution_model, \
+conversion_action.click_through_lookback_window_days, conversion_action.view_through_lookback_window_days, \
+conversion_action.primary_for_goal FROM conversion_action";
+
 /// A query with the removed objects filtered out, unless some are pinned (GAQL has no OR: then the filter is
 /// applied locally).
 fn with_status(base: &str, status_field: &str, extra: &[&str], pinned: bool) -> String {
@@ -117,6 +127,7 @@ pub struct Raw {
     pub criteria: Vec<Json>,
     pub campaign_criteria: Vec<Json>,
     pub user_lists: Vec<Json>,
+    pub conversion_actions: Vec<Json>,
 }
 
 /// The owner label's resource name, when the account has one.
@@ -166,15 +177,21 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         p,
     );
     let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
-    let (labels, budgets, campaigns, ad_groups, ads, criteria, campaign_criteria, user_lists) = tokio::try_join!(
-        search_stream(client, Q_LABEL),
-        search_stream(client, &q_budget),
-        search_stream(client, &q_campaign),
-        search_stream(client, &q_ad_group),
-        search_stream(client, &q_ad),
-        search_stream(client, &q_criterion),
-        search_stream(client, &q_campaign_criterion),
-        search_stream(client, &q_user_list),
+    let q_conversion = with_status(Q_CONVERSION_ACTION, "conversion_action.status", &[], p);
+    let ((labels, budgets, campaigns, ad_groups, ads, criteria, campaign_criteria, user_lists), conversion_actions) = tokio::try_join!(
+        async {
+            tokio::try_join!(
+                search_stream(client, Q_LABEL),
+                search_stream(client, &q_budget),
+                search_stream(client, &q_campaign),
+                search_stream(client, &q_ad_group),
+                search_stream(client, &q_ad),
+                search_stream(client, &q_criterion),
+                search_stream(client, &q_campaign_criterion),
+                search_stream(client, &q_user_list),
+            )
+        },
+        search_stream(client, &q_conversion),
     )?;
     let user_lists = user_lists
         .into_iter()
@@ -193,6 +210,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         criteria,
         campaign_criteria,
         user_lists,
+        conversion_actions,
     })
 }
 
@@ -450,6 +468,22 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         }
         out.push(r);
     }
+
+    // Conversion actions: no labels and no free text field, so no marker (docs/resource-model.md): the YAML
+    // declaring one is what makes it adsctl's.
+    for c in raw.conversion_actions.iter().filter_map(|r| r.get("conversionAction")) {
+        let (Some(rn), Some(name)) = (get_str(c, "resourceName"), get_str(c, "name")) else {
+            continue;
+        };
+        let id = get_str(c, "id").map(str::to_string).unwrap_or_else(|| id_of(rn));
+        if !kept(get_str(c, "status"), &id, &pinned) {
+            continue;
+        }
+        let mut r = Resource::new(acct.child(Kind::Conversion, name), Kind::Conversion);
+        r.id = Some(id);
+        r.fields = mapping::conversion_fields(c).into();
+        out.push(r);
+    }
     out
 }
 
@@ -659,7 +693,25 @@ mod tests {
                 json!({"userList": {"resourceName": "customers/1/userLists/77", "id": "77", "name": "Subs", "description": "d", "membershipLifeSpan": "30", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "adsctl-managed:0123456789abcdef"}}),
                 json!({"userList": {"resourceName": "customers/1/userLists/78", "id": "78", "name": "Theirs", "type": "CRM_BASED", "membershipStatus": "OPEN", "integrationCode": "crm-42"}}),
             ],
+            conversion_actions: vec![
+                json!({"conversionAction": {"resourceName": "customers/1/conversionActions/91", "id": "91", "name": "Purchase", "status": "ENABLED", "type": "WEBPAGE", "primaryForGoal": true}}),
+                json!({"conversionAction": {"resourceName": "customers/1/conversionActions/92", "id": "92", "name": "Old", "status": "REMOVED", "type": "WEBPAGE"}}),
+            ],
         }
+    }
+
+    #[test]
+    fn conversion_actions_are_unmarked_and_removed_ones_gone() {
+        let rs = to_resources("acme", &raw(), &[]);
+        let c: Vec<&Resource> = rs.iter().filter(|r| r.kind == Kind::Conversion).collect();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].address.to_string(), "acme/conversion/Purchase");
+        assert_eq!(c[0].id.as_deref(), Some("91"));
+        assert!(!c[0].owned, "no marker exists on a conversion action");
+        assert_eq!(c[0].fields.get("type"), Some(&Value::str("webpage")));
+        // pinned, a removed one is read (its id is the user's word)
+        let pinned = to_resources("acme", &raw(), &["92".to_string()]);
+        assert!(pinned.iter().any(|r| r.address.to_string() == "acme/conversion/Old"));
     }
 
     #[test]

@@ -385,3 +385,109 @@ spec_enum!(
     /// Google Ads keyword match type.
     MatchType { Exact => "exact", Phrase => "phrase", Broad => "broad" }
 );
+
+/// A Google Ads conversion action (`conversions:` of a Google Ads account). Offline conversion uploads are not
+/// part of adsctl: it declares the action, the uploads go through Google's own tools.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "Conversion")]
+#[schemars(rename = "GoogleConversionAction")]
+pub struct GoogleConversionAction {
+    /// Unique name within the account (the identity on the platform, and what reports show).
+    pub name: S<String>,
+    /// The Google Ads account (local name from adsctl.yaml).
+    pub account: S<String>,
+    /// Adopt an existing conversion action by its id (with another name: it is renamed to this one).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+    /// Where the conversions come from (`webpage`: the Google tag; `upload_clicks`: offline click uploads, …).
+    /// Cannot change after creation.
+    #[serde(rename = "type")]
+    pub kind: S<ConversionType>,
+    /// What the conversion is (`purchase`, `signup`, `submit_lead_form`, …).
+    #[serde(default)]
+    pub category: Opt<ConversionCategory>,
+    /// `one_per_click` or `many_per_click`.
+    #[serde(default)]
+    pub counting: Opt<ConversionCounting>,
+    /// The value of a conversion.
+    #[serde(default)]
+    pub value: Opt<ConversionValue>,
+    /// `last_click` or `data_driven` (Google no longer accepts the rule-based models).
+    #[serde(default)]
+    pub attribution_model: Opt<AttributionModel>,
+    /// Days after a click a conversion still counts (1–90).
+    #[serde(default)]
+    pub click_through_days: Opt<u32>,
+    /// Days after an impression without a click a conversion still counts (1–30).
+    #[serde(default)]
+    pub view_through_days: Opt<u32>,
+    /// Whether bidding optimises for it (Google's default is `true`). A campaign's target CPA or ROAS that
+    /// names it needs `true`.
+    #[serde(default)]
+    pub primary_for_goal: Opt<bool>,
+}
+
+/// A conversion action's value settings. Amounts are in the account currency.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionValue {
+    /// The value used when a conversion comes without one (or always, with `always_use_default`).
+    #[serde(default)]
+    pub default: Opt<Amount>,
+    /// Use `default` for every conversion, whatever value it comes with.
+    #[serde(default)]
+    pub always_use_default: Opt<bool>,
+}
+
+spec_enum!(
+    /// Google Ads conversion action type (the ones the API creates).
+    ConversionType {
+        Webpage => "webpage",
+        UploadClicks => "upload_clicks",
+        UploadCalls => "upload_calls",
+        AdCall => "ad_call",
+        ClickToCall => "click_to_call",
+        WebsiteCall => "website_call",
+    }
+);
+
+spec_enum!(
+    /// Google Ads conversion action category.
+    ConversionCategory {
+        Default => "default",
+        PageView => "page_view",
+        Purchase => "purchase",
+        Signup => "signup",
+        Download => "download",
+        AddToCart => "add_to_cart",
+        BeginCheckout => "begin_checkout",
+        SubscribePaid => "subscribe_paid",
+        PhoneCallLead => "phone_call_lead",
+        ImportedLead => "imported_lead",
+        SubmitLeadForm => "submit_lead_form",
+        BookAppointment => "book_appointment",
+        RequestQuote => "request_quote",
+        GetDirections => "get_directions",
+        OutboundClick => "outbound_click",
+        Contact => "contact",
+        Engagement => "engagement",
+        StoreVisit => "store_visit",
+        StoreSale => "store_sale",
+        QualifiedLead => "qualified_lead",
+        ConvertedLead => "converted_lead",
+        YoutubeFollowOnViews => "youtube_follow_on_views",
+    }
+);
+
+spec_enum!(
+    /// How a conversion action counts conversions.
+    ConversionCounting { OnePerClick => "one_per_click", ManyPerClick => "many_per_click" }
+);
+
+spec_enum!(
+    /// Conversion attribution model.
+    AttributionModel { LastClick => "last_click", DataDriven => "data_driven" }
+);

@@ -172,6 +172,7 @@ impl Home for MetaHome {
             Kind::AdSet => &[
                 "status",
                 "optimization_goal",
+                "promoted_object",
                 "billing_event",
                 "bid_amount",
                 "bid_strategy",

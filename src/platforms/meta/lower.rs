@@ -164,6 +164,28 @@ impl<'a> Lower<'a> {
         if let Some(g) = &*s.optimization_goal {
             r.fields.insert("optimization_goal", Value::str(g.wire()));
         }
+        if let Some(po) = &*s.promoted_object {
+            let pixel = po.pixel_id.trim();
+            if pixel.is_empty() || !pixel.bytes().all(|b| b.is_ascii_digit()) {
+                self.err(
+                    po.pixel_id.span,
+                    Code::InvalidValue,
+                    format!("invalid pixel id `{}`", po.pixel_id.value),
+                    "a Meta pixel id is digits, e.g. `\"123456789012345\"` (Events Manager → Data sources)",
+                );
+            } else {
+                r.fields.insert(
+                    "promoted_object",
+                    Value::Map(
+                        [
+                            ("pixel_id".to_string(), Value::str(pixel)),
+                            ("custom_event_type".to_string(), Value::str(po.event.wire())),
+                        ]
+                        .into(),
+                    ),
+                );
+            }
+        }
         if let Some(b) = &*s.billing_event {
             r.fields.insert("billing_event", Value::str(b.wire()));
         }

@@ -228,6 +228,26 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
     if let Some(v) = &s.optimization_goal {
         r.fields.insert("optimization_goal", lower(v));
     }
+    if let Some(po) = &s.promoted_object {
+        let pixel = po.get("pixel_id").and_then(|p| match p {
+            Json::String(s) => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        let event = po.get("custom_event_type").and_then(Json::as_str);
+        if let (Some(pixel), Some(event)) = (pixel, event) {
+            r.fields.insert(
+                "promoted_object",
+                Value::Map(
+                    [
+                        ("pixel_id".to_string(), Value::str(pixel)),
+                        ("custom_event_type".to_string(), Value::str(event.to_ascii_lowercase())),
+                    ]
+                    .into(),
+                ),
+            );
+        }
+    }
     if let Some(v) = &s.billing_event {
         r.fields.insert("billing_event", lower(v));
     }
@@ -703,6 +723,15 @@ pub fn adset_params(
         match k.as_str() {
             "status" | "optimization_goal" | "billing_event" | "bid_strategy" => {
                 p.push((k.clone(), Tmpl::lit(upper(k, v)?)))
+            }
+            "promoted_object" => {
+                let Value::Map(m) = v else { return Err(unknown(k)) };
+                let field = |f: &str| m.get(f).and_then(Value::as_str).map(str::to_string);
+                let (Some(pixel), Some(event)) = (field("pixel_id"), field("custom_event_type")) else {
+                    return Err(unknown(k));
+                };
+                let j = serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()});
+                p.push(("promoted_object".into(), Tmpl::lit(j.to_string())));
             }
             "bid_amount" => money_param(&mut p, "bid_amount", k, v, currency)?,
             "budget.daily" => money_param(&mut p, "daily_budget", k, v, currency)?,

@@ -10,7 +10,8 @@ pub const CAMPAIGN_FIELDS: &str = "id,name,status,configured_status,effective_st
 daily_budget,lifetime_budget,bid_strategy,start_time,stop_time,adlabels,updated_time";
 /// `fields=` for ad sets.
 pub const ADSET_FIELDS: &str = "id,name,campaign_id,status,configured_status,effective_status,optimization_goal,\
-billing_event,bid_amount,bid_strategy,daily_budget,lifetime_budget,start_time,end_time,targeting,adlabels,updated_time";
+billing_event,bid_amount,bid_strategy,daily_budget,lifetime_budget,start_time,end_time,targeting,promoted_object,\
+adlabels,updated_time";
 /// `fields=` for ads (the creative comes as `{id}` and is joined with the creatives list).
 pub const AD_FIELDS: &str = "id,name,adset_id,campaign_id,status,configured_status,effective_status,creative,\
 ad_review_feedback,issues_info,adlabels,updated_time";
@@ -99,6 +100,9 @@ pub struct AdSet {
     pub effective_status: Option<String>,
     #[serde(default)]
     pub optimization_goal: Option<String>,
+    /// AdPromotedObject: `{"pixel_id":"…","custom_event_type":"PURCHASE"}`.
+    #[serde(default)]
+    pub promoted_object: Option<Json>,
     #[serde(default)]
     pub billing_event: Option<String>,
     #[serde(default, deserialize_with = "str_or_num")]

@@ -93,6 +93,10 @@ pub struct AdSet {
     /// End time (RFC 3339).
     #[serde(default)]
     pub end_time: Opt<String>,
+    /// The pixel and standard event the ad set's conversions are counted by (Meta's `promoted_object`); needed
+    /// with `optimization_goal: offsite_conversions`.
+    #[serde(default)]
+    pub promoted_object: Opt<PromotedObject>,
     /// Who sees the ads.
     #[serde(default)]
     pub targeting: Opt<Targeting>,
@@ -325,5 +329,50 @@ spec_enum!(
         UserProvidedOnly => "user_provided_only",
         PartnerProvidedOnly => "partner_provided_only",
         BothUserAndPartnerProvided => "both_user_and_partner_provided",
+    }
+);
+
+/// A Meta ad set's promoted object for website conversions: a pixel and one of its standard events.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotedObject {
+    /// The Meta pixel (dataset) id, digits.
+    pub pixel_id: S<String>,
+    /// The standard event (`purchase`, `lead`, `complete_registration`, …).
+    pub event: S<CustomEventType>,
+}
+
+spec_enum!(
+    /// A Meta standard event (AdPromotedObject `custom_event_type`).
+    CustomEventType {
+        AchievementUnlocked => "achievement_unlocked",
+        AddPaymentInfo => "add_payment_info",
+        AddToCart => "add_to_cart",
+        AddToWishlist => "add_to_wishlist",
+        AdImpression => "ad_impression",
+        CompleteRegistration => "complete_registration",
+        Contact => "contact",
+        ContentView => "content_view",
+        CustomizeProduct => "customize_product",
+        D2Retention => "d2_retention",
+        D7Retention => "d7_retention",
+        Donate => "donate",
+        FindLocation => "find_location",
+        InitiatedCheckout => "initiated_checkout",
+        Lead => "lead",
+        LevelAchieved => "level_achieved",
+        ListingInteraction => "listing_interaction",
+        MessagingConversationStarted7d => "messaging_conversation_started_7d",
+        Other => "other",
+        Purchase => "purchase",
+        Rate => "rate",
+        Schedule => "schedule",
+        Search => "search",
+        ServiceBookingRequest => "service_booking_request",
+        SpentCredits => "spent_credits",
+        StartTrial => "start_trial",
+        SubmitApplication => "submit_application",
+        Subscribe => "subscribe",
+        TutorialCompletion => "tutorial_completion",
     }
 );

@@ -38,10 +38,12 @@ pub enum Kind {
     PromotedPost,
     /// X targeting criterion below a line item: its type, value and operator are its whole identity.
     TargetingCriterion,
+    /// Conversion tracking at the account's level (Google Ads conversion action, Meta custom conversion).
+    Conversion,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -57,6 +59,7 @@ impl Kind {
         Kind::Creative,
         Kind::PromotedPost,
         Kind::TargetingCriterion,
+        Kind::Conversion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +79,7 @@ impl Kind {
             Kind::Creative => "creative",
             Kind::PromotedPost => "promoted_post",
             Kind::TargetingCriterion => "targeting_criterion",
+            Kind::Conversion => "conversion",
         }
     }
 
@@ -116,7 +120,7 @@ impl Kind {
     /// Creation rank: lower ranks are created first and removed last.
     pub fn rank(self) -> u8 {
         match self {
-            Kind::List | Kind::MergeField | Kind::Budget | Kind::Audience => 0,
+            Kind::List | Kind::MergeField | Kind::Budget | Kind::Audience | Kind::Conversion => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,

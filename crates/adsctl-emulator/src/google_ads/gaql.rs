@@ -376,6 +376,9 @@ fn attributed(from: &str) -> Option<&'static [&'static str]> {
         ],
         "campaign_criterion" => &["campaign_criterion", "campaign", "customer"],
         "user_list" => &["user_list", "customer"],
+        "conversion_action" => &["conversion_action", "customer"],
+        "custom_conversion_goal" => &["custom_conversion_goal", "customer"],
+        "conversion_goal_campaign_config" => &["conversion_goal_campaign_config", "campaign", "customer"],
         "customer" => &["customer"],
         "change_status" => &["change_status", "customer"],
         _ => return None,
@@ -922,7 +925,10 @@ pub fn run(
                             _ => None,
                         };
                         let campaign = match res {
-                            Res::AdGroup | Res::CampaignLabel | Res::CampaignCriterion => lookup(v.get("campaign")),
+                            Res::AdGroup
+                            | Res::CampaignLabel
+                            | Res::CampaignCriterion
+                            | Res::ConversionGoalCampaignConfig => lookup(v.get("campaign")),
                             Res::Campaign => Some(v),
                             _ => ad_group.and_then(|x| lookup(x.get("campaign"))),
                         };

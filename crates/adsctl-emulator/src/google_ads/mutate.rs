@@ -672,6 +672,47 @@ impl<'a> MutateCtx<'a> {
                 m.insert("eligibleForDisplay".into(), json!(true));
                 key = self.new_id().to_string();
             }
+            Res::ConversionAction => {
+                // resources/conversion_action.proto: the name "is required and should not be empty when creating
+                // new conversion actions"; the type is IMMUTABLE, so it is given at create (reading chosen:
+                // required, as there is no later chance to set it).
+                req(m, "name", "name")?;
+                req(m, "type", "type")?;
+                let t = m.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+                if !conversion_type_creatable(&t) {
+                    return Err(vec![AdsError::new(
+                        errors::CONVERSION_ACTION_CREATION_NOT_SUPPORTED,
+                        "Creation of this conversion action type isn't supported by Google Ads API.",
+                    )
+                    .trigger(t)
+                    .under(loc)
+                    .at("create", None)
+                    .at("type", None)]);
+                }
+                check_attribution(m, loc, "create")?;
+                m.entry("status").or_insert(json!("ENABLED"));
+                // "By default, primary_for_goal will be true if not set."
+                m.entry("primaryForGoal").or_insert(json!(true));
+                m.insert("ownerCustomer".into(), json!(format!("customers/{cid}")));
+                if let Some(o) = conversion_origin(&t) {
+                    m.insert("origin".into(), json!(o));
+                }
+                key = self.new_id().to_string();
+            }
+            Res::CustomConversionGoal => {
+                req(m, "name", "name")?;
+                self.check_goal_actions(m, loc, "create")?;
+                m.entry("status").or_insert(json!("ENABLED"));
+                key = self.new_id().to_string();
+            }
+            Res::ConversionGoalCampaignConfig => {
+                // ConversionGoalCampaignConfigOperation has only `update`: the JSON front end refuses a create.
+                return Err(vec![AdsError::new(
+                    errors::OPERATION_REQUIRED,
+                    "Mutate operations must have 'update' specified.",
+                )
+                .under(loc)]);
+            }
             Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel | Res::AdGroupCriterionLabel => {
                 let (target_field, target_proto, target_res, dup) = match res {
                     Res::CampaignLabel => (
@@ -858,7 +899,91 @@ impl<'a> MutateCtx<'a> {
         m.insert("resourceName".into(), json!(rn));
         let v = Value::Object(std::mem::take(m));
         self.check_unique_name(res, &v, None, loc, "create")?;
+        if res == Res::Campaign {
+            // Every campaign has its ConversionGoalCampaignConfig (update only), at the customer's goals.
+            let config = json!({
+                "resourceName": self.rn(Res::ConversionGoalCampaignConfig, &key),
+                "campaign": rn,
+                "goalConfigLevel": "CUSTOMER",
+            });
+            self.force_put(Res::ConversionGoalCampaignConfig, &key, config, "ADDED");
+        }
         Ok(self.finish(res, &key, rn, v, "ADDED"))
+    }
+
+    /// errors/custom_conversion_goal_error.proto: every conversion action of a custom goal exists
+    /// (INVALID_CONVERSION_ACTION) and is enabled (CONVERSION_ACTION_NOT_ENABLED); no other live goal has the
+    /// same list (DUPLICATE_CONVERSION_ACTION_LIST). `primary_for_goal` is not checked: "custom conversion goals
+    /// do not respect primary_for_goal" (resources/conversion_action.proto).
+    fn check_goal_actions(&self, m: &Map<String, Value>, loc: &Loc, what: &str) -> Result<(), Vec<AdsError>> {
+        let actions: Vec<String> = m
+            .get("conversionActions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let at = |code: Code, msg: &str, trigger: &str| {
+            vec![AdsError::new(code, msg)
+                .trigger(trigger.to_string())
+                .under(loc)
+                .at(what, None)
+                .at("conversion_actions", None)]
+        };
+        for a in &actions {
+            match self.cust.get_rn(a) {
+                Some((Res::ConversionAction, o)) => {
+                    if o.v.get("status").and_then(Value::as_str) != Some("ENABLED") {
+                        return Err(at(
+                            errors::CUSTOM_GOAL_CONVERSION_ACTION_NOT_ENABLED,
+                            "The conversion action is not enabled so it cannot be included in a custom conversion goal.",
+                            a,
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(at(
+                        errors::CUSTOM_GOAL_INVALID_CONVERSION_ACTION,
+                        "Cannot find a conversion action with the specified id.",
+                        a,
+                    ))
+                }
+            }
+        }
+        let mut mine = actions.clone();
+        mine.sort();
+        let own = m.get("resourceName").and_then(Value::as_str);
+        let same = self
+            .cust
+            .table(Res::CustomConversionGoal)
+            .into_iter()
+            .flat_map(|t| t.values())
+            .any(|o| {
+                let mut theirs: Vec<&str> =
+                    o.v.get("conversionActions")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                theirs.sort();
+                o.v.get("status").and_then(Value::as_str) != Some("REMOVED")
+                    && o.v.get("resourceName").and_then(Value::as_str) != own
+                    && theirs == mine.iter().map(String::as_str).collect::<Vec<_>>()
+            });
+        if same && !mine.is_empty() {
+            return Err(at(
+                errors::CUSTOM_GOAL_DUPLICATE_CONVERSION_ACTION_LIST,
+                "Custom goal with the same conversion action list already exists.",
+                &mine.join(","),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a campaign's ConversionGoalCampaignConfig uses the custom goal `rn`.
+    fn goal_linked(&self, rn: &str) -> bool {
+        self.cust
+            .table(Res::ConversionGoalCampaignConfig)
+            .into_iter()
+            .flat_map(|t| t.values())
+            .any(|o| o.v.get("customConversionGoal").and_then(Value::as_str) == Some(rn))
     }
 
     fn check_unique_name(
@@ -891,6 +1016,14 @@ impl<'a> MutateCtx<'a> {
                         "A campaign budget with this name already exists.",
                     ),
                     Res::Label => (errors::LABEL_DUPLICATE_NAME, "A label with this name already exists."),
+                    Res::ConversionAction => (
+                        errors::CONVERSION_ACTION_DUPLICATE_NAME,
+                        "The specified conversion action name already exists.",
+                    ),
+                    Res::CustomConversionGoal => (
+                        errors::CUSTOM_GOAL_DUPLICATE_NAME,
+                        "Custom goal with the same name already exists.",
+                    ),
                     _ => (
                         errors::USER_LIST_NAME_ALREADY_USED,
                         "A user list with this name already exists.",
@@ -1047,6 +1180,32 @@ impl<'a> MutateCtx<'a> {
                 check_label(m, loc, "update")?;
             }
         }
+        if res == Res::ConversionAction {
+            if let Some(m) = v.as_object() {
+                check_attribution(m, loc, "update")?;
+            }
+        }
+        if res == Res::CustomConversionGoal && mask.split(',').any(|p| p.trim() == "conversionActions") {
+            if let Some(m) = v.as_object() {
+                self.check_goal_actions(m, loc, "update")?;
+            }
+        }
+        if res == Res::ConversionGoalCampaignConfig {
+            let goal = v
+                .get("customConversionGoal")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if !goal.is_empty() {
+                self.live_ref(
+                    &goal,
+                    Res::CustomConversionGoal,
+                    "custom_conversion_goal",
+                    loc,
+                    "update",
+                )?;
+            }
+        }
         self.check_unique_name(res, &v, Some(&key), loc, "update")?;
         Ok(self.finish(res, &key, rn, v, "CHANGED"))
     }
@@ -1057,6 +1216,15 @@ impl<'a> MutateCtx<'a> {
             return Err(vec![AdsError::new(
                 errors::CAMPAIGN_BUDGET_IN_USE,
                 "The campaign budget is in use by a campaign.",
+            )
+            .trigger(rn.to_string())
+            .under(loc)
+            .at("remove", None)]);
+        }
+        if res == Res::CustomConversionGoal && self.goal_linked(rn) {
+            return Err(vec![AdsError::new(
+                errors::CUSTOM_GOAL_CANNOT_REMOVE_LINKED,
+                "The custom conversion goal cannot be removed because it's linked to a campaign.",
             )
             .trigger(rn.to_string())
             .under(loc)
@@ -1073,6 +1241,73 @@ impl<'a> MutateCtx<'a> {
             Ok((rn.to_string(), old))
         }
     }
+}
+
+/// Conversion action types the API may create. conversion_action_error.proto CREATION_NOT_SUPPORTED names the
+/// rule, not the list (reading chosen): the types whose conversions come from a linked product (Firebase, Google
+/// Analytics, third-party app analytics, Floodlight, Search Ads 360), or that Google makes itself (Smart campaign
+/// and Google-hosted actions, store visits, lead forms, Local Services), are refused, as are UNSPECIFIED/UNKNOWN.
+fn conversion_type_creatable(t: &str) -> bool {
+    const LINKED: &[&str] = &[
+        "FIREBASE_",
+        "THIRD_PARTY_APP_ANALYTICS_",
+        "GOOGLE_ANALYTICS_4_",
+        "UNIVERSAL_ANALYTICS_",
+        "FLOODLIGHT_",
+        "SMART_CAMPAIGN_",
+    ];
+    const MADE_BY_GOOGLE: &[&str] = &[
+        "UNSPECIFIED",
+        "UNKNOWN",
+        "SEARCH_ADS_360",
+        "GOOGLE_HOSTED",
+        "STORE_VISITS",
+        "LEAD_FORM_SUBMIT",
+        "LOCAL_SERVICES_ADS",
+        "ANDROID_INSTALLS_ALL_OTHER_APPS",
+        "WEBPAGE_CODELESS",
+    ];
+    !LINKED.iter().any(|p| t.starts_with(p)) && !MADE_BY_GOOGLE.contains(&t)
+}
+
+/// The output-only `origin` of a new conversion action of type `t` (enums/conversion_origin.proto).
+fn conversion_origin(t: &str) -> Option<&'static str> {
+    Some(match t {
+        "WEBPAGE" | "WEBSITE_CALL" | "UPLOAD_CLICKS" => "WEBSITE",
+        "AD_CALL" | "CLICK_TO_CALL" | "UPLOAD_CALLS" => "CALL_FROM_ADS",
+        "GOOGLE_PLAY_DOWNLOAD" | "GOOGLE_PLAY_IN_APP_PURCHASE" | "ANDROID_APP_PRE_REGISTRATION" => "APP",
+        "STORE_SALES" | "STORE_SALES_DIRECT_UPLOAD" => "STORE",
+        _ => return None,
+    })
+}
+
+/// conversion_action_error.proto CANNOT_SET_RULE_BASED_ATTRIBUTION_MODELS: "Rule-based attribution models are
+/// deprecated and not allowed to be set by conversion action" (the GOOGLE_SEARCH_ATTRIBUTION_* models other
+/// than DATA_DRIVEN; GOOGLE_ADS_LAST_CLICK, DATA_DRIVEN and EXTERNAL remain).
+fn check_attribution(m: &Map<String, Value>, loc: &Loc, what: &str) -> Result<(), Vec<AdsError>> {
+    let model = m
+        .get("attributionModelSettings")
+        .and_then(|a| a.get("attributionModel"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if matches!(
+        model,
+        "GOOGLE_SEARCH_ATTRIBUTION_FIRST_CLICK"
+            | "GOOGLE_SEARCH_ATTRIBUTION_LINEAR"
+            | "GOOGLE_SEARCH_ATTRIBUTION_TIME_DECAY"
+            | "GOOGLE_SEARCH_ATTRIBUTION_POSITION_BASED"
+    ) {
+        return Err(vec![AdsError::new(
+            errors::CONVERSION_ACTION_RULE_BASED_ATTRIBUTION,
+            "Rule-based attribution models are deprecated and not allowed to be set by conversion action.",
+        )
+        .trigger(model.to_string())
+        .under(loc)
+        .at(what, None)
+        .at("attribution_model_settings", None)
+        .at("attribution_model", None)]);
+    }
+    Ok(())
 }
 
 /// `customers/123/campaigns/-1` (a temporary id).

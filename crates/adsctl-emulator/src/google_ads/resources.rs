@@ -15,6 +15,9 @@ pub enum Res {
     UserList,
     CampaignCriterion,
     AdGroupCriterionLabel,
+    ConversionAction,
+    CustomConversionGoal,
+    ConversionGoalCampaignConfig,
 }
 
 pub struct ResDef {
@@ -210,6 +213,52 @@ pub const ALL: &[ResDef] = &[
         change_type: None,
         soft_remove: false,
         updatable: false,
+    },
+    ResDef {
+        res: Res::ConversionAction,
+        coll: "conversionActions",
+        message: "ConversionAction",
+        gaql: "conversion_action",
+        json: "conversionAction",
+        request: "MutateConversionActionsRequest",
+        mutate_op: "conversionActionOperation",
+        mutate_op_proto: "conversion_action_operation",
+        result: "conversionActionResult",
+        // ChangeStatusResourceType has no CONVERSION_ACTION
+        change_type: None,
+        // a removed conversion action keeps its history: status REMOVED (ConversionActionStatus)
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::CustomConversionGoal,
+        coll: "customConversionGoals",
+        message: "CustomConversionGoal",
+        gaql: "custom_conversion_goal",
+        json: "customConversionGoal",
+        request: "MutateCustomConversionGoalsRequest",
+        mutate_op: "customConversionGoalOperation",
+        mutate_op_proto: "custom_conversion_goal_operation",
+        result: "customConversionGoalResult",
+        change_type: None,
+        // CustomConversionGoalStatus: ENABLED, REMOVED
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::ConversionGoalCampaignConfig,
+        coll: "conversionGoalCampaignConfigs",
+        message: "ConversionGoalCampaignConfig",
+        gaql: "conversion_goal_campaign_config",
+        json: "conversionGoalCampaignConfig",
+        request: "MutateConversionGoalCampaignConfigsRequest",
+        mutate_op: "conversionGoalCampaignConfigOperation",
+        mutate_op_proto: "conversion_goal_campaign_config_operation",
+        result: "conversionGoalCampaignConfigResult",
+        change_type: None,
+        // update only: one per campaign, made with it
+        soft_remove: false,
+        updatable: true,
     },
 ];
 

@@ -193,7 +193,12 @@ fn is_removed(v: &Value) -> bool {
 /// Unique-name scope: campaigns, budgets, labels and user lists per customer; ad groups per campaign.
 pub fn name_scope(res: Res, v: &Value) -> Option<String> {
     match res {
-        Res::Campaign | Res::CampaignBudget | Res::Label | Res::UserList => Some(String::new()),
+        Res::Campaign
+        | Res::CampaignBudget
+        | Res::Label
+        | Res::UserList
+        | Res::ConversionAction
+        | Res::CustomConversionGoal => Some(String::new()),
         Res::AdGroup => Some(
             v.get("campaign")
                 .and_then(Value::as_str)
