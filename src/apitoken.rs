@@ -257,8 +257,14 @@ mod tests {
         assert!(t.expose().starts_with(PREFIX) && t.expose().len() > 40);
         let text = std::fs::read_to_string(store.path()).unwrap();
         assert!(!text.contains(t.expose()), "only the hash is stored");
-        assert!(matches!(store.create("ci", Role::Operator), Err(TokenError::Exists { .. })));
-        assert!(matches!(store.create("a b", Role::Operator), Err(TokenError::BadName { .. })));
+        assert!(matches!(
+            store.create("ci", Role::Operator),
+            Err(TokenError::Exists { .. })
+        ));
+        assert!(matches!(
+            store.create("a b", Role::Operator),
+            Err(TokenError::BadName { .. })
+        ));
         let caller = store.authenticate(t.expose()).unwrap().unwrap();
         assert_eq!((caller.name.as_str(), caller.role), ("ci", Role::Viewer));
         assert_eq!(store.authenticate("adsctl_wrong").unwrap(), None);

@@ -110,8 +110,7 @@ fn every_endpoint_for_every_kind_of_caller_and_no_token_anywhere() {
     assert!(out.contains("No API token"), "{out}");
 
     let mut cmd = adsctl(&home, &["watch", "--emulator", "--interval", "1h"]);
-    cmd.arg(&dir)
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"]);
+    cmd.arg(&dir).args(["--listen", "127.0.0.1:0", "--log-format", "json"]);
     let daemon = common::Daemon::spawn(cmd);
     let addr = daemon.addr.clone();
     let base = format!("http://{addr}");
@@ -170,7 +169,10 @@ fn every_endpoint_for_every_kind_of_caller_and_no_token_anywhere() {
     let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{json}");
     for t in &tokens {
-        assert!(!list.contains(t.as_str()) && !json.contains(t.as_str()), "list never shows a token");
+        assert!(
+            !list.contains(t.as_str()) && !json.contains(t.as_str()),
+            "list never shows a token"
+        );
     }
 
     rt.block_on(async {
@@ -185,7 +187,11 @@ fn every_endpoint_for_every_kind_of_caller_and_no_token_anywhere() {
         ];
         // No token, a wrong one and a revoked one: 401 with the challenge, on every endpoint.
         let wrong = "adsctl_this-is-not-a-token-at-all-0123456789abcdef";
-        for (who, token) in [("none", None), ("wrong", Some(wrong)), ("revoked", Some(revoked.as_str()))] {
+        for (who, token) in [
+            ("none", None),
+            ("wrong", Some(wrong)),
+            ("revoked", Some(revoked.as_str())),
+        ] {
             for url in &reads {
                 let a = call(&http, "GET", url, token).await;
                 assert_eq!(a.code, 401, "{who} GET {url}: {}", a.body);
@@ -205,7 +211,11 @@ fn every_endpoint_for_every_kind_of_caller_and_no_token_anywhere() {
         }
         let a = call(&http, "POST", &reconcile, Some(&viewer)).await;
         assert_eq!(a.code, 403, "viewer POST: {}", a.body);
-        assert!(a.body.contains("operator"), "the refusal says what is needed: {}", a.body);
+        assert!(
+            a.body.contains("operator"),
+            "the refusal says what is needed: {}",
+            a.body
+        );
         bodies.push(a.body);
         // An operator reads and acts.
         for url in &reads {
@@ -229,7 +239,13 @@ fn every_endpoint_for_every_kind_of_caller_and_no_token_anywhere() {
             .unwrap();
         assert_eq!(after, before + 1, "exactly one reconcile, the operator's");
         // An unknown account and an unknown run: 404.
-        let a = call(&http, "POST", &format!("{base}/api/v1/accounts/nope/reconcile"), Some(&operator)).await;
+        let a = call(
+            &http,
+            "POST",
+            &format!("{base}/api/v1/accounts/nope/reconcile"),
+            Some(&operator),
+        )
+        .await;
         assert_eq!(a.code, 404, "{}", a.body);
         let a = call(&http, "GET", &format!("{base}/api/v1/runs/ffff"), Some(&viewer)).await;
         assert_eq!(a.code, 404, "{}", a.body);
@@ -284,7 +300,10 @@ fn every_endpoint_for_every_kind_of_caller_and_no_token_anywhere() {
         assert!(!audit.contains(secret_half), "the audit log shows a token");
         assert!(!stored.contains(secret_half), "the token file holds only hashes");
     }
-    assert!(!log.iter().any(|l| l.contains("Bearer ")), "no Authorization header in the log");
+    assert!(
+        !log.iter().any(|l| l.contains("Bearer ")),
+        "no Authorization header in the log"
+    );
 }
 
 /// Off loopback the server refuses to start without any token; with an API token, every route but `/healthz`
@@ -334,7 +353,13 @@ fn off_loopback_needs_a_token_and_an_api_token_is_one() {
             assert_eq!(a.code, want, "{path}");
         }
         // A viewer may not act.
-        let a = call(&http, "POST", &format!("{base}/api/v1/accounts/x/reconcile"), Some(viewer.expose())).await;
+        let a = call(
+            &http,
+            "POST",
+            &format!("{base}/api/v1/accounts/x/reconcile"),
+            Some(viewer.expose()),
+        )
+        .await;
         assert_eq!(a.code, 403);
         assert_eq!(call(&http, "GET", &format!("{base}/healthz"), None).await.code, 200);
         server.abort();

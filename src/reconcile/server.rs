@@ -284,10 +284,7 @@ fn is_loopback_host(host: &str) -> bool {
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An action without a token (loopback, no API token exists) from a program on this machine, not from a web
@@ -302,7 +299,10 @@ fn same_machine_request(headers: &HeaderMap) -> bool {
             .and_then(|u| u.host_str().map(is_loopback_host))
             .unwrap_or(false),
     };
-    let fetch_ok = !matches!(headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()), Some("cross-site"));
+    let fetch_ok = !matches!(
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        Some("cross-site")
+    );
     host_ok && origin_ok && fetch_ok
 }
 

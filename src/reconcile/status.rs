@@ -342,7 +342,9 @@ impl StatusHub {
 
     pub fn remove_account(&self, name: &str) {
         for from in [RunStatus::Queued, RunStatus::Running] {
-            self.runs_of(name, from, |r| r.finish(RunStatus::Cancelled, "the account left the config".into()));
+            self.runs_of(name, from, |r| {
+                r.finish(RunStatus::Cancelled, "the account left the config".into())
+            });
         }
         self.write().accounts.remove(name);
         self.metrics.forget_account(name);
@@ -410,7 +412,9 @@ impl StatusHub {
                 AccountHealth::InSync
             };
         }
-        self.runs_of(name, RunStatus::Running, |r| r.finish(RunStatus::Succeeded, result.to_string()));
+        self.runs_of(name, RunStatus::Running, |r| {
+            r.finish(RunStatus::Succeeded, result.to_string())
+        });
         let m = &self.metrics;
         m.count_reconcile(name, result);
         m.observe_duration(name, took);
@@ -443,7 +447,9 @@ impl StatusHub {
             });
             a.consecutive_failures
         };
-        self.runs_of(name, RunStatus::Running, |r| r.finish(RunStatus::Failed, format!("{}: {err}", err.kind())));
+        self.runs_of(name, RunStatus::Running, |r| {
+            r.finish(RunStatus::Failed, format!("{}: {err}", err.kind()))
+        });
         let m = &self.metrics;
         m.count_reconcile(name, err.kind());
         m.observe_duration(name, took);
