@@ -218,7 +218,26 @@ fn unauthorized(why: &str) -> Response {
 
 /// Who sent the request, or the refusal: a token is needed off loopback, and on `/api/v1/*` once any API token
 /// exists. None, a wrong and a revoked token are one answer (401), which never repeats what was sent.
-fn authenticate(st: &AppState, headers: &HeaderMap, path: &str) -> Result<Access, Response> {
+/// Why a request is refused before its route runs.
+enum Refused {
+    Unauthorized(&'static str),
+    TokensUnreadable,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized(why) => unauthorized(why),
+            Refused::TokensUnreadable => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the API tokens; see the daemon's log\n",
+            )
+                .into_response(),
+        }
+    }
+}
+
+fn authenticate(st: &AppState, headers: &HeaderMap, path: &str) -> Result<Access, Refused> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -229,7 +248,7 @@ fn authenticate(st: &AppState, headers: &HeaderMap, path: &str) -> Result<Access
     let needed = !st.loopback || (tokens_exist && path.starts_with("/api/"));
     let Some(given) = presented else {
         return if needed {
-            Err(unauthorized("a bearer token is required"))
+            Err(Refused::Unauthorized("a bearer token is required"))
         } else {
             Ok(Access::Anonymous)
         };
@@ -250,16 +269,12 @@ fn authenticate(st: &AppState, headers: &HeaderMap, path: &str) -> Result<Access
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the API tokens: refusing requests with a token");
-                return Err((
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "cannot read the API tokens; see the daemon's log\n",
-                )
-                    .into_response());
+                return Err(Refused::TokensUnreadable);
             }
         }
     }
     if needed {
-        Err(unauthorized("unknown or revoked bearer token"))
+        Err(Refused::Unauthorized("unknown or revoked bearer token"))
     } else {
         // On loopback while no token exists, as before tokens: a stray header changes nothing.
         Ok(Access::Anonymous)
@@ -272,7 +287,7 @@ async fn require_token(State(st): State<AppState>, headers: HeaderMap, mut req: 
             req.extensions_mut().insert(access);
             next.run(req).await
         }
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 
