@@ -471,3 +471,29 @@ async fn plan(State(st): State<AppState>) -> Json<serde_json::Value> {
 async fn page(State(st): State<AppState>) -> Html<String> {
     Html(super::page::render(&st.hub.snapshot(), chrono::Utc::now()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_and_same_site_requests_act_without_a_token() {
+        for h in ["127.0.0.1:9464", "localhost", "LOCALHOST:1", "[::1]:9464", "127.0.0.2"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["evil.example", "10.0.0.1:9464", "localhost.evil.example", "[::2]:1", ""] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+        let mut h = HeaderMap::new();
+        assert!(!same_machine_request(&h), "no Host");
+        h.insert(header::HOST, "127.0.0.1:9464".parse().unwrap());
+        assert!(same_machine_request(&h));
+        h.insert(header::ORIGIN, "http://localhost:3000".parse().unwrap());
+        assert!(same_machine_request(&h));
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_machine_request(&h), "an opaque origin is a page");
+        h.remove(header::ORIGIN);
+        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_machine_request(&h));
+    }
+}
