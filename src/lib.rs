@@ -5,6 +5,7 @@
 //! See `docs/architecture.md`.
 
 mod alloc;
+pub mod apitoken;
 pub mod audit;
 pub mod auth;
 pub mod cli;

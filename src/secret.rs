@@ -119,6 +119,29 @@ pub fn scrub(text: &str) -> String {
     for prefix in ["Bearer ", "bearer "] {
         out = mask_after(&out, prefix, &[' ', '"', '\'', '\n', ',', '}']);
     }
+    mask_api_tokens(&out)
+}
+
+/// The daemon's API tokens (`adsctl_` + 43 URL-safe base64 characters, [`crate::apitoken`]), wherever they are.
+/// Metric names share the prefix: only a run of exactly 43 with an upper-case letter or a digit is a token.
+fn mask_api_tokens(text: &str) -> String {
+    const PREFIX: &str = crate::apitoken::PREFIX;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(PREFIX) {
+        let after = pos + PREFIX.len();
+        out.push_str(&rest[..after]);
+        rest = &rest[after..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        let run = &rest[..end];
+        if run.len() == 43 && run.chars().any(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            out.push_str("****");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -274,6 +297,15 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_tokens_are_masked_and_metric_names_are_not() {
+        let t = "adsctl_Q2x7v-9kZp_0aLmN3bVcXr8sT1uYw4eHg6iJoKqRfD5";
+        assert_eq!(t.len(), "adsctl_".len() + 43);
+        assert_eq!(scrub(&format!("token {t} used")), "token adsctl_**** used");
+        let m = "adsctl_last_successful_sync_timestamp_seconds adsctl_reconciles_total";
+        assert_eq!(scrub(m), m);
+    }
 
     #[test]
     fn registered_secrets_are_scrubbed() {

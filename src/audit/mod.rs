@@ -26,6 +26,9 @@ pub struct AuditEntry {
     /// `ok`, or `error: …` (scrubbed).
     pub result: String,
     pub plan_hash: Option<String>,
+    /// The name of the API token an action of the daemon's HTTP API was taken with (never the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_token: Option<String>,
     /// Anything else worth keeping (counts of changes, …); scrubbed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -43,6 +46,7 @@ impl AuditEntry {
             action: action.to_string(),
             result: "ok".into(),
             plan_hash: None,
+            api_token: None,
             detail: None,
             prev: None,
         }
@@ -57,6 +61,11 @@ impl AuditEntry {
     }
     pub fn plan_hash(mut self, h: &str) -> Self {
         self.plan_hash = Some(h.to_string());
+        self
+    }
+    /// The name of the API token the action was taken with.
+    pub fn api_token(mut self, name: &str) -> Self {
+        self.api_token = Some(name.to_string());
         self
     }
     pub fn detail(mut self, d: &str) -> Self {

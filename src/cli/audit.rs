@@ -86,6 +86,9 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         if let Some(h) = &e.plan_hash {
             line.push_str(&format!("  plan {h}"));
         }
+        if let Some(t) = &e.api_token {
+            line.push_str(&format!("  via API token {t}"));
+        }
         if let Some(d) = &e.detail {
             line.push_str(&format!("  ({d})"));
         }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod api_token;
 mod apply;
 pub mod audit;
 pub mod auth;
@@ -95,6 +96,8 @@ pub enum Command {
     Import(import::Args),
     /// Run the local API emulator of every platform (wire-faithful, on loopback, with fault injection).
     Emulator(emulator::Args),
+    /// Bearer tokens of the daemon's HTTP API (viewer or operator), stored hashed.
+    ApiToken(api_token::Args),
     /// Keep the accounts converged: reconcile on file changes and on a timer, serve health, status and metrics.
     Watch(watch::Args),
     /// Pull performance data (incrementally, into the local daily series) and report it across platforms.
@@ -121,6 +124,7 @@ impl Command {
             Command::Import(_) => "import",
             Command::Emulator(_) => "emulator",
             Command::Watch(_) => "watch",
+            Command::ApiToken(_) => "api-token",
             Command::Metrics(_) => "metrics",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -154,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Emulator(args) => emulator::run(&cli.global, args),
         Command::Watch(args) => watch::run(&cli.global, args),
+        Command::ApiToken(args) => api_token::run(&cli.global, args),
         Command::Metrics(args) => metrics::run(&cli.global, args),
         Command::Completions(args) => completions::run(&cli.global, args),
         Command::Man(args) => man::run(&cli.global, args),

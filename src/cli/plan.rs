@@ -186,7 +186,7 @@ pub(super) fn make(
     let project = if project.resources.iter().any(derived) {
         let mut p = project.clone();
         // the metrics series is in the state, local or on PostgreSQL
-        crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, &*store);
+        crate::platforms::sources::resolve_spend(&mut p.resources, &p.accounts, store);
         rt.block_on(crate::platforms::sources::resolve(&mut p.resources, &p.accounts, |a| {
             connectors.get(&a.name).cloned().ok_or_else(|| {
                 crate::connectors::ConnectorError::Config(format!("no connector for account `{}`", a.name))

@@ -28,7 +28,8 @@ pub struct Args {
     /// `apply` keeps the accounts converged (within the guardrails); `observe` only reports drift.
     #[arg(long, value_enum, default_value_t = Mode::Apply)]
     pub mode: Mode,
-    /// Address of the status server. Any non-loopback address requires ADSCTL_STATUS_TOKEN.
+    /// Address of the status server. Any non-loopback address requires an API token (`adsctl api-token`) or
+    /// ADSCTL_STATUS_TOKEN.
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
     /// Log as human-readable text or as JSON lines.
@@ -198,7 +199,11 @@ fn daemon_config(args: &Args) -> DaemonConfig {
 /// Serve the status server and run the daemon with `reconciler` until a signal; exit 0 after a clean stop.
 pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandResult {
     let daemon = Daemon::new(reconciler, daemon_config(args));
-    let server = StatusServer::bind(ServerConfig::from_env(args.listen), daemon.hub()).await?;
+    let api = crate::reconcile::server::Api {
+        state_dir: Some(crate::auth::state_dir(&args.dir, &crate::auth::process_env())),
+        commands: Some(daemon.handle().commands),
+    };
+    let server = StatusServer::bind_with(ServerConfig::from_env(args.listen), daemon.hub(), api).await?;
     let shutdown = CancellationToken::new();
     tracing::info!(listen = %server.local_addr(), "status server listening");
     let server_stop = CancellationToken::new();

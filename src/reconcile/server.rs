@@ -3,22 +3,33 @@
 //! Connections are capped, and slow or idle clients dropped ([`crate::serve`]): a flood of connections cannot
 //! take the file descriptors the daemon needs to reload its config and call the platforms.
 //!
-//! Loopback by default. Bound to any other address it requires `Authorization: Bearer $ADSCTL_STATUS_TOKEN` on
-//! every route but `/healthz` (which says only "ok"), and refuses to start without the variable.
+//! Loopback by default. Bound to any other address it requires a bearer token on every route but `/healthz`
+//! (which says only "ok"), and refuses to start without one: `$ADSCTL_STATUS_TOKEN` (reads only) or an API token
+//! of `adsctl api-token` ([`crate::apitoken`]).
+//!
+//! API tokens: once one exists, every `/api/v1/*` request needs `Authorization: Bearer <token>`, wherever the
+//! server listens; a viewer reads, an operator also acts (`POST /api/v1/accounts/{name}/reconcile`). The token
+//! file is read on every request, so tokens created or revoked by the CLI count at once. No cookie is ever set
+//! or read (no CSRF through ambient credentials); the one request served without a token that acts — an action
+//! on loopback while no token exists, as before tokens — is refused unless its `Host` is loopback and it does
+//! not come from a cross-site page (`Origin`, `Sec-Fetch-Site`), against CSRF and DNS rebinding.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
+use super::daemon::Command;
 use super::status::StatusHub;
+use crate::apitoken::{Role, TokenStore};
+use crate::audit::{AuditEntry, AuditLog};
 use crate::secret::Secret;
 pub use crate::serve::Limits;
 
@@ -67,17 +78,42 @@ impl ServerError {
     pub fn hint(&self) -> String {
         match self {
             ServerError::TokenRequired { .. } => format!(
-                "set {TOKEN_ENV} to a long random string (clients send `Authorization: Bearer <token>`), or keep the default --listen 127.0.0.1:9464"
+                "create an API token (`adsctl api-token create NAME --role viewer`) or set {TOKEN_ENV} to a long random string (clients send `Authorization: Bearer <token>`), or keep the default --listen 127.0.0.1:9464"
             ),
             ServerError::Bind { .. } => "pick another port with --listen, or stop whatever is using it".into(),
         }
     }
 }
 
+/// What the HTTP API needs beyond the status: the token file, the daemon's command channel (actions) and the
+/// state directory (the audit log). The default has neither tokens nor actions.
+#[derive(Clone, Debug, Default)]
+pub struct Api {
+    /// The state directory holding `api-tokens.json` and `audit.jsonl`.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// The running daemon's commands (`None`: actions answer 503).
+    pub commands: Option<tokio::sync::mpsc::Sender<Command>>,
+}
+
 #[derive(Clone)]
 struct AppState {
     hub: Arc<StatusHub>,
     token: Option<Secret>,
+    /// Bound to loopback: requests without a token are served (while no API token exists).
+    loopback: bool,
+    tokens: Option<TokenStore>,
+    api: Api,
+}
+
+/// Who a request comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Access {
+    /// No token (loopback, no API token exists).
+    Anonymous,
+    /// `$ADSCTL_STATUS_TOKEN`: reads only.
+    StatusToken,
+    /// An API token, by name.
+    Token { name: String, role: Role },
 }
 
 /// A bound, not yet serving, status server.
@@ -88,15 +124,30 @@ pub struct StatusServer {
     limits: Limits,
 }
 
-/// The routes, with the token check when `token` is set.
+/// The routes, with the token check when `token` is set (as off loopback), without API tokens or actions.
 pub fn router(hub: Arc<StatusHub>, token: Option<Secret>) -> Router {
-    let state = AppState { hub, token };
+    let loopback = token.is_none();
+    router_with(hub, token, loopback, Api::default())
+}
+
+/// The routes: `loopback` serves requests without a token while no API token exists.
+pub fn router_with(hub: Arc<StatusHub>, token: Option<Secret>, loopback: bool, api: Api) -> Router {
+    let tokens = api.state_dir.as_deref().map(TokenStore::at_state_dir);
+    let state = AppState {
+        hub,
+        token,
+        loopback,
+        tokens,
+        api,
+    };
     let protected = Router::new()
         .route("/", get(page))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/api/v1/plan", get(plan))
+        .route("/api/v1/accounts/{name}/reconcile", post(reconcile_now))
+        .route("/api/v1/runs/{id}", get(run))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
@@ -106,14 +157,21 @@ pub fn router(hub: Arc<StatusHub>, token: Option<Secret>) -> Router {
 
 impl StatusServer {
     pub async fn bind(config: ServerConfig, hub: Arc<StatusHub>) -> Result<StatusServer, ServerError> {
-        let token = if config.listen.ip().is_loopback() {
-            None
-        } else {
-            match config.token {
-                Some(t) => Some(t),
-                None => return Err(ServerError::TokenRequired { addr: config.listen }),
-            }
-        };
+        StatusServer::bind_with(config, hub, Api::default()).await
+    }
+
+    /// Bind with the HTTP API's tokens and actions. Off loopback it needs `$ADSCTL_STATUS_TOKEN` or an API token.
+    pub async fn bind_with(config: ServerConfig, hub: Arc<StatusHub>, api: Api) -> Result<StatusServer, ServerError> {
+        let loopback = config.listen.ip().is_loopback();
+        let has_api_tokens = api
+            .state_dir
+            .as_deref()
+            .is_some_and(|d| TokenStore::at_state_dir(d).any());
+        if !loopback && config.token.is_none() && !has_api_tokens {
+            return Err(ServerError::TokenRequired { addr: config.listen });
+        }
+        // On loopback the status token is not required, but still accepted (for reads) when sent.
+        let token = config.token;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::Bind {
@@ -126,7 +184,7 @@ impl StatusServer {
         })?;
         Ok(StatusServer {
             listener,
-            router: router(hub, token),
+            router: router_with(hub, token, loopback, api),
             local_addr,
             limits: config.limits,
         })
@@ -149,24 +207,230 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn require_token(State(st): State<AppState>, headers: HeaderMap, req: Request, next: Next) -> Response {
-    if let Some(token) = &st.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.expose().as_bytes()));
-        if !ok {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                format!("missing or wrong bearer token (see {TOKEN_ENV})\n"),
+fn unauthorized(why: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        format!("{why} (send `Authorization: Bearer <token>`; see `adsctl api-token` or {TOKEN_ENV})\n"),
+    )
+        .into_response()
+}
+
+/// Who sent the request, or the refusal: a token is needed off loopback, and on `/api/v1/*` once any API token
+/// exists. None, a wrong and a revoked token are one answer (401), which never repeats what was sent.
+/// Why a request is refused before its route runs.
+enum Refused {
+    Unauthorized(&'static str),
+    TokensUnreadable,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized(why) => unauthorized(why),
+            Refused::TokensUnreadable => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the API tokens; see the daemon's log\n",
             )
-                .into_response();
+                .into_response(),
         }
     }
-    next.run(req).await
+}
+
+fn authenticate(st: &AppState, headers: &HeaderMap, path: &str) -> Result<Access, Refused> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let tokens_exist = st.tokens.as_ref().is_some_and(TokenStore::any);
+    let needed = !st.loopback || (tokens_exist && path.starts_with("/api/"));
+    let Some(given) = presented else {
+        return if needed {
+            Err(Refused::Unauthorized("a bearer token is required"))
+        } else {
+            Ok(Access::Anonymous)
+        };
+    };
+    if let Some(t) = &st.token {
+        if constant_time_eq(given.as_bytes(), t.expose().as_bytes()) {
+            return Ok(Access::StatusToken);
+        }
+    }
+    if let Some(store) = &st.tokens {
+        match store.authenticate(given) {
+            Ok(Some(c)) => {
+                return Ok(Access::Token {
+                    name: c.name,
+                    role: c.role,
+                })
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the API tokens: refusing requests with a token");
+                return Err(Refused::TokensUnreadable);
+            }
+        }
+    }
+    if needed {
+        Err(Refused::Unauthorized("unknown or revoked bearer token"))
+    } else {
+        // On loopback while no token exists, as before tokens: a stray header changes nothing.
+        Ok(Access::Anonymous)
+    }
+}
+
+async fn require_token(State(st): State<AppState>, headers: HeaderMap, mut req: Request, next: Next) -> Response {
+    match authenticate(&st, &headers, req.uri().path()) {
+        Ok(access) => {
+            req.extensions_mut().insert(access);
+            next.run(req).await
+        }
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An action without a token (loopback, no API token exists) from a program on this machine, not from a web
+/// page: a loopback `Host` (no DNS rebinding), no cross-site `Origin` or `Sec-Fetch-Site`.
+fn same_machine_request(headers: &HeaderMap) -> bool {
+    let text = |h: header::HeaderName| headers.get(h).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let host_ok = text(header::HOST).is_some_and(is_loopback_host);
+    let origin_ok = match text(header::ORIGIN) {
+        None => true,
+        Some(o) => url::Url::parse(o)
+            .ok()
+            .and_then(|u| u.host_str().map(is_loopback_host))
+            .unwrap_or(false),
+    };
+    let fetch_ok = !matches!(
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        Some("cross-site")
+    );
+    host_ok && origin_ok && fetch_ok
+}
+
+fn json_error(code: StatusCode, message: impl Into<String>, hint: &str) -> Response {
+    (code, Json(serde_json::json!({"error": message.into(), "hint": hint}))).into_response()
+}
+
+/// `POST /api/v1/accounts/{name}/reconcile`: reconcile one account now (towards what the YAML says; the API
+/// never edits the desired state). 202 with the run's id; an operator token is required once tokens exist.
+async fn reconcile_now(
+    State(st): State<AppState>,
+    axum::Extension(access): axum::Extension<Access>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let by = match &access {
+        Access::Token {
+            name,
+            role: Role::Operator,
+        } => name.clone(),
+        Access::Token { name: token, .. } => {
+            tracing::warn!(token = %token, account = %name, "action refused: the token is a viewer's");
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "this token may only read",
+                "actions need an operator token: adsctl api-token create NAME --role operator",
+            );
+        }
+        Access::StatusToken => {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                format!("{TOKEN_ENV} may only read"),
+                "actions need an operator token: adsctl api-token create NAME --role operator",
+            )
+        }
+        Access::Anonymous => {
+            if !same_machine_request(&headers) {
+                tracing::warn!(account = %name, "action without a token refused: not from loopback, or from a web page");
+                return json_error(
+                    StatusCode::FORBIDDEN,
+                    "an action without a token must come from this machine, not from a web page",
+                    "send it with curl to 127.0.0.1, or create an operator token: adsctl api-token create NAME --role operator",
+                );
+            }
+            "loopback".to_string()
+        }
+    };
+    if st.hub.account(&name).is_none() {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            format!("no account named {name:?} in the daemon's config"),
+            "see the accounts at /api/v1/status",
+        );
+    }
+    let Some(commands) = st.api.commands.clone() else {
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server takes no actions",
+            "actions are served by `adsctl watch`",
+        );
+    };
+    let run = st.hub.queue_run(&name, &by);
+    // The audit entry is written before anything happens: an action that cannot be audited is not taken.
+    let mut entry = AuditEntry::new("api.reconcile")
+        .account(&name)
+        .detail(&format!("run {}", run.id));
+    if matches!(access, Access::Token { .. }) {
+        entry = entry.api_token(&by);
+    }
+    let audited = match st.api.state_dir.clone() {
+        Some(dir) => tokio::task::spawn_blocking(move || AuditLog::at_state_dir(&dir).append(entry))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string())),
+        None => Ok(()),
+    };
+    if let Err(e) = audited {
+        tracing::error!(error = %e, "cannot write the audit log: action refused");
+        st.hub.fail_run(&run.id, "not audited: the audit log cannot be written");
+        return json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the audit log cannot be written: nothing was done",
+            "check the state directory's permissions and free space",
+        );
+    }
+    if commands.try_send(Command::ReconcileNow(Some(name.clone()))).is_err() {
+        st.hub.fail_run(&run.id, "the daemon is busy or stopping");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the daemon is busy or stopping: nothing was done",
+            "try again in a moment",
+        );
+    }
+    tracing::info!(account = %name, run = %run.id, by = %by, "reconcile requested through the API");
+    let href = format!("/api/v1/runs/{}", run.id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, href.clone())],
+        Json(serde_json::json!({"run": run.id, "account": name, "status": run.status, "href": href})),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/runs/{id}`: where a reconcile asked for through the API is.
+async fn run(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    match st.hub.run(&id) {
+        Some(r) => Json(r).into_response(),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            "no such run",
+            "runs are kept in memory for the daemon's life (the newest 1000)",
+        ),
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -206,4 +470,30 @@ async fn plan(State(st): State<AppState>) -> Json<serde_json::Value> {
 
 async fn page(State(st): State<AppState>) -> Html<String> {
     Html(super::page::render(&st.hub.snapshot(), chrono::Utc::now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_and_same_site_requests_act_without_a_token() {
+        for h in ["127.0.0.1:9464", "localhost", "LOCALHOST:1", "[::1]:9464", "127.0.0.2"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["evil.example", "10.0.0.1:9464", "localhost.evil.example", "[::2]:1", ""] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+        let mut h = HeaderMap::new();
+        assert!(!same_machine_request(&h), "no Host");
+        h.insert(header::HOST, "127.0.0.1:9464".parse().unwrap());
+        assert!(same_machine_request(&h));
+        h.insert(header::ORIGIN, "http://localhost:3000".parse().unwrap());
+        assert!(same_machine_request(&h));
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_machine_request(&h), "an opaque origin is a page");
+        h.remove(header::ORIGIN);
+        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_machine_request(&h));
+    }
 }

@@ -149,6 +149,43 @@ pub struct Snapshot {
     pub accounts: Vec<AccountStatus>,
 }
 
+/// Finished runs kept for `GET /api/v1/runs/{id}`.
+const MAX_RUNS: usize = 1000;
+
+/// Where a reconcile asked for through the API is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// A reconcile asked for through the API (`GET /api/v1/runs/{id}`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    pub id: String,
+    pub account: String,
+    pub status: RunStatus,
+    /// The API token's name (never the token), or `loopback` when no token exists.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `success`, `blocked`, `drift_only`, or the error (`api_error: …`).
+    pub result: Option<String>,
+}
+
+impl Run {
+    fn finish(&mut self, status: RunStatus, result: String) {
+        self.status = status;
+        self.finished_at = Some(Utc::now());
+        self.result = Some(result);
+    }
+}
+
 struct Inner {
     daemon: DaemonInfo,
     config: ConfigStatus,
@@ -158,6 +195,8 @@ struct Inner {
 /// Shared, lock-protected status plus the metrics. Locks are held only for short, non-async sections.
 pub struct StatusHub {
     inner: RwLock<Inner>,
+    /// Reconciles asked for through the API (`POST /api/v1/accounts/{name}/reconcile`), newest last.
+    runs: parking_lot::Mutex<BTreeMap<u64, Run>>,
     pub metrics: Metrics,
 }
 
@@ -176,6 +215,7 @@ impl StatusHub {
                 config: ConfigStatus::default(),
                 accounts: BTreeMap::new(),
             }),
+            runs: parking_lot::Mutex::new(BTreeMap::new()),
             metrics: Metrics::new(),
         }
     }
@@ -301,11 +341,20 @@ impl StatusHub {
     }
 
     pub fn remove_account(&self, name: &str) {
+        for from in [RunStatus::Queued, RunStatus::Running] {
+            self.runs_of(name, from, |r| {
+                r.finish(RunStatus::Cancelled, "the account left the config".into())
+            });
+        }
         self.write().accounts.remove(name);
         self.metrics.forget_account(name);
     }
 
     pub fn begin(&self, name: &str) {
+        self.runs_of(name, RunStatus::Queued, |r| {
+            r.status = RunStatus::Running;
+            r.started_at = Some(Utc::now());
+        });
         let mut g = self.write();
         if let Some(a) = g.accounts.get_mut(name) {
             a.reconciling = true;
@@ -363,6 +412,9 @@ impl StatusHub {
                 AccountHealth::InSync
             };
         }
+        self.runs_of(name, RunStatus::Running, |r| {
+            r.finish(RunStatus::Succeeded, result.to_string())
+        });
         let m = &self.metrics;
         m.count_reconcile(name, result);
         m.observe_duration(name, took);
@@ -395,6 +447,9 @@ impl StatusHub {
             });
             a.consecutive_failures
         };
+        self.runs_of(name, RunStatus::Running, |r| {
+            r.finish(RunStatus::Failed, format!("{}: {err}", err.kind()))
+        });
         let m = &self.metrics;
         m.count_reconcile(name, err.kind());
         m.observe_duration(name, took);
@@ -411,9 +466,65 @@ impl StatusHub {
 
     /// A reconcile stopped by shutdown before it finished.
     pub fn interrupted(&self, name: &str) {
+        self.runs_of(name, RunStatus::Running, |r| {
+            r.finish(RunStatus::Failed, "stopped by the daemon's shutdown".into())
+        });
         let mut g = self.write();
         if let Some(a) = g.accounts.get_mut(name) {
             a.reconciling = false;
+        }
+    }
+
+    /// Record a reconcile asked for through the API; the account's next pass takes it (see [`StatusHub::begin`]).
+    pub fn queue_run(&self, account: &str, requested_by: &str) -> Run {
+        let mut runs = self.runs.lock();
+        // Ids are unique in this daemon's life and not guessable in sequence (they are not secrets either).
+        let mut key = fastrand::u64(1..);
+        while runs.contains_key(&key) {
+            key = fastrand::u64(1..);
+        }
+        let run = Run {
+            id: format!("{key:016x}"),
+            account: account.to_string(),
+            status: RunStatus::Queued,
+            requested_by: requested_by.to_string(),
+            requested_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            result: None,
+        };
+        runs.insert(key, run.clone());
+        // Keep the newest runs only: the API is no archive (the audit log is).
+        while runs.len() > MAX_RUNS {
+            let oldest = runs
+                .iter()
+                .filter(|(_, r)| r.finished_at.is_some())
+                .min_by_key(|(_, r)| r.requested_at)
+                .map(|(k, _)| *k);
+            match oldest {
+                Some(k) => runs.remove(&k),
+                None => break,
+            };
+        }
+        run
+    }
+
+    /// End a run that could not be handed to the daemon.
+    pub fn fail_run(&self, id: &str, why: &str) {
+        if let Some(r) = self.runs.lock().values_mut().find(|r| r.id == id) {
+            r.finish(RunStatus::Failed, why.to_string());
+        }
+    }
+
+    pub fn run(&self, id: &str) -> Option<Run> {
+        self.runs.lock().values().find(|r| r.id == id).cloned()
+    }
+
+    fn runs_of(&self, account: &str, from: RunStatus, f: impl Fn(&mut Run)) {
+        for r in self.runs.lock().values_mut() {
+            if r.account == account && r.status == from {
+                f(r);
+            }
         }
     }
 
