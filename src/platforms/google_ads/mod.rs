@@ -41,7 +41,7 @@ use serde_json::Value as Json;
 
 use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, Lease, LeaseOutcome, LiveSnapshot,
-    MetricRow, MetricsLevel, OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
+    MetricRow, MetricsLevel, OpAction, OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
 };
 use crate::model::{Account, Kind, Platform};
 
@@ -308,6 +308,41 @@ impl GoogleAdsConnector {
         }
         if validate_only {
             return Ok(outcomes);
+        }
+        // Conversion goals, once the campaigns and their conversion actions exist.
+        let goals: Vec<mutate::GoalWant> = built
+            .goals
+            .iter()
+            .filter_map(|g| {
+                let OpOutcome::Applied { .. } = outcomes[g.op] else { return None };
+                let real = |rn: &String| resolved.get(rn).cloned().unwrap_or_else(|| rn.clone());
+                Some(mutate::GoalWant {
+                    op: g.op,
+                    campaign: real(&g.campaign),
+                    actions: g.actions.iter().map(|(rn, n)| (real(rn), n.clone())).collect(),
+                })
+            })
+            .filter(|g| {
+                !g.campaign.rsplit('/').next().is_some_and(|id| id.starts_with('-'))
+                    && !g.actions.keys().any(|a| a.rsplit('/').next().is_some_and(|id| id.starts_with('-')))
+            })
+            .collect();
+        if let Err(e) = mutate::write_goals(&client, &goals).await {
+            if matches!(e, GoogleAdsError::QuotaExhausted { .. } | GoogleAdsError::OAuth(_)) {
+                return Err(e);
+            }
+            let ce: ConnectorError = e.into();
+            // A created campaign exists whatever its goals: it keeps its id, and the next plan shows the goals
+            // still to set.
+            tracing::warn!(error = %ce, "could not set the campaigns' conversion goals");
+            for g in goals.iter().filter(|g| !matches!(batch.ops[g.op].action, OpAction::Create { .. })) {
+                outcomes[g.op] = OpOutcome::Failed(OpError {
+                    code: "CONVERSION_GOALS".into(),
+                    message: ce.to_string(),
+                    field: Some("conversion_goals".into()),
+                    hint: ce.hint().map(str::to_string),
+                });
+            }
         }
         // Members, once their list exists; then the fingerprints of the lists whose members are all uploaded.
         let mut finished: Vec<(String, String)> = Vec::new();
