@@ -226,6 +226,7 @@ impl GoogleAdsConnector {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(client.customer_id.clone(), read::ApplyContext::of(&raw));
+        let marker = marker.map(|m| read::join_marker(&m, &read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs)));
         Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
     }
 
@@ -430,8 +431,16 @@ impl Connector for GoogleAdsConnector {
     async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         let client = self.client(account)?;
         if let Some(since) = &req.since {
-            if let Ok(rows) = self.latest_change(&client, Some(since)).await {
-                if rows.is_empty() {
+            // The marker carries the fingerprint of the campaigns' conversion goals: change_status covers neither
+            // custom goals nor goal configs, so a change to them makes this read a full one.
+            let (time, goals_fp) = read::split_marker(since);
+            if let Ok(rows) = self.latest_change(&client, Some(time)).await {
+                let goals = tokio::try_join!(
+                    read::search_stream(&client, read::Q_CUSTOM_GOAL),
+                    read::search_stream(&client, read::Q_GOAL_CONFIG)
+                );
+                let same_goals = goals.is_ok_and(|(g, c)| read::goals_fingerprint(&g, &c) == goals_fp);
+                if rows.is_empty() && same_goals {
                     // change_status does not cover user lists (ChangeStatusResourceType has no USER_LIST): they are
                     // read again every time (one search), so a description or members' fingerprint written since
                     // is seen.

@@ -263,6 +263,42 @@ pub fn goal_actions(goals: &[Json]) -> HashMap<String, (String, BTreeSet<String>
         .collect()
 }
 
+const GOALS_TAG: &str = " goals:";
+
+/// A fingerprint of what the campaigns bid on: each CAMPAIGN-level config's goal and each live goal's actions.
+pub fn goals_fingerprint(goals: &[Json], configs: &[Json]) -> String {
+    let mut lines: BTreeSet<String> = configs
+        .iter()
+        .filter_map(|r| r.get("conversionGoalCampaignConfig"))
+        .filter(|c| get_str(c, "goalConfigLevel") == Some("CAMPAIGN"))
+        .map(|c| {
+            format!(
+                "{} {}",
+                get_str(c, "campaign").unwrap_or_default(),
+                get_str(c, "customConversionGoal").unwrap_or_default()
+            )
+        })
+        .collect();
+    for (rn, (name, actions)) in goal_actions(goals) {
+        lines.insert(format!("{rn} {name} {}", actions.into_iter().collect::<Vec<_>>().join(",")));
+    }
+    let text: Vec<String> = lines.into_iter().collect();
+    crate::spec::audience::sha256_hex(&text.join("\n"))[..16].to_string()
+}
+
+/// The marker of a full read: the change_status time and the goals' fingerprint.
+pub fn join_marker(time: &str, goals_fp: &str) -> String {
+    format!("{time}{GOALS_TAG}{goals_fp}")
+}
+
+/// A marker's change_status time and goals' fingerprint (an older marker without one: that of no goals).
+pub fn split_marker(marker: &str) -> (&str, String) {
+    match marker.split_once(GOALS_TAG) {
+        Some((t, fp)) => (t, fp.to_string()),
+        None => (marker, goals_fingerprint(&[], &[])),
+    }
+}
+
 /// A campaign's `conversion_goals`: references to the conversion actions of its custom goal; empty when it bids
 /// on the account's goals (or its config is not read). An action not read (removed) is named by its id, so
 /// that it shows as a difference.
@@ -798,6 +834,16 @@ mod tests {
                 json!({"conversionGoalCampaignConfig": {"campaign": "customers/1/campaigns/21", "goalConfigLevel": "CAMPAIGN", "customConversionGoal": "customers/1/customConversionGoals/5"}}),
             ],
         }
+    }
+
+    #[test]
+    fn the_marker_carries_the_goals_fingerprint() {
+        let r = raw();
+        let fp = goals_fingerprint(&r.custom_goals, &r.goal_configs);
+        let m = join_marker("2026-01-02 03:04:05.000000", &fp);
+        assert_eq!(split_marker(&m), ("2026-01-02 03:04:05.000000", fp.clone()));
+        assert_eq!(split_marker("2026-01-02 03:04:05.000000").1, goals_fingerprint(&[], &[]));
+        assert_ne!(fp, goals_fingerprint(&r.custom_goals, &[]), "a config back at the account's goals");
     }
 
     #[test]
