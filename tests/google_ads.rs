@@ -1622,7 +1622,10 @@ mod end_to_end {
         .iter()
         .map(|r| {
             let c = &r["conversionGoalCampaignConfig"];
-            let goal = c["customConversionGoal"].as_str().map(|g| names[g].clone()).unwrap_or_default();
+            let goal = c["customConversionGoal"]
+                .as_str()
+                .map(|g| names[g].clone())
+                .unwrap_or_default();
             (
                 r["campaign"]["name"].as_str().unwrap().to_string(),
                 (c["goalConfigLevel"].as_str().unwrap().to_string(), goal),
@@ -1653,14 +1656,22 @@ mod end_to_end {
         goals("[Purchase, Lead form]");
         let plan = p.plan_json();
         let ch = changes(&plan);
-        for a in ["acme/conversion/Purchase", "acme/conversion/Lead form", "acme/campaign/Spring Sale"] {
+        for a in [
+            "acme/conversion/Purchase",
+            "acme/conversion/Lead form",
+            "acme/campaign/Spring Sale",
+        ] {
             assert!(ch.contains(&(a.to_string(), "create".to_string())), "{ch:?}");
         }
         let o = p.run(&["apply", "--auto-approve"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let (live, configs) = goals_of(&h).await;
         let both = "adsctl: Lead form, Purchase".to_string();
-        assert_eq!(live.get(&both), Some(&vec!["Lead form".to_string(), "Purchase".to_string()]), "{live:?}");
+        assert_eq!(
+            live.get(&both),
+            Some(&vec!["Lead form".to_string(), "Purchase".to_string()]),
+            "{live:?}"
+        );
         assert_eq!(configs["Spring Sale"], ("CAMPAIGN".to_string(), both.clone()));
         assert_eq!(configs["Autumn"], ("CUSTOMER".to_string(), String::new()));
         let o = p.run(&["plan", "--detailed-exitcode"]);
@@ -1700,11 +1711,19 @@ mod end_to_end {
             .unwrap();
         assert!(resp.status().is_success());
         let plan = p.plan_json();
-        assert_eq!(changed_fields(&plan, "acme/campaign/Spring Sale"), ["conversion_goals"], "{plan}");
+        assert_eq!(
+            changed_fields(&plan, "acme/campaign/Spring Sale"),
+            ["conversion_goals"],
+            "{plan}"
+        );
         let o = p.run(&["apply", "--auto-approve"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let (live, configs) = goals_of(&h).await;
-        assert_eq!(live.keys().cloned().collect::<Vec<_>>(), vec![one.clone()], "the goal is reused: {live:?}");
+        assert_eq!(
+            live.keys().cloned().collect::<Vec<_>>(),
+            vec![one.clone()],
+            "the goal is reused: {live:?}"
+        );
         assert_eq!(configs["Spring Sale"], ("CAMPAIGN".to_string(), one.clone()));
         let o = p.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
@@ -1755,7 +1774,11 @@ mod end_to_end {
         // `[]`: back at the account's goals, and adsctl's goal, now unused, removed.
         goals("[]");
         let plan = p.plan_json();
-        assert_eq!(changed_fields(&plan, "acme/campaign/Spring Sale"), ["conversion_goals"], "{plan}");
+        assert_eq!(
+            changed_fields(&plan, "acme/campaign/Spring Sale"),
+            ["conversion_goals"],
+            "{plan}"
+        );
         let o = p.run(&["apply", "--auto-approve"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
         let (live, configs) = goals_of(&h).await;

@@ -226,7 +226,8 @@ impl GoogleAdsConnector {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(client.customer_id.clone(), read::ApplyContext::of(&raw));
-        let marker = marker.map(|m| read::join_marker(&m, &read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs)));
+        let marker =
+            marker.map(|m| read::join_marker(&m, &read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs)));
         Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
     }
 
@@ -315,7 +316,9 @@ impl GoogleAdsConnector {
             .goals
             .iter()
             .filter_map(|g| {
-                let OpOutcome::Applied { .. } = outcomes[g.op] else { return None };
+                let OpOutcome::Applied { .. } = outcomes[g.op] else {
+                    return None;
+                };
                 let real = |rn: &String| resolved.get(rn).cloned().unwrap_or_else(|| rn.clone());
                 Some(mutate::GoalWant {
                     op: g.op,
@@ -325,7 +328,10 @@ impl GoogleAdsConnector {
             })
             .filter(|g| {
                 !g.campaign.rsplit('/').next().is_some_and(|id| id.starts_with('-'))
-                    && !g.actions.keys().any(|a| a.rsplit('/').next().is_some_and(|id| id.starts_with('-')))
+                    && !g
+                        .actions
+                        .keys()
+                        .any(|a| a.rsplit('/').next().is_some_and(|id| id.starts_with('-')))
             })
             .collect();
         if let Err(e) = mutate::write_goals(&client, &goals).await {
@@ -336,7 +342,10 @@ impl GoogleAdsConnector {
             // A created campaign exists whatever its goals: it keeps its id, and the next plan shows the goals
             // still to set.
             tracing::warn!(error = %ce, "could not set the campaigns' conversion goals");
-            for g in goals.iter().filter(|g| !matches!(batch.ops[g.op].action, OpAction::Create { .. })) {
+            for g in goals
+                .iter()
+                .filter(|g| !matches!(batch.ops[g.op].action, OpAction::Create { .. }))
+            {
                 outcomes[g.op] = OpOutcome::Failed(OpError {
                     code: "CONVERSION_GOALS".into(),
                     message: ce.to_string(),

@@ -263,7 +263,14 @@ impl<'a> Builder<'a> {
     }
 
     /// The campaign's `conversion_goals`, when the operation sets them.
-    fn goal_want(&self, i: usize, op: &Operation, campaign: &str, goals: Option<&Value>, built: &mut Built) -> Result<(), String> {
+    fn goal_want(
+        &self,
+        i: usize,
+        op: &Operation,
+        campaign: &str,
+        goals: Option<&Value>,
+        built: &mut Built,
+    ) -> Result<(), String> {
         let Some(Value::Set(goals)) = goals else { return Ok(()) };
         let mut actions = BTreeMap::new();
         for g in goals {
@@ -272,7 +279,10 @@ impl<'a> Builder<'a> {
                 .refs
                 .get(addr)
                 .ok_or_else(|| format!("no id for the conversion {addr}"))?;
-            actions.insert(self.resolve(r, Kind::Conversion)?, addr.name().unwrap_or_default().to_string());
+            actions.insert(
+                self.resolve(r, Kind::Conversion)?,
+                addr.name().unwrap_or_default().to_string(),
+            );
         }
         built.goals.push(GoalWant {
             op: i,
@@ -854,7 +864,10 @@ pub async fn write_goals(client: &Client, wants: &[GoalWant]) -> Result<(), Goog
     if wants.is_empty() {
         return Ok(());
     }
-    let (goals, configs) = tokio::try_join!(search_stream(client, Q_CUSTOM_GOAL), search_stream(client, Q_GOAL_CONFIG))?;
+    let (goals, configs) = tokio::try_join!(
+        search_stream(client, Q_CUSTOM_GOAL),
+        search_stream(client, Q_GOAL_CONFIG)
+    )?;
     let live = goal_actions(&goals);
     // Campaign → the goal its config uses, before and after this request.
     let mut linked: HashMap<String, String> = configs
@@ -883,8 +896,10 @@ pub async fn write_goals(client: &Client, wants: &[GoalWant]) -> Result<(), Goog
         );
         if w.actions.is_empty() {
             linked.remove(&w.campaign);
-            updates.push(json!({"conversionGoalCampaignConfigOperation": {"update": {"resourceName": config,
-                "goalConfigLevel": "CUSTOMER"}, "updateMask": "goalConfigLevel,customConversionGoal"}}));
+            updates.push(
+                json!({"conversionGoalCampaignConfigOperation": {"update": {"resourceName": config,
+                "goalConfigLevel": "CUSTOMER"}, "updateMask": "goalConfigLevel,customConversionGoal"}}),
+            );
             continue;
         }
         let list: Vec<String> = w.actions.keys().cloned().collect();
@@ -902,16 +917,22 @@ pub async fn write_goals(client: &Client, wants: &[GoalWant]) -> Result<(), Goog
             }
         };
         linked.insert(w.campaign.clone(), goal.clone());
-        updates.push(json!({"conversionGoalCampaignConfigOperation": {"update": {"resourceName": config,
+        updates.push(
+            json!({"conversionGoalCampaignConfigOperation": {"update": {"resourceName": config,
             "goalConfigLevel": "CAMPAIGN", "customConversionGoal": goal},
-            "updateMask": "goalConfigLevel,customConversionGoal"}}));
+            "updateMask": "goalConfigLevel,customConversionGoal"}}),
+        );
     }
     let in_use: HashSet<&String> = linked.values().collect();
     let removes = live
         .iter()
         .filter(|(rn, (name, _))| name.starts_with(GOAL_PREFIX) && !in_use.contains(rn))
         .map(|(rn, _)| json!({"customConversionGoalOperation": {"remove": rn}}));
-    let replay = if creates.is_empty() { Replay::Safe } else { Replay::Unsafe };
+    let replay = if creates.is_empty() {
+        Replay::Safe
+    } else {
+        Replay::Unsafe
+    };
     let ops: Vec<Json> = creates.into_iter().chain(updates).chain(removes).collect();
     let path = format!("customers/{}/googleAds:mutate", client.customer_id);
     let req = json!({"mutateOperations": ops, "partialFailure": false, "validateOnly": false,

@@ -280,7 +280,10 @@ pub fn goals_fingerprint(goals: &[Json], configs: &[Json]) -> String {
         })
         .collect();
     for (rn, (name, actions)) in goal_actions(goals) {
-        lines.insert(format!("{rn} {name} {}", actions.into_iter().collect::<Vec<_>>().join(",")));
+        lines.insert(format!(
+            "{rn} {name} {}",
+            actions.into_iter().collect::<Vec<_>>().join(",")
+        ));
     }
     let text: Vec<String> = lines.into_iter().collect();
     crate::spec::audience::sha256_hex(&text.join("\n"))[..16].to_string()
@@ -313,12 +316,18 @@ fn campaign_goals(
         .get(campaign_rn)
         .filter(|c| get_str(c, "goalConfigLevel") == Some("CAMPAIGN"))
         .and_then(|c| get_str(c, "customConversionGoal"));
-    let actions = goal.and_then(|g| goals.get(g)).map(|(_, a)| a.clone()).unwrap_or_default();
+    let actions = goal
+        .and_then(|g| goals.get(g))
+        .map(|(_, a)| a.clone())
+        .unwrap_or_default();
     Value::Set(
         actions
             .iter()
             .map(|rn| {
-                let name = action_names.get(rn.as_str()).map(|n| n.to_string()).unwrap_or_else(|| id_of(rn));
+                let name = action_names
+                    .get(rn.as_str())
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| id_of(rn));
                 Value::reference(acct.child(Kind::Conversion, name))
             })
             .collect(),
@@ -842,14 +851,24 @@ mod tests {
         let fp = goals_fingerprint(&r.custom_goals, &r.goal_configs);
         let m = join_marker("2026-01-02 03:04:05.000000", &fp);
         assert_eq!(split_marker(&m), ("2026-01-02 03:04:05.000000", fp.clone()));
-        assert_eq!(split_marker("2026-01-02 03:04:05.000000").1, goals_fingerprint(&[], &[]));
-        assert_ne!(fp, goals_fingerprint(&r.custom_goals, &[]), "a config back at the account's goals");
+        assert_eq!(
+            split_marker("2026-01-02 03:04:05.000000").1,
+            goals_fingerprint(&[], &[])
+        );
+        assert_ne!(
+            fp,
+            goals_fingerprint(&r.custom_goals, &[]),
+            "a config back at the account's goals"
+        );
     }
 
     #[test]
     fn campaign_conversion_goals_are_its_custom_goals_actions_by_name() {
         let rs = to_resources("acme", &raw(), &[]);
-        let spring = rs.iter().find(|r| r.address.to_string() == "acme/campaign/Spring").unwrap();
+        let spring = rs
+            .iter()
+            .find(|r| r.address.to_string() == "acme/campaign/Spring")
+            .unwrap();
         let acct = Address::account("acme");
         // an action not read (removed) is named by its id, so it differs from any declared name
         let want = Value::Set(
@@ -866,7 +885,12 @@ mod tests {
             .filter(|r| r.kind == Kind::Campaign && r.address.to_string() != "acme/campaign/Spring")
             .collect();
         for c in others {
-            assert_eq!(c.fields["conversion_goals"], Value::Set(Default::default()), "{}", c.address);
+            assert_eq!(
+                c.fields["conversion_goals"],
+                Value::Set(Default::default()),
+                "{}",
+                c.address
+            );
         }
     }
 
