@@ -444,12 +444,7 @@ impl Connector for GoogleAdsConnector {
             // custom goals nor goal configs, so a change to them makes this read a full one.
             let (time, goals_fp) = read::split_marker(since);
             if let Ok(rows) = self.latest_change(&client, Some(time)).await {
-                let goals = tokio::try_join!(
-                    read::search_stream(&client, read::Q_CUSTOM_GOAL),
-                    read::search_stream(&client, read::Q_GOAL_CONFIG)
-                );
-                let same_goals = goals.is_ok_and(|(g, c)| read::goals_fingerprint(&g, &c) == goals_fp);
-                if rows.is_empty() && same_goals {
+                if rows.is_empty() {
                     // change_status does not cover user lists (ChangeStatusResourceType has no USER_LIST): they are
                     // read again every time (one search), so a description or members' fingerprint written since
                     // is seen.
@@ -459,8 +454,15 @@ impl Connector for GoogleAdsConnector {
                         "{} WHERE conversion_action.status != 'REMOVED'",
                         read::Q_CONVERSION_ACTION
                     );
-                    let (user_lists, conversion_actions) =
-                        tokio::try_join!(read::search_stream(&client, &q), read::search_stream(&client, &qc))?;
+                    let (user_lists, conversion_actions, goals, configs) = tokio::try_join!(
+                        read::search_stream(&client, &q),
+                        read::search_stream(&client, &qc),
+                        read::search_stream(&client, read::Q_CUSTOM_GOAL),
+                        read::search_stream(&client, read::Q_GOAL_CONFIG),
+                    )?;
+                    if read::goals_fingerprint(&goals, &configs) != goals_fp {
+                        return Ok(self.full_read(account, &client, req).await?);
+                    }
                     let raw = read::Raw {
                         user_lists,
                         conversion_actions,
