@@ -1375,6 +1375,62 @@ mod tests {
     }
 
     #[test]
+    fn conversion_goals_wait_for_the_campaign_and_its_actions() {
+        let ctx = HashMap::new();
+        let purchase = addr("a/conversion/Purchase");
+        let lead = addr("a/conversion/Lead");
+        let goals = Value::Set([Value::reference(purchase.clone()), Value::reference(lead.clone())].into());
+        let conv = create(
+            "a/conversion/Purchase",
+            Kind::Conversion,
+            None,
+            vec![("type", Value::str("webpage"))],
+        );
+        let mut camp = tree().remove(0);
+        if let OpAction::Create { fields } = &mut camp.action {
+            fields.insert("conversion_goals".into(), goals.clone());
+        }
+        camp.refs = [(purchase, IdRef::Pending(0)), (lead, IdRef::Known("77".into()))].into();
+        let upd = Operation {
+            address: addr("a/campaign/Autumn"),
+            kind: Kind::Campaign,
+            action: OpAction::Update {
+                id: "21".into(),
+                set: [("conversion_goals".to_string(), Value::Set(Default::default()))].into(),
+                before: [("conversion_goals".to_string(), goals)].into(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&[conv, camp, upd]);
+        // nothing about goals in the mutate itself: its campaign and actions are temporary names there
+        assert!(
+            built.units.iter().all(|u| !u.body.to_string().contains("Goal")),
+            "{:?}",
+            built.units
+        );
+        assert_eq!(built.goals.len(), 2);
+        let new = &built.goals[0];
+        assert_eq!(new.op, 1);
+        assert!(id_of(&new.campaign).starts_with('-'));
+        let conv_temp = built
+            .units
+            .iter()
+            .find_map(|u| u.body.pointer("/conversionActionOperation/create/resourceName"));
+        let mut want = BTreeMap::new();
+        want.insert("customers/123/conversionActions/77".to_string(), "Lead".to_string());
+        want.insert(
+            conv_temp.and_then(Json::as_str).unwrap().to_string(),
+            "Purchase".to_string(),
+        );
+        assert_eq!(new.actions, want);
+        // an update of the goals alone sends nothing in the mutate: it is done once the goals are written
+        assert_eq!(built.goals[1].campaign, "customers/123/campaigns/21");
+        assert!(built.goals[1].actions.is_empty());
+        assert!(matches!(built.immediate[2], Some(OpOutcome::Applied { .. })));
+    }
+
+    #[test]
     fn updates_carry_exact_masks() {
         let mut ctx = HashMap::new();
         ctx.insert(
