@@ -204,9 +204,9 @@ mod connector {
         assert!(snap.complete);
         let searches = endpoint_requests(&h, "googleAds:searchStream");
         // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists, conversion
-        // actions (campaigns, ad groups, ads and keywords bring their labels along), change_status: one request per
-        // kind, whatever the number of objects.
-        assert_eq!(searches, 10, "{:#?}", h.counters().snapshot());
+        // actions, custom conversion goals, campaigns' goal configs (campaigns, ad groups, ads and keywords bring
+        // their labels along), change_status: one request per kind, whatever the number of objects.
+        assert_eq!(searches, 12, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -271,7 +271,7 @@ mod labels {
     /// Ownership and user labels come from `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels`: a
     /// full read is one query per kind of resource plus change_status, with no query for the label links.
     #[tokio::test]
-    async fn a_full_read_is_ten_searches_and_takes_labels_from_the_objects() {
+    async fn a_full_read_is_twelve_searches_and_takes_labels_from_the_objects() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
         let c = connector(&acct, settings(&acct));
@@ -332,13 +332,13 @@ mod labels {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert_eq!(
             endpoint_requests(&h, "googleAds:searchStream"),
-            10,
+            12,
             "{:#?}",
             h.counters().snapshot()
         );
         assert_eq!(
             h.counters().snapshot().total_requests,
-            10,
+            12,
             "{:#?}",
             h.counters().snapshot()
         );
@@ -426,7 +426,8 @@ mod lifecycle {
             )
             .await
             .unwrap();
-        // change_status, then the user lists and conversion actions (change_status lists neither)
+        // change_status, then the user lists, conversion actions, custom goals and goal configs (change_status
+        // lists none of them; the goals only to compare with the marker's fingerprint)
         assert!(
             !delta.complete
                 && delta
@@ -435,7 +436,7 @@ mod lifecycle {
                     .all(|r| matches!(r.kind, Kind::Audience | Kind::Conversion)),
             "{delta:?}"
         );
-        assert_eq!(h.counters().snapshot().total_requests, 3);
+        assert_eq!(h.counters().snapshot().total_requests, 5);
 
         // Drift behind adsctl's back, seen by the next read.
         let rn = format!("customers/{CUSTOMER}/campaigns/{}", spring.id.as_deref().unwrap());
@@ -1546,6 +1547,246 @@ mod end_to_end {
             &["plan", "--detailed-exitcode", &fresh.path().display().to_string()],
         );
         assert_eq!(code(&o), 0, "a fresh runner plans no changes:\n{}", p.outputs.borrow());
+
+        assert_no_secrets(&h, &p, &[&target]);
+        h.shutdown().await.unwrap();
+    }
+
+    const BIDDING_CONVERSIONS: &str = "conversions:
+  - name: Purchase
+    account: acme
+    type: webpage
+    category: purchase
+  - name: Lead form
+    account: acme
+    type: webpage
+    category: submit_lead_form
+";
+
+    /// Live custom conversion goals (ENABLED): name → their conversion actions' names, and each campaign's
+    /// config: campaign name → (level, the goal's name).
+    async fn goals_of(h: &EmulatorHandle) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, (String, String)>) {
+        let rows = |v: serde_json::Value| -> Vec<serde_json::Value> {
+            v[0]["results"].as_array().cloned().unwrap_or_default()
+        };
+        let actions: BTreeMap<String, String> = rows(
+            ads_post(
+                h,
+                "googleAds:searchStream",
+                serde_json::json!({"query": "SELECT conversion_action.resource_name, conversion_action.name FROM conversion_action"}),
+            )
+            .await,
+        )
+        .iter()
+        .map(|r| {
+            (
+                r["conversionAction"]["resourceName"].as_str().unwrap().to_string(),
+                r["conversionAction"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+        let mut names = BTreeMap::new();
+        let mut goals = BTreeMap::new();
+        for r in rows(
+            ads_post(
+                h,
+                "googleAds:searchStream",
+                serde_json::json!({"query": "SELECT custom_conversion_goal.resource_name, custom_conversion_goal.name, \
+                    custom_conversion_goal.conversion_actions, custom_conversion_goal.status FROM custom_conversion_goal"}),
+            )
+            .await,
+        ) {
+            let g = &r["customConversionGoal"];
+            let name = g["name"].as_str().unwrap().to_string();
+            names.insert(g["resourceName"].as_str().unwrap().to_string(), name.clone());
+            if g["status"] != "ENABLED" {
+                continue;
+            }
+            let mut list: Vec<String> = g["conversionActions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| actions[a.as_str().unwrap()].clone())
+                .collect();
+            list.sort();
+            goals.insert(name, list);
+        }
+        let configs = rows(
+            ads_post(
+                h,
+                "googleAds:searchStream",
+                serde_json::json!({"query": "SELECT campaign.name, conversion_goal_campaign_config.goal_config_level, \
+                    conversion_goal_campaign_config.custom_conversion_goal FROM conversion_goal_campaign_config"}),
+            )
+            .await,
+        )
+        .iter()
+        .map(|r| {
+            let c = &r["conversionGoalCampaignConfig"];
+            let goal = c["customConversionGoal"]
+                .as_str()
+                .map(|g| names[g].clone())
+                .unwrap_or_default();
+            (
+                r["campaign"]["name"].as_str().unwrap().to_string(),
+                (c["goalConfigLevel"].as_str().unwrap().to_string(), goal),
+            )
+        })
+        .collect();
+        (goals, configs)
+    }
+
+    /// A campaign bidding on declared conversions, the whole lifecycle through the binary: plan → apply (a custom
+    /// goal of adsctl's, the campaign's config pointing at it) → empty plan → edit the list → exact plan → drift
+    /// made on the platform → repaired → a fresh runner: empty plan → import → empty plan → `[]`: back at the
+    /// account's goals, adsctl's goal removed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn campaign_conversion_goals_lifecycle() {
+        let h = emulator(EmulatorConfig::default()).await;
+        let p = Project::new(&h.url());
+        std::fs::write(p.path().join("conversions.yaml"), BIDDING_CONVERSIONS).unwrap();
+        let goals = |list: &str| {
+            let spring = std::fs::read_to_string(p.path().join("campaigns/spring.yaml")).unwrap();
+            let kept: Vec<&str> = spring.lines().filter(|l| !l.contains("conversion_goals")).collect();
+            let edited = kept.join("\n").replace(
+                "      maximize_conversions: { target_cpa: 12.50 }\n",
+                &format!("      maximize_conversions: {{ target_cpa: 12.50 }}\n    conversion_goals: {list}\n"),
+            );
+            std::fs::write(p.path().join("campaigns/spring.yaml"), edited + "\n").unwrap();
+        };
+        goals("[Purchase, Lead form]");
+        let plan = p.plan_json();
+        let ch = changes(&plan);
+        for a in [
+            "acme/conversion/Purchase",
+            "acme/conversion/Lead form",
+            "acme/campaign/Spring Sale",
+        ] {
+            assert!(ch.contains(&(a.to_string(), "create".to_string())), "{ch:?}");
+        }
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let (live, configs) = goals_of(&h).await;
+        let both = "adsctl: Lead form, Purchase".to_string();
+        assert_eq!(
+            live.get(&both),
+            Some(&vec!["Lead form".to_string(), "Purchase".to_string()]),
+            "{live:?}"
+        );
+        assert_eq!(configs["Spring Sale"], ("CAMPAIGN".to_string(), both.clone()));
+        assert_eq!(configs["Autumn"], ("CUSTOMER".to_string(), String::new()));
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "no changes after apply:\n{}", p.outputs.borrow());
+
+        // An edit of the list: exactly that field; the goal of the old list is adsctl's and unused: removed.
+        goals("[Purchase]");
+        let plan = p.plan_json();
+        assert_eq!(
+            changes(&plan),
+            vec![("acme/campaign/Spring Sale".to_string(), "update".to_string())],
+            "{plan}"
+        );
+        assert_eq!(changed_fields(&plan, "acme/campaign/Spring Sale"), ["conversion_goals"]);
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let (live, configs) = goals_of(&h).await;
+        let one = "adsctl: Purchase".to_string();
+        assert_eq!(live.keys().cloned().collect::<Vec<_>>(), vec![one.clone()], "{live:?}");
+        assert_eq!(configs["Spring Sale"], ("CAMPAIGN".to_string(), one.clone()));
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // Drift made on the platform (the campaign back at the account's goals) is shown and repaired.
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        let read = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        let id = read["acme/campaign/Spring Sale"].id.clone().unwrap();
+        let resp = reqwest::Client::new()
+            .post(format!("{}/_emulator/google_ads/drift", h.url()))
+            .json(&serde_json::json!({
+                "resourceName": format!("customers/{CUSTOMER}/conversionGoalCampaignConfigs/{id}"),
+                "set": {"goalConfigLevel": "CUSTOMER"}
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let plan = p.plan_json();
+        assert_eq!(
+            changed_fields(&plan, "acme/campaign/Spring Sale"),
+            ["conversion_goals"],
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let (live, configs) = goals_of(&h).await;
+        assert_eq!(
+            live.keys().cloned().collect::<Vec<_>>(),
+            vec![one.clone()],
+            "the goal is reused: {live:?}"
+        );
+        assert_eq!(configs["Spring Sale"], ("CAMPAIGN".to_string(), one.clone()));
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // A fresh runner (the same YAML, no state directory) plans nothing.
+        let fresh = tempfile::tempdir().unwrap();
+        for f in walk(p.path()) {
+            let rel = f.strip_prefix(p.path()).unwrap();
+            if rel.starts_with(".adsctl") {
+                continue;
+            }
+            let to = fresh.path().join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+        let o = p.run_in(
+            fresh.path(),
+            &["plan", "--detailed-exitcode", &fresh.path().display().to_string()],
+        );
+        assert_eq!(code(&o), 0, "a fresh runner plans no changes:\n{}", p.outputs.borrow());
+
+        // Import writes the list back by name, and the imported project plans nothing.
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("imported");
+        let o = p.run(&[
+            "import",
+            "acme",
+            "--dir",
+            &p.path().display().to_string(),
+            "--out",
+            &target.display().to_string(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let imported: String = walk(&target)
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "yaml"))
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        assert!(imported.contains("conversion_goals:"), "{imported}");
+        let o = p.run_in(&target, &["plan", "--detailed-exitcode", &target.display().to_string()]);
+        assert_eq!(
+            code(&o),
+            0,
+            "the imported project plans no changes:\n{}",
+            p.outputs.borrow()
+        );
+
+        // `[]`: back at the account's goals, and adsctl's goal, now unused, removed.
+        goals("[]");
+        let plan = p.plan_json();
+        assert_eq!(
+            changed_fields(&plan, "acme/campaign/Spring Sale"),
+            ["conversion_goals"],
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let (live, configs) = goals_of(&h).await;
+        assert!(live.is_empty(), "{live:?}");
+        assert_eq!(configs["Spring Sale"], ("CUSTOMER".to_string(), String::new()));
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
 
         assert_no_secrets(&h, &p, &[&target]);
         h.shutdown().await.unwrap();

@@ -504,6 +504,9 @@ case("conversion-rule-based-attribution", {"r.yaml": CONV.format(acct="search", 
 case("conversion-always-default-without-value", {"r.yaml": CONV.format(acct="search", extra="    value: { always_use_default: true }\n")})
 case("conversion-declared-twice", {"r.yaml": CONV.format(acct="search", extra="") + CONV.format(acct="search", extra="").replace("conversions:\n", "")})
 case("conversion-without-type", {"r.yaml": "conversions:\n  - { name: Purchase, account: search }\n"})
+case("conversion-goal-unknown", {"r.yaml": CONV.format(acct="search", extra="") + gcamp(extra="    conversion_goals: [Purchse]\n")})
+case("conversion-goal-of-another-account", {"r.yaml": CONV.format(acct="tokyo", extra="") + gcamp(extra="    conversion_goals: [Purchase]\n")})
+case("conversion-goal-listed-twice", {"r.yaml": CONV.format(acct="search", extra="") + gcamp(extra="    conversion_goals: [Purchase, Purchase]\n")})
 
 def meta_promoted(po):
     return meta(obj="sales").replace("        targeting:\n", "        promoted_object: " + po + "\n        targeting:\n", 1)

@@ -10,7 +10,7 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
     let mut m = Mapping::new();
     map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
     map_insert(&mut m, "account", s(&account.name));
-    plain_fields(&mut m, c, cur, &["bidding.", "budget.", "labels"]);
+    plain_fields(&mut m, c, cur, &["bidding.", "budget.", "labels", "conversion_goals"]);
     let mut budget = Mapping::new();
     if let Some(v) = c.fields.get("budget.daily") {
         map_insert(&mut budget, "daily", yaml_of(v, cur));
@@ -40,6 +40,20 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
     if let Some(Value::Set(l)) = c.fields.get("labels") {
         if !l.is_empty() {
             map_insert(&mut m, "labels", yaml_of(&Value::Set(l.clone()), cur));
+        }
+    }
+    // The conversions bid on, by name (the `conversions:` block imported beside declares them); none: the
+    // account's goals, the default, so nothing is written.
+    if let Some(Value::Set(g)) = c.fields.get("conversion_goals") {
+        let names: Vec<Yaml> = g
+            .iter()
+            .filter_map(|v| match v {
+                Value::Ref(a) => a.name().map(s),
+                _ => None,
+            })
+            .collect();
+        if !names.is_empty() {
+            map_insert(&mut m, "conversion_goals", Yaml::Sequence(names));
         }
     }
     let negatives = negative_keywords(tree.children(&c.address, Kind::NegativeKeyword));

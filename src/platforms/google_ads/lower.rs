@@ -132,6 +132,9 @@ impl<'a> Lower<'a> {
             }
             r.fields.insert("labels", Self::set_of_str(l, str::to_string));
         }
+        if let Some(goals) = &*c.conversion_goals {
+            self.conversion_goals(acct, goals, &mut r);
+        }
         let addr = r.address.clone();
         self.resources.push(r);
         for n in c.negative_keywords.iter().filter_map(|i| i.value.as_ref()) {
@@ -141,6 +144,47 @@ impl<'a> Lower<'a> {
         for g in c.ad_groups.into_iter().filter_map(|i| i.value) {
             self.ad_group(acct, &addr, channel, g);
         }
+    }
+
+    /// `conversion_goals:` of a Google campaign: references to conversion actions declared in its own account.
+    pub(crate) fn conversion_goals(&mut self, acct: &Account, goals: &[S<String>], r: &mut Resource) {
+        let base = Address::account(&acct.name);
+        let mut refs = std::collections::BTreeSet::new();
+        for g in goals {
+            let target = base.child(Kind::Conversion, g.trim());
+            if self.declared.contains_key(&target) {
+                if !refs.insert(Value::reference(target)) {
+                    self.err(
+                        g.span,
+                        Code::Constraint,
+                        format!("conversion `{}` is listed twice", g.value),
+                        "list each conversion once",
+                    );
+                }
+                continue;
+            }
+            let elsewhere = self
+                .declared
+                .keys()
+                .find(|a| a.kind() == Some(Kind::Conversion) && a.path.len() == 1 && a.name() == Some(g.trim()))
+                .map(|a| a.account.clone());
+            let names = self.names_of(&base, Kind::Conversion);
+            let hint = match (elsewhere, did_you_mean(g, names.iter().map(String::as_str))) {
+                (Some(other), _) => format!(
+                    "`{}` is declared for account `{other}`; a campaign bids only on its own account's conversions",
+                    g.value
+                ),
+                (None, Some(x)) => format!("did you mean `{x}`?"),
+                (None, None) => format!("declare it under `conversions:` with `account: {}`", acct.name),
+            };
+            self.err(
+                g.span,
+                Code::UnknownReference,
+                format!("unknown conversion `{}` in account `{}`", g.value, acct.name),
+                hint,
+            );
+        }
+        r.fields.insert("conversion_goals", Value::Set(refs));
     }
 
     pub(crate) fn bidding(&mut self, b: &S<Bidding>, cur: Currency, r: &mut Resource) {

@@ -41,7 +41,7 @@ use serde_json::Value as Json;
 
 use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, Lease, LeaseOutcome, LiveSnapshot,
-    MetricRow, MetricsLevel, OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
+    MetricRow, MetricsLevel, OpAction, OpError, OpOutcome, Operation, QuotaCost, ReadRequest,
 };
 use crate::model::{Account, Kind, Platform};
 
@@ -226,6 +226,8 @@ impl GoogleAdsConnector {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(client.customer_id.clone(), read::ApplyContext::of(&raw));
+        let marker =
+            marker.map(|m| read::join_marker(&m, &read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs)));
         Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
     }
 
@@ -308,6 +310,49 @@ impl GoogleAdsConnector {
         }
         if validate_only {
             return Ok(outcomes);
+        }
+        // Conversion goals, once the campaigns and their conversion actions exist.
+        let goals: Vec<mutate::GoalWant> = built
+            .goals
+            .iter()
+            .filter_map(|g| {
+                let OpOutcome::Applied { .. } = outcomes[g.op] else {
+                    return None;
+                };
+                let real = |rn: &String| resolved.get(rn).cloned().unwrap_or_else(|| rn.clone());
+                Some(mutate::GoalWant {
+                    op: g.op,
+                    campaign: real(&g.campaign),
+                    actions: g.actions.iter().map(|(rn, n)| (real(rn), n.clone())).collect(),
+                })
+            })
+            .filter(|g| {
+                !g.campaign.rsplit('/').next().is_some_and(|id| id.starts_with('-'))
+                    && !g
+                        .actions
+                        .keys()
+                        .any(|a| a.rsplit('/').next().is_some_and(|id| id.starts_with('-')))
+            })
+            .collect();
+        if let Err(e) = mutate::write_goals(&client, &goals).await {
+            if matches!(e, GoogleAdsError::QuotaExhausted { .. } | GoogleAdsError::OAuth(_)) {
+                return Err(e);
+            }
+            let ce: ConnectorError = e.into();
+            // A created campaign exists whatever its goals: it keeps its id, and the next plan shows the goals
+            // still to set.
+            tracing::warn!(error = %ce, "could not set the campaigns' conversion goals");
+            for g in goals
+                .iter()
+                .filter(|g| !matches!(batch.ops[g.op].action, OpAction::Create { .. }))
+            {
+                outcomes[g.op] = OpOutcome::Failed(OpError {
+                    code: "CONVERSION_GOALS".into(),
+                    message: ce.to_string(),
+                    field: Some("conversion_goals".into()),
+                    hint: ce.hint().map(str::to_string),
+                });
+            }
         }
         // Members, once their list exists; then the fingerprints of the lists whose members are all uploaded.
         let mut finished: Vec<(String, String)> = Vec::new();
@@ -395,7 +440,10 @@ impl Connector for GoogleAdsConnector {
     async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         let client = self.client(account)?;
         if let Some(since) = &req.since {
-            if let Ok(rows) = self.latest_change(&client, Some(since)).await {
+            // The marker carries the fingerprint of the campaigns' conversion goals: change_status covers neither
+            // custom goals nor goal configs, so a change to them makes this read a full one.
+            let (time, goals_fp) = read::split_marker(since);
+            if let Ok(rows) = self.latest_change(&client, Some(time)).await {
                 if rows.is_empty() {
                     // change_status does not cover user lists (ChangeStatusResourceType has no USER_LIST): they are
                     // read again every time (one search), so a description or members' fingerprint written since
@@ -406,8 +454,15 @@ impl Connector for GoogleAdsConnector {
                         "{} WHERE conversion_action.status != 'REMOVED'",
                         read::Q_CONVERSION_ACTION
                     );
-                    let (user_lists, conversion_actions) =
-                        tokio::try_join!(read::search_stream(&client, &q), read::search_stream(&client, &qc))?;
+                    let (user_lists, conversion_actions, goals, configs) = tokio::try_join!(
+                        read::search_stream(&client, &q),
+                        read::search_stream(&client, &qc),
+                        read::search_stream(&client, read::Q_CUSTOM_GOAL),
+                        read::search_stream(&client, read::Q_GOAL_CONFIG),
+                    )?;
+                    if read::goals_fingerprint(&goals, &configs) != goals_fp {
+                        return Ok(self.full_read(account, &client, req).await?);
+                    }
                     let raw = read::Raw {
                         user_lists,
                         conversion_actions,

@@ -46,6 +46,17 @@ pub struct Upload {
     pub fingerprint: String,
 }
 
+/// The conversion actions one campaign operation bids on (`conversion_goals`), written once the campaign and
+/// the actions exist (see [`write_goals`]).
+#[derive(Clone, Debug)]
+pub struct GoalWant {
+    pub op: usize,
+    /// The campaign (possibly a temporary name resolved by the mutate).
+    pub campaign: String,
+    /// Conversion action resource names (possibly temporary) → their names.
+    pub actions: BTreeMap<String, String>,
+}
+
 /// The wire form of a batch.
 #[derive(Debug, Default)]
 pub struct Built {
@@ -53,6 +64,7 @@ pub struct Built {
     /// Outcomes decided without the API (nothing to send, or refused locally).
     pub immediate: Vec<Option<OpOutcome>>,
     pub uploads: Vec<Upload>,
+    pub goals: Vec<GoalWant>,
     /// The id each operation is about when it is not a create.
     pub known_ids: Vec<Option<String>>,
 }
@@ -248,6 +260,36 @@ impl<'a> Builder<'a> {
                 .cloned()
                 .ok_or_else(|| format!("depends on operation {i}, which creates nothing this can refer to")),
         }
+    }
+
+    /// The campaign's `conversion_goals`, when the operation sets them.
+    fn goal_want(
+        &self,
+        i: usize,
+        op: &Operation,
+        campaign: &str,
+        goals: Option<&Value>,
+        built: &mut Built,
+    ) -> Result<(), String> {
+        let Some(Value::Set(goals)) = goals else { return Ok(()) };
+        let mut actions = BTreeMap::new();
+        for g in goals {
+            let Value::Ref(addr) = g else { continue };
+            let r = op
+                .refs
+                .get(addr)
+                .ok_or_else(|| format!("no id for the conversion {addr}"))?;
+            actions.insert(
+                self.resolve(r, Kind::Conversion)?,
+                addr.name().unwrap_or_default().to_string(),
+            );
+        }
+        built.goals.push(GoalWant {
+            op: i,
+            campaign: campaign.to_string(),
+            actions,
+        });
+        Ok(())
     }
 
     fn parent(&self, op: &Operation, kind: Kind) -> Result<String, String> {
@@ -568,6 +610,7 @@ impl<'a> Builder<'a> {
                     true,
                 );
                 self.temp_of.insert(i, t.clone());
+                self.goal_want(i, op, &t, fields.get("conversion_goals"), built)?;
                 let want = mapping::members(fields.get("labels"));
                 self.campaign_labels(built, i, &t, &want, &Default::default());
                 self.label_link(built, i, Kind::Campaign, &t)
@@ -715,6 +758,8 @@ impl<'a> Builder<'a> {
                 push(built, "campaignBudgetOperation", 2, obj, mask, &rn);
             }
             Kind::Campaign => {
+                let campaign = self.rn(Kind::Campaign, id);
+                self.goal_want(i, op, &campaign, set.get("conversion_goals"), built)?;
                 if set.contains_key("labels") {
                     let want = mapping::members(set.get("labels"));
                     let had = mapping::members(before.get("labels"));
@@ -807,6 +852,92 @@ impl<'a> Builder<'a> {
         }
         Ok(())
     }
+}
+
+/// Point each campaign's ConversionGoalCampaignConfig at a custom conversion goal of exactly its conversion
+/// actions (or back at the account's goals), in one request after the campaigns and actions exist: a live goal
+/// with the same list is reused (Google refuses two: DUPLICATE_CONVERSION_ACTION_LIST), else one named
+/// `adsctl: <names>` is created; adsctl's goals no campaign uses any more are removed last (a linked one cannot
+/// be). Returns the failure of the request, for the operations it served.
+pub async fn write_goals(client: &Client, wants: &[GoalWant]) -> Result<(), GoogleAdsError> {
+    use super::read::{goal_actions, search_stream, GOAL_PREFIX, Q_CUSTOM_GOAL, Q_GOAL_CONFIG};
+    if wants.is_empty() {
+        return Ok(());
+    }
+    let (goals, configs) = tokio::try_join!(
+        search_stream(client, Q_CUSTOM_GOAL),
+        search_stream(client, Q_GOAL_CONFIG)
+    )?;
+    let live = goal_actions(&goals);
+    // Campaign → the goal its config uses, before and after this request.
+    let mut linked: HashMap<String, String> = configs
+        .iter()
+        .filter_map(|r| r.get("conversionGoalCampaignConfig"))
+        .filter(|c| mapping::get_str(c, "goalConfigLevel") == Some("CAMPAIGN"))
+        .filter_map(|c| {
+            Some((
+                mapping::get_str(c, "campaign")?.to_string(),
+                mapping::get_str(c, "customConversionGoal")?.to_string(),
+            ))
+        })
+        .collect();
+    let mut by_list: BTreeMap<Vec<String>, String> = live
+        .iter()
+        .map(|(rn, (_, actions))| (actions.iter().cloned().collect(), rn.clone()))
+        .collect();
+    let mut creates = Vec::new();
+    let mut updates = Vec::new();
+    let mut next = -1i64;
+    for w in wants {
+        let config = format!(
+            "customers/{}/conversionGoalCampaignConfigs/{}",
+            client.customer_id,
+            id_of(&w.campaign)
+        );
+        if w.actions.is_empty() {
+            linked.remove(&w.campaign);
+            updates.push(
+                json!({"conversionGoalCampaignConfigOperation": {"update": {"resourceName": config,
+                "goalConfigLevel": "CUSTOMER"}, "updateMask": "goalConfigLevel,customConversionGoal"}}),
+            );
+            continue;
+        }
+        let list: Vec<String> = w.actions.keys().cloned().collect();
+        let goal = match by_list.get(&list) {
+            Some(rn) => rn.clone(),
+            None => {
+                let t = format!("customers/{}/customConversionGoals/{next}", client.customer_id);
+                next -= 1;
+                let mut names: Vec<&str> = w.actions.values().map(String::as_str).collect();
+                names.sort_unstable();
+                creates.push(json!({"customConversionGoalOperation": {"create": {"resourceName": t,
+                    "name": format!("{GOAL_PREFIX}{}", names.join(", ")), "conversionActions": list}}}));
+                by_list.insert(list, t.clone());
+                t
+            }
+        };
+        linked.insert(w.campaign.clone(), goal.clone());
+        updates.push(
+            json!({"conversionGoalCampaignConfigOperation": {"update": {"resourceName": config,
+            "goalConfigLevel": "CAMPAIGN", "customConversionGoal": goal},
+            "updateMask": "goalConfigLevel,customConversionGoal"}}),
+        );
+    }
+    let in_use: HashSet<&String> = linked.values().collect();
+    let removes = live
+        .iter()
+        .filter(|(rn, (name, _))| name.starts_with(GOAL_PREFIX) && !in_use.contains(rn))
+        .map(|(rn, _)| json!({"customConversionGoalOperation": {"remove": rn}}));
+    let replay = if creates.is_empty() {
+        Replay::Safe
+    } else {
+        Replay::Unsafe
+    };
+    let ops: Vec<Json> = creates.into_iter().chain(updates).chain(removes).collect();
+    let path = format!("customers/{}/googleAds:mutate", client.customer_id);
+    let req = json!({"mutateOperations": ops, "partialFailure": false, "validateOnly": false,
+        "responseContentType": "RESOURCE_NAME_ONLY"});
+    client.post(&path, &req, replay).await.map(|_| ())
 }
 
 /// Write `adsctl-managed:<fingerprint>` into the `integrationCode` of user lists whose members are uploaded
@@ -1241,6 +1372,62 @@ mod tests {
         temps.sort();
         temps.dedup();
         assert_eq!(temps.len(), n);
+    }
+
+    #[test]
+    fn conversion_goals_wait_for_the_campaign_and_its_actions() {
+        let ctx = HashMap::new();
+        let purchase = addr("a/conversion/Purchase");
+        let lead = addr("a/conversion/Lead");
+        let goals = Value::Set([Value::reference(purchase.clone()), Value::reference(lead.clone())].into());
+        let conv = create(
+            "a/conversion/Purchase",
+            Kind::Conversion,
+            None,
+            vec![("type", Value::str("webpage"))],
+        );
+        let mut camp = tree().remove(0);
+        if let OpAction::Create { fields } = &mut camp.action {
+            fields.insert("conversion_goals".into(), goals.clone());
+        }
+        camp.refs = [(purchase, IdRef::Pending(0)), (lead, IdRef::Known("77".into()))].into();
+        let upd = Operation {
+            address: addr("a/campaign/Autumn"),
+            kind: Kind::Campaign,
+            action: OpAction::Update {
+                id: "21".into(),
+                set: [("conversion_goals".to_string(), Value::Set(Default::default()))].into(),
+                before: [("conversion_goals".to_string(), goals)].into(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&[conv, camp, upd]);
+        // nothing about goals in the mutate itself: its campaign and actions are temporary names there
+        assert!(
+            built.units.iter().all(|u| !u.body.to_string().contains("Goal")),
+            "{:?}",
+            built.units
+        );
+        assert_eq!(built.goals.len(), 2);
+        let new = &built.goals[0];
+        assert_eq!(new.op, 1);
+        assert!(id_of(&new.campaign).starts_with('-'));
+        let conv_temp = built
+            .units
+            .iter()
+            .find_map(|u| u.body.pointer("/conversionActionOperation/create/resourceName"));
+        let mut want = BTreeMap::new();
+        want.insert("customers/123/conversionActions/77".to_string(), "Lead".to_string());
+        want.insert(
+            conv_temp.and_then(Json::as_str).unwrap().to_string(),
+            "Purchase".to_string(),
+        );
+        assert_eq!(new.actions, want);
+        // an update of the goals alone sends nothing in the mutate: it is done once the goals are written
+        assert_eq!(built.goals[1].campaign, "customers/123/campaigns/21");
+        assert!(built.goals[1].actions.is_empty());
+        assert!(matches!(built.immediate[2], Some(OpOutcome::Applied { .. })));
     }
 
     #[test]

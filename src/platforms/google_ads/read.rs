@@ -117,6 +117,21 @@ fn with_status(base: &str, status_field: &str, extra: &[&str], pinned: bool) -> 
 }
 
 /// Everything read from an account, before addressing.
+/// Custom conversion goals (the lists of conversion actions campaigns bid on; adsctl's are named
+/// [`GOAL_PREFIX`]…).
+pub const Q_CUSTOM_GOAL: &str = "SELECT custom_conversion_goal.resource_name, custom_conversion_goal.name, \
+custom_conversion_goal.conversion_actions, custom_conversion_goal.status FROM custom_conversion_goal \
+WHERE custom_conversion_goal.status = 'ENABLED'";
+
+/// Which goals each campaign bids on: the account's (`CUSTOMER`) or a custom goal (`CAMPAIGN`).
+pub const Q_GOAL_CONFIG: &str = "SELECT conversion_goal_campaign_config.campaign, \
+conversion_goal_campaign_config.goal_config_level, conversion_goal_campaign_config.custom_conversion_goal \
+FROM conversion_goal_campaign_config";
+
+/// The name prefix of the custom conversion goals adsctl creates (one per distinct list of conversion actions:
+/// Google refuses two goals with the same list). A goal without it is reused but never renamed or removed.
+pub const GOAL_PREFIX: &str = "adsctl: ";
+
 #[derive(Default)]
 pub struct Raw {
     pub labels: Vec<Json>,
@@ -128,6 +143,8 @@ pub struct Raw {
     pub campaign_criteria: Vec<Json>,
     pub user_lists: Vec<Json>,
     pub conversion_actions: Vec<Json>,
+    pub custom_goals: Vec<Json>,
+    pub goal_configs: Vec<Json>,
 }
 
 /// The owner label's resource name, when the account has one.
@@ -191,8 +208,15 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
                 search_stream(client, &q_user_list),
             )
         },
-        search_stream(client, &q_conversion),
+        async {
+            tokio::try_join!(
+                search_stream(client, &q_conversion),
+                search_stream(client, Q_CUSTOM_GOAL),
+                search_stream(client, Q_GOAL_CONFIG),
+            )
+        },
     )?;
+    let (conversion_actions, custom_goals, goal_configs) = conversion_actions;
     let user_lists = user_lists
         .into_iter()
         .filter(|r| {
@@ -211,7 +235,103 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         campaign_criteria,
         user_lists,
         conversion_actions,
+        custom_goals,
+        goal_configs,
     })
+}
+
+/// Live custom conversion goals: resource name → (name, its conversion actions' resource names).
+pub fn goal_actions(goals: &[Json]) -> HashMap<String, (String, BTreeSet<String>)> {
+    goals
+        .iter()
+        .filter_map(|r| r.get("customConversionGoal"))
+        .filter(|g| get_str(g, "status").is_none_or(|s| s == "ENABLED"))
+        .filter_map(|g| {
+            let actions = g
+                .get("conversionActions")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_str)
+                .map(str::to_string)
+                .collect();
+            Some((
+                get_str(g, "resourceName")?.to_string(),
+                (get_str(g, "name").unwrap_or_default().to_string(), actions),
+            ))
+        })
+        .collect()
+}
+
+const GOALS_TAG: &str = " goals:";
+
+/// A fingerprint of what the campaigns bid on: each CAMPAIGN-level config's goal and each live goal's actions.
+pub fn goals_fingerprint(goals: &[Json], configs: &[Json]) -> String {
+    let mut lines: BTreeSet<String> = configs
+        .iter()
+        .filter_map(|r| r.get("conversionGoalCampaignConfig"))
+        .filter(|c| get_str(c, "goalConfigLevel") == Some("CAMPAIGN"))
+        .map(|c| {
+            format!(
+                "{} {}",
+                get_str(c, "campaign").unwrap_or_default(),
+                get_str(c, "customConversionGoal").unwrap_or_default()
+            )
+        })
+        .collect();
+    for (rn, (name, actions)) in goal_actions(goals) {
+        lines.insert(format!(
+            "{rn} {name} {}",
+            actions.into_iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    let text: Vec<String> = lines.into_iter().collect();
+    crate::spec::audience::sha256_hex(&text.join("\n"))[..16].to_string()
+}
+
+/// The marker of a full read: the change_status time and the goals' fingerprint.
+pub fn join_marker(time: &str, goals_fp: &str) -> String {
+    format!("{time}{GOALS_TAG}{goals_fp}")
+}
+
+/// A marker's change_status time and goals' fingerprint (an older marker without one: that of no goals).
+pub fn split_marker(marker: &str) -> (&str, String) {
+    match marker.split_once(GOALS_TAG) {
+        Some((t, fp)) => (t, fp.to_string()),
+        None => (marker, goals_fingerprint(&[], &[])),
+    }
+}
+
+/// A campaign's `conversion_goals`: references to the conversion actions of its custom goal; empty when it bids
+/// on the account's goals (or its config is not read). An action not read (removed) is named by its id, so
+/// that it shows as a difference.
+fn campaign_goals(
+    acct: &Address,
+    campaign_rn: &str,
+    configs: &HashMap<&str, &Json>,
+    goals: &HashMap<String, (String, BTreeSet<String>)>,
+    action_names: &HashMap<&str, &str>,
+) -> Value {
+    let goal = configs
+        .get(campaign_rn)
+        .filter(|c| get_str(c, "goalConfigLevel") == Some("CAMPAIGN"))
+        .and_then(|c| get_str(c, "customConversionGoal"));
+    let actions = goal
+        .and_then(|g| goals.get(g))
+        .map(|(_, a)| a.clone())
+        .unwrap_or_default();
+    Value::Set(
+        actions
+            .iter()
+            .map(|rn| {
+                let name = action_names
+                    .get(rn.as_str())
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| id_of(rn));
+                Value::reference(acct.child(Kind::Conversion, name))
+            })
+            .collect(),
+    )
 }
 
 /// Not removed, or pinned (composite ids `adGroupId~adId` may be pinned by either form).
@@ -294,6 +414,21 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         .map(|(rn, (b, _))| (rn.as_str(), get_str(b, "name").unwrap_or_default().to_string()))
         .collect();
 
+    // The conversion actions each campaign bids on: its config's custom goal's, by name.
+    let goal_configs: HashMap<&str, &Json> = raw
+        .goal_configs
+        .iter()
+        .filter_map(|r| r.get("conversionGoalCampaignConfig"))
+        .filter_map(|c| Some((get_str(c, "campaign")?, c)))
+        .collect();
+    let goal_actions = goal_actions(&raw.custom_goals);
+    let action_names: HashMap<&str, &str> = raw
+        .conversion_actions
+        .iter()
+        .filter_map(|r| r.get("conversionAction"))
+        .filter_map(|c| Some((get_str(c, "resourceName")?, get_str(c, "name")?)))
+        .collect();
+
     // Campaigns.
     let mut campaigns: HashMap<String, Address> = HashMap::new();
     for c in raw.campaigns.iter().filter_map(|r| r.get("campaign")) {
@@ -329,6 +464,10 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             }
         }
         r.fields.insert("labels", label_names(c, &names_by_id));
+        r.fields.insert(
+            "conversion_goals",
+            campaign_goals(&acct, rn, &goal_configs, &goal_actions, &action_names),
+        );
         r.owned = has_label(c, owner);
         if let Some(brn) = get_str(c, "campaignBudget") {
             let users = budget_users.entry(brn.to_string()).or_default();
@@ -697,6 +836,61 @@ mod tests {
                 json!({"conversionAction": {"resourceName": "customers/1/conversionActions/91", "id": "91", "name": "Purchase", "status": "ENABLED", "type": "WEBPAGE", "primaryForGoal": true}}),
                 json!({"conversionAction": {"resourceName": "customers/1/conversionActions/92", "id": "92", "name": "Old", "status": "REMOVED", "type": "WEBPAGE"}}),
             ],
+            custom_goals: vec![
+                json!({"customConversionGoal": {"resourceName": "customers/1/customConversionGoals/5", "name": "adsctl: Purchase", "status": "ENABLED", "conversionActions": ["customers/1/conversionActions/91", "customers/1/conversionActions/93"]}}),
+            ],
+            goal_configs: vec![
+                json!({"conversionGoalCampaignConfig": {"campaign": "customers/1/campaigns/21", "goalConfigLevel": "CAMPAIGN", "customConversionGoal": "customers/1/customConversionGoals/5"}}),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_marker_carries_the_goals_fingerprint() {
+        let r = raw();
+        let fp = goals_fingerprint(&r.custom_goals, &r.goal_configs);
+        let m = join_marker("2026-01-02 03:04:05.000000", &fp);
+        assert_eq!(split_marker(&m), ("2026-01-02 03:04:05.000000", fp.clone()));
+        assert_eq!(
+            split_marker("2026-01-02 03:04:05.000000").1,
+            goals_fingerprint(&[], &[])
+        );
+        assert_ne!(
+            fp,
+            goals_fingerprint(&r.custom_goals, &[]),
+            "a config back at the account's goals"
+        );
+    }
+
+    #[test]
+    fn campaign_conversion_goals_are_its_custom_goals_actions_by_name() {
+        let rs = to_resources("acme", &raw(), &[]);
+        let spring = rs
+            .iter()
+            .find(|r| r.address.to_string() == "acme/campaign/Spring")
+            .unwrap();
+        let acct = Address::account("acme");
+        // an action not read (removed) is named by its id, so it differs from any declared name
+        let want = Value::Set(
+            [
+                Value::reference(acct.child(Kind::Conversion, "Purchase")),
+                Value::reference(acct.child(Kind::Conversion, "93")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        assert_eq!(spring.fields["conversion_goals"], want);
+        let others: Vec<&Resource> = rs
+            .iter()
+            .filter(|r| r.kind == Kind::Campaign && r.address.to_string() != "acme/campaign/Spring")
+            .collect();
+        for c in others {
+            assert_eq!(
+                c.fields["conversion_goals"],
+                Value::Set(Default::default()),
+                "{}",
+                c.address
+            );
         }
     }
 

@@ -59,6 +59,11 @@ pub struct GoogleCampaign {
     /// Label names.
     #[serde(default)]
     pub labels: Opt<Vec<S<String>>>,
+    /// The conversion actions (names under `conversions:` of the same account) this campaign bids on, instead
+    /// of the account's default goals: a custom conversion goal adsctl keeps for the list. `[]` goes back to
+    /// the account's goals.
+    #[serde(default)]
+    pub conversion_goals: Opt<Vec<S<String>>>,
     /// Ad groups.
     #[serde(default)]
     pub ad_groups: Vec<Item<AdGroup>>,
