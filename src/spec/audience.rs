@@ -31,7 +31,7 @@ pub fn normalize_meta(email: &str) -> String {
 }
 
 /// A plausible email: one `@`, non-empty local part, a dotted domain, no spaces.
-fn plausible(e: &str) -> bool {
+pub(crate) fn plausible(e: &str) -> bool {
     match e.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

@@ -48,9 +48,11 @@ pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
     })
 }
 
-/// A block only some platforms have (a lookalike audience, a `lists:` entry, a conversion), read by its account's platform's
-/// home with `parse`; a platform without such blocks says so at `account:` when it is lowered.
+/// A platform's reading of a block: `None` when the account or its platform is unknown, or the home cannot read it.
 type Parsed = Option<(Platform, Box<dyn Any + Send>)>;
+
+/// A block only some platforms have (a lookalike audience, a `lists:` entry, a conversion), read by its account's
+/// platform's home with `parse`; a platform without such blocks says so at `account:` when it is lowered.
 fn read_block(
     node: &Node,
     accounts: &HashMap<String, Platform>,

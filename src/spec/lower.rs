@@ -992,46 +992,47 @@ impl<'a> Lower<'a> {
         Some(m)
     }
 
+    /// A block only some platforms have (`what` in messages), in an account of a platform with objects of `kind`,
+    /// lowered by that platform's home with `lower`; an account of another platform is reported at `account:`.
+    fn account_block(
+        &mut self,
+        account: Option<S<String>>,
+        body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
+        what: &str,
+        kind: Kind,
+        lower: fn(&dyn crate::platforms::Home, &mut Lower<'_>, &Account, Box<dyn std::any::Any + Send>),
+    ) {
+        let Some(account) = &account else { return };
+        let Some(acct) = self.account_ref(account, what, &crate::platforms::platforms_with(kind)) else {
+            return;
+        };
+        let (Some((_, body)), Some(home)) = (body, crate::platforms::home(acct.platform)) else {
+            return;
+        };
+        lower(home, self, &acct, body);
+    }
+
     pub(crate) fn lookalike(&mut self, l: LookalikeAudience) {
-        let Some(account) = &l.account else { return };
-        let Some(acct) = self.account_ref(
-            account,
+        self.account_block(
+            l.account,
+            l.body,
             "lookalike audience",
-            &crate::platforms::platforms_with(Kind::LookalikeAudience),
-        ) else {
-            return;
-        };
-        let (Some((_, body)), Some(home)) = (l.body, crate::platforms::home(acct.platform)) else {
-            return;
-        };
-        home.lower_lookalike(self, &acct, body);
+            Kind::LookalikeAudience,
+            |h, lw, a, b| h.lower_lookalike(lw, a, b),
+        );
     }
 
     /// A `lists:` entry: the settings of the audience its account is, lowered by the account's platform's home.
     pub(crate) fn list(&mut self, l: ListSettings) {
-        let Some(account) = &l.account else { return };
-        let Some(acct) = self.account_ref(account, "list", &crate::platforms::platforms_with(Kind::List)) else {
-            return;
-        };
-        let (Some((_, body)), Some(home)) = (l.body, crate::platforms::home(acct.platform)) else {
-            return;
-        };
-        home.lower_list(self, &acct, body);
+        self.account_block(l.account, l.body, "list", Kind::List, |h, lw, a, b| {
+            h.lower_list(lw, a, b)
+        });
     }
 
     pub(crate) fn conversion(&mut self, c: Conversion) {
-        let Some(account) = &c.account else { return };
-        let Some(acct) = self.account_ref(
-            account,
-            "conversion",
-            &crate::platforms::platforms_with(Kind::Conversion),
-        ) else {
-            return;
-        };
-        let (Some((_, body)), Some(home)) = (c.body, crate::platforms::home(acct.platform)) else {
-            return;
-        };
-        home.lower_conversion(self, &acct, body);
+        self.account_block(c.account, c.body, "conversion", Kind::Conversion, |h, lw, a, b| {
+            h.lower_conversion(lw, a, b)
+        });
     }
 
     /// The part every platform's conversion shares: its name, address and resource with `id:` and `lifecycle:`;

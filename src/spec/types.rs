@@ -248,174 +248,89 @@ impl JsonSchema for Campaign {
     }
 }
 
-/// One lookalike audience of a resource file, read as its account's platform's (`MetaLookalikeAudience`,
-/// `TikTokLookalikeAudience`), as campaigns are.
-pub struct LookalikeAudience {
-    /// The account it names, when it names one.
-    pub account: Option<S<String>>,
-    /// The account's platform and its lookalike, as that platform's home read it.
-    pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
+/// A block of a resource file that names its `account:` and is read in that account's platform's language
+/// (`Home::parse_lookalike`, `parse_list`, `parse_conversion`), as campaigns are: the struct with the account it
+/// names and the platform's reading of the block (`None` when the account or its platform is unknown, the
+/// platform has no such block, or the block is invalid: reported), read through the capture hook under `$what`,
+/// and its schema the union of the homes' schemas (`$schema`).
+macro_rules! account_block {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $schema:ident, $description:literal) => {
+        $(#[$doc])*
+        pub struct $name {
+            /// The account it names, when it names one.
+            pub account: Option<S<String>>,
+            /// The account's platform and its block, as that platform's home read it.
+            pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("account", &self.account.as_ref().map(|a| &a.value))
+                    .field("read", &self.body.is_some())
+                    .finish()
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let made = super::de::capture(d, $what)?;
+                Ok(match made.map(|m| m.downcast::<$name>()) {
+                    Some(Ok(b)) => *b,
+                    // no capture hook on this thread (a document read for another purpose)
+                    _ => $name {
+                        account: None,
+                        body: None,
+                    },
+                })
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).into()
+            }
+            fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+                let one_of: Vec<Schema> = crate::platforms::HOMES.iter().filter_map(|h| h.$schema(gen)).collect();
+                Schema::Object(SchemaObject {
+                    metadata: Some(Box::new(schemars::schema::Metadata {
+                        description: Some($description.into()),
+                        ..Default::default()
+                    })),
+                    subschemas: Some(Box::new(SubschemaValidation {
+                        any_of: Some(one_of),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                })
+            }
+        }
+    };
 }
 
-impl fmt::Debug for LookalikeAudience {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LookalikeAudience")
-            .field("account", &self.account.as_ref().map(|a| &a.value))
-            .field("read", &self.body.is_some())
-            .finish()
-    }
-}
+account_block!(
+    /// One lookalike audience of a resource file (`MetaLookalikeAudience`, `TikTokLookalikeAudience`).
+    LookalikeAudience,
+    "lookalike_audience",
+    lookalike_schema,
+    "A lookalike audience, in the language of its account's platform: one of the types below."
+);
 
-impl<'de> Deserialize<'de> for LookalikeAudience {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let made = super::de::capture(d, "lookalike_audience")?;
-        Ok(match made.map(|m| m.downcast::<LookalikeAudience>()) {
-            Some(Ok(l)) => *l,
-            _ => LookalikeAudience {
-                account: None,
-                body: None,
-            },
-        })
-    }
-}
+account_block!(
+    /// One `lists:` entry of a resource file (`MailchimpList`).
+    ListSettings,
+    "list",
+    list_schema,
+    "The settings of the audience an account is, in the language of its account's platform: one of the types below."
+);
 
-impl JsonSchema for LookalikeAudience {
-    fn schema_name() -> String {
-        "LookalikeAudience".into()
-    }
-    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
-        let one_of: Vec<Schema> = crate::platforms::HOMES
-            .iter()
-            .filter_map(|h| h.lookalike_schema(gen))
-            .collect();
-        Schema::Object(SchemaObject {
-            metadata: Some(Box::new(schemars::schema::Metadata {
-                description: Some(
-                    "A lookalike audience, in the language of its account's platform: one of the types below.".into(),
-                ),
-                ..Default::default()
-            })),
-            subschemas: Some(Box::new(SubschemaValidation {
-                any_of: Some(one_of),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-    }
-}
-
-/// One `lists:` entry of a resource file, read as its account's platform's (`MailchimpList`), as campaigns are.
-pub struct ListSettings {
-    /// The account it names, when it names one.
-    pub account: Option<S<String>>,
-    /// The account's platform and its entry, as that platform's home read it.
-    pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
-}
-
-impl fmt::Debug for ListSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListSettings")
-            .field("account", &self.account.as_ref().map(|a| &a.value))
-            .field("read", &self.body.is_some())
-            .finish()
-    }
-}
-
-impl<'de> Deserialize<'de> for ListSettings {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let made = super::de::capture(d, "list")?;
-        Ok(match made.map(|m| m.downcast::<ListSettings>()) {
-            Some(Ok(l)) => *l,
-            _ => ListSettings {
-                account: None,
-                body: None,
-            },
-        })
-    }
-}
-
-impl JsonSchema for ListSettings {
-    fn schema_name() -> String {
-        "ListSettings".into()
-    }
-    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
-        let one_of: Vec<Schema> = crate::platforms::HOMES
-            .iter()
-            .filter_map(|h| h.list_schema(gen))
-            .collect();
-        Schema::Object(SchemaObject {
-            metadata: Some(Box::new(schemars::schema::Metadata {
-                description: Some(
-                    "The settings of the audience an account is, in the language of its account's platform: one of \
-                     the types below."
-                        .into(),
-                ),
-                ..Default::default()
-            })),
-            subschemas: Some(Box::new(SubschemaValidation {
-                any_of: Some(one_of),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-    }
-}
-
-/// One conversion of a resource file, read as its account's platform's (`GoogleConversionAction`), as campaigns
-/// are.
-pub struct Conversion {
-    /// The account it names, when it names one.
-    pub account: Option<S<String>>,
-    /// The account's platform and its conversion, as that platform's home read it.
-    pub body: Option<(Platform, Box<dyn std::any::Any + Send>)>,
-}
-
-impl fmt::Debug for Conversion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conversion")
-            .field("account", &self.account.as_ref().map(|a| &a.value))
-            .field("read", &self.body.is_some())
-            .finish()
-    }
-}
-
-impl<'de> Deserialize<'de> for Conversion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let made = super::de::capture(d, "conversion")?;
-        Ok(match made.map(|m| m.downcast::<Conversion>()) {
-            Some(Ok(c)) => *c,
-            _ => Conversion {
-                account: None,
-                body: None,
-            },
-        })
-    }
-}
-
-impl JsonSchema for Conversion {
-    fn schema_name() -> String {
-        "Conversion".into()
-    }
-    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
-        let one_of: Vec<Schema> = crate::platforms::HOMES
-            .iter()
-            .filter_map(|h| h.conversion_schema(gen))
-            .collect();
-        Schema::Object(SchemaObject {
-            metadata: Some(Box::new(schemars::schema::Metadata {
-                description: Some(
-                    "A conversion, in the language of its account's platform: one of the types below.".into(),
-                ),
-                ..Default::default()
-            })),
-            subschemas: Some(Box::new(SubschemaValidation {
-                any_of: Some(one_of),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-    }
-}
+account_block!(
+    /// One conversion of a resource file (`GoogleConversionAction`).
+    Conversion,
+    "conversion",
+    conversion_schema,
+    "A conversion, in the language of its account's platform: one of the types below."
+);
 
 /// A campaign's budget. Amounts are in the account currency.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -83,10 +83,7 @@ impl Lower<'_> {
         }
         if let Some(to) = &*c.reply_to {
             let t = to.trim();
-            let plausible = t.split_once('@').is_some_and(|(l, d)| {
-                !l.is_empty() && d.contains('.') && !d.contains('@') && !t.contains(char::is_whitespace)
-            });
-            if !t.is_empty() && !plausible {
+            if !t.is_empty() && !crate::spec::audience::plausible(t) {
                 self.err(
                     to.span,
                     Code::InvalidValue,
@@ -399,10 +396,7 @@ impl Lower<'_> {
 
     /// A plausible e-mail address (Mailchimp checks it for real); false when reported.
     fn mc_address(&mut self, s: &S<String>, field: &str) -> bool {
-        let t = s.trim();
-        let plausible = t.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.contains('@') && !t.contains(char::is_whitespace)
-        });
+        let plausible = crate::spec::audience::plausible(s.trim());
         if !plausible {
             self.err(
                 s.span,
