@@ -272,6 +272,7 @@ impl<R: Reconciler> Supervisor<R> {
                     "config loaded"
                 );
                 let project = Arc::new(project);
+                self.hub.set_project(project.clone());
                 self.desired.send_replace(Some(project.clone()));
                 self.sync_workers(&project);
             }

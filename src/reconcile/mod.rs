@@ -20,6 +20,7 @@
 pub mod backoff;
 pub mod daemon;
 pub mod engine;
+pub mod integrations;
 pub mod metrics;
 mod page;
 pub mod server;

@@ -78,8 +78,32 @@ pub struct AccountStatus {
     /// Clicks today.
     pub clicks_today: Option<u64>,
     pub reconciles: u64,
+    /// The last reconcile that applied at least one change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_apply_at: Option<DateTime<Utc>>,
+    /// What the daemon knows of the platform's rate limit for this account.
+    #[serde(default, skip_serializing_if = "RateLimitState::is_empty")]
+    pub rate_limit: RateLimitState,
     #[serde(skip)]
     pub plan: serde_json::Value,
+}
+
+/// What the daemon knows of an account's rate limit: the last time the platform slowed it down, how long it
+/// waited then, and the time the platform said to wait until (a reconcile that failed on it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RateLimitState {
+    /// The last reconcile that waited for the rate limit, or failed on it.
+    pub last_signal_at: Option<DateTime<Utc>>,
+    /// Seconds the last such reconcile waited for the platform (token buckets, `Retry-After`).
+    pub last_wait_seconds: f64,
+    /// The platform asked to wait until then: the account is reconciled again after it.
+    pub waiting_until: Option<DateTime<Utc>>,
+}
+
+impl RateLimitState {
+    pub fn is_empty(&self) -> bool {
+        self.last_signal_at.is_none()
+    }
 }
 
 impl AccountStatus {
@@ -104,6 +128,8 @@ impl AccountStatus {
             spend_today: None,
             clicks_today: None,
             reconciles: 0,
+            last_apply_at: None,
+            rate_limit: RateLimitState::default(),
             plan: serde_json::Value::Null,
         }
     }
@@ -190,6 +216,8 @@ struct Inner {
     daemon: DaemonInfo,
     config: ConfigStatus,
     accounts: BTreeMap<String, AccountStatus>,
+    /// The last good config the daemon reconciles towards (the API reads its accounts and addresses).
+    project: Option<std::sync::Arc<crate::spec::Project>>,
 }
 
 /// Shared, lock-protected status plus the metrics. Locks are held only for short, non-async sections.
@@ -214,6 +242,7 @@ impl StatusHub {
                 },
                 config: ConfigStatus::default(),
                 accounts: BTreeMap::new(),
+                project: None,
             }),
             runs: parking_lot::Mutex::new(BTreeMap::new()),
             metrics: Metrics::new(),
@@ -238,6 +267,16 @@ impl StatusHub {
 
     pub fn account(&self, name: &str) -> Option<AccountStatus> {
         self.read().accounts.get(name).cloned()
+    }
+
+    /// The last good config (with the accounts as the daemon reaches them), once one was loaded.
+    pub fn project(&self) -> Option<std::sync::Arc<crate::spec::Project>> {
+        self.read().project.clone()
+    }
+
+    /// Keep the last good config for the API (the daemon calls this on every valid load that changed it).
+    pub fn set_project(&self, project: std::sync::Arc<crate::spec::Project>) {
+        self.write().project = Some(project);
     }
 
     /// The current plan of every account (`/api/v1/plan`).
@@ -404,6 +443,14 @@ impl StatusHub {
             a.spend_today = outcome.spend_today.map(|m| m.display(account.currency));
             a.clicks_today = outcome.clicks_today;
             a.plan = outcome.plan.clone();
+            if outcome.applied.total() > 0 {
+                a.last_apply_at = Some(now);
+            }
+            a.rate_limit.waiting_until = None;
+            if !outcome.rate_limit_wait.is_zero() {
+                a.rate_limit.last_signal_at = Some(now);
+                a.rate_limit.last_wait_seconds = outcome.rate_limit_wait.as_secs_f64();
+            }
             a.status = if !outcome.blocked.is_empty() {
                 AccountHealth::Blocked
             } else if outcome.pending.total() > 0 || (mode == Mode::Observe && !outcome.drifted.is_empty()) {
@@ -445,6 +492,18 @@ impl StatusHub {
                 hint: err.hint().map(str::to_string),
                 at: Utc::now(),
             });
+            if let ReconcileError::Api {
+                code,
+                retry_after: Some(wait),
+                ..
+            } = err
+            {
+                if code == "rate_limited" || code == "quota" {
+                    let now = Utc::now();
+                    a.rate_limit.last_signal_at = Some(now);
+                    a.rate_limit.waiting_until = chrono::Duration::from_std(*wait).ok().map(|d| now + d);
+                }
+            }
             a.consecutive_failures
         };
         self.runs_of(name, RunStatus::Running, |r| {
