@@ -151,6 +151,7 @@ pub fn router_with(hub: Arc<StatusHub>, token: Option<Secret>, loopback: bool, a
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
+        .route(super::page::SCRIPT_PATH, get(script))
         .merge(protected)
         .with_state(state)
 }
@@ -468,8 +469,34 @@ async fn plan(State(st): State<AppState>) -> Json<serde_json::Value> {
     Json(st.hub.plans())
 }
 
-async fn page(State(st): State<AppState>) -> Html<String> {
-    Html(super::page::render(&st.hub.snapshot(), chrono::Utc::now()))
+/// The dashboard, with its Content-Security-Policy (its own script and requests only) and no framing.
+async fn page(State(st): State<AppState>) -> Response {
+    let snapshot = st.hub.snapshot();
+    let integrations = super::integrations::integrations(&snapshot, &[], &Default::default());
+    let html = super::page::render(&snapshot, &integrations, chrono::Utc::now());
+    (page_headers(), Html(html)).into_response()
+}
+
+fn page_headers() -> [(header::HeaderName, &'static str); 4] {
+    [
+        (header::CONTENT_SECURITY_POLICY, super::page::CSP),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ]
+}
+
+/// The dashboard's script (public: it holds no data).
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        super::page::SCRIPT,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! state directory, editor and VCS files) and anything that is neither a plain file nor a directory.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod emulated;
 pub mod pg;
 
