@@ -933,13 +933,17 @@ mod server {
                 assert!(card.contains(&format!("<dt>{label}</dt>")), "{label} in {card}");
             }
             assert!(card.contains(spend), "{spend} in {card}");
-            assert!(card.contains("expires <time"), "{card}");
+            assert!(card.contains("data-countdown"), "the token's end: {card}");
         }
         assert!(
             !page.contains("http://") && !page.contains("https://"),
             "no external URL"
         );
-        assert!(!page.contains("<script"), "no script");
+        assert_eq!(page.matches("<script").count(), 1, "one script");
+        assert!(
+            page.contains("<script src=\"/assets/dashboard.js\" defer></script>"),
+            "our own, no inline one"
+        );
         r.stop().await;
     }
 

@@ -393,7 +393,7 @@ fn token_row(i: Option<&Integration>, a: &AccountStatus, now: DateTime<Utc>) -> 
                 span class={ "badge " (token_class(i.token.status)) } { (i.token.status.as_str()) }
                 @if let Some(src) = &i.token.source { " " small class="muted" { "from " (src) } }
                 " "
-                @match i.token.expires_at {
+                @match i.token.expires_at.or(a.token_expires_at) {
                     Some(t) => (countdown(t, now)),
                     None if i.token.never_expires => "never expires",
                     None => "",
@@ -417,7 +417,7 @@ fn card(a: &AccountStatus, i: Option<&Integration>, now: DateTime<Utc>) -> Marku
     let cls = a.status.as_str();
     let id = format!("account-{}", a.account);
     html! {
-        section class={ "card " (cls) } data-account=(a.account) aria-labelledby=(id) {
+        section class={ "card " (cls) } data-account=(a.account) data-platform=(a.platform) aria-labelledby=(id) {
             "\n"
             header {
                 h3 id=(id) { (a.account) }
@@ -874,7 +874,7 @@ mod tests {
         assert!(page.contains("<small>(3 failure(s) in a row)</small>"), "{page}");
         assert!(
             page.contains(
-                "<section class=\"card failing\" data-account=\"search\" aria-labelledby=\"account-search\">"
+                "<section class=\"card failing\" data-account=\"search\" data-platform=\"google_ads\" aria-labelledby=\"account-search\">"
             ),
             "{page}"
         );
