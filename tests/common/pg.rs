@@ -177,9 +177,17 @@ impl Postgres {
 impl Postgres {
     /// Run SQL on the database at `url` with psql (stops at the first error).
     pub fn psql(&self, url: &str, sql: &str) {
+        if let Err(e) = self.psql_result(url, sql) {
+            panic!("psql failed: {e}");
+        }
+    }
+
+    /// Run SQL on the database at `url` with psql; the error is psql's output.
+    #[allow(dead_code)]
+    pub fn psql_result(&self, url: &str, sql: &str) -> Result<(), String> {
         let mut psql = Command::new(self.bin.join("psql"));
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
-        self.run_ok(&mut psql, "psql");
+        self.run(&mut psql)
     }
 }
 

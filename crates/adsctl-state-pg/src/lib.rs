@@ -9,6 +9,7 @@
 //! The connection URL (`postgres://user:password@host:port/database`) may carry a password: it is never put in
 //! an error, a log line or output — [`Target`] is what is shown.
 
+mod side;
 mod worker;
 
 use std::time::{Duration, Instant};
@@ -17,10 +18,14 @@ use adsctl_core::model::{Address, Resource};
 use adsctl_core::state::{ApplyRecord, CachedLive, Intent, StateEntry, StateError, StateStore};
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use side::{TokenRow, VaultRow};
 use worker::{Conn, ConnectError, Worker};
 
 /// The environment variable that puts the state on PostgreSQL: a `postgres://` URL.
 pub const STATE_URL_ENV: &str = "ADSCTL_STATE_URL";
+
+/// The password of a URL that has none, as for libpq (`psql`).
+pub const PASSWORD_ENV: &str = "PGPASSWORD";
 
 /// One schema migration, applied once, in order, in a transaction of its own.
 pub struct Migration {
@@ -31,11 +36,18 @@ pub struct Migration {
 
 /// Every migration, oldest first. A new one is a new file in `migrations/` and a new line here; an applied one
 /// never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "vault_audit",
+        sql: include_str!("../migrations/0002_vault_audit.sql"),
+    },
+];
 
 /// The schema version this adsctl reads and writes.
 pub fn latest_version() -> i32 {
@@ -203,6 +215,12 @@ impl PgStore {
             // the driver's parse errors name the option, not its value
             what: describe(&e),
         })?;
+        // as libpq does: a URL without a password (the one `adsctl.yaml` may name) takes it from PGPASSWORD
+        if config.get_password().is_none() {
+            if let Some(p) = std::env::var_os(PASSWORD_ENV).filter(|p| !p.is_empty()) {
+                config.password(p.as_encoded_bytes());
+            }
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
