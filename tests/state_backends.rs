@@ -549,3 +549,47 @@ fn vault_audit_and_api_tokens_on_both_backends_and_the_choice_of_backend() {
         Location::Postgres(url.clone())
     );
 }
+
+#[test]
+fn tls_is_required_by_sslmode_and_checks_the_certificate_never_falling_back_to_clear() {
+    let server = common::pg::Postgres::start_tls();
+    let url = server.database();
+    let ca = server.ca_cert();
+    let with = |query: &str| format!("{url}?{query}");
+
+    // require, the certificate checked against the authority sslrootcert names: encrypted, and it works
+    let tls_url = with(&format!("sslmode=require&sslrootcert={}", ca.display()));
+    PgStore::connect(&tls_url).unwrap().migrate().unwrap();
+    let s = PgStore::open(&tls_url).unwrap();
+    assert!(s.tls_in_use().unwrap(), "sslmode=require connected in clear");
+    s.put_entry(&entry("acme", "over-tls", "1")).unwrap();
+    assert_eq!(s.entries(Some("acme")).unwrap().len(), 1);
+    let s = PgStore::open(&with(&format!("sslmode=verify-full&sslrootcert={}", ca.display()))).unwrap();
+    assert!(s.tls_in_use().unwrap());
+
+    // the same server without sslmode: not encrypted (as the README says)
+    assert!(!PgStore::open(&url).unwrap().tls_in_use().unwrap());
+
+    // a certificate no known authority signed: refused, never a connection in clear
+    match PgStore::open(&with("sslmode=require")) {
+        Err(e @ PgError::Connect { .. }) => {
+            assert!(e.to_string().contains("certificate"), "{e}");
+            assert!(e.hint().unwrap().contains("sslrootcert"), "{e}");
+        }
+        other => panic!("connected with an unknown certificate authority: {other:?}"),
+    }
+    // a root certificate file that does not exist, an unknown sslmode: said before connecting
+    assert!(matches!(
+        PgStore::open(&with("sslmode=require&sslrootcert=/no/such/ca.pem")),
+        Err(PgError::Tls { .. })
+    ));
+    assert!(matches!(
+        PgStore::open(&with("sslmode=sometimes")),
+        Err(PgError::NotAUrl { .. })
+    ));
+
+    // a server without TLS: sslmode=require fails rather than connect in clear
+    let plain = common::pg::Postgres::start();
+    let plain_url = format!("{}?sslmode=require&sslrootcert={}", plain.database(), ca.display());
+    assert!(matches!(PgStore::connect(&plain_url), Err(PgError::Connect { .. })));
+}

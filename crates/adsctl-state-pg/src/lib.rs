@@ -10,6 +10,7 @@
 //! an error, a log line or output — [`Target`] is what is shown.
 
 mod side;
+mod tls;
 mod worker;
 
 use std::time::{Duration, Instant};
@@ -117,6 +118,8 @@ pub enum PgError {
     Busy { target: Target, holder: Option<String> },
     #[error("the connection to the PostgreSQL state at {target} was lost (its thread ended)")]
     Gone { target: Target },
+    #[error("cannot set up TLS to the PostgreSQL state at {target}: {message}")]
+    Tls { target: Target, message: String },
 }
 
 fn busy_message(target: &Target, holder: Option<&str>) -> String {
@@ -135,8 +138,9 @@ impl PgError {
                     .into(),
             ),
             PgError::Connect { .. } | PgError::Gone { .. } => Some(
-                "check that the server runs and accepts this user from this machine (`psql` with the same URL); the \
-                 state can also stay local: unset ADSCTL_STATE_URL"
+                "check that the server runs and accepts this user from this machine (`psql` with the same URL); with \
+                 sslmode=require, that its certificate is signed by a known authority or the one sslrootcert=FILE \
+                 names; the state can also stay local: unset ADSCTL_STATE_URL"
                     .into(),
             ),
             PgError::SchemaBehind { .. } => Some(
@@ -152,6 +156,11 @@ impl PgError {
                     .into(),
             ),
             PgError::Query { .. } => None,
+            PgError::Tls { .. } => Some(
+                "sslrootcert=FILE names the PEM file of the certificate authority that signed the server's \
+                 certificate (or the server's own, when self-signed); without it the built-in roots are used"
+                    .into(),
+            ),
         }
     }
 }
@@ -211,10 +220,31 @@ impl PgStore {
                 "it does not start with postgres:// or postgresql://".into()
             },
         })?;
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| PgError::NotAUrl {
+        let tls = tls::of_url(url).map_err(|e| match e {
+            tls::TlsError::Mode => PgError::NotAUrl {
+                what: "its sslmode is none of disable, prefer, require, verify-ca, verify-full".into(),
+            },
+            tls::TlsError::RootCert { path, message } => PgError::Tls {
+                target: target.clone(),
+                message: format!(
+                    "cannot read the root certificate {} (sslrootcert): {message}",
+                    path.display()
+                ),
+            },
+            tls::TlsError::Config(message) => PgError::Tls {
+                target: target.clone(),
+                message,
+            },
+        })?;
+        let mut config: postgres::Config = tls.url.parse().map_err(|e: postgres::Error| PgError::NotAUrl {
             // the driver's parse errors name the option, not its value
             what: describe(&e),
         })?;
+        config.ssl_mode(if tls.config.is_some() {
+            postgres::config::SslMode::Require
+        } else {
+            postgres::config::SslMode::Disable
+        });
         // as libpq does: a URL without a password (the one `adsctl.yaml` may name) takes it from PGPASSWORD
         if config.get_password().is_none() {
             if let Some(p) = std::env::var_os(PASSWORD_ENV).filter(|p| !p.is_empty()) {
@@ -227,7 +257,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name(&application_name());
         }
-        let db = Worker::connect(config).map_err(|e| PgError::Connect {
+        let db = Worker::connect(config, tls.config).map_err(|e| PgError::Connect {
             target: target.clone(),
             message: match e {
                 ConnectError::Thread(e) => format!("cannot start the connection's thread: {e}"),

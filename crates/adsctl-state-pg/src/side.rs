@@ -178,3 +178,13 @@ impl PgStore {
         self.db.run(|c| c.client.is_closed()).unwrap_or(true)
     }
 }
+
+impl PgStore {
+    /// Whether this session is encrypted (TLS), as the server sees it.
+    pub fn tls_in_use(&self) -> Result<bool, PgError> {
+        self.q(|c| {
+            let row = c.query_opt("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?;
+            Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+        })
+    }
+}
