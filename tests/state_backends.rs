@@ -431,7 +431,7 @@ fn side_data(who: &str, root: &std::path::Path, base: Vec<(&'static str, String)
     // API tokens: hashes only, one per name, revoked at once
     let tokens = match base.iter().find(|(k, _)| *k == "ADSCTL_STATE_URL") {
         Some((_, url)) => TokenStore::on_postgres(root, url),
-        None => TokenStore::in_dir(&auth.state_dir().to_path_buf()),
+        None => TokenStore::in_dir(auth.state_dir()),
     };
     assert!(!tokens.any(), "{who}");
     let t = tokens.create("ci", Role::Viewer).unwrap();
