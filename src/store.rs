@@ -1,10 +1,12 @@
 //! Which state a command uses: sled in the state directory (the embedded default, `.adsctl/` or
-//! `ADSCTL_STATE_DIR`), or PostgreSQL when `ADSCTL_STATE_URL` holds a `postgres://` URL (`crates/adsctl-state-pg`).
+//! `ADSCTL_STATE_DIR`), or PostgreSQL when `ADSCTL_STATE_URL` holds a `postgres://` URL or `state:` in adsctl.yaml
+//! says so (`crates/adsctl-state-pg`; [`Location::resolve`]).
 //!
 //! [`Store`] is either backend behind the engine's `StateStore` (and the metrics' `SeriesStore`); the apply lock
 //! is `apply.lock` in the directory on sled, a PostgreSQL advisory lock held by the store's session otherwise.
-//! What stays per machine whatever the backend (the token vault and its key, the audit log, auth health, the
-//! emulator's data): `docs/architecture.md`, "State backends".
+//! The token vault, the audit log and the API tokens follow the same choice ([`side`], [`side_url`]); what stays
+//! per machine whatever the backend (the master key, auth health, the emulator's data): `docs/architecture.md`,
+//! "State backends".
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
