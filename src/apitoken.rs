@@ -5,7 +5,8 @@
 //! every API request, so a token created or revoked by the CLI counts at once, without a restart. The file holds
 //! only the hex SHA-256 of each token with its name, role and creation time; the token itself (32 random bytes,
 //! `adsctl_` + URL-safe base64) is printed once by `create` and kept nowhere. A token of 256 random bits needs no
-//! slow hash: its SHA-256 cannot be reversed or guessed.
+//! slow hash: its SHA-256 cannot be reversed or guessed. A project whose state is on PostgreSQL keeps the same
+//! records in its table `adsctl_api_tokens`, so every daemon replica and runner sees one set of tokens.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ pub enum TokenError {
     BadName { name: String },
     #[error("cannot draw random bytes for a token")]
     Random,
+    #[error("cannot use the API tokens in the PostgreSQL state: {0}")]
+    Postgres(#[from] adsctl_state_pg::PgError),
 }
 
 impl TokenError {
@@ -91,14 +94,29 @@ impl TokenError {
                 "use 1 to 64 letters, digits, `-`, `_` or `.` (it names the token in the audit log)".into()
             }
             TokenError::Random => "the operating system's random source failed; try again".into(),
+            TokenError::Postgres(e) => e
+                .hint()
+                .unwrap_or_else(|| "check the PostgreSQL state (ADSCTL_STATE_URL or `state:` in adsctl.yaml)".into()),
         }
     }
 }
 
-/// The token file of one state directory.
-#[derive(Clone, Debug)]
+/// The tokens of one state directory: its file, or the table `adsctl_api_tokens` of the PostgreSQL state this
+/// process found the directory's project on (`store::side_url`).
+#[derive(Clone)]
 pub struct TokenStore {
     path: PathBuf,
+    /// The database's URL (never shown).
+    pg: Option<String>,
+}
+
+impl std::fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("path", &self.path)
+            .field("postgres", &self.pg.is_some())
+            .finish()
+    }
 }
 
 fn hash(token: &str) -> [u8; 32] {
@@ -117,7 +135,77 @@ impl TokenStore {
     pub fn at_state_dir(state_dir: &Path) -> TokenStore {
         TokenStore {
             path: state_dir.join(FILE),
+            pg: crate::store::side_url(state_dir),
         }
+    }
+
+    /// The file in `state_dir`, whatever the project's state.
+    pub fn in_dir(state_dir: &Path) -> TokenStore {
+        TokenStore {
+            path: state_dir.join(FILE),
+            pg: None,
+        }
+    }
+
+    /// The tokens of the PostgreSQL state at `url`.
+    pub fn on_postgres(state_dir: &Path, url: &str) -> TokenStore {
+        TokenStore {
+            path: state_dir.join(FILE),
+            pg: Some(url.to_string()),
+        }
+    }
+
+    /// Whether the tokens are in a PostgreSQL state.
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    fn read_pg(url: &str) -> Result<BTreeMap<String, TokenRecord>, TokenError> {
+        let rows = crate::store::side(url)?.api_tokens()?;
+        rows.into_iter()
+            .map(|r| {
+                let parse = |what: &str, e: &dyn std::fmt::Display| TokenError::Parse {
+                    path: PathBuf::from("adsctl_api_tokens"),
+                    message: format!("the {what} of token {:?}: {e}", r.name),
+                };
+                let role =
+                    serde_json::from_value(serde_json::Value::String(r.role.clone())).map_err(|e| parse("role", &e))?;
+                let created = DateTime::parse_from_rfc3339(&r.created)
+                    .map_err(|e| parse("creation time", &e))?
+                    .with_timezone(&Utc);
+                Ok((
+                    r.name.clone(),
+                    TokenRecord {
+                        role,
+                        sha256: r.sha256.clone(),
+                        created,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Add a token record; one of that name is [`TokenError::Exists`].
+    pub fn insert(&self, name: &str, rec: TokenRecord) -> Result<(), TokenError> {
+        if let Some(url) = &self.pg {
+            let row = adsctl_state_pg::TokenRow {
+                name: name.to_string(),
+                role: rec.role.as_str().to_string(),
+                sha256: rec.sha256,
+                created: rec.created.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            };
+            return match crate::store::side(url)?.api_token_insert(row)? {
+                true => Ok(()),
+                false => Err(TokenError::Exists { name: name.into() }),
+            };
+        }
+        self.rewrite(|all| {
+            if all.contains_key(name) {
+                return Err(TokenError::Exists { name: name.into() });
+            }
+            all.insert(name.to_string(), rec);
+            Ok(())
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -126,6 +214,9 @@ impl TokenStore {
 
     /// Every token by name; no file is no token.
     pub fn read(&self) -> Result<BTreeMap<String, TokenRecord>, TokenError> {
+        if let Some(url) = &self.pg {
+            return Self::read_pg(url);
+        }
         match std::fs::read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TokenError::Parse {
                 path: self.path.clone(),
@@ -175,25 +266,25 @@ impl TokenStore {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         ));
         let sha = hex::encode(hash(token.expose()));
-        self.rewrite(|all| {
-            if all.contains_key(name) {
-                return Err(TokenError::Exists { name: name.into() });
-            }
-            all.insert(
-                name.to_string(),
-                TokenRecord {
-                    role,
-                    sha256: sha,
-                    created: Utc::now(),
-                },
-            );
-            Ok(())
-        })?;
+        self.insert(
+            name,
+            TokenRecord {
+                role,
+                sha256: sha,
+                created: Utc::now(),
+            },
+        )?;
         Ok(token)
     }
 
     /// Revoke (delete) a token: the daemon refuses it from its next request on.
     pub fn revoke(&self, name: &str) -> Result<(), TokenError> {
+        if let Some(url) = &self.pg {
+            return match crate::store::side(url)?.api_token_delete(name)? {
+                true => Ok(()),
+                false => Err(TokenError::NotFound { name: name.into() }),
+            };
+        }
         self.rewrite(|all| match all.remove(name) {
             Some(_) => Ok(()),
             None => Err(TokenError::NotFound { name: name.into() }),

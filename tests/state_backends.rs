@@ -1,6 +1,8 @@
 //! The `StateStore` conformance kit, one body run against both backends: sled (embedded, in a temporary
 //! directory) and PostgreSQL (a real server started by the test, `common::pg`). Then what only PostgreSQL has:
-//! versioned migrations, the apply lock between two sessions, and calls from inside tokio runtimes.
+//! versioned migrations, the apply lock between two sessions, and calls from inside tokio runtimes. A second kit
+//! runs what the state directory keeps beside the state (the token vault, the audit log, the API tokens) on both,
+//! through `Auth` chosen as the state is; then the choice itself (`ADSCTL_STATE_URL`, `state:` in adsctl.yaml).
 
 mod common;
 
@@ -260,7 +262,10 @@ fn postgres_conforms_and_migrates_locks_and_runs_inside_runtimes() {
     }
     let store = PgStore::connect(&url).unwrap();
     assert_eq!(store.schema_version().unwrap(), 0);
-    assert_eq!(store.migrate().unwrap(), vec![adsctl_state_pg::latest_version()]);
+    assert_eq!(
+        store.migrate().unwrap(),
+        (1..=adsctl_state_pg::latest_version()).collect::<Vec<_>>()
+    );
     assert!(
         store.migrate().unwrap().is_empty(),
         "a second migrate has nothing to do"
@@ -340,4 +345,251 @@ fn postgres_conforms_and_migrates_locks_and_runs_inside_runtimes() {
     .unwrap_err();
     assert!(matches!(e, PgError::Connect { .. }), "{e:?}");
     assert!(!format!("{e} {e:?}").contains("s3cret-pw"), "{e:?}");
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// the vault, the audit log and the API tokens
+
+const REFRESH: &str = "1//refresh-SECRET-of-the-vault-kit";
+const CLIENT_SECRET: &str = "client-SECRET-of-the-vault-kit";
+
+fn key(n: u8) -> String {
+    hex::encode([n; 32])
+}
+
+fn env_of(pairs: Vec<(&'static str, String)>) -> adsctl::auth::EnvFn {
+    let map: std::collections::HashMap<&'static str, String> = pairs.into_iter().collect();
+    std::sync::Arc::new(move |k| map.get(k).cloned())
+}
+
+fn google_creds() -> adsctl::auth::CredentialKind {
+    use adsctl::platforms::google_ads::auth::GoogleCredentials;
+    use adsctl::secret::Secret;
+    adsctl::auth::CredentialKind::new(GoogleCredentials {
+        client_id: "client-id".into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        developer_token: Secret::new("dev-token"),
+        refresh_token: Secret::new(REFRESH),
+        access_token: None,
+        access_token_expires_at: None,
+        login_customer_id: None,
+    })
+}
+
+/// One body for both: `base` is the environment that chooses the backend (plus the master key, added here).
+fn side_data(who: &str, root: &std::path::Path, base: Vec<(&'static str, String)>) {
+    use adsctl::apitoken::{Role, TokenStore};
+    use adsctl::auth::{Auth, AuthError, MasterKey};
+    let with_key = |k: u8| {
+        let mut env = base.clone();
+        env.push(("ADSCTL_MASTER_KEY", key(k)));
+        Auth::with_env(root, env_of(env))
+    };
+    let auth = with_key(1);
+
+    // sealed, opened, replaced; nothing in clear where it is kept
+    assert!(auth.stored("acme").unwrap().is_none(), "{who}");
+    auth.store("acme", &google_creds()).unwrap();
+    auth.store("acme-2", &google_creds()).unwrap();
+    assert_eq!(auth.stored("acme").unwrap(), Some(google_creds()), "{who}");
+    let sealed = serde_json::to_string(&auth.vault().sealed().unwrap()).unwrap();
+    assert!(
+        !sealed.contains(REFRESH) && !sealed.contains(CLIENT_SECRET),
+        "{who}: {sealed}"
+    );
+    assert_eq!(auth.vault().sealed().unwrap().accounts.len(), 2, "{who}");
+
+    // rotation: the new key opens it, the old one is told it is the wrong key and changes nothing
+    let new = MasterKey::parse(&key(2)).unwrap();
+    assert_eq!(
+        auth.rotate_key(Some(new.clone()), false).unwrap(),
+        (2, new.id()),
+        "{who}"
+    );
+    match with_key(1).stored("acme") {
+        Err(e @ AuthError::WrongKey { .. }) => {
+            assert!(e.to_string().contains(&new.id()), "{who}: {e}");
+            assert!(!e.to_string().contains(&key(1)), "{who}: {e}");
+        }
+        other => panic!("{who}: the old key opened the vault: {other:?}"),
+    }
+    let auth = with_key(2);
+    assert_eq!(auth.stored("acme").unwrap(), Some(google_creds()), "{who}");
+
+    // logout: the entry is gone, the others stay
+    assert!(auth.logout("acme").unwrap(), "{who}");
+    assert!(!auth.logout("acme").unwrap(), "{who}");
+    assert!(auth.stored("acme").unwrap().is_none(), "{who}");
+    assert!(auth.stored("acme-2").unwrap().is_some(), "{who}");
+
+    // the audit log: what happened, in order, its chain intact
+    let log = auth.audit_log();
+    let actions: Vec<String> = log.read().unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["auth.rotate_key", "auth.logout", "auth.logout"], "{who}");
+    assert_eq!(log.verify().unwrap(), Ok(3), "{who}");
+
+    // API tokens: hashes only, one per name, revoked at once
+    let tokens = match base.iter().find(|(k, _)| *k == "ADSCTL_STATE_URL") {
+        Some((_, url)) => TokenStore::on_postgres(root, url),
+        None => TokenStore::in_dir(auth.state_dir()),
+    };
+    assert!(!tokens.any(), "{who}");
+    let t = tokens.create("ci", Role::Viewer).unwrap();
+    assert!(tokens.create("ci", Role::Operator).is_err(), "{who}");
+    let listed = format!("{:?}", tokens.read().unwrap());
+    assert!(!listed.contains(t.expose()), "{who}: {listed}");
+    assert_eq!(tokens.authenticate(t.expose()).unwrap().unwrap().name, "ci", "{who}");
+    tokens.revoke("ci").unwrap();
+    assert_eq!(tokens.authenticate(t.expose()).unwrap(), None, "{who}");
+}
+
+#[test]
+fn vault_audit_and_api_tokens_on_both_backends_and_the_choice_of_backend() {
+    // files in the state directory
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    side_data(
+        "files",
+        tmp.path(),
+        vec![("ADSCTL_STATE_DIR", state.display().to_string())],
+    );
+    assert!(state.join("vault.json").is_file() && state.join("audit.jsonl").is_file());
+
+    // PostgreSQL: the same, and nothing written to the state directory
+    let server = common::pg::Postgres::start();
+    let url = migrated(&server.database()).0;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    side_data(
+        "postgres",
+        tmp.path(),
+        vec![
+            ("ADSCTL_STATE_DIR", state.display().to_string()),
+            ("ADSCTL_STATE_URL", url.clone()),
+        ],
+    );
+    for f in ["vault.json", "audit.jsonl", "api-tokens.json"] {
+        assert!(!state.join(f).exists(), "{f} was written beside PostgreSQL");
+    }
+    let db = PgStore::open(&url).unwrap();
+    let rows = db.vault_rows().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows
+        .iter()
+        .all(|r| !r.sealed.contains(REFRESH) && !r.sealed.contains(CLIENT_SECRET)));
+    assert_eq!(db.audit_lines().unwrap().len(), 3);
+    // the audit log is append-only in the database too
+    for sql in [
+        "DELETE FROM adsctl_audit",
+        "UPDATE adsctl_audit SET line = ''",
+        "TRUNCATE adsctl_audit",
+    ] {
+        let e = server.psql_result(&url, sql).unwrap_err();
+        assert!(e.contains("append-only"), "{sql}: {e}");
+    }
+    assert_eq!(db.audit_lines().unwrap().len(), 3);
+
+    // the choice: `state:` in adsctl.yaml, the variable it names, ADSCTL_STATE_URL winning over it
+    use adsctl::store::{Location, SelectError};
+    let root = tempfile::tempdir().unwrap();
+    let write = |state: &str| {
+        std::fs::write(
+            root.path().join("adsctl.yaml"),
+            format!("accounts: {{ x: {{ platform: nowhere }} }}\n{state}"),
+        )
+        .unwrap()
+    };
+    let resolve = |pairs: Vec<(&'static str, String)>| Location::resolve(root.path(), &*env_of(pairs));
+    let dir = Location::Dir(root.path().join(".adsctl"));
+    assert_eq!(resolve(vec![]).unwrap(), dir, "no adsctl.yaml: the state directory");
+    write("state:\n  backend: postgres\n  url_env: TEAM_DB\n");
+    assert_eq!(
+        resolve(vec![("TEAM_DB", url.clone())]).unwrap(),
+        Location::Postgres(url.clone())
+    );
+    assert_eq!(
+        resolve(vec![
+            ("TEAM_DB", url.clone()),
+            ("ADSCTL_STATE_URL", "postgres://other/db".into())
+        ])
+        .unwrap(),
+        Location::Postgres("postgres://other/db".into()),
+        "ADSCTL_STATE_URL wins"
+    );
+    match resolve(vec![]) {
+        Err(e @ SelectError::NoUrl { .. }) => {
+            assert!(e.to_string().contains("TEAM_DB"), "{e}");
+            assert!(e.hint().unwrap().contains("PGPASSWORD"), "{e}");
+        }
+        other => panic!("chose without a URL: {other:?}"),
+    }
+    write("state:\n  backend: postgres\n  url: postgres://ads@db.internal:5432/acme\n");
+    assert_eq!(
+        resolve(vec![]).unwrap(),
+        Location::Postgres("postgres://ads@db.internal:5432/acme".into())
+    );
+    write("state: { backend: sled }\n");
+    assert_eq!(resolve(vec![]).unwrap(), dir);
+    // a password written in adsctl.yaml: refused at its position, never shown; the variable still wins
+    write("state:\n  backend: postgres\n  url: postgres://ads:hunter2-in-git@db.internal/acme\n");
+    match resolve(vec![]) {
+        Err(SelectError::Spec(errors)) => {
+            let e = &errors.errors[0];
+            assert_eq!((e.line, e.column), (4, 8), "{e}");
+            assert!(e.file.ends_with("adsctl.yaml"), "{e}");
+            assert!(e.hint.as_deref().unwrap_or_default().contains("PGPASSWORD"), "{e}");
+            let shown = format!("{}\n{}", errors.render(false), errors.to_json());
+            assert!(shown.contains("adsctl.yaml:4:8"), "{shown}");
+            assert!(!shown.contains("hunter2-in-git"), "{shown}");
+        }
+        other => panic!("a password in adsctl.yaml was accepted: {other:?}"),
+    }
+    assert_eq!(
+        resolve(vec![("ADSCTL_STATE_URL", url.clone())]).unwrap(),
+        Location::Postgres(url.clone())
+    );
+}
+
+#[test]
+fn tls_is_required_by_sslmode_and_checks_the_certificate_never_falling_back_to_clear() {
+    let server = common::pg::Postgres::start_tls();
+    let url = server.database();
+    let ca = server.ca_cert();
+    let with = |query: &str| format!("{url}?{query}");
+
+    // require, the certificate checked against the authority sslrootcert names: encrypted, and it works
+    let tls_url = with(&format!("sslmode=require&sslrootcert={}", ca.display()));
+    PgStore::connect(&tls_url).unwrap().migrate().unwrap();
+    let s = PgStore::open(&tls_url).unwrap();
+    assert!(s.tls_in_use().unwrap(), "sslmode=require connected in clear");
+    s.put_entry(&entry("acme", "over-tls", "1")).unwrap();
+    assert_eq!(s.entries(Some("acme")).unwrap().len(), 1);
+    let s = PgStore::open(&with(&format!("sslmode=verify-full&sslrootcert={}", ca.display()))).unwrap();
+    assert!(s.tls_in_use().unwrap());
+
+    // the same server without sslmode: not encrypted (as the README says)
+    assert!(!PgStore::open(&url).unwrap().tls_in_use().unwrap());
+
+    // a certificate no known authority signed: refused, never a connection in clear
+    match PgStore::open(&with("sslmode=require")) {
+        Err(e @ PgError::Connect { .. }) => {
+            assert!(e.to_string().contains("certificate"), "{e}");
+            assert!(e.hint().unwrap().contains("sslrootcert"), "{e}");
+        }
+        other => panic!("connected with an unknown certificate authority: {other:?}"),
+    }
+    // a root certificate file that does not exist, an unknown sslmode: said before connecting
+    assert!(matches!(
+        PgStore::open(&with("sslmode=require&sslrootcert=/no/such/ca.pem")),
+        Err(PgError::Tls { .. })
+    ));
+    assert!(matches!(
+        PgStore::open(&with("sslmode=sometimes")),
+        Err(PgError::NotAUrl { .. })
+    ));
+
+    // a server without TLS: sslmode=require fails rather than connect in clear
+    let plain = common::pg::Postgres::start();
+    let plain_url = format!("{}?sslmode=require&sslrootcert={}", plain.database(), ca.display());
+    assert!(matches!(PgStore::connect(&plain_url), Err(PgError::Connect { .. })));
 }

@@ -14,6 +14,10 @@ use common::emulated::Emulated;
 use common::pg::Postgres;
 
 const PASSWORD: &str = "hunter2-not-shown";
+/// The master key every run uses (never the user's key file), and a refresh token stored with `set-token`:
+/// neither may show in any output.
+const MASTER_KEY: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
+const VAULTED: &str = "1//vaulted-refresh-SECRET";
 
 fn with_password(url: &str) -> String {
     url.replacen("postgres://postgres@", &format!("postgres://postgres:{PASSWORD}@"), 1)
@@ -36,6 +40,7 @@ fn quickstart() -> Emulated {
 /// when given, the PostgreSQL URL.
 fn adsctl(emu: &Emulated, state: &Path, url: Option<&str>, args: &[&str]) -> Output {
     let mut c: Command = emu.cmd(state);
+    c.env("ADSCTL_MASTER_KEY", MASTER_KEY);
     match url {
         Some(u) => c.env("ADSCTL_STATE_URL", u),
         None => c.env_remove("ADSCTL_STATE_URL"),
@@ -51,6 +56,10 @@ fn ok(o: &Output, what: &str) -> String {
     );
     assert!(o.status.success(), "{what}: {}\n{text}", o.status);
     assert!(!text.contains(PASSWORD), "{what} showed the URL's password:\n{text}");
+    assert!(
+        !text.contains(MASTER_KEY) && !text.contains(VAULTED),
+        "{what} showed a secret:\n{text}"
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -62,6 +71,10 @@ fn failed(o: &Output, what: &str) -> String {
     );
     assert_eq!(o.status.code(), Some(1), "{what}:\n{text}");
     assert!(!text.contains(PASSWORD), "{what} showed the URL's password:\n{text}");
+    assert!(
+        !text.contains(MASTER_KEY) && !text.contains(VAULTED),
+        "{what} showed a secret:\n{text}"
+    );
     text
 }
 
@@ -82,7 +95,7 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     assert!(text.contains("schema version 0"), "{text}");
     assert!(text.contains("adsctl state migrate"), "{text}");
     let out = ok(&adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]), "migrate");
-    assert!(out.contains("schema version 1 (applied 1)"), "{out}");
+    assert!(out.contains("schema version 2 (applied 1, 2)"), "{out}");
     let out = ok(
         &adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]),
         "migrate again",
@@ -163,6 +176,43 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     );
     drop(holder);
 
+    // what the state directory kept beside the state is in the database too: a token sealed into the vault, the
+    // audit log, an API token
+    let mut set = emu.cmd(&runner_a);
+    set.env("ADSCTL_MASTER_KEY", MASTER_KEY)
+        .env("ADSCTL_STATE_URL", &url)
+        .args(["auth", "set-token", "acme-search", "--dir", &dir])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{VAULTED}\n").as_bytes()).unwrap();
+    ok(&child.wait_with_output().unwrap(), "auth set-token");
+    let created = ok(
+        &adsctl(
+            &emu,
+            &runner_a,
+            Some(&url),
+            &["api-token", "create", "ci", "--role", "viewer", "--dir", &dir],
+        ),
+        "api-token create",
+    );
+    let api_token = created.trim().to_string();
+    for f in ["vault.json", "audit.jsonl", "api-tokens.json"] {
+        assert!(!runner_a.join(f).exists(), "{f} written beside PostgreSQL");
+    }
+    let audit = ok(
+        &adsctl(&emu, &runner_b, Some(&url), &["history", "--json", &dir]),
+        "history from another runner",
+    );
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"apply"), "{actions:?}");
+    assert!(
+        actions.ends_with(&["auth.set_token", "api_token.create"]),
+        "{actions:?}"
+    );
+
     // state copy: PostgreSQL → sled (C) → a second database → sled (D); C and D hold the same
     let tmp = tempfile::tempdir().unwrap();
     let (c, d) = (tmp.path().join("c"), tmp.path().join("d"));
@@ -176,6 +226,11 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     };
     let out = copy(&url, c_s);
     assert!(out.contains("Copied 10 id map entries"), "{out}");
+    assert!(
+        out.contains("1 sealed vault entries") && out.contains("1 API tokens"),
+        "{out}"
+    );
+    assert!(!out.contains(" 0 days of metrics"), "{out}");
     let text = failed(
         &adsctl(&emu, &runner_b, None, &["state", "copy", "--from", c_s, "--to", &url2]),
         "copy into an unmigrated database",
@@ -199,12 +254,50 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
         ok(&adsctl(&emu, state, None, &args), "view a copy")
     };
     assert_eq!(view(&c, &["list", "--json"]), view(&d, &["list", "--json"]));
+    // the vault as it was sealed, the audit log line for line (its chain intact), the tokens' hashes
+    for f in ["vault.json", "audit.jsonl", "api-tokens.json"] {
+        let (in_c, in_d) = (std::fs::read(c.join(f)).unwrap(), std::fs::read(d.join(f)).unwrap());
+        assert_eq!(in_c, in_d, "{f} differs after PostgreSQL and back");
+        let text = String::from_utf8(in_d).unwrap();
+        assert!(
+            !text.contains(VAULTED) && !text.contains(&api_token),
+            "{f} holds a secret"
+        );
+    }
+    let verified = ok(
+        &adsctl(&emu, &d, None, &["history", "--verify", &dir]),
+        "history --verify of the copy",
+    );
+    assert!(
+        verified.contains(&format!("{} entries, chain intact", audit.len())),
+        "{verified}"
+    );
+    let status = ok(
+        &adsctl(&emu, &d, None, &["auth", "status", "--json", "--dir", &dir]),
+        "auth status of the copy",
+    );
+    assert!(
+        status.contains("\"vault\""),
+        "the copied vault opens with the same key: {status}"
+    );
+    let copied_metrics = ok(
+        &adsctl(
+            &emu,
+            &d,
+            None,
+            &["metrics", "--format", "json", "--refresh=false", &dir],
+        ),
+        "metrics of the copy",
+    );
+    assert_eq!(copied_metrics, reported, "the series came along");
     assert_eq!(view(&c, &["history"]), view(&d, &["history"]));
     assert_eq!(view(&c, &["list"]), listed, "the copy lists what PostgreSQL did");
     assert_eq!(view(&d, &["history"]), history);
     // and a plan from the copied sled state agrees with the platform
     let mut plan = emu.cmd(&d);
+    // (the environment's credentials: the vault holds a refresh token the emulator never issued)
     plan.env_remove("ADSCTL_STATE_URL")
+        .env("ADSCTL_AUTH_SOURCE", "env")
         .args(["plan", "--refresh=false", "--detailed-exitcode", &dir]);
     ok(&plan.output().unwrap(), "plan from the copied cache: no changes");
 
@@ -220,4 +313,201 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     );
     assert_eq!(listed.lines().count(), 9, "{listed}");
     assert!(!listed.contains(&format!("{address}  ")), "{listed}");
+}
+
+/// The binary with the state chosen by `adsctl.yaml` (`state: { backend: postgres, url_env: TEAM_STATE_URL }`),
+/// `stdin` written to it.
+fn team(emu: &Emulated, state: &Path, url: &str, key: &str, args: &[&str], stdin: &str) -> Output {
+    let mut c = emu.cmd(state);
+    c.env("ADSCTL_MASTER_KEY", key)
+        .env("TEAM_STATE_URL", url)
+        .env_remove("ADSCTL_STATE_URL")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("run adsctl");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+    child.wait_with_output().expect("run adsctl")
+}
+
+#[test]
+fn auth_history_and_api_tokens_use_the_postgres_state_that_adsctl_yaml_names() {
+    let pg = Postgres::start();
+    let url = with_password(&pg.database());
+    let emu = quickstart();
+    let dir = emu.dir.to_str().unwrap().to_string();
+    let yaml = emu.dir.join("adsctl.yaml");
+    let project = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(
+        &yaml,
+        format!("{project}state:\n  backend: postgres\n  url_env: TEAM_STATE_URL\n"),
+    )
+    .unwrap();
+    let (runner_a, runner_b) = (emu.state.with_extension("a"), emu.state.with_extension("b"));
+    let new_key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    // migrated through the variable adsctl.yaml names
+    let out = ok(
+        &team(
+            &emu,
+            &runner_a,
+            &url,
+            MASTER_KEY,
+            &["state", "migrate", "--dir", &dir],
+            "",
+        ),
+        "migrate",
+    );
+    assert!(out.contains("schema version 2"), "{out}");
+
+    // a token stored from one runner is seen by another, and by nothing on disk
+    ok(
+        &team(
+            &emu,
+            &runner_a,
+            &url,
+            MASTER_KEY,
+            &["auth", "set-token", "acme-search", "--dir", &dir],
+            &format!("{VAULTED}\n"),
+        ),
+        "set-token",
+    );
+    let status = |key: &str, what: &str| {
+        let out = ok(
+            &team(
+                &emu,
+                &runner_b,
+                &url,
+                key,
+                &["auth", "status", "--json", "--dir", &dir],
+                "",
+            ),
+            what,
+        );
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        rows.into_iter()
+            .find(|r| r["account"] == "acme-search")
+            .expect("a row for acme-search")
+    };
+    assert_eq!(status(MASTER_KEY, "status")["source"], "vault");
+    let db = adsctl_state_pg::PgStore::open(&url).unwrap();
+    let rows = db.vault_rows().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].sealed.contains(VAULTED), "a token in clear in the database");
+
+    // rotate-key re-seals the rows; logout deletes them
+    ok(
+        &team(
+            &emu,
+            &runner_a,
+            &url,
+            MASTER_KEY,
+            &["auth", "rotate-key", "--new-key-stdin", "--dir", &dir],
+            &format!("{new_key}\n"),
+        ),
+        "rotate-key",
+    );
+    let rotated = db.vault_rows().unwrap();
+    assert_ne!(rotated[0].key_id, rows[0].key_id);
+    assert_ne!(rotated[0].sealed, rows[0].sealed);
+    assert_eq!(status(new_key, "status under the new key")["source"], "vault");
+    let o = team(
+        &emu,
+        &runner_b,
+        &url,
+        MASTER_KEY,
+        &["auth", "status", "--dir", &dir],
+        "",
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("was sealed with master key"), "{text}");
+    assert!(
+        text.contains("in the PostgreSQL state at postgres://postgres@127.0.0.1"),
+        "{text}"
+    );
+    assert!(!text.contains(PASSWORD) && !text.contains(VAULTED), "{text}");
+    ok(
+        &team(
+            &emu,
+            &runner_b,
+            &url,
+            new_key,
+            &["auth", "logout", "acme-search", "--dir", &dir],
+            "",
+        ),
+        "logout",
+    );
+    assert!(db.vault_rows().unwrap().is_empty());
+
+    // API tokens: created on one runner, listed on another, hashes only in the database
+    let token = ok(
+        &team(
+            &emu,
+            &runner_a,
+            &url,
+            new_key,
+            &["api-token", "create", "deploy", "--role", "operator", "--dir", &dir],
+            "",
+        ),
+        "api-token create",
+    );
+    let listed = ok(
+        &team(
+            &emu,
+            &runner_b,
+            &url,
+            new_key,
+            &["api-token", "list", "--dir", &dir],
+            "",
+        ),
+        "api-token list",
+    );
+    assert!(listed.contains("deploy") && listed.contains("operator"), "{listed}");
+    let stored = db.api_tokens().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!format!("{stored:?}").contains(token.trim()));
+
+    // the audit log: every event from every runner, in one chain
+    let history = ok(&team(&emu, &runner_b, &url, new_key, &["history", &dir], ""), "history");
+    for action in ["auth.set_token", "auth.rotate_key", "auth.logout", "api_token.create"] {
+        assert!(history.contains(action), "{action}: {history}");
+    }
+    let verified = ok(
+        &team(&emu, &runner_a, &url, new_key, &["history", "--verify", &dir], ""),
+        "history --verify",
+    );
+    assert!(verified.contains("4 entries, chain intact"), "{verified}");
+    for runner in [&runner_a, &runner_b] {
+        for f in ["vault.json", "audit.jsonl", "api-tokens.json"] {
+            assert!(!runner.join(f).exists(), "{f} written beside PostgreSQL");
+        }
+    }
+
+    // a password written in adsctl.yaml is refused where it is, and never shown; ADSCTL_STATE_URL still wins
+    let in_git = with_password(&pg.url("elsewhere"));
+    std::fs::write(
+        &yaml,
+        format!("{project}state:\n  backend: postgres\n  url: {in_git}\n"),
+    )
+    .unwrap();
+    let line = project.lines().count() + 3;
+    for args in [
+        vec!["state", "list", "--dir", &dir],
+        vec!["history", &dir],
+        vec!["validate", &dir],
+    ] {
+        let text = failed(
+            &team(&emu, &runner_a, &url, new_key, &args, ""),
+            &format!("{args:?} with a password in adsctl.yaml"),
+        );
+        assert!(text.contains(&format!("adsctl.yaml:{line}:8")), "{args:?}: {text}");
+        assert!(text.contains("PGPASSWORD"), "{args:?}: {text}");
+    }
+    let o = adsctl(&emu, &runner_a, Some(&url), &["state", "list", "--dir", &dir]);
+    ok(&o, "ADSCTL_STATE_URL wins over adsctl.yaml");
 }

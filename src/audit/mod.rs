@@ -3,7 +3,8 @@
 //! is in a git repository, the account, the action, the result, the plan hash of an apply, and `prev`: the
 //! SHA-256 of the previous line, so that an edited or deleted line is found by `adsctl history --verify`.
 //!
-//! The engine records an apply with [`record_apply`].
+//! The engine records an apply with [`record_apply`]. A project whose state is on PostgreSQL keeps its log in the
+//! database instead (an append-only table, the same lines and chain): see [`AuditLog`].
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -146,36 +147,82 @@ pub enum AuditError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}: not an audit entry: {message}", path.display())]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        message: String,
+    #[error("{log}:{line}: not an audit entry: {message}")]
+    Parse { log: String, line: usize, message: String },
+    #[error("cannot use {log}: {source}")]
+    Postgres {
+        log: String,
+        source: adsctl_state_pg::PgError,
     },
 }
 
 impl AuditError {
-    pub fn hint(&self) -> &'static str {
+    pub fn hint(&self) -> String {
         match self {
-            AuditError::Io { .. } => "check the state directory (ADSCTL_STATE_DIR or .adsctl/)",
-            AuditError::Parse { .. } => "the log was edited by hand; `adsctl history --verify` shows where",
+            AuditError::Io { .. } => "check the state directory (ADSCTL_STATE_DIR or .adsctl/)".into(),
+            AuditError::Parse { .. } => "the log was edited by hand; `adsctl history --verify` shows where".into(),
+            AuditError::Postgres { source, .. } => source
+                .hint()
+                .unwrap_or_else(|| "check the PostgreSQL state (ADSCTL_STATE_URL or `state:` in adsctl.yaml)".into()),
         }
     }
 }
 
+/// The audit log of a project: `audit.jsonl` in its state directory, or the append-only table `adsctl_audit` of
+/// its PostgreSQL state (one row per line, the same lines and the same hash chain).
 pub struct AuditLog {
     path: PathBuf,
+    /// The database's URL (never shown).
+    pg: Option<String>,
 }
 
 impl AuditLog {
+    /// The audit log of a state directory: its file, or the PostgreSQL state this process found the directory's
+    /// project on (`store::side_url`).
     pub fn at_state_dir(state_dir: &Path) -> AuditLog {
         AuditLog {
             path: state_dir.join("audit.jsonl"),
+            pg: crate::store::side_url(state_dir),
         }
     }
 
+    /// The file in `state_dir`, whatever the project's state.
+    pub fn in_dir(state_dir: &Path) -> AuditLog {
+        AuditLog {
+            path: state_dir.join("audit.jsonl"),
+            pg: None,
+        }
+    }
+
+    /// The table of the PostgreSQL state at `url`.
+    pub fn on_postgres(state_dir: &Path, url: &str) -> AuditLog {
+        AuditLog {
+            path: state_dir.join("audit.jsonl"),
+            pg: Some(url.to_string()),
+        }
+    }
+
+    /// The file (where it would be, when the log is on PostgreSQL).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the log is in a PostgreSQL state.
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// The log as messages name it (never a password).
+    pub fn shown(&self) -> String {
+        match &self.pg {
+            Some(url) => format!(
+                "the audit log in the PostgreSQL state at {}",
+                adsctl_state_pg::Target::of(url)
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "(an unreadable URL)".into())
+            ),
+            None => format!("the audit log {}", self.path.display()),
+        }
     }
 
     fn io(&self, what: &'static str) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
@@ -186,8 +233,32 @@ impl AuditLog {
         }
     }
 
+    fn pg_err(&self) -> impl FnOnce(adsctl_state_pg::PgError) -> AuditError + '_ {
+        move |source| AuditError::Postgres {
+            log: self.shown(),
+            source,
+        }
+    }
+
     /// Append one entry (its `prev` is set here).
     pub fn append(&self, mut entry: AuditEntry) -> Result<(), AuditError> {
+        if let Some(url) = &self.pg {
+            let store = crate::store::side(url).map_err(self.pg_err())?;
+            // appends take turns in the database: each chains onto the line before it, whoever wrote that
+            return store
+                .audit_append(move |last| {
+                    entry.prev = last.map(line_hash);
+                    serde_json::to_string(&entry).ok()
+                })
+                .map_err(self.pg_err())
+                .and_then(|written| {
+                    if written {
+                        Ok(())
+                    } else {
+                        Err(self.io("encode")(std::io::Error::other("the entry does not encode")))
+                    }
+                });
+        }
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(self.io("create the folder of"))?;
         }
@@ -203,19 +274,54 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Every line as stored, oldest first (an absent log has none).
+    pub fn lines(&self) -> Result<Vec<String>, AuditError> {
+        if let Some(url) = &self.pg {
+            let store = crate::store::side(url).map_err(self.pg_err())?;
+            return store.audit_lines().map_err(self.pg_err());
+        }
+        match std::fs::read_to_string(&self.path) {
+            Ok(t) => Ok(t.lines().map(str::to_string).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.io("read")(e)),
+        }
+    }
+
+    /// Add lines as they are, after the last (a copied log: its lines already carry their chain).
+    pub fn append_lines(&self, lines: Vec<String>) -> Result<(), AuditError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if let Some(url) = &self.pg {
+            let store = crate::store::side(url).map_err(self.pg_err())?;
+            return store.audit_append_lines(lines).map_err(self.pg_err());
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(self.io("create the folder of"))?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&self.path).map_err(self.io("open"))?;
+        let mut text = lines.join("\n");
+        text.push('\n');
+        f.write_all(text.as_bytes()).map_err(self.io("append to"))
+    }
+
     /// Every entry, oldest first (an absent log is empty).
     pub fn read(&self) -> Result<Vec<AuditEntry>, AuditError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io("read")(e)),
+        let shown = match &self.pg {
+            Some(_) => self.shown(),
+            None => self.path.display().to_string(),
         };
-        text.lines()
+        self.lines()?
+            .iter()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
                 serde_json::from_str(l).map_err(|e| AuditError::Parse {
-                    path: self.path.clone(),
+                    log: shown.clone(),
                     line: i + 1,
                     message: e.to_string(),
                 })
@@ -223,17 +329,12 @@ impl AuditLog {
             .collect()
     }
 
-    /// Check the hash chain: `Ok(n)` entries intact, or the 1-based lines whose `prev` does not match.
+    /// Check the hash chain: `Ok(n)` entries intact, or the 1-based lines (rows) whose `prev` does not match.
     pub fn verify(&self) -> Result<Result<usize, Vec<usize>>, AuditError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(0)),
-            Err(e) => return Err(self.io("read")(e)),
-        };
         let mut prev: Option<String> = None;
         let mut bad = Vec::new();
         let mut n = 0;
-        for (i, l) in text.lines().enumerate() {
+        for (i, l) in self.lines()?.iter().enumerate() {
             n += 1;
             let ok = serde_json::from_str::<AuditEntry>(l).is_ok_and(|e| e.prev == prev);
             if !ok {

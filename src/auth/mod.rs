@@ -72,11 +72,11 @@ pub enum AuthError {
     #[error("the master key file {} has mode {mode:04o}: it must be readable by you only", path.display())]
     KeyFilePermissions { path: PathBuf, mode: u32 },
     #[error(
-        "the token vault {} was sealed with master key {vault_key_id}, but {key_source} holds key {key_id}; nothing was changed",
-        path.display()
+        "{vault} was sealed with master key {vault_key_id}, but {key_source} holds key {key_id}; nothing was changed"
     )]
     WrongKey {
-        path: PathBuf,
+        /// The vault as shown (`the token vault PATH`, or the PostgreSQL state it is in).
+        vault: String,
         vault_key_id: String,
         key_id: String,
         key_source: String,
@@ -188,6 +188,9 @@ pub struct Auth {
 
 struct Inner {
     state_dir: PathBuf,
+    /// Where the vault and audit log are: the state directory, the PostgreSQL state of the project (the same
+    /// choice as its engine state: `store::Location`), or why that could not be chosen (message, hint).
+    shared: Result<Option<String>, (String, String)>,
     project_root: Option<PathBuf>,
     keys: KeyConfig,
     env: EnvFn,
@@ -211,6 +214,11 @@ impl Auth {
     /// For a project rooted at `root`, reading `env` instead of the process environment.
     pub fn with_env(root: &Path, env: EnvFn) -> Auth {
         let state = state_dir(root, &env);
+        let shared = match crate::store::Location::resolve(root, &*env) {
+            Ok(crate::store::Location::Postgres(url)) => Ok(Some(url)),
+            Ok(crate::store::Location::Dir(_)) => Ok(None),
+            Err(e) => Err((e.to_string(), e.hint().unwrap_or_default())),
+        };
         let keys = KeyConfig::from_env(&*env);
         let http = reqwest::Client::builder()
             // OAuth token endpoints must not be followed through redirects (SSRF, leaking codes).
@@ -221,6 +229,7 @@ impl Auth {
         Auth {
             inner: Arc::new(Inner {
                 state_dir: state,
+                shared,
                 project_root: Some(root.to_path_buf()),
                 keys,
                 env,
@@ -242,14 +251,24 @@ impl Auth {
     pub fn key_config(&self) -> &KeyConfig {
         &self.inner.keys
     }
+    /// The token vault: the file in the state directory, or the project's PostgreSQL state.
     pub fn vault(&self) -> vault::Vault {
-        vault::Vault::at(&self.inner.state_dir)
+        let dir = &self.inner.state_dir;
+        match &self.inner.shared {
+            Ok(None) => vault::Vault::at(dir),
+            Ok(Some(url)) => vault::Vault::on_postgres(dir, url),
+            Err((message, hint)) => vault::Vault::unavailable(dir, message.clone(), hint.clone()),
+        }
     }
     pub fn health(&self) -> health::HealthBook {
         health::HealthBook::at(&self.inner.state_dir)
     }
+    /// The audit log: beside the vault (a file in the state directory, or the project's PostgreSQL state).
     pub fn audit_log(&self) -> AuditLog {
-        AuditLog::at_state_dir(&self.inner.state_dir)
+        match &self.inner.shared {
+            Ok(Some(url)) => AuditLog::on_postgres(&self.inner.state_dir, url),
+            _ => AuditLog::in_dir(&self.inner.state_dir),
+        }
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -282,10 +301,7 @@ impl Auth {
             return Ok(None);
         }
         let ring = self.key_ring(false)?.ok_or_else(|| AuthError::Key {
-            message: format!(
-                "the token vault {} holds tokens but there is no master key",
-                self.vault().path().display()
-            ),
+            message: format!("{} holds tokens but there is no master key", self.vault().shown()),
             hint: format!(
                 "set {} or restore the key file ({}) it was written with; or discard this account's tokens with \
                  `adsctl auth logout {account}`",

@@ -49,6 +49,8 @@ impl From<TokenError> for CommandError {
 }
 
 pub fn run(_global: &GlobalArgs, args: &Args) -> CommandResult {
+    // on PostgreSQL when the project's state is (ADSCTL_STATE_URL or `state:` in adsctl.yaml)
+    crate::store::Location::of_project(&args.dir)?;
     let state = state_dir(&args.dir, &process_env());
     let store = TokenStore::at_state_dir(&state);
     let audit = |action: &str, name: &str, role: Option<Role>| {

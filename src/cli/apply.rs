@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     let mut project = load_project(global, &dir)?;
     // The apply lock: `apply.lock` in the state directory, or on PostgreSQL an advisory lock of the store's
     // session (released when the store is dropped, or by the server when this process dies).
-    let location = Location::of_project(&project.root);
+    let location = Location::of_project(&project.root)?;
     let (lock, store) = match &location {
         Location::Dir(state_dir) => {
             let lock = ApplyLock::acquire_waiting(state_dir, args.lock_timeout, &mut say_waiting(state_dir))?;

@@ -1,5 +1,5 @@
 //! `adsctl history`: the audit log (auth events and applies, [`crate::audit`]); not the apply records of
-//! `adsctl state history`.
+//! `adsctl state history`. In the state directory, or in the project's PostgreSQL state.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +30,8 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
+    // on PostgreSQL when the project's state is (ADSCTL_STATE_URL or `state:` in adsctl.yaml)
+    crate::store::Location::of_project(&args.dir)?;
     let log = AuditLog::at_state_dir(&state_dir(&args.dir, &process_env()));
     if args.verify {
         return match log.verify()? {
@@ -38,8 +40,8 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
                 Ok(ExitCode::SUCCESS)
             }
             Err(lines) => Err(CommandError::new(format!(
-                "the audit log {} was altered at line(s) {}",
-                log.path().display(),
+                "{} was altered at line(s) {}",
+                log.shown(),
                 lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
             ))
             .with_hint("restore it from a backup; entries after the first altered line cannot be trusted")),

@@ -224,6 +224,19 @@ impl From<crate::store::OpenError> for CommandError {
     }
 }
 
+/// A wrong `state:` key is shown as `validate` shows it (position, snippet with any password masked, hint).
+impl From<crate::store::SelectError> for CommandError {
+    fn from(e: crate::store::SelectError) -> Self {
+        match e {
+            crate::store::SelectError::Spec(errors) => CommandError::rendered(errors.render(false), 1),
+            e => {
+                let hint = e.hint();
+                CommandError::new(e.to_string()).with_hint_opt(hint)
+            }
+        }
+    }
+}
+
 impl From<crate::store::PgError> for CommandError {
     fn from(e: crate::store::PgError) -> Self {
         let hint = e.hint();

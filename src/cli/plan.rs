@@ -114,7 +114,7 @@ pub(super) fn say_waiting_for(what: String) -> impl FnMut(Option<&str>) {
 /// The project's state store (sled in the state directory, or PostgreSQL with `ADSCTL_STATE_URL`), waiting up to
 /// `wait` while another adsctl process has it.
 pub(super) fn open_store_waiting(project_root: &Path, wait: std::time::Duration) -> Result<Store, CommandError> {
-    let location = Location::of_project(project_root);
+    let location = Location::of_project(project_root)?;
     let store = Store::open_waiting(&location, wait, &mut say_waiting_for(location.shown()))?;
     Ok(store)
 }

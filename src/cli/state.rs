@@ -56,9 +56,9 @@ pub enum StateCommand {
     /// Bring the PostgreSQL state's schema up to this adsctl's version (ADSCTL_STATE_URL); the migrations
     /// not yet applied run in order, each in a transaction. Other commands refuse a schema that is behind.
     Migrate,
-    /// Copy a state into another, empty one: the id map, the journal, the apply records and the cached reads
-    /// (not the metrics series, which `adsctl metrics` pulls again). Each side is a state directory or a
-    /// postgres:// URL (a migrated database).
+    /// Copy a state into another, empty one: the id map, the journal, the apply records, the cached reads, the
+    /// metrics series, the token vault (still sealed: the same master key opens it), the audit log and the API
+    /// tokens' hashes. Each side is a state directory or a postgres:// URL (a migrated database).
     Copy {
         /// The state to copy: a directory (`.adsctl`) or a postgres:// URL.
         #[arg(long, value_name = "DIR|URL")]
@@ -79,7 +79,7 @@ fn open(location: &Location) -> Result<Store, CommandError> {
 }
 
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
-    let location = Location::of_project(&args.dir);
+    let location = Location::of_project(&args.dir)?;
     let shown = location.shown();
     match &args.command {
         StateCommand::List { json } => {
@@ -225,14 +225,28 @@ fn copy(global: &GlobalArgs, from: &Location, to: &Location) -> CommandResult {
         }
         stores.push(store);
     }
-    let copied = crate::store::copy(&stores[0], &stores[1])?;
+    let copied = crate::store::copy(
+        &crate::store::Side {
+            location: from,
+            store: &stores[0],
+        },
+        &crate::store::Side {
+            location: to,
+            store: &stores[1],
+        },
+    )?;
     if !global.quiet {
         println!(
-            "Copied {} id map entries, {} journal entries, {} apply records and {} cached reads from {} to {}.",
+            "Copied {} id map entries, {} journal entries, {} apply records, {} cached reads, {} days of metrics, \
+             {} sealed vault entries, {} audit log entries and {} API tokens from {} to {}.",
             copied.entries,
             copied.journal,
             copied.applies,
             copied.caches,
+            copied.days,
+            copied.vault,
+            copied.audit,
+            copied.tokens,
             from.shown(),
             to.shown()
         );

@@ -233,7 +233,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
         return Err(CommandError::new(format!("{} has no adsctl.yaml", args.dir.display()))
             .with_hint("pass the config directory: adsctl watch path/to/repo"));
     }
-    if let crate::store::Location::Postgres(_) = crate::store::Location::of_project(&args.dir) {
+    if let crate::store::Location::Postgres(_) = crate::store::Location::of_project(&args.dir)? {
         // The daemon holds its state and apply lock for its whole life; on PostgreSQL that waits for account
         // leases shared between daemons. Refused rather than silently keeping a second, local state.
         return Err(CommandError::new(format!(

@@ -87,6 +87,39 @@ impl SeriesStore for SledStore {
     }
 }
 
+/// Every stored day of the sled series as (account, pull level, day, its JSON), in key order: what
+/// `adsctl state copy` moves (as it is: nothing is decoded).
+pub fn sled_all_days(s: &SledStore) -> Result<Vec<(String, String, NaiveDate, String)>, StateError> {
+    let tree = s.tree("metrics")?;
+    let mut out = Vec::new();
+    for kv in tree.iter() {
+        let (k, v) = kv.map_err(|e| StateError::Storage(e.to_string()))?;
+        let key = String::from_utf8_lossy(&k).into_owned();
+        let corrupt = |message: &str| StateError::Corrupt {
+            key: key.replace('\u{1f}', "/"),
+            message: message.into(),
+        };
+        let mut parts = key.split('\u{1f}');
+        let (Some(account), Some(level), Some(date), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(corrupt("not an account, level and day"));
+        };
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| corrupt("the key holds no date"))?;
+        let body = String::from_utf8(v.to_vec()).map_err(|_| corrupt("not UTF-8"))?;
+        out.push((account.to_string(), level.to_string(), date, body));
+    }
+    Ok(out)
+}
+
+/// Store one day's JSON as it is (a copied series), under its account, pull level (as text) and day.
+pub fn sled_put_raw(s: &SledStore, account: &str, level: &str, date: NaiveDate, body: &str) -> Result<(), StateError> {
+    let tree = s.tree("metrics")?;
+    let key = format!("{account}\u{1f}{level}\u{1f}{}", date.format("%Y-%m-%d"));
+    tree.insert(key.as_bytes(), body.as_bytes())
+        .map_err(|e| StateError::Storage(e.to_string()))?;
+    Ok(())
+}
+
 /// The series in memory (tests, and callers without a state directory).
 #[derive(Debug, Default)]
 pub struct MemorySeries {

@@ -163,7 +163,13 @@ impl SpecErrors {
         }
         self.sources = sources
             .into_iter()
-            .map(|(k, v)| (super::excerpt::file_name(&k), v))
+            // a password written in a URL is never shown (the state's URL refuses one: `state`)
+            .map(|(k, v)| {
+                (
+                    super::excerpt::file_name(&k),
+                    Arc::from(super::state::redact_url_passwords(&v)),
+                )
+            })
             .collect();
         self.sort();
     }

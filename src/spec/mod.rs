@@ -23,6 +23,7 @@ pub(crate) mod load;
 pub(crate) mod lower;
 pub(crate) mod rules;
 pub mod schema;
+pub mod state;
 mod syntax;
 pub mod types;
 pub(crate) mod yaml;
@@ -233,6 +234,9 @@ fn load_dir(dir: &Path) -> Result<Project, SpecErrors> {
 
     let mut lower = lower::Lower::new(&sources, dir);
     if let Some(pf) = project_file {
+        if let Some(st) = pf.state.as_ref() {
+            lower.problems(state::check(&st.value));
+        }
         lower.accounts(pf);
     }
     lower.files(files);

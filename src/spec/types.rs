@@ -37,6 +37,37 @@ pub struct ProjectFile {
     /// Accounts by local name. The local name is the first segment of every resource address and what
     /// `account:` in resource files refers to.
     pub accounts: NamedMap<AccountSpec>,
+    /// Where this project's state is: `.adsctl/` beside this file (or `ADSCTL_STATE_DIR`) when absent. The
+    /// environment variable `ADSCTL_STATE_URL`, when set, wins over what is written here.
+    #[serde(default)]
+    pub state: Opt<StateSpec>,
+}
+
+/// The state's backend. This file is in Git: a password written here is refused.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// `sled` (embedded in the state directory, one machine: the default) or `postgres` (a database shared by
+    /// every runner, laptop and daemon of the project).
+    pub backend: S<StateBackend>,
+    /// The database without its password: `postgres://USER@HOST:PORT/DATABASE` (the password comes from
+    /// `PGPASSWORD`). Used when the variable named by `url_env` is not set.
+    #[serde(default)]
+    pub url: Opt<String>,
+    /// The environment variable holding the database's whole URL, password included (default
+    /// `ADSCTL_STATE_URL`); it wins over `url`.
+    #[serde(default)]
+    pub url_env: Opt<String>,
+}
+
+/// Where the state is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateBackend {
+    /// The embedded database in the state directory (`.adsctl/`).
+    Sled,
+    /// A PostgreSQL database (migrated with `adsctl state migrate`).
+    Postgres,
 }
 
 /// One advertising account.

@@ -57,8 +57,88 @@ fn free_port() -> u16 {
 impl Postgres {
     /// initdb and start a server; panics (with the server's log) when it cannot.
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// A server that also accepts TLS, with a certificate for 127.0.0.1 signed by a certificate authority of its
+    /// own ([`Postgres::ca_cert`]), made with the `openssl` command (which Debian's `postgresql` pulls in).
+    #[allow(dead_code)]
+    pub fn start_tls() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    /// The PEM file of the certificate authority that signed a [`Postgres::start_tls`] server's certificate.
+    #[allow(dead_code)]
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn make_certificates(dir: &Path) {
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("openssl (from Debian's `openssl`, which `postgresql` pulls in): {e}"));
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(ec);
+        ca.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=adsctl test CA",
+            "-days",
+            "2",
+        ]);
+        openssl(&ca);
+        let mut csr = vec!["req"];
+        csr.extend(ec);
+        csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+        openssl(&csr);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n\
+             extendedKeyUsage=serverAuth\n",
+        )
+        .expect("write server.ext");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ]);
+        // the server refuses a key others can read
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod the key");
+    }
+
+    fn start_with(tls: bool) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("a temporary directory");
+        if tls {
+            Postgres::make_certificates(dir.path());
+        }
         let as_postgres_user = is_root();
         let mut pg = Postgres {
             dir,
@@ -90,11 +170,17 @@ impl Postgres {
         // A port found free may be taken before the server binds it: try a few.
         for _ in 0..5 {
             pg.port = free_port();
-            let options = format!(
+            let mut options = format!(
                 "-h 127.0.0.1 -p {} -k {} -F -c max_connections=50",
                 pg.port,
                 pg.dir.path().display()
             );
+            if tls {
+                let d = pg.dir.path().display();
+                options.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"
+                ));
+            }
             let mut start = pg.server_command("pg_ctl");
             start
                 .arg("-D")
@@ -177,9 +263,17 @@ impl Postgres {
 impl Postgres {
     /// Run SQL on the database at `url` with psql (stops at the first error).
     pub fn psql(&self, url: &str, sql: &str) {
+        if let Err(e) = self.psql_result(url, sql) {
+            panic!("psql failed: {e}");
+        }
+    }
+
+    /// Run SQL on the database at `url` with psql; the error is psql's output.
+    #[allow(dead_code)]
+    pub fn psql_result(&self, url: &str, sql: &str) -> Result<(), String> {
         let mut psql = Command::new(self.bin.join("psql"));
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
-        self.run_ok(&mut psql, "psql");
+        self.run(&mut psql)
     }
 }
 

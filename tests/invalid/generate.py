@@ -513,6 +513,16 @@ def meta_promoted(po):
 case("meta-promoted-object-bad-pixel", {"r.yaml": meta_promoted('{ pixel_id: "px-1", event: purchase }')})
 case("meta-promoted-object-unknown-event", {"r.yaml": meta_promoted('{ pixel_id: "123456789012345", event: buy }')})
 
+# --- state: (the backend; adsctl.yaml is in Git, so no password may be written there, and none is shown)
+def state(body):
+    return {"adsctl.yaml": BASE + "state:\n" + body}
+case("state-password-in-url", state("  backend: postgres\n  url: postgres://ads:s3cret-in-git@db.internal:5432/acme\n"), base=False)
+case("state-password-in-query", state("  backend: postgres\n  url: postgresql://ads@db.internal/acme?sslmode=require&password=s3cret-in-git\n"), base=False)
+case("state-url-not-postgres", state("  backend: postgres\n  url: mysql://ads@db.internal/acme\n"), base=False)
+case("state-url-with-sled", state("  backend: sled\n  url: postgres://ads@db.internal/acme\n"), base=False)
+case("state-bad-backend", state("  backend: mongodb\n"), base=False)
+case("state-url-env-not-a-name", state("  backend: postgres\n  url_env: postgres://ads@db.internal/acme\n"), base=False)
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

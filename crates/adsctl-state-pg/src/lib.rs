@@ -9,6 +9,8 @@
 //! The connection URL (`postgres://user:password@host:port/database`) may carry a password: it is never put in
 //! an error, a log line or output — [`Target`] is what is shown.
 
+mod side;
+mod tls;
 mod worker;
 
 use std::time::{Duration, Instant};
@@ -17,10 +19,14 @@ use adsctl_core::model::{Address, Resource};
 use adsctl_core::state::{ApplyRecord, CachedLive, Intent, StateEntry, StateError, StateStore};
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use side::{TokenRow, VaultRow};
 use worker::{Conn, ConnectError, Worker};
 
 /// The environment variable that puts the state on PostgreSQL: a `postgres://` URL.
 pub const STATE_URL_ENV: &str = "ADSCTL_STATE_URL";
+
+/// The password of a URL that has none, as for libpq (`psql`).
+pub const PASSWORD_ENV: &str = "PGPASSWORD";
 
 /// One schema migration, applied once, in order, in a transaction of its own.
 pub struct Migration {
@@ -31,11 +37,18 @@ pub struct Migration {
 
 /// Every migration, oldest first. A new one is a new file in `migrations/` and a new line here; an applied one
 /// never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "vault_audit",
+        sql: include_str!("../migrations/0002_vault_audit.sql"),
+    },
+];
 
 /// The schema version this adsctl reads and writes.
 pub fn latest_version() -> i32 {
@@ -105,6 +118,8 @@ pub enum PgError {
     Busy { target: Target, holder: Option<String> },
     #[error("the connection to the PostgreSQL state at {target} was lost (its thread ended)")]
     Gone { target: Target },
+    #[error("cannot set up TLS to the PostgreSQL state at {target}: {message}")]
+    Tls { target: Target, message: String },
 }
 
 fn busy_message(target: &Target, holder: Option<&str>) -> String {
@@ -123,8 +138,9 @@ impl PgError {
                     .into(),
             ),
             PgError::Connect { .. } | PgError::Gone { .. } => Some(
-                "check that the server runs and accepts this user from this machine (`psql` with the same URL); the \
-                 state can also stay local: unset ADSCTL_STATE_URL"
+                "check that the server runs and accepts this user from this machine (`psql` with the same URL); with \
+                 sslmode=require, that its certificate is signed by a known authority or the one sslrootcert=FILE \
+                 names; the state can also stay local: unset ADSCTL_STATE_URL"
                     .into(),
             ),
             PgError::SchemaBehind { .. } => Some(
@@ -140,6 +156,11 @@ impl PgError {
                     .into(),
             ),
             PgError::Query { .. } => None,
+            PgError::Tls { .. } => Some(
+                "sslrootcert=FILE names the PEM file of the certificate authority that signed the server's \
+                 certificate (or the server's own, when self-signed); without it the built-in roots are used"
+                    .into(),
+            ),
         }
     }
 }
@@ -199,17 +220,44 @@ impl PgStore {
                 "it does not start with postgres:// or postgresql://".into()
             },
         })?;
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| PgError::NotAUrl {
+        let tls = tls::of_url(url).map_err(|e| match e {
+            tls::TlsError::Mode => PgError::NotAUrl {
+                what: "its sslmode is none of disable, prefer, require, verify-ca, verify-full".into(),
+            },
+            tls::TlsError::RootCert { path, message } => PgError::Tls {
+                target: target.clone(),
+                message: format!(
+                    "cannot read the root certificate {} (sslrootcert): {message}",
+                    path.display()
+                ),
+            },
+            tls::TlsError::Config(message) => PgError::Tls {
+                target: target.clone(),
+                message,
+            },
+        })?;
+        let mut config: postgres::Config = tls.url.parse().map_err(|e: postgres::Error| PgError::NotAUrl {
             // the driver's parse errors name the option, not its value
             what: describe(&e),
         })?;
+        config.ssl_mode(if tls.config.is_some() {
+            postgres::config::SslMode::Require
+        } else {
+            postgres::config::SslMode::Disable
+        });
+        // as libpq does: a URL without a password (the one `adsctl.yaml` may name) takes it from PGPASSWORD
+        if config.get_password().is_none() {
+            if let Some(p) = std::env::var_os(PASSWORD_ENV).filter(|p| !p.is_empty()) {
+                config.password(p.as_encoded_bytes());
+            }
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         if config.get_application_name().is_none() {
             config.application_name(&application_name());
         }
-        let db = Worker::connect(config).map_err(|e| PgError::Connect {
+        let db = Worker::connect(config, tls.config).map_err(|e| PgError::Connect {
             target: target.clone(),
             message: match e {
                 ConnectError::Thread(e) => format!("cannot start the connection's thread: {e}"),

@@ -67,13 +67,18 @@ pub(crate) enum ConnectError {
 
 impl Worker {
     /// Connect on a new thread; returns once the connection is made (or failed).
-    pub(crate) fn connect(config: Config) -> Result<Worker, ConnectError> {
+    /// With `tls`, the connection is encrypted or not made.
+    pub(crate) fn connect(config: Config, tls: Option<rustls::ClientConfig>) -> Result<Worker, ConnectError> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready) = mpsc::sync_channel::<Result<(), postgres::Error>>(1);
         let thread = std::thread::Builder::new()
             .name("adsctl-state-pg".into())
             .spawn(move || {
-                let mut conn = match config.connect(NoTls) {
+                let connected = match tls {
+                    Some(tls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls)),
+                    None => config.connect(NoTls),
+                };
+                let mut conn = match connected {
                     Ok(client) => {
                         let _ = ready_tx.send(Ok(()));
                         Conn {
