@@ -326,6 +326,7 @@ fn off_loopback_needs_a_token_and_an_api_token_is_one() {
         let api = Api {
             state_dir: Some(tmp.path().to_path_buf()),
             commands: None,
+            ..Api::default()
         };
         let config = ServerConfig {
             listen: "0.0.0.0:0".parse().unwrap(),

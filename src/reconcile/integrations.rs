@@ -128,7 +128,8 @@ fn campaigns_in(plan: &serde_json::Value) -> Option<usize> {
     )
 }
 
-fn token_info(row: Option<&StatusRow>) -> TokenInfo {
+/// The token part of an integration from its `auth status` row (`missing` without one).
+pub fn token_info(row: Option<&StatusRow>) -> TokenInfo {
     match row {
         Some(r) => TokenInfo {
             status: r.status,
