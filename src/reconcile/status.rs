@@ -177,6 +177,10 @@ pub struct Snapshot {
     pub accounts: Vec<AccountStatus>,
 }
 
+/// A reconcile that waited at least this long for the platform's rate limit counts as a rate-limit signal (the
+/// token buckets' sub-millisecond pacing does not).
+const RATE_LIMIT_SIGNAL: Duration = Duration::from_millis(100);
+
 /// Finished runs kept for `GET /api/v1/runs/{id}`.
 const MAX_RUNS: usize = 1000;
 
@@ -468,7 +472,7 @@ impl StatusHub {
                 act.last_apply_at = Some(now);
             }
             act.rate_limit.waiting_until = None;
-            if !outcome.rate_limit_wait.is_zero() {
+            if outcome.rate_limit_wait >= RATE_LIMIT_SIGNAL {
                 act.rate_limit.last_signal_at = Some(now);
                 act.rate_limit.last_wait_seconds = outcome.rate_limit_wait.as_secs_f64();
             }
