@@ -1,5 +1,10 @@
 //! `adsctl auth login`: OAuth 2.0 authorization code with PKCE through a loopback redirect.
 //!
+//! The flow is two steps that the CLI and the daemon share: [`Auth::begin_login`] (the authorization URL, the
+//! `state`, the PKCE verifier) and [`Auth::finish_login`] (the redirect's `state` checked, the code exchanged,
+//! the credentials stored). The CLI waits for the redirect on its own loopback listener; `adsctl watch` receives
+//! it on `GET /api/v1/oauth/callback` (`crate::reconcile::api`).
+//!
 //! A listener on `127.0.0.1:<random port>` receives the redirect; the `state` is checked (constant time) and
 //! the first matching callback is the only one accepted; the wait times out. With `--no-browser` the user may
 //! instead paste the URL the browser was redirected to. The authorization URL, the name of the code's parameter

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::integrations::{self, Integration, Sources, TokenInfo, Usage};
-use super::server::{audit_before, json_error, operator, Access, AppState};
+use super::server::{api_error, audit_before, json_error, operator, Access, ApiError, AppState};
 use super::MetricsQuery;
 use crate::audit::{AuditEntry, AuditLog};
 use crate::auth::{Auth, AuthError, PendingLogin};
@@ -83,9 +83,9 @@ impl Logins {
 }
 
 /// The account `id` of the daemon's last good config, or 404 (503 before a config was loaded).
-fn account_of(st: &AppState, id: &str) -> Result<(Arc<Project>, Account), Response> {
+fn account_of(st: &AppState, id: &str) -> Result<(Arc<Project>, Account), ApiError> {
     let Some(project) = st.hub.project() else {
-        return Err(json_error(
+        return Err(api_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no valid config has been loaded yet",
             "see /api/v1/status for the config's errors",
@@ -93,7 +93,7 @@ fn account_of(st: &AppState, id: &str) -> Result<(Arc<Project>, Account), Respon
     };
     match project.accounts.get(id).cloned() {
         Some(a) => Ok((project, a)),
-        None => Err(json_error(
+        None => Err(api_error(
             StatusCode::NOT_FOUND,
             format!("no integration {id:?}: no such account in the daemon's config"),
             "the integrations are at /api/v1/integrations (one per account of adsctl.yaml)",
@@ -101,9 +101,9 @@ fn account_of(st: &AppState, id: &str) -> Result<(Arc<Project>, Account), Respon
     }
 }
 
-fn auth_of(st: &AppState) -> Result<Auth, Response> {
+fn auth_of(st: &AppState) -> Result<Auth, ApiError> {
     st.api.auth.clone().ok_or_else(|| {
-        json_error(
+        api_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "this server manages no credentials",
             "integrations are served by `adsctl watch`",
@@ -207,7 +207,7 @@ async fn begin_action(
     headers: &HeaderMap,
     id: &str,
     action: &str,
-) -> Result<(String, Account, Auth), Response> {
+) -> Result<(String, Account, Auth), ApiError> {
     let by = operator(access, headers, id)?;
     let (_, account) = account_of(st, id)?;
     let auth = auth_of(st)?;
@@ -223,7 +223,7 @@ pub(super) async fn validate(
     Extension(access): Extension<Access>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let (_, account, auth) = begin_action(&st, &access, &headers, &id, "api.validate").await?;
     let res = auth.validate(&account).await;
     let token = token_of(&auth, &account).await;
@@ -241,7 +241,7 @@ pub(super) async fn refresh(
     Extension(access): Extension<Access>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let (_, account, auth) = begin_action(&st, &access, &headers, &id, "api.refresh").await?;
     let res = auth.refresh(&account).await;
     let token = token_of(&auth, &account).await;
@@ -259,11 +259,11 @@ pub(super) async fn connect(
     Extension(access): Extension<Access>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let Some(callback) = st.callback_url.clone() else {
         // Checked before the audit entry: nothing is attempted.
         operator(&access, &headers, &id)?;
-        return Err(json_error(
+        return Err(api_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "this server has no callback address",
             "connect through `adsctl watch`, or run `adsctl auth login`",
@@ -272,7 +272,7 @@ pub(super) async fn connect(
     let (by, account, auth) = begin_action(&st, &access, &headers, &id, "api.connect").await?;
     let (url, login) = auth
         .begin_login(&account, &callback)
-        .map_err(|e| (auth_status_code(&e), Json(error_doc(&e))).into_response())?;
+        .map_err(|e| ApiError::from((auth_status_code(&e), Json(error_doc(&e))).into_response()))?;
     let expires_at = Utc::now() + LOGIN_TTL;
     st.logins.insert(Pending {
         login,
@@ -398,12 +398,12 @@ pub(super) async fn disconnect(
     Extension(access): Extension<Access>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let (_, account, auth) = begin_action(&st, &access, &headers, &id, "api.disconnect").await?;
     let d = auth
         .disconnect(&account)
         .await
-        .map_err(|e| (auth_status_code(&e), Json(error_doc(&e))).into_response())?;
+        .map_err(|e| ApiError::from((auth_status_code(&e), Json(error_doc(&e))).into_response()))?;
     let token = token_of(&auth, &account).await;
     Ok(Json(json!({
         "id": id,
@@ -426,8 +426,8 @@ pub(super) struct MetricsParams {
     accounts: Option<String>,
 }
 
-fn bad_request(message: String, hint: &str) -> Response {
-    json_error(StatusCode::BAD_REQUEST, message, hint)
+fn bad_request(message: String, hint: &str) -> ApiError {
+    api_error(StatusCode::BAD_REQUEST, message, hint)
 }
 
 fn parse_choice<T: serde::de::DeserializeOwned>(
@@ -435,7 +435,7 @@ fn parse_choice<T: serde::de::DeserializeOwned>(
     v: Option<&str>,
     default: T,
     allowed: &str,
-) -> Result<T, Response> {
+) -> Result<T, ApiError> {
     match v {
         None | Some("") => Ok(default),
         Some(s) => serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
@@ -449,7 +449,7 @@ fn parse_choice<T: serde::de::DeserializeOwned>(
 
 impl MetricsParams {
     /// The range (default: the 7 days up to yesterday, as `adsctl metrics`), level and bucket.
-    fn query(&self) -> Result<MetricsQuery, Response> {
+    fn query(&self) -> Result<MetricsQuery, ApiError> {
         let date = |name: &str, v: &str| {
             NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
                 .map_err(|_| bad_request(format!("{name}={v:?} is not a date"), "write dates as YYYY-MM-DD"))
@@ -498,12 +498,12 @@ impl MetricsParams {
     }
 }
 
-fn metrics_error(e: &MetricsError) -> Response {
+fn metrics_error(e: &MetricsError) -> ApiError {
     let code = match e {
         MetricsError::State(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    json_error(
+    api_error(
         code,
         scrub(&e.to_string()),
         &e.hint().unwrap_or_else(|| "retry in a moment".into()),
@@ -516,9 +516,9 @@ async fn report(
     project: &Project,
     accounts: &[String],
     query: &MetricsQuery,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let Some(r) = &st.api.reconciler else {
-        return Err(json_error(
+        return Err(api_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "this server has no metrics store",
             "metrics are served by `adsctl watch`",
@@ -537,7 +537,7 @@ pub(super) async fn account_metrics(
     State(st): State<AppState>,
     Path(name): Path<String>,
     Query(params): Query<MetricsParams>,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let query = params.query()?;
     let (project, _) = account_of(&st, &name)?;
     report(&st, &project, &[name], &query).await
@@ -547,10 +547,10 @@ pub(super) async fn account_metrics(
 pub(super) async fn bulk_metrics(
     State(st): State<AppState>,
     Query(params): Query<MetricsParams>,
-) -> Result<Response, Response> {
+) -> Result<Response, ApiError> {
     let query = params.query()?;
     let Some(project) = st.hub.project() else {
-        return Err(json_error(
+        return Err(api_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no valid config has been loaded yet",
             "see /api/v1/status for the config's errors",
@@ -566,7 +566,7 @@ pub(super) async fn bulk_metrics(
                 .map(str::to_string)
                 .collect();
             if let Some(unknown) = names.iter().find(|n| !project.accounts.contains_key(*n)) {
-                return Err(json_error(
+                return Err(api_error(
                     StatusCode::NOT_FOUND,
                     format!("no account {unknown:?} in the daemon's config"),
                     "the accounts are at /api/v1/integrations",

@@ -7,8 +7,12 @@
 //! (which says only "ok"), and refuses to start without one: `$ADSCTL_STATUS_TOKEN` (reads only) or an API token
 //! of `adsctl api-token` ([`crate::apitoken`]).
 //!
+//! The versioned API's routes are one table, [`ROUTES`], which the router is built from and `tests/openapi.rs`
+//! checks against `docs/openapi.yaml`; the integration and metrics handlers are in `super::api`.
+//!
 //! API tokens: once one exists, every `/api/v1/*` request needs `Authorization: Bearer <token>`, wherever the
-//! server listens; a viewer reads, an operator also acts (`POST /api/v1/accounts/{name}/reconcile`). The token
+//! server listens (but the OAuth callback, which only a live `connect` makes do anything); a viewer reads, an
+//! operator also acts (every `POST`). The token
 //! file is read on every request, so tokens created or revoked by the CLI count at once. No cookie is ever set
 //! or read (no CSRF through ambient credentials); the one request served without a token that acts — an action
 //! on loopback while no token exists, as before tokens — is refused unless its `Host` is loopback and it does
@@ -439,9 +443,29 @@ pub(super) fn json_error(code: StatusCode, message: impl Into<String>, hint: &st
     (code, Json(serde_json::json!({"error": message.into(), "hint": hint}))).into_response()
 }
 
+/// A route's refusal or failure, already rendered (boxed: a response is large, and most results are not errors).
+pub(super) struct ApiError(Box<Response>);
+
+impl From<Response> for ApiError {
+    fn from(r: Response) -> ApiError {
+        ApiError(Box::new(r))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// [`json_error`] as an [`ApiError`].
+pub(super) fn api_error(code: StatusCode, message: impl Into<String>, hint: &str) -> ApiError {
+    json_error(code, message, hint).into()
+}
+
 /// Who may act: the operator token's name (or `loopback` for a token-less action from this machine), or the
 /// refusal (403). Nothing is done for a refused request.
-pub(super) fn operator(access: &Access, headers: &HeaderMap, target: &str) -> Result<String, Response> {
+pub(super) fn operator(access: &Access, headers: &HeaderMap, target: &str) -> Result<String, ApiError> {
     match access {
         Access::Token {
             name,
@@ -449,13 +473,13 @@ pub(super) fn operator(access: &Access, headers: &HeaderMap, target: &str) -> Re
         } => Ok(name.clone()),
         Access::Token { name: token, .. } => {
             tracing::warn!(token = %token, target = %target, "action refused: the token is a viewer's");
-            Err(json_error(
+            Err(api_error(
                 StatusCode::FORBIDDEN,
                 "this token may only read",
                 "actions need an operator token: adsctl api-token create NAME --role operator",
             ))
         }
-        Access::StatusToken => Err(json_error(
+        Access::StatusToken => Err(api_error(
             StatusCode::FORBIDDEN,
             format!("{TOKEN_ENV} may only read"),
             "actions need an operator token: adsctl api-token create NAME --role operator",
@@ -463,7 +487,7 @@ pub(super) fn operator(access: &Access, headers: &HeaderMap, target: &str) -> Re
         Access::Anonymous => {
             if !same_machine_request(headers) {
                 tracing::warn!(target = %target, "action without a token refused: not from loopback, or from a web page");
-                return Err(json_error(
+                return Err(api_error(
                     StatusCode::FORBIDDEN,
                     "an action without a token must come from this machine, not from a web page",
                     "send it with curl to 127.0.0.1, or create an operator token: adsctl api-token create NAME --role operator",
@@ -475,7 +499,7 @@ pub(super) fn operator(access: &Access, headers: &HeaderMap, target: &str) -> Re
 }
 
 /// Write the audit entry of an action before it is taken: an action that cannot be audited is not taken (500).
-pub(super) async fn audit_before(st: &AppState, access: &Access, by: &str, entry: AuditEntry) -> Result<(), Response> {
+pub(super) async fn audit_before(st: &AppState, access: &Access, by: &str, entry: AuditEntry) -> Result<(), ApiError> {
     let mut entry = entry;
     if matches!(access, Access::Token { .. }) {
         entry = entry.api_token(by);
@@ -489,7 +513,7 @@ pub(super) async fn audit_before(st: &AppState, access: &Access, by: &str, entry
     };
     audited.map_err(|e| {
         tracing::error!(error = %e, "cannot write the audit log: action refused");
-        json_error(
+        api_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the audit log cannot be written: nothing was done",
             "check the state directory's permissions and free space",
@@ -507,7 +531,7 @@ async fn reconcile_now(
 ) -> Response {
     let by = match operator(&access, &headers, &name) {
         Ok(by) => by,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     if st.hub.account(&name).is_none() {
         return json_error(
@@ -530,7 +554,7 @@ async fn reconcile_now(
         .detail(&format!("run {}", run.id));
     if let Err(refused) = audit_before(&st, &access, &by, entry).await {
         st.hub.fail_run(&run.id, "not audited: the audit log cannot be written");
-        return refused;
+        return refused.into_response();
     }
     if commands.try_send(Command::ReconcileNow(Some(name.clone()))).is_err() {
         st.hub.fail_run(&run.id, "the daemon is busy or stopping");
