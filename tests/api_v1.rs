@@ -431,3 +431,104 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
         assert!(!text.contains("Bearer adsctl_"), "an Authorization header leaked");
     }
 }
+
+/// TikTok says how to revoke an advertiser token (`/oauth2/revoke_token/`): a disconnect revokes it at the
+/// platform (the emulator accepts a revocation of a token it issued only), then forgets it. Without any API
+/// token, from this machine, as on loopback before tokens.
+#[test]
+fn disconnect_revokes_where_the_platform_can() {
+    let (tmp, dir) = common::example("tiktok");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let state = dir.join(".adsctl");
+    let mut cmd = adsctl(&home, &["watch", "--emulator", "--interval", "1h"]);
+    cmd.arg(&dir).args(["--listen", "127.0.0.1:0", "--log-format", "json"]);
+    let daemon = common::Daemon::spawn(cmd);
+    let base = format!("http://{}", daemon.addr);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut bodies = Vec::new();
+    rt.block_on(common::wait_status(
+        &daemon.addr,
+        Duration::from_secs(90),
+        "the account reconciled",
+        |a| a.len() == 1 && a[0]["status"] == "in_sync",
+    ));
+    rt.block_on(async {
+        let a = call(
+            &http,
+            "POST",
+            &format!("{base}/api/v1/integrations/acme-tiktok/connect"),
+            None,
+        )
+        .await;
+        assert_eq!(a.code, 200, "{}", a.body);
+        let url = json(&a)["authorization_url"].as_str().unwrap().to_string();
+        let consent = http.get(&url).send().await.unwrap();
+        assert!(consent.status().is_redirection(), "{}", consent.status());
+        let location = consent.headers()["location"].to_str().unwrap().to_string();
+        let a = call(&http, "GET", &location, None).await;
+        assert_eq!(a.code, 200, "{}", a.body);
+        bodies.push(a.body);
+    });
+    let row = auth_status(&home, &dir, "acme-tiktok");
+    assert_eq!(
+        (&row["status"], &row["source"]),
+        (&Value::from("active"), &Value::from("vault")),
+        "{row:#}"
+    );
+    rt.block_on(async {
+        let a = call(
+            &http,
+            "POST",
+            &format!("{base}/api/v1/integrations/acme-tiktok/disconnect"),
+            None,
+        )
+        .await;
+        assert_eq!(a.code, 200, "{}", a.body);
+        let d = json(&a);
+        assert_eq!(d["revoked"], true, "{d:#}");
+        assert_eq!(d["removed"], true, "{d:#}");
+        bodies.push(a.body);
+        // Nothing stored any more: a second disconnect revokes nothing.
+        let a = call(
+            &http,
+            "POST",
+            &format!("{base}/api/v1/integrations/acme-tiktok/disconnect"),
+            None,
+        )
+        .await;
+        let d = json(&a);
+        assert_eq!(
+            (&d["revoked"], &d["removed"]),
+            (&Value::Null, &Value::from(false)),
+            "{d:#}"
+        );
+    });
+    assert_eq!(auth_status(&home, &dir, "acme-tiktok")["status"], "missing");
+    let (status, log) = daemon.stop("TERM", Duration::from_secs(30));
+    assert!(status.success(), "{log:#?}");
+    let audit = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
+    let revokes: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "auth.revoke")
+        .collect();
+    assert_eq!(revokes.len(), 1, "{audit}");
+    assert_eq!(revokes[0]["result"], "ok");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"api.disconnect\"") && !l.contains("api_token")),
+        "a token-less action is audited without a token name: {audit}"
+    );
+    for text in [bodies.join("\n"), log.join("\n"), audit] {
+        assert!(!text.contains("auth_code="), "the code leaked:\n{text}");
+    }
+}
