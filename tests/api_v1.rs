@@ -98,7 +98,10 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
 
     let mut cmd = adsctl(&home, &["watch", "--emulator", "--interval", "1h"]);
     cmd.arg(&dir).args(["--listen", "127.0.0.1:0", "--log-format", "json"]);
-    let daemon = common::Daemon::spawn(cmd);
+    // The read-only status token, beside the API tokens.
+    let status_token = "status-token-of-the-api-test-0123456789";
+    cmd.env("ADSCTL_STATUS_TOKEN", status_token);
+    let mut daemon = common::Daemon::spawn(cmd);
     let addr = daemon.addr.clone();
     let base = format!("http://{addr}");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -115,6 +118,20 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
         "the quickstart in sync",
         |a| a.len() == 2 && a.iter().all(|x| x["status"] == "in_sync"),
     ));
+    // The daemon's in-process emulator counts the requests it serves: a refused action must add none.
+    let emulator = daemon
+        .log()
+        .iter()
+        .find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            let m = v["message"].as_str()?.strip_prefix("emulator listening on ")?;
+            Some(m.split(',').next()?.to_string())
+        })
+        .expect("the emulator's address in the log");
+    let emulator_requests = || {
+        let (http, url) = (http.clone(), format!("{emulator}/_emulator/requests"));
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
 
     let viewer = token(&home, &dir, "dashboard", "viewer");
     let operator = token(&home, &dir, "ops-bot", "operator");
@@ -122,7 +139,12 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
     run(&home, &dir, &["api-token", "revoke", "old-laptop"]);
     let wrong = "adsctl_this-is-not-a-token-at-all-0123456789abcdef";
     let mut bodies: Vec<String> = Vec::new();
-    let mut secrets: Vec<String> = vec![viewer.clone(), operator.clone(), revoked.clone()];
+    let mut secrets: Vec<String> = vec![
+        viewer.clone(),
+        operator.clone(),
+        revoked.clone(),
+        status_token.to_string(),
+    ];
 
     let reads = [
         "/api/v1/integrations",
@@ -133,6 +155,7 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
     let actions = ["validate", "refresh", "connect", "disconnect"];
 
     rt.block_on(async {
+        let seen = emulator_requests().await;
         // No token, a wrong one and a revoked one: 401 on every endpoint, actions included.
         for (who, t) in [
             ("none", None),
@@ -159,11 +182,21 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
             assert!(footprint(&state) == before, "{who}: a refused action changed something");
         }
 
-        // A viewer reads everything and may do nothing.
-        for path in reads {
-            let a = call(&http, "GET", &format!("{base}{path}"), Some(&viewer)).await;
-            assert_eq!(a.code, 200, "viewer GET {path}: {}", a.body);
-            bodies.push(a.body);
+        // A viewer and the status token read everything and may do nothing.
+        for (who, t) in [("viewer", viewer.as_str()), ("status token", status_token)] {
+            for path in reads {
+                let a = call(&http, "GET", &format!("{base}{path}"), Some(t)).await;
+                assert_eq!(a.code, 200, "{who} GET {path}: {}", a.body);
+                bodies.push(a.body);
+            }
+            let before = footprint(&state);
+            for action in actions {
+                let url = format!("{base}/api/v1/integrations/acme-search/{action}");
+                let a = call(&http, "POST", &url, Some(t)).await;
+                assert_eq!(a.code, 403, "{who} POST {action}: {}", a.body);
+                bodies.push(a.body);
+            }
+            assert!(footprint(&state) == before, "{who}: a refused action changed something");
         }
         // An operator reads too (its actions are below).
         for path in reads {
@@ -192,6 +225,7 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
             footprint(&state) == before,
             "a viewer's refused action changed something"
         );
+        assert_eq!(emulator_requests().await, seen, "the emulator saw a refused action");
 
         // The integrations: one per account, with usage from the metrics store and the daemon's reads.
         let a = call(&http, "GET", &format!("{base}/api/v1/integrations"), Some(&viewer)).await;
@@ -289,7 +323,8 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
             bodies.push(a.body);
         }
 
-        // Validate and refresh: the operator's, against the emulator.
+        // Validate and refresh: the operator's, against the emulator (which counts them).
+        let seen = emulator_requests().await;
         let a = call(
             &http,
             "POST",
@@ -302,6 +337,7 @@ fn integrations_and_metrics_for_every_caller_connect_to_disconnect_and_no_secret
         assert_eq!(v["ok"], true, "{v:#}");
         assert_eq!(v["token"]["status"], "active");
         assert_eq!(v["validation"]["currency"], "USD", "{v:#}");
+        assert_ne!(emulator_requests().await, seen, "validate asks the platform");
         bodies.push(a.body);
         let a = call(
             &http,
