@@ -41,8 +41,8 @@ pub mod vault;
 
 pub use health::AccountHealth;
 pub use key::{KeyConfig, KeyRing, KeySource, MasterKey};
-pub use oauth::LoginOptions;
 pub(crate) use oauth::{login_err, token_field, transport, url_of};
+pub use oauth::{LoginOptions, PendingLogin};
 pub use platform::{flow, CredentialKind, LoginRequest, PlatformAuth, PlatformCredentials};
 pub use refresh::RefreshReport;
 pub use status::{StatusRow, TokenStatus};
@@ -420,6 +420,37 @@ impl Auth {
         res
     }
 
+    /// Disconnect an account (the API's `disconnect`): revoke the grant at the platform where it can be, then
+    /// delete the stored tokens and the health record, whatever the revocation gave. Audited (`auth.revoke`,
+    /// `auth.logout`).
+    pub async fn disconnect(&self, account: &Account) -> Result<Disconnected, AuthError> {
+        let mut out = Disconnected::default();
+        match self.stored(&account.name) {
+            Ok(Some(kind)) => {
+                if let Some(f) = flow(account.platform) {
+                    let res = f.revoke(self, account, &kind).await;
+                    match &res {
+                        Ok(true) => {
+                            out.revoked = Some(true);
+                            self.audit(&account.name, "auth.revoke", Ok(()));
+                        }
+                        Ok(false) => out.revoked = Some(false),
+                        Err(e) => {
+                            out.revoked = Some(false);
+                            out.revoke_error = Some(scrub(&e.to_string()));
+                            self.audit(&account.name, "auth.revoke", Err(e));
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+            // Unreadable (wrong key, damaged entry): nothing to revoke with; the entry is deleted all the same.
+            Err(e) => out.revoke_error = Some(scrub(&e.to_string())),
+        }
+        out.removed = self.logout(&account.name)?;
+        Ok(out)
+    }
+
     /// `adsctl auth rotate-key`: re-seal this project's vault under a new master key. With a key file the new
     /// key is generated and put first in the ring (old keys kept for other projects unless `forget_old`);
     /// with `ADSCTL_MASTER_KEY` the new key must be given (`new_env_key`) and the user updates the variable.
@@ -469,6 +500,18 @@ impl Auth {
         }
         Ok(creds)
     }
+}
+
+/// What [`Auth::disconnect`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Disconnected {
+    /// `Some(true)`: the platform revoked the grant; `Some(false)`: it could not (no revocation known, or it
+    /// failed: see `revoke_error`); `None`: nothing was stored to revoke.
+    pub revoked: Option<bool>,
+    /// Why the revocation failed (scrubbed).
+    pub revoke_error: Option<String>,
+    /// Stored tokens were deleted.
+    pub removed: bool,
 }
 
 /// `auth status` says `expiring` when fewer than this many days are left.

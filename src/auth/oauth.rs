@@ -1,5 +1,10 @@
 //! `adsctl auth login`: OAuth 2.0 authorization code with PKCE through a loopback redirect.
 //!
+//! The flow is two steps that the CLI and the daemon share: [`Auth::begin_login`] (the authorization URL, the
+//! `state`, the PKCE verifier) and [`Auth::finish_login`] (the redirect's `state` checked, the code exchanged,
+//! the credentials stored). The CLI waits for the redirect on its own loopback listener; `adsctl watch` receives
+//! it on `GET /api/v1/oauth/callback` (`crate::reconcile::api`).
+//!
 //! A listener on `127.0.0.1:<random port>` receives the redirect; the `state` is checked (constant time) and
 //! the first matching callback is the only one accepted; the wait times out. With `--no-browser` the user may
 //! instead paste the URL the browser was redirected to. The authorization URL, the name of the code's parameter
@@ -13,7 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Html;
 use chrono::Utc;
-use oauth2::{CsrfToken, PkceCodeChallenge};
+use oauth2::{CsrfToken, PkceCodeChallenge, PkceCodeVerifier};
 use tokio::sync::{mpsc, oneshot};
 
 use super::platform::{flow, LoginRequest};
@@ -112,6 +117,37 @@ fn parse_pasted(text: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
+/// A login begun ([`Auth::begin_login`]): what the platform's redirect is checked against and what its code is
+/// exchanged with. Holds the PKCE verifier: keep it in memory only, use it once.
+pub struct PendingLogin {
+    account: Account,
+    state: Secret,
+    verifier: PkceCodeVerifier,
+    redirect: String,
+    code_param: &'static str,
+    previous: Option<CredentialKind>,
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("account", &self.account.name)
+            .field("redirect", &self.redirect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingLogin {
+    /// The account being connected.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+    /// Whether `state` (a redirect's `state` parameter) is this login's, compared in constant time.
+    pub fn state_matches(&self, state: &str) -> bool {
+        ct_eq(state, self.state.expose())
+    }
+}
+
 impl Auth {
     /// Run the login flow for an account and store the result in the vault.
     pub async fn login(&self, account: &Account, opts: LoginOptions) -> Result<CredentialKind, AuthError> {
@@ -120,14 +156,102 @@ impl Auth {
         res
     }
 
-    async fn login_inner(&self, account: &Account, opts: LoginOptions) -> Result<CredentialKind, AuthError> {
+    /// Begin an authorization-code login with PKCE whose redirect comes back to `redirect` (the CLI's loopback
+    /// listener, or the daemon's `/api/v1/oauth/callback`): the URL the user opens, and what
+    /// [`Auth::finish_login`] completes it with. Fails before any browser is involved when the platform's app
+    /// settings or the master key are missing.
+    pub fn begin_login(&self, account: &Account, redirect: &str) -> Result<(url::Url, PendingLogin), AuthError> {
         let platform = flow(account.platform).ok_or_else(|| AuthError::Config {
             message: format!("{} accounts hold no credentials", account.platform),
             hint: format!("accounts of {} can log in", crate::platforms::supported_names()),
         })?;
-        let prev = self.stored(&account.name)?;
+        let previous = self.stored(&account.name)?;
         // Check the master key before the user goes through the browser.
         self.key_ring(true)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        crate::secret::register(verifier.secret());
+        let state = Secret::new(CsrfToken::new_random().secret().clone());
+        let url = platform.authorize_url(
+            self,
+            account,
+            previous.as_ref(),
+            LoginRequest {
+                redirect: redirect.to_string(),
+                state: state.clone(),
+                challenge,
+            },
+        )?;
+        Ok((
+            url,
+            PendingLogin {
+                account: account.clone(),
+                state,
+                verifier,
+                redirect: redirect.to_string(),
+                code_param: platform.code_param(),
+                previous,
+            },
+        ))
+    }
+
+    /// Complete a login with the query parameters of the platform's redirect: the `state` is checked (constant
+    /// time), the code exchanged with the PKCE verifier, the credentials stored in the vault. Not audited here
+    /// (the caller does, with who asked).
+    pub async fn finish_login(
+        &self,
+        pending: PendingLogin,
+        params: &HashMap<String, String>,
+    ) -> Result<CredentialKind, AuthError> {
+        match read_callback(params, &pending.state, pending.code_param) {
+            Some(cb) => self.complete_login(pending, cb).await,
+            None => Err(login_err(
+                "the redirect does not carry this login's state",
+                "start the connection again",
+            )),
+        }
+    }
+
+    async fn complete_login(&self, pending: PendingLogin, cb: Callback) -> Result<CredentialKind, AuthError> {
+        let code = match cb {
+            Callback::Code(c) => c,
+            Callback::Denied(why) => {
+                return Err(login_err(
+                    format!("the platform refused the authorization ({why})"),
+                    "approve the requested access (ads management) when asked",
+                ))
+            }
+        };
+        let platform = flow(pending.account.platform).ok_or_else(|| AuthError::Config {
+            message: format!("{} accounts hold no credentials", pending.account.platform),
+            hint: format!("accounts of {} can log in", crate::platforms::supported_names()),
+        })?;
+        let account = &pending.account;
+        let kind = platform
+            .exchange(
+                self,
+                account,
+                pending.previous.as_ref(),
+                code,
+                pending.verifier,
+                &pending.redirect,
+            )
+            .await?;
+        self.store(&account.name, &kind)?;
+        self.health().update(&account.name, |h| {
+            h.invalid = None;
+            h.last_error = None;
+            h.last_refresh = Some(Utc::now());
+        });
+        Ok(kind)
+    }
+
+    async fn login_inner(&self, account: &Account, opts: LoginOptions) -> Result<CredentialKind, AuthError> {
+        if flow(account.platform).is_none() {
+            return Err(AuthError::Config {
+                message: format!("{} accounts hold no credentials", account.platform),
+                hint: format!("accounts of {} can log in", crate::platforms::supported_names()),
+            });
+        }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
             login_err(
                 format!("cannot listen on 127.0.0.1: {e}"),
@@ -139,20 +263,9 @@ impl Auth {
             .map_err(|e| login_err(format!("loopback listener: {e}"), "retry"))?
             .port();
         let redirect = format!("http://127.0.0.1:{port}/callback");
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        crate::secret::register(verifier.secret());
-        let state = Secret::new(CsrfToken::new_random().secret().clone());
-        let auth_url = platform.authorize_url(
-            self,
-            account,
-            prev.as_ref(),
-            LoginRequest {
-                redirect: redirect.clone(),
-                state: state.clone(),
-                challenge,
-            },
-        )?;
-        let code_param = platform.code_param();
+        let (auth_url, pending) = self.begin_login(account, &redirect)?;
+        let state = pending.state.clone();
+        let code_param = pending.code_param;
 
         let (tx, mut rx) = oneshot::channel();
         let shared = Arc::new(ListenerState {
@@ -197,26 +310,7 @@ impl Auth {
         };
         let _ = stop_tx.send(());
         let _ = server.await;
-        let code = match outcome? {
-            Callback::Code(c) => c,
-            Callback::Denied(why) => {
-                return Err(login_err(
-                    format!("the platform refused the authorization ({why})"),
-                    "approve the requested access (ads management) when asked",
-                ))
-            }
-        };
-
-        let kind = platform
-            .exchange(self, account, prev.as_ref(), code, verifier, &redirect)
-            .await?;
-        self.store(&account.name, &kind)?;
-        self.health().update(&account.name, |h| {
-            h.invalid = None;
-            h.last_error = None;
-            h.last_refresh = Some(Utc::now());
-        });
-        Ok(kind)
+        self.complete_login(pending, outcome?).await
     }
 }
 

@@ -215,6 +215,11 @@ pub trait PlatformAuth: Send + Sync + 'static {
         kind: &CredentialKind,
         v: &mut Validation,
     ) -> Result<(), AuthError>;
+    /// Revoke the grant at the platform (the API's disconnect), where the platform documents how: `Ok(true)`
+    /// revoked, `Ok(false)` the platform has no revocation adsctl knows of (the tokens are only forgotten).
+    async fn revoke(&self, _auth: &Auth, _account: &Account, _kind: &CredentialKind) -> Result<bool, AuthError> {
+        Ok(false)
+    }
     /// What `auth status` advises for a token that is expiring or has ended.
     fn renew_hint(&self, account: &str) -> String {
         format!("run `adsctl auth login {account}`")

@@ -198,10 +198,20 @@ fn daemon_config(args: &Args) -> DaemonConfig {
 
 /// Serve the status server and run the daemon with `reconciler` until a signal; exit 0 after a clean stop.
 pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandResult {
-    let daemon = Daemon::new(reconciler, daemon_config(args));
+    let daemon = Daemon::new(reconciler.clone(), daemon_config(args));
+    // The integrations' credentials: the project's vault then the environment; under --emulator the emulator's
+    // well-known credentials (the vault is not read, as for every --emulator command), while connect and
+    // disconnect still write and delete the vault's entry.
+    let auth = if args.emulator {
+        crate::auth::Auth::with_env(&args.dir, super::emulated::auth_env())
+    } else {
+        crate::auth::Auth::for_project(&args.dir)
+    };
     let api = crate::reconcile::server::Api {
         state_dir: Some(crate::auth::state_dir(&args.dir, &crate::auth::process_env())),
         commands: Some(daemon.handle().commands),
+        auth: Some(auth),
+        reconciler: Some(reconciler.clone() as Arc<dyn Reconciler>),
     };
     let server = StatusServer::bind_with(ServerConfig::from_env(args.listen), daemon.hub(), api).await?;
     let shutdown = CancellationToken::new();
@@ -315,6 +325,15 @@ impl Reconciler for EmulatedReconciler {
 
     fn state_ready(&self) -> bool {
         self.inner.state_ready()
+    }
+
+    async fn metrics_report(
+        &self,
+        project: &crate::spec::Project,
+        accounts: &[String],
+        query: &crate::reconcile::MetricsQuery,
+    ) -> Result<crate::metrics::Report, crate::metrics::MetricsError> {
+        self.inner.metrics_report(project, accounts, query).await
     }
 
     async fn shutdown(&self) {

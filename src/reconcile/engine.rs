@@ -338,6 +338,30 @@ impl EngineReconciler {
     }
 }
 
+/// How long a read of the API (metrics) waits for the state while another command holds it.
+const READ_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl EngineReconciler {
+    /// The state for a short read of the API: the open session when a reconcile holds one, else a new one
+    /// (waiting at most [`READ_WAIT`] for other commands; a reconcile starting meanwhile shares it).
+    async fn session_for_read(&self) -> Result<Arc<Session>, StateError> {
+        let mut current = self.session.lock().await;
+        if let Some(s) = current.upgrade() {
+            return Ok(s);
+        }
+        let s = Arc::new(
+            Self::open_session(&self.state_dir, READ_WAIT)
+                .await
+                .map_err(|e| match e {
+                    OpenError::State(e) => e,
+                    OpenError::Locked { message, .. } => StateError::Storage(message),
+                })?,
+        );
+        *current = Arc::downgrade(&s);
+        Ok(s)
+    }
+}
+
 fn connector_error(account: &Account, e: ConnectorError) -> ReconcileError {
     let platform = account.platform.as_str().to_string();
     let hint = e.hint().map(str::to_string);
@@ -730,6 +754,34 @@ impl Reconciler for EngineReconciler {
 
     fn state_ready(&self) -> bool {
         self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn metrics_report(
+        &self,
+        project: &Project,
+        accounts: &[String],
+        query: &super::MetricsQuery,
+    ) -> Result<crate::metrics::Report, crate::metrics::MetricsError> {
+        use crate::metrics::{report::AccountInput, SeriesStore};
+        let session = self.session_for_read().await?;
+        let pull = query.level.pull_level();
+        let mut inputs = Vec::new();
+        for name in accounts {
+            let Some(account) = project.accounts.get(name) else {
+                continue;
+            };
+            inputs.push(AccountInput {
+                account,
+                addresses: crate::metrics::addresses(&session.store, &project.resources, name)?,
+                days: session.store.days(name, pull, query.range.since, query.range.until)?,
+            });
+        }
+        Ok(crate::metrics::Report::build(
+            &inputs,
+            query.range,
+            query.level,
+            query.by,
+        ))
     }
 
     async fn shutdown(&self) {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::status::{AccountStatus, RateLimitState, Snapshot};
+use super::status::{AccountActivity, AccountStatus, RateLimitState, Snapshot};
 use crate::auth::{StatusRow, TokenStatus};
 use crate::metrics::report::money_str;
 use crate::metrics::Report;
@@ -128,7 +128,8 @@ fn campaigns_in(plan: &serde_json::Value) -> Option<usize> {
     )
 }
 
-fn token_info(row: Option<&StatusRow>) -> TokenInfo {
+/// The token part of an integration from its `auth status` row (`missing` without one).
+pub fn token_info(row: Option<&StatusRow>) -> TokenInfo {
     match row {
         Some(r) => TokenInfo {
             status: r.status,
@@ -147,8 +148,26 @@ fn token_info(row: Option<&StatusRow>) -> TokenInfo {
     }
 }
 
-/// One integration from the account's status, its `auth status` row and its usage.
-pub fn integration(a: &AccountStatus, token: Option<&StatusRow>, usage: Option<&Usage>) -> Integration {
+/// What [`integrations`] assembles.
+#[derive(Clone, Copy, Debug)]
+pub struct Sources<'a> {
+    /// The daemon's status ([`super::StatusHub::snapshot`]).
+    pub snapshot: &'a Snapshot,
+    /// What the daemon saw of each account beyond it ([`super::StatusHub::activity`]).
+    pub activity: &'a BTreeMap<String, AccountActivity>,
+    /// The `auth status` rows of the daemon's accounts ([`crate::auth::Auth::status`]; no platform call).
+    pub tokens: &'a [StatusRow],
+    /// Usage per account over the last [`USAGE_DAYS`] days ([`usage_from_report`] of the metrics store).
+    pub usage: &'a BTreeMap<String, Usage>,
+}
+
+/// One integration from the account's status and activity, its `auth status` row and its usage.
+pub fn integration(
+    a: &AccountStatus,
+    activity: Option<&AccountActivity>,
+    token: Option<&StatusRow>,
+    usage: Option<&Usage>,
+) -> Integration {
     let last_error = match (&a.last_error, token.and_then(|t| t.last_error.as_ref())) {
         (Some(e), _) => Some(LastError {
             message: crate::secret::scrub(&e.message),
@@ -172,7 +191,7 @@ pub fn integration(a: &AccountStatus, token: Option<&StatusRow>, usage: Option<&
         sync_status: a.status.as_str().to_string(),
         token: token_info(token),
         last_read_at,
-        last_apply_at: a.last_apply_at,
+        last_apply_at: activity.and_then(|x| x.last_apply_at),
         last_error,
         review_problems: ReviewProblems {
             count: a.review_issues.len(),
@@ -188,23 +207,21 @@ pub fn integration(a: &AccountStatus, token: Option<&StatusRow>, usage: Option<&
                 })
                 .collect(),
         },
-        rate_limit: a.rate_limit.clone(),
+        rate_limit: activity.map(|x| x.rate_limit.clone()).unwrap_or_default(),
         campaigns: campaigns_in(&a.plan),
         spend: usage.map(|u| u.spend.clone()).unwrap_or_default(),
         impressions: usage.map_or(0, |u| u.impressions),
     }
 }
 
-/// Every integration of the daemon, in account order: `snapshot` is the daemon's status
-/// ([`super::StatusHub::snapshot`]), `tokens` the `auth status` rows of its accounts
-/// ([`crate::auth::Auth::status`]) and `usage` what [`usage_from_report`] made of the metrics store.
-pub fn integrations(snapshot: &Snapshot, tokens: &[StatusRow], usage: &BTreeMap<String, Usage>) -> Vec<Integration> {
-    snapshot
+/// Every integration of the daemon, in account order (see [`Sources`]).
+pub fn integrations(src: &Sources<'_>) -> Vec<Integration> {
+    src.snapshot
         .accounts
         .iter()
         .map(|a| {
-            let row = tokens.iter().find(|t| t.account == a.account);
-            integration(a, row, usage.get(&a.account))
+            let row = src.tokens.iter().find(|t| t.account == a.account);
+            integration(a, src.activity.get(&a.account), row, src.usage.get(&a.account))
         })
         .collect()
 }

@@ -17,6 +17,7 @@
 //! The seam to the engine is the [`Reconciler`] trait: load + validate the config, and reconcile one account
 //! (incremental refresh, plan, apply within guardrails or only report drift).
 
+mod api;
 pub mod backoff;
 pub mod daemon;
 pub mod engine;
@@ -38,6 +39,7 @@ use crate::spec::Project;
 
 pub use backoff::BackoffPolicy;
 pub use daemon::{Command, Daemon, DaemonConfig, DaemonError, DaemonHandle};
+pub use integrations::Integration;
 pub use metrics::Metrics;
 pub use server::{ServerConfig, ServerError, StatusServer};
 pub use status::StatusHub;
@@ -197,6 +199,14 @@ impl ReconcileError {
     }
 }
 
+/// What a metrics report covers ([`Reconciler::metrics_report`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsQuery {
+    pub range: crate::connectors::DateRange,
+    pub level: crate::metrics::Level,
+    pub by: crate::metrics::Bucket,
+}
+
 /// A config directory that failed to load or validate, rendered for people.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -231,6 +241,19 @@ pub trait Reconciler: Send + Sync + 'static {
     /// Whether the state store is open (for `/readyz`).
     fn state_ready(&self) -> bool {
         true
+    }
+    /// A metrics report of `accounts` (names in `project`) from the stored daily series — the same rows as
+    /// `adsctl metrics --refresh=false`; never a platform call (the API's metrics and integrations read this).
+    async fn metrics_report(
+        &self,
+        project: &Project,
+        accounts: &[String],
+        query: &MetricsQuery,
+    ) -> Result<crate::metrics::Report, crate::metrics::MetricsError> {
+        let _ = (project, accounts, query);
+        Err(crate::metrics::MetricsError::State(crate::state::StateError::Storage(
+            "this daemon keeps no metrics store".into(),
+        )))
     }
     /// Called once after the last reconcile: flush the journal, release the state lock.
     async fn shutdown(&self) {}

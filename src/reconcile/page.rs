@@ -429,8 +429,10 @@ fn card(a: &AccountStatus, i: Option<&Integration>, now: DateTime<Utc>) -> Marku
             dl {
                 dt { "Last sync" }
                 dd { (when(a.last_sync, now, "never")) }
-                dt { "Last apply" }
-                dd { (when(a.last_apply_at, now, "none by this daemon")) }
+                @if let Some(i) = i {
+                    dt { "Last apply" }
+                    dd { (when(i.last_apply_at, now, "none by this daemon")) }
+                }
                 dt { "Token" }
                 dd { (token_row(i, a, now)) }
                 dt { "Drift" }
@@ -492,12 +494,12 @@ fn card(a: &AccountStatus, i: Option<&Integration>, now: DateTime<Utc>) -> Marku
                         }
                     }
                 }
-                @if let Some(at) = a.rate_limit.last_signal_at {
+                @if let Some((at, rl)) = i.and_then(|i| i.rate_limit.last_signal_at.map(|at| (at, &i.rate_limit))) {
                     dt { "Rate limit" }
                     dd {
-                        @match a.rate_limit.waiting_until {
+                        @match rl.waiting_until {
                             Some(t) if t > now => { "waiting until " (when(Some(t), now, "")) },
-                            _ => { "last slowed " (when(Some(at), now, "")) " (" (format!("{:.1}", a.rate_limit.last_wait_seconds)) " s)" },
+                            _ => { "last slowed " (when(Some(at), now, "")) " (" (format!("{:.1}", rl.last_wait_seconds)) " s)" },
                         }
                     }
                 }
@@ -739,8 +741,6 @@ mod tests {
             spend_today: Some("$1.00".into()),
             clicks_today: Some(12),
             reconciles: 3,
-            last_apply_at: Some(now - chrono::Duration::seconds(3600)),
-            rate_limit: Default::default(),
             plan: serde_json::json!({"accounts": [{"changes": [
                 {"address": format!("{name}/campaign/{HOSTILE}"), "kind": "campaign", "action": "update",
                  "fields": [{"field": "budget.daily", "before_plain": "50.00", "after_plain": format!("60.00{HOSTILE}")}]},

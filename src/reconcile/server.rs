@@ -1,14 +1,19 @@
-//! The status server: health, readiness, Prometheus metrics, JSON status and plan, and the HTML status page.
+//! The status server: health, readiness, Prometheus metrics, the versioned API and the HTML dashboard.
 //!
 //! Connections are capped, and slow or idle clients dropped ([`crate::serve`]): a flood of connections cannot
 //! take the file descriptors the daemon needs to reload its config and call the platforms.
 //!
 //! Loopback by default. Bound to any other address it requires a bearer token on every route but `/healthz`
-//! (which says only "ok"), and refuses to start without one: `$ADSCTL_STATUS_TOKEN` (reads only) or an API token
+//! (which says only "ok"), `/readyz` (ready, or the kind of reason why not) and the dashboard's script, and
+//! refuses to start without one: `$ADSCTL_STATUS_TOKEN` (reads only) or an API token
 //! of `adsctl api-token` ([`crate::apitoken`]).
 //!
+//! The versioned API's routes are one table, [`ROUTES`], which the router is built from and `tests/openapi.rs`
+//! checks against `docs/openapi.yaml`; the integration and metrics handlers are in `super::api`.
+//!
 //! API tokens: once one exists, every `/api/v1/*` request needs `Authorization: Bearer <token>`, wherever the
-//! server listens; a viewer reads, an operator also acts (`POST /api/v1/accounts/{name}/reconcile`). The token
+//! server listens (but the OAuth callback, which only a live `connect` makes do anything); a viewer reads, an
+//! operator also acts (every `POST`). The token
 //! file is read on every request, so tokens created or revoked by the CLI count at once. No cookie is ever set
 //! or read (no CSRF through ambient credentials); the one request served without a token that acts — an action
 //! on loopback while no token exists, as before tokens — is refused unless its `Host` is loopback and it does
@@ -85,29 +90,51 @@ impl ServerError {
     }
 }
 
-/// What the HTTP API needs beyond the status: the token file, the daemon's command channel (actions) and the
-/// state directory (the audit log). The default has neither tokens nor actions.
-#[derive(Clone, Debug, Default)]
+/// What the HTTP API needs beyond the status: the token file, the daemon's command channel (actions), the
+/// state directory (the audit log), the auth stage (integrations) and the reconciler (its metrics store). The
+/// default has neither tokens nor actions.
+#[derive(Clone, Default)]
 pub struct Api {
     /// The state directory holding `api-tokens.json` and `audit.jsonl`.
     pub state_dir: Option<std::path::PathBuf>,
     /// The running daemon's commands (`None`: actions answer 503).
     pub commands: Option<tokio::sync::mpsc::Sender<Command>>,
+    /// The auth stage of the daemon's project: token status, validate, refresh, connect, disconnect (`None`:
+    /// those answer 503).
+    pub auth: Option<crate::auth::Auth>,
+    /// The reconciler, for reports from its metrics store (`None`: metrics answer 503, integrations show no
+    /// usage).
+    pub reconciler: Option<Arc<dyn super::Reconciler>>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("state_dir", &self.state_dir)
+            .field("actions", &self.commands.is_some())
+            .field("auth", &self.auth)
+            .field("metrics", &self.reconciler.is_some())
+            .finish()
+    }
 }
 
 #[derive(Clone)]
-struct AppState {
-    hub: Arc<StatusHub>,
+pub(super) struct AppState {
+    pub(super) hub: Arc<StatusHub>,
     token: Option<Secret>,
     /// Bound to loopback: requests without a token are served (while no API token exists).
     loopback: bool,
     tokens: Option<TokenStore>,
-    api: Api,
+    pub(super) api: Api,
+    /// Logins begun through `connect`, waiting for their callback.
+    pub(super) logins: Arc<super::api::Logins>,
+    /// `http://<listen address>/api/v1/oauth/callback`, once bound.
+    pub(super) callback_url: Option<String>,
 }
 
 /// Who a request comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Access {
+pub(super) enum Access {
     /// No token (loopback, no API token exists).
     Anonymous,
     /// `$ADSCTL_STATUS_TOKEN`: reads only.
@@ -130,8 +157,82 @@ pub fn router(hub: Arc<StatusHub>, token: Option<Secret>) -> Router {
     router_with(hub, token, loopback, Api::default())
 }
 
+/// Who may call a route of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allowed {
+    /// Anyone (the OAuth callback: the browser is redirected there; only a live `state` makes it do anything).
+    Public,
+    /// Readers: a viewer or operator token, `$ADSCTL_STATUS_TOKEN`, or nobody on loopback while no token exists.
+    Read,
+    /// Actions: an operator token (or, on loopback while no token exists, a request from this machine).
+    Operate,
+}
+
+/// One route of the versioned API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The path, with `{name}` parameters as axum and OpenAPI write them.
+    pub path: &'static str,
+    pub allowed: Allowed,
+}
+
+const fn route(method: &'static str, path: &'static str, allowed: Allowed) -> Route {
+    Route { method, path, allowed }
+}
+
+/// Every route of `/api/v1`: the router is built from this table, and `tests/openapi.rs` checks it against
+/// `docs/openapi.yaml`.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/api/v1/status", Allowed::Read),
+    route("GET", "/api/v1/plan", Allowed::Read),
+    route("POST", "/api/v1/accounts/{name}/reconcile", Allowed::Operate),
+    route("GET", "/api/v1/runs/{id}", Allowed::Read),
+    route("GET", "/api/v1/integrations", Allowed::Read),
+    route("GET", "/api/v1/integrations/{id}", Allowed::Read),
+    route("POST", "/api/v1/integrations/{id}/validate", Allowed::Operate),
+    route("POST", "/api/v1/integrations/{id}/refresh", Allowed::Operate),
+    route("POST", "/api/v1/integrations/{id}/connect", Allowed::Operate),
+    route("POST", "/api/v1/integrations/{id}/disconnect", Allowed::Operate),
+    route("GET", "/api/v1/oauth/callback", Allowed::Public),
+    route("GET", "/api/v1/accounts/{name}/metrics", Allowed::Read),
+    route("GET", "/api/v1/metrics", Allowed::Read),
+];
+
+/// The handler of a route of [`ROUTES`].
+fn handler(r: &Route) -> Option<axum::routing::MethodRouter<AppState>> {
+    use super::api;
+    Some(match (r.method, r.path) {
+        ("GET", "/api/v1/status") => get(status),
+        ("GET", "/api/v1/plan") => get(plan),
+        ("POST", "/api/v1/accounts/{name}/reconcile") => post(reconcile_now),
+        ("GET", "/api/v1/runs/{id}") => get(run),
+        ("GET", "/api/v1/integrations") => get(api::list_integrations),
+        ("GET", "/api/v1/integrations/{id}") => get(api::get_integration),
+        ("POST", "/api/v1/integrations/{id}/validate") => post(api::validate),
+        ("POST", "/api/v1/integrations/{id}/refresh") => post(api::refresh),
+        ("POST", "/api/v1/integrations/{id}/connect") => post(api::connect),
+        ("POST", "/api/v1/integrations/{id}/disconnect") => post(api::disconnect),
+        ("GET", "/api/v1/oauth/callback") => get(api::oauth_callback),
+        ("GET", "/api/v1/accounts/{name}/metrics") => get(api::account_metrics),
+        ("GET", "/api/v1/metrics") => get(api::bulk_metrics),
+        _ => return None,
+    })
+}
+
 /// The routes: `loopback` serves requests without a token while no API token exists.
 pub fn router_with(hub: Arc<StatusHub>, token: Option<Secret>, loopback: bool, api: Api) -> Router {
+    router_at(hub, token, loopback, api, None)
+}
+
+fn router_at(
+    hub: Arc<StatusHub>,
+    token: Option<Secret>,
+    loopback: bool,
+    api: Api,
+    callback_url: Option<String>,
+) -> Router {
     let tokens = api.state_dir.as_deref().map(TokenStore::at_state_dir);
     let state = AppState {
         hub,
@@ -139,21 +240,29 @@ pub fn router_with(hub: Arc<StatusHub>, token: Option<Secret>, loopback: bool, a
         loopback,
         tokens,
         api,
+        logins: Arc::new(super::api::Logins::default()),
+        callback_url,
     };
-    let protected = Router::new()
-        .route("/", get(page))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/plan", get(plan))
-        .route("/api/v1/accounts/{name}/reconcile", post(reconcile_now))
-        .route("/api/v1/runs/{id}", get(run))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
+    let mut protected = Router::new().route("/", get(page)).route("/metrics", get(metrics));
+    // Probes and the dashboard's script need no token: `/healthz` says only "ok", `/readyz` only whether the
+    // daemon is ready and why not (a Kubernetes probe cannot send a Secret as a header), the script holds no data.
+    let mut public = Router::new()
         .route("/healthz", get(healthz))
-        .route(super::page::SCRIPT_PATH, get(script))
-        .merge(protected)
-        .with_state(state)
+        .route("/readyz", get(readyz))
+        .route(super::page::SCRIPT_PATH, get(script));
+    for r in ROUTES {
+        let Some(h) = handler(r) else {
+            tracing::error!(path = r.path, "no handler for an API route");
+            continue;
+        };
+        if r.allowed == Allowed::Public {
+            public = public.route(r.path, h);
+        } else {
+            protected = protected.route(r.path, h);
+        }
+    }
+    let protected = protected.layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
+    public.merge(protected).with_state(state)
 }
 
 impl StatusServer {
@@ -183,9 +292,20 @@ impl StatusServer {
             addr: config.listen,
             message: e.to_string(),
         })?;
+        // The OAuth redirect comes back to the address the server listens on (loopback when it listens on every
+        // address: the platforms accept a plain-HTTP redirect to loopback only).
+        let callback_ip = if local_addr.ip().is_unspecified() {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            local_addr.ip()
+        };
+        let callback_url = format!(
+            "http://{}/api/v1/oauth/callback",
+            SocketAddr::new(callback_ip, local_addr.port())
+        );
         Ok(StatusServer {
             listener,
-            router: router_with(hub, token, loopback, api),
+            router: router_at(hub, token, loopback, api, Some(callback_url)),
             local_addr,
             limits: config.limits,
         })
@@ -322,8 +442,86 @@ fn same_machine_request(headers: &HeaderMap) -> bool {
     host_ok && origin_ok && fetch_ok
 }
 
-fn json_error(code: StatusCode, message: impl Into<String>, hint: &str) -> Response {
+pub(super) fn json_error(code: StatusCode, message: impl Into<String>, hint: &str) -> Response {
     (code, Json(serde_json::json!({"error": message.into(), "hint": hint}))).into_response()
+}
+
+/// A route's refusal or failure, already rendered (boxed: a response is large, and most results are not errors).
+pub(super) struct ApiError(Box<Response>);
+
+impl From<Response> for ApiError {
+    fn from(r: Response) -> ApiError {
+        ApiError(Box::new(r))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// [`json_error`] as an [`ApiError`].
+pub(super) fn api_error(code: StatusCode, message: impl Into<String>, hint: &str) -> ApiError {
+    json_error(code, message, hint).into()
+}
+
+/// Who may act: the operator token's name (or `loopback` for a token-less action from this machine), or the
+/// refusal (403). Nothing is done for a refused request.
+pub(super) fn operator(access: &Access, headers: &HeaderMap, target: &str) -> Result<String, ApiError> {
+    match access {
+        Access::Token {
+            name,
+            role: Role::Operator,
+        } => Ok(name.clone()),
+        Access::Token { name: token, .. } => {
+            tracing::warn!(token = %token, target = %target, "action refused: the token is a viewer's");
+            Err(api_error(
+                StatusCode::FORBIDDEN,
+                "this token may only read",
+                "actions need an operator token: adsctl api-token create NAME --role operator",
+            ))
+        }
+        Access::StatusToken => Err(api_error(
+            StatusCode::FORBIDDEN,
+            format!("{TOKEN_ENV} may only read"),
+            "actions need an operator token: adsctl api-token create NAME --role operator",
+        )),
+        Access::Anonymous => {
+            if !same_machine_request(headers) {
+                tracing::warn!(target = %target, "action without a token refused: not from loopback, or from a web page");
+                return Err(api_error(
+                    StatusCode::FORBIDDEN,
+                    "an action without a token must come from this machine, not from a web page",
+                    "send it with curl to 127.0.0.1, or create an operator token: adsctl api-token create NAME --role operator",
+                ));
+            }
+            Ok("loopback".to_string())
+        }
+    }
+}
+
+/// Write the audit entry of an action before it is taken: an action that cannot be audited is not taken (500).
+pub(super) async fn audit_before(st: &AppState, access: &Access, by: &str, entry: AuditEntry) -> Result<(), ApiError> {
+    let mut entry = entry;
+    if matches!(access, Access::Token { .. }) {
+        entry = entry.api_token(by);
+    }
+    let audited = match st.api.state_dir.clone() {
+        Some(dir) => tokio::task::spawn_blocking(move || AuditLog::at_state_dir(&dir).append(entry))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string())),
+        None => Ok(()),
+    };
+    audited.map_err(|e| {
+        tracing::error!(error = %e, "cannot write the audit log: action refused");
+        api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the audit log cannot be written: nothing was done",
+            "check the state directory's permissions and free space",
+        )
+    })
 }
 
 /// `POST /api/v1/accounts/{name}/reconcile`: reconcile one account now (towards what the YAML says; the API
@@ -334,37 +532,9 @@ async fn reconcile_now(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let by = match &access {
-        Access::Token {
-            name,
-            role: Role::Operator,
-        } => name.clone(),
-        Access::Token { name: token, .. } => {
-            tracing::warn!(token = %token, account = %name, "action refused: the token is a viewer's");
-            return json_error(
-                StatusCode::FORBIDDEN,
-                "this token may only read",
-                "actions need an operator token: adsctl api-token create NAME --role operator",
-            );
-        }
-        Access::StatusToken => {
-            return json_error(
-                StatusCode::FORBIDDEN,
-                format!("{TOKEN_ENV} may only read"),
-                "actions need an operator token: adsctl api-token create NAME --role operator",
-            )
-        }
-        Access::Anonymous => {
-            if !same_machine_request(&headers) {
-                tracing::warn!(account = %name, "action without a token refused: not from loopback, or from a web page");
-                return json_error(
-                    StatusCode::FORBIDDEN,
-                    "an action without a token must come from this machine, not from a web page",
-                    "send it with curl to 127.0.0.1, or create an operator token: adsctl api-token create NAME --role operator",
-                );
-            }
-            "loopback".to_string()
-        }
+    let by = match operator(&access, &headers, &name) {
+        Ok(by) => by,
+        Err(refused) => return refused.into_response(),
     };
     if st.hub.account(&name).is_none() {
         return json_error(
@@ -382,27 +552,12 @@ async fn reconcile_now(
     };
     let run = st.hub.queue_run(&name, &by);
     // The audit entry is written before anything happens: an action that cannot be audited is not taken.
-    let mut entry = AuditEntry::new("api.reconcile")
+    let entry = AuditEntry::new("api.reconcile")
         .account(&name)
         .detail(&format!("run {}", run.id));
-    if matches!(access, Access::Token { .. }) {
-        entry = entry.api_token(&by);
-    }
-    let audited = match st.api.state_dir.clone() {
-        Some(dir) => tokio::task::spawn_blocking(move || AuditLog::at_state_dir(&dir).append(entry))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string())),
-        None => Ok(()),
-    };
-    if let Err(e) = audited {
-        tracing::error!(error = %e, "cannot write the audit log: action refused");
+    if let Err(refused) = audit_before(&st, &access, &by, entry).await {
         st.hub.fail_run(&run.id, "not audited: the audit log cannot be written");
-        return json_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the audit log cannot be written: nothing was done",
-            "check the state directory's permissions and free space",
-        );
+        return refused.into_response();
     }
     if commands.try_send(Command::ReconcileNow(Some(name.clone()))).is_err() {
         st.hub.fail_run(&run.id, "the daemon is busy or stopping");
@@ -471,9 +626,8 @@ async fn plan(State(st): State<AppState>) -> Json<serde_json::Value> {
 
 /// The dashboard, with its Content-Security-Policy (its own script and requests only) and no framing.
 async fn page(State(st): State<AppState>) -> Response {
-    let snapshot = st.hub.snapshot();
-    let integrations = super::integrations::integrations(&snapshot, &[], &Default::default());
-    let html = super::page::render(&snapshot, &integrations, chrono::Utc::now());
+    let integrations = super::api::gather(&st).await;
+    let html = super::page::render(&st.hub.snapshot(), &integrations, chrono::Utc::now());
     (page_headers(), Html(html)).into_response()
 }
 

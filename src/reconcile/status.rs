@@ -78,14 +78,18 @@ pub struct AccountStatus {
     /// Clicks today.
     pub clicks_today: Option<u64>,
     pub reconciles: u64,
-    /// The last reconcile that applied at least one change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_apply_at: Option<DateTime<Utc>>,
-    /// What the daemon knows of the platform's rate limit for this account.
-    #[serde(default, skip_serializing_if = "RateLimitState::is_empty")]
-    pub rate_limit: RateLimitState,
     #[serde(skip)]
     pub plan: serde_json::Value,
+}
+
+/// What the daemon saw of one account beyond its [`AccountStatus`]: when it last applied, and its rate limit
+/// (for the integrations of the API, [`super::integrations`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AccountActivity {
+    /// The last reconcile of this daemon that applied at least one change.
+    pub last_apply_at: Option<DateTime<Utc>>,
+    /// What the daemon knows of the platform's rate limit for this account.
+    pub rate_limit: RateLimitState,
 }
 
 /// What the daemon knows of an account's rate limit: the last time the platform slowed it down, how long it
@@ -128,8 +132,6 @@ impl AccountStatus {
             spend_today: None,
             clicks_today: None,
             reconciles: 0,
-            last_apply_at: None,
-            rate_limit: RateLimitState::default(),
             plan: serde_json::Value::Null,
         }
     }
@@ -175,6 +177,10 @@ pub struct Snapshot {
     pub accounts: Vec<AccountStatus>,
 }
 
+/// A reconcile that waited at least this long for the platform's rate limit counts as a rate-limit signal (the
+/// token buckets' sub-millisecond pacing does not).
+const RATE_LIMIT_SIGNAL: Duration = Duration::from_millis(100);
+
 /// Finished runs kept for `GET /api/v1/runs/{id}`.
 const MAX_RUNS: usize = 1000;
 
@@ -218,6 +224,7 @@ struct Inner {
     accounts: BTreeMap<String, AccountStatus>,
     /// The last good config the daemon reconciles towards (the API reads its accounts and addresses).
     project: Option<std::sync::Arc<crate::spec::Project>>,
+    activity: BTreeMap<String, AccountActivity>,
 }
 
 /// Shared, lock-protected status plus the metrics. Locks are held only for short, non-async sections.
@@ -243,6 +250,7 @@ impl StatusHub {
                 config: ConfigStatus::default(),
                 accounts: BTreeMap::new(),
                 project: None,
+                activity: BTreeMap::new(),
             }),
             runs: parking_lot::Mutex::new(BTreeMap::new()),
             metrics: Metrics::new(),
@@ -267,6 +275,11 @@ impl StatusHub {
 
     pub fn account(&self, name: &str) -> Option<AccountStatus> {
         self.read().accounts.get(name).cloned()
+    }
+
+    /// What the daemon saw of every account beyond its status (last apply, rate limit).
+    pub fn activity(&self) -> BTreeMap<String, AccountActivity> {
+        self.read().activity.clone()
     }
 
     /// The last good config (with the accounts as the daemon reaches them), once one was loaded.
@@ -301,10 +314,9 @@ impl StatusHub {
             return Err("state store not open".into());
         }
         if !g.config.loaded {
-            return Err(match &g.config.error {
-                Some(e) => format!("config not loaded: {e}"),
-                None => "config not loaded yet".into(),
-            });
+            // Only the reason's kind: `/readyz` answers without a token, and the config's diagnostics (names,
+            // positions) are for `/api/v1/status`.
+            return Err("config not loaded yet".into());
         }
         Ok(())
     }
@@ -385,7 +397,11 @@ impl StatusHub {
                 r.finish(RunStatus::Cancelled, "the account left the config".into())
             });
         }
-        self.write().accounts.remove(name);
+        {
+            let mut g = self.write();
+            g.accounts.remove(name);
+            g.activity.remove(name);
+        }
         self.metrics.forget_account(name);
     }
 
@@ -443,14 +459,6 @@ impl StatusHub {
             a.spend_today = outcome.spend_today.map(|m| m.display(account.currency));
             a.clicks_today = outcome.clicks_today;
             a.plan = outcome.plan.clone();
-            if outcome.applied.total() > 0 {
-                a.last_apply_at = Some(now);
-            }
-            a.rate_limit.waiting_until = None;
-            if !outcome.rate_limit_wait.is_zero() {
-                a.rate_limit.last_signal_at = Some(now);
-                a.rate_limit.last_wait_seconds = outcome.rate_limit_wait.as_secs_f64();
-            }
             a.status = if !outcome.blocked.is_empty() {
                 AccountHealth::Blocked
             } else if outcome.pending.total() > 0 || (mode == Mode::Observe && !outcome.drifted.is_empty()) {
@@ -458,6 +466,15 @@ impl StatusHub {
             } else {
                 AccountHealth::InSync
             };
+            let act = g.activity.entry(name.to_string()).or_default();
+            if outcome.applied.total() > 0 {
+                act.last_apply_at = Some(now);
+            }
+            act.rate_limit.waiting_until = None;
+            if outcome.rate_limit_wait >= RATE_LIMIT_SIGNAL {
+                act.rate_limit.last_signal_at = Some(now);
+                act.rate_limit.last_wait_seconds = outcome.rate_limit_wait.as_secs_f64();
+            }
         }
         self.runs_of(name, RunStatus::Running, |r| {
             r.finish(RunStatus::Succeeded, result.to_string())
@@ -492,6 +509,7 @@ impl StatusHub {
                 hint: err.hint().map(str::to_string),
                 at: Utc::now(),
             });
+            let failures = a.consecutive_failures;
             if let ReconcileError::Api {
                 code,
                 retry_after: Some(wait),
@@ -500,11 +518,12 @@ impl StatusHub {
             {
                 if code == "rate_limited" || code == "quota" {
                     let now = Utc::now();
-                    a.rate_limit.last_signal_at = Some(now);
-                    a.rate_limit.waiting_until = chrono::Duration::from_std(*wait).ok().map(|d| now + d);
+                    let act = g.activity.entry(name.to_string()).or_default();
+                    act.rate_limit.last_signal_at = Some(now);
+                    act.rate_limit.waiting_until = chrono::Duration::from_std(*wait).ok().map(|d| now + d);
                 }
             }
-            a.consecutive_failures
+            failures
         };
         self.runs_of(name, RunStatus::Running, |r| {
             r.finish(RunStatus::Failed, format!("{}: {err}", err.kind()))

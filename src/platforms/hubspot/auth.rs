@@ -485,6 +485,55 @@ impl PlatformAuth for HubSpotAuth {
         Ok(true)
     }
 
+    /// `POST {api}/oauth/2026-09/token/revoke` (form: token, client_id, client_secret) with the refresh token
+    /// (WIRE-NOTES § Auth): the grant ends. Static tokens (private apps, service keys) have no revocation: they
+    /// are only forgotten.
+    async fn revoke(&self, auth: &Auth, account: &Account, kind: &CredentialKind) -> Result<bool, AuthError> {
+        let Some(c) = kind.get::<HubSpotCredentials>() else {
+            return Ok(false);
+        };
+        let (Some(refresh), Some(client_id), Some(secret)) =
+            (c.refresh_token.clone(), c.client_id.clone(), c.client_secret.clone())
+        else {
+            return Ok(false);
+        };
+        let url = format!(
+            "{}/oauth/{API_VERSION}/token/revoke",
+            api_base(account, auth).trim_end_matches('/')
+        );
+        let span = trace::token("hubspot", &account.name, &url);
+        async {
+            let resp = auth
+                .http()
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form(&[
+                    ("token", refresh.expose()),
+                    ("client_id", &client_id),
+                    ("client_secret", secret.expose()),
+                ]))
+                .send()
+                .await
+                .map_err(|e| transport(&url, e))?;
+            let status = resp.status().as_u16();
+            trace::record_response(status, resp.headers(), REQUEST_ID);
+            if (200..300).contains(&status) {
+                return Ok(true);
+            }
+            let text = resp.text().await.unwrap_or_default();
+            Err(AuthError::Api {
+                platform: Platform::Hubspot,
+                message: scrub(&crate::secret::redact(
+                    &format!("revoking the refresh token: HTTP {status} {text}"),
+                    &[&refresh, &secret],
+                )),
+                hint: format!("check {CLIENT_ID} / {CLIENT_SECRET}; the stored tokens are deleted all the same"),
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
     fn refreshed(&self, kind: &mut CredentialKind, token: Secret, expires_at: Option<DateTime<Utc>>) {
         if let Some(c) = kind.get_mut::<HubSpotCredentials>() {
             c.access_token = Some(token);

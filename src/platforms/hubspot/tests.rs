@@ -1049,7 +1049,18 @@ async fn login_exchanges_the_code_for_refreshable_credentials() {
     let left = creds.access_token_expires_at.unwrap() - chrono::Utc::now();
     assert!(left > chrono::Duration::minutes(29) && left <= chrono::Duration::minutes(30));
     assert!(!super::HubSpotAuth.refresh_due(&kind, chrono::Utc::now()));
-    let c = HubSpotConnector::with(&a, cfg(&url), creds).unwrap();
+    let c = HubSpotConnector::with(&a, cfg(&url), creds.clone()).unwrap();
     assert!(c.health(&a).await.unwrap().ok);
     assert_eq!(c.client().refreshes.load(Ordering::Relaxed), 0);
+    // A disconnect revokes the refresh token: refreshing with it is refused afterwards.
+    assert!(super::HubSpotAuth.revoke(&auth, &a, &kind).await.unwrap());
+    let mut after = creds.clone();
+    let refused = super::auth::refresh_in_place(auth.http(), &a.name, &url, &mut after).await;
+    assert!(
+        matches!(refused, Err(crate::auth::AuthError::Invalid { .. })),
+        "{refused:?}"
+    );
+    // Static tokens have no revocation.
+    let static_kind = crate::auth::CredentialKind::new(HubSpotCredentials::token("pat-na1-static-token-0000"));
+    assert!(!super::HubSpotAuth.revoke(&auth, &a, &static_kind).await.unwrap());
 }

@@ -399,6 +399,40 @@ impl PlatformAuth for TikTokAuth {
         Ok(())
     }
 
+    /// `POST /oauth2/revoke_token/` {app_id, secret, access_token}: the advertiser token stops working
+    /// (WIRE-NOTES § Auth). Needs the developer app (stored by `auth login`, or the environment).
+    async fn revoke(&self, auth: &Auth, account: &Account, kind: &CredentialKind) -> Result<bool, AuthError> {
+        let Some(creds) = kind.get::<TikTokCredentials>() else {
+            return Ok(false);
+        };
+        let app = app(auth, account, Some(kind))?;
+        let ep = endpoints(account, auth);
+        let url = ep.api("oauth2/revoke_token/");
+        let body = serde_json::json!({
+            "app_id": app.app_id,
+            "secret": app.secret.expose(),
+            "access_token": creds.access_token.expose(),
+        });
+        let span = trace::token("tiktok", &account.name, &url);
+        async {
+            let resp = auth
+                .http()
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .map_err(|e| transport(&url, e))?;
+            let status = resp.status().as_u16();
+            trace::record_response(status, resp.headers(), TIKTOK_REQUEST_ID);
+            let text = resp.text().await.map_err(|e| transport(&url, e))?;
+            envelope_data(&account.name, status, &text, &[&app.secret, &creds.access_token])
+        }
+        .instrument(span)
+        .await?;
+        Ok(true)
+    }
+
     fn renew_hint(&self, account: &str) -> String {
         format!("run `adsctl auth login {account}` (advertiser tokens do not expire; a revoked one needs a new login)")
     }
