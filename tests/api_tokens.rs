@@ -354,7 +354,7 @@ fn off_loopback_needs_a_token_and_an_api_token_is_one() {
         }
         // The probes answer without a token (a Kubernetes probe cannot send a Secret): ready or not, and why.
         let a = call(&http, "GET", &format!("{base}/readyz"), None).await;
-        assert_eq!((a.code, a.body.as_str()), (503, "not ready: config not loaded yet\n"));
+        assert_eq!((a.code, a.body.as_str()), (503, "not ready: state store not open\n"));
         // A viewer may not act.
         let a = call(
             &http,

@@ -56,9 +56,15 @@
 
   function describe(action, body) {
     switch (action) {
-      case "validate": return "Validated: token " + (body.token ? body.token.status : body.status || "checked");
-      case "refresh": return "Token refreshed" + (body.token && body.token.expires_at ? ", expires " + body.token.expires_at : "");
-      case "disconnect": return "Disconnected: credentials removed" + (body.revoked ? " and revoked" : "");
+      case "validate":
+        return (body.ok === false ? "Validation failed" : "Validated") + ": token " + (body.token ? body.token.status : "unknown");
+      case "refresh":
+        if (body.ok === false) { return "Refresh failed"; }
+        return "Token refreshed" + (body.token && body.token.expires_at ? ", expires " + body.token.expires_at : "");
+      case "disconnect":
+        return (body.removed ? "Disconnected: credentials removed" : "Disconnected: nothing was stored") +
+          (body.revoked ? " and revoked at the platform" : "") +
+          (body.revoke_error ? " (revoke failed: " + body.revoke_error + ")" : "");
       default: return "Done";
     }
   }
@@ -81,6 +87,10 @@
       });
     }).then(function (x) {
       if (!x.r.ok) { if (out) { setResult(out, describeError(x.r.status, x.b), false); } return; }
+      if (x.b && x.b.ok === false) {
+        if (out) { setResult(out, describe(action, x.b) + ": " + describeError(x.r.status, x.b.error), false); }
+        return refresh();
+      }
       if (action === "reconcile" && x.b && x.b.href) { return followRun(x.b.href, out); }
       if (action === "connect" && x.b && x.b.authorization_url) {
         if (out) { setResult(out, "Opening the platform's consent page…", true); }

@@ -273,7 +273,8 @@ fn action_sign(action: &str) -> &'static str {
 }
 
 /// The latest plan's changes (no-ops left out), as the plan's text output lists them.
-fn plan_diff(plan: &serde_json::Value) -> Markup {
+/// `applied`: the plan's changes were applied by that reconcile (nothing is pending), so they are history.
+fn plan_diff(plan: &serde_json::Value, applied: bool) -> Markup {
     let changes: Vec<&serde_json::Value> = plan
         .get("accounts")
         .and_then(|a| a.as_array())
@@ -291,7 +292,7 @@ fn plan_diff(plan: &serde_json::Value) -> Markup {
             p class="muted" { "No changes: the account matches the YAML." }
         } @else {
             details {
-                summary { (changes.len()) " change(s)" }
+                summary { (changes.len()) " change(s)" @if applied { ", applied" } }
                 ul class="diff" {
                     @for c in changes.iter().take(CHANGES_SHOWN) {
                         @let action = text(c, "action");
@@ -520,7 +521,7 @@ fn card(a: &AccountStatus, i: Option<&Integration>, now: DateTime<Utc>) -> Marku
             }
             "\n"
             h4 { "Latest plan" }
-            (plan_diff(&a.plan))
+            (plan_diff(&a.plan, a.pending.total() == 0 && a.last_applied.total() > 0))
             }
             "\n"
             (actions(&a.account))
