@@ -173,6 +173,8 @@ pub struct ReadContext<'a> {
     pub label_id: Option<&'a str>,
     /// Custom audience id → address (audience or lookalike_audience).
     pub audiences: &'a BTreeMap<String, Address>,
+    /// Custom conversion id → address.
+    pub custom_conversions: &'a BTreeMap<String, Address>,
 }
 
 impl ReadContext<'_> {
@@ -236,16 +238,24 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
         });
         let event = po.get("custom_event_type").and_then(Json::as_str);
         if let (Some(pixel), Some(event)) = (pixel, event) {
-            r.fields.insert(
-                "promoted_object",
-                Value::Map(
-                    [
-                        ("pixel_id".to_string(), Value::str(pixel)),
-                        ("custom_event_type".to_string(), Value::str(event.to_ascii_lowercase())),
-                    ]
-                    .into(),
-                ),
-            );
+            let mut m: crate::model::SmallMap = [
+                ("pixel_id".to_string(), Value::str(pixel)),
+                ("custom_event_type".to_string(), Value::str(event.to_ascii_lowercase())),
+            ]
+            .into();
+            let cc = po.get("custom_conversion_id").and_then(|c| match c {
+                Json::String(s) => Some(s.clone()),
+                Json::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+            if let Some(id) = cc {
+                let v = match ctx.custom_conversions.get(&id) {
+                    Some(a) => Value::reference(a.clone()),
+                    None => Value::Str(id),
+                };
+                m.insert("custom_conversion", v);
+            }
+            r.fields.insert("promoted_object", Value::Map(m));
         }
     }
     if let Some(v) = &s.billing_event {
@@ -512,6 +522,44 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
     Some(r)
 }
 
+/// A custom conversion (`None` when archived: it counts nothing any more), owned when its description ends with
+/// adsctl's marker (custom conversions have no ad labels).
+pub fn custom_conversion_resource(c: &wire::CustomConversion, ctx: &ReadContext) -> Option<Resource> {
+    if c.is_archived == Some(true) {
+        return None;
+    }
+    let addr = Address::account(ctx.account).child(Kind::CustomConversion, &c.name);
+    let mut r = Resource::new(addr, Kind::CustomConversion);
+    r.id = Some(c.id.clone());
+    if let Some(p) = c.pixel.as_ref().and_then(|p| p.id.clone()) {
+        r.fields.insert("pixel_id", Value::Str(p));
+    }
+    if let Some(rule) = &c.rule {
+        // compared as JSON: Meta may space it differently from what was sent
+        let canonical = serde_json::from_str::<Json>(rule).map_or_else(|_| rule.clone(), |j| j.to_string());
+        r.fields.insert("rule", Value::Str(canonical));
+    }
+    if let Some(e) = &c.custom_event_type {
+        r.fields.insert("event_type", lower(e));
+    }
+    if let Some(v) = c.default_conversion_value.as_deref().filter(|v| !v.trim().is_empty()) {
+        if let Ok(m) = money_from_decimal_str("default_conversion_value", v) {
+            if m.is_positive() {
+                r.fields.insert("default_conversion_value", Value::Money(m));
+            }
+        }
+    }
+    let (description, marker) = match c.description.as_deref() {
+        Some(d) => split_description(d),
+        None => (None, None),
+    };
+    if let Some(d) = description {
+        r.fields.insert("description", Value::Str(d));
+    }
+    r.owned = marker.is_some();
+    Some(r)
+}
+
 // ───────────────────────────── writing ─────────────────────────────
 
 /// An id that is known only when the batch runs.
@@ -730,8 +778,20 @@ pub fn adset_params(
                 let (Some(pixel), Some(event)) = (field("pixel_id"), field("custom_event_type")) else {
                     return Err(unknown(k));
                 };
-                let j = serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()});
-                p.push(("promoted_object".into(), Tmpl::lit(j.to_string())));
+                let mut j = serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()});
+                let mut own_holes = Vec::new();
+                match m.get("custom_conversion") {
+                    Some(Value::Ref(a)) => {
+                        let id = audience(a).ok_or_else(|| MappingError::MissingRef {
+                            field: "promoted_object.custom_conversion".into(),
+                            address: a.to_string(),
+                        })?;
+                        j["custom_conversion_id"] = Json::String(id.marker(&mut own_holes));
+                    }
+                    Some(Value::Str(id)) => j["custom_conversion_id"] = Json::String(id.clone()),
+                    _ => {}
+                }
+                p.push(("promoted_object".into(), json_tmpl(&j, &own_holes)));
             }
             "bid_amount" => money_param(&mut p, "bid_amount", k, v, currency)?,
             "budget.daily" => money_param(&mut p, "daily_budget", k, v, currency)?,
@@ -986,6 +1046,45 @@ pub fn audience_params(name: Option<&str>, fields: &BTreeMap<String, Value>) -> 
             }
             "customer_file_source" => p.push((k.clone(), Tmpl::lit(upper(k, v)?))),
             "members" => {}
+            _ => return Err(unknown(k)),
+        }
+    }
+    Ok(p)
+}
+
+/// Custom conversion parameters: for a create (`name` given) the pixel, rule and event type too; an update may
+/// change only the default value (the name and the marked description are added by the caller). A whole amount
+/// goes out as an integer (the node reads it back as an int).
+pub fn custom_conversion_params(name: Option<&str>, fields: &BTreeMap<String, Value>) -> Result<Params, MappingError> {
+    let mut p = Params::new();
+    if let Some(n) = name {
+        p.push(("name".into(), Tmpl::lit(n)));
+    }
+    for (k, v) in fields {
+        match (k.as_str(), name.is_some()) {
+            ("pixel_id", true) => p.push(("event_source_id".into(), Tmpl::lit(want_str(k, v)?))),
+            ("rule", true) => p.push(("rule".into(), Tmpl::lit(want_str(k, v)?))),
+            ("event_type", true) => p.push(("custom_event_type".into(), Tmpl::lit(upper(k, v)?))),
+            ("pixel_id" | "rule" | "event_type", false) => {
+                return Err(MappingError::BadValue {
+                    field: k.clone(),
+                    message: "fixed once the custom conversion exists (the plan should replace it)".into(),
+                })
+            }
+            ("default_conversion_value", _) => {
+                let m = want_money(k, v)?;
+                if m.micros() % 1_000_000 != 0 {
+                    return Err(MappingError::BadValue {
+                        field: k.clone(),
+                        message: "Meta keeps whole units only".into(),
+                    });
+                }
+                p.push((k.clone(), Tmpl::lit((m.micros() / 1_000_000).to_string())));
+            }
+            // written with adsctl's marker by the caller (see `marked_description`)
+            ("description", _) => {
+                want_str(k, v)?;
+            }
             _ => return Err(unknown(k)),
         }
     }
@@ -1283,6 +1382,7 @@ mod tests {
             currency: cur("JPY"),
             label_id: Some("42"),
             audiences: &audiences,
+            custom_conversions: &BTreeMap::new(),
         };
         let c: wire::Campaign = serde_json::from_value(json!({
             "id": "1", "name": "Spring/Sale", "status": "ACTIVE", "effective_status": "ACTIVE",
@@ -1363,6 +1463,7 @@ mod tests {
             currency: Currency::USD,
             label_id: None,
             audiences: &audiences,
+            custom_conversions: &BTreeMap::new(),
         };
         let a: wire::CustomAudience = serde_json::from_value(json!({
             "id": "900", "name": "Subscribers", "subtype": "CUSTOM", "description": "Newsletter",

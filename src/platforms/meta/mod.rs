@@ -91,6 +91,8 @@ struct Cache {
     creative_names: Option<HashMap<String, String>>,
     /// Audience id → the user's part of its description and the members' fingerprint its marker records.
     audiences: HashMap<String, (Option<String>, Option<String>)>,
+    /// Custom conversion id → the user's part of its description (the marker is written after it).
+    conversion_descriptions: HashMap<String, Option<String>>,
 }
 
 pub struct MetaConnector {
@@ -226,6 +228,16 @@ impl MetaConnector {
             .map_err(|e| self.err(e))?,
             "custom audience",
         )?;
+        // every custom conversion (they have no status to filter on; archived ones are left out when mapped)
+        let custom_conversions: Vec<wire::CustomConversion> = parse_all(
+            c.get_all(
+                &format!("{act}/customconversions"),
+                &[("fields".into(), wire::CUSTOM_CONVERSION_FIELDS.into())],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "custom conversion",
+        )?;
         let campaigns: Vec<wire::Campaign> = parse_all(
             c.get_all(
                 &format!("{act}/campaigns"),
@@ -284,11 +296,16 @@ impl MetaConnector {
                 (a.id.clone(), root.child(kind, &a.name))
             })
             .collect();
+        let conversion_addr: BTreeMap<String, Address> = custom_conversions
+            .iter()
+            .map(|cc| (cc.id.clone(), root.child(Kind::CustomConversion, &cc.name)))
+            .collect();
         let ctx = ReadContext {
             account: &account.name,
             currency: account.currency,
             label_id: label_id.as_deref(),
             audiences: &audience_addr,
+            custom_conversions: &conversion_addr,
         };
 
         let mut out = Vec::new();
@@ -316,6 +333,14 @@ impl MetaConnector {
                     .map(mapping::split_description)
                     .unwrap_or_default();
                 audience_cache.insert(a.id.clone(), (user, marker.flatten()));
+                out.push(r);
+            }
+        }
+        let mut conversion_cache = HashMap::new();
+        for cc in &custom_conversions {
+            if let Some(r) = mapping::custom_conversion_resource(cc, &ctx) {
+                let user = cc.description.as_deref().and_then(|d| mapping::split_description(d).0);
+                conversion_cache.insert(cc.id.clone(), user);
                 out.push(r);
             }
         }
@@ -383,6 +408,7 @@ impl MetaConnector {
             cache.targeting.extend(targeting);
             cache.creatives.extend(creative_cache);
             cache.audiences.extend(audience_cache);
+            cache.conversion_descriptions.extend(conversion_cache);
             if !incremental {
                 cache.creative_names = listed_creatives.then(|| {
                     creatives
@@ -412,22 +438,31 @@ pub fn capabilities() -> Capabilities {
         // A batch runs its calls in parallel unless they depend on each other: removals go in later batches.
         ordered_requests: false,
         // Ad labels on campaigns, ad sets and ads; a marker at the end of the description of custom and lookalike
-        // audiences (they have no ad labels).
+        // audiences and of custom conversions (they have no ad labels).
         marked_kinds: vec![
             Kind::Campaign,
             Kind::AdSet,
             Kind::Ad,
             Kind::Audience,
             Kind::LookalikeAudience,
+            Kind::CustomConversion,
         ],
         immutable_fields: BTreeMap::from([
             (Kind::Campaign, vec!["objective"]),
             (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
+            // CustomConversion.json's `#update` takes name, description and default_conversion_value only
+            (Kind::CustomConversion, vec!["pixel_id", "rule", "event_type"]),
         ]),
         swapped_fields: BTreeMap::from([(Kind::Ad, CREATIVE_FIELDS.to_vec())]),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         // `name` is a field of every node it manages (lookalikes are replaced, never changed)
-        renamable_kinds: vec![Kind::Campaign, Kind::AdSet, Kind::Ad, Kind::Audience],
+        renamable_kinds: vec![
+            Kind::Campaign,
+            Kind::AdSet,
+            Kind::Ad,
+            Kind::Audience,
+            Kind::CustomConversion,
+        ],
         paused_status: "paused",
         settled_statuses: &[],
     }
