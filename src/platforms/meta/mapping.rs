@@ -1511,4 +1511,99 @@ mod tests {
         .into();
         assert!(lookalike_params("LAL", &bad_step, Some(IdOrRef::Known("1".into()))).is_err());
     }
+
+    #[test]
+    fn custom_conversion_params_create_and_update() {
+        let usd = |s: &str| Value::Money(Money::parse(s, Currency::USD).unwrap());
+        let f: BTreeMap<String, Value> = [
+            ("pixel_id".to_string(), Value::str("123")),
+            ("rule".to_string(), Value::str(r#"{"url":{"i_contains":"thanks"}}"#)),
+            ("event_type".to_string(), Value::str("purchase")),
+            ("default_conversion_value".to_string(), usd("25")),
+            ("description".to_string(), Value::str("Orders")),
+        ]
+        .into();
+        let p = params(&custom_conversion_params(Some("Thanks"), &f).unwrap());
+        assert_eq!(p["name"], "Thanks");
+        assert_eq!(p["event_source_id"], "123");
+        assert_eq!(p["rule"], r#"{"url":{"i_contains":"thanks"}}"#);
+        assert_eq!(p["custom_event_type"], "PURCHASE");
+        // an integer: the node reads it back as an int
+        assert_eq!(p["default_conversion_value"], "25");
+        // the description goes out with the marker, added by the caller
+        assert!(!p.contains_key("description"));
+        // an update may not touch what is fixed at creation, nor send a fraction
+        for fixed in ["pixel_id", "rule", "event_type"] {
+            let one: BTreeMap<String, Value> = [(fixed.to_string(), f[fixed].clone())].into();
+            assert!(custom_conversion_params(None, &one).is_err(), "{fixed}");
+        }
+        let frac: BTreeMap<String, Value> = [("default_conversion_value".to_string(), usd("2.50"))].into();
+        assert!(custom_conversion_params(None, &frac).is_err());
+        let ok: BTreeMap<String, Value> = [("default_conversion_value".to_string(), usd("30"))].into();
+        assert_eq!(
+            params(&custom_conversion_params(None, &ok).unwrap())["default_conversion_value"],
+            "30"
+        );
+    }
+
+    #[test]
+    fn reads_custom_conversions_and_promoted_ones() {
+        let cc_addr = Address::account("acme").child(Kind::CustomConversion, "Thanks");
+        let ccs: BTreeMap<String, Address> = [("77".to_string(), cc_addr.clone())].into();
+        let ctx = ReadContext {
+            account: "acme",
+            currency: Currency::USD,
+            label_id: None,
+            audiences: &BTreeMap::new(),
+            custom_conversions: &ccs,
+        };
+        let c: wire::CustomConversion = serde_json::from_value(json!({
+            "id": "77", "name": "Thanks", "custom_event_type": "PURCHASE", "default_conversion_value": 25,
+            "description": "Orders [adsctl-managed]", "rule": "{ \"url\" : { \"i_contains\" : \"thanks\" } }",
+            "pixel": {"id": "123"}, "is_archived": false
+        }))
+        .unwrap();
+        let r = custom_conversion_resource(&c, &ctx).unwrap();
+        assert_eq!(r.address, cc_addr);
+        assert!(r.owned);
+        assert_eq!(r.fields["pixel_id"], Value::str("123"));
+        // compared as JSON: Meta's spacing is not drift
+        assert_eq!(r.fields["rule"], Value::str(r#"{"url":{"i_contains":"thanks"}}"#));
+        assert_eq!(r.fields["event_type"], Value::str("purchase"));
+        assert_eq!(
+            r.fields["default_conversion_value"],
+            Value::Money(Money::parse("25", Currency::USD).unwrap())
+        );
+        assert_eq!(r.fields["description"], Value::str("Orders"));
+        let theirs: wire::CustomConversion =
+            serde_json::from_value(json!({"id": "78", "name": "Theirs", "description": "x"})).unwrap();
+        assert!(!custom_conversion_resource(&theirs, &ctx).unwrap().owned);
+        let archived: wire::CustomConversion =
+            serde_json::from_value(json!({"id": "79", "name": "Old", "is_archived": true})).unwrap();
+        assert!(custom_conversion_resource(&archived, &ctx).is_none());
+
+        // an ad set promoting it reads the reference back; one the read does not know keeps its id
+        let s: wire::AdSet = serde_json::from_value(json!({"id": "5", "name": "Set", "promoted_object":
+            {"pixel_id": 123, "custom_event_type": "PURCHASE", "custom_conversion_id": "77"}}))
+        .unwrap();
+        let campaign = Address::account("acme").child(Kind::Campaign, "C");
+        let r = adset_resource(&s, &campaign, &ctx).unwrap();
+        let Value::Map(po) = &r.fields["promoted_object"] else {
+            panic!()
+        };
+        assert_eq!(po.get("custom_conversion"), Some(&Value::reference(cc_addr.clone())));
+
+        // and writes it as custom_conversion_id, a pending create's id as a batch reference
+        let f: BTreeMap<String, Value> = [("promoted_object".to_string(), r.fields["promoted_object"].clone())].into();
+        let p = adset_params(None, None, &f, Currency::USD, None, &|a| {
+            (a == &cc_addr).then_some(IdOrRef::Later(Ref::Op(3)))
+        })
+        .unwrap();
+        let po: Json = serde_json::from_str(&params(&p)["promoted_object"].replace("{result=op3:$.id}", "X")).unwrap();
+        assert_eq!(
+            po,
+            json!({"pixel_id": "123", "custom_event_type": "PURCHASE", "custom_conversion_id": "X"})
+        );
+        assert!(adset_params(None, None, &f, Currency::USD, None, &|_| None).is_err());
+    }
 }

@@ -140,15 +140,15 @@ pub fn check_create(
             ));
         }
     }
-    let canonical = rule.to_string();
     let twin = ctx.st.ids(account, Kind::CustomConversion).iter().any(|id| {
         ctx.st.objects.get(id).is_some_and(|o| {
             o.str_field("event_source_id") == Some(source.as_str())
                 && o.str_field("rule")
                     .and_then(|r| serde_json::from_str::<Value>(r).ok())
-                    .is_some_and(|r| r.to_string() == canonical)
+                    .is_some_and(|r| r == rule)
         })
     });
+    let canonical = rule.to_string();
     if twin {
         return Err(GraphError::rule(
             "Duplicate Custom Conversion",
