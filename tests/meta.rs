@@ -59,6 +59,32 @@ impl Env {
             .expect("json")
     }
 
+    /// A Graph write made outside adsctl (as in the platform's UI), with the emulator's token.
+    async fn admin_graph_post(&self, path: &str, params: &[(&str, &str)]) -> Json {
+        let mut p: Vec<(&str, &str)> = params.to_vec();
+        p.push(("access_token", defaults::META_ACCESS_TOKEN));
+        let r = self
+            .http
+            .post(format!("{}/v25.0/{path}", self.url()))
+            .form(&p)
+            .send()
+            .await
+            .expect("graph call");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    async fn admin_graph_delete(&self, id: &str) {
+        let r = self
+            .http
+            .delete(format!("{}/v25.0/{id}", self.url()))
+            .query(&[("access_token", defaults::META_ACCESS_TOKEN)])
+            .send()
+            .await
+            .expect("graph call");
+        assert!(r.status().is_success(), "DELETE {id}: {}", r.status());
+    }
+
     async fn add_account(&self, act: &str, currency: &str) {
         self.admin("/_emulator/meta/accounts", json!({ "id": act, "currency": currency }))
             .await;
@@ -569,7 +595,63 @@ mod lifecycle {
             .unwrap();
         assert!(!delta.complete);
         assert!(delta.removed_ids.contains(&ids[3]), "{:?}", delta.removed_ids);
-        assert!(delta.marker.unwrap().parse::<i64>().unwrap() >= marker.parse::<i64>().unwrap());
+        let time = |m: &str| m.split_once(':').unwrap().0.parse::<i64>().unwrap();
+        assert!(time(&delta.marker.unwrap()) >= time(&marker));
+
+        // A custom conversion deleted in the UI just leaves the list: an incremental read whose marker remembers
+        // another set of custom conversions is made a full one, so the deletion is seen.
+        let before = conn
+            .read(&account, &ReadRequest::default())
+            .await
+            .unwrap()
+            .marker
+            .unwrap();
+        let cc = env
+            .admin_graph_post(
+                "act_6006/customconversions",
+                &[
+                    ("name", "Thanks"),
+                    ("event_source_id", "123"),
+                    ("rule", r#"{"url":{"i_contains":"thanks"}}"#),
+                ],
+            )
+            .await;
+        let after_create = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: Some(before),
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(after_create.complete, "another set of custom conversions: a full read");
+        assert!(after_create.resources.iter().any(|r| r.kind == Kind::CustomConversion));
+        let same = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: after_create.marker.clone(),
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!same.complete, "the same set: incremental");
+        env.admin_graph_delete(cc["id"].as_str().unwrap()).await;
+        let after_delete = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: same.marker,
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(after_delete.complete);
+        assert!(after_delete.resources.iter().all(|r| r.kind != Kind::CustomConversion));
     }
 }
 

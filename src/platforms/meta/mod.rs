@@ -123,6 +123,18 @@ fn is_removed(status: &Option<String>) -> bool {
     matches!(status.as_deref(), Some("ARCHIVED") | Some("DELETED"))
 }
 
+/// The custom conversions a read saw, as a short fingerprint of their ids (the incremental marker's second part).
+fn conversion_ids_fingerprint(ccs: &[wire::CustomConversion]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut ids: Vec<&str> = ccs
+        .iter()
+        .filter(|c| c.is_archived != Some(true))
+        .map(|c| c.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    hex::encode(&Sha256::digest(ids.join(",").as_bytes())[..6])
+}
+
 /// Graph datetimes to unix seconds (for the incremental marker).
 fn unix_of(t: &Option<String>) -> Option<i64> {
     let t = t.as_deref()?;
@@ -209,12 +221,28 @@ impl MetaConnector {
 
     async fn read_inner(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         let act = act_id(&account.platform_id);
-        let since: Option<i64> = req.since.as_deref().and_then(|s| s.trim().parse().ok());
+        let c = &self.client;
+        // every custom conversion (they have no status or update time to filter on; archived ones are left out
+        // when mapped), read first: a deleted one simply disappears from the list, so an incremental read whose
+        // marker remembers another set of ids is made a full one (the marker is `<time>:<fingerprint>`)
+        let custom_conversions: Vec<wire::CustomConversion> = parse_all(
+            c.get_all(
+                &format!("{act}/customconversions"),
+                &[("fields".into(), wire::CUSTOM_CONVERSION_FIELDS.into())],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "custom conversion",
+        )?;
+        let conversions_fp = conversion_ids_fingerprint(&custom_conversions);
+        let since: Option<i64> = req.since.as_deref().and_then(|s| {
+            let (time, fp) = s.trim().split_once(':')?;
+            (fp == conversions_fp).then(|| time.parse().ok()).flatten()
+        });
         let incremental = since.is_some();
         let pinned: BTreeSet<&str> = req.pinned_ids.iter().map(String::as_str).collect();
         let include_removed = incremental || !pinned.is_empty();
         let status = effective_status_param(include_removed);
-        let c = &self.client;
 
         self.cache().label_id = None;
         let label_id = self.label_id(&act).await.map_err(|e| self.err(e))?;
@@ -227,16 +255,6 @@ impl MetaConnector {
             .await
             .map_err(|e| self.err(e))?,
             "custom audience",
-        )?;
-        // every custom conversion (they have no status to filter on; archived ones are left out when mapped)
-        let custom_conversions: Vec<wire::CustomConversion> = parse_all(
-            c.get_all(
-                &format!("{act}/customconversions"),
-                &[("fields".into(), wire::CUSTOM_CONVERSION_FIELDS.into())],
-            )
-            .await
-            .map_err(|e| self.err(e))?,
-            "custom conversion",
         )?;
         let campaigns: Vec<wire::Campaign> = parse_all(
             c.get_all(
@@ -425,7 +443,7 @@ impl MetaConnector {
             resources: out,
             removed_ids,
             complete: !incremental,
-            marker: Some(marker.to_string()),
+            marker: Some(format!("{marker}:{conversions_fp}")),
         })
     }
 }
