@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Regenerate crates/adsctl-emulator/src/meta/params.json, the Meta Graph API v25.0 parameter table the emulator
 validates against, from the Marketing API codegen specs (facebook-business-sdk-codegen api_specs/specs/*.json, copied
-into ../shared/reference/meta-marketing/specs/).
+into ../shared/reference/meta-marketing/specs/, plus the node specs that pack left out, copied from the same commit
+into reference/meta-marketing-supplement/specs/ of this repository: CustomConversion).
 
 Usage: scripts/gen-meta-params.py [SPECS_DIR] [OUT]
-  SPECS_DIR defaults to ../shared/reference/meta-marketing/specs next to the repository (or one level higher)
+  SPECS_DIR defaults to ../shared/reference/meta-marketing/specs next to the repository (or one level higher);
+            a spec missing there is read from reference/meta-marketing-supplement/specs (see its SOURCE.md)
   OUT       defaults to crates/adsctl-emulator/src/meta/params.json
 
 The table keeps, for every node the emulator serves, its readable fields (name -> type) and its API calls
@@ -19,6 +21,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CANDIDATES = [os.path.join(ROOT, *up, "shared", "reference", "meta-marketing", "specs") for up in ([".."], ["..", ".."])]
 SPECS = sys.argv[1] if len(sys.argv) > 1 else next((c for c in CANDIDATES if os.path.isdir(c)), CANDIDATES[0])
+SUPPLEMENT = os.path.join(ROOT, "reference", "meta-marketing-supplement", "specs")
 OUT = (
     sys.argv[2]
     if len(sys.argv) > 2
@@ -27,7 +30,17 @@ OUT = (
 
 # node -> edges served (None = the node itself). Nodes listed with "*" keep all their API calls.
 SERVED = {
-    "AdAccount": [None, "campaigns", "adsets", "ads", "adcreatives", "adlabels", "customaudiences", "insights"],
+    "AdAccount": [
+        None,
+        "campaigns",
+        "adsets",
+        "ads",
+        "adcreatives",
+        "adlabels",
+        "customaudiences",
+        "customconversions",
+        "insights",
+    ],
     "Campaign": "*",
     "AdSet": "*",
     "Ad": "*",
@@ -35,6 +48,8 @@ SERVED = {
     "AdLabel": "*",
     "CustomAudience": "*",
     "AdReportRun": "*",
+    # the node itself only (its `stats` edge is not served)
+    "CustomConversion": [None],
 }
 # Value types whose fields the emulator reads (insights rows, lookalike specs, sessions): fields only.
 FIELDS_ONLY = ["AdsInsights", "AdsActionStats", "LookalikeSpec", "CustomAudienceSession", "AdgroupReviewFeedback"]
@@ -43,8 +58,14 @@ FIELDS_ONLY = ["AdsInsights", "AdsActionStats", "LookalikeSpec", "CustomAudience
 VALUE_ROOTS = ["Targeting", "AdCreativeObjectStorySpec", "AdPromotedObject"]
 
 
+def spec_path(name):
+    """The pack's spec of that name, or else the supplement's."""
+    own = os.path.join(SPECS, name + ".json")
+    return own if os.path.isfile(own) else os.path.join(SUPPLEMENT, name + ".json")
+
+
 def load(name):
-    with open(os.path.join(SPECS, name + ".json"), encoding="utf-8") as f:
+    with open(spec_path(name), encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -88,7 +109,7 @@ def main():
     closure, todo = [], list(VALUE_ROOTS)
     while todo:
         name = todo.pop(0)
-        if name in closure or name in SERVED or not os.path.isfile(os.path.join(SPECS, name + ".json")):
+        if name in closure or name in SERVED or not os.path.isfile(spec_path(name)):
             continue
         closure.append(name)
         for f in load(name)["fields"]:

@@ -2074,3 +2074,193 @@ mod wire_rules {
         assert_eq!(env.get(&a, &[]).await.err()["code"], 100);
     }
 }
+
+/// Custom conversions (`CustomConversion.json` of `reference/meta-marketing-supplement/`): the node and the ad
+/// account's edge, with the refusals of `docs/wire-rules.md`.
+mod custom_conversions {
+    use super::*;
+
+    const RULE: &str = r#"{"url":{"i_contains":"thank-you"}}"#;
+
+    async fn create(env: &Env, acct: &str, extra: &[(&str, &str)]) -> Resp {
+        let mut p = vec![
+            ("name", "Thank-you page"),
+            ("event_source_id", "123456789012345"),
+            ("rule", RULE),
+            ("custom_event_type", "PURCHASE"),
+        ];
+        for (k, v) in extra {
+            p.retain(|(x, _)| x != k);
+            if !v.is_empty() {
+                p.push((k, v));
+            }
+        }
+        env.post(&format!("{acct}/customconversions"), &p).await
+    }
+
+    #[tokio::test]
+    async fn create_read_update_and_delete() {
+        let env = start().await;
+        let acct = "act_71";
+        let id = create(&env, acct, &[("default_conversion_value", "25"), ("description", "x")])
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let fields = "id,name,custom_event_type,default_conversion_value,description,rule,pixel,is_archived";
+        let list = env
+            .get(&format!("{acct}/customconversions"), &[("fields", fields)])
+            .await
+            .ok();
+        let cc = &list["data"][0];
+        assert_eq!(cc["id"], json!(id));
+        assert_eq!(cc["custom_event_type"], json!("PURCHASE"));
+        // a float on write, an int on read (CustomConversion.json)
+        assert_eq!(cc["default_conversion_value"], json!(25));
+        assert_eq!(cc["pixel"], json!({"id": "123456789012345"}));
+        assert_eq!(
+            serde_json::from_str::<Value>(cc["rule"].as_str().unwrap()).unwrap(),
+            serde_json::from_str::<Value>(RULE).unwrap()
+        );
+        assert_eq!(cc["is_archived"], json!(false));
+        // name, description and default value change in place
+        env.post(
+            &id,
+            &[
+                ("name", "Thanks"),
+                ("default_conversion_value", "30"),
+                ("description", "y"),
+            ],
+        )
+        .await
+        .ok();
+        let one = env
+            .get(&id, &[("fields", "name,default_conversion_value,description")])
+            .await
+            .ok();
+        assert_eq!(one["name"], json!("Thanks"));
+        assert_eq!(one["default_conversion_value"], json!(30));
+        assert_eq!(one["description"], json!("y"));
+        // delete while unused
+        assert_eq!(env.delete(&id, &[]).await.ok(), json!({"success": true}));
+        let list = env.get(&format!("{acct}/customconversions"), &[]).await.ok();
+        assert_eq!(list["data"], json!([]));
+    }
+
+    /// CustomConversion.json: `#update` takes `name`, `description` and `default_conversion_value` only, so the
+    /// pixel, the rule and the event type cannot change after creation.
+    #[tokio::test]
+    async fn pixel_rule_and_event_type_are_fixed_at_creation() {
+        let env = start().await;
+        let id = create(&env, "act_72", &[]).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for (k, v) in [
+            ("rule", r#"{"url":{"i_contains":"done"}}"#),
+            ("event_source_id", "999"),
+            ("custom_event_type", "LEAD"),
+        ] {
+            let r = env.post(&id, &[(k, v)]).await;
+            assert_eq!(r.err()["code"], json!(100));
+            assert_eq!(
+                r.err()["message"],
+                json!(format!("(#100) Param {k} is not a valid parameter")),
+                "{k}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_params_unknown_event_types_and_bad_rules_are_refused() {
+        let env = start().await;
+        let acct = "act_73";
+        for (drop, message) in [
+            ("name", "(#100) The parameter name is required"),
+            ("event_source_id", "(#100) The parameter event_source_id is required"),
+            ("rule", "(#100) The parameter rule is required"),
+        ] {
+            let r = create(&env, acct, &[(drop, "")]).await;
+            assert_eq!(r.err()["code"], json!(100), "{drop}");
+            assert_eq!(r.err()["message"], json!(message));
+        }
+        let r = create(&env, acct, &[("custom_event_type", "THANK_YOU")]).await;
+        assert_eq!(r.err()["code"], json!(100));
+        assert!(
+            r.err()["message"].as_str().unwrap().contains("custom_event_type"),
+            "{}",
+            r.body
+        );
+        let r = create(&env, acct, &[("rule", "{url: thank-you")]).await;
+        assert_eq!(
+            r.err()["message"],
+            json!("(#100) Param rule must be a valid JSON object.")
+        );
+        for bad in [
+            r#"{"url":"thank-you"}"#,
+            r#"{"url":{"like":"thank-you"}}"#,
+            r#"{"and":[]}"#,
+            r#"{"url":{"i_contains":"a"},"event":{"eq":"Purchase"}}"#,
+        ] {
+            let r = create(&env, acct, &[("rule", bad)]).await;
+            assert_eq!(r.err()["code"], json!(100), "{bad}");
+            assert_eq!(
+                r.err()["error_user_title"],
+                json!("Invalid Custom Conversion Rule"),
+                "{bad}"
+            );
+        }
+        let r = create(&env, acct, &[("default_conversion_value", "-1")]).await;
+        assert_eq!(r.err()["error_user_title"], json!("Invalid Default Conversion Value"));
+        // nothing was made
+        let list = env.get(&format!("{acct}/customconversions"), &[]).await.ok();
+        assert_eq!(list["data"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn the_same_rule_on_the_same_pixel_is_refused() {
+        let env = start().await;
+        let acct = "act_74";
+        create(&env, acct, &[]).await.ok();
+        let r = create(
+            &env,
+            acct,
+            &[
+                ("name", "Again"),
+                ("rule", r#"{ "url" : { "i_contains" : "thank-you" } }"#),
+            ],
+        )
+        .await;
+        assert_eq!(r.err()["error_user_title"], json!("Duplicate Custom Conversion"));
+        // another pixel may count the same pages
+        create(&env, acct, &[("name", "Other pixel"), ("event_source_id", "555")])
+            .await
+            .ok();
+    }
+
+    /// An ad set optimising for a custom conversion names it in `promoted_object.custom_conversion_id`: it must
+    /// exist in the account and count the promoted pixel; while an ad set uses it, it cannot be deleted.
+    #[tokio::test]
+    async fn ad_sets_promote_existing_conversions_which_then_cannot_be_deleted() {
+        let env = start().await;
+        let acct = "act_75";
+        let id = create(&env, acct, &[]).await.ok()["id"].as_str().unwrap().to_string();
+        let (_, s, _, _) = env.tree(acct, "hello").await;
+        let po = |cc: &str, pixel: &str| {
+            json!({"pixel_id": pixel, "custom_event_type": "PURCHASE", "custom_conversion_id": cc}).to_string()
+        };
+        let r = env.post(&s, &[("promoted_object", &po("42", "123456789012345"))]).await;
+        assert_eq!(r.err()["error_user_title"], json!("Invalid Custom Conversion"));
+        let r = env.post(&s, &[("promoted_object", &po(&id, "555"))]).await;
+        assert_eq!(r.err()["error_user_title"], json!("Invalid Promoted Object"));
+        env.post(&s, &[("promoted_object", &po(&id, "123456789012345"))])
+            .await
+            .ok();
+        let r = env.delete(&id, &[]).await;
+        assert_eq!(r.err()["error_user_title"], json!("Custom Conversion In Use"));
+        // once the ad set is deleted, it can go
+        env.delete(&s, &[]).await.ok();
+        env.delete(&id, &[]).await.ok();
+    }
+}

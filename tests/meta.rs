@@ -59,6 +59,32 @@ impl Env {
             .expect("json")
     }
 
+    /// A Graph write made outside adsctl (as in the platform's UI), with the emulator's token.
+    async fn admin_graph_post(&self, path: &str, params: &[(&str, &str)]) -> Json {
+        let mut p: Vec<(&str, &str)> = params.to_vec();
+        p.push(("access_token", defaults::META_ACCESS_TOKEN));
+        let r = self
+            .http
+            .post(format!("{}/v25.0/{path}", self.url()))
+            .form(&p)
+            .send()
+            .await
+            .expect("graph call");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    async fn admin_graph_delete(&self, id: &str) {
+        let r = self
+            .http
+            .delete(format!("{}/v25.0/{id}", self.url()))
+            .query(&[("access_token", defaults::META_ACCESS_TOKEN)])
+            .send()
+            .await
+            .expect("graph call");
+        assert!(r.status().is_success(), "DELETE {id}: {}", r.status());
+    }
+
     async fn add_account(&self, act: &str, currency: &str) {
         self.admin("/_emulator/meta/accounts", json!({ "id": act, "currency": currency }))
             .await;
@@ -569,7 +595,63 @@ mod lifecycle {
             .unwrap();
         assert!(!delta.complete);
         assert!(delta.removed_ids.contains(&ids[3]), "{:?}", delta.removed_ids);
-        assert!(delta.marker.unwrap().parse::<i64>().unwrap() >= marker.parse::<i64>().unwrap());
+        let time = |m: &str| m.split_once(':').unwrap().0.parse::<i64>().unwrap();
+        assert!(time(&delta.marker.unwrap()) >= time(&marker));
+
+        // A custom conversion deleted in the UI just leaves the list: an incremental read whose marker remembers
+        // another set of custom conversions is made a full one, so the deletion is seen.
+        let before = conn
+            .read(&account, &ReadRequest::default())
+            .await
+            .unwrap()
+            .marker
+            .unwrap();
+        let cc = env
+            .admin_graph_post(
+                "act_6006/customconversions",
+                &[
+                    ("name", "Thanks"),
+                    ("event_source_id", "123"),
+                    ("rule", r#"{"url":{"i_contains":"thanks"}}"#),
+                ],
+            )
+            .await;
+        let after_create = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: Some(before),
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(after_create.complete, "another set of custom conversions: a full read");
+        assert!(after_create.resources.iter().any(|r| r.kind == Kind::CustomConversion));
+        let same = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: after_create.marker.clone(),
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!same.complete, "the same set: incremental");
+        env.admin_graph_delete(cc["id"].as_str().unwrap()).await;
+        let after_delete = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: same.marker,
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(after_delete.complete);
+        assert!(after_delete.resources.iter().all(|r| r.kind != Kind::CustomConversion));
     }
 }
 
@@ -1170,6 +1252,147 @@ EXTRA
             // A fresh runner: the same YAML without the state directory.
             std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
             s.expect(&["plan", "--detailed-exitcode"], 0);
+        });
+        s.assert_no_secrets();
+    }
+
+    /// A custom conversion and an ad set optimising for it, through the binary: plan → apply → empty plan → edit →
+    /// drift made in the UI, repaired → import → empty plan → a fresh runner: empty plan → a rule change is a
+    /// replacement held back without `--allow-replace` → removal (`on_removed: remove`) deletes it once no ad set
+    /// promotes it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn custom_conversion_lifecycle() {
+        let env = Env::start().await;
+        env.add_account("act_7779", "USD").await;
+        let rt = tokio::runtime::Handle::current();
+        let s = Sandbox::new(&env, "act_7779", "USD", "remove");
+        let conversions = |value: &str, description: &str, rule: &str| {
+            format!(
+                "custom_conversions:\n  - name: Thank-you page\n    account: social\n    pixel_id: \"123456789012345\"\n    \
+                 rule: {rule}\n    event_type: purchase\n    default_conversion_value: {value}\n    description: {description}\n"
+            )
+        };
+        let rule = "{ url: { i_contains: thank-you } }";
+        let campaign = |promoted: bool| {
+            let po = if promoted {
+                "optimization_goal: offsite_conversions\n        promoted_object: { pixel_id: \"123456789012345\", event: purchase, custom_conversion: Thank-you page }"
+            } else {
+                "optimization_goal: offsite_conversions\n        promoted_object: { pixel_id: \"123456789012345\", event: purchase }"
+            };
+            CAMPAIGN
+                .replace("objective: traffic", "objective: sales")
+                .replace("optimization_goal: link_clicks", po)
+                .replace("BUDGET", "30")
+                .replace("HEADLINE", "Spring Sale")
+                .replace("MESSAGE", "Spring is here.")
+                .replace("EXTRA", "")
+        };
+        std::fs::write(s.path().join("conversions.yaml"), conversions("25", "Orders", rule)).unwrap();
+        std::fs::write(s.path().join("campaigns.yaml"), campaign(true)).unwrap();
+        tokio::task::block_in_place(|| {
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("custom_conversion/Thank-you page"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7779", &rt);
+            let cc = find(&rs, "social/custom_conversion/Thank-you page");
+            assert!(cc.owned, "the marker at the end of its description makes it adsctl's");
+            assert_eq!(cc.fields["pixel_id"], Value::str("123456789012345"));
+            assert_eq!(cc.fields["rule"], Value::str(r#"{"url":{"i_contains":"thank-you"}}"#));
+            assert_eq!(cc.fields["event_type"], Value::str("purchase"));
+            assert_eq!(cc.fields["default_conversion_value"], usd("25"));
+            assert_eq!(cc.fields["description"], Value::str("Orders"));
+            let cc_id = cc.id.clone().unwrap();
+            let set = find(&rs, "social/campaign/Spring Sale - Social/ad_set/US 25-45");
+            let Value::Map(po) = &set.fields["promoted_object"] else {
+                panic!("{:?}", set.fields)
+            };
+            assert_eq!(
+                po.get("custom_conversion"),
+                Some(&Value::reference(
+                    "social/custom_conversion/Thank-you page".parse().unwrap()
+                ))
+            );
+            let stored = rt.block_on(env.admin_get(&format!("/_emulator/meta/objects/{}", set.id.clone().unwrap())));
+            assert_eq!(
+                stored["fields"]["promoted_object"]["custom_conversion_id"],
+                json!(cc_id)
+            );
+
+            // An edit of what Meta lets change in place: the default value and the description.
+            std::fs::write(s.path().join("conversions.yaml"), conversions("30", "All orders", rule)).unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("default_conversion_value"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7779", &rt);
+            let cc = find(&rs, "social/custom_conversion/Thank-you page");
+            assert_eq!(cc.fields["default_conversion_value"], usd("30"));
+            assert_eq!(cc.id.as_deref(), Some(cc_id.as_str()), "changed in place");
+
+            // Drift made in the UI is shown and repaired.
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{cc_id}"),
+                json!({"default_conversion_value": 99}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("default_conversion_value"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Import writes it back as YAML that plans nothing (outside the project, which would read it too).
+            let elsewhere = tempfile::tempdir().unwrap();
+            let out = elsewhere.path().join("imported");
+            s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
+            let imported = std::fs::read_to_string(out.join("custom-conversions.yaml")).unwrap();
+            assert!(imported.contains("custom_conversions:"), "{imported}");
+            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
+                .args(["plan", "--detailed-exitcode"])
+                .current_dir(&out)
+                .env_remove("ADSCTL_BACKEND")
+                .env_remove("ADSCTL_STATE_DIR")
+                .env("ADSCTL_META_ENDPOINT", &s.url)
+                .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.outputs.borrow_mut().push_str(&text);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "the imported project plans no changes:\n{imported}\n{text}"
+            );
+
+            // A fresh runner: the same YAML without the state directory.
+            std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // The rule is fixed at creation: a new rule replaces the custom conversion, held back without the flag.
+            std::fs::write(
+                s.path().join("conversions.yaml"),
+                conversions("30", "All orders", "'{\"url\": {\"i_contains\": \"order-done\"}}'"),
+            )
+            .unwrap();
+            let out = s.expect(&["apply", "--auto-approve"], 1);
+            assert!(out.contains("--allow-replace"), "{out}");
+            std::fs::write(s.path().join("conversions.yaml"), conversions("30", "All orders", rule)).unwrap();
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Removal: the ad set stops promoting it and it leaves the YAML; `on_removed: remove` deletes it.
+            std::fs::write(s.path().join("campaigns.yaml"), campaign(false)).unwrap();
+            std::fs::remove_file(s.path().join("conversions.yaml")).unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("custom_conversion/Thank-you page"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7779", &rt);
+            assert!(rs.iter().all(|r| r.kind != Kind::CustomConversion), "deleted");
         });
         s.assert_no_secrets();
     }

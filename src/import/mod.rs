@@ -271,6 +271,24 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         });
     }
 
+    let custom_conversions: Vec<Yaml> = mine
+        .iter()
+        .filter(|r| r.kind == Kind::CustomConversion)
+        .map(|c| {
+            let mut m = Mapping::new();
+            map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
+            map_insert(&mut m, "account", s(&account.name));
+            plain_fields(&mut m, c, account.currency, &[]);
+            Yaml::Mapping(m)
+        })
+        .collect();
+    if !custom_conversions.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("custom-conversions.yaml"),
+            contents: document("custom_conversions", custom_conversions)?,
+        });
+    }
+
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {
         let name = a.address.name().unwrap_or_default();

@@ -134,6 +134,24 @@ pub trait Home: Send + Sync + 'static {
     /// `Lower::conversion_resource`).
     fn lower_conversion(&self, _lower: &mut Lower<'_>, _account: &Account, _conversion: Box<dyn std::any::Any + Send>) {
     }
+    /// Reads a `custom_conversions:` block (its account is one of this platform's) as this platform's own type;
+    /// `None` when it has none (the loader reports the account) or the block is invalid (reported).
+    fn parse_custom_conversion(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_custom_conversion`]'s type, if the platform has custom conversions.
+    fn custom_conversion_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one custom conversion read by [`Home::parse_custom_conversion`] (the shared part
+    /// through `Lower::account_resource`).
+    fn lower_custom_conversion(
+        &self,
+        _lower: &mut Lower<'_>,
+        _account: &Account,
+        _conversion: Box<dyn std::any::Any + Send>,
+    ) {
+    }
     /// Whether `import` can write this live object back as YAML (a Google conversion action of a type only a
     /// linked product makes cannot be declared).
     fn importable(&self, _resource: &crate::model::Resource) -> bool {

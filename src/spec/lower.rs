@@ -592,6 +592,7 @@ impl<'a> Lower<'a> {
         let mut lookalikes = Vec::new();
         let mut lists = Vec::new();
         let mut conversions = Vec::new();
+        let mut custom_conversions = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -615,6 +616,7 @@ impl<'a> Lower<'a> {
             lookalikes.extend(file.lookalike_audiences.into_iter().filter_map(|i| i.value));
             lists.extend(file.lists.into_iter().filter_map(|i| i.value));
             conversions.extend(file.conversions.into_iter().filter_map(|i| i.value));
+            custom_conversions.extend(file.custom_conversions.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -626,6 +628,9 @@ impl<'a> Lower<'a> {
         }
         for c in conversions {
             self.conversion(c);
+        }
+        for c in custom_conversions {
+            self.custom_conversion(c);
         }
         for c in campaigns {
             self.campaign(c);
@@ -650,6 +655,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
     let mut n = 0;
     for f in files {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count() + valid(&f.conversions).count();
+        n += valid(&f.custom_conversions).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1035,6 +1041,17 @@ impl<'a> Lower<'a> {
         });
     }
 
+    /// A `custom_conversions:` entry, lowered by its account's platform's home.
+    pub(crate) fn custom_conversion(&mut self, c: CustomConversion) {
+        self.account_block(
+            c.account,
+            c.body,
+            "custom conversion",
+            Kind::CustomConversion,
+            |h, lw, a, b| h.lower_custom_conversion(lw, a, b),
+        );
+    }
+
     /// The part every platform's conversion shares: its name, address and resource with `id:` and `lifecycle:`;
     /// `None` (reported) when the name is empty, on several lines or declared twice.
     pub(crate) fn conversion_resource(
@@ -1044,11 +1061,26 @@ impl<'a> Lower<'a> {
         id: &Opt<String>,
         lifecycle: &Opt<LifecycleSpec>,
     ) -> Option<Resource> {
+        self.account_resource(acct, Kind::Conversion, "conversion", name, id, lifecycle)
+    }
+
+    /// An object of `kind` at the account's level (a conversion, a custom conversion; `what` in messages): its
+    /// name, address and resource with `id:` and `lifecycle:`; `None` (reported) when the name is empty, on several
+    /// lines or declared twice.
+    pub(crate) fn account_resource(
+        &mut self,
+        acct: &Account,
+        kind: Kind,
+        what: &str,
+        name: &S<String>,
+        id: &Opt<String>,
+        lifecycle: &Opt<LifecycleSpec>,
+    ) -> Option<Resource> {
         if name.trim().is_empty() {
             self.err(
                 name.span,
                 Code::Constraint,
-                "conversion name is empty",
+                format!("{what} name is empty"),
                 "give it a name",
             );
             return None;
@@ -1058,16 +1090,16 @@ impl<'a> Lower<'a> {
             self.err(
                 name.span,
                 Code::InvalidValue,
-                format!("conversion name holds {which}"),
-                "write the conversion name on one line",
+                format!("{what} name holds {which}"),
+                format!("write the {what} name on one line"),
             );
             return None;
         }
-        let addr = Address::account(&acct.name).child(Kind::Conversion, name.trim());
-        if !self.declare(&addr, name.span, "conversion") {
+        let addr = Address::account(&acct.name).child(kind, name.trim());
+        if !self.declare(&addr, name.span, what) {
             return None;
         }
-        Some(self.resource(addr, Kind::Conversion, name.span, id, lifecycle, acct.platform))
+        Some(self.resource(addr, kind, name.span, id, lifecycle, acct.platform))
     }
 
     /// The part every platform's lookalike audience shares: its name, address and resource with `id:` and

@@ -186,6 +186,10 @@ pub struct ResourceFile {
     /// Conversion tracking (Google Ads conversion actions), each in its account's platform's language.
     #[serde(default)]
     pub conversions: Vec<Item<Conversion>>,
+    /// Custom conversions (Meta: the events of one pixel that match a rule), each in its account's platform's
+    /// language.
+    #[serde(default)]
+    pub custom_conversions: Vec<Item<CustomConversion>>,
     /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
     /// renames it in place instead of making a new object and letting the old one go. Remove the entry once
     /// applied (kept, it does nothing more).
@@ -280,7 +284,7 @@ impl JsonSchema for Campaign {
 }
 
 /// A block of a resource file that names its `account:` and is read in that account's platform's language
-/// (`Home::parse_lookalike`, `parse_list`, `parse_conversion`), as campaigns are: the struct with the account it
+/// (`Home::parse_lookalike`, `parse_list`, `parse_conversion`, `parse_custom_conversion`), as campaigns are: the struct with the account it
 /// names and the platform's reading of the block (`None` when the account or its platform is unknown, the
 /// platform has no such block, or the block is invalid: reported), read through the capture hook under `$what`,
 /// and its schema the union of the homes' schemas (`$schema`).
@@ -361,6 +365,14 @@ account_block!(
     "conversion",
     conversion_schema,
     "A conversion, in the language of its account's platform: one of the types below."
+);
+
+account_block!(
+    /// One custom conversion of a resource file (`MetaCustomConversion`).
+    CustomConversion,
+    "custom_conversion",
+    custom_conversion_schema,
+    "A custom conversion, in the language of its account's platform: one of the types below."
 );
 
 /// A campaign's budget. Amounts are in the account currency.

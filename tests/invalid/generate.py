@@ -523,6 +523,23 @@ case("state-url-with-sled", state("  backend: sled\n  url: postgres://ads@db.int
 case("state-bad-backend", state("  backend: mongodb\n"), base=False)
 case("state-url-env-not-a-name", state("  backend: postgres\n  url_env: postgres://ads@db.internal/acme\n"), base=False)
 
+CC = """custom_conversions:
+  - name: Thank-you page
+    account: {acct}
+    pixel_id: "{pixel}"
+    rule: {rule}
+{extra}"""
+def cc(acct="social", pixel="123456789012345", rule="{ url: { i_contains: thank-you } }", extra=""):
+    return CC.format(acct=acct, pixel=pixel, rule=rule, extra=extra)
+case("meta-custom-conversion-bad-rule", {"r.yaml": cc(rule="{ url: thank-you }")})
+case("meta-custom-conversion-rule-not-json", {"r.yaml": cc(rule="'{\"url\": {\"i_contains\": }'")})
+case("meta-custom-conversion-bad-pixel", {"r.yaml": cc(pixel="px-1")})
+case("meta-custom-conversion-fractional-value", {"r.yaml": cc(extra="    default_conversion_value: 12.50\n")})
+case("meta-custom-conversion-unknown-event-type", {"r.yaml": cc(extra="    event_type: thank_you\n")})
+case("meta-custom-conversion-on-google", {"r.yaml": cc(acct="search")})
+case("meta-custom-conversion-declared-twice", {"r.yaml": cc() + cc().replace("custom_conversions:\n", "")})
+case("meta-promoted-object-unknown-custom-conversion", {"r.yaml": cc() + meta_promoted('{ pixel_id: "123456789012345", event: purchase, custom_conversion: Thank-you pag }')})
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

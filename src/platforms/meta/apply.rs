@@ -42,6 +42,7 @@ enum Edge {
     AdCreatives,
     AdLabels,
     CustomAudiences,
+    CustomConversions,
 }
 
 impl Edge {
@@ -53,6 +54,7 @@ impl Edge {
             Edge::AdCreatives => "adcreatives",
             Edge::AdLabels => "adlabels",
             Edge::CustomAudiences => "customaudiences",
+            Edge::CustomConversions => "customconversions",
         }
     }
     fn parent_field(self) -> Option<&'static str> {
@@ -70,6 +72,7 @@ impl Edge {
             Edge::AdCreatives => "id,name",
             Edge::AdLabels => "id,name",
             Edge::CustomAudiences => "id,name,subtype",
+            Edge::CustomConversions => "id,name",
         }
     }
     fn has_status(self) -> bool {
@@ -345,9 +348,10 @@ impl<'a> Planner<'a> {
         let edge = |e: Edge| Tmpl::lit(format!("{act}/{}", e.path()));
         let ownable = matches!(op.kind, Kind::Campaign | Kind::AdSet | Kind::Ad);
         let audience_kind = matches!(op.kind, Kind::Audience | Kind::LookalikeAudience);
+        let conversion_kind = op.kind == Kind::CustomConversion;
         if !matches!(
             op.kind,
-            Kind::Campaign | Kind::AdSet | Kind::Ad | Kind::Audience | Kind::LookalikeAudience
+            Kind::Campaign | Kind::AdSet | Kind::Ad | Kind::Audience | Kind::LookalikeAudience | Kind::CustomConversion
         ) {
             return Err(OpOutcome::Failed(op_error(
                 "adsctl.kind",
@@ -360,6 +364,12 @@ impl<'a> Planner<'a> {
             // § Dry run): a custom audience call would be refused for the option itself.
             return Err(OpOutcome::Skipped {
                 reason: "Meta has no dry run for custom audiences; checked when applied".into(),
+            });
+        }
+        if self.validate && conversion_kind {
+            // CustomConversion.json has no execution_options either
+            return Err(OpOutcome::Skipped {
+                reason: "Meta has no dry run for custom conversions; checked when applied".into(),
             });
         }
         match &op.action {
@@ -436,6 +446,12 @@ impl<'a> Planner<'a> {
                         let mut p = mapping::lookalike_params(&name, fields, origin).map_err(fail)?;
                         p.push(description_param(None, None));
                         (p, Edge::CustomAudiences)
+                    }
+                    Kind::CustomConversion => {
+                        // owned by the marker at the end of its description (custom conversions have no ad labels)
+                        let mut p = mapping::custom_conversion_params(Some(&name), fields).map_err(fail)?;
+                        p.push(description_param(str_field(fields, "description").as_deref(), None));
+                        (p, Edge::CustomConversions)
                     }
                     _ => unreachable_kind(op.kind)?,
                 };
@@ -561,6 +577,13 @@ impl<'a> Planner<'a> {
                             Some("origin, country and ratio are immutable: the plan should replace it"),
                         )))
                     }
+                    Kind::CustomConversion => {
+                        let mut p = mapping::custom_conversion_params(None, set).map_err(fail)?;
+                        if set.contains_key("description") {
+                            p.push(description_param(str_field(set, "description").as_deref(), None));
+                        }
+                        p
+                    }
                     _ => unreachable_kind(op.kind)?,
                 };
                 if let Some(n) = rename {
@@ -579,10 +602,14 @@ impl<'a> Planner<'a> {
             }
             OpAction::Adopt { id } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
-                if audience_kind {
-                    // Custom audiences have no ad labels: the marker goes at the end of the description (without
-                    // a fingerprint: what the audience holds is not known).
-                    let user = self.conn.cache().audiences.get(id).and_then(|(u, _)| u.clone());
+                if audience_kind || conversion_kind {
+                    // Custom audiences and conversions have no ad labels: the marker goes at the end of the
+                    // description (without a fingerprint: what an audience holds is not known).
+                    let user = if conversion_kind {
+                        self.conn.cache().conversion_descriptions.get(id).cloned().flatten()
+                    } else {
+                        self.conn.cache().audiences.get(id).and_then(|(u, _)| u.clone())
+                    };
                     return Ok(vec![self.call(
                         i,
                         Role::Main,
@@ -606,6 +633,11 @@ impl<'a> Planner<'a> {
                         reason: "Meta audiences cannot be paused; left as they are".into(),
                     });
                 }
+                if conversion_kind {
+                    return Err(OpOutcome::Skipped {
+                        reason: "Meta custom conversions cannot be paused; left as they are".into(),
+                    });
+                }
                 Ok(vec![self.call(
                     i,
                     Role::Main,
@@ -616,10 +648,10 @@ impl<'a> Planner<'a> {
             }
             OpAction::Remove { id } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
-                if audience_kind {
+                if audience_kind || conversion_kind {
                     if self.validate {
                         return Err(OpOutcome::Skipped {
-                            reason: "Meta has no dry run for deleting an audience".into(),
+                            reason: "Meta has no dry run for deleting an audience or a custom conversion".into(),
                         });
                     }
                     return Ok(vec![self.call(

@@ -10,6 +10,15 @@ use crate::spec::lower::Lower;
 use crate::spec::types::{AccountSpec, Status};
 use crate::spec::Spanned;
 
+/// The managed fields of a custom conversion (`docs/resource-model.md`); the first three are fixed at creation.
+pub const CUSTOM_CONVERSION_FIELDS: &[&str] = &[
+    "pixel_id",
+    "rule",
+    "event_type",
+    "default_conversion_value",
+    "description",
+];
+
 /// Meta Marketing API (Facebook, Instagram).
 pub struct MetaHome;
 
@@ -28,6 +37,7 @@ impl Home for MetaHome {
             Kind::Campaign,
             Kind::AdSet,
             Kind::Ad,
+            Kind::CustomConversion,
         ]
     }
 
@@ -146,6 +156,21 @@ impl Home for MetaHome {
         }
     }
 
+    fn parse_custom_conversion(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::MetaCustomConversion>(node)
+            .map(|c| Box::new(c) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn custom_conversion_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<crate::spec::types::MetaCustomConversion>())
+    }
+
+    fn lower_custom_conversion(&self, lower: &mut Lower<'_>, account: &Account, c: Box<dyn std::any::Any + Send>) {
+        if let Ok(c) = c.downcast::<crate::spec::types::MetaCustomConversion>() {
+            lower.meta_custom_conversion(account, *c);
+        }
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &["customer_file_source"]
     }
@@ -205,6 +230,7 @@ impl Home for MetaHome {
             ],
             Kind::Audience => &["description", "customer_file_source", "members"],
             Kind::LookalikeAudience => &["origin", "country", "ratio"],
+            Kind::CustomConversion => CUSTOM_CONVERSION_FIELDS,
             _ => &[],
         }
     }

@@ -3,7 +3,7 @@
 use serde_yaml::{Mapping, Value as Yaml};
 
 use crate::import::{map_insert, plain_fields, put_path, s, yaml_of, Tree};
-use crate::model::{Account, Kind, Resource};
+use crate::model::{Account, Kind, Resource, Value};
 
 pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
     let cur = account.currency;
@@ -17,7 +17,24 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
         .map(|a| {
             let mut am = Mapping::new();
             map_insert(&mut am, "name", s(a.address.name().unwrap_or_default()));
-            plain_fields(&mut am, a, cur, &["targeting.age_min", "targeting.age_max"]);
+            plain_fields(
+                &mut am,
+                a,
+                cur,
+                &["targeting.age_min", "targeting.age_max", "promoted_object"],
+            );
+            // the promoted object as the YAML says it: `event`, and a custom conversion by its name
+            if let Some(Value::Map(po)) = a.fields.get("promoted_object") {
+                let mut pm = Mapping::new();
+                for (k, v) in po.iter() {
+                    let key = match k.as_str() {
+                        "custom_event_type" => "event",
+                        other => other,
+                    };
+                    map_insert(&mut pm, key, yaml_of(v, cur));
+                }
+                map_insert(&mut am, "promoted_object", Yaml::Mapping(pm));
+            }
             let mut age = Mapping::new();
             if let Some(v) = a.fields.get("targeting.age_min") {
                 map_insert(&mut age, "min", yaml_of(v, cur));

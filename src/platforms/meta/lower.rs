@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::model::{Account, Address, Currency, Kind, Resource, Value};
 use crate::spec::de::Spanned;
-use crate::spec::error::Code;
+use crate::spec::error::{did_you_mean, Code};
 use crate::spec::lower::*;
 use crate::spec::types::*;
 
@@ -174,16 +174,19 @@ impl<'a> Lower<'a> {
                     "a Meta pixel id is digits, e.g. `\"123456789012345\"` (Events Manager → Data sources)",
                 );
             } else {
-                r.fields.insert(
-                    "promoted_object",
-                    Value::Map(
-                        [
-                            ("pixel_id".to_string(), Value::str(pixel)),
-                            ("custom_event_type".to_string(), Value::str(po.event.wire())),
-                        ]
-                        .into(),
-                    ),
-                );
+                let mut m: std::collections::BTreeMap<String, Value> = [
+                    ("pixel_id".to_string(), Value::str(pixel)),
+                    ("custom_event_type".to_string(), Value::str(po.event.wire())),
+                ]
+                .into();
+                let cc = po
+                    .custom_conversion
+                    .as_ref()
+                    .map(|n| self.custom_conversion_ref(acct, n));
+                if let Some(Some(x)) = cc {
+                    m.insert("custom_conversion".to_string(), x);
+                }
+                r.fields.insert("promoted_object", Value::Map(m.into_iter().collect()));
             }
         }
         if let Some(b) = &*s.billing_event {
@@ -414,5 +417,90 @@ impl<'a> Lower<'a> {
             r.fields.insert("creative.call_to_action", Value::str(cta.wire()));
         }
         self.resources.push(r);
+    }
+}
+
+impl Lower<'_> {
+    /// A Meta custom conversion (`custom_conversions:`): its pixel, rule, event type, default value and
+    /// description, as `docs/resource-model.md` names them.
+    pub(crate) fn meta_custom_conversion(&mut self, acct: &Account, c: MetaCustomConversion) {
+        let Some(mut r) = self.account_resource(
+            acct,
+            Kind::CustomConversion,
+            "custom conversion",
+            &c.name,
+            &c.id,
+            &c.lifecycle,
+        ) else {
+            return;
+        };
+        let pixel = c.pixel_id.trim();
+        if pixel.is_empty() || !pixel.bytes().all(|b| b.is_ascii_digit()) {
+            self.err(
+                c.pixel_id.span,
+                Code::InvalidValue,
+                format!("invalid pixel id `{}`", c.pixel_id.value),
+                "a Meta pixel id is digits, e.g. `\"123456789012345\"` (Events Manager → Data sources)",
+            );
+        } else {
+            r.fields.insert("pixel_id", Value::str(pixel));
+        }
+        match super::rules::custom_conversion_rule(&c.rule) {
+            Ok(rule) => {
+                r.fields.insert("rule", Value::Str(rule.to_string()));
+            }
+            Err(e) => self.err(
+                c.rule.span,
+                Code::InvalidValue,
+                format!("invalid custom conversion rule: {e}"),
+                "write it as Meta's rule, e.g. `{ url: { i_contains: thank-you } }`",
+            ),
+        }
+        let event = c.event_type.as_ref().map_or("other", |e| e.wire());
+        r.fields.insert("event_type", Value::str(event));
+        if let Some(v) = &*c.default_conversion_value {
+            if let Some(m) = self.amount(v, acct.currency, "default_conversion_value") {
+                if m.micros() % 1_000_000 != 0 {
+                    self.err(
+                        v.span,
+                        Code::InvalidValue,
+                        format!("`{}`: a custom conversion's default value is in whole units", v.0),
+                        format!(
+                            "Meta reads default_conversion_value back as a whole number: write `{}`",
+                            m.micros() / 1_000_000
+                        ),
+                    );
+                } else {
+                    r.fields.insert("default_conversion_value", Value::Money(m));
+                }
+            }
+        }
+        if let Some(d) = &*c.description {
+            if let Some(x) = self.text(d, "description", 1000) {
+                r.fields.insert("description", x);
+            }
+        }
+        self.resources.push(r);
+    }
+
+    /// `custom_conversion:` of an ad set's promoted object: a custom conversion declared in the same account.
+    pub(crate) fn custom_conversion_ref(&mut self, acct: &Account, name: &S<String>) -> Option<Value> {
+        let base = Address::account(&acct.name);
+        let target = base.child(Kind::CustomConversion, name.trim());
+        if self.declared.contains_key(&target) {
+            return Some(Value::reference(target));
+        }
+        let names = self.names_of(&base, Kind::CustomConversion);
+        let hint = match did_you_mean(name, names.iter().map(String::as_str)) {
+            Some(x) => format!("did you mean `{x}`?"),
+            None => format!("declare it under `custom_conversions:` with `account: {}`", acct.name),
+        };
+        self.err(
+            name.span,
+            Code::UnknownReference,
+            format!("unknown custom conversion `{}` in account `{}`", name.value, acct.name),
+            hint,
+        );
+        None
     }
 }

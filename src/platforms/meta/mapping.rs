@@ -173,6 +173,8 @@ pub struct ReadContext<'a> {
     pub label_id: Option<&'a str>,
     /// Custom audience id → address (audience or lookalike_audience).
     pub audiences: &'a BTreeMap<String, Address>,
+    /// Custom conversion id → address.
+    pub custom_conversions: &'a BTreeMap<String, Address>,
 }
 
 impl ReadContext<'_> {
@@ -236,16 +238,24 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
         });
         let event = po.get("custom_event_type").and_then(Json::as_str);
         if let (Some(pixel), Some(event)) = (pixel, event) {
-            r.fields.insert(
-                "promoted_object",
-                Value::Map(
-                    [
-                        ("pixel_id".to_string(), Value::str(pixel)),
-                        ("custom_event_type".to_string(), Value::str(event.to_ascii_lowercase())),
-                    ]
-                    .into(),
-                ),
-            );
+            let mut m: crate::model::SmallMap = [
+                ("pixel_id".to_string(), Value::str(pixel)),
+                ("custom_event_type".to_string(), Value::str(event.to_ascii_lowercase())),
+            ]
+            .into();
+            let cc = po.get("custom_conversion_id").and_then(|c| match c {
+                Json::String(s) => Some(s.clone()),
+                Json::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+            if let Some(id) = cc {
+                let v = match ctx.custom_conversions.get(&id) {
+                    Some(a) => Value::reference(a.clone()),
+                    None => Value::Str(id),
+                };
+                m.insert("custom_conversion", v);
+            }
+            r.fields.insert("promoted_object", Value::Map(m));
         }
     }
     if let Some(v) = &s.billing_event {
@@ -512,6 +522,44 @@ pub fn audience_resource(a: &wire::CustomAudience, ctx: &ReadContext) -> Option<
     Some(r)
 }
 
+/// A custom conversion (`None` when archived: it counts nothing any more), owned when its description ends with
+/// adsctl's marker (custom conversions have no ad labels).
+pub fn custom_conversion_resource(c: &wire::CustomConversion, ctx: &ReadContext) -> Option<Resource> {
+    if c.is_archived == Some(true) {
+        return None;
+    }
+    let addr = Address::account(ctx.account).child(Kind::CustomConversion, &c.name);
+    let mut r = Resource::new(addr, Kind::CustomConversion);
+    r.id = Some(c.id.clone());
+    if let Some(p) = c.pixel.as_ref().and_then(|p| p.id.clone()) {
+        r.fields.insert("pixel_id", Value::Str(p));
+    }
+    if let Some(rule) = &c.rule {
+        // compared as JSON: Meta may space it differently from what was sent
+        let canonical = serde_json::from_str::<Json>(rule).map_or_else(|_| rule.clone(), |j| j.to_string());
+        r.fields.insert("rule", Value::Str(canonical));
+    }
+    if let Some(e) = &c.custom_event_type {
+        r.fields.insert("event_type", lower(e));
+    }
+    if let Some(v) = c.default_conversion_value.as_deref().filter(|v| !v.trim().is_empty()) {
+        if let Ok(m) = money_from_decimal_str("default_conversion_value", v) {
+            if m.is_positive() {
+                r.fields.insert("default_conversion_value", Value::Money(m));
+            }
+        }
+    }
+    let (description, marker) = match c.description.as_deref() {
+        Some(d) => split_description(d),
+        None => (None, None),
+    };
+    if let Some(d) = description {
+        r.fields.insert("description", Value::Str(d));
+    }
+    r.owned = marker.is_some();
+    Some(r)
+}
+
 // ───────────────────────────── writing ─────────────────────────────
 
 /// An id that is known only when the batch runs.
@@ -730,8 +778,20 @@ pub fn adset_params(
                 let (Some(pixel), Some(event)) = (field("pixel_id"), field("custom_event_type")) else {
                     return Err(unknown(k));
                 };
-                let j = serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()});
-                p.push(("promoted_object".into(), Tmpl::lit(j.to_string())));
+                let mut j = serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()});
+                let mut own_holes = Vec::new();
+                match m.get("custom_conversion") {
+                    Some(Value::Ref(a)) => {
+                        let id = audience(a).ok_or_else(|| MappingError::MissingRef {
+                            field: "promoted_object.custom_conversion".into(),
+                            address: a.to_string(),
+                        })?;
+                        j["custom_conversion_id"] = Json::String(id.marker(&mut own_holes));
+                    }
+                    Some(Value::Str(id)) => j["custom_conversion_id"] = Json::String(id.clone()),
+                    _ => {}
+                }
+                p.push(("promoted_object".into(), json_tmpl(&j, &own_holes)));
             }
             "bid_amount" => money_param(&mut p, "bid_amount", k, v, currency)?,
             "budget.daily" => money_param(&mut p, "daily_budget", k, v, currency)?,
@@ -986,6 +1046,45 @@ pub fn audience_params(name: Option<&str>, fields: &BTreeMap<String, Value>) -> 
             }
             "customer_file_source" => p.push((k.clone(), Tmpl::lit(upper(k, v)?))),
             "members" => {}
+            _ => return Err(unknown(k)),
+        }
+    }
+    Ok(p)
+}
+
+/// Custom conversion parameters: for a create (`name` given) the pixel, rule and event type too; an update may
+/// change only the default value (the name and the marked description are added by the caller). A whole amount
+/// goes out as an integer (the node reads it back as an int).
+pub fn custom_conversion_params(name: Option<&str>, fields: &BTreeMap<String, Value>) -> Result<Params, MappingError> {
+    let mut p = Params::new();
+    if let Some(n) = name {
+        p.push(("name".into(), Tmpl::lit(n)));
+    }
+    for (k, v) in fields {
+        match (k.as_str(), name.is_some()) {
+            ("pixel_id", true) => p.push(("event_source_id".into(), Tmpl::lit(want_str(k, v)?))),
+            ("rule", true) => p.push(("rule".into(), Tmpl::lit(want_str(k, v)?))),
+            ("event_type", true) => p.push(("custom_event_type".into(), Tmpl::lit(upper(k, v)?))),
+            ("pixel_id" | "rule" | "event_type", false) => {
+                return Err(MappingError::BadValue {
+                    field: k.clone(),
+                    message: "fixed once the custom conversion exists (the plan should replace it)".into(),
+                })
+            }
+            ("default_conversion_value", _) => {
+                let m = want_money(k, v)?;
+                if m.micros() % 1_000_000 != 0 {
+                    return Err(MappingError::BadValue {
+                        field: k.clone(),
+                        message: "Meta keeps whole units only".into(),
+                    });
+                }
+                p.push((k.clone(), Tmpl::lit((m.micros() / 1_000_000).to_string())));
+            }
+            // written with adsctl's marker by the caller (see `marked_description`)
+            ("description", _) => {
+                want_str(k, v)?;
+            }
             _ => return Err(unknown(k)),
         }
     }
@@ -1283,6 +1382,7 @@ mod tests {
             currency: cur("JPY"),
             label_id: Some("42"),
             audiences: &audiences,
+            custom_conversions: &BTreeMap::new(),
         };
         let c: wire::Campaign = serde_json::from_value(json!({
             "id": "1", "name": "Spring/Sale", "status": "ACTIVE", "effective_status": "ACTIVE",
@@ -1363,6 +1463,7 @@ mod tests {
             currency: Currency::USD,
             label_id: None,
             audiences: &audiences,
+            custom_conversions: &BTreeMap::new(),
         };
         let a: wire::CustomAudience = serde_json::from_value(json!({
             "id": "900", "name": "Subscribers", "subtype": "CUSTOM", "description": "Newsletter",
@@ -1409,5 +1510,100 @@ mod tests {
         ]
         .into();
         assert!(lookalike_params("LAL", &bad_step, Some(IdOrRef::Known("1".into()))).is_err());
+    }
+
+    #[test]
+    fn custom_conversion_params_create_and_update() {
+        let usd = |s: &str| Value::Money(Money::parse(s, Currency::USD).unwrap());
+        let f: BTreeMap<String, Value> = [
+            ("pixel_id".to_string(), Value::str("123")),
+            ("rule".to_string(), Value::str(r#"{"url":{"i_contains":"thanks"}}"#)),
+            ("event_type".to_string(), Value::str("purchase")),
+            ("default_conversion_value".to_string(), usd("25")),
+            ("description".to_string(), Value::str("Orders")),
+        ]
+        .into();
+        let p = params(&custom_conversion_params(Some("Thanks"), &f).unwrap());
+        assert_eq!(p["name"], "Thanks");
+        assert_eq!(p["event_source_id"], "123");
+        assert_eq!(p["rule"], r#"{"url":{"i_contains":"thanks"}}"#);
+        assert_eq!(p["custom_event_type"], "PURCHASE");
+        // an integer: the node reads it back as an int
+        assert_eq!(p["default_conversion_value"], "25");
+        // the description goes out with the marker, added by the caller
+        assert!(!p.contains_key("description"));
+        // an update may not touch what is fixed at creation, nor send a fraction
+        for fixed in ["pixel_id", "rule", "event_type"] {
+            let one: BTreeMap<String, Value> = [(fixed.to_string(), f[fixed].clone())].into();
+            assert!(custom_conversion_params(None, &one).is_err(), "{fixed}");
+        }
+        let frac: BTreeMap<String, Value> = [("default_conversion_value".to_string(), usd("2.50"))].into();
+        assert!(custom_conversion_params(None, &frac).is_err());
+        let ok: BTreeMap<String, Value> = [("default_conversion_value".to_string(), usd("30"))].into();
+        assert_eq!(
+            params(&custom_conversion_params(None, &ok).unwrap())["default_conversion_value"],
+            "30"
+        );
+    }
+
+    #[test]
+    fn reads_custom_conversions_and_promoted_ones() {
+        let cc_addr = Address::account("acme").child(Kind::CustomConversion, "Thanks");
+        let ccs: BTreeMap<String, Address> = [("77".to_string(), cc_addr.clone())].into();
+        let ctx = ReadContext {
+            account: "acme",
+            currency: Currency::USD,
+            label_id: None,
+            audiences: &BTreeMap::new(),
+            custom_conversions: &ccs,
+        };
+        let c: wire::CustomConversion = serde_json::from_value(json!({
+            "id": "77", "name": "Thanks", "custom_event_type": "PURCHASE", "default_conversion_value": 25,
+            "description": "Orders [adsctl-managed]", "rule": "{ \"url\" : { \"i_contains\" : \"thanks\" } }",
+            "pixel": {"id": "123"}, "is_archived": false
+        }))
+        .unwrap();
+        let r = custom_conversion_resource(&c, &ctx).unwrap();
+        assert_eq!(r.address, cc_addr);
+        assert!(r.owned);
+        assert_eq!(r.fields["pixel_id"], Value::str("123"));
+        // compared as JSON: Meta's spacing is not drift
+        assert_eq!(r.fields["rule"], Value::str(r#"{"url":{"i_contains":"thanks"}}"#));
+        assert_eq!(r.fields["event_type"], Value::str("purchase"));
+        assert_eq!(
+            r.fields["default_conversion_value"],
+            Value::Money(Money::parse("25", Currency::USD).unwrap())
+        );
+        assert_eq!(r.fields["description"], Value::str("Orders"));
+        let theirs: wire::CustomConversion =
+            serde_json::from_value(json!({"id": "78", "name": "Theirs", "description": "x"})).unwrap();
+        assert!(!custom_conversion_resource(&theirs, &ctx).unwrap().owned);
+        let archived: wire::CustomConversion =
+            serde_json::from_value(json!({"id": "79", "name": "Old", "is_archived": true})).unwrap();
+        assert!(custom_conversion_resource(&archived, &ctx).is_none());
+
+        // an ad set promoting it reads the reference back; one the read does not know keeps its id
+        let s: wire::AdSet = serde_json::from_value(json!({"id": "5", "name": "Set", "promoted_object":
+            {"pixel_id": 123, "custom_event_type": "PURCHASE", "custom_conversion_id": "77"}}))
+        .unwrap();
+        let campaign = Address::account("acme").child(Kind::Campaign, "C");
+        let r = adset_resource(&s, &campaign, &ctx).unwrap();
+        let Value::Map(po) = &r.fields["promoted_object"] else {
+            panic!()
+        };
+        assert_eq!(po.get("custom_conversion"), Some(&Value::reference(cc_addr.clone())));
+
+        // and writes it as custom_conversion_id, a pending create's id as a batch reference
+        let f: BTreeMap<String, Value> = [("promoted_object".to_string(), r.fields["promoted_object"].clone())].into();
+        let p = adset_params(None, None, &f, Currency::USD, None, &|a| {
+            (a == &cc_addr).then_some(IdOrRef::Later(Ref::Op(3)))
+        })
+        .unwrap();
+        let po: Json = serde_json::from_str(&params(&p)["promoted_object"].replace("{result=op3:$.id}", "X")).unwrap();
+        assert_eq!(
+            po,
+            json!({"pixel_id": "123", "custom_event_type": "PURCHASE", "custom_conversion_id": "X"})
+        );
+        assert!(adset_params(None, None, &f, Currency::USD, None, &|_| None).is_err());
     }
 }

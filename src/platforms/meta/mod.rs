@@ -91,6 +91,8 @@ struct Cache {
     creative_names: Option<HashMap<String, String>>,
     /// Audience id → the user's part of its description and the members' fingerprint its marker records.
     audiences: HashMap<String, (Option<String>, Option<String>)>,
+    /// Custom conversion id → the user's part of its description (the marker is written after it).
+    conversion_descriptions: HashMap<String, Option<String>>,
 }
 
 pub struct MetaConnector {
@@ -119,6 +121,18 @@ fn effective_status_param(include_removed: bool) -> (String, String) {
 
 fn is_removed(status: &Option<String>) -> bool {
     matches!(status.as_deref(), Some("ARCHIVED") | Some("DELETED"))
+}
+
+/// The custom conversions a read saw, as a short fingerprint of their ids (the incremental marker's second part).
+fn conversion_ids_fingerprint(ccs: &[wire::CustomConversion]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut ids: Vec<&str> = ccs
+        .iter()
+        .filter(|c| c.is_archived != Some(true))
+        .map(|c| c.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    hex::encode(&Sha256::digest(ids.join(",").as_bytes())[..6])
 }
 
 /// Graph datetimes to unix seconds (for the incremental marker).
@@ -207,12 +221,28 @@ impl MetaConnector {
 
     async fn read_inner(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
         let act = act_id(&account.platform_id);
-        let since: Option<i64> = req.since.as_deref().and_then(|s| s.trim().parse().ok());
+        let c = &self.client;
+        // every custom conversion (they have no status or update time to filter on; archived ones are left out
+        // when mapped), read first: a deleted one simply disappears from the list, so an incremental read whose
+        // marker remembers another set of ids is made a full one (the marker is `<time>:<fingerprint>`)
+        let custom_conversions: Vec<wire::CustomConversion> = parse_all(
+            c.get_all(
+                &format!("{act}/customconversions"),
+                &[("fields".into(), wire::CUSTOM_CONVERSION_FIELDS.into())],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "custom conversion",
+        )?;
+        let conversions_fp = conversion_ids_fingerprint(&custom_conversions);
+        let since: Option<i64> = req.since.as_deref().and_then(|s| {
+            let (time, fp) = s.trim().split_once(':')?;
+            (fp == conversions_fp).then(|| time.parse().ok()).flatten()
+        });
         let incremental = since.is_some();
         let pinned: BTreeSet<&str> = req.pinned_ids.iter().map(String::as_str).collect();
         let include_removed = incremental || !pinned.is_empty();
         let status = effective_status_param(include_removed);
-        let c = &self.client;
 
         self.cache().label_id = None;
         let label_id = self.label_id(&act).await.map_err(|e| self.err(e))?;
@@ -284,11 +314,16 @@ impl MetaConnector {
                 (a.id.clone(), root.child(kind, &a.name))
             })
             .collect();
+        let conversion_addr: BTreeMap<String, Address> = custom_conversions
+            .iter()
+            .map(|cc| (cc.id.clone(), root.child(Kind::CustomConversion, &cc.name)))
+            .collect();
         let ctx = ReadContext {
             account: &account.name,
             currency: account.currency,
             label_id: label_id.as_deref(),
             audiences: &audience_addr,
+            custom_conversions: &conversion_addr,
         };
 
         let mut out = Vec::new();
@@ -316,6 +351,14 @@ impl MetaConnector {
                     .map(mapping::split_description)
                     .unwrap_or_default();
                 audience_cache.insert(a.id.clone(), (user, marker.flatten()));
+                out.push(r);
+            }
+        }
+        let mut conversion_cache = HashMap::new();
+        for cc in &custom_conversions {
+            if let Some(r) = mapping::custom_conversion_resource(cc, &ctx) {
+                let user = cc.description.as_deref().and_then(|d| mapping::split_description(d).0);
+                conversion_cache.insert(cc.id.clone(), user);
                 out.push(r);
             }
         }
@@ -383,6 +426,7 @@ impl MetaConnector {
             cache.targeting.extend(targeting);
             cache.creatives.extend(creative_cache);
             cache.audiences.extend(audience_cache);
+            cache.conversion_descriptions.extend(conversion_cache);
             if !incremental {
                 cache.creative_names = listed_creatives.then(|| {
                     creatives
@@ -399,7 +443,7 @@ impl MetaConnector {
             resources: out,
             removed_ids,
             complete: !incremental,
-            marker: Some(marker.to_string()),
+            marker: Some(format!("{marker}:{conversions_fp}")),
         })
     }
 }
@@ -412,22 +456,31 @@ pub fn capabilities() -> Capabilities {
         // A batch runs its calls in parallel unless they depend on each other: removals go in later batches.
         ordered_requests: false,
         // Ad labels on campaigns, ad sets and ads; a marker at the end of the description of custom and lookalike
-        // audiences (they have no ad labels).
+        // audiences and of custom conversions (they have no ad labels).
         marked_kinds: vec![
             Kind::Campaign,
             Kind::AdSet,
             Kind::Ad,
             Kind::Audience,
             Kind::LookalikeAudience,
+            Kind::CustomConversion,
         ],
         immutable_fields: BTreeMap::from([
             (Kind::Campaign, vec!["objective"]),
             (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
+            // CustomConversion.json's `#update` takes name, description and default_conversion_value only
+            (Kind::CustomConversion, vec!["pixel_id", "rule", "event_type"]),
         ]),
         swapped_fields: BTreeMap::from([(Kind::Ad, CREATIVE_FIELDS.to_vec())]),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
         // `name` is a field of every node it manages (lookalikes are replaced, never changed)
-        renamable_kinds: vec![Kind::Campaign, Kind::AdSet, Kind::Ad, Kind::Audience],
+        renamable_kinds: vec![
+            Kind::Campaign,
+            Kind::AdSet,
+            Kind::Ad,
+            Kind::Audience,
+            Kind::CustomConversion,
+        ],
         paused_status: "paused",
         settled_statuses: &[],
     }

@@ -121,3 +121,84 @@ pub fn single_line(c: &crate::spec::types::MetaCampaign) -> Vec<crate::spec::rul
     }
     out
 }
+
+/// Operators a custom conversion's rule may use (the shape `docs/spec.md` gives; the emulator checks the same).
+pub const RULE_OPERATORS: &[&str] = &[
+    "contains",
+    "not_contains",
+    "i_contains",
+    "i_not_contains",
+    "starts_with",
+    "i_starts_with",
+    "eq",
+    "neq",
+    "i_str_eq",
+    "i_str_neq",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "regex_match",
+    "is_any",
+    "is_not_any",
+];
+
+/// A custom conversion's rule as written (a mapping, or JSON text) → the rule as Meta takes it, or what is wrong
+/// with it. Each part has one key: `and` / `or` over a non-empty list of parts, or a field with one
+/// `{operator: value}` condition whose value is text, a number or a list of them.
+pub fn custom_conversion_rule(written: &serde_json::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    let rule = match written {
+        J::String(s) => serde_json::from_str::<J>(s).map_err(|e| format!("the rule is not JSON: {e}"))?,
+        other => other.clone(),
+    };
+    fn check(v: &J, depth: usize) -> Result<(), String> {
+        let Some(obj) = v.as_object() else {
+            return Err(format!("each part of the rule is a mapping, got `{v}`"));
+        };
+        if depth > 8 {
+            return Err("the rule nests more than 8 levels".into());
+        }
+        let mut it = obj.iter();
+        let (Some((key, val)), None) = (it.next(), it.next()) else {
+            return Err(format!(
+                "each part of the rule has exactly one key (`and`, `or` or the field it checks), got {}",
+                obj.len()
+            ));
+        };
+        match key.as_str() {
+            "and" | "or" => match val.as_array() {
+                Some(parts) if !parts.is_empty() => parts.iter().try_for_each(|p| check(p, depth + 1)),
+                _ => Err(format!("`{key}` takes a non-empty list of parts")),
+            },
+            field => {
+                if field.is_empty()
+                    || !field
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+                {
+                    return Err(format!("`{field}` is not a field a rule can check"));
+                }
+                let Some(cond) = val.as_object().filter(|c| c.len() == 1) else {
+                    return Err(format!(
+                        "the condition on `{field}` is one `{{operator: value}}` mapping"
+                    ));
+                };
+                let (op, x) = cond.iter().next().ok_or("empty condition")?;
+                if !RULE_OPERATORS.contains(&op.as_str()) {
+                    return Err(format!("`{op}` is not a rule operator"));
+                }
+                let scalar = |x: &J| x.is_string() || x.is_number();
+                match x {
+                    J::Array(a) if !a.is_empty() && a.iter().all(scalar) => Ok(()),
+                    x if scalar(x) => Ok(()),
+                    _ => Err(format!(
+                        "the value of `{op}` on `{field}` is text, a number or a list of them"
+                    )),
+                }
+            }
+        }
+    }
+    check(&rule, 0)?;
+    Ok(rule)
+}

@@ -1,6 +1,6 @@
 //! The Graph API objects adsctl reads, exactly as they come over the wire (field names from
 //! `specs/Campaign.json`, `AdSet.json`, `Ad.json`, `AdCreative.json`, `AdLabel.json`, `CustomAudience.json`,
-//! `AdsInsights.json`, `AdReportRun.json`), and the `fields=` lists that ask for them.
+//! `AdsInsights.json`, `AdReportRun.json`, and the supplement's `CustomConversion.json`), and the `fields=` lists that ask for them.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value as Json;
@@ -22,6 +22,9 @@ pub const LABEL_FIELDS: &str = "id,name";
 /// `fields=` for custom audiences (customer files and lookalikes).
 pub const AUDIENCE_FIELDS: &str = "id,name,subtype,description,customer_file_source,lookalike_spec,\
 approximate_count_lower_bound,approximate_count_upper_bound,delivery_status,operation_status,time_updated";
+/// `fields=` for custom conversions (`pixel` comes as `{id}`; `rule` as JSON text).
+pub const CUSTOM_CONVERSION_FIELDS: &str =
+    "id,name,custom_event_type,default_conversion_value,description,rule,pixel,is_archived";
 /// `fields=` for insights rows.
 pub const INSIGHTS_FIELDS: &str = "campaign_id,campaign_name,adset_id,adset_name,ad_id,ad_name,impressions,clicks,\
 spend,actions,action_values,account_currency,date_start,date_stop";
@@ -198,6 +201,29 @@ pub struct CustomAudience {
     pub operation_status: Option<Json>,
     #[serde(default)]
     pub time_updated: Option<Json>,
+}
+
+/// CustomConversion (`reference/meta-marketing-supplement/specs/CustomConversion.json`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CustomConversion {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub custom_event_type: Option<String>,
+    /// A float on write, an int on read (whole units of the account currency).
+    #[serde(default, deserialize_with = "str_or_num")]
+    pub default_conversion_value: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The rule as JSON text.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// The pixel (AdsPixel) whose events it counts: `{"id": "…"}`.
+    #[serde(default)]
+    pub pixel: Option<IdOnly>,
+    #[serde(default)]
+    pub is_archived: Option<bool>,
 }
 
 /// One insights row (all values strings, as Meta sends them).

@@ -1,5 +1,5 @@
 //! Meta's part of the YAML language: ad sets with their targeting, ads with their creatives, lookalike
-//! audiences, and their enums. `spec::types` re-exports them; doc comments here become the descriptions in
+//! audiences, custom conversions, and their enums. `spec::types` re-exports them; doc comments here become the descriptions in
 //! `schemas/`.
 
 use schemars::gen::SchemaGenerator;
@@ -332,7 +332,8 @@ spec_enum!(
     }
 );
 
-/// A Meta ad set's promoted object for website conversions: a pixel and one of its standard events.
+/// A Meta ad set's promoted object for website conversions: a pixel and one of its standard events, or one of
+/// the account's custom conversions.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromotedObject {
@@ -340,7 +341,73 @@ pub struct PromotedObject {
     pub pixel_id: S<String>,
     /// The standard event (`purchase`, `lead`, `complete_registration`, …).
     pub event: S<CustomEventType>,
+    /// A custom conversion of the same account (its name under `custom_conversions:`) to optimise for: it must
+    /// count events of `pixel_id`.
+    #[serde(default)]
+    pub custom_conversion: Opt<String>,
 }
+
+/// A Meta custom conversion (`custom_conversions:` of a Meta account): the events of one pixel that match a rule,
+/// counted as one conversion. Its pixel, rule and event type cannot change once it exists (a change replaces it).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename = "CustomConversion")]
+#[schemars(rename = "MetaCustomConversion")]
+pub struct MetaCustomConversion {
+    /// Unique name within the account.
+    pub name: S<String>,
+    /// The Meta account.
+    pub account: S<String>,
+    /// The pixel (dataset) whose events it counts, digits (Meta's `event_source_id`).
+    #[schemars(with = "IdText")]
+    pub pixel_id: S<String>,
+    /// Which events count: Meta's rule, as a mapping or as JSON text, e.g. `{ url: { i_contains: thank-you } }`,
+    /// or `{ and: [ { event: { eq: Purchase } }, { url: { i_contains: /checkout/done } } ] }`. Each part has one
+    /// key: `and` / `or` over a list of parts, or the field it checks (`url`, `event`, an event parameter) with
+    /// one condition (`i_contains`, `contains`, `eq`, `neq`, `i_starts_with`, `lt`, `gte`, `regex_match`, …).
+    #[schemars(with = "serde_json::Value")]
+    pub rule: S<serde_json::Value>,
+    /// The kind of event it is reported as (`purchase`, `lead`, `complete_registration`, …; `other` when left out).
+    #[serde(default)]
+    pub event_type: Opt<ConversionEventType>,
+    /// The value of a conversion when the event carries none, in whole units of the account currency (`25`).
+    #[serde(default)]
+    pub default_conversion_value: Opt<Amount>,
+    /// Description.
+    #[serde(default)]
+    pub description: Opt<String>,
+    /// Adopt an existing custom conversion by its id.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub id: Opt<String>,
+    #[serde(default)]
+    pub lifecycle: Opt<LifecycleSpec>,
+}
+
+spec_enum!(
+    /// The event type of a Meta custom conversion (CustomConversion `custom_event_type`).
+    ConversionEventType {
+        AddPaymentInfo => "add_payment_info",
+        AddToCart => "add_to_cart",
+        AddToWishlist => "add_to_wishlist",
+        CompleteRegistration => "complete_registration",
+        Contact => "contact",
+        ContentView => "content_view",
+        CustomizeProduct => "customize_product",
+        Donate => "donate",
+        FacebookSelected => "facebook_selected",
+        FindLocation => "find_location",
+        InitiatedCheckout => "initiated_checkout",
+        Lead => "lead",
+        ListingInteraction => "listing_interaction",
+        Other => "other",
+        Purchase => "purchase",
+        Schedule => "schedule",
+        Search => "search",
+        StartTrial => "start_trial",
+        SubmitApplication => "submit_application",
+        Subscribe => "subscribe",
+    }
+);
 
 spec_enum!(
     /// A Meta standard event (AdPromotedObject `custom_event_type`).

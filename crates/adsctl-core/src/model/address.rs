@@ -38,12 +38,14 @@ pub enum Kind {
     PromotedPost,
     /// X targeting criterion below a line item: its type, value and operator are its whole identity.
     TargetingCriterion,
-    /// Conversion tracking at the account's level (Google Ads conversion action, Meta custom conversion).
+    /// Google Ads conversion action (conversion tracking at the account's level).
     Conversion,
+    /// Meta custom conversion: the events of one pixel that match a rule, at the account's level.
+    CustomConversion,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -60,6 +62,7 @@ impl Kind {
         Kind::PromotedPost,
         Kind::TargetingCriterion,
         Kind::Conversion,
+        Kind::CustomConversion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Kind {
             Kind::PromotedPost => "promoted_post",
             Kind::TargetingCriterion => "targeting_criterion",
             Kind::Conversion => "conversion",
+            Kind::CustomConversion => "custom_conversion",
         }
     }
 
@@ -120,7 +124,12 @@ impl Kind {
     /// Creation rank: lower ranks are created first and removed last.
     pub fn rank(self) -> u8 {
         match self {
-            Kind::List | Kind::MergeField | Kind::Budget | Kind::Audience | Kind::Conversion => 0,
+            Kind::List
+            | Kind::MergeField
+            | Kind::Budget
+            | Kind::Audience
+            | Kind::Conversion
+            | Kind::CustomConversion => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,

@@ -170,6 +170,43 @@ pub const ROUTES: &[Route] = &[
     Route {
         node: "AdAccount",
         method: "GET",
+        edge: Some("customconversions"),
+        reads: &[],
+    },
+    Route {
+        node: "AdAccount",
+        method: "POST",
+        edge: Some("customconversions"),
+        reads: &[
+            "name",
+            "event_source_id",
+            "rule",
+            "advanced_rule",
+            "custom_event_type",
+            "default_conversion_value",
+        ],
+    },
+    Route {
+        node: "CustomConversion",
+        method: "GET",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "CustomConversion",
+        method: "POST",
+        edge: None,
+        reads: &["name", "default_conversion_value"],
+    },
+    Route {
+        node: "CustomConversion",
+        method: "DELETE",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "AdAccount",
+        method: "GET",
         edge: Some("insights"),
         reads: INSIGHTS_READS,
     },
@@ -1114,6 +1151,9 @@ fn field_value(ctx: &Ctx, o: &Obj, name: &str, sub: Option<&[FieldSel]>) -> Resu
             Some(json!(ids))
         }
         (Kind::CustomAudience, "subtype") => Some(json!(o.str_field("subtype").unwrap_or("CUSTOM"))),
+        (Kind::CustomConversion, "creation_time") => Some(json!(format_time(o.created_ms))),
+        (Kind::CustomConversion, "is_archived") | (Kind::CustomConversion, "is_unavailable") => Some(json!(false)),
+        (Kind::CustomConversion, "pixel") => return obj_ref(ctx, o.str_field("event_source_id"), None),
         // the labels as they are now (a renamed label shows its new name on every object carrying it)
         (Kind::Campaign | Kind::AdSet | Kind::Ad | Kind::AdCreative, "adlabels") => {
             let Some(Value::Array(ls)) = o.fields.get("adlabels") else {
@@ -1165,6 +1205,12 @@ fn field_value(ctx: &Ctx, o: &Obj, name: &str, sub: Option<&[FieldSel]>) -> Resu
         ("int" | "unsigned int", Value::String(s)) => {
             s.parse::<i64>().map(Value::from).unwrap_or_else(|_| stored.clone())
         }
+        // a parameter taken as a float and read as an int (CustomConversion.default_conversion_value): the whole
+        // part, as the field's type says
+        ("int" | "unsigned int", Value::Number(n)) if !n.is_i64() && !n.is_u64() => n
+            .as_f64()
+            .map(|f| json!(f.trunc() as i64))
+            .unwrap_or_else(|| stored.clone()),
         _ => stored.clone(),
     };
     if let (Some(sub), Value::Object(m)) = (sub, &v) {
@@ -1591,6 +1637,9 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
                 .get("targeting")
                 .ok_or_else(|| GraphError::missing_param("targeting"))?;
             check_targeting(ctx, account, targeting)?;
+            if let Some(po) = p.get("promoted_object") {
+                super::conversion::check_promoted_object(ctx, account, po)?;
+            }
             fields.entry("status").or_insert(json!("ACTIVE"));
         }
         Kind::Ad => {
@@ -1618,6 +1667,7 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
         }
         Kind::AdLabel => check_label_name(&p)?,
         Kind::CustomAudience => super::audience::check_create(ctx, account, &p, &mut fields)?,
+        Kind::CustomConversion => super::conversion::check_create(ctx, account, &p, &mut fields)?,
         Kind::AdReportRun => return Err(GraphError::unsupported("POST", &format!("act_{account}"))),
     }
     if let Some(l) = p.get("adlabels") {
@@ -1811,12 +1861,16 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
             }
         }
         Kind::CustomAudience => super::audience::check_update(&p, &mut fields)?,
+        Kind::CustomConversion => super::conversion::check_update(&p)?,
         Kind::AdLabel => check_label_name(&p)?,
         _ => {}
     }
     if old.kind == Kind::AdSet {
         if let Some(t) = p.get("targeting") {
             check_targeting(ctx, &old.account, t)?;
+        }
+        if let Some(po) = p.get("promoted_object") {
+            super::conversion::check_promoted_object(ctx, &old.account, po)?;
         }
     }
     if let Some(l) = p.get("adlabels") {
@@ -1881,6 +1935,10 @@ fn delete(ctx: &mut Ctx, id: &str) -> Result<Value, GraphError> {
                 o.updated_ms = now;
             }
             cascade_delete(ctx, id, now);
+        }
+        Kind::CustomConversion => {
+            super::conversion::check_delete(ctx, &obj)?;
+            ctx.st.remove(id);
         }
         Kind::AdLabel => {
             for o in ctx.st.objects.values_mut() {

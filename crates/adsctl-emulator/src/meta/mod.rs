@@ -5,7 +5,7 @@
 //!
 //! Graph routes (under the version root `/v25.0/`):
 //! - ad accounts `act_{id}`: GET; GET/POST `campaigns`, `adsets`, `ads`, `adcreatives`, `adlabels`,
-//!   `customaudiences`; GET (sync) and POST (async report run) `insights`;
+//!   `customaudiences`, `customconversions`; GET (sync) and POST (async report run) `insights`;
 //! - objects `/{id}`: GET (`fields=`, nested `campaign{name}`), POST (update), DELETE; their edges `adlabels`,
 //!   `users` (custom audiences, POST/DELETE), `insights`, `adsets`/`ads`/`adcreatives` (children),
 //!   `campaigns`/`adsets`/`ads`/`adcreatives` of an ad label, and `/{report_run_id}/insights`;
@@ -38,6 +38,7 @@
 
 pub mod audience;
 pub mod batch;
+pub mod conversion;
 pub mod error;
 pub mod graph;
 pub mod insights;

@@ -192,6 +192,7 @@ pub enum Kind {
     AdLabel,
     CustomAudience,
     AdReportRun,
+    CustomConversion,
 }
 
 impl Kind {
@@ -205,6 +206,7 @@ impl Kind {
             Kind::AdLabel => "AdLabel",
             Kind::CustomAudience => "CustomAudience",
             Kind::AdReportRun => "AdReportRun",
+            Kind::CustomConversion => "CustomConversion",
         }
     }
 
@@ -217,6 +219,7 @@ impl Kind {
             "adcreatives" => Kind::AdCreative,
             "adlabels" => Kind::AdLabel,
             "customaudiences" => Kind::CustomAudience,
+            "customconversions" => Kind::CustomConversion,
             _ => return None,
         })
     }
