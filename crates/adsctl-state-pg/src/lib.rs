@@ -9,6 +9,7 @@
 //! The connection URL (`postgres://user:password@host:port/database`) may carry a password: it is never put in
 //! an error, a log line or output — [`Target`] is what is shown.
 
+mod lease;
 mod worker;
 
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ use adsctl_core::state::{ApplyRecord, CachedLive, Intent, StateEntry, StateError
 use chrono::{DateTime, NaiveDate, Utc};
 
 use worker::{Conn, ConnectError, Worker};
+
+pub use lease::{AcquiredLease, Fence, FencedStore, LeaseRow, ReplicaRow};
 
 /// The environment variable that puts the state on PostgreSQL: a `postgres://` URL.
 pub const STATE_URL_ENV: &str = "ADSCTL_STATE_URL";
@@ -31,11 +34,18 @@ pub struct Migration {
 
 /// Every migration, oldest first. A new one is a new file in `migrations/` and a new line here; an applied one
 /// never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "leases",
+        sql: include_str!("../migrations/0003_leases.sql"),
+    },
+];
 
 /// The schema version this adsctl reads and writes.
 pub fn latest_version() -> i32 {
@@ -105,6 +115,12 @@ pub enum PgError {
     Busy { target: Target, holder: Option<String> },
     #[error("the connection to the PostgreSQL state at {target} was lost (its thread ended)")]
     Gone { target: Target },
+    /// A write made for an account's reconcile whose lease is no longer this replica's (expired, or taken over
+    /// with a newer fencing token): nothing of it was written.
+    #[error(
+        "refused a write for account `{account}`: this replica's lease on it (fencing token {token}) is no longer held"
+    )]
+    Fenced { account: String, token: i64 },
 }
 
 fn busy_message(target: &Target, holder: Option<&str>) -> String {
@@ -140,6 +156,11 @@ impl PgError {
                     .into(),
             ),
             PgError::Query { .. } => None,
+            PgError::Fenced { .. } => Some(
+                "another `adsctl watch` replica holds this account now (this one could not renew its lease in \
+                 time): nothing is lost, the holder reconciles it"
+                    .into(),
+            ),
         }
     }
 }
@@ -223,7 +244,7 @@ impl PgStore {
     pub fn open(url: &str) -> Result<PgStore, PgError> {
         let store = PgStore::connect(url)?;
         let (have, need) = (store.schema_version()?, latest_version());
-        if have < need {
+        if have < need || (have == need && store.lacks_a_migration()?) {
             return Err(PgError::SchemaBehind {
                 target: store.target.clone(),
                 have,
@@ -280,6 +301,15 @@ impl PgStore {
         })
     }
 
+    /// Whether a migration older than the newest applied one is missing (see [`PgStore::migrate`]).
+    fn lacks_a_migration(&self) -> Result<bool, PgError> {
+        let applied = self.q(|c| {
+            let rows = c.client.query(&format!("SELECT version FROM {VERSIONS_TABLE}"), &[])?;
+            Ok(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<i32>>())
+        })?;
+        Ok(MIGRATIONS.iter().any(|m| !applied.contains(&m.version)))
+    }
+
     /// Apply the migrations this database lacks, each in a transaction with its row in the versions table;
     /// returns the versions applied (none when it was up to date). Two processes migrating at once take turns.
     pub fn migrate(&self) -> Result<Vec<i32>, PgError> {
@@ -292,13 +322,11 @@ impl PgStore {
                      applied_at timestamptz NOT NULL DEFAULT now()
                  )"
             ))?;
-            let v: Option<i32> = c
-                .client
-                .query_one(&format!("SELECT max(version) FROM {VERSIONS_TABLE}"), &[])?
-                .get(0);
-            Ok(v.unwrap_or(0))
+            let rows = c.client.query(&format!("SELECT version FROM {VERSIONS_TABLE}"), &[])?;
+            Ok(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<i32>>())
         });
-        let result = have.and_then(|have| {
+        let result = have.and_then(|applied_before| {
+            let have = applied_before.iter().copied().max().unwrap_or(0);
             if have > latest_version() {
                 return Err(PgError::SchemaAhead {
                     target: self.target.clone(),
@@ -307,7 +335,9 @@ impl PgStore {
                 });
             }
             let mut applied = Vec::new();
-            for m in MIGRATIONS.iter().filter(|m| m.version > have) {
+            // every migration not applied yet, also one numbered below the newest applied (versions are
+            // numbered as they are written, and two written at once may land in either order)
+            for m in MIGRATIONS.iter().filter(|m| !applied_before.contains(&m.version)) {
                 let (version, name, sql) = (m.version, m.name, m.sql);
                 self.q(move |c| {
                     let mut tx = c.client.transaction()?;
@@ -391,8 +421,19 @@ impl PgStore {
 
     /// Store one day of the metrics series (`body`: adsctl's JSON of that day).
     pub fn day_put(&self, account: &str, level: &str, day: NaiveDate, body: &str) -> Result<(), PgError> {
+        self.day_put_in(None, account, level, day, body)
+    }
+
+    pub(crate) fn day_put_in(
+        &self,
+        fence: Option<&Fence>,
+        account: &str,
+        level: &str,
+        day: NaiveDate,
+        body: &str,
+    ) -> Result<(), PgError> {
         let (account, level, body) = (account.to_string(), level.to_string(), body.to_string());
-        self.q(move |c| {
+        self.write(fence, false, move |c| {
             c.execute(
                 "INSERT INTO adsctl_metrics_days (account, level, day, body) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (account, level, day) DO UPDATE SET body = EXCLUDED.body",
@@ -493,11 +534,67 @@ impl StateStore for PgStore {
         marker: Option<&str>,
         resources: &[Resource],
     ) -> Result<(), StateError> {
+        self.cache_put_in(None, account, fetched_at, marker, resources)
+    }
+
+    fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+        self.entries_of(account)
+    }
+
+    fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
+        self.entry_at(address)
+    }
+
+    fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError> {
+        self.put_entry_in(None, entry)
+    }
+
+    fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+        self.remove_entry_in(None, address)
+    }
+
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
+        self.journal_add_in(None, intents)
+    }
+
+    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
+        self.journal_pending_of(account)
+    }
+
+    fn journal_resolve(&self, key: u64) -> Result<(), StateError> {
+        self.journal_resolve_in(None, key)
+    }
+
+    fn record_apply(&self, entry: &ApplyRecord) -> Result<(), StateError> {
+        self.record_apply_in(None, entry)
+    }
+
+    fn apply_records(&self) -> Result<Vec<ApplyRecord>, StateError> {
+        self.apply_records_all()
+    }
+
+    /// Every write was committed before it returned.
+    fn flush(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// The state's records, written with a [`Fence`] (a replica's reconcile: checked in the write's transaction) or
+/// without (the CLI, under the apply lock).
+impl PgStore {
+    pub(crate) fn cache_put_in(
+        &self,
+        fence: Option<&Fence>,
+        account: &str,
+        fetched_at: DateTime<Utc>,
+        marker: Option<&str>,
+        resources: &[Resource],
+    ) -> Result<(), StateError> {
         let fingerprint = adsctl_core::model::live_fingerprint(resources);
         let body = encode("the cached live state", &resources)?;
         let (account, marker) = (account.to_string(), marker.map(str::to_string));
         let fetched_at = fetched_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-        self.q(move |c| {
+        self.write(fence, false, move |c| {
             c.execute(
                 "INSERT INTO adsctl_cache (account, fetched_at, marker, fingerprint, resources)
                  VALUES ($1, $2, $3, $4, $5)
@@ -509,7 +606,7 @@ impl StateStore for PgStore {
         Ok(())
     }
 
-    fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+    pub(crate) fn entries_of(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
         let account = account.map(str::to_string);
         let rows = self.q(move |c| {
             let rows = match &account {
@@ -529,7 +626,7 @@ impl StateStore for PgStore {
         Ok(out)
     }
 
-    fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
+    pub(crate) fn entry_at(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
         let key = address.to_string();
         let k = key.clone();
         let body = self.q(move |c| {
@@ -539,10 +636,10 @@ impl StateStore for PgStore {
         body.map(|b| decode(format!("ids/{key}"), &b)).transpose()
     }
 
-    fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError> {
+    pub(crate) fn put_entry_in(&self, fence: Option<&Fence>, entry: &StateEntry) -> Result<(), StateError> {
         let body = encode("an id map entry", entry)?;
         let (address, account) = (entry.address.to_string(), entry.address.account.clone());
-        self.q(move |c| {
+        self.write(fence, false, move |c| {
             c.execute(
                 "INSERT INTO adsctl_entries (address, account, body) VALUES ($1, $2, $3)
                  ON CONFLICT (address) DO UPDATE SET account = EXCLUDED.account, body = EXCLUDED.body",
@@ -552,13 +649,15 @@ impl StateStore for PgStore {
         Ok(())
     }
 
-    fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+    pub(crate) fn remove_entry_in(&self, fence: Option<&Fence>, address: &Address) -> Result<bool, StateError> {
         let key = address.to_string();
-        let n = self.q(move |c| c.execute("DELETE FROM adsctl_entries WHERE address = $1", &[&key]))?;
+        let n = self.write(fence, false, move |c| {
+            c.execute("DELETE FROM adsctl_entries WHERE address = $1", &[&key])
+        })?;
         Ok(n > 0)
     }
 
-    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
+    pub(crate) fn journal_add_in(&self, fence: Option<&Fence>, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
         if intents.is_empty() {
             return Ok(Vec::new());
         }
@@ -566,14 +665,18 @@ impl StateStore for PgStore {
             .iter()
             .map(|i| Ok((i.account.clone(), encode("a journal entry", i)?)))
             .collect::<Result<Vec<_>, StateError>>()?;
-        let keys = self.q(move |c| {
-            let mut tx = c.client.transaction()?;
-            let insert = tx.prepare("INSERT INTO adsctl_journal (account, body) VALUES ($1, $2) RETURNING key")?;
+        // one transaction: all the intents or none
+        let keys = self.write(fence, true, move |c| {
             let mut keys = Vec::with_capacity(rows.len());
             for (account, body) in &rows {
-                keys.push(tx.query_one(&insert, &[account, body])?.get::<_, i64>(0));
+                keys.push(
+                    c.query_one(
+                        "INSERT INTO adsctl_journal (account, body) VALUES ($1, $2) RETURNING key",
+                        &[account, body],
+                    )?
+                    .get::<_, i64>(0),
+                );
             }
-            tx.commit()?;
             Ok(keys)
         })?;
         keys.into_iter()
@@ -581,7 +684,7 @@ impl StateStore for PgStore {
             .collect()
     }
 
-    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
+    pub(crate) fn journal_pending_of(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
         let account = account.map(str::to_string);
         let rows = self.q(move |c| {
             let rows = match &account {
@@ -605,22 +708,26 @@ impl StateStore for PgStore {
             .collect()
     }
 
-    fn journal_resolve(&self, key: u64) -> Result<(), StateError> {
+    pub(crate) fn journal_resolve_in(&self, fence: Option<&Fence>, key: u64) -> Result<(), StateError> {
         // a key beyond i64 was never handed out
         let Ok(key) = i64::try_from(key) else {
             return Ok(());
         };
-        self.q(move |c| c.execute("DELETE FROM adsctl_journal WHERE key = $1", &[&key]))?;
+        self.write(fence, false, move |c| {
+            c.execute("DELETE FROM adsctl_journal WHERE key = $1", &[&key])
+        })?;
         Ok(())
     }
 
-    fn record_apply(&self, entry: &ApplyRecord) -> Result<(), StateError> {
+    pub(crate) fn record_apply_in(&self, fence: Option<&Fence>, entry: &ApplyRecord) -> Result<(), StateError> {
         let body = encode("an apply record", entry)?;
-        self.q(move |c| c.execute("INSERT INTO adsctl_applies (body) VALUES ($1)", &[&body]))?;
+        self.write(fence, false, move |c| {
+            c.execute("INSERT INTO adsctl_applies (body) VALUES ($1)", &[&body])
+        })?;
         Ok(())
     }
 
-    fn apply_records(&self) -> Result<Vec<ApplyRecord>, StateError> {
+    pub(crate) fn apply_records_all(&self) -> Result<Vec<ApplyRecord>, StateError> {
         let rows = self.q(|c| {
             let rows = c.query("SELECT seq, body FROM adsctl_applies ORDER BY seq", &[])?;
             Ok(rows
@@ -631,11 +738,6 @@ impl StateStore for PgStore {
         rows.into_iter()
             .map(|(k, body)| decode(format!("history/{k}"), &body))
             .collect()
-    }
-
-    /// Every write was committed before it returned.
-    fn flush(&self) -> Result<(), StateError> {
-        Ok(())
     }
 }
 
@@ -661,8 +763,9 @@ mod tests {
 
     #[test]
     fn migrations_are_numbered_in_order_from_one() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i32::try_from(i + 1).unwrap(), "{}", m.name);
+        assert_eq!(MIGRATIONS[0].version, 1);
+        for w in MIGRATIONS.windows(2) {
+            assert!(w[0].version < w[1].version, "{} before {}", w[0].name, w[1].name);
         }
     }
 }
