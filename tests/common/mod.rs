@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod emulated;
+pub mod fleet;
 pub mod pg;
 
 use std::path::{Path, PathBuf};
