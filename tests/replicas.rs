@@ -275,3 +275,68 @@ fn replicas_share_the_accounts_take_over_a_killed_one_and_rebalance() {
         fleet::load()
     );
 }
+
+#[test]
+fn a_replica_cut_off_from_the_database_stops_and_its_accounts_are_taken_over() {
+    let lease = Duration::from_secs(3);
+    let mut f = Fleet::new(8, lease);
+    let proxy = fleet::Proxy::start(f.port());
+    let through_proxy = f.url.replace(&format!(":{}/", f.port()), &format!(":{}/", proxy.port));
+    let a = f.start_replica_at(&through_proxy);
+    let b = f.start_replica();
+    fleet::wait_for(Duration::from_secs(90), "4/4 and converged", || {
+        (split(&f) == vec![4, 4] && f.converged()).then_some(())
+    });
+    let a_accounts = f.holders()[&a.id].clone();
+    let ready = |r: &fleet::Replica| {
+        reqwest::blocking::get(format!("http://{}/readyz", r.daemon.addr))
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(ready(&a), 200);
+
+    // the partition: a cannot renew; its leases expire in the database and b takes them; a drops them by its own
+    // clock and turns not ready
+    let cut = Instant::now();
+    proxy.cut();
+    let takeover = fleet::wait_for(Duration::from_secs(30), "b holding every account", || {
+        let h = f.holders();
+        (h.len() == 1 && h.get(&b.id).is_some_and(|x| x.len() == 8)).then(|| cut.elapsed())
+    });
+    assert!(takeover <= lease + lease / 3 + Duration::from_secs(2), "{takeover:?}");
+    fleet::wait_for(Duration::from_secs(30), "a not ready", || {
+        (ready(&a) == 503).then_some(())
+    });
+    let mut a = a;
+    fleet::wait_for(Duration::from_secs(30), "a to drop its leases", || {
+        let lost = a.daemon.log().iter().filter(|l| l.contains("lease lost")).count();
+        (lost >= a_accounts.len()).then_some(())
+    });
+    let status: serde_json::Value = reqwest::blocking::get(format!("http://{}/api/v1/status", a.daemon.addr))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(status["accounts"].as_array().map(Vec::len), Some(0), "{status:#}");
+
+    // healed: a registers again and takes its share back, with new tokens
+    let before: Vec<i64> = f.db.leases().unwrap().iter().map(|l| l.token).collect();
+    proxy.heal();
+    fleet::wait_for(Duration::from_secs(60), "4/4 again", || {
+        (split(&f) == vec![4, 4] && ready(&a) == 200).then_some(())
+    });
+    let max_before = before.into_iter().max().unwrap();
+    assert!(f
+        .db
+        .leases()
+        .unwrap()
+        .iter()
+        .filter(|l| l.holder == a.id)
+        .all(|l| l.token > max_before));
+    fleet::wait_for(Duration::from_secs(60), "converged", || f.converged().then_some(()));
+    assert!(f.duplicates().is_empty(), "{:?}", f.duplicates());
+    let (_, a_log) = a.daemon.stop("TERM", Duration::from_secs(30));
+    let (_, b_log) = b.daemon.stop("TERM", Duration::from_secs(30));
+    for log in [&a_log, &b_log] {
+        assert!(!log.iter().any(|l| l.contains(fleet::PASSWORD)));
+    }
+}

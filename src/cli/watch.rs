@@ -247,7 +247,9 @@ pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandRes
 /// The leases of this replica, over a connection of their own.
 async fn leases(url: &str, lease: Duration) -> Result<Arc<crate::reconcile::Leases>, CommandError> {
     let url = url.to_string();
-    let db = tokio::task::spawn_blocking(move || crate::store::PgStore::open(&url))
+    // a round that cannot reach the database fails within a round, and the connection is made again after
+    let io_timeout = (lease / 3).max(Duration::from_secs(1));
+    let db = tokio::task::spawn_blocking(move || crate::store::PgStore::open_resilient(&url, io_timeout))
         .await
         .map_err(|e| CommandError::new(format!("cannot connect to the state: {e}")))??;
     let replica = crate::reconcile::lease::replica_id();
@@ -260,6 +262,14 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     if !args.dir.join("adsctl.yaml").is_file() {
         return Err(CommandError::new(format!("{} has no adsctl.yaml", args.dir.display()))
             .with_hint("pass the config directory: adsctl watch path/to/repo"));
+    }
+    if let crate::store::Location::Postgres(_) = crate::store::Location::of_project(&args.dir) {
+        // One of several replicas: the platform lease an apply takes (against CI runners) lives as long as the
+        // account's lease, so that a replica killed on another host holds up the one taking its accounts over
+        // for that long, not the 10 minutes a CI runner's lease lasts. Before any thread starts.
+        if std::env::var_os("ADSCTL_LEASE_TTL_SECS").is_none() {
+            std::env::set_var("ADSCTL_LEASE_TTL_SECS", args.lease.as_secs().max(1).to_string());
+        }
     }
     if args.emulator {
         // Before any thread starts: the daemon's own auth (token refresh ahead of expiry, the status page's

@@ -302,7 +302,7 @@ impl EngineReconciler {
         let pg = match crate::store::Location::of_project(dir) {
             // Shared by the replicas: no apply lock; every reconcile runs under the account's lease.
             crate::store::Location::Postgres(url) => Some(Arc::new(
-                tokio::task::spawn_blocking(move || PgStore::open(&url))
+                tokio::task::spawn_blocking(move || PgStore::open_resilient(&url, PG_IO_TIMEOUT))
                     .await
                     .map_err(|e| OpenError::State(StateError::Storage(e.to_string())))??,
             )),
@@ -360,6 +360,10 @@ impl EngineReconciler {
         Ok(c)
     }
 }
+
+/// On PostgreSQL, how long a state call waits for a database that stopped answering before it fails (the
+/// connection is made again by the next call).
+const PG_IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long the daemon waits for the state at start (another command may be using it for a moment).
 const OPEN_AT_START: std::time::Duration = std::time::Duration::from_secs(10);

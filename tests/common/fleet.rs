@@ -108,10 +108,16 @@ impl Fleet {
 
     /// Start the next replica and wait for its status server.
     pub fn start_replica(&mut self) -> Replica {
+        let url = self.url.clone();
+        self.start_replica_at(&url)
+    }
+
+    /// [`Fleet::start_replica`] reaching the database at `url` (through a proxy that can cut it off).
+    pub fn start_replica_at(&mut self, url: &str) -> Replica {
         self.started += 1;
         let name = format!("r{}", self.started);
         let mut cmd = self.emu.cmd(&self.state_dir(&name));
-        cmd.env("ADSCTL_STATE_URL", &self.url)
+        cmd.env("ADSCTL_STATE_URL", url)
             .env("RUST_LOG", "info,adsctl::reconcile::daemon=debug")
             .args([
                 "watch",
@@ -134,6 +140,11 @@ impl Fleet {
             })
         });
         Replica { name, id, daemon }
+    }
+
+    /// The database's port.
+    pub fn port(&self) -> u16 {
+        self._pg.port()
     }
 
     /// The live leases: holder → accounts.
@@ -289,4 +300,59 @@ pub fn load() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
         .unwrap_or(0.0)
+}
+
+/// A TCP proxy on loopback in front of the database that can cut every connection through it and refuse new
+/// ones: a network partition between one replica and the database.
+pub struct Proxy {
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    streams: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a proxy port");
+        let port = listener.local_addr().unwrap().port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (c, st) = (cut.clone(), streams.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if c.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let pairs = [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ];
+                st.lock().unwrap().extend([client, server]);
+                for (mut from, mut to) in pairs {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, cut, streams }
+    }
+
+    /// Close every connection through the proxy and refuse new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.streams.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Let connections through again.
+    pub fn heal(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }

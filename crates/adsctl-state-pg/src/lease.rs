@@ -160,7 +160,8 @@ impl PgStore {
     /// Take up to `max` of `accounts` whose lease is free or expired, for `ttl`, each with a new fencing token.
     /// Two replicas taking the same lease at once: the row lock of the upsert lets one in, and the other, seeing
     /// it unexpired, takes nothing. Each replica prefers accounts in its own order (a hash of account and
-    /// replica), so that replicas starting together rarely reach for the same rows.
+    /// replica), so that replicas starting together rarely reach for the same rows; the rows are then written in
+    /// account order, so that two takers lock them in one order and never deadlock.
     pub fn acquire_leases(
         &self,
         replica: &str,
@@ -182,7 +183,7 @@ impl PgStore {
                      ORDER BY md5(a.account || $2) LIMIT $3)
                  INSERT INTO adsctl_leases AS l (account, holder, token, acquired_at, expires_at)
                  SELECT account, $2, nextval('adsctl_lease_tokens'), now(), now() + $4::bigint * interval '1 millisecond'
-                 FROM wanted
+                 FROM wanted ORDER BY account
                  ON CONFLICT (account) DO UPDATE
                      SET holder = EXCLUDED.holder, token = EXCLUDED.token, acquired_at = EXCLUDED.acquired_at,
                          expires_at = EXCLUDED.expires_at

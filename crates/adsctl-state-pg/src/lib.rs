@@ -213,6 +213,13 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connect, without looking at the schema (what `adsctl state migrate` does first).
     pub fn connect(url: &str) -> Result<PgStore, PgError> {
+        PgStore::connect_with(url, None)
+    }
+
+    /// [`PgStore::connect`]; with `io_timeout`, a connection that stops answering fails its call after about that
+    /// long (connect timeout, TCP user timeout and keepalives), and a closed one is opened again by the next call
+    /// (see `worker`): what a long-running replica needs, never a command holding the apply lock.
+    pub(crate) fn connect_with(url: &str, io_timeout: Option<Duration>) -> Result<PgStore, PgError> {
         let target = Target::of(url).ok_or_else(|| PgError::NotAUrl {
             what: if is_url(url) {
                 "it does not parse as a URL".into()
@@ -230,7 +237,14 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name(&application_name());
         }
-        let db = Worker::connect(config).map_err(|e| PgError::Connect {
+        if let Some(t) = io_timeout {
+            config
+                .connect_timeout(t)
+                .tcp_user_timeout(t)
+                .keepalives(true)
+                .keepalives_idle(t);
+        }
+        let db = Worker::connect(config, io_timeout.is_some()).map_err(|e| PgError::Connect {
             target: target.clone(),
             message: match e {
                 ConnectError::Thread(e) => format!("cannot start the connection's thread: {e}"),
@@ -242,7 +256,17 @@ impl PgStore {
 
     /// Connect and check that the schema is this adsctl's ([`PgError::SchemaBehind`] says to migrate).
     pub fn open(url: &str) -> Result<PgStore, PgError> {
-        let store = PgStore::connect(url)?;
+        PgStore::open_with(url, None)
+    }
+
+    /// [`PgStore::open`] for a long-running replica of the daemon: calls fail after about `io_timeout` when the
+    /// database stops answering, and a closed connection is opened again by the next call.
+    pub fn open_resilient(url: &str, io_timeout: Duration) -> Result<PgStore, PgError> {
+        PgStore::open_with(url, Some(io_timeout))
+    }
+
+    fn open_with(url: &str, io_timeout: Option<Duration>) -> Result<PgStore, PgError> {
+        let store = PgStore::connect_with(url, io_timeout)?;
         let (have, need) = (store.schema_version()?, latest_version());
         if have < need || (have == need && store.lacks_a_migration()?) {
             return Err(PgError::SchemaBehind {

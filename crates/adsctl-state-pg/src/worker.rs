@@ -66,8 +66,10 @@ pub(crate) enum ConnectError {
 }
 
 impl Worker {
-    /// Connect on a new thread; returns once the connection is made (or failed).
-    pub(crate) fn connect(config: Config) -> Result<Worker, ConnectError> {
+    /// Connect on a new thread; returns once the connection is made (or failed). With `reconnect`, a job that
+    /// finds the connection closed (the server restarted, the network cut it) connects again first — only for
+    /// sessions that hold no session state (no advisory lock), which a new session would silently lose.
+    pub(crate) fn connect(config: Config, reconnect: bool) -> Result<Worker, ConnectError> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready) = mpsc::sync_channel::<Result<(), postgres::Error>>(1);
         let thread = std::thread::Builder::new()
@@ -87,6 +89,15 @@ impl Worker {
                     }
                 };
                 while let Ok(job) = inbox.recv() {
+                    if reconnect && conn.client.is_closed() {
+                        // when it fails, the job fails on the closed client and the next one tries again
+                        if let Ok(client) = config.connect(NoTls) {
+                            conn = Conn {
+                                client,
+                                prepared: HashMap::new(),
+                            };
+                        }
+                    }
                     job(&mut conn);
                 }
                 // the sender is gone: the client is dropped here, which ends the session (and its advisory locks)
