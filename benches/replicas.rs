@@ -10,7 +10,6 @@
 //! Figures and the machine they came from: benches/README.md.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::BTreeSet;
