@@ -95,7 +95,9 @@ fn plan_apply_and_state_run_on_postgres_from_any_runner_and_copy_round_trips() {
     assert!(text.contains("schema version 0"), "{text}");
     assert!(text.contains("adsctl state migrate"), "{text}");
     let out = ok(&adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]), "migrate");
-    assert!(out.contains("schema version 2 (applied 1, 2)"), "{out}");
+    let latest = adsctl_state_pg::latest_version();
+    assert!(out.contains("schema version 3 (applied 1, 2, 3)"), "{out}");
+    assert_eq!(latest, 3, "a new migration: say so here");
     let out = ok(
         &adsctl(&emu, &runner_a, Some(&url), &["state", "migrate"]),
         "migrate again",

@@ -55,6 +55,19 @@ pub struct Args {
     /// account's reconcile, which is retried when the platform allows.
     #[arg(long, default_value = "unlimited", value_parser = parse_max_wait, value_name = "DURATION")]
     pub max_wait: MaxWait,
+    /// With the state on PostgreSQL (ADSCTL_STATE_URL), how long an account's lease lasts: the replicas sharing
+    /// the database renew theirs every third of it, and take over a dead replica's accounts once it runs out.
+    #[arg(long, default_value = "30s", value_parser = parse_lease, value_name = "DURATION")]
+    pub lease: Duration,
+}
+
+/// `--lease`: a duration of at least one second (renewed every third of it).
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err("the lease must last at least 1s".into());
+    }
+    Ok(d)
 }
 
 /// `--max-wait`: the longest single wait for a platform's rate limit; `None` waits as long as the platform asks.
@@ -198,7 +211,11 @@ fn daemon_config(args: &Args) -> DaemonConfig {
 
 /// Serve the status server and run the daemon with `reconciler` until a signal; exit 0 after a clean stop.
 pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandResult {
-    let daemon = Daemon::new(reconciler.clone(), daemon_config(args));
+    let mut config = daemon_config(args);
+    if let crate::store::Location::Postgres(url) = crate::store::Location::of_project(&args.dir)? {
+        config.leases = Some(leases(&url, args.lease).await?);
+    }
+    let daemon = Daemon::new(reconciler.clone(), config);
     // The integrations' credentials: the project's vault then the environment; under --emulator the emulator's
     // well-known credentials (the vault is not read, as for every --emulator command), while connect and
     // disconnect still write and delete the vault's entry.
@@ -237,6 +254,19 @@ pub async fn serve<R: Reconciler>(args: &Args, reconciler: Arc<R>) -> CommandRes
     Ok(ExitCode::SUCCESS)
 }
 
+/// The leases of this replica, over a connection of their own.
+async fn leases(url: &str, lease: Duration) -> Result<Arc<crate::reconcile::Leases>, CommandError> {
+    let url = url.to_string();
+    // a round that cannot reach the database fails within a round, and the connection is made again after
+    let io_timeout = (lease / 3).max(Duration::from_secs(1));
+    let db = tokio::task::spawn_blocking(move || crate::store::PgStore::open_resilient(&url, io_timeout))
+        .await
+        .map_err(|e| CommandError::new(format!("cannot connect to the state: {e}")))??;
+    let replica = crate::reconcile::lease::replica_id();
+    tracing::info!(replica = %replica, state = %db.target(), lease = ?lease, "replica of the daemon on the PostgreSQL state");
+    Ok(crate::reconcile::Leases::new(db, replica, lease))
+}
+
 pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     init_logging(global, args.log_format);
     if !args.dir.join("adsctl.yaml").is_file() {
@@ -244,17 +274,12 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
             .with_hint("pass the config directory: adsctl watch path/to/repo"));
     }
     if let crate::store::Location::Postgres(_) = crate::store::Location::of_project(&args.dir)? {
-        // The daemon holds its state and apply lock for its whole life; on PostgreSQL that waits for account
-        // leases shared between daemons. Refused rather than silently keeping a second, local state.
-        return Err(CommandError::new(format!(
-            "`adsctl watch` keeps its state in the local state directory; {} puts this project's state on \
-             PostgreSQL",
-            crate::store::STATE_URL_ENV
-        ))
-        .with_hint(format!(
-            "run the daemon without {} (plan, apply, state and metrics use PostgreSQL)",
-            crate::store::STATE_URL_ENV
-        )));
+        // One of several replicas: the platform lease an apply takes (against CI runners) lives as long as the
+        // account's lease, so that a replica killed on another host holds up the one taking its accounts over
+        // for that long, not the 10 minutes a CI runner's lease lasts. Before any thread starts.
+        if std::env::var_os("ADSCTL_LEASE_TTL_SECS").is_none() {
+            std::env::set_var("ADSCTL_LEASE_TTL_SECS", args.lease.as_secs().max(1).to_string());
+        }
     }
     if args.emulator {
         // Before any thread starts: the daemon's own auth (token refresh ahead of expiry, the status page's
@@ -315,6 +340,18 @@ impl Reconciler for EmulatedReconciler {
         mode: Mode,
     ) -> Result<crate::reconcile::ReconcileOutcome, crate::reconcile::ReconcileError> {
         let outcome = self.inner.reconcile(project, account, mode).await;
+        self.emulated.persist();
+        outcome
+    }
+
+    async fn reconcile_leased(
+        &self,
+        project: &crate::spec::Project,
+        account: &crate::model::Account,
+        mode: Mode,
+        lease: &crate::reconcile::AccountLease,
+    ) -> Result<crate::reconcile::ReconcileOutcome, crate::reconcile::ReconcileError> {
+        let outcome = self.inner.reconcile_leased(project, account, mode, lease).await;
         self.emulated.persist();
         outcome
     }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::backoff::BackoffPolicy;
+use super::lease::Leases;
 use super::status::StatusHub;
 use super::watcher::{self, WatchError};
 use super::{Mode, Reconciler};
@@ -32,6 +33,9 @@ pub struct DaemonConfig {
     /// On shutdown, how long a reconcile in flight may take to finish before it is stopped.
     pub shutdown_grace: Duration,
     pub watch_files: bool,
+    /// Share the accounts with other replicas on the same PostgreSQL state: only the accounts whose lease this
+    /// replica holds get a worker (`None`: every account of the config).
+    pub leases: Option<Arc<Leases>>,
 }
 
 impl DaemonConfig {
@@ -44,6 +48,7 @@ impl DaemonConfig {
             backoff: BackoffPolicy::default(),
             shutdown_grace: Duration::from_secs(30),
             watch_files: true,
+            leases: None,
         }
     }
 }
@@ -128,7 +133,24 @@ impl<R: Reconciler> Daemon<R> {
             commands_tx,
             mut commands_rx,
         } = self;
-        hub.set_state_open(reconciler.state_ready());
+        // With leases the replica is ready once it is registered (the lease task says so at every round).
+        hub.set_state_open(reconciler.state_ready() && config.leases.is_none());
+        let lease_stop = CancellationToken::new();
+        let (lease_task, mut held) = match &config.leases {
+            Some(l) => {
+                hub.set_replica(super::status::ReplicaInfo {
+                    id: l.replica().to_string(),
+                    lease_seconds: l.lease().as_secs_f64(),
+                    live_replicas: 0,
+                    accounts_held: 0,
+                });
+                (
+                    Some(tokio::spawn(l.clone().run(hub.clone(), lease_stop.clone()))),
+                    Some(l.held()),
+                )
+            }
+            None => (None, None),
+        };
         let workers_cancel = CancellationToken::new();
         let _watcher = if config.watch_files {
             Some(watcher::spawn(
@@ -178,6 +200,18 @@ impl<R: Reconciler> Daemon<R> {
                     sup.reload().await
                 }
                 _ = resync.tick() => sup.reload().await,
+                changed = async {
+                    match held.as_mut() {
+                        Some(h) => h.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if changed.is_err() {
+                        held = None;
+                    } else {
+                        sup.sync_current();
+                    }
+                }
             }
         }
         tracing::info!("shutting down: letting reconciles in flight finish");
@@ -187,6 +221,14 @@ impl<R: Reconciler> Daemon<R> {
             if let Err(e) = w.join.await {
                 tracing::error!(account = %name, error = %e, "worker ended abnormally");
             }
+        }
+        // The leases are renewed until the last reconcile ended, then given back at once.
+        lease_stop.cancel();
+        if let Some(t) = lease_task {
+            let _ = t.await;
+        }
+        if let Some(l) = &config.leases {
+            l.clone().leave().await;
         }
         reconciler.shutdown().await;
         hub.set_state_open(false);
@@ -300,16 +342,34 @@ impl<R: Reconciler> Supervisor<R> {
         }
     }
 
+    /// The workers again for the last good config (the leases held changed).
+    fn sync_current(&mut self) {
+        let project = self.desired.borrow().clone();
+        if let Some(project) = project {
+            self.sync_workers(&project);
+        }
+    }
+
     fn sync_workers(&mut self, project: &Project) {
+        // With leases, only the accounts held get a worker.
+        let held = self.config.leases.as_ref().map(|l| {
+            l.set_accounts(project.accounts.keys().cloned().collect());
+            l.held().borrow().clone()
+        });
+        let runs = |name: &String| held.as_ref().is_none_or(|h| h.contains(name));
         let gone: Vec<String> = self
-            .workers
+            .account_fingerprints
             .keys()
-            .filter(|k| !project.accounts.contains_key(*k))
+            .filter(|k| !project.accounts.contains_key(*k) || !runs(k))
             .cloned()
             .collect();
         for name in gone {
             if let Some(w) = self.workers.remove(&name) {
-                tracing::info!(account = %name, "account removed from the config: stopping its worker");
+                if project.accounts.contains_key(&name) {
+                    tracing::info!(account = %name, "lease no longer held: stopping the account's worker");
+                } else {
+                    tracing::info!(account = %name, "account removed from the config: stopping its worker");
+                }
                 w.cancel.cancel();
                 // It finishes its reconcile in flight on its own.
                 drop(w.join);
@@ -317,10 +377,14 @@ impl<R: Reconciler> Supervisor<R> {
             self.account_fingerprints.remove(&name);
             self.hub.remove_account(&name);
         }
-        for (name, account) in &project.accounts {
+        for (name, account) in project.accounts.iter().filter(|(n, _)| runs(n)) {
             self.hub.register_account(account);
             let fp = account_fingerprint(project, name);
             let changed = self.account_fingerprints.insert(name.clone(), fp) != Some(fp);
+            // A worker that ended (its lease was lost before a reconcile) is started again.
+            if self.workers.get(name).is_some_and(|w| w.join.is_finished()) {
+                self.workers.remove(name);
+            }
             match self.workers.get(name) {
                 Some(w) => {
                     if changed {
@@ -394,6 +458,21 @@ impl<R: Reconciler> WorkerCtx<R> {
             let Some(account) = project.accounts.get(&self.name).cloned() else {
                 return;
             };
+            // One of several replicas: only under the account's lease (not held any more: this worker ends, the
+            // supervisor stops it).
+            let lease = match &self.config.leases {
+                Some(l) => match l.begin(&self.name).await {
+                    Some(lease) => Some(lease),
+                    None => {
+                        tracing::info!(account = %self.name, "not reconciled: this replica no longer holds its lease");
+                        return;
+                    }
+                },
+                None => None,
+            };
+            if let Some(l) = &lease {
+                tracing::debug!(account = %self.name, token = l.check().token(), "reconcile started under the lease");
+            }
             self.hub.begin(&self.name);
             let started = Instant::now();
             // Everything the reconcile logs (the connectors' retries and rate limits too) says which account.
@@ -403,10 +482,15 @@ impl<R: Reconciler> WorkerCtx<R> {
                 platform = account.platform.as_str(),
                 mode = self.config.mode.as_str(),
             );
-            let fut = self
-                .reconciler
-                .reconcile(&project, &account, self.config.mode)
-                .instrument(span);
+            let reconciler = self.reconciler.clone();
+            let mode = self.config.mode;
+            let fut = async {
+                match &lease {
+                    Some(lease) => reconciler.reconcile_leased(&project, &account, mode, lease).await,
+                    None => reconciler.reconcile(&project, &account, mode).await,
+                }
+            }
+            .instrument(span);
             tokio::pin!(fut);
             let result = tokio::select! {
                 r = &mut fut => Some(r),

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use tracing::Instrument;
 
+use super::lease::Fenced;
 use super::{ApiCalls, LoadError, Mode, PlanSummary, ReconcileError, ReconcileOutcome, Reconciler, ReviewIssue};
 use crate::apply::{ChangeOutcome, ExecOptions, Target};
 use crate::connectors::{
@@ -19,6 +20,7 @@ use crate::plan::live::ReadMode;
 use crate::plan::{Action, Plan, PlanError, PlanErrors, PlanOptions};
 use crate::spec::Project;
 use crate::state::{ApplyLock, SledStore, StateError, StateStore};
+use crate::store::{PgError, PgStore};
 
 /// Picks the connector of an account (the registry by default; tests inject their own).
 pub type ConnectorResolver = dyn Fn(&Account) -> Result<Arc<dyn Connector>, ConnectorError> + Send + Sync;
@@ -34,6 +36,11 @@ pub enum OpenError {
     },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Postgres(#[from] PgError),
+    /// The `state:` key of adsctl.yaml is wrong, or names a URL variable that is not set.
+    #[error(transparent)]
+    Select(#[from] crate::store::SelectError),
 }
 
 impl OpenError {
@@ -41,6 +48,8 @@ impl OpenError {
         match self {
             OpenError::Locked { hint, .. } => Some(hint.clone()),
             OpenError::State(e) => e.hint(),
+            OpenError::Postgres(e) => e.hint(),
+            OpenError::Select(e) => e.hint(),
         }
     }
 }
@@ -51,6 +60,118 @@ struct Session {
     _lock: ApplyLock,
 }
 
+/// The state one reconcile works on.
+enum ReconcileState {
+    /// sled in the state directory, under the apply lock.
+    Sled(Arc<Session>),
+    /// The PostgreSQL state, every write fenced by the account's lease.
+    Postgres(adsctl_state_pg::FencedStore),
+}
+
+impl ReconcileState {
+    fn store(&self) -> &dyn StateStore {
+        match self {
+            ReconcileState::Sled(s) => &s.store,
+            ReconcileState::Postgres(s) => s,
+        }
+    }
+}
+
+impl StateStore for ReconcileState {
+    fn cache_get(&self, account: &str) -> Result<Option<crate::state::CachedLive>, StateError> {
+        self.store().cache_get(account)
+    }
+    fn cache_put(
+        &self,
+        account: &str,
+        fetched_at: chrono::DateTime<Utc>,
+        marker: Option<&str>,
+        resources: &[crate::model::Resource],
+    ) -> Result<(), StateError> {
+        self.store().cache_put(account, fetched_at, marker, resources)
+    }
+    fn entries(&self, account: Option<&str>) -> Result<Vec<crate::state::StateEntry>, StateError> {
+        self.store().entries(account)
+    }
+    fn entry(&self, address: &Address) -> Result<Option<crate::state::StateEntry>, StateError> {
+        self.store().entry(address)
+    }
+    fn put_entry(&self, entry: &crate::state::StateEntry) -> Result<(), StateError> {
+        self.store().put_entry(entry)
+    }
+    fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+        self.store().remove_entry(address)
+    }
+    fn journal_add(&self, intents: &[crate::state::Intent]) -> Result<Vec<u64>, StateError> {
+        self.store().journal_add(intents)
+    }
+    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, crate::state::Intent)>, StateError> {
+        self.store().journal_pending(account)
+    }
+    fn journal_resolve(&self, key: u64) -> Result<(), StateError> {
+        self.store().journal_resolve(key)
+    }
+    fn record_apply(&self, entry: &crate::state::ApplyRecord) -> Result<(), StateError> {
+        self.store().record_apply(entry)
+    }
+    fn apply_records(&self) -> Result<Vec<crate::state::ApplyRecord>, StateError> {
+        self.store().apply_records()
+    }
+    fn flush(&self) -> Result<(), StateError> {
+        self.store().flush()
+    }
+}
+
+impl crate::metrics::series::SeriesStore for ReconcileState {
+    fn day_put(
+        &self,
+        account: &str,
+        level: MetricsLevel,
+        date: chrono::NaiveDate,
+        day: &crate::metrics::series::StoredDay,
+    ) -> Result<(), StateError> {
+        match self {
+            ReconcileState::Sled(s) => s.store.day_put(account, level, date, day),
+            ReconcileState::Postgres(s) => {
+                let body = serde_json::to_string(day).map_err(|e| StateError::Storage(e.to_string()))?;
+                Ok(s.day_put(account, crate::metrics::pull_level_str(level), date, &body)?)
+            }
+        }
+    }
+
+    fn days(
+        &self,
+        account: &str,
+        level: MetricsLevel,
+        since: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> Result<BTreeMap<chrono::NaiveDate, crate::metrics::series::StoredDay>, StateError> {
+        match self {
+            ReconcileState::Sled(s) => s.store.days(account, level, since, until),
+            ReconcileState::Postgres(s) => stored_days(
+                account,
+                s.days(account, crate::metrics::pull_level_str(level), since, until)?,
+            ),
+        }
+    }
+}
+
+/// The metrics days the PostgreSQL state keeps as JSON text, read back.
+fn stored_days(
+    account: &str,
+    rows: Vec<(chrono::NaiveDate, String)>,
+) -> Result<BTreeMap<chrono::NaiveDate, crate::metrics::series::StoredDay>, StateError> {
+    rows.into_iter()
+        .map(|(date, body)| {
+            let day = serde_json::from_str(&body).map_err(|e| StateError::Corrupt {
+                key: format!("metrics/{account}/{date}"),
+                message: e.to_string(),
+            })?;
+            Ok((date, day))
+        })
+        .collect()
+}
+
 /// Reconciles accounts through the engine. Holds the state store and the apply lock only while it reconciles
 /// ([`EngineReconciler::session`]): between reconciles `adsctl plan`, `state`, `metrics` and `apply` use the
 /// same state, and a command waiting for it (`queue.lock`) gets in before the next reconcile starts.
@@ -59,6 +180,8 @@ pub struct EngineReconciler {
     state_dir: PathBuf,
     /// The open session, while a reconcile holds it.
     session: tokio::sync::Mutex<std::sync::Weak<Session>>,
+    /// The state on PostgreSQL (`ADSCTL_STATE_URL`): shared by every replica, each reconcile under its lease.
+    pg: Option<Arc<PgStore>>,
     /// The state could be opened (and was recovered if damaged) at start; false after shutdown.
     ready: std::sync::atomic::AtomicBool,
     resolver: Box<ConnectorResolver>,
@@ -189,19 +312,31 @@ impl EngineReconciler {
 
     pub async fn open_with(dir: &Path, resolver: Box<ConnectorResolver>) -> Result<EngineReconciler, OpenError> {
         let state_dir = crate::state::state_dir(dir);
-        // Opened once now, so that a state that cannot be used (a daemon already running on it, a damaged
-        // database, no permission) stops the daemon at start; then given back until the first reconcile.
-        let first = Self::open_session(&state_dir, OPEN_AT_START).await?;
-        if let Some(stale) = &first._lock.stale {
-            tracing::warn!(previous = %stale, "took over the lock of an adsctl that stopped without releasing it");
-        }
-        drop(first);
+        let pg = match crate::store::Location::of_project(dir)? {
+            // Shared by the replicas: no apply lock; every reconcile runs under the account's lease.
+            crate::store::Location::Postgres(url) => Some(Arc::new(
+                tokio::task::spawn_blocking(move || PgStore::open_resilient(&url, PG_IO_TIMEOUT))
+                    .await
+                    .map_err(|e| OpenError::State(StateError::Storage(e.to_string())))??,
+            )),
+            crate::store::Location::Dir(_) => {
+                // Opened once now, so that a state that cannot be used (a daemon already running on it, a damaged
+                // database, no permission) stops the daemon at start; then given back until the first reconcile.
+                let first = Self::open_session(&state_dir, OPEN_AT_START).await?;
+                if let Some(stale) = &first._lock.stale {
+                    tracing::warn!(previous = %stale, "took over the lock of an adsctl that stopped without releasing it");
+                }
+                drop(first);
+                None
+            }
+        };
         // The project's token vault is the connectors' credential source (then the environment).
         crate::auth::connect::activate(dir);
         Ok(EngineReconciler {
             dir: dir.to_path_buf(),
             state_dir,
             session: tokio::sync::Mutex::new(std::sync::Weak::new()),
+            pg,
             ready: std::sync::atomic::AtomicBool::new(true),
             resolver,
             connectors: Mutex::new(BTreeMap::new()),
@@ -238,6 +373,10 @@ impl EngineReconciler {
         Ok(c)
     }
 }
+
+/// On PostgreSQL, how long a state call waits for a database that stopped answering before it fails (the
+/// connection is made again by the next call).
+const PG_IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long the daemon waits for the state at start (another command may be using it for a moment).
 const OPEN_AT_START: std::time::Duration = std::time::Duration::from_secs(10);
@@ -354,7 +493,9 @@ impl EngineReconciler {
                 .await
                 .map_err(|e| match e {
                     OpenError::State(e) => e,
+                    OpenError::Postgres(e) => e.into(),
                     OpenError::Locked { message, .. } => StateError::Storage(message),
+                    OpenError::Select(e) => StateError::Storage(e.to_string()),
                 })?,
         );
         *current = Arc::downgrade(&s);
@@ -499,7 +640,12 @@ impl EngineReconciler {
 
     /// Today's spend and clicks (best effort: a failed metrics pull leaves them unknown and does not fail the
     /// reconcile). The daily series is synced on the metrics interval, not on every reconcile.
-    async fn today(&self, connector: &dyn Connector, account: &Account, store: &SledStore) -> Option<(Money, u64)> {
+    async fn today(
+        &self,
+        connector: &dyn Connector,
+        account: &Account,
+        store: &dyn crate::metrics::series::SeriesStore,
+    ) -> Option<(Money, u64)> {
         match self.metrics.today(connector, account, store).await {
             Ok(t) => Some((t.sums.cost, t.sums.clicks)),
             Err(e) => {
@@ -547,6 +693,12 @@ impl Reconciler for EngineReconciler {
         account: &Account,
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError> {
+        if self.pg.is_some() {
+            return Err(ReconcileError::State {
+                message: "a reconcile on the PostgreSQL state runs only under the account's lease".into(),
+                hint: Some("run `adsctl watch` (it takes the leases) rather than calling the engine directly".into()),
+            });
+        }
         let connector = self.connector(account)?;
         let session = self.session().await?;
         // A database found damaged by an earlier reconcile is replaced now, between two reconciles (the daemon
@@ -561,6 +713,118 @@ impl Reconciler for EngineReconciler {
                 })
             }
         }
+        self.reconcile_in(
+            project,
+            account,
+            mode,
+            Arc::new(ReconcileState::Sled(session)),
+            connector,
+        )
+        .await
+    }
+
+    async fn reconcile_leased(
+        &self,
+        project: &Project,
+        account: &Account,
+        mode: Mode,
+        lease: &super::AccountLease,
+    ) -> Result<ReconcileOutcome, ReconcileError> {
+        let Some(pg) = &self.pg else {
+            return self.reconcile(project, account, mode).await;
+        };
+        let check = lease.check().clone();
+        let state = ReconcileState::Postgres(adsctl_state_pg::FencedStore::new(pg.clone(), check.fence()));
+        // Every platform write of this reconcile is started only while the lease is this replica's.
+        let connector: Arc<dyn Connector> = Arc::new(Fenced {
+            inner: self.connector(account)?,
+            check,
+        });
+        self.reconcile_in(project, account, mode, Arc::new(state), connector)
+            .await
+    }
+
+    fn take_api_calls(&self, account: &str) -> Vec<ApiCalls> {
+        let map = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(account).map(|(c, _)| c.take()).unwrap_or_default()
+    }
+
+    fn state_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn metrics_report(
+        &self,
+        project: &Project,
+        accounts: &[String],
+        query: &super::MetricsQuery,
+    ) -> Result<crate::metrics::Report, crate::metrics::MetricsError> {
+        use crate::metrics::{report::AccountInput, SeriesStore};
+        let pull = query.level.pull_level();
+        if let Some(pg) = &self.pg {
+            // One of several replicas: the metrics every replica pulled are in the shared state.
+            let mut inputs = Vec::new();
+            for name in accounts {
+                let Some(account) = project.accounts.get(name) else {
+                    continue;
+                };
+                let level = crate::metrics::pull_level_str(pull);
+                let rows = pg
+                    .days(name, level, query.range.since, query.range.until)
+                    .map_err(StateError::from)?;
+                inputs.push(AccountInput {
+                    account,
+                    addresses: crate::metrics::addresses(&**pg, &project.resources, name)?,
+                    days: stored_days(name, rows)?,
+                });
+            }
+            return Ok(crate::metrics::Report::build(
+                &inputs,
+                query.range,
+                query.level,
+                query.by,
+            ));
+        }
+        let session = self.session_for_read().await?;
+        let mut inputs = Vec::new();
+        for name in accounts {
+            let Some(account) = project.accounts.get(name) else {
+                continue;
+            };
+            inputs.push(AccountInput {
+                account,
+                addresses: crate::metrics::addresses(&session.store, &project.resources, name)?,
+                days: session.store.days(name, pull, query.range.since, query.range.until)?,
+            });
+        }
+        Ok(crate::metrics::Report::build(
+            &inputs,
+            query.range,
+            query.level,
+            query.by,
+        ))
+    }
+
+    async fn shutdown(&self) {
+        self.ready.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(s) = self.session.lock().await.upgrade() {
+            if let Err(e) = s.store.flush() {
+                tracing::error!(error = %e, "could not flush the state");
+            }
+        }
+    }
+}
+
+impl EngineReconciler {
+    /// One reconcile on `state` (the sled session, or the PostgreSQL state fenced by the account's lease).
+    async fn reconcile_in(
+        &self,
+        project: &Project,
+        account: &Account,
+        mode: Mode,
+        session: Arc<ReconcileState>,
+        connector: Arc<dyn Connector>,
+    ) -> Result<ReconcileOutcome, ReconcileError> {
         let token_expires_at = self.refresh_ahead(account).await;
         // Plan this account alone: its settings and its resources.
         let sub = Project {
@@ -580,7 +844,7 @@ impl Reconciler for EngineReconciler {
                 .collect(),
         };
         let mut sub = sub;
-        crate::platforms::sources::resolve_spend(&mut sub.resources, &project.accounts, &session.store);
+        crate::platforms::sources::resolve_spend(&mut sub.resources, &project.accounts, &*session);
         if crate::platforms::sources::any(&sub.resources) {
             crate::platforms::sources::resolve(&mut sub.resources, &project.accounts, |a| {
                 self.connector(a).map_err(|e| ConnectorError::Config(e.to_string()))
@@ -594,7 +858,7 @@ impl Reconciler for EngineReconciler {
         let connectors = BTreeMap::from([(account.name.clone(), connector.clone())]);
         let plan: Plan = crate::plan::plan_project(
             &sub,
-            &session.store,
+            &*session,
             &connectors,
             &PlanOptions::default(),
             ReadMode::Incremental,
@@ -631,15 +895,10 @@ impl Reconciler for EngineReconciler {
                     hint: Some(e.hint()),
                     message: e.to_string(),
                 })?;
-            let replanned = crate::plan::plan_project(
-                &sub,
-                &session.store,
-                &connectors,
-                &PlanOptions::default(),
-                ReadMode::Full,
-            )
-            .await
-            .map_err(|e| plan_errors(account, e));
+            let replanned =
+                crate::plan::plan_project(&sub, &*session, &connectors, &PlanOptions::default(), ReadMode::Full)
+                    .await
+                    .map_err(|e| plan_errors(account, e));
             let plan = match replanned {
                 Ok(p) if !p.is_blocked() => p,
                 Ok(_) | Err(_) => {
@@ -671,7 +930,7 @@ impl Reconciler for EngineReconciler {
                         crate::apply::execute(
                             &to_apply,
                             &targets,
-                            &store.store,
+                            &*store,
                             &ExecOptions {
                                 concurrency: 1,
                                 progress: false,
@@ -725,7 +984,7 @@ impl Reconciler for EngineReconciler {
             }
             (applied, PlanSummary::default())
         };
-        let today = self.today(connector.as_ref(), account, &session.store).await;
+        let today = self.today(connector.as_ref(), account, &*session).await;
         drop(session);
         {
             // The integration health file is rewritten whole: one writer at a time.
@@ -745,51 +1004,5 @@ impl Reconciler for EngineReconciler {
             rate_limit_wait: crate::connectors::telemetry::take_rate_limit_wait(&account.platform_id),
             requeue_after: None,
         })
-    }
-
-    fn take_api_calls(&self, account: &str) -> Vec<ApiCalls> {
-        let map = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(account).map(|(c, _)| c.take()).unwrap_or_default()
-    }
-
-    fn state_ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    async fn metrics_report(
-        &self,
-        project: &Project,
-        accounts: &[String],
-        query: &super::MetricsQuery,
-    ) -> Result<crate::metrics::Report, crate::metrics::MetricsError> {
-        use crate::metrics::{report::AccountInput, SeriesStore};
-        let session = self.session_for_read().await?;
-        let pull = query.level.pull_level();
-        let mut inputs = Vec::new();
-        for name in accounts {
-            let Some(account) = project.accounts.get(name) else {
-                continue;
-            };
-            inputs.push(AccountInput {
-                account,
-                addresses: crate::metrics::addresses(&session.store, &project.resources, name)?,
-                days: session.store.days(name, pull, query.range.since, query.range.until)?,
-            });
-        }
-        Ok(crate::metrics::Report::build(
-            &inputs,
-            query.range,
-            query.level,
-            query.by,
-        ))
-    }
-
-    async fn shutdown(&self) {
-        self.ready.store(false, std::sync::atomic::Ordering::Relaxed);
-        if let Some(s) = self.session.lock().await.upgrade() {
-            if let Err(e) = s.store.flush() {
-                tracing::error!(error = %e, "could not flush the state");
-            }
-        }
     }
 }

@@ -22,6 +22,7 @@ pub mod backoff;
 pub mod daemon;
 pub mod engine;
 pub mod integrations;
+pub mod lease;
 pub mod metrics;
 mod page;
 pub mod server;
@@ -40,6 +41,7 @@ use crate::spec::Project;
 pub use backoff::BackoffPolicy;
 pub use daemon::{Command, Daemon, DaemonConfig, DaemonError, DaemonHandle};
 pub use integrations::Integration;
+pub use lease::{AccountLease, LeaseCheck, Leases};
 pub use metrics::Metrics;
 pub use server::{ServerConfig, ServerError, StatusServer};
 pub use status::StatusHub;
@@ -232,6 +234,18 @@ pub trait Reconciler: Send + Sync + 'static {
         account: &Account,
         mode: Mode,
     ) -> Result<ReconcileOutcome, ReconcileError>;
+    /// [`Reconciler::reconcile`] by one of several replicas, under the account's `lease` (its fencing token on
+    /// every state write, its deadline on every platform write). The default ignores the lease.
+    async fn reconcile_leased(
+        &self,
+        project: &Project,
+        account: &Account,
+        mode: Mode,
+        lease: &AccountLease,
+    ) -> Result<ReconcileOutcome, ReconcileError> {
+        let _ = lease;
+        self.reconcile(project, account, mode).await
+    }
     /// The platform API calls made for `account` since the last call of this method (both by reconciles that
     /// succeeded and by ones that failed), for `adsctl_api_requests_total` / `adsctl_api_errors_total`.
     fn take_api_calls(&self, account: &str) -> Vec<ApiCalls> {

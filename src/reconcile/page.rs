@@ -794,6 +794,7 @@ mod tests {
                 started_at: now - chrono::Duration::hours(2),
                 shutting_down: false,
                 state_open: true,
+                replica: None,
             },
             config: ConfigStatus {
                 loaded: true,

@@ -167,6 +167,21 @@ pub struct DaemonInfo {
     pub started_at: DateTime<Utc>,
     pub shutting_down: bool,
     pub state_open: bool,
+    /// This replica, when the state is on PostgreSQL and the replicas share the accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<ReplicaInfo>,
+}
+
+/// One of several replicas sharing the accounts (`docs/watch.md`, "Several replicas").
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicaInfo {
+    /// Host, pid and a random suffix.
+    pub id: String,
+    pub lease_seconds: f64,
+    /// Replicas whose heartbeat is current, this one included.
+    pub live_replicas: usize,
+    /// Accounts this replica holds the lease of (the only ones it reconciles, and lists below).
+    pub accounts_held: usize,
 }
 
 /// The whole `/api/v1/status` document.
@@ -246,6 +261,7 @@ impl StatusHub {
                     started_at: Utc::now(),
                     shutting_down: false,
                     state_open: false,
+                    replica: None,
                 },
                 config: ConfigStatus::default(),
                 accounts: BTreeMap::new(),
@@ -311,7 +327,10 @@ impl StatusHub {
             return Err("shutting down".into());
         }
         if !g.daemon.state_open {
-            return Err("state store not open".into());
+            return Err(match &g.daemon.replica {
+                Some(_) => "the state's database is not reachable (this replica is not registered)".into(),
+                None => "state store not open".into(),
+            });
         }
         if !g.config.loaded {
             // Only the reason's kind: `/readyz` answers without a token, and the config's diagnostics (names,
@@ -323,6 +342,10 @@ impl StatusHub {
 
     pub fn set_state_open(&self, open: bool) {
         self.write().daemon.state_open = open;
+    }
+
+    pub fn set_replica(&self, replica: ReplicaInfo) {
+        self.write().daemon.replica = Some(replica);
     }
 
     pub fn set_shutting_down(&self) {

@@ -29,17 +29,23 @@ impl Drop for Emulated {
 impl Emulated {
     /// The emulator started, and the project's files (path relative to the project, text) written.
     pub fn new(files: &[(&str, &str)]) -> Emulated {
+        Self::with_config(files, |_| {})
+    }
+
+    /// [`Emulated::new`], the emulator's configuration changed by `tweak` first (its seed, its faults).
+    #[allow(dead_code)]
+    pub fn with_config(files: &[(&str, &str)], tweak: impl FnOnce(&mut EmulatorConfig)) -> Emulated {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let em = rt
-            .block_on(Emulator::start(EmulatorConfig {
-                review_delay: std::time::Duration::ZERO,
-                ..Default::default()
-            }))
-            .unwrap();
+        let mut config = EmulatorConfig {
+            review_delay: std::time::Duration::ZERO,
+            ..Default::default()
+        };
+        tweak(&mut config);
+        let em = rt.block_on(Emulator::start(config)).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("repo");
         for (f, text) in files {

@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod emulated;
+pub mod fleet;
 pub mod pg;
 
 use std::path::{Path, PathBuf};

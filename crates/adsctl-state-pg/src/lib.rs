@@ -9,6 +9,7 @@
 //! The connection URL (`postgres://user:password@host:port/database`) may carry a password: it is never put in
 //! an error, a log line or output — [`Target`] is what is shown.
 
+mod lease;
 mod side;
 mod tls;
 mod worker;
@@ -21,6 +22,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use side::{TokenRow, VaultRow};
 use worker::{Conn, ConnectError, Worker};
+
+pub use lease::{AcquiredLease, Fence, FencedStore, LeaseRow, ReplicaRow};
 
 /// The environment variable that puts the state on PostgreSQL: a `postgres://` URL.
 pub const STATE_URL_ENV: &str = "ADSCTL_STATE_URL";
@@ -47,6 +50,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "vault_audit",
         sql: include_str!("../migrations/0002_vault_audit.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "leases",
+        sql: include_str!("../migrations/0003_leases.sql"),
     },
 ];
 
@@ -120,6 +128,12 @@ pub enum PgError {
     Gone { target: Target },
     #[error("cannot set up TLS to the PostgreSQL state at {target}: {message}")]
     Tls { target: Target, message: String },
+    /// A write made for an account's reconcile whose lease is no longer this replica's (expired, or taken over
+    /// with a newer fencing token): nothing of it was written.
+    #[error(
+        "refused a write for account `{account}`: this replica's lease on it (fencing token {token}) is no longer held"
+    )]
+    Fenced { account: String, token: i64 },
 }
 
 fn busy_message(target: &Target, holder: Option<&str>) -> String {
@@ -159,6 +173,11 @@ impl PgError {
             PgError::Tls { .. } => Some(
                 "sslrootcert=FILE names the PEM file of the certificate authority that signed the server's \
                  certificate (or the server's own, when self-signed); without it the built-in roots are used"
+                    .into(),
+            ),
+            PgError::Fenced { .. } => Some(
+                "another `adsctl watch` replica holds this account now (this one could not renew its lease in \
+                 time): nothing is lost, the holder reconciles it"
                     .into(),
             ),
         }
@@ -213,6 +232,13 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connect, without looking at the schema (what `adsctl state migrate` does first).
     pub fn connect(url: &str) -> Result<PgStore, PgError> {
+        PgStore::connect_with(url, None)
+    }
+
+    /// [`PgStore::connect`]; with `io_timeout`, a connection that stops answering fails its call after about that
+    /// long (connect timeout, TCP user timeout and keepalives), and a closed one is opened again by the next call
+    /// (see `worker`): what a long-running replica needs, never a command holding the apply lock.
+    pub(crate) fn connect_with(url: &str, io_timeout: Option<Duration>) -> Result<PgStore, PgError> {
         let target = Target::of(url).ok_or_else(|| PgError::NotAUrl {
             what: if is_url(url) {
                 "it does not parse as a URL".into()
@@ -257,7 +283,14 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name(&application_name());
         }
-        let db = Worker::connect(config, tls.config).map_err(|e| PgError::Connect {
+        if let Some(t) = io_timeout {
+            config
+                .connect_timeout(t)
+                .tcp_user_timeout(t)
+                .keepalives(true)
+                .keepalives_idle(t);
+        }
+        let db = Worker::connect(config, tls.config, io_timeout.is_some()).map_err(|e| PgError::Connect {
             target: target.clone(),
             message: match e {
                 ConnectError::Thread(e) => format!("cannot start the connection's thread: {e}"),
@@ -269,9 +302,19 @@ impl PgStore {
 
     /// Connect and check that the schema is this adsctl's ([`PgError::SchemaBehind`] says to migrate).
     pub fn open(url: &str) -> Result<PgStore, PgError> {
-        let store = PgStore::connect(url)?;
+        PgStore::open_with(url, None)
+    }
+
+    /// [`PgStore::open`] for a long-running replica of the daemon: calls fail after about `io_timeout` when the
+    /// database stops answering, and a closed connection is opened again by the next call.
+    pub fn open_resilient(url: &str, io_timeout: Duration) -> Result<PgStore, PgError> {
+        PgStore::open_with(url, Some(io_timeout))
+    }
+
+    fn open_with(url: &str, io_timeout: Option<Duration>) -> Result<PgStore, PgError> {
+        let store = PgStore::connect_with(url, io_timeout)?;
         let (have, need) = (store.schema_version()?, latest_version());
-        if have < need {
+        if have < need || (have == need && store.lacks_a_migration()?) {
             return Err(PgError::SchemaBehind {
                 target: store.target.clone(),
                 have,
@@ -328,6 +371,15 @@ impl PgStore {
         })
     }
 
+    /// Whether a migration older than the newest applied one is missing (see [`PgStore::migrate`]).
+    fn lacks_a_migration(&self) -> Result<bool, PgError> {
+        let applied = self.q(|c| {
+            let rows = c.client.query(&format!("SELECT version FROM {VERSIONS_TABLE}"), &[])?;
+            Ok(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<i32>>())
+        })?;
+        Ok(MIGRATIONS.iter().any(|m| !applied.contains(&m.version)))
+    }
+
     /// Apply the migrations this database lacks, each in a transaction with its row in the versions table;
     /// returns the versions applied (none when it was up to date). Two processes migrating at once take turns.
     pub fn migrate(&self) -> Result<Vec<i32>, PgError> {
@@ -340,13 +392,11 @@ impl PgStore {
                      applied_at timestamptz NOT NULL DEFAULT now()
                  )"
             ))?;
-            let v: Option<i32> = c
-                .client
-                .query_one(&format!("SELECT max(version) FROM {VERSIONS_TABLE}"), &[])?
-                .get(0);
-            Ok(v.unwrap_or(0))
+            let rows = c.client.query(&format!("SELECT version FROM {VERSIONS_TABLE}"), &[])?;
+            Ok(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<i32>>())
         });
-        let result = have.and_then(|have| {
+        let result = have.and_then(|applied_before| {
+            let have = applied_before.iter().copied().max().unwrap_or(0);
             if have > latest_version() {
                 return Err(PgError::SchemaAhead {
                     target: self.target.clone(),
@@ -355,7 +405,9 @@ impl PgStore {
                 });
             }
             let mut applied = Vec::new();
-            for m in MIGRATIONS.iter().filter(|m| m.version > have) {
+            // every migration not applied yet, also one numbered below the newest applied (versions are
+            // numbered as they are written, and two written at once may land in either order)
+            for m in MIGRATIONS.iter().filter(|m| !applied_before.contains(&m.version)) {
                 let (version, name, sql) = (m.version, m.name, m.sql);
                 self.q(move |c| {
                     let mut tx = c.client.transaction()?;
@@ -439,8 +491,19 @@ impl PgStore {
 
     /// Store one day of the metrics series (`body`: adsctl's JSON of that day).
     pub fn day_put(&self, account: &str, level: &str, day: NaiveDate, body: &str) -> Result<(), PgError> {
+        self.day_put_in(None, account, level, day, body)
+    }
+
+    pub(crate) fn day_put_in(
+        &self,
+        fence: Option<&Fence>,
+        account: &str,
+        level: &str,
+        day: NaiveDate,
+        body: &str,
+    ) -> Result<(), PgError> {
         let (account, level, body) = (account.to_string(), level.to_string(), body.to_string());
-        self.q(move |c| {
+        self.write(fence, false, move |c| {
             c.execute(
                 "INSERT INTO adsctl_metrics_days (account, level, day, body) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (account, level, day) DO UPDATE SET body = EXCLUDED.body",
@@ -541,11 +604,67 @@ impl StateStore for PgStore {
         marker: Option<&str>,
         resources: &[Resource],
     ) -> Result<(), StateError> {
+        self.cache_put_in(None, account, fetched_at, marker, resources)
+    }
+
+    fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+        self.entries_of(account)
+    }
+
+    fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
+        self.entry_at(address)
+    }
+
+    fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError> {
+        self.put_entry_in(None, entry)
+    }
+
+    fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+        self.remove_entry_in(None, address)
+    }
+
+    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
+        self.journal_add_in(None, intents)
+    }
+
+    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
+        self.journal_pending_of(account)
+    }
+
+    fn journal_resolve(&self, key: u64) -> Result<(), StateError> {
+        self.journal_resolve_in(None, key)
+    }
+
+    fn record_apply(&self, entry: &ApplyRecord) -> Result<(), StateError> {
+        self.record_apply_in(None, entry)
+    }
+
+    fn apply_records(&self) -> Result<Vec<ApplyRecord>, StateError> {
+        self.apply_records_all()
+    }
+
+    /// Every write was committed before it returned.
+    fn flush(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// The state's records, written with a [`Fence`] (a replica's reconcile: checked in the write's transaction) or
+/// without (the CLI, under the apply lock).
+impl PgStore {
+    pub(crate) fn cache_put_in(
+        &self,
+        fence: Option<&Fence>,
+        account: &str,
+        fetched_at: DateTime<Utc>,
+        marker: Option<&str>,
+        resources: &[Resource],
+    ) -> Result<(), StateError> {
         let fingerprint = adsctl_core::model::live_fingerprint(resources);
         let body = encode("the cached live state", &resources)?;
         let (account, marker) = (account.to_string(), marker.map(str::to_string));
         let fetched_at = fetched_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-        self.q(move |c| {
+        self.write(fence, false, move |c| {
             c.execute(
                 "INSERT INTO adsctl_cache (account, fetched_at, marker, fingerprint, resources)
                  VALUES ($1, $2, $3, $4, $5)
@@ -557,7 +676,7 @@ impl StateStore for PgStore {
         Ok(())
     }
 
-    fn entries(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
+    pub(crate) fn entries_of(&self, account: Option<&str>) -> Result<Vec<StateEntry>, StateError> {
         let account = account.map(str::to_string);
         let rows = self.q(move |c| {
             let rows = match &account {
@@ -577,7 +696,7 @@ impl StateStore for PgStore {
         Ok(out)
     }
 
-    fn entry(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
+    pub(crate) fn entry_at(&self, address: &Address) -> Result<Option<StateEntry>, StateError> {
         let key = address.to_string();
         let k = key.clone();
         let body = self.q(move |c| {
@@ -587,10 +706,10 @@ impl StateStore for PgStore {
         body.map(|b| decode(format!("ids/{key}"), &b)).transpose()
     }
 
-    fn put_entry(&self, entry: &StateEntry) -> Result<(), StateError> {
+    pub(crate) fn put_entry_in(&self, fence: Option<&Fence>, entry: &StateEntry) -> Result<(), StateError> {
         let body = encode("an id map entry", entry)?;
         let (address, account) = (entry.address.to_string(), entry.address.account.clone());
-        self.q(move |c| {
+        self.write(fence, false, move |c| {
             c.execute(
                 "INSERT INTO adsctl_entries (address, account, body) VALUES ($1, $2, $3)
                  ON CONFLICT (address) DO UPDATE SET account = EXCLUDED.account, body = EXCLUDED.body",
@@ -600,13 +719,15 @@ impl StateStore for PgStore {
         Ok(())
     }
 
-    fn remove_entry(&self, address: &Address) -> Result<bool, StateError> {
+    pub(crate) fn remove_entry_in(&self, fence: Option<&Fence>, address: &Address) -> Result<bool, StateError> {
         let key = address.to_string();
-        let n = self.q(move |c| c.execute("DELETE FROM adsctl_entries WHERE address = $1", &[&key]))?;
+        let n = self.write(fence, false, move |c| {
+            c.execute("DELETE FROM adsctl_entries WHERE address = $1", &[&key])
+        })?;
         Ok(n > 0)
     }
 
-    fn journal_add(&self, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
+    pub(crate) fn journal_add_in(&self, fence: Option<&Fence>, intents: &[Intent]) -> Result<Vec<u64>, StateError> {
         if intents.is_empty() {
             return Ok(Vec::new());
         }
@@ -614,14 +735,18 @@ impl StateStore for PgStore {
             .iter()
             .map(|i| Ok((i.account.clone(), encode("a journal entry", i)?)))
             .collect::<Result<Vec<_>, StateError>>()?;
-        let keys = self.q(move |c| {
-            let mut tx = c.client.transaction()?;
-            let insert = tx.prepare("INSERT INTO adsctl_journal (account, body) VALUES ($1, $2) RETURNING key")?;
+        // one transaction: all the intents or none
+        let keys = self.write(fence, true, move |c| {
             let mut keys = Vec::with_capacity(rows.len());
             for (account, body) in &rows {
-                keys.push(tx.query_one(&insert, &[account, body])?.get::<_, i64>(0));
+                keys.push(
+                    c.query_one(
+                        "INSERT INTO adsctl_journal (account, body) VALUES ($1, $2) RETURNING key",
+                        &[account, body],
+                    )?
+                    .get::<_, i64>(0),
+                );
             }
-            tx.commit()?;
             Ok(keys)
         })?;
         keys.into_iter()
@@ -629,7 +754,7 @@ impl StateStore for PgStore {
             .collect()
     }
 
-    fn journal_pending(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
+    pub(crate) fn journal_pending_of(&self, account: Option<&str>) -> Result<Vec<(u64, Intent)>, StateError> {
         let account = account.map(str::to_string);
         let rows = self.q(move |c| {
             let rows = match &account {
@@ -653,22 +778,26 @@ impl StateStore for PgStore {
             .collect()
     }
 
-    fn journal_resolve(&self, key: u64) -> Result<(), StateError> {
+    pub(crate) fn journal_resolve_in(&self, fence: Option<&Fence>, key: u64) -> Result<(), StateError> {
         // a key beyond i64 was never handed out
         let Ok(key) = i64::try_from(key) else {
             return Ok(());
         };
-        self.q(move |c| c.execute("DELETE FROM adsctl_journal WHERE key = $1", &[&key]))?;
+        self.write(fence, false, move |c| {
+            c.execute("DELETE FROM adsctl_journal WHERE key = $1", &[&key])
+        })?;
         Ok(())
     }
 
-    fn record_apply(&self, entry: &ApplyRecord) -> Result<(), StateError> {
+    pub(crate) fn record_apply_in(&self, fence: Option<&Fence>, entry: &ApplyRecord) -> Result<(), StateError> {
         let body = encode("an apply record", entry)?;
-        self.q(move |c| c.execute("INSERT INTO adsctl_applies (body) VALUES ($1)", &[&body]))?;
+        self.write(fence, false, move |c| {
+            c.execute("INSERT INTO adsctl_applies (body) VALUES ($1)", &[&body])
+        })?;
         Ok(())
     }
 
-    fn apply_records(&self) -> Result<Vec<ApplyRecord>, StateError> {
+    pub(crate) fn apply_records_all(&self) -> Result<Vec<ApplyRecord>, StateError> {
         let rows = self.q(|c| {
             let rows = c.query("SELECT seq, body FROM adsctl_applies ORDER BY seq", &[])?;
             Ok(rows
@@ -679,11 +808,6 @@ impl StateStore for PgStore {
         rows.into_iter()
             .map(|(k, body)| decode(format!("history/{k}"), &body))
             .collect()
-    }
-
-    /// Every write was committed before it returned.
-    fn flush(&self) -> Result<(), StateError> {
-        Ok(())
     }
 }
 
@@ -709,8 +833,9 @@ mod tests {
 
     #[test]
     fn migrations_are_numbered_in_order_from_one() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i32::try_from(i + 1).unwrap(), "{}", m.name);
+        assert_eq!(MIGRATIONS[0].version, 1);
+        for w in MIGRATIONS.windows(2) {
+            assert!(w[0].version < w[1].version, "{} before {}", w[0].name, w[1].name);
         }
     }
 }

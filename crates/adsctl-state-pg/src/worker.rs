@@ -66,19 +66,25 @@ pub(crate) enum ConnectError {
 }
 
 impl Worker {
-    /// Connect on a new thread; returns once the connection is made (or failed).
-    /// With `tls`, the connection is encrypted or not made.
-    pub(crate) fn connect(config: Config, tls: Option<rustls::ClientConfig>) -> Result<Worker, ConnectError> {
+    /// Connect on a new thread; returns once the connection is made (or failed). With `reconnect`, a job that
+    /// finds the connection closed (the server restarted, the network cut it) connects again first — only for
+    /// sessions that hold no session state (no advisory lock), which a new session would silently lose. With
+    /// `tls`, the connection (and every reconnection) is encrypted or not made.
+    pub(crate) fn connect(
+        config: Config,
+        tls: Option<rustls::ClientConfig>,
+        reconnect: bool,
+    ) -> Result<Worker, ConnectError> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready) = mpsc::sync_channel::<Result<(), postgres::Error>>(1);
         let thread = std::thread::Builder::new()
             .name("adsctl-state-pg".into())
             .spawn(move || {
-                let connected = match tls {
-                    Some(tls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls)),
+                let open = |config: &Config| match &tls {
+                    Some(tls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls.clone())),
                     None => config.connect(NoTls),
                 };
-                let mut conn = match connected {
+                let mut conn = match open(&config) {
                     Ok(client) => {
                         let _ = ready_tx.send(Ok(()));
                         Conn {
@@ -92,6 +98,15 @@ impl Worker {
                     }
                 };
                 while let Ok(job) = inbox.recv() {
+                    if reconnect && conn.client.is_closed() {
+                        // when it fails, the job fails on the closed client and the next one tries again
+                        if let Ok(client) = open(&config) {
+                            conn = Conn {
+                                client,
+                                prepared: HashMap::new(),
+                            };
+                        }
+                    }
                     job(&mut conn);
                 }
                 // the sender is gone: the client is dropped here, which ends the session (and its advisory locks)
