@@ -361,7 +361,7 @@ fn auth_history_and_api_tokens_use_the_postgres_state_that_adsctl_yaml_names() {
         ),
         "migrate",
     );
-    assert!(out.contains("schema version 2"), "{out}");
+    assert!(out.contains("schema version 3"), "{out}");
 
     // a token stored from one runner is seen by another, and by nothing on disk
     ok(

@@ -350,8 +350,8 @@ impl IntoResponse for Refused {
         match self {
             Refused::Unauthorized(why) => unauthorized(why),
             Refused::TokensUnreadable => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot read the API tokens; see the daemon's log\n",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot read the API tokens (their file, or the PostgreSQL state); see the daemon's log\n",
             )
                 .into_response(),
         }
@@ -365,7 +365,19 @@ fn authenticate(st: &AppState, headers: &HeaderMap, path: &str) -> Result<Access
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    let tokens_exist = st.tokens.as_ref().is_some_and(TokenStore::any);
+    // Tokens that cannot be read (a damaged file, the PostgreSQL state out of reach) count as existing: the API
+    // fails closed, and says why rather than asking for a token it could not check.
+    let tokens_exist = match st.tokens.as_ref().map(TokenStore::read) {
+        None => false,
+        Some(Ok(t)) => !t.is_empty(),
+        Some(Err(e)) => {
+            if path.starts_with("/api/") || !st.loopback {
+                tracing::error!(error = %e, "cannot read the API tokens: refusing API requests");
+                return Err(Refused::TokensUnreadable);
+            }
+            true
+        }
+    };
     let needed = !st.loopback || (tokens_exist && path.starts_with("/api/"));
     let Some(given) = presented else {
         return if needed {
