@@ -9,18 +9,8 @@ use std::time::Duration;
 
 mod common;
 
-/// `adsctl <args> --dir <dir>` with the test's environment.
 fn adsctl(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsctl"));
-    cmd.args(args)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env_remove("ADSCTL_STATE_DIR")
-        .env_remove("ADSCTL_STATE_URL")
-        .env_remove("ADSCTL_STATUS_TOKEN")
-        .env_remove("ADSCTL_BACKEND")
-        .env_remove("RUST_LOG");
-    cmd
+    common::adsctl_at_home(home, args)
 }
 
 /// `adsctl api-token …`: (exit code, stdout, stderr).

@@ -13,22 +13,19 @@ use serde_json::Value;
 
 mod common;
 
+/// [`common::adsctl_at_home`], with no credentials of the caller's either: the vault is the test's.
 fn adsctl(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsctl"));
-    cmd.args(args)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env_remove("ADSCTL_STATE_DIR")
-        .env_remove("ADSCTL_STATE_URL")
-        .env_remove("ADSCTL_STATUS_TOKEN")
-        .env_remove("ADSCTL_BACKEND")
-        .env_remove("ADSCTL_MASTER_KEY")
-        .env_remove("ADSCTL_AUTH_SOURCE")
-        .env_remove("GOOGLE_ADS_CLIENT_ID")
-        .env_remove("GOOGLE_ADS_CLIENT_SECRET")
-        .env_remove("GOOGLE_ADS_DEVELOPER_TOKEN")
-        .env_remove("GOOGLE_ADS_REFRESH_TOKEN")
-        .env_remove("RUST_LOG");
+    let mut cmd = common::adsctl_at_home(home, args);
+    for var in [
+        "ADSCTL_MASTER_KEY",
+        "ADSCTL_AUTH_SOURCE",
+        "GOOGLE_ADS_CLIENT_ID",
+        "GOOGLE_ADS_CLIENT_SECRET",
+        "GOOGLE_ADS_DEVELOPER_TOKEN",
+        "GOOGLE_ADS_REFRESH_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
     cmd
 }
 

@@ -14,15 +14,7 @@ use std::time::{Duration, Instant};
 use headless_chrome::Tab;
 
 fn adsctl(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_adsctl"));
-    cmd.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env_remove("ADSCTL_STATE_DIR")
-        .env_remove("ADSCTL_STATE_URL")
-        .env_remove("ADSCTL_STATUS_TOKEN")
-        .env_remove("ADSCTL_BACKEND")
-        .env_remove("RUST_LOG");
-    cmd
+    common::adsctl_at_home(home, &[])
 }
 
 fn create_token(home: &Path, dir: &Path, name: &str, role: &str) -> String {

@@ -185,6 +185,36 @@ pub fn account_yaml(account: &Account) -> Mapping {
 }
 
 /// Render the files of one imported account.
+/// One file of an account-level block (`lookalike_audiences:`, `conversions:`, `custom_conversions:`): each
+/// resource `keep` accepts as `name`, `account` and its plain fields; no file when there is none.
+fn account_block(
+    files: &mut Vec<ImportedFile>,
+    mine: &[Resource],
+    account: &Account,
+    path: &str,
+    key: &str,
+    keep: impl Fn(&Resource) -> bool,
+) -> Result<(), ImportError> {
+    let items: Vec<Yaml> = mine
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| {
+            let mut m = Mapping::new();
+            map_insert(&mut m, "name", s(r.address.name().unwrap_or_default()));
+            map_insert(&mut m, "account", s(&account.name));
+            plain_fields(&mut m, r, account.currency, &[]);
+            Yaml::Mapping(m)
+        })
+        .collect();
+    if !items.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from(path),
+            contents: document(key, items)?,
+        });
+    }
+    Ok(())
+}
+
 pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>, ImportError> {
     let mine: Vec<Resource> = live
         .iter()
@@ -221,23 +251,14 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         });
     }
 
-    let lookalikes: Vec<Yaml> = mine
-        .iter()
-        .filter(|r| r.kind == Kind::LookalikeAudience)
-        .map(|l| {
-            let mut m = Mapping::new();
-            map_insert(&mut m, "name", s(l.address.name().unwrap_or_default()));
-            map_insert(&mut m, "account", s(&account.name));
-            plain_fields(&mut m, l, account.currency, &[]);
-            Yaml::Mapping(m)
-        })
-        .collect();
-    if !lookalikes.is_empty() {
-        files.push(ImportedFile {
-            path: PathBuf::from("lookalike-audiences.yaml"),
-            contents: document("lookalike_audiences", lookalikes)?,
-        });
-    }
+    account_block(
+        &mut files,
+        &mine,
+        account,
+        "lookalike-audiences.yaml",
+        "lookalike_audiences",
+        |r| r.kind == Kind::LookalikeAudience,
+    )?;
 
     // the audience an account is (Mailchimp): its settings and merge fields, as the platform writes them
     let listed: Vec<&Resource> = mine
@@ -253,41 +274,18 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
 
     // Conversions the YAML language can say (a conversion a linked product made is left out: `Home::importable`).
     let home = crate::platforms::home(account.platform);
-    let conversions: Vec<Yaml> = mine
-        .iter()
-        .filter(|r| r.kind == Kind::Conversion && home.is_none_or(|h| h.importable(r)))
-        .map(|c| {
-            let mut m = Mapping::new();
-            map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
-            map_insert(&mut m, "account", s(&account.name));
-            plain_fields(&mut m, c, account.currency, &[]);
-            Yaml::Mapping(m)
-        })
-        .collect();
-    if !conversions.is_empty() {
-        files.push(ImportedFile {
-            path: PathBuf::from("conversions.yaml"),
-            contents: document("conversions", conversions)?,
-        });
-    }
+    account_block(&mut files, &mine, account, "conversions.yaml", "conversions", |r| {
+        r.kind == Kind::Conversion && home.is_none_or(|h| h.importable(r))
+    })?;
 
-    let custom_conversions: Vec<Yaml> = mine
-        .iter()
-        .filter(|r| r.kind == Kind::CustomConversion)
-        .map(|c| {
-            let mut m = Mapping::new();
-            map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
-            map_insert(&mut m, "account", s(&account.name));
-            plain_fields(&mut m, c, account.currency, &[]);
-            Yaml::Mapping(m)
-        })
-        .collect();
-    if !custom_conversions.is_empty() {
-        files.push(ImportedFile {
-            path: PathBuf::from("custom-conversions.yaml"),
-            contents: document("custom_conversions", custom_conversions)?,
-        });
-    }
+    account_block(
+        &mut files,
+        &mine,
+        account,
+        "custom-conversions.yaml",
+        "custom_conversions",
+        |r| r.kind == Kind::CustomConversion,
+    )?;
 
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {

@@ -95,6 +95,21 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `adsctl <args>` with `home` as its home and none of the caller's adsctl variables (state, status token,
+/// backend, log filter): what the daemon API tests start.
+pub fn adsctl_at_home(home: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_adsctl"));
+    cmd.args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("ADSCTL_STATE_DIR")
+        .env_remove("ADSCTL_STATE_URL")
+        .env_remove("ADSCTL_STATUS_TOKEN")
+        .env_remove("ADSCTL_BACKEND")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
 /// A running `adsctl watch --log-format json`: the status server's address and the log lines read so far.
 pub struct Daemon {
     child: KillOnDrop,
