@@ -339,3 +339,24 @@ fn a_replica_cut_off_from_the_database_stops_and_its_accounts_are_taken_over() {
         assert!(!log.iter().any(|l| l.contains(fleet::PASSWORD)));
     }
 }
+
+/// A platform write may take longer than the lease (a big batch, or one waiting for adsctl's own request budget):
+/// while the lease is renewed under it, it is not cut off. Here the replica's Google Ads budget is a few requests a
+/// minute, so after the first burst every request waits longer than the whole lease.
+#[test]
+fn a_write_outlasting_the_lease_is_not_cut_off_while_the_lease_is_renewed() {
+    let lease = Duration::from_secs(1);
+    let mut f = Fleet::new(1, lease);
+    let url = f.url.clone();
+    // 30 a minute: after the burst, one request every 2 s, longer than the whole lease
+    let r = f.start_replica_with(&url, &[("ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE", "25")]);
+    let started = Instant::now();
+    fleet::wait_for(Duration::from_secs(150), "converged", || f.converged().then_some(()));
+    let took = started.elapsed();
+    let (_, log) = r.daemon.stop("TERM", Duration::from_secs(30));
+    let waits = log.iter().filter(|l| l.contains("budget of Google Ads requests")).count();
+    eprintln!("converged in {took:?} with a lease of {lease:?}; {waits} budget waits said");
+    assert!(took > lease * 2, "the budget did not make the reconcile outlast the lease ({took:?})");
+    assert!(!log.iter().any(|l| l.contains("cut off")), "{log:#?}");
+    assert!(f.duplicates().is_empty());
+}

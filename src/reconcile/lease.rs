@@ -456,18 +456,27 @@ impl Fenced {
             tracing::warn!(account = %self.check.account, token = self.check.token, "{what} not sent: the lease ran out");
             return Err(self.refused(what));
         }
-        let Some(expiry) = self.check.expiry() else {
-            return Err(self.refused(what));
+        let cut_off = || ConnectorError::Transport {
+            url: "the platform".into(),
+            message: format!(
+                "{what} for account `{}` cut off: this replica's lease ran out while it was in flight",
+                self.check.account
+            ),
         };
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(expiry), f).await {
-            Ok(r) => r,
-            Err(_) => Err(ConnectorError::Transport {
-                url: "the platform".into(),
-                message: format!(
-                    "{what} for account `{}` cut off: this replica's lease ran out while it was in flight",
-                    self.check.account
-                ),
-            }),
+        // The expiry moves on with every renewal made while the write runs (a long batch, or one waiting for
+        // adsctl's own request budget): it is cut off only when the lease may really have run out in the database,
+        // not at the expiry it had when it started.
+        tokio::pin!(f);
+        loop {
+            let Some(expiry) = self.check.expiry() else {
+                return Err(cut_off());
+            };
+            if std::time::Instant::now() >= expiry {
+                return Err(cut_off());
+            }
+            if let Ok(r) = tokio::time::timeout_at(tokio::time::Instant::from_std(expiry), &mut f).await {
+                return r;
+            }
         }
     }
 }

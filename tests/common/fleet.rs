@@ -114,11 +114,17 @@ impl Fleet {
 
     /// [`Fleet::start_replica`] reaching the database at `url` (through a proxy that can cut it off).
     pub fn start_replica_at(&mut self, url: &str) -> Replica {
+        self.start_replica_with(url, &[])
+    }
+
+    /// [`Fleet::start_replica_at`] with more environment variables for the replica.
+    pub fn start_replica_with(&mut self, url: &str, env: &[(&str, &str)]) -> Replica {
         self.started += 1;
         let name = format!("r{}", self.started);
         let mut cmd = self.emu.cmd(&self.state_dir(&name));
         cmd.env("ADSCTL_STATE_URL", url)
             .env("RUST_LOG", "info,adsctl::reconcile::daemon=debug")
+            .envs(env.iter().copied())
             .args([
                 "watch",
                 "--log-format",
