@@ -64,11 +64,18 @@ fn main() {
     });
     let r4 = f.start_replica();
     let mut last_load = Instant::now();
+    let mut last_check = Instant::now();
     fleet::wait_for(Duration::from_secs(3600), "every account converged", || {
         if last_load.elapsed() > Duration::from_secs(10) {
             loads.push(fleet::load());
             last_load = Instant::now();
         }
+        // the check dumps the emulator's whole state under its lock: once a second, not at every poll, or the
+        // bench itself slows the replicas' requests down
+        if last_check.elapsed() < Duration::from_secs(1) {
+            return None;
+        }
+        last_check = Instant::now();
         (f.converged() && f.holders().len() == 3).then_some(())
     });
     let converged = started.elapsed();
@@ -89,6 +96,14 @@ fn main() {
         .chain([&r1_log])
         .flatten()
         .any(|l| l.contains(fleet::PASSWORD));
+    let all_lines = || logs.iter().chain([&r1_log]).flatten();
+    let cut_off = all_lines().filter(|l| l.contains("cut off")).count();
+    let budget_waits = all_lines()
+        .filter(|l| l.contains("budget of Google Ads requests"))
+        .count();
+    let failed = all_lines()
+        .filter(|l| l.contains("reconcile failed; backing off"))
+        .count();
     let per_minute = finished as f64 / converged.as_secs_f64() * 60.0;
     let max_load = loads.iter().copied().fold(0.0, f64::max);
 
@@ -98,6 +113,11 @@ fn main() {
         "| {n} | {lease:?} | {split_before:?} | {split_after:?} | {in_flight} | {:.1} s | {:.0} s | {finished} | {per_minute:.0} | {max_load:.1} |",
         takeover.as_secs_f64(),
         converged.as_secs_f64()
+    );
+    println!(
+        "failed reconciles: {failed}, writes cut off at a lease's end: {cut_off}, waits for adsctl's Google Ads \
+         request budget said: {budget_waits}, emulator requests (429s): {:?}",
+        f.emu.requests()
     );
     println!(
         "duplicates: {}, overlapping reconciles: {}, password in a log: {leaked}",

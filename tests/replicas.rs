@@ -176,7 +176,9 @@ fn replicas_share_the_accounts_take_over_a_killed_one_and_rebalance() {
     let (_, r1_log) = r1.daemon.stop("KILL", Duration::from_secs(10));
     assert!(!r1_accounts.is_empty(), "r1 held leases when killed");
 
-    // its accounts are taken over once its leases ran out: within the lease and one renew round
+    // its accounts are taken over once its leases ran out: within the lease (the others wake when the soonest
+    // foreign lease runs out; the second allowed is for this test's polling and one round's statements on a
+    // loaded machine)
     let takeover = fleet::wait_for(Duration::from_secs(30), "r1's accounts taken over", || {
         let h = f.holders();
         let held: BTreeSet<&String> = h
@@ -187,7 +189,7 @@ fn replicas_share_the_accounts_take_over_a_killed_one_and_rebalance() {
         r1_accounts.iter().all(|a| held.contains(a)).then(|| killed.elapsed())
     });
     assert!(
-        takeover <= lease + lease / 3 + Duration::from_secs(2),
+        takeover <= lease + Duration::from_secs(1),
         "taken over after {takeover:?} (lease {lease:?})"
     );
 
@@ -303,7 +305,7 @@ fn a_replica_cut_off_from_the_database_stops_and_its_accounts_are_taken_over() {
         let h = f.holders();
         (h.len() == 1 && h.get(&b.id).is_some_and(|x| x.len() == 8)).then(|| cut.elapsed())
     });
-    assert!(takeover <= lease + lease / 3 + Duration::from_secs(2), "{takeover:?}");
+    assert!(takeover <= lease + Duration::from_secs(1), "{takeover:?}");
     fleet::wait_for(Duration::from_secs(30), "a not ready", || {
         (ready(&a) == 503).then_some(())
     });
@@ -354,9 +356,15 @@ fn a_write_outlasting_the_lease_is_not_cut_off_while_the_lease_is_renewed() {
     fleet::wait_for(Duration::from_secs(150), "converged", || f.converged().then_some(()));
     let took = started.elapsed();
     let (_, log) = r.daemon.stop("TERM", Duration::from_secs(30));
-    let waits = log.iter().filter(|l| l.contains("budget of Google Ads requests")).count();
+    let waits = log
+        .iter()
+        .filter(|l| l.contains("budget of Google Ads requests"))
+        .count();
     eprintln!("converged in {took:?} with a lease of {lease:?}; {waits} budget waits said");
-    assert!(took > lease * 2, "the budget did not make the reconcile outlast the lease ({took:?})");
+    assert!(
+        took > lease * 2,
+        "the budget did not make the reconcile outlast the lease ({took:?})"
+    );
     assert!(!log.iter().any(|l| l.contains("cut off")), "{log:#?}");
     assert!(f.duplicates().is_empty());
 }

@@ -60,6 +60,9 @@ struct State {
     /// started together count each other before any takes a share.
     registered_at: Option<Instant>,
     live_replicas: usize,
+    /// How long after the last round another replica's lease or heartbeat runs out (the next round is then, when
+    /// it comes before the usual one).
+    next_foreign_expiry: Option<Duration>,
     /// The last failure said (not said again while it lasts).
     failing: Option<String>,
 }
@@ -167,9 +170,16 @@ impl Leases {
         tracing::info!(replica = %self.replica, lease = ?self.lease, "sharing the accounts with the other replicas");
         loop {
             self.clone().tick(&hub).await;
+            // A replica that died stops renewing: the round after its last lease (or heartbeat) runs out takes its
+            // accounts, so a takeover comes within the lease, not up to a renew interval later. A live replica's
+            // expiries are at least two thirds of a lease ahead, so this never makes rounds more frequent.
+            let next = match self.state.lock().next_foreign_expiry {
+                Some(d) => (d + FOREIGN_EXPIRY_SLACK).min(self.renew_every()),
+                None => self.renew_every(),
+            };
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(self.renew_every()) => {}
+                _ = tokio::time::sleep(next) => {}
                 _ = self.wake.notified() => {}
             }
         }
@@ -245,6 +255,7 @@ impl Leases {
             Err(e) => {
                 let mut st = self.state.lock();
                 st.registered = false;
+                st.next_foreign_expiry = None;
                 if st.failing.as_deref() != Some(e.as_str()) {
                     tracing::warn!(replica = %self.replica, error = %e, "cannot renew the leases: retrying");
                     st.failing = Some(e);
@@ -364,9 +375,15 @@ impl Leases {
                 );
             }
         }
+        let next = self.db.next_foreign_expiry(&self.replica).map_err(err)?;
+        self.state.lock().next_foreign_expiry = next;
         Ok(())
     }
 }
+
+/// Wait this much past another replica's expiry before the round that takes its leases (the database's clock and
+/// this replica's timer are not one).
+const FOREIGN_EXPIRY_SLACK: Duration = Duration::from_millis(25);
 
 /// Whether one acquisition of a lease is still this replica's, by its own clock.
 #[derive(Clone, Debug)]

@@ -67,6 +67,14 @@ impl Emulated {
         self.em.as_ref().unwrap().url()
     }
 
+    /// The requests the emulator answered (every platform) and how many were refused for a rate limit (429).
+    #[allow(dead_code)]
+    pub fn requests(&self) -> (u64, u64) {
+        let c = self.em.as_ref().unwrap().counters().snapshot();
+        let limited = c.endpoints.values().filter_map(|e| e.statuses.get(&429)).sum();
+        (c.total_requests, limited)
+    }
+
     /// A platform's emulator state (`hubspot`, `salesforce`, …).
     pub fn dump(&self, platform: &str) -> Value {
         self.em

@@ -144,6 +144,25 @@ impl PgStore {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    /// How long until the soonest lease or heartbeat of another replica runs out, if any is unexpired: a replica
+    /// that wakes then takes a dead replica's accounts as soon as the database lets it, not at its next round.
+    pub fn next_foreign_expiry(&self, replica: &str) -> Result<Option<Duration>, PgError> {
+        let replica = replica.to_string();
+        let ms: Option<f64> = self.q(move |c| {
+            c.query_one(
+                "SELECT (EXTRACT(EPOCH FROM (min(t) - now())) * 1000)::float8 FROM (
+                     SELECT expires_at AS t FROM adsctl_leases WHERE holder <> $1 AND expires_at > now()
+                     UNION ALL
+                     SELECT expires_at FROM adsctl_replicas WHERE replica <> $1 AND expires_at > now()) x",
+                &[&replica],
+            )
+            .map(|r| r.get(0))
+        })?;
+        Ok(ms
+            .filter(|m| m.is_finite())
+            .map(|m| Duration::from_millis(m.max(0.0) as u64)))
+    }
+
     /// Forget this replica (a graceful shutdown): its leases are given back and the others count one less.
     pub fn deregister(&self, replica: &str) -> Result<(), PgError> {
         let replica = replica.to_string();
