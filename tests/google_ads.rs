@@ -1788,6 +1788,36 @@ mod end_to_end {
         let o = p.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
 
+        // A campaign removed (on_removed: remove) while it bids on adsctl's goal: its config is set back first, in
+        // the same mutate, so that the goal, unused now, is removed too rather than left behind.
+        goals("[Purchase]");
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        assert_eq!(goals_of(&h).await.0.len(), 1);
+        let yaml = std::fs::read_to_string(p.path().join("adsctl.yaml")).unwrap();
+        std::fs::write(
+            p.path().join("adsctl.yaml"),
+            yaml.replace("on_removed: pause", "on_removed: remove"),
+        )
+        .unwrap();
+        std::fs::remove_file(p.path().join("campaigns/spring.yaml")).unwrap();
+        let plan = p.plan_json();
+        assert!(
+            changes(&plan).contains(&("acme/campaign/Spring Sale".to_string(), "remove".to_string())),
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let (live, configs) = goals_of(&h).await;
+        assert!(live.is_empty(), "the removed campaign's goal is left behind: {live:?}");
+        assert_eq!(
+            configs.get("Spring Sale"),
+            Some(&("CUSTOMER".to_string(), String::new()))
+        );
+        assert_eq!(configs["Autumn"], ("CUSTOMER".to_string(), String::new()));
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
         assert_no_secrets(&h, &p, &[&target]);
         h.shutdown().await.unwrap();
     }

@@ -334,7 +334,14 @@ impl GoogleAdsConnector {
                         .any(|a| a.rsplit('/').next().is_some_and(|id| id.starts_with('-')))
             })
             .collect();
-        if let Err(e) = mutate::write_goals(&client, &goals).await {
+        // A campaign removed with its config set back first: adsctl's goal it used may be unused now.
+        let cleanup = built.goals_unlinked > 0
+            && batch.ops.iter().zip(&outcomes).any(|(o, out)| {
+                o.kind == Kind::Campaign
+                    && matches!(o.action, OpAction::Remove { .. })
+                    && matches!(out, OpOutcome::Applied { .. })
+            });
+        if let Err(e) = mutate::write_goals(&client, &goals, cleanup).await {
             if matches!(e, GoogleAdsError::QuotaExhausted { .. } | GoogleAdsError::OAuth(_)) {
                 return Err(e);
             }
@@ -404,12 +411,34 @@ impl GoogleAdsConnector {
     }
 }
 
-/// How many mutate operations (the unit of the daily operations quota) applying these operations costs,
-/// not counting the one-off label creation and Customer Match identifiers.
+/// How many operations (the unit of the daily operations quota: each mutated item and each search) applying
+/// these operations costs, not counting the one-off label creation and Customer Match identifiers. Campaigns'
+/// conversion goals cost, after the mutate, the two searches of the goals and configs, one config update per
+/// campaign, and at most one custom goal per distinct list of conversion actions (fewer when a goal with that
+/// list exists already: this is the most it costs). A removed campaign's config is set back to the account's
+/// goals in the mutate, and adsctl's goals left unused are removed after.
 pub fn operation_cost(ops: &[Operation]) -> usize {
     let ctx = HashMap::new();
     let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx).build(ops);
-    built.units.len()
+    let goals = if built.goals.is_empty() {
+        0
+    } else {
+        let lists: std::collections::BTreeSet<Vec<&String>> = built
+            .goals
+            .iter()
+            .filter(|g| !g.actions.is_empty())
+            .map(|g| g.actions.keys().collect())
+            .collect();
+        2 + built.goals.len() + lists.len()
+    };
+    // removed campaigns' configs are set back in the mutate (counted in its units); then, when no goal is
+    // written, the two searches, and at most one unused goal removed per campaign
+    let cleanup = match (built.goals_unlinked, built.goals.is_empty()) {
+        (0, _) => 0,
+        (n, true) => 2 + n,
+        (n, false) => n,
+    };
+    built.units.len() + goals + cleanup
 }
 
 #[async_trait]

@@ -65,6 +65,9 @@ pub struct Built {
     pub immediate: Vec<Option<OpOutcome>>,
     pub uploads: Vec<Upload>,
     pub goals: Vec<GoalWant>,
+    /// Campaigns removed here whose config was (or may have been) set back to the account's goals first: after
+    /// the mutate, adsctl's goals no campaign uses any more are removed ([`write_goals`]).
+    pub goals_unlinked: usize,
     /// The id each operation is about when it is not a create.
     pub known_ids: Vec<Option<String>>,
 }
@@ -467,6 +470,26 @@ impl<'a> Builder<'a> {
                     removal_rank(op.kind)
                 };
                 Self::unit(built, i, rank, json!({ key: {"remove": rn}}), None, true);
+                if op.kind == Kind::Campaign
+                    && rank != REPLACED_RANK
+                    && self.ctx.get(id).is_none_or(|c| c.goal_linked != Some(false))
+                {
+                    // Before the removal: a removed campaign's config still links its custom goal, which could
+                    // then never be removed. (A replaced campaign is not: its new self bids on the same list and
+                    // reuses the goal.) Not known whether it is linked: set back all the same, harmlessly.
+                    built.goals_unlinked += 1;
+                    Self::unit(
+                        built,
+                        i,
+                        GOAL_UNLINK_RANK,
+                        json!({"conversionGoalCampaignConfigOperation": {"update": {
+                            "resourceName": format!("customers/{}/conversionGoalCampaignConfigs/{id}", self.customer),
+                            "goalConfigLevel": "CUSTOMER"},
+                            "updateMask": "goalConfigLevel,customConversionGoal"}}),
+                        None,
+                        false,
+                    );
+                }
                 if op.kind == Kind::Campaign {
                     if let Some(ctx) = self.ctx.get(id).filter(|c| c.own_budget) {
                         if let Some(b) = &ctx.budget_rn {
@@ -859,9 +882,9 @@ impl<'a> Builder<'a> {
 /// with the same list is reused (Google refuses two: DUPLICATE_CONVERSION_ACTION_LIST), else one named
 /// `adsctl: <names>` is created; adsctl's goals no campaign uses any more are removed last (a linked one cannot
 /// be). Returns the failure of the request, for the operations it served.
-pub async fn write_goals(client: &Client, wants: &[GoalWant]) -> Result<(), GoogleAdsError> {
+pub async fn write_goals(client: &Client, wants: &[GoalWant], cleanup: bool) -> Result<(), GoogleAdsError> {
     use super::read::{goal_actions, search_stream, GOAL_PREFIX, Q_CUSTOM_GOAL, Q_GOAL_CONFIG};
-    if wants.is_empty() {
+    if wants.is_empty() && !cleanup {
         return Ok(());
     }
     let (goals, configs) = tokio::try_join!(
@@ -934,6 +957,9 @@ pub async fn write_goals(client: &Client, wants: &[GoalWant]) -> Result<(), Goog
         Replay::Unsafe
     };
     let ops: Vec<Json> = creates.into_iter().chain(updates).chain(removes).collect();
+    if ops.is_empty() {
+        return Ok(());
+    }
     let path = format!("customers/{}/googleAds:mutate", client.customer_id);
     let req = json!({"mutateOperations": ops, "partialFailure": false, "validateOnly": false,
         "responseContentType": "RESOURCE_NAME_ONLY"});
@@ -958,6 +984,8 @@ pub async fn write_list_fingerprints(client: &Client, lists: &[(String, String)]
 
 /// Send rank of the removal of what a create of the same request replaces: before every create.
 const REPLACED_RANK: u8 = 0;
+/// A removed campaign's goal config set back to the account's goals: after the updates, before any removal.
+const GOAL_UNLINK_RANK: u8 = 30;
 
 /// Send rank of a removal: after creates (1–7), updates (11–17) and label links (20–23), children before
 /// parents, budgets after the campaigns that used them.

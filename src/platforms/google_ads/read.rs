@@ -7,7 +7,7 @@
 //! last written); a shared budget is adsctl's when adsctl's campaigns use it and nobody else's do. Negative
 //! keywords cannot carry labels: they are never reported as owned.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{json, Value as Json};
 
@@ -372,6 +372,10 @@ pub struct CampaignContext {
     pub strategy: Option<String>,
     /// The budget is the campaign's own (not explicitly shared): it goes when the campaign goes.
     pub own_budget: bool,
+    /// Whether the campaign bids on a custom conversion goal (its config at `CAMPAIGN` level); `None` when not
+    /// read. Removing such a campaign first sets its config back to the account's goals, so that the goal, if it
+    /// is adsctl's and nothing else uses it, can be removed after (a removed campaign's config still links it).
+    pub goal_linked: Option<bool>,
 }
 
 /// Address the raw rows into resources.
@@ -710,6 +714,7 @@ pub async fn campaign_context(
                     budget_rn: get_str(c, "campaignBudget").map(str::to_string),
                     strategy: mapping::strategy_of(c),
                     own_budget: false,
+                    goal_linked: None,
                 },
             ))
         })
@@ -757,6 +762,13 @@ impl ApplyContext {
                 ))
             })
             .collect();
+        let linked: HashSet<String> = raw
+            .goal_configs
+            .iter()
+            .filter_map(|r| r.get("conversionGoalCampaignConfig"))
+            .filter(|c| get_str(c, "goalConfigLevel") == Some("CAMPAIGN"))
+            .filter_map(|c| get_str(c, "campaign").map(id_of))
+            .collect();
         let campaigns = raw
             .campaigns
             .iter()
@@ -767,12 +779,14 @@ impl ApplyContext {
                     .or_else(|| get_str(c, "resourceName").map(id_of))?;
                 let budget_rn = get_str(c, "campaignBudget").map(str::to_string);
                 let own_budget = budget_rn.as_deref().is_some_and(|b| shared.get(b).is_some_and(|s| !s));
+                let goal_linked = Some(linked.contains(&id));
                 Some((
                     id,
                     CampaignContext {
                         budget_rn,
                         strategy: mapping::strategy_of(c),
                         own_budget,
+                        goal_linked,
                     },
                 ))
             })
