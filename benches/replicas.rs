@@ -104,6 +104,20 @@ fn main() {
     let failed = all_lines()
         .filter(|l| l.contains("reconcile failed; backing off"))
         .count();
+    // why they failed: each error's text with the account's name and times taken out, counted
+    let mut reasons: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for l in all_lines().filter(|l| l.contains("reconcile failed; backing off")) {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        let e = v["error"].as_str().unwrap_or("?");
+        let e: String = e
+            .split('`')
+            .enumerate()
+            .map(|(i, p)| if i % 2 == 1 { "…" } else { p })
+            .collect::<Vec<_>>()
+            .join("`");
+        let e: String = e.split(" until ").next().unwrap_or(&e).chars().take(160).collect();
+        *reasons.entry(e).or_default() += 1;
+    }
     let per_minute = finished as f64 / converged.as_secs_f64() * 60.0;
     let max_load = loads.iter().copied().fold(0.0, f64::max);
 
@@ -119,6 +133,9 @@ fn main() {
          request budget said: {budget_waits}, emulator requests (429s): {:?}",
         f.emu.requests()
     );
+    for (reason, n) in &reasons {
+        println!("  failed {n}×: {reason}");
+    }
     println!(
         "duplicates: {}, overlapping reconciles: {}, password in a log: {leaked}",
         duplicates.len(),

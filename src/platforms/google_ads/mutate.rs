@@ -1467,6 +1467,7 @@ mod tests {
                 budget_rn: Some("customers/123/campaignBudgets/11".into()),
                 strategy: Some("manual_cpc".into()),
                 own_budget: true,
+                goal_linked: Some(false),
             },
         );
         ctx.insert(
@@ -1475,6 +1476,7 @@ mod tests {
                 budget_rn: Some("customers/123/campaignBudgets/13".into()),
                 strategy: None,
                 own_budget: true,
+                goal_linked: Some(false),
             },
         );
         let ops = vec![
@@ -1541,6 +1543,50 @@ mod tests {
             json!({"campaignOperation": {"remove": "customers/123/campaigns/23"}})
         );
         assert!(built.immediate.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn a_removed_campaign_bidding_on_a_custom_goal_is_set_back_first() {
+        let ctx_of = |linked: Option<bool>| {
+            let mut ctx = HashMap::new();
+            ctx.insert(
+                "23".to_string(),
+                CampaignContext {
+                    budget_rn: None,
+                    strategy: None,
+                    own_budget: false,
+                    goal_linked: linked,
+                },
+            );
+            ctx
+        };
+        let ops = vec![Operation {
+            address: addr("a/campaign/Older"),
+            kind: Kind::Campaign,
+            action: OpAction::Remove { id: "23".into() },
+            parent: None,
+            refs: BTreeMap::new(),
+        }];
+        let unlink = json!({"conversionGoalCampaignConfigOperation": {"update": {
+            "resourceName": "customers/123/conversionGoalCampaignConfigs/23", "goalConfigLevel": "CUSTOMER"},
+            "updateMask": "goalConfigLevel,customConversionGoal"}});
+        let remove = json!({"campaignOperation": {"remove": "customers/123/campaigns/23"}});
+        // linked, or not known: the config first, then the campaign; the goals are looked at after
+        for linked in [Some(true), None] {
+            let ctx = ctx_of(linked);
+            let mut built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&ops);
+            built.units.sort_by_key(|u| u.rank);
+            let bodies: Vec<&Json> = built.units.iter().map(|u| &u.body).collect();
+            assert_eq!(bodies, [&unlink, &remove], "{linked:?}");
+            assert_eq!(built.goals_unlinked, 1);
+            assert_eq!(super::super::operation_cost(&ops), 2 + 2 + 1, "{linked:?}");
+        }
+        // at the account's goals: the removal alone
+        let ctx = ctx_of(Some(false));
+        let built = Builder::new("123", Some("customers/123/labels/9".into()), &ctx).build(&ops);
+        let bodies: Vec<&Json> = built.units.iter().map(|u| &u.body).collect();
+        assert_eq!(bodies, [&remove]);
+        assert_eq!(built.goals_unlinked, 0);
     }
 
     #[test]
