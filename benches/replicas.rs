@@ -115,7 +115,7 @@ fn main() {
             .map(|(i, p)| if i % 2 == 1 { "…" } else { p })
             .collect::<Vec<_>>()
             .join("`");
-        let e: String = e.split(" until ").next().unwrap_or(&e).chars().take(160).collect();
+        let e: String = e.split(" until ").next().unwrap_or(&e).chars().take(320).collect();
         *reasons.entry(e).or_default() += 1;
     }
     let per_minute = finished as f64 / converged.as_secs_f64() * 60.0;

@@ -351,7 +351,7 @@ fn a_write_outlasting_the_lease_is_not_cut_off_while_the_lease_is_renewed() {
     let mut f = Fleet::new(1, lease);
     let url = f.url.clone();
     // 30 a minute: after the burst, one request every 2 s, longer than the whole lease
-    let r = f.start_replica_with(&url, &[("ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE", "25")]);
+    let r = f.start_replica_with(&url, &[("ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE", "25")], &[]);
     let started = Instant::now();
     fleet::wait_for(Duration::from_secs(150), "converged", || f.converged().then_some(()));
     let took = started.elapsed();
@@ -367,4 +367,25 @@ fn a_write_outlasting_the_lease_is_not_cut_off_while_the_lease_is_renewed() {
     );
     assert!(!log.iter().any(|l| l.contains("cut off")), "{log:#?}");
     assert!(f.duplicates().is_empty());
+}
+
+/// `--max-concurrent`: a replica holding many accounts reconciles at most that many at once (the others wait their
+/// turn before taking their lease for the reconcile), and every account still converges.
+#[test]
+fn a_replica_reconciles_at_most_max_concurrent_accounts_at_once() {
+    let mut f = Fleet::new(8, Duration::from_secs(3));
+    let url = f.url.clone();
+    let r = f.start_replica_with(&url, &[], &["--max-concurrent", "2"]);
+    fleet::wait_for(Duration::from_secs(120), "converged", || f.converged().then_some(()));
+    let (_, log) = r.daemon.stop("TERM", Duration::from_secs(30));
+    let spans = fleet::reconciles("r1", &log, None);
+    assert!(spans.len() >= 8, "{spans:#?}");
+    // the most reconciles in flight at one instant: at each start, those begun and not yet ended
+    let most = spans
+        .iter()
+        .map(|s| spans.iter().filter(|o| o.start <= s.start && s.start < o.end).count())
+        .max()
+        .unwrap_or(0);
+    assert!(most <= 2, "{most} reconciles at once: {spans:#?}");
+    assert_eq!(most, 2, "the two turns are used");
 }

@@ -59,6 +59,10 @@ pub struct Args {
     /// the database renew theirs every third of it, and take over a dead replica's accounts once it runs out.
     #[arg(long, default_value = "30s", value_parser = parse_lease, value_name = "DURATION")]
     pub lease: Duration,
+    /// At most this many accounts reconciled at once (0: no limit). The others wait their turn; a platform's
+    /// request budget then goes to reconciles that finish instead of being spread over many that wait.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub max_concurrent: usize,
 }
 
 /// `--lease`: a duration of at least one second (renewed every third of it).
@@ -206,6 +210,7 @@ fn daemon_config(args: &Args) -> DaemonConfig {
     };
     cfg.shutdown_grace = args.shutdown_grace;
     cfg.watch_files = !args.no_file_watch;
+    cfg.concurrency = (args.max_concurrent > 0).then(|| Arc::new(tokio::sync::Semaphore::new(args.max_concurrent)));
     cfg
 }
 

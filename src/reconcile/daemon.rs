@@ -36,6 +36,10 @@ pub struct DaemonConfig {
     /// Share the accounts with other replicas on the same PostgreSQL state: only the accounts whose lease this
     /// replica holds get a worker (`None`: every account of the config).
     pub leases: Option<Arc<Leases>>,
+    /// At most this many reconciles in flight at once (`None`: no limit). A worker waits for a turn before it
+    /// takes its account's lease for the reconcile, so a waiting account can still be given back to another
+    /// replica, and the platforms' request budgets go to reconciles that finish rather than to many that wait.
+    pub concurrency: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl DaemonConfig {
@@ -49,6 +53,7 @@ impl DaemonConfig {
             shutdown_grace: Duration::from_secs(30),
             watch_files: true,
             leases: None,
+            concurrency: None,
         }
     }
 }
@@ -457,6 +462,15 @@ impl<R: Reconciler> WorkerCtx<R> {
             };
             let Some(account) = project.accounts.get(&self.name).cloned() else {
                 return;
+            };
+            // A turn among the reconciles in flight (`--max-concurrent`), before the lease is taken.
+            let _turn = match &self.config.concurrency {
+                Some(turns) => tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => return,
+                    t = turns.clone().acquire_owned() => t.ok(),
+                },
+                None => None,
             };
             // One of several replicas: only under the account's lease (not held any more: this worker ends, the
             // supervisor stops it).

@@ -114,11 +114,11 @@ impl Fleet {
 
     /// [`Fleet::start_replica`] reaching the database at `url` (through a proxy that can cut it off).
     pub fn start_replica_at(&mut self, url: &str) -> Replica {
-        self.start_replica_with(url, &[])
+        self.start_replica_with(url, &[], &[])
     }
 
-    /// [`Fleet::start_replica_at`] with more environment variables for the replica.
-    pub fn start_replica_with(&mut self, url: &str, env: &[(&str, &str)]) -> Replica {
+    /// [`Fleet::start_replica_at`] with more environment variables and arguments for the replica.
+    pub fn start_replica_with(&mut self, url: &str, env: &[(&str, &str)], args: &[&str]) -> Replica {
         self.started += 1;
         let name = format!("r{}", self.started);
         let mut cmd = self.emu.cmd(&self.state_dir(&name));
@@ -135,6 +135,7 @@ impl Fleet {
             ])
             .args(["--interval", "1h", "--lease"])
             .arg(format!("{}ms", self.lease.as_millis()))
+            .args(args)
             .arg(&self.emu.dir);
         let mut daemon = Daemon::spawn(cmd);
         let id = wait_for(Duration::from_secs(30), "the replica's id in its log", || {
