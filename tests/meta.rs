@@ -1627,6 +1627,187 @@ EXTRA
             s.assert_no_secrets();
         });
     }
+
+    /// A split test of two ad sets, through the binary: plan → apply → empty plan → an edit Meta takes in place
+    /// (description, end) → drift made behind adsctl's back, repaired → new shares are a replacement held back
+    /// without `--allow-replace`, made with it → import → empty plan → a fresh runner: empty plan → removal
+    /// (`on_removed: remove`) deletes the study, not its ad sets.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn split_test_lifecycle() {
+        let env = Env::start().await;
+        env.add_account("act_7781", "USD").await;
+        let rt = tokio::runtime::Handle::current();
+        let s = Sandbox::new(&env, "act_7781", "USD", "remove");
+        let project = std::fs::read_to_string(s.path().join("adsctl.yaml")).unwrap();
+        std::fs::write(
+            s.path().join("adsctl.yaml"),
+            project.replace(
+                "    currency: USD\n",
+                "    currency: USD\n    business_id: \"5550001\"\n",
+            ),
+        )
+        .unwrap();
+        let second = r#"      - name: US 46-65
+        status: active
+        optimization_goal: link_clicks
+        billing_event: impressions
+        targeting:
+          countries: [US]
+          age: { min: 46, max: 65 }
+        ads:
+          - name: Shoes older
+            status: active
+            creative:
+              page_id: "1122334455"
+              link: https://www.example.com/shoes
+              message: Comfort first.
+              headline: Comfort shoes
+              call_to_action: shop_now"#;
+        let campaigns = CAMPAIGN
+            .replace("BUDGET", "40")
+            .replace("HEADLINE", "Spring Sale")
+            .replace("MESSAGE", "Spring is here.")
+            .replace("EXTRA", second);
+        std::fs::write(s.path().join("campaigns.yaml"), campaigns).unwrap();
+        let day = 86_400;
+        let now = chrono::Utc::now().timestamp();
+        let t = |secs: i64| {
+            chrono::DateTime::from_timestamp(secs - secs % 3600, 0)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let (start, end, sooner) = (t(now + 10 * day), t(now + 24 * day), t(now + 20 * day));
+        let test = |a: u32, b: u32, end: &str, description: &str| {
+            format!(
+                "split_tests:\n  - name: Age test\n    account: social\n    description: {description}\n    \
+                 start_time: {start}\n    end_time: {end}\n    objective: conversions\n    cells:\n      \
+                 - name: Younger\n        percent: {a}\n        ad_sets: [US 25-45]\n      \
+                 - name: Older\n        percent: {b}\n        ad_sets: [US 46-65]\n"
+            )
+        };
+        std::fs::write(s.path().join("split-tests.yaml"), test(60, 40, &end, "Which age buys")).unwrap();
+        tokio::task::block_in_place(|| {
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("split_test \"Age test\""), "{plan}");
+            assert!(
+                plan.contains("name: \"Younger\", percent: 60"),
+                "the arms and their shares:\n{plan}"
+            );
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            let st = find(&rs, "social/split_test/Age test");
+            assert!(st.owned, "the marker at the end of its description makes it adsctl's");
+            assert_eq!(st.fields["business_id"], Value::str("5550001"));
+            assert_eq!(st.fields["objective"], Value::str("conversions"));
+            assert_eq!(st.fields["description"], Value::str("Which age buys"));
+            let Value::List(cells) = &st.fields["cells"] else {
+                panic!("{:?}", st.fields)
+            };
+            let Value::Map(first) = &cells[0] else {
+                panic!("{cells:?}")
+            };
+            assert_eq!(first.get("percent"), Some(&Value::Int(60)));
+            assert_eq!(
+                first.get("ad_sets"),
+                Some(&Value::List(vec![Value::reference(
+                    "social/campaign/Spring Sale - Social/ad_set/US 25-45".parse().unwrap()
+                )]))
+            );
+            let id = st.id.clone().unwrap();
+            let stored = rt.block_on(env.admin_get(&format!("/_emulator/meta/objects/{id}")));
+            assert_eq!(stored["fields"]["business"]["id"], json!("5550001"));
+
+            // What Meta changes in place: the description and the end.
+            std::fs::write(
+                s.path().join("split-tests.yaml"),
+                test(60, 40, &sooner, "Which age buys more"),
+            )
+            .unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("end_time"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            let st = find(&rs, "social/split_test/Age test");
+            assert_eq!(st.id.as_deref(), Some(id.as_str()), "changed in place");
+            assert_eq!(st.fields["end_time"], Value::str(&sooner));
+
+            // Drift made behind adsctl's back (the end moved in Ads Manager) is shown and repaired.
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id}"),
+                json!({"end_time": "2031-01-01T00:00:00+0000"}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("end_time"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // New shares: the cells are fixed once the study exists (adsctl replaces it, before it starts).
+            std::fs::write(
+                s.path().join("split-tests.yaml"),
+                test(50, 50, &sooner, "Which age buys more"),
+            )
+            .unwrap();
+            let out = s.expect(&["apply", "--auto-approve"], 1);
+            assert!(out.contains("--allow-replace"), "{out}");
+            s.expect(&["apply", "--auto-approve", "--allow-replace"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            let st = find(&rs, "social/split_test/Age test");
+            assert_ne!(st.id.as_deref(), Some(id.as_str()), "replaced");
+            assert_eq!(rs.iter().filter(|r| r.kind == Kind::SplitTest).count(), 1);
+
+            // Import writes it back as YAML that plans nothing (outside the project, which would read it too).
+            let elsewhere = tempfile::tempdir().unwrap();
+            let out = elsewhere.path().join("imported");
+            s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
+            let imported = std::fs::read_to_string(out.join("split-tests.yaml")).unwrap();
+            assert!(
+                imported.contains("split_tests:") && imported.contains("US 46-65"),
+                "{imported}"
+            );
+            let project = std::fs::read_to_string(out.join("adsctl.yaml")).unwrap();
+            assert!(project.contains("business_id"), "{project}");
+            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
+                .args(["plan", "--detailed-exitcode"])
+                .current_dir(&out)
+                .env_remove("ADSCTL_BACKEND")
+                .env_remove("ADSCTL_STATE_DIR")
+                .env("ADSCTL_META_ENDPOINT", &s.url)
+                .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.outputs.borrow_mut().push_str(&text);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "the imported project plans no changes:\n{imported}\n{text}"
+            );
+
+            // A fresh runner: the same YAML without the state directory.
+            std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Removal: the test leaves the YAML; `on_removed: remove` deletes it and leaves its ad sets.
+            std::fs::remove_file(s.path().join("split-tests.yaml")).unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("Age test"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            assert!(rs.iter().all(|r| r.kind != Kind::SplitTest), "deleted");
+            assert_eq!(rs.iter().filter(|r| r.kind == Kind::AdSet).count(), 2);
+        });
+        s.assert_no_secrets();
+    }
 }
 
 mod secrets {

@@ -139,3 +139,51 @@ mod tests {
         assert_eq!(project["accounts"]["acme"]["ad_account_id"], s("act_1"));
     }
 }
+
+/// The account's split tests as `split_tests:` entries: their cells name the campaigns and ad sets by name. A
+/// test whose cells hold an object adsctl did not read (another account's) is left out.
+pub fn split_tests(mine: &[Resource], account: &Account) -> Vec<Yaml> {
+    let mut out = Vec::new();
+    'tests: for t in mine.iter().filter(|r| r.kind == Kind::SplitTest) {
+        let mut m = Mapping::new();
+        map_insert(&mut m, "name", s(t.address.name().unwrap_or_default()));
+        map_insert(&mut m, "account", s(&account.name));
+        for k in ["description", "start_time", "end_time", "objective"] {
+            if let Some(v) = t.fields.get(k) {
+                map_insert(&mut m, k, yaml_of(v, account.currency));
+            }
+        }
+        let mut cells = Vec::new();
+        if let Some(Value::List(cs)) = t.fields.get("cells") {
+            for c in cs {
+                let Value::Map(cm) = c else { continue };
+                let mut y = Mapping::new();
+                if let Some(n) = cm.get("name") {
+                    map_insert(&mut y, "name", yaml_of(n, account.currency));
+                }
+                if let Some(p) = cm.get("percent") {
+                    map_insert(&mut y, "percent", yaml_of(p, account.currency));
+                }
+                for field in ["ad_sets", "campaigns"] {
+                    let Some(Value::List(items)) = cm.get(field) else {
+                        continue;
+                    };
+                    let mut names = Vec::new();
+                    for it in items {
+                        match it {
+                            Value::Ref(a) if a.account == account.name => {
+                                names.push(s(a.name().unwrap_or_default()));
+                            }
+                            _ => continue 'tests,
+                        }
+                    }
+                    map_insert(&mut y, field, Yaml::Sequence(names));
+                }
+                cells.push(Yaml::Mapping(y));
+            }
+        }
+        map_insert(&mut m, "cells", Yaml::Sequence(cells));
+        out.push(Yaml::Mapping(m));
+    }
+    out
+}
