@@ -1796,6 +1796,18 @@ EXTRA
             std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
             s.expect(&["plan", "--detailed-exitcode"], 0);
 
+            // Its results per arm: the cells' ad sets' insights summed per cell.
+            let report = s.expect(&["metrics", "--level", "arm", "--last", "7d", "--format", "csv"], 0);
+            assert!(
+                report.contains("social/split_test/Age test [Younger]")
+                    && report.contains("social/split_test/Age test [Older]"),
+                "{report}"
+            );
+            assert!(
+                !report.contains("ad_set/US 25-45"),
+                "ad sets are reported by their arm:\n{report}"
+            );
+
             // Removal: the test leaves the YAML; `on_removed: remove` deletes it and leaves its ad sets.
             std::fs::remove_file(s.path().join("split-tests.yaml")).unwrap();
             let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
