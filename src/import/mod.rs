@@ -297,7 +297,7 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
     )?;
 
     // A/B tests: their cells name campaigns and ad sets by their names
-    let split_tests = crate::platforms::meta::import::split_tests(&mine, account);
+    let split_tests = crate::platforms::meta::study::import(&mine, account);
     if !split_tests.is_empty() {
         files.push(ImportedFile {
             path: PathBuf::from("split-tests.yaml"),

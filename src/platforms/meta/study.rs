@@ -20,6 +20,7 @@ use serde_json::{json, Value as Json};
 
 use super::mapping::{self, IdOrRef, MappingError, Params, Ref, Tmpl};
 use super::wire::IdOnly;
+use crate::import::{map_insert, s, yaml_of};
 use crate::model::{Account, Address, Kind, Resource, SmallMap, Value};
 use crate::spec::de::{Opt, Spanned as S};
 use crate::spec::error::{did_you_mean, Code};
@@ -596,4 +597,177 @@ pub fn params(
         }
     }
     Ok(p)
+}
+
+// ───────────────────────────── import ─────────────────────────────
+
+/// The account's split tests as `split_tests:` entries: their cells name the campaigns and ad sets by name. A
+/// test whose cells hold an object adsctl did not read (another account's) is left out.
+pub fn import(mine: &[Resource], account: &Account) -> Vec<serde_yaml::Value> {
+    let mut out = Vec::new();
+    'tests: for t in mine.iter().filter(|r| r.kind == Kind::SplitTest) {
+        let mut m = serde_yaml::Mapping::new();
+        map_insert(&mut m, "name", s(t.address.name().unwrap_or_default()));
+        map_insert(&mut m, "account", s(&account.name));
+        for k in ["description", "start_time", "end_time", "objective"] {
+            if let Some(v) = t.fields.get(k) {
+                map_insert(&mut m, k, yaml_of(v, account.currency));
+            }
+        }
+        let mut cells = Vec::new();
+        if let Some(Value::List(cs)) = t.fields.get("cells") {
+            for c in cs {
+                let Value::Map(cm) = c else { continue };
+                let mut y = serde_yaml::Mapping::new();
+                if let Some(n) = cm.get("name") {
+                    map_insert(&mut y, "name", yaml_of(n, account.currency));
+                }
+                if let Some(p) = cm.get("percent") {
+                    map_insert(&mut y, "percent", yaml_of(p, account.currency));
+                }
+                for field in ["ad_sets", "campaigns"] {
+                    let Some(Value::List(items)) = cm.get(field) else {
+                        continue;
+                    };
+                    let mut names = Vec::new();
+                    for it in items {
+                        match it {
+                            Value::Ref(a) if a.account == account.name => {
+                                names.push(s(a.name().unwrap_or_default()));
+                            }
+                            _ => continue 'tests,
+                        }
+                    }
+                    map_insert(&mut y, field, serde_yaml::Value::Sequence(names));
+                }
+                cells.push(serde_yaml::Value::Mapping(y));
+            }
+        }
+        map_insert(&mut m, "cells", serde_yaml::Value::Sequence(cells));
+        out.push(serde_yaml::Value::Mapping(m));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> Address {
+        s.parse().unwrap()
+    }
+
+    fn cells(a: &Address, b: &Address) -> Value {
+        let cell = |name: &str, pct: i64, x: &Address| {
+            let mut m = SmallMap::default();
+            m.insert("name", Value::str(name));
+            m.insert("percent", Value::Int(pct));
+            m.insert("ad_sets", Value::List(vec![Value::reference(x.clone())]));
+            Value::Map(m)
+        };
+        Value::List(vec![cell("A", 60, a), cell("B", 40, b)])
+    }
+
+    #[test]
+    fn a_study_is_read_with_its_cells_as_references_and_owned_by_its_marker() {
+        let a = addr("social/campaign/C/ad_set/A");
+        let b = addr("social/campaign/C/ad_set/B");
+        let objects: HashMap<String, Address> = [("11".to_string(), a.clone()), ("12".to_string(), b.clone())].into();
+        let s: AdStudy = serde_json::from_value(json!({
+            "id": "900", "name": "Age test", "type": "SPLIT_TEST", "description": "Which age [adsctl-managed]",
+            "start_time": "2030-01-10T01:00:00+0100", "end_time": "2030-01-24T00:00:00+0000",
+            "business": {"id": "5550001"}
+        }))
+        .unwrap();
+        assert!(is_split_test(&s));
+        let cs: Vec<AdStudyCell> = serde_json::from_value(json!([
+            {"id": "1", "name": "A", "treatment_percentage": 60, "adsets": {"data": [{"id": "11"}]}},
+            {"id": "2", "name": "B", "treatment_percentage": 40.0, "adsets": {"data": [{"id": "12"}]}},
+        ]))
+        .unwrap();
+        let os: Vec<AdStudyObjective> = serde_json::from_value(json!([
+            {"name": "x", "is_primary": false, "type": "SALES"},
+            {"name": "conversions", "is_primary": true, "type": "CONVERSIONS"},
+        ]))
+        .unwrap();
+        let r = study_resource("social", &s, &cs, &os, &objects);
+        assert_eq!(r.address.to_string(), "social/split_test/Age test");
+        assert!(r.owned);
+        assert_eq!(r.fields["description"], Value::str("Which age"));
+        assert_eq!(r.fields["business_id"], Value::str("5550001"));
+        assert_eq!(r.fields["start_time"], Value::str("2030-01-10T00:00:00Z"));
+        assert_eq!(r.fields["objective"], Value::str("conversions"));
+        assert_eq!(r.fields["cells"], cells(&a, &b));
+        // not adsctl's without the marker; an unknown object stays its id
+        let s2 = AdStudy {
+            description: Some("Theirs".into()),
+            ..s.clone()
+        };
+        let r = study_resource("social", &s2, &cs[..1], &[], &HashMap::new());
+        assert!(!r.owned);
+        let Value::List(c) = &r.fields["cells"] else { panic!() };
+        let Value::Map(m) = &c[0] else { panic!() };
+        assert_eq!(m.get("ad_sets"), Some(&Value::List(vec![Value::str("11")])));
+        assert!(!is_split_test(&AdStudy {
+            study_type: Some("LIFT".into()),
+            ..s
+        }));
+    }
+
+    #[test]
+    fn create_sends_unix_times_cells_with_pending_ids_and_the_objective() {
+        let a = addr("social/campaign/C/ad_set/A");
+        let b = addr("social/campaign/C/ad_set/B");
+        let fields: BTreeMap<String, Value> = [
+            ("business_id".to_string(), Value::str("5550001")),
+            ("start_time".to_string(), Value::str("2030-01-10T00:00:00Z")),
+            ("end_time".to_string(), Value::str("2030-01-24T00:00:00Z")),
+            ("objective".to_string(), Value::str("conversions")),
+            ("cells".to_string(), cells(&a, &b)),
+            ("description".to_string(), Value::str("x")),
+        ]
+        .into();
+        let pending = a.clone();
+        let resolve = move |x: &Address| {
+            Some(if *x == pending {
+                IdOrRef::Later(Ref::Op(3))
+            } else {
+                IdOrRef::Known("12".into())
+            })
+        };
+        let p = params(true, &fields, &resolve).unwrap();
+        let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, t)| t.clone()).unwrap();
+        let lit = |t: Tmpl| t.render(&|_| Some("{result=op3:$.id}".into())).unwrap();
+        assert_eq!(lit(get("type")), "SPLIT_TEST");
+        assert_eq!(lit(get("start_time")), "1894233600");
+        assert_eq!(lit(get("end_time")), "1895443200");
+        let cells_json: Json = serde_json::from_str(&lit(get("cells"))).unwrap();
+        assert_eq!(
+            cells_json,
+            json!([
+                {"name": "A", "treatment_percentage": 60, "adsets": ["{result=op3:$.id}"]},
+                {"name": "B", "treatment_percentage": 40, "adsets": ["12"]},
+            ])
+        );
+        assert_eq!(
+            serde_json::from_str::<Json>(&lit(get("objectives"))).unwrap(),
+            json!([{"name": "conversions", "is_primary": true, "type": "CONVERSIONS"}])
+        );
+        assert!(p.iter().all(|(k, _)| k != "business_id" && k != "description"));
+    }
+
+    #[test]
+    fn an_update_changes_the_end_only() {
+        let resolve = |_: &Address| None;
+        let end: BTreeMap<String, Value> = [("end_time".to_string(), Value::str("2030-01-20T00:00:00Z"))].into();
+        let p = params(false, &end, &resolve).unwrap();
+        assert_eq!(p.len(), 1);
+        for k in IMMUTABLE {
+            let f: BTreeMap<String, Value> = [(k.to_string(), Value::str("x"))].into();
+            assert!(params(false, &f, &resolve).is_err(), "{k}");
+        }
+        assert!(FIELDS
+            .iter()
+            .all(|f| IMMUTABLE.contains(f) || ["description", "end_time"].contains(f)));
+    }
 }
