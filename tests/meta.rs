@@ -1758,6 +1758,32 @@ EXTRA
             assert_ne!(st.id.as_deref(), Some(id.as_str()), "replaced");
             assert_eq!(rs.iter().filter(|r| r.kind == Kind::SplitTest).count(), 1);
 
+            // Once a study has started (here: its start moved into the past behind adsctl's back), Meta fixes its
+            // start and cells: adsctl neither deletes nor replaces a running test.
+            let id2 = st.id.clone().unwrap();
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id2}"),
+                json!({"start_time": "2020-01-01T00:00:00+0000"}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 1);
+            assert!(
+                plan.contains("start_time") && plan.contains("--allow-replace"),
+                "{plan}"
+            );
+            let out = s.expect(&["apply", "--auto-approve", "--allow-replace"], 1);
+            assert!(out.contains("has started and has not ended"), "{out}");
+            let rs = live(&env, "act_7781", &rt);
+            assert_eq!(
+                find(&rs, "social/split_test/Age test").id.as_deref(),
+                Some(id2.as_str()),
+                "kept"
+            );
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id2}"),
+                json!({"start_time": start.replace('Z', "+0000")}),
+            ));
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
             // Import writes it back as YAML that plans nothing (outside the project, which would read it too).
             let elsewhere = tempfile::tempdir().unwrap();
             let out = elsewhere.path().join("imported");

@@ -662,7 +662,7 @@ impl<'a> Planner<'a> {
                     // Custom audiences and conversions and split tests have no ad labels: the marker goes at the
                     // end of the description (without a fingerprint: what an audience holds is not known).
                     let user = if study_kind {
-                        self.conn.cache().studies.get(id).and_then(|(u, _)| u.clone())
+                        self.conn.cache().studies.get(id).and_then(|(u, _, _)| u.clone())
                     } else if conversion_kind {
                         self.conn.cache().conversion_descriptions.get(id).cloned().flatten()
                     } else {
@@ -712,29 +712,33 @@ impl<'a> Planner<'a> {
             OpAction::Remove { id } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
                 if study_kind {
-                    // a replace (a create of the same address in this apply) of a study that has started would
-                    // delete it and then be refused: Meta fixes the start time and cells once a study runs
-                    let replacing = self
-                        .batch
-                        .ops
-                        .iter()
-                        .any(|o| o.address == op.address && matches!(o.action, OpAction::Create { .. }));
-                    let start = self.conn.cache().studies.get(id).and_then(|(_, s)| s.clone());
-                    let started = start
-                        .as_deref()
-                        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                        .is_some_and(|t| t.timestamp() <= chrono::Utc::now().timestamp());
-                    if replacing && started {
+                    // a split test that runs (started, not ended) is never deleted: that would throw its results
+                    // away half-way (and a replacement could not be made: Meta fixes a running study's start and
+                    // cells, and a new one must start in the future)
+                    let (start, end) = self
+                        .conn
+                        .cache()
+                        .studies
+                        .get(id)
+                        .map(|(_, s, e)| (s.clone(), e.clone()))
+                        .unwrap_or_default();
+                    let secs = |t: Option<String>| {
+                        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                            .map(|t| t.timestamp())
+                    };
+                    let now = chrono::Utc::now().timestamp();
+                    let running = secs(start).is_some_and(|s| s <= now) && secs(end).is_none_or(|e| e > now);
+                    if running {
                         return Err(OpOutcome::Failed(op_error(
-                            "adsctl.study_started",
+                            "adsctl.study_running",
                             format!(
-                                "split test `{}` has started: Meta fixes its start time and cells once it runs, so it \
-                                 cannot be replaced",
-                                name
+                                "split test `{name}` has started and has not ended: adsctl does not delete or \
+                                 replace a running test (Meta fixes its start time and cells once it runs)"
                             ),
                             Some(
-                                "leave its start_time, cells and objective as they are (end it earlier with \
-                                 end_time), or declare a new split test under another name",
+                                "to change it, keep its start_time, cells and objective as they are (end it earlier \
+                                 with end_time) and declare a new split test under another name; to remove it, set \
+                                 end_time to now, apply, then remove it",
                             ),
                         )));
                     }

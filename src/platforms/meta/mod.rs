@@ -94,9 +94,12 @@ struct Cache {
     audiences: HashMap<String, (Option<String>, Option<String>)>,
     /// Custom conversion id → the user's part of its description (the marker is written after it).
     conversion_descriptions: HashMap<String, Option<String>>,
-    /// Split test id → the user's part of its description and its start (RFC 3339), as read.
-    studies: HashMap<String, (Option<String>, Option<String>)>,
+    /// Split test id → the user's part of its description, its start and its end (RFC 3339), as read.
+    studies: HashMap<String, StudyRead>,
 }
+
+/// A split test as read: the user's part of its description, its start and its end.
+type StudyRead = (Option<String>, Option<String>, Option<String>);
 
 pub struct MetaConnector {
     client: GraphClient,
@@ -477,8 +480,8 @@ impl MetaConnector {
                 )?;
                 let r = study::study_resource(&account.name, s, &cells, &objectives, &objects);
                 let user = s.description.as_deref().and_then(|d| mapping::split_description(d).0);
-                let start = r.fields.get("start_time").and_then(|v| v.as_str()).map(str::to_string);
-                study_cache.insert(s.id.clone(), (user, start));
+                let time = |k: &str| r.fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                study_cache.insert(s.id.clone(), (user, time("start_time"), time("end_time")));
                 out.push(r);
             }
         }
