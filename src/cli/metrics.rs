@@ -149,12 +149,7 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     for a in &accounts {
         let addresses = metrics::addresses(&store, &project.resources, &a.name)?;
         let days = store.days(&a.name, level, range.since, range.until)?;
-        let (days, addresses) = if args.level == Level::Arm {
-            let arms = metrics::arms::arms(&project.resources, &a.name);
-            metrics::arms::by_arm(days, &addresses, &arms)
-        } else {
-            (days, addresses)
-        };
+        let (days, addresses) = metrics::arms::for_level(args.level, &project.resources, &a.name, days, addresses);
         inputs.push(AccountInput {
             account: a,
             addresses,

@@ -10,6 +10,21 @@ use chrono::NaiveDate;
 use super::series::StoredDay;
 use crate::model::{Address, Kind, Resource, Value};
 
+/// The days and address map a report at `level` reads: at `Level::Arm`, the rows renamed to their arms
+/// ([`by_arm`] with the arms of `desired`); at any other level, as they are.
+pub fn for_level(
+    level: super::Level,
+    desired: &[Resource],
+    account: &str,
+    days: BTreeMap<NaiveDate, StoredDay>,
+    addresses: HashMap<String, String>,
+) -> (BTreeMap<NaiveDate, StoredDay>, HashMap<String, String>) {
+    if level != super::Level::Arm {
+        return (days, addresses);
+    }
+    by_arm(days, &addresses, &arms(desired, account))
+}
+
 /// Each object a declared split test's cell names (ad set or campaign address) → the arm's label.
 pub fn arms(desired: &[Resource], account: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
