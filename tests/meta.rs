@@ -653,6 +653,86 @@ mod lifecycle {
         assert!(after_delete.complete);
         assert!(after_delete.resources.iter().all(|r| r.kind != Kind::CustomConversion));
     }
+
+    /// Split tests are read whole on every read and their ids join the marker: one made or deleted in Ads
+    /// Manager makes the next incremental read a full one, so a deletion is seen.
+    #[tokio::test]
+    async fn incremental_reads_see_split_tests_come_and_go() {
+        let env = Env::start().await;
+        env.add_account("act_6016", "USD").await;
+        let account = env.account("social", "act_6016", "USD");
+        let conn = env.connector(&account);
+        let campaign = env
+            .admin_graph_post(
+                "act_6016/campaigns",
+                &[
+                    ("name", "C"),
+                    ("objective", "OUTCOME_TRAFFIC"),
+                    ("status", "ACTIVE"),
+                    ("special_ad_categories", "[]"),
+                    ("daily_budget", "3000"),
+                ],
+            )
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut sets = Vec::new();
+        for name in ["A", "B"] {
+            let r = env
+                .admin_graph_post(
+                    "act_6016/adsets",
+                    &[
+                        ("name", name),
+                        ("campaign_id", &campaign),
+                        ("optimization_goal", "LINK_CLICKS"),
+                        ("billing_event", "IMPRESSIONS"),
+                        ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+                        ("status", "ACTIVE"),
+                    ],
+                )
+                .await;
+            sets.push(r["id"].as_str().unwrap().to_string());
+        }
+        let before = conn.read(&account, &ReadRequest::default()).await.unwrap().marker;
+        let start = (chrono::Utc::now().timestamp() + 86_400).to_string();
+        let end = (chrono::Utc::now().timestamp() + 10 * 86_400).to_string();
+        let cells = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": [sets[0]]},
+            {"name": "B", "treatment_percentage": 50, "adsets": [sets[1]]},
+        ])
+        .to_string();
+        let study = env
+            .admin_graph_post(
+                "5550001/ad_studies",
+                &[
+                    ("name", "Made in Ads Manager"),
+                    ("type", "SPLIT_TEST"),
+                    ("start_time", &start),
+                    ("end_time", &end),
+                    ("cells", &cells),
+                ],
+            )
+            .await;
+        let req = |since: Option<String>| ReadRequest {
+            since,
+            pinned_ids: Vec::new(),
+        };
+        let after_create = conn.read(&account, &req(before)).await.unwrap();
+        assert!(after_create.complete, "another set of split tests: a full read");
+        let st = find(&after_create.resources, "social/split_test/Made in Ads Manager");
+        assert!(!st.owned, "no marker: someone else's");
+        let same = conn.read(&account, &req(after_create.marker.clone())).await.unwrap();
+        assert!(!same.complete, "the same set: incremental");
+        assert!(
+            same.resources.iter().any(|r| r.kind == Kind::SplitTest),
+            "read whole each time"
+        );
+        env.admin_graph_delete(study["id"].as_str().unwrap()).await;
+        let after_delete = conn.read(&account, &req(same.marker)).await.unwrap();
+        assert!(after_delete.complete);
+        assert!(after_delete.resources.iter().all(|r| r.kind != Kind::SplitTest));
+    }
 }
 
 fn sha(s: &str) -> String {
