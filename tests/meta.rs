@@ -655,7 +655,7 @@ mod lifecycle {
     }
 
     /// Split tests are read whole on every read and their ids join the marker: one made or deleted in Ads
-    /// Manager makes the next incremental read a full one, so a deletion is seen.
+    /// Manager makes the next incremental read a full one, so a deletion is seen; adopting one writes its marker.
     #[tokio::test]
     async fn incremental_reads_see_split_tests_come_and_go() {
         let env = Env::start().await;
@@ -728,6 +728,25 @@ mod lifecycle {
             same.resources.iter().any(|r| r.kind == Kind::SplitTest),
             "read whole each time"
         );
+
+        // Adopting it (`lifecycle: { adopt: true }`) writes the marker at the end of its description.
+        let id = study["id"].as_str().unwrap().to_string();
+        let out = conn
+            .apply(
+                &account,
+                &ApplyBatch {
+                    ops: vec![simple(
+                        Address::account("social").child(Kind::SplitTest, "Made in Ads Manager"),
+                        OpAction::Adopt { id: id.clone() },
+                    )],
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(applied_ids(&out), vec![id]);
+        let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        assert!(find(&snap.resources, "social/split_test/Made in Ads Manager").owned);
+        let same = conn.read(&account, &req(snap.marker.clone())).await.unwrap();
         env.admin_graph_delete(study["id"].as_str().unwrap()).await;
         let after_delete = conn.read(&account, &req(same.marker)).await.unwrap();
         assert!(after_delete.complete);
