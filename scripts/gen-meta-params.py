@@ -2,7 +2,8 @@
 """Regenerate crates/adsctl-emulator/src/meta/params.json, the Meta Graph API v25.0 parameter table the emulator
 validates against, from the Marketing API codegen specs (facebook-business-sdk-codegen api_specs/specs/*.json, copied
 into ../shared/reference/meta-marketing/specs/, plus the node specs that pack left out, copied from the same commit
-into reference/meta-marketing-supplement/specs/ of this repository: CustomConversion).
+into reference/meta-marketing-supplement/specs/ of this repository: CustomConversion, AdStudy, AdStudyCell,
+AdStudyObjective, Business).
 
 Usage: scripts/gen-meta-params.py [SPECS_DIR] [OUT]
   SPECS_DIR defaults to ../shared/reference/meta-marketing/specs next to the repository (or one level higher);
@@ -39,6 +40,7 @@ SERVED = {
         "adlabels",
         "customaudiences",
         "customconversions",
+        "ad_studies",
         "insights",
     ],
     "Campaign": "*",
@@ -50,6 +52,11 @@ SERVED = {
     "AdReportRun": "*",
     # the node itself only (its `stats` edge is not served)
     "CustomConversion": [None],
+    # split tests (ad studies): created on a Business, read on the ad account, the study and its cells
+    "Business": ["ad_studies"],
+    "AdStudy": [None, "cells", "objectives"],
+    "AdStudyCell": [None],
+    "AdStudyObjective": [None],
 }
 # Value types whose fields the emulator reads (insights rows, lookalike specs, sessions): fields only.
 FIELDS_ONLY = ["AdsInsights", "AdsActionStats", "LookalikeSpec", "CustomAudienceSession", "AdgroupReviewFeedback"]

@@ -2264,3 +2264,326 @@ mod custom_conversions {
         env.delete(&id, &[]).await.ok();
     }
 }
+
+/// Split tests (ad studies; `AdStudy.json`, `AdStudyCell.json`, `Business.json` of
+/// `reference/meta-marketing-supplement/`): created on a business, read on the ad account and the study, with the
+/// refusals of `docs/wire-rules.md`.
+mod split_tests {
+    use super::*;
+
+    const BUSINESS: &str = "5550001";
+
+    fn now_secs() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    /// Two ad sets in two campaigns of `acct` (the tree's), their ids.
+    async fn two_adsets(env: &Env, acct: &str) -> (String, String, String, String) {
+        let (c1, s1, _, _) = env.tree(acct, "A").await;
+        let (c2, s2, _, _) = env.tree(acct, "B").await;
+        (c1, s1, c2, s2)
+    }
+
+    fn cells(a: &str, pa: i64, b: &str, pb: i64) -> String {
+        json!([
+            {"name": "Group A", "treatment_percentage": pa, "adsets": [a]},
+            {"name": "Group B", "treatment_percentage": pb, "adsets": [b]},
+        ])
+        .to_string()
+    }
+
+    async fn create(env: &Env, cells: &str, extra: &[(&str, &str)]) -> Resp {
+        let start = (now_secs() + 86_400).to_string();
+        let end = (now_secs() + 15 * 86_400).to_string();
+        let mut p = vec![
+            ("name", "Creative test"),
+            ("type", "SPLIT_TEST"),
+            ("start_time", start.as_str()),
+            ("end_time", end.as_str()),
+            ("cells", cells),
+        ];
+        for (k, v) in extra {
+            p.retain(|(x, _)| x != k);
+            if !v.is_empty() {
+                p.push((k, v));
+            }
+        }
+        env.post(&format!("{BUSINESS}/ad_studies"), &p).await
+    }
+
+    fn title(r: &Resp) -> String {
+        r.err()["error_user_title"].as_str().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn create_read_update_and_delete() {
+        let env = start().await;
+        let acct = "act_81";
+        let (_, s1, _, s2) = two_adsets(&env, acct).await;
+        let objectives = json!([{"name": "Purchases", "is_primary": true, "type": "CONVERSIONS"}]).to_string();
+        let id = create(
+            &env,
+            &cells(&s1, 60, &s2, 40),
+            &[("description", "which creative"), ("objectives", &objectives)],
+        )
+        .await
+        .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // the ad account's studies, and the business's
+        let fields = "id,name,description,type,start_time,end_time,business,canceled_time";
+        let list = env.get(&format!("{acct}/ad_studies"), &[("fields", fields)]).await.ok();
+        let st = &list["data"][0];
+        assert_eq!(st["id"], json!(id));
+        assert_eq!(st["type"], json!("SPLIT_TEST"));
+        assert_eq!(st["business"], json!({"id": BUSINESS}));
+        assert!(st["start_time"].as_str().unwrap().ends_with("+0000"), "{st}");
+        assert_eq!(
+            env.get(&format!("{BUSINESS}/ad_studies"), &[]).await.ok()["data"][0]["id"],
+            json!(id)
+        );
+        assert_eq!(env.get("act_82/ad_studies", &[]).await.ok()["data"], json!([]));
+        // cells with their ad sets expanded (the Ad Study reference's read)
+        let cells_read = env
+            .get(
+                &format!("{id}/cells"),
+                &[("fields", "name,treatment_percentage,campaigns,adsets,adaccounts")],
+            )
+            .await
+            .ok();
+        let c = &cells_read["data"];
+        assert_eq!(c[0]["name"], json!("Group A"));
+        assert_eq!(c[0]["treatment_percentage"].as_f64(), Some(60.0));
+        assert_eq!(c[0]["adsets"], json!({"data": [{"id": s1}]}));
+        assert_eq!(c[1]["adsets"], json!({"data": [{"id": s2}]}));
+        assert_eq!(c[0]["adaccounts"], json!({"data": [{"id": acct}]}));
+        assert!(c[0].get("campaigns").is_none());
+        let obj = env
+            .get(&format!("{id}/objectives"), &[("fields", "name,is_primary,type")])
+            .await
+            .ok();
+        assert_eq!(
+            obj["data"][0],
+            json!({"name": "Purchases", "is_primary": true, "type": "CONVERSIONS"})
+        );
+        // before the start everything may change
+        env.post(&id, &[("name", "Renamed"), ("cells", &cells(&s1, 50, &s2, 50))])
+            .await
+            .ok();
+        let c = env
+            .get(&format!("{id}/cells"), &[("fields", "treatment_percentage")])
+            .await
+            .ok();
+        assert_eq!(c["data"][0]["treatment_percentage"].as_f64(), Some(50.0));
+        assert_eq!(env.get(&id, &[("fields", "name")]).await.ok()["name"], json!("Renamed"));
+        // a field a cell does not have is refused
+        let r = env.get(&format!("{id}/cells"), &[("fields", "budget")]).await;
+        assert_eq!(r.err()["code"], json!(100));
+        assert_eq!(env.delete(&id, &[]).await.ok(), json!({"success": true}));
+        assert_eq!(
+            env.get(&format!("{acct}/ad_studies"), &[]).await.ok()["data"],
+            json!([])
+        );
+    }
+
+    #[tokio::test]
+    async fn cells_split_100_percent_between_2_and_5_cells() {
+        let env = start().await;
+        let (_, s1, _, s2) = two_adsets(&env, "act_83").await;
+        let r = create(&env, &cells(&s1, 50, &s2, 40), &[]).await;
+        assert_eq!(title(&r), "Invalid Treatment Percentages");
+        assert!(r.err()["error_user_msg"].as_str().unwrap().contains("add up to 90"));
+        let r = create(&env, &cells(&s1, 100, &s2, 0), &[]).await;
+        assert_eq!(title(&r), "Invalid Treatment Percentage");
+        let r = create(
+            &env,
+            &cells(&s1, 50, &s2, 50)
+                .replace("50,", "49.5,")
+                .replace("\"treatment_percentage\":50}", "\"treatment_percentage\":50.5}"),
+            &[],
+        )
+        .await;
+        assert_eq!(title(&r), "Invalid Treatment Percentage");
+        let one = json!([{"name": "Only", "treatment_percentage": 100, "adsets": [s1]}]).to_string();
+        assert_eq!(title(&create(&env, &one, &[]).await), "Invalid Number of Cells");
+        let six: Vec<Value> = (0..6)
+            .map(|i| json!({"name": format!("C{i}"), "treatment_percentage": 10, "adsets": [s1]}))
+            .collect();
+        let r = create(&env, &Value::Array(six).to_string(), &[]).await;
+        assert_eq!(title(&r), "Invalid Number of Cells");
+        // the cells parameter is required and an array
+        let r = create(&env, "", &[("cells", "")]).await;
+        assert_eq!(r.err()["message"], json!("(#100) The parameter cells is required"));
+        let r = create(&env, "{}", &[]).await;
+        assert_eq!(r.err()["code"], json!(100));
+        let dup = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": [s1]},
+            {"name": "A", "treatment_percentage": 50, "adsets": [s2]},
+        ]);
+        assert_eq!(title(&create(&env, &dup.to_string(), &[]).await), "Duplicate Cell Name");
+    }
+
+    #[tokio::test]
+    async fn cells_name_live_objects_of_one_level_without_overlap() {
+        let env = start().await;
+        let (c1, s1, c2, s2) = two_adsets(&env, "act_84").await;
+        let mixed = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": [s1], "campaigns": [c1]},
+            {"name": "B", "treatment_percentage": 50, "adsets": [s2]},
+        ]);
+        assert_eq!(title(&create(&env, &mixed.to_string(), &[]).await), "Mixed Cell");
+        let levels = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": [s1]},
+            {"name": "B", "treatment_percentage": 50, "campaigns": [c2]},
+        ]);
+        assert_eq!(
+            title(&create(&env, &levels.to_string(), &[]).await),
+            "Mixed Study Levels"
+        );
+        let empty = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": []},
+            {"name": "B", "treatment_percentage": 50, "adsets": [s2]},
+        ]);
+        assert_eq!(title(&create(&env, &empty.to_string(), &[]).await), "Empty Cell");
+        let overlap = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": [s1]},
+            {"name": "B", "treatment_percentage": 50, "adsets": [s1, s2]},
+        ]);
+        assert_eq!(
+            title(&create(&env, &overlap.to_string(), &[]).await),
+            "Object In Several Cells"
+        );
+        // an ad set where a campaign is named, an unknown id, a deleted ad set
+        let wrong = json!([
+            {"name": "A", "treatment_percentage": 50, "campaigns": [s1]},
+            {"name": "B", "treatment_percentage": 50, "campaigns": [c2]},
+        ]);
+        assert_eq!(title(&create(&env, &wrong.to_string(), &[]).await), "Object Not Found");
+        assert_eq!(
+            title(&create(&env, &cells("999", 50, &s2, 50), &[]).await),
+            "Object Not Found"
+        );
+        env.post(&s1, &[("status", "DELETED")]).await.ok();
+        assert_eq!(
+            title(&create(&env, &cells(&s1, 50, &s2, 50), &[]).await),
+            "Object Not Found"
+        );
+        // campaigns work as cells too
+        let by_campaign = json!([
+            {"name": "A", "treatment_percentage": 50, "campaigns": [c1]},
+            {"name": "B", "treatment_percentage": 50, "campaigns": [c2]},
+        ]);
+        create(&env, &by_campaign.to_string(), &[]).await.ok();
+    }
+
+    #[tokio::test]
+    async fn an_object_is_in_one_test_until_that_test_ends() {
+        let env = start().await;
+        let (_, s1, _, s2) = two_adsets(&env, "act_85").await;
+        let (_, s3, _, _) = env.tree("act_85", "C").await;
+        create(&env, &cells(&s1, 50, &s2, 50), &[]).await.ok();
+        let r = create(&env, &cells(&s3, 50, &s2, 50), &[]).await;
+        assert_eq!(title(&r), "Object Already In A Test");
+        // once the first test has ended, its ad sets are free again
+        env.admin("clock", json!({"advance_secs": 16 * 86_400})).await;
+        let later = now_secs() + 20 * 86_400;
+        create(
+            &env,
+            &cells(&s3, 50, &s2, 50),
+            &[
+                ("start_time", &later.to_string()),
+                ("end_time", &(later + 86_400).to_string()),
+            ],
+        )
+        .await
+        .ok();
+    }
+
+    #[tokio::test]
+    async fn start_in_the_future_and_end_after_start() {
+        let env = start().await;
+        let (_, s1, _, s2) = two_adsets(&env, "act_86").await;
+        let past = (now_secs() - 3600).to_string();
+        let r = create(&env, &cells(&s1, 50, &s2, 50), &[("start_time", &past)]).await;
+        assert_eq!(title(&r), "Invalid Start Time");
+        assert_eq!(
+            r.err()["error_user_msg"],
+            json!("Study start time must be in the future.")
+        );
+        let soon = (now_secs() + 3600).to_string();
+        let r = create(
+            &env,
+            &cells(&s1, 50, &s2, 50),
+            &[("end_time", &soon), ("start_time", &(now_secs() + 7200).to_string())],
+        )
+        .await;
+        assert_eq!(title(&r), "Invalid End Time");
+        for k in ["name", "start_time", "end_time"] {
+            let r = create(&env, &cells(&s1, 50, &s2, 50), &[(k, "")]).await;
+            assert_eq!(
+                r.err()["message"],
+                json!(format!("(#100) The parameter {k} is required"))
+            );
+        }
+        let r = create(&env, &cells(&s1, 50, &s2, 50), &[("start_time", "tomorrow")]).await;
+        assert_eq!(r.err()["message"], json!("(#100) Param start_time must be an integer."));
+    }
+
+    /// Lift Study guide: once a study has started, its start time and its cells' treatment percentages (and the
+    /// objects they hold) cannot change; its name, description and end time still can.
+    #[tokio::test]
+    async fn start_and_cells_are_fixed_once_started() {
+        let env = start().await;
+        let (_, s1, _, s2) = two_adsets(&env, "act_87").await;
+        let id = create(&env, &cells(&s1, 50, &s2, 50), &[]).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.admin("clock", json!({"advance_secs": 2 * 86_400})).await;
+        let r = env.post(&id, &[("cells", &cells(&s1, 70, &s2, 30))]).await;
+        assert_eq!(title(&r), "Study Already Started");
+        let r = env
+            .post(&id, &[("start_time", &(now_secs() + 5 * 86_400).to_string())])
+            .await;
+        assert_eq!(title(&r), "Study Already Started");
+        let end = (now_secs() + 10 * 86_400).to_string();
+        env.post(&id, &[("description", "ends sooner"), ("end_time", &end)])
+            .await
+            .ok();
+        let r = env.post(&id, &[("type", "LIFT")]).await;
+        assert_eq!(title(&r), "Study Type Can't Change");
+    }
+
+    #[tokio::test]
+    async fn objectives_have_a_type_and_at_most_one_primary() {
+        let env = start().await;
+        let (_, s1, _, s2) = two_adsets(&env, "act_88").await;
+        let bad = json!([{"name": "x", "is_primary": true, "type": "CLICKS"}]).to_string();
+        let r = create(&env, &cells(&s1, 50, &s2, 50), &[("objectives", &bad)]).await;
+        assert_eq!(title(&r), "Invalid Objective");
+        let two = json!([
+            {"name": "a", "is_primary": true, "type": "CONVERSIONS"},
+            {"name": "b", "is_primary": true, "type": "SALES"},
+        ])
+        .to_string();
+        let r = create(&env, &cells(&s1, 50, &s2, 50), &[("objectives", &two)]).await;
+        assert_eq!(title(&r), "Several Primary Objectives");
+    }
+
+    #[tokio::test]
+    async fn only_split_tests_are_served() {
+        let env = start().await;
+        let (_, s1, _, s2) = two_adsets(&env, "act_89").await;
+        let r = create(&env, &cells(&s1, 50, &s2, 50), &[("type", "LIFT")]).await;
+        assert_eq!(title(&r), "Unsupported Study Type");
+        let r = create(&env, &cells(&s1, 50, &s2, 50), &[("type", "NOT_A_TYPE")]).await;
+        assert_eq!(r.err()["code"], json!(100));
+        // a study is created on a business, not on an ad account
+        let r = env.post("act_89/ad_studies", &[("name", "x")]).await;
+        assert_eq!(r.err()["code"], json!(2500));
+    }
+}

@@ -653,6 +653,105 @@ mod lifecycle {
         assert!(after_delete.complete);
         assert!(after_delete.resources.iter().all(|r| r.kind != Kind::CustomConversion));
     }
+
+    /// Split tests are read whole on every read and their ids join the marker: one made or deleted in Ads
+    /// Manager makes the next incremental read a full one, so a deletion is seen; adopting one writes its marker.
+    #[tokio::test]
+    async fn incremental_reads_see_split_tests_come_and_go() {
+        let env = Env::start().await;
+        env.add_account("act_6016", "USD").await;
+        let account = env.account("social", "act_6016", "USD");
+        let conn = env.connector(&account);
+        let campaign = env
+            .admin_graph_post(
+                "act_6016/campaigns",
+                &[
+                    ("name", "C"),
+                    ("objective", "OUTCOME_TRAFFIC"),
+                    ("status", "ACTIVE"),
+                    ("special_ad_categories", "[]"),
+                    ("daily_budget", "3000"),
+                ],
+            )
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut sets = Vec::new();
+        for name in ["A", "B"] {
+            let r = env
+                .admin_graph_post(
+                    "act_6016/adsets",
+                    &[
+                        ("name", name),
+                        ("campaign_id", &campaign),
+                        ("optimization_goal", "LINK_CLICKS"),
+                        ("billing_event", "IMPRESSIONS"),
+                        ("targeting", r#"{"geo_locations":{"countries":["US"]}}"#),
+                        ("status", "ACTIVE"),
+                    ],
+                )
+                .await;
+            sets.push(r["id"].as_str().unwrap().to_string());
+        }
+        let before = conn.read(&account, &ReadRequest::default()).await.unwrap().marker;
+        let start = (chrono::Utc::now().timestamp() + 86_400).to_string();
+        let end = (chrono::Utc::now().timestamp() + 10 * 86_400).to_string();
+        let cells = json!([
+            {"name": "A", "treatment_percentage": 50, "adsets": [sets[0]]},
+            {"name": "B", "treatment_percentage": 50, "adsets": [sets[1]]},
+        ])
+        .to_string();
+        let study = env
+            .admin_graph_post(
+                "5550001/ad_studies",
+                &[
+                    ("name", "Made in Ads Manager"),
+                    ("type", "SPLIT_TEST"),
+                    ("start_time", &start),
+                    ("end_time", &end),
+                    ("cells", &cells),
+                ],
+            )
+            .await;
+        let req = |since: Option<String>| ReadRequest {
+            since,
+            pinned_ids: Vec::new(),
+        };
+        let after_create = conn.read(&account, &req(before)).await.unwrap();
+        assert!(after_create.complete, "another set of split tests: a full read");
+        let st = find(&after_create.resources, "social/split_test/Made in Ads Manager");
+        assert!(!st.owned, "no marker: someone else's");
+        let same = conn.read(&account, &req(after_create.marker.clone())).await.unwrap();
+        assert!(!same.complete, "the same set: incremental");
+        assert!(
+            same.resources.iter().any(|r| r.kind == Kind::SplitTest),
+            "read whole each time"
+        );
+
+        // Adopting it (`lifecycle: { adopt: true }`) writes the marker at the end of its description.
+        let id = study["id"].as_str().unwrap().to_string();
+        let out = conn
+            .apply(
+                &account,
+                &ApplyBatch {
+                    ops: vec![simple(
+                        Address::account("social").child(Kind::SplitTest, "Made in Ads Manager"),
+                        OpAction::Adopt { id: id.clone() },
+                    )],
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(applied_ids(&out), vec![id]);
+        let snap = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        assert!(find(&snap.resources, "social/split_test/Made in Ads Manager").owned);
+        let same = conn.read(&account, &req(snap.marker.clone())).await.unwrap();
+        env.admin_graph_delete(study["id"].as_str().unwrap()).await;
+        let after_delete = conn.read(&account, &req(same.marker)).await.unwrap();
+        assert!(after_delete.complete);
+        assert!(after_delete.resources.iter().all(|r| r.kind != Kind::SplitTest));
+    }
 }
 
 fn sha(s: &str) -> String {
@@ -1626,6 +1725,225 @@ EXTRA
             assert_eq!(rs.iter().filter(|r| r.kind == Kind::Campaign).count(), 1);
             s.assert_no_secrets();
         });
+    }
+
+    /// A split test of two ad sets, through the binary: plan → apply → empty plan → an edit Meta takes in place
+    /// (description, end) → drift made behind adsctl's back, repaired → new shares are a replacement held back
+    /// without `--allow-replace`, made with it → import → empty plan → a fresh runner: empty plan → removal
+    /// (`on_removed: remove`) deletes the study, not its ad sets.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn split_test_lifecycle() {
+        let env = Env::start().await;
+        env.add_account("act_7781", "USD").await;
+        let rt = tokio::runtime::Handle::current();
+        let s = Sandbox::new(&env, "act_7781", "USD", "remove");
+        let project = std::fs::read_to_string(s.path().join("adsctl.yaml")).unwrap();
+        std::fs::write(
+            s.path().join("adsctl.yaml"),
+            project.replace(
+                "    currency: USD\n",
+                "    currency: USD\n    business_id: \"5550001\"\n",
+            ),
+        )
+        .unwrap();
+        let second = r#"      - name: US 46-65
+        status: active
+        optimization_goal: link_clicks
+        billing_event: impressions
+        targeting:
+          countries: [US]
+          age: { min: 46, max: 65 }
+        ads:
+          - name: Shoes older
+            status: active
+            creative:
+              page_id: "1122334455"
+              link: https://www.example.com/shoes
+              message: Comfort first.
+              headline: Comfort shoes
+              call_to_action: shop_now"#;
+        let campaigns = CAMPAIGN
+            .replace("BUDGET", "40")
+            .replace("HEADLINE", "Spring Sale")
+            .replace("MESSAGE", "Spring is here.")
+            .replace("EXTRA", second);
+        std::fs::write(s.path().join("campaigns.yaml"), campaigns).unwrap();
+        let day = 86_400;
+        let now = chrono::Utc::now().timestamp();
+        let t = |secs: i64| {
+            chrono::DateTime::from_timestamp(secs - secs % 3600, 0)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let (start, end, sooner) = (t(now + 10 * day), t(now + 24 * day), t(now + 20 * day));
+        let test = |a: u32, b: u32, end: &str, description: &str| {
+            format!(
+                "split_tests:\n  - name: Age test\n    account: social\n    description: {description}\n    \
+                 start_time: {start}\n    end_time: {end}\n    objective: conversions\n    cells:\n      \
+                 - name: Younger\n        percent: {a}\n        ad_sets: [US 25-45]\n      \
+                 - name: Older\n        percent: {b}\n        ad_sets: [US 46-65]\n"
+            )
+        };
+        std::fs::write(s.path().join("split-tests.yaml"), test(60, 40, &end, "Which age buys")).unwrap();
+        tokio::task::block_in_place(|| {
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("split_test \"Age test\""), "{plan}");
+            assert!(
+                plan.contains("name: \"Younger\", percent: 60"),
+                "the arms and their shares:\n{plan}"
+            );
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            let st = find(&rs, "social/split_test/Age test");
+            assert!(st.owned, "the marker at the end of its description makes it adsctl's");
+            assert_eq!(st.fields["business_id"], Value::str("5550001"));
+            assert_eq!(st.fields["objective"], Value::str("conversions"));
+            assert_eq!(st.fields["description"], Value::str("Which age buys"));
+            let Value::List(cells) = &st.fields["cells"] else {
+                panic!("{:?}", st.fields)
+            };
+            let Value::Map(first) = &cells[0] else {
+                panic!("{cells:?}")
+            };
+            assert_eq!(first.get("percent"), Some(&Value::Int(60)));
+            assert_eq!(
+                first.get("ad_sets"),
+                Some(&Value::List(vec![Value::reference(
+                    "social/campaign/Spring Sale - Social/ad_set/US 25-45".parse().unwrap()
+                )]))
+            );
+            let id = st.id.clone().unwrap();
+            let stored = rt.block_on(env.admin_get(&format!("/_emulator/meta/objects/{id}")));
+            assert_eq!(stored["fields"]["business"]["id"], json!("5550001"));
+
+            // What Meta changes in place: the description and the end.
+            std::fs::write(
+                s.path().join("split-tests.yaml"),
+                test(60, 40, &sooner, "Which age buys more"),
+            )
+            .unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("end_time"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            let st = find(&rs, "social/split_test/Age test");
+            assert_eq!(st.id.as_deref(), Some(id.as_str()), "changed in place");
+            assert_eq!(st.fields["end_time"], Value::str(&sooner));
+
+            // Drift made behind adsctl's back (the end moved in Ads Manager) is shown and repaired.
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id}"),
+                json!({"end_time": "2031-01-01T00:00:00+0000"}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("end_time"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // New shares: the cells are fixed once the study exists (adsctl replaces it, before it starts).
+            std::fs::write(
+                s.path().join("split-tests.yaml"),
+                test(50, 50, &sooner, "Which age buys more"),
+            )
+            .unwrap();
+            let out = s.expect(&["apply", "--auto-approve"], 1);
+            assert!(out.contains("--allow-replace"), "{out}");
+            s.expect(&["apply", "--auto-approve", "--allow-replace"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            let st = find(&rs, "social/split_test/Age test");
+            assert_ne!(st.id.as_deref(), Some(id.as_str()), "replaced");
+            assert_eq!(rs.iter().filter(|r| r.kind == Kind::SplitTest).count(), 1);
+
+            // Once a study has started (here: its start moved into the past behind adsctl's back), Meta fixes its
+            // start and cells: adsctl neither deletes nor replaces a running test.
+            let id2 = st.id.clone().unwrap();
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id2}"),
+                json!({"start_time": "2020-01-01T00:00:00+0000"}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 1);
+            assert!(
+                plan.contains("start_time") && plan.contains("--allow-replace"),
+                "{plan}"
+            );
+            let out = s.expect(&["apply", "--auto-approve", "--allow-replace"], 1);
+            assert!(out.contains("has started and has not ended"), "{out}");
+            let rs = live(&env, "act_7781", &rt);
+            assert_eq!(
+                find(&rs, "social/split_test/Age test").id.as_deref(),
+                Some(id2.as_str()),
+                "kept"
+            );
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{id2}"),
+                json!({"start_time": start.replace('Z', "+0000")}),
+            ));
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Import writes it back as YAML that plans nothing (outside the project, which would read it too).
+            let elsewhere = tempfile::tempdir().unwrap();
+            let out = elsewhere.path().join("imported");
+            s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
+            let imported = std::fs::read_to_string(out.join("split-tests.yaml")).unwrap();
+            assert!(
+                imported.contains("split_tests:") && imported.contains("US 46-65"),
+                "{imported}"
+            );
+            let project = std::fs::read_to_string(out.join("adsctl.yaml")).unwrap();
+            assert!(project.contains("business_id"), "{project}");
+            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
+                .args(["plan", "--detailed-exitcode"])
+                .current_dir(&out)
+                .env_remove("ADSCTL_BACKEND")
+                .env_remove("ADSCTL_STATE_DIR")
+                .env("ADSCTL_META_ENDPOINT", &s.url)
+                .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.outputs.borrow_mut().push_str(&text);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "the imported project plans no changes:\n{imported}\n{text}"
+            );
+
+            // A fresh runner: the same YAML without the state directory.
+            std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Its results per arm: the cells' ad sets' insights summed per cell.
+            let report = s.expect(&["metrics", "--level", "arm", "--last", "7d", "--format", "csv"], 0);
+            assert!(
+                report.contains("social/split_test/Age test [Younger]")
+                    && report.contains("social/split_test/Age test [Older]"),
+                "{report}"
+            );
+            assert!(
+                !report.contains("ad_set/US 25-45"),
+                "ad sets are reported by their arm:\n{report}"
+            );
+
+            // Removal: the test leaves the YAML; `on_removed: remove` deletes it and leaves its ad sets.
+            std::fs::remove_file(s.path().join("split-tests.yaml")).unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("Age test"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7781", &rt);
+            assert!(rs.iter().all(|r| r.kind != Kind::SplitTest), "deleted");
+            assert_eq!(rs.iter().filter(|r| r.kind == Kind::AdSet).count(), 2);
+        });
+        s.assert_no_secrets();
     }
 }
 

@@ -41,7 +41,8 @@ pub struct Args {
     /// The last N days up to yesterday (7d, 30d, 90d, …; default 7d).
     #[arg(long, value_name = "Nd", value_parser = parse_last)]
     pub last: Option<u32>,
-    /// Report per account, campaign, ad group (Meta: ad set) or ad.
+    /// Report per account, campaign, ad group (Meta: ad set) or ad; `arm`: per arm of each declared A/B test
+    /// (Meta split test cell), its ad sets summed.
     #[arg(long, value_enum, default_value_t = Level::Campaign)]
     pub level: Level,
     /// Bucket rows by day, ISO week, month, or one total over the range.
@@ -146,10 +147,13 @@ pub fn run(global: &GlobalArgs, args: &Args) -> CommandResult {
     }
     let mut inputs = Vec::new();
     for a in &accounts {
+        let addresses = metrics::addresses(&store, &project.resources, &a.name)?;
+        let days = store.days(&a.name, level, range.since, range.until)?;
+        let (days, addresses) = metrics::arms::for_level(args.level, &project.resources, &a.name, days, addresses);
         inputs.push(AccountInput {
             account: a,
-            addresses: metrics::addresses(&store, &project.resources, &a.name)?,
-            days: store.days(&a.name, level, range.since, range.until)?,
+            addresses,
+            days,
         });
     }
     let report = Report::build(&inputs, range, args.level, args.by);

@@ -226,7 +226,16 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
 
     let mut project = Mapping::new();
     let mut accounts = Mapping::new();
-    map_insert(&mut accounts, &account.name, Yaml::Mapping(account_yaml(account)));
+    let mut account_map = account_yaml(account);
+    // the business split tests are made on (Meta), as the account's `business_id:`
+    let business = mine
+        .iter()
+        .filter(|r| r.kind == Kind::SplitTest)
+        .find_map(|r| r.fields.get("business_id").and_then(Value::as_str));
+    if let Some(b) = business {
+        map_insert(&mut account_map, "business_id", s(b));
+    }
+    map_insert(&mut accounts, &account.name, Yaml::Mapping(account_map));
     map_insert(&mut project, "accounts", Yaml::Mapping(accounts));
     files.push(ImportedFile {
         path: PathBuf::from("adsctl.yaml"),
@@ -286,6 +295,15 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         "custom_conversions",
         |r| r.kind == Kind::CustomConversion,
     )?;
+
+    // A/B tests: their cells name campaigns and ad sets by their names
+    let split_tests = crate::platforms::meta::study::import(&mine, account);
+    if !split_tests.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("split-tests.yaml"),
+            contents: document("split_tests", split_tests)?,
+        });
+    }
 
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {

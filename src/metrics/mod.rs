@@ -10,6 +10,7 @@
 //! Money stays in integer micros of the account currency; conversions are exact decimals; nothing is ever summed
 //! across currencies.
 
+pub mod arms;
 pub mod live;
 pub mod render;
 pub mod report;
@@ -32,6 +33,8 @@ pub enum Level {
     Campaign,
     AdGroup,
     Ad,
+    /// The arms (cells) of the declared A/B tests: their ad sets' rows summed per arm.
+    Arm,
 }
 
 impl Level {
@@ -39,7 +42,7 @@ impl Level {
     pub fn pull_level(self) -> MetricsLevel {
         match self {
             Level::Account | Level::Campaign => MetricsLevel::Campaign,
-            Level::AdGroup => MetricsLevel::AdGroup,
+            Level::AdGroup | Level::Arm => MetricsLevel::AdGroup,
             Level::Ad => MetricsLevel::Ad,
         }
     }
@@ -49,6 +52,7 @@ impl Level {
             Level::Campaign => "campaign",
             Level::AdGroup => "ad_group",
             Level::Ad => "ad",
+            Level::Arm => "arm",
         }
     }
 }

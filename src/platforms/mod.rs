@@ -152,6 +152,18 @@ pub trait Home: Send + Sync + 'static {
         _conversion: Box<dyn std::any::Any + Send>,
     ) {
     }
+    /// Reads a `split_tests:` block (its account is one of this platform's) as this platform's own type; `None`
+    /// when it has none (the loader reports the account) or the block is invalid (reported).
+    fn parse_split_test(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_split_test`]'s type, if the platform has A/B tests.
+    fn split_test_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one A/B test read by [`Home::parse_split_test`], once every campaign is lowered (its
+    /// cells name campaigns or ad sets).
+    fn lower_split_test(&self, _lower: &mut Lower<'_>, _account: &Account, _test: Box<dyn std::any::Any + Send>) {}
     /// Whether `import` can write this live object back as YAML (a Google conversion action of a type only a
     /// linked product makes cannot be declared).
     fn importable(&self, _resource: &crate::model::Resource) -> bool {

@@ -491,7 +491,7 @@ impl MetricsParams {
                 "level",
                 self.level.as_deref(),
                 Level::Campaign,
-                "account, campaign, ad_group, ad",
+                "account, campaign, ad_group, ad, arm",
             )?,
             by: parse_choice("by", self.by.as_deref(), Bucket::Total, "day, week, month, total")?,
         })

@@ -772,10 +772,17 @@ impl Reconciler for EngineReconciler {
                 let rows = pg
                     .days(name, level, query.range.since, query.range.until)
                     .map_err(StateError::from)?;
+                let (days, addresses) = crate::metrics::arms::for_level(
+                    query.level,
+                    &project.resources,
+                    name,
+                    stored_days(name, rows)?,
+                    crate::metrics::addresses(&**pg, &project.resources, name)?,
+                );
                 inputs.push(AccountInput {
                     account,
-                    addresses: crate::metrics::addresses(&**pg, &project.resources, name)?,
-                    days: stored_days(name, rows)?,
+                    addresses,
+                    days,
                 });
             }
             return Ok(crate::metrics::Report::build(
@@ -791,10 +798,17 @@ impl Reconciler for EngineReconciler {
             let Some(account) = project.accounts.get(name) else {
                 continue;
             };
+            let (days, addresses) = crate::metrics::arms::for_level(
+                query.level,
+                &project.resources,
+                name,
+                session.store.days(name, pull, query.range.since, query.range.until)?,
+                crate::metrics::addresses(&session.store, &project.resources, name)?,
+            );
             inputs.push(AccountInput {
                 account,
-                addresses: crate::metrics::addresses(&session.store, &project.resources, name)?,
-                days: session.store.days(name, pull, query.range.since, query.range.until)?,
+                addresses,
+                days,
             });
         }
         Ok(crate::metrics::Report::build(

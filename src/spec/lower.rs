@@ -47,6 +47,8 @@ pub struct Lower<'a> {
     mirrors: Vec<Mirror>,
     /// References to objects a later file may declare (a Salesforce parent campaign), checked at the end.
     pub(crate) later_refs: Vec<(Address, Span, &'static str)>,
+    /// The `business_id:` of the accounts that write one (Meta: where split tests are created), by account name.
+    pub business_ids: BTreeMap<String, String>,
 }
 
 /// A CRM campaign (HubSpot, Salesforce) that mirrors an ad campaign: its dates follow the ad campaign's unless
@@ -89,6 +91,7 @@ impl<'a> Lower<'a> {
             moved: Vec::new(),
             mirrors: Vec::new(),
             later_refs: Vec::new(),
+            business_ids: BTreeMap::new(),
         }
     }
 
@@ -593,6 +596,7 @@ impl<'a> Lower<'a> {
         let mut lists = Vec::new();
         let mut conversions = Vec::new();
         let mut custom_conversions = Vec::new();
+        let mut split_tests = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -617,6 +621,7 @@ impl<'a> Lower<'a> {
             lists.extend(file.lists.into_iter().filter_map(|i| i.value));
             conversions.extend(file.conversions.into_iter().filter_map(|i| i.value));
             custom_conversions.extend(file.custom_conversions.into_iter().filter_map(|i| i.value));
+            split_tests.extend(file.split_tests.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -634,6 +639,9 @@ impl<'a> Lower<'a> {
         }
         for c in campaigns {
             self.campaign(c);
+        }
+        for t in split_tests {
+            self.split_test(t);
         }
         for m in moves {
             self.moved(m);
@@ -656,6 +664,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
     for f in files {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count() + valid(&f.conversions).count();
         n += valid(&f.custom_conversions).count();
+        n += valid(&f.split_tests).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1038,6 +1047,13 @@ impl<'a> Lower<'a> {
     pub(crate) fn conversion(&mut self, c: Conversion) {
         self.account_block(c.account, c.body, "conversion", Kind::Conversion, |h, lw, a, b| {
             h.lower_conversion(lw, a, b)
+        });
+    }
+
+    /// A `split_tests:` entry, lowered by its account's platform's home (after the campaigns its cells name).
+    pub(crate) fn split_test(&mut self, t: SplitTest) {
+        self.account_block(t.account, t.body, "split test", Kind::SplitTest, |h, lw, a, b| {
+            h.lower_split_test(lw, a, b)
         });
     }
 

@@ -87,6 +87,11 @@ pub struct AccountSpec {
     /// Meta ad account id, `act_<digits>`.
     #[serde(default)]
     pub ad_account_id: Opt<String>,
+    /// Meta business (Business Manager) id, digits (quote them): where the account's split tests are created
+    /// (`split_tests:` needs it).
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub business_id: Opt<String>,
     /// TikTok advertiser id (digits; quote it).
     #[serde(default)]
     #[schemars(with = "IdText")]
@@ -133,6 +138,7 @@ impl AccountSpec {
             "customer_id" => self.customer_id.as_ref(),
             "login_customer_id" => self.login_customer_id.as_ref(),
             "ad_account_id" => self.ad_account_id.as_ref(),
+            "business_id" => self.business_id.as_ref(),
             "advertiser_id" => self.advertiser_id.as_ref(),
             "account_id" => self.account_id.as_ref(),
             "list_id" => self.list_id.as_ref(),
@@ -190,6 +196,10 @@ pub struct ResourceFile {
     /// language.
     #[serde(default)]
     pub custom_conversions: Vec<Item<CustomConversion>>,
+    /// A/B tests (Meta split tests: cells of the account's campaigns or ad sets sharing one audience), each in its
+    /// account's platform's language.
+    #[serde(default)]
+    pub split_tests: Vec<Item<SplitTest>>,
     /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
     /// renames it in place instead of making a new object and letting the old one go. Remove the entry once
     /// applied (kept, it does nothing more).
@@ -365,6 +375,14 @@ account_block!(
     "conversion",
     conversion_schema,
     "A conversion, in the language of its account's platform: one of the types below."
+);
+
+account_block!(
+    /// One A/B test of a resource file (`MetaSplitTest`).
+    SplitTest,
+    "split_test",
+    split_test_schema,
+    "An A/B test, in the language of its account's platform: one of the types below."
 );
 
 account_block!(

@@ -540,6 +540,39 @@ case("meta-custom-conversion-on-google", {"r.yaml": cc(acct="search")})
 case("meta-custom-conversion-declared-twice", {"r.yaml": cc() + cc().replace("custom_conversions:\n", "")})
 case("meta-promoted-object-unknown-custom-conversion", {"r.yaml": cc() + meta_promoted('{ pixel_id: "123456789012345", event: purchase, custom_conversion: Thank-you pag }')})
 
+# --- Meta split tests (A/B tests): cells of the account's ad sets or campaigns, shares adding up to 100
+BIZ = BASE.replace("    ad_account_id: act_1234567890\n", "    ad_account_id: act_1234567890\n    business_id: \"5550001\"\n")
+TWO_SETS = meta() + meta().replace("campaigns:\n", "").replace("Social A", "Social B").replace("- name: Set\n", "- name: Set B\n")
+ST = """split_tests:
+  - name: Age test
+    account: {acct}
+    start_time: 2030-01-10T00:00:00Z
+    end_time: {end}
+    cells:
+      - name: Younger
+        percent: {a}
+        {level_a}: [{obj_a}]
+      - name: Older
+        percent: {b}
+        {level_b}: [{obj_b}]
+"""
+def st(acct="social", end="2030-01-24T00:00:00Z", a="50", b="50", level_a="ad_sets", obj_a="Set", level_b="ad_sets", obj_b="Set B"):
+    return TWO_SETS + ST.format(acct=acct, end=end, a=a, b=b, level_a=level_a, obj_a=obj_a, level_b=level_b, obj_b=obj_b)
+def st_case(name, body, project=BIZ):
+    case(name, {"adsctl.yaml": project, "r.yaml": body}, base=False)
+st_case("meta-split-test-percents-not-100", st(a="60", b="30"))
+st_case("meta-split-test-percent-out-of-range", st(a="100", b="0"))
+st_case("meta-split-test-fractional-percent", st(a="50.5", b="49.5"))
+st_case("meta-split-test-one-cell", TWO_SETS + ST.format(acct="social", end="2030-01-24T00:00:00Z", a="100", b="", level_a="ad_sets", obj_a="Set", level_b="", obj_b="").split("      - name: Older")[0])
+st_case("meta-split-test-unknown-ad-set", st(obj_b="Set C"))
+st_case("meta-split-test-mixed-levels", st(level_b="campaigns", obj_b="Social B"))
+st_case("meta-split-test-object-in-two-cells", st(obj_b="Set, Set B"))
+st_case("meta-split-test-end-before-start", st(end="2030-01-01T00:00:00Z"))
+st_case("meta-split-test-without-business-id", st(), project=BASE)
+st_case("meta-split-test-bad-business-id", st(), project=BIZ.replace('"5550001"', "biz-1"))
+st_case("meta-split-test-on-google", st(acct="search"))
+st_case("business-id-on-google", gcamp(), project=BASE.replace("    customer_id: 123-456-7890\n", "    customer_id: 123-456-7890\n    business_id: \"5550001\"\n"))
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

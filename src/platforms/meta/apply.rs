@@ -43,6 +43,8 @@ enum Edge {
     AdLabels,
     CustomAudiences,
     CustomConversions,
+    /// Split tests are created on the business and listed on the ad account (`act_{id}/ad_studies`).
+    AdStudies,
 }
 
 impl Edge {
@@ -55,6 +57,7 @@ impl Edge {
             Edge::AdLabels => "adlabels",
             Edge::CustomAudiences => "customaudiences",
             Edge::CustomConversions => "customconversions",
+            Edge::AdStudies => "ad_studies",
         }
     }
     fn parent_field(self) -> Option<&'static str> {
@@ -73,6 +76,7 @@ impl Edge {
             Edge::AdLabels => "id,name",
             Edge::CustomAudiences => "id,name,subtype",
             Edge::CustomConversions => "id,name",
+            Edge::AdStudies => "id,name",
         }
     }
     fn has_status(self) -> bool {
@@ -349,9 +353,16 @@ impl<'a> Planner<'a> {
         let ownable = matches!(op.kind, Kind::Campaign | Kind::AdSet | Kind::Ad);
         let audience_kind = matches!(op.kind, Kind::Audience | Kind::LookalikeAudience);
         let conversion_kind = op.kind == Kind::CustomConversion;
+        let study_kind = op.kind == Kind::SplitTest;
         if !matches!(
             op.kind,
-            Kind::Campaign | Kind::AdSet | Kind::Ad | Kind::Audience | Kind::LookalikeAudience | Kind::CustomConversion
+            Kind::Campaign
+                | Kind::AdSet
+                | Kind::Ad
+                | Kind::Audience
+                | Kind::LookalikeAudience
+                | Kind::CustomConversion
+                | Kind::SplitTest
         ) {
             return Err(OpOutcome::Failed(op_error(
                 "adsctl.kind",
@@ -372,7 +383,44 @@ impl<'a> Planner<'a> {
                 reason: "Meta has no dry run for custom conversions; checked when applied".into(),
             });
         }
+        if self.validate && study_kind {
+            // AdStudy.json and Business.json's ad_studies edge have no execution_options either
+            return Err(OpOutcome::Skipped {
+                reason: "Meta has no dry run for split tests; checked when applied".into(),
+            });
+        }
         match &op.action {
+            OpAction::Create { fields } if study_kind => {
+                // created on the business (`POST /{business_id}/ad_studies`), found on the account if the answer
+                // is lost; owned by the marker at the end of its description (studies have no ad labels)
+                let Some(business) = str_field(fields, "business_id") else {
+                    return Err(OpOutcome::Failed(op_error(
+                        "adsctl.business",
+                        "a split test needs the business it is created on",
+                        Some("add `business_id:` to the Meta account in adsctl.yaml"),
+                    )));
+                };
+                let resolver = self.audience_resolver(op);
+                let mut p = vec![("name".to_string(), Tmpl::lit(&name))];
+                p.extend(super::study::params(true, fields, &resolver).map_err(fail)?);
+                p.push(description_param(str_field(fields, "description").as_deref(), None));
+                let main = self.call(
+                    i,
+                    Role::Main,
+                    Method::Post,
+                    Tmpl::lit(format!("{business}/ad_studies")),
+                    p,
+                );
+                Ok(vec![Planner::creating(
+                    main,
+                    Ref::Op(i),
+                    Lookup {
+                        edge: Edge::AdStudies,
+                        name,
+                        parent: None,
+                    },
+                )])
+            }
             OpAction::Create { fields } => {
                 let mut calls = Vec::new();
                 let (main_params, e) = match op.kind {
@@ -584,6 +632,14 @@ impl<'a> Planner<'a> {
                         }
                         p
                     }
+                    Kind::SplitTest => {
+                        let resolver = self.audience_resolver(op);
+                        let mut p = super::study::params(false, set, &resolver).map_err(fail)?;
+                        if set.contains_key("description") {
+                            p.push(description_param(str_field(set, "description").as_deref(), None));
+                        }
+                        p
+                    }
                     _ => unreachable_kind(op.kind)?,
                 };
                 if let Some(n) = rename {
@@ -602,10 +658,12 @@ impl<'a> Planner<'a> {
             }
             OpAction::Adopt { id } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
-                if audience_kind || conversion_kind {
-                    // Custom audiences and conversions have no ad labels: the marker goes at the end of the
-                    // description (without a fingerprint: what an audience holds is not known).
-                    let user = if conversion_kind {
+                if audience_kind || conversion_kind || study_kind {
+                    // Custom audiences and conversions and split tests have no ad labels: the marker goes at the
+                    // end of the description (without a fingerprint: what an audience holds is not known).
+                    let user = if study_kind {
+                        self.conn.cache().studies.get(id).and_then(|(u, _, _)| u.clone())
+                    } else if conversion_kind {
                         self.conn.cache().conversion_descriptions.get(id).cloned().flatten()
                     } else {
                         self.conn.cache().audiences.get(id).and_then(|(u, _)| u.clone())
@@ -638,6 +696,11 @@ impl<'a> Planner<'a> {
                         reason: "Meta custom conversions cannot be paused; left as they are".into(),
                     });
                 }
+                if study_kind {
+                    return Err(OpOutcome::Skipped {
+                        reason: "Meta split tests cannot be paused; left as they are (set end_time to end one)".into(),
+                    });
+                }
                 Ok(vec![self.call(
                     i,
                     Role::Main,
@@ -648,10 +711,43 @@ impl<'a> Planner<'a> {
             }
             OpAction::Remove { id } => {
                 self.resolved.insert(Ref::Op(i), id.clone());
-                if audience_kind || conversion_kind {
+                if study_kind {
+                    // a split test that runs (started, not ended) is never deleted: that would throw its results
+                    // away half-way (and a replacement could not be made: Meta fixes a running study's start and
+                    // cells, and a new one must start in the future)
+                    let (start, end) = self
+                        .conn
+                        .cache()
+                        .studies
+                        .get(id)
+                        .map(|(_, s, e)| (s.clone(), e.clone()))
+                        .unwrap_or_default();
+                    let secs = |t: Option<String>| {
+                        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                            .map(|t| t.timestamp())
+                    };
+                    let now = chrono::Utc::now().timestamp();
+                    let running = secs(start).is_some_and(|s| s <= now) && secs(end).is_none_or(|e| e > now);
+                    if running {
+                        return Err(OpOutcome::Failed(op_error(
+                            "adsctl.study_running",
+                            format!(
+                                "split test `{name}` has started and has not ended: adsctl does not delete or \
+                                 replace a running test (Meta fixes its start time and cells once it runs)"
+                            ),
+                            Some(
+                                "to change it, keep its start_time, cells and objective as they are (end it earlier \
+                                 with end_time) and declare a new split test under another name; to remove it, set \
+                                 end_time to now, apply, then remove it",
+                            ),
+                        )));
+                    }
+                }
+                if audience_kind || conversion_kind || study_kind {
                     if self.validate {
                         return Err(OpOutcome::Skipped {
-                            reason: "Meta has no dry run for deleting an audience or a custom conversion".into(),
+                            reason: "Meta has no dry run for deleting an audience, a custom conversion or a split test"
+                                .into(),
                         });
                     }
                     return Ok(vec![self.call(

@@ -38,11 +38,12 @@ impl Home for MetaHome {
             Kind::AdSet,
             Kind::Ad,
             Kind::CustomConversion,
+            Kind::SplitTest,
         ]
     }
 
     fn account_fields(&self) -> &'static [&'static str] {
-        &["ad_account_id"]
+        &["ad_account_id", "business_id"]
     }
     fn campaign_fields(&self) -> &'static [&'static str] {
         &[
@@ -96,6 +97,21 @@ impl Home for MetaHome {
                     );
                     ok = false;
                 }
+            }
+        }
+        // the business split tests are created on (`split_tests:` says so when it is missing)
+        if let Some(b) = &*spec.business_id {
+            let v = b.trim();
+            if !v.is_empty() && v.len() <= 20 && v.bytes().all(|c| c.is_ascii_digit()) {
+                lower.business_ids.insert(name.value.clone(), v.to_string());
+            } else {
+                lower.err(
+                    b.span,
+                    Code::InvalidValue,
+                    format!("invalid business id `{}`", b.value),
+                    "a Meta business id is digits, e.g. `\"1234567890\"` (Business settings → Business info)",
+                );
+                ok = false;
             }
         }
         ok.then_some(AccountIds {
@@ -171,6 +187,21 @@ impl Home for MetaHome {
         }
     }
 
+    fn parse_split_test(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<super::study::MetaSplitTest>(node)
+            .map(|t| Box::new(t) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn split_test_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<super::study::MetaSplitTest>())
+    }
+
+    fn lower_split_test(&self, lower: &mut Lower<'_>, account: &Account, t: Box<dyn std::any::Any + Send>) {
+        if let Ok(t) = t.downcast::<super::study::MetaSplitTest>() {
+            lower.meta_split_test(account, *t);
+        }
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &["customer_file_source"]
     }
@@ -231,6 +262,7 @@ impl Home for MetaHome {
             Kind::Audience => &["description", "customer_file_source", "members"],
             Kind::LookalikeAudience => &["origin", "country", "ratio"],
             Kind::CustomConversion => CUSTOM_CONVERSION_FIELDS,
+            Kind::SplitTest => super::study::FIELDS,
             _ => &[],
         }
     }

@@ -618,7 +618,7 @@ pub enum IdOrRef {
 }
 
 impl IdOrRef {
-    fn marker(&self, holes: &mut Vec<Ref>) -> String {
+    pub(crate) fn marker(&self, holes: &mut Vec<Ref>) -> String {
         match self {
             IdOrRef::Known(id) => id.clone(),
             IdOrRef::Later(r) => {
@@ -630,7 +630,7 @@ impl IdOrRef {
 }
 
 /// Serialise JSON whose string values may be ref markers into a template.
-fn json_tmpl(j: &Json, holes: &[Ref]) -> Tmpl {
+pub(crate) fn json_tmpl(j: &Json, holes: &[Ref]) -> Tmpl {
     let text = j.to_string();
     let mut pieces = Vec::new();
     let mut rest = text.as_str();

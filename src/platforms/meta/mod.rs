@@ -24,6 +24,7 @@ pub mod lease;
 pub mod lower;
 pub mod mapping;
 pub mod rules;
+pub mod study;
 pub mod throttle;
 pub mod wire;
 pub mod yaml;
@@ -93,7 +94,12 @@ struct Cache {
     audiences: HashMap<String, (Option<String>, Option<String>)>,
     /// Custom conversion id → the user's part of its description (the marker is written after it).
     conversion_descriptions: HashMap<String, Option<String>>,
+    /// Split test id → the user's part of its description, its start and its end (RFC 3339), as read.
+    studies: HashMap<String, StudyRead>,
 }
+
+/// A split test as read: the user's part of its description, its start and its end.
+type StudyRead = (Option<String>, Option<String>, Option<String>);
 
 pub struct MetaConnector {
     client: GraphClient,
@@ -131,6 +137,13 @@ fn conversion_ids_fingerprint(ccs: &[wire::CustomConversion]) -> String {
         .filter(|c| c.is_archived != Some(true))
         .map(|c| c.id.as_str())
         .collect();
+    ids.sort_unstable();
+    hex::encode(&Sha256::digest(ids.join(",").as_bytes())[..6])
+}
+
+fn study_ids_fingerprint(studies: &[study::AdStudy]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut ids: Vec<&str> = studies.iter().map(|s| s.id.as_str()).collect();
     ids.sort_unstable();
     hex::encode(&Sha256::digest(ids.join(",").as_bytes())[..6])
 }
@@ -234,7 +247,24 @@ impl MetaConnector {
             .map_err(|e| self.err(e))?,
             "custom conversion",
         )?;
-        let conversions_fp = conversion_ids_fingerprint(&custom_conversions);
+        // split tests (ad studies) likewise: every one the account's objects are in, read whole each time (a
+        // deleted one just leaves the list): their ids join the marker's fingerprint
+        let studies: Vec<study::AdStudy> = parse_all::<study::AdStudy>(
+            c.get_all(
+                &format!("{act}/ad_studies"),
+                &[("fields".into(), study::STUDY_FIELDS.into())],
+            )
+            .await
+            .map_err(|e| self.err(e))?,
+            "ad study",
+        )?
+        .into_iter()
+        .filter(study::is_split_test)
+        .collect();
+        let mut conversions_fp = conversion_ids_fingerprint(&custom_conversions);
+        if !studies.is_empty() {
+            conversions_fp = format!("{conversions_fp}-{}", study_ids_fingerprint(&studies));
+        }
         let since: Option<i64> = req.since.as_deref().and_then(|s| {
             let (time, fp) = s.trim().split_once(':')?;
             (fp == conversions_fp).then(|| time.parse().ok()).flatten()
@@ -421,8 +451,43 @@ impl MetaConnector {
             );
             out.push(r);
         }
+        // each split test's cells and objectives; their campaigns and ad sets by the addresses just read
+        let mut study_cache = HashMap::new();
+        if !studies.is_empty() {
+            let objects: HashMap<String, Address> = campaign_addr
+                .iter()
+                .chain(adset_addr.iter())
+                .map(|(id, a)| (id.to_string(), a.clone()))
+                .collect();
+            for s in &studies {
+                let cells: Vec<study::AdStudyCell> = parse_all(
+                    c.get_all(
+                        &format!("{}/cells", s.id),
+                        &[("fields".into(), study::CELL_FIELDS.into())],
+                    )
+                    .await
+                    .map_err(|e| self.err(e))?,
+                    "ad study cell",
+                )?;
+                let objectives: Vec<study::AdStudyObjective> = parse_all(
+                    c.get_all(
+                        &format!("{}/objectives", s.id),
+                        &[("fields".into(), study::OBJECTIVE_FIELDS.into())],
+                    )
+                    .await
+                    .map_err(|e| self.err(e))?,
+                    "ad study objective",
+                )?;
+                let r = study::study_resource(&account.name, s, &cells, &objectives, &objects);
+                let user = s.description.as_deref().and_then(|d| mapping::split_description(d).0);
+                let time = |k: &str| r.fields.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                study_cache.insert(s.id.clone(), (user, time("start_time"), time("end_time")));
+                out.push(r);
+            }
+        }
         {
             let mut cache = self.cache();
+            cache.studies.extend(study_cache);
             cache.targeting.extend(targeting);
             cache.creatives.extend(creative_cache);
             cache.audiences.extend(audience_cache);
@@ -464,8 +529,10 @@ pub fn capabilities() -> Capabilities {
             Kind::Audience,
             Kind::LookalikeAudience,
             Kind::CustomConversion,
+            Kind::SplitTest,
         ],
         immutable_fields: BTreeMap::from([
+            (Kind::SplitTest, study::IMMUTABLE.to_vec()),
             (Kind::Campaign, vec!["objective"]),
             (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
             // CustomConversion.json's `#update` takes name, description and default_conversion_value only
@@ -480,6 +547,7 @@ pub fn capabilities() -> Capabilities {
             Kind::Ad,
             Kind::Audience,
             Kind::CustomConversion,
+            Kind::SplitTest,
         ],
         paused_status: "paused",
         settled_statuses: &[],

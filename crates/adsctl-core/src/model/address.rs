@@ -42,10 +42,12 @@ pub enum Kind {
     Conversion,
     /// Meta custom conversion: the events of one pixel that match a rule, at the account's level.
     CustomConversion,
+    /// An A/B test at the account's level (Meta split test: cells of campaigns or ad sets sharing one audience).
+    SplitTest,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -63,6 +65,7 @@ impl Kind {
         Kind::TargetingCriterion,
         Kind::Conversion,
         Kind::CustomConversion,
+        Kind::SplitTest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Kind {
             Kind::TargetingCriterion => "targeting_criterion",
             Kind::Conversion => "conversion",
             Kind::CustomConversion => "custom_conversion",
+            Kind::SplitTest => "split_test",
         }
     }
 
@@ -139,6 +143,8 @@ impl Kind {
             | Kind::Creative
             | Kind::PromotedPost
             | Kind::TargetingCriterion => 4,
+            // after the campaigns and ad sets its cells name; removed before them
+            Kind::SplitTest => 5,
         }
     }
 }

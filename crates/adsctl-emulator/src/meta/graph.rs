@@ -187,6 +187,82 @@ pub const ROUTES: &[Route] = &[
         ],
     },
     Route {
+        node: "AdAccount",
+        method: "GET",
+        edge: Some("ad_studies"),
+        reads: &[],
+    },
+    Route {
+        node: "Business",
+        method: "GET",
+        edge: Some("ad_studies"),
+        reads: &[],
+    },
+    Route {
+        node: "Business",
+        method: "POST",
+        edge: Some("ad_studies"),
+        reads: &[
+            "name",
+            "description",
+            "type",
+            "start_time",
+            "end_time",
+            "cells",
+            "objectives",
+        ],
+    },
+    Route {
+        node: "AdStudy",
+        method: "GET",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "AdStudy",
+        method: "POST",
+        edge: None,
+        reads: &[
+            "name",
+            "description",
+            "type",
+            "start_time",
+            "end_time",
+            "cells",
+            "objectives",
+        ],
+    },
+    Route {
+        node: "AdStudy",
+        method: "DELETE",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "AdStudy",
+        method: "GET",
+        edge: Some("cells"),
+        reads: &[],
+    },
+    Route {
+        node: "AdStudy",
+        method: "GET",
+        edge: Some("objectives"),
+        reads: &[],
+    },
+    Route {
+        node: "AdStudyCell",
+        method: "GET",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "AdStudyObjective",
+        method: "GET",
+        edge: None,
+        reads: &[],
+    },
+    Route {
         node: "CustomConversion",
         method: "GET",
         edge: None,
@@ -787,6 +863,7 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
             ("GET", None) => render_account(ctx, &acct),
             ("GET", Some("insights")) => insights::sync(ctx, Target::Account(acct), &p),
             ("POST", Some("insights")) => insights::start_run(ctx, Target::Account(acct), &p),
+            ("GET", Some("ad_studies")) => super::study::list_account(ctx, &acct),
             ("GET", Some(e)) => {
                 let kind = Kind::from_edge(e).ok_or_else(|| GraphError::unsupported(&method, first))?;
                 list_edge(ctx, &acct, kind, &|_| true, &p, kind.node())
@@ -796,6 +873,16 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
                 create(ctx, &acct, kind, p)
             }
             _ => Err(GraphError::unsupported(&method, first)),
+        };
+    }
+
+    if super::study::is_business(ctx, first, edge) {
+        let api = api_for("Business", &method, edge, first)?;
+        let p = params::validate(api, &ctx.req.params, method == "GET")?;
+        let business = first.to_string();
+        return match method.as_str() {
+            "POST" => super::study::create(ctx, &business, p),
+            _ => super::study::list_business(ctx, &business),
         };
     }
 
@@ -813,6 +900,15 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
     let p = params::validate(api, &ctx.req.params, method == "GET")?;
     let id = first.to_string();
     match (method.as_str(), edge) {
+        ("GET", None) if kind == Kind::AdStudyCell => {
+            let sel = super::study::cell_selection(ctx)?;
+            let obj = view(ctx, &id).ok_or_else(|| GraphError::unsupported(&method, &id))?;
+            super::study::render_cell(ctx, &obj, &sel)
+        }
+        ("POST", None) if kind == Kind::AdStudy => super::study::update(ctx, &id, p),
+        ("DELETE", None) if kind == Kind::AdStudy => super::study::delete(ctx, &id),
+        ("GET", Some("cells")) if kind == Kind::AdStudy => super::study::cells(ctx, &id),
+        ("GET", Some("objectives")) if kind == Kind::AdStudy => super::study::objectives(ctx, &id),
         ("GET", None) => {
             let sel = selection(ctx, node)?;
             let obj = view(ctx, &id).ok_or_else(|| GraphError::unsupported(&method, &id))?;
@@ -1668,7 +1764,9 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
         Kind::AdLabel => check_label_name(&p)?,
         Kind::CustomAudience => super::audience::check_create(ctx, account, &p, &mut fields)?,
         Kind::CustomConversion => super::conversion::check_create(ctx, account, &p, &mut fields)?,
-        Kind::AdReportRun => return Err(GraphError::unsupported("POST", &format!("act_{account}"))),
+        Kind::AdReportRun | Kind::AdStudy | Kind::AdStudyCell | Kind::AdStudyObjective => {
+            return Err(GraphError::unsupported("POST", &format!("act_{account}")))
+        }
     }
     if let Some(l) = p.get("adlabels") {
         let labels = resolve_labels(ctx, account, l, dry)?;

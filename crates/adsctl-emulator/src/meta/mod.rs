@@ -5,7 +5,9 @@
 //!
 //! Graph routes (under the version root `/v25.0/`):
 //! - ad accounts `act_{id}`: GET; GET/POST `campaigns`, `adsets`, `ads`, `adcreatives`, `adlabels`,
-//!   `customaudiences`, `customconversions`; GET (sync) and POST (async report run) `insights`;
+//!   `customaudiences`, `customconversions`; GET `ad_studies`; GET (sync) and POST (async report run) `insights`;
+//! - businesses `/{business_id}/ad_studies`: GET/POST (split tests; `study.rs`); a study `/{id}` GET/POST/DELETE
+//!   and its `cells` (edges `adsets`/`campaigns`/`adaccounts` expandable in `fields=`) and `objectives`;
 //! - objects `/{id}`: GET (`fields=`, nested `campaign{name}`), POST (update), DELETE; their edges `adlabels`,
 //!   `users` (custom audiences, POST/DELETE), `insights`, `adsets`/`ads`/`adcreatives` (children),
 //!   `campaigns`/`adsets`/`ads`/`adcreatives` of an ad label, and `/{report_run_id}/insights`;
@@ -45,6 +47,7 @@ pub mod insights;
 pub mod oauth;
 pub mod params;
 pub mod state;
+pub mod study;
 pub mod util;
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};

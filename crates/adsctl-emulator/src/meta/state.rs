@@ -193,6 +193,9 @@ pub enum Kind {
     CustomAudience,
     AdReportRun,
     CustomConversion,
+    AdStudy,
+    AdStudyCell,
+    AdStudyObjective,
 }
 
 impl Kind {
@@ -207,6 +210,9 @@ impl Kind {
             Kind::CustomAudience => "CustomAudience",
             Kind::AdReportRun => "AdReportRun",
             Kind::CustomConversion => "CustomConversion",
+            Kind::AdStudy => "AdStudy",
+            Kind::AdStudyCell => "AdStudyCell",
+            Kind::AdStudyObjective => "AdStudyObjective",
         }
     }
 
