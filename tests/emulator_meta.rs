@@ -2281,9 +2281,12 @@ mod catalog_ads {
     }
 
     async fn product_set(env: &Env, name: &str, filter: &str) -> String {
-        env.post(&format!("{CATALOG}/product_sets"), &[("name", name), ("filter", filter)])
-            .await
-            .ok()["id"]
+        env.post(
+            &format!("{CATALOG}/product_sets"),
+            &[("name", name), ("filter", filter)],
+        )
+        .await
+        .ok()["id"]
             .as_str()
             .unwrap()
             .to_string()
@@ -2356,7 +2359,10 @@ mod catalog_ads {
             serde_json::from_str::<Value>(other).unwrap()
         );
         env.delete(&id, &[]).await.ok();
-        let list = env.get(&format!("{CATALOG}/product_sets"), &[("fields", "id")]).await.ok();
+        let list = env
+            .get(&format!("{CATALOG}/product_sets"), &[("fields", "id")])
+            .await
+            .ok();
         assert_eq!(list["data"], json!([]));
         // a catalog the emulator does not have does not exist
         let e = env.get("999000111/product_sets", &[]).await;
@@ -2371,7 +2377,10 @@ mod catalog_ads {
             .await;
         assert_eq!(e.err()["message"], json!("(#100) The parameter name is required"));
         let e = env
-            .post(&format!("{CATALOG}/product_sets"), &[("name", "x"), ("filter", "not json")])
+            .post(
+                &format!("{CATALOG}/product_sets"),
+                &[("name", "x"), ("filter", "not json")],
+            )
             .await;
         assert_eq!(e.err()["message"], json!("(#100) Param filter must be a JSON object."));
         for bad in [
@@ -2383,7 +2392,11 @@ mod catalog_ads {
             let e = env
                 .post(&format!("{CATALOG}/product_sets"), &[("name", "x"), ("filter", bad)])
                 .await;
-            assert_eq!(e.err()["error_user_title"], json!("Invalid Product Set Filter"), "{bad}");
+            assert_eq!(
+                e.err()["error_user_title"],
+                json!("Invalid Product Set Filter"),
+                "{bad}"
+            );
         }
         let id = product_set(&env, "Shoes", FILTER).await;
         let e = env.post(&id, &[("filter", r#"{"brand":"Acme"}"#)]).await;
@@ -2444,12 +2457,17 @@ mod catalog_ads {
         let read = env.get(&adset, &[("fields", "promoted_object")]).await.ok();
         assert_eq!(read["promoted_object"]["product_set_id"], json!(set));
         // an update cannot take the product set away
-        let e = env.post(&adset, &[("promoted_object", r#"{"custom_event_type":"PURCHASE"}"#)]).await;
+        let e = env
+            .post(&adset, &[("promoted_object", r#"{"custom_event_type":"PURCHASE"}"#)])
+            .await;
         assert_eq!(e.err()["error_user_title"], json!("Product Set Required"));
         // a product set in an ordinary campaign's ad set
         let (plain, _, _, _) = env.tree("act_82", "hello").await;
         let e = ad_set(&env, "act_82", &plain, Some(json!({"product_set_id": set}))).await;
-        assert_eq!(e.err()["error_user_title"], json!("Product Set Needs a Catalog Campaign"));
+        assert_eq!(
+            e.err()["error_user_title"],
+            json!("Product Set Needs a Catalog Campaign")
+        );
         // the campaign's catalog is fixed
         let e = env
             .post(&campaign, &[("promoted_object", r#"{"product_catalog_id":"5566"}"#)])
@@ -2458,7 +2476,9 @@ mod catalog_ads {
         // a promoted product set is not deleted, unless allow_live_product_set_deletion is sent
         let e = env.delete(&set, &[]).await;
         assert_eq!(e.err()["error_user_title"], json!("Product Set In Use"));
-        env.delete(&set, &[("allow_live_product_set_deletion", "true")]).await.ok();
+        env.delete(&set, &[("allow_live_product_set_deletion", "true")])
+            .await
+            .ok();
     }
 
     #[tokio::test]

@@ -70,7 +70,10 @@ pub fn check_filter(f: &Value, depth: usize) -> Result<(), GraphError> {
             "Each part of a filter has exactly one key: \"and\", \"or\", or the product field it checks.",
         ));
     }
-    let (key, v) = obj.iter().next().ok_or_else(|| bad_filter("A filter can't be empty."))?;
+    let (key, v) = obj
+        .iter()
+        .next()
+        .ok_or_else(|| bad_filter("A filter can't be empty."))?;
     match key.as_str() {
         "and" | "or" => {
             let parts = v
@@ -84,9 +87,14 @@ pub fn check_filter(f: &Value, depth: usize) -> Result<(), GraphError> {
                 return Err(bad_filter(format!("\"{field}\" is not a product field.")));
             }
             let cond = v.as_object().filter(|c| c.len() == 1).ok_or_else(|| {
-                bad_filter(format!("The condition on \"{field}\" is one {{operator: value}} object."))
+                bad_filter(format!(
+                    "The condition on \"{field}\" is one {{operator: value}} object."
+                ))
             })?;
-            let (op, value) = cond.iter().next().ok_or_else(|| bad_filter("A condition can't be empty."))?;
+            let (op, value) = cond
+                .iter()
+                .next()
+                .ok_or_else(|| bad_filter("A condition can't be empty."))?;
             if !OPERATORS.contains(&op.as_str()) {
                 return Err(bad_filter(format!("\"{op}\" is not a product set filter operator.")));
             }
@@ -340,7 +348,9 @@ pub fn field_value(ctx: &Ctx, o: &Obj, name: &str) -> Option<Value> {
             Some(json!({ "id": id, "name": c.str_field("name").unwrap_or("") }))
         }
         (Kind::ProductSet, "product_count") => Some(json!(0)),
-        (Kind::ProductCatalog, "product_count") => Some(json!(o.fields.get("product_count").cloned().unwrap_or(json!(0)))),
+        (Kind::ProductCatalog, "product_count") => {
+            Some(json!(o.fields.get("product_count").cloned().unwrap_or(json!(0))))
+        }
         (Kind::ProductCatalog, "vertical") => Some(json!(o.str_field("vertical").unwrap_or("commerce"))),
         _ => None,
     }

@@ -860,7 +860,12 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
         }
         ("POST", None) => update(ctx, &id, p),
         ("DELETE", None) if kind == Kind::ProductSet => {
-            let set = ctx.st.objects.get(&id).cloned().ok_or_else(|| GraphError::unsupported(&method, &id))?;
+            let set = ctx
+                .st
+                .objects
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| GraphError::unsupported(&method, &id))?;
             super::catalog::check_set_delete(ctx, &set, &p)?;
             ctx.st.remove(&id);
             Ok(json!({ "success": true }))
