@@ -287,6 +287,17 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         |r| r.kind == Kind::CustomConversion,
     )?;
 
+    // product catalogs with the product sets adsctl manages on them (Meta catalog ads), as the home writes them
+    let catalogs = home
+        .map(|h| h.import_product_catalogs(&mine, account))
+        .unwrap_or_default();
+    if !catalogs.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("product-catalogs.yaml"),
+            contents: document("product_catalogs", catalogs.into_iter().map(Yaml::Mapping).collect())?,
+        });
+    }
+
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {
         let name = a.address.name().unwrap_or_default();

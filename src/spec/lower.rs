@@ -47,6 +47,9 @@ pub struct Lower<'a> {
     mirrors: Vec<Mirror>,
     /// References to objects a later file may declare (a Salesforce parent campaign), checked at the end.
     pub(crate) later_refs: Vec<(Address, Span, &'static str)>,
+    /// Platform ids a home's YAML declares under a local name, by (account, what, name): Meta's product catalogs,
+    /// which campaigns name.
+    pub(crate) named_ids: BTreeMap<(String, &'static str, String), String>,
 }
 
 /// A CRM campaign (HubSpot, Salesforce) that mirrors an ad campaign: its dates follow the ad campaign's unless
@@ -89,6 +92,7 @@ impl<'a> Lower<'a> {
             moved: Vec::new(),
             mirrors: Vec::new(),
             later_refs: Vec::new(),
+            named_ids: BTreeMap::new(),
         }
     }
 
@@ -593,6 +597,7 @@ impl<'a> Lower<'a> {
         let mut lists = Vec::new();
         let mut conversions = Vec::new();
         let mut custom_conversions = Vec::new();
+        let mut product_catalogs = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -617,6 +622,7 @@ impl<'a> Lower<'a> {
             lists.extend(file.lists.into_iter().filter_map(|i| i.value));
             conversions.extend(file.conversions.into_iter().filter_map(|i| i.value));
             custom_conversions.extend(file.custom_conversions.into_iter().filter_map(|i| i.value));
+            product_catalogs.extend(file.product_catalogs.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -631,6 +637,9 @@ impl<'a> Lower<'a> {
         }
         for c in custom_conversions {
             self.custom_conversion(c);
+        }
+        for c in product_catalogs {
+            self.product_catalog(c);
         }
         for c in campaigns {
             self.campaign(c);
@@ -656,6 +665,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
     for f in files {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count() + valid(&f.conversions).count();
         n += valid(&f.custom_conversions).count();
+        n += valid(&f.product_catalogs).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1038,6 +1048,13 @@ impl<'a> Lower<'a> {
     pub(crate) fn conversion(&mut self, c: Conversion) {
         self.account_block(c.account, c.body, "conversion", Kind::Conversion, |h, lw, a, b| {
             h.lower_conversion(lw, a, b)
+        });
+    }
+
+    /// A `product_catalogs:` entry, lowered by its account's platform's home.
+    pub(crate) fn product_catalog(&mut self, c: ProductCatalog) {
+        self.account_block(c.account, c.body, "product catalog", Kind::ProductSet, |h, lw, a, b| {
+            h.lower_product_catalog(lw, a, b)
         });
     }
 

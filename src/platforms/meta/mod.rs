@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod config;
 pub mod emulated;
@@ -41,7 +42,7 @@ use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
     OpOutcome, ReadRequest,
 };
-use crate::model::{Account, Address, Kind, Platform, Value};
+use crate::model::{Account, Address, Kind, Platform, Resource, Value};
 
 pub use self::config::{resolve_credentials, MetaCredentials, API_VERSION};
 pub use self::home::MetaHome;
@@ -62,7 +63,7 @@ pub const LIVE_STATUSES: [&str; 10] = [
 ];
 
 /// The creative fields of an ad (swapped, never updated in place).
-pub const CREATIVE_FIELDS: [&str; 8] = [
+pub const CREATIVE_FIELDS: [&str; 10] = [
     "creative.page_id",
     "creative.link",
     "creative.message",
@@ -71,6 +72,9 @@ pub const CREATIVE_FIELDS: [&str; 8] = [
     "creative.image_hash",
     "creative.image_url",
     "creative.call_to_action",
+    // catalog ads: a dynamic creative (`template_data`) and the product set it shows (`product_set_id`)
+    "creative.dynamic",
+    "creative.product_set",
 ];
 
 /// Build the connector for one Meta account (called by `platforms::connector_for`).
@@ -93,6 +97,8 @@ struct Cache {
     audiences: HashMap<String, (Option<String>, Option<String>)>,
     /// Custom conversion id → the user's part of its description (the marker is written after it).
     conversion_descriptions: HashMap<String, Option<String>>,
+    /// Product set address → id (a dynamic creative swapped in names its product set by id).
+    product_set_ids: HashMap<Address, String>,
 }
 
 pub struct MetaConnector {
@@ -196,6 +202,24 @@ impl MetaConnector {
         e.into_connector_error(&self.client.account_name)
     }
 
+    /// The product sets of one catalog (catalog ads), with that catalog's id.
+    async fn product_sets_of(
+        &self,
+        catalog_id: &str,
+    ) -> Result<Vec<(String, catalog::WireProductSet)>, ConnectorError> {
+        let sets: Vec<catalog::WireProductSet> = parse_all(
+            self.client
+                .get_all(
+                    &format!("{catalog_id}/product_sets"),
+                    &[("fields".into(), catalog::PRODUCT_SET_WIRE_FIELDS.into())],
+                )
+                .await
+                .map_err(|e| self.err(e))?,
+            "product set",
+        )?;
+        Ok(sets.into_iter().map(|s| (catalog_id.to_string(), s)).collect())
+    }
+
     /// The ownership label's id, if the account has one (cached after the first look).
     async fn label_id(&self, act: &str) -> Result<Option<String>, CallError> {
         if let Some(id) = self.cache().label_id.clone() {
@@ -234,7 +258,23 @@ impl MetaConnector {
             .map_err(|e| self.err(e))?,
             "custom conversion",
         )?;
-        let conversions_fp = conversion_ids_fingerprint(&custom_conversions);
+        // the product sets of the catalogs the YAML declares for this account (catalog ads), read on every read for
+        // the same reason: a deleted one leaves the list; their ids join the marker's fingerprint
+        let mut product_sets: Vec<(String, catalog::WireProductSet)> = Vec::new();
+        let mut catalogs_read = catalog::declared_catalogs(&account.platform_id);
+        for cat in &catalogs_read {
+            product_sets.extend(self.product_sets_of(cat).await?);
+        }
+        let mut conversions_fp = conversion_ids_fingerprint(&custom_conversions);
+        if !product_sets.is_empty() {
+            use sha2::{Digest, Sha256};
+            let mut ids: Vec<&str> = product_sets.iter().map(|(_, s)| s.id.as_str()).collect();
+            ids.sort_unstable();
+            conversions_fp = format!(
+                "{conversions_fp}-{}",
+                hex::encode(&Sha256::digest(ids.join(",").as_bytes())[..6])
+            );
+        }
         let since: Option<i64> = req.since.as_deref().and_then(|s| {
             let (time, fp) = s.trim().split_once(':')?;
             (fp == conversions_fp).then(|| time.parse().ok()).flatten()
@@ -318,12 +358,36 @@ impl MetaConnector {
             .iter()
             .map(|cc| (cc.id.clone(), root.child(Kind::CustomConversion, &cc.name)))
             .collect();
+        // catalogs campaigns sell from that the YAML does not declare (an import): their product sets too
+        let promoted_catalogs: BTreeSet<String> = campaigns
+            .iter()
+            .filter_map(|cp| cp.promoted_object.as_ref()?.get("product_catalog_id").cloned())
+            .filter_map(|v| match v {
+                Json::String(s) => Some(s),
+                Json::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect();
+        for cat in promoted_catalogs {
+            if catalogs_read.insert(cat.clone()) {
+                product_sets.extend(self.product_sets_of(&cat).await?);
+            }
+        }
+        let product_set_resources: Vec<Resource> = product_sets
+            .iter()
+            .map(|(cat, s)| catalog::product_set_resource(&account.name, cat, s))
+            .collect();
+        let product_set_addr: BTreeMap<String, Address> = product_set_resources
+            .iter()
+            .filter_map(|r| Some((r.id.clone()?, r.address.clone())))
+            .collect();
         let ctx = ReadContext {
             account: &account.name,
             currency: account.currency,
             label_id: label_id.as_deref(),
             audiences: &audience_addr,
             custom_conversions: &conversion_addr,
+            product_sets: &product_set_addr,
         };
 
         let mut out = Vec::new();
@@ -362,6 +426,9 @@ impl MetaConnector {
                 out.push(r);
             }
         }
+        let product_set_ids: HashMap<Address, String> =
+            product_set_addr.iter().map(|(id, a)| (a.clone(), id.clone())).collect();
+        out.extend(product_set_resources);
         let mut campaign_addr: HashMap<&str, Address> = HashMap::new();
         for cp in &campaigns {
             if !keep(&cp.id, &cp.status, &cp.updated_time, &mut removed_ids) {
@@ -427,6 +494,7 @@ impl MetaConnector {
             cache.creatives.extend(creative_cache);
             cache.audiences.extend(audience_cache);
             cache.conversion_descriptions.extend(conversion_cache);
+            cache.product_set_ids.extend(product_set_ids);
             if !incremental {
                 cache.creative_names = listed_creatives.then(|| {
                     creatives
@@ -464,9 +532,13 @@ pub fn capabilities() -> Capabilities {
             Kind::Audience,
             Kind::LookalikeAudience,
             Kind::CustomConversion,
+            Kind::ProductSet,
         ],
         immutable_fields: BTreeMap::from([
-            (Kind::Campaign, vec!["objective"]),
+            // a catalog campaign's catalog is fixed (its ad sets promote that catalog's product sets)
+            (Kind::Campaign, vec!["objective", "catalog_id"]),
+            // a product set is made on its catalog
+            (Kind::ProductSet, vec!["catalog_id"]),
             (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
             // CustomConversion.json's `#update` takes name, description and default_conversion_value only
             (Kind::CustomConversion, vec!["pixel_id", "rule", "event_type"]),
@@ -480,6 +552,7 @@ pub fn capabilities() -> Capabilities {
             Kind::Ad,
             Kind::Audience,
             Kind::CustomConversion,
+            Kind::ProductSet,
         ],
         paused_status: "paused",
         settled_statuses: &[],

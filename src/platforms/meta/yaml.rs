@@ -52,6 +52,11 @@ pub struct MetaCampaign {
     /// Stop time (RFC 3339).
     #[serde(default)]
     pub stop_time: Opt<String>,
+    /// Catalog ads: the product catalog the campaign sells from (a name under `product_catalogs:` of this account;
+    /// Meta's `promoted_object.product_catalog_id`, with `objective: sales`). Its ad sets then each promote a product
+    /// set (`product_set:`). Cannot change after creation.
+    #[serde(default)]
+    pub catalog: Opt<String>,
     /// Ad sets.
     #[serde(default)]
     pub ad_sets: Vec<Item<AdSet>>,
@@ -100,6 +105,11 @@ pub struct AdSet {
     /// Who sees the ads.
     #[serde(default)]
     pub targeting: Opt<Targeting>,
+    /// Catalog ads: the product set whose products the ad set shows (a name under `product_catalogs:` of this
+    /// account, in the campaign's catalog; Meta's `promoted_object.product_set_id`). Required in a campaign with
+    /// a `catalog`.
+    #[serde(default)]
+    pub product_set: Opt<String>,
     /// Ads in this ad set.
     #[serde(default)]
     pub ads: Vec<Item<MetaAd>>,
@@ -201,6 +211,11 @@ pub struct Creative {
     /// Call to action (`learn_more`, `shop_now`, `sign_up`, …).
     #[serde(default)]
     pub call_to_action: Opt<CallToAction>,
+    /// Catalog ads: a dynamic creative (Meta's `template_data`), filled from each product of the ad set's product
+    /// set; `message`, `headline` and `description` may hold template tags such as `{{product.name}}`,
+    /// `{{product.price}}` or `{{product.name | titleize}}`.
+    #[serde(default)]
+    pub dynamic: Opt<bool>,
 }
 
 /// A Meta lookalike audience.
@@ -443,3 +458,5 @@ spec_enum!(
         TutorialCompletion => "tutorial_completion",
     }
 );
+
+pub use super::catalog::{MetaProductCatalog, MetaProductSet};

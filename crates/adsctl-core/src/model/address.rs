@@ -42,10 +42,12 @@ pub enum Kind {
     Conversion,
     /// Meta custom conversion: the events of one pixel that match a rule, at the account's level.
     CustomConversion,
+    /// Meta product set: a filter over the products of one catalog (catalog ads), at the account's level.
+    ProductSet,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -63,6 +65,7 @@ impl Kind {
         Kind::TargetingCriterion,
         Kind::Conversion,
         Kind::CustomConversion,
+        Kind::ProductSet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Kind {
             Kind::TargetingCriterion => "targeting_criterion",
             Kind::Conversion => "conversion",
             Kind::CustomConversion => "custom_conversion",
+            Kind::ProductSet => "product_set",
         }
     }
 
@@ -129,7 +133,8 @@ impl Kind {
             | Kind::Budget
             | Kind::Audience
             | Kind::Conversion
-            | Kind::CustomConversion => 0,
+            | Kind::CustomConversion
+            | Kind::ProductSet => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,
