@@ -31,6 +31,10 @@ pub const PRODUCT_SET_FIELDS: &[&str] = &["catalog_id", "filter"];
 
 /// `what` of catalogs in `Lower::named_ids`.
 const CATALOG: &str = "product_catalog";
+/// `what` in `Lower::named_ids` of the campaigns and ad sets that write `catalog:` / `product_set:` (by address),
+/// valid or not: what follows from a wrong one is not reported again.
+const WRITES_CATALOG: &str = "writes catalog";
+const WRITES_PRODUCT_SET: &str = "writes product_set";
 
 /// A product catalog a Meta account uses (`product_catalogs:`): the catalog itself is the merchant's (made and fed
 /// in Commerce Manager); adsctl manages the product sets listed here on it.
@@ -313,6 +317,10 @@ impl Lower<'_> {
         r: &mut Resource,
     ) {
         let Some(name) = &**catalog else { return };
+        self.named_ids.insert(
+            (acct.name.clone(), WRITES_CATALOG, r.address.to_string()),
+            String::new(),
+        );
         let key = (acct.name.clone(), CATALOG, name.trim().to_string());
         let Some(id) = self.named_ids.get(&key).cloned() else {
             let names: Vec<String> = self
@@ -368,6 +376,10 @@ impl Lower<'_> {
             .map(str::to_string);
         let Some(set) = &**product_set else {
             if catalog.is_some() && !product_set.is_invalid() {
+                self.named_ids.insert(
+                    (acct.name.clone(), WRITES_PRODUCT_SET, r.address.to_string()),
+                    String::new(),
+                );
                 self.err(
                     name.span,
                     Code::MissingField,
@@ -380,7 +392,18 @@ impl Lower<'_> {
             }
             return;
         };
+        self.named_ids.insert(
+            (acct.name.clone(), WRITES_PRODUCT_SET, r.address.to_string()),
+            String::new(),
+        );
+        let campaign_writes = self
+            .named_ids
+            .contains_key(&(acct.name.clone(), WRITES_CATALOG, campaign.to_string()));
         let Some(catalog) = catalog else {
+            if campaign_writes {
+                // its `catalog:` is wrong, and said so
+                return;
+            }
             self.err(
                 set.span,
                 Code::Constraint,
@@ -427,7 +450,13 @@ impl Lower<'_> {
 
     /// A creative's `dynamic: true`: `creative.dynamic`, the ad set's product set as `creative.product_set`, and
     /// template tags that name product fields; tags in a creative that is not dynamic are refused.
-    pub(crate) fn meta_dynamic_creative(&mut self, set: &Address, c: &S<super::yaml::Creative>, r: &mut Resource) {
+    pub(crate) fn meta_dynamic_creative(
+        &mut self,
+        acct: &Account,
+        set: &Address,
+        c: &S<super::yaml::Creative>,
+        r: &mut Resource,
+    ) {
         let dynamic = c.dynamic.as_ref().is_some_and(|d| d.value);
         let texts = [
             ("message", &*c.message),
@@ -477,6 +506,10 @@ impl Lower<'_> {
             Some(p) => {
                 r.fields.insert("creative.product_set", p);
             }
+            // an ad set that writes a product set (or had to): what is wrong with it is said there
+            None if self
+                .named_ids
+                .contains_key(&(acct.name.clone(), WRITES_PRODUCT_SET, set.to_string())) => {}
             None => {
                 let at = c.dynamic.as_ref().map_or(c.span, |d| d.span);
                 self.err(

@@ -419,7 +419,7 @@ impl<'a> Lower<'a> {
         if let Some(cta) = &*c.call_to_action {
             r.fields.insert("creative.call_to_action", Value::str(cta.wire()));
         }
-        self.meta_dynamic_creative(set, c, &mut r);
+        self.meta_dynamic_creative(acct, set, c, &mut r);
         self.resources.push(r);
     }
 }
