@@ -666,6 +666,81 @@ mod tests {
     }
 
     #[test]
+    fn catalog_fields_are_written_and_read_back() {
+        use super::super::mapping::{self, IdOrRef, ReadContext, Ref};
+        use super::super::wire;
+        use crate::model::Currency;
+        let f = |pairs: &[(&str, Value)]| -> BTreeMap<String, Value> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        };
+        // a campaign's catalog is its promoted object
+        let p = mapping::campaign_params(None, &f(&[("catalog_id", Value::str("55"))]), Currency::USD).unwrap();
+        assert_eq!(p[0].0, "promoted_object");
+        assert_eq!(p[0].1.render(&|_| None).unwrap(), r#"{"product_catalog_id":"55"}"#);
+        // an ad set's product set alone, resolved through a pending create
+        let set = Address::account("acme").child(Kind::ProductSet, "Shoes");
+        let po = Value::Map([("product_set".to_string(), Value::reference(set.clone()))].into());
+        let resolver = |a: &Address| (a == &set).then_some(IdOrRef::Later(Ref::Op(3)));
+        let p = mapping::adset_params(
+            None,
+            None,
+            &f(&[("promoted_object", po)]),
+            Currency::USD,
+            None,
+            &resolver,
+        )
+        .unwrap();
+        let rendered = p[0]
+            .1
+            .render(&|r| (r == &Ref::Op(3)).then(|| "{result=op3:$.id}".into()))
+            .unwrap();
+        assert_eq!(rendered, r#"{"product_set_id":"{result=op3:$.id}"}"#);
+        // a dynamic creative: template_data, and the product set as the creative's own parameter
+        let fields = f(&[
+            ("creative.page_id", Value::str("1")),
+            ("creative.link", Value::Url("https://e.com/".into())),
+            ("creative.message", Value::str("{{product.name}}")),
+            ("creative.dynamic", Value::Bool(true)),
+            ("creative.product_set", Value::reference(set.clone())),
+        ]);
+        let p = mapping::creative_params("c", &fields, Some(IdOrRef::Known("77".into()))).unwrap();
+        let spec: J = serde_json::from_str(&p[1].1.render(&|_| None).unwrap()).unwrap();
+        assert_eq!(spec["template_data"]["message"], J::from("{{product.name}}"));
+        assert!(spec.get("link_data").is_none());
+        assert_eq!(p[2], ("product_set_id".to_string(), mapping::Tmpl::lit("77")));
+        // read back: the campaign's catalog, the ad set's product set by address, the creative's fields
+        let ids: BTreeMap<String, Address> = [("77".to_string(), set.clone())].into();
+        let ctx = ReadContext {
+            account: "acme",
+            currency: Currency::USD,
+            label_id: None,
+            audiences: &BTreeMap::new(),
+            custom_conversions: &BTreeMap::new(),
+            product_sets: &ids,
+        };
+        let c: wire::Campaign = serde_json::from_value(serde_json::json!({
+            "id": "1", "name": "C", "promoted_object": {"product_catalog_id": "55"}
+        }))
+        .unwrap();
+        assert_eq!(
+            mapping::campaign_resource(&c, &ctx).unwrap().fields["catalog_id"],
+            Value::str("55")
+        );
+        let s: wire::AdSet = serde_json::from_value(serde_json::json!({
+            "id": "2", "name": "S", "campaign_id": "1", "promoted_object": {"product_set_id": "77"}
+        }))
+        .unwrap();
+        let r = mapping::adset_resource(&s, &Address::account("acme").child(Kind::Campaign, "C"), &ctx).unwrap();
+        assert_eq!(
+            r.fields["promoted_object"],
+            Value::Map([("product_set".to_string(), Value::reference(set.clone()))].into())
+        );
+        let fields = mapping::creative_fields(&spec);
+        assert_eq!(fields["creative.dynamic"], Value::Bool(true));
+        assert_eq!(fields["creative.message"], Value::str("{{product.name}}"));
+    }
+
+    #[test]
     fn product_sets_read_back_with_their_marker() {
         let s = WireProductSet {
             id: "9".into(),
