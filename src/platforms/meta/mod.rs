@@ -214,7 +214,25 @@ impl MetaConnector {
                     &[("fields".into(), catalog::PRODUCT_SET_WIRE_FIELDS.into())],
                 )
                 .await
-                .map_err(|e| self.err(e))?,
+                .map_err(|e| match self.err(e) {
+                    // say which catalog: an id the YAML declares that Meta does not know, or cannot show this app
+                    ConnectorError::Api {
+                        platform,
+                        code,
+                        message,
+                        ..
+                    } => ConnectorError::Api {
+                        platform,
+                        code,
+                        message: format!("product catalog {catalog_id}: {message}"),
+                        hint: Some(
+                            "check `catalog_id` under product_catalogs: (Commerce Manager → Catalog → Settings) and \
+                             that the ad account's business can use that catalog"
+                                .into(),
+                        ),
+                    },
+                    other => other,
+                })?,
             "product set",
         )?;
         Ok(sets.into_iter().map(|s| (catalog_id.to_string(), s)).collect())
