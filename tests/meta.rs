@@ -655,6 +655,114 @@ mod lifecycle {
     }
 }
 
+/// Catalog ads through the `Connector` trait: a product set made on its catalog with the marker in its name,
+/// renamed and refiltered in place, not paused, adopted by writing the marker, and a deletion made in Commerce
+/// Manager seen by an incremental read.
+mod catalog_connector {
+    use super::*;
+
+    #[tokio::test]
+    async fn product_sets_are_made_renamed_adopted_and_followed_incrementally() {
+        let env = Env::start().await;
+        env.add_account("act_6106", "USD").await;
+        env.admin("/_emulator/meta/catalogs", json!({"id": "7788", "name": "Shop"}))
+            .await;
+        adsctl::platforms::meta::catalog::declare("act_6106", "7788");
+        let account = env.account("shop", "act_6106", "USD");
+        let conn = env.connector(&account);
+        let addr = Address::account("shop").child(Kind::ProductSet, "Shoes");
+        let f = fields(&[
+            ("catalog_id", Value::str("7788")),
+            ("filter", Value::str(r#"{"brand":{"eq":"Acme"}}"#)),
+        ]);
+        let out = conn
+            .apply(
+                &account,
+                &ApplyBatch {
+                    ops: vec![create(addr.clone(), None, f)],
+                },
+            )
+            .await
+            .unwrap();
+        let id = applied_ids(&out).remove(0);
+        let stored = env.admin_get(&format!("/_emulator/meta/objects/{id}")).await;
+        assert_eq!(stored["fields"]["name"], json!("Shoes [adsctl-managed]"));
+        assert_eq!(stored["fields"]["product_catalog_id"], json!("7788"));
+
+        // renamed and refiltered in place
+        let renamed = Address::account("shop").child(Kind::ProductSet, "Trail shoes");
+        let update = Operation {
+            kind: Kind::ProductSet,
+            address: renamed.clone(),
+            action: OpAction::Update {
+                id: id.clone(),
+                set: fields(&[
+                    ("name", Value::str("Trail shoes")),
+                    ("filter", Value::str(r#"{"brand":{"eq":"Trail"}}"#)),
+                ]),
+                before: BTreeMap::new(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let out = conn.apply(&account, &ApplyBatch { ops: vec![update] }).await.unwrap();
+        assert_eq!(applied_ids(&out), vec![id.clone()]);
+        let rs = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        let r = find(&rs.resources, "shop/product_set/Trail shoes");
+        assert!(r.owned);
+        assert_eq!(r.id.as_deref(), Some(id.as_str()));
+        assert_eq!(r.fields["filter"], Value::str(r#"{"brand":{"eq":"Trail"}}"#));
+
+        // nothing to pause
+        let pause = Operation {
+            kind: Kind::ProductSet,
+            address: renamed.clone(),
+            action: OpAction::Pause { id: id.clone() },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let out = conn.apply(&account, &ApplyBatch { ops: vec![pause] }).await.unwrap();
+        assert!(matches!(out[0], OpOutcome::Skipped { .. }), "{out:?}");
+
+        // one made in Commerce Manager is not adsctl's until adopted (the marker goes into its name)
+        let foreign = env
+            .admin_graph_post(
+                "7788/product_sets",
+                &[("name", "Sale"), ("filter", r#"{"price":{"lt":10}}"#)],
+            )
+            .await;
+        let foreign_id = foreign["id"].as_str().unwrap().to_string();
+        let rs = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        assert!(!find(&rs.resources, "shop/product_set/Sale").owned);
+        let adopt = Operation {
+            kind: Kind::ProductSet,
+            address: Address::account("shop").child(Kind::ProductSet, "Sale"),
+            action: OpAction::Adopt { id: foreign_id.clone() },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let out = conn.apply(&account, &ApplyBatch { ops: vec![adopt] }).await.unwrap();
+        assert!(matches!(out[0], OpOutcome::Applied { .. }), "{out:?}");
+        let full = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        assert!(find(&full.resources, "shop/product_set/Sale").owned);
+
+        // a product set deleted in Commerce Manager just leaves the list: the next incremental read is a full one
+        env.admin_graph_delete(&foreign_id).await;
+        let after = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: full.marker.clone(),
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(after.complete, "another set of product sets: a full read");
+        assert!(after.resources.iter().all(|r| r.address.name() != Some("Sale")));
+    }
+}
+
 fn sha(s: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(s.as_bytes()))
