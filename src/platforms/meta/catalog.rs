@@ -344,7 +344,7 @@ impl Lower<'_> {
             );
             return;
         };
-        if objective.is_some_and(|o| o != "outcome_sales") {
+        if objective.is_some_and(|o| o != "outcome_sales" && o != "product_catalog_sales") {
             self.err(
                 name.span,
                 Code::Constraint,

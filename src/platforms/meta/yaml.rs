@@ -36,7 +36,8 @@ pub struct MetaCampaign {
     #[serde(default)]
     pub budget: Opt<CampaignBudget>,
     /// The campaign objective (`traffic`, `sales`, `leads`, `awareness`, `engagement`, `app_promotion`;
-    /// `OUTCOME_TRAFFIC` style accepted). Cannot change after creation.
+    /// `OUTCOME_TRAFFIC` style accepted; `product_catalog_sales` for catalog campaigns made with that older
+    /// objective). Cannot change after creation.
     #[serde(default)]
     pub objective: Opt<Objective>,
     /// Special ad categories (`housing`, `employment`, `credit`, `issues_elections_politics`,
@@ -250,6 +251,8 @@ spec_enum!(
         OutcomeAwareness => "outcome_awareness" | "awareness",
         OutcomeEngagement => "outcome_engagement" | "engagement",
         OutcomeAppPromotion => "outcome_app_promotion" | "app_promotion",
+        // the objective catalog campaigns made before the outcome-based objectives have (import, adopt)
+        ProductCatalogSales => "product_catalog_sales",
     }
 );
 
