@@ -8,6 +8,8 @@
 //! - `wire`: Graph objects as sent; `mapping`: wire ↔ `Resource` (money offsets, enums, targeting, creatives).
 //! - `apply`: operations → batched calls with named dependencies, per-call outcomes, audience members.
 //! - `insights`: metrics, with async report runs for long ranges.
+//! - `catalog`: catalog ads (the `product_catalogs:` block, product sets and their wire, the catalogs each ad
+//!   account's reads look into, dynamic creatives' checks).
 //!
 //! The engine reaches it through [`connector`].
 
