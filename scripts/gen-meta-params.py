@@ -3,7 +3,7 @@
 validates against, from the Marketing API codegen specs (facebook-business-sdk-codegen api_specs/specs/*.json, copied
 into ../shared/reference/meta-marketing/specs/, plus the node specs that pack left out, copied from the same commit
 into reference/meta-marketing-supplement/specs/ of this repository: CustomConversion, AdStudy, AdStudyCell,
-AdStudyObjective, Business).
+AdStudyObjective, Business, ProductCatalog, ProductSet).
 
 Usage: scripts/gen-meta-params.py [SPECS_DIR] [OUT]
   SPECS_DIR defaults to ../shared/reference/meta-marketing/specs next to the repository (or one level higher);
@@ -57,6 +57,9 @@ SERVED = {
     "AdStudy": [None, "cells", "objectives"],
     "AdStudyCell": [None],
     "AdStudyObjective": [None],
+    # catalog ads: the catalog is read and its product sets listed and made; the catalog itself is not changed
+    "ProductCatalog": [None, "product_sets"],
+    "ProductSet": [None],
 }
 # Value types whose fields the emulator reads (insights rows, lookalike specs, sessions): fields only.
 FIELDS_ONLY = ["AdsInsights", "AdsActionStats", "LookalikeSpec", "CustomAudienceSession", "AdgroupReviewFeedback"]

@@ -2587,3 +2587,292 @@ mod split_tests {
         assert_eq!(r.err()["code"], json!(2500));
     }
 }
+
+/// Catalog ads: seeded catalogs, their product sets, catalog sales campaigns, their ad sets and template creatives
+/// (`crates/adsctl-emulator/src/meta/catalog.rs`; rows of docs/wire-rules.md).
+mod catalog_ads {
+    use super::*;
+
+    const CATALOG: &str = "4455667788";
+    const FILTER: &str = r#"{"retailer_id":{"is_any":["SKU-1","SKU-2"]}}"#;
+    const TARGETING: &str = r#"{"geo_locations":{"countries":["US"]}}"#;
+
+    async fn with_catalog() -> Env {
+        let env = start().await;
+        env.admin("catalogs", json!({"id": CATALOG, "name": "Shop"})).await;
+        env
+    }
+
+    async fn product_set(env: &Env, name: &str, filter: &str) -> String {
+        env.post(
+            &format!("{CATALOG}/product_sets"),
+            &[("name", name), ("filter", filter)],
+        )
+        .await
+        .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn catalog_campaign(env: &Env, acct: &str) -> String {
+        env.post(
+            &format!("{acct}/campaigns"),
+            &[
+                ("name", "Catalog sales"),
+                ("objective", "OUTCOME_SALES"),
+                ("special_ad_categories", "[]"),
+                ("daily_budget", "5000"),
+                ("promoted_object", &json!({"product_catalog_id": CATALOG}).to_string()),
+            ],
+        )
+        .await
+        .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn ad_set(env: &Env, acct: &str, campaign: &str, promoted: Option<Value>) -> Resp {
+        let mut p = vec![
+            ("name".to_string(), "Retargeting".to_string()),
+            ("campaign_id".to_string(), campaign.to_string()),
+            ("optimization_goal".to_string(), "OFFSITE_CONVERSIONS".to_string()),
+            ("billing_event".to_string(), "IMPRESSIONS".to_string()),
+            ("targeting".to_string(), TARGETING.to_string()),
+        ];
+        if let Some(po) = promoted {
+            p.push(("promoted_object".into(), po.to_string()));
+        }
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        env.post(&format!("{acct}/adsets"), &p).await
+    }
+
+    #[tokio::test]
+    async fn seeded_catalogs_and_product_sets_round_trip() {
+        let env = with_catalog().await;
+        let cat = env.get(CATALOG, &[("fields", "id,name,vertical")]).await.ok();
+        assert_eq!(cat["name"], json!("Shop"));
+        let id = product_set(&env, "Shoes [adsctl-managed]", FILTER).await;
+        let list = env
+            .get(
+                &format!("{CATALOG}/product_sets"),
+                &[("fields", "id,name,filter,product_catalog")],
+            )
+            .await
+            .ok();
+        let set = &list["data"][0];
+        assert_eq!(set["id"], json!(id));
+        assert_eq!(set["name"], json!("Shoes [adsctl-managed]"));
+        // the node's `filter` field is a string holding the rule's JSON
+        assert_eq!(
+            serde_json::from_str::<Value>(set["filter"].as_str().unwrap()).unwrap(),
+            serde_json::from_str::<Value>(FILTER).unwrap()
+        );
+        assert_eq!(set["product_catalog"]["id"], json!(CATALOG));
+        // name and filter change in place
+        let other = r#"{"and":[{"product_type":{"i_contains":"shoes"}},{"price":{"lt":10000}}]}"#;
+        env.post(&id, &[("name", "Shoes 2 [adsctl-managed]"), ("filter", other)])
+            .await
+            .ok();
+        let one = env.get(&id, &[("fields", "name,filter")]).await.ok();
+        assert_eq!(one["name"], json!("Shoes 2 [adsctl-managed]"));
+        assert_eq!(
+            serde_json::from_str::<Value>(one["filter"].as_str().unwrap()).unwrap(),
+            serde_json::from_str::<Value>(other).unwrap()
+        );
+        env.delete(&id, &[]).await.ok();
+        let list = env
+            .get(&format!("{CATALOG}/product_sets"), &[("fields", "id")])
+            .await
+            .ok();
+        assert_eq!(list["data"], json!([]));
+        // a catalog the emulator does not have does not exist
+        let e = env.get("999000111/product_sets", &[]).await;
+        assert_eq!(e.err()["code"], json!(100));
+    }
+
+    #[tokio::test]
+    async fn product_set_names_and_filters_are_checked() {
+        let env = with_catalog().await;
+        let e = env
+            .post(&format!("{CATALOG}/product_sets"), &[("filter", FILTER)])
+            .await;
+        assert_eq!(e.err()["message"], json!("(#100) The parameter name is required"));
+        let e = env
+            .post(
+                &format!("{CATALOG}/product_sets"),
+                &[("name", "x"), ("filter", "not json")],
+            )
+            .await;
+        assert_eq!(e.err()["message"], json!("(#100) Param filter must be a JSON object."));
+        for bad in [
+            r#"{"retailer_id":{"is_any":"SKU-1"}}"#,
+            r#"{"brand":{"like":"Acme"}}"#,
+            r#"{"and":[]}"#,
+            r#"{"brand":{"eq":"a"},"price":{"lt":1}}"#,
+        ] {
+            let e = env
+                .post(&format!("{CATALOG}/product_sets"), &[("name", "x"), ("filter", bad)])
+                .await;
+            assert_eq!(
+                e.err()["error_user_title"],
+                json!("Invalid Product Set Filter"),
+                "{bad}"
+            );
+        }
+        let id = product_set(&env, "Shoes", FILTER).await;
+        let e = env.post(&id, &[("filter", r#"{"brand":"Acme"}"#)]).await;
+        assert_eq!(e.err()["error_user_title"], json!("Invalid Product Set Filter"));
+        let e = env.post(&id, &[("name", " ")]).await;
+        assert_eq!(e.err()["message"], json!("(#100) The parameter name is required"));
+    }
+
+    #[tokio::test]
+    async fn catalog_campaigns_need_a_catalog_and_their_ad_sets_a_product_set() {
+        let env = with_catalog().await;
+        let acct = "act_81";
+        // PRODUCT_CATALOG_SALES without a catalog; a catalog that does not exist
+        let e = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[
+                    ("name", "c"),
+                    ("objective", "PRODUCT_CATALOG_SALES"),
+                    ("special_ad_categories", "[]"),
+                ],
+            )
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Product Catalog Required"));
+        let e = env
+            .post(
+                &format!("{acct}/campaigns"),
+                &[
+                    ("name", "c"),
+                    ("objective", "OUTCOME_SALES"),
+                    ("special_ad_categories", "[]"),
+                    ("promoted_object", r#"{"product_catalog_id":"999000111"}"#),
+                ],
+            )
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Invalid Product Catalog"));
+        let campaign = catalog_campaign(&env, acct).await;
+        // an ad set of a catalog campaign without a product set, or with one of another catalog
+        let e = ad_set(&env, acct, &campaign, None).await;
+        assert_eq!(e.err()["error_user_title"], json!("Product Set Required"));
+        env.admin("catalogs", json!({"id": "5566", "name": "Other"})).await;
+        let foreign = env
+            .post("5566/product_sets", &[("name", "Other set"), ("filter", FILTER)])
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let e = ad_set(&env, acct, &campaign, Some(json!({"product_set_id": foreign}))).await;
+        assert_eq!(e.err()["error_user_title"], json!("Invalid Product Set"));
+        let set = product_set(&env, "Shoes", FILTER).await;
+        let adset = ad_set(&env, acct, &campaign, Some(json!({"product_set_id": set})))
+            .await
+            .ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let read = env.get(&adset, &[("fields", "promoted_object")]).await.ok();
+        assert_eq!(read["promoted_object"]["product_set_id"], json!(set));
+        // an update cannot take the product set away
+        let e = env
+            .post(&adset, &[("promoted_object", r#"{"custom_event_type":"PURCHASE"}"#)])
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Product Set Required"));
+        // a product set in an ordinary campaign's ad set
+        let (plain, _, _, _) = env.tree("act_82", "hello").await;
+        let e = ad_set(&env, "act_82", &plain, Some(json!({"product_set_id": set}))).await;
+        assert_eq!(
+            e.err()["error_user_title"],
+            json!("Product Set Needs a Catalog Campaign")
+        );
+        // the campaign's catalog is fixed
+        let e = env
+            .post(&campaign, &[("promoted_object", r#"{"product_catalog_id":"5566"}"#)])
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Product Catalog Can't Change"));
+        // a promoted product set is not deleted, unless allow_live_product_set_deletion is sent
+        let e = env.delete(&set, &[]).await;
+        assert_eq!(e.err()["error_user_title"], json!("Product Set In Use"));
+        env.delete(&set, &[("allow_live_product_set_deletion", "true")])
+            .await
+            .ok();
+    }
+
+    #[tokio::test]
+    async fn template_creatives_name_product_fields_and_existing_sets() {
+        let env = with_catalog().await;
+        let acct = "act_83";
+        let set = product_set(&env, "Shoes", FILTER).await;
+        let story = |message: &str| {
+            json!({"page_id": "1122334455", "template_data": {
+                "link": "https://example.com/", "message": message, "name": "{{product.name}}",
+                "description": "{{product.price raw}}", "call_to_action": {"type": "SHOP_NOW"}}})
+            .to_string()
+        };
+        let ok = env
+            .post(
+                &format!("{acct}/adcreatives"),
+                &[
+                    ("name", "DPA"),
+                    ("object_story_spec", &story("Get {{product.name | titleize}}")),
+                    ("product_set_id", &set),
+                ],
+            )
+            .await
+            .ok();
+        let cr = ok["id"].as_str().unwrap();
+        let read = env
+            .get(cr, &[("fields", "object_story_spec,product_set_id")])
+            .await
+            .ok();
+        assert_eq!(read["product_set_id"], json!(set));
+        assert_eq!(
+            read["object_story_spec"]["template_data"]["message"],
+            json!("Get {{product.name | titleize}}")
+        );
+        let e = env
+            .post(
+                &format!("{acct}/adcreatives"),
+                &[("name", "DPA"), ("object_story_spec", &story("Get {{product.colour}}"))],
+            )
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Invalid Template Tag"));
+        let e = env
+            .post(
+                &format!("{acct}/adcreatives"),
+                &[
+                    ("name", "DPA"),
+                    ("object_story_spec", &story("Hi")),
+                    ("product_set_id", "777000"),
+                ],
+            )
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Invalid Product Set"));
+        let both = json!({"page_id": "1", "template_data": {"message": "x"}, "link_data": {"link": "https://e.com"}});
+        let e = env
+            .post(
+                &format!("{acct}/adcreatives"),
+                &[("name", "DPA"), ("object_story_spec", &both.to_string())],
+            )
+            .await;
+        assert_eq!(e.err()["error_user_title"], json!("Template and Link Data"));
+    }
+
+    #[tokio::test]
+    async fn catalogs_come_from_the_seed_file() {
+        let mut cfg = EmulatorConfig::default();
+        cfg.seed
+            .meta
+            .extra
+            .insert("product_catalogs".into(), json!([{"id": "31337", "name": "Seeded"}]));
+        let env = start_with(cfg).await;
+        let cat = env.get("31337", &[("fields", "name")]).await.ok();
+        assert_eq!(cat["name"], json!("Seeded"));
+    }
+}

@@ -1683,3 +1683,136 @@ fn large_account_timing() {
         t.elapsed()
     );
 }
+
+/// Removals in rank order for a connector whose requests do not run in order (Meta's batches): an object at the
+/// account's level (a product set) is handed over only after the ad set that promotes it is removed.
+mod removal_ranks {
+    use super::*;
+    use adsctl::connectors::{
+        ApplyBatch, Capabilities, ConnectorError, DateRange, Health, Lease, LeaseOutcome, LiveSnapshot, MetricRow,
+        MetricsLevel, OpOutcome, ReadRequest,
+    };
+    use std::sync::Mutex;
+
+    /// The memory connector, recording the addresses of every hand-over.
+    struct Recording {
+        inner: Arc<MemoryConnector>,
+        handed: Mutex<Vec<Vec<String>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Connector for Recording {
+        fn platform(&self) -> Platform {
+            self.inner.platform()
+        }
+        fn capabilities(&self) -> Capabilities {
+            // as Meta's: the calls of one request may run in any order
+            Capabilities {
+                ordered_requests: false,
+                ..self.inner.capabilities()
+            }
+        }
+        async fn read(&self, account: &Account, req: &ReadRequest) -> Result<LiveSnapshot, ConnectorError> {
+            self.inner.read(account, req).await
+        }
+        async fn apply(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+            self.handed
+                .lock()
+                .unwrap()
+                .push(batch.ops.iter().map(|o| o.address.to_string()).collect());
+            self.inner.apply(account, batch).await
+        }
+        async fn validate(&self, account: &Account, batch: &ApplyBatch) -> Result<Vec<OpOutcome>, ConnectorError> {
+            self.inner.validate(account, batch).await
+        }
+        async fn health(&self, account: &Account) -> Result<Health, ConnectorError> {
+            self.inner.health(account).await
+        }
+        async fn acquire_lease(
+            &self,
+            account: &Account,
+            holder: &str,
+            expires_at: chrono::DateTime<chrono::Utc>,
+            take_over: Option<&str>,
+        ) -> Result<LeaseOutcome, ConnectorError> {
+            self.inner.acquire_lease(account, holder, expires_at, take_over).await
+        }
+        async fn renew_lease(
+            &self,
+            account: &Account,
+            lease: &Lease,
+            expires_at: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), ConnectorError> {
+            self.inner.renew_lease(account, lease, expires_at).await
+        }
+        async fn release_lease(&self, account: &Account, lease: &Lease) -> Result<(), ConnectorError> {
+            self.inner.release_lease(account, lease).await
+        }
+        async fn metrics(
+            &self,
+            account: &Account,
+            level: MetricsLevel,
+            range: DateRange,
+        ) -> Result<Vec<MetricRow>, ConnectorError> {
+            self.inner.metrics(account, level, range).await
+        }
+    }
+
+    #[test]
+    fn an_account_level_object_is_removed_after_what_uses_it() {
+        let mut acct = account("shop", RemovalPolicy::Remove);
+        acct.platform = Platform::Meta;
+        acct.platform_id = "act_1".into();
+        let env = Env::on(Platform::Meta, &[acct.clone()]);
+        let set = res("shop/product_set/Shoes")
+            .with("catalog_id", Value::str("55"))
+            .with("filter", Value::str(r#"{"brand":{"eq":"Acme"}}"#));
+        let campaign = res("shop/campaign/Sales")
+            .with("objective", Value::str("outcome_sales"))
+            .with("catalog_id", Value::str("55"));
+        let ad_set = res("shop/campaign/Sales/ad_set/Retargeting").with(
+            "promoted_object",
+            Value::Map(
+                [(
+                    "product_set".to_string(),
+                    Value::reference(addr("shop/product_set/Shoes")),
+                )]
+                .into(),
+            ),
+        );
+        assert!(env.converge(&[set, campaign, ad_set]).ok());
+        let p = env.plan(&[]);
+        assert_eq!(
+            p.accounts[0]
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Remove)
+                .count(),
+            3
+        );
+        let rec = Arc::new(Recording {
+            inner: env.mem.clone(),
+            handed: Mutex::new(Vec::new()),
+        });
+        let targets: BTreeMap<String, Target> = [(
+            "shop".to_string(),
+            Target {
+                account: acct,
+                connector: rec.clone(),
+            },
+        )]
+        .into();
+        let r = env
+            .rt
+            .block_on(apply::execute(&p, &targets, &env.store, &ExecOptions::default()))
+            .unwrap();
+        assert!(r.ok(), "{r:?}");
+        let handed = rec.handed.lock().unwrap().clone();
+        let when = |a: &str| handed.iter().position(|b| b.iter().any(|x| x == a)).unwrap();
+        assert!(
+            when("shop/product_set/Shoes") > when("shop/campaign/Sales/ad_set/Retargeting"),
+            "{handed:?}"
+        );
+        assert!(env.live("shop").is_empty());
+    }
+}

@@ -754,6 +754,114 @@ mod lifecycle {
     }
 }
 
+/// Catalog ads through the `Connector` trait: a product set made on its catalog with the marker in its name,
+/// renamed and refiltered in place, not paused, adopted by writing the marker, and a deletion made in Commerce
+/// Manager seen by an incremental read.
+mod catalog_connector {
+    use super::*;
+
+    #[tokio::test]
+    async fn product_sets_are_made_renamed_adopted_and_followed_incrementally() {
+        let env = Env::start().await;
+        env.add_account("act_6106", "USD").await;
+        env.admin("/_emulator/meta/catalogs", json!({"id": "7788", "name": "Shop"}))
+            .await;
+        adsctl::platforms::meta::catalog::declare("act_6106", "7788");
+        let account = env.account("shop", "act_6106", "USD");
+        let conn = env.connector(&account);
+        let addr = Address::account("shop").child(Kind::ProductSet, "Shoes");
+        let f = fields(&[
+            ("catalog_id", Value::str("7788")),
+            ("filter", Value::str(r#"{"brand":{"eq":"Acme"}}"#)),
+        ]);
+        let out = conn
+            .apply(
+                &account,
+                &ApplyBatch {
+                    ops: vec![create(addr.clone(), None, f)],
+                },
+            )
+            .await
+            .unwrap();
+        let id = applied_ids(&out).remove(0);
+        let stored = env.admin_get(&format!("/_emulator/meta/objects/{id}")).await;
+        assert_eq!(stored["fields"]["name"], json!("Shoes [adsctl-managed]"));
+        assert_eq!(stored["fields"]["product_catalog_id"], json!("7788"));
+
+        // renamed and refiltered in place
+        let renamed = Address::account("shop").child(Kind::ProductSet, "Trail shoes");
+        let update = Operation {
+            kind: Kind::ProductSet,
+            address: renamed.clone(),
+            action: OpAction::Update {
+                id: id.clone(),
+                set: fields(&[
+                    ("name", Value::str("Trail shoes")),
+                    ("filter", Value::str(r#"{"brand":{"eq":"Trail"}}"#)),
+                ]),
+                before: BTreeMap::new(),
+            },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let out = conn.apply(&account, &ApplyBatch { ops: vec![update] }).await.unwrap();
+        assert_eq!(applied_ids(&out), vec![id.clone()]);
+        let rs = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        let r = find(&rs.resources, "shop/product_set/Trail shoes");
+        assert!(r.owned);
+        assert_eq!(r.id.as_deref(), Some(id.as_str()));
+        assert_eq!(r.fields["filter"], Value::str(r#"{"brand":{"eq":"Trail"}}"#));
+
+        // nothing to pause
+        let pause = Operation {
+            kind: Kind::ProductSet,
+            address: renamed.clone(),
+            action: OpAction::Pause { id: id.clone() },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let out = conn.apply(&account, &ApplyBatch { ops: vec![pause] }).await.unwrap();
+        assert!(matches!(out[0], OpOutcome::Skipped { .. }), "{out:?}");
+
+        // one made in Commerce Manager is not adsctl's until adopted (the marker goes into its name)
+        let foreign = env
+            .admin_graph_post(
+                "7788/product_sets",
+                &[("name", "Sale"), ("filter", r#"{"price":{"lt":10}}"#)],
+            )
+            .await;
+        let foreign_id = foreign["id"].as_str().unwrap().to_string();
+        let rs = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        assert!(!find(&rs.resources, "shop/product_set/Sale").owned);
+        let adopt = Operation {
+            kind: Kind::ProductSet,
+            address: Address::account("shop").child(Kind::ProductSet, "Sale"),
+            action: OpAction::Adopt { id: foreign_id.clone() },
+            parent: None,
+            refs: BTreeMap::new(),
+        };
+        let out = conn.apply(&account, &ApplyBatch { ops: vec![adopt] }).await.unwrap();
+        assert!(matches!(out[0], OpOutcome::Applied { .. }), "{out:?}");
+        let full = conn.read(&account, &ReadRequest::default()).await.unwrap();
+        assert!(find(&full.resources, "shop/product_set/Sale").owned);
+
+        // a product set deleted in Commerce Manager just leaves the list: the next incremental read is a full one
+        env.admin_graph_delete(&foreign_id).await;
+        let after = conn
+            .read(
+                &account,
+                &ReadRequest {
+                    since: full.marker.clone(),
+                    pinned_ids: Vec::new(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(after.complete, "another set of product sets: a full read");
+        assert!(after.resources.iter().all(|r| r.address.name() != Some("Sale")));
+    }
+}
+
 fn sha(s: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -1492,6 +1600,163 @@ EXTRA
             s.expect(&["plan", "--detailed-exitcode"], 0);
             let rs = live(&env, "act_7779", &rt);
             assert!(rs.iter().all(|r| r.kind != Kind::CustomConversion), "deleted");
+        });
+        s.assert_no_secrets();
+    }
+
+    /// Catalog ads through the binary: a product set on a seeded catalog, a catalog sales campaign, an ad set
+    /// promoting the product set and a dynamic creative; plan → apply → empty plan → edit (filter, template text)
+    /// → drift made in the UI (the filter), repaired → import → empty plan → a fresh runner: empty plan → removal
+    /// (`on_removed: remove`) deletes the product set once no ad set promotes it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn catalog_ads_lifecycle() {
+        let env = Env::start().await;
+        env.add_account("act_7780", "USD").await;
+        env.admin("/_emulator/meta/catalogs", json!({"id": "4455667788", "name": "Shop"}))
+            .await;
+        let rt = tokio::runtime::Handle::current();
+        let s = Sandbox::new(&env, "act_7780", "USD", "remove");
+        let catalogs = |filter: &str| {
+            format!(
+                "product_catalogs:\n  - name: Shop\n    account: social\n    catalog_id: \"4455667788\"\n    product_sets:\n      \
+                 - name: Running shoes\n        filter: {filter}\n"
+            )
+        };
+        let campaign = |with_set: bool, message: &str| {
+            let dpa = if with_set {
+                "optimization_goal: link_clicks\n        product_set: Running shoes".to_string()
+            } else {
+                "optimization_goal: link_clicks".to_string()
+            };
+            let c = CAMPAIGN
+                .replace("objective: traffic", "objective: sales\n    catalog: Shop")
+                .replace("optimization_goal: link_clicks", &dpa)
+                .replace("BUDGET", "30")
+                .replace(
+                    "HEADLINE",
+                    if with_set {
+                        "\"{{product.name}}\""
+                    } else {
+                        "Spring Sale"
+                    },
+                )
+                .replace("EXTRA", "");
+            if with_set {
+                c.replace("MESSAGE", &format!("\"{message}\"\n              dynamic: true"))
+            } else {
+                c.replace("MESSAGE", "Spring is here.")
+            }
+        };
+        let filter = "{ retailer_id: { is_any: [SKU-1, SKU-2] } }";
+        std::fs::write(s.path().join("catalogs.yaml"), catalogs(filter)).unwrap();
+        std::fs::write(
+            s.path().join("campaigns.yaml"),
+            campaign(true, "Get {{product.name | titleize}} for {{product.price}}"),
+        )
+        .unwrap();
+        adsctl::platforms::meta::catalog::declare("act_7780", "4455667788");
+        tokio::task::block_in_place(|| {
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("product_set/Running shoes"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7780", &rt);
+            let ps = find(&rs, "social/product_set/Running shoes");
+            assert!(ps.owned, "the marker at the end of its name makes it adsctl's");
+            assert_eq!(ps.fields["catalog_id"], Value::str("4455667788"));
+            assert_eq!(
+                ps.fields["filter"],
+                Value::str(r#"{"retailer_id":{"is_any":["SKU-1","SKU-2"]}}"#)
+            );
+            let ps_id = ps.id.clone().unwrap();
+            let stored = rt.block_on(env.admin_get(&format!("/_emulator/meta/objects/{ps_id}")));
+            assert_eq!(stored["fields"]["name"], json!("Running shoes [adsctl-managed]"));
+            let cp = find(&rs, "social/campaign/Spring Sale - Social");
+            assert_eq!(cp.fields["catalog_id"], Value::str("4455667788"));
+            let set = find(&rs, "social/campaign/Spring Sale - Social/ad_set/US 25-45");
+            let Value::Map(po) = &set.fields["promoted_object"] else {
+                panic!("{:?}", set.fields)
+            };
+            let set_ref = Value::reference("social/product_set/Running shoes".parse().unwrap());
+            assert_eq!(po.get("product_set"), Some(&set_ref));
+            let ad = find(&rs, "social/campaign/Spring Sale - Social/ad_set/US 25-45/ad/Shoes");
+            assert_eq!(ad.fields["creative.dynamic"], Value::Bool(true));
+            assert_eq!(ad.fields["creative.product_set"], set_ref);
+            assert_eq!(
+                ad.fields["creative.message"],
+                Value::str("Get {{product.name | titleize}} for {{product.price}}")
+            );
+
+            // Edits: the filter changes in place, the template text swaps the creative.
+            let other = "{ and: [ { product_type: { i_contains: shoes } }, { price: { lt: 10000 } } ] }";
+            std::fs::write(s.path().join("catalogs.yaml"), catalogs(other)).unwrap();
+            std::fs::write(
+                s.path().join("campaigns.yaml"),
+                campaign(true, "{{product.brand}}: {{product.current_price}}"),
+            )
+            .unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("filter"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7780", &rt);
+            let ps = find(&rs, "social/product_set/Running shoes");
+            assert_eq!(ps.id.as_deref(), Some(ps_id.as_str()), "changed in place");
+
+            // Drift made in the UI is shown and repaired.
+            rt.block_on(env.admin(
+                &format!("/_emulator/meta/objects/{ps_id}"),
+                json!({"filter": "{\"brand\":{\"eq\":\"Other\"}}"}),
+            ));
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("filter"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Import writes it back as YAML that plans nothing (outside the project).
+            let elsewhere = tempfile::tempdir().unwrap();
+            let out = elsewhere.path().join("imported");
+            s.expect(&["import", "social", "--out", out.to_str().unwrap()], 0);
+            let imported = std::fs::read_to_string(out.join("product-catalogs.yaml")).unwrap();
+            assert!(imported.contains("product_catalogs:"), "{imported}");
+            let o = Command::new(env!("CARGO_BIN_EXE_adsctl"))
+                .env("ADSCTL_CONFIRM_READ_DELAY_MS", "20")
+                .args(["plan", "--detailed-exitcode"])
+                .current_dir(&out)
+                .env_remove("ADSCTL_BACKEND")
+                .env_remove("ADSCTL_STATE_DIR")
+                .env("ADSCTL_META_ENDPOINT", &s.url)
+                .env("FACEBOOK_ACCESS_TOKEN", defaults::META_ACCESS_TOKEN)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.outputs.borrow_mut().push_str(&text);
+            let campaigns = std::fs::read_to_string(out.join("campaigns")).unwrap_or_default();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "the imported project plans no changes:\n{imported}\n{campaigns}\n{text}"
+            );
+
+            // A fresh runner: the same YAML without the state directory.
+            std::fs::remove_dir_all(s.path().join(".adsctl")).unwrap();
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+
+            // Removal: the campaign and the catalog leave the YAML; `on_removed: remove` deletes the campaign (its ad
+            // set with it) first, then the product set no ad set promotes any more.
+            std::fs::remove_file(s.path().join("campaigns.yaml")).unwrap();
+            std::fs::remove_file(s.path().join("catalogs.yaml")).unwrap();
+            let plan = s.expect(&["plan", "--detailed-exitcode"], 2);
+            assert!(plan.contains("product_set \"Running shoes\" (remove)"), "{plan}");
+            s.expect(&["apply", "--auto-approve"], 0);
+            s.expect(&["plan", "--detailed-exitcode"], 0);
+            let rs = live(&env, "act_7780", &rt);
+            assert!(rs.iter().all(|r| r.kind != Kind::ProductSet), "deleted");
         });
         s.assert_no_secrets();
     }

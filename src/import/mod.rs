@@ -297,11 +297,22 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
     )?;
 
     // A/B tests: their cells name campaigns and ad sets by their names
-    let split_tests = crate::platforms::meta::study::import(&mine, account);
+    let split_tests = home.map(|h| h.import_split_tests(&mine, account)).unwrap_or_default();
     if !split_tests.is_empty() {
         files.push(ImportedFile {
             path: PathBuf::from("split-tests.yaml"),
             contents: document("split_tests", split_tests)?,
+        });
+    }
+
+    // product catalogs with the product sets adsctl manages on them (Meta catalog ads), as the home writes them
+    let catalogs = home
+        .map(|h| h.import_product_catalogs(&mine, account))
+        .unwrap_or_default();
+    if !catalogs.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("product-catalogs.yaml"),
+            contents: document("product_catalogs", catalogs.into_iter().map(Yaml::Mapping).collect())?,
         });
     }
 

@@ -134,6 +134,35 @@ pub trait Home: Send + Sync + 'static {
     /// `Lower::conversion_resource`).
     fn lower_conversion(&self, _lower: &mut Lower<'_>, _account: &Account, _conversion: Box<dyn std::any::Any + Send>) {
     }
+    /// Reads a `product_catalogs:` entry (its account is one of this platform's) as this platform's own type;
+    /// `None` when it has none (the loader reports the account) or the entry is invalid (reported).
+    fn parse_product_catalog(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_product_catalog`]'s type, if the platform has catalogs.
+    fn product_catalog_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one product catalog entry read by [`Home::parse_product_catalog`].
+    fn lower_product_catalog(
+        &self,
+        _lower: &mut Lower<'_>,
+        _account: &Account,
+        _catalog: Box<dyn std::any::Any + Send>,
+    ) {
+    }
+    /// The `product_catalogs:` entries `import` writes for these live resources of one account (none by default).
+    fn import_product_catalogs(
+        &self,
+        _mine: &[crate::model::Resource],
+        _account: &Account,
+    ) -> Vec<serde_yaml::Mapping> {
+        Vec::new()
+    }
+    /// The `split_tests:` entries `import` writes for these live resources of one account (none by default).
+    fn import_split_tests(&self, _mine: &[crate::model::Resource], _account: &Account) -> Vec<serde_yaml::Value> {
+        Vec::new()
+    }
     /// Reads a `custom_conversions:` block (its account is one of this platform's) as this platform's own type;
     /// `None` when it has none (the loader reports the account) or the block is invalid (reported).
     fn parse_custom_conversion(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {

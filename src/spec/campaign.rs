@@ -48,6 +48,10 @@ pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
             let (account, body) = read_block(node, &accounts, |home, node| home.parse_split_test(node));
             Box::new(super::types::SplitTest { account, body }) as Box<dyn Any + Send>
         }
+        "product_catalog" => {
+            let (account, body) = read_block(node, &accounts, |home, node| home.parse_product_catalog(node));
+            Box::new(super::types::ProductCatalog { account, body }) as Box<dyn Any + Send>
+        }
         "custom_conversion" => {
             let (account, body) = read_block(node, &accounts, |home, node| home.parse_custom_conversion(node));
             Box::new(super::types::CustomConversion { account, body }) as Box<dyn Any + Send>

@@ -49,6 +49,9 @@ pub struct Lower<'a> {
     pub(crate) later_refs: Vec<(Address, Span, &'static str)>,
     /// The `business_id:` of the accounts that write one (Meta: where split tests are created), by account name.
     pub business_ids: BTreeMap<String, String>,
+    /// Platform ids a home's YAML declares under a local name, by (account, what, name): Meta's product catalogs,
+    /// which campaigns name.
+    pub(crate) named_ids: BTreeMap<(String, &'static str, String), String>,
 }
 
 /// A CRM campaign (HubSpot, Salesforce) that mirrors an ad campaign: its dates follow the ad campaign's unless
@@ -92,6 +95,7 @@ impl<'a> Lower<'a> {
             mirrors: Vec::new(),
             later_refs: Vec::new(),
             business_ids: BTreeMap::new(),
+            named_ids: BTreeMap::new(),
         }
     }
 
@@ -597,6 +601,7 @@ impl<'a> Lower<'a> {
         let mut conversions = Vec::new();
         let mut custom_conversions = Vec::new();
         let mut split_tests = Vec::new();
+        let mut product_catalogs = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -622,6 +627,7 @@ impl<'a> Lower<'a> {
             conversions.extend(file.conversions.into_iter().filter_map(|i| i.value));
             custom_conversions.extend(file.custom_conversions.into_iter().filter_map(|i| i.value));
             split_tests.extend(file.split_tests.into_iter().filter_map(|i| i.value));
+            product_catalogs.extend(file.product_catalogs.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -636,6 +642,9 @@ impl<'a> Lower<'a> {
         }
         for c in custom_conversions {
             self.custom_conversion(c);
+        }
+        for c in product_catalogs {
+            self.product_catalog(c);
         }
         for c in campaigns {
             self.campaign(c);
@@ -665,6 +674,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count() + valid(&f.conversions).count();
         n += valid(&f.custom_conversions).count();
         n += valid(&f.split_tests).count();
+        n += valid(&f.product_catalogs).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1054,6 +1064,13 @@ impl<'a> Lower<'a> {
     pub(crate) fn split_test(&mut self, t: SplitTest) {
         self.account_block(t.account, t.body, "split test", Kind::SplitTest, |h, lw, a, b| {
             h.lower_split_test(lw, a, b)
+        });
+    }
+
+    /// A `product_catalogs:` entry, lowered by its account's platform's home.
+    pub(crate) fn product_catalog(&mut self, c: ProductCatalog) {
+        self.account_block(c.account, c.body, "product catalog", Kind::ProductSet, |h, lw, a, b| {
+            h.lower_product_catalog(lw, a, b)
         });
     }
 

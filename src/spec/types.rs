@@ -200,6 +200,10 @@ pub struct ResourceFile {
     /// account's platform's language.
     #[serde(default)]
     pub split_tests: Vec<Item<SplitTest>>,
+    /// Product catalogs an account uses (Meta catalog ads: the catalog by its id, with the product sets adsctl
+    /// manages on it), each in its account's platform's language.
+    #[serde(default)]
+    pub product_catalogs: Vec<Item<ProductCatalog>>,
     /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
     /// renames it in place instead of making a new object and letting the old one go. Remove the entry once
     /// applied (kept, it does nothing more).
@@ -383,6 +387,14 @@ account_block!(
     "split_test",
     split_test_schema,
     "An A/B test, in the language of its account's platform: one of the types below."
+);
+
+account_block!(
+    /// One product catalog of a resource file (`MetaProductCatalog`).
+    ProductCatalog,
+    "product_catalog",
+    product_catalog_schema,
+    "A product catalog an account uses, in the language of its account's platform: one of the types below."
 );
 
 account_block!(

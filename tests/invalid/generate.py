@@ -573,6 +573,34 @@ st_case("meta-split-test-bad-business-id", st(), project=BIZ.replace('"5550001"'
 st_case("meta-split-test-on-google", st(acct="search"))
 st_case("business-id-on-google", gcamp(), project=BASE.replace("    customer_id: 123-456-7890\n", "    customer_id: 123-456-7890\n    business_id: \"5550001\"\n"))
 
+# --- Meta catalog ads: product catalogs with product sets, catalog campaigns, product sets on ad sets, dynamic creatives
+PC = """product_catalogs:
+  - name: Shop
+    account: {acct}
+    catalog_id: "{cid}"
+    product_sets:
+      - name: Shoes
+        filter: {filt}
+"""
+def pc(acct="social", cid="4455667788", filt="{ retailer_id: { is_any: [SKU-1, SKU-2] } }"):
+    return PC.format(acct=acct, cid=cid, filt=filt)
+def dpa(catalog="    catalog: Shop\n", product_set="        product_set: Shoes\n", dynamic="              dynamic: true\n", message="{{product.name}}", obj="sales"):
+    return (meta(obj=obj).replace("    budget:", catalog + "    budget:", 1)
+            .replace("        targeting:\n", product_set + "        targeting:\n", 1)
+            + dynamic + "              message: \"" + message + "\"\n")
+case("meta-catalog-bad-filter", {"r.yaml": pc(filt="{ retailer_id: { is_any: SKU-1 } }")})
+case("meta-catalog-filter-not-json", {"r.yaml": pc(filt="'{\"brand\": {\"eq\": }'")})
+case("meta-catalog-bad-id", {"r.yaml": pc(cid="shop-1")})
+case("meta-catalog-on-google", {"r.yaml": pc(acct="search")})
+case("meta-catalog-unknown-catalog", {"r.yaml": pc() + dpa(catalog="    catalog: Shp\n")})
+case("meta-catalog-campaign-without-product-set", {"r.yaml": pc() + dpa(product_set="")})
+case("meta-catalog-unknown-product-set", {"r.yaml": pc() + dpa(product_set="        product_set: Shoez\n")})
+case("meta-catalog-product-set-without-catalog-campaign", {"r.yaml": pc() + dpa(catalog="", obj="traffic")})
+case("meta-catalog-campaign-not-sales", {"r.yaml": pc() + dpa(obj="traffic")})
+case("meta-catalog-unknown-template-tag", {"r.yaml": pc() + dpa(message="Get {{product.colour}}")})
+case("meta-catalog-template-tag-not-dynamic", {"r.yaml": pc() + dpa(dynamic="")})
+case("meta-catalog-product-set-declared-twice", {"r.yaml": pc() + pc().replace("product_catalogs:\n", "").replace("name: Shop", "name: Shop 2")})
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

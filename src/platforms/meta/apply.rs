@@ -45,6 +45,8 @@ enum Edge {
     CustomConversions,
     /// Split tests are created on the business and listed on the ad account (`act_{id}/ad_studies`).
     AdStudies,
+    /// A catalog's product sets (`{catalog_id}/product_sets`: the lookup's parent is the catalog).
+    ProductSets,
 }
 
 impl Edge {
@@ -58,6 +60,7 @@ impl Edge {
             Edge::CustomAudiences => "customaudiences",
             Edge::CustomConversions => "customconversions",
             Edge::AdStudies => "ad_studies",
+            Edge::ProductSets => "product_sets",
         }
     }
     fn parent_field(self) -> Option<&'static str> {
@@ -77,6 +80,7 @@ impl Edge {
             Edge::CustomAudiences => "id,name,subtype",
             Edge::CustomConversions => "id,name",
             Edge::AdStudies => "id,name",
+            Edge::ProductSets => "id,name",
         }
     }
     fn has_status(self) -> bool {
@@ -354,6 +358,9 @@ impl<'a> Planner<'a> {
         let audience_kind = matches!(op.kind, Kind::Audience | Kind::LookalikeAudience);
         let conversion_kind = op.kind == Kind::CustomConversion;
         let study_kind = op.kind == Kind::SplitTest;
+        if op.kind == Kind::ProductSet {
+            return self.plan_product_set(i, op);
+        }
         if !matches!(
             op.kind,
             Kind::Campaign
@@ -438,7 +445,8 @@ impl<'a> Planner<'a> {
                     Kind::Ad => {
                         let parent = self.parent(op).map_err(OpOutcome::Failed)?;
                         let cname = creative_name(&name, fields);
-                        let cp = mapping::creative_params(&cname, fields).map_err(fail)?;
+                        let set = self.product_set_of(op, fields.get("creative.product_set"));
+                        let cp = mapping::creative_params(&cname, fields, set).map_err(fail)?;
                         calls.extend(self.creative_call(i, cname, cp));
                         if self.validate {
                             // The ad needs the creative's id, which a dry run does not make: the creative is what
@@ -565,7 +573,8 @@ impl<'a> Planner<'a> {
                             }
                             full.retain(|k, v| CREATIVE_FIELDS.contains(&k.as_str()) && *v != Value::Null);
                             let cname = creative_name(&name, &full);
-                            let cp = mapping::creative_params(&cname, &full).map_err(fail)?;
+                            let set = self.product_set_of(op, full.get("creative.product_set"));
+                            let cp = mapping::creative_params(&cname, &full, set).map_err(fail)?;
                             calls.extend(self.creative_call(i, cname, cp));
                             if !self.validate {
                                 p.push(mapping::creative_ref_param(IdOrRef::Later(Ref::Creative(i))));
@@ -764,6 +773,93 @@ impl<'a> Planner<'a> {
                     Method::Post,
                     Planner::node(id),
                     vec![("status".into(), Tmpl::lit("DELETED"))],
+                )])
+            }
+        }
+    }
+
+    /// The product set a dynamic creative shows: a reference resolved through the operation's references or the
+    /// ids the read learnt, or a bare id.
+    fn product_set_of(&self, op: &Operation, v: Option<&Value>) -> Option<IdOrRef> {
+        match v? {
+            Value::Ref(a) => op
+                .refs
+                .get(a)
+                .map(|r| self.id_ref(r))
+                .or_else(|| self.conn.cache().product_set_ids.get(a).cloned().map(IdOrRef::Known)),
+            Value::Str(id) => Some(IdOrRef::Known(id.clone())),
+            _ => None,
+        }
+    }
+
+    /// A product set (catalog ads): made on its catalog with the marker at the end of its name, changed in place
+    /// (name, filter), deleted; it has no status to pause and no dry run.
+    fn plan_product_set(&mut self, i: usize, op: &Operation) -> Result<Vec<Call>, OpOutcome> {
+        use super::catalog::product_set_params;
+        let fail = |e: MappingError| OpOutcome::Failed(e.to_op_error());
+        let lit = |p: Vec<(String, String)>| -> Params { p.into_iter().map(|(k, v)| (k, Tmpl::lit(v))).collect() };
+        let name = op.address.name().unwrap_or_default().to_string();
+        if self.validate {
+            return Err(OpOutcome::Skipped {
+                reason: "Meta has no dry run for product sets; checked when applied".into(),
+            });
+        }
+        match &op.action {
+            OpAction::Create { fields } => {
+                let Some(catalog) = str_field(fields, "catalog_id") else {
+                    return Err(OpOutcome::Failed(op_error(
+                        "adsctl.catalog",
+                        format!("{} names no catalog", op.address),
+                        Some("declare it under a `product_catalogs:` entry with its `catalog_id`"),
+                    )));
+                };
+                let params = lit(product_set_params(Some(&name), fields).map_err(fail)?);
+                let path = Tmpl::lit(format!("{catalog}/{}", Edge::ProductSets.path()));
+                let main = self.call(i, Role::Main, Method::Post, path, params);
+                Ok(vec![Planner::creating(
+                    main,
+                    Ref::Op(i),
+                    Lookup {
+                        edge: Edge::ProductSets,
+                        name: crate::platforms::shared::marked_name(&name),
+                        parent: Some(IdOrRef::Known(catalog)),
+                    },
+                )])
+            }
+            OpAction::Update { id, set, .. } => {
+                self.resolved.insert(Ref::Op(i), id.clone());
+                let rename = matches!(set.get(NAME_FIELD), Some(Value::Str(_)));
+                let rest: BTreeMap<String, Value> = set
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != NAME_FIELD)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let params = lit(product_set_params(rename.then_some(name.as_str()), &rest).map_err(fail)?);
+                if params.is_empty() {
+                    return Err(OpOutcome::Applied { id: id.clone() });
+                }
+                Ok(vec![self.call(i, Role::Main, Method::Post, Planner::node(id), params)])
+            }
+            OpAction::Adopt { id } => {
+                // the marker goes at the end of its name
+                self.resolved.insert(Ref::Op(i), id.clone());
+                let params = lit(vec![("name".into(), crate::platforms::shared::marked_name(&name))]);
+                Ok(vec![self.call(i, Role::Main, Method::Post, Planner::node(id), params)])
+            }
+            OpAction::Pause { id } => {
+                self.resolved.insert(Ref::Op(i), id.clone());
+                Err(OpOutcome::Skipped {
+                    reason: "Meta product sets cannot be paused; left as they are".into(),
+                })
+            }
+            OpAction::Remove { id } => {
+                self.resolved.insert(Ref::Op(i), id.clone());
+                Ok(vec![self.call(
+                    i,
+                    Role::Main,
+                    Method::Delete,
+                    Planner::node(id),
+                    Vec::new(),
                 )])
             }
         }
@@ -1378,7 +1474,7 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
     let mut found_here: HashMap<Ref, String> = HashMap::new();
     let looked_for: HashSet<&Ref> = calls.iter().filter_map(|c| c.produces.as_ref()).collect();
     for attempt in 0..LOOKUP_ATTEMPTS {
-        let mut listings: HashMap<Edge, Result<Vec<Json>, CallError>> = HashMap::new();
+        let mut listings: HashMap<String, Result<Vec<Json>, CallError>> = HashMap::new();
         for (k, c) in calls.iter().enumerate() {
             if matches!(results[k], Ok(Sought::Found(_)) | Ok(Sought::ParentMissing)) {
                 continue;
@@ -1400,19 +1496,20 @@ async fn lookup_creates(p: &Planner<'_>, act: &str, calls: &[Call]) -> Vec<Resul
                     }
                 },
             };
-            if let std::collections::hash_map::Entry::Vacant(slot) = listings.entry(l.edge) {
+            // a catalog's product sets are listed under the catalog, everything else under the ad account
+            let listing = match (l.edge, &parent_id) {
+                (Edge::ProductSets, Some(catalog)) => format!("{catalog}/{}", l.edge.path()),
+                _ => format!("{act}/{}", l.edge.path()),
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) = listings.entry(listing.clone()) {
                 let mut params = vec![("fields".to_string(), l.edge.fields().to_string())];
                 if l.edge.has_status() {
                     params.push(super::effective_status_param(false));
                 }
-                let got = p
-                    .conn
-                    .client
-                    .get_all(&format!("{act}/{}", l.edge.path()), &params)
-                    .await;
+                let got = p.conn.client.get_all(&listing, &params).await;
                 slot.insert(got);
             }
-            let found = match &listings[&l.edge] {
+            let found = match &listings[&listing] {
                 Err(e) => Err(e.clone()),
                 Ok(items) => Ok(items
                     .iter()

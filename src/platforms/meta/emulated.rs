@@ -24,6 +24,21 @@ fn seed(a: &Account, default_time_zone: &str) -> MetaAdAccountSeed {
 
 pub fn seed_config(config: &mut EmulatorConfig, a: &Account, default_time_zone: &str) {
     config.seed.meta.ad_accounts.push(seed(a, default_time_zone));
+    // the product catalogs the YAML declares for the account (catalog ads): a merchant's, so seeded
+    let catalogs = super::catalog::declared_catalogs(&a.platform_id);
+    if !catalogs.is_empty() {
+        let entry = config
+            .seed
+            .meta
+            .extra
+            .entry("product_catalogs".to_string())
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(list) = entry {
+            for id in catalogs {
+                list.push(serde_json::json!({ "id": id, "name": format!("Catalog {id}") }));
+            }
+        }
+    }
 }
 
 pub fn seed_running(h: &EmulatorHandle, a: &Account, default_time_zone: &str) -> bool {
@@ -31,6 +46,9 @@ pub fn seed_running(h: &EmulatorHandle, a: &Account, default_time_zone: &str) ->
         Some(m) => {
             let s = seed(a, default_time_zone);
             m.add_account(&s.id, &s.currency, &s.timezone_name, s.name.as_deref());
+            for id in super::catalog::declared_catalogs(&a.platform_id) {
+                m.add_catalog(&id, &format!("Catalog {id}"));
+            }
             true
         }
         None => false,

@@ -39,6 +39,7 @@ impl Home for MetaHome {
             Kind::Ad,
             Kind::CustomConversion,
             Kind::SplitTest,
+            Kind::ProductSet,
         ]
     }
 
@@ -54,6 +55,7 @@ impl Home for MetaHome {
             "stop_time",
             "ad_sets",
             "budget.lifetime",
+            "catalog",
         ]
     }
 
@@ -202,6 +204,29 @@ impl Home for MetaHome {
         }
     }
 
+    fn parse_product_catalog(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<crate::spec::types::MetaProductCatalog>(node)
+            .map(|c| Box::new(c) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn product_catalog_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<crate::spec::types::MetaProductCatalog>())
+    }
+
+    fn lower_product_catalog(&self, lower: &mut Lower<'_>, account: &Account, c: Box<dyn std::any::Any + Send>) {
+        if let Ok(c) = c.downcast::<crate::spec::types::MetaProductCatalog>() {
+            lower.meta_product_catalog(account, *c);
+        }
+    }
+
+    fn import_split_tests(&self, mine: &[crate::model::Resource], account: &Account) -> Vec<serde_yaml::Value> {
+        super::study::import(mine, account)
+    }
+
+    fn import_product_catalogs(&self, mine: &[crate::model::Resource], account: &Account) -> Vec<serde_yaml::Mapping> {
+        super::catalog::import_catalogs(mine, account)
+    }
+
     fn audience_fields(&self) -> &'static [&'static str] {
         &["customer_file_source"]
     }
@@ -224,6 +249,7 @@ impl Home for MetaHome {
                 "bid_strategy",
                 "start_time",
                 "stop_time",
+                "catalog_id",
             ],
             Kind::AdSet => &[
                 "status",
@@ -258,11 +284,14 @@ impl Home for MetaHome {
                 "creative.image_hash",
                 "creative.image_url",
                 "creative.call_to_action",
+                "creative.dynamic",
+                "creative.product_set",
             ],
             Kind::Audience => &["description", "customer_file_source", "members"],
             Kind::LookalikeAudience => &["origin", "country", "ratio"],
             Kind::CustomConversion => CUSTOM_CONVERSION_FIELDS,
             Kind::SplitTest => super::study::FIELDS,
+            Kind::ProductSet => super::catalog::PRODUCT_SET_FIELDS,
             _ => &[],
         }
     }

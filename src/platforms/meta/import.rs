@@ -10,7 +10,11 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
     let mut m = Mapping::new();
     map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
     map_insert(&mut m, "account", s(&account.name));
-    plain_fields(&mut m, c, cur, &[]);
+    plain_fields(&mut m, c, cur, &["catalog_id"]);
+    // catalog ads: the catalog by the name the imported `product_catalogs:` entry gives it
+    if let Some(id) = c.fields.get("catalog_id").and_then(|v| v.as_str()) {
+        map_insert(&mut m, "catalog", s(&super::catalog::import_catalog_name(id)));
+    }
     let sets: Vec<Yaml> = tree
         .children(&c.address, Kind::AdSet)
         .into_iter()
@@ -29,11 +33,19 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
                 for (k, v) in po.iter() {
                     let key = match k.as_str() {
                         "custom_event_type" => "event",
+                        // catalog ads: the ad set's own `product_set:`
+                        "product_set" => {
+                            map_insert(&mut am, "product_set", yaml_of(v, cur));
+                            continue;
+                        }
                         other => other,
                     };
                     map_insert(&mut pm, key, yaml_of(v, cur));
                 }
-                map_insert(&mut am, "promoted_object", Yaml::Mapping(pm));
+                // a promoted object names a pixel (a catalog ad set's product set alone is not one)
+                if pm.contains_key("pixel_id") {
+                    map_insert(&mut am, "promoted_object", Yaml::Mapping(pm));
+                }
             }
             let mut age = Mapping::new();
             if let Some(v) = a.fields.get("targeting.age_min") {
@@ -51,7 +63,8 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
                 .map(|ad| {
                     let mut adm = Mapping::new();
                     map_insert(&mut adm, "name", s(ad.address.name().unwrap_or_default()));
-                    plain_fields(&mut adm, ad, cur, &[]);
+                    // a dynamic creative's product set is its ad set's (the lowering derives it)
+                    plain_fields(&mut adm, ad, cur, &["creative.product_set"]);
                     Yaml::Mapping(adm)
                 })
                 .collect();

@@ -126,6 +126,8 @@ impl<'a> Lower<'a> {
                 );
             }
         }
+        let objective = c.objective.as_ref().map(|o| o.wire());
+        self.meta_campaign_catalog(acct, &c.catalog, objective, &mut r);
         let addr = r.address.clone();
         let cbo = c.budget.is_some();
         let bid_strategy = c.bid_strategy.as_ref().map(|b| b.value);
@@ -261,6 +263,7 @@ impl<'a> Lower<'a> {
                 "add `bid_amount: 2.50` (the cap, in the account currency)",
             );
         }
+        self.meta_ad_set_product_set(acct, campaign, &s.name, &s.product_set, &mut r);
         self.resources.push(r);
         for ad in s.ads.into_iter().filter_map(|i| i.value) {
             self.meta_ad(acct, &addr, ad);
@@ -416,6 +419,7 @@ impl<'a> Lower<'a> {
         if let Some(cta) = &*c.call_to_action {
             r.fields.insert("creative.call_to_action", Value::str(cta.wire()));
         }
+        self.meta_dynamic_creative(acct, set, c, &mut r);
         self.resources.push(r);
     }
 }

@@ -175,6 +175,26 @@ pub struct ReadContext<'a> {
     pub audiences: &'a BTreeMap<String, Address>,
     /// Custom conversion id → address.
     pub custom_conversions: &'a BTreeMap<String, Address>,
+    /// Product set id → address (catalog ads).
+    pub product_sets: &'a BTreeMap<String, Address>,
+}
+
+fn json_id(v: Option<&Json>) -> Option<String> {
+    match v? {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl ReadContext<'_> {
+    /// A product set by id: a reference to the one the read found, else its bare id.
+    fn product_set_value(&self, id: String) -> Value {
+        match self.product_sets.get(&id) {
+            Some(a) => Value::reference(a.clone()),
+            None => Value::Str(id),
+        }
+    }
 }
 
 impl ReadContext<'_> {
@@ -216,6 +236,9 @@ pub fn campaign_resource(c: &wire::Campaign, ctx: &ReadContext) -> Result<Resour
     }
     put_time(&mut r, "start_time", &c.start_time);
     put_time(&mut r, "stop_time", &c.stop_time);
+    if let Some(cat) = json_id(c.promoted_object.as_ref().and_then(|p| p.get("product_catalog_id"))) {
+        r.fields.insert("catalog_id", Value::Str(cat));
+    }
     r.owned = owned_by_label(&c.adlabels, ctx.label_id);
     observed_status(&mut r, &c.effective_status);
     Ok(r)
@@ -237,6 +260,15 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
             _ => None,
         });
         let event = po.get("custom_event_type").and_then(Json::as_str);
+        let product_set = json_id(po.get("product_set_id"));
+        if let (None, Some(set)) = (pixel.as_ref().zip(event), product_set.clone()) {
+            // a catalog ad set's promoted object: its product set alone (with an event when one is sent)
+            let mut m: crate::model::SmallMap = [("product_set".to_string(), ctx.product_set_value(set))].into();
+            if let Some(e) = event {
+                m.insert("custom_event_type", Value::str(e.to_ascii_lowercase()));
+            }
+            r.fields.insert("promoted_object", Value::Map(m));
+        }
         if let (Some(pixel), Some(event)) = (pixel, event) {
             let mut m: crate::model::SmallMap = [
                 ("pixel_id".to_string(), Value::str(pixel)),
@@ -254,6 +286,9 @@ pub fn adset_resource(s: &wire::AdSet, campaign: &Address, ctx: &ReadContext) ->
                     None => Value::Str(id),
                 };
                 m.insert("custom_conversion", v);
+            }
+            if let Some(set) = product_set {
+                m.insert("product_set", ctx.product_set_value(set));
             }
             r.fields.insert("promoted_object", Value::Map(m));
         }
@@ -372,7 +407,15 @@ pub fn creative_fields(spec: &Json) -> BTreeMap<String, Value> {
     }) {
         f.insert("creative.page_id".into(), Value::Str(p));
     }
-    let Some(ld) = spec.get("link_data") else { return f };
+    // a dynamic (catalog) creative holds the same fields in `template_data`
+    let ld = match (spec.get("link_data"), spec.get("template_data")) {
+        (Some(ld), _) => ld,
+        (None, Some(td)) => {
+            f.insert("creative.dynamic".into(), Value::Bool(true));
+            td
+        }
+        (None, None) => return f,
+    };
     if let Some(v) = s(ld.get("link")) {
         f.insert("creative.link".into(), Value::Url(v));
     }
@@ -432,6 +475,9 @@ pub fn ad_resource(a: &wire::Ad, adset: &Address, creative: Option<&wire::Creati
     }
     if let Some(spec) = creative.and_then(|c| c.object_story_spec.as_ref()) {
         r.fields.extend(creative_fields(spec));
+    }
+    if let Some(set) = creative.and_then(|c| c.product_set_id.clone()) {
+        r.fields.insert("creative.product_set", ctx.product_set_value(set));
     }
     r.owned = owned_by_label(&a.adlabels, ctx.label_id);
     observed_status(&mut r, &a.effective_status);
@@ -740,6 +786,11 @@ pub fn campaign_params(
             "budget.daily" => money_param(&mut p, "daily_budget", k, v, currency)?,
             "budget.lifetime" => money_param(&mut p, "lifetime_budget", k, v, currency)?,
             "start_time" | "stop_time" => p.push((k.clone(), Tmpl::lit(write_time(k, want_str(k, v)?)?))),
+            // catalog ads: the catalog the campaign sells from
+            "catalog_id" => p.push((
+                "promoted_object".into(),
+                Tmpl::lit(json!({ "product_catalog_id": want_str(k, v)? }).to_string()),
+            )),
             _ => return Err(unknown(k)),
         }
     }
@@ -775,11 +826,29 @@ pub fn adset_params(
             "promoted_object" => {
                 let Value::Map(m) = v else { return Err(unknown(k)) };
                 let field = |f: &str| m.get(f).and_then(Value::as_str).map(str::to_string);
-                let (Some(pixel), Some(event)) = (field("pixel_id"), field("custom_event_type")) else {
-                    return Err(unknown(k));
-                };
-                let mut j = serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()});
                 let mut own_holes = Vec::new();
+                let mut j = match (field("pixel_id"), field("custom_event_type")) {
+                    (Some(pixel), Some(event)) => {
+                        serde_json::json!({"pixel_id": pixel, "custom_event_type": event.to_ascii_uppercase()})
+                    }
+                    // a catalog ad set may promote its product set alone
+                    (None, event) if m.get("product_set").is_some() => match event {
+                        Some(e) => serde_json::json!({"custom_event_type": e.to_ascii_uppercase()}),
+                        None => serde_json::json!({}),
+                    },
+                    _ => return Err(unknown(k)),
+                };
+                match m.get("product_set") {
+                    Some(Value::Ref(a)) => {
+                        let id = audience(a).ok_or_else(|| MappingError::MissingRef {
+                            field: "promoted_object.product_set".into(),
+                            address: a.to_string(),
+                        })?;
+                        j["product_set_id"] = Json::String(id.marker(&mut own_holes));
+                    }
+                    Some(Value::Str(id)) => j["product_set_id"] = Json::String(id.clone()),
+                    _ => {}
+                }
                 match m.get("custom_conversion") {
                     Some(Value::Ref(a)) => {
                         let id = audience(a).ok_or_else(|| MappingError::MissingRef {
@@ -934,6 +1003,10 @@ pub fn creative_spec(fields: &BTreeMap<String, Value>) -> Result<Json, MappingEr
         let Some(key) = k.strip_prefix("creative.") else {
             continue;
         };
+        if matches!(key, "dynamic" | "product_set") {
+            // catalog ads: `template_data` instead of `link_data`; the product set is the creative's own parameter
+            continue;
+        }
         let s = want_str(k, v)?.to_string();
         match key {
             "page_id" => {
@@ -961,6 +1034,7 @@ pub fn creative_spec(fields: &BTreeMap<String, Value>) -> Result<Json, MappingEr
             _ => return Err(unknown(k)),
         }
     }
+    let dynamic = matches!(fields.get("creative.dynamic"), Some(Value::Bool(true)));
     if let Some(t) = cta {
         let mut c = Map::new();
         c.insert("type".into(), Json::String(t));
@@ -976,18 +1050,29 @@ pub fn creative_spec(fields: &BTreeMap<String, Value>) -> Result<Json, MappingEr
         });
     }
     if !ld.is_empty() {
-        spec.insert("link_data".into(), Json::Object(ld));
+        let key = if dynamic { "template_data" } else { "link_data" };
+        spec.insert(key.into(), Json::Object(ld));
     }
     Ok(Json::Object(spec))
 }
 
-/// Parameters of a creative create.
-pub fn creative_params(name: &str, fields: &BTreeMap<String, Value>) -> Result<Params, MappingError> {
+/// Parameters of a creative create; `product_set` is the product set a dynamic creative shows (`product_set_id`).
+pub fn creative_params(
+    name: &str,
+    fields: &BTreeMap<String, Value>,
+    product_set: Option<IdOrRef>,
+) -> Result<Params, MappingError> {
     let spec = creative_spec(fields)?;
-    Ok(vec![
+    let mut p = vec![
         ("name".into(), Tmpl::lit(name)),
         ("object_story_spec".into(), Tmpl::lit(spec.to_string())),
-    ])
+    ];
+    if let Some(set) = product_set {
+        let mut holes = Vec::new();
+        let m = set.marker(&mut holes);
+        p.push(("product_set_id".into(), json_tmpl_str(&m, &holes)));
+    }
+    Ok(p)
 }
 
 /// `creative={"creative_id":"<id>"}`
@@ -1383,6 +1468,7 @@ mod tests {
             label_id: Some("42"),
             audiences: &audiences,
             custom_conversions: &BTreeMap::new(),
+            product_sets: &BTreeMap::new(),
         };
         let c: wire::Campaign = serde_json::from_value(json!({
             "id": "1", "name": "Spring/Sale", "status": "ACTIVE", "effective_status": "ACTIVE",
@@ -1464,6 +1550,7 @@ mod tests {
             label_id: None,
             audiences: &audiences,
             custom_conversions: &BTreeMap::new(),
+            product_sets: &BTreeMap::new(),
         };
         let a: wire::CustomAudience = serde_json::from_value(json!({
             "id": "900", "name": "Subscribers", "subtype": "CUSTOM", "description": "Newsletter",
@@ -1556,6 +1643,7 @@ mod tests {
             label_id: None,
             audiences: &BTreeMap::new(),
             custom_conversions: &ccs,
+            product_sets: &BTreeMap::new(),
         };
         let c: wire::CustomConversion = serde_json::from_value(json!({
             "id": "77", "name": "Thanks", "custom_event_type": "PURCHASE", "default_conversion_value": 25,

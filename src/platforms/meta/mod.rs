@@ -8,11 +8,14 @@
 //! - `wire`: Graph objects as sent; `mapping`: wire ↔ `Resource` (money offsets, enums, targeting, creatives).
 //! - `apply`: operations → batched calls with named dependencies, per-call outcomes, audience members.
 //! - `insights`: metrics, with async report runs for long ranges.
+//! - `catalog`: catalog ads (the `product_catalogs:` block, product sets and their wire, the catalogs each ad
+//!   account's reads look into, dynamic creatives' checks).
 //!
 //! The engine reaches it through [`connector`].
 
 pub mod apply;
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod config;
 pub mod emulated;
@@ -42,7 +45,7 @@ use crate::connectors::{
     ApplyBatch, Capabilities, Connector, ConnectorError, DateRange, Health, LiveSnapshot, MetricRow, MetricsLevel,
     OpOutcome, ReadRequest,
 };
-use crate::model::{Account, Address, Kind, Platform, Value};
+use crate::model::{Account, Address, Kind, Platform, Resource, Value};
 
 pub use self::config::{resolve_credentials, MetaCredentials, API_VERSION};
 pub use self::home::MetaHome;
@@ -63,7 +66,7 @@ pub const LIVE_STATUSES: [&str; 10] = [
 ];
 
 /// The creative fields of an ad (swapped, never updated in place).
-pub const CREATIVE_FIELDS: [&str; 8] = [
+pub const CREATIVE_FIELDS: [&str; 10] = [
     "creative.page_id",
     "creative.link",
     "creative.message",
@@ -72,6 +75,9 @@ pub const CREATIVE_FIELDS: [&str; 8] = [
     "creative.image_hash",
     "creative.image_url",
     "creative.call_to_action",
+    // catalog ads: a dynamic creative (`template_data`) and the product set it shows (`product_set_id`)
+    "creative.dynamic",
+    "creative.product_set",
 ];
 
 /// Build the connector for one Meta account (called by `platforms::connector_for`).
@@ -96,6 +102,8 @@ struct Cache {
     conversion_descriptions: HashMap<String, Option<String>>,
     /// Split test id → the user's part of its description, its start and its end (RFC 3339), as read.
     studies: HashMap<String, StudyRead>,
+    /// Product set address → id (a dynamic creative swapped in names its product set by id).
+    product_set_ids: HashMap<Address, String>,
 }
 
 /// A split test as read: the user's part of its description, its start and its end.
@@ -209,6 +217,42 @@ impl MetaConnector {
         e.into_connector_error(&self.client.account_name)
     }
 
+    /// The product sets of one catalog (catalog ads), with that catalog's id.
+    async fn product_sets_of(
+        &self,
+        catalog_id: &str,
+    ) -> Result<Vec<(String, catalog::WireProductSet)>, ConnectorError> {
+        let sets: Vec<catalog::WireProductSet> = parse_all(
+            self.client
+                .get_all(
+                    &format!("{catalog_id}/product_sets"),
+                    &[("fields".into(), catalog::PRODUCT_SET_WIRE_FIELDS.into())],
+                )
+                .await
+                .map_err(|e| match self.err(e) {
+                    // say which catalog: an id the YAML declares that Meta does not know, or cannot show this app
+                    ConnectorError::Api {
+                        platform,
+                        code,
+                        message,
+                        ..
+                    } => ConnectorError::Api {
+                        platform,
+                        code,
+                        message: format!("product catalog {catalog_id}: {message}"),
+                        hint: Some(
+                            "check `catalog_id` under product_catalogs: (Commerce Manager → Catalog → Settings) and \
+                             that the ad account's business can use that catalog"
+                                .into(),
+                        ),
+                    },
+                    other => other,
+                })?,
+            "product set",
+        )?;
+        Ok(sets.into_iter().map(|s| (catalog_id.to_string(), s)).collect())
+    }
+
     /// The ownership label's id, if the account has one (cached after the first look).
     async fn label_id(&self, act: &str) -> Result<Option<String>, CallError> {
         if let Some(id) = self.cache().label_id.clone() {
@@ -261,9 +305,25 @@ impl MetaConnector {
         .into_iter()
         .filter(study::is_split_test)
         .collect();
+        // the product sets of the catalogs the YAML declares for this account (catalog ads), read on every read for
+        // the same reason: a deleted one leaves the list; their ids join the marker's fingerprint
+        let mut product_sets: Vec<(String, catalog::WireProductSet)> = Vec::new();
+        let mut catalogs_read = catalog::declared_catalogs(&account.platform_id);
+        for cat in &catalogs_read {
+            product_sets.extend(self.product_sets_of(cat).await?);
+        }
         let mut conversions_fp = conversion_ids_fingerprint(&custom_conversions);
         if !studies.is_empty() {
             conversions_fp = format!("{conversions_fp}-{}", study_ids_fingerprint(&studies));
+        }
+        if !product_sets.is_empty() {
+            use sha2::{Digest, Sha256};
+            let mut ids: Vec<&str> = product_sets.iter().map(|(_, s)| s.id.as_str()).collect();
+            ids.sort_unstable();
+            conversions_fp = format!(
+                "{conversions_fp}-{}",
+                hex::encode(&Sha256::digest(ids.join(",").as_bytes())[..6])
+            );
         }
         let since: Option<i64> = req.since.as_deref().and_then(|s| {
             let (time, fp) = s.trim().split_once(':')?;
@@ -348,12 +408,36 @@ impl MetaConnector {
             .iter()
             .map(|cc| (cc.id.clone(), root.child(Kind::CustomConversion, &cc.name)))
             .collect();
+        // catalogs campaigns sell from that the YAML does not declare (an import): their product sets too
+        let promoted_catalogs: BTreeSet<String> = campaigns
+            .iter()
+            .filter_map(|cp| cp.promoted_object.as_ref()?.get("product_catalog_id").cloned())
+            .filter_map(|v| match v {
+                Json::String(s) => Some(s),
+                Json::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect();
+        for cat in promoted_catalogs {
+            if catalogs_read.insert(cat.clone()) {
+                product_sets.extend(self.product_sets_of(&cat).await?);
+            }
+        }
+        let product_set_resources: Vec<Resource> = product_sets
+            .iter()
+            .map(|(cat, s)| catalog::product_set_resource(&account.name, cat, s))
+            .collect();
+        let product_set_addr: BTreeMap<String, Address> = product_set_resources
+            .iter()
+            .filter_map(|r| Some((r.id.clone()?, r.address.clone())))
+            .collect();
         let ctx = ReadContext {
             account: &account.name,
             currency: account.currency,
             label_id: label_id.as_deref(),
             audiences: &audience_addr,
             custom_conversions: &conversion_addr,
+            product_sets: &product_set_addr,
         };
 
         let mut out = Vec::new();
@@ -392,6 +476,9 @@ impl MetaConnector {
                 out.push(r);
             }
         }
+        let product_set_ids: HashMap<Address, String> =
+            product_set_addr.iter().map(|(id, a)| (a.clone(), id.clone())).collect();
+        out.extend(product_set_resources);
         let mut campaign_addr: HashMap<&str, Address> = HashMap::new();
         for cp in &campaigns {
             if !keep(&cp.id, &cp.status, &cp.updated_time, &mut removed_ids) {
@@ -492,6 +579,7 @@ impl MetaConnector {
             cache.creatives.extend(creative_cache);
             cache.audiences.extend(audience_cache);
             cache.conversion_descriptions.extend(conversion_cache);
+            cache.product_set_ids.extend(product_set_ids);
             if !incremental {
                 cache.creative_names = listed_creatives.then(|| {
                     creatives
@@ -530,10 +618,14 @@ pub fn capabilities() -> Capabilities {
             Kind::LookalikeAudience,
             Kind::CustomConversion,
             Kind::SplitTest,
+            Kind::ProductSet,
         ],
         immutable_fields: BTreeMap::from([
             (Kind::SplitTest, study::IMMUTABLE.to_vec()),
-            (Kind::Campaign, vec!["objective"]),
+            // a catalog campaign's catalog is fixed (its ad sets promote that catalog's product sets)
+            (Kind::Campaign, vec!["objective", "catalog_id"]),
+            // a product set is made on its catalog
+            (Kind::ProductSet, vec!["catalog_id"]),
             (Kind::LookalikeAudience, vec!["origin", "country", "ratio"]),
             // CustomConversion.json's `#update` takes name, description and default_conversion_value only
             (Kind::CustomConversion, vec!["pixel_id", "rule", "event_type"]),
@@ -548,6 +640,7 @@ pub fn capabilities() -> Capabilities {
             Kind::Audience,
             Kind::CustomConversion,
             Kind::SplitTest,
+            Kind::ProductSet,
         ],
         paused_status: "paused",
         settled_statuses: &[],

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 /// `fields=` for campaigns.
 pub const CAMPAIGN_FIELDS: &str = "id,name,status,configured_status,effective_status,objective,special_ad_categories,\
-daily_budget,lifetime_budget,bid_strategy,start_time,stop_time,adlabels,updated_time";
+daily_budget,lifetime_budget,bid_strategy,start_time,stop_time,promoted_object,adlabels,updated_time";
 /// `fields=` for ad sets.
 pub const ADSET_FIELDS: &str = "id,name,campaign_id,status,configured_status,effective_status,optimization_goal,\
 billing_event,bid_amount,bid_strategy,daily_budget,lifetime_budget,start_time,end_time,targeting,promoted_object,\
@@ -16,7 +16,7 @@ adlabels,updated_time";
 pub const AD_FIELDS: &str = "id,name,adset_id,campaign_id,status,configured_status,effective_status,creative,\
 ad_review_feedback,issues_info,adlabels,updated_time";
 /// `fields=` for creatives.
-pub const CREATIVE_FIELDS: &str = "id,name,object_story_spec,status";
+pub const CREATIVE_FIELDS: &str = "id,name,object_story_spec,product_set_id,status";
 /// `fields=` for ad labels.
 pub const LABEL_FIELDS: &str = "id,name";
 /// `fields=` for custom audiences (customer files and lookalikes).
@@ -84,6 +84,9 @@ pub struct Campaign {
     pub start_time: Option<String>,
     #[serde(default)]
     pub stop_time: Option<String>,
+    /// Catalog ads: `{"product_catalog_id": "…"}`.
+    #[serde(default)]
+    pub promoted_object: Option<Json>,
     #[serde(default, deserialize_with = "list_or_edge")]
     pub adlabels: Vec<LabelRef>,
     #[serde(default)]
@@ -168,6 +171,9 @@ pub struct Creative {
     pub name: Option<String>,
     #[serde(default)]
     pub object_story_spec: Option<Json>,
+    /// Catalog ads: the product set a dynamic creative shows.
+    #[serde(default, deserialize_with = "str_or_num")]
+    pub product_set_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

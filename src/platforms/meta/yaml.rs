@@ -36,7 +36,8 @@ pub struct MetaCampaign {
     #[serde(default)]
     pub budget: Opt<CampaignBudget>,
     /// The campaign objective (`traffic`, `sales`, `leads`, `awareness`, `engagement`, `app_promotion`;
-    /// `OUTCOME_TRAFFIC` style accepted). Cannot change after creation.
+    /// `OUTCOME_TRAFFIC` style accepted; `product_catalog_sales` for catalog campaigns made with that older
+    /// objective). Cannot change after creation.
     #[serde(default)]
     pub objective: Opt<Objective>,
     /// Special ad categories (`housing`, `employment`, `credit`, `issues_elections_politics`,
@@ -52,6 +53,11 @@ pub struct MetaCampaign {
     /// Stop time (RFC 3339).
     #[serde(default)]
     pub stop_time: Opt<String>,
+    /// Catalog ads: the product catalog the campaign sells from (a name under `product_catalogs:` of this account;
+    /// Meta's `promoted_object.product_catalog_id`, with `objective: sales`). Its ad sets then each promote a product
+    /// set (`product_set:`). Cannot change after creation.
+    #[serde(default)]
+    pub catalog: Opt<String>,
     /// Ad sets.
     #[serde(default)]
     pub ad_sets: Vec<Item<AdSet>>,
@@ -100,6 +106,11 @@ pub struct AdSet {
     /// Who sees the ads.
     #[serde(default)]
     pub targeting: Opt<Targeting>,
+    /// Catalog ads: the product set whose products the ad set shows (a name under `product_catalogs:` of this
+    /// account, in the campaign's catalog; Meta's `promoted_object.product_set_id`). Required in a campaign with
+    /// a `catalog`.
+    #[serde(default)]
+    pub product_set: Opt<String>,
     /// Ads in this ad set.
     #[serde(default)]
     pub ads: Vec<Item<MetaAd>>,
@@ -201,6 +212,11 @@ pub struct Creative {
     /// Call to action (`learn_more`, `shop_now`, `sign_up`, …).
     #[serde(default)]
     pub call_to_action: Opt<CallToAction>,
+    /// Catalog ads: a dynamic creative (Meta's `template_data`), filled from each product of the ad set's product
+    /// set; `message`, `headline` and `description` may hold template tags such as `{{product.name}}`,
+    /// `{{product.price}}` or `{{product.name | titleize}}`.
+    #[serde(default)]
+    pub dynamic: Opt<bool>,
 }
 
 /// A Meta lookalike audience.
@@ -235,6 +251,8 @@ spec_enum!(
         OutcomeAwareness => "outcome_awareness" | "awareness",
         OutcomeEngagement => "outcome_engagement" | "engagement",
         OutcomeAppPromotion => "outcome_app_promotion" | "app_promotion",
+        // the objective catalog campaigns made before the outcome-based objectives have (import, adopt)
+        ProductCatalogSales => "product_catalog_sales",
     }
 );
 
@@ -443,3 +461,5 @@ spec_enum!(
         TutorialCompletion => "tutorial_completion",
     }
 );
+
+pub use super::catalog::{MetaProductCatalog, MetaProductSet};

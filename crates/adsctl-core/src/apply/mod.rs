@@ -395,11 +395,28 @@ impl AccountRun<'_> {
                 .zip(&st)
                 .any(|(s, x)| !s.removal_phase && matches!(x, StepState::Pending));
             let mut first_phase_left_out = false;
+            // Removals go in rank order, highest first ("lower ranks are created first and removed last"): an
+            // object at the account's level (a product set, a custom conversion, an audience) is removed once
+            // nothing this apply removes still uses it (an ad set promoting it). A connector whose requests run
+            // in order takes them in the plan's order in one request already.
+            let removal_rank_open = (!caps.ordered_requests)
+                .then(|| {
+                    steps
+                        .iter()
+                        .zip(&st)
+                        .filter(|(s, x)| s.removal_phase && matches!(x, StepState::Pending))
+                        .map(|(s, _)| changes[s.change].kind.rank())
+                        .max()
+                })
+                .flatten();
             for i in 0..steps.len() {
                 if !matches!(st[i], StepState::Pending) {
                     continue;
                 }
                 let s = &steps[i];
+                if s.removal_phase && removal_rank_open.is_some_and(|r| changes[s.change].kind.rank() < r) {
+                    continue;
+                }
                 if let Some(d) = s
                     .deps
                     .iter()

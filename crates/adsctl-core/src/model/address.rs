@@ -44,10 +44,12 @@ pub enum Kind {
     CustomConversion,
     /// An A/B test at the account's level (Meta split test: cells of campaigns or ad sets sharing one audience).
     SplitTest,
+    /// Meta product set: a filter over the products of one catalog (catalog ads), at the account's level.
+    ProductSet,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -66,6 +68,7 @@ impl Kind {
         Kind::Conversion,
         Kind::CustomConversion,
         Kind::SplitTest,
+        Kind::ProductSet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Kind {
             Kind::Conversion => "conversion",
             Kind::CustomConversion => "custom_conversion",
             Kind::SplitTest => "split_test",
+            Kind::ProductSet => "product_set",
         }
     }
 
@@ -133,7 +137,8 @@ impl Kind {
             | Kind::Budget
             | Kind::Audience
             | Kind::Conversion
-            | Kind::CustomConversion => 0,
+            | Kind::CustomConversion
+            | Kind::ProductSet => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
             Kind::AdGroup | Kind::AdSet => 3,

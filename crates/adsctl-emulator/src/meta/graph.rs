@@ -280,6 +280,43 @@ pub const ROUTES: &[Route] = &[
         edge: None,
         reads: &[],
     },
+    // catalog ads (super::catalog): the catalog is read, its product sets listed, made, changed and deleted
+    Route {
+        node: "ProductCatalog",
+        method: "GET",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "ProductCatalog",
+        method: "GET",
+        edge: Some("product_sets"),
+        reads: &[],
+    },
+    Route {
+        node: "ProductCatalog",
+        method: "POST",
+        edge: Some("product_sets"),
+        reads: &["name", "filter", "retailer_id"],
+    },
+    Route {
+        node: "ProductSet",
+        method: "GET",
+        edge: None,
+        reads: &[],
+    },
+    Route {
+        node: "ProductSet",
+        method: "POST",
+        edge: None,
+        reads: &["name", "filter"],
+    },
+    Route {
+        node: "ProductSet",
+        method: "DELETE",
+        edge: None,
+        reads: &["allow_live_product_set_deletion"],
+    },
     Route {
         node: "AdAccount",
         method: "GET",
@@ -744,7 +781,10 @@ fn account_of(st: &State, path: &str) -> Option<String> {
     if let Some(id) = first.strip_prefix("act_") {
         return Some(id.to_string());
     }
-    st.objects.get(first).map(|o| o.account.clone())
+    st.objects
+        .get(first)
+        .map(|o| o.account.clone())
+        .filter(|a| !a.is_empty())
 }
 
 fn pct(calls: u64, limit: u64) -> u64 {
@@ -915,7 +955,19 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
             render(ctx, &obj, &sel)
         }
         ("POST", None) => update(ctx, &id, p),
+        ("DELETE", None) if kind == Kind::ProductSet => {
+            let set = ctx
+                .st
+                .objects
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| GraphError::unsupported(&method, &id))?;
+            super::catalog::check_set_delete(ctx, &set, &p)?;
+            ctx.st.remove(&id);
+            Ok(json!({ "success": true }))
+        }
         ("DELETE", None) => delete(ctx, &id),
+        ("POST", Some("product_sets")) if kind == Kind::ProductCatalog => super::catalog::create_set(ctx, &id, &p),
         ("POST", Some("adlabels")) => add_labels(ctx, &id, &p),
         ("DELETE", Some("adlabels")) => remove_labels(ctx, &id, &p),
         ("POST", Some("users")) => super::audience::upload(ctx, &id, &p, super::audience::Upload::Add),
@@ -949,6 +1001,10 @@ fn route(ctx: &mut Ctx) -> Result<Value, GraphError> {
                     let k = Kind::from_edge(e).ok_or_else(|| GraphError::unsupported(&method, &id))?;
                     (k, Box::new(move |o: &Obj| has_label(o, &id)))
                 }
+                (Kind::ProductCatalog, "product_sets") => (
+                    Kind::ProductSet,
+                    Box::new(move |o: &Obj| o.str_field("product_catalog_id") == Some(id.as_str())),
+                ),
                 _ => return Err(GraphError::unsupported(&method, &id)),
             };
             let node = child.node();
@@ -1250,6 +1306,9 @@ fn field_value(ctx: &Ctx, o: &Obj, name: &str, sub: Option<&[FieldSel]>) -> Resu
         (Kind::CustomConversion, "creation_time") => Some(json!(format_time(o.created_ms))),
         (Kind::CustomConversion, "is_archived") | (Kind::CustomConversion, "is_unavailable") => Some(json!(false)),
         (Kind::CustomConversion, "pixel") => return obj_ref(ctx, o.str_field("event_source_id"), None),
+        (Kind::ProductSet | Kind::ProductCatalog, f) if super::catalog::field_value(ctx, o, f).is_some() => {
+            super::catalog::field_value(ctx, o, f)
+        }
         // the labels as they are now (a renamed label shows its new name on every object carrying it)
         (Kind::Campaign | Kind::AdSet | Kind::Ad | Kind::AdCreative, "adlabels") => {
             let Some(Value::Array(ls)) = o.fields.get("adlabels") else {
@@ -1701,6 +1760,7 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
     match kind {
         Kind::Campaign => {
             check_budgets(&p)?;
+            super::catalog::check_campaign(ctx, &p, None)?;
             fields.entry("status").or_insert(json!("ACTIVE"));
             fields.entry("buying_type").or_insert(json!("AUCTION"));
             if has_budget(&fields) {
@@ -1736,6 +1796,8 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
             if let Some(po) = p.get("promoted_object") {
                 super::conversion::check_promoted_object(ctx, account, po)?;
             }
+            let campaign = live_parent(ctx, cid, Kind::Campaign, account, "campaign_id")?;
+            super::catalog::check_ad_set(ctx, campaign, p.get("promoted_object"))?;
             fields.entry("status").or_insert(json!("ACTIVE"));
         }
         Kind::Ad => {
@@ -1759,14 +1821,18 @@ fn create(ctx: &mut Ctx, account: &str, kind: Kind, p: Map<String, Value>) -> Re
         }
         Kind::AdCreative => {
             check_creative(&p)?;
+            super::catalog::check_creative(ctx, &p)?;
             fields.entry("status").or_insert(json!("ACTIVE"));
         }
         Kind::AdLabel => check_label_name(&p)?,
         Kind::CustomAudience => super::audience::check_create(ctx, account, &p, &mut fields)?,
         Kind::CustomConversion => super::conversion::check_create(ctx, account, &p, &mut fields)?,
-        Kind::AdReportRun | Kind::AdStudy | Kind::AdStudyCell | Kind::AdStudyObjective => {
-            return Err(GraphError::unsupported("POST", &format!("act_{account}")))
-        }
+        Kind::AdReportRun
+        | Kind::AdStudy
+        | Kind::AdStudyCell
+        | Kind::AdStudyObjective
+        | Kind::ProductCatalog
+        | Kind::ProductSet => return Err(GraphError::unsupported("POST", &format!("act_{account}"))),
     }
     if let Some(l) = p.get("adlabels") {
         let labels = resolve_labels(ctx, account, l, dry)?;
@@ -1960,6 +2026,8 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
         }
         Kind::CustomAudience => super::audience::check_update(&p, &mut fields)?,
         Kind::CustomConversion => super::conversion::check_update(&p)?,
+        Kind::ProductSet => super::catalog::check_set_update(&p, &mut fields)?,
+        Kind::Campaign => super::catalog::check_campaign(ctx, &p, Some(&old))?,
         Kind::AdLabel => check_label_name(&p)?,
         _ => {}
     }
@@ -1969,6 +2037,10 @@ fn update(ctx: &mut Ctx, id: &str, p: Map<String, Value>) -> Result<Value, Graph
         }
         if let Some(po) = p.get("promoted_object") {
             super::conversion::check_promoted_object(ctx, &old.account, po)?;
+            let campaign = old.str_field("campaign_id").and_then(|c| ctx.st.objects.get(c));
+            if let Some(campaign) = campaign {
+                super::catalog::check_ad_set(ctx, campaign, Some(po))?;
+            }
         }
     }
     if let Some(l) = p.get("adlabels") {

@@ -8,6 +8,8 @@
 //!   `customaudiences`, `customconversions`; GET `ad_studies`; GET (sync) and POST (async report run) `insights`;
 //! - businesses `/{business_id}/ad_studies`: GET/POST (split tests; `study.rs`); a study `/{id}` GET/POST/DELETE
 //!   and its `cells` (edges `adsets`/`campaigns`/`adaccounts` expandable in `fields=`) and `objectives`;
+//! - product catalogs `/{catalog_id}` (seeded, read only) and their `product_sets` (GET/POST); product sets
+//!   `/{id}` GET/POST/DELETE (catalog ads, [`catalog`]);
 //! - objects `/{id}`: GET (`fields=`, nested `campaign{name}`), POST (update), DELETE; their edges `adlabels`,
 //!   `users` (custom audiences, POST/DELETE), `insights`, `adsets`/`ads`/`adcreatives` (children),
 //!   `campaigns`/`adsets`/`ads`/`adcreatives` of an ad label, and `/{report_run_id}/insights`;
@@ -29,6 +31,7 @@
 //! - `POST /_emulator/meta/clock` `{"advance_secs": N}` moves the emulated clock (token expiry, review, report
 //!   runs, rate-limit windows, "today" of the insights);
 //! - `POST /_emulator/meta/accounts` `{"id": "act_1", "currency": "JPY", "timezone_name": "Asia/Tokyo"}`;
+//! - `POST /_emulator/meta/catalogs` `{"id": "1234", "name": "Shop"}` adds a product catalog (catalog ads);
 //! - `POST /_emulator/meta/tokens` `{"ttl_secs": 60}` issues an access token (absent ttl: never expires);
 //! - `POST /_emulator/meta/config` `{"review_delay_ms", "disapprove_trigger", "report_run_duration_ms",
 //!   "read_lag_ms", "require_appsecret_proof", "app_calls_per_window", "user_calls_per_window",
@@ -40,6 +43,7 @@
 
 pub mod audience;
 pub mod batch;
+pub mod catalog;
 pub mod conversion;
 pub mod error;
 pub mod graph;
@@ -135,6 +139,13 @@ impl MetaEmulator {
         }
     }
 
+    /// Create (or rename) a product catalog, e.g. from a seed file (catalog ads: `super::catalog`).
+    pub fn add_catalog(&self, id: &str, name: &str) {
+        let mut st = self.inner.lock();
+        let now = self.inner.now_ms(&st);
+        st.add_catalog(id, name, now);
+    }
+
     /// Create (or update) an ad account, e.g. from a seed file. `id` may carry the `act_` prefix.
     pub fn add_account(&self, id: &str, currency: &str, timezone_name: &str, name: Option<&str>) {
         let id = id.strip_prefix("act_").unwrap_or(id).to_string();
@@ -192,6 +203,9 @@ fn fresh_state(cfg: &MetaConfig) -> State {
     let mut st = State::default();
     for a in &cfg.seed_accounts {
         st.accounts.insert(a.id.clone(), a.clone());
+    }
+    for (id, name) in &cfg.seed_catalogs {
+        st.add_catalog(id, name, 0);
     }
     st
 }
@@ -408,6 +422,13 @@ fn la() -> String {
 }
 
 #[derive(Deserialize)]
+struct CatalogBody {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct ReviewBody {
     /// APPROVED, DISAPPROVED or PENDING (restart the review).
     outcome: String,
@@ -451,8 +472,19 @@ fn admin_router(emu: MetaEmulator) -> Router {
     let e4 = emu.clone();
     let e5 = emu.clone();
     let e6 = emu.clone();
-    let e7 = emu;
+    let e7 = emu.clone();
+    let e8 = emu;
     Router::new()
+        .route(
+            "/_emulator/meta/catalogs",
+            post(move |Json(b): Json<CatalogBody>| {
+                let emu = e8.clone();
+                async move {
+                    emu.add_catalog(&b.id, b.name.as_deref().unwrap_or("Catalog"));
+                    Json(json!({ "success": true })).into_response()
+                }
+            }),
+        )
         .route(
             "/_emulator/meta/objects/{id}",
             get(move |Path(id): Path<String>| {

@@ -55,6 +55,9 @@ pub struct MetaConfig {
     /// Currency and time zone of ad accounts created on first use.
     pub default_currency: String,
     pub default_timezone: String,
+    /// Product catalogs (id, name) present from the start and again after a reset (seed key `product_catalogs`):
+    /// merchants make catalogs in Commerce Manager, adsctl only uses them.
+    pub seed_catalogs: Vec<(String, String)>,
 }
 
 /// Usage percentages are reported against this many calls per window when no limit is set.
@@ -85,6 +88,7 @@ impl Default for MetaConfig {
             seed_accounts: Vec::new(),
             default_currency: "USD".to_string(),
             default_timezone: "America/Los_Angeles".to_string(),
+            seed_catalogs: Vec::new(),
         }
     }
 }
@@ -158,6 +162,24 @@ impl MetaConfig {
                     self.max_page_limit = v.as_u64().unwrap_or(5000) as usize;
                     true
                 }
+                // `product_catalogs: [{ id: "123", name: Shop }]`
+                ("product_catalogs", serde_json::Value::Array(cs)) => {
+                    let parsed: Vec<(String, String)> = cs
+                        .iter()
+                        .filter_map(|c| {
+                            let id = match c.get("id")? {
+                                serde_json::Value::String(s) => s.clone(),
+                                serde_json::Value::Number(n) => n.to_string(),
+                                _ => return None,
+                            };
+                            let name = c.get("name").and_then(|n| n.as_str()).unwrap_or("Catalog").to_string();
+                            Some((id, name))
+                        })
+                        .collect();
+                    let ok = parsed.len() == cs.len();
+                    self.seed_catalogs.extend(parsed);
+                    ok
+                }
                 _ => false,
             };
             if !ok {
@@ -196,6 +218,8 @@ pub enum Kind {
     AdStudy,
     AdStudyCell,
     AdStudyObjective,
+    ProductCatalog,
+    ProductSet,
 }
 
 impl Kind {
@@ -213,6 +237,8 @@ impl Kind {
             Kind::AdStudy => "AdStudy",
             Kind::AdStudyCell => "AdStudyCell",
             Kind::AdStudyObjective => "AdStudyObjective",
+            Kind::ProductCatalog => "ProductCatalog",
+            Kind::ProductSet => "ProductSet",
         }
     }
 
@@ -413,6 +439,27 @@ impl State {
             .and_then(|m| m.get(&kind))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Create (or rename) a product catalog (`Kind::ProductCatalog`, in no ad account).
+    pub fn add_catalog(&mut self, id: &str, name: &str, now: i64) {
+        let mut fields = Map::new();
+        fields.insert("name".into(), Value::String(name.to_string()));
+        fields.insert("vertical".into(), Value::String("commerce".into()));
+        if let Some(o) = self.objects.get_mut(id) {
+            o.fields.insert("name".into(), Value::String(name.to_string()));
+            return;
+        }
+        self.insert(Obj {
+            id: id.to_string(),
+            kind: Kind::ProductCatalog,
+            account: String::new(),
+            fields,
+            created_ms: now,
+            updated_ms: now,
+            review: None,
+            prev: None,
+        });
     }
 
     pub fn remove(&mut self, id: &str) {
