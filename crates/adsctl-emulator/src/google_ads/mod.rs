@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod mutate;
 pub mod oauth;
+pub mod pmax;
 pub mod resources;
 pub mod schema;
 pub mod store;
@@ -929,6 +930,15 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, ads: bool, body: &
                 errs.append(&mut e);
                 results.push(json!({}));
             }
+        }
+    }
+    if errs.is_empty() || partial {
+        // Rules on what the whole request made (a listing group tree, an asset group's assets): the request fails
+        // as a whole, partial failure or not.
+        if let Err(mut e) = ctx.finish_pmax() {
+            ctx.rollback();
+            errs.append(&mut e);
+            return (errors::failure(Status::InvalidArgument, &errs, rid), n);
         }
     }
     let failed = !errs.is_empty();
