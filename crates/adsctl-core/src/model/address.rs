@@ -42,10 +42,12 @@ pub enum Kind {
     Conversion,
     /// Meta custom conversion: the events of one pixel that match a rule, at the account's level.
     CustomConversion,
+    /// Google Ads asset group of a Performance Max campaign (its final URLs and listing group filter tree).
+    AssetGroup,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -63,6 +65,7 @@ impl Kind {
         Kind::TargetingCriterion,
         Kind::Conversion,
         Kind::CustomConversion,
+        Kind::AssetGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Kind {
             Kind::TargetingCriterion => "targeting_criterion",
             Kind::Conversion => "conversion",
             Kind::CustomConversion => "custom_conversion",
+            Kind::AssetGroup => "asset_group",
         }
     }
 
@@ -100,6 +104,7 @@ impl Kind {
                 | Kind::Ad
                 | Kind::Keyword
                 | Kind::Creative
+                | Kind::AssetGroup
         )
     }
 
@@ -132,7 +137,7 @@ impl Kind {
             | Kind::CustomConversion => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
-            Kind::AdGroup | Kind::AdSet => 3,
+            Kind::AdGroup | Kind::AdSet | Kind::AssetGroup => 3,
             Kind::Ad
             | Kind::Keyword
             | Kind::NegativeKeyword
