@@ -3108,7 +3108,7 @@ mod catalog {
         let mut shopping = campaign_body("Shop", &own);
         shopping["advertisingChannelType"] = json!("SHOPPING");
         let (s, b) = env
-            .post("campaigns:mutate", json!({"operations":[{"create": shopping}]}))
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping.clone()}]}))
             .await;
         assert_ads_failure(
             s,
@@ -3117,6 +3117,23 @@ mod catalog {
             "INVALID_ARGUMENT",
             ("campaignError", "MISSING_SHOPPING_SETTING"),
         );
+        // ... and its priority, 0 to 2
+        shopping["shoppingSetting"] = json!({"merchantId": MERCHANT});
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping.clone()}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        shopping["shoppingSetting"]["campaignPriority"] = json!(3);
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping.clone()}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("rangeError", "TOO_HIGH"));
+        shopping["shoppingSetting"]["campaignPriority"] = json!(1);
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let own = env.budget("own 2", false).await;
         // a merchant not linked to the customer
         let (s, b) = env
             .post(

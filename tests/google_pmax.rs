@@ -504,3 +504,53 @@ async fn an_unlinked_merchant_is_the_platform_s_error_with_a_hint() {
     assert!(search(&h, "SELECT campaign.id FROM campaign").await.is_empty());
     h.shutdown().await.unwrap();
 }
+
+/// A standard Shopping campaign links its merchant too, and has a priority (0 when the YAML says none: Google
+/// requires one); an edit of the priority is an update in place; import writes both back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopping_campaign_names_its_merchant_and_priority() {
+    let h = Emulator::start(EmulatorConfig::default()).await.expect("emulator");
+    let p = Project::new(&h.url(), "pause");
+    let shopping = |extra: &str| {
+        format!(
+            "campaigns:\n  - name: Shop\n    account: acme\n    channel: shopping\n    status: paused\n    budget: {{ daily: 20 }}\n    \
+             bidding: {{ manual_cpc: {{}} }}\n    merchant_center_id: {LINKED_MERCHANT_ID}\n{extra}"
+        )
+    };
+    p.campaign(&shopping(""));
+    p.ok(&["apply", "--auto-approve"]);
+    let c = search(
+        &h,
+        "SELECT campaign.shopping_setting.campaign_priority, campaign.shopping_setting.merchant_id FROM campaign",
+    )
+    .await;
+    assert_eq!(c[0]["campaign"]["shoppingSetting"]["campaignPriority"], 0, "{c:?}");
+    p.no_changes(p.path());
+    p.campaign(&shopping("    campaign_priority: 2\n"));
+    let plan = p.plan_json();
+    assert_eq!(
+        changed_fields(&plan, "acme/campaign/Shop"),
+        ["shopping.campaign_priority"],
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let c = search(&h, "SELECT campaign.shopping_setting.campaign_priority FROM campaign").await;
+    assert_eq!(c[0]["campaign"]["shoppingSetting"]["campaignPriority"], 2, "{c:?}");
+    p.no_changes(p.path());
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("imported");
+    let o = p.run_in(
+        p.path(),
+        &[
+            "import",
+            "acme",
+            "--dir",
+            &p.path().display().to_string(),
+            "--out",
+            &target.display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", p.log.borrow());
+    p.no_changes(&target);
+    h.shutdown().await.unwrap();
+}

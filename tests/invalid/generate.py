@@ -575,6 +575,8 @@ case("pmax-asset-group-without-final-urls", {"r.yaml": pmax(urls="")})
 case("asset-group-on-a-search-campaign", {"r.yaml": pmax(channel="search", extra="", bidding="{ manual_cpc: {} }")})
 case("shopping-campaign-without-merchant", {"r.yaml": gcamp().replace("channel: search", "channel: shopping")})
 case("merchant-on-a-search-campaign", {"r.yaml": gcamp(extra="    merchant_center_id: 1234567\n")})
+case("campaign-priority-on-pmax", {"r.yaml": pmax(extra="    merchant_center_id: 1234567\n    campaign_priority: 1\n")})
+case("shopping-campaign-priority-out-of-range", {"r.yaml": gcamp(extra="    merchant_center_id: 1234567\n    campaign_priority: 3\n").replace("channel: search", "channel: shopping")})
 
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess

@@ -144,6 +144,26 @@ impl<'a> Lower<'a> {
             adopted,
             &mut r,
         );
+        if let Some(pr) = &*c.campaign_priority {
+            if c.channel.as_ref().map(|x| x.value) != Some(Channel::Shopping) {
+                self.err(
+                    pr.span,
+                    Code::Constraint,
+                    "`campaign_priority` ranks shopping campaigns; this campaign's channel is not `shopping`",
+                    "remove it",
+                );
+            } else if pr.value > 2 {
+                self.err(
+                    pr.span,
+                    Code::InvalidValue,
+                    format!("campaign priority {} is out of range", pr.value),
+                    "0 (low), 1 (medium) or 2 (high)",
+                );
+            } else {
+                r.fields
+                    .insert("shopping.campaign_priority", Value::Int(pr.value.into()));
+            }
+        }
         if c.channel.as_ref().map(|x| x.value) == Some(Channel::PerformanceMax) {
             self.performance_max_campaign(&c, &r);
         }

@@ -605,6 +605,7 @@ impl<'a> Builder<'a> {
                 };
                 let t = self.temp_rn(Kind::Campaign);
                 let (mut obj, _) = mapping::campaign_json(fields, None);
+                super::pmax::campaign_create_defaults(fields, &mut obj);
                 obj.insert("resourceName".into(), json!(t));
                 obj.insert("name".into(), json!(name));
                 obj.insert("campaignBudget".into(), json!(budget));

@@ -901,8 +901,23 @@ pub fn campaign_shopping_json(fields: &Fields, obj: &mut Map<String, Json>, mask
         ss.insert("feedLabel".into(), json!(f));
         mask.push("shoppingSetting.feedLabel".into());
     }
+    if let Some(Value::Int(p)) = fields.get("shopping.campaign_priority") {
+        ss.insert("campaignPriority".into(), json!(p));
+        mask.push("shoppingSetting.campaignPriority".into());
+    }
     if !ss.is_empty() {
         obj.insert("shoppingSetting".into(), Json::Object(ss));
+    }
+}
+
+/// What a new Shopping campaign needs that the YAML may leave out: its priority (required by the platform;
+/// reading chosen: 0, the lowest, when not written).
+pub fn campaign_create_defaults(fields: &Fields, obj: &mut Map<String, Json>) {
+    if fields.get("channel").and_then(Value::as_str) != Some("shopping") {
+        return;
+    }
+    if let Json::Object(ss) = obj.entry("shoppingSetting").or_insert_with(|| json!({})) {
+        ss.entry("campaignPriority").or_insert(json!(0));
     }
 }
 
@@ -916,6 +931,9 @@ pub fn campaign_shopping_fields(c: &Json, f: &mut Fields) {
             f.insert("shopping.merchant_id".into(), Value::str(n.to_string()));
         }
         _ => {}
+    }
+    if let Some(p) = c.pointer("/shoppingSetting/campaignPriority").and_then(Json::as_i64) {
+        f.insert("shopping.campaign_priority".into(), Value::Int(p));
     }
     if let Some(l) = c
         .pointer("/shoppingSetting/feedLabel")
@@ -1220,6 +1238,11 @@ pub fn import_campaign(c: &Resource, tree: &crate::import::Tree, m: &mut serde_y
     }
     if let Some(l) = c.fields.get("shopping.feed_label").and_then(Value::as_str) {
         map_insert(m, "feed_label", s(l));
+    }
+    if c.fields.get("channel").and_then(Value::as_str) == Some("shopping") {
+        if let Some(Value::Int(p)) = c.fields.get("shopping.campaign_priority") {
+            map_insert(m, "campaign_priority", serde_yaml::Value::Number((*p).into()));
+        }
     }
     let groups: Vec<Yaml> = tree
         .children(&c.address, Kind::AssetGroup)

@@ -67,7 +67,8 @@ campaign.target_roas.target_roas, campaign.target_spend.cpc_bid_ceiling_micros, 
 campaign.end_date_time, campaign.network_settings.target_google_search, \
 campaign.network_settings.target_search_network, campaign.network_settings.target_content_network, \
 campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising, \
-campaign.shopping_setting.merchant_id, campaign.shopping_setting.feed_label, campaign.labels FROM campaign";
+campaign.shopping_setting.merchant_id, campaign.shopping_setting.feed_label, \
+campaign.shopping_setting.campaign_priority, campaign.labels FROM campaign";
 
 pub const Q_AD_GROUP: &str = "SELECT ad_group.resource_name, ad_group.id, ad_group.name, ad_group.status, \
 ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign, ad_group.labels FROM ad_group";

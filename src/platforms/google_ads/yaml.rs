@@ -81,6 +81,10 @@ pub struct GoogleCampaign {
     /// The feed label of the products to advertise (`US`, `FR`, …: up to 20 upper-case letters, digits, `-`, `_`).
     #[serde(default)]
     pub feed_label: Opt<String>,
+    /// A `shopping` campaign's priority among Shopping campaigns advertising the same product: 0 (low, the
+    /// default on create), 1 or 2.
+    #[serde(default)]
+    pub campaign_priority: Opt<u8>,
     /// Asset groups of a `performance_max` campaign with a Merchant Center link.
     #[serde(default)]
     pub asset_groups: Vec<Item<AssetGroupSpec>>,

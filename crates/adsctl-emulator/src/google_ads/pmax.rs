@@ -105,6 +105,36 @@ pub fn campaign_rules(
             ));
         }
     }
+    if channel == "SHOPPING" {
+        // "required for Shopping campaigns, with values between 0 and 2, inclusive"
+        let priority = v.pointer("/shoppingSetting/campaignPriority").and_then(Value::as_i64);
+        match priority {
+            None => {
+                return Err(err(
+                    errors::FIELD_REQUIRED,
+                    "The required field was not present.",
+                    loc,
+                    &[what, "shopping_setting", "campaign_priority"],
+                    None,
+                ))
+            }
+            Some(p) if !(0..=2).contains(&p) => {
+                let (code, msg) = if p < 0 {
+                    (errors::RANGE_TOO_LOW, "Too low.")
+                } else {
+                    (errors::RANGE_TOO_HIGH, "Too high.")
+                };
+                return Err(err(
+                    code,
+                    msg,
+                    loc,
+                    &[what, "shopping_setting", "campaign_priority"],
+                    Some(&p.to_string()),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     if let Some(id) = &merchant {
         if !merchant_linked(cust, id) {
             return Err(err(
