@@ -3149,6 +3149,22 @@ mod catalog {
             ("merchantCenterError", "MERCHANT_ID_CANNOT_BE_ACCESSED"),
         );
         assert_eq!(first_error(&b)["trigger"]["stringValue"], "7654321", "{b}");
+        // another merchant, linked through the admin endpoint (as accepting the link in Merchant Center does)
+        let linked = env
+            .http
+            .post(env.url("/_emulator/google_ads/merchant_links"))
+            .json(&json!({"customerId": CID, "merchantId": "5550001"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(linked.status().is_success());
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("Linked", &own, Some("5550001"))}], "validateOnly": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
         // PMax on a shared budget
         let (s, b) = env
             .post(

@@ -230,6 +230,10 @@ impl PlatformEmulator for GoogleAdsEmulator {
             .route("/_emulator/google_ads/drift", post(drift_handler))
             .route("/_emulator/google_ads/customers", post(add_customer_handler))
             .route("/_emulator/google_ads/expire_tokens", post(expire_handler))
+            .route(
+                "/_emulator/google_ads/merchant_links",
+                post(pmax::link_merchant_handler),
+            )
             .with_state(self.inner.clone())
     }
 

@@ -55,6 +55,42 @@ fn s<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
     v.get(k).and_then(Value::as_str)
 }
 
+/// Admin: link a Merchant Center account to a customer (`{"customerId": "1234567890", "merchantId": "42"}`), as
+/// accepting a link in Merchant Center does; `"unlink": true` takes it back.
+pub async fn link_merchant_handler(
+    axum::extract::State(inner): axum::extract::State<std::sync::Arc<super::Inner>>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let bad = |m: &str| (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": m }))).into_response();
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return bad("body: {\"customerId\": ..., \"merchantId\": ...}");
+    };
+    let digits = |k: &str| -> Option<String> {
+        let t = match v.get(k)? {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        let d: String = t.chars().filter(char::is_ascii_digit).collect();
+        (!d.is_empty()).then_some(d)
+    };
+    let (Some(cid), Some(mid)) = (digits("customerId"), digits("merchantId")) else {
+        return bad("customerId and merchantId are required (digits)");
+    };
+    let mut st = inner.state.lock();
+    let Some(cust) = st.customers.get_mut(&cid) else {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "no such customer"}))).into_response();
+    };
+    if v.get("unlink").and_then(Value::as_bool) == Some(true) {
+        cust.merchants.remove(&mid);
+    } else {
+        cust.merchants.insert(mid.clone());
+    }
+    axum::Json(json!({"customerId": cid, "merchants": cust.merchants})).into_response()
+}
+
 /// Whether the customer may use this Merchant Center account.
 pub fn merchant_linked(cust: &Customer, id: &str) -> bool {
     id == LINKED_MERCHANT_ID || cust.merchants.contains(id)
