@@ -424,7 +424,11 @@ impl GoogleAdsConnector {
 /// not counting the one-off label creation and Customer Match identifiers.
 pub fn operation_cost(ops: &[Operation]) -> usize {
     let ctx = HashMap::new();
-    let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx).build(ops);
+    // a replaced listing group tree's removals: as many as the live tree has nodes
+    let trees = pmax::estimated_trees(ops);
+    let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx)
+        .with_trees(trees)
+        .build(ops);
     built.units.len()
 }
 

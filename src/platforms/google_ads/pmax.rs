@@ -277,6 +277,14 @@ impl Tree {
         build(&leaves)
     }
 
+    /// How many nodes the tree has on the platform.
+    pub fn nodes(&self) -> usize {
+        match self {
+            Tree::Unit(_) => 1,
+            Tree::Split { cases, other, .. } => 1 + cases.iter().map(|(_, t)| t.nodes()).sum::<usize>() + other.nodes(),
+        }
+    }
+
     /// The list value of the `listing_groups` field.
     pub fn value(&self) -> Value {
         Value::List(self.lines().into_iter().map(Value::str).collect())
@@ -1120,6 +1128,29 @@ pub fn trees_replaced(ops: &[crate::connectors::Operation]) -> Vec<String> {
         .collect()
 }
 
+/// Stand-ins for the live nodes of the trees the operations replace (as many as the live tree, read from the
+/// operation's `before`, has), for counting operations without a read.
+pub fn estimated_trees(ops: &[crate::connectors::Operation]) -> HashMap<String, Vec<String>> {
+    ops.iter()
+        .filter(|o| o.kind == Kind::AssetGroup)
+        .filter_map(|o| match &o.action {
+            crate::connectors::OpAction::Update { id, set, before } if set.contains_key("listing_groups") => {
+                let n = before
+                    .get("listing_groups")
+                    .and_then(Tree::of_value)
+                    .map_or(0, |t| t.nodes());
+                Some((
+                    id.clone(),
+                    (0..n)
+                        .map(|k| format!("customers/0/assetGroupListingGroupFilters/{id}~{k}"))
+                        .collect(),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A fingerprint of every live listing group tree (change_status lists asset groups, not their filters: an
 /// incremental read compares this with its marker's and reads everything again when they differ).
 pub fn trees_fingerprint(filters: &[Json]) -> String {
@@ -1331,6 +1362,7 @@ mod tests {
             n
         });
         assert_eq!(ops.len(), 8);
+        assert_eq!(t.nodes(), 8);
         let nodes: Vec<Json> = ops
             .iter()
             .map(|o| o["assetGroupListingGroupFilterOperation"]["create"].clone())
