@@ -890,6 +890,11 @@ impl<'a> Lower<'a> {
             );
             return None;
         }
+        if matches!(dim, Dim::Category(_)) {
+            // an int64 on the wire: read back without leading zeros
+            let n = t.trim_start_matches('0');
+            return Some(if n.is_empty() { "0".into() } else { n.to_string() });
+        }
         Some(t.to_string())
     }
 }
