@@ -42,10 +42,14 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "MutateAdsRequest", "MutateAdsResponse", "MutateCampaignCriteriaRequest", "MutateAdGroupCriterionLabelsRequest",
     "MutateConversionActionsRequest", "MutateCustomConversionGoalsRequest",
     "MutateConversionGoalCampaignConfigsRequest", "GoogleAdsRow",
+    # Performance Max catalog campaigns: asset groups, their text assets and listing group filters
+    "MutateAssetGroupsRequest", "MutateAssetGroupAssetsRequest", "MutateAssetGroupListingGroupFiltersRequest",
+    "MutateAssetsRequest",
 ]] + [f"{V}.services.Mutate{r}Response" for r in [
     "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
     "AdGroupLabels", "AdGroupAdLabels", "UserLists", "CampaignCriteria", "AdGroupCriterionLabels", "ConversionActions",
     "CustomConversionGoals", "ConversionGoalCampaignConfigs",
+    "AssetGroups", "AssetGroupAssets", "AssetGroupListingGroupFilters", "Assets",
 ]] + [
     f"{V}.resources.ChangeStatus", f"{V}.resources.Customer", f"{V}.resources.OfflineUserDataJob",
     f"{V}.common.Metrics", f"{V}.common.Segments", f"{V}.errors.GoogleAdsFailure",
@@ -56,6 +60,7 @@ SERVED_RESOURCES = {
     "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob", "Ad",
     "CampaignCriterion", "AdGroupCriterionLabel", "ConversionAction",
     "CustomConversionGoal", "ConversionGoalCampaignConfig",
+    "AssetGroup", "AssetGroupAsset", "AssetGroupListingGroupFilter", "Asset",
 }
 SERVED_OPS = {r + "Operation" for r in SERVED_RESOURCES} | {f"Mutate{r}Result" for r in SERVED_RESOURCES}
 ALL_RESOURCE_MESSAGES = {"GoogleAdsRow", "MutateOperation", "MutateOperationResponse"}

@@ -3041,3 +3041,495 @@ mod conversion_actions {
         );
     }
 }
+
+/// Performance Max and Shopping catalog campaigns: the Merchant Center link, PMax's budget and bidding, asset
+/// groups and their listing group filter trees (crates/adsctl-emulator/src/google_ads/pmax.rs).
+mod catalog {
+    use super::*;
+
+    const MERCHANT: &str = adsctl::emulator::google_ads::pmax::LINKED_MERCHANT_ID;
+
+    fn pmax_body(name: &str, budget: &str, merchant: Option<&str>) -> Value {
+        let mut c = campaign_body(name, budget);
+        c["advertisingChannelType"] = json!("PERFORMANCE_MAX");
+        c.as_object_mut().unwrap().remove("networkSettings");
+        if let Some(m) = merchant {
+            c["shoppingSetting"] = json!({"merchantId": m, "feedLabel": "US"});
+        }
+        c
+    }
+
+    fn code(b: &Value) -> String {
+        error_code(b).1
+    }
+
+    /// A retail PMax campaign (own budget, linked merchant); returns its resource name.
+    async fn retail(env: &Env, name: &str) -> String {
+        let budget = env.budget(&format!("{name} budget"), false).await;
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body(name, &budget, Some(MERCHANT))}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        rn(&b, 0)
+    }
+
+    fn group(t: &str, campaign: &str, name: &str) -> Value {
+        json!({"assetGroupOperation": {"create": {"resourceName": t, "campaign": campaign, "name": name,
+            "finalUrls": ["https://shop.example.com"], "status": "PAUSED"}}})
+    }
+
+    fn node(t: &str, group: &str, kind: &str, parent: Option<&str>, case: Option<Value>) -> Value {
+        let mut n = json!({"resourceName": t, "assetGroup": group, "type": kind, "listingSource": "SHOPPING"});
+        if let Some(p) = parent {
+            n["parentListingGroupFilter"] = json!(p);
+        }
+        if let Some(c) = case {
+            n["caseValue"] = c;
+        }
+        json!({"assetGroupListingGroupFilterOperation": {"create": n}})
+    }
+
+    fn brand(v: Option<&str>) -> Value {
+        match v {
+            Some(v) => json!({"productBrand": {"value": v}}),
+            None => json!({"productBrand": {}}),
+        }
+    }
+
+    #[tokio::test]
+    async fn catalog_campaigns_need_a_linked_merchant_their_own_budget_and_maximize_bidding() {
+        let env = start().await;
+        let own = env.budget("own", false).await;
+        let shared = env.budget("shared", true).await;
+        // a Shopping campaign without its merchant link
+        let mut shopping = campaign_body("Shop", &own);
+        shopping["advertisingChannelType"] = json!("SHOPPING");
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping.clone()}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignError", "MISSING_SHOPPING_SETTING"),
+        );
+        // ... and its priority, 0 to 2
+        shopping["shoppingSetting"] = json!({"merchantId": MERCHANT});
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping.clone()}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        shopping["shoppingSetting"]["campaignPriority"] = json!(3);
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping.clone()}]}))
+            .await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("rangeError", "TOO_HIGH"));
+        shopping["shoppingSetting"]["campaignPriority"] = json!(1);
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": shopping}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let own = env.budget("own 2", false).await;
+        // a merchant not linked to the customer
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("P", &own, Some("7654321"))}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("merchantCenterError", "MERCHANT_ID_CANNOT_BE_ACCESSED"),
+        );
+        assert_eq!(first_error(&b)["trigger"]["stringValue"], "7654321", "{b}");
+        // another merchant, linked through the admin endpoint (as accepting the link in Merchant Center does)
+        let linked = env
+            .http
+            .post(env.url("/_emulator/google_ads/merchant_links"))
+            .json(&json!({"customerId": CID, "merchantId": "5550001"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(linked.status().is_success());
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("Linked", &own, Some("5550001"))}], "validateOnly": true}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // PMax on a shared budget
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("P", &shared, Some(MERCHANT))}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("campaignBudgetError", "CAMPAIGN_BUDGET_CANNOT_BE_SHARED"),
+        );
+        // PMax with manual CPC
+        let mut manual = pmax_body("P", &own, Some(MERCHANT));
+        manual.as_object_mut().unwrap().remove("maximizeConversions");
+        manual["manualCpc"] = json!({});
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": manual}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("biddingError", "INVALID_ANONYMOUS_BIDDING_STRATEGY_TYPE"),
+        );
+        // the same campaign done right, read back with its feed
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("P", &own, Some(MERCHANT))}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT campaign.shopping_setting.merchant_id, campaign.shopping_setting.feed_label FROM campaign WHERE campaign.name = 'P'")
+            .await;
+        assert_eq!(
+            rows[0]["campaign"]["shoppingSetting"]["merchantId"], MERCHANT,
+            "{rows:?}"
+        );
+        assert_eq!(rows[0]["campaign"]["shoppingSetting"]["feedLabel"], "US");
+        // a Shopping campaign's merchant cannot change; a PMax campaign's must stay linked
+        let p = rn(&b, 0);
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update": {"resourceName": p, "shoppingSetting": {"merchantId": "7654321"}},
+                    "updateMask": "shoppingSetting.merchantId"}]}),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&b)),
+            (400, "MERCHANT_ID_CANNOT_BE_ACCESSED".to_string()),
+            "{b}"
+        );
+    }
+
+    #[tokio::test]
+    async fn asset_groups_belong_to_pmax_campaigns_with_final_urls_and_enough_assets() {
+        let env = start().await;
+        let budget = env.budget("s", false).await;
+        let (_, b) = env.campaign("Search", &budget).await;
+        let search = rn(&b, 0);
+        let c = retail(&env, "Retail").await;
+        let ag = |campaign: &str, name: &str| json!({"operations":[{"create": {"campaign": campaign, "name": name, "finalUrls": ["https://shop.example.com"]}}]});
+        let (s, b) = env.post("assetGroups:mutate", ag(&search, "G")).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupError", "CANNOT_ADD_ASSET_GROUP_FOR_CAMPAIGN_TYPE"),
+        );
+        let (s, b) = env
+            .post(
+                "assetGroups:mutate",
+                json!({"operations":[{"create": {"campaign": c, "name": "G"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupError", "FINAL_URL_REQUIRED"),
+        );
+        let (s, b) = env
+            .post(
+                "assetGroups:mutate",
+                json!({"operations":[{"create": {"campaign": c, "name": "G", "finalUrls": ["https://shop.example.com"], "path2": "x"}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupError", "PATH1_REQUIRED_WHEN_PATH2_IS_SET"),
+        );
+        // a retail campaign's asset group may have no assets (listing-only)
+        let (s, b) = env.post("assetGroups:mutate", ag(&c, "G")).await;
+        assert_eq!(s, 200, "{b}");
+        let g = rn(&b, 0);
+        let (s, b) = env.post("assetGroups:mutate", ag(&c, "G")).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("assetGroupError", "DUPLICATE_NAME"));
+        // the last asset group of a campaign stays
+        let (s, b) = env
+            .post("assetGroups:mutate", json!({"operations":[{"remove": g}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupError", "CANNOT_REMOVE_ALL_ASSET_GROUPS_FROM_CAMPAIGN"),
+        );
+        // ... unless the campaign goes with it
+        let (s, b) = env
+            .post(
+                "googleAds:mutate",
+                json!({"mutateOperations":[{"assetGroupOperation": {"remove": g}}, {"campaignOperation": {"remove": c}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        // a campaign without a product feed needs the assets of an asset group in the same request
+        let own = env.budget("o", false).await;
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("Online", &own, None)}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let online = rn(&b, 0);
+        let (s, b) = env.post("assetGroups:mutate", ag(&online, "G")).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupError", "NOT_ENOUGH_HEADLINE_ASSET"),
+        );
+        let text = |t: &str, n: i64| json!({"assetOperation": {"create": {"resourceName": format!("customers/{CID}/assets/{n}"), "textAsset": {"text": t}}}});
+        let link = |n: i64, field: &str| json!({"assetGroupAssetOperation": {"create": {"assetGroup": format!("customers/{CID}/assetGroups/-1"), "asset": format!("customers/{CID}/assets/{n}"), "fieldType": field}}});
+        let mut ops = vec![group(&format!("customers/{CID}/assetGroups/-1"), &online, "G")];
+        for (i, f) in [
+            "HEADLINE",
+            "HEADLINE",
+            "HEADLINE",
+            "LONG_HEADLINE",
+            "DESCRIPTION",
+            "DESCRIPTION",
+            "BUSINESS_NAME",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let n = -2 - i as i64;
+            ops.push(text(&format!("Text {i}"), n));
+            ops.push(link(n, f));
+        }
+        let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": ops})).await;
+        // text assets alone are not enough without a product feed: images and a logo too
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupError", "NOT_ENOUGH_MARKETING_IMAGE_ASSET"),
+        );
+        assert_eq!(first_error(&b)["location"]["fieldPathElements"][0]["index"], 0, "{b}");
+        // nothing of the request was kept
+        assert!(env.search("SELECT asset.id FROM asset").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_listing_group_tree_is_built_in_one_request_and_checked_when_it_ends() {
+        let env = start().await;
+        let c = retail(&env, "Retail").await;
+        let g = format!("customers/{CID}/assetGroups/-1");
+        let f = |n: i64| format!("customers/{CID}/assetGroupListingGroupFilters/-1~{n}");
+        // root: brand; Acme subdivided by condition; everything else excluded
+        let good = vec![
+            group(&g, &c, "All"),
+            node(&f(-2), &g, "SUBDIVISION", None, None),
+            node(&f(-3), &g, "SUBDIVISION", Some(&f(-2)), Some(brand(Some("Acme")))),
+            node(
+                &f(-4),
+                &g,
+                "UNIT_INCLUDED",
+                Some(&f(-3)),
+                Some(json!({"productCondition": {"condition": "NEW"}})),
+            ),
+            node(
+                &f(-5),
+                &g,
+                "UNIT_EXCLUDED",
+                Some(&f(-3)),
+                Some(json!({"productCondition": {}})),
+            ),
+            node(&f(-6), &g, "UNIT_EXCLUDED", Some(&f(-2)), Some(brand(None))),
+        ];
+        let expect = |ops: Vec<Value>, want: &'static str| {
+            let env = &env;
+            async move {
+                let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": ops})).await;
+                assert_eq!((s, code(&b)), (400, want.to_string()), "{b}");
+                assert_eq!(error_code(&b).0, "assetGroupListingGroupFilterError", "{b}");
+            }
+        };
+        // no everything-else child
+        let mut ops = good.clone();
+        ops.remove(5);
+        expect(ops, "SUBDIVISION_MUST_HAVE_EVERYTHING_ELSE_CHILD").await;
+        // a unit with a child (in the same request: the shape is checked at the end)
+        let mut ops = good.clone();
+        ops[3] = node(
+            &f(-4),
+            &g,
+            "UNIT_INCLUDED",
+            Some(&f(-3)),
+            Some(json!({"productCondition": {"condition": "NEW"}})),
+        );
+        ops.push(node(
+            &f(-7),
+            &g,
+            "UNIT_INCLUDED",
+            Some(&f(-6)),
+            Some(json!({"productChannel": {"channel": "ONLINE"}})),
+        ));
+        ops[5] = node(&f(-6), &g, "UNIT_EXCLUDED", Some(&f(-2)), Some(brand(None)));
+        let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": ops})).await;
+        assert_eq!((s, code(&b)), (400, "UNIT_CANNOT_HAVE_CHILDREN".to_string()), "{b}");
+        // two roots
+        let mut ops = good.clone();
+        ops.push(node(&f(-7), &g, "UNIT_INCLUDED", None, None));
+        expect(ops, "MULTIPLE_ROOTS").await;
+        // siblings with the same value (brands compare without case)
+        let mut ops = good.clone();
+        ops.push(node(
+            &f(-7),
+            &g,
+            "UNIT_INCLUDED",
+            Some(&f(-2)),
+            Some(brand(Some("ACME"))),
+        ));
+        expect(ops, "SAME_DIMENSION_VALUE_BETWEEN_SIBLINGS").await;
+        // siblings of two dimension types
+        let mut ops = good.clone();
+        ops.push(node(
+            &f(-7),
+            &g,
+            "UNIT_INCLUDED",
+            Some(&f(-2)),
+            Some(json!({"productItemId": {"value": "sku-1"}})),
+        ));
+        expect(ops, "DIFFERENT_DIMENSION_TYPE_BETWEEN_SIBLINGS").await;
+        // brand below brand
+        let mut ops = good.clone();
+        ops[3] = node(
+            &f(-4),
+            &g,
+            "UNIT_INCLUDED",
+            Some(&f(-3)),
+            Some(brand(Some("Acme Kids"))),
+        );
+        ops[4] = node(&f(-5), &g, "UNIT_EXCLUDED", Some(&f(-3)), Some(brand(None)));
+        expect(ops, "SAME_DIMENSION_TYPE_BETWEEN_ANCESTORS").await;
+        // a level-2 category directly under the root, and under an everything-else level-1 node
+        let cat = |id: Option<&str>, l: u8| match id {
+            Some(id) => json!({"productCategory": {"categoryId": id, "level": format!("LEVEL{l}")}}),
+            None => json!({"productCategory": {"level": format!("LEVEL{l}")}}),
+        };
+        let ops = vec![
+            group(&g, &c, "All"),
+            node(&f(-2), &g, "SUBDIVISION", None, None),
+            node(&f(-3), &g, "UNIT_INCLUDED", Some(&f(-2)), Some(cat(Some("1604"), 2))),
+            node(&f(-4), &g, "UNIT_EXCLUDED", Some(&f(-2)), Some(cat(None, 2))),
+        ];
+        expect(ops, "MUST_REFINE_HIERARCHICAL_PARENT_TYPE").await;
+        let ops = vec![
+            group(&g, &c, "All"),
+            node(&f(-2), &g, "SUBDIVISION", None, None),
+            node(&f(-3), &g, "UNIT_INCLUDED", Some(&f(-2)), Some(cat(Some("166"), 1))),
+            node(&f(-4), &g, "SUBDIVISION", Some(&f(-2)), Some(cat(None, 1))),
+            node(&f(-5), &g, "UNIT_INCLUDED", Some(&f(-4)), Some(cat(Some("1604"), 2))),
+            node(&f(-6), &g, "UNIT_EXCLUDED", Some(&f(-4)), Some(cat(None, 2))),
+        ];
+        expect(ops, "CANNOT_REFINE_HIERARCHICAL_EVERYTHING_ELSE").await;
+        // the good tree, read back through GAQL with its asset group and campaign
+        let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": good})).await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT asset_group_listing_group_filter.type, asset_group_listing_group_filter.case_value.product_brand.value, asset_group_listing_group_filter.parent_listing_group_filter, asset_group.name, campaign.name FROM asset_group_listing_group_filter")
+            .await;
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        assert!(rows
+            .iter()
+            .all(|r| r["assetGroup"]["name"] == "All" && r["campaign"]["name"] == "Retail"));
+        let root = rows
+            .iter()
+            .find(|r| {
+                r["assetGroupListingGroupFilter"]
+                    .get("parentListingGroupFilter")
+                    .is_none()
+            })
+            .unwrap()["assetGroupListingGroupFilter"]["resourceName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let acme = rows
+            .iter()
+            .find(|r| r["assetGroupListingGroupFilter"]["caseValue"]["productBrand"]["value"] == "Acme")
+            .unwrap()["assetGroupListingGroupFilter"]["resourceName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // a subdivision with children cannot go first
+        let (s, b) = env
+            .post(
+                "assetGroupListingGroupFilters:mutate",
+                json!({"operations":[{"remove": acme}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupListingGroupFilterError", "SUBDIVISION_HAS_CHILDREN"),
+        );
+        // one operation per node and request
+        let (s, b) = env
+            .post(
+                "assetGroupListingGroupFilters:mutate",
+                json!({"operations":[{"update": {"resourceName": root, "caseValue": {}}, "updateMask": "caseValue"}, {"remove": root}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupListingGroupFilterError", "MULTIPLE_OPERATIONS_ON_ONE_NODE"),
+        );
+        // a tree under a campaign without a product feed: SHOPPING listings are not allowed there
+        let own = env.budget("o", false).await;
+        let (_, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"create": pmax_body("Online", &own, None)}]}),
+            )
+            .await;
+        let online = rn(&b, 0);
+        let ops = vec![group(&g, &online, "G"), node(&f(-2), &g, "UNIT_INCLUDED", None, None)];
+        let (s, b) = env.post("googleAds:mutate", json!({"mutateOperations": ops})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("assetGroupListingGroupFilterError", "LISTING_SOURCE_NOT_ALLOWED"),
+        );
+    }
+}

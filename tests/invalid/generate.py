@@ -601,6 +601,44 @@ case("meta-catalog-unknown-template-tag", {"r.yaml": pc() + dpa(message="Get {{p
 case("meta-catalog-template-tag-not-dynamic", {"r.yaml": pc() + dpa(dynamic="")})
 case("meta-catalog-product-set-declared-twice", {"r.yaml": pc() + pc().replace("product_catalogs:\n", "").replace("name: Shop", "name: Shop 2")})
 
+# --- Google catalog campaigns (Performance Max with a Merchant Center link, asset groups, listing group trees)
+PMAX = """campaigns:
+  - name: Catalog
+    account: search
+    channel: {channel}
+    budget: {budget}
+    bidding: {bidding}
+{extra}    asset_groups:
+      - name: All
+{urls}        listing_groups:{tree}
+"""
+def pmax(tree=" included", extra="    merchant_center_id: 1234567\n    feed_label: US\n", channel="performance_max",
+         budget="{ daily: 80 }", bidding="{ maximize_conversion_value: {} }", urls="        final_urls: [https://shop.example.com]\n"):
+    return PMAX.format(channel=channel, budget=budget, bidding=bidding, extra=extra, urls=urls, tree=tree)
+def tree(body):
+    return "\n" + "".join("          " + l + "\n" for l in body.split("\n") if l)
+case("pmax-listing-without-else", {"r.yaml": pmax(tree=tree("brand:\n  Acme: included"))})
+case("pmax-listing-value-twice", {"r.yaml": pmax(tree=tree("brand:\n  Acme: included\n  ACME: excluded\n  else: excluded"))})
+case("pmax-listing-two-dimensions", {"r.yaml": pmax(tree=tree("brand:\n  Acme: included\n  else: excluded\ncondition:\n  new: included\n  else: excluded"))})
+case("pmax-listing-unknown-dimension", {"r.yaml": pmax(tree=tree("colour:\n  red: included\n  else: excluded"))})
+case("pmax-listing-dimension-below-itself", {"r.yaml": pmax(tree=tree("brand:\n  Acme:\n    brand:\n      Acme Kids: included\n      else: excluded\n  else: excluded"))})
+case("pmax-listing-category-skips-a-level", {"r.yaml": pmax(tree=tree("category_l2:\n  1604: included\n  else: excluded"))})
+case("pmax-listing-category-under-else", {"r.yaml": pmax(tree=tree("category_l1:\n  166: included\n  else:\n    category_l2:\n      1604: included\n      else: excluded"))})
+case("pmax-listing-bad-condition", {"r.yaml": pmax(tree=tree("condition:\n  broken: included\n  else: excluded"))})
+case("pmax-listing-whole-feed-excluded", {"r.yaml": pmax(tree=" excluded")})
+case("pmax-listing-bad-leaf", {"r.yaml": pmax(tree=tree("brand:\n  Acme: include\n  else: excluded"))})
+case("pmax-shared-budget", {"r.yaml": "budgets:\n  - { name: Pool, account: search, amount: 100 }\n" + pmax(budget="{ shared: Pool }")})
+case("pmax-manual-cpc", {"r.yaml": pmax(bidding="{ manual_cpc: {} }")})
+case("pmax-asset-group-without-merchant", {"r.yaml": pmax(extra="")})
+case("pmax-bad-merchant-id", {"r.yaml": pmax(extra="    merchant_center_id: 12ab\n")})
+case("pmax-lowercase-feed-label", {"r.yaml": pmax(extra="    merchant_center_id: 1234567\n    feed_label: us\n")})
+case("pmax-asset-group-without-final-urls", {"r.yaml": pmax(urls="")})
+case("asset-group-on-a-search-campaign", {"r.yaml": pmax(channel="search", extra="", bidding="{ manual_cpc: {} }")})
+case("shopping-campaign-without-merchant", {"r.yaml": gcamp().replace("channel: search", "channel: shopping")})
+case("merchant-on-a-search-campaign", {"r.yaml": gcamp(extra="    merchant_center_id: 1234567\n")})
+case("campaign-priority-on-pmax", {"r.yaml": pmax(extra="    merchant_center_id: 1234567\n    campaign_priority: 1\n")})
+case("shopping-campaign-priority-out-of-range", {"r.yaml": gcamp(extra="    merchant_center_id: 1234567\n    campaign_priority: 3\n").replace("channel: search", "channel: shopping")})
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

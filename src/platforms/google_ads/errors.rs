@@ -234,6 +234,10 @@ pub fn hint_for(code: &str) -> Option<&'static str> {
              account's name from adsctl.yaml)"
         }
         "TWO_STEP_VERIFICATION_NOT_ENROLLED" => "turn on 2-step verification for the Google account",
+        "MERCHANT_ID_CANNOT_BE_ACCESSED" => {
+            "the Merchant Center account is not linked to this Google Ads customer: accept the link in Merchant \
+             Center (or Google Ads > Tools > Linked accounts), or fix `merchant_center_id`"
+        }
         "MISSING_TOS" => "accept the Google Ads API terms of service in the API Center",
         "RESOURCE_EXHAUSTED" | "RESOURCE_TEMPORARILY_EXHAUSTED" => {
             "the API quota is exhausted: wait for the retry delay, or lower ADSCTL_GOOGLE_ADS_RATE_PER_MINUTE"

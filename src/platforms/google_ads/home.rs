@@ -31,6 +31,7 @@ impl Home for GoogleAdsHome {
             Kind::Keyword,
             Kind::NegativeKeyword,
             Kind::Conversion,
+            Kind::AssetGroup,
         ]
     }
 
@@ -49,6 +50,10 @@ impl Home for GoogleAdsHome {
             "conversion_goals",
             "ad_groups",
             "negative_keywords",
+            "merchant_center_id",
+            "feed_label",
+            "campaign_priority",
+            "asset_groups",
             "budget.shared",
             "budget.delivery_method",
         ]
@@ -221,7 +226,11 @@ impl Home for GoogleAdsHome {
                 "eu_political_advertising",
                 "labels",
                 "conversion_goals",
+                "shopping.merchant_id",
+                "shopping.feed_label",
+                "shopping.campaign_priority",
             ],
+            Kind::AssetGroup => &["status", "final_urls", "listing_groups"],
             Kind::AdGroup => &["status", "type", "default_cpc"],
             Kind::Ad => &["status", "headlines", "descriptions", "final_url", "path1", "path2"],
             Kind::Keyword => &["status", "cpc_bid"],

@@ -10,7 +10,12 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
     let mut m = Mapping::new();
     map_insert(&mut m, "name", s(c.address.name().unwrap_or_default()));
     map_insert(&mut m, "account", s(&account.name));
-    plain_fields(&mut m, c, cur, &["bidding.", "budget.", "labels", "conversion_goals"]);
+    plain_fields(
+        &mut m,
+        c,
+        cur,
+        &["bidding.", "budget.", "labels", "conversion_goals", "shopping."],
+    );
     let mut budget = Mapping::new();
     if let Some(v) = c.fields.get("budget.daily") {
         map_insert(&mut budget, "daily", yaml_of(v, cur));
@@ -56,6 +61,7 @@ pub fn campaign(c: &Resource, tree: &Tree, account: &Account) -> Mapping {
             map_insert(&mut m, "conversion_goals", Yaml::Sequence(names));
         }
     }
+    super::pmax::import_campaign(c, tree, &mut m);
     let negatives = negative_keywords(tree.children(&c.address, Kind::NegativeKeyword));
     if !negatives.is_empty() {
         map_insert(&mut m, "negative_keywords", Yaml::Sequence(negatives));

@@ -135,8 +135,48 @@ impl<'a> Lower<'a> {
         if let Some(goals) = &*c.conversion_goals {
             self.conversion_goals(acct, goals, &mut r);
         }
+        let channel_name = c.channel.as_ref().map(|x| x.wire());
+        self.merchant_link(
+            &c.merchant_center_id,
+            &c.feed_label,
+            channel_name,
+            c.name.span,
+            adopted,
+            &mut r,
+        );
+        if let Some(pr) = &*c.campaign_priority {
+            if c.channel.as_ref().map(|x| x.value) != Some(Channel::Shopping) {
+                self.err(
+                    pr.span,
+                    Code::Constraint,
+                    "`campaign_priority` ranks shopping campaigns; this campaign's channel is not `shopping`",
+                    "remove it",
+                );
+            } else if pr.value > 2 {
+                self.err(
+                    pr.span,
+                    Code::InvalidValue,
+                    format!("campaign priority {} is out of range", pr.value),
+                    "0 (low), 1 (medium) or 2 (high)",
+                );
+            } else {
+                r.fields
+                    .insert("shopping.campaign_priority", Value::Int(pr.value.into()));
+            }
+        }
+        if c.channel.as_ref().map(|x| x.value) == Some(Channel::PerformanceMax) {
+            self.performance_max_campaign(&c, &r);
+        }
+        let catalog = super::pmax::CatalogCampaign {
+            // (an invalid id is reported where it is written)
+            retail: c.merchant_center_id.is_some() || c.merchant_center_id.is_invalid(),
+            performance_max: c.channel.as_ref().map(|x| x.value) == Some(Channel::PerformanceMax),
+        };
         let addr = r.address.clone();
         self.resources.push(r);
+        for g in c.asset_groups.into_iter().filter_map(|i| i.value) {
+            self.asset_group(acct, &addr, &catalog, g);
+        }
         for n in c.negative_keywords.iter().filter_map(|i| i.value.as_ref()) {
             self.negative_keyword(acct, &addr, n);
         }

@@ -219,6 +219,7 @@ pub fn campaign_fields(c: &Json) -> Fields {
         }
         _ => {}
     }
+    super::pmax::campaign_shopping_fields(c, &mut f);
     f
 }
 
@@ -264,6 +265,7 @@ pub fn campaign_json(fields: &Fields, live_strategy: Option<&str>) -> (Map<Strin
             _ => {}
         }
     }
+    super::pmax::campaign_shopping_json(fields, &mut obj, &mut mask);
     // Bidding: a strategy change sets the whole member; a sub-field change sets that path only.
     let new_strategy = fields.get("bidding.strategy").and_then(Value::as_str);
     let strategy = new_strategy.or(live_strategy);

@@ -26,6 +26,7 @@ pub mod lower;
 pub mod mapping;
 pub mod metrics;
 pub mod mutate;
+pub mod pmax;
 pub mod read;
 pub mod rules;
 pub mod yaml;
@@ -81,6 +82,7 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
             Kind::AdGroup,
             Kind::Audience,
             Kind::Conversion,
+            Kind::AssetGroup,
         ],
         paused_status: "paused",
         settled_statuses: &[],
@@ -228,6 +230,8 @@ impl GoogleAdsConnector {
             .insert(client.customer_id.clone(), read::ApplyContext::of(&raw));
         let marker =
             marker.map(|m| read::join_marker(&m, &read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs)));
+        // and the listing group trees' (change_status lists asset groups, not their filters)
+        let marker = marker.map(|m| pmax::join_marker(&m, &pmax::trees_fingerprint(&raw.listing_filters)));
         Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
     }
 
@@ -277,8 +281,20 @@ impl GoogleAdsConnector {
                 .collect(),
             _ => read::campaign_context(&client, &needed).await?,
         };
+        // Asset groups whose listing group tree this batch replaces: their live nodes, from the plan's read or
+        // read now.
+        let replacing = pmax::trees_replaced(&batch.ops);
+        let trees = match &known {
+            Some(k) => k.trees.clone(),
+            None if !replacing.is_empty() => {
+                let (_, q) = pmax::queries(false);
+                pmax::removal_order(&read::search_stream(&client, &q).await?)
+            }
+            None => HashMap::new(),
+        };
         let built = mutate::Builder::new(&client.customer_id, label.clone(), &ctx)
             .with_labels(user_labels)
+            .with_trees(trees)
             .build(&batch.ops);
         let (mut outcomes, resolved) =
             mutate::execute(&client, &built, batch.ops.len(), validate_only, self.max_ops).await?;
@@ -419,7 +435,11 @@ impl GoogleAdsConnector {
 /// goals in the mutate, and adsctl's goals left unused are removed after.
 pub fn operation_cost(ops: &[Operation]) -> usize {
     let ctx = HashMap::new();
-    let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx).build(ops);
+    // a replaced listing group tree's removals: as many as the live tree has nodes
+    let trees = pmax::estimated_trees(ops);
+    let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx)
+        .with_trees(trees)
+        .build(ops);
     let goals = if built.goals.is_empty() {
         0
     } else {
@@ -471,7 +491,8 @@ impl Connector for GoogleAdsConnector {
         if let Some(since) = &req.since {
             // The marker carries the fingerprint of the campaigns' conversion goals: change_status covers neither
             // custom goals nor goal configs, so a change to them makes this read a full one.
-            let (time, goals_fp) = read::split_marker(since);
+            let (rest, trees_fp) = pmax::split_marker(since);
+            let (time, goals_fp) = read::split_marker(rest);
             if let Ok(rows) = self.latest_change(&client, Some(time)).await {
                 if rows.is_empty() {
                     // change_status does not cover user lists (ChangeStatusResourceType has no USER_LIST): they are
@@ -483,13 +504,17 @@ impl Connector for GoogleAdsConnector {
                         "{} WHERE conversion_action.status != 'REMOVED'",
                         read::Q_CONVERSION_ACTION
                     );
-                    let (user_lists, conversion_actions, goals, configs) = tokio::try_join!(
+                    let (_, ql) = pmax::queries(false);
+                    let (user_lists, conversion_actions, goals, configs, filters) = tokio::try_join!(
                         read::search_stream(&client, &q),
                         read::search_stream(&client, &qc),
                         read::search_stream(&client, read::Q_CUSTOM_GOAL),
                         read::search_stream(&client, read::Q_GOAL_CONFIG),
+                        read::search_stream(&client, &ql),
                     )?;
-                    if read::goals_fingerprint(&goals, &configs) != goals_fp {
+                    if read::goals_fingerprint(&goals, &configs) != goals_fp
+                        || pmax::trees_fingerprint(&filters) != trees_fp
+                    {
                         return Ok(self.full_read(account, &client, req).await?);
                     }
                     let raw = read::Raw {

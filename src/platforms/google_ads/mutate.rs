@@ -86,6 +86,7 @@ pub fn collection(kind: Kind) -> &'static str {
         Kind::Keyword | Kind::NegativeKeyword => "adGroupCriteria",
         Kind::Audience => "userLists",
         Kind::Conversion => "conversionActions",
+        Kind::AssetGroup => "assetGroups",
         _ => "unsupported",
     }
 }
@@ -157,6 +158,8 @@ pub struct Builder<'a> {
     /// User lists this batch both adopts and updates: one request may change a resource only once, so the
     /// update carries the marker and the adoption sends nothing of its own.
     adopted_and_updated: HashSet<String>,
+    /// Asset group id → its live listing group filters, deepest first (see pmax.rs).
+    trees: HashMap<String, Vec<String>>,
 }
 
 impl<'a> Builder<'a> {
@@ -171,7 +174,14 @@ impl<'a> Builder<'a> {
             new_labels: Vec::new(),
             replaced: HashSet::new(),
             adopted_and_updated: HashSet::new(),
+            trees: HashMap::new(),
         }
+    }
+
+    /// The live listing group trees of the asset groups whose tree this batch replaces.
+    pub fn with_trees(mut self, trees: HashMap<String, Vec<String>>) -> Self {
+        self.trees = trees;
+        self
     }
 
     /// The account's labels by name (from `SELECT label.resource_name, label.name FROM label`).
@@ -429,7 +439,7 @@ impl<'a> Builder<'a> {
             OpAction::Pause { id } => {
                 built.known_ids[i] = Some(id.clone());
                 match op.kind {
-                    Kind::Campaign | Kind::AdGroup | Kind::Ad | Kind::Keyword => {
+                    Kind::Campaign | Kind::AdGroup | Kind::Ad | Kind::Keyword | Kind::AssetGroup => {
                         let (key, rank) = op_key(op.kind);
                         Self::unit(
                             built,
@@ -618,6 +628,7 @@ impl<'a> Builder<'a> {
                 };
                 let t = self.temp_rn(Kind::Campaign);
                 let (mut obj, _) = mapping::campaign_json(fields, None);
+                super::pmax::campaign_create_defaults(fields, &mut obj);
                 obj.insert("resourceName".into(), json!(t));
                 obj.insert("name".into(), json!(name));
                 obj.insert("campaignBudget".into(), json!(budget));
@@ -735,8 +746,62 @@ impl<'a> Builder<'a> {
                     None => Ok(()),
                 }
             }
+            Kind::AssetGroup => {
+                let parent = self.parent(op, Kind::Campaign)?;
+                let t = self.temp_rn(Kind::AssetGroup);
+                let (mut obj, _) = super::pmax::asset_group_json(fields);
+                obj.insert("resourceName".into(), json!(t));
+                obj.insert("name".into(), json!(name));
+                obj.insert("campaign".into(), json!(parent));
+                Self::unit(
+                    built,
+                    i,
+                    8,
+                    json!({"assetGroupOperation": {"create": obj}}),
+                    Some(t.clone()),
+                    true,
+                );
+                self.temp_of.insert(i, t.clone());
+                self.listing_groups(i, &t, None, fields.get("listing_groups"), built)
+            }
             other => Err(format!("{other} is not a Google Ads kind")),
         }
+    }
+
+    /// A tree's units: the live nodes removed deepest first (`live`, when replacing one), then the new tree
+    /// created root first, all at one rank so that they stay together and in this order.
+    fn listing_groups(
+        &mut self,
+        i: usize,
+        group: &str,
+        live: Option<&str>,
+        want: Option<&Value>,
+        built: &mut Built,
+    ) -> Result<(), String> {
+        let Some(want) = want else { return Ok(()) };
+        if let Some(id) = live {
+            let nodes = self.trees.get(id).cloned().unwrap_or_default();
+            for rn in nodes {
+                Self::unit(
+                    built,
+                    i,
+                    9,
+                    json!({"assetGroupListingGroupFilterOperation": {"remove": rn}}),
+                    None,
+                    false,
+                );
+            }
+        }
+        if matches!(want, Value::List(xs) if xs.is_empty()) {
+            return Ok(());
+        }
+        let tree = super::pmax::Tree::of_value(want).ok_or("the listing group tree is not one adsctl can write")?;
+        let customer = self.customer.clone();
+        let mut next = || self.temp();
+        for body in super::pmax::tree_ops(&customer, group, &tree, &mut next) {
+            Self::unit(built, i, 9, body, None, false);
+        }
+        Ok(())
     }
 
     fn update(
@@ -862,6 +927,16 @@ impl<'a> Builder<'a> {
                 let (mut obj, mut mask) = mapping::conversion_json(set);
                 rename(&mut obj, &mut mask);
                 push(built, "conversionActionOperation", 1, obj, mask, &rn);
+            }
+            Kind::AssetGroup => {
+                let (mut obj, mut mask) = super::pmax::asset_group_json(set);
+                rename(&mut obj, &mut mask);
+                push(built, "assetGroupOperation", 8, obj, mask, &rn);
+                if set.contains_key("listing_groups") {
+                    let before_units = built.units.len();
+                    self.listing_groups(i, &rn, Some(id), set.get("listing_groups"), built)?;
+                    linked |= built.units.len() > before_units;
+                }
             }
             Kind::NegativeKeyword => {
                 return Err(
@@ -993,7 +1068,7 @@ fn removal_rank(kind: Kind) -> u8 {
     match kind {
         Kind::Keyword | Kind::NegativeKeyword => 31,
         Kind::Ad => 32,
-        Kind::AdGroup => 33,
+        Kind::AdGroup | Kind::AssetGroup => 33,
         Kind::Campaign => 34,
         Kind::Budget => 36,
         Kind::Audience => 37,
@@ -1012,6 +1087,7 @@ fn op_key(kind: Kind) -> (&'static str, u8) {
         Kind::AdGroup => ("adGroupOperation", 4),
         Kind::Ad => ("adGroupAdOperation", 5),
         Kind::Keyword | Kind::NegativeKeyword => ("adGroupCriterionOperation", 6),
+        Kind::AssetGroup => ("assetGroupOperation", 8),
         _ => ("", 0),
     }
 }

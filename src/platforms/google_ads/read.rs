@@ -67,7 +67,8 @@ campaign.target_roas.target_roas, campaign.target_spend.cpc_bid_ceiling_micros, 
 campaign.end_date_time, campaign.network_settings.target_google_search, \
 campaign.network_settings.target_search_network, campaign.network_settings.target_content_network, \
 campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising, \
-campaign.labels FROM campaign";
+campaign.shopping_setting.merchant_id, campaign.shopping_setting.feed_label, \
+campaign.shopping_setting.campaign_priority, campaign.labels FROM campaign";
 
 pub const Q_AD_GROUP: &str = "SELECT ad_group.resource_name, ad_group.id, ad_group.name, ad_group.status, \
 ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign, ad_group.labels FROM ad_group";
@@ -145,6 +146,9 @@ pub struct Raw {
     pub conversion_actions: Vec<Json>,
     pub custom_goals: Vec<Json>,
     pub goal_configs: Vec<Json>,
+    /// Performance Max asset groups and their listing group filters (see pmax.rs).
+    pub asset_groups: Vec<Json>,
+    pub listing_filters: Vec<Json>,
 }
 
 /// The owner label's resource name, when the account has one.
@@ -195,6 +199,7 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
     );
     let q_user_list = format!("{Q_USER_LIST} WHERE user_list.type = 'CRM_BASED'");
     let q_conversion = with_status(Q_CONVERSION_ACTION, "conversion_action.status", &[], p);
+    let (q_asset_group, q_listing) = super::pmax::queries(p);
     let ((labels, budgets, campaigns, ad_groups, ads, criteria, campaign_criteria, user_lists), conversion_actions) = tokio::try_join!(
         async {
             tokio::try_join!(
@@ -213,10 +218,12 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
                 search_stream(client, &q_conversion),
                 search_stream(client, Q_CUSTOM_GOAL),
                 search_stream(client, Q_GOAL_CONFIG),
+                search_stream(client, &q_asset_group),
+                search_stream(client, &q_listing),
             )
         },
     )?;
-    let (conversion_actions, custom_goals, goal_configs) = conversion_actions;
+    let (conversion_actions, custom_goals, goal_configs, asset_groups, listing_filters) = conversion_actions;
     let user_lists = user_lists
         .into_iter()
         .filter(|r| {
@@ -237,6 +244,8 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         conversion_actions,
         custom_goals,
         goal_configs,
+        asset_groups,
+        listing_filters,
     })
 }
 
@@ -512,6 +521,15 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         out.push(r);
     }
 
+    // Asset groups of Performance Max campaigns, with their listing group trees.
+    out.extend(super::pmax::resources(
+        &acct,
+        &raw.asset_groups,
+        &raw.listing_filters,
+        &campaigns,
+        |status, id| kept(status, id, &pinned),
+    ));
+
     // Ads: position among the ad group's ads by ascending ad id.
     let mut by_group: BTreeMap<String, Vec<(i64, &Json)>> = BTreeMap::new();
     for a in raw.ads.iter().filter_map(|r| r.get("adGroupAd")) {
@@ -747,6 +765,8 @@ pub struct ApplyContext {
     pub labels: HashMap<String, String>,
     /// Campaign id → context.
     pub campaigns: HashMap<String, CampaignContext>,
+    /// Asset group id → its listing group filters, deepest first (what replacing its tree removes).
+    pub trees: HashMap<String, Vec<String>>,
 }
 
 impl ApplyContext {
@@ -794,6 +814,7 @@ impl ApplyContext {
         ApplyContext {
             labels: labels_by_name(&raw.labels),
             campaigns,
+            trees: super::pmax::removal_order(&raw.listing_filters),
         }
     }
 }
@@ -856,6 +877,7 @@ mod tests {
             goal_configs: vec![
                 json!({"conversionGoalCampaignConfig": {"campaign": "customers/1/campaigns/21", "goalConfigLevel": "CAMPAIGN", "customConversionGoal": "customers/1/customConversionGoals/5"}}),
             ],
+            ..Default::default()
         }
     }
 

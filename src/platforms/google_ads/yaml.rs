@@ -14,6 +14,8 @@ use crate::spec::de::{Item, Opt, Spanned};
 use crate::spec::types::spec_enum;
 use crate::spec::types::*;
 
+pub use super::pmax::{AssetGroupSpec, ListingCases, ListingNode};
+
 type S<T> = Spanned<T>;
 
 /// A Google Ads campaign.
@@ -70,6 +72,22 @@ pub struct GoogleCampaign {
     /// Campaign-level negative keywords.
     #[serde(default)]
     pub negative_keywords: Vec<Item<NegativeKeyword>>,
+    /// The Merchant Center account whose products a `shopping` or `performance_max` campaign advertises
+    /// (`shopping_setting.merchant_id`; the account must be linked to the customer). The feed stays in Merchant
+    /// Center: adsctl manages the ad side.
+    #[serde(default)]
+    #[schemars(with = "IdText")]
+    pub merchant_center_id: Opt<String>,
+    /// The feed label of the products to advertise (`US`, `FR`, …: up to 20 upper-case letters, digits, `-`, `_`).
+    #[serde(default)]
+    pub feed_label: Opt<String>,
+    /// A `shopping` campaign's priority among Shopping campaigns advertising the same product: 0 (low, the
+    /// default on create), 1 or 2.
+    #[serde(default)]
+    pub campaign_priority: Opt<u8>,
+    /// Asset groups of a `performance_max` campaign with a Merchant Center link.
+    #[serde(default)]
+    pub asset_groups: Vec<Item<AssetGroupSpec>>,
 }
 
 /// A Google Ads shared campaign budget.

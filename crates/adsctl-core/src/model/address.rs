@@ -46,10 +46,12 @@ pub enum Kind {
     SplitTest,
     /// Meta product set: a filter over the products of one catalog (catalog ads), at the account's level.
     ProductSet,
+    /// Google Ads asset group of a Performance Max campaign (its final URLs and listing group filter tree).
+    AssetGroup,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -69,6 +71,7 @@ impl Kind {
         Kind::CustomConversion,
         Kind::SplitTest,
         Kind::ProductSet,
+        Kind::AssetGroup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Kind {
             Kind::CustomConversion => "custom_conversion",
             Kind::SplitTest => "split_test",
             Kind::ProductSet => "product_set",
+            Kind::AssetGroup => "asset_group",
         }
     }
 
@@ -108,6 +112,7 @@ impl Kind {
                 | Kind::Ad
                 | Kind::Keyword
                 | Kind::Creative
+                | Kind::AssetGroup
         )
     }
 
@@ -141,7 +146,7 @@ impl Kind {
             | Kind::ProductSet => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
-            Kind::AdGroup | Kind::AdSet => 3,
+            Kind::AdGroup | Kind::AdSet | Kind::AssetGroup => 3,
             Kind::Ad
             | Kind::Keyword
             | Kind::NegativeKeyword

@@ -379,6 +379,15 @@ fn attributed(from: &str) -> Option<&'static [&'static str]> {
         "conversion_action" => &["conversion_action", "customer"],
         "custom_conversion_goal" => &["custom_conversion_goal", "customer"],
         "conversion_goal_campaign_config" => &["conversion_goal_campaign_config", "campaign", "customer"],
+        "asset" => &["asset", "customer"],
+        "asset_group" => &["asset_group", "campaign", "customer"],
+        "asset_group_asset" => &["asset_group_asset", "asset_group", "asset", "campaign", "customer"],
+        "asset_group_listing_group_filter" => &[
+            "asset_group_listing_group_filter",
+            "asset_group",
+            "campaign",
+            "customer",
+        ],
         "customer" => &["customer"],
         "change_status" => &["change_status", "customer"],
         _ => return None,
@@ -924,14 +933,30 @@ pub fn run(
                             Res::AdGroupCriterionLabel => ad_group_criterion.and_then(|x| lookup(x.get("adGroup"))),
                             _ => None,
                         };
+                        let asset_group = match res {
+                            Res::AssetGroupAsset | Res::AssetGroupListingGroupFilter => lookup(v.get("assetGroup")),
+                            _ => None,
+                        };
                         let campaign = match res {
                             Res::AdGroup
                             | Res::CampaignLabel
                             | Res::CampaignCriterion
-                            | Res::ConversionGoalCampaignConfig => lookup(v.get("campaign")),
+                            | Res::ConversionGoalCampaignConfig
+                            | Res::AssetGroup => lookup(v.get("campaign")),
                             Res::Campaign => Some(v),
+                            Res::AssetGroupAsset | Res::AssetGroupListingGroupFilter => {
+                                asset_group.and_then(|x| lookup(x.get("campaign")))
+                            }
                             _ => ad_group.and_then(|x| lookup(x.get("campaign"))),
                         };
+                        if let Some(x) = asset_group {
+                            parts.push(("assetGroup", x));
+                        }
+                        if res == Res::AssetGroupAsset {
+                            if let Some(x) = lookup(v.get("asset")) {
+                                parts.push(("asset", x));
+                            }
+                        }
                         if res != Res::Campaign {
                             if let Some(c) = campaign {
                                 parts.push(("campaign", c));

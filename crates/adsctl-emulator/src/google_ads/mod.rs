@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod mutate;
 pub mod oauth;
+pub mod pmax;
 pub mod resources;
 pub mod schema;
 pub mod store;
@@ -229,6 +230,10 @@ impl PlatformEmulator for GoogleAdsEmulator {
             .route("/_emulator/google_ads/drift", post(drift_handler))
             .route("/_emulator/google_ads/customers", post(add_customer_handler))
             .route("/_emulator/google_ads/expire_tokens", post(expire_handler))
+            .route(
+                "/_emulator/google_ads/merchant_links",
+                post(pmax::link_merchant_handler),
+            )
             .with_state(self.inner.clone())
     }
 
@@ -929,6 +934,15 @@ fn mutate_handler(inner: &Inner, cid: &str, res: Option<Res>, ads: bool, body: &
                 errs.append(&mut e);
                 results.push(json!({}));
             }
+        }
+    }
+    if errs.is_empty() || partial {
+        // Rules on what the whole request made (a listing group tree, an asset group's assets): the request fails
+        // as a whole, partial failure or not.
+        if let Err(mut e) = ctx.finish_pmax() {
+            ctx.rollback();
+            errs.append(&mut e);
+            return (errors::failure(Status::InvalidArgument, &errs, rid), n);
         }
     }
     let failed = !errs.is_empty();

@@ -30,6 +30,8 @@ pub struct MutateCtx<'a> {
     temp_nums: HashSet<String>,
     /// Resource names mutated so far in this request (mutateError ID_EXISTS_IN_MULTIPLE_MUTATES).
     touched: HashSet<String>,
+    /// Asset groups and campaigns whose PMax rules are checked when the request ends (pmax.rs).
+    pub(super) pmax: super::pmax::Touched,
 }
 
 /// Marks where one operation started, to undo just that operation (partial failure).
@@ -53,6 +55,7 @@ impl<'a> MutateCtx<'a> {
             failed_temp: HashSet::new(),
             temp_nums: HashSet::new(),
             touched: HashSet::new(),
+            pmax: Default::default(),
         }
     }
 
@@ -113,6 +116,35 @@ impl<'a> MutateCtx<'a> {
     fn new_id(&mut self) -> u64 {
         *self.next_id += 1;
         *self.next_id
+    }
+
+    pub(super) fn fresh_id(&mut self) -> u64 {
+        self.new_id()
+    }
+
+    pub(super) fn res_name(&self, res: Res, key: &str) -> String {
+        self.rn(res, key)
+    }
+
+    /// fieldError.REQUIRED for a create without `field` (an empty string counts as absent).
+    pub(super) fn require(
+        &self,
+        m: &Map<String, Value>,
+        field: &str,
+        proto: &str,
+        loc: &Loc,
+    ) -> Result<(), Vec<AdsError>> {
+        if m.get(field).is_none_or(|x| x.as_str() == Some("")) {
+            Err(vec![AdsError::new(
+                errors::FIELD_REQUIRED,
+                "The required field was not present.",
+            )
+            .under(loc)
+            .at("create", None)
+            .at(proto, None)])
+        } else {
+            Ok(())
+        }
     }
 
     /// Record the change, store the object, and hand back what the response needs.
@@ -314,13 +346,21 @@ impl<'a> MutateCtx<'a> {
     /// mutate_error.proto ID_EXISTS_IN_MULTIPLE_MUTATES: "Cannot mutate the same resource twice in one request."
     fn once(&self, rn: &str, loc: &Loc, what: &str) -> Result<(), Vec<AdsError>> {
         if !rn.is_empty() && self.touched.contains(rn) {
-            let mut e = AdsError::new(
-                errors::ID_EXISTS_IN_MULTIPLE_MUTATES,
-                "Cannot mutate the same resource twice in one request.",
-            )
-            .trigger(rn.to_string())
-            .under(loc)
-            .at(what, None);
+            let (code, msg) = if rn.contains("/assetGroupListingGroupFilters/") {
+                (
+                    errors::LGF_MULTIPLE_OPERATIONS_ON_ONE_NODE,
+                    "There cannot be more than one mutate operation per request that targets a single asset group listing group filter.",
+                )
+            } else {
+                (
+                    errors::ID_EXISTS_IN_MULTIPLE_MUTATES,
+                    "Cannot mutate the same resource twice in one request.",
+                )
+            };
+            let mut e = AdsError::new(code, msg)
+                .trigger(rn.to_string())
+                .under(loc)
+                .at(what, None);
             if what == "update" {
                 e = e.at("resource_name", None);
             }
@@ -459,7 +499,14 @@ impl<'a> MutateCtx<'a> {
         format!("customers/{}/{}/{key}", self.cust.info.id, res.def().coll)
     }
 
-    fn live_ref(&self, rn: &str, want: Res, field: &str, loc: &Loc, what: &str) -> Result<Value, Vec<AdsError>> {
+    pub(super) fn live_ref(
+        &self,
+        rn: &str,
+        want: Res,
+        field: &str,
+        loc: &Loc,
+        what: &str,
+    ) -> Result<Value, Vec<AdsError>> {
         let at = |code: Code, msg: String| {
             vec![AdsError::new(code, msg)
                 .trigger(rn.to_string())
@@ -566,6 +613,7 @@ impl<'a> MutateCtx<'a> {
                     .at("create", None)
                     .at("contains_eu_political_advertising", None)]);
                 }
+                super::pmax::campaign_rules(self.cust, m, None, Some(&budget), loc, "create")?;
                 if let Some(t) = bidding_type(&kind) {
                     m.insert("biddingStrategyType".into(), json!(t));
                 }
@@ -705,6 +753,10 @@ impl<'a> MutateCtx<'a> {
                 m.entry("status").or_insert(json!("ENABLED"));
                 key = self.new_id().to_string();
             }
+            Res::AssetGroup => key = self.create_asset_group(m, loc)?,
+            Res::Asset => key = self.create_asset(m, loc)?,
+            Res::AssetGroupAsset => key = self.create_asset_group_asset(m, loc)?,
+            Res::AssetGroupListingGroupFilter => key = self.create_listing_group(m, loc)?,
             Res::ConversionGoalCampaignConfig => {
                 // ConversionGoalCampaignConfigOperation has only `update`: the JSON front end refuses a create.
                 return Err(vec![AdsError::new(
@@ -890,7 +942,7 @@ impl<'a> MutateCtx<'a> {
         if !res.is_label_link() {
             let id = key.rsplit('~').next().unwrap_or_default().to_string();
             match res {
-                Res::AdGroupAd | Res::AdGroupCriterion | Res::CampaignCriterion => {}
+                Res::AdGroupAd | Res::AdGroupCriterion | Res::CampaignCriterion | Res::AssetGroupAsset => {}
                 _ => {
                     m.insert("id".into(), json!(id));
                 }
@@ -1023,6 +1075,10 @@ impl<'a> MutateCtx<'a> {
                     Res::CustomConversionGoal => (
                         errors::CUSTOM_GOAL_DUPLICATE_NAME,
                         "Custom goal with the same name already exists.",
+                    ),
+                    Res::AssetGroup => (
+                        errors::ASSET_GROUP_DUPLICATE_NAME,
+                        "Each asset group in a single campaign must have a unique name.",
                     ),
                     _ => (
                         errors::USER_LIST_NAME_ALREADY_USED,
@@ -1175,6 +1231,23 @@ impl<'a> MutateCtx<'a> {
                 }
             }
         }
+        if res == Res::Campaign {
+            if let Some(m) = v.as_object() {
+                let budget = v
+                    .get("campaignBudget")
+                    .and_then(Value::as_str)
+                    .and_then(|b| self.cust.get_rn(b))
+                    .map(|(_, o)| o.v.clone());
+                super::pmax::campaign_rules(self.cust, m, Some(&old), budget.as_ref(), loc, "update")?;
+            }
+        }
+        if res == Res::AssetGroup {
+            self.update_asset_group(&v, loc)?;
+        }
+        if matches!(res, Res::AssetGroupAsset | Res::AssetGroupListingGroupFilter) {
+            let g = v.get("assetGroup").and_then(Value::as_str).map(str::to_string);
+            self.touched_group(g.as_deref(), loc);
+        }
         if res == Res::Label {
             if let Some(m) = v.as_object() {
                 check_label(m, loc, "update")?;
@@ -1229,6 +1302,15 @@ impl<'a> MutateCtx<'a> {
             .trigger(rn.to_string())
             .under(loc)
             .at("remove", None)]);
+        }
+        match res {
+            Res::AssetGroup => self.removing_asset_group(&old, loc),
+            Res::AssetGroupListingGroupFilter => self.removing_listing_group(rn, &old, loc)?,
+            Res::AssetGroupAsset => {
+                let g = old.get("assetGroup").and_then(Value::as_str).map(str::to_string);
+                self.touched_group(g.as_deref(), loc);
+            }
+            _ => {}
         }
         if res.def().soft_remove {
             let mut v = old.clone();

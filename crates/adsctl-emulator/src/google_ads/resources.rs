@@ -18,6 +18,11 @@ pub enum Res {
     ConversionAction,
     CustomConversionGoal,
     ConversionGoalCampaignConfig,
+    // Performance Max (see pmax.rs)
+    Asset,
+    AssetGroup,
+    AssetGroupAsset,
+    AssetGroupListingGroupFilter,
 }
 
 pub struct ResDef {
@@ -257,6 +262,68 @@ pub const ALL: &[ResDef] = &[
         result: "conversionGoalCampaignConfigResult",
         change_type: None,
         // update only: one per campaign, made with it
+        soft_remove: false,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::Asset,
+        coll: "assets",
+        message: "Asset",
+        gaql: "asset",
+        json: "asset",
+        request: "MutateAssetsRequest",
+        mutate_op: "assetOperation",
+        mutate_op_proto: "asset_operation",
+        result: "assetResult",
+        // ChangeStatusResourceType has ASSET, but adsctl's reads never ask for it
+        change_type: Some("ASSET"),
+        // AssetOperation has no remove
+        soft_remove: false,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::AssetGroup,
+        coll: "assetGroups",
+        message: "AssetGroup",
+        gaql: "asset_group",
+        json: "assetGroup",
+        request: "MutateAssetGroupsRequest",
+        mutate_op: "assetGroupOperation",
+        mutate_op_proto: "asset_group_operation",
+        result: "assetGroupResult",
+        change_type: Some("ASSET_GROUP"),
+        // AssetGroupStatus has REMOVED
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::AssetGroupAsset,
+        coll: "assetGroupAssets",
+        message: "AssetGroupAsset",
+        gaql: "asset_group_asset",
+        json: "assetGroupAsset",
+        request: "MutateAssetGroupAssetsRequest",
+        mutate_op: "assetGroupAssetOperation",
+        mutate_op_proto: "asset_group_asset_operation",
+        result: "assetGroupAssetResult",
+        // ChangeStatusResourceType has no ASSET_GROUP_ASSET
+        change_type: None,
+        // reading chosen: a removed link is gone (AssetLinkStatus REMOVED links are not served)
+        soft_remove: false,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::AssetGroupListingGroupFilter,
+        coll: "assetGroupListingGroupFilters",
+        message: "AssetGroupListingGroupFilter",
+        gaql: "asset_group_listing_group_filter",
+        json: "assetGroupListingGroupFilter",
+        request: "MutateAssetGroupListingGroupFiltersRequest",
+        mutate_op: "assetGroupListingGroupFilterOperation",
+        mutate_op_proto: "asset_group_listing_group_filter_operation",
+        result: "assetGroupListingGroupFilterResult",
+        // ChangeStatusResourceType has no listing group filter; a node has no status: removal deletes it
+        change_type: None,
         soft_remove: false,
         updatable: true,
     },

@@ -67,6 +67,9 @@ pub struct Customer {
     pub tables: BTreeMap<Res, BTreeMap<String, Obj>>,
     /// Latest change per changed resource name.
     pub change_status: BTreeMap<String, ChangeRow>,
+    /// Merchant Center accounts linked to this customer besides the well-known one (pmax.rs).
+    #[serde(default)]
+    pub merchants: std::collections::BTreeSet<String>,
     #[serde(skip)]
     pub names: HashMap<(Res, String, String), String>,
     #[serde(skip)]
@@ -79,6 +82,7 @@ impl Customer {
             info,
             tables: BTreeMap::new(),
             change_status: BTreeMap::new(),
+            merchants: Default::default(),
             names: HashMap::new(),
             budget_refs: HashMap::new(),
         }
@@ -199,7 +203,7 @@ pub fn name_scope(res: Res, v: &Value) -> Option<String> {
         | Res::UserList
         | Res::ConversionAction
         | Res::CustomConversionGoal => Some(String::new()),
-        Res::AdGroup => Some(
+        Res::AdGroup | Res::AssetGroup => Some(
             v.get("campaign")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
