@@ -41,11 +41,14 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "RunOfflineUserDataJobRequest", "ListAccessibleCustomersRequest", "ListAccessibleCustomersResponse",
     "MutateAdsRequest", "MutateAdsResponse", "MutateCampaignCriteriaRequest", "MutateAdGroupCriterionLabelsRequest",
     "MutateConversionActionsRequest", "MutateCustomConversionGoalsRequest",
-    "MutateConversionGoalCampaignConfigsRequest", "GoogleAdsRow",
+    "MutateConversionGoalCampaignConfigsRequest", "MutateExperimentsRequest", "MutateExperimentArmsRequest",
+    "EndExperimentRequest", "GraduateExperimentRequest", "ScheduleExperimentRequest", "PromoteExperimentRequest",
+    "ScheduleExperimentMetadata", "PromoteExperimentMetadata", "ListExperimentAsyncErrorsRequest",
+    "ListExperimentAsyncErrorsResponse", "GoogleAdsRow",
 ]] + [f"{V}.services.Mutate{r}Response" for r in [
     "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
     "AdGroupLabels", "AdGroupAdLabels", "UserLists", "CampaignCriteria", "AdGroupCriterionLabels", "ConversionActions",
-    "CustomConversionGoals", "ConversionGoalCampaignConfigs",
+    "CustomConversionGoals", "ConversionGoalCampaignConfigs", "Experiments", "ExperimentArms",
 ]] + [
     f"{V}.resources.ChangeStatus", f"{V}.resources.Customer", f"{V}.resources.OfflineUserDataJob",
     f"{V}.common.Metrics", f"{V}.common.Segments", f"{V}.errors.GoogleAdsFailure",
@@ -55,7 +58,7 @@ SERVED_RESOURCES = {
     "Campaign", "CampaignBudget", "AdGroup", "AdGroupAd", "AdGroupCriterion", "Label", "CampaignLabel",
     "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob", "Ad",
     "CampaignCriterion", "AdGroupCriterionLabel", "ConversionAction",
-    "CustomConversionGoal", "ConversionGoalCampaignConfig",
+    "CustomConversionGoal", "ConversionGoalCampaignConfig", "Experiment", "ExperimentArm",
 }
 SERVED_OPS = {r + "Operation" for r in SERVED_RESOURCES} | {f"Mutate{r}Result" for r in SERVED_RESOURCES}
 ALL_RESOURCE_MESSAGES = {"GoogleAdsRow", "MutateOperation", "MutateOperationResponse"}

@@ -379,6 +379,8 @@ fn attributed(from: &str) -> Option<&'static [&'static str]> {
         "conversion_action" => &["conversion_action", "customer"],
         "custom_conversion_goal" => &["custom_conversion_goal", "customer"],
         "conversion_goal_campaign_config" => &["conversion_goal_campaign_config", "campaign", "customer"],
+        "experiment" => &["experiment", "customer"],
+        "experiment_arm" => &["experiment_arm", "customer"],
         "customer" => &["customer"],
         "change_status" => &["change_status", "customer"],
         _ => return None,

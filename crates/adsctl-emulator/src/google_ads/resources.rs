@@ -18,6 +18,8 @@ pub enum Res {
     ConversionAction,
     CustomConversionGoal,
     ConversionGoalCampaignConfig,
+    Experiment,
+    ExperimentArm,
 }
 
 pub struct ResDef {
@@ -257,6 +259,37 @@ pub const ALL: &[ResDef] = &[
         result: "conversionGoalCampaignConfigResult",
         change_type: None,
         // update only: one per campaign, made with it
+        soft_remove: false,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::Experiment,
+        coll: "experiments",
+        message: "Experiment",
+        gaql: "experiment",
+        json: "experiment",
+        request: "MutateExperimentsRequest",
+        mutate_op: "experimentOperation",
+        mutate_op_proto: "experiment_operation",
+        result: "experimentResult",
+        // ChangeStatusResourceType has no EXPERIMENT
+        change_type: None,
+        // ExperimentStatus REMOVED
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::ExperimentArm,
+        coll: "experimentArms",
+        message: "ExperimentArm",
+        gaql: "experiment_arm",
+        json: "experimentArm",
+        request: "MutateExperimentArmsRequest",
+        mutate_op: "experimentArmOperation",
+        mutate_op_proto: "experiment_arm_operation",
+        result: "experimentArmResult",
+        change_type: None,
+        // an arm has no status: a removed arm is gone
         soft_remove: false,
         updatable: true,
     },
