@@ -593,6 +593,7 @@ impl<'a> Lower<'a> {
         let mut lists = Vec::new();
         let mut conversions = Vec::new();
         let mut custom_conversions = Vec::new();
+        let mut experiments = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -617,6 +618,7 @@ impl<'a> Lower<'a> {
             lists.extend(file.lists.into_iter().filter_map(|i| i.value));
             conversions.extend(file.conversions.into_iter().filter_map(|i| i.value));
             custom_conversions.extend(file.custom_conversions.into_iter().filter_map(|i| i.value));
+            experiments.extend(file.experiments.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -634,6 +636,10 @@ impl<'a> Lower<'a> {
         }
         for c in campaigns {
             self.campaign(c);
+        }
+        // after the campaigns: an experiment names its base campaign
+        for e in experiments {
+            self.experiment(e);
         }
         for m in moves {
             self.moved(m);
@@ -656,6 +662,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
     for f in files {
         n += valid(&f.budgets).count() + valid(&f.lookalike_audiences).count() + valid(&f.conversions).count();
         n += valid(&f.custom_conversions).count();
+        n += valid(&f.experiments).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1038,6 +1045,13 @@ impl<'a> Lower<'a> {
     pub(crate) fn conversion(&mut self, c: Conversion) {
         self.account_block(c.account, c.body, "conversion", Kind::Conversion, |h, lw, a, b| {
             h.lower_conversion(lw, a, b)
+        });
+    }
+
+    /// An `experiments:` entry, lowered by its account's platform's home.
+    pub(crate) fn experiment(&mut self, e: Experiment) {
+        self.account_block(e.account, e.body, "experiment", Kind::Experiment, |h, lw, a, b| {
+            h.lower_experiment(lw, a, b)
         });
     }
 

@@ -42,10 +42,13 @@ pub enum Kind {
     Conversion,
     /// Meta custom conversion: the events of one pixel that match a rule, at the account's level.
     CustomConversion,
+    /// An A/B test at the account's level (Google Ads experiment: a base campaign, a trial arm with changed
+    /// settings, a traffic split, dates and an action: run, promote or end).
+    Experiment,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -63,6 +66,7 @@ impl Kind {
         Kind::TargetingCriterion,
         Kind::Conversion,
         Kind::CustomConversion,
+        Kind::Experiment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +88,7 @@ impl Kind {
             Kind::TargetingCriterion => "targeting_criterion",
             Kind::Conversion => "conversion",
             Kind::CustomConversion => "custom_conversion",
+            Kind::Experiment => "experiment",
         }
     }
 
@@ -132,7 +137,8 @@ impl Kind {
             | Kind::CustomConversion => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
-            Kind::AdGroup | Kind::AdSet => 3,
+            // an experiment names the campaign it tests
+            Kind::AdGroup | Kind::AdSet | Kind::Experiment => 3,
             Kind::Ad
             | Kind::Keyword
             | Kind::NegativeKeyword
