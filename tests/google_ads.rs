@@ -204,9 +204,10 @@ mod connector {
         assert!(snap.complete);
         let searches = endpoint_requests(&h, "googleAds:searchStream");
         // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists, conversion
-        // actions, custom conversion goals, campaigns' goal configs (campaigns, ad groups, ads and keywords bring
-        // their labels along), change_status: one request per kind, whatever the number of objects.
-        assert_eq!(searches, 12, "{:#?}", h.counters().snapshot());
+        // actions, custom conversion goals, campaigns' goal configs, experiments, experiment arms (campaigns, ad
+        // groups, ads and keywords bring their labels along), change_status: one request per kind, whatever the
+        // number of objects.
+        assert_eq!(searches, 14, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -271,7 +272,7 @@ mod labels {
     /// Ownership and user labels come from `campaign.labels`, `ad_group.labels` and `ad_group_ad.labels`: a
     /// full read is one query per kind of resource plus change_status, with no query for the label links.
     #[tokio::test]
-    async fn a_full_read_is_twelve_searches_and_takes_labels_from_the_objects() {
+    async fn a_full_read_is_fourteen_searches_and_takes_labels_from_the_objects() {
         let h = emulator(EmulatorConfig::default()).await;
         let acct = account(&h.url());
         let c = connector(&acct, settings(&acct));
@@ -332,13 +333,13 @@ mod labels {
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
         assert_eq!(
             endpoint_requests(&h, "googleAds:searchStream"),
-            12,
+            14,
             "{:#?}",
             h.counters().snapshot()
         );
         assert_eq!(
             h.counters().snapshot().total_requests,
-            12,
+            14,
             "{:#?}",
             h.counters().snapshot()
         );
@@ -426,8 +427,9 @@ mod lifecycle {
             )
             .await
             .unwrap();
-        // change_status, then the user lists, conversion actions, custom goals and goal configs (change_status
-        // lists none of them; the goals only to compare with the marker's fingerprint)
+        // change_status, then the user lists, conversion actions, custom goals, goal configs, experiments and
+        // their arms (change_status lists none of them; the goals and experiments only to compare with the
+        // marker's fingerprint)
         assert!(
             !delta.complete
                 && delta
@@ -436,7 +438,7 @@ mod lifecycle {
                     .all(|r| matches!(r.kind, Kind::Audience | Kind::Conversion)),
             "{delta:?}"
         );
-        assert_eq!(h.counters().snapshot().total_requests, 5);
+        assert_eq!(h.counters().snapshot().total_requests, 7);
 
         // Drift behind adsctl's back, seen by the next read.
         let rn = format!("customers/{CUSTOMER}/campaigns/{}", spring.id.as_deref().unwrap());

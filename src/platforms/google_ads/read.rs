@@ -867,6 +867,8 @@ mod tests {
             goal_configs: vec![
                 json!({"conversionGoalCampaignConfig": {"campaign": "customers/1/campaigns/21", "goalConfigLevel": "CAMPAIGN", "customConversionGoal": "customers/1/customConversionGoals/5"}}),
             ],
+            experiments: vec![],
+            experiment_arms: vec![],
         }
     }
 
