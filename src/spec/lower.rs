@@ -470,9 +470,14 @@ impl<'a> Lower<'a> {
                     acct.span,
                     Code::InvalidValue,
                     format!(
-                        "account `{}` is {}, but a {what} needs {}",
+                        "account `{}` is {}, but {} {what} needs {}",
                         acct.value,
                         a.platform,
+                        if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        },
                         list.join(" or ")
                     ),
                     "pick an account of the right platform",
