@@ -2034,6 +2034,16 @@ mod end_to_end {
             p.outputs.borrow()
         );
 
+        // Metrics per arm: the control arm is the base campaign, the trial arm the trial campaign's rows.
+        let today = day(0);
+        let dir = p.path().display().to_string();
+        let o = p.run(&["metrics", &dir, "--since", &today, "--until", &today, "--format", "csv"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let csv = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(csv.contains("acme/experiment/Bid test [trial arm]"), "{csv}");
+        assert!(csv.contains("acme/experiment/Network test [trial arm]"), "{csv}");
+        assert!(csv.contains("acme/campaign/Spring Sale"), "{csv}");
+
         // Removal policy: an experiment has no paused state, so `pause` leaves it; `remove` removes it.
         std::fs::write(
             p.path().join("experiments.yaml"),

@@ -118,6 +118,10 @@ pub const EXPERIMENT_FIELDS: &[&str] = &[
     "trial.network.partner_search_network",
 ];
 
+/// The live field holding the trial arm's campaign id (`crate::metrics::addresses` reports its metrics as the
+/// experiment's trial arm).
+pub const TRIAL_CAMPAIGN_ID: &str = "trial_campaign_id";
+
 /// Live `status` of an experiment nothing changes any more (`Capabilities::settled_statuses`).
 pub const SETTLED: &[&str] = &["ended", "promoted", "graduated"];
 
@@ -391,6 +395,8 @@ pub fn resources(
             r.fields.insert("traffic_split", Value::Int(s));
         }
         if let Some(t) = trial.as_deref() {
+            // not managed (never in the YAML): `adsctl metrics` reports the trial arm's campaign by it
+            r.fields.insert(TRIAL_CAMPAIGN_ID, Value::str(id_of(t)));
             if let Some(c) = rows.get(t) {
                 for (k, v) in mapping::campaign_fields(c) {
                     if k.starts_with("bidding.") || k.starts_with("network.") {
