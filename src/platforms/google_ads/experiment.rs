@@ -311,7 +311,7 @@ fn first(v: &Json, field: &str) -> Option<String> {
 }
 
 /// What the arms of one experiment say: (base campaign, trial campaign, trial split).
-fn arms_of<'j>(arms: &'j [Json], experiment: &str) -> (Option<String>, Option<String>, Option<i64>) {
+fn arms_of(arms: &[Json], experiment: &str) -> (Option<String>, Option<String>, Option<i64>) {
     let mut base = None;
     let mut trial = None;
     let mut share = None;
