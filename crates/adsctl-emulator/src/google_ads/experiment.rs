@@ -730,6 +730,39 @@ fn check_schedule(cust: &Customer, exp: &Value, rn: &str, today: NaiveDate) -> R
             "The start date of an experiment cannot be set in the past.",
         ));
     }
+    // "A pair of trials share members and have overlapping date ranges": another scheduled experiment of the same
+    // base campaign whose dates meet these (a missing start is today, a missing end open).
+    let base = |rn: &str| {
+        arms_of(cust, rn)
+            .into_iter()
+            .find(|(_, a)| is_control(a))
+            .and_then(|(_, a)| campaigns_of(&a, "campaigns").into_iter().next())
+    };
+    let span = |e: &Value| {
+        (
+            date(e, "startDate").unwrap_or(today),
+            date(e, "endDate").unwrap_or(NaiveDate::MAX),
+        )
+    };
+    let mine = base(rn);
+    let (s, e) = span(exp);
+    let overlapping = cust.table(Res::Experiment).into_iter().flatten().any(|(_, o)| {
+        let other = o.v.get("resourceName").and_then(Value::as_str).unwrap_or_default();
+        let (os, oe) = span(&o.v);
+        other != rn
+            && matches!(status(&o.v), "INITIATED" | "ENABLED")
+            && date(&o.v, "endDate").is_none_or(|d| d >= today)
+            && mine.is_some()
+            && base(other) == mine
+            && os <= e
+            && s <= oe
+    });
+    if overlapping {
+        return Err(AdsError::new(
+            errors::EXP_OVERLAPPING,
+            "A pair of trials share members and have overlapping date ranges.",
+        ));
+    }
     Ok(())
 }
 
