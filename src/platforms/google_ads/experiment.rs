@@ -855,3 +855,132 @@ pub fn import(e: &Resource, account: &Account) -> serde_yaml::Mapping {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Money;
+
+    fn rows() -> (Vec<Json>, Vec<Json>, Vec<Json>) {
+        let experiments = vec![
+            json!({"experiment": {"resourceName": "customers/1/experiments/7", "experimentId": "7", "name": "Bid test",
+                "description": "Clicks or CPA?\n\nadsctl-managed", "type": "SEARCH_CUSTOM", "status": "ENABLED",
+                "startDate": "2999-01-01", "endDate": "2999-02-01"}}),
+            json!({"experiment": {"resourceName": "customers/1/experiments/8", "experimentId": "8", "name": "Theirs",
+                "description": "made in the UI", "type": "SEARCH_CUSTOM", "status": "HALTED", "endDate": "2020-01-01"}}),
+        ];
+        let arms = vec![
+            json!({"experimentArm": {"resourceName": "customers/1/experimentArms/7~1", "experiment": "customers/1/experiments/7",
+                "control": true, "trafficSplit": "70", "campaigns": ["customers/1/campaigns/21"]}}),
+            json!({"experimentArm": {"resourceName": "customers/1/experimentArms/7~2", "experiment": "customers/1/experiments/7",
+                "trafficSplit": "30", "campaigns": ["customers/1/campaigns/99"], "inDesignCampaigns": ["customers/1/campaigns/99"]}}),
+        ];
+        let campaigns = vec![
+            json!({"campaign": {"resourceName": "customers/1/campaigns/99", "name": "Spring [Bid test]", "experimentType": "EXPERIMENT",
+                "biddingStrategyType": "TARGET_SPEND", "targetSpend": {"cpcBidCeilingMicros": "2500000"},
+                "networkSettings": {"targetGoogleSearch": true}}}),
+        ];
+        (experiments, arms, campaigns)
+    }
+
+    #[test]
+    fn the_read_gives_base_split_trial_action_and_ownership() {
+        let (experiments, arms, campaigns) = rows();
+        let acct = Address::account("acme");
+        let base = acct.child(Kind::Campaign, "Spring");
+        let by_rn: HashMap<String, Address> = [("customers/1/campaigns/21".to_string(), base.clone())].into();
+        let rows: HashMap<&str, &Json> = campaigns
+            .iter()
+            .filter_map(|r| r.get("campaign"))
+            .map(|c| (get_str(c, "resourceName").unwrap(), c))
+            .collect();
+        assert!(is_trial_campaign(rows["customers/1/campaigns/99"]));
+        let rs = resources(&acct, &experiments, &arms, &by_rn, &rows, &[]);
+        let bid = rs.iter().find(|r| r.address.name() == Some("Bid test")).unwrap();
+        assert!(bid.owned);
+        assert_eq!(bid.id.as_deref(), Some("7"));
+        assert_eq!(bid.fields.get("description"), Some(&Value::str("Clicks or CPA?")));
+        assert_eq!(bid.fields.get("type"), Some(&Value::str("search_custom")));
+        assert_eq!(bid.fields.get("base_campaign"), Some(&Value::reference(base)));
+        assert_eq!(bid.fields.get("traffic_split"), Some(&Value::Int(30)));
+        assert_eq!(bid.fields.get("action"), Some(&Value::str("run")));
+        assert_eq!(bid.fields.get("status"), None);
+        assert_eq!(
+            bid.fields.get("trial.bidding.strategy"),
+            Some(&Value::str("target_spend"))
+        );
+        assert_eq!(
+            bid.fields.get("trial.bidding.cpc_bid_ceiling"),
+            Some(&Value::Money(Money::from_micros(2_500_000)))
+        );
+        assert_eq!(bid.fields.get("trial.network.google_search"), Some(&Value::Bool(true)));
+        assert_eq!(bid.fields.get(TRIAL_CAMPAIGN_ID), Some(&Value::str("99")));
+        let theirs = rs.iter().find(|r| r.address.name() == Some("Theirs")).unwrap();
+        assert!(!theirs.owned, "no marker: someone else's");
+        assert_eq!(theirs.fields.get("description"), Some(&Value::str("made in the UI")));
+        assert_eq!(theirs.fields.get("action"), Some(&Value::str("end")));
+        assert_eq!(theirs.fields.get("status"), Some(&Value::str("ended")), "settled");
+    }
+
+    #[test]
+    fn the_marker_ends_the_description() {
+        assert_eq!(describe(None), "adsctl-managed");
+        assert_eq!(describe(Some("Why")), "Why\n\nadsctl-managed");
+        assert_eq!(split_description("Why\n\nadsctl-managed"), (Some("Why".into()), true));
+        assert_eq!(split_description("adsctl-managed"), (None, true));
+        assert_eq!(split_description("Why"), (Some("Why".into()), false));
+        assert_eq!(suffix("Bid test"), " [Bid test]");
+    }
+
+    #[test]
+    fn the_fingerprint_sees_experiments_and_arms() {
+        let (experiments, arms, _) = rows();
+        assert_eq!(
+            fingerprint("abc", &[], &[]),
+            "abc",
+            "no experiment: the goals' fingerprint as it was"
+        );
+        let a = fingerprint("abc", &experiments, &arms);
+        let b = fingerprint("abc", &experiments, &arms[..1]);
+        assert_ne!(a, b);
+        assert_ne!(a, fingerprint("abd", &experiments, &arms));
+    }
+
+    #[test]
+    fn import_writes_the_yaml_back() {
+        let (experiments, arms, campaigns) = rows();
+        let acct = Address::account("acme");
+        let by_rn: HashMap<String, Address> = [(
+            "customers/1/campaigns/21".to_string(),
+            acct.child(Kind::Campaign, "Spring"),
+        )]
+        .into();
+        let rows: HashMap<&str, &Json> = campaigns
+            .iter()
+            .filter_map(|r| r.get("campaign"))
+            .map(|c| (get_str(c, "resourceName").unwrap(), c))
+            .collect();
+        let rs = resources(&acct, &experiments, &arms, &by_rn, &rows, &[]);
+        let account = Account {
+            name: "acme".into(),
+            platform: crate::model::Platform::GoogleAds,
+            platform_id: "1234567890".into(),
+            login_customer_id: None,
+            currency: crate::model::Currency::USD,
+            time_zone: None,
+            on_removed: crate::model::RemovalPolicy::Pause,
+            guardrails: crate::model::Guardrails::default(),
+            endpoint: None,
+        };
+        let m = import(&rs[0], &account);
+        let y = serde_yaml::to_string(&m).unwrap();
+        assert!(y.contains("base_campaign: Spring"), "{y}");
+        assert!(y.contains("traffic_split: 30"), "{y}");
+        assert!(
+            y.contains("target_spend:") && y.contains("cpc_bid_ceiling: '2.50'"),
+            "{y}"
+        );
+        assert!(y.contains("action: run"), "{y}");
+        assert!(!y.contains("trial_campaign_id"), "{y}");
+    }
+}

@@ -428,7 +428,17 @@ impl GoogleAdsConnector {
 pub fn operation_cost(ops: &[Operation]) -> usize {
     let ctx = HashMap::new();
     let built = mutate::Builder::new("0", Some("customers/0/labels/0".into()), &ctx).build(ops);
-    built.units.len()
+    // an experiment: made with its two arms and the trial campaign's change (4); changed or removed (1 or 2)
+    let experiments: usize = built
+        .experiments
+        .iter()
+        .map(|w| match &ops[w.op].action {
+            OpAction::Create { .. } => 4,
+            OpAction::Update { set, .. } if set.keys().any(|k| k.starts_with("trial.")) => 2,
+            _ => 1,
+        })
+        .sum();
+    built.units.len() + experiments
 }
 
 #[async_trait]
