@@ -1995,6 +1995,37 @@ mod end_to_end {
         let o = p.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
 
+        // The split cannot change once the experiment runs: a new split replaces the experiment.
+        let yaml = std::fs::read_to_string(p.path().join("experiments.yaml")).unwrap();
+        std::fs::write(
+            p.path().join("experiments.yaml"),
+            yaml.replacen("traffic_split: 30", "traffic_split: 40", 1),
+        )
+        .unwrap();
+        let o = p.run(&["plan", "--json"]);
+        assert_ne!(code(&o), 0, "a replace is blocked without --allow-replace");
+        let o = p.run(&["plan", "--json", "--allow-replace"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            changes(&plan),
+            vec![("acme/experiment/Bid test".to_string(), "replace".to_string())],
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve", "--allow-replace"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let live_r = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_eq!(
+            live_r["acme/experiment/Bid test"].fields["traffic_split"],
+            Value::Int(40)
+        );
+        assert_ne!(live_r["acme/experiment/Bid test"].id, bid.id, "a new experiment");
+        std::fs::write(p.path().join("experiments.yaml"), yaml).unwrap();
+        let o = p.run(&["apply", "--auto-approve", "--allow-replace"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
         // End one; promote the other, the base campaign's YAML taking the trial's bidding.
         write(&day(40), "2.50", "promote", "end");
         let spring = std::fs::read_to_string(p.path().join("campaigns/spring.yaml")).unwrap();

@@ -480,7 +480,11 @@ pub async fn apply(
     outcomes: &mut [OpOutcome],
     validate_only: bool,
 ) -> Result<(), GoogleAdsError> {
-    for w in wants {
+    // removals first: a replaced experiment (an immutable field changed) frees its name and its trial campaign's
+    // before the new one is made
+    let mut order: Vec<&ExpWant> = wants.iter().collect();
+    order.sort_by_key(|w| !matches!(ops[w.op].action, OpAction::Remove { .. }));
+    for w in order {
         let op = &ops[w.op];
         if validate_only {
             // The API's checks need the experiment made: a dry run cannot ask them without making it.
