@@ -3116,6 +3116,12 @@ mod experiments {
         assert_eq!(t["campaign"]["name"], "Search [trial]");
         assert_eq!(t["campaign"]["experimentType"], "DRAFT");
         assert_eq!(t["campaign"]["baseCampaign"], base_rn.as_str());
+        let b = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == base_rn.as_str())
+            .unwrap();
+        assert_eq!(b["campaign"]["experimentType"], "BASE");
+        assert_eq!(b["campaign"]["baseCampaign"], base_rn.as_str());
         // the changed setting: bidding
         let (s, b) = env
             .post(

@@ -917,6 +917,12 @@ impl<'a> MutateCtx<'a> {
             }
         }
         m.insert("resourceName".into(), json!(rn));
+        if res == Res::Campaign {
+            // resources/campaign.proto (output only): "normal, draft, or experiment"; a base campaign's
+            // `base_campaign` "is equal to resource_name"
+            m.insert("experimentType".into(), json!("BASE"));
+            m.insert("baseCampaign".into(), json!(rn));
+        }
         let mut v = Value::Object(std::mem::take(m));
         self.check_unique_name(res, &v, None, loc, "create")?;
         if res == Res::ExperimentArm {
