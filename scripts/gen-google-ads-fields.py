@@ -41,14 +41,17 @@ ROOTS = [f"{V}.services.{m}" for m in [
     "RunOfflineUserDataJobRequest", "ListAccessibleCustomersRequest", "ListAccessibleCustomersResponse",
     "MutateAdsRequest", "MutateAdsResponse", "MutateCampaignCriteriaRequest", "MutateAdGroupCriterionLabelsRequest",
     "MutateConversionActionsRequest", "MutateCustomConversionGoalsRequest",
-    "MutateConversionGoalCampaignConfigsRequest", "GoogleAdsRow",
+    "MutateConversionGoalCampaignConfigsRequest", "MutateExperimentsRequest", "MutateExperimentArmsRequest",
+    "EndExperimentRequest", "GraduateExperimentRequest", "ScheduleExperimentRequest", "PromoteExperimentRequest",
+    "ScheduleExperimentMetadata", "PromoteExperimentMetadata", "ListExperimentAsyncErrorsRequest",
+    "ListExperimentAsyncErrorsResponse", "GoogleAdsRow",
     # Performance Max catalog campaigns: asset groups, their text assets and listing group filters
     "MutateAssetGroupsRequest", "MutateAssetGroupAssetsRequest", "MutateAssetGroupListingGroupFiltersRequest",
     "MutateAssetsRequest",
 ]] + [f"{V}.services.Mutate{r}Response" for r in [
     "CampaignBudgets", "Campaigns", "AdGroups", "AdGroupAds", "AdGroupCriteria", "Labels", "CampaignLabels",
     "AdGroupLabels", "AdGroupAdLabels", "UserLists", "CampaignCriteria", "AdGroupCriterionLabels", "ConversionActions",
-    "CustomConversionGoals", "ConversionGoalCampaignConfigs",
+    "CustomConversionGoals", "ConversionGoalCampaignConfigs", "Experiments", "ExperimentArms",
     "AssetGroups", "AssetGroupAssets", "AssetGroupListingGroupFilters", "Assets",
 ]] + [
     f"{V}.resources.ChangeStatus", f"{V}.resources.Customer", f"{V}.resources.OfflineUserDataJob",
@@ -59,7 +62,7 @@ SERVED_RESOURCES = {
     "Campaign", "CampaignBudget", "AdGroup", "AdGroupAd", "AdGroupCriterion", "Label", "CampaignLabel",
     "AdGroupLabel", "AdGroupAdLabel", "UserList", "Customer", "ChangeStatus", "OfflineUserDataJob", "Ad",
     "CampaignCriterion", "AdGroupCriterionLabel", "ConversionAction",
-    "CustomConversionGoal", "ConversionGoalCampaignConfig",
+    "CustomConversionGoal", "ConversionGoalCampaignConfig", "Experiment", "ExperimentArm",
     "AssetGroup", "AssetGroupAsset", "AssetGroupListingGroupFilter", "Asset",
 }
 SERVED_OPS = {r + "Operation" for r in SERVED_RESOURCES} | {f"Mutate{r}Result" for r in SERVED_RESOURCES}

@@ -3533,3 +3533,642 @@ mod catalog {
         );
     }
 }
+
+/// Experiments (ExperimentService, ExperimentArmService and their custom methods), `docs/wire-rules.md`
+/// § Experiments.
+mod experiments {
+    use super::*;
+
+    fn day(offset: i64) -> String {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
+    fn experiment(name: &str) -> Value {
+        json!({"name": name, "type": "SEARCH_CUSTOM", "suffix": " [trial]", "description": "d",
+            "startDate": day(1), "endDate": day(30)})
+    }
+
+    /// A base campaign with its own budget; returns its resource name.
+    async fn base(env: &Env, name: &str) -> String {
+        let b = env.budget(&format!("{name} budget"), false).await;
+        let (s, r) = env.campaign(name, &b).await;
+        assert_eq!(s, 200, "{r}");
+        r["results"][0]["resourceName"].as_str().unwrap().to_string()
+    }
+
+    async fn create_experiment(env: &Env, body: Value) -> (u16, Value) {
+        env.post("experiments:mutate", json!({"operations":[{"create": body}]}))
+            .await
+    }
+
+    /// Create an experiment with its two arms (control on `campaign`, treatment at `split`); returns the
+    /// experiment's resource name and the arms' mutate answer.
+    async fn with_arms(env: &Env, name: &str, campaign: &str, control: i64, treatment: i64) -> (String, u16, Value) {
+        let (s, b) = create_experiment(env, experiment(name)).await;
+        assert_eq!(s, 200, "{b}");
+        let exp = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "experimentArms:mutate",
+                json!({"operations":[
+                    {"create": {"experiment": exp, "name": "control", "control": true, "trafficSplit": control.to_string(), "campaigns": [campaign]}},
+                    {"create": {"experiment": exp, "name": "treatment", "control": false, "trafficSplit": treatment.to_string()}}
+                ], "responseContentType": "MUTABLE_RESOURCE"}),
+            )
+            .await;
+        (exp, s, b)
+    }
+
+    async fn verb(env: &Env, exp: &str, verb: &str, body: Value) -> (u16, Value) {
+        let tail = exp.split_once(&format!("customers/{CID}/")).unwrap().1;
+        env.post(&format!("{tail}:{verb}"), body).await
+    }
+
+    /// The whole flow: create, two arms (the treatment's in-design campaign is a copy of the base named with the
+    /// suffix), change the in-design campaign, schedule (a long-running operation: the experiment ENABLED, the
+    /// trial an EXPERIMENT campaign listed in the arm), promote (the trial's bidding copied onto the base), read
+    /// through GAQL.
+    #[tokio::test]
+    async fn create_schedule_promote() {
+        let env = start().await;
+        let base_rn = base(&env, "Search").await;
+        let (exp, s, b) = with_arms(&env, "Bid test", &base_rn, 50, 50).await;
+        assert_eq!(s, 200, "{b}");
+        let treatment = &b["results"][1]["experimentArm"];
+        let trial = treatment["inDesignCampaigns"][0].as_str().unwrap().to_string();
+        let rows = env
+            .search("SELECT campaign.name, campaign.experiment_type, campaign.base_campaign FROM campaign")
+            .await;
+        let t = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == trial.as_str())
+            .unwrap_or_else(|| panic!("{rows:?}"));
+        assert_eq!(t["campaign"]["name"], "Search [trial]");
+        assert_eq!(t["campaign"]["experimentType"], "DRAFT");
+        assert_eq!(t["campaign"]["baseCampaign"], base_rn.as_str());
+        let b = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == base_rn.as_str())
+            .unwrap();
+        assert_eq!(b["campaign"]["experimentType"], "BASE");
+        assert_eq!(b["campaign"]["baseCampaign"], base_rn.as_str());
+        // the changed setting: bidding
+        let (s, b) = env
+            .post(
+                "campaigns:mutate",
+                json!({"operations":[{"update": {"resourceName": trial, "targetSpend": {}}, "updateMask": "targetSpend"}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = verb(&env, &exp, "scheduleExperiment", json!({"resourceName": exp})).await;
+        assert_eq!(s, 200, "{b}");
+        assert!(b["name"].as_str().unwrap().contains("/operations/"), "{b}");
+        assert_eq!(b["metadata"]["experiment"], exp.as_str());
+        let rows = env
+            .search(
+                "SELECT experiment.name, experiment.status, experiment.start_date, experiment.end_date, \
+                 experiment.suffix, experiment.type FROM experiment",
+            )
+            .await;
+        assert_eq!(rows[0]["experiment"]["status"], "ENABLED", "{rows:?}");
+        assert_eq!(rows[0]["experiment"]["type"], "SEARCH_CUSTOM");
+        let rows = env
+            .search(
+                "SELECT experiment_arm.name, experiment_arm.control, experiment_arm.traffic_split, \
+                 experiment_arm.campaigns, experiment_arm.in_design_campaigns, experiment_arm.experiment \
+                 FROM experiment_arm",
+            )
+            .await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let arm = rows.iter().find(|r| r["experimentArm"]["control"] != true).unwrap();
+        assert_eq!(arm["experimentArm"]["campaigns"][0], trial.as_str());
+        assert_eq!(arm["experimentArm"]["trafficSplit"], "50");
+        let rows = env
+            .search("SELECT campaign.experiment_type, campaign.bidding_strategy_type FROM campaign")
+            .await;
+        let t = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == trial.as_str())
+            .unwrap();
+        assert_eq!(t["campaign"]["experimentType"], "EXPERIMENT");
+        // promote: the base campaign takes the trial's bidding
+        let (s, b) = verb(&env, &exp, "promoteExperiment", json!({"resourceName": exp})).await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT experiment.status, experiment.promote_status FROM experiment")
+            .await;
+        assert_eq!(rows[0]["experiment"]["status"], "PROMOTED");
+        assert_eq!(rows[0]["experiment"]["promoteStatus"], "COMPLETED");
+        let rows = env.search("SELECT campaign.bidding_strategy_type FROM campaign").await;
+        let b = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == base_rn.as_str())
+            .unwrap();
+        assert_eq!(b["campaign"]["biddingStrategyType"], "TARGET_SPEND", "{rows:?}");
+        // a promoted experiment cannot be ended
+        let (s, b) = verb(&env, &exp, "endExperiment", json!({"experiment": exp})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "STATUS_TRANSITION_INVALID"),
+        );
+    }
+
+    /// End: the end date becomes today, the experiment HALTED, the experiment campaign stops serving; graduate:
+    /// the experiment campaign becomes a campaign of its own with the budget given.
+    #[tokio::test]
+    async fn end_and_graduate() {
+        let env = start().await;
+        let base_rn = base(&env, "Search").await;
+        let (exp, s, b) = with_arms(&env, "End test", &base_rn, 70, 30).await;
+        assert_eq!(s, 200, "{b}");
+        let trial = b["results"][1]["experimentArm"]["inDesignCampaigns"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // ending before it starts
+        let (s, b) = verb(&env, &exp, "endExperiment", json!({"experiment": exp})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "EXPERIMENT_NOT_YET_STARTED"),
+        );
+        let (s, b) = verb(&env, &exp, "scheduleExperiment", json!({"resourceName": exp})).await;
+        assert_eq!(s, 200, "{b}");
+        // scheduling twice
+        let (s, b) = verb(&env, &exp, "scheduleExperiment", json!({"resourceName": exp})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "STATUS_TRANSITION_INVALID"),
+        );
+        // the split cannot change once started
+        let arm = format!("customers/{CID}/experimentArms/{}~", exp.rsplit('/').next().unwrap());
+        let rows = env
+            .search("SELECT experiment_arm.resource_name, experiment_arm.control FROM experiment_arm")
+            .await;
+        let control = rows
+            .iter()
+            .map(|r| r["experimentArm"]["resourceName"].as_str().unwrap().to_string())
+            .find(|rn| rn.starts_with(&arm))
+            .unwrap();
+        let (s, b) = env
+            .post(
+                "experimentArms:mutate",
+                json!({"operations":[{"update": {"resourceName": control, "trafficSplit": "60"}, "updateMask": "trafficSplit"}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "CANNOT_MUTATE_TRAFFIC_SPLIT_AFTER_START"),
+        );
+        let (s, b) = verb(&env, &exp, "endExperiment", json!({"experiment": exp})).await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT experiment.status, experiment.end_date FROM experiment")
+            .await;
+        assert_eq!(rows[0]["experiment"]["status"], "HALTED");
+        assert_eq!(rows[0]["experiment"]["endDate"], day(0));
+        let rows = env.search("SELECT campaign.serving_status FROM campaign").await;
+        let t = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == trial.as_str())
+            .unwrap();
+        assert_eq!(t["campaign"]["servingStatus"], "ENDED");
+        // graduate needs a budget for the campaign
+        let (s, b) = verb(&env, &exp, "graduateExperiment", json!({"experiment": exp})).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        let budget = env.budget("Graduated budget", false).await;
+        let (s, b) = verb(
+            &env,
+            &exp,
+            "graduateExperiment",
+            json!({"experiment": exp, "campaignBudgetMappings": [{"experimentCampaign": trial, "campaignBudget": budget}]}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env.search("SELECT experiment.status FROM experiment").await;
+        assert_eq!(rows[0]["experiment"]["status"], "GRADUATED");
+        let rows = env
+            .search("SELECT campaign.experiment_type, campaign.campaign_budget FROM campaign")
+            .await;
+        let t = rows
+            .iter()
+            .find(|r| r["campaign"]["resourceName"] == trial.as_str())
+            .unwrap();
+        assert_eq!(t["campaign"]["experimentType"], "BASE");
+        assert_eq!(t["campaign"]["campaignBudget"], budget.as_str());
+    }
+
+    /// What the platform refuses of an experiment (errors/experiment_error.proto).
+    #[tokio::test]
+    async fn experiment_refusals() {
+        let env = start().await;
+        let base_rn = base(&env, "Search").await;
+        let mut e = experiment("Past");
+        e["startDate"] = json!(day(-1));
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_SET_START_DATE_IN_PAST"),
+        );
+        let mut e = experiment("Far");
+        e["startDate"] = json!(day(400));
+        e["endDate"] = json!(day(420));
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "START_DATE_TOO_FAR_IN_FUTURE"),
+        );
+        let mut e = experiment("Backwards");
+        e["endDate"] = json!(day(0));
+        e["startDate"] = json!(day(2));
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "END_DATE_BEFORE_START_DATE"),
+        );
+        let mut e = experiment("Ended");
+        e["startDate"] = json!(day(-3));
+        e.as_object_mut().unwrap().remove("startDate");
+        e["endDate"] = json!(day(-2));
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_SET_END_DATE_IN_PAST"),
+        );
+        let mut e = experiment("Removed");
+        e["status"] = json!("REMOVED");
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_SET_STATUS_TO_REMOVED"),
+        );
+        let mut e = experiment("Graduated");
+        e["status"] = json!("GRADUATED");
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_SET_STATUS_TO_GRADUATED"),
+        );
+        let mut e = experiment("Sync");
+        e["type"] = json!("YOUTUBE_CUSTOM");
+        e["syncEnabled"] = json!(true);
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_ENABLE_SYNC_FOR_UNSUPPORTED_EXPERIMENT_TYPE"),
+        );
+        let mut e = experiment("No type");
+        e.as_object_mut().unwrap().remove("type");
+        let (s, b) = create_experiment(&env, e).await;
+        assert_ads_failure(s, &b, 400, "INVALID_ARGUMENT", ("fieldError", "REQUIRED"));
+        let (s, b) = create_experiment(&env, experiment("Twice")).await;
+        assert_eq!(s, 200, "{b}");
+        let twice = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = create_experiment(&env, experiment("Twice")).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "DUPLICATE_EXPERIMENT_NAME"),
+        );
+        // scheduling without arms
+        let (s, b) = verb(&env, &twice, "scheduleExperiment", json!({"resourceName": twice})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "MISSING_EXPERIMENT_ARMS"),
+        );
+        // a status write other than ENABLED → HALTED
+        let (s, b) = env
+            .post(
+                "experiments:mutate",
+                json!({"operations":[{"update": {"resourceName": twice, "status": "ENABLED"}, "updateMask": "status"}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "STATUS_TRANSITION_INVALID"),
+        );
+        // a removed experiment cannot be changed, and its name is free again
+        let (s, b) = env
+            .post("experiments:mutate", json!({"operations":[{"remove": twice}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env
+            .post(
+                "experiments:mutate",
+                json!({"operations":[{"update": {"resourceName": twice, "description": "x"}, "updateMask": "description"}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_MODIFY_REMOVED_EXPERIMENT"),
+        );
+        let (s, b) = verb(&env, &twice, "promoteExperiment", json!({"resourceName": twice})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "EXPERIMENT_NOT_FOUND"),
+        );
+        let (s, b) = create_experiment(&env, experiment("Twice")).await;
+        assert_eq!(s, 200, "{b}");
+        // a split that does not total 100, on the second arm and at schedule
+        let (_, s, b) = with_arms(&env, "Split", &base_rn, 50, 40).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            (
+                "experimentError",
+                "SUM_TRIAL_ARM_TRAFFIC_UNEQUALS_TO_TRIAL_TRAFFIC_SPLIT_DENOMINATOR",
+            ),
+        );
+        // a treatment arm alone: no in-design campaign, and no 100 either
+        let (s, b) = create_experiment(&env, experiment("Alone")).await;
+        assert_eq!(s, 200, "{b}");
+        let alone = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "experimentArms:mutate",
+                json!({"operations":[{"create": {"experiment": alone, "name": "t", "trafficSplit": "100"}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = verb(&env, &alone, "scheduleExperiment", json!({"resourceName": alone})).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "IN_DESIGN_CAMPAIGNS_NOT_SET"),
+        );
+    }
+
+    /// What the platform refuses of an experiment arm (errors/experiment_arm_error.proto, experiment_error.proto).
+    #[tokio::test]
+    async fn arm_refusals() {
+        let env = start().await;
+        let base_rn = base(&env, "Search").await;
+        let (s, b) = create_experiment(&env, experiment("Arms")).await;
+        assert_eq!(s, 200, "{b}");
+        let exp = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let arm = |name: &str, control: bool, split: &str, campaigns: Vec<&str>| {
+            json!({"operations":[{"create": {"experiment": exp, "name": name, "control": control,
+                "trafficSplit": split, "campaigns": campaigns}}]})
+        };
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c", true, "0", vec![&base_rn]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "INVALID_TRIAL_ARM_TRAFFIC_SPLIT"),
+        );
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c", true, "101", vec![&base_rn]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "INVALID_TRIAL_ARM_TRAFFIC_SPLIT"),
+        );
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("t", false, "50", vec![&base_rn]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "CANNOT_SET_TREATMENT_ARM_CAMPAIGN"),
+        );
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c", true, "50", vec![&base_rn, &base_rn]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "TOO_MANY_CAMPAIGNS_IN_EXPERIMENT_ARM"),
+        );
+        // a base campaign on a shared budget, of another channel
+        let shared = env.budget("Shared", true).await;
+        let (s, b) = env.campaign("On shared", &shared).await;
+        assert_eq!(s, 200, "{b}");
+        let on_shared = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c", true, "50", vec![&on_shared]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "CANNOT_ADD_CAMPAIGN_WITH_SHARED_BUDGET"),
+        );
+        let own = env.budget("Display budget", false).await;
+        let mut display = campaign_body("Display", &own);
+        display["advertisingChannelType"] = json!("DISPLAY");
+        let (s, b) = env
+            .post("campaigns:mutate", json!({"operations":[{"create": display}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let display = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c", true, "50", vec![&display]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "INVALID_CAMPAIGN_CHANNEL_TYPE"),
+        );
+        // no suffix on the experiment
+        let mut e = experiment("No suffix");
+        e.as_object_mut().unwrap().remove("suffix");
+        let (s, b) = create_experiment(&env, e).await;
+        assert_eq!(s, 200, "{b}");
+        let nosuffix = b["results"][0]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post(
+                "experimentArms:mutate",
+                json!({"operations":[{"create": {"experiment": nosuffix, "name": "c", "control": true, "trafficSplit": "50", "campaigns": [base_rn]}}]}),
+            )
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "CANNOT_MODIFY_CAMPAIGN_WITHOUT_SUFFIX_SET"),
+        );
+        // one control, unique names, two arms at most
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c", true, "50", vec![&base_rn]))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env
+            .post("experimentArms:mutate", arm("c2", true, "50", vec![&base_rn]))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_HAVE_MULTIPLE_CONTROL_ARMS"),
+        );
+        let (s, b) = env.post("experimentArms:mutate", arm("c", false, "50", vec![])).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "DUPLICATE_EXPERIMENT_ARM_NAME"),
+        );
+        let (s, b) = env.post("experimentArms:mutate", arm("t", false, "50", vec![])).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = env.post("experimentArms:mutate", arm("t2", false, "50", vec![])).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "EXPERIMENT_ARM_COUNT_LIMIT_EXCEEDED"),
+        );
+        // a second experiment whose trial campaign would take the same name
+        let (_, s, b) = with_arms(&env, "Same suffix", &base_rn, 50, 50).await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "DUPLICATE_EXPERIMENT_CAMPAIGN_NAME"),
+        );
+        // removing an arm once started; removing the experiment takes its trial campaign along
+        let (s, b) = verb(&env, &exp, "scheduleExperiment", json!({"resourceName": exp})).await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env
+            .search("SELECT experiment_arm.resource_name FROM experiment_arm")
+            .await;
+        let any_arm = rows[0]["experimentArm"]["resourceName"].as_str().unwrap().to_string();
+        let (s, b) = env
+            .post("experimentArms:mutate", json!({"operations":[{"remove": any_arm}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentArmError", "CANNOT_MODIFY_CAMPAIGN_IDS"),
+        );
+        let (s, b) = env
+            .post("experiments:mutate", json!({"operations":[{"remove": exp}]}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let rows = env.search("SELECT campaign.name, campaign.status FROM campaign").await;
+        let t = rows.iter().find(|r| r["campaign"]["name"] == "Search [trial]").unwrap();
+        assert_eq!(t["campaign"]["status"], "REMOVED");
+    }
+
+    /// With a job delay, scheduling answers an operation not yet done, the experiment INITIATED (it cannot be
+    /// removed then); polling the operation after the delay finishes it.
+    #[tokio::test]
+    async fn schedule_is_a_long_running_operation() {
+        let cfg = EmulatorConfig {
+            review_delay: Duration::from_millis(300),
+            ..EmulatorConfig::default()
+        };
+        let em = Emulator::start(cfg).await.expect("start");
+        let mut env = Env {
+            em,
+            http: reqwest::Client::new(),
+            token: String::new(),
+        };
+        env.token = env.refresh().await;
+        let base_rn = base(&env, "Search").await;
+        let (exp, s, b) = with_arms(&env, "Slow", &base_rn, 50, 50).await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = verb(&env, &exp, "scheduleExperiment", json!({"resourceName": exp})).await;
+        assert_eq!(s, 200, "{b}");
+        assert!(b.get("done").is_none(), "{b}");
+        let op = b["name"].as_str().unwrap().to_string();
+        let rows = env.search("SELECT experiment.status FROM experiment").await;
+        assert_eq!(rows[0]["experiment"]["status"], "INITIATED");
+        let (s, b) = env
+            .post("experiments:mutate", json!({"operations":[{"remove": exp}]}))
+            .await;
+        assert_ads_failure(
+            s,
+            &b,
+            400,
+            "INVALID_ARGUMENT",
+            ("experimentError", "CANNOT_REMOVE_IN_CREATION_EXPERIMENT"),
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let r = env
+            .http
+            .get(env.url(&format!("/v25/{op}")))
+            .bearer_auth(&env.token)
+            .header("developer-token", defaults::GOOGLE_DEVELOPER_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(b["done"], true, "{b}");
+        assert_eq!(b["metadata"]["experiment"], exp.as_str());
+        let rows = env.search("SELECT experiment.status FROM experiment").await;
+        assert_eq!(rows[0]["experiment"]["status"], "ENABLED");
+    }
+}

@@ -205,9 +205,9 @@ mod connector {
         let searches = endpoint_requests(&h, "googleAds:searchStream");
         // labels, budgets, campaigns, ad groups, ads, keywords, campaign negative keywords, user lists, conversion
         // actions, custom conversion goals, campaigns' goal configs, Performance Max asset groups and their listing
-        // group filters (campaigns, ad groups, ads and keywords bring their labels along), change_status: one
-        // request per kind, whatever the number of objects.
-        assert_eq!(searches, 14, "{:#?}", h.counters().snapshot());
+        // group filters, experiments, experiment arms (campaigns, ad groups, ads and keywords bring their labels
+        // along), change_status: one request per kind, whatever the number of objects.
+        assert_eq!(searches, 16, "{:#?}", h.counters().snapshot());
         assert_eq!(endpoint_requests(&h, ":mutate"), 0);
 
         let live = by_address(&snap.resources);
@@ -331,16 +331,16 @@ mod labels {
 
         h.counters().reset();
         let snap = c.read(&acct, &ReadRequest::default()).await.unwrap();
-        // (with the asset groups and listing group filters of Performance Max campaigns)
+        // (with the asset groups and listing group filters of Performance Max campaigns, experiments and their arms)
         assert_eq!(
             endpoint_requests(&h, "googleAds:searchStream"),
-            14,
+            16,
             "{:#?}",
             h.counters().snapshot()
         );
         assert_eq!(
             h.counters().snapshot().total_requests,
-            14,
+            16,
             "{:#?}",
             h.counters().snapshot()
         );
@@ -428,9 +428,9 @@ mod lifecycle {
             )
             .await
             .unwrap();
-        // change_status, then the user lists, conversion actions, custom goals, goal configs and listing group
-        // filters (change_status lists none of them; the goals and filters only to compare with the marker's
-        // fingerprints)
+        // change_status, then the user lists, conversion actions, custom goals, goal configs, listing group filters,
+        // experiments and their arms (change_status lists none of them; the goals, filters and experiments only to
+        // compare with the marker's fingerprints)
         assert!(
             !delta.complete
                 && delta
@@ -439,7 +439,7 @@ mod lifecycle {
                     .all(|r| matches!(r.kind, Kind::Audience | Kind::Conversion)),
             "{delta:?}"
         );
-        assert_eq!(h.counters().snapshot().total_requests, 6);
+        assert_eq!(h.counters().snapshot().total_requests, 8);
 
         // Drift behind adsctl's back, seen by the next read.
         let rn = format!("customers/{CUSTOMER}/campaigns/{}", spring.id.as_deref().unwrap());
@@ -1820,6 +1820,368 @@ mod end_to_end {
         assert_eq!(configs["Autumn"], ("CUSTOMER".to_string(), String::new()));
         let o = p.run(&["plan", "--detailed-exitcode"]);
         assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        assert_no_secrets(&h, &p, &[&target]);
+        h.shutdown().await.unwrap();
+    }
+
+    fn day(offset: i64) -> String {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
+    const EXPERIMENTS: &str = "experiments:
+  - name: Bid test
+    account: acme
+    base_campaign: Spring Sale
+    traffic_split: 30
+    start_date: START
+    end_date: END
+    description: Does maximize clicks beat the CPA target?
+    trial:
+      bidding:
+        target_spend: { cpc_bid_ceiling: CEILING }
+    action: BID_ACTION
+  - name: Network test
+    account: acme
+    base_campaign: Autumn
+    traffic_split: 50
+    trial:
+      network: { google_search: true, search_network: true }
+    action: NETWORK_ACTION
+";
+
+    /// The experiments as GAQL reads them: name → (status, end date, trial campaign's bidding strategy type).
+    async fn experiments_of(h: &EmulatorHandle) -> BTreeMap<String, (String, String, String)> {
+        let rows = ads_post(
+            h,
+            "googleAds:searchStream",
+            serde_json::json!({"query": "SELECT experiment.name, experiment.status, experiment.end_date FROM experiment"}),
+        )
+        .await;
+        let arms = ads_post(
+            h,
+            "googleAds:searchStream",
+            serde_json::json!({"query": "SELECT experiment_arm.experiment, experiment_arm.control, experiment_arm.traffic_split, experiment_arm.campaigns FROM experiment_arm"}),
+        )
+        .await;
+        let campaigns = ads_post(
+            h,
+            "googleAds:searchStream",
+            serde_json::json!({"query": "SELECT campaign.name, campaign.bidding_strategy_type FROM campaign"}),
+        )
+        .await;
+        let rows_of = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c["results"].as_array().cloned().unwrap_or_default())
+                .collect()
+        };
+        let campaigns = rows_of(&campaigns);
+        let mut out = BTreeMap::new();
+        for r in rows_of(&rows) {
+            let e = &r["experiment"];
+            let rn = e["resourceName"].as_str().unwrap();
+            let trial = rows_of(&arms)
+                .into_iter()
+                .find(|a| a["experimentArm"]["experiment"] == rn && a["experimentArm"]["control"] != true)
+                .and_then(|a| a["experimentArm"]["campaigns"][0].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let strategy = campaigns
+                .iter()
+                .find(|c| c["campaign"]["resourceName"] == trial.as_str())
+                .and_then(|c| c["campaign"]["biddingStrategyType"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            out.insert(
+                e["name"].as_str().unwrap().to_string(),
+                (
+                    e["status"].as_str().unwrap_or_default().to_string(),
+                    e["endDate"].as_str().unwrap_or_default().to_string(),
+                    strategy,
+                ),
+            );
+        }
+        out
+    }
+
+    /// Experiments, the whole lifecycle through the binary: plan (arms, split, trial spend, action) → apply (made,
+    /// armed, the trial changed, scheduled) → empty plan → edit (end date, the trial's bid ceiling) → drift on the
+    /// trial campaign → end one (`action: end`) and promote the other (`action: promote`, the base campaign's YAML
+    /// taking the trial's bidding) → removal policy (pause leaves an experiment, remove removes it) → import →
+    /// empty plan → a fresh runner: empty plan.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn experiments_lifecycle() {
+        let h = emulator(EmulatorConfig {
+            review_delay: Duration::from_millis(100),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let p = Project::new(&h.url());
+        let write = |end: &str, ceiling: &str, bid: &str, network: &str| {
+            std::fs::write(
+                p.path().join("experiments.yaml"),
+                EXPERIMENTS
+                    .replace("START", &day(1))
+                    .replace("END", end)
+                    .replace("CEILING", ceiling)
+                    .replace("BID_ACTION", bid)
+                    .replace("NETWORK_ACTION", network),
+            )
+            .unwrap();
+        };
+        write(&day(30), "2.00", "run", "run");
+        let plan = p.plan_json();
+        let ch = changes(&plan);
+        for a in ["acme/experiment/Bid test", "acme/experiment/Network test"] {
+            assert!(ch.contains(&(a.to_string(), "create".to_string())), "{ch:?}");
+        }
+        let o = p.run(&["plan"]);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(text.contains("arms: control `Spring Sale` 70%, trial"), "{text}");
+        assert!(
+            text.contains("trial spend: 30% of `Spring Sale`'s daily budget $50.00 ≈ $15.00 a day"),
+            "{text}"
+        );
+        assert!(text.contains("action: RUN"), "{text}");
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let live = experiments_of(&h).await;
+        assert_eq!(
+            live["Bid test"],
+            ("ENABLED".into(), day(30), "TARGET_SPEND".into()),
+            "{live:?}"
+        );
+        assert_eq!(live["Network test"].0, "ENABLED", "{live:?}");
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "no changes after apply:\n{}", p.outputs.borrow());
+        // the trial campaigns are the experiments', not campaigns of their own
+        let acct = account(&h.url());
+        let c = connector(&acct, settings(&acct));
+        let snapshot = c.read(&acct, &ReadRequest::default()).await.unwrap().resources;
+        assert!(
+            !snapshot
+                .iter()
+                .any(|r| r.address.name().is_some_and(|n| n.contains('['))),
+            "{snapshot:?}"
+        );
+        let live_r = by_address(&snapshot);
+        let bid = &live_r["acme/experiment/Bid test"];
+        assert!(bid.owned);
+        assert_eq!(bid.fields["traffic_split"], Value::Int(30));
+        assert_eq!(bid.fields["trial.bidding.strategy"], Value::str("target_spend"));
+
+        // An edit: one update with exactly its fields.
+        write(&day(40), "2.50", "run", "run");
+        let plan = p.plan_json();
+        assert_eq!(
+            changes(&plan),
+            vec![("acme/experiment/Bid test".to_string(), "update".to_string())],
+            "{plan}"
+        );
+        let mut fields = changed_fields(&plan, "acme/experiment/Bid test");
+        fields.sort();
+        assert_eq!(fields, ["end_date", "trial.bidding.cpc_bid_ceiling"]);
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // Drift on the trial campaign, made in the UI, is shown and repaired.
+        let arms = ads_post(
+            &h,
+            "googleAds:searchStream",
+            serde_json::json!({"query": "SELECT experiment_arm.control, experiment_arm.campaigns FROM experiment_arm"}),
+        )
+        .await;
+        let bid_id = bid.id.clone().unwrap();
+        let trial = arms[0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["experimentArm"])
+            .find(|a| a["control"] != true && a["resourceName"].as_str().unwrap().contains(&format!("/{bid_id}~")))
+            .and_then(|a| a["campaigns"][0].as_str())
+            .expect("trial campaign")
+            .to_string();
+        let resp = reqwest::Client::new()
+            .post(format!("{}/_emulator/google_ads/drift", h.url()))
+            .json(
+                &serde_json::json!({"resourceName": trial, "set": {"targetSpend": {"cpcBidCeilingMicros": "9000000"}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let plan = p.plan_json();
+        assert_eq!(
+            changed_fields(&plan, "acme/experiment/Bid test"),
+            ["trial.bidding.cpc_bid_ceiling"],
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // The split cannot change once the experiment runs: a new split replaces the experiment.
+        let yaml = std::fs::read_to_string(p.path().join("experiments.yaml")).unwrap();
+        std::fs::write(
+            p.path().join("experiments.yaml"),
+            yaml.replacen("traffic_split: 30", "traffic_split: 40", 1),
+        )
+        .unwrap();
+        let o = p.run(&["plan", "--json"]);
+        assert_ne!(code(&o), 0, "a replace is blocked without --allow-replace");
+        let o = p.run(&["plan", "--json", "--allow-replace"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            changes(&plan),
+            vec![("acme/experiment/Bid test".to_string(), "replace".to_string())],
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve", "--allow-replace"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let live_r = by_address(&c.read(&acct, &ReadRequest::default()).await.unwrap().resources);
+        assert_eq!(
+            live_r["acme/experiment/Bid test"].fields["traffic_split"],
+            Value::Int(40)
+        );
+        assert_ne!(live_r["acme/experiment/Bid test"].id, bid.id, "a new experiment");
+        std::fs::write(p.path().join("experiments.yaml"), yaml).unwrap();
+        let o = p.run(&["apply", "--auto-approve", "--allow-replace"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // End one; promote the other, the base campaign's YAML taking the trial's bidding.
+        write(&day(40), "2.50", "promote", "end");
+        let spring = std::fs::read_to_string(p.path().join("campaigns/spring.yaml")).unwrap();
+        std::fs::write(
+            p.path().join("campaigns/spring.yaml"),
+            spring.replace(
+                "maximize_conversions: { target_cpa: 12.50 }",
+                "target_spend: { cpc_bid_ceiling: 2.50 }",
+            ),
+        )
+        .unwrap();
+        let o = p.run(&["plan"]);
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(text.contains("action: PROMOTE"), "{text}");
+        assert!(text.contains("action: END"), "{text}");
+        let plan = p.plan_json();
+        assert_eq!(
+            changed_fields(&plan, "acme/experiment/Network test"),
+            ["action"],
+            "{plan}"
+        );
+        assert_eq!(changed_fields(&plan, "acme/experiment/Bid test"), ["action"], "{plan}");
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let live = experiments_of(&h).await;
+        assert_eq!(live["Bid test"].0, "PROMOTED", "{live:?}");
+        assert_eq!(
+            live["Network test"],
+            ("HALTED".into(), day(0), "MANUAL_CPC".into()),
+            "{live:?}"
+        );
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            code(&o),
+            0,
+            "an ended experiment plans nothing:\n{}",
+            p.outputs.borrow()
+        );
+
+        // Metrics per arm: the control arm is the base campaign, the trial arm the trial campaign's rows.
+        let today = day(0);
+        let dir = p.path().display().to_string();
+        let o = p.run(&["metrics", &dir, "--since", &today, "--until", &today, "--format", "csv"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let csv = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(csv.contains("acme/experiment/Bid test [trial arm]"), "{csv}");
+        assert!(csv.contains("acme/experiment/Network test [trial arm]"), "{csv}");
+        assert!(csv.contains("acme/campaign/Spring Sale"), "{csv}");
+
+        // Removal policy: an experiment has no paused state, so `pause` leaves it; `remove` removes it.
+        std::fs::write(
+            p.path().join("experiments.yaml"),
+            std::fs::read_to_string(p.path().join("experiments.yaml"))
+                .unwrap()
+                .split("  - name: Network test")
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        let plan = p.plan_json();
+        assert!(
+            !changes(&plan).iter().any(|(a, _)| a == "acme/experiment/Network test"),
+            "pause leaves it: {plan}"
+        );
+        let yaml = std::fs::read_to_string(p.path().join("adsctl.yaml")).unwrap();
+        std::fs::write(
+            p.path().join("adsctl.yaml"),
+            yaml.replace("on_removed: pause", "on_removed: remove"),
+        )
+        .unwrap();
+        let plan = p.plan_json();
+        assert!(
+            changes(&plan).contains(&("acme/experiment/Network test".to_string(), "remove".to_string())),
+            "{plan}"
+        );
+        let o = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let live = experiments_of(&h).await;
+        assert_eq!(live["Network test"].0, "REMOVED", "{live:?}");
+        let o = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+
+        // Import: the experiment is written back, and the imported project plans nothing.
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("imported");
+        let o = p.run(&[
+            "import",
+            "acme",
+            "--dir",
+            &p.path().display().to_string(),
+            "--out",
+            &target.display().to_string(),
+        ]);
+        assert_eq!(code(&o), 0, "{}", p.outputs.borrow());
+        let imported = std::fs::read_to_string(target.join("experiments.yaml")).unwrap();
+        assert!(
+            imported.contains("name: Bid test")
+                && imported.contains("action: promote")
+                && !imported.contains("Network test"),
+            "{imported}"
+        );
+        let o = p.run_in(&target, &["plan", "--detailed-exitcode", &target.display().to_string()]);
+        assert_eq!(
+            code(&o),
+            0,
+            "the imported project plans no changes:\n{}",
+            p.outputs.borrow()
+        );
+
+        // A fresh runner (the same YAML, no state directory) plans nothing either.
+        let fresh = tempfile::tempdir().unwrap();
+        for f in walk(p.path()) {
+            let rel = f.strip_prefix(p.path()).unwrap();
+            if rel.starts_with(".adsctl") {
+                continue;
+            }
+            let to = fresh.path().join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+        let o = p.run_in(
+            fresh.path(),
+            &["plan", "--detailed-exitcode", &fresh.path().display().to_string()],
+        );
+        assert_eq!(code(&o), 0, "a fresh runner plans no changes:\n{}", p.outputs.borrow());
 
         assert_no_secrets(&h, &p, &[&target]);
         h.shutdown().await.unwrap();

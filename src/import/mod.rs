@@ -316,6 +316,20 @@ pub fn render(account: &Account, live: &[Resource]) -> Result<Vec<ImportedFile>,
         });
     }
 
+    // Experiments, in their platform's language (`Home::import_experiment`).
+    let experiments: Vec<Yaml> = mine
+        .iter()
+        .filter(|r| r.kind == Kind::Experiment)
+        .filter_map(|e| home.and_then(|h| h.import_experiment(e, account)))
+        .map(Yaml::Mapping)
+        .collect();
+    if !experiments.is_empty() {
+        files.push(ImportedFile {
+            path: PathBuf::from("experiments.yaml"),
+            contents: document("experiments", experiments)?,
+        });
+    }
+
     let mut audiences = Vec::new();
     for a in mine.iter().filter(|r| r.kind == Kind::Audience) {
         let name = a.address.name().unwrap_or_default();

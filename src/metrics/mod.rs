@@ -94,6 +94,9 @@ impl MetricsError {
     }
 }
 
+/// The live field of an experiment (`Kind::Experiment`) that names its trial arm's campaign id.
+pub const TRIAL_ARM_FIELD: &str = "trial_campaign_id";
+
 /// Platform id → YAML address for one account: the id map in the state, `id:` pins in the YAML, and live objects
 /// in the cached read whose address is one the YAML declares (a fresh state that has only been planned).
 pub fn addresses(
@@ -111,6 +114,11 @@ pub fn addresses(
         for r in live.resources.iter().filter(|r| declared.contains(&r.address)) {
             if let Some(id) = &r.id {
                 out.insert(id.clone(), r.address.to_string());
+            }
+            // an experiment's trial arm runs as a campaign of its own: its rows are the arm's (the control arm's
+            // are the base campaign's)
+            if let Some(trial) = r.fields.get(TRIAL_ARM_FIELD).and_then(crate::model::Value::as_str) {
+                out.insert(trial.to_string(), format!("{} [trial arm]", r.address));
             }
         }
     }
@@ -170,6 +178,26 @@ mod tests {
             m.get("4"),
             None,
             "a live object the YAML does not declare keeps its platform name"
+        );
+    }
+
+    #[test]
+    fn an_experiments_trial_campaign_is_its_trial_arm() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let acct = Address::account("acme");
+        let base = acct.child(Kind::Campaign, "Search");
+        let exp = acct.child(Kind::Experiment, "Bid test");
+        let mut e = Resource::new(exp.clone(), Kind::Experiment);
+        e.id = Some("7".into());
+        e.fields.insert(TRIAL_ARM_FIELD, crate::model::Value::str("9"));
+        s.cache_put("acme", Utc::now(), None, &[res(&base, Some("1")), e.clone()])
+            .unwrap();
+        let m = addresses(&s, &[res(&base, None), Resource::new(exp, Kind::Experiment)], "acme").unwrap();
+        assert_eq!(m.get("1").map(String::as_str), Some("acme/campaign/Search"));
+        assert_eq!(
+            m.get("9").map(String::as_str),
+            Some("acme/experiment/Bid test [trial arm]")
         );
     }
 }

@@ -193,6 +193,28 @@ pub trait Home: Send + Sync + 'static {
     /// Validates and lowers one A/B test read by [`Home::parse_split_test`], once every campaign is lowered (its
     /// cells name campaigns or ad sets).
     fn lower_split_test(&self, _lower: &mut Lower<'_>, _account: &Account, _test: Box<dyn std::any::Any + Send>) {}
+    /// Reads an `experiments:` block (its account is one of this platform's) as this platform's own type; `None`
+    /// when it has none (the loader reports the account) or the block is invalid (reported).
+    fn parse_experiment(&self, _node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+    /// The JSON Schema of [`Home::parse_experiment`]'s type, if the platform has experiments.
+    fn experiment_schema(&self, _gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        None
+    }
+    /// Validates and lowers one experiment read by [`Home::parse_experiment`] (the shared part through
+    /// `Lower::account_resource`), after the campaigns it may name.
+    fn lower_experiment(&self, _lower: &mut Lower<'_>, _account: &Account, _experiment: Box<dyn std::any::Any + Send>) {
+    }
+    /// The account's `experiments:` entries as `adsctl import` writes them, from the live objects (`None` when
+    /// the platform has none).
+    fn import_experiment(
+        &self,
+        _experiment: &crate::model::Resource,
+        _account: &Account,
+    ) -> Option<serde_yaml::Mapping> {
+        None
+    }
     /// Whether `import` can write this live object back as YAML (a Google conversion action of a type only a
     /// linked product makes cannot be declared).
     fn importable(&self, _resource: &crate::model::Resource) -> bool {

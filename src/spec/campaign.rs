@@ -52,6 +52,10 @@ pub fn hook(accounts: AccountPlatforms) -> CaptureHook {
             let (account, body) = read_block(node, &accounts, |home, node| home.parse_product_catalog(node));
             Box::new(super::types::ProductCatalog { account, body }) as Box<dyn Any + Send>
         }
+        "experiment" => {
+            let (account, body) = read_block(node, &accounts, |home, node| home.parse_experiment(node));
+            Box::new(super::types::Experiment { account, body }) as Box<dyn Any + Send>
+        }
         "custom_conversion" => {
             let (account, body) = read_block(node, &accounts, |home, node| home.parse_custom_conversion(node));
             Box::new(super::types::CustomConversion { account, body }) as Box<dyn Any + Send>

@@ -477,9 +477,14 @@ impl<'a> Lower<'a> {
                     acct.span,
                     Code::InvalidValue,
                     format!(
-                        "account `{}` is {}, but a {what} needs {}",
+                        "account `{}` is {}, but {} {what} needs {}",
                         acct.value,
                         a.platform,
+                        if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        },
                         list.join(" or ")
                     ),
                     "pick an account of the right platform",
@@ -602,6 +607,7 @@ impl<'a> Lower<'a> {
         let mut custom_conversions = Vec::new();
         let mut split_tests = Vec::new();
         let mut product_catalogs = Vec::new();
+        let mut experiments = Vec::new();
         let mut campaigns = Vec::new();
         let mut moves = Vec::new();
         for file in &files {
@@ -628,6 +634,7 @@ impl<'a> Lower<'a> {
             custom_conversions.extend(file.custom_conversions.into_iter().filter_map(|i| i.value));
             split_tests.extend(file.split_tests.into_iter().filter_map(|i| i.value));
             product_catalogs.extend(file.product_catalogs.into_iter().filter_map(|i| i.value));
+            experiments.extend(file.experiments.into_iter().filter_map(|i| i.value));
             campaigns.extend(file.campaigns.into_iter().filter_map(|i| i.value));
             moves.extend(file.moved.into_iter().filter_map(|i| i.value));
         }
@@ -652,6 +659,10 @@ impl<'a> Lower<'a> {
         for t in split_tests {
             self.split_test(t);
         }
+        // after the campaigns: an experiment names its base campaign
+        for e in experiments {
+            self.experiment(e);
+        }
         for m in moves {
             self.moved(m);
         }
@@ -675,6 +686,7 @@ pub(crate) fn count_resources(files: &[ResourceFile]) -> usize {
         n += valid(&f.custom_conversions).count();
         n += valid(&f.split_tests).count();
         n += valid(&f.product_catalogs).count();
+        n += valid(&f.experiments).count();
         // a list's merge fields are few: the vector grows for them
         n += valid(&f.lists).count();
         n += valid(&f.audiences).map(|a| a.accounts.len()).sum::<usize>();
@@ -1071,6 +1083,13 @@ impl<'a> Lower<'a> {
     pub(crate) fn product_catalog(&mut self, c: ProductCatalog) {
         self.account_block(c.account, c.body, "product catalog", Kind::ProductSet, |h, lw, a, b| {
             h.lower_product_catalog(lw, a, b)
+        });
+    }
+
+    /// An `experiments:` entry, lowered by its account's platform's home.
+    pub(crate) fn experiment(&mut self, e: Experiment) {
+        self.account_block(e.account, e.body, "experiment", Kind::Experiment, |h, lw, a, b| {
+            h.lower_experiment(lw, a, b)
         });
     }
 

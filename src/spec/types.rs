@@ -204,6 +204,10 @@ pub struct ResourceFile {
     /// manages on it), each in its account's platform's language.
     #[serde(default)]
     pub product_catalogs: Vec<Item<ProductCatalog>>,
+    /// A/B tests (Google Ads experiments: a base campaign, a trial arm with changed settings, the traffic split,
+    /// dates and the action), each in its account's platform's language.
+    #[serde(default)]
+    pub experiments: Vec<Item<Experiment>>,
     /// Renames: the object at `from` is the one now named at `to` (same account, kind and parent). The plan
     /// renames it in place instead of making a new object and letting the old one go. Remove the entry once
     /// applied (kept, it does nothing more).
@@ -395,6 +399,14 @@ account_block!(
     "product_catalog",
     product_catalog_schema,
     "A product catalog an account uses, in the language of its account's platform: one of the types below."
+);
+
+account_block!(
+    /// One experiment of a resource file (`GoogleExperiment`).
+    Experiment,
+    "experiment",
+    experiment_schema,
+    "An experiment (A/B test), in the language of its account's platform: one of the types below."
 );
 
 account_block!(

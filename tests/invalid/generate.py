@@ -639,6 +639,23 @@ case("merchant-on-a-search-campaign", {"r.yaml": gcamp(extra="    merchant_cente
 case("campaign-priority-on-pmax", {"r.yaml": pmax(extra="    merchant_center_id: 1234567\n    campaign_priority: 1\n")})
 case("shopping-campaign-priority-out-of-range", {"r.yaml": gcamp(extra="    merchant_center_id: 1234567\n    campaign_priority: 3\n").replace("channel: search", "channel: shopping")})
 
+EXP = """experiments:
+  - name: Bid test
+    account: {acct}
+    base_campaign: {base}
+    traffic_split: {split}
+{extra}"""
+def exp(acct="search", base="Search A", split="30", extra="    trial:\n      bidding: { target_spend: {} }\n"):
+    return EXP.format(acct=acct, base=base, split=split, extra=extra)
+case("experiment-on-meta", {"r.yaml": meta() + exp(acct="social", base="Social A")})
+case("experiment-unknown-base-campaign", {"r.yaml": gcamp() + exp(base="Search B")})
+case("experiment-split-of-100", {"r.yaml": gcamp() + exp(split="100")})
+case("experiment-ends-before-it-starts", {"r.yaml": gcamp() + exp(extra="    start_date: 2027-03-31\n    end_date: 2027-03-01\n")})
+case("experiment-trial-changes-nothing", {"r.yaml": gcamp() + exp(extra="    trial: {}\n")})
+case("experiment-unknown-action", {"r.yaml": gcamp() + exp(extra="    action: graduate\n")})
+case("experiment-base-on-shared-budget", {"r.yaml": "budgets:\n  - name: Pool\n    account: search\n    amount: 90\n" + gcamp().replace("budget: { daily: 50 }", "budget: { shared: Pool }") + exp()})
+case("experiment-display-type-on-search", {"r.yaml": gcamp() + exp(extra="    type: display_custom\n")})
+
 # expected.txt is reviewed by hand: kept across regeneration; a new case gets one from the binary (review it)
 import subprocess
 BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../target/debug/adsctl")

@@ -32,6 +32,7 @@ impl Home for GoogleAdsHome {
             Kind::NegativeKeyword,
             Kind::Conversion,
             Kind::AssetGroup,
+            Kind::Experiment,
         ]
     }
 
@@ -173,6 +174,25 @@ impl Home for GoogleAdsHome {
         }
     }
 
+    fn parse_experiment(&self, node: &crate::spec::yaml::Node) -> Option<Box<dyn std::any::Any + Send>> {
+        crate::spec::de::from_node::<super::experiment::GoogleExperiment>(node)
+            .map(|e| Box::new(e) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn experiment_schema(&self, gen: &mut schemars::gen::SchemaGenerator) -> Option<schemars::schema::Schema> {
+        Some(gen.subschema_for::<super::experiment::GoogleExperiment>())
+    }
+
+    fn lower_experiment(&self, lower: &mut Lower<'_>, account: &Account, experiment: Box<dyn std::any::Any + Send>) {
+        if let Ok(e) = experiment.downcast::<super::experiment::GoogleExperiment>() {
+            lower.google_experiment(account, *e);
+        }
+    }
+
+    fn import_experiment(&self, experiment: &Resource, account: &Account) -> Option<serde_yaml::Mapping> {
+        Some(super::experiment::import(experiment, account))
+    }
+
     fn importable(&self, r: &Resource) -> bool {
         use crate::spec::types::ConversionType;
         r.kind != Kind::Conversion
@@ -237,6 +257,7 @@ impl Home for GoogleAdsHome {
             Kind::NegativeKeyword => &["text", "match_type"],
             Kind::Audience => &["description", "membership_life_span_days", "members"],
             Kind::Conversion => CONVERSION_FIELDS,
+            Kind::Experiment => super::experiment::EXPERIMENT_FIELDS,
             _ => &[],
         }
     }

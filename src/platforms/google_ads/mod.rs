@@ -19,6 +19,7 @@ pub mod client;
 pub mod config;
 pub mod emulated;
 pub mod errors;
+pub mod experiment;
 pub mod home;
 pub mod import;
 pub mod lease;
@@ -65,13 +66,26 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
         // Labels on campaigns, ad groups, ads and (positive) keywords; `integrationCode` on user lists.
         // Negative keywords cannot carry labels (LabelError.CANNOT_APPLY_LABEL_TO_NEGATIVE_AD_GROUP_CRITERION;
         // campaign criteria have no labels) and budgets have none.
-        marked_kinds: vec![Kind::Campaign, Kind::AdGroup, Kind::Ad, Kind::Keyword, Kind::Audience],
+        marked_kinds: vec![
+            Kind::Campaign,
+            Kind::AdGroup,
+            Kind::Ad,
+            Kind::Keyword,
+            Kind::Audience,
+            Kind::Experiment,
+        ],
         immutable_fields: BTreeMap::from([
             (Kind::Campaign, vec!["channel"]),
             (Kind::AdGroup, vec!["type"]),
             (Kind::Keyword, vec!["text", "match_type"]),
             (Kind::NegativeKeyword, vec!["text", "match_type"]),
             (Kind::Conversion, vec!["type"]),
+            // set when the experiment is made; the split and the start cannot change once it runs
+            // (CANNOT_MUTATE_TRAFFIC_SPLIT_AFTER_START, START_DATE_ALREADY_PASSED)
+            (
+                Kind::Experiment,
+                vec!["type", "base_campaign", "traffic_split", "start_date"],
+            ),
         ]),
         swapped_fields: BTreeMap::new(),
         write_only_fields: BTreeMap::from([(Kind::Audience, vec!["members"])]),
@@ -85,7 +99,8 @@ pub fn capabilities(max_ops: usize) -> Capabilities {
             Kind::AssetGroup,
         ],
         paused_status: "paused",
-        settled_statuses: &[],
+        // an experiment promoted, ended or graduated: nothing changes it any more
+        settled_statuses: experiment::SETTLED,
     }
 }
 
@@ -228,8 +243,9 @@ impl GoogleAdsConnector {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(client.customer_id.clone(), read::ApplyContext::of(&raw));
-        let marker =
-            marker.map(|m| read::join_marker(&m, &read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs)));
+        let goals_fp = read::goals_fingerprint(&raw.custom_goals, &raw.goal_configs);
+        let goals_fp = experiment::fingerprint(&goals_fp, &raw.experiments, &raw.experiment_arms);
+        let marker = marker.map(|m| read::join_marker(&m, &goals_fp));
         // and the listing group trees' (change_status lists asset groups, not their filters)
         let marker = marker.map(|m| pmax::join_marker(&m, &pmax::trees_fingerprint(&raw.listing_filters)));
         Ok(read::snapshot(&account.name, &raw, &req.pinned_ids, marker))
@@ -325,6 +341,7 @@ impl GoogleAdsConnector {
             }
         }
         if validate_only {
+            experiment::apply(&client, &batch.ops, &built.experiments, &resolved, &mut outcomes, true).await?;
             return Ok(outcomes);
         }
         // Conversion goals, once the campaigns and their conversion actions exist.
@@ -377,6 +394,8 @@ impl GoogleAdsConnector {
                 });
             }
         }
+        // Experiments, once their base campaign exists.
+        experiment::apply(&client, &batch.ops, &built.experiments, &resolved, &mut outcomes, false).await?;
         // Members, once their list exists; then the fingerprints of the lists whose members are all uploaded.
         let mut finished: Vec<(String, String)> = Vec::new();
         for up in &built.uploads {
@@ -458,7 +477,17 @@ pub fn operation_cost(ops: &[Operation]) -> usize {
         (n, true) => 2 + n,
         (n, false) => n,
     };
-    built.units.len() + goals + cleanup
+    // an experiment: made with its two arms and the trial campaign's change (4); changed or removed (1 or 2)
+    let experiments: usize = built
+        .experiments
+        .iter()
+        .map(|w| match &ops[w.op].action {
+            OpAction::Create { .. } => 4,
+            OpAction::Update { set, .. } if set.keys().any(|k| k.starts_with("trial.")) => 2,
+            _ => 1,
+        })
+        .sum();
+    built.units.len() + goals + cleanup + experiments
 }
 
 #[async_trait]
@@ -505,16 +534,18 @@ impl Connector for GoogleAdsConnector {
                         read::Q_CONVERSION_ACTION
                     );
                     let (_, ql) = pmax::queries(false);
-                    let (user_lists, conversion_actions, goals, configs, filters) = tokio::try_join!(
+                    // Nor experiments and their arms (no EXPERIMENT): their fingerprint is in the marker.
+                    let (user_lists, conversion_actions, goals, configs, filters, experiments, arms) = tokio::try_join!(
                         read::search_stream(&client, &q),
                         read::search_stream(&client, &qc),
                         read::search_stream(&client, read::Q_CUSTOM_GOAL),
                         read::search_stream(&client, read::Q_GOAL_CONFIG),
                         read::search_stream(&client, &ql),
+                        read::search_stream(&client, experiment::Q_EXPERIMENT),
+                        read::search_stream(&client, experiment::Q_ARM),
                     )?;
-                    if read::goals_fingerprint(&goals, &configs) != goals_fp
-                        || pmax::trees_fingerprint(&filters) != trees_fp
-                    {
+                    let fp = experiment::fingerprint(&read::goals_fingerprint(&goals, &configs), &experiments, &arms);
+                    if fp != goals_fp || pmax::trees_fingerprint(&filters) != trees_fp {
                         return Ok(self.full_read(account, &client, req).await?);
                     }
                     let raw = read::Raw {

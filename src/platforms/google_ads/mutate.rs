@@ -68,6 +68,8 @@ pub struct Built {
     /// Campaigns removed here whose config was (or may have been) set back to the account's goals first: after
     /// the mutate, adsctl's goals no campaign uses any more are removed ([`write_goals`]).
     pub goals_unlinked: usize,
+    /// Experiment operations, carried out after the mutate (`super::experiment::apply`).
+    pub experiments: Vec<super::experiment::ExpWant>,
     /// The id each operation is about when it is not a create.
     pub known_ids: Vec<Option<String>>,
 }
@@ -401,6 +403,24 @@ impl<'a> Builder<'a> {
     }
 
     fn build_one(&mut self, i: usize, op: &Operation, built: &mut Built) -> Result<(), String> {
+        if op.kind == Kind::Experiment {
+            // not part of the mutate: its own services and custom methods, once its base campaign exists
+            let base = match &op.action {
+                OpAction::Create { fields } => {
+                    super::experiment::base_of(op, fields, |r| self.resolve(r, Kind::Campaign))?
+                }
+                _ => None,
+            };
+            if let OpAction::Update { id, .. }
+            | OpAction::Remove { id }
+            | OpAction::Adopt { id }
+            | OpAction::Pause { id } = &op.action
+            {
+                built.known_ids[i] = Some(id.clone());
+            }
+            built.experiments.push(super::experiment::ExpWant { op: i, base });
+            return Ok(());
+        }
         let name = op.address.name().unwrap_or_default().to_string();
         match &op.action {
             OpAction::Create { fields } => self.create(i, op, &name, fields, built),

@@ -68,7 +68,7 @@ campaign.end_date_time, campaign.network_settings.target_google_search, \
 campaign.network_settings.target_search_network, campaign.network_settings.target_content_network, \
 campaign.network_settings.target_partner_search_network, campaign.contains_eu_political_advertising, \
 campaign.shopping_setting.merchant_id, campaign.shopping_setting.feed_label, \
-campaign.shopping_setting.campaign_priority, campaign.labels FROM campaign";
+campaign.shopping_setting.campaign_priority, campaign.labels, campaign.experiment_type FROM campaign";
 
 pub const Q_AD_GROUP: &str = "SELECT ad_group.resource_name, ad_group.id, ad_group.name, ad_group.status, \
 ad_group.type, ad_group.cpc_bid_micros, ad_group.campaign, ad_group.labels FROM ad_group";
@@ -144,6 +144,9 @@ pub struct Raw {
     pub campaign_criteria: Vec<Json>,
     pub user_lists: Vec<Json>,
     pub conversion_actions: Vec<Json>,
+    /// Experiments and their arms (`super::experiment`).
+    pub experiments: Vec<Json>,
+    pub experiment_arms: Vec<Json>,
     pub custom_goals: Vec<Json>,
     pub goal_configs: Vec<Json>,
     /// Performance Max asset groups and their listing group filters (see pmax.rs).
@@ -220,10 +223,13 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
                 search_stream(client, Q_GOAL_CONFIG),
                 search_stream(client, &q_asset_group),
                 search_stream(client, &q_listing),
+                search_stream(client, super::experiment::Q_EXPERIMENT),
+                search_stream(client, super::experiment::Q_ARM),
             )
         },
     )?;
-    let (conversion_actions, custom_goals, goal_configs, asset_groups, listing_filters) = conversion_actions;
+    let (conversion_actions, custom_goals, goal_configs, asset_groups, listing_filters, experiments, experiment_arms) =
+        conversion_actions;
     let user_lists = user_lists
         .into_iter()
         .filter(|r| {
@@ -246,6 +252,8 @@ pub async fn read_raw(client: &Client, pinned: &[String]) -> Result<Raw, GoogleA
         goal_configs,
         asset_groups,
         listing_filters,
+        experiments,
+        experiment_arms,
     })
 }
 
@@ -449,7 +457,8 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
             continue;
         };
         let id = get_str(c, "id").map(str::to_string).unwrap_or_else(|| id_of(rn));
-        if !kept(get_str(c, "status"), &id, &pinned) {
+        if !kept(get_str(c, "status"), &id, &pinned) || super::experiment::is_trial_campaign(c) {
+            // an experiment's trial campaign is part of the experiment (its `trial.*`)
             continue;
         }
         let addr = acct.child(Kind::Campaign, name);
@@ -645,6 +654,23 @@ pub fn to_resources(account: &str, raw: &Raw, pinned: &[String]) -> Vec<Resource
         r.fields = mapping::conversion_fields(c).into();
         out.push(r);
     }
+
+    // Experiments: the base campaign by address, the trial's settings from its campaign row.
+    let rows: HashMap<&str, &Json> = raw
+        .campaigns
+        .iter()
+        .filter_map(|r| r.get("campaign"))
+        .filter_map(|c| Some((get_str(c, "resourceName")?, c)))
+        .collect();
+    let pinned: Vec<String> = pinned.into_iter().collect();
+    out.extend(super::experiment::resources(
+        &acct,
+        &raw.experiments,
+        &raw.experiment_arms,
+        &campaigns,
+        &rows,
+        &pinned,
+    ));
     out
 }
 

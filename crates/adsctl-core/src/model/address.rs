@@ -48,10 +48,13 @@ pub enum Kind {
     ProductSet,
     /// Google Ads asset group of a Performance Max campaign (its final URLs and listing group filter tree).
     AssetGroup,
+    /// An A/B test at the account's level (Google Ads experiment: a base campaign, a trial arm with changed
+    /// settings, a traffic split, dates and an action: run, promote or end).
+    Experiment,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::List,
         Kind::MergeField,
         Kind::Budget,
@@ -72,6 +75,7 @@ impl Kind {
         Kind::SplitTest,
         Kind::ProductSet,
         Kind::AssetGroup,
+        Kind::Experiment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Kind {
             Kind::SplitTest => "split_test",
             Kind::ProductSet => "product_set",
             Kind::AssetGroup => "asset_group",
+            Kind::Experiment => "experiment",
         }
     }
 
@@ -146,7 +151,8 @@ impl Kind {
             | Kind::ProductSet => 0,
             Kind::LookalikeAudience | Kind::CampaignGroup => 1,
             Kind::Campaign => 2,
-            Kind::AdGroup | Kind::AdSet | Kind::AssetGroup => 3,
+            // an experiment names the campaign it tests
+            Kind::AdGroup | Kind::AdSet | Kind::AssetGroup | Kind::Experiment => 3,
             Kind::Ad
             | Kind::Keyword
             | Kind::NegativeKeyword

@@ -8,6 +8,7 @@
 //! The JSON form of [`Plan`] is the versioned format documented in `docs/plan-format.md`.
 
 mod diff;
+pub mod experiment;
 pub mod file;
 mod guardrails;
 pub mod live;

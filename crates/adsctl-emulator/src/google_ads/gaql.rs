@@ -388,6 +388,8 @@ fn attributed(from: &str) -> Option<&'static [&'static str]> {
             "campaign",
             "customer",
         ],
+        "experiment" => &["experiment", "customer"],
+        "experiment_arm" => &["experiment_arm", "customer"],
         "customer" => &["customer"],
         "change_status" => &["change_status", "customer"],
         _ => return None,

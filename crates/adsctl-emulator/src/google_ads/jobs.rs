@@ -29,7 +29,7 @@ pub struct Job {
 pub const MAX_IDENTIFIERS_PER_REQUEST: usize = 100_000;
 pub const MAX_IDENTIFIERS_PER_OPERATION: usize = 20;
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -345,6 +345,14 @@ pub fn get_operation(inner: &Inner, cid: &str, tail: &str, rid: &str) -> Respons
     };
     if now_ms().saturating_sub(started) < inner.cfg.job_delay.as_millis() as u64 {
         return Json(json!({"name": name})).into_response();
+    }
+    if let Some(cust) = st.customers.get(cid) {
+        if let Some(metadata) = super::experiment::operation_metadata(cust, cid, &job_rn) {
+            super::experiment::finish(st, cid, &job_rn);
+            return Json(json!({"name": name, "metadata": metadata, "done": true,
+                "response": {"@type": "type.googleapis.com/google.protobuf.Empty"}}))
+            .into_response();
+        }
     }
     if let Some(job) = st.jobs.get_mut(&job_rn) {
         if job.v.get("status").and_then(Value::as_str) == Some("RUNNING") {

@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod errors;
+pub mod experiment;
 pub mod gaql;
 pub mod jobs;
 pub mod metrics;
@@ -469,6 +470,7 @@ fn route(
             (jobs::run(inner, cid, t.trim_end_matches(":run"), body, rid), 1)
         }
         t if t.starts_with("operations/") => (jobs::get_operation(inner, cid, t, rid), 0),
+        t if t.starts_with("experiments/") && t.contains(':') => (experiment::verb(inner, cid, t, body, rid), 1),
         t => match t.strip_suffix(":mutate").and_then(Res::by_coll) {
             Some(res) => mutate_handler(inner, cid, Some(res), false, body, rid),
             None => (not_found(rid), 0),
@@ -485,6 +487,10 @@ fn template(tail: &str) -> String {
     }
     if tail.starts_with("operations/") {
         return "operations/{operationId}".into();
+    }
+    if let Some(r) = tail.strip_prefix("experiments/") {
+        let verb = r.split_once(':').map(|(_, v)| v).unwrap_or_default();
+        return format!("experiments/{{experimentId}}:{verb}");
     }
     tail.to_string()
 }

@@ -113,7 +113,7 @@ impl<'a> MutateCtx<'a> {
         self.rollback_to(&sp);
     }
 
-    fn new_id(&mut self) -> u64 {
+    pub(super) fn new_id(&mut self) -> u64 {
         *self.next_id += 1;
         *self.next_id
     }
@@ -495,7 +495,7 @@ impl<'a> MutateCtx<'a> {
         Ok(())
     }
 
-    fn rn(&self, res: Res, key: &str) -> String {
+    pub(super) fn rn(&self, res: Res, key: &str) -> String {
         format!("customers/{}/{}/{key}", self.cust.info.id, res.def().coll)
     }
 
@@ -765,6 +765,14 @@ impl<'a> MutateCtx<'a> {
                 )
                 .under(loc)]);
             }
+            Res::Experiment => {
+                super::experiment::check_create(self, m, loc)?;
+                key = self.new_id().to_string();
+                m.insert("experimentId".into(), json!(key));
+            }
+            Res::ExperimentArm => {
+                key = super::experiment::create_arm(self, m, loc)?;
+            }
             Res::CampaignLabel | Res::AdGroupLabel | Res::AdGroupAdLabel | Res::AdGroupCriterionLabel => {
                 let (target_field, target_proto, target_res, dup) = match res {
                     Res::CampaignLabel => (
@@ -942,15 +950,30 @@ impl<'a> MutateCtx<'a> {
         if !res.is_label_link() {
             let id = key.rsplit('~').next().unwrap_or_default().to_string();
             match res {
-                Res::AdGroupAd | Res::AdGroupCriterion | Res::CampaignCriterion | Res::AssetGroupAsset => {}
+                // Experiment: `experimentId`; an arm has no id field of its own
+                Res::AdGroupAd
+                | Res::AdGroupCriterion
+                | Res::CampaignCriterion
+                | Res::AssetGroupAsset
+                | Res::Experiment
+                | Res::ExperimentArm => {}
                 _ => {
                     m.insert("id".into(), json!(id));
                 }
             }
         }
         m.insert("resourceName".into(), json!(rn));
-        let v = Value::Object(std::mem::take(m));
+        if res == Res::Campaign {
+            // resources/campaign.proto (output only): "normal, draft, or experiment"; a base campaign's
+            // `base_campaign` "is equal to resource_name"
+            m.insert("experimentType".into(), json!("BASE"));
+            m.insert("baseCampaign".into(), json!(rn));
+        }
+        let mut v = Value::Object(std::mem::take(m));
         self.check_unique_name(res, &v, None, loc, "create")?;
+        if res == Res::ExperimentArm {
+            super::experiment::after_arm_create(self, &mut v, loc)?;
+        }
         if res == Res::Campaign {
             // Every campaign has its ConversionGoalCampaignConfig (update only), at the customer's goals.
             let config = json!({
@@ -1080,6 +1103,14 @@ impl<'a> MutateCtx<'a> {
                         errors::ASSET_GROUP_DUPLICATE_NAME,
                         "Each asset group in a single campaign must have a unique name.",
                     ),
+                    Res::Experiment => (
+                        errors::EXP_DUPLICATE_NAME,
+                        "The experiment has the same name as an existing active experiment.",
+                    ),
+                    Res::ExperimentArm => (
+                        errors::ARM_DUPLICATE_NAME,
+                        "Cannot add duplicate experiment arm name in one experiment.",
+                    ),
                     _ => (
                         errors::USER_LIST_NAME_ALREADY_USED,
                         "A user list with this name already exists.",
@@ -1125,6 +1156,10 @@ impl<'a> MutateCtx<'a> {
                     "Cannot operate on a removed ad group ad.",
                 ),
                 Res::CampaignBudget => (errors::CAMPAIGN_BUDGET_REMOVED, "The campaign budget has been removed."),
+                Res::Experiment => (
+                    errors::EXP_CANNOT_MODIFY_REMOVED,
+                    "Experiments can only be modified when they are ENABLED.",
+                ),
                 _ => (
                     errors::OPERATION_NOT_PERMITTED_FOR_REMOVED_RESOURCE,
                     "The operation is not permitted on a removed resource.",
@@ -1258,6 +1293,12 @@ impl<'a> MutateCtx<'a> {
                 check_attribution(m, loc, "update")?;
             }
         }
+        if res == Res::Experiment {
+            super::experiment::check_update(self, &old, &v, mask, loc)?;
+        }
+        if res == Res::ExperimentArm {
+            super::experiment::check_arm_update(self, &old, mask, loc)?;
+        }
         if res == Res::CustomConversionGoal && mask.split(',').any(|p| p.trim() == "conversionActions") {
             if let Some(m) = v.as_object() {
                 self.check_goal_actions(m, loc, "update")?;
@@ -1310,6 +1351,8 @@ impl<'a> MutateCtx<'a> {
                 let g = old.get("assetGroup").and_then(Value::as_str).map(str::to_string);
                 self.touched_group(g.as_deref(), loc);
             }
+            Res::Experiment => super::experiment::before_remove(self, &old, loc)?,
+            Res::ExperimentArm => super::experiment::before_arm_remove(self, &old, loc)?,
             _ => {}
         }
         if res.def().soft_remove {

@@ -23,6 +23,8 @@ pub enum Res {
     AssetGroup,
     AssetGroupAsset,
     AssetGroupListingGroupFilter,
+    Experiment,
+    ExperimentArm,
 }
 
 pub struct ResDef {
@@ -324,6 +326,37 @@ pub const ALL: &[ResDef] = &[
         result: "assetGroupListingGroupFilterResult",
         // ChangeStatusResourceType has no listing group filter; a node has no status: removal deletes it
         change_type: None,
+        soft_remove: false,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::Experiment,
+        coll: "experiments",
+        message: "Experiment",
+        gaql: "experiment",
+        json: "experiment",
+        request: "MutateExperimentsRequest",
+        mutate_op: "experimentOperation",
+        mutate_op_proto: "experiment_operation",
+        result: "experimentResult",
+        // ChangeStatusResourceType has no EXPERIMENT
+        change_type: None,
+        // ExperimentStatus REMOVED
+        soft_remove: true,
+        updatable: true,
+    },
+    ResDef {
+        res: Res::ExperimentArm,
+        coll: "experimentArms",
+        message: "ExperimentArm",
+        gaql: "experiment_arm",
+        json: "experimentArm",
+        request: "MutateExperimentArmsRequest",
+        mutate_op: "experimentArmOperation",
+        mutate_op_proto: "experiment_arm_operation",
+        result: "experimentArmResult",
+        change_type: None,
+        // an arm has no status: a removed arm is gone
         soft_remove: false,
         updatable: true,
     },

@@ -202,7 +202,15 @@ pub fn name_scope(res: Res, v: &Value) -> Option<String> {
         | Res::Label
         | Res::UserList
         | Res::ConversionAction
-        | Res::CustomConversionGoal => Some(String::new()),
+        | Res::CustomConversionGoal
+        | Res::Experiment => Some(String::new()),
+        // "It must be unique under an experiment."
+        Res::ExperimentArm => Some(
+            v.get("experiment")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        ),
         Res::AdGroup | Res::AssetGroup => Some(
             v.get("campaign")
                 .and_then(Value::as_str)

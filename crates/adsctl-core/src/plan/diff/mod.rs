@@ -173,7 +173,8 @@ pub fn plan_account(input: AccountInput<'_>, opts: &PlanOptions) -> Result<(Acco
         unmanaged_count,
         ..
     } = out;
-    let changes = order::sort(changes);
+    let mut changes = order::sort(changes);
+    super::experiment::annotate(&mut changes, &desired, &live, account.currency);
     let known_ids = known_ids(&live, &changes);
     let spend = spend::impact(&live, &changes, caps.paused_status);
     let mut plan = AccountPlan {
