@@ -2,7 +2,7 @@
 //! budget each) on one PostgreSQL state (a real server started here, as in the tests) and one emulator (every
 //! answer 40 ms late), three `adsctl watch` replicas; one is killed with SIGKILL in the middle of its applies, a
 //! fourth is started; every account must converge with no duplicate campaign and no account reconciled by two
-//! replicas at once. Prints accounts per replica, reconciles per minute, the takeover time and the load.
+//! replicas at once, and the killed replica's accounts must be taken over within the lease. Prints accounts per replica, reconciles per minute, the takeover time and the load.
 //!
 //!     cargo bench --bench replicas              # 1000 accounts, lease 10s
 //!     cargo bench --bench replicas -- 300 5s    # chosen accounts and lease
@@ -140,6 +140,11 @@ fn main() {
         "duplicates: {}, overlapping reconciles: {}, password in a log: {leaked}",
         duplicates.len(),
         overlaps.len()
+    );
+    // the takeover within the lease (the second is for this bench's polling and one lease round, as in the tests)
+    assert!(
+        takeover <= lease + Duration::from_secs(1),
+        "taken over after {takeover:?}, lease {lease:?}"
     );
     assert!(duplicates.is_empty(), "{duplicates:?}");
     assert!(overlaps.is_empty(), "{overlaps:#?}");
