@@ -2,7 +2,8 @@
 //! budget each) on one PostgreSQL state (a real server started here, as in the tests) and one emulator (every
 //! answer 40 ms late), three `adsctl watch` replicas; one is killed with SIGKILL in the middle of its applies, a
 //! fourth is started; every account must converge with no duplicate campaign and no account reconciled by two
-//! replicas at once, and the killed replica's accounts must be taken over within the lease. Prints accounts per replica, reconciles per minute, the takeover time and the load.
+//! replicas at once, and the killed replica's accounts must be taken over within the lease. Prints accounts per
+//! replica, reconciles per minute, the takeover time, why reconciles failed, the requests and the load.
 //!
 //!     cargo bench --bench replicas              # 1000 accounts, lease 10s
 //!     cargo bench --bench replicas -- 300 5s    # chosen accounts and lease
