@@ -355,13 +355,26 @@ impl Leases {
             self.db.release_leases(&self.replica, &leases).map_err(err)?;
         }
         drop(released);
-        // take up to the share
-        if wanted > 0 && !free.is_empty() {
+        // take up to the share. Replicas that woke at the same expiry race for the same rows: the one that loses a
+        // row to another takes nothing for it (the row is unexpired by then), so it asks again, a few times, for
+        // what is still free, rather than waiting a round with its share short.
+        let (mut wanted, mut free) = (wanted, free);
+        for attempt in 0..ACQUIRE_ATTEMPTS {
+            if wanted == 0 || free.is_empty() {
+                break;
+            }
             let asked = Instant::now();
             let got = self
                 .db
                 .acquire_leases(&self.replica, &free, wanted, self.lease)
                 .map_err(err)?;
+            // nothing again: nothing is free (the usual case while waiting for others to give back), stop asking
+            if got.is_empty() && attempt > 0 {
+                break;
+            }
+            wanted = wanted.saturating_sub(got.len());
+            let taken: BTreeSet<&str> = got.iter().map(|l| l.account.as_str()).collect();
+            free.retain(|a| !taken.contains(a.as_str()));
             let mut st = self.state.lock();
             for l in got {
                 tracing::info!(replica = %self.replica, account = %l.account, token = l.token, "lease taken");
@@ -380,6 +393,9 @@ impl Leases {
         Ok(())
     }
 }
+
+/// How many times one round asks for free leases while its share is short (another replica took some it chose).
+const ACQUIRE_ATTEMPTS: usize = 4;
 
 /// Wait this much past another replica's expiry before the round that takes its leases (the database's clock and
 /// this replica's timer are not one).
