@@ -113,64 +113,35 @@ pub const TEMPLATE_FIELDS: &[&str] = &[
     "url",
 ];
 
-/// A filter as written (a mapping, or JSON text) → the filter as Meta takes it, or what is wrong with it.
+/// A filter as written (a mapping, or JSON text) → the filter as Meta takes it, or what is wrong with it (the
+/// rule language of custom conversions, [`super::rules::and_or_tree`], with the product set filter's operators).
 pub fn product_set_filter(written: &J) -> Result<J, String> {
-    let filter = match written {
-        J::String(s) => serde_json::from_str::<J>(s).map_err(|e| format!("the filter is not JSON: {e}"))?,
-        other => other.clone(),
+    let field = |field: &str| {
+        let ok = !field.is_empty() && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        ok.then_some(())
+            .ok_or_else(|| format!("`{field}` is not a product field"))
     };
-    fn check(v: &J, depth: usize) -> Result<(), String> {
-        let Some(obj) = v.as_object() else {
-            return Err(format!("each part of the filter is a mapping, got `{v}`"));
-        };
-        if depth > 8 {
-            return Err("the filter nests more than 8 levels".into());
+    let condition = |field: &str, op: &str, x: &J| {
+        if !FILTER_OPERATORS.contains(&op) {
+            return Err(format!("`{op}` is not a product set filter operator"));
         }
-        let mut it = obj.iter();
-        let (Some((key, val)), None) = (it.next(), it.next()) else {
-            return Err(format!(
-                "each part of the filter has exactly one key (`and`, `or` or the product field it checks), got {}",
-                obj.len()
-            ));
+        let scalar = |x: &J| x.is_string() || x.is_number();
+        let ok = match (op, x) {
+            ("is_any" | "is_not_any", J::Array(a)) => !a.is_empty() && a.iter().all(scalar),
+            ("is_any" | "is_not_any", _) => false,
+            (_, x) => scalar(x),
         };
-        match key.as_str() {
-            "and" | "or" => match val.as_array() {
-                Some(parts) if !parts.is_empty() => parts.iter().try_for_each(|p| check(p, depth + 1)),
-                _ => Err(format!("`{key}` takes a non-empty list of parts")),
-            },
-            field => {
-                if field.is_empty() || !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(format!("`{field}` is not a product field"));
-                }
-                let Some(cond) = val.as_object().filter(|c| c.len() == 1) else {
-                    return Err(format!(
-                        "the condition on `{field}` is one `{{operator: value}}` mapping"
-                    ));
-                };
-                let (op, x) = cond.iter().next().ok_or("empty condition")?;
-                if !FILTER_OPERATORS.contains(&op.as_str()) {
-                    return Err(format!("`{op}` is not a product set filter operator"));
-                }
-                let scalar = |x: &J| x.is_string() || x.is_number();
-                let ok = match (op.as_str(), x) {
-                    ("is_any" | "is_not_any", J::Array(a)) => !a.is_empty() && a.iter().all(scalar),
-                    ("is_any" | "is_not_any", _) => false,
-                    (_, x) => scalar(x),
-                };
-                if ok {
-                    Ok(())
-                } else if op.starts_with("is_") {
-                    Err(format!(
-                        "`{op}` on `{field}` takes a non-empty list of texts or numbers"
-                    ))
-                } else {
-                    Err(format!("the value of `{op}` on `{field}` is a text or a number"))
-                }
-            }
+        if ok {
+            Ok(())
+        } else if op.starts_with("is_") {
+            Err(format!(
+                "`{op}` on `{field}` takes a non-empty list of texts or numbers"
+            ))
+        } else {
+            Err(format!("the value of `{op}` on `{field}` is a text or a number"))
         }
-    }
-    check(&filter, 0)?;
-    Ok(numbers(filter))
+    };
+    super::rules::and_or_tree(written, "filter", "product field", &field, &condition).map(numbers)
 }
 
 /// YAML reads every scalar as text: the value of a numeric comparison (`lt`, `lte`, `gt`, `gte`) that is a number

@@ -148,57 +148,83 @@ pub const RULE_OPERATORS: &[&str] = &[
 /// `{operator: value}` condition whose value is text, a number or a list of them.
 pub fn custom_conversion_rule(written: &serde_json::Value) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
-    let rule = match written {
-        J::String(s) => serde_json::from_str::<J>(s).map_err(|e| format!("the rule is not JSON: {e}"))?,
+    let field = |field: &str| {
+        let ok = !field.is_empty()
+            && field
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+        ok.then_some(())
+            .ok_or_else(|| format!("`{field}` is not a field a rule can check"))
+    };
+    let condition = |field: &str, op: &str, x: &J| {
+        if !RULE_OPERATORS.contains(&op) {
+            return Err(format!("`{op}` is not a rule operator"));
+        }
+        let scalar = |x: &J| x.is_string() || x.is_number();
+        match x {
+            J::Array(a) if !a.is_empty() && a.iter().all(scalar) => Ok(()),
+            x if scalar(x) => Ok(()),
+            _ => Err(format!(
+                "the value of `{op}` on `{field}` is text, a number or a list of them"
+            )),
+        }
+    };
+    and_or_tree(written, "rule", "field", &field, &condition)
+}
+
+/// Meta's rule language of custom conversion rules and product set filters, as written (a mapping, or JSON text)
+/// → the JSON, or what is wrong with it: every part is a mapping of one key, `and` / `or` over a non-empty list
+/// of parts (at most 8 levels deep), or a field (`field` says whether its name is one) with one
+/// `{operator: value}` condition (`condition` checks the operator and the value). `noun` names the whole in
+/// messages ("rule", "filter"), `keyed_by` what a part's key may be besides `and` and `or`.
+pub(crate) fn and_or_tree(
+    written: &serde_json::Value,
+    noun: &str,
+    keyed_by: &str,
+    field: &dyn Fn(&str) -> Result<(), String>,
+    condition: &dyn Fn(&str, &str, &serde_json::Value) -> Result<(), String>,
+) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    let tree = match written {
+        J::String(s) => serde_json::from_str::<J>(s).map_err(|e| format!("the {noun} is not JSON: {e}"))?,
         other => other.clone(),
     };
-    fn check(v: &J, depth: usize) -> Result<(), String> {
+    type Field<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+    type Condition<'a> = &'a dyn Fn(&str, &str, &J) -> Result<(), String>;
+    fn check(v: &J, depth: usize, words: (&str, &str), field: Field, condition: Condition) -> Result<(), String> {
+        let (noun, keyed_by) = words;
         let Some(obj) = v.as_object() else {
-            return Err(format!("each part of the rule is a mapping, got `{v}`"));
+            return Err(format!("each part of the {noun} is a mapping, got `{v}`"));
         };
         if depth > 8 {
-            return Err("the rule nests more than 8 levels".into());
+            return Err(format!("the {noun} nests more than 8 levels"));
         }
         let mut it = obj.iter();
         let (Some((key, val)), None) = (it.next(), it.next()) else {
             return Err(format!(
-                "each part of the rule has exactly one key (`and`, `or` or the field it checks), got {}",
+                "each part of the {noun} has exactly one key (`and`, `or` or the {keyed_by} it checks), got {}",
                 obj.len()
             ));
         };
         match key.as_str() {
             "and" | "or" => match val.as_array() {
-                Some(parts) if !parts.is_empty() => parts.iter().try_for_each(|p| check(p, depth + 1)),
+                Some(parts) if !parts.is_empty() => parts
+                    .iter()
+                    .try_for_each(|p| check(p, depth + 1, words, field, condition)),
                 _ => Err(format!("`{key}` takes a non-empty list of parts")),
             },
-            field => {
-                if field.is_empty()
-                    || !field
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
-                {
-                    return Err(format!("`{field}` is not a field a rule can check"));
-                }
+            name => {
+                field(name)?;
                 let Some(cond) = val.as_object().filter(|c| c.len() == 1) else {
                     return Err(format!(
-                        "the condition on `{field}` is one `{{operator: value}}` mapping"
+                        "the condition on `{name}` is one `{{operator: value}}` mapping"
                     ));
                 };
                 let (op, x) = cond.iter().next().ok_or("empty condition")?;
-                if !RULE_OPERATORS.contains(&op.as_str()) {
-                    return Err(format!("`{op}` is not a rule operator"));
-                }
-                let scalar = |x: &J| x.is_string() || x.is_number();
-                match x {
-                    J::Array(a) if !a.is_empty() && a.iter().all(scalar) => Ok(()),
-                    x if scalar(x) => Ok(()),
-                    _ => Err(format!(
-                        "the value of `{op}` on `{field}` is text, a number or a list of them"
-                    )),
-                }
+                condition(name, op, x)
             }
         }
     }
-    check(&rule, 0)?;
-    Ok(rule)
+    check(&tree, 0, (noun, keyed_by), field, condition)?;
+    Ok(tree)
 }
